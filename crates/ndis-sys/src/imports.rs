@@ -1,0 +1,149 @@
+//! Every function covmini imports from `ndis.sys` and `ntoskrnl.exe`.
+//!
+//! On Windows targets these are raw-dylib imports (no import library, no
+//! WDK); on the host they are resolved at link time by ndis-emu, which defines
+//! every symbol here with the same ABI. The names and signatures are the
+//! exports' (contract §2.3, ndis.h, wdm.h) [H]; the macro names of the WDK
+//! (`NdisMCm*`, lookaside helpers) are in [`crate::mcm`] and
+//! [`crate::lookaside`]. Each name must also be listed, with its source and the
+//! first Windows version that exports it, in `crates/ndis-sys/exports/`; the
+//! kernel image test fails on any import not listed there or newer than
+//! Windows 10 1809.
+//!
+//! All functions here are `unsafe`: their preconditions are the DDI pages'
+//! (valid handles, IRQL limits in `shared/reference/ndis-ddi-irql.txt`).
+
+use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS};
+use crate::indication::PNDIS_STATUS_INDICATION;
+use crate::lookaside::{
+    PALLOCATE_FUNCTION, PFREE_FUNCTION, PNPAGED_LOOKASIDE_LIST, PSLIST_ENTRY, PSLIST_HEADER,
+};
+use crate::miniport::{
+    PNDIS_DRIVER_OPTIONAL_HANDLERS, PNDIS_MINIPORT_ADAPTER_ATTRIBUTES,
+    PNDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+};
+use crate::nbl::{PMDL, PNET_BUFFER_LIST, PNET_BUFFER_LIST_POOL_PARAMETERS};
+use crate::oid::PNDIS_OID_REQUEST;
+use crate::sync::{NDIS_IO_WORKITEM_ROUTINE, PNDIS_SPIN_LOCK, PNDIS_TIMER_CHARACTERISTICS};
+use crate::types::*;
+
+ndis_import!("ndis.sys" {
+    // --- Registration (PASSIVE_LEVEL) -------------------------------------
+    pub fn NdisMRegisterMiniportDriver(
+        DriverObject: PDRIVER_OBJECT,
+        RegistryPath: PUNICODE_STRING,
+        MiniportDriverContext: NDIS_HANDLE,
+        MiniportDriverCharacteristics: PNDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+        NdisMiniportDriverHandle: PNDIS_HANDLE,
+    ) -> NDIS_STATUS;
+    pub fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: NDIS_HANDLE);
+    pub fn NdisSetOptionalHandlers(NdisHandle: NDIS_HANDLE, OptionalHandlers: PNDIS_DRIVER_OPTIONAL_HANDLERS) -> NDIS_STATUS;
+    pub fn NdisMSetMiniportAttributes(NdisMiniportHandle: NDIS_HANDLE, MiniportAttributes: PNDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> NDIS_STATUS;
+    pub fn NdisMCmRegisterAddressFamilyEx(MiniportAdapterHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY) -> NDIS_STATUS;
+    pub fn NdisGetVersion() -> UINT;
+
+    // --- MCM VC management (<= DISPATCH_LEVEL) -----------------------------
+    pub fn NdisMCmCreateVc(MiniportAdapterHandle: NDIS_HANDLE, NdisAfHandle: NDIS_HANDLE, MiniportVcContext: NDIS_HANDLE, NdisVcHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    pub fn NdisMCmDeleteVc(NdisVcHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    pub fn NdisMCmActivateVc(NdisVcHandle: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS) -> NDIS_STATUS;
+    pub fn NdisMCmDeactivateVc(NdisVcHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    pub fn NdisMCmOidRequest(NdisAfHandle: NDIS_HANDLE, NdisVcHandle: NDIS_HANDLE, NdisPartyHandle: NDIS_HANDLE, NdisOidRequest: PNDIS_OID_REQUEST) -> NDIS_STATUS;
+
+    // --- Call-manager completions and dispatches (the NdisMCm* macros) ----
+    pub fn NdisCmOpenAddressFamilyComplete(Status: NDIS_STATUS, NdisAfHandle: NDIS_HANDLE, CallMgrAfContext: NDIS_HANDLE);
+    pub fn NdisCmCloseAddressFamilyComplete(Status: NDIS_STATUS, NdisAfHandle: NDIS_HANDLE);
+    pub fn NdisCmNotifyCloseAddressFamily(NdisAfHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    pub fn NdisCmRegisterSapComplete(Status: NDIS_STATUS, NdisSapHandle: NDIS_HANDLE, CallMgrSapContext: NDIS_HANDLE);
+    pub fn NdisCmDeregisterSapComplete(Status: NDIS_STATUS, NdisSapHandle: NDIS_HANDLE);
+    pub fn NdisCmMakeCallComplete(Status: NDIS_STATUS, NdisVcHandle: NDIS_HANDLE, NdisPartyHandle: NDIS_HANDLE, CallMgrPartyContext: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS);
+    pub fn NdisCmCloseCallComplete(Status: NDIS_STATUS, NdisVcHandle: NDIS_HANDLE, NdisPartyHandle: NDIS_HANDLE);
+    pub fn NdisCmAddPartyComplete(Status: NDIS_STATUS, NdisPartyHandle: NDIS_HANDLE, CallMgrPartyContext: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS);
+    pub fn NdisCmDropPartyComplete(Status: NDIS_STATUS, NdisPartyHandle: NDIS_HANDLE);
+    pub fn NdisCmDispatchIncomingCall(NdisSapHandle: NDIS_HANDLE, NdisVcHandle: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS) -> NDIS_STATUS;
+    pub fn NdisCmDispatchCallConnected(NdisVcHandle: NDIS_HANDLE);
+    pub fn NdisCmModifyCallQoSComplete(Status: NDIS_STATUS, NdisVcHandle: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS);
+    pub fn NdisCmDispatchIncomingCallQoSChange(NdisVcHandle: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS);
+    pub fn NdisCmDispatchIncomingCloseCall(CloseStatus: NDIS_STATUS, NdisVcHandle: NDIS_HANDLE, Buffer: PVOID, Size: UINT);
+    pub fn NdisCmDispatchIncomingDropParty(DropStatus: NDIS_STATUS, NdisPartyHandle: NDIS_HANDLE, Buffer: PVOID, Size: UINT);
+    pub fn NdisCoOidRequestComplete(NdisAfHandle: NDIS_HANDLE, NdisVcHandle: NDIS_HANDLE, NdisPartyHandle: NDIS_HANDLE, OidRequest: PNDIS_OID_REQUEST, Status: NDIS_STATUS);
+
+    // --- CoNDIS miniport indications and completions -----------------------
+    pub fn NdisMCoActivateVcComplete(Status: NDIS_STATUS, NdisVcHandle: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS);
+    pub fn NdisMCoDeactivateVcComplete(Status: NDIS_STATUS, NdisVcHandle: NDIS_HANDLE);
+    pub fn NdisMCoSendNetBufferListsComplete(NdisVcHandle: NDIS_HANDLE, NetBufferLists: PNET_BUFFER_LIST, SendCompleteFlags: ULONG);
+    pub fn NdisMCoIndicateReceiveNetBufferLists(NdisVcHandle: NDIS_HANDLE, NetBufferLists: PNET_BUFFER_LIST, NumberOfNetBufferLists: ULONG, CoReceiveFlags: ULONG);
+    pub fn NdisMCoIndicateStatusEx(MiniportAdapterHandle: NDIS_HANDLE, NdisVcHandle: NDIS_HANDLE, StatusIndication: PNDIS_STATUS_INDICATION);
+    pub fn NdisMCoOidRequestComplete(MiniportAdapterHandle: NDIS_HANDLE, NdisMiniportVcHandle: NDIS_HANDLE, Request: PNDIS_OID_REQUEST, Status: NDIS_STATUS);
+
+    // --- Connectionless send completion (for the mandatory send stub) -----
+    pub fn NdisMSendNetBufferListsComplete(MiniportAdapterHandle: NDIS_HANDLE, NetBufferList: PNET_BUFFER_LIST, SendCompleteFlags: ULONG);
+
+    // --- Memory, locks, work items, timers, NBL pools ----------------------
+    pub fn NdisAllocateMemoryWithTagPriority(NdisHandle: NDIS_HANDLE, Length: UINT, Tag: ULONG, Priority: EX_POOL_PRIORITY) -> PVOID;
+    pub fn NdisFreeMemoryWithTagPriority(NdisHandle: NDIS_HANDLE, VirtualAddress: PVOID, Tag: ULONG);
+    pub fn NdisAllocateSpinLock(SpinLock: PNDIS_SPIN_LOCK);
+    pub fn NdisFreeSpinLock(SpinLock: PNDIS_SPIN_LOCK);
+    pub fn NdisAcquireSpinLock(SpinLock: PNDIS_SPIN_LOCK);
+    pub fn NdisReleaseSpinLock(SpinLock: PNDIS_SPIN_LOCK);
+    pub fn NdisDprAcquireSpinLock(SpinLock: PNDIS_SPIN_LOCK);
+    pub fn NdisDprReleaseSpinLock(SpinLock: PNDIS_SPIN_LOCK);
+    pub fn NdisAllocateIoWorkItem(NdisObjectHandle: NDIS_HANDLE) -> NDIS_HANDLE;
+    pub fn NdisQueueIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE, Routine: NDIS_IO_WORKITEM_ROUTINE, WorkItemContext: PVOID);
+    pub fn NdisFreeIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE);
+    pub fn NdisAllocateTimerObject(NdisHandle: NDIS_HANDLE, TimerCharacteristics: PNDIS_TIMER_CHARACTERISTICS, pTimerObject: PNDIS_HANDLE) -> NDIS_STATUS;
+    pub fn NdisSetTimerObject(TimerObject: NDIS_HANDLE, DueTime: LARGE_INTEGER, MillisecondsPeriod: ULONG, FunctionContext: PVOID) -> BOOLEAN;
+    pub fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEAN;
+    pub fn NdisFreeTimerObject(TimerObject: NDIS_HANDLE);
+    pub fn NdisAllocateNetBufferListPool(NdisHandle: NDIS_HANDLE, Parameters: PNET_BUFFER_LIST_POOL_PARAMETERS) -> NDIS_HANDLE;
+    pub fn NdisFreeNetBufferListPool(PoolHandle: NDIS_HANDLE);
+    pub fn NdisAllocateNetBufferAndNetBufferList(PoolHandle: NDIS_HANDLE, ContextSize: USHORT, ContextBackFill: USHORT, MdlChain: PMDL, DataOffset: ULONG, DataLength: SIZE_T) -> PNET_BUFFER_LIST;
+    pub fn NdisAllocateNetBufferList(PoolHandle: NDIS_HANDLE, ContextSize: USHORT, ContextBackFill: USHORT) -> PNET_BUFFER_LIST;
+    pub fn NdisFreeNetBufferList(NetBufferList: PNET_BUFFER_LIST);
+});
+
+ndis_import!("ntoskrnl.exe" {
+    pub fn ExInitializeNPagedLookasideList(
+        Lookaside: PNPAGED_LOOKASIDE_LIST,
+        Allocate: Option<PALLOCATE_FUNCTION>,
+        Free: Option<PFREE_FUNCTION>,
+        Flags: ULONG,
+        Size: SIZE_T,
+        Tag: ULONG,
+        Depth: USHORT,
+    );
+    pub fn ExDeleteNPagedLookasideList(Lookaside: PNPAGED_LOOKASIDE_LIST);
+    pub fn ExpInterlockedPopEntrySList(ListHead: PSLIST_HEADER) -> PSLIST_ENTRY;
+    pub fn ExpInterlockedPushEntrySList(ListHead: PSLIST_HEADER, ListEntry: PSLIST_ENTRY) -> PSLIST_ENTRY;
+    pub fn ExQueryDepthSList(SListHead: PSLIST_HEADER) -> USHORT;
+    pub fn KeBugCheckEx(BugCheckCode: ULONG, P1: ULONG_PTR, P2: ULONG_PTR, P3: ULONG_PTR, P4: ULONG_PTR) -> !;
+    /// Variadic in C. Under the Windows x64 and ARM64 conventions integer
+    /// variadic arguments travel exactly like fixed ones, so ndis-emu can
+    /// implement it as a fixed-arity function.
+    pub fn DbgPrintEx(ComponentId: ULONG, Level: ULONG, Format: PCSTR, ...) -> ULONG;
+});
+
+/// Compiler intrinsics of the kernel image, imported from ntoskrnl.exe
+/// (architecture.md: "memcpy/memset/memmove/memcmp/__chkstk must be imported
+/// from ntoskrnl.exe"). Only declared for Windows targets: on the host the C
+/// library provides them.
+#[cfg(windows)]
+pub mod intrinsics {
+    #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+    unsafe extern "C" {
+        pub fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8;
+        pub fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8;
+        pub fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8;
+        pub fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32;
+        pub fn __chkstk();
+    }
+}
+
+/// `DPFLTR_IHVNETWORK_ID` (dpfilter.h) [H]: the component id network drivers
+/// print under.
+pub const DPFLTR_IHVNETWORK_ID: ULONG = 80;
+/// `DPFLTR_ERROR_LEVEL`, `DPFLTR_WARNING_LEVEL`, `DPFLTR_TRACE_LEVEL`,
+/// `DPFLTR_INFO_LEVEL` (dpfilter.h) [H].
+pub const DPFLTR_ERROR_LEVEL: ULONG = 0;
+pub const DPFLTR_WARNING_LEVEL: ULONG = 1;
+pub const DPFLTR_TRACE_LEVEL: ULONG = 2;
+pub const DPFLTR_INFO_LEVEL: ULONG = 3;

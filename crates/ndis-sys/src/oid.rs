@@ -1,0 +1,164 @@
+//! `NDIS_OID_REQUEST` and the OIDs a CoNDIS WAN miniport and its call
+//! manager answer.
+//!
+//! Layout: contract §4.1 [D/H field list]; x64 offsets [C], DATA at 32 and
+//! NdisReserved at 72 agree with the contract's [I] values. OID values from
+//! ntddndis.h [H] unless marked.
+
+use crate::object::NDIS_OBJECT_HEADER;
+use crate::types::*;
+
+/// `DATA.QUERY_INFORMATION` [H].
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NDIS_OID_REQUEST_QUERY_INFORMATION {
+    pub Oid: NDIS_OID,
+    pub InformationBuffer: PVOID,
+    pub InformationBufferLength: UINT,
+    pub BytesWritten: UINT,
+    pub BytesNeeded: UINT,
+}
+assert_layout!(NDIS_OID_REQUEST_QUERY_INFORMATION, size = 32, {
+    Oid: 0, InformationBuffer: 8, InformationBufferLength: 16, BytesWritten: 20, BytesNeeded: 24,
+});
+
+/// `DATA.SET_INFORMATION` [H].
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NDIS_OID_REQUEST_SET_INFORMATION {
+    pub Oid: NDIS_OID,
+    pub InformationBuffer: PVOID,
+    pub InformationBufferLength: UINT,
+    pub BytesRead: UINT,
+    pub BytesNeeded: UINT,
+}
+assert_layout!(NDIS_OID_REQUEST_SET_INFORMATION, size = 32, {
+    Oid: 0, InformationBuffer: 8, InformationBufferLength: 16, BytesRead: 20, BytesNeeded: 24,
+});
+
+/// `DATA.METHOD_INFORMATION` [H].
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NDIS_OID_REQUEST_METHOD_INFORMATION {
+    pub Oid: NDIS_OID,
+    pub InformationBuffer: PVOID,
+    pub InputBufferLength: ULONG,
+    pub OutputBufferLength: ULONG,
+    pub MethodId: ULONG,
+    pub BytesWritten: UINT,
+    pub BytesRead: UINT,
+    pub BytesNeeded: UINT,
+}
+assert_layout!(NDIS_OID_REQUEST_METHOD_INFORMATION, size = 40, {
+    Oid: 0, InformationBuffer: 8, InputBufferLength: 16, OutputBufferLength: 20,
+    MethodId: 24, BytesWritten: 28, BytesRead: 32, BytesNeeded: 36,
+});
+
+/// The `DATA` union of `NDIS_OID_REQUEST` [H].
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union NDIS_OID_REQUEST_DATA {
+    pub QUERY_INFORMATION: NDIS_OID_REQUEST_QUERY_INFORMATION,
+    pub SET_INFORMATION: NDIS_OID_REQUEST_SET_INFORMATION,
+    pub METHOD_INFORMATION: NDIS_OID_REQUEST_METHOD_INFORMATION,
+}
+assert_layout!(NDIS_OID_REQUEST_DATA, size = 40, align = 8);
+
+/// `NDIS_OID_REQUEST` [D/H]; revision 2 (NDIS 6.50) appends SwitchId,
+/// VPortId and Flags. A revision-1 request is only 236 bytes long: never
+/// touch the revision-2 fields without checking `Header.Revision`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_OID_REQUEST {
+    pub Header: NDIS_OBJECT_HEADER,
+    pub RequestType: NDIS_REQUEST_TYPE,
+    pub PortNumber: NDIS_PORT_NUMBER,
+    pub Timeout: UINT,
+    pub RequestId: PVOID,
+    pub RequestHandle: NDIS_HANDLE,
+    pub DATA: NDIS_OID_REQUEST_DATA,
+    pub NdisReserved: [UCHAR; 16 * core::mem::size_of::<PVOID>()],
+    pub MiniportReserved: [UCHAR; 2 * core::mem::size_of::<PVOID>()],
+    pub SourceReserved: [UCHAR; 2 * core::mem::size_of::<PVOID>()],
+    pub SupportedRevision: UCHAR,
+    pub Reserved1: UCHAR,
+    pub Reserved2: USHORT,
+    pub SwitchId: ULONG,
+    pub VPortId: ULONG,
+    pub Flags: ULONG,
+}
+pub type PNDIS_OID_REQUEST = *mut NDIS_OID_REQUEST;
+assert_layout!(NDIS_OID_REQUEST, size = 248, {
+    Header: 0, RequestType: 4, PortNumber: 8, Timeout: 12, RequestId: 16,
+    RequestHandle: 24, DATA: 32, NdisReserved: 72, MiniportReserved: 200,
+    SourceReserved: 216, SupportedRevision: 232, Reserved1: 233, Reserved2: 234,
+    SwitchId: 236, VPortId: 240, Flags: 244,
+});
+/// Through Reserved2 [C; contract §4.1 gives 236 as [I]].
+pub const NDIS_SIZEOF_OID_REQUEST_REVISION_1: usize = 236;
+/// Through Flags [C].
+pub const NDIS_SIZEOF_OID_REQUEST_REVISION_2: usize = 248;
+
+// NDIS_REQUEST_TYPE (contract §4.1) [H].
+pub const NdisRequestQueryInformation: NDIS_REQUEST_TYPE = 0;
+pub const NdisRequestSetInformation: NDIS_REQUEST_TYPE = 1;
+pub const NdisRequestQueryStatistics: NDIS_REQUEST_TYPE = 2;
+pub const NdisRequestMethod: NDIS_REQUEST_TYPE = 12;
+
+// General OIDs (ntddndis.h) [H].
+pub const OID_GEN_SUPPORTED_LIST: NDIS_OID = 0x0001_0101;
+pub const OID_GEN_HARDWARE_STATUS: NDIS_OID = 0x0001_0102;
+pub const OID_GEN_MEDIA_SUPPORTED: NDIS_OID = 0x0001_0103;
+pub const OID_GEN_MEDIA_IN_USE: NDIS_OID = 0x0001_0104;
+pub const OID_GEN_MAXIMUM_LOOKAHEAD: NDIS_OID = 0x0001_0105;
+pub const OID_GEN_MAXIMUM_FRAME_SIZE: NDIS_OID = 0x0001_0106;
+pub const OID_GEN_LINK_SPEED: NDIS_OID = 0x0001_0107;
+pub const OID_GEN_VENDOR_ID: NDIS_OID = 0x0001_010C;
+pub const OID_GEN_VENDOR_DESCRIPTION: NDIS_OID = 0x0001_010D;
+pub const OID_GEN_CURRENT_LOOKAHEAD: NDIS_OID = 0x0001_010F;
+pub const OID_GEN_DRIVER_VERSION: NDIS_OID = 0x0001_0110;
+pub const OID_GEN_MAXIMUM_TOTAL_SIZE: NDIS_OID = 0x0001_0111;
+pub const OID_GEN_PROTOCOL_OPTIONS: NDIS_OID = 0x0001_0112;
+pub const OID_GEN_MAC_OPTIONS: NDIS_OID = 0x0001_0113;
+pub const OID_GEN_MEDIA_CONNECT_STATUS: NDIS_OID = 0x0001_0114;
+pub const OID_GEN_VENDOR_DRIVER_VERSION: NDIS_OID = 0x0001_0116;
+pub const OID_GEN_SUPPORTED_GUIDS: NDIS_OID = 0x0001_0117;
+pub const OID_GEN_XMIT_OK: NDIS_OID = 0x0002_0101;
+pub const OID_GEN_RCV_OK: NDIS_OID = 0x0002_0102;
+pub const OID_GEN_XMIT_ERROR: NDIS_OID = 0x0002_0103;
+pub const OID_GEN_RCV_ERROR: NDIS_OID = 0x0002_0104;
+pub const OID_GEN_RCV_NO_BUFFER: NDIS_OID = 0x0002_0105;
+pub const OID_GEN_STATISTICS: NDIS_OID = 0x0002_0106;
+
+// CoNDIS OIDs: ntddndis.h defines each OID_GEN_CO_* as the OID_GEN_* of the
+// same meaning [H], so a CoNDIS query and its connectionless twin share a value.
+pub const OID_GEN_CO_SUPPORTED_LIST: NDIS_OID = OID_GEN_SUPPORTED_LIST;
+pub const OID_GEN_CO_HARDWARE_STATUS: NDIS_OID = OID_GEN_HARDWARE_STATUS;
+pub const OID_GEN_CO_MEDIA_SUPPORTED: NDIS_OID = OID_GEN_MEDIA_SUPPORTED;
+pub const OID_GEN_CO_MEDIA_IN_USE: NDIS_OID = OID_GEN_MEDIA_IN_USE;
+pub const OID_GEN_CO_LINK_SPEED: NDIS_OID = OID_GEN_LINK_SPEED;
+pub const OID_GEN_CO_VENDOR_ID: NDIS_OID = OID_GEN_VENDOR_ID;
+pub const OID_GEN_CO_VENDOR_DESCRIPTION: NDIS_OID = OID_GEN_VENDOR_DESCRIPTION;
+pub const OID_GEN_CO_DRIVER_VERSION: NDIS_OID = OID_GEN_DRIVER_VERSION;
+pub const OID_GEN_CO_PROTOCOL_OPTIONS: NDIS_OID = OID_GEN_PROTOCOL_OPTIONS;
+pub const OID_GEN_CO_MAC_OPTIONS: NDIS_OID = OID_GEN_MAC_OPTIONS;
+pub const OID_GEN_CO_MEDIA_CONNECT_STATUS: NDIS_OID = OID_GEN_MEDIA_CONNECT_STATUS;
+pub const OID_GEN_CO_VENDOR_DRIVER_VERSION: NDIS_OID = OID_GEN_VENDOR_DRIVER_VERSION;
+pub const OID_GEN_CO_SUPPORTED_GUIDS: NDIS_OID = OID_GEN_SUPPORTED_GUIDS;
+pub const OID_GEN_CO_XMIT_PDUS_OK: NDIS_OID = OID_GEN_XMIT_OK;
+pub const OID_GEN_CO_RCV_PDUS_OK: NDIS_OID = OID_GEN_RCV_OK;
+pub const OID_GEN_CO_XMIT_PDUS_ERROR: NDIS_OID = OID_GEN_XMIT_ERROR;
+pub const OID_GEN_CO_RCV_PDUS_ERROR: NDIS_OID = OID_GEN_RCV_ERROR;
+pub const OID_GEN_CO_RCV_PDUS_NO_BUFFER: NDIS_OID = OID_GEN_RCV_NO_BUFFER;
+
+// WAN CoNDIS OIDs (ntddndis.h) [H].
+pub const OID_WAN_CO_GET_INFO: NDIS_OID = 0x0401_0180;
+pub const OID_WAN_CO_SET_LINK_INFO: NDIS_OID = 0x0401_0181;
+pub const OID_WAN_CO_GET_LINK_INFO: NDIS_OID = 0x0401_0182;
+pub const OID_WAN_CO_GET_COMP_INFO: NDIS_OID = 0x0401_0280;
+pub const OID_WAN_CO_SET_COMP_INFO: NDIS_OID = 0x0401_0281;
+pub const OID_WAN_CO_GET_STATS_INFO: NDIS_OID = 0x0401_0282;
+
+// Power management (ntddndis.h) [H].
+pub const OID_PNP_SET_POWER: NDIS_OID = 0xFD01_0101;
+pub const OID_PNP_QUERY_POWER: NDIS_OID = 0xFD01_0102;
