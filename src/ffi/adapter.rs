@@ -1,0 +1,297 @@
+//! The adapter handlers of the miniport driver characteristics:
+//! MiniportInitializeEx, MiniportHaltEx, MiniportPause, MiniportRestart and
+//! the mandatory connectionless stubs (contract §1.1 (3), §1.3, §1.4).
+
+use core::ptr::{NonNull, null_mut};
+
+use ndis_sys::*;
+
+use super::context::AdapterContext;
+use super::trace::{ERROR, INFO, WARN};
+use crate::adapter::AdapterEvent;
+use crate::config;
+
+/// Registration attributes (contract §1.3 (1)).
+fn registration_attributes(ctx: NDIS_HANDLE) -> NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+    NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+            NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1,
+            NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1,
+        ),
+        MiniportAdapterContext: ctx,
+        AttributeFlags: config::ATTRIBUTE_FLAGS,
+        // 0: NDIS's default check-for-hang period; covmini has no
+        // CheckForHang handler, so the value is never used.
+        CheckForHangTimeInSeconds: 0,
+        InterfaceType: NdisInterfaceInternal,
+    }
+}
+
+/// General attributes, revision 2 (contract §1.3 (2), §4.1).
+fn general_attributes() -> NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+            NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+            NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+        ),
+        Flags: 0,
+        MediaType: config::MEDIUM,
+        PhysicalMediumType: config::PHYSICAL_MEDIUM,
+        MtuSize: config::MTU,
+        MaxXmitLinkSpeed: config::LINK_SPEED_BPS,
+        XmitLinkSpeed: config::LINK_SPEED_BPS,
+        MaxRcvLinkSpeed: config::LINK_SPEED_BPS,
+        RcvLinkSpeed: config::LINK_SPEED_BPS,
+        MediaConnectState: MediaConnectStateConnected,
+        MediaDuplexState: MediaDuplexStateFull,
+        LookaheadSize: config::MTU,
+        PowerManagementCapabilities: null_mut(),
+        MacOptions: 0,
+        SupportedPacketFilters: 0,
+        MaxMulticastListSize: 0,
+        MacAddressLength: 0,
+        PermanentMacAddress: [0; NDIS_MAX_PHYS_ADDRESS_LENGTH],
+        CurrentMacAddress: [0; NDIS_MAX_PHYS_ADDRESS_LENGTH],
+        RecvScaleCapabilities: null_mut(),
+        AccessType: NET_IF_ACCESS_POINT_TO_POINT,
+        DirectionType: NET_IF_DIRECTION_SENDRECEIVE,
+        ConnectionType: NET_IF_CONNECTION_DEMAND,
+        IfType: config::IF_TYPE,
+        IfConnectorPresent: FALSE,
+        SupportedStatistics: 0,
+        SupportedPauseFunctions: 0,
+        DataBackFillSize: 0,
+        ContextBackFillSize: 0,
+        // The OID table arrives with the OID paths (issue #4); until then
+        // covmini advertises no OIDs and CoOidRequest answers NOT_SUPPORTED.
+        SupportedOidList: null_mut(),
+        SupportedOidListLength: 0,
+        AutoNegotiationFlags: 0,
+        PowerManagementCapabilitiesEx: null_mut(),
+    }
+}
+
+/// The three mandatory steps of initialization, in their mandatory order.
+fn set_attributes_and_register_af(
+    handle: NDIS_HANDLE,
+    ctx: NDIS_HANDLE,
+) -> Result<(), NDIS_STATUS> {
+    let mut registration = registration_attributes(ctx);
+    // SAFETY: header-first repr(C) block alive for the call; the handle is
+    // the one NDIS passed to MiniportInitializeEx; PASSIVE_LEVEL.
+    let status = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut registration).cast()) };
+    if status != NDIS_STATUS_SUCCESS {
+        trace!(ERROR, "registration attributes refused: {:#010x}", status);
+        return Err(status);
+    }
+    let mut general = general_attributes();
+    // SAFETY: as above.
+    let status = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut general).cast()) };
+    if status != NDIS_STATUS_SUCCESS {
+        trace!(ERROR, "general attributes refused: {:#010x}", status);
+        return Err(status);
+    }
+    let mut af = config::AF;
+    // SAFETY: the AF block lives for the call (NDIS copies what it keeps);
+    // the adapter is operational; PASSIVE_LEVEL.
+    let status = unsafe { NdisMCmRegisterAddressFamilyEx(handle, &raw mut af) };
+    if status != NDIS_STATUS_SUCCESS {
+        trace!(
+            ERROR,
+            "NdisMCmRegisterAddressFamilyEx failed: {:#010x}", status
+        );
+        return Err(status);
+    }
+    Ok(())
+}
+
+ndis_fn! {
+    /// MiniportInitializeEx: allocates the adapter context, sets the
+    /// registration and general attributes and registers the AF.
+    ///
+    /// # IRQL
+    /// Runs at IRQL = PASSIVE_LEVEL.
+    pub(super) unsafe fn initialize(handle: NDIS_HANDLE, _driver_ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
+        trace!(INFO, "InitializeEx");
+        let adapter = match AdapterContext::allocate(handle) {
+            Ok(adapter) => adapter,
+            Err(status) => {
+                trace!(ERROR, "adapter context allocation failed");
+                return status;
+            }
+        };
+        if let Err(status) = set_attributes_and_register_af(handle, adapter.as_ptr().cast()) {
+            // SAFETY: NDIS forgets the context when initialize fails; nothing
+            // else holds it.
+            unsafe { AdapterContext::free(adapter) };
+            return status;
+        }
+        // SAFETY: allocated above and alive.
+        let adapter_ref = unsafe { adapter.as_ref() };
+        match adapter_ref.transition(AdapterEvent::InitComplete) {
+            Ok(_) => NDIS_STATUS_SUCCESS,
+            Err(e) => {
+                trace!(ERROR, "InitializeEx: {}", e);
+                // SAFETY: as in the failure path above.
+                unsafe { AdapterContext::free(adapter) };
+                NDIS_STATUS_FAILURE
+            }
+        }
+    }
+}
+
+ndis_fn! {
+    /// MiniportHaltEx: frees the adapter. NDIS halts a paused adapter with no
+    /// OID or send outstanding; no NDIS call may follow on this adapter.
+    ///
+    /// # IRQL
+    /// Runs at IRQL = PASSIVE_LEVEL.
+    pub(super) unsafe fn halt(ctx: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
+        // SAFETY: NDIS passes back the MiniportAdapterContext we registered.
+        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+            trace!(ERROR, "HaltEx: not an adapter context: {:p}", ctx);
+            return;
+        };
+        trace!(INFO, "HaltEx (action {})", action);
+        if let Err(e) = adapter.transition(AdapterEvent::Halt) {
+            // Halt cannot be refused: record NDIS's misstep and tear down anyway.
+            trace!(WARN, "HaltEx: {}", e);
+        }
+        // No AF can be open yet (ProtocolCmOpenAf answers NOT_SUPPORTED until
+        // issue #4), so there is nothing to NdisMCmNotifyCloseAddressFamily.
+        // SAFETY: the context is valid (checked) and NDIS never hands it back
+        // after HaltEx.
+        unsafe { AdapterContext::free(NonNull::from(adapter)) };
+    }
+}
+
+ndis_fn! {
+    /// MiniportPause. "The pause operation must not fail": always SUCCESS.
+    ///
+    /// # IRQL
+    /// Runs at IRQL = PASSIVE_LEVEL.
+    pub(super) unsafe fn pause(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
+        // SAFETY: NDIS passes back our MiniportAdapterContext.
+        match unsafe { AdapterContext::from_context(ctx) } {
+            Some(adapter) => match adapter.transition(AdapterEvent::Pause) {
+                Ok(_) => trace!(INFO, "Pause"),
+                Err(e) => trace!(WARN, "Pause: {}", e),
+            },
+            None => trace!(ERROR, "Pause: not an adapter context: {:p}", ctx),
+        }
+        NDIS_STATUS_SUCCESS
+    }
+}
+
+ndis_fn! {
+    /// MiniportRestart: opens the data path.
+    ///
+    /// # IRQL
+    /// Runs at IRQL = PASSIVE_LEVEL.
+    pub(super) unsafe fn restart(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
+        // SAFETY: NDIS passes back our MiniportAdapterContext.
+        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+            trace!(ERROR, "Restart: not an adapter context: {:p}", ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        match adapter.transition(AdapterEvent::Restart) {
+            Ok(_) => {
+                trace!(INFO, "Restart");
+                NDIS_STATUS_SUCCESS
+            }
+            Err(e) => {
+                trace!(WARN, "Restart: {}", e);
+                NDIS_STATUS_FAILURE
+            }
+        }
+    }
+}
+
+ndis_fn! {
+    /// MiniportSendNetBufferLists: the connectionless send path, which NDIS
+    /// requires to be present (contract §1.1 (3)) but never uses for a CoNDIS
+    /// miniport. Should it be called, every NBL is completed at once with
+    /// NDIS_STATUS_NOT_SUPPORTED rather than lost.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn send_net_buffer_lists(ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, send_flags: ULONG) {
+        // SAFETY: NDIS passes back our MiniportAdapterContext.
+        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+            trace!(ERROR, "SendNetBufferLists: not an adapter context: {:p}", ctx);
+            return;
+        };
+        trace!(WARN, "connectionless SendNetBufferLists on a CoNDIS miniport: failing the NBLs");
+        let mut nbl = nbls;
+        while !nbl.is_null() {
+            // SAFETY: `nbl` is a non-null element of the chain NDIS handed us,
+            // which we own until we complete it.
+            unsafe { (*nbl).Status = NDIS_STATUS_NOT_SUPPORTED };
+            // SAFETY: as above.
+            nbl = unsafe { (*nbl).Next };
+        }
+        let flags = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL;
+        // SAFETY: the chain NDIS gave us, unchanged, completed once; the
+        // dispatch-level flag is passed through as NDIS requires.
+        unsafe { NdisMSendNetBufferListsComplete(adapter.miniport_handle(), nbls, flags) };
+    }
+}
+
+ndis_fn! {
+    /// MiniportReturnNetBufferLists: NDIS returns receive NBLs here. covmini
+    /// indicates none yet (the data path is issue #4), so any return is
+    /// reported.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn return_net_buffer_lists(_ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _flags: ULONG) {
+        trace!(ERROR, "ReturnNetBufferLists({:p}) but covmini indicated no receives", nbls);
+    }
+}
+
+ndis_fn! {
+    /// MiniportCancelSend: covmini queues no sends, so there is nothing to cancel.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn cancel_send(_ctx: NDIS_HANDLE, cancel_id: PVOID) {
+        trace!(INFO, "CancelSend({:p}): no queued sends", cancel_id);
+    }
+}
+
+ndis_fn! {
+    /// MiniportDevicePnPEventNotify: a virtual adapter has nothing to do.
+    ///
+    /// # IRQL
+    /// Runs at IRQL = PASSIVE_LEVEL.
+    pub(super) unsafe fn device_pnp_event_notify(_ctx: NDIS_HANDLE, event: PNET_DEVICE_PNP_EVENT) {
+        // SAFETY: NDIS passes a valid event block, or null, which is tolerated.
+        let code = unsafe { event.as_ref() }.map_or(-1, |e| e.DevicePnPEvent);
+        trace!(INFO, "DevicePnPEventNotify({})", code);
+    }
+}
+
+ndis_fn! {
+    /// MiniportShutdownEx: no hardware to quiesce.
+    ///
+    /// # IRQL
+    /// Runs at IRQL = PASSIVE_LEVEL for a power-off, any IRQL for a bug check:
+    /// it touches nothing but the debug print.
+    pub(super) unsafe fn shutdown(_ctx: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION) {
+        if action != NdisShutdownBugCheck {
+            trace!(INFO, "ShutdownEx({})", action);
+        }
+    }
+}
+
+ndis_fn! {
+    /// MiniportCancelOidRequest: no OID is ever pended yet, so none to cancel.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn cancel_oid_request(_ctx: NDIS_HANDLE, request_id: PVOID) {
+        trace!(INFO, "CancelOidRequest({:p}): nothing pending", request_id);
+    }
+}

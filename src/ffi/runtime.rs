@@ -1,0 +1,84 @@
+//! The kernel runtime: what `core` needs from a `no_std` image and the
+//! kernel provides.
+//!
+//! * Build 2 (Linux cross build): a panic is a bug check. covmini denies
+//!   unwrap/expect/indexing/panic on every handler path, so this is the last
+//!   resort: it prints the location and calls `KeBugCheckEx` with
+//!   [`COVMINI_PANIC_BUGCHECK`], the source file pointer and length, and the
+//!   line and column, so `!analyze -v` shows where.
+//! * Build 3 (WDK): wdk-panic provides the panic handler and wdk-alloc the
+//!   global allocator, as in the windows-drivers-rs samples.
+//! * Host build: std provides both (see `lib.rs`).
+
+#[cfg(all(windows, not(feature = "wdk")))]
+mod kernel {
+    use core::panic::PanicInfo;
+
+    use ndis_sys::KeBugCheckEx;
+
+    use crate::ffi::trace::ERROR;
+
+    /// 'RPNC' ("Rust PaNiC"), the code windows-drivers-rs's wdk-panic uses
+    /// for the same purpose.
+    pub const COVMINI_PANIC_BUGCHECK: u32 = u32::from_be_bytes(*b"RPNC");
+
+    #[panic_handler]
+    fn panic(info: &PanicInfo<'_>) -> ! {
+        let (file, line, column) = info
+            .location()
+            .map_or(("<unknown>", 0, 0), |l| (l.file(), l.line(), l.column()));
+        trace!(
+            ERROR,
+            "panic at {}:{}:{}: {}",
+            file,
+            line,
+            column,
+            info.message()
+        );
+        // SAFETY: KeBugCheckEx may be called at any IRQL and does not return;
+        // the parameters are plain numbers (the file pointer is only shown).
+        unsafe {
+            KeBugCheckEx(
+                COVMINI_PANIC_BUGCHECK,
+                file.as_ptr() as usize,
+                file.len(),
+                line as usize,
+                column as usize,
+            )
+        }
+    }
+
+    /// Bug check code for [`__CxxFrameHandler3`] being reached: 'RUNW'.
+    pub const COVMINI_UNWIND_BUGCHECK: u32 = u32::from_be_bytes(*b"RUNW");
+
+    /// The prebuilt `core` is compiled with unwind tables that name the MSVC
+    /// C++ personality routine. The image is built with panic=abort, so no
+    /// unwind ever happens and this is never called; if it were, stopping the
+    /// machine with a distinct code beats continuing. (wdk-sys provides the
+    /// same symbol in the WDK build.)
+    #[unsafe(no_mangle)]
+    pub extern "system" fn __CxxFrameHandler3() -> ! {
+        // SAFETY: KeBugCheckEx may be called at any IRQL and does not return.
+        unsafe { KeBugCheckEx(COVMINI_UNWIND_BUGCHECK, 0, 0, 0, 0) }
+    }
+
+    /// MSVC's marker that floating point is used: `core::fmt`'s float code is
+    /// linked (never called: covmini formats no floats). Its value is unused;
+    /// the C runtime that normally defines it is not linked into a driver.
+    #[unsafe(no_mangle)]
+    #[used]
+    pub static _fltused: i32 = 0;
+}
+
+#[cfg(all(windows, feature = "wdk"))]
+mod kernel {
+    use wdk_panic as _;
+
+    #[global_allocator]
+    static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
+}
+
+#[cfg(all(not(windows), feature = "wdk"))]
+compile_error!(
+    "feature `wdk` is the Windows WDK build (cargo make on Windows); on other hosts use the default features"
+);

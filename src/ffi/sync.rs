@@ -1,0 +1,100 @@
+//! `SpinLock<T>`: an `NDIS_SPIN_LOCK` that owns the data it protects, the
+//! Rust-for-Linux way. The only way to the data is a guard, and dropping the
+//! guard releases the lock. `NdisAcquireSpinLock` keeps the saved IRQL inside
+//! the `NDIS_SPIN_LOCK` itself (its `OldIrql` field), so the guard needs no
+//! copy of it.
+
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+use ndis_sys::{
+    NDIS_SPIN_LOCK, NdisAcquireSpinLock, NdisAllocateSpinLock, NdisFreeSpinLock,
+    NdisReleaseSpinLock,
+};
+
+/// INVARIANT: `lock` is initialized by `NdisAllocateSpinLock` (in
+/// [`SpinLock::init`]) before any guard exists, the value never moves
+/// afterwards, and `data` is only reached through a [`SpinLockGuard`], which
+/// exists only while `lock` is held.
+pub(crate) struct SpinLock<T> {
+    lock: UnsafeCell<NDIS_SPIN_LOCK>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: access to `data` is serialized by the NDIS spin lock (INVARIANT), so
+// sharing the lock between CPUs is sound when T may move between threads.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+// SAFETY: the lock owns its data; sending it sends the data.
+unsafe impl<T: Send> Send for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    /// A lock holding `value`, not yet initialized: it must be placed at its
+    /// final address and [`Self::init`] called before [`Self::lock`].
+    pub(crate) const fn new(value: T) -> Self {
+        Self {
+            lock: UnsafeCell::new(NDIS_SPIN_LOCK {
+                SpinLock: 0,
+                OldIrql: 0,
+            }),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Initializes the lock in place.
+    ///
+    /// # Safety
+    /// 1. called once, before any [`Self::lock`], with the lock at the address
+    ///    it keeps until [`Self::free`];
+    /// 2. IRQL <= DISPATCH_LEVEL.
+    pub(crate) unsafe fn init(&self) {
+        // SAFETY: the lock sits at its final address and is not in use (1.).
+        // INVARIANT: the lock is initialized before any guard can exist.
+        unsafe { NdisAllocateSpinLock(self.lock.get()) };
+    }
+
+    /// Acquires the lock, raising to DISPATCH_LEVEL. Runs at IRQL <= DISPATCH_LEVEL.
+    #[must_use = "the lock unlocks immediately when the guard is unused"]
+    pub(crate) fn lock(&self) -> SpinLockGuard<'_, T> {
+        // SAFETY: the lock is initialized (INVARIANT) and stays put.
+        unsafe { NdisAcquireSpinLock(self.lock.get()) };
+        SpinLockGuard { owner: self }
+    }
+
+    /// Releases the lock's resources.
+    ///
+    /// # Safety
+    /// No guard exists and the lock is not used again.
+    pub(crate) unsafe fn free(&self) {
+        // SAFETY: initialized (INVARIANT), unused from now on (precondition).
+        unsafe { NdisFreeSpinLock(self.lock.get()) };
+    }
+}
+
+/// Holds the lock; derefs to the data. INVARIANT: exists only while
+/// `owner.lock` is held by this CPU.
+pub(crate) struct SpinLockGuard<'a, T> {
+    owner: &'a SpinLock<T>,
+}
+
+impl<T> Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is held (INVARIANT), so no other reference to the
+        // data exists.
+        unsafe { &*self.owner.data.get() }
+    }
+}
+
+impl<T> DerefMut for SpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the lock is held (INVARIANT) and this guard is borrowed
+        // mutably, so this is the only reference.
+        unsafe { &mut *self.owner.data.get() }
+    }
+}
+
+impl<T> Drop for SpinLockGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: this guard holds the lock (INVARIANT); release it once.
+        unsafe { NdisReleaseSpinLock(self.owner.lock.get()) };
+    }
+}
