@@ -24,7 +24,7 @@ use crate::miniport::{
 };
 use crate::nbl::{PMDL, PNET_BUFFER_LIST, PNET_BUFFER_LIST_POOL_PARAMETERS};
 use crate::oid::PNDIS_OID_REQUEST;
-use crate::sync::{NDIS_IO_WORKITEM_ROUTINE, PNDIS_SPIN_LOCK, PNDIS_TIMER_CHARACTERISTICS};
+use crate::sync::{NDIS_IO_WORKITEM_ROUTINE, PNDIS_TIMER_CHARACTERISTICS};
 use crate::types::*;
 
 ndis_import!("ndis.sys" {
@@ -81,12 +81,6 @@ ndis_import!("ndis.sys" {
     // --- Memory, locks, work items, timers, NBL pools ----------------------
     pub fn NdisAllocateMemoryWithTagPriority(NdisHandle: NDIS_HANDLE, Length: UINT, Tag: ULONG, Priority: EX_POOL_PRIORITY) -> PVOID;
     pub fn NdisFreeMemoryWithTagPriority(NdisHandle: NDIS_HANDLE, VirtualAddress: PVOID, Tag: ULONG);
-    pub fn NdisAllocateSpinLock(SpinLock: PNDIS_SPIN_LOCK);
-    pub fn NdisFreeSpinLock(SpinLock: PNDIS_SPIN_LOCK);
-    pub fn NdisAcquireSpinLock(SpinLock: PNDIS_SPIN_LOCK);
-    pub fn NdisReleaseSpinLock(SpinLock: PNDIS_SPIN_LOCK);
-    pub fn NdisDprAcquireSpinLock(SpinLock: PNDIS_SPIN_LOCK);
-    pub fn NdisDprReleaseSpinLock(SpinLock: PNDIS_SPIN_LOCK);
     pub fn NdisAllocateIoWorkItem(NdisObjectHandle: NDIS_HANDLE) -> NDIS_HANDLE;
     pub fn NdisQueueIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE, Routine: NDIS_IO_WORKITEM_ROUTINE, WorkItemContext: PVOID);
     pub fn NdisFreeIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE);
@@ -115,6 +109,10 @@ ndis_import!("ntoskrnl.exe" {
     pub fn ExpInterlockedPopEntrySList(ListHead: PSLIST_HEADER) -> PSLIST_ENTRY;
     pub fn ExpInterlockedPushEntrySList(ListHead: PSLIST_HEADER, ListEntry: PSLIST_ENTRY) -> PSLIST_ENTRY;
     pub fn ExQueryDepthSList(SListHead: PSLIST_HEADER) -> USHORT;
+    pub fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) -> KIRQL;
+    pub fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIrql: KIRQL);
+    pub fn KeAcquireSpinLockAtDpcLevel(SpinLock: *mut KSPIN_LOCK);
+    pub fn KeReleaseSpinLockFromDpcLevel(SpinLock: *mut KSPIN_LOCK);
     pub fn KeBugCheckEx(BugCheckCode: ULONG, P1: ULONG_PTR, P2: ULONG_PTR, P3: ULONG_PTR, P4: ULONG_PTR) -> !;
     /// Variadic in C. Under the Windows x64 and ARM64 conventions integer
     /// variadic arguments travel exactly like fixed ones, so ndis-emu can

@@ -48,9 +48,11 @@ ndis_abi_fn_types! {
     pub type PFREE_FUNCTION = fn(Buffer: PVOID);
 }
 
-/// `GENERAL_LOOKASIDE` (wdm.h): `DECLSPEC_CACHEALIGN`, so 128 bytes and
-/// 64-byte aligned on x64; offsets from contract §5 [H].
-#[repr(C, align(64))]
+/// `GENERAL_LOOKASIDE` (wdm.h): `DECLSPEC_CACHEALIGN`, so 128 bytes on both
+/// targets, aligned to SYSTEM_CACHE_ALIGNMENT_SIZE: 64 on x64, 128 on ARM64
+/// [H: WDK 10.0.17763 wdm.h]; offsets from contract §5 [H].
+#[cfg_attr(not(target_arch = "aarch64"), repr(C, align(64)))]
+#[cfg_attr(target_arch = "aarch64", repr(C, align(128)))]
 #[derive(Clone, Copy, Debug)]
 pub struct GENERAL_LOOKASIDE {
     pub ListHead: SLIST_HEADER,
@@ -75,7 +77,11 @@ pub struct GENERAL_LOOKASIDE {
     pub LastAllocateMisses: ULONG,
     pub Future: [ULONG; 2],
 }
-assert_layout!(GENERAL_LOOKASIDE, size = 128, align = 64, {
+#[cfg(not(target_arch = "aarch64"))]
+assert_layout!(GENERAL_LOOKASIDE, size = 128, align = 64);
+#[cfg(target_arch = "aarch64")]
+assert_layout!(GENERAL_LOOKASIDE, size = 128, align = 128);
+assert_layout!(GENERAL_LOOKASIDE, size = 128, {
     ListHead: 0, Depth: 16, MaximumDepth: 18, TotalAllocates: 20, AllocateMisses: 24,
     TotalFrees: 28, FreeMisses: 32, Type: 36, Tag: 40, Size: 44, Allocate: 48,
     Free: 56, ListEntry: 64, LastTotalAllocates: 80, LastAllocateMisses: 84, Future: 88,
@@ -89,7 +95,7 @@ pub struct NPAGED_LOOKASIDE_LIST {
     pub L: GENERAL_LOOKASIDE,
 }
 pub type PNPAGED_LOOKASIDE_LIST = *mut NPAGED_LOOKASIDE_LIST;
-assert_layout!(NPAGED_LOOKASIDE_LIST, size = 128, align = 64, { L: 0 });
+assert_layout!(NPAGED_LOOKASIDE_LIST, size = 128, { L: 0 });
 
 impl NPAGED_LOOKASIDE_LIST {
     /// An all-zero list, for storage that `NdisInitializeNPagedLookasideList`
@@ -130,7 +136,7 @@ impl NPAGED_LOOKASIDE_LIST {
 /// `ExInitializeNPagedLookasideList` (contract §5).
 ///
 /// # Safety
-/// 1. `lookaside` points to writable, 64-byte-aligned storage for a list that
+/// 1. `lookaside` points to writable, cache-aligned storage for a list that
 ///    stays at that address until [`NdisDeleteNPagedLookasideList`];
 /// 2. the caller runs at IRQL <= DISPATCH_LEVEL.
 #[inline]

@@ -259,7 +259,8 @@ pub const NDIS_LINK_SPEED_UNKNOWN: ULONG64 = u64::MAX;
 /// `NdisPauseFunctionsUnsupported` [H: first enumerator = 0].
 pub const NdisPauseFunctionsUnsupported: NDIS_SUPPORTED_PAUSE_FUNCTIONS = 0;
 
-/// `NDIS_MINIPORT_INIT_PARAMETERS` [H field list, NDIS 6.0]; x64 offsets [C].
+/// `NDIS_MINIPORT_INIT_PARAMETERS` [H: WDK 10.0.17763 ndis.h; the only
+/// revision]; x64 offsets [C].
 /// covmini reads only the header; the rest is declared so the emulator can
 /// build a faithful block.
 #[repr(C)]
@@ -281,10 +282,13 @@ assert_layout!(NDIS_MINIPORT_INIT_PARAMETERS, size = 64, {
     MiniportAddDeviceContext: 24, IfIndex: 32, NetLuid: 40,
     DefaultPortAuthStates: 48, PciDeviceCustomProperties: 56,
 });
-/// Through PciDeviceCustomProperties [C].
+/// Through PciDeviceCustomProperties [C]. (The WDK macro is spelled
+/// `NDIS_SIZEOF_MINIPORT_INIT_PARAMETER_REVISION_1`, singular [H].)
 pub const NDIS_SIZEOF_MINIPORT_INIT_PARAMETERS_REVISION_1: usize = 64;
 
-/// `NDIS_MINIPORT_PAUSE_PARAMETERS { Header; ULONG Flags; ULONG PauseReason; }` [H]; 12 bytes [C].
+/// `NDIS_MINIPORT_PAUSE_PARAMETERS { Header; ULONG Flags; ULONG PauseReason; }`
+/// [H: WDK 10.0.17763 ndis.h]; 12 bytes [C]; Header.Type is
+/// NDIS_OBJECT_TYPE_DEFAULT [D].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_MINIPORT_PAUSE_PARAMETERS {
@@ -297,24 +301,25 @@ assert_layout!(NDIS_MINIPORT_PAUSE_PARAMETERS, size = 12, { Header: 0, Flags: 4,
 pub const NDIS_SIZEOF_MINIPORT_PAUSE_PARAMETERS_REVISION_1: usize = 12;
 pub const NDIS_MINIPORT_PAUSE_PARAMETERS_REVISION_1: UCHAR = 1;
 
-/// `NDIS_MINIPORT_RESTART_PARAMETERS` [H field list]; x64 offsets [C].
+/// `NDIS_MINIPORT_RESTART_PARAMETERS { Header; PNDIS_RESTART_ATTRIBUTES
+/// RestartAttributes; ULONG Flags; }` [H: WDK 10.0.17763 ndis.h]; x64 offsets
+/// [C]. NDIS sets Header.Type to NDIS_OBJECT_TYPE_DEFAULT [D]; there is no
+/// object type of its own.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_MINIPORT_RESTART_PARAMETERS {
     pub Header: NDIS_OBJECT_HEADER,
     pub RestartAttributes: PVOID,
-    pub BoundIfIndex: NET_IFINDEX,
-    pub BoundIfNetluid: NET_LUID,
     pub Flags: ULONG,
 }
 pub type PNDIS_MINIPORT_RESTART_PARAMETERS = *mut NDIS_MINIPORT_RESTART_PARAMETERS;
-assert_layout!(NDIS_MINIPORT_RESTART_PARAMETERS, size = 40, {
-    Header: 0, RestartAttributes: 8, BoundIfIndex: 16, BoundIfNetluid: 24, Flags: 32,
-});
-pub const NDIS_SIZEOF_MINIPORT_RESTART_PARAMETERS_REVISION_1: usize = 36;
+assert_layout!(NDIS_MINIPORT_RESTART_PARAMETERS, size = 24, { Header: 0, RestartAttributes: 8, Flags: 16 });
+/// Through Flags: 20, less than sizeof (24) [C from the [H] field list].
+pub const NDIS_SIZEOF_MINIPORT_RESTART_PARAMETERS_REVISION_1: usize = 20;
 pub const NDIS_MINIPORT_RESTART_PARAMETERS_REVISION_1: UCHAR = 1;
 
-/// `NET_DEVICE_PNP_EVENT` [H field list]; x64 offsets [C].
+/// `NET_DEVICE_PNP_EVENT` [H: WDK 10.0.17763 ndis.h]; x64 offsets [C,
+/// matching the PDB type dump of the 1809 x64 ndis.sys].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NET_DEVICE_PNP_EVENT {
@@ -330,6 +335,9 @@ assert_layout!(NET_DEVICE_PNP_EVENT, size = 48, {
     Header: 0, PortNumber: 4, DevicePnPEvent: 8, InformationBuffer: 16,
     InformationBufferLength: 24, NdisReserved: 28,
 });
+/// Through NdisReserved: 44, less than sizeof (48) [C].
+pub const NDIS_SIZEOF_NET_DEVICE_PNP_EVENT_REVISION_1: usize = 44;
+pub const NET_DEVICE_PNP_EVENT_REVISION_1: UCHAR = 1;
 
 // NDIS_HALT_ACTION [H: enumerators in order].
 pub const NdisHaltDeviceDisabled: NDIS_HALT_ACTION = 0;
@@ -350,5 +358,5 @@ pub const NdisDevicePnPEventQueryStopped: NDIS_DEVICE_PNP_EVENT = 3;
 pub const NdisDevicePnPEventStopped: NDIS_DEVICE_PNP_EVENT = 4;
 pub const NdisDevicePnPEventPowerProfileChanged: NDIS_DEVICE_PNP_EVENT = 5;
 
-/// `NDIS_RUNTIME_VERSION_630` = (6 << 16) | 30 [I, contract §5].
+/// `NDIS_RUNTIME_VERSION_630` = 0x0006001E [H: WDK ndis.h].
 pub const NDIS_RUNTIME_VERSION_630: UINT = (6 << 16) | 30;

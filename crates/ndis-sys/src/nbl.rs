@@ -73,17 +73,19 @@ assert_layout!(NET_BUFFER, size = 176, {
 pub struct NblReserved<const N: usize>(pub [PVOID; N]);
 
 /// The `NDIS_NET_BUFFER_LIST_INFO` index of the cancel id, read by
-/// `NDIS_GET_NET_BUFFER_LIST_CANCEL_ID` [I: sixth enumerator of the NDIS 6.0
-/// list; see LAYOUT.md].
+/// `NDIS_GET_NET_BUFFER_LIST_CANCEL_ID` [H: WDK nblinfo.h enumerator order,
+/// cross-checked against PDB type dumps of ndis.sys].
 pub const NetBufferListCancelId: usize = 5;
-/// `MediaSpecificInformation` index [I].
+/// `MediaSpecificInformation` index [H, as above].
 pub const MediaSpecificInformation: usize = 6;
-/// `MaxNetBufferListInfo` as this crate declares the array. NBLs are always
-/// allocated by NDIS (or ndis-emu), never by the driver, so the driver never
-/// depends on this length; only the indices above matter [I].
-pub const MaxNetBufferListInfo: usize = 20;
+/// `MaxNetBufferListInfo` for a header compiled for NDIS 6.30 on x64/ARM64:
+/// 24 [C from the [H] enumerator list of nblinfo.h: 6.0 has 11, 6.1 13,
+/// 6.20 18, 6.30 24, 6.50 26, 6.80+ 27]. NBLs are allocated by NDIS (or
+/// ndis-emu), never by covmini, so only the indices above bind the driver.
+pub const MaxNetBufferListInfo: usize = 24;
 
-/// `NET_BUFFER_LIST` [H field list]; x64 offsets [C].
+/// `NET_BUFFER_LIST` [H field list, WDK nbl.h]; x64 offsets [H: PDB type
+/// dumps of ndis.sys, Windows 10 x64]; sizeof 336 for NDIS 6.30 [C].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NET_BUFFER_LIST {
@@ -104,7 +106,7 @@ pub struct NET_BUFFER_LIST {
     pub NetBufferListInfo: [PVOID; MaxNetBufferListInfo],
 }
 pub type PNET_BUFFER_LIST = *mut NET_BUFFER_LIST;
-assert_layout!(NET_BUFFER_LIST, size = 144 + 8 * MaxNetBufferListInfo, {
+assert_layout!(NET_BUFFER_LIST, size = 336, align = 16, {
     Next: 0, FirstNetBuffer: 8, Context: 16, ParentNetBufferList: 24,
     NdisPoolHandle: 32, NdisReserved: 48, ProtocolReserved: 64,
     MiniportReserved: 96, Scratch: 112, SourceHandle: 120, NblFlags: 128,

@@ -49,8 +49,9 @@ pub const NDIS_STATUS_NO_ROUTE_TO_DESTINATION: NDIS_STATUS = st(0xC001_0029);
 /// `STATUS_INVALID_PARAMETER` (ntstatus.h) [H]: what NdisSetOptionalHandlers
 /// and NdisMSetMiniportAttributes return for a bad header [B].
 pub const STATUS_INVALID_PARAMETER: NDIS_STATUS = st(0xC000_000D);
-/// `NDIS_STATUS_SEND_ABORTED` = `STATUS_NDIS_REQUEST_ABORTED` (contract §4.2)
-/// = 0xC023000C [I: the NTSTATUS facility 0x23 value of NDIS_STATUS_REQUEST_ABORTED].
+/// `NDIS_STATUS_SEND_ABORTED` = `STATUS_NDIS_REQUEST_ABORTED` = 0xC023000C
+/// [H: SDK ndis/status.h, ntstatus.h]. Not NDIS_STATUS_REQUEST_ABORTED
+/// (0xC001000C), which is the OID-cancel status.
 pub const NDIS_STATUS_SEND_ABORTED: NDIS_STATUS = st(0xC023_000C);
 pub const STATUS_SUCCESS: NDIS_STATUS = 0;
 

@@ -121,3 +121,8 @@ pub const HighPoolPriority: EX_POOL_PRIORITY = 32;
 pub const fn pool_tag(tag: &[u8; 4]) -> ULONG {
     u32::from_le_bytes(*tag)
 }
+
+ndis_abi_fn_types! {
+    /// `DRIVER_INITIALIZE`: the signature of DriverEntry (wdm.h) [H].
+    pub type DRIVER_INITIALIZE = fn(DriverObject: PDRIVER_OBJECT, RegistryPath: PUNICODE_STRING) -> NTSTATUS;
+}
