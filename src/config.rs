@@ -20,9 +20,10 @@ pub const DRIVER_MINOR_VERSION: u8 = 1;
 pub const MEDIUM: NDIS_MEDIUM = NdisMediumCoWan;
 /// The physical medium of a software adapter.
 pub const PHYSICAL_MEDIUM: NDIS_PHYSICAL_MEDIUM = NdisPhysicalMediumUnspecified;
-/// `*IfType` in the INF and IfType in the general attributes: IF_TYPE_OTHER,
-/// since the loopback fabric is no IANA link type.
-pub const IF_TYPE: NET_IFTYPE = IF_TYPE_OTHER;
+/// `*IfType` in the INF and IfType in the general attributes:
+/// IF_TYPE_TUNNEL (131), what Microsoft's CoNDIS WAN miniports (PPTP, L2TP,
+/// SSTP, IKEv2) report; tests/inf.rs checks the INF says the same.
+pub const IF_TYPE: NET_IFTYPE = IF_TYPE_TUNNEL;
 /// Largest payload per NBL, in bytes.
 pub const MTU: ULONG = 1500;
 /// The fabric's nominal link speed, bits per second (1 Gb/s).
