@@ -1,0 +1,115 @@
+//! Calls from the emulator into the driver's handlers.
+//!
+//! Each call pushes a frame (the handler's name and the IRQL NDIS calls it
+//! at), runs the handler with no borrow of the world held (the driver calls
+//! back into NDIS), and on return checks that the handler left the IRQL as it
+//! found it (rule `irql.balance`).
+
+use ndis_sys::*;
+
+use crate::rules::Rule;
+use crate::world::{self, Frame};
+
+fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
+    world::with(name, |w| {
+        let caller = w.irql;
+        w.irql = irql;
+        w.frames.push(Frame {
+            handler: name,
+            irql_at_entry: irql,
+        });
+        w.event("->", name, detail);
+        caller
+    })
+}
+
+fn leave(name: &'static str, caller_irql: KIRQL, detail: String) {
+    world::with(name, |w| {
+        let frame = w.frames.pop();
+        let entry = frame.map_or(caller_irql, |f| f.irql_at_entry);
+        if w.irql != entry {
+            let now = w.irql;
+            w.violate(
+                Rule::IrqlBalance,
+                name,
+                format!("returned at IRQL {now}, entered at {entry}: a spin lock is still held"),
+                &[],
+            );
+        }
+        w.irql = caller_irql;
+        w.event("<-", name, detail);
+    });
+}
+
+/// DriverEntry at PASSIVE_LEVEL.
+pub(crate) fn driver_entry(
+    entry: DRIVER_INITIALIZE,
+    driver_object: PDRIVER_OBJECT,
+    registry_path: PUNICODE_STRING,
+) -> NTSTATUS {
+    let caller = enter("DriverEntry", PASSIVE_LEVEL, String::new());
+    // SAFETY: the emulator passes a zeroed DRIVER_OBJECT-sized block and a
+    // valid UNICODE_STRING, both alive across the call, as the kernel does.
+    let status = unsafe { entry(driver_object, registry_path) };
+    leave("DriverEntry", caller, format!("{status:#010x}"));
+    status
+}
+
+/// MiniportSetOptions at PASSIVE_LEVEL.
+pub(crate) fn set_options(f: MINIPORT_SET_OPTIONS, handle: usize, driver_context: NDIS_HANDLE) -> NDIS_STATUS {
+    let caller = enter("MiniportSetOptions", PASSIVE_LEVEL, String::new());
+    // SAFETY: the driver registered this handler; the handle is the driver
+    // handle NDIS just created and the context the one the driver passed.
+    let status = unsafe { f(handle as NDIS_HANDLE, driver_context) };
+    leave("MiniportSetOptions", caller, format!("{status:#010x}"));
+    status
+}
+
+/// MiniportInitializeEx at PASSIVE_LEVEL.
+pub(crate) fn initialize(
+    f: MINIPORT_INITIALIZE,
+    handle: usize,
+    driver_context: NDIS_HANDLE,
+    params: &mut NDIS_MINIPORT_INIT_PARAMETERS,
+) -> NDIS_STATUS {
+    let caller = enter("MiniportInitializeEx", PASSIVE_LEVEL, String::new());
+    // SAFETY: registered handler; adapter handle just created; the parameter
+    // block lives across the call.
+    let status = unsafe { f(handle as NDIS_HANDLE, driver_context, params) };
+    leave("MiniportInitializeEx", caller, format!("{status:#010x}"));
+    status
+}
+
+/// MiniportRestart at PASSIVE_LEVEL.
+pub(crate) fn restart(f: MINIPORT_RESTART, ctx: usize, params: &mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
+    let caller = enter("MiniportRestart", PASSIVE_LEVEL, String::new());
+    // SAFETY: registered handler; the adapter context the driver gave NDIS.
+    let status = unsafe { f(ctx as NDIS_HANDLE, params) };
+    leave("MiniportRestart", caller, format!("{status:#010x}"));
+    status
+}
+
+/// MiniportPause at PASSIVE_LEVEL.
+pub(crate) fn pause(f: MINIPORT_PAUSE, ctx: usize, params: &mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
+    let caller = enter("MiniportPause", PASSIVE_LEVEL, String::new());
+    // SAFETY: as for restart.
+    let status = unsafe { f(ctx as NDIS_HANDLE, params) };
+    leave("MiniportPause", caller, format!("{status:#010x}"));
+    status
+}
+
+/// MiniportHaltEx at PASSIVE_LEVEL.
+pub(crate) fn halt(f: MINIPORT_HALT, ctx: usize, action: NDIS_HALT_ACTION) {
+    let caller = enter("MiniportHaltEx", PASSIVE_LEVEL, format!("action {action}"));
+    // SAFETY: as for restart; the context is not used by NDIS afterwards.
+    unsafe { f(ctx as NDIS_HANDLE, action) };
+    leave("MiniportHaltEx", caller, String::new());
+}
+
+/// MiniportDriverUnload at PASSIVE_LEVEL.
+pub(crate) fn unload(f: MINIPORT_UNLOAD, driver_object: PDRIVER_OBJECT) {
+    let caller = enter("MiniportDriverUnload", PASSIVE_LEVEL, String::new());
+    // SAFETY: registered handler; the same DRIVER_OBJECT DriverEntry got.
+    unsafe { f(driver_object) };
+    leave("MiniportDriverUnload", caller, String::new());
+}

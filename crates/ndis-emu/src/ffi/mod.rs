@@ -1,0 +1,58 @@
+//! The FFI seam of the emulator: the NDIS and ntoskrnl functions a driver
+//! calls (exported `#[no_mangle] extern "win64"`, so the host build of a
+//! driver links against them), the one table that lists them all (what the
+//! PE loader binds a real image's imports to), and the calls into the
+//! driver's handlers.
+//!
+//! Every function here validates what the driver passes before using it:
+//! handles against the world's table, headers before the bytes they announce.
+//! A pointer that is non-NULL but dangling cannot be detected in-process; it
+//! is read at the offsets the contract allows, no further.
+#![allow(unsafe_code)]
+
+pub(crate) mod calls;
+mod exports;
+pub mod table;
+mod unimplemented;
+
+/// Copies the first `len` bytes (at most `size_of::<T>()`) of a driver
+/// structure into a zeroed `T`: NDIS reads only what the driver's header
+/// announces, and so does the emulator.
+///
+/// # Safety
+/// 1. `src` is non-null and readable for `len.min(size_of::<T>())` bytes;
+/// 2. an all-zero `T` is valid (plain integers, raw pointers and
+///    `Option<fn>` fields only), which [`ZeroValid`] promises.
+pub(crate) unsafe fn read_prefix<T: ZeroValid>(src: *const T, len: usize) -> T {
+    let n = len.min(core::mem::size_of::<T>());
+    let mut out = core::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: `src` is readable for n bytes (1.), `out` is writable for
+    // size_of::<T>() >= n bytes, and the two do not overlap.
+    unsafe { core::ptr::copy_nonoverlapping(src.cast::<u8>(), out.as_mut_ptr().cast::<u8>(), n) };
+    // SAFETY: zero bytes are a valid T (2.) and any byte pattern the driver
+    // wrote into a field of these plain-data types is too.
+    unsafe { out.assume_init() }
+}
+
+/// Types for which all-zero bytes (and any bytes) are a valid value.
+///
+/// # Safety
+/// Implement only for `repr(C)` structs of integers, raw pointers and
+/// `Option<fn>` (whose zero is `None`).
+pub(crate) unsafe trait ZeroValid: Copy {}
+// SAFETY: each is a repr(C) struct of integers, raw pointers and Option<fn>.
+unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_DRIVER_CHARACTERISTICS {}
+// SAFETY: as above.
+unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_CO_CHARACTERISTICS {}
+// SAFETY: as above.
+unsafe impl ZeroValid for ndis_sys::NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {}
+// SAFETY: as above.
+unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {}
+// SAFETY: as above.
+unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {}
+// SAFETY: as above.
+unsafe impl ZeroValid for ndis_sys::NDIS_OBJECT_HEADER {}
+// SAFETY: as above.
+unsafe impl ZeroValid for ndis_sys::CO_ADDRESS_FAMILY {}
+
+pub(crate) use exports::tag_str;

@@ -1,0 +1,62 @@
+//! The rules catalog (RULES.md) and the import table stay true to the code.
+
+use std::collections::BTreeSet;
+
+#[test]
+fn rules_catalog_is_in_sync() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RULES.md");
+    let generated = ndis_emu::rules::catalog_markdown();
+    if std::env::var_os("NDIS_EMU_BLESS").is_some() {
+        std::fs::write(path, &generated).expect("write RULES.md");
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "RULES.md is out of date: run `NDIS_EMU_BLESS=1 cargo test -p ndis-emu --test catalog`"
+    );
+}
+
+/// Every function ndis-sys declares as an import, by (module, name), parsed
+/// from its `ndis_import!` blocks.
+fn ndis_sys_imports() -> BTreeSet<(String, String)> {
+    let src = include_str!("../../ndis-sys/src/imports.rs");
+    let mut out = BTreeSet::new();
+    let mut module = None;
+    for line in src.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("ndis_import!(\"") {
+            module = rest.split('"').next().map(str::to_string);
+        } else if line == "});" {
+            module = None;
+        } else if let (Some(m), Some(rest)) = (&module, line.strip_prefix("pub fn ")) {
+            let name = rest.split('(').next().unwrap_or_default();
+            out.insert((m.clone(), name.to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_import_table_implements_every_import_ndis_sys_declares() {
+    let declared = ndis_sys_imports();
+    assert!(declared.len() > 40, "parsed only {} imports", declared.len());
+    let table: BTreeSet<(String, String)> = ndis_emu::ffi::table::table()
+        .iter()
+        .map(|i| (i.module.to_string(), i.name.to_string()))
+        .collect();
+    let missing: Vec<_> = declared.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "declared by ndis-sys but not implemented by ndis-emu: {missing:?}"
+    );
+    let extra: Vec<_> = table.difference(&declared).collect();
+    assert!(extra.is_empty(), "in the table but not declared by ndis-sys: {extra:?}");
+}
+
+#[test]
+fn the_import_table_resolves_names_and_refuses_unknown_ones() {
+    assert!(ndis_emu::ffi::table::resolve("NDIS.SYS", "NdisMRegisterMiniportDriver").is_some());
+    assert!(ndis_emu::ffi::table::resolve("ntoskrnl.exe", "KeBugCheckEx").is_some());
+    assert!(ndis_emu::ffi::table::resolve("ndis.sys", "NdisNoSuchThing").is_none());
+    assert!(ndis_emu::ffi::table::resolve("hal.dll", "KeBugCheckEx").is_none());
+}

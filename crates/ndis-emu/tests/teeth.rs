@@ -1,0 +1,210 @@
+//! ndis-emu proves its own teeth: for every rule, a fixture driver that is
+//! wrong in exactly one way, and a test that exactly that rule fires; plus the
+//! same fixture, well-behaved, firing none. The rules catalog names each
+//! proving test; `every_rule_has_a_proving_test_here` keeps the two in step.
+
+mod fixture;
+
+use fixture::{Fault, run};
+use ndis_emu::{RULES, Report, Rule};
+
+/// Asserts that `rule`, and no other rule, fired.
+fn only(report: &Report, rule: Rule) {
+    assert!(report.of(rule).count() > 0, "{rule} did not fire:\n{report}");
+    assert_eq!(report.rules(), vec![rule], "other rules fired too:\n{report}");
+}
+
+#[test]
+fn the_well_behaved_fixture_breaks_no_rule() {
+    let report = run(Fault::None);
+    assert!(report.is_clean(), "{report}");
+    // It really ran: the lifecycle reached unload.
+    assert!(
+        report.events.iter().any(|e| e.name == "MiniportDriverUnload"),
+        "{report}"
+    );
+}
+
+#[test]
+fn reg_characteristics_header_fires_on_a_short_revision() {
+    only(&run(Fault::ShortCharacteristics), Rule::RegCharacteristicsHeader);
+}
+
+#[test]
+fn reg_required_handlers_fires_without_cancel_send() {
+    let report = run(Fault::NoCancelSend);
+    only(&report, Rule::RegRequiredHandlers);
+    assert!(report.violations[0].detail.contains("CancelSendHandler"), "{report}");
+}
+
+#[test]
+fn reg_direct_oid_pair_fires_on_half_a_pair() {
+    only(&run(Fault::HalfDirectOid), Rule::RegDirectOidPair);
+}
+
+#[test]
+fn reg_set_options_required_fires_without_set_options() {
+    only(&run(Fault::NoSetOptions), Rule::RegSetOptionsRequired);
+}
+
+#[test]
+fn reg_oid_handler_fires_without_any_oid_handler() {
+    only(&run(Fault::NoOidHandlers), Rule::RegOidHandler);
+}
+
+#[test]
+fn opt_only_in_set_options_fires_from_initialize() {
+    only(&run(Fault::SetOptionalHandlersInInitialize), Rule::OptOnlyInSetOptions);
+}
+
+#[test]
+fn opt_co_required_handlers_fires_without_co_send() {
+    only(&run(Fault::NoCoSend), Rule::OptCoRequiredHandlers);
+}
+
+#[test]
+fn opt_cm_header_fires_on_a_short_block() {
+    only(&run(Fault::ShortCmBlock), Rule::OptCmHeader);
+}
+
+#[test]
+fn opt_cm_all_handlers_fires_on_a_null_add_party() {
+    let report = run(Fault::NullAddParty);
+    only(&report, Rule::OptCmAllHandlers);
+    assert!(report.violations[0].detail.contains("CmAddPartyHandler"), "{report}");
+}
+
+#[test]
+fn opt_cm_oid_distinct_fires_on_a_shared_oid_handler() {
+    only(&run(Fault::SharedOidHandler), Rule::OptCmOidDistinct);
+}
+
+#[test]
+fn opt_unknown_type_fires_on_a_default_header() {
+    only(&run(Fault::UnknownOptType), Rule::OptUnknownType);
+}
+
+#[test]
+fn init_attribute_order_fires_on_general_first() {
+    only(&run(Fault::GeneralFirst), Rule::InitAttributeOrder);
+}
+
+#[test]
+fn init_not_co_ndis_fires_on_the_flag() {
+    only(&run(Fault::NotCoNdisFlag), Rule::InitNotCoNdis);
+}
+
+#[test]
+fn init_general_attributes_fires_on_ethernet() {
+    let report = run(Fault::EthernetMedium);
+    only(&report, Rule::InitGeneralAttributes);
+    assert!(report.violations[0].detail.contains("MediaType 0"), "{report}");
+}
+
+#[test]
+fn init_af_registration_fires_on_a_duplicate_af() {
+    only(&run(Fault::DuplicateAf), Rule::InitAfRegistration);
+}
+
+#[test]
+fn init_adapter_context_fires_on_a_null_context() {
+    only(&run(Fault::NullContext), Rule::InitAdapterContext);
+}
+
+#[test]
+fn irql_limit_fires_on_register_af_under_a_spin_lock() {
+    let report = run(Fault::RegisterAfUnderSpinLock);
+    only(&report, Rule::IrqlLimit);
+    assert!(report.violations[0].detail.contains("IRQL 2"), "{report}");
+}
+
+#[test]
+fn irql_balance_fires_on_a_lock_held_across_return() {
+    let report = run(Fault::LockHeldAcrossReturn);
+    only(&report, Rule::IrqlBalance);
+    assert_eq!(report.violations[0].call, "MiniportRestart", "{report}");
+}
+
+#[test]
+fn handle_valid_fires_on_a_made_up_handle() {
+    let report = run(Fault::MadeUpHandle);
+    only(&report, Rule::HandleValid);
+    assert!(report.violations[0].detail.contains("0x1234"), "{report}");
+}
+
+#[test]
+fn nothing_after_halt_fires_on_a_late_attribute_call() {
+    only(&run(Fault::LateAttributes), Rule::NothingAfterHalt);
+}
+
+#[test]
+fn unload_deregisters_fires_when_unload_forgets() {
+    only(&run(Fault::UnloadForgets), Rule::UnloadDeregisters);
+}
+
+#[test]
+fn memory_ledger_fires_on_a_leak_and_on_a_wrong_tag() {
+    let leak = run(Fault::Leak);
+    only(&leak, Rule::MemoryLedger);
+    assert!(leak.violations[0].detail.contains("tag Fixt"), "{leak}");
+    assert!(
+        leak.violations[0].detail.contains("MiniportInitializeEx"),
+        "origin named: {leak}"
+    );
+    let wrong = run(Fault::WrongTag);
+    only(&wrong, Rule::MemoryLedger);
+    assert!(wrong.violations[0].detail.contains("freed with tag Oops"), "{wrong}");
+}
+
+#[test]
+fn unimplemented_ddi_fires_on_create_vc() {
+    let report = run(Fault::CreateVc);
+    only(&report, Rule::UnimplementedDdi);
+    assert_eq!(report.violations[0].call, "NdisMCmCreateVc");
+}
+
+/// KeBugCheckEx ends the process, as it ends Windows; so this test runs the
+/// fixture in a child process (itself, filtered to the helper below) and
+/// reads what the emulator reported.
+#[test]
+fn bug_check_is_reported_with_its_code() {
+    let exe = std::env::current_exe().expect("test binary");
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "bug_check_child",
+            "--nocapture",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
+        .env("NDIS_EMU_BUGCHECK_CHILD", "1")
+        .output()
+        .expect("run child");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(101), "stderr:\n{stderr}");
+    assert!(stderr.contains("bug-checked: code 0xdeadf1c5"), "stderr:\n{stderr}");
+    assert!(stderr.contains("[driver.bug-check]"), "stderr:\n{stderr}");
+}
+
+/// The child half of `bug_check_is_reported_with_its_code`.
+#[test]
+#[ignore = "runs only as the child of bug_check_is_reported_with_its_code"]
+fn bug_check_child() {
+    if std::env::var_os("NDIS_EMU_BUGCHECK_CHILD").is_some() {
+        let _ = run(Fault::BugCheck);
+        unreachable!("KeBugCheckEx returned");
+    }
+}
+
+#[test]
+fn every_rule_has_a_proving_test_here() {
+    let source = include_str!("teeth.rs");
+    for r in RULES {
+        assert!(
+            source.contains(&format!("fn {}()", r.proving_test)),
+            "rule {} names missing test {}",
+            r.id,
+            r.proving_test
+        );
+    }
+}
