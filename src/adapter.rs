@@ -103,13 +103,7 @@ mod tests {
         assert_eq!(s, S::Paused);
         let s = s.on(E::Restart).unwrap();
         assert!(s.data_path_open());
-        let s = s
-            .on(E::Pause)
-            .unwrap()
-            .on(E::Restart)
-            .unwrap()
-            .on(E::Pause)
-            .unwrap();
+        let s = s.on(E::Pause).unwrap().on(E::Restart).unwrap().on(E::Pause).unwrap();
         assert_eq!(s.on(E::Halt), Ok(S::Halted));
     }
 

@@ -74,10 +74,7 @@ fn general_attributes() -> NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
 }
 
 /// The three mandatory steps of initialization, in their mandatory order.
-fn set_attributes_and_register_af(
-    handle: NDIS_HANDLE,
-    ctx: NDIS_HANDLE,
-) -> Result<(), NDIS_STATUS> {
+fn set_attributes_and_register_af(handle: NDIS_HANDLE, ctx: NDIS_HANDLE) -> Result<(), NDIS_STATUS> {
     let mut registration = registration_attributes(ctx);
     // SAFETY: header-first repr(C) block alive for the call; the handle is
     // the one NDIS passed to MiniportInitializeEx; PASSIVE_LEVEL.
@@ -98,10 +95,7 @@ fn set_attributes_and_register_af(
     // the adapter is operational; PASSIVE_LEVEL.
     let status = unsafe { NdisMCmRegisterAddressFamilyEx(handle, &raw mut af) };
     if status != NDIS_STATUS_SUCCESS {
-        trace!(
-            ERROR,
-            "NdisMCmRegisterAddressFamilyEx failed: {:#010x}", status
-        );
+        trace!(ERROR, "NdisMCmRegisterAddressFamilyEx failed: {:#010x}", status);
         return Err(status);
     }
     Ok(())

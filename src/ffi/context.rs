@@ -31,14 +31,7 @@ impl AdapterContext {
         let size = core::mem::size_of::<Self>() as UINT;
         // SAFETY: NdisAllocateMemoryWithTagPriority takes the miniport handle
         // NDIS gave MiniportInitializeEx and runs at <= DISPATCH_LEVEL.
-        let raw = unsafe {
-            NdisAllocateMemoryWithTagPriority(
-                miniport_handle,
-                size,
-                TAG_ADAPTER,
-                NormalPoolPriority,
-            )
-        };
+        let raw = unsafe { NdisAllocateMemoryWithTagPriority(miniport_handle, size, TAG_ADAPTER, NormalPoolPriority) };
         let Some(this) = NonNull::new(raw.cast::<Self>()) else {
             return Err(NDIS_STATUS_RESOURCES);
         };
@@ -77,10 +70,7 @@ impl AdapterContext {
     }
 
     /// Applies a lifecycle event; the state is unchanged when it is refused.
-    pub(crate) fn transition(
-        &self,
-        event: AdapterEvent,
-    ) -> Result<AdapterState, InvalidTransition> {
+    pub(crate) fn transition(&self, event: AdapterEvent) -> Result<AdapterState, InvalidTransition> {
         let mut state = self.state.lock();
         let next = state.on(event)?;
         *state = next;

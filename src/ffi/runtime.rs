@@ -27,14 +27,7 @@ mod kernel {
         let (file, line, column) = info
             .location()
             .map_or(("<unknown>", 0, 0), |l| (l.file(), l.line(), l.column()));
-        trace!(
-            ERROR,
-            "panic at {}:{}:{}: {}",
-            file,
-            line,
-            column,
-            info.message()
-        );
+        trace!(ERROR, "panic at {}:{}:{}: {}", file, line, column, info.message());
         // SAFETY: KeBugCheckEx may be called at any IRQL and does not return;
         // the parameters are plain numbers (the file pointer is only shown).
         unsafe {
@@ -68,6 +61,78 @@ mod kernel {
     #[unsafe(no_mangle)]
     #[used]
     pub static _fltused: i32 = 0;
+}
+
+/// The C memory routines of the ARM64 image (build 2). The x64 image imports
+/// them from ntoskrnl.exe; for ARM64 no export listing confirms ntoskrnl has
+/// them, and the WDK itself links ARM64 drivers with a static runtime
+/// (arm64rt.lib), so covmini carries its own. Every access is volatile so the
+/// compiler cannot recognise the loops as memcpy/memset and call them
+/// recursively. covmini copies no payload, so these only move small structures.
+#[cfg(all(windows, target_arch = "aarch64", not(feature = "wdk")))]
+mod mem {
+    /// # Safety
+    /// `dest` and `src` are valid for `n` bytes and do not overlap.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+        for i in 0..n {
+            // SAFETY: i < n, within both buffers (caller's contract).
+            let byte = unsafe { src.wrapping_add(i).read_volatile() };
+            // SAFETY: as above.
+            unsafe { dest.wrapping_add(i).write_volatile(byte) };
+        }
+        dest
+    }
+
+    /// # Safety
+    /// `dest` and `src` are valid for `n` bytes; they may overlap.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+        if (dest as usize) <= (src as usize) {
+            for i in 0..n {
+                // SAFETY: i < n; copying upwards never reads a byte already written.
+                let byte = unsafe { src.wrapping_add(i).read_volatile() };
+                // SAFETY: as above.
+                unsafe { dest.wrapping_add(i).write_volatile(byte) };
+            }
+        } else {
+            for i in (0..n).rev() {
+                // SAFETY: i < n; copying downwards never reads a byte already written.
+                let byte = unsafe { src.wrapping_add(i).read_volatile() };
+                // SAFETY: as above.
+                unsafe { dest.wrapping_add(i).write_volatile(byte) };
+            }
+        }
+        dest
+    }
+
+    /// # Safety
+    /// `dest` is valid for `n` bytes.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8 {
+        for i in 0..n {
+            // CAST: memset stores the low byte of `c`, as C does.
+            // SAFETY: i < n, within the buffer.
+            unsafe { dest.wrapping_add(i).write_volatile(c as u8) };
+        }
+        dest
+    }
+
+    /// # Safety
+    /// `a` and `b` are valid for `n` bytes.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        for i in 0..n {
+            // SAFETY: i < n, within both buffers.
+            let x = unsafe { a.wrapping_add(i).read_volatile() };
+            // SAFETY: as above.
+            let y = unsafe { b.wrapping_add(i).read_volatile() };
+            if x != y {
+                return i32::from(x) - i32::from(y);
+            }
+        }
+        0
+    }
 }
 
 #[cfg(all(windows, feature = "wdk"))]

@@ -6,10 +6,7 @@
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use ndis_sys::{
-    NDIS_SPIN_LOCK, NdisAcquireSpinLock, NdisAllocateSpinLock, NdisFreeSpinLock,
-    NdisReleaseSpinLock,
-};
+use ndis_sys::{NDIS_SPIN_LOCK, NdisAcquireSpinLock, NdisAllocateSpinLock, NdisFreeSpinLock, NdisReleaseSpinLock};
 
 /// INVARIANT: `lock` is initialized by `NdisAllocateSpinLock` (in
 /// [`SpinLock::init`]) before any guard exists, the value never moves

@@ -7,9 +7,7 @@
 use core::fmt::{self, Write};
 use ndis_sys::{DPFLTR_IHVNETWORK_ID, DbgPrintEx, ULONG};
 
-pub(crate) use ndis_sys::{
-    DPFLTR_ERROR_LEVEL as ERROR, DPFLTR_INFO_LEVEL as INFO, DPFLTR_WARNING_LEVEL as WARN,
-};
+pub(crate) use ndis_sys::{DPFLTR_ERROR_LEVEL as ERROR, DPFLTR_INFO_LEVEL as INFO, DPFLTR_WARNING_LEVEL as WARN};
 
 const LINE_CAPACITY: usize = 192;
 
@@ -23,10 +21,7 @@ impl Write for Line {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let room = LINE_CAPACITY - self.len;
         let take = s.len().min(room);
-        if let (Some(dst), Some(src)) = (
-            self.buf.get_mut(self.len..self.len + take),
-            s.as_bytes().get(..take),
-        ) {
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + take), s.as_bytes().get(..take)) {
             dst.copy_from_slice(src);
             // INVARIANT: take <= room keeps len <= LINE_CAPACITY.
             self.len += take;

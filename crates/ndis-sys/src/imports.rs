@@ -15,12 +15,9 @@
 
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS};
 use crate::indication::PNDIS_STATUS_INDICATION;
-use crate::lookaside::{
-    PALLOCATE_FUNCTION, PFREE_FUNCTION, PNPAGED_LOOKASIDE_LIST, PSLIST_ENTRY, PSLIST_HEADER,
-};
+use crate::lookaside::{PALLOCATE_FUNCTION, PFREE_FUNCTION, PNPAGED_LOOKASIDE_LIST, PSLIST_ENTRY, PSLIST_HEADER};
 use crate::miniport::{
-    PNDIS_DRIVER_OPTIONAL_HANDLERS, PNDIS_MINIPORT_ADAPTER_ATTRIBUTES,
-    PNDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+    PNDIS_DRIVER_OPTIONAL_HANDLERS, PNDIS_MINIPORT_ADAPTER_ATTRIBUTES, PNDIS_MINIPORT_DRIVER_CHARACTERISTICS,
 };
 use crate::nbl::{PMDL, PNET_BUFFER_LIST, PNET_BUFFER_LIST_POOL_PARAMETERS};
 use crate::oid::PNDIS_OID_REQUEST;
@@ -120,11 +117,13 @@ ndis_import!("ntoskrnl.exe" {
     pub fn DbgPrintEx(ComponentId: ULONG, Level: ULONG, Format: PCSTR, ...) -> ULONG;
 });
 
-/// Compiler intrinsics of the kernel image, imported from ntoskrnl.exe
+/// Compiler intrinsics of the x64 kernel image, imported from ntoskrnl.exe
 /// (architecture.md: "memcpy/memset/memmove/memcmp/__chkstk must be imported
-/// from ntoskrnl.exe"). Only declared for Windows targets: on the host the C
-/// library provides them.
-#[cfg(windows)]
+/// from ntoskrnl.exe"; exported by x64 ntoskrnl, see exports/ntoskrnl.exe.txt).
+/// No public listing confirms ARM64 ntoskrnl exports them (the WDK links ARM64
+/// drivers with the static arm64rt.lib instead), so the ARM64 image carries
+/// its own (covmini's `ffi::runtime`). On the host the C library provides them.
+#[cfg(all(windows, target_arch = "x86_64"))]
 pub mod intrinsics {
     #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
     unsafe extern "C" {

@@ -11,8 +11,8 @@
 //! `ExDeleteNPagedLookasideList` and `NdisGetVersion`.
 
 use crate::imports::{
-    ExDeleteNPagedLookasideList, ExInitializeNPagedLookasideList, ExQueryDepthSList,
-    ExpInterlockedPopEntrySList, ExpInterlockedPushEntrySList, NdisGetVersion,
+    ExDeleteNPagedLookasideList, ExInitializeNPagedLookasideList, ExQueryDepthSList, ExpInterlockedPopEntrySList,
+    ExpInterlockedPushEntrySList, NdisGetVersion,
 };
 use crate::miniport::NDIS_RUNTIME_VERSION_630;
 use crate::types::*;
@@ -190,32 +190,18 @@ unsafe fn bump(counter: *mut ULONG) {
 #[inline]
 pub unsafe fn NdisAllocateFromNPagedLookasideList(lookaside: PNPAGED_LOOKASIDE_LIST) -> PVOID {
     // SAFETY: TotalAllocates of an initialized list (1.).
-    unsafe {
-        bump(field(
-            lookaside,
-            offset_of!(GENERAL_LOOKASIDE, TotalAllocates),
-        ))
-    };
+    unsafe { bump(field(lookaside, offset_of!(GENERAL_LOOKASIDE, TotalAllocates))) };
     // SAFETY: the list head of an initialized list (1.); the pop is interlocked.
-    let entry = unsafe {
-        ExpInterlockedPopEntrySList(field(lookaside, offset_of!(GENERAL_LOOKASIDE, ListHead)))
-    };
+    let entry = unsafe { ExpInterlockedPopEntrySList(field(lookaside, offset_of!(GENERAL_LOOKASIDE, ListHead))) };
     if !entry.is_null() {
         return entry.cast();
     }
     // SAFETY: AllocateMisses of an initialized list (1.).
-    unsafe {
-        bump(field(
-            lookaside,
-            offset_of!(GENERAL_LOOKASIDE, AllocateMisses),
-        ))
-    };
+    unsafe { bump(field(lookaside, offset_of!(GENERAL_LOOKASIDE, AllocateMisses))) };
     // SAFETY: fields of an initialized list, written once by
     // ExInitializeNPagedLookasideList and only read afterwards (1.).
-    let allocate = unsafe {
-        field::<Option<PALLOCATE_FUNCTION>>(lookaside, offset_of!(GENERAL_LOOKASIDE, Allocate))
-            .read()
-    };
+    let allocate =
+        unsafe { field::<Option<PALLOCATE_FUNCTION>>(lookaside, offset_of!(GENERAL_LOOKASIDE, Allocate)).read() };
     // SAFETY: as above.
     let ty = unsafe { field::<POOL_TYPE>(lookaside, offset_of!(GENERAL_LOOKASIDE, Type)).read() };
     // SAFETY: as above.
@@ -248,15 +234,12 @@ pub unsafe fn NdisFreeToNPagedLookasideList(lookaside: PNPAGED_LOOKASIDE_LIST, e
     let depth = unsafe { ExQueryDepthSList(head) };
     // SAFETY: Depth of an initialized list; the system tunes it with a plain
     // 16-bit store, so a plain read sees an old or a new value, both valid.
-    let max =
-        unsafe { field::<USHORT>(lookaside, offset_of!(GENERAL_LOOKASIDE, Depth)).read_volatile() };
+    let max = unsafe { field::<USHORT>(lookaside, offset_of!(GENERAL_LOOKASIDE, Depth)).read_volatile() };
     if depth >= max {
         // SAFETY: FreeMisses of an initialized list (1.).
         unsafe { bump(field(lookaside, offset_of!(GENERAL_LOOKASIDE, FreeMisses))) };
         // SAFETY: Free is written once at initialization (1.).
-        let free = unsafe {
-            field::<Option<PFREE_FUNCTION>>(lookaside, offset_of!(GENERAL_LOOKASIDE, Free)).read()
-        };
+        let free = unsafe { field::<Option<PFREE_FUNCTION>>(lookaside, offset_of!(GENERAL_LOOKASIDE, Free)).read() };
         if let Some(free) = free {
             // SAFETY: `entry` was allocated for this list (2.), whose Free
             // routine releases such blocks; IRQL from 3.

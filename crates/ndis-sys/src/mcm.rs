@@ -103,11 +103,7 @@ pub unsafe fn NdisMCmMakeCallComplete(
 /// The preconditions of `NdisCmCloseCallComplete` (handles valid and owned as the DDI page
 /// says, IRQL within its limit).
 #[inline]
-pub unsafe fn NdisMCmCloseCallComplete(
-    Status: NDIS_STATUS,
-    NdisVcHandle: NDIS_HANDLE,
-    NdisPartyHandle: NDIS_HANDLE,
-) {
+pub unsafe fn NdisMCmCloseCallComplete(Status: NDIS_STATUS, NdisVcHandle: NDIS_HANDLE, NdisPartyHandle: NDIS_HANDLE) {
     // SAFETY: forwarded from this function's preconditions.
     unsafe { imports::NdisCmCloseCallComplete(Status, NdisVcHandle, NdisPartyHandle) }
 }
@@ -125,14 +121,7 @@ pub unsafe fn NdisMCmAddPartyComplete(
     CallParameters: PCO_CALL_PARAMETERS,
 ) {
     // SAFETY: forwarded from this function's preconditions.
-    unsafe {
-        imports::NdisCmAddPartyComplete(
-            Status,
-            NdisPartyHandle,
-            CallMgrPartyContext,
-            CallParameters,
-        )
-    }
+    unsafe { imports::NdisCmAddPartyComplete(Status, NdisPartyHandle, CallMgrPartyContext, CallParameters) }
 }
 
 /// `NdisMCmDropPartyComplete` → `NdisCmDropPartyComplete`.
@@ -193,10 +182,7 @@ pub unsafe fn NdisMCmModifyCallQoSComplete(
 /// The preconditions of `NdisCmDispatchIncomingCallQoSChange` (handles valid and owned as the DDI page
 /// says, IRQL within its limit).
 #[inline]
-pub unsafe fn NdisMCmDispatchIncomingCallQoSChange(
-    NdisVcHandle: NDIS_HANDLE,
-    CallParameters: PCO_CALL_PARAMETERS,
-) {
+pub unsafe fn NdisMCmDispatchIncomingCallQoSChange(NdisVcHandle: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS) {
     // SAFETY: forwarded from this function's preconditions.
     unsafe { imports::NdisCmDispatchIncomingCallQoSChange(NdisVcHandle, CallParameters) }
 }
@@ -247,13 +233,5 @@ pub unsafe fn NdisMCmOidRequestComplete(
     Status: NDIS_STATUS,
 ) {
     // SAFETY: forwarded from this function's preconditions.
-    unsafe {
-        imports::NdisCoOidRequestComplete(
-            NdisAfHandle,
-            NdisVcHandle,
-            NdisPartyHandle,
-            OidRequest,
-            Status,
-        )
-    }
+    unsafe { imports::NdisCoOidRequestComplete(NdisAfHandle, NdisVcHandle, NdisPartyHandle, OidRequest, Status) }
 }

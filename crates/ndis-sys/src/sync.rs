@@ -10,8 +10,7 @@
 //! written out here the same way, so covmini imports what a C MCM imports.
 
 use crate::imports::{
-    KeAcquireSpinLockAtDpcLevel, KeAcquireSpinLockRaiseToDpc, KeReleaseSpinLock,
-    KeReleaseSpinLockFromDpcLevel,
+    KeAcquireSpinLockAtDpcLevel, KeAcquireSpinLockRaiseToDpc, KeReleaseSpinLock, KeReleaseSpinLockFromDpcLevel,
 };
 use crate::object::NDIS_OBJECT_HEADER;
 use crate::types::*;
