@@ -32,13 +32,22 @@ const NCF_VIRTUAL: u64 = 0x1;
 const NCF_SOFTWARE_ENUMERATED: u64 = 0x2;
 const NCF_PHYSICAL: u64 = 0x4;
 
-/// IANA ifType `IF_TYPE_TUNNEL` (`ndis_sys::IF_TYPE_TUNNEL`), the `*IfType` of
-/// Microsoft's CoNDIS WAN miniports (PPTP, L2TP, SSTP, IKEv2).
-const IF_TYPE_TUNNEL: u64 = 131;
-/// `NdisMediumCoWan` (`ndis_sys::NdisMediumCoWan`), the medium covmini registers.
-const NDIS_MEDIUM_CO_WAN: u64 = 12;
-/// `NdisPhysicalMediumUnspecified` (`ndis_sys::NdisPhysicalMediumUnspecified`).
-const NDIS_PHYSICAL_MEDIUM_UNSPECIFIED: u64 = 0;
+/// `*IfType`: the IfType the driver reports in its general attributes, so the
+/// INF and the driver cannot disagree. It is IANA `IF_TYPE_TUNNEL` (131), the
+/// `*IfType` of Microsoft's CoNDIS WAN miniports (PPTP, L2TP, SSTP, IKEv2).
+const IF_TYPE_TUNNEL: u64 = covmini::config::IF_TYPE as u64;
+/// `*MediaType`: the medium the driver registers, `NdisMediumCoWan` (12).
+const NDIS_MEDIUM_CO_WAN: u64 = covmini::config::MEDIUM as u64;
+/// `*PhysicalMediaType`: the driver's physical medium,
+/// `NdisPhysicalMediumUnspecified` (0).
+const NDIS_PHYSICAL_MEDIUM_UNSPECIFIED: u64 = covmini::config::PHYSICAL_MEDIUM as u64;
+
+#[test]
+fn the_driver_reports_the_values_microsoft_condis_wan_miniports_use() {
+    assert_eq!(IF_TYPE_TUNNEL, 131);
+    assert_eq!(NDIS_MEDIUM_CO_WAN, 12);
+    assert_eq!(NDIS_PHYSICAL_MEDIUM_UNSPECIFIED, 0);
+}
 
 /// Binding interface of the upper edge of a WAN adapter that runs CoNDIS.
 const UPPER_RANGE: &str = "ndiscowan";
@@ -74,9 +83,7 @@ impl Entry {
     }
 
     fn has_key(&self, key: &str) -> bool {
-        self.key
-            .as_deref()
-            .is_some_and(|k| k.eq_ignore_ascii_case(key))
+        self.key.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(key))
     }
 }
 
@@ -123,9 +130,7 @@ enum Piece<'a> {
 impl Inf {
     /// Reads INF text. Errors name the line that cannot be read.
     fn parse(text: &str) -> Result<Self, String> {
-        let mut inf = Self {
-            sections: Vec::new(),
-        };
+        let mut inf = Self { sections: Vec::new() };
         let mut current = None;
         // A logical line being continued: its first line number and text.
         let mut pending: Option<(usize, String)> = None;
@@ -152,17 +157,12 @@ impl Inf {
                 }
                 current = Some(inf.section_index(rest[..close].trim()));
             } else {
-                let section = current
-                    .ok_or_else(|| format!("line {first_line}: entry outside any section"))?;
-                inf.sections[section]
-                    .entries
-                    .push(parse_entry(line, first_line));
+                let section = current.ok_or_else(|| format!("line {first_line}: entry outside any section"))?;
+                inf.sections[section].entries.push(parse_entry(line, first_line));
             }
         }
         if let Some((first_line, _)) = pending {
-            return Err(format!(
-                "line {first_line}: continued past the end of the file"
-            ));
+            return Err(format!("line {first_line}: continued past the end of the file"));
         }
         Ok(inf)
     }
@@ -170,11 +170,7 @@ impl Inf {
     /// The index of section `name`, created if new. Windows merges sections
     /// that appear more than once.
     fn section_index(&mut self, name: &str) -> usize {
-        if let Some(index) = self
-            .sections
-            .iter()
-            .position(|s| s.name.eq_ignore_ascii_case(name))
-        {
+        if let Some(index) = self.sections.iter().position(|s| s.name.eq_ignore_ascii_case(name)) {
             return index;
         }
         self.sections.push(Section {
@@ -186,9 +182,7 @@ impl Inf {
 
     /// Section `name`, compared without regard to case as Windows does.
     fn section(&self, name: &str) -> Option<&Section> {
-        self.sections
-            .iter()
-            .find(|s| s.name.eq_ignore_ascii_case(name))
+        self.sections.iter().find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     /// The [Strings] value of `token`.
@@ -342,8 +336,7 @@ fn parse_int(text: &str) -> Option<u64> {
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
 }
 
 /// A binding-interface list (`"flpp4, flpp6"`) as a set of lowercase names.
@@ -368,12 +361,7 @@ fn models_section_names(inf: &Inf) -> Vec<String> {
     let mut names = Vec::new();
     for entry in &manufacturer.entries {
         let base = entry.value(0);
-        let decorations: Vec<&String> = entry
-            .values
-            .iter()
-            .skip(1)
-            .filter(|d| !d.is_empty())
-            .collect();
+        let decorations: Vec<&String> = entry.values.iter().skip(1).filter(|d| !d.is_empty()).collect();
         if decorations.is_empty() {
             names.push(base.to_string());
         }
@@ -386,13 +374,9 @@ fn models_section_names(inf: &Inf) -> Vec<String> {
 /// platform: `name.NT<arch>` (here still `name.NT$ARCH$`), then `name.NT`,
 /// then `name`.
 fn resolve_ddinstall<'a>(inf: &'a Inf, name: &str) -> Option<&'a Section> {
-    [
-        format!("{name}.NT$ARCH$"),
-        format!("{name}.NT"),
-        name.to_string(),
-    ]
-    .iter()
-    .find_map(|candidate| inf.section(candidate))
+    [format!("{name}.NT$ARCH$"), format!("{name}.NT"), name.to_string()]
+        .iter()
+        .find_map(|candidate| inf.section(candidate))
 }
 
 /// The install section of the model entry that names `HARDWARE_ID`.
@@ -410,8 +394,7 @@ fn install_section(inf: &Inf) -> Result<&Section, String> {
         })
         .ok_or_else(|| format!("no models section entry names {HARDWARE_ID}"))?;
     let name = model.value(0);
-    resolve_ddinstall(inf, name)
-        .ok_or_else(|| format!("install section {name} of {HARDWARE_ID} does not exist"))
+    resolve_ddinstall(inf, name).ok_or_else(|| format!("install section {name} of {HARDWARE_ID} does not exist"))
 }
 
 /// The registry values the install section writes under the driver key (HKR)
@@ -431,9 +414,7 @@ fn hkr_values<'a>(inf: &'a Inf, install: &'a Section) -> Vec<(&'a str, &'a str, 
 /// DefaultDestDir.
 fn destination_dirid(inf: &Inf, copy_files: &str) -> Option<u64> {
     let dirs = inf.section("DestinationDirs")?;
-    let entry = dirs
-        .get(copy_files)
-        .or_else(|| dirs.get("DefaultDestDir"))?;
+    let entry = dirs.get(copy_files).or_else(|| dirs.get("DefaultDestDir"))?;
     parse_int(entry.value(0))
 }
 
@@ -469,9 +450,7 @@ fn check_version(inf: &Inf) -> Problems {
     match version.get("Provider").map(|e| e.value(0)) {
         Some(provider) if provider.starts_with('%') => match inf.expand(provider) {
             Ok(expanded) if !expanded.trim().is_empty() => {}
-            other => problems.push(format!(
-                "[Version] Provider {provider} expands to {other:?}"
-            )),
+            other => problems.push(format!("[Version] Provider {provider} expands to {other:?}")),
         },
         other => problems.push(format!(
             "[Version] Provider is {other:?}, want a %token% from [Strings]"
@@ -527,24 +506,17 @@ fn check_characteristics(inf: &Inf) -> Problems {
         return vec![format!("[{}] has no Characteristics", install.name)];
     };
     let Some(flags) = parse_int(entry.value(0)) else {
-        return vec![format!(
-            "Characteristics {:?} is not a number",
-            entry.value(0)
-        )];
+        return vec![format!("Characteristics {:?} is not a number", entry.value(0))];
     };
     let mut problems = Problems::new();
     if flags & NCF_VIRTUAL == 0 {
-        problems.push(format!(
-            "Characteristics {flags:#x} lacks NCF_VIRTUAL (0x1)"
-        ));
+        problems.push(format!("Characteristics {flags:#x} lacks NCF_VIRTUAL (0x1)"));
     }
     if flags & NCF_PHYSICAL != 0 {
         problems.push(format!("Characteristics {flags:#x} has NCF_PHYSICAL (0x4)"));
     }
     if flags & NCF_SOFTWARE_ENUMERATED != 0 {
-        problems.push(format!(
-            "Characteristics {flags:#x} has NCF_SOFTWARE_ENUMERATED (0x2)"
-        ));
+        problems.push(format!("Characteristics {flags:#x} has NCF_SOFTWARE_ENUMERATED (0x2)"));
     }
     problems
 }
@@ -568,9 +540,7 @@ fn check_standardized_keywords(inf: &Inf) -> Problems {
             .map(|e| e.value(0))
             .chain(
                 hkr.iter()
-                    .filter(|(subkey, name, _)| {
-                        subkey.is_empty() && name.eq_ignore_ascii_case(keyword)
-                    })
+                    .filter(|(subkey, name, _)| subkey.is_empty() && name.eq_ignore_ascii_case(keyword))
                     .map(|&(_, _, data)| data),
             )
             .collect();
@@ -606,9 +576,7 @@ fn check_ndi(inf: &Inf) -> Problems {
         match found.as_slice() {
             [] => problems.push(format!(r"HKR\{subkey} {name} is not set")),
             [one] if binding_list(one) == binding_list(wanted) => {}
-            other => problems.push(format!(
-                r"HKR\{subkey} {name} is {other:?}, want {wanted:?}"
-            )),
+            other => problems.push(format!(r"HKR\{subkey} {name} is {other:?}, want {wanted:?}")),
         }
     }
     problems
@@ -630,9 +598,7 @@ fn check_service(inf: &Inf) -> Problems {
         .all("AddService")
         .find(|e| e.value(0).eq_ignore_ascii_case(SERVICE_NAME))
     else {
-        return vec![format!(
-            "[{services_name}] has no AddService = {SERVICE_NAME}"
-        )];
+        return vec![format!("[{services_name}] has no AddService = {SERVICE_NAME}")];
     };
     let mut problems = Problems::new();
     match inf.expand(add.value(1)).ok().as_deref().and_then(parse_int) {
@@ -643,10 +609,7 @@ fn check_service(inf: &Inf) -> Problems {
         )),
     }
     let Some(service) = inf.section(add.value(2)) else {
-        problems.push(format!(
-            "service install section [{}] does not exist",
-            add.value(2)
-        ));
+        problems.push(format!("service install section [{}] does not exist", add.value(2)));
         return problems;
     };
     for (key, wanted) in [
@@ -656,15 +619,11 @@ fn check_service(inf: &Inf) -> Problems {
     ] {
         let value = service.get(key).map(|e| e.value(0));
         if value.and_then(parse_int) != Some(wanted) {
-            problems.push(format!(
-                "[{}] {key} is {value:?}, want {wanted}",
-                service.name
-            ));
+            problems.push(format!("[{}] {key} is {value:?}, want {wanted}", service.name));
         }
     }
     let binary = service.get("ServiceBinary").map(|e| e.value(0));
-    let file = binary
-        .and_then(|path| strip_prefix_ignore_case(path, &format!("%{DIRID_DRIVER_STORE}%\\")));
+    let file = binary.and_then(|path| strip_prefix_ignore_case(path, &format!("%{DIRID_DRIVER_STORE}%\\")));
     if !file.is_some_and(|file| file.eq_ignore_ascii_case(DRIVER_BINARY)) {
         problems.push(format!(
             "[{}] ServiceBinary is {binary:?}, want %{DIRID_DRIVER_STORE}%\\{DRIVER_BINARY}",
@@ -673,15 +632,9 @@ fn check_service(inf: &Inf) -> Problems {
     }
     let group = service.get("LoadOrderGroup").map(|e| e.value(0));
     if !group.is_some_and(|group| group.eq_ignore_ascii_case("NDIS")) {
-        problems.push(format!(
-            "[{}] LoadOrderGroup is {group:?}, want \"NDIS\"",
-            service.name
-        ));
+        problems.push(format!("[{}] LoadOrderGroup is {group:?}, want \"NDIS\"", service.name));
     }
-    if service
-        .get("DisplayName")
-        .is_none_or(|e| e.value(0).is_empty())
-    {
+    if service.get("DisplayName").is_none_or(|e| e.value(0).is_empty()) {
         problems.push(format!("[{}] has no DisplayName", service.name));
     }
     problems
@@ -717,11 +670,7 @@ fn check_references(inf: &Inf) -> Problems {
             for directive in SECTION_LIST_DIRECTIVES {
                 if entry.has_key(directive) {
                     // CopyFiles = @file copies one file, not a section.
-                    for name in entry
-                        .values
-                        .iter()
-                        .filter(|v| !v.is_empty() && !v.starts_with('@'))
-                    {
+                    for name in entry.values.iter().filter(|v| !v.is_empty() && !v.starts_with('@')) {
                         require_section(inf, &mut problems, name, &from);
                     }
                 }
@@ -774,11 +723,7 @@ fn check_references(inf: &Inf) -> Problems {
 /// %13% and %% escapes aside), and no token is left open.
 fn check_strings(inf: &Inf) -> Problems {
     let mut problems = Problems::new();
-    for section in inf
-        .sections
-        .iter()
-        .filter(|s| !s.name.eq_ignore_ascii_case("Strings"))
-    {
+    for section in inf.sections.iter().filter(|s| !s.name.eq_ignore_ascii_case("Strings")) {
         for entry in &section.entries {
             let place = format!("[{}] line {}", section.name, entry.line);
             for text in entry.key.iter().chain(&entry.values) {
@@ -811,10 +756,7 @@ fn undefined_tokens<'t>(inf: &Inf, text: &'t str) -> Result<Vec<&'t str>, String
 /// every file a CopyFiles directive copies is a source file too; and the
 /// copies go to DIRID 13, where ServiceBinary points.
 fn check_source_files(inf: &Inf) -> Problems {
-    let (Some(files), Some(disks)) = (
-        inf.section("SourceDisksFiles"),
-        inf.section("SourceDisksNames"),
-    ) else {
+    let (Some(files), Some(disks)) = (inf.section("SourceDisksFiles"), inf.section("SourceDisksNames")) else {
         return vec!["[SourceDisksFiles] or [SourceDisksNames] is missing".to_string()];
     };
     let mut problems = Problems::new();
@@ -861,10 +803,7 @@ fn check_source_files(inf: &Inf) -> Problems {
     if files.get(DRIVER_BINARY).is_none() {
         problems.push(format!("{DRIVER_BINARY} is not in [SourceDisksFiles]"));
     }
-    if !copied
-        .iter()
-        .any(|file| file.eq_ignore_ascii_case(DRIVER_BINARY))
-    {
+    if !copied.iter().any(|file| file.eq_ignore_ascii_case(DRIVER_BINARY)) {
         problems.push(format!("no CopyFiles section copies {DRIVER_BINARY}"));
     }
     problems
@@ -901,11 +840,7 @@ fn snippet(text: &str) -> Inf {
 }
 
 fn assert_no_problems(problems: &Problems) {
-    assert!(
-        problems.is_empty(),
-        "{TEMPLATE}:\n  {}",
-        problems.join("\n  ")
-    );
+    assert!(problems.is_empty(), "{TEMPLATE}:\n  {}", problems.join("\n  "));
 }
 
 fn assert_problem(problems: &Problems, needle: &str) {
@@ -995,19 +930,13 @@ fn version_check_rejects_another_class_guid_and_a_hard_coded_driverver() {
 
 #[test]
 fn models_check_rejects_a_missing_arch_decoration_and_another_hardware_id() {
-    let no_arch = template_with(
-        "covmini, NT$ARCH$.10.0...16299",
-        "covmini, NTamd64.10.0...16299",
-    );
+    let no_arch = template_with("covmini, NT$ARCH$.10.0...16299", "covmini, NTamd64.10.0...16299");
     let problems = check_models(&no_arch);
     assert_problem(&problems, "NT$ARCH$ decoration");
     assert_problem(&problems, "[covmini.NTamd64.10.0...16299] does not exist");
 
     let other_id = template_with(r"covmini.ndi, root\covmini", r"covmini.ndi, root\other");
-    assert_problem(
-        &check_models(&other_id),
-        r"no models section entry names root\covmini",
-    );
+    assert_problem(&check_models(&other_id), r"no models section entry names root\covmini");
 }
 
 #[test]
@@ -1022,39 +951,24 @@ fn characteristics_check_rejects_physical_and_non_virtual_adapters() {
 #[test]
 fn keyword_check_rejects_a_wrong_medium_a_missing_keyword_and_a_duplicate() {
     let connectionless = template_with("*MediaType         = 12", "*MediaType         = 3");
-    assert_problem(
-        &check_standardized_keywords(&connectionless),
-        "*MediaType is \"3\"",
-    );
+    assert_problem(&check_standardized_keywords(&connectionless), "*MediaType is \"3\"");
 
     let missing = template_with("*PhysicalMediaType = 0", "");
-    assert_problem(
-        &check_standardized_keywords(&missing),
-        "*PhysicalMediaType is not set",
-    );
+    assert_problem(&check_standardized_keywords(&missing), "*PhysicalMediaType is not set");
 
     let duplicate = template_with(
         "[covmini.ndi.Reg]\n",
         "[covmini.ndi.Reg]\nHKR, , *IfType, 0x00010001, 23\n",
     );
-    assert_problem(
-        &check_standardized_keywords(&duplicate),
-        "*IfType is set 2 times",
-    );
+    assert_problem(&check_standardized_keywords(&duplicate), "*IfType is set 2 times");
 }
 
 #[test]
 fn ndi_check_rejects_the_connectionless_wan_upper_range() {
-    let connectionless = template_with(
-        r#"UpperRange, 0, "ndiscowan""#,
-        r#"UpperRange, 0, "ndiswan""#,
-    );
+    let connectionless = template_with(r#"UpperRange, 0, "ndiscowan""#, r#"UpperRange, 0, "ndiswan""#);
     assert_problem(&check_ndi(&connectionless), "UpperRange");
 
-    let wrong_service = template_with(
-        r#"Service,    0, "covmini""#,
-        r#"Service,    0, "netvmini""#,
-    );
+    let wrong_service = template_with(r#"Service,    0, "covmini""#, r#"Service,    0, "netvmini""#);
     assert_problem(&check_ndi(&wrong_service), r"HKR\Ndi Service");
 }
 
@@ -1070,10 +984,7 @@ fn service_check_rejects_auto_start_and_a_binary_outside_the_driver_store() {
         "AddService = covmini, %SPSVCINST_ASSOCSERVICE%,",
         "AddService = covmini, 0,",
     );
-    assert_problem(
-        &check_service(&not_function_driver),
-        "SPSVCINST_ASSOCSERVICE",
-    );
+    assert_problem(&check_service(&not_function_driver), "SPSVCINST_ASSOCSERVICE");
 }
 
 #[test]
@@ -1089,10 +1000,7 @@ fn reference_check_finds_missing_sections() {
     );
     let problems = check_references(&inf);
     assert_problem(&problems, "[Missing.Reg], referenced by [Install] line 2");
-    assert_problem(
-        &problems,
-        "[Gone.CopyFiles], referenced by [DestinationDirs]",
-    );
+    assert_problem(&problems, "[Gone.CopyFiles], referenced by [DestinationDirs]");
     assert_eq!(
         problems.len(),
         2,
@@ -1123,31 +1031,21 @@ fn string_check_finds_undefined_and_unterminated_tokens() {
     let problems = check_strings(&inf);
     assert_problem(&problems, "[Models] line 4: %Undefined% is not defined");
     assert_problem(&problems, "[Service] line 8: unterminated %token");
-    assert_eq!(
-        problems.len(),
-        2,
-        "%13% and %% are not tokens: {problems:#?}"
-    );
+    assert_eq!(problems.len(), 2, "%13% and %% are not tokens: {problems:#?}");
 }
 
 #[test]
 fn source_file_check_rejects_a_driver_binary_missing_from_source_disks() {
     let renamed = template_with("covmini.sys = 1,,", "other.sys = 1,,");
     let problems = check_source_files(&renamed);
-    assert_problem(
-        &problems,
-        "covmini.sys is copied but is not in [SourceDisksFiles]",
-    );
+    assert_problem(&problems, "covmini.sys is copied but is not in [SourceDisksFiles]");
     assert_problem(&problems, "covmini.sys is not in [SourceDisksFiles]");
 
     let system32 = template_with("covmini.CopyFiles = 13", "covmini.CopyFiles = 12");
     assert_problem(&check_source_files(&system32), "copies to DIRID Some(12)");
 
     let no_disk = template_with("covmini.sys = 1,,", "covmini.sys = 2,,");
-    assert_problem(
-        &check_source_files(&no_disk),
-        "which [SourceDisksNames] lacks",
-    );
+    assert_problem(&check_source_files(&no_disk), "which [SourceDisksNames] lacks");
 }
 
 // ===========================================================================
@@ -1156,8 +1054,7 @@ fn source_file_check_rejects_a_driver_binary_missing_from_source_disks() {
 
 #[test]
 fn reader_strips_comments_but_not_semicolons_inside_quotes() {
-    let inf =
-        snippet("; header comment\n[S] ; after a header\nkey = \"a;b\" ; comment\nplain ; x\n");
+    let inf = snippet("; header comment\n[S] ; after a header\nkey = \"a;b\" ; comment\nplain ; x\n");
     let section = inf.section("S").expect("[S]");
     assert_eq!(section.get("key").map(|e| e.value(0)), Some("a;b"));
     assert_eq!(section.entries[1].values, ["plain"]);
@@ -1166,9 +1063,7 @@ fn reader_strips_comments_but_not_semicolons_inside_quotes() {
 
 #[test]
 fn reader_splits_comma_lists_keeping_empty_fields_and_quoted_commas() {
-    let inf = snippet(
-        "[S]\n1 = %Disk%,,,\"\"\nk = \"a, b\", c\nq = \"say \"\"hi\"\"\"\nHKR, Ndi, Service, 0, \"x\"\n",
-    );
+    let inf = snippet("[S]\n1 = %Disk%,,,\"\"\nk = \"a, b\", c\nq = \"say \"\"hi\"\"\"\nHKR, Ndi, Service, 0, \"x\"\n");
     let section = inf.section("S").expect("[S]");
     assert_eq!(section.get("1").expect("1").values, ["%Disk%", "", "", ""]);
     assert_eq!(section.get("k").expect("k").values, ["a, b", "c"]);
@@ -1181,9 +1076,7 @@ fn reader_splits_comma_lists_keeping_empty_fields_and_quoted_commas() {
 #[test]
 fn reader_compares_section_and_key_names_without_case() {
     let inf = snippet("[VERSION]\nCLASS = Net\n[models.NT$ARCH$]\n");
-    let version = inf
-        .section("Version")
-        .expect("[Version] found as [VERSION]");
+    let version = inf.section("Version").expect("[Version] found as [VERSION]");
     assert_eq!(version.get("class").map(|e| e.value(0)), Some("Net"));
     assert!(inf.section("Models.nt$arch$").is_some());
     assert!(inf.section("Model").is_none());
@@ -1203,10 +1096,7 @@ fn reader_joins_backslash_continued_lines_only_at_the_end() {
     let addreg = section.get("AddReg").expect("AddReg");
     assert_eq!(addreg.values, ["a", "b"]);
     assert_eq!(addreg.line, 2);
-    assert_eq!(
-        section.get("Binary").map(|e| e.value(0)),
-        Some(r"%13%\x.sys")
-    );
+    assert_eq!(section.get("Binary").map(|e| e.value(0)), Some(r"%13%\x.sys"));
     assert_eq!(section.get("next").map(|e| e.line), Some(5));
 }
 
@@ -1221,16 +1111,10 @@ fn reader_rejects_entries_outside_sections_and_broken_headers() {
 fn reader_decodes_utf16le_with_a_byte_order_mark() {
     // The windows-drivers-rs sample .inx files are UTF-16LE with a BOM.
     let mut bytes = vec![0xFF, 0xFE];
-    bytes.extend(
-        "[Version]\r\nClass = Net\r\n"
-            .encode_utf16()
-            .flat_map(u16::to_le_bytes),
-    );
+    bytes.extend("[Version]\r\nClass = Net\r\n".encode_utf16().flat_map(u16::to_le_bytes));
     let inf = Inf::parse(&decode(&bytes).expect("valid UTF-16LE")).expect("parses");
     assert_eq!(
-        inf.section("Version")
-            .and_then(|s| s.get("Class"))
-            .map(|e| e.value(0)),
+        inf.section("Version").and_then(|s| s.get("Class")).map(|e| e.value(0)),
         Some("Net")
     );
     assert!(decode(&[0xFF, 0xFE, 0x41]).is_err());
@@ -1240,19 +1124,12 @@ fn reader_decodes_utf16le_with_a_byte_order_mark() {
 fn tokens_expand_from_strings_with_percent_escapes_and_dirids_kept() {
     let inf = snippet("[Strings]\nProvider = \"covmini\"\nFlag = 0x00000002\n");
     assert_eq!(inf.expand("%provider%").as_deref(), Ok("covmini"));
+    assert_eq!(inf.expand("%Flag%").ok().as_deref().and_then(parse_int), Some(2));
     assert_eq!(
-        inf.expand("%Flag%").ok().as_deref().and_then(parse_int),
-        Some(2)
-    );
-    assert_eq!(
-        inf.expand(r"%%SystemRoot%%\System32\netevent.dll")
-            .as_deref(),
+        inf.expand(r"%%SystemRoot%%\System32\netevent.dll").as_deref(),
         Ok(r"%SystemRoot%\System32\netevent.dll")
     );
-    assert_eq!(
-        inf.expand(r"%13%\covmini.sys").as_deref(),
-        Ok(r"%13%\covmini.sys")
-    );
+    assert_eq!(inf.expand(r"%13%\covmini.sys").as_deref(), Ok(r"%13%\covmini.sys"));
     assert!(inf.expand("%Missing%").is_err());
     assert!(inf.expand("50%").is_err());
 }

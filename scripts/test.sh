@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every test (README; what .ci/run runs): formatting, clippy on the host and
+# on the x64 and ARM64 kernel targets, then the whole test suite, which builds
+# and inspects both kernel images, checks the INF, runs covmini under
+# ndis-emu, and proves each ndis-emu rule fires on a wrong driver.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+scripts/toolchain.sh
+
+echo "==> cargo fmt --check" >&2
+cargo fmt --all -- --check
+
+echo "==> clippy (host)" >&2
+cargo clippy --workspace --all-targets -- -D warnings
+
+for triple in x86_64-pc-windows-msvc aarch64-pc-windows-msvc; do
+  echo "==> clippy ($triple kernel build)" >&2
+  CARGO_TARGET_DIR="$repo/target/kernel-build" \
+    cargo clippy --release -p covmini -p ndis-sys --target "$triple" \
+    --config .cargo/kernel-cross.toml -- -D warnings
+done
+
+echo "==> tests" >&2
+cargo test --workspace --no-fail-fast
