@@ -22,4 +22,9 @@ for triple in x86_64-pc-windows-msvc aarch64-pc-windows-msvc; do
 done
 
 echo "==> tests" >&2
-cargo test --workspace --no-fail-fast
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+# One closing line for the whole suite: the sum of every runner's result.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f }' \
+  FS='[ ;]+' "$log"

@@ -1,7 +1,7 @@
 //! The emulator's public face: bring a driver up, drive its adapter through
 //! the NDIS lifecycle, take it down, and report what broke.
 //!
-//! ```ignore
+//! ```text
 //! let mut emu = Emulator::new();
 //! emu.load(covmini::DriverEntry)?;
 //! emu.add_adapter()?;            // InitializeEx, then Restart

@@ -10,7 +10,7 @@
 
 /// Declares handler (function pointer) types with the Windows ABI.
 ///
-/// ```ignore
+/// ```text
 /// ndis_abi_fn_types! {
 ///     pub type MINIPORT_HALT = fn(MiniportAdapterContext: NDIS_HANDLE, HaltAction: NDIS_HALT_ACTION);
 /// }
@@ -53,7 +53,7 @@ macro_rules! ndis_import {
 /// Defines functions with the Windows ABI: driver handlers handed to NDIS and
 /// the emulator's implementations of NDIS functions.
 ///
-/// ```ignore
+/// ```text
 /// ndis_fn! {
 ///     /// MiniportHaltEx. Runs at IRQL = PASSIVE_LEVEL.
 ///     pub unsafe fn covmini_halt(ctx: NDIS_HANDLE, action: NDIS_HALT_ACTION) { ... }

@@ -11,7 +11,9 @@
 //! * `[D]` Microsoft Learn WDK documentation;
 //! * `[B]` observed behaviour/accesses of the shipping `ndis.sys`;
 //! * `[C]` computed from a confirmed field list by the x64 C layout rules;
-//! * `[I]` inferred and not confirmed: listed in `LAYOUT.md` as open.
+//! * `[I]` inferred and not confirmed.
+//!
+//! `crates/ndis-sys/LAYOUT.md` names the sources and lists what is still open.
 //!
 //! On Windows the driver's build script also runs bindgen over the WDK's
 //! `ndis.h` and asserts every size and offset here against it (build 3).

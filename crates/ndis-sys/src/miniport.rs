@@ -123,7 +123,7 @@ pub struct NDIS_DRIVER_OPTIONAL_HANDLERS {
 pub type PNDIS_DRIVER_OPTIONAL_HANDLERS = *mut NDIS_DRIVER_OPTIONAL_HANDLERS;
 
 /// `NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES` [H/D]; offsets 0, 8, 16,
-/// 20, 24 on x64; size through InterfaceType 28 [I, contract §1.3]; sizeof 32 [C].
+/// 20, 24 on x64 [C from the WDK 10.0.17763 ndis.h field list]; sizeof 32 [C].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
@@ -137,7 +137,8 @@ assert_layout!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, size = 32, {
     Header: 0, MiniportAdapterContext: 8, AttributeFlags: 16,
     CheckForHangTimeInSeconds: 20, InterfaceType: 24,
 });
-/// `RTL_SIZEOF_THROUGH_FIELD(..., InterfaceType)` for revisions 1 and 2 [I].
+/// `RTL_SIZEOF_THROUGH_FIELD(..., InterfaceType)` = 28 for both revisions:
+/// revision 2 adds flags, no field [H: WDK 10.0.17763 ndis.h].
 pub const NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1: usize = 28;
 pub const NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2: usize = 28;
 

@@ -2,7 +2,8 @@
 //! manager answer.
 //!
 //! Layout: contract §4.1 [D/H field list]; x64 offsets [C], DATA at 32 and
-//! NdisReserved at 72 agree with the contract's [I] values. OID values from
+//! NdisReserved at 72 [H: PDB type dump of the x64 ndis.sys; WDK 10.0.17763
+//! ndis.h field list]. OID values from
 //! ntddndis.h [H] unless marked.
 
 use crate::object::NDIS_OBJECT_HEADER;
@@ -94,7 +95,7 @@ assert_layout!(NDIS_OID_REQUEST, size = 248, {
     SourceReserved: 216, SupportedRevision: 232, Reserved1: 233, Reserved2: 234,
     SwitchId: 236, VPortId: 240, Flags: 244,
 });
-/// Through Reserved2 [C; contract §4.1 gives 236 as [I]].
+/// Through Reserved2: 236 [C from the [H] field list, matching the PDB dump].
 pub const NDIS_SIZEOF_OID_REQUEST_REVISION_1: usize = 236;
 /// Through Flags [C].
 pub const NDIS_SIZEOF_OID_REQUEST_REVISION_2: usize = 248;
