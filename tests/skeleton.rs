@@ -2,7 +2,7 @@
 //! step of the NDIS lifecycle a CoNDIS MCM goes through, with zero contract
 //! violations and zero leaks.
 
-use ndis_emu::{Emulator, Rule};
+use ndis_emu::{Emulator, rules};
 
 /// Runs load → add adapter → halt → unload and returns the report.
 fn lifecycle() -> ndis_emu::Report {
@@ -67,7 +67,7 @@ fn covmini_registers_its_private_af_as_version_1_0() {
         .filter(|e| e.name == "NdisMCmRegisterAddressFamilyEx")
         .count();
     assert_eq!(registrations, 1, "one AF, registered once");
-    assert_eq!(report.of(Rule::InitAfRegistration).count(), 0, "{report}");
+    assert_eq!(report.of(rules::INIT_AF_REGISTRATION).count(), 0, "{report}");
 }
 
 #[test]
@@ -103,5 +103,5 @@ fn the_adapter_context_is_allocated_with_its_own_tag_and_freed_at_halt() {
         .find(|e| e.name == "NdisFreeMemoryWithTagPriority")
         .expect("adapter free");
     assert!(free.detail.contains("tag CvmA"), "{}", free.detail);
-    assert_eq!(report.of(Rule::MemoryLedger).count(), 0, "{report}");
+    assert_eq!(report.of(rules::MEMORY_LEDGER).count(), 0, "{report}");
 }

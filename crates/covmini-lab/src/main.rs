@@ -68,7 +68,7 @@ fn lifecycle() -> Result<Report, (String, Report)> {
 fn run(quiet: bool) -> ExitCode {
     println!(
         "covmini-lab: covmini (host build) under ndis-emu, {} rules enforced",
-        ndis_emu::RULES.len()
+        ndis_emu::rules::all().len()
     );
     let (failure, report) = match lifecycle() {
         Ok(r) => (None, r),

@@ -18,7 +18,7 @@ use ndis_sys::*;
 
 use crate::ffi::calls;
 use crate::ffi::tag_str;
-use crate::rules::{Rule, Violation};
+use crate::rules::{self, Rule, Violation};
 use crate::world::{self, AdapterRec, Event, HandleKind, InitStep, World};
 
 /// One driver per process at a time: a driver keeps globals (its
@@ -230,7 +230,7 @@ impl Emulator {
             let step = w.adapter.as_ref().map_or(InitStep::Started, |a| a.step);
             if step < InitStep::GeneralAttributes {
                 w.violate(
-                    Rule::InitAttributeOrder,
+                    rules::INIT_ATTRIBUTE_ORDER,
                     "MiniportInitializeEx",
                     format!("returned SUCCESS at step {step:?}, without registration and general attributes"),
                     &[handle],
@@ -278,7 +278,7 @@ impl Emulator {
             if status != NDIS_STATUS_SUCCESS {
                 world::try_with(|w| {
                     w.violate(
-                        Rule::InitAttributeOrder,
+                        rules::INIT_ATTRIBUTE_ORDER,
                         "MiniportPause",
                         format!("returned {status:#x}; the pause operation must not fail"),
                         &[handle],
@@ -313,7 +313,7 @@ impl Emulator {
             if !deregistered {
                 let h = w.driver.map_or(0, |d| d.handle);
                 w.violate(
-                    Rule::UnloadDeregisters,
+                    rules::UNLOAD_DEREGISTERS,
                     "MiniportDriverUnload",
                     "returned without NdisMDeregisterMiniportDriver",
                     &[h],
@@ -341,7 +341,7 @@ impl Emulator {
         let leaks: Vec<(usize, world::Allocation)> = world.ledger.iter().map(|(a, b)| (*a, b.clone())).collect();
         for (addr, a) in leaks {
             world.violate(
-                Rule::MemoryLedger,
+                rules::MEMORY_LEDGER,
                 "unload",
                 format!(
                     "leaked {} bytes, tag {}, allocated in {} at {addr:#x}",

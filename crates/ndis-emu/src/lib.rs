@@ -29,5 +29,5 @@ pub mod rules;
 mod world;
 
 pub use emulator::{EmuError, Emulator, Report};
-pub use rules::{RULES, Rule, RuleInfo, Violation};
+pub use rules::{Rule, RuleInfo, Violation};
 pub use world::Event;

@@ -4,69 +4,18 @@
 //! Firecracker names proofs after spec sections), a one-line statement, its
 //! source, and whether it is stricter than the shipping ndis.sys. The test
 //! that proves each rule fires on a wrong driver is named in the catalog
-//! (`RULES.md`, generated from [`RULES`] and checked by a test so the two never
+//! (`RULES.md`, generated from [`all`] and checked by a test so the two never
 //! drift).
+//!
+//! A [`Rule`] is a reference to its static [`RuleInfo`]. Each area of the
+//! emulator declares its own rules with [`define_rules!`] next to the code
+//! that enforces them; [`all`] lists every area's rules for the catalog.
 
 use core::fmt;
 
-/// A contract rule ndis-emu enforces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Rule {
-    /// §1.1 (2): characteristics header and NDIS version.
-    RegCharacteristicsHeader,
-    /// §1.1 (3): the mandatory miniport handlers are present.
-    RegRequiredHandlers,
-    /// §1.1 (4): DirectOidRequest and CancelDirectOidRequest come as a pair.
-    RegDirectOidPair,
-    /// §1.1 [D]: a CoNDIS miniport registers a SetOptions handler.
-    RegSetOptionsRequired,
-    /// §1.1 (6): after SetOptions, OidRequest or CoOidRequest exists.
-    RegOidHandler,
-    /// §8.2: NdisSetOptionalHandlers only inside MiniportSetOptions, with the driver handle.
-    OptOnlyInSetOptions,
-    /// §1.2 (a): the CO miniport block has CoSendNetBufferLists and CoOidRequest.
-    OptCoRequiredHandlers,
-    /// §1.2 (b): the CM block has Revision >= 1 and Size >= 136.
-    OptCmHeader,
-    /// §1.2 (b): every Cm* handler is non-NULL.
-    OptCmAllHandlers,
-    /// §1.2 (b): CmOidRequestHandler is not the miniport's CoOidRequestHandler.
-    OptCmOidDistinct,
-    /// §1.2: an optional-handlers block of an unknown type.
-    OptUnknownType,
-    /// §1.3 (1)–(3): registration attributes, then general attributes, then AF registration, all inside MiniportInitializeEx.
-    InitAttributeOrder,
-    /// §1.3 (1): a CoNDIS miniport does not set NOT_CO_NDIS.
-    InitNotCoNdis,
-    /// §1.3 (2): the general attributes name a CoNDIS medium and have a valid header.
-    InitGeneralAttributes,
-    /// §1.3 (3): no duplicate (AF, major, minor) on one adapter; a CM block was registered.
-    InitAfRegistration,
-    /// §1.3 (1): MiniportInitializeEx gave NDIS an adapter context.
-    InitAdapterContext,
-    /// §6: every DDI is called at or below its IRQL limit.
-    IrqlLimit,
-    /// §6: a handler returns at the IRQL it was called at (spin locks balanced).
-    IrqlBalance,
-    /// Architecture: every handle the driver passes is one NDIS gave it, of the right kind, still alive.
-    HandleValid,
-    /// §1.4: nothing reaches NDIS for an adapter after its HaltEx returned.
-    NothingAfterHalt,
-    /// §1.4 / §8.10: MiniportDriverUnload calls NdisMDeregisterMiniportDriver.
-    UnloadDeregisters,
-    /// §8.10: every allocation is freed, with the tag it was allocated with, by unload.
-    MemoryLedger,
-    /// Architecture: a DDI the emulator does not implement is a failure, never a silent success.
-    UnimplementedDdi,
-    /// The driver bug-checked (KeBugCheckEx).
-    BugCheck,
-}
-
 /// What ndis-emu knows about each rule.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct RuleInfo {
-    /// The rule.
-    pub rule: Rule,
     /// Stable id, used in reports and the catalog.
     pub id: &'static str,
     /// What the driver must do, in one line.
@@ -75,81 +24,144 @@ pub struct RuleInfo {
     pub source: &'static str,
     /// True where real ndis.sys does not check this (contract [B]).
     pub stricter_than_windows: bool,
-    /// The test (in crates/ndis-emu/tests/teeth.rs) that shows it fires.
+    /// The test (in crates/ndis-emu/tests/) that shows it fires.
     pub proving_test: &'static str,
 }
 
-macro_rules! rules {
-    ($($rule:ident, $id:literal, $stricter:literal, $src:literal, $test:literal, $stmt:literal;)*) => {
-        /// Every rule, in catalog order.
-        pub const RULES: &[RuleInfo] = &[$(RuleInfo {
-            rule: Rule::$rule, id: $id, statement: $stmt, source: $src,
-            stricter_than_windows: $stricter, proving_test: $test,
-        },)*];
-        impl Rule {
-            /// The catalog entry of this rule.
-            #[must_use]
-            pub fn info(self) -> &'static RuleInfo {
-                match self { $(Rule::$rule => &RULES[Rule::$rule as usize],)* }
-            }
-        }
+/// A contract rule ndis-emu enforces. Two rules are equal when their ids are.
+#[derive(Clone, Copy)]
+pub struct Rule(&'static RuleInfo);
+
+impl Rule {
+    /// A rule from its static description.
+    #[must_use]
+    pub const fn new(info: &'static RuleInfo) -> Self {
+        Self(info)
+    }
+
+    /// The catalog entry of this rule.
+    #[must_use]
+    pub fn info(self) -> &'static RuleInfo {
+        self.0
+    }
+
+    /// The rule's id.
+    #[must_use]
+    pub fn id(self) -> &'static str {
+        self.0.id
+    }
+}
+
+impl PartialEq for Rule {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+impl Eq for Rule {}
+impl PartialOrd for Rule {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Rule {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.0.id.cmp(other.0.id)
+    }
+}
+impl core::hash::Hash for Rule {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+impl fmt::Debug for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.id)
+    }
+}
+
+/// Declares rules as `pub const NAME: Rule`, and `pub const $list: &[Rule]`
+/// with all of them in order:
+///
+/// ```text
+/// define_rules! { LIST:
+///     NAME, "area.id", stricter, "§source", "proving_test_name",
+///         "statement";
+/// }
+/// ```
+#[macro_export]
+macro_rules! define_rules {
+    ($list:ident: $($name:ident, $id:literal, $stricter:literal, $src:literal, $test:literal, $stmt:literal;)*) => {
+        $(
+            #[doc = $stmt]
+            pub const $name: $crate::rules::Rule = $crate::rules::Rule::new(&$crate::rules::RuleInfo {
+                id: $id, statement: $stmt, source: $src, stricter_than_windows: $stricter, proving_test: $test,
+            });
+        )*
+        /// The rules of this area, in catalog order.
+        pub const $list: &[$crate::rules::Rule] = &[$($name),*];
     };
 }
 
-rules! {
-    RegCharacteristicsHeader, "reg.characteristics-header", false, "§1.1 (2)", "reg_characteristics_header_fires_on_a_short_revision",
+/// Every rule ndis-emu enforces, area by area, in catalog order.
+#[must_use]
+pub fn all() -> Vec<Rule> {
+    [LIFECYCLE].concat()
+}
+
+define_rules! { LIFECYCLE:
+    REG_CHARACTERISTICS_HEADER, "reg.characteristics-header", false, "§1.1 (2)", "reg_characteristics_header_fires_on_a_short_revision",
         "NdisMRegisterMiniportDriver gets a known NDIS version and a characteristics header of the type, revision and size that version needs.";
-    RegRequiredHandlers, "reg.required-handlers", false, "§1.1 (3)", "reg_required_handlers_fires_without_cancel_send",
+    REG_REQUIRED_HANDLERS, "reg.required-handlers", false, "§1.1 (3)", "reg_required_handlers_fires_without_cancel_send",
         "InitializeEx, HaltEx, Unload, Pause, Restart, SendNetBufferLists, ReturnNetBufferLists, CancelSend, DevicePnPEventNotify, ShutdownEx and CancelOidRequest are all non-NULL, even for CoNDIS.";
-    RegDirectOidPair, "reg.direct-oid-pair", false, "§1.1 (4)", "reg_direct_oid_pair_fires_on_half_a_pair",
+    REG_DIRECT_OID_PAIR, "reg.direct-oid-pair", false, "§1.1 (4)", "reg_direct_oid_pair_fires_on_half_a_pair",
         "DirectOidRequest and CancelDirectOidRequest are both set or both NULL.";
-    RegSetOptionsRequired, "reg.set-options-required", true, "§1.1 [D]", "reg_set_options_required_fires_without_set_options",
+    REG_SET_OPTIONS_REQUIRED, "reg.set-options-required", true, "§1.1 [D]", "reg_set_options_required_fires_without_set_options",
         "A CoNDIS miniport registers MiniportSetOptions: its CoNDIS handlers can only be registered from inside it.";
-    RegOidHandler, "reg.oid-handler", false, "§1.1 (6)", "reg_oid_handler_fires_without_any_oid_handler",
+    REG_OID_HANDLER, "reg.oid-handler", false, "§1.1 (6)", "reg_oid_handler_fires_without_any_oid_handler",
         "After MiniportSetOptions returns, the driver has an OidRequest handler or a registered CoOidRequest handler.";
-    OptOnlyInSetOptions, "opt.only-in-set-options", false, "§8.2", "opt_only_in_set_options_fires_from_initialize",
+    OPT_ONLY_IN_SET_OPTIONS, "opt.only-in-set-options", false, "§8.2", "opt_only_in_set_options_fires_from_initialize",
         "NdisSetOptionalHandlers is called only inside MiniportSetOptions, with the NdisDriverHandle NDIS passed to it.";
-    OptCoRequiredHandlers, "opt.co-required-handlers", true, "§1.2 (a)", "opt_co_required_handlers_fires_without_co_send",
+    OPT_CO_REQUIRED_HANDLERS, "opt.co-required-handlers", true, "§1.2 (a)", "opt_co_required_handlers_fires_without_co_send",
         "The CoNDIS miniport characteristics have CoSendNetBufferLists and CoOidRequest.";
-    OptCmHeader, "opt.cm-header", false, "§1.2 (b)", "opt_cm_header_fires_on_a_short_block",
+    OPT_CM_HEADER, "opt.cm-header", false, "§1.2 (b)", "opt_cm_header_fires_on_a_short_block",
         "The call-manager block has Revision >= 1 and Size >= NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1 (136 on x64).";
-    OptCmAllHandlers, "opt.cm-all-handlers", true, "§1.2 (b)", "opt_cm_all_handlers_fires_on_a_null_add_party",
+    OPT_CM_ALL_HANDLERS, "opt.cm-all-handlers", true, "§1.2 (b)", "opt_cm_all_handlers_fires_on_a_null_add_party",
         "Every Cm* handler of an MCM is non-NULL, even for unsupported features (which return NDIS_STATUS_NOT_SUPPORTED).";
-    OptCmOidDistinct, "opt.cm-oid-distinct", true, "§1.2 (b)", "opt_cm_oid_distinct_fires_on_a_shared_oid_handler",
+    OPT_CM_OID_DISTINCT, "opt.cm-oid-distinct", true, "§1.2 (b)", "opt_cm_oid_distinct_fires_on_a_shared_oid_handler",
         "CmOidRequestHandler is the call manager's own ProtocolCoOidRequest, not the miniport's CoOidRequestHandler.";
-    OptUnknownType, "opt.unknown-type", false, "§1.2", "opt_unknown_type_fires_on_a_default_header",
+    OPT_UNKNOWN_TYPE, "opt.unknown-type", false, "§1.2", "opt_unknown_type_fires_on_a_default_header",
         "NdisSetOptionalHandlers gets a CO miniport (0x91) or call-manager (0xA5) block from a miniport driver.";
-    InitAttributeOrder, "init.attribute-order", false, "§1.3, §8.3", "init_attribute_order_fires_on_general_first",
+    INIT_ATTRIBUTE_ORDER, "init.attribute-order", false, "§1.3, §8.3", "init_attribute_order_fires_on_general_first",
         "MiniportInitializeEx sets registration attributes first, then general attributes, then registers its AF, all before it returns.";
-    InitNotCoNdis, "init.not-co-ndis", false, "§1.3 (1)", "init_not_co_ndis_fires_on_the_flag",
+    INIT_NOT_CO_NDIS, "init.not-co-ndis", false, "§1.3 (1)", "init_not_co_ndis_fires_on_the_flag",
         "A CoNDIS MCM does not set NDIS_MINIPORT_ATTRIBUTES_NOT_CO_NDIS.";
-    InitGeneralAttributes, "init.general-attributes", false, "§1.3 (2)", "init_general_attributes_fires_on_ethernet",
+    INIT_GENERAL_ATTRIBUTES, "init.general-attributes", false, "§1.3 (2)", "init_general_attributes_fires_on_ethernet",
         "General attributes have revision 1 or 2 with at least that revision's size, and a CoNDIS medium (CoWan or Atm).";
-    InitAfRegistration, "init.af-registration", false, "§1.3 (3)", "init_af_registration_fires_on_a_duplicate_af",
+    INIT_AF_REGISTRATION, "init.af-registration", false, "§1.3 (3)", "init_af_registration_fires_on_a_duplicate_af",
         "NdisMCmRegisterAddressFamilyEx names a new (AF, major, minor) for the adapter, after a call-manager block was registered.";
-    InitAdapterContext, "init.adapter-context", false, "§1.3 (1)", "init_adapter_context_fires_on_a_null_context",
+    INIT_ADAPTER_CONTEXT, "init.adapter-context", false, "§1.3 (1)", "init_adapter_context_fires_on_a_null_context",
         "The registration attributes carry a non-NULL MiniportAdapterContext.";
-    IrqlLimit, "irql.limit", false, "§6, ndis-ddi-irql.txt", "irql_limit_fires_on_register_af_under_a_spin_lock",
+    IRQL_LIMIT, "irql.limit", false, "§6, ndis-ddi-irql.txt", "irql_limit_fires_on_register_af_under_a_spin_lock",
         "Every DDI is called at or below the IRQL its page allows.";
-    IrqlBalance, "irql.balance", true, "§6", "irql_balance_fires_on_a_lock_held_across_return",
+    IRQL_BALANCE, "irql.balance", true, "§6", "irql_balance_fires_on_a_lock_held_across_return",
         "A handler returns at the IRQL NDIS called it at: every spin lock it took is released, in order.";
-    HandleValid, "handle.valid", true, "architecture.md (ndis-emu)", "handle_valid_fires_on_a_made_up_handle",
+    HANDLE_VALID, "handle.valid", true, "architecture.md (ndis-emu)", "handle_valid_fires_on_a_made_up_handle",
         "Every handle the driver passes to NDIS is one NDIS gave it, of the kind the DDI takes, and still alive.";
-    NothingAfterHalt, "halt.nothing-after", false, "§1.4, §8.10", "nothing_after_halt_fires_on_a_late_attribute_call",
+    NOTHING_AFTER_HALT, "halt.nothing-after", false, "§1.4, §8.10", "nothing_after_halt_fires_on_a_late_attribute_call",
         "No call for an adapter reaches NDIS after its MiniportHaltEx returned.";
-    UnloadDeregisters, "unload.deregisters", false, "§1.4, §8.10", "unload_deregisters_fires_when_unload_forgets",
+    UNLOAD_DEREGISTERS, "unload.deregisters", false, "§1.4, §8.10", "unload_deregisters_fires_when_unload_forgets",
         "MiniportDriverUnload calls NdisMDeregisterMiniportDriver with the driver handle.";
-    MemoryLedger, "memory.ledger", false, "§8.10", "memory_ledger_fires_on_a_leak_and_on_a_wrong_tag",
+    MEMORY_LEDGER, "memory.ledger", false, "§8.10", "memory_ledger_fires_on_a_leak_and_on_a_wrong_tag",
         "Every allocation is freed exactly once, with its own tag, before unload completes.";
-    UnimplementedDdi, "emu.unimplemented-ddi", true, "architecture.md (ndis-emu)", "unimplemented_ddi_fires_on_create_vc",
+    UNIMPLEMENTED_DDI, "emu.unimplemented-ddi", true, "architecture.md (ndis-emu)", "unimplemented_ddi_fires_on_create_vc",
         "The driver called a DDI ndis-emu does not implement yet; the run fails rather than pretend it succeeded.";
-    BugCheck, "driver.bug-check", false, "windows-drivers-rs (panic = bug check)", "bug_check_is_reported_with_its_code",
+    BUG_CHECK, "driver.bug-check", false, "windows-drivers-rs (panic = bug check)", "bug_check_is_reported_with_its_code",
         "The driver called KeBugCheckEx: on Windows the machine stops here.";
 }
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.info().id)
+        f.write_str(self.0.id)
     }
 }
 
@@ -191,7 +203,8 @@ pub fn catalog_markdown() -> String {
          \"Stricter\" marks rules the shipping ndis.sys does not check.\n\n\
          | id | statement | source | stricter | proving test |\n|---|---|---|---|---|\n",
     );
-    for r in RULES {
+    for r in all() {
+        let r = r.info();
         s.push_str(&format!(
             "| `{}` | {} | {} | {} | `{}` |\n",
             r.id,
@@ -209,19 +222,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalog_order_matches_the_enum_so_info_is_a_lookup() {
-        for (i, r) in RULES.iter().enumerate() {
-            assert_eq!(r.rule as usize, i, "{} out of place", r.id);
-            assert_eq!(r.rule.info().id, r.id);
-        }
-    }
-
-    #[test]
-    fn ids_and_proving_tests_are_unique() {
-        for (i, a) in RULES.iter().enumerate() {
-            for b in RULES.iter().skip(i + 1) {
-                assert_ne!(a.id, b.id);
-                assert_ne!(a.proving_test, b.proving_test);
+    fn ids_and_proving_tests_are_unique_across_areas() {
+        let all = all();
+        for (i, a) in all.iter().enumerate() {
+            for b in all.iter().skip(i + 1) {
+                assert_ne!(a.id(), b.id());
+                assert_ne!(a.info().proving_test, b.info().proving_test);
             }
         }
     }

@@ -15,7 +15,7 @@ use std::fmt;
 
 use ndis_sys::*;
 
-use crate::rules::{Rule, Violation};
+use crate::rules::{self, Rule, Violation};
 
 /// What kind of object a handle names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -195,7 +195,7 @@ impl World {
         };
         match problem {
             Some(p) => {
-                self.violate(Rule::HandleValid, call, format!("passed {p}"), &[h]);
+                self.violate(rules::HANDLE_VALID, call, format!("passed {p}"), &[h]);
                 false
             }
             None => true,
@@ -214,7 +214,7 @@ impl World {
         if self.irql > max {
             let irql = self.irql;
             self.violate(
-                Rule::IrqlLimit,
+                rules::IRQL_LIMIT,
                 call,
                 format!("called at IRQL {irql}; its limit is {max}"),
                 &[],

@@ -6,7 +6,7 @@
 mod fixture;
 
 use fixture::{Fault, run};
-use ndis_emu::{RULES, Report, Rule};
+use ndis_emu::{Report, Rule, rules};
 
 /// Asserts that `rule`, and no other rule, fired.
 fn only(report: &Report, rule: Rule) {
@@ -27,139 +27,142 @@ fn the_well_behaved_fixture_breaks_no_rule() {
 
 #[test]
 fn reg_characteristics_header_fires_on_a_short_revision() {
-    only(&run(Fault::ShortCharacteristics), Rule::RegCharacteristicsHeader);
+    only(&run(Fault::ShortCharacteristics), rules::REG_CHARACTERISTICS_HEADER);
 }
 
 #[test]
 fn reg_required_handlers_fires_without_cancel_send() {
     let report = run(Fault::NoCancelSend);
-    only(&report, Rule::RegRequiredHandlers);
+    only(&report, rules::REG_REQUIRED_HANDLERS);
     assert!(report.violations[0].detail.contains("CancelSendHandler"), "{report}");
 }
 
 #[test]
 fn reg_direct_oid_pair_fires_on_half_a_pair() {
-    only(&run(Fault::HalfDirectOid), Rule::RegDirectOidPair);
+    only(&run(Fault::HalfDirectOid), rules::REG_DIRECT_OID_PAIR);
 }
 
 #[test]
 fn reg_set_options_required_fires_without_set_options() {
-    only(&run(Fault::NoSetOptions), Rule::RegSetOptionsRequired);
+    only(&run(Fault::NoSetOptions), rules::REG_SET_OPTIONS_REQUIRED);
 }
 
 #[test]
 fn reg_oid_handler_fires_without_any_oid_handler() {
-    only(&run(Fault::NoOidHandlers), Rule::RegOidHandler);
+    only(&run(Fault::NoOidHandlers), rules::REG_OID_HANDLER);
 }
 
 #[test]
 fn opt_only_in_set_options_fires_from_initialize() {
-    only(&run(Fault::SetOptionalHandlersInInitialize), Rule::OptOnlyInSetOptions);
+    only(
+        &run(Fault::SetOptionalHandlersInInitialize),
+        rules::OPT_ONLY_IN_SET_OPTIONS,
+    );
 }
 
 #[test]
 fn opt_co_required_handlers_fires_without_co_send() {
-    only(&run(Fault::NoCoSend), Rule::OptCoRequiredHandlers);
+    only(&run(Fault::NoCoSend), rules::OPT_CO_REQUIRED_HANDLERS);
 }
 
 #[test]
 fn opt_cm_header_fires_on_a_short_block() {
-    only(&run(Fault::ShortCmBlock), Rule::OptCmHeader);
+    only(&run(Fault::ShortCmBlock), rules::OPT_CM_HEADER);
 }
 
 #[test]
 fn opt_cm_all_handlers_fires_on_a_null_add_party() {
     let report = run(Fault::NullAddParty);
-    only(&report, Rule::OptCmAllHandlers);
+    only(&report, rules::OPT_CM_ALL_HANDLERS);
     assert!(report.violations[0].detail.contains("CmAddPartyHandler"), "{report}");
 }
 
 #[test]
 fn opt_cm_oid_distinct_fires_on_a_shared_oid_handler() {
-    only(&run(Fault::SharedOidHandler), Rule::OptCmOidDistinct);
+    only(&run(Fault::SharedOidHandler), rules::OPT_CM_OID_DISTINCT);
 }
 
 #[test]
 fn opt_unknown_type_fires_on_a_default_header() {
-    only(&run(Fault::UnknownOptType), Rule::OptUnknownType);
+    only(&run(Fault::UnknownOptType), rules::OPT_UNKNOWN_TYPE);
 }
 
 #[test]
 fn init_attribute_order_fires_on_general_first() {
-    only(&run(Fault::GeneralFirst), Rule::InitAttributeOrder);
+    only(&run(Fault::GeneralFirst), rules::INIT_ATTRIBUTE_ORDER);
 }
 
 #[test]
 fn init_not_co_ndis_fires_on_the_flag() {
-    only(&run(Fault::NotCoNdisFlag), Rule::InitNotCoNdis);
+    only(&run(Fault::NotCoNdisFlag), rules::INIT_NOT_CO_NDIS);
 }
 
 #[test]
 fn init_general_attributes_fires_on_ethernet() {
     let report = run(Fault::EthernetMedium);
-    only(&report, Rule::InitGeneralAttributes);
+    only(&report, rules::INIT_GENERAL_ATTRIBUTES);
     assert!(report.violations[0].detail.contains("MediaType 0"), "{report}");
 }
 
 #[test]
 fn init_af_registration_fires_on_a_duplicate_af() {
-    only(&run(Fault::DuplicateAf), Rule::InitAfRegistration);
+    only(&run(Fault::DuplicateAf), rules::INIT_AF_REGISTRATION);
 }
 
 #[test]
 fn init_adapter_context_fires_on_a_null_context() {
-    only(&run(Fault::NullContext), Rule::InitAdapterContext);
+    only(&run(Fault::NullContext), rules::INIT_ADAPTER_CONTEXT);
 }
 
 #[test]
 fn irql_limit_fires_on_register_af_under_a_spin_lock() {
     let report = run(Fault::RegisterAfUnderSpinLock);
-    only(&report, Rule::IrqlLimit);
+    only(&report, rules::IRQL_LIMIT);
     assert!(report.violations[0].detail.contains("IRQL 2"), "{report}");
 }
 
 #[test]
 fn irql_balance_fires_on_a_lock_held_across_return() {
     let report = run(Fault::LockHeldAcrossReturn);
-    only(&report, Rule::IrqlBalance);
+    only(&report, rules::IRQL_BALANCE);
     assert_eq!(report.violations[0].call, "MiniportRestart", "{report}");
 }
 
 #[test]
 fn handle_valid_fires_on_a_made_up_handle() {
     let report = run(Fault::MadeUpHandle);
-    only(&report, Rule::HandleValid);
+    only(&report, rules::HANDLE_VALID);
     assert!(report.violations[0].detail.contains("0x1234"), "{report}");
 }
 
 #[test]
 fn nothing_after_halt_fires_on_a_late_attribute_call() {
-    only(&run(Fault::LateAttributes), Rule::NothingAfterHalt);
+    only(&run(Fault::LateAttributes), rules::NOTHING_AFTER_HALT);
 }
 
 #[test]
 fn unload_deregisters_fires_when_unload_forgets() {
-    only(&run(Fault::UnloadForgets), Rule::UnloadDeregisters);
+    only(&run(Fault::UnloadForgets), rules::UNLOAD_DEREGISTERS);
 }
 
 #[test]
 fn memory_ledger_fires_on_a_leak_and_on_a_wrong_tag() {
     let leak = run(Fault::Leak);
-    only(&leak, Rule::MemoryLedger);
+    only(&leak, rules::MEMORY_LEDGER);
     assert!(leak.violations[0].detail.contains("tag Fixt"), "{leak}");
     assert!(
         leak.violations[0].detail.contains("MiniportInitializeEx"),
         "origin named: {leak}"
     );
     let wrong = run(Fault::WrongTag);
-    only(&wrong, Rule::MemoryLedger);
+    only(&wrong, rules::MEMORY_LEDGER);
     assert!(wrong.violations[0].detail.contains("freed with tag Oops"), "{wrong}");
 }
 
 #[test]
 fn unimplemented_ddi_fires_on_create_vc() {
     let report = run(Fault::CreateVc);
-    only(&report, Rule::UnimplementedDdi);
+    only(&report, rules::UNIMPLEMENTED_DDI);
     assert_eq!(report.violations[0].call, "NdisMCmCreateVc");
 }
 
@@ -196,15 +199,25 @@ fn bug_check_child() {
     }
 }
 
+/// Every rule in the catalog names a proving test, and that test exists in
+/// one of this crate's test files.
 #[test]
-fn every_rule_has_a_proving_test_here() {
-    let source = include_str!("teeth.rs");
-    for r in RULES {
+fn every_rule_has_a_proving_test() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let mut sources = String::new();
+    for entry in std::fs::read_dir(dir).expect("tests dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            sources.push_str(&std::fs::read_to_string(&path).expect("read test file"));
+        }
+    }
+    for r in rules::all() {
+        let info = r.info();
         assert!(
-            source.contains(&format!("fn {}()", r.proving_test)),
+            sources.contains(&format!("fn {}()", info.proving_test)),
             "rule {} names missing test {}",
-            r.id,
-            r.proving_test
+            info.id,
+            info.proving_test
         );
     }
 }

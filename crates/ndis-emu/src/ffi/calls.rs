@@ -7,7 +7,7 @@
 
 use ndis_sys::*;
 
-use crate::rules::Rule;
+use crate::rules;
 use crate::world::{self, Frame};
 
 fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
@@ -30,7 +30,7 @@ fn leave(name: &'static str, caller_irql: KIRQL, detail: String) {
         if w.irql != entry {
             let now = w.irql;
             w.violate(
-                Rule::IrqlBalance,
+                rules::IRQL_BALANCE,
                 name,
                 format!("returned at IRQL {now}, entered at {entry}: a spin lock is still held"),
                 &[],

@@ -9,7 +9,7 @@ use ndis_sys::*;
 
 use super::calls;
 use super::read_prefix;
-use crate::rules::Rule;
+use crate::rules;
 use crate::world::{self, Allocation, DriverRec, HandleKind, InitStep, LockRec};
 
 /// NDIS versions a miniport may register (contract §1.1 (2)): those
@@ -46,7 +46,7 @@ fn check_characteristics(
     let version = (c.MajorNdisVersion, c.MinorNdisVersion);
     if !SUPPORTED_VERSIONS.contains(&version) {
         w.violate(
-            Rule::RegCharacteristicsHeader,
+            rules::REG_CHARACTERISTICS_HEADER,
             CALL,
             format!("unknown NDIS version {}.{}", version.0, version.1),
             &[],
@@ -68,7 +68,7 @@ fn check_characteristics(
     let type_ok = version == (6, 0) || header.Type == NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS;
     if !type_ok || header.Revision < need_rev || size < need_size {
         w.violate(
-            Rule::RegCharacteristicsHeader,
+            rules::REG_CHARACTERISTICS_HEADER,
             CALL,
             format!(
                 "NDIS {}.{} needs type {:#x}, revision >= {need_rev}, size >= {need_size}; got type {:#x}, revision {}, size {size}",
@@ -94,7 +94,7 @@ fn check_characteristics(
     let missing: Vec<&str> = required.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
     if !missing.is_empty() {
         w.violate(
-            Rule::RegRequiredHandlers,
+            rules::REG_REQUIRED_HANDLERS,
             CALL,
             format!("NULL handler(s): {}", missing.join(", ")),
             &[],
@@ -103,7 +103,7 @@ fn check_characteristics(
     }
     if version != (6, 0) && c.DirectOidRequestHandler.is_some() != c.CancelDirectOidRequestHandler.is_some() {
         w.violate(
-            Rule::RegDirectOidPair,
+            rules::REG_DIRECT_OID_PAIR,
             CALL,
             "only one of DirectOidRequestHandler / CancelDirectOidRequestHandler is set",
             &[],
@@ -112,7 +112,7 @@ fn check_characteristics(
     }
     if c.SetOptionsHandler.is_none() {
         w.violate(
-            Rule::RegSetOptionsRequired,
+            rules::REG_SET_OPTIONS_REQUIRED,
             CALL,
             "SetOptionsHandler is NULL: no CoNDIS handler can be registered",
             &[],
@@ -139,7 +139,7 @@ ndis_fn! {
             return NDIS_STATUS_FAILURE;
         }
         if characteristics.is_null() || driver_handle_out.is_null() {
-            world::with(CALL, |w| w.violate(Rule::RegCharacteristicsHeader, CALL, "NULL characteristics or handle pointer", &[]));
+            world::with(CALL, |w| w.violate(rules::REG_CHARACTERISTICS_HEADER, CALL, "NULL characteristics or handle pointer", &[]));
             return NDIS_STATUS_BAD_CHARACTERISTICS;
         }
         // SAFETY: non-null; the header is the first 4 bytes of the block.
@@ -177,7 +177,7 @@ ndis_fn! {
             }
             let has_co_oid = w.driver.and_then(|d| d.co).and_then(|co| co.CoOidRequestHandler).is_some();
             if chars.OidRequestHandler.is_none() && !has_co_oid {
-                w.violate(Rule::RegOidHandler, CALL, "neither OidRequestHandler nor a CoOidRequestHandler after MiniportSetOptions", &[handle]);
+                w.violate(rules::REG_OID_HANDLER, CALL, "neither OidRequestHandler nor a CoOidRequestHandler after MiniportSetOptions", &[handle]);
                 return NDIS_STATUS_BAD_CHARACTERISTICS;
             }
             NDIS_STATUS_SUCCESS
@@ -240,7 +240,7 @@ ndis_fn! {
             }
             if w.current_handler() != Some("MiniportSetOptions") {
                 let at = w.current_handler().unwrap_or("no handler");
-                w.violate(Rule::OptOnlyInSetOptions, CALL, format!("called from {at}, not from MiniportSetOptions"), &[h]);
+                w.violate(rules::OPT_ONLY_IN_SET_OPTIONS, CALL, format!("called from {at}, not from MiniportSetOptions"), &[h]);
             }
             true
         });
@@ -248,7 +248,7 @@ ndis_fn! {
             return NDIS_STATUS_NOT_SUPPORTED;
         }
         let Some(header) = header else {
-            world::with(CALL, |w| w.violate(Rule::OptUnknownType, CALL, "NULL block", &[h]));
+            world::with(CALL, |w| w.violate(rules::OPT_UNKNOWN_TYPE, CALL, "NULL block", &[h]));
             return STATUS_INVALID_PARAMETER;
         };
         match header.Type {
@@ -265,7 +265,7 @@ ndis_fn! {
                         missing.push("CoOidRequestHandler");
                     }
                     if !missing.is_empty() {
-                        w.violate(Rule::OptCoRequiredHandlers, CALL, format!("NULL {}", missing.join(", ")), &[h]);
+                        w.violate(rules::OPT_CO_REQUIRED_HANDLERS, CALL, format!("NULL {}", missing.join(", ")), &[h]);
                     }
                     w.note(h, "CO miniport characteristics registered");
                     if let Some(d) = w.driver.as_mut() {
@@ -279,7 +279,7 @@ ndis_fn! {
                 if header.Revision == 0 || usize::from(header.Size) < NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1 {
                     world::with(CALL, |w| {
                         w.violate(
-                            Rule::OptCmHeader,
+                            rules::OPT_CM_HEADER,
                             CALL,
                             format!("revision {} size {}; needs revision >= 1 and size >= {}", header.Revision, header.Size, NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1),
                             &[h],
@@ -313,7 +313,7 @@ ndis_fn! {
                     ];
                     let missing: Vec<&str> = handlers.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
                     if !missing.is_empty() {
-                        w.violate(Rule::OptCmAllHandlers, CALL, format!("NULL {}", missing.join(", ")), &[h]);
+                        w.violate(rules::OPT_CM_ALL_HANDLERS, CALL, format!("NULL {}", missing.join(", ")), &[h]);
                     }
                     w.note(h, "call-manager handlers registered");
                     if let Some(d) = w.driver.as_mut() {
@@ -325,7 +325,7 @@ ndis_fn! {
             }
             other => {
                 world::with(CALL, |w| {
-                    w.violate(Rule::OptUnknownType, CALL, format!("object type {other:#x} is not a CO miniport (0x91) or call-manager (0xA5) block"), &[h])
+                    w.violate(rules::OPT_UNKNOWN_TYPE, CALL, format!("object type {other:#x} is not a CO miniport (0x91) or call-manager (0xA5) block"), &[h])
                 });
                 NDIS_STATUS_NOT_SUPPORTED
             }
@@ -343,7 +343,7 @@ fn check_oid_distinct(w: &mut world::World, h: usize) {
         && co == cm
     {
         w.violate(
-            Rule::OptCmOidDistinct,
+            rules::OPT_CM_OID_DISTINCT,
             "NdisSetOptionalHandlers",
             format!("CmOidRequestHandler and CoOidRequestHandler are both {co:#x}"),
             &[h],
@@ -355,7 +355,7 @@ fn check_oid_distinct(w: &mut world::World, h: usize) {
 fn adapter_call_ok(w: &mut world::World, h: usize, call: &'static str) -> bool {
     // A halted adapter's handle is dead; say why rather than just "invalid".
     if w.adapter.as_ref().is_some_and(|a| a.handle == h && a.halted) {
-        w.violate(Rule::NothingAfterHalt, call, "the adapter was already halted", &[h]);
+        w.violate(rules::NOTHING_AFTER_HALT, call, "the adapter was already halted", &[h]);
         return false;
     }
     if !w.check_handle(h, HandleKind::Adapter, call) {
@@ -364,7 +364,7 @@ fn adapter_call_ok(w: &mut world::World, h: usize, call: &'static str) -> bool {
     if w.current_handler() != Some("MiniportInitializeEx") {
         let at = w.current_handler().unwrap_or("no handler");
         w.violate(
-            Rule::InitAttributeOrder,
+            rules::INIT_ATTRIBUTE_ORDER,
             call,
             format!("called from {at}, not inside MiniportInitializeEx"),
             &[h],
@@ -397,7 +397,7 @@ ndis_fn! {
             return NDIS_STATUS_FAILURE;
         }
         let Some(header) = header else {
-            world::with(CALL, |w| w.violate(Rule::InitAttributeOrder, CALL, "NULL attributes", &[h]));
+            world::with(CALL, |w| w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, "NULL attributes", &[h]));
             return STATUS_INVALID_PARAMETER;
         };
         match header.Type {
@@ -408,13 +408,13 @@ ndis_fn! {
                 world::with(CALL, |w| {
                     let step = w.adapter.as_ref().map(|a| a.step);
                     if step != Some(InitStep::Started) {
-                        w.violate(Rule::InitAttributeOrder, CALL, format!("registration attributes set at step {step:?}; they come first, once"), &[h]);
+                        w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, format!("registration attributes set at step {step:?}; they come first, once"), &[h]);
                     }
                     if reg.AttributeFlags & NDIS_MINIPORT_ATTRIBUTES_NOT_CO_NDIS != 0 {
-                        w.violate(Rule::InitNotCoNdis, CALL, format!("AttributeFlags {:#x} include NOT_CO_NDIS", reg.AttributeFlags), &[h]);
+                        w.violate(rules::INIT_NOT_CO_NDIS, CALL, format!("AttributeFlags {:#x} include NOT_CO_NDIS", reg.AttributeFlags), &[h]);
                     }
                     if reg.MiniportAdapterContext.is_null() {
-                        w.violate(Rule::InitAdapterContext, CALL, "MiniportAdapterContext is NULL", &[h]);
+                        w.violate(rules::INIT_ADAPTER_CONTEXT, CALL, "MiniportAdapterContext is NULL", &[h]);
                     }
                     w.note(h, format!("registration attributes: context {:p}, flags {:#x}", reg.MiniportAdapterContext, reg.AttributeFlags));
                     if let Some(a) = w.adapter.as_mut() {
@@ -434,7 +434,7 @@ ndis_fn! {
                 };
                 if need.is_none_or(|need| size < need) {
                     world::with(CALL, |w| {
-                        w.violate(Rule::InitGeneralAttributes, CALL, format!("general attributes revision {} size {size}", header.Revision), &[h])
+                        w.violate(rules::INIT_GENERAL_ATTRIBUTES, CALL, format!("general attributes revision {} size {size}", header.Revision), &[h])
                     });
                     return STATUS_INVALID_PARAMETER;
                 }
@@ -443,10 +443,10 @@ ndis_fn! {
                 world::with(CALL, |w| {
                     let step = w.adapter.as_ref().map(|a| a.step);
                     if step != Some(InitStep::RegistrationAttributes) {
-                        w.violate(Rule::InitAttributeOrder, CALL, format!("general attributes set at step {step:?}; registration attributes come first"), &[h]);
+                        w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, format!("general attributes set at step {step:?}; registration attributes come first"), &[h]);
                     }
                     if general.MediaType != NdisMediumCoWan && general.MediaType != NdisMediumAtm {
-                        w.violate(Rule::InitGeneralAttributes, CALL, format!("MediaType {} is not a CoNDIS medium (CoWan 12, Atm 8)", general.MediaType), &[h]);
+                        w.violate(rules::INIT_GENERAL_ATTRIBUTES, CALL, format!("MediaType {} is not a CoNDIS medium (CoWan 12, Atm 8)", general.MediaType), &[h]);
                         return NDIS_STATUS_UNSUPPORTED_MEDIA;
                     }
                     w.note(h, format!("general attributes: medium {}, MTU {}", general.MediaType, general.MtuSize));
@@ -481,21 +481,21 @@ ndis_fn! {
             return NDIS_STATUS_FAILURE;
         }
         let Some(af) = af_value else {
-            world::with(CALL, |w| w.violate(Rule::InitAfRegistration, CALL, "NULL address family", &[h]));
+            world::with(CALL, |w| w.violate(rules::INIT_AF_REGISTRATION, CALL, "NULL address family", &[h]));
             return NDIS_STATUS_FAILURE;
         };
         world::with(CALL, |w| {
             if w.driver.and_then(|d| d.cm).is_none() {
-                w.violate(Rule::InitAfRegistration, CALL, "no call-manager handlers were registered in MiniportSetOptions", &[h]);
+                w.violate(rules::INIT_AF_REGISTRATION, CALL, "no call-manager handlers were registered in MiniportSetOptions", &[h]);
                 return NDIS_STATUS_BAD_CHARACTERISTICS;
             }
             let step = w.adapter.as_ref().map(|a| a.step);
             if step < Some(InitStep::GeneralAttributes) {
-                w.violate(Rule::InitAttributeOrder, CALL, format!("AF registered at step {step:?}, before the general attributes"), &[h]);
+                w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, format!("AF registered at step {step:?}, before the general attributes"), &[h]);
             }
             let duplicate = w.adapter.as_ref().is_some_and(|a| a.afs.contains(&af));
             if duplicate {
-                w.violate(Rule::InitAfRegistration, CALL, format!("AF {:#x} v{}.{} is already registered", af.AddressFamily, af.MajorVersion, af.MinorVersion), &[h]);
+                w.violate(rules::INIT_AF_REGISTRATION, CALL, format!("AF {:#x} v{}.{} is already registered", af.AddressFamily, af.MajorVersion, af.MinorVersion), &[h]);
                 return NDIS_STATUS_FAILURE;
             }
             w.note(h, format!("AF {:#x} v{}.{} registered", af.AddressFamily, af.MajorVersion, af.MinorVersion));
@@ -569,11 +569,11 @@ ndis_fn! {
             w.event("=>", CALL, format!("{va:p} tag {}", tag_str(tag)));
             match w.ledger.get(&(va as usize)).cloned() {
                 None => {
-                    w.violate(Rule::MemoryLedger, CALL, format!("{va:p} is not a live allocation (double free or never allocated)"), &[]);
+                    w.violate(rules::MEMORY_LEDGER, CALL, format!("{va:p} is not a live allocation (double free or never allocated)"), &[]);
                     None
                 }
                 Some(a) if a.tag != tag => {
-                    w.violate(Rule::MemoryLedger, CALL, format!("{va:p} was allocated with tag {} and freed with tag {}", tag_str(a.tag), tag_str(tag)), &[]);
+                    w.violate(rules::MEMORY_LEDGER, CALL, format!("{va:p} was allocated with tag {} and freed with tag {}", tag_str(a.tag), tag_str(tag)), &[]);
                     w.ledger.remove(&(va as usize));
                     Some(a.size)
                 }
@@ -612,7 +612,7 @@ fn lock_op(call: &'static str, lock: *mut KSPIN_LOCK, f: impl FnOnce(&mut world:
     world::with(call, |w| {
         w.check_irql(call, DISPATCH_LEVEL);
         if lock.is_null() {
-            w.violate(Rule::HandleValid, call, "NULL spin lock", &[]);
+            w.violate(rules::HANDLE_VALID, call, "NULL spin lock", &[]);
             return;
         }
         f(w, lock as usize);
@@ -624,7 +624,7 @@ fn take_lock(w: &mut world::World, call: &'static str, l: usize) -> bool {
     let rec = w.locks.entry(l).or_insert(LockRec { held: false });
     if rec.held {
         w.violate(
-            Rule::IrqlBalance,
+            rules::IRQL_BALANCE,
             call,
             format!("spin lock {l:#x} acquired while this CPU holds it: deadlock on Windows"),
             &[],
@@ -644,7 +644,7 @@ fn drop_lock(w: &mut world::World, call: &'static str, l: usize) -> bool {
         }
         _ => {
             w.violate(
-                Rule::IrqlBalance,
+                rules::IRQL_BALANCE,
                 call,
                 format!("spin lock {l:#x} released but not held"),
                 &[],
@@ -702,7 +702,7 @@ ndis_fn! {
         lock_op(CALL, lock, |w, l| {
             if w.irql != DISPATCH_LEVEL {
                 let irql = w.irql;
-                w.violate(Rule::IrqlLimit, CALL, format!("called at IRQL {irql}; it requires DISPATCH_LEVEL"), &[]);
+                w.violate(rules::IRQL_LIMIT, CALL, format!("called at IRQL {irql}; it requires DISPATCH_LEVEL"), &[]);
             }
             take_lock(w, CALL, l);
         });
@@ -807,7 +807,7 @@ ndis_fn! {
     pub unsafe fn KeBugCheckEx(code: ULONG, p1: ULONG_PTR, p2: ULONG_PTR, p3: ULONG_PTR, p4: ULONG_PTR) -> ! {
         let report = world::with("KeBugCheckEx", |w| {
             w.bug_check = Some((code, [p1, p2, p3, p4]));
-            w.violate(Rule::BugCheck, "KeBugCheckEx", format!("bug check {code:#010x} ({p1:#x}, {p2:#x}, {p3:#x}, {p4:#x})"), &[]);
+            w.violate(rules::BUG_CHECK, "KeBugCheckEx", format!("bug check {code:#010x} ({p1:#x}, {p2:#x}, {p3:#x}, {p4:#x})"), &[]);
             w.violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
         });
         eprintln!("ndis-emu: the driver bug-checked: code {code:#010x}, parameters {p1:#x} {p2:#x} {p3:#x} {p4:#x}\n{report}");

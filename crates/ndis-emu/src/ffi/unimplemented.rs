@@ -8,7 +8,7 @@
 
 use ndis_sys::*;
 
-use crate::rules::Rule;
+use crate::rules;
 use crate::world;
 
 fn unimplemented_ddi(name: &'static str) {
@@ -16,7 +16,7 @@ fn unimplemented_ddi(name: &'static str) {
     world::with(name, |w| {
         w.event("=>", name, "NOT IMPLEMENTED");
         w.violate(
-            Rule::UnimplementedDdi,
+            rules::UNIMPLEMENTED_DDI,
             name,
             format!("{name} is not implemented by ndis-emu"),
             &[],
