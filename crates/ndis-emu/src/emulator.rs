@@ -42,6 +42,15 @@ pub enum EmuError {
     NoAdapter,
     /// An adapter is already up (ndis-emu runs one adapter per driver).
     AdapterExists,
+    /// The scheduler ran `steps` work item routines and timer callbacks and
+    /// still had `pending` ready: a periodic timer or a work item that
+    /// requeues itself keeps it busy (see [`Emulator::set_step_limit`]).
+    NeverIdle {
+        /// Routines and callbacks run before giving up.
+        steps: usize,
+        /// Work items queued and timers set when it gave up.
+        pending: usize,
+    },
 }
 
 impl fmt::Display for EmuError {
@@ -53,6 +62,12 @@ impl fmt::Display for EmuError {
             Self::RestartFailed(s) => write!(f, "MiniportRestart failed with {s:#010x}"),
             Self::NoAdapter => f.write_str("no adapter is up"),
             Self::AdapterExists => f.write_str("an adapter is already up"),
+            Self::NeverIdle { steps, pending } => write!(
+                f,
+                "deferred work never went idle: {steps} routine(s) and callback(s) ran and {pending} work item(s) or \
+                 timer(s) are still pending (a periodic timer or a self-requeuing work item; cancel it, or use \
+                 advance_time)"
+            ),
         }
     }
 }
@@ -118,6 +133,8 @@ pub struct Emulator {
     registry_path: Vec<u16>,
     registry_string: Box<UNICODE_STRING>,
     entry: Option<DRIVER_INITIALIZE>,
+    /// The last AF handle a client opened (also when the open is pending).
+    pub(crate) last_af: Option<crate::client::Af>,
 }
 
 impl Default for Emulator {
@@ -151,6 +168,7 @@ impl Emulator {
             registry_path,
             registry_string,
             entry: None,
+            last_af: None,
         }
     }
 
@@ -221,6 +239,7 @@ impl Emulator {
         let status = calls::initialize(init, handle, driver_context as NDIS_HANDLE, &mut params);
         let ctx = world::try_with(|w| {
             if status != NDIS_STATUS_SUCCESS {
+                crate::sched::owner_done(w, handle, "MiniportInitializeEx");
                 if let Some(r) = w.handles.get_mut(&handle) {
                     r.alive = false;
                 }
@@ -289,6 +308,8 @@ impl Emulator {
         if let Some(halt) = halt {
             calls::halt(halt, ctx, NdisHaltDeviceDisabled);
         }
+        crate::ffi::cm::check_afs_closed_at_halt();
+        world::try_with(|w| crate::sched::owner_done(w, handle, "MiniportHaltEx"));
         world::try_with(|w| {
             if let Some(a) = w.adapter.as_mut() {
                 a.halted = true;
@@ -309,6 +330,9 @@ impl Emulator {
         let object = self.driver_object();
         calls::unload(unload, object);
         world::try_with(|w| {
+            if let Some(d) = w.driver {
+                crate::sched::owner_done(w, d.handle, "MiniportDriverUnload");
+            }
             let deregistered = w.driver.is_some_and(|d| d.deregistered);
             if !deregistered {
                 let h = w.driver.map_or(0, |d| d.handle);
@@ -321,6 +345,86 @@ impl Emulator {
             }
         });
         Ok(())
+    }
+
+    /// A fresh emulator whose scheduler breaks ties with a PRNG seeded by
+    /// `seed`: when several work items and timers are ready at once, the
+    /// seed picks the order. Same seed, same run ([`Emulator::new`] is seed 0).
+    #[must_use]
+    pub fn with_seed(seed: u64) -> Self {
+        let emu = Self::new();
+        world::try_with(|w| w.sched = crate::sched::Sched::new(seed));
+        emu
+    }
+
+    /// Runs queued work items (at PASSIVE_LEVEL) and due timers (at
+    /// DISPATCH_LEVEL), moving virtual time to the next due timer whenever
+    /// nothing is ready, until nothing is queued or set. Returns how many
+    /// routines and callbacks ran.
+    ///
+    /// # Errors
+    /// [`EmuError::NeverIdle`] after the step limit ([`Emulator::set_step_limit`],
+    /// 10 000 by default): a periodic timer is never idle.
+    pub fn run_until_idle(&mut self) -> Result<usize, EmuError> {
+        crate::sched::run(None)
+    }
+
+    /// Lets `ms` milliseconds of virtual time pass, running every work item
+    /// and every timer that comes due on the way, at its due time (a 10 ms
+    /// periodic timer fires 10 times in 100 ms). Returns how many routines and
+    /// callbacks ran.
+    ///
+    /// # Errors
+    /// [`EmuError::NeverIdle`] after the step limit.
+    pub fn advance_time(&mut self, ms: u64) -> Result<usize, EmuError> {
+        crate::sched::run(Some(ms))
+    }
+
+    /// Work items queued plus timers set (in the timer queue).
+    #[must_use]
+    pub fn pending_deferred(&self) -> usize {
+        world::try_with(|w| w.sched.pending()).unwrap_or(0)
+    }
+
+    /// How many routines and callbacks one [`Emulator::run_until_idle`] or
+    /// [`Emulator::advance_time`] may run before it reports
+    /// [`EmuError::NeverIdle`].
+    pub fn set_step_limit(&mut self, steps: usize) {
+        world::try_with(|w| w.sched.set_step_limit(steps));
+    }
+
+    /// The virtual system time, in 100 ns units since 1601 (what an
+    /// absolute `DueTime` of NdisSetTimerObject is compared with). It starts
+    /// at 2025-01-01 00:00 UTC and moves only with the scheduler.
+    #[must_use]
+    pub fn system_time(&self) -> i64 {
+        world::try_with(|w| w.sched.now()).unwrap_or(crate::sched::SYSTEM_TIME_BASE)
+    }
+
+    /// Makes the `n`-th allocation from now fail (`n` = 1: the next one),
+    /// whichever DDI makes it: NdisAllocateMemoryWithTagPriority,
+    /// NdisAllocateIoWorkItem, NdisAllocateTimerObject, and every other DDI
+    /// that allocates. The DDI fails as its page documents (NULL or
+    /// NDIS_STATUS_RESOURCES) and the trace shows a `!!` event.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn fail_nth_allocation(&mut self, n: u64) {
+        world::try_with(|w| w.faults.fail_nth_allocation(n));
+    }
+
+    /// Makes the `n`-th call of the DDI `ddi` from now fail (`n` = 1: the
+    /// next one), e.g. `fail_nth_call("NdisAllocateIoWorkItem", 2)`.
+    ///
+    /// # Panics
+    /// If `n` is 0, or if ndis-emu implements no DDI of that name (a typo
+    /// would otherwise make the test pass without any failure).
+    pub fn fail_nth_call(&mut self, ddi: &str, n: u64) {
+        assert!(
+            crate::ffi::table::table().iter().any(|i| i.name == ddi),
+            "fail_nth_call: ndis-emu has no DDI named {ddi:?}"
+        );
+        world::try_with(|w| w.faults.fail_nth_call(ddi, n));
     }
 
     /// The report so far (no leak check).
@@ -338,6 +442,8 @@ impl Emulator {
     #[must_use]
     pub fn finish(self) -> Report {
         let mut world = world::take().unwrap_or_default();
+        crate::sched::leftovers(&mut world);
+        crate::lookaside::leaks_at_unload(&mut world);
         let leaks: Vec<(usize, world::Allocation)> = world.ledger.iter().map(|(a, b)| (*a, b.clone())).collect();
         for (addr, a) in leaks {
             world.violate(

@@ -8,26 +8,43 @@
 //! What it owns:
 //! * [`rules`]: the rules catalog (id, statement, source, proving test);
 //! * `world`: handles, ledger, IRQL, registered driver and adapter;
+//! * [`condis`]: AFs, SAPs, VCs, parties, pended requests, and their rules;
+//! * `client`: the scripted CoNDIS clients' API on [`Emulator`];
+//! * [`sched`]: work items and timers on a seeded, deterministic queue with
+//!   a virtual clock; `faults`: fail the Nth allocation or Nth call of a DDI;
 //! * [`Emulator`]: the API tests and covmini-lab drive;
 //! * `ffi` (the only module with `unsafe`): the exported DDIs, the one
-//!   import table ([`ffi::table`]) and the calls into driver handlers.
+//!   import table ([`ffi::table`]), call parameters in C memory, and the
+//!   calls into driver handlers.
 //!
 //! What it must not do: trust the driver (every handle and header is checked
 //! before use), succeed silently at something it does not implement, or
 //! share state between emulators (one per process at a time).
 //!
-//! Status: registration, optional handlers, initialization attributes, AF
-//! registration, pause/restart/halt/unload, memory, spin locks and debug
-//! output are implemented and checked; the call-manager and data-path DDIs
-//! are defined but fail loudly (`emu.unimplemented-ddi`) until issue #3.
+//! Status: registration, initialization, pause/restart/halt/unload, memory,
+//! spin locks, debug output, work items, timers, the whole call-manager
+//! surface (AFs, SAPs, VCs, outgoing and incoming calls, parties, QoS, OIDs,
+//! status indications) are implemented and checked. DDIs not implemented yet
+//! are defined but fail loudly (`emu.unimplemented-ddi`); the list is
+//! `ffi::unimplemented`.
 #![deny(unsafe_code)]
 
+mod client;
+pub mod condis;
 mod emulator;
+mod faults;
 pub mod ffi;
+pub mod lookaside;
+pub mod nbl;
 pub mod pe;
 pub mod rules;
+pub mod sched;
 mod world;
 
+pub use client::{Af, Client, Party, Sap, Vc};
+pub use condis::{Answer, CallState};
 pub use emulator::{EmuError, Emulator, Report};
+pub use ffi::cm::OidResult;
+pub use ffi::params::CallSpec;
 pub use rules::{Rule, RuleInfo, Violation};
 pub use world::Event;

@@ -105,7 +105,14 @@ macro_rules! define_rules {
 /// Every rule ndis-emu enforces, area by area, in catalog order.
 #[must_use]
 pub fn all() -> Vec<Rule> {
-    [LIFECYCLE].concat()
+    [
+        LIFECYCLE,
+        crate::condis::rules::CONDIS,
+        crate::sched::SCHED,
+        crate::lookaside::LOOKASIDE,
+        crate::nbl::NBLS,
+    ]
+    .concat()
 }
 
 define_rules! { LIFECYCLE:
@@ -153,7 +160,7 @@ define_rules! { LIFECYCLE:
         "MiniportDriverUnload calls NdisMDeregisterMiniportDriver with the driver handle.";
     MEMORY_LEDGER, "memory.ledger", false, "§8.10", "memory_ledger_fires_on_a_leak_and_on_a_wrong_tag",
         "Every allocation is freed exactly once, with its own tag, before unload completes.";
-    UNIMPLEMENTED_DDI, "emu.unimplemented-ddi", true, "architecture.md (ndis-emu)", "unimplemented_ddi_fires_on_create_vc",
+    UNIMPLEMENTED_DDI, "emu.unimplemented-ddi", true, "architecture.md (ndis-emu)", "unimplemented_ddi_fires_on_mco_activate_vc_complete",
         "The driver called a DDI ndis-emu does not implement yet; the run fails rather than pretend it succeeded.";
     BUG_CHECK, "driver.bug-check", false, "windows-drivers-rs (panic = bug check)", "bug_check_is_reported_with_its_code",
         "The driver called KeBugCheckEx: on Windows the machine stops here.";
@@ -199,7 +206,7 @@ pub fn catalog_markdown() -> String {
     let mut s = String::from(
         "# ndis-emu rules catalog\n\nGenerated from `crates/ndis-emu/src/rules.rs`: regenerate with \
          `NDIS_EMU_BLESS=1 cargo test -p ndis-emu --test catalog`; the test `rules_catalog_is_in_sync` fails \
-         if this file and the code differ. Each rule's proving test is in `crates/ndis-emu/tests/teeth.rs`. \
+         if this file and the code differ. Each rule's proving test is in `crates/ndis-emu/tests/` (`teeth*.rs`). \
          \"Stricter\" marks rules the shipping ndis.sys does not check.\n\n\
          | id | statement | source | stricter | proving test |\n|---|---|---|---|---|\n",
     );

@@ -24,6 +24,18 @@ pub enum HandleKind {
     Driver,
     /// NdisMiniportHandle (MiniportAdapterHandle).
     Adapter,
+    /// NdisAfHandle: one client's open of an address family.
+    Af,
+    /// NdisSapHandle.
+    Sap,
+    /// NdisVcHandle.
+    Vc,
+    /// NdisPartyHandle.
+    Party,
+    /// An NDIS I/O work item (NdisAllocateIoWorkItem).
+    WorkItem,
+    /// An NDIS timer object (NdisAllocateTimerObject).
+    Timer,
 }
 
 /// A handle's record.
@@ -133,6 +145,14 @@ pub struct World {
     pub events: Vec<Event>,
     pub debug_output: Vec<String>,
     pub bug_check: Option<(ULONG, [ULONG_PTR; 4])>,
+    /// AFs, SAPs, VCs, parties, clients and pended requests (crate::condis).
+    pub condis: crate::condis::Condis,
+    /// Work items, timer objects and the virtual clock (crate::sched).
+    pub sched: crate::sched::Sched,
+    /// Configured failures and their counters (crate::faults).
+    pub faults: crate::faults::Faults,
+    pub lookaside: crate::lookaside::Lookasides,
+    pub nbls: crate::nbl::Nbls,
     /// Echo DbgPrintEx lines to stderr as they come (NDIS_EMU_VERBOSE=1).
     pub verbose: bool,
 }

@@ -160,10 +160,10 @@ fn memory_ledger_fires_on_a_leak_and_on_a_wrong_tag() {
 }
 
 #[test]
-fn unimplemented_ddi_fires_on_create_vc() {
-    let report = run(Fault::CreateVc);
+fn unimplemented_ddi_fires_on_mco_activate_vc_complete() {
+    let report = run(Fault::ActivateVcComplete);
     only(&report, rules::UNIMPLEMENTED_DDI);
-    assert_eq!(report.violations[0].call, "NdisMCmCreateVc");
+    assert_eq!(report.violations[0].call, "NdisMCoActivateVcComplete");
 }
 
 /// KeBugCheckEx ends the process, as it ends Windows; so this test runs the

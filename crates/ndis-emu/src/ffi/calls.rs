@@ -10,7 +10,7 @@ use ndis_sys::*;
 use crate::rules;
 use crate::world::{self, Frame};
 
-fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
+pub(crate) fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
     world::with(name, |w| {
         let caller = w.irql;
         w.irql = irql;
@@ -23,7 +23,7 @@ fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
     })
 }
 
-fn leave(name: &'static str, caller_irql: KIRQL, detail: String) {
+pub(crate) fn leave(name: &'static str, caller_irql: KIRQL, detail: String) {
     world::with(name, |w| {
         let frame = w.frames.pop();
         let entry = frame.map_or(caller_irql, |f| f.irql_at_entry);
@@ -112,4 +112,33 @@ pub(crate) fn unload(f: MINIPORT_UNLOAD, driver_object: PDRIVER_OBJECT) {
     // SAFETY: registered handler; the same DRIVER_OBJECT DriverEntry got.
     unsafe { f(driver_object) };
     leave("MiniportDriverUnload", caller, String::new());
+}
+
+/// An NDIS I/O work item's routine (NDIS_IO_WORKITEM_ROUTINE) at
+/// PASSIVE_LEVEL, as a system worker thread calls it (crate::sched).
+pub(crate) fn work_item(routine: NDIS_IO_WORKITEM_ROUTINE, context: usize, handle: usize, detail: String) {
+    let caller = enter("WorkItemRoutine", PASSIVE_LEVEL, detail);
+    // SAFETY: the routine the driver passed to NdisQueueIoWorkItem for this
+    // work item, called with the context it passed and the work item's
+    // handle, as NDIS calls it.
+    unsafe { routine(context as PVOID, handle as NDIS_HANDLE) };
+    leave("WorkItemRoutine", caller, String::new());
+}
+
+/// An NDIS timer object's NetTimerCallback (NDIS_TIMER_FUNCTION) at
+/// DISPATCH_LEVEL, as its DPC calls it (crate::sched). The three
+/// system-specific arguments are reserved; NDIS-emu passes NULL.
+pub(crate) fn timer(function: NDIS_TIMER_FUNCTION, context: usize, detail: String) {
+    let caller = enter("NetTimerCallback", DISPATCH_LEVEL, detail);
+    // SAFETY: the TimerFunction the driver registered for a live timer that
+    // fired, with the FunctionContext it chose.
+    unsafe {
+        function(
+            core::ptr::null_mut(),
+            context as PVOID,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        )
+    };
+    leave("NetTimerCallback", caller, String::new());
 }

@@ -538,7 +538,7 @@ ndis_fn! {
                 None => w.check_handle(h, HandleKind::Adapter, CALL),
             }
         });
-        if !ok || length == 0 {
+        if !ok || length == 0 || world::with(CALL, |w| crate::faults::allocation_fails(w, CALL)) {
             return core::ptr::null_mut();
         }
         let Ok(layout) = Layout::from_size_align(length as usize, POOL_ALIGN) else {

@@ -11,7 +11,12 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod calls;
+pub(crate) mod cm;
+mod deferred;
 mod exports;
+pub(crate) mod lookaside;
+pub(crate) mod nbl;
+pub mod params;
 pub mod table;
 mod unimplemented;
 

@@ -1,0 +1,253 @@
+//! The scripted CoNDIS clients' API: what a test (or covmini-lab) calls to
+//! act as a CoNDIS client over the emulated NDIS. Each call does what NDIS
+//! does for the matching `NdisCl*` / `NdisCo*` request, including NDIS's own
+//! completion of a request the call manager did not pend.
+//!
+//! ```text
+//! let caller = emu.client("caller");
+//! let af = emu.open_af(caller, AF)?;            // NdisClOpenAddressFamilyEx
+//! let vc = emu.create_vc(af)?;                  // NdisCoCreateVc
+//! let status = emu.make_call(vc, &spec);        // NdisClMakeCall
+//! ```
+//!
+//! A status of NDIS_STATUS_PENDING means the call manager holds the request;
+//! its completion shows in the client's inbox and the object's state.
+
+use ndis_sys::*;
+
+use crate::condis::{Answer, CallState, ClientRec};
+use crate::emulator::Emulator;
+use crate::ffi::cm::{self, OidResult};
+use crate::ffi::params::CallSpec;
+use crate::world;
+
+/// A scripted client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Client(pub usize);
+/// An open address family (NdisAfHandle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Af(pub usize);
+/// A registered SAP (NdisSapHandle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sap(pub usize);
+/// A VC (NdisVcHandle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vc(pub usize);
+/// A party (NdisPartyHandle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Party(pub usize);
+
+impl Emulator {
+    /// A new client that accepts incoming calls at once.
+    pub fn client(&mut self, name: &str) -> Client {
+        world::try_with(|w| {
+            w.condis.clients.push(ClientRec {
+                name: name.to_string(),
+                answer: Answer::Sync,
+                incoming_call_status: NDIS_STATUS_SUCCESS,
+                create_vc_status: NDIS_STATUS_SUCCESS,
+                inbox: Vec::new(),
+            });
+            Client(w.condis.clients.len() - 1)
+        })
+        .unwrap_or(Client(usize::MAX))
+    }
+
+    /// How `client` answers incoming calls: at once or pended, and with
+    /// which status (SUCCESS accepts, anything else rejects).
+    pub fn set_incoming_answer(&mut self, client: Client, answer: Answer, status: NDIS_STATUS) {
+        world::try_with(|w| {
+            if let Some(c) = w.condis.clients.get_mut(client.0) {
+                c.answer = answer;
+                c.incoming_call_status = status;
+            }
+        });
+    }
+
+    /// What `client`'s ProtocolCoCreateVc returns when the MCM creates a VC for it.
+    pub fn set_create_vc_status(&mut self, client: Client, status: NDIS_STATUS) {
+        world::try_with(|w| {
+            if let Some(c) = w.condis.clients.get_mut(client.0) {
+                c.create_vc_status = status;
+            }
+        });
+    }
+
+    /// Everything NDIS indicated to `client`, in order.
+    #[must_use]
+    pub fn inbox(&self, client: Client) -> Vec<String> {
+        world::try_with(|w| w.condis.clients.get(client.0).map(|c| c.inbox.clone()))
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// NdisClOpenAddressFamilyEx. `Err` carries the failure status; a
+    /// request the MCM pended and has not completed is `Err(PENDING)` with the
+    /// handle in [`Self::last_af`].
+    pub fn open_af(&mut self, client: Client, af: CO_ADDRESS_FAMILY) -> Result<Af, NDIS_STATUS> {
+        let (h, status) = cm::open_af(client.0, af)?;
+        cm::pump();
+        self.last_af = Some(Af(h));
+        match status {
+            NDIS_STATUS_SUCCESS => Ok(Af(h)),
+            s => Err(s),
+        }
+    }
+
+    /// NdisClCloseAddressFamily: the final status, or PENDING.
+    pub fn close_af(&mut self, af: Af) -> NDIS_STATUS {
+        let s = cm::close_af(af.0).unwrap_or_else(|e| e);
+        cm::pump();
+        s
+    }
+
+    /// NdisClRegisterSap for a SAP of `sap_type` with these bytes.
+    pub fn register_sap(&mut self, af: Af, sap_type: ULONG, sap: &[u8]) -> Result<Sap, NDIS_STATUS> {
+        let (h, status) = cm::register_sap(af.0, sap_type, sap)?;
+        cm::pump();
+        match status {
+            NDIS_STATUS_SUCCESS => Ok(Sap(h)),
+            s => Err(s),
+        }
+    }
+
+    /// NdisClDeregisterSap: the final status, or PENDING.
+    pub fn deregister_sap(&mut self, sap: Sap) -> NDIS_STATUS {
+        let s = cm::deregister_sap(sap.0).unwrap_or_else(|e| e);
+        cm::pump();
+        s
+    }
+
+    /// NdisCoCreateVc on an open AF.
+    pub fn create_vc(&mut self, af: Af) -> Result<Vc, NDIS_STATUS> {
+        cm::create_vc(af.0).map(Vc)
+    }
+
+    /// NdisCoDeleteVc of a client-created VC.
+    pub fn delete_vc(&mut self, vc: Vc) -> NDIS_STATUS {
+        cm::delete_vc(vc.0).unwrap_or_else(|e| e)
+    }
+
+    /// NdisClMakeCall (point to point): the final status, or PENDING.
+    pub fn make_call(&mut self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
+        let s = cm::make_call(vc.0, params, false).map_or_else(|e| e, |(s, _)| s);
+        cm::pump();
+        s
+    }
+
+    /// NdisClMakeCall with an initial party (point to multipoint).
+    pub fn make_multipoint_call(&mut self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
+        let r = cm::make_call(vc.0, params, true).map_or_else(|e| (e, None), |(s, p)| (s, p.map(Party)));
+        cm::pump();
+        r
+    }
+
+    /// NdisClCloseCall: the final status, or PENDING.
+    pub fn close_call(&mut self, vc: Vc, close_data: &[u8]) -> NDIS_STATUS {
+        let s = cm::close_call(vc.0, close_data).unwrap_or_else(|e| e);
+        cm::pump();
+        s
+    }
+
+    /// NdisClAddParty on a connected multipoint call.
+    pub fn add_party(&mut self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
+        let r = cm::add_party(vc.0, params).map_or_else(|e| (e, None), |(p, s)| (s, Some(Party(p))));
+        cm::pump();
+        r
+    }
+
+    /// NdisClDropParty (not for the last party: close the call instead).
+    pub fn drop_party(&mut self, party: Party, data: &[u8]) -> NDIS_STATUS {
+        let s = cm::drop_party(party.0, data).unwrap_or_else(|e| e);
+        cm::pump();
+        s
+    }
+
+    /// NdisClModifyCallQoS on a connected call.
+    pub fn modify_qos(&mut self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
+        let s = cm::modify_qos(vc.0, params).unwrap_or_else(|e| e);
+        cm::pump();
+        s
+    }
+
+    /// The parties of a VC's call.
+    #[must_use]
+    pub fn parties(&self, vc: Vc) -> Vec<Party> {
+        world::try_with(|w| {
+            w.condis
+                .vcs
+                .get(&vc.0)
+                .map(|v| v.parties.iter().map(|p| Party(*p)).collect())
+        })
+        .flatten()
+        .unwrap_or_default()
+    }
+
+    /// NdisCoOidRequest query: through the call manager when `af` is given
+    /// (ProtocolCoOidRequest), else the miniport (MiniportCoOidRequest),
+    /// for `vc` or adapter-wide, with an information buffer of `len` bytes.
+    /// Returns the request id and what it came back with (PENDING while the
+    /// driver holds it; ask again with [`Self::oid_result`]).
+    pub fn oid_query(
+        &mut self,
+        af: Option<Af>,
+        vc: Option<Vc>,
+        oid: NDIS_OID,
+        len: usize,
+    ) -> Result<(usize, OidResult), NDIS_STATUS> {
+        let (h, _) = cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), false, oid, vec![0; len])?;
+        cm::pump();
+        cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
+    }
+
+    /// NdisCoOidRequest set with `data` as the information buffer.
+    pub fn oid_set(
+        &mut self,
+        af: Option<Af>,
+        vc: Option<Vc>,
+        oid: NDIS_OID,
+        data: &[u8],
+    ) -> Result<(usize, OidResult), NDIS_STATUS> {
+        let (h, _) = cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), true, oid, data.to_vec())?;
+        cm::pump();
+        cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
+    }
+
+    /// The current result of OID request `id`.
+    #[must_use]
+    pub fn oid_result(&self, id: usize) -> Option<OidResult> {
+        cm::oid_result(id)
+    }
+
+    /// NdisClIncomingCallComplete for a call the client pended.
+    pub fn answer_incoming(&mut self, vc: Vc, status: NDIS_STATUS) -> Result<(), NDIS_STATUS> {
+        let r = cm::answer_incoming(vc.0, status);
+        cm::pump();
+        r
+    }
+
+    /// Runs the clients' deferred answers (incoming closes, AF teardowns).
+    pub fn pump(&mut self) {
+        cm::pump();
+    }
+
+    /// The call on a VC and NDIS's active bit, or None for a deleted VC.
+    #[must_use]
+    pub fn vc_state(&self, vc: Vc) -> Option<(CallState, bool)> {
+        world::try_with(|w| w.condis.vcs.get(&vc.0).map(|v| (v.call, v.active))).flatten()
+    }
+
+    /// VCs the call manager offered `client` (incoming calls), oldest first.
+    #[must_use]
+    pub fn offered_vcs(&self, client: Client) -> Vec<Vc> {
+        world::try_with(|w| {
+            w.condis
+                .vcs
+                .iter()
+                .filter(|(_, v)| v.client == client.0 && v.sap.is_some())
+                .map(|(h, _)| Vc(*h))
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+}

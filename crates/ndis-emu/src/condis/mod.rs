@@ -1,0 +1,488 @@
+//! The connection-oriented half of NDIS: address families, SAPs, VCs,
+//! parties, the scripted clients that use them, and the bookkeeping of every
+//! request the call manager may pend.
+//!
+//! What it owns: the state NDIS keeps per object (contract §3), and the one
+//! rule that shapes every CoNDIS request (contract §2.3): when the call
+//! manager's handler returns anything but PENDING, NDIS completes the request
+//! itself with that status; only a PENDING return may be followed by the
+//! call manager's `NdisCm*Complete`, exactly once, never with PENDING. The
+//! [`Requests`] tracker enforces that for every kind of request at once.
+//!
+//! What it must not do: call into the driver (that is `ffi`), or hold the
+//! world across such a call.
+
+pub mod rules;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use ndis_sys::*;
+
+/// A scripted client, by index.
+pub type ClientId = usize;
+
+/// How a scripted client answers what NDIS offers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Answer inside the indication (ProtocolClIncomingCall returns the status).
+    Sync,
+    /// Return PENDING and answer later (the test calls the emulator to answer).
+    Pend,
+}
+
+/// A scripted CoNDIS client: what it does when NDIS calls it.
+#[derive(Clone, Debug)]
+pub struct ClientRec {
+    /// A name for traces.
+    pub name: String,
+    /// How it answers incoming calls.
+    pub answer: Answer,
+    /// Whether it accepts incoming calls (SUCCESS) or rejects them (this status).
+    pub incoming_call_status: NDIS_STATUS,
+    /// What its ProtocolCoCreateVc returns for MCM-created VCs.
+    pub create_vc_status: NDIS_STATUS,
+    /// Indications it received, in order (for assertions).
+    pub inbox: Vec<String>,
+}
+
+/// Where an open of an address family is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfState {
+    /// ProtocolCmOpenAf pended.
+    Opening,
+    /// Open: the AF takes SAPs, VCs and calls.
+    Open,
+    /// ProtocolCmCloseAf pended.
+    Closing,
+    /// Closed (or failed to open); the handle is dead.
+    Closed,
+}
+
+/// One client's open of an AF (an NdisAfHandle).
+#[derive(Clone, Debug)]
+pub struct AfRec {
+    /// The client that opened it.
+    pub client: ClientId,
+    /// The AF as the client asked for it.
+    pub af: CO_ADDRESS_FAMILY,
+    /// CallMgrAfContext the MCM returned.
+    pub cm_context: usize,
+    /// Where the open is.
+    pub state: AfState,
+    /// NdisCmNotifyCloseAddressFamily was called and its completion is due.
+    pub notify_close_pending: bool,
+}
+
+/// Where a SAP registration is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SapState {
+    /// ProtocolCmRegisterSap pended (incoming calls may already arrive).
+    Registering,
+    /// Registered.
+    Registered,
+    /// ProtocolCmDeregisterSap pended.
+    Deregistering,
+    /// Gone (or failed to register); the handle is dead.
+    Deregistered,
+}
+
+/// A registered SAP (an NdisSapHandle).
+#[derive(Clone, Debug)]
+pub struct SapRec {
+    /// The NdisAfHandle it was registered on.
+    pub af: usize,
+    /// CO_SAP.SapType.
+    pub sap_type: ULONG,
+    /// CO_SAP.Sap bytes.
+    pub sap: Vec<u8>,
+    /// CallMgrSapContext the MCM returned.
+    pub cm_context: usize,
+    /// Where the registration is.
+    pub state: SapState,
+}
+
+/// Who created a VC, and so who may delete it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Creator {
+    /// NdisCoCreateVc by a client: the client deletes it.
+    Client,
+    /// NdisMCmCreateVc by the call manager: the MCM deletes it.
+    CallManager,
+}
+
+/// The call on a VC, as NDIS sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallState {
+    /// No call.
+    Idle,
+    /// ProtocolCmMakeCall issued, not completed.
+    Outgoing,
+    /// NdisCmDispatchIncomingCall delivered, the client has not answered.
+    Offered,
+    /// The client accepted (ProtocolCmIncomingCallComplete SUCCESS) and is
+    /// waiting for NdisCmDispatchCallConnected.
+    Accepted,
+    /// The call is up.
+    Connected,
+    /// ProtocolCmCloseCall issued, not completed.
+    Closing,
+    /// The call closed (or failed); the VC may be reused or deleted.
+    Closed,
+}
+
+/// A VC (an NdisVcHandle).
+#[derive(Clone, Debug)]
+pub struct VcRec {
+    /// The NdisAfHandle of the VC.
+    pub af: usize,
+    /// The client on the other side of the VC.
+    pub client: ClientId,
+    /// Who created it (and so deletes it).
+    pub creator: Creator,
+    /// CallMgrVcContext = MiniportVcContext: what ProtocolCoCreateVc returned
+    /// (client-created) or what NdisMCmCreateVc was given (MCM-created).
+    pub cm_context: usize,
+    /// NDIS's "active" bit (NdisMCmActivateVc / NdisMCmDeactivateVc).
+    pub active: bool,
+    /// The call on the VC.
+    pub call: CallState,
+    /// The SAP an incoming call arrived on.
+    pub sap: Option<usize>,
+    /// Parties of a multipoint call (NdisPartyHandles).
+    pub parties: Vec<usize>,
+    /// The call was closed successfully and the VC is still active: it must
+    /// be deactivated before it can be deleted (contract §3.3 "Closed").
+    pub closed_while_active: bool,
+}
+
+/// Where a party is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartyState {
+    /// ProtocolCmMakeCall / ProtocolCmAddParty pended.
+    Adding,
+    /// Part of the call.
+    Connected,
+    /// ProtocolCmDropParty pended.
+    Dropping,
+}
+
+/// A party of a multipoint call (an NdisPartyHandle).
+#[derive(Clone, Debug)]
+pub struct PartyRec {
+    /// The NdisVcHandle of its call.
+    pub vc: usize,
+    /// CallMgrPartyContext the MCM returned.
+    pub cm_context: usize,
+    /// Where the party is.
+    pub state: PartyState,
+}
+
+/// The kinds of request a call manager may pend, each completed by its own
+/// `NdisCm*Complete` (contract §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReqKind {
+    /// ProtocolCmOpenAf.
+    OpenAf,
+    /// ProtocolCmCloseAf.
+    CloseAf,
+    /// ProtocolCmRegisterSap.
+    RegisterSap,
+    /// ProtocolCmDeregisterSap.
+    DeregisterSap,
+    /// ProtocolCmMakeCall.
+    MakeCall,
+    /// ProtocolCmCloseCall.
+    CloseCall,
+    /// ProtocolCmAddParty.
+    AddParty,
+    /// ProtocolCmDropParty.
+    DropParty,
+    /// ProtocolCmModifyCallQoS.
+    ModifyQos,
+    /// ProtocolCoOidRequest (a client's NdisCoOidRequest with an AF handle).
+    CmOid,
+    /// MiniportCoOidRequest (NdisCoOidRequest without an AF handle).
+    MiniportOid,
+}
+
+impl ReqKind {
+    /// The handler the request goes to.
+    #[must_use]
+    pub fn handler(self) -> &'static str {
+        match self {
+            Self::OpenAf => "ProtocolCmOpenAf",
+            Self::CloseAf => "ProtocolCmCloseAf",
+            Self::RegisterSap => "ProtocolCmRegisterSap",
+            Self::DeregisterSap => "ProtocolCmDeregisterSap",
+            Self::MakeCall => "ProtocolCmMakeCall",
+            Self::CloseCall => "ProtocolCmCloseCall",
+            Self::AddParty => "ProtocolCmAddParty",
+            Self::DropParty => "ProtocolCmDropParty",
+            Self::ModifyQos => "ProtocolCmModifyCallQoS",
+            Self::CmOid => "ProtocolCoOidRequest",
+            Self::MiniportOid => "MiniportCoOidRequest",
+        }
+    }
+
+    /// The completion function for a pended request.
+    #[must_use]
+    pub fn completion(self) -> &'static str {
+        match self {
+            Self::OpenAf => "NdisCmOpenAddressFamilyComplete",
+            Self::CloseAf => "NdisCmCloseAddressFamilyComplete",
+            Self::RegisterSap => "NdisCmRegisterSapComplete",
+            Self::DeregisterSap => "NdisCmDeregisterSapComplete",
+            Self::MakeCall => "NdisCmMakeCallComplete",
+            Self::CloseCall => "NdisCmCloseCallComplete",
+            Self::AddParty => "NdisCmAddPartyComplete",
+            Self::DropParty => "NdisCmDropPartyComplete",
+            Self::ModifyQos => "NdisCmModifyCallQoSComplete",
+            Self::CmOid => "NdisCoOidRequestComplete",
+            Self::MiniportOid => "NdisMCoOidRequestComplete",
+        }
+    }
+}
+
+/// Where a request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReqPhase {
+    /// The handler is running; `early` is a completion it made before
+    /// returning (legal only if it then returns PENDING).
+    InHandler {
+        /// A completion made before the handler returned.
+        early: Option<NDIS_STATUS>,
+    },
+    /// The handler returned PENDING; the completion is due.
+    Pended,
+}
+
+/// What the tracker says about a completion call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionVerdict {
+    /// Apply the completion now (the request was pended).
+    Apply,
+    /// Remember it: the handler is still running; apply when it returns PENDING.
+    Early,
+    /// No such request is pended: a double completion, or a completion of a
+    /// request whose handler returned non-PENDING (NDIS completed it already).
+    NotPended,
+    /// The handler already completed it once while running.
+    Twice,
+}
+
+/// What the tracker says about a handler's return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnVerdict {
+    /// Non-PENDING: NDIS completes the request with this status now.
+    NdisCompletes(NDIS_STATUS),
+    /// PENDING, and the handler had already completed: apply that status now.
+    CompletedEarly(NDIS_STATUS),
+    /// PENDING: wait for the completion.
+    Pended,
+    /// Non-PENDING although the handler had already completed it: NDIS would
+    /// complete it a second time.
+    CompletedTwice(NDIS_STATUS),
+}
+
+/// Every request the call manager holds, by (kind, NDIS handle of the object).
+///
+/// INVARIANT: at most one request of a kind per object is in flight; NDIS
+/// never issues a second before the first completes.
+#[derive(Default, Debug)]
+pub struct Requests {
+    inflight: BTreeMap<(ReqKind, usize), ReqPhase>,
+}
+
+impl Requests {
+    /// NDIS is about to call the handler for `(kind, object)`.
+    pub fn begin(&mut self, kind: ReqKind, object: usize) {
+        self.inflight
+            .insert((kind, object), ReqPhase::InHandler { early: None });
+    }
+
+    /// The handler returned `status`.
+    pub fn returned(&mut self, kind: ReqKind, object: usize, status: NDIS_STATUS) -> ReturnVerdict {
+        let phase = self.inflight.remove(&(kind, object));
+        match (phase, status == NDIS_STATUS_PENDING) {
+            (Some(ReqPhase::InHandler { early: Some(s) }), true) => ReturnVerdict::CompletedEarly(s),
+            (Some(ReqPhase::InHandler { early: Some(_) }), false) => ReturnVerdict::CompletedTwice(status),
+            (_, true) => {
+                self.inflight.insert((kind, object), ReqPhase::Pended);
+                ReturnVerdict::Pended
+            }
+            (_, false) => ReturnVerdict::NdisCompletes(status),
+        }
+    }
+
+    /// The call manager called the completion for `(kind, object)`.
+    pub fn complete(&mut self, kind: ReqKind, object: usize, status: NDIS_STATUS) -> CompletionVerdict {
+        match self.inflight.get_mut(&(kind, object)) {
+            None => CompletionVerdict::NotPended,
+            Some(ReqPhase::Pended) => {
+                self.inflight.remove(&(kind, object));
+                CompletionVerdict::Apply
+            }
+            Some(ReqPhase::InHandler { early: Some(_) }) => CompletionVerdict::Twice,
+            Some(ReqPhase::InHandler { early }) => {
+                *early = Some(status);
+                CompletionVerdict::Early
+            }
+        }
+    }
+
+    /// Whether `(kind, object)` is still waiting for its completion.
+    #[must_use]
+    pub fn is_pending(&self, kind: ReqKind, object: usize) -> bool {
+        self.inflight.contains_key(&(kind, object))
+    }
+
+    /// Requests still pended (for reports at halt).
+    pub fn pending(&self) -> impl Iterator<Item = (ReqKind, usize)> + '_ {
+        self.inflight.keys().copied()
+    }
+}
+
+/// Work a scripted client does after the driver's current handler returns
+/// (a client answering an indication calls NDIS again; doing it after the
+/// outermost driver frame keeps the emulator's calls into the driver flat).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAction {
+    /// Answer an incoming close with NdisClCloseCall (contract §3.3).
+    CloseCall {
+        /// The VC whose call closes.
+        vc: usize,
+    },
+    /// Answer NdisCmNotifyCloseAddressFamily: tear down the AF's calls and
+    /// SAPs, close the AF, then complete the notification.
+    TearDownAf {
+        /// The AF being closed.
+        af: usize,
+    },
+}
+
+/// The CoNDIS state of the world.
+#[derive(Default, Debug)]
+pub struct Condis {
+    /// The scripted clients, by ClientId.
+    pub clients: Vec<ClientRec>,
+    /// AF opens by NdisAfHandle.
+    pub afs: BTreeMap<usize, AfRec>,
+    /// SAPs by NdisSapHandle.
+    pub saps: BTreeMap<usize, SapRec>,
+    /// VCs by NdisVcHandle.
+    pub vcs: BTreeMap<usize, VcRec>,
+    /// Parties by NdisPartyHandle.
+    pub parties: BTreeMap<usize, PartyRec>,
+    /// Requests the call manager holds.
+    pub requests: Requests,
+    /// Client answers to run after the current driver handler returns.
+    pub actions: VecDeque<ClientAction>,
+    /// Call parameters the emulator handed the driver for a request on an
+    /// object (by NDIS handle), kept alive until the request completes: the
+    /// driver may hold and modify them until then.
+    pub params: BTreeMap<usize, crate::ffi::params::CallParams>,
+    /// OID requests handed to the driver, by request address.
+    pub oids: BTreeMap<usize, OidRec>,
+}
+
+/// An OID request a client issued, alive until it completes.
+pub struct OidRec {
+    /// The request block (its address is the request's identity).
+    pub request: Box<NDIS_OID_REQUEST>,
+    /// The information buffer the request points at.
+    pub buffer: Vec<u8>,
+    /// Which path it took.
+    pub kind: ReqKind,
+    /// Final status, once completed.
+    pub status: Option<NDIS_STATUS>,
+}
+
+impl std::fmt::Debug for OidRec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidRec")
+            .field("kind", &self.kind)
+            .field("len", &self.buffer.len())
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: usize = 0x10;
+
+    #[test]
+    fn a_non_pending_return_is_completed_by_ndis_and_a_later_completion_is_refused() {
+        let mut r = Requests::default();
+        r.begin(ReqKind::OpenAf, H);
+        assert_eq!(
+            r.returned(ReqKind::OpenAf, H, NDIS_STATUS_SUCCESS),
+            ReturnVerdict::NdisCompletes(0)
+        );
+        assert_eq!(
+            r.complete(ReqKind::OpenAf, H, NDIS_STATUS_SUCCESS),
+            CompletionVerdict::NotPended
+        );
+    }
+
+    #[test]
+    fn a_pended_request_completes_exactly_once() {
+        let mut r = Requests::default();
+        r.begin(ReqKind::MakeCall, H);
+        assert_eq!(
+            r.returned(ReqKind::MakeCall, H, NDIS_STATUS_PENDING),
+            ReturnVerdict::Pended
+        );
+        assert!(r.is_pending(ReqKind::MakeCall, H));
+        assert_eq!(
+            r.complete(ReqKind::MakeCall, H, NDIS_STATUS_SUCCESS),
+            CompletionVerdict::Apply
+        );
+        assert_eq!(
+            r.complete(ReqKind::MakeCall, H, NDIS_STATUS_SUCCESS),
+            CompletionVerdict::NotPended
+        );
+    }
+
+    #[test]
+    fn completing_inside_the_handler_is_legal_only_with_a_pending_return() {
+        let mut r = Requests::default();
+        r.begin(ReqKind::CloseCall, H);
+        assert_eq!(
+            r.complete(ReqKind::CloseCall, H, NDIS_STATUS_SUCCESS),
+            CompletionVerdict::Early
+        );
+        assert_eq!(
+            r.returned(ReqKind::CloseCall, H, NDIS_STATUS_PENDING),
+            ReturnVerdict::CompletedEarly(0)
+        );
+        r.begin(ReqKind::CloseCall, H);
+        assert_eq!(
+            r.complete(ReqKind::CloseCall, H, NDIS_STATUS_SUCCESS),
+            CompletionVerdict::Early
+        );
+        assert_eq!(
+            r.complete(ReqKind::CloseCall, H, NDIS_STATUS_SUCCESS),
+            CompletionVerdict::Twice
+        );
+        assert_eq!(
+            r.returned(ReqKind::CloseCall, H, NDIS_STATUS_SUCCESS),
+            ReturnVerdict::CompletedTwice(0)
+        );
+    }
+
+    #[test]
+    fn requests_of_different_kinds_or_objects_are_independent() {
+        let mut r = Requests::default();
+        r.begin(ReqKind::RegisterSap, H);
+        assert_eq!(
+            r.returned(ReqKind::RegisterSap, H, NDIS_STATUS_PENDING),
+            ReturnVerdict::Pended
+        );
+        assert_eq!(r.complete(ReqKind::DeregisterSap, H, 0), CompletionVerdict::NotPended);
+        assert_eq!(r.complete(ReqKind::RegisterSap, H + 1, 0), CompletionVerdict::NotPended);
+        assert_eq!(r.pending().count(), 1);
+    }
+}

@@ -1,0 +1,46 @@
+//! The CoNDIS rules: completion discipline, the two seed pages'
+//! make-call and close-call rules, VC ownership and activation, incoming-call
+//! sequencing, and AF teardown at halt. Proving tests: tests/teeth_cm.rs.
+
+crate::define_rules! { CONDIS:
+    COMPLETE_NOT_PENDING, "cm.complete-not-pending", false, "§2 [D]; seed pages (_S_)", "complete_not_pending_fires_on_a_pending_completion",
+        "No NdisCm*/NdisMCm* completion is given NDIS_STATUS_PENDING as its status.";
+    COMPLETE_ONLY_PENDED, "cm.complete-only-pended", false, "§2.3, §8.4", "complete_only_pended_fires_on_completing_a_synchronous_request",
+        "A call manager calls NdisMCm*Complete only for a request whose handler returned PENDING, and exactly once: a non-PENDING return means NDIS already completed it.";
+    VC_HANDLERS_NEVER_PEND, "cm.vc-handlers-never-pend", false, "§2.1, §8.5", "vc_handlers_never_pend_fires_on_a_pending_create_vc",
+        "ProtocolCoCreateVc and ProtocolCoDeleteVc never return NDIS_STATUS_PENDING.";
+    CALL_SUCCESS_NEEDS_ACTIVE_VC, "call.success-needs-active-vc", false, "seed NdisMCmMakeCallComplete; §3.3, §8.6", "call_success_needs_active_vc_fires_without_activation",
+        "A make call completes with NDIS_STATUS_SUCCESS only after NdisMCmActivateVc on its VC.";
+    CALL_FAILURE_LEAVES_VC_INACTIVE, "call.failure-leaves-vc-inactive", false, "seed NdisMCmMakeCallComplete; §3.3 [B], §8.6", "call_failure_leaves_vc_inactive_fires_on_a_failed_call_left_active",
+        "A make call that fails leaves its VC deactivated (else the client's NdisCoDeleteVc fails with NOT_ACCEPTED and the VC leaks).";
+    CALL_PARTY_CONTEXT, "call.party-context", false, "§3.3, §3.4", "call_party_context_fires_on_a_party_context_for_a_point_to_point_call",
+        "A point-to-point make call leaves *CallMgrPartyContext NULL; a successful multipoint make call or add party returns a non-NULL party context.";
+    VC_ACTIVATE_NEEDS_MEDIA_PARAMETERS, "vc.activate-needs-media-parameters", false, "§3.3 [B], §8.7", "vc_activate_needs_media_parameters_fires_on_null_media",
+        "NdisMCmActivateVc gets call parameters with a non-NULL MediaParameters (ndis.sys dereferences it).";
+    VC_ONLY_CREATOR_DELETES, "vc.only-creator-deletes", false, "§3.3, §8.7", "vc_only_creator_deletes_fires_on_deleting_a_client_vc",
+        "NdisMCmDeleteVc deletes only VCs the call manager created with NdisMCmCreateVc.";
+    VC_DEACTIVATED_BEFORE_DELETE, "vc.deactivated-before-delete", false, "seed NdisMCmCloseCallComplete; §3.3 [B]", "vc_deactivated_before_delete_fires_on_close_without_deactivation",
+        "A VC is deactivated before it is deleted: NdisMCmDeleteVc on an active VC, or a closed call whose VC is still active when the client deletes it, breaks this.";
+    VC_CREATE_ON_OPEN_AF, "vc.create-on-open-af", false, "§3.1", "vc_create_on_open_af_fires_on_a_null_af",
+        "NdisMCmCreateVc names an open NdisAfHandle.";
+    INCOMING_SAP_REGISTERED, "incoming.sap-registered", false, "§3.2, §3.3, §8.8", "incoming_sap_registered_fires_on_a_deregistering_sap",
+        "NdisMCmDispatchIncomingCall names a SAP that is registered (or registering) on an open AF.";
+    INCOMING_VC_CREATED_AND_ACTIVE, "incoming.vc-created-and-active", false, "§3.3, §8.8", "incoming_vc_created_and_active_fires_on_an_inactive_vc",
+        "NdisMCmDispatchIncomingCall offers a VC the call manager created and activated, on the SAP's AF, with no call on it.";
+    INCOMING_CONNECTED_AFTER_ACCEPT, "incoming.connected-after-accept", true, "§3.3, §8.8", "incoming_connected_after_accept_fires_on_a_rejected_call",
+        "NdisMCmDispatchCallConnected follows a successful ProtocolCmIncomingCallComplete, once.";
+    CLOSE_INCOMING_ON_A_CALL, "close.incoming-on-a-call", true, "§3.3", "close_incoming_on_a_call_fires_on_an_idle_vc",
+        "NdisMCmDispatchIncomingCloseCall names a VC that carries a call (accepted, connected or outgoing).";
+    PARTY_INCOMING_DROP_NOT_LAST, "party.incoming-drop-not-last", false, "§3.4", "party_incoming_drop_not_last_fires_on_the_last_party",
+        "NdisMCmDispatchIncomingDropParty names a party of a call with other parties left; the last party goes with NdisMCmDispatchIncomingCloseCall.";
+    OID_COMPLETION_MATCHES_PATH, "oid.completion-matches-path", true, "§2.1, §2.2", "oid_completion_matches_path_fires_on_the_miniport_completion_of_a_cm_request",
+        "A request ProtocolCoOidRequest pended completes with NdisMCmOidRequestComplete (NdisCoOidRequestComplete); one MiniportCoOidRequest pended completes with NdisMCoOidRequestComplete.";
+    OID_BYTES_WITHIN_BUFFER, "oid.bytes-within-buffer", false, "NDIS_OID_REQUEST [D]", "oid_bytes_within_buffer_fires_on_overstated_bytes_written",
+        "An OID request reports BytesWritten/BytesRead within InformationBufferLength, and BytesNeeded above it when it fails with BUFFER_TOO_SHORT or INVALID_LENGTH.";
+    STATUS_INDICATION_VALID, "status.indication-valid", false, "§2.2, NDIS_STATUS_INDICATION [D]", "status_indication_valid_fires_on_a_foreign_source_handle",
+        "NdisMCoIndicateStatusEx comes after the registration attributes, with an NDIS_STATUS_INDICATION header (0x98, revision 1, size >= 112) whose SourceHandle is the miniport adapter handle, for the adapter or one of its VCs.";
+    MCM_REQUEST_ON_OPEN_AF, "af.mcm-request-on-open-af", false, "§3.1", "mcm_request_on_open_af_fires_on_an_oid_to_a_closed_af",
+        "NdisMCmOidRequest names an open AF (and, if given, a VC of it) and carries a valid NDIS_OID_REQUEST header.";
+    HALT_AFS_CLOSED, "halt.afs-closed", false, "§1.4, §8.10", "halt_afs_closed_fires_when_halt_forgets_notify_close",
+        "Every AF clients opened is closed before MiniportHaltEx returns (the MCM calls NdisMCmNotifyCloseAddressFamily for each one still open).";
+}

@@ -1,0 +1,1591 @@
+//! The CoNDIS call-manager surface of the emulator.
+//!
+//! * Client operations (`open_af`, `make_call`, ...): what NDIS does when a
+//!   scripted client calls `NdisClOpenAddressFamilyEx`, `NdisClMakeCall`, ...:
+//!   allocate the NDIS handle, call the MCM's handler, and either complete the
+//!   request itself (non-PENDING return) or wait for the MCM's completion.
+//! * The MCM's DDIs (`NdisCm*Complete`, `NdisCmDispatch*`, `NdisMCm*Vc`),
+//!   each checked against the CoNDIS rules before it changes any state.
+//!
+//! Completions are applied in one place per request kind ([`apply`]), whether
+//! NDIS completes (synchronous return) or the MCM does (pended request).
+
+use ndis_sys::*;
+
+use super::calls::{enter, leave};
+use super::params::{CallParams, CallSpec, read_call_params};
+use crate::condis::rules as r;
+use crate::condis::{
+    AfRec, AfState, Answer, CallState, ClientAction, ClientId, CompletionVerdict, Creator, PartyRec, PartyState,
+    ReqKind, ReturnVerdict, SapRec, SapState, VcRec,
+};
+use crate::rules;
+use crate::world::{self, HandleKind, World};
+
+/// Runs a call into the driver inside a frame at `irql`.
+fn frame<R>(name: &'static str, irql: KIRQL, detail: String, f: impl FnOnce() -> R) -> R {
+    let caller = enter(name, irql, detail);
+    let r = f();
+    leave(name, caller, String::new());
+    r
+}
+
+/// Why a client operation could not be issued (the emulator refused it as
+/// NDIS would, before reaching the driver).
+pub type Refused = NDIS_STATUS;
+
+fn kill(w: &mut World, h: usize, why: &str) {
+    if let Some(r) = w.handles.get_mut(&h) {
+        r.alive = false;
+        r.history.push(why.to_string());
+    }
+}
+
+fn cm_handlers(w: &World) -> Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS> {
+    w.driver.and_then(|d| d.cm)
+}
+
+// --- Applying completions ----------------------------------------------------
+
+/// Applies the final status of a request, from NDIS (synchronous return) or
+/// from the MCM's completion; `ctx` is the context the completion carries.
+fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
+    let call = kind.completion();
+    let ok = status == NDIS_STATUS_SUCCESS;
+    w.note(h, format!("{} completed {status:#x}", kind.handler()));
+    match kind {
+        ReqKind::OpenAf => {
+            let client = w.condis.afs.get(&h).map(|a| a.client);
+            if let Some(a) = w.condis.afs.get_mut(&h) {
+                if ok {
+                    a.state = AfState::Open;
+                    if let Some(c) = ctx {
+                        a.cm_context = c;
+                    }
+                } else {
+                    a.state = AfState::Closed;
+                }
+            }
+            if !ok {
+                kill(w, h, "open failed");
+            }
+            inbox(w, client, format!("OpenAfComplete {status:#x}"));
+        }
+        ReqKind::CloseAf => {
+            let client = w.condis.afs.get(&h).map(|a| a.client);
+            if let Some(a) = w.condis.afs.get_mut(&h) {
+                a.state = AfState::Closed;
+            }
+            kill(w, h, "closed");
+            inbox(w, client, format!("CloseAfComplete {status:#x}"));
+        }
+        ReqKind::RegisterSap => {
+            if let Some(s) = w.condis.saps.get_mut(&h) {
+                if ok {
+                    s.state = SapState::Registered;
+                    if let Some(c) = ctx {
+                        s.cm_context = c;
+                    }
+                } else {
+                    s.state = SapState::Deregistered;
+                }
+            }
+            if !ok {
+                kill(w, h, "registration failed");
+            }
+        }
+        ReqKind::DeregisterSap => {
+            if let Some(s) = w.condis.saps.get_mut(&h) {
+                s.state = SapState::Deregistered;
+            }
+            kill(w, h, "deregistered");
+        }
+        ReqKind::MakeCall => {
+            let Some(vc) = w.condis.vcs.get(&h).cloned() else {
+                return;
+            };
+            if ok && !vc.active {
+                w.violate(
+                    r::CALL_SUCCESS_NEEDS_ACTIVE_VC,
+                    call,
+                    format!("VC {h:#x} completed SUCCESS but was never activated"),
+                    &[h],
+                );
+            }
+            if !ok && vc.active {
+                w.violate(
+                    r::CALL_FAILURE_LEAVES_VC_INACTIVE,
+                    call,
+                    format!("VC {h:#x} completed {status:#x} but is still active (NdisMCmDeactivateVc first)"),
+                    &[h],
+                );
+            }
+            for p in &vc.parties {
+                if ok {
+                    let cm = w.condis.parties.get(p).map_or(0, |x| x.cm_context);
+                    if let Some(c) = ctx.filter(|c| *c != 0).or(Some(cm).filter(|c| *c != 0)) {
+                        if let Some(pr) = w.condis.parties.get_mut(p) {
+                            pr.cm_context = c;
+                            pr.state = PartyState::Connected;
+                        }
+                    } else {
+                        w.violate(
+                            r::CALL_PARTY_CONTEXT,
+                            call,
+                            format!("multipoint call on VC {h:#x} succeeded with a NULL party context"),
+                            &[h],
+                        );
+                    }
+                } else {
+                    w.condis.parties.remove(p);
+                    kill(w, *p, "make call failed: party handle invalid");
+                }
+            }
+            let client = vc.client;
+            if let Some(v) = w.condis.vcs.get_mut(&h) {
+                v.call = if ok { CallState::Connected } else { CallState::Closed };
+                if !ok {
+                    v.parties.clear();
+                }
+            }
+            w.condis.params.remove(&h);
+            inbox(w, Some(client), format!("MakeCallComplete {status:#x}"));
+        }
+        ReqKind::CloseCall => {
+            let Some(vc) = w.condis.vcs.get(&h).cloned() else {
+                return;
+            };
+            if ok {
+                for p in &vc.parties {
+                    w.condis.parties.remove(p);
+                    kill(w, *p, "call closed");
+                }
+            }
+            if let Some(v) = w.condis.vcs.get_mut(&h) {
+                if ok {
+                    v.call = CallState::Closed;
+                    v.parties.clear();
+                    v.closed_while_active = v.active;
+                } else {
+                    v.call = CallState::Connected;
+                }
+            }
+            inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
+        }
+        ReqKind::AddParty => {
+            let vc = w.condis.parties.get(&h).map(|p| p.vc);
+            if ok {
+                let c = ctx.unwrap_or(0);
+                if c == 0 {
+                    w.violate(
+                        r::CALL_PARTY_CONTEXT,
+                        call,
+                        format!("party {h:#x} added with a NULL party context"),
+                        &[h],
+                    );
+                }
+                if let Some(p) = w.condis.parties.get_mut(&h) {
+                    p.cm_context = c;
+                    p.state = PartyState::Connected;
+                }
+            } else {
+                w.condis.parties.remove(&h);
+                if let Some(v) = vc.and_then(|v| w.condis.vcs.get_mut(&v)) {
+                    v.parties.retain(|p| *p != h);
+                }
+                kill(w, h, "add party failed");
+            }
+            if let Some(vc) = vc {
+                w.condis.params.remove(&h);
+                let client = w.condis.vcs.get(&vc).map(|v| v.client);
+                inbox(w, client, format!("AddPartyComplete {status:#x}"));
+            }
+        }
+        ReqKind::DropParty => {
+            let vc = w.condis.parties.get(&h).map(|p| p.vc);
+            if ok {
+                w.condis.parties.remove(&h);
+                if let Some(v) = vc.and_then(|v| w.condis.vcs.get_mut(&v)) {
+                    v.parties.retain(|p| *p != h);
+                }
+                kill(w, h, "dropped");
+            } else if let Some(p) = w.condis.parties.get_mut(&h) {
+                p.state = PartyState::Connected;
+            }
+        }
+        ReqKind::ModifyQos => {
+            w.condis.params.remove(&h);
+        }
+        ReqKind::CmOid | ReqKind::MiniportOid => finish_oid(w, kind, h, status),
+    }
+}
+
+/// BytesWritten (or BytesRead, for a set) and BytesNeeded of a request.
+fn oid_counts(q: &NDIS_OID_REQUEST) -> (UINT, UINT) {
+    if q.RequestType == NdisRequestSetInformation {
+        // SAFETY: the emulator built this request as a set, so
+        // SET_INFORMATION is the union member in use; plain integers.
+        let d = unsafe { q.DATA.SET_INFORMATION };
+        (d.BytesRead, d.BytesNeeded)
+    } else {
+        // SAFETY: built as a query: QUERY_INFORMATION is the member in use.
+        let d = unsafe { q.DATA.QUERY_INFORMATION };
+        (d.BytesWritten, d.BytesNeeded)
+    }
+}
+
+/// Records an OID request's result and checks its byte counts.
+fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
+    let Some(rec) = w.condis.oids.get_mut(&h) else { return };
+    rec.status = Some(status);
+    let len = rec.buffer.len();
+    let set = rec.request.RequestType == NdisRequestSetInformation;
+    let (done, needed) = oid_counts(&rec.request);
+    let problem = if done as usize > len {
+        Some(format!(
+            "Bytes{} {done} > InformationBufferLength {len}",
+            if set { "Read" } else { "Written" }
+        ))
+    } else if (status == NDIS_STATUS_BUFFER_TOO_SHORT || status == NDIS_STATUS_INVALID_LENGTH) && needed as usize <= len
+    {
+        Some(format!(
+            "failed {status:#x} with BytesNeeded {needed} <= InformationBufferLength {len}"
+        ))
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        w.violate(r::OID_BYTES_WITHIN_BUFFER, kind.handler(), p, &[]);
+    }
+}
+
+fn inbox(w: &mut World, client: Option<ClientId>, line: String) {
+    if let Some(c) = client.and_then(|c| w.condis.clients.get_mut(c)) {
+        c.inbox.push(line);
+    }
+}
+
+/// Records the handler's return and applies what follows from it.
+fn settle(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) -> NDIS_STATUS {
+    match w.condis.requests.returned(kind, h, status) {
+        ReturnVerdict::NdisCompletes(s) => {
+            apply(w, kind, h, s, ctx);
+            s
+        }
+        ReturnVerdict::CompletedEarly(s) => {
+            apply(w, kind, h, s, ctx);
+            s
+        }
+        ReturnVerdict::Pended => NDIS_STATUS_PENDING,
+        ReturnVerdict::CompletedTwice(s) => {
+            w.violate(
+                r::COMPLETE_ONLY_PENDED,
+                kind.completion(),
+                format!(
+                    "{} completed the request and then returned {s:#x} instead of PENDING: NDIS completes it again",
+                    kind.handler()
+                ),
+                &[h],
+            );
+            s
+        }
+    }
+}
+
+/// The MCM's completion of `(kind, h)`: checks it, then applies it or
+/// remembers it (completed inside the handler).
+fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
+    let call = kind.completion();
+    world::with(call, |w| {
+        w.event("=>", call, format!("{status:#x} {h:#x}"));
+        w.check_irql(call, DISPATCH_LEVEL);
+        if status == NDIS_STATUS_PENDING {
+            w.violate(
+                r::COMPLETE_NOT_PENDING,
+                call,
+                format!("completed {h:#x} with NDIS_STATUS_PENDING"),
+                &[h],
+            );
+            return;
+        }
+        match w.condis.requests.complete(kind, h, status) {
+            CompletionVerdict::Apply => apply(w, kind, h, status, ctx),
+            CompletionVerdict::Early => {}
+            CompletionVerdict::NotPended => w.violate(
+                r::COMPLETE_ONLY_PENDED,
+                call,
+                format!(
+                    "no pended {} for {h:#x}: its handler did not return PENDING, or it was already completed",
+                    kind.handler()
+                ),
+                &[h],
+            ),
+            CompletionVerdict::Twice => {
+                w.violate(
+                    r::COMPLETE_ONLY_PENDED,
+                    call,
+                    format!("{h:#x} completed twice inside {}", kind.handler()),
+                    &[h],
+                );
+            }
+        }
+    });
+}
+
+// --- Client operations ---------------------------------------------------------
+
+/// NdisClOpenAddressFamilyEx: opens `af` for `client`. Returns the AF handle
+/// and the status (PENDING while the MCM holds the request).
+pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize, NDIS_STATUS), Refused> {
+    const CALL: &str = "NdisClOpenAddressFamilyEx";
+    let (handler, adapter_ctx, h) = world::with(CALL, |w| -> Result<_, Refused> {
+        let registered = w
+            .adapter
+            .as_ref()
+            .filter(|a| !a.halted)
+            .is_some_and(|a| a.afs.iter().any(|x| x.AddressFamily == af.AddressFamily));
+        let handler = cm_handlers(w).and_then(|c| c.CmOpenAfHandler);
+        let (Some(handler), true) = (handler, registered) else {
+            return Err(NDIS_STATUS_FAILURE);
+        };
+        let adapter_ctx = w.adapter.as_ref().map_or(0, |a| a.context);
+        let h = w.new_handle(HandleKind::Af, format!("opened by client {client}"));
+        w.condis.afs.insert(
+            h,
+            AfRec {
+                client,
+                af,
+                cm_context: 0,
+                state: AfState::Opening,
+                notify_close_pending: false,
+            },
+        );
+        w.condis.requests.begin(ReqKind::OpenAf, h);
+        Ok((handler, adapter_ctx, h))
+    })?;
+    let mut af_block = af;
+    let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
+    let status = frame(
+        "ProtocolCmOpenAf",
+        PASSIVE_LEVEL,
+        format!("AF {:#x} -> {h:#x}", af.AddressFamily),
+        || {
+            // SAFETY: the MCM's registered handler, called as NDIS does: the
+            // adapter context, an AF block and out slot alive across the call.
+            unsafe {
+                handler(
+                    adapter_ctx as NDIS_HANDLE,
+                    &raw mut af_block,
+                    h as NDIS_HANDLE,
+                    &raw mut ctx,
+                )
+            }
+        },
+    );
+    Ok((
+        h,
+        world::with(CALL, |w| settle(w, ReqKind::OpenAf, h, status, Some(ctx as usize))),
+    ))
+}
+
+/// NdisClCloseAddressFamily.
+pub(crate) fn close_af(af: usize) -> Result<NDIS_STATUS, Refused> {
+    const CALL: &str = "NdisClCloseAddressFamily";
+    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w
+            .condis
+            .afs
+            .get_mut(&af)
+            .filter(|a| a.state == AfState::Open)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        rec.state = AfState::Closing;
+        let ctx = rec.cm_context;
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmCloseAfHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        w.condis.requests.begin(ReqKind::CloseAf, af);
+        Ok((handler, ctx))
+    })?;
+    let status = frame("ProtocolCmCloseAf", PASSIVE_LEVEL, format!("{af:#x}"), || {
+        // SAFETY: registered handler with the CallMgrAfContext the MCM gave.
+        unsafe { handler(ctx as NDIS_HANDLE) }
+    });
+    Ok(world::with(CALL, |w| settle(w, ReqKind::CloseAf, af, status, None)))
+}
+
+/// NdisClRegisterSap.
+pub(crate) fn register_sap(af: usize, sap_type: ULONG, sap: &[u8]) -> Result<(usize, NDIS_STATUS), Refused> {
+    const CALL: &str = "NdisClRegisterSap";
+    let (handler, af_ctx, h) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w
+            .condis
+            .afs
+            .get(&af)
+            .filter(|a| a.state == AfState::Open)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let af_ctx = rec.cm_context;
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmRegisterSapHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let h = w.new_handle(HandleKind::Sap, format!("registered on AF {af:#x}"));
+        w.condis.saps.insert(
+            h,
+            SapRec {
+                af,
+                sap_type,
+                sap: sap.to_vec(),
+                cm_context: 0,
+                state: SapState::Registering,
+            },
+        );
+        w.condis.requests.begin(ReqKind::RegisterSap, h);
+        Ok((handler, af_ctx, h))
+    })?;
+    // CO_SAP with its variable tail, 8-byte aligned.
+    let mut block = vec![0u64; (8 + sap.len()).div_ceil(8).max(2)];
+    let co_sap = block.as_mut_ptr().cast::<CO_SAP>();
+    let len = u32::try_from(sap.len()).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
+    // SAFETY: the block holds the 8 header bytes plus the SAP bytes (sized
+    // above) and is 8-byte aligned.
+    unsafe {
+        co_sap.write(CO_SAP {
+            SapType: sap_type,
+            SapLength: len,
+            Sap: [0],
+        })
+    };
+    let tail = co_sap.cast::<u8>().wrapping_add(core::mem::offset_of!(CO_SAP, Sap));
+    // SAFETY: as above; no overlap with `sap`.
+    unsafe { tail.copy_from_nonoverlapping(sap.as_ptr(), sap.len()) };
+    let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
+    let status = frame(
+        "ProtocolCmRegisterSap",
+        PASSIVE_LEVEL,
+        format!("AF {af:#x} -> SAP {h:#x}"),
+        || {
+            // SAFETY: registered handler; the CO_SAP block and out slot outlive the call.
+            unsafe { handler(af_ctx as NDIS_HANDLE, co_sap, h as NDIS_HANDLE, &raw mut ctx) }
+        },
+    );
+    drop(block);
+    Ok((
+        h,
+        world::with(CALL, |w| settle(w, ReqKind::RegisterSap, h, status, Some(ctx as usize))),
+    ))
+}
+
+/// NdisClDeregisterSap.
+pub(crate) fn deregister_sap(sap: usize) -> Result<NDIS_STATUS, Refused> {
+    const CALL: &str = "NdisClDeregisterSap";
+    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w
+            .condis
+            .saps
+            .get_mut(&sap)
+            .filter(|s| s.state == SapState::Registered)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        rec.state = SapState::Deregistering;
+        let ctx = rec.cm_context;
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmDeregisterSapHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        w.condis.requests.begin(ReqKind::DeregisterSap, sap);
+        Ok((handler, ctx))
+    })?;
+    let status = frame("ProtocolCmDeregisterSap", PASSIVE_LEVEL, format!("{sap:#x}"), || {
+        // SAFETY: registered handler with the CallMgrSapContext the MCM gave.
+        unsafe { handler(ctx as NDIS_HANDLE) }
+    });
+    Ok(world::with(CALL, |w| {
+        settle(w, ReqKind::DeregisterSap, sap, status, None)
+    }))
+}
+
+/// NdisCoCreateVc by a client: NDIS calls the MCM's ProtocolCoCreateVc.
+pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
+    const CALL: &str = "NdisCoCreateVc";
+    let (handler, af_ctx, client, h) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w
+            .condis
+            .afs
+            .get(&af)
+            .filter(|a| a.state == AfState::Open)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let (af_ctx, client) = (rec.cm_context, rec.client);
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmCreateVcHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let h = w.new_handle(HandleKind::Vc, format!("created by client {client} on AF {af:#x}"));
+        Ok((handler, af_ctx, client, h))
+    })?;
+    let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
+    let status = frame("ProtocolCoCreateVc", PASSIVE_LEVEL, format!("{h:#x}"), || {
+        // SAFETY: registered handler; for an MCM NDIS passes the CallMgrAfContext [B].
+        unsafe { handler(af_ctx as NDIS_HANDLE, h as NDIS_HANDLE, &raw mut ctx) }
+    });
+    world::with(CALL, |w| {
+        if status == NDIS_STATUS_PENDING {
+            w.violate(
+                r::VC_HANDLERS_NEVER_PEND,
+                "ProtocolCoCreateVc",
+                "returned PENDING: the VC is unusable and NDIS deletes it",
+                &[h],
+            );
+        }
+        if status != NDIS_STATUS_SUCCESS {
+            kill(w, h, "create failed");
+            return Err(status);
+        }
+        w.condis.vcs.insert(
+            h,
+            VcRec {
+                af,
+                client,
+                creator: Creator::Client,
+                cm_context: ctx as usize,
+                active: false,
+                call: CallState::Idle,
+                sap: None,
+                parties: Vec::new(),
+                closed_while_active: false,
+            },
+        );
+        Ok(h)
+    })
+}
+
+/// NdisCoDeleteVc by the client that created the VC.
+pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
+    const CALL: &str = "NdisCoDeleteVc";
+    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
+        if rec.creator != Creator::Client {
+            return Err(NDIS_STATUS_NOT_ACCEPTED);
+        }
+        if rec.active {
+            if rec.closed_while_active {
+                w.violate(
+                    r::VC_DEACTIVATED_BEFORE_DELETE,
+                    CALL,
+                    format!("the call on VC {vc:#x} was closed but the VC was never deactivated: the client's delete fails with NOT_ACCEPTED and the VC leaks"),
+                    &[vc],
+                );
+            }
+            return Err(NDIS_STATUS_NOT_ACCEPTED);
+        }
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmDeleteVcHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        Ok((handler, rec.cm_context))
+    })?;
+    let status = frame("ProtocolCoDeleteVc", PASSIVE_LEVEL, format!("{vc:#x}"), || {
+        // SAFETY: registered handler with the context ProtocolCoCreateVc returned.
+        unsafe { handler(ctx as NDIS_HANDLE) }
+    });
+    world::with(CALL, |w| {
+        if status == NDIS_STATUS_PENDING {
+            w.violate(
+                r::VC_HANDLERS_NEVER_PEND,
+                "ProtocolCoDeleteVc",
+                "returned PENDING",
+                &[vc],
+            );
+        }
+        // NDIS ignores the handler's status [B]: the handle is gone.
+        w.condis.vcs.remove(&vc);
+        kill(w, vc, "deleted by its client");
+    });
+    Ok(NDIS_STATUS_SUCCESS)
+}
+
+/// NdisClMakeCall. With `multipoint`, NDIS allocates the initial party.
+/// Returns the status and the party handle (if any).
+pub(crate) fn make_call(vc: usize, spec: &CallSpec, multipoint: bool) -> Result<(NDIS_STATUS, Option<usize>), Refused> {
+    const CALL: &str = "NdisClMakeCall";
+    let (handler, ctx, party, cp) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w
+            .condis
+            .vcs
+            .get(&vc)
+            .filter(|v| matches!(v.call, CallState::Idle | CallState::Closed))
+            .ok_or(NDIS_STATUS_CALL_ACTIVE)?;
+        let ctx = rec.cm_context;
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmMakeCallHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let party = multipoint.then(|| w.new_handle(HandleKind::Party, format!("initial party of VC {vc:#x}")));
+        if let Some(p) = party {
+            w.condis.parties.insert(
+                p,
+                PartyRec {
+                    vc,
+                    cm_context: 0,
+                    state: PartyState::Adding,
+                },
+            );
+        }
+        let mut spec = spec.clone();
+        if multipoint {
+            spec.flags |= MULTIPOINT_VC;
+        }
+        let mut params = CallParams::new(&spec);
+        let cp = params.as_ptr();
+        w.condis.params.insert(vc, params);
+        if let Some(v) = w.condis.vcs.get_mut(&vc) {
+            v.call = CallState::Outgoing;
+            v.closed_while_active = false;
+            v.parties = party.into_iter().collect();
+        }
+        w.condis.requests.begin(ReqKind::MakeCall, vc);
+        Ok((handler, ctx, party, cp))
+    })?;
+    let mut party_ctx: NDIS_HANDLE = core::ptr::null_mut();
+    let party_arg = party.unwrap_or(0) as NDIS_HANDLE;
+    let status = frame(
+        "ProtocolCmMakeCall",
+        PASSIVE_LEVEL,
+        format!("VC {vc:#x} party {party_arg:p}"),
+        || {
+            // SAFETY: registered handler; the call parameters are kept alive in the
+            // world until the call completes; the out slot outlives the call.
+            unsafe { handler(ctx as NDIS_HANDLE, cp, party_arg, &raw mut party_ctx) }
+        },
+    );
+    let status = world::with(CALL, |w| {
+        if party.is_none() && !party_ctx.is_null() {
+            w.violate(
+                r::CALL_PARTY_CONTEXT,
+                "ProtocolCmMakeCall",
+                "point-to-point call, but *CallMgrPartyContext was set",
+                &[vc],
+            );
+        }
+        if let (Some(p), false) = (party, party_ctx.is_null())
+            && let Some(pr) = w.condis.parties.get_mut(&p)
+        {
+            pr.cm_context = party_ctx as usize;
+        }
+        settle(w, ReqKind::MakeCall, vc, status, Some(party_ctx as usize))
+    });
+    Ok((status, party))
+}
+
+/// NdisClCloseCall (for the last party of a multipoint call, `party` is it).
+pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Refused> {
+    const CALL: &str = "NdisClCloseCall";
+    let (handler, ctx, party_ctx) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
+        if !matches!(
+            rec.call,
+            CallState::Connected | CallState::Accepted | CallState::Outgoing
+        ) {
+            return Err(NDIS_STATUS_FAILURE);
+        }
+        let party_ctx = rec
+            .parties
+            .first()
+            .and_then(|p| w.condis.parties.get(p))
+            .map_or(0, |p| p.cm_context);
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmCloseCallHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        if let Some(v) = w.condis.vcs.get_mut(&vc) {
+            v.call = CallState::Closing;
+        }
+        w.condis.requests.begin(ReqKind::CloseCall, vc);
+        Ok((handler, rec.cm_context, party_ctx))
+    })?;
+    let mut data = close_data.to_vec();
+    let size = u32::try_from(data.len()).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
+    let data_ptr: PVOID = if data.is_empty() {
+        core::ptr::null_mut()
+    } else {
+        data.as_mut_ptr().cast()
+    };
+    let status = frame("ProtocolCmCloseCall", PASSIVE_LEVEL, format!("{vc:#x}"), || {
+        // SAFETY: registered handler; contexts the MCM gave; the close data
+        // lives across the call.
+        unsafe { handler(ctx as NDIS_HANDLE, party_ctx as NDIS_HANDLE, data_ptr, size) }
+    });
+    Ok(world::with(CALL, |w| settle(w, ReqKind::CloseCall, vc, status, None)))
+}
+
+/// NdisClAddParty on a multipoint call: NDIS allocates the party handle.
+pub(crate) fn add_party(vc: usize, spec: &CallSpec) -> Result<(usize, NDIS_STATUS), Refused> {
+    const CALL: &str = "NdisClAddParty";
+    let (handler, ctx, party, cp) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w
+            .condis
+            .vcs
+            .get(&vc)
+            .filter(|v| v.call == CallState::Connected && !v.parties.is_empty())
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let ctx = rec.cm_context;
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmAddPartyHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let party = w.new_handle(HandleKind::Party, format!("added to VC {vc:#x}"));
+        w.condis.parties.insert(
+            party,
+            PartyRec {
+                vc,
+                cm_context: 0,
+                state: PartyState::Adding,
+            },
+        );
+        if let Some(v) = w.condis.vcs.get_mut(&vc) {
+            v.parties.push(party);
+        }
+        let mut params = CallParams::new(spec);
+        let cp = params.as_ptr();
+        w.condis.params.insert(party, params);
+        w.condis.requests.begin(ReqKind::AddParty, party);
+        Ok((handler, ctx, party, cp))
+    })?;
+    let mut party_ctx: NDIS_HANDLE = core::ptr::null_mut();
+    let status = frame(
+        "ProtocolCmAddParty",
+        PASSIVE_LEVEL,
+        format!("VC {vc:#x} party {party:#x}"),
+        || {
+            // SAFETY: registered handler; parameters alive in the world until the
+            // request completes; out slot alive across the call.
+            unsafe { handler(ctx as NDIS_HANDLE, cp, party as NDIS_HANDLE, &raw mut party_ctx) }
+        },
+    );
+    let status = world::with(CALL, |w| {
+        settle(w, ReqKind::AddParty, party, status, Some(party_ctx as usize))
+    });
+    Ok((party, status))
+}
+
+/// NdisClDropParty; NDIS refuses it for the last party (that one goes with
+/// NdisClCloseCall, contract §3.4).
+pub(crate) fn drop_party(party: usize, data: &[u8]) -> Result<NDIS_STATUS, Refused> {
+    const CALL: &str = "NdisClDropParty";
+    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w
+            .condis
+            .parties
+            .get(&party)
+            .filter(|p| p.state == PartyState::Connected)
+            .cloned()
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let others = w.condis.vcs.get(&rec.vc).map_or(0, |v| v.parties.len());
+        if others < 2 {
+            return Err(NDIS_STATUS_FAILURE);
+        }
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmDropPartyHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        if let Some(p) = w.condis.parties.get_mut(&party) {
+            p.state = PartyState::Dropping;
+        }
+        w.condis.requests.begin(ReqKind::DropParty, party);
+        Ok((handler, rec.cm_context))
+    })?;
+    let mut data = data.to_vec();
+    let size = u32::try_from(data.len()).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
+    let ptr: PVOID = if data.is_empty() {
+        core::ptr::null_mut()
+    } else {
+        data.as_mut_ptr().cast()
+    };
+    let status = frame("ProtocolCmDropParty", PASSIVE_LEVEL, format!("{party:#x}"), || {
+        // SAFETY: registered handler with the party context the MCM gave.
+        unsafe { handler(ctx as NDIS_HANDLE, ptr, size) }
+    });
+    Ok(world::with(CALL, |w| {
+        settle(w, ReqKind::DropParty, party, status, None)
+    }))
+}
+
+/// NdisClModifyCallQoS on a connected call.
+pub(crate) fn modify_qos(vc: usize, spec: &CallSpec) -> Result<NDIS_STATUS, Refused> {
+    const CALL: &str = "NdisClModifyCallQoS";
+    let (handler, ctx, cp) = world::with(CALL, |w| -> Result<_, Refused> {
+        let rec = w
+            .condis
+            .vcs
+            .get(&vc)
+            .filter(|v| v.call == CallState::Connected)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let ctx = rec.cm_context;
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmModifyCallQoSHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let mut params = CallParams::new(spec);
+        let cp = params.as_ptr();
+        w.condis.params.insert(vc, params);
+        w.condis.requests.begin(ReqKind::ModifyQos, vc);
+        Ok((handler, ctx, cp))
+    })?;
+    let status = frame("ProtocolCmModifyCallQoS", PASSIVE_LEVEL, format!("{vc:#x}"), || {
+        // SAFETY: registered handler; parameters alive until completion.
+        unsafe { handler(ctx as NDIS_HANDLE, cp) }
+    });
+    Ok(world::with(CALL, |w| settle(w, ReqKind::ModifyQos, vc, status, None)))
+}
+
+/// What an OID request came back with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidResult {
+    /// The final status (or PENDING while the driver holds it).
+    pub status: NDIS_STATUS,
+    /// BytesWritten (query) or BytesRead (set).
+    pub bytes_done: u32,
+    /// BytesNeeded.
+    pub bytes_needed: u32,
+    /// The information buffer after the request (query output).
+    pub data: Vec<u8>,
+}
+
+/// NdisCoOidRequest: through the call manager (`af` given: ProtocolCoOidRequest)
+/// or the miniport (no AF: MiniportCoOidRequest), adapter-wide or for a VC.
+pub(crate) fn oid_request(
+    af: Option<usize>,
+    vc: Option<usize>,
+    set: bool,
+    oid: NDIS_OID,
+    mut buffer: Vec<u8>,
+) -> Result<(usize, NDIS_STATUS), Refused> {
+    const CALL: &str = "NdisCoOidRequest";
+    let kind = if af.is_some() {
+        ReqKind::CmOid
+    } else {
+        ReqKind::MiniportOid
+    };
+    let len = u32::try_from(buffer.len()).map_err(|_| NDIS_STATUS_INVALID_LENGTH)?;
+    // SAFETY: NDIS_OID_REQUEST is plain data (integers, raw pointers, a
+    // union of such): all-zero is a valid value.
+    let mut request: Box<NDIS_OID_REQUEST> = Box::new(unsafe { core::mem::zeroed() });
+    request.Header = NDIS_OBJECT_HEADER::new(
+        NDIS_OBJECT_TYPE_OID_REQUEST,
+        NDIS_OID_REQUEST_REVISION_1,
+        NDIS_SIZEOF_OID_REQUEST_REVISION_1,
+    );
+    request.RequestType = if set {
+        NdisRequestSetInformation
+    } else {
+        NdisRequestQueryInformation
+    };
+    let info = NDIS_OID_REQUEST_QUERY_INFORMATION {
+        Oid: oid,
+        InformationBuffer: buffer.as_mut_ptr().cast(),
+        InformationBufferLength: len,
+        BytesWritten: 0,
+        BytesNeeded: 0,
+    };
+    // Query and set information have the same layout (asserted in ndis-sys).
+    request.DATA.QUERY_INFORMATION = info;
+    let req_ptr: PNDIS_OID_REQUEST = &raw mut *request;
+    let h = req_ptr as usize;
+    let target = world::with(CALL, |w| -> Result<_, Refused> {
+        let vc_ctx = match vc {
+            Some(v) => w.condis.vcs.get(&v).map(|x| x.cm_context).ok_or(NDIS_STATUS_FAILURE)?,
+            None => 0,
+        };
+        let target = match af {
+            Some(a) => {
+                let af_ctx = w
+                    .condis
+                    .afs
+                    .get(&a)
+                    .filter(|x| x.state == AfState::Open)
+                    .map(|x| x.cm_context)
+                    .ok_or(NDIS_STATUS_FAILURE)?;
+                let handler = cm_handlers(w)
+                    .and_then(|c| c.CmOidRequestHandler)
+                    .ok_or(NDIS_STATUS_FAILURE)?;
+                OidTarget::Cm(handler, af_ctx, vc_ctx)
+            }
+            None => {
+                let handler = w
+                    .driver
+                    .and_then(|d| d.co)
+                    .and_then(|c| c.CoOidRequestHandler)
+                    .ok_or(NDIS_STATUS_FAILURE)?;
+                let adapter_ctx = w
+                    .adapter
+                    .as_ref()
+                    .filter(|a| !a.halted)
+                    .map(|a| a.context)
+                    .ok_or(NDIS_STATUS_FAILURE)?;
+                OidTarget::Miniport(handler, adapter_ctx, vc_ctx)
+            }
+        };
+        w.condis.oids.insert(
+            h,
+            crate::condis::OidRec {
+                request,
+                buffer,
+                kind,
+                status: None,
+            },
+        );
+        w.condis.requests.begin(kind, h);
+        Ok(target)
+    })?;
+    let status = frame(
+        kind.handler(),
+        PASSIVE_LEVEL,
+        format!("oid {oid:#010x}"),
+        || match target {
+            // SAFETY: the registered handler, the contexts the MCM gave, and a
+            // request block owned by the world until it completes.
+            OidTarget::Cm(f, a, v) => unsafe { f(a as NDIS_HANDLE, v as NDIS_HANDLE, core::ptr::null_mut(), req_ptr) },
+            // SAFETY: as above, for the miniport path.
+            OidTarget::Miniport(f, a, v) => unsafe { f(a as NDIS_HANDLE, v as NDIS_HANDLE, req_ptr) },
+        },
+    );
+    Ok((h, world::with(CALL, |w| settle(w, kind, h, status, None))))
+}
+
+enum OidTarget {
+    Cm(PROTOCOL_CO_OID_REQUEST, usize, usize),
+    Miniport(MINIPORT_CO_OID_REQUEST, usize, usize),
+}
+
+/// The result of OID request `h` (and forgets it once it completed).
+pub(crate) fn oid_result(h: usize) -> Option<OidResult> {
+    world::try_with(|w| {
+        let rec = w.condis.oids.get(&h)?;
+        let (done, needed) = oid_counts(&rec.request);
+        let status = rec.status.unwrap_or(NDIS_STATUS_PENDING);
+        let r = OidResult {
+            status,
+            bytes_done: done,
+            bytes_needed: needed,
+            data: rec.buffer.clone(),
+        };
+        if rec.status.is_some() {
+            w.condis.oids.remove(&h);
+        }
+        Some(r)
+    })
+    .flatten()
+}
+
+/// The scripted client's answer to an incoming call it pended
+/// (NdisClIncomingCallComplete).
+pub(crate) fn answer_incoming(vc: usize, status: NDIS_STATUS) -> Result<(), Refused> {
+    let (handler, ctx, cp) = world::with("NdisClIncomingCallComplete", |w| -> Result<_, Refused> {
+        let rec = w
+            .condis
+            .vcs
+            .get(&vc)
+            .filter(|v| v.call == CallState::Offered)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let ctx = rec.cm_context;
+        let handler = cm_handlers(w)
+            .and_then(|c| c.CmIncomingCallCompleteHandler)
+            .ok_or(NDIS_STATUS_FAILURE)?;
+        let cp = w
+            .condis
+            .params
+            .get_mut(&vc)
+            .map_or(core::ptr::null_mut(), CallParams::as_ptr);
+        Ok((handler, ctx, cp))
+    })?;
+    incoming_call_complete(handler, vc, ctx, status, cp);
+    Ok(())
+}
+
+fn incoming_call_complete(
+    handler: PROTOCOL_CM_INCOMING_CALL_COMPLETE,
+    vc: usize,
+    ctx: usize,
+    status: NDIS_STATUS,
+    cp: PCO_CALL_PARAMETERS,
+) {
+    world::with("NdisClIncomingCallComplete", |w| {
+        if let Some(v) = w.condis.vcs.get_mut(&vc) {
+            v.call = if status == NDIS_STATUS_SUCCESS {
+                CallState::Accepted
+            } else {
+                CallState::Closed
+            };
+        }
+        w.note(vc, format!("client answered the incoming call {status:#x}"));
+    });
+    frame(
+        "ProtocolCmIncomingCallComplete",
+        PASSIVE_LEVEL,
+        format!("{status:#x} VC {vc:#x}"),
+        || {
+            // SAFETY: registered handler; the CallMgrVcContext of this MCM-created
+            // VC; the parameters NDIS dispatched, alive in the world.
+            unsafe { handler(status, ctx as NDIS_HANDLE, cp) }
+        },
+    );
+}
+
+/// Runs the scripted clients' deferred answers (incoming closes and AF
+/// teardowns) until none is left; bounded so a driver that keeps generating
+/// work cannot hang the emulator.
+pub(crate) fn pump() {
+    for _ in 0..10_000 {
+        let Some(action) = world::try_with(|w| {
+            if w.frames.is_empty() {
+                w.condis.actions.pop_front()
+            } else {
+                None
+            }
+        })
+        .flatten() else {
+            return;
+        };
+        match action {
+            ClientAction::CloseCall { vc } => {
+                let _ = close_call(vc, &[]);
+            }
+            ClientAction::TearDownAf { af } => tear_down_af(af),
+        }
+    }
+}
+
+/// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4): drop
+/// its calls, deregister its SAPs, close the AF, all at once.
+fn tear_down_af(af: usize) {
+    let (vcs, saps) = world::with("ProtocolClNotifyCloseAf", |w| {
+        let vcs: Vec<(usize, Creator, CallState)> = w
+            .condis
+            .vcs
+            .iter()
+            .filter(|(_, v)| v.af == af)
+            .map(|(h, v)| (*h, v.creator, v.call))
+            .collect();
+        let saps: Vec<usize> = w
+            .condis
+            .saps
+            .iter()
+            .filter(|(_, s)| s.af == af && s.state == SapState::Registered)
+            .map(|(h, _)| *h)
+            .collect();
+        (vcs, saps)
+    });
+    for (vc, _, call) in &vcs {
+        if matches!(call, CallState::Connected | CallState::Accepted | CallState::Outgoing) {
+            let _ = close_call(*vc, &[]);
+        }
+    }
+    for (vc, creator, _) in &vcs {
+        if *creator == Creator::Client {
+            let _ = delete_vc(*vc);
+        }
+    }
+    for sap in saps {
+        let _ = deregister_sap(sap);
+    }
+    let _ = close_af(af);
+}
+
+// --- The MCM's DDIs ------------------------------------------------------------
+
+ndis_fn! {
+    /// NdisCmOpenAddressFamilyComplete (NdisMCmOpenAddressFamilyComplete).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmOpenAddressFamilyComplete(status: NDIS_STATUS, af: NDIS_HANDLE, ctx: NDIS_HANDLE) {
+        complete(ReqKind::OpenAf, af as usize, status, Some(ctx as usize));
+    }
+
+    /// NdisCmCloseAddressFamilyComplete (NdisMCmCloseAddressFamilyComplete).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmCloseAddressFamilyComplete(status: NDIS_STATUS, af: NDIS_HANDLE) {
+        complete(ReqKind::CloseAf, af as usize, status, None);
+    }
+
+    /// NdisCmRegisterSapComplete (NdisMCmRegisterSapComplete).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmRegisterSapComplete(status: NDIS_STATUS, sap: NDIS_HANDLE, ctx: NDIS_HANDLE) {
+        complete(ReqKind::RegisterSap, sap as usize, status, Some(ctx as usize));
+    }
+
+    /// NdisCmDeregisterSapComplete (NdisMCmDeregisterSapComplete).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmDeregisterSapComplete(status: NDIS_STATUS, sap: NDIS_HANDLE) {
+        complete(ReqKind::DeregisterSap, sap as usize, status, None);
+    }
+
+    /// NdisCmMakeCallComplete (NdisMCmMakeCallComplete, the seed page).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmMakeCallComplete(status: NDIS_STATUS, vc: NDIS_HANDLE, _party: NDIS_HANDLE, party_ctx: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {
+        complete(ReqKind::MakeCall, vc as usize, status, Some(party_ctx as usize));
+    }
+
+    /// NdisCmCloseCallComplete (NdisMCmCloseCallComplete, the seed page).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmCloseCallComplete(status: NDIS_STATUS, vc: NDIS_HANDLE, _party: NDIS_HANDLE) {
+        complete(ReqKind::CloseCall, vc as usize, status, None);
+    }
+
+    /// NdisCmAddPartyComplete (NdisMCmAddPartyComplete).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmAddPartyComplete(status: NDIS_STATUS, party: NDIS_HANDLE, ctx: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {
+        complete(ReqKind::AddParty, party as usize, status, Some(ctx as usize));
+    }
+
+    /// NdisCmDropPartyComplete (NdisMCmDropPartyComplete).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmDropPartyComplete(status: NDIS_STATUS, party: NDIS_HANDLE) {
+        complete(ReqKind::DropParty, party as usize, status, None);
+    }
+
+    /// NdisCmModifyCallQoSComplete (NdisMCmModifyCallQoSComplete).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmModifyCallQoSComplete(status: NDIS_STATUS, vc: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {
+        complete(ReqKind::ModifyQos, vc as usize, status, None);
+    }
+}
+
+ndis_fn! {
+    /// NdisCoOidRequestComplete (NdisMCmOidRequestComplete): completes a
+    /// request ProtocolCoOidRequest pended.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCoOidRequestComplete(_af: NDIS_HANDLE, _vc: NDIS_HANDLE, _party: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) {
+        complete_oid(ReqKind::CmOid, "NdisCoOidRequestComplete", request as usize, status);
+    }
+
+    /// NdisMCoOidRequestComplete: completes a request MiniportCoOidRequest pended.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMCoOidRequestComplete(_adapter: NDIS_HANDLE, _vc: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) {
+        complete_oid(ReqKind::MiniportOid, "NdisMCoOidRequestComplete", request as usize, status);
+    }
+
+    /// NdisMCoIndicateStatusEx: a status indication for the adapter or a VC,
+    /// delivered to the VC's client (or every client with an open AF).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMCoIndicateStatusEx(adapter: NDIS_HANDLE, vc: NDIS_HANDLE, indication: PNDIS_STATUS_INDICATION) {
+        const CALL: &str = "NdisMCoIndicateStatusEx";
+        let (a, h) = (adapter as usize, vc as usize);
+        // SAFETY: read only when non-null: the MCM's NDIS_STATUS_INDICATION.
+        let ind = (!indication.is_null()).then(|| unsafe { indication.read_unaligned() });
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("VC {h:#x} status {:#x}", ind.map_or(0, |i| i.StatusCode)));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if w.adapter.as_ref().is_some_and(|x| x.handle == a && x.halted) {
+                w.violate(rules::NOTHING_AFTER_HALT, CALL, "the adapter was already halted", &[a]);
+                return;
+            }
+            if !w.check_handle(a, HandleKind::Adapter, CALL) {
+                return;
+            }
+            let registered = w.adapter.as_ref().is_some_and(|x| x.step >= crate::world::InitStep::RegistrationAttributes);
+            let problem = match ind {
+                None => Some("NULL indication".to_string()),
+                Some(_) if !registered => Some("before the registration attributes were set".to_string()),
+                Some(i)
+                    if i.Header.Type != NDIS_OBJECT_TYPE_STATUS_INDICATION
+                        || i.Header.Revision < NDIS_STATUS_INDICATION_REVISION_1
+                        || usize::from(i.Header.Size) < NDIS_SIZEOF_STATUS_INDICATION_REVISION_1 =>
+                {
+                    Some(format!("header type {:#x} revision {} size {}", i.Header.Type, i.Header.Revision, i.Header.Size))
+                }
+                Some(i) if i.SourceHandle as usize != a => Some(format!("SourceHandle {:p} is not the miniport adapter handle", i.SourceHandle)),
+                Some(_) if h != 0 && !w.condis.vcs.contains_key(&h) => Some(format!("{h:#x} is not a live VC")),
+                Some(_) => None,
+            };
+            if let Some(p) = problem {
+                w.violate(r::STATUS_INDICATION_VALID, CALL, p, &[a]);
+                return;
+            }
+            let code = ind.map_or(0, |i| i.StatusCode);
+            let clients: Vec<ClientId> = match w.condis.vcs.get(&h) {
+                Some(v) => vec![v.client],
+                None => w.condis.afs.values().filter(|x| x.state == AfState::Open).map(|x| x.client).collect(),
+            };
+            for c in clients {
+                inbox(w, Some(c), format!("Status {code:#x} VC {h:#x}"));
+            }
+        });
+    }
+
+    /// NdisMCmOidRequest: an MCM-originated request to the AF's client. The
+    /// scripted clients answer at once with NDIS_STATUS_INVALID_OID (they
+    /// support no OIDs), so NDIS returns that status and no completion follows.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMCmOidRequest(af: NDIS_HANDLE, vc: NDIS_HANDLE, _party: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
+        const CALL: &str = "NdisMCmOidRequest";
+        let (afh, h) = (af as usize, vc as usize);
+        // SAFETY: read only when non-null: the MCM's request header.
+        let header = (!request.is_null()).then(|| unsafe { request.cast::<NDIS_OBJECT_HEADER>().read_unaligned() });
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("AF {afh:#x} VC {h:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            let af_open = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Open);
+            let vc_ok = h == 0 || w.condis.vcs.get(&h).is_some_and(|v| v.af == afh);
+            let header_ok = header.is_some_and(|x| x.Type == NDIS_OBJECT_TYPE_OID_REQUEST && x.Revision >= NDIS_OID_REQUEST_REVISION_1);
+            if !(af_open && vc_ok && header_ok) {
+                w.violate(
+                    r::MCM_REQUEST_ON_OPEN_AF,
+                    CALL,
+                    format!("AF {afh:#x} open: {af_open}; VC of that AF: {vc_ok}; request header valid: {header_ok}"),
+                    &[afh],
+                );
+                return NDIS_STATUS_FAILURE;
+            }
+            NDIS_STATUS_INVALID_OID
+        })
+    }
+
+    /// NdisMCmActivateVc: sets NDIS's active bit synchronously and returns
+    /// SUCCESS; MediaParameters must be non-NULL (contract §3.3 [B]).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMCmActivateVc(vc: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
+        const CALL: &str = "NdisMCmActivateVc";
+        let h = vc as usize;
+        // SAFETY: the DDI's contract: call parameters the MCM owns (or NULL).
+        let params = unsafe { read_call_params(cp) };
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{h:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if !w.check_handle(h, HandleKind::Vc, CALL) {
+                return NDIS_STATUS_FAILURE;
+            }
+            if let Err(e) = params {
+                w.violate(r::VC_ACTIVATE_NEEDS_MEDIA_PARAMETERS, CALL, e, &[h]);
+                return NDIS_STATUS_INVALID_DATA;
+            }
+            w.note(h, "activated");
+            if let Some(v) = w.condis.vcs.get_mut(&h) {
+                v.active = true;
+            }
+            NDIS_STATUS_SUCCESS
+        })
+    }
+
+    /// NdisMCmDeactivateVc: clears the active bit; NOT_ACCEPTED if the VC was
+    /// not active (NDIS's behaviour, contract §3.3).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMCmDeactivateVc(vc: NDIS_HANDLE) -> NDIS_STATUS {
+        const CALL: &str = "NdisMCmDeactivateVc";
+        let h = vc as usize;
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{h:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if !w.check_handle(h, HandleKind::Vc, CALL) {
+                return NDIS_STATUS_FAILURE;
+            }
+            match w.condis.vcs.get_mut(&h) {
+                Some(v) if v.active => {
+                    v.active = false;
+                    v.closed_while_active = false;
+                    w.note(h, "deactivated");
+                    NDIS_STATUS_SUCCESS
+                }
+                _ => NDIS_STATUS_NOT_ACCEPTED,
+            }
+        })
+    }
+
+    /// NdisMCmCreateVc: the MCM creates a VC on an open AF; NDIS calls the
+    /// client's ProtocolCoCreateVc synchronously (contract §3.3).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMCmCreateVc(adapter: NDIS_HANDLE, af: NDIS_HANDLE, ctx: NDIS_HANDLE, out: PNDIS_HANDLE) -> NDIS_STATUS {
+        const CALL: &str = "NdisMCmCreateVc";
+        let (a, afh) = (adapter as usize, af as usize);
+        let created = world::with(CALL, |w| {
+            w.event("=>", CALL, format!("AF {afh:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if !w.check_handle(a, HandleKind::Adapter, CALL) {
+                return Err(NDIS_STATUS_FAILURE);
+            }
+            let Some(rec) = w.condis.afs.get(&afh).filter(|x| x.state == AfState::Open).cloned() else {
+                w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
+                return Err(NDIS_STATUS_FAILURE);
+            };
+            let status = w.condis.clients.get(rec.client).map_or(NDIS_STATUS_FAILURE, |c| c.create_vc_status);
+            if status != NDIS_STATUS_SUCCESS {
+                return Err(status);
+            }
+            let h = w.new_handle(HandleKind::Vc, format!("created by the MCM on AF {afh:#x}"));
+            w.condis.vcs.insert(
+                h,
+                VcRec {
+                    af: afh,
+                    client: rec.client,
+                    creator: Creator::CallManager,
+                    cm_context: ctx as usize,
+                    active: false,
+                    call: CallState::Idle,
+                    sap: None,
+                    parties: Vec::new(),
+                    closed_while_active: false,
+                },
+            );
+            Ok(h)
+        });
+        match created {
+            Ok(h) => {
+                if !out.is_null() {
+                    // SAFETY: the MCM's out slot for the handle (checked non-NULL).
+                    unsafe { out.write(h as NDIS_HANDLE) };
+                }
+                NDIS_STATUS_SUCCESS
+            }
+            Err(s) => s,
+        }
+    }
+
+    /// NdisMCmDeleteVc: only for MCM-created, deactivated VCs; NDIS calls the
+    /// client's ProtocolCoDeleteVc; the handle is invalid on return.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisMCmDeleteVc(vc: NDIS_HANDLE) -> NDIS_STATUS {
+        const CALL: &str = "NdisMCmDeleteVc";
+        let h = vc as usize;
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{h:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if !w.check_handle(h, HandleKind::Vc, CALL) {
+                return NDIS_STATUS_FAILURE;
+            }
+            let Some(rec) = w.condis.vcs.get(&h).cloned() else { return NDIS_STATUS_FAILURE };
+            if rec.creator != Creator::CallManager {
+                w.violate(r::VC_ONLY_CREATOR_DELETES, CALL, format!("VC {h:#x} was created by its client; only the client deletes it"), &[h]);
+                return NDIS_STATUS_NOT_ACCEPTED;
+            }
+            if rec.active {
+                w.violate(r::VC_DEACTIVATED_BEFORE_DELETE, CALL, format!("VC {h:#x} is still active"), &[h]);
+                return NDIS_STATUS_NOT_ACCEPTED;
+            }
+            inbox(w, Some(rec.client), format!("DeleteVc {h:#x}"));
+            w.condis.vcs.remove(&h);
+            w.condis.params.remove(&h);
+            kill(w, h, "deleted by the MCM");
+            NDIS_STATUS_SUCCESS
+        })
+    }
+
+    /// NdisCmDispatchIncomingCall (NdisMCmDispatchIncomingCall): offers the
+    /// call to the SAP's client. If the client answers at once, NDIS calls
+    /// ProtocolCmIncomingCallComplete before returning PENDING (contract §2.3).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmDispatchIncomingCall(sap: NDIS_HANDLE, vc: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
+        const CALL: &str = "NdisCmDispatchIncomingCall";
+        let (s, h) = (sap as usize, vc as usize);
+        // SAFETY: the DDI's contract: the MCM's call parameters.
+        let params = unsafe { read_call_params(cp) };
+        let offer = world::with(CALL, |w| {
+            w.event("=>", CALL, format!("SAP {s:#x} VC {h:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if !w.check_handle(s, HandleKind::Sap, CALL) || !w.check_handle(h, HandleKind::Vc, CALL) {
+                return Err(NDIS_STATUS_FAILURE);
+            }
+            let sap_rec = w.condis.saps.get(&s).cloned();
+            let af_open = sap_rec.as_ref().and_then(|x| w.condis.afs.get(&x.af)).is_some_and(|a| a.state == AfState::Open);
+            let Some(sap_rec) = sap_rec.filter(|x| matches!(x.state, SapState::Registered | SapState::Registering) && af_open) else {
+                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} is not registered on an open AF"), &[s]);
+                return Err(NDIS_STATUS_FAILURE);
+            };
+            let vc_rec = w.condis.vcs.get(&h).cloned();
+            let ok = vc_rec.as_ref().is_some_and(|v| v.creator == Creator::CallManager && v.active && v.af == sap_rec.af && v.call == CallState::Idle);
+            if !ok {
+                w.violate(
+                    r::INCOMING_VC_CREATED_AND_ACTIVE,
+                    CALL,
+                    format!("VC {h:#x} must be MCM-created on the SAP's AF, activated, and idle: {vc_rec:?}"),
+                    &[h],
+                );
+                return Err(NDIS_STATUS_FAILURE);
+            }
+            if let Err(e) = &params {
+                w.violate(rules::HANDLE_VALID, CALL, format!("malformed call parameters: {e}"), &[h]);
+                return Err(NDIS_STATUS_INVALID_DATA);
+            }
+            let client = vc_rec.map_or(0, |v| v.client);
+            let rec = w.condis.clients.get(client).cloned();
+            let (answer, status) = rec.map_or((Answer::Sync, NDIS_STATUS_FAILURE), |c| (c.answer, c.incoming_call_status));
+            if let Some(v) = w.condis.vcs.get_mut(&h) {
+                v.call = CallState::Offered;
+                v.sap = Some(s);
+            }
+            inbox(w, Some(client), format!("IncomingCall VC {h:#x} on SAP {s:#x}"));
+            let handler = cm_handlers(w).and_then(|c| c.CmIncomingCallCompleteHandler);
+            let ctx = w.condis.vcs.get(&h).map_or(0, |v| v.cm_context);
+            Ok((answer, status, handler, ctx))
+        });
+        let (answer, status, handler, ctx) = match offer {
+            Ok(o) => o,
+            Err(s) => return s,
+        };
+        if answer == Answer::Sync
+            && let Some(handler) = handler
+        {
+            // NDIS completes a synchronous answer re-entrantly (contract §2.3).
+            incoming_call_complete(handler, h, ctx, status, cp);
+        }
+        NDIS_STATUS_PENDING
+    }
+
+    /// NdisCmDispatchCallConnected (NdisMCmDispatchCallConnected).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmDispatchCallConnected(vc: NDIS_HANDLE) {
+        const CALL: &str = "NdisCmDispatchCallConnected";
+        let h = vc as usize;
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{h:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if !w.check_handle(h, HandleKind::Vc, CALL) {
+                return;
+            }
+            let state = w.condis.vcs.get(&h).map(|v| v.call);
+            if state != Some(CallState::Accepted) {
+                w.violate(r::INCOMING_CONNECTED_AFTER_ACCEPT, CALL, format!("VC {h:#x} is {state:?}, not accepted"), &[h]);
+                return;
+            }
+            let client = w.condis.vcs.get_mut(&h).map(|v| {
+                v.call = CallState::Connected;
+                v.client
+            });
+            inbox(w, client, format!("CallConnected VC {h:#x}"));
+        });
+    }
+
+    /// NdisCmDispatchIncomingCloseCall (NdisMCmDispatchIncomingCloseCall): the
+    /// client answers with NdisClCloseCall once the MCM's current handler
+    /// has returned.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmDispatchIncomingCloseCall(status: NDIS_STATUS, vc: NDIS_HANDLE, _buf: PVOID, _size: UINT) {
+        const CALL: &str = "NdisCmDispatchIncomingCloseCall";
+        let h = vc as usize;
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{status:#x} {h:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if !w.check_handle(h, HandleKind::Vc, CALL) {
+                return;
+            }
+            let state = w.condis.vcs.get(&h).map(|v| v.call);
+            if !matches!(state, Some(CallState::Connected | CallState::Accepted | CallState::Outgoing)) {
+                w.violate(r::CLOSE_INCOMING_ON_A_CALL, CALL, format!("VC {h:#x} carries no call ({state:?})"), &[h]);
+                return;
+            }
+            let client = w.condis.vcs.get(&h).map(|v| v.client);
+            inbox(w, client, format!("IncomingCloseCall {status:#x} VC {h:#x}"));
+            w.condis.actions.push_back(ClientAction::CloseCall { vc: h });
+        });
+    }
+
+    /// NdisCmDispatchIncomingDropParty (NdisMCmDispatchIncomingDropParty).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmDispatchIncomingDropParty(status: NDIS_STATUS, party: NDIS_HANDLE, _buf: PVOID, _size: UINT) {
+        const CALL: &str = "NdisCmDispatchIncomingDropParty";
+        let h = party as usize;
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{status:#x} {h:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if w.check_handle(h, HandleKind::Party, CALL) {
+                let vc = w.condis.parties.get(&h).map(|p| p.vc);
+                let parties = vc.and_then(|v| w.condis.vcs.get(&v)).map_or(0, |v| v.parties.len());
+                if parties < 2 {
+                    w.violate(
+                        r::PARTY_INCOMING_DROP_NOT_LAST,
+                        CALL,
+                        format!("party {h:#x} is the last one: use NdisMCmDispatchIncomingCloseCall"),
+                        &[h],
+                    );
+                    return;
+                }
+                let client = vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.client);
+                inbox(w, client, format!("IncomingDropParty {status:#x} party {h:#x}"));
+            }
+        });
+    }
+
+    /// NdisCmDispatchIncomingCallQoSChange (NdisMCmDispatchIncomingCallQoSChange).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmDispatchIncomingCallQoSChange(vc: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {
+        const CALL: &str = "NdisCmDispatchIncomingCallQoSChange";
+        let h = vc as usize;
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{h:#x}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            if w.check_handle(h, HandleKind::Vc, CALL) {
+                let client = w.condis.vcs.get(&h).map(|v| v.client);
+                inbox(w, client, format!("IncomingCallQoSChange VC {h:#x}"));
+            }
+        });
+    }
+
+    /// NdisCmNotifyCloseAddressFamily (NdisMCmNotifyCloseAddressFamily):
+    /// PASSIVE_LEVEL. FAILURE if the AF is already closing; otherwise the
+    /// client tears the AF down at once, ProtocolCmNotifyCloseAfComplete runs,
+    /// and the call returns PENDING (contract §1.4 [B]).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCmNotifyCloseAddressFamily(af: NDIS_HANDLE) -> NDIS_STATUS {
+        const CALL: &str = "NdisCmNotifyCloseAddressFamily";
+        let h = af as usize;
+        let ok = world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{h:#x}"));
+            w.check_irql(CALL, PASSIVE_LEVEL);
+            if !w.check_handle(h, HandleKind::Af, CALL) {
+                return None;
+            }
+            let rec = w.condis.afs.get_mut(&h)?;
+            if rec.state != AfState::Open || rec.notify_close_pending {
+                return None;
+            }
+            rec.notify_close_pending = true;
+            let client = rec.client;
+            inbox(w, Some(client), format!("NotifyCloseAf {h:#x}"));
+            Some((cm_handlers(w).and_then(|c| c.CmNotifyCloseAfCompleteHandler), w.condis.afs.get(&h).map_or(0, |a| a.cm_context)))
+        });
+        let Some((done, ctx)) = ok else { return NDIS_STATUS_FAILURE };
+        tear_down_af(h);
+        if let Some(done) = done {
+            frame("ProtocolCmNotifyCloseAfComplete", PASSIVE_LEVEL, format!("{h:#x}"), || {
+                // SAFETY: registered handler with the AF's CallMgrAfContext.
+                unsafe { done(ctx as NDIS_HANDLE, NDIS_STATUS_SUCCESS) }
+            });
+        }
+        NDIS_STATUS_PENDING
+    }
+}
+
+/// An OID completion: on the right path, then as any completion.
+fn complete_oid(kind: ReqKind, call: &'static str, h: usize, status: NDIS_STATUS) {
+    let other = if kind == ReqKind::CmOid {
+        ReqKind::MiniportOid
+    } else {
+        ReqKind::CmOid
+    };
+    let wrong = world::with(call, |w| {
+        let wrong = w.condis.requests.is_pending(other, h);
+        if wrong {
+            w.event("=>", call, format!("{status:#x} request {h:#x}"));
+            w.violate(
+                r::OID_COMPLETION_MATCHES_PATH,
+                call,
+                format!(
+                    "request {h:#x} was pended by {}: complete it with {}",
+                    other.handler(),
+                    other.completion()
+                ),
+                &[],
+            );
+        }
+        wrong
+    });
+    // Complete it as what it is, so the client is not left waiting.
+    complete(if wrong { other } else { kind }, h, status, None);
+}
+
+/// After MiniportHaltEx returned: every AF must be closed (contract §1.4).
+pub(crate) fn check_afs_closed_at_halt() {
+    world::try_with(|w| {
+        let open: Vec<usize> = w
+            .condis
+            .afs
+            .iter()
+            .filter(|(_, a)| a.state != AfState::Closed)
+            .map(|(h, _)| *h)
+            .collect();
+        for h in open {
+            w.violate(
+                r::HALT_AFS_CLOSED,
+                "MiniportHaltEx",
+                format!("AF {h:#x} is still open after HaltEx returned"),
+                &[h],
+            );
+        }
+    });
+}

@@ -1,0 +1,609 @@
+//! ntoskrnl's nonpaged lookaside lists and the SList calls their inline
+//! allocate/free make (contract §5), over the driver's real
+//! NPAGED_LOOKASIDE_LIST: the emulator writes the GENERAL_LOOKASIDE fields
+//! the inline code reads (Depth, Type, Tag, Size, Allocate, Free; the
+//! counters zeroed) and keeps the x64 SLIST_HEADER in ListHead. The state
+//! and the rules are in `crate::lookaside`.
+//!
+//! IRQL: all of these are callable at IRQL <= DISPATCH_LEVEL [D].
+
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::ptr::null_mut;
+
+use ndis_sys::*;
+
+use super::tag_str;
+use crate::lookaside::{self as la, ListRec};
+use crate::rules;
+use crate::world::{self, Allocation, World};
+
+/// Pool blocks are 16-byte aligned on x64 (MEMORY_ALLOCATION_ALIGNMENT).
+const POOL_ALIGN: usize = 16;
+/// What the bytes of a cached entry after its link are filled with.
+const POISON: u8 = 0xDD;
+/// The depth ExInitializeNPagedLookasideList starts a list at (the system
+/// minimum, contract §5 [I]); the system tunes it later, the emulator not.
+const INITIAL_DEPTH: USHORT = 4;
+/// MaximumDepth of a nonpaged list [I].
+const MAXIMUM_DEPTH: USHORT = 256;
+
+/// The list head of a live list, as the driver's memory holds it.
+fn read_head(list: usize) -> [u64; 2] {
+    // SAFETY: `list` is the address of a live lookaside list: storage the
+    // driver passed to ExInitializeNPagedLookasideList and has not deleted,
+    // whose first 16 bytes are its ListHead.
+    unsafe { (list as *const [u64; 2]).read_unaligned() }
+}
+
+/// Writes the list head of a live list.
+fn write_head(list: usize, head: [u64; 2]) {
+    // SAFETY: as for read_head; the list head is the emulator's to write.
+    unsafe { (list as *mut [u64; 2]).write_unaligned(head) };
+}
+
+/// Writes a cached entry: its SList link, then poison up to `size` bytes.
+fn stash(entry: usize, next: usize, size: usize) {
+    let p = entry as *mut u8;
+    // SAFETY: `entry` is a 16-byte aligned block of at least `size` (>= 16)
+    // bytes that its list's Allocate routine returned and the driver just
+    // gave back, so nothing else uses it.
+    unsafe { p.cast::<usize>().write(next) };
+    // SAFETY: as above: bytes 8..size of that block.
+    unsafe { p.wrapping_add(8).write_bytes(POISON, size - 8) };
+}
+
+/// What changed in a cached entry since [`stash`], if anything.
+fn damage(entry: usize, next: usize, size: usize) -> Option<String> {
+    // SAFETY: `entry` is cached on its list: a live block of at least `size`
+    // bytes (only the list frees its cached entries), 16-byte aligned.
+    let link = unsafe { (entry as *const usize).read() };
+    if link != next {
+        return Some(format!("entry {entry:#x}: its SList link is {link:#x}, not {next:#x}"));
+    }
+    let body = (entry as *const u8).wrapping_add(8);
+    // SAFETY: as above: bytes 8..size of that block, read while no driver
+    // code runs.
+    let body = unsafe { core::slice::from_raw_parts(body, size - 8) };
+    body.iter().position(|&b| b != POISON).map(|i| {
+        format!(
+            "entry {entry:#x}: byte {} was written after the entry was freed (now {:#04x})",
+            i + 8,
+            body[i]
+        )
+    })
+}
+
+/// A live list, or `lookaside.live-list`.
+fn live(w: &mut World, list: usize, call: &'static str) -> bool {
+    if w.lookaside.lists.contains_key(&list) {
+        return true;
+    }
+    let why = if w.lookaside.deleted.contains(&list) {
+        format!("lookaside list {list:#x} was already deleted")
+    } else if list == 0 {
+        "a NULL lookaside list".to_string()
+    } else {
+        format!("{list:#x} is not a lookaside list ExInitializeNPagedLookasideList initialized (or its ListHead)")
+    };
+    w.violate(la::LOOKASIDE_LIVE, call, why, &[]);
+    false
+}
+
+/// Checks the driver left the list head as the emulator wrote it; repairs
+/// it (from the emulator's copy) if not.
+fn check_head(w: &mut World, list: usize, call: &'static str) {
+    let Some(expected) = w.lookaside.lists.get(&list).map(|r| r.head) else {
+        return;
+    };
+    let found = read_head(list);
+    if found != expected {
+        let what = w.lookaside.describe(list);
+        w.violate(
+            la::LOOKASIDE_INTACT,
+            call,
+            format!("the ListHead of {what} was overwritten: {found:#x?}, expected {expected:#x?}"),
+            &[],
+        );
+        write_head(list, expected);
+    }
+}
+
+/// The default Allocate: a pool block of `size` bytes, in the ledger with
+/// the list's tag and origin. NULL on an injected failure.
+fn pool_allocate(w: &mut World, call: &'static str, size: usize, tag: ULONG, origin: &'static str) -> PVOID {
+    if crate::faults::allocation_fails(w, call) {
+        return null_mut();
+    }
+    let size = size.max(LOOKASIDE_MINIMUM_BLOCK_SIZE);
+    let Ok(layout) = Layout::from_size_align(size, POOL_ALIGN) else {
+        return null_mut();
+    };
+    // SAFETY: the layout has a non-zero size.
+    let p = unsafe { alloc_zeroed(layout) };
+    if !p.is_null() {
+        w.ledger.insert(p as usize, Allocation { size, tag, origin });
+    }
+    p.cast()
+}
+
+/// The default Free (ExFreePool): the block must be a live allocation.
+fn pool_free(w: &mut World, call: &'static str, entry: usize) {
+    match w.ledger.remove(&entry) {
+        None => w.violate(
+            rules::MEMORY_LEDGER,
+            call,
+            format!("{entry:#x} is not a live allocation (double free or never allocated)"),
+            &[],
+        ),
+        Some(a) => {
+            if let Ok(layout) = Layout::from_size_align(a.size, POOL_ALIGN) {
+                // SAFETY: the ledger recorded this block as allocated with
+                // this layout, and it was removed so it is freed once.
+                unsafe { dealloc(entry as *mut u8, layout) };
+            }
+        }
+    }
+}
+
+ndis_fn! {
+    /// The Allocate routine of every lookaside list (never exported): the
+    /// inline allocate calls it when the list is empty. It serves the list
+    /// whose pop just came back empty, through the driver's own Allocate
+    /// routine or the default pool allocation, and counts the entry as out.
+    pub(crate) unsafe fn lookaside_allocate(pool_type: POOL_TYPE, bytes: SIZE_T, tag: ULONG) -> PVOID {
+        const CALL: &str = "ExAllocateFromNPagedLookasideList";
+        let target = world::with(CALL, |w| {
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            let pending = w.lookaside.pending_miss.take();
+            match w.lookaside.allocating_list(pending, bytes, tag) {
+                Some(l) => w.lookaside.lists.get(&l).map(|r| (l, r.allocate, r.origin)),
+                None => {
+                    w.violate(la::LOOKASIDE_LIVE, CALL, format!(
+                        "a lookaside Allocate routine was called ({bytes} bytes, tag {}) for no live list: its list was deleted or never initialized",
+                        tag_str(tag)
+                    ), &[]);
+                    None
+                }
+            }
+        });
+        let Some((list, own, origin)) = target else {
+            return null_mut();
+        };
+        let entry = match own {
+            // SAFETY: the driver's Allocate routine for this list, called as
+            // the inline allocate calls it: with the list's Type, Size and Tag.
+            Some(f) => unsafe { f(pool_type, bytes, tag) },
+            None => world::with(CALL, |w| pool_allocate(w, CALL, bytes, tag, origin)),
+        };
+        world::with(CALL, |w| {
+            let what = w.lookaside.describe(list);
+            w.event("=>", CALL, format!("{what}: allocated {entry:p}"));
+            if let Some(r) = w.lookaside.lists.get_mut(&list)
+                && !entry.is_null()
+            {
+                r.outstanding.insert(entry as usize);
+            }
+        });
+        entry
+    }
+}
+
+ndis_fn! {
+    /// The Free routine of every lookaside list (never exported): the inline
+    /// free calls it when the list is at its depth. The entry must be out
+    /// from a live list; it goes to the driver's own Free routine or back to
+    /// the pool.
+    pub(crate) unsafe fn lookaside_free(entry: PVOID) {
+        const CALL: &str = "ExFreeToNPagedLookasideList";
+        let e = entry as usize;
+        let target = world::with(CALL, |w| {
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            // The inline free queried the list it frees to just before; a
+            // call from anywhere else is served by the list the entry is from.
+            let to = w.lookaside.pending_query.take();
+            match w.lookaside.holder_of(e).filter(|&h| to.is_none_or(|q| q == h)) {
+                Some(l) => {
+                    let what = w.lookaside.describe(l);
+                    w.event("=>", CALL, format!("{what}: freed {entry:p}"));
+                    w.lookaside.lists.get_mut(&l).map(|r| {
+                        r.outstanding.remove(&e);
+                        r.free
+                    })
+                }
+                None => {
+                    let why = w.lookaside.why_not_outstanding(e, to);
+                    w.violate(la::LOOKASIDE_ENTRY, CALL, why, &[]);
+                    None
+                }
+            }
+        });
+        match target {
+            // SAFETY: the driver's Free routine for the list that handed
+            // this entry out, called as the inline free calls it.
+            Some(Some(f)) => unsafe { f(entry) },
+            Some(None) => world::with(CALL, |w| pool_free(w, CALL, e)),
+            None => {}
+        }
+    }
+}
+
+ndis_fn! {
+    /// ExInitializeNPagedLookasideList. <= DISPATCH_LEVEL. Zeroes the
+    /// counters and the list head, sets Depth 4, Type NonPagedPool | Flags
+    /// (NonPagedPoolNx with POOL_NX_ALLOCATION), Tag, Size, and the
+    /// emulator's Allocate/Free (which call the driver's, if it passed any).
+    /// A Size under LOOKASIDE_MINIMUM_BLOCK_SIZE is raised to it after the
+    /// violation, so no entry is smaller than its SList link.
+    #[unsafe(no_mangle)]
+    pub unsafe fn ExInitializeNPagedLookasideList(list: PNPAGED_LOOKASIDE_LIST, allocate: Option<PALLOCATE_FUNCTION>, free: Option<PFREE_FUNCTION>, flags: ULONG, size: SIZE_T, tag: ULONG, depth: USHORT) {
+        const CALL: &str = "ExInitializeNPagedLookasideList";
+        let l = list as usize;
+        let size = world::with(CALL, |w| {
+            let own = match (allocate.is_some(), free.is_some()) {
+                (true, true) => ", own Allocate and Free",
+                (true, false) => ", own Allocate",
+                (false, true) => ", own Free",
+                (false, false) => "",
+            };
+            w.event("=>", CALL, format!("{list:p} size {size}, tag {}, flags {flags:#x}, depth {depth}{own}", tag_str(tag)));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            w.lookaside.clear_pending();
+            if list.is_null() {
+                w.violate(la::LOOKASIDE_INIT, CALL, "NULL list", &[]);
+                return None;
+            }
+            let mut problems = Vec::new();
+            if !l.is_multiple_of(16) {
+                problems.push(format!("the list at {l:#x} is not 16-byte aligned (its SLIST_HEADER must be)"));
+            }
+            if w.lookaside.lists.contains_key(&l) {
+                problems.push(format!("{} is live: initialized again without ExDeleteNPagedLookasideList", w.lookaside.describe(l)));
+            }
+            if size < LOOKASIDE_MINIMUM_BLOCK_SIZE {
+                problems.push(format!("Size {size} < LOOKASIDE_MINIMUM_BLOCK_SIZE ({LOOKASIDE_MINIMUM_BLOCK_SIZE})"));
+            }
+            if size > u32::MAX as usize {
+                problems.push(format!("Size {size} does not fit the list's ULONG Size"));
+            }
+            if depth != 0 {
+                problems.push(format!("Depth {depth}: reserved, must be 0 (the system picks the depth)"));
+            }
+            if flags & !POOL_NX_ALLOCATION != 0 {
+                problems.push(format!(
+                    "Flags {flags:#x}: only POOL_NX_ALLOCATION ({POOL_NX_ALLOCATION:#x}) is expected (NdisInitializeNPagedLookasideList's Flags must be 0 and it adds NX itself; POOL_RAISE_IF_ALLOCATION_FAILURE would raise an exception a Rust driver cannot catch)"
+                ));
+            }
+            if !crate::nbl::printable_tag(tag) {
+                problems.push(format!("Tag {tag:#010x} is not four printable characters"));
+            }
+            if !problems.is_empty() {
+                w.violate(la::LOOKASIDE_INIT, CALL, problems.join("; "), &[]);
+            }
+            let size = size.clamp(LOOKASIDE_MINIMUM_BLOCK_SIZE, u32::MAX as usize);
+            let handler = w.current_handler().unwrap_or("outside any handler");
+            w.lookaside.lists.insert(l, ListRec::new(size, tag, flags, (allocate, free), handler));
+            w.lookaside.deleted.remove(&l);
+            Some(size)
+        });
+        let Some(size) = size else {
+            return;
+        };
+        let value = NPAGED_LOOKASIDE_LIST {
+            L: GENERAL_LOOKASIDE {
+                ListHead: SLIST_HEADER { Alignment: 0, Region: 0 },
+                Depth: INITIAL_DEPTH,
+                MaximumDepth: MAXIMUM_DEPTH,
+                TotalAllocates: 0,
+                AllocateMisses: 0,
+                TotalFrees: 0,
+                FreeMisses: 0,
+                Type: (NonPagedPool as ULONG | flags) as POOL_TYPE,
+                Tag: tag,
+                Size: size as ULONG,
+                Allocate: Some(lookaside_allocate),
+                Free: Some(lookaside_free),
+                ListEntry: LIST_ENTRY { Flink: null_mut(), Blink: null_mut() },
+                LastTotalAllocates: 0,
+                LastAllocateMisses: 0,
+                Future: [0; 2],
+            },
+        };
+        // SAFETY: the driver passed writable storage for an
+        // NPAGED_LOOKASIDE_LIST (the DDI's contract; checked non-NULL);
+        // written unaligned, since a misaligned list is only reported.
+        unsafe { list.write_unaligned(value) };
+    }
+}
+
+ndis_fn! {
+    /// ExDeleteNPagedLookasideList. <= DISPATCH_LEVEL. Every entry must be
+    /// back; the cached ones are freed through the list's Free routine.
+    /// Entries still out are reported here and not again as memory leaks.
+    #[unsafe(no_mangle)]
+    pub unsafe fn ExDeleteNPagedLookasideList(list: PNPAGED_LOOKASIDE_LIST) {
+        const CALL: &str = "ExDeleteNPagedLookasideList";
+        let l = list as usize;
+        let work = world::with(CALL, |w| {
+            let what = w.lookaside.describe(l);
+            w.event("=>", CALL, what.clone());
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            w.lookaside.clear_pending();
+            if !live(w, l, CALL) {
+                return None;
+            }
+            check_head(w, l, CALL);
+            let rec = w.lookaside.lists.remove(&l)?;
+            w.lookaside.deleted.insert(l);
+            if !rec.outstanding.is_empty() {
+                for e in &rec.outstanding {
+                    w.ledger.remove(e);
+                }
+                let shown: Vec<String> = rec.outstanding.iter().take(8).map(|e| format!("{e:#x}")).collect();
+                w.violate(
+                    la::LOOKASIDE_DELETE_OUTSTANDING,
+                    CALL,
+                    format!("{what}, initialized in {}, deleted with {} entr{} still allocated: {}", rec.handler, rec.outstanding.len(), if rec.outstanding.len() == 1 { "y" } else { "ies" }, shown.join(", ")),
+                    &[],
+                );
+            }
+            let damaged: Vec<String> = rec
+                .cached
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &e)| damage(e, if i == 0 { 0 } else { rec.cached[i - 1] }, rec.size))
+                .collect();
+            if !damaged.is_empty() {
+                w.violate(la::LOOKASIDE_INTACT, CALL, format!("{what}: {}", damaged.join("; ")), &[]);
+            }
+            write_head(l, [0, 0]);
+            Some((rec.cached, rec.free))
+        });
+        let Some((cached, own)) = work else {
+            return;
+        };
+        for e in cached {
+            match own {
+                // SAFETY: the driver's Free routine for this list, given an
+                // entry the list cached (allocated by the list's Allocate).
+                Some(f) => unsafe { f(e as PVOID) },
+                None => world::with(CALL, |w| pool_free(w, CALL, e)),
+            }
+        }
+    }
+}
+
+ndis_fn! {
+    /// ExpInterlockedPopEntrySList (x64). <= DISPATCH_LEVEL. The first
+    /// cached entry, now out; NULL when the list is empty (the inline
+    /// allocate then calls the list's Allocate routine).
+    #[unsafe(no_mangle)]
+    pub unsafe fn ExpInterlockedPopEntrySList(head: PSLIST_HEADER) -> PSLIST_ENTRY {
+        const CALL: &str = "ExpInterlockedPopEntrySList";
+        let l = head as usize;
+        world::with(CALL, |w| {
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            w.lookaside.clear_pending();
+            if !live(w, l, CALL) {
+                return null_mut();
+            }
+            check_head(w, l, CALL);
+            let what = w.lookaside.describe(l);
+            let Some(r) = w.lookaside.lists.get_mut(&l) else {
+                return null_mut();
+            };
+            let Some(e) = r.cached.pop() else {
+                w.lookaside.pending_miss = Some(l);
+                w.event("=>", CALL, format!("{what}: empty"));
+                return null_mut();
+            };
+            let hurt = damage(e, r.top(), r.size);
+            r.outstanding.insert(e);
+            let new_head = r.update_head();
+            write_head(l, new_head);
+            w.event("=>", CALL, format!("{what}: allocated {e:#x}"));
+            if let Some(d) = hurt {
+                w.violate(la::LOOKASIDE_INTACT, CALL, format!("{what}: {d}"), &[]);
+            }
+            e as PSLIST_ENTRY
+        })
+    }
+}
+
+ndis_fn! {
+    /// ExpInterlockedPushEntrySList (x64). <= DISPATCH_LEVEL. Caches an
+    /// entry the list handed out; returns the previous first entry. An entry
+    /// that is not out from this list is reported and not pushed.
+    #[unsafe(no_mangle)]
+    pub unsafe fn ExpInterlockedPushEntrySList(head: PSLIST_HEADER, entry: PSLIST_ENTRY) -> PSLIST_ENTRY {
+        const CALL: &str = "ExpInterlockedPushEntrySList";
+        let l = head as usize;
+        let e = entry as usize;
+        world::with(CALL, |w| {
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            w.lookaside.clear_pending();
+            if !live(w, l, CALL) {
+                return null_mut();
+            }
+            check_head(w, l, CALL);
+            let what = w.lookaside.describe(l);
+            let Some(r) = w.lookaside.lists.get(&l) else {
+                return null_mut();
+            };
+            let top = r.top();
+            let problem = if e == 0 {
+                Some(format!("a NULL entry pushed to {what}"))
+            } else if !e.is_multiple_of(16) {
+                Some(format!("entry {e:#x} pushed to {what} is not 16-byte aligned (SLIST_ENTRY is)"))
+            } else if !r.outstanding.contains(&e) {
+                Some(w.lookaside.why_not_outstanding(e, Some(l)))
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                w.violate(la::LOOKASIDE_ENTRY, CALL, p, &[]);
+                return top as PSLIST_ENTRY;
+            }
+            let Some(r) = w.lookaside.lists.get_mut(&l) else {
+                return null_mut();
+            };
+            r.outstanding.remove(&e);
+            stash(e, top, r.size);
+            r.cached.push(e);
+            let new_head = r.update_head();
+            write_head(l, new_head);
+            w.event("=>", CALL, format!("{what}: freed {e:#x}"));
+            top as PSLIST_ENTRY
+        })
+    }
+}
+
+ndis_fn! {
+    /// ExQueryDepthSList (x64). <= DISPATCH_LEVEL. The number of cached
+    /// entries, which is also the low 16 bits of the list head.
+    #[unsafe(no_mangle)]
+    pub unsafe fn ExQueryDepthSList(head: PSLIST_HEADER) -> USHORT {
+        const CALL: &str = "ExQueryDepthSList";
+        let l = head as usize;
+        world::with(CALL, |w| {
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            w.lookaside.clear_pending();
+            if !live(w, l, CALL) {
+                return 0;
+            }
+            check_head(w, l, CALL);
+            w.lookaside.pending_query = Some(l);
+            w.lookaside.lists.get(&l).map_or(0, ListRec::depth)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lookaside::LOOKASIDE_INTACT;
+
+    fn run<R>(f: impl FnOnce() -> R) -> (R, World) {
+        world::install(World::default());
+        let r = f();
+        (r, world::take().expect("world"))
+    }
+
+    const TAG: ULONG = pool_tag(b"Unit");
+
+    #[test]
+    fn the_inline_helpers_run_over_the_emulated_list() {
+        let (_, w) = run(|| {
+            let mut list = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
+            let l: PNPAGED_LOOKASIDE_LIST = &raw mut *list;
+            // SAFETY: cache-aligned storage that outlives the list.
+            unsafe { NdisInitializeNPagedLookasideList(l, None, None, 0, 40, TAG, 0) };
+            assert_eq!(list.L.Depth, 4);
+            assert_eq!(list.L.Type, NonPagedPoolNx);
+            assert_eq!(list.L.Size, 40);
+            assert_eq!(list.L.Tag, TAG);
+            let entries: Vec<PVOID> = (0..6)
+                // SAFETY: an initialized list.
+                .map(|_| unsafe { NdisAllocateFromNPagedLookasideList(l) })
+                .collect();
+            assert!(entries.iter().all(|e| !e.is_null() && (*e as usize).is_multiple_of(16)));
+            assert_eq!(list.L.TotalAllocates, 6);
+            assert_eq!(list.L.AllocateMisses, 6);
+            for &e in &entries {
+                // SAFETY: each entry came from this list, freed once.
+                unsafe { NdisFreeToNPagedLookasideList(l, e) };
+            }
+            assert_eq!(list.L.TotalFrees, 6);
+            assert_eq!(list.L.FreeMisses, 2, "depth 4: two go back to the pool");
+            assert_eq!(list.L.ListHead.Alignment & 0xFFFF, 4);
+            // SAFETY: the list head of an initialized list.
+            assert_eq!(unsafe { ExQueryDepthSList(&raw mut list.L.ListHead) }, 4);
+            assert_eq!(list.L.ListHead.Region as usize, entries[3] as usize);
+            // SAFETY: an initialized list.
+            let again = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            assert_eq!(again, entries[3], "last freed, first reused");
+            assert_eq!(list.L.AllocateMisses, 6, "a hit");
+            // SAFETY: ours, freed once.
+            unsafe { NdisFreeToNPagedLookasideList(l, again) };
+            world::with("test", |w| assert_eq!(w.ledger.len(), 4, "four cached pool blocks"));
+            // SAFETY: every entry is back.
+            unsafe { NdisDeleteNPagedLookasideList(l) };
+            world::with("test", |w| assert!(w.ledger.is_empty()));
+        });
+        assert!(w.violations.is_empty(), "{:?}", w.violations);
+    }
+
+    #[test]
+    fn a_write_after_free_is_caught_at_the_next_allocation() {
+        let (_, w) = run(|| {
+            let mut list = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
+            let l: PNPAGED_LOOKASIDE_LIST = &raw mut *list;
+            // SAFETY: as above.
+            unsafe { NdisInitializeNPagedLookasideList(l, None, None, 0, 64, TAG, 0) };
+            // SAFETY: an initialized list.
+            let e = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            // SAFETY: ours, freed once.
+            unsafe { NdisFreeToNPagedLookasideList(l, e) };
+            // SAFETY: the block is still allocated (cached by the list); the
+            // write is the bug under test.
+            unsafe { e.cast::<u8>().wrapping_add(40).write(7) };
+            // SAFETY: an initialized list.
+            let again = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            // SAFETY: ours, freed once.
+            unsafe { NdisFreeToNPagedLookasideList(l, again) };
+            // SAFETY: every entry is back.
+            unsafe { NdisDeleteNPagedLookasideList(l) };
+        });
+        assert_eq!(w.violations.len(), 1, "{:?}", w.violations);
+        assert_eq!(w.violations[0].rule, LOOKASIDE_INTACT);
+        assert!(w.violations[0].detail.contains("byte 40"), "{}", w.violations[0].detail);
+    }
+
+    #[test]
+    fn an_injected_failure_makes_the_allocation_null() {
+        let (_, w) = run(|| {
+            let mut list = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
+            let l: PNPAGED_LOOKASIDE_LIST = &raw mut *list;
+            // SAFETY: as above.
+            unsafe { NdisInitializeNPagedLookasideList(l, None, None, 0, 64, TAG, 0) };
+            world::with("test", |w| w.faults.fail_nth_allocation(1));
+            // SAFETY: an initialized list.
+            let e = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            assert!(e.is_null());
+            assert_eq!((list.L.TotalAllocates, list.L.AllocateMisses), (1, 1));
+            // SAFETY: an initialized list.
+            let e = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            assert!(!e.is_null());
+            // SAFETY: ours, freed once.
+            unsafe { NdisFreeToNPagedLookasideList(l, e) };
+            // SAFETY: every entry is back.
+            unsafe { NdisDeleteNPagedLookasideList(l) };
+        });
+        assert!(w.violations.is_empty(), "{:?}", w.violations);
+        assert!(w.ledger.is_empty());
+        assert_eq!(w.events.iter().filter(|e| e.dir == "!!").count(), 1);
+    }
+
+    #[test]
+    fn a_scribbled_list_head_is_reported_and_repaired() {
+        let (_, w) = run(|| {
+            let mut list = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
+            let l: PNPAGED_LOOKASIDE_LIST = &raw mut *list;
+            // SAFETY: as above.
+            unsafe { NdisInitializeNPagedLookasideList(l, None, None, 0, 64, TAG, 0) };
+            // SAFETY: an initialized list.
+            let e = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            // SAFETY: ours, freed once.
+            unsafe { NdisFreeToNPagedLookasideList(l, e) };
+            list.L.ListHead.Region = 0xBAD0;
+            // SAFETY: an initialized list.
+            let again = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            assert_eq!(again, e, "the emulator's copy of the list wins");
+            // SAFETY: ours, freed once.
+            unsafe { NdisFreeToNPagedLookasideList(l, again) };
+            // SAFETY: every entry is back.
+            unsafe { NdisDeleteNPagedLookasideList(l) };
+        });
+        assert_eq!(w.violations.len(), 1, "{:?}", w.violations);
+        assert!(w.violations[0].detail.contains("ListHead"));
+    }
+}

@@ -1,0 +1,553 @@
+//! NET_BUFFER_LIST pools and NBLs: the DDIs as the driver calls them, and
+//! the raw memory under `crate::nbl` (the blocks NDIS allocates, reads of
+//! memory the emulator knows is live).
+//!
+//! IRQL: every DDI here is callable at IRQL <= DISPATCH_LEVEL [D: the DDI
+//! pages, `Irql_NetBuffer_Function`].
+//!
+//! Choices (the pages leave them open):
+//! * A pool handle is an emulator value, never dereferenced; a bad one is
+//!   `handle.valid`.
+//! * A non-zero ContextSize/ContextBackFill gets a real
+//!   NET_BUFFER_LIST_CONTEXT (Size = both, Offset = the backfill) in
+//!   `NBL->Context`; the pool's own ContextSize only has to be valid.
+//! * NdisAllocateNetBufferList from a pool with fAllocateNetBuffer TRUE gives
+//!   an NBL with one NET_BUFFER; with DataSize > 0 that NET_BUFFER maps
+//!   DataSize bytes NDIS allocates (the page: "NDIS allocates a
+//!   NET_BUFFER_LIST, NET_BUFFER, MDL, and data"), otherwise it has no MDL.
+//! * A call that breaks `nbl.pool-params` or `nbl.alloc-params` fails (NULL)
+//!   after the violation is recorded, so a wrong driver sees a failure
+//!   rather than an object built from bad parameters.
+
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::fmt;
+use std::ptr::{NonNull, null_mut};
+
+use ndis_sys::*;
+
+use super::{ZeroValid, read_prefix, tag_str};
+use crate::nbl::{self, Known, NbInit, NblOwner};
+use crate::rules;
+use crate::world::{self, World};
+
+// SAFETY: repr(C) structs of integers and raw pointers (and arrays of them).
+unsafe impl ZeroValid for NET_BUFFER_LIST {}
+// SAFETY: as above.
+unsafe impl ZeroValid for NET_BUFFER {}
+// SAFETY: as above.
+unsafe impl ZeroValid for MDL {}
+// SAFETY: as above.
+unsafe impl ZeroValid for NET_BUFFER_LIST_POOL_PARAMETERS {}
+// SAFETY: integers.
+unsafe impl ZeroValid for usize {}
+// SAFETY: integers.
+unsafe impl ZeroValid for u32 {}
+// SAFETY: integers.
+unsafe impl ZeroValid for u16 {}
+
+/// A zeroed `T`.
+pub(crate) fn zeroed<T: ZeroValid>() -> T {
+    // SAFETY: all-zero bytes are a valid T (ZeroValid's promise).
+    unsafe { core::mem::MaybeUninit::<T>::zeroed().assume_init() }
+}
+
+/// A block of host memory NDIS allocated and owns: an NBL, a NET_BUFFER, an
+/// MDL, a context or data. The driver gets its address; the block is freed
+/// when dropped.
+///
+/// INVARIANT: `ptr` was returned by `alloc_zeroed(layout)` and is freed only
+/// by `Drop`.
+pub(crate) struct Block {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+impl fmt::Debug for Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Block({:#x}, {} bytes)", self.addr(), self.size())
+    }
+}
+
+impl Block {
+    /// `size` zeroed bytes aligned to `align` (at least one byte).
+    pub(crate) fn zeroed(size: usize, align: usize) -> Option<Self> {
+        let layout = Layout::from_size_align(size.max(1), align).ok()?;
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { alloc_zeroed(layout) };
+        NonNull::new(p).map(|ptr| Self { ptr, layout })
+    }
+
+    /// Its address, as the driver sees it.
+    pub(crate) fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
+    /// Its size in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Writes `value` at `offset`; false (nothing written) if it does not fit.
+    pub(crate) fn write<T: Copy>(&mut self, offset: usize, value: T) -> bool {
+        if offset
+            .checked_add(core::mem::size_of::<T>())
+            .is_none_or(|e| e > self.size())
+        {
+            return false;
+        }
+        let p = self.ptr.as_ptr().wrapping_add(offset).cast::<T>();
+        // SAFETY: in bounds of this live allocation (checked); unaligned write.
+        unsafe { p.write_unaligned(value) };
+        true
+    }
+
+    /// Reads a `T` at `offset`; None if it does not fit.
+    pub(crate) fn read<T: ZeroValid>(&self, offset: usize) -> Option<T> {
+        if offset
+            .checked_add(core::mem::size_of::<T>())
+            .is_none_or(|e| e > self.size())
+        {
+            return None;
+        }
+        let p = self.ptr.as_ptr().wrapping_add(offset).cast::<T>();
+        // SAFETY: in bounds of this live allocation (checked); any bytes are
+        // a valid T (ZeroValid); unaligned read.
+        Some(unsafe { p.read_unaligned() })
+    }
+
+    /// Copies `bytes` in at `offset`; false (nothing written) if they do not fit.
+    pub(crate) fn copy_in(&mut self, offset: usize, bytes: &[u8]) -> bool {
+        if offset.checked_add(bytes.len()).is_none_or(|e| e > self.size()) {
+            return false;
+        }
+        let p = self.ptr.as_ptr().wrapping_add(offset);
+        // SAFETY: in bounds of this live allocation (checked); `bytes` is a
+        // Rust slice, which never points into a block the emulator owns.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
+        true
+    }
+
+    /// Fills the whole block with `byte`.
+    pub(crate) fn fill(&mut self, byte: u8) {
+        // SAFETY: the whole of this live allocation.
+        unsafe { self.ptr.as_ptr().write_bytes(byte, self.size()) };
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        // SAFETY: allocated by alloc_zeroed with this layout and freed only
+        // here (the type's invariant).
+        unsafe { dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+/// Reads a `T` at `addr` if the emulator knows `[addr, addr + size)` is live.
+pub(crate) fn read<T: ZeroValid>(k: &Known<'_>, addr: usize) -> Option<T> {
+    if !k.contains(addr, core::mem::size_of::<T>()) {
+        return None;
+    }
+    // SAFETY: the range lies inside a live block NDIS owns or a live NDIS
+    // allocation of the driver's (Known's promise); any bytes are a valid T
+    // (ZeroValid); unaligned read.
+    Some(unsafe { (addr as *const T).read_unaligned() })
+}
+
+/// Copies `len` bytes at `addr` if the emulator knows the range is live.
+pub(crate) fn read_bytes(k: &Known<'_>, addr: usize, len: usize) -> Option<Vec<u8>> {
+    if !k.contains(addr, len) {
+        return None;
+    }
+    let mut out = vec![0; len];
+    // SAFETY: the range is live memory (Known's promise) and `out` is a
+    // fresh vector of `len` bytes, so the two do not overlap.
+    unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, out.as_mut_ptr(), len) };
+    Some(out)
+}
+
+/// The handler the driver is in, for origins.
+fn origin(w: &World) -> &'static str {
+    w.current_handler().unwrap_or("outside any handler")
+}
+
+/// Checks an NBL pool handle; false (with `handle.valid`) unless it is one
+/// NdisAllocateNetBufferListPool returned and the driver has not freed.
+fn live_pool(w: &mut World, pool: usize, call: &'static str) -> bool {
+    let problem = match w.nbls.pool(pool) {
+        None if pool == 0 => "a NULL NBL pool handle".to_string(),
+        None => format!("{pool:#x}, which NDIS never gave out as an NBL pool handle"),
+        Some(p) if p.freed => format!(
+            "NBL pool {pool:#x} (tag {}), which was already freed",
+            tag_str(p.params.PoolTag)
+        ),
+        Some(_) => return true,
+    };
+    w.violate(rules::HANDLE_VALID, call, format!("passed {problem}"), &[]);
+    false
+}
+
+ndis_fn! {
+    /// NdisAllocateNetBufferListPool. <= DISPATCH_LEVEL. `NdisHandle` is
+    /// optional; when given it must be an NDIS handle (the adapter's or the
+    /// driver's). NULL for bad parameters (`nbl.pool-params`) and on an
+    /// injected allocation failure.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisAllocateNetBufferListPool(handle: NDIS_HANDLE, params: PNET_BUFFER_LIST_POOL_PARAMETERS) -> NDIS_HANDLE {
+        const CALL: &str = "NdisAllocateNetBufferListPool";
+        // SAFETY: read only when non-null; the header is the first 4 bytes.
+        let header = (!params.is_null()).then(|| unsafe { read_prefix(params.cast::<NDIS_OBJECT_HEADER>(), 4) });
+        // SAFETY: non-null, and readable for the size its header announces
+        // (the DDI's contract); read_prefix reads no more than 16 bytes.
+        let p = header.map(|h| unsafe { read_prefix(params, usize::from(h.Size)) });
+        world::with(CALL, |w| {
+            let what = p.map_or("NULL parameters".to_string(), |p| format!(
+                "tag {}, fAllocateNetBuffer {}, ContextSize {}, DataSize {}",
+                tag_str(p.PoolTag), p.fAllocateNetBuffer, p.ContextSize, p.DataSize
+            ));
+            w.event("=>", CALL, format!("{handle:p} {what}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            let h = handle as usize;
+            if h != 0 {
+                let kind = w.handles.get(&h).map_or(world::HandleKind::Adapter, |r| r.kind);
+                if !w.check_handle(h, kind, CALL) {
+                    return null_mut();
+                }
+            }
+            let (Some(header), Some(p)) = (header, p) else {
+                w.violate(nbl::NBL_POOL_PARAMS, CALL, "NULL parameters", &[]);
+                return null_mut();
+            };
+            let mut problems = Vec::new();
+            if header.Type != NDIS_OBJECT_TYPE_DEFAULT {
+                problems.push(format!("header type {:#x}, not NDIS_OBJECT_TYPE_DEFAULT (0x80)", header.Type));
+            }
+            if header.Revision < NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 {
+                problems.push(format!("header revision {}", header.Revision));
+            }
+            if usize::from(header.Size) < NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 {
+                problems.push(format!("header size {} < {}", header.Size, NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1));
+            }
+            if p.ProtocolId != NDIS_PROTOCOL_ID_DEFAULT {
+                problems.push(format!("ProtocolId {:#x}: miniport drivers use NDIS_PROTOCOL_ID_DEFAULT (0)", p.ProtocolId));
+            }
+            if p.fAllocateNetBuffer > TRUE {
+                problems.push(format!("fAllocateNetBuffer {} is neither TRUE nor FALSE", p.fAllocateNetBuffer));
+            }
+            if !usize::from(p.ContextSize).is_multiple_of(nbl::MEMORY_ALLOCATION_ALIGNMENT) {
+                problems.push(format!("ContextSize {} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT (16)", p.ContextSize));
+            }
+            if !nbl::printable_tag(p.PoolTag) {
+                problems.push(format!("PoolTag {:#010x} is not four printable characters", p.PoolTag));
+            }
+            if !problems.is_empty() {
+                w.violate(nbl::NBL_POOL_PARAMS, CALL, problems.join("; "), &[h]);
+                return null_mut();
+            }
+            if crate::faults::allocation_fails(w, CALL) {
+                return null_mut();
+            }
+            let origin = origin(w);
+            let pool = w.nbls.add_pool(p, origin);
+            w.event("=>", CALL, format!("-> pool {pool:#x}"));
+            pool as NDIS_HANDLE
+        })
+    }
+}
+
+ndis_fn! {
+    /// NdisFreeNetBufferListPool. <= DISPATCH_LEVEL. Every NBL from the pool
+    /// must be freed first; any still out is reported (and not again as a
+    /// leak at unload).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisFreeNetBufferListPool(pool: NDIS_HANDLE) {
+        const CALL: &str = "NdisFreeNetBufferListPool";
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{pool:p}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            let h = pool as usize;
+            if !live_pool(w, h, CALL) {
+                return;
+            }
+            let out = w.nbls.nbls_of_pool(h);
+            if !out.is_empty() {
+                let tag = w.nbls.pool(h).map_or(0, |p| p.params.PoolTag);
+                let list: Vec<String> = out.iter().take(8).map(|a| format!("{a:#x}")).collect();
+                w.violate(
+                    nbl::NBL_POOL_FREE_OUTSTANDING,
+                    CALL,
+                    format!("NBL pool {h:#x} (tag {}) freed with {} NBL(s) from it still allocated: {}", tag_str(tag), out.len(), list.join(", ")),
+                    &[],
+                );
+            }
+            w.nbls.free_pool(h, &out);
+        });
+    }
+}
+
+/// The checks and the allocation both NBL allocators share.
+fn allocate(
+    w: &mut World,
+    call: &'static str,
+    pool: usize,
+    context: (USHORT, USHORT),
+    nb: impl FnOnce(&World, &NET_BUFFER_LIST_POOL_PARAMETERS, &mut Vec<String>) -> Option<NbInit>,
+) -> PNET_BUFFER_LIST {
+    w.check_irql(call, DISPATCH_LEVEL);
+    if !live_pool(w, pool, call) {
+        return null_mut();
+    }
+    let Some(params) = w.nbls.pool(pool).map(|p| p.params) else {
+        return null_mut();
+    };
+    let mut problems = Vec::new();
+    for (what, v) in [("ContextSize", context.0), ("ContextBackFill", context.1)] {
+        if !usize::from(v).is_multiple_of(nbl::MEMORY_ALLOCATION_ALIGNMENT) {
+            problems.push(format!(
+                "{what} {v} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT (16)"
+            ));
+        }
+    }
+    let init = nb(w, &params, &mut problems);
+    if !problems.is_empty() {
+        w.violate(nbl::NBL_ALLOC_PARAMS, call, problems.join("; "), &[]);
+        return null_mut();
+    }
+    if crate::faults::allocation_fails(w, call) {
+        return null_mut();
+    }
+    let origin = origin(w);
+    match w
+        .nbls
+        .allocate(pool, init, (usize::from(context.0), usize::from(context.1)), origin)
+    {
+        Ok(a) => {
+            w.event("=>", call, format!("-> NBL {a:#x}"));
+            a as PNET_BUFFER_LIST
+        }
+        Err(e) => {
+            w.event("=>", call, format!("failed: {e}"));
+            null_mut()
+        }
+    }
+}
+
+ndis_fn! {
+    /// NdisAllocateNetBufferAndNetBufferList. <= DISPATCH_LEVEL. The pool
+    /// must have been made with fAllocateNetBuffer TRUE and DataSize 0; the
+    /// NET_BUFFER gets MdlChain, DataOffset and DataLength as passed, and
+    /// CurrentMdl/CurrentMdlOffset where DataOffset falls in the chain. The
+    /// MDLs must lie in memory NDIS knows (see `crate::nbl`).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisAllocateNetBufferAndNetBufferList(pool: NDIS_HANDLE, context_size: USHORT, context_backfill: USHORT, mdl_chain: PMDL, data_offset: ULONG, data_length: SIZE_T) -> PNET_BUFFER_LIST {
+        const CALL: &str = "NdisAllocateNetBufferAndNetBufferList";
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{pool:p} context {context_size}+{context_backfill}, MDL {mdl_chain:p}, offset {data_offset}, length {data_length}"));
+            allocate(w, CALL, pool as usize, (context_size, context_backfill), |w, params, problems| {
+                if params.fAllocateNetBuffer == FALSE || params.DataSize != 0 {
+                    problems.push(format!(
+                        "pool {pool:p} was made with fAllocateNetBuffer {} and DataSize {}; this call needs TRUE and 0",
+                        params.fAllocateNetBuffer, params.DataSize
+                    ));
+                }
+                let data_offset = data_offset as usize;
+                if mdl_chain.is_null() {
+                    if data_offset != 0 || data_length != 0 {
+                        problems.push(format!("a NULL MdlChain with DataOffset {data_offset} and DataLength {data_length}; both must be 0"));
+                    }
+                    return Some(NbInit::Empty);
+                }
+                if data_length > u32::MAX as usize {
+                    problems.push(format!("DataLength {data_length} does not fit a ULONG"));
+                }
+                let chain = match nbl::mdl_chain(&Known::of(w), mdl_chain as usize) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        problems.push(format!("MdlChain: {e}"));
+                        return None;
+                    }
+                };
+                let located: Vec<(usize, usize)> = chain.iter().map(|(a, m)| (*a, m.ByteCount as usize)).collect();
+                let total: usize = located.iter().map(|(_, n)| n).sum();
+                if data_offset.checked_add(data_length).is_none_or(|end| end > total) {
+                    problems.push(format!("DataOffset {data_offset} + DataLength {data_length} run past the {total} bytes of the MDL chain"));
+                }
+                let (current, current_offset) = nbl::locate(&located, data_offset);
+                Some(NbInit::Over { chain: mdl_chain as usize, current, current_offset, data_offset, data_length })
+            })
+        })
+    }
+}
+
+ndis_fn! {
+    /// NdisAllocateNetBufferList. <= DISPATCH_LEVEL. A pool with
+    /// fAllocateNetBuffer FALSE gives a bare NBL; TRUE gives one NET_BUFFER,
+    /// mapping DataSize bytes of NDIS's when the pool has a DataSize.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisAllocateNetBufferList(pool: NDIS_HANDLE, context_size: USHORT, context_backfill: USHORT) -> PNET_BUFFER_LIST {
+        const CALL: &str = "NdisAllocateNetBufferList";
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{pool:p} context {context_size}+{context_backfill}"));
+            allocate(w, CALL, pool as usize, (context_size, context_backfill), |_, params, problems| {
+                match (params.fAllocateNetBuffer, params.DataSize as usize) {
+                    (FALSE, _) => None,
+                    (_, 0) => Some(NbInit::Empty),
+                    (_, n) if n > nbl::MAX_MDL_BYTES => {
+                        problems.push(format!("the pool's DataSize {n} is over the {} bytes ndis-emu maps in one MDL", nbl::MAX_MDL_BYTES));
+                        None
+                    }
+                    (_, n) => Some(NbInit::Data(n)),
+                }
+            })
+        })
+    }
+}
+
+ndis_fn! {
+    /// NdisFreeNetBufferList. <= DISPATCH_LEVEL. Only an NBL from one of the
+    /// driver's pools that the driver holds (not indicated and unreturned),
+    /// once; never a client's (NDIS frees those after the send completes).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisFreeNetBufferList(nbl: PNET_BUFFER_LIST) {
+        const CALL: &str = "NdisFreeNetBufferList";
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{nbl:p}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            let a = nbl as usize;
+            let problem = match w.nbls.get(a) {
+                None if w.nbls.was_freed(a) => Some(format!("NBL {a:#x} was already freed: a double free")),
+                None => Some(format!("{a:#x} is not an NBL NDIS allocated")),
+                Some(r) if r.owner == NblOwner::Client => Some(format!(
+                    "NBL {a:#x} belongs to NDIS (a client's send NBL, now {:?}): the driver completes it, it never frees it",
+                    r.state
+                )),
+                Some(r) if !r.state.held_by_driver() => Some(format!(
+                    "NBL {a:#x} is {:?}: the driver indicated it and the client has not returned it",
+                    r.state
+                )),
+                Some(_) => None,
+            };
+            match problem {
+                Some(p) => w.violate(nbl::NBL_FREE_OWNER, CALL, p, &[]),
+                None => {
+                    w.nbls.release(a);
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nbl::NblState;
+
+    fn run<R>(f: impl FnOnce() -> R) -> (R, World) {
+        world::install(World::default());
+        let r = f();
+        (r, world::take().expect("world"))
+    }
+
+    fn params(fallocate: BOOLEAN, data_size: ULONG) -> NET_BUFFER_LIST_POOL_PARAMETERS {
+        NET_BUFFER_LIST_POOL_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+                NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+            ),
+            ProtocolId: NDIS_PROTOCOL_ID_DEFAULT,
+            fAllocateNetBuffer: fallocate,
+            ContextSize: 0,
+            PoolTag: pool_tag(b"Test"),
+            DataSize: data_size,
+        }
+    }
+
+    #[test]
+    fn freeing_a_clients_or_an_indicated_nbl_is_a_violation() {
+        let (_, w) = run(|| {
+            let mut p = params(TRUE, 0);
+            // SAFETY: a valid parameter block, alive for the call.
+            let pool = unsafe { NdisAllocateNetBufferListPool(null_mut(), &raw mut p) };
+            assert!(!pool.is_null());
+            let client = nbl::client_send_chain(null_mut(), &[b"abc"]).expect("chain");
+            // SAFETY: the emulator checks the NBL; nothing is freed.
+            unsafe { NdisFreeNetBufferList(client) };
+            // SAFETY: a live pool; no MDL.
+            let mine = unsafe { NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, null_mut(), 0, 0) };
+            assert!(!mine.is_null());
+            world::with("test", |w| w.nbls.set_state(mine as usize, NblState::IndicatedToClient));
+            // SAFETY: as above.
+            unsafe { NdisFreeNetBufferList(mine) };
+            world::with("test", |w| w.nbls.set_state(mine as usize, NblState::Returned));
+            // SAFETY: now the driver's again: freed.
+            unsafe { NdisFreeNetBufferList(mine) };
+            assert_eq!(nbl::ownership(mine), None);
+            // SAFETY: the pool has nothing out.
+            unsafe { NdisFreeNetBufferListPool(pool) };
+            assert_eq!(nbl::ownership(client), Some((NblOwner::Client, NblState::OwnedByNdis)));
+        });
+        let details: Vec<&str> = w.violations.iter().map(|v| v.detail.as_str()).collect();
+        assert_eq!(w.violations.len(), 2, "{details:?}");
+        assert!(w.violations.iter().all(|v| v.rule == nbl::NBL_FREE_OWNER));
+        assert!(details[0].contains("belongs to NDIS"));
+        assert!(details[1].contains("IndicatedToClient"));
+    }
+
+    #[test]
+    fn pool_and_nbl_allocations_honour_injected_failures() {
+        let (_, w) = run(|| {
+            let mut p = params(FALSE, 0);
+            world::with("test", |w| w.faults.fail_nth_allocation(1));
+            // SAFETY: a valid parameter block, alive for the call.
+            assert!(unsafe { NdisAllocateNetBufferListPool(null_mut(), &raw mut p) }.is_null());
+            // SAFETY: as above.
+            let pool = unsafe { NdisAllocateNetBufferListPool(null_mut(), &raw mut p) };
+            world::with("test", |w| w.faults.fail_nth_allocation(1));
+            // SAFETY: a live pool.
+            assert!(unsafe { NdisAllocateNetBufferList(pool, 0, 0) }.is_null());
+            // SAFETY: a live pool.
+            let n = unsafe { NdisAllocateNetBufferList(pool, 16, 0) };
+            assert!(!n.is_null());
+            // SAFETY: ours, once.
+            unsafe { NdisFreeNetBufferList(n) };
+            // SAFETY: empty pool.
+            unsafe { NdisFreeNetBufferListPool(pool) };
+        });
+        assert!(w.violations.is_empty(), "{:?}", w.violations);
+        assert_eq!(w.events.iter().filter(|e| e.dir == "!!").count(), 2);
+    }
+
+    #[test]
+    fn data_pools_give_nbls_with_data() {
+        let (_, w) = run(|| {
+            let mut p = params(TRUE, 128);
+            // SAFETY: a valid parameter block, alive for the call.
+            let pool = unsafe { NdisAllocateNetBufferListPool(null_mut(), &raw mut p) };
+            // SAFETY: a live pool.
+            let n = unsafe { NdisAllocateNetBufferList(pool, 0, 0) };
+            let data = nbl::chain_data(n).expect("readable");
+            assert_eq!(data[0].net_buffers, vec![vec![0; 128]]);
+            // A data pool is not for NdisAllocateNetBufferAndNetBufferList.
+            // SAFETY: a live pool; no MDL.
+            assert!(unsafe { NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, null_mut(), 0, 0) }.is_null());
+            // SAFETY: ours, once.
+            unsafe { NdisFreeNetBufferList(n) };
+            // SAFETY: empty pool.
+            unsafe { NdisFreeNetBufferListPool(pool) };
+        });
+        assert_eq!(w.violations.len(), 1);
+        assert_eq!(w.violations[0].rule, nbl::NBL_ALLOC_PARAMS);
+    }
+
+    #[test]
+    fn bad_pool_handles_are_handle_violations() {
+        let (_, w) = run(|| {
+            // SAFETY: the emulator checks the handle.
+            assert!(unsafe { NdisAllocateNetBufferList(0x1234 as NDIS_HANDLE, 0, 0) }.is_null());
+            // SAFETY: as above.
+            unsafe { NdisFreeNetBufferListPool(null_mut()) };
+        });
+        assert_eq!(w.violations.len(), 2);
+        assert!(w.violations.iter().all(|v| v.rule == rules::HANDLE_VALID));
+    }
+}

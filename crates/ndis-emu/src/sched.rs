@@ -1,0 +1,1005 @@
+//! The emulator's scheduler: NDIS I/O work items and NDIS timer objects, run
+//! on the emulator's own queue against a virtual clock.
+//!
+//! What it owns: the state NDIS keeps per work item and per timer object, the
+//! virtual system time, the seeded choice among ready work, the rules of this
+//! area ([`SCHED`]), and the loop behind [`crate::Emulator::run_until_idle`]
+//! and [`crate::Emulator::advance_time`]. The DDIs themselves (raw pointers,
+//! headers) are in `ffi/deferred.rs`; the calls into the driver's routines are
+//! in `ffi/calls.rs`.
+//!
+//! # The model
+//!
+//! * A work item is *queued* from `NdisQueueIoWorkItem` until the scheduler
+//!   picks it. It leaves the queue before its routine runs, as a system worker
+//!   thread dequeues an `IO_WORKITEM` before calling it, so the routine may
+//!   requeue or free its own work item. Routines run at PASSIVE_LEVEL in a
+//!   `WorkItemRoutine` frame.
+//! * A timer is *queued* (in the system timer queue) from `NdisSetTimerObject`
+//!   until it fires or is cancelled. A one-shot timer leaves the queue when it
+//!   fires; a periodic timer is requeued one period later before its callback
+//!   runs, so it is always in the queue, as `KeSetTimerEx` keeps it.
+//!   Callbacks run at DISPATCH_LEVEL in a `NetTimerCallback` frame (a DPC).
+//! * Time is virtual: system time in 100 ns units, starting at
+//!   [`SYSTEM_TIME_BASE`] and moving only when the test asks, from one due
+//!   time to the next, so a 10 ms periodic timer fires ten times in
+//!   `advance_time(100)`. A negative `DueTime` is relative; a positive one is
+//!   absolute system time, and one already past fires at the next step.
+//! * Nothing runs by itself. `halt_adapter` and `unload` run no deferred work
+//!   either: a driver that leaves a work item queued or a timer set when
+//!   MiniportHaltEx returns is caught by the rules below, not rescued. What
+//!   it left stays queued, so running the scheduler after the halt calls
+//!   into the halted driver, as Windows would.
+//! * Trace details name handles, contexts and virtual time, never code
+//!   addresses, so a trace does not depend on where the image was loaded.
+//!
+//! # Determinism
+//!
+//! Each step takes the *ready* set (queued work items and timers whose due
+//! time has come) in handle order and picks one with a SplitMix64 generator
+//! seeded by the emulator's seed ([`crate::Emulator::with_seed`]; `new()` is
+//! seed 0). The driver runs on one thread and every choice comes from the
+//! seed, so the same seed gives the same trace, and another seed gives
+//! another interleaving that Windows could also produce (several system
+//! worker threads and several processors' DPC queues do not keep FIFO order
+//! among each other). Running a scenario over many seeds is the stress test
+//! of this mode.
+//!
+//! # Threaded mode: not implemented
+//!
+//! The architecture asks for real threads for stress. ndis-emu does not have
+//! them yet, and this module does not pretend to: everything runs on the
+//! thread that owns the [`crate::Emulator`]. An honest threaded mode needs:
+//!
+//! 1. A world reachable from every thread. Today `world::with` reaches a
+//!    thread-local, and a DDI called from any other thread aborts ("called
+//!    with no emulator running on this thread"). The world would become a
+//!    process-global `Mutex<Option<World>>` (one emulator per process is
+//!    already the rule: the session lock in `emulator.rs`), and the per-CPU
+//!    part (IRQL, the frame stack, the spin locks this CPU holds) would move
+//!    into a thread-local `Cpu`, since IRQL belongs to a processor.
+//! 2. Real spin locks: `KeAcquireSpinLock*` would spin on the driver's lock
+//!    word (atomically) instead of marking it held, and the deadlock check
+//!    would become "held by this CPU" rather than "held".
+//! 3. Worker threads: a few system worker threads that take work items (at
+//!    PASSIVE_LEVEL) and one DPC thread per virtual processor for timer
+//!    callbacks (at DISPATCH_LEVEL), each entering the driver through the same
+//!    `ffi/calls.rs` frames. The world lock is never held across a call into
+//!    the driver (already the rule here), so re-entrancy is unchanged.
+//! 4. A clock that moves on its own (wall time, or a virtual clock advanced
+//!    by a timer thread), and "running" as a real state: a one-shot timer's
+//!    callback may be running on another processor when
+//!    `NdisCancelTimerObject` returns FALSE, and `halt_adapter` must wait for
+//!    the workers to drain before it checks what is left.
+//! 5. Drivers under test that keep their state in globals rather than
+//!    thread-locals (the test fixtures use thread-locals).
+//!
+//! What it would give up is reproducibility: a failing interleaving could not
+//! be replayed from a seed. Many seeds in this deterministic mode find the
+//! same ordering bugs and replay them exactly, which is why the tests use it.
+//!
+//! A related limit of this mode: a driver cannot *wait* for its own deferred
+//! work (ndis-sys declares no wait DDI yet). When one is added
+//! (`NdisWaitEvent`, `KeWaitForSingleObject`), at PASSIVE_LEVEL it should pump
+//! this scheduler until its event is signalled, which keeps the run
+//! deterministic.
+
+use std::collections::BTreeMap;
+
+use ndis_sys::*;
+
+use crate::EmuError;
+use crate::ffi::calls;
+use crate::rules;
+use crate::world::{self, HandleKind, World};
+
+crate::define_rules! { SCHED:
+    SCHED_TIMER_CHARACTERISTICS, "sched.timer-characteristics", false, "NdisAllocateTimerObject; NDIS_TIMER_CHARACTERISTICS", "sched_timer_characteristics_fires_on_a_null_timer_function",
+        "NdisAllocateTimerObject gets an NDIS_TIMER_CHARACTERISTICS of type 0x97, revision >= 1 and size >= 24 with a non-NULL TimerFunction, and a non-NULL pTimerObject.";
+    SCHED_WORKITEM_QUEUE, "sched.workitem-queue", true, "NdisQueueIoWorkItem; IoQueueWorkItem (an IO_WORKITEM is on one queue at a time)", "sched_workitem_queue_fires_on_a_double_queue",
+        "NdisQueueIoWorkItem gets a non-NULL routine and a work item that is not already queued (its routine, once started, may queue it again).";
+    SCHED_WORKITEM_FREED_WHILE_QUEUED, "sched.workitem-freed-while-queued", false, "NdisFreeIoWorkItem; IoFreeWorkItem (Remarks)", "sched_workitem_freed_while_queued_fires_on_a_free_before_it_ran",
+        "NdisFreeIoWorkItem frees a work item that is not queued; its own routine may free it (the item is dequeued before the routine runs).";
+    SCHED_TIMER_FREED_WHILE_QUEUED, "sched.timer-freed-while-queued", true, "NdisFreeTimerObject; NdisCancelTimerObject (Remarks)", "sched_timer_freed_while_queued_fires_without_a_cancel",
+        "NdisFreeTimerObject frees a timer that is not in the timer queue: a set timer is cancelled with NdisCancelTimerObject first.";
+    SCHED_PERIODIC_CANCEL_PASSIVE, "sched.periodic-cancel-passive", false, "NdisCancelTimerObject (Remarks)", "sched_periodic_cancel_passive_fires_from_the_timer_callback",
+        "NdisCancelTimerObject on a periodic timer is called at PASSIVE_LEVEL (it waits for the timer's DPC with KeFlushQueuedDpcs): never from a timer callback or under a spin lock.";
+    SCHED_LEAK, "sched.leak", false, "NdisAllocateIoWorkItem (Remarks); NdisFreeTimerObject; §8.10", "sched_leak_fires_on_a_timer_kept_past_halt",
+        "Every work item and timer object is freed: with the adapter handle as owner before MiniportHaltEx returns (or a failing MiniportInitializeEx), with the driver handle before MiniportDriverUnload returns.";
+}
+
+/// 100 ns system-time units per millisecond.
+pub const TICKS_PER_MS: i64 = 10_000;
+
+/// The virtual system time when an emulator starts: 2025-01-01 00:00:00 UTC
+/// as a FILETIME (100 ns units since 1601-01-01).
+pub const SYSTEM_TIME_BASE: i64 = 133_801_632_000_000_000;
+
+/// How many work item routines and timer callbacks one `run_until_idle` or
+/// `advance_time` runs before it gives up with [`EmuError::NeverIdle`].
+pub const DEFAULT_STEP_LIMIT: usize = 10_000;
+
+/// SplitMix64 (Steele, Lea and Flood, 2014): small, fast, and every seed,
+/// 0 included, gives a full-quality sequence.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed`.
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`), by Lemire's multiply-shift.
+    pub fn below(&mut self, n: usize) -> usize {
+        let wide = u128::from(self.next_u64()) * n as u128;
+        // NO-OVERFLOW: (2^64 - 1) * n >> 64 < n, which fits in usize.
+        (wide >> 64) as usize
+    }
+}
+
+/// Who owns a work item or timer, which says when it must be freed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// Allocated with the miniport adapter handle: freed by MiniportHaltEx.
+    Adapter(usize),
+    /// Allocated with the miniport driver handle: freed by unload.
+    Driver(usize),
+}
+
+impl Owner {
+    fn handle(self) -> usize {
+        match self {
+            Self::Adapter(h) | Self::Driver(h) => h,
+        }
+    }
+}
+
+/// A queued work item: what to run.
+#[derive(Clone, Copy, Debug)]
+struct QueuedWork {
+    routine: NDIS_IO_WORKITEM_ROUTINE,
+    context: usize,
+}
+
+/// An NDIS I/O work item.
+#[derive(Clone, Debug)]
+struct WorkItem {
+    queued: Option<QueuedWork>,
+    /// Its routine is running now.
+    running: bool,
+}
+
+/// A set timer: when it fires next and with what.
+#[derive(Clone, Copy, Debug)]
+struct Armed {
+    /// Absolute virtual system time.
+    due: i64,
+    context: usize,
+}
+
+/// An NDIS timer object.
+#[derive(Clone, Debug)]
+struct Timer {
+    function: NDIS_TIMER_FUNCTION,
+    default_context: usize,
+    /// The period of the last NdisSetTimerObject, in 100 ns (0: one-shot).
+    period: i64,
+    armed: Option<Armed>,
+    fired: u64,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    WorkItem(WorkItem),
+    Timer(Timer),
+}
+
+/// A live work item or timer object.
+#[derive(Clone, Debug)]
+struct Object {
+    owner: Owner,
+    /// The handler that allocated it.
+    origin: &'static str,
+    /// A leak of it was already reported.
+    leak_reported: bool,
+    kind: Kind,
+}
+
+impl Object {
+    fn what(&self) -> &'static str {
+        match self.kind {
+            Kind::WorkItem(_) => "work item",
+            Kind::Timer(_) => "timer",
+        }
+    }
+
+    /// Queued work item, or set timer due by `now`.
+    fn ready(&self, now: i64) -> bool {
+        match &self.kind {
+            Kind::WorkItem(wi) => wi.queued.is_some(),
+            Kind::Timer(t) => t.armed.is_some_and(|a| a.due <= now),
+        }
+    }
+
+    fn pending(&self) -> bool {
+        match &self.kind {
+            Kind::WorkItem(wi) => wi.queued.is_some(),
+            Kind::Timer(t) => t.armed.is_some(),
+        }
+    }
+}
+
+/// The scheduler's state (a field of the world).
+#[derive(Debug)]
+pub struct Sched {
+    seed: u64,
+    rng: Rng,
+    /// Virtual system time, 100 ns units.
+    now: i64,
+    step_limit: usize,
+    /// Live work items and timers by handle (BTreeMap: handle order is the
+    /// deterministic order of the ready set).
+    objects: BTreeMap<usize, Object>,
+}
+
+impl Default for Sched {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl Sched {
+    /// A scheduler whose choices come from `seed`, at [`SYSTEM_TIME_BASE`].
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            rng: Rng::new(seed),
+            now: SYSTEM_TIME_BASE,
+            step_limit: DEFAULT_STEP_LIMIT,
+            objects: BTreeMap::new(),
+        }
+    }
+
+    /// The seed.
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The virtual system time (100 ns units).
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Sets how many steps one run may take.
+    pub fn set_step_limit(&mut self, steps: usize) {
+        self.step_limit = steps;
+    }
+
+    /// Queued work items plus timers in the timer queue.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.objects.values().filter(|o| o.pending()).count()
+    }
+
+    /// Time since the emulator started, for the trace.
+    fn clock(&self) -> String {
+        let t = self.now - SYSTEM_TIME_BASE;
+        format!("t={}.{:04}ms", t / TICKS_PER_MS, (t % TICKS_PER_MS).abs())
+    }
+
+    fn earliest_due(&self) -> Option<i64> {
+        self.objects
+            .values()
+            .filter_map(|o| match &o.kind {
+                Kind::Timer(t) => t.armed.map(|a| a.due),
+                Kind::WorkItem(_) => None,
+            })
+            .min()
+    }
+}
+
+// --- The DDIs' logic (ffi/deferred.rs reads the driver's memory) -----------
+
+/// Checks the NDIS handle a work item or timer is allocated with: the
+/// adapter handle or the driver handle, alive.
+fn owner_of(w: &mut World, h: usize, call: &'static str) -> Option<Owner> {
+    if w.adapter.as_ref().is_some_and(|a| a.handle == h && a.halted) {
+        w.violate(rules::NOTHING_AFTER_HALT, call, "the adapter was already halted", &[h]);
+        return None;
+    }
+    match w.handles.get(&h).map(|r| r.kind) {
+        Some(HandleKind::Driver) => w.check_handle(h, HandleKind::Driver, call).then_some(Owner::Driver(h)),
+        _ => w
+            .check_handle(h, HandleKind::Adapter, call)
+            .then_some(Owner::Adapter(h)),
+    }
+}
+
+fn insert(w: &mut World, owner: Owner, kind: Kind, handle_kind: HandleKind, call: &'static str) -> usize {
+    let origin = w.current_handler().unwrap_or("outside any handler");
+    let h = w.new_handle(handle_kind, format!("{call} in {origin}"));
+    w.sched.objects.insert(
+        h,
+        Object {
+            owner,
+            origin,
+            leak_reported: false,
+            kind,
+        },
+    );
+    h
+}
+
+/// Removes a freed object: its handle dies with it.
+fn remove(w: &mut World, h: usize, how: String) {
+    w.sched.objects.remove(&h);
+    w.note(h, how);
+    if let Some(r) = w.handles.get_mut(&h) {
+        r.alive = false;
+    }
+}
+
+/// NdisAllocateIoWorkItem: the new work item's handle, or None (NULL).
+pub(crate) fn allocate_work_item(w: &mut World, owner: usize) -> Option<usize> {
+    const CALL: &str = "NdisAllocateIoWorkItem";
+    w.event("=>", CALL, format!("{owner:#x}"));
+    w.check_irql(CALL, DISPATCH_LEVEL);
+    let owner = owner_of(w, owner, CALL)?;
+    if crate::faults::allocation_fails(w, CALL) {
+        return None;
+    }
+    let kind = Kind::WorkItem(WorkItem {
+        queued: None,
+        running: false,
+    });
+    let h = insert(w, owner, kind, HandleKind::WorkItem, CALL);
+    w.event("=>", CALL, format!("-> work item {h:#x}"));
+    Some(h)
+}
+
+/// Checks a work item handle.
+fn work_item<'a>(w: &'a mut World, h: usize, call: &'static str) -> Option<&'a mut WorkItem> {
+    if !w.check_handle(h, HandleKind::WorkItem, call) {
+        return None;
+    }
+    match w.sched.objects.get_mut(&h).map(|o| &mut o.kind) {
+        Some(Kind::WorkItem(wi)) => Some(wi),
+        _ => None,
+    }
+}
+
+/// NdisQueueIoWorkItem.
+pub(crate) fn queue_work_item(w: &mut World, h: usize, routine: Option<NDIS_IO_WORKITEM_ROUTINE>, context: usize) {
+    const CALL: &str = "NdisQueueIoWorkItem";
+    let clock = w.sched.clock();
+    w.event(
+        "=>",
+        CALL,
+        format!(
+            "work item {h:#x} context {context:#x} {clock}{}",
+            if routine.is_none() { " NULL routine" } else { "" }
+        ),
+    );
+    w.check_irql(CALL, DISPATCH_LEVEL);
+    let Some(routine) = routine else {
+        if work_item(w, h, CALL).is_some() {
+            w.violate(
+                SCHED_WORKITEM_QUEUE,
+                CALL,
+                format!("work item {h:#x} queued with a NULL routine"),
+                &[h],
+            );
+        }
+        return;
+    };
+    let Some(wi) = work_item(w, h, CALL) else { return };
+    if wi.queued.is_some() {
+        w.violate(
+            SCHED_WORKITEM_QUEUE,
+            CALL,
+            format!("work item {h:#x} is already queued and has not started: its queue entry would be inserted twice"),
+            &[h],
+        );
+        return;
+    }
+    wi.queued = Some(QueuedWork { routine, context });
+    w.note(h, format!("queued with context {context:#x}"));
+}
+
+/// NdisFreeIoWorkItem.
+pub(crate) fn free_work_item(w: &mut World, h: usize) {
+    const CALL: &str = "NdisFreeIoWorkItem";
+    w.event("=>", CALL, format!("work item {h:#x}"));
+    w.check_irql(CALL, DISPATCH_LEVEL);
+    let Some(wi) = work_item(w, h, CALL) else { return };
+    let (queued, running) = (wi.queued.is_some(), wi.running);
+    if queued {
+        // The routine is dropped with it: on Windows it would run on freed memory.
+        w.violate(
+            SCHED_WORKITEM_FREED_WHILE_QUEUED,
+            CALL,
+            format!("work item {h:#x} is still queued: its routine has not run"),
+            &[h],
+        );
+    }
+    let how = if running {
+        format!("freed by its own routine in {}", w.current_handler().unwrap_or("?"))
+    } else {
+        format!("freed in {}", w.current_handler().unwrap_or("no handler"))
+    };
+    remove(w, h, how);
+}
+
+/// What NdisAllocateTimerObject read from the driver.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimerRequest {
+    /// NULL TimerCharacteristics reads as None.
+    pub characteristics: Option<NDIS_TIMER_CHARACTERISTICS>,
+    /// pTimerObject was NULL.
+    pub null_out: bool,
+}
+
+/// NdisAllocateTimerObject: the timer's handle or the failure status.
+pub(crate) fn allocate_timer(w: &mut World, owner: usize, req: TimerRequest) -> Result<usize, NDIS_STATUS> {
+    const CALL: &str = "NdisAllocateTimerObject";
+    let what = req.characteristics.map_or("NULL characteristics".to_string(), |c| {
+        format!(
+            "type {:#x} rev {} size {} tag {} context {:p}{}",
+            c.Header.Type,
+            c.Header.Revision,
+            c.Header.Size,
+            crate::ffi::tag_str(c.AllocationTag),
+            c.FunctionContext,
+            if c.TimerFunction.is_none() {
+                " NULL TimerFunction"
+            } else {
+                ""
+            }
+        )
+    });
+    w.event("=>", CALL, format!("{owner:#x} {what}"));
+    w.check_irql(CALL, DISPATCH_LEVEL);
+    let owner = owner_of(w, owner, CALL).ok_or(NDIS_STATUS_FAILURE)?;
+    let (Some(c), false) = (req.characteristics, req.null_out) else {
+        w.violate(
+            SCHED_TIMER_CHARACTERISTICS,
+            CALL,
+            "NULL TimerCharacteristics or pTimerObject",
+            &[],
+        );
+        return Err(NDIS_STATUS_INVALID_PARAMETER);
+    };
+    let h = c.Header;
+    let function = match c.TimerFunction {
+        Some(f)
+            if h.Type == NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS
+                && h.Revision >= NDIS_TIMER_CHARACTERISTICS_REVISION_1
+                && usize::from(h.Size) >= NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1 =>
+        {
+            f
+        }
+        f => {
+            w.violate(
+                SCHED_TIMER_CHARACTERISTICS,
+                CALL,
+                format!(
+                    "type {:#x} revision {} size {} TimerFunction {}; needs type {:#x}, revision >= 1, size >= {} and a TimerFunction",
+                    h.Type,
+                    h.Revision,
+                    h.Size,
+                    if f.is_some() { "set" } else { "NULL" },
+                    NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS,
+                    NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1
+                ),
+                &[],
+            );
+            return Err(NDIS_STATUS_BAD_CHARACTERISTICS);
+        }
+    };
+    if crate::faults::allocation_fails(w, CALL) {
+        return Err(NDIS_STATUS_RESOURCES);
+    }
+    let kind = Kind::Timer(Timer {
+        function,
+        default_context: c.FunctionContext as usize,
+        period: 0,
+        armed: None,
+        fired: 0,
+    });
+    let t = insert(w, owner, kind, HandleKind::Timer, CALL);
+    w.event("=>", CALL, format!("-> timer {t:#x}"));
+    Ok(t)
+}
+
+/// Checks a timer handle.
+fn timer<'a>(w: &'a mut World, h: usize, call: &'static str) -> Option<&'a mut Timer> {
+    if !w.check_handle(h, HandleKind::Timer, call) {
+        return None;
+    }
+    match w.sched.objects.get_mut(&h).map(|o| &mut o.kind) {
+        Some(Kind::Timer(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// NdisSetTimerObject: TRUE if the timer was already in the timer queue.
+pub(crate) fn set_timer(w: &mut World, h: usize, due_time: i64, period_ms: ULONG, context: usize) -> bool {
+    const CALL: &str = "NdisSetTimerObject";
+    let clock = w.sched.clock();
+    w.event(
+        "=>",
+        CALL,
+        format!("timer {h:#x} due {due_time} period {period_ms}ms context {context:#x} {clock}"),
+    );
+    w.check_irql(CALL, DISPATCH_LEVEL);
+    let now = w.sched.now;
+    let Some(t) = timer(w, h, CALL) else { return false };
+    // Negative: relative to now; otherwise absolute, and a past time is due now.
+    let due = if due_time < 0 {
+        now.saturating_sub(due_time)
+    } else {
+        due_time.max(now)
+    };
+    let was_queued = t.armed.is_some();
+    t.period = i64::from(period_ms) * TICKS_PER_MS;
+    t.armed = Some(Armed {
+        due,
+        context: if context == 0 { t.default_context } else { context },
+    });
+    w.note(
+        h,
+        format!(
+            "set: due in {}.{:04}ms, period {period_ms}ms{}",
+            (due - now) / TICKS_PER_MS,
+            (due - now) % TICKS_PER_MS,
+            if was_queued { " (was queued: reset)" } else { "" }
+        ),
+    );
+    was_queued
+}
+
+/// NdisCancelTimerObject: TRUE if the timer was in the timer queue.
+pub(crate) fn cancel_timer(w: &mut World, h: usize) -> bool {
+    const CALL: &str = "NdisCancelTimerObject";
+    w.event("=>", CALL, format!("timer {h:#x}"));
+    w.check_irql(CALL, DISPATCH_LEVEL);
+    let irql = w.irql;
+    let Some(t) = timer(w, h, CALL) else { return false };
+    let was_queued = t.armed.take().is_some();
+    let periodic = t.period != 0;
+    if periodic && irql > PASSIVE_LEVEL {
+        let at = w.current_handler().unwrap_or("no handler");
+        w.violate(
+            SCHED_PERIODIC_CANCEL_PASSIVE,
+            CALL,
+            format!("periodic timer {h:#x} cancelled at IRQL {irql} in {at}: KeFlushQueuedDpcs needs PASSIVE_LEVEL"),
+            &[h],
+        );
+    }
+    w.note(
+        h,
+        format!("cancelled ({})", if was_queued { "was queued" } else { "not queued" }),
+    );
+    was_queued
+}
+
+/// NdisFreeTimerObject.
+pub(crate) fn free_timer(w: &mut World, h: usize) {
+    const CALL: &str = "NdisFreeTimerObject";
+    w.event("=>", CALL, format!("timer {h:#x}"));
+    w.check_irql(CALL, DISPATCH_LEVEL);
+    let Some(t) = timer(w, h, CALL) else { return };
+    if let Some(a) = t.armed {
+        let period = t.period;
+        let now = w.sched.now;
+        w.violate(
+            SCHED_TIMER_FREED_WHILE_QUEUED,
+            CALL,
+            format!(
+                "timer {h:#x} is still in the timer queue (due in {}ms{}): cancel it first",
+                (a.due - now) / TICKS_PER_MS,
+                if period != 0 { ", periodic" } else { "" }
+            ),
+            &[h],
+        );
+    }
+    let how = format!("freed in {}", w.current_handler().unwrap_or("no handler"));
+    remove(w, h, how);
+}
+
+// --- Leak checks ---------------------------------------------------------
+
+/// The objects `owner` must have freed by now (MiniportHaltEx or a failed
+/// MiniportInitializeEx returned, or MiniportDriverUnload): each one still
+/// live breaks [`SCHED_LEAK`], once.
+pub(crate) fn owner_done(w: &mut World, owner: usize, when: &'static str) {
+    let left: Vec<(usize, String)> = w
+        .sched
+        .objects
+        .iter_mut()
+        .filter(|(_, o)| o.owner.handle() == owner && !o.leak_reported)
+        .map(|(h, o)| {
+            o.leak_reported = true;
+            let state = if o.pending() { ", still queued" } else { "" };
+            (
+                *h,
+                format!(
+                    "{} {h:#x} allocated in {} is not freed when {when} returned{state}",
+                    o.what(),
+                    o.origin
+                ),
+            )
+        })
+        .collect();
+    for (h, detail) in left {
+        w.violate(SCHED_LEAK, when, detail, &[h]);
+    }
+}
+
+/// At the end of the run: every object not yet reported.
+pub(crate) fn leftovers(w: &mut World) {
+    let owners: Vec<usize> = w.sched.objects.values().map(|o| o.owner.handle()).collect();
+    for owner in owners {
+        owner_done(w, owner, "unload");
+    }
+}
+
+// --- Running deferred work -------------------------------------------------
+
+/// One routine or callback to run.
+#[derive(Clone, Copy, Debug)]
+enum Runnable {
+    WorkItem {
+        handle: usize,
+        work: QueuedWork,
+    },
+    Timer {
+        handle: usize,
+        function: NDIS_TIMER_FUNCTION,
+        context: usize,
+    },
+}
+
+/// What the next step of a run is.
+enum Step {
+    Run(Runnable, String),
+    Idle,
+    Busy(usize),
+}
+
+/// Picks the next ready object (by the seeded PRNG), takes it off its
+/// queue, and says what to run. Advances the clock to the next due timer
+/// when nothing is ready, up to `target` (None: as far as needed).
+fn next_step(w: &mut World, target: Option<i64>, exhausted: bool) -> Step {
+    loop {
+        let s = &mut w.sched;
+        let ready: Vec<usize> = s
+            .objects
+            .iter()
+            .filter(|(_, o)| o.ready(s.now))
+            .map(|(h, _)| *h)
+            .collect();
+        if !ready.is_empty() {
+            if exhausted {
+                return Step::Busy(s.pending());
+            }
+            let pick = if ready.len() == 1 { 0 } else { s.rng.below(ready.len()) };
+            let h = ready[pick];
+            let of = ready.len();
+            let clock = s.clock();
+            let Some(o) = s.objects.get_mut(&h) else {
+                return Step::Idle;
+            };
+            return match &mut o.kind {
+                Kind::WorkItem(wi) => {
+                    let Some(work) = wi.queued.take() else {
+                        return Step::Idle;
+                    };
+                    wi.running = true;
+                    let detail = format!("work item {h:#x} context {:#x} {clock} (1 of {of} ready)", work.context);
+                    Step::Run(Runnable::WorkItem { handle: h, work }, detail)
+                }
+                Kind::Timer(t) => {
+                    let Some(a) = t.armed else { return Step::Idle };
+                    // One-shot: out of the queue. Periodic: requeued first.
+                    t.armed = (t.period != 0).then_some(Armed {
+                        due: a.due.saturating_add(t.period),
+                        context: a.context,
+                    });
+                    t.fired += 1;
+                    let detail = format!(
+                        "timer {h:#x} context {:#x} {clock} fire #{} (1 of {of} ready)",
+                        a.context, t.fired
+                    );
+                    Step::Run(
+                        Runnable::Timer {
+                            handle: h,
+                            function: t.function,
+                            context: a.context,
+                        },
+                        detail,
+                    )
+                }
+            };
+        }
+        match (s.earliest_due(), target) {
+            (Some(due), Some(t)) if due <= t => s.now = s.now.max(due),
+            (Some(due), None) => s.now = s.now.max(due),
+            (_, Some(t)) => {
+                s.now = s.now.max(t);
+                return Step::Idle;
+            }
+            (None, None) => return Step::Idle,
+        }
+    }
+}
+
+/// Runs deferred work: until nothing is queued (`advance_ms` None), or
+/// until `advance_ms` of virtual time have passed. Returns how many
+/// routines and callbacks ran.
+pub(crate) fn run(advance_ms: Option<u64>) -> Result<usize, EmuError> {
+    let (limit, target) = world::try_with(|w| {
+        let ticks = advance_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(TICKS_PER_MS));
+        (w.sched.step_limit, ticks.map(|t| w.sched.now.saturating_add(t)))
+    })
+    .ok_or(EmuError::NotLoaded)?;
+    let mut steps = 0;
+    loop {
+        let step = world::try_with(|w| next_step(w, target, steps >= limit)).unwrap_or(Step::Idle);
+        match step {
+            Step::Idle => return Ok(steps),
+            Step::Busy(pending) => return Err(EmuError::NeverIdle { steps, pending }),
+            Step::Run(Runnable::WorkItem { handle, work }, detail) => {
+                calls::work_item(work.routine, work.context, handle, detail);
+                world::try_with(|w| {
+                    if let Some(Kind::WorkItem(wi)) = w.sched.objects.get_mut(&handle).map(|o| &mut o.kind) {
+                        wi.running = false;
+                    }
+                    w.note(handle, "its routine ran");
+                });
+            }
+            Step::Run(
+                Runnable::Timer {
+                    handle,
+                    function,
+                    context,
+                },
+                detail,
+            ) => {
+                calls::timer(function, context, detail);
+                world::try_with(|w| w.note(handle, "its callback ran"));
+            }
+        }
+        steps += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Rule;
+
+    #[test]
+    fn splitmix_is_deterministic_and_seeds_differ() {
+        let a: Vec<u64> = (0..4)
+            .map({
+                let mut r = Rng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map({
+                let mut r = Rng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
+        assert_eq!(a, b);
+        assert_ne!(Rng::new(0).next_u64(), Rng::new(1).next_u64());
+        // The published first output of SplitMix64 seeded with 0.
+        assert_eq!(Rng::new(0).next_u64(), 0xE220_A839_7B1D_CDAF);
+    }
+
+    #[test]
+    fn below_stays_in_range_and_reaches_every_value() {
+        let mut r = Rng::new(42);
+        let mut seen = [false; 5];
+        for _ in 0..200 {
+            let i = r.below(5);
+            assert!(i < 5);
+            seen[i] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "{seen:?}");
+    }
+
+    #[test]
+    fn the_clock_starts_at_the_base_and_prints_relative_time() {
+        let mut s = Sched::new(0);
+        assert_eq!(s.now(), SYSTEM_TIME_BASE);
+        assert_eq!(s.clock(), "t=0.0000ms");
+        s.now += 15 * TICKS_PER_MS + 5;
+        assert_eq!(s.clock(), "t=15.0005ms");
+    }
+
+    ndis_fn! {
+        unsafe fn nop_timer(_a: PVOID, _b: PVOID, _c: PVOID, _d: PVOID) {}
+        unsafe fn nop_work(_c: PVOID, _h: NDIS_HANDLE) {}
+    }
+
+    /// A world with an adapter handle (no driver needed for the bookkeeping).
+    fn world_with_adapter() -> (World, usize) {
+        let mut w = World::default();
+        let a = w.new_handle(HandleKind::Adapter, "test adapter");
+        (w, a)
+    }
+
+    fn chars() -> NDIS_TIMER_CHARACTERISTICS {
+        NDIS_TIMER_CHARACTERISTICS {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS,
+                NDIS_TIMER_CHARACTERISTICS_REVISION_1,
+                NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1,
+            ),
+            AllocationTag: pool_tag(b"Tmr "),
+            TimerFunction: Some(nop_timer),
+            FunctionContext: core::ptr::null_mut(),
+        }
+    }
+
+    fn request(c: NDIS_TIMER_CHARACTERISTICS) -> TimerRequest {
+        TimerRequest {
+            characteristics: Some(c),
+            null_out: false,
+        }
+    }
+
+    #[test]
+    fn set_reports_whether_the_timer_was_queued_and_cancel_dequeues() {
+        let (mut w, a) = world_with_adapter();
+        let t = allocate_timer(&mut w, a, request(chars())).expect("timer");
+        assert!(!set_timer(&mut w, t, -10 * TICKS_PER_MS, 0, 0));
+        assert!(
+            set_timer(&mut w, t, -20 * TICKS_PER_MS, 0, 0),
+            "a reset of a queued timer"
+        );
+        assert_eq!(w.sched.pending(), 1);
+        assert!(cancel_timer(&mut w, t));
+        assert!(!cancel_timer(&mut w, t));
+        assert_eq!(w.sched.pending(), 0);
+        free_timer(&mut w, t);
+        assert!(w.violations.is_empty(), "{:?}", w.violations);
+        assert!(!w.handles[&t].alive);
+    }
+
+    #[test]
+    fn relative_and_absolute_due_times_and_periods() {
+        let (mut w, a) = world_with_adapter();
+        let rel = allocate_timer(&mut w, a, request(chars())).expect("timer");
+        let abs = allocate_timer(&mut w, a, request(chars())).expect("timer");
+        let past = allocate_timer(&mut w, a, request(chars())).expect("timer");
+        set_timer(&mut w, rel, -5 * TICKS_PER_MS, 10, 0);
+        set_timer(&mut w, abs, SYSTEM_TIME_BASE + 7 * TICKS_PER_MS, 0, 0);
+        set_timer(&mut w, past, 0, 0, 0);
+        assert_eq!(w.sched.earliest_due(), Some(SYSTEM_TIME_BASE));
+        let ready: Vec<bool> = [rel, abs, past]
+            .iter()
+            .map(|h| w.sched.objects[h].ready(SYSTEM_TIME_BASE))
+            .collect();
+        assert_eq!(ready, [false, false, true]);
+        // Step through 20 ms: past at 0, rel at 5 and 15, abs at 7.
+        let mut fired = Vec::new();
+        let end = SYSTEM_TIME_BASE + 20 * TICKS_PER_MS;
+        while let Step::Run(Runnable::Timer { handle, .. }, _) = next_step(&mut w, Some(end), false) {
+            fired.push(handle);
+        }
+        assert_eq!(fired, [past, rel, abs, rel]);
+        assert_eq!(w.sched.now(), end);
+        assert_eq!(w.sched.pending(), 1, "the periodic timer stays queued");
+    }
+
+    #[test]
+    fn a_bad_timer_characteristics_block_is_refused() {
+        let (mut w, a) = world_with_adapter();
+        let mut c = chars();
+        c.Header.Revision = 0;
+        assert_eq!(
+            allocate_timer(&mut w, a, request(c)),
+            Err(NDIS_STATUS_BAD_CHARACTERISTICS)
+        );
+        let mut c = chars();
+        c.Header.Size = 16;
+        assert_eq!(
+            allocate_timer(&mut w, a, request(c)),
+            Err(NDIS_STATUS_BAD_CHARACTERISTICS)
+        );
+        let mut c = chars();
+        c.Header.Type = NDIS_OBJECT_TYPE_DEFAULT;
+        assert_eq!(
+            allocate_timer(&mut w, a, request(c)),
+            Err(NDIS_STATUS_BAD_CHARACTERISTICS)
+        );
+        let r = TimerRequest {
+            characteristics: None,
+            null_out: false,
+        };
+        assert_eq!(allocate_timer(&mut w, a, r), Err(NDIS_STATUS_INVALID_PARAMETER));
+        let rules: Vec<Rule> = w.violations.iter().map(|v| v.rule).collect();
+        assert_eq!(rules, [SCHED_TIMER_CHARACTERISTICS; 4]);
+        assert!(w.sched.objects.is_empty());
+    }
+
+    #[test]
+    fn a_work_item_is_dequeued_before_it_runs() {
+        let (mut w, a) = world_with_adapter();
+        let h = allocate_work_item(&mut w, a).expect("work item");
+        queue_work_item(&mut w, h, Some(nop_work), 5);
+        queue_work_item(&mut w, h, Some(nop_work), 6);
+        assert_eq!(w.violations.len(), 1);
+        assert_eq!(w.violations[0].rule, SCHED_WORKITEM_QUEUE);
+        let Step::Run(Runnable::WorkItem { handle, work }, _) = next_step(&mut w, None, false) else {
+            panic!("the work item is ready");
+        };
+        assert_eq!((handle, work.context), (h, 5));
+        // Now running: requeue and free are both legal.
+        queue_work_item(&mut w, h, Some(nop_work), 7);
+        assert_eq!(w.violations.len(), 1);
+        let _ = next_step(&mut w, None, false);
+        free_work_item(&mut w, h);
+        assert_eq!(w.violations.len(), 1, "{:?}", w.violations);
+        assert!(matches!(next_step(&mut w, None, false), Step::Idle));
+    }
+
+    #[test]
+    fn freeing_a_queued_work_item_breaks_its_rule_and_drops_the_routine() {
+        let (mut w, a) = world_with_adapter();
+        let h = allocate_work_item(&mut w, a).expect("work item");
+        queue_work_item(&mut w, h, Some(nop_work), 0);
+        free_work_item(&mut w, h);
+        assert_eq!(w.violations[0].rule, SCHED_WORKITEM_FREED_WHILE_QUEUED);
+        assert_eq!(w.sched.pending(), 0);
+        // A second free is a dead handle.
+        free_work_item(&mut w, h);
+        assert_eq!(w.violations[1].rule, rules::HANDLE_VALID);
+    }
+
+    #[test]
+    fn leaks_are_reported_once_with_their_origin() {
+        let (mut w, a) = world_with_adapter();
+        let _ = allocate_work_item(&mut w, a).expect("work item");
+        owner_done(&mut w, a, "MiniportHaltEx");
+        leftovers(&mut w);
+        assert_eq!(w.violations.len(), 1);
+        assert_eq!(w.violations[0].rule, SCHED_LEAK);
+        assert!(
+            w.violations[0].detail.contains("outside any handler"),
+            "{}",
+            w.violations[0].detail
+        );
+    }
+
+    #[test]
+    fn a_handle_of_another_kind_is_refused() {
+        let (mut w, a) = world_with_adapter();
+        let h = allocate_work_item(&mut w, a).expect("work item");
+        assert!(!cancel_timer(&mut w, h));
+        assert_eq!(w.violations[0].rule, rules::HANDLE_VALID);
+        assert!(
+            w.violations[0].detail.contains("WorkItem"),
+            "{}",
+            w.violations[0].detail
+        );
+    }
+}

@@ -1,0 +1,631 @@
+//! A tiny loopback MCM written directly against ndis-sys, to prove
+//! ndis-emu's CoNDIS rules: a call whose MediaSpecific bytes equal a
+//! registered SAP becomes an incoming call on an MCM-created VC; accepting it
+//! connects both sides; closing either side closes both. Well-behaved by
+//! default, wrong in exactly one way for each [`Fault`].
+//!
+//! Contexts are small integers (1-based indices into thread-local tables),
+//! so the fixture allocates nothing and leaks nothing.
+#![allow(dead_code, unsafe_code)]
+
+use std::cell::{Cell, RefCell};
+use std::ptr::null_mut;
+
+use ndis_sys::*;
+
+/// The one thing the fixture gets wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Pend ProtocolCmMakeCall; the test completes it with [`complete_make_call`].
+    PendMakeCall,
+    CompleteWithPending,
+    CompleteSynchronousCall,
+    PendCreateVc,
+    SucceedWithoutActivation,
+    FailActivated,
+    PartyContextOnPointToPoint,
+    NullMediaParameters,
+    DeleteClientVc,
+    CloseWithoutDeactivation,
+    CreateVcOnNullAf,
+    DispatchOnDeregisteringSap,
+    DispatchOnInactiveVc,
+    ConnectRejectedCall,
+    IncomingCloseOnIdleVc,
+    HaltWithoutNotifyClose,
+    IncomingDropOfLastParty,
+    /// Pend ProtocolCoOidRequest; the test completes it with [`complete_cm_oid`].
+    PendCmOid,
+    CompleteCmOidAsMiniport,
+    OverstateBytesWritten,
+    StatusFromAForeignSource,
+    McmOidToAClosedAf,
+}
+
+/// The fixture's address family.
+pub const AF: CO_ADDRESS_FAMILY = CO_ADDRESS_FAMILY {
+    AddressFamily: 0xF1F2,
+    MajorVersion: 1,
+    MinorVersion: 0,
+};
+
+#[derive(Clone, Copy, Default)]
+struct Vc {
+    handle: usize,
+    /// The VC at the other end of the loopback, by index + 1.
+    peer: usize,
+    mcm_created: bool,
+}
+
+#[derive(Default)]
+struct State {
+    driver: usize,
+    adapter: usize,
+    afs: Vec<usize>,
+    saps: Vec<(usize, usize, Vec<u8>)>, // (sap handle, af handle, bytes)
+    vcs: Vec<Vc>,
+    pending_make_call: Option<usize>,
+    pending_oid: Option<usize>,
+    deregistering: Option<usize>,
+}
+
+thread_local! {
+    static FAULT: Cell<Fault> = const { Cell::new(Fault::None) };
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+fn fault() -> Fault {
+    FAULT.with(Cell::get)
+}
+
+/// Selects the fault for this thread and clears the fixture's tables.
+pub fn set_fault(f: Fault) {
+    FAULT.with(|c| c.set(f));
+    STATE.with(|s| *s.borrow_mut() = State::default());
+}
+
+fn vc_handle(ctx: NDIS_HANDLE) -> usize {
+    STATE.with(|s| {
+        s.borrow()
+            .vcs
+            .get((ctx as usize).wrapping_sub(1))
+            .map_or(0, |v| v.handle)
+    })
+}
+
+/// Completes the make call pended under [`Fault::PendMakeCall`] (what a work
+/// item would do in a real MCM): activate, then complete with SUCCESS.
+pub fn complete_make_call() {
+    let Some(vc) = STATE.with(|s| s.borrow_mut().pending_make_call.take()) else {
+        return;
+    };
+    let mut cp = media_params();
+    // SAFETY: an NDIS VC handle NDIS gave this MCM; parameters alive across the call.
+    unsafe { NdisMCmActivateVc(vc as NDIS_HANDLE, cp.as_mut_ptr()) };
+    // SAFETY: completing the request pended for this VC.
+    unsafe {
+        NdisMCmMakeCallComplete(
+            NDIS_STATUS_SUCCESS,
+            vc as NDIS_HANDLE,
+            null_mut(),
+            null_mut(),
+            cp.as_mut_ptr(),
+        )
+    };
+}
+
+/// Completes the OID request pended under PendCmOid (correctly) or
+/// CompleteCmOidAsMiniport (with the miniport's completion: the fault).
+pub fn complete_cm_oid() {
+    let Some(req) = STATE.with(|s| s.borrow_mut().pending_oid.take()) else {
+        return;
+    };
+    let req = req as PNDIS_OID_REQUEST;
+    if fault() == Fault::CompleteCmOidAsMiniport {
+        let adapter = STATE.with(|s| s.borrow().adapter);
+        // SAFETY: the request NDIS gave; completing it on the wrong path is the fault.
+        unsafe { NdisMCoOidRequestComplete(adapter as NDIS_HANDLE, null_mut(), req, NDIS_STATUS_INVALID_OID) };
+    } else {
+        // SAFETY: the request ProtocolCoOidRequest pended.
+        unsafe { NdisMCmOidRequestComplete(null_mut(), null_mut(), null_mut(), req, NDIS_STATUS_INVALID_OID) };
+    }
+}
+
+/// Completes the SAP deregistration pended under DispatchOnDeregisteringSap.
+pub fn complete_deregistration() {
+    if let Some(sap) = STATE.with(|s| s.borrow_mut().deregistering.take()) {
+        // SAFETY: completing the request pended for this SAP.
+        unsafe { NdisMCmDeregisterSapComplete(NDIS_STATUS_SUCCESS, sap as NDIS_HANDLE) };
+    }
+}
+
+/// Owned call parameters for activation (the MCM's own copy).
+struct Params {
+    media: CO_MEDIA_PARAMETERS,
+    cm: CO_CALL_MANAGER_PARAMETERS,
+    cp: CO_CALL_PARAMETERS,
+}
+
+impl Params {
+    fn as_mut_ptr(&mut self) -> PCO_CALL_PARAMETERS {
+        self.cp.CallMgrParameters = &raw mut self.cm;
+        self.cp.MediaParameters = if fault() == Fault::NullMediaParameters {
+            null_mut()
+        } else {
+            &raw mut self.media
+        };
+        &raw mut self.cp
+    }
+}
+
+fn media_params() -> Box<Params> {
+    let spec = CO_SPECIFIC_PARAMETERS {
+        ParamType: 0,
+        Length: 0,
+        Parameters: [0],
+    };
+    Box::new(Params {
+        media: CO_MEDIA_PARAMETERS {
+            Flags: TRANSMIT_VC | RECEIVE_VC,
+            ReceivePriority: 0,
+            ReceiveSizeHint: 1500,
+            _Pad: 0,
+            MediaSpecific: spec,
+        },
+        cm: CO_CALL_MANAGER_PARAMETERS {
+            Transmit: FLOWSPEC::default(),
+            Receive: FLOWSPEC::default(),
+            CallMgrSpecific: spec,
+        },
+        cp: CO_CALL_PARAMETERS {
+            Flags: 0,
+            CallMgrParameters: null_mut(),
+            MediaParameters: null_mut(),
+        },
+    })
+}
+
+/// The MediaSpecific bytes of the caller's parameters (the called address).
+///
+/// # Safety
+/// `cp` is the CO_CALL_PARAMETERS NDIS passed to ProtocolCmMakeCall.
+unsafe fn called_address(cp: PCO_CALL_PARAMETERS) -> Vec<u8> {
+    // SAFETY: NDIS's parameters (precondition): MediaParameters is valid.
+    let media = unsafe { (*cp).MediaParameters };
+    if media.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: as above.
+    let len = unsafe { (*media).MediaSpecific.Length } as usize;
+    let tail = media.cast::<u8>().wrapping_add(
+        core::mem::offset_of!(CO_MEDIA_PARAMETERS, MediaSpecific)
+            + core::mem::offset_of!(CO_SPECIFIC_PARAMETERS, Parameters),
+    );
+    // SAFETY: the tail holds Length bytes (the emulator built it).
+    unsafe { core::slice::from_raw_parts(tail, len) }.to_vec()
+}
+
+/// Tells the caller's client the link parameters of its VC, as a WAN MCM does.
+fn indicate_link_up(vc: usize) {
+    let adapter = STATE.with(|s| s.borrow().adapter);
+    let source = if fault() == Fault::StatusFromAForeignSource {
+        0x5151
+    } else {
+        adapter
+    };
+    let mut ind = NDIS_STATUS_INDICATION {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_STATUS_INDICATION,
+            NDIS_STATUS_INDICATION_REVISION_1,
+            NDIS_SIZEOF_STATUS_INDICATION_REVISION_1,
+        ),
+        SourceHandle: source as NDIS_HANDLE,
+        PortNumber: 0,
+        StatusCode: NDIS_STATUS_WAN_CO_LINKPARAMS,
+        Flags: 0,
+        DestinationHandle: null_mut(),
+        RequestId: null_mut(),
+        StatusBuffer: null_mut(),
+        StatusBufferSize: 0,
+        Guid: GUID::default(),
+        NdisReserved: [null_mut(); 4],
+    };
+    // SAFETY: the adapter and VC handles NDIS gave; the indication lives across the call.
+    unsafe { NdisMCoIndicateStatusEx(adapter as NDIS_HANDLE, vc as NDIS_HANDLE, &raw mut ind) };
+}
+
+/// Takes down an MCM-created VC whose call did not happen (contract §3.3
+/// "Reject": deactivate, then delete) and unlinks it from its caller.
+fn drop_callee(index: usize) {
+    let vc = STATE
+        .with(|s| s.borrow().vcs.get(index.wrapping_sub(1)).copied())
+        .unwrap_or_default();
+    // SAFETY: the MCM's own VC handle (NOT_ACCEPTED if it was never active).
+    let _ = unsafe { NdisMCmDeactivateVc(vc.handle as NDIS_HANDLE) };
+    // SAFETY: the MCM's own, now inactive VC.
+    let _ = unsafe { NdisMCmDeleteVc(vc.handle as NDIS_HANDLE) };
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        if let Some(caller) = s.vcs.get_mut(vc.peer.wrapping_sub(1)) {
+            caller.peer = 0;
+        }
+        if let Some(me) = s.vcs.get_mut(index.wrapping_sub(1)) {
+            me.peer = 0;
+        }
+    });
+}
+
+// --- Registration ------------------------------------------------------------
+
+ndis_fn! {
+    pub unsafe fn driver_entry(object: PDRIVER_OBJECT, path: PUNICODE_STRING) -> NTSTATUS {
+        let mut c = NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
+            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS, 2, NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2),
+            MajorNdisVersion: 6,
+            MinorNdisVersion: 30,
+            SetOptionsHandler: Some(set_options),
+            InitializeHandlerEx: Some(initialize),
+            HaltHandlerEx: Some(halt),
+            UnloadHandler: Some(unload),
+            PauseHandler: Some(ok_pause),
+            RestartHandler: Some(ok_restart),
+            SendNetBufferListsHandler: Some(send),
+            ReturnNetBufferListsHandler: Some(return_nbls),
+            CancelSendHandler: Some(cancel_send),
+            DevicePnPEventNotifyHandler: Some(pnp),
+            ShutdownHandlerEx: Some(shutdown),
+            CancelOidRequestHandler: Some(cancel_oid),
+            ..Default::default()
+        };
+        let mut handle = null_mut();
+        // SAFETY: blocks alive across the call.
+        let status = unsafe { NdisMRegisterMiniportDriver(object, path, null_mut(), &raw mut c, &raw mut handle) };
+        STATE.with(|s| s.borrow_mut().driver = handle as usize);
+        status
+    }
+}
+
+ndis_fn! {
+    unsafe fn set_options(handle: NDIS_HANDLE, _c: NDIS_HANDLE) -> NDIS_STATUS {
+        let mut co = NDIS_MINIPORT_CO_CHARACTERISTICS {
+            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_CO_MINIPORT_CHARACTERISTICS, 1, NDIS_SIZEOF_MINIPORT_CO_CHARACTERISTICS_REVISION_1),
+            CoActivateVcHandler: Some(co_activate),
+            CoDeactivateVcHandler: Some(co_deactivate),
+            CoSendNetBufferListsHandler: Some(co_send),
+            CoOidRequestHandler: Some(co_oid),
+            ..Default::default()
+        };
+        // SAFETY: block alive across the call.
+        let status = unsafe { NdisSetOptionalHandlers(handle, (&raw mut co).cast()) };
+        if status != NDIS_STATUS_SUCCESS {
+            return status;
+        }
+        let mut cm = NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {
+            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_CO_CALL_MANAGER_OPTIONAL_HANDLERS, 1, NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1),
+            Reserved: 0,
+            CmCreateVcHandler: Some(cm_create_vc),
+            CmDeleteVcHandler: Some(cm_delete_vc),
+            CmOpenAfHandler: Some(cm_open_af),
+            CmCloseAfHandler: Some(if fault() == Fault::McmOidToAClosedAf { cm_close_af_then_ask } else { cm_close_af }),
+            CmRegisterSapHandler: Some(cm_reg_sap),
+            CmDeregisterSapHandler: Some(cm_dereg_sap),
+            CmMakeCallHandler: Some(cm_make_call),
+            CmCloseCallHandler: Some(cm_close_call),
+            CmIncomingCallCompleteHandler: Some(cm_incoming_complete),
+            CmAddPartyHandler: Some(cm_add_party),
+            CmDropPartyHandler: Some(cm_drop_party),
+            CmActivateVcCompleteHandler: Some(cm_activate_complete),
+            CmDeactivateVcCompleteHandler: Some(cm_deactivate_complete),
+            CmModifyCallQoSHandler: Some(cm_modify_qos),
+            CmOidRequestHandler: Some(cm_oid),
+            CmOidRequestCompleteHandler: Some(cm_oid_complete),
+            CmNotifyCloseAfCompleteHandler: Some(cm_notify_close_af_complete),
+        };
+        // SAFETY: block alive across the call.
+        unsafe { NdisSetOptionalHandlers(handle, (&raw mut cm).cast()) }
+    }
+}
+
+ndis_fn! {
+    unsafe fn initialize(handle: NDIS_HANDLE, _d: NDIS_HANDLE, _p: PNDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
+        STATE.with(|s| s.borrow_mut().adapter = handle as usize);
+        let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, 1, NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1),
+            // The fixture needs no adapter memory: its context is a constant.
+            MiniportAdapterContext: 0xADA as NDIS_HANDLE,
+            AttributeFlags: 0,
+            CheckForHangTimeInSeconds: 0,
+            InterfaceType: NdisInterfaceInternal,
+        };
+        // SAFETY: block alive across the call.
+        let s1 = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut reg).cast()) };
+        // SAFETY: an all-zero general-attributes block is valid plain data.
+        let mut general: NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES = unsafe { core::mem::zeroed() };
+        general.Header = NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, 2, NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2);
+        general.MediaType = NdisMediumCoWan;
+        general.MtuSize = 1500;
+        // SAFETY: block alive across the call.
+        let s2 = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut general).cast()) };
+        let mut af = AF;
+        // SAFETY: block alive across the call.
+        let s3 = unsafe { NdisMCmRegisterAddressFamilyEx(handle, &raw mut af) };
+        [s1, s2, s3].into_iter().find(|s| *s != NDIS_STATUS_SUCCESS).unwrap_or(NDIS_STATUS_SUCCESS)
+    }
+}
+
+ndis_fn! {
+    unsafe fn halt(_c: NDIS_HANDLE, _a: NDIS_HALT_ACTION) {
+        if fault() == Fault::HaltWithoutNotifyClose {
+            return;
+        }
+        let afs = STATE.with(|s| s.borrow().afs.clone());
+        for af in afs {
+            // SAFETY: an AF handle NDIS gave this MCM; PASSIVE_LEVEL.
+            let _ = unsafe { NdisMCmNotifyCloseAddressFamily(af as NDIS_HANDLE) };
+        }
+    }
+}
+
+ndis_fn! {
+    unsafe fn unload(_o: PDRIVER_OBJECT) {
+        let d = STATE.with(|s| s.borrow().driver);
+        // SAFETY: the registration handle.
+        unsafe { NdisMDeregisterMiniportDriver(d as NDIS_HANDLE) };
+    }
+}
+
+// --- The call manager ---------------------------------------------------------
+
+ndis_fn! {
+    unsafe fn cm_open_af(_b: NDIS_HANDLE, _af: PCO_ADDRESS_FAMILY, h: NDIS_HANDLE, ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        STATE.with(|s| s.borrow_mut().afs.push(h as usize));
+        // SAFETY: NDIS's out slot. The AF context is the AF handle itself.
+        unsafe { ctx.write(h) };
+        NDIS_STATUS_SUCCESS
+    }
+
+    unsafe fn cm_close_af(ctx: NDIS_HANDLE) -> NDIS_STATUS {
+        STATE.with(|s| s.borrow_mut().afs.retain(|a| *a != ctx as usize));
+        NDIS_STATUS_SUCCESS
+    }
+
+    unsafe fn cm_close_af_then_ask(ctx: NDIS_HANDLE) -> NDIS_STATUS {
+        STATE.with(|s| s.borrow_mut().afs.retain(|a| *a != ctx as usize));
+        // SAFETY: an all-zero request is plain data; header set below.
+        let mut req: NDIS_OID_REQUEST = unsafe { core::mem::zeroed() };
+        req.Header = NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_OID_REQUEST, 1, NDIS_SIZEOF_OID_REQUEST_REVISION_1);
+        // SAFETY: the AF handle NDIS gave; asking on it while it closes is the fault.
+        let _ = unsafe { NdisMCmOidRequest(ctx, null_mut(), null_mut(), &raw mut req) };
+        NDIS_STATUS_SUCCESS
+    }
+
+    unsafe fn cm_reg_sap(af: NDIS_HANDLE, sap: PCO_SAP, h: NDIS_HANDLE, ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: NDIS's CO_SAP with SapLength bytes.
+        let len = unsafe { (*sap).SapLength } as usize;
+        let tail = sap.cast::<u8>().wrapping_add(core::mem::offset_of!(CO_SAP, Sap));
+        // SAFETY: NDIS's CO_SAP holds SapLength bytes after its header.
+        let bytes = unsafe { core::slice::from_raw_parts(tail, len) }.to_vec();
+        STATE.with(|s| s.borrow_mut().saps.push((h as usize, af as usize, bytes)));
+        // SAFETY: NDIS's out slot; the SAP context is the SAP handle.
+        unsafe { ctx.write(h) };
+        NDIS_STATUS_SUCCESS
+    }
+
+    unsafe fn cm_dereg_sap(ctx: NDIS_HANDLE) -> NDIS_STATUS {
+        if fault() == Fault::DispatchOnDeregisteringSap {
+            STATE.with(|s| s.borrow_mut().deregistering = Some(ctx as usize));
+            return NDIS_STATUS_PENDING;
+        }
+        STATE.with(|s| s.borrow_mut().saps.retain(|x| x.0 != ctx as usize));
+        NDIS_STATUS_SUCCESS
+    }
+
+    unsafe fn cm_create_vc(_af: NDIS_HANDLE, h: NDIS_HANDLE, ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        let index = STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.vcs.push(Vc { handle: h as usize, peer: 0, mcm_created: false });
+            s.vcs.len()
+        });
+        // SAFETY: NDIS's out slot.
+        unsafe { ctx.write(index as NDIS_HANDLE) };
+        if fault() == Fault::PendCreateVc { NDIS_STATUS_PENDING } else { NDIS_STATUS_SUCCESS }
+    }
+
+    unsafe fn cm_delete_vc(ctx: NDIS_HANDLE) -> NDIS_STATUS {
+        if fault() == Fault::IncomingCloseOnIdleVc {
+            // SAFETY: the VC handle NDIS gave; the bug is that it carries no call.
+            unsafe { NdisMCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, vc_handle(ctx) as NDIS_HANDLE, null_mut(), 0) };
+        }
+        NDIS_STATUS_SUCCESS
+    }
+
+    unsafe fn cm_make_call(ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        let vc = vc_handle(ctx);
+        if !party.is_null() {
+            // A multipoint call: the party context is the party handle. The
+            // fixture's fabric has no leaves, so the call just comes up.
+            // SAFETY: NDIS's out slot.
+            unsafe { party_ctx.write(party) };
+            let mut own = media_params();
+            // SAFETY: NDIS's VC handle; parameters alive across the call.
+            unsafe { NdisMCmActivateVc(vc as NDIS_HANDLE, own.as_mut_ptr()) };
+            if fault() == Fault::IncomingDropOfLastParty {
+                // SAFETY: NDIS's party handle; dropping the only party this way is the bug.
+                unsafe { NdisMCmDispatchIncomingDropParty(NDIS_STATUS_SUCCESS, party, null_mut(), 0) };
+            }
+            return NDIS_STATUS_SUCCESS;
+        }
+        if fault() == Fault::PartyContextOnPointToPoint {
+            // SAFETY: NDIS's out slot; writing it for a point-to-point call is the bug.
+            unsafe { party_ctx.write(0x77 as NDIS_HANDLE) };
+        }
+        if fault() == Fault::PendMakeCall || fault() == Fault::CompleteWithPending {
+            STATE.with(|s| s.borrow_mut().pending_make_call = Some(vc));
+            if fault() == Fault::CompleteWithPending {
+                // SAFETY: completing the pended request, with the forbidden status.
+                unsafe { NdisMCmMakeCallComplete(NDIS_STATUS_PENDING, vc as NDIS_HANDLE, null_mut(), null_mut(), cp) };
+            }
+            return NDIS_STATUS_PENDING;
+        }
+        if fault() == Fault::SucceedWithoutActivation {
+            return NDIS_STATUS_SUCCESS;
+        }
+        let mut own = media_params();
+        // SAFETY: NDIS's VC handle; parameters alive across the call.
+        let activated = unsafe { NdisMCmActivateVc(vc as NDIS_HANDLE, own.as_mut_ptr()) };
+        if activated != NDIS_STATUS_SUCCESS {
+            return NDIS_STATUS_FAILURE;
+        }
+        if fault() == Fault::FailActivated {
+            return NDIS_STATUS_FAILURE;
+        }
+        if fault() == Fault::CompleteSynchronousCall {
+            // SAFETY: completing a request this handler is about to complete by
+            // returning SUCCESS: the double completion is the bug.
+            unsafe { NdisMCmMakeCallComplete(NDIS_STATUS_SUCCESS, vc as NDIS_HANDLE, null_mut(), null_mut(), cp) };
+            return NDIS_STATUS_SUCCESS;
+        }
+        // Loopback: a SAP whose bytes equal the called address gets an incoming call.
+        // SAFETY: NDIS's parameters.
+        let called = unsafe { called_address(cp) };
+        let target = STATE.with(|s| s.borrow().saps.iter().find(|x| x.2 == called).map(|x| (x.0, x.1)));
+        if let Some((sap, af)) = target {
+            let af = if fault() == Fault::CreateVcOnNullAf { 0 } else { af };
+            let adapter = STATE.with(|s| s.borrow().adapter);
+            let index = STATE.with(|s| {
+                let mut s = s.borrow_mut();
+                s.vcs.push(Vc { handle: 0, peer: ctx as usize, mcm_created: true });
+                s.vcs.len()
+            });
+            let mut callee: NDIS_HANDLE = null_mut();
+            // SAFETY: adapter and AF handles NDIS gave; out slot alive.
+            let created = unsafe { NdisMCmCreateVc(adapter as NDIS_HANDLE, af as NDIS_HANDLE, index as NDIS_HANDLE, &raw mut callee) };
+            if created != NDIS_STATUS_SUCCESS {
+                // SAFETY: undo the caller's activation before failing (seed page).
+                unsafe { NdisMCmDeactivateVc(vc as NDIS_HANDLE) };
+                return NDIS_STATUS_DEST_OUT_OF_ORDER;
+            }
+            STATE.with(|s| {
+                let mut s = s.borrow_mut();
+                if let Some(v) = s.vcs.get_mut(index - 1) {
+                    v.handle = callee as usize;
+                }
+                if let Some(v) = s.vcs.get_mut(ctx as usize - 1) {
+                    v.peer = index;
+                }
+            });
+            if fault() != Fault::DispatchOnInactiveVc {
+                let mut p = media_params();
+                // SAFETY: the VC just created; parameters alive across the call.
+                unsafe { NdisMCmActivateVc(callee, p.as_mut_ptr()) };
+            }
+            // SAFETY: NDIS's SAP handle and the new VC; NDIS's parameters.
+            let offered = unsafe { NdisMCmDispatchIncomingCall(sap as NDIS_HANDLE, callee, cp) };
+            indicate_link_up(vc);
+            if offered != NDIS_STATUS_PENDING {
+                // NDIS refused the offer: take the callee's VC down again.
+                drop_callee(index);
+            }
+        }
+        NDIS_STATUS_SUCCESS
+    }
+
+    unsafe fn cm_close_call(ctx: NDIS_HANDLE, _party: NDIS_HANDLE, _d: PVOID, _s: UINT) -> NDIS_STATUS {
+        let me = STATE.with(|s| s.borrow().vcs.get(ctx as usize - 1).copied()).unwrap_or_default();
+        if fault() != Fault::CloseWithoutDeactivation {
+            // SAFETY: NDIS's VC handle.
+            unsafe { NdisMCmDeactivateVc(me.handle as NDIS_HANDLE) };
+        }
+        if fault() == Fault::DeleteClientVc && !me.mcm_created {
+            // SAFETY: NDIS's VC handle; deleting a client's VC is the bug.
+            let _ = unsafe { NdisMCmDeleteVc(me.handle as NDIS_HANDLE) };
+        }
+        // The peer learns of the close.
+        let peer = STATE.with(|s| s.borrow().vcs.get(me.peer.wrapping_sub(1)).copied());
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            if let Some(v) = s.vcs.get_mut(ctx as usize - 1) {
+                v.peer = 0;
+            }
+            if let Some(v) = s.vcs.get_mut(me.peer.wrapping_sub(1)) {
+                v.peer = 0;
+            }
+        });
+        if let Some(peer) = peer.filter(|p| p.peer == ctx as usize) {
+            // SAFETY: the peer's NDIS VC handle, which carries the call.
+            unsafe { NdisMCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, peer.handle as NDIS_HANDLE, null_mut(), 0) };
+        }
+        if me.mcm_created {
+            // An MCM-created VC is deleted after its close completes (seed
+            // page): complete inside the handler, delete, return PENDING.
+            // SAFETY: completing this handler's own request, then deleting the VC.
+            unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, me.handle as NDIS_HANDLE, null_mut()) };
+            // SAFETY: the MCM's own, deactivated VC.
+            let _ = unsafe { NdisMCmDeleteVc(me.handle as NDIS_HANDLE) };
+            return NDIS_STATUS_PENDING;
+        }
+        NDIS_STATUS_SUCCESS
+    }
+
+    unsafe fn cm_incoming_complete(status: NDIS_STATUS, ctx: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {
+        let vc = vc_handle(ctx);
+        if status == NDIS_STATUS_SUCCESS || fault() == Fault::ConnectRejectedCall {
+            // SAFETY: NDIS's VC handle (connecting a rejected call is the fault).
+            unsafe { NdisMCmDispatchCallConnected(vc as NDIS_HANDLE) };
+        }
+        if status != NDIS_STATUS_SUCCESS {
+            drop_callee(ctx as usize);
+        }
+    }
+
+    unsafe fn cm_add_party(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS, ph: NDIS_HANDLE, pc: PNDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: NDIS's out slot; the party context is the party handle.
+        unsafe { pc.write(ph) };
+        NDIS_STATUS_SUCCESS
+    }
+    unsafe fn cm_drop_party(_p: NDIS_HANDLE, _d: PVOID, _s: UINT) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
+    unsafe fn cm_activate_complete(_s: NDIS_STATUS, _v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {}
+    unsafe fn cm_deactivate_complete(_s: NDIS_STATUS, _v: NDIS_HANDLE) {}
+    unsafe fn cm_modify_qos(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
+    unsafe fn cm_oid(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, r: PNDIS_OID_REQUEST) -> NDIS_STATUS {
+        if matches!(fault(), Fault::PendCmOid | Fault::CompleteCmOidAsMiniport) {
+            STATE.with(|s| s.borrow_mut().pending_oid = Some(r as usize));
+            return NDIS_STATUS_PENDING;
+        }
+        NDIS_STATUS_INVALID_OID
+    }
+    unsafe fn cm_oid_complete(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST, _s: NDIS_STATUS) {}
+    unsafe fn cm_notify_close_af_complete(_a: NDIS_HANDLE, _s: NDIS_STATUS) {}
+
+    unsafe fn ok_pause(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
+    unsafe fn ok_restart(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
+    unsafe fn send(_c: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _p: NDIS_PORT_NUMBER, _f: ULONG) {}
+    unsafe fn return_nbls(_c: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _f: ULONG) {}
+    unsafe fn cancel_send(_c: NDIS_HANDLE, _id: PVOID) {}
+    unsafe fn pnp(_c: NDIS_HANDLE, _e: PNET_DEVICE_PNP_EVENT) {}
+    unsafe fn shutdown(_c: NDIS_HANDLE, _a: NDIS_SHUTDOWN_ACTION) {}
+    unsafe fn cancel_oid(_c: NDIS_HANDLE, _id: PVOID) {}
+    unsafe fn co_activate(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
+    unsafe fn co_deactivate(_v: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
+    unsafe fn co_send(_v: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _f: ULONG) {}
+    unsafe fn co_oid(_c: NDIS_HANDLE, _v: NDIS_HANDLE, r: PNDIS_OID_REQUEST) -> NDIS_STATUS {
+        // The fixture answers one OID: OID_GEN_CO_VENDOR_ID, 4 bytes.
+        // The query information, found by offset (no dereference).
+        let q = r.cast::<u8>().wrapping_add(core::mem::offset_of!(NDIS_OID_REQUEST, DATA)).cast::<NDIS_OID_REQUEST_QUERY_INFORMATION>();
+        // SAFETY: NDIS's request, a query (QUERY_INFORMATION in use), ours for
+        // the duration of the call.
+        let q = unsafe { &mut *q };
+        if q.Oid != OID_GEN_CO_VENDOR_ID {
+            return NDIS_STATUS_INVALID_OID;
+        }
+        if q.InformationBufferLength < 4 {
+            q.BytesNeeded = 4;
+            return NDIS_STATUS_BUFFER_TOO_SHORT;
+        }
+        // SAFETY: the buffer holds at least 4 bytes (checked).
+        unsafe { q.InformationBuffer.cast::<u32>().write_unaligned(0x00C0_FFEE) };
+        q.BytesWritten = if fault() == Fault::OverstateBytesWritten { q.InformationBufferLength + 4 } else { 4 };
+        NDIS_STATUS_SUCCESS
+    }
+}

@@ -1,0 +1,354 @@
+//! The CoNDIS rules have teeth: a small loopback MCM (tests/fixture_cm)
+//! completes the whole call story with zero violations, pended or not, and
+//! each fault makes exactly its rule fire.
+
+mod fixture_cm;
+
+use fixture_cm::{AF, Fault, complete_cm_oid, complete_deregistration, complete_make_call, set_fault};
+use ndis_emu::condis::rules as r;
+use ndis_emu::{Af, Answer, CallSpec, CallState, Client, Emulator, Report, Rule, Vc};
+use ndis_sys::*;
+
+/// A loaded fixture with two clients that opened the AF.
+struct Net {
+    emu: Emulator,
+    caller: Client,
+    callee: Client,
+    caller_af: Af,
+    callee_af: Af,
+}
+
+fn up(f: Fault) -> Net {
+    set_fault(f);
+    let mut emu = Emulator::new();
+    emu.load(fixture_cm::driver_entry).expect("load");
+    emu.add_adapter().expect("adapter");
+    let caller = emu.client("caller");
+    let callee = emu.client("callee");
+    let caller_af = emu.open_af(caller, AF).expect("caller opens the AF");
+    let callee_af = emu.open_af(callee, AF).expect("callee opens the AF");
+    Net {
+        emu,
+        caller,
+        callee,
+        caller_af,
+        callee_af,
+    }
+}
+
+fn to(address: &[u8]) -> CallSpec {
+    let mut spec = CallSpec::best_effort(125_000, 1500);
+    spec.media_specific = address.to_vec();
+    spec
+}
+
+/// Halts (the MCM notifies the clients, which tear their AFs down) and unloads.
+fn down(mut net: Net) -> Report {
+    net.emu.halt_adapter().expect("halt");
+    net.emu.unload().expect("unload");
+    net.emu.finish()
+}
+
+/// Asserts that `rule`, and no other rule, fired.
+fn only(report: &Report, rule: Rule) {
+    assert!(report.of(rule).count() > 0, "{rule} did not fire:\n{report}");
+    assert_eq!(report.rules(), vec![rule], "other rules fired too:\n{report}");
+}
+
+/// callee registers "callee", caller calls it: returns (caller VC, status).
+fn call(net: &mut Net) -> (Vc, NDIS_STATUS) {
+    net.emu.register_sap(net.callee_af, 0, b"callee").expect("SAP");
+    let vc = net.emu.create_vc(net.caller_af).expect("VC");
+    let status = net.emu.make_call(vc, &to(b"callee"));
+    (vc, status)
+}
+
+#[test]
+fn a_whole_call_connects_closes_on_both_sides_and_tears_down_clean() {
+    let mut net = up(Fault::None);
+    let sap = net.emu.register_sap(net.callee_af, 0, b"callee").expect("SAP");
+    let vc = net.emu.create_vc(net.caller_af).expect("VC");
+    assert_eq!(net.emu.make_call(vc, &to(b"callee")), NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.vc_state(vc), Some((CallState::Connected, true)));
+    let offered = net.emu.offered_vcs(net.callee);
+    assert_eq!(offered.len(), 1);
+    assert_eq!(net.emu.vc_state(offered[0]), Some((CallState::Connected, true)));
+    let inbox = net.emu.inbox(net.callee);
+    assert!(inbox.iter().any(|l| l.starts_with("IncomingCall")), "{inbox:?}");
+    let caller_inbox = net.emu.inbox(net.caller);
+    assert!(
+        caller_inbox.iter().any(|l| l.starts_with("Status 0x40010016")),
+        "link parameters indicated: {caller_inbox:?}"
+    );
+    assert!(inbox.iter().any(|l| l.starts_with("CallConnected")), "{inbox:?}");
+    assert_eq!(net.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.vc_state(vc), Some((CallState::Closed, false)));
+    // The callee was told and closed its side; the MCM deleted its VC.
+    assert!(
+        net.emu
+            .inbox(net.callee)
+            .iter()
+            .any(|l| l.starts_with("IncomingCloseCall"))
+    );
+    assert_eq!(net.emu.vc_state(offered[0]), None, "the MCM-created VC is gone");
+    assert_eq!(net.emu.delete_vc(vc), NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.deregister_sap(sap), NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.close_af(net.caller_af), NDIS_STATUS_SUCCESS);
+    // The callee leaves its AF open: the MCM's halt notifies it closed.
+    let callee = net.callee;
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+    assert!(report.events.iter().any(|e| e.name == "NdisCmNotifyCloseAddressFamily"));
+    let _ = callee;
+}
+
+#[test]
+fn a_pended_make_call_completes_through_ndis_mcm_make_call_complete() {
+    let mut net = up(Fault::PendMakeCall);
+    let (vc, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_PENDING);
+    assert_eq!(net.emu.vc_state(vc), Some((CallState::Outgoing, false)));
+    complete_make_call();
+    assert_eq!(net.emu.vc_state(vc), Some((CallState::Connected, true)));
+    assert!(net.emu.inbox(net.caller).contains(&"MakeCallComplete 0x0".to_string()));
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn a_rejected_incoming_call_and_a_pended_answer_are_both_clean() {
+    let mut net = up(Fault::None);
+    net.emu
+        .set_incoming_answer(net.callee, Answer::Sync, NDIS_STATUS_NOT_ACCEPTED);
+    let (_, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    assert!(
+        net.emu
+            .offered_vcs(net.callee)
+            .iter()
+            .all(|v| net.emu.vc_state(*v).is_none()),
+        "rejected VC deleted"
+    );
+    net.emu
+        .set_incoming_answer(net.callee, Answer::Pend, NDIS_STATUS_SUCCESS);
+    let vc2 = net.emu.create_vc(net.caller_af).expect("VC");
+    assert_eq!(net.emu.make_call(vc2, &to(b"callee")), NDIS_STATUS_SUCCESS);
+    let offered = *net.emu.offered_vcs(net.callee).last().expect("offered");
+    assert_eq!(net.emu.vc_state(offered), Some((CallState::Offered, true)));
+    net.emu.answer_incoming(offered, NDIS_STATUS_SUCCESS).expect("answer");
+    assert_eq!(net.emu.vc_state(offered), Some((CallState::Connected, true)));
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn complete_not_pending_fires_on_a_pending_completion() {
+    let mut net = up(Fault::CompleteWithPending);
+    let (_, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_PENDING);
+    only(&down(net), r::COMPLETE_NOT_PENDING);
+}
+
+#[test]
+fn complete_only_pended_fires_on_completing_a_synchronous_request() {
+    let mut net = up(Fault::CompleteSynchronousCall);
+    let _ = call(&mut net);
+    only(&down(net), r::COMPLETE_ONLY_PENDED);
+}
+
+#[test]
+fn vc_handlers_never_pend_fires_on_a_pending_create_vc() {
+    let mut net = up(Fault::PendCreateVc);
+    assert_eq!(net.emu.create_vc(net.caller_af), Err(NDIS_STATUS_PENDING));
+    only(&down(net), r::VC_HANDLERS_NEVER_PEND);
+}
+
+#[test]
+fn call_success_needs_active_vc_fires_without_activation() {
+    let mut net = up(Fault::SucceedWithoutActivation);
+    let _ = call(&mut net);
+    only(&down(net), r::CALL_SUCCESS_NEEDS_ACTIVE_VC);
+}
+
+#[test]
+fn call_failure_leaves_vc_inactive_fires_on_a_failed_call_left_active() {
+    let mut net = up(Fault::FailActivated);
+    let (_, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_FAILURE);
+    only(&down(net), r::CALL_FAILURE_LEAVES_VC_INACTIVE);
+}
+
+#[test]
+fn call_party_context_fires_on_a_party_context_for_a_point_to_point_call() {
+    let mut net = up(Fault::PartyContextOnPointToPoint);
+    let _ = call(&mut net);
+    only(&down(net), r::CALL_PARTY_CONTEXT);
+}
+
+#[test]
+fn vc_activate_needs_media_parameters_fires_on_null_media() {
+    let mut net = up(Fault::NullMediaParameters);
+    let (_, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_FAILURE);
+    only(&down(net), r::VC_ACTIVATE_NEEDS_MEDIA_PARAMETERS);
+}
+
+#[test]
+fn vc_only_creator_deletes_fires_on_deleting_a_client_vc() {
+    let mut net = up(Fault::DeleteClientVc);
+    let (vc, _) = call(&mut net);
+    let _ = net.emu.close_call(vc, &[]);
+    only(&down(net), r::VC_ONLY_CREATOR_DELETES);
+}
+
+#[test]
+fn vc_deactivated_before_delete_fires_on_close_without_deactivation() {
+    let mut net = up(Fault::CloseWithoutDeactivation);
+    let (vc, _) = call(&mut net);
+    assert_eq!(net.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.delete_vc(vc), NDIS_STATUS_NOT_ACCEPTED);
+    only(&down(net), r::VC_DEACTIVATED_BEFORE_DELETE);
+}
+
+#[test]
+fn vc_create_on_open_af_fires_on_a_null_af() {
+    let mut net = up(Fault::CreateVcOnNullAf);
+    let (_, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_DEST_OUT_OF_ORDER);
+    only(&down(net), r::VC_CREATE_ON_OPEN_AF);
+}
+
+#[test]
+fn incoming_sap_registered_fires_on_a_deregistering_sap() {
+    let mut net = up(Fault::DispatchOnDeregisteringSap);
+    let sap = net.emu.register_sap(net.callee_af, 0, b"callee").expect("SAP");
+    assert_eq!(net.emu.deregister_sap(sap), NDIS_STATUS_PENDING);
+    let vc = net.emu.create_vc(net.caller_af).expect("VC");
+    let _ = net.emu.make_call(vc, &to(b"callee"));
+    complete_deregistration();
+    only(&down(net), r::INCOMING_SAP_REGISTERED);
+}
+
+#[test]
+fn incoming_vc_created_and_active_fires_on_an_inactive_vc() {
+    let mut net = up(Fault::DispatchOnInactiveVc);
+    let _ = call(&mut net);
+    only(&down(net), r::INCOMING_VC_CREATED_AND_ACTIVE);
+}
+
+#[test]
+fn incoming_connected_after_accept_fires_on_a_rejected_call() {
+    let mut net = up(Fault::ConnectRejectedCall);
+    net.emu
+        .set_incoming_answer(net.callee, Answer::Sync, NDIS_STATUS_NOT_ACCEPTED);
+    let _ = call(&mut net);
+    only(&down(net), r::INCOMING_CONNECTED_AFTER_ACCEPT);
+}
+
+#[test]
+fn close_incoming_on_a_call_fires_on_an_idle_vc() {
+    let mut net = up(Fault::IncomingCloseOnIdleVc);
+    let vc = net.emu.create_vc(net.caller_af).expect("VC");
+    assert_eq!(net.emu.delete_vc(vc), NDIS_STATUS_SUCCESS);
+    only(&down(net), r::CLOSE_INCOMING_ON_A_CALL);
+}
+
+#[test]
+fn halt_afs_closed_fires_when_halt_forgets_notify_close() {
+    let net = up(Fault::HaltWithoutNotifyClose);
+    only(&down(net), r::HALT_AFS_CLOSED);
+}
+
+#[test]
+fn a_multipoint_call_adds_and_drops_parties_and_closes_with_the_last() {
+    let mut net = up(Fault::None);
+    let vc = net.emu.create_vc(net.caller_af).expect("VC");
+    let (status, first) = net.emu.make_multipoint_call(vc, &to(b"leaves"));
+    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    assert!(first.is_some());
+    let (status, second) = net.emu.add_party(vc, &to(b"leaf-2"));
+    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.parties(vc).len(), 2);
+    // NDIS refuses to drop the last party: that is what close call is for.
+    assert_eq!(net.emu.drop_party(second.expect("party"), &[]), NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.drop_party(first.expect("party"), &[]), NDIS_STATUS_FAILURE);
+    assert_eq!(net.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);
+    assert!(net.emu.parties(vc).is_empty());
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn party_incoming_drop_not_last_fires_on_the_last_party() {
+    let mut net = up(Fault::IncomingDropOfLastParty);
+    let vc = net.emu.create_vc(net.caller_af).expect("VC");
+    let _ = net.emu.make_multipoint_call(vc, &to(b"leaves"));
+    only(&down(net), r::PARTY_INCOMING_DROP_NOT_LAST);
+}
+
+#[test]
+fn oid_queries_reach_the_miniport_or_the_call_manager_and_report_their_bytes() {
+    let mut net = up(Fault::None);
+    let (_, r) = net.emu.oid_query(None, None, OID_GEN_CO_VENDOR_ID, 4).expect("query");
+    assert_eq!((r.status, r.bytes_done), (NDIS_STATUS_SUCCESS, 4));
+    assert_eq!(r.data, 0x00C0_FFEEu32.to_ne_bytes());
+    let (_, short) = net.emu.oid_query(None, None, OID_GEN_CO_VENDOR_ID, 2).expect("query");
+    assert_eq!((short.status, short.bytes_needed), (NDIS_STATUS_BUFFER_TOO_SHORT, 4));
+    let af = net.caller_af;
+    let (_, cm) = net
+        .emu
+        .oid_query(Some(af), None, OID_GEN_CO_VENDOR_ID, 4)
+        .expect("query");
+    assert_eq!(cm.status, NDIS_STATUS_INVALID_OID);
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn a_pended_call_manager_oid_completes_through_ndis_mcm_oid_request_complete() {
+    let mut net = up(Fault::PendCmOid);
+    let af = net.caller_af;
+    let (id, r) = net
+        .emu
+        .oid_query(Some(af), None, OID_GEN_CO_VENDOR_ID, 4)
+        .expect("query");
+    assert_eq!(r.status, NDIS_STATUS_PENDING);
+    complete_cm_oid();
+    assert_eq!(net.emu.oid_result(id).map(|r| r.status), Some(NDIS_STATUS_INVALID_OID));
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn oid_completion_matches_path_fires_on_the_miniport_completion_of_a_cm_request() {
+    let mut net = up(Fault::CompleteCmOidAsMiniport);
+    let af = net.caller_af;
+    let _ = net
+        .emu
+        .oid_query(Some(af), None, OID_GEN_CO_VENDOR_ID, 4)
+        .expect("query");
+    complete_cm_oid();
+    only(&down(net), r::OID_COMPLETION_MATCHES_PATH);
+}
+
+#[test]
+fn oid_bytes_within_buffer_fires_on_overstated_bytes_written() {
+    let mut net = up(Fault::OverstateBytesWritten);
+    let _ = net.emu.oid_query(None, None, OID_GEN_CO_VENDOR_ID, 4).expect("query");
+    only(&down(net), r::OID_BYTES_WITHIN_BUFFER);
+}
+
+#[test]
+fn status_indication_valid_fires_on_a_foreign_source_handle() {
+    let mut net = up(Fault::StatusFromAForeignSource);
+    let _ = call(&mut net);
+    only(&down(net), r::STATUS_INDICATION_VALID);
+}
+
+#[test]
+fn mcm_request_on_open_af_fires_on_an_oid_to_a_closed_af() {
+    let mut net = up(Fault::McmOidToAClosedAf);
+    let af = net.caller_af;
+    assert_eq!(net.emu.close_af(af), NDIS_STATUS_SUCCESS);
+    only(&down(net), r::MCM_REQUEST_ON_OPEN_AF);
+}
