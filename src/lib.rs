@@ -38,6 +38,7 @@ extern crate std;
 
 pub mod adapter;
 pub mod config;
+pub mod ctrl_path;
 pub mod pool;
 
 mod ffi;

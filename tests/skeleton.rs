@@ -105,3 +105,50 @@ fn the_adapter_context_is_allocated_with_its_own_tag_and_freed_at_halt() {
     assert!(free.detail.contains("tag CvmA"), "{}", free.detail);
     assert_eq!(report.of(rules::MEMORY_LEDGER).count(), 0, "{report}");
 }
+
+/// Brings covmini up, runs `f` against the running adapter, then takes it
+/// down and returns the report.
+fn with_adapter(f: impl FnOnce(&mut Emulator)) -> ndis_emu::Report {
+    let mut emu = Emulator::new();
+    emu.load(covmini::DriverEntry).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    f(&mut emu);
+    emu.halt_adapter().expect("halt");
+    emu.unload().expect("unload");
+    emu.finish()
+}
+
+#[test]
+fn the_miniport_answers_adapter_oids_from_its_single_table() {
+    use ndis_sys::*;
+    let report = with_adapter(|emu| {
+        let (_, media) = emu.oid_query(None, None, OID_GEN_CO_MEDIA_IN_USE, 4).expect("query");
+        assert_eq!((media.status, media.bytes_done), (NDIS_STATUS_SUCCESS, 4));
+        assert_eq!(media.data, (NdisMediumCoWan as u32).to_ne_bytes());
+        let (_, list) = emu
+            .oid_query(None, None, OID_GEN_CO_SUPPORTED_LIST, 256)
+            .expect("query");
+        assert_eq!(list.status, NDIS_STATUS_SUCCESS);
+        let oids: Vec<u32> = list.data[..list.bytes_done as usize]
+            .chunks_exact(4)
+            .map(|c| u32::from_ne_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(
+            oids,
+            covmini::ctrl_path::SUPPORTED_OIDS,
+            "the list NDIS gets is the table that answers"
+        );
+        let (_, short) = emu.oid_query(None, None, OID_GEN_CO_VENDOR_ID, 2).expect("query");
+        assert_eq!(
+            (short.status, short.bytes_done, short.bytes_needed),
+            (NDIS_STATUS_BUFFER_TOO_SHORT, 0, 4)
+        );
+        let (_, unknown) = emu.oid_query(None, None, 0x0101_0101, 4).expect("query");
+        assert_eq!(unknown.status, NDIS_STATUS_INVALID_OID);
+        let (_, set) = emu
+            .oid_set(None, None, OID_GEN_CO_PROTOCOL_OPTIONS, &1u32.to_ne_bytes())
+            .expect("set");
+        assert_eq!((set.status, set.bytes_done), (NDIS_STATUS_SUCCESS, 4));
+    });
+    assert!(report.is_clean(), "{report}");
+}

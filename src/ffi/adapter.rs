@@ -9,7 +9,7 @@ use ndis_sys::*;
 use super::context::AdapterContext;
 use super::trace::{ERROR, INFO, WARN};
 use crate::adapter::AdapterEvent;
-use crate::config;
+use crate::{config, ctrl_path};
 
 /// Registration attributes (contract §1.3 (1)).
 fn registration_attributes(ctx: NDIS_HANDLE) -> NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
@@ -64,10 +64,9 @@ fn general_attributes() -> NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
         SupportedPauseFunctions: 0,
         DataBackFillSize: 0,
         ContextBackFillSize: 0,
-        // The OID table arrives with the OID paths (issue #4); until then
-        // covmini advertises no OIDs and CoOidRequest answers NOT_SUPPORTED.
-        SupportedOidList: null_mut(),
-        SupportedOidListLength: 0,
+        // The single OID table of ctrl_path, which also answers them.
+        SupportedOidList: ctrl_path::SUPPORTED_OIDS.as_ptr().cast_mut(),
+        SupportedOidListLength: ctrl_path::SUPPORTED_OID_LIST_LENGTH,
         AutoNegotiationFlags: 0,
         PowerManagementCapabilitiesEx: null_mut(),
     }

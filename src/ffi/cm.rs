@@ -8,7 +8,9 @@
 
 use ndis_sys::*;
 
+use super::oid;
 use super::trace::WARN;
+use crate::ctrl_path::{AdapterInfo, Scope};
 
 ndis_fn! {
     /// ProtocolCoCreateVc.
@@ -164,14 +166,17 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// ProtocolCoOidRequest.
-    /// Distinct from MiniportCoOidRequest, as NDIS requires.
+    /// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle.
+    /// covmini's private AF has no call-manager OIDs (`ctrl_path`'s
+    /// `Scope::CallManager`); each request is answered, never pended.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn oid_request(af_ctx: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, _request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p}): not supported yet", af_ctx, vc_ctx, party_ctx);
-        NDIS_STATUS_NOT_SUPPORTED
+    pub(super) unsafe fn oid_request(af_ctx: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
+        trace!(WARN, "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p})", af_ctx, vc_ctx, party_ctx);
+        // SAFETY: NDIS's request for this handler (or NULL, refused inside).
+        let (status, _) = unsafe { oid::answer(request, Scope::CallManager, &AdapterInfo::covmini()) };
+        status
     }
 }
 

@@ -8,7 +8,10 @@
 
 use ndis_sys::*;
 
+use super::context::AdapterContext;
+use super::oid;
 use super::trace::{ERROR, WARN};
+use crate::ctrl_path::{Scope, SetEffect};
 
 ndis_fn! {
     /// MiniportCoActivateVc: NDIS never calls it for an MCM (contract §3.3);
@@ -47,17 +50,27 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// MiniportCoOidRequest: adapter-wide and per-VC OIDs (issue #4).
+    /// MiniportCoOidRequest: adapter-wide OIDs, answered from the single
+    /// table in `ctrl_path`. Per-VC requests need VCs, which arrive with the
+    /// call-manager paths (issue #4); until then none can exist.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn oid_request(_ctx: NDIS_HANDLE, vc: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
-        // SAFETY: NDIS passes a valid request (or null, tolerated).
-        let oid = unsafe { request.as_ref() }.map_or(0, |r| {
-            // SAFETY: Oid is the first member of every DATA variant.
-            unsafe { r.DATA.QUERY_INFORMATION.Oid }
-        });
-        trace!(WARN, "MiniportCoOidRequest(vc {:p}, oid {:#010x}): not supported yet", vc, oid);
-        NDIS_STATUS_NOT_SUPPORTED
+    pub(super) unsafe fn oid_request(ctx: NDIS_HANDLE, vc: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
+        // SAFETY: NDIS passes back our MiniportAdapterContext.
+        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+            trace!(ERROR, "MiniportCoOidRequest: not an adapter context: {:p}", ctx);
+            return NDIS_STATUS_INVALID_PARAMETER;
+        };
+        if !vc.is_null() {
+            trace!(WARN, "MiniportCoOidRequest on VC {:p}, which covmini never created", vc);
+            return NDIS_STATUS_NOT_SUPPORTED;
+        }
+        // SAFETY: NDIS's request for this handler (or NULL, refused inside).
+        let (status, effect) = unsafe { oid::answer(request, Scope::Adapter, &adapter.info()) };
+        if let Some(SetEffect::ProtocolOptions(options)) = effect {
+            adapter.set_protocol_options(options);
+        }
+        status
     }
 }

@@ -5,6 +5,8 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use crate::ctrl_path::{AdapterInfo, HardwareStatus};
+
 use ndis_sys::*;
 
 use super::sync::SpinLock;
@@ -21,6 +23,8 @@ pub(crate) struct AdapterContext {
     signature: AtomicU32,
     miniport_handle: NDIS_HANDLE,
     state: SpinLock<AdapterState>,
+    /// OID_GEN_CO_PROTOCOL_OPTIONS as last set.
+    protocol_options: AtomicU32,
 }
 
 impl AdapterContext {
@@ -39,6 +43,7 @@ impl AdapterContext {
             signature: AtomicU32::new(SIG_ADAPTER),
             miniport_handle,
             state: SpinLock::new(AdapterState::Initializing),
+            protocol_options: AtomicU32::new(0),
         };
         // SAFETY: `this` is a fresh, exclusively owned pool block of the right
         // size; pool blocks are 16-byte aligned, more than Self needs.
@@ -75,6 +80,21 @@ impl AdapterContext {
         let next = state.on(event)?;
         *state = next;
         Ok(next)
+    }
+
+    /// The adapter as the OID paths see it, now. The fabric carries no
+    /// traffic yet (the data path is issue #4), so the counters are zero.
+    pub(crate) fn info(&self) -> AdapterInfo {
+        let state = *self.state.lock();
+        AdapterInfo {
+            hardware_status: HardwareStatus::from(state),
+            ..AdapterInfo::covmini()
+        }
+    }
+
+    /// Stores OID_GEN_CO_PROTOCOL_OPTIONS.
+    pub(crate) fn set_protocol_options(&self, options: u32) {
+        self.protocol_options.store(options, Ordering::Release);
     }
 
     /// Releases the context. Runs at IRQL = PASSIVE_LEVEL.

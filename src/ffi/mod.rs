@@ -17,5 +17,6 @@ mod cm;
 mod co;
 mod context;
 pub mod entry;
+mod oid;
 mod runtime;
 mod sync;

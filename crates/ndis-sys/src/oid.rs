@@ -163,3 +163,132 @@ pub const OID_WAN_CO_GET_STATS_INFO: NDIS_OID = 0x0401_0282;
 // Power management (ntddndis.h) [H].
 pub const OID_PNP_SET_POWER: NDIS_OID = 0xFD01_0101;
 pub const OID_PNP_QUERY_POWER: NDIS_OID = 0xFD01_0102;
+
+// ===========================================================================
+// Issue #4: what ctrl_path answers (the CoNDIS OID paths).
+//
+// Appended as one block. Sources:
+// * [H] SDK 10.0.22000 shared/ntddndis.h, as transcribed in the layout
+//   research (`/tmp/research/layouts.md` §11, LAYOUT.md), identical in every
+//   WDK, and in the copies of ntddndis.h found in public source trees;
+// * [H] WDK km/ndiswan.h (10.0.17763, and the identical older copies): the
+//   CoNDIS WAN structures and the framing bits;
+// * [D] Microsoft Learn, the OID pages named beside each item.
+// ===========================================================================
+
+/// `OID_GEN_CO_MINIMUM_LINK_SPEED` [H: ntddndis.h defines it with its own
+/// value, not as an OID_GEN_* alias]; answered as an [`NDIS_CO_LINK_SPEED`]
+/// [D: "OID_GEN_CO_MINIMUM_LINK_SPEED"].
+pub const OID_GEN_CO_MINIMUM_LINK_SPEED: NDIS_OID = 0x0002_0120;
+/// `OID_GEN_DIRECTED_BYTES_XMIT` [H].
+pub const OID_GEN_DIRECTED_BYTES_XMIT: NDIS_OID = 0x0002_0201;
+/// `OID_GEN_DIRECTED_BYTES_RCV` [H].
+pub const OID_GEN_DIRECTED_BYTES_RCV: NDIS_OID = 0x0002_0207;
+/// `OID_GEN_CO_BYTES_XMIT` = `OID_GEN_DIRECTED_BYTES_XMIT` [H].
+pub const OID_GEN_CO_BYTES_XMIT: NDIS_OID = OID_GEN_DIRECTED_BYTES_XMIT;
+/// `OID_GEN_CO_BYTES_RCV` = `OID_GEN_DIRECTED_BYTES_RCV` [H].
+pub const OID_GEN_CO_BYTES_RCV: NDIS_OID = OID_GEN_DIRECTED_BYTES_RCV;
+
+/// `NDIS_HARDWARE_STATUS`, a C enum (`int`) [H: ntddndis.h].
+pub type NDIS_HARDWARE_STATUS = i32;
+pub const NdisHardwareStatusReady: NDIS_HARDWARE_STATUS = 0;
+pub const NdisHardwareStatusInitializing: NDIS_HARDWARE_STATUS = 1;
+pub const NdisHardwareStatusReset: NDIS_HARDWARE_STATUS = 2;
+pub const NdisHardwareStatusClosing: NDIS_HARDWARE_STATUS = 3;
+pub const NdisHardwareStatusNotReady: NDIS_HARDWARE_STATUS = 4;
+
+/// `NDIS_MEDIA_STATE`, the answer to `OID_GEN_CO_MEDIA_CONNECT_STATUS`, a C
+/// enum [H: ntddndis.h]. Not `NDIS_MEDIA_CONNECT_STATE` (Unknown 0,
+/// Connected 1, Disconnected 2) of the NDIS 6 attributes: here Connected is 0.
+pub type NDIS_MEDIA_STATE = i32;
+pub const NdisMediaStateConnected: NDIS_MEDIA_STATE = 0;
+pub const NdisMediaStateDisconnected: NDIS_MEDIA_STATE = 1;
+
+// Protocol option bits, OID_GEN_PROTOCOL_OPTIONS / OID_GEN_CO_PROTOCOL_OPTIONS
+// [H: ntddndis.h; D: "OID_GEN_CO_PROTOCOL_OPTIONS"].
+pub const NDIS_PROT_OPTION_ESTIMATED_LENGTH: ULONG = 0x0000_0001;
+pub const NDIS_PROT_OPTION_NO_LOOPBACK: ULONG = 0x0000_0002;
+pub const NDIS_PROT_OPTION_NO_RSVD_ON_RCVPKT: ULONG = 0x0000_0004;
+pub const NDIS_PROT_OPTION_SEND_RESTRICTED: ULONG = 0x0000_0008;
+
+// NDIS WAN framing bits, NDIS_WAN_CO_INFO.FramingBits and the link-info
+// Send/RecvFramingBits [H: ndiswan.h; D: "OID_WAN_CO_GET_INFO"].
+pub const RAS_FRAMING: ULONG = 0x0000_0001;
+pub const RAS_COMPRESSION: ULONG = 0x0000_0002;
+pub const PPP_MULTILINK_FRAMING: ULONG = 0x0000_0010;
+pub const PPP_SHORT_SEQUENCE_HDR_FORMAT: ULONG = 0x0000_0020;
+pub const PPP_MC_MULTILINK_FRAMING: ULONG = 0x0000_0040;
+pub const PPP_FRAMING: ULONG = 0x0000_0100;
+pub const PPP_COMPRESS_ADDRESS_CONTROL: ULONG = 0x0000_0200;
+pub const PPP_COMPRESS_PROTOCOL_FIELD: ULONG = 0x0000_0400;
+pub const PPP_ACCM_SUPPORTED: ULONG = 0x0000_0800;
+pub const SLIP_FRAMING: ULONG = 0x0000_1000;
+pub const SLIP_VJ_COMPRESSION: ULONG = 0x0000_2000;
+pub const SLIP_VJ_AUTODETECT: ULONG = 0x0000_4000;
+pub const PASS_THROUGH_MODE: ULONG = 0x1000_0000;
+pub const RAW_PASS_THROUGH_MODE: ULONG = 0x2000_0000;
+pub const TAPI_PROVIDER: ULONG = 0x8000_0000;
+
+/// `NDIS_CO_LINK_SPEED` [H: ntddndis.h]: both speeds in units of 100 bit/s
+/// [D: "OID_GEN_CO_LINK_SPEED": "a value of 100,000 represents ... 10 Mbps"].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NDIS_CO_LINK_SPEED {
+    pub Outbound: ULONG,
+    pub Inbound: ULONG,
+}
+assert_layout!(NDIS_CO_LINK_SPEED, size = 8, align = 4, { Outbound: 0, Inbound: 4 });
+
+/// `NDIS_WAN_CO_INFO`, the answer to `OID_WAN_CO_GET_INFO` [H: ndiswan.h];
+/// offsets [C].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NDIS_WAN_CO_INFO {
+    pub MaxFrameSize: ULONG,
+    pub MaxSendWindow: ULONG,
+    pub FramingBits: ULONG,
+    pub DesiredACCM: ULONG,
+}
+assert_layout!(NDIS_WAN_CO_INFO, size = 16, align = 4, {
+    MaxFrameSize: 0, MaxSendWindow: 4, FramingBits: 8, DesiredACCM: 12,
+});
+
+/// `NDIS_WAN_CO_SET_LINK_INFO`, the input of `OID_WAN_CO_SET_LINK_INFO`
+/// [H: ndiswan.h]; offsets [C]. Unlike the NDIS 3/4 `NDIS_WAN_SET_LINK_INFO`
+/// it has no link handle: the VC names the link.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NDIS_WAN_CO_SET_LINK_INFO {
+    pub MaxSendFrameSize: ULONG,
+    pub MaxRecvFrameSize: ULONG,
+    pub SendFramingBits: ULONG,
+    pub RecvFramingBits: ULONG,
+    pub SendCompressionBits: ULONG,
+    pub RecvCompressionBits: ULONG,
+    pub SendACCM: ULONG,
+    pub RecvACCM: ULONG,
+}
+assert_layout!(NDIS_WAN_CO_SET_LINK_INFO, size = 32, align = 4, {
+    MaxSendFrameSize: 0, MaxRecvFrameSize: 4, SendFramingBits: 8, RecvFramingBits: 12,
+    SendCompressionBits: 16, RecvCompressionBits: 20, SendACCM: 24, RecvACCM: 28,
+});
+
+/// `NDIS_WAN_CO_GET_LINK_INFO`, the answer to `OID_WAN_CO_GET_LINK_INFO`
+/// [H: ndiswan.h]: the same eight ULONGs as [`NDIS_WAN_CO_SET_LINK_INFO`];
+/// offsets [C].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NDIS_WAN_CO_GET_LINK_INFO {
+    pub MaxSendFrameSize: ULONG,
+    pub MaxRecvFrameSize: ULONG,
+    pub SendFramingBits: ULONG,
+    pub RecvFramingBits: ULONG,
+    pub SendCompressionBits: ULONG,
+    pub RecvCompressionBits: ULONG,
+    pub SendACCM: ULONG,
+    pub RecvACCM: ULONG,
+}
+assert_layout!(NDIS_WAN_CO_GET_LINK_INFO, size = 32, align = 4, {
+    MaxSendFrameSize: 0, MaxRecvFrameSize: 4, SendFramingBits: 8, RecvFramingBits: 12,
+    SendCompressionBits: 16, RecvCompressionBits: 20, SendACCM: 24, RecvACCM: 28,
+});
