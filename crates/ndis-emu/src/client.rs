@@ -47,6 +47,8 @@ impl Emulator {
                 incoming_call_status: NDIS_STATUS_SUCCESS,
                 create_vc_status: NDIS_STATUS_SUCCESS,
                 inbox: Vec::new(),
+                received: Vec::new(),
+                send_results: Vec::new(),
             });
             Client(w.condis.clients.len() - 1)
         })
@@ -217,6 +219,29 @@ impl Emulator {
     #[must_use]
     pub fn oid_result(&self, id: usize) -> Option<OidResult> {
         cm::oid_result(id)
+    }
+
+    /// NdisCoSendNetBufferLists on `vc`: one NBL per payload.
+    pub fn send(&mut self, vc: Vc, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
+        let r = crate::ffi::data::send(vc.0, payloads);
+        cm::pump();
+        r
+    }
+
+    /// The payloads `client` received, one per NET_BUFFER, in order.
+    #[must_use]
+    pub fn received(&self, client: Client) -> Vec<Vec<u8>> {
+        world::try_with(|w| w.condis.clients.get(client.0).map(|c| c.received.clone()))
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// The completion status of each NBL `client` sent, in completion order.
+    #[must_use]
+    pub fn send_results(&self, client: Client) -> Vec<NDIS_STATUS> {
+        world::try_with(|w| w.condis.clients.get(client.0).map(|c| c.send_results.clone()))
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// NdisClIncomingCallComplete for a call the client pended.

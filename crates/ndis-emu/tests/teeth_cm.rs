@@ -352,3 +352,67 @@ fn mcm_request_on_open_af_fires_on_an_oid_to_a_closed_af() {
     assert_eq!(net.emu.close_af(af), NDIS_STATUS_SUCCESS);
     only(&down(net), r::MCM_REQUEST_ON_OPEN_AF);
 }
+
+#[test]
+fn data_flows_both_ways_over_a_call_and_every_send_completes() {
+    for mode in [Fault::None, Fault::HoldUntilReturned] {
+        let mut net = up(mode);
+        let (vc, status) = call(&mut net);
+        assert_eq!(status, NDIS_STATUS_SUCCESS);
+        net.emu.send(vc, &[b"hello", b"world"]).expect("send");
+        assert_eq!(
+            net.emu.received(net.callee),
+            vec![b"hello".to_vec(), b"world".to_vec()],
+            "{mode:?}"
+        );
+        let back = net.emu.offered_vcs(net.callee)[0];
+        net.emu.send(back, &[b"reply"]).expect("send back");
+        assert_eq!(net.emu.received(net.caller), vec![b"reply".to_vec()]);
+        assert_eq!(net.emu.send_results(net.caller), vec![NDIS_STATUS_SUCCESS; 2]);
+        assert_eq!(net.emu.send_results(net.callee), vec![NDIS_STATUS_SUCCESS]);
+        let lone = net.emu.create_vc(net.caller_af).expect("VC");
+        net.emu.send(lone, &[b"nobody"]).expect("send");
+        assert_eq!(
+            net.emu.send_results(net.caller).last(),
+            Some(&NDIS_STATUS_VC_NOT_ACTIVATED)
+        );
+        let report = down(net);
+        assert!(report.is_clean(), "{mode:?}: {report}");
+        if mode == Fault::HoldUntilReturned {
+            assert!(report.events.iter().any(|e| e.name == "MiniportReturnNetBufferLists"));
+        }
+    }
+}
+
+#[test]
+fn data_send_complete_once_fires_on_a_double_completion() {
+    let mut net = up(Fault::CompleteSendsTwice);
+    let (vc, _) = call(&mut net);
+    net.emu.send(vc, &[b"x"]).expect("send");
+    only(&down(net), r::DATA_SEND_COMPLETE_ONCE);
+}
+
+#[test]
+fn data_send_status_fires_on_an_unset_status() {
+    let mut net = up(Fault::LeaveSendStatusUnset);
+    let (vc, _) = call(&mut net);
+    net.emu.send(vc, &[b"x"]).expect("send");
+    only(&down(net), r::DATA_SEND_STATUS);
+}
+
+#[test]
+fn data_receive_valid_fires_on_a_foreign_source_handle() {
+    let mut net = up(Fault::ReceiveFromTheSender);
+    let (vc, _) = call(&mut net);
+    net.emu.send(vc, &[b"x"]).expect("send");
+    only(&down(net), r::DATA_RECEIVE_VALID);
+}
+
+#[test]
+fn data_drain_before_deactivate_fires_with_a_send_held() {
+    let mut net = up(Fault::HoldSendsAndClose);
+    let (vc, _) = call(&mut net);
+    net.emu.send(vc, &[b"x"]).expect("send");
+    let _ = net.emu.close_call(vc, &[]);
+    only(&down(net), r::DATA_DRAIN_BEFORE_DEACTIVATE);
+}

@@ -43,6 +43,10 @@ pub struct ClientRec {
     pub create_vc_status: NDIS_STATUS,
     /// Indications it received, in order (for assertions).
     pub inbox: Vec<String>,
+    /// Payloads received (one entry per NET_BUFFER), in order.
+    pub received: Vec<Vec<u8>>,
+    /// Final statuses of its sends, one per NBL, in completion order.
+    pub send_results: Vec<NDIS_STATUS>,
 }
 
 /// Where an open of an address family is.
@@ -153,6 +157,10 @@ pub struct VcRec {
     /// The call was closed successfully and the VC is still active: it must
     /// be deactivated before it can be deleted (contract §3.3 "Closed").
     pub closed_while_active: bool,
+    /// Client NBLs sent on this VC and not completed yet.
+    pub sends_out: std::collections::BTreeSet<usize>,
+    /// Driver NBLs indicated on this VC and not returned yet.
+    pub receives_out: std::collections::BTreeSet<usize>,
 }
 
 /// Where a party is.
@@ -345,12 +353,19 @@ impl Requests {
 /// Work a scripted client does after the driver's current handler returns
 /// (a client answering an indication calls NDIS again; doing it after the
 /// outermost driver frame keeps the emulator's calls into the driver flat).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientAction {
     /// Answer an incoming close with NdisClCloseCall (contract §3.3).
     CloseCall {
         /// The VC whose call closes.
         vc: usize,
+    },
+    /// Return indicated receive NBLs (MiniportReturnNetBufferLists).
+    ReturnNbls {
+        /// The VC they were indicated on.
+        vc: usize,
+        /// The NBLs, in indication order.
+        nbls: Vec<usize>,
     },
     /// Answer NdisCmNotifyCloseAddressFamily: tear down the AF's calls and
     /// SAPs, close the AF, then complete the notification.

@@ -41,6 +41,14 @@ crate::define_rules! { CONDIS:
         "NdisMCoIndicateStatusEx comes after the registration attributes, with an NDIS_STATUS_INDICATION header (0x98, revision 1, size >= 112) whose SourceHandle is the miniport adapter handle, for the adapter or one of its VCs.";
     MCM_REQUEST_ON_OPEN_AF, "af.mcm-request-on-open-af", false, "§3.1", "mcm_request_on_open_af_fires_on_an_oid_to_a_closed_af",
         "NdisMCmOidRequest names an open AF (and, if given, a VC of it) and carries a valid NDIS_OID_REQUEST header.";
+    DATA_SEND_COMPLETE_ONCE, "data.send-complete-once", false, "§2.2, §8.9", "data_send_complete_once_fires_on_a_double_completion",
+        "NdisMCoSendNetBufferListsComplete completes only NBLs sent to the driver on that VC and not completed yet: every NBL exactly once.";
+    DATA_SEND_STATUS, "data.send-status", false, "§2.2", "data_send_status_fires_on_an_unset_status",
+        "Every NBL a miniport completes carries its final Status (never left unset, never PENDING).";
+    DATA_RECEIVE_VALID, "data.receive-valid", false, "§2.2, §3.3, §8.9", "data_receive_valid_fires_on_a_foreign_source_handle",
+        "NdisMCoIndicateReceiveNetBufferLists indicates, on an active VC, the driver's own NBLs, each with SourceHandle = the NdisVcHandle, NumberOfNetBufferLists counting them.";
+    DATA_DRAIN_BEFORE_DEACTIVATE, "data.drain-before-deactivate", false, "§3.3 [D]", "data_drain_before_deactivate_fires_with_a_send_held",
+        "Before NdisMCmDeactivateVc, every send on the VC is completed and every indicated receive returned.";
     HALT_AFS_CLOSED, "halt.afs-closed", false, "§1.4, §8.10", "halt_afs_closed_fires_when_halt_forgets_notify_close",
         "Every AF clients opened is closed before MiniportHaltEx returns (the MCM calls NdisMCmNotifyCloseAddressFamily for each one still open).";
 }

@@ -548,6 +548,8 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
                 sap: None,
                 parties: Vec::new(),
                 closed_while_active: false,
+                sends_out: Default::default(),
+                receives_out: Default::default(),
             },
         );
         Ok(h)
@@ -1040,6 +1042,7 @@ pub(crate) fn pump() {
                 let _ = close_call(vc, &[]);
             }
             ClientAction::TearDownAf { af } => tear_down_af(af),
+            ClientAction::ReturnNbls { vc, nbls } => super::data::return_nbls(vc, &nbls),
         }
     }
 }
@@ -1266,6 +1269,7 @@ ndis_fn! {
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return NDIS_STATUS_FAILURE;
             }
+            super::data::check_drained(w, h);
             match w.condis.vcs.get_mut(&h) {
                 Some(v) if v.active => {
                     v.active = false;
@@ -1311,6 +1315,8 @@ ndis_fn! {
                     sap: None,
                     parties: Vec::new(),
                     closed_while_active: false,
+                    sends_out: Default::default(),
+                    receives_out: Default::default(),
                 },
             );
             Ok(h)

@@ -12,6 +12,7 @@
 
 pub(crate) mod calls;
 pub(crate) mod cm;
+pub(crate) mod data;
 mod deferred;
 mod exports;
 pub(crate) mod lookaside;

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use super::{cm, deferred, exports, lookaside, nbl, unimplemented};
+use super::{cm, data, deferred, exports, lookaside, nbl, unimplemented};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -63,11 +63,11 @@ pub fn table() -> &'static [Import] {
             import!("ndis.sys", cm::NdisCoOidRequestComplete),
             import!("ndis.sys", unimplemented::NdisMCoActivateVcComplete),
             import!("ndis.sys", unimplemented::NdisMCoDeactivateVcComplete),
-            import!("ndis.sys", unimplemented::NdisMCoSendNetBufferListsComplete),
-            import!("ndis.sys", unimplemented::NdisMCoIndicateReceiveNetBufferLists),
+            import!("ndis.sys", data::NdisMCoSendNetBufferListsComplete),
+            import!("ndis.sys", data::NdisMCoIndicateReceiveNetBufferLists),
             import!("ndis.sys", cm::NdisMCoIndicateStatusEx),
             import!("ndis.sys", cm::NdisMCoOidRequestComplete),
-            import!("ndis.sys", unimplemented::NdisMSendNetBufferListsComplete),
+            import!("ndis.sys", data::NdisMSendNetBufferListsComplete),
             import!("ndis.sys", exports::NdisAllocateMemoryWithTagPriority),
             import!("ndis.sys", exports::NdisFreeMemoryWithTagPriority),
             import!("ndis.sys", deferred::NdisAllocateIoWorkItem),

@@ -43,7 +43,4 @@ macro_rules! unimplemented_ddis {
 unimplemented_ddis! {
     fn NdisMCoActivateVcComplete(s: NDIS_STATUS, vc: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS);
     fn NdisMCoDeactivateVcComplete(s: NDIS_STATUS, vc: NDIS_HANDLE);
-    fn NdisMCoSendNetBufferListsComplete(vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG);
-    fn NdisMCoIndicateReceiveNetBufferLists(vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, n: ULONG, flags: ULONG);
-    fn NdisMSendNetBufferListsComplete(a: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG);
 }

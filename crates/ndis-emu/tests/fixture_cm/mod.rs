@@ -41,6 +41,13 @@ pub enum Fault {
     OverstateBytesWritten,
     StatusFromAForeignSource,
     McmOidToAClosedAf,
+    /// Not a fault: indicate without NDIS_RECEIVE_FLAGS_RESOURCES and
+    /// complete each send when its receive comes back (zero copy).
+    HoldUntilReturned,
+    CompleteSendsTwice,
+    LeaveSendStatusUnset,
+    ReceiveFromTheSender,
+    HoldSendsAndClose,
 }
 
 /// The fixture's address family.
@@ -67,6 +74,9 @@ struct State {
     vcs: Vec<Vc>,
     pending_make_call: Option<usize>,
     pending_oid: Option<usize>,
+    pool: usize,
+    /// Receive NBL → (the sender's VC handle, the send NBL it carries).
+    lent: Vec<(usize, usize, usize)>,
     deregistering: Option<usize>,
 }
 
@@ -235,6 +245,56 @@ fn indicate_link_up(vc: usize) {
     unsafe { NdisMCoIndicateStatusEx(adapter as NDIS_HANDLE, vc as NDIS_HANDLE, &raw mut ind) };
 }
 
+/// Indicates the send NBL's data on the peer VC, zero copy: a receive NBL
+/// of the fixture's pool over the sender's own MDL chain.
+fn forward(sender: usize, peer: usize, send: PNET_BUFFER_LIST) {
+    // SAFETY: NDIS's send NBL with its first NET_BUFFER.
+    let nb = unsafe { (*send).FirstNetBuffer };
+    // SAFETY: as above: read the NET_BUFFER once.
+    let nb = unsafe { nb.read() };
+    let (mdl, offset, len) = (nb.MdlChain, nb.DataOffset, nb.stDataLength & 0xFFFF_FFFF);
+    let pool = STATE.with(|s| s.borrow().pool);
+    // SAFETY: the fixture's pool; the sender's MDLs outlive the receive
+    // (the send completes only after the receive is back, or at once with RESOURCES).
+    let rx = unsafe { NdisAllocateNetBufferAndNetBufferList(pool as NDIS_HANDLE, 0, 0, mdl, offset, len) };
+    if rx.is_null() {
+        finish_send(sender, send, NDIS_STATUS_RESOURCES);
+        return;
+    }
+    let source = if fault() == Fault::ReceiveFromTheSender {
+        sender
+    } else {
+        peer
+    };
+    // SAFETY: the fixture's own fresh NBL.
+    unsafe { (*rx).SourceHandle = source as NDIS_HANDLE };
+    if fault() == Fault::HoldUntilReturned {
+        STATE.with(|s| s.borrow_mut().lent.push((rx as usize, sender, send as usize)));
+        // SAFETY: the peer's VC and the fixture's NBL; NDIS returns it later.
+        unsafe { NdisMCoIndicateReceiveNetBufferLists(peer as NDIS_HANDLE, rx, 1, NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL) };
+        return;
+    }
+    // SAFETY: as above; with RESOURCES the NBL is the fixture's again on return.
+    unsafe { NdisMCoIndicateReceiveNetBufferLists(peer as NDIS_HANDLE, rx, 1, NDIS_RECEIVE_FLAGS_RESOURCES) };
+    // SAFETY: the fixture's own NBL, back with RESOURCES.
+    unsafe { NdisFreeNetBufferList(rx) };
+    finish_send(sender, send, NDIS_STATUS_SUCCESS);
+}
+
+/// Completes one send NBL with `status`.
+fn finish_send(vc: usize, send: PNET_BUFFER_LIST, status: NDIS_STATUS) {
+    if fault() != Fault::LeaveSendStatusUnset {
+        // SAFETY: NDIS's send NBL, still the driver's.
+        unsafe { (*send).Status = status };
+    }
+    // SAFETY: completing NDIS's NBL on the VC it was sent on.
+    unsafe { NdisMCoSendNetBufferListsComplete(vc as NDIS_HANDLE, send, 0) };
+    if fault() == Fault::CompleteSendsTwice {
+        // SAFETY: the fault: the same NBL a second time.
+        unsafe { NdisMCoSendNetBufferListsComplete(vc as NDIS_HANDLE, send, 0) };
+    }
+}
+
 /// Takes down an MCM-created VC whose call did not happen (contract §3.3
 /// "Reject": deactivate, then delete) and unlinks it from its caller.
 fn drop_callee(index: usize) {
@@ -350,12 +410,28 @@ ndis_fn! {
         let mut af = AF;
         // SAFETY: block alive across the call.
         let s3 = unsafe { NdisMCmRegisterAddressFamilyEx(handle, &raw mut af) };
+        let mut pool = NET_BUFFER_LIST_POOL_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_DEFAULT, NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1, NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1),
+            ProtocolId: NDIS_PROTOCOL_ID_DEFAULT,
+            fAllocateNetBuffer: TRUE,
+            ContextSize: 0,
+            PoolTag: pool_tag(b"Fixd"),
+            DataSize: 0,
+        };
+        // SAFETY: the miniport handle; parameters alive across the call.
+        let p = unsafe { NdisAllocateNetBufferListPool(handle, &raw mut pool) };
+        STATE.with(|s| s.borrow_mut().pool = p as usize);
         [s1, s2, s3].into_iter().find(|s| *s != NDIS_STATUS_SUCCESS).unwrap_or(NDIS_STATUS_SUCCESS)
     }
 }
 
 ndis_fn! {
     unsafe fn halt(_c: NDIS_HANDLE, _a: NDIS_HALT_ACTION) {
+        let pool = STATE.with(|s| core::mem::take(&mut s.borrow_mut().pool));
+        if pool != 0 {
+            // SAFETY: the pool from initialize; every NBL of it is back.
+            unsafe { NdisFreeNetBufferListPool(pool as NDIS_HANDLE) };
+        }
         if fault() == Fault::HaltWithoutNotifyClose {
             return;
         }
@@ -601,14 +677,47 @@ ndis_fn! {
     unsafe fn ok_pause(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
     unsafe fn ok_restart(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
     unsafe fn send(_c: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _p: NDIS_PORT_NUMBER, _f: ULONG) {}
-    unsafe fn return_nbls(_c: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _f: ULONG) {}
+    unsafe fn return_nbls(_c: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _f: ULONG) {
+        let mut rx = nbls;
+        while !rx.is_null() {
+            // SAFETY: a receive NBL of this driver, handed back by NDIS.
+            let next = unsafe { (*rx).Next };
+            let lent = STATE.with(|s| {
+                let mut s = s.borrow_mut();
+                let i = s.lent.iter().position(|l| l.0 == rx as usize)?;
+                Some(s.lent.remove(i))
+            });
+            // SAFETY: the driver's own NBL, back from NDIS.
+            unsafe { NdisFreeNetBufferList(rx) };
+            if let Some((_, sender, send)) = lent {
+                finish_send(sender, send as PNET_BUFFER_LIST, NDIS_STATUS_SUCCESS);
+            }
+            rx = next;
+        }
+    }
     unsafe fn cancel_send(_c: NDIS_HANDLE, _id: PVOID) {}
     unsafe fn pnp(_c: NDIS_HANDLE, _e: PNET_DEVICE_PNP_EVENT) {}
     unsafe fn shutdown(_c: NDIS_HANDLE, _a: NDIS_SHUTDOWN_ACTION) {}
     unsafe fn cancel_oid(_c: NDIS_HANDLE, _id: PVOID) {}
     unsafe fn co_activate(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
     unsafe fn co_deactivate(_v: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn co_send(_v: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _f: ULONG) {}
+    unsafe fn co_send(ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _f: ULONG) {
+        let me = STATE.with(|s| s.borrow().vcs.get((ctx as usize).wrapping_sub(1)).copied()).unwrap_or_default();
+        let peer = STATE.with(|s| s.borrow().vcs.get(me.peer.wrapping_sub(1)).copied());
+        let mut nbl = nbls;
+        while !nbl.is_null() {
+            // SAFETY: an NBL of the chain NDIS gave; ours until completed.
+            let next = unsafe { (*nbl).Next };
+            // SAFETY: as above: unlink it so it completes alone.
+            unsafe { (*nbl).Next = null_mut() };
+            match peer.filter(|p| p.peer == ctx as usize) {
+                _ if fault() == Fault::HoldSendsAndClose => {}
+                Some(p) => forward(me.handle, p.handle, nbl),
+                None => finish_send(me.handle, nbl, NDIS_STATUS_VC_NOT_ACTIVATED),
+            }
+            nbl = next;
+        }
+    }
     unsafe fn co_oid(_c: NDIS_HANDLE, _v: NDIS_HANDLE, r: PNDIS_OID_REQUEST) -> NDIS_STATUS {
         // The fixture answers one OID: OID_GEN_CO_VENDOR_ID, 4 bytes.
         // The query information, found by offset (no dereference).
