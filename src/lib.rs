@@ -10,6 +10,8 @@
 //!
 //! Layout, one responsibility per module (netvmini's split):
 //! * [`adapter`]: the adapter lifecycle as a state machine (no FFI);
+//! * [`call_manager`]: address families, SAPs, VCs and the loopback call as
+//!   state machines that return the NDIS calls to make (no FFI);
 //! * [`pool`]: pool tags and context signatures, one per allocation type;
 //! * [`config`]: what the adapter reports to NDIS (medium, link, AF);
 //! * `ffi`: the only place with `unsafe`: `DriverEntry`, the handler
@@ -37,6 +39,7 @@
 extern crate std;
 
 pub mod adapter;
+pub mod call_manager;
 pub mod config;
 pub mod ctrl_path;
 pub mod pool;

@@ -40,12 +40,23 @@ fn registration_runs_every_step_in_the_order_the_contract_requires() {
             "NdisSetOptionalHandlers",
             "NdisSetOptionalHandlers",
             "MiniportInitializeEx",
+            // One lookaside list per call-manager context: AF, SAP, VC, party.
+            "ExInitializeNPagedLookasideList",
+            "ExInitializeNPagedLookasideList",
+            "ExInitializeNPagedLookasideList",
+            "ExInitializeNPagedLookasideList",
             "NdisMSetMiniportAttributes",
             "NdisMSetMiniportAttributes",
             "NdisMCmRegisterAddressFamilyEx",
             "MiniportRestart",
             "MiniportPause",
             "MiniportHaltEx",
+            // No client opened the AF, so there is nothing to notify; the
+            // lists go with the adapter.
+            "ExDeleteNPagedLookasideList",
+            "ExDeleteNPagedLookasideList",
+            "ExDeleteNPagedLookasideList",
+            "ExDeleteNPagedLookasideList",
             "MiniportDriverUnload",
             "NdisMDeregisterMiniportDriver",
         ]

@@ -6,6 +6,7 @@ use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
+use super::cm;
 use super::context::AdapterContext;
 use super::trace::{ERROR, INFO, WARN};
 use crate::adapter::AdapterEvent;
@@ -136,8 +137,10 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// MiniportHaltEx: frees the adapter. NDIS halts a paused adapter with no
-    /// OID or send outstanding; no NDIS call may follow on this adapter.
+    /// MiniportHaltEx: asks every client with covmini's AF open to close it
+    /// (NdisMCmNotifyCloseAddressFamily), then frees the adapter, its
+    /// lookaside lists with it. NDIS halts a paused adapter with no OID or
+    /// send outstanding; no NDIS call may follow on this adapter.
     ///
     /// # IRQL
     /// Runs at IRQL = PASSIVE_LEVEL.
@@ -152,10 +155,19 @@ ndis_fn! {
             // Halt cannot be refused: record NDIS's misstep and tear down anyway.
             trace!(WARN, "HaltEx: {}", e);
         }
-        // No AF can be open yet (ProtocolCmOpenAf answers NOT_SUPPORTED until
-        // issue #4), so there is nothing to NdisMCmNotifyCloseAddressFamily.
-        // SAFETY: the context is valid (checked) and NDIS never hands it back
-        // after HaltEx.
+        // Every AF still open is closed by its client before HaltEx returns
+        // (contract §1.4); each client tears its calls, VCs and SAPs down as
+        // it does, so everything covmini allocated goes back to its list.
+        let (afs, saps, vcs) = cm::notify_close_all(adapter);
+        if (afs, saps, vcs) != (0, 0, 0) {
+            // A client that completes the notification later than this would
+            // need HaltEx to wait (a later slice); its contexts are leaked
+            // rather than deleted under NDIS's feet.
+            trace!(ERROR, "HaltEx: {} AF opens, {} SAPs, {} VCs still alive after NdisMCmNotifyCloseAddressFamily", afs, saps, vcs);
+            return;
+        }
+        // SAFETY: the context is valid (checked), every call-manager context
+        // went back to its list, and NDIS never hands it back after HaltEx.
         unsafe { AdapterContext::free(NonNull::from(adapter)) };
     }
 }

@@ -1,119 +1,697 @@
 //! The call-manager handlers (NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS).
 //!
-//! The contract requires every member to be non-NULL, and unsupported ones
-//! to return NDIS_STATUS_NOT_SUPPORTED (contract §1.2 (b)). In this skeleton
-//! every path is unsupported; issue #4 replaces each handler with the real
-//! call-manager path. None of them ever returns NDIS_STATUS_PENDING, so NDIS
-//! completes each request itself with NOT_SUPPORTED.
+//! Each handler recovers and checks its context, reads what NDIS passed
+//! (bounded by the FFI-free checks of [`crate::call_manager`]), asks the core
+//! what to do under the adapter lock, drops the lock, and performs the
+//! core's [`Effects`] in order ([`perform`]): NDIS re-enters covmini from most
+//! of those calls, so none is made with the lock held.
+//!
+//! Point-to-multipoint (AddParty, DropParty), ModifyCallQoS and
+//! call-manager OIDs are not implemented yet: they answer
+//! NDIS_STATUS_NOT_SUPPORTED, as the contract asks of unsupported features
+//! (contract §1.2 (b)), and never pend.
+
+use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
+use super::cm_context::{AfContext, CallShape, SapContext, Signed, VcContext};
+use super::context::{AdapterContext, Cm};
 use super::oid;
-use super::trace::WARN;
+use super::trace::{ERROR, INFO, WARN};
+use crate::call_manager::{
+    Address, CallParamsError, Effect, Effects, Finish, Refusal, check_called_address_header, check_sap_header,
+};
+use crate::config;
 use crate::ctrl_path::{AdapterInfo, Scope};
 
+// --- Performing the core's effects -------------------------------------------------
+
+/// Performs `fx` in order. Called with the adapter lock released.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL (every DDI it calls allows it).
+fn perform(adapter: &AdapterContext, fx: Effects<usize>) {
+    if fx.overflowed() {
+        trace!(ERROR, "call manager: effects overflowed (a core bug): some were lost");
+    }
+    for effect in fx.iter() {
+        perform_one(adapter, effect);
+    }
+}
+
+fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
+    match effect {
+        Effect::DeactivateVc(t) => {
+            // SAFETY: a live VC token from the core (freed only by a later effect).
+            let vc = unsafe { VcContext::from_token(t) };
+            // SAFETY: the VC's NdisVcHandle; IRQL <= DISPATCH_LEVEL.
+            let s = unsafe { NdisMCmDeactivateVc(vc.ndis()) };
+            if s != NDIS_STATUS_SUCCESS {
+                trace!(WARN, "NdisMCmDeactivateVc({:p}): {:#010x}", vc.ndis(), s);
+            }
+        }
+        Effect::DispatchCallConnected(t) => {
+            // SAFETY: as above.
+            let vc = unsafe { VcContext::from_token(t) };
+            // SAFETY: the MCM VC whose offer the client accepted.
+            unsafe { NdisMCmDispatchCallConnected(vc.ndis()) };
+        }
+        Effect::CompleteMakeCall(t, status) => {
+            // SAFETY: as above.
+            let vc = unsafe { VcContext::from_token(t) };
+            let params = vc.client_params();
+            vc.set_client_params(null_mut());
+            // SAFETY: the make call this VC's handler pended: its handle, no
+            // party (point to point), the client's own parameters, which NDIS
+            // keeps alive until this completion; status never PENDING (core).
+            unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), null_mut(), null_mut(), params) };
+        }
+        Effect::DispatchIncomingClose(t) => {
+            // SAFETY: as above.
+            let vc = unsafe { VcContext::from_token(t) };
+            // SAFETY: a VC that carries a call whose other side hung up; no close data.
+            unsafe { NdisMCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, vc.ndis(), null_mut(), 0) };
+        }
+        Effect::CompleteCloseCall(t) => {
+            // SAFETY: as above.
+            let vc = unsafe { VcContext::from_token(t) };
+            // SAFETY: the close this VC's handler is pending; point to point.
+            unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), null_mut()) };
+        }
+        Effect::DeleteVc(t) => {
+            // SAFETY: as above; this is the last effect naming the VC.
+            let vc = unsafe { VcContext::from_token(t) };
+            // SAFETY: an MCM-created, deactivated VC (core); the handle is
+            // dead when the call returns.
+            let s = unsafe { NdisMCmDeleteVc(vc.ndis()) };
+            if s == NDIS_STATUS_SUCCESS {
+                free_vc(adapter, vc);
+            } else {
+                // NDIS still holds the VC and may hand the context back:
+                // leaking it (the halt check reports it) beats a stale pointer.
+                trace!(
+                    ERROR,
+                    "NdisMCmDeleteVc({:p}): {:#010x}; its context is kept",
+                    vc.ndis(),
+                    s
+                );
+            }
+        }
+        Effect::FreeVc(t) => {
+            // SAFETY: as above; the last effect naming the VC.
+            free_vc(adapter, unsafe { VcContext::from_token(t) });
+        }
+        Effect::CompleteDeregisterSap(t) => {
+            // SAFETY: a live SAP token from the core.
+            let sap = unsafe { SapContext::from_token(t) };
+            // SAFETY: the deregistration this SAP's handler pended.
+            unsafe { NdisMCmDeregisterSapComplete(NDIS_STATUS_SUCCESS, sap.ndis()) };
+        }
+        Effect::FreeSap(t) => {
+            // SAFETY: as above; the last effect naming the SAP.
+            let sap = unsafe { SapContext::from_token(t) };
+            sap.kill();
+            // SAFETY: from this adapter's SAP list; not used after.
+            unsafe { adapter.sap_list().free(NonNull::from(sap)) };
+        }
+        Effect::CompleteCloseAf(t) => {
+            // SAFETY: a live AF token from the core.
+            let af = unsafe { AfContext::from_token(t) };
+            // SAFETY: the close this AF's handler pended.
+            unsafe { NdisMCmCloseAddressFamilyComplete(NDIS_STATUS_SUCCESS, af.ndis()) };
+        }
+        Effect::FreeAf(t) => {
+            // SAFETY: as above; the last effect naming the AF.
+            let af = unsafe { AfContext::from_token(t) };
+            af.kill();
+            // SAFETY: from this adapter's AF list; not used after.
+            unsafe { adapter.af_list().free(NonNull::from(af)) };
+        }
+    }
+}
+
+fn free_vc(adapter: &AdapterContext, vc: &VcContext) {
+    vc.kill();
+    // SAFETY: from this adapter's VC list; the core forgot it; not used after.
+    unsafe { adapter.vc_list().free(NonNull::from(vc)) };
+}
+
+/// Performs a handler's finish and returns what the handler returns.
+fn finish(adapter: &AdapterContext, f: Finish<usize>) -> NDIS_STATUS {
+    match f {
+        Finish::Return(status, fx) => {
+            perform(adapter, fx);
+            status
+        }
+        Finish::Pend(fx) => {
+            perform(adapter, fx);
+            NDIS_STATUS_PENDING
+        }
+    }
+}
+
+/// Runs `op` on the locked call manager if it still knows the context
+/// (`known`: its id names a live object with this context's token), so the
+/// check and the operation see the same state.
+fn checked<R>(
+    adapter: &AdapterContext,
+    known: impl FnOnce(&Cm) -> bool,
+    op: impl FnOnce(&mut Cm) -> Result<R, Refusal>,
+) -> Result<R, Refusal> {
+    let mut cm = adapter.cm();
+    if !known(&cm) {
+        return Err(Refusal::Invalid);
+    }
+    op(&mut cm)
+}
+
+/// `op` on the call manager, for a VC it knows.
+fn on_vc<R>(vc: &VcContext, op: impl FnOnce(&mut Cm) -> Result<R, Refusal>) -> Result<R, Refusal> {
+    checked(vc.adapter(), |cm| cm.vc_is(vc.id(), vc.token()), op)
+}
+
+/// `op` on the call manager, for an AF open it knows.
+fn on_af<R>(af: &AfContext, op: impl FnOnce(&mut Cm) -> Result<R, Refusal>) -> Result<R, Refusal> {
+    checked(af.adapter(), |cm| cm.af_is(af.id(), af.token()), op)
+}
+
+// --- Address families -------------------------------------------------------------
+
 ndis_fn! {
-    /// ProtocolCoCreateVc.
-    /// Never PENDING (contract §2.1).
+    /// ProtocolCmOpenAf: a client opens covmini's AF. Answered at once.
+    ///
+    /// Status for an AF covmini does not provide: the ProtocolCmOpenAf page
+    /// documents no status for an unsupported AF: its returns are SUCCESS,
+    /// PENDING, RESOURCES and FAILURE, the last also standing for an error
+    /// propagated from NDIS or any error status the driver writer finds
+    /// appropriate (learn.microsoft.com/windows-hardware/drivers/ddi/ndis/nc-ndis-protocol_cm_open_af).
+    /// A wrong AddressFamily cannot arrive (NDIS matches on it, contract
+    /// §3.1 [B]) and is refused with FAILURE; a version covmini does not
+    /// speak (other major, or a newer minor) with NDIS_STATUS_BAD_VERSION,
+    /// the more precise error that paragraph allows.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn create_vc(af_ctx: NDIS_HANDLE, vc: NDIS_HANDLE, _vc_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCoCreateVc(af {:p}, vc {:p}): not supported yet", af_ctx, vc);
-        NDIS_STATUS_NOT_SUPPORTED
+    pub(super) unsafe fn open_af(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY, ndis_af: NDIS_HANDLE, af_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: for an MCM the binding context is our MiniportAdapterContext (contract §2.1).
+        let Some(adapter) = (unsafe { AdapterContext::from_context(binding) }) else {
+            trace!(ERROR, "ProtocolCmOpenAf: not an adapter context: {:p}", binding);
+            return NDIS_STATUS_FAILURE;
+        };
+        if af.is_null() || af_ctx.is_null() {
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: NDIS's CO_ADDRESS_FAMILY, valid for the call.
+        let requested = unsafe { af.read_unaligned() };
+        if requested.AddressFamily != config::COVMINI_AF {
+            trace!(WARN, "ProtocolCmOpenAf: AF {:#x} is not covmini's", requested.AddressFamily);
+            return NDIS_STATUS_FAILURE;
+        }
+        if requested.MajorVersion != config::AF_MAJOR_VERSION || requested.MinorVersion > config::AF_MINOR_VERSION {
+            trace!(WARN, "ProtocolCmOpenAf: AF version {}.{} not supported", requested.MajorVersion, requested.MinorVersion);
+            return NDIS_STATUS_BAD_VERSION;
+        }
+        let Some(ctx) = adapter.af_list().alloc(AfContext::new(adapter, ndis_af)) else {
+            return NDIS_STATUS_RESOURCES;
+        };
+        // SAFETY: just allocated, ours.
+        let ctx_ref = unsafe { ctx.as_ref() };
+        let opened = adapter.cm().open_af(ctx_ref.token());
+        match opened {
+            Ok(id) => {
+                ctx_ref.set_id(id);
+                // SAFETY: NDIS's out slot for CallMgrAfContext (checked non-NULL).
+                unsafe { af_ctx.write(ctx_ref.as_handle()) };
+                trace!(INFO, "ProtocolCmOpenAf({:p}) -> AF context {:p}", ndis_af, ctx_ref.as_handle());
+                NDIS_STATUS_SUCCESS
+            }
+            Err(refusal) => {
+                ctx_ref.kill();
+                // SAFETY: allocated above, never given to NDIS.
+                unsafe { adapter.af_list().free(ctx) };
+                refusal.status()
+            }
+        }
     }
 }
 
 ndis_fn! {
-    /// ProtocolCoDeleteVc.
-    /// Never PENDING (contract §2.1).
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn delete_vc(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCoDeleteVc({:p}): not supported yet", vc_ctx);
-        NDIS_STATUS_NOT_SUPPORTED
-    }
-}
-
-ndis_fn! {
-    /// ProtocolCmOpenAf.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn open_af(_binding: NDIS_HANDLE, _af: PCO_ADDRESS_FAMILY, af: NDIS_HANDLE, _af_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCmOpenAf(NdisAfHandle {:p}): not supported yet", af);
-        NDIS_STATUS_NOT_SUPPORTED
-    }
-}
-
-ndis_fn! {
-    /// ProtocolCmCloseAf.
+    /// ProtocolCmCloseAf: succeeds at once when the open has no SAP and no
+    /// VC left; otherwise pends, and NdisMCmCloseAddressFamilyComplete
+    /// follows when the last one goes (contract §3.1: pending is preferred).
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
     pub(super) unsafe fn close_af(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCmCloseAf({:p}): not supported yet", af_ctx);
-        NDIS_STATUS_NOT_SUPPORTED
+        // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
+        let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+            trace!(ERROR, "ProtocolCmCloseAf: not an AF context: {:p}", af_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        let adapter = af.adapter();
+        match on_af(af, |cm| cm.close_af(af.id())) {
+            Ok(f) => finish(adapter, f),
+            Err(r) => {
+                trace!(ERROR, "ProtocolCmCloseAf({:p}): {:?}", af_ctx, r);
+                r.status()
+            }
+        }
     }
 }
 
 ndis_fn! {
-    /// ProtocolCmRegisterSap.
+    /// ProtocolCmNotifyCloseAfComplete: the client finished closing an AF
+    /// covmini asked it to close at halt. The context may go now.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn register_sap(af_ctx: NDIS_HANDLE, _sap: PCO_SAP, sap: NDIS_HANDLE, _sap_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCmRegisterSap(af {:p}, sap {:p}): not supported yet", af_ctx, sap);
-        NDIS_STATUS_NOT_SUPPORTED
+    pub(super) unsafe fn notify_close_af_complete(af_ctx: NDIS_HANDLE, status: NDIS_STATUS) {
+        // SAFETY: the CallMgrAfContext of the AF covmini notified.
+        let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+            trace!(ERROR, "ProtocolCmNotifyCloseAfComplete: not an AF context: {:p}", af_ctx);
+            return;
+        };
+        trace!(INFO, "ProtocolCmNotifyCloseAfComplete({:p}, {:#010x})", af_ctx, status);
+        let adapter = af.adapter();
+        let fx = adapter.cm().notify_close_done(af.id());
+        perform(adapter, fx);
+    }
+}
+
+/// MiniportHaltEx's part: asks every client with the AF still open to close
+/// it (NdisMCmNotifyCloseAddressFamily, contract §1.4). Returns how many AF
+/// opens, SAPs and VCs are still alive afterwards (all zero when every
+/// client closed synchronously).
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL.
+pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize) {
+    let afs = adapter.cm().notify_close_all();
+    for token in afs.into_iter().flatten() {
+        // SAFETY: a live AF token: the AF cannot be freed while notified.
+        let af = unsafe { AfContext::from_token(token) };
+        // SAFETY: the NdisAfHandle of an open AF; PASSIVE_LEVEL (HaltEx).
+        let status = unsafe { NdisMCmNotifyCloseAddressFamily(af.ndis()) };
+        if status != NDIS_STATUS_PENDING {
+            // NDIS refused (the AF is already closing): no completion follows.
+            trace!(
+                WARN,
+                "NdisMCmNotifyCloseAddressFamily({:p}): {:#010x}",
+                af.ndis(),
+                status
+            );
+            let fx = adapter.cm().notify_close_done(af.id());
+            perform(adapter, fx);
+        }
+    }
+    adapter.cm().live()
+}
+
+// --- SAPs -------------------------------------------------------------------------
+
+/// Reads a CO_SAP into a covmini address.
+///
+/// # Safety
+/// `sap` is NULL or NDIS's CO_SAP, holding SapLength bytes after its header.
+unsafe fn read_sap(sap: PCO_SAP) -> Result<Address, NDIS_STATUS> {
+    if sap.is_null() {
+        return Err(NDIS_STATUS_INVALID_DATA);
+    }
+    // SAFETY: non-null CO_SAP header (precondition).
+    let header = unsafe { sap.read_unaligned() };
+    let len = check_sap_header(header.SapType, header.SapLength).map_err(|e| {
+        trace!(WARN, "ProtocolCmRegisterSap: {:?}", e);
+        e.status()
+    })?;
+    let tail = sap.cast::<u8>().wrapping_add(core::mem::offset_of!(CO_SAP, Sap));
+    // SAFETY: the SAP holds SapLength >= len bytes after the header
+    // (precondition); len <= MAX_ADDRESS_LEN was checked before this read.
+    let bytes = unsafe { core::slice::from_raw_parts(tail, len) };
+    Address::new(bytes).map_err(|_| NDIS_STATUS_INVALID_DATA)
+}
+
+ndis_fn! {
+    /// ProtocolCmRegisterSap: a SAP of type [`crate::call_manager::SAP_TYPE_ADDRESS`]
+    /// whose bytes are a covmini address (1..=32 bytes). Answered at once:
+    /// NDIS_STATUS_INVALID_DATA for a malformed SAP, or for an address
+    /// already registered on the adapter (the page's status for a SAP
+    /// already in use, contract §3.2 [D]; SAP_IN_USE is not among
+    /// ProtocolCmRegisterSap's documented returns).
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn register_sap(af_ctx: NDIS_HANDLE, sap: PCO_SAP, ndis_sap: NDIS_HANDLE, sap_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
+        let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+            trace!(ERROR, "ProtocolCmRegisterSap: not an AF context: {:p}", af_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        if sap_ctx.is_null() {
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: NDIS's CO_SAP for this call (or NULL, refused inside).
+        let address = match unsafe { read_sap(sap) } {
+            Ok(a) => a,
+            Err(s) => return s,
+        };
+        let adapter = af.adapter();
+        let Some(ctx) = adapter.sap_list().alloc(SapContext::new(adapter, ndis_sap)) else {
+            return NDIS_STATUS_RESOURCES;
+        };
+        // SAFETY: just allocated, ours.
+        let ctx_ref = unsafe { ctx.as_ref() };
+        match on_af(af, |cm| cm.register_sap(af.id(), ctx_ref.token(), address)) {
+            Ok(id) => {
+                ctx_ref.set_id(id);
+                // SAFETY: NDIS's out slot for CallMgrSapContext (checked non-NULL).
+                unsafe { sap_ctx.write(ctx_ref.as_handle()) };
+                trace!(INFO, "ProtocolCmRegisterSap({:p}): {:?}", ndis_sap, address);
+                NDIS_STATUS_SUCCESS
+            }
+            Err(r) => {
+                trace!(WARN, "ProtocolCmRegisterSap({:?}): {:?}", address, r);
+                ctx_ref.kill();
+                // SAFETY: allocated above, never given to NDIS.
+                unsafe { adapter.sap_list().free(ctx) };
+                r.status()
+            }
+        }
     }
 }
 
 ndis_fn! {
-    /// ProtocolCmDeregisterSap.
+    /// ProtocolCmDeregisterSap: at once, unless an incoming call is being
+    /// offered on the SAP at this moment (then it pends until that offer
+    /// returns). Calls already received on the SAP are not affected.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
     pub(super) unsafe fn deregister_sap(sap_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCmDeregisterSap({:p}): not supported yet", sap_ctx);
-        NDIS_STATUS_NOT_SUPPORTED
+        // SAFETY: NDIS passes back the CallMgrSapContext covmini gave it.
+        let Some(sap) = (unsafe { SapContext::from_handle(sap_ctx) }) else {
+            trace!(ERROR, "ProtocolCmDeregisterSap: not a SAP context: {:p}", sap_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        let adapter = sap.adapter();
+        match checked(adapter, |cm| cm.sap_is(sap.id(), sap.token()), |cm| cm.deregister_sap(sap.id())) {
+            Ok(f) => finish(adapter, f),
+            Err(r) => r.status(),
+        }
     }
 }
 
+// --- VCs --------------------------------------------------------------------------
+
 ndis_fn! {
-    /// ProtocolCmMakeCall.
+    /// ProtocolCoCreateVc: a client creates a VC on its AF (for an MCM NDIS
+    /// passes the CallMgrAfContext, contract §1.2 (b) [B]). Never PENDING.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn make_call(vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, _party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCmMakeCall(vc {:p}, party {:p}): not supported yet", vc_ctx, party);
-        NDIS_STATUS_NOT_SUPPORTED
+    pub(super) unsafe fn create_vc(af_ctx: NDIS_HANDLE, ndis_vc: NDIS_HANDLE, vc_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: the CallMgrAfContext covmini gave NDIS.
+        let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+            trace!(ERROR, "ProtocolCoCreateVc: not an AF context: {:p}", af_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        if vc_ctx.is_null() {
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        let adapter = af.adapter();
+        let Some(ctx) = adapter.vc_list().alloc(VcContext::new(adapter, ndis_vc)) else {
+            return NDIS_STATUS_RESOURCES;
+        };
+        // SAFETY: just allocated, ours.
+        let ctx_ref = unsafe { ctx.as_ref() };
+        match on_af(af, |cm| cm.create_vc(af.id(), ctx_ref.token())) {
+            Ok(id) => {
+                ctx_ref.set_id(id);
+                // SAFETY: NDIS's out slot for ProtocolVcContext (checked non-NULL).
+                unsafe { vc_ctx.write(ctx_ref.as_handle()) };
+                NDIS_STATUS_SUCCESS
+            }
+            Err(r) => {
+                ctx_ref.kill();
+                // SAFETY: allocated above, never given to NDIS.
+                unsafe { adapter.vc_list().free(ctx) };
+                r.status()
+            }
+        }
     }
 }
 
 ndis_fn! {
-    /// ProtocolCmCloseCall.
+    /// ProtocolCoDeleteVc: a client deletes its (inactive) VC. Never PENDING.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn close_call(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, _data: PVOID, _size: UINT) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCmCloseCall(vc {:p}, party {:p}): not supported yet", vc_ctx, party_ctx);
-        NDIS_STATUS_NOT_SUPPORTED
+    pub(super) unsafe fn delete_vc(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: the ProtocolVcContext covmini gave NDIS.
+        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCoDeleteVc: not a VC context: {:p}", vc_ctx);
+            return NDIS_STATUS_NOT_ACCEPTED;
+        };
+        let adapter = vc.adapter();
+        match on_vc(vc, |cm| cm.delete_vc(vc.id())) {
+            Ok(fx) => {
+                perform(adapter, fx);
+                NDIS_STATUS_SUCCESS
+            }
+            Err(r) => {
+                trace!(ERROR, "ProtocolCoDeleteVc({:p}): {:?}", vc_ctx, r);
+                NDIS_STATUS_NOT_ACCEPTED
+            }
+        }
+    }
+}
+
+// --- The loopback call ---------------------------------------------------------------
+
+/// Reads and checks a make call's parameters: the called address and the
+/// flows covmini copies into its own parameters.
+///
+/// # Safety
+/// `cp` is NULL or NDIS's CO_CALL_PARAMETERS whose non-NULL links point to
+/// structures with tails of the lengths they state.
+unsafe fn read_call(cp: PCO_CALL_PARAMETERS) -> Result<(Address, CallShape), CallParamsError> {
+    if cp.is_null() {
+        return Err(CallParamsError::NoCallParameters);
+    }
+    // SAFETY: non-null (precondition).
+    let params = unsafe { cp.read_unaligned() };
+    if params.MediaParameters.is_null() {
+        return Err(CallParamsError::NoMediaParameters);
+    }
+    let (transmit, receive) = if params.CallMgrParameters.is_null() {
+        let unspecified = FLOWSPEC {
+            TokenRate: QOS_NOT_SPECIFIED,
+            TokenBucketSize: QOS_NOT_SPECIFIED,
+            PeakBandwidth: QOS_NOT_SPECIFIED,
+            Latency: QOS_NOT_SPECIFIED,
+            DelayVariation: QOS_NOT_SPECIFIED,
+            ServiceType: SERVICETYPE_BESTEFFORT,
+            MaxSduSize: QOS_NOT_SPECIFIED,
+            MinimumPolicedSize: QOS_NOT_SPECIFIED,
+        };
+        (unspecified, unspecified)
+    } else {
+        // SAFETY: non-null link (precondition); only the fixed part is read,
+        // never the CallMgrSpecific tail.
+        let cm = unsafe { params.CallMgrParameters.read_unaligned() };
+        (cm.Transmit, cm.Receive)
+    };
+    let media_ptr = params.MediaParameters;
+    // SAFETY: non-null link (precondition); the fixed part only.
+    let media = unsafe { media_ptr.read_unaligned() };
+    let len = check_called_address_header(media.MediaSpecific.ParamType, media.MediaSpecific.Length)?;
+    let tail = media_ptr.cast::<u8>().wrapping_add(
+        core::mem::offset_of!(CO_MEDIA_PARAMETERS, MediaSpecific)
+            + core::mem::offset_of!(CO_SPECIFIC_PARAMETERS, Parameters),
+    );
+    // SAFETY: the tail holds Length >= len bytes (precondition); len was
+    // bounded by MAX_ADDRESS_LEN before this read.
+    let bytes = unsafe { core::slice::from_raw_parts(tail, len) };
+    let address = Address::new(bytes).map_err(|_| CallParamsError::BadAddressLength(media.MediaSpecific.Length))?;
+    Ok((
+        address,
+        CallShape {
+            transmit,
+            receive,
+            media_flags: media.Flags,
+            receive_size_hint: media.ReceiveSizeHint,
+        },
+    ))
+}
+
+ndis_fn! {
+    /// ProtocolCmMakeCall: the loopback call. Validates the parameters
+    /// (MediaParameters required, the called address a covmini address),
+    /// finds the SAP with that address, creates the callee's VC on the SAP's
+    /// AF (NdisMCmCreateVc), activates both VCs with covmini's own copy of
+    /// the parameters and offers the call (NdisMCmDispatchIncomingCall).
+    ///
+    /// Returns the callee's answer when it came inside the dispatch (SUCCESS,
+    /// or its rejection status with both VCs deactivated), else PENDING: the
+    /// callee's later answer (ProtocolCmIncomingCallComplete) completes the
+    /// make call with NdisMCmMakeCallComplete, the seed page's path.
+    ///
+    /// No SAP with the called address: NDIS_STATUS_NO_ROUTE_TO_DESTINATION,
+    /// nothing activated. The address is well-formed (a malformed one is
+    /// NDIS_STATUS_INVALID_ADDRESS), the fabric just has no destination for
+    /// it, which is what NO_ROUTE says and INVALID_ADDRESS does not.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn make_call(vc_ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, _party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: the CallMgrVcContext covmini gave NDIS.
+        let Some(caller) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCmMakeCall: not a VC context: {:p}", vc_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        let adapter = caller.adapter();
+        // SAFETY: NDIS's call parameters for this call (or NULL, refused inside).
+        let (address, shape) = match unsafe { read_call(cp) } {
+            Ok(x) => x,
+            Err(e) => {
+                trace!(WARN, "ProtocolCmMakeCall({:p}): {:?}", vc_ctx, e);
+                return e.status();
+            }
+        };
+        let Some(callee_ctx) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
+            return NDIS_STATUS_RESOURCES;
+        };
+        // SAFETY: just allocated, ours until the core knows it.
+        let callee = unsafe { callee_ctx.as_ref() };
+        let begun = on_vc(caller, |cm| cm.make_call_begin(caller.id(), &address, !party.is_null(), callee.token()));
+        let plan = match begun {
+            Ok(plan) => plan,
+            Err(r) => {
+                trace!(INFO, "ProtocolCmMakeCall({:p}) to {:?}: {:?}", vc_ctx, address, r);
+                callee.kill();
+                // SAFETY: allocated above, never given to anyone.
+                unsafe { adapter.vc_list().free(callee_ctx) };
+                return r.status();
+            }
+        };
+        callee.set_id(plan.callee);
+        caller.set_client_params(cp);
+        // SAFETY: the core holds the AF while a VC is being created on it.
+        let callee_af = unsafe { AfContext::from_token(plan.callee_af) };
+        let mut ndis_vc: NDIS_HANDLE = null_mut();
+        // SAFETY: the adapter's NdisMiniportHandle, an open AF's handle, the
+        // callee context (which covmini keeps until it deletes the VC), an
+        // out slot initialized to NULL; IRQL <= DISPATCH_LEVEL.
+        let created = unsafe { NdisMCmCreateVc(adapter.miniport_handle(), callee_af.ndis(), callee.as_handle(), &raw mut ndis_vc) };
+        if created != NDIS_STATUS_SUCCESS {
+            trace!(WARN, "ProtocolCmMakeCall: NdisMCmCreateVc: {:#010x}", created);
+            let fx = adapter.cm().make_call_create_failed(caller.id(), &plan);
+            perform(adapter, fx);
+            return if created == NDIS_STATUS_PENDING { NDIS_STATUS_FAILURE } else { created };
+        }
+        callee.set_ndis(ndis_vc);
+        // SAFETY: a new call on both VCs: no NDIS call holds their parameters.
+        let caller_params = unsafe { caller.fill_params(&shape, address.as_bytes()) };
+        let swapped = CallShape { transmit: shape.receive, receive: shape.transmit, ..shape };
+        // SAFETY: as above.
+        let callee_params = unsafe { callee.fill_params(&swapped, address.as_bytes()) };
+        // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
+        // MediaParameters non-NULL, alive as long as the VC context.
+        let caller_ok = unsafe { NdisMCmActivateVc(caller.ndis(), caller_params) } == NDIS_STATUS_SUCCESS;
+        // SAFETY: as above, for the VC just created.
+        let callee_ok = unsafe { NdisMCmActivateVc(ndis_vc, callee_params) } == NDIS_STATUS_SUCCESS;
+        let activated = adapter.cm().make_call_activated(caller.id(), plan.callee, caller_ok, callee_ok);
+        if let Err(mut fx) = activated {
+            trace!(ERROR, "ProtocolCmMakeCall: NdisMCmActivateVc failed (caller {}, callee {})", caller_ok, callee_ok);
+            fx.extend(adapter.cm().offer_done(plan.sap));
+            perform(adapter, fx);
+            return NDIS_STATUS_FAILURE;
+        }
+        // SAFETY: the SAP cannot go while the core counts this offer.
+        let sap = unsafe { SapContext::from_token(plan.sap_handle) };
+        // SAFETY: a registered SAP's handle, the activated MCM VC and its
+        // parameters (alive until the VC is deleted). The client may answer
+        // inside: ProtocolCmIncomingCallComplete then runs before this returns.
+        let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, callee_params) };
+        if offered != NDIS_STATUS_PENDING {
+            // NDIS refused the offer, so no ProtocolCmIncomingCallComplete
+            // will come: the offer's status is the callee's answer.
+            trace!(WARN, "ProtocolCmMakeCall: NdisMCmDispatchIncomingCall: {:#010x}", offered);
+            let answered = adapter.cm().incoming_call_complete(plan.callee, offered);
+            if let Ok(fx) = answered {
+                perform(adapter, fx);
+            }
+        }
+        let (fx, status) = {
+            let mut cm = adapter.cm();
+            (cm.offer_done(plan.sap), cm.make_call_end(caller.id()))
+        };
+        perform(adapter, fx);
+        status
     }
 }
 
 ndis_fn! {
-    /// ProtocolCmIncomingCallComplete.
+    /// ProtocolCmIncomingCallComplete: the callee's client answered an
+    /// offer. SUCCESS: NdisMCmDispatchCallConnected on the callee and, if
+    /// the make call pended, NdisMCmMakeCallComplete(SUCCESS) for the caller.
+    /// Anything else: both VCs deactivated, the callee VC deleted, the make
+    /// call failed with the client's status.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
     pub(super) unsafe fn incoming_call_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) {
-        trace!(WARN, "ProtocolCmIncomingCallComplete({:#010x}, vc {:p}): no call was dispatched", status, vc_ctx);
+        // SAFETY: the MCM VC context covmini gave NdisMCmCreateVc.
+        let Some(callee) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCmIncomingCallComplete: not a VC context: {:p}", vc_ctx);
+            return;
+        };
+        let adapter = callee.adapter();
+        match on_vc(callee, |cm| cm.incoming_call_complete(callee.id(), status)) {
+            Ok(fx) => perform(adapter, fx),
+            Err(r) => trace!(ERROR, "ProtocolCmIncomingCallComplete({:#010x}, {:p}): {:?}", status, vc_ctx, r),
+        }
     }
 }
 
 ndis_fn! {
-    /// ProtocolCmAddParty.
+    /// ProtocolCmCloseCall, on either end of a call: deactivates the VC (no
+    /// sends can be in flight yet: the data path is a later slice), offers
+    /// the peer an incoming close, and completes. A client VC completes at
+    /// once; an MCM-created VC pends, completes with NdisMCmCloseCallComplete
+    /// and is then deleted with NdisMCmDeleteVc (seed page). covmini's fabric
+    /// carries no close data: a close with data is refused with
+    /// NDIS_STATUS_INVALID_DATA (contract §3.3 "Closing").
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn close_call(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
+        // SAFETY: the CallMgrVcContext covmini gave NDIS.
+        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCmCloseCall: not a VC context: {:p}", vc_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        if !party_ctx.is_null() {
+            trace!(WARN, "ProtocolCmCloseCall({:p}) with party {:p}: covmini made no multipoint call", vc_ctx, party_ctx);
+        }
+        if !data.is_null() && size > 0 {
+            return NDIS_STATUS_INVALID_DATA;
+        }
+        let adapter = vc.adapter();
+        match on_vc(vc, |cm| cm.close_call(vc.id())) {
+            Ok(f) => finish(adapter, f),
+            Err(r) => {
+                trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc_ctx, r);
+                NDIS_STATUS_FAILURE
+            }
+        }
+    }
+}
+
+// --- Not implemented yet ---------------------------------------------------------------
+
+ndis_fn! {
+    /// ProtocolCmAddParty: point-to-multipoint calls are a later slice.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -124,7 +702,7 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// ProtocolCmDropParty.
+    /// ProtocolCmDropParty: point-to-multipoint calls are a later slice.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -135,7 +713,7 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// ProtocolCmActivateVcComplete.
+    /// ProtocolCmActivateVcComplete: never called for an MCM (contract §2.1).
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -145,7 +723,7 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// ProtocolCmDeactivateVcComplete.
+    /// ProtocolCmDeactivateVcComplete: never called for an MCM (contract §2.1).
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -155,7 +733,7 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// ProtocolCmModifyCallQoS.
+    /// ProtocolCmModifyCallQoS: a later slice.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -187,15 +765,5 @@ ndis_fn! {
     /// Runs at IRQL <= DISPATCH_LEVEL.
     pub(super) unsafe fn oid_request_complete(af_ctx: NDIS_HANDLE, _vc_ctx: NDIS_HANDLE, _party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) {
         trace!(WARN, "ProtocolCoOidRequestComplete(af {:p}, {:p}, {:#010x}): covmini issues no NdisMCmOidRequest", af_ctx, request, status);
-    }
-}
-
-ndis_fn! {
-    /// ProtocolCmNotifyCloseAfComplete.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn notify_close_af_complete(af_ctx: NDIS_HANDLE, status: NDIS_STATUS) {
-        trace!(WARN, "ProtocolCmNotifyCloseAfComplete({:p}, {:#010x}): covmini notified no AF", af_ctx, status);
     }
 }

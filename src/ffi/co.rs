@@ -1,13 +1,14 @@
 //! The CoNDIS miniport handlers (NDIS_MINIPORT_CO_CHARACTERISTICS).
 //!
-//! In this skeleton no VC can exist (ProtocolCoCreateVc answers
-//! NOT_SUPPORTED), so NDIS has no MiniportVcContext to pass here; the data
-//! path and OIDs arrive with issue #4. Each handler traces its own name, which
+//! A MiniportVcContext is covmini's VC context (the CallMgrVcContext of the
+//! call manager, contract §2.1). The data path and per-VC OIDs are a later
+//! slice of issue #4. Each handler traces its own name, which
 //! also keeps `/OPT:ICF` from folding CoOidRequest into the call manager's
 //! ProtocolCoOidRequest: NDIS requires the two to be distinct functions.
 
 use ndis_sys::*;
 
+use super::cm_context::{Signed, VcContext};
 use super::context::AdapterContext;
 use super::oid;
 use super::trace::{ERROR, WARN};
@@ -37,22 +38,48 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// MiniportCoSendNetBufferLists. Sends arrive only on an active VC, and
-    /// no VC can exist yet: a call here carries a context covmini never
-    /// created, so there is no NdisVcHandle to complete the NBLs on. It is
+    /// MiniportCoSendNetBufferLists. The fabric carries no data yet (the
+    /// data path is a later slice), so every NBL is completed at once, never
+    /// lost: NDIS_STATUS_VC_NOT_ACTIVATED on a VC with no active call
+    /// (contract §3.3), NDIS_STATUS_NOT_SUPPORTED otherwise. A context that
+    /// is not a live covmini VC has no NdisVcHandle to complete on: it is
     /// reported, not guessed at.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn send_net_buffer_lists(vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _flags: ULONG) {
-        trace!(ERROR, "MiniportCoSendNetBufferLists({:p}, {:p}) on a VC covmini never created", vc, nbls);
+    pub(super) unsafe fn send_net_buffer_lists(vc_ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) {
+        // SAFETY: NDIS passes the MiniportVcContext (= covmini's VC context).
+        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "MiniportCoSendNetBufferLists({:p}, {:p}) on a VC covmini never created", vc_ctx, nbls);
+            return;
+        };
+        let active = {
+            let cm = vc.adapter().cm();
+            cm.vc_is(vc.id(), vc.token()) && cm.vc_active(vc.id())
+        };
+        let status = if active { NDIS_STATUS_NOT_SUPPORTED } else { NDIS_STATUS_VC_NOT_ACTIVATED };
+        let mut nbl = nbls;
+        while !nbl.is_null() {
+            // SAFETY: a non-null element of the chain NDIS handed us, ours
+            // until we complete it.
+            unsafe { (*nbl).Status = status };
+            // SAFETY: as above.
+            nbl = unsafe { (*nbl).Next };
+        }
+        let complete_flags = if flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0 {
+            NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
+        } else {
+            0
+        };
+        // SAFETY: the chain NDIS gave us, unchanged, completed once on its VC.
+        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
     }
 }
 
 ndis_fn! {
     /// MiniportCoOidRequest: adapter-wide OIDs, answered from the single
-    /// table in `ctrl_path`. Per-VC requests need VCs, which arrive with the
-    /// call-manager paths (issue #4); until then none can exist.
+    /// table in `ctrl_path`. Per-VC OIDs are not supported yet (a later
+    /// slice of issue #4).
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -63,7 +90,7 @@ ndis_fn! {
             return NDIS_STATUS_INVALID_PARAMETER;
         };
         if !vc.is_null() {
-            trace!(WARN, "MiniportCoOidRequest on VC {:p}, which covmini never created", vc);
+            trace!(WARN, "MiniportCoOidRequest on VC {:p}: per-VC OIDs are not supported yet", vc);
             return NDIS_STATUS_NOT_SUPPORTED;
         }
         // SAFETY: NDIS's request for this handler (or NULL, refused inside).

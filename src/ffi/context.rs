@@ -2,6 +2,7 @@
 //! handed to NDIS as `MiniportAdapterContext`, recovered and checked on every
 //! handler entry, freed at halt or on a failed initialize.
 
+use core::mem::offset_of;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -9,9 +10,35 @@ use crate::ctrl_path::{AdapterInfo, HardwareStatus};
 
 use ndis_sys::*;
 
-use super::sync::SpinLock;
+use super::cm_context::{AfContext, PartyContext, SapContext, VcContext};
+use super::lookaside::Lookaside;
+use super::sync::{SpinLock, SpinLockGuard};
 use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition};
-use crate::pool::{SIG_ADAPTER, SIG_FREED, TAG_ADAPTER};
+use crate::call_manager::CallManager;
+use crate::pool::{SIG_ADAPTER, SIG_FREED, TAG_ADAPTER, TAG_AF, TAG_PARTY, TAG_SAP, TAG_VC};
+
+/// The call manager's state, keyed by context tokens (addresses).
+pub(crate) type Cm = CallManager<usize>;
+
+/// The adapter's call manager as initialization writes it: built at compile
+/// time and copied into place, never assembled on the stack.
+#[expect(
+    clippy::declare_interior_mutable_const,
+    reason = "copied once into the adapter context by value, never borrowed"
+)]
+const EMPTY_CM: SpinLock<Cm> = SpinLock::new(CallManager::new());
+
+/// Writes one field of a context under construction.
+///
+/// # Safety
+/// `base` points to writable, suitably aligned storage for an `S`, and
+/// `offset` is the offset of a field of type `T` in `S`.
+#[inline(always)]
+unsafe fn init_field<S, T>(base: *mut S, offset: usize, value: T) {
+    let field = base.cast::<u8>().wrapping_add(offset).cast::<T>();
+    // SAFETY: in bounds and aligned for T (precondition); nothing to drop.
+    unsafe { field.write(value) };
+}
 
 /// Per-adapter state.
 ///
@@ -25,13 +52,22 @@ pub(crate) struct AdapterContext {
     state: SpinLock<AdapterState>,
     /// OID_GEN_CO_PROTOCOL_OPTIONS as last set.
     protocol_options: AtomicU32,
+    /// Every AF open, SAP and VC of the adapter, and the links between them
+    /// (the SAP table, caller/callee pairs). Handlers lock it only to ask the
+    /// core what to do, never across a call into NDIS.
+    cm: SpinLock<Cm>,
+    /// One lookaside list per kind of call-manager context, each with its tag.
+    afs: Lookaside<AfContext>,
+    saps: Lookaside<SapContext>,
+    vcs: Lookaside<VcContext>,
+    parties: Lookaside<PartyContext>,
 }
 
 impl AdapterContext {
     /// Allocates and initializes a context for the adapter whose NDIS handle
     /// is `miniport_handle`. Runs at IRQL = PASSIVE_LEVEL.
     pub(crate) fn allocate(miniport_handle: NDIS_HANDLE) -> Result<NonNull<Self>, NDIS_STATUS> {
-        // CAST: the context is a few dozen bytes.
+        // CAST: the context is a few kilobytes (the call manager's tables).
         let size = core::mem::size_of::<Self>() as UINT;
         // SAFETY: NdisAllocateMemoryWithTagPriority takes the miniport handle
         // NDIS gave MiniportInitializeEx and runs at <= DISPATCH_LEVEL.
@@ -39,20 +75,46 @@ impl AdapterContext {
         let Some(this) = NonNull::new(raw.cast::<Self>()) else {
             return Err(NDIS_STATUS_RESOURCES);
         };
-        let value = Self {
-            signature: AtomicU32::new(SIG_ADAPTER),
-            miniport_handle,
-            state: SpinLock::new(AdapterState::Initializing),
-            protocol_options: AtomicU32::new(0),
-        };
-        // SAFETY: `this` is a fresh, exclusively owned pool block of the right
-        // size; pool blocks are 16-byte aligned, more than Self needs.
-        unsafe { this.as_ptr().write(value) };
+        let p = this.as_ptr();
+        // The context is written field by field, each from a constant or a
+        // small value: built as one value it would be a multi-kilobyte stack
+        // temporary (and the ARM64 image has no __chkstk to probe it with).
+        // SAFETY: `p` is a fresh, exclusively owned pool block of
+        // size_of::<Self>() bytes, 16-byte aligned (more than Self needs), and
+        // each offset below is that of a field of the written type.
+        unsafe { init_field(p, offset_of!(Self, signature), AtomicU32::new(SIG_ADAPTER)) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, miniport_handle), miniport_handle) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, state), SpinLock::new(AdapterState::Initializing)) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, protocol_options), AtomicU32::new(0)) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, cm), EMPTY_CM) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, afs), Lookaside::<AfContext>::new()) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, saps), Lookaside::<SapContext>::new()) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, vcs), Lookaside::<VcContext>::new()) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, parties), Lookaside::<PartyContext>::new()) };
         // SAFETY: just initialized above.
         let this_ref = unsafe { this.as_ref() };
         // SAFETY: the lock is at its final address (the pool block) and unused.
         unsafe { this_ref.state.init() };
-        // INVARIANT: signature set, handle stored, lock initialized.
+        // SAFETY: as above.
+        unsafe { this_ref.cm.init() };
+        // SAFETY: each list is at its final address, initialized once here
+        // and deleted in `free`; MiniportInitializeEx runs at PASSIVE_LEVEL.
+        unsafe { this_ref.afs.init(TAG_AF) };
+        // SAFETY: as above.
+        unsafe { this_ref.saps.init(TAG_SAP) };
+        // SAFETY: as above.
+        unsafe { this_ref.vcs.init(TAG_VC) };
+        // SAFETY: as above.
+        unsafe { this_ref.parties.init(TAG_PARTY) };
+        // INVARIANT: signature set, handle stored, locks and lists initialized.
         Ok(this)
     }
 
@@ -97,6 +159,25 @@ impl AdapterContext {
         self.protocol_options.store(options, Ordering::Release);
     }
 
+    /// The call manager, locked. Runs at IRQL <= DISPATCH_LEVEL; the guard
+    /// must be dropped before any call into NDIS.
+    pub(crate) fn cm(&self) -> SpinLockGuard<'_, Cm> {
+        self.cm.lock()
+    }
+
+    /// The AF contexts' list.
+    pub(crate) fn af_list(&self) -> &Lookaside<AfContext> {
+        &self.afs
+    }
+    /// The SAP contexts' list.
+    pub(crate) fn sap_list(&self) -> &Lookaside<SapContext> {
+        &self.saps
+    }
+    /// The VC contexts' list.
+    pub(crate) fn vc_list(&self) -> &Lookaside<VcContext> {
+        &self.vcs
+    }
+
     /// Releases the context. Runs at IRQL = PASSIVE_LEVEL.
     ///
     /// # Safety
@@ -107,6 +188,17 @@ impl AdapterContext {
         let this_ref = unsafe { this.as_ref() };
         // SAFETY: no guard exists and the lock is not used again (precondition).
         unsafe { this_ref.state.free() };
+        // SAFETY: as above.
+        unsafe { this_ref.cm.free() };
+        // SAFETY: HaltEx (or a failed initialize) runs at PASSIVE_LEVEL after
+        // every context went back to its list; nothing uses the lists again.
+        unsafe { this_ref.afs.delete() };
+        // SAFETY: as above.
+        unsafe { this_ref.saps.delete() };
+        // SAFETY: as above.
+        unsafe { this_ref.vcs.delete() };
+        // SAFETY: as above.
+        unsafe { this_ref.parties.delete() };
         // INVARIANT: the signature changes only here, at the end of life, so a
         // stale pointer is recognisable.
         this_ref.signature.store(SIG_FREED, Ordering::Release);

@@ -14,9 +14,11 @@ pub(crate) mod trace;
 
 mod adapter;
 mod cm;
+mod cm_context;
 mod co;
 mod context;
 pub mod entry;
+mod lookaside;
 mod oid;
 mod runtime;
 mod sync;

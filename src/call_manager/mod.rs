@@ -1,0 +1,688 @@
+//! The call manager, with no FFI: address families, SAPs, VCs and the
+//! loopback call between them, as state machines whose methods return the
+//! NDIS calls to make ([`Effects`]) rather than making them.
+//!
+//! The glue (`ffi::cm`) holds the adapter's spin lock around every method
+//! call and performs the effects after releasing it: NDIS re-enters the
+//! driver from most of them (NdisMCmDispatchIncomingCall calls
+//! ProtocolCmIncomingCallComplete before it returns, contract §2.3), so no
+//! NDIS call may be made with the lock held. Every ordering rule of the
+//! contract lives here, where it is unit-tested without an emulator:
+//!
+//! * a make call completes SUCCESS only after both VCs were activated, and a
+//!   failed one leaves the caller deactivated (seed NdisMCmMakeCallComplete);
+//! * a rejected or refused incoming call deactivates and deletes the MCM VC;
+//! * a close deactivates its VC, tells the peer (incoming close), completes,
+//!   and an MCM-created VC is deleted after its close completes (seed
+//!   NdisMCmCloseCallComplete);
+//! * a close of an AF pends while it has SAPs or VCs and completes when the
+//!   last one goes; a deregistration pends while an incoming call is being
+//!   offered on the SAP.
+//!
+//! Objects live in fixed tables ([`MAX_AFS`], [`MAX_SAPS`], [`MAX_VCS`]): no
+//! allocation, and an id is a table index. `H` is the glue's token for the
+//! context NDIS holds (its address), stored so effects can name it.
+
+mod address;
+mod effects;
+mod vc;
+
+pub use address::{
+    Address, AddressError, CallParamsError, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS, SapError,
+    check_called_address_header, check_sap_header,
+};
+pub use effects::{Effect, Effects, MAX_EFFECTS};
+use vc::VcSlot;
+pub use vc::{MakeCallPhase, VcOrigin, VcState};
+
+use ndis_sys::{
+    NDIS_STATUS, NDIS_STATUS_CALL_ACTIVE, NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_DATA,
+    NDIS_STATUS_NO_ROUTE_TO_DESTINATION, NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS,
+};
+
+/// Most AF opens per adapter at once.
+pub const MAX_AFS: usize = 8;
+/// Most SAPs per adapter at once.
+pub const MAX_SAPS: usize = 32;
+/// Most VCs (client-created and MCM-created) per adapter at once.
+pub const MAX_VCS: usize = 128;
+
+/// An AF open, by table index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AfId(u16);
+/// A SAP, by table index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SapId(u16);
+/// A VC, by table index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VcId(u16);
+
+macro_rules! id_conv {
+    ($t:ident) => {
+        impl $t {
+            /// The raw table index (for the context that remembers it).
+            #[must_use]
+            pub const fn raw(self) -> u16 {
+                self.0
+            }
+            /// The id of table index `raw`.
+            #[must_use]
+            pub const fn from_raw(raw: u16) -> Self {
+                Self(raw)
+            }
+            fn index(self) -> usize {
+                usize::from(self.0)
+            }
+        }
+    };
+}
+id_conv!(AfId);
+id_conv!(SapId);
+id_conv!(VcId);
+
+/// Where an AF open is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfState {
+    /// Open: takes SAPs, VCs and calls.
+    Open,
+    /// ProtocolCmCloseAf pended until the AF's SAPs and VCs are gone.
+    ClosePending,
+    /// Closed, but NdisMCmNotifyCloseAddressFamily is outstanding: the
+    /// context lives until ProtocolCmNotifyCloseAfComplete.
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct AfSlot<H> {
+    handle: H,
+    state: AfState,
+    saps: u16,
+    vcs: u16,
+    notifying: bool,
+}
+
+/// Where a SAP is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SapState {
+    /// Registered: calls to its address reach it.
+    Registered,
+    /// ProtocolCmDeregisterSap pended until the offers in flight are done.
+    DeregisterPending,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SapSlot<H> {
+    handle: H,
+    af: AfId,
+    address: Address,
+    state: SapState,
+    /// NdisMCmDispatchIncomingCall calls naming this SAP not yet returned.
+    offers: u16,
+}
+
+/// Why an operation is refused; each maps to the NDIS status the handler returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A table is full.
+    Resources,
+    /// The id names no live object of that kind, or one in the wrong state.
+    Invalid,
+    /// The AF is closing: nothing new on it.
+    AfClosing,
+    /// A SAP with the same address is already registered on the adapter.
+    DuplicateSap,
+    /// The VC already carries a call.
+    CallActive,
+    /// No SAP has the called address.
+    NoRoute,
+    /// Point-to-multipoint calls are not implemented yet.
+    Multipoint,
+}
+
+impl Refusal {
+    /// The status the handler returns.
+    #[must_use]
+    pub const fn status(self) -> NDIS_STATUS {
+        match self {
+            Self::Resources => NDIS_STATUS_RESOURCES,
+            Self::Invalid | Self::AfClosing => NDIS_STATUS_FAILURE,
+            // ProtocolCmRegisterSap [D]: a SAP already in use by another
+            // client is refused with INVALID_DATA (contract §3.2).
+            Self::DuplicateSap => NDIS_STATUS_INVALID_DATA,
+            Self::CallActive => NDIS_STATUS_CALL_ACTIVE,
+            Self::NoRoute => NDIS_STATUS_NO_ROUTE_TO_DESTINATION,
+            Self::Multipoint => ndis_sys::NDIS_STATUS_NOT_SUPPORTED,
+        }
+    }
+}
+
+/// How a handler finishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish<H> {
+    /// Perform the effects, then return this status (never PENDING); NDIS
+    /// completes the request itself when the handler returns.
+    Return(NDIS_STATUS, Effects<H>),
+    /// Perform the effects (which include the request's own completion),
+    /// then return PENDING.
+    Pend(Effects<H>),
+}
+
+/// What ProtocolCmMakeCall does next, once a SAP matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MakeCallPlan<H> {
+    /// The VC reserved for the callee (its context is the `callee` handle
+    /// given to [`CallManager::make_call_begin`]).
+    pub callee: VcId,
+    /// The AF the callee VC is created on (NdisMCmCreateVc).
+    pub callee_af: H,
+    /// The SAP the call is offered on (NdisMCmDispatchIncomingCall).
+    pub sap: SapId,
+    /// Its context.
+    pub sap_handle: H,
+}
+
+/// The call manager of one adapter.
+#[derive(Debug)]
+pub struct CallManager<H> {
+    afs: [Option<AfSlot<H>>; MAX_AFS],
+    saps: [Option<SapSlot<H>>; MAX_SAPS],
+    vcs: [Option<VcSlot<H>>; MAX_VCS],
+}
+
+impl<H: Copy + PartialEq> Default for CallManager<H> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn insert<T: Copy>(table: &mut [Option<T>], value: T) -> Option<u16> {
+    let (i, slot) = table.iter_mut().enumerate().find(|(_, s)| s.is_none())?;
+    *slot = Some(value);
+    u16::try_from(i).ok()
+}
+
+impl<H: Copy + PartialEq> CallManager<H> {
+    /// No AF open, no SAP, no VC.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            afs: [None; MAX_AFS],
+            saps: [None; MAX_SAPS],
+            vcs: [None; MAX_VCS],
+        }
+    }
+
+    fn af(&mut self, id: AfId) -> Option<&mut AfSlot<H>> {
+        self.afs.get_mut(id.index()).and_then(Option::as_mut)
+    }
+    fn sap(&mut self, id: SapId) -> Option<&mut SapSlot<H>> {
+        self.saps.get_mut(id.index()).and_then(Option::as_mut)
+    }
+    fn vc(&mut self, id: VcId) -> Option<&mut VcSlot<H>> {
+        self.vcs.get_mut(id.index()).and_then(Option::as_mut)
+    }
+
+    /// Whether `id` names a live AF whose context is `handle`.
+    pub fn af_is(&self, id: AfId, handle: H) -> bool {
+        matches!(self.afs.get(id.index()), Some(Some(a)) if a.handle == handle)
+    }
+    /// Whether `id` names a live SAP whose context is `handle`.
+    pub fn sap_is(&self, id: SapId, handle: H) -> bool {
+        matches!(self.saps.get(id.index()), Some(Some(s)) if s.handle == handle)
+    }
+    /// Whether `id` names a live VC whose context is `handle`.
+    pub fn vc_is(&self, id: VcId, handle: H) -> bool {
+        matches!(self.vcs.get(id.index()), Some(Some(v)) if v.handle == handle)
+    }
+    /// The call on a VC.
+    pub fn vc_state(&self, id: VcId) -> Option<VcState> {
+        self.vcs.get(id.index()).copied().flatten().map(|v| v.state)
+    }
+    /// Whether covmini activated the VC and has not deactivated it.
+    pub fn vc_active(&self, id: VcId) -> bool {
+        matches!(self.vcs.get(id.index()), Some(Some(v)) if v.active)
+    }
+    /// The state of an AF open.
+    pub fn af_state(&self, id: AfId) -> Option<AfState> {
+        self.afs.get(id.index()).copied().flatten().map(|a| a.state)
+    }
+    /// How many AF opens, SAPs and VCs are alive (for halt and tests).
+    pub fn live(&self) -> (usize, usize, usize) {
+        (
+            self.afs.iter().flatten().count(),
+            self.saps.iter().flatten().count(),
+            self.vcs.iter().flatten().count(),
+        )
+    }
+
+    // --- Address families -------------------------------------------------
+
+    /// ProtocolCmOpenAf (the AF itself was checked by the glue).
+    pub fn open_af(&mut self, handle: H) -> Result<AfId, Refusal> {
+        let slot = AfSlot {
+            handle,
+            state: AfState::Open,
+            saps: 0,
+            vcs: 0,
+            notifying: false,
+        };
+        insert(&mut self.afs, slot).map(AfId).ok_or(Refusal::Resources)
+    }
+
+    /// ProtocolCmCloseAf: succeeds at once when the AF has no SAP and no VC
+    /// (the context is freed unless a close notification is outstanding),
+    /// else pends until the last one goes (contract §3.1: pending is the
+    /// preferred answer to a close with SAPs or calls outstanding).
+    pub fn close_af(&mut self, id: AfId) -> Result<Finish<H>, Refusal> {
+        let slot = self.af(id).ok_or(Refusal::Invalid)?;
+        if slot.state != AfState::Open {
+            return Err(Refusal::Invalid);
+        }
+        if slot.saps > 0 || slot.vcs > 0 {
+            slot.state = AfState::ClosePending;
+            return Ok(Finish::Pend(Effects::new()));
+        }
+        slot.state = AfState::Closed;
+        let mut fx = Effects::new();
+        self.release_af_if_done(id, &mut fx);
+        Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
+    }
+
+    /// Marks every open AF as being notified of the adapter's halt and
+    /// returns their contexts, for NdisMCmNotifyCloseAddressFamily.
+    pub fn notify_close_all(&mut self) -> [Option<H>; MAX_AFS] {
+        let mut out = [None; MAX_AFS];
+        for (slot, o) in self.afs.iter_mut().zip(out.iter_mut()) {
+            if let Some(a) = slot.as_mut().filter(|a| a.state == AfState::Open && !a.notifying) {
+                a.notifying = true;
+                *o = Some(a.handle);
+            }
+        }
+        out
+    }
+
+    /// ProtocolCmNotifyCloseAfComplete (or a refused notification): the
+    /// context may go once the AF is closed too.
+    pub fn notify_close_done(&mut self, id: AfId) -> Effects<H> {
+        let mut fx = Effects::new();
+        if let Some(a) = self.af(id) {
+            a.notifying = false;
+        }
+        self.release_af_if_done(id, &mut fx);
+        fx
+    }
+
+    /// A SAP or VC of `id` went: finish a pended close, free a closed AF.
+    fn release_af_if_done(&mut self, id: AfId, fx: &mut Effects<H>) {
+        let Some(a) = self.af(id) else { return };
+        if a.state == AfState::ClosePending && a.saps == 0 && a.vcs == 0 {
+            a.state = AfState::Closed;
+            fx.push(Effect::CompleteCloseAf(a.handle));
+        }
+        if a.state == AfState::Closed && !a.notifying {
+            fx.push(Effect::FreeAf(a.handle));
+            if let Some(slot) = self.afs.get_mut(id.index()) {
+                *slot = None;
+            }
+        }
+    }
+
+    // --- SAPs ---------------------------------------------------------------
+
+    /// ProtocolCmRegisterSap with a checked address.
+    pub fn register_sap(&mut self, af: AfId, handle: H, address: Address) -> Result<SapId, Refusal> {
+        let a = self.af(af).ok_or(Refusal::Invalid)?;
+        if a.state != AfState::Open {
+            return Err(Refusal::AfClosing);
+        }
+        if self.saps.iter().flatten().any(|s| s.address == address) {
+            return Err(Refusal::DuplicateSap);
+        }
+        let slot = SapSlot {
+            handle,
+            af,
+            address,
+            state: SapState::Registered,
+            offers: 0,
+        };
+        let id = insert(&mut self.saps, slot).map(SapId).ok_or(Refusal::Resources)?;
+        if let Some(a) = self.af(af) {
+            a.saps += 1;
+        }
+        Ok(id)
+    }
+
+    /// ProtocolCmDeregisterSap: done at once unless an incoming call is being
+    /// offered on the SAP right now, in which case it pends until that offer
+    /// returns (the SAP handle must stay valid for NdisMCmDispatchIncomingCall).
+    /// Calls already received on the SAP are not affected (contract §3.2).
+    pub fn deregister_sap(&mut self, id: SapId) -> Result<Finish<H>, Refusal> {
+        let s = self.sap(id).ok_or(Refusal::Invalid)?;
+        if s.state != SapState::Registered {
+            return Err(Refusal::Invalid);
+        }
+        if s.offers > 0 {
+            s.state = SapState::DeregisterPending;
+            return Ok(Finish::Pend(Effects::new()));
+        }
+        let mut fx = Effects::new();
+        self.remove_sap(id, &mut fx);
+        Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
+    }
+
+    fn remove_sap(&mut self, id: SapId, fx: &mut Effects<H>) {
+        let Some(s) = self.saps.get_mut(id.index()).and_then(Option::take) else {
+            return;
+        };
+        fx.push(Effect::FreeSap(s.handle));
+        if let Some(a) = self.af(s.af) {
+            a.saps = a.saps.saturating_sub(1);
+        }
+        self.release_af_if_done(s.af, fx);
+    }
+
+    /// NdisMCmDispatchIncomingCall on the SAP returned (or was never made).
+    pub fn offer_done(&mut self, id: SapId) -> Effects<H> {
+        let mut fx = Effects::new();
+        let Some(s) = self.sap(id) else { return fx };
+        s.offers = s.offers.saturating_sub(1);
+        if s.offers == 0 && s.state == SapState::DeregisterPending {
+            fx.push(Effect::CompleteDeregisterSap(s.handle));
+            self.remove_sap(id, &mut fx);
+        }
+        fx
+    }
+
+    // --- VCs ------------------------------------------------------------------
+
+    /// ProtocolCoCreateVc on AF `af`.
+    pub fn create_vc(&mut self, af: AfId, handle: H) -> Result<VcId, Refusal> {
+        let a = self.af(af).ok_or(Refusal::Invalid)?;
+        if a.state != AfState::Open {
+            return Err(Refusal::AfClosing);
+        }
+        let id = self.insert_vc(af, handle, VcOrigin::Client, VcState::Idle)?;
+        Ok(id)
+    }
+
+    fn insert_vc(&mut self, af: AfId, handle: H, origin: VcOrigin, state: VcState) -> Result<VcId, Refusal> {
+        let slot = VcSlot {
+            handle,
+            af,
+            origin,
+            active: false,
+            state,
+            answer: None,
+        };
+        let id = insert(&mut self.vcs, slot).map(VcId).ok_or(Refusal::Resources)?;
+        if let Some(a) = self.af(af) {
+            a.vcs += 1;
+        }
+        Ok(id)
+    }
+
+    /// ProtocolCoDeleteVc (a client VC; never pends). NDIS deletes only an
+    /// inactive VC; should the VC still be linked to a peer, the link is cut.
+    pub fn delete_vc(&mut self, id: VcId) -> Result<Effects<H>, Refusal> {
+        let v = *self.vc(id).ok_or(Refusal::Invalid)?;
+        if v.origin != VcOrigin::Client {
+            return Err(Refusal::Invalid);
+        }
+        let mut fx = Effects::new();
+        if let VcState::Connected { peer: Some(p) } = v.state {
+            self.unlink(p, id);
+        }
+        fx.push(Effect::FreeVc(v.handle));
+        self.remove_vc(id, &mut fx);
+        Ok(fx)
+    }
+
+    fn unlink(&mut self, vc: VcId, from: VcId) {
+        if let Some(p) = self.vc(vc)
+            && p.state == (VcState::Connected { peer: Some(from) })
+        {
+            p.state = VcState::Connected { peer: None };
+        }
+    }
+
+    fn remove_vc(&mut self, id: VcId, fx: &mut Effects<H>) {
+        let Some(v) = self.vcs.get_mut(id.index()).and_then(Option::take) else {
+            return;
+        };
+        if let Some(a) = self.af(v.af) {
+            a.vcs = a.vcs.saturating_sub(1);
+        }
+        self.release_af_if_done(v.af, fx);
+    }
+
+    // --- The loopback call ---------------------------------------------------------
+
+    /// ProtocolCmMakeCall on `caller` to `called`, after its parameters were
+    /// checked. Finds the SAP and reserves the callee VC (whose context is
+    /// `callee`); the glue then creates it with NdisMCmCreateVc.
+    pub fn make_call_begin(
+        &mut self,
+        caller: VcId,
+        called: &Address,
+        multipoint: bool,
+        callee: H,
+    ) -> Result<MakeCallPlan<H>, Refusal> {
+        let c = *self.vc(caller).ok_or(Refusal::Invalid)?;
+        if multipoint {
+            return Err(Refusal::Multipoint);
+        }
+        if c.origin != VcOrigin::Client || c.state != VcState::Idle {
+            return Err(Refusal::CallActive);
+        }
+        // A SAP whose AF is closing is not offered calls any more: its
+        // client is tearing down (and NDIS refuses the dispatch).
+        let afs = &self.afs;
+        let found = self.saps.iter().enumerate().find_map(|(i, s)| {
+            let s = s.as_ref()?;
+            let af_open = matches!(afs.get(s.af.index()), Some(Some(a)) if a.state == AfState::Open);
+            (s.address == *called && s.state == SapState::Registered && af_open).then_some((i, *s))
+        });
+        let Some((sap_index, sap)) = found else {
+            return Err(Refusal::NoRoute);
+        };
+        let sap_id = SapId(u16::try_from(sap_index).map_err(|_| Refusal::Invalid)?);
+        let callee_af = match self.afs.get(sap.af.index()) {
+            Some(Some(a)) => a.handle,
+            _ => return Err(Refusal::NoRoute),
+        };
+        let callee_id = self.insert_vc(sap.af, callee, VcOrigin::CallManager, VcState::Creating { caller })?;
+        if let Some(s) = self.sap(sap_id) {
+            s.offers += 1;
+        }
+        if let Some(c) = self.vc(caller) {
+            c.state = VcState::Calling {
+                callee: callee_id,
+                phase: MakeCallPhase::InHandler,
+            };
+            c.answer = None;
+        }
+        Ok(MakeCallPlan {
+            callee: callee_id,
+            callee_af,
+            sap: sap_id,
+            sap_handle: sap.handle,
+        })
+    }
+
+    /// NdisMCmCreateVc failed: the callee VC never existed for NDIS. The
+    /// caller goes back to idle; the handler fails with the returned status.
+    pub fn make_call_create_failed(&mut self, caller: VcId, plan: &MakeCallPlan<H>) -> Effects<H> {
+        let mut fx = Effects::new();
+        if let Some(c) = self.vc(caller) {
+            c.state = VcState::Idle;
+        }
+        // The context was never NDIS's: the glue frees it (no NdisMCmDeleteVc).
+        if let Some(v) = self.vc(plan.callee) {
+            fx.push(Effect::FreeVc(v.handle));
+        }
+        self.remove_vc(plan.callee, &mut fx);
+        fx.extend(self.offer_done(plan.sap));
+        fx
+    }
+
+    /// Both VCs exist for NDIS; the glue activated each (`caller_ok`,
+    /// `callee_ok`: whether NdisMCmActivateVc succeeded). With both active
+    /// the callee is offered the call (the glue dispatches it next, and
+    /// ProtocolCmIncomingCallComplete may arrive inside that dispatch).
+    /// Otherwise the call is taken down: `Err` carries the effects and the
+    /// handler fails with NDIS_STATUS_FAILURE.
+    pub fn make_call_activated(
+        &mut self,
+        caller: VcId,
+        callee: VcId,
+        caller_ok: bool,
+        callee_ok: bool,
+    ) -> Result<(), Effects<H>> {
+        if let Some(c) = self.vc(caller) {
+            c.active = caller_ok;
+        }
+        if let Some(v) = self.vc(callee) {
+            v.active = callee_ok;
+            if caller_ok && callee_ok {
+                v.state = VcState::Offered { caller };
+                return Ok(());
+            }
+        }
+        let mut fx = Effects::new();
+        self.take_down_offer(caller, callee, &mut fx);
+        if let Some(c) = self.vc(caller) {
+            c.state = VcState::Idle;
+        }
+        Err(fx)
+    }
+
+    /// Deactivates both ends of a call that did not happen and deletes the
+    /// callee VC (contract §3.3 "Reject": deactivate, then delete).
+    fn take_down_offer(&mut self, caller: VcId, callee: VcId, fx: &mut Effects<H>) {
+        for id in [callee, caller] {
+            if let Some(v) = self.vc(id)
+                && v.active
+            {
+                v.active = false;
+                fx.push(Effect::DeactivateVc(v.handle));
+            }
+        }
+        if let Some(v) = self.vc(callee) {
+            fx.push(Effect::DeleteVc(v.handle));
+        }
+        self.remove_vc(callee, fx);
+    }
+
+    /// ProtocolCmIncomingCallComplete on `callee`, or a dispatch NDIS
+    /// refused (`status` = what NdisMCmDispatchIncomingCall returned).
+    /// SUCCESS connects both ends; anything else takes the call down and
+    /// fails the caller's make call with that status. If the make call
+    /// handler is still running, the answer is kept for it to return;
+    /// otherwise the effects complete the pended make call.
+    pub fn incoming_call_complete(&mut self, callee: VcId, status: NDIS_STATUS) -> Result<Effects<H>, Refusal> {
+        let v = *self.vc(callee).ok_or(Refusal::Invalid)?;
+        let VcState::Offered { caller } = v.state else {
+            return Err(Refusal::Invalid);
+        };
+        let c = *self.vc(caller).ok_or(Refusal::Invalid)?;
+        let VcState::Calling { callee: linked, phase } = c.state else {
+            return Err(Refusal::Invalid);
+        };
+        if linked != callee {
+            return Err(Refusal::Invalid);
+        }
+        // A client answering PENDING to NdisClIncomingCallComplete is a
+        // client bug; a completion may never carry PENDING (contract §2).
+        let status = if status == NDIS_STATUS_PENDING {
+            NDIS_STATUS_FAILURE
+        } else {
+            status
+        };
+        let mut fx = Effects::new();
+        if status == NDIS_STATUS_SUCCESS {
+            if let Some(v) = self.vc(callee) {
+                v.state = VcState::Connected { peer: Some(caller) };
+            }
+            if let Some(c) = self.vc(caller) {
+                c.state = VcState::Connected { peer: Some(callee) };
+            }
+            fx.push(Effect::DispatchCallConnected(v.handle));
+        } else {
+            self.take_down_offer(caller, callee, &mut fx);
+            if let Some(c) = self.vc(caller) {
+                c.state = VcState::Idle;
+            }
+        }
+        match phase {
+            MakeCallPhase::Pended => fx.push(Effect::CompleteMakeCall(c.handle, status)),
+            MakeCallPhase::InHandler => {
+                if let Some(c) = self.vc(caller) {
+                    c.answer = Some(status);
+                }
+            }
+        }
+        Ok(fx)
+    }
+
+    /// ProtocolCmMakeCall is about to return, after the dispatch returned:
+    /// the callee's answer if it came already, else PENDING (and the answer
+    /// will complete the make call).
+    pub fn make_call_end(&mut self, caller: VcId) -> NDIS_STATUS {
+        let Some(c) = self.vc(caller) else {
+            return NDIS_STATUS_FAILURE;
+        };
+        if let Some(status) = c.answer.take() {
+            return status;
+        }
+        match &mut c.state {
+            VcState::Calling { phase, .. } => {
+                *phase = MakeCallPhase::Pended;
+                NDIS_STATUS_PENDING
+            }
+            // Not calling and no answer: nothing can complete it later.
+            _ => NDIS_STATUS_FAILURE,
+        }
+    }
+
+    /// ProtocolCmCloseCall on `id` (either end). Deactivates the VC, tells
+    /// the peer (incoming close), and completes: a client VC at once (it
+    /// goes idle, for reuse or ProtocolCoDeleteVc); an MCM VC by pending,
+    /// completing, and deleting it (seed NdisMCmCloseCallComplete: "If the
+    /// MCM driver originally created the VC, it should call NdisMCmDeleteVc
+    /// with the same NdisVcHandle").
+    pub fn close_call(&mut self, id: VcId) -> Result<Finish<H>, Refusal> {
+        let v = *self.vc(id).ok_or(Refusal::Invalid)?;
+        let VcState::Connected { peer } = v.state else {
+            // Set-up calls are finished by the callee's answer, not closed.
+            return Err(Refusal::Invalid);
+        };
+        let mut fx = Effects::new();
+        if v.active {
+            fx.push(Effect::DeactivateVc(v.handle));
+        }
+        if let Some(p) = peer {
+            self.unlink(p, id);
+            if let Some(pv) = self.vc(p) {
+                fx.push(Effect::DispatchIncomingClose(pv.handle));
+            }
+        }
+        match v.origin {
+            VcOrigin::Client => {
+                if let Some(me) = self.vc(id) {
+                    me.active = false;
+                    me.state = VcState::Idle;
+                }
+                Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
+            }
+            VcOrigin::CallManager => {
+                fx.push(Effect::CompleteCloseCall(v.handle));
+                fx.push(Effect::DeleteVc(v.handle));
+                self.remove_vc(id, &mut fx);
+                Ok(Finish::Pend(fx))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

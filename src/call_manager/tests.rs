@@ -1,0 +1,378 @@
+//! The call manager's ordering rules, without NDIS. Handles are small
+//! integers: AFs 10.., SAPs 20.., VCs 30...
+
+use super::*;
+use Effect as E;
+use std::vec::Vec;
+
+type Cm = CallManager<u32>;
+
+fn addr(s: &str) -> Address {
+    Address::new(s.as_bytes()).unwrap()
+}
+
+fn effects(fx: &Effects<u32>) -> Vec<Effect<u32>> {
+    assert!(!fx.overflowed(), "effects overflowed: {fx:?}");
+    fx.iter().collect()
+}
+
+/// Two AFs (caller's 10, callee's 11), a SAP "bob" (20) on 11, a client VC (30) on 10.
+fn two_clients() -> (Cm, AfId, AfId, SapId, VcId) {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let b = cm.open_af(11).unwrap();
+    let sap = cm.register_sap(b, 20, addr("bob")).unwrap();
+    let vc = cm.create_vc(a, 30).unwrap();
+    (cm, a, b, sap, vc)
+}
+
+/// Runs a make call up to the dispatch: plan, created, activated.
+fn offered(cm: &mut Cm, caller: VcId) -> MakeCallPlan<u32> {
+    let plan = cm.make_call_begin(caller, &addr("bob"), false, 31).unwrap();
+    cm.make_call_activated(caller, plan.callee, true, true).unwrap();
+    plan
+}
+
+/// A connected call: caller 30 (client VC), callee 31 (MCM VC).
+fn connected() -> (Cm, AfId, AfId, SapId, VcId, VcId) {
+    let (mut cm, a, b, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    assert!(cm.offer_done(plan.sap).is_empty());
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_SUCCESS);
+    (cm, a, b, sap, vc, plan.callee)
+}
+
+// --- Address families ------------------------------------------------------------
+
+#[test]
+fn an_empty_af_closes_at_once_and_frees_its_context() {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let f = cm.close_af(a).unwrap();
+    let Finish::Return(s, fx) = f else { panic!("{f:?}") };
+    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    assert_eq!(effects(&fx), [E::FreeAf(10)]);
+    assert_eq!(cm.live(), (0, 0, 0));
+}
+
+#[test]
+fn an_af_with_a_sap_pends_its_close_until_the_sap_goes() {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let sap = cm.register_sap(a, 20, addr("x")).unwrap();
+    assert_eq!(cm.close_af(a), Ok(Finish::Pend(Effects::new())));
+    assert_eq!(cm.af_state(a), Some(AfState::ClosePending));
+    let Finish::Return(s, fx) = cm.deregister_sap(sap).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    assert_eq!(effects(&fx), [E::FreeSap(20), E::CompleteCloseAf(10), E::FreeAf(10)]);
+}
+
+#[test]
+fn nothing_new_is_accepted_on_a_closing_af() {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    cm.create_vc(a, 30).unwrap();
+    assert!(matches!(cm.close_af(a), Ok(Finish::Pend(_))));
+    assert_eq!(cm.register_sap(a, 20, addr("x")), Err(Refusal::AfClosing));
+    assert_eq!(cm.create_vc(a, 31), Err(Refusal::AfClosing));
+    assert_eq!(cm.close_af(a), Err(Refusal::Invalid), "a second close is refused");
+}
+
+#[test]
+fn a_notified_af_keeps_its_context_until_the_notification_completes() {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let b = cm.open_af(11).unwrap();
+    let notified: Vec<u32> = cm.notify_close_all().into_iter().flatten().collect();
+    assert_eq!(notified, [10, 11]);
+    assert!(
+        cm.notify_close_all().iter().all(Option::is_none),
+        "each AF is notified once"
+    );
+    let Finish::Return(_, fx) = cm.close_af(a).unwrap() else {
+        panic!()
+    };
+    assert!(fx.is_empty(), "ProtocolCmNotifyCloseAfComplete still needs the context");
+    assert_eq!(effects(&cm.notify_close_done(a)), [E::FreeAf(10)]);
+    // Notification completing before the client closed: the AF stays.
+    assert!(cm.notify_close_done(b).is_empty());
+    assert_eq!(cm.af_state(b), Some(AfState::Open));
+}
+
+#[test]
+fn the_af_table_has_a_limit_and_says_so() {
+    let mut cm = Cm::new();
+    for i in 0..MAX_AFS {
+        cm.open_af(i as u32).unwrap();
+    }
+    assert_eq!(cm.open_af(99), Err(Refusal::Resources));
+    assert_eq!(Refusal::Resources.status(), NDIS_STATUS_RESOURCES);
+}
+
+// --- SAPs -------------------------------------------------------------------------
+
+#[test]
+fn a_sap_address_is_unique_on_the_adapter_across_afs() {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let b = cm.open_af(11).unwrap();
+    cm.register_sap(a, 20, addr("bob")).unwrap();
+    assert_eq!(cm.register_sap(b, 21, addr("bob")), Err(Refusal::DuplicateSap));
+    assert_eq!(Refusal::DuplicateSap.status(), ndis_sys::NDIS_STATUS_INVALID_DATA);
+    cm.register_sap(b, 21, addr("bobby")).unwrap();
+}
+
+#[test]
+fn deregistering_a_sap_with_an_offer_in_flight_pends_until_the_offer_returns() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    assert_eq!(cm.deregister_sap(sap), Ok(Finish::Pend(Effects::new())));
+    // The pended SAP is not offered calls any more.
+    let other = cm.create_vc(AfId::from_raw(0), 40).unwrap();
+    assert_eq!(
+        cm.make_call_begin(other, &addr("bob"), false, 41),
+        Err(Refusal::NoRoute)
+    );
+    let fx = cm.offer_done(plan.sap);
+    assert_eq!(effects(&fx), [E::CompleteDeregisterSap(20), E::FreeSap(20)]);
+}
+
+// --- Make call --------------------------------------------------------------------
+
+#[test]
+fn no_sap_with_the_called_address_is_no_route_and_nothing_changes() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    assert_eq!(cm.make_call_begin(vc, &addr("carol"), false, 31), Err(Refusal::NoRoute));
+    assert_eq!(Refusal::NoRoute.status(), NDIS_STATUS_NO_ROUTE_TO_DESTINATION);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert!(!cm.vc_active(vc));
+    assert_eq!(cm.live(), (2, 1, 1));
+}
+
+#[test]
+fn multipoint_calls_are_not_supported_yet() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    assert_eq!(cm.make_call_begin(vc, &addr("bob"), true, 31), Err(Refusal::Multipoint));
+}
+
+#[test]
+fn a_synchronous_accept_is_returned_by_the_make_call_handler() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    assert_eq!(cm.vc_state(plan.callee), Some(VcState::Offered { caller: vc }));
+    assert!(cm.vc_active(vc) && cm.vc_active(plan.callee));
+    // Inside NdisMCmDispatchIncomingCall:
+    let fx = cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(
+        effects(&fx),
+        [E::DispatchCallConnected(31)],
+        "no MakeCallComplete: the handler returns it"
+    );
+    assert!(cm.offer_done(sap).is_empty());
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_SUCCESS);
+    assert_eq!(
+        cm.vc_state(vc),
+        Some(VcState::Connected {
+            peer: Some(plan.callee)
+        })
+    );
+    assert_eq!(cm.vc_state(plan.callee), Some(VcState::Connected { peer: Some(vc) }));
+}
+
+#[test]
+fn a_pended_answer_pends_the_make_call_and_the_accept_completes_it() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    assert!(cm.offer_done(sap).is_empty());
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    let fx = cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DispatchCallConnected(31),
+            E::CompleteMakeCall(30, NDIS_STATUS_SUCCESS)
+        ]
+    );
+}
+
+#[test]
+fn a_synchronous_reject_deactivates_both_deletes_the_callee_and_fails_the_call() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    let fx = cm
+        .incoming_call_complete(plan.callee, ndis_sys::NDIS_STATUS_NOT_ACCEPTED)
+        .unwrap();
+    assert_eq!(
+        effects(&fx),
+        [E::DeactivateVc(31), E::DeactivateVc(30), E::DeleteVc(31)]
+    );
+    assert!(cm.offer_done(sap).is_empty());
+    assert_eq!(cm.make_call_end(vc), ndis_sys::NDIS_STATUS_NOT_ACCEPTED);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert!(!cm.vc_active(vc));
+    assert_eq!(cm.live(), (2, 1, 1), "the callee VC is gone");
+}
+
+#[test]
+fn a_pended_reject_completes_the_make_call_after_deactivating_the_caller() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    let fx = cm.incoming_call_complete(plan.callee, NDIS_STATUS_FAILURE).unwrap();
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DeactivateVc(31),
+            E::DeactivateVc(30),
+            E::DeleteVc(31),
+            E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)
+        ]
+    );
+}
+
+#[test]
+fn a_refused_dispatch_is_a_reject_with_the_dispatch_status() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    // NdisMCmDispatchIncomingCall returned FAILURE: no completion will come.
+    let fx = cm.incoming_call_complete(plan.callee, NDIS_STATUS_FAILURE).unwrap();
+    assert_eq!(effects(&fx).len(), 3);
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_FAILURE);
+}
+
+#[test]
+fn an_answer_pending_is_never_passed_on() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.incoming_call_complete(plan.callee, NDIS_STATUS_PENDING).unwrap();
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_FAILURE);
+}
+
+#[test]
+fn a_failed_create_leaves_the_caller_idle_and_inactive() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    let plan = cm.make_call_begin(vc, &addr("bob"), false, 31).unwrap();
+    let fx = cm.make_call_create_failed(vc, &plan);
+    assert_eq!(effects(&fx), [E::FreeVc(31)]);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert_eq!(cm.live(), (2, 1, 1));
+}
+
+#[test]
+fn a_failed_activation_takes_down_what_was_activated() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    let plan = cm.make_call_begin(vc, &addr("bob"), false, 31).unwrap();
+    let fx = cm.make_call_activated(vc, plan.callee, true, false).unwrap_err();
+    assert_eq!(effects(&fx), [E::DeactivateVc(30), E::DeleteVc(31)]);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+}
+
+#[test]
+fn a_vc_with_a_call_cannot_make_another() {
+    let (mut cm, _, _, _, vc, _) = connected();
+    assert_eq!(
+        cm.make_call_begin(vc, &addr("bob"), false, 32),
+        Err(Refusal::CallActive)
+    );
+}
+
+// --- Close ------------------------------------------------------------------------
+
+#[test]
+fn the_caller_closing_deactivates_tells_the_callee_and_succeeds_at_once() {
+    let (mut cm, _, _, _, vc, callee) = connected();
+    let Finish::Return(s, fx) = cm.close_call(vc).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    assert_eq!(effects(&fx), [E::DeactivateVc(30), E::DispatchIncomingClose(31)]);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert_eq!(cm.vc_state(callee), Some(VcState::Connected { peer: None }));
+    // The callee's client answers with its own close: complete, then delete.
+    let Finish::Pend(fx) = cm.close_call(callee).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        effects(&fx),
+        [E::DeactivateVc(31), E::CompleteCloseCall(31), E::DeleteVc(31)]
+    );
+    assert_eq!(cm.live(), (2, 1, 1));
+}
+
+#[test]
+fn the_callee_closing_is_completed_then_deleted_and_the_caller_is_told() {
+    let (mut cm, _, _, _, vc, callee) = connected();
+    let Finish::Pend(fx) = cm.close_call(callee).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DeactivateVc(31),
+            E::DispatchIncomingClose(30),
+            E::CompleteCloseCall(31),
+            E::DeleteVc(31)
+        ]
+    );
+    let Finish::Return(_, fx) = cm.close_call(vc).unwrap() else {
+        panic!()
+    };
+    assert_eq!(effects(&fx), [E::DeactivateVc(30)]);
+    assert_eq!(effects(&cm.delete_vc(vc).unwrap()), [E::FreeVc(30)]);
+    assert_eq!(cm.live(), (2, 1, 0));
+}
+
+#[test]
+fn a_closed_client_vc_can_call_again() {
+    let (mut cm, _, _, _, vc, callee) = connected();
+    cm.close_call(vc).unwrap();
+    cm.close_call(callee).unwrap();
+    let plan = offered(&mut cm, vc);
+    assert!(cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).is_ok());
+}
+
+#[test]
+fn closing_an_idle_vc_is_refused() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    assert_eq!(cm.close_call(vc), Err(Refusal::Invalid));
+}
+
+#[test]
+fn the_last_vc_going_completes_a_pended_af_close() {
+    let (mut cm, a, b, sap, vc, callee) = connected();
+    assert!(matches!(cm.close_af(b), Ok(Finish::Pend(_))));
+    let Finish::Return(..) = cm.deregister_sap(sap).unwrap() else {
+        panic!()
+    };
+    let Finish::Pend(fx) = cm.close_call(callee).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DeactivateVc(31),
+            E::DispatchIncomingClose(30),
+            E::CompleteCloseCall(31),
+            E::DeleteVc(31),
+            E::CompleteCloseAf(11),
+            E::FreeAf(11)
+        ]
+    );
+    cm.close_call(vc).unwrap();
+    cm.delete_vc(vc).unwrap();
+    assert!(matches!(cm.close_af(a), Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))));
+    assert_eq!(cm.live(), (0, 0, 0));
+}
+
+#[test]
+fn contexts_are_checked_against_their_ids() {
+    let (cm, a, _, sap, vc) = two_clients();
+    assert!(cm.af_is(a, 10) && !cm.af_is(a, 11));
+    assert!(cm.sap_is(sap, 20) && !cm.sap_is(SapId::from_raw(9), 20));
+    assert!(cm.vc_is(vc, 30) && !cm.vc_is(VcId::from_raw(999), 30));
+}

@@ -1,0 +1,79 @@
+//! The VC state machine, as the call manager sees it.
+//!
+//! ```text
+//!  client VC:  Idle --make call--> Calling{callee} --accept--> Connected{peer}
+//!               ^                      |  reject / no route        | close (either side)
+//!               +----------------------+---------------------------+
+//!
+//!  MCM VC:     Creating{caller} --created+activated--> Offered{caller}
+//!                 --accept--> Connected{peer} --close--> (deleted)
+//!                 --reject--> (deleted)
+//! ```
+//!
+//! `Connected{peer: None}` is a call whose other side hung up: the incoming
+//! close was dispatched and this side's client still has to close it.
+
+use ndis_sys::NDIS_STATUS;
+
+/// Who created a VC, and so who deletes it (contract §3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VcOrigin {
+    /// NdisCoCreateVc by a client (ProtocolCoCreateVc): the client deletes it.
+    Client,
+    /// NdisMCmCreateVc by covmini for an incoming call: covmini deletes it.
+    CallManager,
+}
+
+/// Where a make call's handler is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MakeCallPhase {
+    /// ProtocolCmMakeCall is still running: an answer that arrives now is
+    /// returned by the handler itself (no NdisMCmMakeCallComplete).
+    InHandler,
+    /// ProtocolCmMakeCall returned PENDING: the answer is completed with
+    /// NdisMCmMakeCallComplete.
+    Pended,
+}
+
+/// The call on a VC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VcState {
+    /// No call (a client VC before its first call, or after a close).
+    Idle,
+    /// An MCM VC reserved for an incoming call; NdisMCmCreateVc is running.
+    Creating {
+        /// The calling VC.
+        caller: super::VcId,
+    },
+    /// A client VC whose make call waits for the callee's answer.
+    Calling {
+        /// The MCM VC offered to the callee.
+        callee: super::VcId,
+        /// Whether the make call handler is still running.
+        phase: MakeCallPhase,
+    },
+    /// An MCM VC offered to the SAP's client (NdisMCmDispatchIncomingCall).
+    Offered {
+        /// The calling VC.
+        caller: super::VcId,
+    },
+    /// The call is up (or half-closed when `peer` is None).
+    Connected {
+        /// The VC at the other end, while it is still connected.
+        peer: Option<super::VcId>,
+    },
+}
+
+/// One VC. The `answer` of a caller is the callee's answer received while
+/// the make call handler was still running, for the handler to return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct VcSlot<H> {
+    pub(crate) handle: H,
+    pub(crate) af: super::AfId,
+    pub(crate) origin: VcOrigin,
+    /// Whether covmini activated it (NdisMCmActivateVc) and has not
+    /// deactivated it yet: NDIS's active bit, mirrored.
+    pub(crate) active: bool,
+    pub(crate) state: VcState,
+    pub(crate) answer: Option<NDIS_STATUS>,
+}

@@ -1,0 +1,561 @@
+//! covmini's call manager under ndis-emu's scripted clients (issue #4,
+//! paths 1–7): address families, SAPs, client VCs and the loopback call,
+//! each path with the outcome a client sees (statuses, inbox lines, NDIS's
+//! view of the VC) and a clean report: no contract violation, no leak.
+//!
+//! Where NDIS lets the client answer either way (an incoming call), each
+//! path runs with a synchronous and a pended answer.
+
+use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS};
+use covmini::config;
+use ndis_emu::{Af, Answer, CallSpec, CallState, Client, Emulator, Report, Sap, Vc};
+use ndis_sys::*;
+
+// --- Helpers ------------------------------------------------------------------------
+
+/// Brings covmini up, runs `f`, takes it down (HaltEx notifies every AF still
+/// open) and returns the report.
+fn with_adapter(f: impl FnOnce(&mut Emulator)) -> Report {
+    let mut emu = Emulator::new();
+    emu.load(covmini::DriverEntry).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    f(&mut emu);
+    emu.halt_adapter().expect("halt");
+    emu.unload().expect("unload");
+    emu.finish()
+}
+
+fn assert_clean(report: &Report) {
+    assert!(report.is_clean(), "{report}");
+}
+
+/// Call parameters naming `address` as the called covmini address.
+fn call_to(address: &[u8]) -> CallSpec {
+    let mut spec = CallSpec::best_effort(125_000, 1500);
+    spec.media_specific_type = PARAM_TYPE_CALLED_ADDRESS;
+    spec.media_specific = address.to_vec();
+    spec
+}
+
+/// Two clients: "alice" with a VC, "bob" listening on the SAP "bob".
+struct Pair {
+    alice: Client,
+    bob: Client,
+    alice_af: Af,
+    bob_af: Af,
+    bob_sap: Sap,
+    vc: Vc,
+}
+
+fn pair(emu: &mut Emulator, bob_answers: Answer, bob_status: NDIS_STATUS) -> Pair {
+    let alice = emu.client("alice");
+    let bob = emu.client("bob");
+    emu.set_incoming_answer(bob, bob_answers, bob_status);
+    let alice_af = emu.open_af(alice, config::AF).expect("alice opens the AF");
+    let bob_af = emu.open_af(bob, config::AF).expect("bob opens the AF");
+    let bob_sap = emu.register_sap(bob_af, SAP_TYPE_ADDRESS, b"bob").expect("bob's SAP");
+    let vc = emu.create_vc(alice_af).expect("alice's VC");
+    Pair {
+        alice,
+        bob,
+        alice_af,
+        bob_af,
+        bob_sap,
+        vc,
+    }
+}
+
+/// Alice calls bob, who accepts (synchronously or not); returns bob's VC.
+fn connect(emu: &mut Emulator, p: &Pair, answer: Answer) -> Vc {
+    let status = emu.make_call(p.vc, &call_to(b"bob"));
+    let offered = emu.offered_vcs(p.bob);
+    let bob_vc = *offered.last().expect("bob was offered the call");
+    match answer {
+        Answer::Sync => assert_eq!(status, NDIS_STATUS_SUCCESS),
+        Answer::Pend => {
+            assert_eq!(status, NDIS_STATUS_PENDING, "the make call waits for bob");
+            assert_eq!(emu.vc_state(bob_vc), Some((CallState::Offered, true)));
+            emu.answer_incoming(bob_vc, NDIS_STATUS_SUCCESS).expect("bob answers");
+            assert_eq!(
+                emu.inbox(p.alice).last().map(String::as_str),
+                Some("MakeCallComplete 0x0")
+            );
+        }
+    }
+    assert_eq!(emu.vc_state(p.vc), Some((CallState::Connected, true)));
+    assert_eq!(emu.vc_state(bob_vc), Some((CallState::Connected, true)));
+    bob_vc
+}
+
+fn has(inbox: &[String], prefix: &str) -> bool {
+    inbox.iter().any(|l| l.starts_with(prefix))
+}
+
+// --- Path 1: address families --------------------------------------------------------
+
+#[test]
+fn a_client_opens_and_closes_the_af_synchronously() {
+    let report = with_adapter(|emu| {
+        let c = emu.client("c");
+        let af = emu.open_af(c, config::AF).expect("open");
+        assert_eq!(emu.inbox(c), ["OpenAfComplete 0x0"]);
+        assert_eq!(emu.close_af(af), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.inbox(c).last().map(String::as_str), Some("CloseAfComplete 0x0"));
+    });
+    assert_clean(&report);
+    let allocs = report
+        .events
+        .iter()
+        .filter(|e| e.name == "ExInitializeNPagedLookasideList")
+        .map(|e| e.detail.clone())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for tag in ["CvmF", "CvmS", "CvmV", "CvmP"] {
+        assert!(allocs.contains(tag), "a list tagged {tag}: {allocs}");
+    }
+}
+
+#[test]
+fn an_af_version_covmini_does_not_speak_is_bad_version() {
+    let report = with_adapter(|emu| {
+        let c = emu.client("c");
+        let newer = CO_ADDRESS_FAMILY {
+            MajorVersion: config::AF_MAJOR_VERSION + 1,
+            ..config::AF
+        };
+        assert_eq!(emu.open_af(c, newer), Err(NDIS_STATUS_BAD_VERSION));
+        assert_eq!(emu.inbox(c), [format!("OpenAfComplete {NDIS_STATUS_BAD_VERSION:#x}")]);
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn closing_an_af_with_a_sap_pends_until_the_sap_is_deregistered() {
+    let report = with_adapter(|emu| {
+        let c = emu.client("c");
+        let af = emu.open_af(c, config::AF).expect("open");
+        let sap = emu.register_sap(af, SAP_TYPE_ADDRESS, b"svc").expect("sap");
+        assert_eq!(emu.close_af(af), NDIS_STATUS_PENDING);
+        assert!(!has(&emu.inbox(c), "CloseAfComplete"));
+        assert_eq!(emu.deregister_sap(sap), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.inbox(c).last().map(String::as_str), Some("CloseAfComplete 0x0"));
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn closing_an_af_with_a_vc_pends_until_the_vc_is_deleted() {
+    let report = with_adapter(|emu| {
+        let c = emu.client("c");
+        let af = emu.open_af(c, config::AF).expect("open");
+        let vc = emu.create_vc(af).expect("vc");
+        assert_eq!(emu.close_af(af), NDIS_STATUS_PENDING);
+        assert_eq!(emu.delete_vc(vc), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.inbox(c).last().map(String::as_str), Some("CloseAfComplete 0x0"));
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn halt_asks_every_client_to_close_its_af_and_everything_is_freed() {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+        connect(emu, &p, Answer::Sync);
+        // A second, idle client VC and an unused SAP stay for halt too.
+        emu.create_vc(p.bob_af).expect("vc");
+        emu.register_sap(p.alice_af, SAP_TYPE_ADDRESS, b"alice").expect("sap");
+    });
+    assert_clean(&report);
+    let notified = report
+        .events
+        .iter()
+        .filter(|e| e.name == "NdisCmNotifyCloseAddressFamily")
+        .count();
+    assert_eq!(notified, 2, "one notification per open AF");
+}
+
+// --- Path 2: SAPs ------------------------------------------------------------------------
+
+#[test]
+fn a_sap_registers_and_deregisters_synchronously() {
+    let report = with_adapter(|emu| {
+        let c = emu.client("c");
+        let af = emu.open_af(c, config::AF).expect("open");
+        let sap = emu
+            .register_sap(af, SAP_TYPE_ADDRESS, &[0xAB; 32])
+            .expect("32 bytes is the limit");
+        assert_eq!(emu.deregister_sap(sap), NDIS_STATUS_SUCCESS);
+        // The address is free again.
+        emu.register_sap(af, SAP_TYPE_ADDRESS, &[0xAB; 32]).expect("again");
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn a_sap_address_already_registered_on_the_adapter_is_invalid_data() {
+    let report = with_adapter(|emu| {
+        let a = emu.client("a");
+        let b = emu.client("b");
+        let af_a = emu.open_af(a, config::AF).expect("open");
+        let af_b = emu.open_af(b, config::AF).expect("open");
+        emu.register_sap(af_a, SAP_TYPE_ADDRESS, b"shared").expect("first");
+        assert_eq!(
+            emu.register_sap(af_b, SAP_TYPE_ADDRESS, b"shared"),
+            Err(NDIS_STATUS_INVALID_DATA),
+            "another client's SAP"
+        );
+        assert_eq!(
+            emu.register_sap(af_a, SAP_TYPE_ADDRESS, b"shared"),
+            Err(NDIS_STATUS_INVALID_DATA),
+            "the same client's SAP"
+        );
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn malformed_saps_are_invalid_data() {
+    let report = with_adapter(|emu| {
+        let c = emu.client("c");
+        let af = emu.open_af(c, config::AF).expect("open");
+        assert_eq!(
+            emu.register_sap(af, 0, b"x"),
+            Err(NDIS_STATUS_INVALID_DATA),
+            "wrong type"
+        );
+        assert_eq!(
+            emu.register_sap(af, SAP_TYPE_ADDRESS, b""),
+            Err(NDIS_STATUS_INVALID_DATA),
+            "empty"
+        );
+        assert_eq!(
+            emu.register_sap(af, SAP_TYPE_ADDRESS, &[1; 33]),
+            Err(NDIS_STATUS_INVALID_DATA),
+            "too long"
+        );
+    });
+    assert_clean(&report);
+}
+
+// --- Path 3: client VCs ---------------------------------------------------------------------
+
+#[test]
+fn a_client_creates_and_deletes_vcs() {
+    let report = with_adapter(|emu| {
+        let c = emu.client("c");
+        let af = emu.open_af(c, config::AF).expect("open");
+        let vcs: Vec<Vc> = (0..4).map(|_| emu.create_vc(af).expect("vc")).collect();
+        for vc in &vcs {
+            assert_eq!(emu.vc_state(*vc), Some((CallState::Idle, false)));
+        }
+        for vc in vcs {
+            assert_eq!(emu.delete_vc(vc), NDIS_STATUS_SUCCESS);
+            assert_eq!(emu.vc_state(vc), None);
+        }
+        assert_eq!(emu.close_af(af), NDIS_STATUS_SUCCESS);
+    });
+    assert_clean(&report);
+}
+
+// --- Path 4: make call, accepted -------------------------------------------------------------
+
+fn accepted(answer: Answer) {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, answer, NDIS_STATUS_SUCCESS);
+        let bob_vc = connect(emu, &p, answer);
+        let bob = emu.inbox(p.bob);
+        assert!(
+            has(
+                &bob,
+                &format!("IncomingCall VC {:#x} on SAP {:#x}", bob_vc.0, p.bob_sap.0)
+            ),
+            "{bob:?}"
+        );
+        assert!(has(&bob, &format!("CallConnected VC {:#x}", bob_vc.0)), "{bob:?}");
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn a_call_to_a_registered_sap_connects_when_the_callee_accepts_at_once() {
+    accepted(Answer::Sync);
+}
+
+#[test]
+fn a_call_pends_until_the_callee_accepts_later() {
+    accepted(Answer::Pend);
+}
+
+// --- Path 5: make call, rejected or unroutable -----------------------------------------------------
+
+fn rejected(answer: Answer) {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, answer, NDIS_STATUS_NOT_ACCEPTED);
+        let status = emu.make_call(p.vc, &call_to(b"bob"));
+        assert!(has(&emu.inbox(p.bob), "IncomingCall VC "), "bob was offered the call");
+        match answer {
+            Answer::Sync => assert_eq!(status, NDIS_STATUS_NOT_ACCEPTED),
+            Answer::Pend => {
+                assert_eq!(status, NDIS_STATUS_PENDING);
+                let bob_vc = *emu.offered_vcs(p.bob).last().expect("bob's offered VC");
+                emu.answer_incoming(bob_vc, NDIS_STATUS_NOT_ACCEPTED)
+                    .expect("bob rejects");
+                assert_eq!(
+                    emu.inbox(p.alice).last().map(String::as_str),
+                    Some(format!("MakeCallComplete {NDIS_STATUS_NOT_ACCEPTED:#x}").as_str())
+                );
+            }
+        }
+        assert_eq!(
+            emu.vc_state(p.vc),
+            Some((CallState::Closed, false)),
+            "alice's VC is left inactive"
+        );
+        assert!(has(&emu.inbox(p.bob), "DeleteVc"), "bob's offered VC was deleted");
+        assert!(emu.offered_vcs(p.bob).is_empty());
+        // The VC can be deleted, or used again.
+        assert_eq!(emu.delete_vc(p.vc), NDIS_STATUS_SUCCESS);
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn a_call_the_callee_rejects_at_once_fails_with_its_status() {
+    rejected(Answer::Sync);
+}
+
+#[test]
+fn a_pended_call_the_callee_rejects_later_completes_with_its_status() {
+    rejected(Answer::Pend);
+}
+
+#[test]
+fn a_call_to_an_address_with_no_sap_is_no_route_and_activates_nothing() {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+        assert_eq!(
+            emu.make_call(p.vc, &call_to(b"carol")),
+            NDIS_STATUS_NO_ROUTE_TO_DESTINATION
+        );
+        assert_eq!(emu.vc_state(p.vc), Some((CallState::Closed, false)));
+        assert!(emu.offered_vcs(p.bob).is_empty());
+        assert!(!has(&emu.inbox(p.bob), "IncomingCall"));
+    });
+    assert_clean(&report);
+    assert!(!report.events.iter().any(|e| e.name == "NdisMCmActivateVc"));
+}
+
+#[test]
+fn a_call_whose_called_address_is_malformed_is_invalid_address() {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+        let mut wrong_type = call_to(b"bob");
+        wrong_type.media_specific_type = SAP_TYPE_ADDRESS;
+        assert_eq!(emu.make_call(p.vc, &wrong_type), NDIS_STATUS_INVALID_ADDRESS);
+        assert_eq!(emu.make_call(p.vc, &call_to(b"")), NDIS_STATUS_INVALID_ADDRESS);
+        assert_eq!(emu.make_call(p.vc, &call_to(&[1; 33])), NDIS_STATUS_INVALID_ADDRESS);
+        assert_eq!(emu.vc_state(p.vc), Some((CallState::Closed, false)));
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn a_callee_whose_client_refuses_the_vc_fails_the_call() {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+        emu.set_create_vc_status(p.bob, NDIS_STATUS_RESOURCES);
+        assert_eq!(emu.make_call(p.vc, &call_to(b"bob")), NDIS_STATUS_RESOURCES);
+        assert_eq!(emu.vc_state(p.vc), Some((CallState::Closed, false)));
+    });
+    assert_clean(&report);
+}
+
+// --- Paths 6 and 7: close from either side ----------------------------------------------------------
+
+fn caller_closes(answer: Answer) {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, answer, NDIS_STATUS_SUCCESS);
+        let bob_vc = connect(emu, &p, answer);
+        assert_eq!(emu.close_call(p.vc, &[]), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.vc_state(p.vc), Some((CallState::Closed, false)));
+        let bob = emu.inbox(p.bob);
+        assert!(
+            has(&bob, &format!("IncomingCloseCall 0x0 VC {:#x}", bob_vc.0)),
+            "{bob:?}"
+        );
+        assert!(has(&bob, &format!("DeleteVc {:#x}", bob_vc.0)), "{bob:?}");
+        assert_eq!(emu.vc_state(bob_vc), None, "covmini deleted its VC after the close");
+        assert_eq!(emu.delete_vc(p.vc), NDIS_STATUS_SUCCESS);
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn the_caller_hangs_up_a_call_accepted_at_once() {
+    caller_closes(Answer::Sync);
+}
+
+#[test]
+fn the_caller_hangs_up_a_call_accepted_later() {
+    caller_closes(Answer::Pend);
+}
+
+fn callee_closes(answer: Answer) {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, answer, NDIS_STATUS_SUCCESS);
+        let bob_vc = connect(emu, &p, answer);
+        assert_eq!(emu.close_call(bob_vc, &[]), NDIS_STATUS_SUCCESS);
+        assert_eq!(
+            emu.vc_state(bob_vc),
+            None,
+            "covmini deleted its VC after the close completed"
+        );
+        let alice = emu.inbox(p.alice);
+        assert!(
+            has(&alice, &format!("IncomingCloseCall 0x0 VC {:#x}", p.vc.0)),
+            "{alice:?}"
+        );
+        assert_eq!(
+            alice.last().map(String::as_str),
+            Some("CloseCallComplete 0x0"),
+            "alice closed her side"
+        );
+        assert_eq!(emu.vc_state(p.vc), Some((CallState::Closed, false)));
+        // Alice's VC can carry a new call.
+        let again = connect(emu, &p, answer);
+        assert_ne!(again, bob_vc);
+        assert_eq!(emu.close_call(p.vc, &[]), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.delete_vc(p.vc), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.deregister_sap(p.bob_sap), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.close_af(p.bob_af), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.close_af(p.alice_af), NDIS_STATUS_SUCCESS);
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn the_callee_hangs_up_a_call_it_accepted_at_once() {
+    callee_closes(Answer::Sync);
+}
+
+#[test]
+fn the_callee_hangs_up_a_call_it_accepted_later() {
+    callee_closes(Answer::Pend);
+}
+
+#[test]
+fn a_close_with_close_data_is_invalid_data_and_the_call_stays_up() {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+        connect(emu, &p, Answer::Sync);
+        assert_eq!(emu.close_call(p.vc, b"bye"), NDIS_STATUS_INVALID_DATA);
+        assert_eq!(emu.vc_state(p.vc), Some((CallState::Connected, true)));
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn the_callee_deregistering_its_sap_keeps_its_calls() {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+        let bob_vc = connect(emu, &p, Answer::Sync);
+        assert_eq!(emu.deregister_sap(p.bob_sap), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.vc_state(bob_vc), Some((CallState::Connected, true)));
+        let vc = emu.create_vc(p.alice_af).expect("vc");
+        assert_eq!(emu.make_call(vc, &call_to(b"bob")), NDIS_STATUS_NO_ROUTE_TO_DESTINATION);
+    });
+    assert_clean(&report);
+}
+
+/// The call-manager traffic of `report` from the first ProtocolCmMakeCall
+/// up to halt: handler entries and NDIS calls, in order.
+fn call_traffic(report: &Report) -> Vec<&'static str> {
+    report
+        .events
+        .iter()
+        .filter(|e| e.dir != "<-")
+        .map(|e| e.name)
+        .skip_while(|n| *n != "ProtocolCmMakeCall")
+        .take_while(|n| *n != "MiniportPause")
+        .filter(|n| n.starts_with("NdisCm") || n.starts_with("NdisMCm") || n.starts_with("ProtocolC"))
+        .collect()
+}
+
+#[test]
+fn a_pended_call_and_a_callee_close_make_their_ndis_calls_in_contract_order() {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Pend, NDIS_STATUS_SUCCESS);
+        let bob_vc = connect(emu, &p, Answer::Pend);
+        assert_eq!(emu.close_call(bob_vc, &[]), NDIS_STATUS_SUCCESS);
+    });
+    assert_clean(&report);
+    assert_eq!(
+        call_traffic(&report),
+        [
+            "ProtocolCmMakeCall",
+            "NdisMCmCreateVc",
+            // Both VCs active before the offer and before any SUCCESS (seed page).
+            "NdisMCmActivateVc",
+            "NdisMCmActivateVc",
+            "NdisCmDispatchIncomingCall",
+            // Bob answers later: covmini's pended make call completes then.
+            "ProtocolCmIncomingCallComplete",
+            "NdisCmDispatchCallConnected",
+            "NdisCmMakeCallComplete",
+            // Bob hangs up: deactivate, tell alice, complete, then delete
+            // the VC covmini created (seed NdisMCmCloseCallComplete).
+            "ProtocolCmCloseCall",
+            "NdisMCmDeactivateVc",
+            "NdisCmDispatchIncomingCloseCall",
+            "NdisCmCloseCallComplete",
+            "NdisMCmDeleteVc",
+            // Alice answers the incoming close.
+            "ProtocolCmCloseCall",
+            "NdisMCmDeactivateVc",
+        ]
+    );
+}
+
+#[test]
+fn a_call_accepted_at_once_is_connected_before_the_make_call_returns() {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+        connect(emu, &p, Answer::Sync);
+    });
+    assert_clean(&report);
+    let traffic = call_traffic(&report);
+    assert_eq!(
+        traffic.get(..7),
+        Some(
+            &[
+                "ProtocolCmMakeCall",
+                "NdisMCmCreateVc",
+                "NdisMCmActivateVc",
+                "NdisMCmActivateVc",
+                "NdisCmDispatchIncomingCall",
+                // NDIS re-enters covmini inside the dispatch (contract §2.3).
+                "ProtocolCmIncomingCallComplete",
+                "NdisCmDispatchCallConnected",
+            ][..]
+        )
+    );
+    assert!(
+        !traffic.contains(&"NdisCmMakeCallComplete"),
+        "the handler returned SUCCESS itself"
+    );
+}
+
+#[test]
+fn sends_are_completed_not_lost_until_the_data_path_exists() {
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+        connect(emu, &p, Answer::Sync);
+        emu.send(p.vc, &[b"hello", b"world"]).expect("send");
+        assert_eq!(
+            emu.send_results(p.alice),
+            [NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_NOT_SUPPORTED]
+        );
+        assert!(emu.received(p.bob).is_empty());
+    });
+    assert_clean(&report);
+}
