@@ -216,6 +216,27 @@ fn vc_create_on_open_af_fires_on_a_null_af() {
     let (_, status) = call(&mut net);
     assert_eq!(status, NDIS_STATUS_DEST_OUT_OF_ORDER);
     only(&down(net), r::VC_CREATE_ON_OPEN_AF);
+    // The same rule guards the out handle, which must start NULL.
+    let mut net = up(Fault::CreateVcOutNotNull);
+    let (_, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_DEST_OUT_OF_ORDER);
+    only(&down(net), r::VC_CREATE_ON_OPEN_AF);
+}
+
+#[test]
+fn a_close_completed_inside_the_handler_reaches_the_client_at_once() {
+    // The fixture completes an MCM-created VC's close inside ProtocolCmCloseCall
+    // and deletes the VC before returning PENDING (the seed page's order).
+    let mut net = up(Fault::None);
+    let (vc, _) = call(&mut net);
+    assert_eq!(net.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);
+    let inbox = net.emu.inbox(net.callee);
+    assert!(
+        inbox.iter().any(|l| l.starts_with("CloseCallComplete 0x0")),
+        "{inbox:?}"
+    );
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
 }
 
 #[test]

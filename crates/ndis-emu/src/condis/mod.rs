@@ -269,7 +269,8 @@ pub enum ReqPhase {
 pub enum CompletionVerdict {
     /// Apply the completion now (the request was pended).
     Apply,
-    /// Remember it: the handler is still running; apply when it returns PENDING.
+    /// Apply it now, as NDIS does, and remember it: the handler is still
+    /// running and must return PENDING.
     Early,
     /// No such request is pended: a double completion, or a completion of a
     /// request whose handler returned non-PENDING (NDIS completed it already).
@@ -283,7 +284,7 @@ pub enum CompletionVerdict {
 pub enum ReturnVerdict {
     /// Non-PENDING: NDIS completes the request with this status now.
     NdisCompletes(NDIS_STATUS),
-    /// PENDING, and the handler had already completed: apply that status now.
+    /// PENDING, and the handler had already completed (applied then).
     CompletedEarly(NDIS_STATUS),
     /// PENDING: wait for the completion.
     Pended,
@@ -396,6 +397,9 @@ pub struct Condis {
     /// object (by NDIS handle), kept alive until the request completes: the
     /// driver may hold and modify them until then.
     pub params: BTreeMap<usize, crate::ffi::params::CallParams>,
+    /// The call parameters the MCM offered with each incoming call (its own
+    /// memory), by the NdisVcHandle, while the call is offered.
+    pub offered: BTreeMap<usize, usize>,
     /// OID requests handed to the driver, by request address.
     pub oids: BTreeMap<usize, OidRec>,
 }

@@ -22,7 +22,7 @@ crate::define_rules! { CONDIS:
     VC_DEACTIVATED_BEFORE_DELETE, "vc.deactivated-before-delete", false, "seed NdisMCmCloseCallComplete; §3.3 [B]", "vc_deactivated_before_delete_fires_on_close_without_deactivation",
         "A VC is deactivated before it is deleted: NdisMCmDeleteVc on an active VC, or a closed call whose VC is still active when the client deletes it, breaks this.";
     VC_CREATE_ON_OPEN_AF, "vc.create-on-open-af", false, "§3.1", "vc_create_on_open_af_fires_on_a_null_af",
-        "NdisMCmCreateVc names an open NdisAfHandle.";
+        "NdisMCmCreateVc names an open NdisAfHandle and an out handle initialised to NULL.";
     INCOMING_SAP_REGISTERED, "incoming.sap-registered", false, "§3.2, §3.3, §8.8", "incoming_sap_registered_fires_on_a_deregistering_sap",
         "NdisMCmDispatchIncomingCall names a SAP that is registered (or registering) on an open AF.";
     INCOMING_VC_CREATED_AND_ACTIVE, "incoming.vc-created-and-active", false, "§3.3, §8.8", "incoming_vc_created_and_active_fires_on_an_inactive_vc",

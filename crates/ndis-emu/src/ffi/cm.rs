@@ -272,10 +272,8 @@ fn settle(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Opti
             apply(w, kind, h, s, ctx);
             s
         }
-        ReturnVerdict::CompletedEarly(s) => {
-            apply(w, kind, h, s, ctx);
-            s
-        }
+        // Already applied when the completion arrived (as NDIS does).
+        ReturnVerdict::CompletedEarly(s) => s,
         ReturnVerdict::Pended => NDIS_STATUS_PENDING,
         ReturnVerdict::CompletedTwice(s) => {
             w.violate(
@@ -309,8 +307,9 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
             return;
         }
         match w.condis.requests.complete(kind, h, status) {
-            CompletionVerdict::Apply => apply(w, kind, h, status, ctx),
-            CompletionVerdict::Early => {}
+            // NDIS acts on a completion at once, also one made inside the
+            // handler (which must then return PENDING).
+            CompletionVerdict::Apply | CompletionVerdict::Early => apply(w, kind, h, status, ctx),
             CompletionVerdict::NotPended => w.violate(
                 r::COMPLETE_ONLY_PENDED,
                 call,
@@ -982,11 +981,13 @@ pub(crate) fn answer_incoming(vc: usize, status: NDIS_STATUS) -> Result<(), Refu
         let handler = cm_handlers(w)
             .and_then(|c| c.CmIncomingCallCompleteHandler)
             .ok_or(NDIS_STATUS_FAILURE)?;
+        // The parameters the MCM offered with the call (its memory, valid
+        // while the call is offered).
         let cp = w
             .condis
-            .params
-            .get_mut(&vc)
-            .map_or(core::ptr::null_mut(), CallParams::as_ptr);
+            .offered
+            .get(&vc)
+            .map_or(core::ptr::null_mut(), |p| *p as PCO_CALL_PARAMETERS);
         Ok((handler, ctx, cp))
     })?;
     incoming_call_complete(handler, vc, ctx, status, cp);
@@ -1001,6 +1002,7 @@ fn incoming_call_complete(
     cp: PCO_CALL_PARAMETERS,
 ) {
     world::with("NdisClIncomingCallComplete", |w| {
+        w.condis.offered.remove(&vc);
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.call = if status == NDIS_STATUS_SUCCESS {
                 CallState::Accepted
@@ -1288,11 +1290,23 @@ ndis_fn! {
     pub unsafe fn NdisMCmCreateVc(adapter: NDIS_HANDLE, af: NDIS_HANDLE, ctx: NDIS_HANDLE, out: PNDIS_HANDLE) -> NDIS_STATUS {
         const CALL: &str = "NdisMCmCreateVc";
         let (a, afh) = (adapter as usize, af as usize);
+        // SAFETY: read only when non-null: the MCM's out slot (contract §3.3:
+        // "with h initialised to NULL").
+        let initial = (!out.is_null()).then(|| unsafe { out.read() });
         let created = world::with(CALL, |w| {
             w.event("=>", CALL, format!("AF {afh:#x}"));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(a, HandleKind::Adapter, CALL) {
                 return Err(NDIS_STATUS_FAILURE);
+            }
+            if initial.is_none_or(|h| !h.is_null()) {
+                w.violate(
+                    r::VC_CREATE_ON_OPEN_AF,
+                    CALL,
+                    format!("the out handle must be a slot initialised to NULL, got {initial:?}"),
+                    &[afh],
+                );
+                return Err(NDIS_STATUS_INVALID_PARAMETER);
             }
             let Some(rec) = w.condis.afs.get(&afh).filter(|x| x.state == AfState::Open).cloned() else {
                 w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
@@ -1405,6 +1419,7 @@ ndis_fn! {
                 v.call = CallState::Offered;
                 v.sap = Some(s);
             }
+            w.condis.offered.insert(h, cp as usize);
             inbox(w, Some(client), format!("IncomingCall VC {h:#x} on SAP {s:#x}"));
             let handler = cm_handlers(w).and_then(|c| c.CmIncomingCallCompleteHandler);
             let ctx = w.condis.vcs.get(&h).map_or(0, |v| v.cm_context);

@@ -48,6 +48,7 @@ pub enum Fault {
     LeaveSendStatusUnset,
     ReceiveFromTheSender,
     HoldSendsAndClose,
+    CreateVcOutNotNull,
 }
 
 /// The fixture's address family.
@@ -574,7 +575,7 @@ ndis_fn! {
                 s.vcs.push(Vc { handle: 0, peer: ctx as usize, mcm_created: true });
                 s.vcs.len()
             });
-            let mut callee: NDIS_HANDLE = null_mut();
+            let mut callee: NDIS_HANDLE = if fault() == Fault::CreateVcOutNotNull { 0x99 as NDIS_HANDLE } else { null_mut() };
             // SAFETY: adapter and AF handles NDIS gave; out slot alive.
             let created = unsafe { NdisMCmCreateVc(adapter as NDIS_HANDLE, af as NDIS_HANDLE, index as NDIS_HANDLE, &raw mut callee) };
             if created != NDIS_STATUS_SUCCESS {
