@@ -2,15 +2,19 @@
 //! ndis-emu, shows what NDIS and the driver said to each other, and exits
 //! non-zero on any contract violation or leak.
 //!
-//! This first version runs the registration lifecycle (load, initialize,
-//! restart, pause, halt, unload) against the host build; scenarios, traces,
-//! diagrams, `--sys` and benchmarks arrive with issues #5 and #6.
+//! This version runs one built-in story against the host build: the adapter
+//! initializes, two clients open covmini's AF, one registers a SAP, the
+//! other calls it, the call connects, the caller hangs up (both sides
+//! close), and the adapter halts and the driver unloads. Scenario files,
+//! data, traces, diagrams, `--sys` and benchmarks arrive with issues #5 and #6.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ndis_emu::{Emulator, Report};
+use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS};
+use ndis_emu::{CallSpec, CallState, Emulator};
+use ndis_sys::{NDIS_STATUS, NDIS_STATUS_FAILURE, NDIS_STATUS_SUCCESS};
 
 /// Run covmini, a CoNDIS miniport with an integrated call manager, inside
 /// ndis-emu, a user-mode NDIS that enforces the CoNDIS contract.
@@ -23,8 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Bring covmini up and down through the NDIS lifecycle and report
-    /// (the default).
+    /// Run the built-in story (a call between two clients) and report (the
+    /// default).
     Run {
         /// Print only the summary and violations, not the trace.
         #[arg(short, long)]
@@ -45,24 +49,85 @@ fn main() -> ExitCode {
     }
 }
 
-/// One step of the lifecycle.
-type Step = fn(&mut Emulator) -> Result<(), ndis_emu::EmuError>;
+/// The called address of the story's callee (covmini's SAP format:
+/// docs/call-manager.md).
+const CALLEE: &[u8] = b"lab-callee";
 
-/// One lifecycle; each step that fails stops the run, as NDIS would.
-fn lifecycle() -> Result<Report, (String, Report)> {
-    let mut emu = Emulator::new();
-    let steps: [(&str, Step); 4] = [
-        ("load the driver (DriverEntry)", |e| e.load(covmini::DriverEntry)),
-        ("add the adapter (InitializeEx, Restart)", Emulator::add_adapter),
-        ("halt the adapter (Pause, HaltEx)", Emulator::halt_adapter),
-        ("unload the driver (Unload)", Emulator::unload),
-    ];
-    for (what, step) in steps {
-        if let Err(e) = step(&mut emu) {
-            return Err((format!("{what}: {e}"), emu.finish()));
-        }
+/// Fails a story step with what it was and what NDIS said.
+fn step(what: &str, status: NDIS_STATUS, want: NDIS_STATUS) -> Result<(), String> {
+    if status == want {
+        println!("  ok   {what}");
+        Ok(())
+    } else {
+        Err(format!("{what}: {status:#010x}, expected {want:#010x}"))
     }
-    Ok(emu.finish())
+}
+
+/// The built-in story; each failed step stops it.
+fn story(emu: &mut Emulator) -> Result<(), String> {
+    fn e(what: &'static str) -> impl Fn(ndis_emu::EmuError) -> String {
+        move |err| format!("{what}: {err}")
+    }
+    emu.load(covmini::DriverEntry)
+        .map_err(e("load the driver (DriverEntry)"))?;
+    println!("  ok   load the driver: DriverEntry registered an NDIS 6.30 CoNDIS miniport");
+    emu.add_adapter().map_err(e("add the adapter"))?;
+    println!("  ok   add the adapter: InitializeEx, then Restart");
+    let caller = emu.client("caller");
+    let callee = emu.client("callee");
+    let caller_af = emu
+        .open_af(caller, covmini::config::AF)
+        .map_err(|s| format!("caller opens the AF: {s:#x}"))?;
+    let callee_af = emu
+        .open_af(callee, covmini::config::AF)
+        .map_err(|s| format!("callee opens the AF: {s:#x}"))?;
+    println!("  ok   two clients open AF {:#x} v1.0", covmini::config::COVMINI_AF);
+    let sap = emu
+        .register_sap(callee_af, SAP_TYPE_ADDRESS, CALLEE)
+        .map_err(|s| format!("callee registers its SAP: {s:#x}"))?;
+    println!("  ok   callee registers SAP {:?}", String::from_utf8_lossy(CALLEE));
+    let vc = emu
+        .create_vc(caller_af)
+        .map_err(|s| format!("caller creates a VC: {s:#x}"))?;
+    let mut spec = CallSpec::best_effort(125_000_000, 1500);
+    spec.media_specific_type = PARAM_TYPE_CALLED_ADDRESS;
+    spec.media_specific = CALLEE.to_vec();
+    step(
+        "caller calls the callee (make call)",
+        emu.make_call(vc, &spec),
+        NDIS_STATUS_SUCCESS,
+    )?;
+    let offered = emu.offered_vcs(callee);
+    let connected = emu.vc_state(vc) == Some((CallState::Connected, true))
+        && offered.first().and_then(|v| emu.vc_state(*v)) == Some((CallState::Connected, true));
+    step(
+        "both ends connected and active",
+        if connected { 0 } else { NDIS_STATUS_FAILURE },
+        0,
+    )?;
+    step(
+        "caller hangs up (close call)",
+        emu.close_call(vc, &[]),
+        NDIS_STATUS_SUCCESS,
+    )?;
+    let closed = emu.inbox(callee).iter().any(|l| l.starts_with("IncomingCloseCall"));
+    step(
+        "callee told and closed its side",
+        if closed { 0 } else { NDIS_STATUS_FAILURE },
+        0,
+    )?;
+    step("caller deletes its VC", emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
+    step(
+        "callee deregisters its SAP",
+        emu.deregister_sap(sap),
+        NDIS_STATUS_SUCCESS,
+    )?;
+    step("caller closes its AF", emu.close_af(caller_af), NDIS_STATUS_SUCCESS)?;
+    emu.halt_adapter().map_err(e("halt the adapter"))?;
+    println!("  ok   halt: covmini notifies the callee, which closes its AF; HaltEx returns");
+    emu.unload().map_err(e("unload"))?;
+    println!("  ok   unload: MiniportDriverUnload deregistered the driver");
+    Ok(())
 }
 
 fn run(quiet: bool) -> ExitCode {
@@ -70,10 +135,10 @@ fn run(quiet: bool) -> ExitCode {
         "covmini-lab: covmini (host build) under ndis-emu, {} rules enforced",
         ndis_emu::rules::all().len()
     );
-    let (failure, report) = match lifecycle() {
-        Ok(r) => (None, r),
-        Err((f, r)) => (Some(f), r),
-    };
+    println!("\nstory:");
+    let mut emu = Emulator::new();
+    let failure = story(&mut emu).err();
+    let report = emu.finish();
     if !quiet {
         println!("\ntrace ('->' NDIS calls the driver, '<-' the driver returns, '=>' the driver calls NDIS):");
         for e in &report.events {
