@@ -21,6 +21,9 @@ use ndis_sys::{NDIS_STATUS, NDIS_STATUS_FAILURE, NDIS_STATUS_SUCCESS};
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Print only the story's steps, the summary and violations, not the trace.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -29,19 +32,15 @@ struct Cli {
 enum Command {
     /// Run the built-in story (a call between two clients) and report (the
     /// default).
-    Run {
-        /// Print only the summary and violations, not the trace.
-        #[arg(short, long)]
-        quiet: bool,
-    },
+    Run,
     /// Print the ndis-emu rules catalog (Markdown).
     Rules,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run { quiet: false }) {
-        Command::Run { quiet } => run(quiet),
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => run(cli.quiet),
         Command::Rules => {
             print!("{}", ndis_emu::rules::catalog_markdown());
             ExitCode::SUCCESS
