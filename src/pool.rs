@@ -18,6 +18,9 @@ pub const TAG_VC: ULONG = pool_tag(b"CvmV");
 /// Per-party contexts (`CallMgrPartyContext`).
 pub const TAG_PARTY: ULONG = pool_tag(b"CvmP");
 
+/// The receive NBL pool of the data path (`NdisAllocateNetBufferListPool`).
+pub const TAG_RX: ULONG = pool_tag(b"CvmR");
+
 /// Signatures stored in the first field of each context, distinct from the
 /// tags (lower-case first letter) so a signature hit is never a pool header.
 /// This one marks the adapter context.
@@ -46,6 +49,7 @@ mod tests {
             TAG_SAP,
             TAG_VC,
             TAG_PARTY,
+            TAG_RX,
             SIG_ADAPTER,
             SIG_AF,
             SIG_SAP,

@@ -546,16 +546,13 @@ fn a_call_accepted_at_once_is_connected_before_the_make_call_returns() {
 }
 
 #[test]
-fn sends_are_completed_not_lost_until_the_data_path_exists() {
+fn sends_on_a_connected_call_reach_the_callee_and_complete() {
     let report = with_adapter(|emu| {
         let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
         connect(emu, &p, Answer::Sync);
         emu.send(p.vc, &[b"hello", b"world"]).expect("send");
-        assert_eq!(
-            emu.send_results(p.alice),
-            [NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_NOT_SUPPORTED]
-        );
-        assert!(emu.received(p.bob).is_empty());
+        assert_eq!(emu.send_results(p.alice), [NDIS_STATUS_SUCCESS, NDIS_STATUS_SUCCESS]);
+        assert_eq!(emu.received(p.bob), [b"hello".to_vec(), b"world".to_vec()]);
     });
     assert_clean(&report);
 }

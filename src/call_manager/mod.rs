@@ -40,6 +40,20 @@ use ndis_sys::{
     NDIS_STATUS_NO_ROUTE_TO_DESTINATION, NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS,
 };
 
+/// The reserved address covmini answers itself: a call to it needs no SAP,
+/// connects at once, and every NBL sent on the VC comes back on it. No SAP
+/// may be registered with it.
+pub const ECHO_ADDRESS: &[u8] = b"echo";
+
+/// Where a send on a VC goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route<H> {
+    /// The VC the data is indicated on (the sender itself for echo).
+    pub target: VcId,
+    /// Its context token.
+    pub target_handle: H,
+}
+
 /// Most AF opens per adapter at once.
 pub const MAX_AFS: usize = 8;
 /// Most SAPs per adapter at once.
@@ -335,7 +349,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if a.state != AfState::Open {
             return Err(Refusal::AfClosing);
         }
-        if self.saps.iter().flatten().any(|s| s.address == address) {
+        if address.as_bytes() == ECHO_ADDRESS || self.saps.iter().flatten().any(|s| s.address == address) {
             return Err(Refusal::DuplicateSap);
         }
         let slot = SapSlot {
@@ -413,6 +427,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             active: false,
             state,
             answer: None,
+            busy: 0,
         };
         let id = insert(&mut self.vcs, slot).map(VcId).ok_or(Refusal::Resources)?;
         if let Some(a) = self.af(af) {
@@ -644,42 +659,174 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
     }
 
-    /// ProtocolCmCloseCall on `id` (either end). Deactivates the VC, tells
-    /// the peer (incoming close), and completes: a client VC at once (it
-    /// goes idle, for reuse or ProtocolCoDeleteVc); an MCM VC by pending,
-    /// completing, and deleting it (seed NdisMCmCloseCallComplete: "If the
-    /// MCM driver originally created the VC, it should call NdisMCmDeleteVc
-    /// with the same NdisVcHandle").
+    /// ProtocolCmCloseCall on `id` (either end, or an echo call). Tells the
+    /// peer (incoming close; the peer is pinned until the glue has made that
+    /// call and [`Self::unpin`]s it, so it cannot be deleted under it), then
+    /// finishes the close: deactivates the VC and completes, a client VC at
+    /// once (it goes idle, for reuse or ProtocolCoDeleteVc), an MCM VC by
+    /// pending, completing, and deleting it (seed NdisMCmCloseCallComplete:
+    /// "If the MCM driver originally created the VC, it should call
+    /// NdisMCmDeleteVc with the same NdisVcHandle").
+    ///
+    /// A VC with sends held or receives outstanding (contract §3.3: "before
+    /// deactivating, complete all pending sends and wait for indicated
+    /// receives to come back") is not deactivated yet: the close pends in
+    /// [`VcState::Closing`] and the last [`Self::unpin`] finishes it.
     pub fn close_call(&mut self, id: VcId) -> Result<Finish<H>, Refusal> {
         let v = *self.vc(id).ok_or(Refusal::Invalid)?;
-        let VcState::Connected { peer } = v.state else {
+        let peer = match v.state {
+            VcState::Connected { peer } => peer,
+            VcState::Echo => None,
             // Set-up calls are finished by the callee's answer, not closed.
-            return Err(Refusal::Invalid);
+            _ => return Err(Refusal::Invalid),
         };
-        let mut fx = Effects::new();
-        if v.active {
-            fx.push(Effect::DeactivateVc(v.handle));
-        }
+        let mut tell = Effects::new();
         if let Some(p) = peer {
             self.unlink(p, id);
             if let Some(pv) = self.vc(p) {
-                fx.push(Effect::DispatchIncomingClose(pv.handle));
+                pv.busy = pv.busy.saturating_add(1);
+                tell.push(Effect::DispatchIncomingClose(pv.handle));
             }
         }
+        if let Some(me) = self.vc(id) {
+            me.state = VcState::Closing;
+        }
+        if v.busy > 0 {
+            return Ok(Finish::Pend(tell));
+        }
+        Ok(self.finish_close(id, tell, true))
+    }
+
+    /// Deactivates and completes the close of a drained VC, with `tell` (the
+    /// peer's incoming close) right after the deactivation. `in_handler`:
+    /// ProtocolCmCloseCall is running and may return SUCCESS itself.
+    fn finish_close(&mut self, id: VcId, tell: Effects<H>, in_handler: bool) -> Finish<H> {
+        let mut fx = Effects::new();
+        let Some(v) = self.vc(id).map(|v| *v) else {
+            return Finish::Return(NDIS_STATUS_FAILURE, tell);
+        };
+        if v.active {
+            fx.push(Effect::DeactivateVc(v.handle));
+        }
+        fx.extend(tell);
         match v.origin {
             VcOrigin::Client => {
                 if let Some(me) = self.vc(id) {
                     me.active = false;
                     me.state = VcState::Idle;
                 }
-                Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
+                if in_handler {
+                    Finish::Return(NDIS_STATUS_SUCCESS, fx)
+                } else {
+                    fx.push(Effect::CompleteCloseCall(v.handle));
+                    Finish::Pend(fx)
+                }
             }
             VcOrigin::CallManager => {
                 fx.push(Effect::CompleteCloseCall(v.handle));
                 fx.push(Effect::DeleteVc(v.handle));
                 self.remove_vc(id, &mut fx);
-                Ok(Finish::Pend(fx))
+                Finish::Pend(fx)
             }
+        }
+    }
+
+    // --- The echo address ----------------------------------------------------
+
+    /// ProtocolCmMakeCall on `caller` to [`ECHO_ADDRESS`]: no SAP, no callee
+    /// VC. The VC is an echo call, not active until [`Self::echo_activated`].
+    pub fn make_call_echo(&mut self, caller: VcId, multipoint: bool) -> Result<(), Refusal> {
+        let c = self.vc(caller).ok_or(Refusal::Invalid)?;
+        if multipoint {
+            return Err(Refusal::Multipoint);
+        }
+        if c.origin != VcOrigin::Client || c.state != VcState::Idle {
+            return Err(Refusal::CallActive);
+        }
+        c.state = VcState::Echo;
+        c.answer = None;
+        Ok(())
+    }
+
+    /// The glue activated the echo call's VC (`ok`: NdisMCmActivateVc
+    /// succeeded). Returns what the make call handler returns.
+    pub fn echo_activated(&mut self, caller: VcId, ok: bool) -> NDIS_STATUS {
+        let Some(c) = self.vc(caller) else {
+            return NDIS_STATUS_FAILURE;
+        };
+        c.active = ok;
+        if ok {
+            NDIS_STATUS_SUCCESS
+        } else {
+            c.state = VcState::Idle;
+            NDIS_STATUS_FAILURE
+        }
+    }
+
+    // --- The data path ---------------------------------------------------------
+
+    /// MiniportCoSendNetBufferLists on `sender`, about to hold `sends` send
+    /// NBLs and indicate `receives` receive NBLs: where they go. Only a
+    /// connected, active VC whose peer is connected and active sends (an
+    /// echo call sends to itself); the sender is pinned `sends` times and
+    /// the target `receives` times, so neither close can deactivate its VC
+    /// before the glue [`Self::unpin`]s them (completion, return).
+    /// `Err`: the VC is not active (NDIS_STATUS_VC_NOT_ACTIVATED).
+    pub fn route(&mut self, sender: VcId, sends: u32, receives: u32) -> Result<Route<H>, Refusal> {
+        let s = *self.vc(sender).ok_or(Refusal::Invalid)?;
+        if !s.active {
+            return Err(Refusal::Invalid);
+        }
+        let target = match s.state {
+            VcState::Echo => sender,
+            VcState::Connected { peer: Some(p) } => p,
+            _ => return Err(Refusal::Invalid),
+        };
+        let t = *self.vc(target).ok_or(Refusal::Invalid)?;
+        let target_ok = t.active
+            && match t.state {
+                VcState::Echo => true,
+                VcState::Connected { peer } => peer == Some(sender),
+                _ => false,
+            };
+        if !target_ok {
+            return Err(Refusal::Invalid);
+        }
+        if let Some(s) = self.vc(sender) {
+            s.busy = s.busy.saturating_add(sends);
+        }
+        if let Some(t) = self.vc(target) {
+            t.busy = t.busy.saturating_add(receives);
+        }
+        Ok(Route {
+            target,
+            target_handle: t.handle,
+        })
+    }
+
+    /// Drops `n` pins of `id` (sends completed, receives returned, an
+    /// effect naming it performed). The last one finishes a pended close.
+    pub fn unpin(&mut self, id: VcId, n: u32) -> Effects<H> {
+        let fx = Effects::new();
+        if n == 0 {
+            return fx;
+        }
+        let Some(v) = self.vc(id) else { return fx };
+        v.busy = v.busy.saturating_sub(n);
+        if v.busy > 0 || v.state != VcState::Closing {
+            return fx;
+        }
+        match self.finish_close(id, fx, false) {
+            Finish::Return(_, fx) | Finish::Pend(fx) => fx,
+        }
+    }
+
+    /// How many pins `id` has (for tests and traces).
+    #[must_use]
+    pub fn busy(&self, id: VcId) -> u32 {
+        match self.vcs.get(id.index()) {
+            Some(Some(v)) => v.busy,
+            _ => 0,
         }
     }
 }

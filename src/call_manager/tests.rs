@@ -293,6 +293,9 @@ fn the_caller_closing_deactivates_tells_the_callee_and_succeeds_at_once() {
     assert_eq!(effects(&fx), [E::DeactivateVc(30), E::DispatchIncomingClose(31)]);
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
     assert_eq!(cm.vc_state(callee), Some(VcState::Connected { peer: None }));
+    // The callee is pinned until the glue has dispatched the incoming close.
+    assert_eq!(cm.busy(callee), 1);
+    assert!(cm.unpin(callee, 1).is_empty());
     // The callee's client answers with its own close: complete, then delete.
     let Finish::Pend(fx) = cm.close_call(callee).unwrap() else {
         panic!()
@@ -319,6 +322,7 @@ fn the_callee_closing_is_completed_then_deleted_and_the_caller_is_told() {
             E::DeleteVc(31)
         ]
     );
+    assert!(cm.unpin(vc, 1).is_empty());
     let Finish::Return(_, fx) = cm.close_call(vc).unwrap() else {
         panic!()
     };
@@ -331,6 +335,7 @@ fn the_callee_closing_is_completed_then_deleted_and_the_caller_is_told() {
 fn a_closed_client_vc_can_call_again() {
     let (mut cm, _, _, _, vc, callee) = connected();
     cm.close_call(vc).unwrap();
+    cm.unpin(callee, 1);
     cm.close_call(callee).unwrap();
     let plan = offered(&mut cm, vc);
     assert!(cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).is_ok());
@@ -363,6 +368,7 @@ fn the_last_vc_going_completes_a_pended_af_close() {
             E::FreeAf(11)
         ]
     );
+    assert!(cm.unpin(vc, 1).is_empty());
     cm.close_call(vc).unwrap();
     cm.delete_vc(vc).unwrap();
     assert!(matches!(cm.close_af(a), Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))));
@@ -375,4 +381,97 @@ fn contexts_are_checked_against_their_ids() {
     assert!(cm.af_is(a, 10) && !cm.af_is(a, 11));
     assert!(cm.sap_is(sap, 20) && !cm.sap_is(SapId::from_raw(9), 20));
     assert!(cm.vc_is(vc, 30) && !cm.vc_is(VcId::from_raw(999), 30));
+}
+
+// --- Data path and echo -------------------------------------------------------------
+
+#[test]
+fn a_send_routes_to_the_peer_and_pins_both_ends() {
+    let (mut cm, _, _, _, vc, callee) = connected();
+    let r = cm.route(vc, 2, 3).unwrap();
+    assert_eq!(r.target, callee);
+    assert_eq!(r.target_handle, 31);
+    assert_eq!((cm.busy(vc), cm.busy(callee)), (2, 3));
+    assert_eq!(cm.route(callee, 1, 1).unwrap().target, vc);
+}
+
+#[test]
+fn an_idle_or_closing_vc_does_not_send() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    assert_eq!(cm.route(vc, 1, 1), Err(Refusal::Invalid));
+    let (mut cm, _, _, _, vc, callee) = connected();
+    cm.route(vc, 1, 1).unwrap();
+    assert!(matches!(cm.close_call(vc), Ok(Finish::Pend(_))));
+    assert_eq!(cm.vc_state(vc), Some(VcState::Closing));
+    assert_eq!(cm.route(vc, 1, 1), Err(Refusal::Invalid));
+    // The peer was told (and unlinked): it cannot send either.
+    assert_eq!(cm.route(callee, 1, 1), Err(Refusal::Invalid));
+}
+
+#[test]
+fn a_close_waits_for_the_drain_and_the_last_unpin_finishes_it() {
+    let (mut cm, _, _, _, vc, callee) = connected();
+    cm.route(vc, 1, 1).unwrap();
+    let Finish::Pend(fx) = cm.close_call(vc).unwrap() else {
+        panic!()
+    };
+    // Nothing is deactivated while the send is held.
+    assert_eq!(effects(&fx), [E::DispatchIncomingClose(31)]);
+    // The receive comes back (the callee's pin), then the incoming close
+    // was dispatched, then the send completes: that finishes the close.
+    assert!(cm.unpin(callee, 1).is_empty());
+    assert!(cm.unpin(callee, 1).is_empty());
+    assert_eq!(
+        effects(&cm.unpin(vc, 1)),
+        [E::DeactivateVc(30), E::CompleteCloseCall(30)]
+    );
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert!(!cm.vc_active(vc));
+}
+
+#[test]
+fn a_callee_close_with_a_receive_out_completes_and_deletes_on_its_return() {
+    let (mut cm, _, _, _, vc, callee) = connected();
+    cm.route(vc, 1, 1).unwrap();
+    assert!(matches!(cm.close_call(callee), Ok(Finish::Pend(_))));
+    assert!(cm.unpin(vc, 1).is_empty()); // incoming close dispatched
+    assert!(cm.unpin(vc, 1).is_empty()); // the send completed
+    assert_eq!(
+        effects(&cm.unpin(callee, 1)),
+        [E::DeactivateVc(31), E::CompleteCloseCall(31), E::DeleteVc(31)]
+    );
+}
+
+#[test]
+fn an_echo_call_sends_to_itself_and_closes_at_once_when_drained() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    cm.make_call_echo(vc, false).unwrap();
+    assert_eq!(cm.route(vc, 1, 1), Err(Refusal::Invalid), "not active yet");
+    assert_eq!(cm.echo_activated(vc, true), NDIS_STATUS_SUCCESS);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Echo));
+    assert_eq!(cm.make_call_echo(vc, false), Err(Refusal::CallActive));
+    let r = cm.route(vc, 1, 1).unwrap();
+    assert_eq!(r.target, vc);
+    assert!(cm.unpin(vc, 2).is_empty());
+    let Finish::Return(s, fx) = cm.close_call(vc).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    assert_eq!(effects(&fx), [E::DeactivateVc(30)]);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+}
+
+#[test]
+fn a_failed_echo_activation_leaves_the_vc_idle() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    cm.make_call_echo(vc, false).unwrap();
+    assert_eq!(cm.echo_activated(vc, false), NDIS_STATUS_FAILURE);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert_eq!(cm.make_call_echo(vc, true), Err(Refusal::Multipoint));
+}
+
+#[test]
+fn the_echo_address_is_reserved() {
+    let (mut cm, a, _, _, _) = two_clients();
+    assert_eq!(cm.register_sap(a, 99, addr("echo")), Err(Refusal::DuplicateSap));
 }

@@ -8,6 +8,9 @@
 //!  MCM VC:     Creating{caller} --created+activated--> Offered{caller}
 //!                 --accept--> Connected{peer} --close--> (deleted)
 //!                 --reject--> (deleted)
+//!
+//!  client VC:  Idle --make call to the echo address--> Echo --close--> Idle
+//!  any VC:     Connected / Echo --close while busy--> Closing --drained--> (as above)
 //! ```
 //!
 //! `Connected{peer: None}` is a call whose other side hung up: the incoming
@@ -62,6 +65,13 @@ pub enum VcState {
         /// The VC at the other end, while it is still connected.
         peer: Option<super::VcId>,
     },
+    /// A client VC whose call reached the echo address ([`super::ECHO_ADDRESS`]):
+    /// covmini answers it and every send comes back on this VC.
+    Echo,
+    /// ProtocolCmCloseCall pended until the VC is drained: no new send is
+    /// taken, and the close finishes (deactivate, complete) when its last
+    /// send is completed and its last indicated receive is returned.
+    Closing,
 }
 
 /// One VC. The `answer` of a caller is the callee's answer received while
@@ -76,4 +86,8 @@ pub(crate) struct VcSlot<H> {
     pub(crate) active: bool,
     pub(crate) state: VcState,
     pub(crate) answer: Option<NDIS_STATUS>,
+    /// Pins: sends held on this VC, receives indicated on it and not yet
+    /// returned, and effects naming it that another thread performs after
+    /// the lock is dropped. A close finishes, and the VC can go, only at 0.
+    pub(crate) busy: u32,
 }

@@ -6,9 +6,9 @@ use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
-use super::cm;
 use super::context::AdapterContext;
 use super::trace::{ERROR, INFO, WARN};
+use super::{cm, data};
 use crate::adapter::AdapterEvent;
 use crate::{config, ctrl_path};
 
@@ -245,19 +245,30 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// MiniportReturnNetBufferLists: NDIS returns receive NBLs here. covmini
-    /// indicates none yet (the data path is issue #4), so any return is
-    /// reported.
+    /// MiniportReturnNetBufferLists: NDIS returns the receive NBLs covmini
+    /// indicated (`super::data`): each goes back on the free list, the send
+    /// whose data it lent is completed when its last receive is back, and
+    /// the VC it was indicated on may finish a pended close.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn return_net_buffer_lists(_ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _flags: ULONG) {
-        trace!(ERROR, "ReturnNetBufferLists({:p}) but covmini indicated no receives", nbls);
+    pub(super) unsafe fn return_net_buffer_lists(ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) {
+        // SAFETY: NDIS passes back our MiniportAdapterContext.
+        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+            trace!(ERROR, "ReturnNetBufferLists: not an adapter context: {:p}", ctx);
+            return;
+        };
+        // SAFETY: receive NBLs covmini indicated on this adapter.
+        unsafe { data::return_nbls(adapter, nbls, flags) };
     }
 }
 
 ndis_fn! {
-    /// MiniportCancelSend: covmini queues no sends, so there is nothing to cancel.
+    /// MiniportCancelSend: covmini queues no sends, so there is nothing to
+    /// cancel. Every send NBL is either completed inside
+    /// MiniportCoSendNetBufferLists or lent to the receiver as a receive
+    /// indication (its data is the receive's); a lent receive cannot be
+    /// recalled, and the send completes as soon as NDIS returns it.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.

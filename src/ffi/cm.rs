@@ -20,7 +20,8 @@ use super::context::{AdapterContext, Cm};
 use super::oid;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{
-    Address, CallParamsError, Effect, Effects, Finish, Refusal, check_called_address_header, check_sap_header,
+    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Refusal, check_called_address_header,
+    check_sap_header,
 };
 use crate::config;
 use crate::ctrl_path::{AdapterInfo, Scope};
@@ -31,7 +32,7 @@ use crate::ctrl_path::{AdapterInfo, Scope};
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL (every DDI it calls allows it).
-fn perform(adapter: &AdapterContext, fx: Effects<usize>) {
+pub(super) fn perform(adapter: &AdapterContext, fx: Effects<usize>) {
     if fx.overflowed() {
         trace!(ERROR, "call manager: effects overflowed (a core bug): some were lost");
     }
@@ -70,8 +71,12 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
         Effect::DispatchIncomingClose(t) => {
             // SAFETY: as above.
             let vc = unsafe { VcContext::from_token(t) };
-            // SAFETY: a VC that carries a call whose other side hung up; no close data.
+            // SAFETY: a VC that carries a call whose other side hung up; no
+            // close data. The core pinned it for this call, so its client's
+            // close cannot delete it before we are done.
             unsafe { NdisMCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, vc.ndis(), null_mut(), 0) };
+            let fx = adapter.cm().unpin(vc.id(), 1);
+            perform(adapter, fx);
         }
         Effect::CompleteCloseCall(t) => {
             // SAFETY: as above.
@@ -211,6 +216,10 @@ ndis_fn! {
         if requested.MajorVersion != config::AF_MAJOR_VERSION || requested.MinorVersion > config::AF_MINOR_VERSION {
             trace!(WARN, "ProtocolCmOpenAf: AF version {}.{} not supported", requested.MajorVersion, requested.MinorVersion);
             return NDIS_STATUS_BAD_VERSION;
+        }
+        // The data path's receive NBLs, made with the first AF open.
+        if let Err(status) = adapter.rx().ensure(adapter.miniport_handle()) {
+            return status;
         }
         let Some(ctx) = adapter.af_list().alloc(AfContext::new(adapter, ndis_af)) else {
             return NDIS_STATUS_RESOURCES;
@@ -558,6 +567,10 @@ ndis_fn! {
                 return e.status();
             }
         };
+        if address.as_bytes() == ECHO_ADDRESS {
+            // SAFETY: `cp` was read above; the caller VC is the handler's.
+            return unsafe { make_echo_call(caller, &shape, &address, !party.is_null()) };
+        }
         let Some(callee_ctx) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
             return NDIS_STATUS_RESOURCES;
         };
@@ -631,6 +644,35 @@ ndis_fn! {
     }
 }
 
+/// A make call to [`ECHO_ADDRESS`]: covmini itself answers. The caller's VC
+/// is activated with covmini's own copy of the parameters and the make call
+/// returns SUCCESS (after NdisMCmActivateVc, seed page). No VC is created.
+///
+/// # Safety
+/// Called from ProtocolCmMakeCall on `caller`, whose parameters no NDIS call
+/// holds (a new call on the VC).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Address, multipoint: bool) -> NDIS_STATUS {
+    let adapter = caller.adapter();
+    if let Err(r) = on_vc(caller, |cm| cm.make_call_echo(caller.id(), multipoint)) {
+        trace!(
+            INFO,
+            "ProtocolCmMakeCall({:p}) to the echo address: {:?}",
+            caller.as_handle(),
+            r
+        );
+        return r.status();
+    }
+    // SAFETY: a new call on the VC (precondition).
+    let params = unsafe { caller.fill_params(shape, address.as_bytes()) };
+    // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
+    // MediaParameters non-NULL, alive as long as the VC context.
+    let ok = unsafe { NdisMCmActivateVc(caller.ndis(), params) } == NDIS_STATUS_SUCCESS;
+    adapter.cm().echo_activated(caller.id(), ok)
+}
+
 ndis_fn! {
     /// ProtocolCmIncomingCallComplete: the callee's client answered an
     /// offer. SUCCESS: NdisMCmDispatchCallConnected on the callee and, if
@@ -655,11 +697,15 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// ProtocolCmCloseCall, on either end of a call: deactivates the VC (no
-    /// sends can be in flight yet: the data path is a later slice), offers
-    /// the peer an incoming close, and completes. A client VC completes at
-    /// once; an MCM-created VC pends, completes with NdisMCmCloseCallComplete
-    /// and is then deleted with NdisMCmDeleteVc (seed page). covmini's fabric
+    /// ProtocolCmCloseCall, on either end of a call (or an echo call):
+    /// offers the peer an incoming close, then deactivates the VC and
+    /// completes. A drained client VC completes at once; an MCM-created VC
+    /// pends, completes with NdisMCmCloseCallComplete and is then deleted
+    /// with NdisMCmDeleteVc (seed page). A VC with sends held (waiting for
+    /// their receive to come back) or receives indicated and not returned is
+    /// not deactivated yet (contract §3.3): the close pends, and the
+    /// completion or return that drains the VC (MiniportReturnNetBufferLists)
+    /// deactivates it and calls NdisMCmCloseCallComplete. covmini's fabric
     /// carries no close data: a close with data is refused with
     /// NDIS_STATUS_INVALID_DATA (contract §3.3 "Closing").
     ///

@@ -17,8 +17,11 @@ use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, Ordering};
 
 use ndis_sys::*;
 
-use super::context::AdapterContext;
+use super::context::{AdapterContext, Cm};
+use super::data::Counters;
+use super::sync::SpinLockGuard;
 use crate::call_manager::{AfId, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, SapId, VcId};
+use crate::ctrl_path::WanLinkInfo;
 use crate::pool::{SIG_AF, SIG_FREED, SIG_PARTY, SIG_SAP, SIG_VC};
 
 /// What every call-manager context has: a signature checked whenever NDIS
@@ -217,6 +220,11 @@ pub(crate) struct VcContext {
     /// Written only by the make call handler that sets up a call on this VC,
     /// before NDIS is given a pointer to it; read by NDIS afterwards.
     params: UnsafeCell<OwnedCallParams>,
+    /// This VC's traffic counters (per-VC statistics OIDs).
+    counters: Counters,
+    /// What OID_WAN_CO_SET_LINK_INFO stored; read and written only with the
+    /// adapter's call-manager lock held (see [`Self::link_info`]).
+    link_info: UnsafeCell<Option<WanLinkInfo>>,
 }
 
 // SAFETY: repr(C), signature first.
@@ -271,7 +279,24 @@ impl VcContext {
                     address: [0; MAX_ADDRESS_LEN],
                 },
             }),
+            counters: Counters::new(),
+            link_info: UnsafeCell::new(None),
         }
+    }
+    /// This VC's traffic counters.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    /// The stored link info; `_cm` proves the adapter lock is held.
+    pub(crate) fn link_info(&self, _cm: &SpinLockGuard<'_, Cm>) -> Option<WanLinkInfo> {
+        // SAFETY: only touched with the adapter's call-manager lock held,
+        // which the guard proves; no reference escapes.
+        unsafe { *self.link_info.get() }
+    }
+    /// Stores link info; `_cm` proves the adapter lock is held.
+    pub(crate) fn set_link_info(&self, _cm: &SpinLockGuard<'_, Cm>, info: WanLinkInfo) {
+        // SAFETY: as link_info.
+        unsafe { *self.link_info.get() = Some(info) };
     }
     pub(crate) fn adapter(&self) -> &AdapterContext {
         // SAFETY: as AfContext::adapter.

@@ -1,8 +1,8 @@
 //! The CoNDIS miniport handlers (NDIS_MINIPORT_CO_CHARACTERISTICS).
 //!
 //! A MiniportVcContext is covmini's VC context (the CallMgrVcContext of the
-//! call manager, contract §2.1). The data path and per-VC OIDs are a later
-//! slice of issue #4. Each handler traces its own name, which
+//! call manager, contract §2.1). The data path itself is `super::data`.
+//! Each handler traces its own name, which
 //! also keeps `/OPT:ICF` from folding CoOidRequest into the call manager's
 //! ProtocolCoOidRequest: NDIS requires the two to be distinct functions.
 
@@ -10,9 +10,10 @@ use ndis_sys::*;
 
 use super::cm_context::{Signed, VcContext};
 use super::context::AdapterContext;
+use super::data;
 use super::oid;
 use super::trace::{ERROR, WARN};
-use crate::ctrl_path::{Scope, SetEffect};
+use crate::ctrl_path::{Scope, SetEffect, VcInfo};
 
 ndis_fn! {
     /// MiniportCoActivateVc: NDIS never calls it for an MCM (contract §3.3);
@@ -38,12 +39,16 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// MiniportCoSendNetBufferLists. The fabric carries no data yet (the
-    /// data path is a later slice), so every NBL is completed at once, never
-    /// lost: NDIS_STATUS_VC_NOT_ACTIVATED on a VC with no active call
-    /// (contract §3.3), NDIS_STATUS_NOT_SUPPORTED otherwise. A context that
-    /// is not a live covmini VC has no NdisVcHandle to complete on: it is
-    /// reported, not guessed at.
+    /// MiniportCoSendNetBufferLists: the data path (`super::data`). On a
+    /// connected, active VC each NBL is indicated, without a copy, on the
+    /// peer VC (or back on this VC for an echo call) and completed with
+    /// SUCCESS when its receive NBLs come back (at once when they were
+    /// indicated with NDIS_RECEIVE_FLAGS_RESOURCES). On a VC with no active
+    /// call, or one closing, every NBL is completed at once with
+    /// NDIS_STATUS_VC_NOT_ACTIVATED (contract §3.3 [I]). Completions carry
+    /// NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL when the send flags say
+    /// DISPATCH_LEVEL. A context that is not a live covmini VC has no
+    /// NdisVcHandle to complete on: it is reported, not guessed at.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -53,33 +58,18 @@ ndis_fn! {
             trace!(ERROR, "MiniportCoSendNetBufferLists({:p}, {:p}) on a VC covmini never created", vc_ctx, nbls);
             return;
         };
-        let active = {
-            let cm = vc.adapter().cm();
-            cm.vc_is(vc.id(), vc.token()) && cm.vc_active(vc.id())
-        };
-        let status = if active { NDIS_STATUS_NOT_SUPPORTED } else { NDIS_STATUS_VC_NOT_ACTIVATED };
-        let mut nbl = nbls;
-        while !nbl.is_null() {
-            // SAFETY: a non-null element of the chain NDIS handed us, ours
-            // until we complete it.
-            unsafe { (*nbl).Status = status };
-            // SAFETY: as above.
-            nbl = unsafe { (*nbl).Next };
+        if nbls.is_null() {
+            return;
         }
-        let complete_flags = if flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0 {
-            NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
-        } else {
-            0
-        };
-        // SAFETY: the chain NDIS gave us, unchanged, completed once on its VC.
-        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+        // SAFETY: NDIS's chain for this VC.
+        unsafe { data::send(vc, nbls, flags) };
     }
 }
 
 ndis_fn! {
-    /// MiniportCoOidRequest: adapter-wide OIDs, answered from the single
-    /// table in `ctrl_path`. Per-VC OIDs are not supported yet (a later
-    /// slice of issue #4).
+    /// MiniportCoOidRequest: adapter-wide OIDs (no VC) and per-VC OIDs (a
+    /// VC: its statistics, speed and link info, `Scope::Vc`), answered from
+    /// the single table in `ctrl_path`, never pended.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -89,14 +79,42 @@ ndis_fn! {
             trace!(ERROR, "MiniportCoOidRequest: not an adapter context: {:p}", ctx);
             return NDIS_STATUS_INVALID_PARAMETER;
         };
-        if !vc.is_null() {
-            trace!(WARN, "MiniportCoOidRequest on VC {:p}: per-VC OIDs are not supported yet", vc);
-            return NDIS_STATUS_NOT_SUPPORTED;
+        let info = adapter.info();
+        if vc.is_null() {
+            // SAFETY: NDIS's request for this handler (or NULL, refused inside).
+            let (status, effect) = unsafe { oid::answer(request, Scope::Adapter, &info) };
+            if let Some(SetEffect::ProtocolOptions(options)) = effect {
+                adapter.set_protocol_options(options);
+            }
+            return status;
         }
-        // SAFETY: NDIS's request for this handler (or NULL, refused inside).
-        let (status, effect) = unsafe { oid::answer(request, Scope::Adapter, &adapter.info()) };
-        if let Some(SetEffect::ProtocolOptions(options)) = effect {
-            adapter.set_protocol_options(options);
+        // SAFETY: a MiniportVcContext covmini gave NDIS.
+        let Some(vc) = (unsafe { VcContext::from_handle(vc) }) else {
+            trace!(ERROR, "MiniportCoOidRequest: not a VC context: {:p}", vc);
+            return NDIS_STATUS_INVALID_PARAMETER;
+        };
+        let snapshot = {
+            let cm = adapter.cm();
+            cm.vc_is(vc.id(), vc.token()).then(|| VcInfo {
+                stats: vc.counters().snapshot(),
+                link_info: vc.link_info(&cm).unwrap_or(info.default_link_info()),
+                ..VcInfo::new(&info)
+            })
+        };
+        let Some(snapshot) = snapshot else {
+            return NDIS_STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: as above.
+        let (status, effect) = unsafe { oid::answer(request, Scope::Vc(&snapshot), &info) };
+        match effect {
+            Some(SetEffect::WanLinkInfo(link)) => {
+                let cm = adapter.cm();
+                if cm.vc_is(vc.id(), vc.token()) {
+                    vc.set_link_info(&cm, link);
+                }
+            }
+            Some(SetEffect::ProtocolOptions(options)) => adapter.set_protocol_options(options),
+            None => {}
         }
         status
     }

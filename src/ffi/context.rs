@@ -11,6 +11,7 @@ use crate::ctrl_path::{AdapterInfo, HardwareStatus};
 use ndis_sys::*;
 
 use super::cm_context::{AfContext, PartyContext, SapContext, VcContext};
+use super::data::{Counters, RxPool};
 use super::lookaside::Lookaside;
 use super::sync::{SpinLock, SpinLockGuard};
 use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition};
@@ -61,6 +62,10 @@ pub(crate) struct AdapterContext {
     saps: Lookaside<SapContext>,
     vcs: Lookaside<VcContext>,
     parties: Lookaside<PartyContext>,
+    /// The data path's receive NBLs.
+    rx: RxPool,
+    /// Adapter-wide traffic counters.
+    counters: Counters,
 }
 
 impl AdapterContext {
@@ -99,6 +104,10 @@ impl AdapterContext {
         unsafe { init_field(p, offset_of!(Self, vcs), Lookaside::<VcContext>::new()) };
         // SAFETY: as above.
         unsafe { init_field(p, offset_of!(Self, parties), Lookaside::<PartyContext>::new()) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, rx), RxPool::new()) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, counters), Counters::new()) };
         // SAFETY: just initialized above.
         let this_ref = unsafe { this.as_ref() };
         // SAFETY: the lock is at its final address (the pool block) and unused.
@@ -114,6 +123,8 @@ impl AdapterContext {
         unsafe { this_ref.vcs.init(TAG_VC) };
         // SAFETY: as above.
         unsafe { this_ref.parties.init(TAG_PARTY) };
+        // SAFETY: at its final address, once, PASSIVE_LEVEL.
+        unsafe { this_ref.rx.init() };
         // INVARIANT: signature set, handle stored, locks and lists initialized.
         Ok(this)
     }
@@ -144,12 +155,12 @@ impl AdapterContext {
         Ok(next)
     }
 
-    /// The adapter as the OID paths see it, now. The fabric carries no
-    /// traffic yet (the data path is issue #4), so the counters are zero.
+    /// The adapter as the OID paths see it, now, with its traffic counters.
     pub(crate) fn info(&self) -> AdapterInfo {
         let state = *self.state.lock();
         AdapterInfo {
             hardware_status: HardwareStatus::from(state),
+            stats: self.counters.snapshot(),
             ..AdapterInfo::covmini()
         }
     }
@@ -163,6 +174,15 @@ impl AdapterContext {
     /// must be dropped before any call into NDIS.
     pub(crate) fn cm(&self) -> SpinLockGuard<'_, Cm> {
         self.cm.lock()
+    }
+
+    /// The data path's receive NBLs.
+    pub(crate) fn rx(&self) -> &RxPool {
+        &self.rx
+    }
+    /// Adapter-wide traffic counters.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// The AF contexts' list.
@@ -190,6 +210,8 @@ impl AdapterContext {
         unsafe { this_ref.state.free() };
         // SAFETY: as above.
         unsafe { this_ref.cm.free() };
+        // SAFETY: once, at the end of the adapter's life (precondition).
+        unsafe { this_ref.rx.release() };
         // SAFETY: HaltEx (or a failed initialize) runs at PASSIVE_LEVEL after
         // every context went back to its list; nothing uses the lists again.
         unsafe { this_ref.afs.delete() };

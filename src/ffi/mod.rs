@@ -17,6 +17,7 @@ mod cm;
 mod cm_context;
 mod co;
 mod context;
+mod data;
 pub mod entry;
 mod lookaside;
 mod oid;

@@ -1,0 +1,591 @@
+//! The data path: a send on one VC is indicated on its peer (or, for an
+//! echo call, on the same VC) without copying a byte and without allocating.
+//!
+//! # Design
+//!
+//! * **Receive NBLs.** At the adapter's first AF open (not at
+//!   MiniportInitializeEx, so an adapter no client uses allocates nothing)
+//!   covmini makes one NBL pool
+//!   (`NdisAllocateNetBufferListPool`, fAllocateNetBuffer TRUE, DataSize 0,
+//!   tag `CvmR`) and takes [`RX_NBLS`] NBLs from it, each with one empty
+//!   NET_BUFFER (`NdisAllocateNetBufferAndNetBufferList` over no MDL). They
+//!   wait on an adapter-wide free list (linked through `NBL->Next`, under
+//!   its own spin lock) and go back to the pool at MiniportHaltEx. The
+//!   send path pops from that list: it never allocates.
+//! * **Zero copy.** For each NET_BUFFER of a send NBL one receive NBL is
+//!   taken and its own NET_BUFFER re-pointed at the sender's data (MdlChain,
+//!   CurrentMdl, CurrentMdlOffset, DataOffset, DataLength): the receiver
+//!   reads the sender's MDLs. One NET_BUFFER per receive NBL is the NDIS
+//!   receive convention; covmini's own NET_BUFFER (rather than the sender's)
+//!   keeps the receiver's ProtocolReserved from landing on the sender's.
+//! * **Lending and completion.** The receive NBLs of one send NBL are
+//!   indicated together (SourceHandle = the target's NdisVcHandle). The
+//!   send NBL stays covmini's until the last of them comes back through
+//!   MiniportReturnNetBufferLists, which completes it with SUCCESS. Its
+//!   MiniportReserved holds the count of receive NBLs out (`[0]`, updated
+//!   atomically: returns may run on several CPUs) and the sender's VC
+//!   context (`[1]`); each receive NBL's MiniportReserved holds the send
+//!   NBL (`[0]`) and the receiving VC context (`[1]`).
+//! * **Running low.** When the free list falls under [`RX_LOW_WATER`], the
+//!   indication carries NDIS_RECEIVE_FLAGS_RESOURCES: the NBLs are covmini's
+//!   again when the indication returns, go straight back to the list, and
+//!   the send completes there and then. A send NBL for which the list has
+//!   too few NBLs is completed at once with NDIS_STATUS_RESOURCES.
+//! * **Drain.** Every send NBL held pins the sender and every receive NBL
+//!   out pins the target in the call manager ([`crate::call_manager`]'s
+//!   `route`/`unpin`); a close pends until its VC has no pin, so no VC is
+//!   deactivated with a send held or a receive unreturned (contract §3.3),
+//!   and a VC named by an NBL in flight is never freed.
+//!
+//! No send is ever queued: each one is either completed in the send handler
+//! or lent to the receiver, and a lent receive cannot be recalled. So
+//! MiniportCancelSend has nothing to cancel.
+
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use ndis_sys::*;
+
+use super::cm::perform;
+use super::cm_context::{Signed, VcContext};
+use super::context::AdapterContext;
+use super::sync::SpinLock;
+use super::trace::{ERROR, WARN};
+use crate::ctrl_path::Stats;
+use crate::pool::TAG_RX;
+
+/// Receive NBLs per adapter, allocated at initialize.
+pub(crate) const RX_NBLS: u32 = 256;
+/// Under this many free receive NBLs, indications carry
+/// NDIS_RECEIVE_FLAGS_RESOURCES.
+pub(crate) const RX_LOW_WATER: u32 = 32;
+
+/// Traffic counters (adapter-wide or per VC), updated without a lock.
+pub(crate) struct Counters {
+    xmit_pdus_ok: AtomicU64,
+    xmit_pdus_error: AtomicU64,
+    rcv_pdus_ok: AtomicU64,
+    bytes_xmit: AtomicU64,
+    bytes_rcv: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) const fn new() -> Self {
+        Self {
+            xmit_pdus_ok: AtomicU64::new(0),
+            xmit_pdus_error: AtomicU64::new(0),
+            rcv_pdus_ok: AtomicU64::new(0),
+            bytes_xmit: AtomicU64::new(0),
+            bytes_rcv: AtomicU64::new(0),
+        }
+    }
+    fn sent(&self, pdus: u64, bytes: u64) {
+        self.xmit_pdus_ok.fetch_add(pdus, Ordering::Relaxed);
+        self.bytes_xmit.fetch_add(bytes, Ordering::Relaxed);
+    }
+    fn failed(&self, pdus: u64) {
+        self.xmit_pdus_error.fetch_add(pdus, Ordering::Relaxed);
+    }
+    fn received(&self, pdus: u64, bytes: u64) {
+        self.rcv_pdus_ok.fetch_add(pdus, Ordering::Relaxed);
+        self.bytes_rcv.fetch_add(bytes, Ordering::Relaxed);
+    }
+    /// A snapshot for the OID paths.
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            xmit_pdus_ok: self.xmit_pdus_ok.load(Ordering::Relaxed),
+            rcv_pdus_ok: self.rcv_pdus_ok.load(Ordering::Relaxed),
+            xmit_pdus_error: self.xmit_pdus_error.load(Ordering::Relaxed),
+            bytes_xmit: self.bytes_xmit.load(Ordering::Relaxed),
+            bytes_rcv: self.bytes_rcv.load(Ordering::Relaxed),
+            ..Stats::ZERO
+        }
+    }
+}
+
+/// The free list: NBL addresses linked through `Next` (usize, so the lock's
+/// data is Send).
+struct FreeList {
+    head: usize,
+    count: u32,
+}
+
+/// The adapter's receive NBLs.
+///
+/// INVARIANT: `pool` is the NBL pool (or NULL) from [`Self::init`] until
+/// [`Self::release`]; every NBL on the list came from it and is covmini's
+/// (not indicated).
+pub(crate) struct RxPool {
+    pool: AtomicPtr<core::ffi::c_void>,
+    allocated: AtomicU32,
+    free: SpinLock<FreeList>,
+}
+
+impl RxPool {
+    pub(crate) const fn new() -> Self {
+        Self {
+            pool: AtomicPtr::new(null_mut()),
+            allocated: AtomicU32::new(0),
+            free: SpinLock::new(FreeList { head: 0, count: 0 }),
+        }
+    }
+
+    /// Initializes the free list's lock. Runs at IRQL = PASSIVE_LEVEL.
+    ///
+    /// # Safety
+    /// Called once, from MiniportInitializeEx, with the pool at its final
+    /// address.
+    pub(crate) unsafe fn init(&self) {
+        // SAFETY: at its final address, unused (precondition).
+        unsafe { self.free.init() };
+    }
+
+    /// Makes the NBL pool and its NBLs, once: on the first AF open, so an
+    /// adapter no client uses costs nothing (and never on the data path).
+    /// Runs at IRQL <= DISPATCH_LEVEL; the free-list lock is held throughout
+    /// so two first opens on two CPUs make one pool.
+    pub(crate) fn ensure(&self, handle: NDIS_HANDLE) -> Result<(), NDIS_STATUS> {
+        let mut f = self.free.lock();
+        if !self.pool.load(Ordering::Acquire).is_null() {
+            return Ok(());
+        }
+        let mut params = NET_BUFFER_LIST_POOL_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_DEFAULT,
+                NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+                NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+            ),
+            ProtocolId: NDIS_PROTOCOL_ID_DEFAULT,
+            fAllocateNetBuffer: TRUE,
+            ContextSize: 0,
+            PoolTag: TAG_RX,
+            DataSize: 0,
+        };
+        // SAFETY: the miniport handle and a parameter block alive for the call.
+        let pool = unsafe { NdisAllocateNetBufferListPool(handle, &raw mut params) };
+        if pool.is_null() {
+            return Err(NDIS_STATUS_RESOURCES);
+        }
+        self.pool.store(pool, Ordering::Release);
+        for _ in 0..RX_NBLS {
+            // SAFETY: our pool (fAllocateNetBuffer, DataSize 0); no MDL yet.
+            let nbl = unsafe { NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, null_mut(), 0, 0) };
+            if nbl.is_null() {
+                // Fewer NBLs: indications go with RESOURCES sooner.
+                break;
+            }
+            self.allocated.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: a fresh NBL of ours.
+            unsafe { (*nbl).Next = f.head as PNET_BUFFER_LIST };
+            f.head = nbl.addr();
+            f.count += 1;
+        }
+        Ok(())
+    }
+
+    /// Frees the NBLs and the pool. Runs at IRQL = PASSIVE_LEVEL. Should an
+    /// NBL still be lent (NDIS never returned it), pool and NBLs are leaked
+    /// rather than freed under NDIS's feet.
+    ///
+    /// # Safety
+    /// Called once, at halt (or a failed initialize after [`Self::init`]).
+    pub(crate) unsafe fn release(&self) {
+        let pool = self.pool.swap(null_mut(), Ordering::AcqRel);
+        let out = {
+            let f = self.free.lock();
+            self.allocated.load(Ordering::Relaxed).saturating_sub(f.count)
+        };
+        if out > 0 {
+            trace!(ERROR, "HaltEx: {} receive NBL(s) never returned: the pool is kept", out);
+        } else {
+            while let Some(nbl) = self.take() {
+                // SAFETY: ours, from the pool, not indicated (INVARIANT).
+                unsafe { NdisFreeNetBufferList(nbl) };
+            }
+            if !pool.is_null() {
+                // SAFETY: every NBL of the pool was freed just above.
+                unsafe { NdisFreeNetBufferListPool(pool) };
+            }
+        }
+        // SAFETY: no guard exists, the lock is not used again.
+        unsafe { self.free.free() };
+    }
+
+    /// Pushes an NBL of ours on the list.
+    ///
+    /// # Safety
+    /// `nbl` is one of this pool's NBLs that covmini holds.
+    unsafe fn put(&self, nbl: PNET_BUFFER_LIST) {
+        let mut f = self.free.lock();
+        // SAFETY: ours (precondition).
+        unsafe { (*nbl).Next = f.head as PNET_BUFFER_LIST };
+        f.head = nbl.addr();
+        f.count += 1;
+    }
+
+    fn take(&self) -> Option<PNET_BUFFER_LIST> {
+        let mut f = self.free.lock();
+        let nbl = f.head as PNET_BUFFER_LIST;
+        if nbl.is_null() {
+            return None;
+        }
+        // SAFETY: on the list, so ours (INVARIANT).
+        f.head = unsafe { (*nbl).Next }.addr();
+        f.count -= 1;
+        // SAFETY: as above.
+        unsafe { (*nbl).Next = null_mut() };
+        Some(nbl)
+    }
+
+    /// Takes `n` NBLs chained through Next; None (nothing taken) if the list
+    /// has fewer. Also says whether the list is now under the low water.
+    fn take_chain(&self, n: u32) -> Option<(PNET_BUFFER_LIST, bool)> {
+        let mut f = self.free.lock();
+        if n == 0 || f.count < n {
+            return None;
+        }
+        let head = f.head as PNET_BUFFER_LIST;
+        let mut last = head;
+        for _ in 1..n {
+            // SAFETY: on the list (INVARIANT); the count says n are there.
+            last = unsafe { (*last).Next };
+        }
+        // SAFETY: as above.
+        f.head = unsafe { (*last).Next }.addr();
+        // SAFETY: as above: the chain now ends at `last`.
+        unsafe { (*last).Next = null_mut() };
+        f.count -= n;
+        Some((head, f.count < RX_LOW_WATER))
+    }
+}
+
+/// The `[i]` MiniportReserved slot of an NBL, as an atomic word.
+///
+/// # Safety
+/// `nbl` is an NBL covmini holds (its MiniportReserved is covmini's).
+unsafe fn reserved<'a>(nbl: PNET_BUFFER_LIST, i: usize) -> &'a AtomicUsize {
+    // SAFETY: a live NBL (precondition): the field's address, no read.
+    let slots = unsafe { &raw mut (*nbl).MiniportReserved.0 };
+    // In bounds of the two slots (i < 2 at every call site); a PVOID slot is
+    // pointer-sized and aligned, as AtomicUsize needs.
+    let slot = slots.cast::<usize>().wrapping_add(i);
+    // SAFETY: valid, aligned, and only reached atomically while covmini holds it.
+    unsafe { AtomicUsize::from_ptr(slot) }
+}
+
+/// The NET_BUFFERs of an NBL and their bytes.
+///
+/// # Safety
+/// `nbl` is a live NBL whose NET_BUFFER chain covmini may read.
+unsafe fn measure(nbl: PNET_BUFFER_LIST) -> (u32, u64) {
+    let (mut n, mut bytes) = (0u32, 0u64);
+    // SAFETY: live NBL (precondition).
+    let mut nb = unsafe { (*nbl).FirstNetBuffer };
+    while !nb.is_null() {
+        n = n.saturating_add(1);
+        // SAFETY: a NET_BUFFER of the chain.
+        let len = unsafe { (*nb).stDataLength } & 0xFFFF_FFFF;
+        // CAST: at most 32 bits (masked).
+        bytes = bytes.saturating_add(len as u64);
+        // SAFETY: as above.
+        nb = unsafe { (*nb).Next };
+    }
+    (n, bytes)
+}
+
+/// Sets an NBL chain's Status.
+///
+/// # Safety
+/// Every NBL of the chain is covmini's until it is completed.
+unsafe fn set_status(mut nbl: PNET_BUFFER_LIST, status: NDIS_STATUS) {
+    while !nbl.is_null() {
+        // SAFETY: ours (precondition).
+        unsafe { (*nbl).Status = status };
+        // SAFETY: as above.
+        nbl = unsafe { (*nbl).Next };
+    }
+}
+
+/// Send NBLs to complete at the end of a handler, on one VC.
+struct Done {
+    head: PNET_BUFFER_LIST,
+    tail: PNET_BUFFER_LIST,
+    count: u32,
+}
+
+impl Done {
+    const fn new() -> Self {
+        Self {
+            head: null_mut(),
+            tail: null_mut(),
+            count: 0,
+        }
+    }
+    /// # Safety
+    /// `nbl` is a detached send NBL covmini holds.
+    unsafe fn push(&mut self, nbl: PNET_BUFFER_LIST, status: NDIS_STATUS) {
+        // SAFETY: ours (precondition).
+        unsafe { (*nbl).Status = status };
+        if self.tail.is_null() {
+            self.head = nbl;
+        } else {
+            // SAFETY: the previous tail is ours too.
+            unsafe { (*self.tail).Next = nbl };
+        }
+        self.tail = nbl;
+        self.count += 1;
+    }
+    fn complete(self, ndis_vc: NDIS_HANDLE, flags: ULONG) {
+        if !self.head.is_null() {
+            // SAFETY: send NBLs NDIS gave covmini on this VC, each completed
+            // once, Status set.
+            unsafe { NdisMCoSendNetBufferListsComplete(ndis_vc, self.head, flags) };
+        }
+    }
+}
+
+/// MiniportCoSendNetBufferLists, past the context check.
+///
+/// # Safety
+/// `nbls` is the chain NDIS handed MiniportCoSendNetBufferLists on `vc`.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: ULONG) {
+    let adapter = vc.adapter();
+    let at_dispatch = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
+    let complete_flags = if at_dispatch {
+        NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    let receive_flags = if at_dispatch {
+        NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    let (mut sends, mut receives) = (0u32, 0u32);
+    let mut nbl = nbls;
+    while !nbl.is_null() {
+        // SAFETY: NDIS's chain, ours until completed (precondition).
+        let (n, _) = unsafe { measure(nbl) };
+        sends = sends.saturating_add(1);
+        receives = receives.saturating_add(n);
+        // SAFETY: as above.
+        nbl = unsafe { (*nbl).Next };
+    }
+    let route = {
+        let mut cm = adapter.cm();
+        if cm.vc_is(vc.id(), vc.token()) {
+            cm.route(vc.id(), sends, receives).ok()
+        } else {
+            None
+        }
+    };
+    let Some(route) = route else {
+        // Not active, closing, or its peer is going (contract §3.3 [I]).
+        // SAFETY: NDIS's chain, ours until this completion.
+        unsafe { set_status(nbls, NDIS_STATUS_VC_NOT_ACTIVATED) };
+        vc.counters().failed(u64::from(sends));
+        adapter.counters().failed(u64::from(sends));
+        // SAFETY: the chain as NDIS gave it, completed once on its VC.
+        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+        return;
+    };
+    // SAFETY: the core pinned the target for every receive below: it lives.
+    let target = unsafe { VcContext::from_token(route.target_handle) };
+    let mut done = Done::new();
+    // Pins given back at the end: sends completed here, receives back here.
+    let (mut sends_back, mut receives_back) = (0u32, 0u32);
+    let mut nbl = nbls;
+    while !nbl.is_null() {
+        let send = nbl;
+        // SAFETY: NDIS's chain, ours until completed; detach before lending.
+        nbl = unsafe { (*send).Next };
+        // SAFETY: as above.
+        unsafe { (*send).Next = null_mut() };
+        // SAFETY: as above.
+        let (n, bytes) = unsafe { measure(send) };
+        if n == 0 {
+            // Nothing to deliver: an empty NBL is sent (to nobody) at once.
+            // SAFETY: detached send NBL of ours.
+            unsafe { done.push(send, NDIS_STATUS_SUCCESS) };
+            sends_back += 1;
+            continue;
+        }
+        let Some((rx_head, low)) = adapter.rx().take_chain(n) else {
+            // SAFETY: as above.
+            unsafe { done.push(send, NDIS_STATUS_RESOURCES) };
+            vc.counters().failed(1);
+            adapter.counters().failed(1);
+            sends_back += 1;
+            receives_back += n;
+            continue;
+        };
+        // SAFETY: ours until completed: the outstanding count and the sender.
+        unsafe { reserved(send, 0) }.store(n as usize, Ordering::Release);
+        // SAFETY: as above.
+        unsafe { reserved(send, 1) }.store(vc.token(), Ordering::Release);
+        let mut rx = rx_head;
+        // SAFETY: the send NBL's chain of n NET_BUFFERs (measured above).
+        let mut nb = unsafe { (*send).FirstNetBuffer };
+        while !rx.is_null() && !nb.is_null() {
+            // SAFETY: a receive NBL we just took (one NET_BUFFER, ours) and
+            // a NET_BUFFER of the send we hold: re-point ours at its data.
+            unsafe { lend(rx, nb, send, target) };
+            // SAFETY: as above.
+            rx = unsafe { (*rx).Next };
+            // SAFETY: as above.
+            nb = unsafe { (*nb).Next };
+        }
+        vc.counters().sent(u64::from(n), bytes);
+        adapter.counters().sent(u64::from(n), bytes);
+        target.counters().received(u64::from(n), bytes);
+        adapter.counters().received(u64::from(n), bytes);
+        let flags = receive_flags | if low { NDIS_RECEIVE_FLAGS_RESOURCES } else { 0 };
+        // SAFETY: covmini's own receive NBLs, SourceHandle = the target's
+        // NdisVcHandle, on a VC the core says is active and pinned; n NBLs.
+        unsafe { NdisMCoIndicateReceiveNetBufferLists(target.ndis(), rx_head, n, flags) };
+        if low {
+            // With RESOURCES the NBLs are ours again now: take them back and
+            // complete the send here (the sender's data was only borrowed
+            // during the indication).
+            let mut rx = rx_head;
+            while !rx.is_null() {
+                // SAFETY: ours again (RESOURCES).
+                let next = unsafe { (*rx).Next };
+                // SAFETY: as above.
+                unsafe { recycle(adapter, rx) };
+                rx = next;
+            }
+            // SAFETY: the send NBL, not lent any more.
+            unsafe { done.push(send, NDIS_STATUS_SUCCESS) };
+            sends_back += 1;
+            receives_back += n;
+        }
+        // Otherwise the send may be completed on another CPU already: it is
+        // not touched again here.
+    }
+    done.complete(vc.ndis(), complete_flags);
+    let fx = {
+        let mut cm = adapter.cm();
+        let mut fx = cm.unpin(vc.id(), sends_back);
+        fx.extend(cm.unpin(route.target, receives_back));
+        fx
+    };
+    perform(adapter, fx);
+}
+
+/// Points receive NBL `rx`'s NET_BUFFER at the data of `nb` (a NET_BUFFER
+/// of `send`) and tags it for the return path.
+///
+/// # Safety
+/// `rx` is a receive NBL covmini holds; `nb` a NET_BUFFER of the send NBL
+/// `send` covmini holds until `rx` comes back.
+unsafe fn lend(rx: PNET_BUFFER_LIST, nb: PNET_BUFFER, send: PNET_BUFFER_LIST, target: &VcContext) {
+    // SAFETY: ours (precondition): its single NET_BUFFER.
+    let mine = unsafe { (*rx).FirstNetBuffer };
+    // SAFETY: a live NET_BUFFER of the sender's (precondition), read once.
+    let theirs = unsafe { nb.read() };
+    if !mine.is_null() {
+        // SAFETY: our NET_BUFFER; the MDLs stay valid while the send is held.
+        unsafe {
+            (*mine).MdlChain = theirs.MdlChain;
+        }
+        // SAFETY: as above.
+        unsafe { (*mine).CurrentMdl = theirs.CurrentMdl };
+        // SAFETY: as above.
+        unsafe { (*mine).CurrentMdlOffset = theirs.CurrentMdlOffset };
+        // SAFETY: as above.
+        unsafe { (*mine).DataOffset = theirs.DataOffset };
+        // SAFETY: as above (the DataLength union, low 32 bits).
+        unsafe { (*mine).stDataLength = theirs.stDataLength & 0xFFFF_FFFF };
+    }
+    // SAFETY: ours.
+    unsafe { (*rx).SourceHandle = target.ndis() };
+    // SAFETY: as above.
+    unsafe { (*rx).Status = NDIS_STATUS_SUCCESS };
+    // SAFETY: as above.
+    unsafe { reserved(rx, 0) }.store(send.addr(), Ordering::Release);
+    // SAFETY: as above.
+    unsafe { reserved(rx, 1) }.store(target.token(), Ordering::Release);
+}
+
+/// Empties a receive NBL's NET_BUFFER and puts it back on the free list.
+///
+/// # Safety
+/// `rx` is a receive NBL of the adapter's pool that covmini holds again.
+unsafe fn recycle(adapter: &AdapterContext, rx: PNET_BUFFER_LIST) {
+    // SAFETY: ours (precondition).
+    let mine = unsafe { (*rx).FirstNetBuffer };
+    if !mine.is_null() {
+        // SAFETY: our NET_BUFFER: forget the sender's MDLs.
+        unsafe { (*mine).MdlChain = null_mut() };
+        // SAFETY: as above.
+        unsafe { (*mine).CurrentMdl = null_mut() };
+        // SAFETY: as above.
+        unsafe { (*mine).CurrentMdlOffset = 0 };
+        // SAFETY: as above.
+        unsafe { (*mine).DataOffset = 0 };
+        // SAFETY: as above.
+        unsafe { (*mine).stDataLength = 0 };
+        // SAFETY: as above.
+        unsafe { (*mine).Next = null_mut() };
+    }
+    // SAFETY: ours.
+    unsafe { (*rx).SourceHandle = null_mut() };
+    // SAFETY: one of the pool's NBLs, held (precondition).
+    unsafe { adapter.rx().put(rx) };
+}
+
+/// MiniportReturnNetBufferLists: each receive NBL goes back on the free
+/// list; a send whose last receive came back is completed with SUCCESS; the
+/// pins are dropped, which may finish a pended close.
+///
+/// # Safety
+/// `nbls` is a chain of receive NBLs covmini indicated (without RESOURCES).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+pub(super) unsafe fn return_nbls(adapter: &AdapterContext, nbls: PNET_BUFFER_LIST, return_flags: ULONG) {
+    let complete_flags = if return_flags & NDIS_RETURN_FLAGS_DISPATCH_LEVEL != 0 {
+        NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    let mut rx = nbls;
+    while !rx.is_null() {
+        // SAFETY: ours again (precondition).
+        let next = unsafe { (*rx).Next };
+        // SAFETY: as above: the tags `lend` wrote.
+        let send = unsafe { reserved(rx, 0) }.load(Ordering::Acquire) as PNET_BUFFER_LIST;
+        // SAFETY: as above.
+        let receiver = unsafe { reserved(rx, 1) }.load(Ordering::Acquire);
+        // SAFETY: as above.
+        unsafe { recycle(adapter, rx) };
+        rx = next;
+        if send.is_null() || receiver == 0 {
+            trace!(WARN, "ReturnNetBufferLists: an NBL covmini did not lend");
+            continue;
+        }
+        // SAFETY: a send NBL covmini holds until its last receive is back.
+        let left = unsafe { reserved(send, 0) }.fetch_sub(1, Ordering::AcqRel);
+        let mut fx = {
+            // SAFETY: the receiving VC, pinned while this NBL was out.
+            let receiver = unsafe { VcContext::from_token(receiver) };
+            adapter.cm().unpin(receiver.id(), 1)
+        };
+        if left == 1 {
+            // SAFETY: as above: the last receive, so the send is ours alone.
+            let sender_token = unsafe { reserved(send, 1) }.load(Ordering::Acquire);
+            // SAFETY: the sender, pinned while this send is held.
+            let sender = unsafe { VcContext::from_token(sender_token) };
+            // SAFETY: a detached send NBL of ours.
+            unsafe { (*send).Status = NDIS_STATUS_SUCCESS };
+            // SAFETY: NDIS's send NBL on the VC it was sent on, once.
+            unsafe { NdisMCoSendNetBufferListsComplete(sender.ndis(), send, complete_flags) };
+            fx.extend(adapter.cm().unpin(sender.id(), 1));
+        }
+        perform(adapter, fx);
+    }
+}
