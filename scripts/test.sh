@@ -25,6 +25,24 @@ echo "==> tests" >&2
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+
+# The same scenarios against the exact x64 kernel image, loaded into this
+# process by ndis-emu's PE loader (tests/common/driver.rs is the switch).
+image="$repo/target/kernel/x64/covmini.sys"
+scripts/build-kernel.sh x64 >/dev/null
+echo "==> the scenarios again, against $image" >&2
+COVMINI_SYS="$image" cargo test -p covmini --no-fail-fast \
+  --test skeleton --test calls --test data --test driver_switch 2>&1 | tee -a "$log"
+
+# The loaded image under valgrind memcheck: zero errors or the run fails.
+if command -v valgrind >/dev/null; then
+  echo "==> valgrind memcheck: the loaded image's lifecycle" >&2
+  COVMINI_SYS="$image" CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="valgrind --error-exitcode=1 --quiet" \
+    cargo test -p covmini --test driver_switch 2>&1 | tee -a "$log"
+else
+  echo "valgrind not installed: skipping the memcheck run (apt-get install valgrind)" >&2
+fi
+
 # One closing line for the whole suite: the sum of every runner's result.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f }' \
   FS='[ ;]+' "$log"

@@ -6,6 +6,8 @@
 //! Where NDIS lets the client answer either way (an incoming call), each
 //! path runs with a synchronous and a pended answer.
 
+mod common;
+
 use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS};
 use covmini::config;
 use ndis_emu::{Af, Answer, CallSpec, CallState, Client, Emulator, Report, Sap, Vc};
@@ -17,7 +19,7 @@ use ndis_sys::*;
 /// open) and returns the report.
 fn with_adapter(f: impl FnOnce(&mut Emulator)) -> Report {
     let mut emu = Emulator::new();
-    emu.load(covmini::DriverEntry).expect("DriverEntry");
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
     emu.add_adapter().expect("adapter");
     f(&mut emu);
     emu.halt_adapter().expect("halt");

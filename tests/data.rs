@@ -3,6 +3,8 @@
 //! the echo address, sends on VCs with no active call, the statistics OIDs,
 //! and closes after traffic, each with a clean report (no violation, no leak).
 
+mod common;
+
 use covmini::call_manager::{ECHO_ADDRESS, PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS};
 use covmini::config;
 use ndis_emu::{CallSpec, CallState, Emulator, Report, Vc};
@@ -10,7 +12,7 @@ use ndis_sys::*;
 
 fn with_adapter(f: impl FnOnce(&mut Emulator)) -> Report {
     let mut emu = Emulator::new();
-    emu.load(covmini::DriverEntry).expect("DriverEntry");
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
     emu.add_adapter().expect("adapter");
     f(&mut emu);
     emu.halt_adapter().expect("halt");

@@ -2,12 +2,14 @@
 //! step of the NDIS lifecycle a CoNDIS MCM goes through, with zero contract
 //! violations and zero leaks.
 
+mod common;
+
 use ndis_emu::{Emulator, rules};
 
 /// Runs load → add adapter → halt → unload and returns the report.
 fn lifecycle() -> ndis_emu::Report {
     let mut emu = Emulator::new();
-    emu.load(covmini::DriverEntry).expect("DriverEntry");
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
     emu.add_adapter().expect("MiniportInitializeEx + MiniportRestart");
     emu.halt_adapter().expect("MiniportPause + MiniportHaltEx");
     emu.unload().expect("MiniportDriverUnload");
@@ -121,7 +123,7 @@ fn the_adapter_context_is_allocated_with_its_own_tag_and_freed_at_halt() {
 /// down and returns the report.
 fn with_adapter(f: impl FnOnce(&mut Emulator)) -> ndis_emu::Report {
     let mut emu = Emulator::new();
-    emu.load(covmini::DriverEntry).expect("DriverEntry");
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
     emu.add_adapter().expect("adapter");
     f(&mut emu);
     emu.halt_adapter().expect("halt");

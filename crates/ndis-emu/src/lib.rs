@@ -13,9 +13,13 @@
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
 //!   a virtual clock; `faults`: fail the Nth allocation or Nth call of a DDI;
 //! * [`Emulator`]: the API tests and covmini-lab drive;
-//! * `ffi` (the only module with `unsafe`): the exported DDIs, the one
-//!   import table ([`ffi::table`]), call parameters in C memory, and the
-//!   calls into driver handlers.
+//! * `ffi`: the exported DDIs, the one import table ([`ffi::table`]), call
+//!   parameters in C memory, and the calls into driver handlers;
+//! * `loader` (x86_64 Linux): maps a real `.sys`, relocates it, binds its
+//!   imports to the table, protects it W^X and reports crashes inside it.
+//!
+//! `ffi` and `loader` are the only modules with `unsafe`: they are the FFI
+//! seam.
 //!
 //! What it must not do: trust the driver (every handle and header is checked
 //! before use), succeed silently at something it does not implement, or
@@ -34,6 +38,7 @@ pub mod condis;
 mod emulator;
 mod faults;
 pub mod ffi;
+pub mod loader;
 pub mod lookaside;
 pub mod nbl;
 pub mod pe;
