@@ -4,15 +4,17 @@
 //!
 //! This version runs one built-in story against the host build: the adapter
 //! initializes, two clients open covmini's AF, one registers a SAP, the
-//! other calls it, the call connects, the caller hangs up (both sides
-//! close), and the adapter halts and the driver unloads. Scenario files,
-//! data, traces, diagrams, `--sys` and benchmarks arrive with issues #5 and #6.
+//! other calls it, the call connects, data flows both ways (zero copy), the
+//! caller hangs up (both sides close), calls covmini's echo address and gets
+//! its data back, and the adapter halts and the driver unloads. Scenario
+//! files, parties, traces, diagrams, `--sys` and benchmarks arrive with
+//! issues #5 and #6.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS};
+use covmini::call_manager::{ECHO_ADDRESS, PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS};
 use ndis_emu::{CallSpec, CallState, Emulator};
 use ndis_sys::{NDIS_STATUS, NDIS_STATUS_FAILURE, NDIS_STATUS_SUCCESS};
 
@@ -104,6 +106,27 @@ fn story(emu: &mut Emulator) -> Result<(), String> {
         if connected { 0 } else { NDIS_STATUS_FAILURE },
         0,
     )?;
+    emu.send(vc, &[b"hello, callee", b"second NBL"])
+        .map_err(|s| format!("caller sends: {s:#x}"))?;
+    let got = emu.received(callee);
+    let ok = got == [b"hello, callee".to_vec(), b"second NBL".to_vec()];
+    step(
+        "caller sends two NBLs; the callee receives them (zero copy)",
+        if ok { 0 } else { NDIS_STATUS_FAILURE },
+        0,
+    )?;
+    if let Some(back) = offered.first() {
+        emu.send(*back, &[b"hello, caller"])
+            .map_err(|s| format!("callee sends: {s:#x}"))?;
+    }
+    let ok = emu.received(caller) == [b"hello, caller".to_vec()]
+        && emu.send_results(caller) == [NDIS_STATUS_SUCCESS; 2]
+        && emu.send_results(callee) == [NDIS_STATUS_SUCCESS];
+    step(
+        "callee answers; every send completes with SUCCESS",
+        if ok { 0 } else { NDIS_STATUS_FAILURE },
+        0,
+    )?;
     step(
         "caller hangs up (close call)",
         emu.close_call(vc, &[]),
@@ -116,6 +139,34 @@ fn story(emu: &mut Emulator) -> Result<(), String> {
         0,
     )?;
     step("caller deletes its VC", emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
+    let echo_vc = emu
+        .create_vc(caller_af)
+        .map_err(|s| format!("caller creates a VC: {s:#x}"))?;
+    let mut echo = spec.clone();
+    echo.media_specific = ECHO_ADDRESS.to_vec();
+    step(
+        "caller calls the echo address",
+        emu.make_call(echo_vc, &echo),
+        NDIS_STATUS_SUCCESS,
+    )?;
+    emu.send(echo_vc, &[b"ping"])
+        .map_err(|s| format!("caller sends to echo: {s:#x}"))?;
+    let ok = emu.received(caller).last().map(Vec::as_slice) == Some(b"ping".as_slice());
+    step(
+        "covmini echoes what it receives",
+        if ok { 0 } else { NDIS_STATUS_FAILURE },
+        0,
+    )?;
+    step(
+        "caller closes the echo call",
+        emu.close_call(echo_vc, &[]),
+        NDIS_STATUS_SUCCESS,
+    )?;
+    step(
+        "caller deletes the echo VC",
+        emu.delete_vc(echo_vc),
+        NDIS_STATUS_SUCCESS,
+    )?;
     step(
         "callee deregisters its SAP",
         emu.deregister_sap(sap),
