@@ -244,6 +244,13 @@ impl Emulator {
             .unwrap_or_default()
     }
 
+    /// The AF handle of the last [`Self::open_af`], also when that open is
+    /// still pending (its `Err(PENDING)` carries no handle).
+    #[must_use]
+    pub fn last_af(&self) -> Option<Af> {
+        self.last_af
+    }
+
     /// NdisClIncomingCallComplete for a call the client pended.
     pub fn answer_incoming(&mut self, vc: Vc, status: NDIS_STATUS) -> Result<(), NDIS_STATUS> {
         let r = cm::answer_incoming(vc.0, status);

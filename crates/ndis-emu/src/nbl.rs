@@ -20,7 +20,7 @@
 //! than released, so its address is not reused at once and a second free of
 //! it is told apart from a free of a new NBL.
 //!
-//! Reading a chain back ([`read_chain`], [`chain_data`]) dereferences only
+//! Reading a chain back (`read_chain`, [`chain_data`]) dereferences only
 //! memory the emulator knows is live: its own blocks and the driver's
 //! allocations in the memory ledger. A pointer anywhere else, a cycle, a
 //! CurrentMdl outside the chain, an offset past an MDL or a DataLength past
@@ -1028,7 +1028,7 @@ pub(crate) fn read_chain(w: &World, head: usize) -> Result<Vec<NblData>, NblErro
     Ok(out)
 }
 
-/// [`read_chain`] on this thread's emulator: what a test or the client
+/// `read_chain` on this thread's emulator: what a test or the client
 /// side reads back from an NBL chain while the emulator runs.
 ///
 /// # Errors

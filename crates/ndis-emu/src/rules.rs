@@ -8,7 +8,7 @@
 //! drift).
 //!
 //! A [`Rule`] is a reference to its static [`RuleInfo`]. Each area of the
-//! emulator declares its own rules with [`define_rules!`] next to the code
+//! emulator declares its own rules with [`crate::define_rules!`] next to the code
 //! that enforces them; [`all`] lists every area's rules for the catalog.
 
 use core::fmt;
@@ -22,7 +22,7 @@ pub struct RuleInfo {
     pub statement: &'static str,
     /// Contract section (shared/reference/condis-mcm-contract.md) or seed page.
     pub source: &'static str,
-    /// True where real ndis.sys does not check this (contract [B]).
+    /// True where real ndis.sys does not check this (contract \[B\]).
     pub stricter_than_windows: bool,
     /// The test (in crates/ndis-emu/tests/) that shows it fires.
     pub proving_test: &'static str,

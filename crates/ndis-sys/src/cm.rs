@@ -1,6 +1,6 @@
 //! The call-manager side: `PROTOCOL_CM_*` / `PROTOCOL_CO_*` handler types and
 //! `NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS`, the 0xA5 block an MCM registers
-//! from MiniportSetOptions (contract §1.2(b), §2.1) [H].
+//! from MiniportSetOptions (contract §1.2(b), §2.1) \[H\].
 
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS, PCO_SAP};
 use crate::object::NDIS_OBJECT_HEADER;
@@ -27,11 +27,11 @@ ndis_abi_fn_types! {
     pub type PROTOCOL_CM_NOTIFY_CLOSE_AF_COMPLETE = fn(CallMgrAfContext: NDIS_HANDLE, Status: NDIS_STATUS);
 }
 
-/// `NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS` [H] (contract §1.2(b)).
+/// `NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS` \[H\] (contract §1.2(b)).
 ///
-/// Size quirk [H]: `NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1`
+/// Size quirk \[H\]: `NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1`
 /// runs only through `CmOidRequestCompleteHandler` (136 on x64) although
-/// sizeof is 144; NDIS requires Size >= 136 and copies all 144 bytes [B].
+/// sizeof is 144; NDIS requires Size >= 136 and copies all 144 bytes \[B\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {
@@ -65,5 +65,5 @@ assert_layout!(NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS, size = 144, {
     CmModifyCallQoSHandler: 112, CmOidRequestHandler: 120,
     CmOidRequestCompleteHandler: 128, CmNotifyCloseAfCompleteHandler: 136,
 });
-/// Through CmOidRequestCompleteHandler [H] (the quirk above).
+/// Through CmOidRequestCompleteHandler \[H\] (the quirk above).
 pub const NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1: usize = 136;

@@ -1,7 +1,7 @@
 //! Connection-oriented structures: address families, SAPs, addresses, call
 //! parameters and FLOWSPEC (ndis.h, qos.h), with their flags and AF values.
 //!
-//! Source: contract §4.1/§4.2 [H] unless marked. Variable-length tails
+//! Source: contract §4.1/§4.2 \[H\] unless marked. Variable-length tails
 //! (`Sap[1]`, `Parameters[1]`, `Address[1]`) are declared as one-element
 //! arrays as in C; `sizeof` therefore includes the padding C gives them, and
 //! the data starts at the asserted offset. Code that reads a tail must bound
@@ -9,7 +9,7 @@
 
 use crate::types::{NDIS_AF, NDIS_HANDLE, UCHAR, ULONG};
 
-/// `CO_ADDRESS_FAMILY` [H].
+/// `CO_ADDRESS_FAMILY` \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CO_ADDRESS_FAMILY {
@@ -20,7 +20,7 @@ pub struct CO_ADDRESS_FAMILY {
 pub type PCO_ADDRESS_FAMILY = *mut CO_ADDRESS_FAMILY;
 assert_layout!(CO_ADDRESS_FAMILY, size = 12, { AddressFamily: 0, MajorVersion: 4, MinorVersion: 8 });
 
-/// `CO_SAP { ULONG SapType; ULONG SapLength; UCHAR Sap[1]; }` [H]; sizeof 12 [C].
+/// `CO_SAP { ULONG SapType; ULONG SapLength; UCHAR Sap[1]; }` \[H\]; sizeof 12 \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct CO_SAP {
@@ -31,7 +31,7 @@ pub struct CO_SAP {
 pub type PCO_SAP = *mut CO_SAP;
 assert_layout!(CO_SAP, size = 12, { SapType: 0, SapLength: 4, Sap: 8 });
 
-/// `CO_ADDRESS { ULONG AddressSize; UCHAR Address[1]; }` [H]; sizeof 8 [C].
+/// `CO_ADDRESS { ULONG AddressSize; UCHAR Address[1]; }` \[H\]; sizeof 8 \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct CO_ADDRESS {
@@ -40,7 +40,7 @@ pub struct CO_ADDRESS {
 }
 assert_layout!(CO_ADDRESS, size = 8, { AddressSize: 0, Address: 4 });
 
-/// `CO_ADDRESS_LIST` [H]; sizeof 16 [C].
+/// `CO_ADDRESS_LIST` \[H\]; sizeof 16 \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct CO_ADDRESS_LIST {
@@ -50,7 +50,7 @@ pub struct CO_ADDRESS_LIST {
 }
 assert_layout!(CO_ADDRESS_LIST, size = 16, { NumberOfAddressesAvailable: 0, NumberOfAddresses: 4, AddressList: 8 });
 
-/// `CO_SPECIFIC_PARAMETERS { ULONG ParamType; ULONG Length; UCHAR Parameters[1]; }` [H]; sizeof 12 [H].
+/// `CO_SPECIFIC_PARAMETERS { ULONG ParamType; ULONG Length; UCHAR Parameters[1]; }` \[H\]; sizeof 12 \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct CO_SPECIFIC_PARAMETERS {
@@ -60,7 +60,7 @@ pub struct CO_SPECIFIC_PARAMETERS {
 }
 assert_layout!(CO_SPECIFIC_PARAMETERS, size = 12, align = 4, { ParamType: 0, Length: 4, Parameters: 8 });
 
-/// `FLOWSPEC` (qos.h): eight ULONGs, 32 bytes [H].
+/// `FLOWSPEC` (qos.h): eight ULONGs, 32 bytes \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FLOWSPEC {
@@ -77,7 +77,7 @@ assert_layout!(FLOWSPEC, size = 32, {
     TokenRate: 0, TokenBucketSize: 4, PeakBandwidth: 8, Latency: 12,
     DelayVariation: 16, ServiceType: 20, MaxSduSize: 24, MinimumPolicedSize: 28,
 });
-/// `QOS_NOT_SPECIFIED` (qos.h) [H].
+/// `QOS_NOT_SPECIFIED` (qos.h) \[H\].
 pub const QOS_NOT_SPECIFIED: ULONG = 0xFFFF_FFFF;
 // SERVICETYPE_* (qos.h) [H].
 pub const SERVICETYPE_NOTRAFFIC: ULONG = 0x0000_0000;
@@ -86,7 +86,7 @@ pub const SERVICETYPE_CONTROLLEDLOAD: ULONG = 0x0000_0002;
 pub const SERVICETYPE_GUARANTEED: ULONG = 0x0000_0003;
 pub const SERVICETYPE_NOCHANGE: ULONG = 0x0000_8000;
 
-/// `CO_CALL_MANAGER_PARAMETERS` [H]; sizeof 76 [C].
+/// `CO_CALL_MANAGER_PARAMETERS` \[H\]; sizeof 76 \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct CO_CALL_MANAGER_PARAMETERS {
@@ -97,12 +97,12 @@ pub struct CO_CALL_MANAGER_PARAMETERS {
 pub type PCO_CALL_MANAGER_PARAMETERS = *mut CO_CALL_MANAGER_PARAMETERS;
 assert_layout!(CO_CALL_MANAGER_PARAMETERS, size = 76, { Transmit: 0, Receive: 32, CallMgrSpecific: 64 });
 
-/// `CO_MEDIA_PARAMETERS` [H].
+/// `CO_MEDIA_PARAMETERS` \[H\].
 ///
 /// The WDK declares `CO_SPECIFIC_PARAMETERS POINTER_ALIGNMENT MediaSpecific`,
 /// which on x64 puts `MediaSpecific` at offset 16, not 12 (mingw-w64 lacks the
 /// alignment and is wrong here; contract §4.1). The explicit `_Pad` keeps the
-/// field where the WDK puts it; sizeof is then 32 [C from the [H] offsets].
+/// field where the WDK puts it; sizeof is then 32 \[C from the \[H\] offsets].
 #[repr(C, align(8))]
 #[derive(Clone, Copy, Debug)]
 pub struct CO_MEDIA_PARAMETERS {
@@ -117,7 +117,7 @@ assert_layout!(CO_MEDIA_PARAMETERS, size = 32, align = 8, {
     Flags: 0, ReceivePriority: 4, ReceiveSizeHint: 8, MediaSpecific: 16,
 });
 
-/// `CO_CALL_PARAMETERS` [H]: 24 bytes.
+/// `CO_CALL_PARAMETERS` \[H\]: 24 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct CO_CALL_PARAMETERS {
@@ -128,7 +128,7 @@ pub struct CO_CALL_PARAMETERS {
 pub type PCO_CALL_PARAMETERS = *mut CO_CALL_PARAMETERS;
 assert_layout!(CO_CALL_PARAMETERS, size = 24, { Flags: 0, CallMgrParameters: 8, MediaParameters: 16 });
 
-/// `CO_PVC { NDIS_HANDLE NdisAfHandle; CO_SPECIFIC_PARAMETERS PvcParameters; }` [H]; sizeof 24 [C].
+/// `CO_PVC { NDIS_HANDLE NdisAfHandle; CO_SPECIFIC_PARAMETERS PvcParameters; }` \[H\]; sizeof 24 \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct CO_PVC {
@@ -166,5 +166,5 @@ pub const INDICATE_END_OF_TX: ULONG = 0x0000_0020;
 pub const RESERVE_RESOURCES_VC: ULONG = 0x0000_0040;
 pub const ROUND_DOWN_FLOW: ULONG = 0x0000_0080;
 pub const ROUND_UP_FLOW: ULONG = 0x0000_0100;
-/// Sic: the WDK spells it ELIBILITY [H].
+/// Sic: the WDK spells it ELIBILITY \[H\].
 pub const CO_SEND_FLAG_SET_DISCARD_ELIBILITY: ULONG = 0x1;

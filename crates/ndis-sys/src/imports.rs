@@ -3,7 +3,7 @@
 //! On Windows targets these are raw-dylib imports (no import library, no
 //! WDK); on the host they are resolved at link time by ndis-emu, which defines
 //! every symbol here with the same ABI. The names and signatures are the
-//! exports' (contract §2.3, ndis.h, wdm.h) [H]; the macro names of the WDK
+//! exports' (contract §2.3, ndis.h, wdm.h) \[H\]; the macro names of the WDK
 //! (`NdisMCm*`, lookaside helpers) are in [`crate::mcm`] and
 //! [`crate::lookaside`]. Each name must also be listed, with its source and the
 //! first Windows version that exports it, in `crates/ndis-sys/exports/`; the
@@ -135,11 +135,11 @@ pub mod intrinsics {
     }
 }
 
-/// `DPFLTR_IHVNETWORK_ID` (dpfilter.h) [H]: the component id network drivers
+/// `DPFLTR_IHVNETWORK_ID` (dpfilter.h) \[H\]: the component id network drivers
 /// print under.
 pub const DPFLTR_IHVNETWORK_ID: ULONG = 80;
 /// `DPFLTR_ERROR_LEVEL`, `DPFLTR_WARNING_LEVEL`, `DPFLTR_TRACE_LEVEL`,
-/// `DPFLTR_INFO_LEVEL` (dpfilter.h) [H].
+/// `DPFLTR_INFO_LEVEL` (dpfilter.h) \[H\].
 pub const DPFLTR_ERROR_LEVEL: ULONG = 0;
 pub const DPFLTR_WARNING_LEVEL: ULONG = 1;
 pub const DPFLTR_TRACE_LEVEL: ULONG = 2;

@@ -1,6 +1,6 @@
 //! `NDIS_STATUS_INDICATION`, what `NdisMCoIndicateStatusEx` takes.
 //!
-//! Source: field list from the contract §4.1 [D]; x64 offsets [C].
+//! Source: field list from the contract §4.1 \[D\]; x64 offsets \[C\].
 
 use crate::object::NDIS_OBJECT_HEADER;
 use crate::types::*;
@@ -26,5 +26,5 @@ assert_layout!(NDIS_STATUS_INDICATION, size = 112, {
     DestinationHandle: 32, RequestId: 40, StatusBuffer: 48, StatusBufferSize: 56,
     Guid: 60, NdisReserved: 80,
 });
-/// Through NdisReserved [C].
+/// Through NdisReserved \[C\].
 pub const NDIS_SIZEOF_STATUS_INDICATION_REVISION_1: usize = 112;

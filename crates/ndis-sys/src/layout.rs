@@ -1,17 +1,17 @@
 //! Compile-time layout assertions and the tags that say where each value
 //! comes from.
 //!
-//! Every `#[repr(C)]` structure in this crate carries an [`assert_layout!`]
+//! Every `#[repr(C)]` structure in this crate carries an [`crate::assert_layout!`]
 //! with its x64 size and field offsets. ARM64 Windows has the same data model
 //! (LLP64, 8-byte pointers, natural alignment), so the same numbers hold there;
 //! 32-bit targets are not supported and the assertions are skipped on them.
 //!
 //! Source tags, as in `shared/reference/condis-mcm-contract.md`:
-//! * `[H]` the value is in a real WDK header (or a header derived from it);
-//! * `[D]` Microsoft Learn WDK documentation;
-//! * `[B]` observed behaviour/accesses of the shipping `ndis.sys`;
-//! * `[C]` computed from a confirmed field list by the x64 C layout rules;
-//! * `[I]` inferred and not confirmed.
+//! * `\[H\]` the value is in a real WDK header (or a header derived from it);
+//! * `\[D\]` Microsoft Learn WDK documentation;
+//! * `\[B\]` observed behaviour/accesses of the shipping `ndis.sys`;
+//! * `\[C\]` computed from a confirmed field list by the x64 C layout rules;
+//! * `\[I\]` inferred and not confirmed.
 //!
 //! `crates/ndis-sys/LAYOUT.md` names the sources and lists what is still open.
 //!

@@ -7,7 +7,7 @@
 //! What this crate owns:
 //! * `#[repr(C)]` structures whose x64 size and field offsets are asserted at
 //!   compile time against the WDK values, each with the source of the value
-//!   (see [`layout`] for the tags `[H]`, `[D]`, `[C]`, `[I]`);
+//!   (see [`layout`] for the tags `\[H\]`, `\[D\]`, `\[C\]`, `\[I\]`);
 //! * the calling convention seam: one set of macros ([`ndis_abi_fn_types!`],
 //!   [`ndis_import!`], [`ndis_fn!`]) picks `extern "system"` on Windows targets
 //!   and `extern "win64"` on x86_64 hosts, so one emulator ABI can bind the

@@ -20,7 +20,7 @@ use core::mem::offset_of;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// `SLIST_HEADER` on x64/ARM64: 16 bytes, 16-byte aligned; the depth is the
-/// low 16 bits of the first quadword [H].
+/// low 16 bits of the first quadword \[H\].
 #[repr(C, align(16))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SLIST_HEADER {
@@ -30,7 +30,7 @@ pub struct SLIST_HEADER {
 pub type PSLIST_HEADER = *mut SLIST_HEADER;
 assert_layout!(SLIST_HEADER, size = 16, align = 16, { Alignment: 0, Region: 8 });
 
-/// `SLIST_ENTRY` on x64/ARM64: `DECLSPEC_ALIGN(16) { Next }` [H].
+/// `SLIST_ENTRY` on x64/ARM64: `DECLSPEC_ALIGN(16) { Next }` \[H\].
 #[repr(C, align(16))]
 #[derive(Clone, Copy, Debug)]
 pub struct SLIST_ENTRY {
@@ -38,19 +38,19 @@ pub struct SLIST_ENTRY {
 }
 pub type PSLIST_ENTRY = *mut SLIST_ENTRY;
 assert_layout!(SLIST_ENTRY, size = 16, align = 16, { Next: 0 });
-/// `LOOKASIDE_MINIMUM_BLOCK_SIZE` = sizeof(SLIST_ENTRY) [H].
+/// `LOOKASIDE_MINIMUM_BLOCK_SIZE` = sizeof(SLIST_ENTRY) \[H\].
 pub const LOOKASIDE_MINIMUM_BLOCK_SIZE: usize = core::mem::size_of::<SLIST_ENTRY>();
 
 ndis_abi_fn_types! {
-    /// `PALLOCATE_FUNCTION` (wdm.h) [H].
+    /// `PALLOCATE_FUNCTION` (wdm.h) \[H\].
     pub type PALLOCATE_FUNCTION = fn(PoolType: POOL_TYPE, NumberOfBytes: SIZE_T, Tag: ULONG) -> PVOID;
-    /// `PFREE_FUNCTION` (wdm.h) [H].
+    /// `PFREE_FUNCTION` (wdm.h) \[H\].
     pub type PFREE_FUNCTION = fn(Buffer: PVOID);
 }
 
 /// `GENERAL_LOOKASIDE` (wdm.h): `DECLSPEC_CACHEALIGN`, so 128 bytes on both
 /// targets, aligned to SYSTEM_CACHE_ALIGNMENT_SIZE: 64 on x64, 128 on ARM64
-/// [H: WDK 10.0.17763 wdm.h]; offsets from contract §5 [H].
+/// \[H: WDK 10.0.17763 wdm.h\]; offsets from contract §5 \[H\].
 #[cfg_attr(not(target_arch = "aarch64"), repr(C, align(64)))]
 #[cfg_attr(target_arch = "aarch64", repr(C, align(128)))]
 #[derive(Clone, Copy, Debug)]
@@ -88,7 +88,7 @@ assert_layout!(GENERAL_LOOKASIDE, size = 128, {
 });
 
 /// `NPAGED_LOOKASIDE_LIST` on x64/ARM64: `{ GENERAL_LOOKASIDE L; }` (x86
-/// appends an obsolete lock) [H].
+/// appends an obsolete lock) \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NPAGED_LOOKASIDE_LIST {
@@ -252,7 +252,7 @@ pub unsafe fn NdisFreeToNPagedLookasideList(lookaside: PNPAGED_LOOKASIDE_LIST, e
     }
 }
 
-/// `NdisDeleteNPagedLookasideList` → `ExDeleteNPagedLookasideList` [H].
+/// `NdisDeleteNPagedLookasideList` → `ExDeleteNPagedLookasideList` \[H\].
 ///
 /// # Safety
 /// 1. `lookaside` was initialized and every entry allocated from it is freed;

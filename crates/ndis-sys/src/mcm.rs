@@ -1,6 +1,6 @@
 //! The `NdisMCm*` names of the WDK, which are macros over `NdisCm*` (and
 //! `NdisCoOidRequestComplete`) exports with the same arguments in the same
-//! order (contract §2.3) [H]. A Rust driver has no macros to import, so these
+//! order (contract §2.3) \[H\]. A Rust driver has no macros to import, so these
 //! `#[inline]` functions give the driver the names the MCM documentation uses
 //! while the image imports the real exports.
 

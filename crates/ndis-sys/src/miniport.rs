@@ -3,8 +3,8 @@
 //! attributes, the parameter blocks the handlers receive, and the handler
 //! types (`MINIPORT_*`).
 //!
-//! Sources: contract §1.1–§1.3 and §4.1 [H]/[B]; parameter blocks from the
-//! WDK field lists [H] with x64 offsets computed [C] where marked.
+//! Sources: contract §1.1–§1.3 and §4.1 \[H\]/\[B\]; parameter blocks from the
+//! WDK field lists \[H\] with x64 offsets computed \[C\] where marked.
 
 use crate::co::PCO_CALL_PARAMETERS;
 use crate::nbl::PNET_BUFFER_LIST;
@@ -40,11 +40,11 @@ ndis_abi_fn_types! {
     pub type MINIPORT_CO_OID_REQUEST = fn(MiniportAdapterContext: NDIS_HANDLE, MiniportVcContext: NDIS_HANDLE, NdisRequest: PNDIS_OID_REQUEST) -> NDIS_STATUS;
 }
 
-/// `NDIS_MINIPORT_DRIVER_CHARACTERISTICS` [H] (field order: contract §1.1).
+/// `NDIS_MINIPORT_DRIVER_CHARACTERISTICS` \[H\] (field order: contract §1.1).
 ///
 /// Revision 1 (NDIS 6.0) runs through `CancelOidRequestHandler` (136 bytes on
 /// x64), revision 2 (6.1+) through `CancelDirectOidRequestHandler` (152), and
-/// revision 3 (6.80+) through `SynchronousOidRequestHandler` (160) [H].
+/// revision 3 (6.80+) through `SynchronousOidRequestHandler` (160) \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
@@ -84,15 +84,15 @@ assert_layout!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, size = 160, {
     DirectOidRequestHandler: 136, CancelDirectOidRequestHandler: 144,
     SynchronousOidRequestHandler: 152,
 });
-/// x64 `NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_n` [H].
+/// x64 `NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_n` \[H\].
 pub const NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_1: usize = 136;
 pub const NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2: usize = 152;
 pub const NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_3: usize = 160;
 pub const NDIS_INTERMEDIATE_DRIVER: ULONG = 0x0000_0001;
 pub const NDIS_WDM_DRIVER: ULONG = 0x0000_0002;
 
-/// `NDIS_MINIPORT_CO_CHARACTERISTICS` [H]: 56 bytes on x64, copied by NDIS
-/// without a Revision/Size check [B].
+/// `NDIS_MINIPORT_CO_CHARACTERISTICS` \[H\]: 56 bytes on x64, copied by NDIS
+/// without a Revision/Size check \[B\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_MINIPORT_CO_CHARACTERISTICS {
@@ -114,7 +114,7 @@ assert_layout!(NDIS_MINIPORT_CO_CHARACTERISTICS, size = 56, {
 pub const NDIS_SIZEOF_MINIPORT_CO_CHARACTERISTICS_REVISION_1: usize = 56;
 
 /// `NDIS_DRIVER_OPTIONAL_HANDLERS`: what `NdisSetOptionalHandlers` takes. It
-/// is a header-first union in the WDK; NDIS dispatches on `Header.Type` [H].
+/// is a header-first union in the WDK; NDIS dispatches on `Header.Type` \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_DRIVER_OPTIONAL_HANDLERS {
@@ -123,7 +123,7 @@ pub struct NDIS_DRIVER_OPTIONAL_HANDLERS {
 pub type PNDIS_DRIVER_OPTIONAL_HANDLERS = *mut NDIS_DRIVER_OPTIONAL_HANDLERS;
 
 /// `NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES` [H/D]; offsets 0, 8, 16,
-/// 20, 24 on x64 [C from the WDK 10.0.17763 ndis.h field list]; sizeof 32 [C].
+/// 20, 24 on x64 \[C from the WDK 10.0.17763 ndis.h field list\]; sizeof 32 \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
@@ -138,11 +138,11 @@ assert_layout!(NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, size = 32, {
     CheckForHangTimeInSeconds: 20, InterfaceType: 24,
 });
 /// `RTL_SIZEOF_THROUGH_FIELD(..., InterfaceType)` = 28 for both revisions:
-/// revision 2 adds flags, no field [H: WDK 10.0.17763 ndis.h].
+/// revision 2 adds flags, no field \[H: WDK 10.0.17763 ndis.h\].
 pub const NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1: usize = 28;
 pub const NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2: usize = 28;
 
-/// `NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES` [H field list, B offsets;
+/// `NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES` \[H field list, B offsets;
 /// contract §4.1]. Revision 1 runs through AutoNegotiationFlags (216),
 /// revision 2 through PowerManagementCapabilitiesEx (224).
 #[repr(C)]
@@ -196,11 +196,11 @@ assert_layout!(NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, size = 224, {
 });
 pub const NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_1: usize = 216;
 pub const NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2: usize = 224;
-/// `NDIS_MAX_PHYS_ADDRESS_LENGTH` = `IF_MAX_PHYS_ADDRESS_LENGTH` = 32 [H].
+/// `NDIS_MAX_PHYS_ADDRESS_LENGTH` = `IF_MAX_PHYS_ADDRESS_LENGTH` = 32 \[H\].
 pub const NDIS_MAX_PHYS_ADDRESS_LENGTH: usize = 32;
 
 /// `NDIS_MINIPORT_ADAPTER_ATTRIBUTES`: a header-first union keyed on
-/// `Header.Type` [H]; `NdisMSetMiniportAttributes` takes a pointer to it.
+/// `Header.Type` \[H\]; `NdisMSetMiniportAttributes` takes a pointer to it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_MINIPORT_ADAPTER_ATTRIBUTES {
@@ -228,40 +228,40 @@ pub const NdisMediumAtm: NDIS_MEDIUM = 8;
 pub const NdisMediumCoWan: NDIS_MEDIUM = 12;
 pub const NdisMediumLoopback: NDIS_MEDIUM = 17;
 
-/// `NdisInterfaceInternal` (NDIS_INTERFACE_TYPE) [H: first enumerator = 0].
+/// `NdisInterfaceInternal` (NDIS_INTERFACE_TYPE) \[H: first enumerator = 0\].
 pub const NdisInterfaceInternal: NDIS_INTERFACE_TYPE = 0;
-/// `NdisPhysicalMediumUnspecified` [H: first enumerator = 0].
+/// `NdisPhysicalMediumUnspecified` \[H: first enumerator = 0\].
 pub const NdisPhysicalMediumUnspecified: NDIS_PHYSICAL_MEDIUM = 0;
-/// NDIS_MEDIA_CONNECT_STATE: Unknown 0, Connected 1, Disconnected 2 [H].
+/// NDIS_MEDIA_CONNECT_STATE: Unknown 0, Connected 1, Disconnected 2 \[H\].
 pub const MediaConnectStateUnknown: NDIS_MEDIA_CONNECT_STATE = 0;
 pub const MediaConnectStateConnected: NDIS_MEDIA_CONNECT_STATE = 1;
 pub const MediaConnectStateDisconnected: NDIS_MEDIA_CONNECT_STATE = 2;
-/// NDIS_MEDIA_DUPLEX_STATE: Unknown 0, Half 1, Full 2 [H].
+/// NDIS_MEDIA_DUPLEX_STATE: Unknown 0, Half 1, Full 2 \[H\].
 pub const MediaDuplexStateUnknown: NDIS_MEDIA_DUPLEX_STATE = 0;
 pub const MediaDuplexStateHalf: NDIS_MEDIA_DUPLEX_STATE = 1;
 pub const MediaDuplexStateFull: NDIS_MEDIA_DUPLEX_STATE = 2;
-/// NET_IF_ACCESS_TYPE: LOOPBACK 1, BROADCAST 2, POINT_TO_POINT 3, POINT_TO_MULTI_POINT 4 [H].
+/// NET_IF_ACCESS_TYPE: LOOPBACK 1, BROADCAST 2, POINT_TO_POINT 3, POINT_TO_MULTI_POINT 4 \[H\].
 pub const NET_IF_ACCESS_LOOPBACK: NET_IF_ACCESS_TYPE = 1;
 pub const NET_IF_ACCESS_BROADCAST: NET_IF_ACCESS_TYPE = 2;
 pub const NET_IF_ACCESS_POINT_TO_POINT: NET_IF_ACCESS_TYPE = 3;
 pub const NET_IF_ACCESS_POINT_TO_MULTI_POINT: NET_IF_ACCESS_TYPE = 4;
-/// NET_IF_DIRECTION_TYPE: SENDRECEIVE 0 [H].
+/// NET_IF_DIRECTION_TYPE: SENDRECEIVE 0 \[H\].
 pub const NET_IF_DIRECTION_SENDRECEIVE: NET_IF_DIRECTION_TYPE = 0;
-/// NET_IF_CONNECTION_TYPE: DEDICATED 1, PASSIVE 2, DEMAND 3 [H].
+/// NET_IF_CONNECTION_TYPE: DEDICATED 1, PASSIVE 2, DEMAND 3 \[H\].
 pub const NET_IF_CONNECTION_DEDICATED: NET_IF_CONNECTION_TYPE = 1;
 pub const NET_IF_CONNECTION_PASSIVE: NET_IF_CONNECTION_TYPE = 2;
 pub const NET_IF_CONNECTION_DEMAND: NET_IF_CONNECTION_TYPE = 3;
-/// IANA ifType values used by WAN miniports (ipifcons.h) [H].
+/// IANA ifType values used by WAN miniports (ipifcons.h) \[H\].
 pub const IF_TYPE_OTHER: NET_IFTYPE = 1;
 pub const IF_TYPE_PPP: NET_IFTYPE = 23;
 pub const IF_TYPE_TUNNEL: NET_IFTYPE = 131;
-/// `NDIS_LINK_SPEED_UNKNOWN` [H].
+/// `NDIS_LINK_SPEED_UNKNOWN` \[H\].
 pub const NDIS_LINK_SPEED_UNKNOWN: ULONG64 = u64::MAX;
-/// `NdisPauseFunctionsUnsupported` [H: first enumerator = 0].
+/// `NdisPauseFunctionsUnsupported` \[H: first enumerator = 0\].
 pub const NdisPauseFunctionsUnsupported: NDIS_SUPPORTED_PAUSE_FUNCTIONS = 0;
 
-/// `NDIS_MINIPORT_INIT_PARAMETERS` [H: WDK 10.0.17763 ndis.h; the only
-/// revision]; x64 offsets [C].
+/// `NDIS_MINIPORT_INIT_PARAMETERS` \[H: WDK 10.0.17763 ndis.h; the only
+/// revision]; x64 offsets \[C\].
 /// covmini reads only the header; the rest is declared so the emulator can
 /// build a faithful block.
 #[repr(C)]
@@ -283,13 +283,13 @@ assert_layout!(NDIS_MINIPORT_INIT_PARAMETERS, size = 64, {
     MiniportAddDeviceContext: 24, IfIndex: 32, NetLuid: 40,
     DefaultPortAuthStates: 48, PciDeviceCustomProperties: 56,
 });
-/// Through PciDeviceCustomProperties [C]. (The WDK macro is spelled
-/// `NDIS_SIZEOF_MINIPORT_INIT_PARAMETER_REVISION_1`, singular [H].)
+/// Through PciDeviceCustomProperties \[C\]. (The WDK macro is spelled
+/// `NDIS_SIZEOF_MINIPORT_INIT_PARAMETER_REVISION_1`, singular \[H\].)
 pub const NDIS_SIZEOF_MINIPORT_INIT_PARAMETERS_REVISION_1: usize = 64;
 
 /// `NDIS_MINIPORT_PAUSE_PARAMETERS { Header; ULONG Flags; ULONG PauseReason; }`
-/// [H: WDK 10.0.17763 ndis.h]; 12 bytes [C]; Header.Type is
-/// NDIS_OBJECT_TYPE_DEFAULT [D].
+/// \[H: WDK 10.0.17763 ndis.h\]; 12 bytes \[C\]; Header.Type is
+/// NDIS_OBJECT_TYPE_DEFAULT \[D\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_MINIPORT_PAUSE_PARAMETERS {
@@ -303,8 +303,8 @@ pub const NDIS_SIZEOF_MINIPORT_PAUSE_PARAMETERS_REVISION_1: usize = 12;
 pub const NDIS_MINIPORT_PAUSE_PARAMETERS_REVISION_1: UCHAR = 1;
 
 /// `NDIS_MINIPORT_RESTART_PARAMETERS { Header; PNDIS_RESTART_ATTRIBUTES
-/// RestartAttributes; ULONG Flags; }` [H: WDK 10.0.17763 ndis.h]; x64 offsets
-/// [C]. NDIS sets Header.Type to NDIS_OBJECT_TYPE_DEFAULT [D]; there is no
+/// RestartAttributes; ULONG Flags; }` \[H: WDK 10.0.17763 ndis.h\]; x64 offsets
+/// \[C\]. NDIS sets Header.Type to NDIS_OBJECT_TYPE_DEFAULT \[D\]; there is no
 /// object type of its own.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -315,11 +315,11 @@ pub struct NDIS_MINIPORT_RESTART_PARAMETERS {
 }
 pub type PNDIS_MINIPORT_RESTART_PARAMETERS = *mut NDIS_MINIPORT_RESTART_PARAMETERS;
 assert_layout!(NDIS_MINIPORT_RESTART_PARAMETERS, size = 24, { Header: 0, RestartAttributes: 8, Flags: 16 });
-/// Through Flags: 20, less than sizeof (24) [C from the [H] field list].
+/// Through Flags: 20, less than sizeof (24) \[C from the \[H\] field list].
 pub const NDIS_SIZEOF_MINIPORT_RESTART_PARAMETERS_REVISION_1: usize = 20;
 pub const NDIS_MINIPORT_RESTART_PARAMETERS_REVISION_1: UCHAR = 1;
 
-/// `NET_DEVICE_PNP_EVENT` [H: WDK 10.0.17763 ndis.h]; x64 offsets [C,
+/// `NET_DEVICE_PNP_EVENT` \[H: WDK 10.0.17763 ndis.h\]; x64 offsets \[C,
 /// matching the PDB type dump of the 1809 x64 ndis.sys].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -336,7 +336,7 @@ assert_layout!(NET_DEVICE_PNP_EVENT, size = 48, {
     Header: 0, PortNumber: 4, DevicePnPEvent: 8, InformationBuffer: 16,
     InformationBufferLength: 24, NdisReserved: 28,
 });
-/// Through NdisReserved: 44, less than sizeof (48) [C].
+/// Through NdisReserved: 44, less than sizeof (48) \[C\].
 pub const NDIS_SIZEOF_NET_DEVICE_PNP_EVENT_REVISION_1: usize = 44;
 pub const NET_DEVICE_PNP_EVENT_REVISION_1: UCHAR = 1;
 
@@ -359,5 +359,5 @@ pub const NdisDevicePnPEventQueryStopped: NDIS_DEVICE_PNP_EVENT = 3;
 pub const NdisDevicePnPEventStopped: NDIS_DEVICE_PNP_EVENT = 4;
 pub const NdisDevicePnPEventPowerProfileChanged: NDIS_DEVICE_PNP_EVENT = 5;
 
-/// `NDIS_RUNTIME_VERSION_630` = 0x0006001E [H: WDK ndis.h].
+/// `NDIS_RUNTIME_VERSION_630` = 0x0006001E \[H: WDK ndis.h\].
 pub const NDIS_RUNTIME_VERSION_630: UINT = (6 << 16) | 30;

@@ -2,7 +2,7 @@
 //! the send/receive/return paths, and the NBL accessors the WDK writes as
 //! macros.
 //!
-//! Layouts: field lists from the WDK headers [H]; x64 offsets [C] (the
+//! Layouts: field lists from the WDK headers \[H\]; x64 offsets \[C\] (the
 //! `DECLSPEC_ALIGN(MEMORY_ALLOCATION_ALIGNMENT)` reserved arrays are 16-byte
 //! aligned on x64). The CoNDIS-relevant fields (contract §4.1) are `Next`,
 //! `FirstNetBuffer`, `SourceHandle` and `Status` of the NBL, and the MDL chain
@@ -10,7 +10,7 @@
 
 use crate::types::*;
 
-/// `MDL` (wdm.h) [H]; 48 bytes on x64 [C].
+/// `MDL` (wdm.h) \[H\]; 48 bytes on x64 \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct MDL {
@@ -30,11 +30,11 @@ assert_layout!(MDL, size = 48, {
     Next: 0, Size: 8, MdlFlags: 10, Process: 16, MappedSystemVa: 24, StartVa: 32,
     ByteCount: 40, ByteOffset: 44,
 });
-/// MDL flags (wdm.h) [H].
+/// MDL flags (wdm.h) \[H\].
 pub const MDL_MAPPED_TO_SYSTEM_VA: CSHORT = 0x0001;
 pub const MDL_SOURCE_IS_NONPAGED_POOL: CSHORT = 0x0004;
 
-/// `NET_BUFFER` [H field list]; x64 offsets [C].
+/// `NET_BUFFER` \[H field list\]; x64 offsets \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NET_BUFFER {
@@ -47,7 +47,7 @@ pub struct NET_BUFFER {
     pub MdlChain: PMDL,
     pub DataOffset: ULONG,
     /// The leading union (`NET_BUFFER_DATA` / `SLIST_HEADER Link` /
-    /// `NET_BUFFER_HEADER`) is 48 bytes: DataOffset ends at 44 [C].
+    /// `NET_BUFFER_HEADER`) is 48 bytes: DataOffset ends at 44 \[C\].
     pub _Pad0: ULONG,
     pub ChecksumBias: USHORT,
     pub Reserved: USHORT,
@@ -67,25 +67,25 @@ assert_layout!(NET_BUFFER, size = 176, {
 });
 
 /// `DECLSPEC_ALIGN(MEMORY_ALLOCATION_ALIGNMENT) PVOID Xxx[N]`: 16-byte
-/// aligned on x64 (`MEMORY_ALLOCATION_ALIGNMENT` = 16) [H].
+/// aligned on x64 (`MEMORY_ALLOCATION_ALIGNMENT` = 16) \[H\].
 #[repr(C, align(16))]
 #[derive(Clone, Copy, Debug)]
 pub struct NblReserved<const N: usize>(pub [PVOID; N]);
 
 /// The `NDIS_NET_BUFFER_LIST_INFO` index of the cancel id, read by
-/// `NDIS_GET_NET_BUFFER_LIST_CANCEL_ID` [H: WDK nblinfo.h enumerator order,
+/// `NDIS_GET_NET_BUFFER_LIST_CANCEL_ID` \[H: WDK nblinfo.h enumerator order,
 /// cross-checked against PDB type dumps of ndis.sys].
 pub const NetBufferListCancelId: usize = 5;
-/// `MediaSpecificInformation` index [H, as above].
+/// `MediaSpecificInformation` index \[H, as above\].
 pub const MediaSpecificInformation: usize = 6;
 /// `MaxNetBufferListInfo` for a header compiled for NDIS 6.30 on x64/ARM64:
-/// 24 [C from the [H] enumerator list of nblinfo.h: 6.0 has 11, 6.1 13,
+/// 24 \[C from the \[H\] enumerator list of nblinfo.h: 6.0 has 11, 6.1 13,
 /// 6.20 18, 6.30 24, 6.50 26, 6.80+ 27]. NBLs are allocated by NDIS (or
 /// ndis-emu), never by covmini, so only the indices above bind the driver.
 pub const MaxNetBufferListInfo: usize = 24;
 
-/// `NET_BUFFER_LIST` [H field list, WDK nbl.h]; x64 offsets [H: PDB type
-/// dumps of ndis.sys, Windows 10 x64]; sizeof 336 for NDIS 6.30 [C].
+/// `NET_BUFFER_LIST` \[H field list, WDK nbl.h\]; x64 offsets \[H: PDB type
+/// dumps of ndis.sys, Windows 10 x64]; sizeof 336 for NDIS 6.30 \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NET_BUFFER_LIST {
@@ -120,7 +120,7 @@ pub const NDIS_RETURN_FLAGS_DISPATCH_LEVEL: ULONG = 0x0000_0001;
 pub const NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL: ULONG = 0x0000_0001;
 pub const NDIS_RECEIVE_FLAGS_RESOURCES: ULONG = 0x0000_0002;
 
-/// `NET_BUFFER_LIST_POOL_PARAMETERS` [H field list]; x64 offsets [C].
+/// `NET_BUFFER_LIST_POOL_PARAMETERS` \[H field list\]; x64 offsets \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NET_BUFFER_LIST_POOL_PARAMETERS {
@@ -137,5 +137,5 @@ assert_layout!(NET_BUFFER_LIST_POOL_PARAMETERS, size = 16, {
 });
 pub const NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1: UCHAR = 1;
 pub const NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1: usize = 16;
-/// `NDIS_PROTOCOL_ID_DEFAULT` [H].
+/// `NDIS_PROTOCOL_ID_DEFAULT` \[H\].
 pub const NDIS_PROTOCOL_ID_DEFAULT: UCHAR = 0;

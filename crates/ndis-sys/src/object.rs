@@ -1,13 +1,13 @@
 //! `NDIS_OBJECT_HEADER` and the object types, revisions and `NDIS_SIZEOF_*`
 //! values of the versioned structures covmini hands to NDIS.
 //!
-//! Sources: contract §1 and §4.2 [H]; sizes are `RTL_SIZEOF_THROUGH_FIELD` of
+//! Sources: contract §1 and §4.2 \[H\]; sizes are `RTL_SIZEOF_THROUGH_FIELD` of
 //! the last field of each revision, asserted against the Rust structs in the
 //! modules that define them.
 
 use crate::types::{UCHAR, USHORT};
 
-/// `NDIS_OBJECT_HEADER { UCHAR Type; UCHAR Revision; USHORT Size; }` [H].
+/// `NDIS_OBJECT_HEADER { UCHAR Type; UCHAR Revision; USHORT Size; }` \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_OBJECT_HEADER {
@@ -40,7 +40,7 @@ pub const NDIS_OBJECT_TYPE_CO_PROTOCOL_CHARACTERISTICS: UCHAR = 0x90;
 pub const NDIS_OBJECT_TYPE_CO_MINIPORT_CHARACTERISTICS: UCHAR = 0x91;
 pub const NDIS_OBJECT_TYPE_MINIPORT_PNP_CHARACTERISTICS: UCHAR = 0x92;
 pub const NDIS_OBJECT_TYPE_OID_REQUEST: UCHAR = 0x96;
-/// [H: SDK ntddndis.h].
+/// \[H: SDK ntddndis.h\].
 pub const NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS: UCHAR = 0x97;
 pub const NDIS_OBJECT_TYPE_STATUS_INDICATION: UCHAR = 0x98;
 pub const NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES: UCHAR = 0x9E;

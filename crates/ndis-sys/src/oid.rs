@@ -1,15 +1,15 @@
 //! `NDIS_OID_REQUEST` and the OIDs a CoNDIS WAN miniport and its call
 //! manager answer.
 //!
-//! Layout: contract §4.1 [D/H field list]; x64 offsets [C], DATA at 32 and
-//! NdisReserved at 72 [H: PDB type dump of the x64 ndis.sys; WDK 10.0.17763
+//! Layout: contract §4.1 [D/H field list]; x64 offsets \[C\], DATA at 32 and
+//! NdisReserved at 72 \[H: PDB type dump of the x64 ndis.sys; WDK 10.0.17763
 //! ndis.h field list]. OID values from
-//! ntddndis.h [H] unless marked.
+//! ntddndis.h \[H\] unless marked.
 
 use crate::object::NDIS_OBJECT_HEADER;
 use crate::types::*;
 
-/// `DATA.QUERY_INFORMATION` [H].
+/// `DATA.QUERY_INFORMATION` \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_OID_REQUEST_QUERY_INFORMATION {
@@ -23,7 +23,7 @@ assert_layout!(NDIS_OID_REQUEST_QUERY_INFORMATION, size = 32, {
     Oid: 0, InformationBuffer: 8, InformationBufferLength: 16, BytesWritten: 20, BytesNeeded: 24,
 });
 
-/// `DATA.SET_INFORMATION` [H].
+/// `DATA.SET_INFORMATION` \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_OID_REQUEST_SET_INFORMATION {
@@ -37,7 +37,7 @@ assert_layout!(NDIS_OID_REQUEST_SET_INFORMATION, size = 32, {
     Oid: 0, InformationBuffer: 8, InformationBufferLength: 16, BytesRead: 20, BytesNeeded: 24,
 });
 
-/// `DATA.METHOD_INFORMATION` [H].
+/// `DATA.METHOD_INFORMATION` \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_OID_REQUEST_METHOD_INFORMATION {
@@ -55,7 +55,7 @@ assert_layout!(NDIS_OID_REQUEST_METHOD_INFORMATION, size = 40, {
     MethodId: 24, BytesWritten: 28, BytesRead: 32, BytesNeeded: 36,
 });
 
-/// The `DATA` union of `NDIS_OID_REQUEST` [H].
+/// The `DATA` union of `NDIS_OID_REQUEST` \[H\].
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union NDIS_OID_REQUEST_DATA {
@@ -95,9 +95,9 @@ assert_layout!(NDIS_OID_REQUEST, size = 248, {
     SourceReserved: 216, SupportedRevision: 232, Reserved1: 233, Reserved2: 234,
     SwitchId: 236, VPortId: 240, Flags: 244,
 });
-/// Through Reserved2: 236 [C from the [H] field list, matching the PDB dump].
+/// Through Reserved2: 236 \[C from the \[H\] field list, matching the PDB dump].
 pub const NDIS_SIZEOF_OID_REQUEST_REVISION_1: usize = 236;
-/// Through Flags [C].
+/// Through Flags \[C\].
 pub const NDIS_SIZEOF_OID_REQUEST_REVISION_2: usize = 248;
 
 // NDIS_REQUEST_TYPE (contract §4.1) [H].
@@ -176,20 +176,20 @@ pub const OID_PNP_QUERY_POWER: NDIS_OID = 0xFD01_0102;
 // * [D] Microsoft Learn, the OID pages named beside each item.
 // ===========================================================================
 
-/// `OID_GEN_CO_MINIMUM_LINK_SPEED` [H: ntddndis.h defines it with its own
+/// `OID_GEN_CO_MINIMUM_LINK_SPEED` \[H: ntddndis.h defines it with its own
 /// value, not as an OID_GEN_* alias]; answered as an [`NDIS_CO_LINK_SPEED`]
-/// [D: "OID_GEN_CO_MINIMUM_LINK_SPEED"].
+/// \[D: "OID_GEN_CO_MINIMUM_LINK_SPEED"\].
 pub const OID_GEN_CO_MINIMUM_LINK_SPEED: NDIS_OID = 0x0002_0120;
-/// `OID_GEN_DIRECTED_BYTES_XMIT` [H].
+/// `OID_GEN_DIRECTED_BYTES_XMIT` \[H\].
 pub const OID_GEN_DIRECTED_BYTES_XMIT: NDIS_OID = 0x0002_0201;
-/// `OID_GEN_DIRECTED_BYTES_RCV` [H].
+/// `OID_GEN_DIRECTED_BYTES_RCV` \[H\].
 pub const OID_GEN_DIRECTED_BYTES_RCV: NDIS_OID = 0x0002_0207;
-/// `OID_GEN_CO_BYTES_XMIT` = `OID_GEN_DIRECTED_BYTES_XMIT` [H].
+/// `OID_GEN_CO_BYTES_XMIT` = `OID_GEN_DIRECTED_BYTES_XMIT` \[H\].
 pub const OID_GEN_CO_BYTES_XMIT: NDIS_OID = OID_GEN_DIRECTED_BYTES_XMIT;
-/// `OID_GEN_CO_BYTES_RCV` = `OID_GEN_DIRECTED_BYTES_RCV` [H].
+/// `OID_GEN_CO_BYTES_RCV` = `OID_GEN_DIRECTED_BYTES_RCV` \[H\].
 pub const OID_GEN_CO_BYTES_RCV: NDIS_OID = OID_GEN_DIRECTED_BYTES_RCV;
 
-/// `NDIS_HARDWARE_STATUS`, a C enum (`int`) [H: ntddndis.h].
+/// `NDIS_HARDWARE_STATUS`, a C enum (`int`) \[H: ntddndis.h\].
 pub type NDIS_HARDWARE_STATUS = i32;
 pub const NdisHardwareStatusReady: NDIS_HARDWARE_STATUS = 0;
 pub const NdisHardwareStatusInitializing: NDIS_HARDWARE_STATUS = 1;
@@ -198,7 +198,7 @@ pub const NdisHardwareStatusClosing: NDIS_HARDWARE_STATUS = 3;
 pub const NdisHardwareStatusNotReady: NDIS_HARDWARE_STATUS = 4;
 
 /// `NDIS_MEDIA_STATE`, the answer to `OID_GEN_CO_MEDIA_CONNECT_STATUS`, a C
-/// enum [H: ntddndis.h]. Not `NDIS_MEDIA_CONNECT_STATE` (Unknown 0,
+/// enum \[H: ntddndis.h\]. Not `NDIS_MEDIA_CONNECT_STATE` (Unknown 0,
 /// Connected 1, Disconnected 2) of the NDIS 6 attributes: here Connected is 0.
 pub type NDIS_MEDIA_STATE = i32;
 pub const NdisMediaStateConnected: NDIS_MEDIA_STATE = 0;
@@ -229,8 +229,8 @@ pub const PASS_THROUGH_MODE: ULONG = 0x1000_0000;
 pub const RAW_PASS_THROUGH_MODE: ULONG = 0x2000_0000;
 pub const TAPI_PROVIDER: ULONG = 0x8000_0000;
 
-/// `NDIS_CO_LINK_SPEED` [H: ntddndis.h]: both speeds in units of 100 bit/s
-/// [D: "OID_GEN_CO_LINK_SPEED": "a value of 100,000 represents ... 10 Mbps"].
+/// `NDIS_CO_LINK_SPEED` \[H: ntddndis.h\]: both speeds in units of 100 bit/s
+/// \[D: "OID_GEN_CO_LINK_SPEED": "a value of 100,000 represents ... 10 Mbps"\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_CO_LINK_SPEED {
@@ -239,8 +239,8 @@ pub struct NDIS_CO_LINK_SPEED {
 }
 assert_layout!(NDIS_CO_LINK_SPEED, size = 8, align = 4, { Outbound: 0, Inbound: 4 });
 
-/// `NDIS_WAN_CO_INFO`, the answer to `OID_WAN_CO_GET_INFO` [H: ndiswan.h];
-/// offsets [C].
+/// `NDIS_WAN_CO_INFO`, the answer to `OID_WAN_CO_GET_INFO` \[H: ndiswan.h\];
+/// offsets \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_WAN_CO_INFO {
@@ -254,7 +254,7 @@ assert_layout!(NDIS_WAN_CO_INFO, size = 16, align = 4, {
 });
 
 /// `NDIS_WAN_CO_SET_LINK_INFO`, the input of `OID_WAN_CO_SET_LINK_INFO`
-/// [H: ndiswan.h]; offsets [C]. Unlike the NDIS 3/4 `NDIS_WAN_SET_LINK_INFO`
+/// \[H: ndiswan.h\]; offsets \[C\]. Unlike the NDIS 3/4 `NDIS_WAN_SET_LINK_INFO`
 /// it has no link handle: the VC names the link.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -274,8 +274,8 @@ assert_layout!(NDIS_WAN_CO_SET_LINK_INFO, size = 32, align = 4, {
 });
 
 /// `NDIS_WAN_CO_GET_LINK_INFO`, the answer to `OID_WAN_CO_GET_LINK_INFO`
-/// [H: ndiswan.h]: the same eight ULONGs as [`NDIS_WAN_CO_SET_LINK_INFO`];
-/// offsets [C].
+/// \[H: ndiswan.h\]: the same eight ULONGs as [`NDIS_WAN_CO_SET_LINK_INFO`];
+/// offsets \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NDIS_WAN_CO_GET_LINK_INFO {

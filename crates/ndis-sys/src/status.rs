@@ -1,4 +1,4 @@
-//! NDIS_STATUS values (ndis/status.h, ntstatus.h) [H], as listed in the
+//! NDIS_STATUS values (ndis/status.h, ntstatus.h) \[H\], as listed in the
 //! contract §4.2 unless marked otherwise.
 //!
 //! `NDIS_STATUS` is an `i32`; the constants are written as the WDK's hex
@@ -18,7 +18,7 @@ pub const NDIS_STATUS_NOT_RECOGNIZED: NDIS_STATUS = st(0x0001_0001);
 pub const NDIS_STATUS_NOT_COPIED: NDIS_STATUS = st(0x0001_0002);
 pub const NDIS_STATUS_NOT_ACCEPTED: NDIS_STATUS = st(0x0001_0003);
 pub const NDIS_STATUS_CALL_ACTIVE: NDIS_STATUS = st(0x0001_0007);
-/// Status indications a WAN MCM makes (contract §4.2) [H].
+/// Status indications a WAN MCM makes (contract §4.2) \[H\].
 pub const NDIS_STATUS_WAN_CO_FRAGMENT: NDIS_STATUS = st(0x4001_0015);
 pub const NDIS_STATUS_WAN_CO_LINKPARAMS: NDIS_STATUS = st(0x4001_0016);
 pub const NDIS_STATUS_WAN_CO_MTULINKPARAMS: NDIS_STATUS = st(0x4001_0025);
@@ -46,11 +46,11 @@ pub const NDIS_STATUS_CELLRATE_NOT_AVAILABLE: NDIS_STATUS = st(0xC001_0026);
 pub const NDIS_STATUS_INCOMPATABLE_QOS: NDIS_STATUS = st(0xC001_0027);
 pub const NDIS_STATUS_AAL_PARAMS_UNSUPPORTED: NDIS_STATUS = st(0xC001_0028);
 pub const NDIS_STATUS_NO_ROUTE_TO_DESTINATION: NDIS_STATUS = st(0xC001_0029);
-/// `STATUS_INVALID_PARAMETER` (ntstatus.h) [H]: what NdisSetOptionalHandlers
-/// and NdisMSetMiniportAttributes return for a bad header [B].
+/// `STATUS_INVALID_PARAMETER` (ntstatus.h) \[H\]: what NdisSetOptionalHandlers
+/// and NdisMSetMiniportAttributes return for a bad header \[B\].
 pub const STATUS_INVALID_PARAMETER: NDIS_STATUS = st(0xC000_000D);
 /// `NDIS_STATUS_SEND_ABORTED` = `STATUS_NDIS_REQUEST_ABORTED` = 0xC023000C
-/// [H: SDK ndis/status.h, ntstatus.h]. Not NDIS_STATUS_REQUEST_ABORTED
+/// \[H: SDK ndis/status.h, ntstatus.h\]. Not NDIS_STATUS_REQUEST_ABORTED
 /// (0xC001000C), which is the OID-cancel status.
 pub const NDIS_STATUS_SEND_ABORTED: NDIS_STATUS = st(0xC023_000C);
 pub const STATUS_SUCCESS: NDIS_STATUS = 0;

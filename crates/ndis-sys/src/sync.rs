@@ -1,10 +1,10 @@
 //! `NDIS_SPIN_LOCK` and its routines, NDIS I/O work items and NDIS timer
 //! objects.
 //!
-//! Sources: ndis.h field lists and signatures [H]; x64 offsets [C].
+//! Sources: ndis.h field lists and signatures \[H\]; x64 offsets \[C\].
 //!
 //! The six `Ndis*SpinLock` routines are inline functions and macros over the
-//! kernel's spin locks in the WDK [H: WDK 10.0.17763 ndis.h]: a C driver
+//! kernel's spin locks in the WDK \[H: WDK 10.0.17763 ndis.h\]: a C driver
 //! built with a modern ndis.h never imports them from ndis.sys, it imports
 //! `KeAcquireSpinLockRaiseToDpc` and friends from ntoskrnl.exe. They are
 //! written out here the same way, so covmini imports what a C MCM imports.
@@ -15,7 +15,7 @@ use crate::imports::{
 use crate::object::NDIS_OBJECT_HEADER;
 use crate::types::*;
 
-/// `NDIS_SPIN_LOCK { KSPIN_LOCK SpinLock; KIRQL OldIrql; }` [H]; 16 bytes [C].
+/// `NDIS_SPIN_LOCK { KSPIN_LOCK SpinLock; KIRQL OldIrql; }` \[H\]; 16 bytes \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NDIS_SPIN_LOCK {
@@ -31,7 +31,7 @@ fn spin_lock(lock: PNDIS_SPIN_LOCK) -> *mut KSPIN_LOCK {
 }
 
 /// `NdisAllocateSpinLock` → `KeInitializeSpinLock`, whose inline form
-/// (`KzInitializeSpinLock`) stores 0 [H].
+/// (`KzInitializeSpinLock`) stores 0 \[H\].
 ///
 /// # Safety
 /// `lock` points to writable storage for an NDIS_SPIN_LOCK not in use.
@@ -41,7 +41,7 @@ pub unsafe fn NdisAllocateSpinLock(lock: PNDIS_SPIN_LOCK) {
     unsafe { (*lock).SpinLock = 0 };
 }
 
-/// `NdisFreeSpinLock`: "On the NT platform, there is nothing to do here" [H].
+/// `NdisFreeSpinLock`: "On the NT platform, there is nothing to do here" \[H\].
 ///
 /// # Safety
 /// `lock` is not held (kept for symmetry with the DDI's contract).
@@ -49,7 +49,7 @@ pub unsafe fn NdisAllocateSpinLock(lock: PNDIS_SPIN_LOCK) {
 pub unsafe fn NdisFreeSpinLock(_lock: PNDIS_SPIN_LOCK) {}
 
 /// `NdisAcquireSpinLock` → `KeAcquireSpinLock(&L->SpinLock, &L->OldIrql)`,
-/// which on x64/ARM64 is `L->OldIrql = KeAcquireSpinLockRaiseToDpc(...)` [H].
+/// which on x64/ARM64 is `L->OldIrql = KeAcquireSpinLockRaiseToDpc(...)` \[H\].
 ///
 /// # Safety
 /// 1. `lock` was initialized with [`NdisAllocateSpinLock`] and is not held by
@@ -62,7 +62,7 @@ pub unsafe fn NdisAcquireSpinLock(lock: PNDIS_SPIN_LOCK) {
     unsafe { (*lock).OldIrql = old };
 }
 
-/// `NdisReleaseSpinLock` → `KeReleaseSpinLock(&L->SpinLock, L->OldIrql)` [H].
+/// `NdisReleaseSpinLock` → `KeReleaseSpinLock(&L->SpinLock, L->OldIrql)` \[H\].
 ///
 /// # Safety
 /// `lock` is held by this CPU through [`NdisAcquireSpinLock`].
@@ -74,7 +74,7 @@ pub unsafe fn NdisReleaseSpinLock(lock: PNDIS_SPIN_LOCK) {
     unsafe { KeReleaseSpinLock(spin_lock(lock), old) };
 }
 
-/// `NdisDprAcquireSpinLock` → `KeAcquireSpinLockAtDpcLevel` [H].
+/// `NdisDprAcquireSpinLock` → `KeAcquireSpinLockAtDpcLevel` \[H\].
 ///
 /// # Safety
 /// An initialized lock not held by this CPU; IRQL = DISPATCH_LEVEL.
@@ -84,7 +84,7 @@ pub unsafe fn NdisDprAcquireSpinLock(lock: PNDIS_SPIN_LOCK) {
     unsafe { KeAcquireSpinLockAtDpcLevel(spin_lock(lock)) };
 }
 
-/// `NdisDprReleaseSpinLock` → `KeReleaseSpinLockFromDpcLevel` [H].
+/// `NdisDprReleaseSpinLock` → `KeReleaseSpinLockFromDpcLevel` \[H\].
 ///
 /// # Safety
 /// Held by this CPU through [`NdisDprAcquireSpinLock`]; IRQL = DISPATCH_LEVEL.
@@ -95,13 +95,13 @@ pub unsafe fn NdisDprReleaseSpinLock(lock: PNDIS_SPIN_LOCK) {
 }
 
 ndis_abi_fn_types! {
-    /// `NDIS_IO_WORKITEM_ROUTINE` [H].
+    /// `NDIS_IO_WORKITEM_ROUTINE` \[H\].
     pub type NDIS_IO_WORKITEM_ROUTINE = fn(WorkItemContext: PVOID, NdisIoWorkItemHandle: NDIS_HANDLE);
-    /// `NDIS_TIMER_FUNCTION` [H].
+    /// `NDIS_TIMER_FUNCTION` \[H\].
     pub type NDIS_TIMER_FUNCTION = fn(SystemSpecific1: PVOID, FunctionContext: PVOID, SystemSpecific2: PVOID, SystemSpecific3: PVOID);
 }
 
-/// `NDIS_TIMER_CHARACTERISTICS` [H field list]; x64 offsets [C].
+/// `NDIS_TIMER_CHARACTERISTICS` \[H field list\]; x64 offsets \[C\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NDIS_TIMER_CHARACTERISTICS {

@@ -2,7 +2,7 @@
 //!
 //! ULONG is 32 bits on Windows (LLP64) even where `core::ffi::c_ulong` is 64
 //! bits (Linux), so nothing here uses `c_ulong`. C enums are `int`-sized.
-//! Source: WDK `minwindef.h`/`ntdef.h`/`ndis.h` typedefs [H].
+//! Source: WDK `minwindef.h`/`ntdef.h`/`ndis.h` typedefs \[H\].
 
 use core::ffi::c_void;
 
@@ -65,7 +65,7 @@ pub struct DRIVER_OBJECT {
 }
 pub type PDRIVER_OBJECT = *mut DRIVER_OBJECT;
 
-/// `UNICODE_STRING` (ntdef.h) [H].
+/// `UNICODE_STRING` (ntdef.h) \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct UNICODE_STRING {
@@ -76,7 +76,7 @@ pub struct UNICODE_STRING {
 pub type PUNICODE_STRING = *mut UNICODE_STRING;
 assert_layout!(UNICODE_STRING, size = 16, { Length: 0, MaximumLength: 2, Buffer: 8 });
 
-/// `LIST_ENTRY` (ntdef.h) [H].
+/// `LIST_ENTRY` (ntdef.h) \[H\].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct LIST_ENTRY {
@@ -85,7 +85,7 @@ pub struct LIST_ENTRY {
 }
 assert_layout!(LIST_ENTRY, size = 16, { Flink: 0, Blink: 8 });
 
-/// `GUID` (guiddef.h) [H]: 16 bytes, 4-byte aligned.
+/// `GUID` (guiddef.h) \[H\]: 16 bytes, 4-byte aligned.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GUID {
@@ -99,18 +99,18 @@ assert_layout!(GUID, size = 16, align = 4);
 pub const TRUE: BOOLEAN = 1;
 pub const FALSE: BOOLEAN = 0;
 
-/// IRQLs (wdm.h) [H].
+/// IRQLs (wdm.h) \[H\].
 pub const PASSIVE_LEVEL: KIRQL = 0;
 pub const APC_LEVEL: KIRQL = 1;
 pub const DISPATCH_LEVEL: KIRQL = 2;
 
-/// POOL_TYPE values (wdm.h) [H].
+/// POOL_TYPE values (wdm.h) \[H\].
 pub const NonPagedPool: POOL_TYPE = 0;
 pub const NonPagedPoolNx: POOL_TYPE = 512;
-/// `POOL_NX_ALLOCATION` [H]: ORed into lookaside Flags by the 6.30+ inline helper.
+/// `POOL_NX_ALLOCATION` \[H\]: ORed into lookaside Flags by the 6.30+ inline helper.
 pub const POOL_NX_ALLOCATION: ULONG = 0x200;
 
-/// EX_POOL_PRIORITY values (wdm.h) [H].
+/// EX_POOL_PRIORITY values (wdm.h) \[H\].
 pub const LowPoolPriority: EX_POOL_PRIORITY = 0;
 pub const NormalPoolPriority: EX_POOL_PRIORITY = 16;
 pub const HighPoolPriority: EX_POOL_PRIORITY = 32;
@@ -123,6 +123,6 @@ pub const fn pool_tag(tag: &[u8; 4]) -> ULONG {
 }
 
 ndis_abi_fn_types! {
-    /// `DRIVER_INITIALIZE`: the signature of DriverEntry (wdm.h) [H].
+    /// `DRIVER_INITIALIZE`: the signature of DriverEntry (wdm.h) \[H\].
     pub type DRIVER_INITIALIZE = fn(DriverObject: PDRIVER_OBJECT, RegistryPath: PUNICODE_STRING) -> NTSTATUS;
 }
