@@ -25,6 +25,7 @@
 
 mod address;
 mod effects;
+mod qos;
 mod vc;
 
 pub use address::{
@@ -32,6 +33,7 @@ pub use address::{
     check_called_address_header, check_sap_header,
 };
 pub use effects::{Effect, Effects, MAX_EFFECTS};
+pub use qos::{QosError, check_flow, check_flows, link_bytes_per_second};
 use vc::VcSlot;
 pub use vc::{MakeCallPhase, VcOrigin, VcState};
 
@@ -428,6 +430,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             state,
             answer: None,
             busy: 0,
+            qos_changing: false,
         };
         let id = insert(&mut self.vcs, slot).map(VcId).ok_or(Refusal::Resources)?;
         if let Some(a) = self.af(af) {
@@ -819,6 +822,56 @@ impl<H: Copy + PartialEq> CallManager<H> {
         match self.finish_close(id, fx, false) {
             Finish::Return(_, fx) | Finish::Pend(fx) => fx,
         }
+    }
+
+    // --- QoS changes -------------------------------------------------------------
+
+    /// ProtocolCmModifyCallQoS on `id`, whose new flows the glue checked
+    /// ([`check_flows`]). Only a connected, active call (or an echo call)
+    /// changes its QoS, and one change at a time on a call: the VC and its
+    /// peer are marked changing and pinned, so neither close can deactivate
+    /// or delete them while the glue re-activates them
+    /// (NdisMCmActivateVc) and tells the peer
+    /// (NdisMCmDispatchIncomingCallQoSChange). Returns the peer to tell, if
+    /// it is still connected. The glue ends with [`Self::modify_qos_end`].
+    pub fn modify_qos_begin(&mut self, id: VcId) -> Result<Option<(VcId, H)>, Refusal> {
+        let v = *self.vc(id).ok_or(Refusal::Invalid)?;
+        if !v.active || v.qos_changing {
+            return Err(Refusal::Invalid);
+        }
+        let peer = match v.state {
+            VcState::Echo | VcState::Connected { peer: None } => None,
+            VcState::Connected { peer: Some(p) } => {
+                let pv = *self.vc(p).ok_or(Refusal::Invalid)?;
+                if pv.qos_changing {
+                    return Err(Refusal::Invalid);
+                }
+                let linked = pv.active && pv.state == (VcState::Connected { peer: Some(id) });
+                linked.then_some((p, pv.handle))
+            }
+            _ => return Err(Refusal::Invalid),
+        };
+        for pin in core::iter::once(id).chain(peer.map(|(p, _)| p)) {
+            if let Some(x) = self.vc(pin) {
+                x.qos_changing = true;
+                x.busy = x.busy.saturating_add(1);
+            }
+        }
+        Ok(peer)
+    }
+
+    /// The QoS change [`Self::modify_qos_begin`] started on `id` (and
+    /// `peer`) is done: clears the marks and drops the pins (which may
+    /// finish a close that came meanwhile).
+    pub fn modify_qos_end(&mut self, id: VcId, peer: Option<VcId>) -> Effects<H> {
+        let mut fx = Effects::new();
+        for pin in core::iter::once(id).chain(peer) {
+            if let Some(x) = self.vc(pin) {
+                x.qos_changing = false;
+            }
+            fx.extend(self.unpin(pin, 1));
+        }
+        fx
     }
 
     /// How many pins `id` has (for tests and traces).

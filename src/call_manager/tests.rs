@@ -475,3 +475,95 @@ fn the_echo_address_is_reserved() {
     let (mut cm, a, _, _, _) = two_clients();
     assert_eq!(cm.register_sap(a, 99, addr("echo")), Err(Refusal::DuplicateSap));
 }
+
+// --- QoS changes ---------------------------------------------------------------
+
+fn flow(rate: ULONG, peak: ULONG, sdu: ULONG) -> ndis_sys::FLOWSPEC {
+    ndis_sys::FLOWSPEC {
+        TokenRate: rate,
+        TokenBucketSize: sdu,
+        PeakBandwidth: peak,
+        Latency: ndis_sys::QOS_NOT_SPECIFIED,
+        DelayVariation: ndis_sys::QOS_NOT_SPECIFIED,
+        ServiceType: ndis_sys::SERVICETYPE_BESTEFFORT,
+        MaxSduSize: sdu,
+        MinimumPolicedSize: ndis_sys::QOS_NOT_SPECIFIED,
+    }
+}
+
+use ndis_sys::ULONG;
+
+#[test]
+fn a_flow_within_the_link_is_accepted_and_one_above_it_refused() {
+    const GBPS: u64 = 1_000_000_000;
+    let link = link_bytes_per_second(GBPS);
+    assert_eq!(link, 125_000_000);
+    let nsp = ndis_sys::QOS_NOT_SPECIFIED;
+    assert_eq!(check_flow(&flow(link, link, 1500), GBPS, 1500), Ok(()));
+    assert_eq!(check_flow(&flow(nsp, nsp, nsp), GBPS, 1500), Ok(()));
+    assert_eq!(
+        check_flow(&flow(link + 1, nsp, 1500), GBPS, 1500),
+        Err(QosError::TokenRate(link + 1))
+    );
+    assert_eq!(
+        check_flow(&flow(1000, link + 1, 1500), GBPS, 1500),
+        Err(QosError::PeakBandwidth(link + 1))
+    );
+    assert_eq!(
+        check_flow(&flow(2000, 1000, 1500), GBPS, 1500),
+        Err(QosError::RateAbovePeak)
+    );
+    assert_eq!(check_flow(&flow(1000, 1000, 0), GBPS, 1500), Err(QosError::MaxSdu(0)));
+    assert_eq!(
+        check_flow(&flow(1000, 1000, 1501), GBPS, 1500),
+        Err(QosError::MaxSdu(1501))
+    );
+    assert_eq!(
+        check_flows(&flow(1000, 1000, 1500), &flow(link + 1, nsp, 1500), GBPS, 1500),
+        Err(QosError::TokenRate(link + 1))
+    );
+    assert_eq!(QosError::RateAbovePeak.status(), ndis_sys::NDIS_STATUS_INCOMPATABLE_QOS);
+}
+
+#[test]
+fn a_qos_change_pins_both_ends_and_refuses_a_second_one_until_done() {
+    let (mut cm, _, _, _, vc, callee) = connected();
+    assert_eq!(cm.modify_qos_begin(vc), Ok(Some((callee, 31))));
+    assert_eq!((cm.busy(vc), cm.busy(callee)), (1, 1));
+    assert_eq!(cm.modify_qos_begin(vc), Err(Refusal::Invalid));
+    assert_eq!(cm.modify_qos_begin(callee), Err(Refusal::Invalid));
+    assert!(cm.modify_qos_end(vc, Some(callee)).is_empty());
+    assert_eq!((cm.busy(vc), cm.busy(callee)), (0, 0));
+    // The callee's side may change it too, and tells the caller.
+    assert_eq!(cm.modify_qos_begin(callee), Ok(Some((vc, 30))));
+    assert!(cm.modify_qos_end(callee, Some(vc)).is_empty());
+}
+
+#[test]
+fn a_close_during_a_qos_change_pends_until_the_change_is_done() {
+    let (mut cm, _, _, _, vc, callee) = connected();
+    assert_eq!(cm.modify_qos_begin(vc), Ok(Some((callee, 31))));
+    // The callee hangs up meanwhile: its close waits for the pin.
+    let Ok(Finish::Pend(fx)) = cm.close_call(callee) else {
+        panic!()
+    };
+    assert_eq!(effects(&fx), [E::DispatchIncomingClose(30)]);
+    assert!(cm.unpin(vc, 1).is_empty()); // the incoming close was made
+    let fx = cm.modify_qos_end(vc, Some(callee));
+    assert_eq!(
+        effects(&fx),
+        [E::DeactivateVc(31), E::CompleteCloseCall(31), E::DeleteVc(31)]
+    );
+}
+
+#[test]
+fn only_an_active_call_changes_its_qos() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    assert_eq!(cm.modify_qos_begin(vc), Err(Refusal::Invalid));
+    cm.make_call_echo(vc, false).unwrap();
+    assert_eq!(cm.modify_qos_begin(vc), Err(Refusal::Invalid)); // not activated yet
+    assert_eq!(cm.echo_activated(vc, true), NDIS_STATUS_SUCCESS);
+    assert_eq!(cm.modify_qos_begin(vc), Ok(None));
+    assert!(cm.modify_qos_end(vc, None).is_empty());
+    assert_eq!(cm.busy(vc), 0);
+}

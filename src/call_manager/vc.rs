@@ -90,4 +90,7 @@ pub(crate) struct VcSlot<H> {
     /// returned, and effects naming it that another thread performs after
     /// the lock is dropped. A close finishes, and the VC can go, only at 0.
     pub(crate) busy: u32,
+    /// A ProtocolCmModifyCallQoS on this VC or its peer is running: a
+    /// second one is refused, so only one handler rewrites the VC's flows.
+    pub(crate) qos_changing: bool,
 }

@@ -6,8 +6,8 @@
 //! core's [`Effects`] in order ([`perform`]): NDIS re-enters covmini from most
 //! of those calls, so none is made with the lock held.
 //!
-//! Point-to-multipoint (AddParty, DropParty), ModifyCallQoS and
-//! call-manager OIDs are not implemented yet: they answer
+//! Point-to-multipoint (AddParty, DropParty) and call-manager OIDs are not
+//! implemented yet: they answer
 //! NDIS_STATUS_NOT_SUPPORTED, as the contract asks of unsupported features
 //! (contract §1.2 (b)), and never pend.
 
@@ -20,7 +20,7 @@ use super::context::{AdapterContext, Cm};
 use super::oid;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{
-    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Refusal, check_called_address_header,
+    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Refusal, check_called_address_header, check_flows,
     check_sap_header,
 };
 use crate::config;
@@ -779,13 +779,81 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// ProtocolCmModifyCallQoS: a later slice.
+    /// ProtocolCmModifyCallQoS on a connected call (either end, or an echo
+    /// call). Reads only the two fixed FLOWSPECs of CallMgrParameters (the
+    /// CallMgrSpecific tail and MediaParameters are not read, so no client
+    /// length is trusted) and checks them against the link
+    /// ([`crate::call_manager::check_flows`]: TokenRate and PeakBandwidth
+    /// at most 1 Gb/s = 125,000,000 bytes/s, MaxSduSize at most the MTU).
+    /// A flow beyond the link is refused, not clamped, with
+    /// NDIS_STATUS_INCOMPATABLE_QOS, and nothing changes. Accepted: the VC is
+    /// re-activated with its new flows (NdisMCmActivateVc, contract §3.3
+    /// "QoS, client side"), the peer re-activated with them swapped and told
+    /// (NdisMCmActivateVc then NdisMCmDispatchIncomingCallQoSChange, §3.3
+    /// "QoS, remote side"), and the handler returns SUCCESS; it never pends.
+    /// Should NdisMCmActivateVc fail, the old flows are restored and the
+    /// change refused with INCOMPATABLE_QOS. No CallMgrParameters:
+    /// NDIS_STATUS_INVALID_DATA. A VC with no active call, or one whose call
+    /// is already changing its QoS: NDIS_STATUS_FAILURE.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn modify_call_qos(vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCmModifyCallQoS({:p}): not supported yet", vc_ctx);
-        NDIS_STATUS_NOT_SUPPORTED
+    pub(super) unsafe fn modify_call_qos(vc_ctx: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
+        // SAFETY: the CallMgrVcContext covmini gave NDIS.
+        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCmModifyCallQoS: not a VC context: {:p}", vc_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        if params.is_null() {
+            return NDIS_STATUS_INVALID_DATA;
+        }
+        // SAFETY: NDIS's CO_CALL_PARAMETERS for this request (non-NULL).
+        let cp = unsafe { params.read_unaligned() };
+        if cp.CallMgrParameters.is_null() {
+            return NDIS_STATUS_INVALID_DATA;
+        }
+        // SAFETY: non-NULL; the fixed part only, never the CallMgrSpecific tail.
+        let cm_params = unsafe { cp.CallMgrParameters.read_unaligned() };
+        let (tx, rx) = (cm_params.Transmit, cm_params.Receive);
+        if let Err(e) = check_flows(&tx, &rx, config::LINK_SPEED_BPS, config::MTU) {
+            trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, e);
+            return e.status();
+        }
+        let adapter = vc.adapter();
+        let peer = match on_vc(vc, |cm| cm.modify_qos_begin(vc.id())) {
+            Ok(p) => p,
+            Err(r) => {
+                trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, r);
+                return NDIS_STATUS_FAILURE;
+            }
+        };
+        // SAFETY: the core marked this VC changing for this handler.
+        let (old, own) = unsafe { vc.set_flows(tx, rx) };
+        // SAFETY: the VC's NdisVcHandle (pinned active) and its own parameters.
+        let status = if unsafe { NdisMCmActivateVc(vc.ndis(), own) } == NDIS_STATUS_SUCCESS {
+            if let Some((_, token)) = peer {
+                // SAFETY: the core pinned the peer for this change.
+                let other = unsafe { VcContext::from_token(token) };
+                // SAFETY: the core marked the peer changing for this handler.
+                let (_, theirs) = unsafe { other.set_flows(rx, tx) };
+                // SAFETY: the peer's NdisVcHandle (pinned) and its own parameters.
+                if unsafe { NdisMCmActivateVc(other.ndis(), theirs) } == NDIS_STATUS_SUCCESS {
+                    // SAFETY: as above; the client accepts by returning.
+                    unsafe { NdisMCmDispatchIncomingCallQoSChange(other.ndis(), theirs) };
+                } else {
+                    trace!(ERROR, "ProtocolCmModifyCallQoS: NdisMCmActivateVc on the peer {:p} failed", other.ndis());
+                }
+            }
+            NDIS_STATUS_SUCCESS
+        } else {
+            trace!(ERROR, "ProtocolCmModifyCallQoS({:p}): NdisMCmActivateVc failed; old QoS kept", vc_ctx);
+            // SAFETY: still the only writer (marked changing).
+            let _ = unsafe { vc.set_flows(old.0, old.1) };
+            NDIS_STATUS_INCOMPATABLE_QOS
+        };
+        let fx = adapter.cm().modify_qos_end(vc.id(), peer.map(|(p, _)| p));
+        perform(adapter, fx);
+        status
     }
 }
 

@@ -352,6 +352,29 @@ impl VcContext {
         owned.cp.MediaParameters = (&raw mut owned.media).cast();
         &raw mut owned.cp
     }
+
+    /// Replaces the flows of this VC's own parameters (a QoS change),
+    /// returning the old ones (to restore on failure) and the parameters to
+    /// re-activate the VC with.
+    ///
+    /// # Safety
+    /// The caller is the QoS change the core marked on this VC
+    /// (`modify_qos_begin`): no other handler writes the block, and NDIS
+    /// reads it only inside the NdisMCmActivateVc and dispatch calls the
+    /// caller makes next.
+    pub(crate) unsafe fn set_flows(
+        &self,
+        transmit: FLOWSPEC,
+        receive: FLOWSPEC,
+    ) -> ((FLOWSPEC, FLOWSPEC), PCO_CALL_PARAMETERS) {
+        let p = self.params.get();
+        // SAFETY: the only writer now (precondition).
+        let owned = unsafe { &mut *p };
+        let old = (owned.cm.Transmit, owned.cm.Receive);
+        owned.cm.Transmit = transmit;
+        owned.cm.Receive = receive;
+        (old, &raw mut owned.cp)
+    }
 }
 
 /// Per-party state of a point-to-multipoint call: its list exists from

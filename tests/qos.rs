@@ -1,0 +1,111 @@
+//! ProtocolCmModifyCallQoS under ndis-emu's scripted clients (issue #4,
+//! path 9): a QoS change within the link re-activates both ends of the call
+//! and tells the peer; one beyond the link is refused with
+//! NDIS_STATUS_INCOMPATABLE_QOS and the call carries on unchanged. Each test
+//! checks what the clients see and a clean report.
+
+mod common;
+
+use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS, link_bytes_per_second};
+use covmini::config;
+use ndis_emu::{CallSpec, CallState, Client, Emulator, Report, Vc};
+use ndis_sys::*;
+
+fn with_adapter(f: impl FnOnce(&mut Emulator)) -> Report {
+    let mut emu = Emulator::new();
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    f(&mut emu);
+    emu.halt_adapter().expect("halt");
+    emu.unload().expect("unload");
+    emu.finish()
+}
+
+fn assert_clean(report: &Report) {
+    assert!(report.is_clean(), "{report}");
+}
+
+fn call_to(address: &[u8], bytes_per_second: ULONG) -> CallSpec {
+    let mut spec = CallSpec::best_effort(bytes_per_second, 1500);
+    spec.media_specific_type = PARAM_TYPE_CALLED_ADDRESS;
+    spec.media_specific = address.to_vec();
+    spec
+}
+
+/// Alice calls bob, who accepts at once: (alice, bob, alice's VC, bob's VC).
+fn connected(emu: &mut Emulator) -> (Client, Client, Vc, Vc) {
+    let alice = emu.client("alice");
+    let bob = emu.client("bob");
+    let alice_af = emu.open_af(alice, config::AF).expect("alice opens the AF");
+    let bob_af = emu.open_af(bob, config::AF).expect("bob opens the AF");
+    emu.register_sap(bob_af, SAP_TYPE_ADDRESS, b"bob").expect("bob's SAP");
+    let vc = emu.create_vc(alice_af).expect("alice's VC");
+    assert_eq!(emu.make_call(vc, &call_to(b"bob", 125_000)), NDIS_STATUS_SUCCESS);
+    let bob_vc = *emu.offered_vcs(bob).last().expect("bob was offered the call");
+    (alice, bob, vc, bob_vc)
+}
+
+fn qos_changes(emu: &Emulator, client: Client) -> usize {
+    emu.inbox(client)
+        .iter()
+        .filter(|l| l.starts_with("IncomingCallQoSChange"))
+        .count()
+}
+
+#[test]
+fn a_qos_change_within_the_link_succeeds_and_the_peer_is_told() {
+    let report = with_adapter(|emu| {
+        let (alice, bob, vc, bob_vc) = connected(emu);
+        let link = link_bytes_per_second(config::LINK_SPEED_BPS);
+        assert_eq!(emu.modify_qos(vc, &call_to(b"bob", link)), NDIS_STATUS_SUCCESS);
+        assert_eq!(qos_changes(emu, bob), 1, "{:?}", emu.inbox(bob));
+        assert_eq!(qos_changes(emu, alice), 0);
+        // Bob's side may change it back, and alice is told.
+        assert_eq!(emu.modify_qos(bob_vc, &call_to(b"bob", 1000)), NDIS_STATUS_SUCCESS);
+        assert_eq!(qos_changes(emu, alice), 1);
+        assert_eq!(emu.vc_state(vc), Some((CallState::Connected, true)));
+        assert_eq!(emu.vc_state(bob_vc), Some((CallState::Connected, true)));
+        // Data still flows after the change.
+        emu.send(vc, &[b"after qos"]).expect("send");
+        assert_eq!(emu.received(bob), [b"after qos".to_vec()]);
+        assert_eq!(emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn a_qos_change_beyond_the_link_is_incompatible_and_changes_nothing() {
+    let report = with_adapter(|emu| {
+        let (_alice, bob, vc, bob_vc) = connected(emu);
+        let link = link_bytes_per_second(config::LINK_SPEED_BPS);
+        assert_eq!(
+            emu.modify_qos(vc, &call_to(b"bob", link + 1)),
+            NDIS_STATUS_INCOMPATABLE_QOS
+        );
+        let mut big_sdu = call_to(b"bob", 1000);
+        big_sdu.receive.MaxSduSize = config::MTU + 1;
+        assert_eq!(emu.modify_qos(vc, &big_sdu), NDIS_STATUS_INCOMPATABLE_QOS);
+        assert_eq!(qos_changes(emu, bob), 0);
+        assert_eq!(emu.vc_state(vc), Some((CallState::Connected, true)));
+        assert_eq!(emu.vc_state(bob_vc), Some((CallState::Connected, true)));
+        emu.send(vc, &[b"still up"]).expect("send");
+        assert_eq!(emu.received(bob), [b"still up".to_vec()]);
+        assert_eq!(emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);
+    });
+    assert_clean(&report);
+}
+
+#[test]
+fn an_echo_call_changes_its_qos_without_telling_anyone() {
+    let report = with_adapter(|emu| {
+        let alice = emu.client("alice");
+        let af = emu.open_af(alice, config::AF).expect("open");
+        let vc = emu.create_vc(af).expect("VC");
+        assert_eq!(emu.make_call(vc, &call_to(b"echo", 1000)), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.modify_qos(vc, &call_to(b"echo", 2000)), NDIS_STATUS_SUCCESS);
+        assert_eq!(qos_changes(emu, alice), 0);
+        assert_eq!(emu.vc_state(vc), Some((CallState::Connected, true)));
+        assert_eq!(emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);
+    });
+    assert_clean(&report);
+}
