@@ -1,0 +1,650 @@
+//! `--diagram FILE.svg`: the run as a sequence diagram, for a design review.
+//!
+//! Three lifelines: the scripted clients, NDIS (ndis-emu) and covmini. Each
+//! story step opens a shaded band; under it, one row per trace event:
+//! `->` NDIS calls a covmini handler (solid arrow NDIS → covmini), `<-` the
+//! handler returns (dashed arrow back, labelled with its status), `=>`
+//! covmini calls an NDIS DDI (solid arrow covmini → NDIS; when NDIS passes
+//! it on to a client — an incoming call, a receive, a send completion — a
+//! dotted arrow continues to the clients), `!!` a fault ndis-emu injected.
+//! Long runs of the same call (hundreds of NBL allocations when an AF opens)
+//! collapse into one arrow labelled `×N`. Violations are red rows with the
+//! rule id, and the event they happened in is drawn red.
+//!
+//! Plain string building; no dependencies.
+
+use std::fmt::Write;
+
+use ndis_emu::{Event, Report};
+
+use crate::steps::Step;
+
+/// Runs of at least this many identical calls collapse into one arrow.
+pub const COLLAPSE_MIN_RUN: usize = 4;
+
+const WIDTH: u32 = 1480;
+const X_CLIENTS: u32 = 180;
+const X_NDIS: u32 = 520;
+const X_DRIVER: u32 = 860;
+const X_DETAIL: u32 = 975;
+const DETAIL_CHARS: usize = 70;
+const ROW: u32 = 30;
+const BAND: u32 = 34;
+const HEAD: u32 = 52;
+const TOP: u32 = 170;
+
+const C_CALL: &str = "#1f5fbf";
+const C_RET: &str = "#5b6b7f";
+const C_DDI: &str = "#1d7f4e";
+const C_FAULT: &str = "#b35c00";
+const C_BAD: &str = "#c62828";
+
+/// Escapes text for SVG content and attribute values.
+#[must_use]
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if u32::from(c) < 0x20 => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One row of the diagram: `count` consecutive events starting at `first`
+/// (count > 1 only for a collapsed run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub first: usize,
+    pub count: usize,
+}
+
+/// Groups `events` into rows: a run of at least `min_run` consecutive
+/// events with the same direction and name becomes one row; shorter runs
+/// stay one row per event.
+#[must_use]
+pub fn collapse(events: &[Event], min_run: usize) -> Vec<Run> {
+    let mut rows = Vec::new();
+    let mut i = 0;
+    while i < events.len() {
+        let mut j = i + 1;
+        while j < events.len() && events[j].dir == events[i].dir && events[j].name == events[i].name {
+            j += 1;
+        }
+        if j - i >= min_run.max(2) {
+            rows.push(Run { first: i, count: j - i });
+        } else {
+            rows.extend((i..j).map(|k| Run { first: k, count: 1 }));
+        }
+        i = j;
+    }
+    rows
+}
+
+/// NDIS passes these DDIs on to a client (its protocol handlers).
+fn reaches_client(name: &str) -> bool {
+    [
+        "NdisCmDispatch",
+        "NdisMCoIndicateReceive",
+        "NdisMCoSendNetBufferListsComplete",
+        "NdisCmCloseCallComplete",
+        "NdisCmNotifyCloseAddressFamily",
+        "NdisMCmCreateVc",
+        "NdisMCmDeleteVc",
+        "NdisCmAddPartyComplete",
+        "NdisCmDropPartyComplete",
+        "NdisCmMakeCallComplete",
+        "NdisCmOpenAddressFamilyComplete",
+        "NdisCmRegisterSapComplete",
+        "NdisCmDeregisterSapComplete",
+        "NdisCmCloseAddressFamilyComplete",
+        "NdisCmModifyCallQoSComplete",
+        "NdisMCmIndicate",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+}
+
+/// A return status in a `<-` detail: its name when well known (else the
+/// hex), and the hex.
+fn status_label(detail: &str) -> Option<(String, String)> {
+    let word = detail.split_whitespace().next()?;
+    let hex = word.strip_prefix("0x")?;
+    let v = u32::from_str_radix(hex, 16).ok()?;
+    let name = match v {
+        0 => "SUCCESS",
+        0x103 => "PENDING",
+        0xC000_0001 => "FAILURE",
+        0xC000_009A => "RESOURCES",
+        0xC001_00BB => "NOT_SUPPORTED",
+        0xC001_0017 => "NOT_ACCEPTED",
+        _ => return Some((word.to_owned(), word.to_owned())),
+    };
+    Some((name.to_owned(), word.to_owned()))
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut t: String = text.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The SVG document.
+struct Svg {
+    body: String,
+    y: u32,
+    row: usize,
+}
+
+impl Svg {
+    fn shade(&mut self, h: u32) {
+        if self.row % 2 == 1 {
+            let _ = writeln!(
+                self.body,
+                r##"<rect x="0" y="{}" width="{WIDTH}" height="{h}" fill="#f3f5f8"/>"##,
+                self.y
+            );
+        }
+        self.row += 1;
+    }
+
+    /// A horizontal arrow at the current row's arrow line.
+    fn arrow(&mut self, from: u32, to: u32, color: &str, dashed: bool, label: &str, bold: bool) {
+        let y = self.y + ROW - 9;
+        let dash = if dashed { r#" stroke-dasharray="7 5""# } else { "" };
+        let _ = writeln!(
+            self.body,
+            r#"<line x1="{from}" y1="{y}" x2="{to}" y2="{y}" stroke="{color}" stroke-width="1.6"{dash}/>"#
+        );
+        let (tip, back) = if to > from { (to, to - 10) } else { (to, to + 10) };
+        if dashed {
+            let _ = writeln!(
+                self.body,
+                r#"<polyline points="{back},{} {tip},{y} {back},{}" fill="none" stroke="{color}" stroke-width="1.6"/>"#,
+                y - 5,
+                y + 5
+            );
+        } else {
+            let _ = writeln!(
+                self.body,
+                r#"<polygon points="{back},{} {tip},{y} {back},{}" fill="{color}"/>"#,
+                y - 5,
+                y + 5
+            );
+        }
+        if !label.is_empty() {
+            let mid = (from + to) / 2;
+            let weight = if bold { r#" font-weight="600""# } else { "" };
+            let _ = writeln!(
+                self.body,
+                r#"<text x="{mid}" y="{}" text-anchor="middle" font-size="13" fill="{color}"{weight}>{}</text>"#,
+                y - 5,
+                esc(label)
+            );
+        }
+    }
+
+    fn gutter(&mut self, left: &str, detail: &str, color: &str) {
+        let y = self.y + ROW - 10;
+        let _ = writeln!(
+            self.body,
+            r##"<text x="14" y="{y}" font-size="11" fill="#6a737d" font-family="DejaVu Sans Mono, monospace">{}</text>"##,
+            esc(left)
+        );
+        if !detail.is_empty() {
+            let _ = writeln!(
+                self.body,
+                r#"<text x="{X_DETAIL}" y="{y}" font-size="11.5" fill="{color}" font-family="DejaVu Sans Mono, monospace">{}</text>"#,
+                esc(&truncate(detail, DETAIL_CHARS))
+            );
+        }
+    }
+}
+
+/// A dotted arrow on the clients' side of NDIS: what a client did that made
+/// NDIS call covmini, or a DDI call NDIS passes on to a client.
+fn relay(svg: &mut Svg, from: u32, to: u32, color: &str, label: &str) {
+    let y = svg.y + ROW - 9;
+    let back = if to > from { to - 10 } else { to + 10 };
+    let _ = writeln!(
+        svg.body,
+        r#"<line x1="{from}" y1="{y}" x2="{back}" y2="{y}" stroke="{color}" stroke-width="1.3" stroke-dasharray="2 4"/><polygon points="{back},{} {to},{y} {back},{}" fill="{color}"/>"#,
+        y - 4,
+        y + 4
+    );
+    let _ = writeln!(
+        svg.body,
+        r#"<text x="{}" y="{}" text-anchor="middle" font-size="11.5" font-style="italic" fill="{color}">{}</text>"#,
+        (from + to) / 2,
+        y - 5,
+        esc(label)
+    );
+}
+
+/// Handlers NDIS calls because a client called NDIS (a CoNDIS client's
+/// request, send or NBL return).
+fn from_client(name: &str) -> bool {
+    name.starts_with("ProtocolCm") && !name.ends_with("VcComplete")
+        || name.starts_with("ProtocolCo")
+        || matches!(
+            name,
+            "MiniportCoSendNetBufferLists" | "MiniportReturnNetBufferLists" | "MiniportCoOidRequest"
+        )
+}
+
+/// Draws one trace row.
+fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool) {
+    let e = &events[run.first];
+    svg.shade(ROW);
+    let last = &events[run.first + run.count - 1];
+    let irql = if e.irql == last.irql {
+        format!("IRQL {}", e.irql)
+    } else {
+        format!("IRQL {}–{}", e.irql, last.irql)
+    };
+    let left = if run.count > 1 {
+        format!("#{}–{}  {irql}", e.seq, last.seq)
+    } else {
+        format!("#{}  {irql}", e.seq)
+    };
+    let pick = |normal: &'static str| if bad { C_BAD } else { normal };
+    let name = if run.count > 1 {
+        format!("{} ×{}", e.name, run.count)
+    } else {
+        e.name.to_owned()
+    };
+    let mut detail = e.detail.clone();
+    if run.count > 1 && !detail.is_empty() {
+        detail = format!("first: {detail}");
+    }
+    let color;
+    match e.dir {
+        "->" => {
+            color = pick(C_CALL);
+            svg.arrow(X_NDIS, X_DRIVER, color, false, &name, true);
+            if from_client(e.name) {
+                relay(svg, X_CLIENTS, X_NDIS, color, "from the client");
+            }
+        }
+        "<-" => {
+            color = pick(C_RET);
+            let label = match status_label(&e.detail) {
+                Some((s, word)) => {
+                    let rest = e.detail.split_once(char::is_whitespace).map_or("", |(_, r)| r);
+                    detail = format!("status {word} {rest}").trim_end().to_owned();
+                    format!("{name} returns {s}")
+                }
+                None => format!("{name} returns"),
+            };
+            svg.arrow(X_DRIVER, X_NDIS, color, true, &label, false);
+        }
+        "!!" => {
+            color = pick(C_FAULT);
+            let _ = writeln!(
+                svg.body,
+                r#"<text x="{X_NDIS}" y="{}" text-anchor="middle" font-size="13" font-weight="700" fill="{color}">⚡ injected fault: {}</text>"#,
+                svg.y + ROW - 10,
+                esc(&name)
+            );
+        }
+        _ => {
+            color = pick(C_DDI);
+            svg.arrow(X_DRIVER, X_NDIS, color, false, &name, false);
+            if reaches_client(e.name) {
+                relay(svg, X_NDIS, X_CLIENTS, color, "delivered to the client");
+            }
+        }
+    }
+    svg.gutter(&left, &detail, if bad { C_BAD } else { "#3a4350" });
+    svg.y += ROW;
+}
+
+fn band(svg: &mut Svg, n: usize, step: &Step) {
+    let (fill, edge) = if step.ok {
+        ("#e3edfb", "#9bb8e6")
+    } else {
+        ("#fbe3e3", "#e69b9b")
+    };
+    let _ = writeln!(
+        svg.body,
+        r#"<rect x="6" y="{}" width="{}" height="{}" rx="5" fill="{fill}" stroke="{edge}"/>"#,
+        svg.y + 3,
+        WIDTH - 12,
+        BAND - 6
+    );
+    let mark = if step.ok { "✓" } else { "✗ FAILED" };
+    let _ = writeln!(
+        svg.body,
+        r##"<text x="18" y="{}" font-size="14.5" font-weight="700" fill="#17263d">Step {n}: {}</text>"##,
+        svg.y + 23,
+        esc(&step.text)
+    );
+    let _ = writeln!(
+        svg.body,
+        r#"<text x="{}" y="{}" text-anchor="end" font-size="14.5" font-weight="700" fill="{}">{mark}</text>"#,
+        WIDTH - 20,
+        svg.y + 23,
+        if step.ok { C_DDI } else { C_BAD }
+    );
+    svg.y += BAND;
+    svg.row = 0;
+}
+
+fn violation_row(svg: &mut Svg, report: &Report, i: usize) {
+    let v = &report.violations[i];
+    let text = format!("✗ VIOLATION [{}] in {}: {}", v.rule.id(), v.call, v.detail);
+    let _ = writeln!(
+        svg.body,
+        r##"<rect x="6" y="{}" width="{}" height="{}" fill="#fdecec" stroke="{C_BAD}" stroke-width="1.2"/>"##,
+        svg.y + 2,
+        WIDTH - 12,
+        ROW - 4
+    );
+    let _ = writeln!(
+        svg.body,
+        r#"<text x="18" y="{}" font-size="13" font-weight="700" fill="{C_BAD}">{}</text>"#,
+        svg.y + ROW - 10,
+        esc(&truncate(&text, 170))
+    );
+    svg.y += ROW;
+}
+
+/// The index of the event a violation happened in: the last event in `range`
+/// named like the violation's call.
+fn culprit(report: &Report, range: std::ops::Range<usize>, call: &str) -> Option<usize> {
+    range
+        .rev()
+        .find(|&k| report.events.get(k).is_some_and(|e| e.name == call))
+}
+
+/// The sequence diagram of a run.
+#[must_use]
+pub fn render(report: &Report, steps: &[Step], title: &str) -> String {
+    let mut svg = Svg {
+        body: String::new(),
+        y: TOP + HEAD + 10,
+        row: 0,
+    };
+    let mut groups: Vec<Step> = steps.to_vec();
+    let seen_e = steps.last().map_or(0, |s| s.events.end);
+    let seen_v = steps.last().map_or(0, |s| s.violations.end);
+    if seen_e < report.events.len() || seen_v < report.violations.len() {
+        groups.push(Step {
+            text: "after the story: unload checks (leaks)".to_owned(),
+            ok: seen_v == report.violations.len(),
+            events: seen_e..report.events.len(),
+            violations: seen_v..report.violations.len(),
+        });
+    }
+    for (i, step) in groups.iter().enumerate() {
+        band(&mut svg, i + 1, step);
+        let (events, violations) = (step.events.clone(), step.violations.clone());
+        let bad: Vec<usize> = violations
+            .clone()
+            .filter_map(|i| culprit(report, events.clone(), report.violations[i].call))
+            .collect();
+        let slice = report.events.get(events.clone()).unwrap_or(&[]);
+        for run in collapse(slice, COLLAPSE_MIN_RUN) {
+            let abs = Run {
+                first: run.first + events.start,
+                count: run.count,
+            };
+            let is_bad = (abs.first..abs.first + abs.count).any(|k| bad.contains(&k));
+            event_row(&mut svg, &report.events, abs, is_bad);
+        }
+        for i in violations {
+            violation_row(&mut svg, report, i);
+        }
+    }
+    let bottom = svg.y + 12;
+    let height = bottom + HEAD + 20;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">"#
+    );
+    let _ = writeln!(out, "<title>{}</title>", esc(title));
+    let _ = writeln!(
+        out,
+        r##"<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>"##
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="20" y="36" font-size="22" font-weight="700" fill="#17263d">{}</text>"##,
+        esc(title)
+    );
+    let handlers = report.events.iter().filter(|e| e.dir == "->").count();
+    let ddis = report.events.iter().filter(|e| e.dir == "=>").count();
+    let verdict = if report.is_clean() {
+        "clean: zero violations, zero leaks".to_owned()
+    } else {
+        format!("{} violation(s)", report.violations.len())
+    };
+    let _ = writeln!(
+        out,
+        r##"<text x="20" y="60" font-size="13.5" fill="#3a4350">{} step(s) · {} events · {handlers} handler calls by NDIS · {ddis} DDI calls by covmini · {}</text>"##,
+        steps.len(),
+        report.events.len(),
+        esc(&verdict)
+    );
+    legend(&mut out);
+    for x in [X_CLIENTS, X_NDIS, X_DRIVER] {
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x}" y1="{}" x2="{x}" y2="{bottom}" stroke="#9aa5b1" stroke-width="1.2" stroke-dasharray="5 5"/>"##,
+            TOP + HEAD
+        );
+    }
+    out.push_str(&svg.body);
+    for (x, name) in [
+        (X_CLIENTS, "client(s)"),
+        (X_NDIS, "NDIS (ndis-emu)"),
+        (X_DRIVER, "covmini"),
+    ] {
+        for y in [TOP, bottom] {
+            head(&mut out, x, y, name);
+        }
+    }
+    let _ = writeln!(
+        out,
+        r##"<text x="{X_DETAIL}" y="{}" font-size="13" font-weight="700" fill="#6a737d">arguments · objects · status</text>"##,
+        TOP + HEAD / 2 + 5
+    );
+    out.push_str("</svg>\n");
+    out
+}
+
+fn head(out: &mut String, x: u32, y: u32, name: &str) {
+    let w = 190;
+    let _ = writeln!(
+        out,
+        r##"<rect x="{}" y="{y}" width="{w}" height="{HEAD}" rx="6" fill="#17263d"/><text x="{x}" y="{}" text-anchor="middle" font-size="16" font-weight="700" fill="#ffffff">{}</text>"##,
+        x - w / 2,
+        y + HEAD / 2 + 6,
+        esc(name)
+    );
+}
+
+fn legend(out: &mut String) {
+    let (x0, y0) = (20, 78);
+    let _ = writeln!(
+        out,
+        r##"<rect x="{}" y="{}" width="{}" height="76" rx="6" fill="#fafbfc" stroke="#d0d7de"/>"##,
+        x0,
+        y0,
+        WIDTH - 40
+    );
+    let items: [(&str, &str, bool, &str); 4] = [
+        ("->", C_CALL, false, "NDIS calls a covmini handler"),
+        ("<-", C_RET, true, "the handler returns (status)"),
+        ("=>", C_DDI, false, "covmini calls an NDIS DDI"),
+        ("", C_BAD, false, "contract violation [rule id]"),
+    ];
+    for (i, (dir, color, dashed, text)) in items.iter().enumerate() {
+        let x = x0 + 16 + u32::try_from(i).unwrap_or(0) * 355;
+        let y = y0 + 26;
+        let dash = if *dashed { r#" stroke-dasharray="7 5""# } else { "" };
+        let _ = writeln!(
+            out,
+            r#"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="{color}" stroke-width="2"{dash}/><polygon points="{},{} {},{y} {},{}" fill="{color}"/>"#,
+            x + 50,
+            x + 44,
+            y - 5,
+            x + 54,
+            x + 44,
+            y + 5
+        );
+        let label = if dir.is_empty() {
+            (*text).to_owned()
+        } else {
+            format!("{dir}  {text}")
+        };
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{}" font-size="13" fill="{color}">{}</text>"#,
+            x + 64,
+            y + 5,
+            esc(&label)
+        );
+    }
+    let _ = writeln!(
+        out,
+        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS delivering a call to a client. “×N”: N identical consecutive calls collapsed into one row. Left column: trace sequence number and IRQL. Shaded bands: the story’s steps.</text>"##,
+        x0 + 16,
+        y0 + 58
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use ndis_emu::Violation;
+    use ndis_emu::rules::MEMORY_LEDGER;
+
+    use super::*;
+
+    fn ev(seq: u64, dir: &'static str, name: &'static str, detail: &str) -> Event {
+        Event {
+            seq,
+            irql: 0,
+            dir,
+            name,
+            detail: detail.to_owned(),
+        }
+    }
+
+    /// Checks that every tag is closed in order and every `&` starts an entity.
+    fn assert_well_formed(svg: &str) {
+        let mut stack: Vec<String> = Vec::new();
+        let mut rest = svg;
+        while let Some(open) = rest.find('<') {
+            let text = &rest[..open];
+            assert!(!text.contains('>'), "stray '>' in text {text:?}");
+            for (i, _) in text.match_indices('&') {
+                let ent = &text[i..];
+                assert!(
+                    ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+                        .iter()
+                        .any(|e| ent.starts_with(e)),
+                    "bare & in {text:?}"
+                );
+            }
+            let close = rest[open..].find('>').expect("unclosed tag") + open;
+            let tag = &rest[open + 1..close];
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(stack.pop().as_deref(), Some(name.trim()), "mismatched </{name}>");
+            } else if !tag.ends_with('/') {
+                let name = tag.split_whitespace().next().unwrap_or_default();
+                stack.push(name.to_owned());
+            }
+            let quotes = tag.matches('"').count();
+            assert_eq!(quotes % 2, 0, "unbalanced quotes in <{tag}>");
+            rest = &rest[close + 1..];
+        }
+        assert!(stack.is_empty(), "unclosed: {stack:?}");
+        assert!(rest.trim().is_empty());
+    }
+
+    #[test]
+    fn long_runs_collapse_and_short_ones_do_not() {
+        let mut events = vec![ev(0, "->", "ProtocolCmOpenAf", "")];
+        for k in 1..=300 {
+            events.push(ev(k, "=>", "NdisAllocateNetBufferAndNetBufferList", ""));
+        }
+        events.push(ev(301, "=>", "DbgPrintEx", "a"));
+        events.push(ev(302, "=>", "DbgPrintEx", "b"));
+        events.push(ev(303, "<-", "ProtocolCmOpenAf", ""));
+        let rows = collapse(&events, COLLAPSE_MIN_RUN);
+        assert_eq!(
+            rows,
+            vec![
+                Run { first: 0, count: 1 },
+                Run { first: 1, count: 300 },
+                Run { first: 301, count: 1 },
+                Run { first: 302, count: 1 },
+                Run { first: 303, count: 1 },
+            ]
+        );
+        // A handler entry and its return share a name but not a direction.
+        assert_eq!(collapse(&events[..1], 1), vec![Run { first: 0, count: 1 }]);
+    }
+
+    #[test]
+    fn the_diagram_is_well_formed_escaped_and_labelled() {
+        let mut events = vec![ev(0, "->", "MiniportInitializeEx", "")];
+        for k in 1..=10 {
+            events.push(ev(
+                k,
+                "=>",
+                "NdisAllocateNetBufferAndNetBufferList",
+                "pool <0x1> & \"x\"",
+            ));
+        }
+        events.push(ev(11, "=>", "NdisCmDispatchIncomingCall", "SAP 0x1 VC 0x2"));
+        events.push(ev(12, "<-", "MiniportInitializeEx", "0x00000000"));
+        let report = Report {
+            violations: vec![Violation {
+                rule: MEMORY_LEDGER,
+                call: "MiniportInitializeEx",
+                detail: "leaked <24> bytes & more".to_owned(),
+                history: Vec::new(),
+            }],
+            events,
+            debug_output: Vec::new(),
+        };
+        let steps = [Step {
+            text: "add <the> adapter".to_owned(),
+            ok: true,
+            events: 0..13,
+            violations: 0..1,
+        }];
+        let svg = render(&report, &steps, "a \"test\" & title");
+        assert!(svg.starts_with("<svg"));
+        assert_well_formed(&svg);
+        for want in [
+            "client(s)",
+            "NDIS (ndis-emu)",
+            "covmini",
+            "NdisAllocateNetBufferAndNetBufferList ×10",
+            "MiniportInitializeEx returns SUCCESS",
+            "status 0x00000000",
+            "[memory.ledger]",
+            "Step 1: add &lt;the&gt; adapter",
+            "a &quot;test&quot; &amp; title",
+            "delivered to the client",
+        ] {
+            assert!(svg.contains(want), "missing {want:?}");
+        }
+        assert!(svg.contains(C_BAD), "violations are drawn red");
+    }
+}
