@@ -8,36 +8,14 @@
 
 mod common;
 
-use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS};
+use common::scenario::{assert_clean, call_to, with_adapter};
+
+use covmini::call_manager::SAP_TYPE_ADDRESS;
 use covmini::config;
-use ndis_emu::{Af, Answer, CallSpec, CallState, Client, Emulator, Report, Sap, Vc};
+use ndis_emu::{Af, Answer, CallState, Client, Emulator, Report, Sap, Vc};
 use ndis_sys::*;
 
 // --- Helpers ------------------------------------------------------------------------
-
-/// Brings covmini up, runs `f`, takes it down (HaltEx notifies every AF still
-/// open) and returns the report.
-fn with_adapter(f: impl FnOnce(&mut Emulator)) -> Report {
-    let mut emu = Emulator::new();
-    emu.load(common::driver::driver_entry()).expect("DriverEntry");
-    emu.add_adapter().expect("adapter");
-    f(&mut emu);
-    emu.halt_adapter().expect("halt");
-    emu.unload().expect("unload");
-    emu.finish()
-}
-
-fn assert_clean(report: &Report) {
-    assert!(report.is_clean(), "{report}");
-}
-
-/// Call parameters naming `address` as the called covmini address.
-fn call_to(address: &[u8]) -> CallSpec {
-    let mut spec = CallSpec::best_effort(125_000, 1500);
-    spec.media_specific_type = PARAM_TYPE_CALLED_ADDRESS;
-    spec.media_specific = address.to_vec();
-    spec
-}
 
 /// Two clients: "alice" with a VC, "bob" listening on the SAP "bob".
 struct Pair {

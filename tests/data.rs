@@ -5,31 +5,12 @@
 
 mod common;
 
-use covmini::call_manager::{ECHO_ADDRESS, PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS};
+use common::scenario::{assert_clean, call_to, with_adapter};
+
+use covmini::call_manager::{ECHO_ADDRESS, SAP_TYPE_ADDRESS};
 use covmini::config;
-use ndis_emu::{CallSpec, CallState, Emulator, Report, Vc};
+use ndis_emu::{CallState, Emulator, Vc};
 use ndis_sys::*;
-
-fn with_adapter(f: impl FnOnce(&mut Emulator)) -> Report {
-    let mut emu = Emulator::new();
-    emu.load(common::driver::driver_entry()).expect("DriverEntry");
-    emu.add_adapter().expect("adapter");
-    f(&mut emu);
-    emu.halt_adapter().expect("halt");
-    emu.unload().expect("unload");
-    emu.finish()
-}
-
-fn assert_clean(report: &Report) {
-    assert!(report.is_clean(), "{report}");
-}
-
-fn call_to(address: &[u8]) -> CallSpec {
-    let mut spec = CallSpec::best_effort(125_000, 1500);
-    spec.media_specific_type = PARAM_TYPE_CALLED_ADDRESS;
-    spec.media_specific = address.to_vec();
-    spec
-}
 
 fn counter(emu: &mut Emulator, vc: Option<Vc>, oid: NDIS_OID) -> u64 {
     let (_, r) = emu.oid_query(None, vc, oid, 8).expect("query");

@@ -6,31 +6,12 @@
 
 mod common;
 
-use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS, link_bytes_per_second};
+use common::scenario::{assert_clean, call_to_at, with_adapter};
+
+use covmini::call_manager::{SAP_TYPE_ADDRESS, link_bytes_per_second};
 use covmini::config;
-use ndis_emu::{CallSpec, CallState, Client, Emulator, Report, Vc};
+use ndis_emu::{CallState, Client, Emulator, Vc};
 use ndis_sys::*;
-
-fn with_adapter(f: impl FnOnce(&mut Emulator)) -> Report {
-    let mut emu = Emulator::new();
-    emu.load(common::driver::driver_entry()).expect("DriverEntry");
-    emu.add_adapter().expect("adapter");
-    f(&mut emu);
-    emu.halt_adapter().expect("halt");
-    emu.unload().expect("unload");
-    emu.finish()
-}
-
-fn assert_clean(report: &Report) {
-    assert!(report.is_clean(), "{report}");
-}
-
-fn call_to(address: &[u8], bytes_per_second: ULONG) -> CallSpec {
-    let mut spec = CallSpec::best_effort(bytes_per_second, 1500);
-    spec.media_specific_type = PARAM_TYPE_CALLED_ADDRESS;
-    spec.media_specific = address.to_vec();
-    spec
-}
 
 /// Alice calls bob, who accepts at once: (alice, bob, alice's VC, bob's VC).
 fn connected(emu: &mut Emulator) -> (Client, Client, Vc, Vc) {
@@ -40,7 +21,7 @@ fn connected(emu: &mut Emulator) -> (Client, Client, Vc, Vc) {
     let bob_af = emu.open_af(bob, config::AF).expect("bob opens the AF");
     emu.register_sap(bob_af, SAP_TYPE_ADDRESS, b"bob").expect("bob's SAP");
     let vc = emu.create_vc(alice_af).expect("alice's VC");
-    assert_eq!(emu.make_call(vc, &call_to(b"bob", 125_000)), NDIS_STATUS_SUCCESS);
+    assert_eq!(emu.make_call(vc, &call_to_at(b"bob", 125_000)), NDIS_STATUS_SUCCESS);
     let bob_vc = *emu.offered_vcs(bob).last().expect("bob was offered the call");
     (alice, bob, vc, bob_vc)
 }
@@ -57,11 +38,11 @@ fn a_qos_change_within_the_link_succeeds_and_the_peer_is_told() {
     let report = with_adapter(|emu| {
         let (alice, bob, vc, bob_vc) = connected(emu);
         let link = link_bytes_per_second(config::LINK_SPEED_BPS);
-        assert_eq!(emu.modify_qos(vc, &call_to(b"bob", link)), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.modify_qos(vc, &call_to_at(b"bob", link)), NDIS_STATUS_SUCCESS);
         assert_eq!(qos_changes(emu, bob), 1, "{:?}", emu.inbox(bob));
         assert_eq!(qos_changes(emu, alice), 0);
         // Bob's side may change it back, and alice is told.
-        assert_eq!(emu.modify_qos(bob_vc, &call_to(b"bob", 1000)), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.modify_qos(bob_vc, &call_to_at(b"bob", 1000)), NDIS_STATUS_SUCCESS);
         assert_eq!(qos_changes(emu, alice), 1);
         assert_eq!(emu.vc_state(vc), Some((CallState::Connected, true)));
         assert_eq!(emu.vc_state(bob_vc), Some((CallState::Connected, true)));
@@ -79,10 +60,10 @@ fn a_qos_change_beyond_the_link_is_incompatible_and_changes_nothing() {
         let (_alice, bob, vc, bob_vc) = connected(emu);
         let link = link_bytes_per_second(config::LINK_SPEED_BPS);
         assert_eq!(
-            emu.modify_qos(vc, &call_to(b"bob", link + 1)),
+            emu.modify_qos(vc, &call_to_at(b"bob", link + 1)),
             NDIS_STATUS_INCOMPATABLE_QOS
         );
-        let mut big_sdu = call_to(b"bob", 1000);
+        let mut big_sdu = call_to_at(b"bob", 1000);
         big_sdu.receive.MaxSduSize = config::MTU + 1;
         assert_eq!(emu.modify_qos(vc, &big_sdu), NDIS_STATUS_INCOMPATABLE_QOS);
         assert_eq!(qos_changes(emu, bob), 0);
@@ -101,8 +82,8 @@ fn an_echo_call_changes_its_qos_without_telling_anyone() {
         let alice = emu.client("alice");
         let af = emu.open_af(alice, config::AF).expect("open");
         let vc = emu.create_vc(af).expect("VC");
-        assert_eq!(emu.make_call(vc, &call_to(b"echo", 1000)), NDIS_STATUS_SUCCESS);
-        assert_eq!(emu.modify_qos(vc, &call_to(b"echo", 2000)), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.make_call(vc, &call_to_at(b"echo", 1000)), NDIS_STATUS_SUCCESS);
+        assert_eq!(emu.modify_qos(vc, &call_to_at(b"echo", 2000)), NDIS_STATUS_SUCCESS);
         assert_eq!(qos_changes(emu, alice), 0);
         assert_eq!(emu.vc_state(vc), Some((CallState::Connected, true)));
         assert_eq!(emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);

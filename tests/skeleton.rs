@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::scenario::with_adapter;
+
 use ndis_emu::{Emulator, rules};
 
 /// Runs load → add adapter → halt → unload and returns the report.
@@ -117,18 +119,6 @@ fn the_adapter_context_is_allocated_with_its_own_tag_and_freed_at_halt() {
         .expect("adapter free");
     assert!(free.detail.contains("tag CvmA"), "{}", free.detail);
     assert_eq!(report.of(rules::MEMORY_LEDGER).count(), 0, "{report}");
-}
-
-/// Brings covmini up, runs `f` against the running adapter, then takes it
-/// down and returns the report.
-fn with_adapter(f: impl FnOnce(&mut Emulator)) -> ndis_emu::Report {
-    let mut emu = Emulator::new();
-    emu.load(common::driver::driver_entry()).expect("DriverEntry");
-    emu.add_adapter().expect("adapter");
-    f(&mut emu);
-    emu.halt_adapter().expect("halt");
-    emu.unload().expect("unload");
-    emu.finish()
 }
 
 #[test]
