@@ -292,3 +292,47 @@ assert_layout!(NDIS_WAN_CO_GET_LINK_INFO, size = 32, align = 4, {
     MaxSendFrameSize: 0, MaxRecvFrameSize: 4, SendFramingBits: 8, RecvFramingBits: 12,
     SendCompressionBits: 16, RecvCompressionBits: 20, SendACCM: 24, RecvACCM: 28,
 });
+
+// ===========================================================================
+// Call-manager OIDs (issue #4 path 10: ProtocolCoOidRequest).
+//
+// [H] ntddndis.h, "objects for Connection-oriented media call-managers" and
+// "Objects for call-managers and MCMs that support TAPI access" (the 0xFE
+// range of every NDIS 6 ntddndis.h; NDIS 5-era copies and RNDIS used 0xFF).
+// [D] "OIDs for connection-oriented call managers and clients", "TAPI
+// extension OIDs for connection-oriented NDIS" and each OID's page.
+// ===========================================================================
+
+/// Client → CM, set: add a permanent VC to the CM's list \[D\].
+pub const OID_CO_ADD_PVC: NDIS_OID = 0xFE00_0001;
+/// Client → CM, set: delete a permanent VC \[D\].
+pub const OID_CO_DELETE_PVC: NDIS_OID = 0xFE00_0002;
+/// Reserved for future use \[D\].
+pub const OID_CO_GET_CALL_INFORMATION: NDIS_OID = 0xFE00_0003;
+/// Client → CM, set: an alias address for the host, a `CO_ADDRESS` \[D\].
+pub const OID_CO_ADD_ADDRESS: NDIS_OID = 0xFE00_0004;
+/// Client → CM, set: delete an alias address, a `CO_ADDRESS` \[D\].
+pub const OID_CO_DELETE_ADDRESS: NDIS_OID = 0xFE00_0005;
+/// Client → CM, query: the addresses the host is reached at, a
+/// `CO_ADDRESS_LIST` \[D\].
+pub const OID_CO_GET_ADDRESSES: NDIS_OID = 0xFE00_0006;
+/// CM → client, set: the CM's addresses changed \[D\].
+pub const OID_CO_ADDRESS_CHANGE: NDIS_OID = 0xFE00_0007;
+/// CM → client, set: the CM is ready to make and dispatch calls \[D\].
+pub const OID_CO_SIGNALING_ENABLED: NDIS_OID = 0xFE00_0008;
+/// CM → client, set: the CM can no longer make or dispatch calls \[D\].
+pub const OID_CO_SIGNALING_DISABLED: NDIS_OID = 0xFE00_0009;
+/// CM → client, set: a stand-alone CM unbinding asks the client to close
+/// the AF \[D\].
+pub const OID_CO_AF_CLOSE: NDIS_OID = 0xFE00_000A;
+
+/// TAPI extension OIDs (client → CM or MCM) \[H\].
+pub const OID_CO_TAPI_CM_CAPS: NDIS_OID = 0xFE00_1001;
+pub const OID_CO_TAPI_LINE_CAPS: NDIS_OID = 0xFE00_1002;
+pub const OID_CO_TAPI_ADDRESS_CAPS: NDIS_OID = 0xFE00_1003;
+pub const OID_CO_TAPI_TRANSLATE_TAPI_CALLPARAMS: NDIS_OID = 0xFE00_1004;
+pub const OID_CO_TAPI_TRANSLATE_NDIS_CALLPARAMS: NDIS_OID = 0xFE00_1005;
+pub const OID_CO_TAPI_TRANSLATE_TAPI_SAP: NDIS_OID = 0xFE00_1006;
+pub const OID_CO_TAPI_GET_CALL_DIAGNOSTICS: NDIS_OID = 0xFE00_1007;
+pub const OID_CO_TAPI_REPORT_DIGITS: NDIS_OID = 0xFE00_1008;
+pub const OID_CO_TAPI_DONT_REPORT_DIGITS: NDIS_OID = 0xFE00_1009;
