@@ -5,7 +5,7 @@
 //! type, the OID and the information buffer as a slice), says who was asked
 //! ([`Scope`]: MiniportCoOidRequest with or without a VC, or the call
 //! manager's ProtocolCoOidRequest), snapshots what the answer needs
-//! ([`AdapterInfo`], [`VcInfo`]) and calls [`handle`]. The [`OidOutcome`] it
+//! ([`AdapterInfo`], [`VcInfo`], [`CmInfo`]) and calls [`handle`]. The [`OidOutcome`] it
 //! gets back holds the status, BytesWritten (BytesRead for a set) and
 //! BytesNeeded to copy into the request, and for a successful set the
 //! [`SetEffect`] to apply before completing. Every request completes
@@ -28,10 +28,11 @@
 //!
 //! | Failure | Status | BytesWritten/Read | BytesNeeded |
 //! |---|---|---|---|
-//! | OID not in the table | `NDIS_STATUS_INVALID_OID` | 0 | 0 |
+//! | OID not in the table, asked of the miniport | `NDIS_STATUS_INVALID_OID` | 0 | 0 |
+//! | OID not in the table, asked of the call manager | `NDIS_STATUS_NOT_SUPPORTED` | 0 | 0 |
 //! | query of a set-only OID, set of a query-only OID, a method or any other request type | `NDIS_STATUS_NOT_SUPPORTED` | 0 | 0 |
 //! | VC-only OID with no VC | `NDIS_STATUS_INVALID_DATA` | 0 | 0 |
-//! | miniport OID sent to the call manager | `NDIS_STATUS_NOT_SUPPORTED` | 0 | 0 |
+//! | miniport OID sent to the call manager, or the reverse | `NDIS_STATUS_NOT_SUPPORTED` | 0 | 0 |
 //! | query buffer too short | `NDIS_STATUS_BUFFER_TOO_SHORT` | 0 | full length |
 //! | statistics query shorter than 4 bytes | `NDIS_STATUS_INVALID_LENGTH` | 0 | 8 |
 //! | set buffer not exactly the structure's length | `NDIS_STATUS_INVALID_LENGTH` | 0 | length |
@@ -55,9 +56,9 @@ mod tests;
 
 use ndis_sys::*;
 
-pub use info::{AdapterInfo, HardwareStatus, LinkSpeed, Stats, VcInfo};
+pub use info::{AdapterInfo, CmInfo, HardwareStatus, LinkSpeed, Stats, VcInfo};
 pub use table::{SUPPORTED_OID_LIST_LENGTH, SUPPORTED_OIDS, TABLE, oid_name};
-pub use wire::{CoLinkSpeed, WanCoInfo, WanLinkInfo};
+pub use wire::{CoAddressList, CoLinkSpeed, WanCoInfo, WanLinkInfo};
 
 use table::{Ctx, Reply};
 
@@ -110,12 +111,13 @@ pub enum Scope<'v> {
     Adapter,
     /// MiniportCoOidRequest naming a VC, with that VC's snapshot.
     Vc(&'v VcInfo),
-    /// ProtocolCoOidRequest: the call manager, reached with an AF handle.
-    /// covmini's AF is private and offers no TAPI, so the call manager
-    /// answers no OID of its own yet; the miniport OIDs are refused there
-    /// (routing a general OID through an AF handle is a client bug a
-    /// separate call manager would also refuse).
-    CallManager,
+    /// ProtocolCoOidRequest: the call manager, reached with an AF handle
+    /// (and possibly a VC or party handle of that AF), with its snapshot.
+    /// covmini's call-manager OIDs describe the fabric, not one call, so a
+    /// VC or party context changes no answer; the glue only checks it is
+    /// live. The miniport's OIDs are refused here: a client reaches the
+    /// miniport with a NULL AF handle [D: NdisCoOidRequest].
+    CallManager(&'v CmInfo),
 }
 
 impl<'v> Scope<'v> {
@@ -124,7 +126,29 @@ impl<'v> Scope<'v> {
     pub const fn vc(&self) -> Option<&'v VcInfo> {
         match self {
             Self::Vc(vc) => Some(vc),
-            Self::Adapter | Self::CallManager => None,
+            Self::Adapter | Self::CallManager(_) => None,
+        }
+    }
+
+    /// The call manager's snapshot, for a ProtocolCoOidRequest.
+    #[must_use]
+    pub const fn cm(&self) -> Option<&'v CmInfo> {
+        match self {
+            Self::CallManager(cm) => Some(cm),
+            Self::Adapter | Self::Vc(_) => None,
+        }
+    }
+
+    /// The status for an OID covmini does not know, as each handler's page
+    /// gives it: MiniportCoOidRequest returns `NDIS_STATUS_INVALID_OID` ("the
+    /// OID ... was invalid or not recognized"); ProtocolCoOidRequest returns
+    /// `NDIS_STATUS_NOT_SUPPORTED` ("failed this request because it did not
+    /// recognize the OID") [D: MINIPORT_CO_OID_REQUEST, PROTOCOL_CO_OID_REQUEST].
+    #[must_use]
+    pub const fn unknown_oid_status(&self) -> NDIS_STATUS {
+        match self {
+            Self::Adapter | Self::Vc(_) => NDIS_STATUS_INVALID_OID,
+            Self::CallManager(_) => NDIS_STATUS_NOT_SUPPORTED,
         }
     }
 }
@@ -197,7 +221,7 @@ fn len32(n: usize) -> u32 {
 pub fn handle(request: OidRequest<'_>, scope: Scope<'_>, adapter: &AdapterInfo) -> OidOutcome {
     let OidRequest { kind, oid, buffer } = request;
     let Some(entry) = table::lookup(oid) else {
-        return OidOutcome::refused(NDIS_STATUS_INVALID_OID);
+        return OidOutcome::refused(scope.unknown_oid_status());
     };
     // The operation must exist before the scope matters: a set of a
     // query-only OID is NOT_SUPPORTED wherever it is asked.
@@ -215,6 +239,7 @@ pub fn handle(request: OidRequest<'_>, scope: Scope<'_>, adapter: &AdapterInfo) 
     let ctx = Ctx {
         adapter,
         vc: scope.vc(),
+        cm: scope.cm(),
     };
     match operation {
         Operation::Query(answer) => emit_answer(answer(&ctx), buffer),
@@ -229,7 +254,7 @@ enum Operation {
 }
 
 /// Writes a query's answer into the caller's buffer, under the length rules.
-fn emit_answer(reply: Reply, buffer: &mut [u8]) -> OidOutcome {
+fn emit_answer(reply: Reply<'_>, buffer: &mut [u8]) -> OidOutcome {
     if let Reply::Counter(value) = reply {
         return emit_counter(value, buffer);
     }

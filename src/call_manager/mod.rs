@@ -882,6 +882,16 @@ impl<H: Copy + PartialEq> CallManager<H> {
             _ => 0,
         }
     }
+
+    /// The addresses a call reaches now, in table order: those of the
+    /// registered SAPs whose AF is open (the rule [`Self::make_call_begin`]
+    /// routes by). Read-only, for `OID_CO_GET_ADDRESSES`.
+    pub fn sap_addresses(&self) -> impl Iterator<Item = &Address> + '_ {
+        self.saps.iter().flatten().filter_map(|s| {
+            let af_open = matches!(self.afs.get(s.af.index()), Some(Some(a)) if a.state == AfState::Open);
+            (s.state == SapState::Registered && af_open).then_some(&s.address)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use core::ffi::CStr;
 
 use ndis_sys::*;
 
-use super::wire::{WanCoInfo, WanLinkInfo};
+use super::wire::{CoAddressList, WanCoInfo, WanLinkInfo};
 use crate::adapter::AdapterState;
+use crate::call_manager::{Address, ECHO_ADDRESS};
 use crate::config;
 
 /// `OID_GEN_CO_VENDOR_DESCRIPTION`: the INF's `covmini.DeviceDesc`, so
@@ -228,6 +229,42 @@ impl VcInfo {
             link_speed: adapter.link_speed,
             link_info: adapter.default_link_info(),
         }
+    }
+}
+
+/// The call manager as its OID path sees it (ProtocolCoOidRequest): the
+/// addresses a call on the fabric reaches, copied under the adapter lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CmInfo {
+    /// The echo address, then the SAPs' addresses; filled from the front.
+    addresses: [Option<Address>; CoAddressList::CAPACITY],
+}
+
+impl CmInfo {
+    /// No address at all (a fallback; [`Self::new`] always lists echo).
+    pub const EMPTY: Self = Self {
+        addresses: [None; CoAddressList::CAPACITY],
+    };
+
+    /// The echo address, which every call reaches, then `saps`: the
+    /// addresses of the registered SAPs
+    /// ([`CallManager::sap_addresses`](crate::call_manager::CallManager::sap_addresses)).
+    /// Holds at most [`CoAddressList::CAPACITY`] (`MAX_SAPS` + 1, so every
+    /// SAP fits).
+    #[must_use]
+    pub fn new<'a>(saps: impl IntoIterator<Item = &'a Address>) -> Self {
+        let mut info = Self::EMPTY;
+        let echo = Address::new(ECHO_ADDRESS).ok();
+        let all = echo.into_iter().chain(saps.into_iter().copied());
+        for (slot, address) in info.addresses.iter_mut().zip(all) {
+            *slot = Some(address);
+        }
+        info
+    }
+
+    /// The addresses, echo first.
+    pub fn addresses(&self) -> impl Iterator<Item = &Address> + '_ {
+        self.addresses.iter().flatten()
     }
 }
 

@@ -1,9 +1,12 @@
 //! The one OID table (netvmini's `NICSupportedOids[]`, with the behaviour
 //! beside each OID): one entry per OID, sorted by value, saying where the OID
-//! may be asked, how it is queried and how it is set. [`SUPPORTED_OIDS`],
-//! what covmini gives NDIS as `SupportedOidList` and answers to
-//! `OID_GEN_CO_SUPPORTED_LIST`, is computed from this table at compile time,
-//! so what is advertised and what is answered cannot drift apart.
+//! may be asked (the miniport, with or without a VC, or the call manager),
+//! how it is queried and how it is set. [`SUPPORTED_OIDS`], what covmini
+//! gives NDIS as `SupportedOidList` and answers to
+//! `OID_GEN_CO_SUPPORTED_LIST`, is computed from the miniport's entries at
+//! compile time, so what is advertised and what is answered cannot drift
+//! apart. docs/oids.md and the README's OID table are checked against this
+//! table by `tests/oid_docs.rs`.
 //!
 //! Handlers only choose the value (`Reply`) or decode the input; the
 //! length rules (too short, 4-or-8-byte counters, over-long buffers) live
@@ -11,16 +14,17 @@
 
 use ndis_sys::*;
 
-use super::info::{AdapterInfo, LinkSpeed, Stats, VcInfo};
-use super::wire::{self, CoLinkSpeed, TooShort, WanCoInfo, WanLinkInfo};
+use super::info::{AdapterInfo, CmInfo, LinkSpeed, Stats, VcInfo};
+use super::wire::{self, CoAddressList, CoLinkSpeed, TooShort, WanCoInfo, WanLinkInfo};
 use super::{Scope, SetEffect};
 
-/// What a handler answers from: the adapter snapshot and, when the request
-/// names a VC, that VC's snapshot.
+/// What a handler answers from: the adapter snapshot, when the request
+/// names a VC that VC's snapshot, and for the call manager its snapshot.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Ctx<'a> {
     pub adapter: &'a AdapterInfo,
     pub vc: Option<&'a VcInfo>,
+    pub cm: Option<&'a CmInfo>,
 }
 
 impl Ctx<'_> {
@@ -61,21 +65,36 @@ impl Scopes {
         vc: true,
         call_manager: false,
     };
+    /// The call manager only (ProtocolCoOidRequest, with or without a VC or
+    /// party handle): the `OID_CO_*` a client sends with its AF handle.
+    pub const CALL_MANAGER: Self = Self {
+        adapter: false,
+        vc: false,
+        call_manager: true,
+    };
+
+    /// Whether MiniportCoOidRequest answers the OID (it is then in
+    /// [`SUPPORTED_OIDS`]).
+    #[must_use]
+    pub const fn miniport(self) -> bool {
+        self.adapter || self.vc
+    }
 
     /// Whether a request in `scope` may reach this OID, or the status that
     /// refuses it:
     /// * a VC-only OID asked with no VC: `NDIS_STATUS_INVALID_DATA`, the
     ///   request lacks a parameter (Microsoft's L2TP, PPTP and NDISTAPI
     ///   CoNDIS WAN samples answer exactly this);
-    /// * any other mismatch, notably a miniport OID sent to the call manager:
-    ///   `NDIS_STATUS_NOT_SUPPORTED`, recognized but not supported there
-    ///   [D: MiniportCoOidRequest return values].
+    /// * any other mismatch, a miniport OID sent to the call manager or a
+    ///   call-manager OID sent to the miniport: `NDIS_STATUS_NOT_SUPPORTED`,
+    ///   recognized but not supported there [D: MiniportCoOidRequest and
+    ///   ProtocolCoOidRequest return values].
     pub(super) fn admit(self, scope: &Scope<'_>) -> Result<(), NDIS_STATUS> {
         match scope {
             Scope::Adapter if self.adapter => Ok(()),
             Scope::Adapter if self.vc => Err(NDIS_STATUS_INVALID_DATA),
             Scope::Vc(_) if self.vc => Ok(()),
-            Scope::CallManager if self.call_manager => Ok(()),
+            Scope::CallManager(_) if self.call_manager => Ok(()),
             _ => Err(NDIS_STATUS_NOT_SUPPORTED),
         }
     }
@@ -83,7 +102,7 @@ impl Scopes {
 
 /// The value a query answers, before it meets the caller's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Reply {
+pub(super) enum Reply<'a> {
     /// A USHORT.
     U16(u16),
     /// A ULONG.
@@ -102,9 +121,11 @@ pub(super) enum Reply {
     WanCoInfo(WanCoInfo),
     /// `NDIS_WAN_CO_GET_LINK_INFO`.
     WanLinkInfo(WanLinkInfo),
+    /// `CO_ADDRESS_LIST` of the call manager's addresses.
+    Addresses(&'a CmInfo),
 }
 
-impl Reply {
+impl Reply<'_> {
     /// The full length of the answer, in bytes.
     pub(super) fn len(&self) -> usize {
         match self {
@@ -115,6 +136,7 @@ impl Reply {
             Self::Oids(o) => o.len().saturating_mul(4),
             Self::LinkSpeed(_) => CoLinkSpeed::LEN,
             Self::WanCoInfo(_) => WanCoInfo::LEN,
+            Self::Addresses(_) => CoAddressList::LEN,
             Self::WanLinkInfo(_) => WanLinkInfo::LEN,
         }
     }
@@ -131,12 +153,13 @@ impl Reply {
             Self::LinkSpeed(s) => s.emit(buf),
             Self::WanCoInfo(i) => i.emit(buf),
             Self::WanLinkInfo(l) => l.emit(buf),
+            Self::Addresses(cm) => CoAddressList::emit(buf, cm.addresses()),
         }
     }
 }
 
 /// Chooses the answer to a query.
-pub(super) type QueryFn = fn(&Ctx<'_>) -> Reply;
+pub(super) type QueryFn = for<'a> fn(&Ctx<'a>) -> Reply<'a>;
 
 /// How an OID is set: the input it reads and what it makes of it.
 #[derive(Clone, Copy, Debug)]
@@ -213,9 +236,10 @@ pub static TABLE: &[OidEntry] = &TABLE_ARRAY;
 
 const M: Scopes = Scopes::MINIPORT;
 const VC: Scopes = Scopes::VC_ONLY;
+const CM: Scopes = Scopes::CALL_MANAGER;
 
 #[rustfmt::skip]
-const TABLE_ARRAY: [OidEntry; 23] = [
+const TABLE_ARRAY: [OidEntry; 24] = [
     // General operational OIDs [D: "General operational OIDs for
     // connection-oriented miniport drivers"]. Each OID_GEN_CO_* has the
     // value of its OID_GEN_* twin.
@@ -247,57 +271,60 @@ const TABLE_ARRAY: [OidEntry; 23] = [
     query!(OID_WAN_CO_GET_INFO,              M,  |c| Reply::WanCoInfo(c.adapter.wan)),
     set!  (OID_WAN_CO_SET_LINK_INFO,         VC, WanLinkInfo::LEN, set_wan_link_info),
     query!(OID_WAN_CO_GET_LINK_INFO,         VC, wan_link_info),
+    // Call-manager OIDs [D: "OIDs for connection-oriented call managers and
+    // clients"]: the one a client queries its call manager with.
+    query!(OID_CO_GET_ADDRESSES,             CM, co_addresses),
 ];
 
 // ---------------------------------------------------------------------------
 // Query handlers: choose the value; the dispatcher fits it to the buffer.
 // ---------------------------------------------------------------------------
 
-fn supported_list(_: &Ctx<'_>) -> Reply {
+fn supported_list<'a>(_: &Ctx<'a>) -> Reply<'a> {
     Reply::Oids(SUPPORTED_OIDS)
 }
 
-fn hardware_status(c: &Ctx<'_>) -> Reply {
+fn hardware_status<'a>(c: &Ctx<'a>) -> Reply<'a> {
     Reply::I32(c.adapter.hardware_status.to_ndis())
 }
 
 /// `OID_GEN_CO_MEDIA_SUPPORTED` and `OID_GEN_CO_MEDIA_IN_USE`: a one-entry
 /// `NDIS_MEDIUM` array.
-fn medium(c: &Ctx<'_>) -> Reply {
+fn medium<'a>(c: &Ctx<'a>) -> Reply<'a> {
     Reply::I32(c.adapter.medium)
 }
 
-fn link_speed(c: &Ctx<'_>) -> Reply {
+fn link_speed<'a>(c: &Ctx<'a>) -> Reply<'a> {
     let s = c.link_speed();
     Reply::LinkSpeed(CoLinkSpeed::from_bps(s.outbound_bps, s.inbound_bps))
 }
 
-fn minimum_link_speed(c: &Ctx<'_>) -> Reply {
+fn minimum_link_speed<'a>(c: &Ctx<'a>) -> Reply<'a> {
     let s = c.adapter.minimum_link_speed;
     Reply::LinkSpeed(CoLinkSpeed::from_bps(s.outbound_bps, s.inbound_bps))
 }
 
-fn vendor_id(c: &Ctx<'_>) -> Reply {
+fn vendor_id<'a>(c: &Ctx<'a>) -> Reply<'a> {
     Reply::U32(c.adapter.vendor_id)
 }
 
-fn vendor_description(c: &Ctx<'_>) -> Reply {
+fn vendor_description<'a>(c: &Ctx<'a>) -> Reply<'a> {
     Reply::Bytes(c.adapter.vendor_description.to_bytes_with_nul())
 }
 
-fn driver_version(c: &Ctx<'_>) -> Reply {
+fn driver_version<'a>(c: &Ctx<'a>) -> Reply<'a> {
     Reply::U16(c.adapter.ndis_version)
 }
 
 /// Reserved [D: "OID_GEN_CO_MAC_OPTIONS"], yet listed as mandatory in the
 /// same docs' table: answered with the general attributes' `MacOptions` (0),
 /// as Microsoft's NDISTAPI sample does ("Reserved - leave it set to zero").
-fn mac_options(c: &Ctx<'_>) -> Reply {
+fn mac_options<'a>(c: &Ctx<'a>) -> Reply<'a> {
     Reply::U32(c.adapter.mac_options)
 }
 
 /// `NDIS_MEDIA_STATE`: Connected is 0 here.
-fn media_connect_status(c: &Ctx<'_>) -> Reply {
+fn media_connect_status<'a>(c: &Ctx<'a>) -> Reply<'a> {
     Reply::I32(if c.adapter.media_connected {
         NdisMediaStateConnected
     } else {
@@ -305,38 +332,70 @@ fn media_connect_status(c: &Ctx<'_>) -> Reply {
     })
 }
 
-fn vendor_driver_version(c: &Ctx<'_>) -> Reply {
+fn vendor_driver_version<'a>(c: &Ctx<'a>) -> Reply<'a> {
     Reply::U32(c.adapter.vendor_driver_version)
 }
 
 /// `VC` scope: the dispatcher never calls this without a VC; the fallback
 /// only keeps the function total.
-fn wan_link_info(c: &Ctx<'_>) -> Reply {
+fn wan_link_info<'a>(c: &Ctx<'a>) -> Reply<'a> {
     Reply::WanLinkInfo(c.vc.map_or(c.adapter.default_link_info(), |vc| vc.link_info))
 }
 
+/// `OID_CO_GET_ADDRESSES`: the addresses a call on the fabric reaches (the
+/// echo address and every registered SAP's), as a `CO_ADDRESS_LIST`
+/// ([`CoAddressList`]). "AddressList contains network addresses at which
+/// the local host can be reached" \[D\]; covmini has no alias addresses
+/// (`OID_CO_ADD_ADDRESS` is refused), so every client gets the same list.
+/// `CM` scope: the fallback only keeps the function total.
+fn co_addresses<'a>(c: &Ctx<'a>) -> Reply<'a> {
+    static NONE: CmInfo = CmInfo::EMPTY;
+    Reply::Addresses(c.cm.unwrap_or(&NONE))
+}
+
 /// The OID list given to NDIS (`SupportedOidList` in the general attributes)
-/// and returned for `OID_GEN_CO_SUPPORTED_LIST`: [`TABLE`]'s OIDs, in order.
-/// A `static`, so its address is stable for the attributes.
+/// and returned for `OID_GEN_CO_SUPPORTED_LIST`: the OIDs of [`TABLE`] that
+/// MiniportCoOidRequest answers, in order. The call manager's OIDs are not
+/// in it: that list is the miniport's ("the OIDs that the miniport driver
+/// supports" \[D: NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES\]). A `static`,
+/// so its address is stable for the attributes.
 pub static SUPPORTED_OIDS: &[NDIS_OID] = &SUPPORTED_OID_ARRAY;
+
+/// How many entries of the table the miniport answers.
+const MINIPORT_OID_COUNT: usize = miniport_count(&TABLE_ARRAY);
 
 /// `SupportedOidListLength` for the general attributes: the length of
 /// [`SUPPORTED_OIDS`] in **bytes** [D: NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES].
-// CAST: 23 OIDs of 4 bytes; the assertion below keeps it far from u32::MAX.
-pub const SUPPORTED_OID_LIST_LENGTH: ULONG = (TABLE_ARRAY.len() * core::mem::size_of::<NDIS_OID>()) as ULONG;
-const _: () = assert!(TABLE_ARRAY.len() * core::mem::size_of::<NDIS_OID>() <= 4096);
+// CAST: a few dozen OIDs of 4 bytes; the assertion below keeps it far from u32::MAX.
+pub const SUPPORTED_OID_LIST_LENGTH: ULONG = (MINIPORT_OID_COUNT * core::mem::size_of::<NDIS_OID>()) as ULONG;
+const _: () = assert!(MINIPORT_OID_COUNT * core::mem::size_of::<NDIS_OID>() <= 4096);
 
-static SUPPORTED_OID_ARRAY: [NDIS_OID; TABLE_ARRAY.len()] = oids_of(&TABLE_ARRAY);
+static SUPPORTED_OID_ARRAY: [NDIS_OID; MINIPORT_OID_COUNT] = miniport_oids(&TABLE_ARRAY);
 
-/// The OIDs of `table`, in its order (compile time).
-const fn oids_of<const N: usize>(table: &[OidEntry; N]) -> [NDIS_OID; N] {
+/// How many entries of `table` the miniport answers (compile time).
+const fn miniport_count(mut table: &[OidEntry]) -> usize {
+    let mut n = 0;
+    while let [e, rest @ ..] = table {
+        if e.scopes.miniport() {
+            n += 1;
+        }
+        table = rest;
+    }
+    n
+}
+
+/// The OIDs of `table` the miniport answers, in its order (compile time).
+/// `N` is [`miniport_count`] of `table`, so every slot is filled.
+const fn miniport_oids<const N: usize>(mut table: &[OidEntry]) -> [NDIS_OID; N] {
     let mut out = [0; N];
     let mut dst: &mut [NDIS_OID] = &mut out;
-    let mut src: &[OidEntry] = table;
-    while let ([d, d_rest @ ..], [s, s_rest @ ..]) = (dst, src) {
-        *d = s.oid;
-        dst = d_rest;
-        src = s_rest;
+    while let [e, rest @ ..] = table {
+        if e.scopes.miniport() {
+            let [d, d_rest @ ..] = dst else { break };
+            *d = e.oid;
+            dst = d_rest;
+        }
+        table = rest;
     }
     out
 }
@@ -461,11 +520,10 @@ mod tests {
     use crate::ctrl_path::info::WAN_FRAMING_BITS;
 
     #[test]
-    fn the_list_is_the_table_in_increasing_order() {
-        assert_eq!(SUPPORTED_OIDS.len(), TABLE.len());
-        for (oid, entry) in SUPPORTED_OIDS.iter().zip(TABLE) {
-            assert_eq!(*oid, entry.oid);
-        }
+    fn the_list_is_the_miniports_part_of_the_table_in_increasing_order() {
+        let miniport: std::vec::Vec<NDIS_OID> = TABLE.iter().filter(|e| e.scopes.miniport()).map(|e| e.oid).collect();
+        assert_eq!(SUPPORTED_OIDS, miniport);
+        assert_eq!(SUPPORTED_OIDS.len(), TABLE.len() - 1, "all but OID_CO_GET_ADDRESSES");
         assert!(SUPPORTED_OIDS.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
         assert_eq!(
             SUPPORTED_OID_LIST_LENGTH as usize,
@@ -499,7 +557,7 @@ mod tests {
     fn names_are_unique_ntddndis_names() {
         for (i, e) in TABLE.iter().enumerate() {
             assert!(
-                e.name.starts_with("OID_GEN_CO_") || e.name.starts_with("OID_WAN_CO_"),
+                e.name.starts_with("OID_GEN_CO_") || e.name.starts_with("OID_WAN_CO_") || e.name.starts_with("OID_CO_"),
                 "{}",
                 e.name
             );
@@ -549,20 +607,19 @@ mod tests {
     #[test]
     fn scope_admission() {
         let vc = VcInfo::new(&AdapterInfo::covmini());
+        let info = CmInfo::EMPTY;
         let m = Scopes::MINIPORT;
         assert_eq!(m.admit(&Scope::Adapter), Ok(()));
         assert_eq!(m.admit(&Scope::Vc(&vc)), Ok(()));
-        assert_eq!(m.admit(&Scope::CallManager), Err(NDIS_STATUS_NOT_SUPPORTED));
+        assert_eq!(m.admit(&Scope::CallManager(&info)), Err(NDIS_STATUS_NOT_SUPPORTED));
         let v = Scopes::VC_ONLY;
         assert_eq!(v.admit(&Scope::Adapter), Err(NDIS_STATUS_INVALID_DATA));
         assert_eq!(v.admit(&Scope::Vc(&vc)), Ok(()));
-        assert_eq!(v.admit(&Scope::CallManager), Err(NDIS_STATUS_NOT_SUPPORTED));
-        let cm = Scopes {
-            adapter: false,
-            vc: false,
-            call_manager: true,
-        };
-        assert_eq!(cm.admit(&Scope::CallManager), Ok(()));
+        assert_eq!(v.admit(&Scope::CallManager(&info)), Err(NDIS_STATUS_NOT_SUPPORTED));
+        let cm = Scopes::CALL_MANAGER;
+        assert_eq!(cm.admit(&Scope::CallManager(&info)), Ok(()));
         assert_eq!(cm.admit(&Scope::Adapter), Err(NDIS_STATUS_NOT_SUPPORTED));
+        assert_eq!(cm.admit(&Scope::Vc(&vc)), Err(NDIS_STATUS_NOT_SUPPORTED));
+        assert!(m.miniport() && v.miniport() && !cm.miniport());
     }
 }

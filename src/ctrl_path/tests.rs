@@ -4,6 +4,7 @@ use std::vec;
 use std::vec::Vec;
 
 use super::*;
+use crate::call_manager::{Address, CallManager, ECHO_ADDRESS, MAX_ADDRESS_LEN, MAX_SAPS};
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -24,6 +25,16 @@ fn adapter() -> AdapterInfo {
         ..AdapterInfo::covmini()
     }
 }
+
+/// The call manager with two SAPs: `bob` and a 32-byte address (the longest).
+fn cm() -> CmInfo {
+    let bob = Address::new(b"bob").unwrap();
+    let long = Address::new(&[b'x'; MAX_ADDRESS_LEN]).unwrap();
+    CmInfo::new([&bob, &long])
+}
+
+/// A buffer every answer fits in (`CO_ADDRESS_LIST` is the longest).
+const BIG: usize = 2048;
 
 /// A VC with its own counters and a 64 kb/s link.
 fn vc() -> VcInfo {
@@ -78,7 +89,7 @@ fn set(oid: NDIS_OID, input: &[u8], scope: Scope<'_>) -> OidOutcome {
 
 /// A successful query's answer, asserting the counts.
 fn answer(oid: NDIS_OID, scope: Scope<'_>) -> Vec<u8> {
-    let (o, buf) = query(oid, 256, scope);
+    let (o, buf) = query(oid, BIG, scope);
     assert_eq!(o.status, NDIS_STATUS_SUCCESS, "{:?}", oid_name(oid));
     assert_eq!(o.effect, None);
     let n = o.bytes_written as usize;
@@ -105,11 +116,13 @@ fn failure(status: NDIS_STATUS, needed: u32) -> OidOutcome {
 }
 
 /// The scope an entry is normally asked in.
-fn home_scope<'v>(entry: &table::OidEntry, vc: &'v VcInfo) -> Scope<'v> {
+fn home_scope<'v>(entry: &table::OidEntry, vc: &'v VcInfo, cm: &'v CmInfo) -> Scope<'v> {
     if entry.scopes.adapter {
         Scope::Adapter
-    } else {
+    } else if entry.scopes.vc {
         Scope::Vc(vc)
+    } else {
+        Scope::CallManager(cm)
     }
 }
 
@@ -164,13 +177,19 @@ fn probe_oids() -> Vec<NDIS_OID> {
 // ---------------------------------------------------------------------------
 
 #[test]
-fn every_listed_oid_is_answered() {
+fn every_table_oid_is_answered_and_the_miniports_are_listed() {
     let vc = vc();
+    let cm = cm();
     for entry in TABLE {
-        assert!(SUPPORTED_OIDS.contains(&entry.oid));
-        let scope = home_scope(entry, &vc);
+        assert_eq!(
+            SUPPORTED_OIDS.contains(&entry.oid),
+            entry.scopes.miniport(),
+            "{}: listed iff the miniport answers it",
+            entry.name
+        );
+        let scope = home_scope(entry, &vc, &cm);
         if entry.queryable() {
-            let (o, _) = query(entry.oid, 256, scope);
+            let (o, _) = query(entry.oid, BIG, scope);
             assert_eq!(o.status, NDIS_STATUS_SUCCESS, "query {}", entry.name);
         }
         if entry.settable() {
@@ -182,31 +201,41 @@ fn every_listed_oid_is_answered() {
 }
 
 #[test]
-fn every_answered_oid_is_listed() {
+fn every_answered_oid_is_in_the_table_and_the_miniports_are_listed() {
     let vc = vc();
+    let cm = cm();
     let a = adapter();
     for oid in probe_oids() {
-        for scope in [Scope::Adapter, Scope::Vc(&vc), Scope::CallManager] {
+        let known = table::lookup(oid).is_some();
+        for scope in [Scope::Adapter, Scope::Vc(&vc), Scope::CallManager(&cm)] {
             for kind in [
                 RequestKind::Query,
                 RequestKind::Set,
                 RequestKind::Method,
                 RequestKind::Other(3),
             ] {
-                let (o, _) = run(kind, oid, 256, scope, &a);
-                if o.status != NDIS_STATUS_INVALID_OID {
-                    assert!(
-                        SUPPORTED_OIDS.contains(&oid),
-                        "{oid:#010x} answered {:#x} but not listed",
-                        o.status
-                    );
+                let (o, _) = run(kind, oid, BIG, scope, &a);
+                if !known {
+                    assert_eq!(o, failure(scope.unknown_oid_status(), 0), "{oid:#010x} {scope:?}");
                 }
-                if !SUPPORTED_OIDS.contains(&oid) {
-                    assert_eq!(o, failure(NDIS_STATUS_INVALID_OID, 0), "{oid:#010x}");
+                if o.succeeded() {
+                    assert!(known, "{oid:#010x} answered but not in the table");
+                    if scope.cm().is_none() {
+                        assert!(SUPPORTED_OIDS.contains(&oid), "{oid:#010x} answered but not listed");
+                    }
                 }
             }
         }
     }
+}
+
+#[test]
+fn an_unknown_oid_is_invalid_oid_for_the_miniport_and_not_supported_for_the_call_manager() {
+    let vc = vc();
+    let cm = cm();
+    assert_eq!(Scope::Adapter.unknown_oid_status(), NDIS_STATUS_INVALID_OID);
+    assert_eq!(Scope::Vc(&vc).unknown_oid_status(), NDIS_STATUS_INVALID_OID);
+    assert_eq!(Scope::CallManager(&cm).unknown_oid_status(), NDIS_STATUS_NOT_SUPPORTED);
 }
 
 #[test]
@@ -253,6 +282,11 @@ fn a_zero_length_probe_learns_the_list_length() {
     assert_eq!(
         o,
         failure(NDIS_STATUS_BUFFER_TOO_SHORT, 4 * SUPPORTED_OIDS.len() as u32)
+    );
+    assert_eq!(SUPPORTED_OID_LIST_LENGTH, 4 * SUPPORTED_OIDS.len() as u32);
+    assert!(
+        !SUPPORTED_OIDS.contains(&OID_CO_GET_ADDRESSES),
+        "the miniport's list has no call-manager OID"
     );
 }
 
@@ -423,13 +457,13 @@ fn every_counter_reads_its_own_field_adapter_wide_and_per_vc() {
 // ---------------------------------------------------------------------------
 
 /// Every queryable, non-counter entry with its full answer length.
-fn fixed_queries(vc: &VcInfo) -> Vec<(NDIS_OID, Scope<'_>, usize)> {
+fn fixed_queries<'v>(vc: &'v VcInfo, cm: &'v CmInfo) -> Vec<(NDIS_OID, Scope<'v>, usize)> {
     TABLE
         .iter()
         .filter(|e| e.queryable())
         .filter_map(|e| {
-            let scope = home_scope(e, vc);
-            let (o, _) = query(e.oid, 256, scope);
+            let scope = home_scope(e, vc, cm);
+            let (o, _) = query(e.oid, BIG, scope);
             // Counters answer BytesNeeded 8 with BytesWritten 8: same shape,
             // but their short-buffer rule differs (tested above).
             let is_counter = matches!(
@@ -450,8 +484,9 @@ fn fixed_queries(vc: &VcInfo) -> Vec<(NDIS_OID, Scope<'_>, usize)> {
 #[test]
 fn short_query_buffers_are_buffer_too_short_with_bytes_needed_and_untouched() {
     let vc = vc();
-    let cases = fixed_queries(&vc);
-    assert_eq!(cases.len(), 14);
+    let cm = cm();
+    let cases = fixed_queries(&vc, &cm);
+    assert_eq!(cases.len(), 15);
     for (oid, scope, full) in cases {
         for len in [0, full - 1] {
             let (o, buf) = query(oid, len, scope);
@@ -473,7 +508,8 @@ fn short_query_buffers_are_buffer_too_short_with_bytes_needed_and_untouched() {
 #[test]
 fn exact_and_long_query_buffers_succeed_with_the_full_answer() {
     let vc = vc();
-    for (oid, scope, full) in fixed_queries(&vc) {
+    let cm = cm();
+    for (oid, scope, full) in fixed_queries(&vc, &cm) {
         let (exact, exact_buf) = query(oid, full, scope);
         assert_eq!(exact, success(full as u32, full as u32), "{:?}", oid_name(oid));
         let (long, long_buf) = query(oid, full + 5, scope);
@@ -488,8 +524,9 @@ fn exact_and_long_query_buffers_succeed_with_the_full_answer() {
 // ---------------------------------------------------------------------------
 
 #[test]
-fn unknown_oids_are_invalid_oid_in_every_scope() {
+fn unknown_oids_are_invalid_oid_to_the_miniport_and_not_supported_to_the_call_manager() {
     let vc = vc();
+    let cm = cm();
     // Left to NDIS or deliberately not answered (docs/oids.md says why).
     for oid in [
         OID_PNP_SET_POWER,
@@ -503,11 +540,14 @@ fn unknown_oids_are_invalid_oid_in_every_scope() {
         OID_WAN_CO_GET_STATS_INFO,
         0xDEAD_BEEF,
     ] {
-        for scope in [Scope::Adapter, Scope::Vc(&vc), Scope::CallManager] {
+        for scope in [Scope::Adapter, Scope::Vc(&vc)] {
             let (o, buf) = query(oid, 64, scope);
             assert_eq!(o, failure(NDIS_STATUS_INVALID_OID, 0), "{oid:#010x}");
             assert!(buf.iter().all(|&b| b == FILL));
         }
+        let (o, buf) = query(oid, 64, Scope::CallManager(&cm));
+        assert_eq!(o, failure(NDIS_STATUS_NOT_SUPPORTED, 0), "{oid:#010x}");
+        assert!(buf.iter().all(|&b| b == FILL));
     }
 }
 
@@ -654,15 +694,35 @@ fn vc_only_oids_without_a_vc_are_invalid_data() {
 
 #[test]
 fn the_call_manager_refuses_every_miniport_oid() {
-    for e in TABLE {
+    let cm = cm();
+    let miniport: Vec<_> = TABLE.iter().filter(|e| e.scopes.miniport()).collect();
+    assert_eq!(miniport.len(), SUPPORTED_OIDS.len());
+    for e in miniport {
         if e.queryable() {
-            let (o, buf) = query(e.oid, 256, Scope::CallManager);
+            let (o, buf) = query(e.oid, BIG, Scope::CallManager(&cm));
             assert_eq!(o, failure(NDIS_STATUS_NOT_SUPPORTED, 0), "{}", e.name);
             assert!(buf.iter().all(|&b| b == FILL));
         }
         if e.settable() {
-            let o = set(e.oid, &valid_set_input(e.oid), Scope::CallManager);
+            let o = set(e.oid, &valid_set_input(e.oid), Scope::CallManager(&cm));
             assert_eq!(o, failure(NDIS_STATUS_NOT_SUPPORTED, 0), "{}", e.name);
+        }
+    }
+}
+
+#[test]
+fn the_miniport_refuses_the_call_managers_oids() {
+    let vc = vc();
+    let cm_only: Vec<_> = TABLE.iter().filter(|e| !e.scopes.miniport()).collect();
+    assert_eq!(
+        cm_only.iter().map(|e| e.oid).collect::<Vec<_>>(),
+        [OID_CO_GET_ADDRESSES]
+    );
+    for e in cm_only {
+        for scope in [Scope::Adapter, Scope::Vc(&vc)] {
+            let (o, buf) = query(e.oid, BIG, scope);
+            assert_eq!(o, failure(NDIS_STATUS_NOT_SUPPORTED, 0), "{} {scope:?}", e.name);
+            assert!(buf.iter().all(|&b| b == FILL));
         }
     }
 }
@@ -674,11 +734,12 @@ fn the_call_manager_refuses_every_miniport_oid() {
 #[test]
 fn any_request_any_length_is_answered_within_the_buffer() {
     let vc = vc();
+    let cm = cm();
     let a = adapter();
     let mut oids: Vec<NDIS_OID> = TABLE.iter().map(|e| e.oid).collect();
-    oids.push(0x0401_0183);
+    oids.extend([0x0401_0183, OID_CO_ADD_ADDRESS]);
     for oid in oids {
-        for scope in [Scope::Adapter, Scope::Vc(&vc), Scope::CallManager] {
+        for scope in [Scope::Adapter, Scope::Vc(&vc), Scope::CallManager(&cm)] {
             for kind in [RequestKind::Query, RequestKind::Set, RequestKind::Method] {
                 for len in 0..=100 {
                     let (o, buf) = run(kind, oid, len, scope, &a);
@@ -692,4 +753,185 @@ fn any_request_any_length_is_answered_within_the_buffer() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// The call manager: OID_CO_GET_ADDRESSES and the refused OID_CO_*
+// ---------------------------------------------------------------------------
+
+/// One `CO_ADDRESS` slot as the OID page lays it out: AddressSize, then the
+/// bytes, zero-padded to the slot.
+fn slot(address: &[u8]) -> Vec<u8> {
+    let mut s = (address.len() as u32).to_le_bytes().to_vec();
+    s.extend_from_slice(address);
+    s.resize(4 + MAX_ADDRESS_LEN, 0);
+    s
+}
+
+#[test]
+fn get_addresses_lists_echo_then_every_sap_in_fixed_slots() {
+    let cm = cm();
+    let bytes = answer(OID_CO_GET_ADDRESSES, Scope::CallManager(&cm));
+    // 8-byte header, MAX_SAPS + 1 slots of 4 + 32 bytes: 8 + 33 * 36.
+    assert_eq!(bytes.len(), 1196);
+    assert_eq!(
+        bytes[..4],
+        33u32.to_le_bytes(),
+        "NumberOfAddressesAvailable: the capacity"
+    );
+    assert_eq!(
+        bytes[4..8],
+        3u32.to_le_bytes(),
+        "NumberOfAddresses: echo, bob, the long one"
+    );
+    let mut expected = slot(ECHO_ADDRESS);
+    expected.extend(slot(b"bob"));
+    expected.extend(slot(&[b'x'; MAX_ADDRESS_LEN]));
+    assert_eq!(bytes[8..8 + 3 * 36], expected[..]);
+    assert!(bytes[8 + 3 * 36..].iter().all(|&b| b == 0), "unfilled slots are zeros");
+    // The reader agrees with the bytes.
+    assert_eq!(CoAddressList::counts(&bytes), Ok((33, 3)));
+    assert_eq!(CoAddressList::address(&bytes, 0), Some(ECHO_ADDRESS));
+    assert_eq!(CoAddressList::address(&bytes, 1), Some(&b"bob"[..]));
+    assert_eq!(CoAddressList::address(&bytes, 3), None);
+}
+
+#[test]
+fn get_addresses_has_one_length_whatever_the_number_of_saps() {
+    let none = CmInfo::new([]);
+    let full_saps: Vec<Address> = (0..MAX_SAPS)
+        .map(|i| Address::new(std::format!("sap{i}").as_bytes()).unwrap())
+        .collect();
+    let full = CmInfo::new(&full_saps);
+    for (info, count) in [(none, 1u32), (cm(), 3), (full, 33)] {
+        let (o, buf) = query(OID_CO_GET_ADDRESSES, BIG, Scope::CallManager(&info));
+        assert_eq!(o, success(1196, 1196));
+        assert_eq!(CoAddressList::counts(&buf), Ok((33, count)));
+        assert!(buf[1196..].iter().all(|&b| b == FILL), "nothing past BytesWritten");
+    }
+    let full = CmInfo::new(&full_saps);
+    let (_, buf) = query(OID_CO_GET_ADDRESSES, BIG, Scope::CallManager(&full));
+    assert_eq!(CoAddressList::address(&buf, 32), Some(&b"sap31"[..]));
+}
+
+#[test]
+fn get_addresses_short_buffers_are_buffer_too_short_with_the_exact_length() {
+    let cm = cm();
+    for len in [0, 1, 8, 16, 44, 1195] {
+        let (o, buf) = query(OID_CO_GET_ADDRESSES, len, Scope::CallManager(&cm));
+        assert_eq!(o, failure(NDIS_STATUS_BUFFER_TOO_SHORT, 1196), "len {len}");
+        assert!(buf.iter().all(|&b| b == FILL), "len {len}: buffer untouched");
+    }
+    let (o, _) = query(OID_CO_GET_ADDRESSES, 1196, Scope::CallManager(&cm));
+    assert_eq!(o, success(1196, 1196));
+}
+
+#[test]
+fn get_addresses_is_query_only() {
+    let cm = cm();
+    for len in [0, 4, 1196] {
+        let o = set(OID_CO_GET_ADDRESSES, &vec![0; len], Scope::CallManager(&cm));
+        assert_eq!(o, failure(NDIS_STATUS_NOT_SUPPORTED, 0), "set len {len}");
+    }
+    for kind in [RequestKind::Method, RequestKind::Other(3)] {
+        let (o, buf) = run(kind, OID_CO_GET_ADDRESSES, BIG, Scope::CallManager(&cm), &adapter());
+        assert_eq!(o, failure(NDIS_STATUS_NOT_SUPPORTED, 0), "{kind:?}");
+        assert!(buf.iter().all(|&b| b == FILL));
+    }
+}
+
+/// The `OID_CO_*` covmini's call manager does not answer (docs/oids.md says
+/// why): each is NOT_SUPPORTED with nothing read or written, whatever the
+/// length, as a query or a set.
+#[test]
+fn the_other_call_manager_oids_are_not_supported() {
+    let cm = cm();
+    for oid in [
+        OID_CO_ADD_PVC,
+        OID_CO_DELETE_PVC,
+        OID_CO_GET_CALL_INFORMATION,
+        OID_CO_ADD_ADDRESS,
+        OID_CO_DELETE_ADDRESS,
+        OID_CO_ADDRESS_CHANGE,
+        OID_CO_SIGNALING_ENABLED,
+        OID_CO_SIGNALING_DISABLED,
+        OID_CO_AF_CLOSE,
+        OID_CO_TAPI_CM_CAPS,
+        OID_CO_TAPI_LINE_CAPS,
+        OID_CO_TAPI_ADDRESS_CAPS,
+        OID_CO_TAPI_TRANSLATE_TAPI_CALLPARAMS,
+        OID_CO_TAPI_TRANSLATE_NDIS_CALLPARAMS,
+        OID_CO_TAPI_TRANSLATE_TAPI_SAP,
+        OID_CO_TAPI_GET_CALL_DIAGNOSTICS,
+        OID_CO_TAPI_REPORT_DIGITS,
+        OID_CO_TAPI_DONT_REPORT_DIGITS,
+    ] {
+        assert!(table::lookup(oid).is_none(), "{oid:#010x}");
+        for len in [0, 8, 64] {
+            let (o, buf) = query(oid, len, Scope::CallManager(&cm));
+            assert_eq!(o, failure(NDIS_STATUS_NOT_SUPPORTED, 0), "query {oid:#010x}");
+            assert!(buf.iter().all(|&b| b == FILL));
+            let o = set(oid, &vec![1; len], Scope::CallManager(&cm));
+            assert_eq!(o, failure(NDIS_STATUS_NOT_SUPPORTED, 0), "set {oid:#010x}");
+        }
+        // Sent to the miniport instead: not recognized there.
+        let (o, _) = query(oid, 64, Scope::Adapter);
+        assert_eq!(o, failure(NDIS_STATUS_INVALID_OID, 0), "{oid:#010x}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The call manager's snapshot: what a call reaches
+// ---------------------------------------------------------------------------
+
+fn addresses_of(cm: &CallManager<usize>) -> Vec<Vec<u8>> {
+    CmInfo::new(cm.sap_addresses())
+        .addresses()
+        .map(|a| a.as_bytes().to_vec())
+        .collect()
+}
+
+#[test]
+fn the_snapshot_lists_echo_and_the_saps_a_call_reaches() {
+    let mut cm: CallManager<usize> = CallManager::new();
+    assert_eq!(addresses_of(&cm), [ECHO_ADDRESS.to_vec()], "echo needs no SAP");
+    let af_bob = cm.open_af(1).unwrap();
+    let af_carol = cm.open_af(2).unwrap();
+    let af_alice = cm.open_af(3).unwrap();
+    cm.register_sap(af_bob, 10, Address::new(b"bob").unwrap()).unwrap();
+    let carol = cm.register_sap(af_carol, 11, Address::new(b"carol").unwrap()).unwrap();
+    assert_eq!(
+        addresses_of(&cm),
+        [b"echo".to_vec(), b"bob".to_vec(), b"carol".to_vec()]
+    );
+
+    // A SAP whose deregistration pends (a call is being offered on it) is
+    // no longer reached.
+    let caller = cm.create_vc(af_alice, 20).unwrap();
+    let plan = cm
+        .make_call_begin(caller, &Address::new(b"carol").unwrap(), false, 21)
+        .unwrap();
+    assert!(matches!(
+        cm.deregister_sap(carol),
+        Ok(crate::call_manager::Finish::Pend(_))
+    ));
+    assert_eq!(addresses_of(&cm), [b"echo".to_vec(), b"bob".to_vec()]);
+    let _ = cm.make_call_create_failed(caller, &plan);
+
+    // Nor is a SAP whose AF is closing.
+    assert!(matches!(cm.close_af(af_bob), Ok(crate::call_manager::Finish::Pend(_))));
+    assert_eq!(addresses_of(&cm), [b"echo".to_vec()]);
+}
+
+#[test]
+fn the_snapshot_holds_every_sap() {
+    let saps: Vec<Address> = (0..MAX_SAPS + 5)
+        .map(|i| Address::new(std::format!("s{i}").as_bytes()).unwrap())
+        .collect();
+    let info = CmInfo::new(&saps);
+    let listed: Vec<&Address> = info.addresses().collect();
+    assert_eq!(listed.len(), MAX_SAPS + 1, "echo and MAX_SAPS SAPs; more cannot exist");
+    assert_eq!(listed[0].as_bytes(), ECHO_ADDRESS);
+    assert_eq!(listed[MAX_SAPS].as_bytes(), b"s31");
+    assert_eq!(CmInfo::EMPTY.addresses().count(), 0);
 }

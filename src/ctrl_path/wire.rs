@@ -12,7 +12,12 @@
 use core::fmt;
 use core::ops::Range;
 
-use ndis_sys::{NDIS_CO_LINK_SPEED, NDIS_WAN_CO_GET_LINK_INFO, NDIS_WAN_CO_INFO, NDIS_WAN_CO_SET_LINK_INFO};
+use ndis_sys::{
+    CO_ADDRESS, CO_ADDRESS_LIST, NDIS_CO_LINK_SPEED, NDIS_WAN_CO_GET_LINK_INFO, NDIS_WAN_CO_INFO,
+    NDIS_WAN_CO_SET_LINK_INFO,
+};
+
+use crate::call_manager::{Address, MAX_ADDRESS_LEN, MAX_SAPS};
 
 /// The buffer is too short for the value: `needed` bytes are required.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -290,6 +295,112 @@ impl WanLinkInfo {
     }
 }
 
+// ---------------------------------------------------------------------------
+// CO_ADDRESS_LIST
+// ---------------------------------------------------------------------------
+
+/// `CO_ADDRESS_LIST` as covmini's call manager answers `OID_CO_GET_ADDRESSES`
+/// \[D: "OID_CO_GET_ADDRESSES"\]: two ULONGs, then
+/// `NumberOfAddressesAvailable` `CO_ADDRESS` slots of one fixed size ("the
+/// size of the buffer at AddressList is always NumberOfAddressesAvailable
+/// multiplied by the address size, which is a fixed size specific to the
+/// call manager").
+///
+/// ```text
+///   0  NumberOfAddressesAvailable  = CAPACITY (the most the list can hold)
+///   4  NumberOfAddresses           = how many slots are filled, from the first
+///   8  CO_ADDRESS[CAPACITY], SLOT_LEN bytes each:
+///        +0 AddressSize  (the address's length, 1..=MAX_ADDRESS_LEN)
+///        +4 Address      (its bytes, zero-padded to MAX_ADDRESS_LEN)
+/// ```
+///
+/// The length is constant ([`Self::LEN`]): a client that probes for
+/// BytesNeeded and then asks again never comes up short because a SAP was
+/// registered in between. Unfilled slots are written as zeros.
+#[derive(Clone, Copy, Debug)]
+pub struct CoAddressList;
+
+mod co_address_list {
+    use super::Field;
+    pub const AVAILABLE: Field = 0..4;
+    pub const COUNT: Field = 4..8;
+    pub const LIST: usize = 8;
+    /// Within a slot.
+    pub const ADDRESS_SIZE: Field = 0..4;
+    pub const ADDRESS: usize = 4;
+}
+
+impl CoAddressList {
+    /// The most addresses the list holds: every SAP plus the echo address.
+    pub const CAPACITY: usize = MAX_SAPS + 1;
+    /// One `CO_ADDRESS` slot: `AddressSize` and `MAX_ADDRESS_LEN` bytes (a
+    /// multiple of 4, so every `AddressSize` is ULONG-aligned).
+    pub const SLOT_LEN: usize = co_address_list::ADDRESS + MAX_ADDRESS_LEN;
+    /// Bytes on the wire, whatever the number of addresses.
+    pub const LEN: usize = co_address_list::LIST + Self::CAPACITY * Self::SLOT_LEN;
+
+    /// Writes the list of `addresses` (the first [`Self::CAPACITY`]) at the
+    /// start of `buf`; returns [`Self::LEN`]. Checks the whole length before
+    /// writing a byte.
+    pub fn emit<'a>(buf: &mut [u8], addresses: impl Iterator<Item = &'a Address>) -> Result<usize, TooShort> {
+        use co_address_list as f;
+        let too_short = TooShort { needed: Self::LEN };
+        let out = buf.get_mut(..Self::LEN).ok_or(too_short)?;
+        out.fill(0);
+        let (header, list) = out.split_at_mut(f::LIST);
+        let mut count: u32 = 0;
+        for (slot, address) in list.chunks_exact_mut(Self::SLOT_LEN).zip(addresses) {
+            // CAST: an address is at most MAX_ADDRESS_LEN (32) bytes.
+            put_field(slot, f::ADDRESS_SIZE, address.len() as u32, Self::LEN)?;
+            let bytes = slot.get_mut(f::ADDRESS..).ok_or(too_short)?;
+            put_bytes(bytes, address.as_bytes())?;
+            count = count.saturating_add(1);
+        }
+        // CAST: CAPACITY is 33 (asserted below to fit easily).
+        put_field(header, f::AVAILABLE, Self::CAPACITY as u32, Self::LEN)?;
+        put_field(header, f::COUNT, count, Self::LEN)?;
+        Ok(Self::LEN)
+    }
+
+    /// `(NumberOfAddressesAvailable, NumberOfAddresses)` of a list at the
+    /// start of `buf`.
+    pub fn counts(buf: &[u8]) -> Result<(u32, u32), TooShort> {
+        use co_address_list as f;
+        Ok((
+            get_field(buf, f::AVAILABLE, f::LIST)?,
+            get_field(buf, f::COUNT, f::LIST)?,
+        ))
+    }
+
+    /// The bytes of address `index` in a list at the start of `buf`: None
+    /// past `NumberOfAddresses`, past the buffer, or for an `AddressSize`
+    /// larger than a slot.
+    #[must_use]
+    pub fn address(buf: &[u8], index: usize) -> Option<&[u8]> {
+        use co_address_list as f;
+        let (_, count) = Self::counts(buf).ok()?;
+        if index >= usize::try_from(count).ok()? {
+            return None;
+        }
+        let start = f::LIST.checked_add(index.checked_mul(Self::SLOT_LEN)?)?;
+        let slot = buf.get(start..start.checked_add(Self::SLOT_LEN)?)?;
+        let size = usize::try_from(get_field(slot, f::ADDRESS_SIZE, Self::SLOT_LEN).ok()?).ok()?;
+        slot.get(f::ADDRESS..f::ADDRESS.checked_add(size)?)
+    }
+}
+
+const _: () = {
+    use co_address_list as f;
+    use core::mem::offset_of;
+    assert!(f::AVAILABLE.start == offset_of!(CO_ADDRESS_LIST, NumberOfAddressesAvailable));
+    assert!(f::COUNT.start == offset_of!(CO_ADDRESS_LIST, NumberOfAddresses));
+    assert!(f::LIST == offset_of!(CO_ADDRESS_LIST, AddressList));
+    assert!(f::ADDRESS_SIZE.start == offset_of!(CO_ADDRESS, AddressSize));
+    assert!(f::ADDRESS == offset_of!(CO_ADDRESS, Address));
+    assert!(CoAddressList::SLOT_LEN.is_multiple_of(4));
+    assert!(CoAddressList::LEN <= 4096);
+};
+
 // The private offsets above are the ndis-sys structures' offsets, whose sizes
 // and offsets are themselves asserted against the WDK.
 const _: () = {
@@ -509,5 +620,73 @@ mod tests {
         let mut short = [0xEEu8; 31];
         assert_eq!(wan_link_info_repr().emit(&mut short), Err(TooShort { needed: 32 }));
         assert_eq!(short, [0xEE; 31]);
+    }
+
+    // ---- CO_ADDRESS_LIST ----------------------------------------------------
+
+    fn addr(b: &[u8]) -> Address {
+        Address::new(b).unwrap()
+    }
+
+    #[test]
+    fn co_address_list_construct() {
+        let mut buf = [0xEEu8; CoAddressList::LEN + 1];
+        let list = [addr(b"echo"), addr(b"\x01\x02")];
+        assert_eq!(CoAddressList::emit(&mut buf, list.iter()), Ok(1196));
+        // Header: 33 available, 2 filled.
+        assert_eq!(buf[..8], [33, 0, 0, 0, 2, 0, 0, 0]);
+        // Slot 0 at 8: AddressSize 4, "echo", zero padding to 36 bytes.
+        assert_eq!(buf[8..16], [4, 0, 0, 0, b'e', b'c', b'h', b'o']);
+        assert!(buf[16..44].iter().all(|&b| b == 0));
+        // Slot 1 at 44.
+        assert_eq!(buf[44..50], [2, 0, 0, 0, 1, 2]);
+        assert!(buf[50..1196].iter().all(|&b| b == 0), "the rest is zeros");
+        assert_eq!(buf[1196], 0xEE, "nothing written past the structure");
+    }
+
+    #[test]
+    fn co_address_list_deconstruct() {
+        let mut buf = [0u8; CoAddressList::LEN];
+        let list = [addr(b"echo"), addr(&[7; MAX_ADDRESS_LEN])];
+        CoAddressList::emit(&mut buf, list.iter()).unwrap();
+        assert_eq!(CoAddressList::counts(&buf), Ok((33, 2)));
+        assert_eq!(CoAddressList::address(&buf, 0), Some(&b"echo"[..]));
+        assert_eq!(CoAddressList::address(&buf, 1), Some(&[7u8; MAX_ADDRESS_LEN][..]));
+        assert_eq!(CoAddressList::address(&buf, 2), None, "past NumberOfAddresses");
+    }
+
+    #[test]
+    fn co_address_list_short_buffer_is_untouched() {
+        let mut buf = [0xEEu8; CoAddressList::LEN - 1];
+        let list = [addr(b"echo")];
+        assert_eq!(
+            CoAddressList::emit(&mut buf, list.iter()),
+            Err(TooShort {
+                needed: CoAddressList::LEN
+            })
+        );
+        assert!(buf.iter().all(|&b| b == 0xEE));
+    }
+
+    #[test]
+    fn co_address_list_writes_at_most_its_capacity() {
+        let many: std::vec::Vec<Address> = (0..CoAddressList::CAPACITY + 3).map(|i| addr(&[i as u8 + 1])).collect();
+        let mut buf = [0u8; CoAddressList::LEN];
+        assert_eq!(CoAddressList::emit(&mut buf, many.iter()), Ok(CoAddressList::LEN));
+        assert_eq!(CoAddressList::counts(&buf), Ok((33, 33)));
+        assert_eq!(CoAddressList::address(&buf, 32), Some(&[33u8][..]));
+    }
+
+    #[test]
+    fn co_address_list_reader_refuses_malformed_lists() {
+        assert_eq!(CoAddressList::counts(&[0; 7]), Err(TooShort { needed: 8 }));
+        // A count beyond the buffer, and an AddressSize beyond its slot.
+        let mut buf = [0u8; 8 + 36];
+        buf[4] = 5;
+        buf[8] = 4;
+        assert_eq!(CoAddressList::address(&buf, 0), Some(&[0u8; 4][..]));
+        assert_eq!(CoAddressList::address(&buf, 1), None);
+        buf[8] = 33;
+        assert_eq!(CoAddressList::address(&buf, 0), None);
     }
 }

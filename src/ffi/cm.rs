@@ -24,7 +24,6 @@ use crate::call_manager::{
     check_sap_header,
 };
 use crate::config;
-use crate::ctrl_path::{AdapterInfo, Scope};
 
 // --- Performing the core's effects -------------------------------------------------
 
@@ -858,17 +857,16 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle.
-    /// covmini's private AF has no call-manager OIDs (`ctrl_path`'s
-    /// `Scope::CallManager`); each request is answered, never pended.
+    /// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle
+    /// (and possibly a VC or party handle), answered from `ctrl_path`'s table
+    /// in `Scope::CallManager` by [`oid::cm_request`], never pended.
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
     pub(super) unsafe fn oid_request(af_ctx: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p})", af_ctx, vc_ctx, party_ctx);
-        // SAFETY: NDIS's request for this handler (or NULL, refused inside).
-        let (status, _) = unsafe { oid::answer(request, Scope::CallManager, &AdapterInfo::covmini()) };
-        status
+        trace!(INFO, "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p})", af_ctx, vc_ctx, party_ctx);
+        // SAFETY: NDIS's contexts and request for this handler.
+        unsafe { oid::cm_request(af_ctx, vc_ctx, party_ctx, request) }
     }
 }
 

@@ -1,10 +1,17 @@
 //! OID glue: turns an `NDIS_OID_REQUEST` into a checked [`OidRequest`] view,
 //! lets the FFI-free [`crate::ctrl_path`] answer it, and writes the answer
 //! back. Every covmini OID answer is synchronous: nothing here pends.
+//!
+//! MiniportCoOidRequest (`super::co`) calls [`answer`] with its adapter or
+//! VC snapshot; ProtocolCoOidRequest (`super::cm`) hands its contexts to
+//! [`cm_request`], which checks them and snapshots the call manager. Neither
+//! stores anything for the call manager: it answers queries only.
 
 use ndis_sys::*;
 
-use crate::ctrl_path::{self, AdapterInfo, OidOutcome, OidRequest, RequestKind, Scope, SetEffect};
+use super::cm_context::{AfContext, PartyContext, Signed, VcContext};
+use super::trace::ERROR;
+use crate::ctrl_path::{self, AdapterInfo, CmInfo, OidOutcome, OidRequest, RequestKind, Scope, SetEffect};
 
 /// Answers `request` for `scope`. Returns the status and, for a successful
 /// set, what the caller must store.
@@ -55,4 +62,65 @@ pub(super) unsafe fn answer(
     done.BytesNeeded = outcome.bytes_needed;
     req.DATA.QUERY_INFORMATION = done;
     (outcome.status, outcome.effect)
+}
+
+/// ProtocolCoOidRequest's work: checks the contexts NDIS passed, copies
+/// what the call manager's OIDs answer from (its addresses, [`CmInfo`])
+/// under the adapter lock, releases it, and answers the request with
+/// `Scope::CallManager`. A VC or party context must be live, but changes no
+/// answer: covmini's call-manager OIDs describe the fabric, not one call.
+/// Never pends; a context that is not covmini's is
+/// `NDIS_STATUS_INVALID_PARAMETER`, as on the miniport path.
+///
+/// # Safety
+/// `af_ctx` is the ProtocolAfContext NDIS passed (a CallMgrAfContext covmini
+/// gave it), `vc_ctx` and `party_ctx` NULL or contexts covmini gave NDIS,
+/// and `request` as for [`answer`].
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL; holds the adapter lock only to copy the
+/// call manager's addresses, and calls no NDIS function.
+pub(super) unsafe fn cm_request(
+    af_ctx: NDIS_HANDLE,
+    vc_ctx: NDIS_HANDLE,
+    party_ctx: NDIS_HANDLE,
+    request: PNDIS_OID_REQUEST,
+) -> NDIS_STATUS {
+    // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
+    let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+        trace!(ERROR, "ProtocolCoOidRequest: not an AF context: {:p}", af_ctx);
+        return NDIS_STATUS_INVALID_PARAMETER;
+    };
+    let vc = if vc_ctx.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL ProtocolVcContext is a VC context covmini gave NDIS.
+        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCoOidRequest: not a VC context: {:p}", vc_ctx);
+            return NDIS_STATUS_INVALID_PARAMETER;
+        };
+        Some(vc)
+    };
+    // SAFETY: a non-NULL ProtocolPartyContext is a party context covmini gave NDIS.
+    if !party_ctx.is_null() && unsafe { PartyContext::from_handle(party_ctx) }.is_none() {
+        trace!(ERROR, "ProtocolCoOidRequest: not a party context: {:p}", party_ctx);
+        return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    let adapter = af.adapter();
+    let snapshot = {
+        let cm = adapter.cm();
+        let live = cm.af_is(af.id(), af.token()) && vc.is_none_or(|v| cm.vc_is(v.id(), v.token()));
+        live.then(|| CmInfo::new(cm.sap_addresses()))
+    };
+    let Some(info) = snapshot else {
+        trace!(
+            ERROR,
+            "ProtocolCoOidRequest: AF {:p} or VC {:p} is gone", af_ctx, vc_ctx
+        );
+        return NDIS_STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: NDIS's request for this handler (or NULL, refused inside).
+    // The call manager answers queries only: no set reaches a SetEffect.
+    let (status, _) = unsafe { answer(request, Scope::CallManager(&info), &adapter.info()) };
+    status
 }
