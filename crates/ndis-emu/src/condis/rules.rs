@@ -35,8 +35,8 @@ crate::define_rules! { CONDIS:
         "NdisMCmDispatchIncomingDropParty names a party of a call with other parties left; the last party goes with NdisMCmDispatchIncomingCloseCall.";
     OID_COMPLETION_MATCHES_PATH, "oid.completion-matches-path", true, "§2.1, §2.2", "oid_completion_matches_path_fires_on_the_miniport_completion_of_a_cm_request",
         "A request ProtocolCoOidRequest pended completes with NdisMCmOidRequestComplete (NdisCoOidRequestComplete); one MiniportCoOidRequest pended completes with NdisMCoOidRequestComplete.";
-    OID_BYTES_WITHIN_BUFFER, "oid.bytes-within-buffer", false, "NDIS_OID_REQUEST [D]", "oid_bytes_within_buffer_fires_on_overstated_bytes_written",
-        "An OID request reports BytesWritten/BytesRead within InformationBufferLength, and BytesNeeded above it when it fails with BUFFER_TOO_SHORT or INVALID_LENGTH.";
+    OID_BYTES_WITHIN_BUFFER, "oid.bytes-within-buffer", false, "NDIS_OID_REQUEST, MiniportCoOidRequest [D]", "oid_bytes_within_buffer_fires_on_overstated_bytes_written",
+        "An OID request reports BytesWritten/BytesRead within InformationBufferLength; when it fails with BUFFER_TOO_SHORT, BytesNeeded above it, and with INVALID_LENGTH, BytesNeeded other than it (a set may be refused for being longer than its structure).";
     STATUS_INDICATION_VALID, "status.indication-valid", false, "§2.2, NDIS_STATUS_INDICATION [D]", "status_indication_valid_fires_on_a_foreign_source_handle",
         "NdisMCoIndicateStatusEx comes after the registration attributes, with an NDIS_STATUS_INDICATION header (0x98, revision 1, size >= 112) whose SourceHandle is the miniport adapter handle, for the adapter or one of its VCs.";
     MCM_REQUEST_ON_OPEN_AF, "af.mcm-request-on-open-af", false, "§3.1", "mcm_request_on_open_af_fires_on_an_oid_to_a_closed_af",

@@ -246,10 +246,17 @@ fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
             "Bytes{} {done} > InformationBufferLength {len}",
             if set { "Read" } else { "Written" }
         ))
-    } else if (status == NDIS_STATUS_BUFFER_TOO_SHORT || status == NDIS_STATUS_INVALID_LENGTH) && needed as usize <= len
-    {
+    } else if status == NDIS_STATUS_BUFFER_TOO_SHORT && needed as usize <= len {
         Some(format!(
             "failed {status:#x} with BytesNeeded {needed} <= InformationBufferLength {len}"
+        ))
+    } else if status == NDIS_STATUS_INVALID_LENGTH && needed as usize == len {
+        // INVALID_LENGTH means the length is "incorrect for the specified
+        // OID" (MiniportCoOidRequest): shorter, or longer than a set's
+        // structure (Microsoft's samples refuse `!= sizeof`), with the
+        // correct length in BytesNeeded. Only the length it got cannot be it.
+        Some(format!(
+            "failed {status:#x} with BytesNeeded {needed} = InformationBufferLength {len}"
         ))
     } else {
         None
