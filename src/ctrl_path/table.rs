@@ -6,7 +6,7 @@
 //! `OID_GEN_CO_SUPPORTED_LIST`, is computed from the miniport's entries at
 //! compile time, so what is advertised and what is answered cannot drift
 //! apart. docs/oids.md and the README's OID table are checked against this
-//! table by `tests/oid_docs.rs`.
+//! table by the unit test `the_docs_list_exactly_the_table`.
 //!
 //! Handlers only choose the value (`Reply`) or decode the input; the
 //! length rules (too short, 4-or-8-byte counters, over-long buffers) live

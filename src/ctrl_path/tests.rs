@@ -1,5 +1,6 @@
 //! The dispatcher, end to end: requests in, outcomes and bytes out.
 
+use std::string::{String, ToString};
 use std::vec;
 use std::vec::Vec;
 
@@ -934,4 +935,96 @@ fn the_snapshot_holds_every_sap() {
     assert_eq!(listed[0].as_bytes(), ECHO_ADDRESS);
     assert_eq!(listed[MAX_SAPS].as_bytes(), b"s31");
     assert_eq!(CmInfo::EMPTY.addresses().count(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// The docs agree with the table (docs/oids.md and the README's OID table)
+// ---------------------------------------------------------------------------
+
+/// The rows of the first Markdown table under `heading` whose first cell
+/// names an OID, split into trimmed cells (`**` dropped). Cells after the
+/// ones compared may contain escaped pipes; only leading cells are used.
+fn oid_rows(doc: &str, heading: &str) -> Vec<Vec<String>> {
+    let start = doc.find(heading).unwrap_or_else(|| panic!("no `{heading}`"));
+    let section = &doc[start + heading.len()..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter(|l| l.starts_with("| `OID_"))
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().replace("**", "").trim_matches('`').to_string())
+                .collect()
+        })
+        .collect()
+}
+
+fn is_counter(oid: NDIS_OID) -> bool {
+    matches!(
+        oid,
+        OID_GEN_CO_XMIT_PDUS_OK
+            | OID_GEN_CO_RCV_PDUS_OK
+            | OID_GEN_CO_XMIT_PDUS_ERROR
+            | OID_GEN_CO_RCV_PDUS_ERROR
+            | OID_GEN_CO_RCV_PDUS_NO_BUFFER
+            | OID_GEN_CO_BYTES_XMIT
+            | OID_GEN_CO_BYTES_RCV
+    )
+}
+
+/// docs/oids.md's "The table" has one row per table entry, in order, with the
+/// entry's value, scope, operation and answer length; the README's "OIDs"
+/// table has one row per entry, in order, with its scope and operation. So
+/// neither can drift from `table.rs`: an OID added, removed, re-scoped or
+/// made settable there fails this test until both are updated.
+#[test]
+fn the_docs_list_exactly_the_table() {
+    let vc = vc();
+    let cm = cm();
+    let docs = oid_rows(include_str!("../../docs/oids.md"), "## The table");
+    let readme = oid_rows(include_str!("../../README.md"), "## OIDs");
+    let names: Vec<&str> = TABLE.iter().map(|e| e.name).collect();
+    assert_eq!(
+        docs.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        names,
+        "docs/oids.md rows"
+    );
+    assert_eq!(
+        readme.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        names,
+        "README rows"
+    );
+    for ((e, d), r) in TABLE.iter().zip(&docs).zip(&readme) {
+        let (docs_scope, readme_scope) = match (e.scopes.adapter, e.scopes.vc, e.scopes.call_manager) {
+            (true, true, false) => ("A, V", "adapter, VC"),
+            (false, true, false) => ("V only", "VC"),
+            (false, false, true) => ("CM", "CM"),
+            other => panic!("{}: scopes {other:?} have no notation in the docs", e.name),
+        };
+        let (docs_op, readme_op) = if e.settable() {
+            ("set only", "set")
+        } else {
+            ("query", "query")
+        };
+        let len = if e.oid == OID_GEN_CO_SUPPORTED_LIST {
+            std::format!("4 × {} = {}", SUPPORTED_OIDS.len(), 4 * SUPPORTED_OIDS.len())
+        } else if is_counter(e.oid) {
+            "4 or 8".into()
+        } else if let Some(spec) = e.set {
+            spec.len.to_string()
+        } else {
+            let (o, _) = query(e.oid, BIG, home_scope(e, &vc, &cm));
+            o.bytes_written.to_string()
+        };
+        assert_eq!(
+            d[1..5],
+            [std::format!("0x{:08X}", e.oid), docs_scope.into(), docs_op.into(), len],
+            "docs/oids.md row of {}",
+            e.name
+        );
+        assert_eq!(r[1..3], [readme_scope, readme_op], "README row of {}", e.name);
+    }
 }
