@@ -6,10 +6,11 @@
 //! core's [`Effects`] in order ([`perform`]): NDIS re-enters covmini from most
 //! of those calls, so none is made with the lock held.
 //!
-//! Point-to-multipoint (AddParty, DropParty) and call-manager OIDs are not
-//! implemented yet: they answer
+//! Point-to-multipoint (AddParty, DropParty) is not
+//! implemented yet: it answers
 //! NDIS_STATUS_NOT_SUPPORTED, as the contract asks of unsupported features
-//! (contract §1.2 (b)), and never pend.
+//! (contract §1.2 (b)), and never pends. Call-manager OIDs are answered by
+//! `super::oid` (ProtocolCoOidRequest below only hands them over).
 
 use core::ptr::{NonNull, null_mut};
 
