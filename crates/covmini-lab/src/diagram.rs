@@ -536,6 +536,7 @@ mod tests {
     fn ev(seq: u64, dir: &'static str, name: &'static str, detail: &str) -> Event {
         Event {
             seq,
+            cpu: 0,
             irql: 0,
             dir,
             name,
@@ -618,6 +619,7 @@ mod tests {
                 call: "MiniportInitializeEx",
                 detail: "leaked <24> bytes & more".to_owned(),
                 history: Vec::new(),
+                cpu: 0,
             }],
             events,
             debug_output: Vec::new(),

@@ -128,10 +128,12 @@ mod tests {
                 call: "unload",
                 detail: "leaked 24 bytes, tag \"CvmV\"".to_owned(),
                 history: vec!["line 1\nline 2".to_owned()],
+                cpu: 0,
             }],
             events: vec![
                 Event {
                     seq: 0,
+                    cpu: 0,
                     irql: 0,
                     dir: "->",
                     name: "DriverEntry",
@@ -139,6 +141,7 @@ mod tests {
                 },
                 Event {
                     seq: 1,
+                    cpu: 0,
                     irql: 2,
                     dir: "<-",
                     name: "DriverEntry",

@@ -12,6 +12,14 @@
 //!
 //! A status of NDIS_STATUS_PENDING means the call manager holds the request;
 //! its completion shows in the client's inbox and the object's state.
+//!
+//! Every method takes `&self`, so that the scripts of
+//! [`Emulator::concurrently`] can share one emulator. A request runs on the
+//! calling thread's CPU. What a client answers after the driver's handler
+//! has returned (NBL returns, the answer to an incoming close) is queued on
+//! that CPU and run by `ffi::cm::pump` at the end of the request,
+//! on the same CPU: so when a request returns, everything it set off on its
+//! CPU has been answered, whatever other CPUs are doing.
 
 use ndis_sys::*;
 
@@ -39,7 +47,7 @@ pub struct Party(pub usize);
 
 impl Emulator {
     /// A new client that accepts incoming calls at once.
-    pub fn client(&mut self, name: &str) -> Client {
+    pub fn client(&self, name: &str) -> Client {
         world::try_with(|w| {
             w.condis.clients.push(ClientRec {
                 name: name.to_string(),
@@ -57,7 +65,7 @@ impl Emulator {
 
     /// How `client` answers incoming calls: at once or pended, and with
     /// which status (SUCCESS accepts, anything else rejects).
-    pub fn set_incoming_answer(&mut self, client: Client, answer: Answer, status: NDIS_STATUS) {
+    pub fn set_incoming_answer(&self, client: Client, answer: Answer, status: NDIS_STATUS) {
         world::try_with(|w| {
             if let Some(c) = w.condis.clients.get_mut(client.0) {
                 c.answer = answer;
@@ -67,7 +75,7 @@ impl Emulator {
     }
 
     /// What `client`'s ProtocolCoCreateVc returns when the MCM creates a VC for it.
-    pub fn set_create_vc_status(&mut self, client: Client, status: NDIS_STATUS) {
+    pub fn set_create_vc_status(&self, client: Client, status: NDIS_STATUS) {
         world::try_with(|w| {
             if let Some(c) = w.condis.clients.get_mut(client.0) {
                 c.create_vc_status = status;
@@ -86,10 +94,10 @@ impl Emulator {
     /// NdisClOpenAddressFamilyEx. `Err` carries the failure status; a
     /// request the MCM pended and has not completed is `Err(PENDING)` with the
     /// handle in [`Self::last_af`].
-    pub fn open_af(&mut self, client: Client, af: CO_ADDRESS_FAMILY) -> Result<Af, NDIS_STATUS> {
+    pub fn open_af(&self, client: Client, af: CO_ADDRESS_FAMILY) -> Result<Af, NDIS_STATUS> {
         let (h, status) = cm::open_af(client.0, af)?;
         cm::pump();
-        self.last_af = Some(Af(h));
+        *self.last_af.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Af(h));
         match status {
             NDIS_STATUS_SUCCESS => Ok(Af(h)),
             s => Err(s),
@@ -97,14 +105,14 @@ impl Emulator {
     }
 
     /// NdisClCloseAddressFamily: the final status, or PENDING.
-    pub fn close_af(&mut self, af: Af) -> NDIS_STATUS {
+    pub fn close_af(&self, af: Af) -> NDIS_STATUS {
         let s = cm::close_af(af.0).unwrap_or_else(|e| e);
         cm::pump();
         s
     }
 
     /// NdisClRegisterSap for a SAP of `sap_type` with these bytes.
-    pub fn register_sap(&mut self, af: Af, sap_type: ULONG, sap: &[u8]) -> Result<Sap, NDIS_STATUS> {
+    pub fn register_sap(&self, af: Af, sap_type: ULONG, sap: &[u8]) -> Result<Sap, NDIS_STATUS> {
         let (h, status) = cm::register_sap(af.0, sap_type, sap)?;
         cm::pump();
         match status {
@@ -114,59 +122,59 @@ impl Emulator {
     }
 
     /// NdisClDeregisterSap: the final status, or PENDING.
-    pub fn deregister_sap(&mut self, sap: Sap) -> NDIS_STATUS {
+    pub fn deregister_sap(&self, sap: Sap) -> NDIS_STATUS {
         let s = cm::deregister_sap(sap.0).unwrap_or_else(|e| e);
         cm::pump();
         s
     }
 
     /// NdisCoCreateVc on an open AF.
-    pub fn create_vc(&mut self, af: Af) -> Result<Vc, NDIS_STATUS> {
+    pub fn create_vc(&self, af: Af) -> Result<Vc, NDIS_STATUS> {
         cm::create_vc(af.0).map(Vc)
     }
 
     /// NdisCoDeleteVc of a client-created VC.
-    pub fn delete_vc(&mut self, vc: Vc) -> NDIS_STATUS {
+    pub fn delete_vc(&self, vc: Vc) -> NDIS_STATUS {
         cm::delete_vc(vc.0).unwrap_or_else(|e| e)
     }
 
     /// NdisClMakeCall (point to point): the final status, or PENDING.
-    pub fn make_call(&mut self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
+    pub fn make_call(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
         let s = cm::make_call(vc.0, params, false).map_or_else(|e| e, |(s, _)| s);
         cm::pump();
         s
     }
 
     /// NdisClMakeCall with an initial party (point to multipoint).
-    pub fn make_multipoint_call(&mut self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
+    pub fn make_multipoint_call(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
         let r = cm::make_call(vc.0, params, true).map_or_else(|e| (e, None), |(s, p)| (s, p.map(Party)));
         cm::pump();
         r
     }
 
     /// NdisClCloseCall: the final status, or PENDING.
-    pub fn close_call(&mut self, vc: Vc, close_data: &[u8]) -> NDIS_STATUS {
+    pub fn close_call(&self, vc: Vc, close_data: &[u8]) -> NDIS_STATUS {
         let s = cm::close_call(vc.0, close_data).unwrap_or_else(|e| e);
         cm::pump();
         s
     }
 
     /// NdisClAddParty on a connected multipoint call.
-    pub fn add_party(&mut self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
+    pub fn add_party(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
         let r = cm::add_party(vc.0, params).map_or_else(|e| (e, None), |(p, s)| (s, Some(Party(p))));
         cm::pump();
         r
     }
 
     /// NdisClDropParty (not for the last party: close the call instead).
-    pub fn drop_party(&mut self, party: Party, data: &[u8]) -> NDIS_STATUS {
+    pub fn drop_party(&self, party: Party, data: &[u8]) -> NDIS_STATUS {
         let s = cm::drop_party(party.0, data).unwrap_or_else(|e| e);
         cm::pump();
         s
     }
 
     /// NdisClModifyCallQoS on a connected call.
-    pub fn modify_qos(&mut self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
+    pub fn modify_qos(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
         let s = cm::modify_qos(vc.0, params).unwrap_or_else(|e| e);
         cm::pump();
         s
@@ -191,7 +199,7 @@ impl Emulator {
     /// Returns the request id and what it came back with (PENDING while the
     /// driver holds it; ask again with [`Self::oid_result`]).
     pub fn oid_query(
-        &mut self,
+        &self,
         af: Option<Af>,
         vc: Option<Vc>,
         oid: NDIS_OID,
@@ -204,7 +212,7 @@ impl Emulator {
 
     /// NdisCoOidRequest set with `data` as the information buffer.
     pub fn oid_set(
-        &mut self,
+        &self,
         af: Option<Af>,
         vc: Option<Vc>,
         oid: NDIS_OID,
@@ -222,7 +230,7 @@ impl Emulator {
     }
 
     /// NdisCoSendNetBufferLists on `vc`: one NBL per payload.
-    pub fn send(&mut self, vc: Vc, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
+    pub fn send(&self, vc: Vc, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
         let r = crate::ffi::data::send(vc.0, payloads);
         cm::pump();
         r
@@ -248,18 +256,18 @@ impl Emulator {
     /// still pending (its `Err(PENDING)` carries no handle).
     #[must_use]
     pub fn last_af(&self) -> Option<Af> {
-        self.last_af
+        *self.last_af.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// NdisClIncomingCallComplete for a call the client pended.
-    pub fn answer_incoming(&mut self, vc: Vc, status: NDIS_STATUS) -> Result<(), NDIS_STATUS> {
+    pub fn answer_incoming(&self, vc: Vc, status: NDIS_STATUS) -> Result<(), NDIS_STATUS> {
         let r = cm::answer_incoming(vc.0, status);
         cm::pump();
         r
     }
 
     /// Runs the clients' deferred answers (incoming closes, AF teardowns).
-    pub fn pump(&mut self) {
+    pub fn pump(&self) {
         cm::pump();
     }
 

@@ -10,22 +10,23 @@
 //! let report = emu.finish();     // + leak check
 //! assert!(report.is_clean(), "{report}");
 //! ```
+//!
+//! Two modes (see [`crate::sched`]): [`Emulator::new`] / [`Emulator::with_seed`]
+//! run everything on the caller's thread, deterministically;
+//! [`Emulator::threaded`] adds system worker threads and DPC threads that run
+//! deferred work at once, and [`Emulator::concurrently`] runs client scripts
+//! on several threads against one emulator (the stress mode).
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
 
 use ndis_sys::*;
 
 use crate::ffi::calls;
 use crate::ffi::tag_str;
 use crate::rules::{self, Rule, Violation};
-use crate::world::{self, AdapterRec, Event, HandleKind, InitStep, World};
-
-/// One driver per process at a time: a driver keeps globals (its
-/// NdisMiniportDriverHandle), exactly as in the kernel. Emulators on several
-/// test threads therefore take turns; cargo-nextest runs each test in its own
-/// process and so in parallel.
-static SESSION: Mutex<()> = Mutex::new(());
+use crate::world::{self, AdapterRec, CpuKind, Event, HandleKind, InitStep, World};
 
 /// Why an emulator step could not be taken.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,16 +126,21 @@ impl fmt::Display for Report {
 
 /// A user-mode NDIS with one driver and at most one adapter.
 ///
-/// INVARIANT: while an `Emulator` exists, this thread has a world installed
-/// and this process runs no other emulator (the session lock).
+/// INVARIANT: while an `Emulator` exists, this process runs no other
+/// emulator (the session), the world is installed (until [`Self::finish`]
+/// takes it) and the creating thread is its CPU 0. `Emulator` is `Sync` but
+/// not `Send`: it stays on the thread that created it, and
+/// [`Self::concurrently`] shares it with client threads for a while.
 pub struct Emulator {
-    _session: MutexGuard<'static, ()>,
+    /// Worker and DPC threads of the threaded mode (empty otherwise); they
+    /// are stopped and joined before the session ends.
+    threads: Vec<JoinHandle<()>>,
+    _session: world::Session,
     driver_object: Box<[u64; 0x150 / 8]>,
     registry_path: Vec<u16>,
-    registry_string: Box<UNICODE_STRING>,
     entry: Option<DRIVER_INITIALIZE>,
     /// The last AF handle a client opened (also when the open is pending).
-    pub(crate) last_af: Option<crate::client::Af>,
+    pub(crate) last_af: Mutex<Option<crate::client::Af>>,
 }
 
 impl Default for Emulator {
@@ -144,31 +150,140 @@ impl Default for Emulator {
 }
 
 impl Emulator {
-    /// A fresh emulator (waits for any other in this process to finish).
+    /// A fresh emulator in the deterministic mode (waits for any other in
+    /// this process to finish).
     #[must_use]
     pub fn new() -> Self {
-        let session = SESSION.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let verbose = std::env::var_os("NDIS_EMU_VERBOSE").is_some_and(|v| v != "0");
-        world::install(World {
-            verbose,
-            ..World::default()
-        });
-        let mut registry_path: Vec<u16> = "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\covmini"
+        let mut world = World::default();
+        world.verbose = verbose;
+        let session = world::open(world);
+        let registry_path: Vec<u16> = "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\covmini"
             .encode_utf16()
             .collect();
-        let bytes = u16::try_from(registry_path.len() * 2).unwrap_or(u16::MAX);
-        let registry_string = Box::new(UNICODE_STRING {
-            Length: bytes,
-            MaximumLength: bytes,
-            Buffer: registry_path.as_mut_ptr(),
-        });
         Self {
+            threads: Vec::new(),
             _session: session,
             driver_object: Box::new([0; 0x150 / 8]),
             registry_path,
-            registry_string,
             entry: None,
-            last_af: None,
+            last_af: Mutex::new(None),
+        }
+    }
+
+    /// A fresh emulator in the threaded mode, for stress: `workers` system
+    /// worker threads run queued work items at PASSIVE_LEVEL as soon as they
+    /// are queued, and `workers` DPC threads (one per virtual processor) run
+    /// timer callbacks at DISPATCH_LEVEL as soon as they are due; each is a
+    /// CPU with its own IRQL, and spin locks really exclude CPUs from each
+    /// other. Time is still virtual and moves only with
+    /// [`Self::run_until_idle`] and [`Self::advance_time`], which wait for
+    /// the threads to drain. `seed` picks among ready work as in
+    /// [`Self::with_seed`], but the threads' interleaving is the machine's,
+    /// so a run cannot be replayed. At least one thread of each kind.
+    #[must_use]
+    pub fn threaded(seed: u64, workers: usize) -> Self {
+        let mut emu = Self::with_seed(seed);
+        let workers = workers.max(1);
+        let cpus = world::try_with(|w| {
+            w.sched.set_threaded();
+            let mut cpus: Vec<world::Cpu> = (0..workers).map(|_| w.new_cpu(CpuKind::Worker)).collect();
+            cpus.extend((0..workers).map(|_| w.new_cpu(CpuKind::Dpc)));
+            cpus
+        })
+        .unwrap_or_default();
+        for cpu in cpus {
+            let name = format!("ndis-emu cpu {} ({:?})", cpu.id, cpu.kind);
+            let spawned = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || crate::sched::cpu_thread(cpu));
+            match spawned {
+                Ok(h) => emu.threads.push(h),
+                Err(e) => panic!("ndis-emu: cannot start a worker thread: {e}"),
+            }
+        }
+        emu
+    }
+
+    /// Whether this emulator runs in the threaded mode.
+    #[must_use]
+    pub fn is_threaded(&self) -> bool {
+        world::try_with(|w| w.sched.threaded()).unwrap_or(false)
+    }
+
+    /// Runs `script(i, &emu)` for `i` in `0..threads`, each on its own
+    /// thread and its own CPU, all at once, and returns what each returned,
+    /// in index order. The scripts use the client API ([`Self::open_af`],
+    /// [`Self::make_call`], [`Self::send`], ...), which takes `&self` for
+    /// this; every client request runs on the calling script's CPU, and the
+    /// answers a client owes NDIS after a driver handler returns (NBL
+    /// returns, incoming-close answers) run on the CPU whose request
+    /// produced them, before that request returns (a protocol may return
+    /// NBLs from any CPU).
+    ///
+    /// A script that panics stops the process with its message (the other
+    /// scripts may be waiting for it), rather than hang the test.
+    ///
+    /// # Panics
+    /// In the deterministic mode: concurrent scripts would make the run
+    /// depend on the machine. Use [`Self::threaded`].
+    pub fn concurrently<T: Send>(&mut self, threads: usize, script: impl Fn(usize, &Self) -> T + Sync) -> Vec<T> {
+        assert!(
+            self.is_threaded(),
+            "Emulator::concurrently needs the threaded mode (Emulator::threaded): the deterministic mode runs on one thread"
+        );
+        let cpus = world::try_with(|w| (0..threads).map(|_| w.new_cpu(CpuKind::Client)).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let this: &Self = self;
+        let script = &script;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = cpus
+                .into_iter()
+                .enumerate()
+                .map(|(i, cpu)| {
+                    s.spawn(move || {
+                        world::become_cpu(cpu);
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| script(i, this)));
+                        crate::ffi::cm::pump();
+                        world::leave_cpu();
+                        match r {
+                            Ok(r) => r,
+                            Err(_) => {
+                                eprintln!("ndis-emu: client script {i} panicked (above); stopping the process rather than leave the other scripts waiting for it");
+                                std::process::abort();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    }
+
+    /// The IRQL of the calling thread's CPU (each CPU has its own).
+    #[must_use]
+    pub fn current_irql(&self) -> KIRQL {
+        world::irql()
+    }
+
+    /// The number of the calling thread's CPU (0: the emulator's thread).
+    #[must_use]
+    pub fn current_cpu(&self) -> u32 {
+        world::cpu_id()
+    }
+
+    /// Stops the threaded mode's threads (each finishes what it is running).
+    fn stop_threads(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
+        world::try_with(|w| w.sched.stop());
+        world::changed();
+        for h in self.threads.drain(..) {
+            let _ = h.join();
         }
     }
 
@@ -181,8 +296,15 @@ impl Emulator {
     pub fn load(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
         self.entry = Some(entry);
         let object = self.driver_object();
-        debug_assert_eq!(self.registry_string.Buffer, self.registry_path.as_mut_ptr());
-        let status = calls::driver_entry(entry, object, &raw mut *self.registry_string);
+        let bytes = u16::try_from(self.registry_path.len() * 2).unwrap_or(u16::MAX);
+        // The string's buffer lives as long as the emulator; the
+        // UNICODE_STRING itself only across DriverEntry, as in Windows.
+        let mut registry = UNICODE_STRING {
+            Length: bytes,
+            MaximumLength: bytes,
+            Buffer: self.registry_path.as_mut_ptr(),
+        };
+        let status = calls::driver_entry(entry, object, &raw mut registry);
         if status != STATUS_SUCCESS {
             return Err(EmuError::DriverEntryFailed(status));
         }
@@ -365,6 +487,10 @@ impl Emulator {
     /// # Errors
     /// [`EmuError::NeverIdle`] after the step limit ([`Emulator::set_step_limit`],
     /// 10 000 by default): a periodic timer is never idle.
+    ///
+    /// In the threaded mode the worker and DPC threads run the work; this
+    /// waits until nothing is queued, due or running, moves time to the
+    /// next due timer, and so on.
     pub fn run_until_idle(&mut self) -> Result<usize, EmuError> {
         crate::sched::run(None)
     }
@@ -440,7 +566,8 @@ impl Emulator {
 
     /// Ends the run: every allocation still in the ledger is a leak.
     #[must_use]
-    pub fn finish(self) -> Report {
+    pub fn finish(mut self) -> Report {
+        self.stop_threads();
         let mut world = world::take().unwrap_or_default();
         crate::sched::leftovers(&mut world);
         crate::lookaside::leaks_at_unload(&mut world);
@@ -468,7 +595,8 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        // The world goes with the emulator (finish() may have taken it already).
-        let _ = world::take();
+        // The threads first; the world goes with the session (finish() may
+        // have taken it already).
+        self.stop_threads();
     }
 }

@@ -152,6 +152,8 @@ define_rules! { LIFECYCLE:
         "Every DDI is called at or below the IRQL its page allows.";
     IRQL_BALANCE, "irql.balance", true, "§6", "irql_balance_fires_on_a_lock_held_across_return",
         "A handler returns at the IRQL NDIS called it at: every spin lock it took is released, in order.";
+    IRQL_SPIN_LOCK_OWNER, "irql.spin-lock-owner", true, "KeReleaseSpinLock, KeReleaseSpinLockFromDpcLevel (the caller holds the lock); §6", "irql_spin_lock_owner_fires_on_a_release_from_another_cpu",
+        "A spin lock is released by the CPU that acquired it (acquiring raised that CPU to DISPATCH_LEVEL, so only it can release): never by another CPU, such as a work item releasing what a timer callback took.";
     HANDLE_VALID, "handle.valid", true, "architecture.md (ndis-emu)", "handle_valid_fires_on_a_made_up_handle",
         "Every handle the driver passes to NDIS is one NDIS gave it, of the kind the DDI takes, and still alive.";
     NOTHING_AFTER_HALT, "halt.nothing-after", false, "§1.4, §8.10", "nothing_after_halt_fires_on_a_late_attribute_call",
@@ -183,16 +185,19 @@ pub struct Violation {
     pub detail: String,
     /// The last events of the objects involved, oldest first.
     pub history: Vec<String>,
+    /// The CPU it was seen on (0: the emulator's own thread).
+    pub cpu: u32,
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let info = self.rule.info();
-        write!(
-            f,
-            "[{}] in {}: {} ({}: {})",
-            info.id, self.call, self.detail, info.source, info.statement
-        )?;
+        write!(f, "[{}] in {}", info.id, self.call)?;
+        // CPU 0 is left out, so a single-CPU report reads as it always did.
+        if self.cpu != 0 {
+            write!(f, " on CPU {}", self.cpu)?;
+        }
+        write!(f, ": {} ({}: {})", self.detail, info.source, info.statement)?;
         for h in &self.history {
             write!(f, "\n    history: {h}")?;
         }

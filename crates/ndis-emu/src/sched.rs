@@ -197,6 +197,8 @@ struct Timer {
     period: i64,
     armed: Option<Armed>,
     fired: u64,
+    /// Its callback is running (on how many CPUs).
+    running: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -251,6 +253,15 @@ pub struct Sched {
     /// Live work items and timers by handle (BTreeMap: handle order is the
     /// deterministic order of the ready set).
     objects: BTreeMap<usize, Object>,
+    /// Worker and DPC threads run the work (the threaded mode).
+    threaded: bool,
+    /// The threaded mode's threads are to stop.
+    shutdown: bool,
+    /// Routines and callbacks running now (a work item that freed itself
+    /// is no longer in `objects` while its routine finishes).
+    in_flight: usize,
+    /// Routines and callbacks that have run to the end.
+    completed: usize,
 }
 
 impl Default for Sched {
@@ -269,7 +280,27 @@ impl Sched {
             now: SYSTEM_TIME_BASE,
             step_limit: DEFAULT_STEP_LIMIT,
             objects: BTreeMap::new(),
+            threaded: false,
+            shutdown: false,
+            in_flight: 0,
+            completed: 0,
         }
+    }
+
+    /// Switches to the threaded mode (before any driver code runs).
+    pub fn set_threaded(&mut self) {
+        self.threaded = true;
+    }
+
+    /// Whether worker and DPC threads run the work.
+    #[must_use]
+    pub fn threaded(&self) -> bool {
+        self.threaded
+    }
+
+    /// Tells the threaded mode's threads to stop.
+    pub fn stop(&mut self) {
+        self.shutdown = true;
     }
 
     /// The seed.
@@ -418,6 +449,7 @@ pub(crate) fn queue_work_item(w: &mut World, h: usize, routine: Option<NDIS_IO_W
     }
     wi.queued = Some(QueuedWork { routine, context });
     w.note(h, format!("queued with context {context:#x}"));
+    world::changed();
 }
 
 /// NdisFreeIoWorkItem.
@@ -519,6 +551,7 @@ pub(crate) fn allocate_timer(w: &mut World, owner: usize, req: TimerRequest) -> 
         period: 0,
         armed: None,
         fired: 0,
+        running: 0,
     });
     let t = insert(w, owner, kind, HandleKind::Timer, CALL);
     w.event("=>", CALL, format!("-> timer {t:#x}"));
@@ -569,6 +602,7 @@ pub(crate) fn set_timer(w: &mut World, h: usize, due_time: i64, period_ms: ULONG
             if was_queued { " (was queued: reset)" } else { "" }
         ),
     );
+    world::changed();
     was_queued
 }
 
@@ -577,7 +611,7 @@ pub(crate) fn cancel_timer(w: &mut World, h: usize) -> bool {
     const CALL: &str = "NdisCancelTimerObject";
     w.event("=>", CALL, format!("timer {h:#x}"));
     w.check_irql(CALL, DISPATCH_LEVEL);
-    let irql = w.irql;
+    let irql = world::irql();
     let Some(t) = timer(w, h, CALL) else { return false };
     let was_queued = t.armed.take().is_some();
     let periodic = t.period != 0;
@@ -595,6 +629,25 @@ pub(crate) fn cancel_timer(w: &mut World, h: usize) -> bool {
         format!("cancelled ({})", if was_queued { "was queued" } else { "not queued" }),
     );
     was_queued
+}
+
+/// Whether NdisCancelTimerObject on `h` must wait for its callback, as its
+/// KeFlushQueuedDpcs does: a periodic timer cancelled at PASSIVE_LEVEL whose
+/// callback is running on another CPU (only in the threaded mode; in the
+/// deterministic mode no callback runs beside the caller).
+pub(crate) fn must_flush(w: &World, h: usize) -> bool {
+    w.sched.threaded
+        && world::irql() == PASSIVE_LEVEL
+        && matches!(w.sched.objects.get(&h).map(|o| &o.kind), Some(Kind::Timer(t)) if t.period != 0 && t.running > 0)
+}
+
+/// KeFlushQueuedDpcs for timer `h`: waits until its callback has returned
+/// on every CPU (the world lock is released meanwhile).
+pub(crate) fn flush(h: usize) {
+    let _ = world::wait_until(|w| match w.sched.objects.get(&h).map(|o| &o.kind) {
+        Some(Kind::Timer(t)) if t.running > 0 && !w.sched.shutdown => None,
+        _ => Some(()),
+    });
 }
 
 /// NdisFreeTimerObject.
@@ -681,111 +734,232 @@ enum Step {
     Busy(usize),
 }
 
-/// Picks the next ready object (by the seeded PRNG), takes it off its
-/// queue, and says what to run. Advances the clock to the next due timer
-/// when nothing is ready, up to `target` (None: as far as needed).
-fn next_step(w: &mut World, target: Option<i64>, exhausted: bool) -> Step {
-    loop {
-        let s = &mut w.sched;
-        let ready: Vec<usize> = s
-            .objects
-            .iter()
-            .filter(|(_, o)| o.ready(s.now))
-            .map(|(h, _)| *h)
-            .collect();
-        if !ready.is_empty() {
-            if exhausted {
-                return Step::Busy(s.pending());
-            }
-            let pick = if ready.len() == 1 { 0 } else { s.rng.below(ready.len()) };
-            let h = ready[pick];
-            let of = ready.len();
-            let clock = s.clock();
-            let Some(o) = s.objects.get_mut(&h) else {
-                return Step::Idle;
-            };
-            return match &mut o.kind {
-                Kind::WorkItem(wi) => {
-                    let Some(work) = wi.queued.take() else {
-                        return Step::Idle;
-                    };
-                    wi.running = true;
-                    let detail = format!("work item {h:#x} context {:#x} {clock} (1 of {of} ready)", work.context);
-                    Step::Run(Runnable::WorkItem { handle: h, work }, detail)
-                }
-                Kind::Timer(t) => {
-                    let Some(a) = t.armed else { return Step::Idle };
-                    // One-shot: out of the queue. Periodic: requeued first.
-                    t.armed = (t.period != 0).then_some(Armed {
-                        due: a.due.saturating_add(t.period),
-                        context: a.context,
-                    });
-                    t.fired += 1;
-                    let detail = format!(
-                        "timer {h:#x} context {:#x} {clock} fire #{} (1 of {of} ready)",
-                        a.context, t.fired
-                    );
-                    Step::Run(
-                        Runnable::Timer {
-                            handle: h,
-                            function: t.function,
-                            context: a.context,
-                        },
-                        detail,
-                    )
-                }
-            };
-        }
-        match (s.earliest_due(), target) {
-            (Some(due), Some(t)) if due <= t => s.now = s.now.max(due),
-            (Some(due), None) => s.now = s.now.max(due),
-            (_, Some(t)) => {
-                s.now = s.now.max(t);
-                return Step::Idle;
-            }
-            (None, None) => return Step::Idle,
+/// Which ready objects a CPU takes: the deterministic loop any, a system
+/// worker thread work items, a DPC thread timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Take {
+    Any,
+    WorkItems,
+    Timers,
+}
+
+impl Take {
+    fn admits(self, o: &Object) -> bool {
+        match (self, &o.kind) {
+            (Self::Any, _) | (Self::WorkItems, Kind::WorkItem(_)) | (Self::Timers, Kind::Timer(_)) => true,
+            (Self::WorkItems, Kind::Timer(_)) | (Self::Timers, Kind::WorkItem(_)) => false,
         }
     }
+}
+
+/// Picks one ready object that `which` admits (by the seeded PRNG, among the
+/// ready ones in handle order), takes it off its queue, marks it running and
+/// says what to run.
+fn take_ready(w: &mut World, which: Take) -> Option<(Runnable, String)> {
+    let s = &mut w.sched;
+    let ready: Vec<usize> = s
+        .objects
+        .iter()
+        .filter(|(_, o)| o.ready(s.now) && which.admits(o))
+        .map(|(h, _)| *h)
+        .collect();
+    if ready.is_empty() {
+        return None;
+    }
+    let pick = if ready.len() == 1 { 0 } else { s.rng.below(ready.len()) };
+    let h = ready[pick];
+    let of = ready.len();
+    let clock = s.clock();
+    let o = s.objects.get_mut(&h)?;
+    let taken = match &mut o.kind {
+        Kind::WorkItem(wi) => {
+            let work = wi.queued.take()?;
+            wi.running = true;
+            let detail = format!("work item {h:#x} context {:#x} {clock} (1 of {of} ready)", work.context);
+            (Runnable::WorkItem { handle: h, work }, detail)
+        }
+        Kind::Timer(t) => {
+            let a = t.armed?;
+            // One-shot: out of the queue. Periodic: requeued first.
+            t.armed = (t.period != 0).then_some(Armed {
+                due: a.due.saturating_add(t.period),
+                context: a.context,
+            });
+            t.fired += 1;
+            t.running += 1;
+            let detail = format!(
+                "timer {h:#x} context {:#x} {clock} fire #{} (1 of {of} ready)",
+                a.context, t.fired
+            );
+            (
+                Runnable::Timer {
+                    handle: h,
+                    function: t.function,
+                    context: a.context,
+                },
+                detail,
+            )
+        }
+    };
+    s.in_flight += 1;
+    Some(taken)
+}
+
+/// A routine or callback returned: it is no longer running.
+fn done(w: &mut World, r: &Runnable) {
+    match *r {
+        Runnable::WorkItem { handle, .. } => {
+            if let Some(Kind::WorkItem(wi)) = w.sched.objects.get_mut(&handle).map(|o| &mut o.kind) {
+                wi.running = false;
+            }
+            w.note(handle, "its routine ran");
+        }
+        Runnable::Timer { handle, .. } => {
+            if let Some(Kind::Timer(t)) = w.sched.objects.get_mut(&handle).map(|o| &mut o.kind) {
+                t.running = t.running.saturating_sub(1);
+            }
+            w.note(handle, "its callback ran");
+        }
+    }
+    w.sched.in_flight = w.sched.in_flight.saturating_sub(1);
+    w.sched.completed += 1;
+    world::changed();
+}
+
+/// Runs one routine or callback on the calling CPU, through its
+/// `ffi/calls.rs` frame, and records that it returned.
+fn execute(r: Runnable, detail: String) {
+    match r {
+        Runnable::WorkItem { handle, work } => calls::work_item(work.routine, work.context, handle, detail),
+        Runnable::Timer { function, context, .. } => calls::timer(function, context, detail),
+    }
+    world::try_with(|w| done(w, &r));
+}
+
+/// The deterministic loop's next step: the next ready object (by the seeded
+/// PRNG), taken off its queue. Advances the clock to the next due timer when
+/// nothing is ready, up to `target` (None: as far as needed).
+fn next_step(w: &mut World, target: Option<i64>, exhausted: bool) -> Step {
+    loop {
+        let now = w.sched.now;
+        if w.sched.objects.values().any(|o| o.ready(now)) {
+            if exhausted {
+                return Step::Busy(w.sched.pending());
+            }
+            return take_ready(w, Take::Any).map_or(Step::Idle, |(r, detail)| Step::Run(r, detail));
+        }
+        if !advance_clock(&mut w.sched, target) {
+            return Step::Idle;
+        }
+    }
+}
+
+/// Moves the clock to the next due timer, if that is not past `target`
+/// (None: no limit); otherwise to `target`. True if a timer is now due.
+fn advance_clock(s: &mut Sched, target: Option<i64>) -> bool {
+    match (s.earliest_due(), target) {
+        (Some(due), Some(t)) if due <= t => s.now = s.now.max(due),
+        (Some(due), None) => s.now = s.now.max(due),
+        (_, Some(t)) => {
+            s.now = s.now.max(t);
+            return false;
+        }
+        (None, None) => return false,
+    }
+    true
 }
 
 /// Runs deferred work: until nothing is queued (`advance_ms` None), or
 /// until `advance_ms` of virtual time have passed. Returns how many
 /// routines and callbacks ran.
 pub(crate) fn run(advance_ms: Option<u64>) -> Result<usize, EmuError> {
-    let (limit, target) = world::try_with(|w| {
+    let (limit, target, threaded) = world::try_with(|w| {
         let ticks = advance_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(TICKS_PER_MS));
-        (w.sched.step_limit, ticks.map(|t| w.sched.now.saturating_add(t)))
+        (
+            w.sched.step_limit,
+            ticks.map(|t| w.sched.now.saturating_add(t)),
+            w.sched.threaded,
+        )
     })
     .ok_or(EmuError::NotLoaded)?;
+    if threaded {
+        return run_threaded(limit, target);
+    }
     let mut steps = 0;
     loop {
         let step = world::try_with(|w| next_step(w, target, steps >= limit)).unwrap_or(Step::Idle);
         match step {
             Step::Idle => return Ok(steps),
             Step::Busy(pending) => return Err(EmuError::NeverIdle { steps, pending }),
-            Step::Run(Runnable::WorkItem { handle, work }, detail) => {
-                calls::work_item(work.routine, work.context, handle, detail);
-                world::try_with(|w| {
-                    if let Some(Kind::WorkItem(wi)) = w.sched.objects.get_mut(&handle).map(|o| &mut o.kind) {
-                        wi.running = false;
-                    }
-                    w.note(handle, "its routine ran");
-                });
-            }
-            Step::Run(
-                Runnable::Timer {
-                    handle,
-                    function,
-                    context,
-                },
-                detail,
-            ) => {
-                calls::timer(function, context, detail);
-                world::try_with(|w| w.note(handle, "its callback ran"));
-            }
+            Step::Run(r, detail) => execute(r, detail),
         }
         steps += 1;
     }
+}
+
+/// The threaded mode's run: the worker and DPC threads do the work; this
+/// waits until nothing is queued, due or running at the current time, then
+/// moves the clock to the next due timer (up to `target`), and again.
+fn run_threaded(limit: usize, target: Option<i64>) -> Result<usize, EmuError> {
+    let start = world::try_with(|w| w.sched.completed).ok_or(EmuError::NotLoaded)?;
+    loop {
+        let drained = world::wait_until(|w| {
+            let s = &w.sched;
+            let steps = s.completed.saturating_sub(start);
+            let busy = s.in_flight > 0 || s.objects.values().any(|o| o.ready(s.now));
+            match (busy, steps >= limit) {
+                (true, true) => Some(Err(EmuError::NeverIdle {
+                    steps,
+                    pending: s.pending(),
+                })),
+                (true, false) => None,
+                (false, _) => Some(Ok(steps)),
+            }
+        })
+        .ok_or(EmuError::NotLoaded)??;
+        let due = world::try_with(|w| {
+            let more = advance_clock(&mut w.sched, target);
+            if more && drained >= limit {
+                return Err(EmuError::NeverIdle {
+                    steps: drained,
+                    pending: w.sched.pending(),
+                });
+            }
+            Ok(more)
+        })
+        .ok_or(EmuError::NotLoaded)??;
+        world::changed();
+        if !due {
+            return Ok(drained);
+        }
+    }
+}
+
+/// The body of a threaded-mode thread: a system worker thread (work items
+/// at PASSIVE_LEVEL) or a DPC thread (timer callbacks at DISPATCH_LEVEL),
+/// as `cpu` is. It takes what is ready, runs it with no lock held, runs the
+/// client answers the routine set off on this CPU, and waits for more until
+/// the emulator stops it.
+pub(crate) fn cpu_thread(cpu: world::Cpu) {
+    let which = if cpu.kind == world::CpuKind::Dpc {
+        Take::Timers
+    } else {
+        Take::WorkItems
+    };
+    world::become_cpu(cpu);
+    while let Some((r, detail)) = world::wait_until(|w| {
+        if w.sched.shutdown {
+            Some(None)
+        } else {
+            take_ready(w, which).map(Some)
+        }
+    })
+    .flatten()
+    {
+        execute(r, detail);
+        crate::ffi::cm::pump();
+    }
+    world::leave_cpu();
 }
 
 #[cfg(test)]

@@ -1,20 +1,35 @@
 //! The emulator's state ("the world"): handles, the memory ledger, spin
-//! locks, IRQL, the registered driver and adapter, violations and the trace.
+//! locks, the registered driver and adapter, violations and the trace; and
+//! the per-CPU state ([`Cpu`]): IRQL and the stack of driver handlers the
+//! CPU is running.
 //!
 //! The driver calls NDIS through plain exported functions with no context
-//! argument, so the world is reached through a thread-local: the thread that
-//! created the [`crate::Emulator`] is the thread the driver runs on (the
-//! deterministic mode). Borrows of the world are always short and never span
-//! a call into the driver, because the driver calls back into NDIS
-//! (re-entrancy is the normal case: SetOptions inside
-//! NdisMRegisterMiniportDriver, incoming-call completions inside a dispatch).
+//! argument, so the world is a process-global behind one lock (one emulator
+//! per process is the rule: [`Session`] holds the session lock for the
+//! emulator's lifetime). Every thread the emulator runs the driver on is a
+//! *CPU*: the thread that created the [`crate::Emulator`] is CPU 0, and in
+//! the threaded mode its system worker threads, DPC threads and the client
+//! threads of [`crate::Emulator::concurrently`] are CPUs too. IRQL belongs to
+//! a processor, so each CPU keeps its own in a thread-local [`Cpu`]; the
+//! world records which CPU each event and violation happened on.
+//!
+//! What this module must not do: hold the world lock across a call into the
+//! driver. Borrows of the world ([`with`]) are short, because the driver
+//! calls back into NDIS (re-entrancy is the normal case: SetOptions inside
+//! NdisMRegisterMiniportDriver, incoming-call completions inside a
+//! dispatch) and, in the threaded mode, because other CPUs need it
+//! meanwhile. Re-entering [`with`] on one thread is an emulator bug and
+//! fails loudly, as does a DDI called from a thread that is not one of the
+//! running emulator's CPUs.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use ndis_sys::*;
 
+use crate::ffi::SharedWorld;
 use crate::rules::{self, Rule, Violation};
 
 /// What kind of object a handle names.
@@ -92,10 +107,13 @@ pub struct DriverRec {
     pub deregistered: bool,
 }
 
-/// A spin lock the driver initialized.
+/// A spin lock the driver used, by the address of its KSPIN_LOCK.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LockRec {
-    pub held: bool,
+    /// The CPU that holds it (None: free).
+    pub owner: Option<CpuId>,
+    /// The handler it was taken in, for reports.
+    pub taken_in: &'static str,
 }
 
 /// One line of the emulator's trace.
@@ -103,7 +121,9 @@ pub struct LockRec {
 pub struct Event {
     /// Position in the trace, from 0.
     pub seq: u64,
-    /// The IRQL at the time.
+    /// The CPU it happened on (0: the emulator's own thread).
+    pub cpu: CpuId,
+    /// The IRQL of that CPU at the time.
     pub irql: KIRQL,
     /// `->` a handler NDIS calls, `<-` its return, `=>` a DDI the driver calls.
     pub dir: &'static str,
@@ -115,11 +135,13 @@ pub struct Event {
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:5} irql={} {} {} {}",
-            self.seq, self.irql, self.dir, self.name, self.detail
-        )
+        // CPU 0 is left out, so a single-CPU trace reads as it always did.
+        if self.cpu != 0 {
+            write!(f, "{:5} cpu={} ", self.seq, self.cpu)?;
+        } else {
+            write!(f, "{:5} ", self.seq)?;
+        }
+        write!(f, "irql={} {} {} {}", self.irql, self.dir, self.name, self.detail)
     }
 }
 
@@ -130,11 +152,46 @@ pub struct Frame {
     pub irql_at_entry: KIRQL,
 }
 
+/// A CPU's number: 0 is the thread that created the emulator; the threaded
+/// mode numbers its worker, DPC and client threads from 1.
+pub type CpuId = u32;
+
+/// What a CPU (a thread the driver runs on) is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuKind {
+    /// The thread that owns the [`crate::Emulator`].
+    Owner,
+    /// A system worker thread: runs work items at PASSIVE_LEVEL.
+    Worker,
+    /// A processor's DPC thread: runs timer callbacks at DISPATCH_LEVEL.
+    Dpc,
+    /// A client thread of [`crate::Emulator::concurrently`].
+    Client,
+}
+
+/// The per-processor state: what the calling thread's CPU is doing.
+#[derive(Clone, Debug)]
+pub struct Cpu {
+    /// Its number.
+    pub id: CpuId,
+    /// What kind of thread it is.
+    pub kind: CpuKind,
+    /// The world it belongs to (a CPU of an earlier emulator is not one of
+    /// this emulator's).
+    generation: u64,
+    /// The current IRQL.
+    pub irql: KIRQL,
+    /// The handlers NDIS is running on this CPU, outermost first.
+    pub frames: Vec<Frame>,
+}
+
 /// Everything the emulator knows.
 #[derive(Default)]
 pub struct World {
-    pub irql: KIRQL,
-    pub frames: Vec<Frame>,
+    /// Which emulator this is (CPUs carry it).
+    generation: u64,
+    /// The next CPU number to give out.
+    next_cpu: CpuId,
     pub handles: HashMap<usize, HandleRec>,
     pub next_handle: usize,
     pub ledger: BTreeMap<usize, Allocation>,
@@ -170,6 +227,7 @@ impl World {
             call,
             detail: detail.into(),
             history,
+            cpu: cpu_id(),
         };
         if self.verbose {
             eprintln!("ndis-emu: VIOLATION {v}");
@@ -177,16 +235,30 @@ impl World {
         self.violations.push(v);
     }
 
-    /// Appends to the trace.
+    /// Appends to the trace, with the calling CPU and its IRQL.
     pub fn event(&mut self, dir: &'static str, name: &'static str, detail: impl Into<String>) {
         let seq = self.events.len() as u64;
         self.events.push(Event {
             seq,
-            irql: self.irql,
+            cpu: cpu_id(),
+            irql: irql(),
             dir,
             name,
             detail: detail.into(),
         });
+    }
+
+    /// Gives out the next CPU number (0 first).
+    pub fn new_cpu(&mut self, kind: CpuKind) -> Cpu {
+        let id = self.next_cpu;
+        self.next_cpu += 1;
+        Cpu {
+            id,
+            kind,
+            generation: self.generation,
+            irql: PASSIVE_LEVEL,
+            frames: Vec::new(),
+        }
     }
 
     /// Creates a handle of `kind`.
@@ -229,10 +301,10 @@ impl World {
         }
     }
 
-    /// Checks the DDI's IRQL limit.
+    /// Checks the DDI's IRQL limit against the calling CPU's IRQL.
     pub fn check_irql(&mut self, call: &'static str, max: KIRQL) {
-        if self.irql > max {
-            let irql = self.irql;
+        let irql = irql();
+        if irql > max {
             self.violate(
                 rules::IRQL_LIMIT,
                 call,
@@ -242,40 +314,214 @@ impl World {
         }
     }
 
-    /// The handler the driver is running now, if any.
+    /// The handler the calling CPU is running now, if any.
+    #[must_use]
     pub fn current_handler(&self) -> Option<&'static str> {
-        self.frames.last().map(|f| f.handler)
+        current_handler()
     }
 }
 
+// --- The global world and the session -------------------------------------------
+
+/// One emulator per process at a time: a driver keeps globals (its
+/// NdisMiniportDriverHandle), exactly as in the kernel. Emulators on several
+/// test threads therefore take turns; cargo-nextest runs each test in its own
+/// process and so in parallel.
+static SESSION: Mutex<()> = Mutex::new(());
+
+/// The running emulator's world.
+static WORLD: Mutex<SharedWorld> = Mutex::new(SharedWorld(None));
+
+/// Signalled whenever the scheduler's state changes (something queued, set,
+/// started or finished, time moved, shutdown): the threaded mode's worker
+/// threads and `run_until_idle` wait on it.
+static CHANGED: Condvar = Condvar::new();
+
+/// Emulators started in this process (each world's generation).
+static GENERATIONS: Mutex<u64> = Mutex::new(0);
+
 thread_local! {
-    static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
+    /// This thread's CPU, while it is one of the running emulator's.
+    static CPU: RefCell<Option<Cpu>> = const { RefCell::new(None) };
+    /// This thread holds the world lock (a nested [`with`] would deadlock).
+    static HOLDING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Installs a fresh world on this thread.
-pub fn install(world: World) {
-    WORLD.with(|w| *w.borrow_mut() = Some(world));
+/// The session of one emulator: holds the session lock, owns the global
+/// world, and makes the creating thread CPU 0. Dropping it takes the world
+/// down (if [`take`] did not already) and ends CPU 0.
+///
+/// INVARIANT: while a `Session` exists, the world is this session's (or was
+/// taken by [`take`]) and no other session exists in the process.
+pub struct Session {
+    _guard: MutexGuard<'static, ()>,
 }
 
-/// Removes this thread's world.
+/// Waits for any other emulator in this process to finish, installs `world`
+/// and makes this thread its CPU 0.
+pub fn open(mut world: World) -> Session {
+    let guard = SESSION.lock().unwrap_or_else(PoisonError::into_inner);
+    let generation = {
+        let mut g = GENERATIONS.lock().unwrap_or_else(PoisonError::into_inner);
+        *g += 1;
+        *g
+    };
+    world.generation = generation;
+    world.next_cpu = 0;
+    let cpu = world.new_cpu(CpuKind::Owner);
+    lock().0 = Some(world);
+    become_cpu(cpu);
+    Session { _guard: guard }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = take();
+        leave_cpu();
+        CHANGED.notify_all();
+    }
+}
+
+/// Removes the world (the emulator's end: the report is made from it).
 pub fn take() -> Option<World> {
-    WORLD.with(|w| w.borrow_mut().take())
+    let w = lock().0.take();
+    CHANGED.notify_all();
+    w
 }
 
-/// Runs `f` on this thread's world. A driver that calls NDIS with no
-/// emulator running (from a stray thread, or after the test dropped the
-/// emulator) gets a loud failure, never a silent default.
+/// The world lock, whatever a panicking holder left behind.
+fn lock() -> MutexGuard<'static, SharedWorld> {
+    WORLD.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Marks this thread as holding the world lock for the guard's lifetime.
+struct Holding;
+
+impl Holding {
+    fn enter(call: &str) -> Self {
+        if HOLDING.with(|h| h.replace(true)) {
+            eprintln!("ndis-emu: {call} re-entered the world lock on one thread (an ndis-emu bug)");
+            std::process::abort();
+        }
+        Self
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        HOLDING.with(|h| h.set(false));
+    }
+}
+
+/// Runs `f` on the world, from a DDI or from the emulator on behalf of the
+/// calling CPU. A driver that calls NDIS with no emulator running (after
+/// the test dropped the emulator), or from a thread that is not one of the
+/// emulator's CPUs (a thread of its own, or a test thread that shares the
+/// emulator without [`crate::Emulator::concurrently`]), gets a loud
+/// failure, never a silent default or another test's world.
 pub fn with<R>(call: &'static str, f: impl FnOnce(&mut World) -> R) -> R {
-    WORLD.with(|w| match w.borrow_mut().as_mut() {
-        Some(world) => f(world),
+    let mine = CPU.with(|c| c.borrow().as_ref().map(|c| c.generation));
+    let _holding = Holding::enter(call);
+    let mut g = lock();
+    match g.0.as_mut() {
+        Some(world) if Some(world.generation) == mine => f(world),
+        Some(_) => {
+            drop(g);
+            eprintln!(
+                "ndis-emu: {call} called from a thread that is not one of the running emulator's CPUs \
+                 (share an emulator between threads with Emulator::concurrently)"
+            );
+            std::process::abort();
+        }
         None => {
-            eprintln!("ndis-emu: {call} called with no emulator running on this thread");
+            drop(g);
+            eprintln!("ndis-emu: {call} called with no emulator running");
+            std::process::abort();
+        }
+    }
+}
+
+/// Like [`with`], for the emulator's own API (no abort: the caller owns the
+/// emulator, and None means it has no world any more).
+pub fn try_with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
+    let _holding = Holding::enter("the emulator");
+    lock().0.as_mut().map(f)
+}
+
+/// Waits until `f` returns Some, re-evaluating it whenever the scheduler's
+/// state changes ([`changed`]); the world lock is released while waiting.
+/// None if the world goes away first.
+pub fn wait_until<R>(mut f: impl FnMut(&mut World) -> Option<R>) -> Option<R> {
+    let _holding = Holding::enter("the emulator");
+    let mut g = lock();
+    loop {
+        let world = g.0.as_mut()?;
+        if let Some(r) = f(world) {
+            return Some(r);
+        }
+        g = CHANGED.wait(g).unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Wakes every thread in [`wait_until`]: the scheduler's state changed.
+pub fn changed() {
+    CHANGED.notify_all();
+}
+
+// --- The calling thread's CPU -----------------------------------------------------
+
+/// Makes the calling thread `cpu` (a thread of the threaded mode, from
+/// [`World::new_cpu`]).
+pub fn become_cpu(cpu: Cpu) {
+    CPU.with(|c| *c.borrow_mut() = Some(cpu));
+}
+
+/// The calling thread stops being a CPU.
+pub fn leave_cpu() {
+    CPU.with(|c| *c.borrow_mut() = None);
+}
+
+/// Runs `f` on the calling thread's CPU; a thread that is not a CPU fails
+/// loudly, as in [`with`].
+pub fn cpu<R>(call: &'static str, f: impl FnOnce(&mut Cpu) -> R) -> R {
+    CPU.with(|c| match c.borrow_mut().as_mut() {
+        Some(cpu) => f(cpu),
+        None => {
+            eprintln!("ndis-emu: {call} called from a thread that is not one of the emulator's CPUs");
             std::process::abort();
         }
     })
 }
 
-/// Like [`with`], for the emulator's own API (no abort: the caller owns one).
-pub fn try_with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
-    WORLD.with(|w| w.borrow_mut().as_mut().map(f))
+/// The calling CPU's number (0 on a thread that is no CPU: unit tests).
+#[must_use]
+pub fn cpu_id() -> CpuId {
+    CPU.with(|c| c.borrow().as_ref().map_or(0, |c| c.id))
+}
+
+/// The calling CPU's IRQL (PASSIVE_LEVEL on a thread that is no CPU).
+#[must_use]
+pub fn irql() -> KIRQL {
+    CPU.with(|c| c.borrow().as_ref().map_or(PASSIVE_LEVEL, |c| c.irql))
+}
+
+/// Sets the calling CPU's IRQL (no effect on a thread that is no CPU).
+pub fn set_irql(irql: KIRQL) {
+    CPU.with(|c| {
+        if let Some(cpu) = c.borrow_mut().as_mut() {
+            cpu.irql = irql;
+        }
+    });
+}
+
+/// The handler the calling CPU is running, if any.
+#[must_use]
+pub fn current_handler() -> Option<&'static str> {
+    CPU.with(|c| c.borrow().as_ref().and_then(|c| c.frames.last().map(|f| f.handler)))
+}
+
+/// The calling CPU is inside no driver handler.
+#[must_use]
+pub fn outside_driver() -> bool {
+    CPU.with(|c| c.borrow().as_ref().is_none_or(|c| c.frames.is_empty()))
 }

@@ -65,7 +65,7 @@ fn call(net: &mut Net) -> (Vc, NDIS_STATUS) {
 
 #[test]
 fn a_whole_call_connects_closes_on_both_sides_and_tears_down_clean() {
-    let mut net = up(Fault::None);
+    let net = up(Fault::None);
     let sap = net.emu.register_sap(net.callee_af, 0, b"callee").expect("SAP");
     let vc = net.emu.create_vc(net.caller_af).expect("VC");
     assert_eq!(net.emu.make_call(vc, &to(b"callee")), NDIS_STATUS_SUCCESS);
@@ -158,7 +158,7 @@ fn complete_only_pended_fires_on_completing_a_synchronous_request() {
 
 #[test]
 fn vc_handlers_never_pend_fires_on_a_pending_create_vc() {
-    let mut net = up(Fault::PendCreateVc);
+    let net = up(Fault::PendCreateVc);
     assert_eq!(net.emu.create_vc(net.caller_af), Err(NDIS_STATUS_PENDING));
     only(&down(net), r::VC_HANDLERS_NEVER_PEND);
 }
@@ -241,7 +241,7 @@ fn a_close_completed_inside_the_handler_reaches_the_client_at_once() {
 
 #[test]
 fn incoming_sap_registered_fires_on_a_deregistering_sap() {
-    let mut net = up(Fault::DispatchOnDeregisteringSap);
+    let net = up(Fault::DispatchOnDeregisteringSap);
     let sap = net.emu.register_sap(net.callee_af, 0, b"callee").expect("SAP");
     assert_eq!(net.emu.deregister_sap(sap), NDIS_STATUS_PENDING);
     let vc = net.emu.create_vc(net.caller_af).expect("VC");
@@ -268,7 +268,7 @@ fn incoming_connected_after_accept_fires_on_a_rejected_call() {
 
 #[test]
 fn close_incoming_on_a_call_fires_on_an_idle_vc() {
-    let mut net = up(Fault::IncomingCloseOnIdleVc);
+    let net = up(Fault::IncomingCloseOnIdleVc);
     let vc = net.emu.create_vc(net.caller_af).expect("VC");
     assert_eq!(net.emu.delete_vc(vc), NDIS_STATUS_SUCCESS);
     only(&down(net), r::CLOSE_INCOMING_ON_A_CALL);
@@ -282,7 +282,7 @@ fn halt_afs_closed_fires_when_halt_forgets_notify_close() {
 
 #[test]
 fn a_multipoint_call_adds_and_drops_parties_and_closes_with_the_last() {
-    let mut net = up(Fault::None);
+    let net = up(Fault::None);
     let vc = net.emu.create_vc(net.caller_af).expect("VC");
     let (status, first) = net.emu.make_multipoint_call(vc, &to(b"leaves"));
     assert_eq!(status, NDIS_STATUS_SUCCESS);
@@ -301,7 +301,7 @@ fn a_multipoint_call_adds_and_drops_parties_and_closes_with_the_last() {
 
 #[test]
 fn party_incoming_drop_not_last_fires_on_the_last_party() {
-    let mut net = up(Fault::IncomingDropOfLastParty);
+    let net = up(Fault::IncomingDropOfLastParty);
     let vc = net.emu.create_vc(net.caller_af).expect("VC");
     let _ = net.emu.make_multipoint_call(vc, &to(b"leaves"));
     only(&down(net), r::PARTY_INCOMING_DROP_NOT_LAST);
@@ -309,7 +309,7 @@ fn party_incoming_drop_not_last_fires_on_the_last_party() {
 
 #[test]
 fn oid_queries_reach_the_miniport_or_the_call_manager_and_report_their_bytes() {
-    let mut net = up(Fault::None);
+    let net = up(Fault::None);
     let (_, r) = net.emu.oid_query(None, None, OID_GEN_CO_VENDOR_ID, 4).expect("query");
     assert_eq!((r.status, r.bytes_done), (NDIS_STATUS_SUCCESS, 4));
     assert_eq!(r.data, 0x00C0_FFEEu32.to_ne_bytes());
@@ -327,7 +327,7 @@ fn oid_queries_reach_the_miniport_or_the_call_manager_and_report_their_bytes() {
 
 #[test]
 fn a_pended_call_manager_oid_completes_through_ndis_mcm_oid_request_complete() {
-    let mut net = up(Fault::PendCmOid);
+    let net = up(Fault::PendCmOid);
     let af = net.caller_af;
     let (id, r) = net
         .emu
@@ -342,7 +342,7 @@ fn a_pended_call_manager_oid_completes_through_ndis_mcm_oid_request_complete() {
 
 #[test]
 fn oid_completion_matches_path_fires_on_the_miniport_completion_of_a_cm_request() {
-    let mut net = up(Fault::CompleteCmOidAsMiniport);
+    let net = up(Fault::CompleteCmOidAsMiniport);
     let af = net.caller_af;
     let _ = net
         .emu
@@ -354,7 +354,7 @@ fn oid_completion_matches_path_fires_on_the_miniport_completion_of_a_cm_request(
 
 #[test]
 fn oid_bytes_within_buffer_fires_on_overstated_bytes_written() {
-    let mut net = up(Fault::OverstateBytesWritten);
+    let net = up(Fault::OverstateBytesWritten);
     let _ = net.emu.oid_query(None, None, OID_GEN_CO_VENDOR_ID, 4).expect("query");
     only(&down(net), r::OID_BYTES_WITHIN_BUFFER);
 }
@@ -368,7 +368,7 @@ fn status_indication_valid_fires_on_a_foreign_source_handle() {
 
 #[test]
 fn mcm_request_on_open_af_fires_on_an_oid_to_a_closed_af() {
-    let mut net = up(Fault::McmOidToAClosedAf);
+    let net = up(Fault::McmOidToAClosedAf);
     let af = net.caller_af;
     assert_eq!(net.emu.close_af(af), NDIS_STATUS_SUCCESS);
     only(&down(net), r::MCM_REQUEST_ON_OPEN_AF);

@@ -391,8 +391,9 @@ pub struct Condis {
     pub parties: BTreeMap<usize, PartyRec>,
     /// Requests the call manager holds.
     pub requests: Requests,
-    /// Client answers to run after the current driver handler returns.
-    pub actions: VecDeque<ClientAction>,
+    /// Client answers to run after the current driver handler returns, per
+    /// CPU: each CPU runs the answers its own requests set off.
+    pub actions: BTreeMap<u32, VecDeque<ClientAction>>,
     /// Call parameters the emulator handed the driver for a request on an
     /// object (by NDIS handle), kept alive until the request completes: the
     /// driver may hold and modify them until then.
@@ -402,6 +403,19 @@ pub struct Condis {
     pub offered: BTreeMap<usize, usize>,
     /// OID requests handed to the driver, by request address.
     pub oids: BTreeMap<usize, OidRec>,
+}
+
+impl Condis {
+    /// Queues a client's answer on CPU `cpu`, to run once that CPU is out of
+    /// the driver.
+    pub fn defer(&mut self, cpu: u32, action: ClientAction) {
+        self.actions.entry(cpu).or_default().push_back(action);
+    }
+
+    /// The next answer queued on CPU `cpu`.
+    pub fn next_action(&mut self, cpu: u32) -> Option<ClientAction> {
+        self.actions.get_mut(&cpu).and_then(VecDeque::pop_front)
+    }
 }
 
 /// An OID request a client issued, alive until it completes.

@@ -1,9 +1,13 @@
 //! Calls from the emulator into the driver's handlers.
 //!
 //! Each call pushes a frame (the handler's name and the IRQL NDIS calls it
-//! at), runs the handler with no borrow of the world held (the driver calls
-//! back into NDIS), and on return checks that the handler left the IRQL as it
-//! found it (rule `irql.balance`).
+//! at) on the calling CPU ([`crate::world::Cpu`]: IRQL and frames are per
+//! processor), runs the handler with no borrow of the world held (the driver
+//! calls back into NDIS, and other CPUs need the world meanwhile), and on
+//! return checks that the handler left the IRQL as it found it (rule
+//! `irql.balance`). Every thread that calls into the driver (the emulator's
+//! own, and the threaded mode's worker, DPC and client threads) goes through
+//! these frames.
 
 use ndis_sys::*;
 
@@ -11,24 +15,28 @@ use crate::rules;
 use crate::world::{self, Frame};
 
 pub(crate) fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
-    world::with(name, |w| {
-        let caller = w.irql;
-        w.irql = irql;
-        w.frames.push(Frame {
+    let caller = world::cpu(name, |c| {
+        let caller = c.irql;
+        c.irql = irql;
+        c.frames.push(Frame {
             handler: name,
             irql_at_entry: irql,
         });
-        w.event("->", name, detail);
         caller
-    })
+    });
+    world::with(name, |w| w.event("->", name, detail));
+    caller
 }
 
 pub(crate) fn leave(name: &'static str, caller_irql: KIRQL, detail: String) {
+    let (entry, now) = world::cpu(name, |c| {
+        let frame = c.frames.pop();
+        let now = c.irql;
+        c.irql = caller_irql;
+        (frame.map_or(caller_irql, |f| f.irql_at_entry), now)
+    });
     world::with(name, |w| {
-        let frame = w.frames.pop();
-        let entry = frame.map_or(caller_irql, |f| f.irql_at_entry);
-        if w.irql != entry {
-            let now = w.irql;
+        if now != entry {
             w.violate(
                 rules::IRQL_BALANCE,
                 name,
@@ -36,7 +44,6 @@ pub(crate) fn leave(name: &'static str, caller_irql: KIRQL, detail: String) {
                 &[],
             );
         }
-        w.irql = caller_irql;
         w.event("<-", name, detail);
     });
 }

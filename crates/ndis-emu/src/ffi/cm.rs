@@ -1031,19 +1031,17 @@ fn incoming_call_complete(
     );
 }
 
-/// Runs the scripted clients' deferred answers (incoming closes and AF
-/// teardowns) until none is left; bounded so a driver that keeps generating
+/// Runs the scripted clients' deferred answers (incoming closes, NBL
+/// returns) that requests on the calling CPU set off, once that CPU is out of
+/// the driver, until none is left; bounded so a driver that keeps generating
 /// work cannot hang the emulator.
 pub(crate) fn pump() {
     for _ in 0..10_000 {
-        let Some(action) = world::try_with(|w| {
-            if w.frames.is_empty() {
-                w.condis.actions.pop_front()
-            } else {
-                None
-            }
-        })
-        .flatten() else {
+        if !world::outside_driver() {
+            return;
+        }
+        let cpu = world::cpu_id();
+        let Some(action) = world::try_with(|w| w.condis.next_action(cpu)).flatten() else {
             return;
         };
         match action {
@@ -1489,7 +1487,7 @@ ndis_fn! {
             }
             let client = w.condis.vcs.get(&h).map(|v| v.client);
             inbox(w, client, format!("IncomingCloseCall {status:#x} VC {h:#x}"));
-            w.condis.actions.push_back(ClientAction::CloseCall { vc: h });
+            w.condis.defer(world::cpu_id(), ClientAction::CloseCall { vc: h });
         });
     }
 

@@ -219,8 +219,7 @@ fn indicate(w: &mut World, vc: usize, head: usize, count: ULONG, flags: ULONG) -
             v.receives_out.extend(members.iter().copied());
         }
         w.condis
-            .actions
-            .push_back(ClientAction::ReturnNbls { vc, nbls: members });
+            .defer(world::cpu_id(), ClientAction::ReturnNbls { vc, nbls: members });
     }
     None
 }

@@ -1,7 +1,8 @@
 //! NDIS I/O work items and NDIS timer objects: the DDIs as the driver calls
 //! them. Each reads what the driver passed (headers before the bytes they
 //! announce) and hands plain values to `crate::sched`, which keeps the state,
-//! checks the rules and runs the routines later on its queue.
+//! checks the rules and runs the routines later: on its queue in the
+//! deterministic mode, on worker and DPC threads in the threaded mode.
 //!
 //! IRQL (ndis-ddi-irql.txt has none of these; the DDI pages say): all six
 //! are callable at IRQL <= DISPATCH_LEVEL; NdisCancelTimerObject on a
@@ -35,7 +36,8 @@ ndis_fn! {
 
 ndis_fn! {
     /// NdisQueueIoWorkItem. <= DISPATCH_LEVEL. The routine runs later, at
-    /// PASSIVE_LEVEL, when the test runs the scheduler. `Routine` is read as
+    /// PASSIVE_LEVEL: when the test runs the scheduler (deterministic mode),
+    /// or at once on a system worker thread (threaded mode). `Routine` is read as
     /// nullable so that a NULL from a real image is reported, not undefined.
     #[unsafe(no_mangle)]
     pub unsafe fn NdisQueueIoWorkItem(handle: NDIS_HANDLE, routine: Option<NDIS_IO_WORKITEM_ROUTINE>, context: PVOID) {
@@ -92,10 +94,20 @@ ndis_fn! {
 
 ndis_fn! {
     /// NdisCancelTimerObject. <= DISPATCH_LEVEL, and PASSIVE_LEVEL for a
-    /// periodic timer. TRUE if the timer was in the timer queue.
+    /// periodic timer. TRUE if the timer was in the timer queue. For a
+    /// periodic timer it also waits until the callback is not running on any
+    /// CPU (KeFlushQueuedDpcs); a one-shot timer's callback may still be
+    /// running on another CPU when it returns FALSE.
     #[unsafe(no_mangle)]
     pub unsafe fn NdisCancelTimerObject(timer: NDIS_HANDLE) -> BOOLEAN {
-        BOOLEAN::from(world::with("NdisCancelTimerObject", |w| sched::cancel_timer(w, timer as usize)))
+        let h = timer as usize;
+        let (was_queued, flush) = world::with("NdisCancelTimerObject", |w| (sched::cancel_timer(w, h), sched::must_flush(w, h)));
+        if flush {
+            // KeFlushQueuedDpcs: a periodic timer's callback running on
+            // another CPU returns before the cancel does.
+            sched::flush(h);
+        }
+        BOOLEAN::from(was_queued)
     }
 }
 

@@ -10,7 +10,7 @@ use ndis_sys::*;
 use super::calls;
 use super::read_prefix;
 use crate::rules;
-use crate::world::{self, Allocation, DriverRec, HandleKind, InitStep, LockRec};
+use crate::world::{self, Allocation, DriverRec, HandleKind, InitStep};
 
 /// NDIS versions a miniport may register (contract §1.1 (2)): those
 /// Windows 10 and 11 accept.
@@ -604,57 +604,20 @@ pub(crate) fn tag_str(tag: ULONG) -> String {
 // --- Spin locks -------------------------------------------------------------
 //
 // NdisAcquireSpinLock and friends are inline code over these ntoskrnl exports
-// (ndis-sys `sync`), as in the WDK. The emulator keeps each lock's state by
-// address and also writes it into the KSPIN_LOCK (1 = held), as a real lock
-// word would show.
+// (ndis-sys `sync`), as in the WDK. The emulator keeps each lock's owner (the
+// CPU that holds it) by address, under the world lock, and mirrors it into the
+// KSPIN_LOCK (1 = held), as a real lock word would show. A CPU that finds the
+// lock held by another CPU spins, with the world lock released between tries,
+// until that CPU releases it: in the threaded mode two CPUs really exclude each
+// other. A CPU that finds it held by itself would spin forever on Windows; that
+// is reported (rule `irql.balance`) and the acquire returns at once.
 
-fn lock_op(call: &'static str, lock: *mut KSPIN_LOCK, f: impl FnOnce(&mut world::World, usize)) {
-    world::with(call, |w| {
-        w.check_irql(call, DISPATCH_LEVEL);
-        if lock.is_null() {
-            w.violate(rules::HANDLE_VALID, call, "NULL spin lock", &[]);
-            return;
-        }
-        f(w, lock as usize);
-    });
-}
+/// How long a CPU spins on a lock before ndis-emu calls it a deadlock and
+/// stops the process (a lock held across a return and never released, or two
+/// CPUs each waiting for a lock the other holds).
+const DEADLOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Marks a lock held; false (with a violation) if this CPU already holds it.
-fn take_lock(w: &mut world::World, call: &'static str, l: usize) -> bool {
-    let rec = w.locks.entry(l).or_insert(LockRec { held: false });
-    if rec.held {
-        w.violate(
-            rules::IRQL_BALANCE,
-            call,
-            format!("spin lock {l:#x} acquired while this CPU holds it: deadlock on Windows"),
-            &[],
-        );
-        return false;
-    }
-    rec.held = true;
-    true
-}
-
-/// Marks a lock free; false (with a violation) if it was not held.
-fn drop_lock(w: &mut world::World, call: &'static str, l: usize) -> bool {
-    match w.locks.get_mut(&l) {
-        Some(r) if r.held => {
-            r.held = false;
-            true
-        }
-        _ => {
-            w.violate(
-                rules::IRQL_BALANCE,
-                call,
-                format!("spin lock {l:#x} released but not held"),
-                &[],
-            );
-            false
-        }
-    }
-}
-
-/// Writes the lock word.
+/// Writes the lock word (under the world lock, so two CPUs' writes never race).
 fn set_word(lock: *mut KSPIN_LOCK, value: KSPIN_LOCK) {
     if !lock.is_null() {
         // SAFETY: a non-null KSPIN_LOCK the driver passed to a spin-lock DDI,
@@ -663,20 +626,146 @@ fn set_word(lock: *mut KSPIN_LOCK, value: KSPIN_LOCK) {
     }
 }
 
-ndis_fn! {
-    /// KeAcquireSpinLockRaiseToDpc. <= DISPATCH_LEVEL; returns the old IRQL.
-    #[unsafe(no_mangle)]
-    pub unsafe fn KeAcquireSpinLockRaiseToDpc(lock: *mut KSPIN_LOCK) -> KIRQL {
-        const CALL: &str = "KeAcquireSpinLockRaiseToDpc";
-        let mut old = PASSIVE_LEVEL;
-        lock_op(CALL, lock, |w, l| {
-            old = w.irql;
-            if take_lock(w, CALL, l) {
-                w.irql = DISPATCH_LEVEL;
+/// What one try at a lock found.
+enum Try {
+    /// Taken; the IRQL before the acquire.
+    Taken(KIRQL),
+    /// Not taken, and not to be waited for (a NULL lock, or one this CPU
+    /// holds: reported); the IRQL is unchanged.
+    Refused(KIRQL),
+    /// Held by another CPU: spin.
+    Busy {
+        owner: world::CpuId,
+        taken_in: &'static str,
+    },
+}
+
+/// Acquires `lock` for the calling CPU, raising to DISPATCH_LEVEL if `raise`
+/// (KeAcquireSpinLockRaiseToDpc) or checking that the CPU is there already
+/// (KeAcquireSpinLockAtDpcLevel). Returns the IRQL before the call.
+fn acquire(call: &'static str, lock: *mut KSPIN_LOCK, raise: bool) -> KIRQL {
+    let me = world::cpu_id();
+    let mut first = true;
+    let mut since = None;
+    loop {
+        let r = world::with(call, |w| {
+            let irql = world::irql();
+            if first {
+                w.check_irql(call, DISPATCH_LEVEL);
+                if lock.is_null() {
+                    w.violate(rules::HANDLE_VALID, call, "NULL spin lock", &[]);
+                    return Try::Refused(irql);
+                }
+                if !raise && irql != DISPATCH_LEVEL {
+                    w.violate(
+                        rules::IRQL_LIMIT,
+                        call,
+                        format!("called at IRQL {irql}; it requires DISPATCH_LEVEL"),
+                        &[],
+                    );
+                }
+            }
+            let l = lock as usize;
+            let rec = w.locks.entry(l).or_default();
+            match rec.owner {
+                Some(o) if o == me => {
+                    w.violate(
+                        rules::IRQL_BALANCE,
+                        call,
+                        format!("spin lock {l:#x} acquired while this CPU holds it: deadlock on Windows"),
+                        &[],
+                    );
+                    Try::Refused(irql)
+                }
+                Some(owner) => Try::Busy {
+                    owner,
+                    taken_in: rec.taken_in,
+                },
+                None => {
+                    rec.owner = Some(me);
+                    rec.taken_in = world::current_handler().unwrap_or("outside any handler");
+                    if raise {
+                        world::set_irql(DISPATCH_LEVEL);
+                    }
+                    set_word(lock, 1);
+                    Try::Taken(irql)
+                }
             }
         });
-        set_word(lock, 1);
-        old
+        first = false;
+        match r {
+            Try::Taken(old) | Try::Refused(old) => return old,
+            Try::Busy { owner, taken_in } => {
+                let started = *since.get_or_insert_with(std::time::Instant::now);
+                if started.elapsed() > DEADLOCK_AFTER {
+                    eprintln!(
+                        "ndis-emu: deadlock: CPU {me} ({}) has spun for {}s on spin lock {lock:p}, held by CPU {owner} since it took it in {taken_in}",
+                        world::current_handler().unwrap_or("outside any handler"),
+                        DEADLOCK_AFTER.as_secs()
+                    );
+                    std::process::abort();
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Releases `lock` for the calling CPU, lowering to `new_irql` if given
+/// (KeReleaseSpinLock; KeReleaseSpinLockFromDpcLevel leaves the IRQL).
+fn release(call: &'static str, lock: *mut KSPIN_LOCK, new_irql: Option<KIRQL>) {
+    let me = world::cpu_id();
+    world::with(call, |w| {
+        w.check_irql(call, DISPATCH_LEVEL);
+        if lock.is_null() {
+            w.violate(rules::HANDLE_VALID, call, "NULL spin lock", &[]);
+            return;
+        }
+        let l = lock as usize;
+        let rec = w.locks.entry(l).or_default();
+        match rec.owner {
+            Some(o) if o == me => {}
+            Some(o) => {
+                let taken_in = rec.taken_in;
+                let here = world::current_handler().unwrap_or("outside any handler");
+                // The word is cleared, as on Windows; CPU `o` never
+                // released what it took.
+                w.violate(
+                    rules::IRQL_SPIN_LOCK_OWNER,
+                    call,
+                    format!(
+                        "spin lock {l:#x} released by CPU {me} in {here}, but CPU {o} holds it (taken in {taken_in})"
+                    ),
+                    &[],
+                );
+            }
+            None => {
+                w.violate(
+                    rules::IRQL_BALANCE,
+                    call,
+                    format!("spin lock {l:#x} released but not held"),
+                    &[],
+                );
+                set_word(lock, 0);
+                return;
+            }
+        }
+        if let Some(rec) = w.locks.get_mut(&l) {
+            rec.owner = None;
+        }
+        if let Some(irql) = new_irql {
+            world::set_irql(irql);
+        }
+        set_word(lock, 0);
+    });
+}
+
+ndis_fn! {
+    /// KeAcquireSpinLockRaiseToDpc. <= DISPATCH_LEVEL; returns the old IRQL.
+    /// Spins while another CPU holds the lock.
+    #[unsafe(no_mangle)]
+    pub unsafe fn KeAcquireSpinLockRaiseToDpc(lock: *mut KSPIN_LOCK) -> KIRQL {
+        acquire("KeAcquireSpinLockRaiseToDpc", lock, true)
     }
 }
 
@@ -684,29 +773,16 @@ ndis_fn! {
     /// KeReleaseSpinLock. Lowers to `new_irql`.
     #[unsafe(no_mangle)]
     pub unsafe fn KeReleaseSpinLock(lock: *mut KSPIN_LOCK, new_irql: KIRQL) {
-        const CALL: &str = "KeReleaseSpinLock";
-        lock_op(CALL, lock, |w, l| {
-            if drop_lock(w, CALL, l) {
-                w.irql = new_irql;
-            }
-        });
-        set_word(lock, 0);
+        release("KeReleaseSpinLock", lock, Some(new_irql));
     }
 }
 
 ndis_fn! {
-    /// KeAcquireSpinLockAtDpcLevel. Only at DISPATCH_LEVEL.
+    /// KeAcquireSpinLockAtDpcLevel. Only at DISPATCH_LEVEL. Spins while
+    /// another CPU holds the lock.
     #[unsafe(no_mangle)]
     pub unsafe fn KeAcquireSpinLockAtDpcLevel(lock: *mut KSPIN_LOCK) {
-        const CALL: &str = "KeAcquireSpinLockAtDpcLevel";
-        lock_op(CALL, lock, |w, l| {
-            if w.irql != DISPATCH_LEVEL {
-                let irql = w.irql;
-                w.violate(rules::IRQL_LIMIT, CALL, format!("called at IRQL {irql}; it requires DISPATCH_LEVEL"), &[]);
-            }
-            take_lock(w, CALL, l);
-        });
-        set_word(lock, 1);
+        let _ = acquire("KeAcquireSpinLockAtDpcLevel", lock, false);
     }
 }
 
@@ -714,11 +790,7 @@ ndis_fn! {
     /// KeReleaseSpinLockFromDpcLevel. Only at DISPATCH_LEVEL; the IRQL stays.
     #[unsafe(no_mangle)]
     pub unsafe fn KeReleaseSpinLockFromDpcLevel(lock: *mut KSPIN_LOCK) {
-        const CALL: &str = "KeReleaseSpinLockFromDpcLevel";
-        lock_op(CALL, lock, |w, l| {
-            drop_lock(w, CALL, l);
-        });
-        set_word(lock, 0);
+        release("KeReleaseSpinLockFromDpcLevel", lock, None);
     }
 }
 

@@ -441,8 +441,10 @@ mod tests {
     use super::*;
     use crate::nbl::NblState;
 
+    /// Runs `f` as CPU 0 of a fresh world (in the session, so it never
+    /// meets another test's emulator) and hands the world back.
     fn run<R>(f: impl FnOnce() -> R) -> (R, World) {
-        world::install(World::default());
+        let _session = world::open(World::default());
         let r = f();
         (r, world::take().expect("world"))
     }

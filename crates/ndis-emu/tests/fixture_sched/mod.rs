@@ -8,12 +8,16 @@
 //!
 //! It shares no code with covmini or with the lifecycle fixture
 //! (`tests/fixture`), so a rule that fires here fires because of the mode.
-//! The handlers read the mode from a thread-local: the emulator runs the
-//! driver, its work items and its timer callbacks on the test's thread.
+//! It keeps its state in globals, as a driver does: in the threaded mode
+//! its work items and timer callbacks run on the emulator's worker and DPC
+//! threads. The globals are set once the emulator exists, so a test waiting
+//! for the emulator session never changes another test's run.
 #![allow(dead_code, unsafe_code)]
 
-use std::cell::{Cell, RefCell};
+use std::cell::UnsafeCell;
 use std::ptr::{null_mut, without_provenance_mut};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ndis_emu::{EmuError, Emulator, Report};
 use ndis_sys::*;
@@ -59,6 +63,20 @@ pub enum Mode {
     DriverTimerKeptPastUnload,
     /// HaltEx cancels the timer again after freeing it.
     TimerUsedAfterFree,
+    /// The timer (10 ms, one-shot) takes spin lock LOCK with
+    /// NdisDprAcquireSpinLock and queues the work item, whose routine
+    /// releases LOCK with NdisDprReleaseSpinLock (inside spin lock GUARD, to
+    /// be at DISPATCH_LEVEL). On one CPU that is legal; in the threaded mode
+    /// the routine runs on a worker thread, not on the DPC thread that holds
+    /// LOCK: a release from another CPU.
+    LockReleasedOnAnotherCpu,
+    // --- For the threaded mode -----------------------------------------------
+    /// The timer is due at once; its callback runs until HaltEx lets it go.
+    /// HaltEx waits until the callback is running, cancels the timer
+    /// (FALSE: it is not in the timer queue, it is running), lets the
+    /// callback finish and waits for it (the driver's own synchronization,
+    /// as NdisCancelTimerObject asks for a one-shot timer), then frees it.
+    CallbackRunsDuringHalt,
 }
 
 /// What a run produced.
@@ -70,22 +88,58 @@ pub struct Outcome {
     /// Routines and callbacks as the driver saw them run, in order: `w<ctx>`
     /// for a work item, `t<ctx>` for a timer.
     pub ran: Vec<String>,
+    /// What NdisCancelTimerObject returned in HaltEx
+    /// ([`Mode::CallbackRunsDuringHalt`]).
+    pub cancel_in_halt: Option<bool>,
 }
 
-thread_local! {
-    static MODE: Cell<Mode> = const { Cell::new(Mode::None) };
-    static DRIVER: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
-    static ADAPTER: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
-    static WORK: RefCell<Vec<NDIS_HANDLE>> = const { RefCell::new(Vec::new()) };
-    static TIMERS: RefCell<Vec<NDIS_HANDLE>> = const { RefCell::new(Vec::new()) };
-    static DRIVER_TIMER: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
-    static SCRATCH: Cell<PVOID> = const { Cell::new(null_mut()) };
-    static START: Cell<i64> = const { Cell::new(0) };
-    static RAN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+static MODE: Mutex<Mode> = Mutex::new(Mode::None);
+static DRIVER: AtomicPtr<core::ffi::c_void> = AtomicPtr::new(null_mut());
+static ADAPTER: AtomicPtr<core::ffi::c_void> = AtomicPtr::new(null_mut());
+/// Work items and timers by handle value (NDIS handles are opaque values).
+static WORK: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static TIMERS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static DRIVER_TIMER: AtomicPtr<core::ffi::c_void> = AtomicPtr::new(null_mut());
+static SCRATCH: AtomicPtr<core::ffi::c_void> = AtomicPtr::new(null_mut());
+static START: AtomicI64 = AtomicI64::new(0);
+static RAN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static CANCEL_IN_HALT: Mutex<Option<bool>> = Mutex::new(None);
+/// [`Mode::CallbackRunsDuringHalt`]: the callback started / may finish / finished.
+static CALLBACK_RUNNING: AtomicBool = AtomicBool::new(false);
+static CALLBACK_GO: AtomicBool = AtomicBool::new(false);
+static CALLBACK_DONE: AtomicBool = AtomicBool::new(false);
+
+/// An NDIS_SPIN_LOCK in a static, as a driver's global lock.
+struct GlobalLock(UnsafeCell<NDIS_SPIN_LOCK>);
+// SAFETY: the lock word is only touched through the NDIS spin-lock DDIs,
+// which serialize CPUs; OldIrql only by the holder.
+unsafe impl Sync for GlobalLock {}
+impl GlobalLock {
+    const fn new() -> Self {
+        Self(UnsafeCell::new(NDIS_SPIN_LOCK {
+            SpinLock: 0,
+            OldIrql: 0,
+        }))
+    }
+    fn get(&self) -> PNDIS_SPIN_LOCK {
+        self.0.get()
+    }
+}
+/// [`Mode::LockReleasedOnAnotherCpu`]'s locks.
+static LOCK: GlobalLock = GlobalLock::new();
+static GUARD: GlobalLock = GlobalLock::new();
+
+/// A fixture lock, whatever a panicking test left in it.
+fn locked<T>(m: &'static Mutex<T>) -> MutexGuard<'static, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn mode() -> Mode {
-    MODE.with(Cell::get)
+    *locked(&MODE)
+}
+
+fn as_handle(h: usize) -> NDIS_HANDLE {
+    h as NDIS_HANDLE
 }
 
 const TAG: ULONG = pool_tag(b"FxSc");
@@ -124,16 +178,35 @@ pub fn run_with(
     setup: impl FnOnce(&mut Emulator),
     middle: impl FnOnce(&mut Emulator),
 ) -> Outcome {
-    MODE.with(|m| m.set(mode));
-    DRIVER.with(|d| d.set(null_mut()));
-    ADAPTER.with(|a| a.set(null_mut()));
-    WORK.with(|w| w.borrow_mut().clear());
-    TIMERS.with(|t| t.borrow_mut().clear());
-    DRIVER_TIMER.with(|t| t.set(null_mut()));
-    SCRATCH.with(|s| s.set(null_mut()));
-    RAN.with(|r| r.borrow_mut().clear());
-    let mut emu = Emulator::with_seed(seed);
-    START.with(|s| s.set(emu.system_time()));
+    run_on(Emulator::with_seed(seed), mode, setup, middle)
+}
+
+/// Like [`run`], in the threaded mode with `workers` worker and DPC threads.
+pub fn run_threaded(mode: Mode, workers: usize, middle: impl FnOnce(&mut Emulator)) -> Outcome {
+    run_on(Emulator::threaded(0, workers), mode, |_| {}, middle)
+}
+
+/// The fixture's whole life on `emu`.
+fn run_on(
+    mut emu: Emulator,
+    mode: Mode,
+    setup: impl FnOnce(&mut Emulator),
+    middle: impl FnOnce(&mut Emulator),
+) -> Outcome {
+    // The session is ours now: no other test's driver runs until we finish.
+    *locked(&MODE) = mode;
+    DRIVER.store(null_mut(), Ordering::SeqCst);
+    ADAPTER.store(null_mut(), Ordering::SeqCst);
+    locked(&WORK).clear();
+    locked(&TIMERS).clear();
+    DRIVER_TIMER.store(null_mut(), Ordering::SeqCst);
+    SCRATCH.store(null_mut(), Ordering::SeqCst);
+    locked(&RAN).clear();
+    *locked(&CANCEL_IN_HALT) = None;
+    for flag in [&CALLBACK_RUNNING, &CALLBACK_GO, &CALLBACK_DONE] {
+        flag.store(false, Ordering::SeqCst);
+    }
+    START.store(emu.system_time(), Ordering::SeqCst);
     setup(&mut emu);
     let init = match emu.load(driver_entry) {
         Ok(()) => emu.add_adapter(),
@@ -143,13 +216,17 @@ pub fn run_with(
         middle(&mut emu);
         emu.halt_adapter().expect("halt");
     }
-    if !DRIVER.with(Cell::get).is_null() {
+    if !DRIVER.load(Ordering::SeqCst).is_null() {
         emu.unload().expect("unload");
     }
+    // Read before finish() ends the session and the next test resets them.
+    let ran = std::mem::take(&mut *locked(&RAN));
+    let cancel_in_halt = locked(&CANCEL_IN_HALT).take();
     Outcome {
         report: emu.finish(),
         init,
-        ran: RAN.with(|r| r.take()),
+        ran,
+        cancel_in_halt,
     }
 }
 
@@ -183,14 +260,14 @@ ndis_fn! {
         if status != NDIS_STATUS_SUCCESS {
             return status;
         }
-        DRIVER.with(|d| d.set(handle));
+        DRIVER.store(handle, Ordering::SeqCst);
         if matches!(mode(), Mode::DriverTimer | Mode::DriverTimerKeptPastUnload) {
             let mut chars = timer_chars(9);
             let mut t = null_mut();
             // SAFETY: the driver handle NDIS returned; block and slot live across the call.
             let s = unsafe { NdisAllocateTimerObject(handle, &raw mut chars, &raw mut t) };
             if s == NDIS_STATUS_SUCCESS {
-                DRIVER_TIMER.with(|d| d.set(t));
+                DRIVER_TIMER.store(t, Ordering::SeqCst);
                 // SAFETY: the timer just allocated.
                 let _ = unsafe { NdisSetTimerObject(t, -5 * MS, 0, null_mut()) };
             }
@@ -276,14 +353,14 @@ fn timer_chars(i: usize) -> NDIS_TIMER_CHARACTERISTICS {
 
 ndis_fn! {
     unsafe fn initialize(handle: NDIS_HANDLE, _d: NDIS_HANDLE, _p: PNDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
-        ADAPTER.with(|a| a.set(handle));
+        ADAPTER.store(handle, Ordering::SeqCst);
         if mode() == Mode::ScratchMemory {
             // SAFETY: the miniport handle NDIS just passed; PASSIVE_LEVEL.
             let p = unsafe { NdisAllocateMemoryWithTagPriority(handle, 64, TAG, NormalPoolPriority) };
             if p.is_null() {
                 return NDIS_STATUS_RESOURCES;
             }
-            SCRATCH.with(|s| s.set(p));
+            SCRATCH.store(p, Ordering::SeqCst);
         }
         let mut reg = registration();
         let mut general = general();
@@ -305,7 +382,7 @@ ndis_fn! {
             if w.is_null() {
                 return fail(NDIS_STATUS_RESOURCES);
             }
-            WORK.with(|v| v.borrow_mut().push(w));
+            locked(&WORK).push(w.addr());
         }
         for i in 0..timers {
             let mut chars = timer_chars(i);
@@ -313,12 +390,16 @@ ndis_fn! {
             // SAFETY: the adapter handle; block and slot live across the call.
             let s = unsafe { NdisAllocateTimerObject(handle, &raw mut chars, &raw mut t) };
             if s == NDIS_STATUS_SUCCESS {
-                TIMERS.with(|v| v.borrow_mut().push(t));
+                locked(&TIMERS).push(t.addr());
             } else if mode() != Mode::NullTimerFunction {
                 return fail(s);
             }
         }
-        for (i, w) in WORK.with(|v| v.borrow().clone()).into_iter().enumerate() {
+        // These two modes queue no work item here: the timer callback
+        // queues it, or nothing does (HaltEx does not wait for work items).
+        let queue_now = !matches!(mode(), Mode::LockReleasedOnAnotherCpu | Mode::CallbackRunsDuringHalt);
+        for (i, w) in locked(&WORK).clone().into_iter().enumerate().filter(|_| queue_now) {
+            let w = as_handle(w);
             // SAFETY: a work item of ours, not queued.
             unsafe { NdisQueueIoWorkItem(w, work_routine, without_provenance_mut(1 + i)) };
             if mode() == Mode::QueuedTwice {
@@ -326,15 +407,17 @@ ndis_fn! {
                 unsafe { NdisQueueIoWorkItem(w, work_routine, without_provenance_mut(1 + i)) };
             }
         }
-        let start = START.with(Cell::get);
-        for t in TIMERS.with(|v| v.borrow().clone()) {
+        let start = START.load(Ordering::SeqCst);
+        for t in locked(&TIMERS).clone() {
             let (due, period) = match mode() {
                 Mode::Periodic | Mode::PeriodicCancelInCallback => (-10 * MS, 10),
                 Mode::AbsoluteDue => (start + 5 * MS, 0),
+                // An absolute time already past: due at once.
+                Mode::CallbackRunsDuringHalt => (start, 0),
                 _ => (-10 * MS, 0),
             };
             // SAFETY: a timer of ours; a NULL context means the one in its characteristics.
-            let _ = unsafe { NdisSetTimerObject(t, due, period, null_mut()) };
+            let _ = unsafe { NdisSetTimerObject(as_handle(t), due, period, null_mut()) };
         }
         NDIS_STATUS_SUCCESS
     }
@@ -350,33 +433,53 @@ fn fail(status: NDIS_STATUS) -> NDIS_STATUS {
 
 /// Cancels and frees every timer, frees every work item and the scratch block.
 fn cleanup() {
-    for t in TIMERS.with(|v| v.borrow_mut().split_off(0)) {
+    let timers = locked(&TIMERS).split_off(0);
+    for t in timers.into_iter().map(as_handle) {
         // SAFETY: a live timer of ours, at PASSIVE_LEVEL.
-        let _ = unsafe { NdisCancelTimerObject(t) };
+        let cancelled = unsafe { NdisCancelTimerObject(t) };
+        if mode() == Mode::CallbackRunsDuringHalt {
+            *locked(&CANCEL_IN_HALT) = Some(cancelled != 0);
+            // A one-shot timer's callback may still run on another CPU:
+            // let it finish and wait for it before freeing what it uses.
+            CALLBACK_GO.store(true, Ordering::SeqCst);
+            while !CALLBACK_DONE.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+        }
         // SAFETY: cancelled above: not in the timer queue.
         unsafe { NdisFreeTimerObject(t) };
     }
-    for w in WORK.with(|v| v.borrow_mut().split_off(0)) {
+    let work = locked(&WORK).split_off(0);
+    for w in work.into_iter().map(as_handle) {
         // SAFETY: a live work item of ours.
         unsafe { NdisFreeIoWorkItem(w) };
     }
-    let p = SCRATCH.with(|s| s.replace(null_mut()));
+    let p = SCRATCH.swap(null_mut(), Ordering::SeqCst);
     if !p.is_null() {
         // SAFETY: allocated in initialize with this handle and tag, freed once.
-        unsafe { NdisFreeMemoryWithTagPriority(ADAPTER.with(Cell::get), p, TAG) };
+        unsafe { NdisFreeMemoryWithTagPriority(ADAPTER.load(Ordering::SeqCst), p, TAG) };
     }
 }
 
 ndis_fn! {
     unsafe fn work_routine(ctx: PVOID, item: NDIS_HANDLE) {
-        let first = RAN.with(|r| {
-            let mut r = r.borrow_mut();
+        let first = {
+            let mut r = locked(&RAN);
             r.push(format!("w{}", ctx.addr()));
             r.iter().filter(|s| **s == format!("w{}", ctx.addr())).count() == 1
-        });
+        };
         match mode() {
+            Mode::LockReleasedOnAnotherCpu => {
+                // SAFETY: a static lock; at PASSIVE_LEVEL, raised to DISPATCH_LEVEL.
+                unsafe { NdisAcquireSpinLock(GUARD.get()) };
+                // SAFETY: at DISPATCH_LEVEL; LOCK is held, by the timer
+                // callback's CPU, which is the bug on several CPUs.
+                unsafe { NdisDprReleaseSpinLock(LOCK.get()) };
+                // SAFETY: acquired above.
+                unsafe { NdisReleaseSpinLock(GUARD.get()) };
+            }
             Mode::WorkItemFreesItself => {
-                WORK.with(|v| v.borrow_mut().retain(|w| *w != item));
+                locked(&WORK).retain(|w| *w != item.addr());
                 // SAFETY: our work item, dequeued before this routine ran.
                 unsafe { NdisFreeIoWorkItem(item) };
             }
@@ -391,11 +494,29 @@ ndis_fn! {
 
 ndis_fn! {
     unsafe fn timer_fn(_s1: PVOID, ctx: PVOID, _s2: PVOID, _s3: PVOID) {
-        RAN.with(|r| r.borrow_mut().push(format!("t{}", ctx.addr())));
-        if mode() == Mode::PeriodicCancelInCallback {
-            let t = TIMERS.with(|v| v.borrow().first().copied()).unwrap_or(null_mut());
-            // SAFETY: our live periodic timer; DISPATCH_LEVEL here is the bug.
-            let _ = unsafe { NdisCancelTimerObject(t) };
+        locked(&RAN).push(format!("t{}", ctx.addr()));
+        match mode() {
+            Mode::PeriodicCancelInCallback => {
+                let t = locked(&TIMERS).first().copied().map_or(null_mut(), as_handle);
+                // SAFETY: our live periodic timer; DISPATCH_LEVEL here is the bug.
+                let _ = unsafe { NdisCancelTimerObject(t) };
+            }
+            Mode::LockReleasedOnAnotherCpu => {
+                // SAFETY: a static lock, at DISPATCH_LEVEL (a timer callback);
+                // kept when the callback returns, for the work item.
+                unsafe { NdisDprAcquireSpinLock(LOCK.get()) };
+                let w = locked(&WORK).first().copied().map_or(null_mut(), as_handle);
+                // SAFETY: our work item, not queued yet.
+                unsafe { NdisQueueIoWorkItem(w, work_routine, without_provenance_mut(1)) };
+            }
+            Mode::CallbackRunsDuringHalt => {
+                CALLBACK_RUNNING.store(true, Ordering::SeqCst);
+                while !CALLBACK_GO.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+                CALLBACK_DONE.store(true, Ordering::SeqCst);
+            }
+            _ => {}
         }
     }
 }
@@ -459,25 +580,32 @@ fn general() -> NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
 ndis_fn! {
     unsafe fn halt(_ctx: NDIS_HANDLE, _a: NDIS_HALT_ACTION) {
         match mode() {
+            Mode::CallbackRunsDuringHalt => {
+                while !CALLBACK_RUNNING.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+            }
             Mode::TimerFreedWithoutCancel => {
-                for t in TIMERS.with(|v| v.borrow_mut().split_off(0)) {
+                let timers = locked(&TIMERS).split_off(0);
+                for t in timers.into_iter().map(as_handle) {
                     // SAFETY: a live timer of ours; still queued, which is the bug.
                     unsafe { NdisFreeTimerObject(t) };
                 }
             }
             Mode::TimerKeptPastHalt => {
-                for t in TIMERS.with(|v| v.borrow_mut().split_off(0)) {
+                let timers = locked(&TIMERS).split_off(0);
+                for t in timers.into_iter().map(as_handle) {
                     // SAFETY: a live timer of ours; never freed, which is the bug.
                     let _ = unsafe { NdisCancelTimerObject(t) };
                 }
             }
             Mode::WorkItemKeptPastHalt => {
-                WORK.with(|v| v.borrow_mut().clear());
+                locked(&WORK).clear();
             }
             Mode::TimerUsedAfterFree => {
-                let timers = TIMERS.with(|v| v.borrow().clone());
+                let timers = locked(&TIMERS).clone();
                 cleanup();
-                for t in timers {
+                for t in timers.into_iter().map(as_handle) {
                     // SAFETY: NDIS validates the handle; it is freed, which is the bug.
                     let _ = unsafe { NdisCancelTimerObject(t) };
                 }
@@ -491,7 +619,7 @@ ndis_fn! {
 
 ndis_fn! {
     unsafe fn unload(_o: PDRIVER_OBJECT) {
-        let t = DRIVER_TIMER.with(|d| d.replace(null_mut()));
+        let t = DRIVER_TIMER.swap(null_mut(), Ordering::SeqCst);
         if !t.is_null() && mode() != Mode::DriverTimerKeptPastUnload {
             // SAFETY: our driver-handle timer, at PASSIVE_LEVEL.
             let _ = unsafe { NdisCancelTimerObject(t) };
@@ -499,7 +627,7 @@ ndis_fn! {
             unsafe { NdisFreeTimerObject(t) };
         }
         // SAFETY: the handle from registration, once.
-        unsafe { NdisMDeregisterMiniportDriver(DRIVER.with(Cell::get)) };
+        unsafe { NdisMDeregisterMiniportDriver(DRIVER.load(Ordering::SeqCst)) };
     }
 }
 
