@@ -397,6 +397,10 @@ impl Emulator {
     }
 
     /// Pauses the adapter, then halts it (NDIS halts only paused adapters).
+    /// It does not wait for the threaded mode's workers: NDIS does not drain
+    /// a miniport's work items or timers at halt, so what the driver left
+    /// queued, set or running when MiniportHaltEx returns is its own bug
+    /// (rule `sched.leak`), as in the deterministic mode.
     pub fn halt_adapter(&mut self) -> Result<(), EmuError> {
         let (pause, halt, ctx, handle) = world::try_with(|w| {
             let d = w.driver?;

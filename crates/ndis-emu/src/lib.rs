@@ -7,11 +7,13 @@
 //!
 //! What it owns:
 //! * [`rules`]: the rules catalog (id, statement, source, proving test);
-//! * `world`: handles, ledger, IRQL, registered driver and adapter;
+//! * `world`: handles, ledger, spin locks, registered driver and adapter,
+//!   behind one process-global lock; per-CPU IRQL and handler frames;
 //! * [`condis`]: AFs, SAPs, VCs, parties, pended requests, and their rules;
 //! * `client`: the scripted CoNDIS clients' API on [`Emulator`];
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
-//!   a virtual clock; `faults`: fail the Nth allocation or Nth call of a DDI;
+//!   a virtual clock, or on worker and DPC threads (the threaded mode, for
+//!   stress); `faults`: fail the Nth allocation or Nth call of a DDI;
 //! * [`Emulator`]: the API tests and covmini-lab drive;
 //! * `ffi`: the exported DDIs, the one import table ([`ffi::table`]), call
 //!   parameters in C memory, and the calls into driver handlers;
@@ -23,7 +25,8 @@
 //!
 //! What it must not do: trust the driver (every handle and header is checked
 //! before use), succeed silently at something it does not implement, or
-//! share state between emulators (one per process at a time).
+//! share state between emulators (one per process at a time; in the
+//! threaded mode, one emulator runs on several threads).
 //!
 //! Status: registration, initialization, pause/restart/halt/unload, memory,
 //! spin locks, debug output, work items, timers, the whole call-manager

@@ -1,17 +1,20 @@
 //! The emulator's scheduler: NDIS I/O work items and NDIS timer objects, run
-//! on the emulator's own queue against a virtual clock.
+//! on the emulator's own queue against a virtual clock (the deterministic
+//! mode) or by worker and DPC threads (the threaded mode).
 //!
 //! What it owns: the state NDIS keeps per work item and per timer object, the
 //! virtual system time, the seeded choice among ready work, the rules of this
-//! area ([`SCHED`]), and the loop behind [`crate::Emulator::run_until_idle`]
-//! and [`crate::Emulator::advance_time`]. The DDIs themselves (raw pointers,
-//! headers) are in `ffi/deferred.rs`; the calls into the driver's routines are
-//! in `ffi/calls.rs`.
+//! area ([`SCHED`]), the loop behind [`crate::Emulator::run_until_idle`] and
+//! [`crate::Emulator::advance_time`], and the body of the threaded mode's
+//! threads. The DDIs themselves (raw pointers, headers) are in
+//! `ffi/deferred.rs`; the calls into the driver's routines are in
+//! `ffi/calls.rs`. What it must not do: hold the world lock while a routine
+//! runs, or move time by itself.
 //!
 //! # The model
 //!
-//! * A work item is *queued* from `NdisQueueIoWorkItem` until the scheduler
-//!   picks it. It leaves the queue before its routine runs, as a system worker
+//! * A work item is *queued* from `NdisQueueIoWorkItem` until a CPU picks
+//!   it. It leaves the queue before its routine runs, as a system worker
 //!   thread dequeues an `IO_WORKITEM` before calling it, so the routine may
 //!   requeue or free its own work item. Routines run at PASSIVE_LEVEL in a
 //!   `WorkItemRoutine` frame.
@@ -20,69 +23,73 @@
 //!   fires; a periodic timer is requeued one period later before its callback
 //!   runs, so it is always in the queue, as `KeSetTimerEx` keeps it.
 //!   Callbacks run at DISPATCH_LEVEL in a `NetTimerCallback` frame (a DPC).
+//! * *Running* is a state of its own: a routine or callback has been taken
+//!   off its queue and has not returned. NdisCancelTimerObject returns FALSE
+//!   for a one-shot timer whose callback is running (it is not in the queue)
+//!   and does not wait for it: the driver synchronizes itself (the DDI's
+//!   Remarks). For a periodic timer, cancelled at PASSIVE_LEVEL, it waits
+//!   until the callback has returned on every CPU, as its KeFlushQueuedDpcs
+//!   does.
 //! * Time is virtual: system time in 100 ns units, starting at
 //!   [`SYSTEM_TIME_BASE`] and moving only when the test asks, from one due
 //!   time to the next, so a 10 ms periodic timer fires ten times in
 //!   `advance_time(100)`. A negative `DueTime` is relative; a positive one is
-//!   absolute system time, and one already past fires at the next step.
-//! * Nothing runs by itself. `halt_adapter` and `unload` run no deferred work
-//!   either: a driver that leaves a work item queued or a timer set when
+//!   absolute system time, and one already past is due at once.
+//! * `halt_adapter` and `unload` run and wait for no deferred work: NDIS
+//!   does not drain a miniport's work items or timers at halt, the miniport
+//!   must. A driver that leaves a work item queued or a timer set when
 //!   MiniportHaltEx returns is caught by the rules below, not rescued. What
 //!   it left stays queued, so running the scheduler after the halt calls
 //!   into the halted driver, as Windows would.
 //! * Trace details name handles, contexts and virtual time, never code
 //!   addresses, so a trace does not depend on where the image was loaded.
 //!
-//! # Determinism
+//! # The deterministic mode (the default)
 //!
-//! Each step takes the *ready* set (queued work items and timers whose due
-//! time has come) in handle order and picks one with a SplitMix64 generator
-//! seeded by the emulator's seed ([`crate::Emulator::with_seed`]; `new()` is
-//! seed 0). The driver runs on one thread and every choice comes from the
-//! seed, so the same seed gives the same trace, and another seed gives
-//! another interleaving that Windows could also produce (several system
-//! worker threads and several processors' DPC queues do not keep FIFO order
-//! among each other). Running a scenario over many seeds is the stress test
-//! of this mode.
+//! Nothing runs by itself: `run_until_idle` and `advance_time` run the work
+//! on the emulator's thread (CPU 0). Each step takes the *ready* set (queued
+//! work items and timers whose due time has come) in handle order and picks
+//! one with a SplitMix64 generator seeded by the emulator's seed
+//! ([`crate::Emulator::with_seed`]; `new()` is seed 0). The driver runs on
+//! one thread and every choice comes from the seed, so the same seed gives
+//! the same trace, and another seed gives another interleaving that Windows
+//! could also produce (several system worker threads and several processors'
+//! DPC queues do not keep FIFO order among each other). Running a scenario
+//! over many seeds finds ordering bugs and replays each exactly, which is
+//! why the tests use this mode.
 //!
-//! # Threaded mode: not implemented
+//! # The threaded mode (for stress)
 //!
-//! The architecture asks for real threads for stress. ndis-emu does not have
-//! them yet, and this module does not pretend to: everything runs on the
-//! thread that owns the [`crate::Emulator`]. An honest threaded mode needs:
+//! [`crate::Emulator::threaded`] adds real threads, each a CPU of its own
+//! (`crate::world::Cpu`: its IRQL and handler frames are per thread):
 //!
-//! 1. A world reachable from every thread. Today `world::with` reaches a
-//!    thread-local, and a DDI called from any other thread aborts ("called
-//!    with no emulator running on this thread"). The world would become a
-//!    process-global `Mutex<Option<World>>` (one emulator per process is
-//!    already the rule: the session lock in `emulator.rs`), and the per-CPU
-//!    part (IRQL, the frame stack, the spin locks this CPU holds) would move
-//!    into a thread-local `Cpu`, since IRQL belongs to a processor.
-//! 2. Real spin locks: `KeAcquireSpinLock*` would spin on the driver's lock
-//!    word (atomically) instead of marking it held, and the deadlock check
-//!    would become "held by this CPU" rather than "held".
-//! 3. Worker threads: a few system worker threads that take work items (at
-//!    PASSIVE_LEVEL) and one DPC thread per virtual processor for timer
-//!    callbacks (at DISPATCH_LEVEL), each entering the driver through the same
-//!    `ffi/calls.rs` frames. The world lock is never held across a call into
-//!    the driver (already the rule here), so re-entrancy is unchanged.
-//! 4. A clock that moves on its own (wall time, or a virtual clock advanced
-//!    by a timer thread), and "running" as a real state: a one-shot timer's
-//!    callback may be running on another processor when
-//!    `NdisCancelTimerObject` returns FALSE, and `halt_adapter` must wait for
-//!    the workers to drain before it checks what is left.
-//! 5. Drivers under test that keep their state in globals rather than
-//!    thread-locals (the test fixtures use thread-locals).
+//! * `workers` system worker threads take queued work items as soon as they
+//!   are queued and run them at PASSIVE_LEVEL; as many DPC threads (one per
+//!   virtual processor) take due timers and run their callbacks at
+//!   DISPATCH_LEVEL. Both enter the driver through the same `ffi/calls.rs`
+//!   frames, with no lock held, and then run the client answers their
+//!   routine set off (see `crate::client`). The seeded choice still picks
+//!   among what is ready, but the threads' interleaving is the machine's: a
+//!   run cannot be replayed.
+//! * The clock stays virtual. A timer due now fires at once on a DPC thread;
+//!   later ones wait until `run_until_idle` / `advance_time` move time, which
+//!   they do only once nothing is queued, due or running (they wait for the
+//!   threads to drain at each due time), so a periodic timer still fires once
+//!   per period, and a test never sleeps. A work item that keeps requeueing
+//!   itself keeps the workers busy: `run_until_idle` gives up after the step
+//!   limit, as in the deterministic mode.
+//! * Spin locks (`ffi/exports.rs`) really exclude CPUs: a CPU spins while
+//!   another holds the lock, and a release by a CPU that does not hold it
+//!   breaks `irql.spin-lock-owner`, a rule only several CPUs can break.
+//! * [`crate::Emulator::concurrently`] runs client scripts on more CPUs.
+//! * The threads stop (finishing what they run) when the emulator finishes
+//!   or is dropped.
 //!
-//! What it would give up is reproducibility: a failing interleaving could not
-//! be replayed from a seed. Many seeds in this deterministic mode find the
-//! same ordering bugs and replay them exactly, which is why the tests use it.
-//!
-//! A related limit of this mode: a driver cannot *wait* for its own deferred
+//! A related limit of both modes: a driver cannot *wait* for its own deferred
 //! work (ndis-sys declares no wait DDI yet). When one is added
 //! (`NdisWaitEvent`, `KeWaitForSingleObject`), at PASSIVE_LEVEL it should pump
-//! this scheduler until its event is signalled, which keeps the run
-//! deterministic.
+//! this scheduler until its event is signalled in the deterministic mode, and
+//! block in the threaded mode.
 
 use std::collections::BTreeMap;
 
