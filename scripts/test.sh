@@ -31,8 +31,16 @@ cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 image="$repo/target/kernel/x64/covmini.sys"
 scripts/build-kernel.sh x64 >/dev/null
 echo "==> the scenarios again, against $image" >&2
-COVMINI_SYS="$image" cargo test -p covmini --no-fail-fast \
-  --test skeleton --test calls --test data --test qos --test driver_switch --test oids 2>&1 | tee -a "$log"
+scenarios=(
+  --test skeleton
+  --test calls
+  --test data
+  --test qos
+  --test oids
+  --test stress
+  --test driver_switch
+)
+COVMINI_SYS="$image" cargo test -p covmini --no-fail-fast "${scenarios[@]}" 2>&1 | tee -a "$log"
 
 # The loaded image under valgrind memcheck: zero errors or the run fails.
 if command -v valgrind >/dev/null; then
