@@ -1,7 +1,7 @@
 //! `--diagram FILE.svg`: the run as a sequence diagram, for a design review.
 //!
 //! Three lifelines: the scripted clients, NDIS (ndis-emu) and covmini. Each
-//! story step opens a shaded band; under it, one row per trace event:
+//! scenario step opens a shaded band; under it, one row per trace event:
 //! `->` NDIS calls a covmini handler (solid arrow NDIS → covmini), `<-` the
 //! handler returns (dashed arrow back, labelled with its status), `=>`
 //! covmini calls an NDIS DDI (solid arrow covmini → NDIS; when NDIS passes
@@ -310,7 +310,7 @@ fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool) {
 }
 
 fn band(svg: &mut Svg, n: usize, step: &Step) {
-    let (fill, edge) = if step.ok {
+    let (fill, edge) = if step.ok() {
         ("#e3edfb", "#9bb8e6")
     } else {
         ("#fbe3e3", "#e69b9b")
@@ -322,19 +322,23 @@ fn band(svg: &mut Svg, n: usize, step: &Step) {
         WIDTH - 12,
         BAND - 6
     );
-    let mark = if step.ok { "✓" } else { "✗ FAILED" };
+    let mark = if step.ok() { "✓" } else { "✗ FAILED" };
+    let text = match step.line {
+        Some(l) => format!("{} (line {l})", step.text),
+        None => step.text.clone(),
+    };
     let _ = writeln!(
         svg.body,
         r##"<text x="18" y="{}" font-size="14.5" font-weight="700" fill="#17263d">Step {n}: {}</text>"##,
         svg.y + 23,
-        esc(&step.text)
+        esc(&text)
     );
     let _ = writeln!(
         svg.body,
         r#"<text x="{}" y="{}" text-anchor="end" font-size="14.5" font-weight="700" fill="{}">{mark}</text>"#,
         WIDTH - 20,
         svg.y + 23,
-        if step.ok { C_DDI } else { C_BAD }
+        if step.ok() { C_DDI } else { C_BAD }
     );
     svg.y += BAND;
     svg.row = 0;
@@ -380,8 +384,11 @@ pub fn render(report: &Report, steps: &[Step], title: &str) -> String {
     let seen_v = steps.last().map_or(0, |s| s.violations.end);
     if seen_e < report.events.len() || seen_v < report.violations.len() {
         groups.push(Step {
-            text: "after the story: unload checks (leaks)".to_owned(),
-            ok: seen_v == report.violations.len(),
+            text: "after the last step: unload checks (leaks)".to_owned(),
+            phase: "driver",
+            line: None,
+            status: None,
+            failure: (seen_v != report.violations.len()).then(|| "leaks".to_owned()),
             events: seen_e..report.events.len(),
             violations: seen_v..report.violations.len(),
         });
@@ -520,7 +527,7 @@ fn legend(out: &mut String) {
     }
     let _ = writeln!(
         out,
-        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS delivering a call to a client. “×N”: N identical consecutive calls collapsed into one row. Left column: trace sequence number and IRQL. Shaded bands: the story’s steps.</text>"##,
+        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS delivering a call to a client. “×N”: N identical consecutive calls collapsed into one row. Left column: trace sequence number and IRQL. Shaded bands: the scenario’s steps (with their line in the file).</text>"##,
         x0 + 16,
         y0 + 58
     );
@@ -626,7 +633,10 @@ mod tests {
         };
         let steps = [Step {
             text: "add <the> adapter".to_owned(),
-            ok: true,
+            phase: "driver",
+            line: Some(4),
+            status: None,
+            failure: None,
             events: 0..13,
             violations: 0..1,
         }];
@@ -641,7 +651,7 @@ mod tests {
             "MiniportInitializeEx returns SUCCESS",
             "status 0x00000000",
             "[memory.ledger]",
-            "Step 1: add &lt;the&gt; adapter",
+            "Step 1: add &lt;the&gt; adapter (line 4)",
             "a &quot;test&quot; &amp; title",
             "delivered to the client",
         ] {

@@ -1,46 +1,97 @@
-//! The story's steps, each with the slice of the emulator's trace (and of its
+//! A run's steps, each with the slice of the emulator's trace (and of its
 //! violations) that happened while it ran, so the trace and the diagram can
-//! group NDIS↔driver traffic under the client action that caused it.
+//! group NDIS↔driver traffic under the client action that caused it, and the
+//! running counters the progress view and the summary show.
 
 use std::ops::Range;
 
-use ndis_emu::Emulator;
-
-/// One step of a story, as run.
+/// One step of a run, as run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
     /// What the step did, in words.
     pub text: String,
-    /// Whether it did what it should.
-    pub ok: bool,
+    /// Its phase (driver, setup, call, party, data, qos, teardown).
+    pub phase: &'static str,
+    /// The scenario line it comes from; `None` for the lab's own steps
+    /// (loading the driver, adding the adapter, the final halt and unload).
+    pub line: Option<usize>,
+    /// The NDIS status it came to, by name, when it has one.
+    pub status: Option<String>,
+    /// Why it failed (an unmet expectation), or `None`.
+    pub failure: Option<String>,
     /// Indices into `Report::events` recorded during the step.
     pub events: Range<usize>,
     /// Indices into `Report::violations` recorded during the step.
     pub violations: Range<usize>,
 }
 
-/// Records steps as the story runs and prints one line for each.
-#[derive(Default)]
-pub struct Recorder {
-    /// The steps so far.
-    pub steps: Vec<Step>,
-    events: usize,
-    violations: usize,
+impl Step {
+    /// It did what the scenario expected.
+    #[must_use]
+    pub fn ok(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    /// `Step n "text" (line L)`, for failure and violation messages.
+    #[must_use]
+    pub fn name(&self, n: usize) -> String {
+        match self.line {
+            Some(l) => format!("step {n} {:?} (line {l})", self.text),
+            None => format!("step {n} {:?}", self.text),
+        }
+    }
 }
 
-impl Recorder {
-    /// Records a step that ended now, and prints it.
-    pub fn record(&mut self, emu: &Emulator, text: &str, ok: bool) {
-        let report = emu.report();
-        let (events, violations) = (report.events.len(), report.violations.len());
-        println!("  {:<4} {text}", if ok { "ok" } else { "FAIL" });
-        self.steps.push(Step {
-            text: text.to_owned(),
-            ok,
-            events: self.events..events,
-            violations: self.violations..violations,
-        });
-        self.events = events;
-        self.violations = violations;
+/// NBLs and payload bytes that went one way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Flow {
+    /// `alice → bob`, or `alice → echo → alice`.
+    pub label: String,
+    /// NBLs received at the far end.
+    pub nbls: u64,
+    /// Payload bytes received at the far end.
+    pub bytes: u64,
+}
+
+/// The running counters of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// make_call steps taken.
+    pub calls_made: u64,
+    /// Calls that connected (at once, or when a pended answer accepted).
+    pub calls_accepted: u64,
+    /// Calls that ended with a failure status (rejected, no route, …).
+    pub calls_rejected: u64,
+    /// Data that went each way, in first-seen order.
+    pub flows: Vec<Flow>,
+    /// Handlers NDIS called (`->` events).
+    pub handler_calls: u64,
+    /// DDIs covmini called (`=>` events).
+    pub ddi_calls: u64,
+    /// Contract violations so far (leaks included once the run ends).
+    pub violations: u64,
+    /// Steps whose expectation was not met.
+    pub failed_steps: u64,
+}
+
+impl Counters {
+    /// Adds `nbls` NBLs and `bytes` bytes to the flow `label`.
+    pub fn add_flow(&mut self, label: &str, nbls: u64, bytes: u64) {
+        if let Some(f) = self.flows.iter_mut().find(|f| f.label == label) {
+            f.nbls += nbls;
+            f.bytes += bytes;
+        } else {
+            self.flows.push(Flow {
+                label: label.to_owned(),
+                nbls,
+                bytes,
+            });
+        }
+    }
+
+    /// NBLs received, all flows.
+    #[must_use]
+    pub fn nbls(&self) -> u64 {
+        self.flows.iter().map(|f| f.nbls).sum()
     }
 }

@@ -1,6 +1,8 @@
-//! `--trace FILE.json`: the whole run as JSON — the story's steps, every
-//! NDIS↔driver call in order (sequence number, IRQL, direction, handler or
-//! DDI, arguments/status/objects) and every violation with its rule id.
+//! `--trace FILE.json`: the whole run as JSON — the scenario, its steps
+//! (with their scenario line, phase, status and any unmet expectation), the
+//! counters, every NDIS↔driver call in order (sequence number, IRQL,
+//! direction, handler or DDI, arguments/status/object ids) and every
+//! violation with its rule id and step.
 //!
 //! Written by hand (no serde): the shape is small and fixed, one object per
 //! line so the file diffs well.
@@ -8,9 +10,13 @@
 //! ```json
 //! {
 //!   "tool": "covmini-lab",
+//!   "scenario": {"name": "echo", "file": "scenarios/echo.toml", "seed": 0},
+//!   "passed": true,
 //!   "clean": true,
+//!   "counters": {"calls_made": 1, "calls_accepted": 1, "calls_rejected": 0, "handler_calls": 80, "ddi_calls": 700, "violations": 0,
+//!                "flows": [{"label": "alice → echo → alice", "nbls": 4, "bytes": 256}]},
 //!   "steps": [
-//!     {"n": 1, "text": "load the driver", "ok": true, "first_event": 0, "end_event": 8, "violations": []}
+//!     {"n": 1, "line": null, "phase": "driver", "text": "load the driver", "status": "SUCCESS", "ok": true, "failure": null, "first_event": 0, "end_event": 8, "violations": []}
 //!   ],
 //!   "events": [
 //!     {"seq": 0, "irql": 0, "dir": "->", "name": "DriverEntry", "detail": ""}
@@ -23,14 +29,17 @@
 //!
 //! `dir` is `->` (NDIS calls a covmini handler), `<-` (the handler returns),
 //! `=>` (covmini calls an NDIS DDI) or `!!` (a fault ndis-emu injected).
-//! A violation's `step` is the 1-based step during which it was seen, or
-//! `null` when it was found after the story (the leak check at unload).
+//! A step's `line` is its line in the scenario file (`null` for the lab's
+//! own steps: load, add adapter, the final halt and unload). A violation's
+//! `step` is the 1-based step during which it was seen, or `null` when it
+//! was found after the last step (the leak check at unload).
 
 use std::fmt::Write;
 
 use ndis_emu::Report;
 
-use crate::steps::Step;
+use crate::runner::Outcome;
+use crate::steps::{Counters, Step};
 
 /// `text` as a JSON string literal, quotes included.
 #[must_use]
@@ -59,22 +68,69 @@ fn step_of_violation(steps: &[Step], index: usize) -> Option<usize> {
     steps.iter().position(|s| s.violations.contains(&index)).map(|i| i + 1)
 }
 
-/// The report and the story's steps as a JSON document.
+fn opt_str(text: Option<&str>) -> String {
+    text.map_or_else(|| "null".to_owned(), json_str)
+}
+
+fn counters_json(c: &Counters) -> String {
+    let flows: Vec<String> = c
+        .flows
+        .iter()
+        .map(|f| {
+            format!(
+                "{{\"label\": {}, \"nbls\": {}, \"bytes\": {}}}",
+                json_str(&f.label),
+                f.nbls,
+                f.bytes
+            )
+        })
+        .collect();
+    format!(
+        "{{\"calls_made\": {}, \"calls_accepted\": {}, \"calls_rejected\": {}, \"handler_calls\": {}, \"ddi_calls\": {}, \"violations\": {}, \"failed_steps\": {}, \"flows\": [{}]}}",
+        c.calls_made,
+        c.calls_accepted,
+        c.calls_rejected,
+        c.handler_calls,
+        c.ddi_calls,
+        c.violations,
+        c.failed_steps,
+        flows.join(", ")
+    )
+}
+
+/// A run of scenario `name` from `file` with `seed` as a JSON document.
 #[must_use]
-pub fn to_json(report: &Report, steps: &[Step]) -> String {
+pub fn to_json(outcome: &Outcome, name: &str, file: &str, seed: u64) -> String {
+    let head = format!(
+        "  \"scenario\": {{\"name\": {}, \"file\": {}, \"seed\": {seed}}},\n  \"passed\": {},\n  \"counters\": {},\n",
+        json_str(name),
+        json_str(file),
+        outcome.passed(),
+        counters_json(&outcome.counters)
+    );
+    document(&outcome.report, &outcome.steps, &head)
+}
+
+/// The document: `head` (whole lines) after `tool`, then the rest.
+fn document(report: &Report, steps: &[Step], head: &str) -> String {
     let mut out = String::new();
     out.push_str("{\n  \"tool\": \"covmini-lab\",\n");
+    out.push_str(head);
     let _ = writeln!(out, "  \"clean\": {},", report.is_clean());
     out.push_str("  \"steps\": [");
     for (i, s) in steps.iter().enumerate() {
         let v: Vec<String> = s.violations.clone().map(|v| v.to_string()).collect();
         let _ = write!(
             out,
-            "{}\n    {{\"n\": {}, \"text\": {}, \"ok\": {}, \"first_event\": {}, \"end_event\": {}, \"violations\": [{}]}}",
+            "{}\n    {{\"n\": {}, \"line\": {}, \"phase\": {}, \"text\": {}, \"status\": {}, \"ok\": {}, \"failure\": {}, \"first_event\": {}, \"end_event\": {}, \"violations\": [{}]}}",
             if i == 0 { "" } else { "," },
             i + 1,
+            s.line.map_or_else(|| "null".to_owned(), |l| l.to_string()),
+            json_str(s.phase),
             json_str(&s.text),
-            s.ok,
+            opt_str(s.status.as_deref()),
+            s.ok(),
+            opt_str(s.failure.as_deref()),
             s.events.start,
             s.events.end,
             v.join(", ")
@@ -154,17 +210,33 @@ mod tests {
 
     #[test]
     fn a_small_report_gives_exact_json() {
-        let steps = [Step {
+        let steps = vec![Step {
             text: "load \"it\"".to_owned(),
-            ok: true,
+            phase: "driver",
+            line: Some(7),
+            status: Some("SUCCESS".to_owned()),
+            failure: Some("expected \"x\"".to_owned()),
             events: 0..2,
             violations: 0..1,
         }];
+        let mut counters = Counters {
+            calls_made: 1,
+            ..Counters::default()
+        };
+        counters.add_flow("a → b", 2, 3);
+        let outcome = Outcome {
+            steps,
+            counters,
+            report: small_report(),
+        };
         let want = r#"{
   "tool": "covmini-lab",
+  "scenario": {"name": "s", "file": "f.toml", "seed": 9},
+  "passed": false,
+  "counters": {"calls_made": 1, "calls_accepted": 0, "calls_rejected": 0, "handler_calls": 0, "ddi_calls": 0, "violations": 0, "failed_steps": 0, "flows": [{"label": "a → b", "nbls": 2, "bytes": 3}]},
   "clean": false,
   "steps": [
-    {"n": 1, "text": "load \"it\"", "ok": true, "first_event": 0, "end_event": 2, "violations": [0]}
+    {"n": 1, "line": 7, "phase": "driver", "text": "load \"it\"", "status": "SUCCESS", "ok": false, "failure": "expected \"x\"", "first_event": 0, "end_event": 2, "violations": [0]}
   ],
   "events": [
     {"seq": 0, "irql": 0, "dir": "->", "name": "DriverEntry", "detail": ""},
@@ -175,7 +247,7 @@ mod tests {
   ]
 }
 "#;
-        assert_eq!(to_json(&small_report(), &steps), want);
+        assert_eq!(to_json(&outcome, "s", "f.toml", 9), want);
     }
 
     #[test]
@@ -186,10 +258,10 @@ mod tests {
             debug_output: Vec::new(),
         };
         assert_eq!(
-            to_json(&empty, &[]),
+            document(&empty, &[], ""),
             "{\n  \"tool\": \"covmini-lab\",\n  \"clean\": true,\n  \"steps\": [],\n  \"events\": [],\n  \"violations\": []\n}\n"
         );
-        assert!(to_json(&small_report(), &[]).contains("\"step\": null"));
+        assert!(document(&small_report(), &[], "").contains("\"step\": null"));
     }
 
     #[test]

@@ -1,0 +1,63 @@
+//! The command line (clap types only; `main` turns them into actions).
+//! A new subcommand is one more [`Command`] variant with its own `Args`
+//! struct, and one more arm in `main`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run covmini, a CoNDIS miniport with an integrated call manager, inside
+/// ndis-emu, a user-mode NDIS that enforces the CoNDIS contract.
+///
+/// With no command, runs the built-in story (`run`).
+#[derive(Parser)]
+#[command(version, about, long_about)]
+pub struct Cli {
+    /// Print no progress: only failures, violations and the summary table.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Run this kernel image (covmini.sys, x64), loaded into the process by
+    /// ndis-emu's PE loader, instead of the host build (x86_64 Linux only).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub sys: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a scenario (a TOML file, see scenarios/README.md; the built-in
+    /// story when none is given) and report: a line per step, a summary
+    /// table, and exit status 1 on any unmet expectation, violation or leak
+    /// (2 for a malformed scenario or an image that cannot be loaded).
+    Run(RunArgs),
+    /// Print the ndis-emu rules catalog (Markdown).
+    Rules,
+}
+
+/// `run`'s arguments.
+#[derive(Args, Default)]
+pub struct RunArgs {
+    /// The scenario file (default: the built-in story, scenarios/story.toml).
+    #[arg(value_name = "SCENARIO.toml")]
+    pub scenario: Option<PathBuf>,
+    /// The scheduler seed (overrides the scenario's `seed`).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Write every NDIS↔driver call (with IRQL, arguments, statuses, object
+    /// ids), the steps and the violations to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write the message sequence between the clients, NDIS and covmini to
+    /// FILE as an SVG sequence diagram.
+    #[arg(long, value_name = "FILE")]
+    pub diagram: Option<PathBuf>,
+    /// Also print every NDIS↔driver call under the step that caused it.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Only check the scenario file (errors name the line), run nothing.
+    #[arg(long)]
+    pub check: bool,
+}

@@ -1,0 +1,703 @@
+//! Runs a checked [`Scenario`] against covmini under ndis-emu.
+//!
+//! The runner brings the driver up (DriverEntry, then the adapter), takes
+//! the scenario's steps in order as its scripted CoNDIS clients, compares
+//! each outcome with what the step expects, and takes the adapter down
+//! (halt, unload) whatever happened, so the leak check always runs. The
+//! first unmet expectation stops the scenario's steps (later steps would act
+//! on state that is not what the file describes); violations do not stop it.
+//!
+//! Besides the status a step names, the runner checks what a client would
+//! rely on: a call that made SUCCESS has both ends connected and active; a
+//! closed call's peer was told and covmini deleted the VC it created; a send
+//! completed every NBL and the far end received exactly the bytes sent.
+//!
+//! Like a well-behaved client it deletes its own VC when its call did not
+//! connect or was closed (NdisCoDeleteVc), so a scenario need not.
+//!
+//! What it must not do: parse anything (the scenario is checked already) or
+//! print (the caller's observer sees each step as it ends).
+
+use std::collections::HashMap;
+
+use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS};
+use ndis_emu::{Af, CallSpec, CallState, Client, Emulator, Event, Party, Report, Sap, Vc};
+use ndis_sys::{DRIVER_INITIALIZE, NDIS_STATUS, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
+
+use crate::scenario::{Action, Flow, Scenario, Step as Decl, Target, phase, status};
+use crate::steps::{Counters, Step};
+
+/// What a run left: its steps, counters and the emulator's report.
+pub struct Outcome {
+    /// Every step taken, the lab's own included.
+    pub steps: Vec<Step>,
+    /// The final counters (leaks included in `violations`).
+    pub counters: Counters,
+    /// The emulator's report (trace, violations, debug output).
+    pub report: Report,
+}
+
+impl Outcome {
+    /// Every expectation met, no violation, no leak.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.report.is_clean() && self.steps.iter().all(Step::ok)
+    }
+}
+
+/// How many steps a run of `scenario` takes when nothing fails: loading the
+/// driver, adding the adapter, the scenario's own, a halt unless the
+/// scenario has one, and the unload.
+#[must_use]
+pub fn planned_steps(scenario: &Scenario) -> usize {
+    let halts = scenario.steps.iter().any(|s| s.action == Action::Halt);
+    scenario.steps.len() + if halts { 3 } else { 4 }
+}
+
+struct ClientRt {
+    handle: Client,
+    af: Option<Af>,
+    saps: HashMap<String, Sap>,
+}
+
+struct CallRt {
+    caller: usize,
+    caller_vc: Option<Vc>,
+    callee: Option<usize>,
+    callee_vc: Option<Vc>,
+    to: Target,
+}
+
+/// What one step came to: a status, or an error before any status.
+struct Done {
+    status: Option<NDIS_STATUS>,
+    failure: Option<String>,
+}
+
+impl Done {
+    fn status(s: NDIS_STATUS) -> Self {
+        Self {
+            status: Some(s),
+            failure: None,
+        }
+    }
+    fn fail(why: String) -> Self {
+        Self {
+            status: None,
+            failure: Some(why),
+        }
+    }
+}
+
+struct Runner<'a, F> {
+    emu: Emulator,
+    scenario: &'a Scenario,
+    seed: u64,
+    clients: Vec<ClientRt>,
+    calls: HashMap<String, CallRt>,
+    parties: HashMap<String, Party>,
+    counters: Counters,
+    steps: Vec<Step>,
+    events_seen: usize,
+    violations_seen: usize,
+    observer: F,
+}
+
+/// Runs `scenario` with the driver whose DriverEntry is `entry`, on a
+/// scheduler seeded with `seed`. `observer` sees each step as it ends: its
+/// index, the step, the counters so far and the trace events it caused.
+pub fn run(
+    scenario: &Scenario,
+    entry: DRIVER_INITIALIZE,
+    seed: u64,
+    observer: impl FnMut(usize, &Step, &Counters, &[Event]),
+) -> Outcome {
+    let mut r = Runner {
+        emu: Emulator::with_seed(seed),
+        scenario,
+        seed,
+        clients: Vec::new(),
+        calls: HashMap::new(),
+        parties: HashMap::new(),
+        counters: Counters::default(),
+        steps: Vec::new(),
+        events_seen: 0,
+        violations_seen: 0,
+        observer,
+    };
+    r.all(entry);
+    let report = r.emu.finish();
+    let mut counters = r.counters;
+    counters.violations = report.violations.len() as u64;
+    Outcome {
+        steps: r.steps,
+        counters,
+        report,
+    }
+}
+
+/// Best-effort call parameters at `flow` naming `address` as the called
+/// covmini address (covmini's format: docs/call-manager.md).
+fn call_spec(address: &str, flow: Flow) -> CallSpec {
+    let mut spec = CallSpec::best_effort(flow.rate, flow.max_sdu);
+    spec.media_specific_type = PARAM_TYPE_CALLED_ADDRESS;
+    spec.media_specific = address.as_bytes().to_vec();
+    spec
+}
+
+/// The payload of NBL `i` of a send: `size` bytes of a pattern that differs
+/// per step and NBL, so a misdelivered NBL shows.
+fn payload(seed: u64, line: usize, i: u32, size: u32) -> Vec<u8> {
+    let base = seed.wrapping_mul(131).wrapping_add(line as u64 * 31 + u64::from(i) * 7);
+    (0..u64::from(size))
+        .map(|j| (base.wrapping_add(j) % 251) as u8)
+        .collect()
+}
+
+impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
+    fn name(&self, client: usize) -> &str {
+        self.scenario.clients.get(client).map_or("?", |c| c.name.as_str())
+    }
+
+    /// Records a step that ended now and tells the observer.
+    fn record(&mut self, text: String, phase: &'static str, line: Option<usize>, done: Done) {
+        let report = self.emu.report();
+        let (events, violations) = (report.events.len(), report.violations.len());
+        let range = self.events_seen..events;
+        for e in report.events.get(range.clone()).unwrap_or(&[]) {
+            match e.dir {
+                "->" => self.counters.handler_calls += 1,
+                "=>" => self.counters.ddi_calls += 1,
+                _ => {}
+            }
+        }
+        self.counters.violations = violations as u64;
+        if done.failure.is_some() {
+            self.counters.failed_steps += 1;
+        }
+        let step = Step {
+            text,
+            phase,
+            line,
+            status: done.status.map(status::name),
+            failure: done.failure,
+            events: range.clone(),
+            violations: self.violations_seen..violations,
+        };
+        (self.observer)(
+            self.steps.len(),
+            &step,
+            &self.counters,
+            report.events.get(range).unwrap_or(&[]),
+        );
+        self.steps.push(step);
+        self.events_seen = events;
+        self.violations_seen = violations;
+    }
+
+    fn all(&mut self, entry: DRIVER_INITIALIZE) {
+        let loaded = self.emu.load(entry);
+        let ok = loaded.is_ok();
+        self.record(
+            "load the driver: DriverEntry registers the CoNDIS miniport".to_owned(),
+            "driver",
+            None,
+            match loaded {
+                Ok(()) => Done::status(NDIS_STATUS_SUCCESS),
+                Err(e) => Done::fail(format!("load the driver: {e}")),
+            },
+        );
+        if !ok {
+            return;
+        }
+        let added = self.emu.add_adapter();
+        let ok = added.is_ok();
+        self.record(
+            "add the adapter: InitializeEx, then Restart".to_owned(),
+            "driver",
+            None,
+            match added {
+                Ok(()) => Done::status(NDIS_STATUS_SUCCESS),
+                Err(e) => Done::fail(format!("add the adapter: {e}")),
+            },
+        );
+        if ok {
+            self.clients = self
+                .scenario
+                .clients
+                .iter()
+                .map(|c| {
+                    let handle = self.emu.client(&c.name);
+                    let answer = match c.answers {
+                        crate::scenario::Answers::Sync => ndis_emu::Answer::Sync,
+                        crate::scenario::Answers::Pend => ndis_emu::Answer::Pend,
+                    };
+                    self.emu.set_incoming_answer(handle, answer, c.answer_status);
+                    ClientRt {
+                        handle,
+                        af: None,
+                        saps: HashMap::new(),
+                    }
+                })
+                .collect();
+            let mut halted = false;
+            for decl in &self.scenario.steps {
+                let done = self.step(decl);
+                let done = check_expectation(decl, done);
+                let failed = done.failure.is_some();
+                halted |= decl.action == Action::Halt && !failed;
+                self.record(self.scenario.describe(decl), phase(&decl.action), Some(decl.line), done);
+                if failed {
+                    break;
+                }
+            }
+            if !halted {
+                let done = match self.emu.halt_adapter() {
+                    Ok(()) => Done::status(NDIS_STATUS_SUCCESS),
+                    Err(e) => Done::fail(format!("halt: {e}")),
+                };
+                self.record(
+                    "halt the adapter (end of the scenario): covmini asks every client to close its AF".to_owned(),
+                    "driver",
+                    None,
+                    done,
+                );
+            }
+        }
+        let done = match self.emu.unload() {
+            Ok(()) => Done::status(NDIS_STATUS_SUCCESS),
+            Err(e) => Done::fail(format!("unload: {e}")),
+        };
+        self.record(
+            "unload the driver: MiniportDriverUnload deregisters it".to_owned(),
+            "driver",
+            None,
+            done,
+        );
+    }
+
+    fn af(&self, client: usize) -> Result<Af, Done> {
+        self.clients
+            .get(client)
+            .and_then(|c| c.af)
+            .ok_or_else(|| Done::fail(format!("client {:?} has no open AF at this point", self.name(client))))
+    }
+
+    /// The VC `client` holds of call `name`.
+    fn vc_of(&self, client: usize, name: &str) -> Result<Vc, Done> {
+        let call = self
+            .calls
+            .get(name)
+            .ok_or_else(|| Done::fail(format!("call {name:?} was never made")))?;
+        let vc = if client == call.caller {
+            call.caller_vc
+        } else {
+            call.callee_vc
+        };
+        vc.ok_or_else(|| {
+            Done::fail(format!(
+                "{:?} holds no VC of call {name:?} (the call did not connect, or was closed)",
+                self.name(client)
+            ))
+        })
+    }
+
+    fn step(&mut self, decl: &Decl) -> Done {
+        let who = decl.client.unwrap_or(usize::MAX);
+        let result = match &decl.action {
+            Action::OpenAf => self.open_af(who),
+            Action::RegisterSap { address } => self.register_sap(who, address),
+            Action::DeregisterSap { address } => self.deregister_sap(who, address),
+            Action::CloseAf => self.close_af(who),
+            Action::MakeCall {
+                call,
+                to,
+                flow,
+                multipoint,
+                party,
+            } => self.make_call(who, call, to, *flow, *multipoint, party.as_deref()),
+            Action::Answer { call, status } => self.answer(call, *status),
+            Action::AddParty { call, party, to } => self.add_party(who, call, party, to),
+            Action::DropParty { party } => self.drop_party(party),
+            Action::Send { call, count, size } => self.send(decl, who, call, *count, *size),
+            Action::ModifyQos { call, flow } => self.modify_qos(who, call, *flow),
+            Action::CloseCall { call } => self.close_call(who, call),
+            Action::Halt => self.halt(),
+        };
+        result.unwrap_or_else(|d| d)
+    }
+
+    fn open_af(&mut self, who: usize) -> Result<Done, Done> {
+        let handle = self
+            .clients
+            .get(who)
+            .map(|c| c.handle)
+            .ok_or_else(|| Done::fail("no client".into()))?;
+        let (af, s) = match self.emu.open_af(handle, covmini::config::AF) {
+            Ok(af) => (Some(af), NDIS_STATUS_SUCCESS),
+            Err(NDIS_STATUS_PENDING) => (self.emu.last_af(), NDIS_STATUS_PENDING),
+            Err(s) => (None, s),
+        };
+        if let Some(c) = self.clients.get_mut(who) {
+            c.af = af;
+        }
+        Ok(Done::status(s))
+    }
+
+    fn register_sap(&mut self, who: usize, address: &str) -> Result<Done, Done> {
+        let af = self.af(who)?;
+        Ok(match self.emu.register_sap(af, SAP_TYPE_ADDRESS, address.as_bytes()) {
+            Ok(sap) => {
+                if let Some(c) = self.clients.get_mut(who) {
+                    c.saps.insert(address.to_owned(), sap);
+                }
+                Done::status(NDIS_STATUS_SUCCESS)
+            }
+            Err(s) => Done::status(s),
+        })
+    }
+
+    fn deregister_sap(&mut self, who: usize, address: &str) -> Result<Done, Done> {
+        let sap = self
+            .clients
+            .get(who)
+            .and_then(|c| c.saps.get(address).copied())
+            .ok_or_else(|| Done::fail(format!("{:?} holds no SAP {address:?}", self.name(who))))?;
+        let s = self.emu.deregister_sap(sap);
+        if s == NDIS_STATUS_SUCCESS
+            && let Some(c) = self.clients.get_mut(who)
+        {
+            c.saps.remove(address);
+        }
+        Ok(Done::status(s))
+    }
+
+    fn close_af(&mut self, who: usize) -> Result<Done, Done> {
+        let af = self.af(who)?;
+        let s = self.emu.close_af(af);
+        if s == NDIS_STATUS_SUCCESS
+            && let Some(c) = self.clients.get_mut(who)
+        {
+            c.af = None;
+        }
+        Ok(Done::status(s))
+    }
+
+    /// Both ends of call `name` are connected and active, as a client that
+    /// saw SUCCESS relies on.
+    fn check_connected(&self, name: &str) -> Result<(), Done> {
+        let Some(call) = self.calls.get(name) else {
+            return Ok(());
+        };
+        let up = Some((CallState::Connected, true));
+        let mut ends = vec![("caller", call.caller_vc)];
+        if call.callee.is_some() {
+            ends.push(("callee", call.callee_vc));
+        }
+        for (end, vc) in ends {
+            let state = vc.and_then(|v| self.emu.vc_state(v));
+            if state != up {
+                return Err(Done {
+                    status: Some(NDIS_STATUS_SUCCESS),
+                    failure: Some(format!(
+                        "the call reported SUCCESS but the {end}'s VC is {state:?}, not connected and active"
+                    )),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The caller deletes its VC of a call that did not connect.
+    fn give_up_call(&mut self, name: &str, status: NDIS_STATUS) -> Result<Done, Done> {
+        self.counters.calls_rejected += 1;
+        let vc = self.calls.get_mut(name).and_then(|c| {
+            c.callee_vc = None;
+            c.caller_vc.take()
+        });
+        if let Some(vc) = vc {
+            let d = self.emu.delete_vc(vc);
+            if d != NDIS_STATUS_SUCCESS {
+                return Err(Done {
+                    status: Some(status),
+                    failure: Some(format!(
+                        "after the failed call the caller could not delete its VC: NdisCoDeleteVc returned {}",
+                        status::name(d)
+                    )),
+                });
+            }
+        }
+        Ok(Done::status(status))
+    }
+
+    fn make_call(
+        &mut self,
+        who: usize,
+        name: &str,
+        to: &Target,
+        flow: Flow,
+        multipoint: bool,
+        party: Option<&str>,
+    ) -> Result<Done, Done> {
+        let af = self.af(who)?;
+        let vc = self.emu.create_vc(af).map_err(|s| Done {
+            status: Some(s),
+            failure: Some(format!("NdisCoCreateVc failed with {}", status::name(s))),
+        })?;
+        let callee = match to {
+            Target::Sap { owner, .. } => Some(*owner),
+            Target::Echo | Target::Undeclared(_) => None,
+        };
+        let callee_handle = callee.and_then(|c| self.clients.get(c)).map(|c| c.handle);
+        let before = callee_handle.map(|h| self.emu.offered_vcs(h)).unwrap_or_default();
+        let spec = call_spec(to.address(), flow);
+        let (s, first_party) = if multipoint {
+            self.emu.make_multipoint_call(vc, &spec)
+        } else {
+            (self.emu.make_call(vc, &spec), None)
+        };
+        self.counters.calls_made += 1;
+        let callee_vc = callee_handle.and_then(|h| self.emu.offered_vcs(h).into_iter().rfind(|v| !before.contains(v)));
+        if let (Some(p), Some(n)) = (first_party, party) {
+            self.parties.insert(n.to_owned(), p);
+        }
+        self.calls.insert(
+            name.to_owned(),
+            CallRt {
+                caller: who,
+                caller_vc: Some(vc),
+                callee,
+                callee_vc,
+                to: to.clone(),
+            },
+        );
+        match s {
+            NDIS_STATUS_SUCCESS => {
+                self.check_connected(name)?;
+                self.counters.calls_accepted += 1;
+                Ok(Done::status(s))
+            }
+            NDIS_STATUS_PENDING => Ok(Done::status(s)),
+            _ => self.give_up_call(name, s),
+        }
+    }
+
+    fn answer(&mut self, name: &str, answer: NDIS_STATUS) -> Result<Done, Done> {
+        let call = self
+            .calls
+            .get(name)
+            .ok_or_else(|| Done::fail(format!("call {name:?} was never made")))?;
+        let vc = call
+            .callee_vc
+            .ok_or_else(|| Done::fail(format!("call {name:?} was not offered to its callee")))?;
+        let caller = self.clients.get(call.caller).map(|c| c.handle);
+        let seen = caller.map_or(0, |c| self.emu.inbox(c).len());
+        if let Err(s) = self.emu.answer_incoming(vc, answer) {
+            return Ok(Done::status(s));
+        }
+        let completion = caller
+            .map(|c| self.emu.inbox(c))
+            .unwrap_or_default()
+            .iter()
+            .skip(seen)
+            .filter_map(|l| l.strip_prefix("MakeCallComplete "))
+            .filter_map(|h| status::parse(h.split_whitespace().next().unwrap_or("")))
+            .next_back();
+        let Some(s) = completion else {
+            return Err(Done::fail(
+                "the callee answered but the caller's make call did not complete (no MakeCallComplete)".to_owned(),
+            ));
+        };
+        if s == NDIS_STATUS_SUCCESS {
+            self.check_connected(name)?;
+            self.counters.calls_accepted += 1;
+            Ok(Done::status(s))
+        } else {
+            self.give_up_call(name, s)
+        }
+    }
+
+    fn add_party(&mut self, who: usize, call: &str, party: &str, to: &Target) -> Result<Done, Done> {
+        let vc = self.vc_of(who, call)?;
+        let (s, p) = self.emu.add_party(vc, &call_spec(to.address(), Flow::default()));
+        if let Some(p) = p
+            && matches!(s, NDIS_STATUS_SUCCESS | NDIS_STATUS_PENDING)
+        {
+            self.parties.insert(party.to_owned(), p);
+        }
+        Ok(Done::status(s))
+    }
+
+    fn drop_party(&mut self, party: &str) -> Result<Done, Done> {
+        let p = self
+            .parties
+            .get(party)
+            .copied()
+            .ok_or_else(|| Done::fail(format!("party {party:?} was never added (its add step failed)")))?;
+        let s = self.emu.drop_party(p, &[]);
+        if s == NDIS_STATUS_SUCCESS {
+            self.parties.remove(party);
+        }
+        Ok(Done::status(s))
+    }
+
+    fn send(&mut self, decl: &Decl, who: usize, name: &str, count: u32, size: u32) -> Result<Done, Done> {
+        let vc = self.vc_of(who, name)?;
+        let (receiver, label) = {
+            let call = self.calls.get(name).ok_or_else(|| Done::fail("no call".into()))?;
+            let me = self.name(who).to_owned();
+            match (call.callee, &call.to) {
+                (Some(callee), _) => {
+                    let peer = if who == call.caller { callee } else { call.caller };
+                    (peer, format!("{me} → {}", self.name(peer)))
+                }
+                (None, Target::Echo) => (who, format!("{me} → echo → {me}")),
+                (None, to) => (who, format!("{me} → {:?}", to.address())),
+            }
+        };
+        let sender = self
+            .clients
+            .get(who)
+            .map(|c| c.handle)
+            .ok_or_else(|| Done::fail("no client".into()))?;
+        let receiver = self
+            .clients
+            .get(receiver)
+            .map(|c| c.handle)
+            .ok_or_else(|| Done::fail("no client".into()))?;
+        let payloads: Vec<Vec<u8>> = (0..count).map(|i| payload(self.seed, decl.line, i, size)).collect();
+        let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        let (sent_before, got_before) = (self.emu.send_results(sender).len(), self.emu.received(receiver).len());
+        if let Err(s) = self.emu.send(vc, &refs) {
+            return Ok(Done::status(s));
+        }
+        let results: Vec<NDIS_STATUS> = self.emu.send_results(sender).into_iter().skip(sent_before).collect();
+        let got: Vec<Vec<u8>> = self.emu.received(receiver).into_iter().skip(got_before).collect();
+        let bytes: u64 = got.iter().map(|p| p.len() as u64).sum();
+        self.counters.add_flow(&label, got.len() as u64, bytes);
+        let status = results
+            .iter()
+            .copied()
+            .find(|s| *s != NDIS_STATUS_SUCCESS)
+            .unwrap_or(NDIS_STATUS_SUCCESS);
+        let want_ok = decl.expect.status == NDIS_STATUS_SUCCESS;
+        let want_n = decl
+            .expect
+            .received
+            .unwrap_or(if want_ok { u64::from(count) } else { 0 });
+        let want_b = decl
+            .expect
+            .bytes
+            .unwrap_or(if want_ok { u64::from(count) * u64::from(size) } else { 0 });
+        let failure = if results.len() != count as usize {
+            Some(format!(
+                "{} of {count} sends completed (NdisMCoSendNetBufferListsComplete)",
+                results.len()
+            ))
+        } else if got.len() as u64 != want_n || bytes != want_b {
+            Some(format!(
+                "{label}: received {} NBL(s), {bytes} B; expected {want_n} NBL(s), {want_b} B",
+                got.len()
+            ))
+        } else if want_ok && got != payloads {
+            let k = got.iter().zip(&payloads).position(|(a, b)| a != b).unwrap_or(0);
+            Some(format!("{label}: NBL {k} arrived with other bytes than were sent"))
+        } else {
+            None
+        };
+        Ok(Done {
+            status: Some(status),
+            failure,
+        })
+    }
+
+    fn modify_qos(&mut self, who: usize, name: &str, flow: Flow) -> Result<Done, Done> {
+        let vc = self.vc_of(who, name)?;
+        let to = self
+            .calls
+            .get(name)
+            .map(|c| c.to.address().to_owned())
+            .unwrap_or_default();
+        Ok(Done::status(self.emu.modify_qos(vc, &call_spec(&to, flow))))
+    }
+
+    fn close_call(&mut self, who: usize, name: &str) -> Result<Done, Done> {
+        let vc = self.vc_of(who, name)?;
+        let (caller, callee, callee_vc) = self
+            .calls
+            .get(name)
+            .map(|c| (c.caller, c.callee, c.callee_vc))
+            .ok_or_else(|| Done::fail("no call".into()))?;
+        let peer = callee.map(|c| if who == caller { c } else { caller });
+        let peer_handle = peer.and_then(|p| self.clients.get(p)).map(|c| c.handle);
+        let seen = peer_handle.map_or(0, |h| self.emu.inbox(h).len());
+        let s = self.emu.close_call(vc, &[]);
+        if s != NDIS_STATUS_SUCCESS {
+            return Ok(Done::status(s));
+        }
+        self.emu.pump();
+        let fail = |why: String| Done {
+            status: Some(s),
+            failure: Some(why),
+        };
+        if let Some(h) = peer_handle {
+            let told = self
+                .emu
+                .inbox(h)
+                .iter()
+                .skip(seen)
+                .any(|l| l.starts_with("IncomingCloseCall"));
+            if !told {
+                return Err(fail(format!(
+                    "{:?} was not told the call closed (no IncomingCloseCall)",
+                    self.name(peer.unwrap_or(usize::MAX))
+                )));
+            }
+        }
+        if let Some(v) = callee_vc
+            && let Some(state) = self.emu.vc_state(v)
+        {
+            return Err(fail(format!(
+                "covmini did not delete the VC it created for the callee (still {state:?})"
+            )));
+        }
+        let caller_vc = self.calls.get_mut(name).and_then(|c| {
+            c.callee_vc = None;
+            c.caller_vc.take()
+        });
+        if let Some(v) = caller_vc {
+            let d = self.emu.delete_vc(v);
+            if d != NDIS_STATUS_SUCCESS {
+                return Err(fail(format!(
+                    "the caller could not delete its VC after the close: NdisCoDeleteVc returned {}",
+                    status::name(d)
+                )));
+            }
+        }
+        Ok(Done::status(s))
+    }
+
+    fn halt(&mut self) -> Result<Done, Done> {
+        self.emu.halt_adapter().map_err(|e| Done::fail(format!("halt: {e}")))?;
+        for c in &mut self.clients {
+            c.af = None;
+            c.saps.clear();
+        }
+        Ok(Done::status(NDIS_STATUS_SUCCESS))
+    }
+}
+
+/// Fails `done` when its status is not the one `decl` expects.
+fn check_expectation(decl: &Decl, done: Done) -> Done {
+    match (done.status, &done.failure) {
+        (Some(s), None) if s != decl.expect.status => Done {
+            status: Some(s),
+            failure: Some(format!(
+                "expected {}, got {}",
+                status::name(decl.expect.status),
+                status::name(s)
+            )),
+        },
+        _ => done,
+    }
+}

@@ -1,0 +1,947 @@
+//! The scenario file parser: TOML text → a checked [`Scenario`], or every
+//! error found, each naming its line and column and what was expected.
+//!
+//! Two layers: the `toml` crate reads the TOML syntax into spanned tables
+//! (`toml::de::DeTable`, every key and value with its byte span); this
+//! module then reads those tables key by key. Unknown keys, wrong types,
+//! missing keys, unknown names (a client, SAP, call or party no earlier line
+//! declares) and steps that cannot happen in that order (a SAP the client
+//! does not declare, an answer by a client that answers at once, a step
+//! after halt) are errors at the offending key. It knows nothing of the
+//! emulator: the file is checked before anything runs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+
+use ndis_sys::{NDIS_STATUS, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::{Action, Answers, Client, Expect, Flow, Scenario, Step, Target, status};
+
+/// One thing wrong with a scenario file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+/// Everything wrong with a scenario file, in line order, shown with the
+/// offending lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseErrors {
+    /// The file's name, as the errors show it.
+    pub file: String,
+    /// The errors, in line order.
+    pub errors: Vec<ParseError>,
+    lines: Vec<String>,
+}
+
+impl fmt::Display for ParseErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.errors {
+            writeln!(f, "{}:{}:{}: {}", self.file, e.line, e.column, e.message)?;
+            if let Some(text) = self.lines.get(e.line.wrapping_sub(1)) {
+                writeln!(f, "{:>5} | {text}", e.line)?;
+                writeln!(f, "      | {}^", " ".repeat(e.column.saturating_sub(1)))?;
+            }
+        }
+        write!(f, "{} error(s) in {}", self.errors.len(), self.file)
+    }
+}
+
+impl std::error::Error for ParseErrors {}
+
+/// The step kinds and the keys each takes besides `do`, `text` and `expect`.
+const KINDS: &[(&str, &[&str])] = &[
+    ("open_af", &["client"]),
+    ("register_sap", &["client", "address"]),
+    ("deregister_sap", &["client", "address"]),
+    ("close_af", &["client"]),
+    (
+        "make_call",
+        &[
+            "client",
+            "call",
+            "to",
+            "to_undeclared",
+            "flowspec",
+            "multipoint",
+            "party",
+        ],
+    ),
+    ("answer", &["client", "call", "answer"]),
+    ("add_party", &["client", "call", "party", "to", "to_undeclared"]),
+    ("drop_party", &["client", "party"]),
+    (
+        "send",
+        &["client", "call", "count", "size", "expect_received", "expect_bytes"],
+    ),
+    ("modify_qos", &["client", "call", "flowspec"]),
+    ("close_call", &["client", "call"]),
+    ("halt", &[]),
+];
+
+const TOP_KEYS: &[&str] = &["name", "description", "seed", "client", "step"];
+const CLIENT_KEYS: &[&str] = &["name", "answers", "reject", "saps"];
+const FLOW_KEYS: &[&str] = &["rate", "max_sdu"];
+/// The longest SAP/called address covmini reads (docs/call-manager.md); the
+/// parser takes up to this many bytes so a scenario can still send a longer
+/// one on purpose through `to_undeclared`.
+const MAX_ADDRESS: usize = 64;
+/// The most NBLs one send step sends, and the largest NBL.
+const MAX_COUNT: i64 = 100_000;
+const MAX_SIZE: i64 = 65_535;
+
+/// Parses `text` (the contents of `file`) into a checked scenario.
+///
+/// # Errors
+/// Every error found, each with its line, column and what was expected.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseErrors> {
+    let mut p = Parser {
+        src: text,
+        errors: Vec::new(),
+    };
+    let scenario = match DeTable::parse(text) {
+        Ok(root) => p.scenario(root.into_inner(), file),
+        Err(e) => {
+            let at = e.span().map_or(0, |s| s.start);
+            p.err(at..at, format!("TOML syntax: {}", e.message().trim_end()));
+            None
+        }
+    };
+    match scenario {
+        Some(s) if p.errors.is_empty() => Ok(s),
+        _ => {
+            let mut errors = p.errors;
+            errors.sort_by_key(|e| (e.line, e.column));
+            errors.dedup();
+            Err(ParseErrors {
+                file: file.to_owned(),
+                errors,
+                lines: text.lines().map(str::to_owned).collect(),
+            })
+        }
+    }
+}
+
+type Span = Range<usize>;
+type Value<'i> = Spanned<DeValue<'i>>;
+
+/// What kind of TOML value this is, for "found …" in errors.
+fn kind(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// The keys of one table, taken one by one; what is left is unknown.
+struct Fields<'i> {
+    map: BTreeMap<String, (Span, Value<'i>)>,
+    /// Where the table starts (its header, or its first key).
+    at: Span,
+}
+
+impl<'i> Fields<'i> {
+    fn new(table: DeTable<'i>, at: Span) -> Self {
+        let map = table
+            .into_iter()
+            .map(|(k, v)| {
+                let span = k.span();
+                (k.into_inner().into_owned(), (span, v))
+            })
+            .collect();
+        Self { map, at }
+    }
+
+    fn take(&mut self, key: &str) -> Option<(Span, Value<'i>)> {
+        self.map.remove(key)
+    }
+}
+
+struct Parser<'s> {
+    src: &'s str,
+    errors: Vec<ParseError>,
+}
+
+/// A call as the parser tracks it.
+struct CallInfo {
+    caller: usize,
+    callee: Option<usize>,
+    multipoint: bool,
+}
+
+/// What the steps so far have set up, to check each step against.
+#[derive(Default)]
+struct State {
+    af_open: Vec<bool>,
+    saps: Vec<Vec<String>>,
+    calls: HashMap<String, CallInfo>,
+    parties: HashMap<String, String>,
+    halted: Option<usize>,
+}
+
+impl Parser<'_> {
+    /// 1-based line and column of byte `at`.
+    fn position(&self, at: usize) -> (usize, usize) {
+        let at = at.min(self.src.len());
+        let before = self.src.get(..at).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    fn line(&self, at: usize) -> usize {
+        self.position(at).0
+    }
+
+    fn err(&mut self, span: Span, message: String) {
+        let (line, column) = self.position(span.start);
+        self.errors.push(ParseError { line, column, message });
+    }
+
+    /// The start of the line holding `at`: where a `[[step]]` header is when
+    /// `at` is its first key.
+    fn header_line(&self, at: usize) -> usize {
+        // A `[[step]]` item's span starts at its header; a table's span
+        // otherwise starts at its first key. Look back for the header.
+        let before = self.src.get(..at.min(self.src.len())).unwrap_or("");
+        for (i, line) in before.lines().rev().enumerate() {
+            let t = line.trim_start();
+            if t.starts_with('[') {
+                return self.line(at) - i;
+            }
+        }
+        self.line(at)
+    }
+
+    /// Reports every key of `fields` that `allowed` does not name.
+    fn check_keys(&mut self, fields: &Fields<'_>, what: &str, allowed: &[&str]) {
+        for (key, (span, _)) in &fields.map {
+            if !allowed.contains(&key.as_str()) {
+                self.err(
+                    span.clone(),
+                    format!("unknown key `{key}` in {what}; expected one of: {}", allowed.join(", ")),
+                );
+            }
+        }
+    }
+
+    fn string(&mut self, fields: &mut Fields<'_>, key: &str, what: &str) -> Option<(String, Span)> {
+        let (_, v) = fields.take(key)?;
+        let span = v.span();
+        match v.into_inner() {
+            DeValue::String(s) => Some((s.into_owned(), span)),
+            other => {
+                self.err(
+                    span,
+                    format!("`{key}` must be a string ({what}), found {}", kind(&other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn required_string(
+        &mut self,
+        fields: &mut Fields<'_>,
+        key: &str,
+        what: &str,
+        step: &str,
+    ) -> Option<(String, Span)> {
+        if !fields.map.contains_key(key) {
+            let at = fields.at.clone();
+            self.err(at, format!("{step} needs `{key} = \"…\"` ({what})"));
+            return None;
+        }
+        self.string(fields, key, what)
+    }
+
+    fn integer(&mut self, fields: &mut Fields<'_>, key: &str, range: Range<i64>, what: &str) -> Option<(i64, Span)> {
+        let (_, v) = fields.take(key)?;
+        let span = v.span();
+        let value = match v.into_inner() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+            other => {
+                self.err(
+                    span,
+                    format!("`{key}` must be an integer ({what}), found {}", kind(&other)),
+                );
+                return None;
+            }
+        };
+        match value {
+            Some(n) if range.contains(&n) => Some((n, span)),
+            _ => {
+                self.err(
+                    span,
+                    format!(
+                        "`{key}` must be an integer from {} to {} ({what})",
+                        range.start,
+                        range.end - 1
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, fields: &mut Fields<'_>, key: &str, what: &str) -> Option<bool> {
+        let (_, v) = fields.take(key)?;
+        let span = v.span();
+        match v.into_inner() {
+            DeValue::Boolean(b) => Some(b),
+            other => {
+                self.err(
+                    span,
+                    format!("`{key}` must be true or false ({what}), found {}", kind(&other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn status(&mut self, fields: &mut Fields<'_>, key: &str) -> Option<NDIS_STATUS> {
+        let (text, span) = self.string(fields, key, "an NDIS status such as \"SUCCESS\"")?;
+        let s = status::parse(&text);
+        if s.is_none() {
+            let names: Vec<&str> = status::NAMES.iter().map(|(n, _)| *n).collect();
+            self.err(
+                span,
+                format!(
+                    "`{key} = {text:?}` is not an NDIS status; expected one of: {}, or hex such as \"0xC0010029\"",
+                    names.join(", ")
+                ),
+            );
+        }
+        s
+    }
+
+    fn scenario(&mut self, root: DeTable<'_>, file: &str) -> Option<Scenario> {
+        let mut top = Fields::new(root, 0..0);
+        self.check_keys(&top, "the scenario", TOP_KEYS);
+        let name = self
+            .string(&mut top, "name", "the scenario's name")
+            .map_or_else(|| file.to_owned(), |(n, _)| n);
+        let _ = self.string(&mut top, "description", "what the scenario shows");
+        let seed = self
+            .integer(&mut top, "seed", 0..i64::MAX, "the scheduler seed")
+            .map_or(0, |(n, _)| n.unsigned_abs());
+        let clients = top.take("client");
+        let steps = top.take("step");
+
+        let mut declared = Vec::new();
+        for (table, at) in self.tables(clients, "client") {
+            if let Some(c) = self.client(table, at, &declared) {
+                declared.push(c);
+            }
+        }
+        let mut state = State {
+            af_open: vec![false; declared.len()],
+            saps: vec![Vec::new(); declared.len()],
+            ..State::default()
+        };
+        let mut out = Vec::new();
+        let steps = self.tables(steps, "step");
+        if steps.is_empty() {
+            self.err(0..0, "a scenario needs at least one `[[step]]`".to_owned());
+        }
+        for (table, at) in steps {
+            if let Some(s) = self.step(table, at, &declared, &mut state) {
+                out.push(s);
+            }
+        }
+        Some(Scenario {
+            name,
+            seed,
+            clients: declared,
+            steps: out,
+        })
+    }
+
+    /// The tables of an array of tables (`[[key]]`), with where each starts.
+    fn tables<'i>(&mut self, value: Option<(Span, Value<'i>)>, key: &str) -> Vec<(DeTable<'i>, Span)> {
+        let Some((kspan, v)) = value else {
+            return Vec::new();
+        };
+        let span = v.span();
+        let DeValue::Array(items) = v.into_inner() else {
+            self.err(
+                kspan,
+                format!("`{key}` must be an array of tables: write each as a `[[{key}]]` section"),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            let at = item.span();
+            match item.get_ref() {
+                DeValue::Table(t) => out.push((t.clone(), at)),
+                other => self.err(
+                    if at.is_empty() { span.clone() } else { at },
+                    format!("each `{key}` must be a table (`[[{key}]]`), found {}", kind(other)),
+                ),
+            }
+        }
+        out
+    }
+
+    fn client(&mut self, table: DeTable<'_>, at: Span, declared: &[Client]) -> Option<Client> {
+        let line = self.header_line(at.start);
+        let mut f = Fields::new(table, at);
+        self.check_keys(&f, "a `[[client]]`", CLIENT_KEYS);
+        let name = self.required_string(&mut f, "name", "the client's name", "a `[[client]]`");
+        let answers = match self.string(&mut f, "answers", "\"sync\" or \"pend\"") {
+            None => Answers::Sync,
+            Some((a, _)) if a == "sync" => Answers::Sync,
+            Some((a, _)) if a == "pend" => Answers::Pend,
+            Some((a, span)) => {
+                self.err(
+                    span,
+                    format!(
+                        "`answers = {a:?}`: expected \"sync\" (answer incoming calls at once) or \"pend\" (answer later, \
+                         in an `answer` step)"
+                    ),
+                );
+                Answers::Sync
+            }
+        };
+        let answer_status = self.status(&mut f, "reject").unwrap_or(NDIS_STATUS_SUCCESS);
+        let mut saps = Vec::new();
+        if let Some((_, v)) = f.take("saps") {
+            let span = v.span();
+            match v.into_inner() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::String(s) if !s.is_empty() && s.len() <= MAX_ADDRESS => {
+                                let taken = declared.iter().find(|c| c.saps.iter().any(|a| a == s.as_ref()));
+                                if let Some(owner) = taken {
+                                    self.err(
+                                        item.span(),
+                                        format!(
+                                            "SAP address {s:?} is already declared by client {:?} (line {}); an \
+                                             address belongs to one client",
+                                            owner.name, owner.line
+                                        ),
+                                    );
+                                } else if s.as_ref() == "echo" {
+                                    self.err(
+                                        item.span(),
+                                        "\"echo\" is covmini's echo address; a client cannot declare it".to_owned(),
+                                    );
+                                } else {
+                                    saps.push(s.clone().into_owned());
+                                }
+                            }
+                            DeValue::String(_) => {
+                                self.err(item.span(), format!("a SAP address must be 1 to {MAX_ADDRESS} bytes"))
+                            }
+                            other => self.err(
+                                item.span(),
+                                format!("`saps` must hold strings (addresses), found {}", kind(other)),
+                            ),
+                        }
+                    }
+                }
+                other => self.err(
+                    span,
+                    format!(
+                        "`saps` must be an array of addresses such as [\"bob\"], found {}",
+                        kind(&other)
+                    ),
+                ),
+            }
+        }
+        let (name, nspan) = name?;
+        if let Some(other) = declared.iter().find(|c| c.name == name) {
+            self.err(
+                nspan,
+                format!("client {name:?} is already declared at line {}", other.line),
+            );
+            return None;
+        }
+        Some(Client {
+            name,
+            answers,
+            answer_status,
+            saps,
+            line,
+        })
+    }
+
+    /// The client a step names in `client`.
+    fn who(&mut self, f: &mut Fields<'_>, clients: &[Client], step: &str) -> Option<(usize, Span)> {
+        let (name, span) = self.required_string(f, "client", "the client that acts", step)?;
+        if let Some(i) = clients.iter().position(|c| c.name == name) {
+            return Some((i, span));
+        }
+        let names: Vec<&str> = clients.iter().map(|c| c.name.as_str()).collect();
+        self.err(
+            span,
+            format!(
+                "no client named {name:?}; declared: {}",
+                if names.is_empty() {
+                    "none (add a `[[client]]`)".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        );
+        None
+    }
+
+    fn flow(&mut self, f: &mut Fields<'_>) -> Option<Flow> {
+        let (_, v) = f.take("flowspec")?;
+        let span = v.span();
+        let DeValue::Table(t) = v.into_inner() else {
+            self.err(
+                span,
+                "`flowspec` must be a table such as { rate = 125000, max_sdu = 1500 }".to_owned(),
+            );
+            return None;
+        };
+        let mut ff = Fields::new(t, span);
+        self.check_keys(&ff, "a `flowspec`", FLOW_KEYS);
+        let mut flow = Flow::default();
+        let max = i64::from(u32::MAX) + 1;
+        if let Some((n, _)) = self.integer(&mut ff, "rate", 1..max, "bytes per second, both ways") {
+            flow.rate = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some((n, _)) = self.integer(&mut ff, "max_sdu", 1..max, "the largest packet, in bytes") {
+            flow.max_sdu = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        Some(flow)
+    }
+
+    /// The called address of a make_call or add_party step.
+    fn target(&mut self, f: &mut Fields<'_>, clients: &[Client], step: &str) -> Option<Target> {
+        let to = self.string(f, "to", "a declared SAP address, or \"echo\"");
+        let undeclared = self.string(f, "to_undeclared", "an address no client declares");
+        match (to, undeclared) {
+            (Some(_), Some((_, span))) => {
+                self.err(span, "give `to` or `to_undeclared`, not both".to_owned());
+                None
+            }
+            (None, None) => {
+                let at = f.at.clone();
+                self.err(
+                    at,
+                    format!(
+                        "{step} needs `to = \"…\"` (a SAP address a client declares, or \"echo\") or `to_undeclared = \
+                         \"…\"` (an address nobody declares)"
+                    ),
+                );
+                None
+            }
+            (Some((a, _)), None) if a == "echo" => Some(Target::Echo),
+            (Some((a, span)), None) => {
+                if let Some(owner) = clients.iter().position(|c| c.saps.contains(&a)) {
+                    Some(Target::Sap { address: a, owner })
+                } else {
+                    let all: Vec<String> = clients
+                        .iter()
+                        .flat_map(|c| c.saps.iter().map(|s| format!("{s:?}")))
+                        .collect();
+                    self.err(
+                        span,
+                        format!(
+                            "no client declares the SAP address {a:?} (declared: {}); use \"echo\" for covmini's echo \
+                             address, or `to_undeclared = {a:?}` to call an address nobody declares on purpose",
+                            if all.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                all.join(", ")
+                            }
+                        ),
+                    );
+                    None
+                }
+            }
+            (None, Some((a, span))) => {
+                if clients.iter().any(|c| c.saps.contains(&a)) || a == "echo" {
+                    self.err(
+                        span,
+                        format!("{a:?} is declared (or is the echo address): write `to = {a:?}`"),
+                    );
+                    None
+                } else if a.len() > MAX_ADDRESS {
+                    self.err(span, format!("an address must be at most {MAX_ADDRESS} bytes"));
+                    None
+                } else {
+                    Some(Target::Undeclared(a))
+                }
+            }
+        }
+    }
+
+    /// The call a step names in `call`, which `who` must be an end of.
+    fn call(
+        &mut self,
+        f: &mut Fields<'_>,
+        state: &State,
+        clients: &[Client],
+        who: Option<usize>,
+        step: &str,
+    ) -> Option<String> {
+        let (call, span) = self.required_string(f, "call", "the name a make_call step gave the call", step)?;
+        let Some(info) = state.calls.get(&call) else {
+            let mut known: Vec<&str> = state.calls.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            self.err(
+                span,
+                format!(
+                    "no call named {call:?} was made before this step (calls so far: {}); a `make_call` step with `call \
+                     = {call:?}` must come first",
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                ),
+            );
+            return None;
+        };
+        if let Some(w) = who
+            && w != info.caller
+            && Some(w) != info.callee
+        {
+            let name = |i: usize| clients.get(i).map_or("?", |c| c.name.as_str());
+            let ends = match info.callee {
+                Some(c) => format!("{:?} (caller) and {:?} (callee)", name(info.caller), name(c)),
+                None => format!("{:?} (caller) and covmini", name(info.caller)),
+            };
+            self.err(
+                span,
+                format!(
+                    "client {:?} is not an end of call {call:?}: its ends are {ends}",
+                    name(w)
+                ),
+            );
+            return None;
+        }
+        Some(call)
+    }
+
+    fn needs_af(&mut self, state: &State, who: usize, span: &Span, clients: &[Client]) -> bool {
+        if state.af_open.get(who).copied().unwrap_or(false) {
+            return true;
+        }
+        let name = clients.get(who).map_or("?", |c| c.name.as_str());
+        self.err(
+            span.clone(),
+            format!("client {name:?} has no open AF here: an `open_af` step by {name:?} must come first"),
+        );
+        false
+    }
+
+    #[expect(clippy::too_many_lines, reason = "one arm per step kind, each short")]
+    fn step(&mut self, table: DeTable<'_>, at: Span, clients: &[Client], state: &mut State) -> Option<Step> {
+        let line = self.header_line(at.start);
+        let mut f = Fields::new(table, at.clone());
+        let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        let (kind, kspan) = self.required_string(
+            &mut f,
+            "do",
+            &format!("what the step does: one of {}", kinds.join(", ")),
+            "a `[[step]]`",
+        )?;
+        let Some((_, keys)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+            self.err(
+                kspan,
+                format!("unknown step `do = {kind:?}`; expected one of: {}", kinds.join(", ")),
+            );
+            return None;
+        };
+        if let Some(h) = state.halted {
+            self.err(
+                kspan.clone(),
+                format!("nothing can follow the `halt` step at line {h}: the adapter is gone"),
+            );
+        }
+        let what = format!("a `{kind}` step");
+        let mut allowed: Vec<&str> = vec!["do", "text", "expect"];
+        allowed.extend_from_slice(keys);
+        self.check_keys(&f, &what, &allowed);
+        let text = self
+            .string(&mut f, "text", "words for the progress view")
+            .map(|(t, _)| t);
+        let expect_status = self.status(&mut f, "expect");
+        let expected = expect_status.unwrap_or(NDIS_STATUS_SUCCESS);
+        let succeeds = expected == NDIS_STATUS_SUCCESS;
+        let who = if keys.contains(&"client") {
+            self.who(&mut f, clients, &what)
+        } else {
+            None
+        };
+        let mut received = None;
+        let mut bytes = None;
+        let action = match kind.as_str() {
+            "open_af" => {
+                let (w, span) = who.clone()?;
+                if state.af_open.get(w).copied().unwrap_or(false) {
+                    self.err(
+                        span,
+                        "this client's AF is already open (a scenario gives each client one AF; close_af first)"
+                            .to_owned(),
+                    );
+                }
+                if succeeds && let Some(o) = state.af_open.get_mut(w) {
+                    *o = true;
+                }
+                Some(Action::OpenAf)
+            }
+            "register_sap" | "deregister_sap" => {
+                let address = self.required_string(&mut f, "address", "one of the client's `saps`", &what);
+                let (w, span) = who.clone()?;
+                let (address, aspan) = address?;
+                self.needs_af(state, w, &span, clients);
+                let client = clients.get(w)?;
+                let registered = state.saps.get(w).is_some_and(|s| s.contains(&address));
+                if kind == "register_sap" {
+                    if !client.saps.contains(&address) {
+                        self.err(
+                            aspan,
+                            format!(
+                                "client {:?} does not declare SAP {address:?}; its `saps` are [{}]",
+                                client.name,
+                                client
+                                    .saps
+                                    .iter()
+                                    .map(|s| format!("{s:?}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
+                        return None;
+                    }
+                    if succeeds && let Some(s) = state.saps.get_mut(w) {
+                        s.push(address.clone());
+                    }
+                    Some(Action::RegisterSap { address })
+                } else {
+                    if !registered {
+                        self.err(
+                            aspan,
+                            format!(
+                                "client {:?} has not registered SAP {address:?} before this step",
+                                client.name
+                            ),
+                        );
+                        return None;
+                    }
+                    if succeeds && let Some(s) = state.saps.get_mut(w) {
+                        s.retain(|a| *a != address);
+                    }
+                    Some(Action::DeregisterSap { address })
+                }
+            }
+            "close_af" => {
+                let (w, span) = who.clone()?;
+                self.needs_af(state, w, &span, clients);
+                if (succeeds || expected == NDIS_STATUS_PENDING)
+                    && let Some(o) = state.af_open.get_mut(w)
+                {
+                    *o = false;
+                }
+                Some(Action::CloseAf)
+            }
+            "make_call" => {
+                let call = self.required_string(&mut f, "call", "a name for the call, for later steps", &what);
+                let to = self.target(&mut f, clients, &what);
+                let flow = self.flow(&mut f).unwrap_or_default();
+                let multipoint = self
+                    .boolean(&mut f, "multipoint", "a point-to-multipoint call")
+                    .unwrap_or(false);
+                let party = self.string(&mut f, "party", "a name for the call's first party");
+                let (w, span) = who.clone()?;
+                self.needs_af(state, w, &span, clients);
+                let (call, cspan) = call?;
+                let to = to?;
+                if state.calls.contains_key(&call) {
+                    self.err(
+                        cspan,
+                        format!("a call named {call:?} was already made; give each call its own name"),
+                    );
+                    return None;
+                }
+                let party = match party {
+                    Some((p, pspan)) if !multipoint => {
+                        self.err(
+                            pspan,
+                            format!("`party = {p:?}` needs `multipoint = true` (a point-to-point call has no parties)"),
+                        );
+                        None
+                    }
+                    Some((p, pspan)) => {
+                        if state.parties.contains_key(&p) {
+                            self.err(pspan, format!("a party named {p:?} already exists"));
+                        }
+                        state.parties.insert(p.clone(), call.clone());
+                        Some(p)
+                    }
+                    None => None,
+                };
+                let callee = match &to {
+                    Target::Sap { owner, .. } => Some(*owner),
+                    Target::Echo | Target::Undeclared(_) => None,
+                };
+                state.calls.insert(
+                    call.clone(),
+                    CallInfo {
+                        caller: w,
+                        callee,
+                        multipoint,
+                    },
+                );
+                Some(Action::MakeCall {
+                    call,
+                    to,
+                    flow,
+                    multipoint,
+                    party,
+                })
+            }
+            "answer" => {
+                let w = who.clone().map(|(w, _)| w);
+                let call = self.call(&mut f, state, clients, w, &what);
+                let given = self.status(&mut f, "answer");
+                let (w, span) = who.clone()?;
+                let client = clients.get(w)?;
+                let call = call?;
+                if state.calls.get(&call).is_some_and(|c| c.callee != Some(w)) {
+                    self.err(
+                        span,
+                        format!("only the callee answers call {call:?}; {:?} made it", client.name),
+                    );
+                    return None;
+                }
+                if client.answers != Answers::Pend {
+                    self.err(
+                        span,
+                        format!(
+                            "client {:?} answers incoming calls at once (`answers = \"sync\"`); an `answer` step is \
+                             for a client with `answers = \"pend\"` (line {})",
+                            client.name, client.line
+                        ),
+                    );
+                    return None;
+                }
+                Some(Action::Answer {
+                    call,
+                    status: given.unwrap_or(client.answer_status),
+                })
+            }
+            "add_party" => {
+                let w = who.clone().map(|(w, _)| w);
+                let call = self.call(&mut f, state, clients, w, &what);
+                let party = self.required_string(&mut f, "party", "a name for the new party", &what);
+                let to = self.target(&mut f, clients, &what);
+                let (call, (party, pspan), to) = (call?, party?, to?);
+                if state.calls.get(&call).is_some_and(|c| !c.multipoint) {
+                    self.err(
+                        pspan,
+                        format!("call {call:?} is point to point: parties need `multipoint = true` on its make_call"),
+                    );
+                    return None;
+                }
+                if state.parties.contains_key(&party) {
+                    self.err(pspan, format!("a party named {party:?} already exists"));
+                    return None;
+                }
+                state.parties.insert(party.clone(), call.clone());
+                Some(Action::AddParty { call, party, to })
+            }
+            "drop_party" => {
+                let party = self.required_string(&mut f, "party", "a party an earlier step made", &what);
+                who.clone()?;
+                let (party, pspan) = party?;
+                if !state.parties.contains_key(&party) {
+                    self.err(
+                        pspan,
+                        format!(
+                            "no party named {party:?} was added before this step (a make_call's `party` or an \
+                             add_party step)"
+                        ),
+                    );
+                    return None;
+                }
+                Some(Action::DropParty { party })
+            }
+            "send" => {
+                let w = who.clone().map(|(w, _)| w);
+                let call = self.call(&mut f, state, clients, w, &what);
+                let count = self.integer(&mut f, "count", 1..MAX_COUNT + 1, "how many NBLs");
+                let size = self.integer(&mut f, "size", 1..MAX_SIZE + 1, "bytes in each NBL");
+                received = self
+                    .integer(&mut f, "expect_received", 0..i64::MAX, "NBLs the other end gets")
+                    .map(|(n, _)| n.unsigned_abs());
+                bytes = self
+                    .integer(&mut f, "expect_bytes", 0..i64::MAX, "payload bytes the other end gets")
+                    .map(|(n, _)| n.unsigned_abs());
+                let at = f.at.clone();
+                if count.is_none() && !f.map.contains_key("count") {
+                    self.err(at.clone(), format!("{what} needs `count = N` (how many NBLs)"));
+                }
+                if size.is_none() && !f.map.contains_key("size") {
+                    self.err(at, format!("{what} needs `size = N` (bytes in each NBL)"));
+                }
+                who.clone()?;
+                let (call, (count, _), (size, _)) = (call?, count?, size?);
+                Some(Action::Send {
+                    call,
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                    size: u32::try_from(size).unwrap_or(u32::MAX),
+                })
+            }
+            "modify_qos" => {
+                let w = who.clone().map(|(w, _)| w);
+                let call = self.call(&mut f, state, clients, w, &what);
+                let had = f.map.contains_key("flowspec");
+                let flow = self.flow(&mut f);
+                if !had {
+                    let at = f.at.clone();
+                    self.err(
+                        at,
+                        format!("{what} needs `flowspec = {{ rate = N, max_sdu = N }}` (the new QoS)"),
+                    );
+                }
+                who.clone()?;
+                Some(Action::ModifyQos {
+                    call: call?,
+                    flow: flow?,
+                })
+            }
+            "close_call" => {
+                let w = who.clone().map(|(w, _)| w);
+                let call = self.call(&mut f, state, clients, w, &what);
+                who.clone()?;
+                Some(Action::CloseCall { call: call? })
+            }
+            "halt" => {
+                state.halted = Some(line);
+                state.af_open.iter_mut().for_each(|o| *o = false);
+                Some(Action::Halt)
+            }
+            _ => None,
+        };
+        Some(Step {
+            client: who.map(|(w, _)| w),
+            action: action?,
+            expect: Expect {
+                status: expected,
+                received,
+                bytes,
+            },
+            text,
+            line,
+        })
+    }
+}
