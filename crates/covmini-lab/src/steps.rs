@@ -32,12 +32,12 @@ impl Step {
         self.failure.is_none()
     }
 
-    /// `Step n "text" (line L)`, for failure and violation messages.
+    /// `step n (line L) “text”`, for failure and violation messages.
     #[must_use]
     pub fn name(&self, n: usize) -> String {
         match self.line {
-            Some(l) => format!("step {n} {:?} (line {l})", self.text),
-            None => format!("step {n} {:?}", self.text),
+            Some(l) => format!("step {n} (line {l}) “{}”", self.text),
+            None => format!("step {n} “{}”", self.text),
         }
     }
 }

@@ -201,11 +201,11 @@ mod tests {
         ];
         let p = problems(&steps, &report);
         assert!(
-            p.contains("FAILED step 1 \"alice calls\" (line 12): expected SUCCESS, got NOT_ACCEPTED"),
+            p.contains("FAILED step 1 (line 12) “alice calls”: expected SUCCESS, got NOT_ACCEPTED"),
             "{p}"
         );
         assert!(
-            p.contains("VIOLATION [memory.ledger] in step 1 \"alice calls\" (line 12)"),
+            p.contains("VIOLATION [memory.ledger] in step 1 (line 12) “alice calls”"),
             "{p}"
         );
         assert!(

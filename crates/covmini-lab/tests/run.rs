@@ -1,86 +1,115 @@
-//! The lab's first run, as a newcomer runs it: the built-in story passes with
-//! zero violations, every step is reported, and the exit status says so.
+//! The lab as a newcomer runs it: the built-in story passes with zero
+//! violations, each step is reported with its phase and line, the summary
+//! table closes the output, and `--trace`/`--diagram` write a JSON trace
+//! that parses and an SVG that is well-formed XML naming the three lanes.
 
-use std::process::Command;
+mod common;
+
+use common::{lab, temp_dir};
 
 #[test]
-fn the_built_in_story_runs_clean_and_says_so() {
-    let out = Command::new(env!("CARGO_BIN_EXE_covmini-lab"))
-        .args(["run", "-q"])
-        .output()
-        .expect("run covmini-lab");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "exit {:?}\n{stdout}", out.status.code());
+fn the_built_in_story_runs_clean_and_ends_with_the_summary_table() {
+    let (code, stdout, _) = lab(["run"]);
+    assert_eq!(code, Some(0), "{stdout}");
     for step in [
-        "caller calls the callee",
-        "both ends connected",
-        "callee told and closed its side",
-        "halt:",
+        "caller makes call \"talk\" to \"lab-callee\" → SUCCESS",
+        "callee sends 1 NBL of 1500 B on call \"talk\" → SUCCESS",
+        "caller closes call \"talk\" → SUCCESS",
+        "caller makes call \"echo\" to \"echo\" → SUCCESS",
+        "NDIS halts the adapter",
+        "unload the driver",
     ] {
         assert!(stdout.contains(step), "missing step {step:?}:\n{stdout}");
     }
-    assert!(stdout.contains("clean: zero violations, zero leaks"), "{stdout}");
+    // Plain mode (stdout is a pipe): phase and counters on each step line.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains(" data     ok ") && l.contains("[calls 1/1/0 · NBLs 2 · violations 0]")),
+        "{stdout}"
+    );
+    let last: Vec<&str> = stdout.lines().rev().take(3).collect();
+    assert!(last[0].starts_with("+---"), "the table is last:\n{stdout}");
+    assert!(last[1].contains("| result") && last[1].contains("PASS"), "{stdout}");
+    for row in [
+        "| calls made ",
+        "| calls accepted ",
+        "| calls rejected ",
+        "| data caller → callee ",
+        "| data callee → caller ",
+        "| data caller → echo → caller ",
+        "| violations ",
+        "| leaks ",
+    ] {
+        assert!(stdout.contains(row), "summary lacks {row:?}:\n{stdout}");
+    }
+}
+
+#[test]
+fn no_command_runs_the_story_and_quiet_prints_only_the_summary() {
+    let (code, stdout, _) = lab(["-q"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(!stdout.contains(" ok "), "quiet prints no step lines:\n{stdout}");
+    assert!(stdout.contains("| result "), "{stdout}");
+    assert!(stdout.contains("2 NBLs, 128 bytes"), "{stdout}");
+}
+
+#[test]
+fn verbose_shows_every_driver_call_under_its_step() {
+    let (code, stdout, _) = lab(["run", "--verbose"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let after = stdout
+        .split("caller makes call \"talk\"")
+        .nth(1)
+        .expect("the make call step");
+    let before_next = after.split(" data ").next().unwrap_or("");
+    assert!(before_next.contains("-> ProtocolCmMakeCall"), "{before_next}");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [&["--help"][..], &["run", "--help"], &["rules", "--help"]] {
+        let (code, stdout, _) = lab(args);
+        assert_eq!(code, Some(0), "{args:?}");
+        assert!(stdout.contains("Usage:"), "{args:?}: {stdout}");
+    }
+    let (_, stdout, _) = lab(["run", "--help"]);
+    for flag in [
+        "--sys",
+        "--seed",
+        "--trace",
+        "--diagram",
+        "--quiet",
+        "--check",
+        "SCENARIO.toml",
+    ] {
+        assert!(stdout.contains(flag), "run --help lacks {flag}:\n{stdout}");
+    }
 }
 
 #[test]
 fn the_rules_command_prints_the_catalog() {
-    let out = Command::new(env!("CARGO_BIN_EXE_covmini-lab"))
-        .arg("rules")
-        .output()
-        .expect("run covmini-lab");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success());
+    let (code, stdout, _) = lab(["rules"]);
+    assert_eq!(code, Some(0));
     assert!(stdout.starts_with("# ndis-emu rules catalog"), "{stdout}");
     assert!(stdout.contains("`cm.complete-only-pended`"), "{stdout}");
-}
-
-/// A fresh, empty directory under the system temp dir for one test.
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("covmini-lab-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
-
-/// Structural JSON check: brackets balance outside strings, strings close,
-/// and escapes are JSON's.
-fn assert_json_structure(json: &str) {
-    let mut stack = Vec::new();
-    let mut chars = json.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => loop {
-                match chars.next().expect("unterminated string") {
-                    '"' => break,
-                    '\\' => {
-                        let e = chars.next().expect("dangling escape");
-                        assert!("\"\\/bfnrtu".contains(e), "bad escape \\{e}");
-                    }
-                    c => assert!(u32::from(c) >= 0x20, "raw control character in a string"),
-                }
-            },
-            '{' | '[' => stack.push(c),
-            '}' => assert_eq!(stack.pop(), Some('{')),
-            ']' => assert_eq!(stack.pop(), Some('[')),
-            _ => {}
-        }
-    }
-    assert!(stack.is_empty(), "unbalanced: {stack:?}");
 }
 
 #[test]
 fn run_writes_a_json_trace_and_an_svg_sequence_diagram() {
     let dir = temp_dir("artifacts");
     let (trace, diagram) = (dir.join("trace.json"), dir.join("story.svg"));
-    let out = Command::new(env!("CARGO_BIN_EXE_covmini-lab"))
-        .args(["run", "-q", "--trace"])
-        .arg(&trace)
-        .arg("--diagram")
-        .arg(&diagram)
-        .output()
-        .expect("run covmini-lab");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "exit {:?}\n{stdout}", out.status.code());
+    let scenario = common::repo().join("scenarios/pended.toml");
+    let (code, stdout, _) = lab([
+        "run".as_ref(),
+        scenario.as_os_str(),
+        "-q".as_ref(),
+        "--trace".as_ref(),
+        trace.as_os_str(),
+        "--diagram".as_ref(),
+        diagram.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.contains(&trace.display().to_string()),
         "trace path not printed:\n{stdout}"
@@ -90,39 +119,75 @@ fn run_writes_a_json_trace_and_an_svg_sequence_diagram() {
         "diagram path not printed:\n{stdout}"
     );
 
-    let json = std::fs::read_to_string(&trace).expect("trace written");
-    assert_json_structure(&json);
-    assert!(json.trim_start().starts_with('{') && json.trim_end().ends_with('}'));
-    for want in [
-        "\"clean\": true",
-        "\"violations\": []",
-        "\"dir\": \"->\", \"name\": \"DriverEntry\"",
-        "\"name\": \"ProtocolCmMakeCall\"",
-        "\"text\": \"caller calls the callee (make call)\", \"ok\": true",
-    ] {
-        assert!(json.contains(want), "trace lacks {want:?}");
-    }
-    assert!(json.matches("\"seq\": ").count() > 100, "the trace has every event");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&trace).expect("trace written")).expect("the trace is JSON");
+    assert_eq!(json["scenario"]["name"], "pended answers");
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["clean"], true);
+    assert_eq!(json["violations"].as_array().map(Vec::len), Some(0));
+    assert_eq!(json["counters"]["calls_made"], 2);
+    assert_eq!(json["counters"]["calls_accepted"], 1);
+    assert_eq!(json["counters"]["calls_rejected"], 1);
+    let steps = json["steps"].as_array().expect("steps");
+    let answer = steps
+        .iter()
+        .find(|s| s["text"].as_str().is_some_and(|t| t.starts_with("bob accepts")))
+        .expect("the answer step");
+    assert_eq!(answer["status"], "SUCCESS");
+    assert_eq!(answer["phase"], "call");
+    assert!(answer["line"].as_u64().is_some());
+    // The answer step's events are the pended make call completing, in order.
+    let events = json["events"].as_array().expect("events");
+    let range =
+        answer["first_event"].as_u64().unwrap_or(0) as usize..answer["end_event"].as_u64().unwrap_or(0) as usize;
+    let names: Vec<&str> = events[range].iter().filter_map(|e| e["name"].as_str()).collect();
+    let pos = |n: &str| {
+        names
+            .iter()
+            .position(|x| *x == n)
+            .unwrap_or_else(|| panic!("{n} in {names:?}"))
+    };
+    assert!(pos("ProtocolCmIncomingCallComplete") < pos("NdisCmDispatchCallConnected"));
+    assert!(pos("NdisCmDispatchCallConnected") < pos("NdisCmMakeCallComplete"));
+    // Every event has its sequence number, IRQL and direction, in order.
+    let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert_eq!(seqs.len(), events.len());
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    assert!(events.iter().all(|e| e["irql"].is_u64() && e["dir"].is_string()));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["name"] == "NdisMCmActivateVc" && e["detail"].as_str().is_some_and(|d| d.contains("0x"))),
+        "object ids in the arguments"
+    );
 
     let svg = std::fs::read_to_string(&diagram).expect("diagram written");
-    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
-    assert!(svg.trim_end().ends_with("</svg>"));
-    for want in ["client(s)", "NDIS (ndis-emu)", "covmini", "ProtocolCmMakeCall", "×512"] {
-        assert!(svg.contains(want), "diagram lacks {want:?}");
+    let doc = roxmltree::Document::parse(&svg).expect("the diagram is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    for lane in ["client(s)", "NDIS (ndis-emu)", "covmini"] {
+        assert!(texts.contains(&lane), "lane {lane:?} missing");
     }
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("Step 7: bob accepts the first call later") && t.contains("(line ")),
+        "a step band names its scenario line"
+    );
+    assert!(texts.contains(&"ProtocolCmMakeCall"), "the make call arrow");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn an_unwritable_output_path_fails_the_run_and_says_why() {
     let dir = temp_dir("unwritable");
-    let out = Command::new(env!("CARGO_BIN_EXE_covmini-lab"))
-        .args(["run", "-q", "--trace"])
-        .arg(dir.join("no-such-dir").join("trace.json"))
-        .output()
-        .expect("run covmini-lab");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{stdout}");
+    let (code, stdout, _) = lab([
+        "run".as_ref(),
+        "-q".as_ref(),
+        "--trace".as_ref(),
+        dir.join("no-such-dir").join("trace.json").as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("could not write"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -211,19 +211,17 @@ impl Parser<'_> {
         self.errors.push(ParseError { line, column, message });
     }
 
-    /// The start of the line holding `at`: where a `[[step]]` header is when
-    /// `at` is its first key.
+    /// The line of the `[[…]]` header of the table whose span starts at
+    /// `at` (the span of an array-of-tables item may start at the header or
+    /// at its first key; either way the header is the nearest line at or
+    /// above it that opens a table).
     fn header_line(&self, at: usize) -> usize {
-        // A `[[step]]` item's span starts at its header; a table's span
-        // otherwise starts at its first key. Look back for the header.
-        let before = self.src.get(..at.min(self.src.len())).unwrap_or("");
-        for (i, line) in before.lines().rev().enumerate() {
-            let t = line.trim_start();
-            if t.starts_with('[') {
-                return self.line(at) - i;
-            }
-        }
-        self.line(at)
+        let line = self.line(at);
+        let lines: Vec<&str> = self.src.lines().collect();
+        (1..=line)
+            .rev()
+            .find(|l| lines.get(l - 1).is_some_and(|t| t.trim_start().starts_with('[')))
+            .unwrap_or(line)
     }
 
     /// Reports every key of `fields` that `allowed` does not name.
@@ -878,6 +876,7 @@ impl Parser<'_> {
             "send" => {
                 let w = who.clone().map(|(w, _)| w);
                 let call = self.call(&mut f, state, clients, w, &what);
+                let (has_count, has_size) = (f.map.contains_key("count"), f.map.contains_key("size"));
                 let count = self.integer(&mut f, "count", 1..MAX_COUNT + 1, "how many NBLs");
                 let size = self.integer(&mut f, "size", 1..MAX_SIZE + 1, "bytes in each NBL");
                 received = self
@@ -887,10 +886,10 @@ impl Parser<'_> {
                     .integer(&mut f, "expect_bytes", 0..i64::MAX, "payload bytes the other end gets")
                     .map(|(n, _)| n.unsigned_abs());
                 let at = f.at.clone();
-                if count.is_none() && !f.map.contains_key("count") {
+                if !has_count {
                     self.err(at.clone(), format!("{what} needs `count = N` (how many NBLs)"));
                 }
-                if size.is_none() && !f.map.contains_key("size") {
+                if !has_size {
                     self.err(at, format!("{what} needs `size = N` (bytes in each NBL)"));
                 }
                 who.clone()?;
@@ -943,5 +942,210 @@ impl Parser<'_> {
             text,
             line,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndis_sys::{NDIS_STATUS_INCOMPATABLE_QOS, NDIS_STATUS_NO_ROUTE_TO_DESTINATION, NDIS_STATUS_NOT_ACCEPTED};
+
+    use super::*;
+
+    /// Every step kind, every optional key.
+    const ALL_KINDS: &str = r#"
+name = "all kinds"
+seed = 42
+
+[[client]]
+name = "alice"
+
+[[client]]
+name = "bob"
+answers = "pend"
+reject = "NOT_ACCEPTED"
+saps = ["bob", "bob2"]
+
+[[step]]
+do = "open_af"
+client = "alice"
+
+[[step]]
+do = "open_af"
+client = "bob"
+
+[[step]]
+do = "register_sap"
+client = "bob"
+address = "bob"
+
+[[step]]
+do = "make_call"
+client = "alice"
+call = "m"
+to = "bob"
+multipoint = true
+party = "first"
+flowspec = { rate = 1000, max_sdu = 512 }
+expect = "PENDING"
+
+[[step]]
+do = "answer"
+client = "bob"
+call = "m"
+answer = "SUCCESS"
+
+[[step]]
+do = "add_party"
+client = "alice"
+call = "m"
+party = "second"
+to = "bob2"
+
+[[step]]
+do = "drop_party"
+client = "alice"
+party = "second"
+
+[[step]]
+do = "send"
+client = "bob"
+call = "m"
+count = 3
+size = 64
+expect_received = 3
+expect_bytes = 192
+
+[[step]]
+do = "modify_qos"
+client = "alice"
+call = "m"
+flowspec = { rate = 2000000000 }
+expect = "INCOMPATABLE_QOS"
+
+[[step]]
+do = "close_call"
+client = "bob"
+call = "m"
+
+[[step]]
+do = "make_call"
+client = "alice"
+call = "x"
+to_undeclared = "carol"
+expect = "0xC0010029"
+text = "nobody is there"
+
+[[step]]
+do = "deregister_sap"
+client = "bob"
+address = "bob"
+
+[[step]]
+do = "close_af"
+client = "bob"
+
+[[step]]
+do = "halt"
+"#;
+
+    #[test]
+    fn a_file_with_every_step_kind_parses_into_the_model() {
+        let s = parse("all.toml", ALL_KINDS).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.name, "all kinds");
+        assert_eq!(s.seed, 42);
+        assert_eq!(s.clients.len(), 2);
+        let bob = &s.clients[1];
+        assert_eq!(
+            (bob.answers, bob.answer_status, bob.saps.clone(), bob.line),
+            (
+                Answers::Pend,
+                NDIS_STATUS_NOT_ACCEPTED,
+                vec!["bob".to_owned(), "bob2".to_owned()],
+                8
+            )
+        );
+        assert_eq!(s.clients[0].answer_status, NDIS_STATUS_SUCCESS);
+        let lines: Vec<usize> = s.steps.iter().map(|st| st.line).collect();
+        assert_eq!(lines, [14, 18, 22, 27, 37, 43, 50, 55, 64, 71, 76, 84, 89, 93]);
+        assert_eq!(
+            s.steps[3].action,
+            Action::MakeCall {
+                call: "m".into(),
+                to: Target::Sap {
+                    address: "bob".into(),
+                    owner: 1
+                },
+                flow: Flow {
+                    rate: 1000,
+                    max_sdu: 512
+                },
+                multipoint: true,
+                party: Some("first".into()),
+            }
+        );
+        assert_eq!(s.steps[3].expect.status, NDIS_STATUS_PENDING);
+        assert_eq!(
+            s.steps[4].action,
+            Action::Answer {
+                call: "m".into(),
+                status: NDIS_STATUS_SUCCESS
+            }
+        );
+        assert_eq!(s.steps[7].expect.received, Some(3));
+        assert_eq!(s.steps[7].expect.bytes, Some(192));
+        assert_eq!(
+            s.steps[8].action,
+            Action::ModifyQos {
+                call: "m".into(),
+                flow: Flow {
+                    rate: 2_000_000_000,
+                    max_sdu: 1500
+                }
+            },
+            "a flowspec key left out keeps its default"
+        );
+        assert_eq!(s.steps[8].expect.status, NDIS_STATUS_INCOMPATABLE_QOS);
+        assert_eq!(s.steps[10].expect.status, NDIS_STATUS_NO_ROUTE_TO_DESTINATION);
+        assert_eq!(
+            s.steps[10].action,
+            Action::MakeCall {
+                call: "x".into(),
+                to: Target::Undeclared("carol".into()),
+                flow: Flow::default(),
+                multipoint: false,
+                party: None,
+            }
+        );
+        assert_eq!(s.describe(&s.steps[10]), "nobody is there");
+        assert_eq!(s.describe(&s.steps[0]), "alice opens covmini's AF");
+        assert_eq!(s.steps[13].action, Action::Halt);
+        assert_eq!(s.steps[13].client, None);
+    }
+
+    #[test]
+    fn a_pended_answer_defaults_to_the_clients_reject_status() {
+        let text = ALL_KINDS.replace("answer = \"SUCCESS\"\n", "");
+        let s = parse("t", &text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.steps[4].action,
+            Action::Answer {
+                call: "m".into(),
+                status: NDIS_STATUS_NOT_ACCEPTED
+            }
+        );
+    }
+
+    #[test]
+    fn errors_come_in_line_order_with_the_offending_line_shown() {
+        let text = "name = 3\n\n[[step]]\ndo = \"halt\"\nbogus = 1\n";
+        let e = parse("f.toml", text).expect_err("two errors");
+        assert_eq!(
+            e.errors.iter().map(|e| (e.line, e.column)).collect::<Vec<_>>(),
+            [(1, 8), (5, 1)]
+        );
+        let shown = e.to_string();
+        assert!(shown.starts_with("f.toml:1:8: `name` must be a string"), "{shown}");
+        assert!(shown.contains("    5 | bogus = 1\n      | ^\n"), "{shown}");
+        assert!(shown.ends_with("2 error(s) in f.toml"), "{shown}");
     }
 }
