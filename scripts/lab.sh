@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # The main job (README): build the real kernel images (x64 and ARM64) on this
-# machine, then bring covmini up inside ndis-emu with covmini-lab and show
-# what NDIS and the driver said to each other. Exits non-zero on any contract
-# violation or leak. Extra arguments go to covmini-lab (try --help).
+# machine, then run covmini under ndis-emu with covmini-lab: a scenario (the
+# built-in story unless one is given), a line per step, the JSON trace and
+# the SVG sequence diagram written under target/lab/, and the summary table
+# last. Exits non-zero on any unmet expectation, contract violation or leak.
+#
+# Usage: scripts/lab.sh [SCENARIO.toml] [covmini-lab run options]
+#   e.g. scripts/lab.sh scenarios/pended.toml --seed 3
+#        scripts/lab.sh --sys target/kernel/x64/covmini.sys
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 scripts/toolchain.sh
 echo "==> kernel images" >&2
 scripts/build-kernel.sh all
-echo "==> covmini under ndis-emu" >&2
-cargo run --quiet --release -p covmini-lab -- "$@"
+out="$repo/target/lab"
+mkdir -p "$out"
+echo "==> covmini under ndis-emu (trace and diagram: $out)" >&2
+cargo run --quiet --release -p covmini-lab -- run \
+  --trace "$out/trace.json" --diagram "$out/diagram.svg" "$@"

@@ -323,10 +323,13 @@ fn band(svg: &mut Svg, n: usize, step: &Step) {
         BAND - 6
     );
     let mark = if step.ok() { "✓" } else { "✗ FAILED" };
-    let text = match step.line {
+    let mut text = match step.line {
         Some(l) => format!("{} (line {l})", step.text),
         None => step.text.clone(),
     };
+    if let Some(s) = &step.status {
+        text = format!("{text} → {s}");
+    }
     let _ = writeln!(
         svg.body,
         r##"<text x="18" y="{}" font-size="14.5" font-weight="700" fill="#17263d">Step {n}: {}</text>"##,
@@ -527,7 +530,7 @@ fn legend(out: &mut String) {
     }
     let _ = writeln!(
         out,
-        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS delivering a call to a client. “×N”: N identical consecutive calls collapsed into one row. Left column: trace sequence number and IRQL. Shaded bands: the scenario’s steps (with their line in the file).</text>"##,
+        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS delivering a call to a client. “×N”: N identical consecutive calls collapsed into one row. Left column: trace sequence number and IRQL. Bands: the steps and their line.</text>"##,
         x0 + 16,
         y0 + 58
     );
@@ -635,7 +638,7 @@ mod tests {
             text: "add <the> adapter".to_owned(),
             phase: "driver",
             line: Some(4),
-            status: None,
+            status: Some("SUCCESS".to_owned()),
             failure: None,
             events: 0..13,
             violations: 0..1,
@@ -651,7 +654,7 @@ mod tests {
             "MiniportInitializeEx returns SUCCESS",
             "status 0x00000000",
             "[memory.ledger]",
-            "Step 1: add &lt;the&gt; adapter (line 4)",
+            "Step 1: add &lt;the&gt; adapter (line 4) → SUCCESS",
             "a &quot;test&quot; &amp; title",
             "delivered to the client",
         ] {
