@@ -49,11 +49,12 @@ pub struct View {
     status_line: bool,
 }
 
-/// The running counters in one short line.
+/// The running counters in one short line (the status line stays under 80
+/// columns, so redrawing it never leaves a wrapped half behind).
 #[must_use]
 pub fn counters_line(c: &Counters) -> String {
     format!(
-        "calls {} made, {} accepted, {} rejected · NBLs {} · violations {}",
+        "calls {} made/{} ok/{} rejected · NBLs {} · violations {}",
         c.calls_made,
         c.calls_accepted,
         c.calls_rejected,
