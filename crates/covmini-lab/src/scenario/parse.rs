@@ -90,9 +90,9 @@ const KINDS: &[(&str, &[&str])] = &[
 const TOP_KEYS: &[&str] = &["name", "description", "seed", "client", "step"];
 const CLIENT_KEYS: &[&str] = &["name", "answers", "reject", "saps"];
 const FLOW_KEYS: &[&str] = &["rate", "max_sdu"];
-/// The longest SAP/called address covmini reads (docs/call-manager.md); the
-/// parser takes up to this many bytes so a scenario can still send a longer
-/// one on purpose through `to_undeclared`.
+/// The longest address the parser takes: twice covmini's 32 bytes
+/// (docs/call-manager.md), so a scenario can register or call a too-long
+/// address on purpose and expect covmini's status for it.
 const MAX_ADDRESS: usize = 64;
 /// The most NBLs one send step sends, and the largest NBL.
 const MAX_COUNT: i64 = 100_000;
