@@ -180,12 +180,14 @@ mod tests {
                     call: "unload",
                     detail: "leaked 8 bytes".to_owned(),
                     history: Vec::new(),
+                    cpu: 0,
                 },
                 Violation {
                     rule: MEMORY_LEDGER,
                     call: "unload",
                     detail: "leaked 16 bytes".to_owned(),
                     history: Vec::new(),
+                    cpu: 0,
                 },
             ],
             ..Report::default()

@@ -19,7 +19,7 @@
 //!     {"n": 1, "line": null, "phase": "driver", "text": "load the driver", "status": "SUCCESS", "ok": true, "failure": null, "first_event": 0, "end_event": 8, "violations": []}
 //!   ],
 //!   "events": [
-//!     {"seq": 0, "irql": 0, "dir": "->", "name": "DriverEntry", "detail": ""}
+//!     {"seq": 0, "cpu": 0, "irql": 0, "dir": "->", "name": "DriverEntry", "detail": ""}
 //!   ],
 //!   "violations": [
 //!     {"rule": "memory.ledger", "call": "unload", "step": null, "detail": "…", "history": []}
@@ -29,6 +29,9 @@
 //!
 //! `dir` is `->` (NDIS calls a covmini handler), `<-` (the handler returns),
 //! `=>` (covmini calls an NDIS DDI) or `!!` (a fault ndis-emu injected).
+//! `cpu` is the emulated processor the event ran on: 0 is the thread that
+//! drives the scenario; ndis-emu's threaded mode numbers its other threads
+//! from 1.
 //! A step's `line` is its line in the scenario file (`null` for the lab's
 //! own steps: load, add adapter, the final halt and unload). A violation's
 //! `step` is the 1-based step during which it was seen, or `null` when it
@@ -141,9 +144,10 @@ fn document(report: &Report, steps: &[Step], head: &str) -> String {
     for (i, e) in report.events.iter().enumerate() {
         let _ = write!(
             out,
-            "{}\n    {{\"seq\": {}, \"irql\": {}, \"dir\": {}, \"name\": {}, \"detail\": {}}}",
+            "{}\n    {{\"seq\": {}, \"cpu\": {}, \"irql\": {}, \"dir\": {}, \"name\": {}, \"detail\": {}}}",
             if i == 0 { "" } else { "," },
             e.seq,
+            e.cpu,
             e.irql,
             json_str(e.dir),
             json_str(e.name),
@@ -239,8 +243,8 @@ mod tests {
     {"n": 1, "line": 7, "phase": "driver", "text": "load \"it\"", "status": "SUCCESS", "ok": false, "failure": "expected \"x\"", "first_event": 0, "end_event": 2, "violations": [0]}
   ],
   "events": [
-    {"seq": 0, "irql": 0, "dir": "->", "name": "DriverEntry", "detail": ""},
-    {"seq": 1, "irql": 2, "dir": "<-", "name": "DriverEntry", "detail": "0x00000000"}
+    {"seq": 0, "cpu": 0, "irql": 0, "dir": "->", "name": "DriverEntry", "detail": ""},
+    {"seq": 1, "cpu": 0, "irql": 2, "dir": "<-", "name": "DriverEntry", "detail": "0x00000000"}
   ],
   "violations": [
     {"rule": "memory.ledger", "call": "unload", "step": 1, "detail": "leaked 24 bytes, tag \"CvmV\"", "history": ["line 1\nline 2"]}
