@@ -31,10 +31,26 @@ pub enum Effect<H> {
     CompleteCloseAf(H),
     /// Free an AF context.
     FreeAf(H),
+    /// `NdisMCmMakeCallComplete(status)` for a pended multipoint make call
+    /// (root VC, initial party): the party's context goes with SUCCESS.
+    CompleteMakeCallParty(H, H, NDIS_STATUS),
+    /// `NdisMCmAddPartyComplete(status)` for a pended add party.
+    CompleteAddParty(H, NDIS_STATUS),
+    /// `NdisMCmDispatchIncomingDropParty(SUCCESS)`: the party's leaf hung
+    /// up and the root has other parties. The party is pinned for the call:
+    /// the glue ends with `CallManager::party_dispatched`.
+    DispatchIncomingDropParty(H),
+    /// `NdisMCmDropPartyComplete(SUCCESS)` for a pended drop party.
+    CompleteDropParty(H),
+    /// Free a party context.
+    FreeParty(H),
 }
 
-/// The longest list any core method returns (a close of an MCM-created VC
-/// that also finishes its AF's pended close: 6).
+/// The longest list any core method returns (a pended multipoint make call
+/// whose initial party is refused, with the leaf's AF close finishing: 7;
+/// a close of an MCM-created VC that also finishes its AF's pended close:
+/// 6). Per-party work at a root's close is asked for one party at a time
+/// (`CallManager::detach_party`), so no list grows with the parties.
 pub const MAX_EFFECTS: usize = 8;
 
 /// An ordered, fixed-capacity list of effects (no allocation).

@@ -17,14 +17,20 @@
 //!   NdisMCmCloseCallComplete);
 //! * a close of an AF pends while it has SAPs or VCs and completes when the
 //!   last one goes; a deregistration pends while an incoming call is being
-//!   offered on the SAP.
+//!   offered on the SAP;
+//! * a point-to-multipoint call's parties ([`party`]): each party's leaf is
+//!   an ordinary incoming call on its own MCM VC, the root's make call or
+//!   add party completes with the leaf's answer, a dropped party's leaf gets
+//!   an incoming close, a leaf's close is an incoming drop party at the root
+//!   (an incoming close for the last party), and the root's sends fan out.
 //!
-//! Objects live in fixed tables ([`MAX_AFS`], [`MAX_SAPS`], [`MAX_VCS`]): no
-//! allocation, and an id is a table index. `H` is the glue's token for the
+//! Objects live in fixed tables ([`MAX_AFS`], [`MAX_SAPS`], [`MAX_VCS`],
+//! [`MAX_PARTIES`]): no allocation, and an id is a table index. `H` is the glue's token for the
 //! context NDIS holds (its address), stored so effects can name it.
 
 mod address;
 mod effects;
+mod party;
 mod qos;
 mod vc;
 
@@ -33,9 +39,11 @@ pub use address::{
     check_called_address_header, check_sap_header,
 };
 pub use effects::{Effect, Effects, MAX_EFFECTS};
+use party::PartySlot;
+pub use party::{MAX_LEAVES, MAX_PARTIES, PartyId, PartyPlan, PartyState, Via};
 pub use qos::{QosError, check_flow, check_flows, link_bytes_per_second};
 use vc::VcSlot;
-pub use vc::{MakeCallPhase, VcOrigin, VcState};
+pub use vc::{MakeCallPhase, RootPhase, VcOrigin, VcState};
 
 use ndis_sys::{
     NDIS_STATUS, NDIS_STATUS_CALL_ACTIVE, NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_DATA,
@@ -47,13 +55,48 @@ use ndis_sys::{
 /// may be registered with it.
 pub const ECHO_ADDRESS: &[u8] = b"echo";
 
-/// Where a send on a VC goes.
+/// Where a send on a VC goes: one target for a point-to-point call (the
+/// sender itself for echo), every connected leaf for a multipoint root.
+///
+/// INVARIANT: `targets[..len]` are all `Some`, `len <= MAX_LEAVES`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route<H> {
-    /// The VC the data is indicated on (the sender itself for echo).
-    pub target: VcId,
-    /// Its context token.
-    pub target_handle: H,
+    targets: [Option<(VcId, H)>; MAX_LEAVES],
+    len: usize,
+}
+
+impl<H: Copy> Route<H> {
+    fn new() -> Self {
+        Self {
+            targets: [None; MAX_LEAVES],
+            len: 0,
+        }
+    }
+    fn push(&mut self, id: VcId, handle: H) -> bool {
+        match self.targets.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some((id, handle));
+                // INVARIANT: filled the slot at `len < MAX_LEAVES`.
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+    /// The VCs the data is indicated on, with their context tokens.
+    pub fn targets(&self) -> impl Iterator<Item = (VcId, H)> + '_ {
+        self.targets.iter().take(self.len).flatten().copied()
+    }
+    /// How many targets.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether there is none (never, for a route [`CallManager::route`] gave).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// Most AF opens per adapter at once.
@@ -151,8 +194,14 @@ pub enum Refusal {
     CallActive,
     /// No SAP has the called address.
     NoRoute,
-    /// Point-to-multipoint calls are not implemented yet.
-    Multipoint,
+    /// A feature the call does not have: a multipoint call to the echo
+    /// address, a party added to a point-to-point call.
+    NotSupported,
+    /// ProtocolCmDropParty on the call's last party (it goes with the close).
+    LastParty,
+    /// A send on a leaf: a point-to-multipoint call carries data from the
+    /// root to the leaves only.
+    LeafSend,
 }
 
 impl Refusal {
@@ -167,7 +216,14 @@ impl Refusal {
             Self::DuplicateSap => NDIS_STATUS_INVALID_DATA,
             Self::CallActive => NDIS_STATUS_CALL_ACTIVE,
             Self::NoRoute => NDIS_STATUS_NO_ROUTE_TO_DESTINATION,
-            Self::Multipoint => ndis_sys::NDIS_STATUS_NOT_SUPPORTED,
+            // ProtocolCmMakeCall / ProtocolCmAddParty [D]: NOT_SUPPORTED for
+            // "invalid or unavailable features in the call parameters".
+            Self::NotSupported => ndis_sys::NDIS_STATUS_NOT_SUPPORTED,
+            // ProtocolClDropPartyComplete [D]: FAILURE means "the given party
+            // was the last remaining": the client closes the call instead.
+            // NET_BUFFER_LIST.Status [D]: FAILURE is a send that failed for
+            // a reason other than the ones listed (length, resources, ...).
+            Self::LastParty | Self::LeafSend => NDIS_STATUS_FAILURE,
         }
     }
 }
@@ -203,6 +259,7 @@ pub struct CallManager<H> {
     afs: [Option<AfSlot<H>>; MAX_AFS],
     saps: [Option<SapSlot<H>>; MAX_SAPS],
     vcs: [Option<VcSlot<H>>; MAX_VCS],
+    parties: [Option<PartySlot<H>>; MAX_PARTIES],
 }
 
 impl<H: Copy + PartialEq> Default for CallManager<H> {
@@ -225,6 +282,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             afs: [None; MAX_AFS],
             saps: [None; MAX_SAPS],
             vcs: [None; MAX_VCS],
+            parties: [None; MAX_PARTIES],
         }
     }
 
@@ -261,6 +319,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// The state of an AF open.
     pub fn af_state(&self, id: AfId) -> Option<AfState> {
         self.afs.get(id.index()).copied().flatten().map(|a| a.state)
+    }
+    /// How many parties are alive (for halt and tests).
+    pub fn live_parties(&self) -> usize {
+        self.parties.iter().flatten().count()
     }
     /// How many AF opens, SAPs and VCs are alive (for halt and tests).
     pub fn live(&self) -> (usize, usize, usize) {
@@ -478,36 +540,12 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// ProtocolCmMakeCall on `caller` to `called`, after its parameters were
     /// checked. Finds the SAP and reserves the callee VC (whose context is
     /// `callee`); the glue then creates it with NdisMCmCreateVc.
-    pub fn make_call_begin(
-        &mut self,
-        caller: VcId,
-        called: &Address,
-        multipoint: bool,
-        callee: H,
-    ) -> Result<MakeCallPlan<H>, Refusal> {
+    pub fn make_call_begin(&mut self, caller: VcId, called: &Address, callee: H) -> Result<MakeCallPlan<H>, Refusal> {
         let c = *self.vc(caller).ok_or(Refusal::Invalid)?;
-        if multipoint {
-            return Err(Refusal::Multipoint);
-        }
         if c.origin != VcOrigin::Client || c.state != VcState::Idle {
             return Err(Refusal::CallActive);
         }
-        // A SAP whose AF is closing is not offered calls any more: its
-        // client is tearing down (and NDIS refuses the dispatch).
-        let afs = &self.afs;
-        let found = self.saps.iter().enumerate().find_map(|(i, s)| {
-            let s = s.as_ref()?;
-            let af_open = matches!(afs.get(s.af.index()), Some(Some(a)) if a.state == AfState::Open);
-            (s.address == *called && s.state == SapState::Registered && af_open).then_some((i, *s))
-        });
-        let Some((sap_index, sap)) = found else {
-            return Err(Refusal::NoRoute);
-        };
-        let sap_id = SapId(u16::try_from(sap_index).map_err(|_| Refusal::Invalid)?);
-        let callee_af = match self.afs.get(sap.af.index()) {
-            Some(Some(a)) => a.handle,
-            _ => return Err(Refusal::NoRoute),
-        };
+        let (sap_id, sap, callee_af) = self.find_sap(called)?;
         let callee_id = self.insert_vc(sap.af, callee, VcOrigin::CallManager, VcState::Creating { caller })?;
         if let Some(s) = self.sap(sap_id) {
             s.offers += 1;
@@ -541,6 +579,27 @@ impl<H: Copy + PartialEq> CallManager<H> {
         self.remove_vc(plan.callee, &mut fx);
         fx.extend(self.offer_done(plan.sap));
         fx
+    }
+
+    /// The registered SAP with address `called` on an open AF, and that
+    /// AF's context. A SAP whose AF is closing is not offered calls any
+    /// more: its client is tearing down (and NDIS refuses the dispatch).
+    fn find_sap(&self, called: &Address) -> Result<(SapId, SapSlot<H>, H), Refusal> {
+        let afs = &self.afs;
+        let found = self.saps.iter().enumerate().find_map(|(i, s)| {
+            let s = s.as_ref()?;
+            let af_open = matches!(afs.get(s.af.index()), Some(Some(a)) if a.state == AfState::Open);
+            (s.address == *called && s.state == SapState::Registered && af_open).then_some((i, *s))
+        });
+        let Some((sap_index, sap)) = found else {
+            return Err(Refusal::NoRoute);
+        };
+        let sap_id = SapId(u16::try_from(sap_index).map_err(|_| Refusal::Invalid)?);
+        let callee_af = match self.afs.get(sap.af.index()) {
+            Some(Some(a)) => a.handle,
+            _ => return Err(Refusal::NoRoute),
+        };
+        Ok((sap_id, sap, callee_af))
     }
 
     /// Both VCs exist for NDIS; the glue activated each (`caller_ok`,
@@ -599,6 +658,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// otherwise the effects complete the pended make call.
     pub fn incoming_call_complete(&mut self, callee: VcId, status: NDIS_STATUS) -> Result<Effects<H>, Refusal> {
         let v = *self.vc(callee).ok_or(Refusal::Invalid)?;
+        if let VcState::LeafOffered { party } = v.state {
+            return self.leaf_answered(callee, party, status);
+        }
         let VcState::Offered { caller } = v.state else {
             return Err(Refusal::Invalid);
         };
@@ -677,13 +739,26 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// [`VcState::Closing`] and the last [`Self::unpin`] finishes it.
     pub fn close_call(&mut self, id: VcId) -> Result<Finish<H>, Refusal> {
         let v = *self.vc(id).ok_or(Refusal::Invalid)?;
+        let mut tell = Effects::new();
         let peer = match v.state {
             VcState::Connected { peer } => peer,
             VcState::Echo => None,
-            // Set-up calls are finished by the callee's answer, not closed.
+            // A root whose parties were detached ([`Self::detach_party`]);
+            // one still pinned by an incoming drop party being dispatched
+            // goes when that is done (its pin on the root holds the close).
+            VcState::Root {
+                phase: RootPhase::Closing,
+            } => None,
+            VcState::Leaf { party } => {
+                if let Some(p) = party {
+                    self.leaf_hung_up(p, &mut tell);
+                }
+                None
+            }
+            // Set-up calls are finished by the callee's answer, not closed;
+            // a root closes through begin_root_close first.
             _ => return Err(Refusal::Invalid),
         };
-        let mut tell = Effects::new();
         if let Some(p) = peer {
             self.unlink(p, id);
             if let Some(pv) = self.vc(p) {
@@ -738,10 +813,12 @@ impl<H: Copy + PartialEq> CallManager<H> {
 
     /// ProtocolCmMakeCall on `caller` to [`ECHO_ADDRESS`]: no SAP, no callee
     /// VC. The VC is an echo call, not active until [`Self::echo_activated`].
+    /// A multipoint call to it is refused ([`Refusal::NotSupported`]): the
+    /// echo answers the root itself, so there would be no leaf to add.
     pub fn make_call_echo(&mut self, caller: VcId, multipoint: bool) -> Result<(), Refusal> {
         let c = self.vc(caller).ok_or(Refusal::Invalid)?;
         if multipoint {
-            return Err(Refusal::Multipoint);
+            return Err(Refusal::NotSupported);
         }
         if c.origin != VcOrigin::Client || c.state != VcState::Idle {
             return Err(Refusal::CallActive);
@@ -774,15 +851,21 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// echo call sends to itself); the sender is pinned `sends` times and
     /// the target `receives` times, so neither close can deactivate its VC
     /// before the glue [`Self::unpin`]s them (completion, return).
-    /// `Err`: the VC is not active (NDIS_STATUS_VC_NOT_ACTIVATED).
+    /// A multipoint root sends to every connected, active leaf (each pinned
+    /// `receives` times); a leaf does not send ([`Refusal::LeafSend`]).
+    /// `Err` otherwise: the VC is not active (NDIS_STATUS_VC_NOT_ACTIVATED).
     pub fn route(&mut self, sender: VcId, sends: u32, receives: u32) -> Result<Route<H>, Refusal> {
         let s = *self.vc(sender).ok_or(Refusal::Invalid)?;
+        if matches!(s.state, VcState::Leaf { .. }) {
+            return Err(Refusal::LeafSend);
+        }
         if !s.active {
             return Err(Refusal::Invalid);
         }
         let target = match s.state {
             VcState::Echo => sender,
             VcState::Connected { peer: Some(p) } => p,
+            VcState::Root { phase: RootPhase::Up } => return self.fan_out(sender, sends, receives),
             _ => return Err(Refusal::Invalid),
         };
         let t = *self.vc(target).ok_or(Refusal::Invalid)?;
@@ -801,10 +884,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if let Some(t) = self.vc(target) {
             t.busy = t.busy.saturating_add(receives);
         }
-        Ok(Route {
-            target,
-            target_handle: t.handle,
-        })
+        let mut route = Route::new();
+        route.push(target, t.handle);
+        Ok(route)
     }
 
     /// Drops `n` pins of `id` (sends completed, receives returned, an

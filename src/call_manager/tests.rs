@@ -28,7 +28,7 @@ fn two_clients() -> (Cm, AfId, AfId, SapId, VcId) {
 
 /// Runs a make call up to the dispatch: plan, created, activated.
 fn offered(cm: &mut Cm, caller: VcId) -> MakeCallPlan<u32> {
-    let plan = cm.make_call_begin(caller, &addr("bob"), false, 31).unwrap();
+    let plan = cm.make_call_begin(caller, &addr("bob"), 31).unwrap();
     cm.make_call_activated(caller, plan.callee, true, true).unwrap();
     plan
 }
@@ -132,10 +132,7 @@ fn deregistering_a_sap_with_an_offer_in_flight_pends_until_the_offer_returns() {
     assert_eq!(cm.deregister_sap(sap), Ok(Finish::Pend(Effects::new())));
     // The pended SAP is not offered calls any more.
     let other = cm.create_vc(AfId::from_raw(0), 40).unwrap();
-    assert_eq!(
-        cm.make_call_begin(other, &addr("bob"), false, 41),
-        Err(Refusal::NoRoute)
-    );
+    assert_eq!(cm.make_call_begin(other, &addr("bob"), 41), Err(Refusal::NoRoute));
     let fx = cm.offer_done(plan.sap);
     assert_eq!(effects(&fx), [E::CompleteDeregisterSap(20), E::FreeSap(20)]);
 }
@@ -145,17 +142,11 @@ fn deregistering_a_sap_with_an_offer_in_flight_pends_until_the_offer_returns() {
 #[test]
 fn no_sap_with_the_called_address_is_no_route_and_nothing_changes() {
     let (mut cm, _, _, _, vc) = two_clients();
-    assert_eq!(cm.make_call_begin(vc, &addr("carol"), false, 31), Err(Refusal::NoRoute));
+    assert_eq!(cm.make_call_begin(vc, &addr("carol"), 31), Err(Refusal::NoRoute));
     assert_eq!(Refusal::NoRoute.status(), NDIS_STATUS_NO_ROUTE_TO_DESTINATION);
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
     assert!(!cm.vc_active(vc));
     assert_eq!(cm.live(), (2, 1, 1));
-}
-
-#[test]
-fn multipoint_calls_are_not_supported_yet() {
-    let (mut cm, _, _, _, vc) = two_clients();
-    assert_eq!(cm.make_call_begin(vc, &addr("bob"), true, 31), Err(Refusal::Multipoint));
 }
 
 #[test]
@@ -256,7 +247,7 @@ fn an_answer_pending_is_never_passed_on() {
 #[test]
 fn a_failed_create_leaves_the_caller_idle_and_inactive() {
     let (mut cm, _, _, _, vc) = two_clients();
-    let plan = cm.make_call_begin(vc, &addr("bob"), false, 31).unwrap();
+    let plan = cm.make_call_begin(vc, &addr("bob"), 31).unwrap();
     let fx = cm.make_call_create_failed(vc, &plan);
     assert_eq!(effects(&fx), [E::FreeVc(31)]);
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
@@ -266,7 +257,7 @@ fn a_failed_create_leaves_the_caller_idle_and_inactive() {
 #[test]
 fn a_failed_activation_takes_down_what_was_activated() {
     let (mut cm, _, _, _, vc) = two_clients();
-    let plan = cm.make_call_begin(vc, &addr("bob"), false, 31).unwrap();
+    let plan = cm.make_call_begin(vc, &addr("bob"), 31).unwrap();
     let fx = cm.make_call_activated(vc, plan.callee, true, false).unwrap_err();
     assert_eq!(effects(&fx), [E::DeactivateVc(30), E::DeleteVc(31)]);
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
@@ -275,10 +266,7 @@ fn a_failed_activation_takes_down_what_was_activated() {
 #[test]
 fn a_vc_with_a_call_cannot_make_another() {
     let (mut cm, _, _, _, vc, _) = connected();
-    assert_eq!(
-        cm.make_call_begin(vc, &addr("bob"), false, 32),
-        Err(Refusal::CallActive)
-    );
+    assert_eq!(cm.make_call_begin(vc, &addr("bob"), 32), Err(Refusal::CallActive));
 }
 
 // --- Close ------------------------------------------------------------------------
@@ -389,10 +377,9 @@ fn contexts_are_checked_against_their_ids() {
 fn a_send_routes_to_the_peer_and_pins_both_ends() {
     let (mut cm, _, _, _, vc, callee) = connected();
     let r = cm.route(vc, 2, 3).unwrap();
-    assert_eq!(r.target, callee);
-    assert_eq!(r.target_handle, 31);
+    assert_eq!(r.targets().collect::<Vec<_>>(), [(callee, 31)]);
     assert_eq!((cm.busy(vc), cm.busy(callee)), (2, 3));
-    assert_eq!(cm.route(callee, 1, 1).unwrap().target, vc);
+    assert_eq!(cm.route(callee, 1, 1).unwrap().targets().next(), Some((vc, 30)));
 }
 
 #[test]
@@ -451,7 +438,7 @@ fn an_echo_call_sends_to_itself_and_closes_at_once_when_drained() {
     assert_eq!(cm.vc_state(vc), Some(VcState::Echo));
     assert_eq!(cm.make_call_echo(vc, false), Err(Refusal::CallActive));
     let r = cm.route(vc, 1, 1).unwrap();
-    assert_eq!(r.target, vc);
+    assert_eq!(r.targets().collect::<Vec<_>>(), [(vc, 30)]);
     assert!(cm.unpin(vc, 2).is_empty());
     let Finish::Return(s, fx) = cm.close_call(vc).unwrap() else {
         panic!()
@@ -467,7 +454,7 @@ fn a_failed_echo_activation_leaves_the_vc_idle() {
     cm.make_call_echo(vc, false).unwrap();
     assert_eq!(cm.echo_activated(vc, false), NDIS_STATUS_FAILURE);
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
-    assert_eq!(cm.make_call_echo(vc, true), Err(Refusal::Multipoint));
+    assert_eq!(cm.make_call_echo(vc, true), Err(Refusal::NotSupported));
 }
 
 #[test]

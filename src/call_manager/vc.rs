@@ -11,10 +11,19 @@
 //!
 //!  client VC:  Idle --make call to the echo address--> Echo --close--> Idle
 //!  any VC:     Connected / Echo --close while busy--> Closing --drained--> (as above)
+//!
+//!  root VC:    Idle --multipoint make call--> Root{Setup} --initial party accepted--> Root{Up}
+//!              Root{Setup} --initial party refused--> Idle
+//!              Root{Up} --close call: parties detached--> Root{Closing} --> (closed as above)
+//!  leaf VC:    LeafCreating{party} --created+activated--> LeafOffered{party}
+//!                 --accept--> Leaf{party} --close--> (deleted)
+//!                 --reject--> (deleted)
 //! ```
 //!
 //! `Connected{peer: None}` is a call whose other side hung up: the incoming
 //! close was dispatched and this side's client still has to close it.
+//! `Leaf{party: None}` likewise: the root dropped the party (or closed the
+//! call) and the leaf's client still has to close its call.
 
 use ndis_sys::NDIS_STATUS;
 
@@ -71,6 +80,39 @@ pub enum VcState {
     /// ProtocolCmCloseCall pended until the VC is drained: no new send is
     /// taken, and the close finishes (deactivate, complete) when its last
     /// send is completed and its last indicated receive is returned.
+    Closing,
+    /// A client VC carrying a point-to-multipoint call as its root; its
+    /// parties are in the call manager's party table.
+    Root {
+        /// Where the call is.
+        phase: RootPhase,
+    },
+    /// An MCM VC reserved for a party's leaf; NdisMCmCreateVc is running.
+    LeafCreating {
+        /// The party the leaf answers.
+        party: super::PartyId,
+    },
+    /// An MCM VC offered to a party's callee (NdisMCmDispatchIncomingCall).
+    LeafOffered {
+        /// The party the leaf answers.
+        party: super::PartyId,
+    },
+    /// A leaf that accepted: it receives what the root sends.
+    Leaf {
+        /// Its party, while the root still has it.
+        party: Option<super::PartyId>,
+    },
+}
+
+/// Where a point-to-multipoint call is, at its root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootPhase {
+    /// The make call waits for the initial party's leaf to answer.
+    Setup,
+    /// The initial party connected: parties may be added and dropped, and
+    /// the root's sends fan out to every connected leaf.
+    Up,
+    /// ProtocolCmCloseCall is detaching the parties: nothing new, no sends.
     Closing,
 }
 

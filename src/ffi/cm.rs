@@ -6,23 +6,25 @@
 //! core's [`Effects`] in order ([`perform`]): NDIS re-enters covmini from most
 //! of those calls, so none is made with the lock held.
 //!
-//! Point-to-multipoint (AddParty, DropParty) is not
-//! implemented yet: it answers
-//! NDIS_STATUS_NOT_SUPPORTED, as the contract asks of unsupported features
-//! (contract §1.2 (b)), and never pends. Call-manager OIDs are answered by
-//! `super::oid` (ProtocolCoOidRequest below only hands them over).
+//! Point-to-multipoint calls (a make call with an initial party,
+//! AddParty, DropParty, a root's close) go through the core's party state
+//! machine ([`crate::call_manager`]'s `party` module); each party's leaf is
+//! offered an ordinary incoming call on a VC covmini creates.
+//!
+//! Call-manager OIDs are answered by `super::oid` (ProtocolCoOidRequest
+//! below only hands them over); they never pend.
 
 use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
-use super::cm_context::{AfContext, CallShape, SapContext, Signed, VcContext};
+use super::cm_context::{AfContext, CallShape, PartyContext, SapContext, Signed, VcContext};
 use super::context::{AdapterContext, Cm};
 use super::oid;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{
-    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Refusal, check_called_address_header, check_flows,
-    check_sap_header,
+    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Refusal, Via, check_called_address_header,
+    check_flows, check_sap_header,
 };
 use crate::config;
 
@@ -81,8 +83,9 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
         Effect::CompleteCloseCall(t) => {
             // SAFETY: as above.
             let vc = unsafe { VcContext::from_token(t) };
-            // SAFETY: the close this VC's handler is pending; point to point.
-            unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), null_mut()) };
+            // SAFETY: the close this VC's handler is pending; the party
+            // handle it came with (a multipoint root's last party) or NULL.
+            unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), vc.close_party()) };
         }
         Effect::DeleteVc(t) => {
             // SAFETY: as above; this is the last effect naming the VC.
@@ -133,6 +136,59 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: from this adapter's AF list; not used after.
             unsafe { adapter.af_list().free(NonNull::from(af)) };
         }
+        Effect::CompleteMakeCallParty(vt, pt, status) => {
+            // SAFETY: a live VC token from the core.
+            let vc = unsafe { VcContext::from_token(vt) };
+            // SAFETY: a live party token (freed only by a later effect).
+            let party = unsafe { PartyContext::from_token(pt) };
+            let params = vc.client_params();
+            vc.set_client_params(null_mut());
+            let ctx = if status == NDIS_STATUS_SUCCESS {
+                party.as_handle()
+            } else {
+                null_mut()
+            };
+            // SAFETY: the multipoint make call this root's handler pended:
+            // its handle, the initial party's handle and (on SUCCESS) its
+            // context, the client's own parameters; status never PENDING.
+            unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), party.ndis(), ctx, params) };
+        }
+        Effect::CompleteAddParty(pt, status) => {
+            // SAFETY: a live party token from the core.
+            let party = unsafe { PartyContext::from_token(pt) };
+            let ctx = if status == NDIS_STATUS_SUCCESS {
+                party.as_handle()
+            } else {
+                null_mut()
+            };
+            // SAFETY: the add party this party's handler pended: its handle,
+            // (on SUCCESS) its context, the client's parameters, which NDIS
+            // keeps alive until this completion; status never PENDING.
+            unsafe { NdisMCmAddPartyComplete(status, party.ndis(), ctx, party.client_params()) };
+        }
+        Effect::DispatchIncomingDropParty(pt) => {
+            // SAFETY: as above; the core pinned the party (and its root)
+            // for this call.
+            let party = unsafe { PartyContext::from_token(pt) };
+            // SAFETY: a party of a call with other parties left whose leaf
+            // hung up; no close data.
+            unsafe { NdisMCmDispatchIncomingDropParty(NDIS_STATUS_SUCCESS, party.ndis(), null_mut(), 0) };
+            let fx = adapter.cm().party_dispatched(party.id());
+            perform(adapter, fx);
+        }
+        Effect::CompleteDropParty(pt) => {
+            // SAFETY: as above.
+            let party = unsafe { PartyContext::from_token(pt) };
+            // SAFETY: the drop this party's handler pended.
+            unsafe { NdisMCmDropPartyComplete(NDIS_STATUS_SUCCESS, party.ndis()) };
+        }
+        Effect::FreeParty(pt) => {
+            // SAFETY: as above; the last effect naming the party.
+            let party = unsafe { PartyContext::from_token(pt) };
+            party.kill();
+            // SAFETY: from this adapter's party list; not used after.
+            unsafe { adapter.party_list().free(NonNull::from(party)) };
+        }
     }
 }
 
@@ -174,6 +230,11 @@ fn checked<R>(
 /// `op` on the call manager, for a VC it knows.
 fn on_vc<R>(vc: &VcContext, op: impl FnOnce(&mut Cm) -> Result<R, Refusal>) -> Result<R, Refusal> {
     checked(vc.adapter(), |cm| cm.vc_is(vc.id(), vc.token()), op)
+}
+
+/// `op` on the call manager, for a party it knows.
+fn on_party<R>(party: &PartyContext, op: impl FnOnce(&mut Cm) -> Result<R, Refusal>) -> Result<R, Refusal> {
+    checked(party.adapter(), |cm| cm.party_is(party.id(), party.token()), op)
 }
 
 /// `op` on the call manager, for an AF open it knows.
@@ -552,7 +613,7 @@ ndis_fn! {
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn make_call(vc_ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, _party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+    pub(super) unsafe fn make_call(vc_ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
         // SAFETY: the CallMgrVcContext covmini gave NDIS.
         let Some(caller) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
             trace!(ERROR, "ProtocolCmMakeCall: not a VC context: {:p}", vc_ctx);
@@ -567,16 +628,31 @@ ndis_fn! {
                 return e.status();
             }
         };
+        let multipoint = !party.is_null();
+        // SAFETY: `cp` was read (and found non-NULL) above.
+        let flags = unsafe { cp.read_unaligned() }.Flags;
+        if flags & MULTIPOINT_VC != 0 && !multipoint {
+            // A multipoint VC with no initial party to add.
+            return NDIS_STATUS_NOT_SUPPORTED;
+        }
         if address.as_bytes() == ECHO_ADDRESS {
             // SAFETY: `cp` was read above; the caller VC is the handler's.
-            return unsafe { make_echo_call(caller, &shape, &address, !party.is_null()) };
+            return unsafe { make_echo_call(caller, &shape, &address, multipoint) };
+        }
+        if multipoint {
+            if party_ctx.is_null() {
+                return NDIS_STATUS_INVALID_PARAMETER;
+            }
+            // SAFETY: a new call on the caller VC; `cp` and `party_ctx` are
+            // NDIS's for this request.
+            return unsafe { add_leaf(caller, cp, &shape, &address, party, party_ctx, Via::MakeCall) };
         }
         let Some(callee_ctx) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
             return NDIS_STATUS_RESOURCES;
         };
         // SAFETY: just allocated, ours until the core knows it.
         let callee = unsafe { callee_ctx.as_ref() };
-        let begun = on_vc(caller, |cm| cm.make_call_begin(caller.id(), &address, !party.is_null(), callee.token()));
+        let begun = on_vc(caller, |cm| cm.make_call_begin(caller.id(), &address, callee.token()));
         let plan = match begun {
             Ok(plan) => plan,
             Err(r) => {
@@ -717,13 +793,32 @@ ndis_fn! {
             trace!(ERROR, "ProtocolCmCloseCall: not a VC context: {:p}", vc_ctx);
             return NDIS_STATUS_FAILURE;
         };
-        if !party_ctx.is_null() {
-            trace!(WARN, "ProtocolCmCloseCall({:p}) with party {:p}: covmini made no multipoint call", vc_ctx, party_ctx);
-        }
         if !data.is_null() && size > 0 {
             return NDIS_STATUS_INVALID_DATA;
         }
+        // SAFETY: NULL, or the CallMgrPartyContext of a multipoint call's
+        // last party, which covmini gave NDIS.
+        let party = unsafe { PartyContext::from_handle(party_ctx) };
+        vc.set_close_party(party.map_or(null_mut(), PartyContext::ndis));
         let adapter = vc.adapter();
+        let root = {
+            let cm = adapter.cm();
+            cm.vc_is(vc.id(), vc.token()) && cm.is_root(vc.id())
+        };
+        if root {
+            if let Err(r) = on_vc(vc, |cm| cm.begin_root_close(vc.id())) {
+                trace!(WARN, "ProtocolCmCloseCall({:p}) on a multipoint root: {:?}", vc_ctx, r);
+                return NDIS_STATUS_FAILURE;
+            }
+            // One party at a time: each leaf still connected is told, each
+            // party context freed (contract §3.3 "Closing": "that party's
+            // state must be freed").
+            loop {
+                let next = adapter.cm().detach_party(vc.id());
+                let Some(fx) = next else { break };
+                perform(adapter, fx);
+            }
+        }
         match on_vc(vc, |cm| cm.close_call(vc.id())) {
             Ok(f) => finish(adapter, f),
             Err(r) => {
@@ -734,27 +829,235 @@ ndis_fn! {
     }
 }
 
-// --- Not implemented yet ---------------------------------------------------------------
+// --- Point to multipoint ---------------------------------------------------------------
+
+/// Adds a party to `root`: the initial party of a multipoint make call
+/// (`via` MakeCall, which also activates the root) or one more
+/// (ProtocolCmAddParty). Allocates the party's and the leaf's contexts,
+/// records the party in the core, creates the leaf's VC on the SAP's AF
+/// (NdisMCmCreateVc), activates it with the party's flows (swapped: the
+/// root's transmit is the leaf's receive) and offers it the call
+/// (NdisMCmDispatchIncomingCall). Returns the leaf's answer when it came
+/// inside the dispatch (and on SUCCESS writes the party context to `out`),
+/// else PENDING: the answer completes the request later.
+///
+/// # Safety
+/// `cp` is NDIS's parameters for this request (already read by
+/// [`read_call`]); `out` is NDIS's non-NULL out slot for the
+/// CallMgrPartyContext; for MakeCall, no NDIS call holds the root's own
+/// parameters (a new call on the VC).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn add_leaf(
+    root: &VcContext,
+    cp: PCO_CALL_PARAMETERS,
+    shape: &CallShape,
+    address: &Address,
+    ndis_party: NDIS_HANDLE,
+    out: PNDIS_HANDLE,
+    via: Via,
+) -> NDIS_STATUS {
+    let adapter = root.adapter();
+    let Some(party_ptr) = adapter.party_list().alloc(PartyContext::new(adapter, ndis_party)) else {
+        return NDIS_STATUS_RESOURCES;
+    };
+    // SAFETY: just allocated, ours until the core knows it.
+    let party = unsafe { party_ptr.as_ref() };
+    let Some(leaf_ptr) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
+        party.kill();
+        // SAFETY: allocated above, never given to anyone.
+        unsafe { adapter.party_list().free(party_ptr) };
+        return NDIS_STATUS_RESOURCES;
+    };
+    // SAFETY: as above.
+    let leaf = unsafe { leaf_ptr.as_ref() };
+    let begun = on_vc(root, |cm| {
+        cm.party_begin(root.id(), address, party.token(), leaf.token(), via)
+    });
+    let plan = match begun {
+        Ok(plan) => plan,
+        Err(r) => {
+            trace!(
+                INFO,
+                "party to {:?} on VC {:p} ({:?}): {:?}",
+                address,
+                root.as_handle(),
+                via,
+                r
+            );
+            party.kill();
+            leaf.kill();
+            // SAFETY: allocated above, never given to anyone.
+            unsafe { adapter.party_list().free(party_ptr) };
+            // SAFETY: as above.
+            unsafe { adapter.vc_list().free(leaf_ptr) };
+            return r.status();
+        }
+    };
+    party.set_id(plan.party);
+    party.set_client_params(cp);
+    leaf.set_id(plan.leaf);
+    if via == Via::MakeCall {
+        root.set_client_params(cp);
+    }
+    // Computed now: once the request is answered the party may be gone.
+    let handle = party.as_handle();
+    // SAFETY: the core holds the AF while a VC is being created on it.
+    let leaf_af = unsafe { AfContext::from_token(plan.leaf_af) };
+    let mut ndis_vc: NDIS_HANDLE = null_mut();
+    // SAFETY: the adapter's NdisMiniportHandle, an open AF's handle, the
+    // leaf's context (kept until covmini deletes the VC), an out slot
+    // initialized to NULL; IRQL <= DISPATCH_LEVEL.
+    let created = unsafe {
+        NdisMCmCreateVc(
+            adapter.miniport_handle(),
+            leaf_af.ndis(),
+            leaf.as_handle(),
+            &raw mut ndis_vc,
+        )
+    };
+    if created != NDIS_STATUS_SUCCESS {
+        trace!(WARN, "party: NdisMCmCreateVc: {:#010x}", created);
+        let fx = adapter.cm().party_create_failed(&plan);
+        perform(adapter, fx);
+        return if created == NDIS_STATUS_PENDING {
+            NDIS_STATUS_FAILURE
+        } else {
+            created
+        };
+    }
+    leaf.set_ndis(ndis_vc);
+    let root_ok = (via == Via::MakeCall).then(|| {
+        // SAFETY: a new call on the root (precondition).
+        let own = unsafe { root.fill_params(shape, address.as_bytes()) };
+        // SAFETY: the root's NdisVcHandle and covmini's own parameters,
+        // MediaParameters non-NULL, alive as long as the VC context.
+        unsafe { NdisMCmActivateVc(root.ndis(), own) == NDIS_STATUS_SUCCESS }
+    });
+    let swapped = CallShape {
+        transmit: shape.receive,
+        receive: shape.transmit,
+        ..*shape
+    };
+    // SAFETY: a new VC: nobody holds its parameters.
+    let leaf_params = unsafe { leaf.fill_params(&swapped, address.as_bytes()) };
+    // SAFETY: as for the root, for the VC just created.
+    let leaf_ok = unsafe { NdisMCmActivateVc(ndis_vc, leaf_params) } == NDIS_STATUS_SUCCESS;
+    let activated = adapter.cm().party_activated(&plan, root_ok, leaf_ok);
+    if let Err(mut fx) = activated {
+        trace!(
+            ERROR,
+            "party: NdisMCmActivateVc failed (root {:?}, leaf {})", root_ok, leaf_ok
+        );
+        fx.extend(adapter.cm().offer_done(plan.sap));
+        perform(adapter, fx);
+        return NDIS_STATUS_FAILURE;
+    }
+    // SAFETY: the SAP cannot go while the core counts this offer.
+    let sap = unsafe { SapContext::from_token(plan.sap_handle) };
+    // SAFETY: a registered SAP's handle, the activated leaf VC and its
+    // parameters (alive until the VC is deleted). The leaf's client may
+    // answer inside: ProtocolCmIncomingCallComplete then runs before this returns.
+    let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, leaf_params) };
+    if offered != NDIS_STATUS_PENDING {
+        trace!(WARN, "party: NdisMCmDispatchIncomingCall: {:#010x}", offered);
+        let answered = adapter.cm().incoming_call_complete(plan.leaf, offered);
+        if let Ok(fx) = answered {
+            perform(adapter, fx);
+        }
+    }
+    let (fx, (status, ended)) = {
+        let mut cm = adapter.cm();
+        (cm.offer_done(plan.sap), cm.party_end(plan.party))
+    };
+    perform(adapter, fx);
+    perform(adapter, ended);
+    if status == NDIS_STATUS_SUCCESS {
+        // SAFETY: NDIS's out slot for CallMgrPartyContext (non-NULL, precondition).
+        unsafe { out.write(handle) };
+    }
+    status
+}
 
 ndis_fn! {
-    /// ProtocolCmAddParty: point-to-multipoint calls are a later slice.
+    /// ProtocolCmAddParty on a multipoint call that is up: the party's
+    /// called address is matched against the SAPs like a point-to-point
+    /// call, and its leaf is offered an ordinary incoming call on a VC
+    /// covmini creates ([`add_leaf`]). Returns the leaf's answer when it
+    /// came inside the offer, else PENDING and NdisMCmAddPartyComplete
+    /// follows. A party keeps its own flows: its leaf is activated with the
+    /// FLOWSPECs of the party's parameters (the "Adding a Party to a
+    /// Multipoint Call" page lets the medium decide whether per-party
+    /// traffic parameters exist; covmini's leaves are separate VCs).
+    ///
+    /// Statuses: a call that is point to point or to the echo address,
+    /// NDIS_STATUS_NOT_SUPPORTED (the page's status for "invalid or
+    /// unavailable features"); a root not up (being set up or closing),
+    /// NDIS_STATUS_FAILURE; the call's 16 parties or the adapter's 64 in
+    /// use, NDIS_STATUS_RESOURCES; malformed parameters and unknown
+    /// addresses as for a make call (INVALID_DATA, INVALID_ADDRESS,
+    /// NO_ROUTE_TO_DESTINATION).
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn add_party(vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, _party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCmAddParty(vc {:p}, party {:p}): not supported yet", vc_ctx, party);
-        NDIS_STATUS_NOT_SUPPORTED
+    pub(super) unsafe fn add_party(vc_ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: the CallMgrVcContext covmini gave NDIS.
+        let Some(root) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCmAddParty: not a VC context: {:p}", vc_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        if party.is_null() || party_ctx.is_null() {
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: NDIS's call parameters for this request (or NULL, refused inside).
+        let (address, shape) = match unsafe { read_call(cp) } {
+            Ok(x) => x,
+            Err(e) => {
+                trace!(WARN, "ProtocolCmAddParty({:p}): {:?}", vc_ctx, e);
+                return e.status();
+            }
+        };
+        if address.as_bytes() == ECHO_ADDRESS {
+            return Refusal::NotSupported.status();
+        }
+        // SAFETY: `cp` and `party_ctx` are NDIS's for this request.
+        unsafe { add_leaf(root, cp, &shape, &address, party, party_ctx, Via::AddParty) }
     }
 }
 
 ndis_fn! {
-    /// ProtocolCmDropParty: point-to-multipoint calls are a later slice.
+    /// ProtocolCmDropParty: a party that is not the call's last goes. Its
+    /// leaf, if still connected, gets an incoming close (its client closes
+    /// and covmini deletes the leaf's VC); the context is freed and the
+    /// handler returns SUCCESS, or PENDING while an incoming drop party
+    /// naming the party is being dispatched (NdisMCmDropPartyComplete
+    /// follows). The last party: NDIS_STATUS_FAILURE, which
+    /// ProtocolClDropPartyComplete documents as "the given party was the
+    /// last remaining ... the client should call NdisClCloseCall". A party
+    /// still being added, or of a root that is closing: FAILURE. Close data:
+    /// NDIS_STATUS_INVALID_DATA (the fabric carries none, as for a close).
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn drop_party(party_ctx: NDIS_HANDLE, _data: PVOID, _size: UINT) -> NDIS_STATUS {
-        trace!(WARN, "ProtocolCmDropParty({:p}): not supported yet", party_ctx);
-        NDIS_STATUS_NOT_SUPPORTED
+    pub(super) unsafe fn drop_party(party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
+        // SAFETY: the CallMgrPartyContext covmini gave NDIS.
+        let Some(party) = (unsafe { PartyContext::from_handle(party_ctx) }) else {
+            trace!(ERROR, "ProtocolCmDropParty: not a party context: {:p}", party_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        if !data.is_null() && size > 0 {
+            return NDIS_STATUS_INVALID_DATA;
+        }
+        let adapter = party.adapter();
+        match on_party(party, |cm| cm.drop_party(party.id())) {
+            // The party context may be freed by these effects: not used after.
+            Ok(f) => finish(adapter, f),
+            Err(r) => {
+                trace!(WARN, "ProtocolCmDropParty({:p}): {:?}", party_ctx, r);
+                r.status()
+            }
+        }
     }
 }
 

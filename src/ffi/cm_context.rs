@@ -1,7 +1,7 @@
 //! The call manager's per-object contexts, handed to NDIS as
-//! CallMgrAfContext, CallMgrSapContext and CallMgrVcContext (=
-//! MiniportVcContext), each from its own lookaside list with its own tag and
-//! signature (`crate::pool`). A context holds what the glue needs to talk to
+//! CallMgrAfContext, CallMgrSapContext, CallMgrVcContext (=
+//! MiniportVcContext) and CallMgrPartyContext, each from its own lookaside
+//! list with its own tag and signature (`crate::pool`). A context holds what the glue needs to talk to
 //! NDIS about its object (the NDIS handle, the adapter) and the object's id
 //! in the FFI-free [`CallManager`](crate::call_manager::CallManager), which
 //! holds the object's state under the adapter lock.
@@ -20,7 +20,7 @@ use ndis_sys::*;
 use super::context::{AdapterContext, Cm};
 use super::data::Counters;
 use super::sync::SpinLockGuard;
-use crate::call_manager::{AfId, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, SapId, VcId};
+use crate::call_manager::{AfId, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, PartyId, SapId, VcId};
 use crate::ctrl_path::WanLinkInfo;
 use crate::pool::{SIG_AF, SIG_FREED, SIG_PARTY, SIG_SAP, SIG_VC};
 
@@ -217,6 +217,9 @@ pub(crate) struct VcContext {
     /// The client's CO_CALL_PARAMETERS of a pended make call, for
     /// NdisMCmMakeCallComplete.
     client_params: AtomicPtr<CO_CALL_PARAMETERS>,
+    /// The NdisPartyHandle a multipoint root's close came with (its last
+    /// party), for NdisMCmCloseCallComplete; NULL for a point-to-point call.
+    close_party: AtomicPtr<c_void>,
     /// Written only by the make call handler that sets up a call on this VC,
     /// before NDIS is given a pointer to it; read by NDIS afterwards.
     params: UnsafeCell<OwnedCallParams>,
@@ -254,6 +257,7 @@ impl VcContext {
             adapter: NonNull::from(adapter),
             ndis: AtomicPtr::new(ndis),
             client_params: AtomicPtr::new(null_mut()),
+            close_party: AtomicPtr::new(null_mut()),
             params: UnsafeCell::new(OwnedCallParams {
                 cp: CO_CALL_PARAMETERS {
                     Flags: 0,
@@ -321,6 +325,13 @@ impl VcContext {
     pub(crate) fn set_client_params(&self, params: PCO_CALL_PARAMETERS) {
         self.client_params.store(params, Ordering::Release);
     }
+    /// The NdisPartyHandle to complete a close with (NULL: point to point).
+    pub(crate) fn close_party(&self) -> NDIS_HANDLE {
+        self.close_party.load(Ordering::Acquire)
+    }
+    pub(crate) fn set_close_party(&self, party: NDIS_HANDLE) {
+        self.close_party.store(party, Ordering::Release);
+    }
 
     /// Fills this VC's own call parameters for a call to `address`, and
     /// returns them for NdisMCmActivateVc / NdisMCmDispatchIncomingCall.
@@ -377,19 +388,60 @@ impl VcContext {
     }
 }
 
-/// Per-party state of a point-to-multipoint call: its list exists from
-/// initialization on (one list per kind), the multipoint slice fills it.
+/// One party of a point-to-multipoint call (CallMgrPartyContext): what
+/// the glue needs to talk to NDIS about it. Its state (root, leaf, where it
+/// is) is the core's party record. 32 bytes on x64 (asserted below).
 #[repr(C)]
 pub(crate) struct PartyContext {
     signature: AtomicU32,
-    vc: NonNull<VcContext>,
+    id: AtomicU16,
+    adapter: NonNull<AdapterContext>,
+    /// The NdisPartyHandle.
     ndis: NDIS_HANDLE,
+    /// The client's CO_CALL_PARAMETERS of the make call or add party that
+    /// adds the party, for its completion.
+    client_params: AtomicPtr<CO_CALL_PARAMETERS>,
 }
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(core::mem::size_of::<PartyContext>() == 32);
 
 // SAFETY: repr(C), signature first.
 unsafe impl Signed for PartyContext {
     const SIGNATURE: u32 = SIG_PARTY;
     fn signature(&self) -> &AtomicU32 {
         &self.signature
+    }
+}
+
+impl PartyContext {
+    pub(crate) fn new(adapter: &AdapterContext, ndis: NDIS_HANDLE) -> Self {
+        Self {
+            signature: AtomicU32::new(SIG_PARTY),
+            id: AtomicU16::new(0),
+            adapter: NonNull::from(adapter),
+            ndis,
+            client_params: AtomicPtr::new(null_mut()),
+        }
+    }
+    pub(crate) fn adapter(&self) -> &AdapterContext {
+        // SAFETY: as AfContext::adapter.
+        unsafe { self.adapter.as_ref() }
+    }
+    pub(crate) fn id(&self) -> PartyId {
+        PartyId::from_raw(self.id.load(Ordering::Acquire))
+    }
+    pub(crate) fn set_id(&self, id: PartyId) {
+        self.id.store(id.raw(), Ordering::Release);
+    }
+    /// The NdisPartyHandle.
+    pub(crate) fn ndis(&self) -> NDIS_HANDLE {
+        self.ndis
+    }
+    pub(crate) fn client_params(&self) -> PCO_CALL_PARAMETERS {
+        self.client_params.load(Ordering::Acquire)
+    }
+    pub(crate) fn set_client_params(&self, params: PCO_CALL_PARAMETERS) {
+        self.client_params.store(params, Ordering::Release);
     }
 }

@@ -197,6 +197,10 @@ impl AdapterContext {
     pub(crate) fn vc_list(&self) -> &Lookaside<VcContext> {
         &self.vcs
     }
+    /// The party contexts' list.
+    pub(crate) fn party_list(&self) -> &Lookaside<PartyContext> {
+        &self.parties
+    }
 
     /// Releases the context. Runs at IRQL = PASSIVE_LEVEL.
     ///

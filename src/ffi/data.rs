@@ -51,6 +51,7 @@ use super::cm_context::{Signed, VcContext};
 use super::context::AdapterContext;
 use super::sync::SpinLock;
 use super::trace::{ERROR, WARN};
+use crate::call_manager::{MAX_LEAVES, Refusal};
 use crate::ctrl_path::Stats;
 use crate::pool::TAG_RX;
 
@@ -346,6 +347,15 @@ impl Done {
 
 /// MiniportCoSendNetBufferLists, past the context check.
 ///
+/// Each send NBL of n NET_BUFFERs is indicated to every target of the route
+/// (one for a point-to-point or echo call, every connected leaf for a
+/// multipoint root): n receive NBLs per target, all taken at once, so a
+/// send reaches every target or (too few receive NBLs) none and completes
+/// with NDIS_STATUS_RESOURCES. The send's outstanding count is n × targets
+/// from the start; whoever brings it to zero (the last return, or this
+/// handler after an indication with NDIS_RECEIVE_FLAGS_RESOURCES) completes
+/// it. The send is not read after its last share was indicated.
+///
 /// # Safety
 /// `nbls` is the chain NDIS handed MiniportCoSendNetBufferLists on `vc`.
 ///
@@ -377,26 +387,39 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
     let route = {
         let mut cm = adapter.cm();
         if cm.vc_is(vc.id(), vc.token()) {
-            cm.route(vc.id(), sends, receives).ok()
+            cm.route(vc.id(), sends, receives)
         } else {
-            None
+            Err(Refusal::Invalid)
         }
     };
-    let Some(route) = route else {
-        // Not active, closing, or its peer is going (contract §3.3 [I]).
-        // SAFETY: NDIS's chain, ours until this completion.
-        unsafe { set_status(nbls, NDIS_STATUS_VC_NOT_ACTIVATED) };
-        vc.counters().failed(u64::from(sends));
-        adapter.counters().failed(u64::from(sends));
-        // SAFETY: the chain as NDIS gave it, completed once on its VC.
-        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
-        return;
+    let route = match route {
+        Ok(r) => r,
+        Err(r) => {
+            // A leaf does not send (the call carries data root to leaves):
+            // FAILURE, NET_BUFFER_LIST.Status's "any other reason". Not
+            // active, closing, or its peer is going: VC_NOT_ACTIVATED
+            // (contract §3.3 [I]).
+            let status = if r == Refusal::LeafSend {
+                r.status()
+            } else {
+                NDIS_STATUS_VC_NOT_ACTIVATED
+            };
+            // SAFETY: NDIS's chain, ours until this completion.
+            unsafe { set_status(nbls, status) };
+            vc.counters().failed(u64::from(sends));
+            adapter.counters().failed(u64::from(sends));
+            // SAFETY: the chain as NDIS gave it, completed once on its VC.
+            unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+            return;
+        }
     };
-    // SAFETY: the core pinned the target for every receive below: it lives.
-    let target = unsafe { VcContext::from_token(route.target_handle) };
+    // CAST: at most MAX_LEAVES (16) targets.
+    let k = route.len() as u32;
     let mut done = Done::new();
-    // Pins given back at the end: sends completed here, receives back here.
-    let (mut sends_back, mut receives_back) = (0u32, 0u32);
+    // Pins given back at the end: sends completed here, receives back here
+    // (per target, in route order).
+    let mut sends_back = 0u32;
+    let mut receives_back = [0u32; MAX_LEAVES];
     let mut nbl = nbls;
     while !nbl.is_null() {
         let send = nbl;
@@ -413,67 +436,107 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
             sends_back += 1;
             continue;
         }
-        let Some((rx_head, low)) = adapter.rx().take_chain(n) else {
+        let total = n.saturating_mul(k);
+        let Some((rx_head, low)) = adapter.rx().take_chain(total) else {
             // SAFETY: as above.
             unsafe { done.push(send, NDIS_STATUS_RESOURCES) };
             vc.counters().failed(1);
             adapter.counters().failed(1);
             sends_back += 1;
-            receives_back += n;
+            for back in receives_back.iter_mut() {
+                *back += n;
+            }
             continue;
         };
         // SAFETY: ours until completed: the outstanding count and the sender.
-        unsafe { reserved(send, 0) }.store(n as usize, Ordering::Release);
+        unsafe { reserved(send, 0) }.store(total as usize, Ordering::Release);
         // SAFETY: as above.
         unsafe { reserved(send, 1) }.store(vc.token(), Ordering::Release);
-        let mut rx = rx_head;
-        // SAFETY: the send NBL's chain of n NET_BUFFERs (measured above).
-        let mut nb = unsafe { (*send).FirstNetBuffer };
-        while !rx.is_null() && !nb.is_null() {
-            // SAFETY: a receive NBL we just took (one NET_BUFFER, ours) and
-            // a NET_BUFFER of the send we hold: re-point ours at its data.
-            unsafe { lend(rx, nb, send, target) };
-            // SAFETY: as above.
-            rx = unsafe { (*rx).Next };
-            // SAFETY: as above.
-            nb = unsafe { (*nb).Next };
-        }
         vc.counters().sent(u64::from(n), bytes);
         adapter.counters().sent(u64::from(n), bytes);
-        target.counters().received(u64::from(n), bytes);
-        adapter.counters().received(u64::from(n), bytes);
         let flags = receive_flags | if low { NDIS_RECEIVE_FLAGS_RESOURCES } else { 0 };
-        // SAFETY: covmini's own receive NBLs, SourceHandle = the target's
-        // NdisVcHandle, on a VC the core says is active and pinned; n NBLs.
-        unsafe { NdisMCoIndicateReceiveNetBufferLists(target.ndis(), rx_head, n, flags) };
-        if low {
-            // With RESOURCES the NBLs are ours again now: take them back and
-            // complete the send here (the sender's data was only borrowed
-            // during the indication).
-            let mut rx = rx_head;
-            while !rx.is_null() {
-                // SAFETY: ours again (RESOURCES).
-                let next = unsafe { (*rx).Next };
-                // SAFETY: as above.
-                unsafe { recycle(adapter, rx) };
-                rx = next;
+        let mut rx = rx_head;
+        for ((_, token), back) in route.targets().zip(receives_back.iter_mut()) {
+            // SAFETY: the core pinned the target for these receives: it lives.
+            let target = unsafe { VcContext::from_token(token) };
+            // SAFETY: `rx` heads the untaken rest of our chain, n per target
+            // left (total = n × k); the send is held (its count includes the
+            // shares not yet indicated).
+            let (seg, rest) = unsafe { lend_segment(rx, n, send, target) };
+            rx = rest;
+            target.counters().received(u64::from(n), bytes);
+            adapter.counters().received(u64::from(n), bytes);
+            // SAFETY: covmini's own receive NBLs, SourceHandle = the target's
+            // NdisVcHandle, on a VC the core says is active and pinned; n NBLs.
+            unsafe { NdisMCoIndicateReceiveNetBufferLists(target.ndis(), seg, n, flags) };
+            if low {
+                // With RESOURCES the NBLs are ours again now: take them back
+                // (the sender's data was only borrowed during the indication).
+                let mut r = seg;
+                while !r.is_null() {
+                    // SAFETY: ours again (RESOURCES).
+                    let next = unsafe { (*r).Next };
+                    // SAFETY: as above.
+                    unsafe { recycle(adapter, r) };
+                    r = next;
+                }
+                *back += n;
+                // SAFETY: the send is held until its count reaches zero.
+                if unsafe { reserved(send, 0) }.fetch_sub(n as usize, Ordering::AcqRel) == n as usize {
+                    // SAFETY: the last share is back: the send is ours alone.
+                    unsafe { done.push(send, NDIS_STATUS_SUCCESS) };
+                    sends_back += 1;
+                }
             }
-            // SAFETY: the send NBL, not lent any more.
-            unsafe { done.push(send, NDIS_STATUS_SUCCESS) };
-            sends_back += 1;
-            receives_back += n;
+            // Otherwise, after the last target's indication the send may be
+            // completed on another CPU already: it is not touched again here.
         }
-        // Otherwise the send may be completed on another CPU already: it is
-        // not touched again here.
     }
     done.complete(vc.ndis(), complete_flags);
     let fx = {
         let mut cm = adapter.cm();
         let mut fx = cm.unpin(vc.id(), sends_back);
-        fx.extend(cm.unpin(route.target, receives_back));
+        for ((target, _), back) in route.targets().zip(receives_back) {
+            fx.extend(cm.unpin(target, back));
+        }
         fx
     };
     perform(adapter, fx);
+}
+
+/// Lends the first `n` receive NBLs of the chain at `rx` over the n
+/// NET_BUFFERs of `send`, cut off as their own chain; returns it and the
+/// rest of the chain.
+///
+/// # Safety
+/// `rx` heads a chain of at least `n` receive NBLs covmini holds; `send` is
+/// a send NBL of `n` NET_BUFFERs covmini holds until they come back.
+unsafe fn lend_segment(
+    rx: PNET_BUFFER_LIST,
+    n: u32,
+    send: PNET_BUFFER_LIST,
+    target: &VcContext,
+) -> (PNET_BUFFER_LIST, PNET_BUFFER_LIST) {
+    let mut cur = rx;
+    let mut last = null_mut();
+    // SAFETY: the send NBL's chain of n NET_BUFFERs (precondition).
+    let mut nb = unsafe { (*send).FirstNetBuffer };
+    let mut i = 0;
+    while i < n && !cur.is_null() && !nb.is_null() {
+        // SAFETY: a receive NBL of ours and a NET_BUFFER of the held send.
+        unsafe { lend(cur, nb, send, target) };
+        last = cur;
+        // SAFETY: as above.
+        cur = unsafe { (*cur).Next };
+        // SAFETY: as above.
+        nb = unsafe { (*nb).Next };
+        i += 1;
+    }
+    if !last.is_null() {
+        // SAFETY: ours: end the segment here.
+        unsafe { (*last).Next = null_mut() };
+    }
+    (rx, cur)
 }
 
 /// Points receive NBL `rx`'s NET_BUFFER at the data of `nb` (a NET_BUFFER

@@ -1,0 +1,594 @@
+//! Point-to-multipoint calls: the party state machine and the root's and
+//! leaves' side of it (contract §3.4).
+//!
+//! A client makes a multipoint call on its VC (the root) with an initial
+//! party; it adds more with NdisClAddParty. Each party names a called
+//! address like a point-to-point call, and its callee (the *leaf*) gets an
+//! ordinary incoming call on a VC covmini creates for it. The root's make
+//! call (initial party) or add party completes with the leaf's answer.
+//!
+//! ```text
+//!  party:  Adding{via, phase} --leaf accepts--> Connected --leaf closes--> LeafGone
+//!             |  leaf rejects / no route            | drop party          | drop party / close call
+//!             +--> (freed, request fails)           +--> (leaf told, freed) +--> (freed)
+//!                                      Connected / LeafGone --drop while pinned--> Dropping --> (freed)
+//! ```
+//!
+//! * NdisClDropParty of a party that is not the last: its leaf gets an
+//!   incoming close and the party goes. Of the last party: refused with
+//!   FAILURE (ProtocolClDropPartyComplete: the client closes the call).
+//! * A leaf's close: the root gets an incoming drop party for the leaf's
+//!   party when the root has other parties, else an incoming close (the
+//!   NdisMCmDispatchIncomingDropParty page: "If the NdisPartyHandle
+//!   identifies the last remaining party on the given VC, the CM calls
+//!   NdisCmDispatchIncomingCloseCall").
+//! * The root's close: the glue first detaches the parties one at a time
+//!   ([`CallManager::detach_party`]: each leaf still connected gets an
+//!   incoming close, each party context is freed), then closes the root like
+//!   any call. Normally only the last party is left (the "Dropping a Party"
+//!   page: a client drops all but the last party first), but a root closed
+//!   with several (a client tearing down in a hurry) is taken down the same way.
+//! * Data sent on the root goes to every connected leaf ([`CallManager::route`]).
+//!
+//! Limits: [`MAX_PARTIES`] per adapter, [`MAX_LEAVES`] per call; beyond
+//! either, NDIS_STATUS_RESOURCES.
+
+use ndis_sys::{NDIS_STATUS, NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
+
+use super::{
+    Address, CallManager, Effect, Effects, Finish, MakeCallPhase, Refusal, RootPhase, Route, SapId, VcId, VcOrigin,
+    VcState, insert,
+};
+
+/// Most parties per adapter at once (all multipoint calls together).
+pub const MAX_PARTIES: usize = 64;
+/// Most parties per multipoint call (and so leaves a send fans out to).
+pub const MAX_LEAVES: usize = 16;
+
+/// A party, by table index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartyId(u16);
+
+impl PartyId {
+    /// The raw table index (for the context that remembers it).
+    #[must_use]
+    pub const fn raw(self) -> u16 {
+        self.0
+    }
+    /// The id of table index `raw`.
+    #[must_use]
+    pub const fn from_raw(raw: u16) -> Self {
+        Self(raw)
+    }
+    fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// Which request adds a party, and so which completion it gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The initial party of ProtocolCmMakeCall (NdisMCmMakeCallComplete).
+    MakeCall,
+    /// ProtocolCmAddParty (NdisMCmAddPartyComplete).
+    AddParty,
+}
+
+/// Where a party is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartyState {
+    /// Its leaf is being created or offered; the request that adds it waits
+    /// for the leaf's answer.
+    Adding {
+        /// The request adding it.
+        via: Via,
+        /// Whether that request's handler is still running.
+        phase: MakeCallPhase,
+    },
+    /// Its leaf accepted: the root's data reaches it.
+    Connected,
+    /// Its leaf closed its call and the root was told; the root's client
+    /// still has to drop the party (or close the call, for the last one).
+    LeafGone,
+    /// ProtocolCmDropParty pended until the incoming drop party naming the
+    /// party has been dispatched (its pin).
+    Dropping,
+}
+
+/// One party. 24 bytes with a `usize` token (asserted in the tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PartySlot<H> {
+    pub(crate) handle: H,
+    pub(crate) root: VcId,
+    pub(crate) leaf: Option<VcId>,
+    pub(crate) state: PartyState,
+    /// The leaf's answer received while the adding handler still ran.
+    pub(crate) answer: Option<NDIS_STATUS>,
+    /// Effects naming the party that another thread performs after the
+    /// lock is dropped (an incoming drop party): it is freed only at 0.
+    pub(crate) busy: u8,
+}
+
+/// What the glue does next for a new party, once a SAP matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartyPlan<H> {
+    /// The party.
+    pub party: PartyId,
+    /// The request adding it.
+    pub via: Via,
+    /// The root VC.
+    pub root: VcId,
+    /// The VC reserved for the leaf (its context is the `leaf` handle
+    /// given to [`CallManager::party_begin`]).
+    pub leaf: VcId,
+    /// The AF the leaf VC is created on (NdisMCmCreateVc).
+    pub leaf_af: H,
+    /// The SAP the leaf is offered the call on.
+    pub sap: SapId,
+    /// Its context.
+    pub sap_handle: H,
+}
+
+impl<H: Copy + PartialEq> CallManager<H> {
+    fn party(&mut self, id: PartyId) -> Option<&mut PartySlot<H>> {
+        self.parties.get_mut(id.index()).and_then(Option::as_mut)
+    }
+
+    /// Whether `id` names a live party whose context is `handle`.
+    pub fn party_is(&self, id: PartyId, handle: H) -> bool {
+        matches!(self.parties.get(id.index()), Some(Some(p)) if p.handle == handle)
+    }
+    /// Where a party is.
+    pub fn party_state(&self, id: PartyId) -> Option<PartyState> {
+        self.parties.get(id.index()).copied().flatten().map(|p| p.state)
+    }
+    /// The root VC of a party.
+    pub fn party_root(&self, id: PartyId) -> Option<VcId> {
+        self.parties.get(id.index()).copied().flatten().map(|p| p.root)
+    }
+    /// Whether the VC is the root of a multipoint call.
+    pub fn is_root(&self, id: VcId) -> bool {
+        matches!(self.vcs.get(id.index()), Some(Some(v)) if matches!(v.state, VcState::Root { .. }))
+    }
+
+    /// How many parties `root` has, in any state.
+    pub(crate) fn parties_of(&self, root: VcId) -> usize {
+        self.parties.iter().flatten().filter(|p| p.root == root).count()
+    }
+
+    fn remove_party(&mut self, id: PartyId, fx: &mut Effects<H>) {
+        if let Some(p) = self.parties.get_mut(id.index()).and_then(Option::take) {
+            fx.push(Effect::FreeParty(p.handle));
+        }
+    }
+
+    // --- Adding a party -------------------------------------------------------------
+
+    /// ProtocolCmMakeCall with an initial party (`via` MakeCall, on an idle
+    /// client VC) or ProtocolCmAddParty (`via` AddParty, on a root whose
+    /// call is up), to `called`, after the parameters were checked. Records
+    /// the party (context `party`) and reserves the leaf VC (context
+    /// `leaf`); the glue then creates the leaf with NdisMCmCreateVc.
+    pub fn party_begin(
+        &mut self,
+        root: VcId,
+        called: &Address,
+        party: H,
+        leaf: H,
+        via: Via,
+    ) -> Result<PartyPlan<H>, Refusal> {
+        let r = *self.vc(root).ok_or(Refusal::Invalid)?;
+        match (via, r.state) {
+            (Via::MakeCall, VcState::Idle) if r.origin == VcOrigin::Client => {}
+            (Via::MakeCall, _) => return Err(Refusal::CallActive),
+            (Via::AddParty, VcState::Root { phase: RootPhase::Up }) => {}
+            // A party on a point-to-point call: a feature that call lacks.
+            (Via::AddParty, VcState::Connected { .. } | VcState::Echo) => return Err(Refusal::NotSupported),
+            (Via::AddParty, _) => return Err(Refusal::Invalid),
+        }
+        if self.parties_of(root) >= MAX_LEAVES {
+            return Err(Refusal::Resources);
+        }
+        let (sap_id, sap, leaf_af) = self.find_sap(called)?;
+        let slot = PartySlot {
+            handle: party,
+            root,
+            leaf: None,
+            state: PartyState::Adding {
+                via,
+                phase: MakeCallPhase::InHandler,
+            },
+            answer: None,
+            busy: 0,
+        };
+        let party_id = insert(&mut self.parties, slot).map(PartyId).ok_or(Refusal::Resources)?;
+        let leaf_id = match self.insert_vc(
+            sap.af,
+            leaf,
+            VcOrigin::CallManager,
+            VcState::LeafCreating { party: party_id },
+        ) {
+            Ok(id) => id,
+            Err(e) => {
+                if let Some(s) = self.parties.get_mut(party_id.index()) {
+                    *s = None;
+                }
+                return Err(e);
+            }
+        };
+        if let Some(p) = self.party(party_id) {
+            p.leaf = Some(leaf_id);
+        }
+        if let Some(s) = self.sap(sap_id) {
+            s.offers += 1;
+        }
+        if via == Via::MakeCall
+            && let Some(r) = self.vc(root)
+        {
+            r.state = VcState::Root {
+                phase: RootPhase::Setup,
+            };
+        }
+        Ok(PartyPlan {
+            party: party_id,
+            via,
+            root,
+            leaf: leaf_id,
+            leaf_af,
+            sap: sap_id,
+            sap_handle: sap.handle,
+        })
+    }
+
+    /// NdisMCmCreateVc failed for the leaf: the leaf never existed for NDIS
+    /// (its context is freed, no NdisMCmDeleteVc), the party goes, and a
+    /// multipoint make call's root is idle again. The handler fails.
+    pub fn party_create_failed(&mut self, plan: &PartyPlan<H>) -> Effects<H> {
+        let mut fx = Effects::new();
+        if let Some(v) = self.vc(plan.leaf) {
+            fx.push(Effect::FreeVc(v.handle));
+        }
+        self.remove_vc(plan.leaf, &mut fx);
+        self.remove_party(plan.party, &mut fx);
+        if plan.via == Via::MakeCall
+            && let Some(r) = self.vc(plan.root)
+        {
+            r.state = VcState::Idle;
+        }
+        fx.extend(self.offer_done(plan.sap));
+        fx
+    }
+
+    /// The glue activated the leaf (`leaf_ok`) and, for a make call, the
+    /// root (`root_ok`). With everything active the leaf is offered the
+    /// call next (its answer may come inside that dispatch). Otherwise the
+    /// party is taken down (`Err`: the effects; the handler then fails with
+    /// NDIS_STATUS_FAILURE, after [`Self::offer_done`]).
+    pub fn party_activated(
+        &mut self,
+        plan: &PartyPlan<H>,
+        root_ok: Option<bool>,
+        leaf_ok: bool,
+    ) -> Result<(), Effects<H>> {
+        if let (Some(ok), Some(r)) = (root_ok, self.vc(plan.root)) {
+            r.active = ok;
+        }
+        if let Some(v) = self.vc(plan.leaf) {
+            v.active = leaf_ok;
+            if leaf_ok && root_ok != Some(false) {
+                v.state = VcState::LeafOffered { party: plan.party };
+                return Ok(());
+            }
+        }
+        let mut fx = Effects::new();
+        self.take_down_leaf(plan.leaf, &mut fx);
+        if plan.via == Via::MakeCall {
+            self.take_down_root(plan.root, &mut fx);
+        }
+        self.remove_party(plan.party, &mut fx);
+        Err(fx)
+    }
+
+    /// Deactivates (if active) and deletes a leaf that never connected or is done.
+    fn take_down_leaf(&mut self, leaf: VcId, fx: &mut Effects<H>) {
+        if let Some(v) = self.vc(leaf) {
+            if v.active {
+                v.active = false;
+                fx.push(Effect::DeactivateVc(v.handle));
+            }
+            fx.push(Effect::DeleteVc(v.handle));
+        }
+        self.remove_vc(leaf, fx);
+    }
+
+    /// A multipoint make call that failed: the root is deactivated (seed
+    /// NdisMCmMakeCallComplete: a failed call leaves the VC inactive) and idle.
+    fn take_down_root(&mut self, root: VcId, fx: &mut Effects<H>) {
+        if let Some(r) = self.vc(root) {
+            if r.active {
+                r.active = false;
+                fx.push(Effect::DeactivateVc(r.handle));
+            }
+            r.state = VcState::Idle;
+        }
+    }
+
+    /// ProtocolCmIncomingCallComplete on a leaf (`status` normalised like a
+    /// point-to-point answer). SUCCESS connects the leaf (and brings a
+    /// multipoint make call's root up); anything else deletes the leaf (and
+    /// takes a make call's root down). The request adding the party gets the
+    /// answer: returned by its handler if it is still running, else
+    /// completed (NdisMCmMakeCallComplete / NdisMCmAddPartyComplete), and a
+    /// refused party is freed after its completion.
+    pub(crate) fn leaf_answered(
+        &mut self,
+        leaf: VcId,
+        party: PartyId,
+        status: NDIS_STATUS,
+    ) -> Result<Effects<H>, Refusal> {
+        let p = *self.party(party).ok_or(Refusal::Invalid)?;
+        let PartyState::Adding { via, phase } = p.state else {
+            return Err(Refusal::Invalid);
+        };
+        if p.leaf != Some(leaf) {
+            return Err(Refusal::Invalid);
+        }
+        let status = if status == NDIS_STATUS_PENDING {
+            NDIS_STATUS_FAILURE
+        } else {
+            status
+        };
+        let root_handle = self.vc(p.root).map(|r| r.handle).ok_or(Refusal::Invalid)?;
+        let mut fx = Effects::new();
+        if status == NDIS_STATUS_SUCCESS {
+            if let Some(v) = self.vc(leaf) {
+                v.state = VcState::Leaf { party: Some(party) };
+                fx.push(Effect::DispatchCallConnected(v.handle));
+            }
+            if let Some(x) = self.party(party) {
+                x.state = PartyState::Connected;
+            }
+            if via == Via::MakeCall
+                && let Some(r) = self.vc(p.root)
+            {
+                r.state = VcState::Root { phase: RootPhase::Up };
+            }
+        } else {
+            self.take_down_leaf(leaf, &mut fx);
+            if let Some(x) = self.party(party) {
+                x.leaf = None;
+            }
+            if via == Via::MakeCall {
+                self.take_down_root(p.root, &mut fx);
+            }
+        }
+        match phase {
+            MakeCallPhase::Pended => {
+                fx.push(match via {
+                    Via::MakeCall => Effect::CompleteMakeCallParty(root_handle, p.handle, status),
+                    Via::AddParty => Effect::CompleteAddParty(p.handle, status),
+                });
+                if status != NDIS_STATUS_SUCCESS {
+                    self.remove_party(party, &mut fx);
+                }
+            }
+            MakeCallPhase::InHandler => {
+                if let Some(x) = self.party(party) {
+                    x.answer = Some(status);
+                }
+            }
+        }
+        Ok(fx)
+    }
+
+    /// The handler adding the party is about to return (after the offer
+    /// returned): the leaf's answer if it came already (a refused party is
+    /// freed; NDIS ignores its context), else PENDING, and the answer will
+    /// complete the request.
+    pub fn party_end(&mut self, party: PartyId) -> (NDIS_STATUS, Effects<H>) {
+        let mut fx = Effects::new();
+        let Some(p) = self.party(party) else {
+            return (NDIS_STATUS_FAILURE, fx);
+        };
+        if let Some(status) = p.answer.take() {
+            if status != NDIS_STATUS_SUCCESS {
+                self.remove_party(party, &mut fx);
+            }
+            return (status, fx);
+        }
+        match &mut p.state {
+            PartyState::Adding { phase, .. } => {
+                *phase = MakeCallPhase::Pended;
+                (NDIS_STATUS_PENDING, fx)
+            }
+            _ => (NDIS_STATUS_FAILURE, fx),
+        }
+    }
+
+    // --- Dropping a party -------------------------------------------------------------
+
+    /// ProtocolCmDropParty. A connected party's leaf is unlinked and told
+    /// (an incoming close, pinned like a point-to-point peer's), a party
+    /// whose leaf already went just goes; the context is freed and the
+    /// handler returns SUCCESS, or pends while an incoming drop party naming
+    /// the party is still being dispatched. The last party of the call is
+    /// refused ([`Refusal::LastParty`]); so is a party being added.
+    pub fn drop_party(&mut self, id: PartyId) -> Result<Finish<H>, Refusal> {
+        let p = *self.party(id).ok_or(Refusal::Invalid)?;
+        if !matches!(p.state, PartyState::Connected | PartyState::LeafGone) {
+            return Err(Refusal::Invalid);
+        }
+        if !matches!(
+            self.vc(p.root).map(|r| r.state),
+            Some(VcState::Root { phase: RootPhase::Up })
+        ) {
+            return Err(Refusal::Invalid);
+        }
+        if self.parties_of(p.root) < 2 {
+            return Err(Refusal::LastParty);
+        }
+        let mut fx = Effects::new();
+        self.unlink_leaf(id, &mut fx);
+        if p.busy > 0 {
+            if let Some(x) = self.party(id) {
+                x.state = PartyState::Dropping;
+            }
+            return Ok(Finish::Pend(fx));
+        }
+        self.remove_party(id, &mut fx);
+        Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
+    }
+
+    /// Cuts a party from its connected leaf and tells the leaf (incoming
+    /// close; the leaf is pinned until the glue made that call).
+    fn unlink_leaf(&mut self, id: PartyId, fx: &mut Effects<H>) {
+        let Some(leaf) = self.party(id).and_then(|p| p.leaf.take()) else {
+            return;
+        };
+        if let Some(v) = self.vc(leaf)
+            && v.state == (VcState::Leaf { party: Some(id) })
+        {
+            v.state = VcState::Leaf { party: None };
+            v.busy = v.busy.saturating_add(1);
+            fx.push(Effect::DispatchIncomingClose(v.handle));
+        }
+    }
+
+    /// The glue dispatched the incoming drop party naming `id`: drops that
+    /// pin and the root's, finishing a drop that pended on it.
+    pub fn party_dispatched(&mut self, id: PartyId) -> Effects<H> {
+        let mut fx = Effects::new();
+        let Some(p) = self.party(id) else { return fx };
+        p.busy = p.busy.saturating_sub(1);
+        let (root, busy, state, handle) = (p.root, p.busy, p.state, p.handle);
+        let root_closing = matches!(
+            self.vc(root).map(|r| r.state),
+            Some(
+                VcState::Closing
+                    | VcState::Root {
+                        phase: RootPhase::Closing
+                    }
+            )
+        );
+        if busy == 0 && state == PartyState::Dropping {
+            fx.push(Effect::CompleteDropParty(handle));
+            self.remove_party(id, &mut fx);
+        } else if busy == 0 && root_closing {
+            // The root's close skipped it while it was pinned.
+            self.remove_party(id, &mut fx);
+        }
+        fx.extend(self.unpin(root, 1));
+        fx
+    }
+
+    // --- A leaf hangs up ----------------------------------------------------------------
+
+    /// ProtocolCmCloseCall on the leaf of `id` (still linked): the party
+    /// loses its leaf and the root is told, with an incoming drop party
+    /// while it has other parties, else an incoming close. The root (and
+    /// the party) are pinned until the glue made that call. A root that is
+    /// closing is not told (it is detaching its parties anyway).
+    pub(crate) fn leaf_hung_up(&mut self, id: PartyId, tell: &mut Effects<H>) {
+        let Some(p) = self.party(id) else { return };
+        p.leaf = None;
+        p.state = PartyState::LeafGone;
+        let (root, handle) = (p.root, p.handle);
+        let others = self.parties_of(root) > 1;
+        let Some(r) = self.vc(root) else { return };
+        if r.state != (VcState::Root { phase: RootPhase::Up }) {
+            return;
+        }
+        r.busy = r.busy.saturating_add(1);
+        if others {
+            tell.push(Effect::DispatchIncomingDropParty(handle));
+            if let Some(p) = self.party(id) {
+                p.busy = p.busy.saturating_add(1);
+            }
+        } else {
+            tell.push(Effect::DispatchIncomingClose(r.handle));
+        }
+    }
+
+    // --- The root closes ---------------------------------------------------------------
+
+    /// ProtocolCmCloseCall on a root, first step: refused while a party is
+    /// being added (the add completes first; NDIS_STATUS_FAILURE), else the
+    /// call stops taking sends, parties and drops. The glue then calls
+    /// [`Self::detach_party`] until it returns None, then [`Self::close_call`].
+    pub fn begin_root_close(&mut self, root: VcId) -> Result<(), Refusal> {
+        let adding = self
+            .parties
+            .iter()
+            .flatten()
+            .any(|p| p.root == root && matches!(p.state, PartyState::Adding { .. }));
+        let r = self.vc(root).ok_or(Refusal::Invalid)?;
+        if adding || r.state != (VcState::Root { phase: RootPhase::Up }) {
+            return Err(Refusal::Invalid);
+        }
+        r.state = VcState::Root {
+            phase: RootPhase::Closing,
+        };
+        Ok(())
+    }
+
+    /// One party of a closing root goes: its leaf (if still connected) is
+    /// told with an incoming close, and its context is freed. A party still
+    /// pinned by an incoming drop party being dispatched is left for the
+    /// next call (the root's pin keeps the close from finishing before).
+    /// None when no party is left to detach.
+    pub fn detach_party(&mut self, root: VcId) -> Option<Effects<H>> {
+        let (i, _) = self
+            .parties
+            .iter()
+            .enumerate()
+            .find(|(_, p)| matches!(p, Some(p) if p.root == root && p.busy == 0))?;
+        let id = PartyId(u16::try_from(i).ok()?);
+        let mut fx = Effects::new();
+        self.unlink_leaf(id, &mut fx);
+        self.remove_party(id, &mut fx);
+        Some(fx)
+    }
+
+    // --- Fan-out -----------------------------------------------------------------------
+
+    /// The route of a send on an up root: every connected, active leaf,
+    /// each pinned `receives` times, the root `sends` times. `Err` when no
+    /// leaf is connected (every leaf hung up: NDIS_STATUS_VC_NOT_ACTIVATED,
+    /// as for a point-to-point call whose peer hung up).
+    pub(crate) fn fan_out(&mut self, root: VcId, sends: u32, receives: u32) -> Result<Route<H>, Refusal> {
+        let mut route = Route::new();
+        // Two passes keep the borrows simple: find, then pin.
+        let mut found = [None; MAX_LEAVES];
+        let mut n = 0;
+        for (i, p) in self.parties.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let (PartyState::Connected, Some(leaf), true) = (p.state, p.leaf, p.root == root) else {
+                continue;
+            };
+            let Ok(id) = u16::try_from(i) else { continue };
+            let ok = matches!(self.vcs.get(leaf.index()), Some(Some(v))
+                if v.active && v.state == VcState::Leaf { party: Some(PartyId(id)) });
+            if ok && let Some(slot) = found.get_mut(n) {
+                *slot = Some(leaf);
+                n += 1;
+            }
+        }
+        for leaf in found.into_iter().flatten() {
+            if let Some(v) = self.vc(leaf) {
+                v.busy = v.busy.saturating_add(receives);
+                let handle = v.handle;
+                route.push(leaf, handle);
+            }
+        }
+        if route.is_empty() {
+            return Err(Refusal::Invalid);
+        }
+        if let Some(r) = self.vc(root) {
+            r.busy = r.busy.saturating_add(sends);
+        }
+        Ok(route)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,439 @@
+//! The party state machine and its ordering rules, without NDIS. Handles:
+//! AFs 10 (the root's client) and 11 (the leaves' client), SAPs 20 "bob"
+//! and 21 "carol" on 11, the root VC 30, leaf VCs 31.., parties 50...
+
+use super::super::*;
+use Effect as E;
+use ndis_sys::{NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_NOT_SUPPORTED};
+use std::vec::Vec;
+
+type Cm = CallManager<u32>;
+
+fn addr(s: &str) -> Address {
+    Address::new(s.as_bytes()).unwrap()
+}
+
+fn effects(fx: &Effects<u32>) -> Vec<Effect<u32>> {
+    assert!(!fx.overflowed(), "effects overflowed: {fx:?}");
+    fx.iter().collect()
+}
+
+/// The root's AF with VC 30, the leaves' AF with SAPs "bob" and "carol".
+fn setup() -> (Cm, VcId) {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let b = cm.open_af(11).unwrap();
+    cm.register_sap(b, 20, addr("bob")).unwrap();
+    cm.register_sap(b, 21, addr("carol")).unwrap();
+    let root = cm.create_vc(a, 30).unwrap();
+    (cm, root)
+}
+
+/// Begins a party to `to` and offers its leaf (everything activates).
+fn offer(cm: &mut Cm, root: VcId, to: &str, party: u32, leaf: u32, via: Via) -> PartyPlan<u32> {
+    let plan = cm.party_begin(root, &addr(to), party, leaf, via).unwrap();
+    let root_ok = (via == Via::MakeCall).then_some(true);
+    cm.party_activated(&plan, root_ok, true).unwrap();
+    plan
+}
+
+/// The leaf accepts inside the offer; returns the handler's status.
+fn accept_sync(cm: &mut Cm, plan: &PartyPlan<u32>) -> NDIS_STATUS {
+    cm.incoming_call_complete(plan.leaf, NDIS_STATUS_SUCCESS).unwrap();
+    assert!(cm.offer_done(plan.sap).is_empty());
+    let (s, fx) = cm.party_end(plan.party);
+    assert!(fx.is_empty());
+    s
+}
+
+/// A multipoint call up with parties 50 (leaf 31, "bob") and 51 (leaf 32, "carol").
+fn two_parties() -> (Cm, VcId, PartyPlan<u32>, PartyPlan<u32>) {
+    let (mut cm, root) = setup();
+    let first = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    assert_eq!(accept_sync(&mut cm, &first), NDIS_STATUS_SUCCESS);
+    let second = offer(&mut cm, root, "carol", 51, 32, Via::AddParty);
+    assert_eq!(accept_sync(&mut cm, &second), NDIS_STATUS_SUCCESS);
+    (cm, root, first, second)
+}
+
+// --- Setting up ---------------------------------------------------------------------
+
+#[test]
+fn a_synchronous_leaf_answer_is_returned_by_the_make_call_and_brings_the_root_up() {
+    let (mut cm, root) = setup();
+    let plan = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    assert_eq!(
+        cm.vc_state(root),
+        Some(VcState::Root {
+            phase: RootPhase::Setup
+        })
+    );
+    assert_eq!(cm.vc_state(plan.leaf), Some(VcState::LeafOffered { party: plan.party }));
+    assert!(
+        cm.vc_active(root) && cm.vc_active(plan.leaf),
+        "both activated before the offer"
+    );
+    let fx = cm.incoming_call_complete(plan.leaf, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(
+        effects(&fx),
+        [E::DispatchCallConnected(31)],
+        "no completion: the handler returns it"
+    );
+    assert!(cm.offer_done(plan.sap).is_empty());
+    assert_eq!(cm.party_end(plan.party), (NDIS_STATUS_SUCCESS, Effects::new()));
+    assert_eq!(cm.vc_state(root), Some(VcState::Root { phase: RootPhase::Up }));
+    assert_eq!(cm.party_state(plan.party), Some(PartyState::Connected));
+    assert_eq!(
+        cm.vc_state(plan.leaf),
+        Some(VcState::Leaf {
+            party: Some(plan.party)
+        })
+    );
+}
+
+#[test]
+fn a_pended_leaf_answer_completes_the_make_call_with_the_party_after_connecting_the_leaf() {
+    let (mut cm, root) = setup();
+    let plan = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    assert!(cm.offer_done(plan.sap).is_empty());
+    assert_eq!(cm.party_end(plan.party).0, NDIS_STATUS_PENDING);
+    let fx = cm.incoming_call_complete(plan.leaf, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DispatchCallConnected(31),
+            E::CompleteMakeCallParty(30, 50, NDIS_STATUS_SUCCESS)
+        ]
+    );
+}
+
+#[test]
+fn a_pended_refusal_deletes_the_leaf_deactivates_the_root_then_completes_and_frees_the_party() {
+    let (mut cm, root) = setup();
+    let plan = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    cm.offer_done(plan.sap);
+    assert_eq!(cm.party_end(plan.party).0, NDIS_STATUS_PENDING);
+    let fx = cm.incoming_call_complete(plan.leaf, NDIS_STATUS_NOT_ACCEPTED).unwrap();
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DeactivateVc(31),
+            E::DeleteVc(31),
+            E::DeactivateVc(30),
+            E::CompleteMakeCallParty(30, 50, NDIS_STATUS_NOT_ACCEPTED),
+            E::FreeParty(50),
+        ]
+    );
+    assert_eq!(cm.vc_state(root), Some(VcState::Idle));
+    assert!(!cm.vc_active(root));
+    assert_eq!(cm.live_parties(), 0);
+    assert_eq!(cm.live(), (2, 2, 1));
+}
+
+#[test]
+fn a_refusal_inside_the_offer_is_returned_and_the_party_freed_by_the_handler_end() {
+    let (mut cm, root) = setup();
+    let first = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    accept_sync(&mut cm, &first);
+    let plan = offer(&mut cm, root, "carol", 51, 32, Via::AddParty);
+    let fx = cm.incoming_call_complete(plan.leaf, NDIS_STATUS_NOT_ACCEPTED).unwrap();
+    assert_eq!(
+        effects(&fx),
+        [E::DeactivateVc(32), E::DeleteVc(32)],
+        "the root stays up"
+    );
+    cm.offer_done(plan.sap);
+    let (s, fx) = cm.party_end(plan.party);
+    assert_eq!(s, NDIS_STATUS_NOT_ACCEPTED);
+    assert_eq!(effects(&fx), [E::FreeParty(51)]);
+    assert_eq!(cm.vc_state(root), Some(VcState::Root { phase: RootPhase::Up }));
+    assert_eq!(cm.live_parties(), 1);
+}
+
+#[test]
+fn a_pended_add_party_completes_with_add_party_complete() {
+    let (mut cm, root) = setup();
+    let first = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    accept_sync(&mut cm, &first);
+    let plan = offer(&mut cm, root, "carol", 51, 32, Via::AddParty);
+    cm.offer_done(plan.sap);
+    assert_eq!(cm.party_end(plan.party).0, NDIS_STATUS_PENDING);
+    let fx = cm.incoming_call_complete(plan.leaf, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DispatchCallConnected(32),
+            E::CompleteAddParty(51, NDIS_STATUS_SUCCESS)
+        ]
+    );
+}
+
+#[test]
+fn a_failed_leaf_creation_or_activation_takes_the_party_and_a_make_call_root_down() {
+    let (mut cm, root) = setup();
+    let plan = cm.party_begin(root, &addr("bob"), 50, 31, Via::MakeCall).unwrap();
+    let fx = cm.party_create_failed(&plan);
+    assert_eq!(effects(&fx), [E::FreeVc(31), E::FreeParty(50)]);
+    assert_eq!(cm.vc_state(root), Some(VcState::Idle));
+
+    let plan = cm.party_begin(root, &addr("bob"), 50, 31, Via::MakeCall).unwrap();
+    let fx = cm.party_activated(&plan, Some(true), false).unwrap_err();
+    assert_eq!(effects(&fx), [E::DeleteVc(31), E::DeactivateVc(30), E::FreeParty(50)]);
+    assert!(cm.offer_done(plan.sap).is_empty());
+    assert_eq!(cm.vc_state(root), Some(VcState::Idle));
+    assert!(!cm.vc_active(root));
+    assert_eq!((cm.live(), cm.live_parties()), ((2, 2, 1), 0));
+}
+
+#[test]
+fn parties_go_only_to_the_right_calls_and_addresses() {
+    let (mut cm, root) = setup();
+    // Adding to a VC with no call, or before the call is up.
+    assert_eq!(
+        cm.party_begin(root, &addr("bob"), 51, 32, Via::AddParty),
+        Err(Refusal::Invalid)
+    );
+    assert_eq!(
+        cm.party_begin(root, &addr("nobody"), 50, 31, Via::MakeCall),
+        Err(Refusal::NoRoute)
+    );
+    assert_eq!(cm.vc_state(root), Some(VcState::Idle), "nothing changed");
+    let plan = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    assert_eq!(
+        cm.party_begin(root, &addr("carol"), 51, 32, Via::AddParty),
+        Err(Refusal::Invalid)
+    );
+    assert_eq!(
+        cm.party_begin(root, &addr("carol"), 51, 32, Via::MakeCall),
+        Err(Refusal::CallActive)
+    );
+    accept_sync(&mut cm, &plan);
+    // A party on a point-to-point call; a multipoint echo call.
+    let a = cm.open_af(12).unwrap();
+    let p2p = cm.create_vc(a, 40).unwrap();
+    let pplan = cm.make_call_begin(p2p, &addr("carol"), 41).unwrap();
+    cm.make_call_activated(p2p, pplan.callee, true, true).unwrap();
+    cm.incoming_call_complete(pplan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(
+        cm.party_begin(p2p, &addr("bob"), 52, 42, Via::AddParty),
+        Err(Refusal::NotSupported)
+    );
+    assert_eq!(Refusal::NotSupported.status(), NDIS_STATUS_NOT_SUPPORTED);
+    let echo = cm.create_vc(a, 43).unwrap();
+    assert_eq!(cm.make_call_echo(echo, true), Err(Refusal::NotSupported));
+}
+
+#[test]
+fn a_call_takes_sixteen_parties_and_the_adapter_sixty_four() {
+    let (mut cm, root) = setup();
+    let first = offer(&mut cm, root, "bob", 100, 200, Via::MakeCall);
+    accept_sync(&mut cm, &first);
+    for i in 1..MAX_LEAVES as u32 {
+        let p = offer(&mut cm, root, "carol", 100 + i, 200 + i, Via::AddParty);
+        accept_sync(&mut cm, &p);
+    }
+    assert_eq!(
+        cm.party_begin(root, &addr("carol"), 999, 998, Via::AddParty),
+        Err(Refusal::Resources)
+    );
+    // Three more full calls fill the adapter's table.
+    let a = cm.open_af(12).unwrap();
+    for r in 0..3u32 {
+        let root = cm.create_vc(a, 300 + r).unwrap();
+        for i in 0..MAX_LEAVES as u32 {
+            let via = if i == 0 { Via::MakeCall } else { Via::AddParty };
+            let p = offer(&mut cm, root, "bob", 400 + r * 100 + i, 800 + r * 100 + i, via);
+            accept_sync(&mut cm, &p);
+        }
+    }
+    assert_eq!(cm.live_parties(), MAX_PARTIES);
+    let extra = cm.create_vc(a, 700).unwrap();
+    assert_eq!(
+        cm.party_begin(extra, &addr("bob"), 701, 702, Via::MakeCall),
+        Err(Refusal::Resources)
+    );
+    assert_eq!(cm.vc_state(extra), Some(VcState::Idle));
+    assert_eq!(Refusal::Resources.status(), NDIS_STATUS_RESOURCES);
+}
+
+// --- Data ------------------------------------------------------------------------------
+
+#[test]
+fn the_root_sends_to_every_connected_leaf_and_a_leaf_does_not_send() {
+    let (mut cm, root, first, second) = two_parties();
+    let r = cm.route(root, 1, 2).unwrap();
+    assert_eq!(r.targets().collect::<Vec<_>>(), [(first.leaf, 31), (second.leaf, 32)]);
+    assert_eq!((cm.busy(root), cm.busy(first.leaf), cm.busy(second.leaf)), (1, 2, 2));
+    assert_eq!(cm.route(first.leaf, 1, 1), Err(Refusal::LeafSend));
+    assert_eq!(Refusal::LeafSend.status(), NDIS_STATUS_FAILURE);
+    // A dropped party's leaf gets nothing more.
+    cm.unpin(root, 1);
+    cm.unpin(first.leaf, 2);
+    cm.unpin(second.leaf, 2);
+    cm.drop_party(first.party).unwrap();
+    let r = cm.route(root, 1, 1).unwrap();
+    assert_eq!(r.targets().collect::<Vec<_>>(), [(second.leaf, 32)]);
+}
+
+// --- Dropping ---------------------------------------------------------------------------
+
+#[test]
+fn dropping_a_party_tells_its_leaf_and_frees_it_but_the_last_party_is_refused() {
+    let (mut cm, root, first, second) = two_parties();
+    let f = cm.drop_party(first.party).unwrap();
+    let Finish::Return(s, fx) = f else { panic!("{f:?}") };
+    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    assert_eq!(effects(&fx), [E::DispatchIncomingClose(31), E::FreeParty(50)]);
+    assert_eq!(cm.vc_state(first.leaf), Some(VcState::Leaf { party: None }));
+    assert_eq!(cm.busy(first.leaf), 1, "pinned for the incoming close");
+    assert_eq!(cm.drop_party(second.party), Err(Refusal::LastParty));
+    assert_eq!(Refusal::LastParty.status(), NDIS_STATUS_FAILURE);
+    // The told leaf's client closes: no one else is told, the leaf is deleted.
+    assert!(cm.unpin(first.leaf, 1).is_empty());
+    let f = cm.close_call(first.leaf).unwrap();
+    let Finish::Pend(fx) = f else { panic!("{f:?}") };
+    assert_eq!(
+        effects(&fx),
+        [E::DeactivateVc(31), E::CompleteCloseCall(31), E::DeleteVc(31)]
+    );
+    assert_eq!(cm.vc_state(root), Some(VcState::Root { phase: RootPhase::Up }));
+}
+
+#[test]
+fn a_leaf_hanging_up_is_an_incoming_drop_party_and_the_last_one_an_incoming_close() {
+    let (mut cm, root, first, second) = two_parties();
+    let Finish::Pend(fx) = cm.close_call(first.leaf).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DeactivateVc(31),
+            E::DispatchIncomingDropParty(50),
+            E::CompleteCloseCall(31),
+            E::DeleteVc(31),
+        ]
+    );
+    assert_eq!(cm.party_state(first.party), Some(PartyState::LeafGone));
+    assert_eq!(cm.busy(root), 1, "the root is pinned for the dispatch");
+    assert!(cm.party_dispatched(first.party).is_empty());
+    assert_eq!(cm.busy(root), 0);
+    // The root's client answers with NdisClDropParty.
+    let Finish::Return(s, fx) = cm.drop_party(first.party).unwrap() else {
+        panic!()
+    };
+    assert_eq!((s, effects(&fx)), (NDIS_STATUS_SUCCESS, std::vec![E::FreeParty(50)]));
+    // The last leaf hangs up: the root gets an incoming close instead.
+    let Finish::Pend(fx) = cm.close_call(second.leaf).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DeactivateVc(32),
+            E::DispatchIncomingClose(30),
+            E::CompleteCloseCall(32),
+            E::DeleteVc(32),
+        ]
+    );
+    assert!(cm.unpin(root, 1).is_empty());
+    // The root closes with its last party.
+    cm.begin_root_close(root).unwrap();
+    assert_eq!(effects(&cm.detach_party(root).unwrap()), [E::FreeParty(51)]);
+    assert_eq!(cm.detach_party(root), None);
+    let Finish::Return(s, fx) = cm.close_call(root).unwrap() else {
+        panic!()
+    };
+    assert_eq!((s, effects(&fx)), (NDIS_STATUS_SUCCESS, std::vec![E::DeactivateVc(30)]));
+    assert_eq!(cm.vc_state(root), Some(VcState::Idle));
+    assert_eq!((cm.live(), cm.live_parties()), ((2, 2, 1), 0));
+}
+
+#[test]
+fn a_drop_while_the_incoming_drop_party_is_dispatched_pends_until_it_returns() {
+    let (mut cm, root, first, _) = two_parties();
+    cm.close_call(first.leaf).unwrap();
+    // The client answers from inside ProtocolClIncomingDropParty.
+    assert_eq!(cm.drop_party(first.party), Ok(Finish::Pend(Effects::new())));
+    assert_eq!(cm.party_state(first.party), Some(PartyState::Dropping));
+    assert_eq!(
+        effects(&cm.party_dispatched(first.party)),
+        [E::CompleteDropParty(50), E::FreeParty(50)]
+    );
+    assert_eq!(cm.busy(root), 0);
+}
+
+// --- The root closes -------------------------------------------------------------------
+
+#[test]
+fn closing_the_root_with_parties_tells_each_leaf_and_frees_each_party_one_at_a_time() {
+    let (mut cm, root, first, second) = two_parties();
+    cm.begin_root_close(root).unwrap();
+    assert_eq!(cm.route(root, 1, 1), Err(Refusal::Invalid), "no sends while closing");
+    assert_eq!(cm.drop_party(second.party), Err(Refusal::Invalid));
+    assert_eq!(
+        effects(&cm.detach_party(root).unwrap()),
+        [E::DispatchIncomingClose(31), E::FreeParty(50)]
+    );
+    assert_eq!(
+        effects(&cm.detach_party(root).unwrap()),
+        [E::DispatchIncomingClose(32), E::FreeParty(51)]
+    );
+    assert_eq!(cm.detach_party(root), None);
+    let Finish::Return(s, fx) = cm.close_call(root).unwrap() else {
+        panic!()
+    };
+    assert_eq!((s, effects(&fx)), (NDIS_STATUS_SUCCESS, std::vec![E::DeactivateVc(30)]));
+    // The leaves' clients close; the root is not told again.
+    for leaf in [first.leaf, second.leaf] {
+        cm.unpin(leaf, 1);
+        let Finish::Pend(fx) = cm.close_call(leaf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(effects(&fx).len(), 3, "deactivate, complete, delete: {fx:?}");
+    }
+    assert_eq!((cm.live(), cm.live_parties()), ((2, 2, 1), 0));
+}
+
+#[test]
+fn a_root_is_not_closed_while_a_party_is_being_added() {
+    let (mut cm, root) = setup();
+    let first = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    accept_sync(&mut cm, &first);
+    let adding = offer(&mut cm, root, "carol", 51, 32, Via::AddParty);
+    assert_eq!(cm.begin_root_close(root), Err(Refusal::Invalid));
+    assert_eq!(
+        cm.close_call(root),
+        Err(Refusal::Invalid),
+        "only through begin_root_close"
+    );
+    accept_sync(&mut cm, &adding);
+    cm.begin_root_close(root).unwrap();
+}
+
+#[test]
+fn a_root_closing_while_a_drop_is_dispatched_frees_that_party_when_the_dispatch_returns() {
+    let (mut cm, root, first, _) = two_parties();
+    cm.close_call(first.leaf).unwrap(); // incoming drop party for 50, pinned
+    cm.begin_root_close(root).unwrap();
+    assert_eq!(
+        effects(&cm.detach_party(root).unwrap()),
+        [E::DispatchIncomingClose(32), E::FreeParty(51)]
+    );
+    assert_eq!(cm.detach_party(root), None, "50 is pinned");
+    assert!(
+        matches!(cm.close_call(root), Ok(Finish::Pend(_))),
+        "the root's pin holds the close"
+    );
+    assert_eq!(
+        effects(&cm.party_dispatched(first.party)),
+        [E::FreeParty(50), E::DeactivateVc(30), E::CompleteCloseCall(30)]
+    );
+    assert_eq!(cm.live_parties(), 0);
+}
+
+#[test]
+fn a_party_record_is_small() {
+    // The core's per-party cost: one table slot (the context is 32 bytes more).
+    assert!(core::mem::size_of::<Option<PartySlot<usize>>>() <= 32);
+}
