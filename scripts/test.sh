@@ -37,6 +37,7 @@ scenarios=(
   --test data
   --test qos
   --test oids
+  --test parties
   --test stress
   --test driver_switch
 )

@@ -18,7 +18,7 @@
 //! * a close of an AF pends while it has SAPs or VCs and completes when the
 //!   last one goes; a deregistration pends while an incoming call is being
 //!   offered on the SAP;
-//! * a point-to-multipoint call's parties ([`party`]): each party's leaf is
+//! * a point-to-multipoint call's parties (the `party` module): each party's leaf is
 //!   an ordinary incoming call on its own MCM VC, the root's make call or
 //!   add party completes with the leaf's answer, a dropped party's leaf gets
 //!   an incoming close, a leaf's close is an incoming drop party at the root

@@ -159,11 +159,12 @@ ndis_fn! {
         // (contract §1.4); each client tears its calls, VCs and SAPs down as
         // it does, so everything covmini allocated goes back to its list.
         let (afs, saps, vcs) = cm::notify_close_all(adapter);
-        if (afs, saps, vcs) != (0, 0, 0) {
+        let parties = adapter.cm().live_parties();
+        if (afs, saps, vcs, parties) != (0, 0, 0, 0) {
             // A client that completes the notification later than this would
             // need HaltEx to wait (a later slice); its contexts are leaked
             // rather than deleted under NDIS's feet.
-            trace!(ERROR, "HaltEx: {} AF opens, {} SAPs, {} VCs still alive after NdisMCmNotifyCloseAddressFamily", afs, saps, vcs);
+            trace!(ERROR, "HaltEx: {} AF opens, {} SAPs, {} VCs, {} parties still alive after NdisMCmNotifyCloseAddressFamily", afs, saps, vcs, parties);
             return;
         }
         // SAFETY: the context is valid (checked), every call-manager context

@@ -785,6 +785,13 @@ ndis_fn! {
     /// carries no close data: a close with data is refused with
     /// NDIS_STATUS_INVALID_DATA (contract §3.3 "Closing").
     ///
+    /// A multipoint root (closed with its last party's context) first
+    /// detaches every party left, one at a time: a leaf still connected
+    /// gets an incoming close, each party context is freed; the completion
+    /// carries the party's handle. Refused with NDIS_STATUS_FAILURE while a
+    /// party is being added. A leaf's close tells the root: an incoming drop
+    /// party while the root has other parties, else an incoming close.
+    ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL.
     pub(super) unsafe fn close_call(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {

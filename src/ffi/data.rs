@@ -1,5 +1,6 @@
 //! The data path: a send on one VC is indicated on its peer (or, for an
-//! echo call, on the same VC) without copying a byte and without allocating.
+//! echo call, on the same VC; for a multipoint root, on every connected
+//! leaf) without copying a byte and without allocating.
 //!
 //! # Design
 //!
@@ -18,9 +19,13 @@
 //!   reads the sender's MDLs. One NET_BUFFER per receive NBL is the NDIS
 //!   receive convention; covmini's own NET_BUFFER (rather than the sender's)
 //!   keeps the receiver's ProtocolReserved from landing on the sender's.
-//! * **Lending and completion.** The receive NBLs of one send NBL are
-//!   indicated together (SourceHandle = the target's NdisVcHandle). The
-//!   send NBL stays covmini's until the last of them comes back through
+//! * **Fan-out.** A multipoint root's send NBL of n NET_BUFFERs takes n
+//!   receive NBLs per connected leaf, all at once (every leaf gets it, or
+//!   none), each leaf's n indicated together on that leaf's VC.
+//! * **Lending and completion.** The receive NBLs of one send NBL for one
+//!   target are indicated together (SourceHandle = the target's
+//!   NdisVcHandle). The send NBL stays covmini's until the last of them
+//!   (over all targets) comes back through
 //!   MiniportReturnNetBufferLists, which completes it with SUCCESS. Its
 //!   MiniportReserved holds the count of receive NBLs out (`[0]`, updated
 //!   atomically: returns may run on several CPUs) and the sender's VC
