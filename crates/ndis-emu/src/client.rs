@@ -291,3 +291,19 @@ impl Emulator {
         .unwrap_or_default()
     }
 }
+
+impl Emulator {
+    /// The client's call parameters of the last make call on `vc` as they
+    /// stood when it completed (a call manager may change them and set
+    /// CALL_PARAMETERS_CHANGED in `flags`).
+    #[must_use]
+    pub fn completed_call_params(&self, vc: Vc) -> Option<CallSpec> {
+        world::try_with(|w| w.condis.completed_params.get(&vc.0).cloned()).flatten()
+    }
+
+    /// Likewise for the add party of `party`.
+    #[must_use]
+    pub fn completed_party_params(&self, party: Party) -> Option<CallSpec> {
+        world::try_with(|w| w.condis.completed_params.get(&party.0).cloned()).flatten()
+    }
+}

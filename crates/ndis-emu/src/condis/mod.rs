@@ -398,6 +398,10 @@ pub struct Condis {
     /// object (by NDIS handle), kept alive until the request completes: the
     /// driver may hold and modify them until then.
     pub params: BTreeMap<usize, crate::ffi::params::CallParams>,
+    /// The client's call parameters as they stood when its make call (by
+    /// NdisVcHandle) or add party (by NdisPartyHandle) completed: what the
+    /// call manager changed shows here, with CALL_PARAMETERS_CHANGED.
+    pub completed_params: BTreeMap<usize, crate::ffi::params::CallSpec>,
     /// The call parameters the MCM offered with each incoming call (its own
     /// memory), by the NdisVcHandle, while the call is offered.
     pub offered: BTreeMap<usize, usize>,

@@ -148,7 +148,7 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                     v.parties.clear();
                 }
             }
-            w.condis.params.remove(&h);
+            keep_completed_params(w, h);
             inbox(w, Some(client), format!("MakeCallComplete {status:#x}"));
         }
         ReqKind::CloseCall => {
@@ -196,7 +196,7 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 kill(w, h, "add party failed");
             }
             if let Some(vc) = vc {
-                w.condis.params.remove(&h);
+                keep_completed_params(w, h);
                 let client = w.condis.vcs.get(&vc).map(|v| v.client);
                 inbox(w, client, format!("AddPartyComplete {status:#x}"));
             }
@@ -217,6 +217,14 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
             w.condis.params.remove(&h);
         }
         ReqKind::CmOid | ReqKind::MiniportOid => finish_oid(w, kind, h, status),
+    }
+}
+
+/// Forgets the client's parameters of a completed make call or add party,
+/// keeping what they said at completion for the client to look at.
+fn keep_completed_params(w: &mut World, h: usize) {
+    if let Some(spec) = w.condis.params.remove(&h).and_then(|mut p| p.read().ok()) {
+        w.condis.completed_params.insert(h, spec);
     }
 }
 
