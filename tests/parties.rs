@@ -190,6 +190,38 @@ fn a_refused_added_party_fails_its_add_and_the_call_stays_up() {
     }
 }
 
+#[test]
+fn a_multipoint_call_and_a_party_beyond_the_link_come_back_clamped_and_flagged_changed() {
+    let report = with_adapter(|emu| {
+        let n = net(emu);
+        let link = covmini::call_manager::link_bytes_per_second(config::LINK_SPEED_BPS);
+        let beyond = |to: &[u8]| {
+            let mut spec = common::scenario::call_to_at(to, 2 * link);
+            spec.transmit.MaxSduSize = config::MTU + 1;
+            spec
+        };
+        let clamped = |spec: &ndis_emu::CallSpec| {
+            spec.flags & CALL_PARAMETERS_CHANGED != 0
+                && [spec.transmit, spec.receive]
+                    .iter()
+                    .all(|f| f.TokenRate == link && f.PeakBandwidth == link)
+                && spec.transmit.MaxSduSize == config::MTU
+        };
+        let (s, _) = emu.make_multipoint_call(n.vc, &beyond(b"bob"));
+        assert_eq!(s, NDIS_STATUS_SUCCESS);
+        let seen = emu.completed_call_params(n.vc).expect("completed");
+        assert!(clamped(&seen), "{seen:?}");
+        assert_ne!(seen.flags & MULTIPOINT_VC, 0, "the other flags stay");
+        let (s, carol) = emu.add_party(n.vc, &beyond(b"carol"));
+        assert_eq!(s, NDIS_STATUS_PENDING);
+        emu.answer_incoming(leaf_vc(emu, n.carol), NDIS_STATUS_SUCCESS)
+            .expect("answer");
+        let seen = emu.completed_party_params(carol.expect("party")).expect("completed");
+        assert!(clamped(&seen), "{seen:?}");
+    });
+    assert_clean(&report);
+}
+
 // --- Data -------------------------------------------------------------------------------
 
 #[test]

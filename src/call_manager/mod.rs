@@ -41,7 +41,7 @@ pub use address::{
 pub use effects::{Effect, Effects, MAX_EFFECTS};
 use party::PartySlot;
 pub use party::{MAX_LEAVES, MAX_PARTIES, PartyId, PartyPlan, PartyState, Via};
-pub use qos::{QosError, check_flow, check_flows, link_bytes_per_second};
+pub use qos::{QosError, check_flow, check_flows, clamp_flow, link_bytes_per_second};
 use vc::VcSlot;
 pub use vc::{MakeCallPhase, RootPhase, VcOrigin, VcState};
 

@@ -24,7 +24,7 @@ use super::oid;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{
     Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Refusal, Via, check_called_address_header,
-    check_flows, check_sap_header,
+    check_flows, check_sap_header, clamp_flow,
 };
 use crate::config;
 
@@ -594,9 +594,58 @@ unsafe fn read_call(cp: PCO_CALL_PARAMETERS) -> Result<(Address, CallShape), Cal
     ))
 }
 
+/// Fits a new call's (or party's) flows to the link
+/// ([`crate::call_manager::clamp_flow`]: TokenRate and PeakBandwidth at most
+/// 125,000,000 bytes/s, MaxSduSize at most the MTU) in covmini's copy, and
+/// when that changed anything writes the two FLOWSPECs back into the
+/// client's CallMgrParameters and sets CALL_PARAMETERS_CHANGED in its Flags
+/// (ProtocolClMakeCallComplete: the flag "indicates that the call manager
+/// modified the client-supplied call parameters"). Only the fixed FLOWSPECs
+/// are written, which [`read_call`] read, never the CallMgrSpecific tail.
+///
+/// # Safety
+/// `cp` is NDIS's CO_CALL_PARAMETERS of the request being handled, already
+/// read by [`read_call`] (non-NULL), which the client lets the call
+/// manager change ([in, out]) until the request completes.
+unsafe fn fit_flows(cp: PCO_CALL_PARAMETERS, shape: &mut CallShape) {
+    let (transmit, tx_changed) = clamp_flow(&shape.transmit, config::LINK_SPEED_BPS, config::MTU);
+    let (receive, rx_changed) = clamp_flow(&shape.receive, config::LINK_SPEED_BPS, config::MTU);
+    if !(tx_changed || rx_changed) {
+        return;
+    }
+    shape.transmit = transmit;
+    shape.receive = receive;
+    // SAFETY: non-NULL (precondition).
+    let params = unsafe { cp.read_unaligned() };
+    let cm = params.CallMgrParameters;
+    if cm.is_null() {
+        // Nothing was specified, so nothing was clamped (read_call's default).
+        return;
+    }
+    let tx = cm
+        .wrapping_byte_add(core::mem::offset_of!(CO_CALL_MANAGER_PARAMETERS, Transmit))
+        .cast::<FLOWSPEC>();
+    let rx = cm
+        .wrapping_byte_add(core::mem::offset_of!(CO_CALL_MANAGER_PARAMETERS, Receive))
+        .cast::<FLOWSPEC>();
+    let flags = cp
+        .wrapping_byte_add(core::mem::offset_of!(CO_CALL_PARAMETERS, Flags))
+        .cast::<ULONG>();
+    // SAFETY: the client's CO_CALL_MANAGER_PARAMETERS (read by read_call):
+    // its fixed Transmit FLOWSPEC is in bounds; [in, out] for the call manager.
+    unsafe { tx.write_unaligned(transmit) };
+    // SAFETY: as above, the Receive FLOWSPEC.
+    unsafe { rx.write_unaligned(receive) };
+    // SAFETY: the client's CO_CALL_PARAMETERS (precondition): its Flags.
+    unsafe { flags.write_unaligned(params.Flags | CALL_PARAMETERS_CHANGED) };
+    trace!(INFO, "call parameters clamped to the link: CALL_PARAMETERS_CHANGED");
+}
+
 ndis_fn! {
     /// ProtocolCmMakeCall: the loopback call. Validates the parameters
     /// (MediaParameters required, the called address a covmini address),
+    /// fits the flows to the link ([`fit_flows`]: written back with
+    /// CALL_PARAMETERS_CHANGED when clamped),
     /// finds the SAP with that address, creates the callee's VC on the SAP's
     /// AF (NdisMCmCreateVc), activates both VCs with covmini's own copy of
     /// the parameters and offers the call (NdisMCmDispatchIncomingCall).
@@ -621,13 +670,15 @@ ndis_fn! {
         };
         let adapter = caller.adapter();
         // SAFETY: NDIS's call parameters for this call (or NULL, refused inside).
-        let (address, shape) = match unsafe { read_call(cp) } {
+        let (address, mut shape) = match unsafe { read_call(cp) } {
             Ok(x) => x,
             Err(e) => {
                 trace!(WARN, "ProtocolCmMakeCall({:p}): {:?}", vc_ctx, e);
                 return e.status();
             }
         };
+        // SAFETY: `cp` was read by read_call; the client's [in, out] block.
+        unsafe { fit_flows(cp, &mut shape) };
         let multipoint = !party.is_null();
         // SAFETY: `cp` was read (and found non-NULL) above.
         let flags = unsafe { cp.read_unaligned() }.Flags;
@@ -1018,13 +1069,16 @@ ndis_fn! {
             return NDIS_STATUS_INVALID_PARAMETER;
         }
         // SAFETY: NDIS's call parameters for this request (or NULL, refused inside).
-        let (address, shape) = match unsafe { read_call(cp) } {
+        let (address, mut shape) = match unsafe { read_call(cp) } {
             Ok(x) => x,
             Err(e) => {
                 trace!(WARN, "ProtocolCmAddParty({:p}): {:?}", vc_ctx, e);
                 return e.status();
             }
         };
+        // SAFETY: `cp` was read by read_call; the client's [in, out] block
+        // (ProtocolClAddPartyComplete checks CALL_PARAMETERS_CHANGED too).
+        unsafe { fit_flows(cp, &mut shape) };
         if address.as_bytes() == ECHO_ADDRESS {
             return Refusal::NotSupported.status();
         }
