@@ -35,7 +35,7 @@ fn net(emu: &mut Emulator) -> Net {
     let root = emu.client("root");
     let af = emu.open_af(root, config::AF).expect("root's AF");
     let vc = emu.create_vc(af).expect("root's VC");
-    let mut leaf = |name: &str, answer: Answer| {
+    let leaf = |name: &str, answer: Answer| {
         let c = emu.client(name);
         emu.set_incoming_answer(c, answer, NDIS_STATUS_SUCCESS);
         let af = emu.open_af(c, config::AF).expect("leaf AF");

@@ -910,7 +910,7 @@ fn the_snapshot_lists_echo_and_the_saps_a_call_reaches() {
     // no longer reached.
     let caller = cm.create_vc(af_alice, 20).unwrap();
     let plan = cm
-        .make_call_begin(caller, &Address::new(b"carol").unwrap(), false, 21)
+        .make_call_begin(caller, &Address::new(b"carol").unwrap(), 21)
         .unwrap();
     assert!(matches!(
         cm.deregister_sap(carol),
