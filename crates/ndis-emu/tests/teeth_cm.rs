@@ -359,6 +359,36 @@ fn oid_bytes_within_buffer_fires_on_overstated_bytes_written() {
     only(&down(net), r::OID_BYTES_WITHIN_BUFFER);
 }
 
+/// The same rule on a failure: BUFFER_TOO_SHORT must ask for more than the
+/// buffer it got.
+#[test]
+fn oid_bytes_within_buffer_fires_on_a_too_short_that_needs_no_more() {
+    let net = up(Fault::TooShortNeedingItsOwnLength);
+    let _ = net.emu.oid_query(None, None, OID_GEN_CO_VENDOR_ID, 2).expect("query");
+    only(&down(net), r::OID_BYTES_WITHIN_BUFFER);
+}
+
+/// INVALID_LENGTH with BytesNeeded equal to the length it refused names no
+/// correct length: the rule fires.
+#[test]
+fn oid_bytes_within_buffer_fires_on_an_invalid_length_that_needs_its_own_length() {
+    let net = up(Fault::InvalidLengthNeedingItsOwnLength);
+    let _ = net.emu.oid_query(None, None, OID_GEN_CO_VENDOR_ID, 8).expect("query");
+    only(&down(net), r::OID_BYTES_WITHIN_BUFFER);
+}
+
+/// INVALID_LENGTH for a buffer longer than the structure, with the
+/// structure's size in BytesNeeded (MiniportCoOidRequest: a length
+/// "incorrect for the specified OID"), breaks no rule.
+#[test]
+fn oid_bytes_within_buffer_allows_an_invalid_length_that_needs_less() {
+    let net = up(Fault::InvalidLengthNeedingTheStructure);
+    let (_, answer) = net.emu.oid_query(None, None, OID_GEN_CO_VENDOR_ID, 8).expect("query");
+    assert_eq!((answer.status, answer.bytes_needed), (NDIS_STATUS_INVALID_LENGTH, 4));
+    let report = down(net);
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+}
+
 #[test]
 fn status_indication_valid_fires_on_a_foreign_source_handle() {
     let mut net = up(Fault::StatusFromAForeignSource);

@@ -39,6 +39,14 @@ pub enum Fault {
     PendCmOid,
     CompleteCmOidAsMiniport,
     OverstateBytesWritten,
+    /// BUFFER_TOO_SHORT for a short buffer, with BytesNeeded its own length.
+    TooShortNeedingItsOwnLength,
+    /// INVALID_LENGTH for a buffer longer than 4, with BytesNeeded its own
+    /// length (the one length that cannot be the right one).
+    InvalidLengthNeedingItsOwnLength,
+    /// Not a fault: INVALID_LENGTH for a buffer longer than 4, with
+    /// BytesNeeded 4 (the refusal of `!= sizeof` Microsoft's samples make).
+    InvalidLengthNeedingTheStructure,
     StatusFromAForeignSource,
     McmOidToAClosedAf,
     /// Not a fault: indicate without NDIS_RECEIVE_FLAGS_RESOURCES and
@@ -730,8 +738,21 @@ ndis_fn! {
             return NDIS_STATUS_INVALID_OID;
         }
         if q.InformationBufferLength < 4 {
-            q.BytesNeeded = 4;
+            q.BytesNeeded = if fault() == Fault::TooShortNeedingItsOwnLength { q.InformationBufferLength } else { 4 };
             return NDIS_STATUS_BUFFER_TOO_SHORT;
+        }
+        if q.InformationBufferLength > 4 {
+            match fault() {
+                Fault::InvalidLengthNeedingItsOwnLength => {
+                    q.BytesNeeded = q.InformationBufferLength;
+                    return NDIS_STATUS_INVALID_LENGTH;
+                }
+                Fault::InvalidLengthNeedingTheStructure => {
+                    q.BytesNeeded = 4;
+                    return NDIS_STATUS_INVALID_LENGTH;
+                }
+                _ => {}
+            }
         }
         // SAFETY: the buffer holds at least 4 bytes (checked).
         unsafe { q.InformationBuffer.cast::<u32>().write_unaligned(0x00C0_FFEE) };
