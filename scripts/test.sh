@@ -21,6 +21,9 @@ for triple in x86_64-pc-windows-msvc aarch64-pc-windows-msvc; do
     --config .cargo/kernel-cross.toml -- -D warnings
 done
 
+echo "==> rustdoc (no broken intra-doc links)" >&2
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
+
 echo "==> tests" >&2
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

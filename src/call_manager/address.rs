@@ -91,7 +91,7 @@ impl fmt::Debug for Address {
 
 /// Why a CO_SAP is refused. Every case answers NDIS_STATUS_INVALID_DATA, the
 /// status the ProtocolCmRegisterSap page gives for a SAP the call manager
-/// cannot accept (contract §3.2 [D]).
+/// cannot accept (contract §3.2 \[D\]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SapError {
     /// SapType is not [`SAP_TYPE_ADDRESS`].
