@@ -148,10 +148,15 @@ impl RxPool {
 
     /// Makes the NBL pool and its NBLs, once: on the first AF open, so an
     /// adapter no client uses costs nothing (and never on the data path).
-    /// Runs at IRQL <= DISPATCH_LEVEL; the free-list lock is held throughout
-    /// so two first opens on two CPUs make one pool.
+    ///
+    /// # IRQL and locks
+    /// Runs at IRQL <= DISPATCH_LEVEL (ProtocolCmOpenAf). The pool and its
+    /// [`RX_NBLS`] NBLs are allocated with no lock held (no allocation
+    /// loop under a spin lock, which would hold the CPU at DISPATCH_LEVEL
+    /// for all of it); the free-list lock is taken only to publish them.
+    /// Should two first opens race on two CPUs, the one that publishes
+    /// second frees what it made, so the adapter keeps exactly one pool.
     pub(crate) fn ensure(&self, handle: NDIS_HANDLE) -> Result<(), NDIS_STATUS> {
-        let mut f = self.free.lock();
         if !self.pool.load(Ordering::Acquire).is_null() {
             return Ok(());
         }
@@ -172,7 +177,8 @@ impl RxPool {
         if pool.is_null() {
             return Err(NDIS_STATUS_RESOURCES);
         }
-        self.pool.store(pool, Ordering::Release);
+        // A private list, linked through Next: `tail` is the first NBL made.
+        let (mut head, mut tail, mut count): (PNET_BUFFER_LIST, PNET_BUFFER_LIST, u32) = (null_mut(), null_mut(), 0);
         for _ in 0..RX_NBLS {
             // SAFETY: our pool (fAllocateNetBuffer, DataSize 0); no MDL yet.
             let nbl = unsafe { NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, null_mut(), 0, 0) };
@@ -180,11 +186,41 @@ impl RxPool {
                 // Fewer NBLs: indications go with RESOURCES sooner.
                 break;
             }
-            self.allocated.fetch_add(1, Ordering::Relaxed);
-            // SAFETY: a fresh NBL of ours.
-            unsafe { (*nbl).Next = f.head as PNET_BUFFER_LIST };
-            f.head = nbl.addr();
-            f.count += 1;
+            // SAFETY: a fresh NBL of ours, on no list yet.
+            unsafe { (*nbl).Next = head };
+            if tail.is_null() {
+                tail = nbl;
+            }
+            head = nbl;
+            count += 1;
+        }
+        let published = {
+            let mut f = self.free.lock();
+            if self.pool.load(Ordering::Acquire).is_null() {
+                if !tail.is_null() {
+                    // SAFETY: the last NBL of the private list, ours.
+                    unsafe { (*tail).Next = f.head as PNET_BUFFER_LIST };
+                    f.head = head.addr();
+                    f.count += count;
+                }
+                self.allocated.fetch_add(count, Ordering::Relaxed);
+                self.pool.store(pool, Ordering::Release);
+                true
+            } else {
+                false
+            }
+        };
+        if !published {
+            // Another CPU's first open won: give back what this one made.
+            while !head.is_null() {
+                // SAFETY: on the private list, ours, never indicated.
+                let next = unsafe { (*head).Next };
+                // SAFETY: as above; freed once, then dropped from the list.
+                unsafe { NdisFreeNetBufferList(head) };
+                head = next;
+            }
+            // SAFETY: every NBL of this pool was freed just above.
+            unsafe { NdisFreeNetBufferListPool(pool) };
         }
         Ok(())
     }
