@@ -38,6 +38,11 @@
 #[cfg(not(windows))]
 extern crate std;
 
+// The VC table grows (call_manager::table): `alloc` over the global
+// allocator, which is std's in the host build and nonpaged pool in the
+// kernel images (`ffi::alloc`).
+extern crate alloc;
+
 pub mod adapter;
 pub mod call_manager;
 pub mod config;

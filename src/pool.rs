@@ -20,6 +20,9 @@ pub const TAG_PARTY: ULONG = pool_tag(b"CvmP");
 
 /// The receive NBL pool of the data path (`NdisAllocateNetBufferListPool`).
 pub const TAG_RX: ULONG = pool_tag(b"CvmR");
+/// The call manager's VC table (its chunks and their directory), allocated
+/// through the kernel images' global allocator (`ffi::alloc`).
+pub const TAG_TABLE: ULONG = pool_tag(b"CvmT");
 
 /// Signatures stored in the first field of each context, distinct from the
 /// tags (lower-case first letter) so a signature hit is never a pool header.
@@ -50,6 +53,7 @@ mod tests {
             TAG_VC,
             TAG_PARTY,
             TAG_RX,
+            TAG_TABLE,
             SIG_ADAPTER,
             SIG_AF,
             SIG_SAP,

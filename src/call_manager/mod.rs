@@ -24,14 +24,20 @@
 //!   an incoming close, a leaf's close is an incoming drop party at the root
 //!   (an incoming close for the last party), and the root's sends fan out.
 //!
-//! Objects live in fixed tables ([`MAX_AFS`], [`MAX_SAPS`], [`MAX_VCS`],
-//! [`MAX_PARTIES`]): no allocation, and an id is a table index. `H` is the glue's token for the
-//! context NDIS holds (its address), stored so effects can name it.
+//! AFs, SAPs and parties live in fixed tables ([`MAX_AFS`], [`MAX_SAPS`],
+//! [`MAX_PARTIES`]); VCs, of which there can be hundreds of thousands, in a
+//! growable [`Table`] with O(1) insert, lookup and remove ([`MAX_VCS`] at
+//! most). An id is a table index. Only creating a VC may allocate (a new
+//! chunk of the VC table; a refused allocation is NDIS_STATUS_RESOURCES):
+//! lookups and removals, and so the data path, never do. `H` is the glue's
+//! token for the context NDIS holds (its address), stored so effects can
+//! name it.
 
 mod address;
 mod effects;
 mod party;
 mod qos;
+pub mod table;
 mod vc;
 
 pub use address::{
@@ -42,6 +48,7 @@ pub use effects::{Effect, Effects, MAX_EFFECTS};
 use party::PartySlot;
 pub use party::{MAX_LEAVES, MAX_PARTIES, PartyId, PartyPlan, PartyState, Via};
 pub use qos::{QosError, check_flow, check_flows, clamp_flow, link_bytes_per_second};
+pub use table::{Table, TableError};
 use vc::VcSlot;
 pub use vc::{MakeCallPhase, RootPhase, VcOrigin, VcState};
 
@@ -103,8 +110,10 @@ impl<H: Copy> Route<H> {
 pub const MAX_AFS: usize = 8;
 /// Most SAPs per adapter at once.
 pub const MAX_SAPS: usize = 32;
-/// Most VCs (client-created and MCM-created) per adapter at once.
-pub const MAX_VCS: usize = 128;
+/// Most VCs (client-created and MCM-created) per adapter at once: a bound
+/// on the nonpaged memory clients can make covmini hold (about 100 MB of VC
+/// contexts and table at this count), far above any real CoNDIS workload.
+pub const MAX_VCS: usize = 1 << 20;
 
 /// An AF open, by table index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,9 +121,22 @@ pub struct AfId(u16);
 /// A SAP, by table index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SapId(u16);
-/// A VC, by table index.
+/// A VC, by index in the VC [`Table`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VcId(u16);
+pub struct VcId(u32);
+
+impl VcId {
+    /// The raw table index (for the context that remembers it).
+    #[must_use]
+    pub const fn raw(self) -> u32 {
+        self.0
+    }
+    /// The id of table index `raw`.
+    #[must_use]
+    pub const fn from_raw(raw: u32) -> Self {
+        Self(raw)
+    }
+}
 
 macro_rules! id_conv {
     ($t:ident) => {
@@ -137,7 +159,6 @@ macro_rules! id_conv {
 }
 id_conv!(AfId);
 id_conv!(SapId);
-id_conv!(VcId);
 
 /// Where an AF open is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,7 +177,7 @@ struct AfSlot<H> {
     handle: H,
     state: AfState,
     saps: u16,
-    vcs: u16,
+    vcs: u32,
     notifying: bool,
 }
 
@@ -182,7 +203,7 @@ struct SapSlot<H> {
 /// Why an operation is refused; each maps to the NDIS status the handler returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// A table is full.
+    /// A table is full, or the pool refused the memory to grow it.
     Resources,
     /// The id names no live object of that kind, or one in the wrong state.
     Invalid,
@@ -258,7 +279,7 @@ pub struct MakeCallPlan<H> {
 pub struct CallManager<H> {
     afs: [Option<AfSlot<H>>; MAX_AFS],
     saps: [Option<SapSlot<H>>; MAX_SAPS],
-    vcs: [Option<VcSlot<H>>; MAX_VCS],
+    vcs: Table<VcSlot<H>>,
     parties: [Option<PartySlot<H>>; MAX_PARTIES],
 }
 
@@ -281,7 +302,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         Self {
             afs: [None; MAX_AFS],
             saps: [None; MAX_SAPS],
-            vcs: [None; MAX_VCS],
+            vcs: Table::new(MAX_VCS),
             parties: [None; MAX_PARTIES],
         }
     }
@@ -293,7 +314,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         self.saps.get_mut(id.index()).and_then(Option::as_mut)
     }
     fn vc(&mut self, id: VcId) -> Option<&mut VcSlot<H>> {
-        self.vcs.get_mut(id.index()).and_then(Option::as_mut)
+        self.vcs.get_mut(id.raw())
     }
 
     /// Whether `id` names a live AF whose context is `handle`.
@@ -306,15 +327,15 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
     /// Whether `id` names a live VC whose context is `handle`.
     pub fn vc_is(&self, id: VcId, handle: H) -> bool {
-        matches!(self.vcs.get(id.index()), Some(Some(v)) if v.handle == handle)
+        self.vcs.get(id.raw()).is_some_and(|v| v.handle == handle)
     }
     /// The call on a VC.
     pub fn vc_state(&self, id: VcId) -> Option<VcState> {
-        self.vcs.get(id.index()).copied().flatten().map(|v| v.state)
+        self.vcs.get(id.raw()).map(|v| v.state)
     }
     /// Whether covmini activated the VC and has not deactivated it.
     pub fn vc_active(&self, id: VcId) -> bool {
-        matches!(self.vcs.get(id.index()), Some(Some(v)) if v.active)
+        self.vcs.get(id.raw()).is_some_and(|v| v.active)
     }
     /// The state of an AF open.
     pub fn af_state(&self, id: AfId) -> Option<AfState> {
@@ -324,12 +345,19 @@ impl<H: Copy + PartialEq> CallManager<H> {
     pub fn live_parties(&self) -> usize {
         self.parties.iter().flatten().count()
     }
+
+    /// Gives the VC table's memory back (at halt, after the last VC went):
+    /// the table keeps its chunks at the high-water mark until then.
+    pub fn release_vc_table(&mut self) {
+        self.vcs = Table::new(MAX_VCS);
+    }
+
     /// How many AF opens, SAPs and VCs are alive (for halt and tests).
     pub fn live(&self) -> (usize, usize, usize) {
         (
             self.afs.iter().flatten().count(),
             self.saps.iter().flatten().count(),
-            self.vcs.iter().flatten().count(),
+            self.vcs.len(),
         )
     }
 
@@ -494,7 +522,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             busy: 0,
             qos_changing: false,
         };
-        let id = insert(&mut self.vcs, slot).map(VcId).ok_or(Refusal::Resources)?;
+        let id = self.vcs.insert(slot).map(VcId).map_err(|_| Refusal::Resources)?;
         if let Some(a) = self.af(af) {
             a.vcs += 1;
         }
@@ -526,7 +554,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 
     fn remove_vc(&mut self, id: VcId, fx: &mut Effects<H>) {
-        let Some(v) = self.vcs.get_mut(id.index()).and_then(Option::take) else {
+        let Some(v) = self.vcs.remove(id.raw()) else {
             return;
         };
         if let Some(a) = self.af(v.af) {
@@ -959,10 +987,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// How many pins `id` has (for tests and traces).
     #[must_use]
     pub fn busy(&self, id: VcId) -> u32 {
-        match self.vcs.get(id.index()) {
-            Some(Some(v)) => v.busy,
-            _ => 0,
-        }
+        self.vcs.get(id.raw()).map_or(0, |v| v.busy)
     }
 
     /// The addresses a call reaches now, in table order: those of the

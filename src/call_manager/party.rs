@@ -148,7 +148,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
     /// Whether the VC is the root of a multipoint call.
     pub fn is_root(&self, id: VcId) -> bool {
-        matches!(self.vcs.get(id.index()), Some(Some(v)) if matches!(v.state, VcState::Root { .. }))
+        matches!(self.vcs.get(id.raw()), Some(v) if matches!(v.state, VcState::Root { .. }))
     }
 
     /// How many parties `root` has, in any state.
@@ -566,7 +566,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
                 continue;
             };
             let Ok(id) = u16::try_from(i) else { continue };
-            let ok = matches!(self.vcs.get(leaf.index()), Some(Some(v))
+            let ok = matches!(self.vcs.get(leaf.raw()), Some(v)
                 if v.active && v.state == VcState::Leaf { party: Some(PartyId(id)) });
             if ok && let Some(slot) = found.get_mut(n) {
                 *slot = Some(leaf);

@@ -554,3 +554,41 @@ fn only_an_active_call_changes_its_qos() {
     assert!(cm.modify_qos_end(vc, None).is_empty());
     assert_eq!(cm.busy(vc), 0);
 }
+
+// --- VC table scale ---------------------------------------------------------------
+
+#[test]
+fn hundreds_of_thousands_of_vcs_live_at_once_and_calls_still_connect() {
+    let (mut cm, a, _, _, _) = two_clients();
+    // 200k VCs on one AF: far past the old 128-slot table and u16 ids.
+    let many: Vec<VcId> = (0..200_000u32).map(|i| cm.create_vc(a, 1_000 + i).unwrap()).collect();
+    assert_eq!(cm.live().2, 200_001);
+    let last = *many.last().unwrap();
+    assert!(last.raw() > u32::from(u16::MAX), "ids past u16: {}", last.raw());
+    assert!(cm.vc_is(last, 1_000 + 199_999));
+    // A call from the newest VC still finds its SAP and connects.
+    let plan = cm.make_call_begin(last, &addr("bob"), 31).unwrap();
+    cm.make_call_activated(last, plan.callee, true, true).unwrap();
+    cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(
+        cm.vc_state(last),
+        Some(VcState::Connected {
+            peer: Some(plan.callee)
+        })
+    );
+    // Deleting them all frees every slot; the AF can then close at once.
+    for id in many.iter().rev().skip(1) {
+        cm.delete_vc(*id).unwrap();
+    }
+    assert_eq!(cm.live().2, 3);
+}
+
+#[test]
+fn a_deleted_vcs_slot_is_reused_and_its_old_id_no_longer_names_it() {
+    let (mut cm, a, _, _, vc) = two_clients();
+    cm.delete_vc(vc).unwrap();
+    let again = cm.create_vc(a, 77).unwrap();
+    assert_eq!(again, vc, "the freed slot is taken first");
+    assert!(!cm.vc_is(vc, 30), "the old context no longer matches the slot");
+    assert!(cm.vc_is(again, 77));
+}

@@ -210,7 +210,7 @@ pub(crate) struct CallShape {
 #[repr(C)]
 pub(crate) struct VcContext {
     signature: AtomicU32,
-    id: AtomicU16,
+    id: AtomicU32,
     adapter: NonNull<AdapterContext>,
     /// The NdisVcHandle (for an MCM VC, known once NdisMCmCreateVc returns).
     ndis: AtomicPtr<c_void>,
@@ -253,7 +253,7 @@ impl VcContext {
     pub(crate) fn new(adapter: &AdapterContext, ndis: NDIS_HANDLE) -> Self {
         Self {
             signature: AtomicU32::new(SIG_VC),
-            id: AtomicU16::new(0),
+            id: AtomicU32::new(0),
             adapter: NonNull::from(adapter),
             ndis: AtomicPtr::new(ndis),
             client_params: AtomicPtr::new(null_mut()),

@@ -210,6 +210,9 @@ impl AdapterContext {
     pub(crate) unsafe fn free(this: NonNull<Self>) {
         // SAFETY: `this` is a live context (precondition).
         let this_ref = unsafe { this.as_ref() };
+        // The VC table's chunks (pool tag CvmT in the kernel images) go back
+        // before the lock that guards them is freed.
+        this_ref.cm.lock().release_vc_table();
         // SAFETY: no guard exists and the lock is not used again (precondition).
         unsafe { this_ref.state.free() };
         // SAFETY: as above.

@@ -17,6 +17,14 @@ use crate::config;
 /// cleared at unload.
 static DRIVER_HANDLE: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
 
+/// The NdisMiniportDriverHandle, or NULL before registration and after
+/// unload: the handle the kernel image's allocator (`ffi::alloc`) passes to
+/// NdisAllocateMemoryWithTagPriority.
+#[cfg(all(windows, not(feature = "wdk")))]
+pub(crate) fn driver_handle() -> NDIS_HANDLE {
+    DRIVER_HANDLE.load(Ordering::Acquire)
+}
+
 /// The miniport driver characteristics: revision 2 (NDIS 6.1+), 152 bytes.
 fn driver_characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
     NDIS_MINIPORT_DRIVER_CHARACTERISTICS {

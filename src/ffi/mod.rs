@@ -13,6 +13,8 @@
 pub(crate) mod trace;
 
 mod adapter;
+#[cfg(all(windows, not(feature = "wdk")))]
+mod alloc;
 mod cm;
 mod cm_context;
 mod co;

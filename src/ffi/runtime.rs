@@ -6,6 +6,7 @@
 //!   resort: it prints the location and calls `KeBugCheckEx` with
 //!   [`COVMINI_PANIC_BUGCHECK`], the source file pointer and length, and the
 //!   line and column, so `!analyze -v` shows where.
+//! * Build 2's global allocator is nonpaged pool, tag `CvmT` (`ffi::alloc`).
 //! * Build 3 (WDK): wdk-panic provides the panic handler and wdk-alloc the
 //!   global allocator, as in the windows-drivers-rs samples.
 //! * Host build: std provides both (see `lib.rs`).
@@ -132,6 +133,29 @@ mod mem {
             }
         }
         0
+    }
+}
+
+/// `strlen` for the kernel images of build 2. Linking `alloc` (the VC
+/// table's `Vec`, see `ffi::alloc`) pulls in an object of liballoc whose
+/// `CString` code names `strlen`; the linker must resolve every symbol of an
+/// object it includes, even though covmini never makes a C string and
+/// `/OPT:REF` then drops that code and this function from the image. So this
+/// definition satisfies the link and imports nothing (the x64 image imports
+/// only what it calls from ntoskrnl.exe).
+#[cfg(all(windows, not(feature = "wdk")))]
+mod cstr {
+    /// # Safety
+    /// `s` points to a NUL-terminated string.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
+        let mut n = 0;
+        // SAFETY: every byte up to and including the NUL is readable
+        // (caller's contract); reading stops at the NUL.
+        while unsafe { s.wrapping_add(n).read_volatile() } != 0 {
+            n += 1;
+        }
+        n
     }
 }
 
