@@ -557,6 +557,36 @@ impl Emulator {
         world::try_with(|w| w.faults.fail_nth_call(ddi, n));
     }
 
+    /// Live allocations in the ledger (pool blocks and lookaside entries,
+    /// cached ones included), by pool tag: (tag, count, bytes), in tag order.
+    #[must_use]
+    pub fn ledger_by_tag(&self) -> Vec<(ULONG, usize, usize)> {
+        world::try_with(|w| {
+            let mut by: std::collections::BTreeMap<ULONG, (usize, usize)> = std::collections::BTreeMap::new();
+            for a in w.ledger.values() {
+                let e = by.entry(a.tag).or_default();
+                e.0 += 1;
+                e.1 += a.size;
+            }
+            by.into_iter().map(|(t, (n, b))| (t, n, b)).collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// Starts (or restarts from zero) counting where the data of every
+    /// receive indication lies: in the sending client's own NBL memory
+    /// (zero copy) or elsewhere (bytes the driver copied). See
+    /// [`crate::nbl::CopyAudit`]; read it with [`Self::receive_copies`].
+    pub fn audit_receive_copies(&mut self) {
+        world::try_with(|w| w.nbls.audit = Some(crate::nbl::CopyAudit::default()));
+    }
+
+    /// The receive-copy audit so far (None if never started).
+    #[must_use]
+    pub fn receive_copies(&self) -> Option<crate::nbl::CopyAudit> {
+        world::try_with(|w| w.nbls.audit).flatten()
+    }
+
     /// The report so far (no leak check).
     #[must_use]
     pub fn report(&self) -> Report {

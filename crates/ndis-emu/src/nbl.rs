@@ -168,6 +168,22 @@ pub struct Nbls {
     /// Addresses of the quarantined NBLs: a free of one is a double free.
     freed: BTreeSet<usize>,
     next_pool: usize,
+    /// Where received data lives, counted while an audit runs
+    /// ([`crate::Emulator::audit_receive_copies`]); None: not counting.
+    pub audit: Option<CopyAudit>,
+}
+
+/// What the receive indications carried since the audit started: bytes the
+/// receiver read straight from a client's send NBL (shared, zero copy) and
+/// bytes it read from anywhere else (memory the driver copied them into).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyAudit {
+    /// NET_BUFFERs indicated.
+    pub net_buffers: u64,
+    /// Data bytes that lie inside a live client NBL's memory.
+    pub shared_bytes: u64,
+    /// Data bytes that lie anywhere else.
+    pub copied_bytes: u64,
 }
 
 /// Why an NBL chain could not be built or read, or an NBL not moved.
@@ -374,6 +390,20 @@ impl<'a> Known<'a> {
 }
 
 impl Nbls {
+    /// `[addr, addr + len)` lies inside the memory of one live client NBL
+    /// (its NBL, NET_BUFFER, MDL or data blocks): the sender's own buffer.
+    #[must_use]
+    pub fn in_client_memory(&self, addr: usize, len: usize) -> bool {
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
+        self.nbls.values().filter(|r| r.owner == NblOwner::Client).any(|r| {
+            r.blocks
+                .iter()
+                .any(|b| addr >= b.addr() && b.addr().checked_add(b.size()).is_some_and(|e| end <= e))
+        })
+    }
+
     /// The NBL is one NDIS allocated (for the driver or a client) and not freed.
     #[must_use]
     pub fn is_live(&self, nbl: usize) -> bool {
@@ -897,11 +927,12 @@ fn system_va(at: usize, m: &MDL) -> Result<usize, NblError> {
     Ok(va)
 }
 
-/// The data a NET_BUFFER describes, with its fields checked against its MDL
-/// chain: CurrentMdl is in the chain, DataOffset = the bytes of the MDLs
-/// before it + CurrentMdlOffset, CurrentMdlOffset within CurrentMdl, and
-/// DataLength within the chain.
-fn nb_data(k: &Known<'_>, at: usize, nb: &NET_BUFFER) -> Result<Vec<u8>, NblError> {
+/// Where the data a NET_BUFFER describes lies: (address, length) pieces in
+/// order, with the NET_BUFFER's fields checked against its MDL chain:
+/// CurrentMdl is in the chain, DataOffset is the bytes of the MDLs before
+/// it plus CurrentMdlOffset, CurrentMdlOffset lies within CurrentMdl, and
+/// DataLength within the chain. The pieces are not checked to be readable.
+fn nb_spans(k: &Known<'_>, at: usize, nb: &NET_BUFFER) -> Result<Vec<(usize, usize)>, NblError> {
     // DataLength is the low 32 bits of the union (little-endian).
     let length = nb.stDataLength & 0xFFFF_FFFF;
     let chain = mdl_chain(k, nb.MdlChain as usize)?;
@@ -934,7 +965,7 @@ fn nb_data(k: &Known<'_>, at: usize, nb: &NET_BUFFER) -> Result<Vec<u8>, NblErro
             ),
         });
     }
-    let mut data = Vec::with_capacity(length.min(1 << 20));
+    let mut spans = Vec::new();
     let mut remaining = length;
     for (mdl, m) in chain.iter().skip(start) {
         let count = m.ByteCount as usize;
@@ -955,12 +986,7 @@ fn nb_data(k: &Known<'_>, at: usize, nb: &NET_BUFFER) -> Result<Vec<u8>, NblErro
                 at: va,
                 len: take,
             })?;
-            let bytes = read_bytes(k, from, take).ok_or(NblError::Unmapped {
-                what: "MDL data",
-                at: from,
-                len: take,
-            })?;
-            data.extend_from_slice(&bytes);
+            spans.push((from, take));
         }
         remaining -= take;
         off = 0;
@@ -971,7 +997,63 @@ fn nb_data(k: &Known<'_>, at: usize, nb: &NET_BUFFER) -> Result<Vec<u8>, NblErro
             missing: remaining,
         });
     }
+    Ok(spans)
+}
+
+/// The data a NET_BUFFER describes ([`nb_spans`]), every byte read from
+/// known memory.
+fn nb_data(k: &Known<'_>, at: usize, nb: &NET_BUFFER) -> Result<Vec<u8>, NblError> {
+    let spans = nb_spans(k, at, nb)?;
+    let mut data = Vec::with_capacity(spans.iter().map(|s| s.1).sum::<usize>().min(1 << 20));
+    for (from, take) in spans {
+        let bytes = read_bytes(k, from, take).ok_or(NblError::Unmapped {
+            what: "MDL data",
+            at: from,
+            len: take,
+        })?;
+        data.extend_from_slice(&bytes);
+    }
     Ok(data)
+}
+
+/// Counts, into the running audit (if any), where the data of the receive
+/// chain at `head` lies: in a client's send NBL (shared) or elsewhere
+/// (copied). The chain was checked (`read_chain`) before.
+pub(crate) fn audit_receive(w: &mut World, head: usize) {
+    if w.nbls.audit.is_none() {
+        return;
+    }
+    let (mut nbs, mut shared, mut copied) = (0u64, 0u64, 0u64);
+    {
+        let k = Known::of(w);
+        let mut at = head;
+        let mut seen = HashSet::new();
+        while at != 0 && seen.insert(at) {
+            let Some(nbl) = read::<NET_BUFFER_LIST>(&k, at) else {
+                break;
+            };
+            let mut nb_at = nbl.FirstNetBuffer as usize;
+            let mut nb_seen = HashSet::new();
+            while nb_at != 0 && nb_seen.insert(nb_at) {
+                let Some(nb) = read::<NET_BUFFER>(&k, nb_at) else { break };
+                nbs += 1;
+                for (addr, len) in nb_spans(&k, nb_at, &nb).unwrap_or_default() {
+                    if w.nbls.in_client_memory(addr, len) {
+                        shared += len as u64;
+                    } else {
+                        copied += len as u64;
+                    }
+                }
+                nb_at = nb.Next as usize;
+            }
+            at = nbl.Next as usize;
+        }
+    }
+    if let Some(a) = w.nbls.audit.as_mut() {
+        a.net_buffers += nbs;
+        a.shared_bytes += shared;
+        a.copied_bytes += copied;
+    }
 }
 
 /// Reads back the chain of NBLs that starts at `head`: every NBL must be
@@ -1183,6 +1265,38 @@ mod tests {
         assert!(matches!(r, Err(NblError::BadSpec(_))), "{r:?}");
         assert_eq!(w.nbls.live().count(), 0);
         assert!(w.nbls.blocks.is_empty());
+    }
+
+    #[test]
+    fn the_copy_audit_tells_shared_from_copied_receive_data() {
+        let mut w = world();
+        let send = w.nbls.build_send_chain(1, &[b"0123456789"]).unwrap();
+        let mdl = first_mdl(&w, send);
+        let over = NbInit::Over {
+            chain: mdl,
+            current: mdl,
+            current_offset: 2,
+            data_offset: 2,
+            data_length: 8,
+        };
+        let lent = w.nbls.allocate(7, Some(over), (0, 0), "test").unwrap();
+        let own = w.nbls.allocate(7, Some(NbInit::Data(5)), (0, 0), "test").unwrap();
+        audit_receive(&mut w, lent);
+        assert_eq!(w.nbls.audit, None, "nothing is counted before an audit starts");
+        w.nbls.audit = Some(CopyAudit::default());
+        audit_receive(&mut w, lent);
+        audit_receive(&mut w, own);
+        let want = CopyAudit {
+            net_buffers: 2,
+            shared_bytes: 8,
+            copied_bytes: 5,
+        };
+        assert_eq!(w.nbls.audit, Some(want));
+        // Only a live client NBL counts as the sender's buffer.
+        w.nbls.release(send);
+        w.nbls.audit = Some(CopyAudit::default());
+        audit_receive(&mut w, own);
+        assert_eq!(w.nbls.audit.map(|a| a.shared_bytes), Some(0));
     }
 
     fn nbl_field(nbl: usize, offset: usize) -> usize {

@@ -205,6 +205,7 @@ fn indicate(w: &mut World, vc: usize, head: usize, count: ULONG, flags: ULONG) -
             d.nbl, d.source_handle
         ));
     }
+    nbl::audit_receive(w, head);
     let client = w.condis.vcs.get(&vc).map(|v| v.client);
     if let Some(c) = client.and_then(|c| w.condis.clients.get_mut(c)) {
         for d in &data {
