@@ -115,6 +115,12 @@ pub const MAX_SAPS: usize = 32;
 /// contexts and table at this count), far above any real CoNDIS workload.
 pub const MAX_VCS: usize = 1 << 20;
 
+/// Bytes of the VC table per VC covmini holds (its slot, with its share of
+/// the chunk directory), on top of the VC's context (tag CvmV). The kernel
+/// images allocate the table with tag CvmT; the host build from std, so
+/// ndis-emu's ledger does not see it and covmini-lab bench adds this.
+pub const VC_TABLE_BYTES_PER_VC: usize = Table::<VcSlot<usize>>::BYTES_PER_SLOT;
+
 /// An AF open, by table index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AfId(u16);

@@ -65,6 +65,11 @@ pub struct Table<T> {
 }
 
 impl<T> Table<T> {
+    /// Memory one slot costs at the default chunk size: the slot itself
+    /// plus its share (rounded up) of its chunk's entry in the directory.
+    pub const BYTES_PER_SLOT: usize =
+        core::mem::size_of::<Entry<T>>() + core::mem::size_of::<Vec<Entry<T>>>().div_ceil(CHUNK_SLOTS);
+
     /// An empty table of at most `limit` objects; allocates nothing.
     #[must_use]
     pub const fn new(limit: usize) -> Self {

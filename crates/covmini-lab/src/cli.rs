@@ -35,6 +35,10 @@ pub enum Command {
     Run(RunArgs),
     /// Print the ndis-emu rules catalog (Markdown).
     Rules,
+    /// Measure covmini against the empty-MCM baseline: call rate, data
+    /// path, payload copies, scaling with live VCs, memory per VC and party
+    /// (host build only; see BENCHMARKS.md).
+    Bench(crate::bench::Args),
 }
 
 /// `run`'s arguments.

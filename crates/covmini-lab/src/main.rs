@@ -13,9 +13,12 @@
 //! and checking, apart from running), `runner` (runs a scenario on the
 //! emulator), `image` (`--sys`: host build or a loaded kernel image),
 //! `progress` (the live view), `summary` (the closing table), `trace`
-//! (`--trace FILE.json`) and `diagram` (`--diagram FILE.svg`).
+//! (`--trace FILE.json`), `diagram` (`--diagram FILE.svg`) and `bench`
+//! (`covmini-lab bench`: covmini against the empty-MCM baseline, see
+//! BENCHMARKS.md).
 #![forbid(unsafe_code)]
 
+mod bench;
 mod cli;
 mod diagram;
 mod image;
@@ -50,6 +53,13 @@ fn main() -> ExitCode {
         Some(Command::Rules) => {
             print!("{}", ndis_emu::rules::catalog_markdown());
             ExitCode::SUCCESS
+        }
+        Some(Command::Bench(args)) => {
+            if cli.sys.is_some() {
+                eprintln!("covmini-lab bench: --sys is not supported: the bench measures the host build");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+            bench::main(&args)
         }
     }
 }

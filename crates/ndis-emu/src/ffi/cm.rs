@@ -1426,8 +1426,10 @@ ndis_fn! {
                 return Err(NDIS_STATUS_INVALID_DATA);
             }
             let client = vc_rec.map_or(0, |v| v.client);
-            let rec = w.condis.clients.get(client).cloned();
-            let (answer, status) = rec.map_or((Answer::Sync, NDIS_STATUS_FAILURE), |c| (c.answer, c.incoming_call_status));
+            // Only the answer: a clone of the whole client (its inbox and
+            // every payload it received) made each offer O(history).
+            let answer = w.condis.clients.get(client).map(|c| (c.answer, c.incoming_call_status));
+            let (answer, status) = answer.unwrap_or((Answer::Sync, NDIS_STATUS_FAILURE));
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 v.call = CallState::Offered;
                 v.sap = Some(s);

@@ -1,0 +1,806 @@
+//! `covmini-lab bench`: covmini's costs next to the empty MCM's.
+//!
+//! Both drivers run under the same ndis-emu, one emulator session each, one
+//! after the other, and serve the same client script:
+//!
+//! * **calls**: a client VC is created, calls a SAP of another client (which
+//!   accepts at once), the call is closed from the caller's side (the callee
+//!   is told and closes too) and the VC is deleted: one *call* (setup +
+//!   teardown), timed over many;
+//! * **data**: on one connected call, NdisCoSendNetBufferLists of one NBL
+//!   with one NET_BUFFER of 64 or 1500 bytes, indicated to the callee,
+//!   returned, completed: one *NBL*, timed over many;
+//! * **copies**: ndis-emu's receive audit counts, for every NET_BUFFER
+//!   indicated, the data bytes that are not in the sending client's own NBL
+//!   memory (bytes the driver copied), over a run of both sizes;
+//! * **scaling**: the call is timed again with 1k and 100k VCs held open by a
+//!   third client (idle client VCs), against none;
+//! * **memory**: nonpaged bytes per VC (and per party) from ndis-emu's
+//!   ledger, the change across many creations divided by their number. The
+//!   host build allocates covmini's contexts from NDIS lookaside lists (in the
+//!   ledger) but its VC table from std, so the table's bytes per VC
+//!   (`VC_TABLE_BYTES_PER_VC`, tag CvmT in the kernel images) are added.
+//!
+//! The baseline is `empty-mcm` (see its crate docs and BENCHMARKS.md for why
+//! it is the fair floor). Every measured operation is checked (statuses,
+//! states, deliveries) and each session must end with zero violations and
+//! zero leaks, or the bench fails: a fast wrong run measures nothing.
+//!
+//! Wall-clock times drift on shared machines; `--callgrind-path` runs one
+//! path alone for `scripts/bench-callgrind.sh`, which counts instructions.
+//!
+//! What this module must not do: measure anything the table does not print,
+//! or print a figure it did not measure.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use clap::ValueEnum;
+use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS, VC_TABLE_BYTES_PER_VC};
+use ndis_emu::{Af, CallSpec, CallState, Client, Emulator, Vc};
+use ndis_sys::{DRIVER_INITIALIZE, NDIS_STATUS, NDIS_STATUS_SUCCESS};
+
+/// Measures covmini against the empty-MCM baseline (see BENCHMARKS.md).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Small counts (a second or two): for tests, not for figures.
+    #[arg(long)]
+    quick: bool,
+    /// Run only this path, --iterations times, after the setup, and print
+    /// nothing else: for instruction counts (scripts/bench-callgrind.sh).
+    #[arg(long, value_enum, value_name = "PATH")]
+    callgrind_path: Option<Path>,
+    /// How many times --callgrind-path runs its path.
+    #[arg(long, default_value_t = 1000)]
+    iterations: u32,
+    /// Which driver --callgrind-path runs.
+    #[arg(long, value_enum, default_value_t = Which::Covmini)]
+    driver: Which,
+    /// VCs a background client holds open while --callgrind-path runs.
+    #[arg(long, default_value_t = 0)]
+    background: u32,
+}
+
+/// One measured path, for `--callgrind-path`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Path {
+    /// Call setup and teardown.
+    Call,
+    /// One 64-byte NBL sent, indicated, returned, completed.
+    Nbl64,
+    /// One 1500-byte NBL.
+    Nbl1500,
+}
+
+/// A driver under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Which {
+    /// covmini, host build.
+    Covmini,
+    /// The empty MCM.
+    Baseline,
+}
+
+impl Which {
+    fn entry(self) -> DRIVER_INITIALIZE {
+        match self {
+            Self::Covmini => covmini::DriverEntry,
+            Self::Baseline => empty_mcm::driver_entry,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Self::Covmini => "covmini",
+            Self::Baseline => "baseline",
+        }
+    }
+}
+
+/// How much to run.
+#[derive(Clone, Copy, Debug)]
+struct Counts {
+    calls: u32,
+    nbls: u32,
+    audit_nbls: u32,
+    /// Background VCs of the scaling levels, smallest first.
+    levels: [u32; 3],
+    level_calls: u32,
+    parties: u32,
+    /// Repetitions of each timed run in a session; the fastest counts.
+    reps: u32,
+    /// Sessions per driver, alternating; the fastest counts.
+    rounds: u32,
+}
+
+const FULL: Counts = Counts {
+    calls: 5_000,
+    nbls: 10_000,
+    audit_nbls: 200,
+    levels: [0, 1_000, 100_000],
+    level_calls: 2_000,
+    parties: 100,
+    reps: 2,
+    rounds: 2,
+};
+
+const QUICK: Counts = Counts {
+    calls: 200,
+    nbls: 300,
+    audit_nbls: 20,
+    levels: [0, 100, 1_000],
+    level_calls: 100,
+    parties: 10,
+    reps: 1,
+    rounds: 1,
+};
+
+/// The payload sizes of the data path.
+const SIZES: [usize; 2] = [64, 1500];
+/// The callee's address.
+const CALLEE: &[u8] = b"bench-callee";
+
+/// One driver's figures.
+#[derive(Clone, Debug)]
+struct Figures {
+    /// Seconds per call (setup + teardown).
+    call_s: f64,
+    /// Seconds per NBL, by [`SIZES`].
+    nbl_s: [f64; 2],
+    /// Payload bytes indicated that were not the sender's buffer, and the
+    /// bytes the audit saw in all.
+    copied: u64,
+    audited: u64,
+    /// Seconds per call at each scaling level.
+    level_s: [f64; 3],
+    /// Ledger bytes per VC, and bytes per VC outside the ledger (the host
+    /// build's VC table).
+    ledger_per_vc: f64,
+    table_per_vc: f64,
+    /// Ledger bytes per party; Err: why there is no figure.
+    per_party: Result<f64, String>,
+}
+
+/// A bench failure: what went wrong, in words.
+type Failure = String;
+
+fn check(what: &str, got: NDIS_STATUS, want: NDIS_STATUS) -> Result<(), Failure> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: {got:#010x}, expected {want:#010x}"))
+    }
+}
+
+fn call_spec() -> CallSpec {
+    let mut spec = CallSpec::best_effort(125_000_000, 1500);
+    spec.media_specific_type = PARAM_TYPE_CALLED_ADDRESS;
+    spec.media_specific = CALLEE.to_vec();
+    spec
+}
+
+/// A driver up in a fresh emulator, with a caller, a callee listening on
+/// [`CALLEE`], and a background client.
+struct Session {
+    emu: Emulator,
+    which: Which,
+    caller: Client,
+    callee: Client,
+    caller_af: Af,
+    background_af: Af,
+    background: Vec<Vc>,
+    spec: CallSpec,
+}
+
+impl Session {
+    fn start(which: Which) -> Result<Self, Failure> {
+        let mut emu = Emulator::new();
+        emu.load(which.entry())
+            .map_err(|e| format!("{}: DriverEntry: {e}", which.name()))?;
+        emu.add_adapter()
+            .map_err(|e| format!("{}: add adapter: {e}", which.name()))?;
+        let caller = emu.client("caller");
+        let callee = emu.client("callee");
+        let background = emu.client("background");
+        let af = covmini::config::AF;
+        let caller_af = emu
+            .open_af(caller, af)
+            .map_err(|s| format!("caller opens the AF: {s:#x}"))?;
+        let callee_af = emu
+            .open_af(callee, af)
+            .map_err(|s| format!("callee opens the AF: {s:#x}"))?;
+        let background_af = emu
+            .open_af(background, af)
+            .map_err(|s| format!("background client opens the AF: {s:#x}"))?;
+        emu.register_sap(callee_af, SAP_TYPE_ADDRESS, CALLEE)
+            .map_err(|s| format!("callee registers its SAP: {s:#x}"))?;
+        Ok(Self {
+            emu,
+            which,
+            caller,
+            callee,
+            caller_af,
+            background_af,
+            background: Vec::new(),
+            spec: call_spec(),
+        })
+    }
+
+    /// One call: create a VC, call, close (both sides), delete.
+    fn call(&mut self) -> Result<(), Failure> {
+        let vc = self
+            .emu
+            .create_vc(self.caller_af)
+            .map_err(|s| format!("create VC: {s:#x}"))?;
+        check("make call", self.emu.make_call(vc, &self.spec), NDIS_STATUS_SUCCESS)?;
+        check("close call", self.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS)?;
+        check("delete VC", self.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)
+    }
+
+    /// Seconds per call over `n` calls (the fastest of `reps` runs).
+    fn time_calls(&mut self, n: u32, reps: u32) -> Result<f64, Failure> {
+        // The first call of a session also fills lookaside lists and pools.
+        self.call()?;
+        let vc = self
+            .emu
+            .create_vc(self.caller_af)
+            .map_err(|s| format!("create VC: {s:#x}"))?;
+        check("make call", self.emu.make_call(vc, &self.spec), NDIS_STATUS_SUCCESS)?;
+        let callee_vc = *self
+            .emu
+            .offered_vcs(self.callee)
+            .last()
+            .ok_or("the callee was offered no call")?;
+        let up = (CallState::Connected, true);
+        if self.emu.vc_state(vc) != Some(up) || self.emu.vc_state(callee_vc) != Some(up) {
+            return Err("a call did not connect both ends".into());
+        }
+        check("close call", self.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS)?;
+        if self.emu.vc_state(callee_vc).is_some() {
+            return Err("the callee's VC outlived the call".into());
+        }
+        check("delete VC", self.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
+        best_of(reps, n, || self.call())
+    }
+
+    /// Connects a call for the data path; returns the caller's VC.
+    fn connect(&mut self) -> Result<Vc, Failure> {
+        let vc = self
+            .emu
+            .create_vc(self.caller_af)
+            .map_err(|s| format!("create VC: {s:#x}"))?;
+        check("make call", self.emu.make_call(vc, &self.spec), NDIS_STATUS_SUCCESS)?;
+        Ok(vc)
+    }
+
+    /// Sends one NBL of `payload` on `vc`.
+    fn send(&mut self, vc: Vc, payload: &[u8]) -> Result<(), Failure> {
+        self.emu.send(vc, &[payload]).map_err(|s| format!("send: {s:#x}"))
+    }
+
+    /// Seconds per NBL of `size` bytes over `n` sends, each checked to be
+    /// received whole and completed with SUCCESS.
+    fn time_nbls(&mut self, vc: Vc, size: usize, n: u32, reps: u32) -> Result<f64, Failure> {
+        let payload = vec![0xA5u8; size];
+        let received = self.emu.received(self.callee).len();
+        let sent = self.emu.send_results(self.caller).len();
+        self.send(vc, &payload)?;
+        let t = best_of(reps, n, || self.send(vc, &payload))?;
+        let got = self.emu.received(self.callee);
+        let results = self.emu.send_results(self.caller);
+        let want = 1 + (n * reps) as usize;
+        if got.len() != received + want || got.last().map(Vec::len) != Some(size) {
+            return Err(format!(
+                "{size}-byte sends: the callee received {} of {want}",
+                got.len() - received
+            ));
+        }
+        if results.len() != sent + want || results.iter().skip(sent).any(|s| *s != NDIS_STATUS_SUCCESS) {
+            return Err(format!("{size}-byte sends: not every send completed with SUCCESS"));
+        }
+        Ok(t)
+    }
+
+    /// Bytes the receive audit saw, and those not in the sender's buffer.
+    fn audit_copies(&mut self, vc: Vc, n: u32) -> Result<(u64, u64), Failure> {
+        self.emu.audit_receive_copies();
+        let mut want = 0u64;
+        for size in SIZES {
+            let payload = vec![0x5Au8; size];
+            for _ in 0..n {
+                self.send(vc, &payload)?;
+                want += size as u64;
+            }
+        }
+        let a = self.emu.receive_copies().ok_or("the receive audit did not run")?;
+        if a.shared_bytes + a.copied_bytes != want || a.net_buffers != u64::from(n) * SIZES.len() as u64 {
+            return Err(format!(
+                "the receive audit saw {} NET_BUFFERs and {} bytes; {want} bytes were sent",
+                a.net_buffers,
+                a.shared_bytes + a.copied_bytes
+            ));
+        }
+        Ok((a.copied_bytes, want))
+    }
+
+    /// Ledger bytes now (every tag).
+    fn ledger_bytes(&self) -> usize {
+        self.emu.ledger_by_tag().iter().map(|(_, _, b)| b).sum()
+    }
+
+    /// Holds `total` background VCs open (creates the missing ones).
+    fn hold_background(&mut self, total: u32) -> Result<(), Failure> {
+        while self.background.len() < total as usize {
+            let vc = self
+                .emu
+                .create_vc(self.background_af)
+                .map_err(|s| format!("background VC #{}: {s:#x}", self.background.len()))?;
+            self.background.push(vc);
+        }
+        Ok(())
+    }
+
+    /// Ledger bytes per party of a multipoint call with `n` parties, or why
+    /// there is no such figure.
+    fn per_party(&mut self, n: u32) -> Result<Result<f64, String>, Failure> {
+        let vc = self
+            .emu
+            .create_vc(self.caller_af)
+            .map_err(|s| format!("create VC: {s:#x}"))?;
+        let before = self.ledger_bytes();
+        let (status, party) = self.emu.make_multipoint_call(vc, &self.spec);
+        if status != NDIS_STATUS_SUCCESS || party.is_none() {
+            check("delete VC", self.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
+            let why = match self.which {
+                Which::Covmini if status == ndis_sys::NDIS_STATUS_NOT_SUPPORTED => {
+                    "n/a (parties not supported yet)".to_string()
+                }
+                _ => format!("n/a (multipoint make call: {status:#010x})"),
+            };
+            return Ok(Err(why));
+        }
+        for i in 1..n {
+            let (status, _) = self.emu.add_party(vc, &self.spec);
+            if status != NDIS_STATUS_SUCCESS {
+                let _ = self.emu.close_call(vc, &[]);
+                let _ = self.emu.delete_vc(vc);
+                return Ok(Err(format!("n/a (add party #{i}: {status:#010x})")));
+            }
+        }
+        let per = (self.ledger_bytes() as f64 - before as f64) / f64::from(n);
+        check(
+            "close the multipoint call",
+            self.emu.close_call(vc, &[]),
+            NDIS_STATUS_SUCCESS,
+        )?;
+        check("delete VC", self.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
+        Ok(Ok(per))
+    }
+
+    /// Halts, unloads, and fails on any violation or leak.
+    fn finish(mut self) -> Result<(), Failure> {
+        self.emu.halt_adapter().map_err(|e| format!("halt: {e}"))?;
+        self.emu.unload().map_err(|e| format!("unload: {e}"))?;
+        let report = self.emu.finish();
+        if report.is_clean() {
+            Ok(())
+        } else {
+            let first = report.violations.first().map(ToString::to_string).unwrap_or_default();
+            Err(format!(
+                "{} violation(s) or leak(s); the first: {first}",
+                report.violations.len()
+            ))
+        }
+    }
+}
+
+/// Seconds per operation: the fastest of `reps` runs of `n` operations.
+fn best_of(reps: u32, n: u32, mut op: impl FnMut() -> Result<(), Failure>) -> Result<f64, Failure> {
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let start = Instant::now();
+        for _ in 0..n {
+            op()?;
+        }
+        best = best.min(start.elapsed().as_secs_f64() / f64::from(n.max(1)));
+    }
+    Ok(best)
+}
+
+/// Everything for one driver, in one session.
+fn measure(which: Which, c: Counts) -> Result<Figures, Failure> {
+    let mut s = Session::start(which)?;
+    let call_s = s.time_calls(c.calls, c.reps)?;
+    let vc = s.connect()?;
+    let mut nbl_s = [0.0; 2];
+    for (t, size) in nbl_s.iter_mut().zip(SIZES) {
+        *t = s.time_nbls(vc, size, c.nbls, c.reps)?;
+    }
+    let (copied, audited) = s.audit_copies(vc, c.audit_nbls)?;
+    check("close the data call", s.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS)?;
+    check("delete the data VC", s.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
+    let before = s.ledger_bytes();
+    let mut level_s = [0.0; 3];
+    for (t, level) in level_s.iter_mut().zip(c.levels) {
+        s.hold_background(level)?;
+        *t = s.time_calls(c.level_calls, c.reps)?;
+    }
+    let held = c.levels[2].max(1);
+    let ledger_per_vc = (s.ledger_bytes() as f64 - before as f64) / f64::from(held);
+    let table_per_vc = match which {
+        Which::Covmini => VC_TABLE_BYTES_PER_VC as f64,
+        Which::Baseline => 0.0,
+    };
+    let per_party = s.per_party(c.parties)?;
+    s.finish()?;
+    Ok(Figures {
+        call_s,
+        nbl_s,
+        copied,
+        audited,
+        level_s,
+        ledger_per_vc,
+        table_per_vc,
+        per_party,
+    })
+}
+
+/// Runs the sessions: covmini, baseline, covmini, baseline, ... for
+/// `counts.rounds` rounds, keeping each driver's best figures. The first
+/// session of a process runs on a cold heap (fresh pages for the emulator's
+/// growing trace, ledger and tables) and measured up to twice as slow,
+/// whichever driver it ran; alternating gives each driver warm runs.
+fn rounds(counts: Counts) -> Result<(Figures, Figures), Failure> {
+    let mut covmini = measure(Which::Covmini, counts)?;
+    let mut baseline = measure(Which::Baseline, counts)?;
+    for _ in 1..counts.rounds {
+        covmini.keep_best(measure(Which::Covmini, counts)?);
+        baseline.keep_best(measure(Which::Baseline, counts)?);
+    }
+    Ok((covmini, baseline))
+}
+
+impl Figures {
+    /// The faster of each timing; the memory and copy figures are the
+    /// same in every session (checked by the test suite), the latest kept.
+    fn keep_best(&mut self, other: Self) {
+        self.call_s = self.call_s.min(other.call_s);
+        for (a, b) in self.nbl_s.iter_mut().zip(other.nbl_s) {
+            *a = a.min(b);
+        }
+        for (a, b) in self.level_s.iter_mut().zip(other.level_s) {
+            *a = a.min(b);
+        }
+        self.copied = self.copied.max(other.copied);
+        self.audited = other.audited;
+        self.ledger_per_vc = other.ledger_per_vc;
+        self.table_per_vc = other.table_per_vc;
+        self.per_party = other.per_party;
+    }
+}
+
+/// `covmini-lab bench`.
+pub fn main(args: &Args) -> std::process::ExitCode {
+    if let Some(path) = args.callgrind_path {
+        return match run_path(args.driver, path, args.iterations, args.background) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("covmini-lab bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let counts = if args.quick { QUICK } else { FULL };
+    match rounds(counts) {
+        Ok((covmini, baseline)) => {
+            let r = Results {
+                covmini,
+                baseline,
+                counts,
+            };
+            print!("{}", if args.json { r.json() } else { r.table() });
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("covmini-lab bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--callgrind-path`: the session set up (with `background` VCs held),
+/// then `n` runs of one path.
+fn run_path(which: Which, path: Path, n: u32, background: u32) -> Result<(), Failure> {
+    let mut s = Session::start(which)?;
+    s.hold_background(background)?;
+    match path {
+        Path::Call => {
+            s.call()?;
+            for _ in 0..n {
+                s.call()?;
+            }
+        }
+        Path::Nbl64 | Path::Nbl1500 => {
+            let size = if path == Path::Nbl64 { 64 } else { 1500 };
+            let vc = s.connect()?;
+            let payload = vec![0xA5u8; size];
+            s.send(vc, &payload)?;
+            for _ in 0..n {
+                s.send(vc, &payload)?;
+            }
+            check("close the data call", s.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS)?;
+            check("delete the data VC", s.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
+        }
+    }
+    s.finish()
+}
+
+// --- Reporting -------------------------------------------------------------------
+
+/// The issue's targets (#6 item 4).
+const CALL_TARGET: f64 = 1.5;
+const NBL_TARGET: f64 = 1.2;
+const SCALING_TARGET: f64 = 1.25;
+const VC_BYTES_TARGET: f64 = 256.0;
+const PARTY_BYTES_TARGET: f64 = 128.0;
+
+struct Results {
+    covmini: Figures,
+    baseline: Figures,
+    counts: Counts,
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+fn level_name(n: u32) -> String {
+    match n {
+        0 => "1".into(),
+        n if n % 1000 == 0 => format!("{}k", n / 1000),
+        n => n.to_string(),
+    }
+}
+
+impl Results {
+    fn call_ratio(&self) -> f64 {
+        self.covmini.call_s / self.baseline.call_s
+    }
+    fn nbl_ratio(&self, i: usize) -> f64 {
+        self.covmini.nbl_s[i] / self.baseline.nbl_s[i]
+    }
+    fn scaling(&self, f: &Figures) -> f64 {
+        f.level_s[2] / f.level_s[0]
+    }
+    fn vc_bytes(&self) -> f64 {
+        self.covmini.ledger_per_vc + self.covmini.table_per_vc
+    }
+
+    fn table(&self) -> String {
+        let (c, b) = (&self.covmini, &self.baseline);
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "covmini-lab bench: covmini (host build) vs the empty MCM, each in its own ndis-emu session"
+        );
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "{:<36} {:>14} {:>14} {:>8}   target",
+            "measure", "covmini", "baseline", "ratio"
+        );
+        let row = |o: &mut String, name: &str, cv: String, bv: String, ratio: String, target: String| {
+            let _ = writeln!(o, "{name:<36} {cv:>14} {bv:>14} {ratio:>8}   {target}");
+        };
+        let per_call = self.call_ratio();
+        row(
+            &mut o,
+            "calls/s (setup + teardown)",
+            format!("{:.0}", 1.0 / c.call_s),
+            format!("{:.0}", 1.0 / b.call_s),
+            String::new(),
+            String::new(),
+        );
+        row(
+            &mut o,
+            "per call (us)",
+            format!("{:.2}", c.call_s * 1e6),
+            format!("{:.2}", b.call_s * 1e6),
+            format!("{per_call:.2}x"),
+            format!("<= {CALL_TARGET}x: {}", verdict(per_call <= CALL_TARGET)),
+        );
+        for (i, size) in SIZES.into_iter().enumerate() {
+            let ratio = self.nbl_ratio(i);
+            row(
+                &mut o,
+                &format!("NBLs/s, {size} B"),
+                format!("{:.0}", 1.0 / c.nbl_s[i]),
+                format!("{:.0}", 1.0 / b.nbl_s[i]),
+                String::new(),
+                String::new(),
+            );
+            row(
+                &mut o,
+                &format!("bytes/s, {size} B"),
+                format!("{:.3e}", size as f64 / c.nbl_s[i]),
+                format!("{:.3e}", size as f64 / b.nbl_s[i]),
+                String::new(),
+                String::new(),
+            );
+            row(
+                &mut o,
+                &format!("per NBL, {size} B (us)"),
+                format!("{:.2}", c.nbl_s[i] * 1e6),
+                format!("{:.2}", b.nbl_s[i] * 1e6),
+                format!("{ratio:.2}x"),
+                format!("<= {NBL_TARGET}x: {}", verdict(ratio <= NBL_TARGET)),
+            );
+        }
+        row(
+            &mut o,
+            "payload bytes copied",
+            format!("{} of {}", c.copied, c.audited),
+            format!("{} of {}", b.copied, b.audited),
+            String::new(),
+            format!("0: {}", verdict(c.copied == 0)),
+        );
+        for (i, level) in self.counts.levels.into_iter().enumerate() {
+            row(
+                &mut o,
+                &format!(
+                    "per call, {} live VC{} (us)",
+                    level_name(level),
+                    if level == 0 { "" } else { "s" }
+                ),
+                format!("{:.2}", c.level_s[i] * 1e6),
+                format!("{:.2}", b.level_s[i] * 1e6),
+                String::new(),
+                String::new(),
+            );
+        }
+        let (cs, bs) = (self.scaling(c), self.scaling(b));
+        row(
+            &mut o,
+            &format!(
+                "setup cost {} / {} live VC",
+                level_name(self.counts.levels[2]),
+                level_name(self.counts.levels[0])
+            ),
+            format!("{cs:.2}x"),
+            format!("{bs:.2}x"),
+            String::new(),
+            format!("<= {SCALING_TARGET}x: {}", verdict(cs <= SCALING_TARGET)),
+        );
+        row(
+            &mut o,
+            "nonpaged bytes per VC",
+            format!("{:.0}", self.vc_bytes()),
+            format!("{:.0}", b.ledger_per_vc),
+            String::new(),
+            format!("<= {VC_BYTES_TARGET}: {}", verdict(self.vc_bytes() <= VC_BYTES_TARGET)),
+        );
+        row(
+            &mut o,
+            "  of which contexts (ledger)",
+            format!("{:.0}", c.ledger_per_vc),
+            format!("{:.0}", b.ledger_per_vc),
+            String::new(),
+            String::new(),
+        );
+        row(
+            &mut o,
+            "  of which VC table (CvmT)",
+            format!("{:.0}", c.table_per_vc),
+            "-".into(),
+            String::new(),
+            String::new(),
+        );
+        let party = |f: &Figures| match &f.per_party {
+            Ok(v) => format!("{v:.0}"),
+            Err(why) => why.clone(),
+        };
+        let party_target = match &c.per_party {
+            Ok(v) => format!("<= {PARTY_BYTES_TARGET}: {}", verdict(*v <= PARTY_BYTES_TARGET)),
+            Err(_) => format!("<= {PARTY_BYTES_TARGET}: not measured"),
+        };
+        let _ = writeln!(o, "{:<36} {}   {party_target}", "nonpaged bytes per party", party(c));
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "calls: {} per run; NBLs: {} per size per run; best of {} runs in each of {} sessions per driver \
+             (alternating); copies audited over {} NBLs per size; scaling: {} calls per level",
+            self.counts.calls,
+            self.counts.nbls,
+            self.counts.reps,
+            self.counts.rounds,
+            self.counts.audit_nbls,
+            self.counts.level_calls
+        );
+        let _ = writeln!(
+            o,
+            "both sessions: zero violations, zero leaks. Wall-clock figures drift on shared machines; \
+             scripts/bench-callgrind.sh counts instructions."
+        );
+        o
+    }
+
+    fn json(&self) -> String {
+        fn figures(f: &Figures, levels: [u32; 3]) -> String {
+            let party = match &f.per_party {
+                Ok(v) => format!("{v:.1}"),
+                Err(why) => format!("null, \"per_party_note\": {}", json_str(why)),
+            };
+            let levels: Vec<String> = levels
+                .iter()
+                .zip(f.level_s)
+                .map(|(l, s)| format!("{{\"background_vcs\": {l}, \"per_call_us\": {:.3}}}", s * 1e6))
+                .collect();
+            format!(
+                "{{\"calls_per_s\": {:.1}, \"per_call_us\": {:.3}, \
+                 \"data\": [{{\"payload\": 64, \"nbls_per_s\": {:.1}, \"bytes_per_s\": {:.1}, \"per_nbl_us\": {:.3}}}, \
+                 {{\"payload\": 1500, \"nbls_per_s\": {:.1}, \"bytes_per_s\": {:.1}, \"per_nbl_us\": {:.3}}}], \
+                 \"payload_bytes_copied\": {}, \"payload_bytes_audited\": {}, \"scaling\": [{}], \
+                 \"nonpaged_bytes_per_vc\": {:.1}, \"ledger_bytes_per_vc\": {:.1}, \"table_bytes_per_vc\": {:.1}, \
+                 \"nonpaged_bytes_per_party\": {party}}}",
+                1.0 / f.call_s,
+                f.call_s * 1e6,
+                1.0 / f.nbl_s[0],
+                64.0 / f.nbl_s[0],
+                f.nbl_s[0] * 1e6,
+                1.0 / f.nbl_s[1],
+                1500.0 / f.nbl_s[1],
+                f.nbl_s[1] * 1e6,
+                f.copied,
+                f.audited,
+                levels.join(", "),
+                f.ledger_per_vc + f.table_per_vc,
+                f.ledger_per_vc,
+                f.table_per_vc,
+            )
+        }
+        let levels = self.counts.levels;
+        format!(
+            "{{\"covmini\": {}, \"baseline\": {}, \"ratios\": {{\"per_call\": {:.3}, \"per_nbl_64\": {:.3}, \
+             \"per_nbl_1500\": {:.3}, \"scaling_covmini\": {:.3}, \"scaling_baseline\": {:.3}}}, \
+             \"targets\": {{\"per_call\": {CALL_TARGET}, \"per_nbl\": {NBL_TARGET}, \"payload_bytes_copied\": 0, \
+             \"scaling\": {SCALING_TARGET}, \"bytes_per_vc\": {VC_BYTES_TARGET}, \"bytes_per_party\": {PARTY_BYTES_TARGET}}}, \
+             \"counts\": {{\"calls\": {}, \"nbls\": {}, \"audit_nbls\": {}, \"levels\": [{}, {}, {}], \"level_calls\": {}, \
+             \"reps\": {}, \"rounds\": {}}}}}\n",
+            figures(&self.covmini, levels),
+            figures(&self.baseline, levels),
+            self.call_ratio(),
+            self.nbl_ratio(0),
+            self.nbl_ratio(1),
+            self.scaling(&self.covmini),
+            self.scaling(&self.baseline),
+            self.counts.calls,
+            self.counts.nbls,
+            self.counts.audit_nbls,
+            levels[0],
+            levels[1],
+            levels[2],
+            self.counts.level_calls,
+            self.counts.reps,
+            self.counts.rounds,
+        )
+    }
+}
+
+/// A JSON string literal.
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", u32::from(c));
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}

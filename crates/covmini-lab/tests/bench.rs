@@ -1,0 +1,128 @@
+//! `covmini-lab bench --quick` runs both drivers clean and reports every
+//! measure: the table has each row with a figure, the copy audit measured
+//! payload bytes and found none copied, and `--json` is valid JSON with the
+//! same figures. (`--quick` counts are too small for figures worth quoting;
+//! BENCHMARKS.md has those.)
+
+use std::process::Command;
+
+fn bench(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_covmini-lab"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("run covmini-lab bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status.code());
+    stdout
+}
+
+/// The row of the table that starts with `name`, split into its cells.
+fn row<'a>(table: &'a str, name: &str) -> Vec<&'a str> {
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no row {name:?} in\n{table}"));
+    line[name.len()..].split_whitespace().collect()
+}
+
+fn number(cell: &str) -> f64 {
+    cell.trim_end_matches('x')
+        .parse()
+        .unwrap_or_else(|_| panic!("{cell:?} is not a number"))
+}
+
+#[test]
+fn the_quick_table_has_every_row_with_measured_figures() {
+    let t = bench(&["--quick"]);
+    for name in [
+        "calls/s (setup + teardown)",
+        "NBLs/s, 64 B",
+        "NBLs/s, 1500 B",
+        "bytes/s, 64 B",
+        "bytes/s, 1500 B",
+    ] {
+        let cells = row(&t, name);
+        assert!(number(cells[0]) > 0.0 && number(cells[1]) > 0.0, "{name}: {cells:?}");
+    }
+    for name in ["per call (us)", "per NBL, 64 B (us)", "per NBL, 1500 B (us)"] {
+        let cells = row(&t, name);
+        let (c, b, ratio) = (number(cells[0]), number(cells[1]), number(cells[2]));
+        assert!(c > 0.0 && b > 0.0, "{name}: {cells:?}");
+        assert!(
+            (ratio - c / b).abs() < 0.02 + 0.01 * ratio,
+            "{name}: the ratio is covmini / baseline: {cells:?}"
+        );
+        assert_eq!(cells[3], "<=", "{name} states its target: {cells:?}");
+        assert!(
+            matches!(cells[5], "met" | "MISSED"),
+            "{name} says whether it met it: {cells:?}"
+        );
+    }
+    for level in ["1 live VC", "100 live VCs", "1k live VCs"] {
+        let cells = row(&t, &format!("per call, {level} (us)"));
+        assert!(number(cells[0]) > 0.0 && number(cells[1]) > 0.0, "{level}: {cells:?}");
+    }
+    assert!(number(row(&t, "setup cost 1k / 1 live VC")[0]) > 0.0);
+
+    // Payload copies: measured (the audit saw every byte sent), and none.
+    let copies = row(&t, "payload bytes copied");
+    assert_eq!(&copies[..3], ["0", "of", "31280"], "covmini: {copies:?}");
+    assert_eq!(&copies[3..6], ["0", "of", "31280"], "baseline: {copies:?}");
+
+    // Memory: covmini's VC context comes from the ledger, its table slot
+    // is added; the baseline keeps nothing in NDIS memory.
+    let vc = row(&t, "nonpaged bytes per VC");
+    assert!(number(vc[0]) > 64.0, "a VC context is not free: {vc:?}");
+    let ledger = number(row(&t, "  of which contexts (ledger)")[0]);
+    let table = number(row(&t, "  of which VC table (CvmT)")[0]);
+    assert!(
+        (ledger + table - number(vc[0])).abs() <= 1.0,
+        "{vc:?} = {ledger} + {table}"
+    );
+    assert!(t.contains("nonpaged bytes per party"), "{t}");
+    assert!(t.contains("zero violations, zero leaks"), "{t}");
+}
+
+#[test]
+fn the_quick_json_parses_and_carries_the_same_measures() {
+    let out = bench(&["--quick", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}:\n{out}"));
+    for driver in ["covmini", "baseline"] {
+        let d = &v[driver];
+        assert!(d["per_call_us"].as_f64().unwrap() > 0.0, "{driver}: {d}");
+        assert!(d["calls_per_s"].as_f64().unwrap() > 0.0);
+        let data = d["data"].as_array().unwrap();
+        assert_eq!(data.len(), 2);
+        assert_eq!(data[0]["payload"], 64);
+        assert_eq!(data[1]["payload"], 1500);
+        for x in data {
+            assert!(x["nbls_per_s"].as_f64().unwrap() > 0.0 && x["bytes_per_s"].as_f64().unwrap() > 0.0);
+        }
+        assert_eq!(d["payload_bytes_copied"], 0, "{driver}");
+        assert_eq!(d["payload_bytes_audited"], 31280, "{driver}");
+        let scaling = d["scaling"].as_array().unwrap();
+        let held: Vec<u64> = scaling.iter().map(|l| l["background_vcs"].as_u64().unwrap()).collect();
+        assert_eq!(held, [0, 100, 1000]);
+        assert!(d["nonpaged_bytes_per_vc"].is_number());
+    }
+    let party = &v["covmini"]["nonpaged_bytes_per_party"];
+    assert!(
+        party.is_number() || v["covmini"]["per_party_note"].is_string(),
+        "a party figure or the reason there is none: {}",
+        v["covmini"]
+    );
+    let ratio = v["ratios"]["per_call"].as_f64().unwrap();
+    let want = v["covmini"]["per_call_us"].as_f64().unwrap() / v["baseline"]["per_call_us"].as_f64().unwrap();
+    assert!((ratio - want).abs() < 0.01, "{ratio} vs {want}");
+    assert_eq!(v["targets"]["per_call"], 1.5);
+}
+
+#[test]
+fn a_callgrind_path_runs_alone_and_quietly() {
+    for (path, driver) in [("call", "covmini"), ("nbl64", "baseline"), ("nbl1500", "covmini")] {
+        let out = bench(&["--callgrind-path", path, "--iterations", "20", "--driver", driver]);
+        assert!(out.is_empty(), "{path} on {driver} printed: {out}");
+    }
+}
