@@ -29,7 +29,7 @@
 
 use alloc::vec::Vec;
 
-/// Slots per chunk: 64 slots of a VC (~48 bytes) is ~3 KB, under a page.
+/// Slots per chunk: 64 VC slots (40 bytes each) are 2.5 KB, under a page.
 pub const CHUNK_SLOTS: usize = 64;
 
 /// Why an insert failed.

@@ -463,8 +463,9 @@ fn rounds(counts: Counts) -> Result<(Figures, Figures), Failure> {
 }
 
 impl Figures {
-    /// The faster of each timing; the memory and copy figures are the
-    /// same in every session (checked by the test suite), the latest kept.
+    /// The faster of each timing; of the copy counts the larger (any copy
+    /// in any session shows); the memory figures do not depend on timing,
+    /// the latest is kept.
     fn keep_best(&mut self, other: Self) {
         self.call_s = self.call_s.min(other.call_s);
         for (a, b) in self.nbl_s.iter_mut().zip(other.nbl_s) {
