@@ -441,11 +441,18 @@ pub fn with<R>(call: &'static str, f: impl FnOnce(&mut World) -> R) -> R {
     }
 }
 
-/// Like [`with`], for the emulator's own API (no abort: the caller owns the
-/// emulator, and None means it has no world any more).
+/// Like [`with`], for the emulator's own API and its public helpers (no
+/// abort): None when no emulator runs, or when the calling thread is not
+/// one of its CPUs (so a helper called from a thread of its own, say a test
+/// running beside another test's emulator, never reaches that world).
 pub fn try_with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
+    let mine = CPU.with(|c| c.borrow().as_ref().map(|c| c.generation));
     let _holding = Holding::enter("the emulator");
-    lock().0.as_mut().map(f)
+    let mut g = lock();
+    match g.0.as_mut() {
+        Some(world) if Some(world.generation) == mine => Some(f(world)),
+        _ => None,
+    }
 }
 
 /// Waits until `f` returns Some, re-evaluating it whenever the scheduler's
