@@ -11,12 +11,20 @@
 //! rely on: a call that made SUCCESS has both ends connected and active; a
 //! closed call's peer was told and covmini deleted the VC it created; a send
 //! completed every NBL and the far end received exactly the bytes sent.
+//! Multipoint calls (`multipoint`) are checked the same way per party: each
+//! accepted party's leaf is connected and active and among NDIS's parties
+//! of the root; a root's send reaches every connected leaf; a dropped
+//! party's leaf, and every leaf of a closed root, is told and its VC
+//! deleted; a leaf that hangs up is deleted and the root told (an incoming
+//! drop party, or an incoming close for the last party).
 //!
 //! Like a well-behaved client it deletes its own VC when its call did not
 //! connect or was closed (NdisCoDeleteVc), so a scenario need not.
 //!
 //! What it must not do: parse anything (the scenario is checked already) or
 //! print (the caller's observer sees each step as it ends).
+
+mod multipoint;
 
 use std::collections::HashMap;
 
@@ -63,9 +71,32 @@ struct ClientRt {
 struct CallRt {
     caller: usize,
     caller_vc: Option<Vc>,
+    /// The client owning the called SAP: the callee, or the first party's
+    /// leaf of a multipoint call.
     callee: Option<usize>,
+    /// The callee's VC (point to point; a multipoint call's leaves are its
+    /// parties' `leaf_vc`).
     callee_vc: Option<Vc>,
     to: Target,
+    multipoint: bool,
+}
+
+/// A party of a multipoint call, and its leaf.
+struct PartyRt {
+    /// Its name in the scenario (none for an unnamed first party).
+    name: Option<String>,
+    /// Its call.
+    call: String,
+    handle: Party,
+    /// The make call's initial party: its answer completes the make call
+    /// (MakeCallComplete), an added one's the add party (AddPartyComplete).
+    first: bool,
+    /// The client owning its address.
+    leaf: Option<usize>,
+    /// The VC covmini created for the leaf, while the leaf is on the call.
+    leaf_vc: Option<Vc>,
+    /// The leaf accepted: the party is connected.
+    connected: bool,
 }
 
 /// What one step came to: a status, or an error before any status.
@@ -95,7 +126,8 @@ struct Runner<'a, F> {
     seed: u64,
     clients: Vec<ClientRt>,
     calls: HashMap<String, CallRt>,
-    parties: HashMap<String, Party>,
+    /// Every party still in a call, in the order they were added.
+    parties: Vec<PartyRt>,
     counters: Counters,
     steps: Vec<Step>,
     events_seen: usize,
@@ -118,7 +150,7 @@ pub fn run(
         seed,
         clients: Vec::new(),
         calls: HashMap::new(),
-        parties: HashMap::new(),
+        parties: Vec::new(),
         counters: Counters::default(),
         steps: Vec::new(),
         events_seen: 0,
@@ -283,22 +315,58 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             .ok_or_else(|| Done::fail(format!("client {:?} has no open AF at this point", self.name(client))))
     }
 
-    /// The VC `client` holds of call `name`.
-    fn vc_of(&self, client: usize, name: &str) -> Result<Vc, Done> {
+    /// The VC `client` holds of call `name`: the caller's (the root's), the
+    /// callee's, or (`party` given, or the first party's) a leaf's.
+    fn vc_of(&self, client: usize, name: &str, party: Option<&str>) -> Result<Vc, Done> {
         let call = self
             .calls
             .get(name)
             .ok_or_else(|| Done::fail(format!("call {name:?} was never made")))?;
-        let vc = if client == call.caller {
+        let vc = if party.is_none() && client == call.caller {
             call.caller_vc
+        } else if call.multipoint {
+            self.party_index(name, party)
+                .and_then(|i| self.parties.get(i))
+                .and_then(|p| p.leaf_vc)
         } else {
             call.callee_vc
         };
         vc.ok_or_else(|| {
+            let of = party.map_or_else(String::new, |p| format!(" as party {p:?}'s leaf"));
             Done::fail(format!(
-                "{:?} holds no VC of call {name:?} (the call did not connect, or was closed)",
+                "{:?} holds no VC of call {name:?}{of} (the call did not connect, or was closed)",
                 self.name(client)
             ))
+        })
+    }
+
+    /// A client's handle.
+    fn handle(&self, client: usize) -> Result<Client, Done> {
+        self.clients
+            .get(client)
+            .map(|c| c.handle)
+            .ok_or_else(|| Done::fail("no client".into()))
+    }
+
+    /// The VC covmini offered `client` since `before` (its incoming call).
+    fn new_offer(&self, client: Option<Client>, before: &[Vc]) -> Option<Vc> {
+        client.and_then(|h| self.emu.offered_vcs(h).into_iter().rfind(|v| !before.contains(v)))
+    }
+
+    /// How many lines `client`'s inbox holds now.
+    fn inbox_len(&self, client: Option<Client>) -> usize {
+        client.map_or(0, |h| self.emu.inbox(h).len())
+    }
+
+    /// Whether `client`'s inbox got a line since `seen` that starts with
+    /// `head` and ends with `tail`.
+    fn told(&self, client: Option<Client>, seen: usize, head: &str, tail: &str) -> bool {
+        client.is_some_and(|h| {
+            self.emu
+                .inbox(h)
+                .iter()
+                .skip(seen)
+                .any(|l| l.starts_with(head) && l.ends_with(tail))
         })
     }
 
@@ -316,12 +384,17 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 multipoint,
                 party,
             } => self.make_call(who, call, to, *flow, *multipoint, party.as_deref()),
-            Action::Answer { call, status } => self.answer(call, *status),
+            Action::Answer { call, party, status } => self.answer(call, party.as_deref(), *status),
             Action::AddParty { call, party, to } => self.add_party(who, call, party, to),
-            Action::DropParty { party } => self.drop_party(party),
-            Action::Send { call, count, size } => self.send(decl, who, call, *count, *size),
-            Action::ModifyQos { call, flow } => self.modify_qos(who, call, *flow),
-            Action::CloseCall { call } => self.close_call(who, call),
+            Action::DropParty { call, party } => self.drop_party(call, party),
+            Action::Send {
+                call,
+                party,
+                count,
+                size,
+            } => self.send(decl, who, call, party.as_deref(), *count, *size),
+            Action::ModifyQos { call, party, flow } => self.modify_qos(who, call, party.as_deref(), *flow),
+            Action::CloseCall { call, party } => self.close_call(who, call, party.as_deref()),
             Action::Halt => self.halt(),
         };
         result.unwrap_or_else(|d| d)
@@ -383,48 +456,72 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         Ok(Done::status(s))
     }
 
-    /// Both ends of call `name` are connected and active, as a client that
-    /// saw SUCCESS relies on.
+    /// `vc` (the `end` of a call) is connected and active, as a client
+    /// that saw SUCCESS relies on.
+    fn check_up(&self, end: &str, vc: Option<Vc>) -> Result<(), Done> {
+        let state = vc.and_then(|v| self.emu.vc_state(v));
+        if state == Some((CallState::Connected, true)) {
+            return Ok(());
+        }
+        Err(Done {
+            status: Some(NDIS_STATUS_SUCCESS),
+            failure: Some(format!(
+                "the call reported SUCCESS but the {end}'s VC is {state:?}, not connected and active"
+            )),
+        })
+    }
+
+    /// Every end of call `name` is connected and active: the caller, and
+    /// the callee or every connected party's leaf.
     fn check_connected(&self, name: &str) -> Result<(), Done> {
         let Some(call) = self.calls.get(name) else {
             return Ok(());
         };
-        let up = Some((CallState::Connected, true));
-        let mut ends = vec![("caller", call.caller_vc)];
-        if call.callee.is_some() {
-            ends.push(("callee", call.callee_vc));
-        }
-        for (end, vc) in ends {
-            let state = vc.and_then(|v| self.emu.vc_state(v));
-            if state != up {
-                return Err(Done {
-                    status: Some(NDIS_STATUS_SUCCESS),
-                    failure: Some(format!(
-                        "the call reported SUCCESS but the {end}'s VC is {state:?}, not connected and active"
-                    )),
-                });
+        self.check_up("caller", call.caller_vc)?;
+        if call.multipoint {
+            for i in 0..self.parties.len() {
+                if self.parties.get(i).is_some_and(|p| p.call == name && p.connected) {
+                    self.check_party_up(i)?;
+                }
             }
+        } else if call.callee.is_some() {
+            self.check_up("callee", call.callee_vc)?;
         }
         Ok(())
     }
 
-    /// The caller deletes its VC of a call that did not connect.
+    /// The caller deletes its VC of a call that did not connect; covmini
+    /// must have deleted what it created for the callee (or the refused
+    /// first party's leaf).
     fn give_up_call(&mut self, name: &str, status: NDIS_STATUS) -> Result<Done, Done> {
         self.counters.calls_rejected += 1;
+        let fail = |why: String| Done {
+            status: Some(status),
+            failure: Some(why),
+        };
+        let mut created: Vec<Vc> = Vec::new();
+        self.parties.retain(|p| {
+            if p.call == name {
+                created.extend(p.leaf_vc);
+            }
+            p.call != name
+        });
         let vc = self.calls.get_mut(name).and_then(|c| {
-            c.callee_vc = None;
+            created.extend(c.callee_vc.take());
             c.caller_vc.take()
         });
+        if let Some(state) = created.iter().find_map(|v| self.emu.vc_state(*v)) {
+            return Err(fail(format!(
+                "covmini did not delete the VC it created for the refused callee (still {state:?})"
+            )));
+        }
         if let Some(vc) = vc {
             let d = self.emu.delete_vc(vc);
             if d != NDIS_STATUS_SUCCESS {
-                return Err(Done {
-                    status: Some(status),
-                    failure: Some(format!(
-                        "after the failed call the caller could not delete its VC: NdisCoDeleteVc returned {}",
-                        status::name(d)
-                    )),
-                });
+                return Err(fail(format!(
+                    "after the failed call the caller could not delete its VC: NdisCoDeleteVc returned {}",
+                    status::name(d)
+                )));
             }
         }
         Ok(Done::status(status))
@@ -457,9 +554,17 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             (self.emu.make_call(vc, &spec), None)
         };
         self.counters.calls_made += 1;
-        let callee_vc = callee_handle.and_then(|h| self.emu.offered_vcs(h).into_iter().rfind(|v| !before.contains(v)));
-        if let (Some(p), Some(n)) = (first_party, party) {
-            self.parties.insert(n.to_owned(), p);
+        let offered = self.new_offer(callee_handle, &before);
+        if let Some(handle) = first_party {
+            self.parties.push(PartyRt {
+                name: party.map(str::to_owned),
+                call: name.to_owned(),
+                handle,
+                first: true,
+                leaf: callee,
+                leaf_vc: offered,
+                connected: s == NDIS_STATUS_SUCCESS,
+            });
         }
         self.calls.insert(
             name.to_owned(),
@@ -467,14 +572,24 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 caller: who,
                 caller_vc: Some(vc),
                 callee,
-                callee_vc,
+                callee_vc: if multipoint { None } else { offered },
                 to: to.clone(),
+                multipoint,
             },
         );
         match s {
             NDIS_STATUS_SUCCESS => {
+                if multipoint && first_party.is_none() {
+                    return Err(Done {
+                        status: Some(s),
+                        failure: Some("the multipoint call reported SUCCESS without a party handle".to_owned()),
+                    });
+                }
                 self.check_connected(name)?;
                 self.counters.calls_accepted += 1;
+                if multipoint {
+                    self.counters.parties_joined += 1;
+                }
                 Ok(Done::status(s))
             }
             NDIS_STATUS_PENDING => Ok(Done::status(s)),
@@ -482,99 +597,91 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         }
     }
 
-    fn answer(&mut self, name: &str, answer: NDIS_STATUS) -> Result<Done, Done> {
+    /// A pended callee or leaf answers; the status is what the caller's
+    /// make call (or, for an added party, the root's add party) completes
+    /// with.
+    fn answer(&mut self, name: &str, party: Option<&str>, answer: NDIS_STATUS) -> Result<Done, Done> {
         let call = self
             .calls
             .get(name)
             .ok_or_else(|| Done::fail(format!("call {name:?} was never made")))?;
-        let vc = call
-            .callee_vc
-            .ok_or_else(|| Done::fail(format!("call {name:?} was not offered to its callee")))?;
+        let (vc, index) = if call.multipoint {
+            let i = self.party_index(name, party);
+            (i.and_then(|i| self.parties.get(i)).and_then(|p| p.leaf_vc), i)
+        } else {
+            (call.callee_vc, None)
+        };
+        let added = index.and_then(|i| self.parties.get(i)).is_some_and(|p| !p.first);
+        let vc = vc.ok_or_else(|| {
+            Done::fail(match party {
+                Some(p) => format!("party {p:?} of call {name:?} was not offered to its leaf"),
+                None => format!("call {name:?} was not offered to its callee"),
+            })
+        })?;
         let caller = self.clients.get(call.caller).map(|c| c.handle);
-        let seen = caller.map_or(0, |c| self.emu.inbox(c).len());
+        let seen = self.inbox_len(caller);
         if let Err(s) = self.emu.answer_incoming(vc, answer) {
             return Ok(Done::status(s));
         }
+        let (line, request) = if added {
+            ("AddPartyComplete ", "the root's add party")
+        } else {
+            ("MakeCallComplete ", "the caller's make call")
+        };
         let completion = caller
             .map(|c| self.emu.inbox(c))
             .unwrap_or_default()
             .iter()
             .skip(seen)
-            .filter_map(|l| l.strip_prefix("MakeCallComplete "))
+            .filter_map(|l| l.strip_prefix(line))
             .filter_map(|h| status::parse(h.split_whitespace().next().unwrap_or("")))
             .next_back();
         let Some(s) = completion else {
-            return Err(Done::fail(
-                "the callee answered but the caller's make call did not complete (no MakeCallComplete)".to_owned(),
-            ));
+            return Err(Done::fail(format!(
+                "the {} answered but {request} did not complete (no {})",
+                if index.is_some() { "leaf" } else { "callee" },
+                line.trim_end()
+            )));
         };
-        if s == NDIS_STATUS_SUCCESS {
-            self.check_connected(name)?;
-            self.counters.calls_accepted += 1;
-            Ok(Done::status(s))
-        } else {
-            self.give_up_call(name, s)
-        }
-    }
-
-    fn add_party(&mut self, who: usize, call: &str, party: &str, to: &Target) -> Result<Done, Done> {
-        let vc = self.vc_of(who, call)?;
-        let (s, p) = self.emu.add_party(vc, &call_spec(to.address(), Flow::default()));
-        if let Some(p) = p
-            && matches!(s, NDIS_STATUS_SUCCESS | NDIS_STATUS_PENDING)
-        {
-            self.parties.insert(party.to_owned(), p);
-        }
-        Ok(Done::status(s))
-    }
-
-    fn drop_party(&mut self, party: &str) -> Result<Done, Done> {
-        let p = self
-            .parties
-            .get(party)
-            .copied()
-            .ok_or_else(|| Done::fail(format!("party {party:?} was never added (its add step failed)")))?;
-        let s = self.emu.drop_party(p, &[]);
-        if s == NDIS_STATUS_SUCCESS {
-            self.parties.remove(party);
-        }
-        Ok(Done::status(s))
-    }
-
-    fn send(&mut self, decl: &Decl, who: usize, name: &str, count: u32, size: u32) -> Result<Done, Done> {
-        let vc = self.vc_of(who, name)?;
-        let (receiver, label) = {
-            let call = self.calls.get(name).ok_or_else(|| Done::fail("no call".into()))?;
-            let me = self.name(who).to_owned();
-            match (call.callee, &call.to) {
-                (Some(callee), _) => {
-                    let peer = if who == call.caller { callee } else { call.caller };
-                    (peer, format!("{me} → {}", self.name(peer)))
+        match (added, index) {
+            (true, Some(i)) => self.party_answered(i, s),
+            _ if s == NDIS_STATUS_SUCCESS => {
+                if let Some(p) = index.and_then(|i| self.parties.get_mut(i)) {
+                    p.connected = true;
+                    self.counters.parties_joined += 1;
                 }
-                (None, Target::Echo) => (who, format!("{me} → echo → {me}")),
-                (None, to) => (who, format!("{me} → {:?}", to.address())),
+                self.check_connected(name)?;
+                self.counters.calls_accepted += 1;
+                Ok(Done::status(s))
             }
-        };
-        let sender = self
-            .clients
-            .get(who)
-            .map(|c| c.handle)
-            .ok_or_else(|| Done::fail("no client".into()))?;
-        let receiver = self
-            .clients
-            .get(receiver)
-            .map(|c| c.handle)
-            .ok_or_else(|| Done::fail("no client".into()))?;
+            _ => self.give_up_call(name, s),
+        }
+    }
+
+    fn send(
+        &mut self,
+        decl: &Decl,
+        who: usize,
+        name: &str,
+        party: Option<&str>,
+        count: u32,
+        size: u32,
+    ) -> Result<Done, Done> {
+        let vc = self.vc_of(who, name, party)?;
+        let receivers = self.receivers(who, name, party)?;
+        let sender = self.handle(who)?;
+        let handles = receivers
+            .iter()
+            .map(|r| self.handle(r.client))
+            .collect::<Result<Vec<_>, _>>()?;
         let payloads: Vec<Vec<u8>> = (0..count).map(|i| payload(self.seed, decl.line, i, size)).collect();
         let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-        let (sent_before, got_before) = (self.emu.send_results(sender).len(), self.emu.received(receiver).len());
+        let sent_before = self.emu.send_results(sender).len();
+        let got_before: Vec<usize> = handles.iter().map(|h| self.emu.received(*h).len()).collect();
         if let Err(s) = self.emu.send(vc, &refs) {
             return Ok(Done::status(s));
         }
         let results: Vec<NDIS_STATUS> = self.emu.send_results(sender).into_iter().skip(sent_before).collect();
-        let got: Vec<Vec<u8>> = self.emu.received(receiver).into_iter().skip(got_before).collect();
-        let bytes: u64 = got.iter().map(|p| p.len() as u64).sum();
-        self.counters.add_flow(&label, got.len() as u64, bytes);
         let status = results
             .iter()
             .copied()
@@ -589,30 +696,64 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             .expect
             .bytes
             .unwrap_or(if want_ok { u64::from(count) * u64::from(size) } else { 0 });
-        let failure = if results.len() != count as usize {
-            Some(format!(
+        let mut failure = (results.len() != count as usize).then(|| {
+            format!(
                 "{} of {count} sends completed (NdisMCoSendNetBufferListsComplete)",
                 results.len()
-            ))
-        } else if got.len() as u64 != want_n || bytes != want_b {
-            Some(format!(
-                "{label}: received {} NBL(s), {bytes} B; expected {want_n} NBL(s), {want_b} B",
-                got.len()
-            ))
-        } else if want_ok && got != payloads {
-            let k = got.iter().zip(&payloads).position(|(a, b)| a != b).unwrap_or(0);
-            Some(format!("{label}: NBL {k} arrived with other bytes than were sent"))
-        } else {
-            None
-        };
+            )
+        });
+        for ((r, h), before) in receivers.iter().zip(&handles).zip(got_before) {
+            let got: Vec<Vec<u8>> = self.emu.received(*h).into_iter().skip(before).collect();
+            let bytes: u64 = got.iter().map(|p| p.len() as u64).sum();
+            self.counters.add_flow(&r.label, got.len() as u64, bytes);
+            let (n, b) = (r.ends * want_n, r.ends * want_b);
+            // Another status than expected is the failure to report (the
+            // expected data followed from the expected status).
+            if failure.is_some() || status != decl.expect.status {
+                continue;
+            }
+            if got.len() as u64 != n || bytes != b {
+                failure = Some(format!(
+                    "{}: received {} NBL(s), {bytes} B; expected {n} NBL(s), {b} B",
+                    r.label,
+                    got.len()
+                ));
+            } else if want_ok && !same_payloads(&got, &payloads, r.ends) {
+                let k = got.iter().zip(&payloads).position(|(a, b)| a != b).unwrap_or(0);
+                failure = Some(format!("{}: NBL {k} arrived with other bytes than were sent", r.label));
+            }
+        }
         Ok(Done {
             status: Some(status),
             failure,
         })
     }
 
-    fn modify_qos(&mut self, who: usize, name: &str, flow: Flow) -> Result<Done, Done> {
-        let vc = self.vc_of(who, name)?;
+    /// Who receives what `who` sends on call `name` (as `party`'s leaf):
+    /// the other end of a point-to-point call, the sender itself on an echo
+    /// call, every connected leaf for a multipoint root, the root for a leaf.
+    fn receivers(&self, who: usize, name: &str, party: Option<&str>) -> Result<Vec<Receiver>, Done> {
+        let call = self.calls.get(name).ok_or_else(|| Done::fail("no call".into()))?;
+        let me = self.name(who).to_owned();
+        let to = |client: usize, label: String| Receiver { client, label, ends: 1 };
+        if call.multipoint && party.is_none() && who == call.caller {
+            return Ok(self.leaves(name, &me));
+        }
+        if call.multipoint {
+            return Ok(vec![to(call.caller, format!("{me} → {}", self.name(call.caller)))]);
+        }
+        Ok(vec![match (call.callee, &call.to) {
+            (Some(callee), _) => {
+                let peer = if who == call.caller { callee } else { call.caller };
+                to(peer, format!("{me} → {}", self.name(peer)))
+            }
+            (None, Target::Echo) => to(who, format!("{me} → echo → {me}")),
+            (None, t) => to(who, format!("{me} → {:?}", t.address())),
+        }])
+    }
+
+    fn modify_qos(&mut self, who: usize, name: &str, party: Option<&str>, flow: Flow) -> Result<Done, Done> {
+        let vc = self.vc_of(who, name, party)?;
         let to = self
             .calls
             .get(name)
@@ -621,16 +762,23 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         Ok(Done::status(self.emu.modify_qos(vc, &call_spec(&to, flow))))
     }
 
-    fn close_call(&mut self, who: usize, name: &str) -> Result<Done, Done> {
-        let vc = self.vc_of(who, name)?;
-        let (caller, callee, callee_vc) = self
+    fn close_call(&mut self, who: usize, name: &str, party: Option<&str>) -> Result<Done, Done> {
+        let vc = self.vc_of(who, name, party)?;
+        let (caller, callee, callee_vc, multipoint) = self
             .calls
             .get(name)
-            .map(|c| (c.caller, c.callee, c.callee_vc))
+            .map(|c| (c.caller, c.callee, c.callee_vc, c.multipoint))
             .ok_or_else(|| Done::fail("no call".into()))?;
+        if multipoint {
+            return if party.is_none() && who == caller {
+                self.close_root(name, vc)
+            } else {
+                self.hang_up_leaf(name, party, vc)
+            };
+        }
         let peer = callee.map(|c| if who == caller { c } else { caller });
         let peer_handle = peer.and_then(|p| self.clients.get(p)).map(|c| c.handle);
-        let seen = peer_handle.map_or(0, |h| self.emu.inbox(h).len());
+        let seen = self.inbox_len(peer_handle);
         let s = self.emu.close_call(vc, &[]);
         if s != NDIS_STATUS_SUCCESS {
             return Ok(Done::status(s));
@@ -640,19 +788,11 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             status: Some(s),
             failure: Some(why),
         };
-        if let Some(h) = peer_handle {
-            let told = self
-                .emu
-                .inbox(h)
-                .iter()
-                .skip(seen)
-                .any(|l| l.starts_with("IncomingCloseCall"));
-            if !told {
-                return Err(fail(format!(
-                    "{:?} was not told the call closed (no IncomingCloseCall)",
-                    self.name(peer.unwrap_or(usize::MAX))
-                )));
-            }
+        if peer_handle.is_some() && !self.told(peer_handle, seen, "IncomingCloseCall", "") {
+            return Err(fail(format!(
+                "{:?} was not told the call closed (no IncomingCloseCall)",
+                self.name(peer.unwrap_or(usize::MAX))
+            )));
         }
         if let Some(v) = callee_vc
             && let Some(state) = self.emu.vc_state(v)
@@ -661,6 +801,11 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 "covmini did not delete the VC it created for the callee (still {state:?})"
             )));
         }
+        self.delete_caller_vc(name, s)
+    }
+
+    /// After a close: the caller deletes its VC (NdisCoDeleteVc).
+    fn delete_caller_vc(&mut self, name: &str, s: NDIS_STATUS) -> Result<Done, Done> {
         let caller_vc = self.calls.get_mut(name).and_then(|c| {
             c.callee_vc = None;
             c.caller_vc.take()
@@ -668,10 +813,13 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         if let Some(v) = caller_vc {
             let d = self.emu.delete_vc(v);
             if d != NDIS_STATUS_SUCCESS {
-                return Err(fail(format!(
-                    "the caller could not delete its VC after the close: NdisCoDeleteVc returned {}",
-                    status::name(d)
-                )));
+                return Err(Done {
+                    status: Some(s),
+                    failure: Some(format!(
+                        "the caller could not delete its VC after the close: NdisCoDeleteVc returned {}",
+                        status::name(d)
+                    )),
+                });
             }
         }
         Ok(Done::status(s))
@@ -685,6 +833,27 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         }
         Ok(Done::status(NDIS_STATUS_SUCCESS))
     }
+}
+
+/// One receiving end of a send: a client, the flow's label, and how many
+/// of the call's ends it is (a client can be the leaf of several parties).
+struct Receiver {
+    client: usize,
+    label: String,
+    ends: u64,
+}
+
+/// `got` is `sent` delivered once per end: in order for one end; for
+/// several (one copy per party, interleaved), the same bytes in any order.
+fn same_payloads(got: &[Vec<u8>], sent: &[Vec<u8>], ends: u64) -> bool {
+    if ends == 1 {
+        return got == sent;
+    }
+    let mut want: Vec<&Vec<u8>> = (0..ends).flat_map(|_| sent.iter()).collect();
+    let mut have: Vec<&Vec<u8>> = got.iter().collect();
+    want.sort();
+    have.sort();
+    want == have
 }
 
 /// Fails `done` when its status is not the one `decl` expects.

@@ -62,6 +62,12 @@ pub struct Counters {
     pub calls_accepted: u64,
     /// Calls that ended with a failure status (rejected, no route, …).
     pub calls_rejected: u64,
+    /// Parties whose leaf accepted (a multipoint call's first party, or an
+    /// added one).
+    pub parties_joined: u64,
+    /// Parties whose leaf left the call: dropped by the root, hung up, or
+    /// closed with the root.
+    pub parties_left: u64,
     /// Data that went each way, in first-seen order.
     pub flows: Vec<Flow>,
     /// Handlers NDIS called (`->` events).

@@ -1,6 +1,7 @@
 //! The end of a run: the unmet expectations and violations, each with its
 //! rule id and the step (its words and scenario line) it happened in, then
-//! the summary table — steps, calls made/accepted/rejected, NBLs and bytes
+//! the summary table — steps, calls made/accepted/rejected, parties joined
+//! and left (when a run has any), NBLs and bytes
 //! each way, handler and DDI calls, violations, leaks, and the verdict.
 //!
 //! Plain text; it owns the wording of the verdict and nothing else.
@@ -72,6 +73,12 @@ pub fn table(title: &str, steps: &[Step], counters: &Counters, report: &Report) 
         ("calls accepted".into(), counters.calls_accepted.to_string()),
         ("calls rejected".into(), counters.calls_rejected.to_string()),
     ];
+    if counters.parties_joined + counters.parties_left > 0 {
+        rows.extend([
+            ("parties joined".into(), counters.parties_joined.to_string()),
+            ("parties left".into(), counters.parties_left.to_string()),
+        ]);
+    }
     if counters.flows.is_empty() {
         rows.push(("data".into(), "none sent".into()));
     }

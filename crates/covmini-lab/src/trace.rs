@@ -13,7 +13,7 @@
 //!   "scenario": {"name": "echo", "file": "scenarios/echo.toml", "seed": 0},
 //!   "passed": true,
 //!   "clean": true,
-//!   "counters": {"calls_made": 1, "calls_accepted": 1, "calls_rejected": 0, "handler_calls": 80, "ddi_calls": 700, "violations": 0,
+//!   "counters": {"calls_made": 1, "calls_accepted": 1, "calls_rejected": 0, "parties_joined": 0, "parties_left": 0, "handler_calls": 80, "ddi_calls": 700, "violations": 0,
 //!                "flows": [{"label": "alice → echo → alice", "nbls": 4, "bytes": 256}]},
 //!   "steps": [
 //!     {"n": 1, "line": null, "phase": "driver", "text": "load the driver", "status": "SUCCESS", "ok": true, "failure": null, "first_event": 0, "end_event": 8, "violations": []}
@@ -89,10 +89,12 @@ fn counters_json(c: &Counters) -> String {
         })
         .collect();
     format!(
-        "{{\"calls_made\": {}, \"calls_accepted\": {}, \"calls_rejected\": {}, \"handler_calls\": {}, \"ddi_calls\": {}, \"violations\": {}, \"failed_steps\": {}, \"flows\": [{}]}}",
+        "{{\"calls_made\": {}, \"calls_accepted\": {}, \"calls_rejected\": {}, \"parties_joined\": {}, \"parties_left\": {}, \"handler_calls\": {}, \"ddi_calls\": {}, \"violations\": {}, \"failed_steps\": {}, \"flows\": [{}]}}",
         c.calls_made,
         c.calls_accepted,
         c.calls_rejected,
+        c.parties_joined,
+        c.parties_left,
         c.handler_calls,
         c.ddi_calls,
         c.violations,
@@ -237,7 +239,7 @@ mod tests {
   "tool": "covmini-lab",
   "scenario": {"name": "s", "file": "f.toml", "seed": 9},
   "passed": false,
-  "counters": {"calls_made": 1, "calls_accepted": 0, "calls_rejected": 0, "handler_calls": 0, "ddi_calls": 0, "violations": 0, "failed_steps": 0, "flows": [{"label": "a → b", "nbls": 2, "bytes": 3}]},
+  "counters": {"calls_made": 1, "calls_accepted": 0, "calls_rejected": 0, "parties_joined": 0, "parties_left": 0, "handler_calls": 0, "ddi_calls": 0, "violations": 0, "failed_steps": 0, "flows": [{"label": "a → b", "nbls": 2, "bytes": 3}]},
   "clean": false,
   "steps": [
     {"n": 1, "line": 7, "phase": "driver", "text": "load \"it\"", "status": "SUCCESS", "ok": false, "failure": "expected \"x\"", "first_event": 0, "end_event": 2, "violations": [0]}

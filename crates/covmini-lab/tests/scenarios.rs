@@ -1,9 +1,10 @@
 //! Scenario files end to end: every shipped scenario passes; an unmet
 //! expectation fails the run naming the step and its line; every kind of
 //! malformed file is refused (exit 2) with an error naming the line, the
-//! column and what was expected; `--seed` overrides the file's seed; party
-//! steps run and report covmini's status; and `--sys` runs a shipped
-//! scenario against the real x64 kernel image.
+//! column and what was expected; `--seed` overrides the file's seed; the
+//! parties scenario fans data out to each leaf and an unmet per-leaf
+//! expectation names the leaf; and `--sys` runs shipped scenarios against
+//! the real x64 kernel image.
 
 mod common;
 
@@ -19,7 +20,9 @@ fn every_shipped_scenario_passes() {
         .iter()
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
-    for want in ["story", "rejected", "pended", "no-route", "echo", "qos", "data"] {
+    for want in [
+        "story", "rejected", "pended", "no-route", "echo", "qos", "data", "parties",
+    ] {
         assert!(
             names.iter().any(|n| n == want),
             "scenarios/{want}.toml is shipped: {names:?}"
@@ -387,57 +390,59 @@ fn an_unreadable_scenario_file_is_exit_2() {
     assert!(stderr.contains("cannot read no/such/scenario.toml"), "{stderr}");
 }
 
-/// Parties are being built in covmini; until then a party step still runs
-/// and its line reports the NDIS status covmini returned, whatever it is.
-/// (This test does not pin that status or the exit code: both change when
-/// covmini supports point-to-multipoint calls.)
 #[test]
-fn party_steps_run_and_report_covminis_status() {
-    let dir = temp_dir("parties");
-    let text = r#"name = "parties"
-[[client]]
-name = "alice"
-[[client]]
-name = "bob"
-saps = ["bob", "bob2"]
-[[step]]
-do = "open_af"
-client = "alice"
-[[step]]
-do = "open_af"
-client = "bob"
-[[step]]
-do = "register_sap"
-client = "bob"
-address = "bob"
-[[step]]
-do = "make_call"
-client = "alice"
-call = "m"
-to = "bob"
-multipoint = true
-party = "first"
-"#;
-    let file = write(&dir, "parties.toml", text);
-    let (code, stdout, stderr) = lab(["run".as_ref(), file.as_os_str()]);
-    assert!(matches!(code, Some(0 | 1)), "{stdout}{stderr}");
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("alice makes multipoint call \"m\" to \"bob\" → "))
-        .unwrap_or_else(|| panic!("the party step's line:\n{stdout}"));
-    let status = line
-        .split(" → ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or("");
-    assert!(
-        !status.is_empty()
-            && status
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_hexdigit() || c == 'x'),
-        "a status on {line:?}"
+fn the_parties_scenario_fans_data_out_to_each_leaf_and_every_party_that_joined_leaves() {
+    let (code, stdout, _) = lab(["run".as_ref(), repo().join("scenarios/parties.toml").as_os_str()]);
+    assert_eq!(code, Some(0), "{stdout}");
+    // One flow per leaf: 10 × 1500 B to both, then 2 × 64 B to bob alone
+    // once carol's party is dropped; bob's send as a leaf reaches nobody.
+    for row in [
+        "| data alice → bob               | 12 NBLs, 15128 bytes",
+        "| data alice → carol             | 10 NBLs, 15000 bytes",
+        "| data bob → alice               | 0 NBLs, 0 bytes",
+        "| parties joined                 | 4 ",
+        "| parties left                   | 4 ",
+    ] {
+        assert!(stdout.contains(row), "summary lacks {row:?}:\n{stdout}");
+    }
+    for step in [
+        "party    ok   carol accepts later; alice's add party completes with SUCCESS → SUCCESS",
+        "bob sends 1 NBL of 64 B on call \"conf\" as party \"bob\"'s leaf → FAILURE",
+        "carol rejects party \"carol-again\" of call \"conf\" with NOT_ACCEPTED (pended answer) → NOT_ACCEPTED",
+        "dave hangs up its party \"dave\" of call \"conf\" → SUCCESS",
+        "alice tries to drop bob's party, the last one: FAILURE → FAILURE",
+    ] {
+        assert!(stdout.contains(step), "missing step {step:?}:\n{stdout}");
+    }
+}
+
+#[test]
+fn a_leaf_that_gets_other_data_than_expected_fails_the_root_s_send_naming_the_leaf() {
+    let dir = temp_dir("unmet-leaf");
+    let text = altered("parties.toml", "expect_received = 10", "expect_received = 9");
+    let line = line_of(&text, "expect_received = 9") - 6;
+    let file = write(&dir, "unmet.toml", &text);
+    let (code, stdout, _) = lab(["run".as_ref(), "-q".as_ref(), file.as_os_str()]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let want = format!(
+        "FAILED step 13 (line {line}) “alice sends 10 NBLs of 1500 B on call \"conf\"”: alice → bob: received 10 \
+         NBL(s), 15000 B; expected 9 NBL(s), 15000 B"
     );
-    assert!(stdout.contains("unload the driver"), "{stdout}");
+    assert!(stdout.contains(&want), "want {want:?} in:\n{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_leaf_send_expected_to_succeed_fails_with_covminis_documented_failure() {
+    let dir = temp_dir("leaf-send");
+    let text = altered("parties.toml", "size = 64\nexpect = \"FAILURE\"", "size = 64");
+    let file = write(&dir, "leaf.toml", &text);
+    let (code, stdout, _) = lab(["run".as_ref(), "-q".as_ref(), file.as_os_str()]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("as party \"bob\"'s leaf”: expected SUCCESS, got FAILURE"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -461,7 +466,7 @@ fn x64_image() -> PathBuf {
 #[test]
 fn sys_runs_a_shipped_scenario_against_the_x64_image_clean() {
     let image = x64_image();
-    for scenario in ["pended.toml", "data.toml"] {
+    for scenario in ["pended.toml", "data.toml", "parties.toml"] {
         let file = repo().join("scenarios").join(scenario);
         let (code, stdout, stderr) = lab(["run".as_ref(), file.as_os_str(), "--sys".as_ref(), image.as_os_str()]);
         assert_eq!(code, Some(0), "{scenario}:\n{stdout}{stderr}");

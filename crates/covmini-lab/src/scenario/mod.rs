@@ -7,6 +7,14 @@
 //! one of that call's ends, and every number is in range, so the runner
 //! never meets a malformed step — only NDIS and covmini's answers.
 //!
+//! The ends of a call: its caller (the root of a multipoint call) and the
+//! client owning the called SAP (the callee; of a multipoint call, the leaf
+//! of its first party). Each party added to a multipoint call has a leaf
+//! too: the client owning the party's address. A step a leaf takes names
+//! its party (`party`) unless the client has only one leaf in the call; the
+//! parser resolves that, so a step's `party` here is always the leaf it
+//! acts as, and `None` means the caller, or the callee / first party's leaf.
+//!
 //! This module owns the model and its wording (each step says what it does
 //! in one line). It must not touch the emulator.
 
@@ -121,6 +129,9 @@ pub enum Action {
     Answer {
         /// The call.
         call: String,
+        /// The party whose leaf answers; `None` for the callee (the first
+        /// party's leaf on a multipoint call).
+        party: Option<String>,
         /// SUCCESS accepts; anything else rejects.
         status: NDIS_STATUS,
     },
@@ -133,8 +144,10 @@ pub enum Action {
         /// The party's address.
         to: Target,
     },
-    /// NdisClDropParty.
+    /// NdisClDropParty, by the call's root.
     DropParty {
+        /// The party's call.
+        call: String,
         /// The party.
         party: String,
     },
@@ -142,6 +155,8 @@ pub enum Action {
     Send {
         /// The call.
         call: String,
+        /// The party whose leaf sends; `None` for the caller or callee.
+        party: Option<String>,
         /// How many NBLs.
         count: u32,
         /// Bytes in each.
@@ -151,13 +166,19 @@ pub enum Action {
     ModifyQos {
         /// The call.
         call: String,
+        /// The party whose leaf asks; `None` for the caller or callee.
+        party: Option<String>,
         /// The new flowspec.
         flow: Flow,
     },
-    /// NdisClCloseCall, then (by the caller's side) NdisCoDeleteVc.
+    /// NdisClCloseCall, then (by the caller's side) NdisCoDeleteVc. The
+    /// root of a multipoint call closes the whole call; a leaf hangs up its
+    /// own party.
     CloseCall {
         /// The call.
         call: String,
+        /// The party whose leaf hangs up; `None` for the caller or callee.
+        party: Option<String>,
     },
     /// NDIS halts the adapter: covmini asks every client to close its AF.
     Halt,
@@ -168,9 +189,10 @@ pub enum Action {
 pub struct Expect {
     /// The status of the step's NDIS request (`expect`; SUCCESS unless given).
     pub status: NDIS_STATUS,
-    /// NBLs the receiving end gets during a send step (`expect_received`).
+    /// NBLs the receiving end gets during a send step (`expect_received`;
+    /// each leaf, for a multipoint root's send).
     pub received: Option<u64>,
-    /// Payload bytes the receiving end gets (`expect_bytes`).
+    /// Payload bytes the receiving end gets (`expect_bytes`; each leaf).
     pub bytes: Option<u64>,
 }
 
@@ -202,13 +224,23 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
+/// ` as party P's leaf` when a step names the leaf it acts as.
+fn as_leaf(party: &Option<String>) -> String {
+    party
+        .as_ref()
+        .map_or_else(String::new, |p| format!(" as party {p:?}'s leaf"))
+}
+
 /// The phase a kind of step belongs to, for the progress view.
 #[must_use]
 pub fn phase(action: &Action) -> &'static str {
     match action {
         Action::OpenAf | Action::RegisterSap { .. } => "setup",
+        Action::Answer { party: Some(_), .. }
+        | Action::CloseCall { party: Some(_), .. }
+        | Action::AddParty { .. }
+        | Action::DropParty { .. } => "party",
         Action::MakeCall { .. } | Action::Answer { .. } | Action::CloseCall { .. } => "call",
-        Action::AddParty { .. } | Action::DropParty { .. } => "party",
         Action::Send { .. } => "data",
         Action::ModifyQos { .. } => "qos",
         Action::DeregisterSap { .. } | Action::CloseAf | Action::Halt => "teardown",
@@ -237,28 +269,42 @@ impl Scenario {
                 let kind = if *multipoint { "multipoint call" } else { "call" };
                 format!("{who} makes {kind} {call:?} to {:?}", to.address())
             }
-            Action::Answer { call, status } => {
+            Action::Answer { call, party, status } => {
+                let what = match party {
+                    Some(p) => format!("party {p:?} of call {call:?}"),
+                    None => format!("call {call:?}"),
+                };
                 if *status == ndis_sys::NDIS_STATUS_SUCCESS {
-                    format!("{who} accepts call {call:?} (pended answer)")
+                    format!("{who} accepts {what} (pended answer)")
                 } else {
-                    format!(
-                        "{who} rejects call {call:?} with {} (pended answer)",
-                        status::name(*status)
-                    )
+                    format!("{who} rejects {what} with {} (pended answer)", status::name(*status))
                 }
             }
             Action::AddParty { call, party, to } => {
                 format!("{who} adds party {party:?} ({:?}) to call {call:?}", to.address())
             }
-            Action::DropParty { party } => format!("{who} drops party {party:?}"),
-            Action::Send { call, count, size } => {
+            Action::DropParty { call, party } => format!("{who} drops party {party:?} of call {call:?}"),
+            Action::Send {
+                call,
+                party,
+                count,
+                size,
+            } => {
                 let nbls = if *count == 1 { "NBL" } else { "NBLs" };
-                format!("{who} sends {count} {nbls} of {size} B on call {call:?}")
+                format!(
+                    "{who} sends {count} {nbls} of {size} B on call {call:?}{}",
+                    as_leaf(party)
+                )
             }
-            Action::ModifyQos { call, flow } => {
-                format!("{who} changes call {call:?}'s QoS to {} B/s", flow.rate)
+            Action::ModifyQos { call, party, flow } => {
+                format!(
+                    "{who} changes call {call:?}'s QoS to {} B/s{}",
+                    flow.rate,
+                    as_leaf(party)
+                )
             }
-            Action::CloseCall { call } => format!("{who} closes call {call:?}"),
+            Action::CloseCall { call, party: None } => format!("{who} closes call {call:?}"),
+            Action::CloseCall { call, party: Some(p) } => format!("{who} hangs up its party {p:?} of call {call:?}"),
             Action::Halt => "NDIS halts the adapter; covmini asks every client to close its AF".to_owned(),
         }
     }

@@ -7,8 +7,12 @@
 //! missing keys, unknown names (a client, SAP, call or party no earlier line
 //! declares) and steps that cannot happen in that order (a SAP the client
 //! does not declare, an answer by a client that answers at once, a step
-//! after halt) are errors at the offending key. It knows nothing of the
-//! emulator: the file is checked before anything runs.
+//! after halt) are errors at the offending key. So are party steps by the
+//! wrong end: adding or dropping a party is the root's (the caller's); a
+//! party's answer, send or hang-up is its leaf's (the client owning the
+//! party's address), which names the party when it is the leaf of several.
+//! It knows nothing of the emulator: the file is checked before anything
+//! runs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -75,15 +79,23 @@ const KINDS: &[(&str, &[&str])] = &[
             "party",
         ],
     ),
-    ("answer", &["client", "call", "answer"]),
+    ("answer", &["client", "call", "party", "answer"]),
     ("add_party", &["client", "call", "party", "to", "to_undeclared"]),
     ("drop_party", &["client", "party"]),
     (
         "send",
-        &["client", "call", "count", "size", "expect_received", "expect_bytes"],
+        &[
+            "client",
+            "call",
+            "party",
+            "count",
+            "size",
+            "expect_received",
+            "expect_bytes",
+        ],
     ),
-    ("modify_qos", &["client", "call", "flowspec"]),
-    ("close_call", &["client", "call"]),
+    ("modify_qos", &["client", "call", "party", "flowspec"]),
+    ("close_call", &["client", "call", "party"]),
     ("halt", &[]),
 ];
 
@@ -178,8 +190,23 @@ struct Parser<'s> {
 /// A call as the parser tracks it.
 struct CallInfo {
     caller: usize,
+    /// The client owning the called SAP: the callee, or the first party's
+    /// leaf of a multipoint call.
     callee: Option<usize>,
     multipoint: bool,
+    /// The name the make_call gave the first party, if any.
+    first_party: Option<String>,
+}
+
+/// A party as the parser tracks it.
+struct PartyInfo {
+    /// Its call.
+    call: String,
+    /// The client owning its address (its leaf); none for an address no
+    /// client declares, or echo.
+    leaf: Option<usize>,
+    /// The line of the step that dropped it (a drop_party expecting SUCCESS).
+    dropped: Option<usize>,
 }
 
 /// What the steps so far have set up, to check each step against.
@@ -188,8 +215,31 @@ struct State {
     af_open: Vec<bool>,
     saps: Vec<Vec<String>>,
     calls: HashMap<String, CallInfo>,
-    parties: HashMap<String, String>,
+    parties: HashMap<String, PartyInfo>,
     halted: Option<usize>,
+}
+
+impl State {
+    /// The leaves `who` has in multipoint call `call`, still there: `None`
+    /// for an unnamed first party, else the party's name.
+    fn leaves_of(&self, call: &str, who: usize) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        if let Some(info) = self.calls.get(call)
+            && info.first_party.is_none()
+            && info.callee == Some(who)
+        {
+            out.push(None);
+        }
+        let mut named: Vec<&String> = self
+            .parties
+            .iter()
+            .filter(|(_, p)| p.call == call && p.leaf == Some(who) && p.dropped.is_none())
+            .map(|(n, _)| n)
+            .collect();
+        named.sort();
+        out.extend(named.into_iter().map(|n| Some(n.clone())));
+        out
+    }
 }
 
 impl Parser<'_> {
@@ -610,11 +660,30 @@ impl Parser<'_> {
         if let Some(w) = who
             && w != info.caller
             && Some(w) != info.callee
+            && !state.parties.values().any(|p| p.call == call && p.leaf == Some(w))
         {
             let name = |i: usize| clients.get(i).map_or("?", |c| c.name.as_str());
-            let ends = match info.callee {
-                Some(c) => format!("{:?} (caller) and {:?} (callee)", name(info.caller), name(c)),
-                None => format!("{:?} (caller) and covmini", name(info.caller)),
+            let ends = if info.multipoint {
+                let mut leaves: Vec<String> = info.callee.map(|c| format!("{:?}", name(c))).into_iter().collect();
+                let mut more: Vec<String> = state
+                    .parties
+                    .values()
+                    .filter(|p| p.call == call)
+                    .filter_map(|p| p.leaf.map(|l| format!("{:?}", name(l))))
+                    .collect();
+                more.sort();
+                leaves.extend(more);
+                leaves.dedup();
+                format!(
+                    "{:?} (root) and its parties' leaves: {}",
+                    name(info.caller),
+                    leaves.join(", ")
+                )
+            } else {
+                match info.callee {
+                    Some(c) => format!("{:?} (caller) and {:?} (callee)", name(info.caller), name(c)),
+                    None => format!("{:?} (caller) and covmini", name(info.caller)),
+                }
             };
             self.err(
                 span,
@@ -626,6 +695,111 @@ impl Parser<'_> {
             return None;
         }
         Some(call)
+    }
+
+    /// Which end of `call` client `w` acts as in a step with an optional
+    /// `party` key: `Some(None)` for the caller (root) or the callee (the
+    /// first party's leaf), `Some(Some(p))` for the leaf of party `p`.
+    /// A leaf names its party unless it has only one leaf in the call; the
+    /// root and a point-to-point call's ends give no party.
+    fn end(
+        &mut self,
+        f: &mut Fields<'_>,
+        state: &State,
+        clients: &[Client],
+        (w, wspan): (usize, Span),
+        call: &str,
+    ) -> Option<Option<String>> {
+        let info = state.calls.get(call)?;
+        let name = |i: usize| clients.get(i).map_or("?", |c| c.name.as_str());
+        let Some((party, pspan)) = self.string(f, "party", "the party whose leaf acts") else {
+            if w == info.caller || !info.multipoint {
+                return Some(None);
+            }
+            let mut leaves = state.leaves_of(call, w);
+            return match leaves.len() {
+                1 => leaves.pop(),
+                0 => {
+                    self.err(
+                        wspan,
+                        format!("client {:?} has no party left in call {call:?}", name(w)),
+                    );
+                    None
+                }
+                _ => {
+                    let named: Vec<String> = leaves
+                        .iter()
+                        .map(|l| {
+                            l.as_ref()
+                                .map_or_else(|| "the first party".to_owned(), |n| format!("{n:?}"))
+                        })
+                        .collect();
+                    self.err(
+                        wspan,
+                        format!(
+                            "client {:?} is the leaf of {} parties of call {call:?} ({}): say which with `party = \"…\"`",
+                            name(w),
+                            leaves.len(),
+                            named.join(", ")
+                        ),
+                    );
+                    None
+                }
+            };
+        };
+        if !info.multipoint {
+            self.err(
+                pspan,
+                format!("call {call:?} is point to point: it has no parties, so a step on it takes no `party`"),
+            );
+            return None;
+        }
+        let Some(p) = state.parties.get(&party) else {
+            self.err(pspan, format!("no party named {party:?} was added before this step"));
+            return None;
+        };
+        if p.call != call {
+            self.err(
+                pspan,
+                format!("party {party:?} belongs to call {:?}, not {call:?}", p.call),
+            );
+            return None;
+        }
+        if let Some(at) = p.dropped {
+            self.err(pspan, format!("party {party:?} was dropped at line {at}"));
+            return None;
+        }
+        if p.leaf != Some(w) {
+            let leaf = p.leaf.map_or_else(
+                || "no client (its address is not a declared SAP)".to_owned(),
+                |l| format!("{:?}", name(l)),
+            );
+            let hint = if w == info.caller {
+                " (the root acts on the whole call and gives no `party`)"
+            } else {
+                ""
+            };
+            self.err(
+                wspan,
+                format!(
+                    "client {:?} is not the leaf of party {party:?}: its leaf is {leaf}{hint}",
+                    name(w)
+                ),
+            );
+            return None;
+        }
+        Some(Some(party))
+    }
+
+    /// "only call C's root (R, who made it) <does>; W is not its root", for
+    /// a party step by someone else.
+    fn root_only(&self, clients: &[Client], w: usize, root: usize, call: &str, does: &str) -> String {
+        let name = |i: usize| clients.get(i).map_or("?", |c| c.name.as_str());
+        format!(
+            "only call {call:?}'s root ({:?}, who made it) {does}; {:?} is not its root",
+            name(root),
+            name(w)
+        )
     }
 
     fn needs_af(&mut self, state: &State, who: usize, span: &Span, clients: &[Client]) -> bool {
@@ -770,6 +944,10 @@ impl Parser<'_> {
                     );
                     return None;
                 }
+                let callee = match &to {
+                    Target::Sap { owner, .. } => Some(*owner),
+                    Target::Echo | Target::Undeclared(_) => None,
+                };
                 let party = match party {
                     Some((p, pspan)) if !multipoint => {
                         self.err(
@@ -782,14 +960,17 @@ impl Parser<'_> {
                         if state.parties.contains_key(&p) {
                             self.err(pspan, format!("a party named {p:?} already exists"));
                         }
-                        state.parties.insert(p.clone(), call.clone());
+                        state.parties.insert(
+                            p.clone(),
+                            PartyInfo {
+                                call: call.clone(),
+                                leaf: callee,
+                                dropped: None,
+                            },
+                        );
                         Some(p)
                     }
                     None => None,
-                };
-                let callee = match &to {
-                    Target::Sap { owner, .. } => Some(*owner),
-                    Target::Echo | Target::Undeclared(_) => None,
                 };
                 state.calls.insert(
                     call.clone(),
@@ -797,6 +978,7 @@ impl Parser<'_> {
                         caller: w,
                         callee,
                         multipoint,
+                        first_party: party.clone(),
                     },
                 );
                 Some(Action::MakeCall {
@@ -814,7 +996,8 @@ impl Parser<'_> {
                 let (w, span) = who.clone()?;
                 let client = clients.get(w)?;
                 let call = call?;
-                if state.calls.get(&call).is_some_and(|c| c.callee != Some(w)) {
+                let party = self.end(&mut f, state, clients, (w, span.clone()), &call)?;
+                if party.is_none() && state.calls.get(&call).is_some_and(|c| c.callee != Some(w)) {
                     self.err(
                         span,
                         format!("only the callee answers call {call:?}; {:?} made it", client.name),
@@ -834,6 +1017,7 @@ impl Parser<'_> {
                 }
                 Some(Action::Answer {
                     call,
+                    party,
                     status: given.unwrap_or(client.answer_status),
                 })
             }
@@ -842,26 +1026,43 @@ impl Parser<'_> {
                 let call = self.call(&mut f, state, clients, w, &what);
                 let party = self.required_string(&mut f, "party", "a name for the new party", &what);
                 let to = self.target(&mut f, clients, &what);
+                let (w, span) = who.clone()?;
                 let (call, (party, pspan), to) = (call?, party?, to?);
-                if state.calls.get(&call).is_some_and(|c| !c.multipoint) {
+                let info = state.calls.get(&call)?;
+                if !info.multipoint {
                     self.err(
                         pspan,
                         format!("call {call:?} is point to point: parties need `multipoint = true` on its make_call"),
                     );
                     return None;
                 }
+                if info.caller != w {
+                    self.err(span, self.root_only(clients, w, info.caller, &call, "adds parties"));
+                    return None;
+                }
                 if state.parties.contains_key(&party) {
                     self.err(pspan, format!("a party named {party:?} already exists"));
                     return None;
                 }
-                state.parties.insert(party.clone(), call.clone());
+                let leaf = match &to {
+                    Target::Sap { owner, .. } => Some(*owner),
+                    Target::Echo | Target::Undeclared(_) => None,
+                };
+                state.parties.insert(
+                    party.clone(),
+                    PartyInfo {
+                        call: call.clone(),
+                        leaf,
+                        dropped: None,
+                    },
+                );
                 Some(Action::AddParty { call, party, to })
             }
             "drop_party" => {
                 let party = self.required_string(&mut f, "party", "a party an earlier step made", &what);
-                who.clone()?;
+                let (w, span) = who.clone()?;
                 let (party, pspan) = party?;
-                if !state.parties.contains_key(&party) {
+                let Some(p) = state.parties.get(&party) else {
                     self.err(
                         pspan,
                         format!(
@@ -870,8 +1071,21 @@ impl Parser<'_> {
                         ),
                     );
                     return None;
+                };
+                if let Some(at) = p.dropped {
+                    self.err(pspan, format!("party {party:?} was dropped at line {at}"));
+                    return None;
                 }
-                Some(Action::DropParty { party })
+                let call = p.call.clone();
+                let root = state.calls.get(&call).map_or(usize::MAX, |c| c.caller);
+                if root != w {
+                    self.err(span, self.root_only(clients, w, root, &call, "drops its parties"));
+                    return None;
+                }
+                if succeeds && let Some(p) = state.parties.get_mut(&party) {
+                    p.dropped = Some(line);
+                }
+                Some(Action::DropParty { call, party })
             }
             "send" => {
                 let w = who.clone().map(|(w, _)| w);
@@ -892,10 +1106,13 @@ impl Parser<'_> {
                 if !has_size {
                     self.err(at, format!("{what} needs `size = N` (bytes in each NBL)"));
                 }
-                who.clone()?;
-                let (call, (count, _), (size, _)) = (call?, count?, size?);
+                let w = who.clone()?;
+                let call = call?;
+                let party = self.end(&mut f, state, clients, w, &call)?;
+                let ((count, _), (size, _)) = (count?, size?);
                 Some(Action::Send {
                     call,
+                    party,
                     count: u32::try_from(count).unwrap_or(u32::MAX),
                     size: u32::try_from(size).unwrap_or(u32::MAX),
                 })
@@ -912,17 +1129,22 @@ impl Parser<'_> {
                         format!("{what} needs `flowspec = {{ rate = N, max_sdu = N }}` (the new QoS)"),
                     );
                 }
-                who.clone()?;
+                let w = who.clone()?;
+                let call = call?;
+                let party = self.end(&mut f, state, clients, w, &call)?;
                 Some(Action::ModifyQos {
-                    call: call?,
+                    call,
+                    party,
                     flow: flow?,
                 })
             }
             "close_call" => {
                 let w = who.clone().map(|(w, _)| w);
                 let call = self.call(&mut f, state, clients, w, &what);
-                who.clone()?;
-                Some(Action::CloseCall { call: call? })
+                let w = who.clone()?;
+                let call = call?;
+                let party = self.end(&mut f, state, clients, w, &call)?;
+                Some(Action::CloseCall { call, party })
             }
             "halt" => {
                 state.halted = Some(line);
@@ -1088,8 +1310,27 @@ do = "halt"
             s.steps[4].action,
             Action::Answer {
                 call: "m".into(),
+                party: Some("first".into()),
                 status: NDIS_STATUS_SUCCESS
+            },
+            "bob is the leaf of one party of m: the parser names it"
+        );
+        assert_eq!(
+            s.steps[6].action,
+            Action::DropParty {
+                call: "m".into(),
+                party: "second".into()
             }
+        );
+        assert_eq!(
+            s.steps[7].action,
+            Action::Send {
+                call: "m".into(),
+                party: Some("first".into()),
+                count: 3,
+                size: 64
+            },
+            "\"second\" was dropped, so bob's one leaf is \"first\"'s"
         );
         assert_eq!(s.steps[7].expect.received, Some(3));
         assert_eq!(s.steps[7].expect.bytes, Some(192));
@@ -1097,6 +1338,7 @@ do = "halt"
             s.steps[8].action,
             Action::ModifyQos {
                 call: "m".into(),
+                party: None,
                 flow: Flow {
                     rate: 2_000_000_000,
                     max_sdu: 1500
@@ -1130,6 +1372,7 @@ do = "halt"
             s.steps[4].action,
             Action::Answer {
                 call: "m".into(),
+                party: Some("first".into()),
                 status: NDIS_STATUS_NOT_ACCEPTED
             }
         );
@@ -1147,5 +1390,244 @@ do = "halt"
         assert!(shown.starts_with("f.toml:1:8: `name` must be a string"), "{shown}");
         assert!(shown.contains("    5 | bogus = 1\n      | ^\n"), "{shown}");
         assert!(shown.ends_with("2 error(s) in f.toml"), "{shown}");
+    }
+
+    /// A multipoint call: bob's first party "b", carol's pended party "c".
+    const MULTIPOINT: &str = r#"name = "mp"
+
+[[client]]
+name = "alice"
+
+[[client]]
+name = "bob"
+saps = ["bob", "bob2"]
+
+[[client]]
+name = "carol"
+answers = "pend"
+saps = ["carol"]
+
+[[step]]
+do = "open_af"
+client = "alice"
+
+[[step]]
+do = "open_af"
+client = "bob"
+
+[[step]]
+do = "open_af"
+client = "carol"
+
+[[step]]
+do = "make_call"
+client = "alice"
+call = "m"
+to = "bob"
+multipoint = true
+party = "b"
+
+[[step]]
+do = "add_party"
+client = "alice"
+call = "m"
+party = "c"
+to = "carol"
+expect = "PENDING"
+
+[[step]]
+do = "answer"
+client = "carol"
+call = "m"
+party = "c"
+
+[[step]]
+do = "send"
+client = "alice"
+call = "m"
+count = 1
+size = 64
+
+[[step]]
+do = "drop_party"
+client = "alice"
+party = "c"
+
+[[step]]
+do = "close_call"
+client = "alice"
+call = "m"
+"#;
+
+    #[test]
+    fn a_multipoint_file_resolves_each_step_to_the_end_that_takes_it() {
+        let s = parse("mp.toml", MULTIPOINT).unwrap_or_else(|e| panic!("{e}"));
+        let answer = Action::Answer {
+            call: "m".into(),
+            party: Some("c".into()),
+            status: NDIS_STATUS_SUCCESS,
+        };
+        assert_eq!(s.steps[5].action, answer);
+        assert_eq!(
+            s.describe(&s.steps[5]),
+            "carol accepts party \"c\" of call \"m\" (pended answer)"
+        );
+        assert_eq!(
+            s.steps[6].action,
+            Action::Send {
+                call: "m".into(),
+                party: None,
+                count: 1,
+                size: 64
+            },
+            "the root sends on the whole call"
+        );
+        assert_eq!(
+            s.steps[8].action,
+            Action::CloseCall {
+                call: "m".into(),
+                party: None
+            }
+        );
+        // carol is the leaf of one party: `party` may be left out.
+        let implicit = MULTIPOINT.replacen(
+            "client = \"carol\"\ncall = \"m\"\nparty = \"c\"\n",
+            "client = \"carol\"\ncall = \"m\"\n",
+            1,
+        );
+        let s = parse("mp.toml", &implicit).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.steps[5].action, answer);
+        // A leaf hangs up its own party.
+        let hang_up = MULTIPOINT.replacen(
+            "do = \"drop_party\"",
+            "do = \"close_call\"\nclient = \"bob\"\ncall = \"m\"\n\n[[step]]\ndo = \"drop_party\"",
+            1,
+        );
+        let s = parse("mp.toml", &hang_up).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.steps[7].action,
+            Action::CloseCall {
+                call: "m".into(),
+                party: Some("b".into())
+            }
+        );
+        assert_eq!(s.describe(&s.steps[7]), "bob hangs up its party \"b\" of call \"m\"");
+        assert_eq!(super::super::phase(&s.steps[7].action), "party");
+    }
+
+    /// Each party mistake, refused at the offending key: the replacement
+    /// of `from` by `to` in [`MULTIPOINT`], the text the error points at
+    /// (its first occurrence from the replacement on), and its words.
+    #[test]
+    fn party_mistakes_are_refused_at_the_offending_key() {
+        let cases: &[(&str, &str, &str, &str, &str)] = &[
+            (
+                "a party answer by a client that is not its leaf",
+                "client = \"carol\"\ncall = \"m\"\nparty = \"c\"",
+                "client = \"carol\"\ncall = \"m\"\nparty = \"b\"",
+                "\"carol\"",
+                "client \"carol\" is not the leaf of party \"b\": its leaf is \"bob\"",
+            ),
+            (
+                "an answer on a party that does not exist",
+                "\"carol\"\ncall = \"m\"\nparty = \"c\"\n",
+                "\"carol\"\ncall = \"m\"\nparty = \"zed\"\n",
+                "\"zed\"",
+                "no party named \"zed\" was added before this step",
+            ),
+            (
+                "a drop_party by a client that is not the root",
+                "do = \"drop_party\"\nclient = \"alice\"",
+                "do = \"drop_party\"\nclient = \"carol\"",
+                "\"carol\"",
+                "only call \"m\"'s root (\"alice\", who made it) drops its parties; \"carol\" is not its root",
+            ),
+            (
+                "an add_party by a client that is not the root",
+                "do = \"add_party\"\nclient = \"alice\"",
+                "do = \"add_party\"\nclient = \"bob\"",
+                "\"bob\"",
+                "only call \"m\"'s root (\"alice\", who made it) adds parties; \"bob\" is not its root",
+            ),
+            (
+                "an add_party to a point-to-point call",
+                "multipoint = true\nparty = \"b\"\n",
+                "",
+                "\"c\"",
+                "call \"m\" is point to point: parties need `multipoint = true`",
+            ),
+            (
+                "`party` given by the root",
+                "client = \"alice\"\ncall = \"m\"\ncount = 1",
+                "client = \"alice\"\ncall = \"m\"\nparty = \"b\"\ncount = 1",
+                "\"alice\"",
+                "client \"alice\" is not the leaf of party \"b\": its leaf is \"bob\" (the root acts on the whole call",
+            ),
+            (
+                "a party dropped twice",
+                "[[step]]\ndo = \"close_call\"",
+                "[[step]]\ndo = \"drop_party\"\nclient = \"alice\"\nparty = \"c\"\n\n[[step]]\ndo = \"close_call\"",
+                "\"c\"",
+                "party \"c\" was dropped at line 56",
+            ),
+            (
+                "a leaf acting after its only party was dropped",
+                "[[step]]\ndo = \"close_call\"",
+                "[[step]]\ndo = \"send\"\nclient = \"carol\"\ncall = \"m\"\ncount = 1\nsize = 1\n\n[[step]]\ndo = \"close_call\"",
+                "\"carol\"",
+                "client \"carol\" has no party left in call \"m\"",
+            ),
+            (
+                "a leaf of two parties that does not say which",
+                "[[step]]\ndo = \"answer\"",
+                "[[step]]\ndo = \"add_party\"\nclient = \"alice\"\ncall = \"m\"\nparty = \"b2\"\nto = \"bob2\"\n\n\
+                 [[step]]\ndo = \"send\"\nclient = \"bob\"\ncall = \"m\"\ncount = 1\nsize = 1\n\n[[step]]\ndo = \"answer\"",
+                "\"bob\"\ncall",
+                "client \"bob\" is the leaf of 2 parties of call \"m\" (\"b\", \"b2\"): say which with `party = \"…\"`",
+            ),
+            (
+                "`party` on a point-to-point call",
+                "[[step]]\ndo = \"close_call\"",
+                "[[step]]\ndo = \"make_call\"\nclient = \"alice\"\ncall = \"p\"\nto = \"bob2\"\n\n\
+                 [[step]]\ndo = \"close_call\"\nclient = \"bob\"\ncall = \"p\"\nparty = \"b\"\n\n[[step]]\ndo = \"close_call\"",
+                "\"b\"\n",
+                "call \"p\" is point to point: it has no parties, so a step on it takes no `party`",
+            ),
+            (
+                "a party of another call",
+                "[[step]]\ndo = \"close_call\"",
+                "[[step]]\ndo = \"make_call\"\nclient = \"alice\"\ncall = \"n\"\nto = \"bob2\"\nmultipoint = true\n\n\
+                 [[step]]\ndo = \"close_call\"\nclient = \"bob\"\ncall = \"n\"\nparty = \"b\"\n\n[[step]]\ndo = \"close_call\"",
+                "\"b\"\n",
+                "party \"b\" belongs to call \"m\", not \"n\"",
+            ),
+            (
+                "a first party named like an existing one",
+                "[[step]]\ndo = \"close_call\"",
+                "[[step]]\ndo = \"make_call\"\nclient = \"alice\"\ncall = \"n\"\nto = \"bob2\"\nmultipoint = true\n\
+                 party = \"c\"\n\n[[step]]\ndo = \"close_call\"",
+                "\"c\"\n\n",
+                "a party named \"c\" already exists",
+            ),
+        ];
+        for (what, from, to, at, words) in cases {
+            let start = MULTIPOINT
+                .find(from)
+                .unwrap_or_else(|| panic!("{what}: {from:?} not in MULTIPOINT"));
+            let text = MULTIPOINT.replacen(from, to, 1);
+            let offset = text[start..]
+                .find(at)
+                .map(|o| o + start)
+                .unwrap_or_else(|| panic!("{what}: {at:?} not in the replacement"));
+            let line = text[..offset].matches('\n').count() + 1;
+            let column = offset - text[..offset].rfind('\n').map_or(0, |n| n + 1) + 1;
+            let e = parse("mp.toml", &text).expect_err(what);
+            assert!(
+                e.errors
+                    .iter()
+                    .any(|e| (e.line, e.column) == (line, column) && e.message.contains(words)),
+                "{what}: want {line}:{column} {words:?}, got:\n{e}"
+            );
+        }
     }
 }
