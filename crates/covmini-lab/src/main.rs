@@ -4,10 +4,11 @@
 //! step and a summary table, and exits non-zero on any unmet expectation,
 //! contract violation or leak, naming the rule id and the step.
 //!
-//! The built-in story is `scenarios/story.toml`, compiled in: two clients
-//! open covmini's AF, one registers a SAP, the other calls it, data flows
-//! both ways (zero copy), the caller hangs up, calls covmini's echo address
-//! and gets its data back, and the adapter halts and the driver unloads.
+//! The built-in story is `scenarios/story.toml`, compiled in: three clients
+//! open covmini's AF, the caller calls the callee, data flows both ways
+//! (zero copy), the caller hangs up; a multipoint call to the callee, where
+//! a party (the third client) joins, gets the caller's data and leaves; an
+//! echo call; and the adapter halts and the driver unloads.
 //!
 //! Modules: `cli` (the clap types), `scenario` (the file format: parsing
 //! and checking, apart from running), `runner` (runs a scenario on the

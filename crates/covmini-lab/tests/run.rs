@@ -1,4 +1,5 @@
-//! The lab as a newcomer runs it: the built-in story passes with zero
+//! The lab as a newcomer runs it: the built-in story (a call, a party
+//! joining and leaving a multipoint call, an echo call) passes with zero
 //! violations, each step is reported with its phase and line, the summary
 //! table closes the output, and `--trace`/`--diagram` write a JSON trace
 //! that parses and an SVG that is well-formed XML naming the three lanes.
@@ -15,6 +16,11 @@ fn the_built_in_story_runs_clean_and_ends_with_the_summary_table() {
         "caller makes call \"talk\" to \"lab-callee\" → SUCCESS",
         "callee sends 1 NBL of 1500 B on call \"talk\" → SUCCESS",
         "caller closes call \"talk\" → SUCCESS",
+        "call     ok   caller makes multipoint call \"group\"; its first party: \"lab-callee\" → SUCCESS",
+        "party    ok   a party joins: caller adds \"lab-leaf\" to call \"group\" → SUCCESS",
+        "data     ok   caller sends 3 NBLs of 512 B on call \"group\" to both parties → SUCCESS",
+        "party    ok   the party leaves: caller drops \"leaf\"; covmini closes its VC → SUCCESS",
+        "caller closes call \"group\" with its last party → SUCCESS",
         "caller makes call \"echo\" to \"echo\" → SUCCESS",
         "NDIS halts the adapter",
         "unload the driver",
@@ -38,6 +44,9 @@ fn the_built_in_story_runs_clean_and_ends_with_the_summary_table() {
         "| data caller → callee ",
         "| data callee → caller ",
         "| data caller → echo → caller ",
+        "| data caller → leaf ",
+        "| parties joined ",
+        "| parties left ",
         "| violations ",
         "| leaks ",
     ] {
@@ -51,7 +60,18 @@ fn no_command_runs_the_story_and_quiet_prints_only_the_summary() {
     assert_eq!(code, Some(0), "{stdout}");
     assert!(!stdout.contains(" ok "), "quiet prints no step lines:\n{stdout}");
     assert!(stdout.contains("| result "), "{stdout}");
-    assert!(stdout.contains("2 NBLs, 128 bytes"), "{stdout}");
+    // The callee got 2 × 64 B on the call and 3 × 512 B as the first
+    // party of the multipoint call; the leaf the same 3 × 512 B.
+    assert!(
+        stdout.contains("| data caller → callee           | 5 NBLs, 1664 bytes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| data caller → leaf             | 3 NBLs, 1536 bytes"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| parties joined                 | 2 "), "{stdout}");
+    assert!(stdout.contains("| parties left                   | 2 "), "{stdout}");
 }
 
 #[test]
