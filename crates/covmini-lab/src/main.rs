@@ -13,7 +13,8 @@
 //! Modules: `cli` (the clap types), `scenario` (the file format: parsing
 //! and checking, apart from running), `runner` (runs a scenario on the
 //! emulator), `image` (`--sys`: host build or a loaded kernel image),
-//! `progress` (the live view), `summary` (the closing table), `trace`
+//! `out` (stdout: a reader that goes away ends the lab quietly, status
+//! 141), `progress` (the live view), `summary` (the closing table), `trace`
 //! (`--trace FILE.json`), `diagram` (`--diagram FILE.svg`) and `bench`
 //! (`covmini-lab bench`: covmini against the empty-MCM baseline, see
 //! BENCHMARKS.md).
@@ -23,6 +24,7 @@ mod bench;
 mod cli;
 mod diagram;
 mod image;
+mod out;
 mod progress;
 mod runner;
 mod scenario;
@@ -52,7 +54,7 @@ fn main() -> ExitCode {
         None => run(cli.quiet, cli.sys.as_deref(), &RunArgs::default()),
         Some(Command::Run(args)) => run(cli.quiet, cli.sys.as_deref(), &args),
         Some(Command::Rules) => {
-            print!("{}", ndis_emu::rules::catalog_markdown());
+            out::print(&ndis_emu::rules::catalog_markdown());
             ExitCode::SUCCESS
         }
         Some(Command::Bench(args)) => {
@@ -84,12 +86,12 @@ fn run(quiet: bool, sys: Option<&Path>, args: &RunArgs) -> ExitCode {
         }
     };
     if args.check {
-        println!(
-            "{file}: ok: {:?}, {} client(s), {} step(s)",
+        out::print(&format!(
+            "{file}: ok: {:?}, {} client(s), {} step(s)\n",
             scenario.name,
             scenario.clients.len(),
             scenario.steps.len()
-        );
+        ));
         return ExitCode::SUCCESS;
     }
     let (entry, build) = match image::driver_entry(sys) {
@@ -102,18 +104,18 @@ fn run(quiet: bool, sys: Option<&Path>, args: &RunArgs) -> ExitCode {
     let seed = args.seed.unwrap_or(scenario.seed);
     let mode = progress::Mode::pick(quiet);
     if mode != progress::Mode::Quiet {
-        println!(
-            "covmini-lab: {:?} ({file}) against covmini ({build}) under ndis-emu, {} rules enforced, seed {seed}",
+        out::print(&format!(
+            "covmini-lab: {:?} ({file}) against covmini ({build}) under ndis-emu, {} rules enforced, seed {seed}\n",
             scenario.name,
             ndis_emu::rules::all().len()
-        );
+        ));
         if mode == progress::Mode::Plain {
-            println!(
-                "each step: its phase, outcome, status and line; then {}",
+            out::print(&format!(
+                "each step: its phase, outcome, status and line; then {}\n",
                 progress::COMPACT_LEGEND
-            );
+            ));
         }
-        println!();
+        out::print("\n");
     }
     let mut view = progress::View::new(mode, args.verbose, runner::planned_steps(&scenario));
     let outcome = runner::run(&scenario, entry, seed, |i, step, counters, events| {
@@ -136,23 +138,21 @@ fn run(quiet: bool, sys: Option<&Path>, args: &RunArgs) -> ExitCode {
         written &= write_artifact(&mut artifacts, "diagram (SVG)", path, &svg);
     }
     let problems = summary::problems(&outcome.steps, &outcome.report);
-    println!();
-    print!("{problems}");
+    let mut end = format!("\n{problems}");
     if !problems.is_empty() {
-        println!();
+        end.push('\n');
     }
     if !artifacts.is_empty() {
-        println!("{artifacts}");
+        end.push_str(&artifacts);
+        end.push('\n');
     }
-    print!(
-        "{}",
-        summary::table(
-            &format!("{:?} ({file}), covmini {build}, seed {seed}", scenario.name),
-            &outcome.steps,
-            &outcome.counters,
-            &outcome.report
-        )
-    );
+    end.push_str(&summary::table(
+        &format!("{:?} ({file}), covmini {build}, seed {seed}", scenario.name),
+        &outcome.steps,
+        &outcome.counters,
+        &outcome.report,
+    ));
+    out::print(&end);
     if outcome.passed() && written {
         ExitCode::SUCCESS
     } else {

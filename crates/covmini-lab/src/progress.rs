@@ -9,8 +9,11 @@
 //! adds every NDIS↔driver event under the step that caused it.
 //!
 //! It owns only the wording and the terminal handling; it decides nothing.
+//! It prints through `crate::out`, so a reader that goes away mid-run ends
+//! the lab at the next step.
 
-use std::io::{IsTerminal, Write};
+use std::fmt::Write;
+use std::io::IsTerminal;
 
 use ndis_emu::Event;
 
@@ -95,7 +98,7 @@ impl View {
         }
     }
 
-    fn clear_status(&mut self, out: &mut impl Write) {
+    fn clear_status(&mut self, out: &mut String) {
         if self.status_line {
             let _ = write!(out, "\r\x1b[2K");
             self.status_line = false;
@@ -107,7 +110,7 @@ impl View {
         if self.mode == Mode::Quiet {
             return;
         }
-        let mut out = std::io::stdout().lock();
+        let mut out = String::new();
         self.clear_status(&mut out);
         let n = index + 1;
         self.total = self.total.max(n);
@@ -148,13 +151,13 @@ impl View {
             );
             self.status_line = true;
         }
-        let _ = out.flush();
+        crate::out::print(&out);
     }
 
     /// Ends the view (clears the status line).
     pub fn finish(&mut self) {
-        let mut out = std::io::stdout().lock();
+        let mut out = String::new();
         self.clear_status(&mut out);
-        let _ = out.flush();
+        crate::out::print(&out);
     }
 }
