@@ -1,32 +1,46 @@
 //! `--diagram FILE.svg`: the run as a sequence diagram, for a design review.
 //!
-//! Three lifelines: the scripted clients, NDIS (ndis-emu) and covmini. Each
-//! scenario step opens a shaded band; under it, one row per trace event:
-//! `->` NDIS calls a covmini handler (solid arrow NDIS → covmini), `<-` the
-//! handler returns (dashed arrow back, labelled with its status), `=>`
-//! covmini calls an NDIS DDI (solid arrow covmini → NDIS; when NDIS passes
-//! it on to a client — an incoming call, a receive, a send completion — a
-//! dotted arrow continues to the clients), `!!` a fault ndis-emu injected.
-//! Long runs of the same call (hundreds of NBL allocations when an AF opens)
-//! collapse into one arrow labelled `×N`. Violations are red rows with the
-//! rule id, and the event they happened in is drawn red.
+//! Lifelines: one per scripted client, then NDIS (ndis-emu) and covmini.
+//! Each scenario step opens a shaded band; under it, one row per trace
+//! event: `->` NDIS calls a covmini handler (solid arrow NDIS → covmini; when
+//! a client's request caused it, a dotted arrow comes from that client's
+//! lane), `<-` the handler returns (dashed arrow back, labelled with its
+//! status), `=>` covmini calls an NDIS DDI (solid arrow covmini → NDIS; when
+//! NDIS passes it on to a client — an incoming call, a receive, a send
+//! completion — a dotted arrow continues to that client's lane), `!!` a
+//! fault ndis-emu injected. Which client: the owner of the first NDIS
+//! handle the event names ([`Lanes::owner_in`]); a returned receive is the
+//! client the oldest unreturned indication went to; failing both, the
+//! step's acting client for a request, "a client" otherwise.
+//! Long runs of the same call to the same lane (hundreds of NBL allocations
+//! when an AF opens) collapse into one arrow labelled `×N`. Violations are
+//! red rows with the rule id, and the event they happened in is drawn red.
 //!
 //! Plain string building; no dependencies.
 
+use std::collections::VecDeque;
 use std::fmt::Write;
 
 use ndis_emu::{Event, Report};
 
-use crate::steps::Step;
+use crate::steps::{Lanes, Step};
 
 /// Runs of at least this many identical calls collapse into one arrow.
 pub const COLLAPSE_MIN_RUN: usize = 4;
 
-const WIDTH: u32 = 1480;
-const X_CLIENTS: u32 = 180;
-const X_NDIS: u32 = 520;
-const X_DRIVER: u32 = 860;
-const X_DETAIL: u32 = 975;
+/// The first client lane, the distance between client lanes, and from the
+/// last client lane to NDIS (room for the relay labels).
+const X_FIRST_CLIENT: u32 = 180;
+const LANE_GAP: u32 = 150;
+const CLIENTS_TO_NDIS: u32 = 250;
+/// NDIS → covmini, covmini → the detail column, the detail column's width.
+const NDIS_TO_DRIVER: u32 = 340;
+const DRIVER_TO_DETAIL: u32 = 115;
+const DETAIL_WIDTH: u32 = 505;
+/// Lane heads: NDIS's and covmini's, a client's (narrower than LANE_GAP).
+const HEAD_W: u32 = 190;
+const CLIENT_HEAD_W: u32 = 140;
+const CLIENT_HEAD_CHARS: usize = 13;
 const DETAIL_CHARS: usize = 70;
 const ROW: u32 = 30;
 const BAND: u32 = 34;
@@ -57,6 +71,41 @@ pub fn esc(text: &str) -> String {
     out
 }
 
+/// Where the lifelines and columns are, for a run with `clients` clients.
+struct Layout {
+    /// One lane per client (one unnamed lane when there are none).
+    clients: Vec<u32>,
+    ndis: u32,
+    driver: u32,
+    detail: u32,
+    width: u32,
+}
+
+impl Layout {
+    fn new(clients: usize) -> Self {
+        let n = u32::try_from(clients.max(1)).unwrap_or(1);
+        let clients: Vec<u32> = (0..n).map(|i| X_FIRST_CLIENT + i * LANE_GAP).collect();
+        let ndis = X_FIRST_CLIENT + (n - 1) * LANE_GAP + CLIENTS_TO_NDIS;
+        let driver = ndis + NDIS_TO_DRIVER;
+        let detail = driver + DRIVER_TO_DETAIL;
+        Self {
+            clients,
+            ndis,
+            driver,
+            detail,
+            width: detail + DETAIL_WIDTH,
+        }
+    }
+
+    /// The lane of client `c` (the first lane when unknown).
+    fn client(&self, c: Option<usize>) -> u32 {
+        c.and_then(|c| self.clients.get(c))
+            .or(self.clients.first())
+            .copied()
+            .unwrap_or(X_FIRST_CLIENT)
+    }
+}
+
 /// One row of the diagram: `count` consecutive events starting at `first`
 /// (count > 1 only for a collapsed run).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,15 +115,21 @@ pub struct Run {
 }
 
 /// Groups `events` into rows: a run of at least `min_run` consecutive
-/// events with the same direction and name becomes one row; shorter runs
-/// stay one row per event.
+/// events with the same direction, name and client lane (`lanes[k]` for
+/// event `k`; none when missing) becomes one row; shorter runs stay one row
+/// per event.
 #[must_use]
-pub fn collapse(events: &[Event], min_run: usize) -> Vec<Run> {
+pub fn collapse(events: &[Event], lanes: &[Option<usize>], min_run: usize) -> Vec<Run> {
+    let lane = |k: usize| lanes.get(k).copied().flatten();
     let mut rows = Vec::new();
     let mut i = 0;
     while i < events.len() {
         let mut j = i + 1;
-        while j < events.len() && events[j].dir == events[i].dir && events[j].name == events[i].name {
+        while j < events.len()
+            && events[j].dir == events[i].dir
+            && events[j].name == events[i].name
+            && lane(j) == lane(i)
+        {
             j += 1;
         }
         if j - i >= min_run.max(2) {
@@ -144,6 +199,7 @@ struct Svg {
     body: String,
     y: u32,
     row: usize,
+    at: Layout,
 }
 
 impl Svg {
@@ -151,8 +207,8 @@ impl Svg {
         if self.row % 2 == 1 {
             let _ = writeln!(
                 self.body,
-                r##"<rect x="0" y="{}" width="{WIDTH}" height="{h}" fill="#f3f5f8"/>"##,
-                self.y
+                r##"<rect x="0" y="{}" width="{}" height="{h}" fill="#f3f5f8"/>"##,
+                self.y, self.at.width
             );
         }
         self.row += 1;
@@ -204,7 +260,8 @@ impl Svg {
         if !detail.is_empty() {
             let _ = writeln!(
                 self.body,
-                r#"<text x="{X_DETAIL}" y="{y}" font-size="11.5" fill="{color}" font-family="DejaVu Sans Mono, monospace">{}</text>"#,
+                r#"<text x="{}" y="{y}" font-size="11.5" fill="{color}" font-family="DejaVu Sans Mono, monospace">{}</text>"#,
+                self.at.detail,
                 esc(&truncate(detail, DETAIL_CHARS))
             );
         }
@@ -212,7 +269,10 @@ impl Svg {
 }
 
 /// A dotted arrow on the clients' side of NDIS: what a client did that made
-/// NDIS call covmini, or a DDI call NDIS passes on to a client.
+/// NDIS call covmini, or a DDI call NDIS passes on to a client. Its label
+/// (which client) ends just left of NDIS's lifeline, in the gap no client
+/// lane crosses, so labels never sit on a lifeline whichever lane the arrow
+/// reaches; a white halo keeps it clear of the arrow's dots.
 fn relay(svg: &mut Svg, from: u32, to: u32, color: &str, label: &str) {
     let y = svg.y + ROW - 9;
     let back = if to > from { to - 10 } else { to + 10 };
@@ -224,8 +284,8 @@ fn relay(svg: &mut Svg, from: u32, to: u32, color: &str, label: &str) {
     );
     let _ = writeln!(
         svg.body,
-        r#"<text x="{}" y="{}" text-anchor="middle" font-size="11.5" font-style="italic" fill="{color}">{}</text>"#,
-        (from + to) / 2,
+        r##"<text x="{}" y="{}" text-anchor="end" font-size="11.5" font-style="italic" fill="{color}" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
+        svg.at.ndis - 16,
         y - 5,
         esc(label)
     );
@@ -242,8 +302,9 @@ fn from_client(name: &str) -> bool {
         )
 }
 
-/// Draws one trace row.
-fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool) {
+/// Draws one trace row; `client` is the lane its relay reaches, by name
+/// (`None`: unknown).
+fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool, client: (Option<usize>, Option<&str>)) {
     let e = &events[run.first];
     svg.shade(ROW);
     let last = &events[run.first + run.count - 1];
@@ -267,13 +328,15 @@ fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool) {
     if run.count > 1 && !detail.is_empty() {
         detail = format!("first: {detail}");
     }
+    let (lane, who) = (svg.at.client(client.0), client.1.unwrap_or("a client"));
+    let (ndis, driver) = (svg.at.ndis, svg.at.driver);
     let color;
     match e.dir {
         "->" => {
             color = pick(C_CALL);
-            svg.arrow(X_NDIS, X_DRIVER, color, false, &name, true);
+            svg.arrow(ndis, driver, color, false, &name, true);
             if from_client(e.name) {
-                relay(svg, X_CLIENTS, X_NDIS, color, "from the client");
+                relay(svg, lane, ndis, color, &format!("from {who}"));
             }
         }
         "<-" => {
@@ -286,22 +349,22 @@ fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool) {
                 }
                 None => format!("{name} returns"),
             };
-            svg.arrow(X_DRIVER, X_NDIS, color, true, &label, false);
+            svg.arrow(driver, ndis, color, true, &label, false);
         }
         "!!" => {
             color = pick(C_FAULT);
             let _ = writeln!(
                 svg.body,
-                r#"<text x="{X_NDIS}" y="{}" text-anchor="middle" font-size="13" font-weight="700" fill="{color}">⚡ injected fault: {}</text>"#,
+                r#"<text x="{ndis}" y="{}" text-anchor="middle" font-size="13" font-weight="700" fill="{color}">⚡ injected fault: {}</text>"#,
                 svg.y + ROW - 10,
                 esc(&name)
             );
         }
         _ => {
             color = pick(C_DDI);
-            svg.arrow(X_DRIVER, X_NDIS, color, false, &name, false);
+            svg.arrow(driver, ndis, color, false, &name, false);
             if reaches_client(e.name) {
-                relay(svg, X_NDIS, X_CLIENTS, color, "delivered to the client");
+                relay(svg, ndis, lane, color, &format!("to {who}"));
             }
         }
     }
@@ -309,7 +372,52 @@ fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool) {
     svg.y += ROW;
 }
 
+/// Whether an event has a relay to or from a client's lane.
+fn relayed(e: &Event) -> bool {
+    (e.dir == "->" && from_client(e.name)) || (e.dir == "=>" && reaches_client(e.name))
+}
+
+/// The client lane of each relayed event in `step`'s range (others: none),
+/// written into `out`. `unreturned` carries, across steps, the client of
+/// each receive indication not returned yet, oldest first: NDIS returns
+/// them in that order, and MiniportReturnNetBufferLists names no VC.
+fn client_lanes(
+    events: &[Event],
+    step: &Step,
+    lanes: &Lanes,
+    unreturned: &mut VecDeque<Option<usize>>,
+    out: &mut [Option<usize>],
+) {
+    for k in step.events.clone() {
+        let (Some(e), Some(slot)) = (events.get(k), out.get_mut(k)) else {
+            continue;
+        };
+        if !relayed(e) {
+            continue;
+        }
+        let owner = lanes.owner_in(&e.detail);
+        *slot = match (e.dir, e.name) {
+            ("=>", "NdisMCoIndicateReceiveNetBufferLists") => {
+                // NDIS_RECEIVE_FLAGS_RESOURCES (0x2): returned at once, not later.
+                let flags = e
+                    .detail
+                    .rsplit_once("flags 0x")
+                    .and_then(|(_, f)| u32::from_str_radix(f.trim(), 16).ok())
+                    .unwrap_or(0);
+                if flags & 0x2 == 0 {
+                    unreturned.push_back(owner);
+                }
+                owner
+            }
+            ("->", "MiniportReturnNetBufferLists") => unreturned.pop_front().flatten(),
+            ("->", _) => owner.or(step.client),
+            _ => owner,
+        };
+    }
+}
+
 fn band(svg: &mut Svg, n: usize, step: &Step) {
+    let width = svg.at.width;
     let (fill, edge) = if step.ok() {
         ("#e3edfb", "#9bb8e6")
     } else {
@@ -319,7 +427,7 @@ fn band(svg: &mut Svg, n: usize, step: &Step) {
         svg.body,
         r#"<rect x="6" y="{}" width="{}" height="{}" rx="5" fill="{fill}" stroke="{edge}"/>"#,
         svg.y + 3,
-        WIDTH - 12,
+        width - 12,
         BAND - 6
     );
     let mark = if step.ok() { "✓" } else { "✗ FAILED" };
@@ -339,7 +447,7 @@ fn band(svg: &mut Svg, n: usize, step: &Step) {
     let _ = writeln!(
         svg.body,
         r#"<text x="{}" y="{}" text-anchor="end" font-size="14.5" font-weight="700" fill="{}">{mark}</text>"#,
-        WIDTH - 20,
+        width - 20,
         svg.y + 23,
         if step.ok() { C_DDI } else { C_BAD }
     );
@@ -354,7 +462,7 @@ fn violation_row(svg: &mut Svg, report: &Report, i: usize) {
         svg.body,
         r##"<rect x="6" y="{}" width="{}" height="{}" fill="#fdecec" stroke="{C_BAD}" stroke-width="1.2"/>"##,
         svg.y + 2,
-        WIDTH - 12,
+        svg.at.width - 12,
         ROW - 4
     );
     let _ = writeln!(
@@ -374,13 +482,17 @@ fn culprit(report: &Report, range: std::ops::Range<usize>, call: &str) -> Option
         .find(|&k| report.events.get(k).is_some_and(|e| e.name == call))
 }
 
-/// The sequence diagram of a run.
+/// The sequence diagram of a run: `lanes` names the clients and which NDIS
+/// handles each owns.
 #[must_use]
-pub fn render(report: &Report, steps: &[Step], title: &str) -> String {
+pub fn render(report: &Report, steps: &[Step], lanes: &Lanes, title: &str) -> String {
+    let at = Layout::new(lanes.names.len());
+    let (width, ndis, driver, detail) = (at.width, at.ndis, at.driver, at.detail);
     let mut svg = Svg {
         body: String::new(),
         y: TOP + HEAD + 10,
         row: 0,
+        at,
     };
     let mut groups: Vec<Step> = steps.to_vec();
     let seen_e = steps.last().map_or(0, |s| s.events.end);
@@ -390,11 +502,17 @@ pub fn render(report: &Report, steps: &[Step], title: &str) -> String {
             text: "after the last step: unload checks (leaks)".to_owned(),
             phase: "driver",
             line: None,
+            client: None,
             status: None,
             failure: (seen_v != report.violations.len()).then(|| "leaks".to_owned()),
             events: seen_e..report.events.len(),
             violations: seen_v..report.violations.len(),
         });
+    }
+    let mut client_of = vec![None; report.events.len()];
+    let mut unreturned = VecDeque::new();
+    for step in &groups {
+        client_lanes(&report.events, step, lanes, &mut unreturned, &mut client_of);
     }
     for (i, step) in groups.iter().enumerate() {
         band(&mut svg, i + 1, step);
@@ -404,13 +522,16 @@ pub fn render(report: &Report, steps: &[Step], title: &str) -> String {
             .filter_map(|i| culprit(report, events.clone(), report.violations[i].call))
             .collect();
         let slice = report.events.get(events.clone()).unwrap_or(&[]);
-        for run in collapse(slice, COLLAPSE_MIN_RUN) {
+        let slice_lanes = client_of.get(events.clone()).unwrap_or(&[]);
+        for run in collapse(slice, slice_lanes, COLLAPSE_MIN_RUN) {
             let abs = Run {
                 first: run.first + events.start,
                 count: run.count,
             };
             let is_bad = (abs.first..abs.first + abs.count).any(|k| bad.contains(&k));
-            event_row(&mut svg, &report.events, abs, is_bad);
+            let lane = client_of.get(abs.first).copied().flatten();
+            let name = lane.and_then(|c| lanes.names.get(c)).map(String::as_str);
+            event_row(&mut svg, &report.events, abs, is_bad, (lane, name));
         }
         for i in violations {
             violation_row(&mut svg, report, i);
@@ -422,12 +543,12 @@ pub fn render(report: &Report, steps: &[Step], title: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">"#
     );
     let _ = writeln!(out, "<title>{}</title>", esc(title));
     let _ = writeln!(
         out,
-        r##"<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>"##
+        r##"<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>"##
     );
     let _ = writeln!(
         out,
@@ -448,8 +569,20 @@ pub fn render(report: &Report, steps: &[Step], title: &str) -> String {
         report.events.len(),
         esc(&verdict)
     );
-    legend(&mut out);
-    for x in [X_CLIENTS, X_NDIS, X_DRIVER] {
+    legend(&mut out, width);
+    let mut heads: Vec<(u32, u32, String)> = svg
+        .at
+        .clients
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let name = lanes.names.get(i).map_or("client(s)", String::as_str);
+            (*x, CLIENT_HEAD_W, truncate(name, CLIENT_HEAD_CHARS))
+        })
+        .collect();
+    heads.push((ndis, HEAD_W, "NDIS (ndis-emu)".to_owned()));
+    heads.push((driver, HEAD_W, "covmini".to_owned()));
+    for (x, _, _) in &heads {
         let _ = writeln!(
             out,
             r##"<line x1="{x}" y1="{}" x2="{x}" y2="{bottom}" stroke="#9aa5b1" stroke-width="1.2" stroke-dasharray="5 5"/>"##,
@@ -457,26 +590,21 @@ pub fn render(report: &Report, steps: &[Step], title: &str) -> String {
         );
     }
     out.push_str(&svg.body);
-    for (x, name) in [
-        (X_CLIENTS, "client(s)"),
-        (X_NDIS, "NDIS (ndis-emu)"),
-        (X_DRIVER, "covmini"),
-    ] {
+    for (x, w, name) in &heads {
         for y in [TOP, bottom] {
-            head(&mut out, x, y, name);
+            head(&mut out, *x, y, *w, name);
         }
     }
     let _ = writeln!(
         out,
-        r##"<text x="{X_DETAIL}" y="{}" font-size="13" font-weight="700" fill="#6a737d">arguments · objects · status</text>"##,
+        r##"<text x="{detail}" y="{}" font-size="13" font-weight="700" fill="#6a737d">arguments · objects · status</text>"##,
         TOP + HEAD / 2 + 5
     );
     out.push_str("</svg>\n");
     out
 }
 
-fn head(out: &mut String, x: u32, y: u32, name: &str) {
-    let w = 190;
+fn head(out: &mut String, x: u32, y: u32, w: u32, name: &str) {
     let _ = writeln!(
         out,
         r##"<rect x="{}" y="{y}" width="{w}" height="{HEAD}" rx="6" fill="#17263d"/><text x="{x}" y="{}" text-anchor="middle" font-size="16" font-weight="700" fill="#ffffff">{}</text>"##,
@@ -486,14 +614,14 @@ fn head(out: &mut String, x: u32, y: u32, name: &str) {
     );
 }
 
-fn legend(out: &mut String) {
+fn legend(out: &mut String, width: u32) {
     let (x0, y0) = (20, 78);
     let _ = writeln!(
         out,
         r##"<rect x="{}" y="{}" width="{}" height="76" rx="6" fill="#fafbfc" stroke="#d0d7de"/>"##,
         x0,
         y0,
-        WIDTH - 40
+        width - 40
     );
     let items: [(&str, &str, bool, &str); 4] = [
         ("->", C_CALL, false, "NDIS calls a covmini handler"),
@@ -530,7 +658,7 @@ fn legend(out: &mut String) {
     }
     let _ = writeln!(
         out,
-        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS delivering a call to a client. “×N”: N identical consecutive calls collapsed into one row. Left column: trace sequence number and IRQL. Bands: the steps and their line.</text>"##,
+        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS passing a call on to a client (one lane per client). “×N”: N identical consecutive calls collapsed into one row. Left column: sequence number and IRQL. Bands: the steps.</text>"##,
         x0 + 16,
         y0 + 58
     );
@@ -595,7 +723,7 @@ mod tests {
         events.push(ev(301, "=>", "DbgPrintEx", "a"));
         events.push(ev(302, "=>", "DbgPrintEx", "b"));
         events.push(ev(303, "<-", "ProtocolCmOpenAf", ""));
-        let rows = collapse(&events, COLLAPSE_MIN_RUN);
+        let rows = collapse(&events, &[], COLLAPSE_MIN_RUN);
         assert_eq!(
             rows,
             vec![
@@ -607,7 +735,14 @@ mod tests {
             ]
         );
         // A handler entry and its return share a name but not a direction.
-        assert_eq!(collapse(&events[..1], 1), vec![Run { first: 0, count: 1 }]);
+        assert_eq!(collapse(&events[..1], &[], 1), vec![Run { first: 0, count: 1 }]);
+        // Deliveries to different clients' lanes stay apart.
+        let fan: Vec<Event> = (0..6)
+            .map(|k| ev(k, "=>", "NdisMCoIndicateReceiveNetBufferLists", ""))
+            .collect();
+        let lanes = [Some(1), Some(2), Some(1), Some(2), Some(1), Some(2)];
+        assert_eq!(collapse(&fan, &lanes, COLLAPSE_MIN_RUN).len(), 6);
+        assert_eq!(collapse(&fan, &[Some(1); 6], COLLAPSE_MIN_RUN).len(), 1);
     }
 
     #[test]
@@ -638,12 +773,13 @@ mod tests {
             text: "add <the> adapter".to_owned(),
             phase: "driver",
             line: Some(4),
+            client: None,
             status: Some("SUCCESS".to_owned()),
             failure: None,
             events: 0..13,
             violations: 0..1,
         }];
-        let svg = render(&report, &steps, "a \"test\" & title");
+        let svg = render(&report, &steps, &Lanes::default(), "a \"test\" & title");
         assert!(svg.starts_with("<svg"));
         assert_well_formed(&svg);
         for want in [
@@ -656,10 +792,76 @@ mod tests {
             "[memory.ledger]",
             "Step 1: add &lt;the&gt; adapter (line 4) → SUCCESS",
             "a &quot;test&quot; &amp; title",
-            "delivered to the client",
+            "to a client",
         ] {
             assert!(svg.contains(want), "missing {want:?}");
         }
         assert!(svg.contains(C_BAD), "violations are drawn red");
+    }
+
+    /// Each client has its lane; an event's relay reaches the lane of the
+    /// client owning the handle it names, a returned receive the client the
+    /// oldest unreturned indication went to, and a request naming no known
+    /// handle comes from the step's acting client.
+    #[test]
+    fn relays_reach_the_lane_of_the_client_owning_the_handle() {
+        let events = vec![
+            ev(0, "->", "MiniportCoSendNetBufferLists", "VC 0xa0, 2 NBL(s)"),
+            ev(
+                1,
+                "=>",
+                "NdisMCoIndicateReceiveNetBufferLists",
+                "VC 0xc0 0x5000 x1 flags 0x1",
+            ),
+            ev(
+                2,
+                "=>",
+                "NdisMCoIndicateReceiveNetBufferLists",
+                "VC 0xe0 0x5100 x1 flags 0x1",
+            ),
+            ev(
+                3,
+                "=>",
+                "NdisMCoIndicateReceiveNetBufferLists",
+                "VC 0xe0 0x5200 x1 flags 0x3",
+            ),
+            ev(4, "<-", "MiniportCoSendNetBufferLists", ""),
+            ev(5, "->", "MiniportReturnNetBufferLists", "1 NBL(s)"),
+            ev(6, "->", "MiniportReturnNetBufferLists", "1 NBL(s)"),
+            ev(7, "->", "ProtocolCmCloseCall", "0x999"),
+        ];
+        let lanes = Lanes {
+            names: vec!["alice".into(), "bob".into(), "carol".into()],
+            owners: [(0xa0, 0), (0xc0, 1), (0xe0, 2)].into_iter().collect(),
+        };
+        let step = Step {
+            text: "alice sends".to_owned(),
+            phase: "data",
+            line: Some(9),
+            client: Some(0),
+            status: None,
+            failure: None,
+            events: 0..events.len(),
+            violations: 0..0,
+        };
+        let mut out = vec![None; events.len()];
+        client_lanes(&events, &step, &lanes, &mut VecDeque::new(), &mut out);
+        assert_eq!(
+            out,
+            [Some(0), Some(1), Some(2), Some(2), None, Some(1), Some(2), Some(0)],
+            "the RESOURCES indication (flags 0x3) is not returned later"
+        );
+        let report = Report {
+            events,
+            ..Report::default()
+        };
+        let svg = render(&report, &[step], &lanes, "lanes");
+        assert_well_formed(&svg);
+        let texts = |t: &str| svg.matches(&format!(">{t}</text>")).count();
+        assert_eq!(texts("alice"), 2, "a head at the top and the bottom");
+        assert_eq!((texts("bob"), texts("carol")), (2, 2));
+        assert_eq!(texts("from alice"), 2, "the send, and the close naming no known handle");
+        assert_eq!((texts("to bob"), texts("to carol")), (1, 2));
+        assert_eq!((texts("from bob"), texts("from carol")), (1, 1), "the returns");
     }
 }

@@ -133,6 +133,7 @@ fn run(quiet: bool, sys: Option<&Path>, args: &RunArgs) -> ExitCode {
         let svg = diagram::render(
             &outcome.report,
             &outcome.steps,
+            &outcome.lanes,
             &format!("covmini-lab: {}", scenario.name),
         );
         written &= write_artifact(&mut artifacts, "diagram (SVG)", path, &svg);

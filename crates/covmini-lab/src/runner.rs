@@ -33,7 +33,7 @@ use ndis_emu::{Af, CallSpec, CallState, Client, Emulator, Event, Party, Report, 
 use ndis_sys::{DRIVER_INITIALIZE, NDIS_STATUS, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
 
 use crate::scenario::{Action, Flow, Scenario, Step as Decl, Target, phase, status};
-use crate::steps::{Counters, Step};
+use crate::steps::{Counters, Lanes, Step};
 
 /// What a run left: its steps, counters and the emulator's report.
 pub struct Outcome {
@@ -43,6 +43,8 @@ pub struct Outcome {
     pub counters: Counters,
     /// The emulator's report (trace, violations, debug output).
     pub report: Report,
+    /// The clients, and the NDIS handles each owned.
+    pub lanes: Lanes,
 }
 
 impl Outcome {
@@ -130,6 +132,7 @@ struct Runner<'a, F> {
     parties: Vec<PartyRt>,
     counters: Counters,
     steps: Vec<Step>,
+    lanes: Lanes,
     events_seen: usize,
     violations_seen: usize,
     observer: F,
@@ -153,6 +156,10 @@ pub fn run(
         parties: Vec::new(),
         counters: Counters::default(),
         steps: Vec::new(),
+        lanes: Lanes {
+            names: scenario.clients.iter().map(|c| c.name.clone()).collect(),
+            owners: HashMap::new(),
+        },
         events_seen: 0,
         violations_seen: 0,
         observer,
@@ -165,6 +172,7 @@ pub fn run(
         steps: r.steps,
         counters,
         report,
+        lanes: r.lanes,
     }
 }
 
@@ -191,8 +199,19 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         self.scenario.clients.get(client).map_or("?", |c| c.name.as_str())
     }
 
+    /// Notes that NDIS handle `handle` belongs to `client`.
+    fn own(&mut self, handle: usize, client: usize) {
+        self.lanes.owners.insert(handle, client);
+    }
+
     /// Records a step that ended now and tells the observer.
-    fn record(&mut self, text: String, phase: &'static str, line: Option<usize>, done: Done) {
+    fn record(&mut self, text: String, phase: &'static str, at: (Option<usize>, Option<usize>), done: Done) {
+        let (line, client) = at;
+        for (i, c) in self.clients.iter().enumerate() {
+            for vc in self.emu.offered_vcs(c.handle) {
+                self.lanes.owners.insert(vc.0, i);
+            }
+        }
         let report = self.emu.report();
         let (events, violations) = (report.events.len(), report.violations.len());
         let range = self.events_seen..events;
@@ -211,6 +230,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             text,
             phase,
             line,
+            client,
             status: done.status.map(status::name),
             failure: done.failure,
             events: range.clone(),
@@ -233,7 +253,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         self.record(
             "load the driver: DriverEntry registers the CoNDIS miniport".to_owned(),
             "driver",
-            None,
+            (None, None),
             match loaded {
                 Ok(()) => Done::status(NDIS_STATUS_SUCCESS),
                 Err(e) => Done::fail(format!("load the driver: {e}")),
@@ -247,7 +267,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         self.record(
             "add the adapter: InitializeEx, then Restart".to_owned(),
             "driver",
-            None,
+            (None, None),
             match added {
                 Ok(()) => Done::status(NDIS_STATUS_SUCCESS),
                 Err(e) => Done::fail(format!("add the adapter: {e}")),
@@ -278,7 +298,12 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 let done = check_expectation(decl, done);
                 let failed = done.failure.is_some();
                 halted |= decl.action == Action::Halt && !failed;
-                self.record(self.scenario.describe(decl), phase(&decl.action), Some(decl.line), done);
+                self.record(
+                    self.scenario.describe(decl),
+                    phase(&decl.action),
+                    (Some(decl.line), decl.client),
+                    done,
+                );
                 if failed {
                     break;
                 }
@@ -291,7 +316,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 self.record(
                     "halt the adapter (end of the scenario): covmini asks every client to close its AF".to_owned(),
                     "driver",
-                    None,
+                    (None, None),
                     done,
                 );
             }
@@ -303,7 +328,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         self.record(
             "unload the driver: MiniportDriverUnload deregisters it".to_owned(),
             "driver",
-            None,
+            (None, None),
             done,
         );
     }
@@ -414,6 +439,9 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         if let Some(c) = self.clients.get_mut(who) {
             c.af = af;
         }
+        if let Some(af) = af {
+            self.own(af.0, who);
+        }
         Ok(Done::status(s))
     }
 
@@ -421,6 +449,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         let af = self.af(who)?;
         Ok(match self.emu.register_sap(af, SAP_TYPE_ADDRESS, address.as_bytes()) {
             Ok(sap) => {
+                self.own(sap.0, who);
                 if let Some(c) = self.clients.get_mut(who) {
                     c.saps.insert(address.to_owned(), sap);
                 }
@@ -541,6 +570,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             status: Some(s),
             failure: Some(format!("NdisCoCreateVc failed with {}", status::name(s))),
         })?;
+        self.own(vc.0, who);
         let callee = match to {
             Target::Sap { owner, .. } => Some(*owner),
             Target::Echo | Target::Undeclared(_) => None,
@@ -556,6 +586,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
         self.counters.calls_made += 1;
         let offered = self.new_offer(callee_handle, &before);
         if let Some(handle) = first_party {
+            self.own(handle.0, who);
             self.parties.push(PartyRt {
                 name: party.map(str::to_owned),
                 call: name.to_owned(),

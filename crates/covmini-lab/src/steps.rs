@@ -3,6 +3,7 @@
 //! group NDIS↔driver traffic under the client action that caused it, and the
 //! running counters the progress view and the summary show.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 /// One step of a run, as run.
@@ -15,6 +16,9 @@ pub struct Step {
     /// The scenario line it comes from; `None` for the lab's own steps
     /// (loading the driver, adding the adapter, the final halt and unload).
     pub line: Option<usize>,
+    /// The client that acted (an index into [`Lanes::names`]); `None` for
+    /// halt and the lab's own steps.
+    pub client: Option<usize>,
     /// The NDIS status it came to, by name, when it has one.
     pub status: Option<String>,
     /// Why it failed (an unmet expectation), or `None`.
@@ -39,6 +43,31 @@ impl Step {
             Some(l) => format!("step {n} (line {l}) “{}”", self.text),
             None => format!("step {n} “{}”", self.text),
         }
+    }
+}
+
+/// The clients of a run, for views that show each client apart (the
+/// diagram's lanes), and which client each NDIS handle the trace names
+/// belongs to: its AF opens, SAPs, VCs (its own and those covmini created
+/// for it) and, for a multipoint root, its parties.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lanes {
+    /// The clients' names, in scenario order.
+    pub names: Vec<String>,
+    /// NDIS handle → index into `names`.
+    pub owners: HashMap<usize, usize>,
+}
+
+impl Lanes {
+    /// The client owning the first handle named in a trace event's `detail`
+    /// (hex numbers such as `VC 0x7e5700000090`), if any is known.
+    #[must_use]
+    pub fn owner_in(&self, detail: &str) -> Option<usize> {
+        detail
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter_map(|w| w.strip_prefix("0x"))
+            .filter_map(|h| usize::from_str_radix(h, 16).ok())
+            .find_map(|h| self.owners.get(&h).copied())
     }
 }
 

@@ -149,6 +149,7 @@ mod tests {
             text: text.to_owned(),
             phase: "call",
             line,
+            client: None,
             status: None,
             failure: failure.map(str::to_owned),
             events: 0..0,

@@ -220,6 +220,7 @@ mod tests {
             text: "load \"it\"".to_owned(),
             phase: "driver",
             line: Some(7),
+            client: None,
             status: Some("SUCCESS".to_owned()),
             failure: Some("expected \"x\"".to_owned()),
             events: 0..2,
@@ -234,6 +235,7 @@ mod tests {
             steps,
             counters,
             report: small_report(),
+            lanes: crate::steps::Lanes::default(),
         };
         let want = r#"{
   "tool": "covmini-lab",

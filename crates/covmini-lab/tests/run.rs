@@ -1,8 +1,9 @@
 //! The lab as a newcomer runs it: the built-in story (a call, a party
 //! joining and leaving a multipoint call, an echo call) passes with zero
 //! violations, each step is reported with its phase and line, the summary
-//! table closes the output, and `--trace`/`--diagram` write a JSON trace
-//! that parses and an SVG that is well-formed XML naming the three lanes.
+//! table closes the output, `--trace`/`--diagram` write a JSON trace that
+//! parses and an SVG that is well-formed XML with a lane per client, and a
+//! reader that goes away ends the lab quietly.
 
 mod common;
 
@@ -185,9 +186,11 @@ fn run_writes_a_json_trace_and_an_svg_sequence_diagram() {
     let doc = roxmltree::Document::parse(&svg).expect("the diagram is well-formed XML");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
-    for lane in ["client(s)", "NDIS (ndis-emu)", "covmini"] {
+    for lane in ["alice", "bob", "NDIS (ndis-emu)", "covmini"] {
         assert!(texts.contains(&lane), "lane {lane:?} missing");
     }
+    // bob's incoming call reaches bob's lane; alice's make call comes from hers.
+    assert!(texts.contains(&"to bob") && texts.contains(&"from alice"), "{texts:?}");
     assert!(
         texts
             .iter()

@@ -141,6 +141,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             }
             return Ok(Done::status(s));
         };
+        self.own(handle.0, who);
         self.parties.push(PartyRt {
             name: Some(party.to_owned()),
             call: call.to_owned(),
