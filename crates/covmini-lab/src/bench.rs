@@ -501,7 +501,7 @@ pub fn main(args: &Args) -> std::process::ExitCode {
                 baseline,
                 counts,
             };
-            print!("{}", if args.json { r.json() } else { r.table() });
+            crate::out::print(&if args.json { r.json() } else { r.table() });
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
