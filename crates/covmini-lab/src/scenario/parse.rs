@@ -791,7 +791,7 @@ impl Parser<'_> {
         Some(Some(party))
     }
 
-    /// "only call C's root (R, who made it) <does>; W is not its root", for
+    /// "only call C's root (R, who made it) `<does>`; W is not its root", for
     /// a party step by someone else.
     fn root_only(&self, clients: &[Client], w: usize, root: usize, call: &str, does: &str) -> String {
         let name = |i: usize| clients.get(i).map_or("?", |c| c.name.as_str());
