@@ -91,7 +91,52 @@ fn run_child(test: &str, scenario: &str, image: Option<&Path>) -> Output {
     if let Some(image) = image {
         command.env(IMAGE, image);
     }
-    command.output().expect("run child")
+    output_within(command, CHILD_TIMEOUT)
+}
+
+/// The longest a child may run: a crash report that loops or hangs fails
+/// the test instead of hanging it.
+const CHILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs `command` to completion, or kills it after `limit` and panics.
+fn output_within(mut command: Command, limit: std::time::Duration) -> Output {
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn child");
+    // Drain both pipes on threads so a chatty child cannot block on them.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut buffer = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut buffer);
+        buffer
+    });
+    let err = std::thread::spawn(move || {
+        let mut buffer = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut buffer);
+        buffer
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait child") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+            panic!("the child ran over {limit:?} and was killed; stderr:\n{stderr}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
 }
 
 /// The scenario this process runs, if it is a child for `test`.
@@ -439,6 +484,30 @@ fn a_fault_outside_the_image_keeps_its_default_action() {
 }
 
 #[test]
+fn a_real_covmini_sys_that_faults_is_reported_in_driver_entry() {
+    let mut bytes = covmini_sys().to_vec();
+    let pe = PeImage::parse(&bytes).expect("parse");
+    let entry = pe.entry_point();
+    let text = *pe.section_containing(entry).expect("entry section");
+    let at = pe.rva_to_offset(entry).expect("entry in the file");
+    bytes[at..at + 2].copy_from_slice(&[0x0f, 0x0b]); // ud2 at DriverEntry
+    let image = TempImage::new("real-ud2", "covmini.sys", &with_checksum(bytes));
+    let out = run_child("child_crash", "ud2", Some(&image.path));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(CRASH_EXIT_CODE), "{}", describe(&out));
+    let needle = format!(
+        "the driver crashed: SIGILL at covmini.sys+{entry:#x} [.text+{:#x}, DriverEntry+0x0]",
+        entry - text.virtual_address
+    );
+    assert!(stderr.contains(&needle), "{needle:?} missing:\n{}", describe(&out));
+    assert!(
+        stderr.contains("the driver was running DriverEntry at IRQL 0 (handlers: DriverEntry)"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
 #[ignore = "runs only as a child of this file's tests"]
 fn child_crash() {
     let Some(scenario) = child_scenario() else { return };
@@ -463,6 +532,349 @@ fn child_crash() {
         }
         other => panic!("unknown scenario {other}"),
     }
+    panic!("scenario {scenario} did not crash");
+}
+
+// ---------------------------------------------------------------------------
+// Crash reports with the emulator's view: a fault in a handler on an NDIS
+// handle, a fault in a DDI the image called with a bad pointer, and bug
+// checks with covmini's codes. Each runs in a child (one image per process;
+// the report ends the process).
+// ---------------------------------------------------------------------------
+
+/// Where the functions of [`faulty_image`] are, as RVAs.
+mod faulty {
+    use super::TEXT_RVA;
+    /// Registers a miniport whose MiniportSetOptions reads its driver handle.
+    pub const DRIVER_ENTRY: u32 = TEXT_RVA;
+    /// Calls NdisMRegisterMiniportDriver with characteristics at address 0x10.
+    pub const BAD_POINTER_ENTRY: u32 = TEXT_RVA + 0x40;
+    /// DbgPrintEx(MESSAGE), then KeBugCheckEx('RPNC', FILE, FILE.len(), 42,
+    /// 7), as covmini's panic handler does.
+    pub const PANIC_ENTRY: u32 = TEXT_RVA + 0x80;
+    /// KeBugCheckEx('RUNW', 0, 0, 0, 0), as covmini's __CxxFrameHandler3.
+    pub const UNWIND_ENTRY: u32 = TEXT_RVA + 0xd0;
+    /// `xor eax, eax; ret`: every other handler.
+    pub const STUB: u32 = TEXT_RVA + 0x100;
+    /// MiniportSetOptions: `mov rax, [rcx]; ret`, a read through the handle.
+    pub const SET_OPTIONS: u32 = TEXT_RVA + 0x110;
+    /// The "source file" of the panic, in .text (read-only).
+    pub const FILE_RVA: u32 = TEXT_RVA + 0x120;
+    pub const FILE: &str = "src/ffi/adapter.rs";
+    /// The panic message, NUL-terminated, in .text.
+    pub const MESSAGE_RVA: u32 = TEXT_RVA + 0x140;
+    pub const MESSAGE: &str = "covmini: panic at src/ffi/adapter.rs:42:7: boom";
+}
+
+/// A tiny x64 assembler: bytes at known RVAs, with RIP-relative operands.
+struct Asm {
+    text: Vec<u8>,
+}
+
+impl Asm {
+    fn at(&mut self, rva: u32) {
+        let offset = (rva - TEXT_RVA) as usize;
+        assert!(self.text.len() <= offset, "code overlaps at {rva:#x}");
+        self.text.resize(offset, 0xcc);
+    }
+
+    fn rva(&self) -> u32 {
+        TEXT_RVA + self.text.len() as u32
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.text.extend_from_slice(bytes);
+    }
+
+    /// `opcode` followed by a disp32 to `target`, relative to the end of
+    /// the instruction (`tail` more bytes follow the disp32).
+    fn rip(&mut self, opcode: &[u8], target: u32, tail: &[u8]) {
+        let end = self.rva() + opcode.len() as u32 + 4 + tail.len() as u32;
+        self.bytes(opcode);
+        self.bytes(&target.wrapping_sub(end).to_le_bytes());
+        self.bytes(tail);
+    }
+}
+
+/// The RVA of the IAT slot of `name` in `bytes`.
+fn iat_slot(bytes: &[u8], name: &str) -> u32 {
+    let pe = PeImage::parse(bytes).expect("parse");
+    pe.imports()
+        .expect("imports")
+        .iter()
+        .flat_map(|m| m.symbols.clone())
+        .find(|s| s.name() == Some(name))
+        .unwrap_or_else(|| panic!("{name} imported"))
+        .iat_rva()
+}
+
+/// [`faulty`]'s functions, and the return addresses of their import calls
+/// (BAD_POINTER_ENTRY's and PANIC_ENTRY's), given the two IAT slots and the
+/// RVA of the characteristics in `.data`.
+fn faulty_text(register_slot: u32, bugcheck_slot: u32, print_slot: u32, chars: u32) -> (Vec<u8>, u32, u32) {
+    use faulty::*;
+    let mut a = Asm { text: Vec::new() };
+    a.at(DRIVER_ENTRY);
+    a.bytes(&[0x48, 0x83, 0xec, 0x38]); // sub rsp, 38h
+    a.rip(&[0x4c, 0x8d, 0x0d], chars, &[]); // lea r9, [rip + chars]
+    a.bytes(&[0x45, 0x31, 0xc0]); // xor r8d, r8d (DriverContext)
+    a.bytes(&[0x48, 0x8d, 0x44, 0x24, 0x30]); // lea rax, [rsp+30h]
+    a.bytes(&[0x48, 0x89, 0x44, 0x24, 0x20]); // mov [rsp+20h], rax (handle out)
+    a.rip(&[0xff, 0x15], register_slot, &[]); // call [NdisMRegisterMiniportDriver]
+    a.bytes(&[0x48, 0x83, 0xc4, 0x38, 0xc3]); // add rsp, 38h; ret
+
+    a.at(BAD_POINTER_ENTRY);
+    a.bytes(&[0x48, 0x83, 0xec, 0x38]);
+    a.bytes(&[0x41, 0xb9, 0x10, 0, 0, 0]); // mov r9d, 10h: a bad pointer
+    a.bytes(&[0x45, 0x31, 0xc0]);
+    a.bytes(&[0x48, 0x8d, 0x44, 0x24, 0x30]);
+    a.bytes(&[0x48, 0x89, 0x44, 0x24, 0x20]);
+    a.rip(&[0xff, 0x15], register_slot, &[]);
+    let bad_pointer_return = a.rva();
+    a.bytes(&[0x48, 0x83, 0xc4, 0x38, 0xc3]);
+
+    a.at(PANIC_ENTRY);
+    a.bytes(&[0x48, 0x83, 0xec, 0x38]);
+    a.bytes(&[0xb9, 77, 0, 0, 0, 0x31, 0xd2]); // mov ecx, 77; xor edx, edx
+    a.rip(&[0x4c, 0x8d, 0x05], MESSAGE_RVA, &[]); // lea r8, [rip + MESSAGE]
+    a.rip(&[0xff, 0x15], print_slot, &[]); // call [DbgPrintEx]
+    a.bytes(&[0xb9]); // mov ecx, 'RPNC'
+    a.bytes(&u32::from_be_bytes(*b"RPNC").to_le_bytes());
+    a.rip(&[0x48, 0x8d, 0x15], FILE_RVA, &[]); // lea rdx, [rip + FILE]
+    a.bytes(&[0x41, 0xb8]); // mov r8d, len
+    a.bytes(&(FILE.len() as u32).to_le_bytes());
+    a.bytes(&[0x41, 0xb9, 42, 0, 0, 0]); // mov r9d, 42
+    a.bytes(&[0x48, 0xc7, 0x44, 0x24, 0x20, 7, 0, 0, 0]); // mov qword [rsp+20h], 7
+    a.rip(&[0xff, 0x15], bugcheck_slot, &[]); // call [KeBugCheckEx]
+    let panic_return = a.rva();
+    a.bytes(&[0xcc]);
+
+    a.at(UNWIND_ENTRY);
+    a.bytes(&[0x48, 0x83, 0xec, 0x38]);
+    a.bytes(&[0xb9]);
+    a.bytes(&u32::from_be_bytes(*b"RUNW").to_le_bytes());
+    a.bytes(&[0x31, 0xd2, 0x45, 0x31, 0xc0, 0x45, 0x31, 0xc9]); // xor edx, r8d, r9d
+    a.bytes(&[0x48, 0xc7, 0x44, 0x24, 0x20, 0, 0, 0, 0]);
+    a.rip(&[0xff, 0x15], bugcheck_slot, &[]);
+    a.bytes(&[0xcc]);
+
+    a.at(STUB);
+    a.bytes(&[0x31, 0xc0, 0xc3]);
+    a.at(SET_OPTIONS);
+    a.bytes(&[0x48, 0x8b, 0x01, 0xc3]); // mov rax, [rcx]; ret
+    a.at(FILE_RVA);
+    a.bytes(FILE.as_bytes());
+    a.at(MESSAGE_RVA);
+    a.bytes(MESSAGE.as_bytes());
+    a.bytes(&[0]);
+    (a.text, bad_pointer_return, panic_return)
+}
+
+/// NDIS 6.30 miniport driver characteristics (revision 2) whose handlers
+/// are all [`faulty::STUB`] but MiniportSetOptions, as `.data` bytes with
+/// the offsets of the pointers (each a DIR64 relocation).
+fn faulty_characteristics(image_base: u64) -> (Vec<u8>, Vec<usize>) {
+    use ndis_sys::*;
+    let mut data = vec![0u8; core::mem::size_of::<NDIS_MINIPORT_DRIVER_CHARACTERISTICS>()];
+    data[0] = NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS;
+    data[1] = NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2;
+    data[2..4].copy_from_slice(&(NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2 as u16).to_le_bytes());
+    data[4] = 6;
+    data[5] = 30;
+    let mut pointers = Vec::new();
+    let handlers = core::mem::offset_of!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, SetOptionsHandler)
+        ..core::mem::offset_of!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, DirectOidRequestHandler);
+    for offset in handlers.step_by(8) {
+        let target = if offset == core::mem::offset_of!(NDIS_MINIPORT_DRIVER_CHARACTERISTICS, SetOptionsHandler) {
+            faulty::SET_OPTIONS
+        } else {
+            faulty::STUB
+        };
+        data[offset..offset + 8].copy_from_slice(&(image_base + u64::from(target)).to_le_bytes());
+        pointers.push(offset);
+    }
+    (data, pointers)
+}
+
+/// The image of [`faulty`], with the return offsets of its bad-pointer and
+/// panic calls.
+fn faulty_image() -> (Vec<u8>, u32, u32) {
+    let base = 0x1_4000_0000u64;
+    let (chars, pointers) = faulty_characteristics(base);
+    let build = |register_slot: u32, bugcheck_slot: u32, print_slot: u32, data_rva: u32| {
+        let (text, bad, panic) = faulty_text(register_slot, bugcheck_slot, print_slot, data_rva);
+        let mut builder = PeBuilder::new(Machine::Amd64)
+            .image_base(base)
+            .text(text)
+            .import("ndis.sys", &["NdisMRegisterMiniportDriver"])
+            .import("ntoskrnl.exe", &["KeBugCheckEx", "DbgPrintEx"])
+            .export("DriverEntry", faulty::DRIVER_ENTRY)
+            .export("BadPointerEntry", faulty::BAD_POINTER_ENTRY)
+            .export("PanicEntry", faulty::PANIC_ENTRY)
+            .export("UnwindEntry", faulty::UNWIND_ENTRY)
+            .export("Stub", faulty::STUB)
+            .export("SetOptions", faulty::SET_OPTIONS)
+            .section(
+                ".data",
+                chars.clone(),
+                scn::CNT_INITIALIZED_DATA | scn::MEM_READ | scn::MEM_WRITE,
+            );
+        for &offset in &pointers {
+            builder = builder.relocation(data_rva + offset as u32, reloc_type::DIR64);
+        }
+        (builder.build(), bad, panic)
+    };
+    // The layout depends only on sizes: build once to learn where the slots
+    // and .data land, then again pointing at them.
+    let data_rva_of = |bytes: &[u8]| {
+        PeImage::parse(bytes)
+            .expect("parse")
+            .section_by_name(".data")
+            .expect(".data")
+            .virtual_address
+    };
+    let (draft, _, _) = build(0, 0, 0, 0x5000);
+    let data_rva = data_rva_of(&draft);
+    let (draft, _, _) = build(0, 0, 0, data_rva);
+    let slots = (
+        iat_slot(&draft, "NdisMRegisterMiniportDriver"),
+        iat_slot(&draft, "KeBugCheckEx"),
+        iat_slot(&draft, "DbgPrintEx"),
+    );
+    let (bytes, bad, panic) = build(slots.0, slots.1, slots.2, data_rva);
+    assert_eq!(data_rva_of(&bytes), data_rva, "layout stable");
+    assert_eq!(iat_slot(&bytes, "KeBugCheckEx"), slots.1, "layout stable");
+    (bytes, bad, panic)
+}
+
+fn faulty_run(scenario: &str) -> (Output, String, u32, u32) {
+    let (bytes, bad, panic) = faulty_image();
+    let image = TempImage::new(scenario, "faulty.sys", &bytes);
+    let out = run_child("child_faulty", scenario, Some(&image.path));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // The report, for `--nocapture` readers.
+    println!("--- {scenario}: {}\n{stderr}", out.status);
+    (out, stderr, bad, panic)
+}
+
+#[test]
+fn a_fault_in_a_handler_names_the_handler_and_the_ndis_handle_it_touched() {
+    let (out, stderr, _, _) = faulty_run("handle");
+    assert_eq!(out.status.code(), Some(CRASH_EXIT_CODE), "{}", describe(&out));
+    let offset = faulty::SET_OPTIONS;
+    for needle in [
+        format!(
+            "the driver crashed: SIGSEGV at faulty.sys+{offset:#x} [.text+{:#x}, SetOptions+0x0]",
+            offset - TEXT_RVA
+        ),
+        "ndis-emu: registers: rax=".to_owned(),
+        "the driver was running MiniportSetOptions at IRQL 0 (handlers: DriverEntry > MiniportSetOptions)".to_owned(),
+        "is inside NDIS Driver handle".to_owned(),
+        "a handle is opaque, never dereference it".to_owned(),
+        "rcx = 0x".to_owned(),
+        ": NdisMRegisterMiniportDriver".to_owned(),
+        "0 rule violation(s) so far".to_owned(),
+        "-> MiniportSetOptions".to_owned(),
+        "exiting with code 3".to_owned(),
+    ] {
+        assert!(stderr.contains(&needle), "{needle:?} missing:\n{}", describe(&out));
+    }
+    // The handle in the fault address and in rcx is the same one, and the
+    // report gives its history once.
+    let fault = stderr
+        .split("fault address ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("fault address");
+    assert!(
+        stderr.contains(&format!("rcx = {fault}: NDIS Driver handle {fault} (alive)")),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(stderr.matches("history of").count(), 1, "{}", describe(&out));
+}
+
+#[test]
+fn a_fault_in_a_ddi_the_image_called_names_the_ddi_and_the_call_site() {
+    let (out, stderr, bad_return, _) = faulty_run("bad-pointer");
+    assert_eq!(out.status.code(), Some(CRASH_EXIT_CODE), "{}", describe(&out));
+    let needle = format!(
+        "the emulator crashed in host code: SIGSEGV inside ndis.sys!NdisMRegisterMiniportDriver, called from \
+         faulty.sys+{bad_return:#x} [.text+{:#x}, BadPointerEntry+{:#x}]",
+        bad_return - TEXT_RVA,
+        bad_return - faulty::BAD_POINTER_ENTRY
+    );
+    assert!(stderr.contains(&needle), "{needle:?} missing:\n{}", describe(&out));
+    assert!(stderr.contains("fault address 0x10)"), "{}", describe(&out));
+    assert!(
+        stderr.contains("it most likely passed a bad pointer"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!stderr.contains("the driver crashed"), "{}", describe(&out));
+}
+
+#[test]
+fn a_rust_panic_bug_check_is_decoded_with_its_source_location() {
+    let (out, stderr, _, panic_return) = faulty_run("panic");
+    assert_eq!(out.status.code(), Some(101), "{}", describe(&out));
+    // The file pointer is wherever the image was loaded: the rest is fixed.
+    let call = "faulty.sys called KeBugCheckEx(0x52504e43, 0x";
+    let rest = format!(
+        ", 0x12, 0x2a, 0x7) from faulty.sys+{panic_return:#x} [.text+{:#x}, PanicEntry+{:#x}]: \
+         'RPNC' = covmini's Rust panic at {}:42:7",
+        panic_return - TEXT_RVA,
+        panic_return - faulty::PANIC_ENTRY,
+        faulty::FILE
+    );
+    assert!(
+        stderr.contains(call) && stderr.contains(&rest),
+        "{rest:?} missing:\n{}",
+        describe(&out)
+    );
+    // The panic message the driver printed just before.
+    assert!(
+        stderr.contains(&format!("debug output: {}", faulty::MESSAGE)),
+        "{}",
+        describe(&out)
+    );
+    // Then the emulator's own report: the code, and the violation.
+    assert!(stderr.contains("bug-checked: code 0x52504e43"), "{}", describe(&out));
+    assert!(stderr.contains("[driver.bug-check]"), "{}", describe(&out));
+}
+
+#[test]
+fn an_unwind_bug_check_is_decoded() {
+    let (out, stderr, _, _) = faulty_run("unwind");
+    assert_eq!(out.status.code(), Some(101), "{}", describe(&out));
+    assert!(
+        stderr.contains("KeBugCheckEx(0x52554e57, 0x0, 0x0, 0x0, 0x0)")
+            && stderr.contains("'RUNW' = covmini's unwind bug check: __CxxFrameHandler3 was reached"),
+        "{}",
+        describe(&out)
+    );
+    assert!(stderr.contains("bug-checked: code 0x52554e57"), "{}", describe(&out));
+}
+
+#[test]
+#[ignore = "runs only as a child of this file's tests"]
+fn child_faulty() {
+    let Some(scenario) = child_scenario() else { return };
+    let path = std::env::var_os(IMAGE).expect("image path");
+    let image = Image::load(&path).unwrap_or_else(|e| panic!("load: {e}"));
+    let rva = match scenario.as_str() {
+        "handle" => faulty::DRIVER_ENTRY,
+        "bad-pointer" => faulty::BAD_POINTER_ENTRY,
+        "panic" => faulty::PANIC_ENTRY,
+        "unwind" => faulty::UNWIND_ENTRY,
+        other => panic!("unknown scenario {other}"),
+    };
+    let address = image.address_of(rva as usize).expect("in the image");
+    // SAFETY: each entry above is a win64 function with DriverEntry's
+    // signature (it ignores or forwards its two arguments).
+    let entry = unsafe { std::mem::transmute::<usize, ndis_sys::DRIVER_INITIALIZE>(address) };
+    let mut emu = Emulator::new();
+    let _ = emu.load(entry);
     panic!("scenario {scenario} did not crash");
 }
 

@@ -18,17 +18,34 @@
 //! 5. protect each section as its characteristics say, W^X: `.text` RX,
 //!    `.rdata` R, `.data` RW, the headers R, any gap no access;
 //! 6. install the crash handler (`crash`): a fault inside the image prints
-//!    `covmini.sys+0x<offset>` and exits with [`CRASH_EXIT_CODE`].
+//!    `covmini.sys+0x<offset>` with its section and nearest export, the
+//!    registers, and what the emulator knows (the running handler, the NDIS
+//!    handles and pool blocks involved with their histories, the violations
+//!    and the last events); a fault in a DDI the image called is reported as
+//!    such (which import, called from which image offset); both exit with
+//!    [`CRASH_EXIT_CODE`]. The image's `KeBugCheckEx` is bound through
+//!    `bugcheck`, which adds the call site and decodes covmini's `'RPNC'`
+//!    (panic: file, line, column) and `'RUNW'` codes before the emulator's
+//!    own report (exit code 101).
 //!
 //! Step 1 happens before anything is mapped, so a refused image leaves the
-//! process untouched. One image per process: it is never unloaded (the
-//! emulator holds pointers to its handlers), and a second load is
-//! [`LoadError::AlreadyLoaded`].
+//! process untouched. **One image per process**: it is never unloaded (the
+//! emulator holds pointers to its handlers, the crash handler its map), and
+//! a second load is [`LoadError::AlreadyLoaded`]. Tests that load an image
+//! run it in a child process each (the test binary re-run filtered to one
+//! ignored `child_*` test: `crates/ndis-emu/tests/loader.rs`), which needs
+//! nothing beyond `cargo test` and lets the parent assert on a crash's
+//! output and exit status; cargo-nextest's process-per-test would give the
+//! isolation but not the crash assertions. The scenario suite against the
+//! image (`COVMINI_SYS`) loads it once per test binary and shares it between
+//! that binary's tests (tests/common/driver.rs).
 //!
 //! x86_64 Linux only.
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #![allow(unsafe_code)]
 
+mod bugcheck;
+mod context;
 mod crash;
 mod error;
 mod intrinsics;
@@ -42,6 +59,7 @@ use ndis_sys::DRIVER_INITIALIZE;
 
 use crate::pe::PeImage;
 
+pub use bugcheck::{RUST_PANIC, RUST_UNWIND};
 pub use crash::{CRASH_EXIT_CODE, ensure_alt_stack};
 pub use error::LoadError;
 use map::{Mapping, PAGE, Prot, page_up};
@@ -196,7 +214,23 @@ fn map(plan: &plan::Plan, bytes: &[u8], name: &str) -> Result<Image, LoadError> 
     }
     debug_assert!(plan.sections.iter().all(|s| s.rva % PAGE == 0));
 
-    crash::install(base, plan.size_of_image, name)?;
+    crash::install(crash::ImageMap {
+        name: name.to_owned(),
+        base,
+        size: plan.size_of_image,
+        sections: plan
+            .sections
+            .iter()
+            .map(|s| crash::SectionInfo {
+                name: s.name.clone(),
+                rva: s.rva,
+                extent: s.extent,
+                prot: s.prot,
+            })
+            .collect(),
+        exports: plan.exports.clone(),
+        imports: plan.import_names.clone(),
+    })?;
     let image = Image {
         name: name.to_owned(),
         base,

@@ -10,8 +10,8 @@ use crate::pe::{
 };
 
 use super::error::LoadError;
-use super::intrinsics;
 use super::map::{PAGE, Prot};
+use super::{bugcheck, intrinsics};
 
 /// `IMAGE_FILE_RELOCS_STRIPPED`: the image can only run at its `ImageBase`.
 const RELOCS_STRIPPED: u16 = 0x0001;
@@ -51,6 +51,12 @@ pub(crate) struct Plan {
     pub(crate) dir64: Vec<usize>,
     /// IAT slots to fill: (RVA, address of the implementation).
     pub(crate) bindings: Vec<(usize, usize)>,
+    /// The IAT slots by name, `module!name`, ascending by RVA: a crash in
+    /// host code names the DDI the image called through its slot.
+    pub(crate) import_names: Vec<(usize, String)>,
+    /// The named exports (RVA, name), ascending: crash offsets are also
+    /// given from the nearest one.
+    pub(crate) exports: Vec<(usize, String)>,
 }
 
 /// Checks `pe` and plans its mapping.
@@ -127,7 +133,41 @@ pub(crate) fn plan(pe: &PeImage<'_>) -> Result<Plan, LoadError> {
         sections,
         dir64: relocations(pe)?,
         bindings: bindings(pe)?,
+        import_names: import_names(pe)?,
+        exports: exports(pe)?,
     })
+}
+
+/// Every IAT slot with its `module!name` (or `module!#ordinal`).
+fn import_names(pe: &PeImage<'_>) -> Result<Vec<(usize, String)>, LoadError> {
+    let mut out = Vec::new();
+    for module in pe.imports()? {
+        for symbol in &module.symbols {
+            let name = match *symbol {
+                ImportedSymbol::ByName { name, .. } => format!("{}!{name}", module.name),
+                ImportedSymbol::ByOrdinal { ordinal, .. } => format!("{}!#{ordinal}", module.name),
+            };
+            out.push((symbol.iat_rva() as usize, name));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The named exports that are code or data in the image.
+fn exports(pe: &PeImage<'_>) -> Result<Vec<(usize, String)>, LoadError> {
+    let mut out: Vec<(usize, String)> = pe
+        .exports()?
+        .map(|table| {
+            table
+                .exports
+                .iter()
+                .filter_map(|e| Some((e.rva()? as usize, e.name?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    Ok(out)
 }
 
 /// The sections, each checked for page alignment and W^X.
@@ -197,10 +237,12 @@ fn bindings(pe: &PeImage<'_>) -> Result<Vec<(usize, usize)>, LoadError> {
     for module in pe.imports()? {
         for symbol in &module.symbols {
             check_fits(pe, symbol.iat_rva(), 8, "import address slot")?;
+            // KeBugCheckEx goes through the loader's prologue (`bugcheck`),
+            // which adds the image's view, then to the table's.
             let address = match *symbol {
-                ImportedSymbol::ByName { name, .. } => {
-                    table::resolve(module.name, name).or_else(|| intrinsics::resolve(module.name, name))
-                }
+                ImportedSymbol::ByName { name, .. } => bugcheck::resolve(module.name, name)
+                    .or_else(|| table::resolve(module.name, name))
+                    .or_else(|| intrinsics::resolve(module.name, name)),
                 ImportedSymbol::ByOrdinal { .. } => None,
             };
             match (address, symbol) {
