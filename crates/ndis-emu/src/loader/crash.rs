@@ -607,7 +607,7 @@ fn world_report(registers: &[(&'static str, usize)], fault: Option<usize>) {
     let text = std::panic::catch_unwind(|| crate::world::try_with(|w| context::describe(w, registers, fault)));
     let text = match text {
         Ok(Some(text)) => text,
-        Ok(None) => "ndis-emu: no emulator is running on this thread\n".to_owned(),
+        Ok(None) => "ndis-emu: the emulator's state is not available on this thread\n".to_owned(),
         Err(_) => "ndis-emu: the emulator's state could not be read\n".to_owned(),
     };
     write_all(text.as_bytes());
