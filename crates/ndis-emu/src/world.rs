@@ -527,6 +527,19 @@ pub fn current_handler() -> Option<&'static str> {
     CPU.with(|c| c.borrow().as_ref().and_then(|c| c.frames.last().map(|f| f.handler)))
 }
 
+/// The calling thread's CPU as a crash report shows it: its number, IRQL
+/// and the handlers running on it (outermost first). None when the thread
+/// is no CPU, or when its CPU record is borrowed (a fault inside the
+/// emulator's own bookkeeping): a signal handler must not wait or panic.
+#[must_use]
+pub fn cpu_snapshot() -> Option<(CpuId, KIRQL, Vec<&'static str>)> {
+    CPU.with(|c| {
+        let c = c.try_borrow().ok()?;
+        let c = c.as_ref()?;
+        Some((c.id, c.irql, c.frames.iter().map(|f| f.handler).collect()))
+    })
+}
+
 /// The calling CPU is inside no driver handler.
 #[must_use]
 pub fn outside_driver() -> bool {

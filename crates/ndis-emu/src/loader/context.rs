@@ -49,18 +49,29 @@ fn allocation_of(w: &World, value: usize) -> Option<String> {
 /// SIGSEGV/SIGBUS), if any.
 pub(crate) fn describe(w: &World, registers: &[(&str, usize)], fault: Option<usize>) -> String {
     let mut out = String::new();
-    let handlers: Vec<&str> = w.frames.iter().map(|f| f.handler).collect();
-    match handlers.last() {
-        Some(current) => {
-            let _ = writeln!(
-                out,
-                "ndis-emu: the driver was running {current} at IRQL {} (handlers: {})",
-                w.irql,
-                handlers.join(" > ")
-            );
+    match crate::world::cpu_snapshot() {
+        Some((cpu, irql, handlers)) => {
+            // CPU 0 (the emulator's own thread) goes unnamed, as in traces.
+            let on = if cpu == 0 {
+                String::new()
+            } else {
+                format!(" on CPU {cpu}")
+            };
+            match handlers.last() {
+                Some(current) => {
+                    let _ = writeln!(
+                        out,
+                        "ndis-emu: the driver was running {current}{on} at IRQL {irql} (handlers: {})",
+                        handlers.join(" > ")
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "ndis-emu: no driver handler was running{on} (IRQL {irql})");
+                }
+            }
         }
         None => {
-            let _ = writeln!(out, "ndis-emu: no driver handler was running (IRQL {})", w.irql);
+            let _ = writeln!(out, "ndis-emu: the faulting thread is none of the emulator's CPUs");
         }
     }
 
