@@ -44,12 +44,16 @@ fn allocation_of(w: &World, value: usize) -> Option<String> {
     })
 }
 
-/// The lines the report adds from the world. `registers` are the faulting
-/// thread's general registers, by name; `fault` the faulting address (for a
-/// SIGSEGV/SIGBUS), if any.
-pub(crate) fn describe(w: &World, registers: &[(&str, usize)], fault: Option<usize>) -> String {
+/// The faulting CPU as the report shows it: number, IRQL, and the handlers
+/// running on it, outermost first ([`crate::world::cpu_snapshot`]).
+pub(crate) type CpuView = (crate::world::CpuId, ndis_sys::KIRQL, Vec<&'static str>);
+
+/// The lines the report adds from the world. `cpu` is the faulting thread's
+/// CPU, if it is one; `registers` its general registers, by name; `fault`
+/// the faulting address (for a SIGSEGV/SIGBUS), if any.
+pub(crate) fn describe(w: &World, cpu: Option<CpuView>, registers: &[(&str, usize)], fault: Option<usize>) -> String {
     let mut out = String::new();
-    match crate::world::cpu_snapshot() {
+    match cpu {
         Some((cpu, irql, handlers)) => {
             // CPU 0 (the emulator's own thread) goes unnamed, as in traces.
             let on = if cpu == 0 {
@@ -125,7 +129,7 @@ pub(crate) fn describe(w: &World, registers: &[(&str, usize)], fault: Option<usi
 mod tests {
     use super::*;
     use crate::rules;
-    use crate::world::{Allocation, Frame, HandleKind};
+    use crate::world::{Allocation, HandleKind};
 
     fn world() -> (World, usize, usize) {
         let mut w = World::default();
@@ -140,15 +144,6 @@ mod tests {
                 origin: "MiniportCoCreateVc",
             },
         );
-        w.frames.push(Frame {
-            handler: "MiniportInitializeEx",
-            irql_at_entry: 0,
-        });
-        w.frames.push(Frame {
-            handler: "MiniportCoSendNetBufferLists",
-            irql_at_entry: 2,
-        });
-        w.irql = 2;
         w.event("->", "MiniportCoSendNetBufferLists", "vc");
         w.violate(rules::BUG_CHECK, "KeBugCheckEx", "an earlier one", &[]);
         (w, vc, block)
@@ -157,7 +152,12 @@ mod tests {
     #[test]
     fn a_handle_in_the_fault_address_and_registers_is_named_with_its_history() {
         let (w, vc, block) = world();
-        let text = describe(&w, &[("rcx", vc), ("rdx", block + 0x10), ("r8", 7)], Some(vc + 8));
+        let text = describe(
+            &w,
+            Some((0, 2, vec!["MiniportInitializeEx", "MiniportCoSendNetBufferLists"])),
+            &[("rcx", vc), ("rdx", block + 0x10), ("r8", 7)],
+            Some(vc + 8),
+        );
         assert!(
             text.contains("running MiniportCoSendNetBufferLists at IRQL 2 (handlers: MiniportInitializeEx > MiniportCoSendNetBufferLists)"),
             "{text}"
@@ -191,8 +191,16 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_cpu_is_named() {
+        let text = describe(&World::default(), Some((3, 0, vec!["WorkItemRoutine"])), &[], None);
+        assert!(text.contains("running WorkItemRoutine on CPU 3 at IRQL 0"), "{text}");
+        let text = describe(&World::default(), None, &[], None);
+        assert!(text.contains("none of the emulator's CPUs"), "{text}");
+    }
+
+    #[test]
     fn an_empty_world_says_no_handler_ran() {
-        let text = describe(&World::default(), &[("rax", 0)], Some(0));
+        let text = describe(&World::default(), Some((0, 0, Vec::new())), &[("rax", 0)], Some(0));
         assert!(text.contains("no driver handler was running"), "{text}");
         assert!(text.contains("0 rule violation(s)"), "{text}");
     }

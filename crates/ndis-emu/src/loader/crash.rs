@@ -604,7 +604,9 @@ extern "C" fn report(job: *mut c_void) {
 
 /// The world part of a report (see the module docs), under the watchdog.
 fn world_report(registers: &[(&'static str, usize)], fault: Option<usize>) {
-    let text = std::panic::catch_unwind(|| crate::world::try_with(|w| context::describe(w, registers, fault)));
+    let cpu = crate::world::cpu_snapshot();
+    let text =
+        std::panic::catch_unwind(move || crate::world::try_with(|w| context::describe(w, cpu, registers, fault)));
     let text = match text {
         Ok(Some(text)) => text,
         Ok(None) => "ndis-emu: the emulator's state is not available on this thread\n".to_owned(),
