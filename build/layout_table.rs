@@ -499,6 +499,21 @@ pub(crate) const TYPES: &[TypeCheck] = &[
         ],
     ),
     t("NDIS_SPIN_LOCK", &[f("SpinLock"), f("OldIrql")]),
+    // wdm.h's DISPATCHER_HEADER: Type..Reserved1 are members of an anonymous
+    // struct inside an anonymous union, which offsetof sees through.
+    t(
+        "DISPATCHER_HEADER",
+        &[
+            f("Type"),
+            f("Signalling"),
+            f("Size"),
+            f("Reserved1"),
+            f("SignalState"),
+            f("WaitListHead"),
+        ],
+    ),
+    t("KEVENT", &[f("Header")]),
+    t("NDIS_EVENT", &[f("Event")]),
     t(
         "NET_DEVICE_PNP_EVENT",
         &[

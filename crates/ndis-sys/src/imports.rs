@@ -21,7 +21,7 @@ use crate::miniport::{
 };
 use crate::nbl::{PMDL, PNET_BUFFER_LIST, PNET_BUFFER_LIST_POOL_PARAMETERS};
 use crate::oid::PNDIS_OID_REQUEST;
-use crate::sync::{NDIS_IO_WORKITEM_ROUTINE, PNDIS_TIMER_CHARACTERISTICS};
+use crate::sync::{NDIS_IO_WORKITEM_ROUTINE, PNDIS_EVENT, PNDIS_TIMER_CHARACTERISTICS};
 use crate::types::*;
 
 ndis_import!("ndis.sys" {
@@ -90,6 +90,15 @@ ndis_import!("ndis.sys" {
     pub fn NdisAllocateNetBufferAndNetBufferList(PoolHandle: NDIS_HANDLE, ContextSize: USHORT, ContextBackFill: USHORT, MdlChain: PMDL, DataOffset: ULONG, DataLength: SIZE_T) -> PNET_BUFFER_LIST;
     pub fn NdisAllocateNetBufferList(PoolHandle: NDIS_HANDLE, ContextSize: USHORT, ContextBackFill: USHORT) -> PNET_BUFFER_LIST;
     pub fn NdisFreeNetBufferList(NetBufferList: PNET_BUFFER_LIST);
+
+    // --- NDIS events (crate::sync): set and reset at <= DISPATCH_LEVEL, wait
+    // only at PASSIVE_LEVEL ("calling NdisWaitEvent from any IRQL >
+    // PASSIVE_LEVEL is a fatal error", NdisInitializeEvent's page) --------
+    pub fn NdisInitializeEvent(Event: PNDIS_EVENT);
+    pub fn NdisSetEvent(Event: PNDIS_EVENT);
+    pub fn NdisResetEvent(Event: PNDIS_EVENT);
+    /// `MsToWait` 0 waits forever; TRUE when the event is signalled.
+    pub fn NdisWaitEvent(Event: PNDIS_EVENT, MsToWait: UINT) -> BOOLEAN;
 });
 
 ndis_import!("ntoskrnl.exe" {
