@@ -52,6 +52,7 @@ impl Emulator {
             w.condis.clients.push(ClientRec {
                 name: name.to_string(),
                 answer: Answer::Sync,
+                notify_close_answer: Answer::Sync,
                 incoming_call_status: NDIS_STATUS_SUCCESS,
                 create_vc_status: NDIS_STATUS_SUCCESS,
                 inbox: Vec::new(),
@@ -70,6 +71,25 @@ impl Emulator {
             if let Some(c) = w.condis.clients.get_mut(client.0) {
                 c.answer = answer;
                 c.incoming_call_status = status;
+            }
+        });
+    }
+
+    /// How `client`'s ProtocolClNotifyCloseAf answers the call manager's
+    /// NdisMCmNotifyCloseAddressFamily (contract §1.4): [`Answer::Sync`]
+    /// (the default) tears its calls, VCs and SAPs down, closes the AF and
+    /// completes the notification before the call returns; [`Answer::Pend`]
+    /// returns PENDING and does the same later, on a thread of its own,
+    /// completing with NdisClNotifyCloseAddressFamilyComplete once its
+    /// close has completed. The later part runs while the driver waits in
+    /// NdisWaitEvent (by the waiting CPU in the deterministic mode, by a
+    /// system worker thread in the threaded mode) or when the test calls
+    /// [`Self::pump`]; whatever is still owed when MiniportHaltEx returns is
+    /// dropped (rule `halt.afs-closed` names the AFs).
+    pub fn set_notify_close_answer(&self, client: Client, answer: Answer) {
+        world::try_with(|w| {
+            if let Some(c) = w.condis.clients.get_mut(client.0) {
+                c.notify_close_answer = answer;
             }
         });
     }
@@ -266,9 +286,11 @@ impl Emulator {
         r
     }
 
-    /// Runs the clients' deferred answers (incoming closes, AF teardowns).
+    /// Runs the clients' deferred answers (incoming closes, AF teardowns),
+    /// and then the answers they give later on threads of their own (the
+    /// rest of a notify-close pended with [`Self::set_notify_close_answer`]).
     pub fn pump(&self) {
-        cm::pump();
+        cm::pump_all();
     }
 
     /// The call on a VC and NDIS's active bit, or None for a deleted VC.

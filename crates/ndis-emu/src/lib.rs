@@ -14,6 +14,8 @@
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
 //!   a virtual clock, or on worker and DPC threads (the threaded mode, for
 //!   stress); `faults`: fail the Nth allocation or Nth call of a DDI;
+//! * [`sync`]: NDIS events, and what NdisWaitEvent runs or blocks on while
+//!   it waits in each mode;
 //! * [`Emulator`]: the API tests and covmini-lab drive;
 //! * `ffi`: the exported DDIs, the one import table ([`ffi::table`]), call
 //!   parameters in C memory, and the calls into driver handlers;
@@ -29,7 +31,7 @@
 //! threaded mode, one emulator runs on several threads).
 //!
 //! Status: registration, initialization, pause/restart/halt/unload, memory,
-//! spin locks, debug output, work items, timers, the whole call-manager
+//! spin locks, debug output, work items, timers, NDIS events and waits, the whole call-manager
 //! surface (AFs, SAPs, VCs, outgoing and incoming calls, parties, QoS, OIDs,
 //! status indications) are implemented and checked. DDIs not implemented yet
 //! are defined but fail loudly (`emu.unimplemented-ddi`); the list is
@@ -47,6 +49,7 @@ pub mod nbl;
 pub mod pe;
 pub mod rules;
 pub mod sched;
+pub mod sync;
 mod world;
 
 pub use client::{Af, Client, Party, Sap, Vc};

@@ -109,6 +109,7 @@ pub fn all() -> Vec<Rule> {
         LIFECYCLE,
         crate::condis::rules::CONDIS,
         crate::sched::SCHED,
+        crate::sync::SYNC,
         crate::lookaside::LOOKASIDE,
         crate::nbl::NBLS,
     ]

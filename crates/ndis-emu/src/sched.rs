@@ -85,11 +85,11 @@
 //! * The threads stop (finishing what they run) when the emulator finishes
 //!   or is dropped.
 //!
-//! A related limit of both modes: a driver cannot *wait* for its own deferred
-//! work (ndis-sys declares no wait DDI yet). When one is added
-//! (`NdisWaitEvent`, `KeWaitForSingleObject`), at PASSIVE_LEVEL it should pump
-//! this scheduler until its event is signalled in the deterministic mode, and
-//! block in the threaded mode.
+//! A driver may *wait* for its own deferred work with NdisWaitEvent (at
+//! PASSIVE_LEVEL): in the deterministic mode the waiting CPU runs this
+//! scheduler's ready work itself ([`run_one`]) until its event is set, and
+//! in the threaded mode it blocks while the worker and DPC threads run it
+//! (`crate::sync`).
 
 use std::collections::BTreeMap;
 
@@ -325,6 +325,12 @@ impl Sched {
     /// Sets how many steps one run may take.
     pub fn set_step_limit(&mut self, steps: usize) {
         self.step_limit = steps;
+    }
+
+    /// How many steps one run may take.
+    #[must_use]
+    pub fn step_limit(&self) -> usize {
+        self.step_limit
     }
 
     /// Queued work items plus timers in the timer queue.
@@ -904,6 +910,32 @@ pub(crate) fn run(advance_ms: Option<u64>) -> Result<usize, EmuError> {
     }
 }
 
+/// What [`run_one`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ran {
+    /// Ran one routine or callback.
+    One,
+    /// Nothing is ready up to the target time (the clock is there now).
+    Idle,
+    /// Something is ready but the caller has run its step limit.
+    StepLimit,
+}
+
+/// One step of the deterministic loop for a CPU that waits in
+/// NdisWaitEvent (`crate::sync`): runs the next ready routine or callback
+/// on the calling CPU, moving the clock to the next due timer if nothing is
+/// ready, up to `target` (None: as far as needed).
+pub(crate) fn run_one(target: Option<i64>, exhausted: bool) -> Ran {
+    match world::try_with(|w| next_step(w, target, exhausted)).unwrap_or(Step::Idle) {
+        Step::Run(r, detail) => {
+            execute(r, detail);
+            Ran::One
+        }
+        Step::Idle => Ran::Idle,
+        Step::Busy(_) => Ran::StepLimit,
+    }
+}
+
 /// The threaded mode's run: the worker and DPC threads do the work; this
 /// waits until nothing is queued, due or running at the current time, then
 /// moves the clock to the next due timer (up to `target`), and again.
@@ -946,7 +978,9 @@ fn run_threaded(limit: usize, target: Option<i64>) -> Result<usize, EmuError> {
 /// at PASSIVE_LEVEL) or a DPC thread (timer callbacks at DISPATCH_LEVEL),
 /// as `cpu` is. It takes what is ready, runs it with no lock held, runs the
 /// client answers the routine set off on this CPU, and waits for more until
-/// the emulator stops it.
+/// the emulator stops it. While some CPU waits in NdisWaitEvent, a worker
+/// thread also runs the answers clients give on threads of their own
+/// (`Condis::later`, such as a pended notify-close).
 pub(crate) fn cpu_thread(cpu: world::Cpu) {
     let which = if cpu.kind == world::CpuKind::Dpc {
         Take::Timers
@@ -954,19 +988,37 @@ pub(crate) fn cpu_thread(cpu: world::Cpu) {
         Take::WorkItems
     };
     world::become_cpu(cpu);
-    while let Some((r, detail)) = world::wait_until(|w| {
+    while let Some(job) = world::wait_until(|w| {
         if w.sched.shutdown {
-            Some(None)
-        } else {
-            take_ready(w, which).map(Some)
+            return Some(None);
         }
+        // While a CPU waits in NdisWaitEvent, the clients answer what they
+        // owe on threads of their own: a system worker thread plays them.
+        if which == Take::WorkItems
+            && w.sync.someone_waits()
+            && let Some(action) = w.condis.later.pop_front()
+        {
+            return Some(Some(Job::Client(action)));
+        }
+        take_ready(w, which).map(|(r, detail)| Some(Job::Run(r, detail)))
     })
     .flatten()
     {
-        execute(r, detail);
+        match job {
+            Job::Run(r, detail) => execute(r, detail),
+            Job::Client(action) => crate::ffi::cm::run_action(action),
+        }
         crate::ffi::cm::pump();
     }
     world::leave_cpu();
+}
+
+/// What a threaded-mode thread runs next.
+enum Job {
+    /// A work item routine or timer callback.
+    Run(Runnable, String),
+    /// A client's answer from the later queue.
+    Client(crate::condis::ClientAction),
 }
 
 #[cfg(test)]

@@ -206,6 +206,8 @@ pub struct World {
     pub condis: crate::condis::Condis,
     /// Work items, timer objects and the virtual clock (crate::sched).
     pub sched: crate::sched::Sched,
+    /// NDIS events and the CPUs waiting on them (crate::sync).
+    pub sync: crate::sync::Events,
     /// Configured failures and their counters (crate::faults).
     pub faults: crate::faults::Faults,
     pub lookaside: crate::lookaside::Lookasides,
@@ -333,8 +335,9 @@ static SESSION: Mutex<()> = Mutex::new(());
 static WORLD: Mutex<SharedWorld> = Mutex::new(SharedWorld(None));
 
 /// Signalled whenever the scheduler's state changes (something queued, set,
-/// started or finished, time moved, shutdown): the threaded mode's worker
-/// threads and `run_until_idle` wait on it.
+/// started or finished, time moved, shutdown, an NDIS event set, a client
+/// answer queued for later): the threaded mode's worker threads,
+/// `run_until_idle` and NdisWaitEvent wait on it.
 static CHANGED: Condvar = Condvar::new();
 
 /// Emulators started in this process (each world's generation).
@@ -467,6 +470,21 @@ pub fn wait_until<R>(mut f: impl FnMut(&mut World) -> Option<R>) -> Option<R> {
             return Some(r);
         }
         g = CHANGED.wait(g).unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Like [`wait_until`], giving up at `deadline` (None then, as when the
+/// world goes away).
+pub fn wait_until_deadline<R>(deadline: std::time::Instant, mut f: impl FnMut(&mut World) -> Option<R>) -> Option<R> {
+    let _holding = Holding::enter("the emulator");
+    let mut g = lock();
+    loop {
+        let world = g.0.as_mut()?;
+        if let Some(r) = f(world) {
+            return Some(r);
+        }
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        g = CHANGED.wait_timeout(g, left).unwrap_or_else(PoisonError::into_inner).0;
     }
 }
 

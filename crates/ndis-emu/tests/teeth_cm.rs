@@ -4,9 +4,9 @@
 
 mod fixture_cm;
 
-use fixture_cm::{AF, Fault, complete_cm_oid, complete_deregistration, complete_make_call, set_fault};
+use fixture_cm::{AF, Fault, complete_cm_oid, complete_deregistration, complete_make_call, set_fault, wait_results};
 use ndis_emu::condis::rules as r;
-use ndis_emu::{Af, Answer, CallSpec, CallState, Client, Emulator, Report, Rule, Vc};
+use ndis_emu::{Af, Answer, CallSpec, CallState, Client, Emulator, Report, Rule, Vc, rules, sync};
 use ndis_sys::*;
 
 /// A loaded fixture with two clients that opened the AF.
@@ -278,6 +278,175 @@ fn close_incoming_on_a_call_fires_on_an_idle_vc() {
 fn halt_afs_closed_fires_when_halt_forgets_notify_close() {
     let net = up(Fault::HaltWithoutNotifyClose);
     only(&down(net), r::HALT_AFS_CLOSED);
+}
+
+// --- Halt with clients that pend their notify-close, and NDIS events -----------
+
+/// A connected call between the two clients, a SAP, and both clients set to
+/// pend their ProtocolClNotifyCloseAf.
+fn up_pending_notify_close(f: Fault) -> Net {
+    let mut net = up(f);
+    let (_, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    net.emu.set_notify_close_answer(net.caller, Answer::Pend);
+    net.emu.set_notify_close_answer(net.callee, Answer::Pend);
+    net
+}
+
+/// The position of the first trace event named `name` with direction `dir`.
+fn first(report: &Report, dir: &str, name: &str) -> usize {
+    report
+        .events
+        .iter()
+        .position(|e| e.dir == dir && e.name == name)
+        .unwrap_or_else(|| panic!("no {dir} {name} in the trace:\n{report}"))
+}
+
+#[test]
+fn a_halt_that_waits_for_pended_notify_closes_tears_everything_down_clean() {
+    let net = up_pending_notify_close(Fault::None);
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+    // Each client's close ran inside HaltEx's wait, through the proper paths:
+    // its call closed, its SAP went, its AF closed, then the notification
+    // completed, and only then did HaltEx return.
+    let halt_returned = report
+        .events
+        .iter()
+        .rposition(|e| e.dir == "<-" && e.name == "MiniportHaltEx")
+        .expect("HaltEx returned");
+    let wait = first(&report, "=>", "NdisWaitEvent");
+    let teardown = [
+        "ProtocolCmCloseCall",
+        "ProtocolCmDeregisterSap",
+        "ProtocolCmCloseAf",
+        "ProtocolCmNotifyCloseAfComplete",
+    ];
+    let during: Vec<(usize, &ndis_emu::Event)> = report
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.dir == "->" && teardown.contains(&e.name))
+        .collect();
+    assert!(
+        during.iter().all(|(i, _)| wait < *i && *i < halt_returned),
+        "the teardown ran inside HaltEx's wait:\n{report}"
+    );
+    for name in teardown {
+        assert!(during.iter().any(|(_, e)| e.name == name), "no {name}:\n{report}");
+    }
+    // Each AF's notification completed after that AF's close.
+    let completes: Vec<&(usize, &ndis_emu::Event)> = during
+        .iter()
+        .filter(|(_, e)| e.name == "ProtocolCmNotifyCloseAfComplete")
+        .collect();
+    assert_eq!(completes.len(), 2, "{report}");
+    for (at, complete) in completes {
+        let closed = during
+            .iter()
+            .any(|(i, e)| e.name == "ProtocolCmCloseAf" && e.detail == complete.detail && i < at);
+        assert!(closed, "{} completed before its close:\n{report}", complete.detail);
+    }
+}
+
+#[test]
+fn halt_afs_closed_fires_when_halt_does_not_wait_for_a_pended_notify_close() {
+    let net = up_pending_notify_close(Fault::HaltWithoutWaitingForNotifyClose);
+    let report = down(net);
+    only(&report, r::HALT_AFS_CLOSED);
+    assert_eq!(report.of(r::HALT_AFS_CLOSED).count(), 2, "{report}");
+    assert!(
+        report
+            .of(r::HALT_AFS_CLOSED)
+            .all(|v| v.detail.contains("without waiting")),
+        "{report}"
+    );
+    // The answers the clients still owed were dropped, not run into the halted driver.
+    let halt_returned = first(&report, "<-", "MiniportHaltEx");
+    assert!(
+        report.events[halt_returned..]
+            .iter()
+            .all(|e| e.name != "ProtocolCmCloseAf" && e.name != "ProtocolCmNotifyCloseAfComplete"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_pended_notify_close_is_answered_by_pump_when_the_test_asks() {
+    let net = up_pending_notify_close(Fault::None);
+    // Issue the notification outside halt: the client owes its answer until pumped.
+    let af = net.caller_af;
+    // SAFETY: an AF handle the emulator gave; this thread is CPU 0 at PASSIVE_LEVEL.
+    let status = unsafe { NdisMCmNotifyCloseAddressFamily(af.0 as NDIS_HANDLE) };
+    assert_eq!(status, NDIS_STATUS_PENDING);
+    assert!(
+        !net.emu
+            .inbox(net.caller)
+            .iter()
+            .any(|l| l.starts_with("CloseAfComplete"))
+    );
+    net.emu.pump();
+    let inbox = net.emu.inbox(net.caller);
+    assert!(inbox.iter().any(|l| l.starts_with("CloseAfComplete")), "{inbox:?}");
+    assert!(
+        inbox.iter().any(|l| l.starts_with("NotifyCloseAfComplete")),
+        "{inbox:?}"
+    );
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
+#[test]
+fn sync_wait_forever_fires_on_an_event_nobody_sets() {
+    let net = up(Fault::WaitOnAnEventNobodySets);
+    let report = down(net);
+    only(&report, sync::SYNC_WAIT_FOREVER);
+    let v = report.of(sync::SYNC_WAIT_FOREVER).next().expect("fired");
+    assert!(v.detail.contains("MiniportHaltEx waits for ever"), "{v}");
+    assert_eq!(wait_results(), [false], "the wait returns FALSE so the run goes on");
+}
+
+#[test]
+fn sync_event_valid_fires_on_an_uninitialized_event() {
+    let net = up(Fault::SetAnUninitializedEvent);
+    let report = down(net);
+    only(&report, sync::SYNC_EVENT_VALID);
+}
+
+#[test]
+fn irql_limit_fires_on_a_wait_under_a_spin_lock() {
+    let net = up(Fault::WaitUnderASpinLock);
+    let report = down(net);
+    only(&report, rules::IRQL_LIMIT);
+    let v = report.of(rules::IRQL_LIMIT).next().expect("fired");
+    assert_eq!(v.call, "NdisWaitEvent", "{v}");
+    assert_eq!(wait_results(), [false], "no wait at DISPATCH_LEVEL");
+}
+
+#[test]
+fn a_wait_runs_the_drivers_own_work_item_and_returns_true() {
+    let net = up(Fault::WaitForOwnWorkItem);
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(wait_results(), [true]);
+    let wait = first(&report, "=>", "NdisWaitEvent");
+    let routine = first(&report, "->", "WorkItemRoutine");
+    assert!(wait < routine, "the routine ran inside the wait:\n{report}");
+}
+
+#[test]
+fn a_timed_wait_on_an_event_nobody_sets_times_out_in_virtual_time() {
+    set_fault(Fault::WaitBriefly);
+    let mut emu = Emulator::new();
+    emu.load(fixture_cm::driver_entry).expect("load");
+    emu.add_adapter().expect("adapter");
+    let before = emu.system_time();
+    emu.halt_adapter().expect("halt");
+    assert_eq!(emu.system_time() - before, 5 * ndis_emu::sched::TICKS_PER_MS);
+    emu.unload().expect("unload");
+    let report = emu.finish();
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(wait_results(), [false]);
 }
 
 #[test]

@@ -37,6 +37,10 @@ pub struct ClientRec {
     pub name: String,
     /// How it answers incoming calls.
     pub answer: Answer,
+    /// How its ProtocolClNotifyCloseAf answers NdisCmNotifyCloseAddressFamily:
+    /// tear down and close at once ([`Answer::Sync`]), or return PENDING and
+    /// do it later, on a thread of its own ([`Answer::Pend`]).
+    pub notify_close_answer: Answer,
     /// Whether it accepts incoming calls (SUCCESS) or rejects them (this status).
     pub incoming_call_status: NDIS_STATUS,
     /// What its ProtocolCoCreateVc returns for MCM-created VCs.
@@ -75,6 +79,10 @@ pub struct AfRec {
     pub state: AfState,
     /// NdisCmNotifyCloseAddressFamily was called and its completion is due.
     pub notify_close_pending: bool,
+    /// The client pended its ProtocolClNotifyCloseAf and its
+    /// NdisClCloseAddressFamily pended too: it calls
+    /// NdisClNotifyCloseAddressFamilyComplete once the close completes.
+    pub notify_complete_on_close: bool,
 }
 
 /// Where a SAP registration is.
@@ -374,6 +382,20 @@ pub enum ClientAction {
         /// The AF being closed.
         af: usize,
     },
+    /// The later half of a ProtocolClNotifyCloseAf that returned PENDING
+    /// ([`ClientRec::notify_close_answer`]): tear down the AF's calls and
+    /// SAPs, NdisClCloseAddressFamily, and NdisClNotifyCloseAddressFamilyComplete
+    /// once the close has completed.
+    AnswerNotifyClose {
+        /// The AF being closed.
+        af: usize,
+    },
+    /// NdisClNotifyCloseAddressFamilyComplete for an AF whose pended close
+    /// just completed (after [`ClientAction::AnswerNotifyClose`]).
+    CompleteNotifyClose {
+        /// The AF now closed.
+        af: usize,
+    },
 }
 
 /// The CoNDIS state of the world.
@@ -394,6 +416,12 @@ pub struct Condis {
     /// Client answers to run after the current driver handler returns, per
     /// CPU: each CPU runs the answers its own requests set off.
     pub actions: BTreeMap<u32, VecDeque<ClientAction>>,
+    /// Client answers a client gives later, on a thread of its own (a pended
+    /// ProtocolClNotifyCloseAf): no CPU owes them. They run while the driver
+    /// waits in NdisWaitEvent (by the waiting CPU itself in the
+    /// deterministic mode, by a system worker thread in the threaded mode),
+    /// or when the test calls `Emulator::pump`.
+    pub later: VecDeque<ClientAction>,
     /// Call parameters the emulator handed the driver for a request on an
     /// object (by NDIS handle), kept alive until the request completes: the
     /// driver may hold and modify them until then.
@@ -419,6 +447,19 @@ impl Condis {
     /// The next answer queued on CPU `cpu`.
     pub fn next_action(&mut self, cpu: u32) -> Option<ClientAction> {
         self.actions.get_mut(&cpu).and_then(VecDeque::pop_front)
+    }
+
+    /// Queues an answer a client gives later, on a thread of its own.
+    pub fn defer_later(&mut self, action: ClientAction) {
+        self.later.push_back(action);
+    }
+
+    /// Moves CPU `cpu`'s queued answers to the later queue: the CPU is about
+    /// to block, and its clients answer on their own threads meanwhile.
+    pub fn hand_over(&mut self, cpu: u32) {
+        if let Some(q) = self.actions.get_mut(&cpu) {
+            self.later.extend(q.drain(..));
+        }
     }
 }
 

@@ -73,11 +73,19 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
         }
         ReqKind::CloseAf => {
             let client = w.condis.afs.get(&h).map(|a| a.client);
+            let mut notify = false;
             if let Some(a) = w.condis.afs.get_mut(&h) {
                 a.state = AfState::Closed;
+                notify = core::mem::take(&mut a.notify_complete_on_close);
             }
             kill(w, h, "closed");
             inbox(w, client, format!("CloseAfComplete {status:#x}"));
+            if notify {
+                // The client's pended ProtocolClNotifyCloseAf finishes on its
+                // own thread, not inside this completion.
+                w.condis.defer_later(ClientAction::CompleteNotifyClose { af: h });
+                world::changed();
+            }
         }
         ReqKind::RegisterSap => {
             if let Some(s) = w.condis.saps.get_mut(&h) {
@@ -372,6 +380,7 @@ pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize,
                 cm_context: 0,
                 state: AfState::Opening,
                 notify_close_pending: false,
+                notify_complete_on_close: false,
             },
         );
         w.condis.requests.begin(ReqKind::OpenAf, h);
@@ -1052,13 +1061,92 @@ pub(crate) fn pump() {
         let Some(action) = world::try_with(|w| w.condis.next_action(cpu)).flatten() else {
             return;
         };
-        match action {
-            ClientAction::CloseCall { vc } => {
-                let _ = close_call(vc, &[]);
-            }
-            ClientAction::TearDownAf { af } => tear_down_af(af),
-            ClientAction::ReturnNbls { vc, nbls } => super::data::return_nbls(vc, &nbls),
+        run_action(action);
+    }
+}
+
+/// [`pump`], then the answers clients give later on threads of their own
+/// (a pended notify-close), each followed by what it set off: what
+/// `Emulator::pump` runs when the test asks.
+pub(crate) fn pump_all() {
+    pump();
+    for _ in 0..10_000 {
+        if !world::outside_driver() {
+            return;
         }
+        let Some(action) = world::try_with(|w| w.condis.later.pop_front()).flatten() else {
+            return;
+        };
+        run_action(action);
+        pump();
+    }
+}
+
+/// Runs one client answer on the calling CPU (from [`pump`], a driver's
+/// wait in NdisWaitEvent, or a system worker thread of the threaded mode).
+pub(crate) fn run_action(action: ClientAction) {
+    match action {
+        ClientAction::CloseCall { vc } => {
+            let _ = close_call(vc, &[]);
+        }
+        ClientAction::TearDownAf { af } => tear_down_af(af),
+        ClientAction::ReturnNbls { vc, nbls } => super::data::return_nbls(vc, &nbls),
+        ClientAction::AnswerNotifyClose { af } => answer_notify_close(af),
+        ClientAction::CompleteNotifyClose { af } => complete_notify_close(af),
+    }
+}
+
+/// The later half of a pended ProtocolClNotifyCloseAf: the client tears the
+/// AF down as in [`tear_down_af`], then calls
+/// NdisClNotifyCloseAddressFamilyComplete, at once if its close completed,
+/// else when it does (`apply`, CloseAf).
+fn answer_notify_close(af: usize) {
+    let open = world::with("ProtocolClNotifyCloseAf", |w| {
+        w.note(af, "the client's pended ProtocolClNotifyCloseAf goes on");
+        w.condis.afs.get(&af).is_some_and(|a| a.state == AfState::Open)
+    });
+    if open {
+        tear_down_af(af);
+    }
+    let closed = world::with("NdisClCloseAddressFamily", |w| {
+        let Some(a) = w.condis.afs.get_mut(&af) else {
+            return true;
+        };
+        if a.state == AfState::Closed {
+            return true;
+        }
+        a.notify_complete_on_close = true;
+        false
+    });
+    if closed {
+        complete_notify_close(af);
+    }
+}
+
+/// NdisClNotifyCloseAddressFamilyComplete: NDIS calls the call manager's
+/// ProtocolCmNotifyCloseAfComplete with the AF's CallMgrAfContext.
+fn complete_notify_close(af: usize) {
+    let done = world::with("NdisClNotifyCloseAddressFamilyComplete", |w| {
+        let a = w.condis.afs.get_mut(&af)?;
+        if !a.notify_close_pending {
+            return None;
+        }
+        a.notify_close_pending = false;
+        let (client, ctx) = (a.client, a.cm_context);
+        inbox(w, Some(client), format!("NotifyCloseAfComplete {af:#x}"));
+        w.note(af, "NdisClNotifyCloseAddressFamilyComplete");
+        Some((cm_handlers(w).and_then(|c| c.CmNotifyCloseAfCompleteHandler), ctx))
+    });
+    if let Some((Some(done), ctx)) = done {
+        frame(
+            "ProtocolCmNotifyCloseAfComplete",
+            PASSIVE_LEVEL,
+            format!("{af:#x}"),
+            || {
+                // SAFETY: registered handler with the AF's CallMgrAfContext.
+                unsafe { done(ctx as NDIS_HANDLE, NDIS_STATUS_SUCCESS) }
+            },
+        );
     }
 }
 
@@ -1543,9 +1631,12 @@ ndis_fn! {
     }
 
     /// NdisCmNotifyCloseAddressFamily (NdisMCmNotifyCloseAddressFamily):
-    /// PASSIVE_LEVEL. FAILURE if the AF is already closing; otherwise the
-    /// client tears the AF down at once, ProtocolCmNotifyCloseAfComplete runs,
-    /// and the call returns PENDING (contract §1.4 [B]).
+    /// PASSIVE_LEVEL. FAILURE if the AF is already closing; otherwise PENDING
+    /// (contract §1.4 [B]), and the client's ProtocolClNotifyCloseAf either
+    /// tears the AF down at once and ProtocolCmNotifyCloseAfComplete runs
+    /// before this returns ([`Answer::Sync`]), or returns PENDING and does
+    /// it all later on a thread of its own ([`Answer::Pend`]: the
+    /// `later` queue), so the call manager must wait for the completion.
     #[unsafe(no_mangle)]
     pub unsafe fn NdisCmNotifyCloseAddressFamily(af: NDIS_HANDLE) -> NDIS_STATUS {
         const CALL: &str = "NdisCmNotifyCloseAddressFamily";
@@ -1563,17 +1654,23 @@ ndis_fn! {
             rec.notify_close_pending = true;
             let client = rec.client;
             inbox(w, Some(client), format!("NotifyCloseAf {h:#x}"));
-            Some((cm_handlers(w).and_then(|c| c.CmNotifyCloseAfCompleteHandler), w.condis.afs.get(&h).map_or(0, |a| a.cm_context)))
+            let answer = w.condis.clients.get(client).map_or(Answer::Sync, |c| c.notify_close_answer);
+            if answer == Answer::Pend {
+                w.note(h, "ProtocolClNotifyCloseAf returned PENDING: the client closes later");
+                w.condis.defer_later(ClientAction::AnswerNotifyClose { af: h });
+                world::changed();
+            }
+            Some(answer)
         });
-        let Some((done, ctx)) = ok else { return NDIS_STATUS_FAILURE };
-        tear_down_af(h);
-        if let Some(done) = done {
-            frame("ProtocolCmNotifyCloseAfComplete", PASSIVE_LEVEL, format!("{h:#x}"), || {
-                // SAFETY: registered handler with the AF's CallMgrAfContext.
-                unsafe { done(ctx as NDIS_HANDLE, NDIS_STATUS_SUCCESS) }
-            });
+        match ok {
+            None => NDIS_STATUS_FAILURE,
+            Some(Answer::Pend) => NDIS_STATUS_PENDING,
+            Some(Answer::Sync) => {
+                tear_down_af(h);
+                complete_notify_close(h);
+                NDIS_STATUS_PENDING
+            }
         }
-        NDIS_STATUS_PENDING
     }
 }
 
@@ -1616,12 +1713,33 @@ pub(crate) fn check_afs_closed_at_halt() {
             .map(|(h, _)| *h)
             .collect();
         for h in open {
+            let why = if w.condis.afs.get(&h).is_some_and(|a| a.notify_close_pending) {
+                ": its client's ProtocolClNotifyCloseAf pended, and HaltEx returned without waiting for \
+                 ProtocolCmNotifyCloseAfComplete (on Windows the client's close then runs on freed contexts)"
+            } else {
+                ""
+            };
             w.violate(
                 r::HALT_AFS_CLOSED,
                 "MiniportHaltEx",
-                format!("AF {h:#x} is still open after HaltEx returned"),
+                format!("AF {h:#x} is still open after HaltEx returned{why}"),
                 &[h],
             );
+        }
+    });
+}
+
+/// After MiniportHaltEx returned: the answers clients still owed (a pended
+/// notify-close the driver did not wait for) are dropped, not run, so the
+/// emulator never calls a halted driver; `check_afs_closed_at_halt` has
+/// reported the AFs they concern.
+pub(crate) fn drop_client_answers_at_halt() {
+    world::try_with(|w| {
+        let owed: Vec<ClientAction> = w.condis.later.drain(..).collect();
+        for action in owed {
+            if let ClientAction::AnswerNotifyClose { af } | ClientAction::CompleteNotifyClose { af } = action {
+                w.note(af, "the client's pended close never ran: the adapter was halted first");
+            }
         }
     });
 }

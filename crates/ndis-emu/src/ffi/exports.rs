@@ -567,7 +567,7 @@ ndis_fn! {
         let freed = world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);
             w.event("=>", CALL, format!("{va:p} tag {}", tag_str(tag)));
-            match w.ledger.get(&(va as usize)).cloned() {
+            let freed = match w.ledger.get(&(va as usize)).cloned() {
                 None => {
                     w.violate(rules::MEMORY_LEDGER, CALL, format!("{va:p} is not a live allocation (double free or never allocated)"), &[]);
                     None
@@ -581,7 +581,13 @@ ndis_fn! {
                     w.ledger.remove(&(va as usize));
                     Some(a.size)
                 }
+            };
+            if let Some(size) = freed {
+                // NDIS events in the block go with it.
+                let handler = w.current_handler().unwrap_or("outside any handler");
+                crate::sync::memory_freed(w, va as usize, size, handler);
             }
+            freed
         });
         if let Some(size) = freed
             && let Ok(layout) = Layout::from_size_align(size, POOL_ALIGN)

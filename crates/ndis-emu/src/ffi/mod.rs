@@ -14,6 +14,7 @@ pub(crate) mod calls;
 pub(crate) mod cm;
 pub(crate) mod data;
 mod deferred;
+mod events;
 mod exports;
 pub(crate) mod lookaside;
 pub(crate) mod nbl;

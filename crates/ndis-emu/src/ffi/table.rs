@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use super::{cm, data, deferred, exports, lookaside, nbl, unimplemented};
+use super::{cm, data, deferred, events, exports, lookaside, nbl, unimplemented};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -82,6 +82,10 @@ pub fn table() -> &'static [Import] {
             import!("ndis.sys", nbl::NdisAllocateNetBufferAndNetBufferList),
             import!("ndis.sys", nbl::NdisAllocateNetBufferList),
             import!("ndis.sys", nbl::NdisFreeNetBufferList),
+            import!("ndis.sys", events::NdisInitializeEvent),
+            import!("ndis.sys", events::NdisSetEvent),
+            import!("ndis.sys", events::NdisResetEvent),
+            import!("ndis.sys", events::NdisWaitEvent),
             import!("ntoskrnl.exe", lookaside::ExInitializeNPagedLookasideList),
             import!("ntoskrnl.exe", lookaside::ExDeleteNPagedLookasideList),
             import!("ntoskrnl.exe", lookaside::ExpInterlockedPopEntrySList),

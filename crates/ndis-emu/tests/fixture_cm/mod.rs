@@ -34,6 +34,20 @@ pub enum Fault {
     ConnectRejectedCall,
     IncomingCloseOnIdleVc,
     HaltWithoutNotifyClose,
+    /// Notify every AF at halt but return without waiting for the
+    /// notifications a client pended.
+    HaltWithoutWaitingForNotifyClose,
+    /// At halt, wait without timeout on an event nothing will ever set.
+    WaitOnAnEventNobodySets,
+    /// At halt, NdisWaitEvent under a spin lock (DISPATCH_LEVEL).
+    WaitUnderASpinLock,
+    /// At halt, NdisSetEvent on an NDIS_EVENT never initialized.
+    SetAnUninitializedEvent,
+    /// Not a fault: at halt, queue a work item that sets an event, and wait
+    /// for it without timeout.
+    WaitForOwnWorkItem,
+    /// Not a fault: at halt, wait 5 ms on an event nothing sets (it times out).
+    WaitBriefly,
     IncomingDropOfLastParty,
     /// Pend ProtocolCoOidRequest; the test completes it with [`complete_cm_oid`].
     PendCmOid,
@@ -87,6 +101,15 @@ struct State {
     /// Receive NBL → (the sender's VC handle, the send NBL it carries).
     lent: Vec<(usize, usize, usize)>,
     deregistering: Option<usize>,
+    /// Set when the last notification of halt completes (boxed: an
+    /// NDIS_EVENT must not move once initialized).
+    halt_event: Option<Box<NDIS_EVENT>>,
+    /// Notifications outstanding, plus one while halt is still notifying.
+    notifying: u32,
+    /// Halt has begun (a notification completing before is not halt's).
+    halting: bool,
+    /// What each of halt's extra waits (the modes above) returned.
+    waits: Vec<bool>,
 }
 
 thread_local! {
@@ -148,6 +171,103 @@ pub fn complete_cm_oid() {
     } else {
         // SAFETY: the request ProtocolCoOidRequest pended.
         unsafe { NdisMCmOidRequestComplete(null_mut(), null_mut(), null_mut(), req, NDIS_STATUS_INVALID_OID) };
+    }
+}
+
+/// What each NdisWaitEvent of the last halt's extra waits returned.
+pub fn wait_results() -> Vec<bool> {
+    STATE.with(|s| s.borrow().waits.clone())
+}
+
+/// The halt event's address (stable: boxed), or NULL before initialize.
+fn halt_event() -> PNDIS_EVENT {
+    STATE.with(|s| s.borrow_mut().halt_event.as_mut().map_or(null_mut(), |e| &raw mut **e))
+}
+
+/// One notification is done (or halt's own count): the last sets the event.
+fn notification_done() {
+    let last = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        if !s.halting {
+            return false;
+        }
+        s.notifying = s.notifying.saturating_sub(1);
+        s.notifying == 0
+    });
+    if last {
+        // SAFETY: the event NdisInitializeEvent set up in initialize.
+        unsafe { NdisSetEvent(halt_event()) };
+    }
+}
+
+/// Waits (or not: the fault) for the notifications halt sent.
+fn wait_for_notifications() {
+    notification_done();
+    if fault() != Fault::HaltWithoutWaitingForNotifyClose {
+        // SAFETY: the initialized halt event; HaltEx runs at PASSIVE_LEVEL.
+        let _ = unsafe { NdisWaitEvent(halt_event(), 0) };
+    }
+}
+
+/// The extra waits of the event modes, at the end of halt.
+fn extra_waits() {
+    let mut other = Box::new(NDIS_EVENT::zeroed());
+    let ev = &raw mut *other;
+    match fault() {
+        Fault::SetAnUninitializedEvent => {
+            // SAFETY: storage for an event; never initializing it is the fault.
+            unsafe { NdisSetEvent(ev) };
+            return;
+        }
+        Fault::WaitOnAnEventNobodySets | Fault::WaitForOwnWorkItem | Fault::WaitBriefly | Fault::WaitUnderASpinLock => {
+            // SAFETY: boxed storage that outlives every use below.
+            unsafe { NdisInitializeEvent(ev) };
+        }
+        _ => return,
+    }
+    let result = match fault() {
+        Fault::WaitOnAnEventNobodySets => {
+            // SAFETY: an initialized event; PASSIVE_LEVEL.
+            unsafe { NdisWaitEvent(ev, 0) }
+        }
+        Fault::WaitBriefly => {
+            // SAFETY: as above.
+            unsafe { NdisWaitEvent(ev, 5) }
+        }
+        Fault::WaitUnderASpinLock => {
+            let mut lock = NDIS_SPIN_LOCK::default();
+            // SAFETY: a fresh lock on this stack frame.
+            unsafe { NdisAllocateSpinLock(&raw mut lock) };
+            // SAFETY: initialized, not held.
+            unsafe { NdisAcquireSpinLock(&raw mut lock) };
+            // SAFETY: an initialized event; waiting at DISPATCH_LEVEL is the fault.
+            let r = unsafe { NdisWaitEvent(ev, 0) };
+            // SAFETY: held by this CPU.
+            unsafe { NdisReleaseSpinLock(&raw mut lock) };
+            r
+        }
+        _ => {
+            let adapter = STATE.with(|s| s.borrow().adapter);
+            // SAFETY: the adapter handle of this halt; PASSIVE_LEVEL.
+            let item = unsafe { NdisAllocateIoWorkItem(adapter as NDIS_HANDLE) };
+            // SAFETY: a work item just allocated; the event outlives the wait.
+            unsafe { NdisQueueIoWorkItem(item, set_from_work_item, ev.cast()) };
+            // SAFETY: an initialized event; PASSIVE_LEVEL.
+            let r = unsafe { NdisWaitEvent(ev, 0) };
+            // SAFETY: its routine ran (the wait returned TRUE) or not; either
+            // way it is not queued any more when the wait is satisfied.
+            unsafe { NdisFreeIoWorkItem(item) };
+            r
+        }
+    };
+    STATE.with(|s| s.borrow_mut().waits.push(result != FALSE));
+    drop(other);
+}
+
+ndis_fn! {
+    unsafe fn set_from_work_item(ctx: PVOID, _item: NDIS_HANDLE) {
+        // SAFETY: the event extra_waits passed, initialized, alive while it waits.
+        unsafe { NdisSetEvent(ctx.cast()) };
     }
 }
 
@@ -430,6 +550,10 @@ ndis_fn! {
         // SAFETY: the miniport handle; parameters alive across the call.
         let p = unsafe { NdisAllocateNetBufferListPool(handle, &raw mut pool) };
         STATE.with(|s| s.borrow_mut().pool = p as usize);
+        let mut event = Box::new(NDIS_EVENT::zeroed());
+        // SAFETY: boxed storage, kept in STATE (it never moves) until unload.
+        unsafe { NdisInitializeEvent(&raw mut *event) };
+        STATE.with(|s| s.borrow_mut().halt_event = Some(event));
         [s1, s2, s3].into_iter().find(|s| *s != NDIS_STATUS_SUCCESS).unwrap_or(NDIS_STATUS_SUCCESS)
     }
 }
@@ -445,10 +569,22 @@ ndis_fn! {
             return;
         }
         let afs = STATE.with(|s| s.borrow().afs.clone());
+        // Halt's own count keeps the event clear until every AF is notified.
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.halting = true;
+            s.notifying = 1;
+        });
         for af in afs {
+            STATE.with(|s| s.borrow_mut().notifying += 1);
             // SAFETY: an AF handle NDIS gave this MCM; PASSIVE_LEVEL.
-            let _ = unsafe { NdisMCmNotifyCloseAddressFamily(af as NDIS_HANDLE) };
+            let status = unsafe { NdisMCmNotifyCloseAddressFamily(af as NDIS_HANDLE) };
+            if status != NDIS_STATUS_PENDING {
+                notification_done();
+            }
         }
+        wait_for_notifications();
+        extra_waits();
     }
 }
 
@@ -681,7 +817,9 @@ ndis_fn! {
         NDIS_STATUS_INVALID_OID
     }
     unsafe fn cm_oid_complete(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST, _s: NDIS_STATUS) {}
-    unsafe fn cm_notify_close_af_complete(_a: NDIS_HANDLE, _s: NDIS_STATUS) {}
+    unsafe fn cm_notify_close_af_complete(_a: NDIS_HANDLE, _s: NDIS_STATUS) {
+        notification_done();
+    }
 
     unsafe fn ok_pause(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
     unsafe fn ok_restart(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
