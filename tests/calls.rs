@@ -1,7 +1,10 @@
 //! covmini's call manager under ndis-emu's scripted clients (issue #4,
-//! paths 1–7): address families, SAPs, client VCs and the loopback call,
-//! each path with the outcome a client sees (statuses, inbox lines, NDIS's
-//! view of the VC) and a clean report: no contract violation, no leak.
+//! paths 1–7 and 12): address families, SAPs, client VCs and the loopback
+//! call, each path with the outcome a client sees (statuses, inbox lines,
+//! NDIS's view of the VC) and a clean report: no contract violation, no
+//! leak. Path 12 is halt with calls, SAPs and AFs still open, and clients
+//! that pend their answer to the notify-close, deterministically and with a
+//! client closing on another CPU while HaltEx waits.
 //!
 //! Where NDIS lets the client answer either way (an incoming call), each
 //! path runs with a synchronous and a pended answer.
@@ -535,4 +538,130 @@ fn sends_on_a_connected_call_reach_the_callee_and_complete() {
         assert_eq!(emu.received(p.bob), [b"hello".to_vec(), b"world".to_vec()]);
     });
     assert_clean(&report);
+}
+
+// --- Path 12: halt with calls, SAPs and AFs open; clients that close later -----
+
+/// Alice and bob connected, bob with a second idle VC, alice with an unused
+/// SAP; both answer NdisMCmNotifyCloseAddressFamily by pending and closing
+/// later (ProtocolClNotifyCloseAf returns PENDING).
+fn everything_open_and_pending_notify_close(emu: &mut Emulator) -> Pair {
+    let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+    connect(emu, &p, Answer::Sync);
+    emu.create_vc(p.bob_af).expect("bob's idle VC");
+    emu.register_sap(p.alice_af, SAP_TYPE_ADDRESS, b"alice")
+        .expect("alice's SAP");
+    emu.set_notify_close_answer(p.alice, Answer::Pend);
+    emu.set_notify_close_answer(p.bob, Answer::Pend);
+    p
+}
+
+/// The trace positions of the `dir` events named `name`.
+fn positions(report: &Report, dir: &str, name: &str) -> Vec<usize> {
+    report
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.dir == dir && e.name == name)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// What both modes must show: HaltEx waited for both pended notifications;
+/// each client's calls, VCs, SAPs and AF went through covmini's ordinary
+/// handlers after HaltEx began waiting; the adapter was freed only after the
+/// last ProtocolCmNotifyCloseAfComplete; and HaltEx returned after that.
+fn assert_halt_waited_for_the_clients(report: &Report) {
+    assert_clean(report);
+    let halt_enter = positions(report, "->", "MiniportHaltEx");
+    let halt_return = positions(report, "<-", "MiniportHaltEx");
+    let (Some(&halt_enter), Some(&halt_return)) = (halt_enter.first(), halt_return.first()) else {
+        panic!("no HaltEx in the trace:\n{report}");
+    };
+    assert_eq!(
+        positions(report, "=>", "NdisCmNotifyCloseAddressFamily").len(),
+        2,
+        "{report}"
+    );
+    let wait = positions(report, "=>", "NdisWaitEvent");
+    let wait = *wait.first().unwrap_or_else(|| panic!("HaltEx never waited:\n{report}"));
+    assert!(halt_enter < wait && wait < halt_return, "{report}");
+    // Both clients' teardown, through the proper paths, inside the wait.
+    for (dir, name, count) in [
+        ("->", "ProtocolCmCloseCall", 2),
+        ("->", "ProtocolCoDeleteVc", 2),
+        ("->", "ProtocolCmDeregisterSap", 2),
+        ("->", "ProtocolCmCloseAf", 2),
+        ("->", "ProtocolCmNotifyCloseAfComplete", 2),
+    ] {
+        let at = positions(report, dir, name);
+        assert_eq!(at.len(), count, "{name}:\n{report}");
+        assert!(
+            at.iter().all(|i| wait < *i && *i < halt_return),
+            "{name} outside the wait:\n{report}"
+        );
+    }
+    // The adapter (pool tag CvmA) is freed after the last completion.
+    let last_complete = positions(report, "->", "ProtocolCmNotifyCloseAfComplete")
+        .into_iter()
+        .max()
+        .unwrap_or(usize::MAX);
+    let freed = report
+        .events
+        .iter()
+        .position(|e| e.name == "NdisFreeMemoryWithTagPriority" && e.detail.ends_with("tag CvmA"))
+        .unwrap_or_else(|| panic!("the adapter was never freed:\n{report}"));
+    assert!(last_complete < freed && freed < halt_return, "{report}");
+}
+
+#[test]
+fn halt_waits_for_clients_that_pend_their_notify_close_and_tears_everything_down() {
+    let mut emu = Emulator::new();
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    let p = everything_open_and_pending_notify_close(&mut emu);
+    emu.halt_adapter().expect("halt");
+    for client in [p.alice, p.bob] {
+        let inbox = emu.inbox(client);
+        assert!(has(&inbox, "NotifyCloseAf "), "{inbox:?}");
+        assert!(has(&inbox, "CloseAfComplete 0x0"), "{inbox:?}");
+        assert!(has(&inbox, "NotifyCloseAfComplete"), "{inbox:?}");
+    }
+    emu.unload().expect("unload");
+    assert_halt_waited_for_the_clients(&emu.finish());
+}
+
+#[test]
+fn halt_waits_while_the_clients_close_on_another_cpu() {
+    for seed in [1, 2, 3] {
+        let mut emu = Emulator::threaded(seed, 1);
+        emu.load(common::driver::driver_entry()).expect("DriverEntry");
+        emu.add_adapter().expect("adapter");
+        everything_open_and_pending_notify_close(&mut emu);
+        emu.halt_adapter().expect("halt");
+        emu.unload().expect("unload");
+        let report = emu.finish();
+        assert_halt_waited_for_the_clients(&report);
+        // HaltEx blocked on CPU 0; the clients' closes, and the completion
+        // that woke it, ran on another CPU meanwhile.
+        let wait = report
+            .events
+            .iter()
+            .find(|e| e.name == "NdisWaitEvent")
+            .expect("waited");
+        assert_eq!(wait.cpu, 0, "{report}");
+        for e in report
+            .events
+            .iter()
+            .filter(|e| e.dir == "->" && e.name == "ProtocolCmNotifyCloseAfComplete")
+        {
+            assert_ne!(e.cpu, 0, "seed {seed}: {e}\n{report}");
+        }
+        let woke = report
+            .events
+            .iter()
+            .find(|e| e.name == "NdisWaitEvent" && e.detail.contains("signalled"))
+            .unwrap_or_else(|| panic!("seed {seed}: the wait did not end signalled:\n{report}"));
+        assert!(woke.detail.contains("by another CPU"), "{woke}");
+    }
 }

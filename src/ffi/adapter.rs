@@ -138,12 +138,21 @@ ndis_fn! {
 
 ndis_fn! {
     /// MiniportHaltEx: asks every client with covmini's AF open to close it
-    /// (NdisMCmNotifyCloseAddressFamily), then frees the adapter, its
-    /// lookaside lists with it. NDIS halts a paused adapter with no OID or
-    /// send outstanding; no NDIS call may follow on this adapter.
+    /// (NdisMCmNotifyCloseAddressFamily) and waits, without timeout, until
+    /// every one has completed (ProtocolCmNotifyCloseAfComplete; a client
+    /// may pend its ProtocolClNotifyCloseAf and close later, from another
+    /// thread): contract §1.4 and §8.10, "every AF closed before HaltEx
+    /// returns". Each client tears its calls, VCs and SAPs down through the
+    /// ordinary handlers meanwhile, so every call-manager context goes back
+    /// to its list. Then it frees the adapter, its lookaside lists with it.
+    /// NDIS halts a paused adapter with no OID or send outstanding; no NDIS
+    /// call may follow on this adapter. Why the wait has no timeout:
+    /// [`cm::notify_close_all`].
     ///
     /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL.
+    /// Runs at IRQL = PASSIVE_LEVEL, which the wait needs. Holds no lock
+    /// across the notifications or the wait (the clients' closes take the
+    /// adapter's locks on other CPUs meanwhile).
     pub(super) unsafe fn halt(ctx: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
         // SAFETY: NDIS passes back the MiniportAdapterContext we registered.
         let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
@@ -155,20 +164,20 @@ ndis_fn! {
             // Halt cannot be refused: record NDIS's misstep and tear down anyway.
             trace!(WARN, "HaltEx: {}", e);
         }
-        // Every AF still open is closed by its client before HaltEx returns
-        // (contract §1.4); each client tears its calls, VCs and SAPs down as
-        // it does, so everything covmini allocated goes back to its list.
         let (afs, saps, vcs) = cm::notify_close_all(adapter);
         let parties = adapter.cm().live_parties();
         if (afs, saps, vcs, parties) != (0, 0, 0, 0) {
-            // A client that completes the notification later than this would
-            // need HaltEx to wait (a later slice); its contexts are leaked
-            // rather than deleted under NDIS's feet.
-            trace!(ERROR, "HaltEx: {} AF opens, {} SAPs, {} VCs, {} parties still alive after NdisMCmNotifyCloseAddressFamily", afs, saps, vcs, parties);
+            // Only when a client completed its notification without closing
+            // its AF (or NDIS refused a notification for an AF that was
+            // closing on its own): its contexts are leaked rather than
+            // deleted under NDIS's feet.
+            trace!(ERROR, "HaltEx: {} AF opens, {} SAPs, {} VCs, {} parties still alive after every notify-close completed", afs, saps, vcs, parties);
             return;
         }
         // SAFETY: the context is valid (checked), every call-manager context
-        // went back to its list, and NDIS never hands it back after HaltEx.
+        // went back to its list, every notification completed (so no
+        // handler of a client's close is still running on it), and NDIS
+        // never hands it back after HaltEx.
         unsafe { AdapterContext::free(NonNull::from(adapter)) };
     }
 }

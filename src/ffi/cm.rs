@@ -332,10 +332,15 @@ ndis_fn! {
 
 ndis_fn! {
     /// ProtocolCmNotifyCloseAfComplete: the client finished closing an AF
-    /// covmini asked it to close at halt. The context may go now.
+    /// covmini asked it to close at halt (NdisClNotifyCloseAddressFamilyComplete).
+    /// The AF context goes now if the AF is closed; then halt's count of
+    /// outstanding notifications drops, and the last one wakes
+    /// MiniportHaltEx, which may then free the adapter on its own CPU: that
+    /// is the very last thing this handler does.
     ///
     /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
+    /// Runs at IRQL <= DISPATCH_LEVEL. Takes the adapter's call-manager lock
+    /// only to ask the core, and releases it before any NDIS call.
     pub(super) unsafe fn notify_close_af_complete(af_ctx: NDIS_HANDLE, status: NDIS_STATUS) {
         // SAFETY: the CallMgrAfContext of the AF covmini notified.
         let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
@@ -346,21 +351,44 @@ ndis_fn! {
         let adapter = af.adapter();
         let fx = adapter.cm().notify_close_done(af.id());
         perform(adapter, fx);
+        let this = core::ptr::from_ref(adapter);
+        // SAFETY: the adapter is alive until its halt notifications are all
+        // done, and this is one of them; neither `adapter` nor `af` is used
+        // after this call, which may let HaltEx free both.
+        if !unsafe { AdapterContext::halt_notification_done(this) } {
+            // Nothing was outstanding, so nothing was set: the adapter lives.
+            trace!(WARN, "ProtocolCmNotifyCloseAfComplete({:p}) outside halt", af_ctx);
+        }
     }
 }
 
 /// MiniportHaltEx's part: asks every client with the AF still open to close
-/// it (NdisMCmNotifyCloseAddressFamily, contract §1.4). Returns how many AF
-/// opens, SAPs and VCs are still alive afterwards (all zero when every
-/// client closed synchronously).
+/// it (NdisMCmNotifyCloseAddressFamily, contract §1.4), then waits until
+/// every notification is complete (ProtocolCmNotifyCloseAfComplete, which a
+/// client may call long after the notification returned PENDING, from its
+/// own thread). Returns how many AF opens, SAPs and VCs are still alive
+/// afterwards: all zero once every client closed its AF.
+///
+/// The wait has no timeout. A client that pends its notification still
+/// holds its AF, and through it covmini's AF, SAP and VC contexts and the
+/// adapter: after a timeout covmini could neither free them (the client's
+/// close would then run on freed memory, the use-after-free this wait
+/// exists to prevent) nor return from HaltEx with the AF open (contract
+/// §8.10). Every MCM waits here the same way; a client that never answers is
+/// a hung unbind that WinDbg shows (`!ndiskd.af`, this thread in
+/// NdisWaitEvent), not something HaltEx can repair.
 ///
 /// # IRQL
-/// Runs at IRQL = PASSIVE_LEVEL.
+/// Runs at IRQL = PASSIVE_LEVEL (NdisMCmNotifyCloseAddressFamily and
+/// NdisWaitEvent require it), with no lock held across the NDIS calls or the
+/// wait: the clients' closes re-enter covmini's handlers meanwhile.
 pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize) {
+    adapter.begin_halt_notifications();
     let afs = adapter.cm().notify_close_all();
     for token in afs.into_iter().flatten() {
         // SAFETY: a live AF token: the AF cannot be freed while notified.
         let af = unsafe { AfContext::from_token(token) };
+        adapter.halt_notification_sent();
         // SAFETY: the NdisAfHandle of an open AF; PASSIVE_LEVEL (HaltEx).
         let status = unsafe { NdisMCmNotifyCloseAddressFamily(af.ndis()) };
         if status != NDIS_STATUS_PENDING {
@@ -373,7 +401,19 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
             );
             let fx = adapter.cm().notify_close_done(af.id());
             perform(adapter, fx);
+            // SAFETY: HaltEx's own adapter, which only HaltEx frees (after
+            // this function): setting the event here cannot free it.
+            let _ = unsafe { AdapterContext::halt_notification_done(adapter) };
         }
+    }
+    // HaltEx's own count: the last notification may have completed already.
+    // SAFETY: as above.
+    let _ = unsafe { AdapterContext::halt_notification_done(adapter) };
+    if !adapter.wait_for_halt_notifications() {
+        trace!(
+            ERROR,
+            "HaltEx: the wait for the clients' notify-close completions ended unsatisfied"
+        );
     }
     adapter.cm().live()
 }

@@ -13,7 +13,7 @@ use ndis_sys::*;
 use super::cm_context::{AfContext, PartyContext, SapContext, VcContext};
 use super::data::{Counters, RxPool};
 use super::lookaside::Lookaside;
-use super::sync::{SpinLock, SpinLockGuard};
+use super::sync::{Event, SpinLock, SpinLockGuard};
 use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition};
 use crate::call_manager::CallManager;
 use crate::pool::{SIG_ADAPTER, SIG_FREED, TAG_ADAPTER, TAG_AF, TAG_PARTY, TAG_SAP, TAG_VC};
@@ -66,6 +66,13 @@ pub(crate) struct AdapterContext {
     rx: RxPool,
     /// Adapter-wide traffic counters.
     counters: Counters,
+    /// Halt's wait for the clients it asked to close their AFs: the
+    /// NdisMCmNotifyCloseAddressFamily calls whose
+    /// ProtocolCmNotifyCloseAfComplete is still due, plus one while
+    /// MiniportHaltEx is still sending them. 0 outside halt.
+    halt_notifications: AtomicU32,
+    /// Set when `halt_notifications` drops to 0 (MiniportHaltEx waits on it).
+    halt_done: Event,
 }
 
 impl AdapterContext {
@@ -108,6 +115,10 @@ impl AdapterContext {
         unsafe { init_field(p, offset_of!(Self, rx), RxPool::new()) };
         // SAFETY: as above.
         unsafe { init_field(p, offset_of!(Self, counters), Counters::new()) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, halt_notifications), AtomicU32::new(0)) };
+        // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, halt_done), Event::new()) };
         // SAFETY: just initialized above.
         let this_ref = unsafe { this.as_ref() };
         // SAFETY: the lock is at its final address (the pool block) and unused.
@@ -125,7 +136,11 @@ impl AdapterContext {
         unsafe { this_ref.parties.init(TAG_PARTY) };
         // SAFETY: at its final address, once, PASSIVE_LEVEL.
         unsafe { this_ref.rx.init() };
-        // INVARIANT: signature set, handle stored, locks and lists initialized.
+        // SAFETY: at its final address (the pool block), once, before any
+        // set or wait (those come at halt).
+        unsafe { this_ref.halt_done.init() };
+        // INVARIANT: signature set, handle stored, locks, lists and the halt
+        // event initialized.
         Ok(this)
     }
 
@@ -200,6 +215,61 @@ impl AdapterContext {
     /// The party contexts' list.
     pub(crate) fn party_list(&self) -> &Lookaside<PartyContext> {
         &self.parties
+    }
+
+    // --- Halt's wait for the notified clients ------------------------------
+    //
+    // MiniportHaltEx counts itself (`begin_halt_notifications`) and each
+    // NdisMCmNotifyCloseAddressFamily it makes (`halt_notification_sent`);
+    // each ProtocolCmNotifyCloseAfComplete, each refused notification and
+    // the end of the sending take one off (`halt_notification_done`). The
+    // one that reaches 0 sets `halt_done`, so HaltEx's wait cannot miss a
+    // completion that came before it started waiting, nor wake before the
+    // last one.
+
+    /// MiniportHaltEx starts notifying: its own count keeps `halt_done`
+    /// clear until every notification is sent. Runs at PASSIVE_LEVEL.
+    pub(crate) fn begin_halt_notifications(&self) {
+        self.halt_notifications.store(1, Ordering::Release);
+    }
+
+    /// One more NdisMCmNotifyCloseAddressFamily, counted before the call
+    /// (its completion may come inside it). Runs at PASSIVE_LEVEL.
+    pub(crate) fn halt_notification_sent(&self) {
+        self.halt_notifications.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A notification is done (or HaltEx finished sending them): the last
+    /// one sets `halt_done`. Returns false, touching nothing, if none was
+    /// outstanding (a completion NDIS should not have made). Runs at IRQL
+    /// <= DISPATCH_LEVEL, with no lock held.
+    ///
+    /// # Safety
+    /// `this` is a live adapter context. Setting the event lets MiniportHaltEx
+    /// free it on another CPU at once, so the caller holds no reference into
+    /// it across this call and does not touch it (or any context it owns)
+    /// afterwards; this function reaches it only through `this`.
+    pub(crate) unsafe fn halt_notification_done(this: *const Self) -> bool {
+        // SAFETY: live (precondition); the reference ends before the set.
+        let counter = unsafe { &(*this).halt_notifications };
+        let Ok(before) = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)) else {
+            return false;
+        };
+        if before == 1 {
+            // SAFETY: live (precondition); a place projection, no reference.
+            let event = unsafe { &raw const (*this).halt_done };
+            // SAFETY: the halt event of a live context, initialized in
+            // `allocate`; nothing here touches the context after it
+            // (precondition), since HaltEx may free it as soon as it is set.
+            unsafe { Event::set_raw(event) };
+        }
+        true
+    }
+
+    /// MiniportHaltEx's wait for `halt_done`, without timeout. Runs at IRQL =
+    /// PASSIVE_LEVEL with no lock held. TRUE once every notification is done.
+    pub(crate) fn wait_for_halt_notifications(&self) -> bool {
+        self.halt_done.wait_forever()
     }
 
     /// Releases the context. Runs at IRQL = PASSIVE_LEVEL.

@@ -3,10 +3,16 @@
 //! guard releases the lock. `NdisAcquireSpinLock` keeps the saved IRQL inside
 //! the `NDIS_SPIN_LOCK` itself (its `OldIrql` field), so the guard needs no
 //! copy of it.
+//!
+//! [`Event`]: an `NDIS_EVENT` (a notification event) the driver owns, set
+//! from any CPU and waited for at PASSIVE_LEVEL.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use ndis_sys::{NDIS_SPIN_LOCK, NdisAcquireSpinLock, NdisAllocateSpinLock, NdisFreeSpinLock, NdisReleaseSpinLock};
+use ndis_sys::{
+    FALSE, NDIS_EVENT, NDIS_SPIN_LOCK, NdisAcquireSpinLock, NdisAllocateSpinLock, NdisFreeSpinLock,
+    NdisInitializeEvent, NdisReleaseSpinLock, NdisSetEvent, NdisWaitEvent,
+};
 
 /// INVARIANT: `lock` is initialized by `NdisAllocateSpinLock` (in
 /// [`SpinLock::init`]) before any guard exists, the value never moves
@@ -93,5 +99,72 @@ impl<T> Drop for SpinLockGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: this guard holds the lock (INVARIANT); release it once.
         unsafe { NdisReleaseSpinLock(self.owner.lock.get()) };
+    }
+}
+
+/// An NDIS notification event in driver memory: once set it stays set, and
+/// every wait on it returns at once (NdisInitializeEvent's page).
+///
+/// INVARIANT: [`Event::init`] ran (NdisInitializeEvent) before any
+/// [`Event::set_raw`] or [`Event::wait_forever`], and the event does not move
+/// afterwards (it lives inside a pool block, like the adapter context).
+pub(crate) struct Event {
+    event: UnsafeCell<NDIS_EVENT>,
+}
+
+// SAFETY: the NDIS_EVENT is only reached through the Ndis*Event DDIs, which
+// the kernel serializes between CPUs (the dispatcher lock); Rust never reads
+// or writes its bytes.
+unsafe impl Sync for Event {}
+// SAFETY: as above; the storage holds no thread-affine state.
+unsafe impl Send for Event {}
+
+impl Event {
+    /// Storage for an event, not yet initialized: it must be placed at its
+    /// final address and [`Self::init`] called before use.
+    pub(crate) const fn new() -> Self {
+        Self {
+            event: UnsafeCell::new(NDIS_EVENT::zeroed()),
+        }
+    }
+
+    /// Initializes the event in place, not signalled. Runs at any IRQL.
+    ///
+    /// # Safety
+    /// Called once, before any other use, with the event at the address it
+    /// keeps for the rest of its life, and with no CPU waiting on it.
+    pub(crate) unsafe fn init(&self) {
+        // SAFETY: storage at its final address, not in use (precondition).
+        // INVARIANT: initialized before any set or wait.
+        unsafe { NdisInitializeEvent(self.event.get()) };
+    }
+
+    /// Sets the event, waking every waiter. Runs at IRQL <= DISPATCH_LEVEL.
+    ///
+    /// It takes a raw pointer, not `&self`, for the case where setting the
+    /// event lets its waiter free the memory that holds it: no reference
+    /// into that memory is alive across the call.
+    ///
+    /// # Safety
+    /// `this` points to a live `Event`, and the caller does not touch the
+    /// memory holding it after this call unless it knows the waiter has not
+    /// freed it.
+    pub(crate) unsafe fn set_raw(this: *const Self) {
+        // SAFETY: `this` points to a live Event (precondition): a place
+        // projection, no reference made.
+        let event = UnsafeCell::raw_get(unsafe { &raw const (*this).event });
+        // SAFETY: an initialized event (INVARIANT), alive until this call
+        // returns (precondition); <= DISPATCH_LEVEL.
+        unsafe { NdisSetEvent(event) };
+    }
+
+    /// Waits until the event is set, without timeout. Runs at IRQL =
+    /// PASSIVE_LEVEL (NdisWaitEvent at any higher IRQL is a fatal error),
+    /// with no spin lock held. TRUE once set; FALSE only where an unbounded
+    /// wait can end without its event (ndis-emu's deadlock report).
+    pub(crate) fn wait_forever(&self) -> bool {
+        // SAFETY: initialized (INVARIANT); MsToWait 0 waits indefinitely;
+        // PASSIVE_LEVEL is the caller's contract.
+        unsafe { NdisWaitEvent(self.event.get(), 0) != FALSE }
     }
 }
