@@ -400,7 +400,10 @@ impl Emulator {
     /// It does not wait for the threaded mode's workers: NDIS does not drain
     /// a miniport's work items or timers at halt, so what the driver left
     /// queued, set or running when MiniportHaltEx returns is its own bug
-    /// (rule `sched.leak`), as in the deterministic mode.
+    /// (rule `sched.leak`), as in the deterministic mode. Likewise an AF
+    /// still open when HaltEx returns breaks `halt.afs-closed`, and the
+    /// answers its client still owed (a pended notify-close the driver did
+    /// not wait for) are dropped: the emulator never calls a halted driver.
     pub fn halt_adapter(&mut self) -> Result<(), EmuError> {
         let (pause, halt, ctx, handle) = world::try_with(|w| {
             let d = w.driver?;
