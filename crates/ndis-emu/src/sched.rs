@@ -87,7 +87,7 @@
 //!
 //! A driver may *wait* for its own deferred work with NdisWaitEvent (at
 //! PASSIVE_LEVEL): in the deterministic mode the waiting CPU runs this
-//! scheduler's ready work itself ([`run_one`]) until its event is set, and
+//! scheduler's ready work itself (`run_one`) until its event is set, and
 //! in the threaded mode it blocks while the worker and DPC threads run it
 //! (`crate::sync`).
 
