@@ -49,14 +49,19 @@ fn registration_runs_every_step_in_the_order_the_contract_requires() {
             "ExInitializeNPagedLookasideList",
             "ExInitializeNPagedLookasideList",
             "ExInitializeNPagedLookasideList",
+            // The event HaltEx waits on for the clients' notify-close.
+            "NdisInitializeEvent",
             "NdisMSetMiniportAttributes",
             "NdisMSetMiniportAttributes",
             "NdisMCmRegisterAddressFamilyEx",
             "MiniportRestart",
             "MiniportPause",
             "MiniportHaltEx",
-            // No client opened the AF, so there is nothing to notify; the
-            // lists go with the adapter.
+            // No client opened the AF, so there is nothing to notify:
+            // HaltEx's own count sets the event and its wait returns at
+            // once. The lists go with the adapter.
+            "NdisSetEvent",
+            "NdisWaitEvent",
             "ExDeleteNPagedLookasideList",
             "ExDeleteNPagedLookasideList",
             "ExDeleteNPagedLookasideList",
