@@ -60,3 +60,40 @@ fn the_import_table_resolves_names_and_refuses_unknown_ones() {
     assert!(ndis_emu::ffi::table::resolve("ndis.sys", "NdisNoSuchThing").is_none());
     assert!(ndis_emu::ffi::table::resolve("hal.dll", "KeBugCheckEx").is_none());
 }
+
+/// Every rule's proving test exists: a `#[test]` function of that name in
+/// one of this crate's test files (the catalog names it, so a renamed or
+/// deleted teeth test would otherwise leave a rule that no test proves).
+#[test]
+fn every_rule_names_a_test_that_exists() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let mut tests = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).expect("tests/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read a test file");
+        let mut after_test_attr = false;
+        for line in text.lines().map(str::trim) {
+            if line == "#[test]" {
+                after_test_attr = true;
+            } else if after_test_attr && let Some(rest) = line.strip_prefix("fn ") {
+                tests.insert(rest.split('(').next().unwrap_or_default().to_owned());
+                after_test_attr = false;
+            } else if after_test_attr && !line.starts_with("#[") && !line.starts_with("///") {
+                after_test_attr = false;
+            }
+        }
+    }
+    let missing: Vec<String> = ndis_emu::rules::all()
+        .iter()
+        .map(|r| r.info())
+        .filter(|i| !tests.contains(i.proving_test))
+        .map(|i| format!("{} -> {}", i.id, i.proving_test))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules whose proving test does not exist: {missing:#?}"
+    );
+}
