@@ -217,19 +217,22 @@ fn an_unwritable_output_path_fails_the_run_and_says_why() {
 
 /// A reader that goes away (`covmini-lab run | head -3`) ends the lab
 /// quietly with 141, the status a shell reports for a filter killed by
-/// SIGPIPE, not with a "Broken pipe" panic (101). The pipe is closed before
-/// the lab writes anything, so every one of its writes meets EPIPE.
+/// SIGPIPE, not with a "Broken pipe" panic (101). The pipe's read end is
+/// closed before the lab starts, so every one of its writes meets EPIPE
+/// (closing it after the spawn would race with a short output that fits in
+/// the pipe's buffer).
 #[test]
 fn a_closed_stdout_ends_the_lab_quietly_with_the_sigpipe_status() {
     use std::process::{Command, Stdio};
     for args in [&["run"][..], &["run", "-q"], &["rules"]] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_covmini-lab"))
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let child = Command::new(env!("CARGO_BIN_EXE_covmini-lab"))
             .args(args)
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(writer))
             .stderr(Stdio::piped())
             .spawn()
             .expect("run covmini-lab");
-        drop(child.stdout.take());
         let out = child.wait_with_output().expect("wait for covmini-lab");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
