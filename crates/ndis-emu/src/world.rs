@@ -239,11 +239,17 @@ impl World {
 
     /// Appends to the trace, with the calling CPU and its IRQL.
     pub fn event(&mut self, dir: &'static str, name: &'static str, detail: impl Into<String>) {
+        self.event_at(irql(), dir, name, detail);
+    }
+
+    /// Appends to the trace at a given IRQL: a handler's return is shown at
+    /// the IRQL it returned at, before NDIS lowers the CPU to its caller's.
+    pub fn event_at(&mut self, irql: KIRQL, dir: &'static str, name: &'static str, detail: impl Into<String>) {
         let seq = self.events.len() as u64;
         self.events.push(Event {
             seq,
             cpu: cpu_id(),
-            irql: irql(),
+            irql,
             dir,
             name,
             detail: detail.into(),

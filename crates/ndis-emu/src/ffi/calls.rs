@@ -44,7 +44,7 @@ pub(crate) fn leave(name: &'static str, caller_irql: KIRQL, detail: String) {
                 &[],
             );
         }
-        w.event("<-", name, detail);
+        w.event_at(now, "<-", name, detail);
     });
 }
 
