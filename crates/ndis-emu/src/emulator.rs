@@ -393,6 +393,7 @@ impl Emulator {
         if status != NDIS_STATUS_SUCCESS {
             return Err(EmuError::RestartFailed(status));
         }
+        world::try_with(crate::pause::restarted);
         Ok(())
     }
 
@@ -412,28 +413,7 @@ impl Emulator {
         })
         .flatten()
         .ok_or(EmuError::NoAdapter)?;
-        if let Some(pause) = pause {
-            let mut params = NDIS_MINIPORT_PAUSE_PARAMETERS {
-                Header: NDIS_OBJECT_HEADER::new(
-                    NDIS_OBJECT_TYPE_DEFAULT,
-                    NDIS_MINIPORT_PAUSE_PARAMETERS_REVISION_1,
-                    NDIS_SIZEOF_MINIPORT_PAUSE_PARAMETERS_REVISION_1,
-                ),
-                Flags: 0,
-                PauseReason: 0,
-            };
-            let status = calls::pause(pause, ctx, &mut params);
-            if status != NDIS_STATUS_SUCCESS {
-                world::try_with(|w| {
-                    w.violate(
-                        rules::INIT_ATTRIBUTE_ORDER,
-                        "MiniportPause",
-                        format!("returned {status:#x}; the pause operation must not fail"),
-                        &[handle],
-                    )
-                });
-            }
-        }
+        crate::pause::pause_before_halt(pause, ctx);
         if let Some(halt) = halt {
             calls::halt(halt, ctx, NdisHaltDeviceDisabled);
         }

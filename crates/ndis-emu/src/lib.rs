@@ -11,6 +11,8 @@
 //!   behind one process-global lock; per-CPU IRQL and handler frames;
 //! * [`condis`]: AFs, SAPs, VCs, parties, pended requests, and their rules;
 //! * `client`: the scripted CoNDIS clients' API on [`Emulator`];
+//! * [`pause`]: pause, restart, PnP events and cancels mid-run, clients
+//!   that hold receive NBLs, and the rules of a pause;
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
 //!   a virtual clock, or on worker and DPC threads (the threaded mode, for
 //!   stress); `faults`: fail the Nth allocation or Nth call of a DDI;
@@ -46,6 +48,7 @@ pub mod ffi;
 pub mod loader;
 pub mod lookaside;
 pub mod nbl;
+pub mod pause;
 pub mod pe;
 pub mod rules;
 pub mod sched;
@@ -57,5 +60,6 @@ pub use condis::{Answer, CallState};
 pub use emulator::{EmuError, Emulator, Report};
 pub use ffi::cm::OidResult;
 pub use ffi::params::CallSpec;
+pub use pause::DataPath;
 pub use rules::{Rule, RuleInfo, Violation};
 pub use world::Event;

@@ -112,6 +112,7 @@ pub fn all() -> Vec<Rule> {
         crate::sync::SYNC,
         crate::lookaside::LOOKASIDE,
         crate::nbl::NBLS,
+        crate::pause::PAUSE,
     ]
     .concat()
 }

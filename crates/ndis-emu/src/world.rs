@@ -214,6 +214,8 @@ pub struct World {
     pub nbls: crate::nbl::Nbls,
     /// Echo DbgPrintEx lines to stderr as they come (NDIS_EMU_VERBOSE=1).
     pub verbose: bool,
+    /// The data path's pause state and the holding clients (crate::pause).
+    pub pause: crate::pause::PauseState,
 }
 
 impl World {

@@ -99,6 +99,10 @@ ndis_import!("ndis.sys" {
     pub fn NdisResetEvent(Event: PNDIS_EVENT);
     /// `MsToWait` 0 waits forever; TRUE when the event is signalled.
     pub fn NdisWaitEvent(Event: PNDIS_EVENT, MsToWait: UINT) -> BOOLEAN;
+    // --- Pause and restart (<= DISPATCH_LEVEL) ------------------------------
+    /// Completes a MiniportPause that returned NDIS_STATUS_PENDING, once the
+    /// last send is completed and the last receive NBL returned.
+    pub fn NdisMPauseComplete(MiniportAdapterHandle: NDIS_HANDLE);
 });
 
 ndis_import!("ntoskrnl.exe" {

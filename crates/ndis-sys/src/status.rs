@@ -53,6 +53,10 @@ pub const STATUS_INVALID_PARAMETER: NDIS_STATUS = st(0xC000_000D);
 /// \[H: SDK ndis/status.h, ntstatus.h\]. Not NDIS_STATUS_REQUEST_ABORTED
 /// (0xC001000C), which is the OID-cancel status.
 pub const NDIS_STATUS_SEND_ABORTED: NDIS_STATUS = st(0xC023_000C);
+/// `NDIS_STATUS_PAUSED` = `STATUS_NDIS_PAUSED` = 0xC023002A \[H: SDK
+/// ndis/status.h, ntstatus.h\]: the per-NBL status of a send a paused (or
+/// pausing) miniport rejects (NET_BUFFER_LIST.Status, MiniportPause \[D\]).
+pub const NDIS_STATUS_PAUSED: NDIS_STATUS = st(0xC023_002A);
 pub const STATUS_SUCCESS: NDIS_STATUS = 0;
 
 /// True for the failure statuses (severity bits 11), as `NT_ERROR` tests.

@@ -23,8 +23,15 @@ const STATUS_NOT_SET: NDIS_STATUS = NDIS_STATUS_PENDING;
 /// DISPATCH_LEVEL (clients may send at <= DISPATCH_LEVEL; the higher one
 /// finds more driver bugs).
 pub(crate) fn send(vc: usize, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
+    send_tagged(vc, payloads, None)
+}
+
+/// [`send`], each NBL tagged with `cancel_id` when given
+/// (NDIS_SET_NET_BUFFER_LIST_CANCEL_ID writes NetBufferListInfo's
+/// NetBufferListCancelId slot).
+pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize>) -> Result<(), NDIS_STATUS> {
     const CALL: &str = "NdisCoSendNetBufferLists";
-    let (handler, ctx, head) = world::with(CALL, |w| -> Result<_, NDIS_STATUS> {
+    let (handler, ctx, head, members) = world::with(CALL, |w| -> Result<_, NDIS_STATUS> {
         let rec = w.condis.vcs.get(&vc).ok_or(NDIS_STATUS_FAILURE)?;
         let ctx = rec.cm_context;
         let handler = w
@@ -40,12 +47,18 @@ pub(crate) fn send(vc: usize, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
         for m in &members {
             w.nbls
                 .poke(m + core::mem::offset_of!(NET_BUFFER_LIST, Status), STATUS_NOT_SET);
+            if let Some(id) = cancel_id {
+                let slot = core::mem::offset_of!(NET_BUFFER_LIST, NetBufferListInfo)
+                    + NetBufferListCancelId * core::mem::size_of::<PVOID>();
+                w.nbls.poke(m + slot, id);
+            }
             let _ = w.nbls.transition(*m, &[NblState::OwnedByNdis], NblState::OwnedByDriver);
         }
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.sends_out.extend(members.iter().copied());
         }
-        Ok((handler, ctx, head))
+        crate::pause::sending(w, &members);
+        Ok((handler, ctx, head, members))
     })?;
     let caller = enter(
         "MiniportCoSendNetBufferLists",
@@ -62,6 +75,7 @@ pub(crate) fn send(vc: usize, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
         )
     };
     leave("MiniportCoSendNetBufferLists", caller, String::new());
+    world::with(CALL, |w| crate::pause::sent(w, &members));
     Ok(())
 }
 
@@ -164,6 +178,7 @@ ndis_fn! {
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return;
             }
+            crate::pause::check_receive(w, h);
             let problem = indicate(w, h, nbls as usize, count, flags);
             if let Some(p) = problem {
                 w.violate(r::DATA_RECEIVE_VALID, CALL, p, &[h]);
@@ -219,8 +234,11 @@ fn indicate(w: &mut World, vc: usize, head: usize, count: ULONG, flags: ULONG) -
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.receives_out.extend(members.iter().copied());
         }
-        w.condis
-            .defer(world::cpu_id(), ClientAction::ReturnNbls { vc, nbls: members });
+        let kept = client.is_some_and(|c| crate::pause::keep(w, c, vc, &members));
+        if !kept {
+            w.condis
+                .defer(world::cpu_id(), ClientAction::ReturnNbls { vc, nbls: members });
+        }
     }
     None
 }

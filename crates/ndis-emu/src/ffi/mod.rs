@@ -19,6 +19,7 @@ mod exports;
 pub(crate) mod lookaside;
 pub(crate) mod nbl;
 pub mod params;
+pub(crate) mod pnp;
 pub mod table;
 mod unimplemented;
 

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use super::{cm, data, deferred, events, exports, lookaside, nbl, unimplemented};
+use super::{cm, data, deferred, events, exports, lookaside, nbl, pnp, unimplemented};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -97,6 +97,8 @@ pub fn table() -> &'static [Import] {
             import!("ntoskrnl.exe", exports::KeReleaseSpinLockFromDpcLevel),
             import!("ntoskrnl.exe", exports::KeBugCheckEx),
             import!("ntoskrnl.exe", exports::DbgPrintEx),
+            // Pause and restart mid-run (crate::pause).
+            import!("ndis.sys", pnp::NdisMPauseComplete),
         ]
     })
 }

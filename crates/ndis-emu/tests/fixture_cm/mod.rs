@@ -71,6 +71,13 @@ pub enum Fault {
     ReceiveFromTheSender,
     HoldSendsAndClose,
     CreateVcOutNotNull,
+    // --- Pause (crate::pause). Every mode pauses correctly otherwise: a pause
+    // with a receive out pends and completes when the last one is returned,
+    // and sends are refused with NDIS_STATUS_PAUSED while paused.
+    FailPause,
+    CompletePauseSynchronously,
+    PauseWithReceivesOut,
+    IndicateWhilePaused,
 }
 
 /// The fixture's address family.
@@ -110,6 +117,12 @@ struct State {
     halting: bool,
     /// What each of halt's extra waits (the modes above) returned.
     waits: Vec<bool>,
+    /// Sends held under [`Fault::HoldSendsAndClose`]: (VC handle, NBL).
+    held_sends: Vec<(usize, usize)>,
+    /// MiniportPause ran (and no MiniportRestart since).
+    paused: bool,
+    /// MiniportPause returned PENDING; NdisMPauseComplete is due.
+    pause_pending: bool,
 }
 
 thread_local! {
@@ -397,7 +410,7 @@ fn forward(sender: usize, peer: usize, send: PNET_BUFFER_LIST) {
     };
     // SAFETY: the fixture's own fresh NBL.
     unsafe { (*rx).SourceHandle = source as NDIS_HANDLE };
-    if fault() == Fault::HoldUntilReturned {
+    if matches!(fault(), Fault::HoldUntilReturned | Fault::PauseWithReceivesOut) {
         STATE.with(|s| s.borrow_mut().lent.push((rx as usize, sender, send as usize)));
         // SAFETY: the peer's VC and the fixture's NBL; NDIS returns it later.
         unsafe { NdisMCoIndicateReceiveNetBufferLists(peer as NDIS_HANDLE, rx, 1, NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL) };
@@ -821,8 +834,39 @@ ndis_fn! {
         notification_done();
     }
 
-    unsafe fn ok_pause(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
-    unsafe fn ok_restart(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
+    unsafe fn ok_pause(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
+        // A pausing miniport completes the sends it holds (MiniportPause).
+        let held = STATE.with(|s| std::mem::take(&mut s.borrow_mut().held_sends));
+        for (vc, nbl) in held {
+            finish_send(vc, nbl as PNET_BUFFER_LIST, NDIS_STATUS_PAUSED);
+        }
+        let out = STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.paused = true;
+            !s.lent.is_empty()
+        });
+        match fault() {
+            Fault::FailPause => return NDIS_STATUS_FAILURE,
+            Fault::CompletePauseSynchronously => {
+                let adapter = STATE.with(|s| s.borrow().adapter);
+                // SAFETY: the adapter's handle; completing a pause this
+                // handler completes by returning SUCCESS is the bug.
+                unsafe { NdisMPauseComplete(adapter as NDIS_HANDLE) };
+                return NDIS_STATUS_SUCCESS;
+            }
+            Fault::PauseWithReceivesOut => return NDIS_STATUS_SUCCESS,
+            _ => {}
+        }
+        if out {
+            STATE.with(|s| s.borrow_mut().pause_pending = true);
+            return NDIS_STATUS_PENDING;
+        }
+        NDIS_STATUS_SUCCESS
+    }
+    unsafe fn ok_restart(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
+        STATE.with(|s| s.borrow_mut().paused = false);
+        NDIS_STATUS_SUCCESS
+    }
     unsafe fn send(_c: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _p: NDIS_PORT_NUMBER, _f: ULONG) {}
     unsafe fn return_nbls(_c: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _f: ULONG) {
         let mut rx = nbls;
@@ -841,6 +885,19 @@ ndis_fn! {
             }
             rx = next;
         }
+        let (complete, adapter) = STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            let complete = s.pause_pending && s.lent.is_empty();
+            if complete {
+                s.pause_pending = false;
+            }
+            (complete, s.adapter)
+        });
+        if complete {
+            // SAFETY: the adapter's handle; the pause returned PENDING and
+            // this is its one completion, with every receive back.
+            unsafe { NdisMPauseComplete(adapter as NDIS_HANDLE) };
+        }
     }
     unsafe fn cancel_send(_c: NDIS_HANDLE, _id: PVOID) {}
     unsafe fn pnp(_c: NDIS_HANDLE, _e: PNET_DEVICE_PNP_EVENT) {}
@@ -858,7 +915,12 @@ ndis_fn! {
             // SAFETY: as above: unlink it so it completes alone.
             unsafe { (*nbl).Next = null_mut() };
             match peer.filter(|p| p.peer == ctx as usize) {
-                _ if fault() == Fault::HoldSendsAndClose => {}
+                _ if fault() == Fault::HoldSendsAndClose => {
+                    STATE.with(|s| s.borrow_mut().held_sends.push((me.handle, nbl as usize)));
+                }
+                _ if STATE.with(|s| s.borrow().paused) && fault() != Fault::IndicateWhilePaused => {
+                    finish_send(me.handle, nbl, NDIS_STATUS_PAUSED);
+                }
                 Some(p) => forward(me.handle, p.handle, nbl),
                 None => finish_send(me.handle, nbl, NDIS_STATUS_VC_NOT_ACTIVATED),
             }
