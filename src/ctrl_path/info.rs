@@ -124,7 +124,7 @@ impl From<AdapterState> for HardwareStatus {
     fn from(state: AdapterState) -> Self {
         match state {
             AdapterState::Initializing => Self::Initializing,
-            AdapterState::Paused | AdapterState::Running => Self::Ready,
+            AdapterState::Paused | AdapterState::Pausing | AdapterState::Running => Self::Ready,
             AdapterState::Halted => Self::Closing,
         }
     }

@@ -9,7 +9,7 @@ use ndis_sys::*;
 use super::context::AdapterContext;
 use super::trace::{ERROR, INFO, WARN};
 use super::{cm, data};
-use crate::adapter::AdapterEvent;
+use crate::adapter::{AdapterEvent, PauseOutcome};
 use crate::{config, ctrl_path};
 
 /// Registration attributes (contract §1.3 (1)).
@@ -183,28 +183,60 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// MiniportPause. "The pause operation must not fail": always SUCCESS.
+    /// MiniportPause: stops the data path. "Miniport drivers cannot fail a
+    /// pause request" (MiniportPause \[D\]): it returns SUCCESS or PENDING.
+    ///
+    /// From now on every new send is refused, each NBL completed with
+    /// NDIS_STATUS_PAUSED ("Rejects all new send requests ... It should set
+    /// the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED",
+    /// MiniportPause \[D\]; NET_BUFFER_LIST.Status \[D\]), and no new receive
+    /// is indicated (receives come only from sends). With nothing in flight
+    /// the pause is complete: SUCCESS. Otherwise covmini holds sends whose
+    /// data a protocol still holds as receive NBLs; the pause returns PENDING
+    /// and the data path calls NdisMPauseComplete when the last of them is
+    /// completed, which is after NDIS returned the last receive NBL
+    /// ("After a miniport driver completes all outstanding send requests and
+    /// NDIS returns all received network data structures ... the driver must
+    /// complete the pause operation", MiniportPause \[D\]; NdisMPauseComplete
+    /// \[D\]; "Pausing an Adapter" \[D\]). See `crate::adapter`.
+    ///
+    /// Call control is not data flow: calls, closes, SAPs and OIDs go on
+    /// while the adapter is paused (docs/call-manager.md, "Pause").
     ///
     /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL.
+    /// Runs at IRQL = PASSIVE_LEVEL; takes the adapter's state lock alone.
     pub(super) unsafe fn pause(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
         // SAFETY: NDIS passes back our MiniportAdapterContext.
-        match unsafe { AdapterContext::from_context(ctx) } {
-            Some(adapter) => match adapter.transition(AdapterEvent::Pause) {
-                Ok(_) => trace!(INFO, "Pause"),
-                Err(e) => trace!(WARN, "Pause: {}", e),
-            },
-            None => trace!(ERROR, "Pause: not an adapter context: {:p}", ctx),
+        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+            trace!(ERROR, "Pause: not an adapter context: {:p}", ctx);
+            return NDIS_STATUS_SUCCESS;
+        };
+        match adapter.pause() {
+            Ok(PauseOutcome::Complete) => {
+                trace!(INFO, "Pause: complete");
+                NDIS_STATUS_SUCCESS
+            }
+            Ok(PauseOutcome::Pending) => {
+                trace!(INFO, "Pause: pending until the sends in flight complete");
+                NDIS_STATUS_PENDING
+            }
+            Err(e) => {
+                // NDIS never pauses an adapter that is not running; the pause
+                // must not fail, and nothing is in flight to wait for.
+                trace!(WARN, "Pause: {}", e);
+                NDIS_STATUS_SUCCESS
+            }
         }
-        NDIS_STATUS_SUCCESS
     }
 }
 
 ndis_fn! {
-    /// MiniportRestart: opens the data path.
+    /// MiniportRestart: reopens the data path of a paused adapter. NDIS
+    /// restarts only a paused adapter (MiniportPause \[D\]); anything else is
+    /// refused with NDIS_STATUS_FAILURE.
     ///
     /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL.
+    /// Runs at IRQL = PASSIVE_LEVEL; takes the adapter's state lock alone.
     pub(super) unsafe fn restart(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
         // SAFETY: NDIS passes back our MiniportAdapterContext.
         let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
@@ -274,28 +306,67 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// MiniportCancelSend: covmini queues no sends, so there is nothing to
-    /// cancel. Every send NBL is either completed inside
-    /// MiniportCoSendNetBufferLists or lent to the receiver as a receive
-    /// indication (its data is the receive's); a lent receive cannot be
-    /// recalled, and the send completes as soon as NDIS returns it.
+    /// MiniportCancelSend: covmini has no send queue, so nothing to cancel.
+    ///
+    /// The page describes the operation as one on *queued* NBLs: the
+    /// miniport "traverses its list of queued NET_BUFFER_LIST structures",
+    /// unlinks those with the cancel id and completes them with
+    /// NDIS_STATUS_SEND_ABORTED (MiniportCancelSend \[D\]). covmini never
+    /// queues a send: each one is either completed inside
+    /// MiniportCoSendNetBufferLists or already delivered, its data lent to
+    /// the receiving protocol as a receive indication (`super::data`). A
+    /// delivered send cannot be recalled (the protocol owns the receive NBL
+    /// until it returns it, NdisMIndicateReceiveNetBufferLists \[D\]); it
+    /// completes, once, with SUCCESS when NDIS returns the last receive NBL.
+    /// So a cancel changes nothing and every send still completes exactly
+    /// once.
     ///
     /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
+    /// Runs at IRQL <= DISPATCH_LEVEL; takes no lock.
     pub(super) unsafe fn cancel_send(_ctx: NDIS_HANDLE, cancel_id: PVOID) {
-        trace!(INFO, "CancelSend({:p}): no queued sends", cancel_id);
+        trace!(INFO, "CancelSend({:p}): no queued sends (delivered sends complete when their receives return)", cancel_id);
     }
 }
 
 ndis_fn! {
-    /// MiniportDevicePnPEventNotify: a virtual adapter has nothing to do.
+    /// MiniportDevicePnPEventNotify: decodes the event and records it.
+    ///
+    /// covmini is a virtual adapter with no device behind it: a surprise
+    /// removal leaves nothing to stop touching (NDIS halts the adapter next,
+    /// through MiniportHaltEx, which tears everything down), and a power
+    /// profile change (a ULONG in InformationBuffer) changes nothing in a
+    /// loopback fabric. A block with a bad header or a short buffer is
+    /// traced and ignored.
     ///
     /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL.
+    /// Runs at IRQL = PASSIVE_LEVEL; takes no lock.
     pub(super) unsafe fn device_pnp_event_notify(_ctx: NDIS_HANDLE, event: PNET_DEVICE_PNP_EVENT) {
         // SAFETY: NDIS passes a valid event block, or null, which is tolerated.
-        let code = unsafe { event.as_ref() }.map_or(-1, |e| e.DevicePnPEvent);
-        trace!(INFO, "DevicePnPEventNotify({})", code);
+        let Some(e) = (unsafe { event.as_ref() }) else {
+            trace!(WARN, "DevicePnPEventNotify: no event block");
+            return;
+        };
+        if e.Header.Revision < NET_DEVICE_PNP_EVENT_REVISION_1
+            || usize::from(e.Header.Size) < NDIS_SIZEOF_NET_DEVICE_PNP_EVENT_REVISION_1
+        {
+            trace!(WARN, "DevicePnPEventNotify: header revision {} size {}", e.Header.Revision, e.Header.Size);
+            return;
+        }
+        let code = e.DevicePnPEvent;
+        if code == NdisDevicePnPEventSurpriseRemoved {
+            trace!(INFO, "DevicePnPEventNotify: surprise removal (a virtual adapter has no device to stop)");
+        } else if code == NdisDevicePnPEventPowerProfileChanged {
+            let profile = if e.InformationBufferLength >= 4 && !e.InformationBuffer.is_null() {
+                // SAFETY: NDIS's buffer of at least a ULONG (checked), read
+                // once, unaligned-tolerant.
+                Some(unsafe { e.InformationBuffer.cast::<ULONG>().read_unaligned() })
+            } else {
+                None
+            };
+            trace!(INFO, "DevicePnPEventNotify: power profile {:?}", profile);
+        } else {
+            trace!(INFO, "DevicePnPEventNotify({})", code);
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use super::cm_context::{AfContext, PartyContext, SapContext, VcContext};
 use super::data::{Counters, RxPool};
 use super::lookaside::Lookaside;
 use super::sync::{Event, SpinLock, SpinLockGuard};
-use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition};
+use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition, Lifecycle, PauseOutcome};
 use crate::call_manager::CallManager;
 use crate::pool::{SIG_ADAPTER, SIG_FREED, TAG_ADAPTER, TAG_AF, TAG_PARTY, TAG_SAP, TAG_VC};
 
@@ -50,7 +50,9 @@ unsafe fn init_field<S, T>(base: *mut S, offset: usize, value: T) {
 pub(crate) struct AdapterContext {
     signature: AtomicU32,
     miniport_handle: NDIS_HANDLE,
-    state: SpinLock<AdapterState>,
+    /// The lifecycle state and the count of send NBLs held (the data-path
+    /// gate of `crate::adapter`): taken alone, never with another lock.
+    state: SpinLock<Lifecycle>,
     /// OID_GEN_CO_PROTOCOL_OPTIONS as last set.
     protocol_options: AtomicU32,
     /// Every AF open, SAP and VC of the adapter, and the links between them
@@ -98,7 +100,7 @@ impl AdapterContext {
         // SAFETY: as above.
         unsafe { init_field(p, offset_of!(Self, miniport_handle), miniport_handle) };
         // SAFETY: as above.
-        unsafe { init_field(p, offset_of!(Self, state), SpinLock::new(AdapterState::Initializing)) };
+        unsafe { init_field(p, offset_of!(Self, state), SpinLock::new(Lifecycle::new())) };
         // SAFETY: as above.
         unsafe { init_field(p, offset_of!(Self, protocol_options), AtomicU32::new(0)) };
         // SAFETY: as above.
@@ -164,15 +166,43 @@ impl AdapterContext {
 
     /// Applies a lifecycle event; the state is unchanged when it is refused.
     pub(crate) fn transition(&self, event: AdapterEvent) -> Result<AdapterState, InvalidTransition> {
-        let mut state = self.state.lock();
-        let next = state.on(event)?;
-        *state = next;
-        Ok(next)
+        self.state.lock().transition(event)
+    }
+
+    /// MiniportPause: Complete (Paused now) or Pending (Pausing until the
+    /// last send in flight is released, see [`Self::release_sends`]).
+    pub(crate) fn pause(&self) -> Result<PauseOutcome, InvalidTransition> {
+        self.state.lock().pause()
+    }
+
+    /// Admits `sends` send NBLs into the data path; Err(state) while the
+    /// adapter is not Running (the sends are then refused, each with
+    /// NDIS_STATUS_PAUSED). Runs at IRQL <= DISPATCH_LEVEL.
+    pub(crate) fn admit_sends(&self, sends: u32) -> Result<(), AdapterState> {
+        self.state.lock().admit(sends)
+    }
+
+    /// `sends` admitted send NBLs were completed (their
+    /// NdisMCoSendNetBufferListsComplete already made). When that was the
+    /// last of a pending pause, completes it with NdisMPauseComplete, once,
+    /// with no lock held. Runs at IRQL <= DISPATCH_LEVEL.
+    pub(crate) fn release_sends(&self, sends: u32) {
+        if sends == 0 {
+            return;
+        }
+        let completes_pause = self.state.lock().release(sends);
+        if completes_pause {
+            // SAFETY: the adapter's own handle; the pause returned PENDING
+            // (the gate says Pausing) and this is its only completion (the
+            // gate moved to Paused under its lock); <= DISPATCH_LEVEL, as
+            // NdisMPauseComplete allows.
+            unsafe { NdisMPauseComplete(self.miniport_handle) };
+        }
     }
 
     /// The adapter as the OID paths see it, now, with its traffic counters.
     pub(crate) fn info(&self) -> AdapterInfo {
-        let state = *self.state.lock();
+        let state = self.state.lock().state();
         AdapterInfo {
             hardware_status: HardwareStatus::from(state),
             stats: self.counters.snapshot(),

@@ -42,6 +42,15 @@
 //!   deactivated with a send held or a receive unreturned (contract §3.3),
 //!   and a VC named by an NBL in flight is never freed.
 //!
+//! * **Pause.** Every send NBL is admitted through the adapter's data-path
+//!   gate ([`crate::adapter::Lifecycle`]) and counted until it is
+//!   completed. While the adapter is Pausing or Paused a send is refused,
+//!   each NBL with NDIS_STATUS_PAUSED (MiniportPause \[D\]), so no new
+//!   receive is indicated either. A pause that found sends held pends; the
+//!   completion that releases the last of them (here, or in
+//!   MiniportReturnNetBufferLists once the protocol returned the last
+//!   receive NBL) calls NdisMPauseComplete, after the send completions.
+//!
 //! No send is ever queued: each one is either completed in the send handler
 //! or lent to the receiver, and a lent receive cannot be recalled. So
 //! MiniportCancelSend has nothing to cancel.
@@ -425,6 +434,19 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // SAFETY: as above.
         nbl = unsafe { (*nbl).Next };
     }
+    if let Err(state) = adapter.admit_sends(sends) {
+        // Pausing or paused: "Rejects all new send requests ... It should set
+        // the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED"
+        // (MiniportPause [D]). Nothing was pinned or taken.
+        trace!(WARN, "CoSendNetBufferLists while {:?}: {} NBL(s) refused", state, sends);
+        // SAFETY: NDIS's chain, ours until this completion.
+        unsafe { set_status(nbls, NDIS_STATUS_PAUSED) };
+        vc.counters().failed(u64::from(sends));
+        adapter.counters().failed(u64::from(sends));
+        // SAFETY: the chain as NDIS gave it, completed once on its VC.
+        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+        return;
+    }
     let route = {
         let mut cm = adapter.cm();
         if cm.vc_is(vc.id(), vc.token()) {
@@ -451,6 +473,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
             adapter.counters().failed(u64::from(sends));
             // SAFETY: the chain as NDIS gave it, completed once on its VC.
             unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+            adapter.release_sends(sends);
             return;
         }
     };
@@ -533,6 +556,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
             // completed on another CPU already: it is not touched again here.
         }
     }
+    let completed_here = done.count;
     done.complete(vc.ndis(), complete_flags);
     let fx = {
         let mut cm = adapter.cm();
@@ -543,6 +567,8 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         fx
     };
     perform(adapter, fx);
+    // Last: a pending pause completes after the completions it waited for.
+    adapter.release_sends(completed_here);
 }
 
 /// Lends the first `n` receive NBLs of the chain at `rx` over the n
@@ -644,7 +670,8 @@ unsafe fn recycle(adapter: &AdapterContext, rx: PNET_BUFFER_LIST) {
 
 /// MiniportReturnNetBufferLists: each receive NBL goes back on the free
 /// list; a send whose last receive came back is completed with SUCCESS; the
-/// pins are dropped, which may finish a pended close.
+/// pins are dropped, which may finish a pended close; the send leaves the
+/// data-path gate, which may complete a pending pause.
 ///
 /// # Safety
 /// `nbls` is a chain of receive NBLs covmini indicated (without RESOURCES).
@@ -689,7 +716,11 @@ pub(super) unsafe fn return_nbls(adapter: &AdapterContext, nbls: PNET_BUFFER_LIS
             // SAFETY: NDIS's send NBL on the VC it was sent on, once.
             unsafe { NdisMCoSendNetBufferListsComplete(sender.ndis(), send, complete_flags) };
             fx.extend(adapter.cm().unpin(sender.id(), 1));
+            perform(adapter, fx);
+            // The send is completed: a pending pause may complete now.
+            adapter.release_sends(1);
+        } else {
+            perform(adapter, fx);
         }
-        perform(adapter, fx);
     }
 }
