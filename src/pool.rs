@@ -17,6 +17,9 @@ pub const TAG_SAP: ULONG = pool_tag(b"CvmS");
 pub const TAG_VC: ULONG = pool_tag(b"CvmV");
 /// Per-party contexts (`CallMgrPartyContext`).
 pub const TAG_PARTY: ULONG = pool_tag(b"CvmP");
+/// Per-call blocks: the call parameters covmini activates a VC with and
+/// offers an incoming call with, one per VC while it carries a call.
+pub const TAG_CALL: ULONG = pool_tag(b"CvmC");
 
 /// The receive NBL pool of the data path (`NdisAllocateNetBufferListPool`).
 pub const TAG_RX: ULONG = pool_tag(b"CvmR");
@@ -36,6 +39,8 @@ pub const SIG_SAP: u32 = pool_tag(b"cvmS");
 pub const SIG_VC: u32 = pool_tag(b"cvmV");
 /// Signature of a party context.
 pub const SIG_PARTY: u32 = pool_tag(b"cvmP");
+/// Signature of a per-call block.
+pub const SIG_CALL: u32 = pool_tag(b"cvmC");
 /// Written over a signature when a context is freed, so a stale pointer is
 /// recognisable in a dump and rejected by the recovery check.
 pub const SIG_FREED: u32 = pool_tag(b"cvmX");
@@ -52,6 +57,7 @@ mod tests {
             TAG_SAP,
             TAG_VC,
             TAG_PARTY,
+            TAG_CALL,
             TAG_RX,
             TAG_TABLE,
             SIG_ADAPTER,
@@ -59,6 +65,7 @@ mod tests {
             SIG_SAP,
             SIG_VC,
             SIG_PARTY,
+            SIG_CALL,
             SIG_FREED,
         ];
         for (i, a) in all.iter().enumerate() {

@@ -93,7 +93,7 @@ fn a_client_opens_and_closes_the_af_synchronously() {
         .map(|e| e.detail.clone())
         .collect::<Vec<_>>()
         .join(" ");
-    for tag in ["CvmF", "CvmS", "CvmV", "CvmP"] {
+    for tag in ["CvmF", "CvmS", "CvmV", "CvmP", "CvmC"] {
         assert!(allocs.contains(tag), "a list tagged {tag}: {allocs}");
     }
 }

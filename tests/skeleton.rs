@@ -44,7 +44,9 @@ fn registration_runs_every_step_in_the_order_the_contract_requires() {
             "NdisSetOptionalHandlers",
             "NdisSetOptionalHandlers",
             "MiniportInitializeEx",
-            // One lookaside list per call-manager context: AF, SAP, VC, party.
+            // One lookaside list per call-manager context: AF, SAP, VC,
+            // party, and the call blocks.
+            "ExInitializeNPagedLookasideList",
             "ExInitializeNPagedLookasideList",
             "ExInitializeNPagedLookasideList",
             "ExInitializeNPagedLookasideList",
@@ -62,6 +64,7 @@ fn registration_runs_every_step_in_the_order_the_contract_requires() {
             // once. The lists go with the adapter.
             "NdisSetEvent",
             "NdisWaitEvent",
+            "ExDeleteNPagedLookasideList",
             "ExDeleteNPagedLookasideList",
             "ExDeleteNPagedLookasideList",
             "ExDeleteNPagedLookasideList",

@@ -13,12 +13,21 @@
 //!
 //! Call-manager OIDs are answered by `super::oid` (ProtocolCoOidRequest
 //! below only hands them over); they never pend.
+//!
+//! Call blocks ([`CallBlock`], tag `CvmC`): each VC that carries a call
+//! holds one with the parameters covmini activated it with. The call's
+//! setup takes them before anything else (the caller's, and the callee's or
+//! leaf's with its VC context), so a refused allocation is
+//! NDIS_STATUS_RESOURCES with nothing begun; [`end_call`] gives a client
+//! VC's block back once its call is over (the make call failed, or its
+//! close completes), an MCM-created VC's goes with the VC ([`free_vc`]).
+//! None is taken or given back on the data path.
 
 use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
-use super::cm_context::{AfContext, CallShape, PartyContext, SapContext, Signed, VcContext};
+use super::cm_context::{AfContext, CallBlock, CallShape, PartyContext, SapContext, Signed, VcContext};
 use super::context::{AdapterContext, Cm};
 use super::oid;
 use super::trace::{ERROR, INFO, WARN};
@@ -65,6 +74,12 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let vc = unsafe { VcContext::from_token(t) };
             let params = vc.client_params();
             vc.set_client_params(null_mut());
+            if status != NDIS_STATUS_SUCCESS {
+                // SAFETY: the failed call was taken down (the VC deactivated,
+                // by the effects before this one); the client makes no new
+                // call on the VC before this completion.
+                unsafe { end_call(adapter, vc) };
+            }
             // SAFETY: the make call this VC's handler pended: its handle, no
             // party (point to point), the client's own parameters, which NDIS
             // keeps alive until this completion; status never PENDING (core).
@@ -83,6 +98,9 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
         Effect::CompleteCloseCall(t) => {
             // SAFETY: as above.
             let vc = unsafe { VcContext::from_token(t) };
+            // SAFETY: the VC was deactivated by an earlier effect of this
+            // close, and no new call can begin on it before this completion.
+            unsafe { end_call(adapter, vc) };
             // SAFETY: the close this VC's handler is pending; the party
             // handle it came with (a multipoint root's last party) or NULL.
             unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), vc.close_party()) };
@@ -146,6 +164,9 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let ctx = if status == NDIS_STATUS_SUCCESS {
                 party.as_handle()
             } else {
+                // SAFETY: the root was taken down (deactivated by an earlier
+                // effect); no new call on it before this completion.
+                unsafe { end_call(adapter, vc) };
                 null_mut()
             };
             // SAFETY: the multipoint make call this root's handler pended:
@@ -193,9 +214,75 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
 }
 
 fn free_vc(adapter: &AdapterContext, vc: &VcContext) {
+    // SAFETY: a VC that goes is inactive and NDIS forgot it (or never knew
+    // it): nothing reads its call's parameters any more.
+    unsafe { end_call(adapter, vc) };
     vc.kill();
     // SAFETY: from this adapter's VC list; the core forgot it; not used after.
     unsafe { adapter.vc_list().free(NonNull::from(vc)) };
+}
+
+/// A call block for a call with `shape` to `address` (see the module
+/// docs), or None when pool is exhausted.
+fn take_call(adapter: &AdapterContext, shape: &CallShape, address: &Address) -> Option<NonNull<CallBlock>> {
+    CallBlock::alloc(adapter.call_list(), shape, address.as_bytes())
+}
+
+/// Gives back a call block no VC holds and NDIS never saw.
+///
+/// # Safety
+/// `block` came from [`take_call`] on this adapter, was never attached to
+/// a VC nor handed to NDIS, and is not used after.
+unsafe fn drop_call(adapter: &AdapterContext, block: NonNull<CallBlock>) {
+    // SAFETY: as the precondition says.
+    unsafe { CallBlock::free(adapter.call_list(), block) };
+}
+
+/// Attaches a new call's block to `vc` (the core just let the call begin
+/// on it, so nothing else attaches one now). A block still attached from an
+/// earlier call would mean that call's end forgot it: covmini's bug; that
+/// call is over, so the block goes now, and the trace says so.
+fn begin_call(adapter: &AdapterContext, vc: &VcContext, block: NonNull<CallBlock>) {
+    if let Some(stale) = vc.attach_call(block) {
+        trace!(
+            ERROR,
+            "VC {:p}: an ended call's block was still attached",
+            vc.as_handle()
+        );
+        // SAFETY: the core let a new call begin on the VC, so the earlier
+        // call is over and nothing reads its block; it was just detached.
+        unsafe { CallBlock::free(adapter.call_list(), stale) };
+    }
+}
+
+/// The call on `vc` is over: its block (if any) goes back to its list.
+///
+/// # Safety
+/// Nothing reads the block's parameters any more, nor will: the VC is
+/// deactivated (or was never activated) and the request that ends the call
+/// is being answered by the caller, so NDIS begins no new call on the VC
+/// before this returns (a make call's failure, a close's completion, the
+/// VC's deletion).
+unsafe fn end_call(adapter: &AdapterContext, vc: &VcContext) {
+    if let Some(block) = vc.detach_call() {
+        // SAFETY: detached, so no VC holds it; no reader (precondition).
+        unsafe { CallBlock::free(adapter.call_list(), block) };
+    }
+}
+
+/// What a handler that set up a call on `vc` returns: `status`, after
+/// giving the call's block back if the call failed (anything but SUCCESS
+/// or PENDING: the core took the call down before answering so).
+///
+/// # Safety
+/// `vc` is the VC of the make call being answered with `status`.
+unsafe fn call_result(adapter: &AdapterContext, vc: &VcContext, status: NDIS_STATUS) -> NDIS_STATUS {
+    if status != NDIS_STATUS_SUCCESS && status != NDIS_STATUS_PENDING {
+        // SAFETY: a failed make call leaves its VC deactivated (core), and
+        // the client makes no new call on it before this handler returns.
+        unsafe { end_call(adapter, vc) };
+    }
+    status
 }
 
 /// Performs a handler's finish and returns what the handler returns.
@@ -727,7 +814,7 @@ ndis_fn! {
             return NDIS_STATUS_NOT_SUPPORTED;
         }
         if address.as_bytes() == ECHO_ADDRESS {
-            // SAFETY: `cp` was read above; the caller VC is the handler's.
+            // SAFETY: ProtocolCmMakeCall on the caller VC.
             return unsafe { make_echo_call(caller, &shape, &address, multipoint) };
         }
         if multipoint {
@@ -738,11 +825,31 @@ ndis_fn! {
             // NDIS's for this request.
             return unsafe { add_leaf(caller, cp, &shape, &address, party, party_ctx, Via::MakeCall) };
         }
+        // The call's blocks and the callee's context come first: without
+        // any of them nothing begins (RESOURCES, nothing activated).
+        let Some(own) = take_call(adapter, &shape, &address) else {
+            return NDIS_STATUS_RESOURCES;
+        };
         let Some(callee_ctx) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
+            // SAFETY: taken above, never attached nor given to NDIS.
+            unsafe { drop_call(adapter, own) };
             return NDIS_STATUS_RESOURCES;
         };
         // SAFETY: just allocated, ours until the core knows it.
         let callee = unsafe { callee_ctx.as_ref() };
+        let Some(theirs) = take_call(adapter, &shape.swapped(), &address) else {
+            callee.kill();
+            // SAFETY: allocated above, never given to anyone.
+            unsafe { adapter.vc_list().free(callee_ctx) };
+            // SAFETY: taken above, never attached nor given to NDIS.
+            unsafe { drop_call(adapter, own) };
+            return NDIS_STATUS_RESOURCES;
+        };
+        // SAFETY: fresh blocks, alive until their call ends (after every
+        // NDIS call below that is handed their parameters).
+        let caller_params = unsafe { own.as_ref() }.params();
+        // SAFETY: as above.
+        let callee_params = unsafe { theirs.as_ref() }.params();
         let begun = on_vc(caller, |cm| cm.make_call_begin(caller.id(), &address, callee.token()));
         let plan = match begun {
             Ok(plan) => plan,
@@ -751,10 +858,16 @@ ndis_fn! {
                 callee.kill();
                 // SAFETY: allocated above, never given to anyone.
                 unsafe { adapter.vc_list().free(callee_ctx) };
+                // SAFETY: taken above, never attached nor given to NDIS.
+                unsafe { drop_call(adapter, own) };
+                // SAFETY: as above.
+                unsafe { drop_call(adapter, theirs) };
                 return r.status();
             }
         };
         callee.set_id(plan.callee);
+        begin_call(adapter, caller, own);
+        begin_call(adapter, callee, theirs);
         caller.set_client_params(cp);
         // SAFETY: the core holds the AF while a VC is being created on it.
         let callee_af = unsafe { AfContext::from_token(plan.callee_af) };
@@ -765,18 +878,16 @@ ndis_fn! {
         let created = unsafe { NdisMCmCreateVc(adapter.miniport_handle(), callee_af.ndis(), callee.as_handle(), &raw mut ndis_vc) };
         if created != NDIS_STATUS_SUCCESS {
             trace!(WARN, "ProtocolCmMakeCall: NdisMCmCreateVc: {:#010x}", created);
+            // Frees the callee's context, and its block with it.
             let fx = adapter.cm().make_call_create_failed(caller.id(), &plan);
             perform(adapter, fx);
-            return if created == NDIS_STATUS_PENDING { NDIS_STATUS_FAILURE } else { created };
+            let status = if created == NDIS_STATUS_PENDING { NDIS_STATUS_FAILURE } else { created };
+            // SAFETY: the caller's make call, failing.
+            return unsafe { call_result(adapter, caller, status) };
         }
         callee.set_ndis(ndis_vc);
-        // SAFETY: a new call on both VCs: no NDIS call holds their parameters.
-        let caller_params = unsafe { caller.fill_params(&shape, address.as_bytes()) };
-        let swapped = CallShape { transmit: shape.receive, receive: shape.transmit, ..shape };
-        // SAFETY: as above.
-        let callee_params = unsafe { callee.fill_params(&swapped, address.as_bytes()) };
         // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
-        // MediaParameters non-NULL, alive as long as the VC context.
+        // MediaParameters non-NULL, alive until the call ends.
         let caller_ok = unsafe { NdisMCmActivateVc(caller.ndis(), caller_params) } == NDIS_STATUS_SUCCESS;
         // SAFETY: as above, for the VC just created.
         let callee_ok = unsafe { NdisMCmActivateVc(ndis_vc, callee_params) } == NDIS_STATUS_SUCCESS;
@@ -785,13 +896,15 @@ ndis_fn! {
             trace!(ERROR, "ProtocolCmMakeCall: NdisMCmActivateVc failed (caller {}, callee {})", caller_ok, callee_ok);
             fx.extend(adapter.cm().offer_done(plan.sap));
             perform(adapter, fx);
-            return NDIS_STATUS_FAILURE;
+            // SAFETY: the caller's make call, failing.
+            return unsafe { call_result(adapter, caller, NDIS_STATUS_FAILURE) };
         }
         // SAFETY: the SAP cannot go while the core counts this offer.
         let sap = unsafe { SapContext::from_token(plan.sap_handle) };
         // SAFETY: a registered SAP's handle, the activated MCM VC and its
-        // parameters (alive until the VC is deleted). The client may answer
-        // inside: ProtocolCmIncomingCallComplete then runs before this returns.
+        // parameters (alive until the callee's call ends, after its answer).
+        // The client may answer inside: ProtocolCmIncomingCallComplete then
+        // runs before this returns.
         let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, callee_params) };
         if offered != NDIS_STATUS_PENDING {
             // NDIS refused the offer, so no ProtocolCmIncomingCallComplete
@@ -807,22 +920,27 @@ ndis_fn! {
             (cm.offer_done(plan.sap), cm.make_call_end(caller.id()))
         };
         perform(adapter, fx);
-        status
+        // SAFETY: the caller's make call, answered with `status`.
+        unsafe { call_result(adapter, caller, status) }
     }
 }
 
 /// A make call to [`ECHO_ADDRESS`]: covmini itself answers. The caller's VC
 /// is activated with covmini's own copy of the parameters and the make call
 /// returns SUCCESS (after NdisMCmActivateVc, seed page). No VC is created.
+/// The call's block is taken first: without it, RESOURCES and nothing begun.
 ///
 /// # Safety
-/// Called from ProtocolCmMakeCall on `caller`, whose parameters no NDIS call
-/// holds (a new call on the VC).
+/// Called from ProtocolCmMakeCall on `caller`, with no call on it (NDIS
+/// makes one call per VC at a time; the core refuses a VC with one).
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Address, multipoint: bool) -> NDIS_STATUS {
     let adapter = caller.adapter();
+    let Some(own) = take_call(adapter, shape, address) else {
+        return NDIS_STATUS_RESOURCES;
+    };
     if let Err(r) = on_vc(caller, |cm| cm.make_call_echo(caller.id(), multipoint)) {
         trace!(
             INFO,
@@ -830,14 +948,19 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
             caller.as_handle(),
             r
         );
+        // SAFETY: taken above, never attached nor given to NDIS.
+        unsafe { drop_call(adapter, own) };
         return r.status();
     }
-    // SAFETY: a new call on the VC (precondition).
-    let params = unsafe { caller.fill_params(shape, address.as_bytes()) };
+    // SAFETY: a fresh block, alive until the call ends.
+    let params = unsafe { own.as_ref() }.params();
+    begin_call(adapter, caller, own);
     // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
-    // MediaParameters non-NULL, alive as long as the VC context.
+    // MediaParameters non-NULL, alive until the call ends.
     let ok = unsafe { NdisMCmActivateVc(caller.ndis(), params) } == NDIS_STATUS_SUCCESS;
-    adapter.cm().echo_activated(caller.id(), ok)
+    let status = adapter.cm().echo_activated(caller.id(), ok);
+    // SAFETY: the caller's make call, answered with `status`.
+    unsafe { call_result(adapter, caller, status) }
 }
 
 ndis_fn! {
@@ -918,7 +1041,16 @@ ndis_fn! {
             }
         }
         match on_vc(vc, |cm| cm.close_call(vc.id())) {
-            Ok(f) => finish(adapter, f),
+            Ok(f) => {
+                let status = finish(adapter, f);
+                if status == NDIS_STATUS_SUCCESS {
+                    // SAFETY: a close the handler answers SUCCESS is done: the
+                    // (client) VC is deactivated and idle, and its client
+                    // begins no new call on it before this handler returns.
+                    unsafe { end_call(adapter, vc) };
+                }
+                status
+            }
             Err(r) => {
                 trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc_ctx, r);
                 NDIS_STATUS_FAILURE
@@ -929,21 +1061,106 @@ ndis_fn! {
 
 // --- Point to multipoint ---------------------------------------------------------------
 
+/// What [`add_leaf`] allocates before the core knows about the party.
+struct LeafSetup {
+    party: NonNull<PartyContext>,
+    leaf: NonNull<VcContext>,
+    /// The leaf's call block.
+    leaf_call: NonNull<CallBlock>,
+    /// The root's call block (a multipoint make call only).
+    root_call: Option<NonNull<CallBlock>>,
+}
+
+impl LeafSetup {
+    /// Everything a party needs, or None (nothing kept) when pool is
+    /// exhausted: the root's block first, then the party's context, the
+    /// leaf's and the leaf's block.
+    fn alloc(
+        adapter: &AdapterContext,
+        shape: &CallShape,
+        address: &Address,
+        ndis_party: NDIS_HANDLE,
+        via: Via,
+    ) -> Option<Self> {
+        let root_call = match via {
+            Via::MakeCall => Some(take_call(adapter, shape, address)?),
+            Via::AddParty => None,
+        };
+        let drop_root = || {
+            if let Some(b) = root_call {
+                // SAFETY: taken above, never attached nor given to NDIS.
+                unsafe { drop_call(adapter, b) };
+            }
+        };
+        let Some(party) = adapter.party_list().alloc(PartyContext::new(adapter, ndis_party)) else {
+            drop_root();
+            return None;
+        };
+        let Some(leaf) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
+            // SAFETY: allocated above, never given to anyone.
+            unsafe { party.as_ref() }.kill();
+            // SAFETY: as above; not used after.
+            unsafe { adapter.party_list().free(party) };
+            drop_root();
+            return None;
+        };
+        let Some(leaf_call) = take_call(adapter, &shape.swapped(), address) else {
+            // SAFETY: allocated above, never given to anyone.
+            unsafe { party.as_ref() }.kill();
+            // SAFETY: as above; not used after.
+            unsafe { adapter.party_list().free(party) };
+            // SAFETY: allocated above, never given to anyone.
+            unsafe { leaf.as_ref() }.kill();
+            // SAFETY: as above; not used after.
+            unsafe { adapter.vc_list().free(leaf) };
+            drop_root();
+            return None;
+        };
+        Some(Self {
+            party,
+            leaf,
+            leaf_call,
+            root_call,
+        })
+    }
+
+    /// Gives everything back (the core refused the party).
+    ///
+    /// # Safety
+    /// None of it was given to the core, NDIS or a VC; none is used after.
+    unsafe fn free(self, adapter: &AdapterContext) {
+        // SAFETY: allocated by Self::alloc, never given to anyone.
+        unsafe { self.party.as_ref() }.kill();
+        // SAFETY: as above; not used after.
+        unsafe { adapter.party_list().free(self.party) };
+        // SAFETY: as above.
+        unsafe { self.leaf.as_ref() }.kill();
+        // SAFETY: as above; not used after.
+        unsafe { adapter.vc_list().free(self.leaf) };
+        // SAFETY: never attached nor given to NDIS.
+        unsafe { drop_call(adapter, self.leaf_call) };
+        if let Some(b) = self.root_call {
+            // SAFETY: as above.
+            unsafe { drop_call(adapter, b) };
+        }
+    }
+}
+
 /// Adds a party to `root`: the initial party of a multipoint make call
 /// (`via` MakeCall, which also activates the root) or one more
-/// (ProtocolCmAddParty). Allocates the party's and the leaf's contexts,
-/// records the party in the core, creates the leaf's VC on the SAP's AF
-/// (NdisMCmCreateVc), activates it with the party's flows (swapped: the
-/// root's transmit is the leaf's receive) and offers it the call
-/// (NdisMCmDispatchIncomingCall). Returns the leaf's answer when it came
-/// inside the dispatch (and on SUCCESS writes the party context to `out`),
-/// else PENDING: the answer completes the request later.
+/// (ProtocolCmAddParty). Allocates the party's and the leaf's contexts and
+/// call blocks (and the root's, for a make call: none of them, RESOURCES
+/// and nothing begun), records the party in the core, creates the leaf's VC
+/// on the SAP's AF (NdisMCmCreateVc), activates it with the party's flows
+/// (swapped: the root's transmit is the leaf's receive) and offers it the
+/// call (NdisMCmDispatchIncomingCall). Returns the leaf's answer when it
+/// came inside the dispatch (and on SUCCESS writes the party context to
+/// `out`), else PENDING: the answer completes the request later.
 ///
 /// # Safety
 /// `cp` is NDIS's parameters for this request (already read by
 /// [`read_call`]); `out` is NDIS's non-NULL out slot for the
-/// CallMgrPartyContext; for MakeCall, no NDIS call holds the root's own
-/// parameters (a new call on the VC).
+/// CallMgrPartyContext; for MakeCall, ProtocolCmMakeCall on `root`.
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -957,19 +1174,19 @@ unsafe fn add_leaf(
     via: Via,
 ) -> NDIS_STATUS {
     let adapter = root.adapter();
-    let Some(party_ptr) = adapter.party_list().alloc(PartyContext::new(adapter, ndis_party)) else {
+    let Some(setup) = LeafSetup::alloc(adapter, shape, address, ndis_party, via) else {
         return NDIS_STATUS_RESOURCES;
     };
-    // SAFETY: just allocated, ours until the core knows it.
-    let party = unsafe { party_ptr.as_ref() };
-    let Some(leaf_ptr) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
-        party.kill();
-        // SAFETY: allocated above, never given to anyone.
-        unsafe { adapter.party_list().free(party_ptr) };
-        return NDIS_STATUS_RESOURCES;
-    };
+    // SAFETY: just allocated, ours until the core knows it; then alive
+    // until the core frees it (after this handler's last use).
+    let party = unsafe { setup.party.as_ref() };
+    // SAFETY: as above; the leaf lives until covmini deletes it.
+    let leaf = unsafe { setup.leaf.as_ref() };
+    // SAFETY: fresh blocks, alive until their call ends (after every NDIS
+    // call below that is handed their parameters).
+    let leaf_params = unsafe { setup.leaf_call.as_ref() }.params();
     // SAFETY: as above.
-    let leaf = unsafe { leaf_ptr.as_ref() };
+    let root_params = setup.root_call.map(|b| unsafe { b.as_ref() }.params());
     let begun = on_vc(root, |cm| {
         cm.party_begin(root.id(), address, party.token(), leaf.token(), via)
     });
@@ -984,19 +1201,24 @@ unsafe fn add_leaf(
                 via,
                 r
             );
-            party.kill();
-            leaf.kill();
-            // SAFETY: allocated above, never given to anyone.
-            unsafe { adapter.party_list().free(party_ptr) };
-            // SAFETY: as above.
-            unsafe { adapter.vc_list().free(leaf_ptr) };
+            // SAFETY: the core refused: nothing was given to anyone.
+            unsafe { setup.free(adapter) };
             return r.status();
         }
+    };
+    // A failed multipoint make call ends the root's call (the core took it
+    // down before answering so); a failed add party leaves it as it was.
+    let answer = |status: NDIS_STATUS| match via {
+        // SAFETY: ProtocolCmMakeCall on the root, answered with `status`.
+        Via::MakeCall => unsafe { call_result(adapter, root, status) },
+        Via::AddParty => status,
     };
     party.set_id(plan.party);
     party.set_client_params(cp);
     leaf.set_id(plan.leaf);
-    if via == Via::MakeCall {
+    begin_call(adapter, leaf, setup.leaf_call);
+    if let Some(b) = setup.root_call {
+        begin_call(adapter, root, b);
         root.set_client_params(cp);
     }
     // Computed now: once the request is answered the party may be gone.
@@ -1017,29 +1239,21 @@ unsafe fn add_leaf(
     };
     if created != NDIS_STATUS_SUCCESS {
         trace!(WARN, "party: NdisMCmCreateVc: {:#010x}", created);
+        // Frees the leaf's context, and its block with it.
         let fx = adapter.cm().party_create_failed(&plan);
         perform(adapter, fx);
-        return if created == NDIS_STATUS_PENDING {
+        return answer(if created == NDIS_STATUS_PENDING {
             NDIS_STATUS_FAILURE
         } else {
             created
-        };
+        });
     }
     leaf.set_ndis(ndis_vc);
-    let root_ok = (via == Via::MakeCall).then(|| {
-        // SAFETY: a new call on the root (precondition).
-        let own = unsafe { root.fill_params(shape, address.as_bytes()) };
+    let root_ok = root_params.map(|own| {
         // SAFETY: the root's NdisVcHandle and covmini's own parameters,
-        // MediaParameters non-NULL, alive as long as the VC context.
+        // MediaParameters non-NULL, alive until the call ends.
         unsafe { NdisMCmActivateVc(root.ndis(), own) == NDIS_STATUS_SUCCESS }
     });
-    let swapped = CallShape {
-        transmit: shape.receive,
-        receive: shape.transmit,
-        ..*shape
-    };
-    // SAFETY: a new VC: nobody holds its parameters.
-    let leaf_params = unsafe { leaf.fill_params(&swapped, address.as_bytes()) };
     // SAFETY: as for the root, for the VC just created.
     let leaf_ok = unsafe { NdisMCmActivateVc(ndis_vc, leaf_params) } == NDIS_STATUS_SUCCESS;
     let activated = adapter.cm().party_activated(&plan, root_ok, leaf_ok);
@@ -1050,13 +1264,14 @@ unsafe fn add_leaf(
         );
         fx.extend(adapter.cm().offer_done(plan.sap));
         perform(adapter, fx);
-        return NDIS_STATUS_FAILURE;
+        return answer(NDIS_STATUS_FAILURE);
     }
     // SAFETY: the SAP cannot go while the core counts this offer.
     let sap = unsafe { SapContext::from_token(plan.sap_handle) };
     // SAFETY: a registered SAP's handle, the activated leaf VC and its
-    // parameters (alive until the VC is deleted). The leaf's client may
-    // answer inside: ProtocolCmIncomingCallComplete then runs before this returns.
+    // parameters (alive until the leaf's call ends, after its answer). The
+    // leaf's client may answer inside: ProtocolCmIncomingCallComplete then
+    // runs before this returns.
     let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, leaf_params) };
     if offered != NDIS_STATUS_PENDING {
         trace!(WARN, "party: NdisMCmDispatchIncomingCall: {:#010x}", offered);
@@ -1075,7 +1290,7 @@ unsafe fn add_leaf(
         // SAFETY: NDIS's out slot for CallMgrPartyContext (non-NULL, precondition).
         unsafe { out.write(handle) };
     }
-    status
+    answer(status)
 }
 
 ndis_fn! {
@@ -1231,34 +1446,78 @@ ndis_fn! {
                 return NDIS_STATUS_FAILURE;
             }
         };
-        // SAFETY: the core marked this VC changing for this handler.
-        let (old, own) = unsafe { vc.set_flows(tx, rx) };
-        // SAFETY: the VC's NdisVcHandle (pinned active) and its own parameters.
-        let status = if unsafe { NdisMCmActivateVc(vc.ndis(), own) } == NDIS_STATUS_SUCCESS {
-            if let Some((_, token)) = peer {
-                // SAFETY: the core pinned the peer for this change.
-                let other = unsafe { VcContext::from_token(token) };
-                // SAFETY: the core marked the peer changing for this handler.
-                let (_, theirs) = unsafe { other.set_flows(rx, tx) };
-                // SAFETY: the peer's NdisVcHandle (pinned) and its own parameters.
-                if unsafe { NdisMCmActivateVc(other.ndis(), theirs) } == NDIS_STATUS_SUCCESS {
-                    // SAFETY: as above; the client accepts by returning.
-                    unsafe { NdisMCmDispatchIncomingCallQoSChange(other.ndis(), theirs) };
-                } else {
-                    trace!(ERROR, "ProtocolCmModifyCallQoS: NdisMCmActivateVc on the peer {:p} failed", other.ndis());
-                }
+        // SAFETY: the core pinned the VC (and the peer) for this change:
+        // their calls cannot end, nor their blocks go, before modify_qos_end.
+        let status = match unsafe { vc.call() } {
+            // SAFETY: the core marked this VC changing for this handler.
+            Some(own) => unsafe { change_qos(vc, own, &tx, &rx, peer.map(|(_, t)| t)) },
+            None => {
+                trace!(ERROR, "ProtocolCmModifyCallQoS({:p}): a call with no call block", vc_ctx);
+                NDIS_STATUS_FAILURE
             }
-            NDIS_STATUS_SUCCESS
-        } else {
-            trace!(ERROR, "ProtocolCmModifyCallQoS({:p}): NdisMCmActivateVc failed; old QoS kept", vc_ctx);
-            // SAFETY: still the only writer (marked changing).
-            let _ = unsafe { vc.set_flows(old.0, old.1) };
-            NDIS_STATUS_INCOMPATABLE_QOS
         };
         let fx = adapter.cm().modify_qos_end(vc.id(), peer.map(|(p, _)| p));
         perform(adapter, fx);
         status
     }
+}
+
+/// ProtocolCmModifyCallQoS's change, once the core marked it: `vc`
+/// re-activated with the new flows (`own` is its call block), the peer
+/// (`peer`'s token) re-activated with them swapped and told. Returns the
+/// handler's status; on a failed activation the old flows are back.
+///
+/// # Safety
+/// The core marked `vc` and `peer` changing and pinned them for the
+/// caller (`modify_qos_begin`), and `own` is `vc`'s call block.
+unsafe fn change_qos(
+    vc: &VcContext,
+    own: &CallBlock,
+    tx: &FLOWSPEC,
+    rx: &FLOWSPEC,
+    peer: Option<usize>,
+) -> NDIS_STATUS {
+    // SAFETY: the only writer of the block now (precondition).
+    let old = unsafe { own.set_flows(*tx, *rx) };
+    // SAFETY: the VC's NdisVcHandle (pinned active) and its own parameters.
+    if unsafe { NdisMCmActivateVc(vc.ndis(), own.params()) } != NDIS_STATUS_SUCCESS {
+        trace!(
+            ERROR,
+            "ProtocolCmModifyCallQoS({:p}): NdisMCmActivateVc failed; old QoS kept",
+            vc.as_handle()
+        );
+        // SAFETY: still the only writer (marked changing).
+        let _ = unsafe { own.set_flows(old.0, old.1) };
+        return NDIS_STATUS_INCOMPATABLE_QOS;
+    }
+    let Some(token) = peer else {
+        return NDIS_STATUS_SUCCESS;
+    };
+    // SAFETY: the core pinned the peer for this change.
+    let other = unsafe { VcContext::from_token(token) };
+    // SAFETY: pinned: its call cannot end before modify_qos_end.
+    let Some(theirs) = (unsafe { other.call() }) else {
+        trace!(
+            ERROR,
+            "ProtocolCmModifyCallQoS: the peer {:p} has no call block",
+            other.ndis()
+        );
+        return NDIS_STATUS_SUCCESS;
+    };
+    // SAFETY: the core marked the peer changing for this handler.
+    let _ = unsafe { theirs.set_flows(*rx, *tx) };
+    // SAFETY: the peer's NdisVcHandle (pinned) and its own parameters.
+    if unsafe { NdisMCmActivateVc(other.ndis(), theirs.params()) } == NDIS_STATUS_SUCCESS {
+        // SAFETY: as above; the client accepts by returning.
+        unsafe { NdisMCmDispatchIncomingCallQoSChange(other.ndis(), theirs.params()) };
+    } else {
+        trace!(
+            ERROR,
+            "ProtocolCmModifyCallQoS: NdisMCmActivateVc on the peer {:p} failed",
+            other.ndis()
+        );
+    }
+    NDIS_STATUS_SUCCESS
 }
 
 ndis_fn! {

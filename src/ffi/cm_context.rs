@@ -8,6 +8,13 @@
 //!
 //! A context's *token* (its address as a `usize`) is what the core stores and
 //! names in its effects.
+//!
+//! A VC carries its call's parameters (what covmini activates it with and
+//! offers an incoming call with) in a [`CallBlock`] of its own, from a
+//! fourth list (tag `CvmC`), only while it carries a call: an idle VC is
+//! just its [`VcContext`]. The glue (`super::cm`) takes a block when a call
+//! begins on the VC and gives it back when the call is over; this module
+//! only says how a block is made, attached and read.
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -19,10 +26,11 @@ use ndis_sys::*;
 
 use super::context::{AdapterContext, Cm};
 use super::data::Counters;
+use super::lookaside::Lookaside;
 use super::sync::SpinLockGuard;
 use crate::call_manager::{AfId, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, PartyId, SapId, VcId};
 use crate::ctrl_path::WanLinkInfo;
-use crate::pool::{SIG_AF, SIG_FREED, SIG_PARTY, SIG_SAP, SIG_VC};
+use crate::pool::{SIG_AF, SIG_CALL, SIG_FREED, SIG_PARTY, SIG_SAP, SIG_VC};
 
 /// What every call-manager context has: a signature checked whenever NDIS
 /// hands the context back.
@@ -188,13 +196,16 @@ const _: () = {
 
 /// What covmini activates a VC with: its own copy of the call's parameters
 /// (the client's block is the client's), MediaParameters always non-NULL
-/// (contract §3.3: NdisMCmActivateVc dereferences it).
+/// (contract §3.3: NdisMCmActivateVc dereferences it). `cp` comes first, so
+/// the block's parameters start where the structure does.
 #[repr(C)]
 struct OwnedCallParams {
     cp: CO_CALL_PARAMETERS,
     cm: CO_CALL_MANAGER_PARAMETERS,
     media: MediaWithAddress,
 }
+
+const _: () = assert!(offset_of!(OwnedCallParams, cp) == 0);
 
 /// The parts of a client's call parameters covmini keeps.
 #[derive(Clone, Copy)]
@@ -205,8 +216,148 @@ pub(crate) struct CallShape {
     pub(crate) receive_size_hint: ULONG,
 }
 
+impl CallShape {
+    /// The other end's view: its transmit is this end's receive.
+    pub(crate) fn swapped(&self) -> Self {
+        Self {
+            transmit: self.receive,
+            receive: self.transmit,
+            ..*self
+        }
+    }
+}
+
+/// One VC's call: the parameters covmini hands NDIS for it, in a block of
+/// its own (tag `CvmC`) that the VC holds only while it carries a call.
+///
+/// Who reads the parameters, and so how long the block must live: NDIS
+/// (and covmini, as the miniport NdisMCmActivateVc is about) inside
+/// NdisMCmActivateVc, whose page asks for a caller-allocated buffer; the
+/// callee's client from NdisMCmDispatchIncomingCall until it answers
+/// (NdisClIncomingCallComplete hands the same pointer back to
+/// ProtocolCmIncomingCallComplete); the peer's client inside
+/// NdisMCmDispatchIncomingCallQoSChange. The glue takes the block before
+/// the call's first NDIS call and gives it back only once the VC is
+/// deactivated and its call's last request is being answered (a failed make
+/// call, a close's completion) or the VC is deleted, so it outlives every
+/// reader. 168 bytes on x64 (asserted below).
+#[repr(C)]
+pub(crate) struct CallBlock {
+    signature: AtomicU32,
+    /// Written only by the handler that owns the block: while making it
+    /// ([`Self::alloc`]), and by the QoS change the core marked on its VC
+    /// ([`Self::set_flows`]); read by NDIS through [`Self::params`].
+    params: UnsafeCell<OwnedCallParams>,
+}
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(core::mem::size_of::<CallBlock>() == 168);
+
+// SAFETY: repr(C), signature first.
+unsafe impl Signed for CallBlock {
+    const SIGNATURE: u32 = SIG_CALL;
+    fn signature(&self) -> &AtomicU32 {
+        &self.signature
+    }
+}
+
+impl CallBlock {
+    /// The parameters of a call to `address` with `shape`, their links not
+    /// yet set (they point into the block, whose address is not known yet).
+    fn new(shape: &CallShape, address: &[u8]) -> Self {
+        let n = address.len().min(MAX_ADDRESS_LEN);
+        let mut bytes = [0; MAX_ADDRESS_LEN];
+        if let (Some(dst), Some(src)) = (bytes.get_mut(..n), address.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        Self {
+            signature: AtomicU32::new(SIG_CALL),
+            params: UnsafeCell::new(OwnedCallParams {
+                cp: CO_CALL_PARAMETERS {
+                    Flags: 0,
+                    CallMgrParameters: null_mut(),
+                    MediaParameters: null_mut(),
+                },
+                cm: CO_CALL_MANAGER_PARAMETERS {
+                    Transmit: shape.transmit,
+                    Receive: shape.receive,
+                    CallMgrSpecific: CO_SPECIFIC_PARAMETERS {
+                        ParamType: 0,
+                        Length: 0,
+                        Parameters: [0],
+                    },
+                },
+                media: MediaWithAddress {
+                    flags: shape.media_flags,
+                    receive_priority: 0,
+                    receive_size_hint: shape.receive_size_hint,
+                    pad: 0,
+                    param_type: PARAM_TYPE_CALLED_ADDRESS,
+                    // CAST: n <= MAX_ADDRESS_LEN (32).
+                    length: n as ULONG,
+                    address: bytes,
+                },
+            }),
+        }
+    }
+
+    /// A block from `list` holding the parameters of a call to `address`
+    /// with `shape`, ready to hand to NDIS; None when pool is exhausted.
+    /// Never on the data path: a call's setup takes it.
+    pub(crate) fn alloc(list: &Lookaside<Self>, shape: &CallShape, address: &[u8]) -> Option<NonNull<Self>> {
+        let block = list.alloc(Self::new(shape, address))?;
+        // SAFETY: a fresh entry holding a CallBlock (Lookaside::alloc).
+        let this = unsafe { block.as_ref() };
+        // SAFETY: just allocated: nobody else has the block yet.
+        let owned = unsafe { &mut *this.params.get() };
+        owned.cp.CallMgrParameters = &raw mut owned.cm;
+        // CAST: MediaWithAddress has CO_MEDIA_PARAMETERS's layout, extended
+        // (asserted above).
+        owned.cp.MediaParameters = (&raw mut owned.media).cast();
+        Some(block)
+    }
+
+    /// Gives a block back to `list`.
+    ///
+    /// # Safety
+    /// `block` came from [`Self::alloc`] on `list`, and nothing reads it
+    /// any more, nor will: no NDIS call holds its parameters (see the type's
+    /// docs) and no VC holds it.
+    pub(crate) unsafe fn free(list: &Lookaside<Self>, block: NonNull<Self>) {
+        // SAFETY: a live block (precondition).
+        unsafe { block.as_ref() }.kill();
+        // SAFETY: from this list, not used after (precondition).
+        unsafe { list.free(block) };
+    }
+
+    /// The parameters, for NdisMCmActivateVc, NdisMCmDispatchIncomingCall
+    /// and NdisMCmDispatchIncomingCallQoSChange: alive as long as the block.
+    pub(crate) fn params(&self) -> PCO_CALL_PARAMETERS {
+        // CAST: `cp` is at offset 0 of the repr(C) OwnedCallParams (asserted).
+        self.params.get().cast()
+    }
+
+    /// Replaces the flows (a QoS change), returning the old ones (to
+    /// restore on failure).
+    ///
+    /// # Safety
+    /// The caller is the QoS change the core marked on this block's VC
+    /// (`modify_qos_begin`): no other handler writes the block, and NDIS
+    /// reads it only inside the NdisMCmActivateVc and dispatch calls the
+    /// caller makes next.
+    pub(crate) unsafe fn set_flows(&self, transmit: FLOWSPEC, receive: FLOWSPEC) -> (FLOWSPEC, FLOWSPEC) {
+        // SAFETY: the only writer now, and no reader (precondition).
+        let owned = unsafe { &mut *self.params.get() };
+        let old = (owned.cm.Transmit, owned.cm.Receive);
+        owned.cm.Transmit = transmit;
+        owned.cm.Receive = receive;
+        old
+    }
+}
+
 /// A VC: client-created (ProtocolCoCreateVc) or covmini-created for an
-/// incoming call (NdisMCmCreateVc).
+/// incoming call (NdisMCmCreateVc). 128 bytes on x64 (asserted below): an
+/// idle VC holds no call parameters ([`CallBlock`]).
 #[repr(C)]
 pub(crate) struct VcContext {
     signature: AtomicU32,
@@ -220,15 +371,19 @@ pub(crate) struct VcContext {
     /// The NdisPartyHandle a multipoint root's close came with (its last
     /// party), for NdisMCmCloseCallComplete; NULL for a point-to-point call.
     close_party: AtomicPtr<c_void>,
-    /// Written only by the make call handler that sets up a call on this VC,
-    /// before NDIS is given a pointer to it; read by NDIS afterwards.
-    params: UnsafeCell<OwnedCallParams>,
+    /// The call's block while the VC carries a call, else NULL. Set by the
+    /// handler that sets up a call on the VC, taken back by the one that
+    /// ends it (`super::cm`).
+    call: AtomicPtr<CallBlock>,
     /// This VC's traffic counters (per-VC statistics OIDs).
     counters: Counters,
     /// What OID_WAN_CO_SET_LINK_INFO stored; read and written only with the
     /// adapter's call-manager lock held (see [`Self::link_info`]).
     link_info: UnsafeCell<Option<WanLinkInfo>>,
 }
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(core::mem::size_of::<VcContext>() == 128);
 
 // SAFETY: repr(C), signature first.
 unsafe impl Signed for VcContext {
@@ -237,17 +392,6 @@ unsafe impl Signed for VcContext {
         &self.signature
     }
 }
-
-const NO_FLOW: FLOWSPEC = FLOWSPEC {
-    TokenRate: QOS_NOT_SPECIFIED,
-    TokenBucketSize: QOS_NOT_SPECIFIED,
-    PeakBandwidth: QOS_NOT_SPECIFIED,
-    Latency: QOS_NOT_SPECIFIED,
-    DelayVariation: QOS_NOT_SPECIFIED,
-    ServiceType: SERVICETYPE_BESTEFFORT,
-    MaxSduSize: QOS_NOT_SPECIFIED,
-    MinimumPolicedSize: QOS_NOT_SPECIFIED,
-};
 
 impl VcContext {
     pub(crate) fn new(adapter: &AdapterContext, ndis: NDIS_HANDLE) -> Self {
@@ -258,31 +402,7 @@ impl VcContext {
             ndis: AtomicPtr::new(ndis),
             client_params: AtomicPtr::new(null_mut()),
             close_party: AtomicPtr::new(null_mut()),
-            params: UnsafeCell::new(OwnedCallParams {
-                cp: CO_CALL_PARAMETERS {
-                    Flags: 0,
-                    CallMgrParameters: null_mut(),
-                    MediaParameters: null_mut(),
-                },
-                cm: CO_CALL_MANAGER_PARAMETERS {
-                    Transmit: NO_FLOW,
-                    Receive: NO_FLOW,
-                    CallMgrSpecific: CO_SPECIFIC_PARAMETERS {
-                        ParamType: 0,
-                        Length: 0,
-                        Parameters: [0],
-                    },
-                },
-                media: MediaWithAddress {
-                    flags: 0,
-                    receive_priority: 0,
-                    receive_size_hint: 0,
-                    pad: 0,
-                    param_type: 0,
-                    length: 0,
-                    address: [0; MAX_ADDRESS_LEN],
-                },
-            }),
+            call: AtomicPtr::new(null_mut()),
             counters: Counters::new(),
             link_info: UnsafeCell::new(None),
         }
@@ -333,58 +453,33 @@ impl VcContext {
         self.close_party.store(party, Ordering::Release);
     }
 
-    /// Fills this VC's own call parameters for a call to `address`, and
-    /// returns them for NdisMCmActivateVc / NdisMCmDispatchIncomingCall.
+    /// Attaches the block of the call that begins on this VC; returns the
+    /// block it held before, which is None unless a call's end forgot to
+    /// take its block back.
     ///
-    /// # Safety
-    /// No NDIS call holds a pointer to this VC's parameters: the caller is
-    /// the make call handler setting up a new call on the VC (NDIS runs one
-    /// make call per VC at a time, and a previous call is closed).
-    pub(crate) unsafe fn fill_params(&self, shape: &CallShape, address: &[u8]) -> PCO_CALL_PARAMETERS {
-        let p = self.params.get();
-        // SAFETY: nobody else reads or writes the block now (precondition).
-        let owned = unsafe { &mut *p };
-        owned.cm.Transmit = shape.transmit;
-        owned.cm.Receive = shape.receive;
-        owned.media.flags = shape.media_flags;
-        owned.media.receive_size_hint = shape.receive_size_hint;
-        owned.media.param_type = PARAM_TYPE_CALLED_ADDRESS;
-        let n = address.len().min(MAX_ADDRESS_LEN);
-        owned.media.address = [0; MAX_ADDRESS_LEN];
-        if let (Some(dst), Some(src)) = (owned.media.address.get_mut(..n), address.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        // CAST: n <= MAX_ADDRESS_LEN (32).
-        owned.media.length = n as ULONG;
-        owned.cp.Flags = 0;
-        owned.cp.CallMgrParameters = &raw mut owned.cm;
-        // CAST: MediaWithAddress has CO_MEDIA_PARAMETERS's layout, extended
-        // (asserted above).
-        owned.cp.MediaParameters = (&raw mut owned.media).cast();
-        &raw mut owned.cp
+    /// Only the handler the core let set up a new call on the VC calls it
+    /// (make_call_begin, party_begin, make_call_echo): one at a time.
+    pub(crate) fn attach_call(&self, block: NonNull<CallBlock>) -> Option<NonNull<CallBlock>> {
+        NonNull::new(self.call.swap(block.as_ptr(), Ordering::AcqRel))
     }
 
-    /// Replaces the flows of this VC's own parameters (a QoS change),
-    /// returning the old ones (to restore on failure) and the parameters to
-    /// re-activate the VC with.
+    /// Takes the call's block off the VC (None if it has none).
+    pub(crate) fn detach_call(&self) -> Option<NonNull<CallBlock>> {
+        NonNull::new(self.call.swap(null_mut(), Ordering::AcqRel))
+    }
+
+    /// The block of the call on this VC, if it carries one.
     ///
     /// # Safety
-    /// The caller is the QoS change the core marked on this VC
-    /// (`modify_qos_begin`): no other handler writes the block, and NDIS
-    /// reads it only inside the NdisMCmActivateVc and dispatch calls the
-    /// caller makes next.
-    pub(crate) unsafe fn set_flows(
-        &self,
-        transmit: FLOWSPEC,
-        receive: FLOWSPEC,
-    ) -> ((FLOWSPEC, FLOWSPEC), PCO_CALL_PARAMETERS) {
-        let p = self.params.get();
-        // SAFETY: the only writer now (precondition).
-        let owned = unsafe { &mut *p };
-        let old = (owned.cm.Transmit, owned.cm.Receive);
-        owned.cm.Transmit = transmit;
-        owned.cm.Receive = receive;
-        (old, &raw mut owned.cp)
+    /// The call cannot end while the reference is used: the caller is the
+    /// handler setting the call up, or holds a pin of the VC that its close
+    /// waits for (a QoS change).
+    pub(crate) unsafe fn call(&self) -> Option<&CallBlock> {
+        let block = NonNull::new(self.call.load(Ordering::Acquire))?;
+        // SAFETY: an attached block is alive until detached, which only the
+        // call's end does (precondition: not while this is used).
+        let block = unsafe { block.as_ref() };
+        (block.signature().load(Ordering::Acquire) == SIG_CALL).then_some(block)
     }
 }
 

@@ -10,13 +10,13 @@ use crate::ctrl_path::{AdapterInfo, HardwareStatus};
 
 use ndis_sys::*;
 
-use super::cm_context::{AfContext, PartyContext, SapContext, VcContext};
+use super::cm_context::{AfContext, CallBlock, PartyContext, SapContext, VcContext};
 use super::data::{Counters, RxPool};
 use super::lookaside::Lookaside;
 use super::sync::{Event, SpinLock, SpinLockGuard};
 use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition, Lifecycle, PauseOutcome};
 use crate::call_manager::CallManager;
-use crate::pool::{SIG_ADAPTER, SIG_FREED, TAG_ADAPTER, TAG_AF, TAG_PARTY, TAG_SAP, TAG_VC};
+use crate::pool::{SIG_ADAPTER, SIG_FREED, TAG_ADAPTER, TAG_AF, TAG_CALL, TAG_PARTY, TAG_SAP, TAG_VC};
 
 /// The call manager's state, keyed by context tokens (addresses).
 pub(crate) type Cm = CallManager<usize>;
@@ -64,6 +64,8 @@ pub(crate) struct AdapterContext {
     saps: Lookaside<SapContext>,
     vcs: Lookaside<VcContext>,
     parties: Lookaside<PartyContext>,
+    /// The call blocks of the VCs that carry a call (never the data path's).
+    calls: Lookaside<CallBlock>,
     /// The data path's receive NBLs.
     rx: RxPool,
     /// Adapter-wide traffic counters.
@@ -114,6 +116,8 @@ impl AdapterContext {
         // SAFETY: as above.
         unsafe { init_field(p, offset_of!(Self, parties), Lookaside::<PartyContext>::new()) };
         // SAFETY: as above.
+        unsafe { init_field(p, offset_of!(Self, calls), Lookaside::<CallBlock>::new()) };
+        // SAFETY: as above.
         unsafe { init_field(p, offset_of!(Self, rx), RxPool::new()) };
         // SAFETY: as above.
         unsafe { init_field(p, offset_of!(Self, counters), Counters::new()) };
@@ -136,6 +140,8 @@ impl AdapterContext {
         unsafe { this_ref.vcs.init(TAG_VC) };
         // SAFETY: as above.
         unsafe { this_ref.parties.init(TAG_PARTY) };
+        // SAFETY: as above.
+        unsafe { this_ref.calls.init(TAG_CALL) };
         // SAFETY: at its final address, once, PASSIVE_LEVEL.
         unsafe { this_ref.rx.init() };
         // SAFETY: at its final address (the pool block), once, before any
@@ -246,6 +252,10 @@ impl AdapterContext {
     pub(crate) fn party_list(&self) -> &Lookaside<PartyContext> {
         &self.parties
     }
+    /// The call blocks' list.
+    pub(crate) fn call_list(&self) -> &Lookaside<CallBlock> {
+        &self.calls
+    }
 
     // --- Halt's wait for the notified clients ------------------------------
     //
@@ -328,6 +338,8 @@ impl AdapterContext {
         unsafe { this_ref.vcs.delete() };
         // SAFETY: as above.
         unsafe { this_ref.parties.delete() };
+        // SAFETY: as above (every call block went back with its call or VC).
+        unsafe { this_ref.calls.delete() };
         // INVARIANT: the signature changes only here, at the end of life, so a
         // stale pointer is recognisable.
         this_ref.signature.store(SIG_FREED, Ordering::Release);
