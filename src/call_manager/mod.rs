@@ -121,6 +121,12 @@ pub const MAX_VCS: usize = 1 << 20;
 /// ndis-emu's ledger does not see it and covmini-lab bench adds this.
 pub const VC_TABLE_BYTES_PER_VC: usize = Table::<VcSlot<usize>>::BYTES_PER_SLOT;
 
+/// Bytes of the party table per party: its slot, in a fixed table of
+/// [`MAX_PARTIES`] slots inside the adapter context (tag CvmA, so paid
+/// whether or not the slot is used), on top of the party's context (tag
+/// CvmP). covmini-lab bench adds this to the ledger's figure per party.
+pub const PARTY_TABLE_BYTES_PER_PARTY: usize = core::mem::size_of::<Option<PartySlot<usize>>>();
+
 /// An AF open, by table index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AfId(u16);

@@ -15,11 +15,15 @@
 //!   memory (bytes the driver copied), over a run of both sizes;
 //! * **scaling**: the call is timed again with 1k and 100k VCs held open by a
 //!   third client (idle client VCs), against none;
-//! * **memory**: nonpaged bytes per VC (and per party) from ndis-emu's
-//!   ledger, the change across many creations divided by their number. The
-//!   host build allocates covmini's contexts from NDIS lookaside lists (in the
-//!   ledger) but its VC table from std, so the table's bytes per VC
-//!   (`VC_TABLE_BYTES_PER_VC`, tag CvmT in the kernel images) are added.
+//! * **memory**: nonpaged bytes from ndis-emu's ledger, by pool tag, the
+//!   change across many creations divided by their number: per idle VC, per
+//!   connected call (its call blocks, tag CvmC, one per end), and per party
+//!   (split into the party's own cost and the leaf VC and call block it
+//!   brings, which are a VC's and a call's). The host build allocates
+//!   covmini's contexts from NDIS lookaside lists (in the ledger) but its VC
+//!   table from std, so the table's bytes per VC (`VC_TABLE_BYTES_PER_VC`,
+//!   tag CvmT in the kernel images) are added, and a party's slot in the
+//!   party table inside the adapter context (`PARTY_TABLE_BYTES_PER_PARTY`).
 //!
 //! The baseline is `empty-mcm` (see its crate docs and BENCHMARKS.md for why
 //! it is the fair floor). Every measured operation is checked (statuses,
@@ -32,13 +36,17 @@
 //! What this module must not do: measure anything the table does not print,
 //! or print a figure it did not measure.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use clap::ValueEnum;
-use covmini::call_manager::{PARAM_TYPE_CALLED_ADDRESS, SAP_TYPE_ADDRESS, VC_TABLE_BYTES_PER_VC};
+use covmini::call_manager::{
+    MAX_LEAVES, PARAM_TYPE_CALLED_ADDRESS, PARTY_TABLE_BYTES_PER_PARTY, SAP_TYPE_ADDRESS, VC_TABLE_BYTES_PER_VC,
+};
+use covmini::pool::{TAG_CALL, TAG_VC};
 use ndis_emu::{Af, CallSpec, CallState, Client, Emulator, Vc};
-use ndis_sys::{DRIVER_INITIALIZE, NDIS_STATUS, NDIS_STATUS_SUCCESS};
+use ndis_sys::{DRIVER_INITIALIZE, NDIS_STATUS, NDIS_STATUS_SUCCESS, ULONG};
 
 /// Measures covmini against the empty-MCM baseline (see BENCHMARKS.md).
 #[derive(clap::Args, Debug)]
@@ -108,7 +116,8 @@ struct Counts {
     /// Background VCs of the scaling levels, smallest first.
     levels: [u32; 3],
     level_calls: u32,
-    parties: u32,
+    /// Connected calls the per-call memory is measured over.
+    calls_held: u32,
     /// Repetitions of each timed run in a session; the fastest counts.
     reps: u32,
     /// Sessions per driver, alternating; the fastest counts.
@@ -121,7 +130,7 @@ const FULL: Counts = Counts {
     audit_nbls: 200,
     levels: [0, 1_000, 100_000],
     level_calls: 2_000,
-    parties: 100,
+    calls_held: 1_000,
     reps: 2,
     rounds: 2,
 };
@@ -132,7 +141,7 @@ const QUICK: Counts = Counts {
     audit_nbls: 20,
     levels: [0, 100, 1_000],
     level_calls: 100,
-    parties: 10,
+    calls_held: 100,
     reps: 1,
     rounds: 1,
 };
@@ -141,6 +150,37 @@ const QUICK: Counts = Counts {
 const SIZES: [usize; 2] = [64, 1500];
 /// The callee's address.
 const CALLEE: &[u8] = b"bench-callee";
+/// Objects of each kind created before a memory measurement's first ledger
+/// reading: more than an ndis-emu lookaside list caches (its depth is 4),
+/// so that every allocation between the two readings is a new pool block
+/// and the growth is exact.
+const DRAIN: u32 = 6;
+/// Parties of the multipoint call the per-party memory is measured on: as
+/// many as one call takes. The first [`DRAIN`] come before the first
+/// reading.
+const PARTIES: u32 = MAX_LEAVES as u32;
+
+/// Nonpaged bytes per party, split (see BENCHMARKS.md).
+#[derive(Clone, Copy, Debug)]
+struct PartyBytes {
+    /// The party's own ledger bytes: everything the party added but its
+    /// leaf's VC context and call block (covmini: its CvmP context).
+    own: f64,
+    /// Its slot in the party table (inside the adapter context).
+    slot: f64,
+    /// Its leaf's VC context (CvmV) and VC table slot: a VC's cost.
+    leaf_vc: f64,
+    leaf_table: f64,
+    /// Its leaf's call block (CvmC): a call's cost.
+    leaf_call: f64,
+}
+
+impl PartyBytes {
+    /// What the party itself costs: the ≤ 128 B target's figure.
+    fn party(&self) -> f64 {
+        self.own + self.slot
+    }
+}
 
 /// One driver's figures.
 #[derive(Clone, Debug)]
@@ -159,8 +199,12 @@ struct Figures {
     /// build's VC table).
     ledger_per_vc: f64,
     table_per_vc: f64,
-    /// Ledger bytes per party; Err: why there is no figure.
-    per_party: Result<f64, String>,
+    /// Ledger bytes per connected point-to-point call: its call blocks
+    /// (CvmC), and the rest (the callee's VC context).
+    call_blocks: f64,
+    call_other: f64,
+    /// Bytes per party; Err: why there is no figure.
+    per_party: Result<PartyBytes, String>,
 }
 
 /// A bench failure: what went wrong, in words.
@@ -330,6 +374,11 @@ impl Session {
         self.emu.ledger_by_tag().iter().map(|(_, _, b)| b).sum()
     }
 
+    /// Ledger bytes now, by pool tag.
+    fn ledger_tags(&self) -> BTreeMap<ULONG, usize> {
+        self.emu.ledger_by_tag().into_iter().map(|(t, _, b)| (t, b)).collect()
+    }
+
     /// Holds `total` background VCs open (creates the missing ones).
     fn hold_background(&mut self, total: u32) -> Result<(), Failure> {
         while self.background.len() < total as usize {
@@ -342,26 +391,56 @@ impl Session {
         Ok(())
     }
 
-    /// Ledger bytes per party of a multipoint call with `n` parties, or why
-    /// there is no such figure.
-    fn per_party(&mut self, n: u32) -> Result<Result<f64, String>, Failure> {
+    /// Ledger bytes per connected call, over `n` calls connected at once
+    /// (after [`DRAIN`] more): (call blocks, everything else).
+    fn per_call(&mut self, n: u32) -> Result<(f64, f64), Failure> {
+        let mut vcs = Vec::new();
+        for i in 0..DRAIN + n {
+            let vc = self
+                .emu
+                .create_vc(self.caller_af)
+                .map_err(|s| format!("caller VC #{i}: {s:#x}"))?;
+            vcs.push(vc);
+        }
+        let (first, measured) = vcs.split_at(DRAIN as usize);
+        for &vc in first {
+            check("make call", self.emu.make_call(vc, &self.spec), NDIS_STATUS_SUCCESS)?;
+        }
+        let before = self.ledger_tags();
+        for &vc in measured {
+            check("make call", self.emu.make_call(vc, &self.spec), NDIS_STATUS_SUCCESS)?;
+            if self.emu.vc_state(vc) != Some((CallState::Connected, true)) {
+                return Err("a held call did not connect".into());
+            }
+        }
+        let grew = growth(&before, &self.ledger_tags())?;
+        for &vc in &vcs {
+            check("close a held call", self.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS)?;
+            check("delete a held call's VC", self.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
+        }
+        let n = f64::from(n);
+        let blocks = grew.tag(TAG_CALL) / n;
+        Ok((blocks, grew.all() / n - blocks))
+    }
+
+    /// Bytes per party of a multipoint call with [`PARTIES`] parties
+    /// (measured over those after the first [`DRAIN`]), or why there is no
+    /// such figure.
+    fn per_party(&mut self) -> Result<Result<PartyBytes, String>, Failure> {
         let vc = self
             .emu
             .create_vc(self.caller_af)
             .map_err(|s| format!("create VC: {s:#x}"))?;
-        let before = self.ledger_bytes();
         let (status, party) = self.emu.make_multipoint_call(vc, &self.spec);
         if status != NDIS_STATUS_SUCCESS || party.is_none() {
             check("delete VC", self.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
-            let why = match self.which {
-                Which::Covmini if status == ndis_sys::NDIS_STATUS_NOT_SUPPORTED => {
-                    "n/a (parties not supported yet)".to_string()
-                }
-                _ => format!("n/a (multipoint make call: {status:#010x})"),
-            };
-            return Ok(Err(why));
+            return Ok(Err(format!("n/a (multipoint make call: {status:#010x})")));
         }
-        for i in 1..n {
+        let mut before = BTreeMap::new();
+        for i in 1..PARTIES {
+            if i == DRAIN {
+                before = self.ledger_tags();
+            }
             let (status, _) = self.emu.add_party(vc, &self.spec);
             if status != NDIS_STATUS_SUCCESS {
                 let _ = self.emu.close_call(vc, &[]);
@@ -369,14 +448,23 @@ impl Session {
                 return Ok(Err(format!("n/a (add party #{i}: {status:#010x})")));
             }
         }
-        let per = (self.ledger_bytes() as f64 - before as f64) / f64::from(n);
+        let grew = growth(&before, &self.ledger_tags())?;
         check(
             "close the multipoint call",
             self.emu.close_call(vc, &[]),
             NDIS_STATUS_SUCCESS,
         )?;
         check("delete VC", self.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
-        Ok(Ok(per))
+        let n = f64::from(PARTIES - DRAIN);
+        let (leaf_vc, leaf_call) = (grew.tag(TAG_VC) / n, grew.tag(TAG_CALL) / n);
+        let table = |bytes: usize| if self.which == Which::Covmini { bytes as f64 } else { 0.0 };
+        Ok(Ok(PartyBytes {
+            own: grew.all() / n - leaf_vc - leaf_call,
+            slot: table(PARTY_TABLE_BYTES_PER_PARTY),
+            leaf_vc,
+            leaf_table: table(VC_TABLE_BYTES_PER_VC),
+            leaf_call,
+        }))
     }
 
     /// Halts, unloads, and fails on any violation or leak.
@@ -393,6 +481,36 @@ impl Session {
                 report.violations.len()
             ))
         }
+    }
+}
+
+/// The ledger's growth from `before` to `after`: all tags, and by tag. The
+/// readings bracket creations only, so a tag that shrank means the
+/// measurement is wrong: that is a failure.
+fn growth(before: &BTreeMap<ULONG, usize>, after: &BTreeMap<ULONG, usize>) -> Result<Growth, Failure> {
+    let mut by = BTreeMap::new();
+    for (tag, was) in before {
+        let now = after.get(tag).copied().unwrap_or(0);
+        let grew = now
+            .checked_sub(*was)
+            .ok_or_else(|| format!("tag {:?} shrank during a memory reading", tag.to_le_bytes()))?;
+        by.insert(*tag, grew);
+    }
+    for (tag, now) in after {
+        by.entry(*tag).or_insert(*now);
+    }
+    Ok(Growth(by))
+}
+
+/// Ledger growth by tag.
+struct Growth(BTreeMap<ULONG, usize>);
+
+impl Growth {
+    fn all(&self) -> f64 {
+        self.0.values().sum::<usize>() as f64
+    }
+    fn tag(&self, tag: ULONG) -> f64 {
+        self.0.get(&tag).copied().unwrap_or(0) as f64
     }
 }
 
@@ -433,7 +551,8 @@ fn measure(which: Which, c: Counts) -> Result<Figures, Failure> {
         Which::Covmini => VC_TABLE_BYTES_PER_VC as f64,
         Which::Baseline => 0.0,
     };
-    let per_party = s.per_party(c.parties)?;
+    let (call_blocks, call_other) = s.per_call(c.calls_held)?;
+    let per_party = s.per_party()?;
     s.finish()?;
     Ok(Figures {
         call_s,
@@ -443,6 +562,8 @@ fn measure(which: Which, c: Counts) -> Result<Figures, Failure> {
         level_s,
         ledger_per_vc,
         table_per_vc,
+        call_blocks,
+        call_other,
         per_party,
     })
 }
@@ -478,6 +599,8 @@ impl Figures {
         self.audited = other.audited;
         self.ledger_per_vc = other.ledger_per_vc;
         self.table_per_vc = other.table_per_vc;
+        self.call_blocks = other.call_blocks;
+        self.call_other = other.call_other;
         self.per_party = other.per_party;
     }
 }
@@ -698,26 +821,66 @@ impl Results {
             String::new(),
             String::new(),
         );
-        let party = |f: &Figures| match &f.per_party {
-            Ok(v) => format!("{v:.0}"),
-            Err(why) => why.clone(),
-        };
-        let party_target = match &c.per_party {
-            Ok(v) => format!("<= {PARTY_BYTES_TARGET}: {}", verdict(*v <= PARTY_BYTES_TARGET)),
-            Err(_) => format!("<= {PARTY_BYTES_TARGET}: not measured"),
-        };
-        let _ = writeln!(o, "{:<36} {}   {party_target}", "nonpaged bytes per party", party(c));
+        row(
+            &mut o,
+            "nonpaged bytes per call (CvmC)",
+            format!("{:.0}", c.call_blocks),
+            format!("{:.0}", b.call_blocks),
+            String::new(),
+            String::new(),
+        );
+        row(
+            &mut o,
+            "  + the callee's VC (a VC, above)",
+            format!("{:.0}", c.call_other + c.table_per_vc),
+            format!("{:.0}", b.call_other),
+            String::new(),
+            String::new(),
+        );
+        match &c.per_party {
+            Ok(p) => {
+                row(
+                    &mut o,
+                    "nonpaged bytes per party",
+                    format!("{:.0}", p.party()),
+                    "-".into(),
+                    String::new(),
+                    format!(
+                        "<= {PARTY_BYTES_TARGET}: {}",
+                        verdict(p.party() <= PARTY_BYTES_TARGET)
+                    ),
+                );
+                for (name, v) in [
+                    ("  of which party context (CvmP)", p.own),
+                    ("  of which party table slot", p.slot),
+                    ("  + its leaf's VC (a VC, above)", p.leaf_vc + p.leaf_table),
+                    ("  + its leaf's call block (CvmC)", p.leaf_call),
+                ] {
+                    row(&mut o, name, format!("{v:.0}"), "-".into(), String::new(), String::new());
+                }
+            }
+            Err(why) => {
+                let _ = writeln!(
+                    o,
+                    "{:<36} {why}   <= {PARTY_BYTES_TARGET}: not measured",
+                    "nonpaged bytes per party"
+                );
+            }
+        }
         let _ = writeln!(o);
         let _ = writeln!(
             o,
             "calls: {} per run; NBLs: {} per size per run; best of {} runs in each of {} sessions per driver \
-             (alternating); copies audited over {} NBLs per size; scaling: {} calls per level",
+             (alternating); copies audited over {} NBLs per size; scaling: {} calls per level; memory per \
+             call over {} calls held, per party over {} parties",
             self.counts.calls,
             self.counts.nbls,
             self.counts.reps,
             self.counts.rounds,
             self.counts.audit_nbls,
-            self.counts.level_calls
+            self.counts.level_calls,
+            self.counts.calls_held,
+            PARTIES - DRAIN
         );
         let _ = writeln!(
             o,
@@ -730,7 +893,15 @@ impl Results {
     fn json(&self) -> String {
         fn figures(f: &Figures, levels: [u32; 3]) -> String {
             let party = match &f.per_party {
-                Ok(v) => format!("{v:.1}"),
+                Ok(p) => format!(
+                    "{:.1}, \"party_context_bytes\": {:.1}, \"party_table_bytes\": {:.1}, \
+                     \"party_leaf_vc_bytes\": {:.1}, \"party_leaf_call_block_bytes\": {:.1}",
+                    p.party(),
+                    p.own,
+                    p.slot,
+                    p.leaf_vc + p.leaf_table,
+                    p.leaf_call
+                ),
                 Err(why) => format!("null, \"per_party_note\": {}", json_str(why)),
             };
             let levels: Vec<String> = levels
@@ -744,6 +915,7 @@ impl Results {
                  {{\"payload\": 1500, \"nbls_per_s\": {:.1}, \"bytes_per_s\": {:.1}, \"per_nbl_us\": {:.3}}}], \
                  \"payload_bytes_copied\": {}, \"payload_bytes_audited\": {}, \"scaling\": [{}], \
                  \"nonpaged_bytes_per_vc\": {:.1}, \"ledger_bytes_per_vc\": {:.1}, \"table_bytes_per_vc\": {:.1}, \
+                 \"nonpaged_bytes_per_call\": {:.1}, \"callee_vc_ledger_bytes_per_call\": {:.1}, \
                  \"nonpaged_bytes_per_party\": {party}}}",
                 1.0 / f.call_s,
                 f.call_s * 1e6,
@@ -759,6 +931,8 @@ impl Results {
                 f.ledger_per_vc + f.table_per_vc,
                 f.ledger_per_vc,
                 f.table_per_vc,
+                f.call_blocks,
+                f.call_other,
             )
         }
         let levels = self.counts.levels;
@@ -768,7 +942,7 @@ impl Results {
              \"targets\": {{\"per_call\": {CALL_TARGET}, \"per_nbl\": {NBL_TARGET}, \"payload_bytes_copied\": 0, \
              \"scaling\": {SCALING_TARGET}, \"bytes_per_vc\": {VC_BYTES_TARGET}, \"bytes_per_party\": {PARTY_BYTES_TARGET}}}, \
              \"counts\": {{\"calls\": {}, \"nbls\": {}, \"audit_nbls\": {}, \"levels\": [{}, {}, {}], \"level_calls\": {}, \
-             \"reps\": {}, \"rounds\": {}}}}}\n",
+             \"calls_held\": {}, \"parties\": {}, \"reps\": {}, \"rounds\": {}}}}}\n",
             figures(&self.covmini, levels),
             figures(&self.baseline, levels),
             self.call_ratio(),
@@ -783,6 +957,8 @@ impl Results {
             levels[1],
             levels[2],
             self.counts.level_calls,
+            self.counts.calls_held,
+            PARTIES - DRAIN,
             self.counts.reps,
             self.counts.rounds,
         )

@@ -1,8 +1,10 @@
 //! `covmini-lab bench --quick` runs both drivers clean and reports every
 //! measure: the table has each row with a figure, the copy audit measured
 //! payload bytes and found none copied, and `--json` is valid JSON with the
-//! same figures. (`--quick` counts are too small for figures worth quoting;
-//! BENCHMARKS.md has those.)
+//! same figures. (`--quick` counts are too small for timings worth quoting;
+//! BENCHMARKS.md has those.) The memory figures are ledger bytes, not
+//! times, so they are exact at any count: covmini's VC stays within issue
+//! #6's 256 bytes and a party's own cost within its 128.
 
 use std::process::Command;
 
@@ -75,13 +77,34 @@ fn the_quick_table_has_every_row_with_measured_figures() {
     // is added; the baseline keeps nothing in NDIS memory.
     let vc = row(&t, "nonpaged bytes per VC");
     assert!(number(vc[0]) > 64.0, "a VC context is not free: {vc:?}");
+    assert!(number(vc[0]) <= 256.0, "issue #6: at most 256 bytes per VC: {vc:?}");
+    assert_eq!(vc[2..], ["<=", "256:", "met"], "{vc:?}");
     let ledger = number(row(&t, "  of which contexts (ledger)")[0]);
     let table = number(row(&t, "  of which VC table (CvmT)")[0]);
     assert!(
         (ledger + table - number(vc[0])).abs() <= 1.0,
         "{vc:?} = {ledger} + {table}"
     );
-    assert!(t.contains("nonpaged bytes per party"), "{t}");
+
+    // A connected call holds call blocks (one per end) beyond its VCs; the
+    // callee's VC costs what a VC costs.
+    let call = row(&t, "nonpaged bytes per call (CvmC)");
+    assert!(number(call[0]) > 0.0, "{call:?}");
+    let callee = number(row(&t, "  + the callee's VC (a VC, above)")[0]);
+    assert!((callee - number(vc[0])).abs() <= 1.0, "{callee} vs {vc:?}");
+
+    // A party: its own cost against the target, its leaf VC and call block
+    // shown apart (a VC's and a call's).
+    let party = row(&t, "nonpaged bytes per party");
+    let own = number(row(&t, "  of which party context (CvmP)")[0]);
+    let slot = number(row(&t, "  of which party table slot")[0]);
+    assert!(own > 0.0 && slot > 0.0, "{own} {slot}");
+    assert!((own + slot - number(party[0])).abs() <= 1.0, "{party:?} = {own} + {slot}");
+    assert!(number(party[0]) <= 128.0, "issue #6: at most 128 bytes per party: {party:?}");
+    let leaf_vc = number(row(&t, "  + its leaf's VC (a VC, above)")[0]);
+    assert!((leaf_vc - number(vc[0])).abs() <= 1.0, "{leaf_vc} vs {vc:?}");
+    let leaf_call = number(row(&t, "  + its leaf's call block (CvmC)")[0]);
+    assert!(leaf_call > 0.0 && leaf_call < number(call[0]), "one end's block: {leaf_call} vs {call:?}");
     assert!(t.contains("zero violations, zero leaks"), "{t}");
 }
 
@@ -107,12 +130,16 @@ fn the_quick_json_parses_and_carries_the_same_measures() {
         assert_eq!(held, [0, 100, 1000]);
         assert!(d["nonpaged_bytes_per_vc"].is_number());
     }
-    let party = &v["covmini"]["nonpaged_bytes_per_party"];
-    assert!(
-        party.is_number() || v["covmini"]["per_party_note"].is_string(),
-        "a party figure or the reason there is none: {}",
-        v["covmini"]
-    );
+    let c = &v["covmini"];
+    let per_vc = c["nonpaged_bytes_per_vc"].as_f64().unwrap();
+    assert!(per_vc <= 256.0, "issue #6: at most 256 bytes per VC: {per_vc}");
+    assert!(c["nonpaged_bytes_per_call"].as_f64().unwrap() > 0.0, "{c}");
+    let party = c["nonpaged_bytes_per_party"].as_f64().unwrap();
+    let parts = c["party_context_bytes"].as_f64().unwrap() + c["party_table_bytes"].as_f64().unwrap();
+    assert!((party - parts).abs() < 0.1, "{c}");
+    assert!(party <= 128.0, "issue #6: at most 128 bytes per party: {party}");
+    assert!(c["party_leaf_vc_bytes"].as_f64().unwrap() > 0.0, "{c}");
+    assert!(c["party_leaf_call_block_bytes"].as_f64().unwrap() > 0.0, "{c}");
     let ratio = v["ratios"]["per_call"].as_f64().unwrap();
     let want = v["covmini"]["per_call_us"].as_f64().unwrap() / v["baseline"]["per_call_us"].as_f64().unwrap();
     assert!((ratio - want).abs() < 0.01, "{ratio} vs {want}");
