@@ -457,7 +457,13 @@ impl Session {
         check("delete VC", self.emu.delete_vc(vc), NDIS_STATUS_SUCCESS)?;
         let n = f64::from(PARTIES - DRAIN);
         let (leaf_vc, leaf_call) = (grew.tag(TAG_VC) / n, grew.tag(TAG_CALL) / n);
-        let table = |bytes: usize| if self.which == Which::Covmini { bytes as f64 } else { 0.0 };
+        let table = |bytes: usize| {
+            if self.which == Which::Covmini {
+                bytes as f64
+            } else {
+                0.0
+            }
+        };
         Ok(Ok(PartyBytes {
             own: grew.all() / n - leaf_vc - leaf_call,
             slot: table(PARTY_TABLE_BYTES_PER_PARTY),
@@ -845,10 +851,7 @@ impl Results {
                     format!("{:.0}", p.party()),
                     "-".into(),
                     String::new(),
-                    format!(
-                        "<= {PARTY_BYTES_TARGET}: {}",
-                        verdict(p.party() <= PARTY_BYTES_TARGET)
-                    ),
+                    format!("<= {PARTY_BYTES_TARGET}: {}", verdict(p.party() <= PARTY_BYTES_TARGET)),
                 );
                 for (name, v) in [
                     ("  of which party context (CvmP)", p.own),
@@ -856,7 +859,14 @@ impl Results {
                     ("  + its leaf's VC (a VC, above)", p.leaf_vc + p.leaf_table),
                     ("  + its leaf's call block (CvmC)", p.leaf_call),
                 ] {
-                    row(&mut o, name, format!("{v:.0}"), "-".into(), String::new(), String::new());
+                    row(
+                        &mut o,
+                        name,
+                        format!("{v:.0}"),
+                        "-".into(),
+                        String::new(),
+                        String::new(),
+                    );
                 }
             }
             Err(why) => {

@@ -99,12 +99,21 @@ fn the_quick_table_has_every_row_with_measured_figures() {
     let own = number(row(&t, "  of which party context (CvmP)")[0]);
     let slot = number(row(&t, "  of which party table slot")[0]);
     assert!(own > 0.0 && slot > 0.0, "{own} {slot}");
-    assert!((own + slot - number(party[0])).abs() <= 1.0, "{party:?} = {own} + {slot}");
-    assert!(number(party[0]) <= 128.0, "issue #6: at most 128 bytes per party: {party:?}");
+    assert!(
+        (own + slot - number(party[0])).abs() <= 1.0,
+        "{party:?} = {own} + {slot}"
+    );
+    assert!(
+        number(party[0]) <= 128.0,
+        "issue #6: at most 128 bytes per party: {party:?}"
+    );
     let leaf_vc = number(row(&t, "  + its leaf's VC (a VC, above)")[0]);
     assert!((leaf_vc - number(vc[0])).abs() <= 1.0, "{leaf_vc} vs {vc:?}");
     let leaf_call = number(row(&t, "  + its leaf's call block (CvmC)")[0]);
-    assert!(leaf_call > 0.0 && leaf_call < number(call[0]), "one end's block: {leaf_call} vs {call:?}");
+    assert!(
+        leaf_call > 0.0 && leaf_call < number(call[0]),
+        "one end's block: {leaf_call} vs {call:?}"
+    );
     assert!(t.contains("zero violations, zero leaks"), "{t}");
 }
 
