@@ -36,7 +36,7 @@ use std::sync::{Mutex, PoisonError};
 use ndis_sys::*;
 
 use crate::ffi::tag_str;
-use crate::world::World;
+use crate::world::{CpuId, World};
 
 crate::define_rules! { LOOKASIDE:
     LOOKASIDE_INIT, "lookaside.init", true, "§5; ExInitializeNPagedLookasideList, NdisInitializeNPagedLookasideList [D]", "lookaside_init_fires_on_a_nonzero_depth",
@@ -134,19 +134,21 @@ pub struct Lookasides {
     pub lists: BTreeMap<usize, ListRec>,
     /// Addresses of lists deleted and not initialized again.
     pub deleted: BTreeSet<usize>,
-    /// The list whose pop last came back empty on this thread: the inline
-    /// allocate calls that list's Allocate routine next.
-    pub pending_miss: Option<usize>,
-    /// The list whose depth was last queried: the inline free pushes to it
-    /// or calls its Free routine next.
-    pub pending_query: Option<usize>,
+    /// By CPU, the list whose pop last came back empty there: the inline
+    /// allocate calls that list's Allocate routine next, on the same CPU
+    /// (in the threaded mode other CPUs pop and query meanwhile).
+    pub pending_miss: BTreeMap<CpuId, usize>,
+    /// By CPU, the list whose depth was last queried there: the inline free
+    /// pushes to it or calls its Free routine next, on the same CPU.
+    pub pending_query: BTreeMap<CpuId, usize>,
 }
 
 impl Lookasides {
-    /// Forgets the pairing of a pop or query with the call that follows it.
-    pub(crate) fn clear_pending(&mut self) {
-        self.pending_miss = None;
-        self.pending_query = None;
+    /// Forgets the pairing of a pop or query with the call that follows it
+    /// on `cpu`.
+    pub(crate) fn clear_pending(&mut self, cpu: CpuId) {
+        self.pending_miss.remove(&cpu);
+        self.pending_query.remove(&cpu);
     }
 
     /// The live list that handed out `entry` and has not got it back.

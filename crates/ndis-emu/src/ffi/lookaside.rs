@@ -154,7 +154,7 @@ ndis_fn! {
         const CALL: &str = "ExAllocateFromNPagedLookasideList";
         let target = world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);
-            let pending = w.lookaside.pending_miss.take();
+            let pending = w.lookaside.pending_miss.remove(&world::cpu_id());
             match w.lookaside.allocating_list(pending, bytes, tag) {
                 Some(l) => w.lookaside.lists.get(&l).map(|r| (l, r.allocate, r.origin)),
                 None => {
@@ -200,7 +200,7 @@ ndis_fn! {
             w.check_irql(CALL, DISPATCH_LEVEL);
             // The inline free queried the list it frees to just before; a
             // call from anywhere else is served by the list the entry is from.
-            let to = w.lookaside.pending_query.take();
+            let to = w.lookaside.pending_query.remove(&world::cpu_id());
             match w.lookaside.holder_of(e).filter(|&h| to.is_none_or(|q| q == h)) {
                 Some(l) => {
                     let what = w.lookaside.describe(l);
@@ -247,7 +247,7 @@ ndis_fn! {
             };
             w.event("=>", CALL, format!("{list:p} size {size}, tag {}, flags {flags:#x}, depth {depth}{own}", tag_str(tag)));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            w.lookaside.clear_pending();
+            w.lookaside.clear_pending(world::cpu_id());
             if list.is_null() {
                 w.violate(la::LOOKASIDE_INIT, CALL, "NULL list", &[]);
                 return None;
@@ -327,7 +327,7 @@ ndis_fn! {
             let what = w.lookaside.describe(l);
             w.event("=>", CALL, what.clone());
             w.check_irql(CALL, DISPATCH_LEVEL);
-            w.lookaside.clear_pending();
+            w.lookaside.clear_pending(world::cpu_id());
             if !live(w, l, CALL) {
                 return None;
             }
@@ -382,7 +382,7 @@ ndis_fn! {
         let l = head as usize;
         world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);
-            w.lookaside.clear_pending();
+            w.lookaside.clear_pending(world::cpu_id());
             if !live(w, l, CALL) {
                 return null_mut();
             }
@@ -392,7 +392,7 @@ ndis_fn! {
                 return null_mut();
             };
             let Some(e) = r.cached.pop() else {
-                w.lookaside.pending_miss = Some(l);
+                w.lookaside.pending_miss.insert(world::cpu_id(), l);
                 w.event("=>", CALL, format!("{what}: empty"));
                 return null_mut();
             };
@@ -420,7 +420,7 @@ ndis_fn! {
         let e = entry as usize;
         world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);
-            w.lookaside.clear_pending();
+            w.lookaside.clear_pending(world::cpu_id());
             if !live(w, l, CALL) {
                 return null_mut();
             }
@@ -466,12 +466,12 @@ ndis_fn! {
         let l = head as usize;
         world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);
-            w.lookaside.clear_pending();
+            w.lookaside.clear_pending(world::cpu_id());
             if !live(w, l, CALL) {
                 return 0;
             }
             check_head(w, l, CALL);
-            w.lookaside.pending_query = Some(l);
+            w.lookaside.pending_query.insert(world::cpu_id(), l);
             w.lookaside.lists.get(&l).map_or(0, ListRec::depth)
         })
     }
@@ -558,6 +558,61 @@ mod tests {
         assert_eq!(w.violations.len(), 1, "{:?}", w.violations);
         assert_eq!(w.violations[0].rule, LOOKASIDE_INTACT);
         assert!(w.violations[0].detail.contains("byte 40"), "{}", w.violations[0].detail);
+    }
+
+    /// In the threaded mode another CPU may query a list between this
+    /// CPU's depth query and the Free routine its inline free calls next:
+    /// each CPU's pairing is its own, so the entry still goes back to the
+    /// list it came from (the pairing was the world's once, and a full
+    /// list's entry was then reported as freed to the other CPU's list).
+    #[test]
+    fn another_cpu_querying_between_a_query_and_the_free_does_not_misroute_the_entry() {
+        let (_, w) = run(|| {
+            let mut a = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
+            let mut b = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
+            let la: PNPAGED_LOOKASIDE_LIST = &raw mut *a;
+            let lb: PNPAGED_LOOKASIDE_LIST = &raw mut *b;
+            // SAFETY: cache-aligned storage that outlives the lists.
+            unsafe { NdisInitializeNPagedLookasideList(la, None, None, 0, 64, TAG, 0) };
+            // SAFETY: as above.
+            unsafe { NdisInitializeNPagedLookasideList(lb, None, None, 0, 48, pool_tag(b"Uni2"), 0) };
+            // A at its depth: its next free goes to its Free routine.
+            let entries: Vec<PVOID> = (0..5)
+                // SAFETY: an initialized list.
+                .map(|_| unsafe { NdisAllocateFromNPagedLookasideList(la) })
+                .collect();
+            for &e in entries.iter().take(4) {
+                // SAFETY: from this list, freed once.
+                unsafe { NdisFreeToNPagedLookasideList(la, e) };
+            }
+            let owner = world::cpu("test", |c| c.clone());
+            let (one, two) = world::with("test", |w| {
+                (
+                    w.new_cpu(crate::world::CpuKind::Client),
+                    w.new_cpu(crate::world::CpuKind::Client),
+                )
+            });
+            // CPU 1 starts the inline free of A's last entry: the query...
+            world::become_cpu(one.clone());
+            // SAFETY: the list head of an initialized list.
+            assert_eq!(unsafe { ExQueryDepthSList(&raw mut a.L.ListHead) }, 4);
+            // ...CPU 2 queries B meanwhile...
+            world::become_cpu(two);
+            // SAFETY: as above.
+            unsafe { ExQueryDepthSList(&raw mut b.L.ListHead) };
+            // ...and CPU 1 calls A's Free routine, as the inline free does.
+            world::become_cpu(one);
+            let free = a.L.Free.expect("the list's Free routine");
+            // SAFETY: A's Free routine with an entry A handed out.
+            unsafe { free(entries[4]) };
+            world::become_cpu(owner);
+            // SAFETY: every entry is back.
+            unsafe { NdisDeleteNPagedLookasideList(la) };
+            // SAFETY: no entry was taken.
+            unsafe { NdisDeleteNPagedLookasideList(lb) };
+        });
+        assert!(w.violations.is_empty(), "{:?}", w.violations);
+        assert!(w.ledger.is_empty(), "every block went back to the pool");
     }
 
     #[test]
