@@ -783,7 +783,9 @@ ndis_fn! {
     /// make call with NdisMCmMakeCallComplete, the seed page's path.
     ///
     /// No SAP with the called address: NDIS_STATUS_NO_ROUTE_TO_DESTINATION,
-    /// nothing activated. The address is well-formed (a malformed one is
+    /// nothing activated. A call block (the caller's or the callee's) or
+    /// the callee's context the pool refuses: NDIS_STATUS_RESOURCES, taken
+    /// before anything is created or activated. The address is well-formed (a malformed one is
     /// NDIS_STATUS_INVALID_ADDRESS), the fabric just has no destination for
     /// it, which is what NO_ROUTE says and INVALID_ADDRESS does not.
     ///
@@ -1308,7 +1310,8 @@ ndis_fn! {
     /// NDIS_STATUS_NOT_SUPPORTED (the page's status for "invalid or
     /// unavailable features"); a root not up (being set up or closing),
     /// NDIS_STATUS_FAILURE; the call's 16 parties or the adapter's 64 in
-    /// use, NDIS_STATUS_RESOURCES; malformed parameters and unknown
+    /// use, or a context or call block the pool refuses,
+    /// NDIS_STATUS_RESOURCES; malformed parameters and unknown
     /// addresses as for a make call (INVALID_DATA, INVALID_ADDRESS,
     /// NO_ROUTE_TO_DESTINATION).
     ///
