@@ -11,11 +11,11 @@
 
 mod common;
 
-use common::scenario::{assert_clean, call_to, with_adapter};
+use common::scenario::{assert_clean, call_to, pair, with_adapter};
 
 use covmini::call_manager::{ECHO_ADDRESS, SAP_TYPE_ADDRESS};
 use covmini::config;
-use ndis_emu::{Answer, CallState, Client, Emulator, Event, Sap, Vc};
+use ndis_emu::{Answer, CallState, Emulator, Event};
 use ndis_sys::*;
 
 /// The routine ndis-emu runs when a lookaside list has no cached entry: on
@@ -40,30 +40,6 @@ fn blocks_out(emu: &Emulator) -> usize {
         }
     }
     out
-}
-
-/// Alice with a VC; bob listening on the SAP "bob", answering as told.
-struct Pair {
-    alice: Client,
-    bob: Client,
-    bob_sap: Sap,
-    vc: Vc,
-}
-
-fn pair(emu: &mut Emulator, bob_answers: Answer, bob_status: NDIS_STATUS) -> Pair {
-    let alice = emu.client("alice");
-    let bob = emu.client("bob");
-    emu.set_incoming_answer(bob, bob_answers, bob_status);
-    let alice_af = emu.open_af(alice, config::AF).expect("alice opens the AF");
-    let bob_af = emu.open_af(bob, config::AF).expect("bob opens the AF");
-    let bob_sap = emu.register_sap(bob_af, SAP_TYPE_ADDRESS, b"bob").expect("bob's SAP");
-    let vc = emu.create_vc(alice_af).expect("alice's VC");
-    Pair {
-        alice,
-        bob,
-        bob_sap,
-        vc,
-    }
 }
 
 /// covmini said nothing about a call block left behind by an ended call.

@@ -11,42 +11,14 @@
 
 mod common;
 
-use common::scenario::{assert_clean, call_to, with_adapter};
+use common::scenario::{Pair, assert_clean, call_to, pair, with_adapter};
 
 use covmini::call_manager::SAP_TYPE_ADDRESS;
 use covmini::config;
-use ndis_emu::{Af, Answer, CallState, Client, Emulator, Report, Sap, Vc};
+use ndis_emu::{Answer, CallState, Emulator, Report, Vc};
 use ndis_sys::*;
 
 // --- Helpers ------------------------------------------------------------------------
-
-/// Two clients: "alice" with a VC, "bob" listening on the SAP "bob".
-struct Pair {
-    alice: Client,
-    bob: Client,
-    alice_af: Af,
-    bob_af: Af,
-    bob_sap: Sap,
-    vc: Vc,
-}
-
-fn pair(emu: &mut Emulator, bob_answers: Answer, bob_status: NDIS_STATUS) -> Pair {
-    let alice = emu.client("alice");
-    let bob = emu.client("bob");
-    emu.set_incoming_answer(bob, bob_answers, bob_status);
-    let alice_af = emu.open_af(alice, config::AF).expect("alice opens the AF");
-    let bob_af = emu.open_af(bob, config::AF).expect("bob opens the AF");
-    let bob_sap = emu.register_sap(bob_af, SAP_TYPE_ADDRESS, b"bob").expect("bob's SAP");
-    let vc = emu.create_vc(alice_af).expect("alice's VC");
-    Pair {
-        alice,
-        bob,
-        alice_af,
-        bob_af,
-        bob_sap,
-        vc,
-    }
-}
 
 /// Alice calls bob, who accepts (synchronously or not); returns bob's VC.
 fn connect(emu: &mut Emulator, p: &Pair, answer: Answer) -> Vc {
