@@ -184,28 +184,11 @@ ndis_fn! {
     /// revision 2). Runs at IRQL = PASSIVE_LEVEL.
     pub unsafe fn driver_entry(object: PDRIVER_OBJECT, path: PUNICODE_STRING) -> NTSTATUS {
         with(|s| *s = State::default());
-        let mut c = NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS,
-                NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
-                NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
-            ),
-            MajorNdisVersion: 6,
-            MinorNdisVersion: 30,
-            SetOptionsHandler: Some(set_options),
-            InitializeHandlerEx: Some(initialize),
-            HaltHandlerEx: Some(halt),
-            UnloadHandler: Some(unload),
-            PauseHandler: Some(pause),
-            RestartHandler: Some(restart),
-            SendNetBufferListsHandler: Some(send),
-            ReturnNetBufferListsHandler: Some(return_nbls),
-            CancelSendHandler: Some(cancel_send),
-            DevicePnPEventNotifyHandler: Some(pnp),
-            ShutdownHandlerEx: Some(shutdown),
-            CancelOidRequestHandler: Some(cancel_oid),
-            ..Default::default()
-        };
+        // Pause, restart, connectionless sends, cancels, PnP and shutdown:
+        // ndis-fixture's no-ops (NDIS makes no connectionless send to a
+        // CoNDIS miniport).
+        let mut c = ndis_fixture::miniport_characteristics(set_options, initialize, halt, unload);
+        c.ReturnNetBufferListsHandler = Some(return_nbls);
         let mut handle = null_mut();
         // SAFETY: the characteristics and the handle slot outlive the call;
         // the kernel's objects are passed through.
@@ -215,66 +198,31 @@ ndis_fn! {
     }
 
     unsafe fn set_options(handle: NDIS_HANDLE, _context: NDIS_HANDLE) -> NDIS_STATUS {
-        let mut co = NDIS_MINIPORT_CO_CHARACTERISTICS {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_CO_MINIPORT_CHARACTERISTICS,
-                NDIS_MINIPORT_CO_CHARACTERISTICS_REVISION_1,
-                NDIS_SIZEOF_MINIPORT_CO_CHARACTERISTICS_REVISION_1,
-            ),
-            CoActivateVcHandler: Some(co_activate),
-            CoDeactivateVcHandler: Some(co_deactivate),
-            CoSendNetBufferListsHandler: Some(co_send),
-            CoOidRequestHandler: Some(co_oid),
-            ..Default::default()
-        };
-        // SAFETY: the driver handle NDIS gave; the block outlives the call.
-        let status = unsafe { NdisSetOptionalHandlers(handle, (&raw mut co).cast()) };
-        if status != NDIS_STATUS_SUCCESS {
-            return status;
-        }
-        let mut cm = NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_CO_CALL_MANAGER_OPTIONAL_HANDLERS,
-                NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1,
-                NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1,
-            ),
-            Reserved: 0,
-            CmCreateVcHandler: Some(cm_create_vc),
-            CmDeleteVcHandler: Some(cm_delete_vc),
-            CmOpenAfHandler: Some(cm_open_af),
-            CmCloseAfHandler: Some(cm_close_af),
-            CmRegisterSapHandler: Some(cm_register_sap),
-            CmDeregisterSapHandler: Some(cm_deregister_sap),
-            CmMakeCallHandler: Some(cm_make_call),
-            CmCloseCallHandler: Some(cm_close_call),
-            CmIncomingCallCompleteHandler: Some(cm_incoming_call_complete),
-            CmAddPartyHandler: Some(cm_add_party),
-            CmDropPartyHandler: Some(cm_drop_party),
-            CmActivateVcCompleteHandler: Some(cm_activate_vc_complete),
-            CmDeactivateVcCompleteHandler: Some(cm_deactivate_vc_complete),
-            CmModifyCallQoSHandler: Some(cm_modify_qos),
-            CmOidRequestHandler: Some(cm_oid),
-            CmOidRequestCompleteHandler: Some(cm_oid_complete),
-            CmNotifyCloseAfCompleteHandler: Some(cm_notify_close_af_complete),
-        };
-        // SAFETY: as above.
-        unsafe { NdisSetOptionalHandlers(handle, (&raw mut cm).cast()) }
+        // Activate and deactivate stay ndis-fixture's NOT_SUPPORTED: NDIS
+        // never calls them for an MCM (it activates through NdisMCmActivateVc).
+        let mut co = ndis_fixture::co_characteristics();
+        co.CoSendNetBufferListsHandler = Some(co_send);
+        co.CoOidRequestHandler = Some(co_oid);
+        // Parties, QoS changes and OIDs stay ndis-fixture's NOT_SUPPORTED
+        // (INVALID_OID); the completions and notifications have nothing to do.
+        let mut cm = ndis_fixture::cm_handlers();
+        cm.CmCreateVcHandler = Some(cm_create_vc);
+        cm.CmDeleteVcHandler = Some(cm_delete_vc);
+        cm.CmOpenAfHandler = Some(cm_open_af);
+        cm.CmCloseAfHandler = Some(cm_close_af);
+        cm.CmRegisterSapHandler = Some(cm_register_sap);
+        cm.CmDeregisterSapHandler = Some(cm_deregister_sap);
+        cm.CmMakeCallHandler = Some(cm_make_call);
+        cm.CmCloseCallHandler = Some(cm_close_call);
+        cm.CmIncomingCallCompleteHandler = Some(cm_incoming_call_complete);
+        // SAFETY: the driver handle NDIS passed to this MiniportSetOptions.
+        unsafe { ndis_fixture::set_co_and_cm_handlers(handle, co, cm) }
     }
 
     /// MiniportInitializeEx: attributes, covmini's AF, the receive NBLs.
     unsafe fn initialize(handle: NDIS_HANDLE, _driver: NDIS_HANDLE, _params: PNDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
         with(|s| s.adapter = handle as usize);
-        let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
-                NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1,
-                NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1,
-            ),
-            MiniportAdapterContext: ADAPTER_CONTEXT as NDIS_HANDLE,
-            AttributeFlags: covmini::config::ATTRIBUTE_FLAGS,
-            CheckForHangTimeInSeconds: 0,
-            InterfaceType: NdisInterfaceInternal,
-        };
+        let mut reg = ndis_fixture::registration_attributes(ADAPTER_CONTEXT as NDIS_HANDLE, covmini::config::ATTRIBUTE_FLAGS);
         // SAFETY: the miniport handle; the block outlives the call.
         let status = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut reg).cast()) };
         if status != NDIS_STATUS_SUCCESS {
@@ -358,17 +306,6 @@ ndis_fn! {
         unsafe { NdisMDeregisterMiniportDriver(driver as NDIS_HANDLE) };
     }
 
-    unsafe fn pause(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
-    unsafe fn restart(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
-    /// Connectionless sends: NDIS never makes them to a CoNDIS miniport.
-    unsafe fn send(_c: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _p: NDIS_PORT_NUMBER, _f: ULONG) {}
-    unsafe fn cancel_send(_c: NDIS_HANDLE, _id: PVOID) {}
-    unsafe fn pnp(_c: NDIS_HANDLE, _e: PNET_DEVICE_PNP_EVENT) {}
-    unsafe fn shutdown(_c: NDIS_HANDLE, _a: NDIS_SHUTDOWN_ACTION) {}
-    unsafe fn cancel_oid(_c: NDIS_HANDLE, _id: PVOID) {}
-    /// NDIS never calls these for an MCM (it activates through NdisMCmActivateVc).
-    unsafe fn co_activate(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn co_deactivate(_v: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
     /// No OID is answered.
     unsafe fn co_oid(_c: NDIS_HANDLE, _v: NDIS_HANDLE, _r: PNDIS_OID_REQUEST) -> NDIS_STATUS { NDIS_STATUS_INVALID_OID }
 }
@@ -387,8 +324,6 @@ ndis_fn! {
         with(|s| s.afs.retain(|a| *a != ctx as usize));
         NDIS_STATUS_SUCCESS
     }
-
-    unsafe fn cm_notify_close_af_complete(_af: NDIS_HANDLE, _status: NDIS_STATUS) {}
 
     unsafe fn cm_register_sap(af: NDIS_HANDLE, sap: PCO_SAP, handle: NDIS_HANDLE, ctx: PNDIS_HANDLE) -> NDIS_STATUS {
         // SAFETY: NDIS's CO_SAP, readable.
@@ -533,14 +468,6 @@ ndis_fn! {
         drop_vc(me_ctx);
         NDIS_STATUS_PENDING
     }
-
-    unsafe fn cm_add_party(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS, _ph: NDIS_HANDLE, _pc: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_drop_party(_p: NDIS_HANDLE, _d: PVOID, _s: UINT) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_activate_vc_complete(_s: NDIS_STATUS, _v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {}
-    unsafe fn cm_deactivate_vc_complete(_s: NDIS_STATUS, _v: NDIS_HANDLE) {}
-    unsafe fn cm_modify_qos(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_oid(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST) -> NDIS_STATUS { NDIS_STATUS_INVALID_OID }
-    unsafe fn cm_oid_complete(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST, _s: NDIS_STATUS) {}
 }
 
 // --- The data path ----------------------------------------------------------------

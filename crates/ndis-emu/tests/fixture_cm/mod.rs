@@ -462,24 +462,10 @@ fn drop_callee(index: usize) {
 
 ndis_fn! {
     pub unsafe fn driver_entry(object: PDRIVER_OBJECT, path: PUNICODE_STRING) -> NTSTATUS {
-        let mut c = NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS, 2, NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2),
-            MajorNdisVersion: 6,
-            MinorNdisVersion: 30,
-            SetOptionsHandler: Some(set_options),
-            InitializeHandlerEx: Some(initialize),
-            HaltHandlerEx: Some(halt),
-            UnloadHandler: Some(unload),
-            PauseHandler: Some(ok_pause),
-            RestartHandler: Some(ok_restart),
-            SendNetBufferListsHandler: Some(send),
-            ReturnNetBufferListsHandler: Some(return_nbls),
-            CancelSendHandler: Some(cancel_send),
-            DevicePnPEventNotifyHandler: Some(pnp),
-            ShutdownHandlerEx: Some(shutdown),
-            CancelOidRequestHandler: Some(cancel_oid),
-            ..Default::default()
-        };
+        let mut c = ndis_fixture::miniport_characteristics(set_options, initialize, halt, unload);
+        c.PauseHandler = Some(ok_pause);
+        c.RestartHandler = Some(ok_restart);
+        c.ReturnNetBufferListsHandler = Some(return_nbls);
         let mut handle = null_mut();
         // SAFETY: blocks alive across the call.
         let status = unsafe { NdisMRegisterMiniportDriver(object, path, null_mut(), &raw mut c, &raw mut handle) };
@@ -490,56 +476,33 @@ ndis_fn! {
 
 ndis_fn! {
     unsafe fn set_options(handle: NDIS_HANDLE, _c: NDIS_HANDLE) -> NDIS_STATUS {
-        let mut co = NDIS_MINIPORT_CO_CHARACTERISTICS {
-            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_CO_MINIPORT_CHARACTERISTICS, 1, NDIS_SIZEOF_MINIPORT_CO_CHARACTERISTICS_REVISION_1),
-            CoActivateVcHandler: Some(co_activate),
-            CoDeactivateVcHandler: Some(co_deactivate),
-            CoSendNetBufferListsHandler: Some(co_send),
-            CoOidRequestHandler: Some(co_oid),
-            ..Default::default()
-        };
-        // SAFETY: block alive across the call.
-        let status = unsafe { NdisSetOptionalHandlers(handle, (&raw mut co).cast()) };
-        if status != NDIS_STATUS_SUCCESS {
-            return status;
-        }
-        let mut cm = NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {
-            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_CO_CALL_MANAGER_OPTIONAL_HANDLERS, 1, NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1),
-            Reserved: 0,
-            CmCreateVcHandler: Some(cm_create_vc),
-            CmDeleteVcHandler: Some(cm_delete_vc),
-            CmOpenAfHandler: Some(cm_open_af),
-            CmCloseAfHandler: Some(if fault() == Fault::McmOidToAClosedAf { cm_close_af_then_ask } else { cm_close_af }),
-            CmRegisterSapHandler: Some(cm_reg_sap),
-            CmDeregisterSapHandler: Some(cm_dereg_sap),
-            CmMakeCallHandler: Some(cm_make_call),
-            CmCloseCallHandler: Some(cm_close_call),
-            CmIncomingCallCompleteHandler: Some(cm_incoming_complete),
-            CmAddPartyHandler: Some(cm_add_party),
-            CmDropPartyHandler: Some(cm_drop_party),
-            CmActivateVcCompleteHandler: Some(cm_activate_complete),
-            CmDeactivateVcCompleteHandler: Some(cm_deactivate_complete),
-            CmModifyCallQoSHandler: Some(cm_modify_qos),
-            CmOidRequestHandler: Some(cm_oid),
-            CmOidRequestCompleteHandler: Some(cm_oid_complete),
-            CmNotifyCloseAfCompleteHandler: Some(cm_notify_close_af_complete),
-        };
-        // SAFETY: block alive across the call.
-        unsafe { NdisSetOptionalHandlers(handle, (&raw mut cm).cast()) }
+        let mut co = ndis_fixture::co_characteristics();
+        co.CoSendNetBufferListsHandler = Some(co_send);
+        co.CoOidRequestHandler = Some(co_oid);
+        let mut cm = ndis_fixture::cm_handlers();
+        cm.CmCreateVcHandler = Some(cm_create_vc);
+        cm.CmDeleteVcHandler = Some(cm_delete_vc);
+        cm.CmOpenAfHandler = Some(cm_open_af);
+        cm.CmCloseAfHandler = Some(if fault() == Fault::McmOidToAClosedAf { cm_close_af_then_ask } else { cm_close_af });
+        cm.CmRegisterSapHandler = Some(cm_reg_sap);
+        cm.CmDeregisterSapHandler = Some(cm_dereg_sap);
+        cm.CmMakeCallHandler = Some(cm_make_call);
+        cm.CmCloseCallHandler = Some(cm_close_call);
+        cm.CmIncomingCallCompleteHandler = Some(cm_incoming_complete);
+        cm.CmAddPartyHandler = Some(cm_add_party);
+        cm.CmDropPartyHandler = Some(cm_drop_party);
+        cm.CmOidRequestHandler = Some(cm_oid);
+        cm.CmNotifyCloseAfCompleteHandler = Some(cm_notify_close_af_complete);
+        // SAFETY: the driver handle NDIS passed to this MiniportSetOptions.
+        unsafe { ndis_fixture::set_co_and_cm_handlers(handle, co, cm) }
     }
 }
 
 ndis_fn! {
     unsafe fn initialize(handle: NDIS_HANDLE, _d: NDIS_HANDLE, _p: PNDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
         STATE.with(|s| s.borrow_mut().adapter = handle as usize);
-        let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
-            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, 1, NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1),
-            // The fixture needs no adapter memory: its context is a constant.
-            MiniportAdapterContext: 0xADA as NDIS_HANDLE,
-            AttributeFlags: 0,
-            CheckForHangTimeInSeconds: 0,
-            InterfaceType: NdisInterfaceInternal,
-        };
+        // The fixture needs no adapter memory: its context is a constant.
+        let mut reg = ndis_fixture::registration_attributes(0xADA as NDIS_HANDLE, 0);
         // SAFETY: block alive across the call.
         let s1 = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut reg).cast()) };
         // SAFETY: an all-zero general-attributes block is valid plain data.
@@ -819,9 +782,6 @@ ndis_fn! {
         NDIS_STATUS_SUCCESS
     }
     unsafe fn cm_drop_party(_p: NDIS_HANDLE, _d: PVOID, _s: UINT) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
-    unsafe fn cm_activate_complete(_s: NDIS_STATUS, _v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {}
-    unsafe fn cm_deactivate_complete(_s: NDIS_STATUS, _v: NDIS_HANDLE) {}
-    unsafe fn cm_modify_qos(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
     unsafe fn cm_oid(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, r: PNDIS_OID_REQUEST) -> NDIS_STATUS {
         if matches!(fault(), Fault::PendCmOid | Fault::CompleteCmOidAsMiniport) {
             STATE.with(|s| s.borrow_mut().pending_oid = Some(r as usize));
@@ -829,7 +789,6 @@ ndis_fn! {
         }
         NDIS_STATUS_INVALID_OID
     }
-    unsafe fn cm_oid_complete(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST, _s: NDIS_STATUS) {}
     unsafe fn cm_notify_close_af_complete(_a: NDIS_HANDLE, _s: NDIS_STATUS) {
         notification_done();
     }
@@ -867,7 +826,6 @@ ndis_fn! {
         STATE.with(|s| s.borrow_mut().paused = false);
         NDIS_STATUS_SUCCESS
     }
-    unsafe fn send(_c: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _p: NDIS_PORT_NUMBER, _f: ULONG) {}
     unsafe fn return_nbls(_c: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _f: ULONG) {
         let mut rx = nbls;
         while !rx.is_null() {
@@ -899,12 +857,6 @@ ndis_fn! {
             unsafe { NdisMPauseComplete(adapter as NDIS_HANDLE) };
         }
     }
-    unsafe fn cancel_send(_c: NDIS_HANDLE, _id: PVOID) {}
-    unsafe fn pnp(_c: NDIS_HANDLE, _e: PNET_DEVICE_PNP_EVENT) {}
-    unsafe fn shutdown(_c: NDIS_HANDLE, _a: NDIS_SHUTDOWN_ACTION) {}
-    unsafe fn cancel_oid(_c: NDIS_HANDLE, _id: PVOID) {}
-    unsafe fn co_activate(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn co_deactivate(_v: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
     unsafe fn co_send(ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _f: ULONG) {
         let me = STATE.with(|s| s.borrow().vcs.get((ctx as usize).wrapping_sub(1)).copied()).unwrap_or_default();
         let peer = STATE.with(|s| s.borrow().vcs.get(me.peer.wrapping_sub(1)).copied());

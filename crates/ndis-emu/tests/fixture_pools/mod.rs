@@ -1,7 +1,8 @@
 //! A small CoNDIS MCM that uses lookaside lists (through the ndis-sys inline
 //! helpers) and NBL pools, to test ndis-emu's pool rules: well-behaved by
 //! default, and wrong in exactly one way for each [`Fault`]. It shares no
-//! code with covmini or the other fixtures.
+//! code with covmini, and with the other fixtures only the no-op
+//! registration boilerplate of ndis-fixture.
 //!
 //! InitializeEx brings the adapter up as the contract wants, then makes two
 //! lookaside lists (one with NDIS's own routines, one with the driver's),
@@ -109,28 +110,7 @@ pub fn run(f: Fault) -> (Report, Seen) {
 
 ndis_fn! {
     unsafe fn driver_entry(object: PDRIVER_OBJECT, path: PUNICODE_STRING) -> NTSTATUS {
-        let mut c = NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS,
-                NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
-                NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
-            ),
-            MajorNdisVersion: 6,
-            MinorNdisVersion: 30,
-            SetOptionsHandler: Some(set_options),
-            InitializeHandlerEx: Some(initialize),
-            HaltHandlerEx: Some(halt),
-            UnloadHandler: Some(unload),
-            PauseHandler: Some(pause),
-            RestartHandler: Some(restart),
-            SendNetBufferListsHandler: Some(send),
-            ReturnNetBufferListsHandler: Some(return_nbls),
-            CancelSendHandler: Some(cancel_send),
-            DevicePnPEventNotifyHandler: Some(pnp),
-            ShutdownHandlerEx: Some(shutdown),
-            CancelOidRequestHandler: Some(cancel_oid),
-            ..Default::default()
-        };
+        let mut c = ndis_fixture::miniport_characteristics(set_options, initialize, halt, unload);
         let mut handle = null_mut();
         // SAFETY: characteristics and handle slot live across the call.
         let status = unsafe { NdisMRegisterMiniportDriver(object, path, null_mut(), &raw mut c, &raw mut handle) };
@@ -143,42 +123,10 @@ ndis_fn! {
 
 ndis_fn! {
     unsafe fn set_options(handle: NDIS_HANDLE, _ctx: NDIS_HANDLE) -> NDIS_STATUS {
-        let mut co = NDIS_MINIPORT_CO_CHARACTERISTICS {
-            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_CO_MINIPORT_CHARACTERISTICS, 1, NDIS_SIZEOF_MINIPORT_CO_CHARACTERISTICS_REVISION_1),
-            CoActivateVcHandler: Some(co_activate),
-            CoDeactivateVcHandler: Some(co_deactivate),
-            CoSendNetBufferListsHandler: Some(co_send),
-            CoOidRequestHandler: Some(co_oid),
-            ..Default::default()
-        };
-        // SAFETY: header-first block, alive for the call.
-        let status = unsafe { NdisSetOptionalHandlers(handle, (&raw mut co).cast()) };
-        if status != NDIS_STATUS_SUCCESS {
-            return status;
-        }
-        let mut cm = NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {
-            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_CO_CALL_MANAGER_OPTIONAL_HANDLERS, 1, NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1),
-            Reserved: 0,
-            CmCreateVcHandler: Some(cm_create_vc),
-            CmDeleteVcHandler: Some(cm_delete_vc),
-            CmOpenAfHandler: Some(cm_open_af),
-            CmCloseAfHandler: Some(cm_close_af),
-            CmRegisterSapHandler: Some(cm_reg_sap),
-            CmDeregisterSapHandler: Some(cm_dereg_sap),
-            CmMakeCallHandler: Some(cm_make_call),
-            CmCloseCallHandler: Some(cm_close_call),
-            CmIncomingCallCompleteHandler: Some(cm_incoming_complete),
-            CmAddPartyHandler: Some(cm_add_party),
-            CmDropPartyHandler: Some(cm_drop_party),
-            CmActivateVcCompleteHandler: Some(cm_activate_complete),
-            CmDeactivateVcCompleteHandler: Some(cm_deactivate_complete),
-            CmModifyCallQoSHandler: Some(cm_modify_qos),
-            CmOidRequestHandler: Some(cm_oid),
-            CmOidRequestCompleteHandler: Some(cm_oid_complete),
-            CmNotifyCloseAfCompleteHandler: Some(cm_notify_close_af_complete),
-        };
-        // SAFETY: as above.
-        unsafe { NdisSetOptionalHandlers(handle, (&raw mut cm).cast()) }
+        let co = ndis_fixture::co_characteristics();
+        let cm = ndis_fixture::cm_handlers();
+        // SAFETY: the driver handle NDIS passed to this MiniportSetOptions.
+        unsafe { ndis_fixture::set_co_and_cm_handlers(handle, co, cm) }
     }
 }
 
@@ -191,14 +139,8 @@ ndis_fn! {
             return NDIS_STATUS_RESOURCES;
         }
         CONTEXT.with(|c| c.set(ctx));
-        let mut reg = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
-            Header: NDIS_OBJECT_HEADER::new(NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, 1, NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1),
-            MiniportAdapterContext: ctx,
-            AttributeFlags: 0,
-            CheckForHangTimeInSeconds: 0,
-            InterfaceType: NdisInterfaceInternal,
-        };
-        let mut general = general();
+        let mut reg = ndis_fixture::registration_attributes(ctx, 0);
+        let mut general = ndis_fixture::general_attributes();
         // SAFETY: header-first blocks alive for the calls.
         let s1 = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut reg).cast()) };
         // SAFETY: as above.
@@ -484,83 +426,9 @@ ndis_fn! {
     }
 }
 
-fn general() -> NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
-    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
-        Header: NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
-            2,
-            NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
-        ),
-        Flags: 0,
-        MediaType: NdisMediumCoWan,
-        PhysicalMediumType: 0,
-        MtuSize: 1500,
-        MaxXmitLinkSpeed: 1_000_000,
-        XmitLinkSpeed: 1_000_000,
-        MaxRcvLinkSpeed: 1_000_000,
-        RcvLinkSpeed: 1_000_000,
-        MediaConnectState: MediaConnectStateConnected,
-        MediaDuplexState: MediaDuplexStateFull,
-        LookaheadSize: 1500,
-        PowerManagementCapabilities: null_mut(),
-        MacOptions: 0,
-        SupportedPacketFilters: 0,
-        MaxMulticastListSize: 0,
-        MacAddressLength: 0,
-        PermanentMacAddress: [0; 32],
-        CurrentMacAddress: [0; 32],
-        RecvScaleCapabilities: null_mut(),
-        AccessType: NET_IF_ACCESS_POINT_TO_POINT,
-        DirectionType: NET_IF_DIRECTION_SENDRECEIVE,
-        ConnectionType: NET_IF_CONNECTION_DEDICATED,
-        IfType: IF_TYPE_OTHER,
-        IfConnectorPresent: FALSE,
-        SupportedStatistics: 0,
-        SupportedPauseFunctions: 0,
-        DataBackFillSize: 0,
-        ContextBackFillSize: 0,
-        SupportedOidList: null_mut(),
-        SupportedOidListLength: 0,
-        AutoNegotiationFlags: 0,
-        PowerManagementCapabilitiesEx: null_mut(),
-    }
-}
-
 ndis_fn! {
     unsafe fn unload(_o: PDRIVER_OBJECT) {
         // SAFETY: the handle from registration, once.
         unsafe { NdisMDeregisterMiniportDriver(DRIVER.with(Cell::get)) };
     }
-}
-
-ndis_fn! {
-    unsafe fn pause(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
-    unsafe fn restart(_c: NDIS_HANDLE, _p: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
-    unsafe fn send(_c: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _p: NDIS_PORT_NUMBER, _f: ULONG) {}
-    unsafe fn return_nbls(_c: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _f: ULONG) {}
-    unsafe fn cancel_send(_c: NDIS_HANDLE, _id: PVOID) {}
-    unsafe fn pnp(_c: NDIS_HANDLE, _e: PNET_DEVICE_PNP_EVENT) {}
-    unsafe fn shutdown(_c: NDIS_HANDLE, _a: NDIS_SHUTDOWN_ACTION) {}
-    unsafe fn cancel_oid(_c: NDIS_HANDLE, _id: PVOID) {}
-    unsafe fn co_activate(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn co_deactivate(_v: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn co_send(_v: NDIS_HANDLE, _n: PNET_BUFFER_LIST, _f: ULONG) {}
-    unsafe fn co_oid(_c: NDIS_HANDLE, _v: NDIS_HANDLE, _r: PNDIS_OID_REQUEST) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_create_vc(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _c: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_delete_vc(_v: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_open_af(_b: NDIS_HANDLE, _af: PCO_ADDRESS_FAMILY, _h: NDIS_HANDLE, _c: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_close_af(_a: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_reg_sap(_a: NDIS_HANDLE, _s: PCO_SAP, _h: NDIS_HANDLE, _c: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_dereg_sap(_s: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_make_call(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS, _ph: NDIS_HANDLE, _pc: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_close_call(_v: NDIS_HANDLE, _p: NDIS_HANDLE, _d: PVOID, _s: UINT) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_incoming_complete(_s: NDIS_STATUS, _v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {}
-    unsafe fn cm_add_party(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS, _ph: NDIS_HANDLE, _pc: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_drop_party(_p: NDIS_HANDLE, _d: PVOID, _s: UINT) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_activate_complete(_s: NDIS_STATUS, _v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {}
-    unsafe fn cm_deactivate_complete(_s: NDIS_STATUS, _v: NDIS_HANDLE) {}
-    unsafe fn cm_modify_qos(_v: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn cm_oid(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST) -> NDIS_STATUS { NDIS_STATUS_INVALID_OID }
-    unsafe fn cm_oid_complete(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST, _s: NDIS_STATUS) {}
-    unsafe fn cm_notify_close_af_complete(_a: NDIS_HANDLE, _s: NDIS_STATUS) {}
 }
