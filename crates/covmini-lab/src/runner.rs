@@ -212,10 +212,10 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 self.lanes.owners.insert(vc.0, i);
             }
         }
-        let report = self.emu.report();
-        let (events, violations) = (report.events.len(), report.violations.len());
+        let (new_events, violations) = self.emu.events_since(self.events_seen);
+        let events = self.events_seen + new_events.len();
         let range = self.events_seen..events;
-        for e in report.events.get(range.clone()).unwrap_or(&[]) {
+        for e in &new_events {
             match e.dir {
                 "->" => self.counters.handler_calls += 1,
                 "=>" => self.counters.ddi_calls += 1,
@@ -236,12 +236,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             events: range.clone(),
             violations: self.violations_seen..violations,
         };
-        (self.observer)(
-            self.steps.len(),
-            &step,
-            &self.counters,
-            report.events.get(range).unwrap_or(&[]),
-        );
+        (self.observer)(self.steps.len(), &step, &self.counters, &new_events);
         self.steps.push(step);
         self.events_seen = events;
         self.violations_seen = violations;

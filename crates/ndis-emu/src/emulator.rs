@@ -571,6 +571,14 @@ impl Emulator {
         world::try_with(|w| w.nbls.audit).flatten()
     }
 
+    /// The trace from event `from` on, and how many violations there are so
+    /// far: what an observer that follows a run step by step needs, without
+    /// copying the whole trace each time as [`Self::report`] does.
+    #[must_use]
+    pub fn events_since(&self, from: usize) -> (Vec<Event>, usize) {
+        world::try_with(|w| (w.events.get(from..).unwrap_or(&[]).to_vec(), w.violations.len())).unwrap_or_default()
+    }
+
     /// The report so far (no leak check).
     #[must_use]
     pub fn report(&self) -> Report {
