@@ -73,6 +73,20 @@ fn damage(entry: usize, next: usize, size: usize) -> Option<String> {
     })
 }
 
+/// What every DDI on an initialized list checks first: its IRQL (at most
+/// DISPATCH_LEVEL), this CPU's pending query pairing (cleared), a live list
+/// and an intact list head (repaired if not). False when the list is not
+/// live: the DDI does nothing more.
+fn enter_list(w: &mut World, list: usize, call: &'static str) -> bool {
+    w.check_irql(call, DISPATCH_LEVEL);
+    w.lookaside.clear_pending(world::cpu_id());
+    if !live(w, list, call) {
+        return false;
+    }
+    check_head(w, list, call);
+    true
+}
+
 /// A live list, or `lookaside.live-list`.
 fn live(w: &mut World, list: usize, call: &'static str) -> bool {
     if w.lookaside.lists.contains_key(&list) {
@@ -326,12 +340,9 @@ ndis_fn! {
         let work = world::with(CALL, |w| {
             let what = w.lookaside.describe(l);
             w.event("=>", CALL, what.clone());
-            w.check_irql(CALL, DISPATCH_LEVEL);
-            w.lookaside.clear_pending(world::cpu_id());
-            if !live(w, l, CALL) {
+            if !enter_list(w, l, CALL) {
                 return None;
             }
-            check_head(w, l, CALL);
             let rec = w.lookaside.lists.remove(&l)?;
             w.lookaside.deleted.insert(l);
             if !rec.outstanding.is_empty() {
@@ -381,12 +392,9 @@ ndis_fn! {
         const CALL: &str = "ExpInterlockedPopEntrySList";
         let l = head as usize;
         world::with(CALL, |w| {
-            w.check_irql(CALL, DISPATCH_LEVEL);
-            w.lookaside.clear_pending(world::cpu_id());
-            if !live(w, l, CALL) {
+            if !enter_list(w, l, CALL) {
                 return null_mut();
             }
-            check_head(w, l, CALL);
             let what = w.lookaside.describe(l);
             let Some(r) = w.lookaside.lists.get_mut(&l) else {
                 return null_mut();
@@ -419,12 +427,9 @@ ndis_fn! {
         let l = head as usize;
         let e = entry as usize;
         world::with(CALL, |w| {
-            w.check_irql(CALL, DISPATCH_LEVEL);
-            w.lookaside.clear_pending(world::cpu_id());
-            if !live(w, l, CALL) {
+            if !enter_list(w, l, CALL) {
                 return null_mut();
             }
-            check_head(w, l, CALL);
             let what = w.lookaside.describe(l);
             let Some(r) = w.lookaside.lists.get(&l) else {
                 return null_mut();
@@ -465,12 +470,9 @@ ndis_fn! {
         const CALL: &str = "ExQueryDepthSList";
         let l = head as usize;
         world::with(CALL, |w| {
-            w.check_irql(CALL, DISPATCH_LEVEL);
-            w.lookaside.clear_pending(world::cpu_id());
-            if !live(w, l, CALL) {
+            if !enter_list(w, l, CALL) {
                 return 0;
             }
-            check_head(w, l, CALL);
             w.lookaside.pending_query.insert(world::cpu_id(), l);
             w.lookaside.lists.get(&l).map_or(0, ListRec::depth)
         })
