@@ -5,13 +5,14 @@ use super::*;
 use Effect as E;
 use std::vec::Vec;
 
-type Cm = CallManager<u32>;
+/// The core with small-integer handles (shared with the party tests).
+pub(super) type Cm = CallManager<u32>;
 
-fn addr(s: &str) -> Address {
+pub(super) fn addr(s: &str) -> Address {
     Address::new(s.as_bytes()).unwrap()
 }
 
-fn effects(fx: &Effects<u32>) -> Vec<Effect<u32>> {
+pub(super) fn effects(fx: &Effects<u32>) -> Vec<Effect<u32>> {
     assert!(!fx.overflowed(), "effects overflowed: {fx:?}");
     fx.iter().collect()
 }

@@ -2,21 +2,11 @@
 //! AFs 10 (the root's client) and 11 (the leaves' client), SAPs 20 "bob"
 //! and 21 "carol" on 11, the root VC 30, leaf VCs 31.., parties 50...
 
+use super::super::tests::{Cm, addr, effects};
 use super::super::*;
 use Effect as E;
 use ndis_sys::{NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_NOT_SUPPORTED};
 use std::vec::Vec;
-
-type Cm = CallManager<u32>;
-
-fn addr(s: &str) -> Address {
-    Address::new(s.as_bytes()).unwrap()
-}
-
-fn effects(fx: &Effects<u32>) -> Vec<Effect<u32>> {
-    assert!(!fx.overflowed(), "effects overflowed: {fx:?}");
-    fx.iter().collect()
-}
 
 /// The root's AF with VC 30, the leaves' AF with SAPs "bob" and "carol".
 fn setup() -> (Cm, VcId) {
