@@ -95,12 +95,17 @@ fn complete_sends(w: &mut World, call: &'static str, vc: Option<usize>, head: us
     };
     let data = nbl::read_chain(w, head).unwrap_or_default();
     for m in members {
-        let sent_on = w
-            .condis
-            .vcs
-            .iter()
-            .find(|(_, v)| v.sends_out.contains(&m))
-            .map(|(h, _)| *h);
+        // An NBL is outstanding on one VC at most: look on the VC the driver
+        // names first, and search every VC only when it is not there (to say
+        // where it was sent, or for a completion that names no VC).
+        let on_named = vc.filter(|h| w.condis.vcs.get(h).is_some_and(|v| v.sends_out.contains(&m)));
+        let sent_on = on_named.or_else(|| {
+            w.condis
+                .vcs
+                .iter()
+                .find(|(_, v)| v.sends_out.contains(&m))
+                .map(|(h, _)| *h)
+        });
         let ok = sent_on.is_some() && (vc.is_none() || sent_on == vc);
         if !ok || w.nbls.owner(m) != Some(NblOwner::Client) {
             w.violate(
