@@ -53,7 +53,9 @@ if ! command -v valgrind >/dev/null && [ "${CI:-}" = true ] && [ "$(id -u)" = 0 
 fi
 if command -v valgrind >/dev/null; then
   echo "==> valgrind memcheck: the loaded image's scenarios" >&2
-  COVMINI_SYS="$image" \
+  # COVMINI_UNDER_VALGRIND: tests with a search budget (random model runs,
+  # fault sweeps) run a smaller one here; memcheck is ~30x slower.
+  COVMINI_SYS="$image" COVMINI_UNDER_VALGRIND=1 \
     CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="valgrind --error-exitcode=1 --quiet --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite" \
     cargo test -p covmini --no-fail-fast "${scenarios[@]}" 2>&1 | tee -a "$log"
 else
