@@ -12,9 +12,16 @@
 //! DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, and ndis-emu
 //! reports `halt.afs-closed`, `lookaside.not-deleted` and `nbl.leak`.
 //!
+//! The second half audits the rest of halt: a make call or add party
+//! pended on the callee's answer, a multipoint make call pended, a close
+//! pended on held receives, when NDIS halts. Those found a second shape of
+//! the same defect: a client that answers ProtocolClNotifyCloseAf while its
+//! own NdisClCloseAddressFamily is still pending (ndis-emu's synchronous
+//! client does) made the old HaltEx stop waiting for that AF.
+//!
 //! Each test builds one shape, halts and unloads, and requires a clean
-//! report (no violation, no leak) and that every client saw its close
-//! complete. The shapes run on one CPU and, where the timing matters, with
+//! report (no violation, no leak) and that every close it left pending
+//! completed before HaltEx returned. The shapes run on one CPU and, where the timing matters, with
 //! the clients on another CPU while HaltEx waits (`Emulator::threaded`).
 
 mod common;
@@ -55,6 +62,7 @@ fn each_mode(shape: impl Fn(&mut Emulator) -> usize, check: impl Fn(&Report)) {
         let mut emu = up(seed);
         let closing = shape(&mut emu);
         let report = down(emu);
+        show(&report);
         assert!(report.is_clean(), "seed {seed:?}:\n{report}");
         let ret = report
             .events
@@ -70,6 +78,19 @@ fn each_mode(shape: impl Fn(&mut Emulator) -> usize, check: impl Fn(&Report)) {
             "seed {seed:?}: {closing} pended closes, {completed} completed before HaltEx returned:\n{report}"
         );
         check(&report);
+    }
+}
+
+/// With COVMINI_SHOW_TRACE set, a test's trace (no debug output) instead of its result.
+fn show(r: &Report) {
+    if std::env::var_os("COVMINI_SHOW_TRACE").is_some() {
+        let t: Vec<String> = r
+            .events
+            .iter()
+            .filter(|e| e.name != "DbgPrintEx")
+            .map(|e| format!("{} {} {}", e.dir, e.name, e.detail))
+            .collect();
+        panic!("{}", t.join("\n"));
     }
 }
 
@@ -304,5 +325,106 @@ fn halt_waits_for_a_pended_af_close_and_a_pended_notify_close_together() {
             assert_eq!(count(r, "=>", "NdisCmNotifyCloseAddressFamily"), 1, "{r}");
             assert_eq!(count(r, "->", "ProtocolCmNotifyCloseAfComplete"), 1, "{r}");
         },
+    );
+}
+
+// --- The rest of halt: what else can be pending when NDIS halts -------------------------
+
+/// Alice's make call pended on bob's answer (bob pends it) when NDIS halts,
+/// both AFs open: bob's teardown rejects the call, alice's make call
+/// completes with that failure, and both AFs close.
+#[test]
+fn halt_with_a_make_call_pended_on_the_callees_answer() {
+    each_mode(
+        |emu| {
+            let p = pair(emu, Answer::Pend, NDIS_STATUS_SUCCESS);
+            assert_eq!(emu.make_call(p.vc, &call_to(b"bob")), NDIS_STATUS_PENDING);
+            0
+        },
+        |r| {
+            assert_eq!(count(r, "=>", "NdisCmNotifyCloseAddressFamily"), 2, "{r}");
+        },
+    );
+}
+
+/// The same with the callee's AF close pended as well (its SAP and the
+/// offered VC left): its unbinding client rejects the call during HaltEx's
+/// wait.
+#[test]
+fn halt_with_a_make_call_pended_on_a_callee_whose_af_close_pended() {
+    each_mode(
+        |emu| {
+            let p = pair(emu, Answer::Pend, NDIS_STATUS_SUCCESS);
+            assert_eq!(emu.make_call(p.vc, &call_to(b"bob")), NDIS_STATUS_PENDING);
+            close_pends(emu, p.bob_af);
+            1
+        },
+        assert_halt_waited,
+    );
+}
+
+/// A root with a VC, and a leaf "carol" that pends her answers.
+fn root_and_pending_leaf(emu: &mut Emulator) -> (Af, Vc) {
+    let (_, root_af) = client_af(emu, "root");
+    let carol = emu.client("carol");
+    emu.set_incoming_answer(carol, Answer::Pend, NDIS_STATUS_SUCCESS);
+    let af = emu.open_af(carol, config::AF).expect("carol's AF");
+    emu.register_sap(af, SAP_TYPE_ADDRESS, b"carol").expect("sap");
+    let vc = emu.create_vc(root_af).expect("root's VC");
+    (root_af, vc)
+}
+
+/// An add party pended on the new leaf's answer when NDIS halts (the
+/// call's first leaf answered at once).
+#[test]
+fn halt_with_an_add_party_pended_on_the_leafs_answer() {
+    each_mode(
+        |emu| {
+            let (_, vc) = root_and_pending_leaf(emu);
+            let (_, af) = client_af(emu, "bob");
+            emu.register_sap(af, SAP_TYPE_ADDRESS, b"bob").expect("sap");
+            let (s, _) = emu.make_multipoint_call(vc, &call_to(b"bob"));
+            assert_eq!(s, NDIS_STATUS_SUCCESS);
+            let (s, _) = emu.add_party(vc, &call_to(b"carol"));
+            assert_eq!(s, NDIS_STATUS_PENDING);
+            0
+        },
+        |r| assert_eq!(count(r, "=>", "NdisCmNotifyCloseAddressFamily"), 3, "{r}"),
+    );
+}
+
+/// A multipoint make call pended on its first leaf's answer when NDIS
+/// halts, with the root's AF close pended as well.
+#[test]
+fn halt_with_a_multipoint_make_call_pended_and_the_roots_af_close_pended() {
+    each_mode(
+        |emu| {
+            let (root_af, vc) = root_and_pending_leaf(emu);
+            let (s, _) = emu.make_multipoint_call(vc, &call_to(b"carol"));
+            assert_eq!(s, NDIS_STATUS_PENDING);
+            close_pends(emu, root_af);
+            1
+        },
+        |r| assert_eq!(count(r, "=>", "NdisCmNotifyCloseAddressFamily"), 1, "{r}"),
+    );
+}
+
+/// A close that pends while the peer holds receive NBLs (contract §3.3:
+/// drain before deactivating), with its AF close pended too: NDIS's pause
+/// before halt gives the receives back, the close finishes, and HaltEx
+/// waits for the AF's close.
+#[test]
+fn halt_with_a_close_call_pended_on_held_receives() {
+    each_mode(
+        |emu| {
+            let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+            connect(emu, &p);
+            emu.hold_receives(p.bob, true);
+            emu.send(p.vc, &[b"held"]).expect("send");
+            assert_eq!(emu.close_call(p.vc, &[]), NDIS_STATUS_PENDING, "drains first");
+            close_pends(emu, p.alice_af);
+            1
+        },
+        |_| {},
     );
 }

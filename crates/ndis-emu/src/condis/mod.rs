@@ -396,6 +396,14 @@ pub enum ClientAction {
         /// The AF now closed.
         af: usize,
     },
+    /// A client tearing its AF down deletes a VC of its own whose call
+    /// ended while it did (its make call failed, its close completed): "The
+    /// VC stays created; the client then calls NdisCoDeleteVc" (contract
+    /// §3.3, failed call).
+    DeleteVc {
+        /// The client-created VC.
+        vc: usize,
+    },
     /// The client's unbind, for an AF whose NdisClCloseAddressFamily the
     /// call manager pended: remove what the client left on it (answer the
     /// calls offered to it, close its calls, delete its VCs, deregister its

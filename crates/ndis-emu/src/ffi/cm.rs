@@ -158,6 +158,9 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
             }
             keep_completed_params(w, h);
             inbox(w, Some(client), format!("MakeCallComplete {status:#x}"));
+            if !ok {
+                delete_if_tearing_down(w, h);
+            }
         }
         ReqKind::CloseCall => {
             let Some(vc) = w.condis.vcs.get(&h).cloned() else {
@@ -179,6 +182,9 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 }
             }
             inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
+            if ok {
+                delete_if_tearing_down(w, h);
+            }
         }
         ReqKind::AddParty => {
             let vc = w.condis.parties.get(&h).map(|p| p.vc);
@@ -279,6 +285,27 @@ fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
     };
     if let Some(p) = problem {
         w.violate(r::OID_BYTES_WITHIN_BUFFER, kind.handler(), p, &[]);
+    }
+}
+
+/// A call on client VC `vc` ended (its make call failed or its close
+/// completed): if its client is tearing the VC's AF down at halt (answering
+/// a notify-close, or unbinding with its AF close pending), it deletes the
+/// VC next, on its own thread, as [`remove_what_is_left`] would have, had
+/// the call been over then.
+fn delete_if_tearing_down(w: &mut World, vc: usize) {
+    let Some(v) = w.condis.vcs.get(&vc).filter(|v| v.creator == Creator::Client) else {
+        return;
+    };
+    let tearing_down = w
+        .condis
+        .afs
+        .get(&v.af)
+        .is_some_and(|a| a.notify_close_pending || (w.condis.unbound_at_halt && a.state == AfState::Closing));
+    if tearing_down {
+        w.note(vc, "the client is tearing its AF down: it deletes the VC");
+        w.condis.defer_later(ClientAction::DeleteVc { vc });
+        world::changed();
     }
 }
 
@@ -1094,6 +1121,9 @@ pub(crate) fn run_action(action: ClientAction) {
         ClientAction::AnswerNotifyClose { af } => answer_notify_close(af),
         ClientAction::CompleteNotifyClose { af } => complete_notify_close(af),
         ClientAction::FinishClose { af } => remove_what_is_left(af),
+        ClientAction::DeleteVc { vc } => {
+            let _ = delete_vc(vc);
+        }
     }
 }
 
