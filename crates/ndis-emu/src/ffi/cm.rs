@@ -1799,11 +1799,16 @@ pub(crate) fn check_afs_closed_at_halt() {
             .map(|(h, _)| *h)
             .collect();
         for h in open {
-            let why = if w.condis.afs.get(&h).is_some_and(|a| a.notify_close_pending) {
-                ": its client's ProtocolClNotifyCloseAf pended, and HaltEx returned without waiting for \
-                 ProtocolCmNotifyCloseAfComplete (on Windows the client's close then runs on freed contexts)"
-            } else {
-                ""
+            let why = match w.condis.afs.get(&h) {
+                Some(a) if a.notify_close_pending => {
+                    ": its client's ProtocolClNotifyCloseAf pended, and HaltEx returned without waiting for \
+                     ProtocolCmNotifyCloseAfComplete (on Windows the client's close then runs on freed contexts)"
+                }
+                Some(a) if a.state == AfState::Closing => {
+                    ": its close pended, and HaltEx returned without waiting for it to complete \
+                     (NdisMCmCloseAddressFamilyComplete) while its client removed what it left"
+                }
+                _ => "",
             };
             w.violate(
                 r::HALT_AFS_CLOSED,
