@@ -362,6 +362,7 @@ ndis_fn! {
             trace!(ERROR, "ProtocolCmOpenAf: not an adapter context: {:p}", binding);
             return NDIS_STATUS_FAILURE;
         };
+        let _running = adapter.running();
         if af.is_null() || af_ctx.is_null() {
             return NDIS_STATUS_INVALID_PARAMETER;
         }
@@ -572,6 +573,7 @@ ndis_fn! {
             Err(s) => return s,
         };
         let adapter = af.adapter();
+        let _running = adapter.running();
         let Some(ctx) = adapter.sap_list().alloc(SapContext::new(adapter, ndis_sap)) else {
             return NDIS_STATUS_RESOURCES;
         };
@@ -636,6 +638,7 @@ ndis_fn! {
             return NDIS_STATUS_INVALID_PARAMETER;
         }
         let adapter = af.adapter();
+        let _running = adapter.running();
         let Some(ctx) = adapter.vc_list().alloc(VcContext::new(adapter, ndis_vc)) else {
             return NDIS_STATUS_RESOURCES;
         };
