@@ -748,3 +748,34 @@ fn a_deleted_vcs_slot_is_reused_and_its_old_id_no_longer_names_it() {
     assert!(!cm.vc_is(vc, 30), "the old context no longer matches the slot");
     assert!(cm.vc_is(again, 77));
 }
+
+#[test]
+fn the_longest_effect_list_fits_with_halts_release() {
+    // A pended multipoint make call whose initial party's leaf rejects, the
+    // leaf's AF closing (its SAP already gone) and held by halt: the reject
+    // takes the leaf and the root down, fails the make call, completes the
+    // AF's close and releases halt's hold, all in one list.
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let b = cm.open_af(11).unwrap();
+    let sap = cm.register_sap(b, 20, addr("bob")).unwrap();
+    let root = cm.create_vc(a, 30).unwrap();
+    let plan = cm.party_begin(root, &addr("bob"), 50, 31, Via::MakeCall).unwrap();
+    cm.party_activated(&plan, Some(true), true).unwrap();
+    assert!(cm.offer_done(plan.sap).is_empty());
+    assert_eq!(cm.party_end(plan.party).0, NDIS_STATUS_PENDING);
+    assert!(matches!(
+        cm.deregister_sap(sap),
+        Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))
+    ));
+    assert!(matches!(cm.close_af(b), Ok(Finish::Pend(_))));
+    assert_eq!(cm.begin_halt().holds, 2);
+    let fx = cm.incoming_call_complete(plan.leaf, NDIS_STATUS_FAILURE).unwrap();
+    let fx = effects(&fx);
+    assert_eq!(fx.len(), MAX_EFFECTS, "{fx:?}");
+    assert_eq!(
+        fx[2..5],
+        [E::CompleteCloseAf(11), E::FreeAf(11), E::HaltAfDone],
+        "the leaf VC's deletion ends the AF's close: {fx:?}"
+    );
+}
