@@ -155,11 +155,14 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             unsafe { adapter.af_list().free(NonNull::from(af)) };
         }
         Effect::HaltAfDone => {
-            // SAFETY: halt held this AF (the core emits this once per hold),
-            // so a count is held; effects are performed only inside a
-            // call-manager handler, whose `Running` guard still holds
-            // another, or by MiniportHaltEx, which holds its own until it
-            // waits: this cannot set the event, and the adapter stays alive.
+            // SAFETY: halt held this AF (the core emits this once per hold,
+            // and only from MiniportHaltEx's start), so a count is held.
+            // During halt effects are performed only by MiniportHaltEx,
+            // which holds its own count until it waits, or inside a
+            // call-manager handler, whose `Running` guard holds another (the
+            // data path, which takes none, does not run: NDIS halts a paused
+            // adapter with no send or receive outstanding). So this cannot
+            // set the event, and the adapter stays alive.
             if !unsafe { AdapterContext::halt_release(adapter) } {
                 trace!(ERROR, "halt: an AF was released that halt did not hold (a core bug)");
             }

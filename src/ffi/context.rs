@@ -68,7 +68,10 @@ impl Drop for Running {
 ///
 /// INVARIANT: `signature == SIG_ADAPTER` from `allocate` until `free`, which
 /// overwrites it with `SIG_FREED`; `miniport_handle` is the NdisMiniportHandle
-/// of MiniportInitializeEx.
+/// of MiniportInitializeEx; the bits of `halt_count` below [`HALTING`] are the
+/// live [`Running`] guards plus, once HALTING is set, HaltEx's own count while
+/// it notifies and the core's halt holds not yet released, and HaltEx frees
+/// the context only after they all reached zero.
 #[repr(C)]
 pub(crate) struct AdapterContext {
     signature: AtomicU32,

@@ -78,7 +78,10 @@ impl Emulator {
     /// How `client`'s ProtocolClNotifyCloseAf answers the call manager's
     /// NdisMCmNotifyCloseAddressFamily (contract §1.4): [`Answer::Sync`]
     /// (the default) tears its calls, VCs and SAPs down, closes the AF and
-    /// completes the notification before the call returns; [`Answer::Pend`]
+    /// completes the notification before the call returns, even when the
+    /// call manager pended that close (a call still being set up holds a
+    /// VC): the call manager then waits for the close itself, and the
+    /// client deletes the VC once its call is over; [`Answer::Pend`]
     /// returns PENDING and does the same later, on a thread of its own,
     /// completing with NdisClNotifyCloseAddressFamilyComplete once its
     /// close has completed. The later part runs while the driver waits in
