@@ -26,9 +26,9 @@
 //!   the driver's behalf (NdisMRegisterMiniportDriver,
 //!   NdisSetOptionalHandlers, NdisMSetMiniportAttributes,
 //!   NdisMCmRegisterAddressFamilyEx, NdisMCmCreateVc, NdisMCmActivateVc,
-//!   NdisCmDispatchIncomingCall, NdisCmNotifyCloseAddressFamily,
-//!   NdisMCmOidRequest). Each returns the failure status its page (or the
-//!   contract's [B] note) documents; the DDI says which, with the quote.
+//!   NdisCmDispatchIncomingCall, NdisCmNotifyCloseAddressFamily). Each
+//!   returns the failure status its page (or the contract's [B] note)
+//!   documents; the DDI says which, with the quote.
 //!
 //! The DDIs ndis-emu implements that cannot fail are VOID, or fail only on a
 //! caller's error the rules already catch: NdisMDeregisterMiniportDriver,
@@ -40,7 +40,9 @@
 //! the events (NdisWaitEvent's FALSE is a timeout, not a failure), the
 //! spin locks, ExInitialize/ExDeleteNPagedLookasideList (VOID), the other
 //! SList calls, NdisGetVersion, NdisMPauseComplete, DbgPrintEx and
-//! KeBugCheckEx.
+//! KeBugCheckEx. NdisMCmOidRequest fails with the client's answer (the
+//! scripted clients answer NDIS_STATUS_INVALID_OID), not with one of NDIS's
+//! own, so it has no hook.
 //!
 //! Counting is per emulator and starts when it is created; a failure is
 //! configured relative to the count so far ("the 3rd allocation from now"),
