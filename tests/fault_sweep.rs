@@ -3,7 +3,8 @@
 //!
 //! The scenario (`scenario`) brings covmini up and covers AF open/close, SAP
 //! register/deregister, point-to-point calls (accepted, rejected, answered
-//! late), a multipoint call with add/drop party, an echo call, data both
+//! late, closed by the callee), a multipoint call with add party (answered
+//! late), drop party and a leaf closing its side, an echo call, data both
 //! ways, a QoS change, miniport and call-manager OIDs, pause/restart, and
 //! halt + unload with a call, a SAP and an AF still open (so halt's
 //! notify-close runs). A clean run takes the census: ndis-emu records every
@@ -176,6 +177,17 @@ fn make_call_result(emu: &Emulator, caller: Client, returned: NDIS_STATUS) -> ND
         .map_or(NDIS_STATUS_PENDING, |s| s as NDIS_STATUS)
 }
 
+/// A pended add party's final status: the completion the root's inbox
+/// shows.
+fn party_result(emu: &Emulator, root: Client) -> NDIS_STATUS {
+    emu.inbox(root)
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("AddPartyComplete 0x"))
+        .and_then(|s| u32::from_str_radix(s, 16).ok())
+        .map_or(NDIS_STATUS_PENDING, |s| s as NDIS_STATUS)
+}
+
 /// `client` sends `payload` on `vc`: the send's own refusal, or the status
 /// its completion carried (the client's latest send result).
 fn send(emu: &mut Emulator, log: &mut Log, step: &'static str, client: Client, vc: Vc, payload: &[u8]) {
@@ -221,14 +233,17 @@ fn scenario(emu: &mut Emulator, log: &mut Log) {
     let alice = emu.client("alice");
     let bob = emu.client("bob");
     let carol = emu.client("carol");
+    let dave = emu.client("dave");
     emu.set_incoming_answer(bob, Answer::Sync, NDIS_STATUS_SUCCESS);
     emu.set_incoming_answer(carol, Answer::Sync, NDIS_STATUS_SUCCESS);
+    emu.set_incoming_answer(dave, Answer::Sync, NDIS_STATUS_SUCCESS);
     let open = |emu: &mut Emulator, log: &mut Log, c: Client| -> Option<Af> {
         log.got("open the AF", "NdisClOpenAddressFamilyEx", emu.open_af(c, config::AF))
     };
     let alice_af = open(emu, log, alice);
     let bob_af = open(emu, log, bob);
     let carol_af = open(emu, log, carol);
+    let dave_af = open(emu, log, dave);
 
     // SAPs: bob's and carol's stay; alice registers one and takes it back.
     let reg = |emu: &mut Emulator, log: &mut Log, af: Option<Af>, name: &[u8]| {
@@ -241,7 +256,8 @@ fn scenario(emu: &mut Emulator, log: &mut Log) {
         })
     };
     let _bob_sap = reg(emu, log, bob_af, b"bob");
-    let _carol_sap = reg(emu, log, carol_af, b"carol");
+    let carol_sap = reg(emu, log, carol_af, b"carol");
+    let dave_sap = reg(emu, log, dave_af, b"dave");
     if let Some(sap) = reg(emu, log, alice_af, b"alice") {
         let status = emu.deregister_sap(sap);
         log.ended("deregister a SAP", "NdisClDeregisterSap", status);
@@ -295,18 +311,57 @@ fn scenario(emu: &mut Emulator, log: &mut Log) {
             log.ended("close the echo call", "NdisClCloseCall", status);
         }
 
-        // Multipoint: bob first, carol added then dropped.
+        // Closed by the callee: bob's close reaches alice as an incoming close.
+        if p2p(emu, log, alice, bob, vc, "call bob (bob closes)")
+            && let Some(bob_vc) = offered(emu, bob)
+        {
+            let status = emu.close_call(bob_vc, &[]);
+            log.ended("bob closes the call", "NdisClCloseCall", status);
+        }
+
+        // Multipoint: bob first; carol added (answering late) and dropped by
+        // the root; dave added; bob's leaf closed by bob (an incoming drop
+        // party at the root); the root closes the call with dave last.
         let (status, _) = emu.make_multipoint_call(vc, &call_to(b"bob"));
         if log.ended("multipoint call to bob", "NdisClMakeCall", status) {
-            let (status, party) = emu.add_party(vc, &call_to(b"carol"));
+            emu.set_incoming_answer(carol, Answer::Pend, NDIS_STATUS_SUCCESS);
+            let (mut status, party) = emu.add_party(vc, &call_to(b"carol"));
+            if status == NDIS_STATUS_PENDING
+                && let Some(carol_vc) = offered(emu, carol)
+                && emu.answer_incoming(carol_vc, NDIS_STATUS_SUCCESS).is_ok()
+            {
+                status = party_result(emu, alice);
+            }
             if log.ended("add carol", "NdisClAddParty", status)
                 && let Some(party) = party
             {
                 let status = emu.drop_party(party, &[]);
                 log.ended("drop carol", "NdisClDropParty", status);
             }
+            let (status, _) = emu.add_party(vc, &call_to(b"dave"));
+            if log.ended("add dave", "NdisClAddParty", status)
+                && let Some(bob_leaf) = offered(emu, bob)
+            {
+                let status = emu.close_call(bob_leaf, &[]);
+                log.ended("bob leaves", "NdisClCloseCall", status);
+            }
             let status = emu.close_call(vc, &[]);
             log.ended("close the multipoint call", "NdisClCloseCall", status);
+        }
+    }
+
+    // An OID set to the miniport; carol and dave leave.
+    if let Ok((_, r)) = emu.oid_set(None, None, OID_GEN_CO_PROTOCOL_OPTIONS, &0u32.to_le_bytes()) {
+        log.ended("miniport OID set", "NdisCoOidRequest", r.status);
+    }
+    for (sap, af) in [(carol_sap, carol_af), (dave_sap, dave_af)] {
+        if let Some(sap) = sap {
+            let status = emu.deregister_sap(sap);
+            log.ended("a leaf deregisters its SAP", "NdisClDeregisterSap", status);
+        }
+        if let Some(af) = af {
+            let status = emu.close_af(af);
+            log.ended("a leaf closes its AF", "NdisClCloseAddressFamily", status);
         }
     }
 
@@ -383,6 +438,13 @@ const STEPS: &[&str] = &[
     "VC OID",
     "close the call",
     "call bob (pended answer)",
+    "call bob (bob closes)",
+    "bob closes the call",
+    "add dave",
+    "bob leaves",
+    "miniport OID set",
+    "a leaf deregisters its SAP",
+    "a leaf closes its AF",
     "call echo",
     "send to echo",
     "close the echo call",
