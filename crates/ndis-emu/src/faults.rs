@@ -71,11 +71,14 @@ use crate::world::{CpuId, World};
 /// What kind of fault site: which hook counted it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SiteKind {
-    /// A DDI that allocates ([`allocation_fails`]).
+    /// A call of a DDI that allocates (NdisAllocateMemoryWithTagPriority,
+    /// the NBL and NBL-pool allocators, work items, timers).
     Allocation,
-    /// An allocation from a lookaside list ([`lookaside_fails`]).
+    /// An allocation from a lookaside list (the inline
+    /// NdisAllocateFromNPagedLookasideList), counted per pool tag.
     Lookaside,
-    /// A DDI that can fail without allocating ([`call_fails`]).
+    /// A call of a DDI that can fail without allocating on the driver's
+    /// behalf (NdisMCmCreateVc, NdisMCmActivateVc, ...).
     Call,
 }
 
