@@ -20,7 +20,8 @@
 //! failed (no AF, no VC, no call) is skipped, not counted as a success.
 //!
 //! Under valgrind (`COVMINI_UNDER_VALGRIND=1`) the sweep fails every 8th site
-//! singly and skips the bursts: never zero sites. `FAULT_SWEEP_SITE=k` runs
+//! singly (but a known open bug's, which leaks) and skips the bursts: never
+//! zero sites. `FAULT_SWEEP_SITE=k` runs
 //! only site k singly, to reproduce one failing run.
 
 mod common;
@@ -583,11 +584,14 @@ fn every_fault_site_of_the_full_scenario_fails_cleanly() {
 
     let only: Option<usize> = std::env::var("FAULT_SWEEP_SITE").ok().and_then(|k| k.parse().ok());
     let step = if under_valgrind() { 8 } else { 1 };
+    // Under valgrind a known bug's run is left out: it leaks by definition
+    // (covmini keeps what the open AF holds), which memcheck reports.
     let mut plans: Vec<(String, Plan)> = census
         .iter()
         .enumerate()
         .filter(|(k, _)| only.is_none_or(|o| o == *k) && k % step == 0)
         .map(|(k, s)| (format!("site {k} ({s})"), Plan::Sites(vec![s.clone()])))
+        .filter(|(_, plan)| !(under_valgrind() && known_open(plan).is_some()))
         .collect();
     let singles = plans.len();
     assert!(singles > 0, "no site swept");
