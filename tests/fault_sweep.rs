@@ -612,6 +612,15 @@ fn every_fault_site_of_the_full_scenario_fails_cleanly() {
         }
     }
 
+    if !under_valgrind() && only.is_none() {
+        let n = census.len();
+        let expected = n + n.div_ceil(3) + n.div_ceil(5) + allocations + lookaside;
+        assert_eq!(
+            plans.len(),
+            expected,
+            "every site singly, two burst sizes, exhaustion from each allocation"
+        );
+    }
     let mut failures = Vec::new();
     let mut known = Vec::new();
     for (name, plan) in &plans {
