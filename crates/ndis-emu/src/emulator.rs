@@ -544,6 +544,44 @@ impl Emulator {
         world::try_with(|w| w.faults.fail_nth_call(ddi, n));
     }
 
+    /// Makes the `n`-th allocation from now from a lookaside list whose pool
+    /// tag is `tag` fail (`n` = 1: the next one), whichever list of that tag
+    /// it is: the driver's inline NdisAllocateFromNPagedLookasideList
+    /// returns NULL, as on Windows when the list is empty and its Allocate
+    /// routine (ExAllocatePoolWithTag) fails. The trace shows a `!!` event
+    /// named `ExAllocateFromNPagedLookasideList`.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn fail_nth_lookaside(&mut self, tag: ULONG, n: u64) {
+        world::try_with(|w| w.faults.fail_nth_lookaside(tag, n));
+    }
+
+    /// Makes every allocation from the `n`-th from now on fail (pool
+    /// exhausted for good): allocating DDIs and lookaside allocations alike.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn fail_allocations_from(&mut self, n: u64) {
+        world::try_with(|w| w.faults.fail_allocations_from(n));
+    }
+
+    /// The fault-site census so far: every allocation, lookaside allocation
+    /// and failable DDI call the driver made, in order, each named by kind,
+    /// DDI, tag and ordinal (see [`crate::Site`]). A clean run's census is
+    /// the list of places the same run can be made to fail.
+    #[must_use]
+    pub fn fault_sites(&self) -> Vec<crate::Site> {
+        world::try_with(|w| w.faults.sites().to_vec()).unwrap_or_default()
+    }
+
+    /// Makes the census site `site` fail when this run reaches it. Its
+    /// ordinal counts from the emulator's creation, so a sweep configures
+    /// it on a fresh emulator, before [`Self::load`].
+    pub fn fail_site(&mut self, site: &crate::Site) {
+        world::try_with(|w| w.faults.fail_site(site));
+    }
+
     /// Live allocations in the ledger (pool blocks and lookaside entries,
     /// cached ones included), by pool tag: (tag, count, bytes), in tag order.
     #[must_use]

@@ -1,43 +1,136 @@
-//! Deterministic fault injection: fail the Nth allocation, or the Nth call
-//! of a named DDI, the way low memory would on Windows.
+//! Deterministic fault injection: fail the Nth allocation, the Nth call of
+//! a named DDI, or the Nth allocation from the lookaside lists of one pool
+//! tag, the way low memory would on Windows; and the census of every place
+//! a run could have failed.
 //!
-//! What it owns: the counters and the configured failures of one emulator
-//! (a field of the world, so two emulators never share them), and the two
-//! hooks DDIs call:
+//! What it owns: the counters, the configured failures and the census of one
+//! emulator (a field of the world, so two emulators never share them), and
+//! the three hooks DDIs call:
 //!
 //! * [`allocation_fails`]: every DDI that allocates on the driver's behalf
 //!   (`NdisAllocateMemoryWithTagPriority`, `NdisAllocateIoWorkItem`,
-//!   `NdisAllocateTimerObject`, and the NBL, pool and lookaside DDIs as they
-//!   arrive) calls it once per call, after validating its arguments and
-//!   before allocating. It counts the call and the allocation; when either is
-//!   a configured failure, the DDI fails the way its page documents (NULL,
-//!   or NDIS_STATUS_RESOURCES).
-//! * [`call_fails`]: the same for a DDI that can fail without allocating.
+//!   `NdisAllocateTimerObject`, `NdisAllocateNetBufferListPool`,
+//!   `NdisAllocateNetBufferAndNetBufferList`, `NdisAllocateNetBufferList`)
+//!   calls it once per call, after validating its arguments and before
+//!   allocating. It counts the call and the allocation; when either is a
+//!   configured failure, the DDI fails the way its page documents (NULL, or
+//!   NDIS_STATUS_RESOURCES).
+//! * [`lookaside_fails`]: the pop of the inline
+//!   `NdisAllocateFromNPagedLookasideList` calls it once per allocation from
+//!   a list. It counts an allocation and one allocation from the lists of
+//!   that pool tag. A failure makes the pop come back empty (as it does when
+//!   other CPUs took the last cached entry) and the list's Allocate routine
+//!   then return NULL, so the inline allocate returns NULL exactly as it
+//!   does on Windows when pool is exhausted.
+//! * [`call_fails`]: the same for a DDI that can fail without allocating on
+//!   the driver's behalf (NdisMRegisterMiniportDriver,
+//!   NdisSetOptionalHandlers, NdisMSetMiniportAttributes,
+//!   NdisMCmRegisterAddressFamilyEx, NdisMCmCreateVc, NdisMCmActivateVc,
+//!   NdisCmDispatchIncomingCall, NdisCmNotifyCloseAddressFamily). Each
+//!   returns the failure status its page (or the contract's [B] note)
+//!   documents; the DDI says which, with the quote.
+//!
+//! The DDIs ndis-emu implements that cannot fail are VOID, or fail only on a
+//! caller's error the rules already catch: NdisMDeregisterMiniportDriver,
+//! NdisFreeMemoryWithTagPriority, NdisMCmDeleteVc and NdisMCmDeactivateVc
+//! (NOT_ACCEPTED only for a VC in the wrong state), every Ndis*Complete and
+//! NdisCmDispatch* but the incoming call, NdisMCoIndicate*, NdisMCo*Complete,
+//! NdisM*SendNetBufferListsComplete, NdisFree*, NdisQueueIoWorkItem,
+//! NdisSetTimerObject and NdisCancelTimerObject (BOOLEAN: was it queued),
+//! the events (NdisWaitEvent's FALSE is a timeout, not a failure), the
+//! spin locks, ExInitialize/ExDeleteNPagedLookasideList (VOID), the other
+//! SList calls, NdisGetVersion, NdisMPauseComplete, DbgPrintEx and
+//! KeBugCheckEx. NdisMCmOidRequest fails with the client's answer (the
+//! scripted clients answer NDIS_STATUS_INVALID_OID), not with one of NDIS's
+//! own, so it has no hook.
 //!
 //! Counting is per emulator and starts when it is created; a failure is
-//! configured relative to the count so far ("the 3rd allocation from now").
-//! Every injected failure is an event in the trace, direction `!!`, named
-//! after the DDI that failed, so a report shows exactly which call saw it.
-//! A fault is not a rule violation: what is checked is how the driver copes
-//! (it must unwind what it allocated, and the leak rules say if it did not).
+//! configured relative to the count so far ("the 3rd allocation from now"),
+//! or, for a [`Site`] of the census, by its absolute ordinal. Every injected
+//! failure is an event in the trace, direction `!!`, named after the DDI
+//! that failed, so a report shows exactly which call saw it. A fault is not
+//! a rule violation: what is checked is how the driver copes (it must unwind
+//! what it allocated, and the leak rules say if it did not).
+//!
+//! The census ([`Faults::sites`]): every call of a hook is a fault site,
+//! named by (kind, DDI, pool tag if any, ordinal), the ordinal counting
+//! calls of that DDI (allocations and failable calls) or allocations from
+//! that tag's lists (lookaside) since the emulator started. A clean run's
+//! census is the list of every place the same run could fail; a sweep fails
+//! each one in turn with [`Faults::fail_site`].
 //!
 //! What it must not do: fail anything the test did not ask for.
 
 use std::collections::BTreeMap;
 
-use crate::world::World;
+use ndis_sys::ULONG;
 
-/// The configured failures and the counts so far.
+use crate::ffi::tag_str;
+use crate::world::{CpuId, World};
+
+/// What kind of fault site: which hook counted it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SiteKind {
+    /// A call of a DDI that allocates (NdisAllocateMemoryWithTagPriority,
+    /// the NBL and NBL-pool allocators, work items, timers).
+    Allocation,
+    /// An allocation from a lookaside list (the inline
+    /// NdisAllocateFromNPagedLookasideList), counted per pool tag.
+    Lookaside,
+    /// A call of a DDI that can fail without allocating on the driver's
+    /// behalf (NdisMCmCreateVc, NdisMCmActivateVc, ...).
+    Call,
+}
+
+/// One place a run could fail: the `ordinal`-th call of `ddi` (for
+/// [`SiteKind::Lookaside`], the `ordinal`-th allocation from the lookaside
+/// lists tagged `tag`) since the emulator started.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Site {
+    /// Which hook.
+    pub kind: SiteKind,
+    /// The DDI (`NdisAllocateFromNPagedLookasideList` for a lookaside site).
+    pub ddi: &'static str,
+    /// The pool tag, for the DDIs that take one.
+    pub tag: Option<ULONG>,
+    /// 1-based, per DDI (per tag for lookaside sites).
+    pub ordinal: u64,
+}
+
+impl core::fmt::Display for Site {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.tag {
+            Some(t) => write!(f, "{} #{} (tag {})", self.ddi, self.ordinal, tag_str(t)),
+            None => write!(f, "{} #{}", self.ddi, self.ordinal),
+        }
+    }
+}
+
+/// The DDI name a lookaside site carries.
+pub const LOOKASIDE_DDI: &str = "NdisAllocateFromNPagedLookasideList";
+
+/// The configured failures, the counts so far and the census.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// Allocations seen (calls of [`allocation_fails`]).
+    /// Allocations seen (calls of [`allocation_fails`] and [`lookaside_fails`]).
     allocations: u64,
     /// Allocation numbers (1-based, since the emulator started) that fail.
     failing_allocations: Vec<u64>,
-    /// Calls seen per DDI (of either hook).
+    /// Every allocation from this number on fails.
+    failing_from: Option<u64>,
+    /// Calls seen per DDI (of [`allocation_fails`] or [`call_fails`]).
     calls: BTreeMap<String, u64>,
     /// (DDI, call number since the emulator started) that fail.
     failing_calls: Vec<(String, u64)>,
+    /// Lookaside allocations seen per pool tag.
+    lookaside: BTreeMap<ULONG, u64>,
+    /// (tag, allocation number from that tag's lists) that fail.
+    failing_lookaside: Vec<(ULONG, u64)>,
+    /// A lookaside pop made to come back empty per CPU: the failure its
+    /// Allocate routine reports next.
+    pending_lookaside: BTreeMap<CpuId, String>,
+    /// Every site so far, in order.
+    sites: Vec<Site>,
 }
 
 impl Faults {
@@ -50,6 +143,16 @@ impl Faults {
         self.failing_allocations.push(self.allocations + n);
     }
 
+    /// Makes every allocation from the `n`-th from now on fail (`n` = 1:
+    /// this one and all after): pool exhausted for good.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn fail_allocations_from(&mut self, n: u64) {
+        assert!(n > 0, "fail_allocations_from counts from 1 (the next allocation)");
+        self.failing_from = Some(self.allocations + n);
+    }
+
     /// Makes the `n`-th call of `ddi` from now fail (`n` = 1: the next one).
     ///
     /// # Panics
@@ -60,23 +163,81 @@ impl Faults {
         self.failing_calls.push((ddi.to_string(), seen + n));
     }
 
+    /// Makes the `n`-th allocation from now from a lookaside list tagged
+    /// `tag` fail (`n` = 1: the next one).
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn fail_nth_lookaside(&mut self, tag: ULONG, n: u64) {
+        assert!(n > 0, "fail_nth_lookaside counts from 1 (the next allocation)");
+        let seen = self.lookaside.get(&tag).copied().unwrap_or(0);
+        self.failing_lookaside.push((tag, seen + n));
+    }
+
+    /// Makes the census site `site` fail when the run reaches it again (its
+    /// ordinal counts from the emulator's start, so configure it before the
+    /// run gets there: a site already passed never fails).
+    pub fn fail_site(&mut self, site: &Site) {
+        match site.kind {
+            SiteKind::Allocation | SiteKind::Call => self.failing_calls.push((site.ddi.to_string(), site.ordinal)),
+            SiteKind::Lookaside => {
+                if let Some(tag) = site.tag {
+                    self.failing_lookaside.push((tag, site.ordinal));
+                }
+            }
+        }
+    }
+
+    /// Every fault site so far, in the order the run reached them.
+    #[must_use]
+    pub fn sites(&self) -> &[Site] {
+        &self.sites
+    }
+
     /// Counts one call of `ddi`; says which configured failure hits it.
-    fn count_call(&mut self, ddi: &str) -> Option<String> {
+    fn count_call(&mut self, ddi: &str) -> (u64, Option<String>) {
         let n = self.calls.entry(ddi.to_string()).or_insert(0);
         *n += 1;
         let n = *n;
-        let hit = self.failing_calls.iter().position(|(d, at)| d == ddi && *at == n)?;
+        let Some(hit) = self.failing_calls.iter().position(|(d, at)| d == ddi && *at == n) else {
+            return (n, None);
+        };
         self.failing_calls.swap_remove(hit);
-        Some(format!("call #{n} of {ddi}"))
+        (n, Some(format!("call #{n} of {ddi}")))
     }
 
     /// Counts one allocation; says if it is a configured failure.
     fn count_allocation(&mut self) -> Option<String> {
         self.allocations += 1;
         let n = self.allocations;
+        if self.failing_from.is_some_and(|from| n >= from) {
+            return Some(format!(
+                "allocation #{n} (every one from #{})",
+                self.failing_from.unwrap_or(n)
+            ));
+        }
         let hit = self.failing_allocations.iter().position(|at| *at == n)?;
         self.failing_allocations.swap_remove(hit);
         Some(format!("allocation #{n}"))
+    }
+
+    /// Counts one allocation from the lists tagged `tag`; says if it is a
+    /// configured failure.
+    fn count_lookaside(&mut self, tag: ULONG) -> (u64, Option<String>) {
+        let n = self.lookaside.entry(tag).or_insert(0);
+        *n += 1;
+        let n = *n;
+        let Some(hit) = self.failing_lookaside.iter().position(|(t, at)| *t == tag && *at == n) else {
+            return (n, None);
+        };
+        self.failing_lookaside.swap_remove(hit);
+        (n, Some(format!("lookaside allocation #{n} of tag {}", tag_str(tag))))
+    }
+
+    /// The failure a lookaside pop on `cpu` decided on, for the Allocate
+    /// routine the inline allocate calls next (taken: reported once).
+    pub(crate) fn take_pending_lookaside(&mut self, cpu: CpuId) -> Option<String> {
+        self.pending_lookaside.remove(&cpu)
     }
 }
 
@@ -88,37 +249,81 @@ fn inject(w: &mut World, call: &'static str, why: Vec<String>) -> bool {
     true
 }
 
-/// The hook of every allocating DDI: counts this call of `call` and one
-/// allocation. True: fail it (the failure is already in the trace).
-pub fn allocation_fails(w: &mut World, call: &'static str) -> bool {
-    let why: Vec<String> = [w.faults.count_call(call), w.faults.count_allocation()]
-        .into_iter()
-        .flatten()
-        .collect();
+/// The hook of every allocating DDI: counts this call of `call` (a site,
+/// with the allocation's pool tag if the DDI takes one) and one allocation.
+/// True: fail it (the failure is already in the trace).
+pub fn allocation_fails(w: &mut World, call: &'static str, tag: Option<ULONG>) -> bool {
+    let (ordinal, by_call) = w.faults.count_call(call);
+    let by_allocation = w.faults.count_allocation();
+    w.faults.sites.push(Site {
+        kind: SiteKind::Allocation,
+        ddi: call,
+        tag,
+        ordinal,
+    });
+    let why: Vec<String> = [by_call, by_allocation].into_iter().flatten().collect();
     inject(w, call, why)
 }
 
 /// The hook of a DDI that can fail without allocating: counts this call of
-/// `call`. True: fail it (the failure is already in the trace).
-#[allow(
-    dead_code,
-    reason = "the hook for DDIs that fail without allocating; they arrive with issue #3"
-)]
+/// `call` (a site). True: fail it (the failure is already in the trace).
 pub fn call_fails(w: &mut World, call: &'static str) -> bool {
-    let why: Vec<String> = w.faults.count_call(call).into_iter().collect();
-    inject(w, call, why)
+    let (ordinal, why) = w.faults.count_call(call);
+    w.faults.sites.push(Site {
+        kind: SiteKind::Call,
+        ddi: call,
+        tag: None,
+        ordinal,
+    });
+    inject(w, call, why.into_iter().collect())
+}
+
+/// The hook of the inline lookaside allocate's pop, on `cpu`, from a list
+/// tagged `tag`: counts a site, an allocation and one allocation from that
+/// tag. True: the pop comes back empty and the list's Allocate routine,
+/// which the inline code calls next on this CPU, fails; it reports the
+/// failure ([`report_lookaside`]).
+pub(crate) fn lookaside_fails(w: &mut World, cpu: CpuId, tag: ULONG) -> bool {
+    let (ordinal, by_tag) = w.faults.count_lookaside(tag);
+    let by_allocation = w.faults.count_allocation();
+    w.faults.sites.push(Site {
+        kind: SiteKind::Lookaside,
+        ddi: LOOKASIDE_DDI,
+        tag: Some(tag),
+        ordinal,
+    });
+    let why: Vec<String> = [by_tag, by_allocation].into_iter().flatten().collect();
+    if why.is_empty() {
+        return false;
+    }
+    w.faults.pending_lookaside.insert(cpu, why.join(" and "));
+    true
+}
+
+/// The Allocate routine's half of [`lookaside_fails`]: true (and the
+/// failure in the trace, named `call`) when the pop before it on `cpu` was
+/// made to fail.
+pub(crate) fn report_lookaside(w: &mut World, cpu: CpuId, call: &'static str) -> bool {
+    match w.faults.take_pending_lookaside(cpu) {
+        Some(why) => inject(w, call, vec![why]),
+        None => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const TAG: ULONG = u32::from_le_bytes(*b"Test");
+
     #[test]
     fn nothing_fails_unless_asked() {
         let mut w = World::default();
         for _ in 0..100 {
-            assert!(!allocation_fails(&mut w, "NdisAllocateIoWorkItem"));
+            assert!(!allocation_fails(&mut w, "NdisAllocateIoWorkItem", None));
             assert!(!call_fails(&mut w, "NdisMCmActivateVc"));
+            assert!(!lookaside_fails(&mut w, 0, TAG));
+            assert!(!report_lookaside(&mut w, 0, "ExAllocateFromNPagedLookasideList"));
         }
         assert!(w.events.is_empty());
     }
@@ -129,7 +334,7 @@ mod tests {
         w.faults.fail_nth_allocation(3);
         let got: Vec<bool> = ["A", "B", "A", "B", "A"]
             .into_iter()
-            .map(|c| allocation_fails(&mut w, c))
+            .map(|c| allocation_fails(&mut w, c, None))
             .collect();
         assert_eq!(got, [false, false, true, false, false]);
         assert_eq!(w.events.len(), 1);
@@ -141,11 +346,11 @@ mod tests {
     #[test]
     fn the_nth_call_of_a_ddi_fails_and_counts_from_now() {
         let mut w = World::default();
-        assert!(!allocation_fails(&mut w, "NdisAllocateTimerObject"));
+        assert!(!allocation_fails(&mut w, "NdisAllocateTimerObject", None));
         w.faults.fail_nth_call("NdisAllocateTimerObject", 2);
         w.faults.fail_nth_call("NdisAllocateTimerObject", 3);
         let got: Vec<bool> = (0..4)
-            .map(|_| allocation_fails(&mut w, "NdisAllocateTimerObject"))
+            .map(|_| allocation_fails(&mut w, "NdisAllocateTimerObject", None))
             .collect();
         assert_eq!(got, [false, true, true, false]);
         assert!(w.events[0].detail.contains("call #3 of NdisAllocateTimerObject"));
@@ -157,13 +362,13 @@ mod tests {
         let mut w = World::default();
         w.faults.fail_nth_allocation(1);
         w.faults.fail_nth_call("X", 1);
-        assert!(allocation_fails(&mut w, "X"));
+        assert!(allocation_fails(&mut w, "X", None));
         assert_eq!(w.events.len(), 1);
         assert_eq!(
             w.events[0].detail,
             "fault injected: call #1 of X and allocation #1 fails"
         );
-        assert!(!allocation_fails(&mut w, "X"));
+        assert!(!allocation_fails(&mut w, "X", None));
     }
 
     #[test]
@@ -171,6 +376,122 @@ mod tests {
         let mut w = World::default();
         w.faults.fail_nth_allocation(1);
         assert!(!call_fails(&mut w, "NdisMCmActivateVc"));
-        assert!(allocation_fails(&mut w, "NdisAllocateMemoryWithTagPriority"));
+        assert!(allocation_fails(&mut w, "NdisAllocateMemoryWithTagPriority", Some(TAG)));
+    }
+
+    /// The non-allocating hook fails the configured call of its DDI and no
+    /// other, and logs it under that DDI.
+    #[test]
+    fn the_nth_call_of_a_non_allocating_ddi_fails() {
+        let mut w = World::default();
+        w.faults.fail_nth_call("NdisMCmCreateVc", 2);
+        let got: Vec<bool> = [
+            "NdisMCmCreateVc",
+            "NdisMCmActivateVc",
+            "NdisMCmCreateVc",
+            "NdisMCmCreateVc",
+        ]
+        .into_iter()
+        .map(|c| call_fails(&mut w, c))
+        .collect();
+        assert_eq!(got, [false, false, true, false]);
+        assert_eq!(w.events.len(), 1);
+        assert_eq!(w.events[0].name, "NdisMCmCreateVc");
+        assert_eq!(w.events[0].detail, "fault injected: call #2 of NdisMCmCreateVc fails");
+    }
+
+    /// A lookaside failure is chosen by tag, counted per tag, and reported
+    /// once, by the Allocate routine on the CPU whose pop was failed.
+    #[test]
+    fn a_lookaside_allocation_fails_by_tag_on_its_cpu() {
+        let mut w = World::default();
+        let other = u32::from_le_bytes(*b"Othr");
+        w.faults.fail_nth_lookaside(TAG, 2);
+        assert!(!lookaside_fails(&mut w, 0, TAG));
+        assert!(!lookaside_fails(&mut w, 0, other), "another tag does not count");
+        assert!(lookaside_fails(&mut w, 1, TAG));
+        assert!(w.events.is_empty(), "reported by the Allocate routine, not the pop");
+        assert!(
+            !report_lookaside(&mut w, 0, "ExAllocateFromNPagedLookasideList"),
+            "CPU 0's pop did not fail"
+        );
+        assert!(report_lookaside(&mut w, 1, "ExAllocateFromNPagedLookasideList"));
+        assert!(
+            !report_lookaside(&mut w, 1, "ExAllocateFromNPagedLookasideList"),
+            "once"
+        );
+        assert!(!lookaside_fails(&mut w, 0, TAG));
+        assert_eq!(w.events.len(), 1);
+        assert_eq!(
+            w.events[0].detail,
+            "fault injected: lookaside allocation #2 of tag Test fails"
+        );
+    }
+
+    /// A lookaside allocation is an allocation: fail_nth_allocation counts it.
+    #[test]
+    fn a_lookaside_allocation_counts_as_an_allocation() {
+        let mut w = World::default();
+        w.faults.fail_nth_allocation(2);
+        assert!(!allocation_fails(
+            &mut w,
+            "NdisAllocateMemoryWithTagPriority",
+            Some(TAG)
+        ));
+        assert!(lookaside_fails(&mut w, 0, TAG));
+        assert!(report_lookaside(&mut w, 0, "ExAllocateFromNPagedLookasideList"));
+        assert_eq!(w.events[0].detail, "fault injected: allocation #2 fails");
+    }
+
+    /// From the configured allocation on, every allocation fails, and
+    /// non-allocating calls are untouched.
+    #[test]
+    fn every_allocation_from_the_nth_on_fails() {
+        let mut w = World::default();
+        w.faults.fail_allocations_from(2);
+        assert!(!allocation_fails(&mut w, "A", None));
+        assert!(allocation_fails(&mut w, "A", None));
+        assert!(!call_fails(&mut w, "NdisMCmActivateVc"));
+        assert!(lookaside_fails(&mut w, 0, TAG));
+        assert!(allocation_fails(&mut w, "B", None));
+    }
+
+    /// The census names every hook call by kind, DDI, tag and ordinal; a
+    /// site of it, configured on a fresh count, fails that call and only it.
+    #[test]
+    fn the_census_names_each_site_and_a_site_fails_by_its_name() {
+        let run = |w: &mut World| -> Vec<bool> {
+            vec![
+                allocation_fails(w, "NdisAllocateMemoryWithTagPriority", Some(TAG)),
+                lookaside_fails(w, 0, TAG) && report_lookaside(w, 0, "L"),
+                call_fails(w, "NdisMCmCreateVc"),
+                allocation_fails(w, "NdisAllocateMemoryWithTagPriority", Some(TAG)),
+                lookaside_fails(w, 0, TAG) && report_lookaside(w, 0, "L"),
+            ]
+        };
+        let mut clean = World::default();
+        assert_eq!(run(&mut clean), [false; 5]);
+        let sites = clean.faults.sites().to_vec();
+        assert_eq!(sites.len(), 5);
+        assert_eq!(
+            sites[3],
+            Site {
+                kind: SiteKind::Allocation,
+                ddi: "NdisAllocateMemoryWithTagPriority",
+                tag: Some(TAG),
+                ordinal: 2
+            }
+        );
+        assert_eq!(sites[4].kind, SiteKind::Lookaside);
+        assert_eq!(sites[4].ordinal, 2);
+        assert_eq!(sites[2].to_string(), "NdisMCmCreateVc #1");
+        for (k, site) in sites.iter().enumerate() {
+            let mut w = World::default();
+            w.faults.fail_site(site);
+            let got = run(&mut w);
+            let want: Vec<bool> = (0..5).map(|i| i == k).collect();
+            assert_eq!(got, want, "failing {site}");
+            assert_eq!(w.events.len(), 1, "failing {site}: one fault logged");
+        }
     }
 }

@@ -15,7 +15,8 @@
 //!   that hold receive NBLs, and the rules of a pause;
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
 //!   a virtual clock, or on worker and DPC threads (the threaded mode, for
-//!   stress); `faults`: fail the Nth allocation or Nth call of a DDI;
+//!   stress); `faults`: fail the Nth allocation, lookaside allocation (by
+//!   pool tag) or call of a DDI, and the census of fault sites ([`Site`]);
 //! * [`sync`]: NDIS events, and what NdisWaitEvent runs or blocks on while
 //!   it waits in each mode;
 //! * [`Emulator`]: the API tests and covmini-lab drive;
@@ -58,6 +59,7 @@ mod world;
 pub use client::{Af, Client, Party, Sap, Vc};
 pub use condis::{Answer, CallState};
 pub use emulator::{EmuError, Emulator, Report};
+pub use faults::{Site, SiteKind};
 pub use ffi::cm::OidResult;
 pub use ffi::params::CallSpec;
 pub use pause::DataPath;

@@ -403,7 +403,7 @@ pub(crate) fn allocate_work_item(w: &mut World, owner: usize) -> Option<usize> {
     w.event("=>", CALL, format!("{owner:#x}"));
     w.check_irql(CALL, DISPATCH_LEVEL);
     let owner = owner_of(w, owner, CALL)?;
-    if crate::faults::allocation_fails(w, CALL) {
+    if crate::faults::allocation_fails(w, CALL, None) {
         return None;
     }
     let kind = Kind::WorkItem(WorkItem {
@@ -555,7 +555,7 @@ pub(crate) fn allocate_timer(w: &mut World, owner: usize, req: TimerRequest) -> 
             return Err(NDIS_STATUS_BAD_CHARACTERISTICS);
         }
     };
-    if crate::faults::allocation_fails(w, CALL) {
+    if crate::faults::allocation_fails(w, CALL, None) {
         return Err(NDIS_STATUS_RESOURCES);
     }
     let kind = Kind::Timer(Timer {

@@ -1438,6 +1438,15 @@ ndis_fn! {
                 w.violate(r::VC_ACTIVATE_NEEDS_MEDIA_PARAMETERS, CALL, e, &[h]);
                 return NDIS_STATUS_INVALID_DATA;
             }
+            // Injected failure. The NdisMCmActivateVc page: "When
+            // NdisMCmActivateVc returns anything other than
+            // NDIS_STATUS_PENDING, the MCM driver should make an internal
+            // call to its ProtocolCmActivateVcComplete function": any status
+            // may come back. RESOURCES is the low-memory one (the status
+            // MiniportCoActivateVc documents for it). The VC stays inactive.
+            if crate::faults::call_fails(w, CALL) {
+                return NDIS_STATUS_RESOURCES;
+            }
             w.note(h, "activated");
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 v.active = true;
@@ -1499,6 +1508,13 @@ ndis_fn! {
                 w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
                 return Err(NDIS_STATUS_FAILURE);
             };
+            // Injected failure. The NdisMCmCreateVc page:
+            // "NDIS_STATUS_RESOURCES: NDIS could not allocate sufficient
+            // memory to set up the VC." The out handle stays NULL and the
+            // client hears nothing.
+            if crate::faults::call_fails(w, CALL) {
+                return Err(NDIS_STATUS_RESOURCES);
+            }
             let status = w.condis.clients.get(rec.client).map_or(NDIS_STATUS_FAILURE, |c| c.create_vc_status);
             if status != NDIS_STATUS_SUCCESS {
                 return Err(status);
@@ -1598,6 +1614,14 @@ ndis_fn! {
             if let Err(e) = &params {
                 w.violate(rules::HANDLE_VALID, CALL, format!("malformed call parameters: {e}"), &[h]);
                 return Err(NDIS_STATUS_INVALID_DATA);
+            }
+            // Injected failure: "NdisMCmDispatchIncomingCall returns
+            // NDIS_STATUS_FAILURE if the SAP is deregistering or the AF
+            // cannot be referenced" (contract §2.3 [B]); the client is not
+            // offered the call and ProtocolCmIncomingCallComplete does not
+            // run.
+            if crate::faults::call_fails(w, CALL) {
+                return Err(NDIS_STATUS_FAILURE);
             }
             let client = vc_rec.map_or(0, |v| v.client);
             // Only the answer: a clone of the whole client (its inbox and
@@ -1733,10 +1757,22 @@ ndis_fn! {
             if !w.check_handle(h, HandleKind::Af, CALL) {
                 return None;
             }
-            let rec = w.condis.afs.get_mut(&h)?;
+            let rec = w.condis.afs.get(&h)?;
             if rec.state != AfState::Open || rec.notify_close_pending {
                 return None;
             }
+            // Injected failure: "the call returns NDIS_STATUS_FAILURE if the
+            // AF is already closing" (contract §1.4 [B]). That is the one way
+            // it fails, so the fault is that race: the client is closing the
+            // AF on a thread of its own (NdisClCloseAddressFamily after its
+            // SAPs and calls), and no ProtocolCmNotifyCloseAfComplete follows.
+            if crate::faults::call_fails(w, CALL) {
+                w.note(h, "the client closes its AF on its own: the notification fails");
+                w.condis.defer_later(ClientAction::TearDownAf { af: h });
+                world::changed();
+                return None;
+            }
+            let rec = w.condis.afs.get_mut(&h)?;
             rec.notify_close_pending = true;
             let client = rec.client;
             inbox(w, Some(client), format!("NotifyCloseAf {h:#x}"));

@@ -155,6 +155,13 @@ ndis_fn! {
             if let Some(status) = check_characteristics(w, header, &chars) {
                 return Err(status);
             }
+            // Injected failure. The NdisMRegisterMiniportDriver page:
+            // "NDIS_STATUS_RESOURCES: NdisMRegisterMiniportDriver failed due
+            // to insufficient resources." Nothing is registered and
+            // MiniportSetOptions is not called.
+            if crate::faults::call_fails(w, CALL) {
+                return Err(NDIS_STATUS_RESOURCES);
+            }
             let h = w.new_handle(HandleKind::Driver, "NdisMRegisterMiniportDriver");
             w.driver = Some(DriverRec { handle: h, chars, co: None, cm: None, driver_context: driver_context as usize, deregistered: false });
             Ok(h)
@@ -251,6 +258,12 @@ ndis_fn! {
             world::with(CALL, |w| w.violate(rules::OPT_UNKNOWN_TYPE, CALL, "NULL block", &[h]));
             return STATUS_INVALID_PARAMETER;
         };
+        // Injected failure. The NdisSetOptionalHandlers page:
+        // "NDIS_STATUS_RESOURCES: NdisSetOptionalHandlers failed due to
+        // insufficient resources." Nothing is registered.
+        if world::with(CALL, |w| crate::faults::call_fails(w, CALL)) {
+            return NDIS_STATUS_RESOURCES;
+        }
         match header.Type {
             NDIS_OBJECT_TYPE_CO_MINIPORT_CHARACTERISTICS => {
                 // Real NDIS copies all 56 bytes whatever the header says [B].
@@ -400,6 +413,13 @@ ndis_fn! {
             world::with(CALL, |w| w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, "NULL attributes", &[h]));
             return STATUS_INVALID_PARAMETER;
         };
+        // Injected failure. The NdisMSetMiniportAttributes page documents
+        // one failure: "NDIS_STATUS_BAD_VERSION: Indicates that NDIS does
+        // not support the version that is specified in the Revision member
+        // of the structure". Nothing is recorded.
+        if world::with(CALL, |w| crate::faults::call_fails(w, CALL)) {
+            return NDIS_STATUS_BAD_VERSION;
+        }
         match header.Type {
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES => {
                 // Real NDIS does no size check here [B]; it reads the fields.
@@ -493,6 +513,12 @@ ndis_fn! {
             if step < Some(InitStep::GeneralAttributes) {
                 w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, format!("AF registered at step {step:?}, before the general attributes"), &[h]);
             }
+            // Injected failure: real NDIS returns NDIS_STATUS_RESOURCES when
+            // it cannot allocate the AF block (contract §1.3 [B]: "Out of
+            // memory → RESOURCES"). Nothing is registered.
+            if crate::faults::call_fails(w, CALL) {
+                return NDIS_STATUS_RESOURCES;
+            }
             let duplicate = w.adapter.as_ref().is_some_and(|a| a.afs.contains(&af));
             if duplicate {
                 w.violate(rules::INIT_AF_REGISTRATION, CALL, format!("AF {:#x} v{}.{} is already registered", af.AddressFamily, af.MajorVersion, af.MinorVersion), &[h]);
@@ -538,7 +564,7 @@ ndis_fn! {
                 None => w.check_handle(h, HandleKind::Adapter, CALL),
             }
         });
-        if !ok || length == 0 || world::with(CALL, |w| crate::faults::allocation_fails(w, CALL)) {
+        if !ok || length == 0 || world::with(CALL, |w| crate::faults::allocation_fails(w, CALL, Some(tag))) {
             return core::ptr::null_mut();
         }
         let Ok(layout) = Layout::from_size_align(length as usize, POOL_ALIGN) else {

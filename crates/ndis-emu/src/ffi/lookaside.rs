@@ -123,11 +123,9 @@ fn check_head(w: &mut World, list: usize, call: &'static str) {
 }
 
 /// The default Allocate: a pool block of `size` bytes, in the ledger with
-/// the list's tag and origin. NULL on an injected failure.
-fn pool_allocate(w: &mut World, call: &'static str, size: usize, tag: ULONG, origin: &'static str) -> PVOID {
-    if crate::faults::allocation_fails(w, call) {
-        return null_mut();
-    }
+/// the list's tag and origin. (An injected failure was decided by the pop
+/// before it: see `crate::faults::lookaside_fails`.)
+fn pool_allocate(w: &mut World, size: usize, tag: ULONG, origin: &'static str) -> PVOID {
     let size = size.max(LOOKASIDE_MINIMUM_BLOCK_SIZE);
     let Ok(layout) = Layout::from_size_align(size, POOL_ALIGN) else {
         return null_mut();
@@ -168,9 +166,11 @@ ndis_fn! {
         const CALL: &str = "ExAllocateFromNPagedLookasideList";
         let target = world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);
-            let pending = w.lookaside.pending_miss.remove(&world::cpu_id());
+            let cpu = world::cpu_id();
+            let pending = w.lookaside.pending_miss.remove(&cpu);
+            let fails = crate::faults::report_lookaside(w, cpu, CALL);
             match w.lookaside.allocating_list(pending, bytes, tag) {
-                Some(l) => w.lookaside.lists.get(&l).map(|r| (l, r.allocate, r.origin)),
+                Some(l) => w.lookaside.lists.get(&l).map(|r| (l, r.allocate, r.origin, fails)),
                 None => {
                     w.violate(la::LOOKASIDE_LIVE, CALL, format!(
                         "a lookaside Allocate routine was called ({bytes} bytes, tag {}) for no live list: its list was deleted or never initialized",
@@ -180,14 +180,18 @@ ndis_fn! {
                 }
             }
         });
-        let Some((list, own, origin)) = target else {
+        let Some((list, own, origin, fails)) = target else {
             return null_mut();
         };
         let entry = match own {
+            // An injected failure: the Allocate routine returns NULL, as
+            // ExAllocatePoolWithTag does when pool is exhausted (a driver's
+            // own routine is not called: its allocation is the one failing).
+            _ if fails => null_mut(),
             // SAFETY: the driver's Allocate routine for this list, called as
             // the inline allocate calls it: with the list's Type, Size and Tag.
             Some(f) => unsafe { f(pool_type, bytes, tag) },
-            None => world::with(CALL, |w| pool_allocate(w, CALL, bytes, tag, origin)),
+            None => world::with(CALL, |w| pool_allocate(w, bytes, tag, origin)),
         };
         world::with(CALL, |w| {
             let what = w.lookaside.describe(list);
@@ -396,11 +400,19 @@ ndis_fn! {
                 return null_mut();
             }
             let what = w.lookaside.describe(l);
+            let Some(tag) = w.lookaside.lists.get(&l).map(|r| r.tag) else {
+                return null_mut();
+            };
+            // Every allocation from a list pops first: the fault site. A
+            // failure comes back empty, so the Allocate routine runs next
+            // and fails (crate::faults::lookaside_fails).
+            let cpu = world::cpu_id();
+            let fails = crate::faults::lookaside_fails(w, cpu, tag);
             let Some(r) = w.lookaside.lists.get_mut(&l) else {
                 return null_mut();
             };
-            let Some(e) = r.cached.pop() else {
-                w.lookaside.pending_miss.insert(world::cpu_id(), l);
+            let Some(e) = (if fails { None } else { r.cached.pop() }) else {
+                w.lookaside.pending_miss.insert(cpu, l);
                 w.event("=>", CALL, format!("{what}: empty"));
                 return null_mut();
             };
@@ -640,6 +652,68 @@ mod tests {
         assert!(w.violations.is_empty(), "{:?}", w.violations);
         assert!(w.ledger.is_empty());
         assert_eq!(w.events.iter().filter(|e| e.dir == "!!").count(), 1);
+    }
+
+    /// A lookaside failure targets the lists of one pool tag: the inline
+    /// allocate returns NULL even when an entry is cached (the pop comes
+    /// back empty, then the Allocate routine fails, as on Windows when
+    /// other CPUs emptied the list and pool is exhausted), the cached entry
+    /// stays cached, another tag's list is untouched, and the fault is in
+    /// the trace once, with the list's tag, under the Allocate routine.
+    #[test]
+    fn a_lookaside_failure_by_tag_makes_that_lists_allocation_null() {
+        let other = pool_tag(b"Oth2");
+        let (_, w) = run(|| {
+            let mut list = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
+            let mut spare = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
+            let l: PNPAGED_LOOKASIDE_LIST = &raw mut *list;
+            let s: PNPAGED_LOOKASIDE_LIST = &raw mut *spare;
+            // SAFETY: cache-aligned storage that outlives the lists.
+            unsafe { NdisInitializeNPagedLookasideList(l, None, None, 0, 64, TAG, 0) };
+            // SAFETY: as above.
+            unsafe { NdisInitializeNPagedLookasideList(s, None, None, 0, 64, other, 0) };
+            // SAFETY: an initialized list.
+            let e = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            // SAFETY: ours, freed once: now cached.
+            unsafe { NdisFreeToNPagedLookasideList(l, e) };
+            world::with("test", |w| w.faults.fail_nth_lookaside(TAG, 2));
+            // SAFETY: an initialized list of the other tag.
+            let o = unsafe { NdisAllocateFromNPagedLookasideList(s) };
+            assert!(!o.is_null(), "another tag's allocation does not count");
+            // SAFETY: an initialized list.
+            let first = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            assert_eq!(first, e, "the 1st from now: the cached entry");
+            // SAFETY: ours, freed once: cached again.
+            unsafe { NdisFreeToNPagedLookasideList(l, first) };
+            // SAFETY: an initialized list.
+            let failed = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            assert!(failed.is_null(), "the 2nd from now fails although an entry is cached");
+            assert_eq!(list.L.AllocateMisses, 2, "a miss, as the Allocate routine ran");
+            assert_eq!(list.L.ListHead.Alignment & 0xFFFF, 1, "the cached entry stays");
+            // SAFETY: an initialized list.
+            let again = unsafe { NdisAllocateFromNPagedLookasideList(l) };
+            assert_eq!(again, e, "once: the next allocation gets the cached entry");
+            // SAFETY: ours, freed once.
+            unsafe { NdisFreeToNPagedLookasideList(l, again) };
+            // SAFETY: ours, freed once.
+            unsafe { NdisFreeToNPagedLookasideList(s, o) };
+            // SAFETY: every entry is back.
+            unsafe { NdisDeleteNPagedLookasideList(l) };
+            // SAFETY: every entry is back.
+            unsafe { NdisDeleteNPagedLookasideList(s) };
+        });
+        assert!(w.violations.is_empty(), "{:?}", w.violations);
+        assert!(w.ledger.is_empty());
+        let faults: Vec<_> = w.events.iter().filter(|e| e.dir == "!!").collect();
+        assert_eq!(faults.len(), 1, "{faults:?}");
+        assert_eq!(faults[0].name, "ExAllocateFromNPagedLookasideList");
+        assert_eq!(
+            faults[0].detail, "fault injected: lookaside allocation #3 of tag Unit fails",
+            "counted since the start"
+        );
+        let sites = w.faults.sites();
+        assert_eq!(sites.iter().filter(|s| s.tag == Some(TAG)).count(), 4);
+        assert_eq!(sites.iter().filter(|s| s.tag == Some(other)).count(), 1);
     }
 
     #[test]

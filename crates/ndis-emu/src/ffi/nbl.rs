@@ -243,7 +243,7 @@ ndis_fn! {
                 w.violate(nbl::NBL_POOL_PARAMS, CALL, problems.join("; "), &[h]);
                 return null_mut();
             }
-            if crate::faults::allocation_fails(w, CALL) {
+            if crate::faults::allocation_fails(w, CALL, Some(p.PoolTag)) {
                 return null_mut();
             }
             let origin = origin(w);
@@ -312,7 +312,7 @@ fn allocate(
         w.violate(nbl::NBL_ALLOC_PARAMS, call, problems.join("; "), &[]);
         return null_mut();
     }
-    if crate::faults::allocation_fails(w, call) {
+    if crate::faults::allocation_fails(w, call, Some(params.PoolTag)) {
         return null_mut();
     }
     let origin = origin(w);
