@@ -20,7 +20,7 @@
 //! failed (no AF, no VC, no call) is skipped, not counted as a success.
 //!
 //! Under valgrind (`COVMINI_UNDER_VALGRIND=1`) the sweep fails every 8th site
-//! singly (but a known open bug's, which leaks) and skips the bursts: never
+//! singly and skips the bursts: never
 //! zero sites. `FAULT_SWEEP_SITE=k` runs
 //! only site k singly, to reproduce one failing run.
 
@@ -499,34 +499,6 @@ fn run(plan: &Plan, table: &BTreeMap<String, BTreeSet<NDIS_STATUS>>) -> (Vec<Sit
     (sites, log.outcomes.len(), verdict)
 }
 
-/// A covmini bug the sweep found and that is not fixed on this branch
-/// (RELIABILITY.md, "Fault sweep"): runs failing its site must break with
-/// its symptom and nothing else, and are reported, not failed.
-struct KnownBug {
-    /// The DDI whose failure shows it.
-    ddi: &'static str,
-    /// What the report must contain.
-    symptom: &'static str,
-    /// One line for the sweep's output.
-    what: &'static str,
-}
-
-/// The open bugs: [`halt_waits_for_an_af_whose_notify_close_failed`] is
-/// the reproduction.
-const KNOWN_OPEN: &[KnownBug] = &[KnownBug {
-    ddi: "NdisCmNotifyCloseAddressFamily",
-    symptom: "[halt.afs-closed]",
-    what: "NdisMCmNotifyCloseAddressFamily FAILURE (the AF is already closing): HaltEx returns without waiting for that close",
-}];
-
-/// The known bug a plan's run may show, if the plan fails one of its sites.
-fn known_open(plan: &Plan) -> Option<&'static KnownBug> {
-    let Plan::Sites(sites) = plan else {
-        return None;
-    };
-    KNOWN_OPEN.iter().find(|b| sites.iter().any(|s| s.ddi == b.ddi))
-}
-
 fn under_valgrind() -> bool {
     std::env::var_os("COVMINI_UNDER_VALGRIND").is_some_and(|v| v == "1")
 }
@@ -584,14 +556,11 @@ fn every_fault_site_of_the_full_scenario_fails_cleanly() {
 
     let only: Option<usize> = std::env::var("FAULT_SWEEP_SITE").ok().and_then(|k| k.parse().ok());
     let step = if under_valgrind() { 8 } else { 1 };
-    // Under valgrind a known bug's run is left out: it leaks by definition
-    // (covmini keeps what the open AF holds), which memcheck reports.
     let mut plans: Vec<(String, Plan)> = census
         .iter()
         .enumerate()
         .filter(|(k, _)| only.is_none_or(|o| o == *k) && k % step == 0)
         .map(|(k, s)| (format!("site {k} ({s})"), Plan::Sites(vec![s.clone()])))
-        .filter(|(_, plan)| !(under_valgrind() && known_open(plan).is_some()))
         .collect();
     let singles = plans.len();
     assert!(singles > 0, "no site swept");
@@ -622,26 +591,18 @@ fn every_fault_site_of_the_full_scenario_fails_cleanly() {
         );
     }
     let mut failures = Vec::new();
-    let mut known = Vec::new();
     for (name, plan) in &plans {
         let (_, _, verdict) = run(plan, &table);
         if let Err(e) = verdict {
-            match known_open(plan) {
-                Some(bug) if e.contains(bug.symptom) => known.push(format!("{name}: {}", bug.what)),
-                _ => failures.push(format!("{name}: {e}")),
-            }
+            failures.push(format!("{name}: {e}"));
         }
     }
     println!(
-        "runs: {} ({singles} single-site, {} bursts and exhaustion), failures: {}, known open bug: {}",
+        "runs: {} ({singles} single-site, {} bursts and exhaustion), failures: {}",
         plans.len(),
         plans.len() - singles,
-        failures.len(),
-        known.len()
+        failures.len()
     );
-    for k in &known {
-        println!("  known: {k}");
-    }
     assert!(
         failures.is_empty(),
         "{} of {} runs broke:\n{}",
@@ -677,16 +638,15 @@ fn the_documented_status_table_is_read() {
     assert!(!table["NdisClDropParty"].contains(&NDIS_STATUS_NO_ROUTE_TO_DESTINATION));
 }
 
-/// The shrunk reproduction of the open bug the sweep found: bob's AF is
+/// The shrunk reproduction of the bug the sweep found (fixed): bob's AF is
 /// open at halt, and NdisMCmNotifyCloseAddressFamily fails with its one
 /// documented failure, NDIS_STATUS_FAILURE ("the AF is already closing":
 /// bob's own NdisClCloseAddressFamily is on its way). covmini's HaltEx
-/// counts that notification as done and returns with the AF open; the
-/// client's close then never reaches it, and the AF, the lookaside lists
-/// and the CvmR receive pool leak (`halt.afs-closed`, `lookaside.not-deleted`,
+/// counted that notification as done and returned with the AF open; the
+/// client's close then never reached it, and the AF, the lookaside lists
+/// and the CvmR receive pool leaked (`halt.afs-closed`, `lookaside.not-deleted`,
 /// `nbl.leak`). HaltEx must wait for that AF's close as for a notified one.
 #[test]
-#[ignore = "open covmini bug (RELIABILITY.md, Fault sweep): halt does not wait for an AF whose notify-close failed"]
 fn halt_waits_for_an_af_whose_notify_close_failed() {
     let mut emu = Emulator::new();
     emu.load(common::driver::driver_entry()).expect("DriverEntry");
