@@ -107,6 +107,9 @@ pub(super) unsafe fn cm_request(
         return NDIS_STATUS_INVALID_PARAMETER;
     }
     let adapter = af.adapter();
+    // HaltEx does not free the adapter while this request reads it (a
+    // client's close of its AF may complete halt's wait on another CPU).
+    let _running = adapter.running();
     let snapshot = {
         let cm = adapter.cm();
         let live = cm.af_is(af.id(), af.token()) && vc.is_none_or(|v| cm.vc_is(v.id(), v.token()));
