@@ -1451,8 +1451,19 @@ ndis_fn! {
             trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, e);
             return e.status();
         }
+        // First act on the VC's context, as a send's (`super::data`, "The
+        // handshake"): a close waits for this change until the core pins
+        // the VC, or this change saw the close begin (a VC with no active
+        // call: FAILURE).
+        let (inside, closing) = vc.enter();
+        if closing {
+            inside.leave();
+            return NDIS_STATUS_FAILURE;
+        }
         let adapter = vc.adapter();
-        let peer = match on_vc(vc, |cm| cm.modify_qos_begin(vc.id())) {
+        let peer = on_vc(vc, |cm| cm.modify_qos_begin(vc.id()));
+        inside.leave();
+        let peer = match peer {
             Ok(p) => p,
             Err(r) => {
                 trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, r);

@@ -40,7 +40,47 @@
 //!   out pins the target in the call manager ([`crate::call_manager`]'s
 //!   `route`/`unpin`); a close pends until its VC has no pin, so no VC is
 //!   deactivated with a send held or a receive unreturned (contract §3.3),
-//!   and a VC named by an NBL in flight is never freed.
+//!   and a VC named by an NBL in flight is never freed. A send that is
+//!   inside the handler but holds no pin yet (it has not reached the call
+//!   manager) holds its VC through the handshake below.
+//! * **The handshake.** NDIS may call MiniportCoSendNetBufferLists on one
+//!   CPU while the VC's close runs on another (the peer hung up, the
+//!   client closes). The send's first act, before any lock or NDIS call,
+//!   is to count itself in the VC context's handshake word
+//!   (`VcContext::enter`); ProtocolCmCloseCall, under the adapter lock,
+//!   raises the word's CLOSING bit and reads the count in the same
+//!   read-modify-write (`VcContext::begin_close`). The two are atomic
+//!   operations on one word, so one comes first: either the close sees the
+//!   send and pends (`CallManager::close_call_with_handlers`: the core
+//!   waits for the handlers as for a pin, and the last one out,
+//!   `Inside::leave`, finishes the close as the last `unpin` does), or the
+//!   send sees CLOSING, takes nothing (no pin, no receive NBL) and
+//!   completes at once with NDIS_STATUS_VC_NOT_ACTIVATED, its completion
+//!   the only NDIS call it makes before it leaves. Either way no VC is
+//!   deactivated, deleted or freed under a send covmini has started on,
+//!   and the refusal paths (paused, closing, no route) write counters and
+//!   complete on a context that lives. A VC's OID requests
+//!   (MiniportCoOidRequest, ProtocolCoOidRequest) and QoS changes
+//!   (ProtocolCmModifyCallQoS) take the same first step.
+//! * **The window.** No driver can count a call before its handler's
+//!   first instruction: between NDIS's call and that instruction the
+//!   handler holds nothing. That window is NDIS's. NdisMCmDeactivateVc
+//!   "notifies NDIS that there will be no further transfers on a
+//!   particular active VC", and "When NdisMCmDeleteVc returns control, the
+//!   NdisVcHandle is no longer valid. The MCM driver can release the
+//!   resources it allocated to maintain state about the deleted VC"
+//!   (Microsoft Learn, NdisMCmDeactivateVc and NdisMCmDeleteVc): a call NDIS
+//!   has made with the context but the driver cannot have seen would make
+//!   that permission unsound, so NDIS does not have one in flight when the
+//!   deletion returns. The drain rule ("Before it deactivates a VC, the
+//!   miniport driver must complete any pending transfers on the VC",
+//!   NdisMCoDeactivateVcComplete) is about the sends the miniport has,
+//!   which is why a send that sees CLOSING completes before it does
+//!   anything else. ndis-emu dispatches a send and enters its handler in
+//!   one step (so a send it has recorded is always one inside the handler),
+//!   and has no DDI boundary inside the window, so its deterministic
+//!   interleavings cannot stop there; its threaded mode can, for the few
+//!   instructions between its trace of the entry and the handler's first.
 //!
 //! * **Pause.** Every send NBL is admitted through the adapter's data-path
 //!   gate ([`crate::adapter::Lifecycle`]) and counted until it is

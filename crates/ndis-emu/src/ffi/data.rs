@@ -9,7 +9,7 @@
 
 use ndis_sys::*;
 
-use super::calls::{enter, leave};
+use super::calls::{enter, enter_locked, leave};
 use crate::condis::ClientAction;
 use crate::condis::rules as r;
 use crate::nbl::{self, NblOwner, NblState};
@@ -31,6 +31,14 @@ pub(crate) fn send(vc: usize, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
 /// NetBufferListCancelId slot).
 pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize>) -> Result<(), NDIS_STATUS> {
     const CALL: &str = "NdisCoSendNetBufferLists";
+    const HANDLER: &str = "MiniportCoSendNetBufferLists";
+    // The send is the driver's from the instant its handler is entered, and
+    // not before: the VC is looked up, the NBLs recorded as outstanding on
+    // it and the handler's entry traced in one critical section, so another
+    // CPU's NdisMCmDeactivateVc (its drain check) or deletion sees either
+    // no send or a send inside the handler, never one NDIS has recorded but
+    // not yet handed over (which no driver could know of).
+    let caller = world::cpu(HANDLER, |c| c.irql);
     let (handler, ctx, head, members) = world::with(CALL, |w| -> Result<_, NDIS_STATUS> {
         let rec = w.condis.vcs.get(&vc).ok_or(NDIS_STATUS_FAILURE)?;
         let ctx = rec.cm_context;
@@ -58,13 +66,14 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
             v.sends_out.extend(members.iter().copied());
         }
         crate::pause::sending(w, &members);
+        enter_locked(
+            w,
+            HANDLER,
+            DISPATCH_LEVEL,
+            format!("VC {vc:#x}, {} NBL(s)", payloads.len()),
+        );
         Ok((handler, ctx, head, members))
     })?;
-    let caller = enter(
-        "MiniportCoSendNetBufferLists",
-        DISPATCH_LEVEL,
-        format!("VC {vc:#x}, {} NBL(s)", payloads.len()),
-    );
     // SAFETY: the registered handler with the VC's MiniportVcContext and a
     // chain the emulator built and keeps alive until the driver completes it.
     unsafe {
