@@ -76,11 +76,13 @@
 //!   miniport driver must complete any pending transfers on the VC",
 //!   NdisMCoDeactivateVcComplete) is about the sends the miniport has,
 //!   which is why a send that sees CLOSING completes before it does
-//!   anything else. ndis-emu dispatches a send and enters its handler in
-//!   one step (so a send it has recorded is always one inside the handler),
-//!   and has no DDI boundary inside the window, so its deterministic
-//!   interleavings cannot stop there; its threaded mode can, for the few
-//!   instructions between its trace of the entry and the handler's first.
+//!   anything else. ndis-emu models that window as NDIS's: it dispatches a
+//!   send and enters its handler in one step, and until the handler has
+//!   come back from a DDI call and made another it neither counts the send
+//!   against a deactivation on another CPU nor lets the VC be deleted under
+//!   it (ndis-emu's `ffi/data.rs`, "NDIS's window"). covmini counts itself
+//!   before its first DDI call; a send that sees CLOSING makes its
+//!   completion the only one before it leaves.
 //!
 //! * **Pause.** Every send NBL is admitted through the adapter's data-path
 //!   gate ([`crate::adapter::Lifecycle`]) and counted until it is

@@ -582,6 +582,7 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
 /// NdisCoDeleteVc by the client that created the VC.
 pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisCoDeleteVc";
+    super::data::wait_for_ndis_window(CALL, vc);
     let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
         let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
         if rec.creator != Creator::Client {
@@ -1454,6 +1455,7 @@ ddi_fn! {
     pub unsafe fn NdisMCmDeleteVc(vc: NDIS_HANDLE) -> NDIS_STATUS {
         const CALL: &str = "NdisMCmDeleteVc";
         let h = vc as usize;
+        super::data::wait_for_ndis_window(CALL, h);
         world::with(CALL, |w| {
             w.event("=>", CALL, format!("{h:#x}"));
             w.check_irql(CALL, DISPATCH_LEVEL);
