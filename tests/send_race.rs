@@ -414,3 +414,42 @@ fn a_close_chain_races_a_send_at_every_boundary() {
         (down(emu), out.crossed, out.fired_at, problems)
     });
 }
+
+/// The same race on real threads (`Emulator::threaded`), many rounds: Bob
+/// sends on his VC on one CPU while Alice hangs up on another, with no
+/// point chosen, so the machine picks the interleavings (including the
+/// stretch between the send handler's entry and its first instruction,
+/// which no DDI boundary marks). Every round must leave a clean report.
+#[test]
+fn sends_racing_the_peers_close_on_two_cpus_break_nothing() {
+    let rounds = if std::env::var_os("COVMINI_UNDER_VALGRIND").is_some() {
+        5
+    } else {
+        40
+    };
+    for round in 0..rounds {
+        let mut emu = Emulator::threaded(round, 1);
+        emu.load(common::driver::driver_entry()).expect("DriverEntry");
+        emu.add_adapter().expect("adapter");
+        let (p, bob_vc) = connected(&mut emu);
+        let go = std::sync::Barrier::new(2);
+        let out = emu.concurrently(2, |i, emu| {
+            go.wait();
+            if i == 0 {
+                let sent = (0..8).filter(|_| emu.send(bob_vc, &[b"x"]).is_ok()).count();
+                (sent, NDIS_STATUS_SUCCESS)
+            } else {
+                std::thread::yield_now();
+                (0, emu.close_call(p.vc, &[]))
+            }
+        });
+        emu.pump();
+        let problems: Vec<String> = sends_completed_once(&emu, p.bob, out[0].0, "threaded")
+            .into_iter()
+            .chain(close_done(&emu, p.alice, out[1].1, "threaded"))
+            .collect();
+        let report = down(emu);
+        assert!(report.is_clean(), "round {round}:\n{report}");
+        assert!(problems.is_empty(), "round {round}: {problems:?}");
+    }
+}

@@ -34,9 +34,11 @@
 //! the turn from the point until it returns, unless it would wait for the
 //! victim:
 //!
-//! * it spins on a spin lock the stopped victim holds: the victim gets the
-//!   turn back and runs to its next DDI boundary (a release is one), where
-//!   the injected script gets the turn again and retries, and so on;
+//! * it spins on a spin lock the stopped victim holds, or its
+//!   NdisMCmDeleteVc / NdisCoDeleteVc waits for the victim's send handler
+//!   to leave NDIS's window (`ffi/data.rs`): the victim gets the turn back
+//!   and runs to its next DDI boundary (a release is one), where the
+//!   injected script gets the turn again and retries, and so on;
 //! * it blocks in NdisWaitEvent in the threaded mode: the turns end, and
 //!   both run freely from there (the event may be the victim's to set).
 //!
@@ -272,10 +274,11 @@ pub(crate) fn boundary(ddi: &'static str) {
     wait_turn(g, me);
 }
 
-/// The spin-lock hook: the calling CPU found the lock held by `owner`. If
-/// it holds the turn and `owner` is the other script's CPU (stopped), the
-/// turn goes to `owner` until it comes back; otherwise nothing happens (the
-/// caller spins, as on Windows).
+/// The hook of a CPU that waits for `owner` (a spin lock `owner` holds, a
+/// deletion waiting for `owner`'s send handler). If the caller holds the
+/// turn and `owner` is the other script's CPU (stopped), the turn goes to
+/// `owner` until it comes back; otherwise nothing happens (the caller
+/// spins, as on Windows).
 pub(crate) fn spinning(owner: CpuId) {
     if !ARMED.load(Ordering::Acquire) {
         return;
