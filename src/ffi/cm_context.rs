@@ -544,6 +544,10 @@ impl VcContext {
 /// given back with [`Self::leave`] or [`Self::leave_locked`]; after that
 /// the handler touches the context no more (a close that waited for it may
 /// free it).
+///
+/// INVARIANT: from [`VcContext::enter`] until [`Self::leave`] or
+/// [`Self::leave_locked`] (which consume it), this handler is counted in
+/// `vc`'s handshake word, exactly once.
 #[must_use = "a handler inside a VC context must leave it, or its close never finishes"]
 pub(crate) struct Inside<'a> {
     vc: &'a VcContext,

@@ -172,6 +172,11 @@ enum Phase {
 }
 
 /// One interleaving in progress.
+///
+/// INVARIANT: in [`Phase::Turns`] only the script on CPU `turn` runs (the
+/// other waits in [`wait_turn`], at a DDI boundary or a wait hook, or has
+/// not started or is done); the injected script runs at all only from the
+/// point on, never in [`Phase::Armed`] or [`Phase::Cancelled`].
 struct Run {
     at: At,
     victim: CpuId,
