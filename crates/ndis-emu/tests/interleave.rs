@@ -305,3 +305,22 @@ fn every_exported_ddi_is_a_boundary() {
         );
     }
 }
+
+#[test]
+fn an_interleaving_runs_from_a_script_of_concurrently_too() {
+    // The victim is whichever CPU calls interleave: here a client script's.
+    let mut emu = Emulator::threaded(0, 1);
+    take_log();
+    let out = emu.concurrently(1, |_, emu| {
+        let cpu = emu.current_cpu();
+        let r = emu.interleave(At::boundary(1), victim, injected);
+        (cpu, r.injected, r.fired_at)
+    });
+    let log = take_log();
+    let report = emu.finish();
+    assert!(report.is_clean(), "{report}");
+    let (cpu, injected, fired) = out[0];
+    assert_ne!(cpu, 0, "a script's CPU");
+    assert_eq!((injected, fired), (Some("injected"), Some(0)));
+    assert_eq!(log, ["v: before", "i: start", "i: holds L", "v: holds L", "v: after"]);
+}
