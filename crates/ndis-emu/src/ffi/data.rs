@@ -112,7 +112,7 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
         );
         Ok((handler, ctx, head, members))
     })?;
-    IN_SEND.with(|n| n.set(n.get() + 1));
+    UNTAKEN.with(|n| n.set(n.get() + 1));
     // SAFETY: the registered handler with the VC's MiniportVcContext and a
     // chain the emulator built and keeps alive until the driver completes it.
     unsafe {
@@ -123,7 +123,6 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
         )
     };
     leave("MiniportCoSendNetBufferLists", caller, String::new());
-    IN_SEND.with(|n| n.set(n.get().saturating_sub(1)));
     world::with(CALL, |w| {
         send_returned(w, vc);
         crate::pause::sent(w, &members);
@@ -152,15 +151,27 @@ impl InHandler {
 }
 
 thread_local! {
-    /// Send handler calls in flight on this thread's CPU: the DDI prologue
-    /// looks at the world only when there is one.
-    static IN_SEND: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+    /// Send handler calls in flight on this thread's CPU that the driver
+    /// has not taken yet: the DDI prologue looks at the world only while
+    /// there is one (at most twice per call).
+    static UNTAKEN: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+/// The calling CPU's untaken calls, counted again from the world.
+fn recount_untaken(w: &World, me: world::CpuId) {
+    let n = w
+        .condis
+        .in_handler
+        .get(&me)
+        .map_or(0, |calls| calls.iter().filter(|c| !c.taken()).count());
+    UNTAKEN.with(|u| u.set(u32::try_from(n).unwrap_or(u32::MAX)));
 }
 
 /// The DDI prologue's part (`ffi::ddi_fn!`): the calling CPU makes a DDI
-/// call inside whatever send handler calls it has in flight.
+/// call inside whatever send handler calls it has in flight and has not
+/// taken yet.
 pub(crate) fn ddi_called() {
-    if IN_SEND.with(core::cell::Cell::get) == 0 {
+    if UNTAKEN.with(core::cell::Cell::get) == 0 {
         return;
     }
     let me = world::cpu_id();
@@ -168,6 +179,7 @@ pub(crate) fn ddi_called() {
         for call in w.condis.in_handler.get_mut(&me).into_iter().flatten() {
             call.boundaries = call.boundaries.saturating_add(1);
         }
+        recount_untaken(w, me);
     });
 }
 
@@ -186,6 +198,7 @@ fn send_returned(w: &mut World, vc: usize) {
     if calls.is_empty() {
         w.condis.in_handler.remove(&me);
     }
+    recount_untaken(w, me);
     let Some(v) = w.condis.vcs.get(&vc) else { return };
     let held = call.nbls.iter().filter(|m| v.sends_out.contains(m)).count();
     if !v.active && held > 0 {
