@@ -1072,7 +1072,17 @@ ndis_fn! {
                 perform(adapter, fx);
             }
         }
-        match on_vc(vc, |cm| cm.close_call(vc.id())) {
+        // The handshake with the handlers inside (`super::data`): mark the
+        // close, and let it wait for those already in.
+        let closed = on_vc(vc, |cm| {
+            let (was, inside) = vc.begin_close(cm);
+            let r = cm.close_call_with_handlers(vc.id(), inside);
+            if r.is_err() {
+                vc.restore_closing(was);
+            }
+            r
+        });
+        match closed {
             Ok(f) => {
                 let status = finish(adapter, f);
                 if status == NDIS_STATUS_SUCCESS {
@@ -1473,9 +1483,20 @@ ndis_fn! {
             trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, e);
             return e.status();
         }
+        // First act on the VC's context, as a send's (`super::data`, "The
+        // handshake"): a close waits for this change until the core pins
+        // the VC, or this change saw the close begin (a VC with no active
+        // call: FAILURE).
+        let (inside, closing) = vc.enter();
+        if closing {
+            inside.leave();
+            return NDIS_STATUS_FAILURE;
+        }
         let adapter = vc.adapter();
         let _running = adapter.running();
-        let peer = match on_vc(vc, |cm| cm.modify_qos_begin(vc.id())) {
+        let peer = on_vc(vc, |cm| cm.modify_qos_begin(vc.id()));
+        inside.leave();
+        let peer = match peer {
             Ok(p) => p,
             Err(r) => {
                 trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, r);

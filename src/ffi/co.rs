@@ -79,8 +79,8 @@ ndis_fn! {
             trace!(ERROR, "MiniportCoOidRequest: not an adapter context: {:p}", ctx);
             return NDIS_STATUS_INVALID_PARAMETER;
         };
-        let info = adapter.info();
         if vc.is_null() {
+            let info = adapter.info();
             // SAFETY: NDIS's request for this handler (or NULL, refused inside).
             let (status, effect) = unsafe { oid::answer(request, Scope::Adapter, &info) };
             if let Some(SetEffect::ProtocolOptions(options)) = effect {
@@ -93,29 +93,51 @@ ndis_fn! {
             trace!(ERROR, "MiniportCoOidRequest: not a VC context: {:p}", vc);
             return NDIS_STATUS_INVALID_PARAMETER;
         };
-        let snapshot = {
-            let cm = adapter.cm();
-            cm.vc_is(vc.id(), vc.token()).then(|| VcInfo {
-                stats: vc.counters().snapshot(),
-                link_info: vc.link_info(&cm).unwrap_or(info.default_link_info()),
-                ..VcInfo::new(&info)
-            })
-        };
-        let Some(snapshot) = snapshot else {
+        // First act on the VC's context, as a send's (`super::data`, "The
+        // handshake"): a close waits for this request, or this request saw
+        // the close begin and touches the VC no more (a VC being closed
+        // answers no OID, as a VC that is gone).
+        let (inside, closing) = vc.enter();
+        if closing {
+            inside.leave();
             return NDIS_STATUS_INVALID_PARAMETER;
-        };
-        // SAFETY: as above.
-        let (status, effect) = unsafe { oid::answer(request, Scope::Vc(&snapshot), &info) };
-        match effect {
-            Some(SetEffect::WanLinkInfo(link)) => {
-                let cm = adapter.cm();
-                if cm.vc_is(vc.id(), vc.token()) {
-                    vc.set_link_info(&cm, link);
-                }
-            }
-            Some(SetEffect::ProtocolOptions(options)) => adapter.set_protocol_options(options),
-            None => {}
         }
+        // SAFETY: NDIS's request for this handler (or NULL).
+        let status = unsafe { vc_request(adapter, vc, request) };
+        inside.leave();
         status
     }
+}
+
+/// MiniportCoOidRequest for `vc`, while it is inside the VC's context.
+///
+/// # Safety
+/// `request` is NDIS's request for this handler (or NULL).
+unsafe fn vc_request(adapter: &AdapterContext, vc: &VcContext, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
+    let info = adapter.info();
+    let snapshot = {
+        let cm = adapter.cm();
+        cm.vc_is(vc.id(), vc.token()).then(|| VcInfo {
+            stats: vc.counters().snapshot(),
+            link_info: vc.link_info(&cm).unwrap_or(info.default_link_info()),
+            ..VcInfo::new(&info)
+        })
+    };
+    let Some(snapshot) = snapshot else {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: NDIS's request for this handler (or NULL, refused inside), as
+    // the caller promises.
+    let (status, effect) = unsafe { oid::answer(request, Scope::Vc(&snapshot), &info) };
+    match effect {
+        Some(SetEffect::WanLinkInfo(link)) => {
+            let cm = adapter.cm();
+            if cm.vc_is(vc.id(), vc.token()) {
+                vc.set_link_info(&cm, link);
+            }
+        }
+        Some(SetEffect::ProtocolOptions(options)) => adapter.set_protocol_options(options),
+        None => {}
+    }
+    status
 }

@@ -40,7 +40,49 @@
 //!   out pins the target in the call manager ([`crate::call_manager`]'s
 //!   `route`/`unpin`); a close pends until its VC has no pin, so no VC is
 //!   deactivated with a send held or a receive unreturned (contract §3.3),
-//!   and a VC named by an NBL in flight is never freed.
+//!   and a VC named by an NBL in flight is never freed. A send that is
+//!   inside the handler but holds no pin yet (it has not reached the call
+//!   manager) holds its VC through the handshake below.
+//! * **The handshake.** NDIS may call MiniportCoSendNetBufferLists on one
+//!   CPU while the VC's close runs on another (the peer hung up, the
+//!   client closes). The send's first act, before any lock or NDIS call,
+//!   is to count itself in the VC context's handshake word
+//!   (`VcContext::enter`); ProtocolCmCloseCall, under the adapter lock,
+//!   raises the word's CLOSING bit and reads the count in the same
+//!   read-modify-write (`VcContext::begin_close`). The two are atomic
+//!   operations on one word, so one comes first: either the close sees the
+//!   send and pends (`CallManager::close_call_with_handlers`: the core
+//!   waits for the handlers as for a pin, and the last one out,
+//!   `Inside::leave`, finishes the close as the last `unpin` does), or the
+//!   send sees CLOSING, takes nothing (no pin, no receive NBL) and
+//!   completes at once with NDIS_STATUS_VC_NOT_ACTIVATED, its completion
+//!   the only NDIS call it makes before it leaves. Either way no VC is
+//!   deactivated, deleted or freed under a send covmini has started on,
+//!   and the refusal paths (paused, closing, no route) write counters and
+//!   complete on a context that lives. A VC's OID requests
+//!   (MiniportCoOidRequest, ProtocolCoOidRequest) and QoS changes
+//!   (ProtocolCmModifyCallQoS) take the same first step.
+//! * **The window.** No driver can count a call before its handler's
+//!   first instruction: between NDIS's call and that instruction the
+//!   handler holds nothing. That window is NDIS's. NdisMCmDeactivateVc
+//!   "notifies NDIS that there will be no further transfers on a
+//!   particular active VC", and "When NdisMCmDeleteVc returns control, the
+//!   NdisVcHandle is no longer valid. The MCM driver can release the
+//!   resources it allocated to maintain state about the deleted VC"
+//!   (Microsoft Learn, NdisMCmDeactivateVc and NdisMCmDeleteVc): a call NDIS
+//!   has made with the context but the driver cannot have seen would make
+//!   that permission unsound, so NDIS does not have one in flight when the
+//!   deletion returns. The drain rule ("Before it deactivates a VC, the
+//!   miniport driver must complete any pending transfers on the VC",
+//!   NdisMCoDeactivateVcComplete) is about the sends the miniport has,
+//!   which is why a send that sees CLOSING completes before it does
+//!   anything else. ndis-emu models that window as NDIS's: it dispatches a
+//!   send and enters its handler in one step, and until the handler has
+//!   come back from a DDI call and made another it neither counts the send
+//!   against a deactivation on another CPU nor lets the VC be deleted under
+//!   it (ndis-emu's `ffi/data.rs`, "NDIS's window"). covmini counts itself
+//!   before its first DDI call; a send that sees CLOSING makes its
+//!   completion the only one before it leaves.
 //!
 //! * **Pause.** Every send NBL is admitted through the adapter's data-path
 //!   gate ([`crate::adapter::Lifecycle`]) and counted until it is
@@ -412,6 +454,10 @@ impl Done {
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: ULONG) {
+    // First act, before any lock or NDIS call: the handshake with the close
+    // (module docs). From here until `inside` leaves, `vc` lives and its VC
+    // is not deactivated under this send.
+    let (inside, closing) = vc.enter();
     let adapter = vc.adapter();
     let at_dispatch = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
     let complete_flags = if at_dispatch {
@@ -434,6 +480,21 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // SAFETY: as above.
         nbl = unsafe { (*nbl).Next };
     }
+    if closing {
+        // The VC is closing (contract §3.3 [I]: VC_NOT_ACTIVATED). A close
+        // that began before this handler entered may not have waited for
+        // it: nothing is taken, and the completion is the only NDIS call
+        // made before leaving (module docs, "The window").
+        // SAFETY: NDIS's chain, ours until this completion.
+        unsafe { set_status(nbls, NDIS_STATUS_VC_NOT_ACTIVATED) };
+        vc.counters().failed(u64::from(sends));
+        adapter.counters().failed(u64::from(sends));
+        // SAFETY: the chain as NDIS gave it, completed once on its VC, whose
+        // handle lives while this handler is inside (VcContext's INVARIANT).
+        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+        inside.leave();
+        return;
+    }
     if let Err(state) = adapter.admit_sends(sends) {
         // Pausing or paused: "Rejects all new send requests ... It should set
         // the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED"
@@ -445,6 +506,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         adapter.counters().failed(u64::from(sends));
         // SAFETY: the chain as NDIS gave it, completed once on its VC.
         unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+        inside.leave();
         return;
     }
     let route = {
@@ -469,10 +531,15 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
             };
             // SAFETY: NDIS's chain, ours until this completion.
             unsafe { set_status(nbls, status) };
+            // The context lives and the VC is not deactivated (let alone
+            // deleted) while this handler is inside, though the core may
+            // have let the VC go closing.
             vc.counters().failed(u64::from(sends));
             adapter.counters().failed(u64::from(sends));
-            // SAFETY: the chain as NDIS gave it, completed once on its VC.
+            // SAFETY: the chain as NDIS gave it, completed once on its VC,
+            // whose handle is valid while this handler is inside.
             unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+            inside.leave();
             adapter.release_sends(sends);
             return;
         }
@@ -564,6 +631,8 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         for ((target, _), back) in route.targets().zip(receives_back) {
             fx.extend(cm.unpin(target, back));
         }
+        // Last use of `vc`: the effects may delete it.
+        fx.extend(inside.leave_locked(&mut cm));
         fx
     };
     perform(adapter, fx);

@@ -110,11 +110,25 @@ pub(super) unsafe fn cm_request(
     // HaltEx does not free the adapter while this request reads it (a
     // client's close of its AF may complete halt's wait on another CPU).
     let _running = adapter.running();
+    // First act on the VC's context, as a send's (`super::data`, "The
+    // handshake"): a VC whose close has begun is as one that is gone.
+    let inside = match vc.map(VcContext::enter) {
+        Some((inside, true)) => {
+            inside.leave();
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        Some((inside, false)) => Some(inside),
+        None => None,
+    };
     let snapshot = {
         let cm = adapter.cm();
         let live = cm.af_is(af.id(), af.token()) && vc.is_none_or(|v| cm.vc_is(v.id(), v.token()));
         live.then(|| CmInfo::new(cm.sap_addresses()))
     };
+    // The VC is not read again.
+    if let Some(inside) = inside {
+        inside.leave();
+    }
     let Some(info) = snapshot else {
         trace!(
             ERROR,

@@ -456,6 +456,9 @@ pub struct Condis {
     pub offered: BTreeMap<usize, usize>,
     /// OID requests handed to the driver, by request address.
     pub oids: BTreeMap<usize, OidRec>,
+    /// Send handler calls NDIS has made and the driver has not returned
+    /// from, per CPU (innermost last): `crate::ffi::data`, "NDIS's window".
+    pub in_handler: BTreeMap<u32, Vec<crate::ffi::data::InHandler>>,
 }
 
 impl Condis {

@@ -48,7 +48,7 @@ crate::define_rules! { CONDIS:
     DATA_RECEIVE_VALID, "data.receive-valid", false, "§2.2, §3.3, §8.9", "data_receive_valid_fires_on_a_foreign_source_handle",
         "NdisMCoIndicateReceiveNetBufferLists indicates, on an active VC, the driver's own NBLs, each with SourceHandle = the NdisVcHandle, NumberOfNetBufferLists counting them.";
     DATA_DRAIN_BEFORE_DEACTIVATE, "data.drain-before-deactivate", false, "§3.3 [D]", "data_drain_before_deactivate_fires_with_a_send_held",
-        "Before NdisMCmDeactivateVc, every send on the VC is completed and every indicated receive returned.";
+        "Before NdisMCmDeactivateVc, every send the driver has on the VC is completed and every indicated receive returned; a send handler does not return holding a send on a VC that is not active. A send whose handler runs on another CPU and has not yet come back from a DDI call is still NDIS's (ffi/data.rs, \"NDIS's window\").";
     HALT_AFS_CLOSED, "halt.afs-closed", false, "§1.4, §8.10", "halt_afs_closed_fires_when_halt_forgets_notify_close",
         "Every AF clients opened is closed before MiniportHaltEx returns (the MCM calls NdisMCmNotifyCloseAddressFamily for each one still open).";
 }

@@ -12,7 +12,7 @@
 use ndis_sys::*;
 
 use crate::rules;
-use crate::world::{self, Frame};
+use crate::world::{self, Frame, World};
 
 pub(crate) fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
     let caller = world::cpu(name, |c| {
@@ -26,6 +26,21 @@ pub(crate) fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
     });
     world::with(name, |w| w.event("->", name, detail));
     caller
+}
+
+/// [`enter`] inside a critical section the caller already holds on the
+/// world (`w`), so what the caller records there and the handler's entry
+/// are one step for every other CPU. The caller read the CPU's IRQL (its
+/// own caller's) before.
+pub(crate) fn enter_locked(w: &mut World, name: &'static str, irql: KIRQL, detail: String) {
+    world::cpu(name, |c| {
+        c.irql = irql;
+        c.frames.push(Frame {
+            handler: name,
+            irql_at_entry: irql,
+        });
+    });
+    w.event("->", name, detail);
 }
 
 pub(crate) fn leave(name: &'static str, caller_irql: KIRQL, detail: String) {

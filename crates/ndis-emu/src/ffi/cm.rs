@@ -609,6 +609,7 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
 /// NdisCoDeleteVc by the client that created the VC.
 pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisCoDeleteVc";
+    super::data::wait_for_ndis_window(CALL, vc);
     let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
         let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
         if rec.creator != Creator::Client {
@@ -1274,7 +1275,7 @@ pub(crate) fn unbind_clients_at_halt_wait(w: &mut World) {
 
 // --- The MCM's DDIs ------------------------------------------------------------
 
-ndis_fn! {
+ddi_fn! {
     /// NdisCmOpenAddressFamilyComplete (NdisMCmOpenAddressFamilyComplete).
     #[unsafe(no_mangle)]
     pub unsafe fn NdisCmOpenAddressFamilyComplete(status: NDIS_STATUS, af: NDIS_HANDLE, ctx: NDIS_HANDLE) {
@@ -1330,7 +1331,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisCoOidRequestComplete (NdisMCmOidRequestComplete): completes a
     /// request ProtocolCoOidRequest pended.
     #[unsafe(no_mangle)]
@@ -1556,6 +1557,7 @@ ndis_fn! {
     pub unsafe fn NdisMCmDeleteVc(vc: NDIS_HANDLE) -> NDIS_STATUS {
         const CALL: &str = "NdisMCmDeleteVc";
         let h = vc as usize;
+        super::data::wait_for_ndis_window(CALL, h);
         world::with(CALL, |w| {
             w.event("=>", CALL, format!("{h:#x}"));
             w.check_irql(CALL, DISPATCH_LEVEL);

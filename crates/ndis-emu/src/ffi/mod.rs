@@ -10,6 +10,26 @@
 //! is read at the offsets the contract allows, no further.
 #![allow(unsafe_code)]
 
+/// Defines DDIs the driver imports: as `ndis_fn!`, with the DDI prologue
+/// as each one's first act: the count of DDI calls inside a send handler
+/// (`data::ddi_called`, "NDIS's window") and the interleaving hook
+/// (`crate::interleave::boundary`), so every DDI call is a point where a
+/// test can stop the calling CPU before the DDI does anything. Every `#[unsafe(no_mangle)]` function of this module
+/// is defined with it (a test reads the sources to keep it so).
+macro_rules! ddi_fn {
+    ($($(#[$m:meta])* pub unsafe fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block)*) => {
+        ndis_fn! {
+            $(
+                $(#[$m])* pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
+                    crate::ffi::data::ddi_called();
+                    crate::interleave::boundary(stringify!($name));
+                    $body
+                }
+            )*
+        }
+    };
+}
+
 pub(crate) mod calls;
 pub(crate) mod cm;
 pub(crate) mod data;

@@ -1,0 +1,455 @@
+//! Operations on a VC racing a close (issue #10, defect 2), found by
+//! stopping one CPU at a DDI boundary and running the other operation to
+//! completion there (`ndis_emu::interleave`), rather than by hoping threads
+//! collide: the same interleaving every run, in the deterministic mode.
+//!
+//! The defect as filed: Alice calls Bob; Bob sends on his (covmini-created)
+//! VC; stopped inside MiniportCoSendNetBufferLists, before the send reaches
+//! the call manager, Alice hangs up on another CPU, Bob's client closes,
+//! and covmini deactivated, deleted and freed Bob's VC under the send.
+//!
+//! The sweeps then stop the operation at *every* DDI boundary it crosses,
+//! one fresh adapter per boundary, and run the close there: a send on
+//! either end of a point-to-point call, an echo send (its own client
+//! closes), a multipoint root's send (a leaf hangs up; the root closes), a
+//! receive's return (MiniportReturnNetBufferLists), a per-VC OID through
+//! the miniport and through the call manager, and a QoS change. What each
+//! proves: no contract violation (no VC deactivated with a send it holds,
+//! no freed context or dead handle touched), nothing leaked at halt, every
+//! send completed exactly once with SUCCESS or NDIS_STATUS_VC_NOT_ACTIVATED,
+//! and every close completed. They run against the host build or, with
+//! `COVMINI_SYS`, the kernel image (see `common::driver`); under valgrind
+//! (`COVMINI_UNDER_VALGRIND`) every seventh boundary.
+
+mod common;
+
+use common::scenario::{Pair, assert_clean, call_to, pair};
+
+use covmini::call_manager::{ECHO_ADDRESS, SAP_TYPE_ADDRESS};
+use covmini::config;
+use ndis_emu::interleave::At;
+use ndis_emu::{Answer, Client, Emulator, Report, Vc};
+use ndis_sys::*;
+
+fn up() -> Emulator {
+    let mut emu = Emulator::new();
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    emu
+}
+
+/// Runs the clients' answers, halts (which tears down what is left) and
+/// unloads.
+fn down(mut emu: Emulator) -> Report {
+    emu.pump();
+    emu.halt_adapter().expect("halt");
+    emu.unload().expect("unload");
+    emu.finish()
+}
+
+/// Alice calls Bob (who accepts at once); returns the pair and Bob's VC.
+fn connected(emu: &mut Emulator) -> (Pair, Vc) {
+    let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+    assert_eq!(emu.make_call(p.vc, &call_to(b"bob")), NDIS_STATUS_SUCCESS);
+    let offered = emu.offered_vcs(p.bob);
+    assert_eq!(offered.len(), 1);
+    (p, offered[0])
+}
+
+/// Every send `client` made was completed once, with SUCCESS or, on a VC
+/// whose call went, NDIS_STATUS_VC_NOT_ACTIVATED; the problem otherwise.
+fn sends_completed_once(emu: &Emulator, client: Client, sent: usize, case: &str) -> Option<String> {
+    let results = emu.send_results(client);
+    let ok = results.len() == sent
+        && results
+            .iter()
+            .all(|s| *s == NDIS_STATUS_SUCCESS || *s == NDIS_STATUS_VC_NOT_ACTIVATED);
+    (!ok).then(|| format!("{case}: {sent} send(s), each completed once: {results:x?}"))
+}
+
+/// A close the client made completed (at once, or later with
+/// ProtocolClCloseCallComplete); the problem otherwise.
+fn close_done(emu: &Emulator, client: Client, status: NDIS_STATUS, case: &str) -> Option<String> {
+    let ok = status == NDIS_STATUS_SUCCESS
+        || (status == NDIS_STATUS_PENDING && emu.inbox(client).iter().any(|l| l.starts_with("CloseCallComplete")));
+    (!ok).then(|| format!("{case}: the close ({status:#x}) completed: {:?}", emu.inbox(client)))
+}
+
+/// What one run of a sweep returns: its report, the boundaries the victim
+/// crossed, where the point was, and what the scenario found wrong besides
+/// the report.
+type Run = (Report, Vec<ndis_emu::interleave::Crossing>, Option<usize>, Vec<String>);
+
+/// The boundaries to stop at, out of `n`: all of them, or under valgrind
+/// (about 30 times slower) every seventh, and the first.
+fn boundaries(n: usize) -> Vec<usize> {
+    let step = if std::env::var_os("COVMINI_UNDER_VALGRIND").is_some() {
+        7
+    } else {
+        1
+    };
+    (1..=n).filter(|k| (k - 1) % step == 0).collect()
+}
+
+/// One sweep: `run(at)` builds a fresh adapter, runs the victim and the
+/// injected operation with [`Emulator::interleave`] at `at`, tears down and
+/// returns a [`Run`]. It is run once without a point (to count the victim's
+/// boundaries), then at each boundary; every report must be clean (checked
+/// first: it names the broken rule) and the scenario find nothing wrong.
+/// Returns how many boundaries were swept.
+fn sweep(case: &str, mut run: impl FnMut(At) -> Run) -> usize {
+    let (report, crossed, _, problems) = run(At::NEVER);
+    assert_clean(&report);
+    assert!(problems.is_empty(), "{case}: {problems:?}");
+    assert!(!crossed.is_empty(), "{case}: the victim crosses no DDI boundary");
+    let ks = boundaries(crossed.len());
+    eprintln!("{case}: {} boundaries, {} swept", crossed.len(), ks.len());
+    for &k in &ks {
+        let (report, again, fired, problems) = run(At::boundary(k));
+        assert_eq!(
+            fired,
+            Some(k - 1),
+            "{case}: boundary #{k} ({}) not reached: {again:?}",
+            crossed[k - 1]
+        );
+        let at = format!(
+            "the close injected at boundary #{k} of {} ({})",
+            crossed.len(),
+            crossed[k - 1]
+        );
+        assert!(report.is_clean(), "{case}: {at}:\n{report}");
+        assert!(problems.is_empty(), "{case}: {at}: {problems:?}");
+    }
+    ks.len()
+}
+
+/// The defect as filed: Bob's send stopped at the first spin-lock acquire
+/// inside MiniportCoSendNetBufferLists (before it reaches the call
+/// manager), Alice's close run to completion on another CPU there. On the
+/// old code: `data.drain-before-deactivate`, `handle.valid`
+/// (0xdddddddddddddddd) and `lookaside.cached-entry-intact`.
+#[test]
+fn alices_close_while_bobs_send_is_inside_the_send_handler() {
+    let mut emu = up();
+    let (p, bob_vc) = connected(&mut emu);
+    let out = emu.interleave(
+        At::ddi("KeAcquireSpinLockRaiseToDpc").inside("MiniportCoSendNetBufferLists"),
+        |emu| emu.send(bob_vc, &[b"racing the close"]),
+        |emu| emu.close_call(p.vc, &[]),
+    );
+    assert_eq!(out.victim, Ok(()));
+    let closed = out.injected.expect("alice's close ran at the point");
+    emu.pump();
+    let (results, inbox, bob_vc_left) = (emu.send_results(p.bob), emu.inbox(p.alice), emu.vc_state(bob_vc));
+    let deleted = emu.delete_vc(p.vc);
+    // The contract first: what the old code broke.
+    assert_clean(&down(emu));
+    assert_eq!(
+        results,
+        [NDIS_STATUS_VC_NOT_ACTIVATED],
+        "bob's send completed once, refused"
+    );
+    assert!(
+        closed == NDIS_STATUS_SUCCESS || inbox.iter().any(|l| l.starts_with("CloseCallComplete")),
+        "alice's close completed: {closed:#x} {inbox:?}"
+    );
+    assert_eq!(bob_vc_left, None, "covmini deleted Bob's VC after the send");
+    assert_eq!(deleted, NDIS_STATUS_SUCCESS);
+}
+
+/// Bob's send (callee, covmini's VC) at every boundary vs Alice's close.
+#[test]
+fn a_send_on_the_callee_vc_races_the_callers_close_at_every_boundary() {
+    let n = sweep("callee send vs caller close", |at| {
+        let mut emu = up();
+        let (p, bob_vc) = connected(&mut emu);
+        let out = emu.interleave(
+            at,
+            |emu| emu.send(bob_vc, &[b"one", b"two"]).expect("send"),
+            |emu| emu.close_call(p.vc, &[]),
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "callee send vs caller close";
+        problems.extend(sends_completed_once(&emu, p.bob, 2, case));
+        if let Some(s) = out.injected {
+            problems.extend(close_done(&emu, p.alice, s, case));
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+    assert!(n > 3, "{n}");
+}
+
+/// Alice's send (caller, her own VC) at every boundary vs Bob's close.
+#[test]
+fn a_send_on_the_caller_vc_races_the_callees_close_at_every_boundary() {
+    sweep("caller send vs callee close", |at| {
+        let mut emu = up();
+        let (p, bob_vc) = connected(&mut emu);
+        let out = emu.interleave(
+            at,
+            |emu| emu.send(p.vc, &[b"one"]).expect("send"),
+            |emu| emu.close_call(bob_vc, &[]),
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "caller send vs callee close";
+        problems.extend(sends_completed_once(&emu, p.alice, 1, case));
+        if let Some(s) = out.injected {
+            problems.extend(close_done(&emu, p.bob, s, case));
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}
+
+/// An echo send at every boundary vs its own client's close (another CPU).
+#[test]
+fn an_echo_send_races_its_own_close_at_every_boundary() {
+    sweep("echo send vs close", |at| {
+        let emu = up();
+        let c = emu.client("c");
+        let af = emu.open_af(c, config::AF).expect("AF");
+        let vc = emu.create_vc(af).expect("VC");
+        assert_eq!(emu.make_call(vc, &call_to(ECHO_ADDRESS)), NDIS_STATUS_SUCCESS);
+        let out = emu.interleave(
+            at,
+            |emu| emu.send(vc, &[b"ping", b"pong"]).expect("send"),
+            |emu| emu.close_call(vc, &[]),
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "echo send vs close";
+        problems.extend(sends_completed_once(&emu, c, 2, case));
+        if let Some(s) = out.injected {
+            problems.extend(close_done(&emu, c, s, case));
+            assert_eq!(emu.delete_vc(vc), NDIS_STATUS_SUCCESS, "{case}");
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}
+
+/// A root with two leaves (bob, dave) up: (root client, root VC, leaves'
+/// clients, leaves' VCs).
+fn multipoint(emu: &mut Emulator) -> (Client, Vc, [Client; 2], [Vc; 2]) {
+    let root = emu.client("root");
+    let af = emu.open_af(root, config::AF).expect("root's AF");
+    let vc = emu.create_vc(af).expect("root's VC");
+    let mut leaves = Vec::new();
+    for name in ["bob", "dave"] {
+        let c = emu.client(name);
+        emu.set_incoming_answer(c, Answer::Sync, NDIS_STATUS_SUCCESS);
+        let af = emu.open_af(c, config::AF).expect("leaf AF");
+        emu.register_sap(af, SAP_TYPE_ADDRESS, name.as_bytes()).expect("SAP");
+        leaves.push(c);
+    }
+    let (s, _) = emu.make_multipoint_call(vc, &call_to(b"bob"));
+    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    let (s, _) = emu.add_party(vc, &call_to(b"dave"));
+    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    let leaf_vcs = [leaves[0], leaves[1]].map(|c| *emu.offered_vcs(c).last().expect("leaf VC"));
+    (root, vc, [leaves[0], leaves[1]], leaf_vcs)
+}
+
+/// A multipoint root's send at every boundary vs a leaf hanging up.
+#[test]
+fn a_root_send_races_a_leaf_hanging_up_at_every_boundary() {
+    sweep("root send vs leaf close", |at| {
+        let mut emu = up();
+        let (root, vc, leaves, leaf_vcs) = multipoint(&mut emu);
+        let out = emu.interleave(
+            at,
+            |emu| emu.send(vc, &[b"to every leaf"]).expect("send"),
+            |emu| emu.close_call(leaf_vcs[0], &[]),
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "root send vs leaf close";
+        problems.extend(sends_completed_once(&emu, root, 1, case));
+        if let Some(s) = out.injected {
+            problems.extend(close_done(&emu, leaves[0], s, case));
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}
+
+/// A multipoint root's send at every boundary vs the root's own close.
+#[test]
+fn a_root_send_races_the_roots_close_at_every_boundary() {
+    sweep("root send vs root close", |at| {
+        let mut emu = up();
+        let (root, vc, _, _) = multipoint(&mut emu);
+        let out = emu.interleave(
+            at,
+            |emu| emu.send(vc, &[b"to every leaf"]).expect("send"),
+            // NDIS passes the last party's context (the emulator does).
+            |emu| emu.close_call(vc, &[]),
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "root send vs root close";
+        problems.extend(sends_completed_once(&emu, root, 1, case));
+        if let Some(s) = out.injected {
+            problems.extend(close_done(&emu, root, s, case));
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}
+
+/// Bob holds the receives of Alice's send; his return of them
+/// (MiniportReturnNetBufferLists, which completes Alice's send) at every
+/// boundary vs Alice's close.
+#[test]
+fn returning_receives_races_the_senders_close_at_every_boundary() {
+    sweep("receive return vs sender close", |at| {
+        let mut emu = up();
+        let (p, _) = connected(&mut emu);
+        emu.hold_receives(p.bob, true);
+        emu.send(p.vc, &[b"held", b"by bob"]).expect("send");
+        assert_eq!(emu.held_receives(p.bob), 2);
+        emu.hold_receives(p.bob, false);
+        let out = emu.interleave(
+            at,
+            |emu| assert_eq!(emu.return_held(p.bob), 2),
+            |emu| emu.close_call(p.vc, &[]),
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "receive return vs sender close";
+        problems.extend(sends_completed_once(&emu, p.alice, 2, case));
+        if let Some(s) = out.injected {
+            problems.extend(close_done(&emu, p.alice, s, case));
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}
+
+/// A per-VC statistics OID on Bob's VC, through the miniport
+/// (MiniportCoOidRequest) and through the call manager
+/// (ProtocolCoOidRequest), at every boundary vs Alice's close (after which
+/// covmini deletes Bob's VC).
+#[test]
+fn a_vc_oid_races_the_peers_close_at_every_boundary() {
+    for through_cm in [false, true] {
+        let case = if through_cm {
+            "ProtocolCoOidRequest vs close"
+        } else {
+            "MiniportCoOidRequest vs close"
+        };
+        sweep(case, |at| {
+            let mut emu = up();
+            let (p, bob_vc) = connected(&mut emu);
+            let af = through_cm.then_some(p.bob_af);
+            let out = emu.interleave(
+                at,
+                |emu| emu.oid_query(af, Some(bob_vc), OID_GEN_CO_XMIT_PDUS_OK, 8),
+                |emu| emu.close_call(p.vc, &[]),
+            );
+            let mut problems = Vec::new();
+            // Answered at once (covmini never pends an OID), whatever the
+            // answer: statistics, a VC gone, or not a call-manager OID.
+            if let Ok((_, r)) = &out.victim
+                && r.status == NDIS_STATUS_PENDING
+            {
+                problems.push(format!("{case}: pended: {r:?}"));
+            }
+            emu.pump();
+            if let Some(s) = out.injected {
+                problems.extend(close_done(&emu, p.alice, s, case));
+            }
+            (down(emu), out.crossed, out.fired_at, problems)
+        });
+    }
+}
+
+/// Bob's QoS change (ProtocolCmModifyCallQoS) at every boundary vs Alice's
+/// close.
+#[test]
+fn a_qos_change_races_the_peers_close_at_every_boundary() {
+    sweep("QoS change vs close", |at| {
+        let mut emu = up();
+        let (p, bob_vc) = connected(&mut emu);
+        let faster = common::scenario::call_to_at(b"bob", 250_000);
+        let out = emu.interleave(
+            at,
+            |emu| emu.modify_qos(bob_vc, &faster),
+            |emu| emu.close_call(p.vc, &[]),
+        );
+        let case = "QoS change vs close";
+        let mut problems = Vec::new();
+        if out.victim != NDIS_STATUS_SUCCESS && out.victim != NDIS_STATUS_FAILURE {
+            problems.push(format!("{case}: {:#x}", out.victim));
+        }
+        emu.pump();
+        if let Some(s) = out.injected {
+            problems.extend(close_done(&emu, p.alice, s, case));
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}
+
+/// The other way round: Alice's close (the whole chain: Bob's incoming
+/// close, his client's close, covmini deactivating and deleting his VC)
+/// stopped at every boundary, Bob's send run there. A send that finds the
+/// close begun is refused at once with NDIS_STATUS_VC_NOT_ACTIVATED; one on
+/// a VC already deleted never reaches covmini (NDIS fails it).
+#[test]
+fn a_close_chain_races_a_send_at_every_boundary() {
+    sweep("caller close vs callee send", |at| {
+        let mut emu = up();
+        let (p, bob_vc) = connected(&mut emu);
+        let out = emu.interleave(at, |emu| emu.close_call(p.vc, &[]), |emu| emu.send(bob_vc, &[b"late"]));
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "caller close vs callee send";
+        problems.extend(close_done(&emu, p.alice, out.victim, case));
+        match out.injected {
+            Some(Ok(())) => problems.extend(sends_completed_once(&emu, p.bob, 1, case)),
+            Some(Err(s)) if emu.vc_state(bob_vc).is_some() => {
+                problems.push(format!(
+                    "{case}: the send was refused ({s:#x}) on a VC that is still there"
+                ));
+            }
+            _ => {}
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}
+
+/// The same race on real threads (`Emulator::threaded`), many rounds: Bob
+/// sends on his VC on one CPU while Alice hangs up on another, with no
+/// point chosen, so the machine picks the interleavings (including the
+/// stretch between the send handler's entry and its first instruction,
+/// which no DDI boundary marks). Every round must leave a clean report.
+#[test]
+fn sends_racing_the_peers_close_on_two_cpus_break_nothing() {
+    let rounds = if std::env::var_os("COVMINI_UNDER_VALGRIND").is_some() {
+        5
+    } else {
+        40
+    };
+    for round in 0..rounds {
+        let mut emu = Emulator::threaded(round, 1);
+        emu.load(common::driver::driver_entry()).expect("DriverEntry");
+        emu.add_adapter().expect("adapter");
+        let (p, bob_vc) = connected(&mut emu);
+        let go = std::sync::Barrier::new(2);
+        let out = emu.concurrently(2, |i, emu| {
+            go.wait();
+            if i == 0 {
+                let sent = (0..8).filter(|_| emu.send(bob_vc, &[b"x"]).is_ok()).count();
+                (sent, NDIS_STATUS_SUCCESS)
+            } else {
+                std::thread::yield_now();
+                (0, emu.close_call(p.vc, &[]))
+            }
+        });
+        emu.pump();
+        let problems: Vec<String> = sends_completed_once(&emu, p.bob, out[0].0, "threaded")
+            .into_iter()
+            .chain(close_done(&emu, p.alice, out[1].1, "threaded"))
+            .collect();
+        let report = down(emu);
+        assert!(report.is_clean(), "round {round}:\n{report}");
+        assert!(problems.is_empty(), "round {round}: {problems:?}");
+    }
+}
