@@ -418,6 +418,7 @@ impl Emulator {
             calls::halt(halt, ctx, NdisHaltDeviceDisabled);
         }
         crate::ffi::cm::check_afs_closed_at_halt();
+        crate::condis::pended::check_requests_completed_at_halt();
         crate::ffi::cm::drop_client_answers_at_halt();
         world::try_with(|w| crate::sched::owner_done(w, handle, "MiniportHaltEx"));
         world::try_with(|w| {

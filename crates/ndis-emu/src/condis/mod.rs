@@ -12,6 +12,7 @@
 //! What it must not do: call into the driver (that is `ffi`), or hold the
 //! world across such a call.
 
+pub mod pended;
 pub mod rules;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -356,6 +357,15 @@ impl Requests {
     /// Requests still pended (for reports at halt).
     pub fn pending(&self) -> impl Iterator<Item = (ReqKind, usize)> + '_ {
         self.inflight.keys().copied()
+    }
+
+    /// Requests whose handler returned PENDING and that are not completed
+    /// yet (a handler still running is not among them).
+    pub fn pended(&self) -> impl Iterator<Item = (ReqKind, usize)> + '_ {
+        self.inflight
+            .iter()
+            .filter(|(_, phase)| **phase == ReqPhase::Pended)
+            .map(|(key, _)| *key)
     }
 }
 
