@@ -310,7 +310,7 @@ pub const MAPPINGS: &[Mapping] = &[
         "NdisAllocateMemoryWithTagPriority",
         &["memory.tag"],
         "memory_tag_fires_on_a_zero_tag",
-        "Added for this table: the tag must be four printable characters (so never 0). That every block is freed, once, with its tag, is `memory.ledger`.",
+        "The tag must be four printable characters (so never 0). That every block is freed, once, with its tag, is `memory.ledger`.",
     ),
     not_applicable(
         "NdisAllocateNetBuffer",
@@ -377,7 +377,7 @@ pub const MAPPINGS: &[Mapping] = &[
         "DoubleCompleteWorkItem",
         &["cm.complete-only-pended"],
         "complete_only_pended_fires_on_a_cm_oid_completed_twice",
-        "ndis-emu tracks the request, not the context that completes it: a second completion is reported whether it comes from the handler, a work item or a client's call.",
+        "ndis-emu tracks the request, not the context that completes it: a second completion is reported whether it comes from the handler, a work item, a timer callback or another handler.",
     ),
     not_applicable(
         "NdisMNetPnPEventInOIDRequest",
@@ -411,15 +411,15 @@ pub const MAPPINGS: &[Mapping] = &[
         "NdisOidDoubleRequest",
         &["halt.requests-completed"],
         "halt_requests_completed_fires_on_a_cm_oid_never_completed",
-        "Added for this table: an OID (or call-manager) request the driver pended and never completed is reported when MiniportHaltEx returns; before, such a run ended clean. (NDIS never issues a second request of a kind on an object before the first completes: the emulator's request tracker holds that invariant.)",
+        "An OID (or call-manager) request the driver pended and never completed is reported when MiniportHaltEx returns: after that nothing can complete it. (NDIS never issues a second request of a kind on an object before the first completes: the emulator's request tracker holds that invariant.)",
     ),
     not_enforced(
         "NdisTimedDataHang",
-        "ndis-emu sets no deadline on a send: its clock is virtual and advances only with timers. A send never completed is reported when its VC is deactivated (`data.drain-before-deactivate`) or the adapter pauses (`pause.drained`), not after 22 seconds. (The rule names the connectionless path; covmini's sends are MiniportCoSendNetBufferLists.)",
+        "On the path the rule names, covmini's MiniportSendNetBufferLists completes every NBL inside the call (NOT_SUPPORTED), so it cannot hang there. On its CoNDIS path a send completes when the peer returns the zero-copy receive (src/ffi/data.rs), so a client that holds its receives holds the sender's sends as long. ndis-emu sets no deadline on a send (its clock is virtual and advances only with timers); a send never completed is reported when its VC is deactivated (`data.drain-before-deactivate`) or the adapter pauses (`pause.drained`), not after 22 seconds. Driver Verifier's NDIS/WIFI option targets connectionless and WLAN drivers (contract §7).",
     ),
     not_enforced(
         "NdisTimedDataSend",
-        "As NdisTimedDataHang: no 30-second deadline on a send; one never completed is caught by `data.drain-before-deactivate` or `pause.drained`.",
+        "As NdisTimedDataHang: covmini's MiniportSendNetBufferLists completes at once; ndis-emu sets no 30-second deadline on a CoNDIS send, and one never completed is caught by `data.drain-before-deactivate` or `pause.drained`.",
     ),
     not_enforced(
         "NdisTimedOidComplete",
@@ -507,6 +507,23 @@ pub fn table_markdown() -> String {
         c.not_enforced,
         c.not_applicable
     );
+    s.push_str("| rule set | rules | enforced | applies, not enforced | does not apply |\n|---|---|---|---|---|\n");
+    let mut sets: Vec<&str> = Vec::new();
+    for r in &rules {
+        if !sets.contains(&r.set) {
+            sets.push(r.set);
+        }
+    }
+    for set in sets {
+        let of_set: Vec<MsRule> = rules.iter().copied().filter(|r| r.set == set).collect();
+        let k = counts(&of_set);
+        let _ = writeln!(
+            s,
+            "| {set} | {} | {} | {} | {} |",
+            k.total, k.enforced, k.not_enforced, k.not_applicable
+        );
+    }
+    s.push('\n');
     s.push_str("| Microsoft rule | set | what it asks (our summary) | status | ndis-emu rules | proving test | how, or why not |\n");
     s.push_str("|---|---|---|---|---|---|---|\n");
     for r in &rules {
