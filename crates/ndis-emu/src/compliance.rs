@@ -421,9 +421,11 @@ pub const MAPPINGS: &[Mapping] = &[
         "NdisTimedDataSend",
         "As NdisTimedDataHang: covmini's MiniportSendNetBufferLists completes at once; ndis-emu sets no 30-second deadline on a CoNDIS send, and one never completed is caught by `data.drain-before-deactivate` or `pause.drained`.",
     ),
-    not_enforced(
+    enforced(
         "NdisTimedOidComplete",
-        "No 12-second deadline on an OID request (the clock is virtual); one never completed is caught by `halt.requests-completed`.",
+        &["oid.completes-in-time"],
+        "oid_completes_in_time_fires_after_twelve_seconds_pended",
+        "On the CoNDIS OID paths (MiniportCoOidRequest, ProtocolCoOidRequest), stricter than Windows, whose Driver Verifier checks connectionless miniports (contract §7). Measured on ndis-emu's virtual clock, which moves only when a test runs timers, waits or advances time; an OID never completed is also `halt.requests-completed`.",
     ),
     not_applicable("WlanAssert", "WDI Wi-Fi drivers only."),
     not_applicable("WlanAssociation", "Native 802.11 (Wi-Fi) miniports only."),

@@ -874,7 +874,10 @@ fn next_step(w: &mut World, target: Option<i64>, exhausted: bool) -> Step {
             }
             return take_ready(w, Take::Any).map_or(Step::Idle, |(r, detail)| Step::Run(r, detail));
         }
-        if !advance_clock(&mut w.sched, target) {
+        let before = w.sched.now;
+        let due = advance_clock(&mut w.sched, target);
+        crate::condis::pended::clock_moved(w, before);
+        if !due {
             return Step::Idle;
         }
     }
@@ -970,7 +973,9 @@ fn run_threaded(limit: usize, target: Option<i64>) -> Result<usize, EmuError> {
         })
         .ok_or(EmuError::NotLoaded)??;
         let due = world::try_with(|w| {
+            let before = w.sched.now;
             let more = advance_clock(&mut w.sched, target);
+            crate::condis::pended::clock_moved(w, before);
             if more && drained >= limit {
                 return Err(EmuError::NeverIdle {
                     steps: drained,

@@ -564,6 +564,42 @@ fn halt_requests_completed_fires_on_a_cm_oid_never_completed() {
     );
 }
 
+/// A call-manager OID request still pended after 12 s of virtual time
+/// breaks `oid.completes-in-time` (Driver Verifier's NdisTimedOidComplete),
+/// once, even though it is completed later; one completed after 11 s breaks
+/// nothing.
+#[test]
+fn oid_completes_in_time_fires_after_twelve_seconds_pended() {
+    let mut net = up(Fault::PendCmOid);
+    let (_, r) = net
+        .emu
+        .oid_query(Some(net.caller_af), None, OID_GEN_CO_VENDOR_ID, 4)
+        .expect("query");
+    assert_eq!(r.status, NDIS_STATUS_PENDING);
+    net.emu.advance_time(11_000).expect("11 s pass");
+    assert!(net.emu.report().is_clean(), "not late yet: {}", net.emu.report());
+    net.emu.advance_time(1_001).expect("12.001 s have passed");
+    net.emu.advance_time(5_000).expect("reported once, not again");
+    complete_cm_oid();
+    let report = down(net);
+    only(&report, pended::OID_COMPLETES_IN_TIME);
+    assert_eq!(report.violations.len(), 1, "{report}");
+    let v = &report.violations[0];
+    assert_eq!(v.call, "ProtocolCoOidRequest", "{report}");
+    assert!(v.detail.contains("12001 ms"), "{report}");
+
+    let mut net = up(Fault::PendCmOid);
+    let _ = net
+        .emu
+        .oid_query(Some(net.caller_af), None, OID_GEN_CO_VENDOR_ID, 4)
+        .expect("query");
+    net.emu.advance_time(11_000).expect("11 s pass");
+    complete_cm_oid();
+    net.emu.advance_time(5_000).expect("then 5 s more, with nothing pended");
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
 /// NdisMCmNotifyCloseAddressFamily under a spin lock breaks `irql.limit`:
 /// it is PASSIVE_LEVEL only (Microsoft's Irql_CallManager_Function and
 /// Irql_MCM_Function rules).
