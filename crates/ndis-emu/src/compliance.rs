@@ -174,13 +174,13 @@ pub const MAPPINGS: &[Mapping] = &[
         "Irql_CallManager_Function",
         &["irql.limit"],
         "irql_limit_fires_on_notify_close_under_a_spin_lock",
-        "Every NdisCm* export covmini imports (the completions and dispatches the NdisMCm* macros expand to, and NdisCmNotifyCloseAddressFamily) checks its page's limit: PASSIVE_LEVEL for NdisCmNotifyCloseAddressFamily, <= DISPATCH_LEVEL for the rest (ndis-ddi-irql.txt). NdisCmActivateVc, NdisCmDeactivateVc and NdisCmRegisterAddressFamilyEx are for stand-alone call managers; covmini uses the NdisMCm* functions.",
+        "Every NdisCm* export covmini imports (the completions and dispatches the NdisMCm* macros expand to, and NdisCmNotifyCloseAddressFamily) checks its page's limit: PASSIVE_LEVEL for NdisCmNotifyCloseAddressFamily, <= DISPATCH_LEVEL for the rest (ndis-ddi-irql.txt; each called above its limit by `every_ddi_refuses_a_caller_above_its_irql_limit`). NdisCmActivateVc, NdisCmDeactivateVc and NdisCmRegisterAddressFamilyEx are for stand-alone call managers; covmini uses the NdisMCm* functions.",
     ),
     enforced(
         "Irql_Connection_Function",
         &["irql.limit"],
-        "irql_limit_fires_on_register_af_under_a_spin_lock",
-        "Of these, covmini calls only NdisCoOidRequestComplete (what NdisMCmOidRequestComplete expands to), whose limit (<= DISPATCH_LEVEL) is checked; the rest are client calls, which ndis-emu's scripted clients make. No driver running on ndis-emu can exceed DISPATCH_LEVEL (spin locks raise to it, nothing higher), so the proving test shows the same check firing on a PASSIVE_LEVEL DDI.",
+        "every_ddi_refuses_a_caller_above_its_irql_limit",
+        "Of these, covmini calls only NdisCoOidRequestComplete (what NdisMCmOidRequestComplete expands to), whose limit (<= DISPATCH_LEVEL) is checked; the rest are client calls, which ndis-emu's scripted clients make. No driver running on ndis-emu gets above DISPATCH_LEVEL by itself (spin locks stop there), so the proving test calls every DDI at DISPATCH_LEVEL + 1.",
     ),
     not_applicable(
         "Irql_Filter_Driver_Function",
@@ -210,31 +210,31 @@ pub const MAPPINGS: &[Mapping] = &[
         "Irql_MCM_Function",
         &["irql.limit"],
         "irql_limit_fires_on_register_af_under_a_spin_lock",
-        "Every NdisMCm* function covmini calls checks its limit: PASSIVE_LEVEL for NdisMCmRegisterAddressFamilyEx and NdisMCmNotifyCloseAddressFamily (also proved by `irql_limit_fires_on_notify_close_under_a_spin_lock`), <= DISPATCH_LEVEL for create/delete/activate/deactivate VC, NdisMCmOidRequest and the completions and dispatches.",
+        "Every NdisMCm* function covmini calls checks its limit: PASSIVE_LEVEL for NdisMCmRegisterAddressFamilyEx and NdisMCmNotifyCloseAddressFamily (also proved by `irql_limit_fires_on_notify_close_under_a_spin_lock`), <= DISPATCH_LEVEL for create/delete/activate/deactivate VC, NdisMCmOidRequest and the completions and dispatches (each called above its limit by `every_ddi_refuses_a_caller_above_its_irql_limit`).",
     ),
     enforced(
         "Irql_MCO_Function",
         &["irql.limit"],
-        "irql_limit_fires_on_register_af_under_a_spin_lock",
-        "NdisMCoSendNetBufferListsComplete, NdisMCoIndicateReceiveNetBufferLists, NdisMCoIndicateStatusEx and NdisMCoOidRequestComplete check their limit (<= DISPATCH_LEVEL). covmini never calls NdisMCoActivateVcComplete or NdisMCoDeactivateVcComplete (its VCs are activated with NdisMCmActivateVc, which completes synchronously, contract §8); ndis-emu fails a run that does (`emu.unimplemented-ddi`). NdisMCompleteDmaTransfer is not imported. The proving test shows the check on a PASSIVE_LEVEL DDI (nothing runs above DISPATCH_LEVEL on ndis-emu).",
+        "every_ddi_refuses_a_caller_above_its_irql_limit",
+        "NdisMCoSendNetBufferListsComplete, NdisMCoIndicateReceiveNetBufferLists, NdisMCoIndicateStatusEx and NdisMCoOidRequestComplete check their limit (<= DISPATCH_LEVEL). covmini never calls NdisMCoActivateVcComplete or NdisMCoDeactivateVcComplete (its VCs are activated with NdisMCmActivateVc, which completes synchronously, contract §8); ndis-emu fails a run that does (`emu.unimplemented-ddi`). NdisMCompleteDmaTransfer is not imported. The proving test calls each at DISPATCH_LEVEL + 1.",
     ),
     enforced(
         "Irql_Miniport_Driver_Function",
         &["irql.limit"],
         "irql_limit_fires_on_register_af_under_a_spin_lock",
-        "covmini calls NdisMRegisterMiniportDriver, NdisMDeregisterMiniportDriver and NdisMSetMiniportAttributes (PASSIVE_LEVEL) and NdisMPauseComplete (<= DISPATCH_LEVEL); each checks its limit. The logging, port, I/O port, DMA-channel and shared-memory functions of this rule are not imported (no hardware).",
+        "covmini calls NdisMRegisterMiniportDriver, NdisMDeregisterMiniportDriver and NdisMSetMiniportAttributes (PASSIVE_LEVEL) and NdisMPauseComplete (<= DISPATCH_LEVEL); each checks its limit (`every_ddi_refuses_a_caller_above_its_irql_limit` calls each above it). The logging, port, I/O port, DMA-channel and shared-memory functions of this rule are not imported (no hardware).",
     ),
     enforced(
         "Irql_Miscellaneous_Function",
         &["irql.limit"],
         "irql_limit_fires_on_a_wait_under_a_spin_lock",
-        "Of this rule's functions covmini imports NdisAllocateMemoryWithTagPriority, NdisAllocateIoWorkItem, NdisQueueIoWorkItem, NdisFreeIoWorkItem, NdisGetVersion, NdisSetOptionalHandlers and NdisWaitEvent; each checks its limit (the proving test: NdisWaitEvent at DISPATCH_LEVEL). Its lookaside functions are macros over ExInitializeNPagedLookasideList and the SList calls, which check theirs too. Configuration, file, string and device functions are not imported.",
+        "Of this rule's functions covmini imports NdisAllocateMemoryWithTagPriority, NdisAllocateIoWorkItem, NdisQueueIoWorkItem, NdisFreeIoWorkItem, NdisGetVersion, NdisSetOptionalHandlers and NdisWaitEvent; each checks its limit (the proving test: NdisWaitEvent at DISPATCH_LEVEL; the others in `every_ddi_refuses_a_caller_above_its_irql_limit`). Its lookaside functions are macros over ExInitializeNPagedLookasideList and the SList calls, which check theirs too. Configuration, file, string and device functions are not imported.",
     ),
     enforced(
         "Irql_NetBuffer_Function",
         &["irql.limit"],
-        "irql_limit_fires_on_register_af_under_a_spin_lock",
-        "covmini's NBL pool and NBL functions (NdisAllocateNetBufferListPool, NdisFreeNetBufferListPool, NdisAllocateNetBufferAndNetBufferList, NdisAllocateNetBufferList, NdisFreeNetBufferList) check their limit (<= DISPATCH_LEVEL); the MDL, clone, fragment and NET_BUFFER functions are not imported. The proving test shows the check on a PASSIVE_LEVEL DDI (nothing runs above DISPATCH_LEVEL on ndis-emu).",
+        "every_ddi_refuses_a_caller_above_its_irql_limit",
+        "covmini's NBL pool and NBL functions (NdisAllocateNetBufferListPool, NdisFreeNetBufferListPool, NdisAllocateNetBufferAndNetBufferList, NdisAllocateNetBufferList, NdisFreeNetBufferList) check their limit (<= DISPATCH_LEVEL); the MDL, clone, fragment and NET_BUFFER functions are not imported. The proving test calls each at DISPATCH_LEVEL + 1.",
     ),
     not_applicable(
         "Irql_OID_Function",
@@ -247,8 +247,8 @@ pub const MAPPINGS: &[Mapping] = &[
     enforced(
         "Irql_SendRcv_Function",
         &["irql.limit"],
-        "irql_limit_fires_on_register_af_under_a_spin_lock",
-        "covmini's only connectionless data call is NdisMSendNetBufferListsComplete, with which the MiniportSendNetBufferLists NDIS requires of every miniport refuses what it is sent; its limit (<= DISPATCH_LEVEL) is checked. The proving test shows the check on a PASSIVE_LEVEL DDI (nothing runs above DISPATCH_LEVEL on ndis-emu).",
+        "every_ddi_refuses_a_caller_above_its_irql_limit",
+        "covmini's only connectionless data call is NdisMSendNetBufferListsComplete, with which the MiniportSendNetBufferLists NDIS requires of every miniport refuses what it is sent; its limit (<= DISPATCH_LEVEL) is checked; the proving test calls it at DISPATCH_LEVEL + 1.",
     ),
     not_applicable(
         "Irql_StatusIndication_Function",
@@ -258,13 +258,13 @@ pub const MAPPINGS: &[Mapping] = &[
         "Irql_Synch_Function",
         &["irql.limit"],
         "irql_limit_fires_on_a_dpr_acquire_at_passive_level",
-        "NdisSetEvent and NdisResetEvent check <= DISPATCH_LEVEL. The Ndis*SpinLock routines are inline code over the Ke* spin locks in the WDK (LAYOUT.md), which ndis-emu implements: KeAcquireSpinLockAtDpcLevel and KeReleaseSpinLockFromDpcLevel (NdisDprAcquireSpinLock, NdisDprReleaseSpinLock) require DISPATCH_LEVEL, the others <= DISPATCH_LEVEL. Read-write locks and NDIS mutexes are not imported.",
+        "NdisSetEvent and NdisResetEvent check <= DISPATCH_LEVEL (`every_ddi_refuses_a_caller_above_its_irql_limit`; NdisInitializeEvent's page allows any IRQL, though ndis.h annotates it <= DISPATCH_LEVEL, and ndis-emu follows the page). The Ndis*SpinLock routines are inline code over the Ke* spin locks in the WDK (LAYOUT.md), which ndis-emu implements: KeAcquireSpinLockAtDpcLevel and KeReleaseSpinLockFromDpcLevel (NdisDprAcquireSpinLock, NdisDprReleaseSpinLock) require DISPATCH_LEVEL, the others <= DISPATCH_LEVEL. Read-write locks and NDIS mutexes are not imported.",
     ),
     enforced(
         "Irql_Timer_Function",
         &["irql.limit", "sched.periodic-cancel-passive"],
         "sched_periodic_cancel_passive_fires_from_the_timer_callback",
-        "All four timer object functions check <= DISPATCH_LEVEL; NdisCancelTimerObject on a periodic timer requires PASSIVE_LEVEL (`sched.periodic-cancel-passive`, the proving test).",
+        "All four timer object functions check <= DISPATCH_LEVEL (`every_ddi_refuses_a_caller_above_its_irql_limit`); NdisCancelTimerObject on a periodic timer requires PASSIVE_LEVEL (`sched.periodic-cancel-passive`, the proving test).",
     ),
     // --- Locking -------------------------------------------------------------
     enforced(
