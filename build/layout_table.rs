@@ -560,6 +560,18 @@ pub(crate) const CONSTANTS: &[ConstCheck] = &[
     c("MaxNetBufferListInfo"),
     c("NetBufferListCancelId"),
     c("MediaSpecificInformation"),
+    // qos.h (included by ndis.h for FLOWSPEC): ndis-sys once had
+    // SERVICETYPE_NOCHANGE = 0x8000 where qos.h has 6.
+    c("SERVICETYPE_NOTRAFFIC"),
+    c("SERVICETYPE_BESTEFFORT"),
+    c("SERVICETYPE_CONTROLLEDLOAD"),
+    c("SERVICETYPE_GUARANTEED"),
+    c("SERVICETYPE_NETWORK_UNAVAILABLE"),
+    c("SERVICETYPE_GENERAL_INFORMATION"),
+    c("SERVICETYPE_NOCHANGE"),
+    c("SERVICETYPE_NONCONFORMING"),
+    c("SERVICETYPE_NETWORK_CONTROL"),
+    c("SERVICETYPE_QUALITATIVE"),
 ];
 
 /// Checks that the table is well formed: every name is a C identifier (or a

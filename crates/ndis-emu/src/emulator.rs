@@ -263,6 +263,19 @@ impl Emulator {
         })
     }
 
+    /// Runs `f` on the calling thread's CPU at `irql`, then puts the CPU
+    /// back at the IRQL it had. For tests of the DDIs' IRQL limits: nothing a
+    /// driver does on ndis-emu raises a CPU above DISPATCH_LEVEL (spin locks
+    /// stop there), so without this no test could show that a DDI whose
+    /// limit is DISPATCH_LEVEL refuses a caller at device IRQL.
+    pub fn at_irql<T>(&self, irql: KIRQL, f: impl FnOnce() -> T) -> T {
+        let old = world::irql();
+        world::set_irql(irql);
+        let out = f();
+        world::set_irql(old);
+        out
+    }
+
     /// The IRQL of the calling thread's CPU (each CPU has its own).
     #[must_use]
     pub fn current_irql(&self) -> KIRQL {
@@ -421,6 +434,7 @@ impl Emulator {
             calls::halt(halt, ctx, NdisHaltDeviceDisabled);
         }
         crate::ffi::cm::check_afs_closed_at_halt();
+        crate::condis::pended::check_requests_completed_at_halt();
         crate::ffi::cm::drop_client_answers_at_halt();
         world::try_with(|w| crate::sched::owner_done(w, handle, "MiniportHaltEx"));
         world::try_with(|w| {

@@ -7,6 +7,9 @@
 //!
 //! What it owns:
 //! * [`rules`]: the rules catalog (id, statement, source, proving test);
+//! * [`compliance`]: Microsoft's NDIS DDI compliance rules (Static Driver
+//!   Verifier, Driver Verifier) mapped to the rules that enforce them;
+//! * [`memory`]: the pool-tag rule (the ledger's rule is in [`rules`]);
 //! * `world`: handles, ledger, spin locks, registered driver and adapter,
 //!   behind one process-global lock; per-CPU IRQL and handler frames;
 //! * [`condis`]: AFs, SAPs, VCs, parties, pended requests, and their rules;
@@ -45,6 +48,7 @@
 #![deny(unsafe_code)]
 
 mod client;
+pub mod compliance;
 pub mod condis;
 mod emulator;
 mod faults;
@@ -52,6 +56,7 @@ pub mod ffi;
 pub mod interleave;
 pub mod loader;
 pub mod lookaside;
+pub mod memory;
 pub mod nbl;
 pub mod pause;
 pub mod pe;

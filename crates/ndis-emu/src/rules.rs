@@ -108,8 +108,10 @@ pub fn all() -> Vec<Rule> {
     [
         LIFECYCLE,
         crate::condis::rules::CONDIS,
+        crate::condis::pended::PENDED,
         crate::sched::SCHED,
         crate::sync::SYNC,
+        crate::memory::MEMORY,
         crate::lookaside::LOOKASIDE,
         crate::nbl::NBLS,
         crate::pause::PAUSE,
@@ -211,7 +213,9 @@ impl fmt::Display for Violation {
 #[must_use]
 pub fn catalog_markdown() -> String {
     let mut s = String::from(
-        "# ndis-emu rules catalog\n\nGenerated from `crates/ndis-emu/src/rules.rs`: regenerate with \
+        "# ndis-emu rules catalog\n\nGenerated from `crates/ndis-emu/src/rules.rs` and the rules each area \
+         declares next to the code that enforces them (`define_rules!`), with Microsoft's NDIS compliance rules \
+         mapped to them at the end (`src/compliance.rs`): regenerate with \
          `NDIS_EMU_BLESS=1 cargo test -p ndis-emu --test catalog`; the test `rules_catalog_is_in_sync` fails \
          if this file and the code differ. Each rule's proving test is in `crates/ndis-emu/tests/` (`teeth*.rs`). \
          \"Stricter\" marks rules the shipping ndis.sys does not check.\n\n\
@@ -228,6 +232,7 @@ pub fn catalog_markdown() -> String {
             r.proving_test
         ));
     }
+    s.push_str(&crate::compliance::table_markdown());
     s
 }
 

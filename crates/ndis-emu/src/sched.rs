@@ -111,6 +111,8 @@ crate::define_rules! { SCHED:
         "NdisFreeTimerObject frees a timer that is not in the timer queue: a set timer is cancelled with NdisCancelTimerObject first.";
     SCHED_PERIODIC_CANCEL_PASSIVE, "sched.periodic-cancel-passive", false, "NdisCancelTimerObject (Remarks)", "sched_periodic_cancel_passive_fires_from_the_timer_callback",
         "NdisCancelTimerObject on a periodic timer is called at PASSIVE_LEVEL (it waits for the timer's DPC with KeFlushQueuedDpcs): never from a timer callback or under a spin lock.";
+    SCHED_TIMER_PERIOD, "sched.timer-period", true, "NdisSetTimerObject [D] (MillisecondsPeriod: a LONG interval in ms, <= MAXLONG; 0: not periodic); ndis.h [H]", "sched_timer_period_fires_on_a_negative_period",
+        "NdisSetTimerObject gets a MillisecondsPeriod >= 0 (0 sets a one-shot timer): the parameter is a LONG, and a negative period is no interval. ndis-emu then arms the timer as a one-shot.";
     SCHED_LEAK, "sched.leak", false, "NdisAllocateIoWorkItem (Remarks); NdisFreeTimerObject; §8.10", "sched_leak_fires_on_a_timer_kept_past_halt",
         "Every work item and timer object is freed: with the adapter handle as owner before MiniportHaltEx returns (or a failing MiniportInitializeEx), with the driver handle before MiniportDriverUnload returns.";
 }
@@ -583,7 +585,7 @@ fn timer<'a>(w: &'a mut World, h: usize, call: &'static str) -> Option<&'a mut T
 }
 
 /// NdisSetTimerObject: TRUE if the timer was already in the timer queue.
-pub(crate) fn set_timer(w: &mut World, h: usize, due_time: i64, period_ms: ULONG, context: usize) -> bool {
+pub(crate) fn set_timer(w: &mut World, h: usize, due_time: i64, period_ms: LONG, context: usize) -> bool {
     const CALL: &str = "NdisSetTimerObject";
     let clock = w.sched.clock();
     w.event(
@@ -593,6 +595,17 @@ pub(crate) fn set_timer(w: &mut World, h: usize, due_time: i64, period_ms: ULONG
     );
     w.check_irql(CALL, DISPATCH_LEVEL);
     let now = w.sched.now;
+    let period_ms = if period_ms < 0 {
+        w.violate(
+            SCHED_TIMER_PERIOD,
+            CALL,
+            format!("timer {h:#x} set with MillisecondsPeriod {period_ms}"),
+            &[h],
+        );
+        0
+    } else {
+        period_ms
+    };
     let Some(t) = timer(w, h, CALL) else { return false };
     // Negative: relative to now; otherwise absolute, and a past time is due now.
     let due = if due_time < 0 {
@@ -861,7 +874,10 @@ fn next_step(w: &mut World, target: Option<i64>, exhausted: bool) -> Step {
             }
             return take_ready(w, Take::Any).map_or(Step::Idle, |(r, detail)| Step::Run(r, detail));
         }
-        if !advance_clock(&mut w.sched, target) {
+        let before = w.sched.now;
+        let due = advance_clock(&mut w.sched, target);
+        crate::condis::pended::clock_moved(w, before);
+        if !due {
             return Step::Idle;
         }
     }
@@ -957,7 +973,9 @@ fn run_threaded(limit: usize, target: Option<i64>) -> Result<usize, EmuError> {
         })
         .ok_or(EmuError::NotLoaded)??;
         let due = world::try_with(|w| {
+            let before = w.sched.now;
             let more = advance_clock(&mut w.sched, target);
+            crate::condis::pended::clock_moved(w, before);
             if more && drained >= limit {
                 return Err(EmuError::NeverIdle {
                     steps: drained,

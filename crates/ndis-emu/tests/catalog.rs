@@ -61,11 +61,8 @@ fn the_import_table_resolves_names_and_refuses_unknown_ones() {
     assert!(ndis_emu::ffi::table::resolve("hal.dll", "KeBugCheckEx").is_none());
 }
 
-/// Every rule's proving test exists: a `#[test]` function of that name in
-/// one of this crate's test files (the catalog names it, so a renamed or
-/// deleted teeth test would otherwise leave a rule that no test proves).
-#[test]
-fn every_rule_names_a_test_that_exists() {
+/// The names of the `#[test]` functions in this crate's test files.
+fn test_names() -> BTreeSet<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
     let mut tests = BTreeSet::new();
     for entry in std::fs::read_dir(dir).expect("tests/") {
@@ -86,6 +83,15 @@ fn every_rule_names_a_test_that_exists() {
             }
         }
     }
+    tests
+}
+
+/// Every rule's proving test exists: a `#[test]` function of that name in
+/// one of this crate's test files (the catalog names it, so a renamed or
+/// deleted teeth test would otherwise leave a rule that no test proves).
+#[test]
+fn every_rule_names_a_test_that_exists() {
+    let tests = test_names();
     let missing: Vec<String> = ndis_emu::rules::all()
         .iter()
         .map(|r| r.info())
@@ -96,4 +102,60 @@ fn every_rule_names_a_test_that_exists() {
         missing.is_empty(),
         "rules whose proving test does not exist: {missing:#?}"
     );
+}
+
+/// Every Microsoft NDIS rule of `data/ms-ndis-rules.txt` has exactly one
+/// mapping in `src/compliance.rs` and every mapping names a rule of that
+/// list; every enforced mapping names ndis-emu rules that exist and a
+/// proving test that exists. The list keeps the rule sets the issue names
+/// (DDI usage, IRQL, Locking, Memory usage, Miscellaneous, OidProcessing).
+#[test]
+fn the_compliance_table_covers_every_microsoft_rule() {
+    use ndis_emu::compliance::{self, Verdict};
+    let ms = compliance::ms_rules().expect("data/ms-ndis-rules.txt is well formed");
+    let names: BTreeSet<&str> = ms.iter().map(|r| r.name).collect();
+    assert_eq!(names.len(), ms.len(), "a Microsoft rule is listed twice");
+    for set in [
+        "DDI usage",
+        "IRQL",
+        "Locking",
+        "Memory usage",
+        "Miscellaneous",
+        "OidProcessing",
+    ] {
+        assert!(ms.iter().any(|r| r.set == set), "no rule of the {set} set in the list");
+    }
+    let unmapped: Vec<&str> = ms
+        .iter()
+        .map(|r| r.name)
+        .filter(|n| compliance::MAPPINGS.iter().filter(|m| m.name == *n).count() != 1)
+        .collect();
+    assert!(
+        unmapped.is_empty(),
+        "Microsoft rules without exactly one mapping: {unmapped:?}"
+    );
+    let stray: Vec<&str> = compliance::MAPPINGS
+        .iter()
+        .map(|m| m.name)
+        .filter(|n| !names.contains(n))
+        .collect();
+    assert!(stray.is_empty(), "mappings of no Microsoft rule in the list: {stray:?}");
+
+    let ids: BTreeSet<&str> = ndis_emu::rules::all().iter().map(|r| r.id()).collect();
+    let tests = test_names();
+    let mut wrong = Vec::new();
+    for m in compliance::MAPPINGS {
+        if let Verdict::Enforced { rules, test } = m.verdict {
+            assert!(!rules.is_empty(), "{} is enforced by no rule", m.name);
+            for id in rules {
+                if !ids.contains(id) {
+                    wrong.push(format!("{} -> rule {id}, which does not exist", m.name));
+                }
+            }
+            if !tests.contains(test) {
+                wrong.push(format!("{} -> test {test}, which does not exist", m.name));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

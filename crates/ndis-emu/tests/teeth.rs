@@ -6,7 +6,7 @@
 mod fixture;
 
 use fixture::{Fault, run};
-use ndis_emu::{Report, Rule, rules};
+use ndis_emu::{Report, Rule, memory, rules};
 
 /// Asserts that `rule`, and no other rule, fired.
 fn only(report: &Report, rule: Rule) {
@@ -128,6 +128,42 @@ fn irql_balance_fires_on_a_lock_held_across_return() {
     assert_eq!(report.violations[0].call, "MiniportRestart", "{report}");
 }
 
+/// A second acquire of a spin lock the CPU already holds (with the
+/// DISPATCH_LEVEL variant, as Microsoft's SpinLock and SpinLockDpr rules
+/// forbid) breaks `irql.balance`: on Windows the CPU spins on itself for ever.
+#[test]
+fn irql_balance_fires_on_a_second_acquire_of_a_held_lock() {
+    let report = run(Fault::AcquireHeldLock);
+    only(&report, rules::IRQL_BALANCE);
+    let v = &report.violations[0];
+    assert_eq!(v.call, "KeAcquireSpinLockAtDpcLevel", "{report}");
+    assert!(v.detail.contains("acquired while this CPU holds it"), "{report}");
+}
+
+/// Releasing a spin lock nobody took (Microsoft's SpinLockRelease rule)
+/// breaks `irql.balance`.
+#[test]
+fn irql_balance_fires_on_a_release_without_an_acquire() {
+    let report = run(Fault::ReleaseUnheldLock);
+    only(&report, rules::IRQL_BALANCE);
+    assert!(
+        report.violations[0].detail.contains("released but not held"),
+        "{report}"
+    );
+}
+
+/// NdisDprAcquireSpinLock (KeAcquireSpinLockAtDpcLevel) at PASSIVE_LEVEL
+/// breaks `irql.limit`: that routine is only for callers already at
+/// DISPATCH_LEVEL (Microsoft's Irql_Synch_Function rule).
+#[test]
+fn irql_limit_fires_on_a_dpr_acquire_at_passive_level() {
+    let report = run(Fault::DprAcquireAtPassive);
+    only(&report, rules::IRQL_LIMIT);
+    let v = &report.violations[0];
+    assert_eq!(v.call, "KeAcquireSpinLockAtDpcLevel", "{report}");
+    assert!(v.detail.contains("requires DISPATCH_LEVEL"), "{report}");
+}
+
 #[test]
 fn handle_valid_fires_on_a_made_up_handle() {
     let report = run(Fault::MadeUpHandle);
@@ -138,6 +174,16 @@ fn handle_valid_fires_on_a_made_up_handle() {
 #[test]
 fn nothing_after_halt_fires_on_a_late_attribute_call() {
     only(&run(Fault::LateAttributes), rules::NOTHING_AFTER_HALT);
+}
+
+/// A status indication after MiniportHaltEx returned (Microsoft's
+/// NdisMIndicateStatusEx rule, on the CoNDIS NdisMCoIndicateStatusEx) breaks
+/// `halt.nothing-after`.
+#[test]
+fn nothing_after_halt_fires_on_a_status_indication_after_halt() {
+    let report = run(Fault::StatusAfterHalt);
+    only(&report, rules::NOTHING_AFTER_HALT);
+    assert_eq!(report.violations[0].call, "NdisMCoIndicateStatusEx", "{report}");
 }
 
 #[test]
@@ -157,6 +203,18 @@ fn memory_ledger_fires_on_a_leak_and_on_a_wrong_tag() {
     let wrong = run(Fault::WrongTag);
     only(&wrong, rules::MEMORY_LEDGER);
     assert!(wrong.violations[0].detail.contains("freed with tag Oops"), "{wrong}");
+}
+
+/// An allocation with pool tag 0 (Microsoft's NdisAllocateMemoryWithTagPriority
+/// rule: no allocation without a tag) breaks `memory.tag`; freed with the
+/// same tag, it breaks nothing else.
+#[test]
+fn memory_tag_fires_on_a_zero_tag() {
+    let report = run(Fault::ZeroTag);
+    only(&report, memory::MEMORY_TAG);
+    let v = &report.violations[0];
+    assert_eq!(v.call, "NdisAllocateMemoryWithTagPriority", "{report}");
+    assert!(v.detail.contains("0x00000000"), "{report}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 mod fixture_cm;
 
 use fixture_cm::{AF, Fault, complete_cm_oid, complete_deregistration, complete_make_call, set_fault, wait_results};
+use ndis_emu::condis::pended;
 use ndis_emu::condis::rules as r;
 use ndis_emu::{Af, Answer, CallSpec, CallState, Client, Emulator, Report, Rule, Vc, rules, sync};
 use ndis_sys::*;
@@ -141,12 +142,26 @@ fn a_rejected_incoming_call_and_a_pended_answer_are_both_clean() {
     assert!(report.is_clean(), "{report}");
 }
 
+/// A completion with NDIS_STATUS_PENDING is refused, so the make call is
+/// still owed its completion when HaltEx returns: `halt.requests-completed`
+/// follows, for the same VC, and nothing else does.
 #[test]
 fn complete_not_pending_fires_on_a_pending_completion() {
     let mut net = up(Fault::CompleteWithPending);
-    let (_, status) = call(&mut net);
+    let (vc, status) = call(&mut net);
     assert_eq!(status, NDIS_STATUS_PENDING);
-    only(&down(net), r::COMPLETE_NOT_PENDING);
+    let report = down(net);
+    assert_eq!(report.of(r::COMPLETE_NOT_PENDING).count(), 1, "{report}");
+    assert_eq!(
+        report.rules(),
+        vec![r::COMPLETE_NOT_PENDING, pended::HALT_REQUESTS_COMPLETED],
+        "{report}"
+    );
+    let left = report
+        .of(pended::HALT_REQUESTS_COMPLETED)
+        .next()
+        .expect("the owed completion");
+    assert!(left.detail.contains(&format!("{:#x}", vc.0)), "{report}");
 }
 
 #[test]
@@ -539,6 +554,97 @@ fn a_pended_call_manager_oid_completes_through_ndis_mcm_oid_request_complete() {
     assert_eq!(net.emu.oid_result(id).map(|r| r.status), Some(NDIS_STATUS_INVALID_OID));
     let report = down(net);
     assert!(report.is_clean(), "{report}");
+}
+
+/// A call-manager OID request completed twice breaks
+/// `cm.complete-only-pended` (Microsoft's DoubleComplete and
+/// NdisOidDoubleComplete rules, on the CoNDIS completion path).
+#[test]
+fn complete_only_pended_fires_on_a_cm_oid_completed_twice() {
+    let net = up(Fault::CompleteCmOidTwice);
+    let (id, r) = net
+        .emu
+        .oid_query(Some(net.caller_af), None, OID_GEN_CO_VENDOR_ID, 4)
+        .expect("query");
+    assert_eq!(r.status, NDIS_STATUS_PENDING);
+    complete_cm_oid();
+    assert_eq!(net.emu.oid_result(id).map(|r| r.status), Some(NDIS_STATUS_INVALID_OID));
+    let report = down(net);
+    only(&report, r::COMPLETE_ONLY_PENDED);
+    assert_eq!(report.violations.len(), 1, "{report}");
+    assert_eq!(report.violations[0].call, "NdisCoOidRequestComplete", "{report}");
+}
+
+/// A call-manager OID request pended and never completed breaks
+/// `halt.requests-completed` when HaltEx returns (before this rule the run
+/// ended with no violation at all).
+#[test]
+fn halt_requests_completed_fires_on_a_cm_oid_never_completed() {
+    let net = up(Fault::PendCmOid);
+    let (_, r) = net
+        .emu
+        .oid_query(Some(net.caller_af), None, OID_GEN_CO_VENDOR_ID, 4)
+        .expect("query");
+    assert_eq!(r.status, NDIS_STATUS_PENDING);
+    let report = down(net);
+    only(&report, pended::HALT_REQUESTS_COMPLETED);
+    let v = &report.violations[0];
+    assert_eq!(v.call, "MiniportHaltEx", "{report}");
+    assert!(
+        v.detail.contains("ProtocolCoOidRequest") && v.detail.contains("NdisCoOidRequestComplete"),
+        "{report}"
+    );
+}
+
+/// A call-manager OID request still pended after 12 s of virtual time
+/// breaks `oid.completes-in-time` (Driver Verifier's NdisTimedOidComplete),
+/// once, even though it is completed later; one completed after 11 s breaks
+/// nothing.
+#[test]
+fn oid_completes_in_time_fires_after_twelve_seconds_pended() {
+    let mut net = up(Fault::PendCmOid);
+    let (_, r) = net
+        .emu
+        .oid_query(Some(net.caller_af), None, OID_GEN_CO_VENDOR_ID, 4)
+        .expect("query");
+    assert_eq!(r.status, NDIS_STATUS_PENDING);
+    net.emu.advance_time(11_000).expect("11 s pass");
+    assert!(net.emu.report().is_clean(), "not late yet: {}", net.emu.report());
+    net.emu.advance_time(1_001).expect("12.001 s have passed");
+    net.emu.advance_time(5_000).expect("reported once, not again");
+    complete_cm_oid();
+    let report = down(net);
+    only(&report, pended::OID_COMPLETES_IN_TIME);
+    assert_eq!(report.violations.len(), 1, "{report}");
+    let v = &report.violations[0];
+    assert_eq!(v.call, "ProtocolCoOidRequest", "{report}");
+    assert!(v.detail.contains("12001 ms"), "{report}");
+
+    let mut net = up(Fault::PendCmOid);
+    let _ = net
+        .emu
+        .oid_query(Some(net.caller_af), None, OID_GEN_CO_VENDOR_ID, 4)
+        .expect("query");
+    net.emu.advance_time(11_000).expect("11 s pass");
+    complete_cm_oid();
+    net.emu.advance_time(5_000).expect("then 5 s more, with nothing pended");
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
+/// NdisMCmNotifyCloseAddressFamily under a spin lock breaks `irql.limit`:
+/// it is PASSIVE_LEVEL only (Microsoft's Irql_CallManager_Function and
+/// Irql_MCM_Function rules).
+#[test]
+fn irql_limit_fires_on_notify_close_under_a_spin_lock() {
+    let report = down(up(Fault::NotifyCloseUnderSpinLock));
+    only(&report, rules::IRQL_LIMIT);
+    assert!(
+        report
+            .of(rules::IRQL_LIMIT)
+            .all(|v| v.call == "NdisCmNotifyCloseAddressFamily"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -194,6 +194,21 @@ fn sched_periodic_cancel_passive_fires_from_the_timer_callback() {
     assert!(v.detail.contains("IRQL 2 in NetTimerCallback"), "{}", out.report);
 }
 
+/// A timer set with MillisecondsPeriod -1 breaks `sched.timer-period` (the
+/// parameter is a LONG in ndis.h; with the ULONG ndis-sys once declared, -1
+/// arrived as a 49-day period) and is then armed as a one-shot: it fires
+/// once and the run goes idle.
+#[test]
+fn sched_timer_period_fires_on_a_negative_period() {
+    let out = run_middle(Mode::NegativePeriod, |emu| {
+        assert_eq!(emu.run_until_idle(), Ok(2), "one work item, one timer fire: a one-shot");
+    });
+    only(&out.report, sched::SCHED_TIMER_PERIOD);
+    let v = &out.report.violations[0];
+    assert_eq!(v.call, "NdisSetTimerObject");
+    assert!(v.detail.contains("MillisecondsPeriod -1"), "{}", out.report);
+}
+
 #[test]
 fn sched_leak_fires_on_a_timer_kept_past_halt() {
     let timer = run(Mode::TimerKeptPastHalt);

@@ -79,12 +79,22 @@ assert_layout!(FLOWSPEC, size = 32, {
 });
 /// `QOS_NOT_SPECIFIED` (qos.h) \[H\].
 pub const QOS_NOT_SPECIFIED: ULONG = 0xFFFF_FFFF;
-// SERVICETYPE_* (qos.h) [H].
+// SERVICETYPE_* (qos.h, which km/ndis.h includes for FLOWSPEC) [H: the SDK's
+// shared/qos.h; the same values in Microsoft's older Platform SDK qos.h
+// ("QoS definitions for NDIS components")]. The values run 0-6, 9, 0xA, 0xD:
+// SERVICETYPE_NOCHANGE is 6 (an earlier version of this file had 0x8000,
+// which is no qos.h value). `build/layout_table.rs` checks them against the
+// installed WDK on Windows; `tests` below pins them here.
 pub const SERVICETYPE_NOTRAFFIC: ULONG = 0x0000_0000;
 pub const SERVICETYPE_BESTEFFORT: ULONG = 0x0000_0001;
 pub const SERVICETYPE_CONTROLLEDLOAD: ULONG = 0x0000_0002;
 pub const SERVICETYPE_GUARANTEED: ULONG = 0x0000_0003;
-pub const SERVICETYPE_NOCHANGE: ULONG = 0x0000_8000;
+pub const SERVICETYPE_NETWORK_UNAVAILABLE: ULONG = 0x0000_0004;
+pub const SERVICETYPE_GENERAL_INFORMATION: ULONG = 0x0000_0005;
+pub const SERVICETYPE_NOCHANGE: ULONG = 0x0000_0006;
+pub const SERVICETYPE_NONCONFORMING: ULONG = 0x0000_0009;
+pub const SERVICETYPE_NETWORK_CONTROL: ULONG = 0x0000_000A;
+pub const SERVICETYPE_QUALITATIVE: ULONG = 0x0000_000D;
 
 /// `CO_CALL_MANAGER_PARAMETERS` \[H\]; sizeof 76 \[C\].
 #[repr(C)]
@@ -168,3 +178,32 @@ pub const ROUND_DOWN_FLOW: ULONG = 0x0000_0080;
 pub const ROUND_UP_FLOW: ULONG = 0x0000_0100;
 /// Sic: the WDK spells it ELIBILITY \[H\].
 pub const CO_SEND_FLAG_SET_DISCARD_ELIBILITY: ULONG = 0x1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `SERVICETYPE_*` values are qos.h's (the SDK's shared/qos.h, which
+    /// km/ndis.h includes; Microsoft's older Platform SDK qos.h has the same
+    /// defines): 0 to 6, then 9, 0xA and 0xD. `SERVICETYPE_NOCHANGE` was
+    /// 0x8000 here once, a value qos.h does not have; a client that asks
+    /// for "no change" in one direction sends 6.
+    #[test]
+    fn service_types_are_the_qos_h_values() {
+        let expected = [
+            (SERVICETYPE_NOTRAFFIC, 0x0),
+            (SERVICETYPE_BESTEFFORT, 0x1),
+            (SERVICETYPE_CONTROLLEDLOAD, 0x2),
+            (SERVICETYPE_GUARANTEED, 0x3),
+            (SERVICETYPE_NETWORK_UNAVAILABLE, 0x4),
+            (SERVICETYPE_GENERAL_INFORMATION, 0x5),
+            (SERVICETYPE_NOCHANGE, 0x6),
+            (SERVICETYPE_NONCONFORMING, 0x9),
+            (SERVICETYPE_NETWORK_CONTROL, 0xA),
+            (SERVICETYPE_QUALITATIVE, 0xD),
+        ];
+        for (i, (ours, header)) in expected.into_iter().enumerate() {
+            assert_eq!(ours, header, "SERVICETYPE entry {i} differs from qos.h");
+        }
+    }
+}

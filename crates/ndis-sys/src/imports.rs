@@ -82,7 +82,10 @@ ndis_import!("ndis.sys" {
     pub fn NdisQueueIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE, Routine: NDIS_IO_WORKITEM_ROUTINE, WorkItemContext: PVOID);
     pub fn NdisFreeIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE);
     pub fn NdisAllocateTimerObject(NdisHandle: NDIS_HANDLE, TimerCharacteristics: PNDIS_TIMER_CHARACTERISTICS, pTimerObject: PNDIS_HANDLE) -> NDIS_STATUS;
-    pub fn NdisSetTimerObject(TimerObject: NDIS_HANDLE, DueTime: LARGE_INTEGER, MillisecondsPeriod: ULONG, FunctionContext: PVOID) -> BOOLEAN;
+    // MillisecondsPeriod is a LONG (<= MAXLONG; 0: one-shot) [H: WDK 10.0.17763
+    // and 10.0.22621 km/ndis.h, `_In_opt_ LONG MillisecondsPeriod`]; the
+    // Windows CE page's ULONG is not the desktop signature.
+    pub fn NdisSetTimerObject(TimerObject: NDIS_HANDLE, DueTime: LARGE_INTEGER, MillisecondsPeriod: LONG, FunctionContext: PVOID) -> BOOLEAN;
     pub fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEAN;
     pub fn NdisFreeTimerObject(TimerObject: NDIS_HANDLE);
     pub fn NdisAllocateNetBufferListPool(NdisHandle: NDIS_HANDLE, Parameters: PNET_BUFFER_LIST_POOL_PARAMETERS) -> NDIS_HANDLE;

@@ -12,6 +12,7 @@
 //! What it must not do: call into the driver (that is `ffi`), or hold the
 //! world across such a call.
 
+pub mod pended;
 pub mod rules;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -308,6 +309,15 @@ pub enum ReturnVerdict {
 #[derive(Default, Debug)]
 pub struct Requests {
     inflight: BTreeMap<(ReqKind, usize), ReqPhase>,
+    /// Which pend each pended request is (a count of every PENDING return),
+    /// so a request completed and pended again on the same object is told
+    /// apart from one that never completed.
+    pend_serial: BTreeMap<(ReqKind, usize), u64>,
+    /// PENDING returns so far.
+    pends: u64,
+    /// Since when each pended OID request has been seen pended, on the
+    /// virtual clock ([`pended::clock_moved`]).
+    pub(crate) since: BTreeMap<(ReqKind, usize), pended::Since>,
 }
 
 impl Requests {
@@ -325,6 +335,8 @@ impl Requests {
             (Some(ReqPhase::InHandler { early: Some(_) }), false) => ReturnVerdict::CompletedTwice(status),
             (_, true) => {
                 self.inflight.insert((kind, object), ReqPhase::Pended);
+                self.pends += 1;
+                self.pend_serial.insert((kind, object), self.pends);
                 ReturnVerdict::Pended
             }
             (_, false) => ReturnVerdict::NdisCompletes(status),
@@ -356,6 +368,25 @@ impl Requests {
     /// Requests still pended (for reports at halt).
     pub fn pending(&self) -> impl Iterator<Item = (ReqKind, usize)> + '_ {
         self.inflight.keys().copied()
+    }
+
+    /// Requests whose handler returned PENDING and that are not completed
+    /// yet (a handler still running is not among them).
+    pub fn pended(&self) -> impl Iterator<Item = (ReqKind, usize)> + '_ {
+        self.inflight
+            .iter()
+            .filter(|(_, phase)| **phase == ReqPhase::Pended)
+            .map(|(key, _)| *key)
+    }
+
+    /// Which PENDING return (counted from 1) left `(kind, object)` pended,
+    /// if it is pended now.
+    #[must_use]
+    pub fn pend_serial(&self, kind: ReqKind, object: usize) -> Option<u64> {
+        match self.inflight.get(&(kind, object)) {
+            Some(ReqPhase::Pended) => self.pend_serial.get(&(kind, object)).copied(),
+            _ => None,
+        }
     }
 }
 

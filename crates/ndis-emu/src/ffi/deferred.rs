@@ -83,10 +83,11 @@ ddi_fn! {
 ddi_fn! {
     /// NdisSetTimerObject. <= DISPATCH_LEVEL. A negative `due_time` is
     /// relative (100 ns units), a positive one absolute system time; a
-    /// non-zero `period_ms` makes the timer periodic; a NULL context means the
-    /// one in the characteristics. TRUE if the timer was already queued.
+    /// positive `period_ms` makes the timer periodic (a LONG, as in ndis.h:
+    /// a negative one is reported); a NULL context means the one in the
+    /// characteristics. TRUE if the timer was already queued.
     #[unsafe(no_mangle)]
-    pub unsafe fn NdisSetTimerObject(timer: NDIS_HANDLE, due_time: LARGE_INTEGER, period_ms: ULONG, context: PVOID) -> BOOLEAN {
+    pub unsafe fn NdisSetTimerObject(timer: NDIS_HANDLE, due_time: LARGE_INTEGER, period_ms: LONG, context: PVOID) -> BOOLEAN {
         let was_queued = world::with("NdisSetTimerObject", |w| sched::set_timer(w, timer as usize, due_time, period_ms, context as usize));
         BOOLEAN::from(was_queued)
     }
@@ -117,5 +118,52 @@ ddi_fn! {
     #[unsafe(no_mangle)]
     pub unsafe fn NdisFreeTimerObject(timer: NDIS_HANDLE) {
         world::with("NdisFreeTimerObject", |w| sched::free_timer(w, timer as usize));
+    }
+}
+
+#[cfg(test)]
+// The header's parameter names, kept so each type reads like its ndis.h line.
+#[allow(non_snake_case)]
+mod tests {
+    use ndis_sys::*;
+
+    ndis_sys::ndis_abi_fn_types! {
+        /// NdisSetTimerObject as WDK 10.0.17763 and 10.0.22621 km/ndis.h declare it.
+        type SetTimerObject = fn(TimerObject: NDIS_HANDLE, DueTime: LARGE_INTEGER, MillisecondsPeriod: LONG, FunctionContext: PVOID) -> BOOLEAN;
+        /// NdisAllocateTimerObject, as above.
+        type AllocateTimerObject = fn(NdisHandle: NDIS_HANDLE, TimerCharacteristics: PNDIS_TIMER_CHARACTERISTICS, pTimerObject: PNDIS_HANDLE) -> NDIS_STATUS;
+        /// NdisCancelTimerObject, as above.
+        type CancelTimerObject = fn(TimerObject: NDIS_HANDLE) -> BOOLEAN;
+        /// NdisFreeTimerObject, as above.
+        type FreeTimerObject = fn(TimerObject: NDIS_HANDLE);
+    }
+
+    /// ndis-emu's timer exports have the header's types (the definitions the
+    /// driver's calls land on: the host build binds by name only, so an
+    /// emulator taking `MillisecondsPeriod` as a ULONG would read -1 as a
+    /// 49-day period), and they are what the import table hands the loader.
+    #[test]
+    fn the_timer_exports_have_the_wdk_signatures() {
+        let ours: [(&str, usize); 4] = [
+            (
+                "NdisAllocateTimerObject",
+                super::NdisAllocateTimerObject as AllocateTimerObject as usize,
+            ),
+            (
+                "NdisSetTimerObject",
+                super::NdisSetTimerObject as SetTimerObject as usize,
+            ),
+            (
+                "NdisCancelTimerObject",
+                super::NdisCancelTimerObject as CancelTimerObject as usize,
+            ),
+            (
+                "NdisFreeTimerObject",
+                super::NdisFreeTimerObject as FreeTimerObject as usize,
+            ),
+        ];
+        for (name, address) in ours {
+            assert_eq!(crate::ffi::table::resolve("ndis.sys", name), Some(address), "{name}");
+        }
     }
 }

@@ -558,6 +558,7 @@ ddi_fn! {
         let h = handle as usize;
         let ok = world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);
+            crate::memory::check_tag(w, CALL, tag);
             let kind = w.handles.get(&h).map(|r| r.kind);
             match kind {
                 Some(k) => w.check_handle(h, k, CALL),

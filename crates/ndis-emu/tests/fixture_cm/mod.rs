@@ -55,6 +55,11 @@ pub enum Fault {
     /// Pend ProtocolCoOidRequest; the test completes it with [`complete_cm_oid`].
     PendCmOid,
     CompleteCmOidAsMiniport,
+    /// Pend ProtocolCoOidRequest; [`complete_cm_oid`] completes it twice.
+    CompleteCmOidTwice,
+    /// At halt, NdisMCmNotifyCloseAddressFamily (PASSIVE_LEVEL only) under a
+    /// spin lock.
+    NotifyCloseUnderSpinLock,
     OverstateBytesWritten,
     /// BUFFER_TOO_SHORT for a short buffer, with BytesNeeded its own length.
     TooShortNeedingItsOwnLength,
@@ -188,6 +193,11 @@ pub fn complete_cm_oid() {
         unsafe { NdisMCoOidRequestComplete(adapter as NDIS_HANDLE, null_mut(), req, NDIS_STATUS_INVALID_OID) };
     } else {
         // SAFETY: the request ProtocolCoOidRequest pended.
+        unsafe { NdisMCmOidRequestComplete(null_mut(), null_mut(), null_mut(), req, NDIS_STATUS_INVALID_OID) };
+    }
+    if fault() == Fault::CompleteCmOidTwice {
+        // SAFETY: the same request, completed again: the fault. NDIS keeps
+        // the request's memory (the emulator's) alive until the run ends.
         unsafe { NdisMCmOidRequestComplete(null_mut(), null_mut(), null_mut(), req, NDIS_STATUS_INVALID_OID) };
     }
 }
@@ -558,8 +568,21 @@ ndis_fn! {
         });
         for af in afs {
             STATE.with(|s| s.borrow_mut().notifying += 1);
-            // SAFETY: an AF handle NDIS gave this MCM; PASSIVE_LEVEL.
+            let mut lock = NDIS_SPIN_LOCK::default();
+            let under_lock = fault() == Fault::NotifyCloseUnderSpinLock;
+            if under_lock {
+                // SAFETY: a fresh lock on this stack frame.
+                unsafe { NdisAllocateSpinLock(&raw mut lock) };
+                // SAFETY: the lock just initialized, free; released below.
+                unsafe { NdisAcquireSpinLock(&raw mut lock) };
+            }
+            // SAFETY: an AF handle NDIS gave this MCM; PASSIVE_LEVEL unless
+            // the fault holds a spin lock.
             let status = unsafe { NdisMCmNotifyCloseAddressFamily(af as NDIS_HANDLE) };
+            if under_lock {
+                // SAFETY: the lock taken above, on this CPU.
+                unsafe { NdisReleaseSpinLock(&raw mut lock) };
+            }
             if status != NDIS_STATUS_PENDING {
                 notification_done();
             }
@@ -810,7 +833,7 @@ ndis_fn! {
     }
     unsafe fn cm_drop_party(_p: NDIS_HANDLE, _d: PVOID, _s: UINT) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
     unsafe fn cm_oid(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, r: PNDIS_OID_REQUEST) -> NDIS_STATUS {
-        if matches!(fault(), Fault::PendCmOid | Fault::CompleteCmOidAsMiniport) {
+        if matches!(fault(), Fault::PendCmOid | Fault::CompleteCmOidAsMiniport | Fault::CompleteCmOidTwice) {
             STATE.with(|s| s.borrow_mut().pending_oid = Some(r as usize));
             return NDIS_STATUS_PENDING;
         }

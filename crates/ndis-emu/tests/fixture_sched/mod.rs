@@ -64,6 +64,8 @@ pub enum Mode {
     DriverTimerKeptPastUnload,
     /// HaltEx cancels the timer again after freeing it.
     TimerUsedAfterFree,
+    /// The timer is set with MillisecondsPeriod -1 (a LONG in ndis.h).
+    NegativePeriod,
     /// The timer (10 ms, one-shot) takes spin lock LOCK with
     /// NdisDprAcquireSpinLock and queues the work item, whose routine
     /// releases LOCK with NdisDprReleaseSpinLock (inside spin lock GUARD, to
@@ -346,6 +348,7 @@ ndis_fn! {
                 Mode::AbsoluteDue => (start + 5 * MS, 0),
                 // An absolute time already past: due at once.
                 Mode::CallbackRunsDuringHalt => (start, 0),
+                Mode::NegativePeriod => (-10 * MS, -1),
                 _ => (-10 * MS, 0),
             };
             // SAFETY: a timer of ours; a NULL context means the one in its characteristics.
