@@ -21,7 +21,7 @@
 
 use ndis_sys::LONGLONG;
 
-use super::ReqKind;
+use super::{AfState, ReqKind};
 use crate::sched::TICKS_PER_MS;
 use crate::world::{self, World};
 
@@ -92,10 +92,17 @@ pub(crate) fn clock_moved(w: &mut World, before: LONGLONG) {
     }
 }
 
-/// After MiniportHaltEx returned: reports each request still pended.
+/// After MiniportHaltEx returned: reports each request still pended. A
+/// pended close of an AF that is still open is `halt.afs-closed`'s, which
+/// names that AF and why it is open: one fault is reported once.
 pub(crate) fn check_requests_completed_at_halt() {
     world::try_with(|w| {
-        let left: Vec<_> = w.condis.requests.pended().collect();
+        let left: Vec<_> = w
+            .condis
+            .requests
+            .pended()
+            .filter(|(_, h)| w.condis.afs.get(h).is_none_or(|a| a.state == AfState::Closed))
+            .collect();
         for (kind, h) in left {
             w.violate(
                 HALT_REQUESTS_COMPLETED,
