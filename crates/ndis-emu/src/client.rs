@@ -225,7 +225,9 @@ impl Emulator {
         oid: NDIS_OID,
         len: usize,
     ) -> Result<(usize, OidResult), NDIS_STATUS> {
-        let (h, _) = cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), false, oid, vec![0; len])?;
+        let (h, _) = self.oid_gate(af, || {
+            cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), false, oid, vec![0; len])
+        })?;
         cm::pump();
         cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
     }
@@ -238,9 +240,23 @@ impl Emulator {
         oid: NDIS_OID,
         data: &[u8],
     ) -> Result<(usize, OidResult), NDIS_STATUS> {
-        let (h, _) = cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), true, oid, data.to_vec())?;
+        let (h, _) = self.oid_gate(af, || {
+            cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), true, oid, data.to_vec())
+        })?;
         cm::pump();
         cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
+    }
+
+    /// Runs an OID request: one to the miniport (no `af`) through
+    /// [`Self::adapter_call`] (refused with NDIS_STATUS_FAILURE once a halt
+    /// has begun), one to the call manager on an AF as it is (it goes on
+    /// until the AF is closed).
+    fn oid_gate<R>(&self, af: Option<Af>, f: impl FnOnce() -> Result<R, NDIS_STATUS>) -> Result<R, NDIS_STATUS> {
+        if af.is_some() {
+            f()
+        } else {
+            self.adapter_call(Err(NDIS_STATUS_FAILURE), f)
+        }
     }
 
     /// The current result of OID request `id`.
@@ -249,9 +265,11 @@ impl Emulator {
         cm::oid_result(id)
     }
 
-    /// NdisCoSendNetBufferLists on `vc`: one NBL per payload.
+    /// NdisCoSendNetBufferLists on `vc`: one NBL per payload. Refused with
+    /// NDIS_STATUS_PAUSED once a halt has begun: NDIS unbinds the
+    /// protocols first ([`Self::halt_adapter`]).
     pub fn send(&self, vc: Vc, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
-        let r = crate::ffi::data::send(vc.0, payloads);
+        let r = self.adapter_call(Err(NDIS_STATUS_PAUSED), || crate::ffi::data::send(vc.0, payloads));
         cm::pump();
         r
     }

@@ -41,7 +41,13 @@ fn kill(w: &mut World, h: usize, why: &str) {
     }
 }
 
+/// The call manager's handlers, while there is an adapter to call: once
+/// MiniportHaltEx has returned NDIS calls none of them (every client request
+/// is refused; contract §1.4).
 fn cm_handlers(w: &World) -> Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS> {
+    if w.adapter.as_ref().is_some_and(|a| a.halted) {
+        return None;
+    }
     w.driver.and_then(|d| d.cm)
 }
 
@@ -1489,13 +1495,22 @@ ndis_fn! {
         let offer = world::with(CALL, |w| {
             w.event("=>", CALL, format!("SAP {s:#x} VC {h:#x}"));
             w.check_irql(CALL, DISPATCH_LEVEL);
+            // A SAP NDIS knows of whose deregistration completed (its handle
+            // died then) breaks the SAP rule, the more precise one; a SAP
+            // the client is deregistering is still valid for the MCM until
+            // it completes that (an offer may cross NdisClDeregisterSap).
+            let sap_rec = w.condis.saps.get(&s).cloned();
+            let af_closed = sap_rec.as_ref().and_then(|x| w.condis.afs.get(&x.af)).is_none_or(|a| a.state == AfState::Closed);
+            if let Some(x) = sap_rec.as_ref().filter(|x| x.state == SapState::Deregistered || af_closed) {
+                let why = if x.state == SapState::Deregistered { "its deregistration completed (or its registration failed)" } else { "its AF is closed" };
+                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} takes no calls: {why}"), &[s]);
+                return Err(NDIS_STATUS_FAILURE);
+            }
             if !w.check_handle(s, HandleKind::Sap, CALL) || !w.check_handle(h, HandleKind::Vc, CALL) {
                 return Err(NDIS_STATUS_FAILURE);
             }
-            let sap_rec = w.condis.saps.get(&s).cloned();
-            let af_open = sap_rec.as_ref().and_then(|x| w.condis.afs.get(&x.af)).is_some_and(|a| a.state == AfState::Open);
-            let Some(sap_rec) = sap_rec.filter(|x| matches!(x.state, SapState::Registered | SapState::Registering) && af_open) else {
-                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} is not registered on an open AF"), &[s]);
+            let Some(sap_rec) = sap_rec else {
+                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} is not a SAP NDIS registered"), &[s]);
                 return Err(NDIS_STATUS_FAILURE);
             };
             let vc_rec = w.condis.vcs.get(&h).cloned();
@@ -1578,8 +1593,15 @@ ndis_fn! {
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return;
             }
+            // Closing: its client's NdisClCloseCall crossed this (both ends
+            // closing at once, a root's close crossing a leaf's); the
+            // client's answer (NdisClCloseCall) is then refused by NDIS as
+            // redundant, and its own close completes as usual.
             let state = w.condis.vcs.get(&h).map(|v| v.call);
-            if !matches!(state, Some(CallState::Connected | CallState::Accepted | CallState::Outgoing)) {
+            if !matches!(
+                state,
+                Some(CallState::Connected | CallState::Accepted | CallState::Outgoing | CallState::Offered | CallState::Closing)
+            ) {
                 w.violate(r::CLOSE_INCOMING_ON_A_CALL, CALL, format!("VC {h:#x} carries no call ({state:?})"), &[h]);
                 return;
             }
