@@ -370,7 +370,9 @@ pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize,
         let registered = w
             .adapter
             .as_ref()
-            .filter(|a| !a.halted)
+            // NDIS unbinds the protocols before it halts (contract §1.4):
+            // no AF is opened once a halt has begun.
+            .filter(|a| !a.halted && !a.halting)
             .is_some_and(|a| a.afs.iter().any(|x| x.AddressFamily == af.AddressFamily));
         let handler = cm_handlers(w).and_then(|c| c.CmOpenAfHandler);
         let (Some(handler), true) = (handler, registered) else {
@@ -1735,11 +1737,16 @@ pub(crate) fn check_afs_closed_at_halt() {
             .map(|(h, _)| *h)
             .collect();
         for h in open {
-            let why = if w.condis.afs.get(&h).is_some_and(|a| a.notify_close_pending) {
-                ": its client's ProtocolClNotifyCloseAf pended, and HaltEx returned without waiting for \
-                 ProtocolCmNotifyCloseAfComplete (on Windows the client's close then runs on freed contexts)"
-            } else {
-                ""
+            let why = match w.condis.afs.get(&h) {
+                Some(a) if a.notify_close_pending => {
+                    ": its client's ProtocolClNotifyCloseAf pended, and HaltEx returned without waiting for \
+                     ProtocolCmNotifyCloseAfComplete (on Windows the client's close then runs on freed contexts)"
+                }
+                Some(a) if a.state == AfState::Closing => {
+                    ": its client's NdisClCloseAddressFamily is pending (ProtocolCmCloseAf returned PENDING and \
+                     was never completed)"
+                }
+                _ => "",
             };
             w.violate(
                 r::HALT_AFS_CLOSED,
