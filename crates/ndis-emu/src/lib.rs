@@ -18,6 +18,9 @@
 //!   stress); `faults`: fail the Nth allocation or Nth call of a DDI;
 //! * [`sync`]: NDIS events, and what NdisWaitEvent runs or blocks on while
 //!   it waits in each mode;
+//! * [`interleave`]: deterministic interleavings: stop a CPU at a chosen
+//!   DDI boundary and run another script to completion there
+//!   ([`Emulator::interleave`], [`interleave::sweep`]);
 //! * [`Emulator`]: the API tests and covmini-lab drive;
 //! * `ffi`: the exported DDIs, the one import table ([`ffi::table`]), call
 //!   parameters in C memory, and the calls into driver handlers;
@@ -45,6 +48,7 @@ pub mod condis;
 mod emulator;
 mod faults;
 pub mod ffi;
+pub mod interleave;
 pub mod loader;
 pub mod lookaside;
 pub mod nbl;

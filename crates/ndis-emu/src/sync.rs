@@ -281,6 +281,9 @@ fn wait_deterministic(at: usize, ms: u32) -> bool {
 /// The threaded wait: block until another CPU sets the event or time is up.
 fn wait_threaded(at: usize, ms: u32) -> bool {
     let cpu = world::cpu_id();
+    // An interleaving's scripts stop taking turns: the event may be the
+    // stopped one's to set.
+    crate::interleave::blocking();
     world::with("NdisWaitEvent", |w| {
         w.condis.hand_over(cpu);
         w.sync.waiting += 1;

@@ -561,6 +561,18 @@ pub fn current_handler() -> Option<&'static str> {
     CPU.with(|c| c.borrow().as_ref().and_then(|c| c.frames.last().map(|f| f.handler)))
 }
 
+/// The handlers running on the calling CPU, outermost first (empty on a
+/// thread that is no CPU).
+#[must_use]
+pub fn handlers() -> Vec<&'static str> {
+    CPU.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map(|c| c.frames.iter().map(|f| f.handler).collect())
+            .unwrap_or_default()
+    })
+}
+
 /// The calling thread's CPU as a crash report shows it: its number, IRQL
 /// and the handlers running on it (outermost first). None when the thread
 /// is no CPU, or when its CPU record is borrowed (a fault inside the

@@ -1196,7 +1196,7 @@ fn tear_down_af(af: usize) {
 
 // --- The MCM's DDIs ------------------------------------------------------------
 
-ndis_fn! {
+ddi_fn! {
     /// NdisCmOpenAddressFamilyComplete (NdisMCmOpenAddressFamilyComplete).
     #[unsafe(no_mangle)]
     pub unsafe fn NdisCmOpenAddressFamilyComplete(status: NDIS_STATUS, af: NDIS_HANDLE, ctx: NDIS_HANDLE) {
@@ -1252,7 +1252,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisCoOidRequestComplete (NdisMCmOidRequestComplete): completes a
     /// request ProtocolCoOidRequest pended.
     #[unsafe(no_mangle)]

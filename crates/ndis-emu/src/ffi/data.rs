@@ -139,7 +139,7 @@ fn complete_sends(w: &mut World, call: &'static str, vc: Option<usize>, head: us
     let _ = w.nbls.release_client_chain(head);
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisMCoSendNetBufferListsComplete: every NBL of the chain was sent on
     /// this VC and is completed once, with its Status set.
     #[unsafe(no_mangle)]

@@ -20,7 +20,7 @@ use crate::world;
 // Option<fn> and a raw pointer: all-zero is valid (TimerFunction None).
 unsafe impl ZeroValid for NDIS_TIMER_CHARACTERISTICS {}
 
-ndis_fn! {
+ddi_fn! {
     /// NdisAllocateIoWorkItem. <= DISPATCH_LEVEL. The miniport passes its
     /// adapter handle (the work item is freed by MiniportHaltEx) or its driver
     /// handle (freed before unload). NULL on failure, including an injected
@@ -34,7 +34,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisQueueIoWorkItem. <= DISPATCH_LEVEL. The routine runs later, at
     /// PASSIVE_LEVEL: when the test runs the scheduler (deterministic mode),
     /// or at once on a system worker thread (threaded mode). `Routine` is read as
@@ -45,7 +45,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisFreeIoWorkItem. <= DISPATCH_LEVEL. Not while queued; the work
     /// item's own routine may free it.
     #[unsafe(no_mangle)]
@@ -54,7 +54,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisAllocateTimerObject. <= DISPATCH_LEVEL. Reads the characteristics
     /// header, then as many bytes as it announces (at most the 24 NDIS knows).
     /// SUCCESS and the timer in `*timer_out`; BAD_CHARACTERISTICS for a bad
@@ -80,7 +80,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisSetTimerObject. <= DISPATCH_LEVEL. A negative `due_time` is
     /// relative (100 ns units), a positive one absolute system time; a
     /// non-zero `period_ms` makes the timer periodic; a NULL context means the
@@ -92,7 +92,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisCancelTimerObject. <= DISPATCH_LEVEL, and PASSIVE_LEVEL for a
     /// periodic timer. TRUE if the timer was in the timer queue. For a
     /// periodic timer it also waits until the callback is not running on any
@@ -111,7 +111,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisFreeTimerObject. <= DISPATCH_LEVEL. Only a timer not in the timer
     /// queue (cancel it first).
     #[unsafe(no_mangle)]

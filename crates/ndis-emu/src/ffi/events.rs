@@ -32,7 +32,7 @@ fn write_signal_state(event: PNDIS_EVENT, state: LONG) {
     unsafe { field.write_unaligned(state) };
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisInitializeEvent. Any IRQL. A notification event, not signalled,
     /// as KeInitializeEvent(NotificationEvent, FALSE) writes it.
     #[unsafe(no_mangle)]
@@ -62,7 +62,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisSetEvent. <= DISPATCH_LEVEL. Wakes every waiter; the event stays
     /// set until NdisResetEvent.
     #[unsafe(no_mangle)]
@@ -75,7 +75,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisResetEvent. <= DISPATCH_LEVEL.
     #[unsafe(no_mangle)]
     pub unsafe fn NdisResetEvent(event: PNDIS_EVENT) {
@@ -87,7 +87,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisWaitEvent. PASSIVE_LEVEL. TRUE when the event is signalled; FALSE
     /// after `ms` milliseconds (0: no limit), or at once for a bad event or
     /// IRQL. What runs meanwhile is `crate::sync`'s business.

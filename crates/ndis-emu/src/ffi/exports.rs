@@ -122,7 +122,7 @@ fn check_characteristics(
     None
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisMRegisterMiniportDriver. PASSIVE_LEVEL.
     #[unsafe(no_mangle)]
     pub unsafe fn NdisMRegisterMiniportDriver(
@@ -194,7 +194,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisMDeregisterMiniportDriver. PASSIVE_LEVEL.
     #[unsafe(no_mangle)]
     pub unsafe fn NdisMDeregisterMiniportDriver(handle: NDIS_HANDLE) {
@@ -216,7 +216,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisSetOptionalHandlers. PASSIVE_LEVEL. Real NDIS: NOT_SUPPORTED for a
     /// wrong handle kind, STATUS_INVALID_PARAMETER for a bad CM header; the CO
     /// miniport block is copied without checks (§1.2) [B].
@@ -373,7 +373,7 @@ fn adapter_call_ok(w: &mut world::World, h: usize, call: &'static str) -> bool {
     true
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisMSetMiniportAttributes. PASSIVE_LEVEL. Registration attributes
     /// first, then general attributes (§1.3).
     #[unsafe(no_mangle)]
@@ -462,7 +462,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisMCmRegisterAddressFamilyEx. PASSIVE_LEVEL. Real NDIS:
     /// BAD_CHARACTERISTICS without a CM block, FAILURE on a duplicate [B].
     #[unsafe(no_mangle)]
@@ -508,7 +508,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisGetVersion: the NDIS version of the emulated Windows, 6.82
     /// (Windows 10 1809, the oldest build covmini supports). <= DISPATCH_LEVEL.
     #[unsafe(no_mangle)]
@@ -523,7 +523,7 @@ ndis_fn! {
 /// Pool blocks are 16-byte aligned on x64 (MEMORY_ALLOCATION_ALIGNMENT).
 const POOL_ALIGN: usize = 16;
 
-ndis_fn! {
+ddi_fn! {
     /// NdisAllocateMemoryWithTagPriority. <= DISPATCH_LEVEL. Recorded in the
     /// ledger with its tag and the handler that asked.
     #[unsafe(no_mangle)]
@@ -558,7 +558,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisFreeMemoryWithTagPriority. <= DISPATCH_LEVEL. The block must be a
     /// live allocation with this tag.
     #[unsafe(no_mangle)]
@@ -711,6 +711,8 @@ fn acquire(call: &'static str, lock: *mut KSPIN_LOCK, raise: bool) -> KIRQL {
                     );
                     std::process::abort();
                 }
+                // A script stopped by an interleaving holds it: let it run.
+                crate::interleave::spinning(owner);
                 std::thread::yield_now();
             }
         }
@@ -766,7 +768,7 @@ fn release(call: &'static str, lock: *mut KSPIN_LOCK, new_irql: Option<KIRQL>) {
     });
 }
 
-ndis_fn! {
+ddi_fn! {
     /// KeAcquireSpinLockRaiseToDpc. <= DISPATCH_LEVEL; returns the old IRQL.
     /// Spins while another CPU holds the lock.
     #[unsafe(no_mangle)]
@@ -775,7 +777,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// KeReleaseSpinLock. Lowers to `new_irql`.
     #[unsafe(no_mangle)]
     pub unsafe fn KeReleaseSpinLock(lock: *mut KSPIN_LOCK, new_irql: KIRQL) {
@@ -783,7 +785,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// KeAcquireSpinLockAtDpcLevel. Only at DISPATCH_LEVEL. Spins while
     /// another CPU holds the lock.
     #[unsafe(no_mangle)]
@@ -792,7 +794,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// KeReleaseSpinLockFromDpcLevel. Only at DISPATCH_LEVEL; the IRQL stays.
     #[unsafe(no_mangle)]
     pub unsafe fn KeReleaseSpinLockFromDpcLevel(lock: *mut KSPIN_LOCK) {
@@ -802,7 +804,7 @@ ndis_fn! {
 
 // --- Debug output and bug checks -------------------------------------------
 
-ndis_fn! {
+ddi_fn! {
     /// DbgPrintEx. Variadic in C; under the Windows x64 convention the
     /// integer arguments arrive exactly like fixed ones, so this reads up to
     /// six of them, as many as the format consumes: `%s`, `%.*s`, `%d`, `%u`,
@@ -878,7 +880,7 @@ unsafe fn format_dbg(fmt: &[u8], args: [usize; 6]) -> String {
     out
 }
 
-ndis_fn! {
+ddi_fn! {
     /// KeBugCheckEx: on Windows the machine stops. The emulator reports the
     /// code and parameters, every violation so far, and ends the process.
     #[unsafe(no_mangle)]

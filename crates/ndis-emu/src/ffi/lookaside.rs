@@ -241,7 +241,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// ExInitializeNPagedLookasideList. <= DISPATCH_LEVEL. Zeroes the
     /// counters and the list head, sets Depth 4, Type NonPagedPool | Flags
     /// (NonPagedPoolNx with POOL_NX_ALLOCATION), Tag, Size, and the
@@ -329,7 +329,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// ExDeleteNPagedLookasideList. <= DISPATCH_LEVEL. Every entry must be
     /// back; the cached ones are freed through the list's Free routine.
     /// Entries still out are reported here and not again as memory leaks.
@@ -383,7 +383,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// ExpInterlockedPopEntrySList (x64). <= DISPATCH_LEVEL. The first
     /// cached entry, now out; NULL when the list is empty (the inline
     /// allocate then calls the list's Allocate routine).
@@ -417,7 +417,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// ExpInterlockedPushEntrySList (x64). <= DISPATCH_LEVEL. Caches an
     /// entry the list handed out; returns the previous first entry. An entry
     /// that is not out from this list is reported and not pushed.
@@ -462,7 +462,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// ExQueryDepthSList (x64). <= DISPATCH_LEVEL. The number of cached
     /// entries, which is also the low 16 bits of the list head.
     #[unsafe(no_mangle)]

@@ -10,6 +10,24 @@
 //! is read at the offsets the contract allows, no further.
 #![allow(unsafe_code)]
 
+/// Defines DDIs the driver imports: as `ndis_fn!`, with the interleaving
+/// hook (`crate::interleave::boundary`) as each one's first act, so every
+/// DDI call is a point where a test can stop the calling CPU before the
+/// DDI does anything. Every `#[unsafe(no_mangle)]` function of this module
+/// is defined with it (a test reads the sources to keep it so).
+macro_rules! ddi_fn {
+    ($($(#[$m:meta])* pub unsafe fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block)*) => {
+        ndis_fn! {
+            $(
+                $(#[$m])* pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
+                    crate::interleave::boundary(stringify!($name));
+                    $body
+                }
+            )*
+        }
+    };
+}
+
 pub(crate) mod calls;
 pub(crate) mod cm;
 pub(crate) mod data;

@@ -186,7 +186,7 @@ fn live_pool(w: &mut World, pool: usize, call: &'static str) -> bool {
     false
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisAllocateNetBufferListPool. <= DISPATCH_LEVEL. `NdisHandle` is
     /// optional; when given it must be an NDIS handle (the adapter's or the
     /// driver's). NULL for bad parameters (`nbl.pool-params`) and on an
@@ -254,7 +254,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisFreeNetBufferListPool. <= DISPATCH_LEVEL. Every NBL from the pool
     /// must be freed first; any still out is reported (and not again as a
     /// leak at unload).
@@ -331,7 +331,7 @@ fn allocate(
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisAllocateNetBufferAndNetBufferList. <= DISPATCH_LEVEL. The pool
     /// must have been made with fAllocateNetBuffer TRUE and DataSize 0; the
     /// NET_BUFFER gets MdlChain, DataOffset and DataLength as passed, and
@@ -378,7 +378,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisAllocateNetBufferList. <= DISPATCH_LEVEL. A pool with
     /// fAllocateNetBuffer FALSE gives a bare NBL; TRUE gives one NET_BUFFER,
     /// mapping DataSize bytes of NDIS's when the pool has a DataSize.
@@ -402,7 +402,7 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisFreeNetBufferList. <= DISPATCH_LEVEL. Only an NBL from one of the
     /// driver's pools that the driver holds (not indicated and unreturned),
     /// once; never a client's (NDIS frees those after the send completes).

@@ -89,7 +89,7 @@ pub(crate) fn cancel_send(handler: MINIPORT_CANCEL_SEND, ctx: usize, cancel_id: 
     leave("MiniportCancelSend", caller, String::new());
 }
 
-ndis_fn! {
+ddi_fn! {
     /// NdisMPauseComplete: completes the pending MiniportPause of this
     /// adapter, once, with every send completed and every receive returned.
     #[unsafe(no_mangle)]

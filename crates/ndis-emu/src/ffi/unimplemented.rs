@@ -27,7 +27,7 @@ fn unimplemented_ddi(name: &'static str) {
 macro_rules! unimplemented_ddis {
     ($(fn $name:ident($($a:ident: $t:ty),* $(,)?) $(-> $r:ty = $default:expr)?;)*) => {
         $(
-            ndis_fn! {
+            ddi_fn! {
                 #[doc = concat!("`", stringify!($name), "`: not implemented yet (records `emu.unimplemented-ddi`).")]
                 #[unsafe(no_mangle)]
                 pub unsafe fn $name($($a: $t),*) $(-> $r)? {
