@@ -12,7 +12,8 @@
 //!
 //! Budget: `THREADED_MODEL_STEPS` client steps in all (default 3 000; a
 //! tenth of that, never zero, when `COVMINI_UNDER_VALGRIND` is set),
-//! `THREADED_MODEL_SEED` for the first seed. With `--nocapture` it prints
+//! `THREADED_MODEL_SEED` for the first seed, `THREADED_MODEL_TRACE` a file
+//! to write a failing run's whole trace to. With `--nocapture` it prints
 //! steps/s and each operation's coverage (succeeded / refused). The soak:
 //! `THREADED_MODEL_STEPS=1000000 cargo test --release -p covmini --test threaded_model -- --nocapture`.
 //!
@@ -211,8 +212,10 @@ impl Script<'_> {
             Outcome::Refused(s) => {
                 e.1 += 1;
                 if !allowed(op, s, self.reject) {
-                    self.problems
-                        .push(format!("client {}: {op:?} ended with {s:#010x}, not a status it may end with", self.i));
+                    self.problems.push(format!(
+                        "client {}: {op:?} ended with {s:#010x}, not a status it may end with",
+                        self.i
+                    ));
                 }
             }
         }
@@ -274,7 +277,11 @@ impl Script<'_> {
                 if let Some(af) = self.af {
                     // Mostly its own addresses; now and then another's (a
                     // duplicate) or one of its own twice.
-                    let j = if self.rng.below(5) == 0 { self.rng.below(CLIENTS) } else { self.i };
+                    let j = if self.rng.below(5) == 0 {
+                        self.rng.below(CLIENTS)
+                    } else {
+                        self.i
+                    };
                     let r = emu.register_sap(af, SAP_TYPE_ADDRESS, &address(j, self.rng.below(2)));
                     if let Ok(sap) = r {
                         self.saps.push(sap);
@@ -370,7 +377,11 @@ impl Script<'_> {
                 // On one of its own VCs or one offered to it (a callee sends
                 // back), one to three NBLs.
                 let offered = emu.offered_vcs(self.me);
-                let target = if self.rng.below(2) == 0 { vc } else { self.rng.pick(&offered) };
+                let target = if self.rng.below(2) == 0 {
+                    vc
+                } else {
+                    self.rng.pick(&offered)
+                };
                 if let Some(v) = target {
                     let n = 1 + self.rng.below(3);
                     let payloads: Vec<Vec<u8>> = (0..n).map(|k| format!("c{}-{k}", self.i).into_bytes()).collect();
@@ -572,6 +583,13 @@ fn random_clients_on_threads_with_a_racing_halt_stay_clean() {
     while done < total {
         let seed = first + seeds;
         let r = run(seed, per_client);
+        if let (false, Some(path)) = (
+            r.problems.is_empty() && r.report.is_clean(),
+            std::env::var_os("THREADED_MODEL_TRACE"),
+        ) {
+            let trace: Vec<String> = r.report.events.iter().map(|e| format!("{e}")).collect();
+            std::fs::write(path, trace.join("\n")).expect("write the trace");
+        }
         assert!(
             r.problems.is_empty() && r.report.is_clean(),
             "seed {seed} ({per_client} steps per client, {CLIENTS} clients; rerun with THREADED_MODEL_SEED={seed} \
@@ -601,7 +619,10 @@ fn random_clients_on_threads_with_a_racing_halt_stay_clean() {
     // Coverage that proves the runs did something: calls connected, a
     // multipoint call and a party came up, sends went, and halts happened.
     for op in [Op::MakeCall, Op::CloseCall, Op::Send, Op::Halt, Op::CreateVc] {
-        assert!(coverage.get(&op).is_some_and(|c| c.0 > 0), "{op:?} never succeeded: {coverage:?}");
+        assert!(
+            coverage.get(&op).is_some_and(|c| c.0 > 0),
+            "{op:?} never succeeded: {coverage:?}"
+        );
     }
 }
 
@@ -756,7 +777,10 @@ fn deregister_sap_racing_an_offer_is_clean() {
             } else {
                 let sap = sap_slot.lock().unwrap().expect("bob's SAP");
                 let s = emu.deregister_sap(sap);
-                assert!([NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING].contains(&s), "deregister {s:#x}");
+                assert!(
+                    [NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING].contains(&s),
+                    "deregister {s:#x}"
+                );
             }
             go.wait();
             emu.pump();

@@ -371,7 +371,9 @@ impl Emulator {
     /// [`Emulator::halt_adapter`]).
     pub fn send_with_cancel_id(&self, vc: Vc, payloads: &[&[u8]], cancel_id: usize) -> Result<(), NDIS_STATUS> {
         let r = self.adapter_call(Err(NDIS_STATUS_PAUSED), || {
-            crate::ffi::data::send_tagged(vc.0, payloads, Some(cancel_id))
+            crate::ffi::cm::on_af(crate::ffi::cm::On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+                crate::ffi::data::send_tagged(vc.0, payloads, Some(cancel_id))
+            })
         });
         crate::ffi::cm::pump();
         r

@@ -435,6 +435,15 @@ pub struct Condis {
     pub offered: BTreeMap<usize, usize>,
     /// OID requests handed to the driver, by request address.
     pub oids: BTreeMap<usize, OidRec>,
+    /// The call state of each VC whose NdisClCloseCall is in flight, from
+    /// before it: a refused close leaves the call as it was (an outgoing
+    /// call stays outgoing).
+    pub closing_from: BTreeMap<usize, CallState>,
+    /// Client requests (and sends) inside the driver now, by the AF they
+    /// are on: a client's teardown of an AF for NdisCmNotifyCloseAddressFamily
+    /// waits for them, as a client serializes its own requests with its
+    /// close of the AF (`ffi::cm::on_af`).
+    pub af_busy: BTreeMap<usize, u32>,
 }
 
 impl Condis {
@@ -452,6 +461,24 @@ impl Condis {
     /// Queues an answer a client gives later, on a thread of its own.
     pub fn defer_later(&mut self, action: ClientAction) {
         self.later.push_back(action);
+    }
+
+    /// A request on AF `af` just completed: if its client is tearing the AF
+    /// down for NdisCmNotifyCloseAddressFamily (and the AF is not closed
+    /// yet), it goes on with that on its own thread, as a client does from
+    /// its completion handler (a make call that completed after its
+    /// teardown began leaves a call to close, a close leaves a VC to
+    /// delete). Queued once.
+    pub fn resume_teardown(&mut self, af: usize) {
+        let tearing = self
+            .afs
+            .get(&af)
+            .is_some_and(|a| a.notify_close_pending && a.state != AfState::Closed);
+        let action = ClientAction::TearDownAf { af };
+        if tearing && !self.later.contains(&action) {
+            self.later.push_back(action);
+            crate::world::changed();
+        }
     }
 
     /// Moves CPU `cpu`'s queued answers to the later queue: the CPU is about

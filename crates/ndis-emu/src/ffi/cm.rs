@@ -164,6 +164,7 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
             }
             keep_completed_params(w, h);
             inbox(w, Some(client), format!("MakeCallComplete {status:#x}"));
+            w.condis.resume_teardown(vc.af);
         }
         ReqKind::CloseCall => {
             let Some(vc) = w.condis.vcs.get(&h).cloned() else {
@@ -175,16 +176,18 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                     kill(w, *p, "call closed");
                 }
             }
+            let before = w.condis.closing_from.remove(&h).unwrap_or(CallState::Connected);
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 if ok {
                     v.call = CallState::Closed;
                     v.parties.clear();
                     v.closed_while_active = v.active;
                 } else {
-                    v.call = CallState::Connected;
+                    v.call = before;
                 }
             }
             inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
+            w.condis.resume_teardown(vc.af);
         }
         ReqKind::AddParty => {
             let vc = w.condis.parties.get(&h).map(|p| p.vc);
@@ -213,6 +216,9 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 keep_completed_params(w, h);
                 let client = w.condis.vcs.get(&vc).map(|v| v.client);
                 inbox(w, client, format!("AddPartyComplete {status:#x}"));
+                if let Some(af) = w.condis.vcs.get(&vc).map(|v| v.af) {
+                    w.condis.resume_teardown(af);
+                }
             }
         }
         ReqKind::DropParty => {
@@ -225,6 +231,9 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 kill(w, h, "dropped");
             } else if let Some(p) = w.condis.parties.get_mut(&h) {
                 p.state = PartyState::Connected;
+            }
+            if let Some(af) = vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.af) {
+                w.condis.resume_teardown(af);
             }
         }
         ReqKind::ModifyQos => {
@@ -358,6 +367,79 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
             }
         }
     });
+}
+
+// --- A client's own serialization ----------------------------------------------
+
+/// The AF a client request names (directly, or through its SAP, VC or
+/// party), if NDIS knows the object.
+pub(crate) enum On {
+    Af(usize),
+    Sap(usize),
+    Vc(usize),
+    Party(usize),
+}
+
+fn af_of(w: &World, on: &On) -> Option<usize> {
+    match *on {
+        On::Af(a) => Some(a),
+        On::Sap(s) => w.condis.saps.get(&s).map(|x| x.af),
+        On::Vc(v) => w.condis.vcs.get(&v).map(|x| x.af),
+        On::Party(p) => w
+            .condis
+            .parties
+            .get(&p)
+            .and_then(|x| w.condis.vcs.get(&x.vc))
+            .map(|x| x.af),
+    }
+}
+
+/// Runs `f`, a scripted client's request on the AF `on` names, as a
+/// correct client does: not at all once the client is tearing that AF
+/// down for NdisCmNotifyCloseAddressFamily (the client refuses its own
+/// request: `refused`), and counted as in flight meanwhile, so that the
+/// teardown ([`tear_down_af`]) waits for it before it closes calls, deletes
+/// VCs and closes the AF (a client does not close what its own request on
+/// another thread is still using: NdisClCloseCall "Before calling
+/// NdisClCloseCall, a protocol must ensure that all its outstanding send
+/// packets have been returned").
+pub(crate) fn on_af<R>(on: On, refused: R, f: impl FnOnce() -> R) -> R {
+    let af = world::try_with(|w| {
+        let af = af_of(w, &on)?;
+        Some(if w.condis.afs.get(&af).is_some_and(|a| a.notify_close_pending) {
+            None
+        } else {
+            *w.condis.af_busy.entry(af).or_default() += 1;
+            Some(af)
+        })
+    })
+    .flatten();
+    match af {
+        // Unknown object: NDIS refuses it (inside `f`).
+        None => f(),
+        Some(None) => refused,
+        Some(Some(af)) => {
+            let r = f();
+            world::try_with(|w| {
+                if let Some(n) = w.condis.af_busy.get_mut(&af) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        w.condis.af_busy.remove(&af);
+                    }
+                }
+            });
+            world::changed();
+            r
+        }
+    }
+}
+
+/// In the threaded mode, waits until no request of the client on `af` is
+/// inside the driver (see [`on_af`]).
+fn wait_af_idle(af: usize) {
+    if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
+        crate::emulator::wait_bounded(|w| !w.condis.af_busy.contains_key(&af));
+    }
 }
 
 // --- Client operations ---------------------------------------------------------
@@ -725,6 +807,7 @@ pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Re
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.call = CallState::Closing;
         }
+        w.condis.closing_from.insert(vc, rec.call);
         w.condis.requests.begin(ReqKind::CloseCall, vc);
         Ok((handler, rec.cm_context, party_ctx))
     })?;
@@ -1095,7 +1178,7 @@ pub(crate) fn pump_all() {
 pub(crate) fn run_action(action: ClientAction) {
     match action {
         ClientAction::CloseCall { vc } => {
-            let _ = close_call(vc, &[]);
+            let _ = on_af(On::Vc(vc), Ok(NDIS_STATUS_FAILURE), || close_call(vc, &[]));
         }
         ClientAction::TearDownAf { af } => tear_down_af(af),
         ClientAction::ReturnNbls { vc, nbls } => super::data::return_nbls(vc, &nbls),
@@ -1110,7 +1193,7 @@ pub(crate) fn run_action(action: ClientAction) {
 /// else when it does (`apply`, CloseAf).
 fn answer_notify_close(af: usize) {
     let open = world::with("ProtocolClNotifyCloseAf", |w| {
-        w.note(af, "the client's pended ProtocolClNotifyCloseAf goes on");
+        w.note(af, "the client's ProtocolClNotifyCloseAf tears the AF down");
         w.condis.afs.get(&af).is_some_and(|a| a.state == AfState::Open)
     });
     if open {
@@ -1159,8 +1242,29 @@ fn complete_notify_close(af: usize) {
 }
 
 /// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4): drop
-/// its calls, deregister its SAPs, close the AF, all at once.
+/// the parties of its multipoint calls but the last (NdisClCloseCall: "the
+/// client must call NdisClDropParty one or more times to release all but
+/// the last party on the VC before it calls NdisClCloseCall"), close its
+/// calls, delete its VCs, deregister its SAPs, close the AF, all at once.
 fn tear_down_af(af: usize) {
+    wait_af_idle(af);
+    let extra_parties: Vec<usize> = world::with("ProtocolClNotifyCloseAf", |w| {
+        w.condis
+            .vcs
+            .values()
+            .filter(|v| v.af == af && v.parties.len() > 1)
+            .flat_map(|v| v.parties.iter().skip(1).copied())
+            .filter(|p| {
+                w.condis
+                    .parties
+                    .get(p)
+                    .is_some_and(|x| x.state == PartyState::Connected)
+            })
+            .collect()
+    });
+    for party in extra_parties {
+        let _ = drop_party(party, &[]);
+    }
     let (vcs, saps) = world::with("ProtocolClNotifyCloseAf", |w| {
         let vcs: Vec<(usize, Creator, CallState)> = w
             .condis
@@ -1179,8 +1283,16 @@ fn tear_down_af(af: usize) {
         (vcs, saps)
     });
     for (vc, _, call) in &vcs {
-        if matches!(call, CallState::Connected | CallState::Accepted | CallState::Outgoing) {
-            let _ = close_call(*vc, &[]);
+        match call {
+            CallState::Connected | CallState::Accepted | CallState::Outgoing => {
+                let _ = close_call(*vc, &[]);
+            }
+            // A call offered to it that it has not answered yet: it
+            // rejects it (the call manager then tears the VC down).
+            CallState::Offered => {
+                let _ = answer_incoming(*vc, NDIS_STATUS_NOT_ACCEPTED);
+            }
+            _ => {}
         }
     }
     for (vc, creator, _) in &vcs {
@@ -1690,8 +1802,9 @@ ddi_fn! {
             None => NDIS_STATUS_FAILURE,
             Some(Answer::Pend) => NDIS_STATUS_PENDING,
             Some(Answer::Sync) => {
-                tear_down_af(h);
-                complete_notify_close(h);
+                // As a pended answer does: the notification completes
+                // once the client's close has (at once if it did not pend).
+                answer_notify_close(h);
                 NDIS_STATUS_PENDING
             }
         }
