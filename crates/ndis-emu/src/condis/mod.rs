@@ -396,6 +396,16 @@ pub enum ClientAction {
         /// The AF now closed.
         af: usize,
     },
+    /// The client's unbind, for an AF whose NdisClCloseAddressFamily the
+    /// call manager pended: remove what the client left on it (answer the
+    /// calls offered to it, close its calls, delete its VCs, deregister its
+    /// SAPs), so the call manager can complete the close. NDIS unbinds the
+    /// clients before MiniportHaltEx; a client slower than that does this
+    /// on its own thread while the driver waits at halt.
+    FinishClose {
+        /// The AF whose close is pending.
+        af: usize,
+    },
 }
 
 /// The CoNDIS state of the world.
@@ -422,6 +432,9 @@ pub struct Condis {
     /// deterministic mode, by a system worker thread in the threaded mode),
     /// or when the test calls `Emulator::pump`.
     pub later: VecDeque<ClientAction>,
+    /// The clients with an AF close pending began removing what they left
+    /// (the first NdisWaitEvent of this MiniportHaltEx).
+    pub unbound_at_halt: bool,
     /// Call parameters the emulator handed the driver for a request on an
     /// object (by NDIS handle), kept alive until the request completes: the
     /// driver may hold and modify them until then.
@@ -468,14 +481,18 @@ impl Condis {
     /// yet), it goes on with that on its own thread, as a client does from
     /// its completion handler (a make call that completed after its
     /// teardown began leaves a call to close, a close leaves a VC to
-    /// delete). Queued once.
+    /// delete); likewise a client unbinding at halt from an AF whose close
+    /// pended. Queued once.
     pub fn resume_teardown(&mut self, af: usize) {
-        let tearing = self
-            .afs
-            .get(&af)
-            .is_some_and(|a| a.notify_close_pending && a.state != AfState::Closed);
-        let action = ClientAction::TearDownAf { af };
-        if tearing && !self.later.contains(&action) {
+        let Some(a) = self.afs.get(&af) else { return };
+        let action = if a.notify_close_pending && a.state != AfState::Closed {
+            ClientAction::TearDownAf { af }
+        } else if self.unbound_at_halt && a.state == AfState::Closing {
+            ClientAction::FinishClose { af }
+        } else {
+            return;
+        };
+        if !self.later.contains(&action) {
             self.later.push_back(action);
             crate::world::changed();
         }

@@ -406,7 +406,15 @@ fn af_of(w: &World, on: &On) -> Option<usize> {
 pub(crate) fn on_af<R>(on: On, refused: R, f: impl FnOnce() -> R) -> R {
     let af = world::try_with(|w| {
         let af = af_of(w, &on)?;
-        Some(if w.condis.afs.get(&af).is_some_and(|a| a.notify_close_pending) {
+        // The client is tearing the AF down (NDIS asked it to, or it is
+        // unbinding at halt with the AF's close pending): it stops using it.
+        let unbinding = w.condis.unbound_at_halt;
+        let tearing = w
+            .condis
+            .afs
+            .get(&af)
+            .is_some_and(|a| a.notify_close_pending || (unbinding && a.state == AfState::Closing));
+        Some(if tearing {
             None
         } else {
             *w.condis.af_busy.entry(af).or_default() += 1;
@@ -1184,6 +1192,7 @@ pub(crate) fn run_action(action: ClientAction) {
         ClientAction::ReturnNbls { vc, nbls } => super::data::return_nbls(vc, &nbls),
         ClientAction::AnswerNotifyClose { af } => answer_notify_close(af),
         ClientAction::CompleteNotifyClose { af } => complete_notify_close(af),
+        ClientAction::FinishClose { af } => remove_what_is_left(af),
     }
 }
 
@@ -1241,12 +1250,26 @@ fn complete_notify_close(af: usize) {
     }
 }
 
-/// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4): drop
-/// the parties of its multipoint calls but the last (NdisClCloseCall: "the
-/// client must call NdisClDropParty one or more times to release all but
-/// the last party on the VC before it calls NdisClCloseCall"), close its
-/// calls, delete its VCs, deregister its SAPs, close the AF, all at once.
+/// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4):
+/// removes what it has on the AF ([`remove_what_is_left`]), then closes it.
 fn tear_down_af(af: usize) {
+    remove_what_is_left(af);
+    let _ = close_af(af);
+}
+
+/// A client removing everything it has on `af` through the ordinary NdisCl*
+/// paths, once its own requests on the AF in flight on other threads are
+/// done ([`on_af`]): it rejects the calls offered to it that it has not
+/// answered, drops the parties of its multipoint calls but the last
+/// (NdisClCloseCall \[D\]: "the client must call NdisClDropParty one or
+/// more times to release all but the last party on the VC before it calls
+/// NdisClCloseCall"), closes its calls, deletes the VCs it created and
+/// deregisters its SAPs (ProtocolClNotifyCloseAf \[D\];
+/// NdisClCloseAddressFamily \[D\]: "A client commonly calls
+/// NdisClCloseAddressFamily from its ProtocolUnbindAdapterEx function,
+/// after it closes all the client's open VCs on the binding with calls to
+/// NdisClCloseCall and/or NdisClDeregisterSap").
+fn remove_what_is_left(af: usize) {
     wait_af_idle(af);
     let extra_parties: Vec<usize> = world::with("ProtocolClNotifyCloseAf", |w| {
         w.condis
@@ -1283,16 +1306,13 @@ fn tear_down_af(af: usize) {
         (vcs, saps)
     });
     for (vc, _, call) in &vcs {
-        match call {
-            CallState::Connected | CallState::Accepted | CallState::Outgoing => {
-                let _ = close_call(*vc, &[]);
-            }
-            // A call offered to it that it has not answered yet: it
-            // rejects it (the call manager then tears the VC down).
-            CallState::Offered => {
-                let _ = answer_incoming(*vc, NDIS_STATUS_NOT_ACCEPTED);
-            }
-            _ => {}
+        if *call == CallState::Offered {
+            let _ = answer_incoming(*vc, NDIS_STATUS_FAILURE);
+        }
+    }
+    for (vc, _, call) in &vcs {
+        if matches!(call, CallState::Connected | CallState::Accepted | CallState::Outgoing) {
+            let _ = close_call(*vc, &[]);
         }
     }
     for (vc, creator, _) in &vcs {
@@ -1303,7 +1323,45 @@ fn tear_down_af(af: usize) {
     for sap in saps {
         let _ = deregister_sap(sap);
     }
-    let _ = close_af(af);
+}
+
+/// NDIS unbinds the clients before it calls MiniportHaltEx (contract §1.4):
+/// "Clients unbinding normally close their AFs themselves". A client whose
+/// NdisClCloseAddressFamily the call manager pended still owes the removal
+/// of what it left on that AF before its unbind is done
+/// (NdisClCloseAddressFamily \[D\]: "a client should release all the
+/// resources it allocated for connection-oriented communications through
+/// the miniport driver before its ProtocolUnbindAdapterEx function calls
+/// NdisCloseAdapterEx"; ProtocolCmCloseAf \[D\]: the call manager pends,
+/// and "After the client has closed all calls and deregistered all SAPs,
+/// the call manager can then close the address family and call
+/// NdisMCmCloseAddressFamilyComplete"). The scripted client is as slow as a
+/// client can be: it starts when MiniportHaltEx first blocks in
+/// NdisWaitEvent, on a thread of its own (the `later` queue, behind any
+/// pended notify-close answer), so a driver must wait for that close as
+/// well as for its notifications. A driver that does not wait leaves it
+/// undone ([`drop_client_answers_at_halt`], `halt.afs-closed`). Called by
+/// NdisWaitEvent before it blocks.
+pub(crate) fn unbind_clients_at_halt_wait(w: &mut World) {
+    if w.condis.unbound_at_halt || w.current_handler() != Some("MiniportHaltEx") {
+        return;
+    }
+    w.condis.unbound_at_halt = true;
+    let closing: Vec<usize> = w
+        .condis
+        .afs
+        .iter()
+        .filter(|(_, a)| a.state == AfState::Closing)
+        .map(|(h, _)| *h)
+        .collect();
+    for af in closing {
+        w.note(
+            af,
+            "unbinding at halt: the client's close pended, so it removes what it left",
+        );
+        w.condis.defer_later(ClientAction::FinishClose { af });
+    }
+    world::changed();
 }
 
 // --- The MCM's DDIs ------------------------------------------------------------
@@ -1877,9 +1935,13 @@ pub(crate) fn check_afs_closed_at_halt() {
 /// reported the AFs they concern.
 pub(crate) fn drop_client_answers_at_halt() {
     world::try_with(|w| {
+        w.condis.unbound_at_halt = false;
         let owed: Vec<ClientAction> = w.condis.later.drain(..).collect();
         for action in owed {
-            if let ClientAction::AnswerNotifyClose { af } | ClientAction::CompleteNotifyClose { af } = action {
+            if let ClientAction::AnswerNotifyClose { af }
+            | ClientAction::CompleteNotifyClose { af }
+            | ClientAction::FinishClose { af } = action
+            {
                 w.note(af, "the client's pended close never ran: the adapter was halted first");
             }
         }
