@@ -213,3 +213,41 @@ fn deregister_sap_racing_an_offer_is_clean_at_every_boundary() {
         "no boundary had the deregistration cross an offer in flight: {counted:?}"
     );
 }
+
+/// A client's NdisClCloseAddressFamily crossing HaltEx's notification of
+/// that AF: HaltEx has decided to notify the AF (it was open) and is about
+/// to call NdisMCmNotifyCloseAddressFamily when the client closes the AF on
+/// another CPU (client requests on an open AF go on until it is closed,
+/// contract §1.4). The close completes at once (nothing is left on the AF)
+/// and NDIS frees the NdisAfHandle, so the notification must not name it
+/// any more: clean, with every AF closed, at every boundary of HaltEx.
+#[test]
+fn an_af_close_crossing_halts_notification_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let mut emu = Emulator::new();
+        emu.load(common::driver::driver_entry()).expect("DriverEntry");
+        emu.add_adapter().expect("adapter");
+        let alice = emu.client("alice");
+        let af = emu.open_af(alice, config::AF).expect("alice's AF");
+        let out: Interleaving<Result<(), ndis_emu::EmuError>, NDIS_STATUS> =
+            emu.interleave(at, |emu| emu.halt_adapter(), move |emu| emu.close_af(af));
+        out.victim.clone().expect("halt");
+        if let Some(s) = out.injected {
+            assert!(close_status_ok(s), "alice's close: {s:#x}");
+            if out.crossed.get(out.fired_at.unwrap_or(usize::MAX)).map(|c| c.ddi)
+                == Some("NdisCmNotifyCloseAddressFamily")
+            {
+                crossings += 1;
+            }
+        }
+        emu.unload().expect("unload");
+        let report = emu.finish();
+        assert_clean(&report);
+        out
+    });
+    assert!(
+        crossings > 0,
+        "no boundary put the close before the notification: {counted:?}"
+    );
+}

@@ -499,6 +499,10 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
         let af = unsafe { AfContext::from_token(token) };
         // SAFETY: the NdisAfHandle of an open AF; PASSIVE_LEVEL (HaltEx).
         let status = unsafe { NdisMCmNotifyCloseAddressFamily(af.ndis()) };
+        // A close the client made before or during the call pended for it
+        // (the handle had to stay valid for NDIS): it completes now.
+        let fx = adapter.cm().notify_returned(id);
+        perform(adapter, fx);
         if status != NDIS_STATUS_PENDING {
             // NDIS refused (the AF is already closing): no completion
             // follows; halt waits for that close instead.
