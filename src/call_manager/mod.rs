@@ -633,6 +633,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             answer: None,
             busy: 0,
             qos_changing: false,
+            waits_for_handlers: false,
         };
         let id = self.vcs.insert(slot).map(VcId).map_err(|_| Refusal::Resources)?;
         if let Some(a) = self.af(af) {
@@ -878,6 +879,20 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// receives to come back") is not deactivated yet: the close pends in
     /// [`VcState::Closing`] and the last [`Self::unpin`] finishes it.
     pub fn close_call(&mut self, id: VcId) -> Result<Finish<H>, Refusal> {
+        self.close_call_with_handlers(id, false)
+    }
+
+    /// [`Self::close_call`] when the glue has found handlers inside it with
+    /// the VC's context that hold no pin yet (`handlers_inside`: a send
+    /// that has not reached [`Self::route`], say). Then the close pends, as
+    /// for a pin, and [`Self::handlers_left`] finishes it once they are
+    /// gone: the VC is neither deactivated nor deleted under them.
+    ///
+    /// The glue reads its count after marking the VC closing where every
+    /// entering handler looks (the handshake is the glue's, `ffi::data`'s
+    /// module docs); a handler that enters after this sees that mark and
+    /// takes nothing.
+    pub fn close_call_with_handlers(&mut self, id: VcId, handlers_inside: bool) -> Result<Finish<H>, Refusal> {
         let v = *self.vc(id).ok_or(Refusal::Invalid)?;
         let mut tell = Effects::new();
         let peer = match v.state {
@@ -908,11 +923,36 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
         if let Some(me) = self.vc(id) {
             me.state = VcState::Closing;
+            me.waits_for_handlers |= handlers_inside;
         }
-        if v.busy > 0 {
+        if v.busy > 0 || v.waits_for_handlers || handlers_inside {
             return Ok(Finish::Pend(tell));
         }
         Ok(self.finish_close(id, tell, true))
+    }
+
+    /// Whether a close of `id` waits for handlers inside the glue
+    /// ([`Self::close_call_with_handlers`]).
+    #[must_use]
+    pub fn waits_for_handlers(&self, id: VcId) -> bool {
+        self.vcs.get(id.raw()).is_some_and(|v| v.waits_for_handlers)
+    }
+
+    /// The glue's handlers with `id`'s context that a close waited for are
+    /// all gone: the close finishes if nothing else holds it (no pin).
+    pub fn handlers_left(&mut self, id: VcId) -> Effects<H> {
+        let fx = Effects::new();
+        let Some(v) = self.vc(id) else { return fx };
+        if !v.waits_for_handlers {
+            return fx;
+        }
+        v.waits_for_handlers = false;
+        if v.busy > 0 || v.state != VcState::Closing {
+            return fx;
+        }
+        match self.finish_close(id, fx, false) {
+            Finish::Return(_, fx) | Finish::Pend(fx) => fx,
+        }
     }
 
     /// Deactivates and completes the close of a drained VC, with `tell` (the
@@ -1030,7 +1070,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 
     /// Drops `n` pins of `id` (sends completed, receives returned, an
-    /// effect naming it performed). The last one finishes a pended close.
+    /// effect naming it performed). The last one finishes a pended close,
+    /// unless it also waits for handlers ([`Self::handlers_left`]).
     pub fn unpin(&mut self, id: VcId, n: u32) -> Effects<H> {
         let fx = Effects::new();
         if n == 0 {
@@ -1038,7 +1079,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
         let Some(v) = self.vc(id) else { return fx };
         v.busy = v.busy.saturating_sub(n);
-        if v.busy > 0 || v.state != VcState::Closing {
+        if v.busy > 0 || v.waits_for_handlers || v.state != VcState::Closing {
             return fx;
         }
         match self.finish_close(id, fx, false) {

@@ -594,6 +594,73 @@ fn a_callee_close_with_a_receive_out_completes_and_deletes_on_its_return() {
 }
 
 #[test]
+fn a_close_with_handlers_inside_pends_and_the_last_one_out_finishes_it() {
+    // Defect 2 of issue #10: the callee's send is inside its handler, not
+    // yet routed (no pin), when the caller hangs up and the callee closes.
+    let (mut cm, _, _, _, vc, callee) = connected();
+    let Finish::Return(s, _) = cm.close_call(vc).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    assert!(cm.unpin(callee, 1).is_empty(), "incoming close dispatched");
+    let Finish::Pend(fx) = cm.close_call_with_handlers(callee, true).unwrap() else {
+        panic!("a close with a handler inside pends")
+    };
+    assert!(fx.is_empty(), "nothing deactivated or deleted: {fx:?}");
+    assert!(cm.waits_for_handlers(callee));
+    // The send reaches the table: refused (closing), no pin taken.
+    assert_eq!(cm.route(callee, 1, 1), Err(Refusal::Invalid));
+    // Only the handlers' leaving finishes it, not a stray unpin.
+    assert!(cm.unpin(callee, 0).is_empty());
+    assert_eq!(
+        effects(&cm.handlers_left(callee)),
+        [E::DeactivateVc(31), E::CompleteCloseCall(31), E::DeleteVc(31)]
+    );
+    assert!(!cm.vc_is(callee, 31));
+    // A second leaving finds nothing to finish.
+    assert!(cm.handlers_left(callee).is_empty());
+}
+
+#[test]
+fn a_close_waiting_for_pins_and_handlers_finishes_with_the_last_of_both() {
+    let (mut cm, _, _, _, vc, callee) = connected();
+    cm.route(vc, 1, 1).unwrap();
+    let Finish::Pend(fx) = cm.close_call_with_handlers(vc, true).unwrap() else {
+        panic!()
+    };
+    assert_eq!(effects(&fx), [E::DispatchIncomingClose(31)]);
+    assert!(cm.unpin(callee, 2).is_empty(), "receive back, close dispatched");
+    // Pins gone first: the handlers still hold it.
+    assert!(cm.unpin(vc, 1).is_empty());
+    assert_eq!(cm.vc_state(vc), Some(VcState::Closing));
+    assert_eq!(
+        effects(&cm.handlers_left(vc)),
+        [E::DeactivateVc(30), E::CompleteCloseCall(30)]
+    );
+    // The other order: handlers first, then the last pin.
+    let (mut cm, _, _, _, vc, callee) = connected();
+    cm.route(vc, 1, 1).unwrap();
+    assert!(matches!(cm.close_call_with_handlers(vc, true), Ok(Finish::Pend(_))));
+    assert!(cm.unpin(callee, 2).is_empty());
+    assert!(cm.handlers_left(vc).is_empty(), "a send is still held");
+    assert_eq!(
+        effects(&cm.unpin(vc, 1)),
+        [E::DeactivateVc(30), E::CompleteCloseCall(30)]
+    );
+}
+
+#[test]
+fn handlers_leaving_a_vc_no_close_waits_for_change_nothing() {
+    let (mut cm, _, _, _, vc, _) = connected();
+    assert!(cm.handlers_left(vc).is_empty());
+    assert_eq!(cm.vc_state(vc), Some(VcState::Connected { peer: Some(VcId(1)) }));
+    // A refused close (an idle VC) does not start waiting.
+    let (mut cm, _, _, _, idle) = two_clients();
+    assert_eq!(cm.close_call_with_handlers(idle, true), Err(Refusal::Invalid));
+    assert!(!cm.waits_for_handlers(idle));
+}
+
+#[test]
 fn an_echo_call_sends_to_itself_and_closes_at_once_when_drained() {
     let (mut cm, _, _, _, vc) = two_clients();
     cm.make_call_echo(vc, false).unwrap();

@@ -11,6 +11,7 @@
 //!
 //!  client VC:  Idle --make call to the echo address--> Echo --close--> Idle
 //!  any VC:     Connected / Echo --close while busy--> Closing --drained--> (as above)
+//!              (busy: pins held, or handlers inside the glue with its context)
 //!
 //!  root VC:    Idle --multipoint make call--> Root{Setup} --initial party accepted--> Root{Up}
 //!              Root{Setup} --initial party refused--> Idle
@@ -135,4 +136,9 @@ pub(crate) struct VcSlot<H> {
     /// A ProtocolCmModifyCallQoS on this VC or its peer is running: a
     /// second one is refused, so only one handler rewrites the VC's flows.
     pub(crate) qos_changing: bool,
+    /// The close found handlers inside the glue with this VC's context
+    /// that have not reached this table yet (the glue counts them, lock
+    /// free, in the context): it finishes only after
+    /// [`super::CallManager::handlers_left`], as after the last unpin.
+    pub(crate) waits_for_handlers: bool,
 }

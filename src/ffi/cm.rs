@@ -1070,7 +1070,17 @@ ndis_fn! {
                 perform(adapter, fx);
             }
         }
-        match on_vc(vc, |cm| cm.close_call(vc.id())) {
+        // The handshake with the handlers inside (`super::data`): mark the
+        // close, and let it wait for those already in.
+        let closed = on_vc(vc, |cm| {
+            let (was, inside) = vc.begin_close(cm);
+            let r = cm.close_call_with_handlers(vc.id(), inside);
+            if r.is_err() {
+                vc.restore_closing(was);
+            }
+            r
+        });
+        match closed {
             Ok(f) => {
                 let status = finish(adapter, f);
                 if status == NDIS_STATUS_SUCCESS {

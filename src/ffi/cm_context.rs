@@ -24,11 +24,12 @@ use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, Ordering};
 
 use ndis_sys::*;
 
+use super::cm::perform;
 use super::context::{AdapterContext, Cm};
 use super::data::Counters;
 use super::lookaside::Lookaside;
 use super::sync::SpinLockGuard;
-use crate::call_manager::{AfId, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, PartyId, SapId, VcId};
+use crate::call_manager::{AfId, Effects, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, PartyId, SapId, VcId};
 use crate::ctrl_path::WanLinkInfo;
 use crate::pool::{SIG_AF, SIG_CALL, SIG_FREED, SIG_PARTY, SIG_SAP, SIG_VC};
 
@@ -355,13 +356,33 @@ impl CallBlock {
     }
 }
 
+/// [`VcContext`]'s `entry` bit that says a close has begun on the VC (the
+/// bits below count the handlers inside).
+const CLOSING: u32 = 1 << 31;
+
 /// A VC: client-created (ProtocolCoCreateVc) or covmini-created for an
-/// incoming call (NdisMCmCreateVc). 128 bytes on x64 (asserted below): an
+/// incoming call (NdisMCmCreateVc). 136 bytes on x64 (asserted below): an
 /// idle VC holds no call parameters ([`CallBlock`]).
+///
+/// INVARIANT: while `entry` counts a handler ([`Self::enter`] until its
+/// [`Inside`] leaves), the context is not freed and no close deactivates
+/// or deletes its VC: a close that raises [`CLOSING`] in `entry` while
+/// the count is non-zero pends until the last one leaves
+/// ([`Inside::leave`]), and a handler whose count enters after that sees
+/// [`CLOSING`] and takes nothing (the handshake in `super::data`'s module
+/// docs).
 #[repr(C)]
 pub(crate) struct VcContext {
     signature: AtomicU32,
     id: AtomicU32,
+    /// The handshake word: the handlers inside covmini with this context
+    /// (sends, and the VC's OID and QoS requests), counted as their first
+    /// act, in the low bits; [`CLOSING`]: a close has begun on the VC (an
+    /// entering handler takes nothing), cleared when a new call begins on
+    /// it ([`Self::attach_call`]). One word, so a handler's entry and a
+    /// close's start are read-modify-writes of the same location: one of
+    /// the two comes first in its modification order and the other sees it.
+    entry: AtomicU32,
     adapter: NonNull<AdapterContext>,
     /// The NdisVcHandle (for an MCM VC, known once NdisMCmCreateVc returns).
     ndis: AtomicPtr<c_void>,
@@ -383,7 +404,7 @@ pub(crate) struct VcContext {
 }
 
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(core::mem::size_of::<VcContext>() == 128);
+const _: () = assert!(core::mem::size_of::<VcContext>() == 136);
 
 // SAFETY: repr(C), signature first.
 unsafe impl Signed for VcContext {
@@ -398,6 +419,7 @@ impl VcContext {
         Self {
             signature: AtomicU32::new(SIG_VC),
             id: AtomicU32::new(0),
+            entry: AtomicU32::new(0),
             adapter: NonNull::from(adapter),
             ndis: AtomicPtr::new(ndis),
             client_params: AtomicPtr::new(null_mut()),
@@ -460,7 +482,41 @@ impl VcContext {
     /// Only the handler the core let set up a new call on the VC calls it
     /// (make_call_begin, party_begin, make_call_echo): one at a time.
     pub(crate) fn attach_call(&self, block: NonNull<CallBlock>) -> Option<NonNull<CallBlock>> {
+        self.entry.fetch_and(!CLOSING, Ordering::AcqRel);
         NonNull::new(self.call.swap(block.as_ptr(), Ordering::AcqRel))
+    }
+
+    /// The first act of every handler NDIS hands this context to (before
+    /// any NDIS call and any lock): counts it inside, and says whether a
+    /// close has begun (then the handler takes nothing: it answers at once
+    /// and leaves, with no NDIS call but its answer before it leaves).
+    ///
+    /// The handshake with the close (`super::data`'s module docs): the
+    /// count and the close's mark are one word, changed by one
+    /// read-modify-write each, so either the close's comes first (this
+    /// handler sees [`CLOSING`]) or this one does (the close sees the
+    /// count and waits).
+    pub(crate) fn enter(&self) -> (Inside<'_>, bool) {
+        let before = self.entry.fetch_add(1, Ordering::AcqRel);
+        (Inside { vc: self }, before & CLOSING != 0)
+    }
+
+    /// ProtocolCmCloseCall's side of the handshake, with the adapter lock
+    /// held (`_cm`, the core as its guard lends it): raises [`CLOSING`] and
+    /// says whether handlers were inside at that instant. Also returns
+    /// whether it was raised already, for [`Self::restore_closing`] should
+    /// the core refuse the close.
+    pub(crate) fn begin_close(&self, _cm: &Cm) -> (bool, bool) {
+        let before = self.entry.fetch_or(CLOSING, Ordering::AcqRel);
+        (before & CLOSING != 0, before & !CLOSING != 0)
+    }
+
+    /// Lowers [`CLOSING`] again after a refused close, unless it was
+    /// raised before (`was`).
+    pub(crate) fn restore_closing(&self, was: bool) {
+        if !was {
+            self.entry.fetch_and(!CLOSING, Ordering::AcqRel);
+        }
     }
 
     /// Takes the call's block off the VC (None if it has none).
@@ -480,6 +536,63 @@ impl VcContext {
         // call's end does (precondition: not while this is used).
         let block = unsafe { block.as_ref() };
         (block.signature().load(Ordering::Acquire) == SIG_CALL).then_some(block)
+    }
+}
+
+/// A handler's place inside a VC context ([`VcContext::enter`]): the
+/// context stays alive and its VC undeactivated while it exists. It must be
+/// given back with [`Self::leave`] or [`Self::leave_locked`]; after that
+/// the handler touches the context no more (a close that waited for it may
+/// free it).
+#[must_use = "a handler inside a VC context must leave it, or its close never finishes"]
+pub(crate) struct Inside<'a> {
+    vc: &'a VcContext,
+}
+
+impl Inside<'_> {
+    /// Leaves, with no lock held. Should this be the last handler out of a
+    /// VC whose close waits for them, finishes the close (takes the
+    /// adapter lock, performs the core's effects).
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(crate) fn leave(self) {
+        let (adapter, id, token) = (self.vc.adapter(), self.vc.id(), self.vc.token());
+        if self.vc.entry.fetch_sub(1, Ordering::AcqRel) & !CLOSING != 1 {
+            return;
+        }
+        // From here the context may be gone (a close that did not wait for
+        // this handler): only the adapter, and the core, which says whether
+        // the VC still waits for handlers, and so still lives.
+        let fx = {
+            let mut cm = adapter.cm();
+            Self::last_out(&mut cm, self.vc, id, token)
+        };
+        perform(adapter, fx);
+    }
+
+    /// Leaves with the adapter lock held (`cm`), which finishing the close
+    /// needs: returns the core's effects, to perform once the lock is
+    /// dropped (among them, perhaps, the VC's deletion).
+    pub(crate) fn leave_locked(self, cm: &mut Cm) -> Effects<usize> {
+        let (id, token) = (self.vc.id(), self.vc.token());
+        if self.vc.entry.fetch_sub(1, Ordering::AcqRel) & !CLOSING != 1 {
+            return Effects::new();
+        }
+        Self::last_out(cm, self.vc, id, token)
+    }
+
+    /// The last handler is out: a close waiting for handlers finishes,
+    /// unless one entered meanwhile (it sees the close, and is last out in
+    /// its turn).
+    fn last_out(cm: &mut Cm, vc: &VcContext, id: VcId, token: usize) -> Effects<usize> {
+        // A close waits for handlers only on a VC the core still has, whose
+        // context is therefore alive: `vc` is read only then.
+        if cm.vc_is(id, token) && cm.waits_for_handlers(id) && vc.entry.load(Ordering::Acquire) & !CLOSING == 0 {
+            cm.handlers_left(id)
+        } else {
+            Effects::new()
+        }
     }
 }
 

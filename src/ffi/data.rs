@@ -412,6 +412,10 @@ impl Done {
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: ULONG) {
+    // First act, before any lock or NDIS call: the handshake with the close
+    // (module docs). From here until `inside` leaves, `vc` lives and its VC
+    // is not deactivated under this send.
+    let (inside, closing) = vc.enter();
     let adapter = vc.adapter();
     let at_dispatch = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
     let complete_flags = if at_dispatch {
@@ -434,6 +438,21 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // SAFETY: as above.
         nbl = unsafe { (*nbl).Next };
     }
+    if closing {
+        // The VC is closing (contract §3.3 [I]: VC_NOT_ACTIVATED). A close
+        // that began before this handler entered may not have waited for
+        // it: nothing is taken, and the completion is the only NDIS call
+        // made before leaving (module docs, "The window").
+        // SAFETY: NDIS's chain, ours until this completion.
+        unsafe { set_status(nbls, NDIS_STATUS_VC_NOT_ACTIVATED) };
+        vc.counters().failed(u64::from(sends));
+        adapter.counters().failed(u64::from(sends));
+        // SAFETY: the chain as NDIS gave it, completed once on its VC, whose
+        // handle lives while this handler is inside (VcContext's INVARIANT).
+        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+        inside.leave();
+        return;
+    }
     if let Err(state) = adapter.admit_sends(sends) {
         // Pausing or paused: "Rejects all new send requests ... It should set
         // the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED"
@@ -445,6 +464,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         adapter.counters().failed(u64::from(sends));
         // SAFETY: the chain as NDIS gave it, completed once on its VC.
         unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+        inside.leave();
         return;
     }
     let route = {
@@ -469,10 +489,15 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
             };
             // SAFETY: NDIS's chain, ours until this completion.
             unsafe { set_status(nbls, status) };
+            // The context lives and the VC is not deactivated (let alone
+            // deleted) while this handler is inside, though the core may
+            // have let the VC go closing.
             vc.counters().failed(u64::from(sends));
             adapter.counters().failed(u64::from(sends));
-            // SAFETY: the chain as NDIS gave it, completed once on its VC.
+            // SAFETY: the chain as NDIS gave it, completed once on its VC,
+            // whose handle is valid while this handler is inside.
             unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+            inside.leave();
             adapter.release_sends(sends);
             return;
         }
@@ -564,6 +589,8 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         for ((target, _), back) in route.targets().zip(receives_back) {
             fx.extend(cm.unpin(target, back));
         }
+        // Last use of `vc`: the effects may delete it.
+        fx.extend(inside.leave_locked(&mut cm));
         fx
     };
     perform(adapter, fx);
