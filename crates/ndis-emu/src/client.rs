@@ -116,8 +116,13 @@ impl Emulator {
     /// NdisClOpenAddressFamilyEx. `Err` carries the failure status; a
     /// request the MCM pended and has not completed is `Err(PENDING)` with the
     /// handle in [`Self::last_af`].
+    ///
+    /// Refused with NDIS_STATUS_FAILURE once a halt has begun, and a halt
+    /// waits for an open already inside the driver: NDIS unbinds the
+    /// protocols before MiniportHaltEx, and an unbind does not complete
+    /// while its client's open is under way ([`Self::halt_adapter`]).
     pub fn open_af(&self, client: Client, af: CO_ADDRESS_FAMILY) -> Result<Af, NDIS_STATUS> {
-        let (h, status) = cm::open_af(client.0, af)?;
+        let (h, status) = self.adapter_call(Err(NDIS_STATUS_FAILURE), || cm::open_af(client.0, af))?;
         cm::pump();
         *self.last_af.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Af(h));
         match status {

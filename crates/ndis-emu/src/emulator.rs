@@ -430,11 +430,11 @@ impl Emulator {
     /// It takes `&self`, so a script of [`Self::concurrently`] can halt
     /// while the others run client requests, and it keeps what NDIS
     /// guarantees around MiniportHaltEx (contract §1.4): from the moment it
-    /// begins, NDIS is unbinding the protocols, so no new send, send cancel
-    /// or miniport OID request reaches the driver ([`Self::send`] refuses
-    /// with NDIS_STATUS_PAUSED, a miniport OID with NDIS_STATUS_FAILURE),
-    /// and it waits for those already inside the driver, and for a pended
-    /// pause to complete, before it calls HaltEx. A client's call-manager
+    /// begins, NDIS is unbinding the protocols, so no new send, send cancel,
+    /// miniport OID request or AF open reaches the driver ([`Self::send`]
+    /// refuses with NDIS_STATUS_PAUSED, the others with
+    /// NDIS_STATUS_FAILURE), and it waits for those already inside the
+    /// driver, and for a pended pause to complete, before it calls HaltEx. A client's call-manager
     /// requests on an AF that is still open go on reaching the driver, also
     /// while HaltEx waits for its NdisMCmNotifyCloseAddressFamily: closing
     /// those AFs is what HaltEx waits for. Once HaltEx returned, every
@@ -452,8 +452,9 @@ impl Emulator {
         .ok_or(EmuError::NoAdapter)?;
         if self.is_threaded() {
             // Other CPUs may be inside MiniportCoSendNetBufferLists,
-            // MiniportCancelSend or MiniportCoOidRequest (or have a miniport
-            // OID pended): NDIS waits for them before pausing and halting.
+            // MiniportCancelSend, MiniportCoOidRequest or ProtocolCmOpenAf
+            // (or have a miniport OID pended): NDIS waits for them before
+            // pausing and halting.
             wait_bounded(|w| {
                 let sends_or_oids = w.adapter.as_ref().map_or(0, |a| a.calls_in);
                 let pended = w
@@ -467,6 +468,13 @@ impl Emulator {
         crate::pause::pause_before_halt(pause, ctx, self.is_threaded());
         if let Some(halt) = halt {
             calls::halt(halt, ctx, NdisHaltDeviceDisabled);
+        }
+        if self.is_threaded() {
+            // A ProtocolCmCloseAf whose last act let HaltEx return may still
+            // be returning on another CPU: NDIS completes that close when it
+            // returns, and finishes the halt after the calls into the driver
+            // it made, so the check waits for it.
+            wait_bounded(|w| !w.condis.requests.in_handler(crate::condis::ReqKind::CloseAf));
         }
         crate::ffi::cm::check_afs_closed_at_halt();
         crate::ffi::cm::drop_client_answers_at_halt();
@@ -490,7 +498,8 @@ impl Emulator {
         f()
     }
 
-    /// Runs `f`, a client's send, send cancel or miniport OID request, if
+    /// Runs `f`, a client's send, send cancel, miniport OID request or AF
+    /// open, if
     /// the adapter is up and no halt has begun (else returns `refused`
     /// without reaching the driver), counting it as inside the driver
     /// meanwhile (a halt waits for it).

@@ -84,6 +84,16 @@ pub(crate) fn sending(w: &mut World, nbls: &[usize]) {
     w.pause.sending.extend(nbls.iter().copied());
 }
 
+/// Whether a client's NdisCoSendNetBufferLists on `vc` has not returned
+/// yet (its NBLs are on their way into, or inside,
+/// MiniportCoSendNetBufferLists).
+pub(crate) fn sending_on(w: &World, vc: usize) -> bool {
+    w.condis
+        .vcs
+        .get(&vc)
+        .is_some_and(|v| v.sends_out.iter().any(|n| w.pause.sending.contains(n)))
+}
+
 /// MiniportCoSendNetBufferLists returned for these NBLs.
 pub(crate) fn sent(w: &mut World, nbls: &[usize]) {
     for n in nbls {

@@ -97,8 +97,8 @@ pub struct AdapterRec {
     /// cancel or miniport OID request reaches the driver from here on
     /// (client call-manager requests on an open AF still do).
     pub halting: bool,
-    /// Sends, send cancels and miniport OID requests of clients inside the
-    /// driver now (the halt waits for them: NDIS does not call
+    /// Sends, send cancels, miniport OID requests and AF opens of clients
+    /// inside the driver now (the halt waits for them: NDIS does not call
     /// MiniportHaltEx with them outstanding, contract §1.4).
     pub calls_in: u32,
     pub halted: bool,

@@ -353,6 +353,14 @@ impl Requests {
         self.inflight.contains_key(&(kind, object))
     }
 
+    /// Whether a handler of `kind` is running now (on any CPU).
+    #[must_use]
+    pub fn in_handler(&self, kind: ReqKind) -> bool {
+        self.inflight
+            .iter()
+            .any(|((k, _), p)| *k == kind && matches!(p, ReqPhase::InHandler { .. }))
+    }
+
     /// Requests still pended (for reports at halt).
     pub fn pending(&self) -> impl Iterator<Item = (ReqKind, usize)> + '_ {
         self.inflight.keys().copied()

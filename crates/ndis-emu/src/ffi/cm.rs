@@ -1186,6 +1186,15 @@ pub(crate) fn pump_all() {
 pub(crate) fn run_action(action: ClientAction) {
     match action {
         ClientAction::CloseCall { vc } => {
+            // The client answers the incoming close with NdisClCloseCall,
+            // and "Before calling NdisClCloseCall, a protocol must ensure
+            // that all its outstanding send packets have been returned"
+            // (NdisClCloseCall [D]): in the threaded mode its own
+            // NdisCoSendNetBufferLists on the VC may still be under way on
+            // another CPU, and it waits for that call to return first.
+            if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
+                crate::emulator::wait_bounded(|w| !crate::pause::sending_on(w, vc));
+            }
             let _ = on_af(On::Vc(vc), Ok(NDIS_STATUS_FAILURE), || close_call(vc, &[]));
         }
         ClientAction::TearDownAf { af } => tear_down_af(af),
