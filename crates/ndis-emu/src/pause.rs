@@ -67,6 +67,10 @@ pub struct PauseState {
     /// on another CPU the driver may not have seen them when a pause
     /// completes, so the drain check leaves them out.
     sending: BTreeSet<usize>,
+    /// Those of `sending` whose MiniportCoSendNetBufferLists has been
+    /// called (the rest are still on their way to it: the driver cannot
+    /// know of them yet).
+    handed: BTreeSet<usize>,
 }
 
 /// Sends the driver holds (handed over, not completed) and receives not
@@ -94,10 +98,23 @@ pub(crate) fn sending_on(w: &World, vc: usize) -> bool {
         .is_some_and(|v| v.sends_out.iter().any(|n| w.pause.sending.contains(n)))
 }
 
+/// MiniportCoSendNetBufferLists is being called with these NBLs.
+pub(crate) fn handed(w: &mut World, nbls: &[usize]) {
+    w.pause.handed.extend(nbls.iter().copied());
+}
+
+/// Whether the driver may know of send NBL `nbl`: NDIS has called
+/// MiniportCoSendNetBufferLists with it (a send registered but not yet
+/// handed over, on another CPU, is not the driver's yet).
+pub(crate) fn handed_over(w: &World, nbl: usize) -> bool {
+    !w.pause.sending.contains(&nbl) || w.pause.handed.contains(&nbl)
+}
+
 /// MiniportCoSendNetBufferLists returned for these NBLs.
 pub(crate) fn sent(w: &mut World, nbls: &[usize]) {
     for n in nbls {
         w.pause.sending.remove(n);
+        w.pause.handed.remove(n);
     }
 }
 

@@ -165,6 +165,12 @@ pub struct VcRec {
     /// The call was closed successfully and the VC is still active: it must
     /// be deactivated before it can be deleted (contract §3.3 "Closed").
     pub closed_while_active: bool,
+    /// NdisMCmActivateVc ran on this VC since its last make call began: a
+    /// make call's SUCCESS is checked against this, not against whether it
+    /// is still active when the handler's return is seen (in the threaded
+    /// mode the call may have been closed and deactivated meanwhile, on
+    /// another CPU, as the call manager's own order allows).
+    pub activated_in_call: bool,
     /// Client NBLs sent on this VC and not completed yet.
     pub sends_out: std::collections::BTreeSet<usize>,
     /// Driver NBLs indicated on this VC and not returned yet.
@@ -359,6 +365,12 @@ impl Requests {
         self.inflight
             .iter()
             .any(|((k, _), p)| *k == kind && matches!(p, ReqPhase::InHandler { .. }))
+    }
+
+    /// Whether the handler of `(kind, object)` is running now.
+    #[must_use]
+    pub fn in_handler_for(&self, kind: ReqKind, object: usize) -> bool {
+        matches!(self.inflight.get(&(kind, object)), Some(ReqPhase::InHandler { .. }))
     }
 
     /// Requests still pended (for reports at halt).

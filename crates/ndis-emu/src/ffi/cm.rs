@@ -118,7 +118,7 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
             let Some(vc) = w.condis.vcs.get(&h).cloned() else {
                 return;
             };
-            if ok && !vc.active {
+            if ok && !vc.active && !vc.activated_in_call {
                 w.violate(
                     r::CALL_SUCCESS_NEEDS_ACTIVE_VC,
                     call,
@@ -156,8 +156,19 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 }
             }
             let client = vc.client;
+            let after = if ok { CallState::Connected } else { CallState::Closed };
             if let Some(v) = w.condis.vcs.get_mut(&h) {
-                v.call = if ok { CallState::Connected } else { CallState::Closed };
+                match v.call {
+                    // The client's NdisClCloseCall crossed this completion:
+                    // the VC stays closing (NDIS refuses another close), and
+                    // a close the call manager refuses leaves this state.
+                    CallState::Closing => {
+                        w.condis.closing_from.insert(h, after);
+                    }
+                    // ... or that close even completed: the call is over.
+                    CallState::Closed if ok => {}
+                    _ => v.call = after,
+                }
                 if !ok {
                     v.parties.clear();
                 }
@@ -669,6 +680,7 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
                 sap: None,
                 parties: Vec::new(),
                 closed_while_active: false,
+                activated_in_call: false,
                 sends_out: Default::default(),
                 receives_out: Default::default(),
             },
@@ -757,6 +769,7 @@ pub(crate) fn make_call(vc: usize, spec: &CallSpec, multipoint: bool) -> Result<
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.call = CallState::Outgoing;
             v.closed_while_active = false;
+            v.activated_in_call = v.active;
             v.parties = party.into_iter().collect();
         }
         w.condis.requests.begin(ReqKind::MakeCall, vc);
@@ -1542,6 +1555,7 @@ ddi_fn! {
             w.note(h, "activated");
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 v.active = true;
+                v.activated_in_call = true;
             }
             NDIS_STATUS_SUCCESS
         })
@@ -1597,7 +1611,14 @@ ddi_fn! {
                 return Err(NDIS_STATUS_INVALID_PARAMETER);
             }
             let Some(rec) = w.condis.afs.get(&afh).filter(|x| x.state == AfState::Open).cloned() else {
-                w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
+                // NdisClCloseAddressFamily marks the AF closing before
+                // ProtocolCmCloseAf runs: until that handler has returned,
+                // the MCM may not know yet, and NDIS just refuses the VC.
+                let unseen = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Closing)
+                    && w.condis.requests.in_handler_for(ReqKind::CloseAf, afh);
+                if !unseen {
+                    w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
+                }
                 return Err(NDIS_STATUS_FAILURE);
             };
             let status = w.condis.clients.get(rec.client).map_or(NDIS_STATUS_FAILURE, |c| c.create_vc_status);
@@ -1617,6 +1638,7 @@ ddi_fn! {
                     sap: None,
                     parties: Vec::new(),
                     closed_while_active: false,
+                    activated_in_call: false,
                     sends_out: Default::default(),
                     receives_out: Default::default(),
                 },
@@ -1749,6 +1771,15 @@ ddi_fn! {
                 return;
             }
             let state = w.condis.vcs.get(&h).map(|v| v.call);
+            // The client's NdisClCloseCall of the accepted call crossed this
+            // (NDIS marked the VC closing before the call manager heard of
+            // the close): legal, and the call stays closing.
+            if state == Some(CallState::Closing) && w.condis.closing_from.get(&h) == Some(&CallState::Accepted) {
+                w.condis.closing_from.insert(h, CallState::Connected);
+                let client = w.condis.vcs.get(&h).map(|v| v.client);
+                inbox(w, client, format!("CallConnected VC {h:#x}"));
+                return;
+            }
             if state != Some(CallState::Accepted) {
                 w.violate(r::INCOMING_CONNECTED_AFTER_ACCEPT, CALL, format!("VC {h:#x} is {state:?}, not accepted"), &[h]);
                 return;

@@ -60,6 +60,26 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
         crate::pause::sending(w, &members);
         Ok((handler, ctx, head, members))
     })?;
+    // NDIS holds the VC across the call: if it was deleted since (on
+    // another CPU, in the threaded mode), the send fails here and never
+    // reaches the driver with a context the driver freed. Checked and
+    // handed over in one step, so a deletion sees the send either before
+    // (and it fails here) or after (in the driver's hands).
+    let live = world::with(CALL, |w| {
+        if !w.condis.vcs.contains_key(&vc) {
+            crate::pause::sent(w, &members);
+            for m in &members {
+                let _ = w.nbls.transition(*m, &[NblState::OwnedByDriver], NblState::OwnedByNdis);
+            }
+            let _ = w.nbls.release_client_chain(head);
+            return false;
+        }
+        crate::pause::handed(w, &members);
+        true
+    });
+    if !live {
+        return Err(NDIS_STATUS_FAILURE);
+    }
     let caller = enter(
         "MiniportCoSendNetBufferLists",
         DISPATCH_LEVEL,
@@ -289,11 +309,13 @@ pub(crate) fn return_nbls(vc: usize, nbls: &[usize]) {
 /// NdisMCmDeactivateVc's drain check (contract §3.3): no send outstanding,
 /// no indicated receive unreturned.
 pub(crate) fn check_drained(w: &mut World, vc: usize) {
-    let (sends, receives) = w
-        .condis
-        .vcs
-        .get(&vc)
-        .map_or((0, 0), |v| (v.sends_out.len(), v.receives_out.len()));
+    // A send whose NdisCoSendNetBufferLists has not reached the driver yet
+    // (registered on another CPU, not handed over) is not one the driver
+    // can complete first.
+    let (sends, receives) = w.condis.vcs.get(&vc).map_or((0, 0), |v| {
+        let sends = v.sends_out.iter().filter(|n| crate::pause::handed_over(w, **n)).count();
+        (sends, v.receives_out.len())
+    });
     if sends + receives > 0 {
         w.violate(
             r::DATA_DRAIN_BEFORE_DEACTIVATE,
