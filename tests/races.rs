@@ -16,7 +16,7 @@ mod common;
 use common::scenario::{assert_clean, call_to};
 use covmini::call_manager::SAP_TYPE_ADDRESS;
 use covmini::config;
-use ndis_emu::interleave::{Interleaving, sweep};
+use ndis_emu::interleave::{At, Interleaving, sweep};
 use ndis_emu::{Af, Answer, CallState, Client, Emulator, Report, Sap, Vc};
 use ndis_sys::*;
 
@@ -220,11 +220,11 @@ fn deregister_sap_racing_an_offer_is_clean_at_every_boundary() {
 /// another CPU (client requests on an open AF go on until it is closed,
 /// contract §1.4). The close completes at once (nothing is left on the AF)
 /// and NDIS frees the NdisAfHandle, so the notification must not name it
-/// any more: clean, with every AF closed, at every boundary of HaltEx.
+/// any more: clean, with every AF closed, at every boundary of the halt up
+/// to the notification (the hundreds after it free the receive pool).
 #[test]
 fn an_af_close_crossing_halts_notification_is_clean_at_every_boundary() {
-    let mut crossings = 0;
-    let (counted, _) = sweep(|at| {
+    let run = |at: At| {
         let mut emu = Emulator::new();
         emu.load(common::driver::driver_entry()).expect("DriverEntry");
         emu.add_adapter().expect("adapter");
@@ -235,19 +235,62 @@ fn an_af_close_crossing_halts_notification_is_clean_at_every_boundary() {
         out.victim.clone().expect("halt");
         if let Some(s) = out.injected {
             assert!(close_status_ok(s), "alice's close: {s:#x}");
-            if out.crossed.get(out.fired_at.unwrap_or(usize::MAX)).map(|c| c.ddi)
-                == Some("NdisCmNotifyCloseAddressFamily")
-            {
-                crossings += 1;
-            }
         }
         emu.unload().expect("unload");
         let report = emu.finish();
         assert_clean(&report);
         out
+    };
+    let counted = run(At::NEVER).crossed;
+    let notify = counted
+        .iter()
+        .rposition(|c| c.ddi == "NdisCmNotifyCloseAddressFamily")
+        .expect("HaltEx notifies alice's AF");
+    for k in 1..=notify + 2 {
+        let out = run(At::boundary(k));
+        assert_eq!(out.fired_at, Some(k - 1), "boundary #{k} was not reached");
+    }
+}
+
+/// A callee's close crossing its own accept: bob accepts alice's call
+/// (synchronously, inside NdisMCmDispatchIncomingCall on alice's CPU), and
+/// bob's script closes the accepted call on another CPU while covmini is
+/// still inside ProtocolCmIncomingCallComplete (the close is legal once the
+/// call is accepted; NdisClCloseCall lists closing a call "offered by a
+/// remote peer and accepted"). Swept over every DDI boundary of alice's make
+/// call: covmini must not free bob's VC while that handler still uses it
+/// (it dispatched NdisMCmDispatchCallConnected with a handle read from
+/// freed memory). Clean at every boundary.
+#[test]
+fn a_callees_close_crossing_its_accept_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let (vc, bob) = (n.vc, n.bob);
+        let out: Interleaving<NDIS_STATUS, Option<NDIS_STATUS>> = n.emu.interleave(
+            at,
+            |emu| emu.make_call(vc, &call_to(b"bob")),
+            move |emu| {
+                let theirs = *emu.offered_vcs(bob).last()?;
+                let accepted = matches!(
+                    emu.vc_state(theirs),
+                    Some((CallState::Accepted | CallState::Connected, _))
+                );
+                accepted.then(|| emu.close_call(theirs, &[]))
+            },
+        );
+        assert!(
+            [NDIS_STATUS_SUCCESS, NDIS_STATUS_FAILURE].contains(&out.victim),
+            "alice's make call: {:#x}",
+            out.victim
+        );
+        if let Some(Some(s)) = out.injected {
+            assert!(close_status_ok(s), "bob's close: {s:#x}");
+            crossings += 1;
+        }
+        let report = finish(n);
+        assert_clean(&report);
+        out
     });
-    assert!(
-        crossings > 0,
-        "no boundary put the close before the notification: {counted:?}"
-    );
+    assert!(crossings > 0, "bob's close never crossed his accept: {counted:?}");
 }
