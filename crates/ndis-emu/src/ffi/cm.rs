@@ -1611,12 +1611,12 @@ ddi_fn! {
                 return Err(NDIS_STATUS_INVALID_PARAMETER);
             }
             let Some(rec) = w.condis.afs.get(&afh).filter(|x| x.state == AfState::Open).cloned() else {
-                // NdisClCloseAddressFamily marks the AF closing before
-                // ProtocolCmCloseAf runs: until that handler has returned,
-                // the MCM may not know yet, and NDIS just refuses the VC.
-                let unseen = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Closing)
-                    && w.condis.requests.in_handler_for(ReqKind::CloseAf, afh);
-                if !unseen {
+                // An AF whose close is under way: NDIS refuses the VC. The
+                // MCM may have begun what creates it (an offer) before the
+                // client's NdisClCloseAddressFamily reached it, and may hold
+                // that close pending for it.
+                let closing = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Closing);
+                if !closing {
                     w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
                 }
                 return Err(NDIS_STATUS_FAILURE);
