@@ -1208,7 +1208,9 @@ pub(crate) fn run_action(action: ClientAction) {
             if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
                 crate::emulator::wait_bounded(|w| !crate::pause::sending_on(w, vc));
             }
-            let _ = on_af(On::Vc(vc), Ok(NDIS_STATUS_FAILURE), || close_call(vc, &[]));
+            // An answer, not a request of the client's own: it runs also
+            // while the client tears the AF down (that teardown needs it).
+            let _ = close_call(vc, &[]);
         }
         ClientAction::TearDownAf { af } => tear_down_af(af),
         ClientAction::ReturnNbls { vc, nbls } => super::data::return_nbls(vc, &nbls),
@@ -1736,6 +1738,19 @@ ddi_fn! {
             // every payload it received) made each offer O(history).
             let answer = w.condis.clients.get(client).map(|c| (c.answer, c.incoming_call_status));
             let (answer, status) = answer.unwrap_or((Answer::Sync, NDIS_STATUS_FAILURE));
+            // A client tearing the AF down (NDIS asked it to close it, or it
+            // is unbinding with the AF's close pending) rejects the call.
+            let unbinding = w.condis.unbound_at_halt;
+            let tearing = w
+                .condis
+                .afs
+                .get(&sap_rec.af)
+                .is_some_and(|a| a.notify_close_pending || (unbinding && a.state == AfState::Closing));
+            let (answer, status) = if tearing {
+                (Answer::Sync, NDIS_STATUS_NOT_ACCEPTED)
+            } else {
+                (answer, status)
+            };
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 v.call = CallState::Offered;
                 v.sap = Some(s);
