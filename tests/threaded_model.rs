@@ -88,6 +88,32 @@ enum Op {
     Halt,
 }
 
+/// Every operation kind.
+const ALL_OPS: [Op; 22] = [
+    Op::OpenAf,
+    Op::CloseAf,
+    Op::RegisterSap,
+    Op::DeregisterSap,
+    Op::CreateVc,
+    Op::DeleteVc,
+    Op::MakeCall,
+    Op::MakeMultipointCall,
+    Op::AddParty,
+    Op::DropParty,
+    Op::CloseCall,
+    Op::CloseIncoming,
+    Op::AnswerIncoming,
+    Op::ModifyQos,
+    Op::Send,
+    Op::CancelSend,
+    Op::OidMiniport,
+    Op::OidCm,
+    Op::Pause,
+    Op::Restart,
+    Op::PnpEvent,
+    Op::Halt,
+];
+
 /// What a step came back with: success (SUCCESS, or PENDING: accepted and
 /// held), or a refusal with its status.
 #[derive(Clone, Copy, Debug)]
@@ -127,6 +153,7 @@ fn allowed(op: Op, status: NDIS_STATUS, reject: NDIS_STATUS) -> bool {
         Send => status == NDIS_STATUS_PAUSED,
         OidMiniport | OidCm => [
             NDIS_STATUS_NOT_SUPPORTED,
+            NDIS_STATUS_INVALID_PARAMETER,
             NDIS_STATUS_INVALID_OID,
             NDIS_STATUS_INVALID_LENGTH,
             NDIS_STATUS_BUFFER_TOO_SHORT,
@@ -230,6 +257,12 @@ impl Script<'_> {
         }
     }
 
+    /// Another client's first SAP address (the one each registers at
+    /// start), or its own.
+    fn peer_address(&mut self) -> Vec<u8> {
+        address(self.rng.below(CLIENTS), 0)
+    }
+
     fn answer_offers(&mut self) {
         for vc in self.emu.offered_vcs(self.me) {
             if self.emu.vc_state(vc).map(|s| s.0) == Some(CallState::Offered) {
@@ -324,7 +357,11 @@ impl Script<'_> {
             }
             10 => {
                 if let Some(v) = vc {
-                    let to = self.any_address();
+                    let to = if self.rng.below(5) == 0 {
+                        self.any_address()
+                    } else {
+                        self.peer_address()
+                    };
                     let (s, p) = emu.make_multipoint_call(v, &call_to(&to));
                     if let (Some(p), true) = (p, s == NDIS_STATUS_SUCCESS || s == NDIS_STATUS_PENDING) {
                         self.parties.push((v, p));
@@ -333,8 +370,19 @@ impl Script<'_> {
                 }
             }
             11 => {
-                if let Some(v) = vc {
-                    let to = self.any_address();
+                // Mostly on a multipoint call it made (a party's VC).
+                let roots: Vec<Vc> = self.parties.iter().map(|(v, _)| *v).collect();
+                let target = if self.rng.below(5) == 0 {
+                    vc
+                } else {
+                    self.rng.pick(&roots).or(vc)
+                };
+                if let Some(v) = target {
+                    let to = if self.rng.below(5) == 0 {
+                        self.any_address()
+                    } else {
+                        self.peer_address()
+                    };
                     let (s, p) = emu.add_party(v, &call_to(&to));
                     if let (Some(p), true) = (p, s == NDIS_STATUS_SUCCESS || s == NDIS_STATUS_PENDING) {
                         self.parties.push((v, p));
@@ -412,7 +460,8 @@ impl Script<'_> {
             }
             21 => {
                 if let Some(af) = self.af {
-                    let r = emu.oid_query(Some(af), None, OID_CO_GET_ADDRESSES, 64);
+                    let len = if self.rng.below(4) == 0 { 16 } else { 4096 };
+                    let r = emu.oid_query(Some(af), None, OID_CO_GET_ADDRESSES, len);
                     let o = match &r {
                         Ok((_, res)) => as_outcome(res.status),
                         Err(s) => as_outcome(*s),
@@ -616,13 +665,23 @@ fn random_clients_on_threads_with_a_racing_halt_stay_clean() {
     for (op, (ok, refused)) in &coverage {
         println!("{:<20} {ok:>10} {refused:>10}", format!("{op:?}"));
     }
-    // Coverage that proves the runs did something: calls connected, a
-    // multipoint call and a party came up, sends went, and halts happened.
+    // Coverage that proves the runs did something: calls connected and
+    // closed, sends went, halts happened.
     for op in [Op::MakeCall, Op::CloseCall, Op::Send, Op::Halt, Op::CreateVc] {
         assert!(
             coverage.get(&op).is_some_and(|c| c.0 > 0),
             "{op:?} never succeeded: {coverage:?}"
         );
+    }
+    // And, given tens of thousands of steps (the soak), every kind of
+    // operation succeeded at least once: multipoint calls and parties too.
+    if done >= 30_000 {
+        let never: Vec<Op> = ALL_OPS
+            .iter()
+            .copied()
+            .filter(|op| !coverage.get(op).is_some_and(|c| c.0 > 0))
+            .collect();
+        assert!(never.is_empty(), "never succeeded: {never:?} ({coverage:?})");
     }
 }
 
