@@ -294,3 +294,43 @@ fn a_callees_close_crossing_its_accept_is_clean_at_every_boundary() {
     });
     assert!(crossings > 0, "bob's close never crossed his accept: {counted:?}");
 }
+
+/// A callee's pended answer crossing the caller's make call: bob pends his
+/// answer to alice's call (ProtocolClIncomingCall returns PENDING), then
+/// answers it, rejecting, from another thread while covmini's
+/// ProtocolCmMakeCall is still running on alice's CPU after the dispatch
+/// returned. Swept over every DDI boundary of alice's make call: whichever
+/// boundary the answer lands on, alice's call fails with bob's status once,
+/// and nothing is freed twice; clean at every boundary.
+#[test]
+fn a_pended_answer_crossing_the_make_call_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        n.emu.set_incoming_answer(n.bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+        let (vc, bob) = (n.vc, n.bob);
+        let out: Interleaving<NDIS_STATUS, Option<Result<(), NDIS_STATUS>>> = n.emu.interleave(
+            at,
+            |emu| emu.make_call(vc, &call_to(b"bob")),
+            move |emu| {
+                let theirs = *emu.offered_vcs(bob).last()?;
+                let offered = emu.vc_state(theirs).is_some_and(|(c, _)| c == CallState::Offered);
+                offered.then(|| emu.answer_incoming(theirs, NDIS_STATUS_NOT_ACCEPTED))
+            },
+        );
+        if let Some(Some(r)) = out.injected {
+            assert_eq!(r, Ok(()), "bob's answer");
+            crossings += 1;
+        }
+        assert!(
+            [NDIS_STATUS_PENDING, NDIS_STATUS_NOT_ACCEPTED].contains(&out.victim),
+            "alice's make call: {:#x}",
+            out.victim
+        );
+        n.emu.pump();
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(crossings > 0, "bob's answer never crossed the make call: {counted:?}");
+}

@@ -13,7 +13,9 @@
 //! Budget: `THREADED_MODEL_STEPS` client steps in all (default 3 000; a
 //! tenth of that, never zero, when `COVMINI_UNDER_VALGRIND` is set),
 //! `THREADED_MODEL_SEED` for the first seed, `THREADED_MODEL_TRACE` a file
-//! to write a failing run's whole trace to. With `--nocapture` it prints
+//! to write a failing run's whole trace to, `THREADED_MODEL_KEEP_GOING` to
+//! go on past a failing seed (the soak's census: every failing seed and its
+//! first violation are printed at the end, and the test then fails). With `--nocapture` it prints
 //! steps/s and each operation's coverage (succeeded / refused). The soak:
 //! `THREADED_MODEL_STEPS=1000000 cargo test --release -p covmini --test threaded_model -- --nocapture`.
 //!
@@ -629,24 +631,36 @@ fn random_clients_on_threads_with_a_racing_halt_stay_clean() {
     let mut done = 0;
     let mut seeds = 0u64;
     let mut coverage = Coverage::new();
+    let keep_going = std::env::var_os("THREADED_MODEL_KEEP_GOING").is_some();
+    let mut failures: Vec<String> = Vec::new();
     while done < total {
         let seed = first + seeds;
         let r = run(seed, per_client);
-        if let (false, Some(path)) = (
-            r.problems.is_empty() && r.report.is_clean(),
-            std::env::var_os("THREADED_MODEL_TRACE"),
-        ) {
+        let clean = r.problems.is_empty() && r.report.is_clean();
+        if let (false, Some(path)) = (clean, std::env::var_os("THREADED_MODEL_TRACE")) {
             let trace: Vec<String> = r.report.events.iter().map(|e| format!("{e}")).collect();
             std::fs::write(path, trace.join("\n")).expect("write the trace");
         }
-        assert!(
-            r.problems.is_empty() && r.report.is_clean(),
-            "seed {seed} ({per_client} steps per client, {CLIENTS} clients; rerun with THREADED_MODEL_SEED={seed} \
-             THREADED_MODEL_STEPS={}): {:#?}\n{}",
-            per_client * CLIENTS,
-            r.problems,
-            r.report
-        );
+        if !clean && keep_going {
+            // The soak's census: the seed and what it found, then on.
+            let what = r
+                .report
+                .violations
+                .first()
+                .map(|v| format!("{v}"))
+                .or_else(|| r.problems.first().cloned())
+                .unwrap_or_default();
+            failures.push(format!("seed {seed}: {}", what.chars().take(300).collect::<String>()));
+        } else {
+            assert!(
+                clean,
+                "seed {seed} ({per_client} steps per client, {CLIENTS} clients; rerun with THREADED_MODEL_SEED={seed} \
+                 THREADED_MODEL_STEPS={}): {:#?}\n{}",
+                per_client * CLIENTS,
+                r.problems,
+                r.report
+            );
+        }
         for (op, (ok, refused)) in r.coverage {
             let e = coverage.entry(op).or_default();
             e.0 += ok;
@@ -665,6 +679,10 @@ fn random_clients_on_threads_with_a_racing_halt_stay_clean() {
     for (op, (ok, refused)) in &coverage {
         println!("{:<20} {ok:>10} {refused:>10}", format!("{op:?}"));
     }
+    for f in &failures {
+        println!("FAILED {f}");
+    }
+    assert!(failures.is_empty(), "{} seed(s) failed (above)", failures.len());
     // Coverage that proves the runs did something: calls connected and
     // closed, sends went, halts happened.
     for op in [Op::MakeCall, Op::CloseCall, Op::Send, Op::Halt, Op::CreateVc] {
