@@ -198,7 +198,12 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 }
             }
             inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
-            w.condis.resume_teardown(vc.af);
+            // A refused close leaves the teardown nothing new to do (it
+            // goes on when what refused it, a make call, completes):
+            // resuming it then would only try the same close again.
+            if ok {
+                w.condis.resume_teardown(vc.af);
+            }
         }
         ReqKind::AddParty => {
             let vc = w.condis.parties.get(&h).map(|p| p.vc);
@@ -227,7 +232,7 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 keep_completed_params(w, h);
                 let client = w.condis.vcs.get(&vc).map(|v| v.client);
                 inbox(w, client, format!("AddPartyComplete {status:#x}"));
-                if let Some(af) = w.condis.vcs.get(&vc).map(|v| v.af) {
+                if let (true, Some(af)) = (ok, w.condis.vcs.get(&vc).map(|v| v.af)) {
                     w.condis.resume_teardown(af);
                 }
             }
@@ -243,7 +248,7 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
             } else if let Some(p) = w.condis.parties.get_mut(&h) {
                 p.state = PartyState::Connected;
             }
-            if let Some(af) = vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.af) {
+            if let (true, Some(af)) = (ok, vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.af)) {
                 w.condis.resume_teardown(af);
             }
         }
