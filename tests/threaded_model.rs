@@ -140,7 +140,7 @@ fn allowed(op: Op, status: NDIS_STATUS, reject: NDIS_STATUS) -> bool {
         OpenAf | CreateVc | AnswerIncoming => false,
         CloseAf | DeregisterSap | DropParty | CloseCall | CloseIncoming => status == NDIS_STATUS_PENDING,
         RegisterSap => status == NDIS_STATUS_INVALID_DATA,
-        DeleteVc => status == NDIS_STATUS_NOT_ACCEPTED,
+        DeleteVc => [NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_CLOSING].contains(&status),
         MakeCall | MakeMultipointCall | AddParty => [
             NDIS_STATUS_PENDING,
             NDIS_STATUS_NO_ROUTE_TO_DESTINATION,

@@ -702,6 +702,15 @@ pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
         if rec.creator != Creator::Client {
             return Err(NDIS_STATUS_NOT_ACCEPTED);
         }
+        // NDIS refuses to delete a VC whose make call is outstanding
+        // (activation pending: NOT_ACCEPTED) or whose close is (CLOSING),
+        // contract §3.3 [B]: the call manager may still be using it, and
+        // may have deactivated it already on another CPU.
+        match rec.call {
+            CallState::Outgoing => return Err(NDIS_STATUS_NOT_ACCEPTED),
+            CallState::Closing => return Err(NDIS_STATUS_CLOSING),
+            _ => {}
+        }
         if rec.active {
             if rec.closed_while_active {
                 w.violate(
