@@ -232,7 +232,9 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 keep_completed_params(w, h);
                 let client = w.condis.vcs.get(&vc).map(|v| v.client);
                 inbox(w, client, format!("AddPartyComplete {status:#x}"));
-                if let (true, Some(af)) = (ok, w.condis.vcs.get(&vc).map(|v| v.af)) {
+                // Either way the root's close can go on now (it is refused
+                // while a party is being added).
+                if let Some(af) = w.condis.vcs.get(&vc).map(|v| v.af) {
                     w.condis.resume_teardown(af);
                 }
             }
