@@ -683,9 +683,15 @@ fn random_clients_on_threads_with_a_racing_halt_stay_clean() {
         println!("FAILED {f}");
     }
     assert!(failures.is_empty(), "{} seed(s) failed (above)", failures.len());
-    // Coverage that proves the runs did something: calls connected and
-    // closed, sends went, halts happened.
-    for op in [Op::MakeCall, Op::CloseCall, Op::Send, Op::Halt, Op::CreateVc] {
+    // Coverage that proves the runs did something (given a few thousand
+    // steps; valgrind's budget is smaller): calls connected and closed,
+    // sends went, halts happened.
+    let basic: &[Op] = if done >= 3_000 {
+        &[Op::MakeCall, Op::CloseCall, Op::Send, Op::Halt, Op::CreateVc]
+    } else {
+        &[Op::Halt, Op::CreateVc]
+    };
+    for &op in basic {
         assert!(
             coverage.get(&op).is_some_and(|c| c.0 > 0),
             "{op:?} never succeeded: {coverage:?}"
