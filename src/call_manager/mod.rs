@@ -208,6 +208,12 @@ struct AfSlot<H> {
     saps: u16,
     vcs: u32,
     halt: HaltHold,
+    /// Halt has planned NdisMCmNotifyCloseAddressFamily for this AF and the
+    /// call has not returned yet: a close that comes meanwhile pends until
+    /// it has ([`CallManager::notify_returned`]), so that the NdisAfHandle
+    /// the call names is still valid when NDIS gets it (a close completed
+    /// before the call would let NDIS free it).
+    notifying: bool,
 }
 
 /// What MiniportHaltEx does for the AFs open at its start
@@ -413,6 +419,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             saps: 0,
             vcs: 0,
             halt: HaltHold::None,
+            notifying: false,
         };
         insert(&mut self.afs, slot).map(AfId).ok_or(Refusal::Resources)
     }
@@ -426,7 +433,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if slot.state != AfState::Open {
             return Err(Refusal::Invalid);
         }
-        if slot.saps > 0 || slot.vcs > 0 {
+        if slot.saps > 0 || slot.vcs > 0 || slot.notifying {
             slot.state = AfState::ClosePending;
             return Ok(Finish::Pend(Effects::new()));
         }
@@ -455,6 +462,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             match a.state {
                 AfState::Open => {
                     a.halt = HaltHold::Notified;
+                    a.notifying = true;
                     *out = Some((AfId(id), a.handle));
                 }
                 AfState::ClosePending => a.halt = HaltHold::Closing,
@@ -497,6 +505,19 @@ impl<H: Copy + PartialEq> CallManager<H> {
         Ok(fx)
     }
 
+    /// Halt's NdisMCmNotifyCloseAddressFamily call for `id` returned
+    /// (whatever it returned): a close the client made before or during
+    /// that call, pended for it, completes now if nothing is left on the
+    /// AF.
+    pub fn notify_returned(&mut self, id: AfId) -> Effects<H> {
+        let mut fx = Effects::new();
+        if let Some(a) = self.af(id) {
+            a.notifying = false;
+        }
+        self.release_af_if_done(id, &mut fx);
+        fx
+    }
+
     /// What halt holds `id` for (for tests and traces).
     pub fn af_halt_hold(&self, id: AfId) -> Option<HaltHold> {
         self.afs.get(id.index()).copied().flatten().map(|a| a.halt)
@@ -507,7 +528,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// release halt's hold on it.
     fn release_af_if_done(&mut self, id: AfId, fx: &mut Effects<H>) {
         let Some(a) = self.af(id) else { return };
-        if a.state == AfState::ClosePending && a.saps == 0 && a.vcs == 0 {
+        if a.state == AfState::ClosePending && a.saps == 0 && a.vcs == 0 && !a.notifying {
             a.state = AfState::Closed;
             fx.push(Effect::CompleteCloseAf(a.handle));
         }

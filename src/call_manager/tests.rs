@@ -98,6 +98,8 @@ fn a_notified_af_keeps_its_context_until_the_notification_completes() {
     let again = cm.begin_halt();
     assert!(again.notify.iter().all(Option::is_none), "each AF is notified once");
     assert_eq!(again.holds, 0);
+    // Both notifications returned PENDING; the clients close later.
+    assert!(cm.notify_returned(a).is_empty() && cm.notify_returned(b).is_empty());
     let Finish::Return(_, fx) = cm.close_af(a).unwrap() else {
         panic!()
     };
@@ -163,8 +165,10 @@ fn a_notified_af_whose_close_pends_is_held_until_the_close_completes() {
     let a = cm.open_af(10).unwrap();
     let vc = cm.create_vc(a, 30).unwrap();
     assert_eq!(cm.begin_halt().holds, 1);
-    // The client closes inside its ProtocolClNotifyCloseAf; the close pends.
+    // The client closes inside its ProtocolClNotifyCloseAf; the close pends
+    // (for the VC, and until the notification call returns).
     assert!(matches!(cm.close_af(a), Ok(Finish::Pend(_))));
+    assert!(cm.notify_returned(a).is_empty(), "the VC is still there");
     // A client that completes its notification before its close completed:
     // the hold passes to the close.
     assert!(cm.notify_close_done(a, false).unwrap().is_empty());
@@ -181,6 +185,7 @@ fn a_notified_af_whose_close_completes_first_is_released_by_the_notification() {
     let a = cm.open_af(10).unwrap();
     let vc = cm.create_vc(a, 30).unwrap();
     cm.begin_halt();
+    assert!(cm.notify_returned(a).is_empty());
     assert!(matches!(cm.close_af(a), Ok(Finish::Pend(_))));
     assert_eq!(
         effects(&cm.delete_vc(vc).unwrap()),
@@ -205,17 +210,20 @@ fn a_refused_notification_hands_the_hold_to_the_close_under_way() {
     let coming = cm.open_af(12).unwrap();
     assert_eq!(cm.begin_halt().holds, 3);
     assert!(matches!(cm.close_af(pended), Ok(Finish::Pend(_))));
-    let Finish::Return(_, fx) = cm.close_af(done).unwrap() else {
-        panic!()
-    };
-    assert!(fx.is_empty());
+    // A close that reaches covmini before halt's notification call: it
+    // pends until the call has returned, so that NDIS still holds the
+    // handle the call names (completed now, NDIS would free it first).
+    assert!(matches!(cm.close_af(done), Ok(Finish::Pend(_))));
 
+    assert!(cm.notify_returned(pended).is_empty(), "the SAP is still there");
     assert!(cm.notify_close_done(pended, true).unwrap().is_empty());
     assert_eq!(cm.af_halt_hold(pended), Some(HaltHold::Closing));
+    assert_eq!(effects(&cm.notify_returned(done)), [E::CompleteCloseAf(11)]);
     assert_eq!(
         effects(&cm.notify_close_done(done, true).unwrap()),
         [E::FreeAf(11), E::HaltAfDone]
     );
+    assert!(cm.notify_returned(coming).is_empty());
     assert!(cm.notify_close_done(coming, true).unwrap().is_empty());
     assert_eq!(cm.af_halt_hold(coming), Some(HaltHold::Closing));
 

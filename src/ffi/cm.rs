@@ -503,6 +503,10 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
         let af = unsafe { AfContext::from_token(token) };
         // SAFETY: the NdisAfHandle of an open AF; PASSIVE_LEVEL (HaltEx).
         let status = unsafe { NdisMCmNotifyCloseAddressFamily(af.ndis()) };
+        // A close the client made before or during the call pended for it
+        // (the handle had to stay valid for NDIS): it completes now.
+        let fx = adapter.cm().notify_returned(id);
+        perform(adapter, fx);
         if status != NDIS_STATUS_PENDING {
             // NDIS refused (the AF is already closing): no completion
             // follows; halt waits for that close instead.
@@ -1008,11 +1012,32 @@ ndis_fn! {
             trace!(ERROR, "ProtocolCmIncomingCallComplete: not a VC context: {:p}", vc_ctx);
             return;
         };
+        // First act: the handshake with a close of this VC (as a send's,
+        // `super::data`). Once the core has the call accepted, the callee's
+        // client may close it on another CPU before this handler has
+        // dispatched NdisMCmDispatchCallConnected; that close waits for
+        // this handler to leave, so the VC (and its handle) outlive the
+        // dispatch.
+        let (inside, _closing) = callee.enter();
         let adapter = callee.adapter();
         let _running = adapter.running();
         match on_vc(callee, |cm| cm.incoming_call_complete(callee.id(), status)) {
-            Ok(fx) => perform(adapter, fx),
-            Err(r) => trace!(ERROR, "ProtocolCmIncomingCallComplete({:#010x}, {:p}): {:?}", status, vc_ctx, r),
+            Ok(fx) if status == NDIS_STATUS_SUCCESS => {
+                // Accepted: no effect deletes the callee's VC; leave after
+                // the last one names it.
+                perform(adapter, fx);
+                inside.leave();
+            }
+            Ok(fx) => {
+                // Rejected: the effects deactivate and delete the callee's
+                // VC, so leave before they run.
+                inside.leave();
+                perform(adapter, fx);
+            }
+            Err(r) => {
+                inside.leave();
+                trace!(ERROR, "ProtocolCmIncomingCallComplete({:#010x}, {:p}): {:?}", status, vc_ctx, r);
+            }
         }
     }
 }

@@ -25,7 +25,7 @@ use ndis_sys::*;
 
 use crate::condis::{Answer, CallState, ClientRec};
 use crate::emulator::Emulator;
-use crate::ffi::cm::{self, OidResult};
+use crate::ffi::cm::{self, OidResult, On};
 use crate::ffi::params::CallSpec;
 use crate::world;
 
@@ -77,11 +77,10 @@ impl Emulator {
 
     /// How `client`'s ProtocolClNotifyCloseAf answers the call manager's
     /// NdisMCmNotifyCloseAddressFamily (contract §1.4): [`Answer::Sync`]
-    /// (the default) tears its calls, VCs and SAPs down, closes the AF and
-    /// completes the notification before the call returns, even when the
-    /// call manager pended that close (a call still being set up holds a
-    /// VC): the call manager then waits for the close itself, and the
-    /// client deletes the VC once its call is over; [`Answer::Pend`]
+    /// (the default) drops its parties but the last, tears its calls, VCs
+    /// and SAPs down, closes the AF and completes the notification before
+    /// the call returns (if its close pends, once the close has completed,
+    /// as a pended answer does); [`Answer::Pend`]
     /// returns PENDING and does the same later, on a thread of its own,
     /// completing with NdisClNotifyCloseAddressFamilyComplete once its
     /// close has completed. The later part runs while the driver waits in
@@ -117,8 +116,13 @@ impl Emulator {
     /// NdisClOpenAddressFamilyEx. `Err` carries the failure status; a
     /// request the MCM pended and has not completed is `Err(PENDING)` with the
     /// handle in [`Self::last_af`].
+    ///
+    /// Refused with NDIS_STATUS_FAILURE once a halt has begun, and a halt
+    /// waits for an open already inside the driver: NDIS unbinds the
+    /// protocols before MiniportHaltEx, and an unbind does not complete
+    /// while its client's open is under way ([`Self::halt_adapter`]).
     pub fn open_af(&self, client: Client, af: CO_ADDRESS_FAMILY) -> Result<Af, NDIS_STATUS> {
-        let (h, status) = cm::open_af(client.0, af)?;
+        let (h, status) = self.adapter_call(Err(NDIS_STATUS_FAILURE), || cm::open_af(client.0, af))?;
         cm::pump();
         *self.last_af.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Af(h));
         match status {
@@ -129,14 +133,16 @@ impl Emulator {
 
     /// NdisClCloseAddressFamily: the final status, or PENDING.
     pub fn close_af(&self, af: Af) -> NDIS_STATUS {
-        let s = cm::close_af(af.0).unwrap_or_else(|e| e);
+        let s = cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || cm::close_af(af.0)).unwrap_or_else(|e| e);
         cm::pump();
         s
     }
 
     /// NdisClRegisterSap for a SAP of `sap_type` with these bytes.
     pub fn register_sap(&self, af: Af, sap_type: ULONG, sap: &[u8]) -> Result<Sap, NDIS_STATUS> {
-        let (h, status) = cm::register_sap(af.0, sap_type, sap)?;
+        let (h, status) = cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || {
+            cm::register_sap(af.0, sap_type, sap)
+        })?;
         cm::pump();
         match status {
             NDIS_STATUS_SUCCESS => Ok(Sap(h)),
@@ -146,59 +152,73 @@ impl Emulator {
 
     /// NdisClDeregisterSap: the final status, or PENDING.
     pub fn deregister_sap(&self, sap: Sap) -> NDIS_STATUS {
-        let s = cm::deregister_sap(sap.0).unwrap_or_else(|e| e);
+        let s = cm::on_af(On::Sap(sap.0), Err(NDIS_STATUS_FAILURE), || cm::deregister_sap(sap.0)).unwrap_or_else(|e| e);
         cm::pump();
         s
     }
 
     /// NdisCoCreateVc on an open AF.
     pub fn create_vc(&self, af: Af) -> Result<Vc, NDIS_STATUS> {
-        cm::create_vc(af.0).map(Vc)
+        cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || cm::create_vc(af.0)).map(Vc)
     }
 
     /// NdisCoDeleteVc of a client-created VC.
     pub fn delete_vc(&self, vc: Vc) -> NDIS_STATUS {
-        cm::delete_vc(vc.0).unwrap_or_else(|e| e)
+        cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || cm::delete_vc(vc.0)).unwrap_or_else(|e| e)
     }
 
     /// NdisClMakeCall (point to point): the final status, or PENDING.
     pub fn make_call(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
-        let s = cm::make_call(vc.0, params, false).map_or_else(|e| e, |(s, _)| s);
+        let s = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+            cm::make_call(vc.0, params, false)
+        })
+        .map_or_else(|e| e, |(s, _)| s);
         cm::pump();
         s
     }
 
     /// NdisClMakeCall with an initial party (point to multipoint).
     pub fn make_multipoint_call(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
-        let r = cm::make_call(vc.0, params, true).map_or_else(|e| (e, None), |(s, p)| (s, p.map(Party)));
+        let r = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+            cm::make_call(vc.0, params, true)
+        })
+        .map_or_else(|e| (e, None), |(s, p)| (s, p.map(Party)));
         cm::pump();
         r
     }
 
     /// NdisClCloseCall: the final status, or PENDING.
     pub fn close_call(&self, vc: Vc, close_data: &[u8]) -> NDIS_STATUS {
-        let s = cm::close_call(vc.0, close_data).unwrap_or_else(|e| e);
+        let s = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+            cm::close_call(vc.0, close_data)
+        })
+        .unwrap_or_else(|e| e);
         cm::pump();
         s
     }
 
     /// NdisClAddParty on a connected multipoint call.
     pub fn add_party(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
-        let r = cm::add_party(vc.0, params).map_or_else(|e| (e, None), |(p, s)| (s, Some(Party(p))));
+        let r = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || cm::add_party(vc.0, params))
+            .map_or_else(|e| (e, None), |(p, s)| (s, Some(Party(p))));
         cm::pump();
         r
     }
 
     /// NdisClDropParty (not for the last party: close the call instead).
     pub fn drop_party(&self, party: Party, data: &[u8]) -> NDIS_STATUS {
-        let s = cm::drop_party(party.0, data).unwrap_or_else(|e| e);
+        let s = cm::on_af(On::Party(party.0), Err(NDIS_STATUS_FAILURE), || {
+            cm::drop_party(party.0, data)
+        })
+        .unwrap_or_else(|e| e);
         cm::pump();
         s
     }
 
     /// NdisClModifyCallQoS on a connected call.
     pub fn modify_qos(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
-        let s = cm::modify_qos(vc.0, params).unwrap_or_else(|e| e);
+        let s =
+            cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || cm::modify_qos(vc.0, params)).unwrap_or_else(|e| e);
         cm::pump();
         s
     }
@@ -228,7 +248,9 @@ impl Emulator {
         oid: NDIS_OID,
         len: usize,
     ) -> Result<(usize, OidResult), NDIS_STATUS> {
-        let (h, _) = cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), false, oid, vec![0; len])?;
+        let (h, _) = self.oid_gate(af, || {
+            cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), false, oid, vec![0; len])
+        })?;
         cm::pump();
         cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
     }
@@ -241,9 +263,23 @@ impl Emulator {
         oid: NDIS_OID,
         data: &[u8],
     ) -> Result<(usize, OidResult), NDIS_STATUS> {
-        let (h, _) = cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), true, oid, data.to_vec())?;
+        let (h, _) = self.oid_gate(af, || {
+            cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), true, oid, data.to_vec())
+        })?;
         cm::pump();
         cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
+    }
+
+    /// Runs an OID request: one to the miniport (no `af`) through
+    /// [`Self::adapter_call`] (refused with NDIS_STATUS_FAILURE once a halt
+    /// has begun), one to the call manager on an AF as it is (it goes on
+    /// until the AF is closed).
+    fn oid_gate<R>(&self, af: Option<Af>, f: impl FnOnce() -> Result<R, NDIS_STATUS>) -> Result<R, NDIS_STATUS> {
+        if let Some(af) = af {
+            cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), f)
+        } else {
+            self.adapter_call(Err(NDIS_STATUS_FAILURE), f)
+        }
     }
 
     /// The current result of OID request `id`.
@@ -252,9 +288,15 @@ impl Emulator {
         cm::oid_result(id)
     }
 
-    /// NdisCoSendNetBufferLists on `vc`: one NBL per payload.
+    /// NdisCoSendNetBufferLists on `vc`: one NBL per payload. Refused with
+    /// NDIS_STATUS_PAUSED once a halt has begun: NDIS unbinds the
+    /// protocols first ([`Self::halt_adapter`]).
     pub fn send(&self, vc: Vc, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
-        let r = crate::ffi::data::send(vc.0, payloads);
+        let r = self.adapter_call(Err(NDIS_STATUS_PAUSED), || {
+            cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+                crate::ffi::data::send(vc.0, payloads)
+            })
+        });
         cm::pump();
         r
     }
@@ -284,7 +326,9 @@ impl Emulator {
 
     /// NdisClIncomingCallComplete for a call the client pended.
     pub fn answer_incoming(&self, vc: Vc, status: NDIS_STATUS) -> Result<(), NDIS_STATUS> {
-        let r = cm::answer_incoming(vc.0, status);
+        let r = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+            cm::answer_incoming(vc.0, status)
+        });
         cm::pump();
         r
     }

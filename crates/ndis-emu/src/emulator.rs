@@ -75,6 +75,17 @@ impl fmt::Display for EmuError {
 
 impl std::error::Error for EmuError {}
 
+/// How long a halt in the threaded mode waits for what NDIS waits for
+/// (requests inside the driver, a pended pause) before it goes on and lets
+/// the rules report what is left.
+const HALT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits (threaded mode) until `done` holds, at most [`HALT_WAIT`].
+pub(crate) fn wait_bounded(mut done: impl FnMut(&World) -> bool) {
+    let deadline = std::time::Instant::now() + HALT_WAIT;
+    let _ = world::wait_until_deadline(deadline, |w| done(w).then_some(()));
+}
+
 /// What a run left behind: violations (leaks included), the trace and the
 /// driver's debug output.
 #[derive(Clone, Debug, Default)]
@@ -141,6 +152,10 @@ pub struct Emulator {
     entry: Option<DRIVER_INITIALIZE>,
     /// The last AF handle a client opened (also when the open is pending).
     pub(crate) last_af: Mutex<Option<crate::client::Af>>,
+    /// Held across each PnP operation on the adapter (halt, pause,
+    /// restart, a PnP event): NDIS serializes them per miniport, so in the
+    /// threaded mode a halt racing a pause on another CPU runs after it.
+    pnp: Mutex<()>,
 }
 
 impl Default for Emulator {
@@ -168,6 +183,7 @@ impl Emulator {
             registry_path,
             entry: None,
             last_af: Mutex::new(None),
+            pnp: Mutex::new(()),
         }
     }
 
@@ -351,6 +367,8 @@ impl Emulator {
                 attribute_flags: 0,
                 medium: -1,
                 afs: Vec::new(),
+                halting: false,
+                calls_in: 0,
                 halted: false,
             });
             h
@@ -421,17 +439,55 @@ impl Emulator {
     /// wait for) are dropped: the emulator never calls a halted driver.
     /// A client with an AF close pending removes what it left on that AF on a
     /// thread of its own (its unbind), once HaltEx waits.
-    pub fn halt_adapter(&mut self) -> Result<(), EmuError> {
+    ///
+    /// It takes `&self`, so a script of [`Self::concurrently`] can halt
+    /// while the others run client requests, and it keeps what NDIS
+    /// guarantees around MiniportHaltEx (contract §1.4): from the moment it
+    /// begins, NDIS is unbinding the protocols, so no new send, send cancel,
+    /// miniport OID request or AF open reaches the driver ([`Self::send`]
+    /// refuses with NDIS_STATUS_PAUSED, the others with
+    /// NDIS_STATUS_FAILURE), and it waits for those already inside the
+    /// driver, and for a pended pause to complete, before it calls HaltEx. A client's call-manager
+    /// requests on an AF that is still open go on reaching the driver, also
+    /// while HaltEx waits for its NdisMCmNotifyCloseAddressFamily: closing
+    /// those AFs is what HaltEx waits for. Once HaltEx returned, every
+    /// client request is refused before it reaches the driver. Halt, pause,
+    /// restart and PnP events are serialized, as NDIS serializes them.
+    pub fn halt_adapter(&self) -> Result<(), EmuError> {
+        let _pnp = self.pnp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (pause, halt, ctx, handle) = world::try_with(|w| {
             let d = w.driver?;
-            let a = w.adapter.as_ref().filter(|a| !a.halted)?;
+            let a = w.adapter.as_mut().filter(|a| !a.halted)?;
+            a.halting = true;
             Some((d.chars.PauseHandler, d.chars.HaltHandlerEx, a.context, a.handle))
         })
         .flatten()
         .ok_or(EmuError::NoAdapter)?;
-        crate::pause::pause_before_halt(pause, ctx);
+        if self.is_threaded() {
+            // Other CPUs may be inside MiniportCoSendNetBufferLists,
+            // MiniportCancelSend, MiniportCoOidRequest or ProtocolCmOpenAf
+            // (or have a miniport OID pended): NDIS waits for them before
+            // pausing and halting.
+            wait_bounded(|w| {
+                let sends_or_oids = w.adapter.as_ref().map_or(0, |a| a.calls_in);
+                let pended = w
+                    .condis
+                    .requests
+                    .pending()
+                    .any(|(k, _)| k == crate::condis::ReqKind::MiniportOid);
+                sends_or_oids == 0 && !pended
+            });
+        }
+        crate::pause::pause_before_halt(pause, ctx, self.is_threaded());
         if let Some(halt) = halt {
             calls::halt(halt, ctx, NdisHaltDeviceDisabled);
+        }
+        if self.is_threaded() {
+            // A ProtocolCmCloseAf whose last act let HaltEx return may still
+            // be returning on another CPU: NDIS completes that close when it
+            // returns, and finishes the halt after the calls into the driver
+            // it made, so the check waits for it.
+            wait_bounded(|w| !w.condis.requests.in_handler(crate::condis::ReqKind::CloseAf));
         }
         crate::ffi::cm::check_afs_closed_at_halt();
         crate::condis::pended::check_requests_completed_at_halt();
@@ -446,7 +502,41 @@ impl Emulator {
                 r.history.push("halted".into());
             }
         });
+        world::changed();
         Ok(())
+    }
+
+    /// Holds the PnP lock (see [`Self::halt_adapter`]) across `f`.
+    pub(crate) fn pnp_op<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _pnp = self.pnp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f()
+    }
+
+    /// Runs `f`, a client's send, send cancel, miniport OID request or AF
+    /// open, if
+    /// the adapter is up and no halt has begun (else returns `refused`
+    /// without reaching the driver), counting it as inside the driver
+    /// meanwhile (a halt waits for it).
+    pub(crate) fn adapter_call<R>(&self, refused: R, f: impl FnOnce() -> R) -> R {
+        let admitted = world::try_with(|w| match w.adapter.as_mut() {
+            Some(a) if !a.halting && !a.halted => {
+                a.calls_in += 1;
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false);
+        if !admitted {
+            return refused;
+        }
+        let r = f();
+        world::try_with(|w| {
+            if let Some(a) = w.adapter.as_mut() {
+                a.calls_in = a.calls_in.saturating_sub(1);
+            }
+        });
+        world::changed();
+        r
     }
 
     /// Runs MiniportDriverUnload and checks it deregistered.

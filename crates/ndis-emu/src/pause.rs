@@ -84,6 +84,16 @@ pub(crate) fn sending(w: &mut World, nbls: &[usize]) {
     w.pause.sending.extend(nbls.iter().copied());
 }
 
+/// Whether a client's NdisCoSendNetBufferLists on `vc` has not returned
+/// yet (its NBLs are on their way into, or inside,
+/// MiniportCoSendNetBufferLists).
+pub(crate) fn sending_on(w: &World, vc: usize) -> bool {
+    w.condis
+        .vcs
+        .get(&vc)
+        .is_some_and(|v| v.sends_out.iter().any(|n| w.pause.sending.contains(n)))
+}
+
 /// MiniportCoSendNetBufferLists returned for these NBLs.
 pub(crate) fn sent(w: &mut World, nbls: &[usize]) {
     for n in nbls {
@@ -218,15 +228,25 @@ pub(crate) fn check_completed_before(w: &mut World, what: &'static str) {
 /// The pause NDIS makes before MiniportHaltEx: protocols unbind first, so
 /// every holding client gives back what it held; then MiniportPause, unless
 /// the adapter is paused already (a test paused it); then the pause must be
-/// complete.
-pub(crate) fn pause_before_halt(handler: Option<MINIPORT_PAUSE>, ctx: usize) {
+/// complete. In the threaded mode NDIS waits for a pending pause (another
+/// CPU may be completing the last send) before it checks.
+pub(crate) fn pause_before_halt(handler: Option<MINIPORT_PAUSE>, ctx: usize, threaded: bool) {
     release_all_holders();
     let due = world::try_with(|w| running(w)).unwrap_or(false);
     if let (true, Some(handler)) = (due, handler) {
         let _ = crate::ffi::pnp::pause(handler, ctx);
         crate::ffi::cm::pump();
     }
+    if threaded {
+        crate::emulator::wait_bounded(|w| w.pause.data_path != DataPath::Pausing);
+    }
     world::try_with(|w| check_completed_before(w, "MiniportHaltEx"));
+}
+
+/// The adapter is up and no halt has begun (NDIS sends it no PnP event,
+/// pause or restart once it is halting).
+fn live(a: &crate::world::AdapterRec) -> bool {
+    !a.halted && !a.halting
 }
 
 /// Every client stops holding and gives back what it held (protocols
@@ -267,16 +287,18 @@ impl Emulator {
     /// [`EmuError::NoAdapter`] without a running adapter (NDIS pauses only
     /// a running one).
     pub fn pause_adapter(&self) -> Result<NDIS_STATUS, EmuError> {
-        let target = world::try_with(|w| {
-            let d = w.driver?;
-            let a = w.adapter.as_ref().filter(|a| !a.halted)?;
-            (w.pause.data_path == DataPath::Running).then_some((d.chars.PauseHandler?, a.context))
+        self.pnp_op(|| {
+            let target = world::try_with(|w| {
+                let d = w.driver?;
+                let a = w.adapter.as_ref().filter(|a| live(a))?;
+                (w.pause.data_path == DataPath::Running).then_some((d.chars.PauseHandler?, a.context))
+            })
+            .flatten();
+            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
+            let status = crate::ffi::pnp::pause(handler, ctx);
+            crate::ffi::cm::pump();
+            Ok(status)
         })
-        .flatten();
-        let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
-        let status = crate::ffi::pnp::pause(handler, ctx);
-        crate::ffi::cm::pump();
-        Ok(status)
     }
 
     /// Where the adapter's data path is (None: no emulator on this thread).
@@ -309,23 +331,25 @@ impl Emulator {
     /// [`EmuError::NoAdapter`] without a paused adapter;
     /// [`EmuError::RestartFailed`] if MiniportRestart fails.
     pub fn restart_adapter(&self) -> Result<(), EmuError> {
-        let target = world::try_with(|w| {
-            let d = w.driver?;
-            let a = w.adapter.as_ref().filter(|a| !a.halted)?;
-            (w.pause.data_path == DataPath::Paused).then_some((d.chars.RestartHandler?, a.context))
+        self.pnp_op(|| {
+            let target = world::try_with(|w| {
+                let d = w.driver?;
+                let a = w.adapter.as_ref().filter(|a| live(a))?;
+                (w.pause.data_path == DataPath::Paused).then_some((d.chars.RestartHandler?, a.context))
+            })
+            .flatten();
+            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
+            // The data path may flow from the moment the driver opens it inside
+            // MiniportRestart (another CPU may send then); a failed restart
+            // leaves the adapter paused.
+            world::try_with(restarted);
+            let status = crate::ffi::pnp::restart(handler, ctx);
+            if status != NDIS_STATUS_SUCCESS {
+                world::try_with(|w| w.pause.data_path = DataPath::Paused);
+                return Err(EmuError::RestartFailed(status));
+            }
+            Ok(())
         })
-        .flatten();
-        let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
-        // The data path may flow from the moment the driver opens it inside
-        // MiniportRestart (another CPU may send then); a failed restart
-        // leaves the adapter paused.
-        world::try_with(restarted);
-        let status = crate::ffi::pnp::restart(handler, ctx);
-        if status != NDIS_STATUS_SUCCESS {
-            world::try_with(|w| w.pause.data_path = DataPath::Paused);
-            return Err(EmuError::RestartFailed(status));
-        }
-        Ok(())
     }
 
     /// MiniportDevicePnPEventNotify with a NET_DEVICE_PNP_EVENT of `event`
@@ -336,23 +360,31 @@ impl Emulator {
     /// # Errors
     /// [`EmuError::NoAdapter`] without an adapter.
     pub fn pnp_event(&self, event: NDIS_DEVICE_PNP_EVENT, profile: Option<ULONG>) -> Result<(), EmuError> {
-        let target = world::try_with(|w| {
-            let d = w.driver?;
-            let a = w.adapter.as_ref().filter(|a| !a.halted)?;
-            Some((d.chars.DevicePnPEventNotifyHandler?, a.context))
+        self.pnp_op(|| {
+            let target = world::try_with(|w| {
+                let d = w.driver?;
+                let a = w.adapter.as_ref().filter(|a| live(a))?;
+                Some((d.chars.DevicePnPEventNotifyHandler?, a.context))
+            })
+            .flatten();
+            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
+            crate::ffi::pnp::pnp_event(handler, ctx, event, profile);
+            crate::ffi::cm::pump();
+            Ok(())
         })
-        .flatten();
-        let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
-        crate::ffi::pnp::pnp_event(handler, ctx, event, profile);
-        crate::ffi::cm::pump();
-        Ok(())
     }
 
     /// NdisCoSendNetBufferLists on `vc` with every NBL tagged with
     /// `cancel_id` (NDIS_SET_NET_BUFFER_LIST_CANCEL_ID: the
     /// NetBufferListCancelId slot of NetBufferListInfo).
+    /// Refused with NDIS_STATUS_PAUSED once a halt has begun (see
+    /// [`Emulator::halt_adapter`]).
     pub fn send_with_cancel_id(&self, vc: Vc, payloads: &[&[u8]], cancel_id: usize) -> Result<(), NDIS_STATUS> {
-        let r = crate::ffi::data::send_tagged(vc.0, payloads, Some(cancel_id));
+        let r = self.adapter_call(Err(NDIS_STATUS_PAUSED), || {
+            crate::ffi::cm::on_af(crate::ffi::cm::On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+                crate::ffi::data::send_tagged(vc.0, payloads, Some(cancel_id))
+            })
+        });
         crate::ffi::cm::pump();
         r
     }
@@ -363,16 +395,18 @@ impl Emulator {
     /// # Errors
     /// [`EmuError::NoAdapter`] without an adapter.
     pub fn cancel_sends(&self, cancel_id: usize) -> Result<(), EmuError> {
-        let target = world::try_with(|w| {
-            let d = w.driver?;
-            let a = w.adapter.as_ref().filter(|a| !a.halted)?;
-            Some((d.chars.CancelSendHandler?, a.context))
+        self.adapter_call(Err(EmuError::NoAdapter), || {
+            let target = world::try_with(|w| {
+                let d = w.driver?;
+                let a = w.adapter.as_ref().filter(|a| !a.halted)?;
+                Some((d.chars.CancelSendHandler?, a.context))
+            })
+            .flatten();
+            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
+            crate::ffi::pnp::cancel_send(handler, ctx, cancel_id);
+            crate::ffi::cm::pump();
+            Ok(())
         })
-        .flatten();
-        let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
-        crate::ffi::pnp::cancel_send(handler, ctx, cancel_id);
-        crate::ffi::cm::pump();
-        Ok(())
     }
 
     /// Whether `client` keeps the receive NBLs indicated to it (true) or

@@ -93,6 +93,14 @@ pub struct AdapterRec {
     pub attribute_flags: ULONG,
     pub medium: NDIS_MEDIUM,
     pub afs: Vec<CO_ADDRESS_FAMILY>,
+    /// A halt began: NDIS unbinds the protocols, so no new send, send
+    /// cancel or miniport OID request reaches the driver from here on
+    /// (client call-manager requests on an open AF still do).
+    pub halting: bool,
+    /// Sends, send cancels, miniport OID requests and AF opens of clients
+    /// inside the driver now (the halt waits for them: NDIS does not call
+    /// MiniportHaltEx with them outstanding, contract §1.4).
+    pub calls_in: u32,
     pub halted: bool,
 }
 

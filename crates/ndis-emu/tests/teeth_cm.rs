@@ -4,7 +4,10 @@
 
 mod fixture_cm;
 
-use fixture_cm::{AF, Fault, complete_cm_oid, complete_deregistration, complete_make_call, set_fault, wait_results};
+use fixture_cm::{
+    AF, Fault, complete_close_call, complete_cm_oid, complete_deregistration, complete_make_call, set_fault,
+    wait_results,
+};
 use ndis_emu::condis::pended;
 use ndis_emu::condis::rules as r;
 use ndis_emu::{Af, Answer, CallSpec, CallState, Client, Emulator, Report, Rule, Vc, rules, sync};
@@ -255,14 +258,36 @@ fn a_close_completed_inside_the_handler_reaches_the_client_at_once() {
 }
 
 #[test]
-fn incoming_sap_registered_fires_on_a_deregistering_sap() {
+fn incoming_sap_registered_fires_on_a_deregistered_sap() {
+    let net = up(Fault::DispatchOnDeregisteredSap);
+    let sap = net.emu.register_sap(net.callee_af, 0, b"callee").expect("SAP");
+    assert_eq!(net.emu.deregister_sap(sap), NDIS_STATUS_SUCCESS);
+    let vc = net.emu.create_vc(net.caller_af).expect("VC");
+    let _ = net.emu.make_call(vc, &to(b"callee"));
+    only(&down(net), r::INCOMING_SAP_REGISTERED);
+}
+
+/// The race "deregister SAP racing an offer" is legal: the call manager
+/// dispatches an incoming call on a SAP whose client has called
+/// NdisClDeregisterSap but whose deregistration the call manager has not
+/// completed (the SAP handle is valid for it until then). The callee gets
+/// the call; the deregistration then completes; nothing fires.
+#[test]
+fn an_offer_crossing_a_pending_deregistration_is_legal() {
     let net = up(Fault::DispatchOnDeregisteringSap);
     let sap = net.emu.register_sap(net.callee_af, 0, b"callee").expect("SAP");
     assert_eq!(net.emu.deregister_sap(sap), NDIS_STATUS_PENDING);
     let vc = net.emu.create_vc(net.caller_af).expect("VC");
-    let _ = net.emu.make_call(vc, &to(b"callee"));
+    assert_eq!(net.emu.make_call(vc, &to(b"callee")), NDIS_STATUS_SUCCESS);
+    assert!(
+        net.emu.inbox(net.callee).iter().any(|l| l.starts_with("IncomingCall")),
+        "the callee was offered the call"
+    );
     complete_deregistration();
-    only(&down(net), r::INCOMING_SAP_REGISTERED);
+    assert_eq!(net.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.delete_vc(vc), NDIS_STATUS_SUCCESS);
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
 }
 
 #[test]
@@ -285,6 +310,49 @@ fn incoming_connected_after_accept_fires_on_a_rejected_call() {
 fn close_incoming_on_a_call_fires_on_an_idle_vc() {
     let net = up(Fault::IncomingCloseOnIdleVc);
     let vc = net.emu.create_vc(net.caller_af).expect("VC");
+    assert_eq!(net.emu.delete_vc(vc), NDIS_STATUS_SUCCESS);
+    only(&down(net), r::CLOSE_INCOMING_ON_A_CALL);
+}
+
+/// The race "both ends closing at once" is legal: the caller's
+/// NdisClCloseCall has marked its VC closing (its close is still with the
+/// call manager) when the callee hangs up too, and the call manager tells
+/// the caller with NdisMCmDispatchIncomingCloseCall. The caller's answer is
+/// redundant; its own close then completes; nothing fires.
+#[test]
+fn an_incoming_close_crossing_the_clients_own_close_is_legal() {
+    let mut net = up(Fault::PendClientCloseCall);
+    let (vc, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    let callee_vc = net.emu.offered_vcs(net.callee)[0];
+    assert_eq!(net.emu.close_call(vc, &[]), NDIS_STATUS_PENDING);
+    assert_eq!(net.emu.vc_state(vc), Some((CallState::Closing, true)));
+    assert_eq!(net.emu.close_call(callee_vc, &[]), NDIS_STATUS_SUCCESS);
+    assert!(
+        net.emu
+            .inbox(net.caller)
+            .iter()
+            .any(|l| l.starts_with("IncomingCloseCall")),
+        "the caller was told its peer hung up while its own close was pending"
+    );
+    complete_close_call();
+    assert_eq!(net.emu.vc_state(vc), Some((CallState::Closed, false)));
+    assert_eq!(net.emu.delete_vc(vc), NDIS_STATUS_SUCCESS);
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
+/// The narrowed rule still fires on what the contract forbids: an incoming
+/// close on a VC whose close the call manager already completed.
+#[test]
+fn close_incoming_on_a_call_fires_on_a_closed_call() {
+    let mut net = up(Fault::None);
+    let (vc, status) = call(&mut net);
+    assert_eq!(status, NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS);
+    assert_eq!(net.emu.vc_state(vc), Some((CallState::Closed, false)));
+    fixture_cm::switch_fault(Fault::IncomingCloseOnIdleVc);
+    // The fault's ProtocolCoDeleteVc tells the (closed) VC its peer hung up.
     assert_eq!(net.emu.delete_vc(vc), NDIS_STATUS_SUCCESS);
     only(&down(net), r::CLOSE_INCOMING_ON_A_CALL);
 }

@@ -166,6 +166,12 @@ pub struct VcRec {
     /// The call was closed successfully and the VC is still active: it must
     /// be deactivated before it can be deleted (contract §3.3 "Closed").
     pub closed_while_active: bool,
+    /// NdisMCmActivateVc ran on this VC since its last make call began: a
+    /// make call's SUCCESS is checked against this, not against whether it
+    /// is still active when the handler's return is seen (in the threaded
+    /// mode the call may have been closed and deactivated meanwhile, on
+    /// another CPU, as the call manager's own order allows).
+    pub activated_in_call: bool,
     /// Client NBLs sent on this VC and not completed yet.
     pub sends_out: std::collections::BTreeSet<usize>,
     /// Driver NBLs indicated on this VC and not returned yet.
@@ -365,6 +371,20 @@ impl Requests {
         self.inflight.contains_key(&(kind, object))
     }
 
+    /// Whether a handler of `kind` is running now (on any CPU).
+    #[must_use]
+    pub fn in_handler(&self, kind: ReqKind) -> bool {
+        self.inflight
+            .iter()
+            .any(|((k, _), p)| *k == kind && matches!(p, ReqPhase::InHandler { .. }))
+    }
+
+    /// Whether the handler of `(kind, object)` is running now.
+    #[must_use]
+    pub fn in_handler_for(&self, kind: ReqKind, object: usize) -> bool {
+        matches!(self.inflight.get(&(kind, object)), Some(ReqPhase::InHandler { .. }))
+    }
+
     /// Requests still pended (for reports at halt).
     pub fn pending(&self) -> impl Iterator<Item = (ReqKind, usize)> + '_ {
         self.inflight.keys().copied()
@@ -490,6 +510,15 @@ pub struct Condis {
     /// Send handler calls NDIS has made and the driver has not returned
     /// from, per CPU (innermost last): `crate::ffi::data`, "NDIS's window".
     pub in_handler: BTreeMap<u32, Vec<crate::ffi::data::InHandler>>,
+    /// The call state of each VC whose NdisClCloseCall is in flight, from
+    /// before it: a refused close leaves the call as it was (an outgoing
+    /// call stays outgoing).
+    pub closing_from: BTreeMap<usize, CallState>,
+    /// Client requests (and sends) inside the driver now, by the AF they
+    /// are on: a client's teardown of an AF for NdisCmNotifyCloseAddressFamily
+    /// waits for them, as a client serializes its own requests with its
+    /// close of the AF (`ffi::cm::on_af`).
+    pub af_busy: BTreeMap<usize, u32>,
 }
 
 impl Condis {
@@ -507,6 +536,28 @@ impl Condis {
     /// Queues an answer a client gives later, on a thread of its own.
     pub fn defer_later(&mut self, action: ClientAction) {
         self.later.push_back(action);
+    }
+
+    /// A request on AF `af` just completed: if its client is tearing the AF
+    /// down for NdisCmNotifyCloseAddressFamily (and the AF is not closed
+    /// yet), it goes on with that on its own thread, as a client does from
+    /// its completion handler (a make call that completed after its
+    /// teardown began leaves a call to close, a close leaves a VC to
+    /// delete); likewise a client unbinding at halt from an AF whose close
+    /// pended. Queued once.
+    pub fn resume_teardown(&mut self, af: usize) {
+        let Some(a) = self.afs.get(&af) else { return };
+        let action = if a.notify_close_pending && a.state != AfState::Closed {
+            ClientAction::TearDownAf { af }
+        } else if self.unbound_at_halt && a.state == AfState::Closing {
+            ClientAction::FinishClose { af }
+        } else {
+            return;
+        };
+        if !self.later.contains(&action) {
+            self.later.push_back(action);
+            crate::world::changed();
+        }
     }
 
     /// Moves CPU `cpu`'s queued answers to the later queue: the CPU is about

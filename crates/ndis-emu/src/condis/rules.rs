@@ -22,15 +22,15 @@ crate::define_rules! { CONDIS:
     VC_DEACTIVATED_BEFORE_DELETE, "vc.deactivated-before-delete", false, "seed NdisMCmCloseCallComplete; §3.3 [B]", "vc_deactivated_before_delete_fires_on_close_without_deactivation",
         "A VC is deactivated before it is deleted: NdisMCmDeleteVc on an active VC, or a closed call whose VC is still active when the client deletes it, breaks this.";
     VC_CREATE_ON_OPEN_AF, "vc.create-on-open-af", false, "§3.1", "vc_create_on_open_af_fires_on_a_null_af",
-        "NdisMCmCreateVc names an open NdisAfHandle and an out handle initialised to NULL.";
-    INCOMING_SAP_REGISTERED, "incoming.sap-registered", false, "§3.2, §3.3, §8.8", "incoming_sap_registered_fires_on_a_deregistering_sap",
-        "NdisMCmDispatchIncomingCall names a SAP that is registered (or registering) on an open AF.";
+        "NdisMCmCreateVc names an open NdisAfHandle and an out handle initialised to NULL. Allowed race (NDIS refuses the VC with FAILURE, no violation): an AF whose close is under way but not complete, since the MCM may have begun the offer that creates the VC before the client's NdisClCloseAddressFamily reached it (and may hold that close pending for the offer).";
+    INCOMING_SAP_REGISTERED, "incoming.sap-registered", false, "§3.2, §3.3, §8.8; NdisCmDeregisterSapComplete [D] (\"The call manager should consider the NdisSapHandle invalid when NdisCmDeregisterSapComplete returns control\")", "incoming_sap_registered_fires_on_a_deregistered_sap",
+        "NdisMCmDispatchIncomingCall names a SAP whose registration did not fail and whose deregistration has not completed, on an AF whose close has not completed. Allowed race: an offer crossing the client's NdisClDeregisterSap (the SAP is deregistering, the call manager has not completed it), since the SAP handle stays valid for the call manager until it completes the deregistration.";
     INCOMING_VC_CREATED_AND_ACTIVE, "incoming.vc-created-and-active", false, "§3.3, §8.8", "incoming_vc_created_and_active_fires_on_an_inactive_vc",
         "NdisMCmDispatchIncomingCall offers a VC the call manager created and activated, on the SAP's AF, with no call on it.";
     INCOMING_CONNECTED_AFTER_ACCEPT, "incoming.connected-after-accept", true, "§3.3, §8.8", "incoming_connected_after_accept_fires_on_a_rejected_call",
-        "NdisMCmDispatchCallConnected follows a successful ProtocolCmIncomingCallComplete, once.";
-    CLOSE_INCOMING_ON_A_CALL, "close.incoming-on-a-call", true, "§3.3", "close_incoming_on_a_call_fires_on_an_idle_vc",
-        "NdisMCmDispatchIncomingCloseCall names a VC that carries a call (accepted, connected or outgoing).";
+        "NdisMCmDispatchCallConnected follows a successful ProtocolCmIncomingCallComplete, once. Allowed race: the client's NdisClCloseCall of the accepted call crossing it (NdisClCloseCall marks the VC closing before the call manager hears of it).";
+    CLOSE_INCOMING_ON_A_CALL, "close.incoming-on-a-call", true, "§3.3; NdisMCmDispatchIncomingCloseCall [D] (\"tear down an active or offered call\"); NdisClCloseCall [D] (\"causes NDIS to mark the NdisVcHandle as closing and to call the CM's ProtocolCmCloseCall\")", "close_incoming_on_a_call_fires_on_an_idle_vc",
+        "NdisMCmDispatchIncomingCloseCall names a VC that carries a call: outgoing, offered, accepted, connected, or being closed by its own client; never one with no call yet or whose close completed. Allowed races: both ends closing at once, and a multipoint root's close crossing a leaf's (the client's NdisClCloseCall marks its VC closing before the call manager hears of it, so the call manager cannot avoid telling it its peer hung up meanwhile).";
     PARTY_INCOMING_DROP_NOT_LAST, "party.incoming-drop-not-last", false, "§3.4", "party_incoming_drop_not_last_fires_on_the_last_party",
         "NdisMCmDispatchIncomingDropParty names a party of a call with other parties left; the last party goes with NdisMCmDispatchIncomingCloseCall.";
     OID_COMPLETION_MATCHES_PATH, "oid.completion-matches-path", true, "§2.1, §2.2", "oid_completion_matches_path_fires_on_the_miniport_completion_of_a_cm_request",

@@ -41,7 +41,13 @@ fn kill(w: &mut World, h: usize, why: &str) {
     }
 }
 
+/// The call manager's handlers, while there is an adapter to call: once
+/// MiniportHaltEx has returned NDIS calls none of them (every client request
+/// is refused; contract §1.4).
 fn cm_handlers(w: &World) -> Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS> {
+    if w.adapter.as_ref().is_some_and(|a| a.halted) {
+        return None;
+    }
     w.driver.and_then(|d| d.cm)
 }
 
@@ -112,7 +118,7 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
             let Some(vc) = w.condis.vcs.get(&h).cloned() else {
                 return;
             };
-            if ok && !vc.active {
+            if ok && !vc.active && !vc.activated_in_call {
                 w.violate(
                     r::CALL_SUCCESS_NEEDS_ACTIVE_VC,
                     call,
@@ -150,17 +156,26 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 }
             }
             let client = vc.client;
+            let after = if ok { CallState::Connected } else { CallState::Closed };
             if let Some(v) = w.condis.vcs.get_mut(&h) {
-                v.call = if ok { CallState::Connected } else { CallState::Closed };
+                match v.call {
+                    // The client's NdisClCloseCall crossed this completion:
+                    // the VC stays closing (NDIS refuses another close), and
+                    // a close the call manager refuses leaves this state.
+                    CallState::Closing => {
+                        w.condis.closing_from.insert(h, after);
+                    }
+                    // ... or that close even completed: the call is over.
+                    CallState::Closed if ok => {}
+                    _ => v.call = after,
+                }
                 if !ok {
                     v.parties.clear();
                 }
             }
             keep_completed_params(w, h);
             inbox(w, Some(client), format!("MakeCallComplete {status:#x}"));
-            if !ok {
-                delete_if_tearing_down(w, h);
-            }
+            w.condis.resume_teardown(vc.af);
         }
         ReqKind::CloseCall => {
             let Some(vc) = w.condis.vcs.get(&h).cloned() else {
@@ -172,18 +187,22 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                     kill(w, *p, "call closed");
                 }
             }
+            let before = w.condis.closing_from.remove(&h).unwrap_or(CallState::Connected);
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 if ok {
                     v.call = CallState::Closed;
                     v.parties.clear();
                     v.closed_while_active = v.active;
                 } else {
-                    v.call = CallState::Connected;
+                    v.call = before;
                 }
             }
             inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
+            // A refused close leaves the teardown nothing new to do (it
+            // goes on when what refused it, a make call, completes):
+            // resuming it then would only try the same close again.
             if ok {
-                delete_if_tearing_down(w, h);
+                w.condis.resume_teardown(vc.af);
             }
         }
         ReqKind::AddParty => {
@@ -213,6 +232,11 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 keep_completed_params(w, h);
                 let client = w.condis.vcs.get(&vc).map(|v| v.client);
                 inbox(w, client, format!("AddPartyComplete {status:#x}"));
+                // Either way the root's close can go on now (it is refused
+                // while a party is being added).
+                if let Some(af) = w.condis.vcs.get(&vc).map(|v| v.af) {
+                    w.condis.resume_teardown(af);
+                }
             }
         }
         ReqKind::DropParty => {
@@ -225,6 +249,9 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 kill(w, h, "dropped");
             } else if let Some(p) = w.condis.parties.get_mut(&h) {
                 p.state = PartyState::Connected;
+            }
+            if let (true, Some(af)) = (ok, vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.af)) {
+                w.condis.resume_teardown(af);
             }
         }
         ReqKind::ModifyQos => {
@@ -285,27 +312,6 @@ fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
     };
     if let Some(p) = problem {
         w.violate(r::OID_BYTES_WITHIN_BUFFER, kind.handler(), p, &[]);
-    }
-}
-
-/// A call on client VC `vc` ended (its make call failed or its close
-/// completed): if its client is tearing the VC's AF down at halt (answering
-/// a notify-close, or unbinding with its AF close pending), it deletes the
-/// VC next, on its own thread, as [`remove_what_is_left`] would have, had
-/// the call been over then.
-fn delete_if_tearing_down(w: &mut World, vc: usize) {
-    let Some(v) = w.condis.vcs.get(&vc).filter(|v| v.creator == Creator::Client) else {
-        return;
-    };
-    let tearing_down = w
-        .condis
-        .afs
-        .get(&v.af)
-        .is_some_and(|a| a.notify_close_pending || (w.condis.unbound_at_halt && a.state == AfState::Closing));
-    if tearing_down {
-        w.note(vc, "the client is tearing its AF down: it deletes the VC");
-        w.condis.defer_later(ClientAction::DeleteVc { vc });
-        world::changed();
     }
 }
 
@@ -381,6 +387,87 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
     });
 }
 
+// --- A client's own serialization ----------------------------------------------
+
+/// The AF a client request names (directly, or through its SAP, VC or
+/// party), if NDIS knows the object.
+pub(crate) enum On {
+    Af(usize),
+    Sap(usize),
+    Vc(usize),
+    Party(usize),
+}
+
+fn af_of(w: &World, on: &On) -> Option<usize> {
+    match *on {
+        On::Af(a) => Some(a),
+        On::Sap(s) => w.condis.saps.get(&s).map(|x| x.af),
+        On::Vc(v) => w.condis.vcs.get(&v).map(|x| x.af),
+        On::Party(p) => w
+            .condis
+            .parties
+            .get(&p)
+            .and_then(|x| w.condis.vcs.get(&x.vc))
+            .map(|x| x.af),
+    }
+}
+
+/// Runs `f`, a scripted client's request on the AF `on` names, as a
+/// correct client does: not at all once the client is tearing that AF
+/// down for NdisCmNotifyCloseAddressFamily (the client refuses its own
+/// request: `refused`), and counted as in flight meanwhile, so that the
+/// teardown ([`tear_down_af`]) waits for it before it closes calls, deletes
+/// VCs and closes the AF (a client does not close what its own request on
+/// another thread is still using: NdisClCloseCall "Before calling
+/// NdisClCloseCall, a protocol must ensure that all its outstanding send
+/// packets have been returned").
+pub(crate) fn on_af<R>(on: On, refused: R, f: impl FnOnce() -> R) -> R {
+    let af = world::try_with(|w| {
+        let af = af_of(w, &on)?;
+        // The client is tearing the AF down (NDIS asked it to, or it is
+        // unbinding at halt with the AF's close pending): it stops using it.
+        let unbinding = w.condis.unbound_at_halt;
+        let tearing = w
+            .condis
+            .afs
+            .get(&af)
+            .is_some_and(|a| a.notify_close_pending || (unbinding && a.state == AfState::Closing));
+        Some(if tearing {
+            None
+        } else {
+            *w.condis.af_busy.entry(af).or_default() += 1;
+            Some(af)
+        })
+    })
+    .flatten();
+    match af {
+        // Unknown object: NDIS refuses it (inside `f`).
+        None => f(),
+        Some(None) => refused,
+        Some(Some(af)) => {
+            let r = f();
+            world::try_with(|w| {
+                if let Some(n) = w.condis.af_busy.get_mut(&af) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        w.condis.af_busy.remove(&af);
+                    }
+                }
+            });
+            world::changed();
+            r
+        }
+    }
+}
+
+/// In the threaded mode, waits until no request of the client on `af` is
+/// inside the driver (see [`on_af`]).
+fn wait_af_idle(af: usize) {
+    if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
+        crate::emulator::wait_bounded(|w| !w.condis.af_busy.contains_key(&af));
+    }
+}
+
 // --- Client operations ---------------------------------------------------------
 
 /// NdisClOpenAddressFamilyEx: opens `af` for `client`. Returns the AF handle
@@ -391,7 +478,9 @@ pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize,
         let registered = w
             .adapter
             .as_ref()
-            .filter(|a| !a.halted)
+            // NDIS unbinds the protocols before it halts (contract §1.4):
+            // no AF is opened once a halt has begun.
+            .filter(|a| !a.halted && !a.halting)
             .is_some_and(|a| a.afs.iter().any(|x| x.AddressFamily == af.AddressFamily));
         let handler = cm_handlers(w).and_then(|c| c.CmOpenAfHandler);
         let (Some(handler), true) = (handler, registered) else {
@@ -598,6 +687,7 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
                 sap: None,
                 parties: Vec::new(),
                 closed_while_active: false,
+                activated_in_call: false,
                 sends_out: Default::default(),
                 receives_out: Default::default(),
             },
@@ -614,6 +704,15 @@ pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
         let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
         if rec.creator != Creator::Client {
             return Err(NDIS_STATUS_NOT_ACCEPTED);
+        }
+        // NDIS refuses to delete a VC whose make call is outstanding
+        // (activation pending: NOT_ACCEPTED) or whose close is (CLOSING),
+        // contract §3.3 [B]: the call manager may still be using it, and
+        // may have deactivated it already on another CPU.
+        match rec.call {
+            CallState::Outgoing => return Err(NDIS_STATUS_NOT_ACCEPTED),
+            CallState::Closing => return Err(NDIS_STATUS_CLOSING),
+            _ => {}
         }
         if rec.active {
             if rec.closed_while_active {
@@ -687,6 +786,7 @@ pub(crate) fn make_call(vc: usize, spec: &CallSpec, multipoint: bool) -> Result<
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.call = CallState::Outgoing;
             v.closed_while_active = false;
+            v.activated_in_call = v.active;
             v.parties = party.into_iter().collect();
         }
         w.condis.requests.begin(ReqKind::MakeCall, vc);
@@ -745,6 +845,7 @@ pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Re
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.call = CallState::Closing;
         }
+        w.condis.closing_from.insert(vc, rec.call);
         w.condis.requests.begin(ReqKind::CloseCall, vc);
         Ok((handler, rec.cm_context, party_ctx))
     })?;
@@ -1115,6 +1216,17 @@ pub(crate) fn pump_all() {
 pub(crate) fn run_action(action: ClientAction) {
     match action {
         ClientAction::CloseCall { vc } => {
+            // The client answers the incoming close with NdisClCloseCall,
+            // and "Before calling NdisClCloseCall, a protocol must ensure
+            // that all its outstanding send packets have been returned"
+            // (NdisClCloseCall [D]): in the threaded mode its own
+            // NdisCoSendNetBufferLists on the VC may still be under way on
+            // another CPU, and it waits for that call to return first.
+            if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
+                crate::emulator::wait_bounded(|w| !crate::pause::sending_on(w, vc));
+            }
+            // An answer, not a request of the client's own: it runs also
+            // while the client tears the AF down (that teardown needs it).
             let _ = close_call(vc, &[]);
         }
         ClientAction::TearDownAf { af } => tear_down_af(af),
@@ -1134,7 +1246,7 @@ pub(crate) fn run_action(action: ClientAction) {
 /// else when it does (`apply`, CloseAf).
 fn answer_notify_close(af: usize) {
     let open = world::with("ProtocolClNotifyCloseAf", |w| {
-        w.note(af, "the client's pended ProtocolClNotifyCloseAf goes on");
+        w.note(af, "the client's ProtocolClNotifyCloseAf tears the AF down");
         w.condis.afs.get(&af).is_some_and(|a| a.state == AfState::Open)
     });
     if open {
@@ -1182,21 +1294,44 @@ fn complete_notify_close(af: usize) {
     }
 }
 
-/// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4): drop
-/// its calls, deregister its SAPs, close the AF, all at once.
+/// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4):
+/// removes what it has on the AF ([`remove_what_is_left`]), then closes it.
 fn tear_down_af(af: usize) {
     remove_what_is_left(af);
     let _ = close_af(af);
 }
 
 /// A client removing everything it has on `af` through the ordinary NdisCl*
-/// paths: it rejects the calls offered to it that it has not answered,
-/// closes its calls, deletes the VCs it created and deregisters its SAPs
-/// (ProtocolClNotifyCloseAf \[D\]; NdisClCloseAddressFamily \[D\]: "A client
-/// commonly calls NdisClCloseAddressFamily from its ProtocolUnbindAdapterEx
-/// function, after it closes all the client's open VCs on the binding with
-/// calls to NdisClCloseCall and/or NdisClDeregisterSap").
+/// paths, once its own requests on the AF in flight on other threads are
+/// done ([`on_af`]): it rejects the calls offered to it that it has not
+/// answered, drops the parties of its multipoint calls but the last
+/// (NdisClCloseCall \[D\]: "the client must call NdisClDropParty one or
+/// more times to release all but the last party on the VC before it calls
+/// NdisClCloseCall"), closes its calls, deletes the VCs it created and
+/// deregisters its SAPs (ProtocolClNotifyCloseAf \[D\];
+/// NdisClCloseAddressFamily \[D\]: "A client commonly calls
+/// NdisClCloseAddressFamily from its ProtocolUnbindAdapterEx function,
+/// after it closes all the client's open VCs on the binding with calls to
+/// NdisClCloseCall and/or NdisClDeregisterSap").
 fn remove_what_is_left(af: usize) {
+    wait_af_idle(af);
+    let extra_parties: Vec<usize> = world::with("ProtocolClNotifyCloseAf", |w| {
+        w.condis
+            .vcs
+            .values()
+            .filter(|v| v.af == af && v.parties.len() > 1)
+            .flat_map(|v| v.parties.iter().skip(1).copied())
+            .filter(|p| {
+                w.condis
+                    .parties
+                    .get(p)
+                    .is_some_and(|x| x.state == PartyState::Connected)
+            })
+            .collect()
+    });
+    for party in extra_parties {
+        let _ = drop_party(party, &[]);
+    }
     let (vcs, saps) = world::with("ProtocolClNotifyCloseAf", |w| {
         let vcs: Vec<(usize, Creator, CallState)> = w
             .condis
@@ -1451,6 +1586,7 @@ ddi_fn! {
             w.note(h, "activated");
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 v.active = true;
+                v.activated_in_call = true;
             }
             NDIS_STATUS_SUCCESS
         })
@@ -1506,7 +1642,14 @@ ddi_fn! {
                 return Err(NDIS_STATUS_INVALID_PARAMETER);
             }
             let Some(rec) = w.condis.afs.get(&afh).filter(|x| x.state == AfState::Open).cloned() else {
-                w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
+                // An AF whose close is under way: NDIS refuses the VC. The
+                // MCM may have begun what creates it (an offer) before the
+                // client's NdisClCloseAddressFamily reached it, and may hold
+                // that close pending for it.
+                let closing = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Closing);
+                if !closing {
+                    w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
+                }
                 return Err(NDIS_STATUS_FAILURE);
             };
             // Injected failure. The NdisMCmCreateVc page:
@@ -1533,6 +1676,7 @@ ddi_fn! {
                     sap: None,
                     parties: Vec::new(),
                     closed_while_active: false,
+                    activated_in_call: false,
                     sends_out: Default::default(),
                     receives_out: Default::default(),
                 },
@@ -1593,13 +1737,22 @@ ddi_fn! {
         let offer = world::with(CALL, |w| {
             w.event("=>", CALL, format!("SAP {s:#x} VC {h:#x}"));
             w.check_irql(CALL, DISPATCH_LEVEL);
+            // A SAP NDIS knows of whose deregistration completed (its handle
+            // died then) breaks the SAP rule, the more precise one; a SAP
+            // the client is deregistering is still valid for the MCM until
+            // it completes that (an offer may cross NdisClDeregisterSap).
+            let sap_rec = w.condis.saps.get(&s).cloned();
+            let af_closed = sap_rec.as_ref().and_then(|x| w.condis.afs.get(&x.af)).is_none_or(|a| a.state == AfState::Closed);
+            if let Some(x) = sap_rec.as_ref().filter(|x| x.state == SapState::Deregistered || af_closed) {
+                let why = if x.state == SapState::Deregistered { "its deregistration completed (or its registration failed)" } else { "its AF is closed" };
+                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} takes no calls: {why}"), &[s]);
+                return Err(NDIS_STATUS_FAILURE);
+            }
             if !w.check_handle(s, HandleKind::Sap, CALL) || !w.check_handle(h, HandleKind::Vc, CALL) {
                 return Err(NDIS_STATUS_FAILURE);
             }
-            let sap_rec = w.condis.saps.get(&s).cloned();
-            let af_open = sap_rec.as_ref().and_then(|x| w.condis.afs.get(&x.af)).is_some_and(|a| a.state == AfState::Open);
-            let Some(sap_rec) = sap_rec.filter(|x| matches!(x.state, SapState::Registered | SapState::Registering) && af_open) else {
-                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} is not registered on an open AF"), &[s]);
+            let Some(sap_rec) = sap_rec else {
+                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} is not a SAP NDIS registered"), &[s]);
                 return Err(NDIS_STATUS_FAILURE);
             };
             let vc_rec = w.condis.vcs.get(&h).cloned();
@@ -1630,6 +1783,19 @@ ddi_fn! {
             // every payload it received) made each offer O(history).
             let answer = w.condis.clients.get(client).map(|c| (c.answer, c.incoming_call_status));
             let (answer, status) = answer.unwrap_or((Answer::Sync, NDIS_STATUS_FAILURE));
+            // A client tearing the AF down (NDIS asked it to close it, or it
+            // is unbinding with the AF's close pending) rejects the call.
+            let unbinding = w.condis.unbound_at_halt;
+            let tearing = w
+                .condis
+                .afs
+                .get(&sap_rec.af)
+                .is_some_and(|a| a.notify_close_pending || (unbinding && a.state == AfState::Closing));
+            let (answer, status) = if tearing {
+                (Answer::Sync, NDIS_STATUS_NOT_ACCEPTED)
+            } else {
+                (answer, status)
+            };
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 v.call = CallState::Offered;
                 v.sap = Some(s);
@@ -1665,6 +1831,15 @@ ddi_fn! {
                 return;
             }
             let state = w.condis.vcs.get(&h).map(|v| v.call);
+            // The client's NdisClCloseCall of the accepted call crossed this
+            // (NDIS marked the VC closing before the call manager heard of
+            // the close): legal, and the call stays closing.
+            if state == Some(CallState::Closing) && w.condis.closing_from.get(&h) == Some(&CallState::Accepted) {
+                w.condis.closing_from.insert(h, CallState::Connected);
+                let client = w.condis.vcs.get(&h).map(|v| v.client);
+                inbox(w, client, format!("CallConnected VC {h:#x}"));
+                return;
+            }
             if state != Some(CallState::Accepted) {
                 w.violate(r::INCOMING_CONNECTED_AFTER_ACCEPT, CALL, format!("VC {h:#x} is {state:?}, not accepted"), &[h]);
                 return;
@@ -1690,8 +1865,15 @@ ddi_fn! {
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return;
             }
+            // Closing: its client's NdisClCloseCall crossed this (both ends
+            // closing at once, a root's close crossing a leaf's); the
+            // client's answer (NdisClCloseCall) is then refused by NDIS as
+            // redundant, and its own close completes as usual.
             let state = w.condis.vcs.get(&h).map(|v| v.call);
-            if !matches!(state, Some(CallState::Connected | CallState::Accepted | CallState::Outgoing)) {
+            if !matches!(
+                state,
+                Some(CallState::Connected | CallState::Accepted | CallState::Outgoing | CallState::Offered | CallState::Closing)
+            ) {
                 w.violate(r::CLOSE_INCOMING_ON_A_CALL, CALL, format!("VC {h:#x} carries no call ({state:?})"), &[h]);
                 return;
             }
@@ -1790,8 +1972,9 @@ ddi_fn! {
             None => NDIS_STATUS_FAILURE,
             Some(Answer::Pend) => NDIS_STATUS_PENDING,
             Some(Answer::Sync) => {
-                tear_down_af(h);
-                complete_notify_close(h);
+                // As a pended answer does: the notification completes
+                // once the client's close has (at once if it did not pend).
+                answer_notify_close(h);
                 NDIS_STATUS_PENDING
             }
         }

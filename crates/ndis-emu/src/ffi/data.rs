@@ -502,6 +502,7 @@ mod tests {
                 sap: None,
                 parties: Vec::new(),
                 closed_while_active: false,
+                activated_in_call: false,
                 sends_out: [1, 2].into_iter().collect(),
                 receives_out: Default::default(),
             },

@@ -29,7 +29,16 @@ pub enum Fault {
     DeleteClientVc,
     CloseWithoutDeactivation,
     CreateVcOnNullAf,
+    /// Not a fault: pend ProtocolCmDeregisterSap (the test completes it
+    /// with [`complete_deregistration`]) and keep offering calls on the SAP
+    /// meanwhile, as an offer crossing the deregistration does.
     DispatchOnDeregisteringSap,
+    /// Complete ProtocolCmDeregisterSap but keep offering calls on the SAP.
+    DispatchOnDeregisteredSap,
+    /// Not a fault: pend ProtocolCmCloseCall of a client-created VC before
+    /// the peer hears of it (the test completes it with
+    /// [`complete_close_call`]), so the peer's own close crosses it.
+    PendClientCloseCall,
     DispatchOnInactiveVc,
     ConnectRejectedCall,
     IncomingCloseOnIdleVc,
@@ -118,6 +127,8 @@ struct State {
     deregistering: Option<usize>,
     /// AFs whose close was pended until their SAPs are gone.
     closing: Vec<usize>,
+    /// The client VC whose close is pended under PendClientCloseCall.
+    pending_close: Option<usize>,
     /// Set when the last notification of halt completes (boxed: an
     /// NDIS_EVENT must not move once initialized).
     halt_event: Option<Box<NDIS_EVENT>>,
@@ -142,6 +153,12 @@ thread_local! {
 
 fn fault() -> Fault {
     FAULT.with(Cell::get)
+}
+
+/// Selects the fault for this thread from now on, keeping the fixture's
+/// tables (a fault that strikes mid-run).
+pub fn switch_fault(f: Fault) {
+    FAULT.with(|c| c.set(f));
 }
 
 /// Selects the fault for this thread and clears the fixture's tables.
@@ -297,6 +314,18 @@ ndis_fn! {
         // SAFETY: the event extra_waits passed, initialized, alive while it waits.
         unsafe { NdisSetEvent(ctx.cast()) };
     }
+}
+
+/// Completes the close pended under PendClientCloseCall: deactivates the VC
+/// and completes the close.
+pub fn complete_close_call() {
+    let Some(vc) = STATE.with(|s| s.borrow_mut().pending_close.take()) else {
+        return;
+    };
+    // SAFETY: the VC whose close this MCM pended; deactivated before completing.
+    unsafe { NdisMCmDeactivateVc(vc as NDIS_HANDLE) };
+    // SAFETY: completing the request pended for this VC.
+    unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc as NDIS_HANDLE, null_mut()) };
 }
 
 /// Completes the SAP deregistration pended under DispatchOnDeregisteringSap.
@@ -653,7 +682,9 @@ ndis_fn! {
         }
         let done: Vec<usize> = STATE.with(|s| {
             let mut s = s.borrow_mut();
-            s.saps.retain(|x| x.0 != ctx as usize);
+            if fault() != Fault::DispatchOnDeregisteredSap {
+                s.saps.retain(|x| x.0 != ctx as usize);
+            }
             let saps = core::mem::take(&mut s.saps);
             let (done, still): (Vec<usize>, Vec<usize>) =
                 s.closing.iter().partition(|af| !saps.iter().any(|x| x.1 == **af));
@@ -780,6 +811,11 @@ ndis_fn! {
 
     unsafe fn cm_close_call(ctx: NDIS_HANDLE, _party: NDIS_HANDLE, _d: PVOID, _s: UINT) -> NDIS_STATUS {
         let me = STATE.with(|s| s.borrow().vcs.get(ctx as usize - 1).copied()).unwrap_or_default();
+        if fault() == Fault::PendClientCloseCall && !me.mcm_created {
+            // The peer link stays: the peer's own close will tell this VC.
+            STATE.with(|s| s.borrow_mut().pending_close = Some(me.handle));
+            return NDIS_STATUS_PENDING;
+        }
         if fault() != Fault::CloseWithoutDeactivation {
             // SAFETY: NDIS's VC handle.
             unsafe { NdisMCmDeactivateVc(me.handle as NDIS_HANDLE) };

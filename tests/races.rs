@@ -1,0 +1,336 @@
+//! The races no correct driver can avoid, produced exactly: each test
+//! stops one client's request at every DDI boundary covmini crosses while
+//! serving it (`ndis_emu::interleave::sweep`, one fresh deterministic
+//! emulator per boundary) and runs the other client's crossing request
+//! there, to completion. What it proves: whichever boundary the crossing
+//! lands on, each request ends with a status its DDI allows, the teardown
+//! after it works, and the run breaks no rule and leaks nothing after halt
+//! and unload; and the race the test is named for really happened in at
+//! least one run (so the sweep is not vacuous). The rules these races used
+//! to break (`close.incoming-on-a-call`, `incoming.sap-registered`) now
+//! allow them, quoting the DDI pages (crates/ndis-emu/RULES.md). It runs
+//! against the host build or, with `COVMINI_SYS`, the kernel image.
+
+mod common;
+
+use common::scenario::{assert_clean, call_to};
+use covmini::call_manager::SAP_TYPE_ADDRESS;
+use covmini::config;
+use ndis_emu::interleave::{At, Interleaving, sweep};
+use ndis_emu::{Af, Answer, CallState, Client, Emulator, Report, Sap, Vc};
+use ndis_sys::*;
+
+/// Two clients on a fresh adapter: alice (with a VC) and bob (with the SAP
+/// "bob"), both AFs open.
+struct Net {
+    emu: Emulator,
+    alice: Client,
+    bob: Client,
+    alice_af: Af,
+    bob_af: Af,
+    sap: Sap,
+    vc: Vc,
+}
+
+fn net() -> Net {
+    let mut emu = Emulator::new();
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    let alice = emu.client("alice");
+    let bob = emu.client("bob");
+    emu.set_incoming_answer(bob, Answer::Sync, NDIS_STATUS_SUCCESS);
+    let alice_af = emu.open_af(alice, config::AF).expect("alice's AF");
+    let bob_af = emu.open_af(bob, config::AF).expect("bob's AF");
+    let sap = emu.register_sap(bob_af, SAP_TYPE_ADDRESS, b"bob").expect("bob's SAP");
+    let vc = emu.create_vc(alice_af).expect("alice's VC");
+    Net {
+        emu,
+        alice,
+        bob,
+        alice_af,
+        bob_af,
+        sap,
+        vc,
+    }
+}
+
+/// Bob's VC of the call alice made (the one covmini offered him).
+fn bobs_vc(n: &Net) -> Vc {
+    *n.emu.offered_vcs(n.bob).last().expect("bob was offered the call")
+}
+
+/// A close (or deregistration) may end SUCCESS or PENDING, or FAILURE when
+/// NDIS refuses it as redundant (the VC is closing already, the call is
+/// gone: NdisClDeregisterSap's and NdisClCloseCall's own refusal).
+fn close_status_ok(s: NDIS_STATUS) -> bool {
+    [NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING, NDIS_STATUS_FAILURE].contains(&s)
+}
+
+/// Lets the answers run, deletes alice's VC (NOT_ACCEPTED only if her call
+/// somehow survived, which the assertion after would show), halts, unloads.
+fn finish(n: Net) -> Report {
+    let Net { mut emu, vc, .. } = n;
+    emu.pump();
+    if emu.vc_state(vc).is_some_and(|(c, _)| c == CallState::Closed) {
+        assert_eq!(emu.delete_vc(vc), NDIS_STATUS_SUCCESS, "alice deletes her closed VC");
+    }
+    emu.halt_adapter().expect("halt");
+    emu.unload().expect("unload");
+    emu.finish()
+}
+
+/// Whether the trace shows NdisMCmDispatchIncomingCloseCall naming `vc`
+/// while `vc`'s own close was in flight (its ProtocolCmCloseCall entered
+/// before and completed after): the crossing.
+fn crossed_close(report: &Report, vc: Vc) -> bool {
+    let tag = format!("{:#x}", vc.0);
+    let enter = report
+        .events
+        .iter()
+        .position(|e| e.dir == "->" && e.name == "ProtocolCmCloseCall" && e.detail.contains(&tag));
+    let told = report
+        .events
+        .iter()
+        .position(|e| e.name == "NdisCmDispatchIncomingCloseCall" && e.detail.contains(&tag));
+    matches!((enter, told), (Some(a), Some(b)) if b > a)
+}
+
+/// Both ends closing at once: bob's NdisClCloseCall is stopped at each DDI
+/// boundary of covmini's ProtocolCmCloseCall (the first is before covmini
+/// has looked at the call, so NDIS has marked bob's VC closing and covmini
+/// does not know yet) while alice hangs up the same call. covmini tells bob
+/// his peer hung up while his own close is on its way: legal
+/// (`close.incoming-on-a-call`), and clean at every boundary.
+#[test]
+fn both_ends_closing_at_once_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, runs) = sweep(|at| {
+        let n = net();
+        assert_eq!(n.emu.make_call(n.vc, &call_to(b"bob")), NDIS_STATUS_SUCCESS);
+        let bob_vc = bobs_vc(&n);
+        let alice_vc = n.vc;
+        let out: Interleaving<NDIS_STATUS, NDIS_STATUS> = n.emu.interleave(
+            at,
+            |emu| emu.close_call(bob_vc, &[]),
+            move |emu| emu.close_call(alice_vc, &[]),
+        );
+        assert!(close_status_ok(out.victim), "bob's close: {:#x}", out.victim);
+        if let Some(s) = out.injected {
+            assert!(close_status_ok(s), "alice's close: {s:#x}");
+        }
+        let report = finish(n);
+        assert_clean(&report);
+        if crossed_close(&report, bob_vc) {
+            crossings += 1;
+        }
+        out
+    });
+    assert!(!counted.is_empty() && runs.len() == counted.len());
+    assert!(crossings > 0, "no boundary produced the crossing: {counted:?}");
+}
+
+/// A root's close crossing a leaf's, both ways: alice's multipoint call has
+/// bob as its leaf. (1) Bob's close of his leaf VC is stopped at each
+/// boundary while alice closes the root; (2) alice's close of the root is
+/// stopped at each boundary while bob hangs up his leaf. Clean at every
+/// boundary, and the crossing happens.
+#[test]
+fn a_roots_close_crossing_a_leafs_close_is_clean_at_every_boundary() {
+    for leaf_is_victim in [true, false] {
+        let mut crossings = 0;
+        let (counted, _) = sweep(|at| {
+            let n = net();
+            let (s, _) = n.emu.make_multipoint_call(n.vc, &call_to(b"bob"));
+            assert_eq!(s, NDIS_STATUS_SUCCESS);
+            let leaf = bobs_vc(&n);
+            let root = n.vc;
+            let (victim_vc, other_vc) = if leaf_is_victim { (leaf, root) } else { (root, leaf) };
+            let out: Interleaving<NDIS_STATUS, NDIS_STATUS> = n.emu.interleave(
+                at,
+                |emu| emu.close_call(victim_vc, &[]),
+                move |emu| emu.close_call(other_vc, &[]),
+            );
+            assert!(close_status_ok(out.victim), "victim's close: {:#x}", out.victim);
+            if let Some(s) = out.injected {
+                assert!(close_status_ok(s), "injected close: {s:#x}");
+            }
+            let report = finish(n);
+            assert_clean(&report);
+            if crossed_close(&report, victim_vc) {
+                crossings += 1;
+            }
+            out
+        });
+        assert!(
+            crossings > 0,
+            "leaf is victim: {leaf_is_victim}: no boundary produced the crossing: {counted:?}"
+        );
+    }
+}
+
+/// Deregister SAP racing an offer: alice's make call is stopped at each
+/// boundary covmini crosses while serving it (among them the
+/// NdisMCmDispatchIncomingCall that offers the call on bob's SAP) while bob
+/// deregisters that SAP. The call connects or finds no route; the
+/// deregistration ends SUCCESS, or PENDING while the offer is in flight and
+/// then completes; an offer on the deregistering SAP is legal
+/// (`incoming.sap-registered`); clean at every boundary.
+#[test]
+fn deregister_sap_racing_an_offer_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let (vc, sap) = (n.vc, n.sap);
+        let out: Interleaving<NDIS_STATUS, NDIS_STATUS> = n.emu.interleave(
+            at,
+            |emu| emu.make_call(vc, &call_to(b"bob")),
+            move |emu| emu.deregister_sap(sap),
+        );
+        assert!(
+            [NDIS_STATUS_SUCCESS, NDIS_STATUS_NO_ROUTE_TO_DESTINATION].contains(&out.victim),
+            "alice's make call: {:#x}",
+            out.victim
+        );
+        if let Some(s) = out.injected {
+            assert!(
+                [NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING].contains(&s),
+                "bob's deregistration: {s:#x}"
+            );
+            if s == NDIS_STATUS_PENDING {
+                crossings += 1;
+            }
+        }
+        if out.victim == NDIS_STATUS_SUCCESS {
+            assert_eq!(n.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS, "alice hangs up");
+        }
+        let _ = (n.alice, n.alice_af, n.bob_af);
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(
+        crossings > 0,
+        "no boundary had the deregistration cross an offer in flight: {counted:?}"
+    );
+}
+
+/// A client's NdisClCloseAddressFamily crossing HaltEx's notification of
+/// that AF: HaltEx has decided to notify the AF (it was open) and is about
+/// to call NdisMCmNotifyCloseAddressFamily when the client closes the AF on
+/// another CPU (client requests on an open AF go on until it is closed,
+/// contract §1.4). The close completes at once (nothing is left on the AF)
+/// and NDIS frees the NdisAfHandle, so the notification must not name it
+/// any more: clean, with every AF closed, at every boundary of the halt up
+/// to the notification (the hundreds after it free the receive pool).
+#[test]
+fn an_af_close_crossing_halts_notification_is_clean_at_every_boundary() {
+    let run = |at: At| {
+        let mut emu = Emulator::new();
+        emu.load(common::driver::driver_entry()).expect("DriverEntry");
+        emu.add_adapter().expect("adapter");
+        let alice = emu.client("alice");
+        let af = emu.open_af(alice, config::AF).expect("alice's AF");
+        let out: Interleaving<Result<(), ndis_emu::EmuError>, NDIS_STATUS> =
+            emu.interleave(at, |emu| emu.halt_adapter(), move |emu| emu.close_af(af));
+        out.victim.clone().expect("halt");
+        if let Some(s) = out.injected {
+            assert!(close_status_ok(s), "alice's close: {s:#x}");
+        }
+        emu.unload().expect("unload");
+        let report = emu.finish();
+        assert_clean(&report);
+        out
+    };
+    let counted = run(At::NEVER).crossed;
+    let notify = counted
+        .iter()
+        .rposition(|c| c.ddi == "NdisCmNotifyCloseAddressFamily")
+        .expect("HaltEx notifies alice's AF");
+    for k in 1..=notify + 2 {
+        let out = run(At::boundary(k));
+        assert_eq!(out.fired_at, Some(k - 1), "boundary #{k} was not reached");
+    }
+}
+
+/// A callee's close crossing its own accept: bob accepts alice's call
+/// (synchronously, inside NdisMCmDispatchIncomingCall on alice's CPU), and
+/// bob's script closes the accepted call on another CPU while covmini is
+/// still inside ProtocolCmIncomingCallComplete (the close is legal once the
+/// call is accepted; NdisClCloseCall lists closing a call "offered by a
+/// remote peer and accepted"). Swept over every DDI boundary of alice's make
+/// call: covmini must not free bob's VC while that handler still uses it
+/// (it dispatched NdisMCmDispatchCallConnected with a handle read from
+/// freed memory). Clean at every boundary.
+#[test]
+fn a_callees_close_crossing_its_accept_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let (vc, bob) = (n.vc, n.bob);
+        let out: Interleaving<NDIS_STATUS, Option<NDIS_STATUS>> = n.emu.interleave(
+            at,
+            |emu| emu.make_call(vc, &call_to(b"bob")),
+            move |emu| {
+                let theirs = *emu.offered_vcs(bob).last()?;
+                let accepted = matches!(
+                    emu.vc_state(theirs),
+                    Some((CallState::Accepted | CallState::Connected, _))
+                );
+                accepted.then(|| emu.close_call(theirs, &[]))
+            },
+        );
+        assert!(
+            [NDIS_STATUS_SUCCESS, NDIS_STATUS_FAILURE].contains(&out.victim),
+            "alice's make call: {:#x}",
+            out.victim
+        );
+        if let Some(Some(s)) = out.injected {
+            assert!(close_status_ok(s), "bob's close: {s:#x}");
+            crossings += 1;
+        }
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(crossings > 0, "bob's close never crossed his accept: {counted:?}");
+}
+
+/// A callee's pended answer crossing the caller's make call: bob pends his
+/// answer to alice's call (ProtocolClIncomingCall returns PENDING), then
+/// answers it, rejecting, from another thread while covmini's
+/// ProtocolCmMakeCall is still running on alice's CPU after the dispatch
+/// returned. Swept over every DDI boundary of alice's make call: whichever
+/// boundary the answer lands on, alice's call fails with bob's status once,
+/// and nothing is freed twice; clean at every boundary.
+#[test]
+fn a_pended_answer_crossing_the_make_call_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        n.emu.set_incoming_answer(n.bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+        let (vc, bob) = (n.vc, n.bob);
+        let out: Interleaving<NDIS_STATUS, Option<Result<(), NDIS_STATUS>>> = n.emu.interleave(
+            at,
+            |emu| emu.make_call(vc, &call_to(b"bob")),
+            move |emu| {
+                let theirs = *emu.offered_vcs(bob).last()?;
+                let offered = emu.vc_state(theirs).is_some_and(|(c, _)| c == CallState::Offered);
+                offered.then(|| emu.answer_incoming(theirs, NDIS_STATUS_NOT_ACCEPTED))
+            },
+        );
+        if let Some(Some(r)) = out.injected {
+            assert_eq!(r, Ok(()), "bob's answer");
+            crossings += 1;
+        }
+        assert!(
+            [NDIS_STATUS_PENDING, NDIS_STATUS_NOT_ACCEPTED].contains(&out.victim),
+            "alice's make call: {:#x}",
+            out.victim
+        );
+        n.emu.pump();
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(crossings > 0, "bob's answer never crossed the make call: {counted:?}");
+}
