@@ -332,7 +332,14 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
         match w.condis.requests.complete(kind, h, status) {
             // NDIS acts on a completion at once, also one made inside the
             // handler (which must then return PENDING).
-            CompletionVerdict::Apply | CompletionVerdict::Early => apply(w, kind, h, status, ctx),
+            CompletionVerdict::Apply => {
+                let tearing_down = tearing_down(w, kind, h);
+                apply(w, kind, h, status, ctx);
+                if let Some(af) = tearing_down {
+                    w.condis.defer(world::cpu_id(), ClientAction::TearDownAf { af });
+                }
+            }
+            CompletionVerdict::Early => apply(w, kind, h, status, ctx),
             CompletionVerdict::NotPended => w.violate(
                 r::COMPLETE_ONLY_PENDED,
                 call,
@@ -352,6 +359,28 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
             }
         }
     });
+}
+
+/// The AF being torn down (its client's ProtocolClNotifyCloseAf runs,
+/// [`tear_down_af`]) that the pended request `(kind, h)` belongs to, if any:
+/// when the request completes, the client goes on with the teardown, as a
+/// real client's completion handler does. Its make call or add party was
+/// still pending when the teardown began (it cannot close a call that is
+/// not up yet, nor delete an active VC), or its close was (it cannot delete
+/// the VC before): now it can. Queued on the completing CPU, run once the
+/// driver's handler has returned.
+fn tearing_down(w: &World, kind: ReqKind, h: usize) -> Option<usize> {
+    let vc = match kind {
+        ReqKind::MakeCall | ReqKind::CloseCall => Some(h),
+        ReqKind::AddParty => w.condis.parties.get(&h).map(|p| p.vc),
+        _ => None,
+    };
+    let af = vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.af)?;
+    w.condis
+        .afs
+        .get(&af)
+        .is_some_and(|a| a.notify_close_pending)
+        .then_some(af)
 }
 
 // --- Client operations ---------------------------------------------------------
@@ -1153,6 +1182,22 @@ fn complete_notify_close(af: usize) {
 /// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4): drop
 /// its calls, deregister its SAPs, close the AF, all at once.
 fn tear_down_af(af: usize) {
+    // A client that pended its answer to an incoming call "subsequently
+    // must call NdisClIncomingCallComplete" (NdisClIncomingCallComplete,
+    // Remarks): tearing down, it rejects the calls it was still thinking
+    // about, before anything else (the call manager's deregistration of the
+    // SAP, and so the close of the AF, may wait for that answer).
+    let offered: Vec<usize> = world::with("ProtocolClNotifyCloseAf", |w| {
+        w.condis
+            .vcs
+            .iter()
+            .filter(|(_, v)| v.af == af && v.call == CallState::Offered)
+            .map(|(h, _)| *h)
+            .collect()
+    });
+    for vc in offered {
+        let _ = answer_incoming(vc, NDIS_STATUS_NOT_ACCEPTED);
+    }
     let (vcs, saps) = world::with("ProtocolClNotifyCloseAf", |w| {
         let vcs: Vec<(usize, Creator, CallState)> = w
             .condis
@@ -1170,8 +1215,10 @@ fn tear_down_af(af: usize) {
             .collect();
         (vcs, saps)
     });
+    // A make call still pending is not closed: the client waits for its
+    // completion, then closes or deletes ([`continue_tear_down`]).
     for (vc, _, call) in &vcs {
-        if matches!(call, CallState::Connected | CallState::Accepted | CallState::Outgoing) {
+        if matches!(call, CallState::Connected | CallState::Accepted) {
             let _ = close_call(*vc, &[]);
         }
     }
@@ -1666,8 +1713,13 @@ ndis_fn! {
             None => NDIS_STATUS_FAILURE,
             Some(Answer::Pend) => NDIS_STATUS_PENDING,
             Some(Answer::Sync) => {
-                tear_down_af(h);
-                complete_notify_close(h);
+                // "If the client does not return NDIS_STATUS_PENDING, the
+                // close operation is complete when ProtocolClNotifyCloseAf
+                // returns" (ProtocolClNotifyCloseAf, Remarks): a client
+                // whose NdisClCloseAddressFamily pended cannot say that, so
+                // it completes the notification when its close completes,
+                // as a pended answer does.
+                answer_notify_close(h);
                 NDIS_STATUS_PENDING
             }
         }
