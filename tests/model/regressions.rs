@@ -1,0 +1,121 @@
+//! What the model-based runs found, each as the shrunk sequence that found
+//! it, replayed with the executor and checked for the outcome that is right
+//! (a clean halt and unload: no violation, no leak).
+
+use ndis_emu::Emulator;
+use ndis_sys::*;
+
+use super::common;
+use super::ops::{Addr, Exec, Flow, Op, Reply, Status, Step};
+
+/// Runs `steps` with `clients` fresh clients, halts and unloads, and
+/// returns the statuses and the report.
+fn replay(clients: usize, steps: &[Step]) -> (Vec<Option<Status>>, ndis_emu::Report) {
+    let mut emu = Emulator::new();
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    let mut exec = Exec::new(&emu, clients);
+    let statuses = steps.iter().map(|s| exec.run(&emu, s).status).collect();
+    exec.halt(&mut emu).expect("halt");
+    emu.unload().expect("unload");
+    (statuses, emu.finish())
+}
+
+const fn ndis(s: NDIS_STATUS) -> Option<Status> {
+    Some(Status::Ndis(s))
+}
+
+/// Found by the model (seed 3233808400): alice pends her answers and calls
+/// her own SAP, then NDIS halts. ndis-emu's scripted client, tearing its AF
+/// down, neither answered the call it had pended nor waited for its
+/// pending make call, and completed its synchronous notify-close while its
+/// NdisClCloseAddressFamily was still pending: HaltEx returned with the AF
+/// open (`halt.afs-closed`) and everything leaked. A client "subsequently
+/// must call NdisClIncomingCallComplete" (its page), and a synchronous
+/// ProtocolClNotifyCloseAf means "the close operation is complete when
+/// ProtocolClNotifyCloseAf returns" (its page): the emulator's client now
+/// does both. Proves: the halt is clean.
+#[test]
+fn halt_with_a_pended_answer_to_the_clients_own_pending_make_call_is_clean() {
+    let steps: Vec<Step> = vec![
+        Op::OpenAf {
+            client: 0,
+            bad_version: false,
+            af: 1,
+        },
+        Op::CreateVc { af: 1, vc: 2 },
+        Op::SetReply {
+            client: 0,
+            reply: Reply::Pend,
+        },
+        Op::RegisterSap {
+            af: 1,
+            addr: Addr::Name(2),
+            sap: 3,
+        },
+        Op::MakeCall {
+            vc: 2,
+            to: Addr::Name(2),
+            flow: Flow::Slow,
+            multipoint: None,
+            flag_only: false,
+            callee_vc: 4,
+        },
+    ];
+    let (statuses, report) = replay(2, &steps);
+    assert_eq!(statuses.last(), Some(&ndis(NDIS_STATUS_PENDING)), "the make call waits");
+    assert!(report.is_clean(), "{report}");
+}
+
+/// Found by the model (seed 3233808400, after the fix above): a multipoint
+/// root whose add party is still pending at the leaf (the same client, on
+/// another AF open) when NDIS halts. The root's close is refused while the
+/// party is being added (docs/call-manager.md), so the client's teardown
+/// must go on when the add party completes; ndis-emu's client did not, and
+/// HaltEx waited for ever (`sync.wait-forever`). Proves: the halt is clean.
+#[test]
+fn halt_with_an_add_party_pending_at_a_leaf_of_the_same_client_is_clean() {
+    let steps: Vec<Step> = vec![
+        Op::OpenAf {
+            client: 0,
+            bad_version: false,
+            af: 1,
+        },
+        Op::SetReply {
+            client: 0,
+            reply: Reply::Pend,
+        },
+        Op::OpenAf {
+            client: 0,
+            bad_version: false,
+            af: 3,
+        },
+        Op::RegisterSap {
+            af: 3,
+            addr: Addr::Name(4),
+            sap: 4,
+        },
+        Op::CreateVc { af: 1, vc: 5 },
+        Op::MakeCall {
+            vc: 5,
+            to: Addr::Name(4),
+            flow: Flow::Slow,
+            multipoint: Some(6),
+            flag_only: false,
+            callee_vc: 7,
+        },
+        Op::AnswerIncoming { vc: 7, accept: true },
+        Op::AddParty {
+            vc: 5,
+            to: Addr::Name(4),
+            flow: Flow::Slow,
+            party: 8,
+            leaf_vc: 9,
+        },
+    ];
+    let (statuses, report) = replay(2, &steps);
+    assert_eq!(statuses[5], ndis(NDIS_STATUS_PENDING), "the multipoint make call waits");
+    assert_eq!(statuses[6], Some(Status::Done), "the leaf accepts");
+    assert_eq!(statuses[7], ndis(NDIS_STATUS_PENDING), "the add party waits");
+    assert!(report.is_clean(), "{report}");
+}
