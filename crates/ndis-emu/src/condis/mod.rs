@@ -435,6 +435,9 @@ pub struct Condis {
     pub offered: BTreeMap<usize, usize>,
     /// OID requests handed to the driver, by request address.
     pub oids: BTreeMap<usize, OidRec>,
+    /// The call each VC with a close in progress had before the close
+    /// (by NdisVcHandle): a refused close leaves the call as it was.
+    pub closing_from: BTreeMap<usize, CallState>,
 }
 
 impl Condis {

@@ -169,13 +169,16 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                     kill(w, *p, "call closed");
                 }
             }
+            // A refused close leaves the call as it was: up, or still being
+            // made (a close of a make call the callee has not answered).
+            let before = w.condis.closing_from.remove(&h).unwrap_or(CallState::Connected);
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 if ok {
                     v.call = CallState::Closed;
                     v.parties.clear();
                     v.closed_while_active = v.active;
                 } else {
-                    v.call = CallState::Connected;
+                    v.call = before;
                 }
             }
             inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
@@ -746,6 +749,7 @@ pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Re
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.call = CallState::Closing;
         }
+        w.condis.closing_from.insert(vc, rec.call);
         w.condis.requests.begin(ReqKind::CloseCall, vc);
         Ok((handler, rec.cm_context, party_ctx))
     })?;
