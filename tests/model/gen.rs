@@ -84,7 +84,7 @@ pub fn transitions(m: &Model) -> BoxedStrategy<Gen> {
             .boxed(),
     );
     arm(
-        1,
+        3,
         (client.clone(), prop::bool::weighted(0.6))
             .prop_map(|(client, hold)| Op::Hold { client, hold })
             .boxed(),
@@ -161,7 +161,7 @@ pub fn transitions(m: &Model) -> BoxedStrategy<Gen> {
                 pick_in(&idle_client, nvcs),
                 addr(m),
                 flow(),
-                prop::bool::weighted(0.35),
+                prop::bool::weighted(0.5),
                 prop::bool::weighted(0.04),
             )
                 .prop_map(|(vc, to, flow, multi, flag_only)| Op::MakeCall {
@@ -181,7 +181,7 @@ pub fn transitions(m: &Model) -> BoxedStrategy<Gen> {
             .count();
         if offered > 0 {
             arm(
-                8,
+                12,
                 ((0..offered as u8), prop::bool::weighted(0.8))
                     .prop_map(|(p, accept)| Op::AnswerIncoming { vc: Pick(p), accept })
                     .boxed(),
@@ -243,8 +243,10 @@ pub fn transitions(m: &Model) -> BoxedStrategy<Gen> {
 
     // NDIS events.
     arm(1, (0..3u8).prop_map(|cancel_id| Op::CancelSends { cancel_id }).boxed());
+    // A pause stays short: a restart is likely next, so data mostly flows.
+    let paused = m.path == super::reference::Path::Paused;
     arm(1, Just(Op::Pause).boxed());
-    arm(1, Just(Op::Restart).boxed());
+    arm(if paused { 6 } else { 1 }, Just(Op::Restart).boxed());
     arm(
         1,
         prop_oneof![

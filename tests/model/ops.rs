@@ -386,6 +386,27 @@ pub struct Observed {
     pub send_results: Vec<Vec<NDIS_STATUS>>,
     /// Received payloads (one per NET_BUFFER), in order.
     pub received: Vec<Vec<Vec<u8>>>,
+    /// The addresses an OID_CO_GET_ADDRESSES query that succeeded listed.
+    pub addresses: Option<Vec<Vec<u8>>>,
+    /// Whether a make call or add party that completed at once handed the
+    /// client back its parameters with CALL_PARAMETERS_CHANGED set.
+    pub params_changed: Option<bool>,
+}
+
+/// The addresses of a CO_ADDRESS_LIST (docs/oids.md, OID_CO_GET_ADDRESSES:
+/// the count at offset 4, then 36-byte slots of a ULONG size and 32 bytes).
+#[must_use]
+pub fn address_list(data: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let word = |at: usize| -> Option<usize> {
+        let b = data.get(at..at + 4)?;
+        usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
+    };
+    (0..word(4)?)
+        .map(|i| {
+            let size = word(8 + 36 * i)?;
+            data.get(12 + 36 * i..12 + 36 * i + size.min(32)).map(<[u8]>::to_vec)
+        })
+        .collect()
 }
 
 /// The payload of NBL `k` of the send with serial `serial` (unique per run,
@@ -417,6 +438,7 @@ pub struct Exec {
     seen_results: Vec<usize>,
     seen_received: Vec<usize>,
     fresh: Option<Id>,
+    addresses: Option<Vec<Vec<u8>>>,
 }
 
 impl Exec {
@@ -435,6 +457,7 @@ impl Exec {
             seen_results: vec![0; n],
             seen_received: vec![0; n],
             fresh: None,
+            addresses: None,
         }
     }
 
@@ -479,9 +502,23 @@ impl Exec {
     /// Performs `step` and reports what it returned and what every client
     /// saw meanwhile.
     pub fn run(&mut self, emu: &Emulator, step: &Step) -> Observed {
+        self.addresses = None;
         let status = self.perform(emu, step).unwrap_or_else(|s| s);
         let mut seen = self.collect(emu, step);
         seen.status = Some(status);
+        seen.addresses = self.addresses.take();
+        let done = !matches!(status, Status::Ndis(NDIS_STATUS_PENDING));
+        seen.params_changed = match step {
+            Op::MakeCall { vc, .. } if done => self
+                .handle(*vc)
+                .and_then(|h| emu.completed_call_params(Vc(h)))
+                .map(|p| p.flags & CALL_PARAMETERS_CHANGED != 0),
+            Op::AddParty { party, .. } if done => self
+                .handle(*party)
+                .and_then(|h| emu.completed_party_params(Party(h)))
+                .map(|p| p.flags & CALL_PARAMETERS_CHANGED != 0),
+            _ => None,
+        };
         seen
     }
 
@@ -653,7 +690,12 @@ impl Exec {
                 let vc = vc.map(|v| self.get(v).map(Vc)).transpose()?;
                 let len = if *short { 2 } else { 1196 };
                 match emu.oid_query(af, vc, oid.oid(), len) {
-                    Ok((_, r)) => ndis(r.status),
+                    Ok((_, r)) => {
+                        if *oid == OidPick::CoGetAddresses && r.status == NDIS_STATUS_SUCCESS {
+                            self.addresses = address_list(&r.data);
+                        }
+                        ndis(r.status)
+                    }
                     Err(s) => ndis(s),
                 }
             }

@@ -166,6 +166,13 @@ pub struct Expect {
     pub send_results: Vec<Vec<NDIS_STATUS>>,
     /// Received payloads per client (multisets).
     pub received: Vec<Vec<Vec<u8>>>,
+    /// The addresses OID_CO_GET_ADDRESSES lists (a set; `echo` first).
+    pub addresses: Option<Vec<Vec<u8>>>,
+    /// For a make call or add party that succeeded at once: whether covmini
+    /// changed the flows ("Parameters covmini changes at make call": only
+    /// a flow above the link is fitted, and then CALL_PARAMETERS_CHANGED
+    /// is set). None: not checked.
+    pub params_changed: Option<bool>,
 }
 
 /// The reference model's state.
@@ -307,16 +314,10 @@ impl Model {
                 )?,
                 accept: *accept,
             },
-            Op::CloseCall { vc: p, data } => {
-                let id = vc(self, *p)?;
-                // Not modelled: closing a call whose make call is still
-                // pending at the callee. docs/call-manager.md says nothing
-                // about it (halt does it: the client's teardown closes it).
-                if matches!(self.vcs[&id].call, Call::Outgoing(_)) {
-                    return None;
-                }
-                Op::CloseCall { vc: id, data: *data }
-            }
+            Op::CloseCall { vc: p, data } => Op::CloseCall {
+                vc: vc(self, *p)?,
+                data: *data,
+            },
             Op::AddParty { vc: p, to, flow, .. } => Op::AddParty {
                 vc: vc(self, *p)?,
                 to: *to,
@@ -649,6 +650,8 @@ impl Model {
             inds: vec![Vec::new(); n],
             send_results: vec![Vec::new(); n],
             received: vec![Vec::new(); n],
+            addresses: None,
+            params_changed: None,
         };
         self.steps += 1;
         let ndis = |s: NDIS_STATUS| Some(Status::Ndis(s));
@@ -809,7 +812,15 @@ impl Model {
             Op::CloseCall { vc, data } => {
                 let v = &self.vcs[vc];
                 let client = v.client;
-                if !matches!(v.call, Call::Connected(_)) {
+                if matches!(v.call, Call::Outgoing(_)) {
+                    // A close of a call whose make call the callee has not
+                    // answered yet. docs/call-manager.md does not say; the
+                    // model takes covmini's answer, FAILURE (the call is not
+                    // up; the client waits for the make call's completion),
+                    // and checks that nothing else changes.
+                    Self::ind(&mut e, client, Ind::CloseCallComplete(NDIS_STATUS_FAILURE));
+                    ndis(NDIS_STATUS_FAILURE)
+                } else if !matches!(v.call, Call::Connected(_)) {
                     // NDIS: no call to close (or its close is running).
                     ndis(NDIS_STATUS_FAILURE)
                 } else if *data {
@@ -868,7 +879,15 @@ impl Model {
                 Some(Status::Done)
             }
             Op::CancelSends { .. } | Op::PnpEvent { .. } => Some(Status::Done),
-            Op::OidQuery { af, vc, oid, short } => ndis(self.oid_query(*af, *vc, *oid, *short)),
+            Op::OidQuery { af, vc, oid, short } => {
+                let s = self.oid_query(*af, *vc, *oid, *short);
+                if *oid == OidPick::CoGetAddresses && s == NDIS_STATUS_SUCCESS {
+                    let mut list = vec![covmini::call_manager::ECHO_ADDRESS.to_vec()];
+                    list.extend(self.reachable().iter().map(|n| NAMES[*n].to_vec()));
+                    e.addresses = Some(list);
+                }
+                ndis(s)
+            }
             Op::OidSet { bad_length, .. } => ndis(if *bad_length {
                 NDIS_STATUS_INVALID_LENGTH
             } else {
@@ -896,6 +915,11 @@ impl Model {
                 }
             }
         };
+        if let (Op::MakeCall { flow, .. } | Op::AddParty { flow, .. }, Some(Status::Ndis(NDIS_STATUS_SUCCESS))) =
+            (step, status)
+        {
+            e.params_changed = Some(*flow == Flow::Over);
+        }
         e.status = status;
         e
     }

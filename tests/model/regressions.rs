@@ -119,3 +119,61 @@ fn halt_with_an_add_party_pending_at_a_leaf_of_the_same_client_is_clean() {
     assert_eq!(statuses[7], ndis(NDIS_STATUS_PENDING), "the add party waits");
     assert!(report.is_clean(), "{report}");
 }
+
+/// Found while modelling a close of a call whose make call is still
+/// pending at the callee: covmini refuses it (FAILURE; docs/call-manager.md
+/// does not say, the model takes covmini's answer) and the call goes on,
+/// but ndis-emu then took the call for connected (a refused close restored
+/// `Connected` whatever the call was). Proves: after the refused close NDIS
+/// still sees a make call in progress, and the callee's later answer
+/// connects the call as usual.
+#[test]
+fn a_refused_close_of_a_pending_make_call_leaves_the_make_call_pending() {
+    let mut emu = Emulator::new();
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    let mut exec = Exec::new(&emu, 2);
+    let steps: Vec<Step> = vec![
+        Op::OpenAf {
+            client: 0,
+            bad_version: false,
+            af: 1,
+        },
+        Op::OpenAf {
+            client: 1,
+            bad_version: false,
+            af: 2,
+        },
+        Op::SetReply {
+            client: 1,
+            reply: Reply::Pend,
+        },
+        Op::RegisterSap {
+            af: 2,
+            addr: Addr::Name(1),
+            sap: 3,
+        },
+        Op::CreateVc { af: 1, vc: 4 },
+        Op::MakeCall {
+            vc: 4,
+            to: Addr::Name(1),
+            flow: Flow::Slow,
+            multipoint: None,
+            flag_only: false,
+            callee_vc: 5,
+        },
+    ];
+    for s in &steps {
+        exec.run(&emu, s);
+    }
+    let vc = ndis_emu::Vc(exec.handle(4).expect("alice's VC"));
+    let closed = exec.run(&emu, &Op::CloseCall { vc: 4, data: false });
+    assert_eq!(closed.status, ndis(NDIS_STATUS_FAILURE));
+    assert_eq!(emu.vc_state(vc), Some((ndis_emu::CallState::Outgoing, true)));
+    exec.run(&emu, &Op::AnswerIncoming { vc: 5, accept: true });
+    assert_eq!(emu.vc_state(vc), Some((ndis_emu::CallState::Connected, true)));
+    exec.halt(&mut emu).expect("halt");
+    emu.unload().expect("unload");
+    let report = emu.finish();
+    assert!(report.is_clean(), "{report}");
+}

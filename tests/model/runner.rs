@@ -186,6 +186,29 @@ fn differences(exec: &Exec, expect: &Expect, seen: &Observed) -> Vec<String> {
             seen.status.map_or("-".into(), |s| s.to_string())
         ));
     }
+    let set = |v: &Option<Vec<Vec<u8>>>| v.as_ref().map(|l| sorted(l));
+    if set(&expect.addresses) != set(&seen.addresses) {
+        let t = |v: &Option<Vec<Vec<u8>>>| {
+            v.as_ref().map(|l| {
+                l.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        out.push(format!(
+            "OID_CO_GET_ADDRESSES: the model says {:?}, covmini listed {:?}",
+            t(&expect.addresses),
+            t(&seen.addresses)
+        ));
+    }
+    if let Some(changed) = expect.params_changed
+        && seen.params_changed != Some(changed)
+    {
+        out.push(format!(
+            "CALL_PARAMETERS_CHANGED: the model says {changed}, the client's parameters say {:?}",
+            seen.params_changed
+        ));
+    }
     let name = |c: usize| super::ops::CLIENTS.get(c).copied().unwrap_or("client");
     for c in 0..exec.clients.len() {
         let (e, s) = (sorted(&expect.inds[c]), sorted(&seen.inds[c]));
