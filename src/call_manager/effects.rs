@@ -31,6 +31,10 @@ pub enum Effect<H> {
     CompleteCloseAf(H),
     /// Free an AF context.
     FreeAf(H),
+    /// An AF MiniportHaltEx waits for is done with (closed, its context
+    /// freed or kept only for a notification still due): take one off
+    /// halt's count (`CallManager::begin_halt`).
+    HaltAfDone,
     /// `NdisMCmMakeCallComplete(status)` for a pended multipoint make call
     /// (root VC, initial party): the party's context goes with SUCCESS.
     CompleteMakeCallParty(H, H, NDIS_STATUS),
@@ -47,9 +51,10 @@ pub enum Effect<H> {
 }
 
 /// The longest list any core method returns (a pended multipoint make call
-/// whose initial party is refused, with the leaf's AF close finishing: 7;
-/// a close of an MCM-created VC that also finishes its AF's pended close:
-/// 6). Per-party work at a root's close is asked for one party at a time
+/// whose initial party is refused, with the leaf's AF close finishing: 7,
+/// and 8 at halt, where that close also releases halt's hold on the AF; a
+/// close of an MCM-created VC that also finishes its AF's pended close: 6,
+/// 7 at halt). Per-party work at a root's close is asked for one party at a time
 /// (`CallManager::detach_party`), so no list grows with the parties.
 pub const MAX_EFFECTS: usize = 8;
 

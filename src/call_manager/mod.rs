@@ -184,13 +184,43 @@ pub enum AfState {
     Closed,
 }
 
+/// What MiniportHaltEx waits for on an AF: each AF it waits for holds one
+/// unit of halt's count ([`HaltPlan::holds`]) until the core releases it
+/// with [`Effect::HaltAfDone`], once the AF is closed and its context is
+/// no longer needed for a notification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HaltHold {
+    /// Halt does not wait for this AF (not halting, or already released).
+    None,
+    /// NdisMCmNotifyCloseAddressFamily is outstanding: the context lives
+    /// until ProtocolCmNotifyCloseAfComplete (or the refused call returns).
+    Notified,
+    /// The AF's close is under way and halt waits until it is complete
+    /// (NdisMCmCloseAddressFamilyComplete issued, or ProtocolCmCloseAf
+    /// returned SUCCESS).
+    Closing,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct AfSlot<H> {
     handle: H,
     state: AfState,
     saps: u16,
     vcs: u32,
-    notifying: bool,
+    halt: HaltHold,
+}
+
+/// What MiniportHaltEx does for the AFs open at its start
+/// ([`CallManager::begin_halt`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HaltPlan<H> {
+    /// The open AFs to notify (NdisMCmNotifyCloseAddressFamily), by id and
+    /// context.
+    pub notify: [Option<(AfId, H)>; MAX_AFS],
+    /// How many AFs halt waits for: those notified, and those whose close
+    /// is already pending. The glue adds this to halt's count before it
+    /// releases the lock, so no release can come first.
+    pub holds: u32,
 }
 
 /// Where a SAP is.
@@ -382,14 +412,14 @@ impl<H: Copy + PartialEq> CallManager<H> {
             state: AfState::Open,
             saps: 0,
             vcs: 0,
-            notifying: false,
+            halt: HaltHold::None,
         };
         insert(&mut self.afs, slot).map(AfId).ok_or(Refusal::Resources)
     }
 
     /// ProtocolCmCloseAf: succeeds at once when the AF has no SAP and no VC
-    /// (the context is freed unless a close notification is outstanding),
-    /// else pends until the last one goes (contract §3.1: pending is the
+    /// (the context is freed unless a close notification is outstanding;
+    /// halt's hold on it, if any, is released), else pends until the last one goes (contract §3.1: pending is the
     /// preferred answer to a close with SAPs or calls outstanding).
     pub fn close_af(&mut self, id: AfId) -> Result<Finish<H>, Refusal> {
         let slot = self.af(id).ok_or(Refusal::Invalid)?;
@@ -406,42 +436,91 @@ impl<H: Copy + PartialEq> CallManager<H> {
         Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
     }
 
-    /// Marks every open AF as being notified of the adapter's halt and
-    /// returns their contexts, for NdisMCmNotifyCloseAddressFamily.
-    pub fn notify_close_all(&mut self) -> [Option<H>; MAX_AFS] {
-        let mut out = [None; MAX_AFS];
-        for (slot, o) in self.afs.iter_mut().zip(out.iter_mut()) {
-            if let Some(a) = slot.as_mut().filter(|a| a.state == AfState::Open && !a.notifying) {
-                a.notifying = true;
-                *o = Some(a.handle);
+    /// MiniportHaltEx begins: decides which AFs it waits for. Every open AF
+    /// is to be notified (NdisMCmNotifyCloseAddressFamily, contract §1.4)
+    /// and is held until its notification is done; every AF whose close
+    /// covmini pended is held until that close completes (NDIS refuses to
+    /// notify an AF already closing, and no completion would follow). An AF
+    /// whose close already completed is gone, and is not waited for.
+    pub fn begin_halt(&mut self) -> HaltPlan<H> {
+        let mut plan = HaltPlan {
+            notify: [None; MAX_AFS],
+            holds: 0,
+        };
+        for (i, (slot, out)) in self.afs.iter_mut().zip(plan.notify.iter_mut()).enumerate() {
+            let Some(a) = slot.as_mut().filter(|a| a.halt == HaltHold::None) else {
+                continue;
+            };
+            let Ok(id) = u16::try_from(i) else { continue };
+            match a.state {
+                AfState::Open => {
+                    a.halt = HaltHold::Notified;
+                    *out = Some((AfId(id), a.handle));
+                }
+                AfState::ClosePending => a.halt = HaltHold::Closing,
+                // Closed and not notified: already freed (never in the table).
+                AfState::Closed => continue,
+            }
+            plan.holds += 1;
+        }
+        plan
+    }
+
+    /// Halt's notification of `id` is over: ProtocolCmNotifyCloseAfComplete
+    /// came (`refused` false), or NDIS refused the notification (`refused`
+    /// true: it returns FAILURE for an AF already closing, and no
+    /// completion follows). A closed AF is freed and released. An AF whose
+    /// close is still under way stays held until that close completes: one
+    /// covmini pended, or (refused) one NDIS has begun and whose
+    /// ProtocolCmCloseAf is still to come. An AF still open after its
+    /// client completed the notification is released and left to halt's
+    /// leak check: its client broke the contract, and no close will come.
+    /// `Err` if the AF was not being notified.
+    pub fn notify_close_done(&mut self, id: AfId, refused: bool) -> Result<Effects<H>, Refusal> {
+        let a = self
+            .af(id)
+            .filter(|a| a.halt == HaltHold::Notified)
+            .ok_or(Refusal::Invalid)?;
+        let mut fx = Effects::new();
+        match a.state {
+            AfState::ClosePending => a.halt = HaltHold::Closing,
+            AfState::Open if refused => a.halt = HaltHold::Closing,
+            AfState::Open => {
+                a.halt = HaltHold::None;
+                fx.push(Effect::HaltAfDone);
+            }
+            AfState::Closed => {
+                a.halt = HaltHold::Closing;
+                self.release_af_if_done(id, &mut fx);
             }
         }
-        out
+        Ok(fx)
     }
 
-    /// ProtocolCmNotifyCloseAfComplete (or a refused notification): the
-    /// context may go once the AF is closed too.
-    pub fn notify_close_done(&mut self, id: AfId) -> Effects<H> {
-        let mut fx = Effects::new();
-        if let Some(a) = self.af(id) {
-            a.notifying = false;
-        }
-        self.release_af_if_done(id, &mut fx);
-        fx
+    /// What halt holds `id` for (for tests and traces).
+    pub fn af_halt_hold(&self, id: AfId) -> Option<HaltHold> {
+        self.afs.get(id.index()).copied().flatten().map(|a| a.halt)
     }
 
-    /// A SAP or VC of `id` went: finish a pended close, free a closed AF.
+    /// A SAP or VC of `id` went, or it closed: finish a pended close, free
+    /// a closed AF (unless a notification still needs its context), and
+    /// release halt's hold on it.
     fn release_af_if_done(&mut self, id: AfId, fx: &mut Effects<H>) {
         let Some(a) = self.af(id) else { return };
         if a.state == AfState::ClosePending && a.saps == 0 && a.vcs == 0 {
             a.state = AfState::Closed;
             fx.push(Effect::CompleteCloseAf(a.handle));
         }
-        if a.state == AfState::Closed && !a.notifying {
-            fx.push(Effect::FreeAf(a.handle));
-            if let Some(slot) = self.afs.get_mut(id.index()) {
-                *slot = None;
-            }
+        if a.state != AfState::Closed || a.halt == HaltHold::Notified {
+            return;
+        }
+        let held = a.halt == HaltHold::Closing;
+        fx.push(Effect::FreeAf(a.handle));
+        if let Some(slot) = self.afs.get_mut(id.index()) {
+            *slot = None;
+        }
+        if held {
+            fx.push(Effect::HaltAfDone);
         }
     }
 

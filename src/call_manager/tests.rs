@@ -82,25 +82,180 @@ fn nothing_new_is_accepted_on_a_closing_af() {
     assert_eq!(cm.close_af(a), Err(Refusal::Invalid), "a second close is refused");
 }
 
+/// The AFs a halt plan notifies, by context.
+fn notified(plan: &HaltPlan<u32>) -> Vec<u32> {
+    plan.notify.iter().flatten().map(|(_, h)| *h).collect()
+}
+
 #[test]
 fn a_notified_af_keeps_its_context_until_the_notification_completes() {
     let mut cm = Cm::new();
     let a = cm.open_af(10).unwrap();
     let b = cm.open_af(11).unwrap();
-    let notified: Vec<u32> = cm.notify_close_all().into_iter().flatten().collect();
-    assert_eq!(notified, [10, 11]);
-    assert!(
-        cm.notify_close_all().iter().all(Option::is_none),
-        "each AF is notified once"
-    );
+    let plan = cm.begin_halt();
+    assert_eq!(notified(&plan), [10, 11]);
+    assert_eq!(plan.holds, 2);
+    let again = cm.begin_halt();
+    assert!(again.notify.iter().all(Option::is_none), "each AF is notified once");
+    assert_eq!(again.holds, 0);
     let Finish::Return(_, fx) = cm.close_af(a).unwrap() else {
         panic!()
     };
     assert!(fx.is_empty(), "ProtocolCmNotifyCloseAfComplete still needs the context");
-    assert_eq!(effects(&cm.notify_close_done(a)), [E::FreeAf(10)]);
-    // Notification completing before the client closed: the AF stays.
-    assert!(cm.notify_close_done(b).is_empty());
+    assert_eq!(
+        effects(&cm.notify_close_done(a, false).unwrap()),
+        [E::FreeAf(10), E::HaltAfDone]
+    );
+    // Notification completing before the client closed (a client bug): the
+    // AF stays, but halt no longer waits for it (its leak check reports it).
+    assert_eq!(effects(&cm.notify_close_done(b, false).unwrap()), [E::HaltAfDone]);
     assert_eq!(cm.af_state(b), Some(AfState::Open));
+    assert_eq!(cm.af_halt_hold(b), Some(HaltHold::None));
+    assert_eq!(
+        cm.notify_close_done(b, false),
+        Err(Refusal::Invalid),
+        "not notified any more"
+    );
+}
+
+#[test]
+fn halt_waits_for_an_af_whose_close_pended_and_not_for_one_already_closed() {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let sap = cm.register_sap(a, 20, addr("x")).unwrap();
+    assert!(matches!(cm.close_af(a), Ok(Finish::Pend(_))));
+    // An AF whose close already completed is gone: nothing to wait for.
+    let gone = cm.open_af(11).unwrap();
+    assert!(matches!(cm.close_af(gone), Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))));
+    let plan = cm.begin_halt();
+    assert!(
+        plan.notify.iter().all(Option::is_none),
+        "NDIS refuses to notify a closing AF"
+    );
+    assert_eq!(plan.holds, 1, "the closing AF is waited for");
+    assert_eq!(cm.af_halt_hold(a), Some(HaltHold::Closing));
+    let Finish::Return(_, fx) = cm.deregister_sap(sap).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        effects(&fx),
+        [E::FreeSap(20), E::CompleteCloseAf(10), E::FreeAf(10), E::HaltAfDone],
+        "released once its close completed and its context is gone"
+    );
+    assert_eq!(cm.live(), (0, 0, 0));
+}
+
+#[test]
+fn a_pended_close_outside_halt_releases_nothing() {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let vc = cm.create_vc(a, 30).unwrap();
+    assert!(matches!(cm.close_af(a), Ok(Finish::Pend(_))));
+    assert_eq!(
+        effects(&cm.delete_vc(vc).unwrap()),
+        [E::FreeVc(30), E::CompleteCloseAf(10), E::FreeAf(10)]
+    );
+}
+
+#[test]
+fn a_notified_af_whose_close_pends_is_held_until_the_close_completes() {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let vc = cm.create_vc(a, 30).unwrap();
+    assert_eq!(cm.begin_halt().holds, 1);
+    // The client closes inside its ProtocolClNotifyCloseAf; the close pends.
+    assert!(matches!(cm.close_af(a), Ok(Finish::Pend(_))));
+    // A client that completes its notification before its close completed:
+    // the hold passes to the close.
+    assert!(cm.notify_close_done(a, false).unwrap().is_empty());
+    assert_eq!(cm.af_halt_hold(a), Some(HaltHold::Closing));
+    assert_eq!(
+        effects(&cm.delete_vc(vc).unwrap()),
+        [E::FreeVc(30), E::CompleteCloseAf(10), E::FreeAf(10), E::HaltAfDone]
+    );
+}
+
+#[test]
+fn a_notified_af_whose_close_completes_first_is_released_by_the_notification() {
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let vc = cm.create_vc(a, 30).unwrap();
+    cm.begin_halt();
+    assert!(matches!(cm.close_af(a), Ok(Finish::Pend(_))));
+    assert_eq!(
+        effects(&cm.delete_vc(vc).unwrap()),
+        [E::FreeVc(30), E::CompleteCloseAf(10)],
+        "the context stays for ProtocolCmNotifyCloseAfComplete"
+    );
+    assert_eq!(
+        effects(&cm.notify_close_done(a, false).unwrap()),
+        [E::FreeAf(10), E::HaltAfDone]
+    );
+}
+
+#[test]
+fn a_refused_notification_hands_the_hold_to_the_close_under_way() {
+    // NDIS refuses NdisMCmNotifyCloseAddressFamily for an AF its client is
+    // closing (contract §1.4). The close may have reached covmini already
+    // (pended or done), or may still be on its way.
+    let mut cm = Cm::new();
+    let pended = cm.open_af(10).unwrap();
+    let sap = cm.register_sap(pended, 20, addr("x")).unwrap();
+    let done = cm.open_af(11).unwrap();
+    let coming = cm.open_af(12).unwrap();
+    assert_eq!(cm.begin_halt().holds, 3);
+    assert!(matches!(cm.close_af(pended), Ok(Finish::Pend(_))));
+    let Finish::Return(_, fx) = cm.close_af(done).unwrap() else {
+        panic!()
+    };
+    assert!(fx.is_empty());
+
+    assert!(cm.notify_close_done(pended, true).unwrap().is_empty());
+    assert_eq!(cm.af_halt_hold(pended), Some(HaltHold::Closing));
+    assert_eq!(
+        effects(&cm.notify_close_done(done, true).unwrap()),
+        [E::FreeAf(11), E::HaltAfDone]
+    );
+    assert!(cm.notify_close_done(coming, true).unwrap().is_empty());
+    assert_eq!(cm.af_halt_hold(coming), Some(HaltHold::Closing));
+
+    let Finish::Return(_, fx) = cm.deregister_sap(sap).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        effects(&fx),
+        [E::FreeSap(20), E::CompleteCloseAf(10), E::FreeAf(10), E::HaltAfDone]
+    );
+    let Finish::Return(s, fx) = cm.close_af(coming).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s, NDIS_STATUS_SUCCESS);
+    assert_eq!(effects(&fx), [E::FreeAf(12), E::HaltAfDone]);
+    assert_eq!(cm.live(), (0, 0, 0));
+}
+
+#[test]
+fn a_closing_af_at_either_end_of_a_call_is_released_when_its_call_is_gone() {
+    // The callee's AF closing with the MCM VC and the SAP left: the caller
+    // hangs up, the callee closes its end (the MCM VC is deleted), and the
+    // deregistration completes the AF's close.
+    let (mut cm, _a, b, sap, vc, callee) = connected();
+    assert!(matches!(cm.close_af(b), Ok(Finish::Pend(_))));
+    let plan = cm.begin_halt();
+    assert_eq!((notified(&plan), plan.holds), (std::vec![10], 2));
+    let (Finish::Return(_, fx) | Finish::Pend(fx)) = cm.close_call(vc).unwrap();
+    assert!(effects(&fx).contains(&E::DispatchIncomingClose(31)));
+    assert!(cm.unpin(callee, 1).is_empty(), "the incoming close was made");
+    let (Finish::Return(_, fx) | Finish::Pend(fx)) = cm.close_call(callee).unwrap();
+    assert!(!effects(&fx).contains(&E::HaltAfDone), "the SAP is still there: {fx:?}");
+    assert_eq!(cm.live(), (2, 1, 1), "the caller's idle VC, the SAP, both AFs");
+    let Finish::Return(_, fx) = cm.deregister_sap(sap).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        effects(&fx),
+        [E::FreeSap(20), E::CompleteCloseAf(11), E::FreeAf(11), E::HaltAfDone]
+    );
 }
 
 #[test]
@@ -592,4 +747,35 @@ fn a_deleted_vcs_slot_is_reused_and_its_old_id_no_longer_names_it() {
     assert_eq!(again, vc, "the freed slot is taken first");
     assert!(!cm.vc_is(vc, 30), "the old context no longer matches the slot");
     assert!(cm.vc_is(again, 77));
+}
+
+#[test]
+fn the_longest_effect_list_fits_with_halts_release() {
+    // A pended multipoint make call whose initial party's leaf rejects, the
+    // leaf's AF closing (its SAP already gone) and held by halt: the reject
+    // takes the leaf and the root down, fails the make call, completes the
+    // AF's close and releases halt's hold, all in one list.
+    let mut cm = Cm::new();
+    let a = cm.open_af(10).unwrap();
+    let b = cm.open_af(11).unwrap();
+    let sap = cm.register_sap(b, 20, addr("bob")).unwrap();
+    let root = cm.create_vc(a, 30).unwrap();
+    let plan = cm.party_begin(root, &addr("bob"), 50, 31, Via::MakeCall).unwrap();
+    cm.party_activated(&plan, Some(true), true).unwrap();
+    assert!(cm.offer_done(plan.sap).is_empty());
+    assert_eq!(cm.party_end(plan.party).0, NDIS_STATUS_PENDING);
+    assert!(matches!(
+        cm.deregister_sap(sap),
+        Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))
+    ));
+    assert!(matches!(cm.close_af(b), Ok(Finish::Pend(_))));
+    assert_eq!(cm.begin_halt().holds, 2);
+    let fx = cm.incoming_call_complete(plan.leaf, NDIS_STATUS_FAILURE).unwrap();
+    let fx = effects(&fx);
+    assert_eq!(fx.len(), MAX_EFFECTS, "{fx:?}");
+    assert_eq!(
+        fx[2..5],
+        [E::CompleteCloseAf(11), E::FreeAf(11), E::HaltAfDone],
+        "the leaf VC's deletion ends the AF's close: {fx:?}"
+    );
 }

@@ -141,10 +141,14 @@ ndis_fn! {
     /// (NdisMCmNotifyCloseAddressFamily) and waits, without timeout, until
     /// every one has completed (ProtocolCmNotifyCloseAfComplete; a client
     /// may pend its ProtocolClNotifyCloseAf and close later, from another
-    /// thread): contract §1.4 and §8.10, "every AF closed before HaltEx
-    /// returns". Each client tears its calls, VCs and SAPs down through the
-    /// ordinary handlers meanwhile, so every call-manager context goes back
-    /// to its list. Then it frees the adapter, its lookaside lists with it.
+    /// thread), and until every AF whose close covmini pended has completed
+    /// its close (NdisMCmCloseAddressFamilyComplete; NDIS does not notify an
+    /// AF already closing): contract §1.4 and §8.10, "every AF closed before
+    /// HaltEx returns". Each client tears its calls, VCs and SAPs down
+    /// through the ordinary handlers meanwhile, so every call-manager context
+    /// goes back to its list, and no call-manager handler is still running
+    /// when the wait ends. Then it frees the adapter, its lookaside lists
+    /// and receive NBLs with it.
     /// NDIS halts a paused adapter with no OID or send outstanding; no NDIS
     /// call may follow on this adapter. Why the wait has no timeout:
     /// [`cm::notify_close_all`].
@@ -168,16 +172,15 @@ ndis_fn! {
         let parties = adapter.cm().live_parties();
         if (afs, saps, vcs, parties) != (0, 0, 0, 0) {
             // Only when a client completed its notification without closing
-            // its AF (or NDIS refused a notification for an AF that was
-            // closing on its own): its contexts are leaked rather than
-            // deleted under NDIS's feet.
-            trace!(ERROR, "HaltEx: {} AF opens, {} SAPs, {} VCs, {} parties still alive after every notify-close completed", afs, saps, vcs, parties);
+            // its AF (a client bug: no close will come): its contexts are
+            // leaked rather than deleted under NDIS's feet.
+            trace!(ERROR, "HaltEx: {} AF opens, {} SAPs, {} VCs, {} parties still alive after every AF close and notify-close completed", afs, saps, vcs, parties);
             return;
         }
         // SAFETY: the context is valid (checked), every call-manager context
-        // went back to its list, every notification completed (so no
-        // handler of a client's close is still running on it), and NDIS
-        // never hands it back after HaltEx.
+        // went back to its list, every AF close and notification halt waited
+        // for completed and no call-manager handler is still running on it
+        // (the wait counts them), and NDIS never hands it back after HaltEx.
         unsafe { AdapterContext::free(NonNull::from(adapter)) };
     }
 }

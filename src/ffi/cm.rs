@@ -154,6 +154,19 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: from this adapter's AF list; not used after.
             unsafe { adapter.af_list().free(NonNull::from(af)) };
         }
+        Effect::HaltAfDone => {
+            // SAFETY: halt held this AF (the core emits this once per hold,
+            // and only from MiniportHaltEx's start), so a count is held.
+            // During halt effects are performed only by MiniportHaltEx,
+            // which holds its own count until it waits, or inside a
+            // call-manager handler, whose `Running` guard holds another (the
+            // data path, which takes none, does not run: NDIS halts a paused
+            // adapter with no send or receive outstanding). So this cannot
+            // set the event, and the adapter stays alive.
+            if !unsafe { AdapterContext::halt_release(adapter) } {
+                trace!(ERROR, "halt: an AF was released that halt did not hold (a core bug)");
+            }
+        }
         Effect::CompleteMakeCallParty(vt, pt, status) => {
             // SAFETY: a live VC token from the core.
             let vc = unsafe { VcContext::from_token(vt) };
@@ -352,6 +365,7 @@ ndis_fn! {
             trace!(ERROR, "ProtocolCmOpenAf: not an adapter context: {:p}", binding);
             return NDIS_STATUS_FAILURE;
         };
+        let _running = adapter.running();
         if af.is_null() || af_ctx.is_null() {
             return NDIS_STATUS_INVALID_PARAMETER;
         }
@@ -407,6 +421,7 @@ ndis_fn! {
             return NDIS_STATUS_FAILURE;
         };
         let adapter = af.adapter();
+        let _running = adapter.running();
         match on_af(af, |cm| cm.close_af(af.id())) {
             Ok(f) => finish(adapter, f),
             Err(r) => {
@@ -420,10 +435,12 @@ ndis_fn! {
 ndis_fn! {
     /// ProtocolCmNotifyCloseAfComplete: the client finished closing an AF
     /// covmini asked it to close at halt (NdisClNotifyCloseAddressFamilyComplete).
-    /// The AF context goes now if the AF is closed; then halt's count of
-    /// outstanding notifications drops, and the last one wakes
-    /// MiniportHaltEx, which may then free the adapter on its own CPU: that
-    /// is the very last thing this handler does.
+    /// The AF context goes now if the AF is closed, and halt stops waiting
+    /// for it (if its close is still under way, halt waits for that close
+    /// instead). Halt's count drops when the handler ends, and the last
+    /// drop wakes MiniportHaltEx, which may then free the adapter on its own
+    /// CPU: that is the very last thing this handler does (its `Running`
+    /// guard).
     ///
     /// # IRQL
     /// Runs at IRQL <= DISPATCH_LEVEL. Takes the adapter's call-manager lock
@@ -436,71 +453,77 @@ ndis_fn! {
         };
         trace!(INFO, "ProtocolCmNotifyCloseAfComplete({:p}, {:#010x})", af_ctx, status);
         let adapter = af.adapter();
-        let fx = adapter.cm().notify_close_done(af.id());
-        perform(adapter, fx);
-        let this = core::ptr::from_ref(adapter);
-        // SAFETY: the adapter is alive until its halt notifications are all
-        // done, and this is one of them; neither `adapter` nor `af` is used
-        // after this call, which may let HaltEx free both.
-        if !unsafe { AdapterContext::halt_notification_done(this) } {
-            // Nothing was outstanding, so nothing was set: the adapter lives.
-            trace!(WARN, "ProtocolCmNotifyCloseAfComplete({:p}) outside halt", af_ctx);
+        let _running = adapter.running();
+        match on_af(af, |cm| cm.notify_close_done(af.id(), false)) {
+            Ok(fx) => perform(adapter, fx),
+            Err(_) => {
+                let when = if adapter.halting() { "not notified" } else { "outside halt" };
+                trace!(WARN, "ProtocolCmNotifyCloseAfComplete({:p}): {}", af_ctx, when);
+            }
         }
     }
 }
 
-/// MiniportHaltEx's part: asks every client with the AF still open to close
-/// it (NdisMCmNotifyCloseAddressFamily, contract §1.4), then waits until
-/// every notification is complete (ProtocolCmNotifyCloseAfComplete, which a
-/// client may call long after the notification returned PENDING, from its
-/// own thread). Returns how many AF opens, SAPs and VCs are still alive
-/// afterwards: all zero once every client closed its AF.
+/// MiniportHaltEx's part: decides with the core which AFs it waits for,
+/// asks every client with the AF still open to close it
+/// (NdisMCmNotifyCloseAddressFamily, contract §1.4), then waits until each
+/// AF it waits for is closed (its close completed, and its notification,
+/// if any, complete: ProtocolCmNotifyCloseAfComplete, which a client may
+/// call long after the notification returned PENDING, from its own
+/// thread) and no call-manager handler is still running. An AF whose close
+/// covmini pended is not notified (NDIS refuses to: it is closing) but
+/// waited for all the same: its client, unbinding, removes what it left,
+/// and covmini completes the close when the last SAP or VC goes. Returns
+/// how many AF opens, SAPs and VCs are still alive afterwards: all zero
+/// once every client closed its AF.
 ///
-/// The wait has no timeout. A client that pends its notification still
-/// holds its AF, and through it covmini's AF, SAP and VC contexts and the
-/// adapter: after a timeout covmini could neither free them (the client's
-/// close would then run on freed memory, the use-after-free this wait
-/// exists to prevent) nor return from HaltEx with the AF open (contract
-/// §8.10). Every MCM waits here the same way; a client that never answers is
-/// a hung unbind that WinDbg shows (`!ndiskd.af`, this thread in
-/// NdisWaitEvent), not something HaltEx can repair.
+/// The wait has no timeout. A client that pends its notification or its
+/// close still holds its AF, and through it covmini's AF, SAP and VC
+/// contexts and the adapter: after a timeout covmini could neither free
+/// them (the client's close would then run on freed memory, the
+/// use-after-free this wait exists to prevent) nor return from HaltEx with
+/// the AF open (contract §8.10). Every MCM waits here the same way; a client
+/// that never answers is a hung unbind that WinDbg shows (`!ndiskd.af`,
+/// this thread in NdisWaitEvent), not something HaltEx can repair.
 ///
 /// # IRQL
 /// Runs at IRQL = PASSIVE_LEVEL (NdisMCmNotifyCloseAddressFamily and
 /// NdisWaitEvent require it), with no lock held across the NDIS calls or the
 /// wait: the clients' closes re-enter covmini's handlers meanwhile.
 pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize) {
-    adapter.begin_halt_notifications();
-    let afs = adapter.cm().notify_close_all();
-    for token in afs.into_iter().flatten() {
+    adapter.begin_halt();
+    let plan = {
+        let mut cm = adapter.cm();
+        let plan = cm.begin_halt();
+        adapter.hold_for_halt(plan.holds);
+        plan
+    };
+    for (id, token) in plan.notify.into_iter().flatten() {
         // SAFETY: a live AF token: the AF cannot be freed while notified.
         let af = unsafe { AfContext::from_token(token) };
-        adapter.halt_notification_sent();
         // SAFETY: the NdisAfHandle of an open AF; PASSIVE_LEVEL (HaltEx).
         let status = unsafe { NdisMCmNotifyCloseAddressFamily(af.ndis()) };
         if status != NDIS_STATUS_PENDING {
-            // NDIS refused (the AF is already closing): no completion follows.
+            // NDIS refused (the AF is already closing): no completion
+            // follows; halt waits for that close instead.
             trace!(
                 WARN,
                 "NdisMCmNotifyCloseAddressFamily({:p}): {:#010x}",
                 af.ndis(),
                 status
             );
-            let fx = adapter.cm().notify_close_done(af.id());
-            perform(adapter, fx);
-            // SAFETY: HaltEx's own adapter, which only HaltEx frees (after
-            // this function): setting the event here cannot free it.
-            let _ = unsafe { AdapterContext::halt_notification_done(adapter) };
+            match adapter.cm().notify_close_done(id, true) {
+                Ok(fx) => perform(adapter, fx),
+                Err(r) => trace!(ERROR, "HaltEx: refused notification of AF {}: {:?}", id.raw(), r),
+            }
         }
     }
-    // HaltEx's own count: the last notification may have completed already.
-    // SAFETY: as above.
-    let _ = unsafe { AdapterContext::halt_notification_done(adapter) };
-    if !adapter.wait_for_halt_notifications() {
-        trace!(
-            ERROR,
-            "HaltEx: the wait for the clients' notify-close completions ended unsatisfied"
-        );
+    // HaltEx's own count: the last AF may have been released already.
+    // SAFETY: HaltEx's own adapter, which only HaltEx frees (after this
+    // function): setting the event here cannot free it.
+    let _ = unsafe { AdapterContext::halt_release(adapter) };
+    if !adapter.wait_for_halt() {
+        trace!(ERROR, "HaltEx: the wait for the clients' AF closes ended unsatisfied");
     }
     adapter.cm().live()
 }
@@ -553,6 +576,7 @@ ndis_fn! {
             Err(s) => return s,
         };
         let adapter = af.adapter();
+        let _running = adapter.running();
         let Some(ctx) = adapter.sap_list().alloc(SapContext::new(adapter, ndis_sap)) else {
             return NDIS_STATUS_RESOURCES;
         };
@@ -591,6 +615,7 @@ ndis_fn! {
             return NDIS_STATUS_FAILURE;
         };
         let adapter = sap.adapter();
+        let _running = adapter.running();
         match checked(adapter, |cm| cm.sap_is(sap.id(), sap.token()), |cm| cm.deregister_sap(sap.id())) {
             Ok(f) => finish(adapter, f),
             Err(r) => r.status(),
@@ -616,6 +641,7 @@ ndis_fn! {
             return NDIS_STATUS_INVALID_PARAMETER;
         }
         let adapter = af.adapter();
+        let _running = adapter.running();
         let Some(ctx) = adapter.vc_list().alloc(VcContext::new(adapter, ndis_vc)) else {
             return NDIS_STATUS_RESOURCES;
         };
@@ -650,6 +676,7 @@ ndis_fn! {
             return NDIS_STATUS_NOT_ACCEPTED;
         };
         let adapter = vc.adapter();
+        let _running = adapter.running();
         match on_vc(vc, |cm| cm.delete_vc(vc.id())) {
             Ok(fx) => {
                 perform(adapter, fx);
@@ -798,6 +825,7 @@ ndis_fn! {
             return NDIS_STATUS_FAILURE;
         };
         let adapter = caller.adapter();
+        let _running = adapter.running();
         // SAFETY: NDIS's call parameters for this call (or NULL, refused inside).
         let (address, mut shape) = match unsafe { read_call(cp) } {
             Ok(x) => x,
@@ -981,6 +1009,7 @@ ndis_fn! {
             return;
         };
         let adapter = callee.adapter();
+        let _running = adapter.running();
         match on_vc(callee, |cm| cm.incoming_call_complete(callee.id(), status)) {
             Ok(fx) => perform(adapter, fx),
             Err(r) => trace!(ERROR, "ProtocolCmIncomingCallComplete({:#010x}, {:p}): {:?}", status, vc_ctx, r),
@@ -1024,6 +1053,7 @@ ndis_fn! {
         let party = unsafe { PartyContext::from_handle(party_ctx) };
         vc.set_close_party(party.map_or(null_mut(), PartyContext::ndis));
         let adapter = vc.adapter();
+        let _running = adapter.running();
         let root = {
             let cm = adapter.cm();
             cm.vc_is(vc.id(), vc.token()) && cm.is_root(vc.id())
@@ -1323,6 +1353,7 @@ ndis_fn! {
             trace!(ERROR, "ProtocolCmAddParty: not a VC context: {:p}", vc_ctx);
             return NDIS_STATUS_FAILURE;
         };
+        let _running = root.adapter().running();
         if party.is_null() || party_ctx.is_null() {
             return NDIS_STATUS_INVALID_PARAMETER;
         }
@@ -1369,6 +1400,7 @@ ndis_fn! {
             return NDIS_STATUS_INVALID_DATA;
         }
         let adapter = party.adapter();
+        let _running = adapter.running();
         match on_party(party, |cm| cm.drop_party(party.id())) {
             // The party context may be freed by these effects: not used after.
             Ok(f) => finish(adapter, f),
@@ -1442,6 +1474,7 @@ ndis_fn! {
             return e.status();
         }
         let adapter = vc.adapter();
+        let _running = adapter.running();
         let peer = match on_vc(vc, |cm| cm.modify_qos_begin(vc.id())) {
             Ok(p) => p,
             Err(r) => {

@@ -41,11 +41,37 @@ unsafe fn init_field<S, T>(base: *mut S, offset: usize, value: T) {
     unsafe { field.write(value) };
 }
 
+/// The bit of `AdapterContext::halt_count` set from MiniportHaltEx's start;
+/// the bits below it count.
+const HALTING: u32 = 1 << 31;
+
+/// A call-manager handler running on the adapter (see
+/// [`AdapterContext::running`]): the adapter is not freed until it drops.
+///
+/// INVARIANT: holds one count of `adapter`'s `halt_count`, taken when it was
+/// made and given back exactly once, by its drop.
+pub(crate) struct Running {
+    adapter: *const AdapterContext,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // SAFETY: the count this guard holds keeps HaltEx from freeing the
+        // adapter until this call gives it back (the invariant); the guard
+        // is dropped last in its handler, so nothing touches the adapter
+        // after it.
+        let _ = unsafe { AdapterContext::halt_release(self.adapter) };
+    }
+}
+
 /// Per-adapter state.
 ///
 /// INVARIANT: `signature == SIG_ADAPTER` from `allocate` until `free`, which
 /// overwrites it with `SIG_FREED`; `miniport_handle` is the NdisMiniportHandle
-/// of MiniportInitializeEx.
+/// of MiniportInitializeEx; the bits of `halt_count` below [`HALTING`] are the
+/// live [`Running`] guards plus, once HALTING is set, HaltEx's own count while
+/// it notifies and the core's halt holds not yet released, and HaltEx frees
+/// the context only after they all reached zero.
 #[repr(C)]
 pub(crate) struct AdapterContext {
     signature: AtomicU32,
@@ -70,12 +96,13 @@ pub(crate) struct AdapterContext {
     rx: RxPool,
     /// Adapter-wide traffic counters.
     counters: Counters,
-    /// Halt's wait for the clients it asked to close their AFs: the
-    /// NdisMCmNotifyCloseAddressFamily calls whose
-    /// ProtocolCmNotifyCloseAfComplete is still due, plus one while
-    /// MiniportHaltEx is still sending them. 0 outside halt.
-    halt_notifications: AtomicU32,
-    /// Set when `halt_notifications` drops to 0 (MiniportHaltEx waits on it).
+    /// What MiniportHaltEx waits for, as a count: the call-manager handlers
+    /// running now ([`Running`]), and from HaltEx's start ([`HALTING`] set)
+    /// one for HaltEx itself while it notifies, and one per AF it waits for
+    /// (each released by the core's `Effect::HaltAfDone`).
+    halt_count: AtomicU32,
+    /// Set when `halt_count` drops to [`HALTING`] alone (MiniportHaltEx
+    /// waits on it).
     halt_done: Event,
 }
 
@@ -122,7 +149,7 @@ impl AdapterContext {
         // SAFETY: as above.
         unsafe { init_field(p, offset_of!(Self, counters), Counters::new()) };
         // SAFETY: as above.
-        unsafe { init_field(p, offset_of!(Self, halt_notifications), AtomicU32::new(0)) };
+        unsafe { init_field(p, offset_of!(Self, halt_count), AtomicU32::new(0)) };
         // SAFETY: as above.
         unsafe { init_field(p, offset_of!(Self, halt_done), Event::new()) };
         // SAFETY: just initialized above.
@@ -257,45 +284,69 @@ impl AdapterContext {
         &self.calls
     }
 
-    // --- Halt's wait for the notified clients ------------------------------
+    // --- Halt's wait ----------------------------------------------------------
     //
-    // MiniportHaltEx counts itself (`begin_halt_notifications`) and each
-    // NdisMCmNotifyCloseAddressFamily it makes (`halt_notification_sent`);
-    // each ProtocolCmNotifyCloseAfComplete, each refused notification and
-    // the end of the sending take one off (`halt_notification_done`). The
-    // one that reaches 0 sets `halt_done`, so HaltEx's wait cannot miss a
-    // completion that came before it started waiting, nor wake before the
-    // last one.
+    // `halt_count` counts what HaltEx must not free the adapter under: each
+    // call-manager handler while it runs (`running`, also outside halt), and
+    // once HaltEx begins (`begin_halt` sets HALTING) HaltEx itself while it
+    // notifies, and each AF the core decided to wait for (`hold_for_halt`).
+    // Each handler's end, each AF the core releases (Effect::HaltAfDone) and
+    // the end of HaltEx's notifying take one off (`halt_release`); the one
+    // that leaves HALTING alone sets `halt_done`. So HaltEx's wait cannot
+    // miss a release that came before it started waiting, nor wake before
+    // the last one; and since an AF's release happens inside a handler (or
+    // HaltEx), whose own count still holds, the event is set only by a
+    // handler's very last act, never while a handler is still running on
+    // the adapter (a client's NdisClDeregisterSap may end a pended AF close
+    // and then still free the SAP context on its CPU).
 
-    /// MiniportHaltEx starts notifying: its own count keeps `halt_done`
-    /// clear until every notification is sent. Runs at PASSIVE_LEVEL.
-    pub(crate) fn begin_halt_notifications(&self) {
-        self.halt_notifications.store(1, Ordering::Release);
+    /// MiniportHaltEx begins: from now on the count reaching [`HALTING`]
+    /// alone sets `halt_done`; HaltEx counts itself until it has sent its
+    /// notifications. Runs at PASSIVE_LEVEL.
+    pub(crate) fn begin_halt(&self) {
+        self.halt_count.fetch_add(HALTING + 1, Ordering::AcqRel);
     }
 
-    /// One more NdisMCmNotifyCloseAddressFamily, counted before the call
-    /// (its completion may come inside it). Runs at PASSIVE_LEVEL.
-    pub(crate) fn halt_notification_sent(&self) {
-        self.halt_notifications.fetch_add(1, Ordering::AcqRel);
+    /// Adds `holds` AFs for HaltEx to wait for. Called with the call manager
+    /// locked, where the core decided them, so no release can come first.
+    pub(crate) fn hold_for_halt(&self, holds: u32) {
+        self.halt_count.fetch_add(holds, Ordering::AcqRel);
     }
 
-    /// A notification is done (or HaltEx finished sending them): the last
-    /// one sets `halt_done`. Returns false, touching nothing, if none was
-    /// outstanding (a completion NDIS should not have made). Runs at IRQL
-    /// <= DISPATCH_LEVEL, with no lock held.
+    /// A call-manager handler starts running on the adapter: HaltEx does not
+    /// free the adapter until the returned guard is dropped, which must be
+    /// the handler's very last act (declare it first, so it drops last).
+    /// Not taken on the data path: NDIS halts only a paused adapter with no
+    /// send or receive outstanding, so no data-path handler runs during halt.
+    pub(crate) fn running(&self) -> Running {
+        self.halt_count.fetch_add(1, Ordering::AcqRel);
+        // INVARIANT: one count taken for this guard, given back by its drop.
+        Running { adapter: self }
+    }
+
+    /// One count of `halt_count` is given back: a handler ended, halt's hold
+    /// on an AF was released, or HaltEx finished notifying. The one that
+    /// leaves [`HALTING`] alone sets `halt_done`. Returns false, touching
+    /// nothing, if no count was held (a core or glue bug). Runs at IRQL <=
+    /// DISPATCH_LEVEL, with no lock held.
     ///
     /// # Safety
     /// `this` is a live adapter context. Setting the event lets MiniportHaltEx
-    /// free it on another CPU at once, so the caller holds no reference into
-    /// it across this call and does not touch it (or any context it owns)
+    /// free it on another CPU at once, so the caller gives back a count it
+    /// holds (so the context lives until this call), holds no reference into
+    /// the context across this call unless another count it holds keeps it
+    /// alive, and otherwise does not touch it (or any context it owns)
     /// afterwards; this function reaches it only through `this`.
-    pub(crate) unsafe fn halt_notification_done(this: *const Self) -> bool {
+    pub(crate) unsafe fn halt_release(this: *const Self) -> bool {
         // SAFETY: live (precondition); the reference ends before the set.
-        let counter = unsafe { &(*this).halt_notifications };
-        let Ok(before) = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)) else {
+        let counter = unsafe { &(*this).halt_count };
+        let taken = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n & !HALTING).checked_sub(1).map(|_| n - 1)
+        });
+        let Ok(before) = taken else {
             return false;
         };
-        if before == 1 {
+        if before == HALTING + 1 {
             // SAFETY: live (precondition); a place projection, no reference.
             let event = unsafe { &raw const (*this).halt_done };
             // SAFETY: the halt event of a live context, initialized in
@@ -306,9 +357,14 @@ impl AdapterContext {
         true
     }
 
+    /// Whether HaltEx has begun (for a completion that came outside halt).
+    pub(crate) fn halting(&self) -> bool {
+        self.halt_count.load(Ordering::Acquire) & HALTING != 0
+    }
+
     /// MiniportHaltEx's wait for `halt_done`, without timeout. Runs at IRQL =
-    /// PASSIVE_LEVEL with no lock held. TRUE once every notification is done.
-    pub(crate) fn wait_for_halt_notifications(&self) -> bool {
+    /// PASSIVE_LEVEL with no lock held. TRUE once every count was given back.
+    pub(crate) fn wait_for_halt(&self) -> bool {
         self.halt_done.wait_forever()
     }
 

@@ -27,14 +27,14 @@ const fn ndis(s: NDIS_STATUS) -> Option<Status> {
 
 /// Found by the model (seed 3233808400): alice pends her answers and calls
 /// her own SAP, then NDIS halts. ndis-emu's scripted client, tearing its AF
-/// down, neither answered the call it had pended nor waited for its
-/// pending make call, and completed its synchronous notify-close while its
-/// NdisClCloseAddressFamily was still pending: HaltEx returned with the AF
-/// open (`halt.afs-closed`) and everything leaked. A client "subsequently
-/// must call NdisClIncomingCallComplete" (its page), and a synchronous
-/// ProtocolClNotifyCloseAf means "the close operation is complete when
-/// ProtocolClNotifyCloseAf returns" (its page): the emulator's client now
-/// does both. Proves: the halt is clean.
+/// down, never answered the call it had pended (a client "subsequently must
+/// call NdisClIncomingCallComplete", its page) nor came back to its pending
+/// make call, and completed its synchronous notify-close with its
+/// NdisClCloseAddressFamily still pending, which HaltEx did not wait for:
+/// HaltEx returned with the AF open (`halt.afs-closed`) and everything
+/// leaked. Fixed on both sides by the halt work (branch wt/halt, merged:
+/// the client answers and deletes, HaltEx waits for the AF closes it
+/// pended). Proves: the halt is clean.
 #[test]
 fn halt_with_a_pended_answer_to_the_clients_own_pending_make_call_is_clean() {
     let steps: Vec<Step> = vec![
@@ -67,12 +67,13 @@ fn halt_with_a_pended_answer_to_the_clients_own_pending_make_call_is_clean() {
     assert!(report.is_clean(), "{report}");
 }
 
-/// Found by the model (seed 3233808400, after the fix above): a multipoint
-/// root whose add party is still pending at the leaf (the same client, on
-/// another AF open) when NDIS halts. The root's close is refused while the
-/// party is being added (docs/call-manager.md), so the client's teardown
-/// must go on when the add party completes; ndis-emu's client did not, and
-/// HaltEx waited for ever (`sync.wait-forever`). Proves: the halt is clean.
+/// Found by the model (seed 3233808400, after a first fix of the above): a
+/// multipoint root whose add party is still pending at the leaf (the same
+/// client, on another AF open) when NDIS halts. The root's close is refused
+/// while the party is being added (docs/call-manager.md), so the root's
+/// call must end later (its last leaf's close reaches it as an incoming
+/// close) and its AF close with it; HaltEx waited for ever
+/// (`sync.wait-forever`). Proves: the halt is clean.
 #[test]
 fn halt_with_an_add_party_pending_at_a_leaf_of_the_same_client_is_clean() {
     let steps: Vec<Step> = vec![

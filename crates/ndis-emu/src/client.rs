@@ -78,8 +78,10 @@ impl Emulator {
     /// How `client`'s ProtocolClNotifyCloseAf answers the call manager's
     /// NdisMCmNotifyCloseAddressFamily (contract §1.4): [`Answer::Sync`]
     /// (the default) tears its calls, VCs and SAPs down, closes the AF and
-    /// completes the notification before the call returns, unless its close
-    /// pended (then it completes when the close does); [`Answer::Pend`]
+    /// completes the notification before the call returns, even when the
+    /// call manager pended that close (a call still being set up holds a
+    /// VC): the call manager then waits for the close itself, and the
+    /// client deletes the VC once its call is over; [`Answer::Pend`]
     /// returns PENDING and does the same later, on a thread of its own,
     /// completing with NdisClNotifyCloseAddressFamilyComplete once its
     /// close has completed. The later part runs while the driver waits in
@@ -87,13 +89,6 @@ impl Emulator {
     /// system worker thread in the threaded mode) or when the test calls
     /// [`Self::pump`]; whatever is still owed when MiniportHaltEx returns is
     /// dropped (rule `halt.afs-closed` names the AFs).
-    ///
-    /// Either way the teardown is a correct client's: it first rejects the
-    /// incoming calls it pended its answer to (it "must call
-    /// NdisClIncomingCallComplete"), closes its connected calls, deletes its
-    /// VCs, deregisters its SAPs and closes the AF; a make call, add party
-    /// or close of its that is still pending then, it finishes when that
-    /// completes (closing the call, deleting the VC).
     pub fn set_notify_close_answer(&self, client: Client, answer: Answer) {
         world::try_with(|w| {
             if let Some(c) = w.condis.clients.get_mut(client.0) {

@@ -403,8 +403,11 @@ impl Emulator {
     /// queued, set or running when MiniportHaltEx returns is its own bug
     /// (rule `sched.leak`), as in the deterministic mode. Likewise an AF
     /// still open when HaltEx returns breaks `halt.afs-closed`, and the
-    /// answers its client still owed (a pended notify-close the driver did
-    /// not wait for) are dropped: the emulator never calls a halted driver.
+    /// answers its client still owed (a pended notify-close, or the removal
+    /// of what it left on an AF whose close pended, that the driver did not
+    /// wait for) are dropped: the emulator never calls a halted driver.
+    /// A client with an AF close pending removes what it left on that AF on a
+    /// thread of its own (its unbind), once HaltEx waits.
     pub fn halt_adapter(&mut self) -> Result<(), EmuError> {
         let (pause, halt, ctx, handle) = world::try_with(|w| {
             let d = w.driver?;

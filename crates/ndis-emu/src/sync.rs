@@ -200,6 +200,7 @@ pub(crate) fn wait(at: usize, ms: u32) -> bool {
         if signalled(w, at) {
             return Start::Done(true);
         }
+        crate::ffi::cm::unbind_clients_at_halt_wait(w);
         Start::Wait {
             threaded: w.sched.threaded(),
         }

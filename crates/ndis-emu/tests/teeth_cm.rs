@@ -280,6 +280,38 @@ fn halt_afs_closed_fires_when_halt_forgets_notify_close() {
     only(&down(net), r::HALT_AFS_CLOSED);
 }
 
+/// A driver that pends a client's AF close over its SAP and, at halt, waits
+/// only for the AFs it notifies: the client's removal of its SAP (which it
+/// does once HaltEx waits) never runs, and the AF is still open when HaltEx
+/// returns.
+#[test]
+fn halt_afs_closed_fires_when_halt_does_not_wait_for_a_pended_af_close() {
+    let net = up(Fault::HaltWithoutWaitingForAPendedAfClose);
+    net.emu.register_sap(net.callee_af, 0, b"callee").expect("SAP");
+    assert_eq!(net.emu.close_af(net.callee_af), NDIS_STATUS_PENDING);
+    let report = down(net);
+    only(&report, r::HALT_AFS_CLOSED);
+    assert_eq!(report.of(r::HALT_AFS_CLOSED).count(), 1, "{report}");
+    assert!(
+        report
+            .of(r::HALT_AFS_CLOSED)
+            .all(|v| v.detail.contains("its close pended")),
+        "{report}"
+    );
+}
+
+/// The same driver is clean when the client removed its SAP before halt:
+/// the fixture's pended close itself is right, only halt's wait is missing.
+#[test]
+fn a_pended_af_close_completed_before_halt_is_clean() {
+    let net = up(Fault::HaltWithoutWaitingForAPendedAfClose);
+    let sap = net.emu.register_sap(net.callee_af, 0, b"callee").expect("SAP");
+    assert_eq!(net.emu.close_af(net.callee_af), NDIS_STATUS_PENDING);
+    assert_eq!(net.emu.deregister_sap(sap), NDIS_STATUS_SUCCESS);
+    let report = down(net);
+    assert!(report.is_clean(), "{report}");
+}
+
 // --- Halt with clients that pend their notify-close, and NDIS events -----------
 
 /// A connected call between the two clients, a SAP, and both clients set to

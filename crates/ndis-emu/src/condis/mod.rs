@@ -396,6 +396,24 @@ pub enum ClientAction {
         /// The AF now closed.
         af: usize,
     },
+    /// A client tearing its AF down deletes a VC of its own whose call
+    /// ended while it did (its make call failed, its close completed): "The
+    /// VC stays created; the client then calls NdisCoDeleteVc" (contract
+    /// §3.3, failed call).
+    DeleteVc {
+        /// The client-created VC.
+        vc: usize,
+    },
+    /// The client's unbind, for an AF whose NdisClCloseAddressFamily the
+    /// call manager pended: remove what the client left on it (answer the
+    /// calls offered to it, close its calls, delete its VCs, deregister its
+    /// SAPs), so the call manager can complete the close. NDIS unbinds the
+    /// clients before MiniportHaltEx; a client slower than that does this
+    /// on its own thread while the driver waits at halt.
+    FinishClose {
+        /// The AF whose close is pending.
+        af: usize,
+    },
 }
 
 /// The CoNDIS state of the world.
@@ -422,6 +440,9 @@ pub struct Condis {
     /// deterministic mode, by a system worker thread in the threaded mode),
     /// or when the test calls `Emulator::pump`.
     pub later: VecDeque<ClientAction>,
+    /// The clients with an AF close pending began removing what they left
+    /// (the first NdisWaitEvent of this MiniportHaltEx).
+    pub unbound_at_halt: bool,
     /// Call parameters the emulator handed the driver for a request on an
     /// object (by NDIS handle), kept alive until the request completes: the
     /// driver may hold and modify them until then.

@@ -158,6 +158,9 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
             }
             keep_completed_params(w, h);
             inbox(w, Some(client), format!("MakeCallComplete {status:#x}"));
+            if !ok {
+                delete_if_tearing_down(w, h);
+            }
         }
         ReqKind::CloseCall => {
             let Some(vc) = w.condis.vcs.get(&h).cloned() else {
@@ -182,6 +185,9 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 }
             }
             inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
+            if ok {
+                delete_if_tearing_down(w, h);
+            }
         }
         ReqKind::AddParty => {
             let vc = w.condis.parties.get(&h).map(|p| p.vc);
@@ -285,6 +291,27 @@ fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
     }
 }
 
+/// A call on client VC `vc` ended (its make call failed or its close
+/// completed): if its client is tearing the VC's AF down at halt (answering
+/// a notify-close, or unbinding with its AF close pending), it deletes the
+/// VC next, on its own thread, as [`remove_what_is_left`] would have, had
+/// the call been over then.
+fn delete_if_tearing_down(w: &mut World, vc: usize) {
+    let Some(v) = w.condis.vcs.get(&vc).filter(|v| v.creator == Creator::Client) else {
+        return;
+    };
+    let tearing_down = w
+        .condis
+        .afs
+        .get(&v.af)
+        .is_some_and(|a| a.notify_close_pending || (w.condis.unbound_at_halt && a.state == AfState::Closing));
+    if tearing_down {
+        w.note(vc, "the client is tearing its AF down: it deletes the VC");
+        w.condis.defer_later(ClientAction::DeleteVc { vc });
+        world::changed();
+    }
+}
+
 fn inbox(w: &mut World, client: Option<ClientId>, line: String) {
     if let Some(c) = client.and_then(|c| w.condis.clients.get_mut(c)) {
         c.inbox.push(line);
@@ -335,14 +362,7 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
         match w.condis.requests.complete(kind, h, status) {
             // NDIS acts on a completion at once, also one made inside the
             // handler (which must then return PENDING).
-            CompletionVerdict::Apply => {
-                let tearing_down = tearing_down(w, kind, h);
-                apply(w, kind, h, status, ctx);
-                if let Some(af) = tearing_down {
-                    w.condis.defer(world::cpu_id(), ClientAction::TearDownAf { af });
-                }
-            }
-            CompletionVerdict::Early => apply(w, kind, h, status, ctx),
+            CompletionVerdict::Apply | CompletionVerdict::Early => apply(w, kind, h, status, ctx),
             CompletionVerdict::NotPended => w.violate(
                 r::COMPLETE_ONLY_PENDED,
                 call,
@@ -362,28 +382,6 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
             }
         }
     });
-}
-
-/// The AF being torn down (its client's ProtocolClNotifyCloseAf runs,
-/// [`tear_down_af`]) that the pended request `(kind, h)` belongs to, if any:
-/// when the request completes, the client goes on with the teardown, as a
-/// real client's completion handler does. Its make call or add party was
-/// still pending when the teardown began (it cannot close a call that is
-/// not up yet, nor delete an active VC), or its close was (it cannot delete
-/// the VC before): now it can. Queued on the completing CPU, run once the
-/// driver's handler has returned.
-fn tearing_down(w: &World, kind: ReqKind, h: usize) -> Option<usize> {
-    let vc = match kind {
-        ReqKind::MakeCall | ReqKind::CloseCall => Some(h),
-        ReqKind::AddParty => w.condis.parties.get(&h).map(|p| p.vc),
-        _ => None,
-    };
-    let af = vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.af)?;
-    w.condis
-        .afs
-        .get(&af)
-        .is_some_and(|a| a.notify_close_pending)
-        .then_some(af)
 }
 
 // --- Client operations ---------------------------------------------------------
@@ -1126,6 +1124,10 @@ pub(crate) fn run_action(action: ClientAction) {
         ClientAction::ReturnNbls { vc, nbls } => super::data::return_nbls(vc, &nbls),
         ClientAction::AnswerNotifyClose { af } => answer_notify_close(af),
         ClientAction::CompleteNotifyClose { af } => complete_notify_close(af),
+        ClientAction::FinishClose { af } => remove_what_is_left(af),
+        ClientAction::DeleteVc { vc } => {
+            let _ = delete_vc(vc);
+        }
     }
 }
 
@@ -1186,22 +1188,18 @@ fn complete_notify_close(af: usize) {
 /// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4): drop
 /// its calls, deregister its SAPs, close the AF, all at once.
 fn tear_down_af(af: usize) {
-    // A client that pended its answer to an incoming call "subsequently
-    // must call NdisClIncomingCallComplete" (NdisClIncomingCallComplete,
-    // Remarks): tearing down, it rejects the calls it was still thinking
-    // about, before anything else (the call manager's deregistration of the
-    // SAP, and so the close of the AF, may wait for that answer).
-    let offered: Vec<usize> = world::with("ProtocolClNotifyCloseAf", |w| {
-        w.condis
-            .vcs
-            .iter()
-            .filter(|(_, v)| v.af == af && v.call == CallState::Offered)
-            .map(|(h, _)| *h)
-            .collect()
-    });
-    for vc in offered {
-        let _ = answer_incoming(vc, NDIS_STATUS_NOT_ACCEPTED);
-    }
+    remove_what_is_left(af);
+    let _ = close_af(af);
+}
+
+/// A client removing everything it has on `af` through the ordinary NdisCl*
+/// paths: it rejects the calls offered to it that it has not answered,
+/// closes its calls, deletes the VCs it created and deregisters its SAPs
+/// (ProtocolClNotifyCloseAf \[D\]; NdisClCloseAddressFamily \[D\]: "A client
+/// commonly calls NdisClCloseAddressFamily from its ProtocolUnbindAdapterEx
+/// function, after it closes all the client's open VCs on the binding with
+/// calls to NdisClCloseCall and/or NdisClDeregisterSap").
+fn remove_what_is_left(af: usize) {
     let (vcs, saps) = world::with("ProtocolClNotifyCloseAf", |w| {
         let vcs: Vec<(usize, Creator, CallState)> = w
             .condis
@@ -1219,10 +1217,13 @@ fn tear_down_af(af: usize) {
             .collect();
         (vcs, saps)
     });
-    // A make call still pending is not closed: the client waits for its
-    // completion, then closes or deletes ([`continue_tear_down`]).
     for (vc, _, call) in &vcs {
-        if matches!(call, CallState::Connected | CallState::Accepted) {
+        if *call == CallState::Offered {
+            let _ = answer_incoming(*vc, NDIS_STATUS_FAILURE);
+        }
+    }
+    for (vc, _, call) in &vcs {
+        if matches!(call, CallState::Connected | CallState::Accepted | CallState::Outgoing) {
             let _ = close_call(*vc, &[]);
         }
     }
@@ -1234,7 +1235,45 @@ fn tear_down_af(af: usize) {
     for sap in saps {
         let _ = deregister_sap(sap);
     }
-    let _ = close_af(af);
+}
+
+/// NDIS unbinds the clients before it calls MiniportHaltEx (contract §1.4):
+/// "Clients unbinding normally close their AFs themselves". A client whose
+/// NdisClCloseAddressFamily the call manager pended still owes the removal
+/// of what it left on that AF before its unbind is done
+/// (NdisClCloseAddressFamily \[D\]: "a client should release all the
+/// resources it allocated for connection-oriented communications through
+/// the miniport driver before its ProtocolUnbindAdapterEx function calls
+/// NdisCloseAdapterEx"; ProtocolCmCloseAf \[D\]: the call manager pends,
+/// and "After the client has closed all calls and deregistered all SAPs,
+/// the call manager can then close the address family and call
+/// NdisMCmCloseAddressFamilyComplete"). The scripted client is as slow as a
+/// client can be: it starts when MiniportHaltEx first blocks in
+/// NdisWaitEvent, on a thread of its own (the `later` queue, behind any
+/// pended notify-close answer), so a driver must wait for that close as
+/// well as for its notifications. A driver that does not wait leaves it
+/// undone ([`drop_client_answers_at_halt`], `halt.afs-closed`). Called by
+/// NdisWaitEvent before it blocks.
+pub(crate) fn unbind_clients_at_halt_wait(w: &mut World) {
+    if w.condis.unbound_at_halt || w.current_handler() != Some("MiniportHaltEx") {
+        return;
+    }
+    w.condis.unbound_at_halt = true;
+    let closing: Vec<usize> = w
+        .condis
+        .afs
+        .iter()
+        .filter(|(_, a)| a.state == AfState::Closing)
+        .map(|(h, _)| *h)
+        .collect();
+    for af in closing {
+        w.note(
+            af,
+            "unbinding at halt: the client's close pended, so it removes what it left",
+        );
+        w.condis.defer_later(ClientAction::FinishClose { af });
+    }
+    world::changed();
 }
 
 // --- The MCM's DDIs ------------------------------------------------------------
@@ -1717,13 +1756,8 @@ ndis_fn! {
             None => NDIS_STATUS_FAILURE,
             Some(Answer::Pend) => NDIS_STATUS_PENDING,
             Some(Answer::Sync) => {
-                // "If the client does not return NDIS_STATUS_PENDING, the
-                // close operation is complete when ProtocolClNotifyCloseAf
-                // returns" (ProtocolClNotifyCloseAf, Remarks): a client
-                // whose NdisClCloseAddressFamily pended cannot say that, so
-                // it completes the notification when its close completes,
-                // as a pended answer does.
-                answer_notify_close(h);
+                tear_down_af(h);
+                complete_notify_close(h);
                 NDIS_STATUS_PENDING
             }
         }
@@ -1769,11 +1803,16 @@ pub(crate) fn check_afs_closed_at_halt() {
             .map(|(h, _)| *h)
             .collect();
         for h in open {
-            let why = if w.condis.afs.get(&h).is_some_and(|a| a.notify_close_pending) {
-                ": its client's ProtocolClNotifyCloseAf pended, and HaltEx returned without waiting for \
-                 ProtocolCmNotifyCloseAfComplete (on Windows the client's close then runs on freed contexts)"
-            } else {
-                ""
+            let why = match w.condis.afs.get(&h) {
+                Some(a) if a.notify_close_pending => {
+                    ": its client's ProtocolClNotifyCloseAf pended, and HaltEx returned without waiting for \
+                     ProtocolCmNotifyCloseAfComplete (on Windows the client's close then runs on freed contexts)"
+                }
+                Some(a) if a.state == AfState::Closing => {
+                    ": its close pended, and HaltEx returned without waiting for it to complete \
+                     (NdisMCmCloseAddressFamilyComplete) while its client removed what it left"
+                }
+                _ => "",
             };
             w.violate(
                 r::HALT_AFS_CLOSED,
@@ -1791,9 +1830,13 @@ pub(crate) fn check_afs_closed_at_halt() {
 /// reported the AFs they concern.
 pub(crate) fn drop_client_answers_at_halt() {
     world::try_with(|w| {
+        w.condis.unbound_at_halt = false;
         let owed: Vec<ClientAction> = w.condis.later.drain(..).collect();
         for action in owed {
-            if let ClientAction::AnswerNotifyClose { af } | ClientAction::CompleteNotifyClose { af } = action {
+            if let ClientAction::AnswerNotifyClose { af }
+            | ClientAction::CompleteNotifyClose { af }
+            | ClientAction::FinishClose { af } = action
+            {
                 w.note(af, "the client's pended close never ran: the adapter was halted first");
             }
         }

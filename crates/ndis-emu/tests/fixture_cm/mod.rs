@@ -37,6 +37,9 @@ pub enum Fault {
     /// Notify every AF at halt but return without waiting for the
     /// notifications a client pended.
     HaltWithoutWaitingForNotifyClose,
+    /// Pend a client's AF close while the AF has SAPs (completing it when
+    /// the last goes), and at halt wait only for the AFs notified.
+    HaltWithoutWaitingForAPendedAfClose,
     /// At halt, wait without timeout on an event nothing will ever set.
     WaitOnAnEventNobodySets,
     /// At halt, NdisWaitEvent under a spin lock (DISPATCH_LEVEL).
@@ -108,6 +111,8 @@ struct State {
     /// Receive NBL → (the sender's VC handle, the send NBL it carries).
     lent: Vec<(usize, usize, usize)>,
     deregistering: Option<usize>,
+    /// AFs whose close was pended until their SAPs are gone.
+    closing: Vec<usize>,
     /// Set when the last notification of halt completes (boxed: an
     /// NDIS_EVENT must not move once initialized).
     halt_event: Option<Box<NDIS_EVENT>>,
@@ -583,8 +588,17 @@ ndis_fn! {
     }
 
     unsafe fn cm_close_af(ctx: NDIS_HANDLE) -> NDIS_STATUS {
-        STATE.with(|s| s.borrow_mut().afs.retain(|a| *a != ctx as usize));
-        NDIS_STATUS_SUCCESS
+        let pend = STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.afs.retain(|a| *a != ctx as usize);
+            let has_saps = s.saps.iter().any(|x| x.1 == ctx as usize);
+            let pend = fault() == Fault::HaltWithoutWaitingForAPendedAfClose && has_saps;
+            if pend {
+                s.closing.push(ctx as usize);
+            }
+            pend
+        });
+        if pend { NDIS_STATUS_PENDING } else { NDIS_STATUS_SUCCESS }
     }
 
     unsafe fn cm_close_af_then_ask(ctx: NDIS_HANDLE) -> NDIS_STATUS {
@@ -614,7 +628,20 @@ ndis_fn! {
             STATE.with(|s| s.borrow_mut().deregistering = Some(ctx as usize));
             return NDIS_STATUS_PENDING;
         }
-        STATE.with(|s| s.borrow_mut().saps.retain(|x| x.0 != ctx as usize));
+        let done: Vec<usize> = STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.saps.retain(|x| x.0 != ctx as usize);
+            let saps = core::mem::take(&mut s.saps);
+            let (done, still): (Vec<usize>, Vec<usize>) =
+                s.closing.iter().partition(|af| !saps.iter().any(|x| x.1 == **af));
+            s.saps = saps;
+            s.closing = still;
+            done
+        });
+        for af in done {
+            // SAFETY: an AF whose close this MCM pended, now without SAPs.
+            unsafe { NdisMCmCloseAddressFamilyComplete(NDIS_STATUS_SUCCESS, af as NDIS_HANDLE) };
+        }
         NDIS_STATUS_SUCCESS
     }
 
