@@ -207,6 +207,30 @@ pub fn transitions(m: &Model) -> BoxedStrategy<Gen> {
                 })
                 .boxed(),
         );
+        // A root with many parties gets more, up to the call's 16 and past.
+        let crowded = m
+            .vcs
+            .iter()
+            .enumerate()
+            .filter(|(_, (id, v))| {
+                v.call == Call::Connected(Peer::Root) && m.parties.values().filter(|p| p.root == **id).count() >= 5
+            })
+            .filter_map(|(i, _)| u8::try_from(i).ok().map(Pick))
+            .collect::<Vec<_>>();
+        if !crowded.is_empty() {
+            arm(
+                12,
+                (proptest::sample::select(crowded), addr(m))
+                    .prop_map(|(vc, to)| Op::AddParty {
+                        vc,
+                        to,
+                        flow: Flow::Slow,
+                        party: (),
+                        leaf_vc: (),
+                    })
+                    .boxed(),
+            );
+        }
         arm(
             if connected.is_empty() { 1 } else { 4 },
             (pick_in(&connected, nvcs), flow())

@@ -178,3 +178,34 @@ fn a_refused_close_of_a_pending_make_call_leaves_the_make_call_pending() {
     let report = emu.finish();
     assert!(report.is_clean(), "{report}");
 }
+
+/// Known defect 1 of issue #10 as the model shrank it at its first run
+/// (seed 3233808400, 3 ops): alice opens the AF, registers a SAP and closes
+/// the AF, which covmini pends for the SAP; then NDIS halts. HaltEx
+/// neither notified nor waited for that AF and returned with it open:
+/// `halt.afs-closed`, `lookaside.not-deleted` for each list, `nbl.leak` for
+/// the CvmR pool, `memory.ledger`. Fixed by branch wt/halt (merged). Proves:
+/// the close stays pending until the halt, and the halt is clean.
+#[test]
+fn halt_with_an_af_close_pending_for_a_sap_is_clean() {
+    let steps: Vec<Step> = vec![
+        Op::OpenAf {
+            client: 0,
+            bad_version: false,
+            af: 1,
+        },
+        Op::RegisterSap {
+            af: 1,
+            addr: Addr::Name(0),
+            sap: 2,
+        },
+        Op::CloseAf { af: 1 },
+    ];
+    let (statuses, report) = replay(2, &steps);
+    assert_eq!(
+        statuses.last(),
+        Some(&ndis(NDIS_STATUS_PENDING)),
+        "the close waits for the SAP"
+    );
+    assert!(report.is_clean(), "{report}");
+}
