@@ -209,3 +209,73 @@ fn halt_with_an_af_close_pending_for_a_sap_is_clean() {
     );
     assert!(report.is_clean(), "{report}");
 }
+
+/// Found by the soak (seed 1, chunk 19, 17 ops; hand-shrunk to these 9):
+/// alice's multipoint root has a leaf of her own (accepted) and an add
+/// party pending at a SAP of her second AF open, whose close she asked for
+/// (pending), when NDIS halts. Tearing the first AF down, her root's close
+/// is refused (a party is being added), her leaf's close reaches the root
+/// as an incoming drop party (another party exists), her VC cannot be
+/// deleted, and that AF's close pends; unbinding, she first retries the
+/// first AF (the root's close is still refused), then clears the second:
+/// she rejects the pended leaf, so the add party fails and the root is
+/// left with one party whose leaf is gone. No one closed the root, the
+/// first AF's close never completed, and HaltEx waited for ever
+/// (`sync.wait-forever`, then `halt.afs-closed` and every leak). A client
+/// goes on with its teardown when its add party completes (ndis-emu,
+/// fixed). Proves: the halt is clean.
+#[test]
+fn halt_with_an_add_party_pending_and_the_roots_other_leaf_gone_is_clean() {
+    let steps: Vec<Step> = vec![
+        Op::OpenAf {
+            client: 0,
+            bad_version: false,
+            af: 1,
+        },
+        Op::RegisterSap {
+            af: 1,
+            addr: Addr::Name(0),
+            sap: 2,
+        },
+        Op::CreateVc { af: 1, vc: 3 },
+        Op::MakeCall {
+            vc: 3,
+            to: Addr::Name(0),
+            flow: Flow::Slow,
+            multipoint: Some(4),
+            flag_only: false,
+            callee_vc: 5,
+        },
+        Op::SetReply {
+            client: 0,
+            reply: Reply::Pend,
+        },
+        Op::OpenAf {
+            client: 0,
+            bad_version: false,
+            af: 6,
+        },
+        Op::RegisterSap {
+            af: 6,
+            addr: Addr::Name(1),
+            sap: 7,
+        },
+        Op::AddParty {
+            vc: 3,
+            to: Addr::Name(1),
+            flow: Flow::Slow,
+            party: 8,
+            leaf_vc: 9,
+        },
+        Op::CloseAf { af: 6 },
+    ];
+    let (statuses, report) = replay(2, &steps);
+    assert_eq!(statuses[3], ndis(NDIS_STATUS_SUCCESS), "the multipoint call is up");
+    assert_eq!(statuses[7], ndis(NDIS_STATUS_PENDING), "the add party waits");
+    assert_eq!(
+        statuses[8],
+        ndis(NDIS_STATUS_PENDING),
+        "the close waits for the SAP and the leaf"
+    );
+    assert!(report.is_clean(), "{report}");
+}

@@ -362,7 +362,16 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
         match w.condis.requests.complete(kind, h, status) {
             // NDIS acts on a completion at once, also one made inside the
             // handler (which must then return PENDING).
-            CompletionVerdict::Apply | CompletionVerdict::Early => apply(w, kind, h, status, ctx),
+            CompletionVerdict::Apply => {
+                let tearing_down = add_party_of_a_tear_down(w, kind, h);
+                apply(w, kind, h, status, ctx);
+                if let Some(af) = tearing_down {
+                    w.note(af, "the client's add party completed: it goes on removing what it left");
+                    w.condis.defer_later(ClientAction::FinishClose { af });
+                    world::changed();
+                }
+            }
+            CompletionVerdict::Early => apply(w, kind, h, status, ctx),
             CompletionVerdict::NotPended => w.violate(
                 r::COMPLETE_ONLY_PENDED,
                 call,
@@ -382,6 +391,29 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
             }
         }
     });
+}
+
+/// The AF being torn down at halt (its client answers a notify-close, or
+/// unbinds with its AF close pending) of the root whose add party `(kind,
+/// h)` is completing, if it is one. The root's close was refused while the
+/// party was being added ("close after the add completes",
+/// docs/call-manager.md), and the call may never end by itself (its other
+/// leaves may be gone already, each an incoming drop party the client does
+/// not answer while tearing down), so the client, as a real client's
+/// completion handler would, goes on removing what it left on that AF
+/// (closing the root; [`delete_if_tearing_down`] then deletes the VC), on
+/// a thread of its own.
+fn add_party_of_a_tear_down(w: &World, kind: ReqKind, h: usize) -> Option<usize> {
+    if kind != ReqKind::AddParty {
+        return None;
+    }
+    let vc = w.condis.parties.get(&h).map(|p| p.vc)?;
+    let af = w.condis.vcs.get(&vc).map(|v| v.af)?;
+    w.condis
+        .afs
+        .get(&af)
+        .is_some_and(|a| a.notify_close_pending || (w.condis.unbound_at_halt && a.state == AfState::Closing))
+        .then_some(af)
 }
 
 // --- Client operations ---------------------------------------------------------
