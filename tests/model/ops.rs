@@ -375,6 +375,29 @@ pub enum Ind {
     Unread(String),
 }
 
+impl fmt::Display for Ind {
+    /// As the inbox line, with ids and status names.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OpenAfComplete(s) => write!(f, "OpenAfComplete {}", status_name(*s)),
+            Self::CloseAfComplete(s) => write!(f, "CloseAfComplete {}", status_name(*s)),
+            Self::IncomingCall { vc, sap } => write!(f, "IncomingCall vc#{vc} on sap#{sap}"),
+            Self::CallConnected { vc } => write!(f, "CallConnected vc#{vc}"),
+            Self::MakeCallComplete(s) => write!(f, "MakeCallComplete {}", status_name(*s)),
+            Self::CloseCallComplete(s) => write!(f, "CloseCallComplete {}", status_name(*s)),
+            Self::AddPartyComplete(s) => write!(f, "AddPartyComplete {}", status_name(*s)),
+            Self::IncomingCloseCall { vc } => write!(f, "IncomingCloseCall vc#{vc}"),
+            Self::IncomingDropParty { party } => write!(f, "IncomingDropParty party#{party}"),
+            Self::IncomingQosChange { vc } => write!(f, "IncomingCallQoSChange vc#{vc}"),
+            Self::DeleteVc { vc } => write!(f, "DeleteVc vc#{vc}"),
+            Self::NotifyCloseAf { af } => write!(f, "NotifyCloseAf af#{af}"),
+            Self::NotifyCloseAfComplete { af } => write!(f, "NotifyCloseAfComplete af#{af}"),
+            Self::Status { code, vc } => write!(f, "Status {} vc {vc:?}", status_name(*code)),
+            Self::Unread(l) => write!(f, "(unread) {l}"),
+        }
+    }
+}
+
 /// What one step made each client see (indexed by client).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {

@@ -812,7 +812,11 @@ impl Model {
             Op::CloseCall { vc, data } => {
                 let v = &self.vcs[vc];
                 let client = v.client;
-                if matches!(v.call, Call::Outgoing(_)) {
+                if *data && matches!(v.call, Call::Outgoing(_) | Call::Connected(_)) {
+                    // Close data is refused first, whatever the call.
+                    Self::ind(&mut e, client, Ind::CloseCallComplete(NDIS_STATUS_INVALID_DATA));
+                    ndis(NDIS_STATUS_INVALID_DATA)
+                } else if matches!(v.call, Call::Outgoing(_)) {
                     // A close of a call whose make call the callee has not
                     // answered yet. docs/call-manager.md does not say; the
                     // model takes covmini's answer, FAILURE (the call is not

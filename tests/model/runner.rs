@@ -213,9 +213,12 @@ fn differences(exec: &Exec, expect: &Expect, seen: &Observed) -> Vec<String> {
     for c in 0..exec.clients.len() {
         let (e, s) = (sorted(&expect.inds[c]), sorted(&seen.inds[c]));
         if e != s {
+            let t = |v: &[Ind]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
             out.push(format!(
-                "{}'s indications: the model says {e:?}, covmini gave {s:?}",
-                name(c)
+                "{}'s indications: the model says {:?}, covmini gave {:?}",
+                name(c),
+                t(&e),
+                t(&s)
             ));
         }
         let (e, s) = (sorted(&expect.send_results[c]), sorted(&seen.send_results[c]));
