@@ -437,12 +437,14 @@ fn rng(seed: u64, chunk: u64) -> TestRng {
 pub fn run(seed: u64, budget: Budget) -> Outcome {
     let _ = take_coverage();
     let mut outcome = Outcome::default();
-    // Chunks of 32 sequences, each from its own seed, so a long soak
-    // replays from its last chunk's seed.
+    // Chunks of up to 32 sequences, each from its own seed, sized so a
+    // small budget (valgrind's) is not overrun by a whole chunk.
     let mut chunk = 0u64;
     while outcome.steps < budget.steps {
+        let average = (budget.max_len / 2).max(1);
+        let cases = ((budget.steps - outcome.steps) / average).clamp(1, 32);
         let config = Config {
-            cases: 32,
+            cases: u32::try_from(cases).unwrap_or(32),
             failure_persistence: None,
             max_shrink_iters: 4096,
             ..Config::default()
@@ -467,7 +469,7 @@ pub fn run(seed: u64, budget: Budget) -> Outcome {
             }
         }
         outcome.steps += steps;
-        outcome.cases += 32;
+        outcome.cases += cases;
         if let Err(e) = result {
             let why = match e {
                 TestError::Fail(reason, (_, transitions, _)) => {
@@ -476,7 +478,9 @@ pub fn run(seed: u64, budget: Budget) -> Outcome {
                 TestError::Abort(reason) => format!("aborted: {reason}"),
             };
             outcome.failure = Some(format!(
-                "model run failed (seed {seed}, chunk {chunk}; replay: MODEL_SEED={seed}):\n{why}"
+                "model run failed (seed {seed}, chunk {chunk}; replay: MODEL_SEED={seed} with the same budget, \
+                 e.g. scripts/soak.sh {} {seed}):\n{why}",
+                budget.steps
             ));
             break;
         }
