@@ -15,7 +15,7 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 use super::common;
 use super::gen_;
-use super::ops::{Exec, Gen, Ind, Observed, Op, Status, Step, status_name};
+use super::ops::{Addr, Exec, Gen, Ind, Observed, Op, Status, Step, status_name};
 use super::reference::{Expect, Model};
 
 /// How much to run.
@@ -84,6 +84,7 @@ pub fn kind<R, N>(op: &Op<R, N>) -> &'static str {
         Op::MakeCall {
             multipoint: Some(_), ..
         } => "make call (multipoint)",
+        Op::MakeCall { to: Addr::Echo, .. } => "make call (echo)",
         Op::MakeCall { .. } => "make call",
         Op::AnswerIncoming { .. } => "answer incoming call",
         Op::CloseCall { .. } => "close call",
