@@ -321,7 +321,8 @@ impl Sut {
             who(step, model),
             seen.status.map_or("-".into(), |s| s.to_string())
         ));
-        let diffs = differences(&self.exec, expect, &seen);
+        let mut diffs = differences(&self.exec, expect, &seen);
+        diffs.extend(self.vc_differences(model));
         if !diffs.is_empty() {
             panic!(
                 "covmini differs from the model at the last step:\n{}\n  {}",
@@ -329,6 +330,33 @@ impl Sut {
                 diffs.join("\n  ")
             );
         }
+    }
+
+    /// NDIS's view of every VC the model knows (its call and active bit)
+    /// against the model's: a VC carries a call, and is active, from its
+    /// make call (or offer) until its close completes (Behaviour; a close
+    /// pending for its data keeps it active until the data is back).
+    fn vc_differences(&self, model: &Model) -> Vec<String> {
+        use ndis_emu::CallState as N;
+
+        use super::reference::Call;
+        let mut out = Vec::new();
+        for (id, v) in &model.vcs {
+            let Some(h) = self.exec.handle(*id) else { continue };
+            let seen = self.emu.vc_state(ndis_emu::Vc(h));
+            let ok = match (v.call, seen) {
+                (Call::Idle, Some((N::Idle | N::Closed, false)))
+                | (Call::Outgoing(_), Some((N::Outgoing, true)))
+                | (Call::Offered { .. }, Some((N::Offered, true)))
+                | (Call::Connected(_), Some((N::Connected, true)))
+                | (Call::Closing, Some((N::Closing, true))) => true,
+                _ => false,
+            };
+            if !ok {
+                out.push(format!("vc#{id}: the model says {:?}, NDIS sees {seen:?}", v.call));
+            }
+        }
+        out
     }
 
     /// Zero violations so far.
