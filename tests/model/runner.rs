@@ -344,14 +344,14 @@ impl Sut {
         for (id, v) in &model.vcs {
             let Some(h) = self.exec.handle(*id) else { continue };
             let seen = self.emu.vc_state(ndis_emu::Vc(h));
-            let ok = match (v.call, seen) {
+            let ok = matches!(
+                (v.call, seen),
                 (Call::Idle, Some((N::Idle | N::Closed, false)))
-                | (Call::Outgoing(_), Some((N::Outgoing, true)))
-                | (Call::Offered { .. }, Some((N::Offered, true)))
-                | (Call::Connected(_), Some((N::Connected, true)))
-                | (Call::Closing, Some((N::Closing, true))) => true,
-                _ => false,
-            };
+                    | (Call::Outgoing(_), Some((N::Outgoing, true)))
+                    | (Call::Offered { .. }, Some((N::Offered, true)))
+                    | (Call::Connected(_), Some((N::Connected, true)))
+                    | (Call::Closing, Some((N::Closing, true)))
+            );
             if !ok {
                 out.push(format!("vc#{id}: the model says {:?}, NDIS sees {seen:?}", v.call));
             }
