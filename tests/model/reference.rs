@@ -372,6 +372,35 @@ impl Model {
         })
     }
 
+    /// Whether every object `step` names exists (and its client): a step
+    /// of a sequence some of whose steps were dropped may name an object
+    /// that was never created.
+    #[must_use]
+    pub fn names_live_objects(&self, step: &Step) -> bool {
+        let af = |a: &Id| self.afs.contains_key(a);
+        let vc = |v: &Id| self.vcs.contains_key(v);
+        match step {
+            Op::SetReply { client, .. }
+            | Op::SetNotifyClose { client, .. }
+            | Op::Hold { client, .. }
+            | Op::ReturnHeld { client }
+            | Op::OpenAf { client, .. } => *client < self.clients.len(),
+            Op::CloseAf { af: a } | Op::RegisterSap { af: a, .. } | Op::CreateVc { af: a, .. } => af(a),
+            Op::DeregisterSap { sap } => self.saps.contains_key(sap),
+            Op::DeleteVc { vc: v }
+            | Op::MakeCall { vc: v, .. }
+            | Op::AnswerIncoming { vc: v, .. }
+            | Op::CloseCall { vc: v, .. }
+            | Op::AddParty { vc: v, .. }
+            | Op::ModifyQos { vc: v, .. }
+            | Op::Send { vc: v, .. } => vc(v),
+            Op::DropParty { party, .. } => self.parties.contains_key(party),
+            Op::OidQuery { af: a, vc: v, .. } => a.as_ref().is_none_or(af) && v.as_ref().is_none_or(vc),
+            Op::OidSet { vc: v, .. } => v.as_ref().is_none_or(vc),
+            Op::CancelSends { .. } | Op::Pause | Op::Restart | Op::PnpEvent { .. } => true,
+        }
+    }
+
     // --- Queries ----------------------------------------------------------------
 
     fn af_has_objects(&self, af: Id) -> bool {

@@ -501,8 +501,19 @@ pub fn run(seed: u64, budget: Budget) -> Outcome {
         outcome.cases += cases;
         if let Err(e) = result {
             let why = match e {
-                TestError::Fail(reason, (_, transitions, _)) => {
-                    format!("{reason}\n(shrunk to {} generated ops)", transitions.len())
+                TestError::Fail(reason, (initial, transitions, _)) => {
+                    let quiet = std::panic::take_hook();
+                    std::panic::set_hook(Box::new(|_| {}));
+                    let minimized = minimize(initial.clients.len(), &transitions);
+                    std::panic::set_hook(quiet);
+                    let _ = take_coverage();
+                    match minimized {
+                        Some((n, why)) => format!(
+                            "{why}\n(proptest shrank it to {} generated ops; dropping steps one by one, to these {n})",
+                            transitions.len()
+                        ),
+                        None => format!("{reason}\n(shrunk to {} generated ops)", transitions.len()),
+                    }
                 }
                 TestError::Abort(reason) => format!("aborted: {reason}"),
             };
@@ -516,4 +527,66 @@ pub fn run(seed: u64, budget: Budget) -> Outcome {
         chunk += 1;
     }
     outcome
+}
+
+/// Runs `steps` (resolved) on a fresh model and covmini with `clients`
+/// clients, skipping a step that names an object the model does not have;
+/// the failure's message, if it fails.
+fn replay_steps(clients: usize, steps: &[Step]) -> Option<String> {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut model = Model::new(clients);
+        let mut sut = Covmini::init_test(&model);
+        for step in steps {
+            if !model.names_live_objects(step) {
+                continue;
+            }
+            let expect = model.apply(step);
+            sut.check(step, &expect, &model);
+            sut.check_violations();
+        }
+        sut.halt_and_unload(&model);
+    }));
+    run.err().map(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_string()))
+            .unwrap_or_else(|| "a panic with no message".into())
+    })
+}
+
+/// Step-level shrinking after proptest's: proptest's sequences name objects
+/// by position, so dropping a step moves every later pick and a step that
+/// does not matter often cannot go. Here the failing sequence is resolved
+/// once (objects named by id) and steps are dropped one at a time while it
+/// still fails, until none can go. Returns the steps left and the message of
+/// the shortest failing run, or None if the resolved sequence does not fail
+/// (then proptest's result stands).
+fn minimize(clients: usize, transitions: &[Gen]) -> Option<(usize, String)> {
+    let mut model = Model::new(clients);
+    let mut steps: Vec<Step> = transitions
+        .iter()
+        .filter_map(|t| {
+            let step = model.resolve(t)?;
+            model.apply(&step);
+            Some(step)
+        })
+        .collect();
+    let mut why = replay_steps(clients, &steps)?;
+    loop {
+        let mut dropped = false;
+        let mut i = steps.len();
+        while i > 0 {
+            i -= 1;
+            let mut fewer = steps.clone();
+            fewer.remove(i);
+            if let Some(w) = replay_steps(clients, &fewer) {
+                steps = fewer;
+                why = w;
+                dropped = true;
+            }
+        }
+        if !dropped {
+            return Some((steps.len(), why));
+        }
+    }
 }
