@@ -1119,7 +1119,10 @@ impl Model {
             // NDIS routes no request through an AF being closed.
             return NDIS_STATUS_FAILURE;
         }
-        // docs/oids.md, "Status codes": the checks in their order.
+        // docs/oids.md, "Status codes": the checks in their order. A VC
+        // given with an AF (any live VC: ndis-emu passes its context) does
+        // not change a call-manager answer ("OID_CO_GET_ADDRESSES ... gets
+        // the same answer with or without one").
         let counter = matches!(oid, OidPick::XmitOk | OidPick::RcvOk | OidPick::XmitError);
         let cm = af.is_some();
         match oid {
