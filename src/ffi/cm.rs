@@ -101,6 +101,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: the VC was deactivated by an earlier effect of this
             // close, and no new call can begin on it before this completion.
             unsafe { end_call(adapter, vc) };
+            vc.end_close(&adapter.cm());
             // SAFETY: the close this VC's handler is pending; the party
             // handle it came with (a multipoint root's last party) or NULL.
             unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), vc.close_party()) };
@@ -1115,6 +1116,7 @@ ndis_fn! {
                     // (client) VC is deactivated and idle, and its client
                     // begins no new call on it before this handler returns.
                     unsafe { end_call(adapter, vc) };
+                    vc.end_close(&adapter.cm());
                 }
                 status
             }

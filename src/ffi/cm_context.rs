@@ -29,7 +29,7 @@ use super::context::{AdapterContext, Cm};
 use super::data::Counters;
 use super::lookaside::Lookaside;
 use super::sync::SpinLockGuard;
-use crate::call_manager::{AfId, Effects, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, PartyId, SapId, VcId};
+use crate::call_manager::{AfId, Effects, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, PartyId, SapId, VcId, VcState};
 use crate::ctrl_path::WanLinkInfo;
 use crate::pool::{SIG_AF, SIG_CALL, SIG_FREED, SIG_PARTY, SIG_SAP, SIG_VC};
 
@@ -383,6 +383,10 @@ pub(crate) struct VcContext {
     /// close's start are read-modify-writes of the same location: one of
     /// the two comes first in its modification order and the other sees it.
     entry: AtomicU32,
+    /// Whether the client created this VC (ProtocolCoCreateVc): only
+    /// ProtocolCoDeleteVc frees it, never a close. Set at creation, never
+    /// changed (it sits in what was padding before `adapter`).
+    client_created: bool,
     adapter: NonNull<AdapterContext>,
     /// The NdisVcHandle (for an MCM VC, known once NdisMCmCreateVc returns).
     ndis: AtomicPtr<c_void>,
@@ -415,11 +419,15 @@ unsafe impl Signed for VcContext {
 }
 
 impl VcContext {
+    /// A VC context: `ndis` is the client's NdisVcHandle for a VC the
+    /// client creates (ProtocolCoCreateVc), or NULL for one covmini creates
+    /// (its handle comes with NdisMCmCreateVc).
     pub(crate) fn new(adapter: &AdapterContext, ndis: NDIS_HANDLE) -> Self {
         Self {
             signature: AtomicU32::new(SIG_VC),
             id: AtomicU32::new(0),
             entry: AtomicU32::new(0),
+            client_created: !ndis.is_null(),
             adapter: NonNull::from(adapter),
             ndis: AtomicPtr::new(ndis),
             client_params: AtomicPtr::new(null_mut()),
@@ -517,6 +525,31 @@ impl VcContext {
         if !was {
             self.entry.fetch_and(!CLOSING, Ordering::AcqRel);
         }
+    }
+
+    /// Lowers [`CLOSING`] once a client VC's close is over: the VC is idle
+    /// and stays (only ProtocolCoDeleteVc frees it), so a handler that
+    /// enters it now is answered as on any idle VC (an OID is answered, a
+    /// send refused by the core with nothing taken). Only with the adapter
+    /// lock held (`cm`), only while the core still has the VC idle (a
+    /// VC the call manager created is gone from the core by then, and
+    /// keeps the mark until it is freed), and before the close's
+    /// completion reaches NDIS: after it, the client may delete the VC.
+    pub(crate) fn end_close(&self, cm: &Cm) {
+        if cm.vc_is(self.id(), self.token()) && cm.vc_state(self.id()) == Some(VcState::Idle) {
+            self.entry.fetch_and(!CLOSING, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether an OID request that entered ([`Self::enter`]) after a close
+    /// began may still read this context: a client's VC is freed only by
+    /// ProtocolCoDeleteVc, which NDIS does not run under the client's own
+    /// request on the VC, so its context outlives the close (statistics
+    /// stay readable until the client deletes the VC). A VC covmini created
+    /// is deleted and freed by its close, which may not have seen the
+    /// request: such a request touches the context no more.
+    pub(crate) fn readable_while_closing(&self) -> bool {
+        self.client_created
     }
 
     /// Takes the call's block off the VC (None if it has none).

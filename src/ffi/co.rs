@@ -95,10 +95,11 @@ ndis_fn! {
         };
         // First act on the VC's context, as a send's (`super::data`, "The
         // handshake"): a close waits for this request, or this request saw
-        // the close begin and touches the VC no more (a VC being closed
-        // answers no OID, as a VC that is gone).
+        // the close begin. A client's VC outlives its close and is
+        // answered; a VC covmini created is freed by its close, and the
+        // request touches it no more (answered as a VC that is gone).
         let (inside, closing) = vc.enter();
-        if closing {
+        if closing && !vc.readable_while_closing() {
             inside.leave();
             return NDIS_STATUS_INVALID_PARAMETER;
         }

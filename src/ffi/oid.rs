@@ -112,12 +112,13 @@ pub(super) unsafe fn cm_request(
     let _running = adapter.running();
     // First act on the VC's context, as a send's (`super::data`, "The
     // handshake"): a VC whose close has begun is as one that is gone.
-    let inside = match vc.map(VcContext::enter) {
-        Some((inside, true)) => {
+    let inside = match vc.map(|v| (v, v.enter())) {
+        // A client's VC outlives its close (`VcContext::readable_while_closing`).
+        Some((v, (inside, true))) if !v.readable_while_closing() => {
             inside.leave();
             return NDIS_STATUS_INVALID_PARAMETER;
         }
-        Some((inside, false)) => Some(inside),
+        Some((_, (inside, _))) => Some(inside),
         None => None,
     };
     let snapshot = {

@@ -187,6 +187,8 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                     kill(w, *p, "call closed");
                 }
             }
+            // A refused close leaves the call as it was: up, or still being
+            // made (a close of a make call the callee has not answered).
             let before = w.condis.closing_from.remove(&h).unwrap_or(CallState::Connected);
             if let Some(v) = w.condis.vcs.get_mut(&h) {
                 if ok {
