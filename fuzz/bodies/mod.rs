@@ -29,8 +29,11 @@ pub mod scenario_toml;
 /// module docs): 8 times covmini's longest address.
 pub const HONEST_TAIL: usize = 256;
 
+/// A target's body.
+pub type Body = fn(&[u8]);
+
 /// Every target, by name, as `scripts/fuzz.sh` and the corpus name them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("call_params", call_params::run),
     ("sap", sap::run),
     ("oid", oid::run),
