@@ -74,6 +74,9 @@ fn make_raw(emu: &Emulator, p: &Pair, raw: &RawCallParams) -> NDIS_STATUS {
     status
 }
 
+/// A raw call whose blocks hold exactly the fixed fields and the tails they
+/// state connects: covmini reads no byte past them (the regression test of
+/// the whole-structure copies, which faulted here).
 #[test]
 fn a_well_formed_raw_call_whose_blocks_end_at_their_last_byte_connects() {
     // "bob": a media block of 24 + 3 bytes and a call-manager block of 72,
@@ -91,6 +94,8 @@ fn a_well_formed_raw_call_whose_blocks_end_at_their_last_byte_connects() {
     assert_clean(&report);
 }
 
+/// NULL MediaParameters is INVALID_DATA; NULL CallMgrParameters is a call
+/// with no QoS asked for, which connects.
 #[test]
 fn make_call_links_that_are_null_get_the_documented_status() {
     let report = with_adapter(|emu| {
@@ -116,6 +121,9 @@ fn make_call_links_that_are_null_get_the_documented_status() {
     assert_clean(&report);
 }
 
+/// A called address whose Length is 0 or past 32, or whose ParamType is not
+/// covmini's, is INVALID_ADDRESS before its tail is read; more bytes than
+/// stated are ignored; odd lengths that are addresses are routed.
 #[test]
 fn called_addresses_whose_header_disagrees_with_their_bytes_are_invalid_address_unread() {
     let report = with_adapter(|emu| {
@@ -159,6 +167,7 @@ fn called_addresses_whose_header_disagrees_with_their_bytes_are_invalid_address_
     assert_clean(&report);
 }
 
+/// CallMgrSpecific is never read, whatever its Length says.
 #[test]
 fn call_manager_specific_tails_are_never_read() {
     let report = with_adapter(|emu| {
@@ -172,6 +181,7 @@ fn call_manager_specific_tails_are_never_read() {
     assert_clean(&report);
 }
 
+/// MULTIPOINT_VC in Flags without an initial party is NOT_SUPPORTED.
 #[test]
 fn flags_covmini_does_not_offer_are_refused() {
     let report = with_adapter(|emu| {
@@ -220,6 +230,8 @@ fn absurd_make_call_flows_are_fitted_to_the_link() {
     assert_clean(&report);
 }
 
+/// SAPs with a SapLength of 0, past 32 or huge, or a wrong SapType, are
+/// INVALID_DATA with their tails unread; a SAP is its stated bytes only.
 #[test]
 fn malformed_sap_blocks_are_invalid_data_and_their_tails_unread() {
     let report = with_adapter(|emu| {
@@ -267,6 +279,8 @@ fn multipoint_root(emu: &Emulator, p: &Pair) -> ndis_emu::Vc {
     root
 }
 
+/// Add party parses its parameters as make call does: the same statuses,
+/// and a well-formed raw party (or one with no CallMgrParameters) joins.
 #[test]
 fn malformed_add_party_parameters_get_the_make_call_statuses() {
     let report = with_adapter(|emu| {
@@ -312,6 +326,8 @@ fn malformed_add_party_parameters_get_the_make_call_statuses() {
     assert_clean(&report);
 }
 
+/// A QoS change with no CallMgrParameters is INVALID_DATA, absurd flows
+/// INCOMPATABLE_QOS; only the FLOWSPECs are read.
 #[test]
 fn malformed_qos_changes_get_the_documented_status_and_change_nothing() {
     let report = with_adapter(|emu| {
@@ -347,6 +363,8 @@ fn malformed_qos_changes_get_the_documented_status_and_change_nothing() {
     assert_clean(&report);
 }
 
+/// An answer with no links at all: covmini does not read the callee's
+/// parameters, so the call connects.
 #[test]
 fn an_incoming_call_answered_with_malformed_parameters_connects_on_its_own_terms() {
     // covmini's ProtocolCmIncomingCallComplete reads none of the callee's
@@ -367,6 +385,9 @@ fn an_incoming_call_answered_with_malformed_parameters_connects_on_its_own_terms
     assert_clean(&report);
 }
 
+/// A NULL InformationBuffer with a non-zero length is INVALID_DATA with
+/// nothing counted, on the miniport and call-manager paths, query and set;
+/// with length 0 it is an ordinary probe.
 #[test]
 fn a_null_information_buffer_with_a_length_is_invalid_data_on_both_paths() {
     let report = with_adapter(|emu| {
@@ -406,6 +427,8 @@ fn a_null_information_buffer_with_a_length_is_invalid_data_on_both_paths() {
     assert_clean(&report);
 }
 
+/// Counter queries of 1 to 7 bytes and sets of odd lengths get docs/oids.md's
+/// statuses, each buffer ending at its guard page.
 #[test]
 fn odd_information_buffer_lengths_get_the_documented_status_and_stay_inside() {
     let report = with_adapter(|emu| {

@@ -34,6 +34,7 @@ fn child(at: usize) -> std::process::ExitStatus {
         .expect("the child runs")
 }
 
+/// The guard's teeth: the last byte reads, the next one is SIGSEGV.
 #[test]
 #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
 fn a_read_one_byte_past_a_guarded_block_faults_and_its_last_byte_does_not() {
