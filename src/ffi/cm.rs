@@ -533,6 +533,45 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
     adapter.cm().live()
 }
 
+// --- Reading a client's blocks ------------------------------------------------------
+//
+// CO_SAP, CO_CALL_MANAGER_PARAMETERS and CO_MEDIA_PARAMETERS end in a
+// one-byte `[1]` array, so their `sizeof` (12, 76, 32 on x64) counts bytes of
+// the tail and padding. A client that allocates the fixed fields and the
+// tail it states, no more, is within the contract, and a copy of the whole
+// structure would read past its block: these read field by field.
+
+/// The ULONG at `offset` bytes into a client's structure at `base`.
+///
+/// # Safety
+/// `base` is non-NULL and the 4 bytes at `offset` are readable: a field of
+/// the fixed part the client must provide.
+unsafe fn field_u32<T>(base: *const T, offset: usize) -> ULONG {
+    // SAFETY: as the precondition says; read unaligned (a client's block
+    // need not be aligned on every architecture's terms).
+    unsafe { base.wrapping_byte_add(offset).cast::<ULONG>().read_unaligned() }
+}
+
+/// The Transmit and Receive FLOWSPECs of a client's
+/// CO_CALL_MANAGER_PARAMETERS, and nothing after them.
+///
+/// # Safety
+/// `cm` is non-NULL and points at the client's CO_CALL_MANAGER_PARAMETERS:
+/// at least its two FLOWSPECs are readable.
+unsafe fn read_flows(cm: PCO_CALL_MANAGER_PARAMETERS) -> (FLOWSPEC, FLOWSPEC) {
+    let tx = cm
+        .wrapping_byte_add(core::mem::offset_of!(CO_CALL_MANAGER_PARAMETERS, Transmit))
+        .cast::<FLOWSPEC>();
+    let rx = cm
+        .wrapping_byte_add(core::mem::offset_of!(CO_CALL_MANAGER_PARAMETERS, Receive))
+        .cast::<FLOWSPEC>();
+    // SAFETY: the first FLOWSPEC of the fixed part (precondition).
+    let transmit = unsafe { tx.read_unaligned() };
+    // SAFETY: the second FLOWSPEC of the fixed part (precondition).
+    let receive = unsafe { rx.read_unaligned() };
+    (transmit, receive)
+}
+
 // --- SAPs -------------------------------------------------------------------------
 
 /// Reads a CO_SAP into a covmini address.
@@ -543,9 +582,11 @@ unsafe fn read_sap(sap: PCO_SAP) -> Result<Address, NDIS_STATUS> {
     if sap.is_null() {
         return Err(NDIS_STATUS_INVALID_DATA);
     }
-    // SAFETY: non-null CO_SAP header (precondition).
-    let header = unsafe { sap.read_unaligned() };
-    let len = check_sap_header(header.SapType, header.SapLength).map_err(|e| {
+    // SAFETY: non-null CO_SAP; SapType is in its 8-byte header (precondition).
+    let sap_type = unsafe { field_u32(sap, core::mem::offset_of!(CO_SAP, SapType)) };
+    // SAFETY: as above, for SapLength.
+    let sap_length = unsafe { field_u32(sap, core::mem::offset_of!(CO_SAP, SapLength)) };
+    let len = check_sap_header(sap_type, sap_length).map_err(|e| {
         trace!(WARN, "ProtocolCmRegisterSap: {:?}", e);
         e.status()
     })?;
@@ -725,15 +766,32 @@ unsafe fn read_call(cp: PCO_CALL_PARAMETERS) -> Result<(Address, CallShape), Cal
         };
         (unspecified, unspecified)
     } else {
-        // SAFETY: non-null link (precondition); only the fixed part is read,
-        // never the CallMgrSpecific tail.
-        let cm = unsafe { params.CallMgrParameters.read_unaligned() };
-        (cm.Transmit, cm.Receive)
+        // SAFETY: non-null link (precondition); only the two FLOWSPECs are
+        // read, never the CallMgrSpecific header or tail.
+        unsafe { read_flows(params.CallMgrParameters) }
     };
     let media_ptr = params.MediaParameters;
-    // SAFETY: non-null link (precondition); the fixed part only.
-    let media = unsafe { media_ptr.read_unaligned() };
-    let len = check_called_address_header(media.MediaSpecific.ParamType, media.MediaSpecific.Length)?;
+    let specific = core::mem::offset_of!(CO_MEDIA_PARAMETERS, MediaSpecific);
+    // SAFETY: non-null link (precondition); Flags is in the fixed part.
+    let media_flags = unsafe { field_u32(media_ptr, core::mem::offset_of!(CO_MEDIA_PARAMETERS, Flags)) };
+    // SAFETY: as above, for ReceiveSizeHint.
+    let receive_size_hint =
+        unsafe { field_u32(media_ptr, core::mem::offset_of!(CO_MEDIA_PARAMETERS, ReceiveSizeHint)) };
+    // SAFETY: as above, for MediaSpecific.ParamType.
+    let param_type = unsafe {
+        field_u32(
+            media_ptr,
+            specific + core::mem::offset_of!(CO_SPECIFIC_PARAMETERS, ParamType),
+        )
+    };
+    // SAFETY: as above, for MediaSpecific.Length.
+    let length = unsafe {
+        field_u32(
+            media_ptr,
+            specific + core::mem::offset_of!(CO_SPECIFIC_PARAMETERS, Length),
+        )
+    };
+    let len = check_called_address_header(param_type, length)?;
     let tail = media_ptr.cast::<u8>().wrapping_add(
         core::mem::offset_of!(CO_MEDIA_PARAMETERS, MediaSpecific)
             + core::mem::offset_of!(CO_SPECIFIC_PARAMETERS, Parameters),
@@ -741,14 +799,14 @@ unsafe fn read_call(cp: PCO_CALL_PARAMETERS) -> Result<(Address, CallShape), Cal
     // SAFETY: the tail holds Length >= len bytes (precondition); len was
     // bounded by MAX_ADDRESS_LEN before this read.
     let bytes = unsafe { core::slice::from_raw_parts(tail, len) };
-    let address = Address::new(bytes).map_err(|_| CallParamsError::BadAddressLength(media.MediaSpecific.Length))?;
+    let address = Address::new(bytes).map_err(|_| CallParamsError::BadAddressLength(length))?;
     Ok((
         address,
         CallShape {
             transmit,
             receive,
-            media_flags: media.Flags,
-            receive_size_hint: media.ReceiveSizeHint,
+            media_flags,
+            receive_size_hint,
         },
     ))
 }
@@ -1503,9 +1561,8 @@ ndis_fn! {
         if cp.CallMgrParameters.is_null() {
             return NDIS_STATUS_INVALID_DATA;
         }
-        // SAFETY: non-NULL; the fixed part only, never the CallMgrSpecific tail.
-        let cm_params = unsafe { cp.CallMgrParameters.read_unaligned() };
-        let (tx, rx) = (cm_params.Transmit, cm_params.Receive);
+        // SAFETY: non-NULL; the two FLOWSPECs only, never the CallMgrSpecific tail.
+        let (tx, rx) = unsafe { read_flows(cp.CallMgrParameters) };
         if let Err(e) = check_flows(&tx, &rx, config::LINK_SPEED_BPS, config::MTU) {
             trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, e);
             return e.status();

@@ -39,6 +39,15 @@ pub(super) unsafe fn answer(
     // a method request is refused by ctrl_path before its buffer is used.
     let info = unsafe { req.DATA.QUERY_INFORMATION };
     let len = usize::try_from(info.InformationBufferLength).unwrap_or(0);
+    if info.InformationBuffer.is_null() && len != 0 {
+        // A length with no buffer: no answer fits, and none may be read or
+        // written (docs/oids.md, the first row of the status table).
+        let mut refused = info;
+        refused.BytesWritten = 0;
+        refused.BytesNeeded = 0;
+        req.DATA.QUERY_INFORMATION = refused;
+        return (NDIS_STATUS_INVALID_DATA, None);
+    }
     let buffer: &mut [u8] = if info.InformationBuffer.is_null() || len == 0 {
         &mut []
     } else {

@@ -25,8 +25,9 @@ use ndis_sys::*;
 
 use crate::condis::{Answer, CallState, ClientRec};
 use crate::emulator::Emulator;
-use crate::ffi::cm::{self, OidResult, On};
+use crate::ffi::cm::{self, OidResult, On, Params};
 use crate::ffi::params::CallSpec;
+use crate::ffi::raw::{RawCallParams, RawOidBuffer};
 use crate::world;
 
 /// A scripted client.
@@ -170,7 +171,7 @@ impl Emulator {
     /// NdisClMakeCall (point to point): the final status, or PENDING.
     pub fn make_call(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
         let s = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
-            cm::make_call(vc.0, params, false)
+            cm::make_call(vc.0, Params::Spec(params), false)
         })
         .map_or_else(|e| e, |(s, _)| s);
         cm::pump();
@@ -180,7 +181,7 @@ impl Emulator {
     /// NdisClMakeCall with an initial party (point to multipoint).
     pub fn make_multipoint_call(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
         let r = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
-            cm::make_call(vc.0, params, true)
+            cm::make_call(vc.0, Params::Spec(params), true)
         })
         .map_or_else(|e| (e, None), |(s, p)| (s, p.map(Party)));
         cm::pump();
@@ -199,8 +200,10 @@ impl Emulator {
 
     /// NdisClAddParty on a connected multipoint call.
     pub fn add_party(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
-        let r = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || cm::add_party(vc.0, params))
-            .map_or_else(|e| (e, None), |(p, s)| (s, Some(Party(p))));
+        let r = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+            cm::add_party(vc.0, Params::Spec(params))
+        })
+        .map_or_else(|e| (e, None), |(p, s)| (s, Some(Party(p))));
         cm::pump();
         r
     }
@@ -217,8 +220,10 @@ impl Emulator {
 
     /// NdisClModifyCallQoS on a connected call.
     pub fn modify_qos(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
-        let s =
-            cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || cm::modify_qos(vc.0, params)).unwrap_or_else(|e| e);
+        let s = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+            cm::modify_qos(vc.0, Params::Spec(params))
+        })
+        .unwrap_or_else(|e| e);
         cm::pump();
         s
     }
@@ -374,5 +379,73 @@ impl Emulator {
     #[must_use]
     pub fn completed_party_params(&self, party: Party) -> Option<CallSpec> {
         world::try_with(|w| w.condis.completed_params.get(&party.0).cloned()).flatten()
+    }
+}
+
+/// Malformed input: the requests above with raw blocks a test lays out byte
+/// by byte ([`crate::ffi::raw`]), each structure in guarded memory that ends
+/// where its bytes end, so a driver that reads past what a block really
+/// holds faults in the test. NDIS passes these blocks to the driver without
+/// reading them (they carry no total extent it could check), so the
+/// emulator does too; what it reads back for its own bookkeeping
+/// ([`Emulator::completed_call_params`]) it reads within each block's extent.
+impl Emulator {
+    /// NdisClMakeCall with raw call parameters; `multipoint` makes NDIS
+    /// allocate an initial party (the Flags are the test's: nothing is added).
+    pub fn make_call_raw(&self, vc: Vc, params: &RawCallParams, multipoint: bool) -> (NDIS_STATUS, Option<Party>) {
+        let r =
+            cm::make_call(vc.0, Params::Raw(params), multipoint).map_or_else(|e| (e, None), |(s, p)| (s, p.map(Party)));
+        cm::pump();
+        r
+    }
+
+    /// NdisClAddParty with raw call parameters.
+    pub fn add_party_raw(&self, vc: Vc, params: &RawCallParams) -> (NDIS_STATUS, Option<Party>) {
+        let r = cm::add_party(vc.0, Params::Raw(params)).map_or_else(|e| (e, None), |(p, s)| (s, Some(Party(p))));
+        cm::pump();
+        r
+    }
+
+    /// NdisClModifyCallQoS with raw call parameters.
+    pub fn modify_qos_raw(&self, vc: Vc, params: &RawCallParams) -> NDIS_STATUS {
+        let s = cm::modify_qos(vc.0, Params::Raw(params)).unwrap_or_else(|e| e);
+        cm::pump();
+        s
+    }
+
+    /// NdisClIncomingCallComplete for a pended offer, with raw call
+    /// parameters in place of the offered ones.
+    pub fn answer_incoming_raw(&self, vc: Vc, status: NDIS_STATUS, params: &RawCallParams) -> Result<(), NDIS_STATUS> {
+        let r = cm::answer_incoming_raw(vc.0, status, params);
+        cm::pump();
+        r
+    }
+
+    /// NdisClRegisterSap with a raw CO_SAP block: SapType, SapLength and
+    /// the tail exactly as `block` has them (see [`crate::ffi::raw::raw_sap`]).
+    pub fn register_sap_raw(&self, af: Af, block: &[u8]) -> Result<Sap, NDIS_STATUS> {
+        let (h, status) = cm::register_sap_raw(af.0, block)?;
+        cm::pump();
+        match status {
+            NDIS_STATUS_SUCCESS => Ok(Sap(h)),
+            s => Err(s),
+        }
+    }
+
+    /// NdisCoOidRequest with a raw information buffer (a NULL one, or one
+    /// whose InformationBufferLength is whatever `buffer` states), through
+    /// the call manager when `af` is given, else the miniport; a query, or a
+    /// set with `set`.
+    pub fn oid_raw(
+        &self,
+        af: Option<Af>,
+        vc: Option<Vc>,
+        set: bool,
+        oid: NDIS_OID,
+        buffer: &RawOidBuffer,
+    ) -> Result<(usize, OidResult), NDIS_STATUS> {
+        let (h, _) = cm::oid_request_raw(af.map(|a| a.0), vc.map(|v| v.0), set, oid, buffer)?;
+        cm::pump();
+        cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
     }
 }

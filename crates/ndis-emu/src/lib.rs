@@ -71,6 +71,7 @@ pub use emulator::{EmuError, Emulator, Report};
 pub use faults::{Site, SiteKind};
 pub use ffi::cm::OidResult;
 pub use ffi::params::CallSpec;
+pub use ffi::raw::{Placement, RawCallParams, RawOidBuffer};
 pub use pause::DataPath;
 pub use rules::{Rule, RuleInfo, Violation};
 pub use world::Event;

@@ -575,6 +575,9 @@ pub struct OidRec {
     pub request: Box<NDIS_OID_REQUEST>,
     /// The information buffer the request points at.
     pub buffer: Vec<u8>,
+    /// A raw request's buffer (`oid_raw`), in guarded memory, which the
+    /// request points at instead of `buffer`; None for a NULL one too.
+    pub guarded: Option<crate::ffi::raw::Guarded>,
     /// Which path it took.
     pub kind: ReqKind,
     /// Final status, once completed.

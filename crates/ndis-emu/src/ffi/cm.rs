@@ -14,6 +14,7 @@ use ndis_sys::*;
 
 use super::calls::{enter, leave};
 use super::params::{CallParams, CallSpec, read_call_params};
+use super::raw::{Guarded, Placement, RawCallParams, RawOidBuffer};
 use crate::condis::rules as r;
 use crate::condis::{
     AfRec, AfState, Answer, CallState, ClientAction, ClientId, CompletionVerdict, Creator, PartyRec, PartyState,
@@ -289,7 +290,9 @@ fn oid_counts(q: &NDIS_OID_REQUEST) -> (UINT, UINT) {
 fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
     let Some(rec) = w.condis.oids.get_mut(&h) else { return };
     rec.status = Some(status);
-    let len = rec.buffer.len();
+    // SAFETY: query and set information share InformationBufferLength
+    // (asserted in ndis-sys); a plain integer.
+    let len = unsafe { rec.request.DATA.QUERY_INFORMATION }.InformationBufferLength as usize;
     let set = rec.request.RequestType == NdisRequestSetInformation;
     let (done, needed) = oid_counts(&rec.request);
     let problem = if done as usize > len {
@@ -556,6 +559,23 @@ pub(crate) fn close_af(af: usize) -> Result<NDIS_STATUS, Refused> {
 
 /// NdisClRegisterSap.
 pub(crate) fn register_sap(af: usize, sap_type: ULONG, sap: &[u8]) -> Result<(usize, NDIS_STATUS), Refused> {
+    register_sap_block(af, sap_type, sap, None)
+}
+
+/// NdisClRegisterSap with a test's raw CO_SAP block (header and tail, as
+/// long as the slice), in guarded memory. NDIS passes the Sap pointer through
+/// to ProtocolCmRegisterSap unread: it cannot know the block's extent.
+pub(crate) fn register_sap_raw(af: usize, block: &[u8]) -> Result<(usize, NDIS_STATUS), Refused> {
+    let (sap_type, sap) = super::raw::read_raw_sap(block).unwrap_or((0, Vec::new()));
+    register_sap_block(af, sap_type, &sap, Some(block))
+}
+
+fn register_sap_block(
+    af: usize,
+    sap_type: ULONG,
+    sap: &[u8],
+    raw: Option<&[u8]>,
+) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClRegisterSap";
     let (handler, af_ctx, h) = world::with(CALL, |w| -> Result<_, Refused> {
         let rec = w
@@ -584,20 +604,27 @@ pub(crate) fn register_sap(af: usize, sap_type: ULONG, sap: &[u8]) -> Result<(us
     })?;
     // CO_SAP with its variable tail, 8-byte aligned.
     let mut block = vec![0u64; (8 + sap.len()).div_ceil(8).max(2)];
-    let co_sap = block.as_mut_ptr().cast::<CO_SAP>();
-    let len = u32::try_from(sap.len()).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
-    // SAFETY: the block holds the 8 header bytes plus the SAP bytes (sized
-    // above) and is 8-byte aligned.
-    unsafe {
-        co_sap.write(CO_SAP {
-            SapType: sap_type,
-            SapLength: len,
-            Sap: [0],
-        })
+    let mut guarded = raw.map(|b| Guarded::new(b, Placement::ExactEnd));
+    let co_sap = match guarded.as_mut() {
+        Some(g) => g.as_mut_ptr().cast::<CO_SAP>(),
+        None => {
+            let co_sap = block.as_mut_ptr().cast::<CO_SAP>();
+            let len = u32::try_from(sap.len()).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
+            // SAFETY: the block holds the 8 header bytes plus the SAP bytes
+            // (sized above) and is 8-byte aligned.
+            unsafe {
+                co_sap.write(CO_SAP {
+                    SapType: sap_type,
+                    SapLength: len,
+                    Sap: [0],
+                })
+            };
+            let tail = co_sap.cast::<u8>().wrapping_add(core::mem::offset_of!(CO_SAP, Sap));
+            // SAFETY: as above; no overlap with `sap`.
+            unsafe { tail.copy_from_nonoverlapping(sap.as_ptr(), sap.len()) };
+            co_sap
+        }
     };
-    let tail = co_sap.cast::<u8>().wrapping_add(core::mem::offset_of!(CO_SAP, Sap));
-    // SAFETY: as above; no overlap with `sap`.
-    unsafe { tail.copy_from_nonoverlapping(sap.as_ptr(), sap.len()) };
     let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
     let status = frame(
         "ProtocolCmRegisterSap",
@@ -609,6 +636,7 @@ pub(crate) fn register_sap(af: usize, sap_type: ULONG, sap: &[u8]) -> Result<(us
         },
     );
     drop(block);
+    drop(guarded);
     Ok((
         h,
         world::with(CALL, |w| settle(w, ReqKind::RegisterSap, h, status, Some(ctx as usize))),
@@ -754,7 +782,36 @@ pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
 
 /// NdisClMakeCall. With `multipoint`, NDIS allocates the initial party.
 /// Returns the status and the party handle (if any).
-pub(crate) fn make_call(vc: usize, spec: &CallSpec, multipoint: bool) -> Result<(NDIS_STATUS, Option<usize>), Refused> {
+/// A client's call parameters: a scripted client's well-formed ones, or raw blocks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Params<'a> {
+    /// Built from a [`CallSpec`].
+    Spec(&'a CallSpec),
+    /// A test's raw blocks, handed over as they are.
+    Raw(&'a RawCallParams),
+}
+
+impl Params<'_> {
+    /// The C block; MULTIPOINT_VC added to a spec's flags for a multipoint
+    /// call (a raw block's flags are the test's).
+    fn build(self, multipoint: bool) -> CallParams {
+        match self {
+            Self::Spec(spec) if multipoint => {
+                let mut spec = spec.clone();
+                spec.flags |= MULTIPOINT_VC;
+                CallParams::new(&spec)
+            }
+            Self::Spec(spec) => CallParams::new(spec),
+            Self::Raw(raw) => CallParams::raw(raw),
+        }
+    }
+}
+
+pub(crate) fn make_call(
+    vc: usize,
+    spec: Params<'_>,
+    multipoint: bool,
+) -> Result<(NDIS_STATUS, Option<usize>), Refused> {
     const CALL: &str = "NdisClMakeCall";
     let (handler, ctx, party, cp) = world::with(CALL, |w| -> Result<_, Refused> {
         let rec = w
@@ -778,11 +835,7 @@ pub(crate) fn make_call(vc: usize, spec: &CallSpec, multipoint: bool) -> Result<
                 },
             );
         }
-        let mut spec = spec.clone();
-        if multipoint {
-            spec.flags |= MULTIPOINT_VC;
-        }
-        let mut params = CallParams::new(&spec);
+        let mut params = spec.build(multipoint);
         let cp = params.as_ptr();
         w.condis.params.insert(vc, params);
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
@@ -867,7 +920,7 @@ pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Re
 }
 
 /// NdisClAddParty on a multipoint call: NDIS allocates the party handle.
-pub(crate) fn add_party(vc: usize, spec: &CallSpec) -> Result<(usize, NDIS_STATUS), Refused> {
+pub(crate) fn add_party(vc: usize, spec: Params<'_>) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClAddParty";
     let (handler, ctx, party, cp) = world::with(CALL, |w| -> Result<_, Refused> {
         let rec = w
@@ -892,7 +945,7 @@ pub(crate) fn add_party(vc: usize, spec: &CallSpec) -> Result<(usize, NDIS_STATU
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.parties.push(party);
         }
-        let mut params = CallParams::new(spec);
+        let mut params = spec.build(false);
         let cp = params.as_ptr();
         w.condis.params.insert(party, params);
         w.condis.requests.begin(ReqKind::AddParty, party);
@@ -957,7 +1010,7 @@ pub(crate) fn drop_party(party: usize, data: &[u8]) -> Result<NDIS_STATUS, Refus
 }
 
 /// NdisClModifyCallQoS on a connected call.
-pub(crate) fn modify_qos(vc: usize, spec: &CallSpec) -> Result<NDIS_STATUS, Refused> {
+pub(crate) fn modify_qos(vc: usize, spec: Params<'_>) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClModifyCallQoS";
     let (handler, ctx, cp) = world::with(CALL, |w| -> Result<_, Refused> {
         let rec = w
@@ -970,7 +1023,7 @@ pub(crate) fn modify_qos(vc: usize, spec: &CallSpec) -> Result<NDIS_STATUS, Refu
         let handler = cm_handlers(w)
             .and_then(|c| c.CmModifyCallQoSHandler)
             .ok_or(NDIS_STATUS_FAILURE)?;
-        let mut params = CallParams::new(spec);
+        let mut params = spec.build(false);
         let cp = params.as_ptr();
         w.condis.params.insert(vc, params);
         w.condis.requests.begin(ReqKind::ModifyQos, vc);
@@ -1003,7 +1056,33 @@ pub(crate) fn oid_request(
     vc: Option<usize>,
     set: bool,
     oid: NDIS_OID,
+    buffer: Vec<u8>,
+) -> Result<(usize, NDIS_STATUS), Refused> {
+    oid_request_with(af, vc, set, oid, buffer, None)
+}
+
+/// NdisCoOidRequest with a test's raw information buffer: its bytes in
+/// guarded memory (or a NULL InformationBuffer) and whatever
+/// InformationBufferLength it states. NDIS forwards a CoNDIS request to the
+/// miniport or call manager without looking into the buffer ("NDIS does not
+/// validate the OID-specific contents", MiniportCoOidRequest, Remarks).
+pub(crate) fn oid_request_raw(
+    af: Option<usize>,
+    vc: Option<usize>,
+    set: bool,
+    oid: NDIS_OID,
+    raw: &RawOidBuffer,
+) -> Result<(usize, NDIS_STATUS), Refused> {
+    oid_request_with(af, vc, set, oid, Vec::new(), Some(raw))
+}
+
+fn oid_request_with(
+    af: Option<usize>,
+    vc: Option<usize>,
+    set: bool,
+    oid: NDIS_OID,
     mut buffer: Vec<u8>,
+    raw: Option<&RawOidBuffer>,
 ) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisCoOidRequest";
     let kind = if af.is_some() {
@@ -1011,7 +1090,21 @@ pub(crate) fn oid_request(
     } else {
         ReqKind::MiniportOid
     };
-    let len = u32::try_from(buffer.len()).map_err(|_| NDIS_STATUS_INVALID_LENGTH)?;
+    let mut guarded = raw
+        .and_then(|r| r.bytes.as_deref())
+        .map(|b| Guarded::new(b, Placement::ExactEnd));
+    let (info_buffer, len): (PVOID, u32) = match raw {
+        Some(r) => (
+            guarded
+                .as_mut()
+                .map_or(core::ptr::null_mut(), |g| g.as_mut_ptr().cast()),
+            r.length,
+        ),
+        None => (
+            buffer.as_mut_ptr().cast(),
+            u32::try_from(buffer.len()).map_err(|_| NDIS_STATUS_INVALID_LENGTH)?,
+        ),
+    };
     // SAFETY: NDIS_OID_REQUEST is plain data (integers, raw pointers, a
     // union of such): all-zero is a valid value.
     let mut request: Box<NDIS_OID_REQUEST> = Box::new(unsafe { core::mem::zeroed() });
@@ -1027,7 +1120,7 @@ pub(crate) fn oid_request(
     };
     let info = NDIS_OID_REQUEST_QUERY_INFORMATION {
         Oid: oid,
-        InformationBuffer: buffer.as_mut_ptr().cast(),
+        InformationBuffer: info_buffer,
         InformationBufferLength: len,
         BytesWritten: 0,
         BytesNeeded: 0,
@@ -1075,6 +1168,7 @@ pub(crate) fn oid_request(
             crate::condis::OidRec {
                 request,
                 buffer,
+                guarded,
                 kind,
                 status: None,
             },
@@ -1112,7 +1206,7 @@ pub(crate) fn oid_result(h: usize) -> Option<OidResult> {
             status,
             bytes_done: done,
             bytes_needed: needed,
-            data: rec.buffer.clone(),
+            data: rec.guarded.as_ref().map_or_else(|| rec.buffer.clone(), Guarded::bytes),
         };
         if rec.status.is_some() {
             w.condis.oids.remove(&h);
@@ -1125,6 +1219,16 @@ pub(crate) fn oid_result(h: usize) -> Option<OidResult> {
 /// The scripted client's answer to an incoming call it pended
 /// (NdisClIncomingCallComplete).
 pub(crate) fn answer_incoming(vc: usize, status: NDIS_STATUS) -> Result<(), Refused> {
+    answer_incoming_with(vc, status, None)
+}
+
+/// NdisClIncomingCallComplete with a test's raw call parameters in place of
+/// the offered ones (the client's [in] CallParameters, which it may change).
+pub(crate) fn answer_incoming_raw(vc: usize, status: NDIS_STATUS, raw: &RawCallParams) -> Result<(), Refused> {
+    answer_incoming_with(vc, status, Some(raw))
+}
+
+fn answer_incoming_with(vc: usize, status: NDIS_STATUS, raw: Option<&RawCallParams>) -> Result<(), Refused> {
     let (handler, ctx, cp) = world::with("NdisClIncomingCallComplete", |w| -> Result<_, Refused> {
         let rec = w
             .condis
@@ -1145,7 +1249,10 @@ pub(crate) fn answer_incoming(vc: usize, status: NDIS_STATUS) -> Result<(), Refu
             .map_or(core::ptr::null_mut(), |p| *p as PCO_CALL_PARAMETERS);
         Ok((handler, ctx, cp))
     })?;
+    let mut placed = raw.map(RawCallParams::place);
+    let cp = placed.as_mut().map_or(cp, super::raw::PlacedCallParams::as_ptr);
     incoming_call_complete(handler, vc, ctx, status, cp);
+    drop(placed);
     Ok(())
 }
 

@@ -40,6 +40,7 @@ pub(crate) mod lookaside;
 pub(crate) mod nbl;
 pub mod params;
 pub(crate) mod pnp;
+pub mod raw;
 pub mod table;
 mod unimplemented;
 

@@ -11,6 +11,8 @@ use core::mem::{offset_of, size_of};
 
 use ndis_sys::*;
 
+use super::raw::{PlacedCallParams, RawCallParams};
+
 /// The longest CallMgrSpecific / MediaSpecific tail ndis-emu accepts.
 pub const MAX_SPECIFIC: usize = 64 * 1024;
 
@@ -66,15 +68,18 @@ impl CallSpec {
 }
 
 /// Owned C memory holding a CO_CALL_PARAMETERS, its CO_CALL_MANAGER_PARAMETERS
-/// and CO_MEDIA_PARAMETERS, all in one 8-byte-aligned block.
+/// and CO_MEDIA_PARAMETERS: built from a [`CallSpec`] in one 8-byte-aligned
+/// block, or a client's raw blocks ([`RawCallParams`]) in guarded memory.
 ///
 /// INVARIANT: `buf` holds, at offset 0, a CO_CALL_PARAMETERS whose two pointers
 /// point at the CO_CALL_MANAGER_PARAMETERS at `cm_off` and the
 /// CO_MEDIA_PARAMETERS at `media_off` inside `buf`, each followed by its tail;
 /// `buf` is a heap allocation that never moves or shrinks while `self` lives.
+/// With `raw` set, `buf` is unused and `raw` holds the block instead.
 #[derive(Debug)]
 pub struct CallParams {
     buf: Box<[u64]>,
+    raw: Option<PlacedCallParams>,
 }
 
 fn round8(n: usize) -> usize {
@@ -94,6 +99,7 @@ impl CallParams {
         let total = round8(media_off + media_tail + spec.media_specific.len().max(1));
         let mut this = Self {
             buf: vec![0u64; total / 8].into_boxed_slice(),
+            raw: None,
         };
         let base = this.buf.as_mut_ptr().cast::<u8>();
         let cm = base.wrapping_add(cm_off).cast::<CO_CALL_MANAGER_PARAMETERS>();
@@ -147,14 +153,32 @@ impl CallParams {
         this
     }
 
+    /// A client's raw blocks, each in guarded memory (see [`super::raw`]).
+    #[must_use]
+    pub fn raw(raw: &RawCallParams) -> Self {
+        Self {
+            buf: Box::new([]),
+            raw: Some(raw.place()),
+        }
+    }
+
     /// The CO_CALL_PARAMETERS, for the driver.
     #[must_use]
     pub fn as_ptr(&mut self) -> PCO_CALL_PARAMETERS {
-        self.buf.as_mut_ptr().cast()
+        match self.raw.as_mut() {
+            Some(r) => r.as_ptr(),
+            None => self.buf.as_mut_ptr().cast(),
+        }
     }
 
     /// The parameters as they are now (the driver may have changed them).
+    /// Raw blocks are read only within their real extent.
     pub fn read(&mut self) -> Result<CallSpec, String> {
+        if let Some(r) = self.raw.as_ref() {
+            return r
+                .read()
+                .ok_or_else(|| "raw call parameters do not hold what they state".into());
+        }
         let p = self.as_ptr();
         // SAFETY: `p` is this block's CO_CALL_PARAMETERS (INVARIANT); the
         // driver may have rewritten fields, which `read_call_params` bounds.
