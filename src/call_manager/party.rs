@@ -368,7 +368,14 @@ impl<H: Copy + PartialEq> CallManager<H> {
                     Via::MakeCall => Effect::CompleteMakeCallParty(root_handle, p.handle, status),
                     Via::AddParty => Effect::CompleteAddParty(p.handle, status),
                 });
-                if status != NDIS_STATUS_SUCCESS {
+                if status == NDIS_STATUS_SUCCESS {
+                    // The completion names the party and runs after the
+                    // lock is dropped, while the party is already up for
+                    // everyone else (a drop, the root's close): pinned,
+                    // with its root, until the glue made that call
+                    // ([`Self::party_completed`]).
+                    self.pin_party(party);
+                } else {
                     self.remove_party(party, &mut fx);
                 }
             }
@@ -405,6 +412,25 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
     }
 
+    /// Pins `id` and its root for an effect naming the party that another
+    /// thread performs after the lock is dropped.
+    fn pin_party(&mut self, id: PartyId) {
+        let Some(p) = self.party(id) else { return };
+        p.busy = p.busy.saturating_add(1);
+        let root = p.root;
+        if let Some(r) = self.vc(root) {
+            r.busy = r.busy.saturating_add(1);
+        }
+    }
+
+    /// The glue completed a party's add (NdisMCmMakeCallComplete or
+    /// NdisMCmAddPartyComplete, SUCCESS): drops the completion's pins, as
+    /// [`Self::party_dispatched`] does, finishing a drop or a root's close
+    /// that waited for them.
+    pub fn party_completed(&mut self, id: PartyId) -> Effects<H> {
+        self.party_dispatched(id)
+    }
+
     // --- Dropping a party -------------------------------------------------------------
 
     /// ProtocolCmDropParty. A connected party's leaf is unlinked and told
@@ -415,7 +441,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// refused ([`Refusal::LastParty`]); so is a party being added.
     pub fn drop_party(&mut self, id: PartyId) -> Result<Finish<H>, Refusal> {
         let p = *self.party(id).ok_or(Refusal::Invalid)?;
-        if !matches!(p.state, PartyState::Connected | PartyState::LeafGone) {
+        // A party whose leaf answered while the adding handler still runs
+        // is still being added for NDIS and its client: that handler
+        // reports the answer ([`Self::party_end`]) and needs the party.
+        if !matches!(p.state, PartyState::Connected | PartyState::LeafGone) || p.answer.is_some() {
             return Err(Refusal::Invalid);
         }
         if !matches!(
@@ -520,7 +549,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             .parties
             .iter()
             .flatten()
-            .any(|p| p.root == root && matches!(p.state, PartyState::Adding { .. }));
+            .any(|p| p.root == root && (matches!(p.state, PartyState::Adding { .. }) || p.answer.is_some()));
         let r = self.vc(root).ok_or(Refusal::Invalid)?;
         if adding || r.state != (VcState::Root { phase: RootPhase::Up }) {
             return Err(Refusal::Invalid);
