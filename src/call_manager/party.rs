@@ -103,9 +103,13 @@ pub(crate) struct PartySlot<H> {
     pub(crate) leaf: Option<VcId>,
     pub(crate) state: PartyState,
     /// The leaf's answer received while the adding handler still ran.
+    /// While it is set the party is still being added for NDIS and its
+    /// client (the handler returns the answer, and on SUCCESS the party's
+    /// context): no drop and no root close take it.
     pub(crate) answer: Option<NDIS_STATUS>,
     /// Effects naming the party that another thread performs after the
-    /// lock is dropped (an incoming drop party): it is freed only at 0.
+    /// lock is dropped (an incoming drop party, a successful add's
+    /// completion): it is freed only at 0.
     pub(crate) busy: u8,
 }
 
