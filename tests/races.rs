@@ -477,3 +477,53 @@ fn a_partys_completion_crossing_its_drop_or_its_roots_close_is_clean_at_every_bo
         }
     }
 }
+
+/// A pended make call's completion crossing the caller's close: alice's
+/// point-to-point call pends on bob's answer; bob accepts, and covmini's
+/// ProtocolCmIncomingCallComplete is stopped at each DDI boundary it
+/// crosses (among them the NdisMCmMakeCallComplete it is about to make)
+/// while, on another CPU, alice closes her call (NdisClCloseCall may cross
+/// a make call still outstanding) and, once the close is done, makes a new
+/// call on the same VC (to an address nobody registered). The first make
+/// call's completion must not land on the second (`cm.complete-only-pended`:
+/// it did, and the second's return then completed it again), so the close
+/// finishes only after that completion. Clean at every boundary, and the
+/// close really crossed the completion.
+#[test]
+fn a_make_calls_completion_crossing_the_callers_close_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let (vc, bob) = (n.vc, n.bob);
+        n.emu.set_incoming_answer(bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+        assert_eq!(n.emu.make_call(vc, &call_to(b"bob")), NDIS_STATUS_PENDING);
+        let theirs = bobs_vc(&n);
+        let out: Interleaving<Result<(), NDIS_STATUS>, (NDIS_STATUS, Option<NDIS_STATUS>)> = n.emu.interleave(
+            at,
+            |emu| emu.answer_incoming(theirs, NDIS_STATUS_SUCCESS),
+            move |emu| {
+                let closed = emu.close_call(vc, &[]);
+                let again = (closed == NDIS_STATUS_SUCCESS).then(|| emu.make_call(vc, &call_to(b"nobody")));
+                (closed, again)
+            },
+        );
+        assert_eq!(out.victim, Ok(()), "bob's answer");
+        if let Some((closed, again)) = out.injected {
+            assert!(close_status_ok(closed), "alice's close: {closed:#x}");
+            if closed == NDIS_STATUS_PENDING {
+                crossings += 1;
+            }
+            if let Some(s) = again {
+                assert!(
+                    [NDIS_STATUS_NO_ROUTE_TO_DESTINATION, NDIS_STATUS_CALL_ACTIVE].contains(&s),
+                    "alice's second call: {s:#x}"
+                );
+            }
+        }
+        n.emu.pump();
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(crossings > 0, "alice's close never crossed the completion: {counted:?}");
+}

@@ -84,6 +84,12 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // party (point to point), the client's own parameters, which NDIS
             // keeps alive until this completion; status never PENDING (core).
             unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), null_mut(), null_mut(), params) };
+            if status == NDIS_STATUS_SUCCESS {
+                // The core pinned the caller for this call: a close that
+                // crossed it finishes now.
+                let fx = adapter.cm().make_call_completed(vc.id());
+                perform(adapter, fx);
+            }
         }
         Effect::DispatchIncomingClose(t) => {
             // SAFETY: as above.
