@@ -527,3 +527,60 @@ fn a_make_calls_completion_crossing_the_callers_close_is_clean_at_every_boundary
     });
     assert!(crossings > 0, "alice's close never crossed the completion: {counted:?}");
 }
+
+/// A leaf's hang-up crossing the drop of the call's other party: alice's
+/// multipoint call has parties to bob and carol; bob's NdisClCloseCall of
+/// his leaf is stopped at each DDI boundary covmini crosses (among them the
+/// NdisMCmDispatchIncomingDropParty that tells alice) while alice drops
+/// carol's party on another CPU. covmini decided on an incoming drop party
+/// because carol's party was there: it must still be there when NDIS gets
+/// it (`party.incoming-drop-not-last`), so the drop is then refused as the
+/// last party's is (FAILURE). Clean at every boundary, and the refusal
+/// happened.
+#[test]
+fn a_leafs_hang_up_crossing_the_other_partys_drop_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let carol = n.emu.client("carol");
+        n.emu.set_incoming_answer(carol, Answer::Sync, NDIS_STATUS_SUCCESS);
+        let carol_af = n.emu.open_af(carol, config::AF).expect("carol's AF");
+        n.emu
+            .register_sap(carol_af, SAP_TYPE_ADDRESS, b"carol")
+            .expect("carol's SAP");
+        let vc = n.vc;
+        let (s, _) = n.emu.make_multipoint_call(vc, &call_to(b"bob"));
+        assert_eq!(s, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+        let (s, second) = n.emu.add_party(vc, &call_to(b"carol"));
+        assert_eq!(s, NDIS_STATUS_SUCCESS, "carol's party");
+        let second = second.expect("carol's party");
+        let leaf = bobs_vc(&n);
+        let out: Interleaving<NDIS_STATUS, NDIS_STATUS> = n.emu.interleave(
+            at,
+            |emu| emu.close_call(leaf, &[]),
+            move |emu| emu.drop_party(second, &[]),
+        );
+        assert!(close_status_ok(out.victim), "bob's close: {:#x}", out.victim);
+        if let Some(s) = out.injected {
+            assert!(
+                [NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING, NDIS_STATUS_FAILURE].contains(&s),
+                "alice's drop: {s:#x}"
+            );
+            if s == NDIS_STATUS_FAILURE {
+                crossings += 1;
+            }
+        }
+        n.emu.pump();
+        if n.emu.vc_state(vc).is_some_and(|(c, _)| c == CallState::Connected) {
+            let s = n.emu.close_call(vc, &[]);
+            assert!(close_status_ok(s), "alice hangs up: {s:#x}");
+        }
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(
+        crossings > 0,
+        "alice's drop never crossed the incoming drop party: {counted:?}"
+    );
+}

@@ -457,7 +457,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         ) {
             return Err(Refusal::Invalid);
         }
-        if self.parties_of(p.root) < 2 {
+        if self.parties_of(p.root) < 2 || !self.outlived_by_another(id, p.root) {
             return Err(Refusal::LastParty);
         }
         let mut fx = Effects::new();
@@ -470,6 +470,21 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
         self.remove_party(id, &mut fx);
         Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
+    }
+
+    /// Whether `root` has a party other than `id` that stays once `id` is
+    /// dropped. A party whose leaf hung up and whose incoming drop party is
+    /// still on its way to the client (pinned, LeafGone) does not count: the
+    /// core chose that indication because `id` was there, so `id` must
+    /// still be there when NDIS gets it (NdisMCmDispatchIncomingDropParty
+    /// names a party of a call with others left; the last one gets an
+    /// incoming close instead). Dropping `id` then is refused as dropping
+    /// the last party is: the client is about to drop the other.
+    fn outlived_by_another(&self, id: PartyId, root: VcId) -> bool {
+        self.parties.iter().enumerate().any(|(i, q)| {
+            matches!(q, Some(q) if q.root == root && i != id.index()
+                && !(q.state == PartyState::LeafGone && q.busy > 0))
+        })
     }
 
     /// Cuts a party from its connected leaf and tells the leaf (incoming

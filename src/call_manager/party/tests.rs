@@ -439,6 +439,24 @@ fn a_successful_completion_pins_the_party_until_the_glue_made_it() {
     }
 }
 
+/// A leaf's hang-up crossing the drop of the call's other party: the core
+/// chose an incoming drop party for the hung-up party because the other
+/// was there, so while that indication is on its way the other party is
+/// refused as the last one (else NDIS would get
+/// NdisMCmDispatchIncomingDropParty for the call's last party); once it was
+/// dispatched, the drop goes through.
+#[test]
+fn a_drop_crossing_the_incoming_drop_party_of_the_other_party_is_refused_as_the_last() {
+    let (mut cm, _, first, second) = two_parties();
+    cm.close_call(first.leaf).unwrap(); // incoming drop party for 50, pinned
+    assert_eq!(cm.drop_party(second.party), Err(Refusal::LastParty));
+    cm.party_dispatched(first.party);
+    assert!(matches!(
+        cm.drop_party(second.party),
+        Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))
+    ));
+}
+
 // --- The root closes -------------------------------------------------------------------
 
 #[test]
