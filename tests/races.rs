@@ -334,3 +334,253 @@ fn a_pended_answer_crossing_the_make_call_is_clean_at_every_boundary() {
     });
     assert!(crossings > 0, "bob's answer never crossed the make call: {counted:?}");
 }
+
+/// The request whose leaf or callee answers late in
+/// [`a_pended_answer_crossing_each_call_request_is_clean_at_every_boundary`].
+#[derive(Clone, Copy, Debug)]
+enum Request {
+    /// NdisClMakeCall, point to point.
+    MakeCall,
+    /// NdisClMakeCall with an initial party.
+    MultipointCall,
+    /// NdisClAddParty on a multipoint call that is up (its first party is
+    /// answered at once).
+    AddParty,
+}
+
+/// A callee's (or leaf's) pended answer, accept or reject, crossing the
+/// request that offered it: a point-to-point make call, a multipoint make
+/// call's initial party, an add party. Bob pends his answer; at each DDI
+/// boundary of alice's request (the handler is still running on her CPU),
+/// bob answers on another CPU and, having accepted, hangs up at once.
+/// Whoever comes second, the handler's return or the answer, reports: the
+/// handler returns the answer or PENDING, never FAILURE for a call that was
+/// answered, and a completion comes only for a request that pended, once
+/// (`cm.complete-only-pended`), with no party context read after it was
+/// freed. Clean at every boundary, and the answer really crossed.
+#[test]
+fn a_pended_answer_crossing_each_call_request_is_clean_at_every_boundary() {
+    for request in [Request::MakeCall, Request::MultipointCall, Request::AddParty] {
+        for answer in [NDIS_STATUS_SUCCESS, NDIS_STATUS_NOT_ACCEPTED] {
+            for hang_up in [false, true] {
+                if hang_up && answer != NDIS_STATUS_SUCCESS {
+                    continue;
+                }
+                let mut crossings = 0;
+                let (counted, _) = sweep(|at| {
+                    let n = net();
+                    if matches!(request, Request::AddParty) {
+                        let (s, _) = n.emu.make_multipoint_call(n.vc, &call_to(b"bob"));
+                        assert_eq!(s, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+                    }
+                    n.emu.set_incoming_answer(n.bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+                    let (vc, bob) = (n.vc, n.bob);
+                    let out: Interleaving<NDIS_STATUS, Option<Result<(), NDIS_STATUS>>> = n.emu.interleave(
+                        at,
+                        |emu| match request {
+                            Request::MakeCall => emu.make_call(vc, &call_to(b"bob")),
+                            Request::MultipointCall => emu.make_multipoint_call(vc, &call_to(b"bob")).0,
+                            Request::AddParty => emu.add_party(vc, &call_to(b"bob")).0,
+                        },
+                        move |emu| {
+                            let theirs = *emu.offered_vcs(bob).last()?;
+                            let offered = emu.vc_state(theirs).is_some_and(|(c, _)| c == CallState::Offered);
+                            if !offered {
+                                return None;
+                            }
+                            let r = emu.answer_incoming(theirs, answer);
+                            if hang_up && r.is_ok() {
+                                let s = emu.close_call(theirs, &[]);
+                                assert!(close_status_ok(s), "bob's close: {s:#x}");
+                            }
+                            Some(r)
+                        },
+                    );
+                    if let Some(Some(r)) = out.injected {
+                        assert_eq!(r, Ok(()), "bob's answer");
+                        crossings += 1;
+                    }
+                    assert!(
+                        [NDIS_STATUS_PENDING, answer].contains(&out.victim),
+                        "{request:?}, bob answers {answer:#x}, hangs up {hang_up}: alice's request: {:#x}",
+                        out.victim
+                    );
+                    n.emu.pump();
+                    let report = finish(n);
+                    assert_clean(&report);
+                    out
+                });
+                assert!(
+                    crossings > 0,
+                    "{request:?}: bob's answer never crossed the request: {counted:?}"
+                );
+            }
+        }
+    }
+}
+
+/// A party's completion crossing its drop or its root's close: alice's add
+/// party (or multipoint make call) pends on bob's answer; bob accepts, and
+/// covmini's ProtocolCmIncomingCallComplete is stopped at each DDI boundary
+/// it crosses (among them the NdisMCmAddPartyComplete or
+/// NdisMCmMakeCallComplete it is about to make) while, on another CPU,
+/// alice closes the root or bob hangs up the leaf (and alice drops the
+/// party she is told about). The party is up for the core the moment the
+/// answer is taken, so either can free it: the completion must still name
+/// a live party (it read the handle from freed memory, `handle.valid`).
+/// Clean at every boundary, and the crossing happened.
+#[test]
+fn a_partys_completion_crossing_its_drop_or_its_roots_close_is_clean_at_every_boundary() {
+    for add_party in [true, false] {
+        for root_closes in [true, false] {
+            let mut crossings = 0;
+            let (counted, _) = sweep(|at| {
+                let n = net();
+                let (vc, bob) = (n.vc, n.bob);
+                if add_party {
+                    let (s, _) = n.emu.make_multipoint_call(vc, &call_to(b"bob"));
+                    assert_eq!(s, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+                }
+                n.emu.set_incoming_answer(bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+                let s = if add_party {
+                    n.emu.add_party(vc, &call_to(b"bob")).0
+                } else {
+                    n.emu.make_multipoint_call(vc, &call_to(b"bob")).0
+                };
+                assert_eq!(s, NDIS_STATUS_PENDING, "alice's request pends on bob's answer");
+                let leaf = bobs_vc(&n);
+                let out: Interleaving<Result<(), NDIS_STATUS>, NDIS_STATUS> = n.emu.interleave(
+                    at,
+                    |emu| emu.answer_incoming(leaf, NDIS_STATUS_SUCCESS),
+                    move |emu| {
+                        if root_closes {
+                            emu.close_call(vc, &[])
+                        } else {
+                            emu.close_call(leaf, &[])
+                        }
+                    },
+                );
+                assert_eq!(out.victim, Ok(()), "bob's answer");
+                if let Some(s) = out.injected {
+                    assert!(close_status_ok(s), "the crossing close: {s:#x}");
+                    crossings += 1;
+                }
+                n.emu.pump();
+                let report = finish(n);
+                assert_clean(&report);
+                out
+            });
+            assert!(
+                crossings > 0,
+                "add party {add_party}, root closes {root_closes}: no crossing: {counted:?}"
+            );
+        }
+    }
+}
+
+/// A pended make call's completion crossing the caller's close: alice's
+/// point-to-point call pends on bob's answer; bob accepts, and covmini's
+/// ProtocolCmIncomingCallComplete is stopped at each DDI boundary it
+/// crosses (among them the NdisMCmMakeCallComplete it is about to make)
+/// while, on another CPU, alice closes her call (NdisClCloseCall may cross
+/// a make call still outstanding) and, once the close is done, makes a new
+/// call on the same VC (to an address nobody registered). The first make
+/// call's completion must not land on the second (`cm.complete-only-pended`:
+/// it did, and the second's return then completed it again), so the close
+/// finishes only after that completion. Clean at every boundary, and the
+/// close really crossed the completion.
+#[test]
+fn a_make_calls_completion_crossing_the_callers_close_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let (vc, bob) = (n.vc, n.bob);
+        n.emu.set_incoming_answer(bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+        assert_eq!(n.emu.make_call(vc, &call_to(b"bob")), NDIS_STATUS_PENDING);
+        let theirs = bobs_vc(&n);
+        let out: Interleaving<Result<(), NDIS_STATUS>, (NDIS_STATUS, Option<NDIS_STATUS>)> = n.emu.interleave(
+            at,
+            |emu| emu.answer_incoming(theirs, NDIS_STATUS_SUCCESS),
+            move |emu| {
+                let closed = emu.close_call(vc, &[]);
+                let again = (closed == NDIS_STATUS_SUCCESS).then(|| emu.make_call(vc, &call_to(b"nobody")));
+                (closed, again)
+            },
+        );
+        assert_eq!(out.victim, Ok(()), "bob's answer");
+        if let Some((closed, again)) = out.injected {
+            assert!(close_status_ok(closed), "alice's close: {closed:#x}");
+            if closed == NDIS_STATUS_PENDING {
+                crossings += 1;
+            }
+            if let Some(s) = again {
+                assert!(
+                    [NDIS_STATUS_NO_ROUTE_TO_DESTINATION, NDIS_STATUS_CALL_ACTIVE].contains(&s),
+                    "alice's second call: {s:#x}"
+                );
+            }
+        }
+        n.emu.pump();
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(crossings > 0, "alice's close never crossed the completion: {counted:?}");
+}
+
+/// A leaf's hang-up crossing the drop of the call's other party: alice's
+/// multipoint call has parties to bob and carol; bob's NdisClCloseCall of
+/// his leaf is stopped at each DDI boundary covmini crosses (among them the
+/// NdisMCmDispatchIncomingDropParty that tells alice) while alice drops
+/// carol's party on another CPU. covmini decided on an incoming drop party
+/// because carol's party was there: it must still be there when NDIS gets
+/// it (`party.incoming-drop-not-last`), so the drop is then refused as the
+/// last party's is (FAILURE). Clean at every boundary, and the refusal
+/// happened.
+#[test]
+fn a_leafs_hang_up_crossing_the_other_partys_drop_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let carol = n.emu.client("carol");
+        n.emu.set_incoming_answer(carol, Answer::Sync, NDIS_STATUS_SUCCESS);
+        let carol_af = n.emu.open_af(carol, config::AF).expect("carol's AF");
+        n.emu
+            .register_sap(carol_af, SAP_TYPE_ADDRESS, b"carol")
+            .expect("carol's SAP");
+        let vc = n.vc;
+        let (s, _) = n.emu.make_multipoint_call(vc, &call_to(b"bob"));
+        assert_eq!(s, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+        let (s, second) = n.emu.add_party(vc, &call_to(b"carol"));
+        assert_eq!(s, NDIS_STATUS_SUCCESS, "carol's party");
+        let second = second.expect("carol's party");
+        let leaf = bobs_vc(&n);
+        let out: Interleaving<NDIS_STATUS, NDIS_STATUS> = n.emu.interleave(
+            at,
+            |emu| emu.close_call(leaf, &[]),
+            move |emu| emu.drop_party(second, &[]),
+        );
+        assert!(close_status_ok(out.victim), "bob's close: {:#x}", out.victim);
+        if let Some(s) = out.injected {
+            assert!(
+                [NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING, NDIS_STATUS_FAILURE].contains(&s),
+                "alice's drop: {s:#x}"
+            );
+            if s == NDIS_STATUS_FAILURE {
+                crossings += 1;
+            }
+        }
+        n.emu.pump();
+        if n.emu.vc_state(vc).is_some_and(|(c, _)| c == CallState::Connected) {
+            let s = n.emu.close_call(vc, &[]);
+            assert!(close_status_ok(s), "alice hangs up: {s:#x}");
+        }
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(
+        crossings > 0,
+        "alice's drop never crossed the incoming drop party: {counted:?}"
+    );
+}

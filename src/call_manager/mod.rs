@@ -835,7 +835,20 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
         }
         match phase {
-            MakeCallPhase::Pended => fx.push(Effect::CompleteMakeCall(c.handle, status)),
+            MakeCallPhase::Pended => {
+                fx.push(Effect::CompleteMakeCall(c.handle, status));
+                // The completion runs after the lock is dropped, while the
+                // call is already up for everyone else: the caller's own
+                // close (NdisClCloseCall may cross a make call still
+                // outstanding) must not finish, nor a new call begin on
+                // the VC, before it. Pinned until the glue made it
+                // ([`Self::make_call_completed`]).
+                if status == NDIS_STATUS_SUCCESS
+                    && let Some(c) = self.vc(caller)
+                {
+                    c.busy = c.busy.saturating_add(1);
+                }
+            }
             MakeCallPhase::InHandler => {
                 if let Some(c) = self.vc(caller) {
                     c.answer = Some(status);
@@ -843,6 +856,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
         }
         Ok(fx)
+    }
+
+    /// The glue made a pended point-to-point make call's successful
+    /// completion (NdisMCmMakeCallComplete): drops its pin on the caller,
+    /// finishing a close of the caller that waited for it.
+    pub fn make_call_completed(&mut self, caller: VcId) -> Effects<H> {
+        self.unpin(caller, 1)
     }
 
     /// ProtocolCmMakeCall is about to return, after the dispatch returned:

@@ -103,9 +103,13 @@ pub(crate) struct PartySlot<H> {
     pub(crate) leaf: Option<VcId>,
     pub(crate) state: PartyState,
     /// The leaf's answer received while the adding handler still ran.
+    /// While it is set the party is still being added for NDIS and its
+    /// client (the handler returns the answer, and on SUCCESS the party's
+    /// context): no drop and no root close take it.
     pub(crate) answer: Option<NDIS_STATUS>,
     /// Effects naming the party that another thread performs after the
-    /// lock is dropped (an incoming drop party): it is freed only at 0.
+    /// lock is dropped (an incoming drop party, a successful add's
+    /// completion): it is freed only at 0.
     pub(crate) busy: u8,
 }
 
@@ -368,7 +372,14 @@ impl<H: Copy + PartialEq> CallManager<H> {
                     Via::MakeCall => Effect::CompleteMakeCallParty(root_handle, p.handle, status),
                     Via::AddParty => Effect::CompleteAddParty(p.handle, status),
                 });
-                if status != NDIS_STATUS_SUCCESS {
+                if status == NDIS_STATUS_SUCCESS {
+                    // The completion names the party and runs after the
+                    // lock is dropped, while the party is already up for
+                    // everyone else (a drop, the root's close): pinned,
+                    // with its root, until the glue made that call
+                    // ([`Self::party_completed`]).
+                    self.pin_party(party);
+                } else {
                     self.remove_party(party, &mut fx);
                 }
             }
@@ -405,6 +416,25 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
     }
 
+    /// Pins `id` and its root for an effect naming the party that another
+    /// thread performs after the lock is dropped.
+    fn pin_party(&mut self, id: PartyId) {
+        let Some(p) = self.party(id) else { return };
+        p.busy = p.busy.saturating_add(1);
+        let root = p.root;
+        if let Some(r) = self.vc(root) {
+            r.busy = r.busy.saturating_add(1);
+        }
+    }
+
+    /// The glue completed a party's add (NdisMCmMakeCallComplete or
+    /// NdisMCmAddPartyComplete, SUCCESS): drops the completion's pins, as
+    /// [`Self::party_dispatched`] does, finishing a drop or a root's close
+    /// that waited for them.
+    pub fn party_completed(&mut self, id: PartyId) -> Effects<H> {
+        self.party_dispatched(id)
+    }
+
     // --- Dropping a party -------------------------------------------------------------
 
     /// ProtocolCmDropParty. A connected party's leaf is unlinked and told
@@ -415,7 +445,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// refused ([`Refusal::LastParty`]); so is a party being added.
     pub fn drop_party(&mut self, id: PartyId) -> Result<Finish<H>, Refusal> {
         let p = *self.party(id).ok_or(Refusal::Invalid)?;
-        if !matches!(p.state, PartyState::Connected | PartyState::LeafGone) {
+        // A party whose leaf answered while the adding handler still runs
+        // is still being added for NDIS and its client: that handler
+        // reports the answer ([`Self::party_end`]) and needs the party.
+        if !matches!(p.state, PartyState::Connected | PartyState::LeafGone) || p.answer.is_some() {
             return Err(Refusal::Invalid);
         }
         if !matches!(
@@ -424,7 +457,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         ) {
             return Err(Refusal::Invalid);
         }
-        if self.parties_of(p.root) < 2 {
+        if self.parties_of(p.root) < 2 || !self.outlived_by_another(id, p.root) {
             return Err(Refusal::LastParty);
         }
         let mut fx = Effects::new();
@@ -437,6 +470,21 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
         self.remove_party(id, &mut fx);
         Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
+    }
+
+    /// Whether `root` has a party other than `id` that stays once `id` is
+    /// dropped. A party whose leaf hung up and whose incoming drop party is
+    /// still on its way to the client (pinned, LeafGone) does not count: the
+    /// core chose that indication because `id` was there, so `id` must
+    /// still be there when NDIS gets it (NdisMCmDispatchIncomingDropParty
+    /// names a party of a call with others left; the last one gets an
+    /// incoming close instead). Dropping `id` then is refused as dropping
+    /// the last party is: the client is about to drop the other.
+    fn outlived_by_another(&self, id: PartyId, root: VcId) -> bool {
+        self.parties.iter().enumerate().any(|(i, q)| {
+            matches!(q, Some(q) if q.root == root && i != id.index()
+                && !(q.state == PartyState::LeafGone && q.busy > 0))
+        })
     }
 
     /// Cuts a party from its connected leaf and tells the leaf (incoming
@@ -520,7 +568,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             .parties
             .iter()
             .flatten()
-            .any(|p| p.root == root && matches!(p.state, PartyState::Adding { .. }));
+            .any(|p| p.root == root && (matches!(p.state, PartyState::Adding { .. }) || p.answer.is_some()));
         let r = self.vc(root).ok_or(Refusal::Invalid)?;
         if adding || r.state != (VcState::Root { phase: RootPhase::Up }) {
             return Err(Refusal::Invalid);

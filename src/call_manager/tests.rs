@@ -353,6 +353,43 @@ fn a_pended_answer_pends_the_make_call_and_the_accept_completes_it() {
     );
 }
 
+/// A pended make call's successful completion runs after the lock is
+/// dropped: until the glue made it, the caller is pinned, so a close of
+/// the caller crossing it (NdisClCloseCall may cross a make call still
+/// outstanding) pends, and finishes (deactivate, complete) only after it;
+/// no new call can begin on the VC before.
+#[test]
+fn a_pended_accepts_completion_holds_the_callers_close_until_it_is_made() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(cm.busy(vc), 1, "pinned for the completion");
+    let Ok(Finish::Pend(fx)) = cm.close_call(vc) else {
+        panic!("the close waits for the completion")
+    };
+    assert_eq!(effects(&fx), [E::DispatchIncomingClose(31)]);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Closing));
+    assert_eq!(
+        cm.make_call_begin(vc, &addr("bob"), 32).err(),
+        Some(Refusal::CallActive)
+    );
+    assert_eq!(
+        effects(&cm.make_call_completed(vc)),
+        [E::DeactivateVc(30), E::CompleteCloseCall(30)]
+    );
+    assert_eq!((cm.busy(vc), cm.vc_state(vc)), (0, Some(VcState::Idle)));
+    // A completion no close crossed just drops the pin.
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.offer_done(sap);
+    cm.make_call_end(vc);
+    cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    assert!(cm.make_call_completed(vc).is_empty());
+    assert_eq!(cm.busy(vc), 0);
+}
+
 #[test]
 fn a_synchronous_reject_deactivates_both_deletes_the_callee_and_fails_the_call() {
     let (mut cm, _, _, sap, vc) = two_clients();

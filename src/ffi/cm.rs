@@ -84,6 +84,12 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // party (point to point), the client's own parameters, which NDIS
             // keeps alive until this completion; status never PENDING (core).
             unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), null_mut(), null_mut(), params) };
+            if status == NDIS_STATUS_SUCCESS {
+                // The core pinned the caller for this call: a close that
+                // crossed it finishes now.
+                let fx = adapter.cm().make_call_completed(vc.id());
+                perform(adapter, fx);
+            }
         }
         Effect::DispatchIncomingClose(t) => {
             // SAFETY: as above.
@@ -171,7 +177,9 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
         Effect::CompleteMakeCallParty(vt, pt, status) => {
             // SAFETY: a live VC token from the core.
             let vc = unsafe { VcContext::from_token(vt) };
-            // SAFETY: a live party token (freed only by a later effect).
+            // SAFETY: a live party token: a failed party is freed by a
+            // later effect, a connected one is pinned until party_completed
+            // below.
             let party = unsafe { PartyContext::from_token(pt) };
             let params = vc.client_params();
             vc.set_client_params(null_mut());
@@ -187,9 +195,16 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // its handle, the initial party's handle and (on SUCCESS) its
             // context, the client's own parameters; status never PENDING.
             unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), party.ndis(), ctx, params) };
+            if status == NDIS_STATUS_SUCCESS {
+                // The core pinned the party and the root for this call.
+                let fx = adapter.cm().party_completed(party.id());
+                perform(adapter, fx);
+            }
         }
         Effect::CompleteAddParty(pt, status) => {
-            // SAFETY: a live party token from the core.
+            // SAFETY: a live party token from the core: a failed party is
+            // freed by a later effect, a connected one is pinned until
+            // party_completed below.
             let party = unsafe { PartyContext::from_token(pt) };
             let ctx = if status == NDIS_STATUS_SUCCESS {
                 party.as_handle()
@@ -200,6 +215,11 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // (on SUCCESS) its context, the client's parameters, which NDIS
             // keeps alive until this completion; status never PENDING.
             unsafe { NdisMCmAddPartyComplete(status, party.ndis(), ctx, party.client_params()) };
+            if status == NDIS_STATUS_SUCCESS {
+                // The core pinned the party (and its root) for this call.
+                let fx = adapter.cm().party_completed(party.id());
+                perform(adapter, fx);
+            }
         }
         Effect::DispatchIncomingDropParty(pt) => {
             // SAFETY: as above; the core pinned the party (and its root)

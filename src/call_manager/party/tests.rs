@@ -353,6 +353,110 @@ fn a_drop_while_the_incoming_drop_party_is_dispatched_pends_until_it_returns() {
     assert_eq!(cm.busy(root), 0);
 }
 
+/// The leaf's answer came while the adding handler still runs: until that
+/// handler reports it (party_end), the party is still being added, so
+/// neither a drop nor the root's close may take it from under the handler
+/// (which returns its context to NDIS on SUCCESS).
+#[test]
+fn an_answer_the_adding_handler_has_not_reported_yet_keeps_the_party_from_drop_and_close() {
+    for via in [Via::MakeCall, Via::AddParty] {
+        let (mut cm, root) = setup();
+        let mut others = 0;
+        if via == Via::AddParty {
+            let first = offer(&mut cm, root, "carol", 49, 39, Via::MakeCall);
+            assert_eq!(accept_sync(&mut cm, &first), NDIS_STATUS_SUCCESS);
+            others = 1;
+        }
+        let plan = offer(&mut cm, root, "bob", 50, 31, via);
+        cm.incoming_call_complete(plan.leaf, NDIS_STATUS_SUCCESS).unwrap();
+        // The leaf hangs up at once, on another CPU: the root is told.
+        cm.close_call(plan.leaf).unwrap();
+        if others > 0 {
+            cm.party_dispatched(plan.party);
+        } else {
+            cm.unpin(root, 1);
+        }
+        assert_eq!(cm.drop_party(plan.party), Err(Refusal::Invalid), "{via:?}");
+        assert_eq!(cm.begin_root_close(root), Err(Refusal::Invalid), "{via:?}");
+        cm.offer_done(plan.sap);
+        let (s, fx) = cm.party_end(plan.party);
+        assert_eq!((s, effects(&fx)), (NDIS_STATUS_SUCCESS, std::vec![]), "{via:?}");
+        assert_eq!(cm.party_state(plan.party), Some(PartyState::LeafGone));
+        // Reported: now the root's client may let it go.
+        if others > 0 {
+            assert!(matches!(
+                cm.drop_party(plan.party),
+                Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))
+            ));
+        } else {
+            cm.begin_root_close(root).unwrap();
+        }
+    }
+}
+
+/// A pended add's completion runs after the lock is dropped while the
+/// party is already up: it is pinned (with its root) until the glue has
+/// made it. A drop meanwhile pends and completes after it; a root's close
+/// skips it and finishes after it; the party is never freed before.
+#[test]
+fn a_successful_completion_pins_the_party_until_the_glue_made_it() {
+    for via in [Via::MakeCall, Via::AddParty] {
+        for drop in [true, false] {
+            if via == Via::MakeCall && drop {
+                continue; // the last party: dropping it is refused anyway
+            }
+            let (mut cm, root) = setup();
+            if via == Via::AddParty {
+                let first = offer(&mut cm, root, "carol", 49, 39, Via::MakeCall);
+                assert_eq!(accept_sync(&mut cm, &first), NDIS_STATUS_SUCCESS);
+            }
+            let plan = offer(&mut cm, root, "bob", 50, 31, via);
+            cm.offer_done(plan.sap);
+            assert_eq!(cm.party_end(plan.party).0, NDIS_STATUS_PENDING);
+            cm.incoming_call_complete(plan.leaf, NDIS_STATUS_SUCCESS).unwrap();
+            assert_eq!(cm.busy(root), 1, "{via:?}: the root is pinned");
+            if drop {
+                let Ok(Finish::Pend(fx)) = cm.drop_party(plan.party) else {
+                    panic!("the drop pends on the completion's pin")
+                };
+                assert_eq!(effects(&fx), [E::DispatchIncomingClose(31)]);
+                assert_eq!(
+                    effects(&cm.party_completed(plan.party)),
+                    [E::CompleteDropParty(50), E::FreeParty(50)]
+                );
+            } else {
+                cm.begin_root_close(root).unwrap();
+                while let Some(fx) = cm.detach_party(root) {
+                    assert!(!effects(&fx).contains(&E::FreeParty(50)), "{via:?}: freed while pinned");
+                }
+                assert!(matches!(cm.close_call(root), Ok(Finish::Pend(_))), "{via:?}");
+                let fx = effects(&cm.party_completed(plan.party));
+                assert_eq!(fx.first(), Some(&E::FreeParty(50)), "{via:?}: {fx:?}");
+                assert!(fx.contains(&E::CompleteCloseCall(30)), "{via:?}: {fx:?}");
+            }
+            assert_eq!(cm.busy(root), 0);
+        }
+    }
+}
+
+/// A leaf's hang-up crossing the drop of the call's other party: the core
+/// chose an incoming drop party for the hung-up party because the other
+/// was there, so while that indication is on its way the other party is
+/// refused as the last one (else NDIS would get
+/// NdisMCmDispatchIncomingDropParty for the call's last party); once it was
+/// dispatched, the drop goes through.
+#[test]
+fn a_drop_crossing_the_incoming_drop_party_of_the_other_party_is_refused_as_the_last() {
+    let (mut cm, _, first, second) = two_parties();
+    cm.close_call(first.leaf).unwrap(); // incoming drop party for 50, pinned
+    assert_eq!(cm.drop_party(second.party), Err(Refusal::LastParty));
+    cm.party_dispatched(first.party);
+    assert!(matches!(
+        cm.drop_party(second.party),
+        Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))
+    ));
+}
+
 // --- The root closes -------------------------------------------------------------------
 
 #[test]
