@@ -729,17 +729,17 @@ fn truncations(step: usize) {
 #[test]
 #[cfg_attr(
     miri,
-    ignore = "2.5k parses take minutes under Miri; a_truncation_every_13_bytes_is_an_error_or_a_smaller_image is its Miri-sized variant"
+    ignore = "2.5k parses take minutes under Miri; a_truncation_every_41_bytes_is_an_error_or_a_smaller_image is its Miri-sized variant"
 )]
 fn every_truncation_is_an_error_or_a_smaller_image() {
     truncations(1);
 }
 
-/// The Miri-sized variant of the every-truncation test: one cut in 13 bytes
+/// The Miri-sized variant of the every-truncation test: one cut in 41 bytes
 /// (odd, so the cuts fall at every offset of the 2-, 4- and 8-byte fields).
 #[test]
-fn a_truncation_every_13_bytes_is_an_error_or_a_smaller_image() {
-    truncations(13);
+fn a_truncation_every_41_bytes_is_an_error_or_a_smaller_image() {
+    truncations(41);
 }
 
 /// Every `step`-th byte of the driver image set to each of five values in
@@ -759,17 +759,17 @@ fn mutations(step: usize) {
 #[test]
 #[cfg_attr(
     miri,
-    ignore = "10k parses take many minutes under Miri; a_mutation_every_29_bytes is its Miri-sized variant"
+    ignore = "10k parses take many minutes under Miri; a_mutation_every_127_bytes is its Miri-sized variant"
 )]
 fn every_single_byte_mutation() {
     mutations(1);
 }
 
-/// The Miri-sized variant of the every-byte mutation test: one byte in 29
+/// The Miri-sized variant of the every-byte mutation test: one byte in 127
 /// (odd, so every field alignment is hit), each set to the same five values.
 #[test]
-fn a_mutation_every_29_bytes() {
-    mutations(29);
+fn a_mutation_every_127_bytes() {
+    mutations(127);
 }
 
 /// xorshift64*: a small deterministic generator.
@@ -821,9 +821,9 @@ fn random_garbage_and_random_corruption() {
     garbage_and_corruption(2000);
 }
 
-/// The Miri-sized variant of the random-input test: the first 60 garbage
-/// inputs and 60 corrupted images of the same sequence.
+/// The Miri-sized variant of the random-input test: the first 20 garbage
+/// inputs and 20 corrupted images of the same sequence.
 #[test]
 fn some_random_garbage_and_random_corruption() {
-    garbage_and_corruption(60);
+    garbage_and_corruption(20);
 }
