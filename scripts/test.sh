@@ -62,6 +62,11 @@ else
   echo "valgrind not installed: skipping the memcheck run (apt-get install valgrind)" >&2
 fi
 
+# The unit tests of covmini, ndis-sys and ndis-emu under Miri, on nightly
+# (scripts/miri.sh installs it; RELIABILITY.md says what runs and why).
+echo "==> miri" >&2
+scripts/miri.sh 2>&1 | tee -a "$log"
+
 # One closing line for the whole suite: the sum of every runner's result.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f }' \
   FS='[ ;]+' "$log"

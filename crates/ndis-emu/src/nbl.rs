@@ -612,7 +612,11 @@ impl Nbls {
         }
         let addrs: Vec<usize> = built.iter().map(|b| b[0].addr()).collect();
         for (i, blocks) in built.iter_mut().enumerate() {
-            let next = addrs.get(i + 1).copied().unwrap_or(0);
+            // A pointer, not the bare address: the driver dereferences Next,
+            // and an integer stored where it loads a pointer gives a pointer
+            // with no provenance (UB to follow; Miri). Blocks expose theirs.
+            let next =
+                core::ptr::with_exposed_provenance_mut::<NET_BUFFER_LIST>(addrs.get(i + 1).copied().unwrap_or(0));
             if !blocks[0].write(core::mem::offset_of!(NET_BUFFER_LIST, Next), next) {
                 return Err(NblError::BadSpec("NBL block too small".into()));
             }

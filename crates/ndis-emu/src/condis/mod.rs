@@ -571,8 +571,12 @@ impl Condis {
 
 /// An OID request a client issued, alive until it completes.
 pub struct OidRec {
-    /// The request block (its address is the request's identity).
-    pub request: Box<NDIS_OID_REQUEST>,
+    /// The request block, one element (its address is the request's
+    /// identity). A Vec, not a Box: the driver writes through the pointer it
+    /// was given while the world holds the block, and a Box asserts unique
+    /// access to its allocation, so those writes would invalidate it
+    /// (Stacked Borrows UB; Miri found it).
+    pub request: Vec<NDIS_OID_REQUEST>,
     /// The information buffer the request points at.
     pub buffer: Vec<u8>,
     /// A raw request's buffer (`oid_raw`), in guarded memory, which the

@@ -290,11 +290,12 @@ fn oid_counts(q: &NDIS_OID_REQUEST) -> (UINT, UINT) {
 fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
     let Some(rec) = w.condis.oids.get_mut(&h) else { return };
     rec.status = Some(status);
+    let Some(request) = rec.request.first() else { return };
     // SAFETY: query and set information share InformationBufferLength
     // (asserted in ndis-sys); a plain integer.
-    let len = unsafe { rec.request.DATA.QUERY_INFORMATION }.InformationBufferLength as usize;
-    let set = rec.request.RequestType == NdisRequestSetInformation;
-    let (done, needed) = oid_counts(&rec.request);
+    let len = unsafe { request.DATA.QUERY_INFORMATION }.InformationBufferLength as usize;
+    let set = request.RequestType == NdisRequestSetInformation;
+    let (done, needed) = oid_counts(request);
     let problem = if done as usize > len {
         Some(format!(
             "Bytes{} {done} > InformationBufferLength {len}",
@@ -1107,13 +1108,16 @@ fn oid_request_with(
     };
     // SAFETY: NDIS_OID_REQUEST is plain data (integers, raw pointers, a
     // union of such): all-zero is a valid value.
-    let mut request: Box<NDIS_OID_REQUEST> = Box::new(unsafe { core::mem::zeroed() });
-    request.Header = NDIS_OBJECT_HEADER::new(
+    let mut request: Vec<NDIS_OID_REQUEST> = vec![unsafe { core::mem::zeroed() }];
+    let Some(block) = request.first_mut() else {
+        return Err(NDIS_STATUS_RESOURCES);
+    };
+    block.Header = NDIS_OBJECT_HEADER::new(
         NDIS_OBJECT_TYPE_OID_REQUEST,
         NDIS_OID_REQUEST_REVISION_1,
         NDIS_SIZEOF_OID_REQUEST_REVISION_1,
     );
-    request.RequestType = if set {
+    block.RequestType = if set {
         NdisRequestSetInformation
     } else {
         NdisRequestQueryInformation
@@ -1126,8 +1130,10 @@ fn oid_request_with(
         BytesNeeded: 0,
     };
     // Query and set information have the same layout (asserted in ndis-sys).
-    request.DATA.QUERY_INFORMATION = info;
-    let req_ptr: PNDIS_OID_REQUEST = &raw mut *request;
+    block.DATA.QUERY_INFORMATION = info;
+    // From the Vec itself (as_mut_ptr), so the pointer stays valid when the
+    // Vec moves into the world and while the world reads the block.
+    let req_ptr: PNDIS_OID_REQUEST = request.as_mut_ptr();
     let h = req_ptr as usize;
     let target = world::with(CALL, |w| -> Result<_, Refused> {
         let vc_ctx = match vc {
@@ -1200,7 +1206,7 @@ enum OidTarget {
 pub(crate) fn oid_result(h: usize) -> Option<OidResult> {
     world::try_with(|w| {
         let rec = w.condis.oids.get(&h)?;
-        let (done, needed) = oid_counts(&rec.request);
+        let (done, needed) = oid_counts(rec.request.first()?);
         let status = rec.status.unwrap_or(NDIS_STATUS_PENDING);
         let r = OidResult {
             status,

@@ -436,7 +436,8 @@ pub(crate) fn return_nbls(vc: usize, nbls: &[usize]) {
             .filter(|m| w.nbls.state(*m) == Some(NblState::IndicatedToClient))
             .collect();
         for (i, m) in live.iter().enumerate() {
-            let next = live.get(i + 1).copied().unwrap_or(0);
+            // A pointer, not the bare address (see Nbls::build_chain).
+            let next = core::ptr::with_exposed_provenance_mut::<NET_BUFFER_LIST>(live.get(i + 1).copied().unwrap_or(0));
             w.nbls.poke(m + core::mem::offset_of!(NET_BUFFER_LIST, Next), next);
             let _ = w.nbls.set_state(*m, NblState::Returned);
         }

@@ -76,9 +76,16 @@ impl CallSpec {
 /// CO_MEDIA_PARAMETERS at `media_off` inside `buf`, each followed by its tail;
 /// `buf` is a heap allocation that never moves or shrinks while `self` lives.
 /// With `raw` set, `buf` is unused and `raw` holds the block instead.
+///
+/// A `Vec`, not a `Box<[u64]>`: the block holds pointers into itself and the
+/// driver keeps `as_ptr()` after `self` moves (into the world's map). A `Box`
+/// passed to or returned from a function asserts unique access to its
+/// allocation, which invalidates every pointer derived from it before (UB
+/// under Stacked Borrows, found by Miri); a `Vec`'s buffer carries no such
+/// claim.
 #[derive(Debug)]
 pub struct CallParams {
-    buf: Box<[u64]>,
+    buf: Vec<u64>,
     raw: Option<PlacedCallParams>,
 }
 
@@ -98,7 +105,7 @@ impl CallParams {
             offset_of!(CO_MEDIA_PARAMETERS, MediaSpecific) + offset_of!(CO_SPECIFIC_PARAMETERS, Parameters);
         let total = round8(media_off + media_tail + spec.media_specific.len().max(1));
         let mut this = Self {
-            buf: vec![0u64; total / 8].into_boxed_slice(),
+            buf: vec![0u64; total / 8],
             raw: None,
         };
         let base = this.buf.as_mut_ptr().cast::<u8>();
@@ -157,7 +164,7 @@ impl CallParams {
     #[must_use]
     pub fn raw(raw: &RawCallParams) -> Self {
         Self {
-            buf: Box::new([]),
+            buf: Vec::new(),
             raw: Some(raw.place()),
         }
     }

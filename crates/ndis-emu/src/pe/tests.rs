@@ -713,29 +713,63 @@ fn errors_display_what_and_where() {
 // No panics on any input
 // ---------------------------------------------------------------------------
 
-#[test]
-fn every_truncation_is_an_error_or_a_smaller_image() {
+/// The driver image cut at every `step`-th length: each prefix parses to an
+/// error or a smaller image, and a cut inside the headers is always an error.
+fn truncations(step: usize) {
     let bytes = driver();
-    for len in 0..bytes.len() {
+    for len in (0..bytes.len()).step_by(step) {
         exercise(&bytes[..len]);
     }
     // Cut inside the headers: always an error, never a panic.
-    for len in 0..0x200 {
+    for len in (0..0x200).step_by(step) {
         assert!(PeImage::parse(&bytes[..len]).is_err(), "prefix of {len} bytes parsed");
     }
 }
 
 #[test]
-fn every_single_byte_mutation() {
+#[cfg_attr(
+    miri,
+    ignore = "2.5k parses take minutes under Miri; a_truncation_every_41_bytes_is_an_error_or_a_smaller_image is its Miri-sized variant"
+)]
+fn every_truncation_is_an_error_or_a_smaller_image() {
+    truncations(1);
+}
+
+/// The Miri-sized variant of the every-truncation test: one cut in 41 bytes
+/// (odd, so the cuts fall at every offset of the 2-, 4- and 8-byte fields).
+#[test]
+fn a_truncation_every_41_bytes_is_an_error_or_a_smaller_image() {
+    truncations(41);
+}
+
+/// Every `step`-th byte of the driver image set to each of five values in
+/// turn: nothing panics.
+fn mutations(step: usize) {
     let bytes = driver();
     let mut copy = bytes.clone();
-    for at in 0..bytes.len() {
+    for at in (0..bytes.len()).step_by(step) {
         for value in [0x00, 0xff, 0x80, 0x7f, 0x01] {
             copy[at] = value;
             exercise(&copy);
         }
         copy[at] = bytes[at];
     }
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "10k parses take many minutes under Miri; a_mutation_every_1021_bytes is its Miri-sized variant"
+)]
+fn every_single_byte_mutation() {
+    mutations(1);
+}
+
+/// The Miri-sized variant of the every-byte mutation test: one byte in 1021,
+/// from the DOS header's first on, each set to the same five values.
+#[test]
+fn a_mutation_every_1021_bytes() {
+    mutations(1021);
 }
 
 /// xorshift64*: a small deterministic generator.
@@ -750,11 +784,12 @@ impl Rng {
     }
 }
 
-#[test]
-fn random_garbage_and_random_corruption() {
+/// `rounds` garbage inputs (half with a valid-looking start) and `rounds`
+/// copies of the driver image with random words overwritten: nothing panics.
+fn garbage_and_corruption(rounds: usize) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // Pure garbage, with and without a valid-looking start.
-    for round in 0..2000 {
+    for round in 0..rounds {
         let len = (rng.next() % 1200) as usize;
         let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         if round % 2 == 0 && len >= 0x48 {
@@ -766,7 +801,7 @@ fn random_garbage_and_random_corruption() {
     }
     // A valid image with many random words overwritten.
     let good = driver();
-    for _ in 0..2000 {
+    for _ in 0..rounds {
         let mut bytes = good.clone();
         for _ in 0..(rng.next() % 8 + 1) {
             let at = (rng.next() as usize) % (bytes.len() - 4);
@@ -775,4 +810,20 @@ fn random_garbage_and_random_corruption() {
         }
         exercise(&bytes);
     }
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "4k parses take minutes under Miri; some_random_garbage_and_random_corruption is its Miri-sized variant"
+)]
+fn random_garbage_and_random_corruption() {
+    garbage_and_corruption(2000);
+}
+
+/// The Miri-sized variant of the random-input test: the first 4 garbage
+/// inputs and 4 corrupted images of the same sequence.
+#[test]
+fn some_random_garbage_and_random_corruption() {
+    garbage_and_corruption(4);
 }
