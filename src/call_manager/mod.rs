@@ -767,7 +767,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
         }
         let mut fx = Effects::new();
-        self.take_down_offer(caller, callee, &mut fx);
+        self.take_down_offer(Some(caller), callee, &mut fx);
         if let Some(c) = self.vc(caller) {
             c.state = VcState::Idle;
         }
@@ -775,20 +775,38 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 
     /// Deactivates both ends of a call that did not happen and deletes the
-    /// callee VC (contract §3.3 "Reject": deactivate, then delete).
-    fn take_down_offer(&mut self, caller: VcId, callee: VcId, fx: &mut Effects<H>) {
-        for id in [callee, caller] {
-            if let Some(v) = self.vc(id)
-                && v.active
-            {
-                v.active = false;
-                fx.push(Effect::DeactivateVc(v.handle));
-            }
+    /// callee VC (contract §3.3 "Reject": deactivate, then delete); only
+    /// the callee's when `caller` is None (its handlers are still inside).
+    fn take_down_offer(&mut self, caller: Option<VcId>, callee: VcId, fx: &mut Effects<H>) {
+        self.deactivate(callee, fx);
+        if let Some(caller) = caller {
+            self.deactivate(caller, fx);
         }
         if let Some(v) = self.vc(callee) {
             fx.push(Effect::DeleteVc(v.handle));
         }
         self.remove_vc(callee, fx);
+    }
+
+    fn deactivate(&mut self, id: VcId, fx: &mut Effects<H>) {
+        if let Some(v) = self.vc(id)
+            && v.active
+        {
+            v.active = false;
+            fx.push(Effect::DeactivateVc(v.handle));
+        }
+    }
+
+    /// The calling VC of the offer on `callee` (an incoming call not yet
+    /// answered), with its context token; None if `callee` is no such offer.
+    /// The glue marks that VC with its handshake before it gives the core a
+    /// refusal ([`Self::incoming_call_complete_with_handlers`]).
+    pub fn offer_caller(&self, callee: VcId) -> Option<(VcId, H)> {
+        let VcState::Offered { caller } = self.vcs.get(callee.raw())?.state else {
+            return None;
+        };
+        let c = self.vcs.get(caller.raw())?;
+        matches!(c.state, VcState::Calling { callee: linked, .. } if linked == callee).then_some((caller, c.handle))
     }
 
     /// ProtocolCmIncomingCallComplete on `callee`, or a dispatch NDIS
@@ -798,6 +816,24 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// handler is still running, the answer is kept for it to return;
     /// otherwise the effects complete the pended make call.
     pub fn incoming_call_complete(&mut self, callee: VcId, status: NDIS_STATUS) -> Result<Effects<H>, Refusal> {
+        self.incoming_call_complete_with_handlers(callee, status, false)
+    }
+
+    /// [`Self::incoming_call_complete`] when the glue has found handlers
+    /// inside it with the caller's context ([`Self::offer_caller`]) that
+    /// hold no pin (a send on the caller's VC, active since the make call
+    /// activated it, refused by [`Self::route`] but not yet gone). A
+    /// refusal then takes the callee's VC down at once but leaves the
+    /// caller's active, in [`VcState::Refused`], until
+    /// [`Self::handlers_left`]: no VC is deactivated under a handler inside
+    /// it (contract §3.3), and the make call fails only after, so its client
+    /// cannot delete the VC (and covmini free its context) under them.
+    pub fn incoming_call_complete_with_handlers(
+        &mut self,
+        callee: VcId,
+        status: NDIS_STATUS,
+        caller_handlers_inside: bool,
+    ) -> Result<Effects<H>, Refusal> {
         let v = *self.vc(callee).ok_or(Refusal::Invalid)?;
         if let VcState::LeafOffered { party } = v.state {
             return self.leaf_answered(callee, party, status);
@@ -828,8 +864,16 @@ impl<H: Copy + PartialEq> CallManager<H> {
                 c.state = VcState::Connected { peer: Some(callee) };
             }
             fx.push(Effect::DispatchCallConnected(v.handle));
+        } else if caller_handlers_inside {
+            // The callee's VC goes now; the caller's waits for its handlers.
+            self.take_down_offer(None, callee, &mut fx);
+            if let Some(c) = self.vc(caller) {
+                c.state = VcState::Refused { status, phase };
+                c.waits_for_handlers = true;
+            }
+            return Ok(fx);
         } else {
-            self.take_down_offer(caller, callee, &mut fx);
+            self.take_down_offer(Some(caller), callee, &mut fx);
             if let Some(c) = self.vc(caller) {
                 c.state = VcState::Idle;
             }
@@ -856,7 +900,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return status;
         }
         match &mut c.state {
-            VcState::Calling { phase, .. } => {
+            // Refused: handlers are still inside the caller's VC; the last
+            // one out completes the make call.
+            VcState::Calling { phase, .. } | VcState::Refused { phase, .. } => {
                 *phase = MakeCallPhase::Pended;
                 NDIS_STATUS_PENDING
             }
@@ -947,12 +993,31 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return fx;
         }
         v.waits_for_handlers = false;
+        if let VcState::Refused { status, phase } = v.state {
+            return self.refusal_done(id, status, phase);
+        }
         if v.busy > 0 || v.state != VcState::Closing {
             return fx;
         }
         match self.finish_close(id, fx, false) {
             Finish::Return(_, fx) | Finish::Pend(fx) => fx,
         }
+    }
+
+    /// A refused make call's handlers left `id` ([`VcState::Refused`]): its
+    /// VC is deactivated and idle, and the make call fails with `status`:
+    /// completed now if ProtocolCmMakeCall pended, else returned by it
+    /// ([`Self::make_call_end`]).
+    fn refusal_done(&mut self, id: VcId, status: NDIS_STATUS, phase: MakeCallPhase) -> Effects<H> {
+        let mut fx = Effects::new();
+        self.deactivate(id, &mut fx);
+        let Some(c) = self.vc(id) else { return fx };
+        c.state = VcState::Idle;
+        match phase {
+            MakeCallPhase::Pended => fx.push(Effect::CompleteMakeCall(c.handle, status)),
+            MakeCallPhase::InHandler => c.answer = Some(status),
+        }
+        fx
     }
 
     /// Deactivates and completes the close of a drained VC, with `tell` (the

@@ -389,6 +389,80 @@ fn a_pended_reject_completes_the_make_call_after_deactivating_the_caller() {
     );
 }
 
+/// A pended make call rejected while a handler is inside the caller's VC
+/// (a send the route refused): the callee's VC goes at once, the caller's
+/// stays active and calling (refused) until the handlers left, and only then
+/// is it deactivated and the make call failed. Nothing else changes it
+/// meanwhile: no route, no close, no second make call.
+#[test]
+fn a_reject_with_handlers_inside_the_caller_waits_for_them_before_deactivating() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    assert_eq!(cm.offer_caller(plan.callee), Some((vc, 30)));
+    let fx = cm
+        .incoming_call_complete_with_handlers(plan.callee, ndis_sys::NDIS_STATUS_NOT_ACCEPTED, true)
+        .unwrap();
+    assert_eq!(effects(&fx), [E::DeactivateVc(31), E::DeleteVc(31)]);
+    assert!(
+        cm.vc_active(vc),
+        "the caller's VC is not deactivated under its handlers"
+    );
+    assert!(cm.waits_for_handlers(vc));
+    assert_eq!(cm.route(vc, 1, 1), Err(Refusal::Invalid));
+    assert_eq!(cm.close_call(vc), Err(Refusal::Invalid));
+    assert_eq!(cm.make_call_begin(vc, &addr("bob"), 32), Err(Refusal::CallActive));
+    let fx = cm.handlers_left(vc);
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DeactivateVc(30),
+            E::CompleteMakeCall(30, ndis_sys::NDIS_STATUS_NOT_ACCEPTED)
+        ]
+    );
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert!(!cm.vc_active(vc));
+    assert!(!cm.waits_for_handlers(vc));
+    assert_eq!(cm.live(), (2, 1, 1), "the callee VC is gone");
+}
+
+/// The same while ProtocolCmMakeCall still runs (the callee answered inside
+/// the dispatch): if the handlers left before the make call returns, it
+/// returns the refusal itself; if not, it pends, and the last one out
+/// completes it.
+#[test]
+fn a_reject_with_handlers_inside_during_the_make_call_is_returned_or_completed() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, true)
+        .unwrap();
+    assert_eq!(effects(&cm.handlers_left(vc)), [E::DeactivateVc(30)]);
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_FAILURE, "left first: returned");
+
+    let plan = offered(&mut cm, vc);
+    cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, true)
+        .unwrap();
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING, "still inside: pended");
+    assert_eq!(
+        effects(&cm.handlers_left(vc)),
+        [E::DeactivateVc(30), E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]
+    );
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+}
+
+/// Only an offer answered by nobody yet names a caller.
+#[test]
+fn only_an_unanswered_offer_names_its_caller() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    assert_eq!(cm.offer_caller(vc), None, "the caller is no offer");
+    cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(cm.offer_caller(plan.callee), None, "answered");
+}
+
 #[test]
 fn a_refused_dispatch_is_a_reject_with_the_dispatch_status() {
     let (mut cm, _, _, sap, vc) = two_clients();

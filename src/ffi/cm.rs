@@ -32,7 +32,7 @@ use super::context::{AdapterContext, Cm};
 use super::oid;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{
-    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Refusal, Via, check_called_address_header,
+    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Refusal, VcId, Via, check_called_address_header,
     check_flows, check_sap_header, clamp_flow,
 };
 use crate::config;
@@ -945,7 +945,7 @@ ndis_fn! {
             // NDIS refused the offer, so no ProtocolCmIncomingCallComplete
             // will come: the offer's status is the callee's answer.
             trace!(WARN, "ProtocolCmMakeCall: NdisMCmDispatchIncomingCall: {:#010x}", offered);
-            let answered = adapter.cm().incoming_call_complete(plan.callee, offered);
+            let answered = answer_offer(&mut adapter.cm(), plan.callee, offered);
             if let Ok(fx) = answered {
                 perform(adapter, fx);
             }
@@ -998,6 +998,38 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
     unsafe { call_result(adapter, caller, status) }
 }
 
+/// The callee's answer `status` to the offer on `callee`, given to the core
+/// with the adapter lock held (`cm`). A refusal takes the caller's VC down
+/// (deactivated, make call failed), so first it does the close's handshake
+/// on the caller's context (`super::data`'s module docs): handlers already
+/// inside (a send on the caller's VC, which the make call activated) are
+/// waited for ([`Cm::incoming_call_complete_with_handlers`]; the last one
+/// out, `Inside::leave`, finishes the refusal), and one that enters later
+/// sees CLOSING and takes nothing. The mark stays until the VC's next call
+/// ([`VcContext::attach_call`]): meanwhile the VC is idle, and an entering
+/// send is refused as on any idle VC, an OID answered (a client's VC).
+fn answer_offer(cm: &mut Cm, callee: VcId, status: NDIS_STATUS) -> Result<Effects<usize>, Refusal> {
+    let caller = if status == NDIS_STATUS_SUCCESS {
+        None
+    } else {
+        cm.offer_caller(callee)
+    };
+    let Some((_, token)) = caller else {
+        return cm.incoming_call_complete(callee, status);
+    };
+    // SAFETY: the core has the caller's VC calling, with this context: a
+    // client's VC, freed only by ProtocolCoDeleteVc, which removes it from
+    // the core under the lock held here (and NDIS refuses to delete a VC
+    // whose make call is outstanding).
+    let caller = unsafe { VcContext::from_token(token) };
+    let (was, inside) = caller.begin_close(cm);
+    let answered = cm.incoming_call_complete_with_handlers(callee, status, inside);
+    if answered.is_err() {
+        caller.restore_closing(was);
+    }
+    answered
+}
+
 ndis_fn! {
     /// ProtocolCmIncomingCallComplete: the callee's client answered an
     /// offer. SUCCESS: NdisMCmDispatchCallConnected on the callee and, if
@@ -1022,7 +1054,7 @@ ndis_fn! {
         let (inside, _closing) = callee.enter();
         let adapter = callee.adapter();
         let _running = adapter.running();
-        match on_vc(callee, |cm| cm.incoming_call_complete(callee.id(), status)) {
+        match on_vc(callee, |cm| answer_offer(cm, callee.id(), status)) {
             Ok(fx) if status == NDIS_STATUS_SUCCESS => {
                 // Accepted: no effect deletes the callee's VC; leave after
                 // the last one names it.
