@@ -943,7 +943,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
         let mut tell = Effects::new();
         let peer = match v.state {
             VcState::Connected { peer } => peer,
-            VcState::Echo => None,
+            // Not active yet: its make call is still activating it (and
+            // uses its call's parameters); refused like a close of any call
+            // whose make call is outstanding.
+            VcState::Echo if v.active => None,
             // A root whose parties were detached ([`Self::detach_party`]);
             // one still pinned by an incoming drop party being dispatched
             // goes when that is done (its pin on the root holds the close).

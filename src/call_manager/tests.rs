@@ -753,6 +753,22 @@ fn an_echo_call_sends_to_itself_and_closes_at_once_when_drained() {
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
 }
 
+/// A close of an echo call whose make call is still activating its VC is
+/// refused and changes nothing (it would free the call's parameters under
+/// the activation and leave a closed call's VC active); once active, it
+/// closes.
+#[test]
+fn an_echo_call_closes_only_once_its_make_call_activated_it() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    cm.make_call_echo(vc, false).unwrap();
+    assert_eq!(cm.close_call(vc), Err(Refusal::Invalid));
+    assert_eq!(cm.vc_state(vc), Some(VcState::Echo));
+    assert_eq!(cm.echo_activated(vc, true), NDIS_STATUS_SUCCESS);
+    assert!(matches!(cm.close_call(vc), Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))));
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert!(!cm.vc_active(vc));
+}
+
 #[test]
 fn a_failed_echo_activation_leaves_the_vc_idle() {
     let (mut cm, _, _, _, vc) = two_clients();
