@@ -518,6 +518,45 @@ fn a_send_on_the_caller_vc_while_the_callee_rejects_and_the_caller_deletes() {
     assert_eq!(deleted, NDIS_STATUS_SUCCESS, "alice's VC deleted");
 }
 
+/// The threaded soak's `data.drain-before-deactivate` on its own: Alice's
+/// send on her VC (its make call waiting for Bob's answer, so refused by
+/// the route) is stopped at its completion (NdisMCoSendNetBufferListsComplete,
+/// past NDIS's window: it has taken and released the adapter's lock), and
+/// Bob rejects the call there. On the old code the rejection deactivated
+/// Alice's VC with the send inside it. Now her VC is deactivated, and her
+/// make call failed, after the send left.
+#[test]
+fn a_send_on_the_caller_vc_while_the_callee_rejects() {
+    let mut emu = up();
+    let (p, bob_vc) = calling(&mut emu);
+    let out = emu.interleave(
+        At::ddi("NdisMCoSendNetBufferListsComplete").inside("MiniportCoSendNetBufferLists"),
+        |emu| emu.send(p.vc, &[b"too early"]),
+        |emu| emu.answer_incoming(bob_vc, NDIS_STATUS_NOT_ACCEPTED),
+    );
+    assert_eq!(out.victim, Ok(()));
+    assert_eq!(out.injected, Some(Ok(())), "bob's answer ran at the point");
+    emu.pump();
+    let (results, failed, left) = (
+        emu.send_results(p.alice),
+        make_call_failed(&emu, p.alice),
+        emu.vc_state(p.vc),
+    );
+    let deleted = emu.delete_vc(p.vc);
+    assert_clean(&down(emu));
+    assert_eq!(
+        results,
+        [NDIS_STATUS_VC_NOT_ACTIVATED],
+        "alice's send completed once, refused"
+    );
+    assert!(failed, "alice's make call failed");
+    assert!(
+        matches!(left, Some((_, false))),
+        "alice's VC is left inactive: {left:?}"
+    );
+    assert_eq!(deleted, NDIS_STATUS_SUCCESS, "alice's VC deleted");
+}
+
 /// Alice's send on her VC while her make call waits for Bob's answer, at
 /// every boundary vs Bob's rejection (after which Alice deletes her VC, as
 /// a client whose call failed does).
