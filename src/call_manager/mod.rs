@@ -1008,18 +1008,20 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 
     /// A refused make call's handlers left `id` ([`VcState::Refused`]): its
-    /// VC is deactivated and idle, and the make call fails with `status`:
-    /// completed now if ProtocolCmMakeCall pended, else returned by it
-    /// ([`Self::make_call_end`]).
+    /// VC is deactivated and idle, and the make call is completed with
+    /// `status` after the deactivation, by whoever performs these effects.
+    /// Should ProtocolCmMakeCall still be running, it returns PENDING
+    /// ([`Self::make_call_end`]): were it to return the failure itself, it
+    /// could do so before the deactivation, which another CPU performs.
     fn refusal_done(&mut self, id: VcId, status: NDIS_STATUS, phase: MakeCallPhase) -> Effects<H> {
         let mut fx = Effects::new();
         self.deactivate(id, &mut fx);
         let Some(c) = self.vc(id) else { return fx };
         c.state = VcState::Idle;
-        match phase {
-            MakeCallPhase::Pended => fx.push(Effect::CompleteMakeCall(c.handle, status)),
-            MakeCallPhase::InHandler => c.answer = Some(status),
+        if phase == MakeCallPhase::InHandler {
+            c.answer = Some(NDIS_STATUS_PENDING);
         }
+        fx.push(Effect::CompleteMakeCall(c.handle, status));
         fx
     }
 

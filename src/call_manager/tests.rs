@@ -428,18 +428,28 @@ fn a_reject_with_handlers_inside_the_caller_waits_for_them_before_deactivating()
 }
 
 /// The same while ProtocolCmMakeCall still runs (the callee answered inside
-/// the dispatch): if the handlers left before the make call returns, it
-/// returns the refusal itself; if not, it pends, and the last one out
-/// completes it.
+/// the dispatch): the make call pends, and the last handler out completes
+/// it after deactivating the VC, whether it leaves before the make call
+/// returns (the completion is then on its way on another CPU, and the
+/// handler must not return the failure before the deactivation is done) or
+/// after.
 #[test]
-fn a_reject_with_handlers_inside_during_the_make_call_is_returned_or_completed() {
+fn a_reject_with_handlers_inside_during_the_make_call_is_completed_after_the_deactivation() {
     let (mut cm, _, _, sap, vc) = two_clients();
     let plan = offered(&mut cm, vc);
     cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, true)
         .unwrap();
-    assert_eq!(effects(&cm.handlers_left(vc)), [E::DeactivateVc(30)]);
+    assert_eq!(
+        effects(&cm.handlers_left(vc)),
+        [E::DeactivateVc(30), E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]
+    );
     cm.offer_done(sap);
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_FAILURE, "left first: returned");
+    assert_eq!(
+        cm.make_call_end(vc),
+        NDIS_STATUS_PENDING,
+        "left first: completed by them"
+    );
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
 
     let plan = offered(&mut cm, vc);
     cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, true)

@@ -79,6 +79,9 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
                 // by the effects before this one); the client makes no new
                 // call on the VC before this completion.
                 unsafe { end_call(adapter, vc) };
+                // A refusal's mark (`answer_offer`) goes before the client
+                // may delete the VC: it is idle and deactivated.
+                vc.end_close(&adapter.cm());
             }
             // SAFETY: the make call this VC's handler pended: its handle, no
             // party (point to point), the client's own parameters, which NDIS
@@ -295,6 +298,9 @@ unsafe fn call_result(adapter: &AdapterContext, vc: &VcContext, status: NDIS_STA
         // SAFETY: a failed make call leaves its VC deactivated (core), and
         // the client makes no new call on it before this handler returns.
         unsafe { end_call(adapter, vc) };
+        // A refusal's mark (`answer_offer`) goes before the handler returns
+        // (after which the client may delete the VC).
+        vc.end_close(&adapter.cm());
     }
     status
 }
@@ -1005,9 +1011,9 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
 /// inside (a send on the caller's VC, which the make call activated) are
 /// waited for ([`Cm::incoming_call_complete_with_handlers`]; the last one
 /// out, `Inside::leave`, finishes the refusal), and one that enters later
-/// sees CLOSING and takes nothing. The mark stays until the VC's next call
-/// ([`VcContext::attach_call`]): meanwhile the VC is idle, and an entering
-/// send is refused as on any idle VC, an OID answered (a client's VC).
+/// sees CLOSING and takes nothing. The mark goes once the VC is deactivated
+/// and idle, as the make call's failure reaches NDIS (`call_result`, or
+/// the completion), as a client VC's close lowers it (`VcContext::end_close`).
 fn answer_offer(cm: &mut Cm, callee: VcId, status: NDIS_STATUS) -> Result<Effects<usize>, Refusal> {
     let caller = if status == NDIS_STATUS_SUCCESS {
         None

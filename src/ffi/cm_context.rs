@@ -527,14 +527,16 @@ impl VcContext {
         }
     }
 
-    /// Lowers [`CLOSING`] once a client VC's close is over: the VC is idle
+    /// Lowers [`CLOSING`] once a client VC's close is over (or the refusal
+    /// of its make call, which raised it the same way): the VC is idle
     /// and stays (only ProtocolCoDeleteVc frees it), so a handler that
     /// enters it now is answered as on any idle VC (an OID is answered, a
     /// send refused by the core with nothing taken). Only with the adapter
     /// lock held (`cm`), only while the core still has the VC idle (a
     /// VC the call manager created is gone from the core by then, and
-    /// keeps the mark until it is freed), and before the close's
-    /// completion reaches NDIS: after it, the client may delete the VC.
+    /// keeps the mark until it is freed), and before the close's (or the
+    /// make call's) completion reaches NDIS: after it, the client may
+    /// delete the VC.
     pub(crate) fn end_close(&self, cm: &Cm) {
         if cm.vc_is(self.id(), self.token()) && cm.vc_state(self.id()) == Some(VcState::Idle) {
             self.entry.fetch_and(!CLOSING, Ordering::AcqRel);
