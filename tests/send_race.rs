@@ -590,3 +590,57 @@ fn a_send_on_the_caller_vc_races_the_callees_rejection_at_every_boundary() {
         (down(emu), out.crossed, out.fired_at, problems)
     });
 }
+
+/// The callee's side of the same race: Bob sends on the VC covmini offered
+/// him (active since covmini activated it before the offer; the send gets
+/// no route) and, while the send is inside MiniportCoSendNetBufferLists at
+/// its completion, rejects the call on another CPU. The rejection must
+/// neither deactivate nor delete (and free) Bob's VC under the send.
+#[test]
+fn a_send_on_the_callee_vc_while_the_callee_rejects() {
+    let mut emu = up();
+    let (p, bob_vc) = calling(&mut emu);
+    let out = emu.interleave(
+        At::ddi("NdisMCoSendNetBufferListsComplete").inside("MiniportCoSendNetBufferLists"),
+        |emu| emu.send(bob_vc, &[b"before the answer"]),
+        |emu| emu.answer_incoming(bob_vc, NDIS_STATUS_NOT_ACCEPTED),
+    );
+    assert_eq!(out.victim, Ok(()));
+    assert_eq!(out.injected, Some(Ok(())), "bob's answer ran at the point");
+    emu.pump();
+    let (results, failed, left) = (
+        emu.send_results(p.bob),
+        make_call_failed(&emu, p.alice),
+        emu.vc_state(bob_vc),
+    );
+    assert_clean(&down(emu));
+    assert_eq!(
+        results,
+        [NDIS_STATUS_VC_NOT_ACTIVATED],
+        "bob's send completed once, refused"
+    );
+    assert!(failed, "alice's make call failed");
+    assert_eq!(left, None, "covmini deleted bob's VC after the send");
+}
+
+/// Bob's send on his offered VC at every boundary vs his own rejection.
+#[test]
+fn a_send_on_the_callee_vc_races_its_rejection_at_every_boundary() {
+    sweep("callee send vs its rejection", |at| {
+        let mut emu = up();
+        let (p, bob_vc) = calling(&mut emu);
+        let out = emu.interleave(
+            at,
+            |emu| emu.send(bob_vc, &[b"one", b"two"]).expect("send"),
+            |emu| emu.answer_incoming(bob_vc, NDIS_STATUS_NOT_ACCEPTED),
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "callee send vs its rejection";
+        problems.extend(sends_completed_once(&emu, p.bob, 2, case));
+        if out.injected.is_some() && !make_call_failed(&emu, p.alice) {
+            problems.push(format!("{case}: alice's make call failed: {:?}", emu.inbox(p.alice)));
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}

@@ -308,6 +308,25 @@ pub enum Finish<H> {
     Pend(Effects<H>),
 }
 
+/// Which ends of an offered call the glue found handlers inside (counted in
+/// their contexts, holding no pin) as the callee's refusal came
+/// ([`CallManager::incoming_call_complete_with_handlers`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Handlers {
+    /// Inside the caller's VC.
+    pub caller: bool,
+    /// Inside the callee's VC (besides the answering handler itself).
+    pub callee: bool,
+}
+
+impl Handlers {
+    /// None inside either.
+    pub const NONE: Self = Self {
+        caller: false,
+        callee: false,
+    };
+}
+
 /// What ProtocolCmMakeCall does next, once a SAP matched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MakeCallPlan<H> {
@@ -767,7 +786,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
         }
         let mut fx = Effects::new();
-        self.take_down_offer(Some(caller), callee, &mut fx);
+        self.take_down_offer(caller, callee, Handlers::NONE, VcState::Idle, &mut fx);
         if let Some(c) = self.vc(caller) {
             c.state = VcState::Idle;
         }
@@ -775,17 +794,34 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 
     /// Deactivates both ends of a call that did not happen and deletes the
-    /// callee VC (contract §3.3 "Reject": deactivate, then delete); only
-    /// the callee's when `caller` is None (its handlers are still inside).
-    fn take_down_offer(&mut self, caller: Option<VcId>, callee: VcId, fx: &mut Effects<H>) {
-        self.deactivate(callee, fx);
-        if let Some(caller) = caller {
-            self.deactivate(caller, fx);
+    /// callee VC (contract §3.3 "Reject": deactivate, then delete). An end
+    /// `waiting` for the glue's handlers inside it is left, active, in
+    /// [`VcState::Refused`] (with `status` and `phase`, which matter for
+    /// the caller) until [`Self::handlers_left`] finishes its part.
+    fn take_down_offer(
+        &mut self,
+        caller: VcId,
+        callee: VcId,
+        waiting: Handlers,
+        refused: VcState,
+        fx: &mut Effects<H>,
+    ) {
+        for (id, waits) in [(callee, waiting.callee), (caller, waiting.caller)] {
+            if waits {
+                if let Some(v) = self.vc(id) {
+                    v.state = refused;
+                    v.waits_for_handlers = true;
+                }
+            } else {
+                self.deactivate(id, fx);
+            }
         }
-        if let Some(v) = self.vc(callee) {
-            fx.push(Effect::DeleteVc(v.handle));
+        if !waiting.callee {
+            if let Some(v) = self.vc(callee) {
+                fx.push(Effect::DeleteVc(v.handle));
+            }
+            self.remove_vc(callee, fx);
         }
-        self.remove_vc(callee, fx);
     }
 
     fn deactivate(&mut self, id: VcId, fx: &mut Effects<H>) {
@@ -816,23 +852,24 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// handler is still running, the answer is kept for it to return;
     /// otherwise the effects complete the pended make call.
     pub fn incoming_call_complete(&mut self, callee: VcId, status: NDIS_STATUS) -> Result<Effects<H>, Refusal> {
-        self.incoming_call_complete_with_handlers(callee, status, false)
+        self.incoming_call_complete_with_handlers(callee, status, Handlers::NONE)
     }
 
     /// [`Self::incoming_call_complete`] when the glue has found handlers
-    /// inside it with the caller's context ([`Self::offer_caller`]) that
-    /// hold no pin (a send on the caller's VC, active since the make call
-    /// activated it, refused by [`Self::route`] but not yet gone). A
-    /// refusal then takes the callee's VC down at once but leaves the
-    /// caller's active, in [`VcState::Refused`], until
-    /// [`Self::handlers_left`]: no VC is deactivated under a handler inside
-    /// it (contract §3.3), and the make call fails only after, so its client
-    /// cannot delete the VC (and covmini free its context) under them.
+    /// inside it, holding no pin, with the caller's context
+    /// ([`Self::offer_caller`]) or the callee's (`inside`): a send on
+    /// either VC, both active since the make call activated them, refused
+    /// by [`Self::route`] but not yet gone. A refusal then leaves such a VC
+    /// active, in [`VcState::Refused`], until [`Self::handlers_left`]: no
+    /// VC is deactivated under a handler inside it (contract §3.3); the
+    /// callee's is deleted (and its context freed) only after, and the make
+    /// call fails only after, so its client cannot delete the caller's VC
+    /// (and covmini free its context) under them either.
     pub fn incoming_call_complete_with_handlers(
         &mut self,
         callee: VcId,
         status: NDIS_STATUS,
-        caller_handlers_inside: bool,
+        inside: Handlers,
     ) -> Result<Effects<H>, Refusal> {
         let v = *self.vc(callee).ok_or(Refusal::Invalid)?;
         if let VcState::LeafOffered { party } = v.state {
@@ -864,16 +901,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
                 c.state = VcState::Connected { peer: Some(callee) };
             }
             fx.push(Effect::DispatchCallConnected(v.handle));
-        } else if caller_handlers_inside {
-            // The callee's VC goes now; the caller's waits for its handlers.
-            self.take_down_offer(None, callee, &mut fx);
-            if let Some(c) = self.vc(caller) {
-                c.state = VcState::Refused { status, phase };
-                c.waits_for_handlers = true;
-            }
-            return Ok(fx);
         } else {
-            self.take_down_offer(Some(caller), callee, &mut fx);
+            let refused = VcState::Refused { status, phase };
+            self.take_down_offer(caller, callee, inside, refused, &mut fx);
+            if inside.caller {
+                // The last handler out of the caller's VC fails the make call.
+                return Ok(fx);
+            }
             if let Some(c) = self.vc(caller) {
                 c.state = VcState::Idle;
             }
@@ -1013,10 +1047,16 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// Should ProtocolCmMakeCall still be running, it returns PENDING
     /// ([`Self::make_call_end`]): were it to return the failure itself, it
     /// could do so before the deactivation, which another CPU performs.
+    /// A refused callee (its VC covmini's) is deleted instead.
     fn refusal_done(&mut self, id: VcId, status: NDIS_STATUS, phase: MakeCallPhase) -> Effects<H> {
         let mut fx = Effects::new();
         self.deactivate(id, &mut fx);
         let Some(c) = self.vc(id) else { return fx };
+        if c.origin == VcOrigin::CallManager {
+            fx.push(Effect::DeleteVc(c.handle));
+            self.remove_vc(id, &mut fx);
+            return fx;
+        }
         c.state = VcState::Idle;
         if phase == MakeCallPhase::InHandler {
             c.answer = Some(NDIS_STATUS_PENDING);

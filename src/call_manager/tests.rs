@@ -389,6 +389,44 @@ fn a_pended_reject_completes_the_make_call_after_deactivating_the_caller() {
     );
 }
 
+/// Handlers inside the caller's VC only.
+const CALLER: Handlers = Handlers {
+    caller: true,
+    callee: false,
+};
+
+/// A rejection while a handler is inside the callee's VC (a send on it,
+/// refused by the route): the caller's VC is deactivated and its make call
+/// fails at once, the callee's stays active (not deleted, its context not
+/// freed) until the handlers left, and is then deactivated and deleted.
+#[test]
+fn a_reject_with_handlers_inside_the_callee_deletes_it_after_them() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    let inside = Handlers {
+        caller: false,
+        callee: true,
+    };
+    let fx = cm
+        .incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, inside)
+        .unwrap();
+    assert_eq!(
+        effects(&fx),
+        [E::DeactivateVc(30), E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]
+    );
+    assert!(cm.vc_active(plan.callee));
+    assert_eq!(cm.live(), (2, 1, 2), "the callee VC is still there");
+    assert_eq!(cm.offer_caller(plan.callee), None);
+    assert_eq!(cm.close_call(plan.callee), Err(Refusal::Invalid));
+    assert_eq!(
+        effects(&cm.handlers_left(plan.callee)),
+        [E::DeactivateVc(31), E::DeleteVc(31)]
+    );
+    assert_eq!(cm.live(), (2, 1, 1), "the callee VC is gone");
+}
+
 /// A pended make call rejected while a handler is inside the caller's VC
 /// (a send the route refused): the callee's VC goes at once, the caller's
 /// stays active and calling (refused) until the handlers left, and only then
@@ -402,7 +440,7 @@ fn a_reject_with_handlers_inside_the_caller_waits_for_them_before_deactivating()
     assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
     assert_eq!(cm.offer_caller(plan.callee), Some((vc, 30)));
     let fx = cm
-        .incoming_call_complete_with_handlers(plan.callee, ndis_sys::NDIS_STATUS_NOT_ACCEPTED, true)
+        .incoming_call_complete_with_handlers(plan.callee, ndis_sys::NDIS_STATUS_NOT_ACCEPTED, CALLER)
         .unwrap();
     assert_eq!(effects(&fx), [E::DeactivateVc(31), E::DeleteVc(31)]);
     assert!(
@@ -437,7 +475,7 @@ fn a_reject_with_handlers_inside_the_caller_waits_for_them_before_deactivating()
 fn a_reject_with_handlers_inside_during_the_make_call_is_completed_after_the_deactivation() {
     let (mut cm, _, _, sap, vc) = two_clients();
     let plan = offered(&mut cm, vc);
-    cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, true)
+    cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, CALLER)
         .unwrap();
     assert_eq!(
         effects(&cm.handlers_left(vc)),
@@ -452,7 +490,7 @@ fn a_reject_with_handlers_inside_during_the_make_call_is_completed_after_the_dea
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
 
     let plan = offered(&mut cm, vc);
-    cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, true)
+    cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, CALLER)
         .unwrap();
     cm.offer_done(sap);
     assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING, "still inside: pended");

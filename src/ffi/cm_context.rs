@@ -509,14 +509,16 @@ impl VcContext {
         (Inside { vc: self }, before & CLOSING != 0)
     }
 
-    /// ProtocolCmCloseCall's side of the handshake, with the adapter lock
-    /// held (`_cm`, the core as its guard lends it): raises [`CLOSING`] and
-    /// says whether handlers were inside at that instant. Also returns
-    /// whether it was raised already, for [`Self::restore_closing`] should
-    /// the core refuse the close.
-    pub(crate) fn begin_close(&self, _cm: &Cm) -> (bool, bool) {
+    /// ProtocolCmCloseCall's side of the handshake (and a refusal's, which
+    /// takes the VC down too), with the adapter lock held (`_cm`, the core
+    /// as its guard lends it): raises [`CLOSING`] and says whether handlers
+    /// were inside at that instant, besides the caller's `own` (1 if the
+    /// handler calling this is itself counted in this context, else 0).
+    /// Also returns whether it was raised already, for
+    /// [`Self::restore_closing`] should the core refuse.
+    pub(crate) fn begin_close(&self, _cm: &Cm, own: u32) -> (bool, bool) {
         let before = self.entry.fetch_or(CLOSING, Ordering::AcqRel);
-        (before & CLOSING != 0, before & !CLOSING != 0)
+        (before & CLOSING != 0, before & !CLOSING > own)
     }
 
     /// Lowers [`CLOSING`] again after a refused close, unless it was
