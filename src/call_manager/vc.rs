@@ -10,6 +10,7 @@
 //!                 --reject--> (deleted)
 //!
 //!  client VC:  Calling --rejected while handlers are inside--> Refused --they left--> Idle
+//!  MCM VC:     Offered --rejected while handlers are inside--> Refused --they left--> (deleted)
 //!  client VC:  Idle --make call to the echo address--> Echo --close--> Idle
 //!  any VC:     Connected / Echo --close while busy--> Closing --drained--> (as above)
 //!              (busy: pins held, or handlers inside the glue with its context)
@@ -76,11 +77,12 @@ pub enum VcState {
         /// The VC at the other end, while it is still connected.
         peer: Option<super::VcId>,
     },
-    /// A client VC whose make call the callee refused while handlers were
-    /// inside the glue with its context (a send that had entered, say): it
-    /// stays active, and only once they are gone
-    /// ([`super::CallManager::handlers_left`]) is it deactivated, idle
-    /// again, and its make call failed with `status`.
+    /// Either end of a call the callee refused while handlers were inside
+    /// the glue with its context (a send that had entered, say): it stays
+    /// active, and only once they are gone
+    /// ([`super::CallManager::handlers_left`]) is it deactivated and then,
+    /// a caller, idle again with its make call failed with `status`, or, a
+    /// callee (covmini's VC), deleted.
     Refused {
         /// The callee's answer, which the make call fails with.
         status: NDIS_STATUS,
