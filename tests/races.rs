@@ -584,3 +584,53 @@ fn a_leafs_hang_up_crossing_the_other_partys_drop_is_clean_at_every_boundary() {
         "alice's drop never crossed the incoming drop party: {counted:?}"
     );
 }
+
+/// A client's close crossing its own make call to the echo address (NDIS
+/// lets a client close a call whose make call is outstanding, and the
+/// threaded soak does; seed 700561, `vc.deactivated-before-delete`): the
+/// close is run at every DDI boundary of alice's make call to `echo`.
+/// Whichever boundary it lands on, the make call and the close each end
+/// with a status their DDI allows, alice can delete her VC afterwards, and
+/// the run is clean (no VC left active after its close, no call parameters
+/// used after they were freed).
+#[test]
+fn a_close_crossing_an_echo_make_call_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let vc = n.vc;
+        let out: Interleaving<NDIS_STATUS, NDIS_STATUS> = n.emu.interleave(
+            at,
+            |emu| emu.make_call(vc, &call_to(covmini::call_manager::ECHO_ADDRESS)),
+            move |emu| emu.close_call(vc, &[]),
+        );
+        assert!(
+            [NDIS_STATUS_SUCCESS, NDIS_STATUS_FAILURE].contains(&out.victim),
+            "alice's make call: {:#x}",
+            out.victim
+        );
+        if let Some(s) = out.injected {
+            assert!(close_status_ok(s), "alice's close: {s:#x}");
+            crossings += 1;
+        }
+        n.emu.pump();
+        // A close refused while the make call was outstanding is made again.
+        if n.emu.vc_state(vc).is_some_and(|(c, _)| c == CallState::Connected) {
+            assert_eq!(
+                n.emu.close_call(vc, &[]),
+                NDIS_STATUS_SUCCESS,
+                "alice closes her echo call"
+            );
+        }
+        let state = n.emu.vc_state(vc);
+        assert!(
+            matches!(state, Some((CallState::Closed | CallState::Idle, false))),
+            "alice's VC after the make call and the close: {state:?}"
+        );
+        assert_eq!(n.emu.delete_vc(vc), NDIS_STATUS_SUCCESS, "alice deletes her VC");
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(crossings > 0, "alice's close never crossed her make call: {counted:?}");
+}

@@ -453,3 +453,194 @@ fn sends_racing_the_peers_close_on_two_cpus_break_nothing() {
         assert!(problems.is_empty(), "round {round}: {problems:?}");
     }
 }
+
+/// Alice's make call to Bob, who pends his answer: her VC is active (covmini
+/// activates both ends before it offers the call) and carries no call yet.
+/// Returns the pair and Bob's offered VC.
+fn calling(emu: &mut Emulator) -> (Pair, Vc) {
+    let p = pair(emu, Answer::Pend, NDIS_STATUS_SUCCESS);
+    assert_eq!(emu.make_call(p.vc, &call_to(b"bob")), NDIS_STATUS_PENDING);
+    let offered = emu.offered_vcs(p.bob);
+    assert_eq!(offered.len(), 1);
+    (p, offered[0])
+}
+
+/// Whether Alice's make call was completed with a failure (her inbox).
+fn make_call_failed(emu: &Emulator, alice: Client) -> bool {
+    emu.inbox(alice)
+        .iter()
+        .any(|l| l.starts_with("MakeCallComplete") && l != "MakeCallComplete 0x0")
+}
+
+/// The threaded soak's `data.drain-before-deactivate` (and, when Alice's
+/// client deletes her VC as soon as her make call failed, the write after
+/// free of her VC context and the completion on a deleted VC): Alice sends
+/// on her VC while her make call waits for Bob's answer. The send gets no
+/// route (the VC carries no call yet) but is inside
+/// MiniportCoSendNetBufferLists, stopped at its first spin-lock acquire,
+/// when Bob rejects the call on another CPU and Alice deletes her VC. On the
+/// old code the rejection deactivated Alice's VC with the send inside
+/// (`data.drain-before-deactivate`) and completed her make call, so her
+/// delete freed the context under the send. Now the rejection waits for the
+/// send to leave before it deactivates her VC and fails her make call: the
+/// delete that came first is refused (the make call is outstanding), and
+/// one after succeeds.
+#[test]
+fn a_send_on_the_caller_vc_while_the_callee_rejects_and_the_caller_deletes() {
+    let mut emu = up();
+    let (p, bob_vc) = calling(&mut emu);
+    let out = emu.interleave(
+        At::ddi("KeAcquireSpinLockRaiseToDpc").inside("MiniportCoSendNetBufferLists"),
+        |emu| emu.send(p.vc, &[b"too early"]),
+        |emu| {
+            let answered = emu.answer_incoming(bob_vc, NDIS_STATUS_NOT_ACCEPTED);
+            (answered, emu.delete_vc(p.vc))
+        },
+    );
+    assert_eq!(out.victim, Ok(()));
+    let (answered, deleted_early) = out.injected.expect("bob's answer ran at the point");
+    assert_eq!(answered, Ok(()));
+    emu.pump();
+    let results = emu.send_results(p.alice);
+    let failed = make_call_failed(&emu, p.alice);
+    let deleted = if deleted_early == NDIS_STATUS_SUCCESS {
+        NDIS_STATUS_SUCCESS
+    } else {
+        emu.delete_vc(p.vc)
+    };
+    assert_clean(&down(emu));
+    assert_eq!(
+        results,
+        [NDIS_STATUS_VC_NOT_ACTIVATED],
+        "alice's send completed once, refused"
+    );
+    assert!(failed, "alice's make call failed");
+    assert_eq!(deleted, NDIS_STATUS_SUCCESS, "alice's VC deleted");
+}
+
+/// The threaded soak's `data.drain-before-deactivate` on its own: Alice's
+/// send on her VC (its make call waiting for Bob's answer, so refused by
+/// the route) is stopped at its completion (NdisMCoSendNetBufferListsComplete,
+/// past NDIS's window: it has taken and released the adapter's lock), and
+/// Bob rejects the call there. On the old code the rejection deactivated
+/// Alice's VC with the send inside it. Now her VC is deactivated, and her
+/// make call failed, after the send left.
+#[test]
+fn a_send_on_the_caller_vc_while_the_callee_rejects() {
+    let mut emu = up();
+    let (p, bob_vc) = calling(&mut emu);
+    let out = emu.interleave(
+        At::ddi("NdisMCoSendNetBufferListsComplete").inside("MiniportCoSendNetBufferLists"),
+        |emu| emu.send(p.vc, &[b"too early"]),
+        |emu| emu.answer_incoming(bob_vc, NDIS_STATUS_NOT_ACCEPTED),
+    );
+    assert_eq!(out.victim, Ok(()));
+    assert_eq!(out.injected, Some(Ok(())), "bob's answer ran at the point");
+    emu.pump();
+    let (results, failed, left) = (
+        emu.send_results(p.alice),
+        make_call_failed(&emu, p.alice),
+        emu.vc_state(p.vc),
+    );
+    let deleted = emu.delete_vc(p.vc);
+    assert_clean(&down(emu));
+    assert_eq!(
+        results,
+        [NDIS_STATUS_VC_NOT_ACTIVATED],
+        "alice's send completed once, refused"
+    );
+    assert!(failed, "alice's make call failed");
+    assert!(
+        matches!(left, Some((_, false))),
+        "alice's VC is left inactive: {left:?}"
+    );
+    assert_eq!(deleted, NDIS_STATUS_SUCCESS, "alice's VC deleted");
+}
+
+/// Alice's send on her VC while her make call waits for Bob's answer, at
+/// every boundary vs Bob's rejection (after which Alice deletes her VC, as
+/// a client whose call failed does).
+#[test]
+fn a_send_on_the_caller_vc_races_the_callees_rejection_at_every_boundary() {
+    sweep("caller send vs callee rejection", |at| {
+        let mut emu = up();
+        let (p, bob_vc) = calling(&mut emu);
+        let out = emu.interleave(
+            at,
+            |emu| emu.send(p.vc, &[b"one", b"two"]).expect("send"),
+            |emu| {
+                let answered = emu.answer_incoming(bob_vc, NDIS_STATUS_NOT_ACCEPTED);
+                (answered, emu.delete_vc(p.vc))
+            },
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "caller send vs callee rejection";
+        problems.extend(sends_completed_once(&emu, p.alice, 2, case));
+        if out.injected.is_some() && !make_call_failed(&emu, p.alice) {
+            problems.push(format!("{case}: alice's make call failed: {:?}", emu.inbox(p.alice)));
+        }
+        // A delete refused while the make call was outstanding succeeds now.
+        if let Some((_, deleted)) = out.injected
+            && deleted != NDIS_STATUS_SUCCESS
+            && emu.delete_vc(p.vc) != NDIS_STATUS_SUCCESS
+        {
+            problems.push(format!("{case}: alice's VC deleted"));
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}
+
+/// The callee's side of the same race: Bob sends on the VC covmini offered
+/// him (active since covmini activated it before the offer; the send gets
+/// no route) and, while the send is inside MiniportCoSendNetBufferLists at
+/// its completion, rejects the call on another CPU. The rejection must
+/// neither deactivate nor delete (and free) Bob's VC under the send.
+#[test]
+fn a_send_on_the_callee_vc_while_the_callee_rejects() {
+    let mut emu = up();
+    let (p, bob_vc) = calling(&mut emu);
+    let out = emu.interleave(
+        At::ddi("NdisMCoSendNetBufferListsComplete").inside("MiniportCoSendNetBufferLists"),
+        |emu| emu.send(bob_vc, &[b"before the answer"]),
+        |emu| emu.answer_incoming(bob_vc, NDIS_STATUS_NOT_ACCEPTED),
+    );
+    assert_eq!(out.victim, Ok(()));
+    assert_eq!(out.injected, Some(Ok(())), "bob's answer ran at the point");
+    emu.pump();
+    let (results, failed, left) = (
+        emu.send_results(p.bob),
+        make_call_failed(&emu, p.alice),
+        emu.vc_state(bob_vc),
+    );
+    assert_clean(&down(emu));
+    assert_eq!(
+        results,
+        [NDIS_STATUS_VC_NOT_ACTIVATED],
+        "bob's send completed once, refused"
+    );
+    assert!(failed, "alice's make call failed");
+    assert_eq!(left, None, "covmini deleted bob's VC after the send");
+}
+
+/// Bob's send on his offered VC at every boundary vs his own rejection.
+#[test]
+fn a_send_on_the_callee_vc_races_its_rejection_at_every_boundary() {
+    sweep("callee send vs its rejection", |at| {
+        let mut emu = up();
+        let (p, bob_vc) = calling(&mut emu);
+        let out = emu.interleave(
+            at,
+            |emu| emu.send(bob_vc, &[b"one", b"two"]).expect("send"),
+            |emu| emu.answer_incoming(bob_vc, NDIS_STATUS_NOT_ACCEPTED),
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        let case = "callee send vs its rejection";
+        problems.extend(sends_completed_once(&emu, p.bob, 2, case));
+        if out.injected.is_some() && !make_call_failed(&emu, p.alice) {
+            problems.push(format!("{case}: alice's make call failed: {:?}", emu.inbox(p.alice)));
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    });
+}

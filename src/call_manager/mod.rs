@@ -308,6 +308,25 @@ pub enum Finish<H> {
     Pend(Effects<H>),
 }
 
+/// Which ends of an offered call the glue found handlers inside (counted in
+/// their contexts, holding no pin) as the callee's refusal came
+/// ([`CallManager::incoming_call_complete_with_handlers`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Handlers {
+    /// Inside the caller's VC.
+    pub caller: bool,
+    /// Inside the callee's VC (besides the answering handler itself).
+    pub callee: bool,
+}
+
+impl Handlers {
+    /// None inside either.
+    pub const NONE: Self = Self {
+        caller: false,
+        callee: false,
+    };
+}
+
 /// What ProtocolCmMakeCall does next, once a SAP matched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MakeCallPlan<H> {
@@ -767,7 +786,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
         }
         let mut fx = Effects::new();
-        self.take_down_offer(caller, callee, &mut fx);
+        self.take_down_offer(caller, callee, Handlers::NONE, VcState::Idle, &mut fx);
         if let Some(c) = self.vc(caller) {
             c.state = VcState::Idle;
         }
@@ -775,20 +794,55 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 
     /// Deactivates both ends of a call that did not happen and deletes the
-    /// callee VC (contract §3.3 "Reject": deactivate, then delete).
-    fn take_down_offer(&mut self, caller: VcId, callee: VcId, fx: &mut Effects<H>) {
-        for id in [callee, caller] {
-            if let Some(v) = self.vc(id)
-                && v.active
-            {
-                v.active = false;
-                fx.push(Effect::DeactivateVc(v.handle));
+    /// callee VC (contract §3.3 "Reject": deactivate, then delete). An end
+    /// `waiting` for the glue's handlers inside it is left, active, in
+    /// [`VcState::Refused`] (with `status` and `phase`, which matter for
+    /// the caller) until [`Self::handlers_left`] finishes its part.
+    fn take_down_offer(
+        &mut self,
+        caller: VcId,
+        callee: VcId,
+        waiting: Handlers,
+        refused: VcState,
+        fx: &mut Effects<H>,
+    ) {
+        for (id, waits) in [(callee, waiting.callee), (caller, waiting.caller)] {
+            if waits {
+                if let Some(v) = self.vc(id) {
+                    v.state = refused;
+                    v.waits_for_handlers = true;
+                }
+            } else {
+                self.deactivate(id, fx);
             }
         }
-        if let Some(v) = self.vc(callee) {
-            fx.push(Effect::DeleteVc(v.handle));
+        if !waiting.callee {
+            if let Some(v) = self.vc(callee) {
+                fx.push(Effect::DeleteVc(v.handle));
+            }
+            self.remove_vc(callee, fx);
         }
-        self.remove_vc(callee, fx);
+    }
+
+    fn deactivate(&mut self, id: VcId, fx: &mut Effects<H>) {
+        if let Some(v) = self.vc(id)
+            && v.active
+        {
+            v.active = false;
+            fx.push(Effect::DeactivateVc(v.handle));
+        }
+    }
+
+    /// The calling VC of the offer on `callee` (an incoming call not yet
+    /// answered), with its context token; None if `callee` is no such offer.
+    /// The glue marks that VC with its handshake before it gives the core a
+    /// refusal ([`Self::incoming_call_complete_with_handlers`]).
+    pub fn offer_caller(&self, callee: VcId) -> Option<(VcId, H)> {
+        let VcState::Offered { caller } = self.vcs.get(callee.raw())?.state else {
+            return None;
+        };
+        let c = self.vcs.get(caller.raw())?;
+        matches!(c.state, VcState::Calling { callee: linked, .. } if linked == callee).then_some((caller, c.handle))
     }
 
     /// ProtocolCmIncomingCallComplete on `callee`, or a dispatch NDIS
@@ -798,6 +852,25 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// handler is still running, the answer is kept for it to return;
     /// otherwise the effects complete the pended make call.
     pub fn incoming_call_complete(&mut self, callee: VcId, status: NDIS_STATUS) -> Result<Effects<H>, Refusal> {
+        self.incoming_call_complete_with_handlers(callee, status, Handlers::NONE)
+    }
+
+    /// [`Self::incoming_call_complete`] when the glue has found handlers
+    /// inside it, holding no pin, with the caller's context
+    /// ([`Self::offer_caller`]) or the callee's (`inside`): a send on
+    /// either VC, both active since the make call activated them, refused
+    /// by [`Self::route`] but not yet gone. A refusal then leaves such a VC
+    /// active, in [`VcState::Refused`], until [`Self::handlers_left`]: no
+    /// VC is deactivated under a handler inside it (contract §3.3); the
+    /// callee's is deleted (and its context freed) only after, and the make
+    /// call fails only after, so its client cannot delete the caller's VC
+    /// (and covmini free its context) under them either.
+    pub fn incoming_call_complete_with_handlers(
+        &mut self,
+        callee: VcId,
+        status: NDIS_STATUS,
+        inside: Handlers,
+    ) -> Result<Effects<H>, Refusal> {
         let v = *self.vc(callee).ok_or(Refusal::Invalid)?;
         if let VcState::LeafOffered { party } = v.state {
             return self.leaf_answered(callee, party, status);
@@ -829,7 +902,12 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
             fx.push(Effect::DispatchCallConnected(v.handle));
         } else {
-            self.take_down_offer(caller, callee, &mut fx);
+            let refused = VcState::Refused { status, phase };
+            self.take_down_offer(caller, callee, inside, refused, &mut fx);
+            if inside.caller {
+                // The last handler out of the caller's VC fails the make call.
+                return Ok(fx);
+            }
             if let Some(c) = self.vc(caller) {
                 c.state = VcState::Idle;
             }
@@ -876,7 +954,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return status;
         }
         match &mut c.state {
-            VcState::Calling { phase, .. } => {
+            // Refused: handlers are still inside the caller's VC; the last
+            // one out completes the make call.
+            VcState::Calling { phase, .. } | VcState::Refused { phase, .. } => {
                 *phase = MakeCallPhase::Pended;
                 NDIS_STATUS_PENDING
             }
@@ -917,7 +997,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
         let mut tell = Effects::new();
         let peer = match v.state {
             VcState::Connected { peer } => peer,
-            VcState::Echo => None,
+            // Not active yet: its make call is still activating it (and
+            // uses its call's parameters); refused like a close of any call
+            // whose make call is outstanding.
+            VcState::Echo if v.active => None,
             // A root whose parties were detached ([`Self::detach_party`]);
             // one still pinned by an incoming drop party being dispatched
             // goes when that is done (its pin on the root holds the close).
@@ -967,12 +1050,39 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return fx;
         }
         v.waits_for_handlers = false;
+        if let VcState::Refused { status, phase } = v.state {
+            return self.refusal_done(id, status, phase);
+        }
         if v.busy > 0 || v.state != VcState::Closing {
             return fx;
         }
         match self.finish_close(id, fx, false) {
             Finish::Return(_, fx) | Finish::Pend(fx) => fx,
         }
+    }
+
+    /// A refused make call's handlers left `id` ([`VcState::Refused`]): its
+    /// VC is deactivated and idle, and the make call is completed with
+    /// `status` after the deactivation, by whoever performs these effects.
+    /// Should ProtocolCmMakeCall still be running, it returns PENDING
+    /// ([`Self::make_call_end`]): were it to return the failure itself, it
+    /// could do so before the deactivation, which another CPU performs.
+    /// A refused callee (its VC covmini's) is deleted instead.
+    fn refusal_done(&mut self, id: VcId, status: NDIS_STATUS, phase: MakeCallPhase) -> Effects<H> {
+        let mut fx = Effects::new();
+        self.deactivate(id, &mut fx);
+        let Some(c) = self.vc(id) else { return fx };
+        if c.origin == VcOrigin::CallManager {
+            fx.push(Effect::DeleteVc(c.handle));
+            self.remove_vc(id, &mut fx);
+            return fx;
+        }
+        c.state = VcState::Idle;
+        if phase == MakeCallPhase::InHandler {
+            c.answer = Some(NDIS_STATUS_PENDING);
+        }
+        fx.push(Effect::CompleteMakeCall(c.handle, status));
+        fx
     }
 
     /// Deactivates and completes the close of a drained VC, with `tell` (the

@@ -426,6 +426,128 @@ fn a_pended_reject_completes_the_make_call_after_deactivating_the_caller() {
     );
 }
 
+/// Handlers inside the caller's VC only.
+const CALLER: Handlers = Handlers {
+    caller: true,
+    callee: false,
+};
+
+/// A rejection while a handler is inside the callee's VC (a send on it,
+/// refused by the route): the caller's VC is deactivated and its make call
+/// fails at once, the callee's stays active (not deleted, its context not
+/// freed) until the handlers left, and is then deactivated and deleted.
+#[test]
+fn a_reject_with_handlers_inside_the_callee_deletes_it_after_them() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    let inside = Handlers {
+        caller: false,
+        callee: true,
+    };
+    let fx = cm
+        .incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, inside)
+        .unwrap();
+    assert_eq!(
+        effects(&fx),
+        [E::DeactivateVc(30), E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]
+    );
+    assert!(cm.vc_active(plan.callee));
+    assert_eq!(cm.live(), (2, 1, 2), "the callee VC is still there");
+    assert_eq!(cm.offer_caller(plan.callee), None);
+    assert_eq!(cm.close_call(plan.callee), Err(Refusal::Invalid));
+    assert_eq!(
+        effects(&cm.handlers_left(plan.callee)),
+        [E::DeactivateVc(31), E::DeleteVc(31)]
+    );
+    assert_eq!(cm.live(), (2, 1, 1), "the callee VC is gone");
+}
+
+/// A pended make call rejected while a handler is inside the caller's VC
+/// (a send the route refused): the callee's VC goes at once, the caller's
+/// stays active and calling (refused) until the handlers left, and only then
+/// is it deactivated and the make call failed. Nothing else changes it
+/// meanwhile: no route, no close, no second make call.
+#[test]
+fn a_reject_with_handlers_inside_the_caller_waits_for_them_before_deactivating() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    assert_eq!(cm.offer_caller(plan.callee), Some((vc, 30)));
+    let fx = cm
+        .incoming_call_complete_with_handlers(plan.callee, ndis_sys::NDIS_STATUS_NOT_ACCEPTED, CALLER)
+        .unwrap();
+    assert_eq!(effects(&fx), [E::DeactivateVc(31), E::DeleteVc(31)]);
+    assert!(
+        cm.vc_active(vc),
+        "the caller's VC is not deactivated under its handlers"
+    );
+    assert!(cm.waits_for_handlers(vc));
+    assert_eq!(cm.route(vc, 1, 1), Err(Refusal::Invalid));
+    assert_eq!(cm.close_call(vc), Err(Refusal::Invalid));
+    assert_eq!(cm.make_call_begin(vc, &addr("bob"), 32), Err(Refusal::CallActive));
+    let fx = cm.handlers_left(vc);
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DeactivateVc(30),
+            E::CompleteMakeCall(30, ndis_sys::NDIS_STATUS_NOT_ACCEPTED)
+        ]
+    );
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert!(!cm.vc_active(vc));
+    assert!(!cm.waits_for_handlers(vc));
+    assert_eq!(cm.live(), (2, 1, 1), "the callee VC is gone");
+}
+
+/// The same while ProtocolCmMakeCall still runs (the callee answered inside
+/// the dispatch): the make call pends, and the last handler out completes
+/// it after deactivating the VC, whether it leaves before the make call
+/// returns (the completion is then on its way on another CPU, and the
+/// handler must not return the failure before the deactivation is done) or
+/// after.
+#[test]
+fn a_reject_with_handlers_inside_during_the_make_call_is_completed_after_the_deactivation() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, CALLER)
+        .unwrap();
+    assert_eq!(
+        effects(&cm.handlers_left(vc)),
+        [E::DeactivateVc(30), E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]
+    );
+    cm.offer_done(sap);
+    assert_eq!(
+        cm.make_call_end(vc),
+        NDIS_STATUS_PENDING,
+        "left first: completed by them"
+    );
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+
+    let plan = offered(&mut cm, vc);
+    cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, CALLER)
+        .unwrap();
+    cm.offer_done(sap);
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING, "still inside: pended");
+    assert_eq!(
+        effects(&cm.handlers_left(vc)),
+        [E::DeactivateVc(30), E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]
+    );
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+}
+
+/// Only an offer answered by nobody yet names a caller.
+#[test]
+fn only_an_unanswered_offer_names_its_caller() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    assert_eq!(cm.offer_caller(vc), None, "the caller is no offer");
+    cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    assert_eq!(cm.offer_caller(plan.callee), None, "answered");
+}
+
 #[test]
 fn a_refused_dispatch_is_a_reject_with_the_dispatch_status() {
     let (mut cm, _, _, sap, vc) = two_clients();
@@ -714,6 +836,22 @@ fn an_echo_call_sends_to_itself_and_closes_at_once_when_drained() {
     assert_eq!(s, NDIS_STATUS_SUCCESS);
     assert_eq!(effects(&fx), [E::DeactivateVc(30)]);
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+}
+
+/// A close of an echo call whose make call is still activating its VC is
+/// refused and changes nothing (it would free the call's parameters under
+/// the activation and leave a closed call's VC active); once active, it
+/// closes.
+#[test]
+fn an_echo_call_closes_only_once_its_make_call_activated_it() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    cm.make_call_echo(vc, false).unwrap();
+    assert_eq!(cm.close_call(vc), Err(Refusal::Invalid));
+    assert_eq!(cm.vc_state(vc), Some(VcState::Echo));
+    assert_eq!(cm.echo_activated(vc, true), NDIS_STATUS_SUCCESS);
+    assert!(matches!(cm.close_call(vc), Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))));
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    assert!(!cm.vc_active(vc));
 }
 
 #[test]

@@ -9,6 +9,8 @@
 //!                 --accept--> Connected{peer} --close--> (deleted)
 //!                 --reject--> (deleted)
 //!
+//!  client VC:  Calling --rejected while handlers are inside--> Refused --they left--> Idle
+//!  MCM VC:     Offered --rejected while handlers are inside--> Refused --they left--> (deleted)
 //!  client VC:  Idle --make call to the echo address--> Echo --close--> Idle
 //!  any VC:     Connected / Echo --close while busy--> Closing --drained--> (as above)
 //!              (busy: pins held, or handlers inside the glue with its context)
@@ -74,6 +76,18 @@ pub enum VcState {
     Connected {
         /// The VC at the other end, while it is still connected.
         peer: Option<super::VcId>,
+    },
+    /// Either end of a call the callee refused while handlers were inside
+    /// the glue with its context (a send that had entered, say): it stays
+    /// active, and only once they are gone
+    /// ([`super::CallManager::handlers_left`]) is it deactivated and then,
+    /// a caller, idle again with its make call failed with `status`, or, a
+    /// callee (covmini's VC), deleted.
+    Refused {
+        /// The callee's answer, which the make call fails with.
+        status: NDIS_STATUS,
+        /// Whether the make call handler is still running.
+        phase: MakeCallPhase,
     },
     /// A client VC whose call reached the echo address ([`super::ECHO_ADDRESS`]):
     /// covmini answers it and every send comes back on this VC.

@@ -32,8 +32,8 @@ use super::context::{AdapterContext, Cm};
 use super::oid;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{
-    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Refusal, Via, check_called_address_header,
-    check_flows, check_sap_header, clamp_flow,
+    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Handlers, Refusal, Via,
+    check_called_address_header, check_flows, check_sap_header, clamp_flow,
 };
 use crate::config;
 
@@ -79,6 +79,9 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
                 // by the effects before this one); the client makes no new
                 // call on the VC before this completion.
                 unsafe { end_call(adapter, vc) };
+                // A refusal's mark (`answer_offer`) goes before the client
+                // may delete the VC: it is idle and deactivated.
+                vc.end_close(&adapter.cm());
             }
             // SAFETY: the make call this VC's handler pended: its handle, no
             // party (point to point), the client's own parameters, which NDIS
@@ -315,6 +318,9 @@ unsafe fn call_result(adapter: &AdapterContext, vc: &VcContext, status: NDIS_STA
         // SAFETY: a failed make call leaves its VC deactivated (core), and
         // the client makes no new call on it before this handler returns.
         unsafe { end_call(adapter, vc) };
+        // A refusal's mark (`answer_offer`) goes before the handler returns
+        // (after which the client may delete the VC).
+        vc.end_close(&adapter.cm());
     }
     status
 }
@@ -1023,7 +1029,7 @@ ndis_fn! {
             // NDIS refused the offer, so no ProtocolCmIncomingCallComplete
             // will come: the offer's status is the callee's answer.
             trace!(WARN, "ProtocolCmMakeCall: NdisMCmDispatchIncomingCall: {:#010x}", offered);
-            let answered = adapter.cm().incoming_call_complete(plan.callee, offered);
+            let answered = answer_offer(&mut adapter.cm(), callee, 0, offered);
             if let Ok(fx) = answered {
                 perform(adapter, fx);
             }
@@ -1076,6 +1082,47 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
     unsafe { call_result(adapter, caller, status) }
 }
 
+/// The callee's answer `status` to the offer on `callee`, given to the core
+/// with the adapter lock held (`cm`); `own` is 1 if the answering handler
+/// is itself counted inside `callee` (ProtocolCmIncomingCallComplete), else
+/// 0. A refusal takes both VCs down (deactivated, the callee's deleted, the
+/// make call failed), so first it does the close's handshake on both
+/// contexts (`super::data`'s module docs): handlers already inside (a send
+/// on either VC, which the make call activated) are waited for
+/// ([`Cm::incoming_call_complete_with_handlers`]; the last one out,
+/// `Inside::leave`, finishes that VC's part), and one that enters later sees
+/// CLOSING and takes nothing. The caller's mark goes once its VC is
+/// deactivated and idle, as the make call's failure reaches NDIS
+/// (`call_result`, or the completion), as a client VC's close lowers it
+/// (`VcContext::end_close`); the callee's stays until it is freed.
+fn answer_offer(cm: &mut Cm, callee: &VcContext, own: u32, status: NDIS_STATUS) -> Result<Effects<usize>, Refusal> {
+    let caller = if status == NDIS_STATUS_SUCCESS {
+        None
+    } else {
+        cm.offer_caller(callee.id())
+    };
+    let Some((_, token)) = caller else {
+        return cm.incoming_call_complete(callee.id(), status);
+    };
+    // SAFETY: the core has the caller's VC calling, with this context: a
+    // client's VC, freed only by ProtocolCoDeleteVc, which removes it from
+    // the core under the lock held here (and NDIS refuses to delete a VC
+    // whose make call is outstanding).
+    let caller = unsafe { VcContext::from_token(token) };
+    let (caller_was, caller_inside) = caller.begin_close(cm, 0);
+    let (callee_was, callee_inside) = callee.begin_close(cm, own);
+    let inside = Handlers {
+        caller: caller_inside,
+        callee: callee_inside,
+    };
+    let answered = cm.incoming_call_complete_with_handlers(callee.id(), status, inside);
+    if answered.is_err() {
+        caller.restore_closing(caller_was);
+        callee.restore_closing(callee_was);
+    }
+    answered
+}
+
 ndis_fn! {
     /// ProtocolCmIncomingCallComplete: the callee's client answered an
     /// offer. SUCCESS: NdisMCmDispatchCallConnected on the callee and, if
@@ -1100,7 +1147,7 @@ ndis_fn! {
         let (inside, _closing) = callee.enter();
         let adapter = callee.adapter();
         let _running = adapter.running();
-        match on_vc(callee, |cm| cm.incoming_call_complete(callee.id(), status)) {
+        match on_vc(callee, |cm| answer_offer(cm, callee, 1, status)) {
             Ok(fx) if status == NDIS_STATUS_SUCCESS => {
                 // Accepted: no effect deletes the callee's VC; leave after
                 // the last one names it.
@@ -1179,7 +1226,7 @@ ndis_fn! {
         // The handshake with the handlers inside (`super::data`): mark the
         // close, and let it wait for those already in.
         let closed = on_vc(vc, |cm| {
-            let (was, inside) = vc.begin_close(cm);
+            let (was, inside) = vc.begin_close(cm, 0);
             let r = cm.close_call_with_handlers(vc.id(), inside);
             if r.is_err() {
                 vc.restore_closing(was);

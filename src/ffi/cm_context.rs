@@ -509,14 +509,16 @@ impl VcContext {
         (Inside { vc: self }, before & CLOSING != 0)
     }
 
-    /// ProtocolCmCloseCall's side of the handshake, with the adapter lock
-    /// held (`_cm`, the core as its guard lends it): raises [`CLOSING`] and
-    /// says whether handlers were inside at that instant. Also returns
-    /// whether it was raised already, for [`Self::restore_closing`] should
-    /// the core refuse the close.
-    pub(crate) fn begin_close(&self, _cm: &Cm) -> (bool, bool) {
+    /// ProtocolCmCloseCall's side of the handshake (and a refusal's, which
+    /// takes the VC down too), with the adapter lock held (`_cm`, the core
+    /// as its guard lends it): raises [`CLOSING`] and says whether handlers
+    /// were inside at that instant, besides the caller's `own` (1 if the
+    /// handler calling this is itself counted in this context, else 0).
+    /// Also returns whether it was raised already, for
+    /// [`Self::restore_closing`] should the core refuse.
+    pub(crate) fn begin_close(&self, _cm: &Cm, own: u32) -> (bool, bool) {
         let before = self.entry.fetch_or(CLOSING, Ordering::AcqRel);
-        (before & CLOSING != 0, before & !CLOSING != 0)
+        (before & CLOSING != 0, before & !CLOSING > own)
     }
 
     /// Lowers [`CLOSING`] again after a refused close, unless it was
@@ -527,14 +529,16 @@ impl VcContext {
         }
     }
 
-    /// Lowers [`CLOSING`] once a client VC's close is over: the VC is idle
+    /// Lowers [`CLOSING`] once a client VC's close is over (or the refusal
+    /// of its make call, which raised it the same way): the VC is idle
     /// and stays (only ProtocolCoDeleteVc frees it), so a handler that
     /// enters it now is answered as on any idle VC (an OID is answered, a
     /// send refused by the core with nothing taken). Only with the adapter
     /// lock held (`cm`), only while the core still has the VC idle (a
     /// VC the call manager created is gone from the core by then, and
-    /// keeps the mark until it is freed), and before the close's
-    /// completion reaches NDIS: after it, the client may delete the VC.
+    /// keeps the mark until it is freed), and before the close's (or the
+    /// make call's) completion reaches NDIS: after it, the client may
+    /// delete the VC.
     pub(crate) fn end_close(&self, cm: &Cm) {
         if cm.vc_is(self.id(), self.token()) && cm.vc_state(self.id()) == Some(VcState::Idle) {
             self.entry.fetch_and(!CLOSING, Ordering::AcqRel);

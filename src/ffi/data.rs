@@ -59,7 +59,11 @@
 //!   the only NDIS call it makes before it leaves. Either way no VC is
 //!   deactivated, deleted or freed under a send covmini has started on,
 //!   and the refusal paths (paused, closing, no route) write counters and
-//!   complete on a context that lives. A VC's OID requests
+//!   complete on a context that lives. A callee's refusal of a make call
+//!   (`ffi::cm`'s `answer_offer`) does the same handshake on both VCs,
+//!   which the make call activated before the offer: with handlers inside
+//!   one, the last one out deactivates it and fails the make call (the
+//!   caller's) or deletes it (the callee's). A VC's OID requests
 //!   (MiniportCoOidRequest, ProtocolCoOidRequest) and QoS changes
 //!   (ProtocolCmModifyCallQoS) take the same first step.
 //! * **The window.** No driver can count a call before its handler's

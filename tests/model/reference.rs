@@ -814,7 +814,11 @@ impl Model {
             Op::DeleteVc { vc } => {
                 let v = &self.vcs[vc];
                 // NDIS: only the creator deletes, and only an inactive VC.
-                if v.mcm || v.call != Call::Idle {
+                if !v.mcm && v.call == Call::Closing {
+                    // NDIS refuses to delete a VC whose close is outstanding
+                    // with CLOSING (ndis-emu's NdisCoDeleteVc, contract §3.3 [B]).
+                    ndis(NDIS_STATUS_CLOSING)
+                } else if v.mcm || v.call != Call::Idle {
                     ndis(NDIS_STATUS_NOT_ACCEPTED)
                 } else {
                     let af = v.af;
