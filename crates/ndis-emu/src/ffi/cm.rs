@@ -730,8 +730,7 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
 /// NdisCoDeleteVc by the client that created the VC.
 pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisCoDeleteVc";
-    super::data::wait_for_ndis_window(CALL, vc);
-    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
+    let (handler, ctx) = super::data::with_ndis_window_closed(CALL, vc, |w| -> Result<_, Refused> {
         let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
         if rec.creator != Creator::Client {
             return Err(NDIS_STATUS_NOT_ACCEPTED);
@@ -1816,8 +1815,7 @@ ddi_fn! {
     pub unsafe fn NdisMCmDeleteVc(vc: NDIS_HANDLE) -> NDIS_STATUS {
         const CALL: &str = "NdisMCmDeleteVc";
         let h = vc as usize;
-        super::data::wait_for_ndis_window(CALL, h);
-        world::with(CALL, |w| {
+        super::data::with_ndis_window_closed(CALL, h, |w| {
             w.event("=>", CALL, format!("{h:#x}"));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(h, HandleKind::Vc, CALL) {

@@ -254,6 +254,20 @@ pub(crate) fn wait_for_ndis_window(call: &'static str, vc: usize) {
     }
 }
 
+/// Runs `f`, a deletion of `vc` by `call`, in the world's critical section
+/// once no send handler call on the VC is in NDIS's window on another CPU:
+/// the check and the deletion are one critical section, so no send can be
+/// handed over between them (a send looked up after the wait but before
+/// the deletion would otherwise run in the driver on a VC NDIS deleted).
+pub(crate) fn with_ndis_window_closed<R>(call: &'static str, vc: usize, mut f: impl FnMut(&mut World) -> R) -> R {
+    loop {
+        wait_for_ndis_window(call, vc);
+        if let Some(r) = world::with(call, |w| untaken_elsewhere(w, vc).0.is_none().then(|| f(w))) {
+            return r;
+        }
+    }
+}
+
 /// Completes the driver's send completion of `head` on `vc`.
 fn complete_sends(w: &mut World, call: &'static str, vc: Option<usize>, head: usize) {
     let members = match w.nbls.chain(head) {
