@@ -509,6 +509,23 @@ impl VcContext {
         (Inside { vc: self }, before & CLOSING != 0)
     }
 
+    /// [`Self::enter`] for a handler that must make an NDIS call even when
+    /// the close has begun (a send completes its NBLs): counted inside
+    /// only if no close has begun, else None and nothing written. A close
+    /// that began first did not wait for this handler, and may delete and
+    /// free the VC once this handler has made an NDIS call; with no count
+    /// taken there is nothing to give back after that call, so the handler
+    /// reads what it needs, makes its one call and touches the context no
+    /// more (`super::data`, "The window").
+    pub(crate) fn enter_unless_closing(&self) -> Option<Inside<'_>> {
+        self.entry
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |e| {
+                (e & CLOSING == 0).then_some(e + 1)
+            })
+            .ok()
+            .map(|_| Inside { vc: self })
+    }
+
     /// ProtocolCmCloseCall's side of the handshake (and a refusal's, which
     /// takes the VC down too), with the adapter lock held (`_cm`, the core
     /// as its guard lends it): raises [`CLOSING`] and says whether handlers

@@ -54,9 +54,10 @@
 //!   send and pends (`CallManager::close_call_with_handlers`: the core
 //!   waits for the handlers as for a pin, and the last one out,
 //!   `Inside::leave`, finishes the close as the last `unpin` does), or the
-//!   send sees CLOSING, takes nothing (no pin, no receive NBL) and
-//!   completes at once with NDIS_STATUS_VC_NOT_ACTIVATED, its completion
-//!   the only NDIS call it makes before it leaves. Either way no VC is
+//!   send sees CLOSING, takes nothing (no count in the word, no pin, no
+//!   receive NBL: `VcContext::enter_unless_closing`) and completes at once
+//!   with NDIS_STATUS_VC_NOT_ACTIVATED, its completion its only NDIS call,
+//!   after which it touches the context no more. Either way no VC is
 //!   deactivated, deleted or freed under a send covmini has started on,
 //!   and the refusal paths (paused, closing, no route) write counters and
 //!   complete on a context that lives. A callee's refusal of a make call
@@ -86,7 +87,10 @@
 //!   against a deactivation on another CPU nor lets the VC be deleted under
 //!   it (ndis-emu's `ffi/data.rs`, "NDIS's window"). covmini counts itself
 //!   before its first DDI call; a send that sees CLOSING makes its
-//!   completion the only one before it leaves.
+//!   completion its only DDI call and writes nothing after it (a count it
+//!   gave back after the completion could land in a context the close,
+//!   which did not wait for it, freed meanwhile: `tests/send_race.rs`'s
+//!   threaded test found that write).
 //!
 //! * **Pause.** Every send NBL is admitted through the adapter's data-path
 //!   gate ([`crate::adapter::Lifecycle`]) and counted until it is
@@ -460,8 +464,9 @@ impl Done {
 pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: ULONG) {
     // First act, before any lock or NDIS call: the handshake with the close
     // (module docs). From here until `inside` leaves, `vc` lives and its VC
-    // is not deactivated under this send.
-    let (inside, closing) = vc.enter();
+    // is not deactivated under this send. A send that finds the close begun
+    // takes no count (`VcContext::enter_unless_closing`).
+    let inside = vc.enter_unless_closing();
     let adapter = vc.adapter();
     let at_dispatch = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
     let complete_flags = if at_dispatch {
@@ -484,21 +489,25 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // SAFETY: as above.
         nbl = unsafe { (*nbl).Next };
     }
-    if closing {
-        // The VC is closing (contract §3.3 [I]: VC_NOT_ACTIVATED). A close
-        // that began before this handler entered may not have waited for
-        // it: nothing is taken, and the completion is the only NDIS call
-        // made before leaving (module docs, "The window").
+    let Some(inside) = inside else {
+        // The VC is closing (contract §3.3 [I]: VC_NOT_ACTIVATED). The close
+        // began before this handler entered and did not wait for it, and no
+        // count was taken: nothing is taken, everything this handler needs
+        // from the context is read before its one NDIS call, the
+        // completion, and nothing is touched after it (module docs, "The
+        // window"): the close may delete and free the VC once it is made.
         // SAFETY: NDIS's chain, ours until this completion.
         unsafe { set_status(nbls, NDIS_STATUS_VC_NOT_ACTIVATED) };
         vc.counters().failed(u64::from(sends));
         adapter.counters().failed(u64::from(sends));
-        // SAFETY: the chain as NDIS gave it, completed once on its VC, whose
-        // handle lives while this handler is inside (VcContext's INVARIANT).
-        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
-        inside.leave();
+        let ndis_vc = vc.ndis();
+        // SAFETY: the chain as NDIS gave it, completed once on its VC. Its
+        // handle is valid: NDIS does not finish deleting a VC under a call it
+        // made with it that the driver has not yet seen through an NDIS call
+        // (module docs, "The window"), and this is this call's first.
+        unsafe { NdisMCoSendNetBufferListsComplete(ndis_vc, nbls, complete_flags) };
         return;
-    }
+    };
     if let Err(state) = adapter.admit_sends(sends) {
         // Pausing or paused: "Rejects all new send requests ... It should set
         // the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED"
