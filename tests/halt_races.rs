@@ -30,19 +30,39 @@ use ndis_emu::interleave::{At, Interleaving};
 use ndis_emu::{Af, Answer, EmuError, Emulator, Report, Sap, Vc};
 use ndis_sys::*;
 
-/// Two clients on a fresh adapter: alice (a VC with a call to bob, and a
-/// spare VC) and bob (the SAP "bob", and his VC of alice's call).
-struct Net {
-    emu: Emulator,
+/// What is under way when the race begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setup {
+    /// Alice's call to bob is connected; nothing pends.
+    Connected,
+    /// Also: alice's second call, on her spare VC, waits for bob's answer
+    /// (he pended it).
+    OfferPended,
+    /// Also: alice closed her AF with the call and the spare VC left on it
+    /// (covmini pended the close).
+    AfClosePending,
+}
+
+/// The objects [`net`] made.
+#[derive(Clone, Copy, Debug)]
+struct Objs {
     alice_af: Af,
     bob_af: Af,
     sap: Sap,
+    /// Alice's VC of her connected call to bob.
     call: Vc,
+    /// Bob's VC of that call.
     theirs: Vc,
+    /// Alice's spare VC (idle, or with a make call pending: `offer`).
     spare: Vc,
+    /// Bob's VC of the call pending on `spare` ([`Setup::OfferPended`]).
+    offer: Option<Vc>,
 }
 
-fn net(mut emu: Emulator, pend_notify: bool) -> Net {
+/// Two clients on a fresh adapter: alice (a VC with a call to bob, and a
+/// spare VC) and bob (the SAP "bob", and his VC of alice's call), as
+/// `setup` says; with `pend_notify`, both pend ProtocolClNotifyCloseAf.
+fn net(mut emu: Emulator, pend_notify: bool, setup: Setup) -> (Emulator, Objs) {
     emu.load(common::driver::driver_entry()).expect("DriverEntry");
     emu.add_adapter().expect("adapter");
     let alice = emu.client("alice");
@@ -59,15 +79,26 @@ fn net(mut emu: Emulator, pend_notify: bool) -> Net {
     let spare = emu.create_vc(alice_af).expect("alice's spare VC");
     assert_eq!(emu.make_call(call, &call_to(b"bob")), NDIS_STATUS_SUCCESS);
     let theirs = *emu.offered_vcs(bob).last().expect("bob was offered the call");
-    Net {
-        emu,
+    let mut offer = None;
+    match setup {
+        Setup::Connected => {}
+        Setup::OfferPended => {
+            emu.set_incoming_answer(bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+            assert_eq!(emu.make_call(spare, &call_to(b"bob")), NDIS_STATUS_PENDING);
+            offer = Some(*emu.offered_vcs(bob).last().expect("bob was offered the second call"));
+        }
+        Setup::AfClosePending => assert_eq!(emu.close_af(alice_af), NDIS_STATUS_PENDING),
+    }
+    let objs = Objs {
         alice_af,
         bob_af,
         sap,
         call,
         theirs,
         spare,
-    }
+        offer,
+    };
+    (emu, objs)
 }
 
 /// A client's call-manager request (or send) that may cross HaltEx.
@@ -89,28 +120,50 @@ enum Op {
     DeleteVc,
     /// Alice sends on her call (NDIS refuses it once the halt began).
     Send,
+    /// Bob accepts the call he pended ([`Setup::OfferPended`]).
+    Accept,
+    /// Bob rejects it.
+    Reject,
 }
 
-const OPS: [Op; 8] = [
-    Op::CloseAliceAf,
-    Op::CloseBobAf,
-    Op::CloseCaller,
-    Op::CloseCallee,
-    Op::DeregisterSap,
-    Op::MakeCall,
-    Op::DeleteVc,
-    Op::Send,
-];
+/// The operations that make sense in `setup`.
+fn ops(setup: Setup) -> &'static [Op] {
+    match setup {
+        Setup::Connected => &[
+            Op::CloseAliceAf,
+            Op::CloseBobAf,
+            Op::CloseCaller,
+            Op::CloseCallee,
+            Op::DeregisterSap,
+            Op::MakeCall,
+            Op::DeleteVc,
+            Op::Send,
+        ],
+        Setup::OfferPended => &[
+            Op::Accept,
+            Op::Reject,
+            Op::CloseAliceAf,
+            Op::CloseBobAf,
+            Op::CloseCallee,
+            Op::DeregisterSap,
+        ],
+        Setup::AfClosePending => &[Op::CloseCaller, Op::CloseCallee, Op::DeleteVc, Op::CloseBobAf],
+    }
+}
+
+const SETUPS: [Setup; 3] = [Setup::Connected, Setup::OfferPended, Setup::AfClosePending];
 
 /// The statuses `op` may end with when it crosses a halt: its success
 /// (SUCCESS or PENDING), and the refusals its DDI page and
 /// docs/call-manager.md give for an object that is closing or gone
 /// (FAILURE: NDIS's own refusal of a request on an AF, SAP or VC already
 /// closing, or covmini's for an AF closing, contract §1.4; a make call to
-/// a SAP already gone finds no route, and NDIS refuses one on a VC its
+/// a SAP already gone finds no route, NDIS refuses one on a VC its
 /// client already deleted with CALL_ACTIVE, and bob, tearing his AF down,
 /// rejects the offer with NOT_ACCEPTED; a send once the halt began is
-/// refused PAUSED by NDIS, which paused the adapter).
+/// refused PAUSED by NDIS, which paused the adapter). An answer is
+/// `Ok` or refused by NDIS (the offer was answered already, by bob's
+/// teardown).
 fn allowed(op: Op, s: NDIS_STATUS) -> bool {
     let common = [NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING, NDIS_STATUS_FAILURE];
     match op {
@@ -125,30 +178,35 @@ fn allowed(op: Op, s: NDIS_STATUS) -> bool {
         }
         Op::DeleteVc => [NDIS_STATUS_SUCCESS, NDIS_STATUS_FAILURE, NDIS_STATUS_NOT_ACCEPTED].contains(&s),
         Op::Send => s == NDIS_STATUS_PAUSED,
+        Op::Accept | Op::Reject => [NDIS_STATUS_SUCCESS, NDIS_STATUS_FAILURE].contains(&s),
         _ => common.contains(&s),
     }
 }
 
-/// Runs `op` on `n`'s objects.
-fn run(op: Op, emu: &Emulator, n: (Af, Af, Sap, Vc, Vc, Vc)) -> NDIS_STATUS {
-    let (alice_af, bob_af, sap, call, theirs, spare) = n;
+/// Runs `op` on `o`.
+fn run(op: Op, emu: &Emulator, o: Objs) -> NDIS_STATUS {
+    let answer = |status| {
+        let Some(v) = o.offer else { return NDIS_STATUS_FAILURE };
+        match emu.answer_incoming(v, status) {
+            Ok(()) => NDIS_STATUS_SUCCESS,
+            Err(s) => s,
+        }
+    };
     match op {
-        Op::CloseAliceAf => emu.close_af(alice_af),
-        Op::CloseBobAf => emu.close_af(bob_af),
-        Op::CloseCaller => emu.close_call(call, &[]),
-        Op::CloseCallee => emu.close_call(theirs, &[]),
-        Op::DeregisterSap => emu.deregister_sap(sap),
-        Op::MakeCall => emu.make_call(spare, &call_to(b"bob")),
-        Op::DeleteVc => emu.delete_vc(spare),
-        Op::Send => match emu.send(call, &[b"x"]) {
+        Op::CloseAliceAf => emu.close_af(o.alice_af),
+        Op::CloseBobAf => emu.close_af(o.bob_af),
+        Op::CloseCaller => emu.close_call(o.call, &[]),
+        Op::CloseCallee => emu.close_call(o.theirs, &[]),
+        Op::DeregisterSap => emu.deregister_sap(o.sap),
+        Op::MakeCall => emu.make_call(o.spare, &call_to(b"bob")),
+        Op::DeleteVc => emu.delete_vc(o.spare),
+        Op::Send => match emu.send(o.call, &[b"x"]) {
             Ok(()) => NDIS_STATUS_SUCCESS,
             Err(s) => s,
         },
+        Op::Accept => answer(NDIS_STATUS_SUCCESS),
+        Op::Reject => answer(NDIS_STATUS_NOT_ACCEPTED),
     }
-}
-
-fn objects(n: &Net) -> (Af, Af, Sap, Vc, Vc, Vc) {
-    (n.alice_af, n.bob_af, n.sap, n.call, n.theirs, n.spare)
 }
 
 /// Under valgrind, every fifth boundary (and the last); else every one.
@@ -171,21 +229,24 @@ fn down(mut emu: Emulator) -> Report {
     emu.finish()
 }
 
-/// HaltEx stopped at every DDI boundary it crosses up to (and including)
-/// its wait, each client request of [`OPS`] injected there, with the
-/// clients answering the notification at once and pended: each request
-/// ends with an allowed status, the halt returns, and the run is clean.
+/// The setups and notify-close answers every sweep runs.
+fn cases() -> impl Iterator<Item = (Setup, bool)> {
+    SETUPS.into_iter().flat_map(|s| [(s, false), (s, true)])
+}
+
+/// HaltEx stopped at every DDI boundary it crosses up to the event's set
+/// that ends its wait, each client request of [`ops`] injected there, in
+/// every [`Setup`], with the clients answering the notification at once
+/// and pended: each request ends with an allowed status, the halt returns,
+/// and the run is clean.
 #[test]
 fn every_request_crossing_halt_at_every_boundary_is_clean() {
-    for pend in [false, true] {
-        for op in OPS {
+    for (setup, pend) in cases() {
+        for &op in ops(setup) {
             let one = |at: At| -> (Interleaving<Result<(), EmuError>, NDIS_STATUS>, Report) {
-                let n = net(Emulator::new(), pend);
-                let objs = objects(&n);
-                let out = n
-                    .emu
-                    .interleave(at, |emu| emu.halt_adapter(), move |emu| run(op, emu, objs));
-                (out, down(n.emu))
+                let (emu, o) = net(Emulator::new(), pend, setup);
+                let out = emu.interleave(at, |emu| emu.halt_adapter(), move |emu| run(op, emu, o));
+                (out, down(emu))
             };
             let (first, report) = one(At::NEVER);
             first.victim.expect("halt");
@@ -200,7 +261,7 @@ fn every_request_crossing_halt_at_every_boundary_is_clean() {
             for k in boundaries(last) {
                 let (out, report) = one(At::boundary(k));
                 let case = format!(
-                    "{op:?} (notify pended: {pend}) at halt's boundary #{k} ({})",
+                    "{setup:?}: {op:?} (notify pended: {pend}) at halt's boundary #{k} ({})",
                     first.crossed[k - 1]
                 );
                 assert!(out.victim.is_ok(), "{case}: halt {:?}", out.victim);
@@ -212,7 +273,7 @@ fn every_request_crossing_halt_at_every_boundary_is_clean() {
     }
 }
 
-/// The reverse: each client request of [`OPS`] but the send (NDIS halts
+/// The reverse: each client request of [`ops`] but the send (NDIS halts
 /// no adapter with a send in its handler) stopped at every DDI boundary
 /// covmini crosses while serving it, and the whole halt run there on a CPU
 /// of its own (threaded mode: HaltEx waits for the stopped handler, which
@@ -220,26 +281,27 @@ fn every_request_crossing_halt_at_every_boundary_is_clean() {
 /// returns, and the run is clean.
 #[test]
 fn halt_crossing_every_request_at_every_boundary_is_clean() {
-    for pend in [false, true] {
-        for op in OPS.into_iter().filter(|&op| op != Op::Send) {
+    for (setup, pend) in cases() {
+        for &op in ops(setup).iter().filter(|&&op| op != Op::Send) {
             let one = |at: At| -> (Interleaving<NDIS_STATUS, Result<(), EmuError>>, Report) {
-                let n = net(Emulator::threaded(7, 1), pend);
-                let objs = objects(&n);
-                let out = n
-                    .emu
-                    .interleave(at, move |emu| run(op, emu, objs), |emu| emu.halt_adapter());
+                let (emu, o) = net(Emulator::threaded(7, 1), pend, setup);
+                let out = emu.interleave(at, move |emu| run(op, emu, o), |emu| emu.halt_adapter());
                 if out.injected.is_none() {
-                    n.emu.halt_adapter().expect("halt");
+                    emu.halt_adapter().expect("halt");
                 }
-                (out, down(n.emu))
+                (out, down(emu))
             };
             let (first, report) = one(At::NEVER);
-            assert!(allowed(op, first.victim), "{op:?} alone: {:#010x}", first.victim);
+            assert!(
+                allowed(op, first.victim),
+                "{setup:?}: {op:?} alone: {:#010x}",
+                first.victim
+            );
             assert_clean(&report);
             for k in boundaries(first.crossed.len()) {
                 let (out, report) = one(At::boundary(k));
                 let case = format!(
-                    "halt at {op:?}'s boundary #{k} ({}) (notify pended: {pend})",
+                    "{setup:?}: halt at {op:?}'s boundary #{k} ({}) (notify pended: {pend})",
                     first.crossed[k - 1]
                 );
                 let halted = out.injected.unwrap_or_else(|| panic!("{case}: not reached"));
@@ -249,4 +311,34 @@ fn halt_crossing_every_request_at_every_boundary_is_clean() {
             }
         }
     }
+}
+
+/// Regression (found by the sweep above): bob accepts alice's call, whose
+/// make call pended (his answer pended), and the halt comes while covmini's
+/// ProtocolCmIncomingCallComplete has decided the call is connected but not
+/// yet completed alice's make call. Alice's teardown (HaltEx's notification
+/// of her AF, on another CPU) closes the now connected call and deletes her
+/// VC; covmini then completed the make call naming the freed VC
+/// (NdisMCmMakeCallComplete on 0xdddddddddddddddd: `cm.complete-only-pended`,
+/// `lookaside.cached-entry-intact`). The close must wait for the
+/// completion: clean, and alice's make call completed once.
+#[test]
+fn an_accept_crossing_the_callers_teardown_at_halt_is_clean() {
+    let (emu, o) = net(Emulator::threaded(7, 1), false, Setup::OfferPended);
+    let at = At::ddi("KeReleaseSpinLock").inside("ProtocolCmIncomingCallComplete");
+    let out = emu.interleave(at, move |emu| run(Op::Accept, emu, o), |emu| emu.halt_adapter());
+    assert_eq!(out.victim, NDIS_STATUS_SUCCESS, "bob's accept");
+    assert!(
+        matches!(out.injected, Some(Ok(()))),
+        "the halt ran there: {:?}",
+        out.injected
+    );
+    let report = down(emu);
+    assert_clean(&report);
+    let completions = report
+        .events
+        .iter()
+        .filter(|e| e.name == "NdisCmMakeCallComplete" && e.dir == "=>")
+        .count();
+    assert_eq!(completions, 1, "alice's pended make call is completed once");
 }

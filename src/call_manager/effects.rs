@@ -17,6 +17,9 @@ pub enum Effect<H> {
     CompleteMakeCall(H, NDIS_STATUS),
     /// `NdisMCmDispatchIncomingCloseCall(SUCCESS)` on the VC: its peer hung up.
     DispatchIncomingClose(H),
+    /// Drop the pin the core took on the VC for the effects before this one
+    /// (`CallManager::unpin`), which may finish a close that came meanwhile.
+    Unpin(H),
     /// `NdisMCmCloseCallComplete(SUCCESS)` for a close the handler pended.
     CompleteCloseCall(H),
     /// `NdisMCmDeleteVc` on an MCM-created, deactivated VC, then free its context.

@@ -835,6 +835,19 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
         }
         match phase {
+            MakeCallPhase::Pended if status == NDIS_STATUS_SUCCESS => {
+                // The caller is connected from here on, so its client may
+                // close the call on another CPU before the glue has
+                // completed the make call (a client tearing its AF down at
+                // halt does): a pin holds that close (it pends) until the
+                // completion is made, so the VC is neither deactivated nor
+                // deleted under it.
+                if let Some(c) = self.vc(caller) {
+                    c.busy = c.busy.saturating_add(1);
+                }
+                fx.push(Effect::CompleteMakeCall(c.handle, status));
+                fx.push(Effect::Unpin(c.handle));
+            }
             MakeCallPhase::Pended => fx.push(Effect::CompleteMakeCall(c.handle, status)),
             MakeCallPhase::InHandler => {
                 if let Some(c) = self.vc(caller) {

@@ -348,9 +348,31 @@ fn a_pended_answer_pends_the_make_call_and_the_accept_completes_it() {
         effects(&fx),
         [
             E::DispatchCallConnected(31),
-            E::CompleteMakeCall(30, NDIS_STATUS_SUCCESS)
+            E::CompleteMakeCall(30, NDIS_STATUS_SUCCESS),
+            E::Unpin(30)
         ]
     );
+}
+
+/// The caller's close crossing the accept's completion of its pended make
+/// call (the client tears its AF down at halt, on another CPU, before the
+/// glue has made the completion): the close pends on the pin the accept
+/// took, and the unpin after the completion finishes it, so the caller's VC
+/// is not deactivated (or freed) before NdisMCmMakeCallComplete names it.
+#[test]
+fn a_close_crossing_the_accepts_make_call_completion_waits_for_it() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = offered(&mut cm, vc);
+    assert!(cm.offer_done(sap).is_empty());
+    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    let _ = cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
+    let Ok(Finish::Pend(fx)) = cm.close_call(vc) else {
+        panic!("the close does not pend on the completion's pin");
+    };
+    assert!(!effects(&fx).contains(&E::DeactivateVc(30)));
+    let fx = cm.unpin(vc, 1);
+    assert!(effects(&fx).contains(&E::DeactivateVc(30)), "{:?}", effects(&fx));
+    assert!(effects(&fx).contains(&E::CompleteCloseCall(30)), "{:?}", effects(&fx));
 }
 
 #[test]

@@ -95,6 +95,12 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let fx = adapter.cm().unpin(vc.id(), 1);
             perform(adapter, fx);
         }
+        Effect::Unpin(t) => {
+            // SAFETY: as above: the pin this effect drops keeps it alive.
+            let vc = unsafe { VcContext::from_token(t) };
+            let fx = adapter.cm().unpin(vc.id(), 1);
+            perform(adapter, fx);
+        }
         Effect::CompleteCloseCall(t) => {
             // SAFETY: as above.
             let vc = unsafe { VcContext::from_token(t) };
