@@ -33,7 +33,7 @@ use common::scenario::{assert_clean, call_to};
 use covmini::call_manager::SAP_TYPE_ADDRESS;
 use covmini::config;
 use ndis_emu::interleave::{At, Crossing, Interleaving};
-use ndis_emu::{Af, Answer, EmuError, Emulator, Report, Sap, Vc};
+use ndis_emu::{Af, Answer, EmuError, Emulator, Party, Report, Sap, Vc};
 use ndis_sys::*;
 
 /// What is under way when the race begins.
@@ -47,6 +47,12 @@ enum Setup {
     /// Also: alice closed her AF with the call and the spare VC left on it
     /// (covmini pended the close).
     AfClosePending,
+    /// Also: alice's spare VC roots a multipoint call with two parties,
+    /// both leaves bob's.
+    Multipoint,
+    /// Also: a multipoint call on the spare VC with one party, and a second
+    /// party being added, whose offer bob pended.
+    AddPartyPended,
 }
 
 /// The objects [`net`] made.
@@ -61,8 +67,13 @@ struct Objs {
     theirs: Vc,
     /// Alice's spare VC (idle, or with a make call pending: `offer`).
     spare: Vc,
-    /// Bob's VC of the call pending on `spare` ([`Setup::OfferPended`]).
+    /// Bob's VC of the call or party pending on `spare`
+    /// ([`Setup::OfferPended`], [`Setup::AddPartyPended`]).
     offer: Option<Vc>,
+    /// The multipoint call's first party and the last one added.
+    parties: Option<(Party, Option<Party>)>,
+    /// Bob's leaf VC of the last connected party.
+    leaf: Option<Vc>,
 }
 
 /// Two clients on a fresh adapter: alice (a VC with a call to bob, and a
@@ -86,6 +97,8 @@ fn net(mut emu: Emulator, pend_notify: bool, setup: Setup) -> (Emulator, Objs) {
     assert_eq!(emu.make_call(call, &call_to(b"bob")), NDIS_STATUS_SUCCESS);
     let theirs = *emu.offered_vcs(bob).last().expect("bob was offered the call");
     let mut offer = None;
+    let mut parties = None;
+    let mut leaf = None;
     match setup {
         Setup::Connected => {}
         Setup::OfferPended => {
@@ -94,6 +107,29 @@ fn net(mut emu: Emulator, pend_notify: bool, setup: Setup) -> (Emulator, Objs) {
             offer = Some(*emu.offered_vcs(bob).last().expect("bob was offered the second call"));
         }
         Setup::AfClosePending => assert_eq!(emu.close_af(alice_af), NDIS_STATUS_PENDING),
+        Setup::Multipoint | Setup::AddPartyPended => {
+            let (st, first) = emu.make_multipoint_call(spare, &call_to(b"bob"));
+            assert_eq!(st, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+            let first = first.expect("the initial party");
+            if setup == Setup::AddPartyPended {
+                emu.set_incoming_answer(bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+            }
+            let (st, second) = emu.add_party(spare, &call_to(b"bob"));
+            let pended = setup == Setup::AddPartyPended;
+            let want = if pended {
+                NDIS_STATUS_PENDING
+            } else {
+                NDIS_STATUS_SUCCESS
+            };
+            assert_eq!(st, want, "alice's second party");
+            let last = *emu.offered_vcs(bob).last().expect("bob was offered the party");
+            if pended {
+                offer = Some(last);
+            } else {
+                leaf = Some(last);
+            }
+            parties = Some((first, second));
+        }
     }
     let objs = Objs {
         alice_af,
@@ -103,6 +139,8 @@ fn net(mut emu: Emulator, pend_notify: bool, setup: Setup) -> (Emulator, Objs) {
         theirs,
         spare,
         offer,
+        parties,
+        leaf,
     };
     (emu, objs)
 }
@@ -130,6 +168,16 @@ enum Op {
     Accept,
     /// Bob rejects it.
     Reject,
+    /// Alice adds a party to her multipoint call.
+    AddParty,
+    /// Alice drops the last party she added.
+    DropParty,
+    /// Alice drops the first party.
+    DropFirstParty,
+    /// Alice closes the multipoint call's root.
+    CloseRoot,
+    /// Bob hangs up his leaf of the last connected party.
+    CloseLeaf,
 }
 
 /// The operations that make sense in `setup`.
@@ -154,10 +202,33 @@ fn ops(setup: Setup) -> &'static [Op] {
             Op::DeregisterSap,
         ],
         Setup::AfClosePending => &[Op::CloseCaller, Op::CloseCallee, Op::DeleteVc, Op::CloseBobAf],
+        Setup::Multipoint => &[
+            Op::AddParty,
+            Op::DropParty,
+            Op::CloseRoot,
+            Op::CloseLeaf,
+            Op::CloseAliceAf,
+            Op::CloseBobAf,
+            Op::DeregisterSap,
+        ],
+        Setup::AddPartyPended => &[
+            Op::Accept,
+            Op::Reject,
+            Op::DropFirstParty,
+            Op::CloseRoot,
+            Op::CloseAliceAf,
+            Op::CloseBobAf,
+        ],
     }
 }
 
-const SETUPS: [Setup; 3] = [Setup::Connected, Setup::OfferPended, Setup::AfClosePending];
+const SETUPS: [Setup; 5] = [
+    Setup::Connected,
+    Setup::OfferPended,
+    Setup::AfClosePending,
+    Setup::Multipoint,
+    Setup::AddPartyPended,
+];
 
 /// The statuses `op` may end with when it crosses a halt: its success
 /// (SUCCESS or PENDING), and the refusals its DDI page and
@@ -185,6 +256,9 @@ fn allowed(op: Op, s: NDIS_STATUS) -> bool {
         Op::DeleteVc => [NDIS_STATUS_SUCCESS, NDIS_STATUS_FAILURE, NDIS_STATUS_NOT_ACCEPTED].contains(&s),
         Op::Send => s == NDIS_STATUS_PAUSED,
         Op::Accept | Op::Reject => [NDIS_STATUS_SUCCESS, NDIS_STATUS_FAILURE].contains(&s),
+        Op::AddParty => {
+            common.contains(&s) || [NDIS_STATUS_NO_ROUTE_TO_DESTINATION, NDIS_STATUS_NOT_ACCEPTED].contains(&s)
+        }
         _ => common.contains(&s),
     }
 }
@@ -212,6 +286,14 @@ fn run(op: Op, emu: &Emulator, o: Objs) -> NDIS_STATUS {
         },
         Op::Accept => answer(NDIS_STATUS_SUCCESS),
         Op::Reject => answer(NDIS_STATUS_NOT_ACCEPTED),
+        Op::AddParty => emu.add_party(o.spare, &call_to(b"bob")).0,
+        Op::DropParty => match o.parties {
+            Some((_, Some(p))) => emu.drop_party(p, &[]),
+            _ => NDIS_STATUS_FAILURE,
+        },
+        Op::DropFirstParty => o.parties.map_or(NDIS_STATUS_FAILURE, |(p, _)| emu.drop_party(p, &[])),
+        Op::CloseRoot => emu.close_call(o.spare, &[]),
+        Op::CloseLeaf => o.leaf.map_or(NDIS_STATUS_FAILURE, |v| emu.close_call(v, &[])),
     }
 }
 
@@ -247,6 +329,16 @@ fn boundaries(crossed: &[Crossing], n: usize) -> Vec<usize> {
 fn down(mut emu: Emulator) -> Report {
     emu.unload().expect("unload");
     emu.finish()
+}
+
+/// A crossing that breaks a rule because of a bug another branch fixes
+/// (RELIABILITY.md, "Threaded runs", "Open"), left out of the reverse
+/// sweep until then and reproduced exactly by the ignored test
+/// [`an_accept_of_a_party_crossing_the_roots_teardown_at_halt_is_clean`]:
+/// bob's accept of a pended party crossing alice's teardown at halt (the
+/// party use after free).
+fn known_open(setup: Setup, op: Op) -> bool {
+    setup == Setup::AddPartyPended && op == Op::Accept
 }
 
 /// The setups and notify-close answers every sweep runs.
@@ -311,7 +403,10 @@ fn every_request_crossing_halt_at_every_boundary_is_clean() {
 #[test]
 fn halt_crossing_every_request_at_every_boundary_is_clean() {
     for (setup, pend) in cases() {
-        for &op in ops(setup).iter().filter(|&&op| op != Op::Send) {
+        for &op in ops(setup)
+            .iter()
+            .filter(|&&op| op != Op::Send && !known_open(setup, op))
+        {
             let one = |at: At| -> (Interleaving<NDIS_STATUS, Result<(), EmuError>>, Report) {
                 let (emu, o) = net(Emulator::threaded(7, 1), pend, setup);
                 let out = emu.interleave(at, move |emu| run(op, emu, o), |emu| emu.halt_adapter());
@@ -370,4 +465,28 @@ fn an_accept_crossing_the_callers_teardown_at_halt_is_clean() {
         .filter(|e| e.name == "NdisCmMakeCallComplete" && e.dir == "=>")
         .count();
     assert_eq!(completions, 1, "alice's pended make call is completed once");
+}
+
+/// Found by the reverse sweep, not fixed here (the party use after free,
+/// RELIABILITY.md "Open", is another branch's): bob accepts the party alice
+/// is adding (he had pended its offer), and the halt comes while covmini's
+/// ProtocolCmIncomingCallComplete has decided the party is connected but
+/// not yet completed the add. Alice's teardown (HaltEx's notification, on
+/// another CPU) drops the party and closes the root; covmini then
+/// completes the add naming the freed party (NdisMCmAddPartyComplete on
+/// 0xdddddddddddddddd: `cm.complete-only-pended`, and the add is never
+/// completed: `halt.requests-completed`). Fails on this branch every time.
+#[test]
+#[ignore = "the party use after free (RELIABILITY.md, Open): fixed on another branch"]
+fn an_accept_of_a_party_crossing_the_roots_teardown_at_halt_is_clean() {
+    let (emu, o) = net(Emulator::threaded(7, 1), false, Setup::AddPartyPended);
+    let at = At::ddi("KeReleaseSpinLock").inside("ProtocolCmIncomingCallComplete");
+    let out = emu.interleave(at, move |emu| run(Op::Accept, emu, o), |emu| emu.halt_adapter());
+    assert_eq!(out.victim, NDIS_STATUS_SUCCESS, "bob's accept");
+    assert!(
+        matches!(out.injected, Some(Ok(()))),
+        "the halt ran there: {:?}",
+        out.injected
+    );
+    assert_clean(&down(emu));
 }
