@@ -39,8 +39,11 @@
 //!   to leave NDIS's window (`ffi/data.rs`): the victim gets the turn back
 //!   and runs to its next DDI boundary (a release is one), where the
 //!   injected script gets the turn again and retries, and so on;
-//! * it blocks in NdisWaitEvent in the threaded mode: the turns end, and
-//!   both run freely from there (the event may be the victim's to set).
+//! * it blocks in NdisWaitEvent in the threaded mode, or in one of NDIS's
+//!   or a scripted client's bounded waits (a halt waiting for requests
+//!   inside the driver, a client's teardown waiting for its own request):
+//!   the turns end, and both run freely from there (the event, or what is
+//!   waited for, may be the victim's).
 //!
 //! The victim that returns while the injected script is still blocked hands
 //! it the turn for good, and [`Emulator::interleave`] returns once both are
