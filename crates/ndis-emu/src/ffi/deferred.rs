@@ -143,6 +143,10 @@ mod tests {
     /// emulator taking `MillisecondsPeriod` as a ULONG would read -1 as a
     /// 49-day period), and they are what the import table hands the loader.
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri gives each cast of a fn item to a pointer its own address (fn pointer identity is not guaranteed), so the table's address and the test's never compare equal there; the signatures themselves are checked at compile time by the casts"
+    )]
     fn the_timer_exports_have_the_wdk_signatures() {
         let ours: [(&str, usize); 4] = [
             (

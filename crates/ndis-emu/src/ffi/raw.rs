@@ -62,8 +62,12 @@ pub struct Guarded {
     len: usize,
     #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
     map: (*mut u8, usize),
+    /// A `Vec`, not a `Box<[u64]>`: `start` points into it and this value
+    /// moves; moving a `Box` asserts unique access to its allocation and
+    /// invalidates `start` (Stacked Borrows, found by Miri), a `Vec`'s
+    /// buffer carries no such claim (as `super::params::CallParams`).
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri))))]
-    heap: Box<[u64]>,
+    heap: Vec<u64>,
 }
 
 // SAFETY: Guarded owns its memory exclusively (INVARIANT); moving that
@@ -134,7 +138,7 @@ impl Guarded {
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri))))]
     pub fn new(bytes: &[u8], placement: Placement) -> Self {
         let _ = placement;
-        let mut heap = vec![0u64; bytes.len().div_ceil(8).max(1)].into_boxed_slice();
+        let mut heap = vec![0u64; bytes.len().div_ceil(8).max(1)];
         let start = heap.as_mut_ptr().cast::<u8>();
         // SAFETY: the allocation holds at least bytes.len() bytes; no overlap.
         unsafe { start.copy_from_nonoverlapping(bytes.as_ptr(), bytes.len()) };
