@@ -4,8 +4,8 @@
 //! WDK); on the host they are resolved at link time by ndis-emu, which defines
 //! every symbol here with the same ABI. The names and signatures are the
 //! exports' (contract §2.3, ndis.h, wdm.h) \[H\]; the macro names of the WDK
-//! (`NdisMCm*`, lookaside helpers) are in [`crate::mcm`] and
-//! [`crate::lookaside`]. Each name must also be listed, with its source and the
+//! (`NdisMCm*`, spin-lock and lookaside helpers) are in [`crate::mcm`] and
+//! [`crate::inline`]. Each name must also be listed, with its source and the
 //! first Windows version that exports it, in `crates/ndis-sys/exports/`; the
 //! kernel image test fails on any import not listed there or newer than
 //! Windows 10 1809.

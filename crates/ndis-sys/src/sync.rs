@@ -1,5 +1,6 @@
-//! `NDIS_SPIN_LOCK` and its routines, NDIS events, NDIS I/O work items and
-//! NDIS timer objects.
+//! `NDIS_SPIN_LOCK`, NDIS events, NDIS I/O work items and NDIS timer
+//! objects: their layouts and callback types. The spin-lock routines are
+//! written out in [`crate::inline`], so this file depends on no import.
 //!
 //! Sources: ndis.h and wdm.h field lists and signatures \[H\]; x64 offsets
 //! \[C\].
@@ -8,11 +9,9 @@
 //! kernel's spin locks in the WDK \[H: WDK 10.0.17763 ndis.h\]: a C driver
 //! built with a modern ndis.h never imports them from ndis.sys, it imports
 //! `KeAcquireSpinLockRaiseToDpc` and friends from ntoskrnl.exe. They are
-//! written out here the same way, so covmini imports what a C MCM imports.
+//! written out the same way in [`crate::inline`], so covmini imports what a C
+//! MCM imports.
 
-use crate::imports::{
-    KeAcquireSpinLockAtDpcLevel, KeAcquireSpinLockRaiseToDpc, KeReleaseSpinLock, KeReleaseSpinLockFromDpcLevel,
-};
 use crate::object::NDIS_OBJECT_HEADER;
 use crate::types::*;
 
@@ -25,75 +24,6 @@ pub struct NDIS_SPIN_LOCK {
 }
 pub type PNDIS_SPIN_LOCK = *mut NDIS_SPIN_LOCK;
 assert_layout!(NDIS_SPIN_LOCK, size = 16, { SpinLock: 0, OldIrql: 8 });
-
-/// The `SpinLock` member, the first field (offset 0, asserted above).
-fn spin_lock(lock: PNDIS_SPIN_LOCK) -> *mut KSPIN_LOCK {
-    lock.cast()
-}
-
-/// `NdisAllocateSpinLock` → `KeInitializeSpinLock`, whose inline form
-/// (`KzInitializeSpinLock`) stores 0 \[H\].
-///
-/// # Safety
-/// `lock` points to writable storage for an NDIS_SPIN_LOCK not in use.
-#[inline]
-pub unsafe fn NdisAllocateSpinLock(lock: PNDIS_SPIN_LOCK) {
-    // SAFETY: writable and not in use (precondition).
-    unsafe { (*lock).SpinLock = 0 };
-}
-
-/// `NdisFreeSpinLock`: "On the NT platform, there is nothing to do here" \[H\].
-///
-/// # Safety
-/// `lock` is not held (kept for symmetry with the DDI's contract).
-#[inline]
-pub unsafe fn NdisFreeSpinLock(_lock: PNDIS_SPIN_LOCK) {}
-
-/// `NdisAcquireSpinLock` → `KeAcquireSpinLock(&L->SpinLock, &L->OldIrql)`,
-/// which on x64/ARM64 is `L->OldIrql = KeAcquireSpinLockRaiseToDpc(...)` \[H\].
-///
-/// # Safety
-/// 1. `lock` was initialized with [`NdisAllocateSpinLock`] and is not held by
-///    this CPU; 2. IRQL <= DISPATCH_LEVEL.
-#[inline]
-pub unsafe fn NdisAcquireSpinLock(lock: PNDIS_SPIN_LOCK) {
-    // SAFETY: an initialized lock (1.); IRQL within the DDI's limit (2.).
-    let old = unsafe { KeAcquireSpinLockRaiseToDpc(spin_lock(lock)) };
-    // SAFETY: the lock is now held by this CPU, so OldIrql is ours to write.
-    unsafe { (*lock).OldIrql = old };
-}
-
-/// `NdisReleaseSpinLock` → `KeReleaseSpinLock(&L->SpinLock, L->OldIrql)` \[H\].
-///
-/// # Safety
-/// `lock` is held by this CPU through [`NdisAcquireSpinLock`].
-#[inline]
-pub unsafe fn NdisReleaseSpinLock(lock: PNDIS_SPIN_LOCK) {
-    // SAFETY: held by this CPU (precondition), so OldIrql is stable.
-    let old = unsafe { (*lock).OldIrql };
-    // SAFETY: releases the lock this CPU holds, back to the saved IRQL.
-    unsafe { KeReleaseSpinLock(spin_lock(lock), old) };
-}
-
-/// `NdisDprAcquireSpinLock` → `KeAcquireSpinLockAtDpcLevel` \[H\].
-///
-/// # Safety
-/// An initialized lock not held by this CPU; IRQL = DISPATCH_LEVEL.
-#[inline]
-pub unsafe fn NdisDprAcquireSpinLock(lock: PNDIS_SPIN_LOCK) {
-    // SAFETY: forwarded preconditions.
-    unsafe { KeAcquireSpinLockAtDpcLevel(spin_lock(lock)) };
-}
-
-/// `NdisDprReleaseSpinLock` → `KeReleaseSpinLockFromDpcLevel` \[H\].
-///
-/// # Safety
-/// Held by this CPU through [`NdisDprAcquireSpinLock`]; IRQL = DISPATCH_LEVEL.
-#[inline]
-pub unsafe fn NdisDprReleaseSpinLock(lock: PNDIS_SPIN_LOCK) {
-    // SAFETY: forwarded preconditions.
-    unsafe { KeReleaseSpinLockFromDpcLevel(spin_lock(lock)) };
-}
 
 // --- NDIS events ---------------------------------------------------------------
 //
