@@ -84,7 +84,9 @@ fn set_attributes_and_register_af(handle: NDIS_HANDLE, ctx: NDIS_HANDLE) -> Resu
         return Err(status);
     }
     let mut general = general_attributes();
-    // SAFETY: as above.
+    // SAFETY: `general` is a header-first repr(C) block on this stack, alive
+    // for the call (NDIS copies it); the same MiniportInitializeEx handle;
+    // PASSIVE_LEVEL.
     let status = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut general).cast()) };
     if status != NDIS_STATUS_SUCCESS {
         trace!(ERROR, "general attributes refused: {:#010x}", status);
@@ -128,7 +130,9 @@ ndis_fn! {
             Ok(_) => NDIS_STATUS_SUCCESS,
             Err(e) => {
                 trace!(ERROR, "InitializeEx: {}", e);
-                // SAFETY: as in the failure path above.
+                // SAFETY: `adapter` came from AdapterContext::allocate above;
+                // `adapter_ref` is not used after this point; and
+                // InitializeEx fails, so NDIS never hands the context back.
                 unsafe { AdapterContext::free(adapter) };
                 NDIS_STATUS_FAILURE
             }
@@ -279,7 +283,8 @@ ndis_fn! {
             // SAFETY: `nbl` is a non-null element of the chain NDIS handed us,
             // which we own until we complete it.
             unsafe { (*nbl).Status = NDIS_STATUS_NOT_SUPPORTED };
-            // SAFETY: as above.
+            // SAFETY: `nbl` is still the same non-null NBL of the chain NDIS
+            // handed us, owned until the completion below.
             nbl = unsafe { (*nbl).Next };
         }
         let flags = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL;

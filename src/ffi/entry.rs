@@ -160,7 +160,9 @@ ndis_fn! {
             return status;
         }
         let mut cm = call_manager_handlers();
-        // SAFETY: as above, for the call-manager block.
+        // SAFETY: `cm` starts with its NDIS_OBJECT_HEADER (repr(C)), lives on
+        // this stack for the call, and NDIS copies it; the same driver handle
+        // NDIS passed to this MiniportSetOptions; PASSIVE_LEVEL (see # IRQL).
         let status = unsafe { NdisSetOptionalHandlers(driver_handle, (&raw mut cm).cast()) };
         if status != NDIS_STATUS_SUCCESS {
             trace!(ERROR, "NdisSetOptionalHandlers(call manager) failed: {:#010x}", status);

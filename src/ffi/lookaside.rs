@@ -34,7 +34,9 @@ pub(crate) struct Lookaside<T> {
 // SAFETY: the list itself is interlocked (SLIST) and its statistics are
 // updated atomically by the ndis-sys helpers; entries are plain memory.
 unsafe impl<T> Sync for Lookaside<T> {}
-// SAFETY: as above; nothing in it is tied to a thread.
+// SAFETY: the list header is kernel pool bookkeeping (an interlocked SLIST
+// and counters), which any CPU may use; no entry is tied to the thread that
+// allocated it, so the owner may hand the list to another thread.
 unsafe impl<T> Send for Lookaside<T> {}
 
 impl<T> Lookaside<T> {

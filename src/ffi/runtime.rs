@@ -79,7 +79,9 @@ mod mem {
         for i in 0..n {
             // SAFETY: i < n, within both buffers (caller's contract).
             let byte = unsafe { src.wrapping_add(i).read_volatile() };
-            // SAFETY: as above.
+            // SAFETY: i < n and `dest` is valid for writes of `n` bytes
+            // (caller's contract); no overlap, so the write cannot clobber a
+            // source byte still to be read.
             unsafe { dest.wrapping_add(i).write_volatile(byte) };
         }
         dest
@@ -93,14 +95,18 @@ mod mem {
             for i in 0..n {
                 // SAFETY: i < n; copying upwards never reads a byte already written.
                 let byte = unsafe { src.wrapping_add(i).read_volatile() };
-                // SAFETY: as above.
+                // SAFETY: i < n and `dest` is valid for writes of `n` bytes
+                // (caller's contract); with dest <= src, dest[i] is at or below
+                // src[i], so it is never a source byte still to be read.
                 unsafe { dest.wrapping_add(i).write_volatile(byte) };
             }
         } else {
             for i in (0..n).rev() {
                 // SAFETY: i < n; copying downwards never reads a byte already written.
                 let byte = unsafe { src.wrapping_add(i).read_volatile() };
-                // SAFETY: as above.
+                // SAFETY: i < n and `dest` is valid for writes of `n` bytes
+                // (caller's contract); with dest > src, dest[i] is above
+                // src[i], and every source byte above i has been read already.
                 unsafe { dest.wrapping_add(i).write_volatile(byte) };
             }
         }
@@ -126,7 +132,8 @@ mod mem {
         for i in 0..n {
             // SAFETY: i < n, within both buffers.
             let x = unsafe { a.wrapping_add(i).read_volatile() };
-            // SAFETY: as above.
+            // SAFETY: i < n and `b` is valid for reads of `n` bytes (caller's
+            // contract).
             let y = unsafe { b.wrapping_add(i).read_volatile() };
             if x != y {
                 return i32::from(x) - i32::from(y);

@@ -116,7 +116,9 @@ pub(crate) struct Event {
 // the kernel serializes between CPUs (the dispatcher lock); Rust never reads
 // or writes its bytes.
 unsafe impl Sync for Event {}
-// SAFETY: as above; the storage holds no thread-affine state.
+// SAFETY: the NDIS_EVENT is plain storage that only the Ndis*Event DDIs
+// touch, and a KEVENT belongs to no thread (any thread may set or wait on it),
+// so the owner may hand the storage to another thread.
 unsafe impl Send for Event {}
 
 impl Event {
