@@ -71,6 +71,12 @@ struct Vc {
 }
 
 /// Everything the driver keeps.
+///
+/// INVARIANT: `free_vcs` holds each index of a `None` slot of `vcs` exactly
+/// once, and no other index (so `new_vc` never overwrites a live VC); every
+/// NBL in `rx_free` was allocated from `pool` and is not indicated (NDIS has
+/// returned it, or it was never sent up), so its MiniportReserved and
+/// NET_BUFFER are the driver's to write.
 #[derive(Default)]
 struct State {
     driver: usize,
@@ -169,7 +175,9 @@ fn take_down(caller_ctx: usize, callee_ctx: usize) {
     let caller = vc(caller_ctx).unwrap_or_default();
     // SAFETY: the VC handles NDIS gave; NOT_ACCEPTED if never activated.
     let _ = unsafe { NdisMCmDeactivateVc(callee.handle as NDIS_HANDLE) };
-    // SAFETY: as above.
+    // SAFETY: the caller's VC handle, which NDIS gave in ProtocolCoCreateVc
+    // and which stays valid until the client deletes the VC, after this call
+    // completes; NOT_ACCEPTED if never activated.
     let _ = unsafe { NdisMCmDeactivateVc(caller.handle as NDIS_HANDLE) };
     // SAFETY: the MCM's own VC, now inactive.
     let _ = unsafe { NdisMCmDeleteVc(callee.handle as NDIS_HANDLE) };
@@ -237,13 +245,16 @@ ndis_fn! {
         );
         general.MediaType = covmini::config::MEDIUM;
         general.MtuSize = covmini::config::MTU;
-        // SAFETY: as above.
+        // SAFETY: the miniport handle of this MiniportInitializeEx; `general`
+        // is a header-first block on this stack that outlives the call.
         let status = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut general).cast()) };
         if status != NDIS_STATUS_SUCCESS {
             return status;
         }
         let mut af = covmini::config::AF;
-        // SAFETY: as above.
+        // SAFETY: the miniport handle of this MiniportInitializeEx, whose
+        // attributes are set; `af` is on this stack for the call (NDIS copies
+        // it).
         let status = unsafe { NdisMCmRegisterAddressFamilyEx(handle, &raw mut af) };
         if status != NDIS_STATUS_SUCCESS {
             return status;
@@ -260,7 +271,8 @@ ndis_fn! {
             PoolTag: pool_tag(b"Mt0R"),
             DataSize: 0,
         };
-        // SAFETY: as above.
+        // SAFETY: the miniport handle of this MiniportInitializeEx; `params`
+        // is a header-first block on this stack for the call.
         let pool = unsafe { NdisAllocateNetBufferListPool(handle, &raw mut params) };
         if pool.is_null() {
             return NDIS_STATUS_RESOURCES;
@@ -394,7 +406,9 @@ ndis_fn! {
         // SAFETY: NDIS's VC handles and the caller's parameters, alive
         // across each call (NDIS reads them during the activation).
         let a = unsafe { NdisMCmActivateVc(caller.handle as NDIS_HANDLE, cp) };
-        // SAFETY: as above.
+        // SAFETY: `callee` is the handle NdisMCmCreateVc just returned; `cp`
+        // is the caller's parameters, which NDIS keeps alive until this make
+        // call completes.
         let b = unsafe { NdisMCmActivateVc(callee, cp) };
         if a != NDIS_STATUS_SUCCESS || b != NDIS_STATUS_SUCCESS {
             take_down(caller_ctx, callee_ctx);
@@ -487,7 +501,8 @@ unsafe fn reserved(nbl: PNET_BUFFER_LIST, i: usize) -> *mut usize {
 /// # Safety
 /// As [`reserved`].
 unsafe fn get_reserved(nbl: PNET_BUFFER_LIST, i: usize) -> usize {
-    // SAFETY: as the precondition.
+    // SAFETY: `nbl` is an NBL this driver holds and `i < 2`: this
+    // function's precondition, which is `reserved`'s.
     let slot = unsafe { reserved(nbl, i) };
     // SAFETY: a pointer-sized, aligned slot of an NBL we hold.
     unsafe { slot.read() }
@@ -498,9 +513,11 @@ unsafe fn get_reserved(nbl: PNET_BUFFER_LIST, i: usize) -> usize {
 /// # Safety
 /// As [`reserved`].
 unsafe fn set_reserved(nbl: PNET_BUFFER_LIST, i: usize, value: usize) {
-    // SAFETY: as the precondition.
+    // SAFETY: `nbl` is an NBL this driver holds and `i < 2`: this
+    // function's precondition, which is `reserved`'s.
     let slot = unsafe { reserved(nbl, i) };
-    // SAFETY: as get_reserved.
+    // SAFETY: a pointer-sized, aligned MiniportReserved slot (i < 2, the
+    // array's length) of an NBL this driver holds, so no one else uses it.
     unsafe { slot.write(value) };
 }
 
@@ -529,7 +546,8 @@ ndis_fn! {
             let send = nbl;
             // SAFETY: NDIS's chain, ours until completed; detach this one.
             nbl = unsafe { (*send).Next };
-            // SAFETY: as above.
+            // SAFETY: `send` is the same non-null NBL of NDIS's chain read
+            // above, this driver's until it is completed.
             unsafe { (*send).Next = null_mut() };
             let Some(peer) = peer else {
                 // SAFETY: a detached send NBL of this VC.
@@ -548,13 +566,15 @@ ndis_fn! {
             let enough = with(|s| s.rx_free.len() >= count);
             if count == 0 || !enough {
                 let status = if count == 0 { NDIS_STATUS_SUCCESS } else { NDIS_STATUS_RESOURCES };
-                // SAFETY: as above.
+                // SAFETY: `send` was detached above and came on this VC, whose
+                // handle `me.handle` is; it is completed once, here.
                 unsafe { complete(me.handle, send, status, complete_flags) };
                 continue;
             }
             // SAFETY: the send is ours until its last receive is back.
             unsafe { set_reserved(send, 0, count) };
-            // SAFETY: as above.
+            // SAFETY: `send` is still the NBL held until its last receive is
+            // back; slot 1 < 2.
             unsafe { set_reserved(send, 1, me.handle) };
             let mut head: PNET_BUFFER_LIST = null_mut();
             let mut tail: PNET_BUFFER_LIST = null_mut();
@@ -567,19 +587,23 @@ ndis_fn! {
                 let theirs = unsafe { nb.read() };
                 // SAFETY: ours: re-point our NET_BUFFER at the sender's data.
                 unsafe { (*mine).MdlChain = theirs.MdlChain };
-                // SAFETY: as above.
+                // SAFETY: `mine` is the NET_BUFFER of receive NBL `r`, off the
+                // free list, so no one else reads it.
                 unsafe { (*mine).CurrentMdl = theirs.CurrentMdl };
-                // SAFETY: as above.
+                // SAFETY: `mine`, the free receive NBL's NET_BUFFER, still ours.
                 unsafe { (*mine).CurrentMdlOffset = theirs.CurrentMdlOffset };
-                // SAFETY: as above.
+                // SAFETY: `mine`, the free receive NBL's NET_BUFFER, still ours.
                 unsafe { (*mine).DataOffset = theirs.DataOffset };
-                // SAFETY: as above.
+                // SAFETY: `mine`, the free receive NBL's NET_BUFFER, still ours
+                // (not indicated until the loop ends).
                 unsafe { (*mine).stDataLength = theirs.stDataLength & 0xFFFF_FFFF };
                 // SAFETY: ours.
                 unsafe { (*r).SourceHandle = peer.handle as NDIS_HANDLE };
-                // SAFETY: as above.
+                // SAFETY: `r` is a receive NBL of this driver's pool, off the
+                // free list; its MiniportReserved is the miniport's; slot 0 < 2.
                 unsafe { set_reserved(r, 0, send as usize) };
-                // SAFETY: as above: it ends the chain.
+                // SAFETY: `r`, the same receive NBL off the free list, still
+                // not indicated: it ends the chain.
                 unsafe { (*r).Next = null_mut() };
                 if tail.is_null() {
                     head = r;
@@ -605,19 +629,22 @@ ndis_fn! {
         while !rx.is_null() {
             // SAFETY: our receive NBL, back from NDIS.
             let next = unsafe { (*rx).Next };
-            // SAFETY: as above: the send it carries.
+            // SAFETY: `rx` is a receive NBL of this driver's pool that NDIS
+            // returned, so its MiniportReserved is ours again; slot 0 < 2.
             let send = unsafe { get_reserved(rx, 0) } as PNET_BUFFER_LIST;
-            // SAFETY: as above: forget the sender's MDLs.
+            // SAFETY: `rx`, the same returned receive NBL; it has one
+            // NET_BUFFER (allocated with it at initialize).
             let mine = unsafe { (*rx).FirstNetBuffer };
             // SAFETY: our NET_BUFFER.
             unsafe { (*mine).MdlChain = null_mut() };
-            // SAFETY: as above.
+            // SAFETY: `mine` is the NET_BUFFER of the returned receive NBL
+            // `rx`, which NDIS no longer reads.
             unsafe { (*mine).CurrentMdl = null_mut() };
-            // SAFETY: as above.
+            // SAFETY: `mine`, the returned receive NBL's NET_BUFFER, ours.
             unsafe { (*mine).CurrentMdlOffset = 0 };
-            // SAFETY: as above.
+            // SAFETY: `mine`, the returned receive NBL's NET_BUFFER, ours.
             unsafe { (*mine).DataOffset = 0 };
-            // SAFETY: as above.
+            // SAFETY: `mine`, the returned receive NBL's NET_BUFFER, ours.
             unsafe { (*mine).stDataLength = 0 };
             // SAFETY: ours.
             unsafe { (*rx).Next = null_mut() };
@@ -628,10 +655,12 @@ ndis_fn! {
             }
             // SAFETY: the send NBL we hold until its last receive is back.
             let left = unsafe { get_reserved(send, 0) } - 1;
-            // SAFETY: as above.
+            // SAFETY: `send` is the same send NBL, held until its last
+            // receive is back (this one may be the last); slot 0 < 2.
             unsafe { set_reserved(send, 0, left) };
             if left == 0 {
-                // SAFETY: as above: the VC it was sent on.
+                // SAFETY: `send`, still held: it completes just below; slot
+                // 1 < 2 holds the VC it was sent on.
                 let sender = unsafe { get_reserved(send, 1) };
                 // SAFETY: the send, detached and now done.
                 unsafe { complete(sender, send, NDIS_STATUS_SUCCESS, complete_flags) };

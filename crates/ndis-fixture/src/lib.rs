@@ -192,7 +192,9 @@ pub unsafe fn set_co_and_cm_handlers(
     if status != NDIS_STATUS_SUCCESS {
         return status;
     }
-    // SAFETY: as above.
+    // SAFETY: the same driver handle, still inside MiniportSetOptions at
+    // PASSIVE_LEVEL (precondition); `cm`, the call-manager block, is
+    // header-first and lives in this frame across the call.
     unsafe { NdisSetOptionalHandlers(driver, (&raw mut cm).cast()) }
 }
 
