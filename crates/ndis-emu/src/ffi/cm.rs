@@ -621,7 +621,9 @@ fn register_sap_block(
                 })
             };
             let tail = co_sap.cast::<u8>().wrapping_add(core::mem::offset_of!(CO_SAP, Sap));
-            // SAFETY: as above; no overlap with `sap`.
+            // SAFETY: `tail` is at offset 8 of the same 8-byte aligned
+            // block, which holds at least 8 + sap.len() bytes (sized above);
+            // `sap` is a separate slice, so the two do not overlap.
             unsafe { tail.copy_from_nonoverlapping(sap.as_ptr(), sap.len()) };
             co_sap
         }
@@ -1189,7 +1191,10 @@ fn oid_request_with(
             // SAFETY: the registered handler, the contexts the MCM gave, and a
             // request block owned by the world until it completes.
             OidTarget::Cm(f, a, v) => unsafe { f(a as NDIS_HANDLE, v as NDIS_HANDLE, core::ptr::null_mut(), req_ptr) },
-            // SAFETY: as above, for the miniport path.
+            // SAFETY: the driver's registered CoOidRequestHandler, the
+            // context of the adapter (not halted) and the VC's context (0
+            // for an adapter-wide request), and a request block owned by the
+            // world until it completes.
             OidTarget::Miniport(f, a, v) => unsafe { f(a as NDIS_HANDLE, v as NDIS_HANDLE, req_ptr) },
         },
     );

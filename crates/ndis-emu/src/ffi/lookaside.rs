@@ -37,7 +37,10 @@ fn read_head(list: usize) -> [u64; 2] {
 
 /// Writes the list head of a live list.
 fn write_head(list: usize, head: [u64; 2]) {
-    // SAFETY: as for read_head; the list head is the emulator's to write.
+    // SAFETY: `list` is the address of a live lookaside list (the callers
+    // pass only lists the world knows as initialized and not deleted), whose
+    // first 16 bytes are its ListHead, which the emulator, as the kernel,
+    // owns and writes.
     unsafe { (list as *mut [u64; 2]).write_unaligned(head) };
 }
 
@@ -48,7 +51,8 @@ fn stash(entry: usize, next: usize, size: usize) {
     // bytes that its list's Allocate routine returned and the driver just
     // gave back, so nothing else uses it.
     unsafe { p.cast::<usize>().write(next) };
-    // SAFETY: as above: bytes 8..size of that block.
+    // SAFETY: bytes 8..size of the same block, given back and unused: `size`
+    // >= 16 so the range is inside it.
     unsafe { p.wrapping_add(8).write_bytes(POISON, size - 8) };
 }
 
@@ -61,8 +65,9 @@ fn damage(entry: usize, next: usize, size: usize) -> Option<String> {
         return Some(format!("entry {entry:#x}: its SList link is {link:#x}, not {next:#x}"));
     }
     let body = (entry as *const u8).wrapping_add(8);
-    // SAFETY: as above: bytes 8..size of that block, read while no driver
-    // code runs.
+    // SAFETY: bytes 8..size (>= 16) of the same cached block, which stays
+    // allocated while cached; read while no driver code runs, so no one
+    // writes it during the borrow.
     let body = unsafe { core::slice::from_raw_parts(body, size - 8) };
     body.iter().position(|&b| b != POISON).map(|i| {
         format!(
@@ -553,7 +558,10 @@ mod tests {
         let (_, w) = run(|| {
             let mut list = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
             let l: PNPAGED_LOOKASIDE_LIST = &raw mut *list;
-            // SAFETY: as above.
+            // SAFETY: `l` is the boxed list above: 64-byte aligned storage
+            // (GENERAL_LOOKASIDE's alignment) that outlives the list, which is
+            // deleted before the box drops (precondition 1); a test thread
+            // is at PASSIVE_LEVEL (precondition 2).
             unsafe { NdisInitializeNPagedLookasideList(l, None, None, 0, 64, TAG, 0) };
             // SAFETY: an initialized list.
             let e = unsafe { NdisAllocateFromNPagedLookasideList(l) };
@@ -588,7 +596,9 @@ mod tests {
             let lb: PNPAGED_LOOKASIDE_LIST = &raw mut *b;
             // SAFETY: cache-aligned storage that outlives the lists.
             unsafe { NdisInitializeNPagedLookasideList(la, None, None, 0, 64, TAG, 0) };
-            // SAFETY: as above.
+            // SAFETY: `lb` is the second boxed list: 64-byte aligned storage
+            // that outlives the list, deleted before the box drops
+            // (precondition 1); PASSIVE_LEVEL (precondition 2).
             unsafe { NdisInitializeNPagedLookasideList(lb, None, None, 0, 48, pool_tag(b"Uni2"), 0) };
             // A at its depth: its next free goes to its Free routine.
             let entries: Vec<PVOID> = (0..5)
@@ -612,7 +622,8 @@ mod tests {
             assert_eq!(unsafe { ExQueryDepthSList(&raw mut a.L.ListHead) }, 4);
             // ...CPU 2 queries B meanwhile...
             world::become_cpu(two);
-            // SAFETY: as above.
+            // SAFETY: B's list head, of a list initialized above and not yet
+            // deleted.
             unsafe { ExQueryDepthSList(&raw mut b.L.ListHead) };
             // ...and CPU 1 calls A's Free routine, as the inline free does.
             world::become_cpu(one);
@@ -634,7 +645,10 @@ mod tests {
         let (_, w) = run(|| {
             let mut list = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
             let l: PNPAGED_LOOKASIDE_LIST = &raw mut *list;
-            // SAFETY: as above.
+            // SAFETY: `l` is the boxed list above: 64-byte aligned storage
+            // (GENERAL_LOOKASIDE's alignment) that outlives the list, which is
+            // deleted before the box drops (precondition 1); a test thread
+            // is at PASSIVE_LEVEL (precondition 2).
             unsafe { NdisInitializeNPagedLookasideList(l, None, None, 0, 64, TAG, 0) };
             world::with("test", |w| w.faults.fail_nth_allocation(1));
             // SAFETY: an initialized list.
@@ -670,7 +684,9 @@ mod tests {
             let s: PNPAGED_LOOKASIDE_LIST = &raw mut *spare;
             // SAFETY: cache-aligned storage that outlives the lists.
             unsafe { NdisInitializeNPagedLookasideList(l, None, None, 0, 64, TAG, 0) };
-            // SAFETY: as above.
+            // SAFETY: `s` is the boxed spare list: 64-byte aligned storage
+            // that outlives the list, deleted before the box drops
+            // (precondition 1); PASSIVE_LEVEL (precondition 2).
             unsafe { NdisInitializeNPagedLookasideList(s, None, None, 0, 64, other, 0) };
             // SAFETY: an initialized list.
             let e = unsafe { NdisAllocateFromNPagedLookasideList(l) };
@@ -721,7 +737,10 @@ mod tests {
         let (_, w) = run(|| {
             let mut list = Box::new(NPAGED_LOOKASIDE_LIST::zeroed());
             let l: PNPAGED_LOOKASIDE_LIST = &raw mut *list;
-            // SAFETY: as above.
+            // SAFETY: `l` is the boxed list above: 64-byte aligned storage
+            // (GENERAL_LOOKASIDE's alignment) that outlives the list, which is
+            // deleted before the box drops (precondition 1); a test thread
+            // is at PASSIVE_LEVEL (precondition 2).
             unsafe { NdisInitializeNPagedLookasideList(l, None, None, 0, 64, TAG, 0) };
             // SAFETY: an initialized list.
             let e = unsafe { NdisAllocateFromNPagedLookasideList(l) };

@@ -69,19 +69,24 @@ pub(crate) unsafe fn read_prefix<T: ZeroValid>(src: *const T, len: usize) -> T {
 /// Implement only for `repr(C)` structs of integers, raw pointers and
 /// `Option<fn>` (whose zero is `None`).
 pub(crate) unsafe trait ZeroValid: Copy {}
-// SAFETY: each is a repr(C) struct of integers, raw pointers and Option<fn>.
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER (integers), UCHAR/ULONG
+// integers and Option<fn> handlers only.
 unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_DRIVER_CHARACTERISTICS {}
-// SAFETY: as above.
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, a ULONG and Option<fn>
+// handlers only.
 unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_CO_CHARACTERISTICS {}
-// SAFETY: as above.
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, a ULONG and Option<fn>
+// handlers only.
 unsafe impl ZeroValid for ndis_sys::NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {}
-// SAFETY: as above.
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, an NDIS_HANDLE (raw
+// pointer) and integers (the C enum NDIS_INTERFACE_TYPE is an i32 alias).
 unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {}
-// SAFETY: as above.
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, integers (its C enums
+// are i32/u16 aliases), UCHAR arrays and raw pointers only.
 unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {}
-// SAFETY: as above.
+// SAFETY: a repr(C) struct of three integers (UCHAR, UCHAR, USHORT).
 unsafe impl ZeroValid for ndis_sys::NDIS_OBJECT_HEADER {}
-// SAFETY: as above.
+// SAFETY: a repr(C) struct of three ULONGs (NDIS_AF is a ULONG alias).
 unsafe impl ZeroValid for ndis_sys::CO_ADDRESS_FAMILY {}
 
 pub(crate) use exports::tag_str;

@@ -30,13 +30,17 @@ use crate::nbl::{self, Known, NbInit, NblOwner};
 use crate::rules;
 use crate::world::{self, World};
 
-// SAFETY: repr(C) structs of integers and raw pointers (and arrays of them).
+// SAFETY: a repr(C) struct of raw pointers, integers and arrays of raw
+// pointers (NblReserved, NetBufferListInfo).
 unsafe impl ZeroValid for NET_BUFFER_LIST {}
-// SAFETY: as above.
+// SAFETY: a repr(C) struct of raw pointers, integers (SIZE_T, ULONG, USHORT,
+// the i64 NDIS_PHYSICAL_ADDRESS) and NblReserved arrays of raw pointers.
 unsafe impl ZeroValid for NET_BUFFER {}
-// SAFETY: as above.
+// SAFETY: a repr(C) struct of raw pointers and integers (CSHORT, USHORT,
+// ULONG).
 unsafe impl ZeroValid for MDL {}
-// SAFETY: as above.
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER and integers (UCHAR,
+// BOOLEAN = u8, USHORT, ULONG).
 unsafe impl ZeroValid for NET_BUFFER_LIST_POOL_PARAMETERS {}
 // SAFETY: integers.
 unsafe impl ZeroValid for usize {}
@@ -478,7 +482,8 @@ mod tests {
             let mine = unsafe { NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, null_mut(), 0, 0) };
             assert!(!mine.is_null());
             world::with("test", |w| w.nbls.set_state(mine as usize, NblState::IndicatedToClient));
-            // SAFETY: as above.
+            // SAFETY: `mine` is a live NBL of the emulator's, marked
+            // indicated: the emulator records the violation and frees nothing.
             unsafe { NdisFreeNetBufferList(mine) };
             world::with("test", |w| w.nbls.set_state(mine as usize, NblState::Returned));
             // SAFETY: now the driver's again: freed.
@@ -502,7 +507,8 @@ mod tests {
             world::with("test", |w| w.faults.fail_nth_allocation(1));
             // SAFETY: a valid parameter block, alive for the call.
             assert!(unsafe { NdisAllocateNetBufferListPool(null_mut(), &raw mut p) }.is_null());
-            // SAFETY: as above.
+            // SAFETY: `p`, the same valid parameter block, still alive on this
+            // stack for the call.
             let pool = unsafe { NdisAllocateNetBufferListPool(null_mut(), &raw mut p) };
             world::with("test", |w| w.faults.fail_nth_allocation(1));
             // SAFETY: a live pool.
@@ -546,7 +552,8 @@ mod tests {
         let (_, w) = run(|| {
             // SAFETY: the emulator checks the handle.
             assert!(unsafe { NdisAllocateNetBufferList(0x1234 as NDIS_HANDLE, 0, 0) }.is_null());
-            // SAFETY: as above.
+            // SAFETY: the emulator checks the NULL pool handle against its
+            // table before using it, and frees nothing.
             unsafe { NdisFreeNetBufferListPool(null_mut()) };
         });
         assert_eq!(w.violations.len(), 2);

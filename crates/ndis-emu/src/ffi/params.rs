@@ -290,10 +290,11 @@ mod tests {
         let cp = p.as_ptr();
         // SAFETY: the block built above; the test plays a wrong driver.
         let media = unsafe { (*cp).MediaParameters };
-        // SAFETY: as above: the block's own media parameters.
+        // SAFETY: `media` points into the same live block `p` (its
+        // MediaParameters link, set by CallParams::new), not yet freed.
         unsafe { (*media).MediaSpecific.Length = u32::MAX };
         assert!(p.read().unwrap_err().contains("exceeds"));
-        // SAFETY: as above.
+        // SAFETY: `cp` is the block `p` still owns, alive until `p` drops.
         unsafe { (*cp).MediaParameters = core::ptr::null_mut() };
         assert!(p.read().unwrap_err().contains("MediaParameters is NULL"));
     }

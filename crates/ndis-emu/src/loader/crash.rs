@@ -87,6 +87,13 @@ pub(crate) struct SectionInfo {
 
 /// What the handler knows about the loaded image. Built before the handler
 /// is installed and never changed after.
+///
+/// INVARIANT: every section in `sections` lies in memory that stays mapped
+/// for the rest of the process with the protection its `prot` says, never
+/// reprotected after the map is built (the loader builds it after its last
+/// `protect` and then leaks the mapping; the tests point it at a `'static`),
+/// and a section whose `prot` is not writable is never written. [`Self::bytes`]
+/// relies on this.
 #[derive(Debug)]
 pub(crate) struct ImageMap {
     pub(crate) name: String,
@@ -170,6 +177,11 @@ impl ImageMap {
 }
 
 /// The handler's view: the image and what the report needs.
+///
+/// INVARIANT: `report_stack_top` is the 16-byte aligned top of a mapping of
+/// REPORT_STACK bytes above a guard page, leaked (never unmapped); `pipe`
+/// holds two open descriptors that are never closed once the region is set
+/// (it lives in a `OnceLock` static for the rest of the process).
 struct Region {
     image: ImageMap,
     /// The top of the report stack (16-byte aligned).
@@ -505,6 +517,10 @@ extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, context: *mut 
 }
 
 /// What [`report`] gets from the handler.
+///
+/// INVARIANT: `info` and `context` are the kernel's arguments to the running
+/// SA_SIGINFO handler, valid until it returns; the job itself lives in the
+/// handler's frame, which outlives the report.
 struct FaultJob {
     signal: c_int,
     info: *mut libc::siginfo_t,
@@ -647,7 +663,8 @@ fn start_watchdog() {
     // SAFETY: sigaction and alarm are async-signal-safe; `action` is fully
     // initialised (empty mask) and names a handler valid for the process.
     let _ = unsafe { libc::sigaction(libc::SIGALRM, &raw const action, core::ptr::null_mut()) };
-    // SAFETY: as above.
+    // SAFETY: alarm takes a plain number and touches no memory; the SIGALRM
+    // handler it arms was installed just above.
     let _ = unsafe { libc::alarm(WATCHDOG_SECONDS) };
 }
 
@@ -699,6 +716,9 @@ fn write_all(mut bytes: &[u8]) {
 }
 
 /// A fixed-size line for the handler.
+///
+/// INVARIANT: `len <= bytes.len()`: [`Line::push`] counts only the bytes it
+/// stored, so `bytes[..len]` is the text.
 struct Line {
     bytes: [u8; 512],
     len: usize,

@@ -72,7 +72,8 @@ pub(crate) unsafe extern "win64" fn memcmp(a: *const c_void, b: *const c_void, n
     // SAFETY: `a` is readable for n > 0 bytes (the caller's contract) and
     // the driver does not write them during the call.
     let a = unsafe { core::slice::from_raw_parts(a.cast::<u8>(), n) };
-    // SAFETY: as for `a`.
+    // SAFETY: `b` is readable for n > 0 bytes (the caller's contract) and
+    // the driver does not write them during the call.
     let b = unsafe { core::slice::from_raw_parts(b.cast::<u8>(), n) };
     a.iter()
         .zip(b)
@@ -153,15 +154,16 @@ mod tests {
         let (a, b) = (*b"abc\x01", *b"abc\xff");
         // SAFETY: both are readable for 4 bytes.
         assert!(unsafe { memcmp(a.as_ptr().cast(), b.as_ptr().cast(), 4) } < 0);
-        // SAFETY: as above.
+        // SAFETY: the same two 4-byte arrays, swapped: readable for 4 bytes.
         assert!(unsafe { memcmp(b.as_ptr().cast(), a.as_ptr().cast(), 4) } > 0);
-        // SAFETY: as above.
+        // SAFETY: the same 4-byte arrays, readable for the 3 bytes compared.
         assert_eq!(unsafe { memcmp(a.as_ptr().cast(), b.as_ptr().cast(), 3) }, 0);
         // SAFETY: zero lengths touch nothing, even through NULL.
         unsafe {
             memcpy(core::ptr::null_mut(), core::ptr::null(), 0);
         }
-        // SAFETY: as above.
+        // SAFETY: a zero length reads nothing (memcmp returns before making
+        // a slice), even through NULL.
         assert_eq!(unsafe { memcmp(core::ptr::null(), core::ptr::null(), 0) }, 0);
     }
 

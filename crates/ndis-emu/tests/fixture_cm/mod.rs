@@ -112,6 +112,14 @@ struct Vc {
     mcm_created: bool,
 }
 
+/// Everything the fixture keeps, per thread (one emulator per test thread).
+///
+/// INVARIANT: `halt_event` is set once, in initialize (one adapter per
+/// run), to an event NdisInitializeEvent initialized, which stays in its box
+/// until the next run resets the state;
+/// every `lent` entry is a receive NBL indicated to NDIS and not yet
+/// returned, with the send NBL it carries, which is held (not completed)
+/// until that receive comes back.
 #[derive(Default)]
 struct State {
     driver: usize,
@@ -276,7 +284,8 @@ fn extra_waits() {
             unsafe { NdisWaitEvent(ev, 0) }
         }
         Fault::WaitBriefly => {
-            // SAFETY: as above.
+            // SAFETY: `ev` was initialized by NdisInitializeEvent in the arm
+            // above and its boxed storage outlives the wait; PASSIVE_LEVEL.
             unsafe { NdisWaitEvent(ev, 5) }
         }
         Fault::WaitUnderASpinLock => {
@@ -337,6 +346,10 @@ pub fn complete_deregistration() {
 }
 
 /// Owned call parameters for activation (the MCM's own copy).
+///
+/// INVARIANT: always boxed ([`media_params`]) and never moved out of its box,
+/// so the links [`Params::as_mut_ptr`] writes into `cp` (to `cm` and `media`
+/// of the same block) stay valid for as long as the box lives.
 struct Params {
     media: CO_MEDIA_PARAMETERS,
     cm: CO_CALL_MANAGER_PARAMETERS,
@@ -392,7 +405,8 @@ unsafe fn called_address(cp: PCO_CALL_PARAMETERS) -> Vec<u8> {
     if media.is_null() {
         return Vec::new();
     }
-    // SAFETY: as above.
+    // SAFETY: `media` is non-null (checked) and is the MediaParameters of
+    // NDIS's call parameters (precondition), readable for the call.
     let len = unsafe { (*media).MediaSpecific.Length } as usize;
     let tail = media.cast::<u8>().wrapping_add(
         core::mem::offset_of!(CO_MEDIA_PARAMETERS, MediaSpecific)
@@ -436,7 +450,9 @@ fn indicate_link_up(vc: usize) {
 fn forward(sender: usize, peer: usize, send: PNET_BUFFER_LIST) {
     // SAFETY: NDIS's send NBL with its first NET_BUFFER.
     let nb = unsafe { (*send).FirstNetBuffer };
-    // SAFETY: as above: read the NET_BUFFER once.
+    // SAFETY: `nb` is the first NET_BUFFER of the same send NBL, which NDIS
+    // handed to co_send and which stays the driver's until finish_send (every
+    // send NBL has at least one NET_BUFFER); read once, by value.
     let nb = unsafe { nb.read() };
     let (mdl, offset, len) = (nb.MdlChain, nb.DataOffset, nb.stDataLength & 0xFFFF_FFFF);
     let pool = STATE.with(|s| s.borrow().pool);
@@ -460,7 +476,8 @@ fn forward(sender: usize, peer: usize, send: PNET_BUFFER_LIST) {
         unsafe { NdisMCoIndicateReceiveNetBufferLists(peer as NDIS_HANDLE, rx, 1, NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL) };
         return;
     }
-    // SAFETY: as above; with RESOURCES the NBL is the fixture's again on return.
+    // SAFETY: `peer` is the peer VC's NDIS handle and `rx` the fixture's
+    // fresh NBL; with RESOURCES the NBL is the fixture's again on return.
     unsafe { NdisMCoIndicateReceiveNetBufferLists(peer as NDIS_HANDLE, rx, 1, NDIS_RECEIVE_FLAGS_RESOURCES) };
     // SAFETY: the fixture's own NBL, back with RESOURCES.
     unsafe { NdisFreeNetBufferList(rx) };
@@ -950,7 +967,8 @@ ndis_fn! {
         while !nbl.is_null() {
             // SAFETY: an NBL of the chain NDIS gave; ours until completed.
             let next = unsafe { (*nbl).Next };
-            // SAFETY: as above: unlink it so it completes alone.
+            // SAFETY: `nbl` is the same non-null NBL of NDIS's chain, ours
+            // until completed: unlink it so it completes alone.
             unsafe { (*nbl).Next = null_mut() };
             match peer.filter(|p| p.peer == ctx as usize) {
                 _ if fault() == Fault::HoldSendsAndClose => {

@@ -143,7 +143,8 @@ ndis_fn! {
         let mut general = ndis_fixture::general_attributes();
         // SAFETY: header-first blocks alive for the calls.
         let s1 = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut reg).cast()) };
-        // SAFETY: as above.
+        // SAFETY: `general` is a header-first block on this stack, alive for
+        // the call; the miniport handle NDIS passed; PASSIVE_LEVEL.
         let s2 = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut general).cast()) };
         let mut af = AF;
         // SAFETY: the AF block lives across the call.
@@ -154,7 +155,8 @@ ndis_fn! {
         // SAFETY: PASSIVE_LEVEL, inside MiniportInitializeEx; the lists and
         // pools are torn down in halt.
         unsafe { set_up_lists() };
-        // SAFETY: as above.
+        // SAFETY: once, at PASSIVE_LEVEL, inside this MiniportInitializeEx
+        // (set_up_nbls's precondition); the pools are freed in halt.
         unsafe { set_up_nbls(handle) };
         NDIS_STATUS_SUCCESS
     }
@@ -174,7 +176,10 @@ unsafe fn set_up_lists() {
     let depth = if fault() == Fault::LookasideNonzeroDepth { 8 } else { 0 };
     // SAFETY: cache-aligned storage that outlives the list (freed at halt).
     unsafe { NdisInitializeNPagedLookasideList(a, None, None, 0, SIZE_A, TAG_A, depth) };
-    // SAFETY: as above; the driver's own routines.
+    // SAFETY: `b` is the second boxed list: cache-aligned storage that
+    // outlives the list (freed at halt) (precondition 1); PASSIVE_LEVEL, as
+    // this function's precondition says (precondition 2); the Allocate/Free
+    // routines are the driver's own, which live as long as the image.
     unsafe { NdisInitializeNPagedLookasideList(b, Some(own_allocate), Some(own_free), 0, SIZE_B, TAG_B, 0) };
 
     if fault() == Fault::LookasideWriteAfterFree {
@@ -211,7 +216,8 @@ unsafe fn set_up_lists() {
         out.push(unsafe { NdisAllocateFromNPagedLookasideList(a) });
     }
     for e in out.drain(..) {
-        // SAFETY: as above.
+        // SAFETY: each of the two came from list `a` just above and is freed
+        // once.
         unsafe { NdisFreeToNPagedLookasideList(a, e) };
     }
     // SAFETY: an initialized list the fixture owns: a copy of its fields.
@@ -295,7 +301,8 @@ unsafe fn set_up_nbls(handle: NDIS_HANDLE) {
     let pool = unsafe { NdisAllocateNetBufferListPool(handle, &raw mut params) };
     POOL.with(|c| c.set(pool));
     let mut bare = pool_params(TAG_BARE, FALSE);
-    // SAFETY: as above.
+    // SAFETY: `bare` is a valid parameter block on this stack, alive for the
+    // call; the miniport handle of this MiniportInitializeEx (precondition).
     let bare_pool = unsafe { NdisAllocateNetBufferListPool(handle, &raw mut bare) };
     BARE_POOL.with(|c| c.set(bare_pool));
 
@@ -415,13 +422,15 @@ ndis_fn! {
         // SAFETY: from Box::into_raw in set_up_lists; the lists are deleted
         // (or, for the fault, abandoned: the emulator does not touch them again).
         drop(unsafe { Box::from_raw(a) });
-        // SAFETY: as above.
+        // SAFETY: `b` came from Box::into_raw in set_up_lists, is deleted
+        // just above, and is not used again.
         drop(unsafe { Box::from_raw(b) });
 
         let handle = ADAPTER.with(Cell::get);
         // SAFETY: ours, allocated with this tag, freed once.
         unsafe { NdisFreeMemoryWithTagPriority(handle, MDL_BLOCK.with(Cell::get), TAG) };
-        // SAFETY: as above.
+        // SAFETY: the adapter context, allocated in initialize with this tag,
+        // freed once here, at halt, after which NDIS does not use it.
         unsafe { NdisFreeMemoryWithTagPriority(handle, CONTEXT.with(Cell::get), TAG) };
     }
 }

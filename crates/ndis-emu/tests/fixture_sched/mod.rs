@@ -113,6 +113,10 @@ static CALLBACK_GO: AtomicBool = AtomicBool::new(false);
 static CALLBACK_DONE: AtomicBool = AtomicBool::new(false);
 
 /// An NDIS_SPIN_LOCK in a static, as a driver's global lock.
+///
+/// INVARIANT: the lock word is reached only through the NDIS spin-lock DDIs
+/// (by the pointer [`GlobalLock::get`] returns), never read or written by
+/// Rust code; being a static, it never moves.
 struct GlobalLock(UnsafeCell<NDIS_SPIN_LOCK>);
 // SAFETY: the lock word is only touched through the NDIS spin-lock DDIs,
 // which serialize CPUs; OldIrql only by the holder.
@@ -300,7 +304,8 @@ ndis_fn! {
         let mut general = ndis_fixture::general_attributes();
         // SAFETY: header-first blocks alive for the calls.
         let s1 = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut reg).cast()) };
-        // SAFETY: as above.
+        // SAFETY: `general` is a header-first block on this stack, alive for
+        // the call; the miniport handle NDIS passed; PASSIVE_LEVEL.
         let s2 = unsafe { NdisMSetMiniportAttributes(handle, (&raw mut general).cast()) };
         let mut af = AF;
         // SAFETY: the AF block lives across the call.
@@ -337,7 +342,9 @@ ndis_fn! {
             // SAFETY: a work item of ours, not queued.
             unsafe { NdisQueueIoWorkItem(w, work_routine, without_provenance_mut(1 + i)) };
             if mode() == Mode::QueuedTwice {
-                // SAFETY: as above; queued already, which is the bug.
+                // SAFETY: `w` is the same live work item of ours, allocated
+                // at initialize and freed only at halt; queued already, which
+                // is the bug the emulator must catch.
                 unsafe { NdisQueueIoWorkItem(w, work_routine, without_provenance_mut(1 + i)) };
             }
         }
