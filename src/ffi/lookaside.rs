@@ -32,11 +32,16 @@ pub(crate) struct Lookaside<T> {
 }
 
 // SAFETY: the list itself is interlocked (SLIST) and its statistics are
-// updated atomically by the ndis-sys helpers; entries are plain memory.
+// updated atomically by the ndis-sys helpers; entries are plain memory. No
+// `T: Send` bound: `alloc` moves a T in on one CPU and `free` may drop it on
+// another, which holds for the only Ts (the call-manager contexts: nonpaged
+// memory holding NDIS handles and the adapter pointer, valid on every CPU)
+// but would not for a thread-bound T.
 unsafe impl<T> Sync for Lookaside<T> {}
 // SAFETY: the list header is kernel pool bookkeeping (an interlocked SLIST
 // and counters), which any CPU may use; no entry is tied to the thread that
-// allocated it, so the owner may hand the list to another thread.
+// allocated it (the contexts, as for Sync), so the owner may hand the list to
+// another thread.
 unsafe impl<T> Send for Lookaside<T> {}
 
 impl<T> Lookaside<T> {
