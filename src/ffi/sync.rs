@@ -8,6 +8,7 @@
 //! from any CPU and waited for at PASSIVE_LEVEL.
 
 use core::cell::UnsafeCell;
+use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use ndis_sys::{
     FALSE, NDIS_EVENT, NDIS_SPIN_LOCK, NdisAcquireSpinLock, NdisAllocateSpinLock, NdisFreeSpinLock,
@@ -59,7 +60,10 @@ impl<T> SpinLock<T> {
     pub(crate) fn lock(&self) -> SpinLockGuard<'_, T> {
         // SAFETY: the lock is initialized (INVARIANT) and stays put.
         unsafe { NdisAcquireSpinLock(self.lock.get()) };
-        SpinLockGuard { owner: self }
+        SpinLockGuard {
+            owner: self,
+            _same_cpu: PhantomData,
+        }
     }
 
     /// Releases the lock's resources.
@@ -76,6 +80,11 @@ impl<T> SpinLock<T> {
 /// `owner.lock` is held by this CPU.
 pub(crate) struct SpinLockGuard<'a, T> {
     owner: &'a SpinLock<T>,
+    /// Makes the guard neither `Send` nor `Sync`: the NDIS spin lock must
+    /// be released on the CPU that acquired it (NdisReleaseSpinLock restores
+    /// that CPU's saved IRQL), so a guard may not be dropped on another
+    /// thread.
+    _same_cpu: PhantomData<*const ()>,
 }
 
 impl<T> Deref for SpinLockGuard<'_, T> {
