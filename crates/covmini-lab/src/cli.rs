@@ -36,8 +36,9 @@ pub enum Command {
     /// Print the ndis-emu rules catalog (Markdown).
     Rules,
     /// Measure covmini against the empty-MCM baseline: call rate, data
-    /// path, payload copies, scaling with live VCs, memory per VC and party
-    /// (host build only; see BENCHMARKS.md).
+    /// path, payload copies, scaling with live VCs, memory per VC and party,
+    /// NDIS calls per operation (host build only; see BENCHMARKS.md). Exit
+    /// status 1 when a target the run checks is missed.
     Bench(crate::bench::Args),
 }
 
