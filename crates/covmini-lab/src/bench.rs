@@ -1195,7 +1195,7 @@ impl Results {
                 of_kind(&c[2], kind),
                 of_kind(&b[2], kind),
             ];
-            row(o, &format!("{}", kind.name()), v);
+            row(o, kind.name(), v);
         }
         let total = |m: &Calls| m.values().sum::<f64>();
         row(
