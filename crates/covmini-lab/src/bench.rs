@@ -30,8 +30,15 @@
 //! states, deliveries) and each session must end with zero violations and
 //! zero leaks, or the bench fails: a fast wrong run measures nothing.
 //!
+//! * **NDIS calls**: ndis-emu's per-import call counts
+//!   ([`ndis_emu::ddi_calls`]) across a few calls and NBLs, per operation,
+//!   split into the operation's NDIS calls, lookaside traffic and spin locks.
+//!
 //! Wall-clock times drift on shared machines; `--callgrind-path` runs one
 //! path alone for `scripts/bench-callgrind.sh`, which counts instructions.
+//!
+//! The exit status is 1 when a target the run checks is missed
+//! ([`Target`]; `--quick` leaves the wall-clock ones unchecked).
 //!
 //! What this module must not do: measure anything the table does not print,
 //! or print a figure it did not measure.
@@ -49,12 +56,20 @@ use ndis_emu::{Af, CallSpec, CallState, Client, Emulator, Vc};
 use ndis_sys::{DRIVER_INITIALIZE, NDIS_STATUS, NDIS_STATUS_SUCCESS, ULONG};
 
 /// Measures covmini against the empty-MCM baseline (see BENCHMARKS.md).
+///
+/// Exit status 1 when covmini misses a target the run checks, or when a
+/// measured operation fails, a session ends with a violation or a leak. A
+/// full run checks every target; `--quick` checks those that are counts
+/// and bytes (payload copies, memory per VC and per party, NDIS calls per
+/// operation) and shows the wall-clock ones (per call, per NBL, scaling)
+/// without checking them: its counts are too small for timings.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Small counts (a second or two): for tests, not for figures.
+    /// Small counts (a second or two): for tests, not for figures. Checks
+    /// the count and byte targets only, not the wall-clock ones.
     #[arg(long)]
     quick: bool,
     /// Run only this path, --iterations times, after the setup, and print
@@ -155,6 +170,10 @@ const CALLEE: &[u8] = b"bench-callee";
 /// so that every allocation between the two readings is a new pool block
 /// and the growth is exact.
 const DRAIN: u32 = 6;
+/// Operations the NDIS calls per operation are counted over (the counts
+/// are exact: every call and every NBL makes the same calls once the
+/// lookaside caches are warm).
+const CALLS_COUNTED: u32 = 10;
 /// Parties of the multipoint call the per-party memory is measured on: as
 /// many as one call takes. The first [`DRAIN`] come before the first
 /// reading.
@@ -205,6 +224,59 @@ struct Figures {
     call_other: f64,
     /// Bytes per party; Err: why there is no figure.
     per_party: Result<PartyBytes, String>,
+    /// The driver's calls into NDIS and the kernel per operation, by import
+    /// (ndis-emu's per-DDI counts): per call, then per NBL by [`SIZES`].
+    ndis_calls: [Calls; 3],
+}
+
+/// Calls per operation, by import name.
+type Calls = BTreeMap<&'static str, f64>;
+
+/// What kind of import a call is, for the NDIS-calls breakdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum CallKind {
+    /// A CoNDIS or NDIS call the contract makes for the operation (create,
+    /// activate, dispatch, indicate, complete, NBL allocation, ...).
+    Ndis,
+    /// Lookaside traffic: the SList pops, pushes and depth queries of
+    /// `NdisAllocateFromNPagedLookasideList` / `NdisFreeToNPagedLookasideList`,
+    /// and the lists' Allocate and Free routines when they miss.
+    Lookaside,
+    /// Spin-lock acquisitions and releases.
+    SpinLock,
+}
+
+impl CallKind {
+    fn of(import: &str) -> Self {
+        match import {
+            "ExpInterlockedPopEntrySList"
+            | "ExpInterlockedPushEntrySList"
+            | "ExQueryDepthSList"
+            | "lookaside Allocate routine"
+            | "lookaside Free routine" => Self::Lookaside,
+            "KeAcquireSpinLockRaiseToDpc"
+            | "KeReleaseSpinLock"
+            | "KeAcquireSpinLockAtDpcLevel"
+            | "KeReleaseSpinLockFromDpcLevel" => Self::SpinLock,
+            _ => Self::Ndis,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ndis => "NDIS calls of the operation",
+            Self::Lookaside => "lookaside traffic",
+            Self::SpinLock => "spin locks",
+        }
+    }
+}
+
+/// The calls of one kind.
+fn of_kind(calls: &Calls, kind: CallKind) -> f64 {
+    calls
+        .iter()
+        .filter(|(name, _)| CallKind::of(name) == kind)
+        .map(|(_, n)| n)
+        .sum()
 }
 
 /// A bench failure: what went wrong, in words.
@@ -367,6 +439,23 @@ impl Session {
             ));
         }
         Ok((a.copied_bytes, want))
+    }
+
+    /// The driver's calls into NDIS per run of `op`, by import: ndis-emu's
+    /// counts across `n` runs, divided by `n`.
+    fn count_calls(&mut self, n: u32, mut op: impl FnMut(&mut Self) -> Result<(), Failure>) -> Result<Calls, Failure> {
+        let before = ndis_emu::ddi_calls();
+        for _ in 0..n {
+            op(self)?;
+        }
+        let after = ndis_emu::ddi_calls();
+        Ok(after
+            .into_iter()
+            .filter_map(|(name, now)| {
+                let was = before.get(name).copied().unwrap_or(0);
+                (now > was).then(|| (name, (now - was) as f64 / f64::from(n.max(1))))
+            })
+            .collect())
     }
 
     /// Ledger bytes now (every tag).
@@ -537,10 +626,15 @@ fn best_of(reps: u32, n: u32, mut op: impl FnMut() -> Result<(), Failure>) -> Re
 fn measure(which: Which, c: Counts) -> Result<Figures, Failure> {
     let mut s = Session::start(which)?;
     let call_s = s.time_calls(c.calls, c.reps)?;
+    // After the timed calls: the lookaside caches are in their steady state.
+    let mut ndis_calls = [Calls::new(), Calls::new(), Calls::new()];
+    ndis_calls[0] = s.count_calls(CALLS_COUNTED, Session::call)?;
     let vc = s.connect()?;
     let mut nbl_s = [0.0; 2];
-    for (t, size) in nbl_s.iter_mut().zip(SIZES) {
-        *t = s.time_nbls(vc, size, c.nbls, c.reps)?;
+    for (i, size) in SIZES.into_iter().enumerate() {
+        nbl_s[i] = s.time_nbls(vc, size, c.nbls, c.reps)?;
+        let payload = vec![0xA5u8; size];
+        ndis_calls[i + 1] = s.count_calls(CALLS_COUNTED, |s| s.send(vc, &payload))?;
     }
     let (copied, audited) = s.audit_copies(vc, c.audit_nbls)?;
     check("close the data call", s.emu.close_call(vc, &[]), NDIS_STATUS_SUCCESS)?;
@@ -571,6 +665,7 @@ fn measure(which: Which, c: Counts) -> Result<Figures, Failure> {
         call_blocks,
         call_other,
         per_party,
+        ndis_calls,
     })
 }
 
@@ -608,6 +703,7 @@ impl Figures {
         self.call_blocks = other.call_blocks;
         self.call_other = other.call_other;
         self.per_party = other.per_party;
+        self.ndis_calls = other.ndis_calls;
     }
 }
 
@@ -629,9 +725,21 @@ pub fn main(args: &Args) -> std::process::ExitCode {
                 covmini,
                 baseline,
                 counts,
+                quick: args.quick,
             };
             crate::out::print(&if args.json { r.json() } else { r.table() });
-            std::process::ExitCode::SUCCESS
+            let missed = r.missed();
+            if missed.is_empty() {
+                std::process::ExitCode::SUCCESS
+            } else {
+                let names: Vec<String> = missed.iter().map(|t| t.name()).collect();
+                eprintln!(
+                    "covmini-lab bench: {} target(s) missed: {}",
+                    missed.len(),
+                    names.join(", ")
+                );
+                std::process::ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("covmini-lab bench: {e}");
@@ -680,6 +788,88 @@ struct Results {
     covmini: Figures,
     baseline: Figures,
     counts: Counts,
+    /// `--quick`: the timing targets are shown but not checked.
+    quick: bool,
+}
+
+/// A target the bench checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// Wall clock per call ≤ [`CALL_TARGET`] × the baseline's.
+    PerCall,
+    /// Wall clock per NBL ≤ [`NBL_TARGET`] × the baseline's, by [`SIZES`].
+    PerNbl(usize),
+    /// Zero payload bytes copied (the receive audit).
+    Copies,
+    /// Wall clock per call with the most live VCs ≤ [`SCALING_TARGET`] ×
+    /// with none.
+    Scaling,
+    /// Nonpaged bytes per idle VC ≤ [`VC_BYTES_TARGET`].
+    VcBytes,
+    /// A party's own nonpaged bytes ≤ [`PARTY_BYTES_TARGET`].
+    PartyBytes,
+    /// The operation's NDIS calls (everything but lookaside traffic and
+    /// spin locks) are the baseline's, import by import: per call (0) and
+    /// per NBL by [`SIZES`] (1, 2).
+    NdisCalls(usize),
+}
+
+impl Target {
+    const ALL: [Self; 10] = [
+        Self::PerCall,
+        Self::PerNbl(0),
+        Self::PerNbl(1),
+        Self::Copies,
+        Self::Scaling,
+        Self::VcBytes,
+        Self::PartyBytes,
+        Self::NdisCalls(0),
+        Self::NdisCalls(1),
+        Self::NdisCalls(2),
+    ];
+
+    /// The target's name in `--json` and the exit message.
+    fn name(self) -> String {
+        match self {
+            Self::PerCall => "per_call".into(),
+            Self::PerNbl(i) => format!("per_nbl_{}", SIZES.get(i).copied().unwrap_or(0)),
+            Self::Copies => "payload_bytes_copied".into(),
+            Self::Scaling => "scaling".into(),
+            Self::VcBytes => "bytes_per_vc".into(),
+            Self::PartyBytes => "bytes_per_party".into(),
+            Self::NdisCalls(0) => "ndis_calls_per_call".into(),
+            Self::NdisCalls(i) => format!("ndis_calls_per_nbl_{}", SIZES.get(i - 1).copied().unwrap_or(0)),
+        }
+    }
+
+    /// A wall-clock target: noise at `--quick`'s counts, so checked only in
+    /// a full run. The others are counts and ledger bytes, the same at any
+    /// count, and always checked.
+    fn is_timing(self) -> bool {
+        match self {
+            Self::PerCall | Self::PerNbl(_) | Self::Scaling => true,
+            Self::Copies | Self::VcBytes | Self::PartyBytes | Self::NdisCalls(_) => false,
+        }
+    }
+}
+
+/// Import by import, the NDIS calls (not lookaside traffic or spin locks)
+/// where covmini and the baseline differ: (import, covmini, baseline).
+fn ndis_call_differences(covmini: &Calls, baseline: &Calls) -> Vec<(&'static str, f64, f64)> {
+    let mut names: Vec<&'static str> = covmini.keys().chain(baseline.keys()).copied().collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| CallKind::of(name) == CallKind::Ndis)
+        .filter_map(|name| {
+            let (c, b) = (
+                covmini.get(name).copied().unwrap_or(0.0),
+                baseline.get(name).copied().unwrap_or(0.0),
+            );
+            (c != b).then_some((name, c, b))
+        })
+        .collect()
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -695,6 +885,53 @@ fn level_name(n: u32) -> String {
 }
 
 impl Results {
+    /// Whether covmini meets `t` (a missing figure is a miss).
+    fn met(&self, t: Target) -> bool {
+        match t {
+            Target::PerCall => self.call_ratio() <= CALL_TARGET,
+            Target::PerNbl(i) => self.nbl_ratio(i) <= NBL_TARGET,
+            Target::Copies => self.covmini.copied == 0 && self.covmini.audited > 0,
+            Target::Scaling => self.scaling(&self.covmini) <= SCALING_TARGET,
+            Target::VcBytes => self.vc_bytes() <= VC_BYTES_TARGET,
+            Target::PartyBytes => self
+                .covmini
+                .per_party
+                .as_ref()
+                .is_ok_and(|p| p.party() <= PARTY_BYTES_TARGET),
+            Target::NdisCalls(i) => self
+                .covmini
+                .ndis_calls
+                .get(i)
+                .zip(self.baseline.ndis_calls.get(i))
+                .is_some_and(|(c, b)| !c.is_empty() && ndis_call_differences(c, b).is_empty()),
+        }
+    }
+
+    /// Whether this run checks `t`: every target in a full run; in
+    /// `--quick`, all but the wall-clock ones.
+    fn checks(&self, t: Target) -> bool {
+        !(self.quick && t.is_timing())
+    }
+
+    /// The targets this run checks and covmini missed.
+    fn missed(&self) -> Vec<Target> {
+        Target::ALL
+            .into_iter()
+            .filter(|&t| self.checks(t) && !self.met(t))
+            .collect()
+    }
+
+    /// The verdict cell of `t`'s row: `LIMIT: met` or `LIMIT: MISSED`, and
+    /// whether this run checks it.
+    fn verdict(&self, t: Target, limit: &str) -> String {
+        let v = verdict(self.met(t));
+        if self.checks(t) {
+            format!("{limit}: {v}")
+        } else {
+            format!("{limit}: {v} (timing: not checked in --quick)")
+        }
+    }
+
     fn call_ratio(&self) -> f64 {
         self.covmini.call_s / self.baseline.call_s
     }
@@ -739,7 +976,7 @@ impl Results {
             format!("{:.2}", c.call_s * 1e6),
             format!("{:.2}", b.call_s * 1e6),
             format!("{per_call:.2}x"),
-            format!("<= {CALL_TARGET}x: {}", verdict(per_call <= CALL_TARGET)),
+            self.verdict(Target::PerCall, &format!("<= {CALL_TARGET}x")),
         );
         for (i, size) in SIZES.into_iter().enumerate() {
             let ratio = self.nbl_ratio(i);
@@ -765,7 +1002,7 @@ impl Results {
                 format!("{:.2}", c.nbl_s[i] * 1e6),
                 format!("{:.2}", b.nbl_s[i] * 1e6),
                 format!("{ratio:.2}x"),
-                format!("<= {NBL_TARGET}x: {}", verdict(ratio <= NBL_TARGET)),
+                self.verdict(Target::PerNbl(i), &format!("<= {NBL_TARGET}x")),
             );
         }
         row(
@@ -774,7 +1011,7 @@ impl Results {
             format!("{} of {}", c.copied, c.audited),
             format!("{} of {}", b.copied, b.audited),
             String::new(),
-            format!("0: {}", verdict(c.copied == 0)),
+            self.verdict(Target::Copies, "0"),
         );
         for (i, level) in self.counts.levels.into_iter().enumerate() {
             row(
@@ -801,7 +1038,7 @@ impl Results {
             format!("{cs:.2}x"),
             format!("{bs:.2}x"),
             String::new(),
-            format!("<= {SCALING_TARGET}x: {}", verdict(cs <= SCALING_TARGET)),
+            self.verdict(Target::Scaling, &format!("<= {SCALING_TARGET}x")),
         );
         row(
             &mut o,
@@ -809,7 +1046,7 @@ impl Results {
             format!("{:.0}", self.vc_bytes()),
             format!("{:.0}", b.ledger_per_vc),
             String::new(),
-            format!("<= {VC_BYTES_TARGET}: {}", verdict(self.vc_bytes() <= VC_BYTES_TARGET)),
+            self.verdict(Target::VcBytes, &format!("<= {VC_BYTES_TARGET}")),
         );
         row(
             &mut o,
@@ -851,7 +1088,7 @@ impl Results {
                     format!("{:.0}", p.party()),
                     "-".into(),
                     String::new(),
-                    format!("<= {PARTY_BYTES_TARGET}: {}", verdict(p.party() <= PARTY_BYTES_TARGET)),
+                    self.verdict(Target::PartyBytes, &format!("<= {PARTY_BYTES_TARGET}")),
                 );
                 for (name, v) in [
                     ("  of which party context (CvmP)", p.own),
@@ -878,6 +1115,8 @@ impl Results {
             }
         }
         let _ = writeln!(o);
+        self.ndis_calls_table(&mut o);
+        let _ = writeln!(o);
         let _ = writeln!(
             o,
             "calls: {} per run; NBLs: {} per size per run; best of {} runs in each of {} sessions per driver \
@@ -898,6 +1137,101 @@ impl Results {
              scripts/bench-callgrind.sh counts instructions."
         );
         o
+    }
+
+    /// The NDIS calls per operation: each import either driver called, the
+    /// totals by kind, and the target (the operation's NDIS calls are the
+    /// baseline's; covmini's beyond them are lookaside traffic and spin
+    /// locks).
+    fn ndis_calls_table(&self, o: &mut String) {
+        let (c, b) = (&self.covmini.ndis_calls, &self.baseline.ndis_calls);
+        let _ = writeln!(
+            o,
+            "NDIS calls per operation (the driver's calls into NDIS and the kernel, counted by ndis-emu)"
+        );
+        let _ = writeln!(
+            o,
+            "{:<40} {:>19} {:>19} {:>19}",
+            "import", "per call", "per NBL, 64 B", "per NBL, 1500 B"
+        );
+        let _ = writeln!(
+            o,
+            "{:<40} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "", "covmini", "baseline", "covmini", "baseline", "covmini", "baseline"
+        );
+        let mut names: Vec<&'static str> = c.iter().chain(b.iter()).flat_map(|m| m.keys().copied()).collect();
+        names.sort_by_key(|n| (CallKind::of(n), *n));
+        names.dedup();
+        let cell = |m: &Calls, name: &str| m.get(name).copied().unwrap_or(0.0);
+        let row = |o: &mut String, name: &str, v: [f64; 6]| {
+            let _ = writeln!(
+                o,
+                "{name:<40} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                count(v[0]),
+                count(v[1]),
+                count(v[2]),
+                count(v[3]),
+                count(v[4]),
+                count(v[5])
+            );
+        };
+        for name in names {
+            let v = [
+                cell(&c[0], name),
+                cell(&b[0], name),
+                cell(&c[1], name),
+                cell(&b[1], name),
+                cell(&c[2], name),
+                cell(&b[2], name),
+            ];
+            row(o, &format!("  {name}"), v);
+        }
+        for kind in [CallKind::Ndis, CallKind::Lookaside, CallKind::SpinLock] {
+            let v = [
+                of_kind(&c[0], kind),
+                of_kind(&b[0], kind),
+                of_kind(&c[1], kind),
+                of_kind(&b[1], kind),
+                of_kind(&c[2], kind),
+                of_kind(&b[2], kind),
+            ];
+            row(o, kind.name(), v);
+        }
+        let total = |m: &Calls| m.values().sum::<f64>();
+        row(
+            o,
+            "all",
+            [
+                total(&c[0]),
+                total(&b[0]),
+                total(&c[1]),
+                total(&b[1]),
+                total(&c[2]),
+                total(&b[2]),
+            ],
+        );
+        for (i, what) in ["per call", "per NBL, 64 B", "per NBL, 1500 B"].into_iter().enumerate() {
+            let diff = c
+                .get(i)
+                .zip(b.get(i))
+                .map(|(c, b)| ndis_call_differences(c, b))
+                .unwrap_or_default();
+            let detail: Vec<String> = diff
+                .iter()
+                .map(|(name, c, b)| format!("{name} {} vs {}", count(*c), count(*b)))
+                .collect();
+            let _ = writeln!(
+                o,
+                "{:<40} {}{}",
+                format!("NDIS calls {what}"),
+                self.verdict(Target::NdisCalls(i), "= the baseline's + lookaside + spin locks"),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", detail.join(", "))
+                }
+            );
+        }
     }
 
     fn json(&self) -> String {
@@ -926,7 +1260,7 @@ impl Results {
                  \"payload_bytes_copied\": {}, \"payload_bytes_audited\": {}, \"scaling\": [{}], \
                  \"nonpaged_bytes_per_vc\": {:.1}, \"ledger_bytes_per_vc\": {:.1}, \"table_bytes_per_vc\": {:.1}, \
                  \"nonpaged_bytes_per_call\": {:.1}, \"callee_vc_ledger_bytes_per_call\": {:.1}, \
-                 \"nonpaged_bytes_per_party\": {party}}}",
+                 \"nonpaged_bytes_per_party\": {party}, \"ndis_calls\": {}}}",
                 1.0 / f.call_s,
                 f.call_s * 1e6,
                 1.0 / f.nbl_s[0],
@@ -943,6 +1277,7 @@ impl Results {
                 f.table_per_vc,
                 f.call_blocks,
                 f.call_other,
+                ndis_calls_json(&f.ndis_calls),
             )
         }
         let levels = self.counts.levels;
@@ -951,6 +1286,7 @@ impl Results {
              \"per_nbl_1500\": {:.3}, \"scaling_covmini\": {:.3}, \"scaling_baseline\": {:.3}}}, \
              \"targets\": {{\"per_call\": {CALL_TARGET}, \"per_nbl\": {NBL_TARGET}, \"payload_bytes_copied\": 0, \
              \"scaling\": {SCALING_TARGET}, \"bytes_per_vc\": {VC_BYTES_TARGET}, \"bytes_per_party\": {PARTY_BYTES_TARGET}}}, \
+             \"verdicts\": [{}], \
              \"counts\": {{\"calls\": {}, \"nbls\": {}, \"audit_nbls\": {}, \"levels\": [{}, {}, {}], \"level_calls\": {}, \
              \"calls_held\": {}, \"parties\": {}, \"reps\": {}, \"rounds\": {}}}}}\n",
             figures(&self.covmini, levels),
@@ -960,6 +1296,7 @@ impl Results {
             self.nbl_ratio(1),
             self.scaling(&self.covmini),
             self.scaling(&self.baseline),
+            self.verdicts_json(),
             self.counts.calls,
             self.counts.nbls,
             self.counts.audit_nbls,
@@ -972,6 +1309,52 @@ impl Results {
             self.counts.reps,
             self.counts.rounds,
         )
+    }
+}
+
+impl Results {
+    /// Each target: its name, whether covmini met it, whether this run
+    /// checks it (the exit status counts only those).
+    fn verdicts_json(&self) -> String {
+        Target::ALL
+            .into_iter()
+            .map(|t| {
+                format!(
+                    "{{\"target\": {}, \"met\": {}, \"checked\": {}}}",
+                    json_str(&t.name()),
+                    self.met(t),
+                    self.checks(t)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The NDIS calls per operation as JSON: `{"call": {import: n}, "nbl_64":
+/// ..., "nbl_1500": ...}`.
+fn ndis_calls_json(calls: &[Calls; 3]) -> String {
+    let op = |m: &Calls| {
+        let fields: Vec<String> = m.iter().map(|(k, v)| format!("{}: {v}", json_str(k))).collect();
+        format!("{{{}}}", fields.join(", "))
+    };
+    format!(
+        "{{\"call\": {}, \"nbl_64\": {}, \"nbl_1500\": {}}}",
+        op(&calls[0]),
+        op(&calls[1]),
+        op(&calls[2])
+    )
+}
+
+/// A count per operation: an integer as one, a fraction with 2 decimals.
+fn count(n: f64) -> String {
+    if n == 0.0 {
+        // Also -0.0, the sum of no values.
+        "0".into()
+    } else if n.fract() == 0.0 {
+        format!("{n:.0}")
+    } else {
+        format!("{n:.2}")
     }
 }
 
@@ -991,3 +1374,6 @@ fn json_str(s: &str) -> String {
     o.push('"');
     o
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,25 +1,33 @@
 //! The command line (clap types only; `main` turns them into actions).
 //! A new subcommand is one more [`Command`] variant with its own `Args`
 //! struct, and one more arm in `main`.
+//!
+//! Each subcommand takes only its own options: `run`'s (`--sys`, `-q`,
+//! `--trace`, ...) belong to `run` and to the command line with no
+//! subcommand (which is `run`), and are not offered to `rules`, `bench` or
+//! `help`.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Run covmini, a CoNDIS miniport with an integrated call manager, inside
 /// ndis-emu, a user-mode NDIS that enforces the CoNDIS contract.
 ///
-/// With no command, runs the built-in story (`run`).
+/// With no command, runs the built-in story: `run`, with `run`'s options.
 #[derive(Parser)]
-#[command(version, about, long_about)]
+#[command(
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true
+)]
 pub struct Cli {
-    /// Print no progress: only failures, violations and the summary table.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-    /// Run this kernel image (covmini.sys, x64), loaded into the process by
-    /// ndis-emu's PE loader, instead of the host build (x86_64 Linux only).
-    #[arg(long, value_name = "FILE", global = true)]
-    pub sys: Option<PathBuf>,
+    /// `run`'s options, for the command line with no subcommand (the
+    /// built-in story; a scenario file needs `run`).
+    #[command(flatten)]
+    pub run: RunOptions,
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -36,9 +44,45 @@ pub enum Command {
     /// Print the ndis-emu rules catalog (Markdown).
     Rules,
     /// Measure covmini against the empty-MCM baseline: call rate, data
-    /// path, payload copies, scaling with live VCs, memory per VC and party
-    /// (host build only; see BENCHMARKS.md).
+    /// path, payload copies, scaling with live VCs, memory per VC and party,
+    /// NDIS calls per operation (host build only; see BENCHMARKS.md). Exit
+    /// status 1 when a target the run checks is missed.
     Bench(crate::bench::Args),
+    /// Print this message or the help of the given subcommand.
+    Help(HelpArgs),
+}
+
+/// `help`'s arguments.
+#[derive(Args)]
+pub struct HelpArgs {
+    /// The subcommand whose help to print (default: the whole command line).
+    #[arg(value_enum, value_name = "COMMAND")]
+    pub command: Option<Topic>,
+}
+
+/// What `help` can explain: each subcommand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Topic {
+    /// Running a scenario.
+    Run,
+    /// The rules catalog.
+    Rules,
+    /// The benchmark.
+    Bench,
+    /// This subcommand.
+    Help,
+}
+
+impl Topic {
+    /// The subcommand's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Run => "run",
+            Self::Rules => "rules",
+            Self::Bench => "bench",
+            Self::Help => "help",
+        }
+    }
 }
 
 /// `run`'s arguments.
@@ -47,6 +91,21 @@ pub struct RunArgs {
     /// The scenario file (default: the built-in story, scenarios/story.toml).
     #[arg(value_name = "SCENARIO.toml")]
     pub scenario: Option<PathBuf>,
+    /// The options.
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// `run`'s options (all but the scenario file).
+#[derive(Args, Default)]
+pub struct RunOptions {
+    /// Print no progress: only failures, violations and the summary table.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Run this kernel image (covmini.sys, x64), loaded into the process by
+    /// ndis-emu's PE loader, instead of the host build (x86_64 Linux only).
+    #[arg(long, value_name = "FILE")]
+    pub sys: Option<PathBuf>,
     /// The scheduler seed (overrides the scenario's `seed`).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,

@@ -37,7 +37,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, RunArgs};
+use cli::{Cli, Command, RunOptions};
 
 /// The built-in story: scenarios/story.toml.
 const STORY: &str = include_str!("../../../scenarios/story.toml");
@@ -51,24 +51,38 @@ const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None => run(cli.quiet, cli.sys.as_deref(), &RunArgs::default()),
-        Some(Command::Run(args)) => run(cli.quiet, cli.sys.as_deref(), &args),
+        None => run(None, &cli.run),
+        Some(Command::Run(args)) => run(args.scenario.as_deref(), &args.options),
         Some(Command::Rules) => {
             out::print(&ndis_emu::rules::catalog_markdown());
             ExitCode::SUCCESS
         }
-        Some(Command::Bench(args)) => {
-            if cli.sys.is_some() {
-                eprintln!("covmini-lab bench: --sys is not supported: the bench measures the host build");
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-            bench::main(&args)
+        Some(Command::Bench(args)) => bench::main(&args),
+        Some(Command::Help(args)) => help(args.command),
+    }
+}
+
+/// `help [COMMAND]`: what `covmini-lab [COMMAND] --help` prints.
+fn help(topic: Option<cli::Topic>) -> ExitCode {
+    use clap::CommandFactory;
+    let mut args = vec!["covmini-lab"];
+    args.extend(topic.map(cli::Topic::name));
+    args.push("--help");
+    match Cli::command().try_get_matches_from(args) {
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            out::print(&e.render().to_string());
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("covmini-lab help: clap printed no help for {topic:?}");
+            ExitCode::FAILURE
         }
     }
 }
 
-fn run(quiet: bool, sys: Option<&Path>, args: &RunArgs) -> ExitCode {
-    let (file, text) = match &args.scenario {
+fn run(scenario: Option<&Path>, args: &RunOptions) -> ExitCode {
+    let (quiet, sys) = (args.quiet, args.sys.as_deref());
+    let (file, text) = match scenario {
         None => (STORY_NAME.to_owned(), STORY.to_owned()),
         Some(path) => match std::fs::read_to_string(path) {
             Ok(t) => (path.display().to_string(), t),

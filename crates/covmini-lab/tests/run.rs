@@ -108,6 +108,79 @@ fn every_subcommand_has_help() {
     }
 }
 
+/// Each subcommand takes only its own options: `run`'s (`--sys`, `-q`,
+/// `--trace`, ...) are refused by `rules` and `bench` with clap's usage
+/// error (exit 2) before anything runs, and not offered in their help; a
+/// `run` option before another subcommand is refused too. With no
+/// subcommand, `run`'s options apply to the built-in story.
+#[test]
+fn each_subcommand_takes_only_its_own_options() {
+    for (args, offender) in [
+        (&["rules", "--sys", "covmini.sys"][..], "--sys"),
+        (&["rules", "-q"][..], "-q"),
+        (&["bench", "--sys", "covmini.sys"][..], "--sys"),
+        (&["bench", "--quick", "--trace", "t.json"][..], "--trace"),
+        (&["help", "--verbose"][..], "--verbose"),
+        (&["run", "--quick"][..], "--quick"),
+    ] {
+        let (code, stdout, stderr) = lab(args);
+        assert_eq!(code, Some(2), "{args:?}:\n{stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("unexpected argument '{offender}")),
+            "{args:?}:\n{stderr}"
+        );
+        assert!(stdout.is_empty(), "{args:?} ran:\n{stdout}");
+    }
+    let (code, _, stderr) = lab(["--sys", "covmini.sys", "rules"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the subcommand 'rules' cannot be used with '--sys <FILE>'"),
+        "{stderr}"
+    );
+    for sub in ["rules", "bench"] {
+        let (code, stdout, _) = lab([sub, "--help"]);
+        assert_eq!(code, Some(0), "{stdout}");
+        for flag in ["--sys", "--quiet", "--trace", "--diagram", "--seed"] {
+            assert!(!stdout.contains(flag), "{sub} --help offers {flag}:\n{stdout}");
+        }
+    }
+    let (code, stdout, _) = lab(["--help"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("--sys <FILE>") && stdout.contains("--quiet"),
+        "{stdout}"
+    );
+}
+
+/// `help` is an ordinary subcommand: `help --help` explains it (clap's
+/// built-in `help` refused it as an unknown subcommand), `help COMMAND`
+/// prints that subcommand's help, and an unknown one is a usage error.
+#[test]
+fn help_explains_itself_and_each_subcommand() {
+    let (code, stdout, stderr) = lab(["help", "--help"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Usage: covmini-lab help [COMMAND]"), "{stdout}");
+    for (sub, says) in [
+        ("bench", "Usage: covmini-lab bench [OPTIONS]"),
+        ("rules", "Usage: covmini-lab rules"),
+        ("run", "Usage: covmini-lab run [OPTIONS] [SCENARIO.toml]"),
+    ] {
+        let (code, stdout, _) = lab(["help", sub]);
+        assert_eq!(code, Some(0), "{stdout}");
+        assert!(stdout.contains(says), "help {sub}:\n{stdout}");
+        let (_, own, _) = lab([sub, "--help"]);
+        assert_eq!(stdout, own, "help {sub} is {sub} --help");
+    }
+    let (code, stdout, _) = lab(["help"]);
+    assert_eq!(code, Some(0));
+    for sub in ["run ", "rules ", "bench ", "help "] {
+        assert!(stdout.contains(sub), "{stdout}");
+    }
+    let (code, _, stderr) = lab(["help", "nope"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("possible values: run, rules, bench, help"), "{stderr}");
+}
+
 #[test]
 fn the_rules_command_prints_the_catalog() {
     let (code, stdout, _) = lab(["rules"]);
@@ -237,5 +310,47 @@ fn a_closed_stdout_ends_the_lab_quietly_with_the_sigpipe_status() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
         assert!(stderr.is_empty(), "{args:?}: nothing on stderr, got {stderr}");
+    }
+}
+
+/// `scripts/lab.sh` shows progress while it builds: each stage announces
+/// itself on stderr before it starts, and every cargo build it runs shows
+/// cargo's own lines (no `--quiet` but on the final `cargo run`, which
+/// comes after the release build and so has nothing to build). Read from
+/// the script: running it here would rebuild the kernel images.
+#[test]
+fn lab_sh_announces_each_stage_and_lets_cargo_show_its_build() {
+    let script = std::fs::read_to_string(common::repo().join("scripts/lab.sh")).expect("scripts/lab.sh");
+    let lines: Vec<&str> = script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let stage = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("lab.sh has no {needle:?}:\n{script}"))
+    };
+    let build = stage("cargo build --release -p covmini-lab");
+    let run = stage("cargo run");
+    for (work, announced) in [
+        (stage("scripts/toolchain.sh"), "==> toolchain"),
+        (stage("scripts/build-kernel.sh"), "==> kernel images"),
+        (build, "==> covmini-lab (release build)"),
+        (run, "==> covmini under ndis-emu"),
+    ] {
+        let echo = stage(announced);
+        assert!(
+            echo < work && lines[echo].starts_with("echo") && lines[echo].ends_with(">&2"),
+            "{announced}"
+        );
+    }
+    assert!(build < run, "the release build comes before the run");
+    for l in &lines[..run] {
+        assert!(
+            !(l.contains("cargo ") && (l.contains("--quiet") || l.contains(" -q"))),
+            "a quiet build: {l}"
+        );
     }
 }

@@ -27,7 +27,8 @@
 //!   ([`Emulator::interleave`], [`interleave::sweep`]);
 //! * [`Emulator`]: the API tests and covmini-lab drive;
 //! * `ffi`: the exported DDIs, the one import table ([`ffi::table`]), call
-//!   parameters in C memory, and the calls into driver handlers;
+//!   parameters in C memory, the calls into driver handlers, and how many
+//!   times the driver called each import ([`ddi_calls`]);
 //! * `loader` (x86_64 Linux): maps a real `.sys`, relocates it, binds its
 //!   imports to the table, protects it W^X and reports crashes inside it.
 //!
@@ -70,6 +71,7 @@ pub use condis::{Answer, CallState};
 pub use emulator::{EmuError, Emulator, Report};
 pub use faults::{Site, SiteKind};
 pub use ffi::cm::OidResult;
+pub use ffi::count::ddi_calls;
 pub use ffi::params::CallSpec;
 pub use ffi::raw::{Placement, RawCallParams, RawOidBuffer};
 pub use pause::DataPath;

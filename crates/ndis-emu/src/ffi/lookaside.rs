@@ -167,8 +167,12 @@ ndis_fn! {
     /// inline allocate calls it when the list is empty. It serves the list
     /// whose pop just came back empty, through the driver's own Allocate
     /// routine or the default pool allocation, and counts the entry as out.
+    #[inline(never)]
     pub(crate) unsafe fn lookaside_allocate(pool_type: POOL_TYPE, bytes: SIZE_T, tag: ULONG) -> PVOID {
         const CALL: &str = "ExAllocateFromNPagedLookasideList";
+        // A call into the kernel (the list's Allocate routine), as a DDI is.
+        static CALLS: crate::ffi::count::Count = crate::ffi::count::Count::new("lookaside Allocate routine");
+        CALLS.hit();
         let target = world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);
             let cpu = world::cpu_id();
@@ -216,8 +220,12 @@ ndis_fn! {
     /// free calls it when the list is at its depth. The entry must be out
     /// from a live list; it goes to the driver's own Free routine or back to
     /// the pool.
+    #[inline(never)]
     pub(crate) unsafe fn lookaside_free(entry: PVOID) {
         const CALL: &str = "ExFreeToNPagedLookasideList";
+        // A call into the kernel (the list's Free routine), as a DDI is.
+        static CALLS: crate::ffi::count::Count = crate::ffi::count::Count::new("lookaside Free routine");
+        CALLS.hit();
         let e = entry as usize;
         let target = world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);

@@ -11,16 +11,24 @@
 #![allow(unsafe_code)]
 
 /// Defines DDIs the driver imports: as `ndis_fn!`, with the DDI prologue
-/// as each one's first act: the count of DDI calls inside a send handler
-/// (`data::ddi_called`, "NDIS's window") and the interleaving hook
-/// (`crate::interleave::boundary`), so every DDI call is a point where a
-/// test can stop the calling CPU before the DDI does anything. Every `#[unsafe(no_mangle)]` function of this module
-/// is defined with it (a test reads the sources to keep it so).
+/// as each one's first act: the DDI's call count ([`count`]), the count of
+/// DDI calls inside a send handler (`data::ddi_called`, "NDIS's window")
+/// and the interleaving hook (`crate::interleave::boundary`), so every DDI
+/// call is a point where a test can stop the calling CPU before the DDI
+/// does anything. Every `#[unsafe(no_mangle)]` function of this module is
+/// defined with it (a test reads the sources to keep it so).
+///
+/// A DDI is never inlined into its caller: on Windows it is an import, a
+/// call across a module boundary, and the host build (linked with LTO)
+/// keeps that boundary so a profile tells the driver's instructions from
+/// NDIS's (`scripts/bench-callgrind.sh`).
 macro_rules! ddi_fn {
     ($($(#[$m:meta])* pub unsafe fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block)*) => {
         ndis_fn! {
             $(
-                $(#[$m])* pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
+                $(#[$m])* #[inline(never)] pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
+                    static CALLS: crate::ffi::count::Count = crate::ffi::count::Count::new(stringify!($name));
+                    CALLS.hit();
                     crate::ffi::data::ddi_called();
                     crate::interleave::boundary(stringify!($name));
                     $body
@@ -32,6 +40,7 @@ macro_rules! ddi_fn {
 
 pub(crate) mod calls;
 pub(crate) mod cm;
+pub mod count;
 pub(crate) mod data;
 mod deferred;
 mod events;
