@@ -23,6 +23,9 @@
 //! check), allocate on the data path, or use wdk-sys types: every build uses
 //! `ndis-sys`.
 #![no_std]
+// The natvis for WinDbg's dx (docs/windows.md): rustc passes it to the
+// linker as /NATVIS on the msvc targets, which embeds it in covmini.pdb.
+#![debugger_visualizer(natvis_file = "covmini.natvis")]
 #![deny(unsafe_code)]
 #![deny(
     clippy::unwrap_used,
