@@ -18,10 +18,13 @@
 //! show that each check fires, on synthetic images and on mutated copies of
 //! the real one.
 
+#[path = "common/kernel_build.rs"]
+mod kernel_build;
+use kernel_build::repo;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use ndis_emu::pe::builder::{ImportSpec, PeBuilder, TEXT_RVA};
@@ -458,46 +461,21 @@ fn check_import(module: &str, symbol: &ImportedSymbol<'_>, arch: Arch, lists: &E
 // The real images
 // ===========================================================================
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn sys_path(arch: Arch) -> PathBuf {
     repo().join("target/kernel").join(arch.name()).join("covmini.sys")
 }
 
-/// Runs `scripts/build-kernel.sh all` once per test process; panics with its
-/// output if it fails.
+/// Builds the images (once) and checks that the script printed each image's
+/// path, which is how scripts/test.sh and the lab find them.
 fn build_kernel_images() {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = BUILT.get_or_init(|| {
-        let script = repo().join("scripts/build-kernel.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .arg("all")
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        if !output.status.success() {
-            return Err(format!(
-                "scripts/build-kernel.sh all failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-                output.status
-            ));
-        }
-        for arch in Arch::ALL {
-            let path = sys_path(arch);
-            if !stdout.lines().any(|l| Path::new(l.trim()) == path) {
-                return Err(format!(
-                    "scripts/build-kernel.sh did not print {}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-                    path.display()
-                ));
-            }
-        }
-        Ok(())
-    });
-    if let Err(message) = result {
-        panic!("{message}");
+    let stdout = kernel_build::build_kernel_images();
+    for arch in Arch::ALL {
+        let path = sys_path(arch);
+        assert!(
+            stdout.lines().any(|l| Path::new(l.trim()) == path),
+            "scripts/build-kernel.sh did not print {}:\n--- stdout\n{stdout}",
+            path.display()
+        );
     }
 }
 

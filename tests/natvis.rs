@@ -47,47 +47,19 @@
 //! What this does NOT prove: that WinDbg renders the natvis as intended.
 //! That needs Windows and is listed as unverified in docs/windows.md.
 
+#[path = "common/kernel_build.rs"]
+mod kernel_build;
+use kernel_build::{build_kernel_images, repo};
+
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use pdb::FallibleIterator;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The natvis as committed.
 fn natvis_source() -> String {
     let path = repo().join("src/covmini.natvis");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Runs `scripts/build-kernel.sh all` once per test process.
-fn build_kernel_images() {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = BUILT.get_or_init(|| {
-        let script = repo().join("scripts/build-kernel.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .arg("all")
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "scripts/build-kernel.sh all failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
-    });
-    if let Err(message) = result {
-        panic!("{message}");
-    }
 }
 
 /// What one PDB holds that the checks need, read once per architecture.

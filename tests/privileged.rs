@@ -16,46 +16,18 @@
 //! user mode and the loader's crash report names its offset. The test is the
 //! gate that catches it before it runs.
 
+#[path = "common/kernel_build.rs"]
+mod kernel_build;
+use kernel_build::{build_kernel_images, repo};
+
 #[path = "common/privileged.rs"]
 mod privileged;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use ndis_emu::pe::Machine;
 use ndis_emu::pe::builder::{PeBuilder, TEXT_RVA};
 use privileged::{Scan, scan};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs `scripts/build-kernel.sh all` once per test process.
-fn build_kernel_images() {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = BUILT.get_or_init(|| {
-        let script = repo().join("scripts/build-kernel.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .arg("all")
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "scripts/build-kernel.sh all failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
-    });
-    if let Err(message) = result {
-        panic!("{message}");
-    }
-}
 
 fn real_image(arch: &str) -> (PathBuf, Vec<u8>) {
     build_kernel_images();
