@@ -384,7 +384,7 @@ fn a_pended_accepts_completion_holds_the_callers_close_until_it_is_made() {
     let (mut cm, _, _, sap, vc) = two_clients();
     let plan = offered(&mut cm, vc);
     cm.offer_done(sap);
-    cm.make_call_end(vc).0;
+    cm.make_call_end(vc);
     cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
     assert!(cm.make_call_completed(vc).is_empty());
     assert_eq!(cm.busy(vc), 0);
