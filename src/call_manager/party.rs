@@ -294,7 +294,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// failed, did the close's handshake on the leaf (`inside.callee`) and,
     /// for a make call, the root (`inside.caller`) and found handlers
     /// inside: such a VC is not deactivated under them
-    /// ([`Self::leaf_answered`] says how).
+    /// (as [`Self::incoming_call_complete_with_handlers`] says for a leaf's refusal).
     pub fn party_activated_with_handlers(
         &mut self,
         plan: &PartyPlan<H>,
