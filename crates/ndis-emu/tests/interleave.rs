@@ -144,8 +144,10 @@ fn an_injected_script_stopped_at_its_back_point_lets_the_victim_run_to_its_end()
     // first boundary, the injected script runs to its second (the release
     // of M), stops there before the release does anything, the victim runs
     // to its end, and then the injected script finishes.
-    take_log();
+    // The emulator first: its session is what makes the tests take turns
+    // (and so share LOG one at a time).
     let emu = Emulator::new();
+    take_log();
     let out = emu.interleave_back(At::boundary(1), At::boundary(2), victim, injected_on_m);
     let log = take_log();
     let report = emu.finish();
@@ -173,8 +175,8 @@ fn an_injected_script_stopped_at_its_back_point_lets_the_victim_run_to_its_end()
         stops(&report)
     );
     // With no back point it is the two-step interleaving.
-    take_log();
     let emu = Emulator::new();
+    take_log();
     let out = emu.interleave_back(At::boundary(1), At::NEVER, victim, injected_on_m);
     assert_eq!(
         take_log(),
