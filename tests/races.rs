@@ -634,3 +634,139 @@ fn a_close_crossing_an_echo_make_call_is_clean_at_every_boundary() {
     });
     assert!(crossings > 0, "alice's close never crossed her make call: {counted:?}");
 }
+
+/// What [`rejection_crossing_the_make_call`] returns: alice's request's
+/// status, whether bob's rejection ran (it had an offer to answer), and the
+/// interleaving's boundaries.
+type Crossing = Interleaving<NDIS_STATUS, Option<Result<(), NDIS_STATUS>>>;
+
+/// Alice's make call to bob, point to point or multipoint (bob as the
+/// initial party), who pends his answer. Her ProtocolCmMakeCall is stopped
+/// at `at`; on another CPU bob rejects, and is stopped at `back` (one of
+/// the DDI boundaries of his ProtocolCmIncomingCallComplete, after the core
+/// decided under the lock), where alice's handler runs to its end; then
+/// bob's handler finishes. Returns the interleaving and the report after
+/// teardown. The request must end PENDING or with bob's status.
+fn rejection_crossing_the_make_call(multipoint: bool, at: At, back: At) -> (Crossing, Report) {
+    let n = net();
+    n.emu.set_incoming_answer(n.bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+    let (vc, bob) = (n.vc, n.bob);
+    let out: Crossing = n.emu.interleave_back(
+        at,
+        back,
+        |emu| {
+            if multipoint {
+                emu.make_multipoint_call(vc, &call_to(b"bob")).0
+            } else {
+                emu.make_call(vc, &call_to(b"bob"))
+            }
+        },
+        move |emu| {
+            let theirs = *emu.offered_vcs(bob).last()?;
+            let offered = emu.vc_state(theirs).is_some_and(|(c, _)| c == CallState::Offered);
+            offered.then(|| emu.answer_incoming(theirs, NDIS_STATUS_NOT_ACCEPTED))
+        },
+    );
+    if let Some(Some(r)) = out.injected {
+        assert_eq!(r, Ok(()), "bob's answer");
+    }
+    assert!(
+        [NDIS_STATUS_PENDING, NDIS_STATUS_NOT_ACCEPTED].contains(&out.victim),
+        "multipoint {multipoint}: alice's make call: {:#x}",
+        out.victim
+    );
+    n.emu.pump();
+    let alice = n.alice;
+    let inbox = n.emu.inbox(alice);
+    let completed = inbox.iter().filter(|l| l.starts_with("MakeCallComplete")).count();
+    // The inbox has the request's outcome, returned or completed, once.
+    let answered = matches!(out.injected, Some(Some(_)));
+    let expected = usize::from(out.victim != NDIS_STATUS_PENDING || answered);
+    assert_eq!(
+        completed, expected,
+        "the make call's outcome, once (returned {:#x}): {inbox:?}",
+        out.victim
+    );
+    let report = finish(n);
+    (out, report)
+}
+
+/// The threaded soak's `call.failure-leaves-vc-inactive` (seeds 1300948,
+/// 201333, 401002, 401110, 1200906, 700308, 600228, 1200736, 600571),
+/// exactly: bob rejects alice's call on his CPU while her
+/// ProtocolCmMakeCall is still running after the dispatch (stopped at its
+/// next boundary, the adapter lock it takes to read the answer), and his
+/// handler is stopped after the core decided, at its first
+/// NdisMCmDeactivateVc. On the old code the core had stored the answer for
+/// the make call and left the caller's deactivation to bob's CPU: alice's
+/// handler returned NOT_ACCEPTED with her VC (a multipoint make call's
+/// root) still active. Now the make call handler deactivates its own VC
+/// before it returns the failure.
+#[test]
+fn a_rejection_crossing_the_make_call_deactivates_before_the_failure_returns() {
+    for multipoint in [false, true] {
+        let (counted, _) = rejection_crossing_the_make_call(multipoint, At::NEVER, At::NEVER);
+        let dispatch = counted
+            .crossed
+            .iter()
+            .position(|c| c.ddi == "NdisCmDispatchIncomingCall")
+            .expect("the make call dispatches the offer");
+        let (out, report) =
+            rejection_crossing_the_make_call(multipoint, At::boundary(dispatch + 2), At::ddi("NdisMCmDeactivateVc"));
+        assert_clean(&report);
+        assert_eq!(
+            out.injected,
+            Some(Some(Ok(()))),
+            "multipoint {multipoint}: bob rejected"
+        );
+        assert!(
+            out.back_fired_at.is_some(),
+            "multipoint {multipoint}: bob was stopped at his deactivation: {:?}",
+            out.injected_crossed
+        );
+        assert_eq!(
+            out.victim, NDIS_STATUS_NOT_ACCEPTED,
+            "multipoint {multipoint}: the make call handler returned the rejection"
+        );
+    }
+}
+
+/// The same race searched: alice's make call (point to point and
+/// multipoint) stopped at every DDI boundary it crosses, bob's rejection
+/// run there and stopped in turn at every boundary of its own, alice's
+/// handler run to its end in between (when it has not returned already). Clean every time: whoever reports the
+/// failure, the VC is deactivated first, a completion comes only for a
+/// make call that pended, once.
+#[test]
+fn a_rejection_crossing_the_make_call_is_clean_at_every_pair_of_boundaries() {
+    let step = if std::env::var_os("COVMINI_UNDER_VALGRIND").is_some() {
+        5
+    } else {
+        1
+    };
+    for multipoint in [false, true] {
+        let (counted, _) = rejection_crossing_the_make_call(multipoint, At::NEVER, At::NEVER);
+        let mut pairs = 0;
+        for k in (1..=counted.crossed.len()).step_by(step) {
+            let (first, report) = rejection_crossing_the_make_call(multipoint, At::boundary(k), At::NEVER);
+            assert!(report.is_clean(), "multipoint {multipoint}, boundary #{k}:\n{report}");
+            for j in (1..=first.injected_crossed.len()).step_by(step) {
+                let (out, report) = rejection_crossing_the_make_call(multipoint, At::boundary(k), At::boundary(j));
+                let at = format!(
+                    "multipoint {multipoint}: alice stopped at #{k} ({}), bob at his #{j} ({})",
+                    counted.crossed[k - 1],
+                    first.injected_crossed[j - 1]
+                );
+                assert!(report.is_clean(), "{at}:\n{report}");
+                // Not reached when alice's handler had already returned (it
+                // ran while bob spun on the lock she held).
+                pairs += usize::from(out.back_fired_at == Some(j - 1));
+            }
+        }
+        eprintln!("multipoint {multipoint}: {pairs} pairs of boundaries where bob stopped");
+        assert!(
+            pairs > 0,
+            "multipoint {multipoint}: the rejection never crossed the make call"
+        );
+    }
+}

@@ -644,3 +644,195 @@ fn a_send_on_the_callee_vc_races_its_rejection_at_every_boundary() {
         (down(emu), out.crossed, out.fired_at, problems)
     });
 }
+
+/// Alice's multipoint make call with Bob as the initial party, who pends
+/// his answer: her VC (the root) and Bob's leaf VC are active (covmini
+/// activates both before the offer) and carry no call yet. Returns the
+/// pair and Bob's leaf VC.
+fn multipoint_calling(emu: &mut Emulator) -> (Pair, Vc) {
+    let p = pair(emu, Answer::Pend, NDIS_STATUS_SUCCESS);
+    let (s, _) = emu.make_multipoint_call(p.vc, &call_to(b"bob"));
+    assert_eq!(s, NDIS_STATUS_PENDING);
+    let offered = emu.offered_vcs(p.bob);
+    assert_eq!(offered.len(), 1);
+    (p, offered[0])
+}
+
+/// The soak's seed 600437 (and likely 1201114, 600314): the multipoint twin
+/// of the caller's refusal race. Alice sends on the root of her multipoint
+/// make call (refused by the route: the call is not up) and, while the
+/// send is inside MiniportCoSendNetBufferLists at its completion, Bob (the
+/// initial party's leaf) rejects on another CPU and Alice deletes her VC.
+/// On the old code the leaf's rejection deactivated the root under the send
+/// (`data.drain-before-deactivate`) and failed the make call, after which
+/// the delete freed the root's context under it. Now the root is
+/// deactivated, and the make call failed, after the send left.
+#[test]
+fn a_send_on_the_root_while_its_leaf_rejects_and_the_root_deletes() {
+    let mut emu = up();
+    let (p, leaf_vc) = multipoint_calling(&mut emu);
+    let out = emu.interleave(
+        At::ddi("NdisMCoSendNetBufferListsComplete").inside("MiniportCoSendNetBufferLists"),
+        |emu| emu.send(p.vc, &[b"too early"]),
+        |emu| {
+            let answered = emu.answer_incoming(leaf_vc, NDIS_STATUS_NOT_ACCEPTED);
+            (answered, emu.delete_vc(p.vc))
+        },
+    );
+    assert_eq!(out.victim, Ok(()));
+    let (answered, deleted_early) = out.injected.expect("bob's answer ran at the point");
+    assert_eq!(answered, Ok(()));
+    emu.pump();
+    let (results, failed, left) = (
+        emu.send_results(p.alice),
+        make_call_failed(&emu, p.alice),
+        emu.vc_state(p.vc),
+    );
+    let deleted = if deleted_early == NDIS_STATUS_SUCCESS {
+        NDIS_STATUS_SUCCESS
+    } else {
+        emu.delete_vc(p.vc)
+    };
+    assert_clean(&down(emu));
+    assert_eq!(
+        results,
+        [NDIS_STATUS_VC_NOT_ACTIVATED],
+        "alice's send completed once, refused"
+    );
+    assert!(failed, "alice's make call failed");
+    assert!(
+        deleted_early == NDIS_STATUS_SUCCESS || matches!(left, Some((_, false))),
+        "alice's VC is left inactive: {left:?}"
+    );
+    assert_eq!(deleted, NDIS_STATUS_SUCCESS, "alice's VC deleted");
+}
+
+/// The leaf's side: Bob sends on the leaf VC covmini offered him (active
+/// since covmini activated it before the offer; a leaf's send is refused)
+/// and, while the send is inside MiniportCoSendNetBufferLists at its
+/// completion, rejects the party on another CPU. On the old code the
+/// rejection deactivated, deleted and freed the leaf under the send (no
+/// handshake at all on a leaf); now only after it left.
+#[test]
+fn a_send_on_the_leaf_while_it_rejects() {
+    let mut emu = up();
+    let (p, leaf_vc) = multipoint_calling(&mut emu);
+    let out = emu.interleave(
+        At::ddi("NdisMCoSendNetBufferListsComplete").inside("MiniportCoSendNetBufferLists"),
+        |emu| emu.send(leaf_vc, &[b"before the answer"]),
+        |emu| emu.answer_incoming(leaf_vc, NDIS_STATUS_NOT_ACCEPTED),
+    );
+    assert_eq!(out.victim, Ok(()));
+    assert_eq!(out.injected, Some(Ok(())), "bob's answer ran at the point");
+    emu.pump();
+    let (results, failed, left) = (
+        emu.send_results(p.bob),
+        make_call_failed(&emu, p.alice),
+        emu.vc_state(leaf_vc),
+    );
+    assert_clean(&down(emu));
+    assert_eq!(results.len(), 1, "bob's send completed once: {results:x?}");
+    assert!(failed, "alice's make call failed");
+    assert_eq!(left, None, "covmini deleted the leaf after the send");
+}
+
+/// Alice's send on her root (multipoint make call pending) at every
+/// boundary vs Bob's rejection of the initial party, after which Alice
+/// deletes her VC; and Bob's send on his leaf at every boundary vs his own
+/// rejection.
+#[test]
+fn sends_on_a_multipoint_make_calls_vcs_race_the_leafs_rejection_at_every_boundary() {
+    for on_leaf in [false, true] {
+        let case = if on_leaf {
+            "leaf send vs its rejection"
+        } else {
+            "root send vs the leaf's rejection"
+        };
+        sweep(case, |at| {
+            let mut emu = up();
+            let (p, leaf_vc) = multipoint_calling(&mut emu);
+            let (sender, from) = if on_leaf { (p.bob, leaf_vc) } else { (p.alice, p.vc) };
+            let out = emu.interleave(
+                at,
+                |emu| emu.send(from, &[b"one", b"two"]).expect("send"),
+                |emu| {
+                    let answered = emu.answer_incoming(leaf_vc, NDIS_STATUS_NOT_ACCEPTED);
+                    (answered, emu.delete_vc(p.vc))
+                },
+            );
+            emu.pump();
+            let mut problems = Vec::new();
+            let results = emu.send_results(sender);
+            if results.len() != 2 {
+                problems.push(format!("{case}: 2 sends, each completed once: {results:x?}"));
+            }
+            if out.injected.is_some() && !make_call_failed(&emu, p.alice) {
+                problems.push(format!("{case}: alice's make call failed: {:?}", emu.inbox(p.alice)));
+            }
+            if let Some((_, deleted)) = out.injected
+                && deleted != NDIS_STATUS_SUCCESS
+                && emu.delete_vc(p.vc) != NDIS_STATUS_SUCCESS
+            {
+                problems.push(format!("{case}: alice's VC deleted"));
+            }
+            (down(emu), out.crossed, out.fired_at, problems)
+        });
+    }
+}
+
+/// A make call whose callee's (or leaf's) activation fails, with a send
+/// inside the caller's VC (or root), which the make call activated just
+/// before: the make call is stopped at that second NdisMCmActivateVc (made
+/// to fail), Alice's send runs on another CPU up to its completion
+/// (refused by the route, inside MiniportCoSendNetBufferLists) and is
+/// stopped there, and the make call runs to its end. On the old code it
+/// deactivated Alice's VC under the send (`data.drain-before-deactivate`)
+/// and returned FAILURE, after which her client may delete the VC under
+/// it. Now the make call pends and the send, leaving, deactivates the VC
+/// and fails the call.
+#[test]
+fn a_send_on_the_caller_vc_while_the_callees_activation_fails() {
+    for multipoint in [false, true] {
+        let mut emu = up();
+        let p = pair(&mut emu, Answer::Pend, NDIS_STATUS_SUCCESS);
+        emu.fail_nth_call("NdisMCmActivateVc", 2);
+        let vc = p.vc;
+        let out = emu.interleave_back(
+            At::ddi("NdisMCmActivateVc").nth(2),
+            At::ddi("NdisMCoSendNetBufferListsComplete"),
+            |emu| {
+                if multipoint {
+                    emu.make_multipoint_call(vc, &call_to(b"bob")).0
+                } else {
+                    emu.make_call(vc, &call_to(b"bob"))
+                }
+            },
+            |emu| emu.send(vc, &[b"too early"]),
+        );
+        assert_eq!(out.injected, Some(Ok(())), "multipoint {multipoint}: the send ran");
+        assert!(
+            out.back_fired_at.is_some(),
+            "multipoint {multipoint}: the send stopped at its completion: {:?}",
+            out.injected_crossed
+        );
+        assert!(
+            [NDIS_STATUS_PENDING, NDIS_STATUS_FAILURE].contains(&out.victim),
+            "multipoint {multipoint}: {:#x}",
+            out.victim
+        );
+        emu.pump();
+        let (results, failed) = (emu.send_results(p.alice), make_call_failed(&emu, p.alice));
+        let deleted = emu.delete_vc(vc);
+        assert_clean(&down(emu));
+        assert_eq!(
+            results,
+            [NDIS_STATUS_VC_NOT_ACTIVATED],
+            "multipoint {multipoint}: the send completed once, refused"
+        );
+        assert!(failed, "multipoint {multipoint}: the make call failed");
+        assert_eq!(
+            deleted, NDIS_STATUS_SUCCESS,
+            "multipoint {multipoint}: alice's VC deleted"
+        );
+    }
+}

@@ -766,14 +766,32 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// `callee_ok`: whether NdisMCmActivateVc succeeded). With both active
     /// the callee is offered the call (the glue dispatches it next, and
     /// ProtocolCmIncomingCallComplete may arrive inside that dispatch).
-    /// Otherwise the call is taken down: `Err` carries the effects and the
-    /// handler fails with NDIS_STATUS_FAILURE.
+    /// Otherwise the call is taken down: `Err` carries the effects, and the
+    /// handler answers with [`Self::make_call_end`] (FAILURE, or PENDING
+    /// while handlers are inside the caller's VC).
     pub fn make_call_activated(
         &mut self,
         caller: VcId,
         callee: VcId,
         caller_ok: bool,
         callee_ok: bool,
+    ) -> Result<(), Effects<H>> {
+        self.make_call_activated_with_handlers(caller, callee, caller_ok, callee_ok, Handlers::NONE)
+    }
+
+    /// [`Self::make_call_activated`] when the glue, the activation having
+    /// failed, did the close's handshake on both VCs and found handlers
+    /// inside (`inside`: a send on the caller's VC, which the make call
+    /// activated first, say): as for a refusal
+    /// ([`Self::incoming_call_complete_with_handlers`]), such a VC stays
+    /// active, in [`VcState::Refused`], until they left.
+    pub fn make_call_activated_with_handlers(
+        &mut self,
+        caller: VcId,
+        callee: VcId,
+        caller_ok: bool,
+        callee_ok: bool,
+        inside: Handlers,
     ) -> Result<(), Effects<H>> {
         if let Some(c) = self.vc(caller) {
             c.active = caller_ok;
@@ -786,33 +804,44 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
         }
         let mut fx = Effects::new();
-        self.take_down_offer(caller, callee, Handlers::NONE, VcState::Idle, &mut fx);
-        if let Some(c) = self.vc(caller) {
+        let refused = VcState::Refused {
+            status: NDIS_STATUS_FAILURE,
+            phase: MakeCallPhase::InHandler,
+        };
+        self.take_down_offer(caller, callee, inside, refused, false, &mut fx);
+        if !inside.caller
+            && let Some(c) = self.vc(caller)
+        {
             c.state = VcState::Idle;
+            c.answer = Some(NDIS_STATUS_FAILURE);
         }
         Err(fx)
     }
 
-    /// Deactivates both ends of a call that did not happen and deletes the
-    /// callee VC (contract §3.3 "Reject": deactivate, then delete). An end
-    /// `waiting` for the glue's handlers inside it is left, active, in
-    /// [`VcState::Refused`] (with `status` and `phase`, which matter for
-    /// the caller) until [`Self::handlers_left`] finishes its part.
+    /// Takes down both ends of a call that did not happen: the callee VC is
+    /// deactivated and deleted (contract §3.3 "Reject": deactivate, then
+    /// delete), the caller's deactivated if `caller_now` (else its make call
+    /// handler, still running, does it before it returns the failure:
+    /// [`Self::make_call_end`]). An end `waiting` for the glue's handlers
+    /// inside it is left, active, in `refused` ([`VcState::Refused`], with
+    /// the status and phase that matter for the caller) until
+    /// [`Self::handlers_left`] finishes its part.
     fn take_down_offer(
         &mut self,
         caller: VcId,
         callee: VcId,
         waiting: Handlers,
         refused: VcState,
+        caller_now: bool,
         fx: &mut Effects<H>,
     ) {
-        for (id, waits) in [(callee, waiting.callee), (caller, waiting.caller)] {
+        for (id, waits, now) in [(callee, waiting.callee, true), (caller, waiting.caller, caller_now)] {
             if waits {
                 if let Some(v) = self.vc(id) {
                     v.state = refused;
                     v.waits_for_handlers = true;
                 }
-            } else {
+            } else if now {
                 self.deactivate(id, fx);
             }
         }
@@ -824,7 +853,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
     }
 
-    fn deactivate(&mut self, id: VcId, fx: &mut Effects<H>) {
+    pub(crate) fn deactivate(&mut self, id: VcId, fx: &mut Effects<H>) {
         if let Some(v) = self.vc(id)
             && v.active
         {
@@ -833,16 +862,24 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
     }
 
-    /// The calling VC of the offer on `callee` (an incoming call not yet
-    /// answered), with its context token; None if `callee` is no such offer.
-    /// The glue marks that VC with its handshake before it gives the core a
-    /// refusal ([`Self::incoming_call_complete_with_handlers`]).
+    /// The VC whose make call a refusal of the offer on `callee` (an
+    /// incoming call not yet answered) takes down, with its context token:
+    /// the calling VC of a point-to-point call, the root of a multipoint
+    /// make call whose initial party's leaf `callee` is. None if `callee`
+    /// is no such offer (an added party's leaf: its refusal leaves the
+    /// root as it is). The glue marks that VC with its handshake before it
+    /// gives the core a refusal
+    /// ([`Self::incoming_call_complete_with_handlers`]).
     pub fn offer_caller(&self, callee: VcId) -> Option<(VcId, H)> {
-        let VcState::Offered { caller } = self.vcs.get(callee.raw())?.state else {
-            return None;
-        };
-        let c = self.vcs.get(caller.raw())?;
-        matches!(c.state, VcState::Calling { callee: linked, .. } if linked == callee).then_some((caller, c.handle))
+        match self.vcs.get(callee.raw())?.state {
+            VcState::Offered { caller } => {
+                let c = self.vcs.get(caller.raw())?;
+                matches!(c.state, VcState::Calling { callee: linked, .. } if linked == callee)
+                    .then_some((caller, c.handle))
+            }
+            VcState::LeafOffered { party } => self.party_make_call_root(party),
+            _ => None,
+        }
     }
 
     /// ProtocolCmIncomingCallComplete on `callee`, or a dispatch NDIS
@@ -873,7 +910,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     ) -> Result<Effects<H>, Refusal> {
         let v = *self.vc(callee).ok_or(Refusal::Invalid)?;
         if let VcState::LeafOffered { party } = v.state {
-            return self.leaf_answered(callee, party, status);
+            return self.leaf_answered(callee, party, status, inside);
         }
         let VcState::Offered { caller } = v.state else {
             return Err(Refusal::Invalid);
@@ -903,7 +940,12 @@ impl<H: Copy + PartialEq> CallManager<H> {
             fx.push(Effect::DispatchCallConnected(v.handle));
         } else {
             let refused = VcState::Refused { status, phase };
-            self.take_down_offer(caller, callee, inside, refused, &mut fx);
+            // A make call whose handler still runs deactivates its own VC
+            // before it returns the failure (`make_call_end`): were this
+            // CPU to do it, after the lock is dropped, the handler could
+            // return first, failing the call with its VC still active.
+            let caller_now = phase == MakeCallPhase::Pended;
+            self.take_down_offer(caller, callee, inside, refused, caller_now, &mut fx);
             if inside.caller {
                 // The last handler out of the caller's VC fails the make call.
                 return Ok(fx);
@@ -943,17 +985,26 @@ impl<H: Copy + PartialEq> CallManager<H> {
         self.unpin(caller, 1)
     }
 
-    /// ProtocolCmMakeCall is about to return, after the dispatch returned:
-    /// the callee's answer if it came already, else PENDING (and the answer
-    /// will complete the make call).
-    pub fn make_call_end(&mut self, caller: VcId) -> NDIS_STATUS {
+    /// ProtocolCmMakeCall is about to return, after the dispatch returned
+    /// (or the activation failed): the callee's answer if it came already,
+    /// else PENDING (and the answer will complete the make call). A failure
+    /// comes with the effects that deactivate the caller's VC, which the
+    /// handler performs before it returns it (seed NdisMCmMakeCallComplete:
+    /// a failed call leaves the VC inactive). Whoever answered while the
+    /// handler ran left that to it: on another CPU, the deactivation could
+    /// come after the handler's return.
+    pub fn make_call_end(&mut self, caller: VcId) -> (NDIS_STATUS, Effects<H>) {
+        let mut fx = Effects::new();
         let Some(c) = self.vc(caller) else {
-            return NDIS_STATUS_FAILURE;
+            return (NDIS_STATUS_FAILURE, fx);
         };
         if let Some(status) = c.answer.take() {
-            return status;
+            if status != NDIS_STATUS_SUCCESS {
+                self.deactivate(caller, &mut fx);
+            }
+            return (status, fx);
         }
-        match &mut c.state {
+        let status = match &mut c.state {
             // Refused: handlers are still inside the caller's VC; the last
             // one out completes the make call.
             VcState::Calling { phase, .. } | VcState::Refused { phase, .. } => {
@@ -962,7 +1013,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
             // Not calling and no answer: nothing can complete it later.
             _ => NDIS_STATUS_FAILURE,
-        }
+        };
+        (status, fx)
     }
 
     /// ProtocolCmCloseCall on `id` (either end, or an echo call). Tells the
@@ -1050,8 +1102,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return fx;
         }
         v.waits_for_handlers = false;
-        if let VcState::Refused { status, phase } = v.state {
-            return self.refusal_done(id, status, phase);
+        match v.state {
+            VcState::Refused { status, phase } => return self.refusal_done(id, status, phase),
+            VcState::RootRefused { party, status } => return self.root_refusal_done(id, party, status),
+            _ => {}
         }
         if v.busy > 0 || v.state != VcState::Closing {
             return fx;
@@ -1062,26 +1116,32 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 
     /// A refused make call's handlers left `id` ([`VcState::Refused`]): its
-    /// VC is deactivated and idle, and the make call is completed with
-    /// `status` after the deactivation, by whoever performs these effects.
-    /// Should ProtocolCmMakeCall still be running, it returns PENDING
-    /// ([`Self::make_call_end`]): were it to return the failure itself, it
-    /// could do so before the deactivation, which another CPU performs.
-    /// A refused callee (its VC covmini's) is deleted instead.
+    /// VC is idle, and the make call fails with `status` after the VC was
+    /// deactivated. A pended make call is deactivated and completed by
+    /// whoever performs these effects; should ProtocolCmMakeCall still be
+    /// running, it gets the answer and deactivates the VC itself before it
+    /// returns it ([`Self::make_call_end`]). A refused callee (its VC
+    /// covmini's) is deactivated and deleted instead.
     fn refusal_done(&mut self, id: VcId, status: NDIS_STATUS, phase: MakeCallPhase) -> Effects<H> {
         let mut fx = Effects::new();
-        self.deactivate(id, &mut fx);
         let Some(c) = self.vc(id) else { return fx };
         if c.origin == VcOrigin::CallManager {
-            fx.push(Effect::DeleteVc(c.handle));
+            self.deactivate(id, &mut fx);
+            if let Some(c) = self.vc(id) {
+                fx.push(Effect::DeleteVc(c.handle));
+            }
             self.remove_vc(id, &mut fx);
             return fx;
         }
         c.state = VcState::Idle;
-        if phase == MakeCallPhase::InHandler {
-            c.answer = Some(NDIS_STATUS_PENDING);
+        match phase {
+            MakeCallPhase::InHandler => c.answer = Some(status),
+            MakeCallPhase::Pended => {
+                let handle = c.handle;
+                self.deactivate(id, &mut fx);
+                fx.push(Effect::CompleteMakeCall(handle, status));
+            }
         }
-        fx.push(Effect::CompleteMakeCall(c.handle, status));
         fx
     }
 

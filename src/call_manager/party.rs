@@ -36,8 +36,8 @@
 use ndis_sys::{NDIS_STATUS, NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
 
 use super::{
-    Address, CallManager, Effect, Effects, Finish, MakeCallPhase, Refusal, RootPhase, Route, SapId, VcId, VcOrigin,
-    VcState, insert,
+    Address, CallManager, Effect, Effects, Finish, Handlers, MakeCallPhase, Refusal, RootPhase, Route, SapId, VcId,
+    VcOrigin, VcState, insert,
 };
 
 /// Most parties per adapter at once (all multipoint calls together).
@@ -150,6 +150,18 @@ impl<H: Copy + PartialEq> CallManager<H> {
     pub fn party_root(&self, id: PartyId) -> Option<VcId> {
         self.parties.get(id.index()).copied().flatten().map(|p| p.root)
     }
+    /// The root of `party` and its context token, when the party is the
+    /// initial party of a multipoint make call still being added (its
+    /// refusal takes the root down too).
+    pub(crate) fn party_make_call_root(&self, party: PartyId) -> Option<(VcId, H)> {
+        let p = self.parties.get(party.index())?.as_ref()?;
+        let PartyState::Adding { via: Via::MakeCall, .. } = p.state else {
+            return None;
+        };
+        let r = self.vcs.get(p.root.raw())?;
+        Some((p.root, r.handle))
+    }
+
     /// Whether the VC is the root of a multipoint call.
     pub fn is_root(&self, id: VcId) -> bool {
         matches!(self.vcs.get(id.raw()), Some(v) if matches!(v.state, VcState::Root { .. }))
@@ -266,13 +278,29 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// The glue activated the leaf (`leaf_ok`) and, for a make call, the
     /// root (`root_ok`). With everything active the leaf is offered the
     /// call next (its answer may come inside that dispatch). Otherwise the
-    /// party is taken down (`Err`: the effects; the handler then fails with
-    /// NDIS_STATUS_FAILURE, after [`Self::offer_done`]).
+    /// party is taken down (`Err`: the effects); the handler then answers
+    /// with [`Self::party_end`] (FAILURE, or PENDING while handlers are
+    /// inside the root), after [`Self::offer_done`].
     pub fn party_activated(
         &mut self,
         plan: &PartyPlan<H>,
         root_ok: Option<bool>,
         leaf_ok: bool,
+    ) -> Result<(), Effects<H>> {
+        self.party_activated_with_handlers(plan, root_ok, leaf_ok, Handlers::NONE)
+    }
+
+    /// [`Self::party_activated`] when the glue, an activation having
+    /// failed, did the close's handshake on the leaf (`inside.callee`) and,
+    /// for a make call, the root (`inside.caller`) and found handlers
+    /// inside: such a VC is not deactivated under them
+    /// (as [`Self::incoming_call_complete_with_handlers`] says for a leaf's refusal).
+    pub fn party_activated_with_handlers(
+        &mut self,
+        plan: &PartyPlan<H>,
+        root_ok: Option<bool>,
+        leaf_ok: bool,
+        inside: Handlers,
     ) -> Result<(), Effects<H>> {
         if let (Some(ok), Some(r)) = (root_ok, self.vc(plan.root)) {
             r.active = ok;
@@ -285,11 +313,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
         }
         let mut fx = Effects::new();
-        self.take_down_leaf(plan.leaf, &mut fx);
-        if plan.via == Via::MakeCall {
-            self.take_down_root(plan.root, &mut fx);
-        }
-        self.remove_party(plan.party, &mut fx);
+        self.refuse_party(plan.party, plan.leaf, NDIS_STATUS_FAILURE, inside, &mut fx);
         Err(fx)
     }
 
@@ -305,16 +329,129 @@ impl<H: Copy + PartialEq> CallManager<H> {
         self.remove_vc(leaf, fx);
     }
 
-    /// A multipoint make call that failed: the root is deactivated (seed
-    /// NdisMCmMakeCallComplete: a failed call leaves the VC inactive) and idle.
-    fn take_down_root(&mut self, root: VcId, fx: &mut Effects<H>) {
-        if let Some(r) = self.vc(root) {
-            if r.active {
-                r.active = false;
-                fx.push(Effect::DeactivateVc(r.handle));
+    /// The party being added (`party`, its leaf `leaf`) is refused with
+    /// `status` (its leaf rejected, NDIS refused the offer, an activation
+    /// failed): the leaf is deactivated and deleted, and a make call's root
+    /// goes back to idle, deactivated (seed NdisMCmMakeCallComplete: a failed
+    /// call leaves the VC inactive) before the make call fails; the request
+    /// adding the party gets `status`: returned by its handler if it still
+    /// runs ([`Self::party_end`], which deactivates the root first: were
+    /// this CPU to do it after the lock is dropped, the handler could return
+    /// the failure before), else completed here, after the deactivation.
+    ///
+    /// The glue did the close's handshake on the leaf and (a make call) the
+    /// root, and found handlers inside (`inside`: a send on either, which
+    /// the request activated before the offer). A leaf with handlers inside
+    /// is left active, [`VcState::Refused`], and deactivated and deleted
+    /// once they left; a root, [`VcState::RootRefused`], and the party with
+    /// it, still being added: the last handler out finishes the make call
+    /// ([`Self::handlers_left`]).
+    fn refuse_party(&mut self, party: PartyId, leaf: VcId, status: NDIS_STATUS, inside: Handlers, fx: &mut Effects<H>) {
+        let Some(p) = self.party(party).map(|p| *p) else { return };
+        let PartyState::Adding { via, phase } = p.state else {
+            return;
+        };
+        if inside.callee {
+            if let Some(v) = self.vc(leaf) {
+                v.state = VcState::Refused { status, phase };
+                v.waits_for_handlers = true;
+            }
+        } else {
+            self.take_down_leaf(leaf, fx);
+        }
+        if let Some(x) = self.party(party) {
+            x.leaf = None;
+        }
+        if via == Via::MakeCall {
+            let Some(r) = self.vc(p.root) else { return };
+            if inside.caller {
+                r.state = VcState::RootRefused { party, status };
+                r.waits_for_handlers = true;
+                return;
             }
             r.state = VcState::Idle;
         }
+        self.party_answered(party, via, phase, status, fx);
+    }
+
+    /// The party being added got its answer `status`, the calls it affects
+    /// already up or taken down: returned by the adding handler if it still
+    /// runs (kept for [`Self::party_end`]), else completed
+    /// (NdisMCmMakeCallComplete / NdisMCmAddPartyComplete), after
+    /// deactivating a failed make call's root; a refused party is freed
+    /// after its completion.
+    fn party_answered(
+        &mut self,
+        party: PartyId,
+        via: Via,
+        phase: MakeCallPhase,
+        status: NDIS_STATUS,
+        fx: &mut Effects<H>,
+    ) {
+        let Some(p) = self.party(party).map(|p| *p) else { return };
+        match phase {
+            MakeCallPhase::Pended => {
+                if via == Via::MakeCall && status != NDIS_STATUS_SUCCESS {
+                    self.deactivate(p.root, fx);
+                }
+                let Some(root_handle) = self.vc(p.root).map(|r| r.handle) else {
+                    return;
+                };
+                fx.push(match via {
+                    Via::MakeCall => Effect::CompleteMakeCallParty(root_handle, p.handle, status),
+                    Via::AddParty => Effect::CompleteAddParty(p.handle, status),
+                });
+                if status == NDIS_STATUS_SUCCESS {
+                    if let Some(x) = self.party(party) {
+                        x.state = PartyState::Connected;
+                    }
+                    // The completion names the party and runs after the
+                    // lock is dropped, while the party is already up for
+                    // everyone else (a drop, the root's close): pinned,
+                    // with its root, until the glue made that call
+                    // ([`Self::party_completed`]).
+                    self.pin_party(party);
+                } else {
+                    self.remove_party(party, fx);
+                }
+            }
+            MakeCallPhase::InHandler => {
+                if let Some(x) = self.party(party) {
+                    x.answer = Some(status);
+                    if status == NDIS_STATUS_SUCCESS {
+                        x.state = PartyState::Connected;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The handlers a refused make call's root waited for left it
+    /// ([`VcState::RootRefused`]): it is idle again, and its make call
+    /// fails with `status` ([`Self::party_answered`]).
+    pub(crate) fn root_refusal_done(&mut self, root: VcId, party: PartyId, status: NDIS_STATUS) -> Effects<H> {
+        let mut fx = Effects::new();
+        if let Some(r) = self.vc(root) {
+            r.state = VcState::Idle;
+        }
+        let adding = match self.party(party).map(|p| (p.root, p.state)) {
+            Some((
+                r,
+                PartyState::Adding {
+                    via: Via::MakeCall,
+                    phase,
+                },
+            )) if r == root => Some(phase),
+            _ => None,
+        };
+        if let Some(phase) = adding {
+            self.party_answered(party, Via::MakeCall, phase, status, &mut fx);
+        } else {
+            // No party to answer with (a core bug): at least leave the VC
+            // as a failed call does.
+            self.deactivate(root, &mut fx);
+        }
+        fx
     }
 
     /// ProtocolCmIncomingCallComplete on a leaf (`status` normalised like a
@@ -323,18 +460,21 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// takes a make call's root down). The request adding the party gets the
     /// answer: returned by its handler if it is still running, else
     /// completed (NdisMCmMakeCallComplete / NdisMCmAddPartyComplete), and a
-    /// refused party is freed after its completion.
+    /// refused party is freed after its completion. A refusal waits for the
+    /// handlers the glue found inside the leaf or the root (`inside`;
+    /// [`Self::refuse_party`]).
     pub(crate) fn leaf_answered(
         &mut self,
         leaf: VcId,
         party: PartyId,
         status: NDIS_STATUS,
+        inside: Handlers,
     ) -> Result<Effects<H>, Refusal> {
         let p = *self.party(party).ok_or(Refusal::Invalid)?;
         let PartyState::Adding { via, phase } = p.state else {
             return Err(Refusal::Invalid);
         };
-        if p.leaf != Some(leaf) {
+        if p.leaf != Some(leaf) || self.vc(p.root).is_none() {
             return Err(Refusal::Invalid);
         }
         let status = if status == NDIS_STATUS_PENDING {
@@ -342,60 +482,30 @@ impl<H: Copy + PartialEq> CallManager<H> {
         } else {
             status
         };
-        let root_handle = self.vc(p.root).map(|r| r.handle).ok_or(Refusal::Invalid)?;
         let mut fx = Effects::new();
-        if status == NDIS_STATUS_SUCCESS {
-            if let Some(v) = self.vc(leaf) {
-                v.state = VcState::Leaf { party: Some(party) };
-                fx.push(Effect::DispatchCallConnected(v.handle));
-            }
-            if let Some(x) = self.party(party) {
-                x.state = PartyState::Connected;
-            }
-            if via == Via::MakeCall
-                && let Some(r) = self.vc(p.root)
-            {
-                r.state = VcState::Root { phase: RootPhase::Up };
-            }
-        } else {
-            self.take_down_leaf(leaf, &mut fx);
-            if let Some(x) = self.party(party) {
-                x.leaf = None;
-            }
-            if via == Via::MakeCall {
-                self.take_down_root(p.root, &mut fx);
-            }
+        if status != NDIS_STATUS_SUCCESS {
+            self.refuse_party(party, leaf, status, inside, &mut fx);
+            return Ok(fx);
         }
-        match phase {
-            MakeCallPhase::Pended => {
-                fx.push(match via {
-                    Via::MakeCall => Effect::CompleteMakeCallParty(root_handle, p.handle, status),
-                    Via::AddParty => Effect::CompleteAddParty(p.handle, status),
-                });
-                if status == NDIS_STATUS_SUCCESS {
-                    // The completion names the party and runs after the
-                    // lock is dropped, while the party is already up for
-                    // everyone else (a drop, the root's close): pinned,
-                    // with its root, until the glue made that call
-                    // ([`Self::party_completed`]).
-                    self.pin_party(party);
-                } else {
-                    self.remove_party(party, &mut fx);
-                }
-            }
-            MakeCallPhase::InHandler => {
-                if let Some(x) = self.party(party) {
-                    x.answer = Some(status);
-                }
-            }
+        if let Some(v) = self.vc(leaf) {
+            v.state = VcState::Leaf { party: Some(party) };
+            fx.push(Effect::DispatchCallConnected(v.handle));
         }
+        if via == Via::MakeCall
+            && let Some(r) = self.vc(p.root)
+        {
+            r.state = VcState::Root { phase: RootPhase::Up };
+        }
+        self.party_answered(party, via, phase, status, &mut fx);
         Ok(fx)
     }
 
     /// The handler adding the party is about to return (after the offer
-    /// returned): the leaf's answer if it came already (a refused party is
-    /// freed; NDIS ignores its context), else PENDING, and the answer will
-    /// complete the request.
+    /// returned, or an activation failed): the leaf's answer if it came
+    /// already (a refused party is freed; NDIS ignores its context; a
+    /// failed make call's root is deactivated by these effects, which the
+    /// handler performs before it returns), else PENDING, and the answer
+    /// will complete the request.
     pub fn party_end(&mut self, party: PartyId) -> (NDIS_STATUS, Effects<H>) {
         let mut fx = Effects::new();
         let Some(p) = self.party(party) else {
@@ -403,6 +513,12 @@ impl<H: Copy + PartialEq> CallManager<H> {
         };
         if let Some(status) = p.answer.take() {
             if status != NDIS_STATUS_SUCCESS {
+                // A failed make call's root is deactivated by this handler,
+                // before it returns the failure (`refuse_party`).
+                if let PartyState::Adding { via: Via::MakeCall, .. } = p.state {
+                    let root = p.root;
+                    self.deactivate(root, &mut fx);
+                }
                 self.remove_party(party, &mut fx);
             }
             return (status, fx);

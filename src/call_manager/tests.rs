@@ -40,7 +40,7 @@ fn connected() -> (Cm, AfId, AfId, SapId, VcId, VcId) {
     let plan = offered(&mut cm, vc);
     cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
     assert!(cm.offer_done(plan.sap).is_empty());
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_SUCCESS);
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_SUCCESS);
     (cm, a, b, sap, vc, plan.callee)
 }
 
@@ -327,7 +327,7 @@ fn a_synchronous_accept_is_returned_by_the_make_call_handler() {
         "no MakeCallComplete: the handler returns it"
     );
     assert!(cm.offer_done(sap).is_empty());
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_SUCCESS);
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_SUCCESS);
     assert_eq!(
         cm.vc_state(vc),
         Some(VcState::Connected {
@@ -342,7 +342,7 @@ fn a_pended_answer_pends_the_make_call_and_the_accept_completes_it() {
     let (mut cm, _, _, sap, vc) = two_clients();
     let plan = offered(&mut cm, vc);
     assert!(cm.offer_done(sap).is_empty());
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_PENDING);
     let fx = cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
     assert_eq!(
         effects(&fx),
@@ -363,7 +363,7 @@ fn a_pended_accepts_completion_holds_the_callers_close_until_it_is_made() {
     let (mut cm, _, _, sap, vc) = two_clients();
     let plan = offered(&mut cm, vc);
     cm.offer_done(sap);
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_PENDING);
     cm.incoming_call_complete(plan.callee, NDIS_STATUS_SUCCESS).unwrap();
     assert_eq!(cm.busy(vc), 1, "pinned for the completion");
     let Ok(Finish::Pend(fx)) = cm.close_call(vc) else {
@@ -397,12 +397,12 @@ fn a_synchronous_reject_deactivates_both_deletes_the_callee_and_fails_the_call()
     let fx = cm
         .incoming_call_complete(plan.callee, ndis_sys::NDIS_STATUS_NOT_ACCEPTED)
         .unwrap();
-    assert_eq!(
-        effects(&fx),
-        [E::DeactivateVc(31), E::DeactivateVc(30), E::DeleteVc(31)]
-    );
+    assert_eq!(effects(&fx), [E::DeactivateVc(31), E::DeleteVc(31)]);
+    assert!(cm.vc_active(vc), "left to the make call handler");
     assert!(cm.offer_done(sap).is_empty());
-    assert_eq!(cm.make_call_end(vc), ndis_sys::NDIS_STATUS_NOT_ACCEPTED);
+    let (status, fx) = cm.make_call_end(vc);
+    assert_eq!(status, ndis_sys::NDIS_STATUS_NOT_ACCEPTED);
+    assert_eq!(effects(&fx), [E::DeactivateVc(30)], "deactivated before it returns");
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
     assert!(!cm.vc_active(vc));
     assert_eq!(cm.live(), (2, 1, 1), "the callee VC is gone");
@@ -413,7 +413,7 @@ fn a_pended_reject_completes_the_make_call_after_deactivating_the_caller() {
     let (mut cm, _, _, sap, vc) = two_clients();
     let plan = offered(&mut cm, vc);
     cm.offer_done(sap);
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_PENDING);
     let fx = cm.incoming_call_complete(plan.callee, NDIS_STATUS_FAILURE).unwrap();
     assert_eq!(
         effects(&fx),
@@ -441,7 +441,7 @@ fn a_reject_with_handlers_inside_the_callee_deletes_it_after_them() {
     let (mut cm, _, _, sap, vc) = two_clients();
     let plan = offered(&mut cm, vc);
     cm.offer_done(sap);
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_PENDING);
     let inside = Handlers {
         caller: false,
         callee: true,
@@ -474,7 +474,7 @@ fn a_reject_with_handlers_inside_the_caller_waits_for_them_before_deactivating()
     let (mut cm, _, _, sap, vc) = two_clients();
     let plan = offered(&mut cm, vc);
     cm.offer_done(sap);
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING);
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_PENDING);
     assert_eq!(cm.offer_caller(plan.callee), Some((vc, 30)));
     let fx = cm
         .incoming_call_complete_with_handlers(plan.callee, ndis_sys::NDIS_STATUS_NOT_ACCEPTED, CALLER)
@@ -503,26 +503,26 @@ fn a_reject_with_handlers_inside_the_caller_waits_for_them_before_deactivating()
 }
 
 /// The same while ProtocolCmMakeCall still runs (the callee answered inside
-/// the dispatch): the make call pends, and the last handler out completes
-/// it after deactivating the VC, whether it leaves before the make call
-/// returns (the completion is then on its way on another CPU, and the
-/// handler must not return the failure before the deactivation is done) or
-/// after.
+/// the dispatch): if the handlers leave before the make call returns, the
+/// make call handler gets the failure and deactivates the VC itself before
+/// returning it (the last handler out, on another CPU, deactivating it
+/// after the lock is dropped could come after that return); if after, the
+/// make call pends and the last handler out completes it after
+/// deactivating the VC.
 #[test]
 fn a_reject_with_handlers_inside_during_the_make_call_is_completed_after_the_deactivation() {
     let (mut cm, _, _, sap, vc) = two_clients();
     let plan = offered(&mut cm, vc);
     cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, CALLER)
         .unwrap();
-    assert_eq!(
-        effects(&cm.handlers_left(vc)),
-        [E::DeactivateVc(30), E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]
-    );
+    assert!(effects(&cm.handlers_left(vc)).is_empty(), "left to the handler");
+    assert!(cm.vc_active(vc));
     cm.offer_done(sap);
+    let (status, fx) = cm.make_call_end(vc);
     assert_eq!(
-        cm.make_call_end(vc),
-        NDIS_STATUS_PENDING,
-        "left first: completed by them"
+        (status, effects(&fx)),
+        (NDIS_STATUS_FAILURE, std::vec![E::DeactivateVc(30)]),
+        "left first: the handler deactivates, then fails"
     );
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
 
@@ -530,7 +530,7 @@ fn a_reject_with_handlers_inside_during_the_make_call_is_completed_after_the_dea
     cm.incoming_call_complete_with_handlers(plan.callee, NDIS_STATUS_FAILURE, CALLER)
         .unwrap();
     cm.offer_done(sap);
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_PENDING, "still inside: pended");
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_PENDING, "still inside: pended");
     assert_eq!(
         effects(&cm.handlers_left(vc)),
         [E::DeactivateVc(30), E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]
@@ -554,9 +554,13 @@ fn a_refused_dispatch_is_a_reject_with_the_dispatch_status() {
     let plan = offered(&mut cm, vc);
     // NdisMCmDispatchIncomingCall returned FAILURE: no completion will come.
     let fx = cm.incoming_call_complete(plan.callee, NDIS_STATUS_FAILURE).unwrap();
-    assert_eq!(effects(&fx).len(), 3);
+    assert_eq!(effects(&fx), [E::DeactivateVc(31), E::DeleteVc(31)]);
     cm.offer_done(sap);
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_FAILURE);
+    let (status, fx) = cm.make_call_end(vc);
+    assert_eq!(
+        (status, effects(&fx)),
+        (NDIS_STATUS_FAILURE, std::vec![E::DeactivateVc(30)])
+    );
 }
 
 #[test]
@@ -564,7 +568,7 @@ fn an_answer_pending_is_never_passed_on() {
     let (mut cm, _, _, _, vc) = two_clients();
     let plan = offered(&mut cm, vc);
     cm.incoming_call_complete(plan.callee, NDIS_STATUS_PENDING).unwrap();
-    assert_eq!(cm.make_call_end(vc), NDIS_STATUS_FAILURE);
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_FAILURE);
 }
 
 #[test]
@@ -582,8 +586,13 @@ fn a_failed_activation_takes_down_what_was_activated() {
     let (mut cm, _, _, _, vc) = two_clients();
     let plan = cm.make_call_begin(vc, &addr("bob"), 31).unwrap();
     let fx = cm.make_call_activated(vc, plan.callee, true, false).unwrap_err();
-    assert_eq!(effects(&fx), [E::DeactivateVc(30), E::DeleteVc(31)]);
+    assert_eq!(effects(&fx), [E::DeleteVc(31)]);
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    // The handler deactivates the caller itself before it fails.
+    let (status, fx) = cm.make_call_end(vc);
+    assert_eq!(status, NDIS_STATUS_FAILURE);
+    assert_eq!(effects(&fx), [E::DeactivateVc(30)]);
+    assert!(!cm.vc_active(vc));
 }
 
 #[test]
@@ -1047,4 +1056,32 @@ fn the_longest_effect_list_fits_with_halts_release() {
         [E::CompleteCloseAf(11), E::FreeAf(11), E::HaltAfDone],
         "the leaf VC's deletion ends the AF's close: {fx:?}"
     );
+}
+
+/// A point-to-point make call whose callee's activation failed while a
+/// handler was inside the caller's VC (activated first): the caller's VC
+/// stays active until it left (the make call pends), and the last one out
+/// deactivates it and fails the call; a handler inside the callee's VC
+/// keeps it (active, not deleted) until it left.
+#[test]
+fn a_failed_activation_with_handlers_inside_waits_for_them() {
+    let (mut cm, _, _, sap, vc) = two_clients();
+    let plan = cm.make_call_begin(vc, &addr("bob"), 31).unwrap();
+    let both = Handlers {
+        caller: true,
+        callee: true,
+    };
+    let fx = cm
+        .make_call_activated_with_handlers(vc, plan.callee, true, false, both)
+        .unwrap_err();
+    assert!(effects(&fx).is_empty(), "{:?}", effects(&fx));
+    cm.offer_done(sap);
+    assert!(cm.vc_active(vc));
+    assert_eq!(cm.make_call_end(vc).0, NDIS_STATUS_PENDING);
+    assert_eq!(
+        effects(&cm.handlers_left(vc)),
+        [E::DeactivateVc(30), E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]
+    );
+    assert_eq!(effects(&cm.handlers_left(plan.callee)), [E::DeleteVc(31)]);
+    assert_eq!(cm.live(), (2, 1, 1));
 }

@@ -10,6 +10,7 @@
 //!                 --reject--> (deleted)
 //!
 //!  client VC:  Calling --rejected while handlers are inside--> Refused --they left--> Idle
+//!  root VC:    Root{Setup} --initial party refused while handlers are inside--> RootRefused --they left--> Idle
 //!  MCM VC:     Offered --rejected while handlers are inside--> Refused --they left--> (deleted)
 //!  client VC:  Idle --make call to the echo address--> Echo --close--> Idle
 //!  any VC:     Connected / Echo --close while busy--> Closing --drained--> (as above)
@@ -88,6 +89,19 @@ pub enum VcState {
         status: NDIS_STATUS,
         /// Whether the make call handler is still running.
         phase: MakeCallPhase,
+    },
+    /// The root of a multipoint make call whose initial party was refused
+    /// (its leaf rejected, or an activation failed) while handlers were
+    /// inside the glue with the root's context: it stays active, and only
+    /// once they are gone ([`super::CallManager::handlers_left`]) is it
+    /// idle again, deactivated before its make call fails with `status`.
+    /// The party stays (still being added) until then: the make call's
+    /// phase is its, and the failure completes (or is returned) with it.
+    RootRefused {
+        /// The initial party.
+        party: super::PartyId,
+        /// The answer the make call fails with.
+        status: NDIS_STATUS,
     },
     /// A client VC whose call reached the echo address ([`super::ECHO_ADDRESS`]):
     /// covmini answers it and every send comes back on this VC.

@@ -192,6 +192,9 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
                 // SAFETY: the root was taken down (deactivated by an earlier
                 // effect); no new call on it before this completion.
                 unsafe { end_call(adapter, vc) };
+                // A refusal's mark (`answer_offer`) goes before the client
+                // may delete the VC: it is idle and deactivated.
+                vc.end_close(&adapter.cm());
                 null_mut()
             };
             // SAFETY: the multipoint make call this root's handler pended:
@@ -1010,13 +1013,33 @@ ndis_fn! {
         let caller_ok = unsafe { NdisMCmActivateVc(caller.ndis(), caller_params) } == NDIS_STATUS_SUCCESS;
         // SAFETY: as above, for the VC just created.
         let callee_ok = unsafe { NdisMCmActivateVc(ndis_vc, callee_params) } == NDIS_STATUS_SUCCESS;
-        let activated = adapter.cm().make_call_activated(caller.id(), plan.callee, caller_ok, callee_ok);
+        let activated = {
+            let mut cm = adapter.cm();
+            let inside = if caller_ok && callee_ok {
+                Handlers::NONE
+            } else {
+                // The call is taken down: the close's handshake on both VCs
+                // first (`answer_offer`), since a send may be inside the
+                // caller's, activated above. The marks go as a refusal's do.
+                let (_, caller_inside) = caller.begin_close(&cm, 0);
+                let (_, callee_inside) = callee.begin_close(&cm, 0);
+                Handlers {
+                    caller: caller_inside,
+                    callee: callee_inside,
+                }
+            };
+            cm.make_call_activated_with_handlers(caller.id(), plan.callee, caller_ok, callee_ok, inside)
+        };
         if let Err(mut fx) = activated {
             trace!(ERROR, "ProtocolCmMakeCall: NdisMCmActivateVc failed (caller {}, callee {})", caller_ok, callee_ok);
             fx.extend(adapter.cm().offer_done(plan.sap));
             perform(adapter, fx);
-            // SAFETY: the caller's make call, failing.
-            return unsafe { call_result(adapter, caller, NDIS_STATUS_FAILURE) };
+            // FAILURE, after the effects that deactivate the caller's VC,
+            // or PENDING while handlers are inside it.
+            let (status, fx) = adapter.cm().make_call_end(caller.id());
+            perform(adapter, fx);
+            // SAFETY: the caller's make call, answered with `status`.
+            return unsafe { call_result(adapter, caller, status) };
         }
         // SAFETY: the SAP cannot go while the core counts this offer.
         let sap = unsafe { SapContext::from_token(plan.sap_handle) };
@@ -1034,10 +1057,13 @@ ndis_fn! {
                 perform(adapter, fx);
             }
         }
-        let (fx, status) = {
+        let (mut fx, (status, ended)) = {
             let mut cm = adapter.cm();
             (cm.offer_done(plan.sap), cm.make_call_end(caller.id()))
         };
+        // A failure comes with the caller's deactivation, made before the
+        // handler returns it.
+        fx.extend(ended);
         perform(adapter, fx);
         // SAFETY: the caller's make call, answered with `status`.
         unsafe { call_result(adapter, caller, status) }
@@ -1082,13 +1108,15 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
     unsafe { call_result(adapter, caller, status) }
 }
 
-/// The callee's answer `status` to the offer on `callee`, given to the core
-/// with the adapter lock held (`cm`); `own` is 1 if the answering handler
-/// is itself counted inside `callee` (ProtocolCmIncomingCallComplete), else
-/// 0. A refusal takes both VCs down (deactivated, the callee's deleted, the
-/// make call failed), so first it does the close's handshake on both
-/// contexts (`super::data`'s module docs): handlers already inside (a send
-/// on either VC, which the make call activated) are waited for
+/// The callee's answer `status` to the offer on `callee` (a point-to-point
+/// callee or a party's leaf), given to the core with the adapter lock held
+/// (`cm`); `own` is 1 if the answering handler is itself counted inside
+/// `callee` (ProtocolCmIncomingCallComplete), else 0. A refusal takes the
+/// callee down (deactivated, deleted) and, for a make call, the caller's VC
+/// (a multipoint make call's root: deactivated, the make call failed), so
+/// first it does the close's handshake on those contexts (`super::data`'s
+/// module docs): handlers already inside (a send on either VC, which the
+/// request activated before the offer) are waited for
 /// ([`Cm::incoming_call_complete_with_handlers`]; the last one out,
 /// `Inside::leave`, finishes that VC's part), and one that enters later sees
 /// CLOSING and takes nothing. The caller's mark goes once its VC is
@@ -1096,20 +1124,18 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
 /// (`call_result`, or the completion), as a client VC's close lowers it
 /// (`VcContext::end_close`); the callee's stays until it is freed.
 fn answer_offer(cm: &mut Cm, callee: &VcContext, own: u32, status: NDIS_STATUS) -> Result<Effects<usize>, Refusal> {
-    let caller = if status == NDIS_STATUS_SUCCESS {
-        None
-    } else {
-        cm.offer_caller(callee.id())
-    };
-    let Some((_, token)) = caller else {
+    if status == NDIS_STATUS_SUCCESS {
         return cm.incoming_call_complete(callee.id(), status);
-    };
-    // SAFETY: the core has the caller's VC calling, with this context: a
-    // client's VC, freed only by ProtocolCoDeleteVc, which removes it from
-    // the core under the lock held here (and NDIS refuses to delete a VC
-    // whose make call is outstanding).
-    let caller = unsafe { VcContext::from_token(token) };
-    let (caller_was, caller_inside) = caller.begin_close(cm, 0);
+    }
+    let caller = cm.offer_caller(callee.id()).map(|(_, token)| {
+        // SAFETY: the core has this VC's make call waiting for the offer's
+        // answer, with this context: a client's VC, freed only by
+        // ProtocolCoDeleteVc, which removes it from the core under the lock
+        // held here (and NDIS refuses to delete a VC whose make call is
+        // outstanding).
+        unsafe { VcContext::from_token(token) }
+    });
+    let (caller_was, caller_inside) = caller.map_or((true, false), |c| c.begin_close(cm, 0));
     let (callee_was, callee_inside) = callee.begin_close(cm, own);
     let inside = Handlers {
         caller: caller_inside,
@@ -1117,7 +1143,9 @@ fn answer_offer(cm: &mut Cm, callee: &VcContext, own: u32, status: NDIS_STATUS) 
     };
     let answered = cm.incoming_call_complete_with_handlers(callee.id(), status, inside);
     if answered.is_err() {
-        caller.restore_closing(caller_was);
+        if let Some(c) = caller {
+            c.restore_closing(caller_was);
+        }
         callee.restore_closing(callee_was);
     }
     answered
@@ -1450,7 +1478,26 @@ unsafe fn add_leaf(
     });
     // SAFETY: as for the root, for the VC just created.
     let leaf_ok = unsafe { NdisMCmActivateVc(ndis_vc, leaf_params) } == NDIS_STATUS_SUCCESS;
-    let activated = adapter.cm().party_activated(&plan, root_ok, leaf_ok);
+    let activated = {
+        let mut cm = adapter.cm();
+        let inside = if leaf_ok && root_ok != Some(false) {
+            Handlers::NONE
+        } else {
+            // The party is taken down: the close's handshake first on the
+            // leaf and a make call's root (`answer_offer`), since a send may
+            // be inside either, activated above.
+            let (_, root_inside) = match via {
+                Via::MakeCall => root.begin_close(&cm, 0),
+                Via::AddParty => (false, false),
+            };
+            let (_, leaf_inside) = leaf.begin_close(&cm, 0);
+            Handlers {
+                caller: root_inside,
+                callee: leaf_inside,
+            }
+        };
+        cm.party_activated_with_handlers(&plan, root_ok, leaf_ok, inside)
+    };
     if let Err(mut fx) = activated {
         trace!(
             ERROR,
@@ -1458,7 +1505,11 @@ unsafe fn add_leaf(
         );
         fx.extend(adapter.cm().offer_done(plan.sap));
         perform(adapter, fx);
-        return answer(NDIS_STATUS_FAILURE);
+        // FAILURE, after the effects that deactivate a make call's root and
+        // free the party, or PENDING while handlers are inside the root.
+        let (status, ended) = adapter.cm().party_end(plan.party);
+        perform(adapter, ended);
+        return answer(status);
     }
     // SAFETY: the SAP cannot go while the core counts this offer.
     let sap = unsafe { SapContext::from_token(plan.sap_handle) };
@@ -1469,7 +1520,7 @@ unsafe fn add_leaf(
     let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, leaf_params) };
     if offered != NDIS_STATUS_PENDING {
         trace!(WARN, "party: NdisMCmDispatchIncomingCall: {:#010x}", offered);
-        let answered = adapter.cm().incoming_call_complete(plan.leaf, offered);
+        let answered = answer_offer(&mut adapter.cm(), leaf, 0, offered);
         if let Ok(fx) = answered {
             perform(adapter, fx);
         }

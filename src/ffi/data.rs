@@ -64,7 +64,10 @@
 //!   (`ffi::cm`'s `answer_offer`) does the same handshake on both VCs,
 //!   which the make call activated before the offer: with handlers inside
 //!   one, the last one out deactivates it and fails the make call (the
-//!   caller's) or deletes it (the callee's). A VC's OID requests
+//!   caller's) or deletes it (the callee's). So does a leaf's refusal of a
+//!   party (on the leaf, and on the root of a multipoint make call), and a
+//!   make call or add party whose NdisMCmActivateVc failed after another
+//!   VC of it was activated. A VC's OID requests
 //!   (MiniportCoOidRequest, ProtocolCoOidRequest) and QoS changes
 //!   (ProtocolCmModifyCallQoS) take the same first step.
 //! * **The window.** No driver can count a call before its handler's

@@ -26,6 +26,15 @@
 //! [`Interleaving::crossed`] lists every boundary it crosses; then inject at
 //! each of them, one fresh emulator per boundary ([`sweep`] does both).
 //!
+//! Some races need three steps: the victim stopped, the injected script
+//! run up to a boundary of its own (past a lock it took and dropped, before
+//! the NDIS call that acts on what it decided there), the victim run to
+//! its end in between, then the rest of the injected script.
+//! [`Emulator::interleave_back`] does that: at its `back` point the
+//! injected script stops and hands the turn back to the victim until the
+//! victim returns. [`Interleaving::injected_crossed`] lists the injected
+//! script's boundaries (from the point on), for sweeping `back` as well.
+//!
 //! # Who runs when
 //!
 //! Only one of the two scripts runs at a time (they pass a *turn*), so an
@@ -157,6 +166,12 @@ pub struct Interleaving<A, B> {
     /// The injected script blocked in NdisWaitEvent and the two ran freely
     /// from there (see the module docs): the rest of the run is not exact.
     pub went_free: bool,
+    /// Every DDI boundary the injected script crossed while the two took
+    /// turns, in order ([`Emulator::interleave_back`]).
+    pub injected_crossed: Vec<Crossing>,
+    /// The index in `injected_crossed` of the `back` point, if reached
+    /// (the victim then ran to its end there).
+    pub back_fired_at: Option<usize>,
 }
 
 /// Where the two scripts are.
@@ -179,9 +194,15 @@ enum Phase {
 /// INVARIANT: in [`Phase::Turns`] only the script on CPU `turn` runs (the
 /// other waits in [`wait_turn`], at a DDI boundary or a wait hook, or has
 /// not started or is done); the injected script runs at all only from the
-/// point on, never in [`Phase::Armed`] or [`Phase::Cancelled`].
+/// point on, never in [`Phase::Armed`] or [`Phase::Cancelled`]; once
+/// `victim_runs` is set the victim keeps the turn until it is done, but
+/// while it waits for the injected script (a spin lock), which gives it back
+/// at its next boundary.
 struct Run {
     at: At,
+    /// Where the injected script stops and lets the victim run to its end
+    /// ([`At::NEVER`]: nowhere).
+    back: At,
     victim: CpuId,
     injected: CpuId,
     phase: Phase,
@@ -193,6 +214,12 @@ struct Run {
     fired_at: Option<usize>,
     victim_done: bool,
     injected_done: bool,
+    /// Matching calls of the injected script's so far (for `back`).
+    back_matched: usize,
+    injected_crossed: Vec<Crossing>,
+    back_fired_at: Option<usize>,
+    /// The injected script reached `back`: the victim runs to its end.
+    victim_runs: bool,
 }
 
 impl Run {
@@ -243,6 +270,10 @@ pub(crate) fn boundary(ddi: &'static str) {
     let me = world::cpu_id();
     let mut g = lock();
     let Some(r) = g.as_mut() else { return };
+    if me == r.injected && r.phase == Phase::Turns && !r.injected_done {
+        injected_boundary(g, me, ddi);
+        return;
+    }
     if me != r.victim || r.victim_done {
         return;
     }
@@ -273,10 +304,48 @@ pub(crate) fn boundary(ddi: &'static str) {
         r.phase = Phase::Turns;
         r.fired_at = Some(n - 1);
         r.turn = injected;
-    } else if r.phase == Phase::Turns && !r.injected_done {
+    } else if r.phase == Phase::Turns && !r.injected_done && !r.victim_runs {
         // The injected script gave the turn back because it waits for the
         // victim (a spin lock): at each boundary it tries again.
         r.turn = r.injected;
+    }
+    TURN.notify_all();
+    wait_turn(g, me);
+}
+
+/// [`boundary`] on the injected script's CPU while the two take turns:
+/// records the boundary and, at the `back` point, stops the injected
+/// script until the victim is done. After that point, a boundary the
+/// injected script reaches because the victim waited for it (a spin lock)
+/// hands the turn back to the victim.
+fn injected_boundary(mut g: MutexGuard<'static, Option<Run>>, me: CpuId, ddi: &'static str) {
+    let Some(r) = g.as_mut() else { return };
+    let handlers = world::handlers();
+    r.injected_crossed.push(Crossing {
+        ddi,
+        handler: handlers.last().copied(),
+    });
+    if r.victim_done {
+        return;
+    }
+    if r.victim_runs {
+        r.turn = r.victim;
+    } else if r.back.nth > 0 && r.back.matches(ddi, &handlers) {
+        r.back_matched += 1;
+        if r.back_matched == r.back.nth {
+            let (n, victim) = (r.injected_crossed.len(), r.victim);
+            let here = handlers.last().copied().unwrap_or("no handler");
+            world::with(ddi, |w| {
+                w.event(
+                    "~~",
+                    ddi,
+                    format!("interleave: CPU {me} stops at its boundary #{n} ({ddi} in {here}); CPU {victim} runs to its end"),
+                );
+            });
+            r.victim_runs = true;
+            r.back_fired_at = Some(n - 1);
+            r.turn = victim;
+        }
     }
     TURN.notify_all();
     wait_turn(g, me);
@@ -378,6 +447,24 @@ impl Emulator {
         victim: impl FnOnce(&Self) -> A,
         injected: impl FnOnce(&Self) -> B + Send,
     ) -> Interleaving<A, B> {
+        self.interleave_back(at, At::NEVER, victim, injected)
+    }
+
+    /// [`Self::interleave`], and when the injected script reaches `back`
+    /// (matched against its own DDI calls from the point on, as `at` is
+    /// against the victim's) it stops there, before that DDI does
+    /// anything, and the victim runs to its end; then the injected script
+    /// goes on. With [`At::NEVER`] as `back` this is [`Self::interleave`].
+    ///
+    /// # Panics
+    /// As [`Self::interleave`].
+    pub fn interleave_back<A, B: Send>(
+        &self,
+        at: At,
+        back: At,
+        victim: impl FnOnce(&Self) -> A,
+        injected: impl FnOnce(&Self) -> B + Send,
+    ) -> Interleaving<A, B> {
         let me = world::cpu_id();
         let Some(cpu) = world::try_with(|w| w.new_cpu(CpuKind::Client)) else {
             panic!("Emulator::interleave: no emulator runs on this thread");
@@ -400,6 +487,11 @@ impl Emulator {
                 fired_at: None,
                 victim_done: false,
                 injected_done: false,
+                back,
+                back_matched: 0,
+                injected_crossed: Vec::new(),
+                back_fired_at: None,
+                victim_runs: false,
             });
             ARMED.store(true, Ordering::Release);
         }
@@ -438,15 +530,19 @@ impl Emulator {
         };
         let victim = victim_result.unwrap_or_else(|e| std::panic::resume_unwind(e));
         let injected = injected_result.map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        let (crossed, fired_at, went_free) = run.map_or((Vec::new(), None, false), |r| {
-            (r.crossed, r.fired_at, r.phase == Phase::Free)
-        });
+        let (crossed, fired_at, went_free, injected_crossed, back_fired_at) =
+            run.map_or((Vec::new(), None, false, Vec::new(), None), |r| {
+                let free = r.phase == Phase::Free;
+                (r.crossed, r.fired_at, free, r.injected_crossed, r.back_fired_at)
+            });
         Interleaving {
             victim,
             injected,
             crossed,
             fired_at,
             went_free,
+            injected_crossed,
+            back_fired_at,
         }
     }
 }

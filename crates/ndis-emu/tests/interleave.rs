@@ -125,6 +125,74 @@ fn an_injected_script_needing_the_stopped_victims_lock_lets_the_victim_release_i
     assert_eq!(out.injected, Some("injected"));
 }
 
+static M: GlobalLock = GlobalLock::new();
+
+/// An injected script with two boundaries of its own (the acquire and the
+/// release of `M`, a lock the victim never takes).
+fn injected_on_m(_: &Emulator) -> &'static str {
+    log("i: start");
+    M.acquire();
+    log("i: holds M");
+    M.release();
+    log("i: after");
+    "injected"
+}
+
+#[test]
+fn an_injected_script_stopped_at_its_back_point_lets_the_victim_run_to_its_end() {
+    // Three steps (`Emulator::interleave_back`): the victim stops at its
+    // first boundary, the injected script runs to its second (the release
+    // of M), stops there before the release does anything, the victim runs
+    // to its end, and then the injected script finishes.
+    // The emulator first: its session is what makes the tests take turns
+    // (and so share LOG one at a time).
+    let emu = Emulator::new();
+    take_log();
+    let out = emu.interleave_back(At::boundary(1), At::boundary(2), victim, injected_on_m);
+    let log = take_log();
+    let report = emu.finish();
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(
+        log,
+        [
+            "v: before",
+            "i: start",
+            "i: holds M",
+            "v: holds L",
+            "v: after",
+            "i: after"
+        ],
+        "the victim ran to its end between the injected script's acquire and release"
+    );
+    assert_eq!((out.victim, out.injected), ("victim", Some("injected")));
+    assert_eq!((out.fired_at, out.back_fired_at), (Some(0), Some(1)));
+    let names: Vec<_> = out.injected_crossed.iter().map(|c| c.ddi).collect();
+    assert_eq!(names, ["KeAcquireSpinLockRaiseToDpc", "KeReleaseSpinLock"]);
+    assert_eq!(
+        stops(&report).len(),
+        2,
+        "both stops are in the trace: {:?}",
+        stops(&report)
+    );
+    // With no back point it is the two-step interleaving.
+    let emu = Emulator::new();
+    take_log();
+    let out = emu.interleave_back(At::boundary(1), At::NEVER, victim, injected_on_m);
+    assert_eq!(
+        take_log(),
+        [
+            "v: before",
+            "i: start",
+            "i: holds M",
+            "i: after",
+            "v: holds L",
+            "v: after"
+        ]
+    );
+    assert_eq!(out.back_fired_at, None);
+    assert!(emu.finish().is_clean());
+}
+
 #[test]
 fn a_point_never_reached_runs_nothing_and_records_every_boundary() {
     let (out, log) = run(Emulator::new(), At::NEVER);

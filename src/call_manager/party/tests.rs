@@ -5,7 +5,7 @@
 use super::super::tests::{Cm, addr, effects};
 use super::super::*;
 use Effect as E;
-use ndis_sys::{NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_NOT_SUPPORTED};
+use ndis_sys::{NDIS_STATUS_FAILURE, NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_NOT_SUPPORTED};
 use std::vec::Vec;
 
 /// The root's AF with VC 30, the leaves' AF with SAPs "bob" and "carol".
@@ -168,9 +168,13 @@ fn a_failed_leaf_creation_or_activation_takes_the_party_and_a_make_call_root_dow
 
     let plan = cm.party_begin(root, &addr("bob"), 50, 31, Via::MakeCall).unwrap();
     let fx = cm.party_activated(&plan, Some(true), false).unwrap_err();
-    assert_eq!(effects(&fx), [E::DeleteVc(31), E::DeactivateVc(30), E::FreeParty(50)]);
+    assert_eq!(effects(&fx), [E::DeleteVc(31)]);
     assert!(cm.offer_done(plan.sap).is_empty());
     assert_eq!(cm.vc_state(root), Some(VcState::Idle));
+    // The handler deactivates the root itself before it fails.
+    let (status, fx) = cm.party_end(plan.party);
+    assert_eq!(status, NDIS_STATUS_FAILURE);
+    assert_eq!(effects(&fx), [E::DeactivateVc(30), E::FreeParty(50)]);
     assert!(!cm.vc_active(root));
     assert_eq!((cm.live(), cm.live_parties()), ((2, 2, 1), 0));
 }
@@ -530,4 +534,165 @@ fn a_root_closing_while_a_drop_is_dispatched_frees_that_party_when_the_dispatch_
 fn a_party_record_is_small() {
     // The core's per-party cost: one table slot (the context is 32 bytes more).
     assert!(core::mem::size_of::<Option<PartySlot<usize>>>() <= 32);
+}
+
+// --- A refusal with handlers inside (the glue's handshake) -----------------------------
+
+/// Handlers inside the root (`caller`) or the leaf (`callee`).
+const ROOT: Handlers = Handlers {
+    caller: true,
+    callee: false,
+};
+const LEAF: Handlers = Handlers {
+    caller: false,
+    callee: true,
+};
+
+/// Only the initial party's leaf of a multipoint make call names the root
+/// its refusal takes down; an added party's leaf names none.
+#[test]
+fn a_make_calls_leaf_offer_names_its_root_an_added_partys_none() {
+    let (mut cm, root) = setup();
+    let plan = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    assert_eq!(cm.offer_caller(plan.leaf), Some((root, 30)));
+    assert_eq!(accept_sync(&mut cm, &plan), NDIS_STATUS_SUCCESS);
+    assert_eq!(cm.offer_caller(plan.leaf), None, "answered");
+    let added = offer(&mut cm, root, "carol", 51, 32, Via::AddParty);
+    assert_eq!(cm.offer_caller(added.leaf), None);
+}
+
+/// The leaf rejects a pended multipoint make call while a handler is
+/// inside the root (a send the route refused): the leaf goes at once, the
+/// root stays active and the party with it (no route, no close, no drop)
+/// until the handlers left, and only then is the root deactivated and the
+/// make call completed with the party and the leaf's status, the party
+/// freed after.
+#[test]
+fn a_leafs_reject_with_handlers_inside_the_pended_root_waits_for_them() {
+    let (mut cm, root) = setup();
+    let plan = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    assert!(cm.offer_done(plan.sap).is_empty());
+    assert_eq!(cm.party_end(plan.party).0, NDIS_STATUS_PENDING);
+    let fx = cm
+        .incoming_call_complete_with_handlers(plan.leaf, NDIS_STATUS_NOT_ACCEPTED, ROOT)
+        .unwrap();
+    assert_eq!(effects(&fx), [E::DeactivateVc(31), E::DeleteVc(31)]);
+    assert!(cm.vc_active(root), "not deactivated under its handlers");
+    assert_eq!(
+        cm.vc_state(root),
+        Some(VcState::RootRefused {
+            party: plan.party,
+            status: NDIS_STATUS_NOT_ACCEPTED
+        })
+    );
+    assert_eq!(cm.route(root, 1, 1), Err(Refusal::Invalid));
+    assert_eq!(cm.close_call(root), Err(Refusal::Invalid));
+    assert_eq!(cm.drop_party(plan.party), Err(Refusal::Invalid));
+    assert_eq!(cm.live_parties(), 1);
+    assert_eq!(
+        effects(&cm.handlers_left(root)),
+        [
+            E::DeactivateVc(30),
+            E::CompleteMakeCallParty(30, 50, NDIS_STATUS_NOT_ACCEPTED),
+            E::FreeParty(50)
+        ]
+    );
+    assert_eq!(cm.vc_state(root), Some(VcState::Idle));
+    assert!(!cm.vc_active(root));
+    assert_eq!((cm.live(), cm.live_parties()), ((2, 2, 1), 0));
+}
+
+/// The same while the make call handler still runs: if the handlers leave
+/// first, the handler gets the failure and deactivates the root itself
+/// before returning it; if after, the make call pends and the last handler
+/// out completes it.
+#[test]
+fn a_leafs_reject_with_handlers_inside_the_root_during_the_make_call() {
+    let (mut cm, root) = setup();
+    let plan = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    cm.incoming_call_complete_with_handlers(plan.leaf, NDIS_STATUS_NOT_ACCEPTED, ROOT)
+        .unwrap();
+    assert!(cm.handlers_left(root).is_empty(), "left to the handler");
+    assert!(cm.vc_active(root));
+    assert!(cm.offer_done(plan.sap).is_empty());
+    let (status, fx) = cm.party_end(plan.party);
+    assert_eq!(status, NDIS_STATUS_NOT_ACCEPTED);
+    assert_eq!(effects(&fx), [E::DeactivateVc(30), E::FreeParty(50)]);
+
+    let plan = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    cm.incoming_call_complete_with_handlers(plan.leaf, NDIS_STATUS_NOT_ACCEPTED, ROOT)
+        .unwrap();
+    assert!(cm.offer_done(plan.sap).is_empty());
+    assert_eq!(cm.party_end(plan.party), (NDIS_STATUS_PENDING, Effects::new()));
+    assert_eq!(
+        effects(&cm.handlers_left(root)),
+        [
+            E::DeactivateVc(30),
+            E::CompleteMakeCallParty(30, 50, NDIS_STATUS_NOT_ACCEPTED),
+            E::FreeParty(50)
+        ]
+    );
+    assert_eq!((cm.vc_state(root), cm.live_parties()), (Some(VcState::Idle), 0));
+}
+
+/// A leaf that rejects with a handler inside its own VC (a send, refused
+/// as a leaf's): the make call fails as usual, the leaf stays active until
+/// the handler left, and is then deactivated and deleted.
+#[test]
+fn a_leafs_reject_with_handlers_inside_the_leaf_deletes_it_after_them() {
+    for via in [Via::MakeCall, Via::AddParty] {
+        let (mut cm, root) = setup();
+        if via == Via::AddParty {
+            let first = offer(&mut cm, root, "carol", 51, 32, Via::MakeCall);
+            assert_eq!(accept_sync(&mut cm, &first), NDIS_STATUS_SUCCESS);
+        }
+        let plan = offer(&mut cm, root, "bob", 50, 31, via);
+        assert!(cm.offer_done(plan.sap).is_empty());
+        assert_eq!(cm.party_end(plan.party).0, NDIS_STATUS_PENDING);
+        let fx = cm
+            .incoming_call_complete_with_handlers(plan.leaf, NDIS_STATUS_NOT_ACCEPTED, LEAF)
+            .unwrap();
+        let completion = match via {
+            Via::MakeCall => std::vec![
+                E::DeactivateVc(30),
+                E::CompleteMakeCallParty(30, 50, NDIS_STATUS_NOT_ACCEPTED),
+                E::FreeParty(50)
+            ],
+            Via::AddParty => std::vec![E::CompleteAddParty(50, NDIS_STATUS_NOT_ACCEPTED), E::FreeParty(50)],
+        };
+        assert_eq!(effects(&fx), completion, "{via:?}");
+        assert!(cm.vc_active(plan.leaf), "{via:?}: not deactivated under its handler");
+        assert_eq!(
+            effects(&cm.handlers_left(plan.leaf)),
+            [E::DeactivateVc(31), E::DeleteVc(31)],
+            "{via:?}"
+        );
+        assert_eq!(cm.vc_state(plan.leaf), None, "{via:?}");
+    }
+}
+
+/// A multipoint make call whose leaf's activation failed while a handler
+/// was inside the root (activated first): the root stays active until it
+/// left, the make call pends, and the last one out deactivates the root and
+/// fails the call.
+#[test]
+fn a_failed_leaf_activation_with_handlers_inside_the_root_waits_for_them() {
+    let (mut cm, root) = setup();
+    let plan = cm.party_begin(root, &addr("bob"), 50, 31, Via::MakeCall).unwrap();
+    let fx = cm
+        .party_activated_with_handlers(&plan, Some(true), false, ROOT)
+        .unwrap_err();
+    assert_eq!(effects(&fx), [E::DeleteVc(31)]);
+    assert!(cm.offer_done(plan.sap).is_empty());
+    assert!(cm.vc_active(root));
+    assert_eq!(cm.party_end(plan.party), (NDIS_STATUS_PENDING, Effects::new()));
+    assert_eq!(
+        effects(&cm.handlers_left(root)),
+        [
+            E::DeactivateVc(30),
+            E::CompleteMakeCallParty(30, 50, NDIS_STATUS_FAILURE),
+            E::FreeParty(50)
+        ]
+    );
+    assert!(!cm.vc_active(root));
 }
