@@ -122,57 +122,111 @@ impl AdapterContext {
         // The context is written field by field, each from a constant or a
         // small value: built as one value it would be a multi-kilobyte stack
         // temporary (and the ARM64 image has no __chkstk to probe it with).
-        // SAFETY: `p` is a fresh, exclusively owned pool block of
-        // size_of::<Self>() bytes, 16-byte aligned (more than Self needs), and
-        // each offset below is that of a field of the written type.
+        // SAFETY: init_field's precondition, for this call and the twelve
+        // below: `p` is a fresh pool block of size_of::<Self>() bytes, so
+        // writable for a Self, and no other CPU can reach it (NDIS gets it
+        // only when this returns); it is 16-byte aligned (pool's
+        // MEMORY_ALLOCATION_ALIGNMENT), which no field of Self exceeds (the
+        // lookaside lists, which need 64 or 128, are byte buffers for that
+        // reason); `signature` is an `AtomicU32`, the type of the value.
         unsafe { init_field(p, offset_of!(Self, signature), AtomicU32::new(SIG_ADAPTER)) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is an `NDIS_HANDLE`, the type of `miniport_handle`.
         unsafe { init_field(p, offset_of!(Self, miniport_handle), miniport_handle) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is a `SpinLock<Lifecycle>`, the type of `state`.
         unsafe { init_field(p, offset_of!(Self, state), SpinLock::new(Lifecycle::new())) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is an `AtomicU32`, the type of `protocol_options`.
         unsafe { init_field(p, offset_of!(Self, protocol_options), AtomicU32::new(0)) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is a `SpinLock<Cm>` (EMPTY_CM's type), the type of `cm`.
         unsafe { init_field(p, offset_of!(Self, cm), EMPTY_CM) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is a `Lookaside<AfContext>`, the type of `afs`.
         unsafe { init_field(p, offset_of!(Self, afs), Lookaside::<AfContext>::new()) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is a `Lookaside<SapContext>`, the type of `saps`.
         unsafe { init_field(p, offset_of!(Self, saps), Lookaside::<SapContext>::new()) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is a `Lookaside<VcContext>`, the type of `vcs`.
         unsafe { init_field(p, offset_of!(Self, vcs), Lookaside::<VcContext>::new()) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is a `Lookaside<PartyContext>`, the type of `parties`.
         unsafe { init_field(p, offset_of!(Self, parties), Lookaside::<PartyContext>::new()) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is a `Lookaside<CallBlock>`, the type of `calls`.
         unsafe { init_field(p, offset_of!(Self, calls), Lookaside::<CallBlock>::new()) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is an `RxPool`, the type of `rx`.
         unsafe { init_field(p, offset_of!(Self, rx), RxPool::new()) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is a `Counters`, the type of `counters`.
         unsafe { init_field(p, offset_of!(Self, counters), Counters::new()) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is an `AtomicU32`, the type of `halt_count`.
         unsafe { init_field(p, offset_of!(Self, halt_count), AtomicU32::new(0)) };
-        // SAFETY: as above.
+        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
+        // the value is an `Event`, the type of `halt_done`.
         unsafe { init_field(p, offset_of!(Self, halt_done), Event::new()) };
-        // SAFETY: just initialized above.
+        // SAFETY: `this` is non-null and aligned, and every field of Self was
+        // written just above, so it points to a valid Self; the pool block
+        // lives until `free`, and from here on the context is only reached
+        // through shared references (its mutable parts are atomics, locks and
+        // UnsafeCells).
         let this_ref = unsafe { this.as_ref() };
-        // SAFETY: the lock is at its final address (the pool block) and unused.
+        // SAFETY: SpinLock::init 1: called once, here, before any `lock`
+        // (only this type's methods take `state`, and NDIS cannot call one
+        // before it has the context), with the lock inside the pool block,
+        // which never moves and is freed only after `free` frees the lock;
+        // 2: MiniportInitializeEx, allocate's caller, runs at PASSIVE_LEVEL.
         unsafe { this_ref.state.init() };
-        // SAFETY: as above.
+        // SAFETY: SpinLock::init 1: called once, here, before any `lock`
+        // (`cm()` needs the context, which no handler has before allocate
+        // returns), with the lock inside the pool block, which never moves
+        // and is freed only after `free` frees the lock; 2: PASSIVE_LEVEL
+        // (MiniportInitializeEx).
         unsafe { this_ref.cm.init() };
-        // SAFETY: each list is at its final address, initialized once here
-        // and deleted in `free`; MiniportInitializeEx runs at PASSIVE_LEVEL.
+        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
+        // (AF opens come through NDIS, which has no context yet), with the
+        // list inside the pool block, which never moves and is freed only
+        // after `free` deletes the list; 2: PASSIVE_LEVEL
+        // (MiniportInitializeEx).
         unsafe { this_ref.afs.init(TAG_AF) };
-        // SAFETY: as above.
+        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
+        // (a SAP is registered on an open AF, and none can be open yet), with
+        // the list inside the pool block, which never moves and is freed only
+        // after `free` deletes the list; 2: PASSIVE_LEVEL
+        // (MiniportInitializeEx).
         unsafe { this_ref.saps.init(TAG_SAP) };
-        // SAFETY: as above.
+        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
+        // (a VC is created on an open AF, and none can be open yet), with the
+        // list inside the pool block, which never moves and is freed only
+        // after `free` deletes the list; 2: PASSIVE_LEVEL
+        // (MiniportInitializeEx).
         unsafe { this_ref.vcs.init(TAG_VC) };
-        // SAFETY: as above.
+        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
+        // (a party is added on a VC's call, and no VC exists yet), with the
+        // list inside the pool block, which never moves and is freed only
+        // after `free` deletes the list; 2: PASSIVE_LEVEL
+        // (MiniportInitializeEx).
         unsafe { this_ref.parties.init(TAG_PARTY) };
-        // SAFETY: as above.
+        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
+        // (a call block is taken for a call on a VC, and no VC exists yet),
+        // with the list inside the pool block, which never moves and is freed
+        // only after `free` deletes the list; 2: PASSIVE_LEVEL
+        // (MiniportInitializeEx).
         unsafe { this_ref.calls.init(TAG_CALL) };
-        // SAFETY: at its final address, once, PASSIVE_LEVEL.
+        // SAFETY: RxPool::init's precondition: called once, here, from
+        // MiniportInitializeEx (allocate's only caller), with the pool inside
+        // the pool block, which never moves and is freed only after `free`
+        // releases the pool.
         unsafe { this_ref.rx.init() };
-        // SAFETY: at its final address (the pool block), once, before any
-        // set or wait (those come at halt).
+        // SAFETY: Event::init's precondition: called once, here, before any
+        // set or wait (`set_raw` comes only from `halt_release` once
+        // `begin_halt` set HALTING, and the wait is HaltEx's), with the event
+        // inside the pool block, which never moves while the context lives;
+        // no CPU can be waiting, since no other CPU has the context yet.
         unsafe { this_ref.halt_done.init() };
         // INVARIANT: signature set, handle stored, locks, lists and the halt
         // event initialized.
@@ -338,7 +392,9 @@ impl AdapterContext {
     /// alive, and otherwise does not touch it (or any context it owns)
     /// afterwards; this function reaches it only through `this`.
     pub(crate) unsafe fn halt_release(this: *const Self) -> bool {
-        // SAFETY: live (precondition); the reference ends before the set.
+        // SAFETY: `this` is a live context (precondition: the caller holds a
+        // count, so HaltEx cannot free it before the fetch_update below);
+        // this reference is last used by that fetch_update, before the set.
         let counter = unsafe { &(*this).halt_count };
         let taken = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
             (n & !HALTING).checked_sub(1).map(|_| n - 1)
@@ -347,7 +403,10 @@ impl AdapterContext {
             return false;
         };
         if before == HALTING + 1 {
-            // SAFETY: live (precondition); a place projection, no reference.
+            // SAFETY: still live: the caller's count kept it so until the
+            // fetch_update (precondition), and HaltEx frees it only after its
+            // wait on `halt_done` returns, which needs the set below; a place
+            // projection, no reference made.
             let event = unsafe { &raw const (*this).halt_done };
             // SAFETY: the halt event of a live context, initialized in
             // `allocate`; nothing here touches the context after it
@@ -371,30 +430,56 @@ impl AdapterContext {
     /// Releases the context. Runs at IRQL = PASSIVE_LEVEL.
     ///
     /// # Safety
-    /// `this` came from [`Self::allocate`], no reference to it is used after
-    /// this call, and NDIS will not hand it back again.
+    /// 1. `this` came from [`Self::allocate`] and is freed once;
+    /// 2. no reference to it is used during or after this call (no handler
+    ///    is running on it), and NDIS will not hand it back again;
+    /// 3. every context and call block taken from its lists went back (every
+    ///    AF closed, every SAP, VC, party and call gone), as at the end of
+    ///    HaltEx's wait, or none was ever taken (a failed initialize).
     pub(crate) unsafe fn free(this: NonNull<Self>) {
-        // SAFETY: `this` is a live context (precondition).
+        // SAFETY: `this` came from `allocate` (precondition 1), which wrote
+        // every field, and the block is freed only at the end of this
+        // function; no one mutates the context except through its atomics,
+        // locks and UnsafeCells, so a shared reference is sound.
         let this_ref = unsafe { this.as_ref() };
         // The VC table's chunks (pool tag CvmT in the kernel images) go back
         // before the lock that guards them is freed.
         this_ref.cm.lock().release_vc_table();
-        // SAFETY: no guard exists and the lock is not used again (precondition).
+        // SAFETY: SpinLock::free: no guard of `state` exists, since each is a
+        // temporary inside one of this type's methods (transition, pause,
+        // admit_sends, release_sends, info), dropped before it returns, and
+        // none is running (precondition 2); the lock is not used again
+        // (precondition 2: nothing uses the context after this call).
         unsafe { this_ref.state.free() };
-        // SAFETY: as above.
+        // SAFETY: SpinLock::free: no guard of `cm` exists: the one taken just
+        // above was a temporary, and the handlers' guards (from `cm()`) live
+        // inside handlers, none of which is running (precondition 2); the
+        // lock is not used again (precondition 2).
         unsafe { this_ref.cm.free() };
-        // SAFETY: once, at the end of the adapter's life (precondition).
+        // SAFETY: RxPool::release's precondition: called once (precondition
+        // 1: `free` runs once per context), at halt or on a failed initialize
+        // after `allocate` ran `rx.init`.
         unsafe { this_ref.rx.release() };
-        // SAFETY: HaltEx (or a failed initialize) runs at PASSIVE_LEVEL after
-        // every context went back to its list; nothing uses the lists again.
+        // SAFETY: Lookaside::delete: every AF context went back to the list
+        // (precondition 3: every AF was closed), nothing uses the list
+        // afterwards (precondition 2), and `free` runs at PASSIVE_LEVEL.
         unsafe { this_ref.afs.delete() };
-        // SAFETY: as above.
+        // SAFETY: Lookaside::delete: every SAP context went back to the list
+        // (precondition 3: every SAP was deregistered), nothing uses the list
+        // afterwards (precondition 2), and `free` runs at PASSIVE_LEVEL.
         unsafe { this_ref.saps.delete() };
-        // SAFETY: as above.
+        // SAFETY: Lookaside::delete: every VC context went back to the list
+        // (precondition 3: every VC was deleted), nothing uses the list
+        // afterwards (precondition 2), and `free` runs at PASSIVE_LEVEL.
         unsafe { this_ref.vcs.delete() };
-        // SAFETY: as above.
+        // SAFETY: Lookaside::delete: every party context went back to the
+        // list (precondition 3: every party was dropped), nothing uses the
+        // list afterwards (precondition 2), and `free` runs at PASSIVE_LEVEL.
         unsafe { this_ref.parties.delete() };
-        // SAFETY: as above (every call block went back with its call or VC).
+        // SAFETY: Lookaside::delete: every call block went back to the list
+        // (precondition 3; a block goes back when its call ends or its VC is
+        // freed), nothing uses the list afterwards (precondition 2), and
+        // `free` runs at PASSIVE_LEVEL.
         unsafe { this_ref.calls.delete() };
         // INVARIANT: the signature changes only here, at the end of life, so a
         // stale pointer is recognisable.
