@@ -355,8 +355,8 @@ fn slash(path: &Path) -> String {
 
 /// No `// SAFETY:` comment outside [`ALLOWED`] begins by pointing at another
 /// comment ("as above", "same as above", "ditto", a bare "as for X", ...),
-/// and every file of
-/// [`ALLOWED`] still has one (else its entry must go). Fails listing each.
+/// and every file of [`ALLOWED`] still has one (else its entry must go).
+/// Fails listing each.
 #[test]
 fn no_safety_comment_says_only_as_above() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
