@@ -119,8 +119,10 @@ ndis_fn! {
             }
         };
         if let Err(status) = set_attributes_and_register_af(handle, adapter.as_ptr().cast()) {
-            // SAFETY: NDIS forgets the context when initialize fails; nothing
-            // else holds it.
+            // SAFETY: `adapter` came from AdapterContext::allocate above and is
+            // freed once (1.); NDIS forgets the context when initialize fails
+            // and no handler got it, so nothing else holds it (2.); the AF was
+            // not registered, so no context was ever taken from its lists (3.).
             unsafe { AdapterContext::free(adapter) };
             return status;
         }
@@ -130,9 +132,14 @@ ndis_fn! {
             Ok(_) => NDIS_STATUS_SUCCESS,
             Err(e) => {
                 trace!(ERROR, "InitializeEx: {}", e);
-                // SAFETY: `adapter` came from AdapterContext::allocate above;
-                // `adapter_ref` is not used after this point; and
-                // InitializeEx fails, so NDIS never hands the context back.
+                // SAFETY: `adapter` came from AdapterContext::allocate above
+                // and is freed once (1.); `adapter_ref` is not used after this
+                // point and InitializeEx fails, so NDIS never hands the context
+                // back (2.). (3.) holds because this branch does not run:
+                // InitComplete cannot fail on the fresh adapter `allocate`
+                // just built (the lifecycle's transition table), so no client
+                // has had time to open the AF. A new lifecycle rule that lets
+                // it fail must first close what clients opened here.
                 unsafe { AdapterContext::free(adapter) };
                 NDIS_STATUS_FAILURE
             }

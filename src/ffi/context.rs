@@ -106,6 +106,12 @@ pub(crate) struct AdapterContext {
     halt_done: Event,
 }
 
+// `allocate` writes the context into a pool block, which is aligned to
+// MEMORY_ALLOCATION_ALIGNMENT (16 on x64 and ARM64) and no more: the context
+// must need no more than that (the lookaside lists, which need 64 or 128,
+// are byte buffers inside it for this reason).
+const _: () = assert!(core::mem::align_of::<AdapterContext>() <= 16);
+
 impl AdapterContext {
     /// Allocates and initializes a context for the adapter whose NDIS handle
     /// is `miniport_handle`. Runs at IRQL = PASSIVE_LEVEL.
