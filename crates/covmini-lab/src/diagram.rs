@@ -21,6 +21,7 @@
 use std::collections::VecDeque;
 use std::fmt::Write;
 
+use ndis_emu::trace::Status;
 use ndis_emu::{Event, Report};
 
 use crate::steps::{Lanes, Step};
@@ -106,36 +107,64 @@ impl Layout {
     }
 }
 
-/// One row of the diagram: `count` consecutive events starting at `first`
-/// (count > 1 only for a collapsed run).
+/// One row of the diagram: `count` consecutive events starting at `first`,
+/// which are `calls` calls: one event each, or two for a DDI that returns a
+/// value (its call and, next in the trace, what it returned). `calls > 1`
+/// only for a collapsed run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Run {
     pub first: usize,
     pub count: usize,
+    pub calls: usize,
 }
 
-/// Groups `events` into rows: a run of at least `min_run` consecutive
-/// events with the same direction, name and client lane (`lanes[k]` for
-/// event `k`; none when missing) becomes one row; shorter runs stay one row
-/// per event.
+/// Event `k + 1` is the value DDI call `k` returned: the same DDI, next in
+/// the trace, saying `-> …` (or `failed: …`) where the call said what it
+/// was asked.
+fn returns_value(events: &[Event], k: usize) -> bool {
+    let (Some(call), Some(ret)) = (events.get(k), events.get(k + 1)) else {
+        return false;
+    };
+    if call.dir != "=>" || ret.dir != "=>" || call.name != ret.name {
+        return false;
+    }
+    let (asked, got) = (call.detail(), ret.detail());
+    !asked.starts_with("-> ") && (got.starts_with("-> ") || got.starts_with("failed: "))
+}
+
+/// Groups `events` into rows: a DDI call and the value it returned are one
+/// call; a run of at least `min_run` consecutive calls with the same
+/// direction, name and client lane (`lanes[k]` for event `k`; none when
+/// missing) becomes one row; shorter runs stay one row per call.
 #[must_use]
 pub fn collapse(events: &[Event], lanes: &[Option<usize>], min_run: usize) -> Vec<Run> {
     let lane = |k: usize| lanes.get(k).copied().flatten();
+    // Each call: its first event and how many events it has.
+    let mut calls: Vec<(usize, usize)> = Vec::with_capacity(events.len());
+    let mut k = 0;
+    while k < events.len() {
+        let len = if returns_value(events, k) { 2 } else { 1 };
+        calls.push((k, len));
+        k += len;
+    }
+    let same =
+        |a: usize, b: usize| events[a].dir == events[b].dir && events[a].name == events[b].name && lane(a) == lane(b);
     let mut rows = Vec::new();
     let mut i = 0;
-    while i < events.len() {
+    while i < calls.len() {
         let mut j = i + 1;
-        while j < events.len()
-            && events[j].dir == events[i].dir
-            && events[j].name == events[i].name
-            && lane(j) == lane(i)
-        {
+        while j < calls.len() && same(calls[j].0, calls[i].0) {
             j += 1;
         }
         if j - i >= min_run.max(2) {
-            rows.push(Run { first: i, count: j - i });
+            let (first, (last, len)) = (calls[i].0, calls[j - 1]);
+            rows.push(Run {
+                first,
+                count: last + len - first,
+                calls: j - i,
+            });
         } else {
-            rows.extend((i..j).map(|k| Run { first: k, count: 1 }));
+            rows.extend(calls[i..j].iter().map(|&(first, count)| Run { first, count, calls: 1 }));
         }
         i = j;
     }
@@ -164,24 +193,6 @@ fn reaches_client(name: &str) -> bool {
     ]
     .iter()
     .any(|p| name.starts_with(p))
-}
-
-/// A return status in a `<-` detail: its name when well known (else the
-/// hex), and the hex.
-fn status_label(detail: &str) -> Option<(String, String)> {
-    let word = detail.split_whitespace().next()?;
-    let hex = word.strip_prefix("0x")?;
-    let v = u32::from_str_radix(hex, 16).ok()?;
-    let name = match v {
-        0 => "SUCCESS",
-        0x103 => "PENDING",
-        0xC000_0001 => "FAILURE",
-        0xC000_009A => "RESOURCES",
-        0xC001_00BB => "NOT_SUPPORTED",
-        0xC001_0017 => "NOT_ACCEPTED",
-        _ => return Some((word.to_owned(), word.to_owned())),
-    };
-    Some((name.to_owned(), word.to_owned()))
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -319,13 +330,24 @@ fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool, client: (Opti
         format!("#{}  {irql}", e.seq)
     };
     let pick = |normal: &'static str| if bad { C_BAD } else { normal };
-    let name = if run.count > 1 {
-        format!("{} ×{}", e.name, run.count)
+    let name = if run.calls > 1 {
+        format!("{} ×{}", e.name, run.calls)
     } else {
         e.name.to_owned()
     };
-    let mut detail = e.detail.clone();
-    if run.count > 1 && !detail.is_empty() {
+    // A DDI that returned a value: the call's arguments, then the value.
+    let returned = (run.count == 2 * run.calls && run.count > 1)
+        .then(|| events.get(run.first + 1))
+        .flatten()
+        .map(|r| r.detail());
+    let mut detail = match returned {
+        Some(r) => {
+            let r = r.strip_prefix("-> ").unwrap_or(&r).to_owned();
+            format!("{} → {r}", e.detail()).trim_start_matches(" → ").to_owned()
+        }
+        None => e.detail(),
+    };
+    if run.calls > 1 && !detail.is_empty() {
         detail = format!("first: {detail}");
     }
     let (lane, who) = (svg.at.client(client.0), client.1.unwrap_or("a client"));
@@ -341,11 +363,12 @@ fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool, client: (Opti
         }
         "<-" => {
             color = pick(C_RET);
-            let label = match status_label(&e.detail) {
-                Some((s, word)) => {
-                    let rest = e.detail.split_once(char::is_whitespace).map_or("", |(_, r)| r);
-                    detail = format!("status {word} {rest}").trim_end().to_owned();
-                    format!("{name} returns {s}")
+            // A handler that returns a status carries it by name; one that
+            // returns nothing (VOID) says only that it returned.
+            let label = match e.detail.first_status() {
+                Some(s) => {
+                    detail = format!("status {detail}");
+                    format!("{name} returns {}", Status(s))
                 }
                 None => format!("{name} returns"),
             };
@@ -398,12 +421,9 @@ fn client_lanes(
         let owner = lanes.owner_in(&e.detail);
         *slot = match (e.dir, e.name) {
             ("=>", "NdisMCoIndicateReceiveNetBufferLists") => {
-                // NDIS_RECEIVE_FLAGS_RESOURCES (0x2): returned at once, not later.
-                let flags = e
-                    .detail
-                    .rsplit_once("flags 0x")
-                    .and_then(|(_, f)| u32::from_str_radix(f.trim(), 16).ok())
-                    .unwrap_or(0);
+                // NDIS_RECEIVE_FLAGS_RESOURCES (0x2): returned at once, not
+                // later. The detail's hex numbers: VC, NBLs, flags.
+                let flags = e.detail.hex().nth(2).unwrap_or(0);
                 if flags & 0x2 == 0 {
                     unreturned.push_back(owner);
                 }
@@ -526,7 +546,7 @@ pub fn render(report: &Report, steps: &[Step], lanes: &Lanes, title: &str) -> St
         for run in collapse(slice, slice_lanes, COLLAPSE_MIN_RUN) {
             let abs = Run {
                 first: run.first + events.start,
-                count: run.count,
+                ..run
             };
             let is_bad = (abs.first..abs.first + abs.count).any(|k| bad.contains(&k));
             let lane = client_of.get(abs.first).copied().flatten();
@@ -666,8 +686,9 @@ fn legend(out: &mut String, width: u32) {
 
 #[cfg(test)]
 mod tests {
-    use ndis_emu::Violation;
     use ndis_emu::rules::MEMORY_LEDGER;
+    use ndis_emu::{Detail, Violation, detail};
+    use ndis_sys::{NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_PENDING};
 
     use super::*;
 
@@ -678,7 +699,19 @@ mod tests {
             irql: 0,
             dir,
             name,
-            detail: detail.to_owned(),
+            detail: if detail.is_empty() {
+                Detail::EMPTY
+            } else {
+                Detail::text(detail)
+            },
+        }
+    }
+
+    /// A handler's return with its status, as ndis-emu records it.
+    fn ret(seq: u64, name: &'static str, status: i32) -> Event {
+        Event {
+            detail: Detail::status(status),
+            ..ev(seq, "<-", name, "")
         }
     }
 
@@ -724,18 +757,27 @@ mod tests {
         events.push(ev(302, "=>", "DbgPrintEx", "b"));
         events.push(ev(303, "<-", "ProtocolCmOpenAf", ""));
         let rows = collapse(&events, &[], COLLAPSE_MIN_RUN);
+        let one = |first| Run {
+            first,
+            count: 1,
+            calls: 1,
+        };
         assert_eq!(
             rows,
             vec![
-                Run { first: 0, count: 1 },
-                Run { first: 1, count: 300 },
-                Run { first: 301, count: 1 },
-                Run { first: 302, count: 1 },
-                Run { first: 303, count: 1 },
+                one(0),
+                Run {
+                    first: 1,
+                    count: 300,
+                    calls: 300
+                },
+                one(301),
+                one(302),
+                one(303),
             ]
         );
         // A handler entry and its return share a name but not a direction.
-        assert_eq!(collapse(&events[..1], &[], 1), vec![Run { first: 0, count: 1 }]);
+        assert_eq!(collapse(&events[..1], &[], 1), vec![one(0)]);
         // Deliveries to different clients' lanes stay apart.
         let fan: Vec<Event> = (0..6)
             .map(|k| ev(k, "=>", "NdisMCoIndicateReceiveNetBufferLists", ""))
@@ -757,7 +799,7 @@ mod tests {
             ));
         }
         events.push(ev(11, "=>", "NdisCmDispatchIncomingCall", "SAP 0x1 VC 0x2"));
-        events.push(ev(12, "<-", "MiniportInitializeEx", "0x00000000"));
+        events.push(ret(12, "MiniportInitializeEx", 0));
         let report = Report {
             violations: vec![Violation {
                 rule: MEMORY_LEDGER,
@@ -788,7 +830,7 @@ mod tests {
             "covmini",
             "NdisAllocateNetBufferAndNetBufferList ×10",
             "MiniportInitializeEx returns SUCCESS",
-            "status 0x00000000",
+            "status SUCCESS",
             "[memory.ledger]",
             "Step 1: add &lt;the&gt; adapter (line 4) → SUCCESS",
             "a &quot;test&quot; &amp; title",
@@ -805,30 +847,28 @@ mod tests {
     /// handle comes from the step's acting client.
     #[test]
     fn relays_reach_the_lane_of_the_client_owning_the_handle() {
+        let with = |seq, dir, name, detail: Detail| Event {
+            detail,
+            ..ev(seq, dir, name, "")
+        };
+        let receive = |seq, vc: usize, nbls: usize, flags: u32| {
+            let d = detail!("VC {x} {x} x{} flags {x}", vc, nbls, 1u32, flags);
+            with(seq, "=>", "NdisMCoIndicateReceiveNetBufferLists", d)
+        };
         let events = vec![
-            ev(0, "->", "MiniportCoSendNetBufferLists", "VC 0xa0, 2 NBL(s)"),
-            ev(
-                1,
-                "=>",
-                "NdisMCoIndicateReceiveNetBufferLists",
-                "VC 0xc0 0x5000 x1 flags 0x1",
+            with(
+                0,
+                "->",
+                "MiniportCoSendNetBufferLists",
+                detail!("VC {x}, {} NBL(s)", 0xa0usize, 2usize),
             ),
-            ev(
-                2,
-                "=>",
-                "NdisMCoIndicateReceiveNetBufferLists",
-                "VC 0xe0 0x5100 x1 flags 0x1",
-            ),
-            ev(
-                3,
-                "=>",
-                "NdisMCoIndicateReceiveNetBufferLists",
-                "VC 0xe0 0x5200 x1 flags 0x3",
-            ),
+            receive(1, 0xc0, 0x5000, 0x1),
+            receive(2, 0xe0, 0x5100, 0x1),
+            receive(3, 0xe0, 0x5200, 0x3),
             ev(4, "<-", "MiniportCoSendNetBufferLists", ""),
-            ev(5, "->", "MiniportReturnNetBufferLists", "1 NBL(s)"),
-            ev(6, "->", "MiniportReturnNetBufferLists", "1 NBL(s)"),
-            ev(7, "->", "ProtocolCmCloseCall", "0x999"),
+            with(5, "->", "MiniportReturnNetBufferLists", detail!("{} NBL(s)", 1usize)),
+            with(6, "->", "MiniportReturnNetBufferLists", detail!("{} NBL(s)", 1usize)),
+            with(7, "->", "ProtocolCmCloseCall", detail!("{x}", 0x999usize)),
         ];
         let lanes = Lanes {
             names: vec!["alice".into(), "bob".into(), "carol".into()],

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use ndis_emu::Detail;
+
 /// One step of a run, as run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
@@ -60,13 +62,13 @@ pub struct Lanes {
 
 impl Lanes {
     /// The client owning the first handle named in a trace event's `detail`
-    /// (hex numbers such as `VC 0x7e5700000090`), if any is known.
+    /// (its hex numbers, such as the VC of `VC 0x7e5700000090`), if any is
+    /// known.
     #[must_use]
-    pub fn owner_in(&self, detail: &str) -> Option<usize> {
+    pub fn owner_in(&self, detail: &Detail) -> Option<usize> {
         detail
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter_map(|w| w.strip_prefix("0x"))
-            .filter_map(|h| usize::from_str_radix(h, 16).ok())
+            .hex()
+            .filter_map(|h| usize::try_from(h).ok())
             .find_map(|h| self.owners.get(&h).copied())
     }
 }

@@ -153,7 +153,7 @@ fn document(report: &Report, steps: &[Step], head: &str) -> String {
             e.irql,
             json_str(e.dir),
             json_str(e.name),
-            json_str(&e.detail)
+            json_str(&e.detail())
         );
     }
     out.push_str(if report.events.is_empty() { "],\n" } else { "\n  ],\n" });
@@ -179,7 +179,7 @@ fn document(report: &Report, steps: &[Step], head: &str) -> String {
 #[cfg(test)]
 mod tests {
     use ndis_emu::rules::MEMORY_LEDGER;
-    use ndis_emu::{Event, Violation};
+    use ndis_emu::{Detail, Event, Violation};
 
     use super::*;
 
@@ -199,7 +199,7 @@ mod tests {
                     irql: 0,
                     dir: "->",
                     name: "DriverEntry",
-                    detail: String::new(),
+                    detail: Detail::EMPTY,
                 },
                 Event {
                     seq: 1,
@@ -207,7 +207,7 @@ mod tests {
                     irql: 2,
                     dir: "<-",
                     name: "DriverEntry",
-                    detail: "0x00000000".to_owned(),
+                    detail: Detail::status(0),
                 },
             ],
             debug_output: Vec::new(),
@@ -248,7 +248,7 @@ mod tests {
   ],
   "events": [
     {"seq": 0, "cpu": 0, "irql": 0, "dir": "->", "name": "DriverEntry", "detail": ""},
-    {"seq": 1, "cpu": 0, "irql": 2, "dir": "<-", "name": "DriverEntry", "detail": "0x00000000"}
+    {"seq": 1, "cpu": 0, "irql": 2, "dir": "<-", "name": "DriverEntry", "detail": "SUCCESS"}
   ],
   "violations": [
     {"rule": "memory.ledger", "call": "unload", "step": 1, "detail": "leaked 24 bytes, tag \"CvmV\"", "history": ["line 1\nline 2"]}
