@@ -5,7 +5,10 @@
 //! event: `->` NDIS calls a covmini handler (solid arrow NDIS → covmini; when
 //! a client's request caused it, a dotted arrow comes from that client's
 //! lane), `<-` the handler returns (dashed arrow back, labelled with its
-//! status), `=>` covmini calls an NDIS DDI (solid arrow covmini → NDIS; when
+//! status by name, read from the structured trace; a VOID handler's says
+//! only that it returned), `=>` covmini calls an NDIS DDI (solid arrow
+//! covmini → NDIS; a DDI that returns a value, its call and then `-> value`
+//! in the trace, is one row with both; when
 //! NDIS passes it on to a client — an incoming call, a receive, a send
 //! completion — a dotted arrow continues to that client's lane), `!!` a
 //! fault ndis-emu injected. Which client: the owner of the first NDIS
@@ -13,7 +16,11 @@
 //! client the oldest unreturned indication went to; failing both, the
 //! step's acting client for a request, "a client" otherwise.
 //! Long runs of the same call to the same lane (hundreds of NBL allocations
-//! when an AF opens) collapse into one arrow labelled `×N`. Violations are
+//! when an AF opens) collapse into one arrow labelled `×N`, and a group of
+//! rows that repeats in a row (each NBL of a 100-NBL send: the send, the
+//! indication, the return) is drawn once under a `↻ … ×N` row ([`fold`]):
+//! the data scenario's diagram is 4 700 px tall, not 40 000. A step that was
+//! not run (an earlier one failed) is a grey band saying so. Violations are
 //! red rows with the rule id, and the event they happened in is drawn red.
 //!
 //! Plain string building; no dependencies.
@@ -169,6 +176,93 @@ pub fn collapse(events: &[Event], lanes: &[Option<usize>], min_run: usize) -> Ve
         i = j;
     }
     rows
+}
+
+/// The longest group of rows [`fold`] looks for repeats of.
+pub const FOLD_MAX_PERIOD: usize = 24;
+/// A group folds when it repeats at least this many times in a row.
+pub const FOLD_MIN_TIMES: usize = 3;
+
+/// Rows to draw: `rows` once, or (`repeated` = `(times, last event)`) the
+/// first of `times` identical runs of `rows` in a row, the last of them
+/// ending at event `last`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block<'a> {
+    pub rows: &'a [Run],
+    pub repeated: Option<(usize, usize)>,
+}
+
+/// Folds repeated runs of rows: where a group of at most
+/// [`FOLD_MAX_PERIOD`] rows repeats at least [`FOLD_MIN_TIMES`] times in a
+/// row (each row the same as its counterpart by `key`: the same direction,
+/// name, lane, call count and verdict), the group is drawn once with ×N.
+/// A 100-NBL send is one send's rows ×100, not 600 rows. At each row the
+/// fold that covers the most rows wins (the shortest group on a tie).
+#[must_use]
+pub fn fold<K: PartialEq>(rows: &[Run], key: impl Fn(&Run) -> K) -> Vec<Block<'_>> {
+    let keys: Vec<K> = rows.iter().map(&key).collect();
+    let mut out = Vec::new();
+    let mut single = 0;
+    let mut i = 0;
+    while i < rows.len() {
+        let mut best: Option<(usize, usize)> = None;
+        for p in 1..=FOLD_MAX_PERIOD.min((rows.len() - i) / FOLD_MIN_TIMES) {
+            let mut times = 1;
+            while i + (times + 1) * p <= rows.len() && (0..p).all(|j| keys[i + times * p + j] == keys[i + j]) {
+                times += 1;
+            }
+            if times >= FOLD_MIN_TIMES && best.is_none_or(|(bp, bt)| times * p > bp * bt) {
+                best = Some((p, times));
+            }
+        }
+        match best {
+            Some((p, times)) => {
+                if single < i {
+                    out.push(Block {
+                        rows: &rows[single..i],
+                        repeated: None,
+                    });
+                }
+                let last = rows[i + times * p - 1];
+                out.push(Block {
+                    rows: &rows[i..i + p],
+                    repeated: Some((times, last.first + last.count - 1)),
+                });
+                i += times * p;
+                single = i;
+            }
+            None => i += 1,
+        }
+    }
+    if single < rows.len() {
+        out.push(Block {
+            rows: &rows[single..],
+            repeated: None,
+        });
+    }
+    out
+}
+
+/// The row above a folded group: how many rows repeat, how often, and the
+/// events they cover.
+fn fold_row(svg: &mut Svg, rows: usize, times: usize, (first, last): (usize, usize)) {
+    svg.shade(ROW);
+    let text = format!(
+        "↻ the {} below ran ×{times} in a row (events #{first}–#{last}); shown once",
+        if rows == 1 {
+            "row".to_owned()
+        } else {
+            format!("{rows} rows")
+        }
+    );
+    let _ = writeln!(
+        svg.body,
+        r#"<text x="{}" y="{}" text-anchor="middle" font-size="13" font-weight="700" fill="{C_RET}">{}</text>"#,
+        (svg.at.ndis + svg.at.driver) / 2,
+        svg.y + ROW - 10,
+        esc(&text)
+    );
+    svg.y += ROW;
 }
 
 /// NDIS passes these DDIs on to a client (its protocol handlers).
@@ -438,10 +532,10 @@ fn client_lanes(
 
 fn band(svg: &mut Svg, n: usize, step: &Step) {
     let width = svg.at.width;
-    let (fill, edge) = if step.ok() {
-        ("#e3edfb", "#9bb8e6")
-    } else {
-        ("#fbe3e3", "#e69b9b")
+    let (fill, edge) = match (step.skipped, step.ok()) {
+        (true, _) => ("#eeeeee", "#bbbbbb"),
+        (false, true) => ("#e3edfb", "#9bb8e6"),
+        (false, false) => ("#fbe3e3", "#e69b9b"),
     };
     let _ = writeln!(
         svg.body,
@@ -450,13 +544,20 @@ fn band(svg: &mut Svg, n: usize, step: &Step) {
         width - 12,
         BAND - 6
     );
-    let mark = if step.ok() { "✓" } else { "✗ FAILED" };
+    let mark = match (step.skipped, step.ok()) {
+        (true, _) => "skipped",
+        (false, true) => "✓",
+        (false, false) => "✗ FAILED",
+    };
     let mut text = match step.line {
         Some(l) => format!("{} (line {l})", step.text),
         None => step.text.clone(),
     };
     if let Some(s) = &step.status {
         text = format!("{text} → {s}");
+    }
+    if step.skipped {
+        text = format!("{text} → skipped: not run, an earlier step failed");
     }
     let _ = writeln!(
         svg.body,
@@ -469,7 +570,11 @@ fn band(svg: &mut Svg, n: usize, step: &Step) {
         r#"<text x="{}" y="{}" text-anchor="end" font-size="14.5" font-weight="700" fill="{}">{mark}</text>"#,
         width - 20,
         svg.y + 23,
-        if step.ok() { C_DDI } else { C_BAD }
+        match (step.skipped, step.ok()) {
+            (true, _) => C_RET,
+            (false, true) => C_DDI,
+            (false, false) => C_BAD,
+        }
     );
     svg.y += BAND;
     svg.row = 0;
@@ -525,6 +630,7 @@ pub fn render(report: &Report, steps: &[Step], lanes: &Lanes, title: &str) -> St
             client: None,
             status: None,
             failure: (seen_v != report.violations.len()).then(|| "leaks".to_owned()),
+            skipped: false,
             events: seen_e..report.events.len(),
             violations: seen_v..report.violations.len(),
         });
@@ -543,15 +649,28 @@ pub fn render(report: &Report, steps: &[Step], lanes: &Lanes, title: &str) -> St
             .collect();
         let slice = report.events.get(events.clone()).unwrap_or(&[]);
         let slice_lanes = client_of.get(events.clone()).unwrap_or(&[]);
-        for run in collapse(slice, slice_lanes, COLLAPSE_MIN_RUN) {
-            let abs = Run {
+        let rows: Vec<Run> = collapse(slice, slice_lanes, COLLAPSE_MIN_RUN)
+            .into_iter()
+            .map(|run| Run {
                 first: run.first + events.start,
                 ..run
-            };
-            let is_bad = (abs.first..abs.first + abs.count).any(|k| bad.contains(&k));
-            let lane = client_of.get(abs.first).copied().flatten();
-            let name = lane.and_then(|c| lanes.names.get(c)).map(String::as_str);
-            event_row(&mut svg, &report.events, abs, is_bad, (lane, name));
+            })
+            .collect();
+        let is_bad = |r: &Run| (r.first..r.first + r.count).any(|k| bad.contains(&k));
+        let key = |r: &Run| {
+            let e = &report.events[r.first];
+            let lane = client_of.get(r.first).copied().flatten();
+            (e.dir, e.name, lane, r.calls, r.count, is_bad(r))
+        };
+        for block in fold(&rows, key) {
+            if let Some((times, last)) = block.repeated {
+                fold_row(&mut svg, block.rows.len(), times, (block.rows[0].first, last));
+            }
+            for &abs in block.rows {
+                let lane = client_of.get(abs.first).copied().flatten();
+                let name = lane.and_then(|c| lanes.names.get(c)).map(String::as_str);
+                event_row(&mut svg, &report.events, abs, is_bad(&abs), (lane, name));
+            }
         }
         for i in violations {
             violation_row(&mut svg, report, i);
@@ -678,7 +797,7 @@ fn legend(out: &mut String, width: u32) {
     }
     let _ = writeln!(
         out,
-        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS passing a call on to a client (one lane per client). “×N”: N identical consecutive calls collapsed into one row. Left column: sequence number and IRQL. Bands: the steps.</text>"##,
+        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS passing a call on to a client (one lane per client). “×N”: N identical consecutive calls in one row; “↻ ×N”: a group of rows that ran N times, shown once. Left column: sequence number and IRQL. Bands: the steps.</text>"##,
         x0 + 16,
         y0 + 58
     );
@@ -818,6 +937,7 @@ mod tests {
             client: None,
             status: Some("SUCCESS".to_owned()),
             failure: None,
+            skipped: false,
             events: 0..13,
             violations: 0..1,
         }];
@@ -881,6 +1001,7 @@ mod tests {
             client: Some(0),
             status: None,
             failure: None,
+            skipped: false,
             events: 0..events.len(),
             violations: 0..0,
         };
@@ -903,5 +1024,152 @@ mod tests {
         assert_eq!(texts("from alice"), 2, "the send, and the close naming no known handle");
         assert_eq!((texts("to bob"), texts("to carol")), (1, 2));
         assert_eq!((texts("from bob"), texts("from carol")), (1, 1), "the returns");
+    }
+
+    /// A DDI that returns a value (its call, then `-> value` next in the
+    /// trace) is one call: one row, its arguments and the value together;
+    /// a run of such calls counts calls, not events.
+    #[test]
+    fn a_ddi_that_returns_a_value_takes_one_row() {
+        let events = vec![
+            ev(0, "=>", "NdisAllocateIoWorkItem", "0xa0"),
+            ev(1, "=>", "NdisAllocateIoWorkItem", "-> work item 0xb0"),
+            ev(2, "=>", "NdisQueueIoWorkItem", "work item 0xb0"),
+        ];
+        let rows = collapse(&events, &[], COLLAPSE_MIN_RUN);
+        assert_eq!(
+            rows,
+            [
+                Run {
+                    first: 0,
+                    count: 2,
+                    calls: 1
+                },
+                Run {
+                    first: 2,
+                    count: 1,
+                    calls: 1
+                }
+            ]
+        );
+        let steps = [Step {
+            text: "s".to_owned(),
+            phase: "driver",
+            line: None,
+            client: None,
+            status: None,
+            failure: None,
+            skipped: false,
+            events: 0..3,
+            violations: 0..0,
+        }];
+        let report = Report {
+            events,
+            ..Report::default()
+        };
+        let svg = render(&report, &steps, &Lanes::default(), "t");
+        assert_well_formed(&svg);
+        assert_eq!(svg.matches(">NdisAllocateIoWorkItem</text>").count(), 1);
+        assert!(svg.contains("0xa0 → work item 0xb0"), "{svg}");
+        // 5 allocations with their values: one row, ×5 calls.
+        let mut pairs = Vec::new();
+        for k in 0..5 {
+            pairs.push(ev(2 * k, "=>", "NdisAllocateNetBufferList", "0x10 context 0+0"));
+            pairs.push(ev(2 * k + 1, "=>", "NdisAllocateNetBufferList", "-> NBL 0x20"));
+        }
+        assert_eq!(
+            collapse(&pairs, &[], COLLAPSE_MIN_RUN),
+            [Run {
+                first: 0,
+                count: 10,
+                calls: 5
+            }]
+        );
+    }
+
+    /// A handler's return arrow names its status (PENDING, NOT_ACCEPTED,
+    /// an unknown one as hex); a VOID handler's says only that it returned.
+    #[test]
+    fn a_handler_return_carries_its_status_by_name() {
+        let events = vec![
+            ret(0, "ProtocolCmMakeCall", NDIS_STATUS_PENDING),
+            ret(1, "ProtocolCmIncomingCall", NDIS_STATUS_NOT_ACCEPTED),
+            ret(2, "ProtocolCmCloseCall", 0x0123_4567),
+            ev(3, "<-", "MiniportHaltEx", ""),
+        ];
+        let steps = [Step {
+            text: "s".to_owned(),
+            phase: "call",
+            line: None,
+            client: None,
+            status: None,
+            failure: None,
+            skipped: false,
+            events: 0..4,
+            violations: 0..0,
+        }];
+        let report = Report {
+            events,
+            ..Report::default()
+        };
+        let svg = render(&report, &steps, &Lanes::default(), "t");
+        for want in [
+            ">ProtocolCmMakeCall returns PENDING<",
+            ">ProtocolCmIncomingCall returns NOT_ACCEPTED<",
+            ">ProtocolCmCloseCall returns 0x01234567<",
+            ">MiniportHaltEx returns<",
+        ] {
+            assert!(svg.contains(want), "missing {want:?}");
+        }
+    }
+
+    /// Rows that repeat in a group fold into the group once with ×N; rows
+    /// that differ (another name, a violation's verdict) do not fold, and
+    /// too few repeats stay as they are.
+    #[test]
+    fn repeated_runs_of_rows_fold_once_with_their_count() {
+        let row = |first| Run {
+            first,
+            count: 1,
+            calls: 1,
+        };
+        let rows: Vec<Run> = (0..302).map(row).collect();
+        // Keys: x, then (a b c) ×100, then y.
+        let key = |r: &Run| match r.first {
+            0 => "x",
+            301 => "y",
+            k => ["a", "b", "c"][(k - 1) % 3],
+        };
+        let blocks = fold(&rows, key);
+        assert_eq!(blocks.len(), 3, "{blocks:?}");
+        assert_eq!((blocks[0].rows, blocks[0].repeated), (&rows[0..1], None));
+        assert_eq!((blocks[1].rows, blocks[1].repeated), (&rows[1..4], Some((100, 300))));
+        assert_eq!((blocks[2].rows, blocks[2].repeated), (&rows[301..], None));
+        // Two repeats are not enough to fold.
+        let blocks = fold(&rows[..7], key);
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].repeated, None);
+        // One odd row in the middle splits the fold.
+        let odd = |r: &Run| if r.first == 151 { "z" } else { key(r) };
+        assert!(fold(&rows, odd).iter().all(|b| b.repeated.is_none_or(|(n, _)| n < 100)));
+    }
+
+    /// A skipped step's band says so, in grey, with no tick or cross.
+    #[test]
+    fn a_skipped_step_is_named_in_its_band() {
+        let steps = [Step {
+            text: "alice sends".to_owned(),
+            phase: "data",
+            line: Some(9),
+            client: Some(0),
+            status: None,
+            failure: None,
+            skipped: true,
+            events: 0..0,
+            violations: 0..0,
+        }];
+        let svg = render(&Report::default(), &steps, &Lanes::default(), "t");
+        assert!(svg.contains("Step 1: alice sends (line 9) → skipped: not run, an earlier step failed"));
+        assert!(svg.contains(">skipped</text>") && !svg.contains(">✓</text>"));
     }
 }

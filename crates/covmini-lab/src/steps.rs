@@ -25,6 +25,9 @@ pub struct Step {
     pub status: Option<String>,
     /// Why it failed (an unmet expectation), or `None`.
     pub failure: Option<String>,
+    /// It was not run: an earlier step failed (the run stops at its first
+    /// failure), so no status, no events.
+    pub skipped: bool,
     /// Indices into `Report::events` recorded during the step.
     pub events: Range<usize>,
     /// Indices into `Report::violations` recorded during the step.
@@ -32,10 +35,10 @@ pub struct Step {
 }
 
 impl Step {
-    /// It did what the scenario expected.
+    /// It ran and did what the scenario expected.
     #[must_use]
     pub fn ok(&self) -> bool {
-        self.failure.is_none()
+        self.failure.is_none() && !self.skipped
     }
 
     /// `step n (line L) “text”`, for failure and violation messages.
@@ -91,8 +94,13 @@ pub struct Counters {
     pub calls_made: u64,
     /// Calls that connected (at once, or when a pended answer accepted).
     pub calls_accepted: u64,
-    /// Calls that ended with a failure status (rejected, no route, …).
+    /// Calls that reached their callee (or leaf) and failed: refused, or
+    /// failed after it was offered.
     pub calls_rejected: u64,
+    /// Calls that failed without reaching any callee: no client registered
+    /// the address (NO_ROUTE_TO_DESTINATION), or covmini refused the
+    /// address itself (INVALID_ADDRESS). Not rejections: nobody refused.
+    pub calls_unrouted: u64,
     /// Parties whose leaf accepted (a multipoint call's first party, or an
     /// added one).
     pub parties_joined: u64,

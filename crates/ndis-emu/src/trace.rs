@@ -388,7 +388,7 @@ impl PartialEq<&str> for Detail {
     fn eq(&self, other: &&str) -> bool {
         match &self.0 {
             Repr::Text(t) => &**t == *other,
-            Repr::Fields { .. } => self.to_string() == *other,
+            Repr::Fields { .. } => self.to_string().as_str() == *other,
         }
     }
 }
