@@ -176,7 +176,10 @@ pub struct World {
     pub handles: HashMap<usize, HandleRec>,
     pub next_handle: usize,
     pub ledger: BTreeMap<usize, Allocation>,
-    pub locks: HashMap<usize, LockRec>,
+    /// By the KSPIN_LOCK's address. A BTreeMap: a driver has a handful of
+    /// locks and takes them on every send and return, where a SipHash per
+    /// acquire and release cost more than the lookup itself.
+    pub locks: BTreeMap<usize, LockRec>,
     pub driver: Option<DriverRec>,
     pub adapter: Option<AdapterRec>,
     pub violations: Vec<Violation>,
