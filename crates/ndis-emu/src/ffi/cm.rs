@@ -22,7 +22,7 @@ use crate::condis::{
 };
 use crate::detail;
 use crate::rules;
-use crate::trace::Detail;
+use crate::trace::{Detail, Status};
 use crate::world::{self, HandleKind, World};
 
 /// What a handler returned, as its return event shows it: a status by
@@ -80,7 +80,7 @@ fn cm_handlers(w: &World) -> Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS> {
 fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
     let call = kind.completion();
     let ok = status == NDIS_STATUS_SUCCESS;
-    w.note(h, format!("{} completed {status:#x}", kind.handler()));
+    w.note(h, format!("{} completed {}", kind.handler(), Status(status)));
     match kind {
         ReqKind::OpenAf => {
             let client = w.condis.afs.get(&h).map(|a| a.client);
@@ -152,7 +152,10 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 w.violate(
                     r::CALL_FAILURE_LEAVES_VC_INACTIVE,
                     call,
-                    format!("VC {h:#x} completed {status:#x} but is still active (NdisMCmDeactivateVc first)"),
+                    format!(
+                        "VC {h:#x} completed {} but is still active (NdisMCmDeactivateVc first)",
+                        Status(status)
+                    ),
                     &[h],
                 );
             }
@@ -324,7 +327,8 @@ fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
         ))
     } else if status == NDIS_STATUS_BUFFER_TOO_SHORT && needed as usize <= len {
         Some(format!(
-            "failed {status:#x} with BytesNeeded {needed} <= InformationBufferLength {len}"
+            "failed {} with BytesNeeded {needed} <= InformationBufferLength {len}",
+            Status(status)
         ))
     } else if status == NDIS_STATUS_INVALID_LENGTH && needed as usize == len {
         // INVALID_LENGTH means the length is "incorrect for the specified
@@ -332,7 +336,8 @@ fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
         // structure (Microsoft's samples refuse `!= sizeof`), with the
         // correct length in BytesNeeded. Only the length it got cannot be it.
         Some(format!(
-            "failed {status:#x} with BytesNeeded {needed} = InformationBufferLength {len}"
+            "failed {} with BytesNeeded {needed} = InformationBufferLength {len}",
+            Status(status)
         ))
     } else {
         None
@@ -1298,7 +1303,7 @@ fn incoming_call_complete(
                 CallState::Closed
             };
         }
-        w.note(vc, format!("client answered the incoming call {status:#x}"));
+        w.note(vc, format!("client answered the incoming call {}", Status(status)));
     });
     frame(
         "ProtocolCmIncomingCallComplete",
@@ -2192,4 +2197,23 @@ pub(crate) fn drop_client_answers_at_halt() {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A completion is noted in its object's history (what a violation
+    /// report shows) with its status by name, not as hex.
+    #[test]
+    fn a_completion_is_noted_with_its_status_by_name() {
+        let mut w = World::default();
+        let h = w.new_handle(HandleKind::Sap, "registered");
+        apply(&mut w, ReqKind::DeregisterSap, h, NDIS_STATUS_NOT_ACCEPTED, None);
+        let history = &w.handles[&h].history;
+        assert!(
+            history.iter().any(|l| l.ends_with(" completed NOT_ACCEPTED")),
+            "{history:?}"
+        );
+    }
 }

@@ -180,7 +180,7 @@ ddi_fn! {
         let status = calls::set_options(set_options, handle, driver_context);
         let status = world::with(CALL, |w| {
             if status != NDIS_STATUS_SUCCESS {
-                w.note(handle, format!("MiniportSetOptions failed {status:#x}: deregistered"));
+                w.note(handle, format!("MiniportSetOptions failed {}: deregistered", crate::trace::Status(status)));
                 return status;
             }
             let has_co_oid = w.driver.and_then(|d| d.co).and_then(|co| co.CoOidRequestHandler).is_some();
