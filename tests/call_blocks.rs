@@ -25,7 +25,7 @@ const LIST_MISS: &str = "ExAllocateFromNPagedLookasideList";
 /// Whether `e` is a lookaside allocation from the call blocks' list (a
 /// failed one too).
 fn block_allocation(e: &Event) -> bool {
-    e.detail.contains("(tag CvmC): allocated ")
+    e.detail().contains("(tag CvmC): allocated ")
 }
 
 /// Call blocks covmini holds now: those allocated from the `CvmC` list
@@ -33,9 +33,9 @@ fn block_allocation(e: &Event) -> bool {
 fn blocks_out(emu: &Emulator) -> usize {
     let mut out = 0usize;
     for e in emu.report().events {
-        if block_allocation(&e) && !e.detail.ends_with("allocated 0x0") {
+        if block_allocation(&e) && !e.detail().ends_with("allocated 0x0") {
             out += 1;
-        } else if e.detail.contains("(tag CvmC): freed ") {
+        } else if e.detail().contains("(tag CvmC): freed ") {
             out = out.checked_sub(1).expect("a call block freed that was never allocated");
         }
     }
@@ -166,7 +166,7 @@ fn call_block_refused(nth: u64, blocks_before: usize) {
         assert_eq!(blocks.len(), blocks_before + 1, "{blocks:#?}");
         let failed = blocks.last().expect("the failed allocation");
         assert!(
-            failed.detail.ends_with("allocated 0x0"),
+            failed.detail().ends_with("allocated 0x0"),
             "the injected failure hit the call block: {failed:?}"
         );
         assert!(

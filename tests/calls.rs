@@ -62,7 +62,7 @@ fn a_client_opens_and_closes_the_af_synchronously() {
         .events
         .iter()
         .filter(|e| e.name == "ExInitializeNPagedLookasideList")
-        .map(|e| e.detail.clone())
+        .map(|e| e.detail())
         .collect::<Vec<_>>()
         .join(" ");
     for tag in ["CvmF", "CvmS", "CvmV", "CvmP", "CvmC"] {
@@ -581,7 +581,7 @@ fn assert_halt_waited_for_the_clients(report: &Report) {
     let freed = report
         .events
         .iter()
-        .position(|e| e.name == "NdisFreeMemoryWithTagPriority" && e.detail.ends_with("tag CvmA"))
+        .position(|e| e.name == "NdisFreeMemoryWithTagPriority" && e.detail().ends_with("tag CvmA"))
         .unwrap_or_else(|| panic!("the adapter was never freed:\n{report}"));
     assert!(last_complete < freed && freed < halt_return, "{report}");
 }
@@ -632,8 +632,8 @@ fn halt_waits_while_the_clients_close_on_another_cpu() {
         let woke = report
             .events
             .iter()
-            .find(|e| e.name == "NdisWaitEvent" && e.detail.contains("signalled"))
+            .find(|e| e.name == "NdisWaitEvent" && e.detail().contains("signalled"))
             .unwrap_or_else(|| panic!("seed {seed}: the wait did not end signalled:\n{report}"));
-        assert!(woke.detail.contains("by another CPU"), "{woke}");
+        assert!(woke.detail().contains("by another CPU"), "{woke}");
     }
 }

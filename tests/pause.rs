@@ -37,7 +37,7 @@ fn calls_of(emu: &Emulator, ddi: &str) -> usize {
     emu.report()
         .events
         .iter()
-        .filter(|e| e.dir == "=>" && e.name == ddi && !e.detail.starts_with("->"))
+        .filter(|e| e.dir == "=>" && e.name == ddi && !e.detail().starts_with("->"))
         .count()
 }
 

@@ -87,11 +87,11 @@ fn crossed_close(report: &Report, vc: Vc) -> bool {
     let enter = report
         .events
         .iter()
-        .position(|e| e.dir == "->" && e.name == "ProtocolCmCloseCall" && e.detail.contains(&tag));
+        .position(|e| e.dir == "->" && e.name == "ProtocolCmCloseCall" && e.detail().contains(&tag));
     let told = report
         .events
         .iter()
-        .position(|e| e.name == "NdisCmDispatchIncomingCloseCall" && e.detail.contains(&tag));
+        .position(|e| e.name == "NdisCmDispatchIncomingCloseCall" && e.detail().contains(&tag));
     matches!((enter, told), (Some(a), Some(b)) if b > a)
 }
 

@@ -83,7 +83,7 @@ fn covmini_registers_its_private_af_as_version_1_0() {
         .iter()
         .find(|e| e.name == "NdisMCmRegisterAddressFamilyEx")
         .expect("AF registration");
-    assert!(af.detail.ends_with("AF 0xc0c0 v1.0"), "{}", af.detail);
+    assert!(af.detail().ends_with("AF 0xc0c0 v1.0"), "{}", af.detail);
     let registrations = report
         .events
         .iter()
@@ -119,13 +119,13 @@ fn the_adapter_context_is_allocated_with_its_own_tag_and_freed_at_halt() {
         .iter()
         .find(|e| e.name == "NdisAllocateMemoryWithTagPriority")
         .expect("adapter allocation");
-    assert!(alloc.detail.contains("tag CvmA"), "{}", alloc.detail);
+    assert!(alloc.detail().contains("tag CvmA"), "{}", alloc.detail);
     let free = report
         .events
         .iter()
         .find(|e| e.name == "NdisFreeMemoryWithTagPriority")
         .expect("adapter free");
-    assert!(free.detail.contains("tag CvmA"), "{}", free.detail);
+    assert!(free.detail().contains("tag CvmA"), "{}", free.detail);
     assert_eq!(report.of(rules::MEMORY_LEDGER).count(), 0, "{report}");
 }
 

@@ -229,7 +229,7 @@ fn first_af_opens_racing_on_four_cpus_keep_one_receive_pool() {
             report
                 .events
                 .iter()
-                .filter(|e| e.dir == "=>" && e.name == name && !e.detail.starts_with("->"))
+                .filter(|e| e.dir == "=>" && e.name == name && !e.detail().starts_with("->"))
                 .count()
         };
         let (made, freed) = (

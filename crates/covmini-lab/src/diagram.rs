@@ -5,7 +5,10 @@
 //! event: `->` NDIS calls a covmini handler (solid arrow NDIS → covmini; when
 //! a client's request caused it, a dotted arrow comes from that client's
 //! lane), `<-` the handler returns (dashed arrow back, labelled with its
-//! status), `=>` covmini calls an NDIS DDI (solid arrow covmini → NDIS; when
+//! status by name, read from the structured trace; a VOID handler's says
+//! only that it returned), `=>` covmini calls an NDIS DDI (solid arrow
+//! covmini → NDIS; a DDI that returns a value, its call and then `-> value`
+//! in the trace, is one row with both; when
 //! NDIS passes it on to a client — an incoming call, a receive, a send
 //! completion — a dotted arrow continues to that client's lane), `!!` a
 //! fault ndis-emu injected. Which client: the owner of the first NDIS
@@ -13,7 +16,11 @@
 //! client the oldest unreturned indication went to; failing both, the
 //! step's acting client for a request, "a client" otherwise.
 //! Long runs of the same call to the same lane (hundreds of NBL allocations
-//! when an AF opens) collapse into one arrow labelled `×N`. Violations are
+//! when an AF opens) collapse into one arrow labelled `×N`, and a group of
+//! rows that repeats in a row (each NBL of a 100-NBL send: the send, the
+//! indication, the return) is drawn once under a `↻ … ×N` row ([`fold`]):
+//! the data scenario's diagram is 4 700 px tall, not 40 000. A step that was
+//! not run (an earlier one failed) is a grey band saying so. Violations are
 //! red rows with the rule id, and the event they happened in is drawn red.
 //!
 //! Plain string building; no dependencies.
@@ -21,6 +28,7 @@
 use std::collections::VecDeque;
 use std::fmt::Write;
 
+use ndis_emu::trace::Status;
 use ndis_emu::{Event, Report};
 
 use crate::steps::{Lanes, Step};
@@ -106,40 +114,155 @@ impl Layout {
     }
 }
 
-/// One row of the diagram: `count` consecutive events starting at `first`
-/// (count > 1 only for a collapsed run).
+/// One row of the diagram: `count` consecutive events starting at `first`,
+/// which are `calls` calls: one event each, or two for a DDI that returns a
+/// value (its call and, next in the trace, what it returned). `calls > 1`
+/// only for a collapsed run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Run {
     pub first: usize,
     pub count: usize,
+    pub calls: usize,
 }
 
-/// Groups `events` into rows: a run of at least `min_run` consecutive
-/// events with the same direction, name and client lane (`lanes[k]` for
-/// event `k`; none when missing) becomes one row; shorter runs stay one row
-/// per event.
+/// Event `k + 1` is the value DDI call `k` returned: the same DDI, next in
+/// the trace, saying `-> …` (or `failed: …`) where the call said what it
+/// was asked.
+fn returns_value(events: &[Event], k: usize) -> bool {
+    let (Some(call), Some(ret)) = (events.get(k), events.get(k + 1)) else {
+        return false;
+    };
+    if call.dir != "=>" || ret.dir != "=>" || call.name != ret.name {
+        return false;
+    }
+    let (asked, got) = (call.detail(), ret.detail());
+    !asked.starts_with("-> ") && (got.starts_with("-> ") || got.starts_with("failed: "))
+}
+
+/// Groups `events` into rows: a DDI call and the value it returned are one
+/// call; a run of at least `min_run` consecutive calls with the same
+/// direction, name and client lane (`lanes[k]` for event `k`; none when
+/// missing) becomes one row; shorter runs stay one row per call.
 #[must_use]
 pub fn collapse(events: &[Event], lanes: &[Option<usize>], min_run: usize) -> Vec<Run> {
     let lane = |k: usize| lanes.get(k).copied().flatten();
+    // Each call: its first event and how many events it has.
+    let mut calls: Vec<(usize, usize)> = Vec::with_capacity(events.len());
+    let mut k = 0;
+    while k < events.len() {
+        let len = if returns_value(events, k) { 2 } else { 1 };
+        calls.push((k, len));
+        k += len;
+    }
+    let same =
+        |a: usize, b: usize| events[a].dir == events[b].dir && events[a].name == events[b].name && lane(a) == lane(b);
     let mut rows = Vec::new();
     let mut i = 0;
-    while i < events.len() {
+    while i < calls.len() {
         let mut j = i + 1;
-        while j < events.len()
-            && events[j].dir == events[i].dir
-            && events[j].name == events[i].name
-            && lane(j) == lane(i)
-        {
+        while j < calls.len() && same(calls[j].0, calls[i].0) {
             j += 1;
         }
         if j - i >= min_run.max(2) {
-            rows.push(Run { first: i, count: j - i });
+            let (first, (last, len)) = (calls[i].0, calls[j - 1]);
+            rows.push(Run {
+                first,
+                count: last + len - first,
+                calls: j - i,
+            });
         } else {
-            rows.extend((i..j).map(|k| Run { first: k, count: 1 }));
+            rows.extend(calls[i..j].iter().map(|&(first, count)| Run { first, count, calls: 1 }));
         }
         i = j;
     }
     rows
+}
+
+/// The longest group of rows [`fold`] looks for repeats of.
+pub const FOLD_MAX_PERIOD: usize = 24;
+/// A group folds when it repeats at least this many times in a row.
+pub const FOLD_MIN_TIMES: usize = 3;
+
+/// Rows to draw: `rows` once, or (`repeated` = `(times, last event)`) the
+/// first of `times` identical runs of `rows` in a row, the last of them
+/// ending at event `last`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block<'a> {
+    pub rows: &'a [Run],
+    pub repeated: Option<(usize, usize)>,
+}
+
+/// Folds repeated runs of rows: where a group of at most
+/// [`FOLD_MAX_PERIOD`] rows repeats at least [`FOLD_MIN_TIMES`] times in a
+/// row (each row the same as its counterpart by `key`: the same direction,
+/// name, lane, call count and verdict), the group is drawn once with ×N.
+/// A 100-NBL send is one send's rows ×100, not 600 rows. At each row the
+/// fold that covers the most rows wins (the shortest group on a tie).
+#[must_use]
+pub fn fold<K: PartialEq>(rows: &[Run], key: impl Fn(&Run) -> K) -> Vec<Block<'_>> {
+    let keys: Vec<K> = rows.iter().map(&key).collect();
+    let mut out = Vec::new();
+    let mut single = 0;
+    let mut i = 0;
+    while i < rows.len() {
+        let mut best: Option<(usize, usize)> = None;
+        for p in 1..=FOLD_MAX_PERIOD.min((rows.len() - i) / FOLD_MIN_TIMES) {
+            let mut times = 1;
+            while i + (times + 1) * p <= rows.len() && (0..p).all(|j| keys[i + times * p + j] == keys[i + j]) {
+                times += 1;
+            }
+            if times >= FOLD_MIN_TIMES && best.is_none_or(|(bp, bt)| times * p > bp * bt) {
+                best = Some((p, times));
+            }
+        }
+        match best {
+            Some((p, times)) => {
+                if single < i {
+                    out.push(Block {
+                        rows: &rows[single..i],
+                        repeated: None,
+                    });
+                }
+                let last = rows[i + times * p - 1];
+                out.push(Block {
+                    rows: &rows[i..i + p],
+                    repeated: Some((times, last.first + last.count - 1)),
+                });
+                i += times * p;
+                single = i;
+            }
+            None => i += 1,
+        }
+    }
+    if single < rows.len() {
+        out.push(Block {
+            rows: &rows[single..],
+            repeated: None,
+        });
+    }
+    out
+}
+
+/// The row above a folded group: how many rows repeat, how often, and the
+/// events they cover.
+fn fold_row(svg: &mut Svg, rows: usize, times: usize, (first, last): (usize, usize)) {
+    svg.shade(ROW);
+    let text = format!(
+        "↻ the {} below ran ×{times} in a row (events #{first}–#{last}); shown once",
+        if rows == 1 {
+            "row".to_owned()
+        } else {
+            format!("{rows} rows")
+        }
+    );
+    let _ = writeln!(
+        svg.body,
+        r#"<text x="{}" y="{}" text-anchor="middle" font-size="13" font-weight="700" fill="{C_RET}">{}</text>"#,
+        (svg.at.ndis + svg.at.driver) / 2,
+        svg.y + ROW - 10,
+        esc(&text)
+    );
+    svg.y += ROW;
 }
 
 /// NDIS passes these DDIs on to a client (its protocol handlers).
@@ -164,24 +287,6 @@ fn reaches_client(name: &str) -> bool {
     ]
     .iter()
     .any(|p| name.starts_with(p))
-}
-
-/// A return status in a `<-` detail: its name when well known (else the
-/// hex), and the hex.
-fn status_label(detail: &str) -> Option<(String, String)> {
-    let word = detail.split_whitespace().next()?;
-    let hex = word.strip_prefix("0x")?;
-    let v = u32::from_str_radix(hex, 16).ok()?;
-    let name = match v {
-        0 => "SUCCESS",
-        0x103 => "PENDING",
-        0xC000_0001 => "FAILURE",
-        0xC000_009A => "RESOURCES",
-        0xC001_00BB => "NOT_SUPPORTED",
-        0xC001_0017 => "NOT_ACCEPTED",
-        _ => return Some((word.to_owned(), word.to_owned())),
-    };
-    Some((name.to_owned(), word.to_owned()))
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -319,13 +424,24 @@ fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool, client: (Opti
         format!("#{}  {irql}", e.seq)
     };
     let pick = |normal: &'static str| if bad { C_BAD } else { normal };
-    let name = if run.count > 1 {
-        format!("{} ×{}", e.name, run.count)
+    let name = if run.calls > 1 {
+        format!("{} ×{}", e.name, run.calls)
     } else {
         e.name.to_owned()
     };
-    let mut detail = e.detail.clone();
-    if run.count > 1 && !detail.is_empty() {
+    // A DDI that returned a value: the call's arguments, then the value.
+    let returned = (run.count == 2 * run.calls && run.count > 1)
+        .then(|| events.get(run.first + 1))
+        .flatten()
+        .map(|r| r.detail());
+    let mut detail = match returned {
+        Some(r) => {
+            let r = r.strip_prefix("-> ").unwrap_or(&r).to_owned();
+            format!("{} → {r}", e.detail()).trim_start_matches(" → ").to_owned()
+        }
+        None => e.detail(),
+    };
+    if run.calls > 1 && !detail.is_empty() {
         detail = format!("first: {detail}");
     }
     let (lane, who) = (svg.at.client(client.0), client.1.unwrap_or("a client"));
@@ -341,11 +457,12 @@ fn event_row(svg: &mut Svg, events: &[Event], run: Run, bad: bool, client: (Opti
         }
         "<-" => {
             color = pick(C_RET);
-            let label = match status_label(&e.detail) {
-                Some((s, word)) => {
-                    let rest = e.detail.split_once(char::is_whitespace).map_or("", |(_, r)| r);
-                    detail = format!("status {word} {rest}").trim_end().to_owned();
-                    format!("{name} returns {s}")
+            // A handler that returns a status carries it by name; one that
+            // returns nothing (VOID) says only that it returned.
+            let label = match e.detail.first_status() {
+                Some(s) => {
+                    detail = format!("status {detail}");
+                    format!("{name} returns {}", Status(s))
                 }
                 None => format!("{name} returns"),
             };
@@ -398,12 +515,9 @@ fn client_lanes(
         let owner = lanes.owner_in(&e.detail);
         *slot = match (e.dir, e.name) {
             ("=>", "NdisMCoIndicateReceiveNetBufferLists") => {
-                // NDIS_RECEIVE_FLAGS_RESOURCES (0x2): returned at once, not later.
-                let flags = e
-                    .detail
-                    .rsplit_once("flags 0x")
-                    .and_then(|(_, f)| u32::from_str_radix(f.trim(), 16).ok())
-                    .unwrap_or(0);
+                // NDIS_RECEIVE_FLAGS_RESOURCES (0x2): returned at once, not
+                // later. The detail's hex numbers: VC, NBLs, flags.
+                let flags = e.detail.hex().nth(2).unwrap_or(0);
                 if flags & 0x2 == 0 {
                     unreturned.push_back(owner);
                 }
@@ -418,10 +532,10 @@ fn client_lanes(
 
 fn band(svg: &mut Svg, n: usize, step: &Step) {
     let width = svg.at.width;
-    let (fill, edge) = if step.ok() {
-        ("#e3edfb", "#9bb8e6")
-    } else {
-        ("#fbe3e3", "#e69b9b")
+    let (fill, edge) = match (step.skipped, step.ok()) {
+        (true, _) => ("#eeeeee", "#bbbbbb"),
+        (false, true) => ("#e3edfb", "#9bb8e6"),
+        (false, false) => ("#fbe3e3", "#e69b9b"),
     };
     let _ = writeln!(
         svg.body,
@@ -430,13 +544,20 @@ fn band(svg: &mut Svg, n: usize, step: &Step) {
         width - 12,
         BAND - 6
     );
-    let mark = if step.ok() { "✓" } else { "✗ FAILED" };
+    let mark = match (step.skipped, step.ok()) {
+        (true, _) => "skipped",
+        (false, true) => "✓",
+        (false, false) => "✗ FAILED",
+    };
     let mut text = match step.line {
         Some(l) => format!("{} (line {l})", step.text),
         None => step.text.clone(),
     };
     if let Some(s) = &step.status {
         text = format!("{text} → {s}");
+    }
+    if step.skipped {
+        text = format!("{text} → skipped: not run, an earlier step failed");
     }
     let _ = writeln!(
         svg.body,
@@ -449,7 +570,11 @@ fn band(svg: &mut Svg, n: usize, step: &Step) {
         r#"<text x="{}" y="{}" text-anchor="end" font-size="14.5" font-weight="700" fill="{}">{mark}</text>"#,
         width - 20,
         svg.y + 23,
-        if step.ok() { C_DDI } else { C_BAD }
+        match (step.skipped, step.ok()) {
+            (true, _) => C_RET,
+            (false, true) => C_DDI,
+            (false, false) => C_BAD,
+        }
     );
     svg.y += BAND;
     svg.row = 0;
@@ -505,6 +630,7 @@ pub fn render(report: &Report, steps: &[Step], lanes: &Lanes, title: &str) -> St
             client: None,
             status: None,
             failure: (seen_v != report.violations.len()).then(|| "leaks".to_owned()),
+            skipped: false,
             events: seen_e..report.events.len(),
             violations: seen_v..report.violations.len(),
         });
@@ -523,15 +649,28 @@ pub fn render(report: &Report, steps: &[Step], lanes: &Lanes, title: &str) -> St
             .collect();
         let slice = report.events.get(events.clone()).unwrap_or(&[]);
         let slice_lanes = client_of.get(events.clone()).unwrap_or(&[]);
-        for run in collapse(slice, slice_lanes, COLLAPSE_MIN_RUN) {
-            let abs = Run {
+        let rows: Vec<Run> = collapse(slice, slice_lanes, COLLAPSE_MIN_RUN)
+            .into_iter()
+            .map(|run| Run {
                 first: run.first + events.start,
-                count: run.count,
-            };
-            let is_bad = (abs.first..abs.first + abs.count).any(|k| bad.contains(&k));
-            let lane = client_of.get(abs.first).copied().flatten();
-            let name = lane.and_then(|c| lanes.names.get(c)).map(String::as_str);
-            event_row(&mut svg, &report.events, abs, is_bad, (lane, name));
+                ..run
+            })
+            .collect();
+        let is_bad = |r: &Run| (r.first..r.first + r.count).any(|k| bad.contains(&k));
+        let key = |r: &Run| {
+            let e = &report.events[r.first];
+            let lane = client_of.get(r.first).copied().flatten();
+            (e.dir, e.name, lane, r.calls, r.count, is_bad(r))
+        };
+        for block in fold(&rows, key) {
+            if let Some((times, last)) = block.repeated {
+                fold_row(&mut svg, block.rows.len(), times, (block.rows[0].first, last));
+            }
+            for &abs in block.rows {
+                let lane = client_of.get(abs.first).copied().flatten();
+                let name = lane.and_then(|c| lanes.names.get(c)).map(String::as_str);
+                event_row(&mut svg, &report.events, abs, is_bad(&abs), (lane, name));
+            }
         }
         for i in violations {
             violation_row(&mut svg, report, i);
@@ -658,7 +797,7 @@ fn legend(out: &mut String, width: u32) {
     }
     let _ = writeln!(
         out,
-        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS passing a call on to a client (one lane per client). “×N”: N identical consecutive calls collapsed into one row. Left column: sequence number and IRQL. Bands: the steps.</text>"##,
+        r##"<text x="{}" y="{}" font-size="12.5" fill="#3a4350">Dotted arrows: a client’s request reaching NDIS, or NDIS passing a call on to a client (one lane per client). “×N”: N identical consecutive calls in one row; “↻ ×N”: a group of rows that ran N times, shown once. Left column: sequence number and IRQL. Bands: the steps.</text>"##,
         x0 + 16,
         y0 + 58
     );
@@ -666,8 +805,9 @@ fn legend(out: &mut String, width: u32) {
 
 #[cfg(test)]
 mod tests {
-    use ndis_emu::Violation;
     use ndis_emu::rules::MEMORY_LEDGER;
+    use ndis_emu::{Detail, Violation, detail};
+    use ndis_sys::{NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_PENDING};
 
     use super::*;
 
@@ -678,7 +818,19 @@ mod tests {
             irql: 0,
             dir,
             name,
-            detail: detail.to_owned(),
+            detail: if detail.is_empty() {
+                Detail::EMPTY
+            } else {
+                Detail::text(detail)
+            },
+        }
+    }
+
+    /// A handler's return with its status, as ndis-emu records it.
+    fn ret(seq: u64, name: &'static str, status: i32) -> Event {
+        Event {
+            detail: Detail::status(status),
+            ..ev(seq, "<-", name, "")
         }
     }
 
@@ -724,18 +876,27 @@ mod tests {
         events.push(ev(302, "=>", "DbgPrintEx", "b"));
         events.push(ev(303, "<-", "ProtocolCmOpenAf", ""));
         let rows = collapse(&events, &[], COLLAPSE_MIN_RUN);
+        let one = |first| Run {
+            first,
+            count: 1,
+            calls: 1,
+        };
         assert_eq!(
             rows,
             vec![
-                Run { first: 0, count: 1 },
-                Run { first: 1, count: 300 },
-                Run { first: 301, count: 1 },
-                Run { first: 302, count: 1 },
-                Run { first: 303, count: 1 },
+                one(0),
+                Run {
+                    first: 1,
+                    count: 300,
+                    calls: 300
+                },
+                one(301),
+                one(302),
+                one(303),
             ]
         );
         // A handler entry and its return share a name but not a direction.
-        assert_eq!(collapse(&events[..1], &[], 1), vec![Run { first: 0, count: 1 }]);
+        assert_eq!(collapse(&events[..1], &[], 1), vec![one(0)]);
         // Deliveries to different clients' lanes stay apart.
         let fan: Vec<Event> = (0..6)
             .map(|k| ev(k, "=>", "NdisMCoIndicateReceiveNetBufferLists", ""))
@@ -757,7 +918,7 @@ mod tests {
             ));
         }
         events.push(ev(11, "=>", "NdisCmDispatchIncomingCall", "SAP 0x1 VC 0x2"));
-        events.push(ev(12, "<-", "MiniportInitializeEx", "0x00000000"));
+        events.push(ret(12, "MiniportInitializeEx", 0));
         let report = Report {
             violations: vec![Violation {
                 rule: MEMORY_LEDGER,
@@ -776,6 +937,7 @@ mod tests {
             client: None,
             status: Some("SUCCESS".to_owned()),
             failure: None,
+            skipped: false,
             events: 0..13,
             violations: 0..1,
         }];
@@ -788,7 +950,7 @@ mod tests {
             "covmini",
             "NdisAllocateNetBufferAndNetBufferList ×10",
             "MiniportInitializeEx returns SUCCESS",
-            "status 0x00000000",
+            "status SUCCESS",
             "[memory.ledger]",
             "Step 1: add &lt;the&gt; adapter (line 4) → SUCCESS",
             "a &quot;test&quot; &amp; title",
@@ -805,30 +967,28 @@ mod tests {
     /// handle comes from the step's acting client.
     #[test]
     fn relays_reach_the_lane_of_the_client_owning_the_handle() {
+        let with = |seq, dir, name, detail: Detail| Event {
+            detail,
+            ..ev(seq, dir, name, "")
+        };
+        let receive = |seq, vc: usize, nbls: usize, flags: u32| {
+            let d = detail!("VC {x} {x} x{} flags {x}", vc, nbls, 1u32, flags);
+            with(seq, "=>", "NdisMCoIndicateReceiveNetBufferLists", d)
+        };
         let events = vec![
-            ev(0, "->", "MiniportCoSendNetBufferLists", "VC 0xa0, 2 NBL(s)"),
-            ev(
-                1,
-                "=>",
-                "NdisMCoIndicateReceiveNetBufferLists",
-                "VC 0xc0 0x5000 x1 flags 0x1",
+            with(
+                0,
+                "->",
+                "MiniportCoSendNetBufferLists",
+                detail!("VC {x}, {} NBL(s)", 0xa0usize, 2usize),
             ),
-            ev(
-                2,
-                "=>",
-                "NdisMCoIndicateReceiveNetBufferLists",
-                "VC 0xe0 0x5100 x1 flags 0x1",
-            ),
-            ev(
-                3,
-                "=>",
-                "NdisMCoIndicateReceiveNetBufferLists",
-                "VC 0xe0 0x5200 x1 flags 0x3",
-            ),
+            receive(1, 0xc0, 0x5000, 0x1),
+            receive(2, 0xe0, 0x5100, 0x1),
+            receive(3, 0xe0, 0x5200, 0x3),
             ev(4, "<-", "MiniportCoSendNetBufferLists", ""),
-            ev(5, "->", "MiniportReturnNetBufferLists", "1 NBL(s)"),
-            ev(6, "->", "MiniportReturnNetBufferLists", "1 NBL(s)"),
-            ev(7, "->", "ProtocolCmCloseCall", "0x999"),
+            with(5, "->", "MiniportReturnNetBufferLists", detail!("{} NBL(s)", 1usize)),
+            with(6, "->", "MiniportReturnNetBufferLists", detail!("{} NBL(s)", 1usize)),
+            with(7, "->", "ProtocolCmCloseCall", detail!("{x}", 0x999usize)),
         ];
         let lanes = Lanes {
             names: vec!["alice".into(), "bob".into(), "carol".into()],
@@ -841,6 +1001,7 @@ mod tests {
             client: Some(0),
             status: None,
             failure: None,
+            skipped: false,
             events: 0..events.len(),
             violations: 0..0,
         };
@@ -863,5 +1024,152 @@ mod tests {
         assert_eq!(texts("from alice"), 2, "the send, and the close naming no known handle");
         assert_eq!((texts("to bob"), texts("to carol")), (1, 2));
         assert_eq!((texts("from bob"), texts("from carol")), (1, 1), "the returns");
+    }
+
+    /// A DDI that returns a value (its call, then `-> value` next in the
+    /// trace) is one call: one row, its arguments and the value together;
+    /// a run of such calls counts calls, not events.
+    #[test]
+    fn a_ddi_that_returns_a_value_takes_one_row() {
+        let events = vec![
+            ev(0, "=>", "NdisAllocateIoWorkItem", "0xa0"),
+            ev(1, "=>", "NdisAllocateIoWorkItem", "-> work item 0xb0"),
+            ev(2, "=>", "NdisQueueIoWorkItem", "work item 0xb0"),
+        ];
+        let rows = collapse(&events, &[], COLLAPSE_MIN_RUN);
+        assert_eq!(
+            rows,
+            [
+                Run {
+                    first: 0,
+                    count: 2,
+                    calls: 1
+                },
+                Run {
+                    first: 2,
+                    count: 1,
+                    calls: 1
+                }
+            ]
+        );
+        let steps = [Step {
+            text: "s".to_owned(),
+            phase: "driver",
+            line: None,
+            client: None,
+            status: None,
+            failure: None,
+            skipped: false,
+            events: 0..3,
+            violations: 0..0,
+        }];
+        let report = Report {
+            events,
+            ..Report::default()
+        };
+        let svg = render(&report, &steps, &Lanes::default(), "t");
+        assert_well_formed(&svg);
+        assert_eq!(svg.matches(">NdisAllocateIoWorkItem</text>").count(), 1);
+        assert!(svg.contains("0xa0 → work item 0xb0"), "{svg}");
+        // 5 allocations with their values: one row, ×5 calls.
+        let mut pairs = Vec::new();
+        for k in 0..5 {
+            pairs.push(ev(2 * k, "=>", "NdisAllocateNetBufferList", "0x10 context 0+0"));
+            pairs.push(ev(2 * k + 1, "=>", "NdisAllocateNetBufferList", "-> NBL 0x20"));
+        }
+        assert_eq!(
+            collapse(&pairs, &[], COLLAPSE_MIN_RUN),
+            [Run {
+                first: 0,
+                count: 10,
+                calls: 5
+            }]
+        );
+    }
+
+    /// A handler's return arrow names its status (PENDING, NOT_ACCEPTED,
+    /// an unknown one as hex); a VOID handler's says only that it returned.
+    #[test]
+    fn a_handler_return_carries_its_status_by_name() {
+        let events = vec![
+            ret(0, "ProtocolCmMakeCall", NDIS_STATUS_PENDING),
+            ret(1, "ProtocolCmIncomingCall", NDIS_STATUS_NOT_ACCEPTED),
+            ret(2, "ProtocolCmCloseCall", 0x0123_4567),
+            ev(3, "<-", "MiniportHaltEx", ""),
+        ];
+        let steps = [Step {
+            text: "s".to_owned(),
+            phase: "call",
+            line: None,
+            client: None,
+            status: None,
+            failure: None,
+            skipped: false,
+            events: 0..4,
+            violations: 0..0,
+        }];
+        let report = Report {
+            events,
+            ..Report::default()
+        };
+        let svg = render(&report, &steps, &Lanes::default(), "t");
+        for want in [
+            ">ProtocolCmMakeCall returns PENDING<",
+            ">ProtocolCmIncomingCall returns NOT_ACCEPTED<",
+            ">ProtocolCmCloseCall returns 0x01234567<",
+            ">MiniportHaltEx returns<",
+        ] {
+            assert!(svg.contains(want), "missing {want:?}");
+        }
+    }
+
+    /// Rows that repeat in a group fold into the group once with ×N; rows
+    /// that differ (another name, a violation's verdict) do not fold, and
+    /// too few repeats stay as they are.
+    #[test]
+    fn repeated_runs_of_rows_fold_once_with_their_count() {
+        let row = |first| Run {
+            first,
+            count: 1,
+            calls: 1,
+        };
+        let rows: Vec<Run> = (0..302).map(row).collect();
+        // Keys: x, then (a b c) ×100, then y.
+        let key = |r: &Run| match r.first {
+            0 => "x",
+            301 => "y",
+            k => ["a", "b", "c"][(k - 1) % 3],
+        };
+        let blocks = fold(&rows, key);
+        assert_eq!(blocks.len(), 3, "{blocks:?}");
+        assert_eq!((blocks[0].rows, blocks[0].repeated), (&rows[0..1], None));
+        assert_eq!((blocks[1].rows, blocks[1].repeated), (&rows[1..4], Some((100, 300))));
+        assert_eq!((blocks[2].rows, blocks[2].repeated), (&rows[301..], None));
+        // Two repeats are not enough to fold.
+        let blocks = fold(&rows[..7], key);
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].repeated, None);
+        // One odd row in the middle splits the fold.
+        let odd = |r: &Run| if r.first == 151 { "z" } else { key(r) };
+        assert!(fold(&rows, odd).iter().all(|b| b.repeated.is_none_or(|(n, _)| n < 100)));
+    }
+
+    /// A skipped step's band says so, in grey, with no tick or cross.
+    #[test]
+    fn a_skipped_step_is_named_in_its_band() {
+        let steps = [Step {
+            text: "alice sends".to_owned(),
+            phase: "data",
+            line: Some(9),
+            client: Some(0),
+            status: None,
+            failure: None,
+            skipped: true,
+            events: 0..0,
+            violations: 0..0,
+        }];
+        let svg = render(&Report::default(), &steps, &Lanes::default(), "t");
+        assert!(svg.contains("Step 1: alice sends (line 9) → skipped: not run, an earlier step failed"));
+        assert!(svg.contains(">skipped</text>") && !svg.contains(">✓</text>"));
     }
 }

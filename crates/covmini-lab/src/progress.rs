@@ -116,13 +116,19 @@ impl View {
         self.total = self.total.max(n);
         let width = self.total.to_string().len();
         let live = self.mode == Mode::Live;
-        let mark = match (step.ok(), live) {
-            (true, true) => "\x1b[32mok  \x1b[0m",
-            (false, true) => "\x1b[1;31mFAIL\x1b[0m",
-            (true, false) => "ok  ",
-            (false, false) => "FAIL",
+        let mark = match (step.skipped, step.ok(), live) {
+            (true, _, true) => "\x1b[2mskip\x1b[0m",
+            (true, _, false) => "skip",
+            (false, true, true) => "\x1b[32mok  \x1b[0m",
+            (false, false, true) => "\x1b[1;31mFAIL\x1b[0m",
+            (false, true, false) => "ok  ",
+            (false, false, false) => "FAIL",
         };
-        let status = step.status.as_deref().map_or_else(String::new, |s| format!(" → {s}"));
+        let status = match (&step.status, step.skipped) {
+            (_, true) => " → skipped: not run, an earlier step failed".to_owned(),
+            (Some(s), false) => format!(" → {s}"),
+            (None, false) => String::new(),
+        };
         let line = step.line.map_or_else(String::new, |l| format!("  (line {l})"));
         let body = format!("{}{status}{line}", step.text);
         let _ = write!(out, "  {n:>width$}/{}  {:<8} {mark} ", self.total, step.phase);

@@ -233,6 +233,7 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             client,
             status: done.status.map(status::name),
             failure: done.failure,
+            skipped: false,
             events: range.clone(),
             violations: self.violations_seen..violations,
         };
@@ -288,7 +289,8 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 })
                 .collect();
             let mut halted = false;
-            for decl in &self.scenario.steps {
+            let mut steps = self.scenario.steps.iter();
+            for decl in steps.by_ref() {
                 let done = self.step(decl);
                 let done = check_expectation(decl, done);
                 let failed = done.failure.is_some();
@@ -302,6 +304,11 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 if failed {
                     break;
                 }
+            }
+            // The run stops at its first failure: the steps after it are
+            // named, as not run.
+            for decl in steps {
+                self.skip(decl);
             }
             if !halted {
                 let done = match self.emu.halt_adapter() {
@@ -326,6 +333,32 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
             (None, None),
             done,
         );
+    }
+
+    /// covmini offered an incoming call to a client during the current
+    /// step (NdisCmDispatchIncomingCall is in the step's trace).
+    fn dispatched_this_step(&self) -> bool {
+        let (events, _) = self.emu.events_since(self.events_seen);
+        events
+            .iter()
+            .any(|e| e.dir == "=>" && e.name == "NdisCmDispatchIncomingCall")
+    }
+
+    /// Records a scenario step that was not run (an earlier one failed).
+    fn skip(&mut self, decl: &Decl) {
+        let step = Step {
+            text: self.scenario.describe(decl),
+            phase: phase(&decl.action),
+            line: Some(decl.line),
+            client: decl.client,
+            status: None,
+            failure: None,
+            skipped: true,
+            events: self.events_seen..self.events_seen,
+            violations: self.violations_seen..self.violations_seen,
+        };
+        (self.observer)(self.steps.len(), &step, &self.counters, &[]);
+        self.steps.push(step);
     }
 
     fn af(&self, client: usize) -> Result<Af, Done> {
@@ -516,9 +549,14 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
 
     /// The caller deletes its VC of a call that did not connect; covmini
     /// must have deleted what it created for the callee (or the refused
-    /// first party's leaf).
-    fn give_up_call(&mut self, name: &str, status: NDIS_STATUS) -> Result<Done, Done> {
-        self.counters.calls_rejected += 1;
+    /// first party's leaf). `reached`: the call was offered to a callee (a
+    /// rejection), not refused before it found one (no route).
+    fn give_up_call(&mut self, name: &str, status: NDIS_STATUS, reached: bool) -> Result<Done, Done> {
+        if reached {
+            self.counters.calls_rejected += 1;
+        } else {
+            self.counters.calls_unrouted += 1;
+        }
         let fail = |why: String| Done {
             status: Some(status),
             failure: Some(why),
@@ -619,7 +657,13 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 Ok(Done::status(s))
             }
             NDIS_STATUS_PENDING => Ok(Done::status(s)),
-            _ => self.give_up_call(name, s),
+            // Rejected if covmini offered it to a callee (this step's trace
+            // has the dispatch; echo is covmini's own callee), else it found
+            // no route.
+            _ => {
+                let reached = matches!(to, Target::Echo) || self.dispatched_this_step();
+                self.give_up_call(name, s, reached)
+            }
         }
     }
 
@@ -680,7 +724,8 @@ impl<F: FnMut(usize, &Step, &Counters, &[Event])> Runner<'_, F> {
                 self.counters.calls_accepted += 1;
                 Ok(Done::status(s))
             }
-            _ => self.give_up_call(name, s),
+            // A pended answer: the callee had the call.
+            _ => self.give_up_call(name, s, true),
         }
     }
 

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use ndis_emu::Detail;
+
 /// One step of a run, as run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
@@ -23,6 +25,9 @@ pub struct Step {
     pub status: Option<String>,
     /// Why it failed (an unmet expectation), or `None`.
     pub failure: Option<String>,
+    /// It was not run: an earlier step failed (the run stops at its first
+    /// failure), so no status, no events.
+    pub skipped: bool,
     /// Indices into `Report::events` recorded during the step.
     pub events: Range<usize>,
     /// Indices into `Report::violations` recorded during the step.
@@ -30,10 +35,10 @@ pub struct Step {
 }
 
 impl Step {
-    /// It did what the scenario expected.
+    /// It ran and did what the scenario expected.
     #[must_use]
     pub fn ok(&self) -> bool {
-        self.failure.is_none()
+        self.failure.is_none() && !self.skipped
     }
 
     /// `step n (line L) “text”`, for failure and violation messages.
@@ -60,13 +65,13 @@ pub struct Lanes {
 
 impl Lanes {
     /// The client owning the first handle named in a trace event's `detail`
-    /// (hex numbers such as `VC 0x7e5700000090`), if any is known.
+    /// (its hex numbers, such as the VC of `VC 0x7e5700000090`), if any is
+    /// known.
     #[must_use]
-    pub fn owner_in(&self, detail: &str) -> Option<usize> {
+    pub fn owner_in(&self, detail: &Detail) -> Option<usize> {
         detail
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter_map(|w| w.strip_prefix("0x"))
-            .filter_map(|h| usize::from_str_radix(h, 16).ok())
+            .hex()
+            .filter_map(|h| usize::try_from(h).ok())
             .find_map(|h| self.owners.get(&h).copied())
     }
 }
@@ -89,8 +94,13 @@ pub struct Counters {
     pub calls_made: u64,
     /// Calls that connected (at once, or when a pended answer accepted).
     pub calls_accepted: u64,
-    /// Calls that ended with a failure status (rejected, no route, …).
+    /// Calls that reached their callee (or leaf) and failed: refused, or
+    /// failed after it was offered.
     pub calls_rejected: u64,
+    /// Calls that failed without reaching any callee: no client registered
+    /// the address (NO_ROUTE_TO_DESTINATION), or covmini refused the
+    /// address itself (INVALID_ADDRESS). Not rejections: nobody refused.
+    pub calls_unrouted: u64,
     /// Parties whose leaf accepted (a multipoint call's first party, or an
     /// added one).
     pub parties_joined: u64,

@@ -1,6 +1,7 @@
 //! The end of a run: the unmet expectations and violations, each with its
 //! rule id and the step (its words and scenario line) it happened in, then
-//! the summary table — steps, calls made/accepted/rejected, parties joined
+//! the summary table — steps, calls made/accepted/rejected (and those that
+//! found no route, when a run has any), parties joined
 //! and left (when a run has any), NBLs and bytes
 //! each way, handler and DDI calls, violations, leaks, and the verdict.
 //!
@@ -43,6 +44,9 @@ pub fn problems(steps: &[Step], report: &Report) -> String {
         if let Some(f) = &s.failure {
             let _ = writeln!(out, "FAILED {}: {f}", s.name(i + 1));
         }
+        if s.skipped {
+            let _ = writeln!(out, "SKIPPED {}: not run, an earlier step failed", s.name(i + 1));
+        }
     }
     for (i, v) in report.violations.iter().enumerate() {
         let _ = writeln!(
@@ -67,12 +71,24 @@ pub fn table(title: &str, steps: &[Step], counters: &Counters, report: &Report) 
     let leaks = report.violations.iter().filter(|v| is_leak(v.rule.id())).count() as u64;
     let violations = report.violations.len() as u64 - leaks;
     let ok = steps.iter().filter(|s| s.ok()).count();
+    let skipped = steps.iter().filter(|s| s.skipped).count();
+    let ran = format!("{} run, {ok} as expected", steps.len() - skipped);
     let mut rows: Vec<(String, String)> = vec![
-        ("steps".into(), format!("{} run, {ok} as expected", steps.len())),
+        (
+            "steps".into(),
+            if skipped > 0 {
+                format!("{ran}, {skipped} skipped (not run after a failure)")
+            } else {
+                ran
+            },
+        ),
         ("calls made".into(), counters.calls_made.to_string()),
         ("calls accepted".into(), counters.calls_accepted.to_string()),
         ("calls rejected".into(), counters.calls_rejected.to_string()),
     ];
+    if counters.calls_unrouted > 0 {
+        rows.push(("calls with no route".into(), counters.calls_unrouted.to_string()));
+    }
     if counters.parties_joined + counters.parties_left > 0 {
         rows.extend([
             ("parties joined".into(), counters.parties_joined.to_string()),
@@ -152,6 +168,7 @@ mod tests {
             client: None,
             status: None,
             failure: failure.map(str::to_owned),
+            skipped: false,
             events: 0..0,
             violations,
         }

@@ -13,10 +13,10 @@
 //!   "scenario": {"name": "echo", "file": "scenarios/echo.toml", "seed": 0},
 //!   "passed": true,
 //!   "clean": true,
-//!   "counters": {"calls_made": 1, "calls_accepted": 1, "calls_rejected": 0, "parties_joined": 0, "parties_left": 0, "handler_calls": 80, "ddi_calls": 700, "violations": 0,
+//!   "counters": {"calls_made": 1, "calls_accepted": 1, "calls_rejected": 0, "calls_unrouted": 0, "parties_joined": 0, "parties_left": 0, "handler_calls": 80, "ddi_calls": 700, "violations": 0,
 //!                "flows": [{"label": "alice → echo → alice", "nbls": 4, "bytes": 256}]},
 //!   "steps": [
-//!     {"n": 1, "line": null, "phase": "driver", "text": "load the driver", "status": "SUCCESS", "ok": true, "failure": null, "first_event": 0, "end_event": 8, "violations": []}
+//!     {"n": 1, "line": null, "phase": "driver", "text": "load the driver", "status": "SUCCESS", "ok": true, "skipped": false, "failure": null, "first_event": 0, "end_event": 8, "violations": []}
 //!   ],
 //!   "events": [
 //!     {"seq": 0, "cpu": 0, "irql": 0, "dir": "->", "name": "DriverEntry", "detail": ""}
@@ -26,6 +26,10 @@
 //!   ]
 //! }
 //! ```
+//!
+//! A step that was not run (an earlier step failed) is `"skipped": true`,
+//! with no status and no events. A handler's return (`<-`) carries its
+//! status by name (`PENDING`); every status prints by name when it has one.
 //!
 //! `dir` is `->` (NDIS calls a covmini handler), `<-` (the handler returns),
 //! `=>` (covmini calls an NDIS DDI) or `!!` (a fault ndis-emu injected).
@@ -89,10 +93,11 @@ fn counters_json(c: &Counters) -> String {
         })
         .collect();
     format!(
-        "{{\"calls_made\": {}, \"calls_accepted\": {}, \"calls_rejected\": {}, \"parties_joined\": {}, \"parties_left\": {}, \"handler_calls\": {}, \"ddi_calls\": {}, \"violations\": {}, \"failed_steps\": {}, \"flows\": [{}]}}",
+        "{{\"calls_made\": {}, \"calls_accepted\": {}, \"calls_rejected\": {}, \"calls_unrouted\": {}, \"parties_joined\": {}, \"parties_left\": {}, \"handler_calls\": {}, \"ddi_calls\": {}, \"violations\": {}, \"failed_steps\": {}, \"flows\": [{}]}}",
         c.calls_made,
         c.calls_accepted,
         c.calls_rejected,
+        c.calls_unrouted,
         c.parties_joined,
         c.parties_left,
         c.handler_calls,
@@ -127,7 +132,7 @@ fn document(report: &Report, steps: &[Step], head: &str) -> String {
         let v: Vec<String> = s.violations.clone().map(|v| v.to_string()).collect();
         let _ = write!(
             out,
-            "{}\n    {{\"n\": {}, \"line\": {}, \"phase\": {}, \"text\": {}, \"status\": {}, \"ok\": {}, \"failure\": {}, \"first_event\": {}, \"end_event\": {}, \"violations\": [{}]}}",
+            "{}\n    {{\"n\": {}, \"line\": {}, \"phase\": {}, \"text\": {}, \"status\": {}, \"ok\": {}, \"skipped\": {}, \"failure\": {}, \"first_event\": {}, \"end_event\": {}, \"violations\": [{}]}}",
             if i == 0 { "" } else { "," },
             i + 1,
             s.line.map_or_else(|| "null".to_owned(), |l| l.to_string()),
@@ -135,6 +140,7 @@ fn document(report: &Report, steps: &[Step], head: &str) -> String {
             json_str(&s.text),
             opt_str(s.status.as_deref()),
             s.ok(),
+            s.skipped,
             opt_str(s.failure.as_deref()),
             s.events.start,
             s.events.end,
@@ -153,7 +159,7 @@ fn document(report: &Report, steps: &[Step], head: &str) -> String {
             e.irql,
             json_str(e.dir),
             json_str(e.name),
-            json_str(&e.detail)
+            json_str(&e.detail())
         );
     }
     out.push_str(if report.events.is_empty() { "],\n" } else { "\n  ],\n" });
@@ -179,7 +185,7 @@ fn document(report: &Report, steps: &[Step], head: &str) -> String {
 #[cfg(test)]
 mod tests {
     use ndis_emu::rules::MEMORY_LEDGER;
-    use ndis_emu::{Event, Violation};
+    use ndis_emu::{Detail, Event, Violation};
 
     use super::*;
 
@@ -199,7 +205,7 @@ mod tests {
                     irql: 0,
                     dir: "->",
                     name: "DriverEntry",
-                    detail: String::new(),
+                    detail: Detail::EMPTY,
                 },
                 Event {
                     seq: 1,
@@ -207,7 +213,7 @@ mod tests {
                     irql: 2,
                     dir: "<-",
                     name: "DriverEntry",
-                    detail: "0x00000000".to_owned(),
+                    detail: Detail::status(0),
                 },
             ],
             debug_output: Vec::new(),
@@ -223,6 +229,7 @@ mod tests {
             client: None,
             status: Some("SUCCESS".to_owned()),
             failure: Some("expected \"x\"".to_owned()),
+            skipped: false,
             events: 0..2,
             violations: 0..1,
         }];
@@ -241,14 +248,14 @@ mod tests {
   "tool": "covmini-lab",
   "scenario": {"name": "s", "file": "f.toml", "seed": 9},
   "passed": false,
-  "counters": {"calls_made": 1, "calls_accepted": 0, "calls_rejected": 0, "parties_joined": 0, "parties_left": 0, "handler_calls": 0, "ddi_calls": 0, "violations": 0, "failed_steps": 0, "flows": [{"label": "a → b", "nbls": 2, "bytes": 3}]},
+  "counters": {"calls_made": 1, "calls_accepted": 0, "calls_rejected": 0, "calls_unrouted": 0, "parties_joined": 0, "parties_left": 0, "handler_calls": 0, "ddi_calls": 0, "violations": 0, "failed_steps": 0, "flows": [{"label": "a → b", "nbls": 2, "bytes": 3}]},
   "clean": false,
   "steps": [
-    {"n": 1, "line": 7, "phase": "driver", "text": "load \"it\"", "status": "SUCCESS", "ok": false, "failure": "expected \"x\"", "first_event": 0, "end_event": 2, "violations": [0]}
+    {"n": 1, "line": 7, "phase": "driver", "text": "load \"it\"", "status": "SUCCESS", "ok": false, "skipped": false, "failure": "expected \"x\"", "first_event": 0, "end_event": 2, "violations": [0]}
   ],
   "events": [
     {"seq": 0, "cpu": 0, "irql": 0, "dir": "->", "name": "DriverEntry", "detail": ""},
-    {"seq": 1, "cpu": 0, "irql": 2, "dir": "<-", "name": "DriverEntry", "detail": "0x00000000"}
+    {"seq": 1, "cpu": 0, "irql": 2, "dir": "<-", "name": "DriverEntry", "detail": "SUCCESS"}
   ],
   "violations": [
     {"rule": "memory.ledger", "call": "unload", "step": 1, "detail": "leaked 24 bytes, tag \"CvmV\"", "history": ["line 1\nline 2"]}

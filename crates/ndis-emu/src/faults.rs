@@ -353,7 +353,7 @@ mod tests {
             .map(|_| allocation_fails(&mut w, "NdisAllocateTimerObject", None))
             .collect();
         assert_eq!(got, [false, true, true, false]);
-        assert!(w.events[0].detail.contains("call #3 of NdisAllocateTimerObject"));
+        assert!(w.events[0].detail().contains("call #3 of NdisAllocateTimerObject"));
         assert_eq!(w.events.len(), 2);
     }
 

@@ -22,6 +22,8 @@
 //!   pool tag) or call of a DDI, and the census of fault sites ([`Site`]);
 //! * [`sync`]: NDIS events, and what NdisWaitEvent runs or blocks on while
 //!   it waits in each mode;
+//! * [`trace`]: the trace's events, stored as typed fields and formatted
+//!   only when read, and the names of NDIS statuses;
 //! * [`interleave`]: deterministic interleavings: stop a CPU at a chosen
 //!   DDI boundary and run another script to completion there
 //!   ([`Emulator::interleave`], [`interleave::sweep`]);
@@ -64,6 +66,7 @@ pub mod pe;
 pub mod rules;
 pub mod sched;
 pub mod sync;
+pub mod trace;
 mod world;
 
 pub use client::{Af, Client, Party, Sap, Vc};
@@ -76,4 +79,4 @@ pub use ffi::params::CallSpec;
 pub use ffi::raw::{Placement, RawCallParams, RawOidBuffer};
 pub use pause::DataPath;
 pub use rules::{Rule, RuleInfo, Violation};
-pub use world::Event;
+pub use trace::{Detail, Event};

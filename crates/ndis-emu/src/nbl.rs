@@ -70,6 +70,45 @@ const CONTEXT_HEADER: usize = 16;
 const QUARANTINE: usize = 256;
 /// NBLs, NET_BUFFERs or MDLs one chain may have before it is called a loop.
 const WALK_LIMIT: usize = 1 << 16;
+
+/// Nodes a [`Visited`] keeps in place before it builds a set.
+const SHORT_WALK: usize = 16;
+
+/// The nodes a walk of a driver-made list (NBLs, NET_BUFFERs, MDLs) has
+/// visited, so the walk stops at a loop. The data path's lists are short:
+/// the first [`SHORT_WALK`] nodes stay in place (no allocation, no hashing
+/// per walk), the rest go to a set.
+///
+/// INVARIANT: `n <= SHORT_WALK`; `first[..n]` are the nodes recorded first,
+/// `more` the rest.
+struct Visited {
+    first: [usize; SHORT_WALK],
+    n: usize,
+    more: Option<HashSet<usize>>,
+}
+
+impl Visited {
+    fn new() -> Self {
+        Self {
+            first: [0; SHORT_WALK],
+            n: 0,
+            more: None,
+        }
+    }
+
+    /// Records `node`; false if the walk was there before.
+    fn insert(&mut self, node: usize) -> bool {
+        if self.first.get(..self.n).is_some_and(|f| f.contains(&node)) {
+            return false;
+        }
+        if let Some(slot) = self.first.get_mut(self.n) {
+            *slot = node;
+            self.n += 1;
+            return true;
+        }
+        self.more.get_or_insert_with(HashSet::new).insert(node)
+    }
+}
 /// Pool handles, like the world's handles, are values far from any mapping.
 const POOL_HANDLE_BASE: usize = 0x0000_7E5B_0000_0000;
 /// The `NdisPoolHandle` of every NBL the emulator builds for a client.
@@ -654,7 +693,7 @@ impl Nbls {
     /// [`NblError::Cycle`] for a chain that loops.
     pub fn chain(&self, head: usize) -> Result<Vec<usize>, NblError> {
         let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = Visited::new();
         let mut at = head;
         while at != 0 {
             if !seen.insert(at) || out.len() >= WALK_LIMIT {
@@ -710,10 +749,25 @@ impl Nbls {
     /// False (nothing written) otherwise.
     pub fn poke<T: Copy>(&mut self, addr: usize, value: T) -> bool {
         let len = core::mem::size_of::<T>();
+        let fits = |b: &Block| {
+            let start = b.addr();
+            addr >= start && addr.checked_add(len).is_some_and(|e| e <= start + b.size())
+        };
+        // Blocks never overlap, so the first block that fits is the one.
+        // Most writes land in an NBL's own block (Status, Next, an info
+        // slot): the NBL at or below `addr` first, then every block (a
+        // scan of every live NBL, which the data path pays per write
+        // otherwise: thousands of instructions with a driver's pools).
+        if let Some((_, rec)) = self.nbls.range_mut(..=addr).next_back()
+            && let Some(b) = rec.blocks.iter_mut().find(|b| fits(b))
+        {
+            let start = b.addr();
+            return b.write(addr - start, value);
+        }
         for rec in self.nbls.values_mut() {
             for b in &mut rec.blocks {
-                let start = b.addr();
-                if addr >= start && addr.checked_add(len).is_some_and(|e| e <= start + b.size()) {
+                if fits(b) {
+                    let start = b.addr();
                     return b.write(addr - start, value);
                 }
             }
@@ -894,7 +948,7 @@ pub(crate) fn locate(mdls: &[(usize, usize)], data_offset: usize) -> (usize, usi
 /// [`NblError::Cycle`] for a chain that loops.
 pub(crate) fn mdl_chain(k: &Known<'_>, first: usize) -> Result<Vec<(usize, MDL)>, NblError> {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = Visited::new();
     let mut at = first;
     while at != 0 {
         if !seen.insert(at) || out.len() >= WALK_LIMIT {
@@ -1031,13 +1085,13 @@ pub(crate) fn audit_receive(w: &mut World, head: usize) {
     {
         let k = Known::of(w);
         let mut at = head;
-        let mut seen = HashSet::new();
+        let mut seen = Visited::new();
         while at != 0 && seen.insert(at) {
             let Some(nbl) = read::<NET_BUFFER_LIST>(&k, at) else {
                 break;
             };
             let mut nb_at = nbl.FirstNetBuffer as usize;
-            let mut nb_seen = HashSet::new();
+            let mut nb_seen = Visited::new();
             while nb_at != 0 && nb_seen.insert(nb_at) {
                 let Some(nb) = read::<NET_BUFFER>(&k, nb_at) else { break };
                 nbs += 1;
@@ -1068,7 +1122,7 @@ pub(crate) fn audit_receive(w: &mut World, head: usize) {
 pub(crate) fn read_chain(w: &World, head: usize) -> Result<Vec<NblData>, NblError> {
     let k = Known::of(w);
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = Visited::new();
     let mut at = head;
     while at != 0 {
         if !seen.insert(at) || out.len() >= WALK_LIMIT {
@@ -1086,7 +1140,7 @@ pub(crate) fn read_chain(w: &World, head: usize) -> Result<Vec<NblData>, NblErro
             len: NBL_SIZE,
         })?;
         let mut net_buffers = Vec::new();
-        let mut nb_seen = HashSet::new();
+        let mut nb_seen = Visited::new();
         let mut nb_at = nbl.FirstNetBuffer as usize;
         while nb_at != 0 {
             if !nb_seen.insert(nb_at) || net_buffers.len() >= WALK_LIMIT {
@@ -1192,6 +1246,23 @@ pub(crate) fn leaks_at_unload(w: &mut World) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A walk's record of visited nodes finds a repeat whether the walk is
+    /// short (in place) or long (past SHORT_WALK, in the set), and never
+    /// reports a fresh node as a repeat.
+    #[test]
+    fn visited_finds_a_repeat_in_short_and_long_walks() {
+        for len in [1, SHORT_WALK - 1, SHORT_WALK, SHORT_WALK + 1, 4 * SHORT_WALK] {
+            let mut v = Visited::new();
+            for k in 0..len {
+                assert!(v.insert(0x1000 + 16 * k), "{len}: node {k} is new");
+            }
+            for k in [0, len / 2, len - 1] {
+                assert!(!v.insert(0x1000 + 16 * k), "{len}: node {k} again");
+            }
+            assert!(v.insert(0x9_0000), "{len}");
+        }
+    }
 
     fn world() -> World {
         World::default()

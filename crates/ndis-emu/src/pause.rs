@@ -153,7 +153,10 @@ pub(crate) fn pause_returned(w: &mut World, status: NDIS_STATUS) {
             w.violate(
                 PAUSE_STATUS,
                 "MiniportPause",
-                format!("returned {s:#010x}; a pause cannot fail (SUCCESS or PENDING only)"),
+                format!(
+                    "returned {}; a pause cannot fail (SUCCESS or PENDING only)",
+                    crate::trace::Status(s)
+                ),
                 &[],
             );
             w.pause.data_path = DataPath::Paused;

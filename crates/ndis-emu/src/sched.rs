@@ -96,8 +96,10 @@ use std::collections::BTreeMap;
 use ndis_sys::*;
 
 use crate::EmuError;
+use crate::detail;
 use crate::ffi::calls;
 use crate::rules;
+use crate::trace::Detail;
 use crate::world::{self, HandleKind, World};
 
 crate::define_rules! { SCHED:
@@ -341,10 +343,9 @@ impl Sched {
         self.objects.values().filter(|o| o.pending()).count()
     }
 
-    /// Time since the emulator started, for the trace.
-    fn clock(&self) -> String {
-        let t = self.now - SYSTEM_TIME_BASE;
-        format!("t={}.{:04}ms", t / TICKS_PER_MS, (t % TICKS_PER_MS).abs())
+    /// Time since the emulator started, in ticks, for the trace (`{c}`).
+    fn clock(&self) -> i64 {
+        self.now - SYSTEM_TIME_BASE
     }
 
     fn earliest_due(&self) -> Option<i64> {
@@ -402,7 +403,7 @@ fn remove(w: &mut World, h: usize, how: String) {
 /// NdisAllocateIoWorkItem: the new work item's handle, or None (NULL).
 pub(crate) fn allocate_work_item(w: &mut World, owner: usize) -> Option<usize> {
     const CALL: &str = "NdisAllocateIoWorkItem";
-    w.event("=>", CALL, format!("{owner:#x}"));
+    w.event("=>", CALL, detail!("{x}", owner));
     w.check_irql(CALL, DISPATCH_LEVEL);
     let owner = owner_of(w, owner, CALL)?;
     if crate::faults::allocation_fails(w, CALL, None) {
@@ -413,7 +414,7 @@ pub(crate) fn allocate_work_item(w: &mut World, owner: usize) -> Option<usize> {
         running: false,
     });
     let h = insert(w, owner, kind, HandleKind::WorkItem, CALL);
-    w.event("=>", CALL, format!("-> work item {h:#x}"));
+    w.event("=>", CALL, detail!("-> work item {x}", h));
     Some(h)
 }
 
@@ -435,10 +436,11 @@ pub(crate) fn queue_work_item(w: &mut World, h: usize, routine: Option<NDIS_IO_W
     w.event(
         "=>",
         CALL,
-        format!(
-            "work item {h:#x} context {context:#x} {clock}{}",
-            if routine.is_none() { " NULL routine" } else { "" }
-        ),
+        if routine.is_none() {
+            detail!("work item {x} context {x} {c} NULL routine", h, context, clock)
+        } else {
+            detail!("work item {x} context {x} {c}", h, context, clock)
+        },
     );
     w.check_irql(CALL, DISPATCH_LEVEL);
     let Some(routine) = routine else {
@@ -470,7 +472,7 @@ pub(crate) fn queue_work_item(w: &mut World, h: usize, routine: Option<NDIS_IO_W
 /// NdisFreeIoWorkItem.
 pub(crate) fn free_work_item(w: &mut World, h: usize) {
     const CALL: &str = "NdisFreeIoWorkItem";
-    w.event("=>", CALL, format!("work item {h:#x}"));
+    w.event("=>", CALL, detail!("work item {x}", h));
     w.check_irql(CALL, DISPATCH_LEVEL);
     let Some(wi) = work_item(w, h, CALL) else { return };
     let (queued, running) = (wi.queued.is_some(), wi.running);
@@ -569,7 +571,7 @@ pub(crate) fn allocate_timer(w: &mut World, owner: usize, req: TimerRequest) -> 
         running: 0,
     });
     let t = insert(w, owner, kind, HandleKind::Timer, CALL);
-    w.event("=>", CALL, format!("-> timer {t:#x}"));
+    w.event("=>", CALL, detail!("-> timer {x}", t));
     Ok(t)
 }
 
@@ -591,7 +593,14 @@ pub(crate) fn set_timer(w: &mut World, h: usize, due_time: i64, period_ms: LONG,
     w.event(
         "=>",
         CALL,
-        format!("timer {h:#x} due {due_time} period {period_ms}ms context {context:#x} {clock}"),
+        detail!(
+            "timer {x} due {} period {}ms context {x} {c}",
+            h,
+            due_time,
+            period_ms,
+            context,
+            clock
+        ),
     );
     w.check_irql(CALL, DISPATCH_LEVEL);
     let now = w.sched.now;
@@ -635,7 +644,7 @@ pub(crate) fn set_timer(w: &mut World, h: usize, due_time: i64, period_ms: LONG,
 /// NdisCancelTimerObject: TRUE if the timer was in the timer queue.
 pub(crate) fn cancel_timer(w: &mut World, h: usize) -> bool {
     const CALL: &str = "NdisCancelTimerObject";
-    w.event("=>", CALL, format!("timer {h:#x}"));
+    w.event("=>", CALL, detail!("timer {x}", h));
     w.check_irql(CALL, DISPATCH_LEVEL);
     let irql = world::irql();
     let Some(t) = timer(w, h, CALL) else { return false };
@@ -679,7 +688,7 @@ pub(crate) fn flush(h: usize) {
 /// NdisFreeTimerObject.
 pub(crate) fn free_timer(w: &mut World, h: usize) {
     const CALL: &str = "NdisFreeTimerObject";
-    w.event("=>", CALL, format!("timer {h:#x}"));
+    w.event("=>", CALL, detail!("timer {x}", h));
     w.check_irql(CALL, DISPATCH_LEVEL);
     let Some(t) = timer(w, h, CALL) else { return };
     if let Some(a) = t.armed {
@@ -755,7 +764,7 @@ enum Runnable {
 
 /// What the next step of a run is.
 enum Step {
-    Run(Runnable, String),
+    Run(Runnable, Detail),
     Idle,
     Busy(usize),
 }
@@ -781,7 +790,7 @@ impl Take {
 /// Picks one ready object that `which` admits (by the seeded PRNG, among the
 /// ready ones in handle order), takes it off its queue, marks it running and
 /// says what to run.
-fn take_ready(w: &mut World, which: Take) -> Option<(Runnable, String)> {
+fn take_ready(w: &mut World, which: Take) -> Option<(Runnable, Detail)> {
     let s = &mut w.sched;
     let ready: Vec<usize> = s
         .objects
@@ -801,7 +810,13 @@ fn take_ready(w: &mut World, which: Take) -> Option<(Runnable, String)> {
         Kind::WorkItem(wi) => {
             let work = wi.queued.take()?;
             wi.running = true;
-            let detail = format!("work item {h:#x} context {:#x} {clock} (1 of {of} ready)", work.context);
+            let detail = detail!(
+                "work item {x} context {x} {c} (1 of {} ready)",
+                h,
+                work.context,
+                clock,
+                of
+            );
             (Runnable::WorkItem { handle: h, work }, detail)
         }
         Kind::Timer(t) => {
@@ -813,9 +828,13 @@ fn take_ready(w: &mut World, which: Take) -> Option<(Runnable, String)> {
             });
             t.fired += 1;
             t.running += 1;
-            let detail = format!(
-                "timer {h:#x} context {:#x} {clock} fire #{} (1 of {of} ready)",
-                a.context, t.fired
+            let detail = detail!(
+                "timer {x} context {x} {c} fire #{} (1 of {} ready)",
+                h,
+                a.context,
+                clock,
+                t.fired,
+                of
             );
             (
                 Runnable::Timer {
@@ -854,7 +873,7 @@ fn done(w: &mut World, r: &Runnable) {
 
 /// Runs one routine or callback on the calling CPU, through its
 /// `ffi/calls.rs` frame, and records that it returned.
-fn execute(r: Runnable, detail: String) {
+fn execute(r: Runnable, detail: Detail) {
     match r {
         Runnable::WorkItem { handle, work } => calls::work_item(work.routine, work.context, handle, detail),
         Runnable::Timer { function, context, .. } => calls::timer(function, context, detail),
@@ -1034,7 +1053,7 @@ pub(crate) fn cpu_thread(cpu: world::Cpu) {
 /// What a threaded-mode thread runs next.
 enum Job {
     /// A work item routine or timer callback.
-    Run(Runnable, String),
+    Run(Runnable, Detail),
     /// A client's answer from the later queue.
     Client(crate::condis::ClientAction),
 }
@@ -1080,9 +1099,9 @@ mod tests {
     fn the_clock_starts_at_the_base_and_prints_relative_time() {
         let mut s = Sched::new(0);
         assert_eq!(s.now(), SYSTEM_TIME_BASE);
-        assert_eq!(s.clock(), "t=0.0000ms");
+        assert_eq!(detail!("{c}", s.clock()).to_string(), "t=0.0000ms");
         s.now += 15 * TICKS_PER_MS + 5;
-        assert_eq!(s.clock(), "t=15.0005ms");
+        assert_eq!(detail!("{c}", s.clock()).to_string(), "t=15.0005ms");
     }
 
     ndis_fn! {

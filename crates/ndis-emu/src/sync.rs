@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 
 use ndis_sys::*;
 
+use crate::detail;
 use crate::rules;
 use crate::world::{self, World};
 
@@ -95,7 +96,7 @@ impl Events {
 /// (any IRQL). A second initialization starts it over.
 pub(crate) fn initialize(w: &mut World, at: usize) -> bool {
     const CALL: &str = "NdisInitializeEvent";
-    w.event("=>", CALL, format!("event {at:#x}"));
+    w.event("=>", CALL, detail!("event {x}", at));
     if at == 0 {
         w.violate(SYNC_EVENT_VALID, CALL, "NULL event", &[]);
         return false;
@@ -137,7 +138,7 @@ fn check(w: &mut World, at: usize, call: &'static str) -> bool {
 /// if the event is valid (and so may be written).
 pub(crate) fn set_state(w: &mut World, at: usize, signal: bool) -> bool {
     let call = if signal { "NdisSetEvent" } else { "NdisResetEvent" };
-    w.event("=>", call, format!("event {at:#x}"));
+    w.event("=>", call, detail!("event {x}", at));
     w.check_irql(call, DISPATCH_LEVEL);
     if !check(w, at, call) {
         return false;
@@ -178,11 +179,11 @@ pub(crate) fn wait(at: usize, ms: u32) -> bool {
     const CALL: &str = "NdisWaitEvent";
     let start = world::with(CALL, |w| {
         let limit = if ms == 0 {
-            "no timeout".to_string()
+            detail!("event {x}, no timeout", at)
         } else {
-            format!("{ms}ms")
+            detail!("event {x}, {}ms", at, ms)
         };
-        w.event("=>", CALL, format!("event {at:#x}, {limit}"));
+        w.event("=>", CALL, limit);
         let irql = world::irql();
         if irql > PASSIVE_LEVEL {
             let here = w.current_handler().unwrap_or("no handler");

@@ -24,7 +24,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use ndis_sys::*;
@@ -124,34 +123,8 @@ pub struct LockRec {
     pub taken_in: &'static str,
 }
 
-/// One line of the emulator's trace.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    /// Position in the trace, from 0.
-    pub seq: u64,
-    /// The CPU it happened on (0: the emulator's own thread).
-    pub cpu: CpuId,
-    /// The IRQL of that CPU at the time.
-    pub irql: KIRQL,
-    /// `->` a handler NDIS calls, `<-` its return, `=>` a DDI the driver calls.
-    pub dir: &'static str,
-    /// The handler or DDI.
-    pub name: &'static str,
-    /// Arguments, statuses, objects.
-    pub detail: String,
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // CPU 0 is left out, so a single-CPU trace reads as it always did.
-        if self.cpu != 0 {
-            write!(f, "{:5} cpu={} ", self.seq, self.cpu)?;
-        } else {
-            write!(f, "{:5} ", self.seq)?;
-        }
-        write!(f, "irql={} {} {} {}", self.irql, self.dir, self.name, self.detail)
-    }
-}
+use crate::trace::Detail;
+pub use crate::trace::Event;
 
 /// A handler NDIS is currently running (the call stack of driver entries).
 #[derive(Clone, Copy, Debug)]
@@ -203,7 +176,10 @@ pub struct World {
     pub handles: HashMap<usize, HandleRec>,
     pub next_handle: usize,
     pub ledger: BTreeMap<usize, Allocation>,
-    pub locks: HashMap<usize, LockRec>,
+    /// By the KSPIN_LOCK's address. A BTreeMap: a driver has a handful of
+    /// locks and takes them on every send and return, where a SipHash per
+    /// acquire and release cost more than the lookup itself.
+    pub locks: BTreeMap<usize, LockRec>,
     pub driver: Option<DriverRec>,
     pub adapter: Option<AdapterRec>,
     pub violations: Vec<Violation>,
@@ -247,14 +223,16 @@ impl World {
         self.violations.push(v);
     }
 
-    /// Appends to the trace, with the calling CPU and its IRQL.
-    pub fn event(&mut self, dir: &'static str, name: &'static str, detail: impl Into<String>) {
+    /// Appends to the trace, with the calling CPU and its IRQL. `detail` is
+    /// stored as it is ([`crate::detail!`]: typed numbers, formatted only
+    /// when the trace is read).
+    pub fn event(&mut self, dir: &'static str, name: &'static str, detail: impl Into<Detail>) {
         self.event_at(irql(), dir, name, detail);
     }
 
     /// Appends to the trace at a given IRQL: a handler's return is shown at
     /// the IRQL it returned at, before NDIS lowers the CPU to its caller's.
-    pub fn event_at(&mut self, irql: KIRQL, dir: &'static str, name: &'static str, detail: impl Into<String>) {
+    pub fn event_at(&mut self, irql: KIRQL, dir: &'static str, name: &'static str, detail: impl Into<Detail>) {
         let seq = self.events.len() as u64;
         self.events.push(Event {
             seq,

@@ -18,7 +18,7 @@ fn faults(report: &Report) -> Vec<(String, String)> {
         .events
         .iter()
         .filter(|e| e.dir == "!!")
-        .map(|e| (e.name.to_string(), e.detail.clone()))
+        .map(|e| (e.name.to_string(), e.detail()))
         .collect()
 }
 

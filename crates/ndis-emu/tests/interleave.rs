@@ -95,7 +95,7 @@ fn stops(report: &ndis_emu::Report) -> Vec<String> {
         .events
         .iter()
         .filter(|e| e.dir == "~~")
-        .map(|e| e.detail.clone())
+        .map(|e| e.detail())
         .collect()
 }
 

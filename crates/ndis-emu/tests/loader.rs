@@ -239,7 +239,7 @@ fn child_lifecycle() {
         .iter()
         .find(|e| e.name == "NdisMCmRegisterAddressFamilyEx")
         .expect("AF registration");
-    assert!(af.detail.ends_with("AF 0xc0c0 v1.0"), "{}", af.detail);
+    assert!(af.detail().ends_with("AF 0xc0c0 v1.0"), "{}", af.detail);
 
     // One image per process.
     assert_eq!(Image::load(&path).unwrap_err(), LoadError::AlreadyLoaded);

@@ -60,7 +60,7 @@ fn work_items_run_at_passive_level_and_timers_at_dispatch_level() {
         .iter()
         .find(|e| e.name == "NetTimerCallback")
         .expect("fired");
-    assert!(timer.detail.contains("t=10.0000ms"), "{timer}");
+    assert!(timer.detail().contains("t=10.0000ms"), "{timer}");
 }
 
 #[test]
@@ -303,7 +303,7 @@ fn faults(report: &Report) -> Vec<(&'static str, String)> {
         .events
         .iter()
         .filter(|e| e.dir == "!!")
-        .map(|e| (e.name, e.detail.clone()))
+        .map(|e| (e.name, e.detail()))
         .collect()
 }
 

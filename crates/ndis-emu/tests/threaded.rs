@@ -199,7 +199,7 @@ fn work_items_run_on_worker_threads_at_passive_and_timers_on_dpc_threads_at_disp
     // CPU 0 is the test's thread; workers are 1..=2, DPC threads 3..=4.
     assert!((1..=2).contains(&work.cpu), "{work}");
     assert!((3..=4).contains(&timer.cpu), "{timer}");
-    assert!(timer.detail.contains("t=10.0000ms"), "{timer}");
+    assert!(timer.detail().contains("t=10.0000ms"), "{timer}");
 }
 
 /// Routines and callbacks that have returned so far.

@@ -12,9 +12,10 @@
 use ndis_sys::*;
 
 use crate::rules;
+use crate::trace::Detail;
 use crate::world::{self, Frame, World};
 
-pub(crate) fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
+pub(crate) fn enter(name: &'static str, irql: KIRQL, detail: Detail) -> KIRQL {
     let caller = world::cpu(name, |c| {
         let caller = c.irql;
         c.irql = irql;
@@ -32,7 +33,7 @@ pub(crate) fn enter(name: &'static str, irql: KIRQL, detail: String) -> KIRQL {
 /// world (`w`), so what the caller records there and the handler's entry
 /// are one step for every other CPU. The caller read the CPU's IRQL (its
 /// own caller's) before.
-pub(crate) fn enter_locked(w: &mut World, name: &'static str, irql: KIRQL, detail: String) {
+pub(crate) fn enter_locked(w: &mut World, name: &'static str, irql: KIRQL, detail: Detail) {
     world::cpu(name, |c| {
         c.irql = irql;
         c.frames.push(Frame {
@@ -43,7 +44,7 @@ pub(crate) fn enter_locked(w: &mut World, name: &'static str, irql: KIRQL, detai
     w.event("->", name, detail);
 }
 
-pub(crate) fn leave(name: &'static str, caller_irql: KIRQL, detail: String) {
+pub(crate) fn leave(name: &'static str, caller_irql: KIRQL, detail: Detail) {
     let (entry, now) = world::cpu(name, |c| {
         let frame = c.frames.pop();
         let now = c.irql;
@@ -69,21 +70,21 @@ pub(crate) fn driver_entry(
     driver_object: PDRIVER_OBJECT,
     registry_path: PUNICODE_STRING,
 ) -> NTSTATUS {
-    let caller = enter("DriverEntry", PASSIVE_LEVEL, String::new());
+    let caller = enter("DriverEntry", PASSIVE_LEVEL, Detail::EMPTY);
     // SAFETY: the emulator passes a zeroed DRIVER_OBJECT-sized block and a
     // valid UNICODE_STRING, both alive across the call, as the kernel does.
     let status = unsafe { entry(driver_object, registry_path) };
-    leave("DriverEntry", caller, format!("{status:#010x}"));
+    leave("DriverEntry", caller, Detail::status(status));
     status
 }
 
 /// MiniportSetOptions at PASSIVE_LEVEL.
 pub(crate) fn set_options(f: MINIPORT_SET_OPTIONS, handle: usize, driver_context: NDIS_HANDLE) -> NDIS_STATUS {
-    let caller = enter("MiniportSetOptions", PASSIVE_LEVEL, String::new());
+    let caller = enter("MiniportSetOptions", PASSIVE_LEVEL, Detail::EMPTY);
     // SAFETY: the driver registered this handler; the handle is the driver
     // handle NDIS just created and the context the one the driver passed.
     let status = unsafe { f(handle as NDIS_HANDLE, driver_context) };
-    leave("MiniportSetOptions", caller, format!("{status:#010x}"));
+    leave("MiniportSetOptions", caller, Detail::status(status));
     status
 }
 
@@ -94,63 +95,63 @@ pub(crate) fn initialize(
     driver_context: NDIS_HANDLE,
     params: &mut NDIS_MINIPORT_INIT_PARAMETERS,
 ) -> NDIS_STATUS {
-    let caller = enter("MiniportInitializeEx", PASSIVE_LEVEL, String::new());
+    let caller = enter("MiniportInitializeEx", PASSIVE_LEVEL, Detail::EMPTY);
     // SAFETY: registered handler; adapter handle just created; the parameter
     // block lives across the call.
     let status = unsafe { f(handle as NDIS_HANDLE, driver_context, params) };
-    leave("MiniportInitializeEx", caller, format!("{status:#010x}"));
+    leave("MiniportInitializeEx", caller, Detail::status(status));
     status
 }
 
 /// MiniportRestart at PASSIVE_LEVEL.
 pub(crate) fn restart(f: MINIPORT_RESTART, ctx: usize, params: &mut NDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
-    let caller = enter("MiniportRestart", PASSIVE_LEVEL, String::new());
+    let caller = enter("MiniportRestart", PASSIVE_LEVEL, Detail::EMPTY);
     // SAFETY: registered handler; the adapter context the driver gave NDIS.
     let status = unsafe { f(ctx as NDIS_HANDLE, params) };
-    leave("MiniportRestart", caller, format!("{status:#010x}"));
+    leave("MiniportRestart", caller, Detail::status(status));
     status
 }
 
 /// MiniportPause at PASSIVE_LEVEL.
 pub(crate) fn pause(f: MINIPORT_PAUSE, ctx: usize, params: &mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
-    let caller = enter("MiniportPause", PASSIVE_LEVEL, String::new());
+    let caller = enter("MiniportPause", PASSIVE_LEVEL, Detail::EMPTY);
     // SAFETY: as for restart.
     let status = unsafe { f(ctx as NDIS_HANDLE, params) };
-    leave("MiniportPause", caller, format!("{status:#010x}"));
+    leave("MiniportPause", caller, Detail::status(status));
     status
 }
 
 /// MiniportHaltEx at PASSIVE_LEVEL.
 pub(crate) fn halt(f: MINIPORT_HALT, ctx: usize, action: NDIS_HALT_ACTION) {
-    let caller = enter("MiniportHaltEx", PASSIVE_LEVEL, format!("action {action}"));
+    let caller = enter("MiniportHaltEx", PASSIVE_LEVEL, crate::detail!("action {}", action));
     // SAFETY: as for restart; the context is not used by NDIS afterwards.
     unsafe { f(ctx as NDIS_HANDLE, action) };
-    leave("MiniportHaltEx", caller, String::new());
+    leave("MiniportHaltEx", caller, Detail::EMPTY);
 }
 
 /// MiniportDriverUnload at PASSIVE_LEVEL.
 pub(crate) fn unload(f: MINIPORT_UNLOAD, driver_object: PDRIVER_OBJECT) {
-    let caller = enter("MiniportDriverUnload", PASSIVE_LEVEL, String::new());
+    let caller = enter("MiniportDriverUnload", PASSIVE_LEVEL, Detail::EMPTY);
     // SAFETY: registered handler; the same DRIVER_OBJECT DriverEntry got.
     unsafe { f(driver_object) };
-    leave("MiniportDriverUnload", caller, String::new());
+    leave("MiniportDriverUnload", caller, Detail::EMPTY);
 }
 
 /// An NDIS I/O work item's routine (NDIS_IO_WORKITEM_ROUTINE) at
 /// PASSIVE_LEVEL, as a system worker thread calls it (crate::sched).
-pub(crate) fn work_item(routine: NDIS_IO_WORKITEM_ROUTINE, context: usize, handle: usize, detail: String) {
+pub(crate) fn work_item(routine: NDIS_IO_WORKITEM_ROUTINE, context: usize, handle: usize, detail: Detail) {
     let caller = enter("WorkItemRoutine", PASSIVE_LEVEL, detail);
     // SAFETY: the routine the driver passed to NdisQueueIoWorkItem for this
     // work item, called with the context it passed and the work item's
     // handle, as NDIS calls it.
     unsafe { routine(context as PVOID, handle as NDIS_HANDLE) };
-    leave("WorkItemRoutine", caller, String::new());
+    leave("WorkItemRoutine", caller, Detail::EMPTY);
 }
 
 /// An NDIS timer object's NetTimerCallback (NDIS_TIMER_FUNCTION) at
 /// DISPATCH_LEVEL, as its DPC calls it (crate::sched). The three
 /// system-specific arguments are reserved; NDIS-emu passes NULL.
-pub(crate) fn timer(function: NDIS_TIMER_FUNCTION, context: usize, detail: String) {
+pub(crate) fn timer(function: NDIS_TIMER_FUNCTION, context: usize, detail: Detail) {
     let caller = enter("NetTimerCallback", DISPATCH_LEVEL, detail);
     // SAFETY: the TimerFunction the driver registered for a live timer that
     // fired, with the FunctionContext it chose.
@@ -162,5 +163,5 @@ pub(crate) fn timer(function: NDIS_TIMER_FUNCTION, context: usize, detail: Strin
             core::ptr::null_mut(),
         )
     };
-    leave("NetTimerCallback", caller, String::new());
+    leave("NetTimerCallback", caller, Detail::EMPTY);
 }

@@ -20,14 +20,35 @@ use crate::condis::{
     AfRec, AfState, Answer, CallState, ClientAction, ClientId, CompletionVerdict, Creator, PartyRec, PartyState,
     ReqKind, ReturnVerdict, SapRec, SapState, VcRec,
 };
+use crate::detail;
 use crate::rules;
+use crate::trace::{Detail, Status};
 use crate::world::{self, HandleKind, World};
 
-/// Runs a call into the driver inside a frame at `irql`.
-fn frame<R>(name: &'static str, irql: KIRQL, detail: String, f: impl FnOnce() -> R) -> R {
+/// What a handler returned, as its return event shows it: a status by
+/// name, nothing for a handler that returns nothing.
+trait Returned {
+    fn detail(&self) -> Detail;
+}
+
+impl Returned for NDIS_STATUS {
+    fn detail(&self) -> Detail {
+        Detail::status(*self)
+    }
+}
+
+impl Returned for () {
+    fn detail(&self) -> Detail {
+        Detail::EMPTY
+    }
+}
+
+/// Runs a call into the driver inside a frame at `irql`; its return event
+/// carries what it returned.
+fn frame<R: Returned>(name: &'static str, irql: KIRQL, detail: Detail, f: impl FnOnce() -> R) -> R {
     let caller = enter(name, irql, detail);
     let r = f();
-    leave(name, caller, String::new());
+    leave(name, caller, r.detail());
     r
 }
 
@@ -59,7 +80,7 @@ fn cm_handlers(w: &World) -> Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS> {
 fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
     let call = kind.completion();
     let ok = status == NDIS_STATUS_SUCCESS;
-    w.note(h, format!("{} completed {status:#x}", kind.handler()));
+    w.note(h, format!("{} completed {}", kind.handler(), Status(status)));
     match kind {
         ReqKind::OpenAf => {
             let client = w.condis.afs.get(&h).map(|a| a.client);
@@ -131,7 +152,10 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 w.violate(
                     r::CALL_FAILURE_LEAVES_VC_INACTIVE,
                     call,
-                    format!("VC {h:#x} completed {status:#x} but is still active (NdisMCmDeactivateVc first)"),
+                    format!(
+                        "VC {h:#x} completed {} but is still active (NdisMCmDeactivateVc first)",
+                        Status(status)
+                    ),
                     &[h],
                 );
             }
@@ -303,7 +327,8 @@ fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
         ))
     } else if status == NDIS_STATUS_BUFFER_TOO_SHORT && needed as usize <= len {
         Some(format!(
-            "failed {status:#x} with BytesNeeded {needed} <= InformationBufferLength {len}"
+            "failed {} with BytesNeeded {needed} <= InformationBufferLength {len}",
+            Status(status)
         ))
     } else if status == NDIS_STATUS_INVALID_LENGTH && needed as usize == len {
         // INVALID_LENGTH means the length is "incorrect for the specified
@@ -311,7 +336,8 @@ fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
         // structure (Microsoft's samples refuse `!= sizeof`), with the
         // correct length in BytesNeeded. Only the length it got cannot be it.
         Some(format!(
-            "failed {status:#x} with BytesNeeded {needed} = InformationBufferLength {len}"
+            "failed {} with BytesNeeded {needed} = InformationBufferLength {len}",
+            Status(status)
         ))
     } else {
         None
@@ -357,7 +383,7 @@ fn settle(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Opti
 fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
     let call = kind.completion();
     world::with(call, |w| {
-        w.event("=>", call, format!("{status:#x} {h:#x}"));
+        w.event("=>", call, detail!("{s} {x}", status, h));
         w.check_irql(call, DISPATCH_LEVEL);
         if status == NDIS_STATUS_PENDING {
             w.violate(
@@ -513,7 +539,7 @@ pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize,
     let status = frame(
         "ProtocolCmOpenAf",
         PASSIVE_LEVEL,
-        format!("AF {:#x} -> {h:#x}", af.AddressFamily),
+        detail!("AF {x} -> {x}", af.AddressFamily, h),
         || {
             // SAFETY: the MCM's registered handler, called as NDIS does: the
             // adapter context, an AF block and out slot alive across the call.
@@ -551,7 +577,7 @@ pub(crate) fn close_af(af: usize) -> Result<NDIS_STATUS, Refused> {
         w.condis.requests.begin(ReqKind::CloseAf, af);
         Ok((handler, ctx))
     })?;
-    let status = frame("ProtocolCmCloseAf", PASSIVE_LEVEL, format!("{af:#x}"), || {
+    let status = frame("ProtocolCmCloseAf", PASSIVE_LEVEL, detail!("{x}", af), || {
         // SAFETY: registered handler with the CallMgrAfContext the MCM gave.
         unsafe { handler(ctx as NDIS_HANDLE) }
     });
@@ -632,7 +658,7 @@ fn register_sap_block(
     let status = frame(
         "ProtocolCmRegisterSap",
         PASSIVE_LEVEL,
-        format!("AF {af:#x} -> SAP {h:#x}"),
+        detail!("AF {x} -> SAP {x}", af, h),
         || {
             // SAFETY: registered handler; the CO_SAP block and out slot outlive the call.
             unsafe { handler(af_ctx as NDIS_HANDLE, co_sap, h as NDIS_HANDLE, &raw mut ctx) }
@@ -664,7 +690,7 @@ pub(crate) fn deregister_sap(sap: usize) -> Result<NDIS_STATUS, Refused> {
         w.condis.requests.begin(ReqKind::DeregisterSap, sap);
         Ok((handler, ctx))
     })?;
-    let status = frame("ProtocolCmDeregisterSap", PASSIVE_LEVEL, format!("{sap:#x}"), || {
+    let status = frame("ProtocolCmDeregisterSap", PASSIVE_LEVEL, detail!("{x}", sap), || {
         // SAFETY: registered handler with the CallMgrSapContext the MCM gave.
         unsafe { handler(ctx as NDIS_HANDLE) }
     });
@@ -691,7 +717,7 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
         Ok((handler, af_ctx, client, h))
     })?;
     let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
-    let status = frame("ProtocolCoCreateVc", PASSIVE_LEVEL, format!("{h:#x}"), || {
+    let status = frame("ProtocolCoCreateVc", PASSIVE_LEVEL, detail!("{x}", h), || {
         // SAFETY: registered handler; for an MCM NDIS passes the CallMgrAfContext [B].
         unsafe { handler(af_ctx as NDIS_HANDLE, h as NDIS_HANDLE, &raw mut ctx) }
     });
@@ -762,7 +788,7 @@ pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
             .ok_or(NDIS_STATUS_FAILURE)?;
         Ok((handler, rec.cm_context))
     })?;
-    let status = frame("ProtocolCoDeleteVc", PASSIVE_LEVEL, format!("{vc:#x}"), || {
+    let status = frame("ProtocolCoDeleteVc", PASSIVE_LEVEL, detail!("{x}", vc), || {
         // SAFETY: registered handler with the context ProtocolCoCreateVc returned.
         unsafe { handler(ctx as NDIS_HANDLE) }
     });
@@ -854,7 +880,7 @@ pub(crate) fn make_call(
     let status = frame(
         "ProtocolCmMakeCall",
         PASSIVE_LEVEL,
-        format!("VC {vc:#x} party {party_arg:p}"),
+        detail!("VC {x} party {x}", vc, party_arg),
         || {
             // SAFETY: registered handler; the call parameters are kept alive in the
             // world until the call completes; the out slot outlives the call.
@@ -913,7 +939,7 @@ pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Re
     } else {
         data.as_mut_ptr().cast()
     };
-    let status = frame("ProtocolCmCloseCall", PASSIVE_LEVEL, format!("{vc:#x}"), || {
+    let status = frame("ProtocolCmCloseCall", PASSIVE_LEVEL, detail!("{x}", vc), || {
         // SAFETY: registered handler; contexts the MCM gave; the close data
         // lives across the call.
         unsafe { handler(ctx as NDIS_HANDLE, party_ctx as NDIS_HANDLE, data_ptr, size) }
@@ -957,7 +983,7 @@ pub(crate) fn add_party(vc: usize, spec: Params<'_>) -> Result<(usize, NDIS_STAT
     let status = frame(
         "ProtocolCmAddParty",
         PASSIVE_LEVEL,
-        format!("VC {vc:#x} party {party:#x}"),
+        detail!("VC {x} party {x}", vc, party),
         || {
             // SAFETY: registered handler; parameters alive in the world until the
             // request completes; out slot alive across the call.
@@ -1002,7 +1028,7 @@ pub(crate) fn drop_party(party: usize, data: &[u8]) -> Result<NDIS_STATUS, Refus
     } else {
         data.as_mut_ptr().cast()
     };
-    let status = frame("ProtocolCmDropParty", PASSIVE_LEVEL, format!("{party:#x}"), || {
+    let status = frame("ProtocolCmDropParty", PASSIVE_LEVEL, detail!("{x}", party), || {
         // SAFETY: registered handler with the party context the MCM gave.
         unsafe { handler(ctx as NDIS_HANDLE, ptr, size) }
     });
@@ -1031,7 +1057,7 @@ pub(crate) fn modify_qos(vc: usize, spec: Params<'_>) -> Result<NDIS_STATUS, Ref
         w.condis.requests.begin(ReqKind::ModifyQos, vc);
         Ok((handler, ctx, cp))
     })?;
-    let status = frame("ProtocolCmModifyCallQoS", PASSIVE_LEVEL, format!("{vc:#x}"), || {
+    let status = frame("ProtocolCmModifyCallQoS", PASSIVE_LEVEL, detail!("{x}", vc), || {
         // SAFETY: registered handler; parameters alive until completion.
         unsafe { handler(ctx as NDIS_HANDLE, cp) }
     });
@@ -1186,7 +1212,7 @@ fn oid_request_with(
     let status = frame(
         kind.handler(),
         PASSIVE_LEVEL,
-        format!("oid {oid:#010x}"),
+        detail!("oid {x}", oid),
         || match target {
             // SAFETY: the registered handler, the contexts the MCM gave, and a
             // request block owned by the world until it completes.
@@ -1282,12 +1308,12 @@ fn incoming_call_complete(
                 CallState::Closed
             };
         }
-        w.note(vc, format!("client answered the incoming call {status:#x}"));
+        w.note(vc, format!("client answered the incoming call {}", Status(status)));
     });
     frame(
         "ProtocolCmIncomingCallComplete",
         PASSIVE_LEVEL,
-        format!("{status:#x} VC {vc:#x}"),
+        detail!("{s} VC {x}", status, vc),
         || {
             // SAFETY: registered handler; the CallMgrVcContext of this MCM-created
             // VC; the parameters NDIS dispatched, alive in the world.
@@ -1404,7 +1430,7 @@ fn complete_notify_close(af: usize) {
         frame(
             "ProtocolCmNotifyCloseAfComplete",
             PASSIVE_LEVEL,
-            format!("{af:#x}"),
+            detail!("{x}", af),
             || {
                 // SAFETY: registered handler with the AF's CallMgrAfContext.
                 unsafe { done(ctx as NDIS_HANDLE, NDIS_STATUS_SUCCESS) }
@@ -1608,7 +1634,7 @@ ddi_fn! {
         // SAFETY: read only when non-null: the MCM's NDIS_STATUS_INDICATION.
         let ind = (!indication.is_null()).then(|| unsafe { indication.read_unaligned() });
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("VC {h:#x} status {:#x}", ind.map_or(0, |i| i.StatusCode)));
+            w.event("=>", CALL, detail!("VC {x} status {s}", h, ind.map_or(0, |i| i.StatusCode)));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if w.adapter.as_ref().is_some_and(|x| x.handle == a && x.halted) {
                 w.violate(rules::NOTHING_AFTER_HALT, CALL, "the adapter was already halted", &[a]);
@@ -1657,7 +1683,7 @@ ddi_fn! {
         // SAFETY: read only when non-null: the MCM's request header.
         let header = (!request.is_null()).then(|| unsafe { request.cast::<NDIS_OBJECT_HEADER>().read_unaligned() });
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("AF {afh:#x} VC {h:#x}"));
+            w.event("=>", CALL, detail!("AF {x} VC {x}", afh, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             let af_open = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Open);
             let vc_ok = h == 0 || w.condis.vcs.get(&h).is_some_and(|v| v.af == afh);
@@ -1684,7 +1710,7 @@ ddi_fn! {
         // SAFETY: the DDI's contract: call parameters the MCM owns (or NULL).
         let params = unsafe { read_call_params(cp) };
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{h:#x}"));
+            w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return NDIS_STATUS_FAILURE;
@@ -1718,7 +1744,7 @@ ddi_fn! {
         const CALL: &str = "NdisMCmDeactivateVc";
         let h = vc as usize;
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{h:#x}"));
+            w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return NDIS_STATUS_FAILURE;
@@ -1746,7 +1772,7 @@ ddi_fn! {
         // "with h initialised to NULL").
         let initial = (!out.is_null()).then(|| unsafe { out.read() });
         let created = world::with(CALL, |w| {
-            w.event("=>", CALL, format!("AF {afh:#x}"));
+            w.event("=>", CALL, detail!("AF {x}", afh));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(a, HandleKind::Adapter, CALL) {
                 return Err(NDIS_STATUS_FAILURE);
@@ -1821,7 +1847,7 @@ ddi_fn! {
         const CALL: &str = "NdisMCmDeleteVc";
         let h = vc as usize;
         super::data::with_ndis_window_closed(CALL, h, |w| {
-            w.event("=>", CALL, format!("{h:#x}"));
+            w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return NDIS_STATUS_FAILURE;
@@ -1853,7 +1879,7 @@ ddi_fn! {
         // SAFETY: the DDI's contract: the MCM's call parameters.
         let params = unsafe { read_call_params(cp) };
         let offer = world::with(CALL, |w| {
-            w.event("=>", CALL, format!("SAP {s:#x} VC {h:#x}"));
+            w.event("=>", CALL, detail!("SAP {x} VC {x}", s, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             // A SAP NDIS knows of whose deregistration completed (its handle
             // died then) breaks the SAP rule, the more precise one; a SAP
@@ -1943,7 +1969,7 @@ ddi_fn! {
         const CALL: &str = "NdisCmDispatchCallConnected";
         let h = vc as usize;
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{h:#x}"));
+            w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return;
@@ -1978,7 +2004,7 @@ ddi_fn! {
         const CALL: &str = "NdisCmDispatchIncomingCloseCall";
         let h = vc as usize;
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{status:#x} {h:#x}"));
+            w.event("=>", CALL, detail!("{s} {x}", status, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return;
@@ -2007,7 +2033,7 @@ ddi_fn! {
         const CALL: &str = "NdisCmDispatchIncomingDropParty";
         let h = party as usize;
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{status:#x} {h:#x}"));
+            w.event("=>", CALL, detail!("{s} {x}", status, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if w.check_handle(h, HandleKind::Party, CALL) {
                 let vc = w.condis.parties.get(&h).map(|p| p.vc);
@@ -2033,7 +2059,7 @@ ddi_fn! {
         const CALL: &str = "NdisCmDispatchIncomingCallQoSChange";
         let h = vc as usize;
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{h:#x}"));
+            w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if w.check_handle(h, HandleKind::Vc, CALL) {
                 let client = w.condis.vcs.get(&h).map(|v| v.client);
@@ -2054,7 +2080,7 @@ ddi_fn! {
         const CALL: &str = "NdisCmNotifyCloseAddressFamily";
         let h = af as usize;
         let ok = world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{h:#x}"));
+            w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, PASSIVE_LEVEL);
             if !w.check_handle(h, HandleKind::Af, CALL) {
                 return None;
@@ -2109,7 +2135,7 @@ fn complete_oid(kind: ReqKind, call: &'static str, h: usize, status: NDIS_STATUS
     let wrong = world::with(call, |w| {
         let wrong = w.condis.requests.is_pending(other, h);
         if wrong {
-            w.event("=>", call, format!("{status:#x} request {h:#x}"));
+            w.event("=>", call, detail!("{s} request {x}", status, h));
             w.violate(
                 r::OID_COMPLETION_MATCHES_PATH,
                 call,
@@ -2176,4 +2202,23 @@ pub(crate) fn drop_client_answers_at_halt() {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A completion is noted in its object's history (what a violation
+    /// report shows) with its status by name, not as hex.
+    #[test]
+    fn a_completion_is_noted_with_its_status_by_name() {
+        let mut w = World::default();
+        let h = w.new_handle(HandleKind::Sap, "registered");
+        apply(&mut w, ReqKind::DeregisterSap, h, NDIS_STATUS_NOT_ACCEPTED, None);
+        let history = &w.handles[&h].history;
+        assert!(
+            history.iter().any(|l| l.ends_with(" completed NOT_ACCEPTED")),
+            "{history:?}"
+        );
+    }
 }

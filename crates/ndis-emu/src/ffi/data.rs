@@ -45,7 +45,9 @@ use ndis_sys::*;
 use super::calls::{enter, enter_locked, leave};
 use crate::condis::ClientAction;
 use crate::condis::rules as r;
+use crate::detail;
 use crate::nbl::{self, NblOwner, NblState};
+use crate::trace::Detail;
 use crate::world::{self, HandleKind, World};
 
 /// A Status the driver must overwrite before completing a send: the
@@ -108,7 +110,7 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
             w,
             HANDLER,
             DISPATCH_LEVEL,
-            format!("VC {vc:#x}, {} NBL(s)", payloads.len()),
+            detail!("VC {x}, {} NBL(s)", vc, payloads.len()),
         );
         Ok((handler, ctx, head, members))
     })?;
@@ -122,7 +124,7 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
             NDIS_SEND_FLAGS_DISPATCH_LEVEL,
         )
     };
-    leave("MiniportCoSendNetBufferLists", caller, String::new());
+    leave("MiniportCoSendNetBufferLists", caller, Detail::EMPTY);
     world::with(CALL, |w| {
         send_returned(w, vc);
         crate::pause::sent(w, &members);
@@ -336,7 +338,7 @@ ddi_fn! {
         const CALL: &str = "NdisMCoSendNetBufferListsComplete";
         let h = vc as usize;
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("VC {h:#x} {nbls:p}"));
+            w.event("=>", CALL, detail!("VC {x} {x}", h, nbls));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return;
@@ -352,7 +354,7 @@ ddi_fn! {
     pub unsafe fn NdisMSendNetBufferListsComplete(adapter: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _flags: ULONG) {
         const CALL: &str = "NdisMSendNetBufferListsComplete";
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{nbls:p}"));
+            w.event("=>", CALL, detail!("{x}", nbls));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if w.check_handle(adapter as usize, HandleKind::Adapter, CALL) {
                 w.violate(r::DATA_SEND_COMPLETE_ONCE, CALL, "no connectionless send was ever issued to a CoNDIS miniport", &[]);
@@ -367,7 +369,7 @@ ddi_fn! {
         const CALL: &str = "NdisMCoIndicateReceiveNetBufferLists";
         let h = vc as usize;
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("VC {h:#x} {nbls:p} x{count} flags {flags:#x}"));
+            w.event("=>", CALL, detail!("VC {x} {x} x{} flags {x}", h, nbls, count, flags));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return;
@@ -463,7 +465,7 @@ pub(crate) fn return_nbls(vc: usize, nbls: &[usize]) {
         live.first().map(|head| (handler, ctx, *head, live.len()))
     });
     let Some((handler, ctx, head, n)) = target else { return };
-    let caller = enter(CALL, DISPATCH_LEVEL, format!("{n} NBL(s)"));
+    let caller = enter(CALL, DISPATCH_LEVEL, detail!("{} NBL(s)", n));
     // SAFETY: the registered handler with the adapter context; the NBLs are
     // the driver's own, handed back as NDIS does.
     unsafe {
@@ -473,7 +475,7 @@ pub(crate) fn return_nbls(vc: usize, nbls: &[usize]) {
             NDIS_RETURN_FLAGS_DISPATCH_LEVEL,
         )
     };
-    leave(CALL, caller, String::new());
+    leave(CALL, caller, Detail::EMPTY);
 }
 
 /// NdisMCmDeactivateVc's drain check (contract §3.3): no send outstanding,

@@ -9,6 +9,7 @@ use ndis_sys::*;
 
 use super::calls;
 use super::read_prefix;
+use crate::detail;
 use crate::rules;
 use crate::world::{self, Allocation, DriverRec, HandleKind, InitStep};
 
@@ -150,7 +151,7 @@ ddi_fn! {
             w.event(
                 "=>",
                 CALL,
-                format!("NDIS {}.{}, characteristics rev {} size {}", chars.MajorNdisVersion, chars.MinorNdisVersion, header.Revision, header.Size),
+                detail!("NDIS {}.{}, characteristics rev {} size {}", chars.MajorNdisVersion, chars.MinorNdisVersion, header.Revision, header.Size),
             );
             if let Some(status) = check_characteristics(w, header, &chars) {
                 return Err(status);
@@ -179,7 +180,7 @@ ddi_fn! {
         let status = calls::set_options(set_options, handle, driver_context);
         let status = world::with(CALL, |w| {
             if status != NDIS_STATUS_SUCCESS {
-                w.note(handle, format!("MiniportSetOptions failed {status:#x}: deregistered"));
+                w.note(handle, format!("MiniportSetOptions failed {}: deregistered", crate::trace::Status(status)));
                 return status;
             }
             let has_co_oid = w.driver.and_then(|d| d.co).and_then(|co| co.CoOidRequestHandler).is_some();
@@ -207,7 +208,7 @@ ddi_fn! {
     pub unsafe fn NdisMDeregisterMiniportDriver(handle: NDIS_HANDLE) {
         const CALL: &str = "NdisMDeregisterMiniportDriver";
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{handle:p}"));
+            w.event("=>", CALL, detail!("{x}", handle));
             w.check_irql(CALL, PASSIVE_LEVEL);
             let h = handle as usize;
             if w.check_handle(h, HandleKind::Driver, CALL) {
@@ -578,7 +579,7 @@ ddi_fn! {
         }
         world::with(CALL, |w| {
             let origin = w.current_handler().unwrap_or("outside any handler");
-            w.event("=>", CALL, format!("{length} bytes, tag {} -> {p:p}", tag_str(tag)));
+            w.event("=>", CALL, detail!("{} bytes, tag {t} -> {x}", length, tag, p));
             w.ledger.insert(p as usize, Allocation { size: length as usize, tag, origin });
         });
         p.cast()
@@ -593,7 +594,7 @@ ddi_fn! {
         const CALL: &str = "NdisFreeMemoryWithTagPriority";
         let freed = world::with(CALL, |w| {
             w.check_irql(CALL, DISPATCH_LEVEL);
-            w.event("=>", CALL, format!("{va:p} tag {}", tag_str(tag)));
+            w.event("=>", CALL, detail!("{x} tag {t}", va, tag));
             let freed = match w.ledger.get(&(va as usize)).cloned() {
                 None => {
                     w.violate(rules::MEMORY_LEDGER, CALL, format!("{va:p} is not a live allocation (double free or never allocated)"), &[]);
@@ -628,10 +629,7 @@ ddi_fn! {
 
 /// A pool tag as poolmon shows it.
 pub(crate) fn tag_str(tag: ULONG) -> String {
-    tag.to_le_bytes()
-        .iter()
-        .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
-        .collect()
+    crate::trace::Tag(tag).to_string()
 }
 
 // --- Spin locks -------------------------------------------------------------

@@ -13,8 +13,10 @@ use std::ptr::null_mut;
 use ndis_sys::*;
 
 use super::tag_str;
+use crate::detail;
 use crate::lookaside::{self as la, ListRec};
 use crate::rules;
+use crate::trace::Detail;
 use crate::world::{self, Allocation, World};
 
 /// Pool blocks are 16-byte aligned on x64 (MEMORY_ALLOCATION_ALIGNMENT).
@@ -203,8 +205,7 @@ ndis_fn! {
             None => world::with(CALL, |w| pool_allocate(w, bytes, tag, origin)),
         };
         world::with(CALL, |w| {
-            let what = w.lookaside.describe(list);
-            w.event("=>", CALL, format!("{what}: allocated {entry:p}"));
+            w.event("=>", CALL, list_detail(w, list, ListOp::Allocated(entry as usize)));
             if let Some(r) = w.lookaside.lists.get_mut(&list)
                 && !entry.is_null()
             {
@@ -234,8 +235,7 @@ ndis_fn! {
             let to = w.lookaside.pending_query.remove(&world::cpu_id());
             match w.lookaside.holder_of(e).filter(|&h| to.is_none_or(|q| q == h)) {
                 Some(l) => {
-                    let what = w.lookaside.describe(l);
-                    w.event("=>", CALL, format!("{what}: freed {entry:p}"));
+                    w.event("=>", CALL, list_detail(w, l, ListOp::Freed(e)));
                     w.lookaside.lists.get_mut(&l).map(|r| {
                         r.outstanding.remove(&e);
                         r.free
@@ -255,6 +255,34 @@ ndis_fn! {
             Some(None) => world::with(CALL, |w| pool_free(w, CALL, e)),
             None => {}
         }
+    }
+}
+
+/// What a lookaside DDI did to a list, for its trace event.
+#[derive(Clone, Copy)]
+enum ListOp {
+    /// The list alone (its deletion).
+    Named,
+    /// An entry handed out.
+    Allocated(usize),
+    /// An entry taken back.
+    Freed(usize),
+    /// Nothing cached: the Allocate routine runs next.
+    Empty,
+}
+
+/// `lookaside list 0x… (tag CvmC): allocated 0x…` as typed fields, as
+/// [`crate::lookaside::Lookasides::describe`] words the list.
+fn list_detail(w: &World, l: usize, op: ListOp) -> Detail {
+    match (w.lookaside.lists.get(&l).map(|r| r.tag), op) {
+        (Some(t), ListOp::Named) => detail!("lookaside list {x} (tag {t})", l, t),
+        (Some(t), ListOp::Allocated(e)) => detail!("lookaside list {x} (tag {t}): allocated {x}", l, t, e),
+        (Some(t), ListOp::Freed(e)) => detail!("lookaside list {x} (tag {t}): freed {x}", l, t, e),
+        (Some(t), ListOp::Empty) => detail!("lookaside list {x} (tag {t}): empty", l, t),
+        (None, ListOp::Named) => detail!("lookaside list {x}", l),
+        (None, ListOp::Allocated(e)) => detail!("lookaside list {x}: allocated {x}", l, e),
+        (None, ListOp::Freed(e)) => detail!("lookaside list {x}: freed {x}", l, e),
+        (None, ListOp::Empty) => detail!("lookaside list {x}: empty", l),
     }
 }
 
@@ -356,7 +384,7 @@ ddi_fn! {
         let l = list as usize;
         let work = world::with(CALL, |w| {
             let what = w.lookaside.describe(l);
-            w.event("=>", CALL, what.clone());
+            w.event("=>", CALL, list_detail(w, l, ListOp::Named));
             if !enter_list(w, l, CALL) {
                 return None;
             }
@@ -412,7 +440,6 @@ ddi_fn! {
             if !enter_list(w, l, CALL) {
                 return null_mut();
             }
-            let what = w.lookaside.describe(l);
             let Some(tag) = w.lookaside.lists.get(&l).map(|r| r.tag) else {
                 return null_mut();
             };
@@ -426,15 +453,16 @@ ddi_fn! {
             };
             let Some(e) = (if fails { None } else { r.cached.pop() }) else {
                 w.lookaside.pending_miss.insert(cpu, l);
-                w.event("=>", CALL, format!("{what}: empty"));
+                w.event("=>", CALL, list_detail(w, l, ListOp::Empty));
                 return null_mut();
             };
             let hurt = damage(e, r.top(), r.size);
             r.outstanding.insert(e);
             let new_head = r.update_head();
             write_head(l, new_head);
-            w.event("=>", CALL, format!("{what}: allocated {e:#x}"));
+            w.event("=>", CALL, list_detail(w, l, ListOp::Allocated(e)));
             if let Some(d) = hurt {
+                let what = w.lookaside.describe(l);
                 w.violate(la::LOOKASIDE_INTACT, CALL, format!("{what}: {d}"), &[]);
             }
             e as PSLIST_ENTRY
@@ -455,15 +483,14 @@ ddi_fn! {
             if !enter_list(w, l, CALL) {
                 return null_mut();
             }
-            let what = w.lookaside.describe(l);
             let Some(r) = w.lookaside.lists.get(&l) else {
                 return null_mut();
             };
             let top = r.top();
             let problem = if e == 0 {
-                Some(format!("a NULL entry pushed to {what}"))
+                Some(format!("a NULL entry pushed to {}", w.lookaside.describe(l)))
             } else if !e.is_multiple_of(16) {
-                Some(format!("entry {e:#x} pushed to {what} is not 16-byte aligned (SLIST_ENTRY is)"))
+                Some(format!("entry {e:#x} pushed to {} is not 16-byte aligned (SLIST_ENTRY is)", w.lookaside.describe(l)))
             } else if !r.outstanding.contains(&e) {
                 Some(w.lookaside.why_not_outstanding(e, Some(l)))
             } else {
@@ -481,7 +508,7 @@ ddi_fn! {
             r.cached.push(e);
             let new_head = r.update_head();
             write_head(l, new_head);
-            w.event("=>", CALL, format!("{what}: freed {e:#x}"));
+            w.event("=>", CALL, list_detail(w, l, ListOp::Freed(e)));
             top as PSLIST_ENTRY
         })
     }

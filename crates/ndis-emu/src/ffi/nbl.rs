@@ -26,6 +26,7 @@ use std::ptr::{NonNull, null_mut};
 use ndis_sys::*;
 
 use super::{ZeroValid, read_prefix, tag_str};
+use crate::detail;
 use crate::nbl::{self, Known, NbInit, NblOwner};
 use crate::rules;
 use crate::world::{self, World};
@@ -204,11 +205,11 @@ ddi_fn! {
         // (the DDI's contract); read_prefix reads no more than 16 bytes.
         let p = header.map(|h| unsafe { read_prefix(params, usize::from(h.Size)) });
         world::with(CALL, |w| {
-            let what = p.map_or("NULL parameters".to_string(), |p| format!(
-                "tag {}, fAllocateNetBuffer {}, ContextSize {}, DataSize {}",
-                tag_str(p.PoolTag), p.fAllocateNetBuffer, p.ContextSize, p.DataSize
+            let what = p.map_or(detail!("{x} NULL parameters", handle), |p| detail!(
+                "{x} tag {t}, fAllocateNetBuffer {}, ContextSize {}, DataSize {}",
+                handle, p.PoolTag, p.fAllocateNetBuffer, p.ContextSize, p.DataSize
             ));
-            w.event("=>", CALL, format!("{handle:p} {what}"));
+            w.event("=>", CALL, what);
             w.check_irql(CALL, DISPATCH_LEVEL);
             let h = handle as usize;
             if h != 0 {
@@ -252,7 +253,7 @@ ddi_fn! {
             }
             let origin = origin(w);
             let pool = w.nbls.add_pool(p, origin);
-            w.event("=>", CALL, format!("-> pool {pool:#x}"));
+            w.event("=>", CALL, detail!("-> pool {x}", pool));
             pool as NDIS_HANDLE
         })
     }
@@ -266,7 +267,7 @@ ddi_fn! {
     pub unsafe fn NdisFreeNetBufferListPool(pool: NDIS_HANDLE) {
         const CALL: &str = "NdisFreeNetBufferListPool";
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{pool:p}"));
+            w.event("=>", CALL, detail!("{x}", pool));
             w.check_irql(CALL, DISPATCH_LEVEL);
             let h = pool as usize;
             if !live_pool(w, h, CALL) {
@@ -325,7 +326,7 @@ fn allocate(
         .allocate(pool, init, (usize::from(context.0), usize::from(context.1)), origin)
     {
         Ok(a) => {
-            w.event("=>", call, format!("-> NBL {a:#x}"));
+            w.event("=>", call, detail!("-> NBL {x}", a));
             a as PNET_BUFFER_LIST
         }
         Err(e) => {
@@ -345,7 +346,7 @@ ddi_fn! {
     pub unsafe fn NdisAllocateNetBufferAndNetBufferList(pool: NDIS_HANDLE, context_size: USHORT, context_backfill: USHORT, mdl_chain: PMDL, data_offset: ULONG, data_length: SIZE_T) -> PNET_BUFFER_LIST {
         const CALL: &str = "NdisAllocateNetBufferAndNetBufferList";
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{pool:p} context {context_size}+{context_backfill}, MDL {mdl_chain:p}, offset {data_offset}, length {data_length}"));
+            w.event("=>", CALL, detail!("{x} context {}+{}, MDL {x}, offset {}, length {}", pool, context_size, context_backfill, mdl_chain, data_offset, data_length));
             allocate(w, CALL, pool as usize, (context_size, context_backfill), |w, params, problems| {
                 if params.fAllocateNetBuffer == FALSE || params.DataSize != 0 {
                     problems.push(format!(
@@ -390,7 +391,7 @@ ddi_fn! {
     pub unsafe fn NdisAllocateNetBufferList(pool: NDIS_HANDLE, context_size: USHORT, context_backfill: USHORT) -> PNET_BUFFER_LIST {
         const CALL: &str = "NdisAllocateNetBufferList";
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{pool:p} context {context_size}+{context_backfill}"));
+            w.event("=>", CALL, detail!("{x} context {}+{}", pool, context_size, context_backfill));
             allocate(w, CALL, pool as usize, (context_size, context_backfill), |_, params, problems| {
                 match (params.fAllocateNetBuffer, params.DataSize as usize) {
                     (FALSE, _) => None,
@@ -414,7 +415,7 @@ ddi_fn! {
     pub unsafe fn NdisFreeNetBufferList(nbl: PNET_BUFFER_LIST) {
         const CALL: &str = "NdisFreeNetBufferList";
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{nbl:p}"));
+            w.event("=>", CALL, detail!("{x}", nbl));
             w.check_irql(CALL, DISPATCH_LEVEL);
             let a = nbl as usize;
             let problem = match w.nbls.get(a) {

@@ -5,7 +5,9 @@
 use ndis_sys::*;
 
 use super::calls::{self, enter, leave};
+use crate::detail;
 use crate::pause;
+use crate::trace::Detail;
 use crate::world::{self, HandleKind};
 
 /// MiniportPause at PASSIVE_LEVEL, with the pause's bookkeeping around it;
@@ -68,11 +70,15 @@ pub(crate) fn pnp_event(
         InformationBufferLength: length,
         NdisReserved: [0; 2 * core::mem::size_of::<PVOID>()],
     };
-    let caller = enter("MiniportDevicePnPEventNotify", PASSIVE_LEVEL, format!("event {event}"));
+    let caller = enter(
+        "MiniportDevicePnPEventNotify",
+        PASSIVE_LEVEL,
+        detail!("event {}", event),
+    );
     // SAFETY: the registered handler with the adapter context; the event
     // block and its information buffer live across the call.
     unsafe { handler(ctx as NDIS_HANDLE, &raw mut block) };
-    leave("MiniportDevicePnPEventNotify", caller, String::new());
+    leave("MiniportDevicePnPEventNotify", caller, Detail::EMPTY);
 }
 
 /// MiniportCancelSend at DISPATCH_LEVEL (NdisCancelSendNetBufferLists may
@@ -81,12 +87,12 @@ pub(crate) fn cancel_send(handler: MINIPORT_CANCEL_SEND, ctx: usize, cancel_id: 
     let caller = enter(
         "MiniportCancelSend",
         DISPATCH_LEVEL,
-        format!("cancel id {cancel_id:#x}"),
+        detail!("cancel id {x}", cancel_id),
     );
     // SAFETY: the registered handler with the adapter context; the cancel
     // id is an opaque value the driver only compares.
     unsafe { handler(ctx as NDIS_HANDLE, cancel_id as PVOID) };
-    leave("MiniportCancelSend", caller, String::new());
+    leave("MiniportCancelSend", caller, Detail::EMPTY);
 }
 
 ddi_fn! {
@@ -96,7 +102,7 @@ ddi_fn! {
     pub unsafe fn NdisMPauseComplete(adapter: NDIS_HANDLE) {
         const CALL: &str = "NdisMPauseComplete";
         world::with(CALL, |w| {
-            w.event("=>", CALL, format!("{adapter:p}"));
+            w.event("=>", CALL, detail!("{x}", adapter));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if w.check_handle(adapter as usize, HandleKind::Adapter, CALL) {
                 pause::pause_completed(w, CALL);
