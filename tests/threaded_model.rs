@@ -13,7 +13,7 @@
 //! Budget: `THREADED_MODEL_STEPS` client steps in all (default 3 000; a
 //! tenth of that, never zero, when `COVMINI_UNDER_VALGRIND` is set),
 //! `THREADED_MODEL_SEED` for the first seed, `THREADED_MODEL_TRACE` a file
-//! to write a failing run's whole trace to, `THREADED_MODEL_KEEP_GOING` to
+//! to write a failing run's whole trace to (then its violations and problems), `THREADED_MODEL_KEEP_GOING` to
 //! go on past a failing seed (the soak's census: every failing seed and its
 //! first violation are printed at the end, and the test then fails). With `--nocapture` it prints
 //! steps/s and each operation's coverage (succeeded / refused). The soak:
@@ -638,7 +638,13 @@ fn random_clients_on_threads_with_a_racing_halt_stay_clean() {
         let r = run(seed, per_client);
         let clean = r.problems.is_empty() && r.report.is_clean();
         if let (false, Some(path)) = (clean, std::env::var_os("THREADED_MODEL_TRACE")) {
-            let trace: Vec<String> = r.report.events.iter().map(|e| format!("{e}")).collect();
+            // The events, then what failed: each violation (with its
+            // objects' histories) and each problem of the test's own.
+            let mut trace: Vec<String> = r.report.events.iter().map(|e| format!("{e}")).collect();
+            trace.push("--- violations".to_owned());
+            trace.extend(r.report.violations.iter().map(|v| format!("{v}")));
+            trace.push("--- problems".to_owned());
+            trace.extend(r.problems.iter().cloned());
             std::fs::write(path, trace.join("\n")).expect("write the trace");
         }
         if !clean && keep_going {
