@@ -634,3 +634,63 @@ fn a_close_crossing_an_echo_make_call_is_clean_at_every_boundary() {
     });
     assert!(crossings > 0, "alice's close never crossed her make call: {counted:?}");
 }
+
+/// A leaf's hang-up crossing the failure of the call's other party: alice's
+/// multipoint call has bob's party up and carol's being added (carol pends
+/// her answer, so the add pends). bob's NdisClCloseCall of his leaf is
+/// stopped at each DDI boundary covmini crosses (among them the
+/// NdisMCmDispatchIncomingDropParty that tells alice) while carol rejects
+/// her offer on another CPU, which fails the add (NdisMCmAddPartyComplete):
+/// NDIS forgets carol's party then. covmini decided on an incoming drop
+/// party for bob's because carol's was there; it must still be there when
+/// NDIS gets it (`party.incoming-drop-not-last`). Clean at every boundary,
+/// and the crossing happened (carol's answer ran while the indication was
+/// on its way).
+#[test]
+fn a_leafs_hang_up_crossing_the_other_partys_failed_add_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let carol = n.emu.client("carol");
+        n.emu.set_incoming_answer(carol, Answer::Pend, NDIS_STATUS_SUCCESS);
+        let carol_af = n.emu.open_af(carol, config::AF).expect("carol's AF");
+        n.emu
+            .register_sap(carol_af, SAP_TYPE_ADDRESS, b"carol")
+            .expect("carol's SAP");
+        let vc = n.vc;
+        let (s, _) = n.emu.make_multipoint_call(vc, &call_to(b"bob"));
+        assert_eq!(s, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+        let (s, _) = n.emu.add_party(vc, &call_to(b"carol"));
+        assert_eq!(s, NDIS_STATUS_PENDING, "carol's party, her answer pended");
+        let leaf = bobs_vc(&n);
+        let carols = *n.emu.offered_vcs(carol).last().expect("carol was offered the party");
+        let out: Interleaving<NDIS_STATUS, Result<(), NDIS_STATUS>> = n.emu.interleave(
+            at,
+            |emu| emu.close_call(leaf, &[]),
+            move |emu| emu.answer_incoming(carols, NDIS_STATUS_NOT_ACCEPTED),
+        );
+        assert!(close_status_ok(out.victim), "bob's close: {:#x}", out.victim);
+        if let (Some(r), Some(i)) = (&out.injected, out.fired_at) {
+            assert_eq!(*r, Ok(()), "carol's rejection");
+            if out
+                .crossed
+                .get(i)
+                .is_some_and(|c| c.ddi == "NdisCmDispatchIncomingDropParty")
+            {
+                crossings += 1;
+            }
+        }
+        n.emu.pump();
+        if n.emu.vc_state(vc).is_some_and(|(c, _)| c == CallState::Connected) {
+            let s = n.emu.close_call(vc, &[]);
+            assert!(close_status_ok(s), "alice hangs up: {s:#x}");
+        }
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(
+        crossings > 0,
+        "carol's rejection never crossed the incoming drop party: {counted:?}"
+    );
+}
