@@ -694,3 +694,71 @@ fn a_leafs_hang_up_crossing_the_other_partys_failed_add_is_clean_at_every_bounda
         "carol's rejection never crossed the incoming drop party: {counted:?}"
     );
 }
+
+/// A root's close crossing its party's completion leaves no leaf behind:
+/// alice's multipoint make call (or add party) pends on bob's answer; bob
+/// accepts, and covmini's ProtocolCmIncomingCallComplete is stopped at each
+/// DDI boundary it crosses while alice closes the root on another CPU.
+/// The close skips a party pinned by its completion and finishes when the
+/// completion unpins it; that party's leaf must still be told
+/// (NdisMCmDispatchIncomingCloseCall) and its call closed. It was not: the
+/// party went with its leaf still linked to its slot, and once the slot
+/// was reused by a new call's party, the leaf's later hang-up took that
+/// party as its own (the soaks' halt that waited for ever, seeds 800477
+/// and 1300691: a new multipoint make call whose leaf's accept covmini
+/// then refused, never completed). Clean at every boundary, bob's leaf
+/// closed at the end of each run, and the crossing happened.
+#[test]
+fn a_roots_close_crossing_its_partys_completion_closes_the_leaf_at_every_boundary() {
+    for add_party in [true, false] {
+        let mut crossings = 0;
+        let (counted, _) = sweep(|at| {
+            let n = net();
+            let (vc, bob) = (n.vc, n.bob);
+            if add_party {
+                let (s, _) = n.emu.make_multipoint_call(vc, &call_to(b"bob"));
+                assert_eq!(s, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+            }
+            n.emu.set_incoming_answer(bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+            let s = if add_party {
+                n.emu.add_party(vc, &call_to(b"bob")).0
+            } else {
+                n.emu.make_multipoint_call(vc, &call_to(b"bob")).0
+            };
+            assert_eq!(s, NDIS_STATUS_PENDING, "alice's request pends on bob's answer");
+            let leaf = bobs_vc(&n);
+            let out: Interleaving<Result<(), NDIS_STATUS>, NDIS_STATUS> = n.emu.interleave(
+                at,
+                |emu| emu.answer_incoming(leaf, NDIS_STATUS_SUCCESS),
+                move |emu| emu.close_call(vc, &[]),
+            );
+            assert_eq!(out.victim, Ok(()), "bob's answer");
+            if let Some(s) = out.injected {
+                assert!(close_status_ok(s), "alice's close: {s:#x}");
+                if s == NDIS_STATUS_PENDING {
+                    crossings += 1;
+                }
+            }
+            n.emu.pump();
+            if n.emu.vc_state(vc).is_some_and(|(c, _)| c == CallState::Connected) {
+                let s = n.emu.close_call(vc, &[]);
+                assert!(close_status_ok(s), "alice hangs up: {s:#x}");
+                n.emu.pump();
+            }
+            for v in n.emu.offered_vcs(bob) {
+                let state = n.emu.vc_state(v).map(|(c, _)| c);
+                assert!(
+                    !matches!(state, Some(CallState::Connected | CallState::Accepted)),
+                    "add party {add_party}: bob's leaf {v:?} is still {state:?} after alice's root closed"
+                );
+            }
+            let report = finish(n);
+            assert_clean(&report);
+            out
+        });
+        assert!(
+            crossings > 0,
+            "add party {add_party}: alice's close never pended on the completion: {counted:?}"
+        );
+    }
+}

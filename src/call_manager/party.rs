@@ -607,7 +607,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
             fx.push(Effect::CompleteDropParty(handle));
             self.remove_party(id, &mut fx);
         } else if busy == 0 && root_closing {
-            // The root's close skipped it while it was pinned.
+            // The root's close skipped it while it was pinned: it is
+            // detached now, as [`Self::detach_party`] does, its leaf (if
+            // still connected) told with an incoming close. Freed with its
+            // leaf still linked, the leaf would name the party's slot,
+            // which a new call may reuse: its hang-up would then be taken
+            // for that call's party's.
+            self.unlink_leaf(id, &mut fx);
             self.remove_party(id, &mut fx);
         }
         fx.extend(self.unpin(root, 1));

@@ -397,7 +397,8 @@ fn an_answer_the_adding_handler_has_not_reported_yet_keeps_the_party_from_drop_a
 /// A pended add's completion runs after the lock is dropped while the
 /// party is already up: it is pinned (with its root) until the glue has
 /// made it. A drop meanwhile pends and completes after it; a root's close
-/// skips it and finishes after it; the party is never freed before.
+/// skips it and finishes after it, detaching it then (its leaf told); the
+/// party is never freed before.
 #[test]
 fn a_successful_completion_pins_the_party_until_the_glue_made_it() {
     for via in [Via::MakeCall, Via::AddParty] {
@@ -430,9 +431,17 @@ fn a_successful_completion_pins_the_party_until_the_glue_made_it() {
                     assert!(!effects(&fx).contains(&E::FreeParty(50)), "{via:?}: freed while pinned");
                 }
                 assert!(matches!(cm.close_call(root), Ok(Finish::Pend(_))), "{via:?}");
+                // Detached now: its leaf is told (it was left linked to
+                // the freed party's slot), then the party goes and the
+                // root's close finishes.
                 let fx = effects(&cm.party_completed(plan.party));
-                assert_eq!(fx.first(), Some(&E::FreeParty(50)), "{via:?}: {fx:?}");
+                assert_eq!(
+                    fx.get(..2),
+                    Some(&[E::DispatchIncomingClose(31), E::FreeParty(50)][..]),
+                    "{via:?}: {fx:?}"
+                );
                 assert!(fx.contains(&E::CompleteCloseCall(30)), "{via:?}: {fx:?}");
+                assert_eq!(cm.vc_state(plan.leaf), Some(VcState::Leaf { party: None }));
             }
             assert_eq!(cm.busy(root), 0);
         }
