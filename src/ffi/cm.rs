@@ -1367,7 +1367,9 @@ impl LeafSetup {
 /// (swapped: the root's transmit is the leaf's receive) and offers it the
 /// call (NdisMCmDispatchIncomingCall). Returns the leaf's answer when it
 /// came inside the dispatch (and on SUCCESS writes the party context to
-/// `out`), else PENDING: the answer completes the request later.
+/// `out`), else PENDING: the answer completes the request later. A
+/// rejection that must wait for an incoming drop party of the call on its
+/// way (`CallManager::release_failed_add`) also returns PENDING.
 ///
 /// # Safety
 /// `cp` is NDIS's parameters for this request (already read by
@@ -1511,7 +1513,8 @@ ndis_fn! {
     /// call, and its leaf is offered an ordinary incoming call on a VC
     /// covmini creates ([`add_leaf`]). Returns the leaf's answer when it
     /// came inside the offer, else PENDING and NdisMCmAddPartyComplete
-    /// follows. A party keeps its own flows: its leaf is activated with the
+    /// follows (also for a rejection that waits for an incoming drop party
+    /// of the call on its way to the client). A party keeps its own flows: its leaf is activated with the
     /// FLOWSPECs of the party's parameters (the "Adding a Party to a
     /// Multipoint Call" page lets the medium decide whether per-party
     /// traffic parameters exist; covmini's leaves are separate VCs).
