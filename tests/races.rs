@@ -770,3 +770,131 @@ fn a_rejection_crossing_the_make_call_is_clean_at_every_pair_of_boundaries() {
         );
     }
 }
+
+/// A leaf's hang-up crossing the failure of the call's other party: alice's
+/// multipoint call has bob's party up and carol's being added (carol pends
+/// her answer, so the add pends). bob's NdisClCloseCall of his leaf is
+/// stopped at each DDI boundary covmini crosses (among them the
+/// NdisMCmDispatchIncomingDropParty that tells alice) while carol rejects
+/// her offer on another CPU, which fails the add (NdisMCmAddPartyComplete):
+/// NDIS forgets carol's party then. covmini decided on an incoming drop
+/// party for bob's because carol's was there; it must still be there when
+/// NDIS gets it (`party.incoming-drop-not-last`). Clean at every boundary,
+/// and the crossing happened (carol's answer ran while the indication was
+/// on its way).
+#[test]
+fn a_leafs_hang_up_crossing_the_other_partys_failed_add_is_clean_at_every_boundary() {
+    let mut crossings = 0;
+    let (counted, _) = sweep(|at| {
+        let n = net();
+        let carol = n.emu.client("carol");
+        n.emu.set_incoming_answer(carol, Answer::Pend, NDIS_STATUS_SUCCESS);
+        let carol_af = n.emu.open_af(carol, config::AF).expect("carol's AF");
+        n.emu
+            .register_sap(carol_af, SAP_TYPE_ADDRESS, b"carol")
+            .expect("carol's SAP");
+        let vc = n.vc;
+        let (s, _) = n.emu.make_multipoint_call(vc, &call_to(b"bob"));
+        assert_eq!(s, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+        let (s, _) = n.emu.add_party(vc, &call_to(b"carol"));
+        assert_eq!(s, NDIS_STATUS_PENDING, "carol's party, her answer pended");
+        let leaf = bobs_vc(&n);
+        let carols = *n.emu.offered_vcs(carol).last().expect("carol was offered the party");
+        let out: Interleaving<NDIS_STATUS, Result<(), NDIS_STATUS>> = n.emu.interleave(
+            at,
+            |emu| emu.close_call(leaf, &[]),
+            move |emu| emu.answer_incoming(carols, NDIS_STATUS_NOT_ACCEPTED),
+        );
+        assert!(close_status_ok(out.victim), "bob's close: {:#x}", out.victim);
+        if let (Some(r), Some(i)) = (&out.injected, out.fired_at) {
+            assert_eq!(*r, Ok(()), "carol's rejection");
+            if out
+                .crossed
+                .get(i)
+                .is_some_and(|c| c.ddi == "NdisCmDispatchIncomingDropParty")
+            {
+                crossings += 1;
+            }
+        }
+        n.emu.pump();
+        if n.emu.vc_state(vc).is_some_and(|(c, _)| c == CallState::Connected) {
+            let s = n.emu.close_call(vc, &[]);
+            assert!(close_status_ok(s), "alice hangs up: {s:#x}");
+        }
+        let report = finish(n);
+        assert_clean(&report);
+        out
+    });
+    assert!(
+        crossings > 0,
+        "carol's rejection never crossed the incoming drop party: {counted:?}"
+    );
+}
+
+/// A root's close crossing its party's completion leaves no leaf behind:
+/// alice's multipoint make call (or add party) pends on bob's answer; bob
+/// accepts, and covmini's ProtocolCmIncomingCallComplete is stopped at each
+/// DDI boundary it crosses while alice closes the root on another CPU.
+/// The close skips a party pinned by its completion and finishes when the
+/// completion unpins it; that party's leaf must still be told
+/// (NdisMCmDispatchIncomingCloseCall) and its call closed. It was not: the
+/// party went with its leaf still linked to its slot, and once the slot
+/// was reused by a new call's party, the leaf's later hang-up took that
+/// party as its own (the soaks' halt that waited for ever, seeds 800477
+/// and 1300691: a new multipoint make call whose leaf's accept covmini
+/// then refused, never completed). Clean at every boundary, bob's leaf
+/// closed at the end of each run, and the crossing happened.
+#[test]
+fn a_roots_close_crossing_its_partys_completion_closes_the_leaf_at_every_boundary() {
+    for add_party in [true, false] {
+        let mut crossings = 0;
+        let (counted, _) = sweep(|at| {
+            let n = net();
+            let (vc, bob) = (n.vc, n.bob);
+            if add_party {
+                let (s, _) = n.emu.make_multipoint_call(vc, &call_to(b"bob"));
+                assert_eq!(s, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+            }
+            n.emu.set_incoming_answer(bob, Answer::Pend, NDIS_STATUS_SUCCESS);
+            let s = if add_party {
+                n.emu.add_party(vc, &call_to(b"bob")).0
+            } else {
+                n.emu.make_multipoint_call(vc, &call_to(b"bob")).0
+            };
+            assert_eq!(s, NDIS_STATUS_PENDING, "alice's request pends on bob's answer");
+            let leaf = bobs_vc(&n);
+            let out: Interleaving<Result<(), NDIS_STATUS>, NDIS_STATUS> = n.emu.interleave(
+                at,
+                |emu| emu.answer_incoming(leaf, NDIS_STATUS_SUCCESS),
+                move |emu| emu.close_call(vc, &[]),
+            );
+            assert_eq!(out.victim, Ok(()), "bob's answer");
+            if let Some(s) = out.injected {
+                assert!(close_status_ok(s), "alice's close: {s:#x}");
+                if s == NDIS_STATUS_PENDING {
+                    crossings += 1;
+                }
+            }
+            n.emu.pump();
+            if n.emu.vc_state(vc).is_some_and(|(c, _)| c == CallState::Connected) {
+                let s = n.emu.close_call(vc, &[]);
+                assert!(close_status_ok(s), "alice hangs up: {s:#x}");
+                n.emu.pump();
+            }
+            for v in n.emu.offered_vcs(bob) {
+                let state = n.emu.vc_state(v).map(|(c, _)| c);
+                assert!(
+                    !matches!(state, Some(CallState::Connected | CallState::Accepted)),
+                    "add party {add_party}: bob's leaf {v:?} is still {state:?} after alice's root closed"
+                );
+            }
+            let report = finish(n);
+            assert_clean(&report);
+            out
+        });
+        assert!(
+            crossings > 0,
+            "add party {add_party}: alice's close never pended on the completion: {counted:?}"
+        );
+    }
+}

@@ -13,7 +13,7 @@
 //! Budget: `THREADED_MODEL_STEPS` client steps in all (default 3 000; a
 //! tenth of that, never zero, when `COVMINI_UNDER_VALGRIND` is set),
 //! `THREADED_MODEL_SEED` for the first seed, `THREADED_MODEL_TRACE` a file
-//! to write a failing run's whole trace to, `THREADED_MODEL_KEEP_GOING` to
+//! to write a failing run's whole trace to (then its violations and problems), `THREADED_MODEL_KEEP_GOING` to
 //! go on past a failing seed (the soak's census: every failing seed and its
 //! first violation are printed at the end, and the test then fails). With `--nocapture` it prints
 //! steps/s and each operation's coverage (succeeded / refused). The soak:
@@ -638,7 +638,13 @@ fn random_clients_on_threads_with_a_racing_halt_stay_clean() {
         let r = run(seed, per_client);
         let clean = r.problems.is_empty() && r.report.is_clean();
         if let (false, Some(path)) = (clean, std::env::var_os("THREADED_MODEL_TRACE")) {
-            let trace: Vec<String> = r.report.events.iter().map(|e| format!("{e}")).collect();
+            // The events, then what failed: each violation (with its
+            // objects' histories) and each problem of the test's own.
+            let mut trace: Vec<String> = r.report.events.iter().map(|e| format!("{e}")).collect();
+            trace.push("--- violations".to_owned());
+            trace.extend(r.report.violations.iter().map(|v| format!("{v}")));
+            trace.push("--- problems".to_owned());
+            trace.extend(r.problems.iter().cloned());
             std::fs::write(path, trace.join("\n")).expect("write the trace");
         }
         if !clean && keep_going {
@@ -872,4 +878,60 @@ fn deregister_sap_racing_an_offer_is_clean() {
     });
     let report = down(emu);
     assert_clean(&report);
+}
+
+/// A synchronous answer is the client's only answer: bob answers alice's
+/// calls inside ProtocolClIncomingCall (`Answer::Sync`, the default) while
+/// his own thread keeps calling NdisClIncomingCallComplete on every call he
+/// was offered, as a client that pends some of its answers does
+/// (`Script::answer_offers`). NdisClIncomingCallComplete is only for a call
+/// whose ProtocolClIncomingCall returned PENDING (its DDI page), so each of
+/// bob's answers must be refused, and the run clean. ndis-emu used to
+/// record a synchronous answer only after dropping its lock, after the
+/// offer: bob's thread could answer the call in between, and the
+/// synchronous answer's ProtocolCmIncomingCallComplete then ran after
+/// covmini had connected, closed and deleted the VC, on a context since
+/// reused for the next call's VC (the soaks' `incoming.connected-after-accept`,
+/// seeds 580, 700902, 901302). The window has no DDI boundary in it, so
+/// `ndis_emu::interleave` cannot stop there: this test hammers it.
+#[test]
+fn a_synchronous_answer_is_never_answered_again() {
+    let mut emu = up(0x5A5);
+    let alice = emu.client("alice");
+    let bob = emu.client("bob");
+    let a_af = emu.open_af(alice, config::AF).expect("AF");
+    let b_af = emu.open_af(bob, config::AF).expect("AF");
+    emu.register_sap(b_af, SAP_TYPE_ADDRESS, b"bob").expect("SAP");
+    let n = rounds() * 20;
+    let done = AtomicUsize::new(0);
+    let answered = AtomicUsize::new(0);
+    emu.concurrently(2, |i, emu| {
+        if i == 0 {
+            for _ in 0..n {
+                let vc = emu.create_vc(a_af).expect("VC");
+                let s = emu.make_call(vc, &call_to(b"bob"));
+                assert_eq!(s, NDIS_STATUS_SUCCESS, "make call");
+                let s = emu.close_call(vc, &[]);
+                assert!([NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING].contains(&s), "close {s:#x}");
+                emu.pump();
+                assert_eq!(emu.delete_vc(vc), NDIS_STATUS_SUCCESS, "delete VC");
+            }
+            done.store(1, Ordering::SeqCst);
+        } else {
+            while done.load(Ordering::SeqCst) == 0 {
+                for vc in emu.offered_vcs(bob) {
+                    if emu.answer_incoming(vc, NDIS_STATUS_SUCCESS).is_ok() {
+                        answered.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        }
+    });
+    let report = down(emu);
+    assert_clean(&report);
+    assert_eq!(
+        answered.load(Ordering::SeqCst),
+        0,
+        "bob answered a call he had answered already"
+    );
 }

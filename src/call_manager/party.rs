@@ -12,6 +12,7 @@
 //!             |  leaf rejects / no route            | drop party          | drop party / close call
 //!             +--> (freed, request fails)           +--> (leaf told, freed) +--> (freed)
 //!                                      Connected / LeafGone --drop while pinned--> Dropping --> (freed)
+//!  Adding --leaf rejects while another party's incoming drop party is on its way--> Failed --> (completed, freed)
 //! ```
 //!
 //! * NdisClDropParty of a party that is not the last: its leaf gets an
@@ -22,6 +23,11 @@
 //!   NdisMCmDispatchIncomingDropParty page: "If the NdisPartyHandle
 //!   identifies the last remaining party on the given VC, the CM calls
 //!   NdisCmDispatchIncomingCloseCall").
+//! * An incoming drop party is chosen because the call has another party;
+//!   until it has been dispatched that party must stay for NDIS: a drop
+//!   that would leave only the hung-up party is refused as the last one's,
+//!   and an add that fails meanwhile is held ([`PartyState::Failed`]) and
+//!   completes after it ([`CallManager::release_failed_add`]).
 //! * The root's close: the glue first detaches the parties one at a time
 //!   ([`CallManager::detach_party`]: each leaf still connected gets an
 //!   incoming close, each party context is freed), then closes the root like
@@ -93,6 +99,14 @@ pub enum PartyState {
     /// ProtocolCmDropParty pended until the incoming drop party naming the
     /// party has been dispatched (its pin).
     Dropping,
+    /// Its add (ProtocolCmAddParty) failed (the leaf rejected; its VC is
+    /// gone) while an incoming drop party naming another party of the call
+    /// was on its way to the client, so the core counted this party as one
+    /// that stays. NDIS forgets a party whose add fails when the failure
+    /// reaches it, so the failure (`answer`) waits until no such indication
+    /// is on its way ([`CallManager::release_failed_add`]): each one must
+    /// reach NDIS with another party left.
+    Failed,
 }
 
 /// One party. 24 bytes with a `usize` token (asserted in the tests).
@@ -105,7 +119,8 @@ pub(crate) struct PartySlot<H> {
     /// The leaf's answer received while the adding handler still ran.
     /// While it is set the party is still being added for NDIS and its
     /// client (the handler returns the answer, and on SUCCESS the party's
-    /// context): no drop and no root close take it.
+    /// context): no drop and no root close take it. In
+    /// [`PartyState::Failed`], the status the add is to fail with.
     pub(crate) answer: Option<NDIS_STATUS>,
     /// Effects naming the party that another thread performs after the
     /// lock is dropped (an incoming drop party, a successful add's
@@ -379,7 +394,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// runs (kept for [`Self::party_end`]), else completed
     /// (NdisMCmMakeCallComplete / NdisMCmAddPartyComplete), after
     /// deactivating a failed make call's root; a refused party is freed
-    /// after its completion.
+    /// after its completion. A refused add completing while an incoming
+    /// drop party of another party of the call is on its way is held
+    /// ([`Self::hold_failure`]) and completes after that indication.
     fn party_answered(
         &mut self,
         party: PartyId,
@@ -391,6 +408,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
         let Some(p) = self.party(party).map(|p| *p) else { return };
         match phase {
             MakeCallPhase::Pended => {
+                if status != NDIS_STATUS_SUCCESS && self.hold_failure(party, via, status) {
+                    // Completed once no incoming drop party is on its way
+                    // ([`Self::release_failed_add`]).
+                    return;
+                }
                 if via == Via::MakeCall && status != NDIS_STATUS_SUCCESS {
                     self.deactivate(p.root, fx);
                 }
@@ -505,18 +527,28 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// already (a refused party is freed; NDIS ignores its context; a
     /// failed make call's root is deactivated by these effects, which the
     /// handler performs before it returns), else PENDING, and the answer
-    /// will complete the request.
+    /// will complete the request. A refused add while an incoming drop party
+    /// of another party of the call is on its way returns PENDING too: the
+    /// failure completes after that indication ([`PartyState::Failed`]).
     pub fn party_end(&mut self, party: PartyId) -> (NDIS_STATUS, Effects<H>) {
         let mut fx = Effects::new();
         let Some(p) = self.party(party) else {
             return (NDIS_STATUS_FAILURE, fx);
         };
+        let via = match p.state {
+            PartyState::Adding { via, .. } => Some(via),
+            _ => None,
+        };
         if let Some(status) = p.answer.take() {
+            let root = p.root;
             if status != NDIS_STATUS_SUCCESS {
+                if via.is_some_and(|v| self.hold_failure(party, v, status)) {
+                    // The failure completes later (NdisMCmAddPartyComplete).
+                    return (NDIS_STATUS_PENDING, fx);
+                }
                 // A failed make call's root is deactivated by this handler,
                 // before it returns the failure (`refuse_party`).
-                if let PartyState::Adding { via: Via::MakeCall, .. } = p.state {
-                    let root = p.root;
+                if via == Some(Via::MakeCall) {
                     self.deactivate(root, &mut fx);
                 }
                 self.remove_party(party, &mut fx);
@@ -549,6 +581,62 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// that waited for them.
     pub fn party_completed(&mut self, id: PartyId) -> Effects<H> {
         self.party_dispatched(id)
+    }
+
+    /// Whether an incoming drop party naming a party of `root` other than
+    /// `except` may still be on its way to the client: a party whose leaf
+    /// hung up (or that is being dropped) and that is pinned. (A pin may
+    /// also be a successful add's completion: then this waits a little
+    /// longer than it needs to.)
+    fn drop_indicated(&self, root: VcId, except: Option<PartyId>) -> bool {
+        self.parties.iter().enumerate().any(|(i, q)| {
+            matches!(q, Some(q) if q.root == root
+                && except.is_none_or(|e| e.index() != i)
+                && matches!(q.state, PartyState::LeafGone | PartyState::Dropping)
+                && q.busy > 0)
+        })
+    }
+
+    /// An add of `id` failed with `status` (its leaf was taken down): if an
+    /// incoming drop party of another party of the call may still be on
+    /// its way, the party is kept, [`PartyState::Failed`] with `status`,
+    /// and true is returned: the failure reaches NDIS only after
+    /// ([`Self::release_failed_add`]). A make call's initial party has no
+    /// other party: never held.
+    fn hold_failure(&mut self, id: PartyId, via: Via, status: NDIS_STATUS) -> bool {
+        let Some(root) = self.party(id).map(|p| p.root) else {
+            return false;
+        };
+        if via != Via::AddParty || !self.drop_indicated(root, Some(id)) {
+            return false;
+        }
+        if let Some(p) = self.party(id) {
+            p.state = PartyState::Failed;
+            p.answer = Some(status);
+        }
+        true
+    }
+
+    /// One party of `root` whose failed add was held ([`PartyState::Failed`])
+    /// completes, now that no incoming drop party of the call is on its way:
+    /// NdisMCmAddPartyComplete with its failure, then the party goes. None
+    /// if there is none to complete (yet). The glue calls this after each
+    /// [`Self::party_dispatched`] (and [`Self::party_completed`]) until it
+    /// returns None.
+    pub fn release_failed_add(&mut self, root: VcId) -> Option<Effects<H>> {
+        if self.drop_indicated(root, None) {
+            return None;
+        }
+        let (i, p) = self.parties.iter().enumerate().find_map(|(i, p)| {
+            p.filter(|p| p.root == root && p.state == PartyState::Failed)
+                .map(|p| (i, p))
+        })?;
+        let id = PartyId(u16::try_from(i).ok()?);
+        let mut fx = Effects::new();
+        let status = p.answer.unwrap_or(NDIS_STATUS_FAILURE);
+        fx.push(Effect::CompleteAddParty(p.handle, status));
+        self.remove_party(id, &mut fx);
+        Some(fx)
     }
 
     // --- Dropping a party -------------------------------------------------------------
@@ -638,7 +726,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
             fx.push(Effect::CompleteDropParty(handle));
             self.remove_party(id, &mut fx);
         } else if busy == 0 && root_closing {
-            // The root's close skipped it while it was pinned.
+            // The root's close skipped it while it was pinned: it is
+            // detached now, as [`Self::detach_party`] does, its leaf (if
+            // still connected) told with an incoming close. Freed with its
+            // leaf still linked, the leaf would name the party's slot,
+            // which a new call may reuse: its hang-up would then be taken
+            // for that call's party's.
+            self.unlink_leaf(id, &mut fx);
             self.remove_party(id, &mut fx);
         }
         fx.extend(self.unpin(root, 1));
@@ -680,11 +774,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// call stops taking sends, parties and drops. The glue then calls
     /// [`Self::detach_party`] until it returns None, then [`Self::close_call`].
     pub fn begin_root_close(&mut self, root: VcId) -> Result<(), Refusal> {
-        let adding = self
-            .parties
-            .iter()
-            .flatten()
-            .any(|p| p.root == root && (matches!(p.state, PartyState::Adding { .. }) || p.answer.is_some()));
+        let adding = self.parties.iter().flatten().any(|p| {
+            p.root == root && (matches!(p.state, PartyState::Adding { .. } | PartyState::Failed) || p.answer.is_some())
+        });
         let r = self.vc(root).ok_or(Refusal::Invalid)?;
         if adding || r.state != (VcState::Root { phase: RootPhase::Up }) {
             return Err(Refusal::Invalid);

@@ -32,7 +32,7 @@ use super::context::{AdapterContext, Cm};
 use super::oid;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{
-    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Handlers, Refusal, Via,
+    Address, CallParamsError, ECHO_ADDRESS, Effect, Effects, Finish, Handlers, PartyId, Refusal, Via,
     check_called_address_header, check_flows, check_sap_header, clamp_flow,
 };
 use crate::config;
@@ -181,7 +181,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: a live VC token from the core.
             let vc = unsafe { VcContext::from_token(vt) };
             // SAFETY: a live party token: a failed party is freed by a
-            // later effect, a connected one is pinned until party_completed
+            // later effect, a connected one is pinned until party_unpinned
             // below.
             let party = unsafe { PartyContext::from_token(pt) };
             let params = vc.client_params();
@@ -203,14 +203,13 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), party.ndis(), ctx, params) };
             if status == NDIS_STATUS_SUCCESS {
                 // The core pinned the party and the root for this call.
-                let fx = adapter.cm().party_completed(party.id());
-                perform(adapter, fx);
+                party_unpinned(adapter, party.id());
             }
         }
         Effect::CompleteAddParty(pt, status) => {
             // SAFETY: a live party token from the core: a failed party is
             // freed by a later effect, a connected one is pinned until
-            // party_completed below.
+            // party_unpinned below.
             let party = unsafe { PartyContext::from_token(pt) };
             let ctx = if status == NDIS_STATUS_SUCCESS {
                 party.as_handle()
@@ -223,8 +222,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             unsafe { NdisMCmAddPartyComplete(status, party.ndis(), ctx, party.client_params()) };
             if status == NDIS_STATUS_SUCCESS {
                 // The core pinned the party (and its root) for this call.
-                let fx = adapter.cm().party_completed(party.id());
-                perform(adapter, fx);
+                party_unpinned(adapter, party.id());
             }
         }
         Effect::DispatchIncomingDropParty(pt) => {
@@ -234,8 +232,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: a party of a call with other parties left whose leaf
             // hung up; no close data.
             unsafe { NdisMCmDispatchIncomingDropParty(NDIS_STATUS_SUCCESS, party.ndis(), null_mut(), 0) };
-            let fx = adapter.cm().party_dispatched(party.id());
-            perform(adapter, fx);
+            party_unpinned(adapter, party.id());
         }
         Effect::CompleteDropParty(pt) => {
             // SAFETY: as above.
@@ -250,6 +247,27 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: from this adapter's party list; not used after.
             unsafe { adapter.party_list().free(NonNull::from(party)) };
         }
+    }
+}
+
+/// An effect naming `party` that the core pinned it (and its root) for was
+/// made: drops those pins ([`Cm::party_dispatched`], which may free the
+/// party), then completes each add of the same call whose failure waited
+/// for the incoming drop parties on their way ([`Cm::release_failed_add`]).
+fn party_unpinned(adapter: &AdapterContext, party: PartyId) {
+    let (fx, root) = {
+        let mut cm = adapter.cm();
+        let root = cm.party_root(party);
+        (cm.party_dispatched(party), root)
+    };
+    perform(adapter, fx);
+    let Some(root) = root else { return };
+    // Each round completes and frees one party: at most MAX_PARTIES rounds.
+    // (The lock's guard is dropped before the effects are performed.)
+    loop {
+        let released = adapter.cm().release_failed_add(root);
+        let Some(fx) = released else { break };
+        perform(adapter, fx);
     }
 }
 
@@ -1377,7 +1395,9 @@ impl LeafSetup {
 /// (swapped: the root's transmit is the leaf's receive) and offers it the
 /// call (NdisMCmDispatchIncomingCall). Returns the leaf's answer when it
 /// came inside the dispatch (and on SUCCESS writes the party context to
-/// `out`), else PENDING: the answer completes the request later.
+/// `out`), else PENDING: the answer completes the request later. A
+/// rejection that must wait for an incoming drop party of the call on its
+/// way (`CallManager::release_failed_add`) also returns PENDING.
 ///
 /// # Safety
 /// `cp` is NDIS's parameters for this request (already read by
@@ -1544,7 +1564,8 @@ ndis_fn! {
     /// call, and its leaf is offered an ordinary incoming call on a VC
     /// covmini creates ([`add_leaf`]). Returns the leaf's answer when it
     /// came inside the offer, else PENDING and NdisMCmAddPartyComplete
-    /// follows. A party keeps its own flows: its leaf is activated with the
+    /// follows (also for a rejection that waits for an incoming drop party
+    /// of the call on its way to the client). A party keeps its own flows: its leaf is activated with the
     /// FLOWSPECs of the party's parameters (the "Adding a Party to a
     /// Multipoint Call" page lets the medium decide whether per-party
     /// traffic parameters exist; covmini's leaves are separate VCs).

@@ -401,7 +401,8 @@ fn an_answer_the_adding_handler_has_not_reported_yet_keeps_the_party_from_drop_a
 /// A pended add's completion runs after the lock is dropped while the
 /// party is already up: it is pinned (with its root) until the glue has
 /// made it. A drop meanwhile pends and completes after it; a root's close
-/// skips it and finishes after it; the party is never freed before.
+/// skips it and finishes after it, detaching it then (its leaf told); the
+/// party is never freed before.
 #[test]
 fn a_successful_completion_pins_the_party_until_the_glue_made_it() {
     for via in [Via::MakeCall, Via::AddParty] {
@@ -434,9 +435,17 @@ fn a_successful_completion_pins_the_party_until_the_glue_made_it() {
                     assert!(!effects(&fx).contains(&E::FreeParty(50)), "{via:?}: freed while pinned");
                 }
                 assert!(matches!(cm.close_call(root), Ok(Finish::Pend(_))), "{via:?}");
+                // Detached now: its leaf is told (it was left linked to
+                // the freed party's slot), then the party goes and the
+                // root's close finishes.
                 let fx = effects(&cm.party_completed(plan.party));
-                assert_eq!(fx.first(), Some(&E::FreeParty(50)), "{via:?}: {fx:?}");
+                assert_eq!(
+                    fx.get(..2),
+                    Some(&[E::DispatchIncomingClose(31), E::FreeParty(50)][..]),
+                    "{via:?}: {fx:?}"
+                );
                 assert!(fx.contains(&E::CompleteCloseCall(30)), "{via:?}: {fx:?}");
+                assert_eq!(cm.vc_state(plan.leaf), Some(VcState::Leaf { party: None }));
             }
             assert_eq!(cm.busy(root), 0);
         }
@@ -459,6 +468,88 @@ fn a_drop_crossing_the_incoming_drop_party_of_the_other_party_is_refused_as_the_
         cm.drop_party(second.party),
         Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))
     ));
+}
+
+/// A leaf's hang-up crossing the failure of the call's other party, whose
+/// add pended (the leaf answers after ProtocolCmAddParty returned): the
+/// core chose an incoming drop party for the hung-up party because the
+/// other was there, and NDIS forgets a party when its add's failure
+/// reaches it; so while that indication is on its way the failure is held
+/// (the party stays, [`PartyState::Failed`]) and completes after it.
+#[test]
+fn a_pended_adds_failure_crossing_the_incoming_drop_party_of_the_other_party_waits_for_it() {
+    let (mut cm, root) = setup();
+    let first = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    assert_eq!(accept_sync(&mut cm, &first), NDIS_STATUS_SUCCESS);
+    let second = offer(&mut cm, root, "carol", 51, 32, Via::AddParty);
+    assert!(cm.offer_done(second.sap).is_empty());
+    assert_eq!(
+        cm.party_end(second.party).0,
+        NDIS_STATUS_PENDING,
+        "carol pends her answer"
+    );
+    cm.close_call(first.leaf).unwrap(); // incoming drop party for 50, pinned
+    let fx = effects(
+        &cm.incoming_call_complete(second.leaf, NDIS_STATUS_NOT_ACCEPTED)
+            .unwrap(),
+    );
+    assert_eq!(fx, [E::DeactivateVc(32), E::DeleteVc(32)], "no completion yet");
+    assert_eq!(cm.party_state(second.party), Some(PartyState::Failed));
+    assert_eq!(cm.release_failed_add(root), None, "the indication is on its way");
+    assert!(cm.party_dispatched(first.party).is_empty());
+    let fx = cm.release_failed_add(root).map(|fx| effects(&fx));
+    assert_eq!(
+        fx,
+        Some(std::vec![
+            E::CompleteAddParty(51, NDIS_STATUS_NOT_ACCEPTED),
+            E::FreeParty(51)
+        ])
+    );
+    assert_eq!(cm.release_failed_add(root), None);
+    assert_eq!(cm.party_state(second.party), None);
+}
+
+/// The same with the leaf's refusal inside ProtocolCmAddParty: the handler
+/// would return the failure, so it returns PENDING instead, and the
+/// failure is completed after the indication.
+#[test]
+fn a_failure_inside_the_add_crossing_the_incoming_drop_party_of_the_other_party_pends() {
+    let (mut cm, root) = setup();
+    let first = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    assert_eq!(accept_sync(&mut cm, &first), NDIS_STATUS_SUCCESS);
+    let second = offer(&mut cm, root, "carol", 51, 32, Via::AddParty);
+    cm.close_call(first.leaf).unwrap(); // incoming drop party for 50, pinned
+    let fx = effects(
+        &cm.incoming_call_complete(second.leaf, NDIS_STATUS_NOT_ACCEPTED)
+            .unwrap(),
+    );
+    assert_eq!(fx, [E::DeactivateVc(32), E::DeleteVc(32)]);
+    assert!(cm.offer_done(second.sap).is_empty());
+    let (s, fx) = cm.party_end(second.party);
+    assert_eq!((s, effects(&fx)), (NDIS_STATUS_PENDING, std::vec![]));
+    assert_eq!(
+        cm.begin_root_close(root),
+        Err(Refusal::Invalid),
+        "the add is not over for NDIS"
+    );
+    assert!(cm.party_dispatched(first.party).is_empty());
+    let fx = cm.release_failed_add(root).map(|fx| effects(&fx));
+    assert_eq!(
+        fx,
+        Some(std::vec![
+            E::CompleteAddParty(51, NDIS_STATUS_NOT_ACCEPTED),
+            E::FreeParty(51)
+        ])
+    );
+    // With no indication on its way, a failure inside the add is returned.
+    let third = offer(&mut cm, root, "carol", 52, 33, Via::AddParty);
+    cm.incoming_call_complete(third.leaf, NDIS_STATUS_NOT_ACCEPTED).unwrap();
+    assert!(cm.offer_done(third.sap).is_empty());
+    let (s, fx) = cm.party_end(third.party);
+    assert_eq!(
+        (s, effects(&fx)),
+        (NDIS_STATUS_NOT_ACCEPTED, std::vec![E::FreeParty(52)])
+    );
 }
 
 // --- The root closes -------------------------------------------------------------------

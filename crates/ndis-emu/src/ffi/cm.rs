@@ -1299,17 +1299,33 @@ fn incoming_call_complete(
     status: NDIS_STATUS,
     cp: PCO_CALL_PARAMETERS,
 ) {
-    world::with("NdisClIncomingCallComplete", |w| {
-        w.condis.offered.remove(&vc);
-        if let Some(v) = w.condis.vcs.get_mut(&vc) {
-            v.call = if status == NDIS_STATUS_SUCCESS {
-                CallState::Accepted
-            } else {
-                CallState::Closed
-            };
-        }
-        w.note(vc, format!("client answered the incoming call {}", Status(status)));
-    });
+    world::with("NdisClIncomingCallComplete", |w| record_answer(w, vc, status));
+    call_incoming_call_complete(handler, vc, ctx, status, cp);
+}
+
+/// The client's answer to the offer on `vc` takes effect in NDIS's view:
+/// the call is accepted (SUCCESS) or over, and no longer offered.
+fn record_answer(w: &mut World, vc: usize, status: NDIS_STATUS) {
+    w.condis.offered.remove(&vc);
+    if let Some(v) = w.condis.vcs.get_mut(&vc) {
+        v.call = if status == NDIS_STATUS_SUCCESS {
+            CallState::Accepted
+        } else {
+            CallState::Closed
+        };
+    }
+    w.note(vc, format!("client answered the incoming call {}", Status(status)));
+}
+
+/// NDIS calls ProtocolCmIncomingCallComplete with the client's answer,
+/// which [`record_answer`] has recorded.
+fn call_incoming_call_complete(
+    handler: PROTOCOL_CM_INCOMING_CALL_COMPLETE,
+    vc: usize,
+    ctx: usize,
+    status: NDIS_STATUS,
+    cp: PCO_CALL_PARAMETERS,
+) {
     frame(
         "ProtocolCmIncomingCallComplete",
         PASSIVE_LEVEL,
@@ -1944,8 +1960,28 @@ ddi_fn! {
                 v.call = CallState::Offered;
                 v.sap = Some(s);
             }
-            w.condis.offered.insert(h, cp as usize);
             inbox(w, Some(client), format!("IncomingCall VC {h:#x} on SAP {s:#x}"));
+            if answer == Answer::Sync {
+                // The client answers inside ProtocolClIncomingCall, which
+                // runs here: its answer is final when that returns, and
+                // NdisClIncomingCallComplete is only for a call it pended
+                // ("NdisClIncomingCallComplete returns a client's
+                // acceptance or rejection of an offered incoming call, for
+                // which the client's ProtocolClIncomingCall function
+                // previously returned NDIS_STATUS_PENDING",
+                // NdisClIncomingCallComplete [D]). So the call is answered
+                // in the same step as it is offered. Recorded only after
+                // the lock is dropped, the offer was visible to the
+                // client's own thread meanwhile, which answered it too
+                // (NdisClIncomingCallComplete); this answer's
+                // ProtocolCmIncomingCallComplete then ran after the MCM had
+                // connected, closed and deleted the VC, with its stale
+                // context (a soak's `incoming.connected-after-accept`: the
+                // context's memory was a new VC's, still offered).
+                record_answer(w, h, status);
+            } else {
+                w.condis.offered.insert(h, cp as usize);
+            }
             let handler = cm_handlers(w).and_then(|c| c.CmIncomingCallCompleteHandler);
             let ctx = w.condis.vcs.get(&h).map_or(0, |v| v.cm_context);
             Ok((answer, status, handler, ctx))
@@ -1958,7 +1994,7 @@ ddi_fn! {
             && let Some(handler) = handler
         {
             // NDIS completes a synchronous answer re-entrantly (contract §2.3).
-            incoming_call_complete(handler, h, ctx, status, cp);
+            call_incoming_call_complete(handler, h, ctx, status, cp);
         }
         NDIS_STATUS_PENDING
     }
