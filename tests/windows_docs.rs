@@ -14,6 +14,10 @@
 //!   level covmini prints at (the levels of the `trace!` calls in `src/`).
 //!   The persistent form (the `Debug Print Filter` registry value) is named
 //!   `<NAME>`.
+//! * **The trace level.** The registry value covmini reads its trace level
+//!   from (`TRACE_LEVEL_VALUE` in `src/`) is the one the INF installs (as
+//!   an `HKR` `REG_DWORD` equal to the default level, `DEFAULT_LEVEL`) and
+//!   the one docs/windows.md names.
 //! * **GUIDs.** Every GUID in docs/windows.md appears in `src/` or the INF,
 //!   and every GUID in `src/` appears in docs/windows.md.
 //!
@@ -317,6 +321,82 @@ fn mask_findings(src: &[String], docs: &[(&str, &str)]) -> Vec<String> {
 }
 
 // ===========================================================================
+// The trace level
+// ===========================================================================
+
+/// The value of `const NAME: ... = <rhs>;` in `texts` (the text between `=`
+/// and `;`, trimmed), if exactly one such line exists.
+fn const_rhs<'a>(texts: &'a [String], name: &str) -> Option<&'a str> {
+    let needle = format!("const {name}:");
+    let mut found = texts
+        .iter()
+        .flat_map(|t| t.lines())
+        .filter(|l| l.contains(&needle))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(_, rhs)| rhs.trim().trim_end_matches(';').trim())
+        });
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+fn level_value(name: &str) -> Option<u32> {
+    match name {
+        "ERROR" => Some(ndis_sys::DPFLTR_ERROR_LEVEL),
+        "WARN" => Some(ndis_sys::DPFLTR_WARNING_LEVEL),
+        "INFO" => Some(ndis_sys::DPFLTR_INFO_LEVEL),
+        other => other.parse().ok(),
+    }
+}
+
+fn trace_level_findings(src: &[String], inf: &str, windows_md: &str) -> Vec<String> {
+    let Some(name) =
+        const_rhs(src, "TRACE_LEVEL_VALUE").and_then(|rhs| rhs.strip_prefix("b\"").and_then(|r| r.strip_suffix('"')))
+    else {
+        return vec!["src/ has no single `const TRACE_LEVEL_VALUE: ... = b\"...\";`".to_string()];
+    };
+    let Some(default) = const_rhs(src, "DEFAULT_LEVEL").and_then(level_value) else {
+        return vec!["src/ has no single `const DEFAULT_LEVEL` with a known level".to_string()];
+    };
+    let mut findings = Vec::new();
+    // `HKR, <subkey>, <name>, <flags>, <data>` lines of the INF.
+    let installed: Vec<Vec<&str>> = inf
+        .lines()
+        .map(|l| l.split(';').next().unwrap_or(""))
+        .map(|l| l.split(',').map(str::trim).collect::<Vec<_>>())
+        .filter(|f| f.len() == 5 && f[0].eq_ignore_ascii_case("HKR") && f[2].eq_ignore_ascii_case(name))
+        .collect();
+    match installed.as_slice() {
+        [] => findings.push(format!("the INF installs no HKR value {name}")),
+        [fields] => {
+            if !fields[1].is_empty() {
+                findings.push(format!(
+                    "the INF puts {name} under subkey {:?}, not the adapter's key",
+                    fields[1]
+                ));
+            }
+            if fields[3] != "0x00010001" {
+                findings.push(format!(
+                    "the INF's {name} has flags {}, not REG_DWORD (0x00010001)",
+                    fields[3]
+                ));
+            }
+            if fields[4].parse::<u32>().ok() != Some(default) {
+                findings.push(format!(
+                    "the INF's {name} is {}, not the default level {default}",
+                    fields[4]
+                ));
+            }
+        }
+        _ => findings.push(format!("the INF installs {name} more than once")),
+    }
+    if !windows_md.contains(&format!("`{name}`")) {
+        findings.push(format!("docs/windows.md does not name the registry value `{name}`"));
+    }
+    findings
+}
+
+// ===========================================================================
 // GUIDs
 // ===========================================================================
 
@@ -383,6 +463,12 @@ fn the_documented_kd_mask_is_the_component_covmini_prints_under() {
     let mut docs = vec![("docs/windows.md", windows.as_str()), ("README.md", readme.as_str())];
     docs.extend(src.iter().map(|t| ("src/", t.as_str())));
     let findings = mask_findings(&src, &docs);
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
+}
+
+#[test]
+fn the_trace_level_value_is_the_one_the_inf_installs_and_the_docs_name() {
+    let findings = trace_level_findings(&src_texts(), &read(&repo().join("inf/covmini.inx")), &windows_md());
     assert!(findings.is_empty(), "{}", findings.join("\n"));
 }
 
@@ -494,6 +580,33 @@ fn the_wrong_mask_or_a_value_hiding_a_level_is_reported() {
     let other = vec![SRC.replace("DPFLTR_IHVNETWORK_ID", "DPFLTR_IHVDRIVER_ID")];
     let findings = mask_findings(&other, &[("doc", DOC)]);
     assert!(findings.iter().any(|f| f.contains("Kd_IHVDRIVER_Mask")), "{findings:?}");
+}
+
+#[test]
+fn a_trace_level_value_the_inf_or_the_docs_get_wrong_is_reported() {
+    let src = vec![
+        "pub(crate) const DEFAULT_LEVEL: ULONG = WARN;\npub(crate) const TRACE_LEVEL_VALUE: &[u8; 10] = b\"TraceLevel\";".to_string(),
+    ];
+    let inf = "[r]\nHKR, , TraceLevel, 0x00010001, 1 ; comment\n";
+    let doc = "the value `TraceLevel`";
+    assert_eq!(trace_level_findings(&src, inf, doc), Vec::<String>::new());
+    for (bad_inf, needle) in [
+        ("[r]\n", "installs no"),
+        ("HKR, , TraceLevel, 0x00010001, 3\n", "not the default level 1"),
+        ("HKR, Params, TraceLevel, 0x00010001, 1\n", "subkey"),
+        ("HKR, , TraceLevel, 0, 1\n", "REG_DWORD"),
+        (
+            "HKR, , TraceLevel, 0x00010001, 1\nHKR, , TraceLevel, 0x00010001, 1\n",
+            "more than once",
+        ),
+    ] {
+        let findings = trace_level_findings(&src, bad_inf, doc);
+        assert!(findings.iter().any(|f| f.contains(needle)), "{bad_inf:?}: {findings:?}");
+    }
+    let findings = trace_level_findings(&src, inf, "the value `DebugLevel`");
+    assert!(findings.iter().any(|f| f.contains("does not name")), "{findings:?}");
+    let renamed = vec![src[0].replace("TraceLevel", "DebugLevel")];
+    assert!(!trace_level_findings(&renamed, inf, doc).is_empty());
 }
 
 #[test]
