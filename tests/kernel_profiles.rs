@@ -18,10 +18,16 @@
 //!   `.cargo/kernel-wdk.toml`, or scripts/build-kernel.sh does not pass
 //!   `.cargo/kernel-cross.toml`.
 //!
-//! tests/kernel_image.rs builds the dev and release images on Linux; the WDK
-//! build cannot run here, which is why its configuration is checked as text.
+//! tests/kernel_image.rs builds the dev and release images on Linux. The WDK
+//! build cannot run here (its wdk-build build dependency needs the `windows`
+//! crate, which does not compile on Linux), so its configuration is checked
+//! as text, and `cargo check` of the kernel target in the dev profile with
+//! `.cargo/kernel-wdk.toml` (without the `wdk` feature) shows that the file
+//! is what makes rustc accept a dev-profile kernel image: without it the same
+//! check fails with "unwinding panics are not supported without std".
 
 use std::path::PathBuf;
+use std::process::Command;
 
 use toml::de::{DeTable, DeValue};
 
@@ -133,6 +139,36 @@ fn each_kernel_build_passes_its_configuration() {
             line.trim()
         );
     }
+}
+
+/// `cargo check` of covmini for the x64 kernel target, dev profile, with
+/// `extra` arguments; returns whether it passed and its stderr. It shares
+/// scripts/build-kernel.sh's target directory (check artifacts of another
+/// configuration sit beside the images' without disturbing them).
+fn check_dev_kernel(extra: &[&str]) -> (bool, String) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let output = Command::new(cargo)
+        .current_dir(repo())
+        .env("CARGO_TARGET_DIR", repo().join("target/kernel-build"))
+        .args(["check", "-p", "covmini", "--target", "x86_64-pc-windows-msvc"])
+        .args(extra)
+        .output()
+        .expect("run cargo check");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_wdk_configuration_makes_the_dev_kernel_image_compile() {
+    let (ok, stderr) = check_dev_kernel(&["--config", ".cargo/kernel-wdk.toml"]);
+    assert!(ok, "cargo check with .cargo/kernel-wdk.toml failed:\n{stderr}");
+    let (ok, stderr) = check_dev_kernel(&[]);
+    assert!(
+        !ok && stderr.contains("unwinding panics are not supported without std"),
+        "without the kernel configuration the dev kernel check should fail on unwinding:\n{stderr}"
+    );
 }
 
 /// The checks above fire: a kernel configuration that unwinds in either
