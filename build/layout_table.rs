@@ -534,6 +534,12 @@ pub(crate) const TYPES: &[TypeCheck] = &[
             f("FunctionContext"),
         ],
     ),
+    // The registry configuration covmini reads its trace level with.
+    t("NDIS_CONFIGURATION_OBJECT", &[f("Header"), f("NdisHandle"), f("Flags")]),
+    t(
+        "NDIS_CONFIGURATION_PARAMETER",
+        &[f("ParameterType"), f("ParameterData")],
+    ),
 ];
 
 /// Constants of `ndis-sys` that the WDK defines too, chiefly the ones
@@ -557,6 +563,8 @@ pub(crate) const CONSTANTS: &[ConstCheck] = &[
     c680("NDIS_SIZEOF_OID_REQUEST_REVISION_2"),
     c("NDIS_SIZEOF_STATUS_INDICATION_REVISION_1"),
     c("NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1"),
+    c("NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT"),
+    c("NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1"),
     c("MaxNetBufferListInfo"),
     c("NetBufferListCancelId"),
     c("MediaSpecificInformation"),

@@ -3,20 +3,35 @@
 # (build 2 in shared/architecture.md): rust-lld, raw-dylib imports and the WDM
 # link arguments of .cargo/kernel-cross.toml.
 #
-# Usage: scripts/build-kernel.sh [x64|arm64|all]     (default: all)
+# Usage: scripts/build-kernel.sh [--dev] [x64|arm64|all]     (default: all)
 #
-# Output: target/kernel/<arch>/covmini.sys with covmini.pdb beside it; the
-# path of each .sys is printed on stdout, one a line.
+# Output: target/kernel/<arch>/covmini.sys (release profile), or with --dev
+# target/kernel-dev/<arch>/covmini.sys (dev profile: unoptimised, debug
+# assertions and overflow checks on), with covmini.pdb beside each; the path
+# of each .sys is printed on stdout, one a line.
+#
+# Both profiles abort on panic in the kernel images: .cargo/kernel-cross.toml
+# sets `panic = "abort"` for dev and release (a no_std image cannot unwind),
+# while Cargo.toml leaves the host build (the test harness) unwinding.
 #
 # Cargo's own output goes to $COVMINI_KERNEL_TARGET_DIR (default
 # target/kernel-build), a target directory of its own, so this script can run
-# from inside `cargo test` without waiting on the outer build's lock.
+# from inside `cargo test` without waiting on the outer build's lock. Both
+# profiles share it (cargo keeps them apart in <triple>/release and
+# <triple>/debug), so a dev build after a release build recompiles only
+# ndis-sys and covmini.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-usage() { echo "usage: $0 [x64|arm64|all]" >&2; }
+usage() { echo "usage: $0 [--dev] [x64|arm64|all]" >&2; }
+
+profile=release
+if [ "${1:-}" = --dev ]; then
+  profile=dev
+  shift
+fi
 
 case "${1:-all}" in
   x64) archs=(x64) ;;
@@ -41,13 +56,18 @@ fi
 
 export CARGO_TARGET_DIR="${COVMINI_KERNEL_TARGET_DIR:-$repo/target/kernel-build}"
 
+case "$profile" in
+  release) profile_args=(--release) built_dir=release out_dir=kernel ;;
+  dev) profile_args=() built_dir=debug out_dir=kernel-dev ;;
+esac
+
 for arch in "${archs[@]}"; do
   triple="$(triple_of "$arch")"
-  echo "==> covmini.sys for $arch ($triple)" >&2
-  cargo build --release -p covmini --target "$triple" --config .cargo/kernel-cross.toml >&2
+  echo "==> covmini.sys for $arch ($triple, $profile profile)" >&2
+  cargo build "${profile_args[@]}" -p covmini --target "$triple" --config .cargo/kernel-cross.toml >&2
 
-  built="$CARGO_TARGET_DIR/$triple/release"
-  out="$repo/target/kernel/$arch"
+  built="$CARGO_TARGET_DIR/$triple/$built_dir"
+  out="$repo/target/$out_dir/$arch"
   mkdir -p "$out"
   rm -f "$out/covmini.sys" "$out/covmini.pdb"
   cp "$built/covmini.dll" "$out/covmini.sys"

@@ -1,7 +1,9 @@
 //! The real kernel images (build 2 in shared/architecture.md).
 //!
-//! Builds `covmini.sys` for x64 and ARM64 with `scripts/build-kernel.sh all`
-//! (once per test process) and checks, with ndis-emu's PE parser, what
+//! Builds `covmini.sys` for x64 and ARM64, in the release and the dev
+//! profile, with `scripts/build-kernel.sh [--dev] all` (once per profile and
+//! test process; the dev build reuses the release build's target directory
+//! and recompiles only ndis-sys and covmini) and checks, with ndis-emu's PE parser, what
 //! Windows requires of a driver image and what covmini promises:
 //!
 //! * PE32+, native subsystem, the right machine;
@@ -18,13 +20,10 @@
 //! show that each check fires, on synthetic images and on mutated copies of
 //! the real one.
 
-#[path = "common/kernel_build.rs"]
-mod kernel_build;
-use kernel_build::repo;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use ndis_emu::pe::builder::{ImportSpec, PeBuilder, TEXT_RVA};
@@ -461,67 +460,153 @@ fn check_import(module: &str, symbol: &ImportedSymbol<'_>, arch: Arch, lists: &E
 // The real images
 // ===========================================================================
 
-fn sys_path(arch: Arch) -> PathBuf {
-    repo().join("target/kernel").join(arch.name()).join("covmini.sys")
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Builds the images (once) and checks that the script printed each image's
-/// path, which is how scripts/test.sh and the lab find them.
-fn build_kernel_images() {
-    let stdout = kernel_build::build_kernel_images();
-    for arch in Arch::ALL {
-        let path = sys_path(arch);
-        assert!(
-            stdout.lines().any(|l| Path::new(l.trim()) == path),
-            "scripts/build-kernel.sh did not print {}:\n--- stdout\n{stdout}",
-            path.display()
-        );
+/// The cargo profile a kernel image is built with. Both abort on panic
+/// (`.cargo/kernel-cross.toml`); the dev image is the one `cargo make` builds
+/// by default on Windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Profile {
+    Release,
+    Dev,
+}
+
+impl Profile {
+    const ALL: [Profile; 2] = [Profile::Release, Profile::Dev];
+
+    /// The arguments `scripts/build-kernel.sh` takes for this profile.
+    fn script_args(self) -> &'static [&'static str] {
+        match self {
+            Profile::Release => &["all"],
+            Profile::Dev => &["--dev", "all"],
+        }
+    }
+
+    /// Where the script puts the images of this profile, under `target/`.
+    fn out_dir(self) -> &'static str {
+        match self {
+            Profile::Release => "kernel",
+            Profile::Dev => "kernel-dev",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Profile::Release => 0,
+            Profile::Dev => 1,
+        }
     }
 }
 
-fn read_image(arch: Arch) -> Vec<u8> {
-    build_kernel_images();
-    let path = sys_path(arch);
+fn sys_path(profile: Profile, arch: Arch) -> PathBuf {
+    repo()
+        .join("target")
+        .join(profile.out_dir())
+        .join(arch.name())
+        .join("covmini.sys")
+}
+
+/// Runs `scripts/build-kernel.sh [--dev] all` once per profile and test
+/// process; panics with its output if it fails.
+fn build_kernel_images(profile: Profile) {
+    static BUILT: [OnceLock<Result<(), String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let result = BUILT[profile.index()].get_or_init(|| {
+        let script = repo().join("scripts/build-kernel.sh");
+        let args = profile.script_args();
+        let output = Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            return Err(format!(
+                "scripts/build-kernel.sh {} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+                args.join(" "),
+                output.status
+            ));
+        }
+        for arch in Arch::ALL {
+            let path = sys_path(profile, arch);
+            if !stdout.lines().any(|l| Path::new(l.trim()) == path) {
+                return Err(format!(
+                    "scripts/build-kernel.sh {} did not print {}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+                    args.join(" "),
+                    path.display()
+                ));
+            }
+        }
+        Ok(())
+    });
+    if let Err(message) = result {
+        panic!("{message}");
+    }
+}
+
+fn read_image(profile: Profile, arch: Arch) -> Vec<u8> {
+    build_kernel_images(profile);
+    let path = sys_path(profile, arch);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn assert_valid_driver(arch: Arch) {
-    let bytes = read_image(arch);
+fn assert_valid_driver(profile: Profile, arch: Arch) {
+    let bytes = read_image(profile, arch);
     let findings = check_image(&bytes, arch, ExportLists::committed());
     assert!(
         findings.is_empty(),
         "{} does not meet the driver image requirements:\n  {}",
-        sys_path(arch).display(),
+        sys_path(profile, arch).display(),
         findings.join("\n  ")
     );
 }
 
 #[test]
 fn x64_image_meets_the_driver_image_requirements() {
-    assert_valid_driver(Arch::X64);
+    assert_valid_driver(Profile::Release, Arch::X64);
 }
 
 #[test]
 fn arm64_image_meets_the_driver_image_requirements() {
-    assert_valid_driver(Arch::Arm64);
+    assert_valid_driver(Profile::Release, Arch::Arm64);
+}
+
+/// The dev profile's images (what `cargo make` builds by default) build on
+/// Linux and meet the same requirements as the release ones: rustc refuses a
+/// `no_std` image that unwinds ("unwinding panics are not supported without
+/// std"), so this fails unless the kernel builds abort on panic in the dev
+/// profile too, and the unoptimised ARM64 image links only because covmini
+/// carries its own `__chkstk` (`ffi::runtime`).
+#[test]
+fn x64_dev_image_meets_the_driver_image_requirements() {
+    assert_valid_driver(Profile::Dev, Arch::X64);
+}
+
+/// See [`x64_dev_image_meets_the_driver_image_requirements`].
+#[test]
+fn arm64_dev_image_meets_the_driver_image_requirements() {
+    assert_valid_driver(Profile::Dev, Arch::Arm64);
 }
 
 #[test]
 fn pdb_is_beside_each_image_and_named_by_it() {
-    build_kernel_images();
     let mut problems = String::new();
-    for arch in Arch::ALL {
-        let pdb = sys_path(arch).with_file_name("covmini.pdb");
-        match std::fs::metadata(&pdb) {
-            Ok(m) if m.len() > 0 => {}
-            Ok(_) => writeln!(problems, "{} is empty", pdb.display()).unwrap(),
-            Err(e) => writeln!(problems, "{}: {e}", pdb.display()).unwrap(),
-        }
-        let bytes = read_image(arch);
-        let image = PeImage::parse(&bytes).unwrap();
-        match image.codeview() {
-            Ok(Some(cv)) if cv.pdb_path.rsplit(['/', '\\']).next() == Some("covmini.pdb") => {}
-            other => writeln!(problems, "{} CodeView record: {other:?}", arch.name()).unwrap(),
+    for profile in Profile::ALL {
+        for arch in Arch::ALL {
+            let pdb = sys_path(profile, arch).with_file_name("covmini.pdb");
+            let bytes = read_image(profile, arch);
+            match std::fs::metadata(&pdb) {
+                Ok(m) if m.len() > 0 => {}
+                Ok(_) => writeln!(problems, "{} is empty", pdb.display()).unwrap(),
+                Err(e) => writeln!(problems, "{}: {e}", pdb.display()).unwrap(),
+            }
+            let image = PeImage::parse(&bytes).unwrap();
+            match image.codeview() {
+                Ok(Some(cv)) if cv.pdb_path.rsplit(['/', '\\']).next() == Some("covmini.pdb") => {}
+                other => writeln!(problems, "{profile:?} {} CodeView record: {other:?}", arch.name()).unwrap(),
+            }
         }
     }
     assert!(problems.is_empty(), "{problems}");
@@ -560,7 +645,7 @@ fn new_findings(original: &[u8], mutated: &[u8], arch: Arch) -> Vec<String> {
 
 #[test]
 fn checks_catch_mutations_of_the_real_image() {
-    let good = read_image(Arch::X64);
+    let good = read_image(Profile::Release, Arch::X64);
     let image = PeImage::parse(&good).unwrap();
 
     // NX_COMPAT cleared.

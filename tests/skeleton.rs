@@ -11,6 +11,8 @@ use ndis_emu::{Emulator, rules};
 /// Runs load → add adapter → halt → unload and returns the report.
 fn lifecycle() -> ndis_emu::Report {
     let mut emu = Emulator::new();
+    // INFO lines on (the adapter's TraceLevel registry value, 3 = INFO).
+    emu.set_adapter_parameter("TraceLevel", 3);
     emu.load(common::driver::driver_entry()).expect("DriverEntry");
     emu.add_adapter().expect("MiniportInitializeEx + MiniportRestart");
     emu.halt_adapter().expect("MiniportPause + MiniportHaltEx");
@@ -44,6 +46,10 @@ fn registration_runs_every_step_in_the_order_the_contract_requires() {
             "NdisSetOptionalHandlers",
             "NdisSetOptionalHandlers",
             "MiniportInitializeEx",
+            // The trace level: the adapter's TraceLevel registry value.
+            "NdisOpenConfigurationEx",
+            "NdisReadConfiguration",
+            "NdisCloseConfiguration",
             // One lookaside list per call-manager context: AF, SAP, VC,
             // party, and the call blocks.
             "ExInitializeNPagedLookasideList",
@@ -100,7 +106,7 @@ fn covmini_prints_through_dbgprintex_and_the_emulator_captures_it() {
         report
             .debug_output
             .iter()
-            .any(|l| l == "covmini: DriverEntry: NDIS 6.30"),
+            .any(|l| l == "covmini: InitializeEx (NDIS 6.30)"),
         "{:?}",
         report.debug_output
     );

@@ -104,13 +104,15 @@ fn set_attributes_and_register_af(handle: NDIS_HANDLE, ctx: NDIS_HANDLE) -> Resu
 }
 
 ndis_fn! {
-    /// MiniportInitializeEx: allocates the adapter context, sets the
-    /// registration and general attributes and registers the AF.
+    /// MiniportInitializeEx: reads the trace level from the adapter's
+    /// registry key, allocates the adapter context, sets the registration
+    /// and general attributes and registers the AF.
     ///
     /// # IRQL
     /// Runs at IRQL = PASSIVE_LEVEL.
     pub(super) unsafe fn initialize(handle: NDIS_HANDLE, _driver_ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
-        trace!(INFO, "InitializeEx");
+        super::trace::configure_from_registry(handle);
+        trace!(INFO, "InitializeEx (NDIS {}.{})", config::NDIS_MAJOR_VERSION, config::NDIS_MINOR_VERSION);
         let adapter = match AdapterContext::allocate(handle) {
             Ok(adapter) => adapter,
             Err(status) => {

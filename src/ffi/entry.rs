@@ -122,7 +122,10 @@ ndis_fn! {
     /// registry path, which are passed to NDIS unchanged.
     #[unsafe(no_mangle)]
     pub unsafe fn DriverEntry(driver_object: PDRIVER_OBJECT, registry_path: PUNICODE_STRING) -> NTSTATUS {
-        trace!(INFO, "DriverEntry: NDIS {}.{}", config::NDIS_MAJOR_VERSION, config::NDIS_MINOR_VERSION);
+        // The level until an adapter's InitializeEx reads its registry value
+        // (a fresh image starts there anyway; the host build runs DriverEntry
+        // once per emulator, in one process).
+        super::trace::set_level(super::trace::DEFAULT_LEVEL);
         let mut chars = driver_characteristics();
         let mut handle: NDIS_HANDLE = null_mut();
         // SAFETY: the characteristics and the handle slot live on this stack

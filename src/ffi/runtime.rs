@@ -143,6 +143,48 @@ mod mem {
     }
 }
 
+/// `__chkstk` for the ARM64 image of build 2: the stack probe the compiler
+/// calls in the prologue of any function whose frame is larger than a page
+/// (the dev profile's unoptimised frames, e.g. `cm::add_leaf`; the release
+/// image has none today). The WDK links ARM64 drivers with arm64rt.lib, which
+/// supplies it (see `mem`); the x64 image imports ntoskrnl's.
+///
+/// The contract (Raymond Chen, "Windows stack limit checking retrospective:
+/// arm64, also known as AArch64", The Old New Thing, 2026-03-20, and its
+/// follow-up of 2026-06-17): on entry `x15` holds the caller's allocation in
+/// 16-byte units; the routine validates the stack but does not move `sp`; it
+/// may modify only `x16` and `x17` (and the flags), so the caller's argument
+/// registers `x0`..`x7` survive.
+///
+/// A kernel stack is resident with a guard page below it and cannot grow,
+/// so the probe's only job is to touch every page between `sp` and
+/// `sp - size` from the top down, never more than a page apart: an overflow
+/// then faults on the guard page (bug check 0x7F/0x50) instead of the
+/// function writing past it into whatever lies below. Written from that
+/// contract: `x16` counts the bytes still to probe, `x17` walks down a page
+/// at a time, and the last probe is the new stack pointer itself.
+#[cfg(all(windows, target_arch = "aarch64", not(feature = "wdk")))]
+mod chkstk {
+    core::arch::global_asm!(
+        ".globl __chkstk",
+        ".p2align 2",
+        "__chkstk:",
+        "    lsl   x16, x15, #4",
+        "    mov   x17, sp",
+        "0:",
+        "    cmp   x16, #4096",
+        "    b.ls  1f",
+        "    sub   x17, x17, #4096",
+        "    sub   x16, x16, #4096",
+        "    ldr   xzr, [x17]",
+        "    b     0b",
+        "1:",
+        "    sub   x17, x17, x16",
+        "    ldr   xzr, [x17]",
+        "    ret",
+    );
+}
+
 /// `strlen` for the kernel images of build 2. Linking `alloc` (the VC
 /// table's `Vec`, see `ffi::alloc`) pulls in an object of liballoc whose
 /// `CString` code names `strlen`; the linker must resolve every symbol of an

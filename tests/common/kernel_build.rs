@@ -1,5 +1,6 @@
 //! Building the kernel images once per test process, for the test files that
-//! inspect them (kernel_image.rs, privileged.rs, natvis.rs). Included with
+//! inspect the release images (privileged.rs, natvis.rs; kernel_image.rs
+//! builds both profiles on its own). Included with
 //! `#[path = "common/kernel_build.rs"] mod kernel_build;`, not through
 //! `mod common;`: a file that has `mod common;` is also run against the
 //! loaded image by scripts/test.sh, which these files have no use for.

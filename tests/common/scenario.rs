@@ -10,9 +10,13 @@ use ndis_emu::{Af, Answer, CallSpec, Client, Emulator, Report, Sap, Vc};
 use ndis_sys::{NDIS_STATUS, ULONG};
 
 /// Brings covmini up, runs `f`, takes it down (HaltEx notifies every AF still
-/// open) and returns the report.
+/// open) and returns the report. The adapter's `TraceLevel` is 3, so covmini
+/// formats and prints its INFO lines too (the scenarios read some of them,
+/// and every formatting path runs, under valgrind as well); the default level
+/// is tests/trace_level.rs's subject.
 pub fn with_adapter(f: impl FnOnce(&mut Emulator)) -> Report {
     let mut emu = Emulator::new();
+    emu.set_adapter_parameter("TraceLevel", 3);
     emu.load(super::driver::driver_entry()).expect("DriverEntry");
     emu.add_adapter().expect("adapter");
     f(&mut emu);

@@ -228,7 +228,7 @@ pub const MAPPINGS: &[Mapping] = &[
         "Irql_Miscellaneous_Function",
         &["irql.limit"],
         "irql_limit_fires_on_a_wait_under_a_spin_lock",
-        "Of this rule's functions covmini imports NdisAllocateMemoryWithTagPriority, NdisAllocateIoWorkItem, NdisQueueIoWorkItem, NdisFreeIoWorkItem, NdisGetVersion, NdisSetOptionalHandlers and NdisWaitEvent; each checks its limit (the proving test: NdisWaitEvent at DISPATCH_LEVEL; the others in `every_ddi_refuses_a_caller_above_its_irql_limit`). Its lookaside functions are macros over ExInitializeNPagedLookasideList and the SList calls, which check theirs too. Configuration, file, string and device functions are not imported.",
+        "Of this rule's functions covmini imports NdisAllocateMemoryWithTagPriority, NdisAllocateIoWorkItem, NdisQueueIoWorkItem, NdisFreeIoWorkItem, NdisGetVersion, NdisSetOptionalHandlers, NdisWaitEvent and the configuration functions NdisOpenConfigurationEx, NdisReadConfiguration and NdisCloseConfiguration (PASSIVE_LEVEL); each checks its limit (the proving test: NdisWaitEvent at DISPATCH_LEVEL; the others in `every_ddi_refuses_a_caller_above_its_irql_limit`). Its lookaside functions are macros over ExInitializeNPagedLookasideList and the SList calls, which check theirs too. File, string and device functions are not imported.",
     ),
     enforced(
         "Irql_NetBuffer_Function",
@@ -347,9 +347,11 @@ pub const MAPPINGS: &[Mapping] = &[
         "pause_status_fires_on_a_failed_pause",
         "MiniportPause returns SUCCESS or PENDING; a PENDING pause must then be completed once (`pause.complete-once`).",
     ),
-    not_applicable(
+    enforced(
         "NdisOpenConfigurationEx",
-        "covmini reads no registry configuration (NdisOpenConfigurationEx is not imported).",
+        &["config.closed"],
+        "config_closed_fires_on_a_handle_kept_past_halt",
+        "covmini opens the adapter's configuration in MiniportInitializeEx to read its trace level; a handle still open when MiniportHaltEx (or a failed MiniportInitializeEx) of its adapter returns breaks `config.closed`.",
     ),
     not_applicable("NdisQueryBindInstanceName", "Protocol drivers only (not imported)."),
     not_applicable(

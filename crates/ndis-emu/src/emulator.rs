@@ -401,6 +401,7 @@ impl Emulator {
         let ctx = world::try_with(|w| {
             if status != NDIS_STATUS_SUCCESS {
                 crate::sched::owner_done(w, handle, "MiniportInitializeEx");
+                config_owner_done(w, handle, "MiniportInitializeEx");
                 if let Some(r) = w.handles.get_mut(&handle) {
                     r.alive = false;
                 }
@@ -500,7 +501,10 @@ impl Emulator {
         crate::ffi::cm::check_afs_closed_at_halt();
         crate::condis::pended::check_requests_completed_at_halt();
         crate::ffi::cm::drop_client_answers_at_halt();
-        world::try_with(|w| crate::sched::owner_done(w, handle, "MiniportHaltEx"));
+        world::try_with(|w| {
+            crate::sched::owner_done(w, handle, "MiniportHaltEx");
+            config_owner_done(w, handle, "MiniportHaltEx");
+        });
         world::try_with(|w| {
             if let Some(a) = w.adapter.as_mut() {
                 a.halted = true;
@@ -570,6 +574,16 @@ impl Emulator {
             }
         });
         Ok(())
+    }
+
+    /// Sets a value of the adapter's registry key (its software key, where
+    /// the INF's `HKR` values of the install section land), as a `REG_DWORD`:
+    /// what NdisReadConfiguration on a handle from NdisOpenConfigurationEx
+    /// with the MiniportAdapterHandle returns for `name` (compared
+    /// case-insensitively). A value not set reads as absent
+    /// (NDIS_STATUS_FAILURE). Set it before [`Emulator::add_adapter`].
+    pub fn set_adapter_parameter(&mut self, name: &str, value: u32) {
+        world::try_with(|w| w.config.set(name, value));
     }
 
     /// A fresh emulator whose scheduler breaks ties with a PRNG seeded by
@@ -749,6 +763,9 @@ impl Emulator {
         self.stop_threads();
         let mut world = world::take().unwrap_or_default();
         crate::sched::leftovers(&mut world);
+        for owner in world.config.owners() {
+            config_owner_done(&mut world, owner, "unload");
+        }
         crate::lookaside::leaks_at_unload(&mut world);
         let leaks: Vec<(usize, world::Allocation)> = world.ledger.iter().map(|(a, b)| (*a, b.clone())).collect();
         for (addr, a) in leaks {
@@ -777,5 +794,22 @@ impl Drop for Emulator {
         // The threads first; the world goes with the session (finish() may
         // have taken it already).
         self.stop_threads();
+    }
+}
+
+/// The configuration handles `owner` must have closed by now (its
+/// MiniportHaltEx or failed MiniportInitializeEx returned, or the run
+/// ended): each still open breaks `config.closed`, once (it is closed here).
+fn config_owner_done(w: &mut World, owner: usize, when: &'static str) {
+    for (h, origin) in w.config.close_all_of(owner) {
+        if let Some(r) = w.handles.get_mut(&h) {
+            r.alive = false;
+        }
+        w.violate(
+            crate::config::CONFIG_CLOSED,
+            when,
+            format!("configuration handle {h:#x} opened in {origin} is not closed when {when} returned"),
+            &[h],
+        );
     }
 }

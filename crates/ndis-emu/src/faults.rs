@@ -26,7 +26,8 @@
 //!   the driver's behalf (NdisMRegisterMiniportDriver,
 //!   NdisSetOptionalHandlers, NdisMSetMiniportAttributes,
 //!   NdisMCmRegisterAddressFamilyEx, NdisMCmCreateVc, NdisMCmActivateVc,
-//!   NdisCmDispatchIncomingCall, NdisCmNotifyCloseAddressFamily). Each
+//!   NdisCmDispatchIncomingCall, NdisCmNotifyCloseAddressFamily,
+//!   NdisOpenConfigurationEx). Each
 //!   returns the failure status its page (or the contract's [B] note)
 //!   documents; the DDI says which, with the quote.
 //!
@@ -39,8 +40,10 @@
 //! NdisSetTimerObject and NdisCancelTimerObject (BOOLEAN: was it queued),
 //! the events (NdisWaitEvent's FALSE is a timeout, not a failure), the
 //! spin locks, ExInitialize/ExDeleteNPagedLookasideList (VOID), the other
-//! SList calls, NdisGetVersion, NdisMPauseComplete, DbgPrintEx and
-//! KeBugCheckEx. NdisMCmOidRequest fails with the client's answer (the
+//! SList calls, NdisGetVersion, NdisMPauseComplete, DbgPrintEx,
+//! NdisCloseConfiguration and KeBugCheckEx. NdisReadConfiguration fails
+//! only for a value that is not set (NDIS_STATUS_FAILURE, data rather than
+//! a fault). NdisMCmOidRequest fails with the client's answer (the
 //! scripted clients answer NDIS_STATUS_INVALID_OID), not with one of NDIS's
 //! own, so it has no hook.
 //!

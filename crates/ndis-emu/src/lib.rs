@@ -43,7 +43,8 @@
 //! threaded mode, one emulator runs on several threads).
 //!
 //! Status: registration, initialization, pause/restart/halt/unload, memory,
-//! spin locks, debug output, work items, timers, NDIS events and waits, the whole call-manager
+//! spin locks, debug output, the adapter's registry configuration (integer
+//! values, `crate::config`), work items, timers, NDIS events and waits, the whole call-manager
 //! surface (AFs, SAPs, VCs, outgoing and incoming calls, parties, QoS, OIDs,
 //! status indications) are implemented and checked. DDIs not implemented yet
 //! are defined but fail loudly (`emu.unimplemented-ddi`); the list is
@@ -53,6 +54,7 @@
 mod client;
 pub mod compliance;
 pub mod condis;
+pub mod config;
 mod emulator;
 mod faults;
 pub mod ffi;

@@ -115,6 +115,7 @@ pub fn all() -> Vec<Rule> {
         crate::lookaside::LOOKASIDE,
         crate::nbl::NBLS,
         crate::pause::PAUSE,
+        crate::config::CONFIG,
     ]
     .concat()
 }

@@ -50,6 +50,8 @@ pub enum HandleKind {
     WorkItem,
     /// An NDIS timer object (NdisAllocateTimerObject).
     Timer,
+    /// A configuration handle (NdisOpenConfigurationEx).
+    Config,
 }
 
 /// A handle's record.
@@ -194,6 +196,9 @@ pub struct World {
     pub sync: crate::sync::Events,
     /// Configured failures and their counters (crate::faults).
     pub faults: crate::faults::Faults,
+    /// The adapter's registry parameters and the open configuration
+    /// handles (crate::config).
+    pub config: crate::config::Config,
     pub lookaside: crate::lookaside::Lookasides,
     pub nbls: crate::nbl::Nbls,
     /// Echo DbgPrintEx lines to stderr as they come (NDIS_EMU_VERBOSE=1).

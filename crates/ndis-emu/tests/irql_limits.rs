@@ -61,6 +61,9 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "NdisMSetMiniportAttributes" => NdisMSetMiniportAttributes(n, n.cast());
         "NdisMCmRegisterAddressFamilyEx" => NdisMCmRegisterAddressFamilyEx(n, n.cast());
         "NdisGetVersion" => NdisGetVersion();
+        "NdisOpenConfigurationEx" => NdisOpenConfigurationEx(n.cast(), n.cast());
+        "NdisReadConfiguration" => NdisReadConfiguration(n.cast(), n.cast(), n, n.cast(), NdisParameterInteger);
+        "NdisCloseConfiguration" => NdisCloseConfiguration(n);
         "NdisMCmCreateVc" => NdisMCmCreateVc(n, n, n, n.cast());
         "NdisMCmDeleteVc" => NdisMCmDeleteVc(n);
         "NdisMCmActivateVc" => NdisMCmActivateVc(n, n.cast());

@@ -191,6 +191,18 @@ fn unload_deregisters_fires_when_unload_forgets() {
     only(&run(Fault::UnloadForgets), rules::UNLOAD_DEREGISTERS);
 }
 
+/// A configuration handle opened in MiniportInitializeEx and never closed
+/// breaks `config.closed` when MiniportHaltEx returns, once.
+#[test]
+fn config_closed_fires_on_a_handle_kept_past_halt() {
+    let report = run(Fault::ConfigKeptOpen);
+    only(&report, ndis_emu::config::CONFIG_CLOSED);
+    assert_eq!(report.violations.len(), 1, "{report}");
+    let v = &report.violations[0];
+    assert_eq!(v.call, "MiniportHaltEx");
+    assert!(v.detail.contains("opened in MiniportInitializeEx"), "{report}");
+}
+
 #[test]
 fn memory_ledger_fires_on_a_leak_and_on_a_wrong_tag() {
     let leak = run(Fault::Leak);

@@ -14,6 +14,7 @@
 //! (valid handles, IRQL limits in `shared/reference/ndis-ddi-irql.txt`).
 
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS};
+use crate::config::{NDIS_PARAMETER_TYPE, PNDIS_CONFIGURATION_OBJECT, PNDIS_CONFIGURATION_PARAMETER, PNDIS_STRING};
 use crate::indication::PNDIS_STATUS_INDICATION;
 use crate::lookaside::{PALLOCATE_FUNCTION, PFREE_FUNCTION, PNPAGED_LOOKASIDE_LIST, PSLIST_ENTRY, PSLIST_HEADER};
 use crate::miniport::{
@@ -38,6 +39,17 @@ ndis_import!("ndis.sys" {
     pub fn NdisMSetMiniportAttributes(NdisMiniportHandle: NDIS_HANDLE, MiniportAttributes: PNDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> NDIS_STATUS;
     pub fn NdisMCmRegisterAddressFamilyEx(MiniportAdapterHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY) -> NDIS_STATUS;
     pub fn NdisGetVersion() -> UINT;
+
+    // --- Registry configuration (PASSIVE_LEVEL) ----------------------------
+    pub fn NdisOpenConfigurationEx(ConfigObject: PNDIS_CONFIGURATION_OBJECT, ConfigurationHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    pub fn NdisReadConfiguration(
+        Status: PNDIS_STATUS,
+        ParameterValue: *mut PNDIS_CONFIGURATION_PARAMETER,
+        ConfigurationHandle: NDIS_HANDLE,
+        Keyword: PNDIS_STRING,
+        ParameterType: NDIS_PARAMETER_TYPE,
+    );
+    pub fn NdisCloseConfiguration(ConfigurationHandle: NDIS_HANDLE);
 
     // --- MCM VC management (<= DISPATCH_LEVEL) -----------------------------
     pub fn NdisMCmCreateVc(MiniportAdapterHandle: NDIS_HANDLE, NdisAfHandle: NDIS_HANDLE, MiniportVcContext: NDIS_HANDLE, NdisVcHandle: PNDIS_HANDLE) -> NDIS_STATUS;

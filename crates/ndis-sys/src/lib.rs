@@ -33,6 +33,7 @@ pub mod layout;
 
 pub mod cm;
 pub mod co;
+pub mod config;
 pub mod imports;
 pub mod indication;
 pub mod inline;
@@ -48,6 +49,7 @@ pub mod types;
 
 pub use cm::*;
 pub use co::*;
+pub use config::*;
 pub use imports::*;
 pub use indication::*;
 pub use inline::*;

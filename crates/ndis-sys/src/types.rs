@@ -29,6 +29,7 @@ pub type NDIS_HANDLE = *mut c_void;
 pub type PNDIS_HANDLE = *mut NDIS_HANDLE;
 /// A status: `NDIS_STATUS` is a `LONG` in the WDK; failures have the top bit set.
 pub type NDIS_STATUS = i32;
+pub type PNDIS_STATUS = *mut NDIS_STATUS;
 pub type NTSTATUS = i32;
 pub type KIRQL = u8;
 pub type KSPIN_LOCK = ULONG_PTR;

@@ -545,6 +545,147 @@ ddi_fn! {
     }
 }
 
+// --- Registry configuration (crate::config) -------------------------------
+
+ddi_fn! {
+    /// NdisOpenConfigurationEx. PASSIVE_LEVEL (its page: "IRQL: PASSIVE_LEVEL").
+    /// ndis-emu models the adapter's key only: the NdisHandle must be the
+    /// MiniportAdapterHandle (a driver handle, which Windows also accepts,
+    /// breaks `handle.valid` here). The header must be
+    /// NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT, revision >= 1, size >=
+    /// NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1; otherwise, and for a bad
+    /// handle, NDIS_STATUS_FAILURE ("if none of the preceding values
+    /// applies"). Can be made to fail with NDIS_STATUS_RESOURCES ("failed due
+    /// to insufficient resources").
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisOpenConfigurationEx(object: PNDIS_CONFIGURATION_OBJECT, handle_out: PNDIS_HANDLE) -> NDIS_STATUS {
+        const CALL: &str = "NdisOpenConfigurationEx";
+        // SAFETY: read only when non-null; the driver passes a whole object.
+        let obj = (!object.is_null()).then(|| unsafe { object.read() });
+        let result = world::with(CALL, |w| {
+            w.check_irql(CALL, PASSIVE_LEVEL);
+            let Some(obj) = obj.filter(|_| !handle_out.is_null()) else {
+                w.event("=>", CALL, "NULL object or handle pointer");
+                return Err(NDIS_STATUS_FAILURE);
+            };
+            let h = obj.NdisHandle as usize;
+            w.event("=>", CALL, format!("{h:#x}"));
+            let header = obj.Header;
+            if header.Type != NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT
+                || header.Revision < NDIS_CONFIGURATION_OBJECT_REVISION_1
+                || usize::from(header.Size) < NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1
+            {
+                w.note(h, format!("{CALL}: bad header (type {:#x}, revision {}, size {})", header.Type, header.Revision, header.Size));
+                return Err(NDIS_STATUS_FAILURE);
+            }
+            if !w.check_handle(h, HandleKind::Adapter, CALL) {
+                return Err(NDIS_STATUS_FAILURE);
+            }
+            if crate::faults::call_fails(w, CALL) {
+                return Err(NDIS_STATUS_RESOURCES);
+            }
+            let origin = w.current_handler().unwrap_or("no handler").to_string();
+            let key = w.new_handle(HandleKind::Config, format!("{CALL} in {origin}"));
+            w.config.open.insert(key, crate::config::OpenKey { owner: h, origin, blocks: Vec::new() });
+            w.note(h, format!("configuration handle {key:#x} opened"));
+            Ok(key)
+        });
+        match result {
+            Ok(key) => {
+                // SAFETY: checked non-null above; the driver's handle slot.
+                unsafe { handle_out.write(key as NDIS_HANDLE) };
+                NDIS_STATUS_SUCCESS
+            }
+            Err(status) => status,
+        }
+    }
+}
+
+ddi_fn! {
+    /// NdisReadConfiguration. PASSIVE_LEVEL (its page). Integer values only
+    /// (`NdisParameterInteger`, `NdisParameterHexInteger`; the block it
+    /// returns says `NdisParameterInteger` for both, as the page of
+    /// NDIS_CONFIGURATION_PARAMETER says); a value that is not set, or any
+    /// other type, is NDIS_STATUS_FAILURE ("the requested information could
+    /// not be found"). The block stays valid until NdisCloseConfiguration.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisReadConfiguration(
+        status: PNDIS_STATUS,
+        value_out: *mut PNDIS_CONFIGURATION_PARAMETER,
+        handle: NDIS_HANDLE,
+        keyword: PNDIS_STRING,
+        parameter_type: NDIS_PARAMETER_TYPE,
+    ) {
+        const CALL: &str = "NdisReadConfiguration";
+        let name = (!keyword.is_null()).then(|| {
+            // SAFETY: non-null: the driver's NDIS_STRING, alive for the call.
+            let k = unsafe { keyword.read() };
+            if k.Buffer.is_null() {
+                String::new()
+            } else {
+                // SAFETY: a counted string's Buffer holds Length bytes (the
+                // NDIS_STRING contract), Length / 2 UTF-16 units.
+                let units = unsafe { core::slice::from_raw_parts(k.Buffer, usize::from(k.Length) / 2) };
+                String::from_utf16_lossy(units)
+            }
+        });
+        let h = handle as usize;
+        let result = world::with(CALL, |w| {
+            w.check_irql(CALL, PASSIVE_LEVEL);
+            w.event("=>", CALL, format!("{h:#x} {:?}", name.as_deref().unwrap_or("<NULL>")));
+            if status.is_null() || value_out.is_null() {
+                return None;
+            }
+            if !w.check_handle(h, HandleKind::Config, CALL) {
+                return Some(Err(NDIS_STATUS_FAILURE));
+            }
+            let integer = parameter_type == NdisParameterInteger || parameter_type == NdisParameterHexInteger;
+            let Some(value) = name.as_deref().and_then(|n| w.config.get(n)).filter(|_| integer) else {
+                return Some(Err(NDIS_STATUS_FAILURE));
+            };
+            let block = NDIS_CONFIGURATION_PARAMETER {
+                ParameterType: NdisParameterInteger,
+                ParameterData: NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: value },
+            };
+            let block = super::ParamBlock::new(block);
+            let ptr = block.as_ptr();
+            Some(if w.config.keep(h, Box::new(block)) { Ok(ptr) } else { Err(NDIS_STATUS_FAILURE) })
+        });
+        match result {
+            None => {}
+            Some(Ok(block)) => {
+                // SAFETY: non-null (checked in the closure); the driver's slot.
+                unsafe { value_out.write(block) };
+                // SAFETY: non-null (checked in the closure); the driver's slot.
+                unsafe { status.write(NDIS_STATUS_SUCCESS) };
+            }
+            // SAFETY: non-null (checked in the closure); the driver's status slot.
+            Some(Err(s)) => unsafe { status.write(s) },
+        }
+    }
+}
+
+ddi_fn! {
+    /// NdisCloseConfiguration. PASSIVE_LEVEL (its page). Frees every block
+    /// NdisReadConfiguration returned on the handle; the handle is dead after.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCloseConfiguration(handle: NDIS_HANDLE) {
+        const CALL: &str = "NdisCloseConfiguration";
+        let h = handle as usize;
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{h:#x}"));
+            w.check_irql(CALL, PASSIVE_LEVEL);
+            if w.check_handle(h, HandleKind::Config, CALL) {
+                w.config.close(h);
+                if let Some(r) = w.handles.get_mut(&h) {
+                    r.alive = false;
+                    r.history.push("closed".into());
+                }
+            }
+        });
+    }
+}
+
 // --- Memory ---------------------------------------------------------------
 
 /// Pool blocks are 16-byte aligned on x64 (MEMORY_ALLOCATION_ALIGNMENT).

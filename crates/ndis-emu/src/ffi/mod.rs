@@ -53,6 +53,36 @@ pub mod raw;
 pub mod table;
 mod unimplemented;
 
+/// An `NDIS_CONFIGURATION_PARAMETER` that NdisReadConfiguration handed out
+/// (crate::config keeps it until NdisCloseConfiguration). INVARIANT: the
+/// pointer came from `Box::into_raw` and is freed exactly once, when this is
+/// dropped; nothing else frees it.
+#[derive(Debug)]
+pub(crate) struct ParamBlock(*mut ndis_sys::NDIS_CONFIGURATION_PARAMETER);
+
+// SAFETY: the block holds an integer (the emulator never stores a pointer in
+// it) and is reached only by the holder of the world lock, or by the driver
+// through the pointer it was given, as on Windows.
+unsafe impl Send for ParamBlock {}
+
+impl ParamBlock {
+    pub(crate) fn new(block: ndis_sys::NDIS_CONFIGURATION_PARAMETER) -> Self {
+        Self(Box::into_raw(Box::new(block)))
+    }
+
+    /// The address the driver reads.
+    pub(crate) fn as_ptr(&self) -> *mut ndis_sys::NDIS_CONFIGURATION_PARAMETER {
+        self.0
+    }
+}
+
+impl Drop for ParamBlock {
+    fn drop(&mut self) {
+        // SAFETY: from Box::into_raw in `new`, freed only here (the invariant).
+        drop(unsafe { Box::from_raw(self.0) });
+    }
+}
+
 /// Copies the first `len` bytes (at most `size_of::<T>()`) of a driver
 /// structure into a zeroed `T`: NDIS reads only what the driver's header
 /// announces, and so does the emulator.
