@@ -764,10 +764,18 @@ fn a_rejection_crossing_the_make_call_is_clean_at_every_pair_of_boundaries() {
             }
         }
         eprintln!("multipoint {multipoint}: {pairs} pairs of boundaries where bob stopped");
-        assert!(
-            pairs > 0,
-            "multipoint {multipoint}: the rejection never crossed the make call"
-        );
+        // Only a dozen pairs cross (bob can only answer once the offer
+        // exists, and while alice holds the lock her handler returns before
+        // he gets it), so the sampled sweep under valgrind (every 5th
+        // boundary of each) may meet none of them: there it checks memory on
+        // the pairs it runs, and the full sweep (host build and loaded
+        // image) proves the crossing.
+        if step == 1 {
+            assert!(
+                pairs > 0,
+                "multipoint {multipoint}: the rejection never crossed the make call"
+            );
+        }
     }
 }
 
