@@ -4,8 +4,8 @@
 //! ([`notify_close_all`]).
 //!
 //! Each handler recovers and checks its context, asks the core under the
-//! adapter lock, and performs what it returns through `super::effects`. A
-//! SAP's bytes are read by `super::params`.
+//! adapter lock, and performs what it returns through `super::effects`. The
+//! AF a client opens and a SAP's bytes are read by `super::params`.
 //!
 //! Must not: decide when a close completes (the core says, as effects), or
 //! hold the adapter lock across an NDIS call.
@@ -15,9 +15,8 @@ use ndis_sys::*;
 use super::cm_context::{AfContext, SapContext, Signed};
 use super::context::AdapterContext;
 use super::effects::{checked, finish, on_af, perform};
-use super::params::read_sap;
+use super::params::{check_af, read_sap};
 use super::trace::{ERROR, INFO, WARN};
-use crate::config;
 
 // --- Address families -------------------------------------------------------------
 
@@ -46,15 +45,9 @@ ndis_fn! {
         if af.is_null() || af_ctx.is_null() {
             return NDIS_STATUS_INVALID_PARAMETER;
         }
-        // SAFETY: NDIS's CO_ADDRESS_FAMILY, valid for the call.
-        let requested = unsafe { af.read_unaligned() };
-        if requested.AddressFamily != config::COVMINI_AF {
-            trace!(WARN, "ProtocolCmOpenAf: AF {:#x} is not covmini's", requested.AddressFamily);
-            return NDIS_STATUS_FAILURE;
-        }
-        if requested.MajorVersion != config::AF_MAJOR_VERSION || requested.MinorVersion > config::AF_MINOR_VERSION {
-            trace!(WARN, "ProtocolCmOpenAf: AF version {}.{} not supported", requested.MajorVersion, requested.MinorVersion);
-            return NDIS_STATUS_BAD_VERSION;
+        // SAFETY: NDIS's CO_ADDRESS_FAMILY for this call, checked non-NULL.
+        if let Err(status) = unsafe { check_af(af) } {
+            return status;
         }
         // The data path's receive NBLs, made with the first AF open.
         if let Err(status) = adapter.rx().ensure(adapter.miniport_handle()) {

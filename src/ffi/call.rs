@@ -22,7 +22,7 @@ use ndis_sys::*;
 use super::cm_context::{AfContext, CallShape, PartyContext, SapContext, Signed, VcContext};
 use super::effects::{begin_call, call_result, drop_call, end_call, finish, on_vc, perform, take_call};
 use super::offer::answer_offer;
-use super::params::{fit_flows, read_call};
+use super::params::{call_flags, fit_flows, read_call};
 use super::party::add_leaf;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{Address, ECHO_ADDRESS, Handlers, Via};
@@ -69,8 +69,8 @@ ndis_fn! {
         // SAFETY: `cp` was read by read_call; the client's [in, out] block.
         unsafe { fit_flows(cp, &mut shape) };
         let multipoint = !party.is_null();
-        // SAFETY: `cp` was read (and found non-NULL) above.
-        let flags = unsafe { cp.read_unaligned() }.Flags;
+        // SAFETY: `cp` was read (and found non-NULL) by read_call above.
+        let flags = unsafe { call_flags(cp) };
         if flags & MULTIPOINT_VC != 0 && !multipoint {
             // A multipoint VC with no initial party to add.
             return NDIS_STATUS_NOT_SUPPORTED;

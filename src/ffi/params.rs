@@ -1,6 +1,6 @@
 //! The checked reading of a client's blocks: CO_CALL_PARAMETERS (with its
-//! CO_CALL_MANAGER_PARAMETERS and CO_MEDIA_PARAMETERS), CO_SAP and the
-//! FLOWSPECs, as `ctrl_path`'s `wire` module reads OID buffers. Every raw
+//! CO_CALL_MANAGER_PARAMETERS and CO_MEDIA_PARAMETERS), CO_SAP, the
+//! FLOWSPECs and CO_ADDRESS_FAMILY, as `ctrl_path`'s `wire` module reads OID buffers. Every raw
 //! read of a block a client passed to a call-manager handler is here, each
 //! bounded by the FFI-free checks of [`crate::call_manager`]
 //! ([`check_sap_header`], [`check_called_address_header`]); the handlers
@@ -45,7 +45,7 @@ unsafe fn field_u32<T>(base: *const T, offset: usize) -> ULONG {
 /// # Safety
 /// `cm` is non-NULL and points at the client's CO_CALL_MANAGER_PARAMETERS:
 /// at least its two FLOWSPECs are readable.
-pub(super) unsafe fn read_flows(cm: PCO_CALL_MANAGER_PARAMETERS) -> (FLOWSPEC, FLOWSPEC) {
+unsafe fn read_flows(cm: PCO_CALL_MANAGER_PARAMETERS) -> (FLOWSPEC, FLOWSPEC) {
     let tx = cm
         .wrapping_byte_add(core::mem::offset_of!(CO_CALL_MANAGER_PARAMETERS, Transmit))
         .cast::<FLOWSPEC>();
@@ -57,6 +57,61 @@ pub(super) unsafe fn read_flows(cm: PCO_CALL_MANAGER_PARAMETERS) -> (FLOWSPEC, F
     // SAFETY: the second FLOWSPEC of the fixed part (precondition).
     let receive = unsafe { rx.read_unaligned() };
     (transmit, receive)
+}
+
+/// The new flows of a ProtocolCmModifyCallQoS: the two fixed FLOWSPECs of
+/// the client's CallMgrParameters (neither the CallMgrSpecific tail nor
+/// MediaParameters is read, so no client length is trusted), or None when
+/// `cp` or its CallMgrParameters is NULL (NDIS_STATUS_INVALID_DATA).
+///
+/// # Safety
+/// `cp` is NULL or NDIS's CO_CALL_PARAMETERS for the request, whose
+/// non-NULL CallMgrParameters points at the client's
+/// CO_CALL_MANAGER_PARAMETERS.
+pub(super) unsafe fn read_qos_flows(cp: PCO_CALL_PARAMETERS) -> Option<(FLOWSPEC, FLOWSPEC)> {
+    if cp.is_null() {
+        return None;
+    }
+    // SAFETY: NDIS's CO_CALL_PARAMETERS for this request (non-NULL, checked
+    // above; precondition).
+    let params = unsafe { cp.read_unaligned() };
+    if params.CallMgrParameters.is_null() {
+        return None;
+    }
+    // SAFETY: a non-NULL link to the client's CO_CALL_MANAGER_PARAMETERS
+    // (precondition); only its two fixed FLOWSPECs are read.
+    Some(unsafe { read_flows(params.CallMgrParameters) })
+}
+
+// --- Address families -------------------------------------------------------------
+
+/// Checks the CO_ADDRESS_FAMILY a client opens: covmini's AF
+/// ([`config::COVMINI_AF`]; another cannot arrive, NDIS matches on it, and
+/// is refused with NDIS_STATUS_FAILURE) in a version covmini speaks (same
+/// major, minor at most covmini's; else NDIS_STATUS_BAD_VERSION).
+///
+/// # Safety
+/// `af` is non-NULL: NDIS's CO_ADDRESS_FAMILY for ProtocolCmOpenAf, valid
+/// for the call.
+pub(super) unsafe fn check_af(af: PCO_ADDRESS_FAMILY) -> Result<(), NDIS_STATUS> {
+    // SAFETY: NDIS's CO_ADDRESS_FAMILY, non-NULL and valid for the call
+    // (precondition); a fixed 12-byte structure with no tail.
+    let requested = unsafe { af.read_unaligned() };
+    if requested.AddressFamily != config::COVMINI_AF {
+        trace!(
+            WARN,
+            "ProtocolCmOpenAf: AF {:#x} is not covmini's", requested.AddressFamily
+        );
+        return Err(NDIS_STATUS_FAILURE);
+    }
+    if requested.MajorVersion != config::AF_MAJOR_VERSION || requested.MinorVersion > config::AF_MINOR_VERSION {
+        trace!(
+            WARN,
+            "ProtocolCmOpenAf: AF version {}.{} not supported", requested.MajorVersion, requested.MinorVersion
+        );
+        return Err(NDIS_STATUS_BAD_VERSION);
+    }
+    Ok(())
 }
 
 // --- SAPs -------------------------------------------------------------------------
@@ -163,6 +218,17 @@ pub(super) unsafe fn read_call(cp: PCO_CALL_PARAMETERS) -> Result<(Address, Call
             receive_size_hint,
         },
     ))
+}
+
+/// The Flags of a make call's CO_CALL_PARAMETERS (MULTIPOINT_VC).
+///
+/// # Safety
+/// `cp` is NDIS's CO_CALL_PARAMETERS of the request being handled, already
+/// read by [`read_call`] (non-NULL).
+pub(super) unsafe fn call_flags(cp: PCO_CALL_PARAMETERS) -> ULONG {
+    // SAFETY: non-NULL, NDIS's CO_CALL_PARAMETERS for this request
+    // (precondition); Flags is in its fixed part.
+    unsafe { cp.read_unaligned() }.Flags
 }
 
 /// Fits a new call's (or party's) flows to the link

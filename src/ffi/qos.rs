@@ -11,7 +11,7 @@ use ndis_sys::*;
 
 use super::cm_context::{CallBlock, Signed, VcContext};
 use super::effects::{on_vc, perform};
-use super::params::read_flows;
+use super::params::read_qos_flows;
 use super::trace::{ERROR, WARN};
 use crate::call_manager::check_flows;
 use crate::config;
@@ -42,16 +42,11 @@ ndis_fn! {
             trace!(ERROR, "ProtocolCmModifyCallQoS: not a VC context: {:p}", vc_ctx);
             return NDIS_STATUS_FAILURE;
         };
-        if params.is_null() {
+        // SAFETY: NDIS's CO_CALL_PARAMETERS for this request, or NULL
+        // (refused inside).
+        let Some((tx, rx)) = (unsafe { read_qos_flows(params) }) else {
             return NDIS_STATUS_INVALID_DATA;
-        }
-        // SAFETY: NDIS's CO_CALL_PARAMETERS for this request (non-NULL).
-        let cp = unsafe { params.read_unaligned() };
-        if cp.CallMgrParameters.is_null() {
-            return NDIS_STATUS_INVALID_DATA;
-        }
-        // SAFETY: non-NULL; the two FLOWSPECs only, never the CallMgrSpecific tail.
-        let (tx, rx) = unsafe { read_flows(cp.CallMgrParameters) };
+        };
         if let Err(e) = check_flows(&tx, &rx, config::LINK_SPEED_BPS, config::MTU) {
             trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, e);
             return e.status();
