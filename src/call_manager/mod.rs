@@ -2,8 +2,9 @@
 //! loopback call between them, as state machines whose methods return the
 //! NDIS calls to make ([`Effects`]) rather than making them.
 //!
-//! The glue (`ffi::cm`) holds the adapter's spin lock around every method
-//! call and performs the effects after releasing it: NDIS re-enters the
+//! The glue (the call-manager handlers in `ffi`'s af_sap, vc, call, party
+//! and qos modules) holds the adapter's spin lock around every method call
+//! and performs the effects after releasing it: NDIS re-enters the
 //! driver from most of them (NdisMCmDispatchIncomingCall calls
 //! ProtocolCmIncomingCallComplete before it returns, contract §2.3), so no
 //! NDIS call may be made with the lock held. Every ordering rule of the

@@ -8,7 +8,7 @@ use ndis_sys::*;
 
 use super::context::AdapterContext;
 use super::trace::{ERROR, INFO, WARN};
-use super::{cm, data};
+use super::{af_sap, data};
 use crate::adapter::{AdapterEvent, PauseOutcome};
 use crate::{config, ctrl_path};
 
@@ -164,7 +164,7 @@ ndis_fn! {
     /// and receive NBLs with it.
     /// NDIS halts a paused adapter with no OID or send outstanding; no NDIS
     /// call may follow on this adapter. Why the wait has no timeout:
-    /// [`cm::notify_close_all`].
+    /// [`af_sap::notify_close_all`].
     ///
     /// # IRQL
     /// Runs at IRQL = PASSIVE_LEVEL, which the wait needs. Holds no lock
@@ -181,7 +181,7 @@ ndis_fn! {
             // Halt cannot be refused: record NDIS's misstep and tear down anyway.
             trace!(WARN, "HaltEx: {}", e);
         }
-        let (afs, saps, vcs) = cm::notify_close_all(adapter);
+        let (afs, saps, vcs) = af_sap::notify_close_all(adapter);
         let parties = adapter.cm().live_parties();
         if (afs, saps, vcs, parties) != (0, 0, 0, 0) {
             // Only when a client completed its notification without closing

@@ -12,8 +12,9 @@
 //! A VC carries its call's parameters (what covmini activates it with and
 //! offers an incoming call with) in a [`CallBlock`] of its own, from a
 //! fourth list (tag `CvmC`), only while it carries a call: an idle VC is
-//! just its [`VcContext`]. The glue (`super::cm`) takes a block when a call
-//! begins on the VC and gives it back when the call is over; this module
+//! just its [`VcContext`]. The glue (`super::effects`: `take_call`,
+//! `begin_call`, `end_call`) takes a block when a call begins on the VC and
+//! gives it back when the call is over; this module
 //! only says how a block is made, attached and read.
 
 use core::cell::UnsafeCell;
@@ -24,9 +25,9 @@ use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, Ordering};
 
 use ndis_sys::*;
 
-use super::cm::perform;
 use super::context::{AdapterContext, Cm};
 use super::data::Counters;
+use super::effects::perform;
 use super::lookaside::Lookaside;
 use super::sync::SpinLockGuard;
 use crate::call_manager::{AfId, Effects, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, PartyId, SapId, VcId, VcState};
@@ -398,7 +399,7 @@ pub(crate) struct VcContext {
     close_party: AtomicPtr<c_void>,
     /// The call's block while the VC carries a call, else NULL. Set by the
     /// handler that sets up a call on the VC, taken back by the one that
-    /// ends it (`super::cm`).
+    /// ends it (`super::effects`).
     call: AtomicPtr<CallBlock>,
     /// This VC's traffic counters (per-VC statistics OIDs).
     counters: Counters,

@@ -61,7 +61,7 @@
 //!   deactivated, deleted or freed under a send covmini has started on,
 //!   and the refusal paths (paused, closing, no route) write counters and
 //!   complete on a context that lives. A callee's refusal of a make call
-//!   (`ffi::cm`'s `answer_offer`) does the same handshake on both VCs,
+//!   (`ffi::offer`'s `answer_offer`) does the same handshake on both VCs,
 //!   which the make call activated before the offer: with handlers inside
 //!   one, the last one out deactivates it and fails the make call (the
 //!   caller's) or deletes it (the callee's). So does a leaf's refusal of a
@@ -113,9 +113,9 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 
 use ndis_sys::*;
 
-use super::cm::perform;
 use super::cm_context::{Signed, VcContext};
 use super::context::AdapterContext;
+use super::effects::perform;
 use super::sync::SpinLock;
 use super::trace::{ERROR, WARN};
 use crate::call_manager::{MAX_LEAVES, Refusal};

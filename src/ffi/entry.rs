@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use ndis_sys::*;
 
 use super::trace::{ERROR, INFO};
-use super::{adapter, cm, co};
+use super::{adapter, af_sap, call, co, oid, party, qos, vc};
 use crate::config;
 
 /// The NdisMiniportDriverHandle, needed by MiniportDriverUnload (which NDIS
@@ -91,23 +91,23 @@ fn call_manager_handlers() -> NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {
             NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1,
         ),
         Reserved: 0,
-        CmCreateVcHandler: Some(cm::create_vc),
-        CmDeleteVcHandler: Some(cm::delete_vc),
-        CmOpenAfHandler: Some(cm::open_af),
-        CmCloseAfHandler: Some(cm::close_af),
-        CmRegisterSapHandler: Some(cm::register_sap),
-        CmDeregisterSapHandler: Some(cm::deregister_sap),
-        CmMakeCallHandler: Some(cm::make_call),
-        CmCloseCallHandler: Some(cm::close_call),
-        CmIncomingCallCompleteHandler: Some(cm::incoming_call_complete),
-        CmAddPartyHandler: Some(cm::add_party),
-        CmDropPartyHandler: Some(cm::drop_party),
-        CmActivateVcCompleteHandler: Some(cm::activate_vc_complete),
-        CmDeactivateVcCompleteHandler: Some(cm::deactivate_vc_complete),
-        CmModifyCallQoSHandler: Some(cm::modify_call_qos),
-        CmOidRequestHandler: Some(cm::oid_request),
-        CmOidRequestCompleteHandler: Some(cm::oid_request_complete),
-        CmNotifyCloseAfCompleteHandler: Some(cm::notify_close_af_complete),
+        CmCreateVcHandler: Some(vc::create_vc),
+        CmDeleteVcHandler: Some(vc::delete_vc),
+        CmOpenAfHandler: Some(af_sap::open_af),
+        CmCloseAfHandler: Some(af_sap::close_af),
+        CmRegisterSapHandler: Some(af_sap::register_sap),
+        CmDeregisterSapHandler: Some(af_sap::deregister_sap),
+        CmMakeCallHandler: Some(call::make_call),
+        CmCloseCallHandler: Some(call::close_call),
+        CmIncomingCallCompleteHandler: Some(call::incoming_call_complete),
+        CmAddPartyHandler: Some(party::add_party),
+        CmDropPartyHandler: Some(party::drop_party),
+        CmActivateVcCompleteHandler: Some(call::activate_vc_complete),
+        CmDeactivateVcCompleteHandler: Some(call::deactivate_vc_complete),
+        CmModifyCallQoSHandler: Some(qos::modify_call_qos),
+        CmOidRequestHandler: Some(oid::oid_request),
+        CmOidRequestCompleteHandler: Some(oid::oid_request_complete),
+        CmNotifyCloseAfCompleteHandler: Some(af_sap::notify_close_af_complete),
     }
 }
 

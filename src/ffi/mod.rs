@@ -7,21 +7,46 @@
 //! * it never panics (a panic is a bug check) and never returns PENDING where
 //!   the contract forbids it;
 //! * every `unsafe` block states why it holds in a `// SAFETY:` comment.
+//!
+//! The files, by responsibility (the call-manager ones mirror
+//! `crate::call_manager`):
+//! * `entry`: DriverEntry and the handler tables; `adapter`: the miniport
+//!   handlers (initialize, halt, pause, restart, PnP); `co`: the CoNDIS
+//!   miniport handlers; `data`: the data path; `oid`: every OID answer,
+//!   the miniport's and the call manager's;
+//! * the call manager's handlers: `af_sap` (address families, SAPs, halt's
+//!   closing of the AFs), `vc` (client VCs), `call` (make call, echo,
+//!   incoming call complete, close call), `offer` (the answer to an offered
+//!   call, shared by calls and parties), `party` (point to multipoint),
+//!   `qos` (ModifyCallQoS);
+//! * `params`: the checked reading of a client's blocks (call parameters,
+//!   SAPs, flows), the only raw reads of them;
+//! * `effects`: performs the core's effects, and the locked entry into the
+//!   core the handlers share; it depends on no handler and not on `data`;
+//! * `context`, `cm_context`: the adapter's and the call manager's contexts;
+//!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services.
 #![allow(unsafe_code)]
 
 #[macro_use]
 pub(crate) mod trace;
 
 mod adapter;
+mod af_sap;
 #[cfg(all(windows, not(feature = "wdk")))]
 mod alloc;
-mod cm;
+mod call;
 mod cm_context;
 mod co;
 mod context;
 mod data;
+mod effects;
 pub mod entry;
 mod lookaside;
+mod offer;
 mod oid;
+mod params;
+mod party;
+mod qos;
 mod runtime;
 mod sync;
+mod vc;

@@ -3,14 +3,15 @@
 //! back. Every covmini OID answer is synchronous: nothing here pends.
 //!
 //! MiniportCoOidRequest (`super::co`) calls [`answer`] with its adapter or
-//! VC snapshot; ProtocolCoOidRequest (`super::cm`) hands its contexts to
+//! VC snapshot; ProtocolCoOidRequest ([`oid_request`], the call manager's
+//! OID handler, at the end of this file) hands its contexts to
 //! [`cm_request`], which checks them and snapshots the call manager. Neither
 //! stores anything for the call manager: it answers queries only.
 
 use ndis_sys::*;
 
 use super::cm_context::{AfContext, PartyContext, Signed, VcContext};
-use super::trace::ERROR;
+use super::trace::{ERROR, INFO, WARN};
 use crate::ctrl_path::{self, AdapterInfo, CmInfo, OidOutcome, OidRequest, RequestKind, Scope, SetEffect};
 
 /// Answers `request` for `scope`. Returns the status and, for a successful
@@ -150,4 +151,28 @@ pub(super) unsafe fn cm_request(
     // The call manager answers queries only: no set reaches a SetEffect.
     let (status, _) = unsafe { answer(request, Scope::CallManager(&info), &adapter.info()) };
     status
+}
+
+ndis_fn! {
+    /// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle
+    /// (and possibly a VC or party handle), answered from `ctrl_path`'s table
+    /// in `Scope::CallManager` by [`cm_request`], never pended.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn oid_request(af_ctx: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
+        trace!(INFO, "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p})", af_ctx, vc_ctx, party_ctx);
+        // SAFETY: NDIS's contexts and request for this handler.
+        unsafe { cm_request(af_ctx, vc_ctx, party_ctx, request) }
+    }
+}
+
+ndis_fn! {
+    /// ProtocolCoOidRequestComplete.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn oid_request_complete(af_ctx: NDIS_HANDLE, _vc_ctx: NDIS_HANDLE, _party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) {
+        trace!(WARN, "ProtocolCoOidRequestComplete(af {:p}, {:p}, {:#010x}): covmini issues no NdisMCmOidRequest", af_ctx, request, status);
+    }
 }

@@ -145,7 +145,7 @@ mod mem {
 
 /// `__chkstk` for the ARM64 image of build 2: the stack probe the compiler
 /// calls in the prologue of any function whose frame is larger than a page
-/// (the dev profile's unoptimised frames, e.g. `cm::add_leaf`; the release
+/// (the dev profile's unoptimised frames, e.g. `party::add_leaf`; the release
 /// image has none today). The WDK links ARM64 drivers with arm64rt.lib, which
 /// supplies it (see `mem`); the x64 image imports ntoskrnl's.
 ///

@@ -1,0 +1,403 @@
+//! Point-to-point calls: ProtocolCmMakeCall (the loopback call, and the
+//! echo call covmini answers itself), ProtocolCmIncomingCallComplete,
+//! ProtocolCmCloseCall, and the activate/deactivate completions NDIS never
+//! calls for an MCM. A make call with an initial party goes on to
+//! `super::party`.
+//!
+//! Each handler recovers and checks its context, reads the client's
+//! parameters through `super::params`, asks the core what to do under the
+//! adapter lock, drops the lock, and performs the core's effects in order
+//! (`super::effects`): NDIS re-enters covmini from most of those calls, so
+//! none is made with the lock held. A callee's answer to the offer goes
+//! through `super::offer`.
+//!
+//! Must not: read a client's block directly, hold the adapter lock across an
+//! NDIS call, or give a call block back while a VC can still be activated
+//! with it.
+
+use core::ptr::null_mut;
+
+use ndis_sys::*;
+
+use super::cm_context::{AfContext, CallShape, PartyContext, SapContext, Signed, VcContext};
+use super::effects::{begin_call, call_result, drop_call, end_call, finish, on_vc, perform, take_call};
+use super::offer::answer_offer;
+use super::params::{call_flags, fit_flows, read_call};
+use super::party::add_leaf;
+use super::trace::{ERROR, INFO, WARN};
+use crate::call_manager::{Address, ECHO_ADDRESS, Handlers, Via};
+
+ndis_fn! {
+    /// ProtocolCmMakeCall: the loopback call. Validates the parameters
+    /// (MediaParameters required, the called address a covmini address),
+    /// fits the flows to the link ([`fit_flows`]: written back with
+    /// CALL_PARAMETERS_CHANGED when clamped),
+    /// finds the SAP with that address, creates the callee's VC on the SAP's
+    /// AF (NdisMCmCreateVc), activates both VCs with covmini's own copy of
+    /// the parameters and offers the call (NdisMCmDispatchIncomingCall).
+    ///
+    /// Returns the callee's answer when it came inside the dispatch (SUCCESS,
+    /// or its rejection status with both VCs deactivated), else PENDING: the
+    /// callee's later answer (ProtocolCmIncomingCallComplete) completes the
+    /// make call with NdisMCmMakeCallComplete, the seed page's path.
+    ///
+    /// No SAP with the called address: NDIS_STATUS_NO_ROUTE_TO_DESTINATION,
+    /// nothing activated. A call block (the caller's or the callee's) or
+    /// the callee's context the pool refuses: NDIS_STATUS_RESOURCES, taken
+    /// before anything is created or activated. The address is well-formed (a malformed one is
+    /// NDIS_STATUS_INVALID_ADDRESS), the fabric just has no destination for
+    /// it, which is what NO_ROUTE says and INVALID_ADDRESS does not.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn make_call(vc_ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+        // SAFETY: the CallMgrVcContext covmini gave NDIS.
+        let Some(caller) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCmMakeCall: not a VC context: {:p}", vc_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        let adapter = caller.adapter();
+        let _running = adapter.running();
+        // SAFETY: NDIS's call parameters for this call (or NULL, refused inside).
+        let (address, mut shape) = match unsafe { read_call(cp) } {
+            Ok(x) => x,
+            Err(e) => {
+                trace!(WARN, "ProtocolCmMakeCall({:p}): {:?}", vc_ctx, e);
+                return e.status();
+            }
+        };
+        // SAFETY: `cp` was read by read_call; the client's [in, out] block.
+        unsafe { fit_flows(cp, &mut shape) };
+        let multipoint = !party.is_null();
+        // SAFETY: `cp` was read (and found non-NULL) by read_call above.
+        let flags = unsafe { call_flags(cp) };
+        if flags & MULTIPOINT_VC != 0 && !multipoint {
+            // A multipoint VC with no initial party to add.
+            return NDIS_STATUS_NOT_SUPPORTED;
+        }
+        if address.as_bytes() == ECHO_ADDRESS {
+            // SAFETY: ProtocolCmMakeCall on the caller VC.
+            return unsafe { make_echo_call(caller, &shape, &address, multipoint) };
+        }
+        if multipoint {
+            if party_ctx.is_null() {
+                return NDIS_STATUS_INVALID_PARAMETER;
+            }
+            // SAFETY: a new call on the caller VC; `cp` and `party_ctx` are
+            // NDIS's for this request.
+            return unsafe { add_leaf(caller, cp, &shape, &address, party, party_ctx, Via::MakeCall) };
+        }
+        // The call's blocks and the callee's context come first: without
+        // any of them nothing begins (RESOURCES, nothing activated).
+        let Some(own) = take_call(adapter, &shape, &address) else {
+            return NDIS_STATUS_RESOURCES;
+        };
+        let Some(callee_ctx) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
+            // SAFETY: taken above, never attached nor given to NDIS.
+            unsafe { drop_call(adapter, own) };
+            return NDIS_STATUS_RESOURCES;
+        };
+        // SAFETY: just allocated, ours until the core knows it.
+        let callee = unsafe { callee_ctx.as_ref() };
+        let Some(theirs) = take_call(adapter, &shape.swapped(), &address) else {
+            callee.kill();
+            // SAFETY: allocated above, never given to anyone.
+            unsafe { adapter.vc_list().free(callee_ctx) };
+            // SAFETY: taken above, never attached nor given to NDIS.
+            unsafe { drop_call(adapter, own) };
+            return NDIS_STATUS_RESOURCES;
+        };
+        // SAFETY: fresh blocks, alive until their call ends (after every
+        // NDIS call below that is handed their parameters).
+        let caller_params = unsafe { own.as_ref() }.params();
+        // SAFETY: `theirs` is a fresh block from take_call, alive until its
+        // call ends (after every NDIS call below that is handed its parameters).
+        let callee_params = unsafe { theirs.as_ref() }.params();
+        let begun = on_vc(caller, |cm| cm.make_call_begin(caller.id(), &address, callee.token()));
+        let plan = match begun {
+            Ok(plan) => plan,
+            Err(r) => {
+                trace!(INFO, "ProtocolCmMakeCall({:p}) to {:?}: {:?}", vc_ctx, address, r);
+                callee.kill();
+                // SAFETY: allocated above, never given to anyone.
+                unsafe { adapter.vc_list().free(callee_ctx) };
+                // SAFETY: taken above, never attached nor given to NDIS.
+                unsafe { drop_call(adapter, own) };
+                // SAFETY: `theirs` was taken above, never attached nor given to NDIS,
+                // and is not used after.
+                unsafe { drop_call(adapter, theirs) };
+                return r.status();
+            }
+        };
+        callee.set_id(plan.callee);
+        begin_call(adapter, caller, own);
+        begin_call(adapter, callee, theirs);
+        caller.set_client_params(cp);
+        // SAFETY: the core holds the AF while a VC is being created on it.
+        let callee_af = unsafe { AfContext::from_token(plan.callee_af) };
+        let mut ndis_vc: NDIS_HANDLE = null_mut();
+        // SAFETY: the adapter's NdisMiniportHandle, an open AF's handle, the
+        // callee context (which covmini keeps until it deletes the VC), an
+        // out slot initialized to NULL; IRQL <= DISPATCH_LEVEL.
+        let created = unsafe { NdisMCmCreateVc(adapter.miniport_handle(), callee_af.ndis(), callee.as_handle(), &raw mut ndis_vc) };
+        if created != NDIS_STATUS_SUCCESS {
+            trace!(WARN, "ProtocolCmMakeCall: NdisMCmCreateVc: {:#010x}", created);
+            // Frees the callee's context, and its block with it.
+            let fx = adapter.cm().make_call_create_failed(caller.id(), &plan);
+            perform(adapter, fx);
+            let status = if created == NDIS_STATUS_PENDING { NDIS_STATUS_FAILURE } else { created };
+            // SAFETY: the caller's make call, failing.
+            return unsafe { call_result(adapter, caller, status) };
+        }
+        callee.set_ndis(ndis_vc);
+        // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
+        // MediaParameters non-NULL, alive until the call ends.
+        let caller_ok = unsafe { NdisMCmActivateVc(caller.ndis(), caller_params) } == NDIS_STATUS_SUCCESS;
+        // SAFETY: the callee's NdisVcHandle, just made by NdisMCmCreateVc, and
+        // covmini's own parameters for it (the callee's block), MediaParameters
+        // non-NULL, alive until the call ends.
+        let callee_ok = unsafe { NdisMCmActivateVc(ndis_vc, callee_params) } == NDIS_STATUS_SUCCESS;
+        let activated = {
+            let mut cm = adapter.cm();
+            let inside = if caller_ok && callee_ok {
+                Handlers::NONE
+            } else {
+                // The call is taken down: the close's handshake on both VCs
+                // first (`answer_offer`), since a send may be inside the
+                // caller's, activated above. The marks go as a refusal's do.
+                let (_, caller_inside) = caller.begin_close(&cm, 0);
+                let (_, callee_inside) = callee.begin_close(&cm, 0);
+                Handlers {
+                    caller: caller_inside,
+                    callee: callee_inside,
+                }
+            };
+            cm.make_call_activated_with_handlers(caller.id(), plan.callee, caller_ok, callee_ok, inside)
+        };
+        if let Err(mut fx) = activated {
+            trace!(ERROR, "ProtocolCmMakeCall: NdisMCmActivateVc failed (caller {}, callee {})", caller_ok, callee_ok);
+            fx.extend(adapter.cm().offer_done(plan.sap));
+            perform(adapter, fx);
+            // FAILURE, after the effects that deactivate the caller's VC,
+            // or PENDING while handlers are inside it.
+            let (status, fx) = adapter.cm().make_call_end(caller.id());
+            perform(adapter, fx);
+            // SAFETY: the caller's make call, answered with `status`.
+            return unsafe { call_result(adapter, caller, status) };
+        }
+        // SAFETY: the SAP cannot go while the core counts this offer.
+        let sap = unsafe { SapContext::from_token(plan.sap_handle) };
+        // SAFETY: a registered SAP's handle, the activated MCM VC and its
+        // parameters (alive until the callee's call ends, after its answer).
+        // The client may answer inside: ProtocolCmIncomingCallComplete then
+        // runs before this returns.
+        let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, callee_params) };
+        if offered != NDIS_STATUS_PENDING {
+            // NDIS refused the offer, so no ProtocolCmIncomingCallComplete
+            // will come: the offer's status is the callee's answer.
+            trace!(WARN, "ProtocolCmMakeCall: NdisMCmDispatchIncomingCall: {:#010x}", offered);
+            let answered = answer_offer(&mut adapter.cm(), callee, 0, offered);
+            if let Ok(fx) = answered {
+                perform(adapter, fx);
+            }
+        }
+        let (mut fx, (status, ended)) = {
+            let mut cm = adapter.cm();
+            (cm.offer_done(plan.sap), cm.make_call_end(caller.id()))
+        };
+        // A failure comes with the caller's deactivation, made before the
+        // handler returns it.
+        fx.extend(ended);
+        perform(adapter, fx);
+        // SAFETY: the caller's make call, answered with `status`.
+        unsafe { call_result(adapter, caller, status) }
+    }
+}
+
+/// A make call to [`ECHO_ADDRESS`]: covmini itself answers. The caller's VC
+/// is activated with covmini's own copy of the parameters and the make call
+/// returns SUCCESS (after NdisMCmActivateVc, seed page). No VC is created.
+/// The call's block is taken first: without it, RESOURCES and nothing begun.
+///
+/// # Safety
+/// Called from ProtocolCmMakeCall on `caller`, with no call on it (NDIS
+/// makes one call per VC at a time; the core refuses a VC with one).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Address, multipoint: bool) -> NDIS_STATUS {
+    let adapter = caller.adapter();
+    let Some(own) = take_call(adapter, shape, address) else {
+        return NDIS_STATUS_RESOURCES;
+    };
+    if let Err(r) = on_vc(caller, |cm| cm.make_call_echo(caller.id(), multipoint)) {
+        trace!(
+            INFO,
+            "ProtocolCmMakeCall({:p}) to the echo address: {:?}",
+            caller.as_handle(),
+            r
+        );
+        // SAFETY: taken above, never attached nor given to NDIS.
+        unsafe { drop_call(adapter, own) };
+        return r.status();
+    }
+    // SAFETY: a fresh block, alive until the call ends.
+    let params = unsafe { own.as_ref() }.params();
+    begin_call(adapter, caller, own);
+    // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
+    // MediaParameters non-NULL, alive until the call ends.
+    let ok = unsafe { NdisMCmActivateVc(caller.ndis(), params) } == NDIS_STATUS_SUCCESS;
+    let status = adapter.cm().echo_activated(caller.id(), ok);
+    // SAFETY: the caller's make call, answered with `status`.
+    unsafe { call_result(adapter, caller, status) }
+}
+
+ndis_fn! {
+    /// ProtocolCmIncomingCallComplete: the callee's client answered an
+    /// offer. SUCCESS: NdisMCmDispatchCallConnected on the callee and, if
+    /// the make call pended, NdisMCmMakeCallComplete(SUCCESS) for the caller.
+    /// Anything else: both VCs deactivated, the callee VC deleted, the make
+    /// call failed with the client's status.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn incoming_call_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) {
+        // SAFETY: the MCM VC context covmini gave NdisMCmCreateVc.
+        let Some(callee) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCmIncomingCallComplete: not a VC context: {:p}", vc_ctx);
+            return;
+        };
+        // First act: the handshake with a close of this VC (as a send's,
+        // `super::data`). Once the core has the call accepted, the callee's
+        // client may close it on another CPU before this handler has
+        // dispatched NdisMCmDispatchCallConnected; that close waits for
+        // this handler to leave, so the VC (and its handle) outlive the
+        // dispatch.
+        let (inside, _closing) = callee.enter();
+        let adapter = callee.adapter();
+        let _running = adapter.running();
+        match on_vc(callee, |cm| answer_offer(cm, callee, 1, status)) {
+            Ok(fx) if status == NDIS_STATUS_SUCCESS => {
+                // Accepted: no effect deletes the callee's VC; leave after
+                // the last one names it.
+                perform(adapter, fx);
+                inside.leave();
+            }
+            Ok(fx) => {
+                // Rejected: the effects deactivate and delete the callee's
+                // VC, so leave before they run.
+                inside.leave();
+                perform(adapter, fx);
+            }
+            Err(r) => {
+                inside.leave();
+                trace!(ERROR, "ProtocolCmIncomingCallComplete({:#010x}, {:p}): {:?}", status, vc_ctx, r);
+            }
+        }
+    }
+}
+
+ndis_fn! {
+    /// ProtocolCmCloseCall, on either end of a call (or an echo call):
+    /// offers the peer an incoming close, then deactivates the VC and
+    /// completes. A drained client VC completes at once; an MCM-created VC
+    /// pends, completes with NdisMCmCloseCallComplete and is then deleted
+    /// with NdisMCmDeleteVc (seed page). A VC with sends held (waiting for
+    /// their receive to come back) or receives indicated and not returned is
+    /// not deactivated yet (contract §3.3): the close pends, and the
+    /// completion or return that drains the VC (MiniportReturnNetBufferLists)
+    /// deactivates it and calls NdisMCmCloseCallComplete. covmini's fabric
+    /// carries no close data: a close with data is refused with
+    /// NDIS_STATUS_INVALID_DATA (contract §3.3 "Closing").
+    ///
+    /// A multipoint root (closed with its last party's context) first
+    /// detaches every party left, one at a time: a leaf still connected
+    /// gets an incoming close, each party context is freed; the completion
+    /// carries the party's handle. Refused with NDIS_STATUS_FAILURE while a
+    /// party is being added. A leaf's close tells the root: an incoming drop
+    /// party while the root has other parties, else an incoming close.
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn close_call(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
+        // SAFETY: the CallMgrVcContext covmini gave NDIS.
+        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCmCloseCall: not a VC context: {:p}", vc_ctx);
+            return NDIS_STATUS_FAILURE;
+        };
+        if !data.is_null() && size > 0 {
+            return NDIS_STATUS_INVALID_DATA;
+        }
+        // SAFETY: NULL, or the CallMgrPartyContext of a multipoint call's
+        // last party, which covmini gave NDIS.
+        let party = unsafe { PartyContext::from_handle(party_ctx) };
+        vc.set_close_party(party.map_or(null_mut(), PartyContext::ndis));
+        let adapter = vc.adapter();
+        let _running = adapter.running();
+        let root = {
+            let cm = adapter.cm();
+            cm.vc_is(vc.id(), vc.token()) && cm.is_root(vc.id())
+        };
+        if root {
+            if let Err(r) = on_vc(vc, |cm| cm.begin_root_close(vc.id())) {
+                trace!(WARN, "ProtocolCmCloseCall({:p}) on a multipoint root: {:?}", vc_ctx, r);
+                return NDIS_STATUS_FAILURE;
+            }
+            // One party at a time: each leaf still connected is told, each
+            // party context freed (contract §3.3 "Closing": "that party's
+            // state must be freed").
+            loop {
+                let next = adapter.cm().detach_party(vc.id());
+                let Some(fx) = next else { break };
+                perform(adapter, fx);
+            }
+        }
+        // The handshake with the handlers inside (`super::data`): mark the
+        // close, and let it wait for those already in.
+        let closed = on_vc(vc, |cm| {
+            let (was, inside) = vc.begin_close(cm, 0);
+            let r = cm.close_call_with_handlers(vc.id(), inside);
+            if r.is_err() {
+                vc.restore_closing(was);
+            }
+            r
+        });
+        match closed {
+            Ok(f) => {
+                let status = finish(adapter, f);
+                if status == NDIS_STATUS_SUCCESS {
+                    // SAFETY: a close the handler answers SUCCESS is done: the
+                    // (client) VC is deactivated and idle, and its client
+                    // begins no new call on it before this handler returns.
+                    unsafe { end_call(adapter, vc) };
+                    vc.end_close(&adapter.cm());
+                }
+                status
+            }
+            Err(r) => {
+                trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc_ctx, r);
+                NDIS_STATUS_FAILURE
+            }
+        }
+    }
+}
+
+ndis_fn! {
+    /// ProtocolCmActivateVcComplete: never called for an MCM (contract §2.1).
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn activate_vc_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) {
+        trace!(WARN, "ProtocolCmActivateVcComplete({:#010x}, vc {:p}): never called for an MCM", status, vc_ctx);
+    }
+}
+
+ndis_fn! {
+    /// ProtocolCmDeactivateVcComplete: never called for an MCM (contract §2.1).
+    ///
+    /// # IRQL
+    /// Runs at IRQL <= DISPATCH_LEVEL.
+    pub(super) unsafe fn deactivate_vc_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE) {
+        trace!(WARN, "ProtocolCmDeactivateVcComplete({:#010x}, vc {:p}): never called for an MCM", status, vc_ctx);
+    }
+}
