@@ -486,3 +486,88 @@ fn an_accept_of_a_party_crossing_the_roots_teardown_at_halt_is_clean() {
     );
     assert_clean(&down(emu));
 }
+
+/// The setup of [`a_roots_refused_close_crossing_its_adds_failure_at_halt_is_retried`]:
+/// alice's multipoint call is up with bob's party, her add of carol's
+/// party pends on carol's answer, and all three clients closed their AFs
+/// (covmini pended each: a VC or an offer is left on it). Returns the
+/// emulator and the three close statuses.
+fn unbinding_with_an_add_pending() -> (Emulator, [NDIS_STATUS; 3]) {
+    let mut emu = Emulator::new();
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    let alice = emu.client("alice");
+    let bob = emu.client("bob");
+    let carol = emu.client("carol");
+    emu.set_incoming_answer(bob, Answer::Sync, NDIS_STATUS_SUCCESS);
+    emu.set_incoming_answer(carol, Answer::Pend, NDIS_STATUS_SUCCESS);
+    let alice_af = emu.open_af(alice, config::AF).expect("alice's AF");
+    let bob_af = emu.open_af(bob, config::AF).expect("bob's AF");
+    let carol_af = emu.open_af(carol, config::AF).expect("carol's AF");
+    emu.register_sap(bob_af, SAP_TYPE_ADDRESS, b"bob").expect("bob's SAP");
+    emu.register_sap(carol_af, SAP_TYPE_ADDRESS, b"carol")
+        .expect("carol's SAP");
+    let root = emu.create_vc(alice_af).expect("alice's VC");
+    let (s, _) = emu.make_multipoint_call(root, &call_to(b"bob"));
+    assert_eq!(s, NDIS_STATUS_SUCCESS, "alice's multipoint call");
+    let (s, _) = emu.add_party(root, &call_to(b"carol"));
+    assert_eq!(s, NDIS_STATUS_PENDING, "carol's party pends on her answer");
+    assert_eq!(emu.offered_vcs(carol).len(), 1, "carol was offered the party");
+    let closes = [emu.close_af(alice_af), emu.close_af(bob_af), emu.close_af(carol_af)];
+    (emu, closes)
+}
+
+/// A root's close that covmini refuses because a party is being added
+/// (documented: FAILURE, "close after the add completes"), crossing that
+/// add's failure, is made again (seed 1801147 of the threaded soak, where
+/// HaltEx waited for ever). At halt the clients unbind, each with its AF
+/// close pended, and remove what they left, alice first: her close of the
+/// root is stopped at each DDI boundary covmini's ProtocolCmCloseCall
+/// crosses, and there the other clients' threads run what they owe
+/// (`pump`): carol's teardown rejects her offer, failing the add, and
+/// alice's thread, learning of that completion, goes on with her teardown,
+/// finds the root's close still in flight and leaves it. The refusal
+/// then returned, and the scripted client, which resumed its teardown only
+/// on a completion that ended the refusal's cause, never closed the root
+/// again: the root's VC stayed, alice's AF close never completed, and
+/// HaltEx waited for ever (`sync.wait-forever`, `halt.afs-closed`). Clean
+/// at every boundary, and at least one crossing had the refusal return
+/// after the add's failure.
+#[test]
+fn a_roots_refused_close_crossing_its_adds_failure_at_halt_is_retried() {
+    let (emu, closes) = unbinding_with_an_add_pending();
+    assert_eq!(closes, [NDIS_STATUS_PENDING; 3], "covmini pends the three AF closes");
+    let counted = emu.interleave(At::NEVER, |emu| emu.halt_adapter(), |_| ()).crossed;
+    // Alone, the teardown closes the root once carol's teardown failed the add.
+    assert_clean(&down(emu));
+    let points: Vec<usize> = counted
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.handler == Some("ProtocolCmCloseCall"))
+        .map(|(k, _)| k + 1)
+        .collect();
+    assert!(!points.is_empty(), "no root close at halt: {counted:?}");
+    let mut refused_after = 0;
+    for k in points {
+        let (emu, _) = unbinding_with_an_add_pending();
+        let out = emu.interleave(At::boundary(k), |emu| emu.halt_adapter(), |emu| emu.pump());
+        assert!(matches!(out.victim, Ok(())), "boundary {k}: the halt: {:?}", out.victim);
+        let report = down(emu);
+        assert_clean(&report);
+        let refusal = report
+            .events
+            .iter()
+            .position(|e| e.dir == "<-" && e.name == "ProtocolCmCloseCall" && e.detail() == "FAILURE");
+        let failure = report
+            .events
+            .iter()
+            .position(|e| e.name == "NdisCmAddPartyComplete" && e.dir == "=>");
+        if matches!((out.injected, failure, refusal), (Some(()), Some(f), Some(r)) if f < r) {
+            refused_after += 1;
+        }
+    }
+    assert!(
+        refused_after > 0,
+        "no refusal of the root's close came after the add's failure"
+    );
+}

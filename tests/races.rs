@@ -839,6 +839,64 @@ fn a_leafs_hang_up_crossing_the_other_partys_failed_add_is_clean_at_every_bounda
     );
 }
 
+/// A leaf's hang-up crossing an add of the call's other party that fails
+/// before its offer (NdisMCmCreateVc or NdisMCmActivateVc refused for the
+/// new leaf): alice's call is up with bob's party; she adds carol's, and
+/// covmini's ProtocolCmAddParty is stopped at that DDI (which then fails,
+/// injected) while bob hangs up on another CPU, his ProtocolCmCloseCall
+/// stopped in turn at NdisCmDispatchIncomingDropParty: covmini chose that
+/// indication because carol's party was there. The add then fails, and
+/// NDIS forgets carol's party when the failure reaches it, so the failure
+/// must wait until the indication was made (ProtocolCmAddParty returns
+/// PENDING, NdisMCmAddPartyComplete follows). It did not: the handler
+/// returned the failure at once, and the indication reached NDIS naming
+/// the call's last party (`party.incoming-drop-not-last`). Clean for both
+/// DDIs, the add completed with the failure, and both points reached.
+#[test]
+fn a_leafs_hang_up_crossing_an_add_failing_before_its_offer_is_clean() {
+    for ddi in ["NdisMCmCreateVc", "NdisMCmActivateVc"] {
+        let mut n = net();
+        let carol = n.emu.client("carol");
+        let carol_af = n.emu.open_af(carol, config::AF).expect("carol's AF");
+        n.emu
+            .register_sap(carol_af, SAP_TYPE_ADDRESS, b"carol")
+            .expect("carol's SAP");
+        let vc = n.vc;
+        let (s, _) = n.emu.make_multipoint_call(vc, &call_to(b"bob"));
+        assert_eq!(s, NDIS_STATUS_SUCCESS, "{ddi}: alice's multipoint call");
+        let leaf = bobs_vc(&n);
+        n.emu.fail_nth_call(ddi, 1);
+        let out: Interleaving<(NDIS_STATUS, Option<ndis_emu::Party>), NDIS_STATUS> = n.emu.interleave_back(
+            At::ddi(ddi).inside("ProtocolCmAddParty"),
+            At::ddi("NdisCmDispatchIncomingDropParty"),
+            move |emu| emu.add_party(vc, &call_to(b"carol")),
+            move |emu| emu.close_call(leaf, &[]),
+        );
+        assert!(out.fired_at.is_some(), "{ddi}: the add never reached {ddi}");
+        assert!(
+            out.back_fired_at.is_some(),
+            "{ddi}: bob's hang-up chose no incoming drop party"
+        );
+        let (s, _) = out.victim;
+        // The DDI's failure (RESOURCES for a VC NDIS cannot create),
+        // FAILURE, or PENDING while the indication is on its way.
+        assert_ne!(s, NDIS_STATUS_SUCCESS, "{ddi}: carol's party cannot be added");
+        assert!(out.injected.is_some_and(close_status_ok), "{ddi}: bob's close");
+        n.emu.pump();
+        assert!(
+            n.emu.parties(vc).len() <= 1,
+            "{ddi}: carol's party is gone for alice: {:?}",
+            n.emu.parties(vc)
+        );
+        if n.emu.vc_state(vc).is_some_and(|(c, _)| c == CallState::Connected) {
+            let s = n.emu.close_call(vc, &[]);
+            assert!(close_status_ok(s), "{ddi}: alice hangs up: {s:#x}");
+        }
+        let report = finish(n);
+        assert_clean(&report);
+    }
+}
+
 /// A root's close crossing its party's completion leaves no leaf behind:
 /// alice's multipoint make call (or add party) pends on bob's answer; bob
 /// accepts, and covmini's ProtocolCmIncomingCallComplete is stopped at each

@@ -12,7 +12,8 @@
 //!             |  leaf rejects / no route            | drop party          | drop party / close call
 //!             +--> (freed, request fails)           +--> (leaf told, freed) +--> (freed)
 //!                                      Connected / LeafGone --drop while pinned--> Dropping --> (freed)
-//!  Adding --leaf rejects while another party's incoming drop party is on its way--> Failed --> (completed, freed)
+//!  Adding --leaf rejects, or its leaf's creation fails, while another party's
+//!            incoming drop party is on its way--> Failed --> (completed, freed)
 //! ```
 //!
 //! * NdisClDropParty of a party that is not the last: its leaf gets an
@@ -99,8 +100,8 @@ pub enum PartyState {
     /// ProtocolCmDropParty pended until the incoming drop party naming the
     /// party has been dispatched (its pin).
     Dropping,
-    /// Its add (ProtocolCmAddParty) failed (the leaf rejected; its VC is
-    /// gone) while an incoming drop party naming another party of the call
+    /// Its add (ProtocolCmAddParty) failed (the leaf rejected, or its VC
+    /// could not be created or activated; the VC is gone) while an incoming drop party naming another party of the call
     /// was on its way to the client, so the core counted this party as one
     /// that stays. NDIS forgets a party whose add fails when the failure
     /// reaches it, so the failure (`answer`) waits until no such indication
@@ -271,23 +272,42 @@ impl<H: Copy + PartialEq> CallManager<H> {
         })
     }
 
-    /// NdisMCmCreateVc failed for the leaf: the leaf never existed for NDIS
-    /// (its context is freed, no NdisMCmDeleteVc), the party goes, and a
-    /// multipoint make call's root is idle again. The handler fails.
-    pub fn party_create_failed(&mut self, plan: &PartyPlan<H>) -> Effects<H> {
+    /// NdisMCmCreateVc failed for the leaf with `status`: the leaf never
+    /// existed for NDIS (its context is freed, no NdisMCmDeleteVc), a
+    /// multipoint make call's root is idle again, and the party is refused
+    /// as a rejected one is: the returned status is the handler's (the
+    /// DDI's failure; FAILURE for a status that is none), the party freed
+    /// by the effects; or PENDING, the party kept ([`PartyState::Failed`]),
+    /// while an incoming drop party of another party of the call is on its
+    /// way (it was chosen because this party was there, and NDIS forgets a
+    /// party whose add fails when the failure reaches it): the failure is
+    /// then completed after it ([`Self::release_failed_add`]).
+    pub fn party_create_failed(&mut self, plan: &PartyPlan<H>, status: NDIS_STATUS) -> (NDIS_STATUS, Effects<H>) {
+        let status = if status == NDIS_STATUS_SUCCESS || status == NDIS_STATUS_PENDING {
+            NDIS_STATUS_FAILURE
+        } else {
+            status
+        };
         let mut fx = Effects::new();
         if let Some(v) = self.vc(plan.leaf) {
             fx.push(Effect::FreeVc(v.handle));
         }
         self.remove_vc(plan.leaf, &mut fx);
-        self.remove_party(plan.party, &mut fx);
+        if let Some(p) = self.party(plan.party) {
+            p.leaf = None;
+        }
         if plan.via == Via::MakeCall
             && let Some(r) = self.vc(plan.root)
         {
             r.state = VcState::Idle;
         }
         fx.extend(self.offer_done(plan.sap));
-        fx
+        // Still in its handler (nothing else takes a party being added):
+        // answered as a leaf's refusal inside the offer is.
+        self.party_answered(plan.party, plan.via, MakeCallPhase::InHandler, status, &mut fx);
+        let (status, ended) = self.party_end(plan.party);
+        fx.extend(ended);
+        (status, fx)
     }
 
     /// The glue activated the leaf (`leaf_ok`) and, for a make call, the

@@ -123,8 +123,9 @@ impl LeafSetup {
 /// call (NdisMCmDispatchIncomingCall). Returns the leaf's answer when it
 /// came inside the dispatch (and on SUCCESS writes the party context to
 /// `out`), else PENDING: the answer completes the request later. A
-/// rejection that must wait for an incoming drop party of the call on its
-/// way (`CallManager::release_failed_add`) also returns PENDING.
+/// rejection or a failed NdisMCmCreateVc or NdisMCmActivateVc that must
+/// wait for an incoming drop party of the call on its way
+/// (`CallManager::release_failed_add`) also returns PENDING.
 ///
 /// # Safety
 /// `cp` is NDIS's parameters for this request (already read by
@@ -210,14 +211,11 @@ pub(super) unsafe fn add_leaf(
     };
     if created != NDIS_STATUS_SUCCESS {
         trace!(WARN, "party: NdisMCmCreateVc: {:#010x}", created);
-        // Frees the leaf's context, and its block with it.
-        let fx = adapter.cm().party_create_failed(&plan);
+        // Frees the leaf's context, and its block with it; the failure, or
+        // PENDING while an incoming drop party of the call is on its way.
+        let (status, fx) = adapter.cm().party_create_failed(&plan, created);
         perform(adapter, fx);
-        return answer(if created == NDIS_STATUS_PENDING {
-            NDIS_STATUS_FAILURE
-        } else {
-            created
-        });
+        return answer(status);
     }
     leaf.set_ndis(ndis_vc);
     let root_ok = root_params.map(|own| {

@@ -5,7 +5,7 @@
 use super::super::tests::{Cm, addr, effects};
 use super::super::*;
 use Effect as E;
-use ndis_sys::{NDIS_STATUS_FAILURE, NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_NOT_SUPPORTED};
+use ndis_sys::{NDIS_STATUS_FAILURE, NDIS_STATUS_NOT_ACCEPTED, NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_RESOURCES};
 use std::vec::Vec;
 
 /// The root's AF with VC 30, the leaves' AF with SAPs "bob" and "carol".
@@ -162,7 +162,8 @@ fn a_pended_add_party_completes_with_add_party_complete() {
 fn a_failed_leaf_creation_or_activation_takes_the_party_and_a_make_call_root_down() {
     let (mut cm, root) = setup();
     let plan = cm.party_begin(root, &addr("bob"), 50, 31, Via::MakeCall).unwrap();
-    let fx = cm.party_create_failed(&plan);
+    let (status, fx) = cm.party_create_failed(&plan, NDIS_STATUS_RESOURCES);
+    assert_eq!(status, NDIS_STATUS_RESOURCES, "the creation's failure is the handler's");
     assert_eq!(effects(&fx), [E::FreeVc(31), E::FreeParty(50)]);
     assert_eq!(cm.vc_state(root), Some(VcState::Idle));
 
@@ -549,6 +550,40 @@ fn a_failure_inside_the_add_crossing_the_incoming_drop_party_of_the_other_party_
     assert_eq!(
         (s, effects(&fx)),
         (NDIS_STATUS_NOT_ACCEPTED, std::vec![E::FreeParty(52)])
+    );
+}
+
+/// The same with the add failing before its offer (NdisMCmCreateVc
+/// refused for the new leaf): the handler returns PENDING and the
+/// creation's failure completes after the indication; with none on its way
+/// the failure is returned, as before.
+#[test]
+fn a_failed_leaf_creation_crossing_the_incoming_drop_party_of_the_other_party_pends() {
+    let (mut cm, root) = setup();
+    let first = offer(&mut cm, root, "bob", 50, 31, Via::MakeCall);
+    assert_eq!(accept_sync(&mut cm, &first), NDIS_STATUS_SUCCESS);
+    let second = cm.party_begin(root, &addr("carol"), 51, 32, Via::AddParty).unwrap();
+    cm.close_call(first.leaf).unwrap(); // incoming drop party for 50, pinned
+    let (s, fx) = cm.party_create_failed(&second, NDIS_STATUS_RESOURCES);
+    assert_eq!((s, effects(&fx)), (NDIS_STATUS_PENDING, std::vec![E::FreeVc(32)]));
+    assert_eq!(cm.party_state(second.party), Some(PartyState::Failed));
+    assert_eq!(cm.release_failed_add(root), None, "the indication is on its way");
+    assert!(cm.party_dispatched(first.party).is_empty());
+    let fx = cm.release_failed_add(root).map(|fx| effects(&fx));
+    assert_eq!(
+        fx,
+        Some(std::vec![
+            E::CompleteAddParty(51, NDIS_STATUS_RESOURCES),
+            E::FreeParty(51)
+        ])
+    );
+    assert_eq!(cm.release_failed_add(root), None);
+    let third = cm.party_begin(root, &addr("carol"), 52, 33, Via::AddParty).unwrap();
+    let (s, fx) = cm.party_create_failed(&third, NDIS_STATUS_PENDING);
+    assert_eq!(
+        (s, effects(&fx)),
+        (NDIS_STATUS_FAILURE, std::vec![E::FreeVc(33), E::FreeParty(52)]),
+        "no indication on its way: returned (PENDING is no failure: FAILURE)"
     );
 }
 

@@ -15,7 +15,7 @@
 pub mod pended;
 pub mod rules;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use ndis_sys::*;
 
@@ -519,6 +519,11 @@ pub struct Condis {
     /// waits for them, as a client serializes its own requests with its
     /// close of the AF (`ffi::cm::on_af`).
     pub af_busy: BTreeMap<usize, u32>,
+    /// VCs whose NdisClCloseCall was in flight when a make call or an add
+    /// party on them, which the call manager may refuse the close for,
+    /// completed: a refusal of that close resumes the client's teardown
+    /// ([`Self::resume_teardown`], from the close's completion).
+    pub close_crossed: BTreeSet<usize>,
 }
 
 impl Condis {

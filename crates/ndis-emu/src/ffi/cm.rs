@@ -189,6 +189,7 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                     // a close the call manager refuses leaves this state.
                     CallState::Closing => {
                         w.condis.closing_from.insert(h, after);
+                        w.condis.close_crossed.insert(h);
                     }
                     // ... or that close even completed: the call is over.
                     CallState::Closed if ok => {}
@@ -225,10 +226,24 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
                 }
             }
             inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
-            // A refused close leaves the teardown nothing new to do (it
-            // goes on when what refused it, a make call, completes):
-            // resuming it then would only try the same close again.
-            if ok {
+            // A refused close (covmini refuses a root's close while a party
+            // is being added, docs/call-manager.md: "close after the add
+            // completes") leaves the teardown nothing new to do while what
+            // refused it, a make call or an add party, is still under way:
+            // it goes on when that completes. But that completion may have
+            // come first, on another CPU, while this close was still in
+            // flight (the teardown it resumed found the call closing and
+            // left it): then the client learns the last of the two now,
+            // and a client unbinding retries its close whatever the order
+            // it learns them in (NdisClCloseCall [D], return value: "When
+            // NdisClCloseCall returns anything other than
+            // NDIS_STATUS_PENDING, the client should make an internal call
+            // to its ProtocolClCloseCallComplete function", and it closes
+            // all its VCs before its AF close is done,
+            // NdisClCloseAddressFamily [D]). Resuming on every refusal
+            // would only try the same close again.
+            let crossed = w.condis.close_crossed.remove(&h);
+            if ok || crossed {
                 w.condis.resume_teardown(vc.af);
             }
         }
@@ -257,6 +272,11 @@ fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Optio
             }
             if let Some(vc) = vc {
                 keep_completed_params(w, h);
+                if w.condis.vcs.get(&vc).is_some_and(|v| v.call == CallState::Closing) {
+                    // The root's close is in flight: its refusal resumes
+                    // the teardown (`ReqKind::CloseCall` above).
+                    w.condis.close_crossed.insert(vc);
+                }
                 let client = w.condis.vcs.get(&vc).map(|v| v.client);
                 inbox(w, client, format!("AddPartyComplete {status:#x}"));
                 // Either way the root's close can go on now (it is refused
