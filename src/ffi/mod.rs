@@ -22,6 +22,7 @@ mod context;
 mod data;
 pub mod entry;
 mod lookaside;
+mod nbl;
 mod oid;
 mod runtime;
 mod sync;
