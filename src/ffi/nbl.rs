@@ -355,13 +355,7 @@ impl LentSend {
     /// SourceHandle of the indication). Returns them as one chain, ready to
     /// indicate.
     pub(crate) fn lend_segment(&self, rx: &mut RxChain, n: u32, target_ndis: NDIS_HANDLE, target: usize) -> RxChain {
-        let mut seg = RxChain::new();
-        for nb in self.nbl.net_buffers().take(n as usize) {
-            let Some(mut one) = rx.pop() else { break };
-            one.lend(nb, self.nbl.raw(), target_ndis, target);
-            seg.push_back(one);
-        }
-        seg
+        rx.lend_front(self.nbl.net_buffers(), n, self.nbl.raw(), target_ndis, target)
     }
 
     /// Hands `n` held shares to NDIS with the receive NBLs about to be
@@ -432,7 +426,10 @@ impl Share {
 /// pool, so its NET_BUFFER (FirstNetBuffer: one, or NULL) is covmini's own,
 /// and it is on no chain but, at most, the one [`RxChain`] holding it.
 /// MiniportReserved\[0\] is NULL or the send NBL it lends a share of, \[1\]
-/// the receiving VC's token, as [`RxNbl::lend`] wrote them.
+/// the receiving VC's token, as [`RxChain::lend_front`] wrote them (after
+/// an indication with NDIS_RECEIVE_FLAGS_RESOURCES they are left stale: that
+/// share was accounted by [`LentSend::came_back`], and NDIS never returns
+/// such an NBL, which was never NDIS's once the indication returned).
 pub(crate) struct RxNbl {
     nbl: Nbl,
 }
@@ -451,11 +448,14 @@ impl RxNbl {
         // INVARIANT: from covmini's pool, on no chain; tags cleared below.
         let mut rx = Self { nbl };
         rx.recycle();
+        rx.nbl.pointer(Slot::First).store(null_mut(), Ordering::Relaxed);
+        rx.nbl.word(Slot::Second).store(0, Ordering::Relaxed);
         Some(rx)
     }
 
-    /// Empties its NET_BUFFER (forgets the sender's MDLs), its SourceHandle,
-    /// Next and tags: ready for the free list.
+    /// Empties its NET_BUFFER (forgets the sender's MDLs) and its
+    /// SourceHandle: ready for the free list. (Its Next is NULL already: it
+    /// is on no chain. Its tags are [`Self::take_share`]'s to clear.)
     pub(crate) fn recycle(&mut self) {
         self.with_net_buffer(|mine| {
             mine.MdlChain = null_mut();
@@ -466,12 +466,9 @@ impl RxNbl {
             mine.Next = null_mut();
         });
         self.nbl.set_source_handle(null_mut());
-        self.nbl.set_next(null_mut());
-        self.nbl.pointer(Slot::First).store(null_mut(), Ordering::Relaxed);
-        self.nbl.word(Slot::Second).store(0, Ordering::Relaxed);
     }
 
-    /// The tags [`Self::lend`] wrote, taken (cleared): the share of the send
+    /// The tags [`RxChain::lend_front`] wrote, taken (cleared): the share of the send
     /// NBL it lent, and the receiving VC's token. None for an NBL covmini
     /// did not lend.
     pub(crate) fn take_share(&mut self) -> Option<(Share, usize)> {
@@ -494,31 +491,24 @@ impl RxNbl {
 
     /// Runs `f` on its own NET_BUFFER, if it has one.
     fn with_net_buffer(&mut self, f: impl FnOnce(&mut NET_BUFFER)) {
-        // SAFETY: NULL, or the NBL's own NET_BUFFER (INVARIANT: from
-        // covmini's pool), which only its holder reaches; `self` is
-        // borrowed mutably for the reference's whole life.
-        if let Some(mine) = unsafe { self.nbl.first_net_buffer().as_mut() } {
+        // SAFETY: a receive NBL of covmini's pool (INVARIANT).
+        if let Some(mine) = unsafe { own_net_buffer(&mut self.nbl) } {
             f(mine);
         }
     }
+}
 
-    /// Points its NET_BUFFER at the data of `theirs` (a NET_BUFFER of the
-    /// lent send `send`: the MDLs stay valid while the send is held) and
-    /// tags it for the return path.
-    fn lend(&mut self, theirs: &NET_BUFFER, send: PNET_BUFFER_LIST, target_ndis: NDIS_HANDLE, target: usize) {
-        self.with_net_buffer(|mine| {
-            mine.MdlChain = theirs.MdlChain;
-            mine.CurrentMdl = theirs.CurrentMdl;
-            mine.CurrentMdlOffset = theirs.CurrentMdlOffset;
-            mine.DataOffset = theirs.DataOffset;
-            // The DataLength union's low 32 bits.
-            mine.stDataLength = theirs.stDataLength & 0xFFFF_FFFF;
-        });
-        self.nbl.set_source_handle(target_ndis);
-        self.nbl.set_status(NDIS_STATUS_SUCCESS);
-        self.nbl.pointer(Slot::First).store(send, Ordering::Release);
-        self.nbl.word(Slot::Second).store(target, Ordering::Release);
-    }
+/// The own NET_BUFFER of one of covmini's receive NBLs, if it has one.
+///
+/// # Safety
+/// `nbl` is an NBL of covmini's receive pool (an [`RxNbl`]'s, or one of an
+/// [`RxChain`]'s): its NET_BUFFER is covmini's own, reached only by the
+/// NBL's holder.
+unsafe fn own_net_buffer(nbl: &mut Nbl) -> Option<&mut NET_BUFFER> {
+    // SAFETY: NULL, or the NBL's own NET_BUFFER (precondition), live while
+    // the NBL is and reached by nobody else while `nbl` is borrowed mutably,
+    // which the returned reference keeps it.
+    unsafe { nbl.first_net_buffer().as_mut() }
 }
 
 /// A chain of covmini's receive NBLs, with its length: the free list, a
@@ -563,17 +553,6 @@ impl RxChain {
         self.len = self.len.saturating_add(1);
     }
 
-    /// Puts `rx` at the back.
-    fn push_back(&mut self, mut rx: RxNbl) {
-        rx.nbl.set_next(null_mut());
-        match self.tail_nbl() {
-            Some(mut tail) => tail.set_next(rx.nbl.raw()),
-            None => self.head = rx.nbl.raw(),
-        }
-        self.tail = rx.nbl.raw();
-        self.len = self.len.saturating_add(1);
-    }
-
     /// Takes the front NBL.
     pub(crate) fn pop(&mut self) -> Option<RxNbl> {
         let p = NonNull::new(self.head)?;
@@ -610,6 +589,58 @@ impl RxChain {
         self.head = rest;
         self.len -= n;
         Some(front)
+    }
+
+    /// Cuts off the front NBLs, one per NET_BUFFER of `nbs` (at most `n`),
+    /// each pointed at its NET_BUFFER's data (the MDLs of the lent send
+    /// `send`, valid while the send is held: no copy) and tagged with
+    /// `send`, its SourceHandle `target_ndis` and the receiving VC's token
+    /// `target`; returns them as one chain, ready to indicate. One walk, in
+    /// place: the cut is made after the last NBL lent.
+    fn lend_front(
+        &mut self,
+        nbs: NetBuffers<'_>,
+        n: u32,
+        send: PNET_BUFFER_LIST,
+        target_ndis: NDIS_HANDLE,
+        target: usize,
+    ) -> RxChain {
+        let mut lent = 0u32;
+        let mut last = None;
+        for (theirs, mut nbl) in nbs.zip(self.walk()).take(n as usize) {
+            // SAFETY: an NBL of this chain, so of covmini's receive pool
+            // (INVARIANT).
+            if let Some(mine) = unsafe { own_net_buffer(&mut nbl) } {
+                mine.MdlChain = theirs.MdlChain;
+                mine.CurrentMdl = theirs.CurrentMdl;
+                mine.CurrentMdlOffset = theirs.CurrentMdlOffset;
+                mine.DataOffset = theirs.DataOffset;
+                // The DataLength union's low 32 bits.
+                mine.stDataLength = theirs.stDataLength & 0xFFFF_FFFF;
+            }
+            nbl.set_source_handle(target_ndis);
+            nbl.set_status(NDIS_STATUS_SUCCESS);
+            nbl.pointer(Slot::First).store(send, Ordering::Release);
+            nbl.word(Slot::Second).store(target, Ordering::Release);
+            lent += 1;
+            last = Some(nbl);
+        }
+        let Some(mut last) = last else {
+            return RxChain::new();
+        };
+        let rest = last.next();
+        last.set_next(null_mut());
+        let front = Self {
+            head: self.head,
+            tail: last.raw(),
+            len: lent,
+        };
+        self.head = rest;
+        if rest.is_null() {
+            self.tail = null_mut();
+        }
+        self.len = self.len.saturating_sub(lent);
+        front
     }
 
     /// Puts all of `front` before this chain's NBLs.
