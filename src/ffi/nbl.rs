@@ -514,12 +514,11 @@ unsafe fn own_net_buffer(nbl: &mut Nbl) -> Option<&mut NET_BUFFER> {
 /// A chain of covmini's receive NBLs, with its length: the free list, a
 /// batch taken from it, or a segment to indicate.
 ///
-/// INVARIANT: `head` is NULL (then `tail` is NULL and `len` 0) or heads
-/// `len` NBLs linked through `Next`, each as [`RxNbl`]'s INVARIANT, ending
-/// at `tail`, whose Next is NULL. Only this value names them.
+/// INVARIANT: `head` is NULL (then `len` is 0) or heads `len` NBLs linked
+/// through `Next`, the last one's NULL, each as [`RxNbl`]'s INVARIANT. Only
+/// this value names them.
 pub(crate) struct RxChain {
     head: PNET_BUFFER_LIST,
-    tail: PNET_BUFFER_LIST,
     len: u32,
 }
 
@@ -533,7 +532,6 @@ impl RxChain {
     pub(crate) const fn new() -> Self {
         Self {
             head: null_mut(),
-            tail: null_mut(),
             len: 0,
         }
     }
@@ -546,9 +544,6 @@ impl RxChain {
     /// Puts `rx` at the front.
     pub(crate) fn push(&mut self, mut rx: RxNbl) {
         rx.nbl.set_next(self.head);
-        if self.tail.is_null() {
-            self.tail = rx.nbl.raw();
-        }
         self.head = rx.nbl.raw();
         self.len = self.len.saturating_add(1);
     }
@@ -560,9 +555,6 @@ impl RxChain {
         // which the returned RxNbl alone names it.
         let mut nbl = unsafe { Nbl::new(p) };
         self.head = nbl.next();
-        if self.head.is_null() {
-            self.tail = null_mut();
-        }
         nbl.set_next(null_mut());
         self.len = self.len.saturating_sub(1);
         Some(RxNbl { nbl })
@@ -583,7 +575,6 @@ impl RxChain {
         last.set_next(null_mut());
         let front = Self {
             head: self.head,
-            tail: last.raw(),
             len: n,
         };
         self.head = rest;
@@ -632,24 +623,19 @@ impl RxChain {
         last.set_next(null_mut());
         let front = Self {
             head: self.head,
-            tail: last.raw(),
             len: lent,
         };
         self.head = rest;
-        if rest.is_null() {
-            self.tail = null_mut();
-        }
         self.len = self.len.saturating_sub(lent);
         front
     }
 
-    /// Puts all of `front` before this chain's NBLs.
+    /// Puts all of `front` before this chain's NBLs. Walks `front` to its
+    /// last NBL: for the NBLs made at the first AF open, never on the data
+    /// path.
     pub(crate) fn prepend(&mut self, mut front: RxChain) {
-        let Some(mut last) = front.tail_nbl() else { return };
+        let Some(mut last) = front.walk().last() else { return };
         last.set_next(self.head);
-        if self.tail.is_null() {
-            self.tail = front.tail;
-        }
         self.head = front.head;
         self.len = self.len.saturating_add(front.len);
     }
@@ -667,14 +653,6 @@ impl RxChain {
             next: self.head,
             _chain: PhantomData,
         }
-    }
-
-    fn tail_nbl(&mut self) -> Option<Nbl> {
-        let p = NonNull::new(self.tail)?;
-        // SAFETY: the tail of this chain (INVARIANT), borrowed mutably with
-        // the chain for as long as the returned `Nbl` is used (callers drop
-        // it within the borrow).
-        Some(unsafe { Nbl::new(p) })
     }
 }
 
@@ -919,7 +897,7 @@ mod tests {
         let front = list.split_front(2).expect("5 >= 2");
         assert_eq!(front.len(), 2);
         assert_eq!(list.len(), 3);
-        assert!(next_of(front.tail).is_null(), "the cut ends its chain");
+        assert!(next_of(addrs[3]).is_null(), "the cut ends its chain");
         let front_addrs: Vec<_> = front.map(|r| r.into_raw()).collect();
         assert_eq!(front_addrs, vec![addrs[4], addrs[3]]);
         let all = list.split_front(3).expect("exactly 3");
