@@ -360,7 +360,7 @@ fn indicate(target: &VcContext, seg: RxChain, flags: ULONG) -> PNET_BUFFER_LIST 
 /// from the start; whoever brings it to zero (the last return, or this
 /// handler after an indication with NDIS_RECEIVE_FLAGS_RESOURCES) completes
 /// it. The send is not read after its last share was indicated
-/// ([`AfterIndication`], [`super::nbl::LentSend::lent_out`]).
+/// ([`AfterIndication`], `nbl::LentSend::lent_out`).
 ///
 /// # Safety
 /// `nbls` is the chain NDIS handed MiniportCoSendNetBufferLists on `vc`.
@@ -497,7 +497,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
             let Some(held) = lent.take() else { break };
             // SAFETY: the core pinned the target for these receives: it lives.
             let target = unsafe { VcContext::from_token(token) };
-            let seg = held.lend_segment(&mut rx, n, target.ndis(), target.token());
+            let seg = rx.lend_segment(&held, n, target.ndis(), target.token());
             target.counters().received(u64::from(n), bytes);
             adapter.counters().received(u64::from(n), bytes);
             if !low {
