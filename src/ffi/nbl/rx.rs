@@ -60,9 +60,9 @@ impl RxNbl {
         self.nbl.set_source_handle(null_mut());
     }
 
-    /// The tags [`RxChain::lend_front`] wrote, taken (cleared): the share of the send
-    /// NBL it lent, and the receiving VC's token. None for an NBL covmini
-    /// did not lend.
+    /// The tags [`RxChain::lend_front`] wrote, taken (cleared): the share of
+    /// the send NBL it lent, and the receiving VC's token. None for an NBL
+    /// covmini did not lend.
     pub(crate) fn take_share(&mut self) -> Option<(Share, usize)> {
         let send = self.nbl.pointer(Slot::First).swap(null_mut(), Ordering::Acquire);
         let receiver = self.nbl.word(Slot::Second).swap(0, Ordering::Acquire);
@@ -70,9 +70,9 @@ impl RxNbl {
         if receiver == 0 {
             return None;
         }
-        // INVARIANT: `lend` tagged this NBL with a send whose count includes
-        // its share (RxNbl's INVARIANT); the tag is cleared, so the share is
-        // taken once.
+        // INVARIANT: `lend_front` tagged this NBL with a send whose count
+        // includes its share (RxNbl's INVARIANT); the tag is cleared, so the
+        // share is taken once.
         Some((Share { send }, receiver))
     }
 
