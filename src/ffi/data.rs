@@ -104,18 +104,27 @@
 //!   MiniportReturnNetBufferLists once the protocol returned the last
 //!   receive NBL) calls NdisMPauseComplete, after the send completions.
 //!
+//! * **Views.** Every walk of an NBL chain, a NET_BUFFER chain or an
+//!   NBL's fields (Next, Status, SourceHandle, MiniportReserved, the
+//!   NET_BUFFER's MDL fields) is `super::nbl`'s, behind types that say who
+//!   holds what (`SendChain`, `SendNbl`, `LentSend`, `Share`, `RxNbl`,
+//!   `RxChain`, `Returned`, `Completions`). This file keeps the NDIS calls
+//!   and the few `unsafe` constructors that turn what NDIS handed over into
+//!   those views.
+//!
 //! No send is ever queued: each one is either completed in the send handler
 //! or lent to the receiver, and a lent receive cannot be recalled. So
 //! MiniportCancelSend has nothing to cancel.
 
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use ndis_sys::*;
 
 use super::cm_context::{Signed, VcContext};
 use super::context::AdapterContext;
 use super::effects::perform;
+use super::nbl::{AfterIndication, Completions, Returned, RxChain, RxNbl, SendChain};
 use super::sync::SpinLock;
 use super::trace::{ERROR, WARN};
 use crate::call_manager::{MAX_LEAVES, Refusal};
@@ -171,22 +180,15 @@ impl Counters {
     }
 }
 
-/// The free list: NBL addresses linked through `Next` (usize, so the lock's
-/// data is Send).
-struct FreeList {
-    head: usize,
-    count: u32,
-}
-
 /// The adapter's receive NBLs.
 ///
 /// INVARIANT: `pool` is the NBL pool (or NULL) from [`Self::init`] until
-/// [`Self::release`]; every NBL on the list came from it and is covmini's
-/// (not indicated).
+/// [`Self::release`]; every NBL on the free list came from it and is
+/// covmini's (not indicated).
 pub(crate) struct RxPool {
     pool: AtomicPtr<core::ffi::c_void>,
     allocated: AtomicU32,
-    free: SpinLock<FreeList>,
+    free: SpinLock<RxChain>,
 }
 
 impl RxPool {
@@ -194,7 +196,7 @@ impl RxPool {
         Self {
             pool: AtomicPtr::new(null_mut()),
             allocated: AtomicU32::new(0),
-            free: SpinLock::new(FreeList { head: 0, count: 0 }),
+            free: SpinLock::new(RxChain::new()),
         }
     }
 
@@ -239,47 +241,38 @@ impl RxPool {
         if pool.is_null() {
             return Err(NDIS_STATUS_RESOURCES);
         }
-        // A private list, linked through Next: `tail` is the first NBL made.
-        let (mut head, mut tail, mut count): (PNET_BUFFER_LIST, PNET_BUFFER_LIST, u32) = (null_mut(), null_mut(), 0);
+        // A private list first, published below.
+        let mut mine = RxChain::new();
         for _ in 0..RX_NBLS {
             // SAFETY: our pool (fAllocateNetBuffer, DataSize 0); no MDL yet.
             let nbl = unsafe { NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, null_mut(), 0, 0) };
-            if nbl.is_null() {
+            // SAFETY: NULL, or an NBL NDIS just made from covmini's receive
+            // pool with its one NET_BUFFER: never indicated, and `nbl` is
+            // dropped here, so the RxNbl alone names it.
+            let Some(rx) = (unsafe { RxNbl::from_allocated(nbl) }) else {
                 // Fewer NBLs: indications go with RESOURCES sooner.
                 break;
-            }
-            // SAFETY: a fresh NBL of ours, on no list yet.
-            unsafe { (*nbl).Next = head };
-            if tail.is_null() {
-                tail = nbl;
-            }
-            head = nbl;
-            count += 1;
+            };
+            mine.push(rx);
         }
-        let published = {
-            let mut f = self.free.lock();
+        let count = mine.len();
+        let lost = {
+            let mut free = self.free.lock();
             if self.pool.load(Ordering::Acquire).is_null() {
-                if !tail.is_null() {
-                    // SAFETY: the last NBL of the private list, ours.
-                    unsafe { (*tail).Next = f.head as PNET_BUFFER_LIST };
-                    f.head = head.addr();
-                    f.count += count;
-                }
+                free.prepend(mine);
                 self.allocated.fetch_add(count, Ordering::Relaxed);
                 self.pool.store(pool, Ordering::Release);
-                true
+                None
             } else {
-                false
+                Some(mine)
             }
         };
-        if !published {
+        if let Some(mine) = lost {
             // Another CPU's first open won: give back what this one made.
-            while !head.is_null() {
-                // SAFETY: on the private list, ours, never indicated.
-                let next = unsafe { (*head).Next };
-                // SAFETY: as above; freed once, then dropped from the list.
-                unsafe { NdisFreeNetBufferList(head) };
-                head = next;
+            for rx in mine {
+                // SAFETY: an NBL of `pool`, never indicated, that the chain
+                // gave up: freed once, and not named again.
+                unsafe { NdisFreeNetBufferList(rx.into_raw()) };
             }
             // SAFETY: every NBL of this pool was freed just above.
             unsafe { NdisFreeNetBufferListPool(pool) };
@@ -296,15 +289,16 @@ impl RxPool {
     pub(crate) unsafe fn release(&self) {
         let pool = self.pool.swap(null_mut(), Ordering::AcqRel);
         let out = {
-            let f = self.free.lock();
-            self.allocated.load(Ordering::Relaxed).saturating_sub(f.count)
+            let free = self.free.lock();
+            self.allocated.load(Ordering::Relaxed).saturating_sub(free.len())
         };
         if out > 0 {
             trace!(ERROR, "HaltEx: {} receive NBL(s) never returned: the pool is kept", out);
         } else {
-            while let Some(nbl) = self.take() {
-                // SAFETY: ours, from the pool, not indicated (INVARIANT).
-                unsafe { NdisFreeNetBufferList(nbl) };
+            while let Some(rx) = self.take() {
+                // SAFETY: an NBL of this pool, not indicated (INVARIANT), that
+                // the free list gave up: freed once, and not named again.
+                unsafe { NdisFreeNetBufferList(rx.into_raw()) };
             }
             if !pool.is_null() {
                 // SAFETY: every NBL of the pool was freed just above.
@@ -315,137 +309,45 @@ impl RxPool {
         unsafe { self.free.free() };
     }
 
-    /// Pushes an NBL of ours on the list.
+    /// Empties `rx` (it forgets the sender's data and tags) and pushes it on
+    /// the list.
     ///
     /// # Safety
-    /// `nbl` is one of this pool's NBLs that covmini holds.
-    unsafe fn put(&self, nbl: PNET_BUFFER_LIST) {
-        let mut f = self.free.lock();
-        // SAFETY: ours (precondition).
-        unsafe { (*nbl).Next = f.head as PNET_BUFFER_LIST };
-        f.head = nbl.addr();
-        f.count += 1;
+    /// `rx` is one of this pool's NBLs (not another adapter's): the free list
+    /// holds only those (INVARIANT), and they go back to this pool.
+    unsafe fn put(&self, mut rx: RxNbl) {
+        rx.recycle();
+        self.free.lock().push(rx);
     }
 
-    fn take(&self) -> Option<PNET_BUFFER_LIST> {
-        let mut f = self.free.lock();
-        let nbl = f.head as PNET_BUFFER_LIST;
-        if nbl.is_null() {
-            return None;
-        }
-        // SAFETY: on the list, so ours (INVARIANT).
-        f.head = unsafe { (*nbl).Next }.addr();
-        f.count -= 1;
-        // SAFETY: as above.
-        unsafe { (*nbl).Next = null_mut() };
-        Some(nbl)
+    fn take(&self) -> Option<RxNbl> {
+        self.free.lock().pop()
     }
 
-    /// Takes `n` NBLs chained through Next; None (nothing taken) if the list
-    /// has fewer. Also says whether the list is now under the low water.
-    fn take_chain(&self, n: u32) -> Option<(PNET_BUFFER_LIST, bool)> {
-        let mut f = self.free.lock();
-        if n == 0 || f.count < n {
-            return None;
-        }
-        let head = f.head as PNET_BUFFER_LIST;
-        let mut last = head;
-        for _ in 1..n {
-            // SAFETY: on the list (INVARIANT); the count says n are there.
-            last = unsafe { (*last).Next };
-        }
-        // SAFETY: as above.
-        f.head = unsafe { (*last).Next }.addr();
-        // SAFETY: as above: the chain now ends at `last`.
-        unsafe { (*last).Next = null_mut() };
-        f.count -= n;
-        Some((head, f.count < RX_LOW_WATER))
+    /// Takes `n` NBLs as one chain; None (nothing taken) if the list has
+    /// fewer. Also says whether the list is now under the low water.
+    fn take_chain(&self, n: u32) -> Option<(RxChain, bool)> {
+        let mut free = self.free.lock();
+        let chain = free.split_front(n)?;
+        Some((chain, free.len() < RX_LOW_WATER))
     }
 }
 
-/// The `[i]` MiniportReserved slot of an NBL, as an atomic word.
+/// Indicates `seg` on `target` (its SourceHandle is already the target's
+/// NdisVcHandle) and returns its head: covmini's again when `flags` carry
+/// NDIS_RECEIVE_FLAGS_RESOURCES, NDIS's otherwise.
 ///
-/// # Safety
-/// `nbl` is an NBL covmini holds (its MiniportReserved is covmini's).
-unsafe fn reserved<'a>(nbl: PNET_BUFFER_LIST, i: usize) -> &'a AtomicUsize {
-    // SAFETY: a live NBL (precondition): the field's address, no read.
-    let slots = unsafe { &raw mut (*nbl).MiniportReserved.0 };
-    // In bounds of the two slots (i < 2 at every call site); a PVOID slot is
-    // pointer-sized and aligned, as AtomicUsize needs.
-    let slot = slots.cast::<usize>().wrapping_add(i);
-    // SAFETY: valid, aligned, and only reached atomically while covmini holds it.
-    unsafe { AtomicUsize::from_ptr(slot) }
-}
-
-/// The NET_BUFFERs of an NBL and their bytes.
-///
-/// # Safety
-/// `nbl` is a live NBL whose NET_BUFFER chain covmini may read.
-unsafe fn measure(nbl: PNET_BUFFER_LIST) -> (u32, u64) {
-    let (mut n, mut bytes) = (0u32, 0u64);
-    // SAFETY: live NBL (precondition).
-    let mut nb = unsafe { (*nbl).FirstNetBuffer };
-    while !nb.is_null() {
-        n = n.saturating_add(1);
-        // SAFETY: a NET_BUFFER of the chain.
-        let len = unsafe { (*nb).stDataLength } & 0xFFFF_FFFF;
-        // CAST: at most 32 bits (masked).
-        bytes = bytes.saturating_add(len as u64);
-        // SAFETY: as above.
-        nb = unsafe { (*nb).Next };
-    }
-    (n, bytes)
-}
-
-/// Sets an NBL chain's Status.
-///
-/// # Safety
-/// Every NBL of the chain is covmini's until it is completed.
-unsafe fn set_status(mut nbl: PNET_BUFFER_LIST, status: NDIS_STATUS) {
-    while !nbl.is_null() {
-        // SAFETY: ours (precondition).
-        unsafe { (*nbl).Status = status };
-        // SAFETY: as above.
-        nbl = unsafe { (*nbl).Next };
-    }
-}
-
-/// Send NBLs to complete at the end of a handler, on one VC.
-struct Done {
-    head: PNET_BUFFER_LIST,
-    tail: PNET_BUFFER_LIST,
-    count: u32,
-}
-
-impl Done {
-    const fn new() -> Self {
-        Self {
-            head: null_mut(),
-            tail: null_mut(),
-            count: 0,
-        }
-    }
-    /// # Safety
-    /// `nbl` is a detached send NBL covmini holds.
-    unsafe fn push(&mut self, nbl: PNET_BUFFER_LIST, status: NDIS_STATUS) {
-        // SAFETY: ours (precondition).
-        unsafe { (*nbl).Status = status };
-        if self.tail.is_null() {
-            self.head = nbl;
-        } else {
-            // SAFETY: the previous tail is ours too.
-            unsafe { (*self.tail).Next = nbl };
-        }
-        self.tail = nbl;
-        self.count += 1;
-    }
-    fn complete(self, ndis_vc: NDIS_HANDLE, flags: ULONG) {
-        if !self.head.is_null() {
-            // SAFETY: send NBLs NDIS gave covmini on this VC, each completed
-            // once, Status set.
-            unsafe { NdisMCoSendNetBufferListsComplete(ndis_vc, self.head, flags) };
-        }
-    }
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, as `flags` say.
+fn indicate(target: &VcContext, seg: RxChain, flags: ULONG) -> PNET_BUFFER_LIST {
+    let count = seg.len();
+    let head = seg.into_raw();
+    // SAFETY: `count` of covmini's own receive NBLs, given up by their chain,
+    // each lending a NET_BUFFER of a send covmini holds, SourceHandle = the
+    // target's NdisVcHandle, on a VC the core says is active and has pinned
+    // for these receives.
+    unsafe { NdisMCoIndicateReceiveNetBufferLists(target.ndis(), head, count, flags) };
+    head
 }
 
 /// MiniportCoSendNetBufferLists, past the context check.
@@ -457,7 +359,8 @@ impl Done {
 /// with NDIS_STATUS_RESOURCES. The send's outstanding count is n × targets
 /// from the start; whoever brings it to zero (the last return, or this
 /// handler after an indication with NDIS_RECEIVE_FLAGS_RESOURCES) completes
-/// it. The send is not read after its last share was indicated.
+/// it. The send is not read after its last share was indicated
+/// ([`AfterIndication`], `nbl::LentSend::lent_out`).
 ///
 /// # Safety
 /// `nbls` is the chain NDIS handed MiniportCoSendNetBufferLists on `vc`.
@@ -465,10 +368,18 @@ impl Done {
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: ULONG) {
-    // First act, before any lock or NDIS call: the handshake with the close
-    // (module docs). From here until `inside` leaves, `vc` lives and its VC
-    // is not deactivated under this send. A send that finds the close begun
-    // takes no count (`VcContext::enter_unless_closing`).
+    // SAFETY: NULL or the chain NDIS handed MiniportCoSendNetBufferLists
+    // (precondition): NULL-terminated, its NBLs and NET_BUFFERs covmini's
+    // alone until completed, and `nbls` is not used again, so the SendChain
+    // alone names them.
+    let Some(mut chain) = (unsafe { SendChain::from_raw(nbls) }) else {
+        return;
+    };
+    // First act on the context, before any lock or NDIS call: the handshake
+    // with the close (module docs). From here until `inside` leaves, `vc`
+    // lives and its VC is not deactivated under this send. A send that
+    // finds the close begun takes no count
+    // (`VcContext::enter_unless_closing`).
     let inside = vc.enter_unless_closing();
     let adapter = vc.adapter();
     let at_dispatch = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
@@ -482,16 +393,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
     } else {
         0
     };
-    let (mut sends, mut receives) = (0u32, 0u32);
-    let mut nbl = nbls;
-    while !nbl.is_null() {
-        // SAFETY: NDIS's chain, ours until completed (precondition).
-        let (n, _) = unsafe { measure(nbl) };
-        sends = sends.saturating_add(1);
-        receives = receives.saturating_add(n);
-        // SAFETY: as above.
-        nbl = unsafe { (*nbl).Next };
-    }
+    let (sends, receives) = chain.count();
     let Some(inside) = inside else {
         // The VC is closing (contract §3.3 [I]: VC_NOT_ACTIVATED). The close
         // began before this handler entered and did not wait for it, and no
@@ -499,8 +401,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // from the context is read before its one NDIS call, the
         // completion, and nothing is touched after it (module docs, "The
         // window"): the close may delete and free the VC once it is made.
-        // SAFETY: NDIS's chain, ours until this completion.
-        unsafe { set_status(nbls, NDIS_STATUS_VC_NOT_ACTIVATED) };
+        chain.set_status(NDIS_STATUS_VC_NOT_ACTIVATED);
         vc.counters().failed(u64::from(sends));
         adapter.counters().failed(u64::from(sends));
         let ndis_vc = vc.ndis();
@@ -508,7 +409,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // handle is valid: NDIS does not finish deleting a VC under a call it
         // made with it that the driver has not yet seen through an NDIS call
         // (module docs, "The window"), and this is this call's first.
-        unsafe { NdisMCoSendNetBufferListsComplete(ndis_vc, nbls, complete_flags) };
+        unsafe { NdisMCoSendNetBufferListsComplete(ndis_vc, chain.into_raw(), complete_flags) };
         return;
     };
     if let Err(state) = adapter.admit_sends(sends) {
@@ -516,12 +417,12 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED"
         // (MiniportPause [D]). Nothing was pinned or taken.
         trace!(WARN, "CoSendNetBufferLists while {:?}: {} NBL(s) refused", state, sends);
-        // SAFETY: NDIS's chain, ours until this completion.
-        unsafe { set_status(nbls, NDIS_STATUS_PAUSED) };
+        chain.set_status(NDIS_STATUS_PAUSED);
         vc.counters().failed(u64::from(sends));
         adapter.counters().failed(u64::from(sends));
-        // SAFETY: the chain as NDIS gave it, completed once on its VC.
-        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+        // SAFETY: the chain as NDIS gave it, completed once on its VC, whose
+        // handle is valid while this handler is inside.
+        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), chain.into_raw(), complete_flags) };
         inside.leave();
         return;
     }
@@ -545,8 +446,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
             } else {
                 NDIS_STATUS_VC_NOT_ACTIVATED
             };
-            // SAFETY: NDIS's chain, ours until this completion.
-            unsafe { set_status(nbls, status) };
+            chain.set_status(status);
             // The context lives and the VC is not deactivated (let alone
             // deleted) while this handler is inside, though the core may
             // have let the VC go closing.
@@ -554,7 +454,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
             adapter.counters().failed(u64::from(sends));
             // SAFETY: the chain as NDIS gave it, completed once on its VC,
             // whose handle is valid while this handler is inside.
-            unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), nbls, complete_flags) };
+            unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), chain.into_raw(), complete_flags) };
             inside.leave();
             adapter.release_sends(sends);
             return;
@@ -562,31 +462,23 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
     };
     // CAST: at most MAX_LEAVES (16) targets.
     let k = route.len() as u32;
-    let mut done = Done::new();
+    let mut done = Completions::new();
     // Pins given back at the end: sends completed here, receives back here
     // (per target, in route order).
     let mut sends_back = 0u32;
     let mut receives_back = [0u32; MAX_LEAVES];
-    let mut nbl = nbls;
-    while !nbl.is_null() {
-        let send = nbl;
-        // SAFETY: NDIS's chain, ours until completed; detach before lending.
-        nbl = unsafe { (*send).Next };
-        // SAFETY: as above.
-        unsafe { (*send).Next = null_mut() };
-        // SAFETY: as above.
-        let (n, bytes) = unsafe { measure(send) };
+    // Each NBL is detached (its successor read first) before it is lent.
+    for send in chain {
+        let (n, bytes) = send.measure();
         if n == 0 {
             // Nothing to deliver: an empty NBL is sent (to nobody) at once.
-            // SAFETY: detached send NBL of ours.
-            unsafe { done.push(send, NDIS_STATUS_SUCCESS) };
+            done.push(send, NDIS_STATUS_SUCCESS);
             sends_back += 1;
             continue;
         }
         let total = n.saturating_mul(k);
-        let Some((rx_head, low)) = adapter.rx().take_chain(total) else {
-            // SAFETY: as above.
-            unsafe { done.push(send, NDIS_STATUS_RESOURCES) };
+        let Some((mut rx, low)) = adapter.rx().take_chain(total) else {
+            done.push(send, NDIS_STATUS_RESOURCES);
             vc.counters().failed(1);
             adapter.counters().failed(1);
             sends_back += 1;
@@ -595,52 +487,56 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
             }
             continue;
         };
-        // SAFETY: ours until completed: the outstanding count and the sender.
-        unsafe { reserved(send, 0) }.store(total as usize, Ordering::Release);
-        // SAFETY: as above.
-        unsafe { reserved(send, 1) }.store(vc.token(), Ordering::Release);
+        // The outstanding count (every share, all of them this handler's
+        // until indicated) and the sender, for the return path.
+        let mut lent = Some(send.lend(total, vc.token()));
         vc.counters().sent(u64::from(n), bytes);
         adapter.counters().sent(u64::from(n), bytes);
         let flags = receive_flags | if low { NDIS_RECEIVE_FLAGS_RESOURCES } else { 0 };
-        let mut rx = rx_head;
         for ((_, token), back) in route.targets().zip(receives_back.iter_mut()) {
+            let Some(held) = lent.take() else { break };
             // SAFETY: the core pinned the target for these receives: it lives.
             let target = unsafe { VcContext::from_token(token) };
-            // SAFETY: `rx` heads the untaken rest of our chain, n per target
-            // left (total = n × k); the send is held (its count includes the
-            // shares not yet indicated).
-            let (seg, rest) = unsafe { lend_segment(rx, n, send, target) };
-            rx = rest;
+            let seg = rx.lend_segment(&held, n, target.ndis(), target.token());
             target.counters().received(u64::from(n), bytes);
             adapter.counters().received(u64::from(n), bytes);
-            // SAFETY: covmini's own receive NBLs, SourceHandle = the target's
-            // NdisVcHandle, on a VC the core says is active and pinned; n NBLs.
-            unsafe { NdisMCoIndicateReceiveNetBufferLists(target.ndis(), seg, n, flags) };
-            if low {
-                // With RESOURCES the NBLs are ours again now: take them back
-                // (the sender's data was only borrowed during the indication).
-                let mut r = seg;
-                while !r.is_null() {
-                    // SAFETY: ours again (RESOURCES).
-                    let next = unsafe { (*r).Next };
-                    // SAFETY: as above.
-                    unsafe { recycle(adapter, r) };
-                    r = next;
-                }
-                *back += n;
-                // SAFETY: the send is held until its count reaches zero.
-                if unsafe { reserved(send, 0) }.fetch_sub(n as usize, Ordering::AcqRel) == n as usize {
-                    // SAFETY: the last share is back: the send is ours alone.
-                    unsafe { done.push(send, NDIS_STATUS_SUCCESS) };
+            if !low {
+                // The n shares go to NDIS with their NBLs: after the last
+                // target's indication this handler holds none, and the send
+                // may be completed on another CPU: it is not touched again.
+                lent = held.lent_out(n);
+                indicate(target, seg, flags);
+                continue;
+            }
+            let seg = indicate(target, seg, flags);
+            // With RESOURCES the NBLs are ours again now: take them back
+            // (the sender's data was only borrowed during the indication).
+            // SAFETY: covmini's receive NBLs, from this adapter's pool,
+            // indicated with NDIS_RECEIVE_FLAGS_RESOURCES: NDIS gave them
+            // back when the call returned; `seg` is not used again.
+            for r in unsafe { Returned::from_raw(seg) } {
+                // SAFETY: from this adapter's free list (`take_chain` above).
+                unsafe { adapter.rx().put(r) };
+            }
+            *back += n;
+            match held.came_back(n) {
+                AfterIndication::Held(held) => lent = Some(held),
+                AfterIndication::Back(send) => {
+                    // The last share is back: the send is ours alone.
+                    done.push(send, NDIS_STATUS_SUCCESS);
                     sends_back += 1;
                 }
+                AfterIndication::Lent => {}
             }
-            // Otherwise, after the last target's indication the send may be
-            // completed on another CPU already: it is not touched again here.
         }
     }
-    let completed_here = done.count;
-    done.complete(vc.ndis(), complete_flags);
+    let completed_here = done.count();
+    if let Some(head) = done.into_raw() {
+        // SAFETY: send NBLs NDIS gave covmini on this VC, each completed
+        // once, Status set; the VC's handle is valid while this handler is
+        // inside.
+        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), head, complete_flags) };
+    }
     let fx = {
         let mut cm = adapter.cm();
         let mut fx = cm.unpin(vc.id(), sends_back);
@@ -656,110 +552,14 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
     adapter.release_sends(completed_here);
 }
 
-/// Lends the first `n` receive NBLs of the chain at `rx` over the n
-/// NET_BUFFERs of `send`, cut off as their own chain; returns it and the
-/// rest of the chain.
-///
-/// # Safety
-/// `rx` heads a chain of at least `n` receive NBLs covmini holds; `send` is
-/// a send NBL of `n` NET_BUFFERs covmini holds until they come back.
-unsafe fn lend_segment(
-    rx: PNET_BUFFER_LIST,
-    n: u32,
-    send: PNET_BUFFER_LIST,
-    target: &VcContext,
-) -> (PNET_BUFFER_LIST, PNET_BUFFER_LIST) {
-    let mut cur = rx;
-    let mut last = null_mut();
-    // SAFETY: the send NBL's chain of n NET_BUFFERs (precondition).
-    let mut nb = unsafe { (*send).FirstNetBuffer };
-    let mut i = 0;
-    while i < n && !cur.is_null() && !nb.is_null() {
-        // SAFETY: a receive NBL of ours and a NET_BUFFER of the held send.
-        unsafe { lend(cur, nb, send, target) };
-        last = cur;
-        // SAFETY: as above.
-        cur = unsafe { (*cur).Next };
-        // SAFETY: as above.
-        nb = unsafe { (*nb).Next };
-        i += 1;
-    }
-    if !last.is_null() {
-        // SAFETY: ours: end the segment here.
-        unsafe { (*last).Next = null_mut() };
-    }
-    (rx, cur)
-}
-
-/// Points receive NBL `rx`'s NET_BUFFER at the data of `nb` (a NET_BUFFER
-/// of `send`) and tags it for the return path.
-///
-/// # Safety
-/// `rx` is a receive NBL covmini holds; `nb` a NET_BUFFER of the send NBL
-/// `send` covmini holds until `rx` comes back.
-unsafe fn lend(rx: PNET_BUFFER_LIST, nb: PNET_BUFFER, send: PNET_BUFFER_LIST, target: &VcContext) {
-    // SAFETY: ours (precondition): its single NET_BUFFER.
-    let mine = unsafe { (*rx).FirstNetBuffer };
-    // SAFETY: a live NET_BUFFER of the sender's (precondition), read once.
-    let theirs = unsafe { nb.read() };
-    if !mine.is_null() {
-        // SAFETY: our NET_BUFFER; the MDLs stay valid while the send is held.
-        unsafe {
-            (*mine).MdlChain = theirs.MdlChain;
-        }
-        // SAFETY: as above.
-        unsafe { (*mine).CurrentMdl = theirs.CurrentMdl };
-        // SAFETY: as above.
-        unsafe { (*mine).CurrentMdlOffset = theirs.CurrentMdlOffset };
-        // SAFETY: as above.
-        unsafe { (*mine).DataOffset = theirs.DataOffset };
-        // SAFETY: as above (the DataLength union, low 32 bits).
-        unsafe { (*mine).stDataLength = theirs.stDataLength & 0xFFFF_FFFF };
-    }
-    // SAFETY: ours.
-    unsafe { (*rx).SourceHandle = target.ndis() };
-    // SAFETY: as above.
-    unsafe { (*rx).Status = NDIS_STATUS_SUCCESS };
-    // SAFETY: as above.
-    unsafe { reserved(rx, 0) }.store(send.addr(), Ordering::Release);
-    // SAFETY: as above.
-    unsafe { reserved(rx, 1) }.store(target.token(), Ordering::Release);
-}
-
-/// Empties a receive NBL's NET_BUFFER and puts it back on the free list.
-///
-/// # Safety
-/// `rx` is a receive NBL of the adapter's pool that covmini holds again.
-unsafe fn recycle(adapter: &AdapterContext, rx: PNET_BUFFER_LIST) {
-    // SAFETY: ours (precondition).
-    let mine = unsafe { (*rx).FirstNetBuffer };
-    if !mine.is_null() {
-        // SAFETY: our NET_BUFFER: forget the sender's MDLs.
-        unsafe { (*mine).MdlChain = null_mut() };
-        // SAFETY: as above.
-        unsafe { (*mine).CurrentMdl = null_mut() };
-        // SAFETY: as above.
-        unsafe { (*mine).CurrentMdlOffset = 0 };
-        // SAFETY: as above.
-        unsafe { (*mine).DataOffset = 0 };
-        // SAFETY: as above.
-        unsafe { (*mine).stDataLength = 0 };
-        // SAFETY: as above.
-        unsafe { (*mine).Next = null_mut() };
-    }
-    // SAFETY: ours.
-    unsafe { (*rx).SourceHandle = null_mut() };
-    // SAFETY: one of the pool's NBLs, held (precondition).
-    unsafe { adapter.rx().put(rx) };
-}
-
 /// MiniportReturnNetBufferLists: each receive NBL goes back on the free
 /// list; a send whose last receive came back is completed with SUCCESS; the
 /// pins are dropped, which may finish a pended close; the send leaves the
 /// data-path gate, which may complete a pending pause.
 ///
 /// # Safety
-/// `nbls` is a chain of receive NBLs covmini indicated (without RESOURCES).
+/// `nbls` is a chain of receive NBLs covmini indicated on this adapter
+/// (without RESOURCES).
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
@@ -769,36 +569,33 @@ pub(super) unsafe fn return_nbls(adapter: &AdapterContext, nbls: PNET_BUFFER_LIS
     } else {
         0
     };
-    let mut rx = nbls;
-    while !rx.is_null() {
-        // SAFETY: ours again (precondition).
-        let next = unsafe { (*rx).Next };
-        // SAFETY: as above: the tags `lend` wrote.
-        let send = unsafe { reserved(rx, 0) }.load(Ordering::Acquire) as PNET_BUFFER_LIST;
-        // SAFETY: as above.
-        let receiver = unsafe { reserved(rx, 1) }.load(Ordering::Acquire);
-        // SAFETY: as above.
-        unsafe { recycle(adapter, rx) };
-        rx = next;
-        if send.is_null() || receiver == 0 {
+    // SAFETY: NDIS gives back, in MiniportReturnNetBufferLists, NBLs of this
+    // adapter's receive pool that covmini indicated (precondition); `nbls`
+    // is not used again.
+    let returned = unsafe { Returned::from_raw(nbls) };
+    for mut rx in returned {
+        // The tags `lend` wrote, taken before the NBL is recycled.
+        let share = rx.take_share();
+        // SAFETY: one of this adapter's pool NBLs (precondition).
+        unsafe { adapter.rx().put(rx) };
+        let Some((share, receiver)) = share else {
             trace!(WARN, "ReturnNetBufferLists: an NBL covmini did not lend");
             continue;
-        }
-        // SAFETY: a send NBL covmini holds until its last receive is back.
-        let left = unsafe { reserved(send, 0) }.fetch_sub(1, Ordering::AcqRel);
+        };
+        let last = share.release();
         let mut fx = {
             // SAFETY: the receiving VC, pinned while this NBL was out.
             let receiver = unsafe { VcContext::from_token(receiver) };
             adapter.cm().unpin(receiver.id(), 1)
         };
-        if left == 1 {
-            // SAFETY: as above: the last receive, so the send is ours alone.
-            let sender_token = unsafe { reserved(send, 1) }.load(Ordering::Acquire);
-            // SAFETY: the sender, pinned while this send is held.
+        if let Some((send, sender_token)) = last {
+            // SAFETY: the sender, pinned while this send is held (its last
+            // share came back just now, and the pin goes below).
             let sender = unsafe { VcContext::from_token(sender_token) };
-            // SAFETY: a detached send NBL of ours.
-            unsafe { (*send).Status = NDIS_STATUS_SUCCESS };
-            // SAFETY: NDIS's send NBL on the VC it was sent on, once.
+            let send = send.finish(NDIS_STATUS_SUCCESS);
+            // SAFETY: NDIS's send NBL, covmini's alone again (its last share
+            // is back), completed once on the VC it was sent on, whose
+            // handle is valid while the send's pin holds it.
             unsafe { NdisMCoSendNetBufferListsComplete(sender.ndis(), send, complete_flags) };
             fx.extend(adapter.cm().unpin(sender.id(), 1));
             perform(adapter, fx);

@@ -12,7 +12,8 @@
 //! `crate::call_manager`):
 //! * `entry`: DriverEntry and the handler tables; `adapter`: the miniport
 //!   handlers (initialize, halt, pause, restart, PnP); `co`: the CoNDIS
-//!   miniport handlers; `data`: the data path; `oid`: every OID answer,
+//!   miniport handlers; `data`: the data path, over `nbl`'s safe views of
+//!   NBLs and NET_BUFFERs (their only raw walks); `oid`: every OID answer,
 //!   the miniport's and the call manager's;
 //! * the call manager's handlers: `af_sap` (address families, SAPs, halt's
 //!   closing of the AFs), `vc` (client VCs), `call` (make call, echo,
@@ -42,6 +43,7 @@ mod data;
 mod effects;
 pub mod entry;
 mod lookaside;
+mod nbl;
 mod offer;
 mod oid;
 mod params;
