@@ -115,7 +115,9 @@ pub(crate) fn restart(f: MINIPORT_RESTART, ctx: usize, params: &mut NDIS_MINIPOR
 /// MiniportPause at PASSIVE_LEVEL.
 pub(crate) fn pause(f: MINIPORT_PAUSE, ctx: usize, params: &mut NDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
     let caller = enter("MiniportPause", PASSIVE_LEVEL, Detail::EMPTY);
-    // SAFETY: as for restart.
+    // SAFETY: `f` is the MiniportPause the driver registered (its
+    // characteristics), called with the adapter context it gave NDIS at
+    // initialize and live pause parameters, at PASSIVE_LEVEL as the DDI says.
     let status = unsafe { f(ctx as NDIS_HANDLE, params) };
     leave("MiniportPause", caller, Detail::status(status));
     status
@@ -124,7 +126,9 @@ pub(crate) fn pause(f: MINIPORT_PAUSE, ctx: usize, params: &mut NDIS_MINIPORT_PA
 /// MiniportHaltEx at PASSIVE_LEVEL.
 pub(crate) fn halt(f: MINIPORT_HALT, ctx: usize, action: NDIS_HALT_ACTION) {
     let caller = enter("MiniportHaltEx", PASSIVE_LEVEL, crate::detail!("action {}", action));
-    // SAFETY: as for restart; the context is not used by NDIS afterwards.
+    // SAFETY: `f` is the MiniportHaltEx the driver registered, called once
+    // with the adapter context it gave NDIS at initialize, at PASSIVE_LEVEL;
+    // the emulator does not use the context afterwards.
     unsafe { f(ctx as NDIS_HANDLE, action) };
     leave("MiniportHaltEx", caller, Detail::EMPTY);
 }
