@@ -23,19 +23,6 @@ enum Op {
     AnswerIncoming,
 }
 
-fn flow(i: &mut Input<'_>) -> FLOWSPEC {
-    FLOWSPEC {
-        TokenRate: i.u32(),
-        TokenBucketSize: i.u32(),
-        PeakBandwidth: i.u32(),
-        Latency: i.u32(),
-        DelayVariation: i.u32(),
-        ServiceType: i.u32(),
-        MaxSduSize: i.u32(),
-        MinimumPolicedSize: i.u32(),
-    }
-}
-
 /// A good best-effort call to `address`.
 fn call_to(address: &[u8]) -> CallSpec {
     let mut spec = CallSpec::best_effort(125_000, 1500);
@@ -69,7 +56,7 @@ fn decode(i: &mut Input<'_>) -> Decoded {
     };
     let bits = i.u8();
     let flags = i.u32();
-    let (tx, rx) = (flow(i), flow(i));
+    let (tx, rx) = (i.flow(), i.flow());
     let cm_type = i.u32();
     let cm_length = i.u32();
     let cm_tail = tail(cm_length, i.chunk());

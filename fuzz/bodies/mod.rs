@@ -66,6 +66,20 @@ impl<'a> Input<'a> {
         u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
     }
 
+    /// The next FLOWSPEC: its eight ULONGs in field order.
+    pub fn flow(&mut self) -> ndis_sys::FLOWSPEC {
+        ndis_sys::FLOWSPEC {
+            TokenRate: self.u32(),
+            TokenBucketSize: self.u32(),
+            PeakBandwidth: self.u32(),
+            Latency: self.u32(),
+            DelayVariation: self.u32(),
+            ServiceType: self.u32(),
+            MaxSduSize: self.u32(),
+            MinimumPolicedSize: self.u32(),
+        }
+    }
+
     /// Up to `n` next bytes (fewer at the end).
     pub fn bytes(&mut self, n: usize) -> &'a [u8] {
         let start = self.at.min(self.data.len());

@@ -8,25 +8,12 @@ use ndis_sys::{FLOWSPEC, QOS_NOT_SPECIFIED};
 
 use super::Input;
 
-fn flow(i: &mut Input<'_>) -> FLOWSPEC {
-    FLOWSPEC {
-        TokenRate: i.u32(),
-        TokenBucketSize: i.u32(),
-        PeakBandwidth: i.u32(),
-        Latency: i.u32(),
-        DelayVariation: i.u32(),
-        ServiceType: i.u32(),
-        MaxSduSize: i.u32(),
-        MinimumPolicedSize: i.u32(),
-    }
-}
-
 /// One input: a link (u64 bits/s), an MTU, then two FLOWSPECs.
 pub fn run(data: &[u8]) {
     let mut i = Input::new(data);
     let link_bps = u64::from(i.u32()) << (i.u8() % 33);
     let mtu = i.u32();
-    let (tx, rx) = (flow(&mut i), flow(&mut i));
+    let (tx, rx) = (i.flow(), i.flow());
     let both = check_flows(&tx, &rx, link_bps, mtu);
     assert_eq!(
         both.is_ok(),
