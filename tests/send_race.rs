@@ -123,6 +123,46 @@ fn sweep(case: &str, mut run: impl FnMut(At) -> Run) -> usize {
     ks.len()
 }
 
+/// One run of a send racing a close: who sends, on which VC, how many
+/// NBLs, and who closes which VC.
+struct SendVsClose {
+    sender: Client,
+    from: Vc,
+    nbls: usize,
+    closer: Client,
+    closed: Vc,
+}
+
+/// The sweep shared by the sends racing a close: `setup` builds the call on
+/// a fresh adapter and names the two sides; the send (the victim) is stopped
+/// at each boundary and the close runs there. Each send must complete once
+/// (SUCCESS or VC_NOT_ACTIVATED) and the close must complete; `after` may
+/// add what the case needs once both are done (a client deleting its VC).
+fn send_races_close(
+    case: &str,
+    setup: impl Fn(&mut Emulator) -> SendVsClose,
+    after: impl Fn(&mut Emulator, &SendVsClose),
+) -> usize {
+    sweep(case, |at| {
+        let mut emu = up();
+        let s = setup(&mut emu);
+        let payload: Vec<&[u8]> = vec![b"racing the close".as_slice(); s.nbls];
+        let out = emu.interleave(
+            at,
+            |emu| emu.send(s.from, &payload).expect("send"),
+            |emu| emu.close_call(s.closed, &[]),
+        );
+        emu.pump();
+        let mut problems = Vec::new();
+        problems.extend(sends_completed_once(&emu, s.sender, s.nbls, case));
+        if let Some(status) = out.injected {
+            problems.extend(close_done(&emu, s.closer, status, case));
+            after(&mut emu, &s);
+        }
+        (down(emu), out.crossed, out.fired_at, problems)
+    })
+}
+
 /// The defect as filed: Bob's send stopped at the first spin-lock acquire
 /// inside MiniportCoSendNetBufferLists (before it reaches the call
 /// manager), Alice's close run to completion on another CPU there. On the
@@ -160,72 +200,57 @@ fn alices_close_while_bobs_send_is_inside_the_send_handler() {
 /// Bob's send (callee, covmini's VC) at every boundary vs Alice's close.
 #[test]
 fn a_send_on_the_callee_vc_races_the_callers_close_at_every_boundary() {
-    let n = sweep("callee send vs caller close", |at| {
-        let mut emu = up();
-        let (p, bob_vc) = connected(&mut emu);
-        let out = emu.interleave(
-            at,
-            |emu| emu.send(bob_vc, &[b"one", b"two"]).expect("send"),
-            |emu| emu.close_call(p.vc, &[]),
-        );
-        emu.pump();
-        let mut problems = Vec::new();
-        let case = "callee send vs caller close";
-        problems.extend(sends_completed_once(&emu, p.bob, 2, case));
-        if let Some(s) = out.injected {
-            problems.extend(close_done(&emu, p.alice, s, case));
+    let connected_pair = |emu: &mut Emulator| {
+        let (p, bob_vc) = connected(emu);
+        SendVsClose {
+            sender: p.bob,
+            from: bob_vc,
+            nbls: 2,
+            closer: p.alice,
+            closed: p.vc,
         }
-        (down(emu), out.crossed, out.fired_at, problems)
-    });
+    };
+    let n = send_races_close("callee send vs caller close", connected_pair, |_, _| {});
     assert!(n > 3, "{n}");
 }
 
 /// Alice's send (caller, her own VC) at every boundary vs Bob's close.
 #[test]
 fn a_send_on_the_caller_vc_races_the_callees_close_at_every_boundary() {
-    sweep("caller send vs callee close", |at| {
-        let mut emu = up();
-        let (p, bob_vc) = connected(&mut emu);
-        let out = emu.interleave(
-            at,
-            |emu| emu.send(p.vc, &[b"one"]).expect("send"),
-            |emu| emu.close_call(bob_vc, &[]),
-        );
-        emu.pump();
-        let mut problems = Vec::new();
-        let case = "caller send vs callee close";
-        problems.extend(sends_completed_once(&emu, p.alice, 1, case));
-        if let Some(s) = out.injected {
-            problems.extend(close_done(&emu, p.bob, s, case));
+    let connected_pair = |emu: &mut Emulator| {
+        let (p, bob_vc) = connected(emu);
+        SendVsClose {
+            sender: p.alice,
+            from: p.vc,
+            nbls: 1,
+            closer: p.bob,
+            closed: bob_vc,
         }
-        (down(emu), out.crossed, out.fired_at, problems)
-    });
+    };
+    send_races_close("caller send vs callee close", connected_pair, |_, _| {});
 }
 
 /// An echo send at every boundary vs its own client's close (another CPU).
 #[test]
 fn an_echo_send_races_its_own_close_at_every_boundary() {
-    sweep("echo send vs close", |at| {
-        let emu = up();
+    let echo_call = |emu: &mut Emulator| {
         let c = emu.client("c");
         let af = emu.open_af(c, config::AF).expect("AF");
         let vc = emu.create_vc(af).expect("VC");
         assert_eq!(emu.make_call(vc, &call_to(ECHO_ADDRESS)), NDIS_STATUS_SUCCESS);
-        let out = emu.interleave(
-            at,
-            |emu| emu.send(vc, &[b"ping", b"pong"]).expect("send"),
-            |emu| emu.close_call(vc, &[]),
-        );
-        emu.pump();
-        let mut problems = Vec::new();
-        let case = "echo send vs close";
-        problems.extend(sends_completed_once(&emu, c, 2, case));
-        if let Some(s) = out.injected {
-            problems.extend(close_done(&emu, c, s, case));
-            assert_eq!(emu.delete_vc(vc), NDIS_STATUS_SUCCESS, "{case}");
+        SendVsClose {
+            sender: c,
+            from: vc,
+            nbls: 2,
+            closer: c,
+            closed: vc,
         }
-        (down(emu), out.crossed, out.fired_at, problems)
-    });
+    };
+    // Its client deletes the VC once the close is done.
+    let delete = |emu: &mut Emulator, s: &SendVsClose| {
+        assert_eq!(emu.delete_vc(s.closed), NDIS_STATUS_SUCCESS, "echo send vs close");
+    };
+    send_races_close("echo send vs close", echo_call, delete);
 }
 
 /// A root with two leaves (bob, dave) up: (root client, root VC, leaves'
@@ -253,46 +278,35 @@ fn multipoint(emu: &mut Emulator) -> (Client, Vc, [Client; 2], [Vc; 2]) {
 /// A multipoint root's send at every boundary vs a leaf hanging up.
 #[test]
 fn a_root_send_races_a_leaf_hanging_up_at_every_boundary() {
-    sweep("root send vs leaf close", |at| {
-        let mut emu = up();
-        let (root, vc, leaves, leaf_vcs) = multipoint(&mut emu);
-        let out = emu.interleave(
-            at,
-            |emu| emu.send(vc, &[b"to every leaf"]).expect("send"),
-            |emu| emu.close_call(leaf_vcs[0], &[]),
-        );
-        emu.pump();
-        let mut problems = Vec::new();
-        let case = "root send vs leaf close";
-        problems.extend(sends_completed_once(&emu, root, 1, case));
-        if let Some(s) = out.injected {
-            problems.extend(close_done(&emu, leaves[0], s, case));
+    let root_and_leaf = |emu: &mut Emulator| {
+        let (root, vc, leaves, leaf_vcs) = multipoint(emu);
+        SendVsClose {
+            sender: root,
+            from: vc,
+            nbls: 1,
+            closer: leaves[0],
+            closed: leaf_vcs[0],
         }
-        (down(emu), out.crossed, out.fired_at, problems)
-    });
+    };
+    send_races_close("root send vs leaf close", root_and_leaf, |_, _| {});
 }
 
 /// A multipoint root's send at every boundary vs the root's own close.
 #[test]
 fn a_root_send_races_the_roots_close_at_every_boundary() {
-    sweep("root send vs root close", |at| {
-        let mut emu = up();
-        let (root, vc, _, _) = multipoint(&mut emu);
-        let out = emu.interleave(
-            at,
-            |emu| emu.send(vc, &[b"to every leaf"]).expect("send"),
-            // NDIS passes the last party's context (the emulator does).
-            |emu| emu.close_call(vc, &[]),
-        );
-        emu.pump();
-        let mut problems = Vec::new();
-        let case = "root send vs root close";
-        problems.extend(sends_completed_once(&emu, root, 1, case));
-        if let Some(s) = out.injected {
-            problems.extend(close_done(&emu, root, s, case));
+    // NDIS passes the last party's context with the root's close (the
+    // emulator does).
+    let root = |emu: &mut Emulator| {
+        let (root, vc, _, _) = multipoint(emu);
+        SendVsClose {
+            sender: root,
+            from: vc,
+            nbls: 1,
+            closer: root,
+            closed: vc,
         }
-        (down(emu), out.crossed, out.fired_at, problems)
-    });
+    };
+    send_races_close("root send vs root close", root, |_, _| {});
 }
 
 /// Bob holds the receives of Alice's send; his return of them
@@ -472,6 +486,32 @@ fn make_call_failed(emu: &Emulator, alice: Client) -> bool {
         .any(|l| l.starts_with("MakeCallComplete") && l != "MakeCallComplete 0x0")
 }
 
+/// What a sweep of a race with Bob's rejection checks about Alice once the
+/// answers ran: her make call failed (if the rejection ran), and her VC can
+/// be deleted: by the delete that raced the rejection (`deleted`, when the
+/// case makes one), or by one now, since a delete refused while the make
+/// call was outstanding succeeds once it failed.
+fn after_rejection(
+    emu: &mut Emulator,
+    alice: Client,
+    vc: Vc,
+    ran: bool,
+    deleted: Option<NDIS_STATUS>,
+    case: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if ran && !make_call_failed(emu, alice) {
+        problems.push(format!("{case}: alice's make call failed: {:?}", emu.inbox(alice)));
+    }
+    if let Some(deleted) = deleted
+        && deleted != NDIS_STATUS_SUCCESS
+        && emu.delete_vc(vc) != NDIS_STATUS_SUCCESS
+    {
+        problems.push(format!("{case}: alice's VC deleted"));
+    }
+    problems
+}
+
 /// The threaded soak's `data.drain-before-deactivate` (and, when Alice's
 /// client deletes her VC as soon as her make call failed, the write after
 /// free of her VC context and the completion on a deleted VC): Alice sends
@@ -577,16 +617,15 @@ fn a_send_on_the_caller_vc_races_the_callees_rejection_at_every_boundary() {
         let mut problems = Vec::new();
         let case = "caller send vs callee rejection";
         problems.extend(sends_completed_once(&emu, p.alice, 2, case));
-        if out.injected.is_some() && !make_call_failed(&emu, p.alice) {
-            problems.push(format!("{case}: alice's make call failed: {:?}", emu.inbox(p.alice)));
-        }
-        // A delete refused while the make call was outstanding succeeds now.
-        if let Some((_, deleted)) = out.injected
-            && deleted != NDIS_STATUS_SUCCESS
-            && emu.delete_vc(p.vc) != NDIS_STATUS_SUCCESS
-        {
-            problems.push(format!("{case}: alice's VC deleted"));
-        }
+        let deleted = out.injected.map(|(_, deleted)| deleted);
+        problems.extend(after_rejection(
+            &mut emu,
+            p.alice,
+            p.vc,
+            deleted.is_some(),
+            deleted,
+            case,
+        ));
         (down(emu), out.crossed, out.fired_at, problems)
     });
 }
@@ -638,9 +677,14 @@ fn a_send_on_the_callee_vc_races_its_rejection_at_every_boundary() {
         let mut problems = Vec::new();
         let case = "callee send vs its rejection";
         problems.extend(sends_completed_once(&emu, p.bob, 2, case));
-        if out.injected.is_some() && !make_call_failed(&emu, p.alice) {
-            problems.push(format!("{case}: alice's make call failed: {:?}", emu.inbox(p.alice)));
-        }
+        problems.extend(after_rejection(
+            &mut emu,
+            p.alice,
+            p.vc,
+            out.injected.is_some(),
+            None,
+            case,
+        ));
         (down(emu), out.crossed, out.fired_at, problems)
     });
 }
@@ -766,15 +810,15 @@ fn sends_on_a_multipoint_make_calls_vcs_race_the_leafs_rejection_at_every_bounda
             if results.len() != 2 {
                 problems.push(format!("{case}: 2 sends, each completed once: {results:x?}"));
             }
-            if out.injected.is_some() && !make_call_failed(&emu, p.alice) {
-                problems.push(format!("{case}: alice's make call failed: {:?}", emu.inbox(p.alice)));
-            }
-            if let Some((_, deleted)) = out.injected
-                && deleted != NDIS_STATUS_SUCCESS
-                && emu.delete_vc(p.vc) != NDIS_STATUS_SUCCESS
-            {
-                problems.push(format!("{case}: alice's VC deleted"));
-            }
+            let deleted = out.injected.map(|(_, deleted)| deleted);
+            problems.extend(after_rejection(
+                &mut emu,
+                p.alice,
+                p.vc,
+                deleted.is_some(),
+                deleted,
+                case,
+            ));
             (down(emu), out.crossed, out.fired_at, problems)
         });
     }
