@@ -834,6 +834,26 @@ mod tests {
         }
     }
 
+    /// The diagram of `events` as one unnamed step of `phase`, no lanes.
+    fn render_one_step(events: Vec<Event>, phase: &'static str) -> String {
+        let steps = [Step {
+            text: "s".to_owned(),
+            phase,
+            line: None,
+            client: None,
+            status: None,
+            failure: None,
+            skipped: false,
+            events: 0..events.len(),
+            violations: 0..0,
+        }];
+        let report = Report {
+            events,
+            ..Report::default()
+        };
+        render(&report, &steps, &Lanes::default(), "t")
+    }
+
     /// Checks that every tag is closed in order and every `&` starts an entity.
     fn assert_well_formed(svg: &str) {
         let mut stack: Vec<String> = Vec::new();
@@ -1052,22 +1072,7 @@ mod tests {
                 }
             ]
         );
-        let steps = [Step {
-            text: "s".to_owned(),
-            phase: "driver",
-            line: None,
-            client: None,
-            status: None,
-            failure: None,
-            skipped: false,
-            events: 0..3,
-            violations: 0..0,
-        }];
-        let report = Report {
-            events,
-            ..Report::default()
-        };
-        let svg = render(&report, &steps, &Lanes::default(), "t");
+        let svg = render_one_step(events, "driver");
         assert_well_formed(&svg);
         assert_eq!(svg.matches(">NdisAllocateIoWorkItem</text>").count(), 1);
         assert!(svg.contains("0xa0 → work item 0xb0"), "{svg}");
@@ -1097,22 +1102,7 @@ mod tests {
             ret(2, "ProtocolCmCloseCall", 0x0123_4567),
             ev(3, "<-", "MiniportHaltEx", ""),
         ];
-        let steps = [Step {
-            text: "s".to_owned(),
-            phase: "call",
-            line: None,
-            client: None,
-            status: None,
-            failure: None,
-            skipped: false,
-            events: 0..4,
-            violations: 0..0,
-        }];
-        let report = Report {
-            events,
-            ..Report::default()
-        };
-        let svg = render(&report, &steps, &Lanes::default(), "t");
+        let svg = render_one_step(events, "call");
         for want in [
             ">ProtocolCmMakeCall returns PENDING<",
             ">ProtocolCmIncomingCall returns NOT_ACCEPTED<",
