@@ -21,9 +21,14 @@
 //! reading as `import-circles.py` in the team's shared tools, in Rust so the
 //! suite needs nothing else.
 
+#[path = "support/lexer.rs"]
+mod lexer;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use lexer::code_only;
 
 /// The circles that predate this check, by source directory (relative to the
 /// repository root) and files (module paths). Issue #11's redesign removes
@@ -105,43 +110,6 @@ fn modules(src: &Path) -> BTreeMap<Module, PathBuf> {
             (module, path)
         })
         .collect()
-}
-
-/// The text without `//` and `/* */` comments (doc comments included: an
-/// intra-doc link is not a dependency) and without string literals' contents.
-fn code_only(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match (b[i], b.get(i + 1)) {
-            (b'/', Some(b'/')) => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            (b'/', Some(b'*')) => {
-                i += 2;
-                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 2;
-            }
-            (b'"', _) => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-                out.push_str("\"\"");
-            }
-            (c, _) => {
-                out.push(c as char);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 #[derive(Debug, Clone, PartialEq)]
