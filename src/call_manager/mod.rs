@@ -38,6 +38,7 @@ mod address;
 mod effects;
 mod party;
 mod qos;
+mod setup;
 pub mod table;
 mod vc;
 
@@ -49,6 +50,7 @@ pub use effects::{Effect, Effects, MAX_EFFECTS};
 use party::PartySlot;
 pub use party::{MAX_LEAVES, MAX_PARTIES, PartyId, PartyPlan, PartyState, Via};
 pub use qos::{QosError, check_flow, check_flows, clamp_flow, link_bytes_per_second};
+pub use setup::{Begun, Marks, Next, Setup};
 pub use table::{Table, TableError};
 use vc::VcSlot;
 pub use vc::{MakeCallPhase, RootPhase, VcOrigin, VcState};
@@ -1345,5 +1347,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 }
 
+#[cfg(test)]
+mod setup_tests;
 #[cfg(test)]
 mod tests;

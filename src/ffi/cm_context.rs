@@ -535,6 +535,14 @@ impl VcContext {
     /// Also returns whether it was raised already, for
     /// [`Self::restore_closing`] should the core refuse.
     pub(crate) fn begin_close(&self, _cm: &Cm, own: u32) -> (bool, bool) {
+        self.begin_close_in_core(own)
+    }
+
+    /// [`Self::begin_close`] asked for by the core itself (its `Marks`,
+    /// `super::setup`), while it runs under the adapter lock: the guard
+    /// is lent to the core, so the lock is held though no `&Cm` can be
+    /// shown.
+    pub(crate) fn begin_close_in_core(&self, own: u32) -> (bool, bool) {
         let before = self.entry.fetch_or(CLOSING, Ordering::AcqRel);
         (before & CLOSING != 0, before & !CLOSING > own)
     }

@@ -6,7 +6,8 @@
 //! Owns:
 //! - performing each [`Effect`] (a deactivation, a completion, a dispatch,
 //!   the freeing of a context), always with the adapter lock released: NDIS
-//!   re-enters covmini from most of those calls;
+//!   re-enters covmini from most of those calls; a set-up's steps, whose
+//!   status the core waits for, are `super::setup`'s;
 //! - the call blocks' lifetime ([`CallBlock`], tag `CvmC`): each VC that
 //!   carries a call holds one with the parameters covmini activated it
 //!   with. A call's setup takes them before anything else ([`take_call`];
@@ -45,8 +46,17 @@ pub(super) fn perform(adapter: &AdapterContext, fx: Effects<usize>) {
     }
 }
 
-fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
+/// Performs one effect. A set-up's steps (CreateVc, ActivateVc,
+/// DispatchIncomingCall) are performed by `super::setup`, which reports
+/// their status; one that reached this (a core bug) is only traced.
+pub(super) fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
     match effect {
+        Effect::CreateVc { .. } | Effect::ActivateVc(_) | Effect::DispatchIncomingCall { .. } => {
+            trace!(
+                ERROR,
+                "call manager: a set-up step outside a set-up (a core bug): {:?}", effect
+            );
+        }
         Effect::DeactivateVc(t) => {
             // SAFETY: a live VC token from the core (freed only by a later effect).
             let vc = unsafe { VcContext::from_token(t) };

@@ -17,8 +17,9 @@
 //!   the miniport's and the call manager's;
 //! * the call manager's handlers: `af_sap` (address families, SAPs, halt's
 //!   closing of the AFs), `vc` (client VCs), `call` (make call, echo,
-//!   incoming call complete, close call), `offer` (the answer to an offered
-//!   call, shared by calls and parties), `party` (point to multipoint),
+//!   incoming call complete, close call), `setup` (runs a call's set-up the
+//!   core drives, for calls and parties alike, and the answer to an
+//!   offered call), `party` (point to multipoint),
 //!   `qos` (ModifyCallQoS);
 //! * `params`: the checked reading of a client's blocks (call parameters,
 //!   SAPs, flows), the only raw reads of them;
@@ -44,11 +45,11 @@ mod effects;
 pub mod entry;
 mod lookaside;
 mod nbl;
-mod offer;
 mod oid;
 mod params;
 mod party;
 mod qos;
 mod runtime;
+mod setup;
 mod sync;
 mod vc;
