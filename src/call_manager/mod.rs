@@ -19,6 +19,11 @@
 //! * a close of an AF pends while it has SAPs or VCs and completes when the
 //!   last one goes; a deregistration pends while an incoming call is being
 //!   offered on the SAP;
+//! * a call's set-up (the `setup` module): the callee's (or a party's leaf's)
+//!   VC is created, the caller's (or a make call's root) and then the
+//!   callee's activated, the call offered, in that order, as effects whose
+//!   outcomes the glue reports to [`CallManager::resume`]; a failed step's
+//!   rollback is the core's;
 //! * a point-to-multipoint call's parties (the `party` module): each party's leaf is
 //!   an ordinary incoming call on its own MCM VC, the root's make call or
 //!   add party completes with the leaf's answer, a dropped party's leaf gets
@@ -53,7 +58,7 @@ pub use qos::{QosError, check_flow, check_flows, clamp_flow, link_bytes_per_seco
 pub use setup::{Begun, Marks, Next, Setup};
 pub use table::{Table, TableError};
 use vc::VcSlot;
-pub use vc::{MakeCallPhase, RootPhase, VcOrigin, VcState};
+pub use vc::{InvalidTransition, MakeCallPhase, RootPhase, VcEvent, VcOrigin, VcState};
 
 use ndis_sys::{
     NDIS_STATUS, NDIS_STATUS_CALL_ACTIVE, NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_DATA,
@@ -387,6 +392,31 @@ impl<H: Copy + PartialEq> CallManager<H> {
         self.vcs.get_mut(id.raw())
     }
 
+    /// Moves VC `id` by `event`, as the VC state machine allows
+    /// ([`VcState::on`]): the new state, or [`InvalidTransition`] (and
+    /// nothing changes) for no such VC or an arrow the machine lacks.
+    pub fn set_state(&mut self, id: VcId, event: VcEvent) -> Result<VcState, InvalidTransition> {
+        let v = self.vc(id).ok_or(InvalidTransition { from: None, event })?;
+        let to = v.state.on(event)?;
+        v.state = to;
+        Ok(to)
+    }
+
+    /// [`Self::set_state`] where the caller checked the VC's state first,
+    /// so the machine has the arrow. Should it not (a core bug), the state
+    /// stays as it was: no panic on a handler's path. The unit tests, which
+    /// take every call site, fail on it instead (`cfg(test)` only). No such
+    /// VC is no bug: these call sites skip a VC that went.
+    fn shift(&mut self, id: VcId, event: VcEvent) {
+        let moved = self.set_state(id, event);
+        #[cfg(test)]
+        if let Err(InvalidTransition { from: Some(from), .. }) = moved {
+            panic!("the VC state machine has no arrow {from:?} --{event:?}-->");
+        }
+        #[cfg(not(test))]
+        let _ = moved;
+    }
+
     /// Whether `id` names a live AF whose context is `handle`.
     pub fn af_is(&self, id: AfId, handle: H) -> bool {
         matches!(self.afs.get(id.index()), Some(Some(a)) if a.handle == handle)
@@ -681,10 +711,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 
     fn unlink(&mut self, vc: VcId, from: VcId) {
-        if let Some(p) = self.vc(vc)
-            && p.state == (VcState::Connected { peer: Some(from) })
+        if self
+            .vc(vc)
+            .is_some_and(|p| p.state == (VcState::Connected { peer: Some(from) }))
         {
-            p.state = VcState::Connected { peer: None };
+            self.shift(vc, VcEvent::PeerGone);
         }
     }
 
@@ -713,11 +744,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if let Some(s) = self.sap(sap_id) {
             s.offers += 1;
         }
+        self.shift(caller, VcEvent::Call { callee: callee_id });
         if let Some(c) = self.vc(caller) {
-            c.state = VcState::Calling {
-                callee: callee_id,
-                phase: MakeCallPhase::InHandler,
-            };
             c.answer = None;
         }
         Ok(MakeCallPlan {
@@ -732,9 +760,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// caller goes back to idle; the handler fails with the returned status.
     pub fn make_call_create_failed(&mut self, caller: VcId, plan: &MakeCallPlan<H>) -> Effects<H> {
         let mut fx = Effects::new();
-        if let Some(c) = self.vc(caller) {
-            c.state = VcState::Idle;
-        }
+        self.shift(caller, VcEvent::SetupFailed);
         // The context was never NDIS's: the glue frees it (no NdisMCmDeleteVc).
         if let Some(v) = self.vc(plan.callee) {
             fx.push(Effect::FreeVc(v.handle));
@@ -802,21 +828,21 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if let Some(v) = self.vc(callee) {
             v.active = callee_ok;
             if caller_ok && callee_ok {
-                v.state = VcState::Offered { caller };
+                self.shift(callee, VcEvent::Offer);
                 return Ok(());
             }
         }
         let mut fx = Effects::new();
-        let refused = VcState::Refused {
+        let refused = VcEvent::Refuse {
             status: NDIS_STATUS_FAILURE,
             phase: MakeCallPhase::InHandler,
         };
         self.take_down_offer(caller, callee, inside, refused, false, &mut fx);
-        if !inside.caller
-            && let Some(c) = self.vc(caller)
-        {
-            c.state = VcState::Idle;
-            c.answer = Some(NDIS_STATUS_FAILURE);
+        if !inside.caller {
+            self.shift(caller, VcEvent::SetupFailed);
+            if let Some(c) = self.vc(caller) {
+                c.answer = Some(NDIS_STATUS_FAILURE);
+            }
         }
         Err(fx)
     }
@@ -834,14 +860,14 @@ impl<H: Copy + PartialEq> CallManager<H> {
         caller: VcId,
         callee: VcId,
         waiting: Handlers,
-        refused: VcState,
+        refused: VcEvent,
         caller_now: bool,
         fx: &mut Effects<H>,
     ) {
         for (id, waits, now) in [(callee, waiting.callee, true), (caller, waiting.caller, caller_now)] {
             if waits {
+                self.shift(id, refused);
                 if let Some(v) = self.vc(id) {
-                    v.state = refused;
                     v.waits_for_handlers = true;
                 }
             } else if now {
@@ -934,15 +960,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
         };
         let mut fx = Effects::new();
         if status == NDIS_STATUS_SUCCESS {
-            if let Some(v) = self.vc(callee) {
-                v.state = VcState::Connected { peer: Some(caller) };
-            }
-            if let Some(c) = self.vc(caller) {
-                c.state = VcState::Connected { peer: Some(callee) };
-            }
+            self.shift(callee, VcEvent::Connect { peer: caller });
+            self.shift(caller, VcEvent::Connect { peer: callee });
             fx.push(Effect::DispatchCallConnected(v.handle));
         } else {
-            let refused = VcState::Refused { status, phase };
+            let refused = VcEvent::Refuse { status, phase };
             // A make call whose handler still runs deactivates its own VC
             // before it returns the failure (`make_call_end`): were this
             // CPU to do it, after the lock is dropped, the handler could
@@ -953,9 +975,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
                 // The last handler out of the caller's VC fails the make call.
                 return Ok(fx);
             }
-            if let Some(c) = self.vc(caller) {
-                c.state = VcState::Idle;
-            }
+            self.shift(caller, VcEvent::SetupFailed);
         }
         match phase {
             MakeCallPhase::Pended => {
@@ -1007,11 +1027,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
             return (status, fx);
         }
-        let status = match &mut c.state {
+        let status = match c.state {
             // Refused: handlers are still inside the caller's VC; the last
             // one out completes the make call.
-            VcState::Calling { phase, .. } | VcState::Refused { phase, .. } => {
-                *phase = MakeCallPhase::Pended;
+            VcState::Calling { .. } | VcState::Refused { .. } => {
+                self.shift(caller, VcEvent::Pend);
                 NDIS_STATUS_PENDING
             }
             // Not calling and no answer: nothing can complete it later.
@@ -1079,8 +1099,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
                 tell.push(Effect::DispatchIncomingClose(pv.handle));
             }
         }
+        self.shift(id, VcEvent::Close);
         if let Some(me) = self.vc(id) {
-            me.state = VcState::Closing;
             me.waits_for_handlers |= handlers_inside;
         }
         if v.busy > 0 || v.waits_for_handlers || handlers_inside {
@@ -1136,7 +1156,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
             self.remove_vc(id, &mut fx);
             return fx;
         }
-        c.state = VcState::Idle;
+        self.shift(id, VcEvent::SetupFailed);
+        let Some(c) = self.vc(id) else { return fx };
         match phase {
             MakeCallPhase::InHandler => c.answer = Some(status),
             MakeCallPhase::Pended => {
@@ -1164,8 +1185,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
             VcOrigin::Client => {
                 if let Some(me) = self.vc(id) {
                     me.active = false;
-                    me.state = VcState::Idle;
                 }
+                self.shift(id, VcEvent::Closed);
                 if in_handler {
                     Finish::Return(NDIS_STATUS_SUCCESS, fx)
                 } else {
@@ -1196,8 +1217,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if c.origin != VcOrigin::Client || c.state != VcState::Idle {
             return Err(Refusal::CallActive);
         }
-        c.state = VcState::Echo;
         c.answer = None;
+        self.shift(caller, VcEvent::Echo);
         Ok(())
     }
 
@@ -1211,7 +1232,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if ok {
             NDIS_STATUS_SUCCESS
         } else {
-            c.state = VcState::Idle;
+            self.shift(caller, VcEvent::SetupFailed);
             NDIS_STATUS_FAILURE
         }
     }

@@ -43,8 +43,8 @@
 use ndis_sys::{NDIS_STATUS, NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
 
 use super::{
-    Address, CallManager, Effect, Effects, Finish, Handlers, MakeCallPhase, Refusal, RootPhase, Route, SapId, VcId,
-    VcOrigin, VcState, insert,
+    Address, CallManager, Effect, Effects, Finish, Handlers, MakeCallPhase, Refusal, RootPhase, Route, SapId, VcEvent,
+    VcId, VcOrigin, VcState, insert,
 };
 
 /// Most parties per adapter at once (all multipoint calls together).
@@ -254,12 +254,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if let Some(s) = self.sap(sap_id) {
             s.offers += 1;
         }
-        if via == Via::MakeCall
-            && let Some(r) = self.vc(root)
-        {
-            r.state = VcState::Root {
-                phase: RootPhase::Setup,
-            };
+        if via == Via::MakeCall {
+            self.shift(root, VcEvent::RootSetup);
         }
         Ok(PartyPlan {
             party: party_id,
@@ -296,10 +292,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if let Some(p) = self.party(plan.party) {
             p.leaf = None;
         }
-        if plan.via == Via::MakeCall
-            && let Some(r) = self.vc(plan.root)
-        {
-            r.state = VcState::Idle;
+        if plan.via == Via::MakeCall {
+            self.shift(plan.root, VcEvent::SetupFailed);
         }
         fx.extend(self.offer_done(plan.sap));
         // Still in its handler (nothing else takes a party being added):
@@ -343,7 +337,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if let Some(v) = self.vc(plan.leaf) {
             v.active = leaf_ok;
             if leaf_ok && root_ok != Some(false) {
-                v.state = VcState::LeafOffered { party: plan.party };
+                self.shift(plan.leaf, VcEvent::Offer);
                 return Ok(());
             }
         }
@@ -387,8 +381,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return;
         };
         if inside.callee {
+            self.shift(leaf, VcEvent::Refuse { status, phase });
             if let Some(v) = self.vc(leaf) {
-                v.state = VcState::Refused { status, phase };
                 v.waits_for_handlers = true;
             }
         } else {
@@ -400,11 +394,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if via == Via::MakeCall {
             let Some(r) = self.vc(p.root) else { return };
             if inside.caller {
-                r.state = VcState::RootRefused { party, status };
                 r.waits_for_handlers = true;
+                self.shift(p.root, VcEvent::RefuseRoot { party, status });
                 return;
             }
-            r.state = VcState::Idle;
+            self.shift(p.root, VcEvent::SetupFailed);
         }
         self.party_answered(party, via, phase, status, fx);
     }
@@ -473,9 +467,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// fails with `status` ([`Self::party_answered`]).
     pub(crate) fn root_refusal_done(&mut self, root: VcId, party: PartyId, status: NDIS_STATUS) -> Effects<H> {
         let mut fx = Effects::new();
-        if let Some(r) = self.vc(root) {
-            r.state = VcState::Idle;
-        }
+        self.shift(root, VcEvent::SetupFailed);
         let adding = match self.party(party).map(|p| (p.root, p.state)) {
             Some((
                 r,
@@ -529,14 +521,12 @@ impl<H: Copy + PartialEq> CallManager<H> {
             self.refuse_party(party, leaf, status, inside, &mut fx);
             return Ok(fx);
         }
+        self.shift(leaf, VcEvent::LeafUp);
         if let Some(v) = self.vc(leaf) {
-            v.state = VcState::Leaf { party: Some(party) };
             fx.push(Effect::DispatchCallConnected(v.handle));
         }
-        if via == Via::MakeCall
-            && let Some(r) = self.vc(p.root)
-        {
-            r.state = VcState::Root { phase: RootPhase::Up };
+        if via == Via::MakeCall {
+            self.shift(p.root, VcEvent::RootUp);
         }
         self.party_answered(party, via, phase, status, &mut fx);
         Ok(fx)
@@ -717,12 +707,15 @@ impl<H: Copy + PartialEq> CallManager<H> {
         let Some(leaf) = self.party(id).and_then(|p| p.leaf.take()) else {
             return;
         };
-        if let Some(v) = self.vc(leaf)
-            && v.state == (VcState::Leaf { party: Some(id) })
+        if self
+            .vc(leaf)
+            .is_some_and(|v| v.state == (VcState::Leaf { party: Some(id) }))
         {
-            v.state = VcState::Leaf { party: None };
-            v.busy = v.busy.saturating_add(1);
-            fx.push(Effect::DispatchIncomingClose(v.handle));
+            self.shift(leaf, VcEvent::PeerGone);
+            if let Some(v) = self.vc(leaf) {
+                v.busy = v.busy.saturating_add(1);
+                fx.push(Effect::DispatchIncomingClose(v.handle));
+            }
         }
     }
 
@@ -801,9 +794,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if adding || r.state != (VcState::Root { phase: RootPhase::Up }) {
             return Err(Refusal::Invalid);
         }
-        r.state = VcState::Root {
-            phase: RootPhase::Closing,
-        };
+        self.shift(root, VcEvent::DetachParties);
         Ok(())
     }
 
