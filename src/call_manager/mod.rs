@@ -53,7 +53,7 @@ pub use address::{
 };
 pub use effects::{Effect, Effects, MAX_EFFECTS};
 use party::PartySlot;
-pub use party::{MAX_LEAVES, MAX_PARTIES, PartyId, PartyPlan, PartyState, Via};
+pub use party::{MAX_LEAVES, MAX_PARTIES, PartyEvent, PartyId, PartyPlan, PartyState, Via};
 pub use qos::{QosError, check_flow, check_flows, clamp_flow, link_bytes_per_second};
 pub use setup::{Begun, Marks, Next, Setup};
 pub use table::{Table, TableError};

@@ -16,6 +16,9 @@
 //!            incoming drop party is on its way--> Failed --> (completed, freed)
 //! ```
 //!
+//! Each arrow is a [`PartyEvent`] applied by [`PartyState::on`] (through
+//! [`CallManager::set_party_state`]), which refuses one the diagram lacks.
+//!
 //! * NdisClDropParty of a party that is not the last: its leaf gets an
 //!   incoming close and the party goes. Of the last party: refused with
 //!   FAILURE (ProtocolClDropPartyComplete: the client closes the call).
@@ -43,8 +46,8 @@
 use ndis_sys::{NDIS_STATUS, NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
 
 use super::{
-    Address, CallManager, Effect, Effects, Finish, Handlers, MakeCallPhase, Refusal, RootPhase, Route, SapId, VcEvent,
-    VcId, VcOrigin, VcState, insert,
+    Address, CallManager, Effect, Effects, Finish, Handlers, InvalidTransition, MakeCallPhase, Refusal, RootPhase,
+    Route, SapId, VcEvent, VcId, VcOrigin, VcState, insert,
 };
 
 /// Most parties per adapter at once (all multipoint calls together).
@@ -110,6 +113,48 @@ pub enum PartyState {
     Failed,
 }
 
+/// What moves a party from one [`PartyState`] to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartyEvent {
+    /// Its leaf accepted: `Adding` to `Connected`.
+    Accept,
+    /// The adding handler returned PENDING: `Adding` keeps its request,
+    /// with the phase `Pended`.
+    Pend,
+    /// Its add failed while an incoming drop party of the call is on its
+    /// way: `Adding` to `Failed`.
+    HoldFailure,
+    /// ProtocolCmDropParty pends for the party's pin: `Connected` or
+    /// `LeafGone` to `Dropping`.
+    Drop,
+    /// Its leaf closed its call: `Connected` to `LeafGone`.
+    LeafHungUp,
+}
+
+impl PartyState {
+    /// The state `event` moves a party in this state to, or
+    /// [`InvalidTransition`] if the party state machine has no such arrow.
+    pub fn on(self, event: PartyEvent) -> Result<Self, InvalidTransition<Self, PartyEvent>> {
+        let to = match (self, event) {
+            (Self::Adding { .. }, PartyEvent::Accept) => Self::Connected,
+            (Self::Adding { via, .. }, PartyEvent::Pend) => Self::Adding {
+                via,
+                phase: MakeCallPhase::Pended,
+            },
+            (Self::Adding { .. }, PartyEvent::HoldFailure) => Self::Failed,
+            (Self::Connected | Self::LeafGone, PartyEvent::Drop) => Self::Dropping,
+            (Self::Connected, PartyEvent::LeafHungUp) => Self::LeafGone,
+            (from, event) => {
+                return Err(InvalidTransition {
+                    from: Some(from),
+                    event,
+                });
+            }
+        };
+        Ok(to)
+    }
+}
+
 /// One party. 24 bytes with a `usize` token (asserted in the tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PartySlot<H> {
@@ -152,6 +197,33 @@ pub struct PartyPlan<H> {
 impl<H: Copy + PartialEq> CallManager<H> {
     fn party(&mut self, id: PartyId) -> Option<&mut PartySlot<H>> {
         self.parties.get_mut(id.index()).and_then(Option::as_mut)
+    }
+
+    /// Moves party `id` by `event` ([`PartyState::on`]): the new state, or
+    /// [`InvalidTransition`] (nothing changes) for no such party or an
+    /// arrow the machine lacks.
+    pub fn set_party_state(
+        &mut self,
+        id: PartyId,
+        event: PartyEvent,
+    ) -> Result<PartyState, InvalidTransition<PartyState, PartyEvent>> {
+        let p = self.party(id).ok_or(InvalidTransition { from: None, event })?;
+        let to = p.state.on(event)?;
+        p.state = to;
+        Ok(to)
+    }
+
+    /// [`Self::set_party_state`] where the caller checked the state, as
+    /// `CallManager::shift` for a VC (a missing arrow fails the unit tests,
+    /// and leaves the state as it was in the driver).
+    fn shift_party(&mut self, id: PartyId, event: PartyEvent) {
+        let moved = self.set_party_state(id, event);
+        #[cfg(test)]
+        if let Err(InvalidTransition { from: Some(from), .. }) = moved {
+            panic!("the party state machine has no arrow {from:?} --{event:?}-->");
+        }
+        #[cfg(not(test))]
+        let _ = moved;
     }
 
     /// Whether `id` names a live party whose context is `handle`.
@@ -438,9 +510,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
                     Via::AddParty => Effect::CompleteAddParty(p.handle, status),
                 });
                 if status == NDIS_STATUS_SUCCESS {
-                    if let Some(x) = self.party(party) {
-                        x.state = PartyState::Connected;
-                    }
+                    self.shift_party(party, PartyEvent::Accept);
                     // The completion names the party and runs after the
                     // lock is dropped, while the party is already up for
                     // everyone else (a drop, the root's close): pinned,
@@ -454,9 +524,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
             MakeCallPhase::InHandler => {
                 if let Some(x) = self.party(party) {
                     x.answer = Some(status);
-                    if status == NDIS_STATUS_SUCCESS {
-                        x.state = PartyState::Connected;
-                    }
+                }
+                if status == NDIS_STATUS_SUCCESS {
+                    self.shift_party(party, PartyEvent::Accept);
                 }
             }
         }
@@ -565,9 +635,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
             return (status, fx);
         }
-        match &mut p.state {
-            PartyState::Adding { phase, .. } => {
-                *phase = MakeCallPhase::Pended;
+        match p.state {
+            PartyState::Adding { .. } => {
+                self.shift_party(party, PartyEvent::Pend);
                 (NDIS_STATUS_PENDING, fx)
             }
             _ => (NDIS_STATUS_FAILURE, fx),
@@ -620,8 +690,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if via != Via::AddParty || !self.drop_indicated(root, Some(id)) {
             return false;
         }
+        self.shift_party(id, PartyEvent::HoldFailure);
         if let Some(p) = self.party(id) {
-            p.state = PartyState::Failed;
             p.answer = Some(status);
         }
         true
@@ -677,9 +747,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         let mut fx = Effects::new();
         self.unlink_leaf(id, &mut fx);
         if p.busy > 0 {
-            if let Some(x) = self.party(id) {
-                x.state = PartyState::Dropping;
-            }
+            self.shift_party(id, PartyEvent::Drop);
             return Ok(Finish::Pend(fx));
         }
         self.remove_party(id, &mut fx);
@@ -762,7 +830,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
     pub(crate) fn leaf_hung_up(&mut self, id: PartyId, tell: &mut Effects<H>) {
         let Some(p) = self.party(id) else { return };
         p.leaf = None;
-        p.state = PartyState::LeafGone;
+        self.shift_party(id, PartyEvent::LeafHungUp);
+        let Some(p) = self.party(id) else { return };
         let (root, handle) = (p.root, p.handle);
         let others = self.parties_of(root) > 1;
         let Some(r) = self.vc(root) else { return };

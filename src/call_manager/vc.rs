@@ -242,13 +242,14 @@ pub enum VcEvent {
     Closed,
 }
 
-/// A transition the VC state machine does not have: nothing changed.
+/// A transition a state machine (a VC's, by default, or a party's) does
+/// not have: nothing changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InvalidTransition {
-    /// The state the VC was in (None: no such VC).
-    pub from: Option<VcState>,
+pub struct InvalidTransition<S = VcState, E = VcEvent> {
+    /// The state the object was in (None: no such object).
+    pub from: Option<S>,
     /// The event refused.
-    pub event: VcEvent,
+    pub event: E,
 }
 
 impl VcState {
