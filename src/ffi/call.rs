@@ -22,7 +22,8 @@ use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
-use super::cm_context::{CallBlock, CallShape, PartyContext, Signed, VcContext};
+use super::call_block::{CallBlock, CallShape};
+use super::cm_context::{PartyContext, Signed, VcContext};
 use super::context::AdapterContext;
 use super::effects::{begin_call, call_result, drop_call, end_call, finish, on_vc, perform, take_call};
 use super::params::{call_flags, fit_flows, read_call};

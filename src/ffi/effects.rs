@@ -28,7 +28,8 @@ use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
-use super::cm_context::{AfContext, CallBlock, CallShape, PartyContext, SapContext, Signed, VcContext};
+use super::call_block::{CallBlock, CallShape};
+use super::cm_context::{AfContext, PartyContext, SapContext, Signed, VcContext};
 use super::context::{AdapterContext, Cm};
 use super::trace::{ERROR, WARN};
 use crate::call_manager::{Address, Effect, Effects, Finish, PartyId, Refusal};

@@ -25,7 +25,9 @@
 //!   SAPs, flows), the only raw reads of them;
 //! * `effects`: performs the core's effects, and the locked entry into the
 //!   core the handlers share; it depends on no handler and not on `data`;
-//! * `context`, `cm_context`: the adapter's and the call manager's contexts;
+//! * `context`, `cm_context`: the adapter's and the call manager's contexts
+//!   (`signed`: the signature and token they share); `call_block`: a VC's
+//!   call parameters;
 //!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services.
 #![allow(unsafe_code)]
 
@@ -37,6 +39,7 @@ mod af_sap;
 #[cfg(all(windows, not(feature = "wdk")))]
 mod alloc;
 mod call;
+mod call_block;
 mod cm_context;
 mod co;
 mod context;
@@ -51,5 +54,6 @@ mod party;
 mod qos;
 mod runtime;
 mod setup;
+mod signed;
 mod sync;
 mod vc;

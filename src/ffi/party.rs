@@ -14,7 +14,8 @@ use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
-use super::cm_context::{CallBlock, CallShape, PartyContext, Signed, VcContext};
+use super::call_block::{CallBlock, CallShape};
+use super::cm_context::{PartyContext, Signed, VcContext};
 use super::context::AdapterContext;
 use super::effects::{begin_call, call_result, drop_call, finish, on_party, on_vc, take_call};
 use super::params::{fit_flows, read_call};

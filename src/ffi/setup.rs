@@ -17,7 +17,8 @@ use core::ptr::null_mut;
 
 use ndis_sys::*;
 
-use super::cm_context::{AfContext, CallBlock, SapContext, Signed, VcContext};
+use super::call_block::CallBlock;
+use super::cm_context::{AfContext, SapContext, Signed, VcContext};
 use super::context::{AdapterContext, Cm};
 use super::effects::{perform, perform_one};
 use super::trace::{ERROR, WARN};
