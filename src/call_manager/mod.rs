@@ -55,7 +55,7 @@ pub use effects::{Effect, Effects, MAX_EFFECTS};
 use party::PartySlot;
 pub use party::{MAX_LEAVES, MAX_PARTIES, PartyEvent, PartyId, PartyPlan, PartyState, Via};
 pub use qos::{QosError, check_flow, check_flows, clamp_flow, link_bytes_per_second};
-pub use setup::{Begun, Marks, Next, Setup};
+pub use setup::{Begun, MAX_STEP_CALLS, Marks, Next, Setup};
 pub use table::{Table, TableError};
 use vc::VcSlot;
 pub use vc::{InvalidTransition, MakeCallPhase, RootPhase, VcEvent, VcOrigin, VcState};

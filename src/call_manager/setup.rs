@@ -7,12 +7,17 @@
 //! The glue begins a set-up ([`CallManager::begin_echo`],
 //! [`CallManager::begin_call`], [`CallManager::begin_party`]), then loops:
 //! it performs the effects of each [`Next::Step`] with the adapter lock
-//! released, and reports the status of the last NDIS call among them (or
-//! SUCCESS, if none asks for one) to [`CallManager::resume`], under the
-//! lock, which returns the next step. [`Next::Return`] ends the loop: the
-//! glue performs its effects, then the handler returns its status. A
-//! failure's rollback (deactivations, deletions, freed contexts) is in the
-//! effects the core returns; the glue never chooses what comes next.
+//! released, and reports the status of each NDIS call among them to
+//! [`CallManager::resume`], under the lock, which returns the next step.
+//! [`Next::Return`] ends the loop: the glue performs its effects, then the
+//! handler returns its status. A failure's rollback (deactivations,
+//! deletions, freed contexts) is in the effects the core returns; the glue
+//! never chooses what comes next.
+//!
+//! The steps are as few as the decisions: NdisMCmCreateVc and both
+//! NdisMCmActivateVc are one step (a failed creation ends it), the offer
+//! another, so a make call takes the adapter lock as often as it did when
+//! the handler made those calls itself.
 //!
 //! A take-down with a send that may be inside a VC the set-up activated
 //! needs the close's handshake on that VC's context, under the same lock
@@ -37,13 +42,18 @@ pub trait Marks<H> {
     fn restore_closing(&mut self, vc: H, was: bool);
 }
 
+/// The most step effects one [`Next::Step`] holds (a make call's
+/// NdisMCmCreateVc and its two NdisMCmActivateVc).
+pub const MAX_STEP_CALLS: usize = 3;
+
 /// What the glue does next in a set-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next<H> {
-    /// Perform these effects in order, then report the status of the last
-    /// step effect among them ([`Effect::CreateVc`], [`Effect::ActivateVc`],
-    /// [`Effect::DispatchIncomingCall`]), or SUCCESS if there is none, to
-    /// [`CallManager::resume`].
+    /// Perform these effects in order, and report the status of each step
+    /// effect among them ([`Effect::CreateVc`], [`Effect::ActivateVc`],
+    /// [`Effect::DispatchIncomingCall`]), in order, to
+    /// [`CallManager::resume`]. A failed [`Effect::CreateVc`] ends the step:
+    /// the effects after it are made only with its VC created.
     Step(Effects<H>),
     /// Perform these effects; the handler then returns this status.
     Return(NDIS_STATUS, Effects<H>),
@@ -60,13 +70,13 @@ enum Kind<H> {
 /// Where a set-up waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Wait {
-    /// For NdisMCmCreateVc on the callee (or leaf).
+    /// For NdisMCmActivateVc on an echo call's VC.
+    Echo,
+    /// For NdisMCmCreateVc on the callee (or leaf), then NdisMCmActivateVc
+    /// on the caller (or a make call's root) and on the callee (or leaf):
+    /// one step, as they follow each other with nothing to decide between
+    /// them but the creation's success.
     Create,
-    /// For NdisMCmActivateVc on the caller (or a make call's root).
-    ActivateCaller,
-    /// For NdisMCmActivateVc on the callee (or leaf); `caller_ok`: how the
-    /// caller's went (None: a party added to a call that is up).
-    ActivateCallee { caller_ok: Option<bool> },
     /// For NdisMCmDispatchIncomingCall.
     Dispatch,
     /// For the effects of a take-down or an answer: then the handler's
@@ -107,14 +117,16 @@ impl<H: Copy + PartialEq> CallManager<H> {
         self.vcs.get(id.raw()).map(|v| v.handle)
     }
 
-    fn activate(&self, id: VcId) -> Next<H> {
-        match self.handle_of(id) {
-            Some(h) => one(Effect::ActivateVc(h)),
-            // Not reachable: NDIS deletes no VC whose make call is
-            // outstanding, and the core holds the callee's until the
-            // set-up ends.
-            None => Next::Return(NDIS_STATUS_FAILURE, Effects::new()),
+    /// A step: NdisMCmCreateVc for `callee` on `af`, then NdisMCmActivateVc
+    /// on `caller` (if any) and on `callee`.
+    fn create_and_activate(&self, callee: H, af: H, caller: Option<VcId>) -> Next<H> {
+        let mut fx = Effects::new();
+        fx.push(Effect::CreateVc { vc: callee, af });
+        if let Some(h) = caller.and_then(|c| self.handle_of(c)) {
+            fx.push(Effect::ActivateVc(h));
         }
+        fx.push(Effect::ActivateVc(callee));
+        Next::Step(fx)
     }
 
     /// ProtocolCmMakeCall on `caller` to [`super::ECHO_ADDRESS`]
@@ -123,13 +135,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
         self.make_call_echo(caller, multipoint)?;
         let setup = Setup {
             kind: Kind::Echo { caller },
-            wait: Wait::ActivateCaller,
+            wait: Wait::Echo,
         };
-        Ok(Begun {
-            setup,
-            plan: (),
-            next: self.activate(caller),
-        })
+        let next = match self.handle_of(caller) {
+            Some(h) => one(Effect::ActivateVc(h)),
+            None => Next::Return(NDIS_STATUS_FAILURE, Effects::new()),
+        };
+        Ok(Begun { setup, plan: (), next })
     }
 
     /// ProtocolCmMakeCall on `caller` to `called` ([`Self::make_call_begin`],
@@ -145,10 +157,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             kind: Kind::Call { caller, plan },
             wait: Wait::Create,
         };
-        let next = one(Effect::CreateVc {
-            vc: callee,
-            af: plan.callee_af,
-        });
+        let next = self.create_and_activate(callee, plan.callee_af, Some(caller));
         Ok(Begun { setup, plan, next })
     }
 
@@ -167,63 +176,51 @@ impl<H: Copy + PartialEq> CallManager<H> {
             kind: Kind::Party { plan },
             wait: Wait::Create,
         };
-        let next = one(Effect::CreateVc {
-            vc: leaf,
-            af: plan.leaf_af,
-        });
+        let root = (via == Via::MakeCall).then_some(root);
+        let next = self.create_and_activate(leaf, plan.leaf_af, root);
         Ok(Begun { setup, plan, next })
     }
 
-    /// The outcome of the step `setup` waited for (`status`: what its last
-    /// NDIS call returned): the next step. `marks` is the glue's handshake,
-    /// asked for on the VCs a take-down finds activated.
-    pub fn resume(&mut self, setup: &mut Setup<H>, status: NDIS_STATUS, marks: &mut impl Marks<H>) -> Next<H> {
-        let ok = status == NDIS_STATUS_SUCCESS;
+    /// The outcome of the step `setup` waited for (`statuses`: what each
+    /// of its NDIS calls returned, in order): the next step. `marks` is the
+    /// glue's handshake, asked for on the VCs a take-down finds activated.
+    pub fn resume(&mut self, setup: &mut Setup<H>, statuses: &[NDIS_STATUS], marks: &mut impl Marks<H>) -> Next<H> {
+        // A status the glue did not report (not reachable) is a failure.
+        let status = |i: usize| statuses.get(i).copied().unwrap_or(NDIS_STATUS_FAILURE);
+        let ok = |i: usize| status(i) == NDIS_STATUS_SUCCESS;
         let wait = setup.wait;
         setup.wait = Wait::Done;
         match (setup.kind, wait) {
-            (_, Wait::Done) => Next::Return(NDIS_STATUS_FAILURE, Effects::new()),
-            (Kind::Echo { caller }, _) => Next::Return(self.echo_activated(caller, ok), Effects::new()),
-            (Kind::Call { caller, plan }, Wait::Create) if !ok => {
+            (Kind::Echo { caller }, Wait::Echo) => Next::Return(self.echo_activated(caller, ok(0)), Effects::new()),
+            (Kind::Call { caller, plan }, Wait::Create) if !ok(0) => {
                 // Frees the callee's context (and its block with it).
                 let fx = self.make_call_create_failed(caller, &plan);
-                let status = if status == NDIS_STATUS_PENDING {
-                    NDIS_STATUS_FAILURE
-                } else {
-                    status
-                };
-                Next::Return(status, fx)
+                let s = status(0);
+                Next::Return(
+                    if s == NDIS_STATUS_PENDING {
+                        NDIS_STATUS_FAILURE
+                    } else {
+                        s
+                    },
+                    fx,
+                )
             }
-            (Kind::Party { plan }, Wait::Create) if !ok => {
+            (Kind::Party { plan }, Wait::Create) if !ok(0) => {
                 // The failure, or PENDING while an incoming drop party of
                 // the call is on its way.
-                let (status, fx) = self.party_create_failed(&plan, status);
-                Next::Return(status, fx)
+                let (s, fx) = self.party_create_failed(&plan, status(0));
+                Next::Return(s, fx)
             }
-            (Kind::Call { caller, .. }, Wait::Create) => {
-                setup.wait = Wait::ActivateCaller;
-                self.activate(caller)
+            (kind @ Kind::Call { .. }, Wait::Create) => self.activated(setup, kind, Some(ok(1)), ok(2), marks),
+            (kind @ Kind::Party { plan }, Wait::Create) if plan.via == Via::MakeCall => {
+                self.activated(setup, kind, Some(ok(1)), ok(2), marks)
             }
-            (Kind::Party { plan }, Wait::Create) if plan.via == Via::MakeCall => {
-                setup.wait = Wait::ActivateCaller;
-                self.activate(plan.root)
-            }
-            (Kind::Party { plan }, Wait::Create) => {
-                setup.wait = Wait::ActivateCallee { caller_ok: None };
-                self.activate(plan.leaf)
-            }
-            (Kind::Call { plan, .. }, Wait::ActivateCaller) => {
-                setup.wait = Wait::ActivateCallee { caller_ok: Some(ok) };
-                self.activate(plan.callee)
-            }
-            (Kind::Party { plan }, Wait::ActivateCaller) => {
-                setup.wait = Wait::ActivateCallee { caller_ok: Some(ok) };
-                self.activate(plan.leaf)
-            }
-            (kind, Wait::ActivateCallee { caller_ok }) => self.activated(setup, kind, caller_ok, ok, marks),
-            (Kind::Call { plan, .. }, Wait::Dispatch) => self.dispatched(setup, plan.callee, status, marks),
-            (Kind::Party { plan }, Wait::Dispatch) => self.dispatched(setup, plan.leaf, status, marks),
+            (kind @ Kind::Party { .. }, Wait::Create) => self.activated(setup, kind, None, ok(1), marks),
+            (Kind::Call { plan, .. }, Wait::Dispatch) => self.dispatched(setup, plan.callee, status(0), marks),
+            (Kind::Party { plan }, Wait::Dispatch) => self.dispatched(setup, plan.leaf, status(0), marks),
             (kind, Wait::End { offered }) => self.end(kind, offered),
+            // Not reachable: each set-up waits only as above.
+            _ => Next::Return(NDIS_STATUS_FAILURE, Effects::new()),
         }
     }
 

@@ -3,7 +3,7 @@
 //! call and a party's leaf: perform a step's effects with the adapter lock
 //! released (the set-up's own NDIS calls, NdisMCmCreateVc,
 //! NdisMCmActivateVc and NdisMCmDispatchIncomingCall, here; the rest
-//! through `super::effects`), report the last one's status to
+//! through `super::effects`), report their statuses to
 //! `CallManager::resume` under the lock, until the core answers with the
 //! handler's status.
 //! [`ContextMarks`] is the close's handshake on the VC contexts, which the
@@ -22,7 +22,7 @@ use super::cm_context::{AfContext, SapContext, Signed, VcContext};
 use super::context::{AdapterContext, Cm};
 use super::effects::{perform, perform_one};
 use super::trace::{ERROR, WARN};
-use crate::call_manager::{Begun, Effect, Effects, Marks, Next, Refusal};
+use crate::call_manager::{Begun, Effect, Effects, MAX_STEP_CALLS, Marks, Next, Refusal};
 
 /// The close's handshake on VC contexts named by the core's tokens
 /// (`VcContext::begin_close_in_core`).
@@ -52,8 +52,8 @@ pub(super) fn drive<P>(adapter: &AdapterContext, begun: Begun<usize, P>) -> NDIS
     loop {
         match next {
             Next::Step(fx) => {
-                let status = perform_step(adapter, fx);
-                next = adapter.cm().resume(&mut setup, status, &mut ContextMarks);
+                let statuses = perform_step(adapter, fx);
+                next = adapter.cm().resume(&mut setup, statuses.as_slice(), &mut ContextMarks);
             }
             Next::Return(status, fx) => {
                 perform(adapter, fx);
@@ -63,27 +63,59 @@ pub(super) fn drive<P>(adapter: &AdapterContext, begun: Begun<usize, P>) -> NDIS
     }
 }
 
+/// What a step's NDIS calls returned, in order.
+///
+/// INVARIANT: `len <= MAX_STEP_CALLS`; `all[..len]` are the statuses
+/// reported, in the order the calls were made.
+struct Statuses {
+    all: [NDIS_STATUS; MAX_STEP_CALLS],
+    len: usize,
+}
+
+impl Statuses {
+    fn push(&mut self, status: NDIS_STATUS) {
+        if let Some(slot) = self.all.get_mut(self.len) {
+            *slot = status;
+            // INVARIANT: the slot just filled was at `len < MAX_STEP_CALLS`.
+            self.len += 1;
+        }
+    }
+    fn as_slice(&self) -> &[NDIS_STATUS] {
+        self.all.get(..self.len).unwrap_or(&[])
+    }
+}
+
 /// Performs `fx` in order (a set-up's step, `CallManager::resume`) and
-/// returns the status of its last step effect (NdisMCmCreateVc,
-/// NdisMCmActivateVc, NdisMCmDispatchIncomingCall), or SUCCESS if it has
-/// none. Called with the adapter lock released.
+/// returns the status of each of its step effects (NdisMCmCreateVc,
+/// NdisMCmActivateVc, NdisMCmDispatchIncomingCall); a failed
+/// NdisMCmCreateVc ends the step (`Next::Step`). Called with the adapter
+/// lock released.
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-fn perform_step(adapter: &AdapterContext, fx: Effects<usize>) -> NDIS_STATUS {
+fn perform_step(adapter: &AdapterContext, fx: Effects<usize>) -> Statuses {
     if fx.overflowed() {
         trace!(ERROR, "call manager: effects overflowed (a core bug): some were lost");
     }
-    let mut status = NDIS_STATUS_SUCCESS;
+    let mut statuses = Statuses {
+        all: [NDIS_STATUS_FAILURE; MAX_STEP_CALLS],
+        len: 0,
+    };
     for effect in fx.iter() {
         match effect {
-            Effect::CreateVc { vc, af } => status = create_vc(adapter, vc, af),
-            Effect::ActivateVc(vc) => status = activate_vc(vc),
-            Effect::DispatchIncomingCall { sap, vc } => status = dispatch_incoming_call(sap, vc),
+            Effect::CreateVc { vc, af } => {
+                let created = create_vc(adapter, vc, af);
+                statuses.push(created);
+                if created != NDIS_STATUS_SUCCESS {
+                    break;
+                }
+            }
+            Effect::ActivateVc(vc) => statuses.push(activate_vc(vc)),
+            Effect::DispatchIncomingCall { sap, vc } => statuses.push(dispatch_incoming_call(sap, vc)),
             other => perform_one(adapter, other),
         }
     }
-    status
+    statuses
 }
 
 /// NdisMCmCreateVc for the context `vc` on the AF `af` (both tokens from
