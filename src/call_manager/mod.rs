@@ -733,7 +733,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
 
     /// ProtocolCmMakeCall on `caller` to `called`, after its parameters were
     /// checked. Finds the SAP and reserves the callee VC (whose context is
-    /// `callee`); the glue then creates it with NdisMCmCreateVc.
+    /// `callee`), to be created with NdisMCmCreateVc next (the first step
+    /// of [`Self::begin_call`], which drives the rest).
     pub fn make_call_begin(&mut self, caller: VcId, called: &Address, callee: H) -> Result<MakeCallPlan<H>, Refusal> {
         let c = *self.vc(caller).ok_or(Refusal::Invalid)?;
         if c.origin != VcOrigin::Client || c.state != VcState::Idle {

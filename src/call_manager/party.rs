@@ -272,7 +272,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// client VC) or ProtocolCmAddParty (`via` AddParty, on a root whose
     /// call is up), to `called`, after the parameters were checked. Records
     /// the party (context `party`) and reserves the leaf VC (context
-    /// `leaf`); the glue then creates the leaf with NdisMCmCreateVc.
+    /// `leaf`), to be created with NdisMCmCreateVc next (the first step of
+    /// [`CallManager::begin_party`], which drives the rest).
     pub fn party_begin(
         &mut self,
         root: VcId,
