@@ -823,15 +823,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
         callee_ok: bool,
         inside: Handlers,
     ) -> Result<(), Effects<H>> {
-        if let Some(c) = self.vc(caller) {
-            c.active = caller_ok;
-        }
-        if let Some(v) = self.vc(callee) {
-            v.active = callee_ok;
-            if caller_ok && callee_ok {
-                self.shift(callee, VcEvent::Offer);
-                return Ok(());
-            }
+        self.activation(caller, caller_ok);
+        self.activation(callee, callee_ok);
+        if self.vc(callee).is_some() && caller_ok && callee_ok {
+            self.shift(callee, VcEvent::Offer);
+            return Ok(());
         }
         let mut fx = Effects::new();
         let refused = VcEvent::Refuse {
@@ -883,6 +879,16 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
     }
 
+    /// NdisMCmActivateVc on `id` returned (`ok`: SUCCESS): the VC is
+    /// active for NDIS, or not. With [`Self::deactivate`], the only writer
+    /// of a VC's `active`.
+    fn activation(&mut self, id: VcId, ok: bool) {
+        if let Some(v) = self.vc(id) {
+            v.active = ok;
+        }
+    }
+
+    /// Deactivates `id` (NdisMCmDeactivateVc in `fx`) if it is active.
     pub(crate) fn deactivate(&mut self, id: VcId, fx: &mut Effects<H>) {
         if let Some(v) = self.vc(id)
             && v.active
@@ -1178,15 +1184,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
         let Some(v) = self.vc(id).map(|v| *v) else {
             return Finish::Return(NDIS_STATUS_FAILURE, tell);
         };
-        if v.active {
-            fx.push(Effect::DeactivateVc(v.handle));
-        }
+        self.deactivate(id, &mut fx);
         fx.extend(tell);
         match v.origin {
             VcOrigin::Client => {
-                if let Some(me) = self.vc(id) {
-                    me.active = false;
-                }
                 self.shift(id, VcEvent::Closed);
                 if in_handler {
                     Finish::Return(NDIS_STATUS_SUCCESS, fx)
@@ -1226,10 +1227,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// The glue activated the echo call's VC (`ok`: NdisMCmActivateVc
     /// succeeded). Returns what the make call handler returns.
     pub fn echo_activated(&mut self, caller: VcId, ok: bool) -> NDIS_STATUS {
-        let Some(c) = self.vc(caller) else {
+        if self.vc(caller).is_none() {
             return NDIS_STATUS_FAILURE;
-        };
-        c.active = ok;
+        }
+        self.activation(caller, ok);
         if ok {
             NDIS_STATUS_SUCCESS
         } else {

@@ -404,15 +404,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
         leaf_ok: bool,
         inside: Handlers,
     ) -> Result<(), Effects<H>> {
-        if let (Some(ok), Some(r)) = (root_ok, self.vc(plan.root)) {
-            r.active = ok;
+        if let Some(ok) = root_ok {
+            self.activation(plan.root, ok);
         }
-        if let Some(v) = self.vc(plan.leaf) {
-            v.active = leaf_ok;
-            if leaf_ok && root_ok != Some(false) {
-                self.shift(plan.leaf, VcEvent::Offer);
-                return Ok(());
-            }
+        self.activation(plan.leaf, leaf_ok);
+        if self.vc(plan.leaf).is_some() && leaf_ok && root_ok != Some(false) {
+            self.shift(plan.leaf, VcEvent::Offer);
+            return Ok(());
         }
         let mut fx = Effects::new();
         self.refuse_party(plan.party, plan.leaf, NDIS_STATUS_FAILURE, inside, &mut fx);
@@ -421,11 +419,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
 
     /// Deactivates (if active) and deletes a leaf that never connected or is done.
     fn take_down_leaf(&mut self, leaf: VcId, fx: &mut Effects<H>) {
+        self.deactivate(leaf, fx);
         if let Some(v) = self.vc(leaf) {
-            if v.active {
-                v.active = false;
-                fx.push(Effect::DeactivateVc(v.handle));
-            }
             fx.push(Effect::DeleteVc(v.handle));
         }
         self.remove_vc(leaf, fx);

@@ -28,7 +28,10 @@
 //! applied by [`VcState::on`] (through `CallManager::set_state`), which
 //! refuses an arrow the diagram lacks ([`InvalidTransition`]) and leaves
 //! the state as it was; nothing else writes a VC's state. `active` (the
-//! VC's activation, NDIS's bit mirrored) stays beside it: a VC is
+//! VC's activation, NDIS's bit mirrored, written only where an
+//! NdisMCmActivateVc's outcome comes in and where an NdisMCmDeactivateVc
+//! is emitted: `CallManager::activation` and `deactivate`) stays beside
+//! it: a VC is
 //! deactivated at different points of different states (a failed make
 //! call's caller is idle and still active until its handler deactivates
 //! it; a refused or closing VC is active until its handlers leave).
