@@ -192,6 +192,32 @@ pub enum AfState {
     Closed,
 }
 
+/// What moves an AF open from one [`AfState`] to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfEvent {
+    /// ProtocolCmCloseAf with SAPs, VCs or a notification still on it:
+    /// `Open` to `ClosePending`.
+    ClosePends,
+    /// ProtocolCmCloseAf on an AF with nothing on it (`Open`), or the last
+    /// of them went (`ClosePending`): to `Closed`.
+    Closed,
+}
+
+impl AfState {
+    /// The state `event` moves an AF in this state to, or
+    /// [`InvalidTransition`] if the AF has no such arrow.
+    pub fn on(self, event: AfEvent) -> Result<Self, InvalidTransition<Self, AfEvent>> {
+        match (self, event) {
+            (Self::Open, AfEvent::ClosePends) => Ok(Self::ClosePending),
+            (Self::Open | Self::ClosePending, AfEvent::Closed) => Ok(Self::Closed),
+            (from, event) => Err(InvalidTransition {
+                from: Some(from),
+                event,
+            }),
+        }
+    }
+}
+
 /// What MiniportHaltEx waits for on an AF: each AF it waits for holds one
 /// unit of halt's count ([`HaltPlan::holds`]) until the core releases it
 /// with [`Effect::HaltAfDone`], once the AF is closed and its context is
@@ -486,10 +512,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return Err(Refusal::Invalid);
         }
         if slot.saps > 0 || slot.vcs > 0 || slot.notifying {
-            slot.state = AfState::ClosePending;
+            slot.state = slot.state.on(AfEvent::ClosePends).map_err(|_| Refusal::Invalid)?;
             return Ok(Finish::Pend(Effects::new()));
         }
-        slot.state = AfState::Closed;
+        slot.state = slot.state.on(AfEvent::Closed).map_err(|_| Refusal::Invalid)?;
         let mut fx = Effects::new();
         self.release_af_if_done(id, &mut fx);
         Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
@@ -580,8 +606,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// release halt's hold on it.
     fn release_af_if_done(&mut self, id: AfId, fx: &mut Effects<H>) {
         let Some(a) = self.af(id) else { return };
-        if a.state == AfState::ClosePending && a.saps == 0 && a.vcs == 0 && !a.notifying {
-            a.state = AfState::Closed;
+        if a.state == AfState::ClosePending
+            && a.saps == 0
+            && a.vcs == 0
+            && !a.notifying
+            && let Ok(closed) = a.state.on(AfEvent::Closed)
+        {
+            a.state = closed;
             fx.push(Effect::CompleteCloseAf(a.handle));
         }
         if a.state != AfState::Closed || a.halt == HaltHold::Notified {
@@ -632,6 +663,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return Err(Refusal::Invalid);
         }
         if s.offers > 0 {
+            // The only arrow a SAP has (it is freed, not moved, otherwise).
             s.state = SapState::DeregisterPending;
             return Ok(Finish::Pend(Effects::new()));
         }

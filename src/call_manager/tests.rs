@@ -1164,3 +1164,25 @@ fn the_vc_state_machine_has_the_diagrams_arrows_and_refuses_others() {
     let gone = VcId::from_raw(99);
     assert_eq!(cm.set_state(gone, VcEvent::Echo).unwrap_err().from, None);
 }
+
+/// An AF's close arrows, and the ones it lacks (a closed AF neither pends
+/// nor closes again) refused.
+#[test]
+fn the_af_state_machine_closes_once() {
+    assert_eq!(AfState::Open.on(AfEvent::ClosePends), Ok(AfState::ClosePending));
+    assert_eq!(AfState::Open.on(AfEvent::Closed), Ok(AfState::Closed));
+    assert_eq!(AfState::ClosePending.on(AfEvent::Closed), Ok(AfState::Closed));
+    for (from, event) in [
+        (AfState::ClosePending, AfEvent::ClosePends),
+        (AfState::Closed, AfEvent::Closed),
+        (AfState::Closed, AfEvent::ClosePends),
+    ] {
+        assert_eq!(
+            from.on(event),
+            Err(InvalidTransition {
+                from: Some(from),
+                event
+            })
+        );
+    }
+}
