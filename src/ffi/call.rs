@@ -177,7 +177,8 @@ impl CallParts {
     /// # Safety
     /// None of it was given to the core, NDIS or a VC; none is used after.
     unsafe fn release(self, adapter: &AdapterContext) {
-        // SAFETY: the precondition.
+        // SAFETY: all three came from Self::take on this adapter and none
+        // was given to anyone, nor is used after (precondition).
         unsafe { release(adapter, Some(self.callee), Some(self.own), Some(self.theirs)) };
     }
 }

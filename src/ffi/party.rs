@@ -72,7 +72,7 @@ impl LeafSetup {
         // SAFETY: allocated by Self::alloc; the core now holds it, and
         // frees it only after the handler that attaches it returns.
         let party = unsafe { self.party.as_ref() };
-        // SAFETY: as for the party: the core deletes the leaf's VC no
+        // SAFETY: allocated by Self::alloc; the core deletes the leaf's VC no
         // earlier than an effect of this handler's set-up.
         let leaf = unsafe { self.leaf.as_ref() };
         party.set_id(plan.party);
@@ -90,7 +90,8 @@ impl LeafSetup {
     /// # Safety
     /// None of it was given to the core, NDIS or a VC; none is used after.
     unsafe fn free(self, adapter: &AdapterContext) {
-        // SAFETY: the precondition.
+        // SAFETY: all four came from Self::alloc on this adapter and none
+        // was given to anyone, nor is used after (precondition).
         unsafe {
             release(
                 adapter,

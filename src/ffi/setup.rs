@@ -172,7 +172,8 @@ fn dispatch_incoming_call(sap: usize, t: usize) -> NDIS_STATUS {
     // set-up: only its client's answer, inside the call below, can lead
     // to its deletion, and the context is not used after that call.
     let vc = unsafe { VcContext::from_token(t) };
-    // SAFETY: as for activate_vc: the set-up attached the block.
+    // SAFETY: the set-up attached the block to this VC before its first
+    // step, and the callee's call cannot end before it has answered.
     let Some(params) = (unsafe { vc.call() }).map(CallBlock::params) else {
         trace!(
             ERROR,
