@@ -752,7 +752,7 @@ const COVERED: &[&str] = &[
     "covmini::ffi::cm_context::AfContext",
     "covmini::ffi::cm_context::SapContext",
     "covmini::ffi::cm_context::VcContext",
-    "covmini::ffi::cm_context::CallBlock",
+    "covmini::ffi::call_block::CallBlock",
     "covmini::ffi::cm_context::PartyContext",
     "covmini::call_manager::CallManager<usize>",
     "covmini::call_manager::table::Table<covmini::call_manager::vc::VcSlot<usize> >",
@@ -827,7 +827,7 @@ fn check_rejects_wrong_names_against_the_real_pdb() {
         ),
         wrap(
             vc,
-            "<Expand><Item Name=\"c\">((covmini::ffi::cm_context::CallBlock*)call.p.value)-&gt;signature</Item></Expand>",
+            "<Expand><Item Name=\"c\">((covmini::ffi::call_block::CallBlock*)call.p.value)-&gt;signature</Item></Expand>",
         ),
         wrap(vc, "<DisplayString>{counters,[id.v.value]x}</DisplayString>"),
     ];
@@ -861,7 +861,7 @@ fn check_rejects_wrong_names_against_the_real_pdb() {
         (
             wrap(
                 vc,
-                "<Expand><Item Name=\"c\">((covmini::ffi::cm_context::CallBlock*)call.p.value)-&gt;sig</Item></Expand>",
+                "<Expand><Item Name=\"c\">((covmini::ffi::call_block::CallBlock*)call.p.value)-&gt;sig</Item></Expand>",
             ),
             "no member `sig`",
         ),

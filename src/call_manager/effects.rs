@@ -9,6 +9,26 @@ use ndis_sys::NDIS_STATUS;
 /// One NDIS call (or context release) the glue performs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect<H> {
+    /// `NdisMCmCreateVc` for the VC's context on the AF (a callee's or a
+    /// leaf's VC); a set-up step: its status goes to `CallManager::resume`.
+    CreateVc {
+        /// The new VC's context.
+        vc: H,
+        /// The AF it is created on.
+        af: H,
+    },
+    /// `NdisMCmActivateVc` on the VC, with covmini's own parameters for its
+    /// call (its call block); a set-up step.
+    ActivateVc(H),
+    /// `NdisMCmDispatchIncomingCall` on the SAP for the (activated, MCM)
+    /// VC, with its call block's parameters; a set-up step. The client may
+    /// answer inside (ProtocolCmIncomingCallComplete).
+    DispatchIncomingCall {
+        /// The SAP the call is offered on.
+        sap: H,
+        /// The VC offered.
+        vc: H,
+    },
     /// `NdisMCmDeactivateVc` on the VC.
     DeactivateVc(H),
     /// `NdisMCmDispatchCallConnected` on the (MCM-created) VC.

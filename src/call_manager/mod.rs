@@ -19,6 +19,11 @@
 //! * a close of an AF pends while it has SAPs or VCs and completes when the
 //!   last one goes; a deregistration pends while an incoming call is being
 //!   offered on the SAP;
+//! * a call's set-up (the `setup` module): the callee's (or a party's leaf's)
+//!   VC is created, the caller's (or a make call's root) and then the
+//!   callee's activated, the call offered, in that order, as effects whose
+//!   outcomes the glue reports to [`CallManager::resume`]; a failed step's
+//!   rollback is the core's;
 //! * a point-to-multipoint call's parties (the `party` module): each party's leaf is
 //!   an ordinary incoming call on its own MCM VC, the root's make call or
 //!   add party completes with the leaf's answer, a dropped party's leaf gets
@@ -38,6 +43,7 @@ mod address;
 mod effects;
 mod party;
 mod qos;
+mod setup;
 pub mod table;
 mod vc;
 
@@ -47,11 +53,12 @@ pub use address::{
 };
 pub use effects::{Effect, Effects, MAX_EFFECTS};
 use party::PartySlot;
-pub use party::{MAX_LEAVES, MAX_PARTIES, PartyId, PartyPlan, PartyState, Via};
+pub use party::{MAX_LEAVES, MAX_PARTIES, PartyEvent, PartyId, PartyPlan, PartyState, Via};
 pub use qos::{QosError, check_flow, check_flows, clamp_flow, link_bytes_per_second};
+pub use setup::{Begun, MAX_STEP_CALLS, Marks, Next, Setup};
 pub use table::{Table, TableError};
 use vc::VcSlot;
-pub use vc::{MakeCallPhase, RootPhase, VcOrigin, VcState};
+pub use vc::{InvalidTransition, MakeCallPhase, RootPhase, VcEvent, VcOrigin, VcState};
 
 use ndis_sys::{
     NDIS_STATUS, NDIS_STATUS_CALL_ACTIVE, NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_DATA,
@@ -183,6 +190,32 @@ pub enum AfState {
     /// Closed, but NdisMCmNotifyCloseAddressFamily is outstanding: the
     /// context lives until ProtocolCmNotifyCloseAfComplete.
     Closed,
+}
+
+/// What moves an AF open from one [`AfState`] to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfEvent {
+    /// ProtocolCmCloseAf with SAPs, VCs or a notification still on it:
+    /// `Open` to `ClosePending`.
+    ClosePends,
+    /// ProtocolCmCloseAf on an AF with nothing on it (`Open`), or the last
+    /// of them went (`ClosePending`): to `Closed`.
+    Closed,
+}
+
+impl AfState {
+    /// The state `event` moves an AF in this state to, or
+    /// [`InvalidTransition`] if the AF has no such arrow.
+    pub fn on(self, event: AfEvent) -> Result<Self, InvalidTransition<Self, AfEvent>> {
+        match (self, event) {
+            (Self::Open, AfEvent::ClosePends) => Ok(Self::ClosePending),
+            (Self::Open | Self::ClosePending, AfEvent::Closed) => Ok(Self::Closed),
+            (from, event) => Err(InvalidTransition {
+                from: Some(from),
+                event,
+            }),
+        }
+    }
 }
 
 /// What MiniportHaltEx waits for on an AF: each AF it waits for holds one
@@ -385,6 +418,31 @@ impl<H: Copy + PartialEq> CallManager<H> {
         self.vcs.get_mut(id.raw())
     }
 
+    /// Moves VC `id` by `event`, as the VC state machine allows
+    /// ([`VcState::on`]): the new state, or [`InvalidTransition`] (and
+    /// nothing changes) for no such VC or an arrow the machine lacks.
+    pub fn set_state(&mut self, id: VcId, event: VcEvent) -> Result<VcState, InvalidTransition> {
+        let v = self.vc(id).ok_or(InvalidTransition { from: None, event })?;
+        let to = v.state.on(event)?;
+        v.state = to;
+        Ok(to)
+    }
+
+    /// [`Self::set_state`] where the caller checked the VC's state first,
+    /// so the machine has the arrow. Should it not (a core bug), the state
+    /// stays as it was: no panic on a handler's path. The unit tests, which
+    /// take every call site, fail on it instead (`cfg(test)` only). No such
+    /// VC is no bug: these call sites skip a VC that went.
+    fn shift(&mut self, id: VcId, event: VcEvent) {
+        let moved = self.set_state(id, event);
+        #[cfg(test)]
+        if let Err(InvalidTransition { from: Some(from), .. }) = moved {
+            panic!("the VC state machine has no arrow {from:?} --{event:?}-->");
+        }
+        #[cfg(not(test))]
+        let _ = moved;
+    }
+
     /// Whether `id` names a live AF whose context is `handle`.
     pub fn af_is(&self, id: AfId, handle: H) -> bool {
         matches!(self.afs.get(id.index()), Some(Some(a)) if a.handle == handle)
@@ -454,10 +512,10 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return Err(Refusal::Invalid);
         }
         if slot.saps > 0 || slot.vcs > 0 || slot.notifying {
-            slot.state = AfState::ClosePending;
+            slot.state = slot.state.on(AfEvent::ClosePends).map_err(|_| Refusal::Invalid)?;
             return Ok(Finish::Pend(Effects::new()));
         }
-        slot.state = AfState::Closed;
+        slot.state = slot.state.on(AfEvent::Closed).map_err(|_| Refusal::Invalid)?;
         let mut fx = Effects::new();
         self.release_af_if_done(id, &mut fx);
         Ok(Finish::Return(NDIS_STATUS_SUCCESS, fx))
@@ -548,8 +606,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// release halt's hold on it.
     fn release_af_if_done(&mut self, id: AfId, fx: &mut Effects<H>) {
         let Some(a) = self.af(id) else { return };
-        if a.state == AfState::ClosePending && a.saps == 0 && a.vcs == 0 && !a.notifying {
-            a.state = AfState::Closed;
+        if a.state == AfState::ClosePending
+            && a.saps == 0
+            && a.vcs == 0
+            && !a.notifying
+            && let Ok(closed) = a.state.on(AfEvent::Closed)
+        {
+            a.state = closed;
             fx.push(Effect::CompleteCloseAf(a.handle));
         }
         if a.state != AfState::Closed || a.halt == HaltHold::Notified {
@@ -600,6 +663,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return Err(Refusal::Invalid);
         }
         if s.offers > 0 {
+            // The only arrow a SAP has (it is freed, not moved, otherwise).
             s.state = SapState::DeregisterPending;
             return Ok(Finish::Pend(Effects::new()));
         }
@@ -679,10 +743,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 
     fn unlink(&mut self, vc: VcId, from: VcId) {
-        if let Some(p) = self.vc(vc)
-            && p.state == (VcState::Connected { peer: Some(from) })
+        if self
+            .vc(vc)
+            .is_some_and(|p| p.state == (VcState::Connected { peer: Some(from) }))
         {
-            p.state = VcState::Connected { peer: None };
+            self.shift(vc, VcEvent::PeerGone);
         }
     }
 
@@ -700,7 +765,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
 
     /// ProtocolCmMakeCall on `caller` to `called`, after its parameters were
     /// checked. Finds the SAP and reserves the callee VC (whose context is
-    /// `callee`); the glue then creates it with NdisMCmCreateVc.
+    /// `callee`), to be created with NdisMCmCreateVc next (the first step
+    /// of [`Self::begin_call`], which drives the rest).
     pub fn make_call_begin(&mut self, caller: VcId, called: &Address, callee: H) -> Result<MakeCallPlan<H>, Refusal> {
         let c = *self.vc(caller).ok_or(Refusal::Invalid)?;
         if c.origin != VcOrigin::Client || c.state != VcState::Idle {
@@ -711,11 +777,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if let Some(s) = self.sap(sap_id) {
             s.offers += 1;
         }
+        self.shift(caller, VcEvent::Call { callee: callee_id });
         if let Some(c) = self.vc(caller) {
-            c.state = VcState::Calling {
-                callee: callee_id,
-                phase: MakeCallPhase::InHandler,
-            };
             c.answer = None;
         }
         Ok(MakeCallPlan {
@@ -730,9 +793,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// caller goes back to idle; the handler fails with the returned status.
     pub fn make_call_create_failed(&mut self, caller: VcId, plan: &MakeCallPlan<H>) -> Effects<H> {
         let mut fx = Effects::new();
-        if let Some(c) = self.vc(caller) {
-            c.state = VcState::Idle;
-        }
+        self.shift(caller, VcEvent::SetupFailed);
         // The context was never NDIS's: the glue frees it (no NdisMCmDeleteVc).
         if let Some(v) = self.vc(plan.callee) {
             fx.push(Effect::FreeVc(v.handle));
@@ -794,27 +855,23 @@ impl<H: Copy + PartialEq> CallManager<H> {
         callee_ok: bool,
         inside: Handlers,
     ) -> Result<(), Effects<H>> {
-        if let Some(c) = self.vc(caller) {
-            c.active = caller_ok;
-        }
-        if let Some(v) = self.vc(callee) {
-            v.active = callee_ok;
-            if caller_ok && callee_ok {
-                v.state = VcState::Offered { caller };
-                return Ok(());
-            }
+        self.activation(caller, caller_ok);
+        self.activation(callee, callee_ok);
+        if self.vc(callee).is_some() && caller_ok && callee_ok {
+            self.shift(callee, VcEvent::Offer);
+            return Ok(());
         }
         let mut fx = Effects::new();
-        let refused = VcState::Refused {
+        let refused = VcEvent::Refuse {
             status: NDIS_STATUS_FAILURE,
             phase: MakeCallPhase::InHandler,
         };
         self.take_down_offer(caller, callee, inside, refused, false, &mut fx);
-        if !inside.caller
-            && let Some(c) = self.vc(caller)
-        {
-            c.state = VcState::Idle;
-            c.answer = Some(NDIS_STATUS_FAILURE);
+        if !inside.caller {
+            self.shift(caller, VcEvent::SetupFailed);
+            if let Some(c) = self.vc(caller) {
+                c.answer = Some(NDIS_STATUS_FAILURE);
+            }
         }
         Err(fx)
     }
@@ -832,14 +889,14 @@ impl<H: Copy + PartialEq> CallManager<H> {
         caller: VcId,
         callee: VcId,
         waiting: Handlers,
-        refused: VcState,
+        refused: VcEvent,
         caller_now: bool,
         fx: &mut Effects<H>,
     ) {
         for (id, waits, now) in [(callee, waiting.callee, true), (caller, waiting.caller, caller_now)] {
             if waits {
+                self.shift(id, refused);
                 if let Some(v) = self.vc(id) {
-                    v.state = refused;
                     v.waits_for_handlers = true;
                 }
             } else if now {
@@ -854,6 +911,16 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
     }
 
+    /// NdisMCmActivateVc on `id` returned (`ok`: SUCCESS): the VC is
+    /// active for NDIS, or not. With [`Self::deactivate`], the only writer
+    /// of a VC's `active`.
+    fn activation(&mut self, id: VcId, ok: bool) {
+        if let Some(v) = self.vc(id) {
+            v.active = ok;
+        }
+    }
+
+    /// Deactivates `id` (NdisMCmDeactivateVc in `fx`) if it is active.
     pub(crate) fn deactivate(&mut self, id: VcId, fx: &mut Effects<H>) {
         if let Some(v) = self.vc(id)
             && v.active
@@ -932,15 +999,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
         };
         let mut fx = Effects::new();
         if status == NDIS_STATUS_SUCCESS {
-            if let Some(v) = self.vc(callee) {
-                v.state = VcState::Connected { peer: Some(caller) };
-            }
-            if let Some(c) = self.vc(caller) {
-                c.state = VcState::Connected { peer: Some(callee) };
-            }
+            self.shift(callee, VcEvent::Connect { peer: caller });
+            self.shift(caller, VcEvent::Connect { peer: callee });
             fx.push(Effect::DispatchCallConnected(v.handle));
         } else {
-            let refused = VcState::Refused { status, phase };
+            let refused = VcEvent::Refuse { status, phase };
             // A make call whose handler still runs deactivates its own VC
             // before it returns the failure (`make_call_end`): were this
             // CPU to do it, after the lock is dropped, the handler could
@@ -951,9 +1014,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
                 // The last handler out of the caller's VC fails the make call.
                 return Ok(fx);
             }
-            if let Some(c) = self.vc(caller) {
-                c.state = VcState::Idle;
-            }
+            self.shift(caller, VcEvent::SetupFailed);
         }
         match phase {
             MakeCallPhase::Pended => {
@@ -1005,11 +1066,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
             return (status, fx);
         }
-        let status = match &mut c.state {
+        let status = match c.state {
             // Refused: handlers are still inside the caller's VC; the last
             // one out completes the make call.
-            VcState::Calling { phase, .. } | VcState::Refused { phase, .. } => {
-                *phase = MakeCallPhase::Pended;
+            VcState::Calling { .. } | VcState::Refused { .. } => {
+                self.shift(caller, VcEvent::Pend);
                 NDIS_STATUS_PENDING
             }
             // Not calling and no answer: nothing can complete it later.
@@ -1077,8 +1138,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
                 tell.push(Effect::DispatchIncomingClose(pv.handle));
             }
         }
+        self.shift(id, VcEvent::Close);
         if let Some(me) = self.vc(id) {
-            me.state = VcState::Closing;
             me.waits_for_handlers |= handlers_inside;
         }
         if v.busy > 0 || v.waits_for_handlers || handlers_inside {
@@ -1134,7 +1195,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
             self.remove_vc(id, &mut fx);
             return fx;
         }
-        c.state = VcState::Idle;
+        self.shift(id, VcEvent::SetupFailed);
+        let Some(c) = self.vc(id) else { return fx };
         match phase {
             MakeCallPhase::InHandler => c.answer = Some(status),
             MakeCallPhase::Pended => {
@@ -1154,16 +1216,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
         let Some(v) = self.vc(id).map(|v| *v) else {
             return Finish::Return(NDIS_STATUS_FAILURE, tell);
         };
-        if v.active {
-            fx.push(Effect::DeactivateVc(v.handle));
-        }
+        self.deactivate(id, &mut fx);
         fx.extend(tell);
         match v.origin {
             VcOrigin::Client => {
-                if let Some(me) = self.vc(id) {
-                    me.active = false;
-                    me.state = VcState::Idle;
-                }
+                self.shift(id, VcEvent::Closed);
                 if in_handler {
                     Finish::Return(NDIS_STATUS_SUCCESS, fx)
                 } else {
@@ -1194,22 +1251,22 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if c.origin != VcOrigin::Client || c.state != VcState::Idle {
             return Err(Refusal::CallActive);
         }
-        c.state = VcState::Echo;
         c.answer = None;
+        self.shift(caller, VcEvent::Echo);
         Ok(())
     }
 
     /// The glue activated the echo call's VC (`ok`: NdisMCmActivateVc
     /// succeeded). Returns what the make call handler returns.
     pub fn echo_activated(&mut self, caller: VcId, ok: bool) -> NDIS_STATUS {
-        let Some(c) = self.vc(caller) else {
+        if self.vc(caller).is_none() {
             return NDIS_STATUS_FAILURE;
-        };
-        c.active = ok;
+        }
+        self.activation(caller, ok);
         if ok {
             NDIS_STATUS_SUCCESS
         } else {
-            c.state = VcState::Idle;
+            self.shift(caller, VcEvent::SetupFailed);
             NDIS_STATUS_FAILURE
         }
     }
@@ -1345,5 +1402,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     }
 }
 
+#[cfg(test)]
+mod setup_tests;
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,9 @@
 //!            incoming drop party is on its way--> Failed --> (completed, freed)
 //! ```
 //!
+//! Each arrow is a [`PartyEvent`] applied by [`PartyState::on`] (through
+//! [`CallManager::set_party_state`]), which refuses one the diagram lacks.
+//!
 //! * NdisClDropParty of a party that is not the last: its leaf gets an
 //!   incoming close and the party goes. Of the last party: refused with
 //!   FAILURE (ProtocolClDropPartyComplete: the client closes the call).
@@ -43,8 +46,8 @@
 use ndis_sys::{NDIS_STATUS, NDIS_STATUS_FAILURE, NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS};
 
 use super::{
-    Address, CallManager, Effect, Effects, Finish, Handlers, MakeCallPhase, Refusal, RootPhase, Route, SapId, VcId,
-    VcOrigin, VcState, insert,
+    Address, CallManager, Effect, Effects, Finish, Handlers, InvalidTransition, MakeCallPhase, Refusal, RootPhase,
+    Route, SapId, VcEvent, VcId, VcOrigin, VcState, insert,
 };
 
 /// Most parties per adapter at once (all multipoint calls together).
@@ -110,6 +113,48 @@ pub enum PartyState {
     Failed,
 }
 
+/// What moves a party from one [`PartyState`] to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartyEvent {
+    /// Its leaf accepted: `Adding` to `Connected`.
+    Accept,
+    /// The adding handler returned PENDING: `Adding` keeps its request,
+    /// with the phase `Pended`.
+    Pend,
+    /// Its add failed while an incoming drop party of the call is on its
+    /// way: `Adding` to `Failed`.
+    HoldFailure,
+    /// ProtocolCmDropParty pends for the party's pin: `Connected` or
+    /// `LeafGone` to `Dropping`.
+    Drop,
+    /// Its leaf closed its call: `Connected` to `LeafGone`.
+    LeafHungUp,
+}
+
+impl PartyState {
+    /// The state `event` moves a party in this state to, or
+    /// [`InvalidTransition`] if the party state machine has no such arrow.
+    pub fn on(self, event: PartyEvent) -> Result<Self, InvalidTransition<Self, PartyEvent>> {
+        let to = match (self, event) {
+            (Self::Adding { .. }, PartyEvent::Accept) => Self::Connected,
+            (Self::Adding { via, .. }, PartyEvent::Pend) => Self::Adding {
+                via,
+                phase: MakeCallPhase::Pended,
+            },
+            (Self::Adding { .. }, PartyEvent::HoldFailure) => Self::Failed,
+            (Self::Connected | Self::LeafGone, PartyEvent::Drop) => Self::Dropping,
+            (Self::Connected, PartyEvent::LeafHungUp) => Self::LeafGone,
+            (from, event) => {
+                return Err(InvalidTransition {
+                    from: Some(from),
+                    event,
+                });
+            }
+        };
+        Ok(to)
+    }
+}
+
 /// One party. 24 bytes with a `usize` token (asserted in the tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PartySlot<H> {
@@ -152,6 +197,33 @@ pub struct PartyPlan<H> {
 impl<H: Copy + PartialEq> CallManager<H> {
     fn party(&mut self, id: PartyId) -> Option<&mut PartySlot<H>> {
         self.parties.get_mut(id.index()).and_then(Option::as_mut)
+    }
+
+    /// Moves party `id` by `event` ([`PartyState::on`]): the new state, or
+    /// [`InvalidTransition`] (nothing changes) for no such party or an
+    /// arrow the machine lacks.
+    pub fn set_party_state(
+        &mut self,
+        id: PartyId,
+        event: PartyEvent,
+    ) -> Result<PartyState, InvalidTransition<PartyState, PartyEvent>> {
+        let p = self.party(id).ok_or(InvalidTransition { from: None, event })?;
+        let to = p.state.on(event)?;
+        p.state = to;
+        Ok(to)
+    }
+
+    /// [`Self::set_party_state`] where the caller checked the state, as
+    /// `CallManager::shift` for a VC (a missing arrow fails the unit tests,
+    /// and leaves the state as it was in the driver).
+    fn shift_party(&mut self, id: PartyId, event: PartyEvent) {
+        let moved = self.set_party_state(id, event);
+        #[cfg(test)]
+        if let Err(InvalidTransition { from: Some(from), .. }) = moved {
+            panic!("the party state machine has no arrow {from:?} --{event:?}-->");
+        }
+        #[cfg(not(test))]
+        let _ = moved;
     }
 
     /// Whether `id` names a live party whose context is `handle`.
@@ -200,7 +272,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// client VC) or ProtocolCmAddParty (`via` AddParty, on a root whose
     /// call is up), to `called`, after the parameters were checked. Records
     /// the party (context `party`) and reserves the leaf VC (context
-    /// `leaf`); the glue then creates the leaf with NdisMCmCreateVc.
+    /// `leaf`), to be created with NdisMCmCreateVc next (the first step of
+    /// [`CallManager::begin_party`], which drives the rest).
     pub fn party_begin(
         &mut self,
         root: VcId,
@@ -254,12 +327,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if let Some(s) = self.sap(sap_id) {
             s.offers += 1;
         }
-        if via == Via::MakeCall
-            && let Some(r) = self.vc(root)
-        {
-            r.state = VcState::Root {
-                phase: RootPhase::Setup,
-            };
+        if via == Via::MakeCall {
+            self.shift(root, VcEvent::RootSetup);
         }
         Ok(PartyPlan {
             party: party_id,
@@ -296,10 +365,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if let Some(p) = self.party(plan.party) {
             p.leaf = None;
         }
-        if plan.via == Via::MakeCall
-            && let Some(r) = self.vc(plan.root)
-        {
-            r.state = VcState::Idle;
+        if plan.via == Via::MakeCall {
+            self.shift(plan.root, VcEvent::SetupFailed);
         }
         fx.extend(self.offer_done(plan.sap));
         // Still in its handler (nothing else takes a party being added):
@@ -337,15 +404,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
         leaf_ok: bool,
         inside: Handlers,
     ) -> Result<(), Effects<H>> {
-        if let (Some(ok), Some(r)) = (root_ok, self.vc(plan.root)) {
-            r.active = ok;
+        if let Some(ok) = root_ok {
+            self.activation(plan.root, ok);
         }
-        if let Some(v) = self.vc(plan.leaf) {
-            v.active = leaf_ok;
-            if leaf_ok && root_ok != Some(false) {
-                v.state = VcState::LeafOffered { party: plan.party };
-                return Ok(());
-            }
+        self.activation(plan.leaf, leaf_ok);
+        if self.vc(plan.leaf).is_some() && leaf_ok && root_ok != Some(false) {
+            self.shift(plan.leaf, VcEvent::Offer);
+            return Ok(());
         }
         let mut fx = Effects::new();
         self.refuse_party(plan.party, plan.leaf, NDIS_STATUS_FAILURE, inside, &mut fx);
@@ -354,11 +419,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
 
     /// Deactivates (if active) and deletes a leaf that never connected or is done.
     fn take_down_leaf(&mut self, leaf: VcId, fx: &mut Effects<H>) {
+        self.deactivate(leaf, fx);
         if let Some(v) = self.vc(leaf) {
-            if v.active {
-                v.active = false;
-                fx.push(Effect::DeactivateVc(v.handle));
-            }
             fx.push(Effect::DeleteVc(v.handle));
         }
         self.remove_vc(leaf, fx);
@@ -387,8 +449,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
             return;
         };
         if inside.callee {
+            self.shift(leaf, VcEvent::Refuse { status, phase });
             if let Some(v) = self.vc(leaf) {
-                v.state = VcState::Refused { status, phase };
                 v.waits_for_handlers = true;
             }
         } else {
@@ -400,11 +462,11 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if via == Via::MakeCall {
             let Some(r) = self.vc(p.root) else { return };
             if inside.caller {
-                r.state = VcState::RootRefused { party, status };
                 r.waits_for_handlers = true;
+                self.shift(p.root, VcEvent::RefuseRoot { party, status });
                 return;
             }
-            r.state = VcState::Idle;
+            self.shift(p.root, VcEvent::SetupFailed);
         }
         self.party_answered(party, via, phase, status, fx);
     }
@@ -444,9 +506,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
                     Via::AddParty => Effect::CompleteAddParty(p.handle, status),
                 });
                 if status == NDIS_STATUS_SUCCESS {
-                    if let Some(x) = self.party(party) {
-                        x.state = PartyState::Connected;
-                    }
+                    self.shift_party(party, PartyEvent::Accept);
                     // The completion names the party and runs after the
                     // lock is dropped, while the party is already up for
                     // everyone else (a drop, the root's close): pinned,
@@ -460,9 +520,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
             MakeCallPhase::InHandler => {
                 if let Some(x) = self.party(party) {
                     x.answer = Some(status);
-                    if status == NDIS_STATUS_SUCCESS {
-                        x.state = PartyState::Connected;
-                    }
+                }
+                if status == NDIS_STATUS_SUCCESS {
+                    self.shift_party(party, PartyEvent::Accept);
                 }
             }
         }
@@ -473,9 +533,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// fails with `status` ([`Self::party_answered`]).
     pub(crate) fn root_refusal_done(&mut self, root: VcId, party: PartyId, status: NDIS_STATUS) -> Effects<H> {
         let mut fx = Effects::new();
-        if let Some(r) = self.vc(root) {
-            r.state = VcState::Idle;
-        }
+        self.shift(root, VcEvent::SetupFailed);
         let adding = match self.party(party).map(|p| (p.root, p.state)) {
             Some((
                 r,
@@ -529,14 +587,12 @@ impl<H: Copy + PartialEq> CallManager<H> {
             self.refuse_party(party, leaf, status, inside, &mut fx);
             return Ok(fx);
         }
+        self.shift(leaf, VcEvent::LeafUp);
         if let Some(v) = self.vc(leaf) {
-            v.state = VcState::Leaf { party: Some(party) };
             fx.push(Effect::DispatchCallConnected(v.handle));
         }
-        if via == Via::MakeCall
-            && let Some(r) = self.vc(p.root)
-        {
-            r.state = VcState::Root { phase: RootPhase::Up };
+        if via == Via::MakeCall {
+            self.shift(p.root, VcEvent::RootUp);
         }
         self.party_answered(party, via, phase, status, &mut fx);
         Ok(fx)
@@ -575,9 +631,9 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
             return (status, fx);
         }
-        match &mut p.state {
-            PartyState::Adding { phase, .. } => {
-                *phase = MakeCallPhase::Pended;
+        match p.state {
+            PartyState::Adding { .. } => {
+                self.shift_party(party, PartyEvent::Pend);
                 (NDIS_STATUS_PENDING, fx)
             }
             _ => (NDIS_STATUS_FAILURE, fx),
@@ -630,8 +686,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if via != Via::AddParty || !self.drop_indicated(root, Some(id)) {
             return false;
         }
+        self.shift_party(id, PartyEvent::HoldFailure);
         if let Some(p) = self.party(id) {
-            p.state = PartyState::Failed;
             p.answer = Some(status);
         }
         true
@@ -687,9 +743,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         let mut fx = Effects::new();
         self.unlink_leaf(id, &mut fx);
         if p.busy > 0 {
-            if let Some(x) = self.party(id) {
-                x.state = PartyState::Dropping;
-            }
+            self.shift_party(id, PartyEvent::Drop);
             return Ok(Finish::Pend(fx));
         }
         self.remove_party(id, &mut fx);
@@ -717,12 +771,15 @@ impl<H: Copy + PartialEq> CallManager<H> {
         let Some(leaf) = self.party(id).and_then(|p| p.leaf.take()) else {
             return;
         };
-        if let Some(v) = self.vc(leaf)
-            && v.state == (VcState::Leaf { party: Some(id) })
+        if self
+            .vc(leaf)
+            .is_some_and(|v| v.state == (VcState::Leaf { party: Some(id) }))
         {
-            v.state = VcState::Leaf { party: None };
-            v.busy = v.busy.saturating_add(1);
-            fx.push(Effect::DispatchIncomingClose(v.handle));
+            self.shift(leaf, VcEvent::PeerGone);
+            if let Some(v) = self.vc(leaf) {
+                v.busy = v.busy.saturating_add(1);
+                fx.push(Effect::DispatchIncomingClose(v.handle));
+            }
         }
     }
 
@@ -769,7 +826,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
     pub(crate) fn leaf_hung_up(&mut self, id: PartyId, tell: &mut Effects<H>) {
         let Some(p) = self.party(id) else { return };
         p.leaf = None;
-        p.state = PartyState::LeafGone;
+        self.shift_party(id, PartyEvent::LeafHungUp);
+        let Some(p) = self.party(id) else { return };
         let (root, handle) = (p.root, p.handle);
         let others = self.parties_of(root) > 1;
         let Some(r) = self.vc(root) else { return };
@@ -801,9 +859,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if adding || r.state != (VcState::Root { phase: RootPhase::Up }) {
             return Err(Refusal::Invalid);
         }
-        r.state = VcState::Root {
-            phase: RootPhase::Closing,
-        };
+        self.shift(root, VcEvent::DetachParties);
         Ok(())
     }
 

@@ -1085,3 +1085,104 @@ fn a_failed_activation_with_handlers_inside_waits_for_them() {
     assert_eq!(effects(&cm.handlers_left(plan.callee)), [E::DeleteVc(31)]);
     assert_eq!(cm.live(), (2, 1, 1));
 }
+
+// --- The VC state machine's transitions -------------------------------------------
+
+/// The arrows of vc.rs's diagram are there, with their fields carried
+/// over, and a few that are not (a second make call, a close of a call
+/// being set up, an accept naming another peer) are refused, leaving the
+/// VC as it was.
+#[test]
+fn the_vc_state_machine_has_the_diagrams_arrows_and_refuses_others() {
+    let (c, p) = (VcId::from_raw(1), VcId::from_raw(2));
+    let calling = VcState::Idle.on(VcEvent::Call { callee: c }).unwrap();
+    assert_eq!(
+        calling,
+        VcState::Calling {
+            callee: c,
+            phase: MakeCallPhase::InHandler
+        }
+    );
+    assert_eq!(
+        calling.on(VcEvent::Pend),
+        Ok(VcState::Calling {
+            callee: c,
+            phase: MakeCallPhase::Pended
+        })
+    );
+    assert_eq!(
+        calling.on(VcEvent::Connect { peer: c }),
+        Ok(VcState::Connected { peer: Some(c) })
+    );
+    assert!(
+        calling.on(VcEvent::Connect { peer: p }).is_err(),
+        "not the callee it called"
+    );
+    assert_eq!(
+        VcState::Creating { caller: p }.on(VcEvent::Offer),
+        Ok(VcState::Offered { caller: p })
+    );
+    let up = VcState::Connected { peer: Some(p) };
+    assert_eq!(up.on(VcEvent::PeerGone), Ok(VcState::Connected { peer: None }));
+    assert_eq!(up.on(VcEvent::Close), Ok(VcState::Closing));
+    assert_eq!(VcState::Closing.on(VcEvent::Closed), Ok(VcState::Idle));
+    assert_eq!(VcState::Echo.on(VcEvent::SetupFailed), Ok(VcState::Idle));
+    let root = VcState::Idle.on(VcEvent::RootSetup).unwrap();
+    assert_eq!(root.on(VcEvent::RootUp), Ok(VcState::Root { phase: RootPhase::Up }));
+    assert_eq!(
+        VcState::Root { phase: RootPhase::Up }.on(VcEvent::DetachParties),
+        Ok(VcState::Root {
+            phase: RootPhase::Closing
+        })
+    );
+    for (from, event) in [
+        (calling, VcEvent::Call { callee: p }),
+        (calling, VcEvent::Close),
+        (VcState::Idle, VcEvent::Close),
+        (VcState::Closing, VcEvent::Pend),
+        (root, VcEvent::DetachParties),
+    ] {
+        assert_eq!(
+            from.on(event),
+            Err(InvalidTransition {
+                from: Some(from),
+                event
+            }),
+            "{from:?} --{event:?}-->"
+        );
+    }
+    // Through the core: refused, and the VC is unchanged.
+    let (mut cm, _, _, _, vc) = two_clients();
+    assert_eq!(
+        cm.set_state(vc, VcEvent::Close),
+        Err(InvalidTransition {
+            from: Some(VcState::Idle),
+            event: VcEvent::Close
+        })
+    );
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    let gone = VcId::from_raw(99);
+    assert_eq!(cm.set_state(gone, VcEvent::Echo).unwrap_err().from, None);
+}
+
+/// An AF's close arrows, and the ones it lacks (a closed AF neither pends
+/// nor closes again) refused.
+#[test]
+fn the_af_state_machine_closes_once() {
+    assert_eq!(AfState::Open.on(AfEvent::ClosePends), Ok(AfState::ClosePending));
+    assert_eq!(AfState::Open.on(AfEvent::Closed), Ok(AfState::Closed));
+    assert_eq!(AfState::ClosePending.on(AfEvent::Closed), Ok(AfState::Closed));
+    for (from, event) in [
+        (AfState::ClosePending, AfEvent::ClosePends),
+        (AfState::Closed, AfEvent::Closed),
+        (AfState::Closed, AfEvent::ClosePends),
+    ] {
+        assert_eq!(
+            from.on(event),
+            Err(InvalidTransition {
+                from: Some(from),
+                event
+            })
+        );
+    }
+}

@@ -24,6 +24,18 @@
 //!                 --reject--> (deleted)
 //! ```
 //!
+//! Every change of a VC's state is an arrow of this diagram: a [`VcEvent`]
+//! applied by [`VcState::on`] (through `CallManager::set_state`), which
+//! refuses an arrow the diagram lacks ([`InvalidTransition`]) and leaves
+//! the state as it was; nothing else writes a VC's state. `active` (the
+//! VC's activation, NDIS's bit mirrored, written only where an
+//! NdisMCmActivateVc's outcome comes in and where an NdisMCmDeactivateVc
+//! is emitted: `CallManager::activation` and `deactivate`) stays beside
+//! it: a VC is
+//! deactivated at different points of different states (a failed make
+//! call's caller is idle and still active until its handler deactivates
+//! it; a refused or closing VC is active until its handlers leave).
+//!
 //! `Connected{peer: None}` is a call whose other side hung up: the incoming
 //! close was dispatched and this side's client still has to close it.
 //! `Leaf{party: None}` likewise: the root dropped the party (or closed the
@@ -169,4 +181,156 @@ pub(crate) struct VcSlot<H> {
     /// free, in the context): it finishes only after
     /// [`super::CallManager::handlers_left`], as after the last unpin.
     pub(crate) waits_for_handlers: bool,
+}
+
+/// What moves a VC from one [`VcState`] to the next (the diagram above).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VcEvent {
+    /// A point-to-point make call begins on an idle client VC: `Idle` to
+    /// `Calling{callee}`, its handler running.
+    Call {
+        /// The MCM VC reserved for the callee.
+        callee: super::VcId,
+    },
+    /// A make call to the echo address: `Idle` to `Echo`.
+    Echo,
+    /// A multipoint make call: `Idle` to `Root{Setup}`.
+    RootSetup,
+    /// Created and activated: `Creating{caller}` to `Offered{caller}`,
+    /// `LeafCreating{party}` to `LeafOffered{party}`.
+    Offer,
+    /// The make call handler returned PENDING: `Calling` and `Refused`
+    /// keep their fields, with the phase `Pended`.
+    Pend,
+    /// The callee accepted: `Calling{callee: peer}` or `Offered{caller:
+    /// peer}` to `Connected{peer}`.
+    Connect {
+        /// The other end.
+        peer: super::VcId,
+    },
+    /// A party's leaf accepted: `LeafOffered{party}` to `Leaf{party}`.
+    LeafUp,
+    /// The initial party's leaf accepted: `Root{Setup}` to `Root{Up}`.
+    RootUp,
+    /// The call is refused while handlers are inside the glue with this
+    /// VC's context: a set-up's VC (`Calling`, `Creating`, `Offered`,
+    /// `LeafCreating`, `LeafOffered`) to `Refused`.
+    Refuse {
+        /// The answer the make call fails with.
+        status: NDIS_STATUS,
+        /// Where the make call's handler is.
+        phase: MakeCallPhase,
+    },
+    /// The initial party is refused while handlers are inside the root:
+    /// `Root{Setup}` to `RootRefused`.
+    RefuseRoot {
+        /// The initial party.
+        party: super::PartyId,
+        /// The answer the make call fails with.
+        status: NDIS_STATUS,
+    },
+    /// A make call that did not happen is over on its client VC:
+    /// `Calling`, `Echo` (its activation failed), `Root{Setup}`, `Refused`
+    /// or `RootRefused` to `Idle`.
+    SetupFailed,
+    /// The other end went: `Connected{Some}` to `Connected{None}`,
+    /// `Leaf{Some}` to `Leaf{None}`.
+    PeerGone,
+    /// A root's close detaches its parties: `Root{Up}` to `Root{Closing}`.
+    DetachParties,
+    /// ProtocolCmCloseCall: `Connected`, `Echo`, `Root{Closing}` or `Leaf`
+    /// to `Closing`.
+    Close,
+    /// A client VC's close finished: `Closing` to `Idle`.
+    Closed,
+}
+
+/// A transition a state machine (a VC's, by default, or a party's) does
+/// not have: nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidTransition<S = VcState, E = VcEvent> {
+    /// The state the object was in (None: no such object).
+    pub from: Option<S>,
+    /// The event refused.
+    pub event: E,
+}
+
+impl VcState {
+    /// The state `event` moves a VC in this state to, or
+    /// [`InvalidTransition`] if the diagram above has no such arrow.
+    pub fn on(self, event: VcEvent) -> Result<Self, InvalidTransition> {
+        use MakeCallPhase::{InHandler, Pended};
+        use VcEvent as E;
+        let to = match (self, event) {
+            (Self::Idle, E::Call { callee }) => Self::Calling {
+                callee,
+                phase: InHandler,
+            },
+            (Self::Idle, E::Echo) => Self::Echo,
+            (Self::Idle, E::RootSetup) => Self::Root {
+                phase: RootPhase::Setup,
+            },
+            (Self::Creating { caller }, E::Offer) => Self::Offered { caller },
+            (Self::LeafCreating { party }, E::Offer) => Self::LeafOffered { party },
+            (Self::Calling { callee, .. }, E::Pend) => Self::Calling { callee, phase: Pended },
+            (Self::Refused { status, .. }, E::Pend) => Self::Refused { status, phase: Pended },
+            (Self::Calling { callee, .. }, E::Connect { peer }) if callee == peer => {
+                Self::Connected { peer: Some(peer) }
+            }
+            (Self::Offered { caller }, E::Connect { peer }) if caller == peer => Self::Connected { peer: Some(peer) },
+            (Self::LeafOffered { party }, E::LeafUp) => Self::Leaf { party: Some(party) },
+            (
+                Self::Root {
+                    phase: RootPhase::Setup,
+                },
+                E::RootUp,
+            ) => Self::Root { phase: RootPhase::Up },
+            (
+                Self::Calling { .. }
+                | Self::Creating { .. }
+                | Self::Offered { .. }
+                | Self::LeafCreating { .. }
+                | Self::LeafOffered { .. },
+                E::Refuse { status, phase },
+            ) => Self::Refused { status, phase },
+            (
+                Self::Root {
+                    phase: RootPhase::Setup,
+                },
+                E::RefuseRoot { party, status },
+            ) => Self::RootRefused { party, status },
+            (
+                Self::Calling { .. }
+                | Self::Echo
+                | Self::Root {
+                    phase: RootPhase::Setup,
+                }
+                | Self::Refused { .. }
+                | Self::RootRefused { .. },
+                E::SetupFailed,
+            ) => Self::Idle,
+            (Self::Connected { peer: Some(_) }, E::PeerGone) => Self::Connected { peer: None },
+            (Self::Leaf { party: Some(_) }, E::PeerGone) => Self::Leaf { party: None },
+            (Self::Root { phase: RootPhase::Up }, E::DetachParties) => Self::Root {
+                phase: RootPhase::Closing,
+            },
+            (
+                Self::Connected { .. }
+                | Self::Echo
+                | Self::Root {
+                    phase: RootPhase::Closing,
+                }
+                | Self::Leaf { .. },
+                E::Close,
+            ) => Self::Closing,
+            (Self::Closing, E::Closed) => Self::Idle,
+            (from, event) => {
+                return Err(InvalidTransition {
+                    from: Some(from),
+                    event,
+                });
+            }
+        };
+        Ok(to)
+    }
 }

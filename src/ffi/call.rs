@@ -8,24 +8,29 @@
 //! parameters through `super::params`, asks the core what to do under the
 //! adapter lock, drops the lock, and performs the core's effects in order
 //! (`super::effects`): NDIS re-enters covmini from most of those calls, so
-//! none is made with the lock held. A callee's answer to the offer goes
-//! through `super::offer`.
+//! none is made with the lock held. A make call's set-up (create the
+//! callee's VC, activate both, offer) is the core's to drive, step by
+//! step, with its rollback: the handler takes the call's blocks and the
+//! callee's context, then runs `super::setup::drive`. A callee's answer to
+//! the offer goes through `super::setup` too.
 //!
 //! Must not: read a client's block directly, hold the adapter lock across an
 //! NDIS call, or give a call block back while a VC can still be activated
 //! with it.
 
-use core::ptr::null_mut;
+use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
-use super::cm_context::{AfContext, CallShape, PartyContext, SapContext, Signed, VcContext};
+use super::call_block::{CallBlock, CallShape};
+use super::cm_context::{PartyContext, Signed, VcContext};
+use super::context::AdapterContext;
 use super::effects::{begin_call, call_result, drop_call, end_call, finish, on_vc, perform, take_call};
-use super::offer::answer_offer;
 use super::params::{call_flags, fit_flows, read_call};
 use super::party::add_leaf;
+use super::setup::{answer_offer, drive};
 use super::trace::{ERROR, INFO, WARN};
-use crate::call_manager::{Address, ECHO_ADDRESS, Handlers, Via};
+use crate::call_manager::{Address, ECHO_ADDRESS, Via};
 
 ndis_fn! {
     /// ProtocolCmMakeCall: the loopback call. Validates the parameters
@@ -87,130 +92,117 @@ ndis_fn! {
             // NDIS's for this request.
             return unsafe { add_leaf(caller, cp, &shape, &address, party, party_ctx, Via::MakeCall) };
         }
-        // The call's blocks and the callee's context come first: without
-        // any of them nothing begins (RESOURCES, nothing activated).
-        let Some(own) = take_call(adapter, &shape, &address) else {
-            return NDIS_STATUS_RESOURCES;
-        };
-        let Some(callee_ctx) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
-            // SAFETY: taken above, never attached nor given to NDIS.
-            unsafe { drop_call(adapter, own) };
-            return NDIS_STATUS_RESOURCES;
-        };
-        // SAFETY: just allocated, ours until the core knows it.
-        let callee = unsafe { callee_ctx.as_ref() };
-        let Some(theirs) = take_call(adapter, &shape.swapped(), &address) else {
-            callee.kill();
-            // SAFETY: allocated above, never given to anyone.
-            unsafe { adapter.vc_list().free(callee_ctx) };
-            // SAFETY: taken above, never attached nor given to NDIS.
-            unsafe { drop_call(adapter, own) };
-            return NDIS_STATUS_RESOURCES;
-        };
-        // SAFETY: fresh blocks, alive until their call ends (after every
-        // NDIS call below that is handed their parameters).
-        let caller_params = unsafe { own.as_ref() }.params();
-        // SAFETY: `theirs` is a fresh block from take_call, alive until its
-        // call ends (after every NDIS call below that is handed its parameters).
-        let callee_params = unsafe { theirs.as_ref() }.params();
-        let begun = on_vc(caller, |cm| cm.make_call_begin(caller.id(), &address, callee.token()));
-        let plan = match begun {
-            Ok(plan) => plan,
-            Err(r) => {
-                trace!(INFO, "ProtocolCmMakeCall({:p}) to {:?}: {:?}", vc_ctx, address, r);
-                callee.kill();
-                // SAFETY: allocated above, never given to anyone.
-                unsafe { adapter.vc_list().free(callee_ctx) };
-                // SAFETY: taken above, never attached nor given to NDIS.
-                unsafe { drop_call(adapter, own) };
-                // SAFETY: `theirs` was taken above, never attached nor given to NDIS,
-                // and is not used after.
-                unsafe { drop_call(adapter, theirs) };
-                return r.status();
-            }
-        };
-        callee.set_id(plan.callee);
-        begin_call(adapter, caller, own);
-        begin_call(adapter, callee, theirs);
-        caller.set_client_params(cp);
-        // SAFETY: the core holds the AF while a VC is being created on it.
-        let callee_af = unsafe { AfContext::from_token(plan.callee_af) };
-        let mut ndis_vc: NDIS_HANDLE = null_mut();
-        // SAFETY: the adapter's NdisMiniportHandle, an open AF's handle, the
-        // callee context (which covmini keeps until it deletes the VC), an
-        // out slot initialized to NULL; IRQL <= DISPATCH_LEVEL.
-        let created = unsafe { NdisMCmCreateVc(adapter.miniport_handle(), callee_af.ndis(), callee.as_handle(), &raw mut ndis_vc) };
-        if created != NDIS_STATUS_SUCCESS {
-            trace!(WARN, "ProtocolCmMakeCall: NdisMCmCreateVc: {:#010x}", created);
-            // Frees the callee's context, and its block with it.
-            let fx = adapter.cm().make_call_create_failed(caller.id(), &plan);
-            perform(adapter, fx);
-            let status = if created == NDIS_STATUS_PENDING { NDIS_STATUS_FAILURE } else { created };
-            // SAFETY: the caller's make call, failing.
-            return unsafe { call_result(adapter, caller, status) };
+        // SAFETY: ProtocolCmMakeCall on the caller VC; `cp` is NDIS's.
+        unsafe { make_loopback_call(caller, cp, &shape, &address) }
+    }
+}
+
+/// A point-to-point make call to a SAP's address. The call's blocks and
+/// the callee's context come first: without any of them nothing begins
+/// (RESOURCES, nothing activated). Then the core drives the set-up:
+/// NdisMCmCreateVc for the callee, NdisMCmActivateVc on both VCs,
+/// NdisMCmDispatchIncomingCall, and the rollback of whichever fails.
+///
+/// # Safety
+/// Called from ProtocolCmMakeCall on `caller` with NDIS's parameters `cp`
+/// (already read by [`read_call`]).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn make_loopback_call(
+    caller: &VcContext,
+    cp: PCO_CALL_PARAMETERS,
+    shape: &CallShape,
+    address: &Address,
+) -> NDIS_STATUS {
+    let adapter = caller.adapter();
+    let Some(parts) = CallParts::take(adapter, shape, address) else {
+        return NDIS_STATUS_RESOURCES;
+    };
+    // SAFETY: just allocated, ours until the core knows it.
+    let callee = unsafe { parts.callee.as_ref() };
+    let begun = match on_vc(caller, |cm| cm.begin_call(caller.id(), address, callee.token())) {
+        Ok(begun) => begun,
+        Err(r) => {
+            trace!(
+                INFO,
+                "ProtocolCmMakeCall({:p}) to {:?}: {:?}",
+                caller.as_handle(),
+                address,
+                r
+            );
+            // SAFETY: the core refused: nothing was given to anyone.
+            unsafe { parts.release(adapter) };
+            return r.status();
         }
-        callee.set_ndis(ndis_vc);
-        // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
-        // MediaParameters non-NULL, alive until the call ends.
-        let caller_ok = unsafe { NdisMCmActivateVc(caller.ndis(), caller_params) } == NDIS_STATUS_SUCCESS;
-        // SAFETY: the callee's NdisVcHandle, just made by NdisMCmCreateVc, and
-        // covmini's own parameters for it (the callee's block), MediaParameters
-        // non-NULL, alive until the call ends.
-        let callee_ok = unsafe { NdisMCmActivateVc(ndis_vc, callee_params) } == NDIS_STATUS_SUCCESS;
-        let activated = {
-            let mut cm = adapter.cm();
-            let inside = if caller_ok && callee_ok {
-                Handlers::NONE
-            } else {
-                // The call is taken down: the close's handshake on both VCs
-                // first (`answer_offer`), since a send may be inside the
-                // caller's, activated above. The marks go as a refusal's do.
-                let (_, caller_inside) = caller.begin_close(&cm, 0);
-                let (_, callee_inside) = callee.begin_close(&cm, 0);
-                Handlers {
-                    caller: caller_inside,
-                    callee: callee_inside,
-                }
-            };
-            cm.make_call_activated_with_handlers(caller.id(), plan.callee, caller_ok, callee_ok, inside)
-        };
-        if let Err(mut fx) = activated {
-            trace!(ERROR, "ProtocolCmMakeCall: NdisMCmActivateVc failed (caller {}, callee {})", caller_ok, callee_ok);
-            fx.extend(adapter.cm().offer_done(plan.sap));
-            perform(adapter, fx);
-            // FAILURE, after the effects that deactivate the caller's VC,
-            // or PENDING while handlers are inside it.
-            let (status, fx) = adapter.cm().make_call_end(caller.id());
-            perform(adapter, fx);
-            // SAFETY: the caller's make call, answered with `status`.
-            return unsafe { call_result(adapter, caller, status) };
-        }
-        // SAFETY: the SAP cannot go while the core counts this offer.
-        let sap = unsafe { SapContext::from_token(plan.sap_handle) };
-        // SAFETY: a registered SAP's handle, the activated MCM VC and its
-        // parameters (alive until the callee's call ends, after its answer).
-        // The client may answer inside: ProtocolCmIncomingCallComplete then
-        // runs before this returns.
-        let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, callee_params) };
-        if offered != NDIS_STATUS_PENDING {
-            // NDIS refused the offer, so no ProtocolCmIncomingCallComplete
-            // will come: the offer's status is the callee's answer.
-            trace!(WARN, "ProtocolCmMakeCall: NdisMCmDispatchIncomingCall: {:#010x}", offered);
-            let answered = answer_offer(&mut adapter.cm(), callee, 0, offered);
-            if let Ok(fx) = answered {
-                perform(adapter, fx);
+    };
+    callee.set_id(begun.plan.callee);
+    begin_call(adapter, caller, parts.own);
+    begin_call(adapter, callee, parts.theirs);
+    caller.set_client_params(cp);
+    // The core creates the callee's VC, activates both, offers the
+    // call, and takes it down on a failure.
+    let status = drive(adapter, begun);
+    // SAFETY: the caller's make call, answered with `status`.
+    unsafe { call_result(adapter, caller, status) }
+}
+
+/// What a point-to-point make call allocates before the core knows of it:
+/// the caller's call block, the callee's VC context and its block.
+struct CallParts {
+    own: NonNull<CallBlock>,
+    callee: NonNull<VcContext>,
+    theirs: NonNull<CallBlock>,
+}
+
+impl CallParts {
+    /// All three, in that order, or None (nothing kept) when pool is
+    /// exhausted.
+    fn take(adapter: &AdapterContext, shape: &CallShape, address: &Address) -> Option<Self> {
+        let own = take_call(adapter, shape, address)?;
+        let callee = adapter.vc_list().alloc(VcContext::new(adapter, null_mut()));
+        let theirs = callee.and_then(|_| take_call(adapter, &shape.swapped(), address));
+        match (callee, theirs) {
+            (Some(callee), Some(theirs)) => Some(Self { own, callee, theirs }),
+            _ => {
+                // SAFETY: all taken above, none given to anyone.
+                unsafe { release(adapter, callee, Some(own), theirs) };
+                None
             }
         }
-        let (mut fx, (status, ended)) = {
-            let mut cm = adapter.cm();
-            (cm.offer_done(plan.sap), cm.make_call_end(caller.id()))
-        };
-        // A failure comes with the caller's deactivation, made before the
-        // handler returns it.
-        fx.extend(ended);
-        perform(adapter, fx);
-        // SAFETY: the caller's make call, answered with `status`.
-        unsafe { call_result(adapter, caller, status) }
+    }
+
+    /// Gives everything back (the core refused the call).
+    ///
+    /// # Safety
+    /// None of it was given to the core, NDIS or a VC; none is used after.
+    unsafe fn release(self, adapter: &AdapterContext) {
+        // SAFETY: all three came from Self::take on this adapter and none
+        // was given to anyone, nor is used after (precondition).
+        unsafe { release(adapter, Some(self.callee), Some(self.own), Some(self.theirs)) };
+    }
+}
+
+/// Frees a callee's context and the call blocks, those present.
+///
+/// # Safety
+/// Each came from this adapter's lists, was never given to anyone, and is
+/// not used after.
+unsafe fn release(
+    adapter: &AdapterContext,
+    callee: Option<NonNull<VcContext>>,
+    own: Option<NonNull<CallBlock>>,
+    theirs: Option<NonNull<CallBlock>>,
+) {
+    if let Some(c) = callee {
+        // SAFETY: allocated, never given to anyone (precondition).
+        unsafe { c.as_ref() }.kill();
+        // SAFETY: from this adapter's VC list; not used after (precondition).
+        unsafe { adapter.vc_list().free(c) };
+    }
+    for block in [own, theirs].into_iter().flatten() {
+        // SAFETY: taken, never attached nor given to NDIS (precondition).
+        unsafe { drop_call(adapter, block) };
     }
 }
 
@@ -230,24 +222,23 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
     let Some(own) = take_call(adapter, shape, address) else {
         return NDIS_STATUS_RESOURCES;
     };
-    if let Err(r) = on_vc(caller, |cm| cm.make_call_echo(caller.id(), multipoint)) {
-        trace!(
-            INFO,
-            "ProtocolCmMakeCall({:p}) to the echo address: {:?}",
-            caller.as_handle(),
-            r
-        );
-        // SAFETY: taken above, never attached nor given to NDIS.
-        unsafe { drop_call(adapter, own) };
-        return r.status();
-    }
-    // SAFETY: a fresh block, alive until the call ends.
-    let params = unsafe { own.as_ref() }.params();
+    let begun = match on_vc(caller, |cm| cm.begin_echo(caller.id(), multipoint)) {
+        Ok(begun) => begun,
+        Err(r) => {
+            trace!(
+                INFO,
+                "ProtocolCmMakeCall({:p}) to the echo address: {:?}",
+                caller.as_handle(),
+                r
+            );
+            // SAFETY: taken above, never attached nor given to NDIS.
+            unsafe { drop_call(adapter, own) };
+            return r.status();
+        }
+    };
     begin_call(adapter, caller, own);
-    // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
-    // MediaParameters non-NULL, alive until the call ends.
-    let ok = unsafe { NdisMCmActivateVc(caller.ndis(), params) } == NDIS_STATUS_SUCCESS;
-    let status = adapter.cm().echo_activated(caller.id(), ok);
+    // The core activates the caller's VC with the block's parameters.
+    let status = drive(adapter, begun);
     // SAFETY: the caller's make call, answered with `status`.
     unsafe { call_result(adapter, caller, status) }
 }

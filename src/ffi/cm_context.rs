@@ -10,82 +10,30 @@
 //! names in its effects.
 //!
 //! A VC carries its call's parameters (what covmini activates it with and
-//! offers an incoming call with) in a [`CallBlock`] of its own, from a
-//! fourth list (tag `CvmC`), only while it carries a call: an idle VC is
-//! just its [`VcContext`]. The glue (`super::effects`: `take_call`,
-//! `begin_call`, `end_call`) takes a block when a call begins on the VC and
-//! gives it back when the call is over; this module
-//! only says how a block is made, attached and read.
+//! offers an incoming call with) in a [`CallBlock`] of its own
+//! (`super::call_block`, a fourth list, tag `CvmC`), only while it carries
+//! a call: an idle VC is just its [`VcContext`]. The glue
+//! (`super::effects`: `take_call`, `begin_call`, `end_call`) takes a block
+//! when a call begins on the VC and gives it back when the call is over;
+//! this module only says how a block is attached and read.
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
-use core::mem::offset_of;
 use core::ptr::{NonNull, null_mut};
 use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, Ordering};
 
 use ndis_sys::*;
 
+use super::call_block::CallBlock;
 use super::context::{AdapterContext, Cm};
 use super::data::Counters;
 use super::effects::perform;
-use super::lookaside::Lookaside;
+// The trait every context here implements, re-exported for the handlers.
+pub(crate) use super::signed::Signed;
 use super::sync::SpinLockGuard;
-use crate::call_manager::{AfId, Effects, MAX_ADDRESS_LEN, PARAM_TYPE_CALLED_ADDRESS, PartyId, SapId, VcId, VcState};
+use crate::call_manager::{AfId, Effects, PartyId, SapId, VcId, VcState};
 use crate::ctrl_path::WanLinkInfo;
-use crate::pool::{SIG_AF, SIG_CALL, SIG_FREED, SIG_PARTY, SIG_SAP, SIG_VC};
-
-/// What every call-manager context has: a signature checked whenever NDIS
-/// hands the context back.
-///
-/// # Safety
-/// Implementers are `repr(C)` with the signature as their first field, so a
-/// freed entry (whose first bytes the lookaside list reuses for its link) is
-/// never mistaken for a live one.
-pub(crate) unsafe trait Signed: Sized {
-    /// The live signature.
-    const SIGNATURE: u32;
-    /// The signature field.
-    fn signature(&self) -> &AtomicU32;
-
-    /// Recovers a context NDIS hands back; None for NULL or anything without
-    /// the live signature of this kind.
-    ///
-    /// # Safety
-    /// `handle` is NULL or a context of this driver that NDIS got from it
-    /// (readable memory of at least `size_of::<Self>()` bytes).
-    unsafe fn from_handle<'a>(handle: NDIS_HANDLE) -> Option<&'a Self> {
-        let this = NonNull::new(handle.cast::<Self>())?;
-        // SAFETY: non-null and readable (precondition).
-        let this = unsafe { this.as_ref() };
-        (this.signature().load(Ordering::Acquire) == Self::SIGNATURE).then_some(this)
-    }
-
-    /// The context named by a core token.
-    ///
-    /// # Safety
-    /// `token` came from [`Self::token`] of a context that is still alive:
-    /// the core keeps a token only while the object lives, and emits the
-    /// effect that frees it after every other effect naming it.
-    unsafe fn from_token<'a>(token: usize) -> &'a Self {
-        // SAFETY: a live context's address (precondition).
-        unsafe { &*(token as *const Self) }
-    }
-
-    /// The token the core stores for this context.
-    fn token(&self) -> usize {
-        core::ptr::from_ref(self).addr()
-    }
-
-    /// The handle NDIS stores for this context.
-    fn as_handle(&self) -> NDIS_HANDLE {
-        core::ptr::from_ref(self).cast_mut().cast()
-    }
-
-    /// Marks the context dead before it goes back to its list.
-    fn kill(&self) {
-        self.signature().store(SIG_FREED, Ordering::Release);
-    }
-}
+use crate::pool::{SIG_AF, SIG_CALL, SIG_PARTY, SIG_SAP, SIG_VC};
 
 /// One client's open of covmini's AF.
 #[repr(C)]
@@ -169,191 +117,6 @@ impl SapContext {
     /// The NdisSapHandle.
     pub(crate) fn ndis(&self) -> NDIS_HANDLE {
         self.ndis
-    }
-}
-
-/// `CO_MEDIA_PARAMETERS` followed by room for a covmini address in its
-/// MediaSpecific tail: the same layout, with `Parameters[1]` grown to
-/// [`MAX_ADDRESS_LEN`] bytes.
-#[repr(C, align(8))]
-struct MediaWithAddress {
-    flags: ULONG,
-    receive_priority: ULONG,
-    receive_size_hint: ULONG,
-    pad: ULONG,
-    param_type: ULONG,
-    length: ULONG,
-    address: [u8; MAX_ADDRESS_LEN],
-}
-
-const MEDIA_SPECIFIC: usize = offset_of!(CO_MEDIA_PARAMETERS, MediaSpecific);
-const _: () = {
-    assert!(offset_of!(MediaWithAddress, flags) == offset_of!(CO_MEDIA_PARAMETERS, Flags));
-    assert!(offset_of!(MediaWithAddress, receive_size_hint) == offset_of!(CO_MEDIA_PARAMETERS, ReceiveSizeHint));
-    assert!(offset_of!(MediaWithAddress, param_type) == MEDIA_SPECIFIC + offset_of!(CO_SPECIFIC_PARAMETERS, ParamType));
-    assert!(offset_of!(MediaWithAddress, length) == MEDIA_SPECIFIC + offset_of!(CO_SPECIFIC_PARAMETERS, Length));
-    assert!(offset_of!(MediaWithAddress, address) == MEDIA_SPECIFIC + offset_of!(CO_SPECIFIC_PARAMETERS, Parameters));
-    assert!(core::mem::align_of::<MediaWithAddress>() >= core::mem::align_of::<CO_MEDIA_PARAMETERS>());
-};
-
-/// What covmini activates a VC with: its own copy of the call's parameters
-/// (the client's block is the client's), MediaParameters always non-NULL
-/// (contract §3.3: NdisMCmActivateVc dereferences it). `cp` comes first, so
-/// the block's parameters start where the structure does.
-#[repr(C)]
-struct OwnedCallParams {
-    cp: CO_CALL_PARAMETERS,
-    cm: CO_CALL_MANAGER_PARAMETERS,
-    media: MediaWithAddress,
-}
-
-const _: () = assert!(offset_of!(OwnedCallParams, cp) == 0);
-
-/// The parts of a client's call parameters covmini keeps.
-#[derive(Clone, Copy)]
-pub(crate) struct CallShape {
-    pub(crate) transmit: FLOWSPEC,
-    pub(crate) receive: FLOWSPEC,
-    pub(crate) media_flags: ULONG,
-    pub(crate) receive_size_hint: ULONG,
-}
-
-impl CallShape {
-    /// The other end's view: its transmit is this end's receive.
-    pub(crate) fn swapped(&self) -> Self {
-        Self {
-            transmit: self.receive,
-            receive: self.transmit,
-            ..*self
-        }
-    }
-}
-
-/// One VC's call: the parameters covmini hands NDIS for it, in a block of
-/// its own (tag `CvmC`) that the VC holds only while it carries a call.
-///
-/// Who reads the parameters, and so how long the block must live: NDIS
-/// (and covmini, as the miniport NdisMCmActivateVc is about) inside
-/// NdisMCmActivateVc, whose page asks for a caller-allocated buffer; the
-/// callee's client from NdisMCmDispatchIncomingCall until it answers
-/// (NdisClIncomingCallComplete hands the same pointer back to
-/// ProtocolCmIncomingCallComplete); the peer's client inside
-/// NdisMCmDispatchIncomingCallQoSChange. The glue takes the block before
-/// the call's first NDIS call and gives it back only once the VC is
-/// deactivated and its call's last request is being answered (a failed make
-/// call, a close's completion) or the VC is deleted, so it outlives every
-/// reader. 168 bytes on x64 (asserted below).
-#[repr(C)]
-pub(crate) struct CallBlock {
-    signature: AtomicU32,
-    /// Written only by the handler that owns the block: while making it
-    /// ([`Self::alloc`]), and by the QoS change the core marked on its VC
-    /// ([`Self::set_flows`]); read by NDIS through [`Self::params`].
-    params: UnsafeCell<OwnedCallParams>,
-}
-
-#[cfg(target_pointer_width = "64")]
-const _: () = assert!(core::mem::size_of::<CallBlock>() == 168);
-
-// SAFETY: repr(C), signature first.
-unsafe impl Signed for CallBlock {
-    const SIGNATURE: u32 = SIG_CALL;
-    fn signature(&self) -> &AtomicU32 {
-        &self.signature
-    }
-}
-
-impl CallBlock {
-    /// The parameters of a call to `address` with `shape`, their links not
-    /// yet set (they point into the block, whose address is not known yet).
-    fn new(shape: &CallShape, address: &[u8]) -> Self {
-        let n = address.len().min(MAX_ADDRESS_LEN);
-        let mut bytes = [0; MAX_ADDRESS_LEN];
-        if let (Some(dst), Some(src)) = (bytes.get_mut(..n), address.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        Self {
-            signature: AtomicU32::new(SIG_CALL),
-            params: UnsafeCell::new(OwnedCallParams {
-                cp: CO_CALL_PARAMETERS {
-                    Flags: 0,
-                    CallMgrParameters: null_mut(),
-                    MediaParameters: null_mut(),
-                },
-                cm: CO_CALL_MANAGER_PARAMETERS {
-                    Transmit: shape.transmit,
-                    Receive: shape.receive,
-                    CallMgrSpecific: CO_SPECIFIC_PARAMETERS {
-                        ParamType: 0,
-                        Length: 0,
-                        Parameters: [0],
-                    },
-                },
-                media: MediaWithAddress {
-                    flags: shape.media_flags,
-                    receive_priority: 0,
-                    receive_size_hint: shape.receive_size_hint,
-                    pad: 0,
-                    param_type: PARAM_TYPE_CALLED_ADDRESS,
-                    // CAST: n <= MAX_ADDRESS_LEN (32).
-                    length: n as ULONG,
-                    address: bytes,
-                },
-            }),
-        }
-    }
-
-    /// A block from `list` holding the parameters of a call to `address`
-    /// with `shape`, ready to hand to NDIS; None when pool is exhausted.
-    /// Never on the data path: a call's setup takes it.
-    pub(crate) fn alloc(list: &Lookaside<Self>, shape: &CallShape, address: &[u8]) -> Option<NonNull<Self>> {
-        let block = list.alloc(Self::new(shape, address))?;
-        // SAFETY: a fresh entry holding a CallBlock (Lookaside::alloc).
-        let this = unsafe { block.as_ref() };
-        // SAFETY: just allocated: nobody else has the block yet.
-        let owned = unsafe { &mut *this.params.get() };
-        owned.cp.CallMgrParameters = &raw mut owned.cm;
-        // CAST: MediaWithAddress has CO_MEDIA_PARAMETERS's layout, extended
-        // (asserted above).
-        owned.cp.MediaParameters = (&raw mut owned.media).cast();
-        Some(block)
-    }
-
-    /// Gives a block back to `list`.
-    ///
-    /// # Safety
-    /// `block` came from [`Self::alloc`] on `list`, and nothing reads it
-    /// any more, nor will: no NDIS call holds its parameters (see the type's
-    /// docs) and no VC holds it.
-    pub(crate) unsafe fn free(list: &Lookaside<Self>, block: NonNull<Self>) {
-        // SAFETY: a live block (precondition).
-        unsafe { block.as_ref() }.kill();
-        // SAFETY: from this list, not used after (precondition).
-        unsafe { list.free(block) };
-    }
-
-    /// The parameters, for NdisMCmActivateVc, NdisMCmDispatchIncomingCall
-    /// and NdisMCmDispatchIncomingCallQoSChange: alive as long as the block.
-    pub(crate) fn params(&self) -> PCO_CALL_PARAMETERS {
-        // CAST: `cp` is at offset 0 of the repr(C) OwnedCallParams (asserted).
-        self.params.get().cast()
-    }
-
-    /// Replaces the flows (a QoS change), returning the old ones (to
-    /// restore on failure).
-    ///
-    /// # Safety
-    /// The caller is the QoS change the core marked on this block's VC
-    /// (`modify_qos_begin`): no other handler writes the block, and NDIS
-    /// reads it only inside the NdisMCmActivateVc and dispatch calls the
-    /// caller makes next.
-    pub(crate) unsafe fn set_flows(&self, transmit: FLOWSPEC, receive: FLOWSPEC) -> (FLOWSPEC, FLOWSPEC) {
-        // SAFETY: the only writer now, and no reader (precondition).
-        let owned = unsafe { &mut *self.params.get() };
-        let old = (owned.cm.Transmit, owned.cm.Receive);
-        owned.cm.Transmit = transmit;
-        owned.cm.Receive = receive;
-        old
     }
 }
 
@@ -535,6 +298,14 @@ impl VcContext {
     /// Also returns whether it was raised already, for
     /// [`Self::restore_closing`] should the core refuse.
     pub(crate) fn begin_close(&self, _cm: &Cm, own: u32) -> (bool, bool) {
+        self.begin_close_in_core(own)
+    }
+
+    /// [`Self::begin_close`] asked for by the core itself (its `Marks`,
+    /// `super::setup`), while it runs under the adapter lock: the guard
+    /// is lent to the core, so the lock is held though no `&Cm` can be
+    /// shown.
+    pub(crate) fn begin_close_in_core(&self, own: u32) -> (bool, bool) {
         let before = self.entry.fetch_or(CLOSING, Ordering::AcqRel);
         (before & CLOSING != 0, before & !CLOSING > own)
     }

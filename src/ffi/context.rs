@@ -10,7 +10,8 @@ use crate::ctrl_path::{AdapterInfo, HardwareStatus};
 
 use ndis_sys::*;
 
-use super::cm_context::{AfContext, CallBlock, PartyContext, SapContext, VcContext};
+use super::call_block::CallBlock;
+use super::cm_context::{AfContext, PartyContext, SapContext, VcContext};
 use super::data::{Counters, RxPool};
 use super::lookaside::Lookaside;
 use super::sync::{Event, SpinLock, SpinLockGuard};

@@ -61,7 +61,7 @@
 //!   deactivated, deleted or freed under a send covmini has started on,
 //!   and the refusal paths (paused, closing, no route) write counters and
 //!   complete on a context that lives. A callee's refusal of a make call
-//!   (`ffi::offer`'s `answer_offer`) does the same handshake on both VCs,
+//!   (the core's `answer_offer`, through `ffi::setup`'s `Marks`) does the same handshake on both VCs,
 //!   which the make call activated before the offer: with handlers inside
 //!   one, the last one out deactivates it and fails the make call (the
 //!   caller's) or deletes it (the callee's). So does a leaf's refusal of a

@@ -6,7 +6,8 @@
 //! Owns:
 //! - performing each [`Effect`] (a deactivation, a completion, a dispatch,
 //!   the freeing of a context), always with the adapter lock released: NDIS
-//!   re-enters covmini from most of those calls;
+//!   re-enters covmini from most of those calls; a set-up's steps, whose
+//!   status the core waits for, are `super::setup`'s;
 //! - the call blocks' lifetime ([`CallBlock`], tag `CvmC`): each VC that
 //!   carries a call holds one with the parameters covmini activated it
 //!   with. A call's setup takes them before anything else ([`take_call`];
@@ -27,7 +28,8 @@ use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
-use super::cm_context::{AfContext, CallBlock, CallShape, PartyContext, SapContext, Signed, VcContext};
+use super::call_block::{CallBlock, CallShape};
+use super::cm_context::{AfContext, PartyContext, SapContext, Signed, VcContext};
 use super::context::{AdapterContext, Cm};
 use super::trace::{ERROR, WARN};
 use crate::call_manager::{Address, Effect, Effects, Finish, PartyId, Refusal};
@@ -45,97 +47,23 @@ pub(super) fn perform(adapter: &AdapterContext, fx: Effects<usize>) {
     }
 }
 
-fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
+/// Performs one effect. A set-up's steps (CreateVc, ActivateVc,
+/// DispatchIncomingCall) are performed by `super::setup`, which reports
+/// their status; one that reached this (a core bug) is only traced.
+pub(super) fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
     match effect {
-        Effect::DeactivateVc(t) => {
-            // SAFETY: a live VC token from the core (freed only by a later effect).
-            let vc = unsafe { VcContext::from_token(t) };
-            // SAFETY: the VC's NdisVcHandle; IRQL <= DISPATCH_LEVEL.
-            let s = unsafe { NdisMCmDeactivateVc(vc.ndis()) };
-            if s != NDIS_STATUS_SUCCESS {
-                trace!(WARN, "NdisMCmDeactivateVc({:p}): {:#010x}", vc.ndis(), s);
-            }
+        Effect::CreateVc { .. } | Effect::ActivateVc(_) | Effect::DispatchIncomingCall { .. } => {
+            trace!(
+                ERROR,
+                "call manager: a set-up step outside a set-up (a core bug): {:?}", effect
+            );
         }
-        Effect::DispatchCallConnected(t) => {
-            // SAFETY: a live VC token from the core: the core keeps a VC's
-            // token only while the VC lives, and frees it by a later effect
-            // (DeleteVc, FreeVc) than this one.
-            let vc = unsafe { VcContext::from_token(t) };
-            // SAFETY: the MCM VC whose offer the client accepted.
-            unsafe { NdisMCmDispatchCallConnected(vc.ndis()) };
-        }
-        Effect::CompleteMakeCall(t, status) => {
-            // SAFETY: a live VC token from the core: the core keeps a VC's
-            // token only while the VC lives, and frees it by a later effect
-            // (DeleteVc, FreeVc) than this one.
-            let vc = unsafe { VcContext::from_token(t) };
-            let params = vc.client_params();
-            vc.set_client_params(null_mut());
-            if status != NDIS_STATUS_SUCCESS {
-                // SAFETY: the failed call was taken down (the VC deactivated,
-                // by the effects before this one); the client makes no new
-                // call on the VC before this completion.
-                unsafe { end_call(adapter, vc) };
-                // A refusal's mark (`answer_offer`) goes before the client
-                // may delete the VC: it is idle and deactivated.
-                vc.end_close(&adapter.cm());
-            }
-            // SAFETY: the make call this VC's handler pended: its handle, no
-            // party (point to point), the client's own parameters, which NDIS
-            // keeps alive until this completion; status never PENDING (core).
-            unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), null_mut(), null_mut(), params) };
-            if status == NDIS_STATUS_SUCCESS {
-                // The core pinned the caller for this call: a close that
-                // crossed it finishes now.
-                let fx = adapter.cm().make_call_completed(vc.id());
-                perform(adapter, fx);
-            }
-        }
-        Effect::DispatchIncomingClose(t) => {
-            // SAFETY: a live VC token from the core: the core keeps a VC's
-            // token only while the VC lives, and frees it by a later effect
-            // (DeleteVc, FreeVc) than this one.
-            let vc = unsafe { VcContext::from_token(t) };
-            // SAFETY: a VC that carries a call whose other side hung up; no
-            // close data. The core pinned it for this call, so its client's
-            // close cannot delete it before we are done.
-            unsafe { NdisMCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, vc.ndis(), null_mut(), 0) };
-            let fx = adapter.cm().unpin(vc.id(), 1);
-            perform(adapter, fx);
-        }
-        Effect::CompleteCloseCall(t) => {
-            // SAFETY: a live VC token from the core: the core keeps a VC's
-            // token only while the VC lives, and frees it by a later effect
-            // (DeleteVc, FreeVc) than this one.
-            let vc = unsafe { VcContext::from_token(t) };
-            // SAFETY: the VC was deactivated by an earlier effect of this
-            // close, and no new call can begin on it before this completion.
-            unsafe { end_call(adapter, vc) };
-            vc.end_close(&adapter.cm());
-            // SAFETY: the close this VC's handler is pending; the party
-            // handle it came with (a multipoint root's last party) or NULL.
-            unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), vc.close_party()) };
-        }
-        Effect::DeleteVc(t) => {
-            // SAFETY: a live VC token from the core: DeleteVc is the last effect
-            // naming the VC, and free_vc below frees the context after its last use.
-            let vc = unsafe { VcContext::from_token(t) };
-            // SAFETY: an MCM-created, deactivated VC (core); the handle is
-            // dead when the call returns.
-            let s = unsafe { NdisMCmDeleteVc(vc.ndis()) };
-            if s == NDIS_STATUS_SUCCESS {
-                free_vc(adapter, vc);
-            } else {
-                // NDIS still holds the VC and may hand the context back:
-                // leaking it (the halt check reports it) beats a stale pointer.
-                trace!(
-                    ERROR,
-                    "NdisMCmDeleteVc({:p}): {:#010x}; its context is kept",
-                    vc.ndis(),
-                    s
-                );
-            }
-        }
+        Effect::DeactivateVc(t) => deactivate_vc(t),
+        Effect::DispatchCallConnected(t) => dispatch_call_connected(t),
+        Effect::CompleteMakeCall(t, status) => complete_make_call(adapter, t, status),
+        Effect::DispatchIncomingClose(t) => dispatch_incoming_close(adapter, t),
+        Effect::CompleteCloseCall(t) => complete_close_call(adapter, t),
+        Effect::DeleteVc(t) => delete_vc(adapter, t),
         Effect::FreeVc(t) => {
             // SAFETY: a live VC token from the core: FreeVc is the last effect
             // naming the VC, and free_vc frees the context after its last use.
@@ -147,99 +75,18 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: the deregistration this SAP's handler pended.
             unsafe { NdisMCmDeregisterSapComplete(NDIS_STATUS_SUCCESS, sap.ndis()) };
         }
-        Effect::FreeSap(t) => {
-            // SAFETY: a live SAP token from the core: FreeSap is the last
-            // effect naming the SAP, and the context is freed below after its last use.
-            let sap = unsafe { SapContext::from_token(t) };
-            sap.kill();
-            // SAFETY: from this adapter's SAP list; not used after.
-            unsafe { adapter.sap_list().free(NonNull::from(sap)) };
-        }
+        Effect::FreeSap(t) => free_sap(adapter, t),
         Effect::CompleteCloseAf(t) => {
             // SAFETY: a live AF token from the core.
             let af = unsafe { AfContext::from_token(t) };
             // SAFETY: the close this AF's handler pended.
             unsafe { NdisMCmCloseAddressFamilyComplete(NDIS_STATUS_SUCCESS, af.ndis()) };
         }
-        Effect::FreeAf(t) => {
-            // SAFETY: a live AF token from the core: FreeAf is the last effect
-            // naming the AF, and the context is freed below after its last use.
-            let af = unsafe { AfContext::from_token(t) };
-            af.kill();
-            // SAFETY: from this adapter's AF list; not used after.
-            unsafe { adapter.af_list().free(NonNull::from(af)) };
-        }
-        Effect::HaltAfDone => {
-            // SAFETY: halt held this AF (the core emits this once per hold,
-            // and only from MiniportHaltEx's start), so a count is held.
-            // During halt effects are performed only by MiniportHaltEx,
-            // which holds its own count until it waits, or inside a
-            // call-manager handler, whose `Running` guard holds another (the
-            // data path, which takes none, does not run: NDIS halts a paused
-            // adapter with no send or receive outstanding). So this cannot
-            // set the event, and the adapter stays alive.
-            if !unsafe { AdapterContext::halt_release(adapter) } {
-                trace!(ERROR, "halt: an AF was released that halt did not hold (a core bug)");
-            }
-        }
-        Effect::CompleteMakeCallParty(vt, pt, status) => {
-            // SAFETY: a live VC token from the core.
-            let vc = unsafe { VcContext::from_token(vt) };
-            // SAFETY: a live party token: a failed party is freed by a
-            // later effect, a connected one is pinned until party_unpinned
-            // below.
-            let party = unsafe { PartyContext::from_token(pt) };
-            let params = vc.client_params();
-            vc.set_client_params(null_mut());
-            let ctx = if status == NDIS_STATUS_SUCCESS {
-                party.as_handle()
-            } else {
-                // SAFETY: the root was taken down (deactivated by an earlier
-                // effect); no new call on it before this completion.
-                unsafe { end_call(adapter, vc) };
-                // A refusal's mark (`answer_offer`) goes before the client
-                // may delete the VC: it is idle and deactivated.
-                vc.end_close(&adapter.cm());
-                null_mut()
-            };
-            // SAFETY: the multipoint make call this root's handler pended:
-            // its handle, the initial party's handle and (on SUCCESS) its
-            // context, the client's own parameters; status never PENDING.
-            unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), party.ndis(), ctx, params) };
-            if status == NDIS_STATUS_SUCCESS {
-                // The core pinned the party and the root for this call.
-                party_unpinned(adapter, party.id());
-            }
-        }
-        Effect::CompleteAddParty(pt, status) => {
-            // SAFETY: a live party token from the core: a failed party is
-            // freed by a later effect, a connected one is pinned until
-            // party_unpinned below.
-            let party = unsafe { PartyContext::from_token(pt) };
-            let ctx = if status == NDIS_STATUS_SUCCESS {
-                party.as_handle()
-            } else {
-                null_mut()
-            };
-            // SAFETY: the add party this party's handler pended: its handle,
-            // (on SUCCESS) its context, the client's parameters, which NDIS
-            // keeps alive until this completion; status never PENDING.
-            unsafe { NdisMCmAddPartyComplete(status, party.ndis(), ctx, party.client_params()) };
-            if status == NDIS_STATUS_SUCCESS {
-                // The core pinned the party (and its root) for this call.
-                party_unpinned(adapter, party.id());
-            }
-        }
-        Effect::DispatchIncomingDropParty(pt) => {
-            // SAFETY: a live party token from the core: the core pinned the
-            // party (and its root) for this call, so it is freed no earlier
-            // than party_unpinned below.
-            let party = unsafe { PartyContext::from_token(pt) };
-            // SAFETY: a party of a call with other parties left whose leaf
-            // hung up; no close data.
-            unsafe { NdisMCmDispatchIncomingDropParty(NDIS_STATUS_SUCCESS, party.ndis(), null_mut(), 0) };
-            party_unpinned(adapter, party.id());
-        }
+        Effect::FreeAf(t) => free_af(adapter, t),
+        Effect::HaltAfDone => halt_af_done(adapter),
+        Effect::CompleteMakeCallParty(vt, pt, status) => complete_make_call_party(adapter, vt, pt, status),
+        Effect::CompleteAddParty(pt, status) => complete_add_party(adapter, pt, status),
+        Effect::DispatchIncomingDropParty(pt) => dispatch_incoming_drop_party(adapter, pt),
         Effect::CompleteDropParty(pt) => {
             // SAFETY: a live party token from the core: a party is freed only by
             // a later FreeParty effect, never before this one.
@@ -247,15 +94,218 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: the drop this party's handler pended.
             unsafe { NdisMCmDropPartyComplete(NDIS_STATUS_SUCCESS, party.ndis()) };
         }
-        Effect::FreeParty(pt) => {
-            // SAFETY: a live party token from the core: FreeParty is the last
-            // effect naming the party, and the context is freed below after its last use.
-            let party = unsafe { PartyContext::from_token(pt) };
-            party.kill();
-            // SAFETY: from this adapter's party list; not used after.
-            unsafe { adapter.party_list().free(NonNull::from(party)) };
-        }
+        Effect::FreeParty(pt) => free_party(adapter, pt),
     }
+}
+
+/// Performs [`Effect::DeactivateVc`].
+fn deactivate_vc(t: usize) {
+    // SAFETY: a live VC token from the core (freed only by a later effect).
+    let vc = unsafe { VcContext::from_token(t) };
+    // SAFETY: the VC's NdisVcHandle; IRQL <= DISPATCH_LEVEL.
+    let s = unsafe { NdisMCmDeactivateVc(vc.ndis()) };
+    if s != NDIS_STATUS_SUCCESS {
+        trace!(WARN, "NdisMCmDeactivateVc({:p}): {:#010x}", vc.ndis(), s);
+    }
+}
+
+/// Performs [`Effect::DispatchCallConnected`].
+fn dispatch_call_connected(t: usize) {
+    // SAFETY: a live VC token from the core: the core keeps a VC's
+    // token only while the VC lives, and frees it by a later effect
+    // (DeleteVc, FreeVc) than this one.
+    let vc = unsafe { VcContext::from_token(t) };
+    // SAFETY: the MCM VC whose offer the client accepted.
+    unsafe { NdisMCmDispatchCallConnected(vc.ndis()) };
+}
+
+/// Performs [`Effect::CompleteMakeCall`].
+fn complete_make_call(adapter: &AdapterContext, t: usize, status: NDIS_STATUS) {
+    // SAFETY: a live VC token from the core: the core keeps a VC's
+    // token only while the VC lives, and frees it by a later effect
+    // (DeleteVc, FreeVc) than this one.
+    let vc = unsafe { VcContext::from_token(t) };
+    let params = vc.client_params();
+    vc.set_client_params(null_mut());
+    if status != NDIS_STATUS_SUCCESS {
+        // SAFETY: the failed call was taken down (the VC deactivated,
+        // by the effects before this one); the client makes no new
+        // call on the VC before this completion.
+        unsafe { end_call(adapter, vc) };
+        // A refusal's mark (`answer_offer`) goes before the client
+        // may delete the VC: it is idle and deactivated.
+        vc.end_close(&adapter.cm());
+    }
+    // SAFETY: the make call this VC's handler pended: its handle, no
+    // party (point to point), the client's own parameters, which NDIS
+    // keeps alive until this completion; status never PENDING (core).
+    unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), null_mut(), null_mut(), params) };
+    if status == NDIS_STATUS_SUCCESS {
+        // The core pinned the caller for this call: a close that
+        // crossed it finishes now.
+        let fx = adapter.cm().make_call_completed(vc.id());
+        perform(adapter, fx);
+    }
+}
+
+/// Performs [`Effect::DispatchIncomingClose`].
+fn dispatch_incoming_close(adapter: &AdapterContext, t: usize) {
+    // SAFETY: a live VC token from the core: the core keeps a VC's
+    // token only while the VC lives, and frees it by a later effect
+    // (DeleteVc, FreeVc) than this one.
+    let vc = unsafe { VcContext::from_token(t) };
+    // SAFETY: a VC that carries a call whose other side hung up; no
+    // close data. The core pinned it for this call, so its client's
+    // close cannot delete it before we are done.
+    unsafe { NdisMCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, vc.ndis(), null_mut(), 0) };
+    let fx = adapter.cm().unpin(vc.id(), 1);
+    perform(adapter, fx);
+}
+
+/// Performs [`Effect::CompleteCloseCall`].
+fn complete_close_call(adapter: &AdapterContext, t: usize) {
+    // SAFETY: a live VC token from the core: the core keeps a VC's
+    // token only while the VC lives, and frees it by a later effect
+    // (DeleteVc, FreeVc) than this one.
+    let vc = unsafe { VcContext::from_token(t) };
+    // SAFETY: the VC was deactivated by an earlier effect of this
+    // close, and no new call can begin on it before this completion.
+    unsafe { end_call(adapter, vc) };
+    vc.end_close(&adapter.cm());
+    // SAFETY: the close this VC's handler is pending; the party
+    // handle it came with (a multipoint root's last party) or NULL.
+    unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), vc.close_party()) };
+}
+
+/// Performs [`Effect::DeleteVc`].
+fn delete_vc(adapter: &AdapterContext, t: usize) {
+    // SAFETY: a live VC token from the core: DeleteVc is the last effect
+    // naming the VC, and free_vc below frees the context after its last use.
+    let vc = unsafe { VcContext::from_token(t) };
+    // SAFETY: an MCM-created, deactivated VC (core); the handle is
+    // dead when the call returns.
+    let s = unsafe { NdisMCmDeleteVc(vc.ndis()) };
+    if s == NDIS_STATUS_SUCCESS {
+        free_vc(adapter, vc);
+    } else {
+        // NDIS still holds the VC and may hand the context back:
+        // leaking it (the halt check reports it) beats a stale pointer.
+        trace!(
+            ERROR,
+            "NdisMCmDeleteVc({:p}): {:#010x}; its context is kept",
+            vc.ndis(),
+            s
+        );
+    }
+}
+
+/// Performs [`Effect::FreeSap`].
+fn free_sap(adapter: &AdapterContext, t: usize) {
+    // SAFETY: a live SAP token from the core: FreeSap is the last
+    // effect naming the SAP, and the context is freed below after its last use.
+    let sap = unsafe { SapContext::from_token(t) };
+    sap.kill();
+    // SAFETY: from this adapter's SAP list; not used after.
+    unsafe { adapter.sap_list().free(NonNull::from(sap)) };
+}
+
+/// Performs [`Effect::FreeAf`].
+fn free_af(adapter: &AdapterContext, t: usize) {
+    // SAFETY: a live AF token from the core: FreeAf is the last effect
+    // naming the AF, and the context is freed below after its last use.
+    let af = unsafe { AfContext::from_token(t) };
+    af.kill();
+    // SAFETY: from this adapter's AF list; not used after.
+    unsafe { adapter.af_list().free(NonNull::from(af)) };
+}
+
+/// Performs [`Effect::HaltAfDone`].
+fn halt_af_done(adapter: &AdapterContext) {
+    // SAFETY: halt held this AF (the core emits this once per hold,
+    // and only from MiniportHaltEx's start), so a count is held.
+    // During halt effects are performed only by MiniportHaltEx,
+    // which holds its own count until it waits, or inside a
+    // call-manager handler, whose `Running` guard holds another (the
+    // data path, which takes none, does not run: NDIS halts a paused
+    // adapter with no send or receive outstanding). So this cannot
+    // set the event, and the adapter stays alive.
+    if !unsafe { AdapterContext::halt_release(adapter) } {
+        trace!(ERROR, "halt: an AF was released that halt did not hold (a core bug)");
+    }
+}
+
+/// Performs [`Effect::CompleteMakeCallParty`].
+fn complete_make_call_party(adapter: &AdapterContext, vt: usize, pt: usize, status: NDIS_STATUS) {
+    // SAFETY: a live VC token from the core.
+    let vc = unsafe { VcContext::from_token(vt) };
+    // SAFETY: a live party token: a failed party is freed by a
+    // later effect, a connected one is pinned until party_unpinned
+    // below.
+    let party = unsafe { PartyContext::from_token(pt) };
+    let params = vc.client_params();
+    vc.set_client_params(null_mut());
+    let ctx = if status == NDIS_STATUS_SUCCESS {
+        party.as_handle()
+    } else {
+        // SAFETY: the root was taken down (deactivated by an earlier
+        // effect); no new call on it before this completion.
+        unsafe { end_call(adapter, vc) };
+        // A refusal's mark (`answer_offer`) goes before the client
+        // may delete the VC: it is idle and deactivated.
+        vc.end_close(&adapter.cm());
+        null_mut()
+    };
+    // SAFETY: the multipoint make call this root's handler pended:
+    // its handle, the initial party's handle and (on SUCCESS) its
+    // context, the client's own parameters; status never PENDING.
+    unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), party.ndis(), ctx, params) };
+    if status == NDIS_STATUS_SUCCESS {
+        // The core pinned the party and the root for this call.
+        party_unpinned(adapter, party.id());
+    }
+}
+
+/// Performs [`Effect::CompleteAddParty`].
+fn complete_add_party(adapter: &AdapterContext, pt: usize, status: NDIS_STATUS) {
+    // SAFETY: a live party token from the core: a failed party is
+    // freed by a later effect, a connected one is pinned until
+    // party_unpinned below.
+    let party = unsafe { PartyContext::from_token(pt) };
+    let ctx = if status == NDIS_STATUS_SUCCESS {
+        party.as_handle()
+    } else {
+        null_mut()
+    };
+    // SAFETY: the add party this party's handler pended: its handle,
+    // (on SUCCESS) its context, the client's parameters, which NDIS
+    // keeps alive until this completion; status never PENDING.
+    unsafe { NdisMCmAddPartyComplete(status, party.ndis(), ctx, party.client_params()) };
+    if status == NDIS_STATUS_SUCCESS {
+        // The core pinned the party (and its root) for this call.
+        party_unpinned(adapter, party.id());
+    }
+}
+
+/// Performs [`Effect::DispatchIncomingDropParty`].
+fn dispatch_incoming_drop_party(adapter: &AdapterContext, pt: usize) {
+    // SAFETY: a live party token from the core: the core pinned the
+    // party (and its root) for this call, so it is freed no earlier
+    // than party_unpinned below.
+    let party = unsafe { PartyContext::from_token(pt) };
+    // SAFETY: a party of a call with other parties left whose leaf
+    // hung up; no close data.
+    unsafe { NdisMCmDispatchIncomingDropParty(NDIS_STATUS_SUCCESS, party.ndis(), null_mut(), 0) };
+    party_unpinned(adapter, party.id());
+}
+
+/// Performs [`Effect::FreeParty`].
+fn free_party(adapter: &AdapterContext, pt: usize) {
+    // SAFETY: a live party token from the core: FreeParty is the last
+    // effect naming the party, and the context is freed below after its last use.
+    let party = unsafe { PartyContext::from_token(pt) };
+    party.kill();
+    // SAFETY: from this adapter's party list; not used after.
+    unsafe { adapter.party_list().free(NonNull::from(party)) };
 }
 
 /// An effect naming `party` that the core pinned it (and its root) for was

@@ -17,14 +17,17 @@
 //!   the miniport's and the call manager's;
 //! * the call manager's handlers: `af_sap` (address families, SAPs, halt's
 //!   closing of the AFs), `vc` (client VCs), `call` (make call, echo,
-//!   incoming call complete, close call), `offer` (the answer to an offered
-//!   call, shared by calls and parties), `party` (point to multipoint),
+//!   incoming call complete, close call), `setup` (runs a call's set-up the
+//!   core drives, for calls and parties alike, and the answer to an
+//!   offered call), `party` (point to multipoint),
 //!   `qos` (ModifyCallQoS);
 //! * `params`: the checked reading of a client's blocks (call parameters,
 //!   SAPs, flows), the only raw reads of them;
 //! * `effects`: performs the core's effects, and the locked entry into the
 //!   core the handlers share; it depends on no handler and not on `data`;
-//! * `context`, `cm_context`: the adapter's and the call manager's contexts;
+//! * `context`, `cm_context`: the adapter's and the call manager's contexts
+//!   (`signed`: the signature and token they share); `call_block`: a VC's
+//!   call parameters;
 //!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services.
 #![allow(unsafe_code)]
 
@@ -36,6 +39,7 @@ mod af_sap;
 #[cfg(all(windows, not(feature = "wdk")))]
 mod alloc;
 mod call;
+mod call_block;
 mod cm_context;
 mod co;
 mod context;
@@ -44,11 +48,12 @@ mod effects;
 pub mod entry;
 mod lookaside;
 mod nbl;
-mod offer;
 mod oid;
 mod params;
 mod party;
 mod qos;
 mod runtime;
+mod setup;
+mod signed;
 mod sync;
 mod vc;

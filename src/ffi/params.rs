@@ -15,7 +15,7 @@
 
 use ndis_sys::*;
 
-use super::cm_context::CallShape;
+use super::call_block::CallShape;
 use super::trace::{INFO, WARN};
 use crate::call_manager::{Address, CallParamsError, check_called_address_header, check_sap_header, clamp_flow};
 use crate::config;

@@ -3,7 +3,8 @@
 //! ProtocolCmDropParty. These go through the core's party state machine
 //! ([`crate::call_manager`]'s `party` module); each party's leaf is offered
 //! an ordinary incoming call on a VC covmini creates, whose answer arrives
-//! in ProtocolCmIncomingCallComplete (`super::call`, `super::offer`).
+//! in ProtocolCmIncomingCallComplete (`super::call`, `super::setup`). The
+//! core drives a party's set-up (`super::setup::drive`).
 //!
 //! Must not: read a client's block directly (`super::params` does), hold
 //! the adapter lock across an NDIS call, or complete a party the core has
@@ -13,13 +14,14 @@ use core::ptr::{NonNull, null_mut};
 
 use ndis_sys::*;
 
-use super::cm_context::{AfContext, CallBlock, CallShape, PartyContext, SapContext, Signed, VcContext};
+use super::call_block::{CallBlock, CallShape};
+use super::cm_context::{PartyContext, Signed, VcContext};
 use super::context::AdapterContext;
-use super::effects::{begin_call, call_result, drop_call, finish, on_party, on_vc, perform, take_call};
-use super::offer::answer_offer;
+use super::effects::{begin_call, call_result, drop_call, finish, on_party, on_vc, take_call};
 use super::params::{fit_flows, read_call};
+use super::setup::drive;
 use super::trace::{ERROR, INFO, WARN};
-use crate::call_manager::{Address, ECHO_ADDRESS, Handlers, Refusal, Via};
+use crate::call_manager::{Address, ECHO_ADDRESS, PartyPlan, Refusal, Via};
 
 /// What [`add_leaf`] allocates before the core knows about the party.
 struct LeafSetup {
@@ -46,45 +48,41 @@ impl LeafSetup {
             Via::MakeCall => Some(take_call(adapter, shape, address)?),
             Via::AddParty => None,
         };
-        let drop_root = || {
-            if let Some(b) = root_call {
-                // SAFETY: taken above, never attached nor given to NDIS.
-                unsafe { drop_call(adapter, b) };
+        let party = adapter.party_list().alloc(PartyContext::new(adapter, ndis_party));
+        let leaf = party.and_then(|_| adapter.vc_list().alloc(VcContext::new(adapter, null_mut())));
+        let leaf_call = leaf.and_then(|_| take_call(adapter, &shape.swapped(), address));
+        match (party, leaf, leaf_call) {
+            (Some(party), Some(leaf), Some(leaf_call)) => Some(Self {
+                party,
+                leaf,
+                leaf_call,
+                root_call,
+            }),
+            _ => {
+                // SAFETY: all taken above, none given to anyone.
+                unsafe { release(adapter, party, leaf, leaf_call, root_call) };
+                None
             }
-        };
-        let Some(party) = adapter.party_list().alloc(PartyContext::new(adapter, ndis_party)) else {
-            drop_root();
-            return None;
-        };
-        let Some(leaf) = adapter.vc_list().alloc(VcContext::new(adapter, null_mut())) else {
-            // SAFETY: allocated above, never given to anyone.
-            unsafe { party.as_ref() }.kill();
-            // SAFETY: allocated above from this adapter's party list, never given
-            // to anyone; not used after.
-            unsafe { adapter.party_list().free(party) };
-            drop_root();
-            return None;
-        };
-        let Some(leaf_call) = take_call(adapter, &shape.swapped(), address) else {
-            // SAFETY: allocated above, never given to anyone.
-            unsafe { party.as_ref() }.kill();
-            // SAFETY: allocated above from this adapter's party list, never given
-            // to anyone; not used after.
-            unsafe { adapter.party_list().free(party) };
-            // SAFETY: allocated above, never given to anyone.
-            unsafe { leaf.as_ref() }.kill();
-            // SAFETY: allocated above from this adapter's VC list, never given to
-            // anyone; not used after.
-            unsafe { adapter.vc_list().free(leaf) };
-            drop_root();
-            return None;
-        };
-        Some(Self {
-            party,
-            leaf,
-            leaf_call,
-            root_call,
-        })
+        }
+    }
+
+    /// The core took the party (`plan`): the contexts learn their ids,
+    /// and the blocks go to their VCs, with the client's parameters.
+    fn attach(&self, adapter: &AdapterContext, root: &VcContext, cp: PCO_CALL_PARAMETERS, plan: &PartyPlan<usize>) {
+        // SAFETY: allocated by Self::alloc; the core now holds it, and
+        // frees it only after the handler that attaches it returns.
+        let party = unsafe { self.party.as_ref() };
+        // SAFETY: allocated by Self::alloc; the core deletes the leaf's VC no
+        // earlier than an effect of this handler's set-up.
+        let leaf = unsafe { self.leaf.as_ref() };
+        party.set_id(plan.party);
+        party.set_client_params(cp);
+        leaf.set_id(plan.leaf);
+        begin_call(adapter, leaf, self.leaf_call);
+        if let Some(b) = self.root_call {
+            begin_call(adapter, root, b);
+            root.set_client_params(cp);
+        }
     }
 
     /// Gives everything back (the core refused the party).
@@ -92,24 +90,48 @@ impl LeafSetup {
     /// # Safety
     /// None of it was given to the core, NDIS or a VC; none is used after.
     unsafe fn free(self, adapter: &AdapterContext) {
-        // SAFETY: allocated by Self::alloc, never given to anyone.
-        unsafe { self.party.as_ref() }.kill();
-        // SAFETY: allocated by Self::alloc from this adapter's party list,
-        // never given to anyone (precondition); not used after.
-        unsafe { adapter.party_list().free(self.party) };
-        // SAFETY: allocated by Self::alloc, never given to anyone
-        // (precondition), so still alive.
-        unsafe { self.leaf.as_ref() }.kill();
-        // SAFETY: allocated by Self::alloc from this adapter's VC list, never
-        // given to anyone (precondition); not used after.
-        unsafe { adapter.vc_list().free(self.leaf) };
-        // SAFETY: never attached nor given to NDIS.
-        unsafe { drop_call(adapter, self.leaf_call) };
-        if let Some(b) = self.root_call {
-            // SAFETY: taken by Self::alloc, never attached nor given to NDIS
-            // (precondition); not used after.
-            unsafe { drop_call(adapter, b) };
-        }
+        // SAFETY: all four came from Self::alloc on this adapter and none
+        // was given to anyone, nor is used after (precondition).
+        unsafe {
+            release(
+                adapter,
+                Some(self.party),
+                Some(self.leaf),
+                Some(self.leaf_call),
+                self.root_call,
+            )
+        };
+    }
+}
+
+/// Frees a party's context, its leaf's, the leaf's and the root's call
+/// blocks, those present, in that order.
+///
+/// # Safety
+/// Each came from this adapter's lists, was never given to anyone, and is
+/// not used after.
+unsafe fn release(
+    adapter: &AdapterContext,
+    party: Option<NonNull<PartyContext>>,
+    leaf: Option<NonNull<VcContext>>,
+    leaf_call: Option<NonNull<CallBlock>>,
+    root_call: Option<NonNull<CallBlock>>,
+) {
+    if let Some(p) = party {
+        // SAFETY: allocated, never given to anyone (precondition).
+        unsafe { p.as_ref() }.kill();
+        // SAFETY: from this adapter's party list; not used after (precondition).
+        unsafe { adapter.party_list().free(p) };
+    }
+    if let Some(l) = leaf {
+        // SAFETY: allocated, never given to anyone (precondition).
+        unsafe { l.as_ref() }.kill();
+        // SAFETY: from this adapter's VC list; not used after (precondition).
+        unsafe { adapter.vc_list().free(l) };
+    }
+    for block in [leaf_call, root_call].into_iter().flatten() {
+        // SAFETY: taken, never attached nor given to NDIS (precondition).
+        unsafe { drop_call(adapter, block) };
     }
 }
 
@@ -117,15 +139,17 @@ impl LeafSetup {
 /// (`via` MakeCall, which also activates the root) or one more
 /// (ProtocolCmAddParty). Allocates the party's and the leaf's contexts and
 /// call blocks (and the root's, for a make call: none of them, RESOURCES
-/// and nothing begun), records the party in the core, creates the leaf's VC
-/// on the SAP's AF (NdisMCmCreateVc), activates it with the party's flows
-/// (swapped: the root's transmit is the leaf's receive) and offers it the
-/// call (NdisMCmDispatchIncomingCall). Returns the leaf's answer when it
-/// came inside the dispatch (and on SUCCESS writes the party context to
-/// `out`), else PENDING: the answer completes the request later. A
-/// rejection or a failed NdisMCmCreateVc or NdisMCmActivateVc that must
-/// wait for an incoming drop party of the call on its way
-/// (`CallManager::release_failed_add`) also returns PENDING.
+/// and nothing begun), records the party in the core, and lets the core
+/// drive the rest (`super::setup::drive`): the leaf's VC created on the
+/// SAP's AF (NdisMCmCreateVc), a make call's root and the leaf activated
+/// (the leaf with the party's flows, swapped: the root's transmit is the
+/// leaf's receive) and the call offered (NdisMCmDispatchIncomingCall).
+/// Returns the leaf's answer when it came inside the dispatch (and on
+/// SUCCESS writes the party context to `out`), else PENDING: the answer
+/// completes the request later. A rejection or a failed NdisMCmCreateVc
+/// or NdisMCmActivateVc that must wait for an incoming drop party of the
+/// call on its way (`CallManager::release_failed_add`) also returns
+/// PENDING.
 ///
 /// # Safety
 /// `cp` is NDIS's parameters for this request (already read by
@@ -153,17 +177,11 @@ pub(super) unsafe fn add_leaf(
     // SAFETY: just allocated, ours until the core knows it; then alive until
     // covmini deletes the leaf's VC (an effect after this handler's last use).
     let leaf = unsafe { setup.leaf.as_ref() };
-    // SAFETY: fresh blocks, alive until their call ends (after every NDIS
-    // call below that is handed their parameters).
-    let leaf_params = unsafe { setup.leaf_call.as_ref() }.params();
-    // SAFETY: the root's block (a make call's), fresh from take_call, alive
-    // until its call ends (after every NDIS call below that is handed its parameters).
-    let root_params = setup.root_call.map(|b| unsafe { b.as_ref() }.params());
     let begun = on_vc(root, |cm| {
-        cm.party_begin(root.id(), address, party.token(), leaf.token(), via)
+        cm.begin_party(root.id(), address, party.token(), leaf.token(), via)
     });
-    let plan = match begun {
-        Ok(plan) => plan,
+    let begun = match begun {
+        Ok(begun) => begun,
         Err(r) => {
             trace!(
                 INFO,
@@ -178,113 +196,22 @@ pub(super) unsafe fn add_leaf(
             return r.status();
         }
     };
-    // A failed multipoint make call ends the root's call (the core took it
-    // down before answering so); a failed add party leaves it as it was.
-    let answer = |status: NDIS_STATUS| match via {
-        // SAFETY: ProtocolCmMakeCall on the root, answered with `status`.
-        Via::MakeCall => unsafe { call_result(adapter, root, status) },
-        Via::AddParty => status,
-    };
-    party.set_id(plan.party);
-    party.set_client_params(cp);
-    leaf.set_id(plan.leaf);
-    begin_call(adapter, leaf, setup.leaf_call);
-    if let Some(b) = setup.root_call {
-        begin_call(adapter, root, b);
-        root.set_client_params(cp);
-    }
+    setup.attach(adapter, root, cp, &begun.plan);
     // Computed now: once the request is answered the party may be gone.
     let handle = party.as_handle();
-    // SAFETY: the core holds the AF while a VC is being created on it.
-    let leaf_af = unsafe { AfContext::from_token(plan.leaf_af) };
-    let mut ndis_vc: NDIS_HANDLE = null_mut();
-    // SAFETY: the adapter's NdisMiniportHandle, an open AF's handle, the
-    // leaf's context (kept until covmini deletes the VC), an out slot
-    // initialized to NULL; IRQL <= DISPATCH_LEVEL.
-    let created = unsafe {
-        NdisMCmCreateVc(
-            adapter.miniport_handle(),
-            leaf_af.ndis(),
-            leaf.as_handle(),
-            &raw mut ndis_vc,
-        )
-    };
-    if created != NDIS_STATUS_SUCCESS {
-        trace!(WARN, "party: NdisMCmCreateVc: {:#010x}", created);
-        // Frees the leaf's context, and its block with it; the failure, or
-        // PENDING while an incoming drop party of the call is on its way.
-        let (status, fx) = adapter.cm().party_create_failed(&plan, created);
-        perform(adapter, fx);
-        return answer(status);
-    }
-    leaf.set_ndis(ndis_vc);
-    let root_ok = root_params.map(|own| {
-        // SAFETY: the root's NdisVcHandle and covmini's own parameters,
-        // MediaParameters non-NULL, alive until the call ends.
-        unsafe { NdisMCmActivateVc(root.ndis(), own) == NDIS_STATUS_SUCCESS }
-    });
-    // SAFETY: the leaf's NdisVcHandle, just made by NdisMCmCreateVc, and
-    // covmini's own parameters for it (the leaf's block), MediaParameters
-    // non-NULL, alive until the call ends.
-    let leaf_ok = unsafe { NdisMCmActivateVc(ndis_vc, leaf_params) } == NDIS_STATUS_SUCCESS;
-    let activated = {
-        let mut cm = adapter.cm();
-        let inside = if leaf_ok && root_ok != Some(false) {
-            Handlers::NONE
-        } else {
-            // The party is taken down: the close's handshake first on the
-            // leaf and a make call's root (`answer_offer`), since a send may
-            // be inside either, activated above.
-            let (_, root_inside) = match via {
-                Via::MakeCall => root.begin_close(&cm, 0),
-                Via::AddParty => (false, false),
-            };
-            let (_, leaf_inside) = leaf.begin_close(&cm, 0);
-            Handlers {
-                caller: root_inside,
-                callee: leaf_inside,
-            }
-        };
-        cm.party_activated_with_handlers(&plan, root_ok, leaf_ok, inside)
-    };
-    if let Err(mut fx) = activated {
-        trace!(
-            ERROR,
-            "party: NdisMCmActivateVc failed (root {:?}, leaf {})", root_ok, leaf_ok
-        );
-        fx.extend(adapter.cm().offer_done(plan.sap));
-        perform(adapter, fx);
-        // FAILURE, after the effects that deactivate a make call's root and
-        // free the party, or PENDING while handlers are inside the root.
-        let (status, ended) = adapter.cm().party_end(plan.party);
-        perform(adapter, ended);
-        return answer(status);
-    }
-    // SAFETY: the SAP cannot go while the core counts this offer.
-    let sap = unsafe { SapContext::from_token(plan.sap_handle) };
-    // SAFETY: a registered SAP's handle, the activated leaf VC and its
-    // parameters (alive until the leaf's call ends, after its answer). The
-    // leaf's client may answer inside: ProtocolCmIncomingCallComplete then
-    // runs before this returns.
-    let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, leaf_params) };
-    if offered != NDIS_STATUS_PENDING {
-        trace!(WARN, "party: NdisMCmDispatchIncomingCall: {:#010x}", offered);
-        let answered = answer_offer(&mut adapter.cm(), leaf, 0, offered);
-        if let Ok(fx) = answered {
-            perform(adapter, fx);
-        }
-    }
-    let (fx, (status, ended)) = {
-        let mut cm = adapter.cm();
-        (cm.offer_done(plan.sap), cm.party_end(plan.party))
-    };
-    perform(adapter, fx);
-    perform(adapter, ended);
+    let status = drive(adapter, begun);
     if status == NDIS_STATUS_SUCCESS {
         // SAFETY: NDIS's out slot for CallMgrPartyContext (non-NULL, precondition).
         unsafe { out.write(handle) };
     }
-    answer(status)
+    match via {
+        // A failed multipoint make call ends the root's call (the core took
+        // it down before answering so).
+        // SAFETY: ProtocolCmMakeCall on the root, answered with `status`.
+        Via::MakeCall => unsafe { call_result(adapter, root, status) },
+        // A failed add party leaves the root as it was.
+        Via::AddParty => status,
+    }
 }
 
 ndis_fn! {

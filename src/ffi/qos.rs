@@ -9,7 +9,8 @@
 
 use ndis_sys::*;
 
-use super::cm_context::{CallBlock, Signed, VcContext};
+use super::call_block::CallBlock;
+use super::cm_context::{Signed, VcContext};
 use super::effects::{on_vc, perform};
 use super::params::read_qos_flows;
 use super::trace::{ERROR, WARN};

@@ -822,3 +822,46 @@ fn a_failed_leaf_activation_with_handlers_inside_the_root_waits_for_them() {
     );
     assert!(!cm.vc_active(root));
 }
+
+/// The party state machine's arrows, and a few it refuses (accepting a
+/// party twice, dropping one still being added, a hang-up of a party being
+/// dropped) leaving the party as it was.
+#[test]
+fn the_party_state_machine_has_the_diagrams_arrows_and_refuses_others() {
+    let adding = PartyState::Adding {
+        via: Via::AddParty,
+        phase: MakeCallPhase::InHandler,
+    };
+    assert_eq!(
+        adding.on(PartyEvent::Pend),
+        Ok(PartyState::Adding {
+            via: Via::AddParty,
+            phase: MakeCallPhase::Pended
+        })
+    );
+    assert_eq!(adding.on(PartyEvent::Accept), Ok(PartyState::Connected));
+    assert_eq!(adding.on(PartyEvent::HoldFailure), Ok(PartyState::Failed));
+    assert_eq!(
+        PartyState::Connected.on(PartyEvent::LeafHungUp),
+        Ok(PartyState::LeafGone)
+    );
+    assert_eq!(PartyState::LeafGone.on(PartyEvent::Drop), Ok(PartyState::Dropping));
+    for (from, event) in [
+        (PartyState::Connected, PartyEvent::Accept),
+        (adding, PartyEvent::Drop),
+        (PartyState::Dropping, PartyEvent::LeafHungUp),
+        (PartyState::Failed, PartyEvent::Pend),
+    ] {
+        assert_eq!(
+            from.on(event),
+            Err(InvalidTransition {
+                from: Some(from),
+                event
+            }),
+            "{from:?} --{event:?}-->"
+        );
+    }
+    let (mut cm, _) = setup();
+    let none = PartyId::from_raw(7);
+    assert_eq!(cm.set_party_state(none, PartyEvent::Drop).unwrap_err().from, None);
+}
