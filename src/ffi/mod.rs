@@ -25,7 +25,9 @@
 //! * `effects`: performs the core's effects, and the locked entry into the
 //!   core the handlers share; it depends on no handler and not on `data`;
 //! * `context`, `cm_context`: the adapter's and the call manager's contexts;
-//!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services.
+//!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services;
+//! * `flight`: the flight recorder's ring ([`emit`](flight::emit), the one
+//!   entry point of every recorded event) and its crash-dump callback.
 #![allow(unsafe_code)]
 
 #[macro_use]
@@ -42,6 +44,7 @@ mod context;
 mod data;
 mod effects;
 pub mod entry;
+mod flight;
 mod lookaside;
 mod nbl;
 mod offer;
