@@ -27,11 +27,15 @@
 //! * `context`, `cm_context`: the adapter's and the call manager's contexts;
 //!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services;
 //! * `flight`: the flight recorder's ring ([`emit`](flight::emit), the one
-//!   entry point of every recorded event) and its crash-dump callback.
+//!   entry point of every recorded event); `recorder`: its producers at the
+//!   handler boundary (the `handler!` macro) and its crash-dump callback.
 #![allow(unsafe_code)]
 
 #[macro_use]
 pub(crate) mod trace;
+mod flight;
+#[macro_use]
+mod recorder;
 
 mod adapter;
 mod af_sap;
@@ -44,7 +48,6 @@ mod context;
 mod data;
 mod effects;
 pub mod entry;
-mod flight;
 mod lookaside;
 mod nbl;
 mod offer;

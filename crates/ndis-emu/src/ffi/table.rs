@@ -102,6 +102,8 @@ pub fn table() -> &'static [Import] {
             import!("ntoskrnl.exe", exports::DbgPrintEx),
             import!("ntoskrnl.exe", bugcheck_callbacks::KeQueryInterruptTimePrecise),
             import!("ntoskrnl.exe", bugcheck_callbacks::KeGetCurrentProcessorNumberEx),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeRegisterBugCheckReasonCallback),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeDeregisterBugCheckReasonCallback),
             // Pause and restart mid-run (crate::pause).
             import!("ndis.sys", pnp::NdisMPauseComplete),
         ]
