@@ -88,17 +88,31 @@ pub fn listing(blob: &Blob<'_>, limit: Option<usize>) -> String {
 fn describe(e: &Entry) -> String {
     match e.event {
         Ok(Event::Enter { handler, object }) => format!("-> {} ({object:#x})", handler.name()),
-        Ok(Event::Return { handler, object, status }) => {
+        Ok(Event::Return {
+            handler,
+            object,
+            status,
+        }) => {
             format!("<- {} ({object:#x}) = {}", handler.name(), Status(status))
         }
         Ok(Event::Ddi { ddi, object, status }) => format!("   {}({object:#x}) = {}", ddi.name(), Status(status)),
-        Ok(Event::Transition { machine, object, from, to }) => {
+        Ok(Event::Transition {
+            machine,
+            object,
+            from,
+            to,
+        }) => {
             let name = |c: u16| match machine {
                 Machine::Adapter => AdapterStateCode::from_code(c).map_or("?", AdapterStateCode::name),
             };
             format!("   {} {object:#x}: {} -> {}", machine.name(), name(from), name(to))
         }
-        Ok(Event::Refused { handler, object, reason, status }) => format!(
+        Ok(Event::Refused {
+            handler,
+            object,
+            reason,
+            status,
+        }) => format!(
             "   refused in {} ({object:#x}): {} = {}",
             handler.name(),
             reason.name(),

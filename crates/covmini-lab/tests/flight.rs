@@ -48,7 +48,10 @@ fn flight_decodes_what_covmini_handed_the_crash_dump() {
     assert!(lines[0].starts_with("covmini flight recorder: adapter 0x"), "{out}");
     assert!(lines[0].contains("newest first"), "{out}");
     let at = |needle: &str| {
-        lines.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?} not in:\n{out}"))
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{out}"))
     };
     // Newest first: the return comes before the DDIs, which come before the entry.
     let ret = at("<- ProtocolCmMakeCall");
@@ -58,12 +61,18 @@ fn flight_decodes_what_covmini_handed_the_crash_dump() {
     assert!(lines[activate].ends_with("= SUCCESS"), "{}", lines[activate]);
     let enter = at("-> ProtocolCmMakeCall");
     assert!(ret < dispatch && dispatch < activate && activate < enter, "{out}");
-    assert!(out.contains("Adapter 0x") && out.contains(": Paused -> Running"), "{out}");
+    assert!(
+        out.contains("Adapter 0x") && out.contains(": Paused -> Running"),
+        "{out}"
+    );
     // --limit keeps the newest N.
     let (code, out, _) = lab(["flight".as_ref(), "--limit".as_ref(), "1".as_ref(), file.as_os_str()]);
     assert_eq!(code, Some(0));
     assert_eq!(out.lines().count(), 2, "the header and one event:\n{out}");
-    assert!(out.contains("<- ProtocolCmMakeCall"), "the newest event is the return:\n{out}");
+    assert!(
+        out.contains("<- ProtocolCmMakeCall"),
+        "the newest event is the return:\n{out}"
+    );
 }
 
 #[test]
@@ -72,9 +81,17 @@ fn flight_names_what_is_wrong_with_a_bad_file() {
     let good = crashed_mid_call();
     let cases: [(&str, Vec<u8>, &str); 4] = [
         ("short.bin", vec![0; 7], "7 bytes: shorter than the 32-byte header"),
-        ("magic.bin", [b"MZ\0\0".as_slice(), &good[4..]].concat(), "offset 0: magic"),
+        (
+            "magic.bin",
+            [b"MZ\0\0".as_slice(), &good[4..]].concat(),
+            "offset 0: magic",
+        ),
         ("truncated.bin", good[..100].to_vec(), "100 bytes: truncated"),
-        ("version.bin", [&good[..4], &[9u8, 0][..], &good[6..]].concat(), "offset 4: format version 9"),
+        (
+            "version.bin",
+            [&good[..4], &[9u8, 0][..], &good[6..]].concat(),
+            "offset 4: format version 9",
+        ),
     ];
     for (name, bytes, expect) in cases {
         let file = dir.join(name);

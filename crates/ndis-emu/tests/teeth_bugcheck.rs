@@ -139,13 +139,10 @@ fn bugcheck_duplicate_dump_guid_fires_on_two_blocks_with_one_guid() {
         2,
         "both blocks are collected, as Windows writes both"
     );
-    // SAFETY: both registered above.
-    let _ = unsafe {
-        (
-            KeDeregisterBugCheckReasonCallback(a),
-            KeDeregisterBugCheckReasonCallback(b),
-        )
-    };
+    // SAFETY: `a` was registered above and is live.
+    let _ = unsafe { KeDeregisterBugCheckReasonCallback(a) };
+    // SAFETY: `b` was registered above and is live.
+    let _ = unsafe { KeDeregisterBugCheckReasonCallback(b) };
     let report = emu.finish();
     assert_eq!(report.of(BUGCHECK_DUPLICATE_GUID).count(), 1, "{report}");
 }
@@ -207,4 +204,50 @@ fn bugcheck_callback_registered_at_unload_fires_when_unload_forgets() {
     let report = load_and_unload(false);
     assert_eq!(report.of(BUGCHECK_REGISTERED_AT_UNLOAD).count(), 0, "{report}");
     assert!(report.is_clean(), "{report}");
+}
+
+// --- The emulator's KeBugCheckEx collects the dump data before it exits --------
+
+#[test]
+fn a_bug_check_writes_each_block_to_the_dump_dir() {
+    let dir = std::env::temp_dir().join(format!("ndis-emu-dump-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dump dir");
+    let exe = std::env::current_exe().expect("test binary");
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "bug_check_with_a_callback_child",
+            "--nocapture",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
+        .env("NDIS_EMU_BUGCHECK_CALLBACK_CHILD", "1")
+        .env("NDIS_EMU_DUMP_DIR", &dir)
+        .output()
+        .expect("run child");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(101), "the bug check ends the process: {stderr}");
+    assert!(
+        stderr.contains("secondary dump data {11111111-0001-0002-0102-030405060708} (\"test\"): 5 bytes"),
+        "{stderr}"
+    );
+    let block = std::fs::read(dir.join("11111111-0001-0002-0102-030405060708.bin")).expect("the block's file");
+    assert_eq!(block, b"hello");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The child half of `a_bug_check_writes_each_block_to_the_dump_dir`: a
+/// "driver" registers its callback, then bug-checks.
+#[test]
+#[ignore = "runs only as the child of a_bug_check_writes_each_block_to_the_dump_dir"]
+fn bug_check_with_a_callback_child() {
+    if std::env::var_os("NDIS_EMU_BUGCHECK_CALLBACK_CHILD").is_some() {
+        let _emu = Emulator::new();
+        CALLS.with(|c| c.set(0));
+        CLAIM.with(|c| c.set(5));
+        assert_eq!(register(record()), TRUE);
+        // SAFETY: KeBugCheckEx takes plain numbers; it does not return.
+        unsafe { KeBugCheckEx(0xdead_f1c5, 1, 2, 3, 4) };
+    }
 }
