@@ -32,7 +32,8 @@ use super::setup::{answer_offer, drive};
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{Address, ECHO_ADDRESS, Via};
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmMakeCall, vc_ctx: VcContext)]
     /// ProtocolCmMakeCall: the loopback call. Validates the parameters
     /// (MediaParameters required, the called address a covmini address),
     /// fits the flows to the link ([`fit_flows`]: written back with
@@ -243,7 +244,8 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
     unsafe { call_result(adapter, caller, status) }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmIncomingCallComplete, vc_ctx: VcContext)]
     /// ProtocolCmIncomingCallComplete: the callee's client answered an
     /// offer. SUCCESS: NdisMCmDispatchCallConnected on the callee and, if
     /// the make call pended, NdisMCmMakeCallComplete(SUCCESS) for the caller.
@@ -288,7 +290,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmCloseCall, vc_ctx: VcContext)]
     /// ProtocolCmCloseCall, on either end of a call (or an echo call):
     /// offers the peer an incoming close, then deactivates the VC and
     /// completes. A drained client VC completes at once; an MCM-created VC
@@ -373,7 +376,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmActivateVcComplete, vc_ctx: VcContext)]
     /// ProtocolCmActivateVcComplete: never called for an MCM (contract §2.1).
     ///
     /// # IRQL
@@ -383,7 +387,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmDeactivateVcComplete, vc_ctx: VcContext)]
     /// ProtocolCmDeactivateVcComplete: never called for an MCM (contract §2.1).
     ///
     /// # IRQL

@@ -2,7 +2,7 @@
 //! handed to NDIS as `MiniportAdapterContext`, recovered and checked on every
 //! handler entry, freed at halt or on a failed initialize.
 
-use core::mem::offset_of;
+use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -13,6 +13,7 @@ use ndis_sys::*;
 use super::call_block::CallBlock;
 use super::cm_context::{AfContext, PartyContext, SapContext, VcContext};
 use super::data::{Counters, RxPool};
+use super::flight::{DumpHook, Ring};
 use super::lookaside::Lookaside;
 use super::sync::{Event, SpinLock, SpinLockGuard};
 use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition, Lifecycle, PauseOutcome};
@@ -105,6 +106,11 @@ pub(crate) struct AdapterContext {
     /// Set when `halt_count` drops to [`HALTING`] alone (MiniportHaltEx
     /// waits on it).
     halt_done: Event,
+    /// The flight recorder: the adapter's last events (`ffi::flight`),
+    /// written lock-free at any IRQL.
+    flight: Ring,
+    /// The flight recorder's bug-check callback registration (`ffi::flight`).
+    dump: DumpHook,
 }
 
 // `allocate` writes the context into a pool block, which is aligned to
@@ -176,6 +182,23 @@ impl AdapterContext {
         // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
         // the value is an `Event`, the type of `halt_done`.
         unsafe { init_field(p, offset_of!(Self, halt_done), Event::new()) };
+        // SAFETY: `p` is the fresh pool block, writable for a Self, so the
+        // `size_of::<Ring>()` bytes at `flight`'s offset are inside it; all
+        // zero bytes are a valid Ring (atomics), empty until `init` below.
+        unsafe {
+            p.cast::<u8>()
+                .wrapping_add(offset_of!(Self, flight))
+                .write_bytes(0, size_of::<Ring>())
+        };
+        // SAFETY: `p` is the fresh pool block, writable for a Self, so the
+        // `size_of::<DumpHook>()` bytes at `dump`'s offset are inside it; all
+        // zero is a valid DumpHook (NULL pointers, no routine,
+        // State = BufferEmpty, not registered).
+        unsafe {
+            p.cast::<u8>()
+                .wrapping_add(offset_of!(Self, dump))
+                .write_bytes(0, size_of::<DumpHook>())
+        };
         // SAFETY: `this` is non-null and aligned, and every field of Self was
         // written just above, so it points to a valid Self; the pool block
         // lives until `free`, and from here on the context is only reached
@@ -235,6 +258,7 @@ impl AdapterContext {
         // inside the pool block, which never moves while the context lives;
         // no CPU can be waiting, since no other CPU has the context yet.
         unsafe { this_ref.halt_done.init() };
+        this_ref.flight.init(p as usize);
         // INVARIANT: signature set, handle stored, locks, lists and the halt
         // event initialized.
         Ok(this)
@@ -260,13 +284,33 @@ impl AdapterContext {
 
     /// Applies a lifecycle event; the state is unchanged when it is refused.
     pub(crate) fn transition(&self, event: AdapterEvent) -> Result<AdapterState, InvalidTransition> {
-        self.state.lock().transition(event)
+        self.observed(|l| l.transition(event))
+    }
+
+    /// Runs `op` on the lifecycle under its lock, then records the state
+    /// change it made, if any, in the flight recorder (after the unlock).
+    fn observed<R>(&self, op: impl FnOnce(&mut Lifecycle) -> R) -> R {
+        let (from, result, to) = {
+            let mut l = self.state.lock();
+            let from = l.state();
+            let result = op(&mut l);
+            (from, result, l.state())
+        };
+        if from != to {
+            self.record(crate::flight::Event::Transition {
+                machine: crate::flight::event::Machine::Adapter,
+                object: core::ptr::from_ref(self) as usize,
+                from: crate::flight::event::AdapterStateCode::from(from).code(),
+                to: crate::flight::event::AdapterStateCode::from(to).code(),
+            });
+        }
+        result
     }
 
     /// MiniportPause: Complete (Paused now) or Pending (Pausing until the
     /// last send in flight is released, see [`Self::release_sends`]).
     pub(crate) fn pause(&self) -> Result<PauseOutcome, InvalidTransition> {
-        self.state.lock().pause()
+        self.observed(Lifecycle::pause)
     }
 
     /// Admits `sends` send NBLs into the data path; Err(state) while the
@@ -284,13 +328,18 @@ impl AdapterContext {
         if sends == 0 {
             return;
         }
-        let completes_pause = self.state.lock().release(sends);
+        let completes_pause = self.observed(|l| l.release(sends));
         if completes_pause {
             // SAFETY: the adapter's own handle; the pause returned PENDING
             // (the gate says Pausing) and this is its only completion (the
             // gate moved to Paused under its lock); <= DISPATCH_LEVEL, as
             // NdisMPauseComplete allows.
             unsafe { NdisMPauseComplete(self.miniport_handle) };
+            self.record(crate::flight::Event::Ddi {
+                ddi: crate::flight::event::Ddi::NdisMPauseComplete,
+                object: core::ptr::from_ref(self) as usize,
+                status: NDIS_STATUS_SUCCESS,
+            });
         }
     }
 
@@ -307,6 +356,52 @@ impl AdapterContext {
     /// Stores OID_GEN_CO_PROTOCOL_OPTIONS.
     pub(crate) fn set_protocol_options(&self, options: u32) {
         self.protocol_options.store(options, Ordering::Release);
+    }
+
+    /// Records `event` in the adapter's flight recorder (and every other
+    /// sink, see [`super::flight::emit`]). Any IRQL, no lock.
+    pub(crate) fn record(&self, event: crate::flight::Event) {
+        super::flight::emit(&self.flight, event);
+    }
+
+    /// covmini made the call `ddi` on `object` (an NDIS handle) with the
+    /// outcome `status` (a completion's status, SUCCESS for a call that has
+    /// none): records it. Any IRQL.
+    pub(crate) fn called(&self, ddi: crate::flight::event::Ddi, object: NDIS_HANDLE, status: NDIS_STATUS) {
+        super::flight::completed(&self.flight, ddi, object, status);
+    }
+
+    /// covmini called `ddi` on `object`, which returned `ret`: records it and
+    /// passes `ret` on. Any IRQL.
+    pub(crate) fn ddi(&self, ddi: crate::flight::event::Ddi, object: NDIS_HANDLE, ret: NDIS_STATUS) -> NDIS_STATUS {
+        super::flight::ddi(&self.flight, ddi, object, ret)
+    }
+
+    /// The adapter's flight recorder ring.
+    pub(crate) fn flight(&self) -> &Ring {
+        &self.flight
+    }
+
+    /// The adapter's bug-check callback registration.
+    pub(crate) fn dump_hook(&self) -> &DumpHook {
+        &self.dump
+    }
+
+    /// The adapter whose [`DumpHook`] record `record` is, if it is a live
+    /// adapter's. Any IRQL (the bug-check callback's HIGH_LEVEL included).
+    ///
+    /// # Safety
+    /// `record` is the record of a registered DumpHook (so it lies inside
+    /// an allocated adapter context).
+    pub(crate) unsafe fn from_dump_record<'a>(record: PKBUGCHECK_REASON_CALLBACK_RECORD) -> Option<&'a Self> {
+        // The record is the first field of the hook (repr(C)).
+        let base = record
+            .cast::<u8>()
+            .wrapping_sub(offset_of!(Self, dump))
+            .cast::<core::ffi::c_void>();
+        // SAFETY: `base` is the start of the adapter context holding the
+        // hook (precondition), readable for a whole context.
+        unsafe { Self::from_context(base) }
     }
 
     /// The call manager, locked. Runs at IRQL <= DISPATCH_LEVEL; the guard
@@ -449,6 +544,14 @@ impl AdapterContext {
         // function; no one mutates the context except through its atomics,
         // locks and UnsafeCells, so a shared reference is sound.
         let this_ref = unsafe { this.as_ref() };
+        // The kernel must not call the dump callback into a freed context.
+        if this_ref.dump.deregister() {
+            this_ref.record(crate::flight::Event::Ddi {
+                ddi: crate::flight::event::Ddi::KeDeregisterBugCheckReasonCallback,
+                object: this.as_ptr() as usize,
+                status: NDIS_STATUS_SUCCESS,
+            });
+        }
         // The VC table's chunks (pool tag CvmT in the kernel images) go back
         // before the lock that guards them is freed.
         this_ref.cm.lock().release_vc_table();

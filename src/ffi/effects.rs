@@ -26,6 +26,7 @@
 
 use core::ptr::{NonNull, null_mut};
 
+use crate::flight::event::Ddi;
 use ndis_sys::*;
 
 use super::call_block::{CallBlock, CallShape};
@@ -58,8 +59,8 @@ pub(super) fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
                 "call manager: a set-up step outside a set-up (a core bug): {:?}", effect
             );
         }
-        Effect::DeactivateVc(t) => deactivate_vc(t),
-        Effect::DispatchCallConnected(t) => dispatch_call_connected(t),
+        Effect::DeactivateVc(t) => deactivate_vc(adapter, t),
+        Effect::DispatchCallConnected(t) => dispatch_call_connected(adapter, t),
         Effect::CompleteMakeCall(t, status) => complete_make_call(adapter, t, status),
         Effect::DispatchIncomingClose(t) => dispatch_incoming_close(adapter, t),
         Effect::CompleteCloseCall(t) => complete_close_call(adapter, t),
@@ -74,6 +75,7 @@ pub(super) fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let sap = unsafe { SapContext::from_token(t) };
             // SAFETY: the deregistration this SAP's handler pended.
             unsafe { NdisMCmDeregisterSapComplete(NDIS_STATUS_SUCCESS, sap.ndis()) };
+            adapter.called(Ddi::NdisMCmDeregisterSapComplete, sap.ndis(), NDIS_STATUS_SUCCESS);
         }
         Effect::FreeSap(t) => free_sap(adapter, t),
         Effect::CompleteCloseAf(t) => {
@@ -81,6 +83,7 @@ pub(super) fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let af = unsafe { AfContext::from_token(t) };
             // SAFETY: the close this AF's handler pended.
             unsafe { NdisMCmCloseAddressFamilyComplete(NDIS_STATUS_SUCCESS, af.ndis()) };
+            adapter.called(Ddi::NdisMCmCloseAddressFamilyComplete, af.ndis(), NDIS_STATUS_SUCCESS);
         }
         Effect::FreeAf(t) => free_af(adapter, t),
         Effect::HaltAfDone => halt_af_done(adapter),
@@ -93,30 +96,33 @@ pub(super) fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let party = unsafe { PartyContext::from_token(pt) };
             // SAFETY: the drop this party's handler pended.
             unsafe { NdisMCmDropPartyComplete(NDIS_STATUS_SUCCESS, party.ndis()) };
+            adapter.called(Ddi::NdisMCmDropPartyComplete, party.ndis(), NDIS_STATUS_SUCCESS);
         }
         Effect::FreeParty(pt) => free_party(adapter, pt),
     }
 }
 
 /// Performs [`Effect::DeactivateVc`].
-fn deactivate_vc(t: usize) {
+fn deactivate_vc(adapter: &AdapterContext, t: usize) {
     // SAFETY: a live VC token from the core (freed only by a later effect).
     let vc = unsafe { VcContext::from_token(t) };
     // SAFETY: the VC's NdisVcHandle; IRQL <= DISPATCH_LEVEL.
     let s = unsafe { NdisMCmDeactivateVc(vc.ndis()) };
+    adapter.called(Ddi::NdisMCmDeactivateVc, vc.ndis(), s);
     if s != NDIS_STATUS_SUCCESS {
         trace!(WARN, "NdisMCmDeactivateVc({:p}): {:#010x}", vc.ndis(), s);
     }
 }
 
 /// Performs [`Effect::DispatchCallConnected`].
-fn dispatch_call_connected(t: usize) {
+fn dispatch_call_connected(adapter: &AdapterContext, t: usize) {
     // SAFETY: a live VC token from the core: the core keeps a VC's
     // token only while the VC lives, and frees it by a later effect
     // (DeleteVc, FreeVc) than this one.
     let vc = unsafe { VcContext::from_token(t) };
     // SAFETY: the MCM VC whose offer the client accepted.
     unsafe { NdisMCmDispatchCallConnected(vc.ndis()) };
+    adapter.called(Ddi::NdisMCmDispatchCallConnected, vc.ndis(), NDIS_STATUS_SUCCESS);
 }
 
 /// Performs [`Effect::CompleteMakeCall`].
@@ -140,6 +146,7 @@ fn complete_make_call(adapter: &AdapterContext, t: usize, status: NDIS_STATUS) {
     // party (point to point), the client's own parameters, which NDIS
     // keeps alive until this completion; status never PENDING (core).
     unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), null_mut(), null_mut(), params) };
+    adapter.called(Ddi::NdisMCmMakeCallComplete, vc.ndis(), status);
     if status == NDIS_STATUS_SUCCESS {
         // The core pinned the caller for this call: a close that
         // crossed it finishes now.
@@ -158,6 +165,7 @@ fn dispatch_incoming_close(adapter: &AdapterContext, t: usize) {
     // close data. The core pinned it for this call, so its client's
     // close cannot delete it before we are done.
     unsafe { NdisMCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, vc.ndis(), null_mut(), 0) };
+    adapter.called(Ddi::NdisMCmDispatchIncomingCloseCall, vc.ndis(), NDIS_STATUS_SUCCESS);
     let fx = adapter.cm().unpin(vc.id(), 1);
     perform(adapter, fx);
 }
@@ -175,6 +183,7 @@ fn complete_close_call(adapter: &AdapterContext, t: usize) {
     // SAFETY: the close this VC's handler is pending; the party
     // handle it came with (a multipoint root's last party) or NULL.
     unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), vc.close_party()) };
+    adapter.called(Ddi::NdisMCmCloseCallComplete, vc.ndis(), NDIS_STATUS_SUCCESS);
 }
 
 /// Performs [`Effect::DeleteVc`].
@@ -185,6 +194,7 @@ fn delete_vc(adapter: &AdapterContext, t: usize) {
     // SAFETY: an MCM-created, deactivated VC (core); the handle is
     // dead when the call returns.
     let s = unsafe { NdisMCmDeleteVc(vc.ndis()) };
+    adapter.called(Ddi::NdisMCmDeleteVc, vc.ndis(), s);
     if s == NDIS_STATUS_SUCCESS {
         free_vc(adapter, vc);
     } else {
@@ -259,6 +269,7 @@ fn complete_make_call_party(adapter: &AdapterContext, vt: usize, pt: usize, stat
     // its handle, the initial party's handle and (on SUCCESS) its
     // context, the client's own parameters; status never PENDING.
     unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), party.ndis(), ctx, params) };
+    adapter.called(Ddi::NdisMCmMakeCallComplete, vc.ndis(), status);
     if status == NDIS_STATUS_SUCCESS {
         // The core pinned the party and the root for this call.
         party_unpinned(adapter, party.id());
@@ -280,6 +291,7 @@ fn complete_add_party(adapter: &AdapterContext, pt: usize, status: NDIS_STATUS) 
     // (on SUCCESS) its context, the client's parameters, which NDIS
     // keeps alive until this completion; status never PENDING.
     unsafe { NdisMCmAddPartyComplete(status, party.ndis(), ctx, party.client_params()) };
+    adapter.called(Ddi::NdisMCmAddPartyComplete, party.ndis(), status);
     if status == NDIS_STATUS_SUCCESS {
         // The core pinned the party (and its root) for this call.
         party_unpinned(adapter, party.id());
@@ -295,6 +307,7 @@ fn dispatch_incoming_drop_party(adapter: &AdapterContext, pt: usize) {
     // SAFETY: a party of a call with other parties left whose leaf
     // hung up; no close data.
     unsafe { NdisMCmDispatchIncomingDropParty(NDIS_STATUS_SUCCESS, party.ndis(), null_mut(), 0) };
+    adapter.called(Ddi::NdisMCmDispatchIncomingDropParty, party.ndis(), NDIS_STATUS_SUCCESS);
     party_unpinned(adapter, party.id());
 }
 
@@ -429,9 +442,9 @@ pub(super) fn checked<R>(
 ) -> Result<R, Refusal> {
     let mut cm = adapter.cm();
     if !known(&cm) {
-        return Err(Refusal::Invalid);
+        return super::flight::refused(adapter.flight(), Err(Refusal::Invalid));
     }
-    op(&mut cm)
+    super::flight::refused(adapter.flight(), op(&mut cm))
 }
 
 /// `op` on the call manager, for a VC it knows.

@@ -28,11 +28,17 @@
 //! * `context`, `cm_context`: the adapter's and the call manager's contexts
 //!   (`signed`: the signature and token they share); `call_block`: a VC's
 //!   call parameters;
-//!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services.
+//!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services;
+//! * `flight`: the flight recorder's ring ([`emit`](flight::emit), the one
+//!   entry point of every recorded event); `recorder`: its producers at the
+//!   handler boundary (the `handler!` macro) and its crash-dump callback.
 #![allow(unsafe_code)]
 
 #[macro_use]
 pub(crate) mod trace;
+mod flight;
+#[macro_use]
+mod recorder;
 
 mod adapter;
 mod af_sap;

@@ -214,7 +214,8 @@ pub(super) unsafe fn add_leaf(
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmAddParty, vc_ctx: VcContext)]
     /// ProtocolCmAddParty on a multipoint call that is up: the party's
     /// called address is matched against the SAPs like a point-to-point
     /// call, and its leaf is offered an ordinary incoming call on a VC
@@ -266,7 +267,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmDropParty, party_ctx: PartyContext)]
     /// ProtocolCmDropParty: a party that is not the call's last goes. Its
     /// leaf, if still connected, gets an incoming close (its client closes
     /// and covmini deletes the leaf's VC); the context is freed and the

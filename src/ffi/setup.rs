@@ -17,6 +17,8 @@ use core::ptr::null_mut;
 
 use ndis_sys::*;
 
+use crate::flight::event::Ddi;
+
 use super::call_block::CallBlock;
 use super::cm_context::{AfContext, SapContext, Signed, VcContext};
 use super::context::{AdapterContext, Cm};
@@ -110,8 +112,8 @@ fn perform_step(adapter: &AdapterContext, fx: Effects<usize>) -> Statuses {
                     break;
                 }
             }
-            Effect::ActivateVc(vc) => statuses.push(activate_vc(vc)),
-            Effect::DispatchIncomingCall { sap, vc } => statuses.push(dispatch_incoming_call(sap, vc)),
+            Effect::ActivateVc(vc) => statuses.push(activate_vc(adapter, vc)),
+            Effect::DispatchIncomingCall { sap, vc } => statuses.push(dispatch_incoming_call(adapter, sap, vc)),
             other => perform_one(adapter, other),
         }
     }
@@ -131,6 +133,7 @@ fn create_vc(adapter: &AdapterContext, vc: usize, af: usize) -> NDIS_STATUS {
     // VC's context (which covmini keeps until it deletes the VC), an out
     // slot initialized to NULL; IRQL <= DISPATCH_LEVEL.
     let created = unsafe { NdisMCmCreateVc(adapter.miniport_handle(), af.ndis(), vc.as_handle(), &raw mut ndis_vc) };
+    adapter.called(Ddi::NdisMCmCreateVc, af.ndis(), created);
     if created == NDIS_STATUS_SUCCESS {
         vc.set_ndis(ndis_vc);
     } else {
@@ -141,7 +144,7 @@ fn create_vc(adapter: &AdapterContext, vc: usize, af: usize) -> NDIS_STATUS {
 
 /// NdisMCmActivateVc on the VC `t` with covmini's own parameters for its
 /// call (the block the set-up attached).
-fn activate_vc(t: usize) -> NDIS_STATUS {
+fn activate_vc(adapter: &AdapterContext, t: usize) -> NDIS_STATUS {
     // SAFETY: a VC of the set-up running this effect (the caller's, whose
     // make call is outstanding, or one the core holds for the callee).
     let vc = unsafe { VcContext::from_token(t) };
@@ -158,6 +161,7 @@ fn activate_vc(t: usize) -> NDIS_STATUS {
     // SAFETY: the VC's NdisVcHandle and covmini's own parameters,
     // MediaParameters non-NULL, alive until the call ends.
     let s = unsafe { NdisMCmActivateVc(vc.ndis(), params) };
+    adapter.called(Ddi::NdisMCmActivateVc, vc.ndis(), s);
     if s != NDIS_STATUS_SUCCESS {
         trace!(ERROR, "NdisMCmActivateVc({:p}): {:#010x}", vc.ndis(), s);
     }
@@ -165,7 +169,7 @@ fn activate_vc(t: usize) -> NDIS_STATUS {
 }
 
 /// NdisMCmDispatchIncomingCall on the SAP `sap` for the activated VC `t`.
-fn dispatch_incoming_call(sap: usize, t: usize) -> NDIS_STATUS {
+fn dispatch_incoming_call(adapter: &AdapterContext, sap: usize, t: usize) -> NDIS_STATUS {
     // SAFETY: the SAP cannot go while the core counts this offer.
     let sap = unsafe { SapContext::from_token(sap) };
     // SAFETY: the callee's (or leaf's) VC, which the core holds for the
@@ -188,6 +192,7 @@ fn dispatch_incoming_call(sap: usize, t: usize) -> NDIS_STATUS {
     // The client may answer inside: ProtocolCmIncomingCallComplete then
     // runs before this returns, and `vc` is not used after.
     let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, params) };
+    adapter.called(Ddi::NdisMCmDispatchIncomingCall, sap.ndis(), offered);
     if offered != NDIS_STATUS_PENDING {
         // NDIS refused the offer, so no ProtocolCmIncomingCallComplete
         // will come: the offer's status is the callee's answer.

@@ -17,7 +17,10 @@
 //! `irql_limit_fires_on_a_wait_under_a_spin_lock`), the NdisMCo*VcComplete
 //! pair (unimplemented: `emu.unimplemented-ddi`), NdisInitializeEvent (its
 //! page says any IRQL; ndis.h annotates it `_IRQL_requires_max_(DISPATCH_LEVEL)`;
-//! ndis-emu follows the page), KeBugCheckEx and DbgPrintEx (any IRQL).
+//! ndis-emu follows the page), KeBugCheckEx and DbgPrintEx (any IRQL), and
+//! the flight recorder's KeQueryInterruptTimePrecise,
+//! KeGetCurrentProcessorNumberEx, KeRegisterBugCheckReasonCallback and
+//! KeDeregisterBugCheckReasonCallback (each page: "IRQL: Any level").
 
 use core::ptr::null_mut;
 use std::collections::BTreeSet;
@@ -144,6 +147,10 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "NdisInitializeEvent",
         "KeBugCheckEx",
         "DbgPrintEx",
+        "KeQueryInterruptTimePrecise",
+        "KeGetCurrentProcessorNumberEx",
+        "KeRegisterBugCheckReasonCallback",
+        "KeDeregisterBugCheckReasonCallback",
     ];
     let table: BTreeSet<&str> = ndis_emu::ffi::table::table().iter().map(|i| i.name).collect();
     let covered: BTreeSet<&str> = names.iter().copied().chain(left_out).collect();

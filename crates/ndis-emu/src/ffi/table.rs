@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use super::{cm, data, deferred, events, exports, lookaside, nbl, pnp, unimplemented};
+use super::{bugcheck_callbacks, cm, data, deferred, events, exports, lookaside, nbl, pnp, unimplemented};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +100,10 @@ pub fn table() -> &'static [Import] {
             import!("ntoskrnl.exe", exports::KeReleaseSpinLockFromDpcLevel),
             import!("ntoskrnl.exe", exports::KeBugCheckEx),
             import!("ntoskrnl.exe", exports::DbgPrintEx),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeQueryInterruptTimePrecise),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeGetCurrentProcessorNumberEx),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeRegisterBugCheckReasonCallback),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeDeregisterBugCheckReasonCallback),
             // Pause and restart mid-run (crate::pause).
             import!("ndis.sys", pnp::NdisMPauseComplete),
         ]
