@@ -25,11 +25,15 @@
 //! * `effects`: performs the core's effects, and the locked entry into the
 //!   core the handlers share; it depends on no handler and not on `data`;
 //! * `context`, `cm_context`: the adapter's and the call manager's contexts;
-//!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services.
+//!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services;
+//!   `etw`: the ETW TraceLogging provider (registration, enable callback,
+//!   EtwWriteTransfer).
 #![allow(unsafe_code)]
 
 #[macro_use]
 pub(crate) mod trace;
+#[macro_use]
+pub(crate) mod etw;
 
 mod adapter;
 mod af_sap;

@@ -15,6 +15,9 @@
 
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS};
 use crate::config::{NDIS_PARAMETER_TYPE, PNDIS_CONFIGURATION_OBJECT, PNDIS_CONFIGURATION_PARAMETER, PNDIS_STRING};
+use crate::etw::{
+    EVENT_INFO_CLASS, LPCGUID, PCEVENT_DESCRIPTOR, PETWENABLECALLBACK, PEVENT_DATA_DESCRIPTOR, PREGHANDLE, REGHANDLE,
+};
 use crate::indication::PNDIS_STATUS_INDICATION;
 use crate::lookaside::{PALLOCATE_FUNCTION, PFREE_FUNCTION, PNPAGED_LOOKASIDE_LIST, PSLIST_ENTRY, PSLIST_HEADER};
 use crate::miniport::{
@@ -143,6 +146,20 @@ ndis_import!("ntoskrnl.exe" {
     /// variadic arguments travel exactly like fixed ones, so ndis-emu can
     /// implement it as a fixed-arity function.
     pub fn DbgPrintEx(ComponentId: ULONG, Level: ULONG, Format: PCSTR, ...) -> ULONG;
+
+    // --- ETW (wdm.h, crate::etw): register, set traits and unregister at
+    // PASSIVE_LEVEL; write at <= HIGH_LEVEL --------------------------------
+    pub fn EtwRegister(ProviderId: LPCGUID, EnableCallback: Option<PETWENABLECALLBACK>, CallbackContext: PVOID, RegHandle: PREGHANDLE) -> NTSTATUS;
+    pub fn EtwUnregister(RegHandle: REGHANDLE) -> NTSTATUS;
+    pub fn EtwSetInformation(RegHandle: REGHANDLE, InformationClass: EVENT_INFO_CLASS, EventInformation: PVOID, InformationLength: ULONG) -> NTSTATUS;
+    pub fn EtwWriteTransfer(
+        RegHandle: REGHANDLE,
+        EventDescriptor: PCEVENT_DESCRIPTOR,
+        ActivityId: LPCGUID,
+        RelatedActivityId: LPCGUID,
+        UserDataCount: ULONG,
+        UserData: PEVENT_DATA_DESCRIPTOR,
+    ) -> NTSTATUS;
 });
 
 /// Compiler intrinsics of the x64 kernel image, imported from ntoskrnl.exe

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use super::{cm, data, deferred, events, exports, lookaside, nbl, pnp, unimplemented};
+use super::{cm, data, deferred, etw, events, exports, lookaside, nbl, pnp, unimplemented};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +100,10 @@ pub fn table() -> &'static [Import] {
             import!("ntoskrnl.exe", exports::KeReleaseSpinLockFromDpcLevel),
             import!("ntoskrnl.exe", exports::KeBugCheckEx),
             import!("ntoskrnl.exe", exports::DbgPrintEx),
+            import!("ntoskrnl.exe", etw::EtwRegister),
+            import!("ntoskrnl.exe", etw::EtwUnregister),
+            import!("ntoskrnl.exe", etw::EtwSetInformation),
+            import!("ntoskrnl.exe", etw::EtwWriteTransfer),
             // Pause and restart mid-run (crate::pause).
             import!("ndis.sys", pnp::NdisMPauseComplete),
         ]
