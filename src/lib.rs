@@ -12,6 +12,8 @@
 //! * [`adapter`]: the adapter lifecycle as a state machine (no FFI);
 //! * [`call_manager`]: address families, SAPs, VCs and the loopback call as
 //!   state machines that return the NDIS calls to make (no FFI);
+//! * [`flight`]: the flight recorder's event model and dump format (no FFI;
+//!   the ring is `ffi::flight`);
 //! * [`pool`]: pool tags and context signatures, one per allocation type;
 //! * [`config`]: what the adapter reports to NDIS (medium, link, AF);
 //! * [`etw`]: the ETW TraceLogging provider's name, GUID, events and their
@@ -53,6 +55,7 @@ pub mod call_manager;
 pub mod config;
 pub mod ctrl_path;
 pub mod etw;
+pub mod flight;
 pub mod pool;
 
 mod ffi;

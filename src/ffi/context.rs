@@ -2,7 +2,7 @@
 //! handed to NDIS as `MiniportAdapterContext`, recovered and checked on every
 //! handler entry, freed at halt or on a failed initialize.
 
-use core::mem::offset_of;
+use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -12,6 +12,7 @@ use ndis_sys::*;
 
 use super::cm_context::{AfContext, CallBlock, PartyContext, SapContext, VcContext};
 use super::data::{Counters, RxPool};
+use super::flight::Ring;
 use super::lookaside::Lookaside;
 use super::sync::{Event, SpinLock, SpinLockGuard};
 use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition, Lifecycle, PauseOutcome};
@@ -104,6 +105,9 @@ pub(crate) struct AdapterContext {
     /// Set when `halt_count` drops to [`HALTING`] alone (MiniportHaltEx
     /// waits on it).
     halt_done: Event,
+    /// The flight recorder: the adapter's last events (`ffi::flight`),
+    /// written lock-free at any IRQL.
+    flight: Ring,
 }
 
 // `allocate` writes the context into a pool block, which is aligned to
@@ -175,6 +179,14 @@ impl AdapterContext {
         // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
         // the value is an `Event`, the type of `halt_done`.
         unsafe { init_field(p, offset_of!(Self, halt_done), Event::new()) };
+        // SAFETY: `p` is the fresh pool block, writable for a Self, so the
+        // `size_of::<Ring>()` bytes at `flight`'s offset are inside it; all
+        // zero bytes are a valid Ring (atomics), empty until `init` below.
+        unsafe {
+            p.cast::<u8>()
+                .wrapping_add(offset_of!(Self, flight))
+                .write_bytes(0, size_of::<Ring>())
+        };
         // SAFETY: `this` is non-null and aligned, and every field of Self was
         // written just above, so it points to a valid Self; the pool block
         // lives until `free`, and from here on the context is only reached
@@ -234,6 +246,7 @@ impl AdapterContext {
         // inside the pool block, which never moves while the context lives;
         // no CPU can be waiting, since no other CPU has the context yet.
         unsafe { this_ref.halt_done.init() };
+        this_ref.flight.init(p as usize);
         // INVARIANT: signature set, handle stored, locks, lists and the halt
         // event initialized.
         Ok(this)
@@ -259,13 +272,33 @@ impl AdapterContext {
 
     /// Applies a lifecycle event; the state is unchanged when it is refused.
     pub(crate) fn transition(&self, event: AdapterEvent) -> Result<AdapterState, InvalidTransition> {
-        self.state.lock().transition(event)
+        self.observed(|l| l.transition(event))
+    }
+
+    /// Runs `op` on the lifecycle under its lock, then records the state
+    /// change it made, if any, in the flight recorder (after the unlock).
+    fn observed<R>(&self, op: impl FnOnce(&mut Lifecycle) -> R) -> R {
+        let (from, result, to) = {
+            let mut l = self.state.lock();
+            let from = l.state();
+            let result = op(&mut l);
+            (from, result, l.state())
+        };
+        if from != to {
+            self.record(crate::flight::Event::Transition {
+                machine: crate::flight::event::Machine::Adapter,
+                object: core::ptr::from_ref(self) as usize,
+                from: crate::flight::event::AdapterStateCode::from(from).code(),
+                to: crate::flight::event::AdapterStateCode::from(to).code(),
+            });
+        }
+        result
     }
 
     /// MiniportPause: Complete (Paused now) or Pending (Pausing until the
     /// last send in flight is released, see [`Self::release_sends`]).
     pub(crate) fn pause(&self) -> Result<PauseOutcome, InvalidTransition> {
-        self.state.lock().pause()
+        self.observed(Lifecycle::pause)
     }
 
     /// Admits `sends` send NBLs into the data path; Err(state) while the
@@ -283,13 +316,18 @@ impl AdapterContext {
         if sends == 0 {
             return;
         }
-        let completes_pause = self.state.lock().release(sends);
+        let completes_pause = self.observed(|l| l.release(sends));
         if completes_pause {
             // SAFETY: the adapter's own handle; the pause returned PENDING
             // (the gate says Pausing) and this is its only completion (the
             // gate moved to Paused under its lock); <= DISPATCH_LEVEL, as
             // NdisMPauseComplete allows.
             unsafe { NdisMPauseComplete(self.miniport_handle) };
+            self.record(crate::flight::Event::Ddi {
+                ddi: crate::flight::event::Ddi::NdisMPauseComplete,
+                object: core::ptr::from_ref(self) as usize,
+                status: NDIS_STATUS_SUCCESS,
+            });
         }
     }
 
@@ -306,6 +344,17 @@ impl AdapterContext {
     /// Stores OID_GEN_CO_PROTOCOL_OPTIONS.
     pub(crate) fn set_protocol_options(&self, options: u32) {
         self.protocol_options.store(options, Ordering::Release);
+    }
+
+    /// Records `event` in the adapter's flight recorder (and every other
+    /// sink, see [`super::flight::emit`]). Any IRQL, no lock.
+    pub(crate) fn record(&self, event: crate::flight::Event) {
+        super::flight::emit(&self.flight, event);
+    }
+
+    /// The adapter's flight recorder ring.
+    pub(crate) fn flight(&self) -> &Ring {
+        &self.flight
     }
 
     /// The call manager, locked. Runs at IRQL <= DISPATCH_LEVEL; the guard

@@ -27,7 +27,9 @@
 //! * `context`, `cm_context`: the adapter's and the call manager's contexts;
 //!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services;
 //!   `etw`: the ETW TraceLogging provider (registration, enable callback,
-//!   EtwWriteTransfer).
+//!   EtwWriteTransfer);
+//! * `flight`: the flight recorder's ring ([`emit`](flight::emit), the one
+//!   entry point of every recorded event) and its crash-dump callback.
 #![allow(unsafe_code)]
 
 #[macro_use]
@@ -46,6 +48,7 @@ mod context;
 mod data;
 mod effects;
 pub mod entry;
+mod flight;
 mod lookaside;
 mod nbl;
 mod offer;

@@ -334,6 +334,10 @@ fn every_exported_ddi_is_a_boundary() {
     // Every `#[unsafe(no_mangle)]` function of the FFI seam is defined with
     // `ddi_fn!`, whose first act is the boundary hook.
     let sources = [
+        (
+            "bugcheck_callbacks.rs",
+            include_str!("../src/ffi/bugcheck_callbacks.rs"),
+        ),
         ("cm.rs", include_str!("../src/ffi/cm.rs")),
         ("data.rs", include_str!("../src/ffi/data.rs")),
         ("deferred.rs", include_str!("../src/ffi/deferred.rs")),

@@ -13,6 +13,9 @@
 //! All functions here are `unsafe`: their preconditions are the DDI pages'
 //! (valid handles, IRQL limits in `shared/reference/ndis-ddi-irql.txt`).
 
+use crate::bugcheck::{
+    KBUGCHECK_CALLBACK_REASON, KBUGCHECK_REASON_CALLBACK_ROUTINE, PKBUGCHECK_REASON_CALLBACK_RECORD,
+};
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS};
 use crate::config::{NDIS_PARAMETER_TYPE, PNDIS_CONFIGURATION_OBJECT, PNDIS_CONFIGURATION_PARAMETER, PNDIS_STRING};
 use crate::etw::{
@@ -160,6 +163,27 @@ ndis_import!("ntoskrnl.exe" {
         UserDataCount: ULONG,
         UserData: PEVENT_DATA_DESCRIPTOR,
     ) -> NTSTATUS;
+    // --- The flight recorder (any IRQL) ------------------------------------
+    /// wdm.h (WDK 22621, line 23447) \[H\]; any IRQL, Windows 8.1 and later
+    /// \[D: nf-wdm-kequeryinterrupttimeprecise\]. Interrupt time in 100 ns
+    /// units; `QpcTimeStamp` receives the performance counter it used.
+    pub fn KeQueryInterruptTimePrecise(QpcTimeStamp: *mut ULONG64) -> ULONG64;
+    /// wdm.h (line 23553) \[H\]; any IRQL, Windows 7 and later \[D:
+    /// nf-wdm-kegetcurrentprocessornumberex\]. `ProcNumber` is an optional
+    /// `PPROCESSOR_NUMBER`; covmini passes NULL, so it is declared opaque.
+    pub fn KeGetCurrentProcessorNumberEx(ProcNumber: PVOID) -> ULONG;
+    /// wdm.h (line 23320) \[H\]; covmini calls it at PASSIVE_LEVEL (initialize); Windows XP SP1 and
+    /// later \[D: nf-wdm-keregisterbugcheckreasoncallback\]. The record and
+    /// `Component` must stay in nonpaged memory until deregistered.
+    pub fn KeRegisterBugCheckReasonCallback(
+        CallbackRecord: PKBUGCHECK_REASON_CALLBACK_RECORD,
+        CallbackRoutine: KBUGCHECK_REASON_CALLBACK_ROUTINE,
+        Reason: KBUGCHECK_CALLBACK_REASON,
+        Component: PUCHAR,
+    ) -> BOOLEAN;
+    /// wdm.h (line 23311) \[H\]; covmini calls it at PASSIVE_LEVEL (halt); Windows XP SP1 and
+    /// later \[D: nf-wdm-kederegisterbugcheckreasoncallback\].
+    pub fn KeDeregisterBugCheckReasonCallback(CallbackRecord: PKBUGCHECK_REASON_CALLBACK_RECORD) -> BOOLEAN;
 });
 
 /// Compiler intrinsics of the x64 kernel image, imported from ntoskrnl.exe

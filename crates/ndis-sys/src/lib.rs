@@ -31,6 +31,7 @@ mod abi;
 #[macro_use]
 pub mod layout;
 
+pub mod bugcheck;
 pub mod cm;
 pub mod co;
 pub mod config;
@@ -48,6 +49,7 @@ pub mod status;
 pub mod sync;
 pub mod types;
 
+pub use bugcheck::*;
 pub use cm::*;
 pub use co::*;
 pub use config::*;

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use super::{cm, data, deferred, etw, events, exports, lookaside, nbl, pnp, unimplemented};
+use super::{bugcheck_callbacks, cm, data, deferred, etw, events, exports, lookaside, nbl, pnp, unimplemented};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -104,6 +104,8 @@ pub fn table() -> &'static [Import] {
             import!("ntoskrnl.exe", etw::EtwUnregister),
             import!("ntoskrnl.exe", etw::EtwSetInformation),
             import!("ntoskrnl.exe", etw::EtwWriteTransfer),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeQueryInterruptTimePrecise),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeGetCurrentProcessorNumberEx),
             // Pause and restart mid-run (crate::pause).
             import!("ndis.sys", pnp::NdisMPauseComplete),
         ]
