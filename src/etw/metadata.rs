@@ -33,6 +33,8 @@ pub mod in_type {
     pub const UINT64: u8 = 10;
     /// `TlgInHEXINT64` (what `TlgInPOINTER` is on 64-bit Windows).
     pub const HEXINT64: u8 = 21;
+    /// `TlgInCOUNTEDANSISTRING`: a UINT16 byte count, then the bytes.
+    pub const COUNTEDANSISTRING: u8 = 23;
     /// `_TlgInChain`: an OutType byte follows.
     pub const CHAIN: u8 = 0x80;
 }
@@ -49,8 +51,11 @@ pub mod out_type {
 /// ([`out_type::NONE`] for none).
 #[derive(Clone, Copy, Debug)]
 pub struct Field {
+    /// The field's name.
     pub name: &'static str,
+    /// Its `TlgIn_t` ([`in_type`]).
     pub in_type: u8,
+    /// Its `TlgOut_t` ([`out_type`]), or [`out_type::NONE`].
     pub out_type: u8,
 }
 

@@ -3,6 +3,11 @@
 //! fields, and their TraceLogging metadata, all constants), the field values
 //! an event carries, and the filter a session's enable request sets.
 //!
+//! The events are the flight recorder's ([`crate::flight::Event`]): each
+//! variant has one ETW event ([`kind_of`]) whose fields are the variant's,
+//! with the codes written as their names ([`values`]). `ffi::flight::emit`,
+//! the one entry point of every recorded event, hands each to `ffi::etw`.
+//!
 //! `ffi::etw` registers the provider (EtwRegister at DriverEntry,
 //! EtwUnregister at unload), keeps the filter the enable callback reports and
 //! writes events with EtwWriteTransfer; docs/windows.md shows how to capture
@@ -16,12 +21,12 @@
 pub mod guid;
 pub mod metadata;
 
-use core::ffi::CStr;
-
-use ndis_sys::{EVENT_DESCRIPTOR, GUID, UCHAR, WINEVENT_CHANNEL_TRACELOGGING};
+use ndis_sys::{EVENT_DESCRIPTOR, GUID, NDIS_STATUS, UCHAR, WINEVENT_CHANNEL_TRACELOGGING};
 pub use ndis_sys::{WINEVENT_LEVEL_ERROR, WINEVENT_LEVEL_INFO, WINEVENT_LEVEL_VERBOSE, WINEVENT_LEVEL_WARNING};
 
 use self::metadata::{Field, Metadata, in_type, out_type};
+use crate::flight::Event;
+use crate::flight::event::{AdapterStateCode, Machine};
 
 /// The provider's name (what `wpr`, `tracelog` and WPA show).
 pub const PROVIDER_NAME: &str = "Covmini";
@@ -51,10 +56,15 @@ pub mod keyword {
 /// One kind of event: what identifies it to a consumer, and its metadata.
 #[derive(Debug)]
 pub struct EventKind {
+    /// The event's name (in its metadata; consumers filter on it).
     pub name: &'static str,
+    /// Its level (`WINEVENT_LEVEL_*`).
     pub level: UCHAR,
+    /// Its keyword (one of [`keyword`]).
     pub keyword: u64,
+    /// Its fields, in payload order.
     pub fields: &'static [Field],
+    /// Its TraceLogging event metadata.
     pub metadata: Metadata,
 }
 
@@ -92,6 +102,14 @@ const fn f(name: &'static str, in_type: u8) -> Field {
     }
 }
 
+const fn text(name: &'static str) -> Field {
+    f(name, in_type::COUNTEDANSISTRING)
+}
+
+const fn object() -> Field {
+    f("object", in_type::HEXINT64)
+}
+
 const fn status(name: &'static str) -> Field {
     Field {
         name,
@@ -100,68 +118,75 @@ const fn status(name: &'static str) -> Field {
     }
 }
 
-/// A handler NDIS called: its name and the context (or handle) it got.
+/// [`Event::Enter`]: a handler NDIS called, and the context it got.
 pub static HANDLER_ENTRY: EventKind = EventKind::new(
     "HandlerEntry",
     WINEVENT_LEVEL_VERBOSE,
     keyword::HANDLER,
-    &[f("handler", in_type::ANSISTRING), f("context", in_type::HEXINT64)],
+    &[text("handler"), object()],
 );
 
-/// A handler returning to NDIS, with its status.
+/// [`Event::Return`]: a handler returning to NDIS, with its status.
 pub static HANDLER_RETURN: EventKind = EventKind::new(
     "HandlerReturn",
     WINEVENT_LEVEL_VERBOSE,
     keyword::HANDLER,
-    &[
-        f("handler", in_type::ANSISTRING),
-        f("context", in_type::HEXINT64),
-        status("status"),
-    ],
+    &[text("handler"), object(), status("status")],
 );
 
-/// An NDIS function covmini called, the handle it passed and its status.
+/// [`Event::Ddi`]: an NDIS function covmini called, and its status.
 pub static DDI_CALL: EventKind = EventKind::new(
     "DdiCall",
     WINEVENT_LEVEL_VERBOSE,
     keyword::DDI,
-    &[
-        f("ddi", in_type::ANSISTRING),
-        f("handle", in_type::HEXINT64),
-        status("status"),
-    ],
+    &[text("ddi"), object(), status("status")],
 );
 
-/// A request covmini refused: where, why, and the status it answered.
-pub static REFUSAL: EventKind = EventKind::new(
-    "Refusal",
-    WINEVENT_LEVEL_WARNING,
-    keyword::REFUSAL,
-    &[
-        f("handler", in_type::ANSISTRING),
-        f("reason", in_type::ANSISTRING),
-        status("status"),
-    ],
-);
-
-/// An object's state transition.
+/// [`Event::Transition`]: a state machine's transition, by state name.
 pub static STATE_CHANGE: EventKind = EventKind::new(
     "StateChange",
     WINEVENT_LEVEL_INFO,
     keyword::STATE,
-    &[
-        f("object", in_type::ANSISTRING),
-        f("handle", in_type::HEXINT64),
-        f("from", in_type::ANSISTRING),
-        f("to", in_type::ANSISTRING),
-    ],
+    &[text("machine"), object(), text("from"), text("to")],
 );
 
-/// Every event covmini writes.
-pub static KINDS: [&EventKind; 5] = [&HANDLER_ENTRY, &HANDLER_RETURN, &DDI_CALL, &REFUSAL, &STATE_CHANGE];
+/// [`Event::Refused`]: a request covmini refused, why, and the status it
+/// answered.
+pub static REFUSAL: EventKind = EventKind::new(
+    "Refusal",
+    WINEVENT_LEVEL_WARNING,
+    keyword::REFUSAL,
+    &[text("handler"), object(), text("reason"), status("status")],
+);
 
-/// The most fields an event has (the writer's descriptor array is sized by
-/// it).
+/// Every event covmini writes, one per [`Event`] variant.
+pub static KINDS: [&EventKind; 5] = [&HANDLER_ENTRY, &HANDLER_RETURN, &DDI_CALL, &STATE_CHANGE, &REFUSAL];
+
+/// The ETW event of a recorded event.
+#[must_use]
+pub const fn kind_of(event: &Event) -> &'static EventKind {
+    match event {
+        Event::Enter { .. } => &HANDLER_ENTRY,
+        Event::Return { .. } => &HANDLER_RETURN,
+        Event::Ddi { .. } => &DDI_CALL,
+        Event::Transition { .. } => &STATE_CHANGE,
+        Event::Refused { .. } => &REFUSAL,
+    }
+}
+
+/// The name of state `code` of `machine`, or "unknown" for a code the
+/// machine does not have.
+#[must_use]
+pub const fn state_name(machine: Machine, code: u16) -> &'static str {
+    match machine {
+        Machine::Adapter => match AdapterStateCode::from_code(code) {
+            Some(s) => s.name(),
+            None => "unknown",
+        },
+    }
+}
+
+/// The most fields an event has.
 pub const MAX_FIELDS: usize = 4;
 const _: () = {
     let mut i = 0;
@@ -171,69 +196,95 @@ const _: () = {
     }
 };
 
-/// One field's value, as the event's data descriptor points at it.
+/// One field's value, as the event's data descriptors point at it.
 #[derive(Clone, Copy, Debug)]
 pub enum Value<'a> {
-    /// `UINT8`.
-    U8(u8),
     /// `UINT32`, also a status (`NTSTATUS` out-type).
     U32(u32),
-    /// `UINT64` or `HEXINT64` (a handle or context).
-    U64(u64),
-    /// `ANSISTRING`: the bytes and their NUL.
-    Str(&'a CStr),
+    /// `HEXINT64`: an address (a context or handle).
+    Hex(u64),
+    /// `COUNTEDANSISTRING`: its byte count (at most `u16::MAX`; a longer
+    /// text is cut) and the text.
+    Text(u16, &'a str),
 }
 
-impl Value<'_> {
-    /// The InType this value encodes as (`U64` also fits `HEXINT64`).
+impl<'a> Value<'a> {
+    /// A text field.
     #[must_use]
-    pub fn fits(&self, in_type: u8) -> bool {
+    pub fn text(s: &'a str) -> Self {
+        Value::Text(u16::try_from(s.len()).unwrap_or(u16::MAX), s)
+    }
+
+    /// A status field: its bits, as an NTSTATUS field carries them.
+    #[must_use]
+    pub const fn status(s: NDIS_STATUS) -> Self {
+        Value::U32(s.cast_unsigned())
+    }
+
+    /// An address field.
+    #[must_use]
+    pub const fn address(a: usize) -> Self {
+        // CAST: usize is at most 64 bits on every target.
+        Value::Hex(a as u64)
+    }
+
+    /// Whether this value encodes as `in_type`.
+    #[must_use]
+    pub const fn fits(&self, in_type: u8) -> bool {
         matches!(
             (self, in_type),
-            (Value::U8(_), in_type::UINT8)
-                | (Value::U32(_), in_type::UINT32)
-                | (Value::U64(_), in_type::UINT64 | in_type::HEXINT64)
-                | (Value::Str(_), in_type::ANSISTRING)
+            (Value::U32(_), in_type::UINT32)
+                | (Value::Hex(_), in_type::HEXINT64)
+                | (Value::Text(..), in_type::COUNTEDANSISTRING)
         )
     }
 }
 
-impl From<u32> for Value<'_> {
-    fn from(v: u32) -> Self {
-        Value::U32(v)
-    }
-}
-
-impl From<i32> for Value<'_> {
-    /// A status: its bits, as an NTSTATUS field carries them.
-    fn from(v: i32) -> Self {
-        Value::U32(v.cast_unsigned())
-    }
-}
-
-impl From<u64> for Value<'_> {
-    fn from(v: u64) -> Self {
-        Value::U64(v)
-    }
-}
-
-impl From<usize> for Value<'_> {
-    fn from(v: usize) -> Self {
-        // CAST: usize is 64 bits on every target covmini builds for.
-        Value::U64(v as u64)
-    }
-}
-
-impl<T> From<*mut T> for Value<'_> {
-    /// A handle or context: its address.
-    fn from(v: *mut T) -> Self {
-        Value::U64(v as usize as u64)
-    }
-}
-
-impl<'a> From<&'a CStr> for Value<'a> {
-    fn from(v: &'a CStr) -> Self {
-        Value::Str(v)
+/// The field values of `event`, in its kind's field order (as many as
+/// [`kind_of`] declares; the rest of the array is unused).
+#[must_use]
+pub fn values(event: &Event) -> [Value<'static>; MAX_FIELDS] {
+    let none = Value::U32(0);
+    match *event {
+        Event::Enter { handler, object } => [Value::text(handler.name()), Value::address(object), none, none],
+        Event::Return {
+            handler,
+            object,
+            status,
+        } => [
+            Value::text(handler.name()),
+            Value::address(object),
+            Value::status(status),
+            none,
+        ],
+        Event::Ddi { ddi, object, status } => [
+            Value::text(ddi.name()),
+            Value::address(object),
+            Value::status(status),
+            none,
+        ],
+        Event::Transition {
+            machine,
+            object,
+            from,
+            to,
+        } => [
+            Value::text(machine.name()),
+            Value::address(object),
+            Value::text(state_name(machine, from)),
+            Value::text(state_name(machine, to)),
+        ],
+        Event::Refused {
+            handler,
+            object,
+            reason,
+            status,
+        } => [
+            Value::text(handler.name()),
+            Value::address(object),
+            Value::text(reason.name()),
+            Value::status(status),
+        ],
     }
 }
 
@@ -245,7 +296,9 @@ pub struct Filter {
     pub enabled: bool,
     /// The most verbose level wanted; 0 means every level.
     pub level: UCHAR,
+    /// An event's keyword needs one of these bits...
     pub match_any: u64,
+    /// ... and all of these.
     pub match_all: u64,
 }
 

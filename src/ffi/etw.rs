@@ -4,10 +4,10 @@
 //! EtwWriteTransfer of one event (`crate::etw` has the provider's identity,
 //! the event catalogue and the metadata).
 //!
-//! **Nothing is done for an event no session wants.** [`etw_event!`] checks
-//! the filter the enable callback stored (a few relaxed atomic loads, legal at
-//! any IRQL) before it evaluates the event's field expressions or builds a
-//! descriptor; only a passing event reaches [`write`]. This is the filtering
+//! **Nothing is done for an event no session wants.** [`emit`] checks the
+//! filter the enable callback stored (a few relaxed atomic loads, legal at
+//! any IRQL) before it looks at the event's fields or builds a descriptor;
+//! only a passing event reaches [`write`]. This is the filtering
 //! evntprov.h recommends ("checking a few global variables ... before
 //! preparing the data to be sent to ETW"), the same that
 //! TraceLoggingProviderEnabled does. ETW filters again per session, so a
@@ -30,19 +30,8 @@ use ndis_sys::{
 
 use ndis_sys::ndis_fn;
 
-use crate::etw::{EventKind, Filter, MAX_FIELDS, PROVIDER_ID, PROVIDER_TRAITS, Value};
-
-/// `etw_event!(KIND, field, …)`: writes one event of `KIND` (a
-/// `crate::etw::EventKind`) with the fields in catalogue order, only if a
-/// session wants it; otherwise the field expressions are not evaluated.
-macro_rules! etw_event {
-    ($kind:expr $(, $value:expr)* $(,)?) => {{
-        let kind: &'static $crate::etw::EventKind = &$kind;
-        if $crate::ffi::etw::enabled(kind) {
-            $crate::ffi::etw::write(kind, &[$($crate::etw::Value::from($value)),*]);
-        }
-    }};
-}
+use crate::etw::{EventKind, Filter, MAX_FIELDS, PROVIDER_ID, PROVIDER_TRAITS, Value, kind_of, values};
+use crate::flight::Event;
 
 /// The registration handle (0: not registered).
 static HANDLE: AtomicU64 = AtomicU64::new(0);
@@ -171,12 +160,27 @@ ndis_fn! {
     }
 }
 
+/// Writes `event` (one of the flight recorder's, from `ffi::flight::emit`)
+/// as its ETW event, if some session wants that event's level and keyword;
+/// otherwise returns at once, having built nothing.
+///
+/// # IRQL
+/// Any.
+pub(crate) fn emit(event: &Event) {
+    let kind = kind_of(event);
+    if !enabled(kind) {
+        return;
+    }
+    let values = values(event);
+    write(kind, values.get(..kind.fields.len()).unwrap_or(&[]));
+}
+
 /// One descriptor over `len` bytes at `ptr`.
 fn descriptor(ptr: *const c_void, len: usize, ty: UCHAR) -> EVENT_DATA_DESCRIPTOR {
     EVENT_DATA_DESCRIPTOR {
         Ptr: ptr as usize as u64,
-        // CAST: every field and metadata blob is far below 4 GiB (a CStr
-        // here is a static name or reason).
+        // CAST: every field and metadata blob is far below 4 GiB (a text is
+        // at most u16::MAX bytes).
         Size: len as ULONG,
         Type: ty,
         Reserved1: 0,
@@ -184,21 +188,24 @@ fn descriptor(ptr: *const c_void, len: usize, ty: UCHAR) -> EVENT_DATA_DESCRIPTO
     }
 }
 
-/// The descriptor of one field's value, pointing at it in place.
-fn field(value: &Value<'_>) -> EVENT_DATA_DESCRIPTOR {
+/// The descriptors of one field's value (a text has two: its count, then
+/// its bytes), pointing at it in place; the second is None for a scalar.
+fn field(value: &Value<'_>) -> [Option<EVENT_DATA_DESCRIPTOR>; 2] {
     let none = EVENT_DATA_DESCRIPTOR_TYPE_NONE;
     match value {
-        Value::U8(v) => descriptor((v as *const u8).cast(), 1, none),
-        Value::U32(v) => descriptor((v as *const u32).cast(), 4, none),
-        Value::U64(v) => descriptor((v as *const u64).cast(), 8, none),
-        Value::Str(s) => descriptor(s.as_ptr().cast(), s.count_bytes() + 1, none),
+        Value::U32(v) => [Some(descriptor((v as *const u32).cast(), 4, none)), None],
+        Value::Hex(v) => [Some(descriptor((v as *const u64).cast(), 8, none)), None],
+        Value::Text(len, s) => [
+            Some(descriptor((len as *const u16).cast(), 2, none)),
+            Some(descriptor(s.as_ptr().cast(), usize::from(*len), none)),
+        ],
     }
 }
 
 /// Writes one event with EtwWriteTransfer: the provider traits, the event's
-/// metadata, then `values` in the catalogue's field order. Call it through
-/// [`etw_event!`], which checks [`enabled`] first. An event whose values do
-/// not match its fields (a covmini bug) is dropped, not written garbled.
+/// metadata, then `values` in the catalogue's field order. [`emit`] checks
+/// [`enabled`] first. An event whose values do not match its fields (a
+/// covmini bug) is dropped, not written garbled.
 ///
 /// # IRQL
 /// Any (EtwWriteTransfer: `_IRQL_requires_max_(HIGH_LEVEL)`); everything it
@@ -211,7 +218,6 @@ pub(crate) fn write(kind: &'static EventKind, values: &[Value<'_>]) {
     if !values.iter().zip(kind.fields).all(|(v, f)| v.fits(f.in_type)) {
         return;
     }
-    let mut data = [EVENT_DATA_DESCRIPTOR::default(); 2 + MAX_FIELDS];
     let traits = PROVIDER_TRAITS.as_bytes();
     let meta = kind.metadata.as_bytes();
     let headers = [
@@ -226,14 +232,186 @@ pub(crate) fn write(kind: &'static EventKind, values: &[Value<'_>]) {
             EVENT_DATA_DESCRIPTOR_TYPE_EVENT_METADATA,
         ),
     ];
-    for (slot, d) in data.iter_mut().zip(headers.into_iter().chain(values.iter().map(field))) {
+    let all = headers.into_iter().chain(values.iter().flat_map(field).flatten());
+    let mut data = [EVENT_DATA_DESCRIPTOR::default(); 2 + 2 * MAX_FIELDS];
+    let mut count: ULONG = 0;
+    for (slot, d) in data.iter_mut().zip(all) {
         *slot = d;
+        count += 1;
     }
     let event = kind.descriptor();
-    // CAST: 2 + at most MAX_FIELDS (4) descriptors.
-    let count = (2 + values.len()) as ULONG;
-    // SAFETY: a registered handle; the event descriptor and `data` live on
-    // this frame for the call, and every descriptor points at a static or at
-    // `values`, which outlive the call; no activity ids (NULL); any IRQL.
+    // SAFETY: a registered handle; the event descriptor and `data` (whose
+    // first `count` entries are set) live on this frame for the call, and
+    // every descriptor points at a static or into `values`, which outlive
+    // the call; no activity ids (NULL); any IRQL.
     unsafe { EtwWriteTransfer(handle, &raw const event, null(), null(), count, data.as_mut_ptr()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use ndis_emu::etw::{FieldValue, decode};
+    use ndis_sys::{NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS};
+
+    use super::*;
+    use crate::etw::{KINDS, WINEVENT_LEVEL_VERBOSE, WINEVENT_LEVEL_WARNING, keyword};
+    use crate::flight::event::{AdapterStateCode, Ddi, Handler, Machine, Reason};
+
+    const OBJECT: usize = 0xffff_a000_1234_5670_u64 as usize;
+
+    /// One event of every kind, with the values each field must decode to.
+    fn every_kind() -> [(Event, std::vec::Vec<(&'static str, FieldValue)>); 5] {
+        use FieldValue::{Hex, Str, UInt};
+        let obj = || Hex(OBJECT as u64);
+        let st = |s: i32| UInt(u64::from(s.cast_unsigned()), 14);
+        [
+            (
+                Event::Enter {
+                    handler: Handler::ProtocolCmMakeCall,
+                    object: OBJECT,
+                },
+                std::vec![("handler", Str("ProtocolCmMakeCall".into())), ("object", obj())],
+            ),
+            (
+                Event::Return {
+                    handler: Handler::ProtocolCmMakeCall,
+                    object: OBJECT,
+                    status: NDIS_STATUS_PENDING,
+                },
+                std::vec![
+                    ("handler", Str("ProtocolCmMakeCall".into())),
+                    ("object", obj()),
+                    ("status", st(NDIS_STATUS_PENDING)),
+                ],
+            ),
+            (
+                Event::Ddi {
+                    ddi: Ddi::NdisMCmActivateVc,
+                    object: OBJECT,
+                    status: NDIS_STATUS_SUCCESS,
+                },
+                std::vec![
+                    ("ddi", Str("NdisMCmActivateVc".into())),
+                    ("object", obj()),
+                    ("status", st(NDIS_STATUS_SUCCESS)),
+                ],
+            ),
+            (
+                Event::Transition {
+                    machine: Machine::Adapter,
+                    object: OBJECT,
+                    from: AdapterStateCode::Paused.code(),
+                    to: AdapterStateCode::Running.code(),
+                },
+                std::vec![
+                    ("machine", Str("Adapter".into())),
+                    ("object", obj()),
+                    ("from", Str("Paused".into())),
+                    ("to", Str("Running".into())),
+                ],
+            ),
+            (
+                Event::Refused {
+                    handler: Handler::ProtocolCmRegisterSap,
+                    object: OBJECT,
+                    reason: Reason::DuplicateSap,
+                    status: NDIS_STATUS_RESOURCES,
+                },
+                std::vec![
+                    ("handler", Str("ProtocolCmRegisterSap".into())),
+                    ("object", obj()),
+                    ("reason", Str("DuplicateSap".into())),
+                    ("status", st(NDIS_STATUS_RESOURCES)),
+                ],
+            ),
+        ]
+    }
+
+    fn writes() -> u64 {
+        ndis_emu::ddi_calls().get("EtwWriteTransfer").copied().unwrap_or(0)
+    }
+
+    /// Every kind of event, written through the emulator's EtwWriteTransfer
+    /// with a session on at VERBOSE and every keyword, decodes (by the
+    /// format's published description, ndis_emu::etw::decode) to the
+    /// provider's name, the kind's name, level and keyword, and each field's
+    /// name and value; the session's enable reached the callback.
+    #[test]
+    #[cfg_attr(miri, ignore = "drives the ETW DDIs through ndis-emu")]
+    fn every_event_kind_decodes_to_its_names_and_values() {
+        let mut emu = ndis_emu::Emulator::new();
+        register();
+        assert!(!filter().enabled, "no session yet");
+        emu.etw_enable(PROVIDER_ID, WINEVENT_LEVEL_VERBOSE, keyword::ALL, 0);
+        assert_eq!(
+            filter(),
+            Filter {
+                enabled: true,
+                level: WINEVENT_LEVEL_VERBOSE,
+                match_any: keyword::ALL,
+                match_all: 0
+            },
+            "the enable callback kept the session's request"
+        );
+        let cases = every_kind();
+        for (event, _) in &cases {
+            emit(event);
+        }
+        let captured = emu.etw_events();
+        assert_eq!(captured.len(), cases.len());
+        for ((event, expected), c) in cases.iter().zip(&captured) {
+            let kind = kind_of(event);
+            let d = decode(c).unwrap_or_else(|e| panic!("{}: {e}", kind.name));
+            assert_eq!(d.provider, crate::etw::PROVIDER_NAME);
+            assert_eq!(d.name, kind.name);
+            assert_eq!((d.level, d.keyword, d.channel), (kind.level, kind.keyword, 11));
+            let got: std::vec::Vec<(&str, &FieldValue)> = d.fields.iter().map(|(n, _, v)| (n.as_str(), v)).collect();
+            let want: std::vec::Vec<(&str, &FieldValue)> = expected.iter().map(|(n, v)| (*n, v)).collect();
+            assert_eq!(got, want, "{}", kind.name);
+        }
+        let mut names: std::vec::Vec<&str> = cases.iter().map(|(e, _)| kind_of(e).name).collect();
+        names.dedup();
+        assert_eq!(names, KINDS.map(|k| k.name), "every kind of the catalogue, once");
+        unregister();
+        assert!(emu.finish().is_clean());
+    }
+
+    /// With no session, or a session that wants only warnings about
+    /// refusals, an event it does not want costs no EtwWriteTransfer (the
+    /// gate is before any descriptor is built) and is not captured; the
+    /// wanted one is. After the session stops, the callback's DISABLE turns
+    /// writing off again.
+    #[test]
+    #[cfg_attr(miri, ignore = "drives the ETW DDIs through ndis-emu")]
+    fn nothing_is_written_while_no_session_wants_it() {
+        let mut emu = ndis_emu::Emulator::new();
+        register();
+        let cases = every_kind();
+        let before = writes();
+        for (event, _) in &cases {
+            emit(event);
+        }
+        assert_eq!(writes(), before, "no session: no EtwWriteTransfer");
+
+        emu.etw_enable(PROVIDER_ID, WINEVENT_LEVEL_WARNING, keyword::REFUSAL, 0);
+        for (event, _) in &cases {
+            emit(event);
+        }
+        assert_eq!(
+            writes(),
+            before + 1,
+            "only the refusal passes level WARNING, keyword REFUSAL"
+        );
+        let captured = emu.etw_events();
+        assert_eq!(captured.len(), 1);
+        assert_eq!(decode(&captured[0]).map(|d| d.name).as_deref(), Ok("Refusal"));
+
+        emu.etw_disable();
+        assert!(!filter().enabled);
+        for (event, _) in &cases {
+            emit(event);
+        }
+        assert_eq!(writes(), before + 1, "disabled again");
+        unregister();
+        assert!(emu.finish().is_clean());
+    }
 }

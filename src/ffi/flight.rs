@@ -159,4 +159,5 @@ fn now() -> (u64, u32) {
 /// ring; an ETW sink is added beside it), so every event reaches all of them.
 pub(crate) fn emit(ring: &Ring, event: Event) {
     ring.record(&event);
+    super::etw::emit(&event);
 }

@@ -168,7 +168,7 @@ pub enum FieldValue {
     UInt(u64, u8),
     /// HEXINT32 / HEXINT64.
     Hex(u64),
-    /// ANSISTRING (UTF-8, its NUL dropped).
+    /// ANSISTRING (its NUL dropped) or COUNTEDANSISTRING, as UTF-8.
     Str(String),
 }
 
@@ -329,6 +329,10 @@ pub fn decode(event: &Captured) -> Result<Decoded, String> {
     for (field, in_type, out_type) in declared {
         let value = match in_type {
             2 => FieldValue::Str(p.cstr()?),
+            23 => {
+                let n = usize::from(p.u16()?);
+                FieldValue::Str(String::from_utf8_lossy(p.take(n)?).into_owned())
+            }
             3 | 5 | 7 | 9 => {
                 let n = 1usize << ((in_type - 3) / 2);
                 let raw = p.le(n)?;
@@ -419,7 +423,7 @@ mod tests {
     fn decodes_a_hand_built_event() {
         // Traits: size 4, "P". Metadata: size (patched below), tag byte 0,
         // "E", then s: ANSISTRING, n: UINT32|chain + NTSTATUS, h: HEXINT64,
-        // i: INT16.
+        // i: INT16, c: COUNTEDANSISTRING.
         let traits = b"\x04\x00P\x00";
         let mut meta = [
             &[0u8, 0, 0][..],
@@ -428,6 +432,7 @@ mod tests {
             b"n\0\x88\x0e",
             b"h\0\x15",
             b"i\0\x05",
+            b"c\0\x17",
         ]
         .concat();
         let len = meta.len() as u16;
@@ -440,6 +445,8 @@ mod tests {
                 &0xC000_0001u32.to_le_bytes(),
                 &0x1234u64.to_le_bytes(),
                 &(-2i16).to_le_bytes(),
+                &[3, 0],
+                b"xyz",
             ],
         );
         let d = decode(&e).unwrap();
@@ -448,7 +455,8 @@ mod tests {
         assert_eq!(d.field("n"), Some(&FieldValue::UInt(0xC000_0001, 14)));
         assert_eq!(d.field("h"), Some(&FieldValue::Hex(0x1234)));
         assert_eq!(d.field("i"), Some(&FieldValue::Int(-2)));
-        assert_eq!(d.to_string(), "P/E s=ab n=0xc0000001 h=0x1234 i=-2");
+        assert_eq!(d.field("c"), Some(&FieldValue::Str("xyz".into())));
+        assert_eq!(d.to_string(), "P/E s=ab n=0xc0000001 h=0x1234 i=-2 c=xyz");
     }
 
     #[test]
