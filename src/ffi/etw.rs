@@ -30,6 +30,8 @@ use ndis_sys::{
 
 use ndis_sys::ndis_fn;
 
+use super::trace::WARN;
+
 use crate::etw::{EventKind, Filter, MAX_FIELDS, PROVIDER_ID, PROVIDER_TRAITS, Value, kind_of, values};
 use crate::flight::Event;
 
@@ -79,10 +81,7 @@ pub(crate) fn register() {
         )
     };
     if status != STATUS_SUCCESS {
-        trace!(
-            super::trace::WARN,
-            "EtwRegister failed: {:#010x}; no ETW events", status
-        );
+        trace!(WARN, "EtwRegister failed: {:#010x}; no ETW events", status);
         return;
     }
     HANDLE.store(handle, Ordering::Release);
@@ -99,7 +98,7 @@ pub(crate) fn register() {
         )
     };
     if status != STATUS_SUCCESS {
-        trace!(super::trace::WARN, "EtwSetInformation(traits) failed: {:#010x}", status);
+        trace!(WARN, "EtwSetInformation(traits) failed: {:#010x}", status);
     }
 }
 
@@ -118,7 +117,7 @@ pub(crate) fn unregister() {
     // out above, so no new write uses it); PASSIVE_LEVEL.
     let status = unsafe { EtwUnregister(handle) };
     if status != STATUS_SUCCESS {
-        trace!(super::trace::WARN, "EtwUnregister failed: {:#010x}", status);
+        trace!(WARN, "EtwUnregister failed: {:#010x}", status);
     }
 }
 
