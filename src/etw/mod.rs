@@ -188,6 +188,10 @@ pub const fn state_name(machine: Machine, code: u16) -> &'static str {
 
 /// The most fields an event has.
 pub const MAX_FIELDS: usize = 4;
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an index out of range is a compile error"
+)]
 const _: () = {
     let mut i = 0;
     while i < KINDS.len() {

@@ -562,7 +562,7 @@ impl Emulator {
             if let Some(d) = w.driver {
                 crate::sched::owner_done(w, d.handle, "MiniportDriverUnload");
             }
-            crate::etw::unload_done(w, "MiniportDriverUnload");
+            crate::ffi::etw::unload_done(w, "MiniportDriverUnload");
             let deregistered = w.driver.is_some_and(|d| d.deregistered);
             if !deregistered {
                 let h = w.driver.map_or(0, |d| d.handle);

@@ -19,19 +19,18 @@
 //! padding". It decodes the scalar InTypes and nul-terminated strings; arrays
 //! and structs are reported as unsupported, not guessed.
 //!
-//! Its rules: every registration is closed by the end of
+//! Its rules (enforced by `ffi::etw`, which also holds the session API of
+//! [`crate::Emulator`]): every registration is closed by the end of
 //! MiniportDriverUnload; every handle given to ETW is one EtwRegister gave
 //! and EtwUnregister did not close; every TraceLogging event decodes.
 //!
-//! What it must not do: hold the world lock while calling the driver's
-//! enable callback, or keep an event the session's filter drops.
+//! What it must not do: depend on the world or the FFI layer (it is plain
+//! data and a decoder), or keep an event the session's filter drops.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use ndis_sys::{EVENT_DESCRIPTOR, GUID, PETWENABLECALLBACK, UCHAR};
-
-use crate::world::World;
 
 crate::define_rules! { ETW:
     ETW_REGISTERED_AT_UNLOAD, "etw.registered-at-unload", false, "EtwUnregister (\"For every call to EtwRegister there must be a corresponding call to EtwUnregister\"; the callbacks of an unloaded driver are no longer valid)", "etw_registered_at_unload_fires_when_unload_forgets",
@@ -111,38 +110,18 @@ impl Etw {
         0x5157_0000 + 16 * self.issued
     }
 
-    /// Checks a handle the driver passed.
-    pub(crate) fn check(w: &mut World, handle: u64, call: &'static str) -> bool {
-        if w.etw.registrations.contains_key(&handle) {
-            return true;
-        }
-        let what = if handle == 0 {
-            "a zero REGHANDLE".to_string()
-        } else if handle > 0x5157_0000 && handle <= 0x5157_0000 + 16 * w.etw.issued {
-            format!("REGHANDLE {handle:#x}, already unregistered")
+    /// What is wrong with a handle the driver passed, or None for a live
+    /// registration's.
+    pub(crate) fn misuse(&self, handle: u64) -> Option<String> {
+        if self.registrations.contains_key(&handle) {
+            None
+        } else if handle == 0 {
+            Some("a zero REGHANDLE".to_string())
+        } else if handle > 0x5157_0000 && handle <= 0x5157_0000 + 16 * self.issued {
+            Some(format!("REGHANDLE {handle:#x}, already unregistered"))
         } else {
-            format!("REGHANDLE {handle:#x}, which EtwRegister never gave")
-        };
-        w.violate(ETW_HANDLE_VALID, call, format!("passed {what}"), &[]);
-        false
-    }
-}
-
-/// MiniportDriverUnload returned (or DriverEntry failed): every registration
-/// still open breaks `etw.registered-at-unload`, and is closed here.
-pub(crate) fn unload_done(w: &mut World, when: &'static str) {
-    let open: Vec<(u64, Registration)> = std::mem::take(&mut w.etw.registrations).into_iter().collect();
-    for (h, r) in open {
-        w.violate(
-            ETW_REGISTERED_AT_UNLOAD,
-            when,
-            format!(
-                "provider {} (REGHANDLE {h:#x}, registered in {}) is still registered",
-                guid_string(&r.provider),
-                r.origin
-            ),
-            &[],
-        );
+            Some(format!("REGHANDLE {handle:#x}, which EtwRegister never gave"))
+        }
     }
 }
 
@@ -362,38 +341,6 @@ pub fn decode(event: &Captured) -> Result<Decoded, String> {
         channel: event.descriptor.Channel,
         fields,
     })
-}
-
-impl crate::Emulator {
-    /// Starts (or changes) the trace session: it enables `provider` at
-    /// `level` with the keywords, and ETW calls the enable callback of every
-    /// registration of that provider (ENABLE_PROVIDER, at PASSIVE_LEVEL, as
-    /// `Emulator` calls any handler). A provider registered later is
-    /// enabled inside its EtwRegister, as ETW does.
-    pub fn etw_enable(&mut self, provider: GUID, level: UCHAR, match_any: u64, match_all: u64) {
-        let session = Session {
-            provider,
-            level,
-            match_any,
-            match_all,
-        };
-        crate::world::try_with(|w| w.etw.session = Some(session));
-        crate::ffi::etw::notify(provider, ndis_sys::EVENT_CONTROL_CODE_ENABLE_PROVIDER, &session);
-    }
-
-    /// Stops the trace session: the enable callbacks get DISABLE_PROVIDER.
-    pub fn etw_disable(&mut self) {
-        let session = crate::world::try_with(|w| w.etw.session.take()).flatten();
-        if let Some(s) = session {
-            crate::ffi::etw::notify(s.provider, ndis_sys::EVENT_CONTROL_CODE_DISABLE_PROVIDER, &s);
-        }
-    }
-
-    /// The events the session logged so far, oldest first.
-    #[must_use]
-    pub fn etw_events(&self) -> Vec<Captured> {
-        crate::world::try_with(|w| w.etw.events.clone()).unwrap_or_default()
-    }
 }
 
 #[cfg(test)]

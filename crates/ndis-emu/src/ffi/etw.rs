@@ -1,7 +1,9 @@
 //! The ETW DDIs a driver imports from ntoskrnl (EtwRegister,
-//! EtwSetInformation, EtwWriteTransfer, EtwUnregister) and the calls into a
-//! provider's enable callback. `crate::etw` keeps the registrations, the
-//! session and the captured events, and decodes them.
+//! EtwSetInformation, EtwWriteTransfer, EtwUnregister), the calls into a
+//! provider's enable callback, the ETW rules' checks, and the session API of
+//! [`crate::Emulator`] (`etw_enable`, `etw_disable`, `etw_events`).
+//! `crate::etw` holds the registrations, the session and the captured events
+//! as data, and decodes them.
 //!
 //! IRQL (wdm.h of WDK 10.0.22621): EtwRegister, EtwSetInformation and
 //! EtwUnregister `_IRQL_requires_max_(PASSIVE_LEVEL)`; EtwWriteTransfer
@@ -13,9 +15,11 @@
 
 use ndis_sys::*;
 
-use crate::etw::{Captured, ETW_EVENT_FORMAT, Etw, Registration, Session, decode, guid_string};
+use crate::etw::{
+    Captured, ETW_EVENT_FORMAT, ETW_HANDLE_VALID, ETW_REGISTERED_AT_UNLOAD, Registration, Session, decode, guid_string,
+};
 use crate::trace::Detail;
-use crate::world;
+use crate::world::{self, World};
 
 use super::calls;
 
@@ -26,6 +30,35 @@ const STATUS_INVALID_HANDLE: NTSTATUS = 0xC000_0008_u32.cast_signed();
 /// The most data descriptors one event may have (ETW's own limit is 128;
 /// covmini uses a handful).
 const MAX_DESCRIPTORS: ULONG = 128;
+
+/// Checks a handle the driver passed (`etw.handle-valid`).
+fn check(w: &mut World, handle: u64, call: &'static str) -> bool {
+    match w.etw.misuse(handle) {
+        None => true,
+        Some(what) => {
+            w.violate(ETW_HANDLE_VALID, call, format!("passed {what}"), &[]);
+            false
+        }
+    }
+}
+
+/// MiniportDriverUnload returned: every registration still open breaks
+/// `etw.registered-at-unload`, and is closed here.
+pub(crate) fn unload_done(w: &mut World, when: &'static str) {
+    let open: Vec<(u64, Registration)> = std::mem::take(&mut w.etw.registrations).into_iter().collect();
+    for (h, r) in open {
+        w.violate(
+            ETW_REGISTERED_AT_UNLOAD,
+            when,
+            format!(
+                "provider {} (REGHANDLE {h:#x}, registered in {}) is still registered",
+                guid_string(&r.provider),
+                r.origin
+            ),
+            &[],
+        );
+    }
+}
 
 /// Calls the enable callback of every registration of `provider` with
 /// `code` and the session's level and keywords, one at a time, with no world
@@ -123,7 +156,7 @@ ddi_fn! {
         const CALL: &str = "EtwUnregister";
         world::with(CALL, |w| {
             w.check_irql(CALL, PASSIVE_LEVEL);
-            if !Etw::check(w, handle, CALL) {
+            if !check(w, handle, CALL) {
                 return STATUS_INVALID_HANDLE;
             }
             w.etw.registrations.remove(&handle);
@@ -148,7 +181,7 @@ ddi_fn! {
         };
         world::with(CALL, |w| {
             w.check_irql(CALL, PASSIVE_LEVEL);
-            if !Etw::check(w, handle, CALL) {
+            if !check(w, handle, CALL) {
                 return STATUS_INVALID_HANDLE;
             }
             if class == EventProviderSetTraits && traits.is_none() {
@@ -184,7 +217,7 @@ ddi_fn! {
         let mut parts = Vec::with_capacity(count as usize);
         for i in 0..count as usize {
             // SAFETY: `data` holds `count` descriptors (the DDI's contract).
-            let dd = unsafe { data.add(i).read_unaligned() };
+            let dd = unsafe { data.wrapping_add(i).read_unaligned() };
             let bytes = if dd.Size == 0 {
                 Vec::new()
             } else if dd.Ptr == 0 {
@@ -197,7 +230,7 @@ ddi_fn! {
             parts.push((dd.Type, bytes));
         }
         world::with(CALL, |w| {
-            if !Etw::check(w, handle, CALL) {
+            if !check(w, handle, CALL) {
                 return STATUS_INVALID_HANDLE;
             }
             let provider = w.etw.registrations.get(&handle).map(|r| r.provider).unwrap_or_default();
@@ -219,5 +252,37 @@ ddi_fn! {
             }
             STATUS_SUCCESS
         })
+    }
+}
+
+impl crate::Emulator {
+    /// Starts (or changes) the trace session: it enables `provider` at
+    /// `level` with the keywords, and ETW calls the enable callback of every
+    /// registration of that provider (ENABLE_PROVIDER, at PASSIVE_LEVEL, as
+    /// `Emulator` calls any handler). A provider registered later is
+    /// enabled inside its EtwRegister, as ETW does.
+    pub fn etw_enable(&mut self, provider: GUID, level: UCHAR, match_any: u64, match_all: u64) {
+        let session = Session {
+            provider,
+            level,
+            match_any,
+            match_all,
+        };
+        crate::world::try_with(|w| w.etw.session = Some(session));
+        notify(provider, ndis_sys::EVENT_CONTROL_CODE_ENABLE_PROVIDER, &session);
+    }
+
+    /// Stops the trace session: the enable callbacks get DISABLE_PROVIDER.
+    pub fn etw_disable(&mut self) {
+        let session = crate::world::try_with(|w| w.etw.session.take()).flatten();
+        if let Some(s) = session {
+            notify(s.provider, ndis_sys::EVENT_CONTROL_CODE_DISABLE_PROVIDER, &s);
+        }
+    }
+
+    /// The events the session logged so far, oldest first.
+    #[must_use]
+    pub fn etw_events(&self) -> Vec<Captured> {
+        crate::world::try_with(|w| w.etw.events.clone()).unwrap_or_default()
     }
 }
