@@ -95,3 +95,16 @@ fn events_no_session_wants_are_never_written() {
     assert!(events.is_empty());
     assert_eq!(written, 0, "no session: no EtwWriteTransfer");
 }
+
+/// A DriverEntry that fails (NdisMRegisterMiniportDriver refused) gets no
+/// unload, so it must unregister the provider itself: no
+/// `etw.registered-at-unload` when it returns.
+#[test]
+fn a_failed_driver_entry_unregisters_the_provider() {
+    let mut emu = Emulator::new();
+    emu.etw_enable(PROVIDER_ID, 5, keyword::ALL, 0);
+    emu.fail_nth_call("NdisMRegisterMiniportDriver", 1);
+    assert!(emu.load(common::driver::driver_entry()).is_err());
+    let report = emu.finish();
+    assert!(report.is_clean(), "{report}");
+}

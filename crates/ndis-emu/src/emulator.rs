@@ -343,6 +343,9 @@ impl Emulator {
         };
         let status = calls::driver_entry(entry, object, &raw mut registry);
         if status != STATUS_SUCCESS {
+            // No unload follows a failed DriverEntry: its ETW registrations
+            // must be gone already.
+            world::try_with(|w| crate::ffi::etw::unload_done(w, "DriverEntry"));
             return Err(EmuError::DriverEntryFailed(status));
         }
         if world::try_with(|w| w.driver.is_none()).unwrap_or(true) {

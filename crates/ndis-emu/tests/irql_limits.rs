@@ -17,7 +17,8 @@
 //! `irql_limit_fires_on_a_wait_under_a_spin_lock`), the NdisMCo*VcComplete
 //! pair (unimplemented: `emu.unimplemented-ddi`), NdisInitializeEvent (its
 //! page says any IRQL; ndis.h annotates it `_IRQL_requires_max_(DISPATCH_LEVEL)`;
-//! ndis-emu follows the page), KeBugCheckEx and DbgPrintEx (any IRQL).
+//! ndis-emu follows the page), KeBugCheckEx and DbgPrintEx (any IRQL),
+//! EtwWriteTransfer (wdm.h: `_IRQL_requires_max_(HIGH_LEVEL)`).
 
 use core::ptr::null_mut;
 use std::collections::BTreeSet;
@@ -58,6 +59,9 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
     let names = at_dirql!(emu,
         "NdisMDeregisterMiniportDriver" => NdisMDeregisterMiniportDriver(n);
         "NdisSetOptionalHandlers" => NdisSetOptionalHandlers(n, n.cast());
+        "EtwRegister" => EtwRegister(core::ptr::null(), None, n, null_mut());
+        "EtwUnregister" => EtwUnregister(0);
+        "EtwSetInformation" => EtwSetInformation(0, EventProviderSetTraits, n, 0);
         "NdisMSetMiniportAttributes" => NdisMSetMiniportAttributes(n, n.cast());
         "NdisMCmRegisterAddressFamilyEx" => NdisMCmRegisterAddressFamilyEx(n, n.cast());
         "NdisGetVersion" => NdisGetVersion();
@@ -144,6 +148,7 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "NdisInitializeEvent",
         "KeBugCheckEx",
         "DbgPrintEx",
+        "EtwWriteTransfer",
     ];
     let table: BTreeSet<&str> = ndis_emu::ffi::table::table().iter().map(|i| i.name).collect();
     let covered: BTreeSet<&str> = names.iter().copied().chain(left_out).collect();

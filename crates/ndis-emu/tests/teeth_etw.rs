@@ -136,7 +136,8 @@ ndis_fn! {
                 write_event(handle, &7u64.to_le_bytes());
             }
             Fault::None | Fault::ShortField => {
-                // SAFETY: as above.
+                // SAFETY: the handle this driver's EtwRegister gave, still
+                // registered, unregistered exactly once here.
                 unsafe { EtwUnregister(handle) };
             }
         }

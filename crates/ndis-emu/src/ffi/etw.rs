@@ -120,6 +120,7 @@ ddi_fn! {
     pub unsafe fn EtwRegister(provider_id: LPCGUID, callback: Option<PETWENABLECALLBACK>, context: PVOID, handle: PREGHANDLE) -> NTSTATUS {
         const CALL: &str = "EtwRegister";
         if provider_id.is_null() || handle.is_null() {
+            world::with(CALL, |w| w.check_irql(CALL, PASSIVE_LEVEL));
             return STATUS_INVALID_PARAMETER;
         }
         // SAFETY: non-null; the caller's GUID, readable for its 16 bytes.
