@@ -51,6 +51,9 @@ const KNOWN: &[(&str, &[&str])] = &[
             "emulator",
             "faults",
             "ffi",
+            // The bug-check callback DDIs: in the circle as every DDI file
+            // is (the import table names them, they record in the World).
+            "ffi/bugcheck_callbacks",
             "ffi/calls",
             "ffi/cm",
             "ffi/data",

@@ -756,6 +756,9 @@ const COVERED: &[&str] = &[
     "covmini::ffi::cm_context::PartyContext",
     "covmini::call_manager::CallManager<usize>",
     "covmini::call_manager::table::Table<covmini::call_manager::vc::VcSlot<usize> >",
+    // The flight recorder's ring and its records (newest first).
+    "covmini::ffi::flight::Ring",
+    "covmini::ffi::flight::Slot",
 ];
 
 fn assert_natvis_matches(arch: &str) {

@@ -10,6 +10,8 @@ use super::context::AdapterContext;
 use super::trace::{ERROR, INFO, WARN};
 use super::{af_sap, data};
 use crate::adapter::{AdapterEvent, PauseOutcome};
+use crate::flight::Event;
+use crate::flight::event::{Ddi, Handler};
 use crate::{config, ctrl_path};
 
 /// Registration attributes (contract §1.3 (1)).
@@ -103,6 +105,28 @@ fn set_attributes_and_register_af(handle: NDIS_HANDLE, ctx: NDIS_HANDLE) -> Resu
     Ok(())
 }
 
+/// Hands the adapter's flight recorder to crash dumps
+/// (KeRegisterBugCheckReasonCallback, `ffi::flight::DumpHook`); a refusal
+/// costs only the dump data, so initialize goes on. PASSIVE_LEVEL.
+fn register_dump(adapter: &AdapterContext) {
+    // SAFETY: the hook is in `adapter`, a live context from `allocate`
+    // that `AdapterContext::free` deregisters before freeing it; it was never
+    // registered (fresh context).
+    let ok = unsafe { adapter.dump_hook().register(super::recorder::dump_callback) };
+    let status = if ok { NDIS_STATUS_SUCCESS } else { NDIS_STATUS_FAILURE };
+    if !ok {
+        trace!(
+            WARN,
+            "KeRegisterBugCheckReasonCallback refused: no flight recorder in crash dumps"
+        );
+    }
+    adapter.record(Event::Ddi {
+        ddi: Ddi::KeRegisterBugCheckReasonCallback,
+        object: core::ptr::from_ref(adapter) as usize,
+        status,
+    });
+}
+
 ndis_fn! {
     /// MiniportInitializeEx: reads the trace level from the adapter's
     /// registry key, allocates the adapter context, sets the registration
@@ -131,7 +155,11 @@ ndis_fn! {
         // SAFETY: allocated above and alive.
         let adapter_ref = unsafe { adapter.as_ref() };
         match adapter_ref.transition(AdapterEvent::InitComplete) {
-            Ok(_) => NDIS_STATUS_SUCCESS,
+            Ok(_) => {
+                register_dump(adapter_ref);
+                adapter_ref.record(Event::Return { handler: Handler::MiniportInitializeEx, object: adapter.as_ptr() as usize, status: NDIS_STATUS_SUCCESS });
+                NDIS_STATUS_SUCCESS
+            }
             Err(e) => {
                 trace!(ERROR, "InitializeEx: {}", e);
                 // SAFETY: `adapter` came from AdapterContext::allocate above
@@ -198,7 +226,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(MiniportPause, ctx: AdapterContext)]
     /// MiniportPause: stops the data path. "Miniport drivers cannot fail a
     /// pause request" (MiniportPause \[D\]): it returns SUCCESS or PENDING.
     ///
@@ -246,7 +275,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(MiniportRestart, ctx: AdapterContext)]
     /// MiniportRestart: reopens the data path of a paused adapter. NDIS
     /// restarts only a paused adapter (MiniportPause \[D\]); anything else is
     /// refused with NDIS_STATUS_FAILURE.
@@ -345,7 +375,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(MiniportDevicePnPEventNotify, _ctx: AdapterContext)]
     /// MiniportDevicePnPEventNotify: decodes the event and records it.
     ///
     /// covmini is a virtual adapter with no device behind it: a surprise
@@ -400,7 +431,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(MiniportCancelOidRequest, _ctx: AdapterContext)]
     /// MiniportCancelOidRequest: no OID is ever pended yet, so none to cancel.
     ///
     /// # IRQL

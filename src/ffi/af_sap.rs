@@ -10,6 +10,7 @@
 //! Must not: decide when a close completes (the core says, as effects), or
 //! hold the adapter lock across an NDIS call.
 
+use crate::flight::event::Ddi;
 use ndis_sys::*;
 
 use super::cm_context::{AfContext, SapContext, Signed};
@@ -20,7 +21,8 @@ use super::trace::{ERROR, INFO, WARN};
 
 // --- Address families -------------------------------------------------------------
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmOpenAf, binding: AdapterContext)]
     /// ProtocolCmOpenAf: a client opens covmini's AF. Answered at once.
     ///
     /// Status for an AF covmini does not provide: the ProtocolCmOpenAf page
@@ -77,7 +79,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmCloseAf, af_ctx: AfContext)]
     /// ProtocolCmCloseAf: succeeds at once when the open has no SAP and no
     /// VC left; otherwise pends, and NdisMCmCloseAddressFamilyComplete
     /// follows when the last one goes (contract §3.1: pending is preferred).
@@ -102,7 +105,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmNotifyCloseAfComplete, af_ctx: AfContext)]
     /// ProtocolCmNotifyCloseAfComplete: the client finished closing an AF
     /// covmini asked it to close at halt (NdisClNotifyCloseAddressFamilyComplete).
     /// The AF context goes now if the AF is closed, and halt stops waiting
@@ -173,6 +177,7 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
         let af = unsafe { AfContext::from_token(token) };
         // SAFETY: the NdisAfHandle of an open AF; PASSIVE_LEVEL (HaltEx).
         let status = unsafe { NdisMCmNotifyCloseAddressFamily(af.ndis()) };
+        adapter.called(Ddi::NdisMCmNotifyCloseAddressFamily, af.ndis(), status);
         // A close the client made before or during the call pended for it
         // (the handle had to stay valid for NDIS): it completes now.
         let fx = adapter.cm().notify_returned(id);
@@ -204,7 +209,8 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
 
 // --- SAPs -------------------------------------------------------------------------
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmRegisterSap, af_ctx: AfContext)]
     /// ProtocolCmRegisterSap: a SAP of type [`crate::call_manager::SAP_TYPE_ADDRESS`]
     /// whose bytes are a covmini address (1..=32 bytes). Answered at once:
     /// NDIS_STATUS_INVALID_DATA for a malformed SAP, or for an address
@@ -254,7 +260,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmDeregisterSap, sap_ctx: SapContext)]
     /// ProtocolCmDeregisterSap: at once, unless an incoming call is being
     /// offered on the SAP at this moment (then it pends until that offer
     /// returns). Calls already received on the SAP are not affected.

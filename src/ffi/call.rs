@@ -17,6 +17,7 @@
 
 use core::ptr::null_mut;
 
+use crate::flight::event::Ddi;
 use ndis_sys::*;
 
 use super::cm_context::{AfContext, CallShape, PartyContext, SapContext, Signed, VcContext};
@@ -27,7 +28,8 @@ use super::party::add_leaf;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{Address, ECHO_ADDRESS, Handlers, Via};
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmMakeCall, vc_ctx: VcContext)]
     /// ProtocolCmMakeCall: the loopback call. Validates the parameters
     /// (MediaParameters required, the called address a covmini address),
     /// fits the flows to the link ([`fit_flows`]: written back with
@@ -140,6 +142,7 @@ ndis_fn! {
         // callee context (which covmini keeps until it deletes the VC), an
         // out slot initialized to NULL; IRQL <= DISPATCH_LEVEL.
         let created = unsafe { NdisMCmCreateVc(adapter.miniport_handle(), callee_af.ndis(), callee.as_handle(), &raw mut ndis_vc) };
+        adapter.called(Ddi::NdisMCmCreateVc, callee_af.ndis(), created);
         if created != NDIS_STATUS_SUCCESS {
             trace!(WARN, "ProtocolCmMakeCall: NdisMCmCreateVc: {:#010x}", created);
             // Frees the callee's context, and its block with it.
@@ -152,11 +155,15 @@ ndis_fn! {
         callee.set_ndis(ndis_vc);
         // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
         // MediaParameters non-NULL, alive until the call ends.
-        let caller_ok = unsafe { NdisMCmActivateVc(caller.ndis(), caller_params) } == NDIS_STATUS_SUCCESS;
+        let caller_ok = adapter.ddi(Ddi::NdisMCmActivateVc, caller.ndis(), unsafe {
+            NdisMCmActivateVc(caller.ndis(), caller_params)
+        }) == NDIS_STATUS_SUCCESS;
         // SAFETY: the callee's NdisVcHandle, just made by NdisMCmCreateVc, and
         // covmini's own parameters for it (the callee's block), MediaParameters
         // non-NULL, alive until the call ends.
-        let callee_ok = unsafe { NdisMCmActivateVc(ndis_vc, callee_params) } == NDIS_STATUS_SUCCESS;
+        let callee_ok = adapter.ddi(Ddi::NdisMCmActivateVc, ndis_vc, unsafe {
+            NdisMCmActivateVc(ndis_vc, callee_params)
+        }) == NDIS_STATUS_SUCCESS;
         let activated = {
             let mut cm = adapter.cm();
             let inside = if caller_ok && callee_ok {
@@ -192,6 +199,7 @@ ndis_fn! {
         // The client may answer inside: ProtocolCmIncomingCallComplete then
         // runs before this returns.
         let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, callee_params) };
+        adapter.called(Ddi::NdisMCmDispatchIncomingCall, sap.ndis(), offered);
         if offered != NDIS_STATUS_PENDING {
             // NDIS refused the offer, so no ProtocolCmIncomingCallComplete
             // will come: the offer's status is the callee's answer.
@@ -246,13 +254,16 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
     begin_call(adapter, caller, own);
     // SAFETY: the caller's NdisVcHandle and covmini's own parameters,
     // MediaParameters non-NULL, alive until the call ends.
-    let ok = unsafe { NdisMCmActivateVc(caller.ndis(), params) } == NDIS_STATUS_SUCCESS;
+    let ok = adapter.ddi(Ddi::NdisMCmActivateVc, caller.ndis(), unsafe {
+        NdisMCmActivateVc(caller.ndis(), params)
+    }) == NDIS_STATUS_SUCCESS;
     let status = adapter.cm().echo_activated(caller.id(), ok);
     // SAFETY: the caller's make call, answered with `status`.
     unsafe { call_result(adapter, caller, status) }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmIncomingCallComplete, vc_ctx: VcContext)]
     /// ProtocolCmIncomingCallComplete: the callee's client answered an
     /// offer. SUCCESS: NdisMCmDispatchCallConnected on the callee and, if
     /// the make call pended, NdisMCmMakeCallComplete(SUCCESS) for the caller.
@@ -297,7 +308,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmCloseCall, vc_ctx: VcContext)]
     /// ProtocolCmCloseCall, on either end of a call (or an echo call):
     /// offers the peer an incoming close, then deactivates the VC and
     /// completes. A drained client VC completes at once; an MCM-created VC
@@ -382,7 +394,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmActivateVcComplete, vc_ctx: VcContext)]
     /// ProtocolCmActivateVcComplete: never called for an MCM (contract §2.1).
     ///
     /// # IRQL
@@ -392,7 +405,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmDeactivateVcComplete, vc_ctx: VcContext)]
     /// ProtocolCmDeactivateVcComplete: never called for an MCM (contract §2.1).
     ///
     /// # IRQL

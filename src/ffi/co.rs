@@ -66,7 +66,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(MiniportCoOidRequest, ctx: AdapterContext)]
     /// MiniportCoOidRequest: adapter-wide OIDs (no VC) and per-VC OIDs (a
     /// VC: its statistics, speed and link info, `Scope::Vc`), answered from
     /// the single table in `ctrl_path`, never pended.

@@ -12,7 +12,7 @@ use ndis_sys::*;
 
 use super::cm_context::{AfContext, CallBlock, PartyContext, SapContext, VcContext};
 use super::data::{Counters, RxPool};
-use super::flight::Ring;
+use super::flight::{DumpHook, Ring};
 use super::lookaside::Lookaside;
 use super::sync::{Event, SpinLock, SpinLockGuard};
 use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition, Lifecycle, PauseOutcome};
@@ -108,6 +108,8 @@ pub(crate) struct AdapterContext {
     /// The flight recorder: the adapter's last events (`ffi::flight`),
     /// written lock-free at any IRQL.
     flight: Ring,
+    /// The flight recorder's bug-check callback registration (`ffi::flight`).
+    dump: DumpHook,
 }
 
 // `allocate` writes the context into a pool block, which is aligned to
@@ -186,6 +188,15 @@ impl AdapterContext {
             p.cast::<u8>()
                 .wrapping_add(offset_of!(Self, flight))
                 .write_bytes(0, size_of::<Ring>())
+        };
+        // SAFETY: `p` is the fresh pool block, writable for a Self, so the
+        // `size_of::<DumpHook>()` bytes at `dump`'s offset are inside it; all
+        // zero is a valid DumpHook (NULL pointers, no routine,
+        // State = BufferEmpty, not registered).
+        unsafe {
+            p.cast::<u8>()
+                .wrapping_add(offset_of!(Self, dump))
+                .write_bytes(0, size_of::<DumpHook>())
         };
         // SAFETY: `this` is non-null and aligned, and every field of Self was
         // written just above, so it points to a valid Self; the pool block
@@ -352,9 +363,44 @@ impl AdapterContext {
         super::flight::emit(&self.flight, event);
     }
 
+    /// covmini made the call `ddi` on `object` (an NDIS handle) with the
+    /// outcome `status` (a completion's status, SUCCESS for a call that has
+    /// none): records it. Any IRQL.
+    pub(crate) fn called(&self, ddi: crate::flight::event::Ddi, object: NDIS_HANDLE, status: NDIS_STATUS) {
+        super::flight::completed(&self.flight, ddi, object, status);
+    }
+
+    /// covmini called `ddi` on `object`, which returned `ret`: records it and
+    /// passes `ret` on. Any IRQL.
+    pub(crate) fn ddi(&self, ddi: crate::flight::event::Ddi, object: NDIS_HANDLE, ret: NDIS_STATUS) -> NDIS_STATUS {
+        super::flight::ddi(&self.flight, ddi, object, ret)
+    }
+
     /// The adapter's flight recorder ring.
     pub(crate) fn flight(&self) -> &Ring {
         &self.flight
+    }
+
+    /// The adapter's bug-check callback registration.
+    pub(crate) fn dump_hook(&self) -> &DumpHook {
+        &self.dump
+    }
+
+    /// The adapter whose [`DumpHook`] record `record` is, if it is a live
+    /// adapter's. Any IRQL (the bug-check callback's HIGH_LEVEL included).
+    ///
+    /// # Safety
+    /// `record` is the record of a registered DumpHook (so it lies inside
+    /// an allocated adapter context).
+    pub(crate) unsafe fn from_dump_record<'a>(record: PKBUGCHECK_REASON_CALLBACK_RECORD) -> Option<&'a Self> {
+        // The record is the first field of the hook (repr(C)).
+        let base = record
+            .cast::<u8>()
+            .wrapping_sub(offset_of!(Self, dump))
+            .cast::<core::ffi::c_void>();
+        // SAFETY: `base` is the start of the adapter context holding the
+        // hook (precondition), readable for a whole context.
+        unsafe { Self::from_context(base) }
     }
 
     /// The call manager, locked. Runs at IRQL <= DISPATCH_LEVEL; the guard
@@ -497,6 +543,14 @@ impl AdapterContext {
         // function; no one mutates the context except through its atomics,
         // locks and UnsafeCells, so a shared reference is sound.
         let this_ref = unsafe { this.as_ref() };
+        // The kernel must not call the dump callback into a freed context.
+        if this_ref.dump.deregister() {
+            this_ref.record(crate::flight::Event::Ddi {
+                ddi: crate::flight::event::Ddi::KeDeregisterBugCheckReasonCallback,
+                object: this.as_ptr() as usize,
+                status: NDIS_STATUS_SUCCESS,
+            });
+        }
         // The VC table's chunks (pool tag CvmT in the kernel images) go back
         // before the lock that guards them is freed.
         this_ref.cm.lock().release_vc_table();

@@ -25,6 +25,7 @@
 
 use core::ptr::{NonNull, null_mut};
 
+use crate::flight::event::Ddi;
 use ndis_sys::*;
 
 use super::cm_context::{AfContext, CallBlock, CallShape, PartyContext, SapContext, Signed, VcContext};
@@ -52,6 +53,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let vc = unsafe { VcContext::from_token(t) };
             // SAFETY: the VC's NdisVcHandle; IRQL <= DISPATCH_LEVEL.
             let s = unsafe { NdisMCmDeactivateVc(vc.ndis()) };
+            adapter.called(Ddi::NdisMCmDeactivateVc, vc.ndis(), s);
             if s != NDIS_STATUS_SUCCESS {
                 trace!(WARN, "NdisMCmDeactivateVc({:p}): {:#010x}", vc.ndis(), s);
             }
@@ -63,6 +65,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let vc = unsafe { VcContext::from_token(t) };
             // SAFETY: the MCM VC whose offer the client accepted.
             unsafe { NdisMCmDispatchCallConnected(vc.ndis()) };
+            adapter.called(Ddi::NdisMCmDispatchCallConnected, vc.ndis(), NDIS_STATUS_SUCCESS);
         }
         Effect::CompleteMakeCall(t, status) => {
             // SAFETY: a live VC token from the core: the core keeps a VC's
@@ -84,6 +87,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // party (point to point), the client's own parameters, which NDIS
             // keeps alive until this completion; status never PENDING (core).
             unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), null_mut(), null_mut(), params) };
+            adapter.called(Ddi::NdisMCmMakeCallComplete, vc.ndis(), status);
             if status == NDIS_STATUS_SUCCESS {
                 // The core pinned the caller for this call: a close that
                 // crossed it finishes now.
@@ -100,6 +104,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // close data. The core pinned it for this call, so its client's
             // close cannot delete it before we are done.
             unsafe { NdisMCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, vc.ndis(), null_mut(), 0) };
+            adapter.called(Ddi::NdisMCmDispatchIncomingCloseCall, vc.ndis(), NDIS_STATUS_SUCCESS);
             let fx = adapter.cm().unpin(vc.id(), 1);
             perform(adapter, fx);
         }
@@ -115,6 +120,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: the close this VC's handler is pending; the party
             // handle it came with (a multipoint root's last party) or NULL.
             unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), vc.close_party()) };
+            adapter.called(Ddi::NdisMCmCloseCallComplete, vc.ndis(), NDIS_STATUS_SUCCESS);
         }
         Effect::DeleteVc(t) => {
             // SAFETY: a live VC token from the core: DeleteVc is the last effect
@@ -123,6 +129,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: an MCM-created, deactivated VC (core); the handle is
             // dead when the call returns.
             let s = unsafe { NdisMCmDeleteVc(vc.ndis()) };
+            adapter.called(Ddi::NdisMCmDeleteVc, vc.ndis(), s);
             if s == NDIS_STATUS_SUCCESS {
                 free_vc(adapter, vc);
             } else {
@@ -146,6 +153,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let sap = unsafe { SapContext::from_token(t) };
             // SAFETY: the deregistration this SAP's handler pended.
             unsafe { NdisMCmDeregisterSapComplete(NDIS_STATUS_SUCCESS, sap.ndis()) };
+            adapter.called(Ddi::NdisMCmDeregisterSapComplete, sap.ndis(), NDIS_STATUS_SUCCESS);
         }
         Effect::FreeSap(t) => {
             // SAFETY: a live SAP token from the core: FreeSap is the last
@@ -160,6 +168,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let af = unsafe { AfContext::from_token(t) };
             // SAFETY: the close this AF's handler pended.
             unsafe { NdisMCmCloseAddressFamilyComplete(NDIS_STATUS_SUCCESS, af.ndis()) };
+            adapter.called(Ddi::NdisMCmCloseAddressFamilyComplete, af.ndis(), NDIS_STATUS_SUCCESS);
         }
         Effect::FreeAf(t) => {
             // SAFETY: a live AF token from the core: FreeAf is the last effect
@@ -206,6 +215,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // its handle, the initial party's handle and (on SUCCESS) its
             // context, the client's own parameters; status never PENDING.
             unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), party.ndis(), ctx, params) };
+            adapter.called(Ddi::NdisMCmMakeCallComplete, vc.ndis(), status);
             if status == NDIS_STATUS_SUCCESS {
                 // The core pinned the party and the root for this call.
                 party_unpinned(adapter, party.id());
@@ -225,6 +235,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // (on SUCCESS) its context, the client's parameters, which NDIS
             // keeps alive until this completion; status never PENDING.
             unsafe { NdisMCmAddPartyComplete(status, party.ndis(), ctx, party.client_params()) };
+            adapter.called(Ddi::NdisMCmAddPartyComplete, party.ndis(), status);
             if status == NDIS_STATUS_SUCCESS {
                 // The core pinned the party (and its root) for this call.
                 party_unpinned(adapter, party.id());
@@ -238,6 +249,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: a party of a call with other parties left whose leaf
             // hung up; no close data.
             unsafe { NdisMCmDispatchIncomingDropParty(NDIS_STATUS_SUCCESS, party.ndis(), null_mut(), 0) };
+            adapter.called(Ddi::NdisMCmDispatchIncomingDropParty, party.ndis(), NDIS_STATUS_SUCCESS);
             party_unpinned(adapter, party.id());
         }
         Effect::CompleteDropParty(pt) => {
@@ -246,6 +258,7 @@ fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             let party = unsafe { PartyContext::from_token(pt) };
             // SAFETY: the drop this party's handler pended.
             unsafe { NdisMCmDropPartyComplete(NDIS_STATUS_SUCCESS, party.ndis()) };
+            adapter.called(Ddi::NdisMCmDropPartyComplete, party.ndis(), NDIS_STATUS_SUCCESS);
         }
         Effect::FreeParty(pt) => {
             // SAFETY: a live party token from the core: FreeParty is the last
@@ -379,9 +392,9 @@ pub(super) fn checked<R>(
 ) -> Result<R, Refusal> {
     let mut cm = adapter.cm();
     if !known(&cm) {
-        return Err(Refusal::Invalid);
+        return super::flight::refused(adapter.flight(), Err(Refusal::Invalid));
     }
-    op(&mut cm)
+    super::flight::refused(adapter.flight(), op(&mut cm))
 }
 
 /// `op` on the call manager, for a VC it knows.

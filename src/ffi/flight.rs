@@ -1,31 +1,36 @@
-//! The flight recorder's ring and its crash-dump hand-off.
+//! The flight recorder's ring and its crash-dump registration.
 //!
 //! Owns: [`Ring`], the per-adapter array of the last
 //! [`CAPACITY`](crate::flight::layout::CAPACITY) events, in the adapter
 //! context (nonpaged pool); [`emit`], THE entry point every recorded event
 //! goes through (the fan-out point: a second sink, e.g. ETW, is added there
-//! and nowhere else); and [`DumpHook`], the `KbCallbackSecondaryDumpData`
-//! callback that hands the ring to the crash dump under
-//! [`DUMP_GUID`](crate::flight::layout::DUMP_GUID).
+//! and nowhere else), with its helpers for DDI calls ([`ddi`],
+//! [`completed`]) and the core's refusals ([`refused`]); and [`DumpHook`],
+//! the adapter's registration of its `KbCallbackSecondaryDumpData` callback
+//! (`recorder::dump_callback`), which hands the ring to the crash dump under
+//! the adapter's [`dump_guid`](crate::flight::layout::dump_guid).
 //!
 //! Rules: [`emit`] runs at any IRQL, takes no lock, allocates nothing and
 //! cannot panic: a writer claims an event index with one atomic add and
-//! writes its slot; the slot's sequence number, stored last with Release,
-//! says the record is complete. Two writers on one slot (an index lapped a
-//! whole ring behind) can tear a record, which the decoder then skips: the
-//! sequence it holds is one writer's, and it is checked against the slot.
-//! The dump callback runs at HIGH_LEVEL with the other processors stopped: it
-//! reads only the adapter context (nonpaged), takes no lock and calls nothing.
+//! writes its slot; the slot's sequence number, zeroed first and stored last
+//! with Release, says the record is complete, so a record the machine
+//! stopped in the middle of is skipped by the decoder. Two writers on one
+//! slot at once (one a whole ring of events behind the other) can mix their
+//! fields; the decoder cannot tell that case.
 //!
-//! Must not: format, allocate, or call any DDI but the two any-IRQL ones
-//! (KeQueryInterruptTimePrecise, KeGetCurrentProcessorNumberEx).
+//! Must not: format, allocate, or call any DDI on the recording path but the
+//! two any-IRQL ones (KeQueryInterruptTimePrecise,
+//! KeGetCurrentProcessorNumberEx); the registration's two calls run at
+//! PASSIVE_LEVEL (initialize, halt).
 
 use core::mem::{offset_of, size_of};
 use core::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering, fence};
 
 use ndis_sys::*;
 
+use crate::call_manager::Refusal;
 use crate::flight::Event;
+use crate::flight::event::{Ddi, Handler};
 use crate::flight::layout::{self, BLOB_SIZE, CAPACITY, HEADER_SIZE, MAGIC, RECORD_SIZE, VERSION};
 
 /// The ring's header, as [`layout`] describes it.
@@ -160,4 +165,141 @@ fn now() -> (u64, u32) {
 pub(crate) fn emit(ring: &Ring, event: Event) {
     ring.record(&event);
     super::etw::emit(&event);
+}
+
+/// The adapter's registration of its dump callback (`recorder::dump_callback`): the record the kernel
+/// links into its list while registered, and which block GUID it writes.
+///
+/// INVARIANT: `record` is touched by covmini only while `registered` is
+/// false (zeroed at allocation: State = BufferEmpty, as
+/// KeInitializeCallbackRecord makes it); while registered the kernel owns it.
+#[repr(C)]
+pub(crate) struct DumpHook {
+    record: core::cell::UnsafeCell<KBUGCHECK_REASON_CALLBACK_RECORD>,
+    registered: core::sync::atomic::AtomicBool,
+    /// This adapter's number: the last byte of its block's GUID.
+    ordinal: AtomicU8,
+}
+
+/// How many adapters registered a dump callback since the driver loaded
+/// (the next one's [`DumpHook::ordinal`], modulo 256).
+static ADAPTERS: AtomicU32 = AtomicU32::new(0);
+
+/// The Component name the kernel stores (static, so nonpaged image data).
+static COMPONENT: [u8; 8] = *b"covmini\0";
+
+impl DumpHook {
+    /// The record's address (the kernel's handle for the registration).
+    pub(crate) fn record(&self) -> PKBUGCHECK_REASON_CALLBACK_RECORD {
+        self.record.get()
+    }
+
+    /// Registers `callback` (`recorder::dump_callback`) for this hook's adapter. Runs at
+    /// PASSIVE_LEVEL (MiniportInitializeEx). Returns what the kernel said.
+    ///
+    /// # Safety
+    /// The hook is inside an adapter context that lives until
+    /// [`Self::deregister`] has run (AdapterContext::free calls it), and is
+    /// not registered.
+    pub(crate) unsafe fn register(&self, callback: KBUGCHECK_REASON_CALLBACK_ROUTINE) -> bool {
+        // CAST: the low byte of the count: adapter numbers wrap at 256.
+        let n = ADAPTERS.fetch_add(1, Ordering::Relaxed) as u8;
+        self.ordinal.store(n, Ordering::Relaxed);
+        // SAFETY: the record lives in the adapter context until deregister
+        // (precondition), in nonpaged pool, zeroed (State = BufferEmpty) and
+        // not registered; the routine is covmini's callback of the documented
+        // type; COMPONENT is a static NUL-terminated string.
+        let ok = unsafe {
+            KeRegisterBugCheckReasonCallback(
+                self.record(),
+                callback,
+                KbCallbackSecondaryDumpData,
+                COMPONENT.as_ptr().cast_mut(),
+            )
+        };
+        let ok = ok != FALSE;
+        self.registered.store(ok, Ordering::Release);
+        ok
+    }
+
+    /// Deregisters, if registered. Runs at PASSIVE_LEVEL (halt, or a failed
+    /// initialize). Returns whether a registration was removed.
+    pub(crate) fn deregister(&self) -> bool {
+        if !self.registered.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        // SAFETY: the record was registered by `register` (the flag) and is
+        // still in the live adapter context (the caller is freeing it after
+        // this call).
+        unsafe { KeDeregisterBugCheckReasonCallback(self.record()) != FALSE }
+    }
+
+    /// This adapter's block GUID.
+    pub(crate) fn guid(&self) -> GUID {
+        layout::dump_guid(self.ordinal.load(Ordering::Relaxed))
+    }
+}
+
+/// What a handler returned, as a status for the [`Event::Return`] record.
+pub(crate) trait AsStatus {
+    /// The status (SUCCESS for a VOID handler).
+    fn as_status(&self) -> NDIS_STATUS;
+}
+
+impl AsStatus for () {
+    fn as_status(&self) -> NDIS_STATUS {
+        NDIS_STATUS_SUCCESS
+    }
+}
+
+impl AsStatus for NDIS_STATUS {
+    fn as_status(&self) -> NDIS_STATUS {
+        *self
+    }
+}
+
+/// The core refused an operation: records [`Event::Refused`] (handler
+/// [`Handler::CallManagerCore`]: the handler is the one the same CPU entered
+/// last in the ring) and passes the result on. Any IRQL.
+pub(crate) fn refused<R>(ring: &Ring, result: Result<R, Refusal>) -> Result<R, Refusal> {
+    if let Err(r) = &result {
+        emit(
+            ring,
+            Event::Refused {
+                handler: Handler::CallManagerCore,
+                object: 0,
+                reason: (*r).into(),
+                status: r.status(),
+            },
+        );
+    }
+    result
+}
+
+/// covmini called `ddi` about `object` (an NDIS handle) and it returned
+/// `ret`: records it and passes `ret` on. Any IRQL.
+pub(crate) fn ddi<S: AsStatus>(ring: &Ring, ddi: Ddi, object: NDIS_HANDLE, ret: S) -> S {
+    emit(
+        ring,
+        Event::Ddi {
+            ddi,
+            object: object.addr(),
+            status: ret.as_status(),
+        },
+    );
+    ret
+}
+
+/// covmini made the VOID call `ddi` about `object` (an NDIS handle),
+/// passing `status` (a completion's status; SUCCESS for a call that takes
+/// none): records it. Any IRQL.
+pub(crate) fn completed(ring: &Ring, ddi: Ddi, object: NDIS_HANDLE, status: NDIS_STATUS) {
+    emit(
+        ring,
+        Event::Ddi {
+            ddi,
+            object: object.addr(),
+            status,
+        },
+    );
 }

@@ -29,13 +29,17 @@
 //!   `etw`: the ETW TraceLogging provider (registration, enable callback,
 //!   EtwWriteTransfer);
 //! * `flight`: the flight recorder's ring ([`emit`](flight::emit), the one
-//!   entry point of every recorded event) and its crash-dump callback.
+//!   entry point of every recorded event); `recorder`: its producers at the
+//!   handler boundary (the `handler!` macro) and its crash-dump callback.
 #![allow(unsafe_code)]
 
 #[macro_use]
 pub(crate) mod trace;
 #[macro_use]
 pub(crate) mod etw;
+mod flight;
+#[macro_use]
+mod recorder;
 
 mod adapter;
 mod af_sap;
@@ -48,7 +52,6 @@ mod context;
 mod data;
 mod effects;
 pub mod entry;
-mod flight;
 mod lookaside;
 mod nbl;
 mod offer;

@@ -153,7 +153,8 @@ pub(super) unsafe fn cm_request(
     status
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCoOidRequest, af_ctx: AfContext)]
     /// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle
     /// (and possibly a VC or party handle), answered from `ctrl_path`'s table
     /// in `Scope::CallManager` by [`cm_request`], never pended.
@@ -167,7 +168,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCoOidRequestComplete, af_ctx: AfContext)]
     /// ProtocolCoOidRequestComplete.
     ///
     /// # IRQL

@@ -11,6 +11,7 @@
 
 use core::ptr::{NonNull, null_mut};
 
+use crate::flight::event::Ddi;
 use ndis_sys::*;
 
 use super::cm_context::{AfContext, CallBlock, CallShape, PartyContext, SapContext, Signed, VcContext};
@@ -221,12 +222,16 @@ pub(super) unsafe fn add_leaf(
     let root_ok = root_params.map(|own| {
         // SAFETY: the root's NdisVcHandle and covmini's own parameters,
         // MediaParameters non-NULL, alive until the call ends.
-        unsafe { NdisMCmActivateVc(root.ndis(), own) == NDIS_STATUS_SUCCESS }
+        adapter.ddi(Ddi::NdisMCmActivateVc, root.ndis(), unsafe {
+            NdisMCmActivateVc(root.ndis(), own)
+        }) == NDIS_STATUS_SUCCESS
     });
     // SAFETY: the leaf's NdisVcHandle, just made by NdisMCmCreateVc, and
     // covmini's own parameters for it (the leaf's block), MediaParameters
     // non-NULL, alive until the call ends.
-    let leaf_ok = unsafe { NdisMCmActivateVc(ndis_vc, leaf_params) } == NDIS_STATUS_SUCCESS;
+    let leaf_ok = adapter.ddi(Ddi::NdisMCmActivateVc, ndis_vc, unsafe {
+        NdisMCmActivateVc(ndis_vc, leaf_params)
+    }) == NDIS_STATUS_SUCCESS;
     let activated = {
         let mut cm = adapter.cm();
         let inside = if leaf_ok && root_ok != Some(false) {
@@ -267,6 +272,7 @@ pub(super) unsafe fn add_leaf(
     // leaf's client may answer inside: ProtocolCmIncomingCallComplete then
     // runs before this returns.
     let offered = unsafe { NdisMCmDispatchIncomingCall(sap.ndis(), ndis_vc, leaf_params) };
+    adapter.called(Ddi::NdisMCmDispatchIncomingCall, sap.ndis(), offered);
     if offered != NDIS_STATUS_PENDING {
         trace!(WARN, "party: NdisMCmDispatchIncomingCall: {:#010x}", offered);
         let answered = answer_offer(&mut adapter.cm(), leaf, 0, offered);
@@ -287,7 +293,8 @@ pub(super) unsafe fn add_leaf(
     answer(status)
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmAddParty, vc_ctx: VcContext)]
     /// ProtocolCmAddParty on a multipoint call that is up: the party's
     /// called address is matched against the SAPs like a point-to-point
     /// call, and its leaf is offered an ordinary incoming call on a VC
@@ -339,7 +346,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmDropParty, party_ctx: PartyContext)]
     /// ProtocolCmDropParty: a party that is not the call's last goes. Its
     /// leaf, if still connected, gets an incoming close (its client closes
     /// and covmini deletes the leaf's VC); the context is freed and the

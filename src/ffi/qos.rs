@@ -7,6 +7,7 @@
 //! its peer) changing for this handler, or hold the adapter lock across an
 //! NDIS call.
 
+use crate::flight::event::Ddi;
 use ndis_sys::*;
 
 use super::cm_context::{CallBlock, Signed, VcContext};
@@ -16,7 +17,8 @@ use super::trace::{ERROR, WARN};
 use crate::call_manager::check_flows;
 use crate::config;
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCmModifyCallQoS, vc_ctx: VcContext)]
     /// ProtocolCmModifyCallQoS on a connected call (either end, or an echo
     /// call). Reads only the two fixed FLOWSPECs of CallMgrParameters (the
     /// CallMgrSpecific tail and MediaParameters are not read, so no client
@@ -105,7 +107,10 @@ unsafe fn change_qos(
     // SAFETY: the only writer of the block now (precondition).
     let old = unsafe { own.set_flows(*tx, *rx) };
     // SAFETY: the VC's NdisVcHandle (pinned active) and its own parameters.
-    if unsafe { NdisMCmActivateVc(vc.ndis(), own.params()) } != NDIS_STATUS_SUCCESS {
+    if vc.adapter().ddi(Ddi::NdisMCmActivateVc, vc.ndis(), unsafe {
+        NdisMCmActivateVc(vc.ndis(), own.params())
+    }) != NDIS_STATUS_SUCCESS
+    {
         trace!(
             ERROR,
             "ProtocolCmModifyCallQoS({:p}): NdisMCmActivateVc failed; old QoS kept",
@@ -132,12 +137,20 @@ unsafe fn change_qos(
     // SAFETY: the core marked the peer changing for this handler.
     let _ = unsafe { theirs.set_flows(*rx, *tx) };
     // SAFETY: the peer's NdisVcHandle (pinned) and its own parameters.
-    if unsafe { NdisMCmActivateVc(other.ndis(), theirs.params()) } == NDIS_STATUS_SUCCESS {
+    if vc.adapter().ddi(Ddi::NdisMCmActivateVc, other.ndis(), unsafe {
+        NdisMCmActivateVc(other.ndis(), theirs.params())
+    }) == NDIS_STATUS_SUCCESS
+    {
         // SAFETY: the peer's NdisVcHandle (the core pinned the peer for
         // this change, so its VC is alive and its call up) and its own
         // parameters, alive until its call ends; the client accepts the
         // change by returning.
         unsafe { NdisMCmDispatchIncomingCallQoSChange(other.ndis(), theirs.params()) };
+        vc.adapter().called(
+            Ddi::NdisMCmDispatchIncomingCallQoSChange,
+            other.ndis(),
+            NDIS_STATUS_SUCCESS,
+        );
     } else {
         trace!(
             ERROR,

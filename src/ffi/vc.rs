@@ -13,7 +13,8 @@ use super::cm_context::{AfContext, Signed, VcContext};
 use super::effects::{on_af, on_vc, perform};
 use super::trace::ERROR;
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCoCreateVc, af_ctx: AfContext)]
     /// ProtocolCoCreateVc: a client creates a VC on its AF (for an MCM NDIS
     /// passes the CallMgrAfContext, contract §1.2 (b) [B]). Never PENDING.
     ///
@@ -52,7 +53,8 @@ ndis_fn! {
     }
 }
 
-ndis_fn! {
+handler! {
+    #[flight(ProtocolCoDeleteVc, vc_ctx: VcContext)]
     /// ProtocolCoDeleteVc: a client deletes its (inactive) VC. Never PENDING.
     ///
     /// # IRQL

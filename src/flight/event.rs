@@ -91,6 +91,9 @@ codes! {
         ProtocolCmModifyCallQoS = 32,
         ProtocolCoOidRequest = 33,
         ProtocolCoOidRequestComplete = 34,
+        /// Not an NDIS handler: the call-manager core, refusing inside the
+        /// handler the same CPU entered last.
+        CallManagerCore = 35,
     }
 }
 
@@ -125,6 +128,7 @@ codes! {
         NdisMCoIndicateStatusEx = 26,
         KeRegisterBugCheckReasonCallback = 27,
         KeDeregisterBugCheckReasonCallback = 28,
+        NdisMCmDispatchIncomingCallQoSChange = 29,
     }
 }
 

@@ -88,17 +88,40 @@ pub mod record {
 }
 
 /// The GUID covmini tags its secondary crash dump data with
-/// (KBUGCHECK_SECONDARY_DUMP_DATA.Guid; `.enumtag` lists it). Its text form
-/// is [`DUMP_GUID_TEXT`]; docs/windows.md quotes it and a test checks that.
-pub const DUMP_GUID: GUID = GUID {
-    Data1: 0xd635_ef6b,
-    Data2: 0x07d2,
-    Data3: 0x47a3,
-    Data4: [0xac, 0xd6, 0xe0, 0x8b, 0x40, 0xd9, 0x86, 0x89],
-};
+/// (KBUGCHECK_SECONDARY_DUMP_DATA.Guid; `.enumtag` lists it), for the
+/// adapter initialized first. Each adapter has its own block, and Windows
+/// shows only the first block of a GUID ("Writing a Bug Check Callback
+/// Routine": "only the first block will be accessible to the debugger"), so
+/// adapter `n` (0-based, in initialize order, modulo 256) tags its block
+/// with [`dump_guid`]`(n)`: this GUID with `n` as its last byte. The text
+/// form is [`DUMP_GUID_TEXT`]; docs/windows.md quotes it and a test checks
+/// that.
+pub const DUMP_GUID: GUID = dump_guid(0);
 
 /// [`DUMP_GUID`] in registry format.
-pub const DUMP_GUID_TEXT: &str = "{d635ef6b-07d2-47a3-acd6-e08b40d98689}";
+pub const DUMP_GUID_TEXT: &str = "{d635ef6b-07d2-47a3-acd6-e08b40d98600}";
+
+/// The GUID of adapter `n`'s block (see [`DUMP_GUID`]).
+#[must_use]
+pub const fn dump_guid(n: u8) -> GUID {
+    GUID {
+        Data1: 0xd635_ef6b,
+        Data2: 0x07d2,
+        Data3: 0x47a3,
+        Data4: [0xac, 0xd6, 0xe0, 0x8b, 0x40, 0xd9, 0x86, n],
+    }
+}
+
+/// Whether `g` is one of covmini's dump GUIDs, and for which adapter.
+#[must_use]
+pub fn adapter_of_guid(g: &GUID) -> Option<u8> {
+    let base = DUMP_GUID;
+    let same = g.Data1 == base.Data1
+        && g.Data2 == base.Data2
+        && g.Data3 == base.Data3
+        && g.Data4.get(..7) == base.Data4.get(..7);
+    if same { g.Data4.get(7).copied() } else { None }
+}
 
 #[cfg(test)]
 mod tests {
@@ -118,5 +141,7 @@ mod tests {
             g.Data1, g.Data2, g.Data3, d4[0], d4[1], d4[2], d4[3], d4[4], d4[5], d4[6], d4[7]
         );
         assert_eq!(text, DUMP_GUID_TEXT);
+        assert_eq!(adapter_of_guid(&dump_guid(7)), Some(7));
+        assert_eq!(adapter_of_guid(&GUID::default()), None);
     }
 }

@@ -32,7 +32,8 @@
 //!
 //! * **NDIS calls**: ndis-emu's per-import call counts
 //!   ([`ndis_emu::ddi_calls`]) across a few calls and NBLs, per operation,
-//!   split into the operation's NDIS calls, lookaside traffic and spin locks.
+//!   split into the operation's NDIS calls, lookaside traffic, spin locks
+//!   and the flight recorder's stamps.
 //!
 //! Wall-clock times drift on shared machines; `--callgrind-path` runs one
 //! path alone for `scripts/bench-callgrind.sh`, which counts instructions.
@@ -244,6 +245,10 @@ enum CallKind {
     Lookaside,
     /// Spin-lock acquisitions and releases.
     SpinLock,
+    /// The flight recorder's stamps: the interrupt time and the processor
+    /// number of each recorded event (KeQueryInterruptTimePrecise,
+    /// KeGetCurrentProcessorNumberEx), kernel calls that talk to no one.
+    Recorder,
 }
 
 impl CallKind {
@@ -258,6 +263,7 @@ impl CallKind {
             | "KeReleaseSpinLock"
             | "KeAcquireSpinLockAtDpcLevel"
             | "KeReleaseSpinLockFromDpcLevel" => Self::SpinLock,
+            "KeQueryInterruptTimePrecise" | "KeGetCurrentProcessorNumberEx" => Self::Recorder,
             _ => Self::Ndis,
         }
     }
@@ -266,6 +272,7 @@ impl CallKind {
             Self::Ndis => "NDIS calls of the operation",
             Self::Lookaside => "lookaside traffic",
             Self::SpinLock => "spin locks",
+            Self::Recorder => "flight recorder stamps",
         }
     }
 }
@@ -853,7 +860,8 @@ impl Target {
     }
 }
 
-/// Import by import, the NDIS calls (not lookaside traffic or spin locks)
+/// Import by import, the NDIS calls (not lookaside traffic, spin locks or
+/// the flight recorder's stamps)
 /// where covmini and the baseline differ: (import, covmini, baseline).
 fn ndis_call_differences(covmini: &Calls, baseline: &Calls) -> Vec<(&'static str, f64, f64)> {
     let mut names: Vec<&'static str> = covmini.keys().chain(baseline.keys()).copied().collect();
@@ -1186,7 +1194,12 @@ impl Results {
             ];
             row(o, &format!("  {name}"), v);
         }
-        for kind in [CallKind::Ndis, CallKind::Lookaside, CallKind::SpinLock] {
+        for kind in [
+            CallKind::Ndis,
+            CallKind::Lookaside,
+            CallKind::SpinLock,
+            CallKind::Recorder,
+        ] {
             let v = [
                 of_kind(&c[0], kind),
                 of_kind(&b[0], kind),
@@ -1224,7 +1237,7 @@ impl Results {
                 o,
                 "{:<40} {}{}",
                 format!("NDIS calls {what}"),
-                self.verdict(Target::NdisCalls(i), "= the baseline's + lookaside + spin locks"),
+                self.verdict(Target::NdisCalls(i), "= the baseline's + lookaside, locks, stamps"),
                 if detail.is_empty() {
                     String::new()
                 } else {

@@ -4,8 +4,8 @@
 //!
 //! Each subcommand takes only its own options: `run`'s (`--sys`, `-q`,
 //! `--trace`, ...) belong to `run` and to the command line with no
-//! subcommand (which is `run`), and are not offered to `rules`, `bench` or
-//! `help`.
+//! subcommand (which is `run`), and are not offered to `rules`, `bench`,
+//! `flight` or `help`.
 
 use std::path::PathBuf;
 
@@ -48,6 +48,11 @@ pub enum Command {
     /// NDIS calls per operation (host build only; see BENCHMARKS.md). Exit
     /// status 1 when a target the run checks is missed.
     Bench(crate::bench::Args),
+    /// Decode a covmini flight recorder blob (its secondary crash dump
+    /// data, or a copy of an adapter's ring) and print its events, newest
+    /// first. Exit status 2 for a file that is not one (the error says what
+    /// is wrong, at which offset).
+    Flight(crate::flight::Args),
     /// Print this message or the help of the given subcommand.
     Help(HelpArgs),
 }
@@ -69,6 +74,8 @@ pub enum Topic {
     Rules,
     /// The benchmark.
     Bench,
+    /// Decoding a flight recorder blob.
+    Flight,
     /// This subcommand.
     Help,
 }
@@ -80,6 +87,7 @@ impl Topic {
             Self::Run => "run",
             Self::Rules => "rules",
             Self::Bench => "bench",
+            Self::Flight => "flight",
             Self::Help => "help",
         }
     }

@@ -17,12 +17,14 @@
 //! 141), `progress` (the live view), `summary` (the closing table), `trace`
 //! (`--trace FILE.json`), `diagram` (`--diagram FILE.svg`) and `bench`
 //! (`covmini-lab bench`: covmini against the empty-MCM baseline, see
-//! BENCHMARKS.md).
+//! BENCHMARKS.md) and `flight` (`covmini-lab flight FILE`: decodes covmini's
+//! flight recorder blob).
 #![forbid(unsafe_code)]
 
 mod bench;
 mod cli;
 mod diagram;
+mod flight;
 mod image;
 mod out;
 mod progress;
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Bench(args)) => bench::main(&args),
+        Some(Command::Flight(args)) => flight::main(&args),
         Some(Command::Help(args)) => help(args.command),
     }
 }

@@ -172,12 +172,27 @@ fn the_quick_table_has_every_row_with_measured_figures() {
     );
     let locks = row(&t, "spin locks");
     assert_eq!(&locks[1..2], ["0"], "the baseline takes no lock: {locks:?}");
+    let stamps = row(&t, "flight recorder stamps");
+    assert!(
+        number(stamps[0]) > 0.0,
+        "covmini records each call's events: {stamps:?}"
+    );
+    assert_eq!(
+        stamps[1..],
+        ["0", "0", "0", "0", "0"],
+        "the data path records nothing; the baseline has no recorder"
+    );
     let all = row(&t, "all");
     for i in 0..6 {
-        let parts: f64 = ["NDIS calls of the operation", "lookaside traffic", "spin locks"]
-            .iter()
-            .map(|r| number(row(&t, r)[i]))
-            .sum();
+        let parts: f64 = [
+            "NDIS calls of the operation",
+            "lookaside traffic",
+            "spin locks",
+            "flight recorder stamps",
+        ]
+        .iter()
+        .map(|r| number(row(&t, r)[i]))
+        .sum();
         assert_eq!(number(all[i]), parts, "column {i}: {all:?}");
     }
     for what in ["per call", "per NBL, 64 B", "per NBL, 1500 B"] {
@@ -186,7 +201,7 @@ fn the_quick_table_has_every_row_with_measured_figures() {
             .find(|l| l.starts_with(&format!("NDIS calls {what} ")))
             .unwrap();
         assert!(
-            line.ends_with("= the baseline's + lookaside + spin locks: met"),
+            line.ends_with("= the baseline's + lookaside, locks, stamps: met"),
             "{line}"
         );
     }

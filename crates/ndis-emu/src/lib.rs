@@ -79,6 +79,7 @@ pub use client::{Af, Client, Party, Sap, Vc};
 pub use condis::{Answer, CallState};
 pub use emulator::{EmuError, Emulator, Report};
 pub use faults::{Site, SiteKind};
+pub use ffi::bugcheck_callbacks::{DumpBlock, guid_text, secondary_dump_data};
 pub use ffi::cm::OidResult;
 pub use ffi::count::ddi_calls;
 pub use ffi::params::CallSpec;

@@ -117,6 +117,7 @@ pub fn all() -> Vec<Rule> {
         crate::pause::PAUSE,
         crate::config::CONFIG,
         crate::etw::ETW,
+        crate::ffi::bugcheck_callbacks::BUGCHECK,
     ]
     .concat()
 }

@@ -188,6 +188,8 @@ pub struct World {
     pub events: Vec<Event>,
     pub debug_output: Vec<String>,
     pub bug_check: Option<(ULONG, [ULONG_PTR; 4])>,
+    /// Registered bug-check reason callbacks (ffi::bugcheck_callbacks).
+    pub bugcheck: crate::ffi::bugcheck_callbacks::Registry,
     /// AFs, SAPs, VCs, parties, clients and pended requests (crate::condis).
     pub condis: crate::condis::Condis,
     /// Work items, timer objects and the virtual clock (crate::sched).

@@ -18,7 +18,10 @@
 //! pair (unimplemented: `emu.unimplemented-ddi`), NdisInitializeEvent (its
 //! page says any IRQL; ndis.h annotates it `_IRQL_requires_max_(DISPATCH_LEVEL)`;
 //! ndis-emu follows the page), KeBugCheckEx and DbgPrintEx (any IRQL),
-//! EtwWriteTransfer (wdm.h: `_IRQL_requires_max_(HIGH_LEVEL)`).
+//! EtwWriteTransfer (wdm.h: `_IRQL_requires_max_(HIGH_LEVEL)`), and
+//! the flight recorder's KeQueryInterruptTimePrecise,
+//! KeGetCurrentProcessorNumberEx, KeRegisterBugCheckReasonCallback and
+//! KeDeregisterBugCheckReasonCallback (each page: "IRQL: Any level").
 
 use core::ptr::null_mut;
 use std::collections::BTreeSet;
@@ -149,6 +152,10 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "KeBugCheckEx",
         "DbgPrintEx",
         "EtwWriteTransfer",
+        "KeQueryInterruptTimePrecise",
+        "KeGetCurrentProcessorNumberEx",
+        "KeRegisterBugCheckReasonCallback",
+        "KeDeregisterBugCheckReasonCallback",
     ];
     let table: BTreeSet<&str> = ndis_emu::ffi::table::table().iter().map(|i| i.name).collect();
     let covered: BTreeSet<&str> = names.iter().copied().chain(left_out).collect();

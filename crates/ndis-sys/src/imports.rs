@@ -172,7 +172,7 @@ ndis_import!("ntoskrnl.exe" {
     /// nf-wdm-kegetcurrentprocessornumberex\]. `ProcNumber` is an optional
     /// `PPROCESSOR_NUMBER`; covmini passes NULL, so it is declared opaque.
     pub fn KeGetCurrentProcessorNumberEx(ProcNumber: PVOID) -> ULONG;
-    /// wdm.h (line 23320) \[H\]; covmini calls it at PASSIVE_LEVEL (initialize); Windows XP SP1 and
+    /// wdm.h (line 23320) \[H\]; any IRQL (covmini calls it at PASSIVE_LEVEL, in initialize); Windows XP SP1 and
     /// later \[D: nf-wdm-keregisterbugcheckreasoncallback\]. The record and
     /// `Component` must stay in nonpaged memory until deregistered.
     pub fn KeRegisterBugCheckReasonCallback(
@@ -181,7 +181,7 @@ ndis_import!("ntoskrnl.exe" {
         Reason: KBUGCHECK_CALLBACK_REASON,
         Component: PUCHAR,
     ) -> BOOLEAN;
-    /// wdm.h (line 23311) \[H\]; covmini calls it at PASSIVE_LEVEL (halt); Windows XP SP1 and
+    /// wdm.h (line 23311) \[H\]; any IRQL (covmini calls it at PASSIVE_LEVEL, at halt); Windows XP SP1 and
     /// later \[D: nf-wdm-kederegisterbugcheckreasoncallback\].
     pub fn KeDeregisterBugCheckReasonCallback(CallbackRecord: PKBUGCHECK_REASON_CALLBACK_RECORD) -> BOOLEAN;
 });

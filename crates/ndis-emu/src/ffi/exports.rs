@@ -1051,6 +1051,9 @@ ddi_fn! {
     /// code and parameters, every violation so far, and ends the process.
     #[unsafe(no_mangle)]
     pub unsafe fn KeBugCheckEx(code: ULONG, p1: ULONG_PTR, p2: ULONG_PTR, p3: ULONG_PTR, p4: ULONG_PTR) -> ! {
+        // As Windows does before writing the dump: the drivers' secondary
+        // dump data callbacks (ffi::bugcheck_callbacks).
+        super::bugcheck_callbacks::on_bug_check();
         let report = world::with("KeBugCheckEx", |w| {
             w.bug_check = Some((code, [p1, p2, p3, p4]));
             w.violate(rules::BUG_CHECK, "KeBugCheckEx", format!("bug check {code:#010x} ({p1:#x}, {p2:#x}, {p3:#x}, {p4:#x})"), &[]);

@@ -38,7 +38,7 @@ macro_rules! ddi_fn {
     };
 }
 
-pub(crate) mod bugcheck_callbacks;
+pub mod bugcheck_callbacks;
 pub(crate) mod calls;
 pub(crate) mod cm;
 pub mod count;

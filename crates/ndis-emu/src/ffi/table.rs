@@ -106,6 +106,8 @@ pub fn table() -> &'static [Import] {
             import!("ntoskrnl.exe", etw::EtwWriteTransfer),
             import!("ntoskrnl.exe", bugcheck_callbacks::KeQueryInterruptTimePrecise),
             import!("ntoskrnl.exe", bugcheck_callbacks::KeGetCurrentProcessorNumberEx),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeRegisterBugCheckReasonCallback),
+            import!("ntoskrnl.exe", bugcheck_callbacks::KeDeregisterBugCheckReasonCallback),
             // Pause and restart mid-run (crate::pause).
             import!("ndis.sys", pnp::NdisMPauseComplete),
         ]

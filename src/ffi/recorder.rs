@@ -1,0 +1,178 @@
+//! The flight recorder's producers at the handler boundary: which
+//! handlers record their entry and return ([`Span`], the `handler!` macro
+//! that replaces `ndis_fn!` at a recorded handler), how a handler's context
+//! leads to its adapter ([`Owner`]), and the bug-check callback that hands
+//! the adapter's ring to the crash dump ([`dump_callback`]).
+//!
+//! Owns no state: the ring and the registration record are the adapter's
+//! (`ffi::flight`). Must not: allocate, lock, or call any DDI but through
+//! the adapter's `record`; the dump callback must touch nothing but the
+//! adapter context (it runs at HIGH_LEVEL).
+
+use core::mem::size_of;
+
+use ndis_sys::*;
+
+use super::cm_context::{AfContext, PartyContext, SapContext, Signed, VcContext};
+use super::context::{AdapterContext, Running};
+use super::flight::AsStatus;
+use crate::flight::Event;
+use crate::flight::event::Handler;
+
+/// A context NDIS hands a handler, from which the flight recorder finds
+/// the adapter to record into.
+pub(crate) trait Owner {
+    /// The adapter of the context `handle`, if it is a live one of this kind.
+    ///
+    /// # Safety
+    /// `handle` is NULL or a context of this kind that covmini gave NDIS.
+    unsafe fn adapter_of<'a>(handle: NDIS_HANDLE) -> Option<&'a AdapterContext>;
+}
+
+impl Owner for AdapterContext {
+    unsafe fn adapter_of<'a>(handle: NDIS_HANDLE) -> Option<&'a AdapterContext> {
+        // SAFETY: NULL or a MiniportAdapterContext covmini gave NDIS
+        // (precondition), what from_context requires.
+        unsafe { AdapterContext::from_context(handle) }
+    }
+}
+
+/// Implements [`Owner`] for the call-manager contexts, which know their
+/// adapter.
+macro_rules! owner_via_adapter {
+    ($($ty:ty),*) => {$(
+        impl Owner for $ty {
+            unsafe fn adapter_of<'a>(handle: NDIS_HANDLE) -> Option<&'a AdapterContext> {
+                // SAFETY: NULL or a context of this kind covmini gave NDIS
+                // (precondition), what from_handle requires.
+                let ctx = unsafe { <$ty as Signed>::from_handle(handle) }?;
+                Some(ctx.adapter())
+            }
+        }
+    )*};
+}
+owner_via_adapter!(AfContext, SapContext, VcContext, PartyContext);
+
+/// A handler running on an adapter, as the flight recorder sees it: made by
+/// [`Span::enter`] (records [`Event::Enter`]), ended by [`Span::leave`]
+/// (records [`Event::Return`]). It holds a [`Running`] count, so HaltEx
+/// cannot free the adapter before the return is recorded.
+///
+/// INVARIANT: `adapter` is live while `_running` is (the count it holds);
+/// `_running` is the last field, so it is dropped last.
+pub(crate) struct Span<'a> {
+    adapter: &'a AdapterContext,
+    handler: Handler,
+    object: usize,
+    _running: Running,
+}
+
+impl Span<'_> {
+    /// The handler `handler` was entered on `handle`, a context of kind `T`:
+    /// records it, or does nothing (None) if `handle` is not a live one.
+    /// Any IRQL.
+    ///
+    /// # Safety
+    /// `handle` is the context NDIS passed the handler: NULL or a context of
+    /// kind `T` that covmini gave NDIS.
+    pub(crate) unsafe fn enter<'a, T: Owner>(handle: NDIS_HANDLE, handler: Handler) -> Option<Span<'a>> {
+        // SAFETY: the precondition is adapter_of's.
+        let adapter = unsafe { T::adapter_of(handle) }?;
+        let running = adapter.running();
+        let object = handle.addr();
+        adapter.record(Event::Enter { handler, object });
+        Some(Span {
+            adapter,
+            handler,
+            object,
+            _running: running,
+        })
+    }
+
+    /// The handler returns `ret`: records it, then gives the adapter back.
+    pub(crate) fn leave(self, ret: &impl AsStatus) {
+        let Self {
+            adapter,
+            handler,
+            object,
+            ..
+        } = self;
+        adapter.record(Event::Return {
+            handler,
+            object,
+            status: ret.as_status(),
+        });
+    }
+}
+
+/// Defines a handler NDIS calls, as `ndis_fn!` does, whose entry and return
+/// the flight recorder records: `#[flight(Handler, arg: Kind)]` names the
+/// [`Handler`] and the argument holding the context (of [`Owner`] kind
+/// `Kind`) that leads to the adapter. The body is the handler's as written;
+/// the generated function records Enter, runs it, records Return with its
+/// status. Same syntax as `ndis_fn!` otherwise, so a handler site changes by
+/// one word and one attribute line.
+macro_rules! handler {
+    ($(#[flight($h:ident, $owner:ident: $kind:ty)] $(#[$m:meta])* $vis:vis unsafe fn $name:ident($($arg:ident: $argty:ty),* $(,)?) $(-> $ret:ty)? $body:block)*) => {
+        ndis_fn! {
+            $(
+                $(#[$m])* $vis unsafe fn $name($($arg: $argty),*) $(-> $ret)? {
+                    /// The handler's body, as written at its definition.
+                    #[inline(always)]
+                    unsafe fn body($($arg: $argty),*) $(-> $ret)? $body
+                    // SAFETY: `$owner` is the context NDIS passed this
+                    // handler, which is what Span::enter requires.
+                    let span = unsafe { $crate::ffi::recorder::Span::enter::<$kind>($owner, $crate::flight::event::Handler::$h) };
+                    // SAFETY: this handler's own contract (NDIS's call),
+                    // passed on unchanged.
+                    let ret = unsafe { body($($arg),*) };
+                    if let Some(span) = span {
+                        span.leave(&ret);
+                    }
+                    ret
+                }
+            )*
+        }
+    };
+}
+
+ndis_fn! {
+    /// KbCallbackSecondaryDumpData: hands the adapter's ring to the crash
+    /// dump, as it is (no copy): on the size query (OutBuffer NULL) and on
+    /// the data request (OutBuffer = InBuffer) alike, it sets Guid to the
+    /// adapter's block GUID, OutBuffer to the ring and OutBufferLength to its
+    /// size ("a driver that must write an amount of data that is larger than
+    /// InBufferLength can use its own buffer" in nonpaged memory, and "sets
+    /// OutBuffer to point to the driver's buffer": Writing a Bug Check
+    /// Callback Routine). It offers nothing when the ring exceeds
+    /// MaximumAllowed, or for a record that is not an adapter's.
+    ///
+    /// # IRQL
+    /// Runs at HIGH_LEVEL, other processors stopped: reads only the adapter
+    /// context (nonpaged pool), takes no lock, calls nothing, cannot panic.
+    pub(super) unsafe fn dump_callback(reason: KBUGCHECK_CALLBACK_REASON, record: PKBUGCHECK_REASON_CALLBACK_RECORD, data: PVOID, length: ULONG) {
+        // CAST: ULONG to usize, lossless.
+        if reason != KbCallbackSecondaryDumpData || data.is_null() || (length as usize) < size_of::<KBUGCHECK_SECONDARY_DUMP_DATA>() {
+            return;
+        }
+        // SAFETY: `record` is the one covmini registered, inside an adapter
+        // context that stays allocated while registered (it is deregistered
+        // before the context is freed).
+        let Some(adapter) = (unsafe { super::context::AdapterContext::from_dump_record(record) }) else {
+            return;
+        };
+        // SAFETY: the kernel passes its KBUGCHECK_SECONDARY_DUMP_DATA for
+        // this call (length checked above), which only this callback touches
+        // during the call.
+        let d = unsafe { &mut *data.cast::<KBUGCHECK_SECONDARY_DUMP_DATA>() };
+        let (blob, size) = adapter.flight().as_blob();
+        // CAST: ULONG to usize, lossless.
+        if size > d.MaximumAllowed as usize {
+            return;
+        }
+        d.Guid = adapter.dump_hook().guid();
+        d.OutBuffer = blob.cast_mut().cast();
+        // CAST: the blob is 8 KiB + 32 bytes.
+        d.OutBufferLength = size as ULONG;
+    }
+}
