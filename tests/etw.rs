@@ -14,6 +14,8 @@
 
 mod common;
 
+use covmini::call_manager::SAP_TYPE_ADDRESS;
+use covmini::config;
 use covmini::etw::{KINDS, PROVIDER_ID, PROVIDER_NAME, keyword};
 use ndis_emu::etw::{Captured, FieldValue, decode};
 use ndis_emu::{Emulator, Report};
@@ -29,6 +31,14 @@ fn lifecycle(session: Option<(u8, u64)>) -> (Report, Vec<Captured>, u64) {
     }
     emu.load(common::driver::driver_entry()).expect("DriverEntry");
     emu.add_adapter().expect("MiniportInitializeEx + MiniportRestart");
+    // One request covmini takes and one it refuses (the same SAP twice).
+    let client = emu.client("a");
+    let af = emu.open_af(client, config::AF).expect("open the AF");
+    emu.register_sap(af, SAP_TYPE_ADDRESS, b"etw").expect("a new SAP");
+    assert!(
+        emu.register_sap(af, SAP_TYPE_ADDRESS, b"etw").is_err(),
+        "a duplicate SAP"
+    );
     emu.halt_adapter().expect("MiniportPause + MiniportHaltEx");
     emu.unload().expect("MiniportDriverUnload");
     let events = emu.etw_events();
@@ -40,9 +50,10 @@ fn writes() -> u64 {
     ndis_emu::ddi_calls().get("EtwWriteTransfer").copied().unwrap_or(0)
 }
 
-/// A verbose session over every keyword sees the adapter's lifecycle, and
-/// every event it got decodes to one of covmini's kinds with exactly that
-/// kind's field names, in order, with the kind's level and keyword.
+/// A verbose session over every keyword sees the adapter's lifecycle, an AF,
+/// a SAP and a refused duplicate SAP as events of every kind, and every event
+/// it got decodes to one of covmini's kinds with exactly that kind's field
+/// names, in order, with the kind's level and keyword.
 #[test]
 fn a_session_gets_every_event_decodable_to_the_catalogue() {
     let (report, events, written) = lifecycle(Some((5, keyword::ALL)));
@@ -50,6 +61,7 @@ fn a_session_gets_every_event_decodable_to_the_catalogue() {
     assert_eq!(written, events.len() as u64, "every write passed the session's filter");
     assert!(!events.is_empty(), "the lifecycle records transitions");
     let mut transitions = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for e in &events {
         let d = decode(e).unwrap_or_else(|err| panic!("{err}: {e:?}"));
         assert_eq!(d.provider, PROVIDER_NAME);
@@ -61,6 +73,12 @@ fn a_session_gets_every_event_decodable_to_the_catalogue() {
         let names: Vec<&str> = d.fields.iter().map(|(n, _, _)| n.as_str()).collect();
         let declared: Vec<&str> = kind.fields.iter().map(|f| f.name).collect();
         assert_eq!(names, declared, "{d}");
+        seen.insert(kind.name);
+        if d.name == "Refusal" {
+            assert_eq!(d.field("reason"), Some(&FieldValue::Str("DuplicateSap".into())), "{d}");
+            // NDIS_STATUS_INVALID_DATA, what the duplicate SAP got.
+            assert_eq!(d.field("status"), Some(&FieldValue::UInt(0xC001_0015, 14)), "{d}");
+        }
         if d.name == "StateChange" {
             transitions.push(d.to_string());
         }
@@ -71,24 +89,24 @@ fn a_session_gets_every_event_decodable_to_the_catalogue() {
             .any(|t| t.starts_with("Covmini/StateChange machine=Adapter") && t.ends_with(&format!("to={state}")))
     };
     assert!(to("Running") && to("Halted"), "{transitions:#?}");
-    assert!(
-        events.iter().all(|e| decode(e).is_ok_and(|d| match d.field("object") {
-            Some(FieldValue::Hex(a)) => *a != 0,
-            _ => false,
-        })),
-        "every event names its object"
-    );
+    let all: std::collections::BTreeSet<&str> = KINDS.iter().map(|k| k.name).collect();
+    assert_eq!(seen, all, "an event of every kind");
 }
 
-/// A session that wants only refusals at WARNING gets none from a clean
-/// lifecycle, and covmini called EtwWriteTransfer not once for the state
-/// changes it filtered out itself; with no session at all, not once either.
+/// A session that wants only refusals at WARNING gets the one refusal, and
+/// covmini called EtwWriteTransfer once: not for any of the handler, NDIS-call
+/// and state-change events it filtered out itself. With no session at all,
+/// not once.
 #[test]
 fn events_no_session_wants_are_never_written() {
     let (report, events, written) = lifecycle(Some((3, keyword::REFUSAL)));
     assert!(report.is_clean(), "{report}");
-    assert!(events.is_empty(), "{events:?}");
-    assert_eq!(written, 0, "filtered in covmini, before EtwWriteTransfer");
+    let names: Vec<String> = events
+        .iter()
+        .map(|e| decode(e).map(|d| d.name).unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["Refusal"]);
+    assert_eq!(written, 1, "the rest filtered in covmini, before EtwWriteTransfer");
 
     let (report, events, written) = lifecycle(None);
     assert!(report.is_clean(), "{report}");
