@@ -565,7 +565,8 @@ fn the_trace_level_value_is_the_one_the_inf_installs_and_the_docs_name() {
 #[test]
 fn the_etw_provider_and_events_are_documented_as_the_code_defines_them() {
     let findings = etw_findings(&windows_md(), &read(&repo().join("docs/covmini.wprp")));
-    assert!(findings.is_empty(), "{}", findings.join("\n"));    let readme = read(&repo().join("README.md"));
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
+    let readme = read(&repo().join("README.md"));
     let guid = guid_text(&covmini::etw::PROVIDER_ID);
     assert!(
         readme.contains(&format!("`{}` (`{{{guid}}}`", covmini::etw::PROVIDER_NAME)),

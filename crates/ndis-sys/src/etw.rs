@@ -9,7 +9,9 @@
 //! 817c426) for `ETWENABLECALLBACK` and the DDIs, which wdm.h declares after
 //! `#include <evntprov.h>` under `_ETW_KM_`. The TraceLogging values
 //! (channel 11, the descriptor types) are in `shared/TraceLoggingProvider.h`
-//! of the same SDK.
+//! of the same SDK. Build 3 also compares the three structures and the
+//! descriptor-type, control-code and `EventProviderSetTraits` values with
+//! the WDK's (`build/layout_table.rs`).
 
 use crate::types::*;
 
