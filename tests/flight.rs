@@ -108,6 +108,18 @@ fn a_crash_mid_call_dumps_the_recorded_make_call() {
         paused_to_running.is_some_and(|i| i < enter),
         "the restart came before the call"
     );
+    // The adapter's first event is its initialize, recorded once the
+    // context (and the ring in it) exists.
+    let first = entries.last().expect("events");
+    assert_eq!(first.index, 0);
+    assert!(matches!(
+        first.event,
+        Ok(Event::Enter {
+            handler: Handler::MiniportInitializeEx,
+            ..
+        })
+    ));
+    assert!(find(&entries, |e| matches!(e, Event::Ddi { ddi: Ddi::KeRegisterBugCheckReasonCallback, status, .. } if *status == NDIS_STATUS_SUCCESS)).is_some());
     // Every record carries a time, and times do not go backwards.
     let mut oldest_first: Vec<&Entry> = entries.iter().collect();
     oldest_first.reverse();

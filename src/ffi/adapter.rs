@@ -144,6 +144,10 @@ ndis_fn! {
                 return status;
             }
         };
+        // The recorder lives in the context: the entry is recorded once it exists.
+        let enter = Event::Enter { handler: Handler::MiniportInitializeEx, object: adapter.as_ptr().addr() };
+        // SAFETY: allocated just above, alive until freed below or at halt.
+        unsafe { adapter.as_ref() }.record(enter);
         if let Err(status) = set_attributes_and_register_af(handle, adapter.as_ptr().cast()) {
             // SAFETY: `adapter` came from AdapterContext::allocate above and is
             // freed once (1.); NDIS forgets the context when initialize fails
@@ -157,7 +161,8 @@ ndis_fn! {
         match adapter_ref.transition(AdapterEvent::InitComplete) {
             Ok(_) => {
                 register_dump(adapter_ref);
-                adapter_ref.record(Event::Return { handler: Handler::MiniportInitializeEx, object: adapter.as_ptr() as usize, status: NDIS_STATUS_SUCCESS });
+                let (handler, object) = (Handler::MiniportInitializeEx, adapter.as_ptr().addr());
+                adapter_ref.record(Event::Return { handler, object, status: NDIS_STATUS_SUCCESS });
                 NDIS_STATUS_SUCCESS
             }
             Err(e) => {
@@ -205,6 +210,7 @@ ndis_fn! {
             return;
         };
         trace!(INFO, "HaltEx (action {})", action);
+        adapter.record(Event::Enter { handler: Handler::MiniportHaltEx, object: ctx.addr() });
         if let Err(e) = adapter.transition(AdapterEvent::Halt) {
             // Halt cannot be refused: record NDIS's misstep and tear down anyway.
             trace!(WARN, "HaltEx: {}", e);
@@ -218,6 +224,9 @@ ndis_fn! {
             trace!(ERROR, "HaltEx: {} AF opens, {} SAPs, {} VCs, {} parties still alive after every AF close and notify-close completed", afs, saps, vcs, parties);
             return;
         }
+        // The last event of the adapter: its ring goes with it just below.
+        let object = ctx.addr();
+        adapter.record(Event::Return { handler: Handler::MiniportHaltEx, object, status: NDIS_STATUS_SUCCESS });
         // SAFETY: the context is valid (checked), every call-manager context
         // went back to its list, every AF close and notification halt waited
         // for completed and no call-manager handler is still running on it

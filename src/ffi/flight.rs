@@ -304,3 +304,86 @@ pub(crate) fn completed(ring: &Ring, ddi: Ddi, object: NDIS_HANDLE, status: NDIS
         },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::boxed::Box;
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::flight::decode::Blob;
+    use crate::flight::event::Handler;
+
+    /// A zeroed, initialized ring on the heap (as the adapter context's is).
+    fn ring() -> Box<Ring> {
+        // SAFETY: all-zero bytes are a valid Ring (atomics only), as
+        // AdapterContext::allocate relies on.
+        let r = unsafe { Box::<Ring>::new_zeroed().assume_init() };
+        r.init(0x1234_5670);
+        r
+    }
+
+    fn blob(r: &Ring) -> &[u8] {
+        let (p, n) = r.as_blob();
+        // SAFETY: the ring's own bytes, alive and not written while borrowed.
+        unsafe { core::slice::from_raw_parts(p, n) }
+    }
+
+    /// More events than the ring holds: the blob keeps exactly the last
+    /// CAPACITY, newest first, each decoded back to what was emitted.
+    #[test]
+    #[cfg_attr(miri, ignore = "calls ndis-emu's clock and CPU DDIs through the win64 ABI")]
+    fn the_ring_keeps_the_newest_events_and_wraps() {
+        let r = ring();
+        let total = CAPACITY + 44;
+        for i in 0..total {
+            emit(
+                &r,
+                Event::Enter {
+                    handler: Handler::ProtocolCmMakeCall,
+                    object: i,
+                },
+            );
+        }
+        let b = Blob::parse(blob(&r)).expect("a valid blob");
+        assert_eq!(b.adapter(), 0x1234_5670);
+        assert_eq!(b.written() as usize, total);
+        let entries: Vec<_> = b.newest_first().collect();
+        assert_eq!(entries.len(), CAPACITY);
+        for (back, e) in entries.iter().enumerate() {
+            let i = total - 1 - back;
+            assert_eq!(e.index as usize, i);
+            assert_eq!(
+                e.event,
+                Ok(Event::Enter {
+                    handler: Handler::ProtocolCmMakeCall,
+                    object: i
+                })
+            );
+        }
+    }
+
+    /// A record the machine stopped in the middle of (its sequence still
+    /// 0) is skipped, not misread.
+    #[test]
+    #[cfg_attr(miri, ignore = "calls ndis-emu's clock and CPU DDIs through the win64 ABI")]
+    fn a_record_being_written_is_skipped() {
+        let r = ring();
+        for i in 0..3 {
+            emit(
+                &r,
+                Event::Ddi {
+                    ddi: Ddi::NdisMCmActivateVc,
+                    object: i,
+                    status: NDIS_STATUS_SUCCESS,
+                },
+            );
+        }
+        // Event 1's writer has zeroed its sequence and not finished.
+        r.records.get(1).expect("slot 1").seq.store(0, Ordering::Relaxed);
+        let b = Blob::parse(blob(&r)).expect("a valid blob");
+        let indices: Vec<u32> = b.newest_first().map(|e| e.index).collect();
+        assert_eq!(indices, [2, 0]);
+    }
+}

@@ -113,7 +113,11 @@ impl Span<'_> {
 /// status. Same syntax as `ndis_fn!` otherwise, so a handler site changes by
 /// one word and one attribute line.
 macro_rules! handler {
-    ($(#[flight($h:ident, $owner:ident: $kind:ty)] $(#[$m:meta])* $vis:vis unsafe fn $name:ident($($arg:ident: $argty:ty),* $(,)?) $(-> $ret:ty)? $body:block)*) => {
+    ($(
+        #[flight($h:ident, $owner:ident: $kind:ty)]
+        $(#[$m:meta])*
+        $vis:vis unsafe fn $name:ident($($arg:ident: $argty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+    )*) => {
         ndis_fn! {
             $(
                 $(#[$m])* $vis unsafe fn $name($($arg: $argty),*) $(-> $ret)? {
@@ -122,7 +126,9 @@ macro_rules! handler {
                     unsafe fn body($($arg: $argty),*) $(-> $ret)? $body
                     // SAFETY: `$owner` is the context NDIS passed this
                     // handler, which is what Span::enter requires.
-                    let span = unsafe { $crate::ffi::recorder::Span::enter::<$kind>($owner, $crate::flight::event::Handler::$h) };
+                    let span = unsafe {
+                        $crate::ffi::recorder::Span::enter::<$kind>($owner, $crate::flight::event::Handler::$h)
+                    };
                     // SAFETY: this handler's own contract (NDIS's call),
                     // passed on unchanged.
                     let ret = unsafe { body($($arg),*) };
@@ -150,9 +156,15 @@ ndis_fn! {
     /// # IRQL
     /// Runs at HIGH_LEVEL, other processors stopped: reads only the adapter
     /// context (nonpaged pool), takes no lock, calls nothing, cannot panic.
-    pub(super) unsafe fn dump_callback(reason: KBUGCHECK_CALLBACK_REASON, record: PKBUGCHECK_REASON_CALLBACK_RECORD, data: PVOID, length: ULONG) {
+    pub(super) unsafe fn dump_callback(
+        reason: KBUGCHECK_CALLBACK_REASON,
+        record: PKBUGCHECK_REASON_CALLBACK_RECORD,
+        data: PVOID,
+        length: ULONG,
+    ) {
         // CAST: ULONG to usize, lossless.
-        if reason != KbCallbackSecondaryDumpData || data.is_null() || (length as usize) < size_of::<KBUGCHECK_SECONDARY_DUMP_DATA>() {
+        let short = (length as usize) < size_of::<KBUGCHECK_SECONDARY_DUMP_DATA>();
+        if reason != KbCallbackSecondaryDumpData || data.is_null() || short {
             return;
         }
         // SAFETY: `record` is the one covmini registered, inside an adapter
