@@ -103,7 +103,9 @@ pub(crate) fn register() {
 }
 
 /// Unregisters the provider, if registered. After it returns ETW calls the
-/// enable callback no more.
+/// enable callback no more. No write races it: it runs in
+/// MiniportDriverUnload (every adapter halted, so no handler records an
+/// event) or on DriverEntry's failure path (no adapter yet).
 ///
 /// # IRQL
 /// PASSIVE_LEVEL (EtwUnregister): unload, or DriverEntry's failure path.
