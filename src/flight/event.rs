@@ -3,7 +3,7 @@
 //! [`Event`] is the one type every sink takes: the per-adapter ring
 //! (`ffi::flight`, the crash-dump blob) and any other sink added at the same
 //! fan-out point (`ffi::flight::emit`, e.g. ETW). Its encoding into a
-//! fixed-size [`super::layout::RecordBytes`]-shaped record is here too
+//! fixed-size record ([`super::layout`]) is here too
 //! ([`Event::encode`], [`Event::decode`]), so the driver and the offline
 //! decoder share one definition.
 //!
@@ -273,7 +273,7 @@ pub mod kind {
     pub const REFUSED: u8 = 5;
 }
 
-/// An event as its record's fields hold it (see `super::layout::RecordBytes`
+/// An event as its record's fields hold it (see [`super::layout::record`]
 /// for where each goes), without the time, CPU and sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Encoded {

@@ -2,7 +2,9 @@
 //! fire on a wrong driver, and stay quiet on a right one; and the emulated
 //! crash calls a secondary dump data callback the way Windows does (a size
 //! query with OutBuffer NULL, then the data request with OutBuffer =
-//! InBuffer) and collects what it hands over.
+//! InBuffer) and collects what it hands over, at HIGH_LEVEL (so a callback
+//! calling a DDI limited below that breaks `irql.limit`); the emulator's
+//! KeBugCheckEx does the same before the process ends.
 
 use std::cell::Cell;
 use std::ptr::null_mut;
@@ -250,4 +252,43 @@ fn bug_check_with_a_callback_child() {
         // SAFETY: KeBugCheckEx takes plain numbers; it does not return.
         unsafe { KeBugCheckEx(0xdead_f1c5, 1, 2, 3, 4) };
     }
+}
+
+// --- A callback runs at HIGH_LEVEL: a DDI limited below it is caught ------------
+
+ndis_fn! {
+    /// A wrong dump callback: allocates memory at bug check (HIGH_LEVEL), which
+    /// "Writing a Bug Check Callback Routine" forbids and whose DDI allows at
+    /// most DISPATCH_LEVEL.
+    unsafe fn allocating_cb(_reason: KBUGCHECK_CALLBACK_REASON, _record: PKBUGCHECK_REASON_CALLBACK_RECORD, _data: PVOID, _len: ULONG) {
+        // SAFETY: a NULL handle, which the emulator refuses without touching
+        // anything (tests/irql_limits.rs calls every DDI so).
+        let _ = unsafe { NdisAllocateMemoryWithTagPriority(null_mut(), 8, 0x7473_6554, NormalPoolPriority) };
+    }
+}
+
+#[test]
+fn a_callback_calling_a_dispatch_level_ddi_breaks_the_irql_limit() {
+    let emu = Emulator::new();
+    let r = record();
+    // SAFETY: a live record, the wrong callback, a static component name.
+    let ok = unsafe {
+        KeRegisterBugCheckReasonCallback(
+            r,
+            allocating_cb,
+            KbCallbackSecondaryDumpData,
+            c"bad".as_ptr().cast_mut().cast(),
+        )
+    };
+    assert_eq!(ok, TRUE);
+    assert!(secondary_dump_data().is_empty(), "it offered no data");
+    // SAFETY: registered above.
+    let _ = unsafe { KeDeregisterBugCheckReasonCallback(r) };
+    let report = emu.finish();
+    assert!(
+        report
+            .of(ndis_emu::rules::IRQL_LIMIT)
+            .any(|v| v.call == "NdisAllocateMemoryWithTagPriority" && v.detail.contains("IRQL 15")),
+        "{report}"
+    );
 }

@@ -70,7 +70,7 @@ pub const MAXIMUM_ALLOWED: ULONG = 0x1_0000;
 #[derive(Clone, Debug)]
 struct Registered {
     record: usize,
-    routine: usize,
+    routine: KBUGCHECK_REASON_CALLBACK_ROUTINE,
     reason: KBUGCHECK_CALLBACK_REASON,
     component: String,
 }
@@ -163,7 +163,7 @@ ddi_fn! {
         }
         // SAFETY: the DDI's contract: Component is a NUL-terminated string.
         let name = unsafe { c_string(component) };
-        let entry = Registered { record: record as usize, routine: routine as usize, reason, component: name };
+        let entry = Registered { record: record as usize, routine, reason, component: name };
         let added = world::with("KeRegisterBugCheckReasonCallback", |w| {
             if w.bugcheck.registered.iter().any(|r| r.record == entry.record) {
                 return false;
@@ -254,9 +254,7 @@ pub fn secondary_dump_data() -> Vec<DumpBlock> {
 
 /// Runs one callback's two calls; None if it offers no data.
 fn collect_one(r: &Registered) -> Option<DumpBlock> {
-    // SAFETY: `routine` is the non-NULL function pointer the driver passed
-    // to KeRegisterBugCheckReasonCallback, of that type.
-    let routine: KBUGCHECK_REASON_CALLBACK_ROUTINE = unsafe { core::mem::transmute::<usize, _>(r.routine) };
+    let routine = r.routine;
     let mut in_buffer = vec![0u8; IN_BUFFER_LEN];
     let fresh = |out: PVOID, in_ptr: PVOID| KBUGCHECK_SECONDARY_DUMP_DATA {
         InBuffer: in_ptr,
