@@ -540,6 +540,27 @@ pub(crate) const TYPES: &[TypeCheck] = &[
         "NDIS_CONFIGURATION_PARAMETER",
         &[f("ParameterType"), f("ParameterData")],
     ),
+    // ETW (evntprov.h, which wdm.h includes; ndis.h includes ntddk.h): the
+    // TraceLogging provider's descriptors. EVENT_DATA_DESCRIPTOR's Type,
+    // Reserved1 and Reserved2 are members of an anonymous struct inside an
+    // anonymous union, which offsetof sees through.
+    t(
+        "EVENT_DESCRIPTOR",
+        &[
+            f("Id"),
+            f("Version"),
+            f("Channel"),
+            f("Level"),
+            f("Opcode"),
+            f("Task"),
+            f("Keyword"),
+        ],
+    ),
+    t(
+        "EVENT_DATA_DESCRIPTOR",
+        &[f("Ptr"), f("Size"), f("Type"), f("Reserved1"), f("Reserved2")],
+    ),
+    t("EVENT_FILTER_DESCRIPTOR", &[f("Ptr"), f("Size"), f("Type")]),
 ];
 
 /// Constants of `ndis-sys` that the WDK defines too, chiefly the ones
@@ -580,6 +601,14 @@ pub(crate) const CONSTANTS: &[ConstCheck] = &[
     c("SERVICETYPE_NONCONFORMING"),
     c("SERVICETYPE_NETWORK_CONTROL"),
     c("SERVICETYPE_QUALITATIVE"),
+    // evntprov.h: what covmini's ETW provider passes and receives.
+    c("EVENT_DATA_DESCRIPTOR_TYPE_NONE"),
+    c("EVENT_DATA_DESCRIPTOR_TYPE_EVENT_METADATA"),
+    c("EVENT_DATA_DESCRIPTOR_TYPE_PROVIDER_METADATA"),
+    c("EVENT_CONTROL_CODE_DISABLE_PROVIDER"),
+    c("EVENT_CONTROL_CODE_ENABLE_PROVIDER"),
+    c("EVENT_CONTROL_CODE_CAPTURE_STATE"),
+    c("EventProviderSetTraits"),
 ];
 
 /// Checks that the table is well formed: every name is a C identifier (or a

@@ -16,6 +16,8 @@
 //!   the ring is `ffi::flight`);
 //! * [`pool`]: pool tags and context signatures, one per allocation type;
 //! * [`config`]: what the adapter reports to NDIS (medium, link, AF);
+//! * [`etw`]: the ETW TraceLogging provider's name, GUID, events and their
+//!   metadata (no FFI; `ffi::etw` registers it and writes);
 //! * `ffi`: the only place with `unsafe`: `DriverEntry`, the handler
 //!   trampolines NDIS calls, the context pointers handed to NDIS and back, the
 //!   spin lock, the debug print sink;
@@ -52,6 +54,7 @@ pub mod adapter;
 pub mod call_manager;
 pub mod config;
 pub mod ctrl_path;
+pub mod etw;
 pub mod flight;
 pub mod pool;
 

@@ -63,6 +63,9 @@ const KNOWN: &[(&str, &[&str])] = &[
             "ffi/cm",
             "ffi/data",
             "ffi/deferred",
+            // A DDI file is in it by construction: `ffi` declares it, it
+            // reaches the world (ETW's DDIs, issue #13).
+            "ffi/etw",
             "ffi/events",
             "ffi/exports",
             "ffi/lookaside",

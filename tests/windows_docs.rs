@@ -20,6 +20,11 @@
 //!   the one docs/windows.md names.
 //! * **GUIDs.** Every GUID in docs/windows.md appears in `src/` or the INF,
 //!   and every GUID in `src/` appears in docs/windows.md.
+//! * **The ETW provider.** The provider name and GUID docs/windows.md and
+//!   docs/covmini.wprp give are `covmini::etw::PROVIDER_NAME` and the GUID
+//!   the code computes (`PROVIDER_ID`, not its text), and the event table
+//!   has exactly the catalogue's events, each with its level, keyword and
+//!   field names.
 //!
 //! Each check is a function from texts to findings; the tests at the end
 //! show that each fires on a wrong text.
@@ -442,6 +447,91 @@ fn guid_findings(src: &[String], inf: &str, windows_md: &str) -> Vec<String> {
 }
 
 // ===========================================================================
+// The ETW provider
+// ===========================================================================
+
+/// `{xxxxxxxx-...}` of a GUID value, lower-case.
+fn guid_text(g: &ndis_sys::GUID) -> String {
+    ndis_emu::etw::guid_string(g).trim_matches(['{', '}']).to_string()
+}
+
+/// The rows of the ETW event table: (`Name`, level, keyword, fields).
+fn etw_rows(doc: &str) -> Vec<(String, String, String, String)> {
+    doc.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l
+                .trim()
+                .strip_prefix('|')?
+                .strip_suffix('|')?
+                .split('|')
+                .map(str::trim)
+                .collect();
+            let [name, level, keyword, fields] = cells.as_slice() else {
+                return None;
+            };
+            let name = name.strip_prefix('`')?.strip_suffix('`')?;
+            let is_event = covmini::etw::KINDS.iter().any(|k| k.name == name)
+                || (level.parse::<u8>().is_ok() && keyword.starts_with("0x"));
+            is_event.then(|| {
+                (
+                    name.to_string(),
+                    level.to_string(),
+                    keyword.to_string(),
+                    fields.to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn etw_findings(doc: &str, wprp: &str) -> Vec<String> {
+    use covmini::etw::{KINDS, PROVIDER_ID, PROVIDER_NAME};
+    let mut findings = Vec::new();
+    let guid = guid_text(&PROVIDER_ID);
+    if !doc.contains(&format!("| Provider name | `{PROVIDER_NAME}` |")) {
+        findings.push(format!("docs/windows.md does not name the provider `{PROVIDER_NAME}`"));
+    }
+    if !doc.contains(&format!("| Provider GUID | `{{{guid}}}` |")) {
+        findings.push(format!("docs/windows.md does not give the provider GUID {{{guid}}}"));
+    }
+    for g in guids(doc).into_iter().chain(guids(wprp)) {
+        let known =
+            g == guid || g == "ce5fa4ea-ab00-5402-8b76-9f76ac858fb5" || g == "482c2db2-c390-47c8-87f8-1a15bfc130fb";
+        if !known && (doc.contains(&format!("-p {{{g}}}")) || doc.contains(&format!("#{g}")) || wprp.contains(&g)) {
+            findings.push(format!(
+                "a capture command or the .wprp names GUID {g}, not covmini's {guid}"
+            ));
+        }
+    }
+    if !wprp.contains(&format!("Name=\"{guid}\"")) {
+        findings.push(format!("docs/covmini.wprp does not enable {guid}"));
+    }
+    let rows = etw_rows(doc);
+    for k in KINDS {
+        let fields: Vec<&str> = k.fields.iter().map(|f| f.name).collect();
+        let want = (
+            k.name.to_string(),
+            k.level.to_string(),
+            format!("{:#x}", k.keyword),
+            fields.join(", "),
+        );
+        match rows.iter().find(|r| r.0 == k.name) {
+            None => findings.push(format!("event {} is not in the ETW table", k.name)),
+            Some(r) if *r != want => {
+                findings.push(format!("event {}: the table says {r:?}, the code {want:?}", k.name))
+            }
+            Some(_) => {}
+        }
+    }
+    for r in &rows {
+        if !KINDS.iter().any(|k| k.name == r.0) {
+            findings.push(format!("the ETW table lists {}, which covmini does not write", r.0));
+        }
+    }
+    findings
+}
+
+// ===========================================================================
 // The real files
 // ===========================================================================
 
@@ -470,6 +560,40 @@ fn the_documented_kd_mask_is_the_component_covmini_prints_under() {
 fn the_trace_level_value_is_the_one_the_inf_installs_and_the_docs_name() {
     let findings = trace_level_findings(&src_texts(), &read(&repo().join("inf/covmini.inx")), &windows_md());
     assert!(findings.is_empty(), "{}", findings.join("\n"));
+}
+
+#[test]
+fn the_etw_provider_and_events_are_documented_as_the_code_defines_them() {
+    let findings = etw_findings(&windows_md(), &read(&repo().join("docs/covmini.wprp")));
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
+    let readme = read(&repo().join("README.md"));
+    let guid = guid_text(&covmini::etw::PROVIDER_ID);
+    assert!(
+        readme.contains(&format!("`{}` (`{{{guid}}}`", covmini::etw::PROVIDER_NAME)),
+        "README.md's debugging notes name the provider and its GUID {{{guid}}}"
+    );
+}
+
+/// A wrong digit in the GUID, a wrong level, a missing field, an event that
+/// does not exist: each is reported.
+#[test]
+fn a_wrong_etw_fact_in_the_docs_is_reported() {
+    let doc = windows_md();
+    let wprp = read(&repo().join("docs/covmini.wprp"));
+    assert!(etw_findings(&doc, &wprp).is_empty());
+    let guid = guid_text(&covmini::etw::PROVIDER_ID);
+    let wrong = guid.replacen('9', "8", 1);
+    let findings = etw_findings(&doc.replace(&guid, &wrong), &wprp);
+    assert!(findings.iter().any(|f| f.contains("provider GUID")), "{findings:?}");
+    let findings = etw_findings(&doc, &wprp.replace(&guid, &wrong));
+    assert!(findings.iter().any(|f| f.contains("covmini.wprp")), "{findings:?}");
+    let findings = etw_findings(&doc.replace("| `Refusal` | 3 |", "| `Refusal` | 4 |"), &wprp);
+    assert!(findings.iter().any(|f| f.contains("event Refusal")), "{findings:?}");
+    let findings = etw_findings(&doc.replace("machine, object, from, to", "machine, object, to"), &wprp);
+    assert!(findings.iter().any(|f| f.contains("event StateChange")), "{findings:?}");
+    let extra = doc.replace("| `Refusal` |", "| `Dropped` | 3 | 0x4 | x |\n| `Refusal` |");
+    let findings = etw_findings(&extra, &wprp);
+    assert!(findings.iter().any(|f| f.contains("Dropped")), "{findings:?}");
 }
 
 #[test]

@@ -126,6 +126,8 @@ ndis_fn! {
         // (a fresh image starts there anyway; the host build runs DriverEntry
         // once per emulator, in one process).
         super::trace::set_level(super::trace::DEFAULT_LEVEL);
+        // The ETW provider first, so registration itself can be traced.
+        super::etw::register();
         let mut chars = driver_characteristics();
         let mut handle: NDIS_HANDLE = null_mut();
         // SAFETY: the characteristics and the handle slot live on this stack
@@ -136,6 +138,8 @@ ndis_fn! {
         };
         if status != NDIS_STATUS_SUCCESS {
             trace!(ERROR, "NdisMRegisterMiniportDriver failed: {:#010x}", status);
+            // No unload follows a failed DriverEntry.
+            super::etw::unregister();
             return status;
         }
         DRIVER_HANDLE.store(handle, Ordering::Release);
@@ -175,8 +179,8 @@ ndis_fn! {
 }
 
 ndis_fn! {
-    /// MiniportDriverUnload: deregisters the miniport driver. Every adapter
-    /// has been halted by now.
+    /// MiniportDriverUnload: deregisters the miniport driver and the ETW
+    /// provider. Every adapter has been halted by now.
     ///
     /// # IRQL
     /// Runs at IRQL = PASSIVE_LEVEL.
@@ -185,10 +189,12 @@ ndis_fn! {
         trace!(INFO, "Unload");
         if handle.is_null() {
             trace!(ERROR, "Unload without a driver handle: nothing to deregister");
-            return;
+        } else {
+            // SAFETY: the handle NDIS gave at registration, used exactly once
+            // (swapped out above); PASSIVE_LEVEL.
+            unsafe { NdisMDeregisterMiniportDriver(handle) };
         }
-        // SAFETY: the handle NDIS gave at registration, used exactly once
-        // (swapped out above); PASSIVE_LEVEL.
-        unsafe { NdisMDeregisterMiniportDriver(handle) };
+        // Last: NDIS may call no handler of covmini's from here on.
+        super::etw::unregister();
     }
 }

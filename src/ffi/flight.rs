@@ -160,10 +160,12 @@ fn now() -> (u64, u32) {
 /// Records `event` in `ring`: the one entry point of the flight recorder.
 /// Any IRQL, no lock, no allocation, no panic.
 ///
-/// Fan-out point: every sink of covmini's events is fed from here (today the
-/// ring; an ETW sink is added beside it), so every event reaches all of them.
+/// Fan-out point: every sink of covmini's events is fed from here (the ring,
+/// then the ETW provider, `ffi::etw::emit`, which returns at once when no
+/// session wants the event), so every event reaches all of them.
 pub(crate) fn emit(ring: &Ring, event: Event) {
     ring.record(&event);
+    super::etw::emit(&event);
 }
 
 /// The adapter's registration of its dump callback (`recorder::dump_callback`): the record the kernel

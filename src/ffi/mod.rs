@@ -29,6 +29,8 @@
 //!   (`signed`: the signature and token they share); `call_block`: a VC's
 //!   call parameters;
 //!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services;
+//!   `etw`: the ETW TraceLogging provider (registration, enable callback,
+//!   EtwWriteTransfer);
 //! * `flight`: the flight recorder's ring ([`emit`](flight::emit), the one
 //!   entry point of every recorded event); `recorder`: its producers at the
 //!   handler boundary (the `handler!` macro) and its crash-dump callback.
@@ -36,6 +38,8 @@
 
 #[macro_use]
 pub(crate) mod trace;
+#[macro_use]
+pub(crate) mod etw;
 mod flight;
 #[macro_use]
 mod recorder;

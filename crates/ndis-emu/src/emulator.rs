@@ -343,6 +343,9 @@ impl Emulator {
         };
         let status = calls::driver_entry(entry, object, &raw mut registry);
         if status != STATUS_SUCCESS {
+            // No unload follows a failed DriverEntry: its ETW registrations
+            // must be gone already.
+            world::try_with(|w| crate::ffi::etw::unload_done(w, "DriverEntry"));
             return Err(EmuError::DriverEntryFailed(status));
         }
         if world::try_with(|w| w.driver.is_none()).unwrap_or(true) {
@@ -562,6 +565,7 @@ impl Emulator {
             if let Some(d) = w.driver {
                 crate::sched::owner_done(w, d.handle, "MiniportDriverUnload");
             }
+            crate::ffi::etw::unload_done(w, "MiniportDriverUnload");
             crate::ffi::bugcheck_callbacks::at_unload(w);
             let deregistered = w.driver.is_some_and(|d| d.deregistered);
             if !deregistered {

@@ -22,6 +22,9 @@
 //!   pool tag) or call of a DDI, and the census of fault sites ([`Site`]);
 //! * [`sync`]: NDIS events, and what NdisWaitEvent runs or blocks on while
 //!   it waits in each mode;
+//! * [`etw`]: ETW provider registrations, a trace session that calls the
+//!   enable callbacks, the events EtwWriteTransfer wrote, and a TraceLogging
+//!   decoder;
 //! * [`trace`]: the trace's events, stored as typed fields and formatted
 //!   only when read, and the names of NDIS statuses;
 //! * [`interleave`]: deterministic interleavings: stop a CPU at a chosen
@@ -56,6 +59,7 @@ pub mod compliance;
 pub mod condis;
 pub mod config;
 mod emulator;
+pub mod etw;
 mod faults;
 pub mod ffi;
 pub mod interleave;

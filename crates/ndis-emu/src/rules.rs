@@ -116,6 +116,7 @@ pub fn all() -> Vec<Rule> {
         crate::nbl::NBLS,
         crate::pause::PAUSE,
         crate::config::CONFIG,
+        crate::etw::ETW,
         crate::ffi::bugcheck_callbacks::BUGCHECK,
     ]
     .concat()

@@ -207,6 +207,8 @@ pub struct World {
     pub verbose: bool,
     /// The data path's pause state and the holding clients (crate::pause).
     pub pause: crate::pause::PauseState,
+    /// ETW registrations, the trace session and its events (crate::etw).
+    pub etw: crate::etw::Etw,
 }
 
 impl World {

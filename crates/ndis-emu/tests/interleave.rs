@@ -341,6 +341,7 @@ fn every_exported_ddi_is_a_boundary() {
         ("cm.rs", include_str!("../src/ffi/cm.rs")),
         ("data.rs", include_str!("../src/ffi/data.rs")),
         ("deferred.rs", include_str!("../src/ffi/deferred.rs")),
+        ("etw.rs", include_str!("../src/ffi/etw.rs")),
         ("events.rs", include_str!("../src/ffi/events.rs")),
         ("exports.rs", include_str!("../src/ffi/exports.rs")),
         ("lookaside.rs", include_str!("../src/ffi/lookaside.rs")),

@@ -17,7 +17,8 @@
 //! `irql_limit_fires_on_a_wait_under_a_spin_lock`), the NdisMCo*VcComplete
 //! pair (unimplemented: `emu.unimplemented-ddi`), NdisInitializeEvent (its
 //! page says any IRQL; ndis.h annotates it `_IRQL_requires_max_(DISPATCH_LEVEL)`;
-//! ndis-emu follows the page), KeBugCheckEx and DbgPrintEx (any IRQL), and
+//! ndis-emu follows the page), KeBugCheckEx and DbgPrintEx (any IRQL),
+//! EtwWriteTransfer (wdm.h: `_IRQL_requires_max_(HIGH_LEVEL)`), and
 //! the flight recorder's KeQueryInterruptTimePrecise,
 //! KeGetCurrentProcessorNumberEx, KeRegisterBugCheckReasonCallback and
 //! KeDeregisterBugCheckReasonCallback (each page: "IRQL: Any level").
@@ -61,6 +62,9 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
     let names = at_dirql!(emu,
         "NdisMDeregisterMiniportDriver" => NdisMDeregisterMiniportDriver(n);
         "NdisSetOptionalHandlers" => NdisSetOptionalHandlers(n, n.cast());
+        "EtwRegister" => EtwRegister(core::ptr::null(), None, n, null_mut());
+        "EtwUnregister" => EtwUnregister(0);
+        "EtwSetInformation" => EtwSetInformation(0, EventProviderSetTraits, n, 0);
         "NdisMSetMiniportAttributes" => NdisMSetMiniportAttributes(n, n.cast());
         "NdisMCmRegisterAddressFamilyEx" => NdisMCmRegisterAddressFamilyEx(n, n.cast());
         "NdisGetVersion" => NdisGetVersion();
@@ -147,6 +151,7 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "NdisInitializeEvent",
         "KeBugCheckEx",
         "DbgPrintEx",
+        "EtwWriteTransfer",
         "KeQueryInterruptTimePrecise",
         "KeGetCurrentProcessorNumberEx",
         "KeRegisterBugCheckReasonCallback",

@@ -18,6 +18,9 @@ use crate::bugcheck::{
 };
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS};
 use crate::config::{NDIS_PARAMETER_TYPE, PNDIS_CONFIGURATION_OBJECT, PNDIS_CONFIGURATION_PARAMETER, PNDIS_STRING};
+use crate::etw::{
+    EVENT_INFO_CLASS, LPCGUID, PCEVENT_DESCRIPTOR, PETWENABLECALLBACK, PEVENT_DATA_DESCRIPTOR, PREGHANDLE, REGHANDLE,
+};
 use crate::indication::PNDIS_STATUS_INDICATION;
 use crate::lookaside::{PALLOCATE_FUNCTION, PFREE_FUNCTION, PNPAGED_LOOKASIDE_LIST, PSLIST_ENTRY, PSLIST_HEADER};
 use crate::miniport::{
@@ -147,6 +150,19 @@ ndis_import!("ntoskrnl.exe" {
     /// implement it as a fixed-arity function.
     pub fn DbgPrintEx(ComponentId: ULONG, Level: ULONG, Format: PCSTR, ...) -> ULONG;
 
+    // --- ETW (wdm.h, crate::etw): register, set traits and unregister at
+    // PASSIVE_LEVEL; write at <= HIGH_LEVEL --------------------------------
+    pub fn EtwRegister(ProviderId: LPCGUID, EnableCallback: Option<PETWENABLECALLBACK>, CallbackContext: PVOID, RegHandle: PREGHANDLE) -> NTSTATUS;
+    pub fn EtwUnregister(RegHandle: REGHANDLE) -> NTSTATUS;
+    pub fn EtwSetInformation(RegHandle: REGHANDLE, InformationClass: EVENT_INFO_CLASS, EventInformation: PVOID, InformationLength: ULONG) -> NTSTATUS;
+    pub fn EtwWriteTransfer(
+        RegHandle: REGHANDLE,
+        EventDescriptor: PCEVENT_DESCRIPTOR,
+        ActivityId: LPCGUID,
+        RelatedActivityId: LPCGUID,
+        UserDataCount: ULONG,
+        UserData: PEVENT_DATA_DESCRIPTOR,
+    ) -> NTSTATUS;
     // --- The flight recorder (any IRQL) ------------------------------------
     /// wdm.h (WDK 22621, line 23447) \[H\]; any IRQL, Windows 8.1 and later
     /// \[D: nf-wdm-kequeryinterrupttimeprecise\]. Interrupt time in 100 ns

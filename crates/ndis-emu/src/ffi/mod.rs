@@ -44,6 +44,7 @@ pub(crate) mod cm;
 pub mod count;
 pub(crate) mod data;
 mod deferred;
+pub(crate) mod etw;
 mod events;
 mod exports;
 pub(crate) mod lookaside;

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use super::{bugcheck_callbacks, cm, data, deferred, events, exports, lookaside, nbl, pnp, unimplemented};
+use super::{bugcheck_callbacks, cm, data, deferred, etw, events, exports, lookaside, nbl, pnp, unimplemented};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +100,10 @@ pub fn table() -> &'static [Import] {
             import!("ntoskrnl.exe", exports::KeReleaseSpinLockFromDpcLevel),
             import!("ntoskrnl.exe", exports::KeBugCheckEx),
             import!("ntoskrnl.exe", exports::DbgPrintEx),
+            import!("ntoskrnl.exe", etw::EtwRegister),
+            import!("ntoskrnl.exe", etw::EtwUnregister),
+            import!("ntoskrnl.exe", etw::EtwSetInformation),
+            import!("ntoskrnl.exe", etw::EtwWriteTransfer),
             import!("ntoskrnl.exe", bugcheck_callbacks::KeQueryInterruptTimePrecise),
             import!("ntoskrnl.exe", bugcheck_callbacks::KeGetCurrentProcessorNumberEx),
             import!("ntoskrnl.exe", bugcheck_callbacks::KeRegisterBugCheckReasonCallback),
