@@ -37,9 +37,6 @@ const KNOWN: &[(&str, &[&str])] = &[
     // split of ffi/cm.rs took the handlers and `oid` out of it; what is left
     // goes when the adapter's context stops naming its users' types.
     ("src", &["ffi/cm_context", "ffi/context", "ffi/data", "ffi/effects"]),
-    // The raw-parameter blocks and the checked parameter builders refer to
-    // each other.
-    ("crates/ndis-emu/src", &["ffi/params", "ffi/raw"]),
     // ndis-emu's `World` with its public fields, reached from every
     // subsystem and reaching back (issue #11, "ndis-emu in layers").
     (

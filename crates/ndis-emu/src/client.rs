@@ -23,10 +23,10 @@
 
 use ndis_sys::*;
 
+use crate::call_spec::CallSpec;
 use crate::condis::{Answer, CallState, ClientRec};
 use crate::emulator::Emulator;
 use crate::ffi::cm::{self, OidResult, On, Params};
-use crate::ffi::params::CallSpec;
 use crate::ffi::raw::{RawCallParams, RawOidBuffer};
 use crate::world;
 

@@ -13,7 +13,8 @@
 //! * `world`: handles, ledger, spin locks, registered driver and adapter,
 //!   behind one process-global lock; per-CPU IRQL and handler frames;
 //! * [`condis`]: AFs, SAPs, VCs, parties, pended requests, and their rules;
-//! * `client`: the scripted CoNDIS clients' API on [`Emulator`];
+//! * `client`: the scripted CoNDIS clients' API on [`Emulator`], and
+//!   [`CallSpec`], the call parameters it takes as plain values;
 //! * [`pause`]: pause, restart, PnP events and cancels mid-run, clients
 //!   that hold receive NBLs, and the rules of a pause;
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
@@ -51,6 +52,7 @@
 //! `ffi::unimplemented`.
 #![deny(unsafe_code)]
 
+mod call_spec;
 mod client;
 pub mod compliance;
 pub mod condis;
@@ -71,13 +73,13 @@ pub mod sync;
 pub mod trace;
 mod world;
 
+pub use call_spec::CallSpec;
 pub use client::{Af, Client, Party, Sap, Vc};
 pub use condis::{Answer, CallState};
 pub use emulator::{EmuError, Emulator, Report};
 pub use faults::{Site, SiteKind};
 pub use ffi::cm::OidResult;
 pub use ffi::count::ddi_calls;
-pub use ffi::params::CallSpec;
 pub use ffi::raw::{Placement, RawCallParams, RawOidBuffer};
 pub use pause::DataPath;
 pub use rules::{Rule, RuleInfo, Violation};

@@ -501,7 +501,7 @@ pub struct Condis {
     /// The client's call parameters as they stood when its make call (by
     /// NdisVcHandle) or add party (by NdisPartyHandle) completed: what the
     /// call manager changed shows here, with CALL_PARAMETERS_CHANGED.
-    pub completed_params: BTreeMap<usize, crate::ffi::params::CallSpec>,
+    pub completed_params: BTreeMap<usize, crate::call_spec::CallSpec>,
     /// The call parameters the MCM offered with each incoming call (its own
     /// memory), by the NdisVcHandle, while the call is offered.
     pub offered: BTreeMap<usize, usize>,

@@ -13,8 +13,9 @@
 use ndis_sys::*;
 
 use super::calls::{enter, leave};
-use super::params::{CallParams, CallSpec, read_call_params};
+use super::params::{CallParams, read_call_params};
 use super::raw::{Guarded, Placement, RawCallParams, RawOidBuffer};
+use crate::call_spec::CallSpec;
 use crate::condis::rules as r;
 use crate::condis::{
     AfRec, AfState, Answer, CallState, ClientAction, ClientId, CompletionVerdict, Creator, PartyRec, PartyState,
