@@ -64,7 +64,6 @@ const KNOWN: &[(&str, &[&str])] = &[
             "memory",
             "nbl",
             "pause",
-            "rules",
             "sched",
             "sync",
             "world",

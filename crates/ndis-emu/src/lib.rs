@@ -6,7 +6,8 @@
 //! against named rules from `shared/reference/condis-mcm-contract.md`.
 //!
 //! What it owns:
-//! * [`rules`]: the rules catalog (id, statement, source, proving test);
+//! * [`rules`]: what a rule is (id, statement, source, proving test) and the
+//!   lifecycle rules; [`catalog`]: every area's rules, and `RULES.md`;
 //! * [`compliance`]: Microsoft's NDIS DDI compliance rules (Static Driver
 //!   Verifier, Driver Verifier) mapped to the rules that enforce them;
 //! * [`memory`]: the pool-tag rule (the ledger's rule is in [`rules`]);
@@ -53,6 +54,7 @@
 #![deny(unsafe_code)]
 
 mod call_spec;
+pub mod catalog;
 mod client;
 pub mod compliance;
 pub mod condis;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 #[test]
 fn rules_catalog_is_in_sync() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RULES.md");
-    let generated = ndis_emu::rules::catalog_markdown();
+    let generated = ndis_emu::catalog::catalog_markdown();
     if std::env::var_os("NDIS_EMU_BLESS").is_some() {
         std::fs::write(path, &generated).expect("write RULES.md");
     }
@@ -92,7 +92,7 @@ fn test_names() -> BTreeSet<String> {
 #[test]
 fn every_rule_names_a_test_that_exists() {
     let tests = test_names();
-    let missing: Vec<String> = ndis_emu::rules::all()
+    let missing: Vec<String> = ndis_emu::catalog::all()
         .iter()
         .map(|r| r.info())
         .filter(|i| !tests.contains(i.proving_test))
@@ -141,7 +141,7 @@ fn the_compliance_table_covers_every_microsoft_rule() {
         .collect();
     assert!(stray.is_empty(), "mappings of no Microsoft rule in the list: {stray:?}");
 
-    let ids: BTreeSet<&str> = ndis_emu::rules::all().iter().map(|r| r.id()).collect();
+    let ids: BTreeSet<&str> = ndis_emu::catalog::all().iter().map(|r| r.id()).collect();
     let tests = test_names();
     let mut wrong = Vec::new();
     for m in compliance::MAPPINGS {
