@@ -43,7 +43,6 @@ const KNOWN: &[(&str, &[&str])] = &[
         "crates/ndis-emu/src",
         &[
             "client",
-            "condis",
             "condis/pended",
             "emulator",
             "faults",

@@ -24,8 +24,8 @@ use std::thread::JoinHandle;
 use ndis_sys::*;
 
 use crate::ffi::calls;
-use crate::ffi::tag_str;
 use crate::rules::{self, Rule, Violation};
+use crate::trace::tag_str;
 use crate::world::{self, AdapterRec, CpuKind, Event, HandleKind, InitStep, World};
 
 /// Why an emulator step could not be taken.

@@ -68,7 +68,7 @@ use std::collections::BTreeMap;
 
 use ndis_sys::ULONG;
 
-use crate::ffi::tag_str;
+use crate::trace::tag_str;
 use crate::world::{CpuId, World};
 
 /// What kind of fault site: which hook counted it.

@@ -35,7 +35,7 @@ use std::sync::{Mutex, PoisonError};
 
 use ndis_sys::*;
 
-use crate::ffi::tag_str;
+use crate::trace::tag_str;
 use crate::world::{CpuId, World};
 
 crate::define_rules! { LOOKASIDE:

@@ -34,7 +34,7 @@ use std::fmt;
 use ndis_sys::*;
 
 use crate::ffi::nbl::{Block, read, read_bytes, zeroed};
-use crate::ffi::tag_str;
+use crate::trace::tag_str;
 use crate::world::{self, Allocation, World};
 
 crate::define_rules! { NBLS:
@@ -1204,13 +1204,6 @@ pub fn ownership(nbl: PNET_BUFFER_LIST) -> Option<(NblOwner, NblState)> {
     world::try_with(|w| w.nbls.get(nbl as usize).map(|r| (r.owner, r.state))).flatten()
 }
 
-/// A pool tag is four printable ASCII characters (ExAllocatePoolWithTag:
-/// "each ASCII character in the tag must be a value in the range 0x20
-/// (space) to 0x7E (tilde)") [D].
-pub(crate) fn printable_tag(tag: ULONG) -> bool {
-    tag.to_le_bytes().iter().all(|b| (0x20..=0x7E).contains(b))
-}
-
 /// At unload: every pool not freed, and every NBL of the driver's still
 /// allocated (not already reported as orphaned by its pool's free), is a
 /// leak. The memory is released with the world.
@@ -1653,12 +1646,5 @@ mod tests {
         assert!(w.violations[0].detail.contains("tag Leak"));
         assert!(w.violations[0].detail.contains("MiniportInitializeEx"));
         assert!(w.violations[1].detail.contains("MiniportRestart"));
-    }
-
-    #[test]
-    fn tags_must_be_printable() {
-        assert!(printable_tag(pool_tag(b"CvmV")));
-        assert!(!printable_tag(0));
-        assert!(!printable_tag(pool_tag(b"ab\x01c")));
     }
 }

@@ -511,7 +511,7 @@ pub(crate) fn allocate_timer(w: &mut World, owner: usize, req: TimerRequest) -> 
             c.Header.Type,
             c.Header.Revision,
             c.Header.Size,
-            crate::ffi::tag_str(c.AllocationTag),
+            crate::trace::tag_str(c.AllocationTag),
             c.FunctionContext,
             if c.TimerFunction.is_none() {
                 " NULL TimerFunction"

@@ -24,12 +24,17 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ndis_sys::*;
 
-use crate::ffi::SharedWorld;
+use crate::ffi::shared::{Locked, SharedWorld};
 use crate::rules::{self, Rule, Violation};
+
+pub(crate) mod signal;
+
+use signal::CHANGED;
+pub use signal::changed;
 
 /// What kind of object a handle names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -207,6 +212,10 @@ pub struct World {
     pub pause: crate::pause::PauseState,
 }
 
+// The world is the one type behind the process-global lock
+// (crate::ffi::shared's marker: see its INVARIANT).
+impl Locked for World {}
+
 impl World {
     /// Records a broken rule, with the history of the objects involved.
     pub fn violate(&mut self, rule: Rule, call: &'static str, detail: impl Into<String>, objects: &[usize]) {
@@ -331,13 +340,7 @@ impl World {
 static SESSION: Mutex<()> = Mutex::new(());
 
 /// The running emulator's world.
-static WORLD: Mutex<SharedWorld> = Mutex::new(SharedWorld(None));
-
-/// Signalled whenever the scheduler's state changes (something queued, set,
-/// started or finished, time moved, shutdown, an NDIS event set, a client
-/// answer queued for later): the threaded mode's worker threads,
-/// `run_until_idle` and NdisWaitEvent wait on it.
-static CHANGED: Condvar = Condvar::new();
+static WORLD: Mutex<SharedWorld<World>> = Mutex::new(SharedWorld(None));
 
 /// Emulators started in this process (each world's generation).
 static GENERATIONS: Mutex<u64> = Mutex::new(0);
@@ -392,7 +395,7 @@ pub fn take() -> Option<World> {
 }
 
 /// The world lock, whatever a panicking holder left behind.
-fn lock() -> MutexGuard<'static, SharedWorld> {
+fn lock() -> MutexGuard<'static, SharedWorld<World>> {
     WORLD.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -485,11 +488,6 @@ pub fn wait_until_deadline<R>(deadline: std::time::Instant, mut f: impl FnMut(&m
         let left = deadline.checked_duration_since(std::time::Instant::now())?;
         g = CHANGED.wait_timeout(g, left).unwrap_or_else(PoisonError::into_inner).0;
     }
-}
-
-/// Wakes every thread in [`wait_until`]: the scheduler's state changed.
-pub fn changed() {
-    CHANGED.notify_all();
 }
 
 // --- The calling thread's CPU -----------------------------------------------------

@@ -43,8 +43,8 @@
 use ndis_sys::*;
 
 use super::calls::{enter, enter_locked, leave};
-use crate::condis::ClientAction;
 use crate::condis::rules as r;
+use crate::condis::{ClientAction, InHandler};
 use crate::detail;
 use crate::nbl::{self, NblOwner, NblState};
 use crate::trace::Detail;
@@ -130,26 +130,6 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
         crate::pause::sent(w, &members);
     });
     Ok(())
-}
-
-/// A send handler call in flight ([`crate::condis::Condis::in_handler`]).
-#[derive(Clone, Debug)]
-pub struct InHandler {
-    /// The VC it was made on.
-    pub vc: usize,
-    /// The NBLs NDIS handed over with it.
-    pub nbls: Vec<usize>,
-    /// DDI calls the driver has begun inside it.
-    pub boundaries: u32,
-}
-
-impl InHandler {
-    /// The driver has come back from a DDI call inside this call and made
-    /// another: it had its chance to count the call (module docs).
-    #[must_use]
-    pub fn taken(&self) -> bool {
-        self.boundaries >= 2
-    }
 }
 
 thread_local! {

@@ -8,7 +8,7 @@ use std::alloc::{Layout, alloc_zeroed, dealloc};
 use ndis_sys::*;
 
 use super::calls;
-use super::read_prefix;
+use super::{read_prefix, tag_str};
 use crate::detail;
 use crate::rules;
 use crate::world::{self, Allocation, DriverRec, HandleKind, InitStep};
@@ -766,11 +766,6 @@ ddi_fn! {
             unsafe { dealloc(va.cast(), layout) };
         }
     }
-}
-
-/// A pool tag as poolmon shows it.
-pub(crate) fn tag_str(tag: ULONG) -> String {
-    crate::trace::Tag(tag).to_string()
 }
 
 // --- Spin locks -------------------------------------------------------------

@@ -332,7 +332,7 @@ ddi_fn! {
                     "Flags {flags:#x}: only POOL_NX_ALLOCATION ({POOL_NX_ALLOCATION:#x}) is expected (NdisInitializeNPagedLookasideList's Flags must be 0 and it adds NX itself; POOL_RAISE_IF_ALLOCATION_FAILURE would raise an exception a Rust driver cannot catch)"
                 ));
             }
-            if !crate::nbl::printable_tag(tag) {
+            if !crate::memory::printable_tag(tag) {
                 problems.push(format!("Tag {tag:#010x} is not four printable characters"));
             }
             if !problems.is_empty() {

@@ -50,6 +50,7 @@ pub(crate) mod nbl;
 pub mod params;
 pub(crate) mod pnp;
 pub mod raw;
+pub(crate) mod shared;
 pub mod table;
 mod unimplemented;
 
@@ -128,17 +129,4 @@ unsafe impl ZeroValid for ndis_sys::NDIS_OBJECT_HEADER {}
 // SAFETY: a repr(C) struct of three ULONGs (NDIS_AF is a ULONG alias).
 unsafe impl ZeroValid for ndis_sys::CO_ADDRESS_FAMILY {}
 
-pub(crate) use exports::tag_str;
-
-/// The world as the process-global lock in `crate::world` holds it.
-///
-/// INVARIANT: reached only through that lock, so by one thread at a time.
-#[derive(Default)]
-pub(crate) struct SharedWorld(pub(crate) Option<crate::world::World>);
-
-// SAFETY: the World's raw pointers name memory the emulator allocated (NBL
-// and MDL blocks, OID request blocks, call parameters) or the driver's
-// memory; none of it is tied to a thread (no thread-local storage, no
-// thread-affine handle), and the lock (INVARIANT) lets one thread at a time
-// reach it, as the kernel lets any CPU touch nonpaged memory.
-unsafe impl Send for SharedWorld {}
+pub(crate) use crate::trace::tag_str;

@@ -241,7 +241,7 @@ ddi_fn! {
             if !usize::from(p.ContextSize).is_multiple_of(nbl::MEMORY_ALLOCATION_ALIGNMENT) {
                 problems.push(format!("ContextSize {} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT (16)", p.ContextSize));
             }
-            if !nbl::printable_tag(p.PoolTag) {
+            if !crate::memory::printable_tag(p.PoolTag) {
                 problems.push(format!("PoolTag {:#010x} is not four printable characters", p.PoolTag));
             }
             if !problems.is_empty() {
