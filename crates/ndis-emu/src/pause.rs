@@ -2,7 +2,7 @@
 //! and a client that holds the receive NBLs indicated to it.
 //!
 //! What it owns: the adapter's data-path state as NDIS sees it
-//! ([`DataPath`]: Paused after MiniportInitializeEx, Running after
+//! (`DataPath`, kept in `crate::world::pause`: Paused after MiniportInitializeEx, Running after
 //! MiniportRestart, Pausing while a MiniportPause that returned
 //! NDIS_STATUS_PENDING waits for NdisMPauseComplete), the rules of a pause
 //! (MiniportPause, NdisMPauseComplete, "Pausing an Adapter" \[D\]), and the
@@ -16,13 +16,12 @@
 //! What it must not do: call into the driver (that is `ffi::pnp`), or hold
 //! the world across such a call.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use ndis_sys::*;
 
 use crate::client::{Client, Vc};
 use crate::condis::ClientId;
 use crate::emulator::{EmuError, Emulator};
+pub use crate::world::pause::DataPath;
 use crate::world::{self, World};
 
 crate::define_rules! { PAUSE:
@@ -34,39 +33,6 @@ crate::define_rules! { PAUSE:
         "A pause completes (MiniportPause returns SUCCESS, or NdisMPauseComplete) only after every send was completed and every indicated receive NBL returned.";
     PAUSE_NO_RECEIVE_WHILE_PAUSED, "pause.no-receive-while-paused", true, "MiniportPause [D] (Paused state: \"should not indicate received network data\")", "pause_no_receive_while_paused_fires_on_an_indication",
         "NdisMCoIndicateReceiveNetBufferLists is not called while the adapter is paused (from a completed pause to the next MiniportRestart).";
-}
-
-/// The adapter's data path as NDIS sees it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DataPath {
-    /// Initialized or paused (a completed pause): no data flows.
-    #[default]
-    Paused,
-    /// MiniportRestart succeeded.
-    Running,
-    /// MiniportPause is running, or returned PENDING and its
-    /// NdisMPauseComplete has not come yet.
-    Pausing,
-}
-
-/// The pause bookkeeping and the holding clients (a field of the world).
-#[derive(Debug, Default)]
-pub struct PauseState {
-    /// Where the data path is.
-    pub data_path: DataPath,
-    /// MiniportPause is running now.
-    in_handler: bool,
-    /// NdisMPauseComplete came while MiniportPause was still running (legal
-    /// only if it then returns PENDING).
-    early: bool,
-    /// Clients that keep the receive NBLs indicated to them.
-    holding: BTreeSet<ClientId>,
-    /// What each of them keeps: (VC, NBLs of one indication), oldest first.
-    held: BTreeMap<ClientId, Vec<(usize, Vec<usize>)>>,
-    /// Send NBLs whose MiniportCoSendNetBufferLists has not returned yet:
-    /// on another CPU the driver may not have seen them when a pause
-    /// completes, so the drain check leaves them out.
-    sending: BTreeSet<usize>,
 }
 
 /// Sends the driver holds (handed over, not completed) and receives not

@@ -45,13 +45,13 @@
 //! unbounded wait that nothing satisfies within [`WAIT_FOREVER_AFTER`]
 //! breaks [`SYNC_WAIT_FOREVER`] and returns FALSE.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ndis_sys::*;
 
 use crate::detail;
 use crate::rules;
+use crate::world::sync::EventRec;
 use crate::world::{self, World};
 
 crate::define_rules! { SYNC:
@@ -64,33 +64,6 @@ crate::define_rules! { SYNC:
 /// How long an unbounded wait may block in the threaded mode before it is
 /// called a deadlock (as a spin lock's `DEADLOCK_AFTER`).
 pub const WAIT_FOREVER_AFTER: Duration = Duration::from_secs(10);
-
-/// One event, by the address of its NDIS_EVENT.
-#[derive(Clone, Debug)]
-struct EventRec {
-    signalled: bool,
-    /// The handler that initialized it.
-    origin: &'static str,
-    /// The memory holding it was freed, in this handler.
-    freed_in: Option<&'static str>,
-}
-
-/// The events' state (a field of the world).
-#[derive(Debug, Default)]
-pub struct Events {
-    events: BTreeMap<usize, EventRec>,
-    /// CPUs blocked in NdisWaitEvent now (the threaded mode).
-    waiting: usize,
-}
-
-impl Events {
-    /// Whether a CPU is blocked in NdisWaitEvent (the threaded mode's
-    /// workers then run the clients' later answers).
-    #[must_use]
-    pub fn someone_waits(&self) -> bool {
-        self.waiting > 0
-    }
-}
 
 /// NdisInitializeEvent: a new, not-signalled notification event at `at`
 /// (any IRQL). A second initialization starts it over.

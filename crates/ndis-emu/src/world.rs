@@ -31,7 +31,16 @@ use ndis_sys::*;
 use crate::ffi::shared::{Locked, SharedWorld};
 use crate::rules::{self, Rule, Violation};
 
+pub(crate) mod base;
+pub(crate) mod faults;
+pub(crate) mod lookaside;
+pub(crate) mod nbl;
+pub(crate) mod pause;
+pub(crate) mod sched;
 pub(crate) mod signal;
+pub(crate) mod sync;
+
+pub use base::{Allocation, CpuId};
 
 use signal::CHANGED;
 pub use signal::changed;
@@ -71,15 +80,6 @@ pub struct HandleRec {
 /// Handles are opaque values the driver must never dereference; they are
 /// chosen far from any mapping so that a dereference faults at once.
 const HANDLE_BASE: usize = 0x0000_7E57_0000_0000;
-
-/// One outstanding allocation.
-#[derive(Clone, Debug)]
-pub struct Allocation {
-    pub size: usize,
-    pub tag: ULONG,
-    /// The handler (or NDIS call) that allocated it.
-    pub origin: &'static str,
-}
 
 /// Where MiniportInitializeEx is in its mandatory sequence (§1.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -140,10 +140,6 @@ pub struct Frame {
     pub irql_at_entry: KIRQL,
 }
 
-/// A CPU's number: 0 is the thread that created the emulator; the threaded
-/// mode numbers its worker, DPC and client threads from 1.
-pub type CpuId = u32;
-
 /// What a CPU (a thread the driver runs on) is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CpuKind {
@@ -196,20 +192,20 @@ pub struct World {
     /// AFs, SAPs, VCs, parties, clients and pended requests (crate::condis).
     pub condis: crate::condis::Condis,
     /// Work items, timer objects and the virtual clock (crate::sched).
-    pub sched: crate::sched::Sched,
+    pub sched: sched::Sched,
     /// NDIS events and the CPUs waiting on them (crate::sync).
-    pub sync: crate::sync::Events,
+    pub sync: sync::Events,
     /// Configured failures and their counters (crate::faults).
-    pub faults: crate::faults::Faults,
+    pub faults: faults::Faults,
     /// The adapter's registry parameters and the open configuration
     /// handles (crate::config).
     pub config: crate::config::Config,
-    pub lookaside: crate::lookaside::Lookasides,
-    pub nbls: crate::nbl::Nbls,
+    pub lookaside: lookaside::Lookasides,
+    pub nbls: nbl::Nbls,
     /// Echo DbgPrintEx lines to stderr as they come (NDIS_EMU_VERBOSE=1).
     pub verbose: bool,
     /// The data path's pause state and the holding clients (crate::pause).
-    pub pause: crate::pause::PauseState,
+    pub pause: pause::PauseState,
 }
 
 // The world is the one type behind the process-global lock

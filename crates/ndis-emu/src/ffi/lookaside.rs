@@ -272,7 +272,7 @@ enum ListOp {
 }
 
 /// `lookaside list 0x… (tag CvmC): allocated 0x…` as typed fields, as
-/// [`crate::lookaside::Lookasides::describe`] words the list.
+/// [`crate::world::lookaside::Lookasides::describe`] words the list.
 fn list_detail(w: &World, l: usize, op: ListOp) -> Detail {
     match (w.lookaside.lists.get(&l).map(|r| r.tag), op) {
         (Some(t), ListOp::Named) => detail!("lookaside list {x} (tag {t})", l, t),
