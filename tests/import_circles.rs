@@ -53,8 +53,6 @@ const KNOWN: &[(&str, &[&str])] = &[
             "ffi/deferred",
             "ffi/events",
             "ffi/exports",
-            "ffi/lookaside",
-            "ffi/nbl",
             "ffi/pnp",
             "ffi/table",
             "interleave",

@@ -75,25 +75,6 @@ impl fmt::Display for EmuError {
 
 impl std::error::Error for EmuError {}
 
-/// How long a halt in the threaded mode waits for what NDIS waits for
-/// (requests inside the driver, a pended pause) before it goes on and lets
-/// the rules report what is left.
-const HALT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// Waits (threaded mode) until `done` holds, at most [`HALT_WAIT`]. A
-/// wait that has to block is a blocking wait for the interleavings
-/// ([`crate::interleave::blocking`]): what it waits for may be the other
-/// script's to finish (a client's teardown waiting for its own request
-/// stopped at a boundary), so the two run freely from there.
-pub(crate) fn wait_bounded(mut done: impl FnMut(&World) -> bool) {
-    if world::try_with(|w| done(w)).unwrap_or(true) {
-        return;
-    }
-    crate::interleave::blocking();
-    let deadline = std::time::Instant::now() + HALT_WAIT;
-    let _ = world::wait_until_deadline(deadline, |w| done(w).then_some(()));
-}
-
 /// What a run left behind: violations (leaks included), the trace and the
 /// driver's debug output.
 #[derive(Clone, Debug, Default)]
@@ -477,7 +458,7 @@ impl Emulator {
             // MiniportCancelSend, MiniportCoOidRequest or ProtocolCmOpenAf
             // (or have a miniport OID pended): NDIS waits for them before
             // pausing and halting.
-            wait_bounded(|w| {
+            crate::sync::wait_bounded(|w| {
                 let sends_or_oids = w.adapter.as_ref().map_or(0, |a| a.calls_in);
                 let pended = w
                     .condis
@@ -496,7 +477,7 @@ impl Emulator {
             // be returning on another CPU: NDIS completes that close when it
             // returns, and finishes the halt after the calls into the driver
             // it made, so the check waits for it.
-            wait_bounded(|w| !w.condis.requests.in_handler(crate::condis::ReqKind::CloseAf));
+            crate::sync::wait_bounded(|w| !w.condis.requests.in_handler(crate::condis::ReqKind::CloseAf));
         }
         crate::ffi::cm::check_afs_closed_at_halt();
         crate::condis::pended::check_requests_completed_at_halt();

@@ -207,7 +207,7 @@ pub(crate) fn pause_before_halt(handler: Option<MINIPORT_PAUSE>, ctx: usize, thr
         crate::ffi::cm::pump();
     }
     if threaded {
-        crate::emulator::wait_bounded(|w| w.pause.data_path != DataPath::Pausing);
+        crate::sync::wait_bounded(|w| w.pause.data_path != DataPath::Pausing);
     }
     world::try_with(|w| check_completed_before(w, "MiniportHaltEx"));
 }

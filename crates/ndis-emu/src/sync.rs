@@ -65,6 +65,25 @@ crate::define_rules! { SYNC:
 /// called a deadlock (as a spin lock's `DEADLOCK_AFTER`).
 pub const WAIT_FOREVER_AFTER: Duration = Duration::from_secs(10);
 
+/// How long a halt in the threaded mode waits for what NDIS waits for
+/// (requests inside the driver, a pended pause) before it goes on and lets
+/// the rules report what is left.
+const HALT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits (threaded mode) until `done` holds, at most [`HALT_WAIT`]. A
+/// wait that has to block is a blocking wait for the interleavings
+/// ([`crate::interleave::blocking`]): what it waits for may be the other
+/// script's to finish (a client's teardown waiting for its own request
+/// stopped at a boundary), so the two run freely from there.
+pub(crate) fn wait_bounded(mut done: impl FnMut(&World) -> bool) {
+    if world::try_with(|w| done(w)).unwrap_or(true) {
+        return;
+    }
+    crate::interleave::blocking();
+    let deadline = std::time::Instant::now() + HALT_WAIT;
+    let _ = world::wait_until_deadline(deadline, |w| done(w).then_some(()));
+}
+
 /// NdisInitializeEvent: a new, not-signalled notification event at `at`
 /// (any IRQL). A second initialization starts it over.
 pub(crate) fn initialize(w: &mut World, at: usize) -> bool {

@@ -517,7 +517,7 @@ pub(crate) fn on_af<R>(on: On, refused: R, f: impl FnOnce() -> R) -> R {
 /// inside the driver (see [`on_af`]).
 fn wait_af_idle(af: usize) {
     if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
-        crate::emulator::wait_bounded(|w| !w.condis.af_busy.contains_key(&af));
+        crate::sync::wait_bounded(|w| !w.condis.af_busy.contains_key(&af));
     }
 }
 
@@ -1405,7 +1405,7 @@ pub(crate) fn run_action(action: ClientAction) {
             // NdisCoSendNetBufferLists on the VC may still be under way on
             // another CPU, and it waits for that call to return first.
             if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
-                crate::emulator::wait_bounded(|w| !crate::pause::sending_on(w, vc));
+                crate::sync::wait_bounded(|w| !crate::pause::sending_on(w, vc));
             }
             // An answer, not a request of the client's own: it runs also
             // while the client tears the AF down (that teardown needs it).

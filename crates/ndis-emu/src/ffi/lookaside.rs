@@ -12,11 +12,11 @@ use std::ptr::null_mut;
 
 use ndis_sys::*;
 
-use super::tag_str;
 use crate::detail;
 use crate::lookaside::{self as la, ListRec};
 use crate::rules;
 use crate::trace::Detail;
+use crate::trace::tag_str;
 use crate::world::{self, Allocation, World};
 
 /// Pool blocks are 16-byte aligned on x64 (MEMORY_ALLOCATION_ALIGNMENT).

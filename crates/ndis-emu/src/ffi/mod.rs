@@ -85,6 +85,3 @@ impl Drop for ParamBlock {
         drop(unsafe { Box::from_raw(self.0) });
     }
 }
-
-pub(crate) use crate::trace::tag_str;
-pub(crate) use zero::{ZeroValid, read_prefix};

@@ -24,10 +24,11 @@ use std::ptr::null_mut;
 use ndis_sys::*;
 
 use super::block::Known;
-use super::{read_prefix, tag_str};
+use super::zero::read_prefix;
 use crate::detail;
 use crate::nbl::{self, NbInit, NblOwner};
 use crate::rules;
+use crate::trace::tag_str;
 use crate::world::{self, World};
 
 /// The handler the driver is in, for origins.
