@@ -37,15 +37,6 @@ const KNOWN: &[(&str, &[&str])] = &[
     // split of ffi/cm.rs took the handlers and `oid` out of it; what is left
     // goes when the adapter's context stops naming its users' types.
     ("src", &["ffi/cm_context", "ffi/context", "ffi/data", "ffi/effects"]),
-    // ndis-emu's schedulers call up into the call-manager shims (issue #11,
-    // "ndis-emu in layers"): sched, sync and interleave run the clients'
-    // answers with ffi/cm's `pump` and `run_action`, and the shims use them
-    // back; condis/pended's clock check is called from sched and calls
-    // ffi/cm.
-    (
-        "crates/ndis-emu/src",
-        &["condis/pended", "ffi/cm", "ffi/data", "interleave", "sched", "sync"],
-    ),
     // The Emulator's facade is two files: client.rs's `impl Emulator` (the
     // scripted clients) names the Emulator and emulator.rs names its `Af`.
     ("crates/ndis-emu/src", &["client", "emulator"]),

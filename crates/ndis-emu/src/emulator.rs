@@ -164,6 +164,11 @@ impl Emulator {
         let verbose = std::env::var_os("NDIS_EMU_VERBOSE").is_some_and(|v| v != "0");
         let mut world = World::default();
         world.verbose = verbose;
+        crate::hooks::install(crate::hooks::ClientHooks {
+            pump: crate::ffi::cm::pump,
+            run_action: crate::ffi::cm::run_action,
+            unbind_clients_at_halt_wait: crate::ffi::cm::unbind_clients_at_halt_wait,
+        });
         let session = world::open(world);
         let registry_path: Vec<u16> = "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\covmini"
             .encode_utf16()

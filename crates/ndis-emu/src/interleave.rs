@@ -506,7 +506,7 @@ impl Emulator {
                     let r = go.then(|| {
                         let _done = InjectedDone;
                         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| injected(this)));
-                        crate::ffi::cm::pump();
+                        (crate::hooks::client().pump)();
                         r
                     });
                     world::leave_cpu();

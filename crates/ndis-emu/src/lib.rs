@@ -62,6 +62,7 @@ pub mod config;
 mod emulator;
 mod faults;
 pub mod ffi;
+mod hooks;
 pub mod interleave;
 pub mod loader;
 pub mod lookaside;

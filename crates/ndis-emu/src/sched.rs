@@ -803,9 +803,9 @@ pub(crate) fn cpu_thread(cpu: world::Cpu) {
     {
         match job {
             Job::Run(r, detail) => execute(r, detail),
-            Job::Client(action) => crate::ffi::cm::run_action(action),
+            Job::Client(action) => (crate::hooks::client().run_action)(action),
         }
-        crate::ffi::cm::pump();
+        (crate::hooks::client().pump)();
     }
     world::leave_cpu();
 }

@@ -193,7 +193,7 @@ pub(crate) fn wait(at: usize, ms: u32) -> bool {
         if signalled(w, at) {
             return Start::Done(true);
         }
-        crate::ffi::cm::unbind_clients_at_halt_wait(w);
+        (crate::hooks::client().unbind_clients_at_halt_wait)(w);
         Start::Wait {
             threaded: w.sched.threaded(),
         }
@@ -253,7 +253,7 @@ fn wait_deterministic(at: usize, ms: u32) -> bool {
             return finish(at, ms, true, &format!("after {steps} step(s) run while waiting"));
         }
         if let Some(action) = action {
-            crate::ffi::cm::run_action(action);
+            (crate::hooks::client().run_action)(action);
             steps += 1;
             continue;
         }
