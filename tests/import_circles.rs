@@ -37,9 +37,6 @@ const KNOWN: &[(&str, &[&str])] = &[
     // split of ffi/cm.rs took the handlers and `oid` out of it; what is left
     // goes when the adapter's context stops naming its users' types.
     ("src", &["ffi/cm_context", "ffi/context", "ffi/data", "ffi/effects"]),
-    // The Emulator's facade is two files: client.rs's `impl Emulator` (the
-    // scripted clients) names the Emulator and emulator.rs names its `Af`.
-    ("crates/ndis-emu/src", &["client", "emulator"]),
 ];
 
 type Module = Vec<String>;

@@ -23,9 +23,9 @@ use std::thread::JoinHandle;
 
 use ndis_sys::*;
 
-use crate::client::{Client, Vc};
 use crate::condis::ClientId;
 use crate::ffi::calls;
+use crate::handles::{Af, Client, Vc};
 use crate::pause::{DataPath, check_completed_before, restarted, running};
 use crate::rules::{self, Rule, Violation};
 use crate::trace::tag_str;
@@ -143,7 +143,7 @@ pub struct Emulator {
     registry_path: Vec<u16>,
     entry: Option<DRIVER_INITIALIZE>,
     /// The last AF handle a client opened (also when the open is pending).
-    pub(crate) last_af: Mutex<Option<crate::client::Af>>,
+    pub(crate) last_af: Mutex<Option<Af>>,
     /// Held across each PnP operation on the adapter (halt, pause,
     /// restart, a PnP event): NDIS serializes them per miniport, so in the
     /// threaded mode a halt racing a pause on another CPU runs after it.
