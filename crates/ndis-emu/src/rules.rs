@@ -21,6 +21,10 @@ use core::fmt;
 pub struct RuleInfo {
     /// Stable id, used in reports and the catalog.
     pub id: &'static str,
+    /// The name of its constant (`HANDLE_VALID`), which the code that
+    /// enforces it names (the catalog's "enforced in" column is checked by
+    /// finding it).
+    pub name: &'static str,
     /// What the driver must do, in one line.
     pub statement: &'static str,
     /// Contract section (shared/reference/condis-mcm-contract.md) or seed page.
@@ -97,7 +101,7 @@ macro_rules! define_rules {
         $(
             #[doc = $stmt]
             pub const $name: $crate::rules::Rule = $crate::rules::Rule::new(&$crate::rules::RuleInfo {
-                id: $id, statement: $stmt, source: $src, stricter_than_windows: $stricter, proving_test: $test,
+                id: $id, name: stringify!($name), statement: $stmt, source: $src, stricter_than_windows: $stricter, proving_test: $test,
             });
         )*
         /// The rules of this area, in catalog order.
