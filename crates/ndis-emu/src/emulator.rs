@@ -19,6 +19,7 @@
 
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use ndis_sys::*;
@@ -26,6 +27,7 @@ use ndis_sys::*;
 use crate::condis::ClientId;
 use crate::ffi::calls;
 use crate::handles::{Af, Client, Vc};
+use crate::interleave::{ARMED, At, InjectedDone, Interleaving, Phase, Run, VictimDone, lock, wait_turn};
 use crate::pause::{DataPath, check_completed_before, restarted, running};
 use crate::rules::{self, Rule, Violation};
 use crate::trace::tag_str;
@@ -1020,5 +1022,126 @@ impl Emulator {
                 .map_or(0, |h| h.iter().map(|(_, n)| n.len()).sum())
         })
         .unwrap_or(0)
+    }
+}
+
+// --- Interleavings (the turns and the boundaries are crate::interleave's) ---
+
+impl Emulator {
+    /// Runs `victim` on the calling CPU and, when the driver on this CPU
+    /// reaches `at`, runs `injected` on a new CPU to completion before that
+    /// DDI proceeds (see [`crate::interleave`] for who runs when). Works in
+    /// the deterministic mode (the run replays exactly) and the threaded
+    /// one, from the emulator's thread or a script of
+    /// [`Self::concurrently`]. The scripts use the client API as any
+    /// script does.
+    ///
+    /// A panic in either script is raised here once both are done.
+    ///
+    /// # Panics
+    /// If another interleaving is running in this process.
+    pub fn interleave<A, B: Send>(
+        &self,
+        at: At,
+        victim: impl FnOnce(&Self) -> A,
+        injected: impl FnOnce(&Self) -> B + Send,
+    ) -> Interleaving<A, B> {
+        self.interleave_back(at, At::NEVER, victim, injected)
+    }
+
+    /// [`Self::interleave`], and when the injected script reaches `back`
+    /// (matched against its own DDI calls from the point on, as `at` is
+    /// against the victim's) it stops there, before that DDI does
+    /// anything, and the victim runs to its end; then the injected script
+    /// goes on. With [`At::NEVER`] as `back` this is [`Self::interleave`].
+    ///
+    /// # Panics
+    /// As [`Self::interleave`].
+    pub fn interleave_back<A, B: Send>(
+        &self,
+        at: At,
+        back: At,
+        victim: impl FnOnce(&Self) -> A,
+        injected: impl FnOnce(&Self) -> B + Send,
+    ) -> Interleaving<A, B> {
+        let me = world::cpu_id();
+        let Some(cpu) = world::try_with(|w| w.new_cpu(CpuKind::Client)) else {
+            panic!("Emulator::interleave: no emulator runs on this thread");
+        };
+        let injected_cpu = cpu.id;
+        {
+            let mut g = lock();
+            assert!(
+                g.is_none(),
+                "Emulator::interleave: one interleaving at a time per process"
+            );
+            *g = Some(Run {
+                at,
+                victim: me,
+                injected: injected_cpu,
+                phase: Phase::Armed,
+                turn: me,
+                matched: 0,
+                crossed: Vec::new(),
+                fired_at: None,
+                victim_done: false,
+                injected_done: false,
+                back,
+                back_matched: 0,
+                injected_crossed: Vec::new(),
+                back_fired_at: None,
+                victim_runs: false,
+            });
+            ARMED.store(true, Ordering::Release);
+        }
+        let this: &Self = self;
+        let (victim_result, injected_result) = std::thread::scope(|s| {
+            let handle = std::thread::Builder::new()
+                .name(format!("ndis-emu cpu {injected_cpu} (interleave)"))
+                .spawn_scoped(s, move || {
+                    world::become_cpu(cpu);
+                    wait_turn(lock(), injected_cpu);
+                    let go = lock().as_ref().is_some_and(|r| r.phase != Phase::Cancelled);
+                    let r = go.then(|| {
+                        let _done = InjectedDone;
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| injected(this)));
+                        (crate::hooks::client().pump)();
+                        r
+                    });
+                    world::leave_cpu();
+                    r
+                });
+            let handle = match handle {
+                Ok(h) => h,
+                Err(e) => panic!("ndis-emu: cannot start the interleaving's CPU: {e}"),
+            };
+            let v = {
+                let _done = VictimDone;
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| victim(this)))
+            };
+            let i = handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (v, i)
+        });
+        let run = {
+            let mut g = lock();
+            ARMED.store(false, Ordering::Release);
+            g.take()
+        };
+        let victim = victim_result.unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let injected = injected_result.map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        let (crossed, fired_at, went_free, injected_crossed, back_fired_at) =
+            run.map_or((Vec::new(), None, false, Vec::new(), None), |r| {
+                let free = r.phase == Phase::Free;
+                (r.crossed, r.fired_at, free, r.injected_crossed, r.back_fired_at)
+            });
+        Interleaving {
+            victim,
+            injected,
+            crossed,
+            fired_at,
+            went_free,
+            injected_crossed,
+            back_fired_at,
+        }
     }
 }

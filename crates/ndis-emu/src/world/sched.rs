@@ -17,7 +17,7 @@ pub const TICKS_PER_MS: i64 = 10_000;
 pub const SYSTEM_TIME_BASE: i64 = 133_801_632_000_000_000;
 
 /// How many work item routines and timer callbacks one `run_until_idle` or
-/// `advance_time` runs before it gives up with [`EmuError::NeverIdle`].
+/// `advance_time` runs before it gives up with [`crate::EmuError::NeverIdle`].
 pub const DEFAULT_STEP_LIMIT: usize = 10_000;
 
 /// SplitMix64 (Steele, Lea and Flood, 2014): small, fast, and every seed,
