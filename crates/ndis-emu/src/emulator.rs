@@ -489,7 +489,7 @@ impl Emulator {
             // it made, so the check waits for it.
             crate::sync::wait_bounded(|w| !w.condis.requests.in_handler(crate::condis::ReqKind::CloseAf));
         }
-        crate::ffi::cm::check_afs_closed_at_halt();
+        crate::condis::rules::check_afs_closed_at_halt();
         crate::condis::pended::check_requests_completed_at_halt();
         crate::ffi::cm::drop_client_answers_at_halt();
         world::try_with(|w| {

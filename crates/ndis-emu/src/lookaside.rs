@@ -49,6 +49,22 @@ crate::define_rules! { LOOKASIDE:
         "Every lookaside list is deleted before unload completes (Windows bug-checks with DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS).";
 }
 
+/// A live list, or `lookaside.live-list`.
+pub(crate) fn live(w: &mut World, list: usize, call: &'static str) -> bool {
+    if w.lookaside.lists.contains_key(&list) {
+        return true;
+    }
+    let why = if w.lookaside.deleted.contains(&list) {
+        format!("lookaside list {list:#x} was already deleted")
+    } else if list == 0 {
+        "a NULL lookaside list".to_string()
+    } else {
+        format!("{list:#x} is not a lookaside list ExInitializeNPagedLookasideList initialized (or its ListHead)")
+    };
+    w.violate(LOOKASIDE_LIVE, call, why, &[]);
+    false
+}
+
 /// At unload: every lookaside list not deleted is a leak, reported with its
 /// tag, and its entries (cached and outstanding) are accounted for by that
 /// report rather than again as memory leaks. The list's own memory is not

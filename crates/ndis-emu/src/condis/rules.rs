@@ -1,6 +1,14 @@
 //! The CoNDIS rules: completion discipline, the two seed pages'
 //! make-call and close-call rules, VC ownership and activation, incoming-call
 //! sequencing, and AF teardown at halt. Proving tests: tests/teeth_cm.rs.
+//!
+//! The checks of these rules that read only the world live here too (so
+//! far `check_afs_closed_at_halt`); the rest are still in the DDI shims
+//! (`crate::ffi::cm`, `crate::ffi::data`), as RULES.md's "enforced in"
+//! column shows. What this module must not do: call into the driver.
+
+use super::AfState;
+use crate::world;
 
 crate::define_rules! { CONDIS:
     COMPLETE_NOT_PENDING, "cm.complete-not-pending", false, "§2 [D]; seed pages (_S_)", "complete_not_pending_fires_on_a_pending_completion",
@@ -51,4 +59,36 @@ crate::define_rules! { CONDIS:
         "Before NdisMCmDeactivateVc, every send the driver has on the VC is completed and every indicated receive returned; a send handler does not return holding a send on a VC that is not active. A send whose handler runs on another CPU and has not yet come back from a DDI call is still NDIS's (ffi/data.rs, \"NDIS's window\").";
     HALT_AFS_CLOSED, "halt.afs-closed", false, "§1.4, §8.10", "halt_afs_closed_fires_when_halt_forgets_notify_close",
         "Every AF clients opened is closed before MiniportHaltEx returns (the MCM calls NdisMCmNotifyCloseAddressFamily for each one still open).";
+}
+
+/// After MiniportHaltEx returned: every AF must be closed (contract §1.4).
+pub(crate) fn check_afs_closed_at_halt() {
+    world::try_with(|w| {
+        let open: Vec<usize> = w
+            .condis
+            .afs
+            .iter()
+            .filter(|(_, a)| a.state != AfState::Closed)
+            .map(|(h, _)| *h)
+            .collect();
+        for h in open {
+            let why = match w.condis.afs.get(&h) {
+                Some(a) if a.notify_close_pending => {
+                    ": its client's ProtocolClNotifyCloseAf pended, and HaltEx returned without waiting for \
+                     ProtocolCmNotifyCloseAfComplete (on Windows the client's close then runs on freed contexts)"
+                }
+                Some(a) if a.state == AfState::Closing => {
+                    ": its close pended, and HaltEx returned without waiting for it to complete \
+                     (NdisMCmCloseAddressFamilyComplete) while its client removed what it left"
+                }
+                _ => "",
+            };
+            w.violate(
+                HALT_AFS_CLOSED,
+                "MiniportHaltEx",
+                format!("AF {h:#x} is still open after HaltEx returned{why}"),
+                &[h],
+            );
+        }
+    });
 }

@@ -87,27 +87,11 @@ fn damage(entry: usize, next: usize, size: usize) -> Option<String> {
 fn enter_list(w: &mut World, list: usize, call: &'static str) -> bool {
     w.check_irql(call, DISPATCH_LEVEL);
     w.lookaside.clear_pending(world::cpu_id());
-    if !live(w, list, call) {
+    if !la::live(w, list, call) {
         return false;
     }
     check_head(w, list, call);
     true
-}
-
-/// A live list, or `lookaside.live-list`.
-fn live(w: &mut World, list: usize, call: &'static str) -> bool {
-    if w.lookaside.lists.contains_key(&list) {
-        return true;
-    }
-    let why = if w.lookaside.deleted.contains(&list) {
-        format!("lookaside list {list:#x} was already deleted")
-    } else if list == 0 {
-        "a NULL lookaside list".to_string()
-    } else {
-        format!("{list:#x} is not a lookaside list ExInitializeNPagedLookasideList initialized (or its ListHead)")
-    };
-    w.violate(la::LOOKASIDE_LIVE, call, why, &[]);
-    false
 }
 
 /// Checks the driver left the list head as the emulator wrote it; repairs
