@@ -42,48 +42,6 @@ const KNOWN: &[(&str, &[&str])] = &[
     // split of ffi/cm.rs took the handlers and `oid` out of it; what is left
     // goes when the adapter's context stops naming its users' types.
     ("src", &["ffi/cm_context", "ffi/context", "ffi/data", "ffi/effects"]),
-    // The raw-parameter blocks and the checked parameter builders refer to
-    // each other.
-    ("crates/ndis-emu/src", &["ffi/params", "ffi/raw"]),
-    // ndis-emu's `World` with its public fields, reached from every
-    // subsystem and reaching back (issue #11, "ndis-emu in layers").
-    (
-        "crates/ndis-emu/src",
-        &[
-            "client",
-            "condis",
-            "condis/pended",
-            "emulator",
-            "faults",
-            "ffi",
-            // The bug-check callback DDIs: in the circle as every DDI file
-            // is (the import table names them, they record in the World).
-            "ffi/bugcheck_callbacks",
-            "ffi/calls",
-            "ffi/cm",
-            "ffi/data",
-            "ffi/deferred",
-            // A DDI file is in it by construction: `ffi` declares it, it
-            // reaches the world (ETW's DDIs, issue #13).
-            "ffi/etw",
-            "ffi/events",
-            "ffi/exports",
-            "ffi/lookaside",
-            "ffi/nbl",
-            "ffi/pnp",
-            "ffi/table",
-            "ffi/unimplemented",
-            "interleave",
-            "lookaside",
-            "memory",
-            "nbl",
-            "pause",
-            "rules",
-            "sched",
-            "sync",
-            "world",
-        ],
-    ),
 ];
 
 type Module = Vec<String>;

@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         None => run(None, &cli.run),
         Some(Command::Run(args)) => run(args.scenario.as_deref(), &args.options),
         Some(Command::Rules) => {
-            out::print(&ndis_emu::rules::catalog_markdown());
+            out::print(&ndis_emu::catalog::catalog_markdown());
             ExitCode::SUCCESS
         }
         Some(Command::Bench(args)) => bench::main(&args),
@@ -124,7 +124,7 @@ fn run(scenario: Option<&Path>, args: &RunOptions) -> ExitCode {
         out::print(&format!(
             "covmini-lab: {:?} ({file}) against covmini ({build}) under ndis-emu, {} rules enforced, seed {seed}\n",
             scenario.name,
-            ndis_emu::rules::all().len()
+            ndis_emu::catalog::all().len()
         ));
         if mode == progress::Mode::Plain {
             out::print(&format!(

@@ -23,28 +23,13 @@
 
 use ndis_sys::*;
 
+use crate::call_spec::CallSpec;
 use crate::condis::{Answer, CallState, ClientRec};
 use crate::emulator::Emulator;
 use crate::ffi::cm::{self, OidResult, On, Params};
-use crate::ffi::params::CallSpec;
 use crate::ffi::raw::{RawCallParams, RawOidBuffer};
+use crate::handles::{Af, Client, Party, Sap, Vc};
 use crate::world;
-
-/// A scripted client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Client(pub usize);
-/// An open address family (NdisAfHandle).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Af(pub usize);
-/// A registered SAP (NdisSapHandle).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sap(pub usize);
-/// A VC (NdisVcHandle).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Vc(pub usize);
-/// A party (NdisPartyHandle).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Party(pub usize);
 
 impl Emulator {
     /// A new client that accepts incoming calls at once.

@@ -17,7 +17,7 @@
 //! * [`Verdict::NotEnforced`]: it applies, and ndis-emu does not check it
 //!   (the reason says why, and what covers part of it).
 //!
-//! The table is part of `RULES.md` ([`crate::rules::catalog_markdown`]); the
+//! The table is part of `RULES.md` ([`crate::catalog::catalog_markdown`]); the
 //! catalog test fails if a Microsoft rule of the data file has no mapping,
 //! a mapping names no Microsoft rule, or an enforced mapping names an
 //! ndis-emu rule or a proving test that does not exist.

@@ -19,13 +19,18 @@
 
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use ndis_sys::*;
 
+use crate::condis::ClientId;
 use crate::ffi::calls;
-use crate::ffi::tag_str;
+use crate::handles::{Af, Client, Vc};
+use crate::interleave::{ARMED, At, InjectedDone, Interleaving, Phase, Run, VictimDone, lock, wait_turn};
+use crate::pause::{DataPath, check_completed_before, restarted, running};
 use crate::rules::{self, Rule, Violation};
+use crate::trace::tag_str;
 use crate::world::{self, AdapterRec, CpuKind, Event, HandleKind, InitStep, World};
 
 /// Why an emulator step could not be taken.
@@ -74,25 +79,6 @@ impl fmt::Display for EmuError {
 }
 
 impl std::error::Error for EmuError {}
-
-/// How long a halt in the threaded mode waits for what NDIS waits for
-/// (requests inside the driver, a pended pause) before it goes on and lets
-/// the rules report what is left.
-const HALT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// Waits (threaded mode) until `done` holds, at most [`HALT_WAIT`]. A
-/// wait that has to block is a blocking wait for the interleavings
-/// ([`crate::interleave::blocking`]): what it waits for may be the other
-/// script's to finish (a client's teardown waiting for its own request
-/// stopped at a boundary), so the two run freely from there.
-pub(crate) fn wait_bounded(mut done: impl FnMut(&World) -> bool) {
-    if world::try_with(|w| done(w)).unwrap_or(true) {
-        return;
-    }
-    crate::interleave::blocking();
-    let deadline = std::time::Instant::now() + HALT_WAIT;
-    let _ = world::wait_until_deadline(deadline, |w| done(w).then_some(()));
-}
 
 /// What a run left behind: violations (leaks included), the trace and the
 /// driver's debug output.
@@ -159,7 +145,7 @@ pub struct Emulator {
     registry_path: Vec<u16>,
     entry: Option<DRIVER_INITIALIZE>,
     /// The last AF handle a client opened (also when the open is pending).
-    pub(crate) last_af: Mutex<Option<crate::client::Af>>,
+    pub(crate) last_af: Mutex<Option<Af>>,
     /// Held across each PnP operation on the adapter (halt, pause,
     /// restart, a PnP event): NDIS serializes them per miniport, so in the
     /// threaded mode a halt racing a pause on another CPU runs after it.
@@ -180,6 +166,11 @@ impl Emulator {
         let verbose = std::env::var_os("NDIS_EMU_VERBOSE").is_some_and(|v| v != "0");
         let mut world = World::default();
         world.verbose = verbose;
+        crate::hooks::install(crate::hooks::ClientHooks {
+            pump: crate::ffi::cm::pump,
+            run_action: crate::ffi::cm::run_action,
+            unbind_clients_at_halt_wait: crate::ffi::cm::unbind_clients_at_halt_wait,
+        });
         let session = world::open(world);
         let registry_path: Vec<u16> = "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\covmini"
             .encode_utf16()
@@ -436,7 +427,7 @@ impl Emulator {
         if status != NDIS_STATUS_SUCCESS {
             return Err(EmuError::RestartFailed(status));
         }
-        world::try_with(crate::pause::restarted);
+        world::try_with(restarted);
         Ok(())
     }
 
@@ -480,7 +471,7 @@ impl Emulator {
             // MiniportCancelSend, MiniportCoOidRequest or ProtocolCmOpenAf
             // (or have a miniport OID pended): NDIS waits for them before
             // pausing and halting.
-            wait_bounded(|w| {
+            crate::sync::wait_bounded(|w| {
                 let sends_or_oids = w.adapter.as_ref().map_or(0, |a| a.calls_in);
                 let pended = w
                     .condis
@@ -490,7 +481,7 @@ impl Emulator {
                 sends_or_oids == 0 && !pended
             });
         }
-        crate::pause::pause_before_halt(pause, ctx, self.is_threaded());
+        pause_before_halt(pause, ctx, self.is_threaded());
         if let Some(halt) = halt {
             calls::halt(halt, ctx, NdisHaltDeviceDisabled);
         }
@@ -499,9 +490,9 @@ impl Emulator {
             // be returning on another CPU: NDIS completes that close when it
             // returns, and finishes the halt after the calls into the driver
             // it made, so the check waits for it.
-            wait_bounded(|w| !w.condis.requests.in_handler(crate::condis::ReqKind::CloseAf));
+            crate::sync::wait_bounded(|w| !w.condis.requests.in_handler(crate::condis::ReqKind::CloseAf));
         }
-        crate::ffi::cm::check_afs_closed_at_halt();
+        crate::condis::rules::check_afs_closed_at_halt();
         crate::condis::pended::check_requests_completed_at_halt();
         crate::ffi::cm::drop_client_answers_at_halt();
         world::try_with(|w| {
@@ -816,5 +807,346 @@ fn config_owner_done(w: &mut World, owner: usize, when: &'static str) {
             format!("configuration handle {h:#x} opened in {origin} is not closed when {when} returned"),
             &[h],
         );
+    }
+}
+
+// --- Pause, restart, PnP events and holding clients (the rules and the
+// state are crate::pause's and crate::world::pause's) ----------------------
+
+/// The pause NDIS makes before MiniportHaltEx: protocols unbind first, so
+/// every holding client gives back what it held; then MiniportPause, unless
+/// the adapter is paused already (a test paused it); then the pause must be
+/// complete. In the threaded mode NDIS waits for a pending pause (another
+/// CPU may be completing the last send) before it checks.
+pub(crate) fn pause_before_halt(handler: Option<MINIPORT_PAUSE>, ctx: usize, threaded: bool) {
+    release_all_holders();
+    let due = world::try_with(|w| running(w)).unwrap_or(false);
+    if let (true, Some(handler)) = (due, handler) {
+        let _ = crate::ffi::pnp::pause(handler, ctx);
+        crate::ffi::cm::pump();
+    }
+    if threaded {
+        crate::sync::wait_bounded(|w| w.pause.data_path != DataPath::Pausing);
+    }
+    world::try_with(|w| check_completed_before(w, "MiniportHaltEx"));
+}
+
+/// The adapter is up and no halt has begun (NDIS sends it no PnP event,
+/// pause or restart once it is halting).
+fn live(a: &crate::world::AdapterRec) -> bool {
+    !a.halted && !a.halting
+}
+
+/// Every client stops holding and gives back what it held (protocols
+/// unbinding before a halt), in indication order per client.
+pub(crate) fn release_all_holders() {
+    let clients: Vec<ClientId> = world::try_with(|w| {
+        w.pause.holding.clear();
+        w.pause.held.keys().copied().collect()
+    })
+    .unwrap_or_default();
+    for c in clients {
+        return_held_of(c);
+    }
+}
+
+fn return_held_of(client: ClientId) -> usize {
+    let held = world::try_with(|w| w.pause.held.remove(&client))
+        .flatten()
+        .unwrap_or_default();
+    let mut n = 0;
+    for (vc, nbls) in held {
+        n += nbls.len();
+        crate::ffi::data::return_nbls(vc, &nbls);
+        crate::ffi::cm::pump();
+    }
+    n
+}
+
+impl Emulator {
+    /// MiniportPause, mid-run (NDIS does this to bind or unbind a protocol,
+    /// or to attach a filter). Returns what MiniportPause returned: SUCCESS
+    /// (the adapter is paused) or PENDING (it is Pausing until the driver
+    /// calls NdisMPauseComplete, typically when a holding client returns
+    /// its receive NBLs: see [`Self::return_held`], [`Self::wait_for_pause`]).
+    /// It returns at once in both modes.
+    ///
+    /// # Errors
+    /// [`EmuError::NoAdapter`] without a running adapter (NDIS pauses only
+    /// a running one).
+    pub fn pause_adapter(&self) -> Result<NDIS_STATUS, EmuError> {
+        self.pnp_op(|| {
+            let target = world::try_with(|w| {
+                let d = w.driver?;
+                let a = w.adapter.as_ref().filter(|a| live(a))?;
+                (w.pause.data_path == DataPath::Running).then_some((d.chars.PauseHandler?, a.context))
+            })
+            .flatten();
+            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
+            let status = crate::ffi::pnp::pause(handler, ctx);
+            crate::ffi::cm::pump();
+            Ok(status)
+        })
+    }
+
+    /// Where the adapter's data path is (None: no emulator on this thread).
+    #[must_use]
+    pub fn data_path(&self) -> Option<DataPath> {
+        world::try_with(|w| w.pause.data_path)
+    }
+
+    /// Whether the adapter is paused. In the threaded mode it first waits
+    /// while a pending pause is still waiting for its NdisMPauseComplete
+    /// (other CPUs may be returning NBLs); in the deterministic mode it
+    /// answers at once.
+    #[must_use]
+    pub fn wait_for_pause(&self) -> bool {
+        if self.is_threaded() {
+            world::wait_until(|w| {
+                (w.pause.data_path != DataPath::Pausing).then_some(w.pause.data_path == DataPath::Paused)
+            })
+            .unwrap_or(false)
+        } else {
+            self.data_path() == Some(DataPath::Paused)
+        }
+    }
+
+    /// MiniportRestart of a paused adapter (the state after a completed
+    /// pause). NDIS waits for a pending pause to complete first; so does
+    /// this: a pause still pending is an error here.
+    ///
+    /// # Errors
+    /// [`EmuError::NoAdapter`] without a paused adapter;
+    /// [`EmuError::RestartFailed`] if MiniportRestart fails.
+    pub fn restart_adapter(&self) -> Result<(), EmuError> {
+        self.pnp_op(|| {
+            let target = world::try_with(|w| {
+                let d = w.driver?;
+                let a = w.adapter.as_ref().filter(|a| live(a))?;
+                (w.pause.data_path == DataPath::Paused).then_some((d.chars.RestartHandler?, a.context))
+            })
+            .flatten();
+            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
+            // The data path may flow from the moment the driver opens it inside
+            // MiniportRestart (another CPU may send then); a failed restart
+            // leaves the adapter paused.
+            world::try_with(restarted);
+            let status = crate::ffi::pnp::restart(handler, ctx);
+            if status != NDIS_STATUS_SUCCESS {
+                world::try_with(|w| w.pause.data_path = DataPath::Paused);
+                return Err(EmuError::RestartFailed(status));
+            }
+            Ok(())
+        })
+    }
+
+    /// MiniportDevicePnPEventNotify with a NET_DEVICE_PNP_EVENT of `event`
+    /// (`NdisDevicePnPEvent*`). A power profile change carries its profile
+    /// (`profile`, a ULONG: NdisPowerProfileBattery 0, AcOnLine 1) in the
+    /// InformationBuffer; the other events carry none.
+    ///
+    /// # Errors
+    /// [`EmuError::NoAdapter`] without an adapter.
+    pub fn pnp_event(&self, event: NDIS_DEVICE_PNP_EVENT, profile: Option<ULONG>) -> Result<(), EmuError> {
+        self.pnp_op(|| {
+            let target = world::try_with(|w| {
+                let d = w.driver?;
+                let a = w.adapter.as_ref().filter(|a| live(a))?;
+                Some((d.chars.DevicePnPEventNotifyHandler?, a.context))
+            })
+            .flatten();
+            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
+            crate::ffi::pnp::pnp_event(handler, ctx, event, profile);
+            crate::ffi::cm::pump();
+            Ok(())
+        })
+    }
+
+    /// NdisCoSendNetBufferLists on `vc` with every NBL tagged with
+    /// `cancel_id` (NDIS_SET_NET_BUFFER_LIST_CANCEL_ID: the
+    /// NetBufferListCancelId slot of NetBufferListInfo).
+    /// Refused with NDIS_STATUS_PAUSED once a halt has begun (see
+    /// [`Emulator::halt_adapter`]).
+    pub fn send_with_cancel_id(&self, vc: Vc, payloads: &[&[u8]], cancel_id: usize) -> Result<(), NDIS_STATUS> {
+        let r = self.adapter_call(Err(NDIS_STATUS_PAUSED), || {
+            crate::ffi::cm::on_af(crate::ffi::cm::On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+                crate::ffi::data::send_tagged(vc.0, payloads, Some(cancel_id))
+            })
+        });
+        crate::ffi::cm::pump();
+        r
+    }
+
+    /// NdisCancelSendNetBufferLists: MiniportCancelSend with `cancel_id`,
+    /// at DISPATCH_LEVEL.
+    ///
+    /// # Errors
+    /// [`EmuError::NoAdapter`] without an adapter.
+    pub fn cancel_sends(&self, cancel_id: usize) -> Result<(), EmuError> {
+        self.adapter_call(Err(EmuError::NoAdapter), || {
+            let target = world::try_with(|w| {
+                let d = w.driver?;
+                let a = w.adapter.as_ref().filter(|a| !a.halted)?;
+                Some((d.chars.CancelSendHandler?, a.context))
+            })
+            .flatten();
+            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
+            crate::ffi::pnp::cancel_send(handler, ctx, cancel_id);
+            crate::ffi::cm::pump();
+            Ok(())
+        })
+    }
+
+    /// Whether `client` keeps the receive NBLs indicated to it (true) or
+    /// returns each indication once the driver's handler returned (false,
+    /// the default). Turning it off returns nothing: see
+    /// [`Self::return_held`].
+    pub fn hold_receives(&self, client: Client, hold: bool) {
+        world::try_with(|w| {
+            if hold {
+                w.pause.holding.insert(client.0);
+            } else {
+                w.pause.holding.remove(&client.0);
+            }
+        });
+    }
+
+    /// Returns everything `client` holds (MiniportReturnNetBufferLists, one
+    /// call per indication, oldest first); how many NBLs.
+    pub fn return_held(&self, client: Client) -> usize {
+        return_held_of(client.0)
+    }
+
+    /// Receive NBLs `client` holds now.
+    #[must_use]
+    pub fn held_receives(&self, client: Client) -> usize {
+        world::try_with(|w| {
+            w.pause
+                .held
+                .get(&client.0)
+                .map_or(0, |h| h.iter().map(|(_, n)| n.len()).sum())
+        })
+        .unwrap_or(0)
+    }
+}
+
+// --- Interleavings (the turns and the boundaries are crate::interleave's) ---
+
+impl Emulator {
+    /// Runs `victim` on the calling CPU and, when the driver on this CPU
+    /// reaches `at`, runs `injected` on a new CPU to completion before that
+    /// DDI proceeds (see [`crate::interleave`] for who runs when). Works in
+    /// the deterministic mode (the run replays exactly) and the threaded
+    /// one, from the emulator's thread or a script of
+    /// [`Self::concurrently`]. The scripts use the client API as any
+    /// script does.
+    ///
+    /// A panic in either script is raised here once both are done.
+    ///
+    /// # Panics
+    /// If another interleaving is running in this process.
+    pub fn interleave<A, B: Send>(
+        &self,
+        at: At,
+        victim: impl FnOnce(&Self) -> A,
+        injected: impl FnOnce(&Self) -> B + Send,
+    ) -> Interleaving<A, B> {
+        self.interleave_back(at, At::NEVER, victim, injected)
+    }
+
+    /// [`Self::interleave`], and when the injected script reaches `back`
+    /// (matched against its own DDI calls from the point on, as `at` is
+    /// against the victim's) it stops there, before that DDI does
+    /// anything, and the victim runs to its end; then the injected script
+    /// goes on. With [`At::NEVER`] as `back` this is [`Self::interleave`].
+    ///
+    /// # Panics
+    /// As [`Self::interleave`].
+    pub fn interleave_back<A, B: Send>(
+        &self,
+        at: At,
+        back: At,
+        victim: impl FnOnce(&Self) -> A,
+        injected: impl FnOnce(&Self) -> B + Send,
+    ) -> Interleaving<A, B> {
+        let me = world::cpu_id();
+        let Some(cpu) = world::try_with(|w| w.new_cpu(CpuKind::Client)) else {
+            panic!("Emulator::interleave: no emulator runs on this thread");
+        };
+        let injected_cpu = cpu.id;
+        {
+            let mut g = lock();
+            assert!(
+                g.is_none(),
+                "Emulator::interleave: one interleaving at a time per process"
+            );
+            *g = Some(Run {
+                at,
+                victim: me,
+                injected: injected_cpu,
+                phase: Phase::Armed,
+                turn: me,
+                matched: 0,
+                crossed: Vec::new(),
+                fired_at: None,
+                victim_done: false,
+                injected_done: false,
+                back,
+                back_matched: 0,
+                injected_crossed: Vec::new(),
+                back_fired_at: None,
+                victim_runs: false,
+            });
+            ARMED.store(true, Ordering::Release);
+        }
+        let this: &Self = self;
+        let (victim_result, injected_result) = std::thread::scope(|s| {
+            let handle = std::thread::Builder::new()
+                .name(format!("ndis-emu cpu {injected_cpu} (interleave)"))
+                .spawn_scoped(s, move || {
+                    world::become_cpu(cpu);
+                    wait_turn(lock(), injected_cpu);
+                    let go = lock().as_ref().is_some_and(|r| r.phase != Phase::Cancelled);
+                    let r = go.then(|| {
+                        let _done = InjectedDone;
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| injected(this)));
+                        (crate::hooks::client().pump)();
+                        r
+                    });
+                    world::leave_cpu();
+                    r
+                });
+            let handle = match handle {
+                Ok(h) => h,
+                Err(e) => panic!("ndis-emu: cannot start the interleaving's CPU: {e}"),
+            };
+            let v = {
+                let _done = VictimDone;
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| victim(this)))
+            };
+            let i = handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (v, i)
+        });
+        let run = {
+            let mut g = lock();
+            ARMED.store(false, Ordering::Release);
+            g.take()
+        };
+        let victim = victim_result.unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let injected = injected_result.map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        let (crossed, fired_at, went_free, injected_crossed, back_fired_at) =
+            run.map_or((Vec::new(), None, false, Vec::new(), None), |r| {
+                let free = r.phase == Phase::Free;
+                (r.crossed, r.fired_at, free, r.injected_crossed, r.back_fired_at)
+            });
+        Interleaving {
+            victim,
+            injected,
+            crossed,
+            fired_at,
+            went_free,
+            injected_crossed,
+            back_fired_at,
+        }
     }
 }

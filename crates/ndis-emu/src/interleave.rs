@@ -30,7 +30,7 @@
 //! run up to a boundary of its own (past a lock it took and dropped, before
 //! the NDIS call that acts on what it decided there), the victim run to
 //! its end in between, then the rest of the injected script.
-//! [`Emulator::interleave_back`] does that: at its `back` point the
+//! [`crate::Emulator::interleave_back`] does that: at its `back` point the
 //! injected script stops and hands the turn back to the victim until the
 //! victim returns. [`Interleaving::injected_crossed`] lists the injected
 //! script's boundaries (from the point on), for sweeping `back` as well.
@@ -55,11 +55,11 @@
 //!   waited for, may be the victim's).
 //!
 //! The victim that returns while the injected script is still blocked hands
-//! it the turn for good, and [`Emulator::interleave`] returns once both are
+//! it the turn for good, and [`crate::Emulator::interleave`] returns once both are
 //! done. A point the victim never reaches runs nothing: `injected` is None.
 //!
 //! Other CPUs (the threaded mode's workers, other scripts of
-//! [`Emulator::concurrently`]) are not held: the turns order only the two
+//! [`crate::Emulator::concurrently`]) are not held: the turns order only the two
 //! scripts. One interleaving runs at a time per process.
 //!
 //! What this module must not do: hold the world lock, or its own, while a
@@ -69,8 +69,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::Emulator;
-use crate::world::{self, CpuId, CpuKind};
+use crate::world::{self, CpuId};
 
 /// Where the injected script runs: at a DDI call the victim's CPU makes.
 ///
@@ -150,7 +149,7 @@ impl std::fmt::Display for Crossing {
     }
 }
 
-/// What [`Emulator::interleave`] ran.
+/// What [`crate::Emulator::interleave`] ran.
 #[derive(Debug)]
 pub struct Interleaving<A, B> {
     /// What the victim returned.
@@ -167,7 +166,7 @@ pub struct Interleaving<A, B> {
     /// from there (see the module docs): the rest of the run is not exact.
     pub went_free: bool,
     /// Every DDI boundary the injected script crossed while the two took
-    /// turns, in order ([`Emulator::interleave_back`]).
+    /// turns, in order ([`crate::Emulator::interleave_back`]).
     pub injected_crossed: Vec<Crossing>,
     /// The index in `injected_crossed` of the `back` point, if reached
     /// (the victim then ran to its end there).
@@ -176,7 +175,7 @@ pub struct Interleaving<A, B> {
 
 /// Where the two scripts are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     /// The victim runs alone; the point is not reached yet.
     Armed,
     /// The point was reached: the two take turns.
@@ -198,28 +197,28 @@ enum Phase {
 /// `victim_runs` is set the victim keeps the turn until it is done, but
 /// while it waits for the injected script (a spin lock), which gives it back
 /// at its next boundary.
-struct Run {
-    at: At,
+pub(crate) struct Run {
+    pub(crate) at: At,
     /// Where the injected script stops and lets the victim run to its end
     /// ([`At::NEVER`]: nowhere).
-    back: At,
-    victim: CpuId,
-    injected: CpuId,
-    phase: Phase,
+    pub(crate) back: At,
+    pub(crate) victim: CpuId,
+    pub(crate) injected: CpuId,
+    pub(crate) phase: Phase,
     /// Who may run (in [`Phase::Turns`]).
-    turn: CpuId,
+    pub(crate) turn: CpuId,
     /// Matching calls seen so far.
-    matched: usize,
-    crossed: Vec<Crossing>,
-    fired_at: Option<usize>,
-    victim_done: bool,
-    injected_done: bool,
+    pub(crate) matched: usize,
+    pub(crate) crossed: Vec<Crossing>,
+    pub(crate) fired_at: Option<usize>,
+    pub(crate) victim_done: bool,
+    pub(crate) injected_done: bool,
     /// Matching calls of the injected script's so far (for `back`).
-    back_matched: usize,
-    injected_crossed: Vec<Crossing>,
-    back_fired_at: Option<usize>,
+    pub(crate) back_matched: usize,
+    pub(crate) injected_crossed: Vec<Crossing>,
+    pub(crate) back_fired_at: Option<usize>,
     /// The injected script reached `back`: the victim runs to its end.
-    victim_runs: bool,
+    pub(crate) victim_runs: bool,
 }
 
 impl Run {
@@ -236,19 +235,19 @@ impl Run {
 }
 
 /// Set while an interleaving runs: the boundary hook's fast path.
-static ARMED: AtomicBool = AtomicBool::new(false);
+pub(crate) static ARMED: AtomicBool = AtomicBool::new(false);
 /// The interleaving in progress (None: none).
 static RUN: Mutex<Option<Run>> = Mutex::new(None);
 /// Signalled whenever the turn or a script's state changes.
 static TURN: Condvar = Condvar::new();
 
-fn lock() -> MutexGuard<'static, Option<Run>> {
+pub(crate) fn lock() -> MutexGuard<'static, Option<Run>> {
     RUN.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Waits (holding nothing else) until `me` may run: it has the turn, the
 /// two run freely, or the run is over.
-fn wait_turn(mut g: MutexGuard<'static, Option<Run>>, me: CpuId) {
+pub(crate) fn wait_turn(mut g: MutexGuard<'static, Option<Run>>, me: CpuId) {
     loop {
         match g.as_ref() {
             Some(r) if r.phase == Phase::Turns && r.turn != me => {}
@@ -397,7 +396,7 @@ pub(crate) fn blocking() {
 }
 
 /// Marks the victim done when its script returns or unwinds.
-struct VictimDone;
+pub(crate) struct VictimDone;
 
 impl Drop for VictimDone {
     fn drop(&mut self) {
@@ -415,7 +414,7 @@ impl Drop for VictimDone {
 }
 
 /// Marks the injected script done when it returns or unwinds.
-struct InjectedDone;
+pub(crate) struct InjectedDone;
 
 impl Drop for InjectedDone {
     fn drop(&mut self) {
@@ -428,129 +427,10 @@ impl Drop for InjectedDone {
     }
 }
 
-impl Emulator {
-    /// Runs `victim` on the calling CPU and, when the driver on this CPU
-    /// reaches `at`, runs `injected` on a new CPU to completion before that
-    /// DDI proceeds (see [`crate::interleave`] for who runs when). Works in
-    /// the deterministic mode (the run replays exactly) and the threaded
-    /// one, from the emulator's thread or a script of
-    /// [`Self::concurrently`]. The scripts use the client API as any
-    /// script does.
-    ///
-    /// A panic in either script is raised here once both are done.
-    ///
-    /// # Panics
-    /// If another interleaving is running in this process.
-    pub fn interleave<A, B: Send>(
-        &self,
-        at: At,
-        victim: impl FnOnce(&Self) -> A,
-        injected: impl FnOnce(&Self) -> B + Send,
-    ) -> Interleaving<A, B> {
-        self.interleave_back(at, At::NEVER, victim, injected)
-    }
-
-    /// [`Self::interleave`], and when the injected script reaches `back`
-    /// (matched against its own DDI calls from the point on, as `at` is
-    /// against the victim's) it stops there, before that DDI does
-    /// anything, and the victim runs to its end; then the injected script
-    /// goes on. With [`At::NEVER`] as `back` this is [`Self::interleave`].
-    ///
-    /// # Panics
-    /// As [`Self::interleave`].
-    pub fn interleave_back<A, B: Send>(
-        &self,
-        at: At,
-        back: At,
-        victim: impl FnOnce(&Self) -> A,
-        injected: impl FnOnce(&Self) -> B + Send,
-    ) -> Interleaving<A, B> {
-        let me = world::cpu_id();
-        let Some(cpu) = world::try_with(|w| w.new_cpu(CpuKind::Client)) else {
-            panic!("Emulator::interleave: no emulator runs on this thread");
-        };
-        let injected_cpu = cpu.id;
-        {
-            let mut g = lock();
-            assert!(
-                g.is_none(),
-                "Emulator::interleave: one interleaving at a time per process"
-            );
-            *g = Some(Run {
-                at,
-                victim: me,
-                injected: injected_cpu,
-                phase: Phase::Armed,
-                turn: me,
-                matched: 0,
-                crossed: Vec::new(),
-                fired_at: None,
-                victim_done: false,
-                injected_done: false,
-                back,
-                back_matched: 0,
-                injected_crossed: Vec::new(),
-                back_fired_at: None,
-                victim_runs: false,
-            });
-            ARMED.store(true, Ordering::Release);
-        }
-        let this: &Self = self;
-        let (victim_result, injected_result) = std::thread::scope(|s| {
-            let handle = std::thread::Builder::new()
-                .name(format!("ndis-emu cpu {injected_cpu} (interleave)"))
-                .spawn_scoped(s, move || {
-                    world::become_cpu(cpu);
-                    wait_turn(lock(), injected_cpu);
-                    let go = lock().as_ref().is_some_and(|r| r.phase != Phase::Cancelled);
-                    let r = go.then(|| {
-                        let _done = InjectedDone;
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| injected(this)));
-                        crate::ffi::cm::pump();
-                        r
-                    });
-                    world::leave_cpu();
-                    r
-                });
-            let handle = match handle {
-                Ok(h) => h,
-                Err(e) => panic!("ndis-emu: cannot start the interleaving's CPU: {e}"),
-            };
-            let v = {
-                let _done = VictimDone;
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| victim(this)))
-            };
-            let i = handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (v, i)
-        });
-        let run = {
-            let mut g = lock();
-            ARMED.store(false, Ordering::Release);
-            g.take()
-        };
-        let victim = victim_result.unwrap_or_else(|e| std::panic::resume_unwind(e));
-        let injected = injected_result.map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        let (crossed, fired_at, went_free, injected_crossed, back_fired_at) =
-            run.map_or((Vec::new(), None, false, Vec::new(), None), |r| {
-                let free = r.phase == Phase::Free;
-                (r.crossed, r.fired_at, free, r.injected_crossed, r.back_fired_at)
-            });
-        Interleaving {
-            victim,
-            injected,
-            crossed,
-            fired_at,
-            went_free,
-            injected_crossed,
-            back_fired_at,
-        }
-    }
-}
-
 /// Systematic interleaving: calls `run(At::NEVER)` to learn the boundaries
 /// the victim crosses, then `run(At::boundary(k))` for every k, each of
 /// which should build a fresh emulator in the same state and call
-/// [`Emulator::interleave`] with the `At` it is given. Returns the counting
+/// [`crate::Emulator::interleave`] with the `At` it is given. Returns the counting
 /// run's crossings and every run's result, in order.
 ///
 /// # Panics

@@ -5,15 +5,36 @@
 //! it), drives the driver through the NDIS lifecycle, and checks every call
 //! against named rules from `shared/reference/condis-mcm-contract.md`.
 //!
+//! Layers, bottom to top (no file names a layer above it, and no two files
+//! name each other: `tests/import_circles.rs`):
+//! 1. `world` owns the state: `world.rs` (handles, ledger, locks, the
+//!    driver and adapter, violations, the trace, behind one process-global
+//!    lock; per-CPU IRQL and handler frames) and one leaf per subsystem's
+//!    state under `world/` (faults, lookaside, nbl, pause, sched, sync);
+//!    `condis/mod.rs` holds the CoNDIS objects' records the same way;
+//! 2. the subsystems own their rules and the checks over the world
+//!    (`condis/`, `pause`, `sched`, `sync`, `lookaside`, `nbl`, `memory`,
+//!    `faults`, `interleave`); what they must run above them (a client's
+//!    answer) they call through `hooks`, which the Emulator fills;
+//! 3. `ffi/` holds the DDI shims and the calls into the driver;
+//! 4. [`Emulator`] is the facade (`emulator.rs`, and `client.rs` for the
+//!    scripted clients).
+//!
+//! RULES.md's "enforced in" column says where each rule's checks are today.
+//!
 //! What it owns:
-//! * [`rules`]: the rules catalog (id, statement, source, proving test);
+//! * [`rules`]: what a rule is (id, statement, source, proving test) and the
+//!   lifecycle rules; [`catalog`]: every area's rules, and `RULES.md`;
 //! * [`compliance`]: Microsoft's NDIS DDI compliance rules (Static Driver
 //!   Verifier, Driver Verifier) mapped to the rules that enforce them;
 //! * [`memory`]: the pool-tag rule (the ledger's rule is in [`rules`]);
 //! * `world`: handles, ledger, spin locks, registered driver and adapter,
-//!   behind one process-global lock; per-CPU IRQL and handler frames;
+//!   behind one process-global lock; per-CPU IRQL and handler frames; and
+//!   (`world/`) each subsystem's state;
 //! * [`condis`]: AFs, SAPs, VCs, parties, pended requests, and their rules;
-//! * `client`: the scripted CoNDIS clients' API on [`Emulator`];
+//! * `client`: the scripted CoNDIS clients' API on [`Emulator`], with its
+//!   handles (`handles`: [`Client`], [`Af`], [`Sap`], [`Vc`], [`Party`]) and
+//!   [`CallSpec`] (`call_spec`), the call parameters it takes as plain values;
 //! * [`pause`]: pause, restart, PnP events and cancels mid-run, clients
 //!   that hold receive NBLs, and the rules of a pause;
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
@@ -30,7 +51,8 @@
 //! * [`interleave`]: deterministic interleavings: stop a CPU at a chosen
 //!   DDI boundary and run another script to completion there
 //!   ([`Emulator::interleave`], [`interleave::sweep`]);
-//! * [`Emulator`]: the API tests and covmini-lab drive;
+//! * [`Emulator`]: the API tests and covmini-lab drive; `hooks`: the
+//!   client-running entry points it installs for the layers below the shims;
 //! * `ffi`: the exported DDIs, the one import table ([`ffi::table`]), call
 //!   parameters in C memory, the calls into driver handlers, and how many
 //!   times the driver called each import ([`ddi_calls`]);
@@ -54,6 +76,8 @@
 //! `ffi::unimplemented`.
 #![deny(unsafe_code)]
 
+mod call_spec;
+pub mod catalog;
 mod client;
 pub mod compliance;
 pub mod condis;
@@ -62,6 +86,8 @@ mod emulator;
 pub mod etw;
 mod faults;
 pub mod ffi;
+mod handles;
+mod hooks;
 pub mod interleave;
 pub mod loader;
 pub mod lookaside;
@@ -75,15 +101,15 @@ pub mod sync;
 pub mod trace;
 mod world;
 
-pub use client::{Af, Client, Party, Sap, Vc};
+pub use call_spec::CallSpec;
 pub use condis::{Answer, CallState};
 pub use emulator::{EmuError, Emulator, Report};
-pub use faults::{Site, SiteKind};
 pub use ffi::bugcheck_callbacks::{DumpBlock, guid_text, secondary_dump_data};
 pub use ffi::cm::OidResult;
 pub use ffi::count::ddi_calls;
-pub use ffi::params::CallSpec;
 pub use ffi::raw::{Placement, RawCallParams, RawOidBuffer};
+pub use handles::{Af, Client, Party, Sap, Vc};
 pub use pause::DataPath;
 pub use rules::{Rule, RuleInfo, Violation};
 pub use trace::{Detail, Event};
+pub use world::faults::{Site, SiteKind};

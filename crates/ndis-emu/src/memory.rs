@@ -11,15 +11,36 @@ crate::define_rules! { MEMORY:
         "NdisAllocateMemoryWithTagPriority gets a pool tag of four printable characters (never 0), so that the debugger and Driver Verifier can tell the driver's blocks apart.";
 }
 
+/// A pool tag is four printable ASCII characters (ExAllocatePoolWithTag:
+/// "each ASCII character in the tag must be a value in the range 0x20
+/// (space) to 0x7E (tilde)") [D].
+pub(crate) fn printable_tag(tag: ULONG) -> bool {
+    tag.to_le_bytes().iter().all(|b| (0x20..=0x7E).contains(b))
+}
+
 /// Checks the tag of an NdisAllocateMemoryWithTagPriority call (the
 /// allocation goes ahead: Windows does not refuse it).
 pub(crate) fn check_tag(w: &mut World, call: &'static str, tag: ULONG) {
-    if !crate::nbl::printable_tag(tag) {
+    if !printable_tag(tag) {
         w.violate(
             MEMORY_TAG,
             call,
             format!("pool tag {tag:#010x} is not four printable characters"),
             &[],
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndis_sys::pool_tag;
+
+    use super::*;
+
+    #[test]
+    fn tags_must_be_printable() {
+        assert!(printable_tag(pool_tag(b"CvmV")));
+        assert!(!printable_tag(0));
+        assert!(!printable_tag(pool_tag(b"ab\x01c")));
     }
 }

@@ -4,12 +4,15 @@
 //! Firecracker names proofs after spec sections), a one-line statement, its
 //! source, and whether it is stricter than the shipping ndis.sys. The test
 //! that proves each rule fires on a wrong driver is named in the catalog
-//! (`RULES.md`, generated from [`all`] and checked by a test so the two never
-//! drift).
+//! (`RULES.md`, generated from [`crate::catalog::all`] and checked by a test
+//! so the two never drift).
 //!
 //! A [`Rule`] is a reference to its static [`RuleInfo`]. Each area of the
 //! emulator declares its own rules with [`crate::define_rules!`] next to the code
-//! that enforces them; [`all`] lists every area's rules for the catalog.
+//! that enforces them; [`crate::catalog::all`] lists every area's rules.
+//!
+//! What this module must not do: name any area (the catalog does), so every
+//! area can name it without an import circle.
 
 use core::fmt;
 
@@ -18,6 +21,10 @@ use core::fmt;
 pub struct RuleInfo {
     /// Stable id, used in reports and the catalog.
     pub id: &'static str,
+    /// The name of its constant (`HANDLE_VALID`), which the code that
+    /// enforces it names (the catalog's "enforced in" column is checked by
+    /// finding it).
+    pub name: &'static str,
     /// What the driver must do, in one line.
     pub statement: &'static str,
     /// Contract section (shared/reference/condis-mcm-contract.md) or seed page.
@@ -94,32 +101,12 @@ macro_rules! define_rules {
         $(
             #[doc = $stmt]
             pub const $name: $crate::rules::Rule = $crate::rules::Rule::new(&$crate::rules::RuleInfo {
-                id: $id, statement: $stmt, source: $src, stricter_than_windows: $stricter, proving_test: $test,
+                id: $id, name: stringify!($name), statement: $stmt, source: $src, stricter_than_windows: $stricter, proving_test: $test,
             });
         )*
         /// The rules of this area, in catalog order.
         pub const $list: &[$crate::rules::Rule] = &[$($name),*];
     };
-}
-
-/// Every rule ndis-emu enforces, area by area, in catalog order.
-#[must_use]
-pub fn all() -> Vec<Rule> {
-    [
-        LIFECYCLE,
-        crate::condis::rules::CONDIS,
-        crate::condis::pended::PENDED,
-        crate::sched::SCHED,
-        crate::sync::SYNC,
-        crate::memory::MEMORY,
-        crate::lookaside::LOOKASIDE,
-        crate::nbl::NBLS,
-        crate::pause::PAUSE,
-        crate::config::CONFIG,
-        crate::etw::ETW,
-        crate::ffi::bugcheck_callbacks::BUGCHECK,
-    ]
-    .concat()
 }
 
 define_rules! { LIFECYCLE:
@@ -209,48 +196,5 @@ impl fmt::Display for Violation {
             write!(f, "\n    history: {h}")?;
         }
         Ok(())
-    }
-}
-
-/// The rules catalog as Markdown (what `RULES.md` holds).
-#[must_use]
-pub fn catalog_markdown() -> String {
-    let mut s = String::from(
-        "# ndis-emu rules catalog\n\nGenerated from `crates/ndis-emu/src/rules.rs` and the rules each area \
-         declares next to the code that enforces them (`define_rules!`), with Microsoft's NDIS compliance rules \
-         mapped to them at the end (`src/compliance.rs`): regenerate with \
-         `NDIS_EMU_BLESS=1 cargo test -p ndis-emu --test catalog`; the test `rules_catalog_is_in_sync` fails \
-         if this file and the code differ. Each rule's proving test is in `crates/ndis-emu/tests/` (`teeth*.rs`). \
-         \"Stricter\" marks rules the shipping ndis.sys does not check.\n\n\
-         | id | statement | source | stricter | proving test |\n|---|---|---|---|---|\n",
-    );
-    for r in all() {
-        let r = r.info();
-        s.push_str(&format!(
-            "| `{}` | {} | {} | {} | `{}` |\n",
-            r.id,
-            r.statement,
-            r.source,
-            if r.stricter_than_windows { "yes" } else { "no" },
-            r.proving_test
-        ));
-    }
-    s.push_str(&crate::compliance::table_markdown());
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_and_proving_tests_are_unique_across_areas() {
-        let all = all();
-        for (i, a) in all.iter().enumerate() {
-            for b in all.iter().skip(i + 1) {
-                assert_ne!(a.id(), b.id());
-                assert_ne!(a.info().proving_test, b.info().proving_test);
-            }
-        }
     }
 }

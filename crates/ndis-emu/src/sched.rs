@@ -91,8 +91,6 @@
 //! in the threaded mode it blocks while the worker and DPC threads run it
 //! (`crate::sync`).
 
-use std::collections::BTreeMap;
-
 use ndis_sys::*;
 
 use crate::EmuError;
@@ -100,6 +98,8 @@ use crate::detail;
 use crate::ffi::calls;
 use crate::rules;
 use crate::trace::Detail;
+use crate::world::sched::{Armed, Kind, Object, QueuedWork, Timer, WorkItem};
+pub use crate::world::sched::{DEFAULT_STEP_LIMIT, Owner, Rng, SYSTEM_TIME_BASE, Sched, TICKS_PER_MS};
 use crate::world::{self, HandleKind, World};
 
 crate::define_rules! { SCHED:
@@ -117,246 +117,6 @@ crate::define_rules! { SCHED:
         "NdisSetTimerObject gets a MillisecondsPeriod >= 0 (0 sets a one-shot timer): the parameter is a LONG, and a negative period is no interval. ndis-emu then arms the timer as a one-shot.";
     SCHED_LEAK, "sched.leak", false, "NdisAllocateIoWorkItem (Remarks); NdisFreeTimerObject; §8.10", "sched_leak_fires_on_a_timer_kept_past_halt",
         "Every work item and timer object is freed: with the adapter handle as owner before MiniportHaltEx returns (or a failing MiniportInitializeEx), with the driver handle before MiniportDriverUnload returns.";
-}
-
-/// 100 ns system-time units per millisecond.
-pub const TICKS_PER_MS: i64 = 10_000;
-
-/// The virtual system time when an emulator starts: 2025-01-01 00:00:00 UTC
-/// as a FILETIME (100 ns units since 1601-01-01).
-pub const SYSTEM_TIME_BASE: i64 = 133_801_632_000_000_000;
-
-/// How many work item routines and timer callbacks one `run_until_idle` or
-/// `advance_time` runs before it gives up with [`EmuError::NeverIdle`].
-pub const DEFAULT_STEP_LIMIT: usize = 10_000;
-
-/// SplitMix64 (Steele, Lea and Flood, 2014): small, fast, and every seed,
-/// 0 included, gives a full-quality sequence.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    #[must_use]
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`), by Lemire's multiply-shift.
-    pub fn below(&mut self, n: usize) -> usize {
-        let wide = u128::from(self.next_u64()) * n as u128;
-        // NO-OVERFLOW: (2^64 - 1) * n >> 64 < n, which fits in usize.
-        (wide >> 64) as usize
-    }
-}
-
-/// Who owns a work item or timer, which says when it must be freed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Owner {
-    /// Allocated with the miniport adapter handle: freed by MiniportHaltEx.
-    Adapter(usize),
-    /// Allocated with the miniport driver handle: freed by unload.
-    Driver(usize),
-}
-
-impl Owner {
-    fn handle(self) -> usize {
-        match self {
-            Self::Adapter(h) | Self::Driver(h) => h,
-        }
-    }
-}
-
-/// A queued work item: what to run.
-#[derive(Clone, Copy, Debug)]
-struct QueuedWork {
-    routine: NDIS_IO_WORKITEM_ROUTINE,
-    context: usize,
-}
-
-/// An NDIS I/O work item.
-#[derive(Clone, Debug)]
-struct WorkItem {
-    queued: Option<QueuedWork>,
-    /// Its routine is running now.
-    running: bool,
-}
-
-/// A set timer: when it fires next and with what.
-#[derive(Clone, Copy, Debug)]
-struct Armed {
-    /// Absolute virtual system time.
-    due: i64,
-    context: usize,
-}
-
-/// An NDIS timer object.
-#[derive(Clone, Debug)]
-struct Timer {
-    function: NDIS_TIMER_FUNCTION,
-    default_context: usize,
-    /// The period of the last NdisSetTimerObject, in 100 ns (0: one-shot).
-    period: i64,
-    armed: Option<Armed>,
-    fired: u64,
-    /// Its callback is running (on how many CPUs).
-    running: u32,
-}
-
-#[derive(Clone, Debug)]
-enum Kind {
-    WorkItem(WorkItem),
-    Timer(Timer),
-}
-
-/// A live work item or timer object.
-#[derive(Clone, Debug)]
-struct Object {
-    owner: Owner,
-    /// The handler that allocated it.
-    origin: &'static str,
-    /// A leak of it was already reported.
-    leak_reported: bool,
-    kind: Kind,
-}
-
-impl Object {
-    fn what(&self) -> &'static str {
-        match self.kind {
-            Kind::WorkItem(_) => "work item",
-            Kind::Timer(_) => "timer",
-        }
-    }
-
-    /// Queued work item, or set timer due by `now`.
-    fn ready(&self, now: i64) -> bool {
-        match &self.kind {
-            Kind::WorkItem(wi) => wi.queued.is_some(),
-            Kind::Timer(t) => t.armed.is_some_and(|a| a.due <= now),
-        }
-    }
-
-    fn pending(&self) -> bool {
-        match &self.kind {
-            Kind::WorkItem(wi) => wi.queued.is_some(),
-            Kind::Timer(t) => t.armed.is_some(),
-        }
-    }
-}
-
-/// The scheduler's state (a field of the world).
-#[derive(Debug)]
-pub struct Sched {
-    seed: u64,
-    rng: Rng,
-    /// Virtual system time, 100 ns units.
-    now: i64,
-    step_limit: usize,
-    /// Live work items and timers by handle (BTreeMap: handle order is the
-    /// deterministic order of the ready set).
-    objects: BTreeMap<usize, Object>,
-    /// Worker and DPC threads run the work (the threaded mode).
-    threaded: bool,
-    /// The threaded mode's threads are to stop.
-    shutdown: bool,
-    /// Routines and callbacks running now (a work item that freed itself
-    /// is no longer in `objects` while its routine finishes).
-    in_flight: usize,
-    /// Routines and callbacks that have run to the end.
-    completed: usize,
-}
-
-impl Default for Sched {
-    fn default() -> Self {
-        Self::new(0)
-    }
-}
-
-impl Sched {
-    /// A scheduler whose choices come from `seed`, at [`SYSTEM_TIME_BASE`].
-    #[must_use]
-    pub fn new(seed: u64) -> Self {
-        Self {
-            seed,
-            rng: Rng::new(seed),
-            now: SYSTEM_TIME_BASE,
-            step_limit: DEFAULT_STEP_LIMIT,
-            objects: BTreeMap::new(),
-            threaded: false,
-            shutdown: false,
-            in_flight: 0,
-            completed: 0,
-        }
-    }
-
-    /// Switches to the threaded mode (before any driver code runs).
-    pub fn set_threaded(&mut self) {
-        self.threaded = true;
-    }
-
-    /// Whether worker and DPC threads run the work.
-    #[must_use]
-    pub fn threaded(&self) -> bool {
-        self.threaded
-    }
-
-    /// Tells the threaded mode's threads to stop.
-    pub fn stop(&mut self) {
-        self.shutdown = true;
-    }
-
-    /// The seed.
-    #[must_use]
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
-    /// The virtual system time (100 ns units).
-    #[must_use]
-    pub fn now(&self) -> i64 {
-        self.now
-    }
-
-    /// Sets how many steps one run may take.
-    pub fn set_step_limit(&mut self, steps: usize) {
-        self.step_limit = steps;
-    }
-
-    /// How many steps one run may take.
-    #[must_use]
-    pub fn step_limit(&self) -> usize {
-        self.step_limit
-    }
-
-    /// Queued work items plus timers in the timer queue.
-    #[must_use]
-    pub fn pending(&self) -> usize {
-        self.objects.values().filter(|o| o.pending()).count()
-    }
-
-    /// Time since the emulator started, in ticks, for the trace (`{c}`).
-    fn clock(&self) -> i64 {
-        self.now - SYSTEM_TIME_BASE
-    }
-
-    fn earliest_due(&self) -> Option<i64> {
-        self.objects
-            .values()
-            .filter_map(|o| match &o.kind {
-                Kind::Timer(t) => t.armed.map(|a| a.due),
-                Kind::WorkItem(_) => None,
-            })
-            .min()
-    }
 }
 
 // --- The DDIs' logic (ffi/deferred.rs reads the driver's memory) -----------
@@ -511,7 +271,7 @@ pub(crate) fn allocate_timer(w: &mut World, owner: usize, req: TimerRequest) -> 
             c.Header.Type,
             c.Header.Revision,
             c.Header.Size,
-            crate::ffi::tag_str(c.AllocationTag),
+            crate::trace::tag_str(c.AllocationTag),
             c.FunctionContext,
             if c.TimerFunction.is_none() {
                 " NULL TimerFunction"
@@ -1043,9 +803,9 @@ pub(crate) fn cpu_thread(cpu: world::Cpu) {
     {
         match job {
             Job::Run(r, detail) => execute(r, detail),
-            Job::Client(action) => crate::ffi::cm::run_action(action),
+            Job::Client(action) => (crate::hooks::client().run_action)(action),
         }
-        crate::ffi::cm::pump();
+        (crate::hooks::client().pump)();
     }
     world::leave_cpu();
 }

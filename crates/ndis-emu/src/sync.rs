@@ -45,13 +45,13 @@
 //! unbounded wait that nothing satisfies within [`WAIT_FOREVER_AFTER`]
 //! breaks [`SYNC_WAIT_FOREVER`] and returns FALSE.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ndis_sys::*;
 
 use crate::detail;
 use crate::rules;
+use crate::world::sync::EventRec;
 use crate::world::{self, World};
 
 crate::define_rules! { SYNC:
@@ -65,31 +65,23 @@ crate::define_rules! { SYNC:
 /// called a deadlock (as a spin lock's `DEADLOCK_AFTER`).
 pub const WAIT_FOREVER_AFTER: Duration = Duration::from_secs(10);
 
-/// One event, by the address of its NDIS_EVENT.
-#[derive(Clone, Debug)]
-struct EventRec {
-    signalled: bool,
-    /// The handler that initialized it.
-    origin: &'static str,
-    /// The memory holding it was freed, in this handler.
-    freed_in: Option<&'static str>,
-}
+/// How long a halt in the threaded mode waits for what NDIS waits for
+/// (requests inside the driver, a pended pause) before it goes on and lets
+/// the rules report what is left.
+const HALT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// The events' state (a field of the world).
-#[derive(Debug, Default)]
-pub struct Events {
-    events: BTreeMap<usize, EventRec>,
-    /// CPUs blocked in NdisWaitEvent now (the threaded mode).
-    waiting: usize,
-}
-
-impl Events {
-    /// Whether a CPU is blocked in NdisWaitEvent (the threaded mode's
-    /// workers then run the clients' later answers).
-    #[must_use]
-    pub fn someone_waits(&self) -> bool {
-        self.waiting > 0
+/// Waits (threaded mode) until `done` holds, at most [`HALT_WAIT`]. A
+/// wait that has to block is a blocking wait for the interleavings
+/// ([`crate::interleave::blocking`]): what it waits for may be the other
+/// script's to finish (a client's teardown waiting for its own request
+/// stopped at a boundary), so the two run freely from there.
+pub(crate) fn wait_bounded(mut done: impl FnMut(&World) -> bool) {
+    if world::try_with(|w| done(w)).unwrap_or(true) {
+        return;
     }
+    crate::interleave::blocking();
+    let deadline = std::time::Instant::now() + HALT_WAIT;
+    let _ = world::wait_until_deadline(deadline, |w| done(w).then_some(()));
 }
 
 /// NdisInitializeEvent: a new, not-signalled notification event at `at`
@@ -201,7 +193,7 @@ pub(crate) fn wait(at: usize, ms: u32) -> bool {
         if signalled(w, at) {
             return Start::Done(true);
         }
-        crate::ffi::cm::unbind_clients_at_halt_wait(w);
+        (crate::hooks::client().unbind_clients_at_halt_wait)(w);
         Start::Wait {
             threaded: w.sched.threaded(),
         }
@@ -261,7 +253,7 @@ fn wait_deterministic(at: usize, ms: u32) -> bool {
             return finish(at, ms, true, &format!("after {steps} step(s) run while waiting"));
         }
         if let Some(action) = action {
-            crate::ffi::cm::run_action(action);
+            (crate::hooks::client().run_action)(action);
             steps += 1;
             continue;
         }

@@ -111,6 +111,11 @@ impl fmt::Display for Tag {
     }
 }
 
+/// A pool tag as poolmon shows it.
+pub(crate) fn tag_str(tag: ULONG) -> String {
+    Tag(tag).to_string()
+}
+
 /// One number of a detail, typed by its placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arg {

@@ -24,12 +24,27 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ndis_sys::*;
 
-use crate::ffi::SharedWorld;
+use crate::ffi::shared::{Locked, SharedWorld};
 use crate::rules::{self, Rule, Violation};
+
+pub(crate) mod base;
+pub(crate) mod bugcheck;
+pub(crate) mod faults;
+pub(crate) mod lookaside;
+pub(crate) mod nbl;
+pub(crate) mod pause;
+pub(crate) mod sched;
+pub(crate) mod signal;
+pub(crate) mod sync;
+
+pub use base::{Allocation, CpuId};
+
+use signal::CHANGED;
+pub use signal::changed;
 
 /// What kind of object a handle names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,15 +81,6 @@ pub struct HandleRec {
 /// Handles are opaque values the driver must never dereference; they are
 /// chosen far from any mapping so that a dereference faults at once.
 const HANDLE_BASE: usize = 0x0000_7E57_0000_0000;
-
-/// One outstanding allocation.
-#[derive(Clone, Debug)]
-pub struct Allocation {
-    pub size: usize,
-    pub tag: ULONG,
-    /// The handler (or NDIS call) that allocated it.
-    pub origin: &'static str,
-}
 
 /// Where MiniportInitializeEx is in its mandatory sequence (§1.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -135,10 +141,6 @@ pub struct Frame {
     pub irql_at_entry: KIRQL,
 }
 
-/// A CPU's number: 0 is the thread that created the emulator; the threaded
-/// mode numbers its worker, DPC and client threads from 1.
-pub type CpuId = u32;
-
 /// What a CPU (a thread the driver runs on) is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CpuKind {
@@ -189,27 +191,31 @@ pub struct World {
     pub debug_output: Vec<String>,
     pub bug_check: Option<(ULONG, [ULONG_PTR; 4])>,
     /// Registered bug-check reason callbacks (ffi::bugcheck_callbacks).
-    pub bugcheck: crate::ffi::bugcheck_callbacks::Registry,
+    pub bugcheck: bugcheck::Registry,
     /// AFs, SAPs, VCs, parties, clients and pended requests (crate::condis).
     pub condis: crate::condis::Condis,
     /// Work items, timer objects and the virtual clock (crate::sched).
-    pub sched: crate::sched::Sched,
+    pub sched: sched::Sched,
     /// NDIS events and the CPUs waiting on them (crate::sync).
-    pub sync: crate::sync::Events,
+    pub sync: sync::Events,
     /// Configured failures and their counters (crate::faults).
-    pub faults: crate::faults::Faults,
+    pub faults: faults::Faults,
     /// The adapter's registry parameters and the open configuration
     /// handles (crate::config).
     pub config: crate::config::Config,
-    pub lookaside: crate::lookaside::Lookasides,
-    pub nbls: crate::nbl::Nbls,
+    pub lookaside: lookaside::Lookasides,
+    pub nbls: nbl::Nbls,
     /// Echo DbgPrintEx lines to stderr as they come (NDIS_EMU_VERBOSE=1).
     pub verbose: bool,
     /// The data path's pause state and the holding clients (crate::pause).
-    pub pause: crate::pause::PauseState,
+    pub pause: pause::PauseState,
     /// ETW registrations, the trace session and its events (crate::etw).
     pub etw: crate::etw::Etw,
 }
+
+// The world is the one type behind the process-global lock
+// (crate::ffi::shared's marker: see its INVARIANT).
+impl Locked for World {}
 
 impl World {
     /// Records a broken rule, with the history of the objects involved.
@@ -335,13 +341,7 @@ impl World {
 static SESSION: Mutex<()> = Mutex::new(());
 
 /// The running emulator's world.
-static WORLD: Mutex<SharedWorld> = Mutex::new(SharedWorld(None));
-
-/// Signalled whenever the scheduler's state changes (something queued, set,
-/// started or finished, time moved, shutdown, an NDIS event set, a client
-/// answer queued for later): the threaded mode's worker threads,
-/// `run_until_idle` and NdisWaitEvent wait on it.
-static CHANGED: Condvar = Condvar::new();
+static WORLD: Mutex<SharedWorld<World>> = Mutex::new(SharedWorld(None));
 
 /// Emulators started in this process (each world's generation).
 static GENERATIONS: Mutex<u64> = Mutex::new(0);
@@ -396,7 +396,7 @@ pub fn take() -> Option<World> {
 }
 
 /// The world lock, whatever a panicking holder left behind.
-fn lock() -> MutexGuard<'static, SharedWorld> {
+fn lock() -> MutexGuard<'static, SharedWorld<World>> {
     WORLD.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -489,11 +489,6 @@ pub fn wait_until_deadline<R>(deadline: std::time::Instant, mut f: impl FnMut(&m
         let left = deadline.checked_duration_since(std::time::Instant::now())?;
         g = CHANGED.wait_timeout(g, left).unwrap_or_else(PoisonError::into_inner).0;
     }
-}
-
-/// Wakes every thread in [`wait_until`]: the scheduler's state changed.
-pub fn changed() {
-    CHANGED.notify_all();
 }
 
 // --- The calling thread's CPU -----------------------------------------------------

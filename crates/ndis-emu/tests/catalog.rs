@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 #[test]
 fn rules_catalog_is_in_sync() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RULES.md");
-    let generated = ndis_emu::rules::catalog_markdown();
+    let generated = ndis_emu::catalog::catalog_markdown();
     if std::env::var_os("NDIS_EMU_BLESS").is_some() {
         std::fs::write(path, &generated).expect("write RULES.md");
     }
@@ -92,7 +92,7 @@ fn test_names() -> BTreeSet<String> {
 #[test]
 fn every_rule_names_a_test_that_exists() {
     let tests = test_names();
-    let missing: Vec<String> = ndis_emu::rules::all()
+    let missing: Vec<String> = ndis_emu::catalog::all()
         .iter()
         .map(|r| r.info())
         .filter(|i| !tests.contains(i.proving_test))
@@ -141,7 +141,7 @@ fn the_compliance_table_covers_every_microsoft_rule() {
         .collect();
     assert!(stray.is_empty(), "mappings of no Microsoft rule in the list: {stray:?}");
 
-    let ids: BTreeSet<&str> = ndis_emu::rules::all().iter().map(|r| r.id()).collect();
+    let ids: BTreeSet<&str> = ndis_emu::catalog::all().iter().map(|r| r.id()).collect();
     let tests = test_names();
     let mut wrong = Vec::new();
     for m in compliance::MAPPINGS {
@@ -158,4 +158,126 @@ fn the_compliance_table_covers_every_microsoft_rule() {
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The files of `src/` (paths relative to it) whose code names each rule's
+/// constant, by rule id: where the rule is reported or checked. Comments,
+/// string literals, the `define_rules!` blocks that declare the rules and
+/// each file's trailing `#[cfg(test)]` module are left out, so a
+/// declaration, a doc link or a unit test is not an enforcement site.
+fn enforcement_sites() -> std::collections::BTreeMap<&'static str, BTreeSet<String>> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read src/") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    /// The text without comments, string contents and `define_rules!`
+    /// blocks, up to the file's `#[cfg(test)]` module.
+    fn code(text: &str) -> String {
+        let text = match text.find("#[cfg(test)]\nmod tests") {
+            Some(at) => &text[..at],
+            None => text,
+        };
+        let b = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i..].starts_with(b"//") {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            } else if b[i..].starts_with(b"/*") {
+                i += 2;
+                while i < b.len() && !b[i..].starts_with(b"*/") {
+                    i += 1;
+                }
+                i += 2;
+            } else if b[i] == b'"' {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            } else if b[i..].starts_with(b"define_rules! {") {
+                let mut depth = 0;
+                while i < b.len() {
+                    match b[i] {
+                        b'{' => depth += 1,
+                        b'}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            } else {
+                out.push(b[i] as char);
+                i += 1;
+            }
+        }
+        out
+    }
+    let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+    let mut files = Vec::new();
+    walk(src, &mut files);
+    let texts: Vec<(String, String)> = files
+        .iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(src)
+                .expect("under src")
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, code(&std::fs::read_to_string(p).expect("read a source file")))
+        })
+        .collect();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    ndis_emu::catalog::all()
+        .iter()
+        .map(|r| {
+            let name = r.info().name;
+            let sites = texts
+                .iter()
+                .filter(|(_, text)| {
+                    text.match_indices(name).any(|(at, _)| {
+                        !text[..at].ends_with(is_ident) && !text[at + name.len()..].starts_with(is_ident)
+                    })
+                })
+                .map(|(rel, _)| rel.clone())
+                .collect();
+            (r.id(), sites)
+        })
+        .collect()
+}
+
+/// Every rule is enforced somewhere, and RULES.md's "enforced in" column
+/// (`ndis_emu::catalog::ENFORCED_IN`) names exactly the files whose code
+/// names the rule's constant ([`enforcement_sites`]). On a mismatch the
+/// message prints the table as it should read.
+#[test]
+fn every_rule_is_enforced_where_the_catalog_says() {
+    let found = enforcement_sites();
+    let unenforced: Vec<&str> = found.iter().filter(|(_, s)| s.is_empty()).map(|(id, _)| *id).collect();
+    assert!(unenforced.is_empty(), "rules no code reports or checks: {unenforced:?}");
+    let listed: std::collections::BTreeMap<&str, BTreeSet<String>> = ndis_emu::catalog::ENFORCED_IN
+        .iter()
+        .map(|(id, files)| (*id, files.iter().map(|f| (*f).to_owned()).collect()))
+        .collect();
+    if listed != found {
+        let mut table = String::new();
+        for r in ndis_emu::catalog::all() {
+            let files: Vec<String> = found[r.id()].iter().map(|f| format!("{f:?}")).collect();
+            table.push_str(&format!("    ({:?}, &[{}]),\n", r.id(), files.join(", ")));
+        }
+        panic!("catalog::ENFORCED_IN differs from the sources; it should read:\n{table}");
+    }
 }

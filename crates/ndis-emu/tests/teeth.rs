@@ -281,7 +281,7 @@ fn every_rule_has_a_proving_test() {
             sources.push_str(&std::fs::read_to_string(&path).expect("read test file"));
         }
     }
-    for r in rules::all() {
+    for r in ndis_emu::catalog::all() {
         let info = r.info();
         assert!(
             sources.contains(&format!("fn {}()", info.proving_test)),

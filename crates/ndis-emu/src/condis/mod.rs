@@ -501,7 +501,7 @@ pub struct Condis {
     /// The client's call parameters as they stood when its make call (by
     /// NdisVcHandle) or add party (by NdisPartyHandle) completed: what the
     /// call manager changed shows here, with CALL_PARAMETERS_CHANGED.
-    pub completed_params: BTreeMap<usize, crate::ffi::params::CallSpec>,
+    pub completed_params: BTreeMap<usize, crate::call_spec::CallSpec>,
     /// The call parameters the MCM offered with each incoming call (its own
     /// memory), by the NdisVcHandle, while the call is offered.
     pub offered: BTreeMap<usize, usize>,
@@ -509,7 +509,7 @@ pub struct Condis {
     pub oids: BTreeMap<usize, OidRec>,
     /// Send handler calls NDIS has made and the driver has not returned
     /// from, per CPU (innermost last): `crate::ffi::data`, "NDIS's window".
-    pub in_handler: BTreeMap<u32, Vec<crate::ffi::data::InHandler>>,
+    pub in_handler: BTreeMap<u32, Vec<InHandler>>,
     /// The call state of each VC whose NdisClCloseCall is in flight, from
     /// before it: a refused close leaves the call as it was (an outgoing
     /// call stays outgoing).
@@ -561,7 +561,7 @@ impl Condis {
         };
         if !self.later.contains(&action) {
             self.later.push_back(action);
-            crate::world::changed();
+            crate::world::signal::changed();
         }
     }
 
@@ -571,6 +571,27 @@ impl Condis {
         if let Some(q) = self.actions.get_mut(&cpu) {
             self.later.extend(q.drain(..));
         }
+    }
+}
+
+/// A send handler call in flight ([`Condis::in_handler`]; counted by
+/// `crate::ffi::data`, "NDIS's window").
+#[derive(Clone, Debug)]
+pub struct InHandler {
+    /// The VC it was made on.
+    pub vc: usize,
+    /// The NBLs NDIS handed over with it.
+    pub nbls: Vec<usize>,
+    /// DDI calls the driver has begun inside it.
+    pub boundaries: u32,
+}
+
+impl InHandler {
+    /// The driver has come back from a DDI call inside this call and made
+    /// another: it had its chance to count the call (module docs).
+    #[must_use]
+    pub fn taken(&self) -> bool {
+        self.boundaries >= 2
     }
 }
 

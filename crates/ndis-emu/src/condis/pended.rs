@@ -22,7 +22,7 @@
 use ndis_sys::LONGLONG;
 
 use super::{AfState, ReqKind};
-use crate::sched::TICKS_PER_MS;
+use crate::world::sched::TICKS_PER_MS;
 use crate::world::{self, World};
 
 crate::define_rules! { PENDED:

@@ -39,6 +39,7 @@ use ndis_sys::*;
 
 use crate::ffi::calls;
 use crate::trace::Detail;
+use crate::world::bugcheck::Registered;
 use crate::world::{self, World};
 
 crate::define_rules! { BUGCHECK:
@@ -65,21 +66,6 @@ const IN_BUFFER_LEN: usize = 4096;
 /// MaximumAllowed: the emulator's choice (64 KiB). Windows documents only
 /// that it is "the maximum amount of data" the callback may write.
 pub const MAXIMUM_ALLOWED: ULONG = 0x1_0000;
-
-/// A registered callback.
-#[derive(Clone, Debug)]
-struct Registered {
-    record: usize,
-    routine: KBUGCHECK_REASON_CALLBACK_ROUTINE,
-    reason: KBUGCHECK_CALLBACK_REASON,
-    component: String,
-}
-
-/// The callbacks registered now, in registration order.
-#[derive(Debug, Default)]
-pub struct Registry {
-    registered: Vec<Registered>,
-}
 
 /// One block of secondary crash dump data, as the debugger's `.enumtag`
 /// would list it.

@@ -13,8 +13,9 @@
 use ndis_sys::*;
 
 use super::calls::{enter, leave};
-use super::params::{CallParams, CallSpec, read_call_params};
+use super::params::{CallParams, read_call_params};
 use super::raw::{Guarded, Placement, RawCallParams, RawOidBuffer};
+use crate::call_spec::CallSpec;
 use crate::condis::rules as r;
 use crate::condis::{
     AfRec, AfState, Answer, CallState, ClientAction, ClientId, CompletionVerdict, Creator, PartyRec, PartyState,
@@ -516,7 +517,7 @@ pub(crate) fn on_af<R>(on: On, refused: R, f: impl FnOnce() -> R) -> R {
 /// inside the driver (see [`on_af`]).
 fn wait_af_idle(af: usize) {
     if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
-        crate::emulator::wait_bounded(|w| !w.condis.af_busy.contains_key(&af));
+        crate::sync::wait_bounded(|w| !w.condis.af_busy.contains_key(&af));
     }
 }
 
@@ -1404,7 +1405,7 @@ pub(crate) fn run_action(action: ClientAction) {
             // NdisCoSendNetBufferLists on the VC may still be under way on
             // another CPU, and it waits for that call to return first.
             if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
-                crate::emulator::wait_bounded(|w| !crate::pause::sending_on(w, vc));
+                crate::sync::wait_bounded(|w| !crate::pause::sending_on(w, vc));
             }
             // An answer, not a request of the client's own: it runs also
             // while the client tears the AF down (that teardown needs it).
@@ -2209,41 +2210,9 @@ fn complete_oid(kind: ReqKind, call: &'static str, h: usize, status: NDIS_STATUS
     complete(if wrong { other } else { kind }, h, status, None);
 }
 
-/// After MiniportHaltEx returned: every AF must be closed (contract §1.4).
-pub(crate) fn check_afs_closed_at_halt() {
-    world::try_with(|w| {
-        let open: Vec<usize> = w
-            .condis
-            .afs
-            .iter()
-            .filter(|(_, a)| a.state != AfState::Closed)
-            .map(|(h, _)| *h)
-            .collect();
-        for h in open {
-            let why = match w.condis.afs.get(&h) {
-                Some(a) if a.notify_close_pending => {
-                    ": its client's ProtocolClNotifyCloseAf pended, and HaltEx returned without waiting for \
-                     ProtocolCmNotifyCloseAfComplete (on Windows the client's close then runs on freed contexts)"
-                }
-                Some(a) if a.state == AfState::Closing => {
-                    ": its close pended, and HaltEx returned without waiting for it to complete \
-                     (NdisMCmCloseAddressFamilyComplete) while its client removed what it left"
-                }
-                _ => "",
-            };
-            w.violate(
-                r::HALT_AFS_CLOSED,
-                "MiniportHaltEx",
-                format!("AF {h:#x} is still open after HaltEx returned{why}"),
-                &[h],
-            );
-        }
-    });
-}
-
 /// After MiniportHaltEx returned: the answers clients still owed (a pended
 /// notify-close the driver did not wait for) are dropped, not run, so the
-/// emulator never calls a halted driver; `check_afs_closed_at_halt` has
+/// emulator never calls a halted driver; `condis::rules::check_afs_closed_at_halt` has
 /// reported the AFs they concern.
 pub(crate) fn drop_client_answers_at_halt() {
     world::try_with(|w| {

@@ -43,16 +43,12 @@
 use ndis_sys::*;
 
 use super::calls::{enter, enter_locked, leave};
-use crate::condis::ClientAction;
-use crate::condis::rules as r;
+use crate::condis::rules::{self as r, STATUS_NOT_SET, complete_sends};
+use crate::condis::{ClientAction, InHandler};
 use crate::detail;
 use crate::nbl::{self, NblOwner, NblState};
 use crate::trace::Detail;
 use crate::world::{self, HandleKind, World};
-
-/// A Status the driver must overwrite before completing a send: the
-/// emulator stores it in every NBL it sends, so an unset Status is visible.
-const STATUS_NOT_SET: NDIS_STATUS = NDIS_STATUS_PENDING;
 
 /// NdisCoSendNetBufferLists by a client: one NBL per payload, on `vc`, at
 /// DISPATCH_LEVEL (clients may send at <= DISPATCH_LEVEL; the higher one
@@ -130,26 +126,6 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
         crate::pause::sent(w, &members);
     });
     Ok(())
-}
-
-/// A send handler call in flight ([`crate::condis::Condis::in_handler`]).
-#[derive(Clone, Debug)]
-pub struct InHandler {
-    /// The VC it was made on.
-    pub vc: usize,
-    /// The NBLs NDIS handed over with it.
-    pub nbls: Vec<usize>,
-    /// DDI calls the driver has begun inside it.
-    pub boundaries: u32,
-}
-
-impl InHandler {
-    /// The driver has come back from a DDI call inside this call and made
-    /// another: it had its chance to count the call (module docs).
-    #[must_use]
-    pub fn taken(&self) -> bool {
-        self.boundaries >= 2
-    }
 }
 
 thread_local! {
@@ -268,66 +244,6 @@ pub(crate) fn with_ndis_window_closed<R>(call: &'static str, vc: usize, mut f: i
             return r;
         }
     }
-}
-
-/// Completes the driver's send completion of `head` on `vc`.
-fn complete_sends(w: &mut World, call: &'static str, vc: Option<usize>, head: usize) {
-    let members = match w.nbls.chain(head) {
-        Ok(m) => m,
-        Err(e) => {
-            w.violate(
-                r::DATA_SEND_COMPLETE_ONCE,
-                call,
-                format!("completed a chain NDIS never sent: {e:?}"),
-                &[],
-            );
-            return;
-        }
-    };
-    let data = nbl::read_chain(w, head).unwrap_or_default();
-    for m in members {
-        // An NBL is outstanding on one VC at most: look on the VC the driver
-        // names first, and search every VC only when it is not there (to say
-        // where it was sent, or for a completion that names no VC).
-        let on_named = vc.filter(|h| w.condis.vcs.get(h).is_some_and(|v| v.sends_out.contains(&m)));
-        let sent_on = on_named.or_else(|| {
-            w.condis
-                .vcs
-                .iter()
-                .find(|(_, v)| v.sends_out.contains(&m))
-                .map(|(h, _)| *h)
-        });
-        let ok = sent_on.is_some() && (vc.is_none() || sent_on == vc);
-        if !ok || w.nbls.owner(m) != Some(NblOwner::Client) {
-            w.violate(
-                r::DATA_SEND_COMPLETE_ONCE,
-                call,
-                format!("NBL {m:#x} is not a send outstanding on {:#x} (sent on {sent_on:?}): completed twice, never sent, or on the wrong VC", vc.unwrap_or(0)),
-                &[vc.unwrap_or(0)],
-            );
-            continue;
-        }
-        let status = data.iter().find(|d| d.nbl == m).map_or(STATUS_NOT_SET, |d| d.status);
-        if status == STATUS_NOT_SET {
-            w.violate(
-                r::DATA_SEND_STATUS,
-                call,
-                format!("NBL {m:#x} completed with its Status never set (or PENDING)"),
-                &[],
-            );
-        }
-        let h = sent_on.unwrap_or(0);
-        let client = w.condis.vcs.get_mut(&h).map(|v| {
-            v.sends_out.remove(&m);
-            v.client
-        });
-        if let Some(c) = client.and_then(|c| w.condis.clients.get_mut(c)) {
-            c.send_results.push(status);
-        }
-        let _ = w.nbls.transition(m, &[NblState::OwnedByDriver], NblState::OwnedByNdis);
-    }
-    // Free what NDIS holds again (all of it, unless the chain was bad).
-    let _ = w.nbls.release_client_chain(head);
 }
 
 ddi_fn! {

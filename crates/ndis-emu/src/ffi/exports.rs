@@ -8,9 +8,10 @@ use std::alloc::{Layout, alloc_zeroed, dealloc};
 use ndis_sys::*;
 
 use super::calls;
-use super::read_prefix;
+use super::zero::read_prefix;
 use crate::detail;
 use crate::rules;
+use crate::trace::tag_str;
 use crate::world::{self, Allocation, DriverRec, HandleKind, InitStep};
 
 /// NDIS versions a miniport may register (contract §1.1 (2)): those
@@ -766,11 +767,6 @@ ddi_fn! {
             unsafe { dealloc(va.cast(), layout) };
         }
     }
-}
-
-/// A pool tag as poolmon shows it.
-pub(crate) fn tag_str(tag: ULONG) -> String {
-    crate::trace::Tag(tag).to_string()
 }
 
 // --- Spin locks -------------------------------------------------------------

@@ -12,11 +12,11 @@ use std::ptr::null_mut;
 
 use ndis_sys::*;
 
-use super::tag_str;
 use crate::detail;
 use crate::lookaside::{self as la, ListRec};
 use crate::rules;
 use crate::trace::Detail;
+use crate::trace::tag_str;
 use crate::world::{self, Allocation, World};
 
 /// Pool blocks are 16-byte aligned on x64 (MEMORY_ALLOCATION_ALIGNMENT).
@@ -87,27 +87,11 @@ fn damage(entry: usize, next: usize, size: usize) -> Option<String> {
 fn enter_list(w: &mut World, list: usize, call: &'static str) -> bool {
     w.check_irql(call, DISPATCH_LEVEL);
     w.lookaside.clear_pending(world::cpu_id());
-    if !live(w, list, call) {
+    if !la::live(w, list, call) {
         return false;
     }
     check_head(w, list, call);
     true
-}
-
-/// A live list, or `lookaside.live-list`.
-fn live(w: &mut World, list: usize, call: &'static str) -> bool {
-    if w.lookaside.lists.contains_key(&list) {
-        return true;
-    }
-    let why = if w.lookaside.deleted.contains(&list) {
-        format!("lookaside list {list:#x} was already deleted")
-    } else if list == 0 {
-        "a NULL lookaside list".to_string()
-    } else {
-        format!("{list:#x} is not a lookaside list ExInitializeNPagedLookasideList initialized (or its ListHead)")
-    };
-    w.violate(la::LOOKASIDE_LIVE, call, why, &[]);
-    false
 }
 
 /// Checks the driver left the list head as the emulator wrote it; repairs
@@ -272,7 +256,7 @@ enum ListOp {
 }
 
 /// `lookaside list 0x… (tag CvmC): allocated 0x…` as typed fields, as
-/// [`crate::lookaside::Lookasides::describe`] words the list.
+/// [`crate::world::lookaside::Lookasides::describe`] words the list.
 fn list_detail(w: &World, l: usize, op: ListOp) -> Detail {
     match (w.lookaside.lists.get(&l).map(|r| r.tag), op) {
         (Some(t), ListOp::Named) => detail!("lookaside list {x} (tag {t})", l, t),
@@ -332,7 +316,7 @@ ddi_fn! {
                     "Flags {flags:#x}: only POOL_NX_ALLOCATION ({POOL_NX_ALLOCATION:#x}) is expected (NdisInitializeNPagedLookasideList's Flags must be 0 and it adds NX itself; POOL_RAISE_IF_ALLOCATION_FAILURE would raise an exception a Rust driver cannot catch)"
                 ));
             }
-            if !crate::nbl::printable_tag(tag) {
+            if !crate::memory::printable_tag(tag) {
                 problems.push(format!("Tag {tag:#010x} is not four printable characters"));
             }
             if !problems.is_empty() {

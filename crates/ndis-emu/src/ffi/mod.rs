@@ -38,6 +38,7 @@ macro_rules! ddi_fn {
     };
 }
 
+pub(crate) mod block;
 pub mod bugcheck_callbacks;
 pub(crate) mod calls;
 pub(crate) mod cm;
@@ -52,8 +53,10 @@ pub(crate) mod nbl;
 pub mod params;
 pub(crate) mod pnp;
 pub mod raw;
+pub(crate) mod shared;
 pub mod table;
 mod unimplemented;
+pub(crate) mod zero;
 
 /// An `NDIS_CONFIGURATION_PARAMETER` that NdisReadConfiguration handed out
 /// (crate::config keeps it until NdisCloseConfiguration). INVARIANT: the
@@ -84,63 +87,3 @@ impl Drop for ParamBlock {
         drop(unsafe { Box::from_raw(self.0) });
     }
 }
-
-/// Copies the first `len` bytes (at most `size_of::<T>()`) of a driver
-/// structure into a zeroed `T`: NDIS reads only what the driver's header
-/// announces, and so does the emulator.
-///
-/// # Safety
-/// 1. `src` is non-null and readable for `len.min(size_of::<T>())` bytes;
-/// 2. an all-zero `T` is valid (plain integers, raw pointers and
-///    `Option<fn>` fields only), which [`ZeroValid`] promises.
-pub(crate) unsafe fn read_prefix<T: ZeroValid>(src: *const T, len: usize) -> T {
-    let n = len.min(core::mem::size_of::<T>());
-    let mut out = core::mem::MaybeUninit::<T>::zeroed();
-    // SAFETY: `src` is readable for n bytes (1.), `out` is writable for
-    // size_of::<T>() >= n bytes, and the two do not overlap.
-    unsafe { core::ptr::copy_nonoverlapping(src.cast::<u8>(), out.as_mut_ptr().cast::<u8>(), n) };
-    // SAFETY: zero bytes are a valid T (2.) and any byte pattern the driver
-    // wrote into a field of these plain-data types is too.
-    unsafe { out.assume_init() }
-}
-
-/// Types for which all-zero bytes (and any bytes) are a valid value.
-///
-/// # Safety
-/// Implement only for `repr(C)` structs of integers, raw pointers and
-/// `Option<fn>` (whose zero is `None`).
-pub(crate) unsafe trait ZeroValid: Copy {}
-// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER (integers), UCHAR/ULONG
-// integers and Option<fn> handlers only.
-unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_DRIVER_CHARACTERISTICS {}
-// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, a ULONG and Option<fn>
-// handlers only.
-unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_CO_CHARACTERISTICS {}
-// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, a ULONG and Option<fn>
-// handlers only.
-unsafe impl ZeroValid for ndis_sys::NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {}
-// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, an NDIS_HANDLE (raw
-// pointer) and integers (the C enum NDIS_INTERFACE_TYPE is an i32 alias).
-unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {}
-// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, integers (its C enums
-// are i32/u16 aliases), UCHAR arrays and raw pointers only.
-unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {}
-// SAFETY: a repr(C) struct of three integers (UCHAR, UCHAR, USHORT).
-unsafe impl ZeroValid for ndis_sys::NDIS_OBJECT_HEADER {}
-// SAFETY: a repr(C) struct of three ULONGs (NDIS_AF is a ULONG alias).
-unsafe impl ZeroValid for ndis_sys::CO_ADDRESS_FAMILY {}
-
-pub(crate) use exports::tag_str;
-
-/// The world as the process-global lock in `crate::world` holds it.
-///
-/// INVARIANT: reached only through that lock, so by one thread at a time.
-#[derive(Default)]
-pub(crate) struct SharedWorld(pub(crate) Option<crate::world::World>);
-
-// SAFETY: the World's raw pointers name memory the emulator allocated (NBL
-// and MDL blocks, OID request blocks, call parameters) or the driver's
-// memory; none of it is tied to a thread (no thread-local storage, no
-// thread-affine handle), and the lock (INVARIANT) lets one thread at a time
-// reach it, as the kernel lets any CPU touch nonpaged memory.
-unsafe impl Send for SharedWorld {}

@@ -33,7 +33,7 @@ use core::mem::offset_of;
 
 use ndis_sys::*;
 
-use super::params::CallSpec;
+use crate::call_spec::CallSpec;
 
 /// Where a block's bytes sit in their guarded allocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

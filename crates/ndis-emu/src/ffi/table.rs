@@ -123,3 +123,53 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
         .find(|i| i.module.eq_ignore_ascii_case(module) && i.name == name)
         .map(|i| i.address)
 }
+
+#[cfg(test)]
+// The header's parameter names, kept so each type reads like its ndis.h line.
+#[allow(non_snake_case)]
+mod tests {
+    use ndis_sys::*;
+
+    use super::*;
+    use crate::ffi::deferred::{
+        NdisAllocateTimerObject, NdisCancelTimerObject, NdisFreeTimerObject, NdisSetTimerObject,
+    };
+
+    ndis_sys::ndis_abi_fn_types! {
+        /// NdisSetTimerObject as WDK 10.0.17763 and 10.0.22621 km/ndis.h declare it.
+        type SetTimerObject = fn(TimerObject: NDIS_HANDLE, DueTime: LARGE_INTEGER, MillisecondsPeriod: LONG, FunctionContext: PVOID) -> BOOLEAN;
+        /// NdisAllocateTimerObject, as above.
+        type AllocateTimerObject = fn(NdisHandle: NDIS_HANDLE, TimerCharacteristics: PNDIS_TIMER_CHARACTERISTICS, pTimerObject: PNDIS_HANDLE) -> NDIS_STATUS;
+        /// NdisCancelTimerObject, as above.
+        type CancelTimerObject = fn(TimerObject: NDIS_HANDLE) -> BOOLEAN;
+        /// NdisFreeTimerObject, as above.
+        type FreeTimerObject = fn(TimerObject: NDIS_HANDLE);
+    }
+
+    /// ndis-emu's timer exports have the header's types (the definitions the
+    /// driver's calls land on: the host build binds by name only, so an
+    /// emulator taking `MillisecondsPeriod` as a ULONG would read -1 as a
+    /// 49-day period), and they are what the import table hands the loader.
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri gives each cast of a fn item to a pointer its own address (fn pointer identity is not guaranteed), so the table's address and the test's never compare equal there; the signatures themselves are checked at compile time by the casts"
+    )]
+    fn the_timer_exports_have_the_wdk_signatures() {
+        let ours: [(&str, usize); 4] = [
+            (
+                "NdisAllocateTimerObject",
+                NdisAllocateTimerObject as AllocateTimerObject as usize,
+            ),
+            ("NdisSetTimerObject", NdisSetTimerObject as SetTimerObject as usize),
+            (
+                "NdisCancelTimerObject",
+                NdisCancelTimerObject as CancelTimerObject as usize,
+            ),
+            ("NdisFreeTimerObject", NdisFreeTimerObject as FreeTimerObject as usize),
+        ];
+        for (name, address) in ours {
+            assert_eq!(resolve("ndis.sys", name), Some(address), "{name}");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The rules catalog: every area's rules in catalog order ([`all`]) and
+//! the catalog as Markdown ([`catalog_markdown`], what `RULES.md` holds).
+//!
+//! It owns the list of areas only; each area declares its rules with
+//! [`crate::define_rules!`] next to the code that enforces them, and
+//! [`crate::rules`] defines what a rule is. Nothing but the catalog's
+//! readers (tests, covmini-lab) may depend on this module: it names every
+//! area, so an area that named it would close an import circle.
+
+use crate::rules::Rule;
+
+/// Every rule ndis-emu enforces, area by area, in catalog order.
+#[must_use]
+pub fn all() -> Vec<Rule> {
+    [
+        crate::rules::LIFECYCLE,
+        crate::condis::rules::CONDIS,
+        crate::condis::pended::PENDED,
+        crate::sched::SCHED,
+        crate::sync::SYNC,
+        crate::memory::MEMORY,
+        crate::lookaside::LOOKASIDE,
+        crate::nbl::NBLS,
+        crate::pause::PAUSE,
+        crate::config::CONFIG,
+        crate::etw::ETW,
+        crate::ffi::bugcheck_callbacks::BUGCHECK,
+    ]
+    .concat()
+}
+
+/// Where each rule is enforced, by rule id: the files (under
+/// `crates/ndis-emu/src`) whose code names the rule's constant to report or
+/// check it. `every_rule_is_enforced_where_the_catalog_says`
+/// (tests/catalog.rs) reads the sources and fails, printing the table as it
+/// should read, when this differs from them.
+pub const ENFORCED_IN: &[(&str, &[&str])] = &[
+    ("reg.characteristics-header", &["ffi/exports.rs"]),
+    ("reg.required-handlers", &["ffi/exports.rs"]),
+    ("reg.direct-oid-pair", &["ffi/exports.rs"]),
+    ("reg.set-options-required", &["ffi/exports.rs"]),
+    ("reg.oid-handler", &["ffi/exports.rs"]),
+    ("opt.only-in-set-options", &["ffi/exports.rs"]),
+    ("opt.co-required-handlers", &["ffi/exports.rs"]),
+    ("opt.cm-header", &["ffi/exports.rs"]),
+    ("opt.cm-all-handlers", &["ffi/exports.rs"]),
+    ("opt.cm-oid-distinct", &["ffi/exports.rs"]),
+    ("opt.unknown-type", &["ffi/exports.rs"]),
+    ("init.attribute-order", &["emulator.rs", "ffi/exports.rs"]),
+    ("init.not-co-ndis", &["ffi/exports.rs"]),
+    ("init.general-attributes", &["ffi/exports.rs"]),
+    ("init.af-registration", &["ffi/exports.rs"]),
+    ("init.adapter-context", &["ffi/exports.rs"]),
+    ("irql.limit", &["ffi/exports.rs", "sync.rs", "world.rs"]),
+    ("irql.balance", &["ffi/calls.rs", "ffi/exports.rs"]),
+    ("irql.spin-lock-owner", &["ffi/exports.rs"]),
+    (
+        "handle.valid",
+        &["ffi/cm.rs", "ffi/exports.rs", "ffi/nbl.rs", "world.rs"],
+    ),
+    ("halt.nothing-after", &["ffi/cm.rs", "ffi/exports.rs", "sched.rs"]),
+    ("unload.deregisters", &["emulator.rs"]),
+    ("memory.ledger", &["emulator.rs", "ffi/exports.rs", "ffi/lookaside.rs"]),
+    ("emu.unimplemented-ddi", &["ffi/unimplemented.rs"]),
+    ("driver.bug-check", &["ffi/exports.rs"]),
+    ("cm.complete-not-pending", &["ffi/cm.rs"]),
+    ("cm.complete-only-pended", &["ffi/cm.rs"]),
+    ("cm.vc-handlers-never-pend", &["ffi/cm.rs"]),
+    ("call.success-needs-active-vc", &["ffi/cm.rs"]),
+    ("call.failure-leaves-vc-inactive", &["ffi/cm.rs"]),
+    ("call.party-context", &["ffi/cm.rs"]),
+    ("vc.activate-needs-media-parameters", &["ffi/cm.rs"]),
+    ("vc.only-creator-deletes", &["ffi/cm.rs"]),
+    ("vc.deactivated-before-delete", &["ffi/cm.rs"]),
+    ("vc.create-on-open-af", &["ffi/cm.rs"]),
+    ("incoming.sap-registered", &["ffi/cm.rs"]),
+    ("incoming.vc-created-and-active", &["ffi/cm.rs"]),
+    ("incoming.connected-after-accept", &["ffi/cm.rs"]),
+    ("close.incoming-on-a-call", &["ffi/cm.rs"]),
+    ("party.incoming-drop-not-last", &["ffi/cm.rs"]),
+    ("oid.completion-matches-path", &["ffi/cm.rs"]),
+    ("oid.bytes-within-buffer", &["ffi/cm.rs"]),
+    ("status.indication-valid", &["ffi/cm.rs"]),
+    ("af.mcm-request-on-open-af", &["ffi/cm.rs"]),
+    ("data.send-complete-once", &["condis/rules.rs", "ffi/data.rs"]),
+    ("data.send-status", &["condis/rules.rs"]),
+    ("data.receive-valid", &["ffi/data.rs"]),
+    ("data.drain-before-deactivate", &["ffi/data.rs"]),
+    ("halt.afs-closed", &["condis/rules.rs"]),
+    ("halt.requests-completed", &["condis/pended.rs"]),
+    ("oid.completes-in-time", &["condis/pended.rs"]),
+    ("sched.timer-characteristics", &["sched.rs"]),
+    ("sched.workitem-queue", &["sched.rs"]),
+    ("sched.workitem-freed-while-queued", &["sched.rs"]),
+    ("sched.timer-freed-while-queued", &["sched.rs"]),
+    ("sched.periodic-cancel-passive", &["sched.rs"]),
+    ("sched.timer-period", &["sched.rs"]),
+    ("sched.leak", &["sched.rs"]),
+    ("sync.event-valid", &["sync.rs"]),
+    ("sync.wait-forever", &["sync.rs"]),
+    ("memory.tag", &["memory.rs"]),
+    ("lookaside.init", &["ffi/lookaside.rs"]),
+    ("lookaside.live-list", &["ffi/lookaside.rs", "lookaside.rs"]),
+    ("lookaside.entry", &["ffi/lookaside.rs"]),
+    ("lookaside.cached-entry-intact", &["ffi/lookaside.rs"]),
+    ("lookaside.delete-outstanding", &["ffi/lookaside.rs"]),
+    ("lookaside.not-deleted", &["lookaside.rs"]),
+    ("nbl.pool-params", &["ffi/nbl.rs"]),
+    ("nbl.alloc-params", &["ffi/nbl.rs"]),
+    ("nbl.free-owner", &["ffi/nbl.rs"]),
+    ("nbl.pool-free-outstanding", &["ffi/nbl.rs"]),
+    ("nbl.leak", &["nbl.rs"]),
+    ("pause.status", &["pause.rs"]),
+    ("pause.complete-once", &["pause.rs"]),
+    ("pause.drained", &["pause.rs"]),
+    ("pause.no-receive-while-paused", &["pause.rs"]),
+    ("config.closed", &["emulator.rs"]),
+    ("etw.registered-at-unload", &["ffi/etw.rs"]),
+    ("etw.handle-valid", &["ffi/etw.rs"]),
+    ("etw.event-format", &["ffi/etw.rs"]),
+    ("bugcheck.callback-registered-at-unload", &["ffi/bugcheck_callbacks.rs"]),
+    ("bugcheck.dump-data-too-large", &["ffi/bugcheck_callbacks.rs"]),
+    ("bugcheck.duplicate-dump-guid", &["ffi/bugcheck_callbacks.rs"]),
+];
+
+/// The files that enforce `rule` ([`ENFORCED_IN`]; empty if it has no row).
+#[must_use]
+pub fn enforced_in(rule: Rule) -> &'static [&'static str] {
+    ENFORCED_IN
+        .iter()
+        .find(|(id, _)| *id == rule.id())
+        .map_or(&[], |(_, files)| files)
+}
+
+/// The rules catalog as Markdown (what `RULES.md` holds).
+#[must_use]
+pub fn catalog_markdown() -> String {
+    let mut s = String::from(
+        "# ndis-emu rules catalog\n\nGenerated from `crates/ndis-emu/src/rules.rs`, the rules each area \
+         declares (`define_rules!`) and where each is enforced (`src/catalog.rs`), with Microsoft's NDIS \
+         compliance rules mapped to them at the end (`src/compliance.rs`): regenerate with \
+         `NDIS_EMU_BLESS=1 cargo test -p ndis-emu --test catalog`; the test `rules_catalog_is_in_sync` fails \
+         if this file and the code differ. Each rule's proving test is in `crates/ndis-emu/tests/` (`teeth*.rs`). \
+         \"Stricter\" marks rules the shipping ndis.sys does not check. \"Enforced in\" names the files (under \
+         `crates/ndis-emu/src/`) whose code reports or checks the rule; the test \
+         `every_rule_is_enforced_where_the_catalog_says` reads the sources to keep it true.\n\n\
+         | id | statement | source | stricter | proving test | enforced in |\n|---|---|---|---|---|---|\n",
+    );
+    for rule in all() {
+        let r = rule.info();
+        let files: Vec<String> = enforced_in(rule).iter().map(|f| format!("`{f}`")).collect();
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} | `{}` | {} |\n",
+            r.id,
+            r.statement,
+            r.source,
+            if r.stricter_than_windows { "yes" } else { "no" },
+            r.proving_test,
+            files.join(", ")
+        ));
+    }
+    s.push_str(&crate::compliance::table_markdown());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_proving_tests_are_unique_across_areas() {
+        let all = all();
+        for (i, a) in all.iter().enumerate() {
+            for b in all.iter().skip(i + 1) {
+                assert_ne!(a.id(), b.id());
+                assert_ne!(a.info().proving_test, b.info().proving_test);
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The calls the layers below the DDI shims make up into them: running the
+//! scripted clients' answers. The scheduler (`crate::sched`), NDIS events'
+//! waits (`crate::sync`) and the interleavings (`crate::interleave`) run
+//! those answers on the CPU they free up, but the answers call the driver's
+//! handlers, which only the call-manager shims (`crate::ffi::cm`) do. So
+//! the dependency is inverted: the Emulator installs ffi::cm's functions
+//! here when it starts, and the layers below call them through [`client`].
+//!
+//! It owns the hook table only. It must not name the shims (that is the
+//! edge it removes) nor hold any state of a run.
+
+use std::sync::OnceLock;
+
+use crate::condis::ClientAction;
+use crate::world::World;
+
+/// The shims' entry points the layers below call.
+pub(crate) struct ClientHooks {
+    /// Runs the clients' answers queued on the calling CPU (`ffi::cm::pump`).
+    pub(crate) pump: fn(),
+    /// Runs one client answer on the calling CPU (`ffi::cm::run_action`).
+    pub(crate) run_action: fn(ClientAction),
+    /// At a halt's NdisWaitEvent, the clients unbind from their open AFs
+    /// (`ffi::cm::unbind_clients_at_halt_wait`).
+    pub(crate) unbind_clients_at_halt_wait: fn(&mut World),
+}
+
+/// Installed once per process: every Emulator installs the same functions.
+static HOOKS: OnceLock<ClientHooks> = OnceLock::new();
+
+/// Installs the shims' entry points (the Emulator, before its world opens;
+/// a second install finds the same functions there and changes nothing).
+pub(crate) fn install(hooks: ClientHooks) {
+    let _ = HOOKS.set(hooks);
+}
+
+/// The shims' entry points. Reached only from code an Emulator runs, so
+/// they are installed; if not, that is an ndis-emu bug and fails loudly, as
+/// a DDI called with no emulator does (`crate::world::with`).
+pub(crate) fn client() -> &'static ClientHooks {
+    HOOKS.get().unwrap_or_else(|| {
+        eprintln!("ndis-emu: a client answer ran before any Emulator started (an ndis-emu bug)");
+        std::process::abort();
+    })
+}

@@ -1,0 +1,43 @@
+//! The data path's pause state (a field of the world): where the data path
+//! is ([`DataPath`]), the pause in flight, and what holding clients keep.
+//!
+//! It owns that state only; the rules of a pause and the calls that move it
+//! are `crate::pause`. A leaf of the world: it must not name the world nor
+//! anything that does.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::condis::ClientId;
+
+/// The adapter's data path as NDIS sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DataPath {
+    /// Initialized or paused (a completed pause): no data flows.
+    #[default]
+    Paused,
+    /// MiniportRestart succeeded.
+    Running,
+    /// MiniportPause is running, or returned PENDING and its
+    /// NdisMPauseComplete has not come yet.
+    Pausing,
+}
+
+/// The pause bookkeeping and the holding clients (a field of the world).
+#[derive(Debug, Default)]
+pub struct PauseState {
+    /// Where the data path is.
+    pub data_path: DataPath,
+    /// MiniportPause is running now.
+    pub(crate) in_handler: bool,
+    /// NdisMPauseComplete came while MiniportPause was still running (legal
+    /// only if it then returns PENDING).
+    pub(crate) early: bool,
+    /// Clients that keep the receive NBLs indicated to them.
+    pub(crate) holding: BTreeSet<ClientId>,
+    /// What each of them keeps: (VC, NBLs of one indication), oldest first.
+    pub(crate) held: BTreeMap<ClientId, Vec<(usize, Vec<usize>)>>,
+    /// Send NBLs whose MiniportCoSendNetBufferLists has not returned yet:
+    /// on another CPU the driver may not have seen them when a pause
+    /// completes, so the drain check leaves them out.
+    pub(crate) sending: BTreeSet<usize>,
+}
