@@ -806,6 +806,21 @@ pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
         let handler = cm_handlers(w)
             .and_then(|c| c.CmDeleteVcHandler)
             .ok_or(NDIS_STATUS_FAILURE)?;
+        // The client's own delete of this VC is inside the driver on
+        // another of its threads (two teardowns of one AF, each removing
+        // what is left): a client deletes a VC once and knows it did, so
+        // this one is refused as a delete of a VC already deleted is
+        // (FAILURE, as for an unknown handle), and never reaches the
+        // driver. NdisCoDeleteVc \[D\] (learn.microsoft.com,
+        // nf-ndis-ndiscodeletevc): "When NdisCoDeleteVc returns control,
+        // the NdisVcHandle is no longer valid"; calling it again with the
+        // handle would hand NDIS, and the call manager, a VC that is being
+        // freed (on Windows a use after free). Seen in the threaded soak, seed
+        // 27200207: the second delete ran on the freed VC context and set
+        // HaltEx's event after HaltEx returned.
+        if !w.condis.deleting.insert(vc) {
+            return Err(NDIS_STATUS_FAILURE);
+        }
         Ok((handler, rec.cm_context))
     })?;
     let status = frame("ProtocolCoDeleteVc", PASSIVE_LEVEL, detail!("{x}", vc), || {
@@ -822,6 +837,7 @@ pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
             );
         }
         // NDIS ignores the handler's status [B]: the handle is gone.
+        w.condis.deleting.remove(&vc);
         w.condis.vcs.remove(&vc);
         kill(w, vc, "deleted by its client");
     });
