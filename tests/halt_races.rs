@@ -571,3 +571,87 @@ fn a_roots_refused_close_crossing_its_adds_failure_at_halt_is_retried() {
         "no refusal of the root's close came after the add's failure"
     );
 }
+
+/// The setup of [`a_close_crossing_its_pended_notification_at_halt_removes_what_it_left`]:
+/// bob (the SAP "bob") and alice (an idle VC of her own), each pending
+/// ProtocolClNotifyCloseAf, bob's AF opened first (so HaltEx notifies it
+/// first, and bob's teardown runs first in HaltEx's wait). Returns the
+/// emulator and alice's AF.
+fn notified_while_closing() -> (Emulator, Af) {
+    let mut emu = Emulator::new();
+    emu.load(common::driver::driver_entry()).expect("DriverEntry");
+    emu.add_adapter().expect("adapter");
+    let bob = emu.client("bob");
+    let alice = emu.client("alice");
+    emu.set_notify_close_answer(bob, Answer::Pend);
+    emu.set_notify_close_answer(alice, Answer::Pend);
+    let bob_af = emu.open_af(bob, config::AF).expect("bob's AF");
+    emu.register_sap(bob_af, SAP_TYPE_ADDRESS, b"bob").expect("bob's SAP");
+    let alice_af = emu.open_af(alice, config::AF).expect("alice's AF");
+    emu.create_vc(alice_af).expect("alice's VC");
+    (emu, alice_af)
+}
+
+/// A client's own NdisClCloseAddressFamily crossing HaltEx's notification
+/// of that AF, which the client pended (seed 3200104 of the threaded soak,
+/// where HaltEx waited for ever). Alice decides to close her AF, with her
+/// VC left on it, and is stopped there (her NdisClCloseAddressFamily
+/// boundary, before NDIS marks the AF closing); the halt runs, notifies
+/// her AF (she pends the answer) and waits, and is stopped at each DDI
+/// boundary of its wait (bob's teardown, then alice's); there alice's
+/// close goes on (covmini pends it: her VC is left), and then the halt.
+/// Where her close lands after the wait began and before her pended
+/// answer ran, the AF is closing when that answer runs: the scripted
+/// client only waited for its close to complete and never deleted the VC,
+/// so the close never completed and HaltEx waited for ever
+/// (`sync.wait-forever`, `halt.afs-closed`). A client told to close its AF
+/// whose own close is pending still removes what it left. Clean at every
+/// boundary, and in at least one run alice's close pended after the wait
+/// began.
+#[test]
+fn a_close_crossing_its_pended_notification_at_halt_removes_what_it_left() {
+    let one = |back: At| {
+        let (emu, af) = notified_while_closing();
+        let out = emu.interleave_back(
+            At::ddi("NdisClCloseAddressFamily"),
+            back,
+            move |emu| emu.close_af(af),
+            |emu| emu.halt_adapter(),
+        );
+        (out, down(emu))
+    };
+    // The halt all at once at alice's close: her teardown deletes her VC
+    // and closes the AF first; her close then finds it closed.
+    let (first, report) = one(At::NEVER);
+    assert!(matches!(first.injected, Some(Ok(()))), "the halt: {:?}", first.injected);
+    assert_clean(&report);
+    let wait = first
+        .injected_crossed
+        .iter()
+        .position(|c| c.ddi == "NdisWaitEvent")
+        .expect("HaltEx waits for the notified AFs");
+    let mut crossed = 0;
+    for k in wait + 1..=first.injected_crossed.len() {
+        let (out, report) = one(At::boundary(k));
+        let case = format!("halt stopped at its boundary #{k} ({})", first.injected_crossed[k - 1]);
+        assert!(
+            matches!(out.injected, Some(Ok(()))),
+            "{case}: the halt: {:?}",
+            out.injected
+        );
+        assert!(
+            [NDIS_STATUS_SUCCESS, NDIS_STATUS_PENDING, NDIS_STATUS_FAILURE].contains(&out.victim),
+            "{case}: alice's close: {:#010x}",
+            out.victim
+        );
+        assert!(report.is_clean(), "{case}:\n{report}");
+        if out.back_fired_at.is_some() && k > wait + 1 && out.victim == NDIS_STATUS_PENDING {
+            crossed += 1;
+        }
+    }
+    assert!(
+        crossed > 0,
+        "alice's close never pended inside HaltEx's wait: {:?}",
+        first.injected_crossed
+    );
+}

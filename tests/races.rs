@@ -964,3 +964,61 @@ fn a_roots_close_crossing_its_partys_completion_closes_the_leaf_at_every_boundar
         );
     }
 }
+
+/// Two threads of one client deleting the same VC at once (in the threaded
+/// soak, seed 27200207: two teardowns of one AF at halt, each deleting
+/// what was left; the second ProtocolCoDeleteVc ran on the VC context the
+/// first had freed and set HaltEx's event after HaltEx had returned,
+/// `sync.event-valid`). A client deletes a VC once (NdisCoDeleteVc: "When
+/// NdisCoDeleteVc returns control, the NdisVcHandle is no longer valid"),
+/// so the scripted client now refuses its own second delete while the
+/// first is in flight (FAILURE, as for a VC already deleted). Alice's
+/// delete is stopped at each DDI boundary of covmini's ProtocolCoDeleteVc
+/// and her second delete injected there: it is refused without reaching
+/// covmini (ProtocolCoDeleteVc runs once), the first succeeds, and the run
+/// is clean. On the old emulator the second delete reached covmini at
+/// every boundary (SUCCESS, two ProtocolCoDeleteVc); without a halt in
+/// flight covmini came through it clean here, so this test proves the
+/// client's refusal, not the soak's use after free.
+#[test]
+fn a_second_delete_of_a_vc_being_deleted_never_reaches_the_driver() {
+    let run = |at: At| {
+        let n = net();
+        let vc = n.vc;
+        let out: Interleaving<NDIS_STATUS, NDIS_STATUS> =
+            n.emu
+                .interleave(at, move |emu| emu.delete_vc(vc), move |emu| emu.delete_vc(vc));
+        let Net { mut emu, .. } = n;
+        emu.halt_adapter().expect("halt");
+        emu.unload().expect("unload");
+        (out, emu.finish())
+    };
+    let (alone, report) = run(At::NEVER);
+    assert_eq!(alone.victim, NDIS_STATUS_SUCCESS, "alice deletes her idle VC");
+    assert_clean(&report);
+    let inside: Vec<usize> = alone
+        .crossed
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.handler == Some("ProtocolCoDeleteVc"))
+        .map(|(k, _)| k + 1)
+        .collect();
+    assert!(
+        !inside.is_empty(),
+        "covmini's ProtocolCoDeleteVc crosses no DDI: {:?}",
+        alone.crossed
+    );
+    for k in inside {
+        let (out, report) = run(At::boundary(k));
+        let case = format!("second delete at boundary #{k} ({})", alone.crossed[k - 1]);
+        assert!(report.is_clean(), "{case}:\n{report}");
+        assert_eq!(out.injected, Some(NDIS_STATUS_FAILURE), "{case}: refused");
+        assert_eq!(out.victim, NDIS_STATUS_SUCCESS, "{case}: the first delete");
+        let deletes = report
+            .events
+            .iter()
+            .filter(|e| e.dir == "->" && e.name == "ProtocolCoDeleteVc")
+            .count();
+        assert_eq!(deletes, 1, "{case}: ProtocolCoDeleteVc once");
+    }
+}

@@ -118,8 +118,18 @@ impl Emulator {
     }
 
     /// NdisClCloseAddressFamily: the final status, or PENDING.
+    ///
+    /// The call is a DDI boundary of its own for `crate::interleave`
+    /// (before NDIS marks the AF closing, after the client decided to close
+    /// it): a client's close may cross NDIS's notification of that AF
+    /// (ProtocolClNotifyCloseAf, on another thread) there, and a test can
+    /// stop it there.
     pub fn close_af(&self, af: Af) -> NDIS_STATUS {
-        let s = cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || cm::close_af(af.0)).unwrap_or_else(|e| e);
+        let s = cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || {
+            crate::interleave::boundary("NdisClCloseAddressFamily");
+            cm::close_af(af.0)
+        })
+        .unwrap_or_else(|e| e);
         cm::pump();
         s
     }

@@ -11,7 +11,9 @@
 //! locks the driver holds still held), and the *injected* script runs on a
 //! CPU of its own until it returns. Then the victim goes on. Every DDI the
 //! driver imports is such a boundary (`ffi::ddi_fn!` puts the hook at the
-//! top of each, and a test keeps it so).
+//! top of each, and a test keeps it so), and so is a scripted client's
+//! NdisClCloseAddressFamily (`Emulator::close_af`: after the client decided
+//! to close, before NDIS marks the AF closing).
 //!
 //! ```text
 //! let out = emu.interleave(

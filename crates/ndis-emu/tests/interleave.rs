@@ -7,8 +7,9 @@
 //! a sweep can stop it at each one; an injected script that needs a spin
 //! lock the stopped victim holds lets the victim run to its release instead
 //! of deadlocking; one that waits on an event only the victim sets ends the
-//! turns instead of hanging; and the hook at the top of every DDI cannot be
-//! left out of one (the sources are read).
+//! turns instead of hanging; the hook at the top of every DDI cannot be
+//! left out of one (the sources are read); and a scripted client's
+//! NdisClCloseAddressFamily stops before NDIS marks the AF closing.
 
 mod fixture_cm;
 
@@ -285,6 +286,56 @@ fn a_point_inside_a_handler_stops_the_driver_there() {
         "{stops:?}"
     );
     assert_eq!(report.of(ndis_emu::rules::UNIMPLEMENTED_DDI).count(), 0, "{report}");
+}
+
+/// A scripted client's NdisClCloseAddressFamily is a boundary of its own,
+/// after the client decided to close and before NDIS marks the AF closing
+/// (the race of a client's close with NDIS's notification of that AF): a
+/// second close injected there still finds the AF open and closes it, and
+/// the stopped close then finds it closed (NDIS refuses it, FAILURE). Run
+/// alone, the close succeeds.
+#[test]
+fn a_clients_af_close_stops_before_ndis_marks_the_af_closing() {
+    set_fault(Fault::None);
+    let run = |at: At| {
+        let mut emu = Emulator::new();
+        emu.load(fixture_cm::driver_entry).expect("load");
+        emu.add_adapter().expect("adapter");
+        let client = emu.client("client");
+        let af = emu.open_af(client, AF).expect("AF");
+        let r = emu.interleave(at, |emu| emu.close_af(af), |emu| emu.close_af(af));
+        // No halt: the fixture keeps its AFs per thread, and the injected
+        // close ran on a thread of its own.
+        (r, emu.finish())
+    };
+    let (alone, _) = run(At::NEVER);
+    assert_eq!(alone.victim, NDIS_STATUS_SUCCESS);
+    assert_eq!(alone.crossed.first().map(|c| c.ddi), Some("NdisClCloseAddressFamily"));
+    let (r, report) = run(At::ddi("NdisClCloseAddressFamily"));
+    assert_eq!(
+        r.injected,
+        Some(NDIS_STATUS_SUCCESS),
+        "the AF was still open at the stop"
+    );
+    assert_eq!(r.victim, NDIS_STATUS_FAILURE, "the stopped close finds the AF closed");
+    let at = r.fired_at.expect("fired");
+    assert_eq!(
+        r.crossed[at].handler, None,
+        "no driver handler ran yet: {:?}",
+        r.crossed
+    );
+    let closes = report
+        .events
+        .iter()
+        .filter(|e| e.dir == "->" && e.name == "ProtocolCmCloseAf")
+        .count();
+    assert_eq!(closes, 1, "ProtocolCmCloseAf once, for the injected close");
+    let stops = stops(&report);
+    assert!(
+        stops.len() == 1 && stops[0].contains("NdisClCloseAddressFamily in no handler"),
+        "{stops:?}"
+    );
+    assert_eq!(report.of(ndis_emu::rules::HANDLE_VALID).count(), 0, "{report}");
 }
 
 /// An NDIS_EVENT in a static.

@@ -524,6 +524,11 @@ pub struct Condis {
     /// completed: a refusal of that close resumes the client's teardown
     /// ([`Self::resume_teardown`], from the close's completion).
     pub close_crossed: BTreeSet<usize>,
+    /// Client-created VCs whose NdisCoDeleteVc is inside the driver now: a
+    /// client deletes a VC once, so its other threads (two teardowns of one
+    /// AF, a script's request) do not delete it again meanwhile
+    /// (`ffi::cm::delete_vc`).
+    pub deleting: BTreeSet<usize>,
 }
 
 impl Condis {

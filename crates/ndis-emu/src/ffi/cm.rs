@@ -807,6 +807,21 @@ pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
         let handler = cm_handlers(w)
             .and_then(|c| c.CmDeleteVcHandler)
             .ok_or(NDIS_STATUS_FAILURE)?;
+        // The client's own delete of this VC is inside the driver on
+        // another of its threads (two teardowns of one AF, each removing
+        // what is left): a client deletes a VC once and knows it did, so
+        // this one is refused as a delete of a VC already deleted is
+        // (FAILURE, as for an unknown handle), and never reaches the
+        // driver. NdisCoDeleteVc \[D\] (learn.microsoft.com,
+        // nf-ndis-ndiscodeletevc): "When NdisCoDeleteVc returns control,
+        // the NdisVcHandle is no longer valid"; calling it again with the
+        // handle would hand NDIS, and the call manager, a VC that is being
+        // freed (on Windows a use after free). Seen in the threaded soak, seed
+        // 27200207: the second delete ran on the freed VC context and set
+        // HaltEx's event after HaltEx returned.
+        if !w.condis.deleting.insert(vc) {
+            return Err(NDIS_STATUS_FAILURE);
+        }
         Ok((handler, rec.cm_context))
     })?;
     let status = frame("ProtocolCoDeleteVc", PASSIVE_LEVEL, detail!("{x}", vc), || {
@@ -823,6 +838,7 @@ pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
             );
         }
         // NDIS ignores the handler's status [B]: the handle is gone.
+        w.condis.deleting.remove(&vc);
         w.condis.vcs.remove(&vc);
         kill(w, vc, "deleted by its client");
     });
@@ -1426,13 +1442,36 @@ pub(crate) fn run_action(action: ClientAction) {
 /// AF down as in [`tear_down_af`], then calls
 /// NdisClNotifyCloseAddressFamilyComplete, at once if its close completed,
 /// else when it does (`apply`, CloseAf).
+///
+/// An AF the client is already closing on a thread of its own (its
+/// NdisClCloseAddressFamily crossed the notification, and the call manager
+/// pended it) is not closed again, but what the client left on it is still
+/// removed: the call manager completes that close only once it is gone
+/// (ProtocolCmCloseAf \[D\]: "After the client has closed all calls and
+/// deregistered all SAPs, the call manager can then close the address
+/// family"), and the notification asks the client for exactly that
+/// (ProtocolClNotifyCloseAf \[D\], learn.microsoft.com
+/// nc-ndis-protocol_cl_notify_close_af: "In response, the client should:
+/// Call the NdisClDropParty function as many times as necessary until only
+/// a single party remains active on each multipoint virtual connection
+/// (VC) [...] Call the NdisClCloseCall function as many times as necessary
+/// to close all of the calls that are still open [...] Call the
+/// NdisClDeregisterSap function as many times as necessary to deregister
+/// all of the service access points (SAPs) [...] Call the
+/// NdisClCloseAddressFamily function to close the AF"; NdisClCloseAddressFamily
+/// \[D\], nf-ndis-ndisclcloseaddressfamily: a client calls it "after it
+/// closes all the client's open VCs on the binding"). Waiting for the
+/// close alone left HaltEx waiting for ever (seed 3200104 of the threaded
+/// soak; RELIABILITY.md).
 fn answer_notify_close(af: usize) {
-    let open = world::with("ProtocolClNotifyCloseAf", |w| {
+    let state = world::with("ProtocolClNotifyCloseAf", |w| {
         w.note(af, "the client's ProtocolClNotifyCloseAf tears the AF down");
-        w.condis.afs.get(&af).is_some_and(|a| a.state == AfState::Open)
+        w.condis.afs.get(&af).map(|a| a.state)
     });
-    if open {
-        tear_down_af(af);
+    match state {
+        Some(AfState::Open) => tear_down_af(af),
+        Some(AfState::Closing) => remove_what_is_left(af),
+        _ => {}
     }
     let closed = world::with("NdisClCloseAddressFamily", |w| {
         let Some(a) = w.condis.afs.get_mut(&af) else {
