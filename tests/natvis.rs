@@ -392,7 +392,9 @@ fn tokenize(expr: &str) -> Result<Vec<Tok>, String> {
             toks.push(Tok::Num);
         } else if c == '(' {
             // A cast is `(` type-name `*`? `)` where the type name is a PDB
-            // record or a C scalar; anything else is a parenthesis.
+            // record (a pointer cast), a C scalar, or a Rust path (a cast of
+            // a code to its enum, which the debugger shows by name);
+            // anything else is a parenthesis.
             let close = matching_paren(&chars, i).ok_or_else(|| format!("unbalanced `(` in `{expr}`"))?;
             let inner: String = chars[i + 1..close].iter().collect();
             let inner = inner.trim();
@@ -400,7 +402,8 @@ fn tokenize(expr: &str) -> Result<Vec<Tok>, String> {
                 Some(name) => (name.trim_end(), true),
                 None => (inner, false),
             };
-            if pointer || C_SCALARS.contains(&name) {
+            let rust_path = name.contains("::") && !name.contains(['(', ')', '.', '[', '-']);
+            if pointer || C_SCALARS.contains(&name) || rust_path {
                 toks.push(Tok::Cast(name.to_string(), pointer));
                 i = close + 1;
             } else {
@@ -520,7 +523,7 @@ impl Checker<'_> {
             Some(Tok::Cast(name, pointer)) => {
                 self.at += 1;
                 self.unary()?;
-                let base = if C_SCALARS.contains(&name.as_str()) {
+                let base = if C_SCALARS.contains(&name.as_str()) || (!pointer && self.types.enums.contains(&name)) {
                     Ty::Scalar
                 } else if self.types.records.contains_key(&name) {
                     Ty::Record(name)
@@ -810,7 +813,8 @@ fn arm64_pdb_holds_the_natvis_and_its_types() {
 
 /// The check fails on a natvis that names a type the PDB lacks, a member a
 /// type lacks (directly, behind `->`, inside a cast, inside a format
-/// specifier), or an expression it cannot parse; and passes on the same
+/// specifier), a cast of a code to an enum the PDB lacks, or an expression
+/// it cannot parse; and passes on the same
 /// natvis with correct names (so the failures come from the names alone).
 #[test]
 fn check_rejects_wrong_names_against_the_real_pdb() {
@@ -833,6 +837,10 @@ fn check_rejects_wrong_names_against_the_real_pdb() {
             "<Expand><Item Name=\"c\">((covmini::ffi::call_block::CallBlock*)call.p.value)-&gt;signature</Item></Expand>",
         ),
         wrap(vc, "<DisplayString>{counters,[id.v.value]x}</DisplayString>"),
+        wrap(
+            "covmini::ffi::flight::Slot",
+            "<DisplayString>{(covmini::flight::event::Handler)code.v.value}</DisplayString>",
+        ),
     ];
     for natvis in &good {
         let report = check_natvis(types, natvis);
@@ -872,6 +880,13 @@ fn check_rejects_wrong_names_against_the_real_pdb() {
             wrap(
                 vc,
                 "<Expand><Item Name=\"c\">((covmini::NoSuch*)call.p.value)-&gt;signature</Item></Expand>",
+            ),
+            "does not define",
+        ),
+        (
+            wrap(
+                "covmini::ffi::flight::Slot",
+                "<DisplayString>{(covmini::flight::event::NoSuchCode)code.v.value}</DisplayString>",
             ),
             "does not define",
         ),
