@@ -155,26 +155,50 @@ pub(super) unsafe fn cm_request(
 
 handler! {
     #[flight(ProtocolCoOidRequest, af_ctx: AfContext)]
-    /// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle
-    /// (and possibly a VC or party handle), answered from `ctrl_path`'s table
-    /// in `Scope::CallManager` by [`cm_request`], never pended.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn oid_request(af_ctx: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
-        trace!(INFO, "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p})", af_ctx, vc_ctx, party_ctx);
-        // SAFETY: NDIS's contexts and request for this handler.
-        unsafe { cm_request(af_ctx, vc_ctx, party_ctx, request) }
-    }
+    pub(super) unsafe fn oid_request(af_ctx: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS => oid_request_impl;
+}
+
+/// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle
+/// (and possibly a VC or party handle), answered from `ctrl_path`'s table
+/// in `Scope::CallManager` by [`cm_request`], never pended.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn oid_request_impl(
+    af_ctx: NDIS_HANDLE,
+    vc_ctx: NDIS_HANDLE,
+    party_ctx: NDIS_HANDLE,
+    request: PNDIS_OID_REQUEST,
+) -> NDIS_STATUS {
+    trace!(
+        INFO,
+        "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p})", af_ctx, vc_ctx, party_ctx
+    );
+    // SAFETY: NDIS's contexts and request for this handler.
+    unsafe { cm_request(af_ctx, vc_ctx, party_ctx, request) }
 }
 
 handler! {
     #[flight(ProtocolCoOidRequestComplete, af_ctx: AfContext)]
-    /// ProtocolCoOidRequestComplete.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn oid_request_complete(af_ctx: NDIS_HANDLE, _vc_ctx: NDIS_HANDLE, _party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) {
-        trace!(WARN, "ProtocolCoOidRequestComplete(af {:p}, {:p}, {:#010x}): covmini issues no NdisMCmOidRequest", af_ctx, request, status);
-    }
+    pub(super) unsafe fn oid_request_complete(af_ctx: NDIS_HANDLE, _vc_ctx: NDIS_HANDLE, _party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) => oid_request_complete_impl;
+}
+
+/// ProtocolCoOidRequestComplete.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn oid_request_complete_impl(
+    af_ctx: NDIS_HANDLE,
+    _vc_ctx: NDIS_HANDLE,
+    _party_ctx: NDIS_HANDLE,
+    request: PNDIS_OID_REQUEST,
+    status: NDIS_STATUS,
+) {
+    trace!(
+        WARN,
+        "ProtocolCoOidRequestComplete(af {:p}, {:p}, {:#010x}): covmini issues no NdisMCmOidRequest",
+        af_ctx,
+        request,
+        status
+    );
 }
