@@ -347,22 +347,55 @@ unsafe fn close_call_impl(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVO
         let cm = adapter.cm();
         cm.vc_is(vc.id(), vc.token()) && cm.is_root(vc.id())
     };
-    if root {
-        if let Err(r) = on_vc(vc, |cm| cm.begin_root_close(vc.id())) {
-            trace!(WARN, "ProtocolCmCloseCall({:p}) on a multipoint root: {:?}", vc_ctx, r);
-            return NDIS_STATUS_FAILURE;
-        }
-        // One party at a time: each leaf still connected is told, each
-        // party context freed (contract §3.3 "Closing": "that party's
-        // state must be freed").
-        loop {
-            let next = adapter.cm().detach_party(vc.id());
-            let Some(fx) = next else { break };
-            perform(adapter, fx);
-        }
+    if root && !close_root_parties(vc) {
+        return NDIS_STATUS_FAILURE;
     }
-    // The handshake with the handlers inside (`super::data`): mark the
-    // close, and let it wait for those already in.
+    // SAFETY: ProtocolCmCloseCall on `vc`, this handler.
+    unsafe { close_with_handlers(vc) }
+}
+
+/// A multipoint root's close, before its own: asks the core to begin it,
+/// then detaches the parties one at a time: each leaf still connected is
+/// told, each party context freed (contract §3.3 "Closing": "that party's
+/// state must be freed"). False (nothing done) when the core refuses.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, without the adapter lock (taken and
+/// dropped per party, never held across NDIS).
+fn close_root_parties(vc: &VcContext) -> bool {
+    let adapter = vc.adapter();
+    if let Err(r) = on_vc(vc, |cm| cm.begin_root_close(vc.id())) {
+        trace!(
+            WARN,
+            "ProtocolCmCloseCall({:p}) on a multipoint root: {:?}",
+            vc.as_handle(),
+            r
+        );
+        return false;
+    }
+    loop {
+        // Its own statement: the lock guard is dropped before `perform`.
+        let next = adapter.cm().detach_party(vc.id());
+        let Some(fx) = next else { break };
+        perform(adapter, fx);
+    }
+    true
+}
+
+/// Closes `vc`'s call with the handshake with the data-path handlers inside
+/// (`super::data`): marks the close, and lets it wait for those already
+/// in. The status is ProtocolCmCloseCall's: SUCCESS when the close is done
+/// (the call ended, the VC idle), or another the core's finish gives
+/// (PENDING when the close waits for them); FAILURE when the core refuses.
+///
+/// # Safety
+/// Called from ProtocolCmCloseCall on `vc`, so the client begins no new
+/// call on it before that handler returns.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, without the adapter lock.
+unsafe fn close_with_handlers(vc: &VcContext) -> NDIS_STATUS {
+    let adapter = vc.adapter();
     let closed = on_vc(vc, |cm| {
         let (was, inside) = vc.begin_close(cm, 0);
         let r = cm.close_call_with_handlers(vc.id(), inside);
@@ -377,14 +410,15 @@ unsafe fn close_call_impl(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVO
             if status == NDIS_STATUS_SUCCESS {
                 // SAFETY: a close the handler answers SUCCESS is done: the
                 // (client) VC is deactivated and idle, and its client
-                // begins no new call on it before this handler returns.
+                // begins no new call on it before this handler returns
+                // (precondition).
                 unsafe { end_call(adapter, vc) };
                 vc.end_close(&adapter.cm());
             }
             status
         }
         Err(r) => {
-            trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc_ctx, r);
+            trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc.as_handle(), r);
             NDIS_STATUS_FAILURE
         }
     }

@@ -96,26 +96,10 @@ pub(super) unsafe fn cm_request(
     party_ctx: NDIS_HANDLE,
     request: PNDIS_OID_REQUEST,
 ) -> NDIS_STATUS {
-    // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
-    let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
-        trace!(ERROR, "ProtocolCoOidRequest: not an AF context: {:p}", af_ctx);
+    // SAFETY: the contexts NDIS passed this handler (precondition).
+    let Some((af, vc)) = (unsafe { request_contexts(af_ctx, vc_ctx, party_ctx) }) else {
         return NDIS_STATUS_INVALID_PARAMETER;
     };
-    let vc = if vc_ctx.is_null() {
-        None
-    } else {
-        // SAFETY: a non-NULL ProtocolVcContext is a VC context covmini gave NDIS.
-        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
-            trace!(ERROR, "ProtocolCoOidRequest: not a VC context: {:p}", vc_ctx);
-            return NDIS_STATUS_INVALID_PARAMETER;
-        };
-        Some(vc)
-    };
-    // SAFETY: a non-NULL ProtocolPartyContext is a party context covmini gave NDIS.
-    if !party_ctx.is_null() && unsafe { PartyContext::from_handle(party_ctx) }.is_none() {
-        trace!(ERROR, "ProtocolCoOidRequest: not a party context: {:p}", party_ctx);
-        return NDIS_STATUS_INVALID_PARAMETER;
-    }
     let adapter = af.adapter();
     // HaltEx does not free the adapter while this request reads it (a
     // client's close of its AF may complete halt's wait on another CPU).
@@ -151,6 +135,44 @@ pub(super) unsafe fn cm_request(
     // The call manager answers queries only: no set reaches a SetEffect.
     let (status, _) = unsafe { answer(request, Scope::CallManager(&info), &adapter.info()) };
     status
+}
+
+/// The contexts of a ProtocolCoOidRequest, checked: the AF's, and the VC's
+/// when `vc_ctx` is not NULL; a non-NULL `party_ctx` must be a party's.
+/// None (traced) when any is not a context of its kind.
+///
+/// # Safety
+/// `af_ctx`, `vc_ctx` and `party_ctx` are the contexts NDIS passed
+/// ProtocolCoOidRequest: each NULL or a context covmini gave NDIS.
+///
+/// # IRQL
+/// Any IRQL; takes no lock.
+unsafe fn request_contexts<'a>(
+    af_ctx: NDIS_HANDLE,
+    vc_ctx: NDIS_HANDLE,
+    party_ctx: NDIS_HANDLE,
+) -> Option<(&'a AfContext, Option<&'a VcContext>)> {
+    // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
+    let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+        trace!(ERROR, "ProtocolCoOidRequest: not an AF context: {:p}", af_ctx);
+        return None;
+    };
+    let vc = if vc_ctx.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL ProtocolVcContext is a VC context covmini gave NDIS.
+        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCoOidRequest: not a VC context: {:p}", vc_ctx);
+            return None;
+        };
+        Some(vc)
+    };
+    // SAFETY: a non-NULL ProtocolPartyContext is a party context covmini gave NDIS.
+    if !party_ctx.is_null() && unsafe { PartyContext::from_handle(party_ctx) }.is_none() {
+        trace!(ERROR, "ProtocolCoOidRequest: not a party context: {:p}", party_ctx);
+        return None;
+    }
+    Some((af, vc))
 }
 
 handler! {

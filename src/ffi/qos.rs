@@ -126,9 +126,28 @@ unsafe fn change_qos(
         let _ = unsafe { own.set_flows(old.0, old.1) };
         return NDIS_STATUS_INCOMPATABLE_QOS;
     }
-    let Some(token) = peer else {
-        return NDIS_STATUS_SUCCESS;
-    };
+    if let Some(token) = peer {
+        // SAFETY: the core pinned the peer `token` and marked it changing
+        // for this change (this function's precondition).
+        unsafe { change_peer_qos(vc, token, tx, rx) };
+    }
+    NDIS_STATUS_SUCCESS
+}
+
+/// The peer's side of a QoS change `vc`'s client asked for: the peer's
+/// block gets the flows the other way round (its transmit is `vc`'s
+/// receive), NdisMCmActivateVc applies them to the peer's VC, and
+/// NdisMCmDispatchIncomingCallQoSChange tells the peer's client. A failure
+/// is traced, not returned: `vc`'s own change already holds.
+///
+/// # Safety
+/// The core pinned the peer `token` for this change (its call cannot end
+/// before modify_qos_end) and marked it changing for this handler, so
+/// this is its block's only writer.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, without the adapter lock.
+unsafe fn change_peer_qos(vc: &VcContext, token: usize, tx: &FLOWSPEC, rx: &FLOWSPEC) {
     // SAFETY: the core pinned the peer for this change.
     let other = unsafe { VcContext::from_token(token) };
     // SAFETY: pinned: its call cannot end before modify_qos_end.
@@ -138,7 +157,7 @@ unsafe fn change_qos(
             "ProtocolCmModifyCallQoS: the peer {:p} has no call block",
             other.ndis()
         );
-        return NDIS_STATUS_SUCCESS;
+        return;
     };
     // SAFETY: the core marked the peer changing for this handler.
     let _ = unsafe { theirs.set_flows(*rx, *tx) };
@@ -164,5 +183,4 @@ unsafe fn change_qos(
             other.ndis()
         );
     }
-    NDIS_STATUS_SUCCESS
 }
