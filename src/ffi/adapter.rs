@@ -128,7 +128,11 @@ fn register_dump(adapter: &AdapterContext) {
 }
 
 ndis_fn! {
-    pub(super) unsafe fn initialize(handle: NDIS_HANDLE, _driver_ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS => initialize_impl;
+    pub(super) unsafe fn initialize(
+        handle: NDIS_HANDLE,
+        _driver_ctx: NDIS_HANDLE,
+        _params: PNDIS_MINIPORT_INIT_PARAMETERS,
+    ) -> NDIS_STATUS => initialize_impl;
 }
 
 /// MiniportInitializeEx: reads the trace level from the adapter's
@@ -322,7 +326,10 @@ unsafe fn pause_impl(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_PAUSE_PARAMETERS)
 
 handler! {
     #[flight(MiniportRestart, ctx: AdapterContext)]
-    pub(super) unsafe fn restart(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS => restart_impl;
+    pub(super) unsafe fn restart(
+        ctx: NDIS_HANDLE,
+        _params: PNDIS_MINIPORT_RESTART_PARAMETERS,
+    ) -> NDIS_STATUS => restart_impl;
 }
 
 /// MiniportRestart: reopens the data path of a paused adapter. NDIS
@@ -350,7 +357,12 @@ unsafe fn restart_impl(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_RESTART_PARAMET
 }
 
 ndis_fn! {
-    pub(super) unsafe fn send_net_buffer_lists(ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, send_flags: ULONG) => send_net_buffer_lists_impl;
+    pub(super) unsafe fn send_net_buffer_lists(
+        ctx: NDIS_HANDLE,
+        nbls: PNET_BUFFER_LIST,
+        _port: NDIS_PORT_NUMBER,
+        send_flags: ULONG,
+    ) => send_net_buffer_lists_impl;
 }
 
 /// MiniportSendNetBufferLists: the connectionless send path, which NDIS
@@ -391,7 +403,11 @@ unsafe fn send_net_buffer_lists_impl(
 }
 
 ndis_fn! {
-    pub(super) unsafe fn return_net_buffer_lists(ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) => return_net_buffer_lists_impl;
+    pub(super) unsafe fn return_net_buffer_lists(
+        ctx: NDIS_HANDLE,
+        nbls: PNET_BUFFER_LIST,
+        flags: ULONG,
+    ) => return_net_buffer_lists_impl;
 }
 
 /// MiniportReturnNetBufferLists: NDIS returns the receive NBLs covmini
@@ -441,7 +457,10 @@ unsafe fn cancel_send_impl(_ctx: NDIS_HANDLE, cancel_id: PVOID) {
 
 handler! {
     #[flight(MiniportDevicePnPEventNotify, _ctx: AdapterContext)]
-    pub(super) unsafe fn device_pnp_event_notify(_ctx: NDIS_HANDLE, event: PNET_DEVICE_PNP_EVENT) => device_pnp_event_notify_impl;
+    pub(super) unsafe fn device_pnp_event_notify(
+        _ctx: NDIS_HANDLE,
+        event: PNET_DEVICE_PNP_EVENT,
+    ) => device_pnp_event_notify_impl;
 }
 
 /// MiniportDevicePnPEventNotify: decodes the event and records it.

@@ -23,7 +23,12 @@ use super::trace::{ERROR, INFO, WARN};
 
 handler! {
     #[flight(ProtocolCmOpenAf, binding: AdapterContext)]
-    pub(super) unsafe fn open_af(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY, ndis_af: NDIS_HANDLE, af_ctx: PNDIS_HANDLE) -> NDIS_STATUS => open_af_impl;
+    pub(super) unsafe fn open_af(
+        binding: NDIS_HANDLE,
+        af: PCO_ADDRESS_FAMILY,
+        ndis_af: NDIS_HANDLE,
+        af_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => open_af_impl;
 }
 
 /// ProtocolCmOpenAf: a client opens covmini's AF. Answered at once.
@@ -121,7 +126,10 @@ unsafe fn close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
 
 handler! {
     #[flight(ProtocolCmNotifyCloseAfComplete, af_ctx: AfContext)]
-    pub(super) unsafe fn notify_close_af_complete(af_ctx: NDIS_HANDLE, status: NDIS_STATUS) => notify_close_af_complete_impl;
+    pub(super) unsafe fn notify_close_af_complete(
+        af_ctx: NDIS_HANDLE,
+        status: NDIS_STATUS,
+    ) => notify_close_af_complete_impl;
 }
 
 /// ProtocolCmNotifyCloseAfComplete: the client finished closing an AF
@@ -234,7 +242,12 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
 
 handler! {
     #[flight(ProtocolCmRegisterSap, af_ctx: AfContext)]
-    pub(super) unsafe fn register_sap(af_ctx: NDIS_HANDLE, sap: PCO_SAP, ndis_sap: NDIS_HANDLE, sap_ctx: PNDIS_HANDLE) -> NDIS_STATUS => register_sap_impl;
+    pub(super) unsafe fn register_sap(
+        af_ctx: NDIS_HANDLE,
+        sap: PCO_SAP,
+        ndis_sap: NDIS_HANDLE,
+        sap_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => register_sap_impl;
 }
 
 /// ProtocolCmRegisterSap: a SAP of type [`crate::call_manager::SAP_TYPE_ADDRESS`]

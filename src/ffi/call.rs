@@ -34,7 +34,12 @@ use crate::call_manager::{Address, ECHO_ADDRESS, Via};
 
 handler! {
     #[flight(ProtocolCmMakeCall, vc_ctx: VcContext)]
-    pub(super) unsafe fn make_call(vc_ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, party_ctx: PNDIS_HANDLE) -> NDIS_STATUS => make_call_impl;
+    pub(super) unsafe fn make_call(
+        vc_ctx: NDIS_HANDLE,
+        cp: PCO_CALL_PARAMETERS,
+        party: NDIS_HANDLE,
+        party_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => make_call_impl;
 }
 
 /// ProtocolCmMakeCall: the loopback call. Validates the parameters
@@ -253,7 +258,11 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
 
 handler! {
     #[flight(ProtocolCmIncomingCallComplete, vc_ctx: VcContext)]
-    pub(super) unsafe fn incoming_call_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) => incoming_call_complete_impl;
+    pub(super) unsafe fn incoming_call_complete(
+        status: NDIS_STATUS,
+        vc_ctx: NDIS_HANDLE,
+        _params: PCO_CALL_PARAMETERS,
+    ) => incoming_call_complete_impl;
 }
 
 /// ProtocolCmIncomingCallComplete: the callee's client answered an
@@ -304,7 +313,12 @@ unsafe fn incoming_call_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, 
 
 handler! {
     #[flight(ProtocolCmCloseCall, vc_ctx: VcContext)]
-    pub(super) unsafe fn close_call(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS => close_call_impl;
+    pub(super) unsafe fn close_call(
+        vc_ctx: NDIS_HANDLE,
+        party_ctx: NDIS_HANDLE,
+        data: PVOID,
+        size: UINT,
+    ) -> NDIS_STATUS => close_call_impl;
 }
 
 /// ProtocolCmCloseCall, on either end of a call (or an echo call):
@@ -426,7 +440,11 @@ unsafe fn close_with_handlers(vc: &VcContext) -> NDIS_STATUS {
 
 handler! {
     #[flight(ProtocolCmActivateVcComplete, vc_ctx: VcContext)]
-    pub(super) unsafe fn activate_vc_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) => activate_vc_complete_impl;
+    pub(super) unsafe fn activate_vc_complete(
+        status: NDIS_STATUS,
+        vc_ctx: NDIS_HANDLE,
+        _params: PCO_CALL_PARAMETERS,
+    ) => activate_vc_complete_impl;
 }
 
 /// ProtocolCmActivateVcComplete: never called for an MCM (contract §2.1).
@@ -442,7 +460,10 @@ unsafe fn activate_vc_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _p
 
 handler! {
     #[flight(ProtocolCmDeactivateVcComplete, vc_ctx: VcContext)]
-    pub(super) unsafe fn deactivate_vc_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE) => deactivate_vc_complete_impl;
+    pub(super) unsafe fn deactivate_vc_complete(
+        status: NDIS_STATUS,
+        vc_ctx: NDIS_HANDLE,
+    ) => deactivate_vc_complete_impl;
 }
 
 /// ProtocolCmDeactivateVcComplete: never called for an MCM (contract §2.1).

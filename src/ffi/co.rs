@@ -43,7 +43,11 @@ unsafe fn deactivate_vc_impl(vc: NDIS_HANDLE) -> NDIS_STATUS {
 }
 
 ndis_fn! {
-    pub(super) unsafe fn send_net_buffer_lists(vc_ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) => send_net_buffer_lists_impl;
+    pub(super) unsafe fn send_net_buffer_lists(
+        vc_ctx: NDIS_HANDLE,
+        nbls: PNET_BUFFER_LIST,
+        flags: ULONG,
+    ) => send_net_buffer_lists_impl;
 }
 
 /// MiniportCoSendNetBufferLists: the data path (`super::data`). On a
@@ -77,7 +81,11 @@ unsafe fn send_net_buffer_lists_impl(vc_ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST
 
 handler! {
     #[flight(MiniportCoOidRequest, ctx: AdapterContext)]
-    pub(super) unsafe fn oid_request(ctx: NDIS_HANDLE, vc: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS => oid_request_impl;
+    pub(super) unsafe fn oid_request(
+        ctx: NDIS_HANDLE,
+        vc: NDIS_HANDLE,
+        request: PNDIS_OID_REQUEST,
+    ) -> NDIS_STATUS => oid_request_impl;
 }
 
 /// MiniportCoOidRequest: adapter-wide OIDs (no VC) and per-VC OIDs (a

@@ -113,7 +113,10 @@ fn call_manager_handlers() -> NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {
 
 ndis_fn! {
     #[unsafe(no_mangle)]
-    pub unsafe fn DriverEntry(driver_object: PDRIVER_OBJECT, registry_path: PUNICODE_STRING) -> NTSTATUS => driver_entry;
+    pub unsafe fn DriverEntry(
+        driver_object: PDRIVER_OBJECT,
+        registry_path: PUNICODE_STRING,
+    ) -> NTSTATUS => driver_entry;
 }
 
 /// DriverEntry: registers covmini as an NDIS 6.30 miniport driver.

@@ -131,7 +131,15 @@ fn set_filter(f: Filter) {
 }
 
 ndis_fn! {
-    unsafe fn enable_callback(_source_id: LPCGUID, control_code: ULONG, level: UCHAR, match_any: u64, match_all: u64, _filter_data: PEVENT_FILTER_DESCRIPTOR, _context: PVOID) => enable_callback_impl;
+    unsafe fn enable_callback(
+        _source_id: LPCGUID,
+        control_code: ULONG,
+        level: UCHAR,
+        match_any: u64,
+        match_all: u64,
+        _filter_data: PEVENT_FILTER_DESCRIPTOR,
+        _context: PVOID,
+    ) => enable_callback_impl;
 }
 
 /// The ETWENABLECALLBACK: keeps what the sessions asked for. ETW merges

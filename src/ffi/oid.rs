@@ -177,7 +177,12 @@ unsafe fn request_contexts<'a>(
 
 handler! {
     #[flight(ProtocolCoOidRequest, af_ctx: AfContext)]
-    pub(super) unsafe fn oid_request(af_ctx: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS => oid_request_impl;
+    pub(super) unsafe fn oid_request(
+        af_ctx: NDIS_HANDLE,
+        vc_ctx: NDIS_HANDLE,
+        party_ctx: NDIS_HANDLE,
+        request: PNDIS_OID_REQUEST,
+    ) -> NDIS_STATUS => oid_request_impl;
 }
 
 /// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle
@@ -202,7 +207,13 @@ unsafe fn oid_request_impl(
 
 handler! {
     #[flight(ProtocolCoOidRequestComplete, af_ctx: AfContext)]
-    pub(super) unsafe fn oid_request_complete(af_ctx: NDIS_HANDLE, _vc_ctx: NDIS_HANDLE, _party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) => oid_request_complete_impl;
+    pub(super) unsafe fn oid_request_complete(
+        af_ctx: NDIS_HANDLE,
+        _vc_ctx: NDIS_HANDLE,
+        _party_ctx: NDIS_HANDLE,
+        request: PNDIS_OID_REQUEST,
+        status: NDIS_STATUS,
+    ) => oid_request_complete_impl;
 }
 
 /// ProtocolCoOidRequestComplete.

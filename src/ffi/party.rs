@@ -216,7 +216,12 @@ pub(super) unsafe fn add_leaf(
 
 handler! {
     #[flight(ProtocolCmAddParty, vc_ctx: VcContext)]
-    pub(super) unsafe fn add_party(vc_ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, party_ctx: PNDIS_HANDLE) -> NDIS_STATUS => add_party_impl;
+    pub(super) unsafe fn add_party(
+        vc_ctx: NDIS_HANDLE,
+        cp: PCO_CALL_PARAMETERS,
+        party: NDIS_HANDLE,
+        party_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => add_party_impl;
 }
 
 /// ProtocolCmAddParty on a multipoint call that is up: the party's

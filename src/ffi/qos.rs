@@ -20,7 +20,10 @@ use crate::config;
 
 handler! {
     #[flight(ProtocolCmModifyCallQoS, vc_ctx: VcContext)]
-    pub(super) unsafe fn modify_call_qos(vc_ctx: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) -> NDIS_STATUS => modify_call_qos_impl;
+    pub(super) unsafe fn modify_call_qos(
+        vc_ctx: NDIS_HANDLE,
+        params: PCO_CALL_PARAMETERS,
+    ) -> NDIS_STATUS => modify_call_qos_impl;
 }
 
 /// ProtocolCmModifyCallQoS on a connected call (either end, or an echo

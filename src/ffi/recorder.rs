@@ -156,7 +156,12 @@ macro_rules! handler {
 }
 
 ndis_fn! {
-    pub(super) unsafe fn dump_callback(reason: KBUGCHECK_CALLBACK_REASON, record: PKBUGCHECK_REASON_CALLBACK_RECORD, data: PVOID, length: ULONG) => dump_callback_impl;
+    pub(super) unsafe fn dump_callback(
+        reason: KBUGCHECK_CALLBACK_REASON,
+        record: PKBUGCHECK_REASON_CALLBACK_RECORD,
+        data: PVOID,
+        length: ULONG,
+    ) => dump_callback_impl;
 }
 
 /// KbCallbackSecondaryDumpData: hands the adapter's ring to the crash

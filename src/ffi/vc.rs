@@ -15,7 +15,11 @@ use super::trace::ERROR;
 
 handler! {
     #[flight(ProtocolCoCreateVc, af_ctx: AfContext)]
-    pub(super) unsafe fn create_vc(af_ctx: NDIS_HANDLE, ndis_vc: NDIS_HANDLE, vc_ctx: PNDIS_HANDLE) -> NDIS_STATUS => create_vc_impl;
+    pub(super) unsafe fn create_vc(
+        af_ctx: NDIS_HANDLE,
+        ndis_vc: NDIS_HANDLE,
+        vc_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => create_vc_impl;
 }
 
 /// ProtocolCoCreateVc: a client creates a VC on its AF (for an MCM NDIS
