@@ -128,325 +128,411 @@ fn register_dump(adapter: &AdapterContext) {
 }
 
 ndis_fn! {
-    /// MiniportInitializeEx: reads the trace level from the adapter's
-    /// registry key, allocates the adapter context, sets the registration
-    /// and general attributes and registers the AF.
-    ///
-    /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL.
-    pub(super) unsafe fn initialize(handle: NDIS_HANDLE, _driver_ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_INIT_PARAMETERS) -> NDIS_STATUS {
-        super::trace::configure_from_registry(handle);
-        trace!(INFO, "InitializeEx (NDIS {}.{})", config::NDIS_MAJOR_VERSION, config::NDIS_MINOR_VERSION);
-        let adapter = match AdapterContext::allocate(handle) {
-            Ok(adapter) => adapter,
-            Err(status) => {
-                trace!(ERROR, "adapter context allocation failed");
-                return status;
-            }
-        };
-        // The recorder lives in the context: the entry is recorded once it exists.
-        let enter = Event::Enter { handler: Handler::MiniportInitializeEx, object: adapter.as_ptr().addr() };
-        // SAFETY: allocated just above, alive until freed below or at halt.
-        unsafe { adapter.as_ref() }.record(enter);
-        if let Err(status) = set_attributes_and_register_af(handle, adapter.as_ptr().cast()) {
-            // SAFETY: `adapter` came from AdapterContext::allocate above and is
-            // freed once (1.); NDIS forgets the context when initialize fails
-            // and no handler got it, so nothing else holds it (2.); the AF was
-            // not registered, so no context was ever taken from its lists (3.).
-            unsafe { AdapterContext::free(adapter) };
+    pub(super) unsafe fn initialize(
+        handle: NDIS_HANDLE,
+        _driver_ctx: NDIS_HANDLE,
+        _params: PNDIS_MINIPORT_INIT_PARAMETERS,
+    ) -> NDIS_STATUS => initialize_impl;
+}
+
+/// MiniportInitializeEx: reads the trace level from the adapter's
+/// registry key, allocates the adapter context, sets the registration
+/// and general attributes and registers the AF.
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL.
+unsafe fn initialize_impl(
+    handle: NDIS_HANDLE,
+    _driver_ctx: NDIS_HANDLE,
+    _params: PNDIS_MINIPORT_INIT_PARAMETERS,
+) -> NDIS_STATUS {
+    super::trace::configure_from_registry(handle);
+    trace!(
+        INFO,
+        "InitializeEx (NDIS {}.{})",
+        config::NDIS_MAJOR_VERSION,
+        config::NDIS_MINOR_VERSION
+    );
+    let adapter = match AdapterContext::allocate(handle) {
+        Ok(adapter) => adapter,
+        Err(status) => {
+            trace!(ERROR, "adapter context allocation failed");
             return status;
         }
-        // SAFETY: allocated above and alive.
-        let adapter_ref = unsafe { adapter.as_ref() };
-        match adapter_ref.transition(AdapterEvent::InitComplete) {
-            Ok(_) => {
-                register_dump(adapter_ref);
-                let (handler, object) = (Handler::MiniportInitializeEx, adapter.as_ptr().addr());
-                adapter_ref.record(Event::Return { handler, object, status: NDIS_STATUS_SUCCESS });
-                NDIS_STATUS_SUCCESS
-            }
-            Err(e) => {
-                trace!(ERROR, "InitializeEx: {}", e);
-                // SAFETY: `adapter` came from AdapterContext::allocate above
-                // and is freed once (1.); `adapter_ref` is not used after this
-                // point and InitializeEx fails, so NDIS never hands the context
-                // back (2.). (3.) holds because this branch does not run:
-                // InitComplete cannot fail on the fresh adapter `allocate`
-                // just built (the lifecycle's transition table), so no client
-                // has had time to open the AF. A new lifecycle rule that lets
-                // it fail must first close what clients opened here.
-                unsafe { AdapterContext::free(adapter) };
-                NDIS_STATUS_FAILURE
-            }
+    };
+    // The recorder lives in the context: the entry is recorded once it exists.
+    let enter = Event::Enter {
+        handler: Handler::MiniportInitializeEx,
+        object: adapter.as_ptr().addr(),
+    };
+    // SAFETY: allocated just above, alive until freed below or at halt.
+    unsafe { adapter.as_ref() }.record(enter);
+    if let Err(status) = set_attributes_and_register_af(handle, adapter.as_ptr().cast()) {
+        // SAFETY: `adapter` came from AdapterContext::allocate above and is
+        // freed once (1.); NDIS forgets the context when initialize fails
+        // and no handler got it, so nothing else holds it (2.); the AF was
+        // not registered, so no context was ever taken from its lists (3.).
+        unsafe { AdapterContext::free(adapter) };
+        return status;
+    }
+    // SAFETY: allocated above and alive.
+    let adapter_ref = unsafe { adapter.as_ref() };
+    match adapter_ref.transition(AdapterEvent::InitComplete) {
+        Ok(_) => {
+            register_dump(adapter_ref);
+            let (handler, object) = (Handler::MiniportInitializeEx, adapter.as_ptr().addr());
+            adapter_ref.record(Event::Return {
+                handler,
+                object,
+                status: NDIS_STATUS_SUCCESS,
+            });
+            NDIS_STATUS_SUCCESS
+        }
+        Err(e) => {
+            trace!(ERROR, "InitializeEx: {}", e);
+            // SAFETY: `adapter` came from AdapterContext::allocate above
+            // and is freed once (1.); `adapter_ref` is not used after this
+            // point and InitializeEx fails, so NDIS never hands the context
+            // back (2.). (3.) holds because this branch does not run:
+            // InitComplete cannot fail on the fresh adapter `allocate`
+            // just built (the lifecycle's transition table), so no client
+            // has had time to open the AF. A new lifecycle rule that lets
+            // it fail must first close what clients opened here.
+            unsafe { AdapterContext::free(adapter) };
+            NDIS_STATUS_FAILURE
         }
     }
 }
 
 ndis_fn! {
-    /// MiniportHaltEx: asks every client with covmini's AF open to close it
-    /// (NdisMCmNotifyCloseAddressFamily) and waits, without timeout, until
-    /// every one has completed (ProtocolCmNotifyCloseAfComplete; a client
-    /// may pend its ProtocolClNotifyCloseAf and close later, from another
-    /// thread), and until every AF whose close covmini pended has completed
-    /// its close (NdisMCmCloseAddressFamilyComplete; NDIS does not notify an
-    /// AF already closing): contract §1.4 and §8.10, "every AF closed before
-    /// HaltEx returns". Each client tears its calls, VCs and SAPs down
-    /// through the ordinary handlers meanwhile, so every call-manager context
-    /// goes back to its list, and no call-manager handler is still running
-    /// when the wait ends. Then it frees the adapter, its lookaside lists
-    /// and receive NBLs with it.
-    /// NDIS halts a paused adapter with no OID or send outstanding; no NDIS
-    /// call may follow on this adapter. Why the wait has no timeout:
-    /// [`af_sap::notify_close_all`].
-    ///
-    /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL, which the wait needs. Holds no lock
-    /// across the notifications or the wait (the clients' closes take the
-    /// adapter's locks on other CPUs meanwhile).
-    pub(super) unsafe fn halt(ctx: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
-        // SAFETY: NDIS passes back the MiniportAdapterContext we registered.
-        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
-            trace!(ERROR, "HaltEx: not an adapter context: {:p}", ctx);
-            return;
-        };
-        trace!(INFO, "HaltEx (action {})", action);
-        adapter.record(Event::Enter { handler: Handler::MiniportHaltEx, object: ctx.addr() });
-        if let Err(e) = adapter.transition(AdapterEvent::Halt) {
-            // Halt cannot be refused: record NDIS's misstep and tear down anyway.
-            trace!(WARN, "HaltEx: {}", e);
-        }
-        let (afs, saps, vcs) = af_sap::notify_close_all(adapter);
-        let parties = adapter.cm().live_parties();
-        if (afs, saps, vcs, parties) != (0, 0, 0, 0) {
-            // Only when a client completed its notification without closing
-            // its AF (a client bug: no close will come): its contexts are
-            // leaked rather than deleted under NDIS's feet.
-            trace!(ERROR, "HaltEx: {} AF opens, {} SAPs, {} VCs, {} parties still alive after every AF close and notify-close completed", afs, saps, vcs, parties);
-            return;
-        }
-        // The last event of the adapter: its ring goes with it just below.
-        let object = ctx.addr();
-        adapter.record(Event::Return { handler: Handler::MiniportHaltEx, object, status: NDIS_STATUS_SUCCESS });
-        // SAFETY: the context is valid (checked), every call-manager context
-        // went back to its list, every AF close and notification halt waited
-        // for completed and no call-manager handler is still running on it
-        // (the wait counts them), and NDIS never hands it back after HaltEx.
-        unsafe { AdapterContext::free(NonNull::from(adapter)) };
+    pub(super) unsafe fn halt(ctx: NDIS_HANDLE, action: NDIS_HALT_ACTION) => halt_impl;
+}
+
+/// MiniportHaltEx: asks every client with covmini's AF open to close it
+/// (NdisMCmNotifyCloseAddressFamily) and waits, without timeout, until
+/// every one has completed (ProtocolCmNotifyCloseAfComplete; a client
+/// may pend its ProtocolClNotifyCloseAf and close later, from another
+/// thread), and until every AF whose close covmini pended has completed
+/// its close (NdisMCmCloseAddressFamilyComplete; NDIS does not notify an
+/// AF already closing): contract §1.4 and §8.10, "every AF closed before
+/// HaltEx returns". Each client tears its calls, VCs and SAPs down
+/// through the ordinary handlers meanwhile, so every call-manager context
+/// goes back to its list, and no call-manager handler is still running
+/// when the wait ends. Then it frees the adapter, its lookaside lists
+/// and receive NBLs with it.
+/// NDIS halts a paused adapter with no OID or send outstanding; no NDIS
+/// call may follow on this adapter. Why the wait has no timeout:
+/// [`af_sap::notify_close_all`].
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL, which the wait needs. Holds no lock
+/// across the notifications or the wait (the clients' closes take the
+/// adapter's locks on other CPUs meanwhile).
+unsafe fn halt_impl(ctx: NDIS_HANDLE, action: NDIS_HALT_ACTION) {
+    // SAFETY: NDIS passes back the MiniportAdapterContext we registered.
+    let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+        trace!(ERROR, "HaltEx: not an adapter context: {:p}", ctx);
+        return;
+    };
+    trace!(INFO, "HaltEx (action {})", action);
+    adapter.record(Event::Enter {
+        handler: Handler::MiniportHaltEx,
+        object: ctx.addr(),
+    });
+    if let Err(e) = adapter.transition(AdapterEvent::Halt) {
+        // Halt cannot be refused: record NDIS's misstep and tear down anyway.
+        trace!(WARN, "HaltEx: {}", e);
     }
+    let (afs, saps, vcs) = af_sap::notify_close_all(adapter);
+    let parties = adapter.cm().live_parties();
+    if (afs, saps, vcs, parties) != (0, 0, 0, 0) {
+        // Only when a client completed its notification without closing
+        // its AF (a client bug: no close will come): its contexts are
+        // leaked rather than deleted under NDIS's feet.
+        trace!(
+            ERROR,
+            "HaltEx: {} AF opens, {} SAPs, {} VCs, {} parties still alive after every AF close and notify-close completed",
+            afs,
+            saps,
+            vcs,
+            parties
+        );
+        return;
+    }
+    // The last event of the adapter: its ring goes with it just below.
+    let object = ctx.addr();
+    adapter.record(Event::Return {
+        handler: Handler::MiniportHaltEx,
+        object,
+        status: NDIS_STATUS_SUCCESS,
+    });
+    // SAFETY: the context is valid (checked), every call-manager context
+    // went back to its list, every AF close and notification halt waited
+    // for completed and no call-manager handler is still running on it
+    // (the wait counts them), and NDIS never hands it back after HaltEx.
+    unsafe { AdapterContext::free(NonNull::from(adapter)) };
 }
 
 handler! {
     #[flight(MiniportPause, ctx: AdapterContext)]
-    /// MiniportPause: stops the data path. "Miniport drivers cannot fail a
-    /// pause request" (MiniportPause \[D\]): it returns SUCCESS or PENDING.
-    ///
-    /// From now on every new send is refused, each NBL completed with
-    /// NDIS_STATUS_PAUSED ("Rejects all new send requests ... It should set
-    /// the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED",
-    /// MiniportPause \[D\]; NET_BUFFER_LIST.Status \[D\]), and no new receive
-    /// is indicated (receives come only from sends). With nothing in flight
-    /// the pause is complete: SUCCESS. Otherwise covmini holds sends whose
-    /// data a protocol still holds as receive NBLs; the pause returns PENDING
-    /// and the data path calls NdisMPauseComplete when the last of them is
-    /// completed, which is after NDIS returned the last receive NBL
-    /// ("After a miniport driver completes all outstanding send requests and
-    /// NDIS returns all received network data structures ... the driver must
-    /// complete the pause operation", MiniportPause \[D\]; NdisMPauseComplete
-    /// \[D\]; "Pausing an Adapter" \[D\]). See `crate::adapter`.
-    ///
-    /// Call control is not data flow: calls, closes, SAPs and OIDs go on
-    /// while the adapter is paused (docs/call-manager.md, "Pause").
-    ///
-    /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL; takes the adapter's state lock alone.
-    pub(super) unsafe fn pause(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
-        // SAFETY: NDIS passes back our MiniportAdapterContext.
-        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
-            trace!(ERROR, "Pause: not an adapter context: {:p}", ctx);
-            return NDIS_STATUS_SUCCESS;
-        };
-        match adapter.pause() {
-            Ok(PauseOutcome::Complete) => {
-                trace!(INFO, "Pause: complete");
-                NDIS_STATUS_SUCCESS
-            }
-            Ok(PauseOutcome::Pending) => {
-                trace!(INFO, "Pause: pending until the sends in flight complete");
-                NDIS_STATUS_PENDING
-            }
-            Err(e) => {
-                // NDIS never pauses an adapter that is not running; the pause
-                // must not fail, and nothing is in flight to wait for.
-                trace!(WARN, "Pause: {}", e);
-                NDIS_STATUS_SUCCESS
-            }
+    pub(super) unsafe fn pause(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS => pause_impl;
+}
+
+/// MiniportPause: stops the data path. "Miniport drivers cannot fail a
+/// pause request" (MiniportPause \[D\]): it returns SUCCESS or PENDING.
+///
+/// From now on every new send is refused, each NBL completed with
+/// NDIS_STATUS_PAUSED ("Rejects all new send requests ... It should set
+/// the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED",
+/// MiniportPause \[D\]; NET_BUFFER_LIST.Status \[D\]), and no new receive
+/// is indicated (receives come only from sends). With nothing in flight
+/// the pause is complete: SUCCESS. Otherwise covmini holds sends whose
+/// data a protocol still holds as receive NBLs; the pause returns PENDING
+/// and the data path calls NdisMPauseComplete when the last of them is
+/// completed, which is after NDIS returned the last receive NBL
+/// ("After a miniport driver completes all outstanding send requests and
+/// NDIS returns all received network data structures ... the driver must
+/// complete the pause operation", MiniportPause \[D\]; NdisMPauseComplete
+/// \[D\]; "Pausing an Adapter" \[D\]). See `crate::adapter`.
+///
+/// Call control is not data flow: calls, closes, SAPs and OIDs go on
+/// while the adapter is paused (docs/call-manager.md, "Pause").
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL; takes the adapter's state lock alone.
+unsafe fn pause_impl(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_PAUSE_PARAMETERS) -> NDIS_STATUS {
+    // SAFETY: NDIS passes back our MiniportAdapterContext.
+    let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+        trace!(ERROR, "Pause: not an adapter context: {:p}", ctx);
+        return NDIS_STATUS_SUCCESS;
+    };
+    match adapter.pause() {
+        Ok(PauseOutcome::Complete) => {
+            trace!(INFO, "Pause: complete");
+            NDIS_STATUS_SUCCESS
+        }
+        Ok(PauseOutcome::Pending) => {
+            trace!(INFO, "Pause: pending until the sends in flight complete");
+            NDIS_STATUS_PENDING
+        }
+        Err(e) => {
+            // NDIS never pauses an adapter that is not running; the pause
+            // must not fail, and nothing is in flight to wait for.
+            trace!(WARN, "Pause: {}", e);
+            NDIS_STATUS_SUCCESS
         }
     }
 }
 
 handler! {
     #[flight(MiniportRestart, ctx: AdapterContext)]
-    /// MiniportRestart: reopens the data path of a paused adapter. NDIS
-    /// restarts only a paused adapter (MiniportPause \[D\]); anything else is
-    /// refused with NDIS_STATUS_FAILURE.
-    ///
-    /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL; takes the adapter's state lock alone.
-    pub(super) unsafe fn restart(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
-        // SAFETY: NDIS passes back our MiniportAdapterContext.
-        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
-            trace!(ERROR, "Restart: not an adapter context: {:p}", ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        match adapter.transition(AdapterEvent::Restart) {
-            Ok(_) => {
-                trace!(INFO, "Restart");
-                NDIS_STATUS_SUCCESS
-            }
-            Err(e) => {
-                trace!(WARN, "Restart: {}", e);
-                NDIS_STATUS_FAILURE
-            }
+    pub(super) unsafe fn restart(
+        ctx: NDIS_HANDLE,
+        _params: PNDIS_MINIPORT_RESTART_PARAMETERS,
+    ) -> NDIS_STATUS => restart_impl;
+}
+
+/// MiniportRestart: reopens the data path of a paused adapter. NDIS
+/// restarts only a paused adapter (MiniportPause \[D\]); anything else is
+/// refused with NDIS_STATUS_FAILURE.
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL; takes the adapter's state lock alone.
+unsafe fn restart_impl(ctx: NDIS_HANDLE, _params: PNDIS_MINIPORT_RESTART_PARAMETERS) -> NDIS_STATUS {
+    // SAFETY: NDIS passes back our MiniportAdapterContext.
+    let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+        trace!(ERROR, "Restart: not an adapter context: {:p}", ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    match adapter.transition(AdapterEvent::Restart) {
+        Ok(_) => {
+            trace!(INFO, "Restart");
+            NDIS_STATUS_SUCCESS
+        }
+        Err(e) => {
+            trace!(WARN, "Restart: {}", e);
+            NDIS_STATUS_FAILURE
         }
     }
 }
 
 ndis_fn! {
-    /// MiniportSendNetBufferLists: the connectionless send path, which NDIS
-    /// requires to be present (contract §1.1 (3)) but never uses for a CoNDIS
-    /// miniport. Should it be called, every NBL is completed at once with
-    /// NDIS_STATUS_NOT_SUPPORTED rather than lost.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn send_net_buffer_lists(ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _port: NDIS_PORT_NUMBER, send_flags: ULONG) {
-        // SAFETY: NDIS passes back our MiniportAdapterContext.
-        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
-            trace!(ERROR, "SendNetBufferLists: not an adapter context: {:p}", ctx);
-            return;
-        };
-        trace!(WARN, "connectionless SendNetBufferLists on a CoNDIS miniport: failing the NBLs");
-        let mut nbl = nbls;
-        while !nbl.is_null() {
-            // SAFETY: `nbl` is a non-null element of the chain NDIS handed us,
-            // which we own until we complete it.
-            unsafe { (*nbl).Status = NDIS_STATUS_NOT_SUPPORTED };
-            // SAFETY: `nbl` is still the same non-null NBL of the chain NDIS
-            // handed us, owned until the completion below.
-            nbl = unsafe { (*nbl).Next };
-        }
-        let flags = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL;
-        // SAFETY: the chain NDIS gave us, unchanged, completed once; the
-        // dispatch-level flag is passed through as NDIS requires.
-        unsafe { NdisMSendNetBufferListsComplete(adapter.miniport_handle(), nbls, flags) };
+    pub(super) unsafe fn send_net_buffer_lists(
+        ctx: NDIS_HANDLE,
+        nbls: PNET_BUFFER_LIST,
+        _port: NDIS_PORT_NUMBER,
+        send_flags: ULONG,
+    ) => send_net_buffer_lists_impl;
+}
+
+/// MiniportSendNetBufferLists: the connectionless send path, which NDIS
+/// requires to be present (contract §1.1 (3)) but never uses for a CoNDIS
+/// miniport. Should it be called, every NBL is completed at once with
+/// NDIS_STATUS_NOT_SUPPORTED rather than lost.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn send_net_buffer_lists_impl(
+    ctx: NDIS_HANDLE,
+    nbls: PNET_BUFFER_LIST,
+    _port: NDIS_PORT_NUMBER,
+    send_flags: ULONG,
+) {
+    // SAFETY: NDIS passes back our MiniportAdapterContext.
+    let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+        trace!(ERROR, "SendNetBufferLists: not an adapter context: {:p}", ctx);
+        return;
+    };
+    trace!(
+        WARN,
+        "connectionless SendNetBufferLists on a CoNDIS miniport: failing the NBLs"
+    );
+    let mut nbl = nbls;
+    while !nbl.is_null() {
+        // SAFETY: `nbl` is a non-null element of the chain NDIS handed us,
+        // which we own until we complete it.
+        unsafe { (*nbl).Status = NDIS_STATUS_NOT_SUPPORTED };
+        // SAFETY: `nbl` is still the same non-null NBL of the chain NDIS
+        // handed us, owned until the completion below.
+        nbl = unsafe { (*nbl).Next };
     }
+    let flags = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL;
+    // SAFETY: the chain NDIS gave us, unchanged, completed once; the
+    // dispatch-level flag is passed through as NDIS requires.
+    unsafe { NdisMSendNetBufferListsComplete(adapter.miniport_handle(), nbls, flags) };
 }
 
 ndis_fn! {
-    /// MiniportReturnNetBufferLists: NDIS returns the receive NBLs covmini
-    /// indicated (`super::data`): each goes back on the free list, the send
-    /// whose data it lent is completed when its last receive is back, and
-    /// the VC it was indicated on may finish a pended close.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn return_net_buffer_lists(ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) {
-        // SAFETY: NDIS passes back our MiniportAdapterContext.
-        let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
-            trace!(ERROR, "ReturnNetBufferLists: not an adapter context: {:p}", ctx);
-            return;
-        };
-        // SAFETY: receive NBLs covmini indicated on this adapter.
-        unsafe { data::return_nbls(adapter, nbls, flags) };
-    }
+    pub(super) unsafe fn return_net_buffer_lists(
+        ctx: NDIS_HANDLE,
+        nbls: PNET_BUFFER_LIST,
+        flags: ULONG,
+    ) => return_net_buffer_lists_impl;
+}
+
+/// MiniportReturnNetBufferLists: NDIS returns the receive NBLs covmini
+/// indicated (`super::data`): each goes back on the free list, the send
+/// whose data it lent is completed when its last receive is back, and
+/// the VC it was indicated on may finish a pended close.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn return_net_buffer_lists_impl(ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) {
+    // SAFETY: NDIS passes back our MiniportAdapterContext.
+    let Some(adapter) = (unsafe { AdapterContext::from_context(ctx) }) else {
+        trace!(ERROR, "ReturnNetBufferLists: not an adapter context: {:p}", ctx);
+        return;
+    };
+    // SAFETY: receive NBLs covmini indicated on this adapter.
+    unsafe { data::return_nbls(adapter, nbls, flags) };
 }
 
 ndis_fn! {
-    /// MiniportCancelSend: covmini has no send queue, so nothing to cancel.
-    ///
-    /// The page describes the operation as one on *queued* NBLs: the
-    /// miniport "traverses its list of queued NET_BUFFER_LIST structures",
-    /// unlinks those with the cancel id and completes them with
-    /// NDIS_STATUS_SEND_ABORTED (MiniportCancelSend \[D\]). covmini never
-    /// queues a send: each one is either completed inside
-    /// MiniportCoSendNetBufferLists or already delivered, its data lent to
-    /// the receiving protocol as a receive indication (`super::data`). A
-    /// delivered send cannot be recalled (the protocol owns the receive NBL
-    /// until it returns it, NdisMIndicateReceiveNetBufferLists \[D\]); it
-    /// completes, once, with SUCCESS when NDIS returns the last receive NBL.
-    /// So a cancel changes nothing and every send still completes exactly
-    /// once.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL; takes no lock.
-    pub(super) unsafe fn cancel_send(_ctx: NDIS_HANDLE, cancel_id: PVOID) {
-        trace!(INFO, "CancelSend({:p}): no queued sends (delivered sends complete when their receives return)", cancel_id);
-    }
+    pub(super) unsafe fn cancel_send(_ctx: NDIS_HANDLE, cancel_id: PVOID) => cancel_send_impl;
+}
+
+/// MiniportCancelSend: covmini has no send queue, so nothing to cancel.
+///
+/// The page describes the operation as one on *queued* NBLs: the
+/// miniport "traverses its list of queued NET_BUFFER_LIST structures",
+/// unlinks those with the cancel id and completes them with
+/// NDIS_STATUS_SEND_ABORTED (MiniportCancelSend \[D\]). covmini never
+/// queues a send: each one is either completed inside
+/// MiniportCoSendNetBufferLists or already delivered, its data lent to
+/// the receiving protocol as a receive indication (`super::data`). A
+/// delivered send cannot be recalled (the protocol owns the receive NBL
+/// until it returns it, NdisMIndicateReceiveNetBufferLists \[D\]); it
+/// completes, once, with SUCCESS when NDIS returns the last receive NBL.
+/// So a cancel changes nothing and every send still completes exactly
+/// once.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL; takes no lock.
+unsafe fn cancel_send_impl(_ctx: NDIS_HANDLE, cancel_id: PVOID) {
+    trace!(
+        INFO,
+        "CancelSend({:p}): no queued sends (delivered sends complete when their receives return)", cancel_id
+    );
 }
 
 handler! {
     #[flight(MiniportDevicePnPEventNotify, _ctx: AdapterContext)]
-    /// MiniportDevicePnPEventNotify: decodes the event and records it.
-    ///
-    /// covmini is a virtual adapter with no device behind it: a surprise
-    /// removal leaves nothing to stop touching (NDIS halts the adapter next,
-    /// through MiniportHaltEx, which tears everything down), and a power
-    /// profile change (a ULONG in InformationBuffer) changes nothing in a
-    /// loopback fabric. A block with a bad header or a short buffer is
-    /// traced and ignored.
-    ///
-    /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL; takes no lock.
-    pub(super) unsafe fn device_pnp_event_notify(_ctx: NDIS_HANDLE, event: PNET_DEVICE_PNP_EVENT) {
-        // SAFETY: NDIS passes a valid event block, or null, which is tolerated.
-        let Some(e) = (unsafe { event.as_ref() }) else {
-            trace!(WARN, "DevicePnPEventNotify: no event block");
-            return;
-        };
-        if e.Header.Revision < NET_DEVICE_PNP_EVENT_REVISION_1
-            || usize::from(e.Header.Size) < NDIS_SIZEOF_NET_DEVICE_PNP_EVENT_REVISION_1
-        {
-            trace!(WARN, "DevicePnPEventNotify: header revision {} size {}", e.Header.Revision, e.Header.Size);
-            return;
-        }
-        let code = e.DevicePnPEvent;
-        if code == NdisDevicePnPEventSurpriseRemoved {
-            trace!(INFO, "DevicePnPEventNotify: surprise removal (a virtual adapter has no device to stop)");
-        } else if code == NdisDevicePnPEventPowerProfileChanged {
-            let profile = if e.InformationBufferLength >= 4 && !e.InformationBuffer.is_null() {
-                // SAFETY: NDIS's buffer of at least a ULONG (checked), read
-                // once, unaligned-tolerant.
-                Some(unsafe { e.InformationBuffer.cast::<ULONG>().read_unaligned() })
-            } else {
-                None
-            };
-            trace!(INFO, "DevicePnPEventNotify: power profile {:?}", profile);
+    pub(super) unsafe fn device_pnp_event_notify(
+        _ctx: NDIS_HANDLE,
+        event: PNET_DEVICE_PNP_EVENT,
+    ) => device_pnp_event_notify_impl;
+}
+
+/// MiniportDevicePnPEventNotify: decodes the event and records it.
+///
+/// covmini is a virtual adapter with no device behind it: a surprise
+/// removal leaves nothing to stop touching (NDIS halts the adapter next,
+/// through MiniportHaltEx, which tears everything down), and a power
+/// profile change (a ULONG in InformationBuffer) changes nothing in a
+/// loopback fabric. A block with a bad header or a short buffer is
+/// traced and ignored.
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL; takes no lock.
+unsafe fn device_pnp_event_notify_impl(_ctx: NDIS_HANDLE, event: PNET_DEVICE_PNP_EVENT) {
+    // SAFETY: NDIS passes a valid event block, or null, which is tolerated.
+    let Some(e) = (unsafe { event.as_ref() }) else {
+        trace!(WARN, "DevicePnPEventNotify: no event block");
+        return;
+    };
+    if e.Header.Revision < NET_DEVICE_PNP_EVENT_REVISION_1
+        || usize::from(e.Header.Size) < NDIS_SIZEOF_NET_DEVICE_PNP_EVENT_REVISION_1
+    {
+        trace!(
+            WARN,
+            "DevicePnPEventNotify: header revision {} size {}", e.Header.Revision, e.Header.Size
+        );
+        return;
+    }
+    let code = e.DevicePnPEvent;
+    if code == NdisDevicePnPEventSurpriseRemoved {
+        trace!(
+            INFO,
+            "DevicePnPEventNotify: surprise removal (a virtual adapter has no device to stop)"
+        );
+    } else if code == NdisDevicePnPEventPowerProfileChanged {
+        let profile = if e.InformationBufferLength >= 4 && !e.InformationBuffer.is_null() {
+            // SAFETY: NDIS's buffer of at least a ULONG (checked), read
+            // once, unaligned-tolerant.
+            Some(unsafe { e.InformationBuffer.cast::<ULONG>().read_unaligned() })
         } else {
-            trace!(INFO, "DevicePnPEventNotify({})", code);
-        }
+            None
+        };
+        trace!(INFO, "DevicePnPEventNotify: power profile {:?}", profile);
+    } else {
+        trace!(INFO, "DevicePnPEventNotify({})", code);
     }
 }
 
 ndis_fn! {
-    /// MiniportShutdownEx: no hardware to quiesce.
-    ///
-    /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL for a power-off, any IRQL for a bug check:
-    /// it touches nothing but the debug print.
-    pub(super) unsafe fn shutdown(_ctx: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION) {
-        if action != NdisShutdownBugCheck {
-            trace!(INFO, "ShutdownEx({})", action);
-        }
+    pub(super) unsafe fn shutdown(_ctx: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION) => shutdown_impl;
+}
+
+/// MiniportShutdownEx: no hardware to quiesce.
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL for a power-off, any IRQL for a bug check:
+/// it touches nothing but the debug print.
+unsafe fn shutdown_impl(_ctx: NDIS_HANDLE, action: NDIS_SHUTDOWN_ACTION) {
+    if action != NdisShutdownBugCheck {
+        trace!(INFO, "ShutdownEx({})", action);
     }
 }
 
 handler! {
     #[flight(MiniportCancelOidRequest, _ctx: AdapterContext)]
-    /// MiniportCancelOidRequest: no OID is ever pended yet, so none to cancel.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn cancel_oid_request(_ctx: NDIS_HANDLE, request_id: PVOID) {
-        trace!(INFO, "CancelOidRequest({:p}): nothing pending", request_id);
-    }
+    pub(super) unsafe fn cancel_oid_request(_ctx: NDIS_HANDLE, request_id: PVOID) => cancel_oid_request_impl;
+}
+
+/// MiniportCancelOidRequest: no OID is ever pended yet, so none to cancel.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn cancel_oid_request_impl(_ctx: NDIS_HANDLE, request_id: PVOID) {
+    trace!(INFO, "CancelOidRequest({:p}): nothing pending", request_id);
 }

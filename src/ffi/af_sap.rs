@@ -23,117 +23,148 @@ use super::trace::{ERROR, INFO, WARN};
 
 handler! {
     #[flight(ProtocolCmOpenAf, binding: AdapterContext)]
-    /// ProtocolCmOpenAf: a client opens covmini's AF. Answered at once.
-    ///
-    /// Status for an AF covmini does not provide: the ProtocolCmOpenAf page
-    /// documents no status for an unsupported AF: its returns are SUCCESS,
-    /// PENDING, RESOURCES and FAILURE, the last also standing for an error
-    /// propagated from NDIS or any error status the driver writer finds
-    /// appropriate (learn.microsoft.com/windows-hardware/drivers/ddi/ndis/nc-ndis-protocol_cm_open_af).
-    /// A wrong AddressFamily cannot arrive (NDIS matches on it, contract
-    /// §3.1 [B]) and is refused with FAILURE; a version covmini does not
-    /// speak (other major, or a newer minor) with NDIS_STATUS_BAD_VERSION,
-    /// the more precise error that paragraph allows.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn open_af(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY, ndis_af: NDIS_HANDLE, af_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        // SAFETY: for an MCM the binding context is our MiniportAdapterContext (contract §2.1).
-        let Some(adapter) = (unsafe { AdapterContext::from_context(binding) }) else {
-            trace!(ERROR, "ProtocolCmOpenAf: not an adapter context: {:p}", binding);
-            return NDIS_STATUS_FAILURE;
-        };
-        let _running = adapter.running();
-        if af.is_null() || af_ctx.is_null() {
-            return NDIS_STATUS_INVALID_PARAMETER;
+    pub(super) unsafe fn open_af(
+        binding: NDIS_HANDLE,
+        af: PCO_ADDRESS_FAMILY,
+        ndis_af: NDIS_HANDLE,
+        af_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => open_af_impl;
+}
+
+/// ProtocolCmOpenAf: a client opens covmini's AF. Answered at once.
+///
+/// Status for an AF covmini does not provide: the ProtocolCmOpenAf page
+/// documents no status for an unsupported AF: its returns are SUCCESS,
+/// PENDING, RESOURCES and FAILURE, the last also standing for an error
+/// propagated from NDIS or any error status the driver writer finds
+/// appropriate (learn.microsoft.com/windows-hardware/drivers/ddi/ndis/nc-ndis-protocol_cm_open_af).
+/// A wrong AddressFamily cannot arrive (NDIS matches on it, contract
+/// §3.1 [B]) and is refused with FAILURE; a version covmini does not
+/// speak (other major, or a newer minor) with NDIS_STATUS_BAD_VERSION,
+/// the more precise error that paragraph allows.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn open_af_impl(
+    binding: NDIS_HANDLE,
+    af: PCO_ADDRESS_FAMILY,
+    ndis_af: NDIS_HANDLE,
+    af_ctx: PNDIS_HANDLE,
+) -> NDIS_STATUS {
+    // SAFETY: for an MCM the binding context is our MiniportAdapterContext (contract §2.1).
+    let Some(adapter) = (unsafe { AdapterContext::from_context(binding) }) else {
+        trace!(ERROR, "ProtocolCmOpenAf: not an adapter context: {:p}", binding);
+        return NDIS_STATUS_FAILURE;
+    };
+    let _running = adapter.running();
+    if af.is_null() || af_ctx.is_null() {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: NDIS's CO_ADDRESS_FAMILY for this call, checked non-NULL.
+    if let Err(status) = unsafe { check_af(af) } {
+        return status;
+    }
+    // The data path's receive NBLs, made with the first AF open.
+    if let Err(status) = adapter.rx().ensure(adapter.miniport_handle()) {
+        return status;
+    }
+    let Some(ctx) = adapter.af_list().alloc(AfContext::new(adapter, ndis_af)) else {
+        return NDIS_STATUS_RESOURCES;
+    };
+    // SAFETY: just allocated, ours.
+    let ctx_ref = unsafe { ctx.as_ref() };
+    let opened = adapter.cm().open_af(ctx_ref.token());
+    match opened {
+        Ok(id) => {
+            ctx_ref.set_id(id);
+            // SAFETY: NDIS's out slot for CallMgrAfContext (checked non-NULL).
+            unsafe { af_ctx.write(ctx_ref.as_handle()) };
+            trace!(
+                INFO,
+                "ProtocolCmOpenAf({:p}) -> AF context {:p}",
+                ndis_af,
+                ctx_ref.as_handle()
+            );
+            NDIS_STATUS_SUCCESS
         }
-        // SAFETY: NDIS's CO_ADDRESS_FAMILY for this call, checked non-NULL.
-        if let Err(status) = unsafe { check_af(af) } {
-            return status;
-        }
-        // The data path's receive NBLs, made with the first AF open.
-        if let Err(status) = adapter.rx().ensure(adapter.miniport_handle()) {
-            return status;
-        }
-        let Some(ctx) = adapter.af_list().alloc(AfContext::new(adapter, ndis_af)) else {
-            return NDIS_STATUS_RESOURCES;
-        };
-        // SAFETY: just allocated, ours.
-        let ctx_ref = unsafe { ctx.as_ref() };
-        let opened = adapter.cm().open_af(ctx_ref.token());
-        match opened {
-            Ok(id) => {
-                ctx_ref.set_id(id);
-                // SAFETY: NDIS's out slot for CallMgrAfContext (checked non-NULL).
-                unsafe { af_ctx.write(ctx_ref.as_handle()) };
-                trace!(INFO, "ProtocolCmOpenAf({:p}) -> AF context {:p}", ndis_af, ctx_ref.as_handle());
-                NDIS_STATUS_SUCCESS
-            }
-            Err(refusal) => {
-                ctx_ref.kill();
-                // SAFETY: allocated above, never given to NDIS.
-                unsafe { adapter.af_list().free(ctx) };
-                refusal.status()
-            }
+        Err(refusal) => {
+            ctx_ref.kill();
+            // SAFETY: allocated above, never given to NDIS.
+            unsafe { adapter.af_list().free(ctx) };
+            refusal.status()
         }
     }
 }
 
 handler! {
     #[flight(ProtocolCmCloseAf, af_ctx: AfContext)]
-    /// ProtocolCmCloseAf: succeeds at once when the open has no SAP and no
-    /// VC left; otherwise pends, and NdisMCmCloseAddressFamilyComplete
-    /// follows when the last one goes (contract §3.1: pending is preferred).
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn close_af(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-        // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
-        let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
-            trace!(ERROR, "ProtocolCmCloseAf: not an AF context: {:p}", af_ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        let adapter = af.adapter();
-        let _running = adapter.running();
-        match on_af(af, |cm| cm.close_af(af.id())) {
-            Ok(f) => finish(adapter, f),
-            Err(r) => {
-                trace!(ERROR, "ProtocolCmCloseAf({:p}): {:?}", af_ctx, r);
-                r.status()
-            }
+    pub(super) unsafe fn close_af(af_ctx: NDIS_HANDLE) -> NDIS_STATUS => close_af_impl;
+}
+
+/// ProtocolCmCloseAf: succeeds at once when the open has no SAP and no
+/// VC left; otherwise pends, and NdisMCmCloseAddressFamilyComplete
+/// follows when the last one goes (contract §3.1: pending is preferred).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
+    // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
+    let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+        trace!(ERROR, "ProtocolCmCloseAf: not an AF context: {:p}", af_ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    let adapter = af.adapter();
+    let _running = adapter.running();
+    match on_af(af, |cm| cm.close_af(af.id())) {
+        Ok(f) => finish(adapter, f),
+        Err(r) => {
+            trace!(ERROR, "ProtocolCmCloseAf({:p}): {:?}", af_ctx, r);
+            r.status()
         }
     }
 }
 
 handler! {
     #[flight(ProtocolCmNotifyCloseAfComplete, af_ctx: AfContext)]
-    /// ProtocolCmNotifyCloseAfComplete: the client finished closing an AF
-    /// covmini asked it to close at halt (NdisClNotifyCloseAddressFamilyComplete).
-    /// The AF context goes now if the AF is closed, and halt stops waiting
-    /// for it (if its close is still under way, halt waits for that close
-    /// instead). Halt's count drops when the handler ends, and the last
-    /// drop wakes MiniportHaltEx, which may then free the adapter on its own
-    /// CPU: that is the very last thing this handler does (its `Running`
-    /// guard).
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL. Takes the adapter's call-manager lock
-    /// only to ask the core, and releases it before any NDIS call.
-    pub(super) unsafe fn notify_close_af_complete(af_ctx: NDIS_HANDLE, status: NDIS_STATUS) {
-        // SAFETY: the CallMgrAfContext of the AF covmini notified.
-        let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
-            trace!(ERROR, "ProtocolCmNotifyCloseAfComplete: not an AF context: {:p}", af_ctx);
-            return;
-        };
-        trace!(INFO, "ProtocolCmNotifyCloseAfComplete({:p}, {:#010x})", af_ctx, status);
-        let adapter = af.adapter();
-        let _running = adapter.running();
-        match on_af(af, |cm| cm.notify_close_done(af.id(), false)) {
-            Ok(fx) => perform(adapter, fx),
-            Err(_) => {
-                let when = if adapter.halting() { "not notified" } else { "outside halt" };
-                trace!(WARN, "ProtocolCmNotifyCloseAfComplete({:p}): {}", af_ctx, when);
-            }
+    pub(super) unsafe fn notify_close_af_complete(
+        af_ctx: NDIS_HANDLE,
+        status: NDIS_STATUS,
+    ) => notify_close_af_complete_impl;
+}
+
+/// ProtocolCmNotifyCloseAfComplete: the client finished closing an AF
+/// covmini asked it to close at halt (NdisClNotifyCloseAddressFamilyComplete).
+/// The AF context goes now if the AF is closed, and halt stops waiting
+/// for it (if its close is still under way, halt waits for that close
+/// instead). Halt's count drops when the handler ends, and the last
+/// drop wakes MiniportHaltEx, which may then free the adapter on its own
+/// CPU: that is the very last thing this handler does (its `Running`
+/// guard).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL. Takes the adapter's call-manager lock
+/// only to ask the core, and releases it before any NDIS call.
+unsafe fn notify_close_af_complete_impl(af_ctx: NDIS_HANDLE, status: NDIS_STATUS) {
+    // SAFETY: the CallMgrAfContext of the AF covmini notified.
+    let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+        trace!(
+            ERROR,
+            "ProtocolCmNotifyCloseAfComplete: not an AF context: {:p}", af_ctx
+        );
+        return;
+    };
+    trace!(INFO, "ProtocolCmNotifyCloseAfComplete({:p}, {:#010x})", af_ctx, status);
+    let adapter = af.adapter();
+    let _running = adapter.running();
+    match on_af(af, |cm| cm.notify_close_done(af.id(), false)) {
+        Ok(fx) => perform(adapter, fx),
+        Err(_) => {
+            let when = if adapter.halting() {
+                "not notified"
+            } else {
+                "outside halt"
+            };
+            trace!(WARN, "ProtocolCmNotifyCloseAfComplete({:p}): {}", af_ctx, when);
         }
     }
 }
@@ -211,74 +242,92 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
 
 handler! {
     #[flight(ProtocolCmRegisterSap, af_ctx: AfContext)]
-    /// ProtocolCmRegisterSap: a SAP of type [`crate::call_manager::SAP_TYPE_ADDRESS`]
-    /// whose bytes are a covmini address (1..=32 bytes). Answered at once:
-    /// NDIS_STATUS_INVALID_DATA for a malformed SAP, or for an address
-    /// already registered on the adapter (the page's status for a SAP
-    /// already in use, contract §3.2 [D]; SAP_IN_USE is not among
-    /// ProtocolCmRegisterSap's documented returns).
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn register_sap(af_ctx: NDIS_HANDLE, sap: PCO_SAP, ndis_sap: NDIS_HANDLE, sap_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
-        let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
-            trace!(ERROR, "ProtocolCmRegisterSap: not an AF context: {:p}", af_ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        if sap_ctx.is_null() {
-            return NDIS_STATUS_INVALID_PARAMETER;
+    pub(super) unsafe fn register_sap(
+        af_ctx: NDIS_HANDLE,
+        sap: PCO_SAP,
+        ndis_sap: NDIS_HANDLE,
+        sap_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => register_sap_impl;
+}
+
+/// ProtocolCmRegisterSap: a SAP of type [`crate::call_manager::SAP_TYPE_ADDRESS`]
+/// whose bytes are a covmini address (1..=32 bytes). Answered at once:
+/// NDIS_STATUS_INVALID_DATA for a malformed SAP, or for an address
+/// already registered on the adapter (the page's status for a SAP
+/// already in use, contract §3.2 [D]; SAP_IN_USE is not among
+/// ProtocolCmRegisterSap's documented returns).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn register_sap_impl(
+    af_ctx: NDIS_HANDLE,
+    sap: PCO_SAP,
+    ndis_sap: NDIS_HANDLE,
+    sap_ctx: PNDIS_HANDLE,
+) -> NDIS_STATUS {
+    // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
+    let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+        trace!(ERROR, "ProtocolCmRegisterSap: not an AF context: {:p}", af_ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    if sap_ctx.is_null() {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: NDIS's CO_SAP for this call (or NULL, refused inside).
+    let address = match unsafe { read_sap(sap) } {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    let adapter = af.adapter();
+    let _running = adapter.running();
+    let Some(ctx) = adapter.sap_list().alloc(SapContext::new(adapter, ndis_sap)) else {
+        return NDIS_STATUS_RESOURCES;
+    };
+    // SAFETY: just allocated, ours.
+    let ctx_ref = unsafe { ctx.as_ref() };
+    match on_af(af, |cm| cm.register_sap(af.id(), ctx_ref.token(), address)) {
+        Ok(id) => {
+            ctx_ref.set_id(id);
+            // SAFETY: NDIS's out slot for CallMgrSapContext (checked non-NULL).
+            unsafe { sap_ctx.write(ctx_ref.as_handle()) };
+            trace!(INFO, "ProtocolCmRegisterSap({:p}): {:?}", ndis_sap, address);
+            NDIS_STATUS_SUCCESS
         }
-        // SAFETY: NDIS's CO_SAP for this call (or NULL, refused inside).
-        let address = match unsafe { read_sap(sap) } {
-            Ok(a) => a,
-            Err(s) => return s,
-        };
-        let adapter = af.adapter();
-        let _running = adapter.running();
-        let Some(ctx) = adapter.sap_list().alloc(SapContext::new(adapter, ndis_sap)) else {
-            return NDIS_STATUS_RESOURCES;
-        };
-        // SAFETY: just allocated, ours.
-        let ctx_ref = unsafe { ctx.as_ref() };
-        match on_af(af, |cm| cm.register_sap(af.id(), ctx_ref.token(), address)) {
-            Ok(id) => {
-                ctx_ref.set_id(id);
-                // SAFETY: NDIS's out slot for CallMgrSapContext (checked non-NULL).
-                unsafe { sap_ctx.write(ctx_ref.as_handle()) };
-                trace!(INFO, "ProtocolCmRegisterSap({:p}): {:?}", ndis_sap, address);
-                NDIS_STATUS_SUCCESS
-            }
-            Err(r) => {
-                trace!(WARN, "ProtocolCmRegisterSap({:?}): {:?}", address, r);
-                ctx_ref.kill();
-                // SAFETY: allocated above, never given to NDIS.
-                unsafe { adapter.sap_list().free(ctx) };
-                r.status()
-            }
+        Err(r) => {
+            trace!(WARN, "ProtocolCmRegisterSap({:?}): {:?}", address, r);
+            ctx_ref.kill();
+            // SAFETY: allocated above, never given to NDIS.
+            unsafe { adapter.sap_list().free(ctx) };
+            r.status()
         }
     }
 }
 
 handler! {
     #[flight(ProtocolCmDeregisterSap, sap_ctx: SapContext)]
-    /// ProtocolCmDeregisterSap: at once, unless an incoming call is being
-    /// offered on the SAP at this moment (then it pends until that offer
-    /// returns). Calls already received on the SAP are not affected.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn deregister_sap(sap_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-        // SAFETY: NDIS passes back the CallMgrSapContext covmini gave it.
-        let Some(sap) = (unsafe { SapContext::from_handle(sap_ctx) }) else {
-            trace!(ERROR, "ProtocolCmDeregisterSap: not a SAP context: {:p}", sap_ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        let adapter = sap.adapter();
-        let _running = adapter.running();
-        match checked(adapter, |cm| cm.sap_is(sap.id(), sap.token()), |cm| cm.deregister_sap(sap.id())) {
-            Ok(f) => finish(adapter, f),
-            Err(r) => r.status(),
-        }
+    pub(super) unsafe fn deregister_sap(sap_ctx: NDIS_HANDLE) -> NDIS_STATUS => deregister_sap_impl;
+}
+
+/// ProtocolCmDeregisterSap: at once, unless an incoming call is being
+/// offered on the SAP at this moment (then it pends until that offer
+/// returns). Calls already received on the SAP are not affected.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn deregister_sap_impl(sap_ctx: NDIS_HANDLE) -> NDIS_STATUS {
+    // SAFETY: NDIS passes back the CallMgrSapContext covmini gave it.
+    let Some(sap) = (unsafe { SapContext::from_handle(sap_ctx) }) else {
+        trace!(ERROR, "ProtocolCmDeregisterSap: not a SAP context: {:p}", sap_ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    let adapter = sap.adapter();
+    let _running = adapter.running();
+    match checked(
+        adapter,
+        |cm| cm.sap_is(sap.id(), sap.token()),
+        |cm| cm.deregister_sap(sap.id()),
+    ) {
+        Ok(f) => finish(adapter, f),
+        Err(r) => r.status(),
     }
 }

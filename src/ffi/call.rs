@@ -34,68 +34,80 @@ use crate::call_manager::{Address, ECHO_ADDRESS, Via};
 
 handler! {
     #[flight(ProtocolCmMakeCall, vc_ctx: VcContext)]
-    /// ProtocolCmMakeCall: the loopback call. Validates the parameters
-    /// (MediaParameters required, the called address a covmini address),
-    /// fits the flows to the link ([`fit_flows`]: written back with
-    /// CALL_PARAMETERS_CHANGED when clamped),
-    /// finds the SAP with that address, creates the callee's VC on the SAP's
-    /// AF (NdisMCmCreateVc), activates both VCs with covmini's own copy of
-    /// the parameters and offers the call (NdisMCmDispatchIncomingCall).
-    ///
-    /// Returns the callee's answer when it came inside the dispatch (SUCCESS,
-    /// or its rejection status with both VCs deactivated), else PENDING: the
-    /// callee's later answer (ProtocolCmIncomingCallComplete) completes the
-    /// make call with NdisMCmMakeCallComplete, the seed page's path.
-    ///
-    /// No SAP with the called address: NDIS_STATUS_NO_ROUTE_TO_DESTINATION,
-    /// nothing activated. A call block (the caller's or the callee's) or
-    /// the callee's context the pool refuses: NDIS_STATUS_RESOURCES, taken
-    /// before anything is created or activated. The address is well-formed (a malformed one is
-    /// NDIS_STATUS_INVALID_ADDRESS), the fabric just has no destination for
-    /// it, which is what NO_ROUTE says and INVALID_ADDRESS does not.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn make_call(vc_ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        // SAFETY: the CallMgrVcContext covmini gave NDIS.
-        let Some(caller) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
-            trace!(ERROR, "ProtocolCmMakeCall: not a VC context: {:p}", vc_ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        let adapter = caller.adapter();
-        let _running = adapter.running();
-        // SAFETY: NDIS's call parameters for this call (or NULL, refused inside).
-        let (address, mut shape) = match unsafe { read_call(cp) } {
-            Ok(x) => x,
-            Err(e) => {
-                trace!(WARN, "ProtocolCmMakeCall({:p}): {:?}", vc_ctx, e);
-                return e.status();
-            }
-        };
-        // SAFETY: `cp` was read by read_call; the client's [in, out] block.
-        unsafe { fit_flows(cp, &mut shape) };
-        let multipoint = !party.is_null();
-        // SAFETY: `cp` was read (and found non-NULL) by read_call above.
-        let flags = unsafe { call_flags(cp) };
-        if flags & MULTIPOINT_VC != 0 && !multipoint {
-            // A multipoint VC with no initial party to add.
-            return NDIS_STATUS_NOT_SUPPORTED;
+    pub(super) unsafe fn make_call(
+        vc_ctx: NDIS_HANDLE,
+        cp: PCO_CALL_PARAMETERS,
+        party: NDIS_HANDLE,
+        party_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => make_call_impl;
+}
+
+/// ProtocolCmMakeCall: the loopback call. Validates the parameters
+/// (MediaParameters required, the called address a covmini address),
+/// fits the flows to the link ([`fit_flows`]: written back with
+/// CALL_PARAMETERS_CHANGED when clamped),
+/// finds the SAP with that address, creates the callee's VC on the SAP's
+/// AF (NdisMCmCreateVc), activates both VCs with covmini's own copy of
+/// the parameters and offers the call (NdisMCmDispatchIncomingCall).
+///
+/// Returns the callee's answer when it came inside the dispatch (SUCCESS,
+/// or its rejection status with both VCs deactivated), else PENDING: the
+/// callee's later answer (ProtocolCmIncomingCallComplete) completes the
+/// make call with NdisMCmMakeCallComplete, the seed page's path.
+///
+/// No SAP with the called address: NDIS_STATUS_NO_ROUTE_TO_DESTINATION,
+/// nothing activated. A call block (the caller's or the callee's) or
+/// the callee's context the pool refuses: NDIS_STATUS_RESOURCES, taken
+/// before anything is created or activated. The address is well-formed (a malformed one is
+/// NDIS_STATUS_INVALID_ADDRESS), the fabric just has no destination for
+/// it, which is what NO_ROUTE says and INVALID_ADDRESS does not.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn make_call_impl(
+    vc_ctx: NDIS_HANDLE,
+    cp: PCO_CALL_PARAMETERS,
+    party: NDIS_HANDLE,
+    party_ctx: PNDIS_HANDLE,
+) -> NDIS_STATUS {
+    // SAFETY: the CallMgrVcContext covmini gave NDIS.
+    let Some(caller) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+        trace!(ERROR, "ProtocolCmMakeCall: not a VC context: {:p}", vc_ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    let adapter = caller.adapter();
+    let _running = adapter.running();
+    // SAFETY: NDIS's call parameters for this call (or NULL, refused inside).
+    let (address, mut shape) = match unsafe { read_call(cp) } {
+        Ok(x) => x,
+        Err(e) => {
+            trace!(WARN, "ProtocolCmMakeCall({:p}): {:?}", vc_ctx, e);
+            return e.status();
         }
-        if address.as_bytes() == ECHO_ADDRESS {
-            // SAFETY: ProtocolCmMakeCall on the caller VC.
-            return unsafe { make_echo_call(caller, &shape, &address, multipoint) };
-        }
-        if multipoint {
-            if party_ctx.is_null() {
-                return NDIS_STATUS_INVALID_PARAMETER;
-            }
-            // SAFETY: a new call on the caller VC; `cp` and `party_ctx` are
-            // NDIS's for this request.
-            return unsafe { add_leaf(caller, cp, &shape, &address, party, party_ctx, Via::MakeCall) };
-        }
-        // SAFETY: ProtocolCmMakeCall on the caller VC; `cp` is NDIS's.
-        unsafe { make_loopback_call(caller, cp, &shape, &address) }
+    };
+    // SAFETY: `cp` was read by read_call; the client's [in, out] block.
+    unsafe { fit_flows(cp, &mut shape) };
+    let multipoint = !party.is_null();
+    // SAFETY: `cp` was read (and found non-NULL) by read_call above.
+    let flags = unsafe { call_flags(cp) };
+    if flags & MULTIPOINT_VC != 0 && !multipoint {
+        // A multipoint VC with no initial party to add.
+        return NDIS_STATUS_NOT_SUPPORTED;
     }
+    if address.as_bytes() == ECHO_ADDRESS {
+        // SAFETY: ProtocolCmMakeCall on the caller VC.
+        return unsafe { make_echo_call(caller, &shape, &address, multipoint) };
+    }
+    if multipoint {
+        if party_ctx.is_null() {
+            return NDIS_STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: a new call on the caller VC; `cp` and `party_ctx` are
+        // NDIS's for this request.
+        return unsafe { add_leaf(caller, cp, &shape, &address, party, party_ctx, Via::MakeCall) };
+    }
+    // SAFETY: ProtocolCmMakeCall on the caller VC; `cp` is NDIS's.
+    unsafe { make_loopback_call(caller, cp, &shape, &address) }
 }
 
 /// A point-to-point make call to a SAP's address. The call's blocks and
@@ -246,154 +258,221 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
 
 handler! {
     #[flight(ProtocolCmIncomingCallComplete, vc_ctx: VcContext)]
-    /// ProtocolCmIncomingCallComplete: the callee's client answered an
-    /// offer. SUCCESS: NdisMCmDispatchCallConnected on the callee and, if
-    /// the make call pended, NdisMCmMakeCallComplete(SUCCESS) for the caller.
-    /// Anything else: both VCs deactivated, the callee VC deleted, the make
-    /// call failed with the client's status.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn incoming_call_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) {
-        // SAFETY: the MCM VC context covmini gave NdisMCmCreateVc.
-        let Some(callee) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
-            trace!(ERROR, "ProtocolCmIncomingCallComplete: not a VC context: {:p}", vc_ctx);
-            return;
-        };
-        // First act: the handshake with a close of this VC (as a send's,
-        // `super::data`). Once the core has the call accepted, the callee's
-        // client may close it on another CPU before this handler has
-        // dispatched NdisMCmDispatchCallConnected; that close waits for
-        // this handler to leave, so the VC (and its handle) outlive the
-        // dispatch.
-        let (inside, _closing) = callee.enter();
-        let adapter = callee.adapter();
-        let _running = adapter.running();
-        match on_vc(callee, |cm| answer_offer(cm, callee, 1, status)) {
-            Ok(fx) if status == NDIS_STATUS_SUCCESS => {
-                // Accepted: no effect deletes the callee's VC; leave after
-                // the last one names it.
-                perform(adapter, fx);
-                inside.leave();
-            }
-            Ok(fx) => {
-                // Rejected: the effects deactivate and delete the callee's
-                // VC, so leave before they run.
-                inside.leave();
-                perform(adapter, fx);
-            }
-            Err(r) => {
-                inside.leave();
-                trace!(ERROR, "ProtocolCmIncomingCallComplete({:#010x}, {:p}): {:?}", status, vc_ctx, r);
-            }
+    pub(super) unsafe fn incoming_call_complete(
+        status: NDIS_STATUS,
+        vc_ctx: NDIS_HANDLE,
+        _params: PCO_CALL_PARAMETERS,
+    ) => incoming_call_complete_impl;
+}
+
+/// ProtocolCmIncomingCallComplete: the callee's client answered an
+/// offer. SUCCESS: NdisMCmDispatchCallConnected on the callee and, if
+/// the make call pended, NdisMCmMakeCallComplete(SUCCESS) for the caller.
+/// Anything else: both VCs deactivated, the callee VC deleted, the make
+/// call failed with the client's status.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn incoming_call_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) {
+    // SAFETY: the MCM VC context covmini gave NdisMCmCreateVc.
+    let Some(callee) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+        trace!(ERROR, "ProtocolCmIncomingCallComplete: not a VC context: {:p}", vc_ctx);
+        return;
+    };
+    // First act: the handshake with a close of this VC (as a send's,
+    // `super::data`). Once the core has the call accepted, the callee's
+    // client may close it on another CPU before this handler has
+    // dispatched NdisMCmDispatchCallConnected; that close waits for
+    // this handler to leave, so the VC (and its handle) outlive the
+    // dispatch.
+    let (inside, _closing) = callee.enter();
+    let adapter = callee.adapter();
+    let _running = adapter.running();
+    match on_vc(callee, |cm| answer_offer(cm, callee, 1, status)) {
+        Ok(fx) if status == NDIS_STATUS_SUCCESS => {
+            // Accepted: no effect deletes the callee's VC; leave after
+            // the last one names it.
+            perform(adapter, fx);
+            inside.leave();
+        }
+        Ok(fx) => {
+            // Rejected: the effects deactivate and delete the callee's
+            // VC, so leave before they run.
+            inside.leave();
+            perform(adapter, fx);
+        }
+        Err(r) => {
+            inside.leave();
+            trace!(
+                ERROR,
+                "ProtocolCmIncomingCallComplete({:#010x}, {:p}): {:?}", status, vc_ctx, r
+            );
         }
     }
 }
 
 handler! {
     #[flight(ProtocolCmCloseCall, vc_ctx: VcContext)]
-    /// ProtocolCmCloseCall, on either end of a call (or an echo call):
-    /// offers the peer an incoming close, then deactivates the VC and
-    /// completes. A drained client VC completes at once; an MCM-created VC
-    /// pends, completes with NdisMCmCloseCallComplete and is then deleted
-    /// with NdisMCmDeleteVc (seed page). A VC with sends held (waiting for
-    /// their receive to come back) or receives indicated and not returned is
-    /// not deactivated yet (contract §3.3): the close pends, and the
-    /// completion or return that drains the VC (MiniportReturnNetBufferLists)
-    /// deactivates it and calls NdisMCmCloseCallComplete. covmini's fabric
-    /// carries no close data: a close with data is refused with
-    /// NDIS_STATUS_INVALID_DATA (contract §3.3 "Closing").
-    ///
-    /// A multipoint root (closed with its last party's context) first
-    /// detaches every party left, one at a time: a leaf still connected
-    /// gets an incoming close, each party context is freed; the completion
-    /// carries the party's handle. Refused with NDIS_STATUS_FAILURE while a
-    /// party is being added. A leaf's close tells the root: an incoming drop
-    /// party while the root has other parties, else an incoming close.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn close_call(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
-        // SAFETY: the CallMgrVcContext covmini gave NDIS.
-        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
-            trace!(ERROR, "ProtocolCmCloseCall: not a VC context: {:p}", vc_ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        if !data.is_null() && size > 0 {
-            return NDIS_STATUS_INVALID_DATA;
-        }
-        // SAFETY: NULL, or the CallMgrPartyContext of a multipoint call's
-        // last party, which covmini gave NDIS.
-        let party = unsafe { PartyContext::from_handle(party_ctx) };
-        vc.set_close_party(party.map_or(null_mut(), PartyContext::ndis));
-        let adapter = vc.adapter();
-        let _running = adapter.running();
-        let root = {
-            let cm = adapter.cm();
-            cm.vc_is(vc.id(), vc.token()) && cm.is_root(vc.id())
-        };
-        if root {
-            if let Err(r) = on_vc(vc, |cm| cm.begin_root_close(vc.id())) {
-                trace!(WARN, "ProtocolCmCloseCall({:p}) on a multipoint root: {:?}", vc_ctx, r);
-                return NDIS_STATUS_FAILURE;
-            }
-            // One party at a time: each leaf still connected is told, each
-            // party context freed (contract §3.3 "Closing": "that party's
-            // state must be freed").
-            loop {
-                let next = adapter.cm().detach_party(vc.id());
-                let Some(fx) = next else { break };
-                perform(adapter, fx);
-            }
-        }
-        // The handshake with the handlers inside (`super::data`): mark the
-        // close, and let it wait for those already in.
-        let closed = on_vc(vc, |cm| {
-            let (was, inside) = vc.begin_close(cm, 0);
-            let r = cm.close_call_with_handlers(vc.id(), inside);
-            if r.is_err() {
-                vc.restore_closing(was);
-            }
+    pub(super) unsafe fn close_call(
+        vc_ctx: NDIS_HANDLE,
+        party_ctx: NDIS_HANDLE,
+        data: PVOID,
+        size: UINT,
+    ) -> NDIS_STATUS => close_call_impl;
+}
+
+/// ProtocolCmCloseCall, on either end of a call (or an echo call):
+/// offers the peer an incoming close, then deactivates the VC and
+/// completes. A drained client VC completes at once; an MCM-created VC
+/// pends, completes with NdisMCmCloseCallComplete and is then deleted
+/// with NdisMCmDeleteVc (seed page). A VC with sends held (waiting for
+/// their receive to come back) or receives indicated and not returned is
+/// not deactivated yet (contract §3.3): the close pends, and the
+/// completion or return that drains the VC (MiniportReturnNetBufferLists)
+/// deactivates it and calls NdisMCmCloseCallComplete. covmini's fabric
+/// carries no close data: a close with data is refused with
+/// NDIS_STATUS_INVALID_DATA (contract §3.3 "Closing").
+///
+/// A multipoint root (closed with its last party's context) first
+/// detaches every party left, one at a time: a leaf still connected
+/// gets an incoming close, each party context is freed; the completion
+/// carries the party's handle. Refused with NDIS_STATUS_FAILURE while a
+/// party is being added. A leaf's close tells the root: an incoming drop
+/// party while the root has other parties, else an incoming close.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn close_call_impl(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
+    // SAFETY: the CallMgrVcContext covmini gave NDIS.
+    let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+        trace!(ERROR, "ProtocolCmCloseCall: not a VC context: {:p}", vc_ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    if !data.is_null() && size > 0 {
+        return NDIS_STATUS_INVALID_DATA;
+    }
+    // SAFETY: NULL, or the CallMgrPartyContext of a multipoint call's
+    // last party, which covmini gave NDIS.
+    let party = unsafe { PartyContext::from_handle(party_ctx) };
+    vc.set_close_party(party.map_or(null_mut(), PartyContext::ndis));
+    let adapter = vc.adapter();
+    let _running = adapter.running();
+    let root = {
+        let cm = adapter.cm();
+        cm.vc_is(vc.id(), vc.token()) && cm.is_root(vc.id())
+    };
+    if root && !close_root_parties(vc) {
+        return NDIS_STATUS_FAILURE;
+    }
+    // SAFETY: ProtocolCmCloseCall on `vc`, this handler.
+    unsafe { close_with_handlers(vc) }
+}
+
+/// A multipoint root's close, before its own: asks the core to begin it,
+/// then detaches the parties one at a time: each leaf still connected is
+/// told, each party context freed (contract §3.3 "Closing": "that party's
+/// state must be freed"). False (nothing done) when the core refuses.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, without the adapter lock (taken and
+/// dropped per party, never held across NDIS).
+fn close_root_parties(vc: &VcContext) -> bool {
+    let adapter = vc.adapter();
+    if let Err(r) = on_vc(vc, |cm| cm.begin_root_close(vc.id())) {
+        trace!(
+            WARN,
+            "ProtocolCmCloseCall({:p}) on a multipoint root: {:?}",
+            vc.as_handle(),
             r
-        });
-        match closed {
-            Ok(f) => {
-                let status = finish(adapter, f);
-                if status == NDIS_STATUS_SUCCESS {
-                    // SAFETY: a close the handler answers SUCCESS is done: the
-                    // (client) VC is deactivated and idle, and its client
-                    // begins no new call on it before this handler returns.
-                    unsafe { end_call(adapter, vc) };
-                    vc.end_close(&adapter.cm());
-                }
-                status
+        );
+        return false;
+    }
+    loop {
+        // Its own statement: the lock guard is dropped before `perform`.
+        let next = adapter.cm().detach_party(vc.id());
+        let Some(fx) = next else { break };
+        perform(adapter, fx);
+    }
+    true
+}
+
+/// Closes `vc`'s call with the handshake with the data-path handlers inside
+/// (`super::data`): marks the close, and lets it wait for those already
+/// in. The status is ProtocolCmCloseCall's: SUCCESS when the close is done
+/// (the call ended, the VC idle), or another the core's finish gives
+/// (PENDING when the close waits for them); FAILURE when the core refuses.
+///
+/// # Safety
+/// Called from ProtocolCmCloseCall on `vc`, so the client begins no new
+/// call on it before that handler returns.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, without the adapter lock.
+unsafe fn close_with_handlers(vc: &VcContext) -> NDIS_STATUS {
+    let adapter = vc.adapter();
+    let closed = on_vc(vc, |cm| {
+        let (was, inside) = vc.begin_close(cm, 0);
+        let r = cm.close_call_with_handlers(vc.id(), inside);
+        if r.is_err() {
+            vc.restore_closing(was);
+        }
+        r
+    });
+    match closed {
+        Ok(f) => {
+            let status = finish(adapter, f);
+            if status == NDIS_STATUS_SUCCESS {
+                // SAFETY: a close the handler answers SUCCESS is done: the
+                // (client) VC is deactivated and idle, and its client
+                // begins no new call on it before this handler returns
+                // (precondition).
+                unsafe { end_call(adapter, vc) };
+                vc.end_close(&adapter.cm());
             }
-            Err(r) => {
-                trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc_ctx, r);
-                NDIS_STATUS_FAILURE
-            }
+            status
+        }
+        Err(r) => {
+            trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc.as_handle(), r);
+            NDIS_STATUS_FAILURE
         }
     }
 }
 
 handler! {
     #[flight(ProtocolCmActivateVcComplete, vc_ctx: VcContext)]
-    /// ProtocolCmActivateVcComplete: never called for an MCM (contract §2.1).
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn activate_vc_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) {
-        trace!(WARN, "ProtocolCmActivateVcComplete({:#010x}, vc {:p}): never called for an MCM", status, vc_ctx);
-    }
+    pub(super) unsafe fn activate_vc_complete(
+        status: NDIS_STATUS,
+        vc_ctx: NDIS_HANDLE,
+        _params: PCO_CALL_PARAMETERS,
+    ) => activate_vc_complete_impl;
+}
+
+/// ProtocolCmActivateVcComplete: never called for an MCM (contract §2.1).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn activate_vc_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) {
+    trace!(
+        WARN,
+        "ProtocolCmActivateVcComplete({:#010x}, vc {:p}): never called for an MCM", status, vc_ctx
+    );
 }
 
 handler! {
     #[flight(ProtocolCmDeactivateVcComplete, vc_ctx: VcContext)]
-    /// ProtocolCmDeactivateVcComplete: never called for an MCM (contract §2.1).
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn deactivate_vc_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE) {
-        trace!(WARN, "ProtocolCmDeactivateVcComplete({:#010x}, vc {:p}): never called for an MCM", status, vc_ctx);
-    }
+    pub(super) unsafe fn deactivate_vc_complete(
+        status: NDIS_STATUS,
+        vc_ctx: NDIS_HANDLE,
+    ) => deactivate_vc_complete_impl;
+}
+
+/// ProtocolCmDeactivateVcComplete: never called for an MCM (contract §2.1).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn deactivate_vc_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE) {
+    trace!(
+        WARN,
+        "ProtocolCmDeactivateVcComplete({:#010x}, vc {:p}): never called for an MCM", status, vc_ctx
+    );
 }

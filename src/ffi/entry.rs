@@ -112,89 +112,104 @@ fn call_manager_handlers() -> NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS {
 }
 
 ndis_fn! {
-    /// DriverEntry: registers covmini as an NDIS 6.30 miniport driver.
-    ///
-    /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL.
-    ///
-    /// # Safety
-    /// Called by the kernel (or ndis-emu) with the driver's DRIVER_OBJECT and
-    /// registry path, which are passed to NDIS unchanged.
     #[unsafe(no_mangle)]
-    pub unsafe fn DriverEntry(driver_object: PDRIVER_OBJECT, registry_path: PUNICODE_STRING) -> NTSTATUS {
-        // The level until an adapter's InitializeEx reads its registry value
-        // (a fresh image starts there anyway; the host build runs DriverEntry
-        // once per emulator, in one process).
-        super::trace::set_level(super::trace::DEFAULT_LEVEL);
-        // The ETW provider first, so registration itself can be traced.
-        super::etw::register();
-        let mut chars = driver_characteristics();
-        let mut handle: NDIS_HANDLE = null_mut();
-        // SAFETY: the characteristics and the handle slot live on this stack
-        // frame for the whole call; NDIS copies the characteristics. The
-        // objects from the kernel are passed through unchanged; PASSIVE_LEVEL.
-        let status = unsafe {
-            NdisMRegisterMiniportDriver(driver_object, registry_path, null_mut(), &raw mut chars, &raw mut handle)
-        };
-        if status != NDIS_STATUS_SUCCESS {
-            trace!(ERROR, "NdisMRegisterMiniportDriver failed: {:#010x}", status);
-            // No unload follows a failed DriverEntry.
-            super::etw::unregister();
-            return status;
-        }
-        DRIVER_HANDLE.store(handle, Ordering::Release);
-        STATUS_SUCCESS
-    }
+    pub unsafe fn DriverEntry(
+        driver_object: PDRIVER_OBJECT,
+        registry_path: PUNICODE_STRING,
+    ) -> NTSTATUS => driver_entry;
 }
 
-ndis_fn! {
-    /// MiniportSetOptions: registers the CoNDIS miniport handlers and the
-    /// call-manager handlers. NDIS fails registration with this status if it
-    /// is not SUCCESS.
-    ///
-    /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL.
-    unsafe fn set_options(driver_handle: NDIS_HANDLE, _driver_context: NDIS_HANDLE) -> NDIS_STATUS {
-        // NDIS wrote *NdisMiniportDriverHandle before calling us (contract
-        // §1.1 (5)); keep it for unload even if DriverEntry never returns.
-        DRIVER_HANDLE.store(driver_handle, Ordering::Release);
-        let mut co = co_characteristics();
-        // SAFETY: `co` starts with its NDIS_OBJECT_HEADER (repr(C)), lives for
-        // the call, and NDIS copies it; driver handle from NDIS; PASSIVE_LEVEL.
-        let status = unsafe { NdisSetOptionalHandlers(driver_handle, (&raw mut co).cast()) };
-        if status != NDIS_STATUS_SUCCESS {
-            trace!(ERROR, "NdisSetOptionalHandlers(CO miniport) failed: {:#010x}", status);
-            return status;
-        }
-        let mut cm = call_manager_handlers();
-        // SAFETY: `cm` starts with its NDIS_OBJECT_HEADER (repr(C)), lives on
-        // this stack for the call, and NDIS copies it; the same driver handle
-        // NDIS passed to this MiniportSetOptions; PASSIVE_LEVEL (see # IRQL).
-        let status = unsafe { NdisSetOptionalHandlers(driver_handle, (&raw mut cm).cast()) };
-        if status != NDIS_STATUS_SUCCESS {
-            trace!(ERROR, "NdisSetOptionalHandlers(call manager) failed: {:#010x}", status);
-        }
-        status
-    }
-}
-
-ndis_fn! {
-    /// MiniportDriverUnload: deregisters the miniport driver and the ETW
-    /// provider. Every adapter has been halted by now.
-    ///
-    /// # IRQL
-    /// Runs at IRQL = PASSIVE_LEVEL.
-    unsafe fn unload(_driver_object: PDRIVER_OBJECT) {
-        let handle = DRIVER_HANDLE.swap(null_mut(), Ordering::AcqRel);
-        trace!(INFO, "Unload");
-        if handle.is_null() {
-            trace!(ERROR, "Unload without a driver handle: nothing to deregister");
-        } else {
-            // SAFETY: the handle NDIS gave at registration, used exactly once
-            // (swapped out above); PASSIVE_LEVEL.
-            unsafe { NdisMDeregisterMiniportDriver(handle) };
-        }
-        // Last: NDIS may call no handler of covmini's from here on.
+/// DriverEntry: registers covmini as an NDIS 6.30 miniport driver.
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL.
+///
+/// # Safety
+/// Called by the kernel (or ndis-emu) with the driver's DRIVER_OBJECT and
+/// registry path, which are passed to NDIS unchanged.
+unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, registry_path: PUNICODE_STRING) -> NTSTATUS {
+    // The level until an adapter's InitializeEx reads its registry value
+    // (a fresh image starts there anyway; the host build runs DriverEntry
+    // once per emulator, in one process).
+    super::trace::set_level(super::trace::DEFAULT_LEVEL);
+    // The ETW provider first, so registration itself can be traced.
+    super::etw::register();
+    let mut chars = driver_characteristics();
+    let mut handle: NDIS_HANDLE = null_mut();
+    // SAFETY: the characteristics and the handle slot live on this stack
+    // frame for the whole call; NDIS copies the characteristics. The
+    // objects from the kernel are passed through unchanged; PASSIVE_LEVEL.
+    let status = unsafe {
+        NdisMRegisterMiniportDriver(
+            driver_object,
+            registry_path,
+            null_mut(),
+            &raw mut chars,
+            &raw mut handle,
+        )
+    };
+    if status != NDIS_STATUS_SUCCESS {
+        trace!(ERROR, "NdisMRegisterMiniportDriver failed: {:#010x}", status);
+        // No unload follows a failed DriverEntry.
         super::etw::unregister();
+        return status;
     }
+    DRIVER_HANDLE.store(handle, Ordering::Release);
+    STATUS_SUCCESS
+}
+
+ndis_fn! {
+    unsafe fn set_options(driver_handle: NDIS_HANDLE, _driver_context: NDIS_HANDLE) -> NDIS_STATUS => set_options_impl;
+}
+
+/// MiniportSetOptions: registers the CoNDIS miniport handlers and the
+/// call-manager handlers. NDIS fails registration with this status if it
+/// is not SUCCESS.
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL.
+unsafe fn set_options_impl(driver_handle: NDIS_HANDLE, _driver_context: NDIS_HANDLE) -> NDIS_STATUS {
+    // NDIS wrote *NdisMiniportDriverHandle before calling us (contract
+    // §1.1 (5)); keep it for unload even if DriverEntry never returns.
+    DRIVER_HANDLE.store(driver_handle, Ordering::Release);
+    let mut co = co_characteristics();
+    // SAFETY: `co` starts with its NDIS_OBJECT_HEADER (repr(C)), lives for
+    // the call, and NDIS copies it; driver handle from NDIS; PASSIVE_LEVEL.
+    let status = unsafe { NdisSetOptionalHandlers(driver_handle, (&raw mut co).cast()) };
+    if status != NDIS_STATUS_SUCCESS {
+        trace!(ERROR, "NdisSetOptionalHandlers(CO miniport) failed: {:#010x}", status);
+        return status;
+    }
+    let mut cm = call_manager_handlers();
+    // SAFETY: `cm` starts with its NDIS_OBJECT_HEADER (repr(C)), lives on
+    // this stack for the call, and NDIS copies it; the same driver handle
+    // NDIS passed to this MiniportSetOptions; PASSIVE_LEVEL (see # IRQL).
+    let status = unsafe { NdisSetOptionalHandlers(driver_handle, (&raw mut cm).cast()) };
+    if status != NDIS_STATUS_SUCCESS {
+        trace!(ERROR, "NdisSetOptionalHandlers(call manager) failed: {:#010x}", status);
+    }
+    status
+}
+
+ndis_fn! {
+    unsafe fn unload(_driver_object: PDRIVER_OBJECT) => unload_impl;
+}
+
+/// MiniportDriverUnload: deregisters the miniport driver and the ETW
+/// provider. Every adapter has been halted by now.
+///
+/// # IRQL
+/// Runs at IRQL = PASSIVE_LEVEL.
+unsafe fn unload_impl(_driver_object: PDRIVER_OBJECT) {
+    let handle = DRIVER_HANDLE.swap(null_mut(), Ordering::AcqRel);
+    trace!(INFO, "Unload");
+    if handle.is_null() {
+        trace!(ERROR, "Unload without a driver handle: nothing to deregister");
+    } else {
+        // SAFETY: the handle NDIS gave at registration, used exactly once
+        // (swapped out above); PASSIVE_LEVEL.
+        unsafe { NdisMDeregisterMiniportDriver(handle) };
+    }
+    // Last: NDIS may call no handler of covmini's from here on.
+    super::etw::unregister();
 }

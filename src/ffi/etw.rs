@@ -131,14 +131,6 @@ fn set_filter(f: Filter) {
 }
 
 ndis_fn! {
-    /// The ETWENABLECALLBACK: keeps what the sessions asked for. ETW merges
-    /// the sessions' requests before it calls (evntprov.h: "the ETW runtime
-    /// will adjust the Level, MatchAnyKeyword, and MatchAllKeyword parameters
-    /// to the least-restrictive values set by any subscribed session").
-    /// CAPTURE_STATE is ignored: covmini has no state to rundown.
-    ///
-    /// # IRQL
-    /// PASSIVE_LEVEL (wdm.h: `_IRQL_requires_max_(PASSIVE_LEVEL)`).
     unsafe fn enable_callback(
         _source_id: LPCGUID,
         control_code: ULONG,
@@ -147,17 +139,35 @@ ndis_fn! {
         match_all: u64,
         _filter_data: PEVENT_FILTER_DESCRIPTOR,
         _context: PVOID,
-    ) {
-        match control_code {
-            EVENT_CONTROL_CODE_ENABLE_PROVIDER => set_filter(Filter {
-                enabled: true,
-                level,
-                match_any,
-                match_all,
-            }),
-            EVENT_CONTROL_CODE_DISABLE_PROVIDER => set_filter(Filter::default()),
-            _ => {}
-        }
+    ) => enable_callback_impl;
+}
+
+/// The ETWENABLECALLBACK: keeps what the sessions asked for. ETW merges
+/// the sessions' requests before it calls (evntprov.h: "the ETW runtime
+/// will adjust the Level, MatchAnyKeyword, and MatchAllKeyword parameters
+/// to the least-restrictive values set by any subscribed session").
+/// CAPTURE_STATE is ignored: covmini has no state to rundown.
+///
+/// # IRQL
+/// PASSIVE_LEVEL (wdm.h: `_IRQL_requires_max_(PASSIVE_LEVEL)`).
+unsafe fn enable_callback_impl(
+    _source_id: LPCGUID,
+    control_code: ULONG,
+    level: UCHAR,
+    match_any: u64,
+    match_all: u64,
+    _filter_data: PEVENT_FILTER_DESCRIPTOR,
+    _context: PVOID,
+) {
+    match control_code {
+        EVENT_CONTROL_CODE_ENABLE_PROVIDER => set_filter(Filter {
+            enabled: true,
+            level,
+            match_any,
+            match_all,
+        }),
+        EVENT_CONTROL_CODE_DISABLE_PROVIDER => set_filter(Filter::default()),
+        _ => {}
     }
 }
 

@@ -96,26 +96,10 @@ pub(super) unsafe fn cm_request(
     party_ctx: NDIS_HANDLE,
     request: PNDIS_OID_REQUEST,
 ) -> NDIS_STATUS {
-    // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
-    let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
-        trace!(ERROR, "ProtocolCoOidRequest: not an AF context: {:p}", af_ctx);
+    // SAFETY: the contexts NDIS passed this handler (precondition).
+    let Some((af, vc)) = (unsafe { request_contexts(af_ctx, vc_ctx, party_ctx) }) else {
         return NDIS_STATUS_INVALID_PARAMETER;
     };
-    let vc = if vc_ctx.is_null() {
-        None
-    } else {
-        // SAFETY: a non-NULL ProtocolVcContext is a VC context covmini gave NDIS.
-        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
-            trace!(ERROR, "ProtocolCoOidRequest: not a VC context: {:p}", vc_ctx);
-            return NDIS_STATUS_INVALID_PARAMETER;
-        };
-        Some(vc)
-    };
-    // SAFETY: a non-NULL ProtocolPartyContext is a party context covmini gave NDIS.
-    if !party_ctx.is_null() && unsafe { PartyContext::from_handle(party_ctx) }.is_none() {
-        trace!(ERROR, "ProtocolCoOidRequest: not a party context: {:p}", party_ctx);
-        return NDIS_STATUS_INVALID_PARAMETER;
-    }
     let adapter = af.adapter();
     // HaltEx does not free the adapter while this request reads it (a
     // client's close of its AF may complete halt's wait on another CPU).
@@ -153,28 +137,101 @@ pub(super) unsafe fn cm_request(
     status
 }
 
+/// The contexts of a ProtocolCoOidRequest, checked: the AF's, and the VC's
+/// when `vc_ctx` is not NULL; a non-NULL `party_ctx` must be a party's.
+/// None (traced) when any is not a context of its kind.
+///
+/// # Safety
+/// `af_ctx`, `vc_ctx` and `party_ctx` are the contexts NDIS passed
+/// ProtocolCoOidRequest: each NULL or a context covmini gave NDIS.
+///
+/// # IRQL
+/// Any IRQL; takes no lock.
+unsafe fn request_contexts<'a>(
+    af_ctx: NDIS_HANDLE,
+    vc_ctx: NDIS_HANDLE,
+    party_ctx: NDIS_HANDLE,
+) -> Option<(&'a AfContext, Option<&'a VcContext>)> {
+    // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
+    let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+        trace!(ERROR, "ProtocolCoOidRequest: not an AF context: {:p}", af_ctx);
+        return None;
+    };
+    let vc = if vc_ctx.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL ProtocolVcContext is a VC context covmini gave NDIS.
+        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+            trace!(ERROR, "ProtocolCoOidRequest: not a VC context: {:p}", vc_ctx);
+            return None;
+        };
+        Some(vc)
+    };
+    // SAFETY: a non-NULL ProtocolPartyContext is a party context covmini gave NDIS.
+    if !party_ctx.is_null() && unsafe { PartyContext::from_handle(party_ctx) }.is_none() {
+        trace!(ERROR, "ProtocolCoOidRequest: not a party context: {:p}", party_ctx);
+        return None;
+    }
+    Some((af, vc))
+}
+
 handler! {
     #[flight(ProtocolCoOidRequest, af_ctx: AfContext)]
-    /// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle
-    /// (and possibly a VC or party handle), answered from `ctrl_path`'s table
-    /// in `Scope::CallManager` by [`cm_request`], never pended.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn oid_request(af_ctx: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS {
-        trace!(INFO, "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p})", af_ctx, vc_ctx, party_ctx);
-        // SAFETY: NDIS's contexts and request for this handler.
-        unsafe { cm_request(af_ctx, vc_ctx, party_ctx, request) }
-    }
+    pub(super) unsafe fn oid_request(
+        af_ctx: NDIS_HANDLE,
+        vc_ctx: NDIS_HANDLE,
+        party_ctx: NDIS_HANDLE,
+        request: PNDIS_OID_REQUEST,
+    ) -> NDIS_STATUS => oid_request_impl;
+}
+
+/// ProtocolCoOidRequest: OIDs sent to the call manager with an AF handle
+/// (and possibly a VC or party handle), answered from `ctrl_path`'s table
+/// in `Scope::CallManager` by [`cm_request`], never pended.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn oid_request_impl(
+    af_ctx: NDIS_HANDLE,
+    vc_ctx: NDIS_HANDLE,
+    party_ctx: NDIS_HANDLE,
+    request: PNDIS_OID_REQUEST,
+) -> NDIS_STATUS {
+    trace!(
+        INFO,
+        "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p})", af_ctx, vc_ctx, party_ctx
+    );
+    // SAFETY: NDIS's contexts and request for this handler.
+    unsafe { cm_request(af_ctx, vc_ctx, party_ctx, request) }
 }
 
 handler! {
     #[flight(ProtocolCoOidRequestComplete, af_ctx: AfContext)]
-    /// ProtocolCoOidRequestComplete.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn oid_request_complete(af_ctx: NDIS_HANDLE, _vc_ctx: NDIS_HANDLE, _party_ctx: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) {
-        trace!(WARN, "ProtocolCoOidRequestComplete(af {:p}, {:p}, {:#010x}): covmini issues no NdisMCmOidRequest", af_ctx, request, status);
-    }
+    pub(super) unsafe fn oid_request_complete(
+        af_ctx: NDIS_HANDLE,
+        _vc_ctx: NDIS_HANDLE,
+        _party_ctx: NDIS_HANDLE,
+        request: PNDIS_OID_REQUEST,
+        status: NDIS_STATUS,
+    ) => oid_request_complete_impl;
+}
+
+/// ProtocolCoOidRequestComplete.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn oid_request_complete_impl(
+    af_ctx: NDIS_HANDLE,
+    _vc_ctx: NDIS_HANDLE,
+    _party_ctx: NDIS_HANDLE,
+    request: PNDIS_OID_REQUEST,
+    status: NDIS_STATUS,
+) {
+    trace!(
+        WARN,
+        "ProtocolCoOidRequestComplete(af {:p}, {:p}, {:#010x}): covmini issues no NdisMCmOidRequest",
+        af_ctx,
+        request,
+        status
+    );
 }

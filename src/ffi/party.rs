@@ -216,90 +216,104 @@ pub(super) unsafe fn add_leaf(
 
 handler! {
     #[flight(ProtocolCmAddParty, vc_ctx: VcContext)]
-    /// ProtocolCmAddParty on a multipoint call that is up: the party's
-    /// called address is matched against the SAPs like a point-to-point
-    /// call, and its leaf is offered an ordinary incoming call on a VC
-    /// covmini creates ([`add_leaf`]). Returns the leaf's answer when it
-    /// came inside the offer, else PENDING and NdisMCmAddPartyComplete
-    /// follows (also for a rejection that waits for an incoming drop party
-    /// of the call on its way to the client). A party keeps its own flows: its leaf is activated with the
-    /// FLOWSPECs of the party's parameters (the "Adding a Party to a
-    /// Multipoint Call" page lets the medium decide whether per-party
-    /// traffic parameters exist; covmini's leaves are separate VCs).
-    ///
-    /// Statuses: a call that is point to point or to the echo address,
-    /// NDIS_STATUS_NOT_SUPPORTED (the page's status for "invalid or
-    /// unavailable features"); a root not up (being set up or closing),
-    /// NDIS_STATUS_FAILURE; the call's 16 parties or the adapter's 64 in
-    /// use, or a context or call block the pool refuses,
-    /// NDIS_STATUS_RESOURCES; malformed parameters and unknown
-    /// addresses as for a make call (INVALID_DATA, INVALID_ADDRESS,
-    /// NO_ROUTE_TO_DESTINATION).
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn add_party(vc_ctx: NDIS_HANDLE, cp: PCO_CALL_PARAMETERS, party: NDIS_HANDLE, party_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        // SAFETY: the CallMgrVcContext covmini gave NDIS.
-        let Some(root) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
-            trace!(ERROR, "ProtocolCmAddParty: not a VC context: {:p}", vc_ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        let _running = root.adapter().running();
-        if party.is_null() || party_ctx.is_null() {
-            return NDIS_STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: NDIS's call parameters for this request (or NULL, refused inside).
-        let (address, mut shape) = match unsafe { read_call(cp) } {
-            Ok(x) => x,
-            Err(e) => {
-                trace!(WARN, "ProtocolCmAddParty({:p}): {:?}", vc_ctx, e);
-                return e.status();
-            }
-        };
-        // SAFETY: `cp` was read by read_call; the client's [in, out] block
-        // (ProtocolClAddPartyComplete checks CALL_PARAMETERS_CHANGED too).
-        unsafe { fit_flows(cp, &mut shape) };
-        if address.as_bytes() == ECHO_ADDRESS {
-            return Refusal::NotSupported.status();
-        }
-        // SAFETY: `cp` and `party_ctx` are NDIS's for this request.
-        unsafe { add_leaf(root, cp, &shape, &address, party, party_ctx, Via::AddParty) }
+    pub(super) unsafe fn add_party(
+        vc_ctx: NDIS_HANDLE,
+        cp: PCO_CALL_PARAMETERS,
+        party: NDIS_HANDLE,
+        party_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => add_party_impl;
+}
+
+/// ProtocolCmAddParty on a multipoint call that is up: the party's
+/// called address is matched against the SAPs like a point-to-point
+/// call, and its leaf is offered an ordinary incoming call on a VC
+/// covmini creates ([`add_leaf`]). Returns the leaf's answer when it
+/// came inside the offer, else PENDING and NdisMCmAddPartyComplete
+/// follows (also for a rejection that waits for an incoming drop party
+/// of the call on its way to the client). A party keeps its own flows: its leaf is activated with the
+/// FLOWSPECs of the party's parameters (the "Adding a Party to a
+/// Multipoint Call" page lets the medium decide whether per-party
+/// traffic parameters exist; covmini's leaves are separate VCs).
+///
+/// Statuses: a call that is point to point or to the echo address,
+/// NDIS_STATUS_NOT_SUPPORTED (the page's status for "invalid or
+/// unavailable features"); a root not up (being set up or closing),
+/// NDIS_STATUS_FAILURE; the call's 16 parties or the adapter's 64 in
+/// use, or a context or call block the pool refuses,
+/// NDIS_STATUS_RESOURCES; malformed parameters and unknown
+/// addresses as for a make call (INVALID_DATA, INVALID_ADDRESS,
+/// NO_ROUTE_TO_DESTINATION).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn add_party_impl(
+    vc_ctx: NDIS_HANDLE,
+    cp: PCO_CALL_PARAMETERS,
+    party: NDIS_HANDLE,
+    party_ctx: PNDIS_HANDLE,
+) -> NDIS_STATUS {
+    // SAFETY: the CallMgrVcContext covmini gave NDIS.
+    let Some(root) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+        trace!(ERROR, "ProtocolCmAddParty: not a VC context: {:p}", vc_ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    let _running = root.adapter().running();
+    if party.is_null() || party_ctx.is_null() {
+        return NDIS_STATUS_INVALID_PARAMETER;
     }
+    // SAFETY: NDIS's call parameters for this request (or NULL, refused inside).
+    let (address, mut shape) = match unsafe { read_call(cp) } {
+        Ok(x) => x,
+        Err(e) => {
+            trace!(WARN, "ProtocolCmAddParty({:p}): {:?}", vc_ctx, e);
+            return e.status();
+        }
+    };
+    // SAFETY: `cp` was read by read_call; the client's [in, out] block
+    // (ProtocolClAddPartyComplete checks CALL_PARAMETERS_CHANGED too).
+    unsafe { fit_flows(cp, &mut shape) };
+    if address.as_bytes() == ECHO_ADDRESS {
+        return Refusal::NotSupported.status();
+    }
+    // SAFETY: `cp` and `party_ctx` are NDIS's for this request.
+    unsafe { add_leaf(root, cp, &shape, &address, party, party_ctx, Via::AddParty) }
 }
 
 handler! {
     #[flight(ProtocolCmDropParty, party_ctx: PartyContext)]
-    /// ProtocolCmDropParty: a party that is not the call's last goes. Its
-    /// leaf, if still connected, gets an incoming close (its client closes
-    /// and covmini deletes the leaf's VC); the context is freed and the
-    /// handler returns SUCCESS, or PENDING while an incoming drop party
-    /// naming the party is being dispatched (NdisMCmDropPartyComplete
-    /// follows). The last party: NDIS_STATUS_FAILURE, which
-    /// ProtocolClDropPartyComplete documents as "the given party was the
-    /// last remaining ... the client should call NdisClCloseCall". A party
-    /// still being added, or of a root that is closing: FAILURE. Close data:
-    /// NDIS_STATUS_INVALID_DATA (the fabric carries none, as for a close).
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn drop_party(party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
-        // SAFETY: the CallMgrPartyContext covmini gave NDIS.
-        let Some(party) = (unsafe { PartyContext::from_handle(party_ctx) }) else {
-            trace!(ERROR, "ProtocolCmDropParty: not a party context: {:p}", party_ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        if !data.is_null() && size > 0 {
-            return NDIS_STATUS_INVALID_DATA;
-        }
-        let adapter = party.adapter();
-        let _running = adapter.running();
-        match on_party(party, |cm| cm.drop_party(party.id())) {
-            // The party context may be freed by these effects: not used after.
-            Ok(f) => finish(adapter, f),
-            Err(r) => {
-                trace!(WARN, "ProtocolCmDropParty({:p}): {:?}", party_ctx, r);
-                r.status()
-            }
+    pub(super) unsafe fn drop_party(party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS => drop_party_impl;
+}
+
+/// ProtocolCmDropParty: a party that is not the call's last goes. Its
+/// leaf, if still connected, gets an incoming close (its client closes
+/// and covmini deletes the leaf's VC); the context is freed and the
+/// handler returns SUCCESS, or PENDING while an incoming drop party
+/// naming the party is being dispatched (NdisMCmDropPartyComplete
+/// follows). The last party: NDIS_STATUS_FAILURE, which
+/// ProtocolClDropPartyComplete documents as "the given party was the
+/// last remaining ... the client should call NdisClCloseCall". A party
+/// still being added, or of a root that is closing: FAILURE. Close data:
+/// NDIS_STATUS_INVALID_DATA (the fabric carries none, as for a close).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn drop_party_impl(party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
+    // SAFETY: the CallMgrPartyContext covmini gave NDIS.
+    let Some(party) = (unsafe { PartyContext::from_handle(party_ctx) }) else {
+        trace!(ERROR, "ProtocolCmDropParty: not a party context: {:p}", party_ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    if !data.is_null() && size > 0 {
+        return NDIS_STATUS_INVALID_DATA;
+    }
+    let adapter = party.adapter();
+    let _running = adapter.running();
+    match on_party(party, |cm| cm.drop_party(party.id())) {
+        // The party context may be freed by these effects: not used after.
+        Ok(f) => finish(adapter, f),
+        Err(r) => {
+            trace!(WARN, "ProtocolCmDropParty({:p}): {:?}", party_ctx, r);
+            r.status()
         }
     }
 }

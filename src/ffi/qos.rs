@@ -20,74 +20,82 @@ use crate::config;
 
 handler! {
     #[flight(ProtocolCmModifyCallQoS, vc_ctx: VcContext)]
-    /// ProtocolCmModifyCallQoS on a connected call (either end, or an echo
-    /// call). Reads only the two fixed FLOWSPECs of CallMgrParameters (the
-    /// CallMgrSpecific tail and MediaParameters are not read, so no client
-    /// length is trusted) and checks them against the link
-    /// ([`crate::call_manager::check_flows`]: TokenRate and PeakBandwidth
-    /// at most 1 Gb/s = 125,000,000 bytes/s, MaxSduSize at most the MTU).
-    /// A flow beyond the link is refused, not clamped, with
-    /// NDIS_STATUS_INCOMPATABLE_QOS, and nothing changes. Accepted: the VC is
-    /// re-activated with its new flows (NdisMCmActivateVc, contract §3.3
-    /// "QoS, client side"), the peer re-activated with them swapped and told
-    /// (NdisMCmActivateVc then NdisMCmDispatchIncomingCallQoSChange, §3.3
-    /// "QoS, remote side"), and the handler returns SUCCESS; it never pends.
-    /// Should NdisMCmActivateVc fail, the old flows are restored and the
-    /// change refused with INCOMPATABLE_QOS. No CallMgrParameters:
-    /// NDIS_STATUS_INVALID_DATA. A VC with no active call, or one whose call
-    /// is already changing its QoS: NDIS_STATUS_FAILURE.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn modify_call_qos(vc_ctx: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
-        // SAFETY: the CallMgrVcContext covmini gave NDIS.
-        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
-            trace!(ERROR, "ProtocolCmModifyCallQoS: not a VC context: {:p}", vc_ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        // SAFETY: NDIS's CO_CALL_PARAMETERS for this request, or NULL
-        // (refused inside).
-        let Some((tx, rx)) = (unsafe { read_qos_flows(params) }) else {
-            return NDIS_STATUS_INVALID_DATA;
-        };
-        if let Err(e) = check_flows(&tx, &rx, config::LINK_SPEED_BPS, config::MTU) {
-            trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, e);
-            return e.status();
-        }
-        // First act on the VC's context, as a send's (`super::data`, "The
-        // handshake"): a close waits for this change until the core pins
-        // the VC, or this change saw the close begin (a VC with no active
-        // call: FAILURE).
-        let (inside, closing) = vc.enter();
-        if closing {
-            inside.leave();
-            return NDIS_STATUS_FAILURE;
-        }
-        let adapter = vc.adapter();
-        let _running = adapter.running();
-        let peer = on_vc(vc, |cm| cm.modify_qos_begin(vc.id()));
-        inside.leave();
-        let peer = match peer {
-            Ok(p) => p,
-            Err(r) => {
-                trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, r);
-                return NDIS_STATUS_FAILURE;
-            }
-        };
-        // SAFETY: the core pinned the VC (and the peer) for this change:
-        // their calls cannot end, nor their blocks go, before modify_qos_end.
-        let status = match unsafe { vc.call() } {
-            // SAFETY: the core marked this VC changing for this handler.
-            Some(own) => unsafe { change_qos(vc, own, &tx, &rx, peer.map(|(_, t)| t)) },
-            None => {
-                trace!(ERROR, "ProtocolCmModifyCallQoS({:p}): a call with no call block", vc_ctx);
-                NDIS_STATUS_FAILURE
-            }
-        };
-        let fx = adapter.cm().modify_qos_end(vc.id(), peer.map(|(p, _)| p));
-        perform(adapter, fx);
-        status
+    pub(super) unsafe fn modify_call_qos(
+        vc_ctx: NDIS_HANDLE,
+        params: PCO_CALL_PARAMETERS,
+    ) -> NDIS_STATUS => modify_call_qos_impl;
+}
+
+/// ProtocolCmModifyCallQoS on a connected call (either end, or an echo
+/// call). Reads only the two fixed FLOWSPECs of CallMgrParameters (the
+/// CallMgrSpecific tail and MediaParameters are not read, so no client
+/// length is trusted) and checks them against the link
+/// ([`crate::call_manager::check_flows`]: TokenRate and PeakBandwidth
+/// at most 1 Gb/s = 125,000,000 bytes/s, MaxSduSize at most the MTU).
+/// A flow beyond the link is refused, not clamped, with
+/// NDIS_STATUS_INCOMPATABLE_QOS, and nothing changes. Accepted: the VC is
+/// re-activated with its new flows (NdisMCmActivateVc, contract §3.3
+/// "QoS, client side"), the peer re-activated with them swapped and told
+/// (NdisMCmActivateVc then NdisMCmDispatchIncomingCallQoSChange, §3.3
+/// "QoS, remote side"), and the handler returns SUCCESS; it never pends.
+/// Should NdisMCmActivateVc fail, the old flows are restored and the
+/// change refused with INCOMPATABLE_QOS. No CallMgrParameters:
+/// NDIS_STATUS_INVALID_DATA. A VC with no active call, or one whose call
+/// is already changing its QoS: NDIS_STATUS_FAILURE.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn modify_call_qos_impl(vc_ctx: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
+    // SAFETY: the CallMgrVcContext covmini gave NDIS.
+    let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+        trace!(ERROR, "ProtocolCmModifyCallQoS: not a VC context: {:p}", vc_ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    // SAFETY: NDIS's CO_CALL_PARAMETERS for this request, or NULL
+    // (refused inside).
+    let Some((tx, rx)) = (unsafe { read_qos_flows(params) }) else {
+        return NDIS_STATUS_INVALID_DATA;
+    };
+    if let Err(e) = check_flows(&tx, &rx, config::LINK_SPEED_BPS, config::MTU) {
+        trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, e);
+        return e.status();
     }
+    // First act on the VC's context, as a send's (`super::data`, "The
+    // handshake"): a close waits for this change until the core pins
+    // the VC, or this change saw the close begin (a VC with no active
+    // call: FAILURE).
+    let (inside, closing) = vc.enter();
+    if closing {
+        inside.leave();
+        return NDIS_STATUS_FAILURE;
+    }
+    let adapter = vc.adapter();
+    let _running = adapter.running();
+    let peer = on_vc(vc, |cm| cm.modify_qos_begin(vc.id()));
+    inside.leave();
+    let peer = match peer {
+        Ok(p) => p,
+        Err(r) => {
+            trace!(WARN, "ProtocolCmModifyCallQoS({:p}): {:?}", vc_ctx, r);
+            return NDIS_STATUS_FAILURE;
+        }
+    };
+    // SAFETY: the core pinned the VC (and the peer) for this change:
+    // their calls cannot end, nor their blocks go, before modify_qos_end.
+    let status = match unsafe { vc.call() } {
+        // SAFETY: the core marked this VC changing for this handler.
+        Some(own) => unsafe { change_qos(vc, own, &tx, &rx, peer.map(|(_, t)| t)) },
+        None => {
+            trace!(
+                ERROR,
+                "ProtocolCmModifyCallQoS({:p}): a call with no call block", vc_ctx
+            );
+            NDIS_STATUS_FAILURE
+        }
+    };
+    let fx = adapter.cm().modify_qos_end(vc.id(), peer.map(|(p, _)| p));
+    perform(adapter, fx);
+    status
 }
 
 /// ProtocolCmModifyCallQoS's change, once the core marked it: `vc`
@@ -121,9 +129,28 @@ unsafe fn change_qos(
         let _ = unsafe { own.set_flows(old.0, old.1) };
         return NDIS_STATUS_INCOMPATABLE_QOS;
     }
-    let Some(token) = peer else {
-        return NDIS_STATUS_SUCCESS;
-    };
+    if let Some(token) = peer {
+        // SAFETY: the core pinned the peer `token` and marked it changing
+        // for this change (this function's precondition).
+        unsafe { change_peer_qos(vc, token, tx, rx) };
+    }
+    NDIS_STATUS_SUCCESS
+}
+
+/// The peer's side of a QoS change `vc`'s client asked for: the peer's
+/// block gets the flows the other way round (its transmit is `vc`'s
+/// receive), NdisMCmActivateVc applies them to the peer's VC, and
+/// NdisMCmDispatchIncomingCallQoSChange tells the peer's client. A failure
+/// is traced, not returned: `vc`'s own change already holds.
+///
+/// # Safety
+/// The core pinned the peer `token` for this change (its call cannot end
+/// before modify_qos_end) and marked it changing for this handler, so
+/// this is its block's only writer.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, without the adapter lock.
+unsafe fn change_peer_qos(vc: &VcContext, token: usize, tx: &FLOWSPEC, rx: &FLOWSPEC) {
     // SAFETY: the core pinned the peer for this change.
     let other = unsafe { VcContext::from_token(token) };
     // SAFETY: pinned: its call cannot end before modify_qos_end.
@@ -133,7 +160,7 @@ unsafe fn change_qos(
             "ProtocolCmModifyCallQoS: the peer {:p} has no call block",
             other.ndis()
         );
-        return NDIS_STATUS_SUCCESS;
+        return;
     };
     // SAFETY: the core marked the peer changing for this handler.
     let _ = unsafe { theirs.set_flows(*rx, *tx) };
@@ -159,5 +186,4 @@ unsafe fn change_qos(
             other.ndis()
         );
     }
-    NDIS_STATUS_SUCCESS
 }

@@ -1,6 +1,8 @@
 //! The flight recorder's producers at the handler boundary: which
 //! handlers record their entry and return ([`Span`], the `handler!` macro
-//! that replaces `ndis_fn!` at a recorded handler), how a handler's context
+//! that generates a recorded handler's one-call `extern` entry, as
+//! `ndis_fn!`'s trampoline form does for the others: the body is an
+//! ordinary function outside any macro), how a handler's context
 //! leads to its adapter ([`Owner`]), and the bug-check callback that hands
 //! the adapter's ring to the crash dump ([`dump_callback`]).
 //!
@@ -105,33 +107,44 @@ impl Span<'_> {
     }
 }
 
-/// Defines a handler NDIS calls, as `ndis_fn!` does, whose entry and return
-/// the flight recorder records: `#[flight(Handler, arg: Kind)]` names the
-/// [`Handler`] and the argument holding the context (of [`Owner`] kind
-/// `Kind`) that leads to the adapter. The body is the handler's as written;
-/// the generated function records Enter, runs it, records Return with its
-/// status. Same syntax as `ndis_fn!` otherwise, so a handler site changes by
-/// one word and one attribute line.
+/// Defines the `extern` entry of a handler NDIS calls, as `ndis_fn!`'s
+/// trampoline form does, whose entry and return the flight recorder
+/// records: `#[flight(Handler, arg: Kind)]` names the [`Handler`] and the
+/// argument holding the context (of [`Owner`] kind `Kind`) that leads to the
+/// adapter; `=> path` names the ordinary function holding the handler's
+/// body (and its documentation). The generated entry records Enter, calls
+/// that function with its arguments unchanged, records Return with its
+/// status.
+///
+/// ```text
+/// handler! {
+///     #[flight(ProtocolCoDeleteVc, vc_ctx: VcContext)]
+///     pub(super) unsafe fn delete_vc(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS => delete_vc_impl;
+/// }
+/// /// ProtocolCoDeleteVc: ... # IRQL ...
+/// unsafe fn delete_vc_impl(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS { ... }
+/// ```
 macro_rules! handler {
     ($(
         #[flight($h:ident, $owner:ident: $kind:ty)]
         $(#[$m:meta])*
-        $vis:vis unsafe fn $name:ident($($arg:ident: $argty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+        $vis:vis unsafe fn $name:ident($($arg:ident: $argty:ty),* $(,)?) $(-> $ret:ty)? => $imp:path;
     )*) => {
         ndis_fn! {
             $(
+                #[doc = concat!(
+                    "The `extern` entry NDIS calls: records entry and return in the flight recorder \
+                     around [`", stringify!($imp), "`]."
+                )]
                 $(#[$m])* $vis unsafe fn $name($($arg: $argty),*) $(-> $ret)? {
-                    /// The handler's body, as written at its definition.
-                    #[inline(always)]
-                    unsafe fn body($($arg: $argty),*) $(-> $ret)? $body
                     // SAFETY: `$owner` is the context NDIS passed this
                     // handler, which is what Span::enter requires.
                     let span = unsafe {
                         $crate::ffi::recorder::Span::enter::<$kind>($owner, $crate::flight::event::Handler::$h)
                     };
                     // SAFETY: this handler's own contract (NDIS's call),
-                    // passed on unchanged.
-                    let ret = unsafe { body($($arg),*) };
+                    // which is `$imp`'s, passed on unchanged.
+                    let ret = unsafe { $imp($($arg),*) };
                     if let Some(span) = span {
                         span.leave(&ret);
                     }
@@ -143,48 +156,55 @@ macro_rules! handler {
 }
 
 ndis_fn! {
-    /// KbCallbackSecondaryDumpData: hands the adapter's ring to the crash
-    /// dump, as it is (no copy): on the size query (OutBuffer NULL) and on
-    /// the data request (OutBuffer = InBuffer) alike, it sets Guid to the
-    /// adapter's block GUID, OutBuffer to the ring and OutBufferLength to its
-    /// size ("a driver that must write an amount of data that is larger than
-    /// InBufferLength can use its own buffer" in nonpaged memory, and "sets
-    /// OutBuffer to point to the driver's buffer": Writing a Bug Check
-    /// Callback Routine). It offers nothing when the ring exceeds
-    /// MaximumAllowed, or for a record that is not an adapter's.
-    ///
-    /// # IRQL
-    /// Runs at HIGH_LEVEL, other processors stopped: reads only the adapter
-    /// context (nonpaged pool), takes no lock, calls nothing, cannot panic.
     pub(super) unsafe fn dump_callback(
         reason: KBUGCHECK_CALLBACK_REASON,
         record: PKBUGCHECK_REASON_CALLBACK_RECORD,
         data: PVOID,
         length: ULONG,
-    ) {
-        // CAST: ULONG to usize, lossless.
-        let short = (length as usize) < size_of::<KBUGCHECK_SECONDARY_DUMP_DATA>();
-        if reason != KbCallbackSecondaryDumpData || data.is_null() || short {
-            return;
-        }
-        // SAFETY: `record` is the one covmini registered, inside an adapter
-        // context that stays allocated while registered (it is deregistered
-        // before the context is freed).
-        let Some(adapter) = (unsafe { super::context::AdapterContext::from_dump_record(record) }) else {
-            return;
-        };
-        // SAFETY: the kernel passes its KBUGCHECK_SECONDARY_DUMP_DATA for
-        // this call (length checked above), which only this callback touches
-        // during the call.
-        let d = unsafe { &mut *data.cast::<KBUGCHECK_SECONDARY_DUMP_DATA>() };
-        let (blob, size) = adapter.flight().as_blob();
-        // CAST: ULONG to usize, lossless.
-        if size > d.MaximumAllowed as usize {
-            return;
-        }
-        d.Guid = adapter.dump_hook().guid();
-        d.OutBuffer = blob.cast_mut().cast();
-        // CAST: the blob is 8 KiB + 32 bytes.
-        d.OutBufferLength = size as ULONG;
+    ) => dump_callback_impl;
+}
+
+/// KbCallbackSecondaryDumpData: hands the adapter's ring to the crash
+/// dump, as it is (no copy): on the size query (OutBuffer NULL) and on
+/// the data request (OutBuffer = InBuffer) alike, it sets Guid to the
+/// adapter's block GUID, OutBuffer to the ring and OutBufferLength to its
+/// size ("a driver that must write an amount of data that is larger than
+/// InBufferLength can use its own buffer" in nonpaged memory, and "sets
+/// OutBuffer to point to the driver's buffer": Writing a Bug Check
+/// Callback Routine). It offers nothing when the ring exceeds
+/// MaximumAllowed, or for a record that is not an adapter's.
+///
+/// # IRQL
+/// Runs at HIGH_LEVEL, other processors stopped: reads only the adapter
+/// context (nonpaged pool), takes no lock, calls nothing, cannot panic.
+unsafe fn dump_callback_impl(
+    reason: KBUGCHECK_CALLBACK_REASON,
+    record: PKBUGCHECK_REASON_CALLBACK_RECORD,
+    data: PVOID,
+    length: ULONG,
+) {
+    // CAST: ULONG to usize, lossless.
+    let short = (length as usize) < size_of::<KBUGCHECK_SECONDARY_DUMP_DATA>();
+    if reason != KbCallbackSecondaryDumpData || data.is_null() || short {
+        return;
     }
+    // SAFETY: `record` is the one covmini registered, inside an adapter
+    // context that stays allocated while registered (it is deregistered
+    // before the context is freed).
+    let Some(adapter) = (unsafe { super::context::AdapterContext::from_dump_record(record) }) else {
+        return;
+    };
+    // SAFETY: the kernel passes its KBUGCHECK_SECONDARY_DUMP_DATA for
+    // this call (length checked above), which only this callback touches
+    // during the call.
+    let d = unsafe { &mut *data.cast::<KBUGCHECK_SECONDARY_DUMP_DATA>() };
+    let (blob, size) = adapter.flight().as_blob();
+    // CAST: ULONG to usize, lossless.
+    if size > d.MaximumAllowed as usize {
+        return;
+    }
+    d.Guid = adapter.dump_hook().guid();
+    d.OutBuffer = blob.cast_mut().cast();
+    // CAST: the blob is 8 KiB + 32 bytes.
+    d.OutBufferLength = size as ULONG;
 }

@@ -15,67 +15,75 @@ use super::trace::ERROR;
 
 handler! {
     #[flight(ProtocolCoCreateVc, af_ctx: AfContext)]
-    /// ProtocolCoCreateVc: a client creates a VC on its AF (for an MCM NDIS
-    /// passes the CallMgrAfContext, contract §1.2 (b) [B]). Never PENDING.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn create_vc(af_ctx: NDIS_HANDLE, ndis_vc: NDIS_HANDLE, vc_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-        // SAFETY: the CallMgrAfContext covmini gave NDIS.
-        let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
-            trace!(ERROR, "ProtocolCoCreateVc: not an AF context: {:p}", af_ctx);
-            return NDIS_STATUS_FAILURE;
-        };
-        if vc_ctx.is_null() {
-            return NDIS_STATUS_INVALID_PARAMETER;
+    pub(super) unsafe fn create_vc(
+        af_ctx: NDIS_HANDLE,
+        ndis_vc: NDIS_HANDLE,
+        vc_ctx: PNDIS_HANDLE,
+    ) -> NDIS_STATUS => create_vc_impl;
+}
+
+/// ProtocolCoCreateVc: a client creates a VC on its AF (for an MCM NDIS
+/// passes the CallMgrAfContext, contract §1.2 (b) [B]). Never PENDING.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn create_vc_impl(af_ctx: NDIS_HANDLE, ndis_vc: NDIS_HANDLE, vc_ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+    // SAFETY: the CallMgrAfContext covmini gave NDIS.
+    let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
+        trace!(ERROR, "ProtocolCoCreateVc: not an AF context: {:p}", af_ctx);
+        return NDIS_STATUS_FAILURE;
+    };
+    if vc_ctx.is_null() {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    let adapter = af.adapter();
+    let _running = adapter.running();
+    let Some(ctx) = adapter.vc_list().alloc(VcContext::new(adapter, ndis_vc)) else {
+        return NDIS_STATUS_RESOURCES;
+    };
+    // SAFETY: just allocated, ours.
+    let ctx_ref = unsafe { ctx.as_ref() };
+    match on_af(af, |cm| cm.create_vc(af.id(), ctx_ref.token())) {
+        Ok(id) => {
+            ctx_ref.set_id(id);
+            // SAFETY: NDIS's out slot for ProtocolVcContext (checked non-NULL).
+            unsafe { vc_ctx.write(ctx_ref.as_handle()) };
+            NDIS_STATUS_SUCCESS
         }
-        let adapter = af.adapter();
-        let _running = adapter.running();
-        let Some(ctx) = adapter.vc_list().alloc(VcContext::new(adapter, ndis_vc)) else {
-            return NDIS_STATUS_RESOURCES;
-        };
-        // SAFETY: just allocated, ours.
-        let ctx_ref = unsafe { ctx.as_ref() };
-        match on_af(af, |cm| cm.create_vc(af.id(), ctx_ref.token())) {
-            Ok(id) => {
-                ctx_ref.set_id(id);
-                // SAFETY: NDIS's out slot for ProtocolVcContext (checked non-NULL).
-                unsafe { vc_ctx.write(ctx_ref.as_handle()) };
-                NDIS_STATUS_SUCCESS
-            }
-            Err(r) => {
-                ctx_ref.kill();
-                // SAFETY: allocated above, never given to NDIS.
-                unsafe { adapter.vc_list().free(ctx) };
-                r.status()
-            }
+        Err(r) => {
+            ctx_ref.kill();
+            // SAFETY: allocated above, never given to NDIS.
+            unsafe { adapter.vc_list().free(ctx) };
+            r.status()
         }
     }
 }
 
 handler! {
     #[flight(ProtocolCoDeleteVc, vc_ctx: VcContext)]
-    /// ProtocolCoDeleteVc: a client deletes its (inactive) VC. Never PENDING.
-    ///
-    /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(super) unsafe fn delete_vc(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-        // SAFETY: the ProtocolVcContext covmini gave NDIS.
-        let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
-            trace!(ERROR, "ProtocolCoDeleteVc: not a VC context: {:p}", vc_ctx);
-            return NDIS_STATUS_NOT_ACCEPTED;
-        };
-        let adapter = vc.adapter();
-        let _running = adapter.running();
-        match on_vc(vc, |cm| cm.delete_vc(vc.id())) {
-            Ok(fx) => {
-                perform(adapter, fx);
-                NDIS_STATUS_SUCCESS
-            }
-            Err(r) => {
-                trace!(ERROR, "ProtocolCoDeleteVc({:p}): {:?}", vc_ctx, r);
-                NDIS_STATUS_NOT_ACCEPTED
-            }
+    pub(super) unsafe fn delete_vc(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS => delete_vc_impl;
+}
+
+/// ProtocolCoDeleteVc: a client deletes its (inactive) VC. Never PENDING.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL.
+unsafe fn delete_vc_impl(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS {
+    // SAFETY: the ProtocolVcContext covmini gave NDIS.
+    let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
+        trace!(ERROR, "ProtocolCoDeleteVc: not a VC context: {:p}", vc_ctx);
+        return NDIS_STATUS_NOT_ACCEPTED;
+    };
+    let adapter = vc.adapter();
+    let _running = adapter.running();
+    match on_vc(vc, |cm| cm.delete_vc(vc.id())) {
+        Ok(fx) => {
+            perform(adapter, fx);
+            NDIS_STATUS_SUCCESS
+        }
+        Err(r) => {
+            trace!(ERROR, "ProtocolCoDeleteVc({:p}): {:?}", vc_ctx, r);
+            NDIS_STATUS_NOT_ACCEPTED
         }
     }
 }

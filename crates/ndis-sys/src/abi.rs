@@ -53,14 +53,36 @@ macro_rules! ndis_import {
 /// Defines functions with the Windows ABI: driver handlers handed to NDIS and
 /// the emulator's implementations of NDIS functions.
 ///
+/// Two forms. The trampoline form generates only the `extern` entry, whose
+/// body calls an ordinary Rust function written outside any macro (so
+/// rustfmt and code navigators see it), with the same arguments; that
+/// function carries the handler's documentation and contract:
+///
 /// ```text
 /// ndis_fn! {
-///     /// MiniportHaltEx. Runs at IRQL = PASSIVE_LEVEL.
-///     pub unsafe fn covmini_halt(ctx: NDIS_HANDLE, action: NDIS_HALT_ACTION) { ... }
+///     pub unsafe fn covmini_halt(ctx: NDIS_HANDLE, action: NDIS_HALT_ACTION) => halt;
 /// }
+/// /// MiniportHaltEx. Runs at IRQL = PASSIVE_LEVEL.
+/// unsafe fn halt(ctx: NDIS_HANDLE, action: NDIS_HALT_ACTION) { ... }
 /// ```
+///
+/// The body form (`{ ... }` in place of `=> path;`) defines the `extern`
+/// function with that body, as the emulator's DDI implementations do.
 #[macro_export]
 macro_rules! ndis_fn {
+    ($($(#[$m:meta])* $vis:vis unsafe fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:path;)*) => {
+        $(
+            $crate::ndis_fn! {
+                #[doc = concat!("The `extern` entry NDIS calls: a trampoline to [`", stringify!($imp), "`].")]
+                $(#[$m])* $vis unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
+                    // SAFETY: NDIS calls this entry under the contract of
+                    // the handler it is registered as, which is the
+                    // contract of the function it names; passed on unchanged.
+                    unsafe { $imp($($arg),*) }
+                }
+            }
+        )*
+    };
     ($($(#[$m:meta])* $vis:vis unsafe fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block)*) => {
         $(
             #[cfg(windows)]
