@@ -11,17 +11,15 @@ use crate::ctrl_path::{AdapterInfo, HardwareStatus};
 use ndis_sys::*;
 
 use super::call_block::CallBlock;
-use super::cm_context::{AfContext, PartyContext, SapContext, VcContext};
-use super::data::{Counters, RxPool};
+use super::cm_context::{AfContext, Cm, PartyContext, SapContext, VcContext};
+use super::counters::Counters;
 use super::flight::{DumpHook, Ring};
 use super::lookaside::Lookaside;
+use super::rx_pool::RxPool;
 use super::sync::{Event, SpinLock, SpinLockGuard};
 use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition, Lifecycle, PauseOutcome};
 use crate::call_manager::CallManager;
 use crate::pool::{SIG_ADAPTER, SIG_FREED, TAG_ADAPTER, TAG_AF, TAG_CALL, TAG_PARTY, TAG_SAP, TAG_VC};
-
-/// The call manager's state, keyed by context tokens (addresses).
-pub(crate) type Cm = CallManager<usize>;
 
 /// The adapter's call manager as initialization writes it: built at compile
 /// time and copied into place, never assembled on the stack.
