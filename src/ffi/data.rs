@@ -119,12 +119,12 @@
 
 use ndis_sys::*;
 
-use super::cm_context::{Signed, VcContext};
+use super::cm_context::{Inside, Signed, VcContext};
 use super::context::AdapterContext;
 use super::effects::perform;
-use super::nbl::{AfterIndication, Completions, Returned, RxChain, SendChain};
+use super::nbl::{AfterIndication, Completions, LentSend, Returned, RxChain, SendChain, SendNbl};
 use super::trace::WARN;
-use crate::call_manager::{MAX_LEAVES, Refusal};
+use crate::call_manager::{MAX_LEAVES, Refusal, Route};
 
 /// Indicates `seg` on `target` (its SourceHandle is already the target's
 /// NdisVcHandle) and returns its head: covmini's again when `flags` carry
@@ -175,17 +175,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
     // (`VcContext::enter_unless_closing`).
     let inside = vc.enter_unless_closing();
     let adapter = vc.adapter();
-    let at_dispatch = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
-    let complete_flags = if at_dispatch {
-        NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
-    } else {
-        0
-    };
-    let receive_flags = if at_dispatch {
-        NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
-    } else {
-        0
-    };
+    let flags = SendFlags::of(send_flags);
     let (sends, receives) = chain.count();
     let Some(inside) = inside else {
         // The VC is closing (contract §3.3 [I]: VC_NOT_ACTIVATED). The close
@@ -194,15 +184,12 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // from the context is read before its one NDIS call, the
         // completion, and nothing is touched after it (module docs, "The
         // window"): the close may delete and free the VC once it is made.
-        chain.set_status(NDIS_STATUS_VC_NOT_ACTIVATED);
-        vc.counters().failed(u64::from(sends));
-        adapter.counters().failed(u64::from(sends));
-        let ndis_vc = vc.ndis();
-        // SAFETY: the chain as NDIS gave it, completed once on its VC. Its
-        // handle is valid: NDIS does not finish deleting a VC under a call it
-        // made with it that the driver has not yet seen through an NDIS call
-        // (module docs, "The window"), and this is this call's first.
-        unsafe { NdisMCoSendNetBufferListsComplete(ndis_vc, chain.into_raw(), complete_flags) };
+        // SAFETY: refuse's precondition: the chain as NDIS gave it, with its
+        // `sends`; the VC's handle is valid for this completion: NDIS does
+        // not finish deleting a VC under a call it made with it that the
+        // driver has not yet seen through an NDIS call (module docs, "The
+        // window"), and this is this call's first.
+        unsafe { refuse(vc, chain, sends, NDIS_STATUS_VC_NOT_ACTIVATED, flags.complete) };
         return;
     };
     if let Err(state) = adapter.admit_sends(sends) {
@@ -210,130 +197,247 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED"
         // (MiniportPause [D]). Nothing was pinned or taken.
         trace!(WARN, "CoSendNetBufferLists while {:?}: {} NBL(s) refused", state, sends);
-        chain.set_status(NDIS_STATUS_PAUSED);
-        vc.counters().failed(u64::from(sends));
-        adapter.counters().failed(u64::from(sends));
-        // SAFETY: the chain as NDIS gave it, completed once on its VC, whose
-        // handle is valid while this handler is inside.
-        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), chain.into_raw(), complete_flags) };
+        // SAFETY: refuse's precondition: the chain as NDIS gave it, with its
+        // `sends`, on a VC whose handle is valid while this handler is
+        // inside.
+        unsafe { refuse(vc, chain, sends, NDIS_STATUS_PAUSED, flags.complete) };
         inside.leave();
         return;
     }
+    let route = match route_of(vc, sends, receives) {
+        Ok(route) => route,
+        Err(status) => {
+            // The context lives and the VC is not deactivated (let alone
+            // deleted) while this handler is inside, though the core may
+            // have let the VC go closing.
+            // SAFETY: refuse's precondition: the chain as NDIS gave it, with
+            // its `sends`, on a VC whose handle is valid while this handler
+            // is inside.
+            unsafe { refuse(vc, chain, sends, status, flags.complete) };
+            inside.leave();
+            adapter.release_sends(sends);
+            return;
+        }
+    };
+    deliver_all(vc, inside, &route, chain, &flags);
+}
+
+/// The flags a send's completion and its receives' indications carry:
+/// DISPATCH_LEVEL when the send came at DISPATCH_LEVEL.
+struct SendFlags {
+    complete: ULONG,
+    receive: ULONG,
+}
+
+impl SendFlags {
+    fn of(send_flags: ULONG) -> Self {
+        let at_dispatch = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
+        Self {
+            complete: if at_dispatch {
+                NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
+            } else {
+                0
+            },
+            receive: if at_dispatch {
+                NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// The pins a send hands back to the core at its end: one per send NBL
+/// completed here, and per target (in route order) one per receive NBL
+/// that is back here (never lent, or lent with RESOURCES).
+struct Pins {
+    sends: u32,
+    receives: [u32; MAX_LEAVES],
+}
+
+impl Pins {
+    fn new() -> Self {
+        Self {
+            sends: 0,
+            receives: [0; MAX_LEAVES],
+        }
+    }
+}
+
+/// Completes the whole `chain` of `sends` NBLs on `vc` with `status`,
+/// counting them failed: the send's only NDIS call when it refuses.
+///
+/// # Safety
+/// `chain` is the chain NDIS handed MiniportCoSendNetBufferLists on `vc`,
+/// and `vc`'s NdisVcHandle is valid for this completion (the caller says
+/// why).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, as `complete_flags` say.
+unsafe fn refuse(vc: &VcContext, mut chain: SendChain, sends: u32, status: NDIS_STATUS, complete_flags: ULONG) {
+    chain.set_status(status);
+    vc.counters().failed(u64::from(sends));
+    vc.adapter().counters().failed(u64::from(sends));
+    let ndis_vc = vc.ndis();
+    // SAFETY: the chain as NDIS gave it (precondition), completed once on
+    // its VC, whose handle is valid for it (precondition); nothing reads
+    // the context after it.
+    unsafe { NdisMCoSendNetBufferListsComplete(ndis_vc, chain.into_raw(), complete_flags) };
+}
+
+/// The core's route for a send of `sends` NBLs (`receives` NET_BUFFERs) on
+/// `vc`, pinned; else the status its NBLs complete with: a leaf does not
+/// send (the call carries data root to leaves): FAILURE,
+/// NET_BUFFER_LIST.Status's "any other reason"; not active, closing, or
+/// its peer is going: VC_NOT_ACTIVATED (contract §3.3 [I]).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL; takes the adapter lock.
+fn route_of(vc: &VcContext, sends: u32, receives: u32) -> Result<Route<usize>, NDIS_STATUS> {
     let route = {
-        let mut cm = adapter.cm();
+        let mut cm = vc.adapter().cm();
         if cm.vc_is(vc.id(), vc.token()) {
             cm.route(vc.id(), sends, receives)
         } else {
             Err(Refusal::Invalid)
         }
     };
-    let route = match route {
-        Ok(r) => r,
-        Err(r) => {
-            // A leaf does not send (the call carries data root to leaves):
-            // FAILURE, NET_BUFFER_LIST.Status's "any other reason". Not
-            // active, closing, or its peer is going: VC_NOT_ACTIVATED
-            // (contract §3.3 [I]).
-            let status = if r == Refusal::LeafSend {
-                r.status()
-            } else {
-                NDIS_STATUS_VC_NOT_ACTIVATED
-            };
-            chain.set_status(status);
-            // The context lives and the VC is not deactivated (let alone
-            // deleted) while this handler is inside, though the core may
-            // have let the VC go closing.
-            vc.counters().failed(u64::from(sends));
-            adapter.counters().failed(u64::from(sends));
-            // SAFETY: the chain as NDIS gave it, completed once on its VC,
-            // whose handle is valid while this handler is inside.
-            unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), chain.into_raw(), complete_flags) };
-            inside.leave();
-            adapter.release_sends(sends);
-            return;
+    route.map_err(|r| {
+        if r == Refusal::LeafSend {
+            r.status()
+        } else {
+            NDIS_STATUS_VC_NOT_ACTIVATED
         }
-    };
+    })
+}
+
+/// Delivers one send NBL of `vc` to every target of `route`, or completes
+/// it into `done` (empty, or too few receive NBLs), counting in `pins`
+/// what comes back here.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, as `receive_flags` say.
+fn deliver(
+    vc: &VcContext,
+    route: &Route<usize>,
+    send: SendNbl,
+    receive_flags: ULONG,
+    done: &mut Completions,
+    pins: &mut Pins,
+) {
+    let adapter = vc.adapter();
+    let (n, bytes) = send.measure();
+    if n == 0 {
+        // Nothing to deliver: an empty NBL is sent (to nobody) at once.
+        done.push(send, NDIS_STATUS_SUCCESS);
+        pins.sends += 1;
+        return;
+    }
     // CAST: at most MAX_LEAVES (16) targets.
-    let k = route.len() as u32;
+    let total = n.saturating_mul(route.len() as u32);
+    let Some((mut rx, low)) = adapter.rx().take_chain(total) else {
+        done.push(send, NDIS_STATUS_RESOURCES);
+        vc.counters().failed(1);
+        adapter.counters().failed(1);
+        pins.sends += 1;
+        for back in pins.receives.iter_mut() {
+            *back += n;
+        }
+        return;
+    };
+    // The outstanding count (every share, all of them this handler's
+    // until indicated) and the sender, for the return path.
+    let mut lent = Some(send.lend(total, vc.token()));
+    vc.counters().sent(u64::from(n), bytes);
+    adapter.counters().sent(u64::from(n), bytes);
+    let flags = receive_flags | if low { NDIS_RECEIVE_FLAGS_RESOURCES } else { 0 };
+    for ((_, token), back) in route.targets().zip(pins.receives.iter_mut()) {
+        let Some(held) = lent.take() else { break };
+        // SAFETY: the core pinned the target for these receives: it lives.
+        let target = unsafe { VcContext::from_token(token) };
+        let seg = rx.lend_segment(&held, n, target.ndis(), target.token());
+        target.counters().received(u64::from(n), bytes);
+        adapter.counters().received(u64::from(n), bytes);
+        if !low {
+            // The n shares go to NDIS with their NBLs: after the last
+            // target's indication this handler holds none, and the send
+            // may be completed on another CPU: it is not touched again.
+            lent = held.lent_out(n);
+            indicate(target, seg, flags);
+            continue;
+        }
+        let seg = indicate(target, seg, flags);
+        // SAFETY: `seg` was just indicated with NDIS_RECEIVE_FLAGS_RESOURCES
+        // on `target`, from this adapter's free list (`take_chain` above).
+        lent = unsafe { take_back(adapter, seg, held, n, back, done, &mut pins.sends) };
+    }
+}
+
+/// After an indication with NDIS_RECEIVE_FLAGS_RESOURCES the NBLs are
+/// covmini's again: puts them back on the free list (the sender's data was
+/// only borrowed during the indication), counts their `n` pins back in
+/// `back`, and gives `held` its `n` shares back: the send, if shares remain
+/// lent or held, or (its last share back) into `done`.
+///
+/// # Safety
+/// `seg` is the head of covmini's receive NBLs, from this adapter's free
+/// list, that were just indicated with NDIS_RECEIVE_FLAGS_RESOURCES.
+unsafe fn take_back(
+    adapter: &AdapterContext,
+    seg: PNET_BUFFER_LIST,
+    held: LentSend,
+    n: u32,
+    back: &mut u32,
+    done: &mut Completions,
+    sends_back: &mut u32,
+) -> Option<LentSend> {
+    // SAFETY: covmini's receive NBLs, from this adapter's pool, indicated
+    // with NDIS_RECEIVE_FLAGS_RESOURCES (precondition): NDIS gave them back
+    // when the call returned; `seg` is not used again.
+    for r in unsafe { Returned::from_raw(seg) } {
+        // SAFETY: from this adapter's free list (precondition).
+        unsafe { adapter.rx().put(r) };
+    }
+    *back += n;
+    match held.came_back(n) {
+        AfterIndication::Held(held) => Some(held),
+        AfterIndication::Back(send) => {
+            // The last share is back: the send is ours alone.
+            done.push(send, NDIS_STATUS_SUCCESS);
+            *sends_back += 1;
+            None
+        }
+        AfterIndication::Lent => None,
+    }
+}
+
+/// An admitted, routed send: delivers each NBL of `chain` ([`deliver`]),
+/// then completes the NBLs done here, gives the core back the pins that
+/// came back here and the handler's place inside `vc`, performs what the
+/// core decided, and releases the completed sends from the data-path gate
+/// (a pending pause completes after them).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, as `flags` say.
+fn deliver_all(vc: &VcContext, inside: Inside<'_>, route: &Route<usize>, chain: SendChain, flags: &SendFlags) {
+    let adapter = vc.adapter();
     let mut done = Completions::new();
-    // Pins given back at the end: sends completed here, receives back here
-    // (per target, in route order).
-    let mut sends_back = 0u32;
-    let mut receives_back = [0u32; MAX_LEAVES];
+    let mut pins = Pins::new();
     // Each NBL is detached (its successor read first) before it is lent.
     for send in chain {
-        let (n, bytes) = send.measure();
-        if n == 0 {
-            // Nothing to deliver: an empty NBL is sent (to nobody) at once.
-            done.push(send, NDIS_STATUS_SUCCESS);
-            sends_back += 1;
-            continue;
-        }
-        let total = n.saturating_mul(k);
-        let Some((mut rx, low)) = adapter.rx().take_chain(total) else {
-            done.push(send, NDIS_STATUS_RESOURCES);
-            vc.counters().failed(1);
-            adapter.counters().failed(1);
-            sends_back += 1;
-            for back in receives_back.iter_mut() {
-                *back += n;
-            }
-            continue;
-        };
-        // The outstanding count (every share, all of them this handler's
-        // until indicated) and the sender, for the return path.
-        let mut lent = Some(send.lend(total, vc.token()));
-        vc.counters().sent(u64::from(n), bytes);
-        adapter.counters().sent(u64::from(n), bytes);
-        let flags = receive_flags | if low { NDIS_RECEIVE_FLAGS_RESOURCES } else { 0 };
-        for ((_, token), back) in route.targets().zip(receives_back.iter_mut()) {
-            let Some(held) = lent.take() else { break };
-            // SAFETY: the core pinned the target for these receives: it lives.
-            let target = unsafe { VcContext::from_token(token) };
-            let seg = rx.lend_segment(&held, n, target.ndis(), target.token());
-            target.counters().received(u64::from(n), bytes);
-            adapter.counters().received(u64::from(n), bytes);
-            if !low {
-                // The n shares go to NDIS with their NBLs: after the last
-                // target's indication this handler holds none, and the send
-                // may be completed on another CPU: it is not touched again.
-                lent = held.lent_out(n);
-                indicate(target, seg, flags);
-                continue;
-            }
-            let seg = indicate(target, seg, flags);
-            // With RESOURCES the NBLs are ours again now: take them back
-            // (the sender's data was only borrowed during the indication).
-            // SAFETY: covmini's receive NBLs, from this adapter's pool,
-            // indicated with NDIS_RECEIVE_FLAGS_RESOURCES: NDIS gave them
-            // back when the call returned; `seg` is not used again.
-            for r in unsafe { Returned::from_raw(seg) } {
-                // SAFETY: from this adapter's free list (`take_chain` above).
-                unsafe { adapter.rx().put(r) };
-            }
-            *back += n;
-            match held.came_back(n) {
-                AfterIndication::Held(held) => lent = Some(held),
-                AfterIndication::Back(send) => {
-                    // The last share is back: the send is ours alone.
-                    done.push(send, NDIS_STATUS_SUCCESS);
-                    sends_back += 1;
-                }
-                AfterIndication::Lent => {}
-            }
-        }
+        deliver(vc, route, send, flags.receive, &mut done, &mut pins);
     }
     let completed_here = done.count();
     if let Some(head) = done.into_raw() {
         // SAFETY: send NBLs NDIS gave covmini on this VC, each completed
         // once, Status set; the VC's handle is valid while this handler is
         // inside.
-        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), head, complete_flags) };
+        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), head, flags.complete) };
     }
     let fx = {
         let mut cm = adapter.cm();
-        let mut fx = cm.unpin(vc.id(), sends_back);
-        for ((target, _), back) in route.targets().zip(receives_back) {
+        let mut fx = cm.unpin(vc.id(), pins.sends);
+        for ((target, _), back) in route.targets().zip(pins.receives) {
             fx.extend(cm.unpin(target, back));
         }
         // Last use of `vc`: the effects may delete it.

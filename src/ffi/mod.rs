@@ -29,8 +29,9 @@
 //! * `context`, `cm_context`: the adapter's and the call manager's contexts
 //!   (`signed`: the signature and token they share; `adapter_link`: a
 //!   context's link to its adapter, which `cm_context` holds without naming
-//!   the adapter's type, so that neither names the other); `call_block`: a
-//!   VC's call parameters;
+//!   the adapter's type, so that neither names the other; `cm_lists`: the
+//!   contexts' lookaside lists; `halt_wait`: what HaltEx waits for before
+//!   it frees the adapter); `call_block`: a VC's call parameters;
 //!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services;
 //!   `etw`: the ETW TraceLogging provider (registration, enable callback,
 //!   EtwWriteTransfer);
@@ -44,6 +45,7 @@ pub(crate) mod trace;
 #[macro_use]
 pub(crate) mod etw;
 mod flight;
+mod halt_wait;
 #[macro_use]
 mod recorder;
 
@@ -55,6 +57,7 @@ mod alloc;
 mod call;
 mod call_block;
 mod cm_context;
+mod cm_lists;
 mod co;
 mod context;
 mod counters;
