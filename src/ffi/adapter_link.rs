@@ -8,6 +8,9 @@
 //! contexts' lists); this file names both, so the type of the address is
 //! known again here and only here.
 //!
+//! The contexts' `new` and `adapter()` run at any IRQL and take no lock;
+//! `Inside::leave` says its own.
+//!
 //! Must not: hold state, or follow a link anywhere but in the contexts'
 //! `adapter()`.
 

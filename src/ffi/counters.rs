@@ -1,6 +1,8 @@
 //! [`Counters`]: the traffic counters of the adapter and of each VC,
 //! updated without a lock by the data path and read by the OID paths.
 //!
+//! Every method runs at any IRQL and takes no lock (relaxed atomics).
+//!
 //! Must not: know who holds counters (the adapter's and the VCs' contexts
 //! do) or when they are updated (the data path decides).
 

@@ -382,6 +382,9 @@ fn deliver(
 /// # Safety
 /// `seg` is the head of covmini's receive NBLs, from this adapter's free
 /// list, that were just indicated with NDIS_RECEIVE_FLAGS_RESOURCES.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL; takes the free list's lock per NBL.
 unsafe fn take_back(
     adapter: &AdapterContext,
     seg: PNET_BUFFER_LIST,

@@ -94,6 +94,7 @@ impl HaltWait {
 
     /// Adds `holds` AFs for HaltEx to wait for. Called with the call manager
     /// locked, where the core decided them, so no release can come first.
+    /// Runs at IRQL <= DISPATCH_LEVEL (under that spin lock).
     pub(crate) fn hold(&self, holds: u32) {
         self.count.fetch_add(holds, Ordering::AcqRel);
     }
@@ -101,6 +102,7 @@ impl HaltWait {
     /// A call-manager handler starts running on the adapter: HaltEx does not
     /// free the adapter until the returned guard is dropped, which must be
     /// the handler's very last act (declare it first, so it drops last).
+    /// Runs at IRQL <= DISPATCH_LEVEL, with or without a lock.
     pub(crate) fn running(&self) -> Running {
         self.count.fetch_add(1, Ordering::AcqRel);
         // INVARIANT: one count taken for this guard, given back by its drop.
@@ -147,6 +149,7 @@ impl HaltWait {
     }
 
     /// Whether HaltEx has begun (for a completion that came outside halt).
+    /// Any IRQL, no lock.
     pub(crate) fn halting(&self) -> bool {
         self.count.load(Ordering::Acquire) & HALTING != 0
     }

@@ -197,6 +197,9 @@ const UNSPECIFIED_FLOW: FLOWSPEC = FLOWSPEC {
 /// # Safety
 /// `media_ptr` is a non-NULL CO_MEDIA_PARAMETERS of NDIS's call parameters
 /// with a MediaSpecific tail of the length it states.
+///
+/// # IRQL
+/// Any IRQL (reads only), no lock.
 unsafe fn read_media(media_ptr: PCO_MEDIA_PARAMETERS) -> Result<(Address, u32, u32), CallParamsError> {
     let specific = core::mem::offset_of!(CO_MEDIA_PARAMETERS, MediaSpecific);
     // SAFETY: non-null (precondition); Flags is in the fixed part.
