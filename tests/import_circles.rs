@@ -4,8 +4,8 @@
 //! `b.rs`; a circle is a set of files each reachable from the others through
 //! such edges (a strongly connected component of more than one file). Circles
 //! make a module impossible to read, test or replace on its own, so the
-//! project allows none, except the ones listed in [`KNOWN`]: those predate
-//! this check and the redesign of issue #11 removes them.
+//! project allows none. [`KNOWN`] listed the ones that predated this check;
+//! the redesign of issue #11 removed them all, so it is empty, and stays so.
 //!
 //! The check is a ratchet. It fails when
 //! - a circle appears that is not inside a known one (a new circle, or a
@@ -30,19 +30,10 @@ use std::path::{Path, PathBuf};
 
 use lexer::code_only;
 
-/// The circles that predate this check, by source directory (relative to the
-/// repository root) and files (module paths). Issue #11's redesign removes
-/// each; remove its line then.
-const KNOWN: &[(&str, &[&str])] = &[
-    // The adapter's context and what it owns (issue #11). `context.rs`
-    // names its users' types: `AdapterContext` holds the lookaside lists of
-    // `cm_context`'s contexts, each of which points back at the adapter
-    // (`VcContext::adapter`), and the data path's `Counters` and `RxPool`
-    // (`data.rs`), while `data.rs` and `effects.rs` need the adapter. The
-    // split of ffi/cm.rs took the handlers and `oid` out of it; what is left
-    // goes when the adapter's context stops naming its users' types.
-    ("src", &["ffi/cm_context", "ffi/context", "ffi/data", "ffi/effects"]),
-];
+/// The circles tolerated, by source directory (relative to the repository
+/// root) and files (module paths): none since issue #11's redesign removed
+/// the last (`src`'s ffi/cm_context, ffi/context, ffi/data, ffi/effects).
+const KNOWN: &[(&str, &[&str])] = &[];
 
 type Module = Vec<String>;
 

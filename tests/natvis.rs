@@ -830,7 +830,7 @@ fn check_rejects_wrong_names_against_the_real_pdb() {
         wrap(vc, "<DisplayString>{id.v.value} {{literal}}</DisplayString>"),
         wrap(
             vc,
-            "<Expand><Item Name=\"a\">adapter.pointer-&gt;counters.bytes_rcv.v.value</Item></Expand>",
+            "<Expand><Item Name=\"a\">((covmini::ffi::context::AdapterContext*)adapter.to.pointer)-&gt;counters.bytes_rcv.v.value</Item></Expand>",
         ),
         wrap(
             vc,
@@ -865,7 +865,7 @@ fn check_rejects_wrong_names_against_the_real_pdb() {
         (
             wrap(
                 vc,
-                "<Expand><Item Name=\"a\">adapter.pointer-&gt;counterz</Item></Expand>",
+                "<Expand><Item Name=\"a\">((covmini::ffi::context::AdapterContext*)adapter.to.pointer)-&gt;counterz</Item></Expand>",
             ),
             "no member `counterz`",
         ),

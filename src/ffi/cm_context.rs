@@ -16,6 +16,11 @@
 //! (`super::effects`: `take_call`, `begin_call`, `end_call`) takes a block
 //! when a call begins on the VC and gives it back when the call is over;
 //! this module only says how a block is attached and read.
+//!
+//! Must not: name the adapter's context (it holds these contexts' lists:
+//! a context holds an [`AdapterLink`], which `super::adapter_link`
+//! follows), or perform the core's effects (`super::effects` does, and
+//! `super::adapter_link`'s `Inside::leave`).
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -25,22 +30,52 @@ use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, Ordering};
 use ndis_sys::*;
 
 use super::call_block::CallBlock;
-use super::context::{AdapterContext, Cm};
-use super::data::Counters;
-use super::effects::perform;
+use super::counters::Counters;
 // The trait every context here implements, re-exported for the handlers.
 pub(crate) use super::signed::Signed;
 use super::sync::SpinLockGuard;
-use crate::call_manager::{AfId, Effects, PartyId, SapId, VcId, VcState};
+use crate::call_manager::{AfId, CallManager, Effects, PartyId, SapId, VcId, VcState};
 use crate::ctrl_path::WanLinkInfo;
 use crate::pool::{SIG_AF, SIG_CALL, SIG_PARTY, SIG_SAP, SIG_VC};
+
+/// The call manager's state, keyed by context tokens (addresses).
+pub(crate) type Cm = CallManager<usize>;
+
+/// The adapter a context belongs to, by address. Its type is
+/// `super::context`'s `AdapterContext`, which this module does not name:
+/// the adapter holds these contexts' lookaside lists, so naming it back
+/// would close an import circle. `super::adapter_link` makes a link from an
+/// adapter (the contexts' `new`) and follows it (their `adapter()`).
+///
+/// INVARIANT: `to` is the address of an adapter context (made only by
+/// [`Self::to`], whose precondition says so).
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub(crate) struct AdapterLink {
+    to: NonNull<c_void>,
+}
+
+impl AdapterLink {
+    /// A link to the adapter context at `adapter`.
+    ///
+    /// # Safety
+    /// `adapter` points to an `AdapterContext` (`super::context`).
+    pub(super) unsafe fn to(adapter: NonNull<c_void>) -> Self {
+        // INVARIANT: an adapter context's address (precondition).
+        Self { to: adapter }
+    }
+    /// The adapter context's address.
+    pub(super) fn address(self) -> NonNull<c_void> {
+        self.to
+    }
+}
 
 /// One client's open of covmini's AF.
 #[repr(C)]
 pub(crate) struct AfContext {
     signature: AtomicU32,
     id: AtomicU16,
-    adapter: NonNull<AdapterContext>,
+    adapter: AdapterLink,
     ndis: NDIS_HANDLE,
 }
 
@@ -53,18 +88,17 @@ unsafe impl Signed for AfContext {
 }
 
 impl AfContext {
-    pub(crate) fn new(adapter: &AdapterContext, ndis: NDIS_HANDLE) -> Self {
+    pub(super) fn linked(adapter: AdapterLink, ndis: NDIS_HANDLE) -> Self {
         Self {
             signature: AtomicU32::new(SIG_AF),
             id: AtomicU16::new(0),
-            adapter: NonNull::from(adapter),
+            adapter,
             ndis,
         }
     }
-    pub(crate) fn adapter(&self) -> &AdapterContext {
-        // SAFETY: the adapter outlives every context it allocated (they are
-        // all freed before HaltEx frees it).
-        unsafe { self.adapter.as_ref() }
+    /// The link to its adapter (`super::adapter_link` follows it).
+    pub(super) fn link(&self) -> AdapterLink {
+        self.adapter
     }
     pub(crate) fn id(&self) -> AfId {
         AfId::from_raw(self.id.load(Ordering::Acquire))
@@ -83,7 +117,7 @@ impl AfContext {
 pub(crate) struct SapContext {
     signature: AtomicU32,
     id: AtomicU16,
-    adapter: NonNull<AdapterContext>,
+    adapter: AdapterLink,
     ndis: NDIS_HANDLE,
 }
 
@@ -96,17 +130,17 @@ unsafe impl Signed for SapContext {
 }
 
 impl SapContext {
-    pub(crate) fn new(adapter: &AdapterContext, ndis: NDIS_HANDLE) -> Self {
+    pub(super) fn linked(adapter: AdapterLink, ndis: NDIS_HANDLE) -> Self {
         Self {
             signature: AtomicU32::new(SIG_SAP),
             id: AtomicU16::new(0),
-            adapter: NonNull::from(adapter),
+            adapter,
             ndis,
         }
     }
-    pub(crate) fn adapter(&self) -> &AdapterContext {
-        // SAFETY: as AfContext::adapter.
-        unsafe { self.adapter.as_ref() }
+    /// The link to its adapter (`super::adapter_link` follows it).
+    pub(super) fn link(&self) -> AdapterLink {
+        self.adapter
     }
     pub(crate) fn id(&self) -> SapId {
         SapId::from_raw(self.id.load(Ordering::Acquire))
@@ -151,7 +185,7 @@ pub(crate) struct VcContext {
     /// ProtocolCoDeleteVc frees it, never a close. Set at creation, never
     /// changed (it sits in what was padding before `adapter`).
     client_created: bool,
-    adapter: NonNull<AdapterContext>,
+    adapter: AdapterLink,
     /// The NdisVcHandle (for an MCM VC, known once NdisMCmCreateVc returns).
     ndis: AtomicPtr<c_void>,
     /// The client's CO_CALL_PARAMETERS of a pended make call, for
@@ -186,13 +220,13 @@ impl VcContext {
     /// A VC context: `ndis` is the client's NdisVcHandle for a VC the
     /// client creates (ProtocolCoCreateVc), or NULL for one covmini creates
     /// (its handle comes with NdisMCmCreateVc).
-    pub(crate) fn new(adapter: &AdapterContext, ndis: NDIS_HANDLE) -> Self {
+    pub(super) fn linked(adapter: AdapterLink, ndis: NDIS_HANDLE) -> Self {
         Self {
             signature: AtomicU32::new(SIG_VC),
             id: AtomicU32::new(0),
             entry: AtomicU32::new(0),
             client_created: !ndis.is_null(),
-            adapter: NonNull::from(adapter),
+            adapter,
             ndis: AtomicPtr::new(ndis),
             client_params: AtomicPtr::new(null_mut()),
             close_party: AtomicPtr::new(null_mut()),
@@ -216,9 +250,9 @@ impl VcContext {
         // SAFETY: as link_info.
         unsafe { *self.link_info.get() = Some(info) };
     }
-    pub(crate) fn adapter(&self) -> &AdapterContext {
-        // SAFETY: as AfContext::adapter.
-        unsafe { self.adapter.as_ref() }
+    /// The link to its adapter (`super::adapter_link` follows it).
+    pub(super) fn link(&self) -> AdapterLink {
+        self.adapter
     }
     pub(crate) fn id(&self) -> VcId {
         VcId::from_raw(self.id.load(Ordering::Acquire))
@@ -379,26 +413,24 @@ pub(crate) struct Inside<'a> {
     vc: &'a VcContext,
 }
 
-impl Inside<'_> {
-    /// Leaves, with no lock held. Should this be the last handler out of a
-    /// VC whose close waits for them, finishes the close (takes the
-    /// adapter lock, performs the core's effects).
+impl<'a> Inside<'a> {
+    /// The context this handler is inside.
+    pub(super) fn vc(&self) -> &'a VcContext {
+        self.vc
+    }
+
+    /// Gives this handler's count back, with no lock held (the first half
+    /// of `leave`, in `super::adapter_link`): Some((id, token)) of the VC
+    /// if this was the last handler inside, for [`Self::last_out`] under
+    /// the adapter lock. From here the context may be gone (a close that
+    /// did not wait for this handler): the caller reads it no more, but
+    /// through `last_out`, which asks the core first.
     ///
     /// # IRQL
-    /// Runs at IRQL <= DISPATCH_LEVEL.
-    pub(crate) fn leave(self) {
-        let (adapter, id, token) = (self.vc.adapter(), self.vc.id(), self.vc.token());
-        if self.vc.entry.fetch_sub(1, Ordering::AcqRel) & !CLOSING != 1 {
-            return;
-        }
-        // From here the context may be gone (a close that did not wait for
-        // this handler): only the adapter, and the core, which says whether
-        // the VC still waits for handlers, and so still lives.
-        let fx = {
-            let mut cm = adapter.cm();
-            Self::last_out(&mut cm, self.vc, id, token)
-        };
-        perform(adapter, fx);
+    /// Runs at any IRQL (one atomic operation).
+    pub(super) fn give_back(self) -> Option<(VcId, usize)> {
+        let (id, token) = (self.vc.id(), self.vc.token());
+        (self.vc.entry.fetch_sub(1, Ordering::AcqRel) & !CLOSING == 1).then_some((id, token))
     }
 
     /// Leaves with the adapter lock held (`cm`), which finishing the close
@@ -415,7 +447,7 @@ impl Inside<'_> {
     /// The last handler is out: a close waiting for handlers finishes,
     /// unless one entered meanwhile (it sees the close, and is last out in
     /// its turn).
-    fn last_out(cm: &mut Cm, vc: &VcContext, id: VcId, token: usize) -> Effects<usize> {
+    pub(super) fn last_out(cm: &mut Cm, vc: &VcContext, id: VcId, token: usize) -> Effects<usize> {
         // A close waits for handlers only on a VC the core still has, whose
         // context is therefore alive: `vc` is read only then.
         if cm.vc_is(id, token) && cm.waits_for_handlers(id) && vc.entry.load(Ordering::Acquire) & !CLOSING == 0 {
@@ -433,7 +465,7 @@ impl Inside<'_> {
 pub(crate) struct PartyContext {
     signature: AtomicU32,
     id: AtomicU16,
-    adapter: NonNull<AdapterContext>,
+    adapter: AdapterLink,
     /// The NdisPartyHandle.
     ndis: NDIS_HANDLE,
     /// The client's CO_CALL_PARAMETERS of the make call or add party that
@@ -453,18 +485,18 @@ unsafe impl Signed for PartyContext {
 }
 
 impl PartyContext {
-    pub(crate) fn new(adapter: &AdapterContext, ndis: NDIS_HANDLE) -> Self {
+    pub(super) fn linked(adapter: AdapterLink, ndis: NDIS_HANDLE) -> Self {
         Self {
             signature: AtomicU32::new(SIG_PARTY),
             id: AtomicU16::new(0),
-            adapter: NonNull::from(adapter),
+            adapter,
             ndis,
             client_params: AtomicPtr::new(null_mut()),
         }
     }
-    pub(crate) fn adapter(&self) -> &AdapterContext {
-        // SAFETY: as AfContext::adapter.
-        unsafe { self.adapter.as_ref() }
+    /// The link to its adapter (`super::adapter_link` follows it).
+    pub(super) fn link(&self) -> AdapterLink {
+        self.adapter
     }
     pub(crate) fn id(&self) -> PartyId {
         PartyId::from_raw(self.id.load(Ordering::Acquire))

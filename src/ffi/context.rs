@@ -1,6 +1,16 @@
 //! The adapter context: allocated from nonpaged pool with its own tag,
 //! handed to NDIS as `MiniportAdapterContext`, recovered and checked on every
 //! handler entry, freed at halt or on a failed initialize.
+//!
+//! Owns: the context's memory and the order its parts are made and
+//! released in (each part's own rules are its type's: the lifecycle gate
+//! `crate::adapter`, the call manager, the contexts' lists, the receive
+//! pool `super::rx_pool`, the counters, the halt wait `super::halt_wait`,
+//! the flight recorder), and the accessors the handlers reach them by.
+//!
+//! Must not: decide anything a part decides, hold a lock across an NDIS
+//! call, or be taken apart while a handler runs on it (`free`'s
+//! preconditions).
 
 use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
@@ -11,17 +21,17 @@ use crate::ctrl_path::{AdapterInfo, HardwareStatus};
 use ndis_sys::*;
 
 use super::call_block::CallBlock;
-use super::cm_context::{AfContext, PartyContext, SapContext, VcContext};
-use super::data::{Counters, RxPool};
+use super::cm_context::{AfContext, Cm, PartyContext, SapContext, VcContext};
+use super::cm_lists::CmLists;
+use super::counters::Counters;
 use super::flight::{DumpHook, Ring};
+use super::halt_wait::{HaltWait, Running};
 use super::lookaside::Lookaside;
-use super::sync::{Event, SpinLock, SpinLockGuard};
+use super::rx_pool::RxPool;
+use super::sync::{SpinLock, SpinLockGuard};
 use crate::adapter::{AdapterEvent, AdapterState, InvalidTransition, Lifecycle, PauseOutcome};
 use crate::call_manager::CallManager;
-use crate::pool::{SIG_ADAPTER, SIG_FREED, TAG_ADAPTER, TAG_AF, TAG_CALL, TAG_PARTY, TAG_SAP, TAG_VC};
-
-/// The call manager's state, keyed by context tokens (addresses).
-pub(crate) type Cm = CallManager<usize>;
+use crate::pool::{SIG_ADAPTER, SIG_FREED, TAG_ADAPTER};
 
 /// The adapter's call manager as initialization writes it: built at compile
 /// time and copied into place, never assembled on the stack.
@@ -43,37 +53,12 @@ unsafe fn init_field<S, T>(base: *mut S, offset: usize, value: T) {
     unsafe { field.write(value) };
 }
 
-/// The bit of `AdapterContext::halt_count` set from MiniportHaltEx's start;
-/// the bits below it count.
-const HALTING: u32 = 1 << 31;
-
-/// A call-manager handler running on the adapter (see
-/// [`AdapterContext::running`]): the adapter is not freed until it drops.
-///
-/// INVARIANT: holds one count of `adapter`'s `halt_count`, taken when it was
-/// made and given back exactly once, by its drop.
-pub(crate) struct Running {
-    adapter: *const AdapterContext,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // SAFETY: the count this guard holds keeps HaltEx from freeing the
-        // adapter until this call gives it back (the invariant); the guard
-        // is dropped last in its handler, so nothing touches the adapter
-        // after it.
-        let _ = unsafe { AdapterContext::halt_release(self.adapter) };
-    }
-}
-
 /// Per-adapter state.
 ///
 /// INVARIANT: `signature == SIG_ADAPTER` from `allocate` until `free`, which
 /// overwrites it with `SIG_FREED`; `miniport_handle` is the NdisMiniportHandle
-/// of MiniportInitializeEx; the bits of `halt_count` below [`HALTING`] are the
-/// live [`Running`] guards plus, once HALTING is set, HaltEx's own count while
-/// it notifies and the core's halt holds not yet released, and HaltEx frees
-/// the context only after they all reached zero.
+/// of MiniportInitializeEx; HaltEx frees the context only after `halt`'s
+/// wait returned (every count of it given back, see [`HaltWait`]).
 #[repr(C)]
 pub(crate) struct AdapterContext {
     signature: AtomicU32,
@@ -87,25 +72,18 @@ pub(crate) struct AdapterContext {
     /// (the SAP table, caller/callee pairs). Handlers lock it only to ask the
     /// core what to do, never across a call into NDIS.
     cm: SpinLock<Cm>,
-    /// One lookaside list per kind of call-manager context, each with its tag.
-    afs: Lookaside<AfContext>,
-    saps: Lookaside<SapContext>,
-    vcs: Lookaside<VcContext>,
-    parties: Lookaside<PartyContext>,
-    /// The call blocks of the VCs that carry a call (never the data path's).
-    calls: Lookaside<CallBlock>,
+    /// One lookaside list per kind of call-manager context, each with its
+    /// tag, and the call blocks'.
+    lists: CmLists,
     /// The data path's receive NBLs.
     rx: RxPool,
     /// Adapter-wide traffic counters.
     counters: Counters,
-    /// What MiniportHaltEx waits for, as a count: the call-manager handlers
-    /// running now ([`Running`]), and from HaltEx's start ([`HALTING`] set)
-    /// one for HaltEx itself while it notifies, and one per AF it waits for
-    /// (each released by the core's `Effect::HaltAfDone`).
-    halt_count: AtomicU32,
-    /// Set when `halt_count` drops to [`HALTING`] alone (MiniportHaltEx
-    /// waits on it).
-    halt_done: Event,
+    /// What MiniportHaltEx waits for: the call-manager handlers running
+    /// now ([`Running`]), and from HaltEx's start HaltEx itself while it
+    /// notifies, and each AF it waits for (each released by the core's
+    /// `Effect::HaltAfDone`).
+    halt: HaltWait,
     /// The flight recorder: the adapter's last events (`ffi::flight`),
     /// written lock-free at any IRQL.
     flight: Ring,
@@ -132,16 +110,42 @@ impl AdapterContext {
             return Err(NDIS_STATUS_RESOURCES);
         };
         let p = this.as_ptr();
-        // The context is written field by field, each from a constant or a
-        // small value: built as one value it would be a multi-kilobyte stack
-        // temporary (and the ARM64 image has no __chkstk to probe it with).
-        // SAFETY: init_field's precondition, for this call and the twelve
-        // below: `p` is a fresh pool block of size_of::<Self>() bytes, so
-        // writable for a Self, and no other CPU can reach it (NDIS gets it
-        // only when this returns); it is 16-byte aligned (pool's
-        // MEMORY_ALLOCATION_ALIGNMENT), which no field of Self exceeds (the
-        // lookaside lists, which need 64 or 128, are byte buffers for that
-        // reason); `signature` is an `AtomicU32`, the type of the value.
+        // SAFETY: `p` is a fresh pool block of size_of::<Self>() bytes, so
+        // writable for a Self, that no other CPU can reach (NDIS gets it only
+        // when this returns), 16-byte aligned (pool's
+        // MEMORY_ALLOCATION_ALIGNMENT, asserted enough for Self above).
+        unsafe { Self::write_fields(p, miniport_handle) };
+        // SAFETY: `this` is non-null and aligned, and write_fields wrote
+        // every field of Self, so it points to a valid Self; the pool block
+        // lives until `free`, and from here on the context is only reached
+        // through shared references (its mutable parts are atomics, locks and
+        // UnsafeCells).
+        let this_ref = unsafe { this.as_ref() };
+        // SAFETY: init_parts' precondition: called once, here, before NDIS
+        // (or any handler) has the context, by MiniportInitializeEx
+        // (PASSIVE_LEVEL), with the context in the pool block, which never
+        // moves and is freed only by `free`.
+        unsafe { this_ref.init_parts() };
+        this_ref.flight.init(p as usize);
+        // INVARIANT: signature set, handle stored, locks, lists and the halt
+        // event initialized.
+        Ok(this)
+    }
+
+    /// Writes every field of the context at `p`, each from a constant or a
+    /// small value: built as one value it would be a multi-kilobyte stack
+    /// temporary (and the ARM64 image has no __chkstk to probe it with).
+    /// Runs at IRQL = PASSIVE_LEVEL.
+    ///
+    /// # Safety
+    /// `p` is a fresh pool block of `size_of::<Self>()` bytes, 16-byte
+    /// aligned, that no other CPU can reach.
+    unsafe fn write_fields(p: *mut Self, miniport_handle: NDIS_HANDLE) {
+        // SAFETY: init_field's precondition, for this call and the ones
+        // below: `p` is writable for a Self (precondition); it is 16-byte
+        // aligned, which no field of Self exceeds (the lookaside lists,
+        // which need 64 or 128, are byte buffers for that reason);
+        // `signature` is an `AtomicU32`, the type of the value.
         unsafe { init_field(p, offset_of!(Self, signature), AtomicU32::new(SIG_ADAPTER)) };
         // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
         // the value is an `NDIS_HANDLE`, the type of `miniport_handle`.
@@ -155,21 +159,10 @@ impl AdapterContext {
         // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
         // the value is a `SpinLock<Cm>` (EMPTY_CM's type), the type of `cm`.
         unsafe { init_field(p, offset_of!(Self, cm), EMPTY_CM) };
-        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
-        // the value is a `Lookaside<AfContext>`, the type of `afs`.
-        unsafe { init_field(p, offset_of!(Self, afs), Lookaside::<AfContext>::new()) };
-        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
-        // the value is a `Lookaside<SapContext>`, the type of `saps`.
-        unsafe { init_field(p, offset_of!(Self, saps), Lookaside::<SapContext>::new()) };
-        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
-        // the value is a `Lookaside<VcContext>`, the type of `vcs`.
-        unsafe { init_field(p, offset_of!(Self, vcs), Lookaside::<VcContext>::new()) };
-        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
-        // the value is a `Lookaside<PartyContext>`, the type of `parties`.
-        unsafe { init_field(p, offset_of!(Self, parties), Lookaside::<PartyContext>::new()) };
-        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
-        // the value is a `Lookaside<CallBlock>`, the type of `calls`.
-        unsafe { init_field(p, offset_of!(Self, calls), Lookaside::<CallBlock>::new()) };
+        // SAFETY: CmLists::write's precondition: `p` is writable, 16-byte
+        // aligned for a Self and unreachable by other CPUs (precondition), so
+        // its `lists` field is (repr(C): at its offset, inside the block).
+        unsafe { CmLists::write(p.cast::<u8>().wrapping_add(offset_of!(Self, lists)).cast()) };
         // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
         // the value is an `RxPool`, the type of `rx`.
         unsafe { init_field(p, offset_of!(Self, rx), RxPool::new()) };
@@ -177,11 +170,8 @@ impl AdapterContext {
         // the value is a `Counters`, the type of `counters`.
         unsafe { init_field(p, offset_of!(Self, counters), Counters::new()) };
         // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
-        // the value is an `AtomicU32`, the type of `halt_count`.
-        unsafe { init_field(p, offset_of!(Self, halt_count), AtomicU32::new(0)) };
-        // SAFETY: `p` is the fresh pool block, writable and aligned for Self;
-        // the value is an `Event`, the type of `halt_done`.
-        unsafe { init_field(p, offset_of!(Self, halt_done), Event::new()) };
+        // the value is a `HaltWait`, the type of `halt`.
+        unsafe { init_field(p, offset_of!(Self, halt), HaltWait::new()) };
         // SAFETY: `p` is the fresh pool block, writable for a Self, so the
         // `size_of::<Ring>()` bytes at `flight`'s offset are inside it; all
         // zero bytes are a valid Ring (atomics), empty until `init` below.
@@ -199,69 +189,43 @@ impl AdapterContext {
                 .wrapping_add(offset_of!(Self, dump))
                 .write_bytes(0, size_of::<DumpHook>())
         };
-        // SAFETY: `this` is non-null and aligned, and every field of Self was
-        // written just above, so it points to a valid Self; the pool block
-        // lives until `free`, and from here on the context is only reached
-        // through shared references (its mutable parts are atomics, locks and
-        // UnsafeCells).
-        let this_ref = unsafe { this.as_ref() };
+    }
+
+    /// Initializes the locks, lists, receive pool and halt event of a
+    /// context whose fields are written. Runs at IRQL = PASSIVE_LEVEL.
+    ///
+    /// # Safety
+    /// Called once, from `allocate` in MiniportInitializeEx, before NDIS
+    /// (or any handler) has the context, which is at its final address.
+    unsafe fn init_parts(&self) {
         // SAFETY: SpinLock::init 1: called once, here, before any `lock`
         // (only this type's methods take `state`, and NDIS cannot call one
         // before it has the context), with the lock inside the pool block,
         // which never moves and is freed only after `free` frees the lock;
         // 2: MiniportInitializeEx, allocate's caller, runs at PASSIVE_LEVEL.
-        unsafe { this_ref.state.init() };
+        unsafe { self.state.init() };
         // SAFETY: SpinLock::init 1: called once, here, before any `lock`
         // (`cm()` needs the context, which no handler has before allocate
         // returns), with the lock inside the pool block, which never moves
         // and is freed only after `free` frees the lock; 2: PASSIVE_LEVEL
         // (MiniportInitializeEx).
-        unsafe { this_ref.cm.init() };
-        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
-        // (AF opens come through NDIS, which has no context yet), with the
-        // list inside the pool block, which never moves and is freed only
-        // after `free` deletes the list; 2: PASSIVE_LEVEL
-        // (MiniportInitializeEx).
-        unsafe { this_ref.afs.init(TAG_AF) };
-        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
-        // (a SAP is registered on an open AF, and none can be open yet), with
-        // the list inside the pool block, which never moves and is freed only
-        // after `free` deletes the list; 2: PASSIVE_LEVEL
-        // (MiniportInitializeEx).
-        unsafe { this_ref.saps.init(TAG_SAP) };
-        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
-        // (a VC is created on an open AF, and none can be open yet), with the
-        // list inside the pool block, which never moves and is freed only
-        // after `free` deletes the list; 2: PASSIVE_LEVEL
-        // (MiniportInitializeEx).
-        unsafe { this_ref.vcs.init(TAG_VC) };
-        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
-        // (a party is added on a VC's call, and no VC exists yet), with the
-        // list inside the pool block, which never moves and is freed only
-        // after `free` deletes the list; 2: PASSIVE_LEVEL
-        // (MiniportInitializeEx).
-        unsafe { this_ref.parties.init(TAG_PARTY) };
-        // SAFETY: Lookaside::init 1: called once, here, before any `alloc`
-        // (a call block is taken for a call on a VC, and no VC exists yet),
-        // with the list inside the pool block, which never moves and is freed
-        // only after `free` deletes the list; 2: PASSIVE_LEVEL
-        // (MiniportInitializeEx).
-        unsafe { this_ref.calls.init(TAG_CALL) };
+        unsafe { self.cm.init() };
+        // SAFETY: CmLists::init's precondition: called once, here, from
+        // allocate in MiniportInitializeEx (PASSIVE_LEVEL), before any
+        // handler can take from a list (NDIS has no context yet), with the
+        // lists in the pool block, which never moves and is freed only after
+        // `free` deletes them.
+        unsafe { self.lists.init() };
         // SAFETY: RxPool::init's precondition: called once, here, from
         // MiniportInitializeEx (allocate's only caller), with the pool inside
         // the pool block, which never moves and is freed only after `free`
         // releases the pool.
-        unsafe { this_ref.rx.init() };
-        // SAFETY: Event::init's precondition: called once, here, before any
-        // set or wait (`set_raw` comes only from `halt_release` once
-        // `begin_halt` set HALTING, and the wait is HaltEx's), with the event
-        // inside the pool block, which never moves while the context lives;
-        // no CPU can be waiting, since no other CPU has the context yet.
-        unsafe { this_ref.halt_done.init() };
-        this_ref.flight.init(p as usize);
-        // INVARIANT: signature set, handle stored, locks, lists and the halt
-        // event initialized.
-        Ok(this)
+        unsafe { self.rx.init() };
+        // SAFETY: HaltWait::init's precondition: called once, here, before
+        // any other method (those come from handlers and HaltEx, and NDIS
+        // has no context yet), with the wait inside the pool block, which
+        // never moves while the context lives; no CPU can be waiting.
+        unsafe { self.halt.init() };
     }
 
     /// Recovers the context NDIS hands back, refusing null and anything
@@ -421,112 +385,69 @@ impl AdapterContext {
 
     /// The AF contexts' list.
     pub(crate) fn af_list(&self) -> &Lookaside<AfContext> {
-        &self.afs
+        &self.lists.afs
     }
     /// The SAP contexts' list.
     pub(crate) fn sap_list(&self) -> &Lookaside<SapContext> {
-        &self.saps
+        &self.lists.saps
     }
     /// The VC contexts' list.
     pub(crate) fn vc_list(&self) -> &Lookaside<VcContext> {
-        &self.vcs
+        &self.lists.vcs
     }
     /// The party contexts' list.
     pub(crate) fn party_list(&self) -> &Lookaside<PartyContext> {
-        &self.parties
+        &self.lists.parties
     }
     /// The call blocks' list.
     pub(crate) fn call_list(&self) -> &Lookaside<CallBlock> {
-        &self.calls
+        &self.lists.calls
     }
 
-    // --- Halt's wait ----------------------------------------------------------
-    //
-    // `halt_count` counts what HaltEx must not free the adapter under: each
-    // call-manager handler while it runs (`running`, also outside halt), and
-    // once HaltEx begins (`begin_halt` sets HALTING) HaltEx itself while it
-    // notifies, and each AF the core decided to wait for (`hold_for_halt`).
-    // Each handler's end, each AF the core releases (Effect::HaltAfDone) and
-    // the end of HaltEx's notifying take one off (`halt_release`); the one
-    // that leaves HALTING alone sets `halt_done`. So HaltEx's wait cannot
-    // miss a release that came before it started waiting, nor wake before
-    // the last one; and since an AF's release happens inside a handler (or
-    // HaltEx), whose own count still holds, the event is set only by a
-    // handler's very last act, never while a handler is still running on
-    // the adapter (a client's NdisClDeregisterSap may end a pended AF close
-    // and then still free the SAP context on its CPU).
+    // --- Halt's wait (`super::halt_wait` has the rules) ----------------------
 
-    /// MiniportHaltEx begins: from now on the count reaching [`HALTING`]
-    /// alone sets `halt_done`; HaltEx counts itself until it has sent its
-    /// notifications. Runs at PASSIVE_LEVEL.
+    /// MiniportHaltEx begins ([`HaltWait::begin`]). Runs at PASSIVE_LEVEL.
     pub(crate) fn begin_halt(&self) {
-        self.halt_count.fetch_add(HALTING + 1, Ordering::AcqRel);
+        self.halt.begin();
     }
 
-    /// Adds `holds` AFs for HaltEx to wait for. Called with the call manager
-    /// locked, where the core decided them, so no release can come first.
+    /// Adds `holds` AFs for HaltEx to wait for ([`HaltWait::hold`]), with
+    /// the call manager locked.
     pub(crate) fn hold_for_halt(&self, holds: u32) {
-        self.halt_count.fetch_add(holds, Ordering::AcqRel);
+        self.halt.hold(holds);
     }
 
-    /// A call-manager handler starts running on the adapter: HaltEx does not
-    /// free the adapter until the returned guard is dropped, which must be
-    /// the handler's very last act (declare it first, so it drops last).
-    /// Not taken on the data path: NDIS halts only a paused adapter with no
-    /// send or receive outstanding, so no data-path handler runs during halt.
+    /// A call-manager handler starts running on the adapter
+    /// ([`HaltWait::running`]): the guard must be its very last drop. Not
+    /// taken on the data path.
     pub(crate) fn running(&self) -> Running {
-        self.halt_count.fetch_add(1, Ordering::AcqRel);
-        // INVARIANT: one count taken for this guard, given back by its drop.
-        Running { adapter: self }
+        self.halt.running()
     }
 
-    /// One count of `halt_count` is given back: a handler ended, halt's hold
-    /// on an AF was released, or HaltEx finished notifying. The one that
-    /// leaves [`HALTING`] alone sets `halt_done`. Returns false, touching
-    /// nothing, if no count was held (a core or glue bug). Runs at IRQL <=
-    /// DISPATCH_LEVEL, with no lock held.
+    /// One count of the halt wait is given back ([`HaltWait::release`]).
+    /// Runs at IRQL <= DISPATCH_LEVEL, with no lock held.
     ///
     /// # Safety
-    /// `this` is a live adapter context. Setting the event lets MiniportHaltEx
-    /// free it on another CPU at once, so the caller gives back a count it
-    /// holds (so the context lives until this call), holds no reference into
-    /// the context across this call unless another count it holds keeps it
-    /// alive, and otherwise does not touch it (or any context it owns)
-    /// afterwards; this function reaches it only through `this`.
+    /// `this` is a live adapter context, and the caller meets
+    /// [`HaltWait::release`]'s precondition for its `halt`.
     pub(crate) unsafe fn halt_release(this: *const Self) -> bool {
-        // SAFETY: `this` is a live context (precondition: the caller holds a
-        // count, so HaltEx cannot free it before the fetch_update below);
-        // this reference is last used by that fetch_update, before the set.
-        let counter = unsafe { &(*this).halt_count };
-        let taken = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n & !HALTING).checked_sub(1).map(|_| n - 1)
-        });
-        let Ok(before) = taken else {
-            return false;
-        };
-        if before == HALTING + 1 {
-            // SAFETY: still live: the caller's count kept it so until the
-            // fetch_update (precondition), and HaltEx frees it only after its
-            // wait on `halt_done` returns, which needs the set below; a place
-            // projection, no reference made.
-            let event = unsafe { &raw const (*this).halt_done };
-            // SAFETY: the halt event of a live context, initialized in
-            // `allocate`; nothing here touches the context after it
-            // (precondition), since HaltEx may free it as soon as it is set.
-            unsafe { Event::set_raw(event) };
-        }
-        true
+        // SAFETY: `this` is live (precondition), so its `halt` is: a place
+        // projection, no reference made.
+        let halt = unsafe { &raw const (*this).halt };
+        // SAFETY: the HaltWait of a live context; the caller gives back a
+        // count it holds and touches the context no more (precondition).
+        unsafe { HaltWait::release(halt) }
     }
 
     /// Whether HaltEx has begun (for a completion that came outside halt).
     pub(crate) fn halting(&self) -> bool {
-        self.halt_count.load(Ordering::Acquire) & HALTING != 0
+        self.halt.halting()
     }
 
-    /// MiniportHaltEx's wait for `halt_done`, without timeout. Runs at IRQL =
-    /// PASSIVE_LEVEL with no lock held. TRUE once every count was given back.
+    /// MiniportHaltEx's wait ([`HaltWait::wait`]), without timeout. Runs at
+    /// IRQL = PASSIVE_LEVEL with no lock held.
     pub(crate) fn wait_for_halt(&self) -> bool {
-        self.halt_done.wait_forever()
+        self.halt.wait()
     }
 
     /// Releases the context. Runs at IRQL = PASSIVE_LEVEL.
@@ -570,27 +491,11 @@ impl AdapterContext {
         // 1: `free` runs once per context), at halt or on a failed initialize
         // after `allocate` ran `rx.init`.
         unsafe { this_ref.rx.release() };
-        // SAFETY: Lookaside::delete: every AF context went back to the list
-        // (precondition 3: every AF was closed), nothing uses the list
-        // afterwards (precondition 2), and `free` runs at PASSIVE_LEVEL.
-        unsafe { this_ref.afs.delete() };
-        // SAFETY: Lookaside::delete: every SAP context went back to the list
-        // (precondition 3: every SAP was deregistered), nothing uses the list
-        // afterwards (precondition 2), and `free` runs at PASSIVE_LEVEL.
-        unsafe { this_ref.saps.delete() };
-        // SAFETY: Lookaside::delete: every VC context went back to the list
-        // (precondition 3: every VC was deleted), nothing uses the list
-        // afterwards (precondition 2), and `free` runs at PASSIVE_LEVEL.
-        unsafe { this_ref.vcs.delete() };
-        // SAFETY: Lookaside::delete: every party context went back to the
-        // list (precondition 3: every party was dropped), nothing uses the
-        // list afterwards (precondition 2), and `free` runs at PASSIVE_LEVEL.
-        unsafe { this_ref.parties.delete() };
-        // SAFETY: Lookaside::delete: every call block went back to the list
-        // (precondition 3; a block goes back when its call ends or its VC is
-        // freed), nothing uses the list afterwards (precondition 2), and
-        // `free` runs at PASSIVE_LEVEL.
-        unsafe { this_ref.calls.delete() };
+        // SAFETY: CmLists::delete's precondition: called once (precondition
+        // 1), after `allocate` initialized the lists; every context and call
+        // block went back (precondition 3); nothing uses the lists during or
+        // after this call (precondition 2); PASSIVE_LEVEL.
+        unsafe { this_ref.lists.delete() };
         // INVARIANT: the signature changes only here, at the end of life, so a
         // stale pointer is recognisable.
         this_ref.signature.store(SIG_FREED, Ordering::Release);

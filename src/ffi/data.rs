@@ -8,8 +8,8 @@
 //!   MiniportInitializeEx, so an adapter no client uses allocates nothing)
 //!   covmini makes one NBL pool
 //!   (`NdisAllocateNetBufferListPool`, fAllocateNetBuffer TRUE, DataSize 0,
-//!   tag `CvmR`) and takes [`RX_NBLS`] NBLs from it, each with one empty
-//!   NET_BUFFER (`NdisAllocateNetBufferAndNetBufferList` over no MDL). They
+//!   tag `CvmR`) and takes [`RX_NBLS`](super::rx_pool::RX_NBLS) NBLs from
+//!   it, each with one empty NET_BUFFER (`NdisAllocateNetBufferAndNetBufferList` over no MDL). They
 //!   wait on an adapter-wide free list (linked through `NBL->Next`, under
 //!   its own spin lock) and go back to the pool at MiniportHaltEx. The
 //!   send path pops from that list: it never allocates.
@@ -31,8 +31,9 @@
 //!   atomically: returns may run on several CPUs) and the sender's VC
 //!   context (`[1]`); each receive NBL's MiniportReserved holds the send
 //!   NBL (`[0]`) and the receiving VC context (`[1]`).
-//! * **Running low.** When the free list falls under [`RX_LOW_WATER`], the
-//!   indication carries NDIS_RECEIVE_FLAGS_RESOURCES: the NBLs are covmini's
+//! * **Running low.** When the free list falls under
+//!   [`RX_LOW_WATER`](super::rx_pool::RX_LOW_WATER), the indication
+//!   carries NDIS_RECEIVE_FLAGS_RESOURCES: the NBLs are covmini's
 //!   again when the indication returns, go straight back to the list, and
 //!   the send completes there and then. A send NBL for which the list has
 //!   too few NBLs is completed at once with NDIS_STATUS_RESOURCES.
@@ -116,222 +117,14 @@
 //! or lent to the receiver, and a lent receive cannot be recalled. So
 //! MiniportCancelSend has nothing to cancel.
 
-use core::ptr::null_mut;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
-
 use ndis_sys::*;
 
-use super::cm_context::{Signed, VcContext};
+use super::cm_context::{Inside, Signed, VcContext};
 use super::context::AdapterContext;
 use super::effects::perform;
-use super::nbl::{AfterIndication, Completions, Returned, RxChain, RxNbl, SendChain};
-use super::sync::SpinLock;
-use super::trace::{ERROR, WARN};
-use crate::call_manager::{MAX_LEAVES, Refusal};
-use crate::ctrl_path::Stats;
-use crate::pool::TAG_RX;
-
-/// Receive NBLs per adapter, allocated at initialize.
-pub(crate) const RX_NBLS: u32 = 256;
-/// Under this many free receive NBLs, indications carry
-/// NDIS_RECEIVE_FLAGS_RESOURCES.
-pub(crate) const RX_LOW_WATER: u32 = 32;
-
-/// Traffic counters (adapter-wide or per VC), updated without a lock.
-pub(crate) struct Counters {
-    xmit_pdus_ok: AtomicU64,
-    xmit_pdus_error: AtomicU64,
-    rcv_pdus_ok: AtomicU64,
-    bytes_xmit: AtomicU64,
-    bytes_rcv: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) const fn new() -> Self {
-        Self {
-            xmit_pdus_ok: AtomicU64::new(0),
-            xmit_pdus_error: AtomicU64::new(0),
-            rcv_pdus_ok: AtomicU64::new(0),
-            bytes_xmit: AtomicU64::new(0),
-            bytes_rcv: AtomicU64::new(0),
-        }
-    }
-    fn sent(&self, pdus: u64, bytes: u64) {
-        self.xmit_pdus_ok.fetch_add(pdus, Ordering::Relaxed);
-        self.bytes_xmit.fetch_add(bytes, Ordering::Relaxed);
-    }
-    fn failed(&self, pdus: u64) {
-        self.xmit_pdus_error.fetch_add(pdus, Ordering::Relaxed);
-    }
-    fn received(&self, pdus: u64, bytes: u64) {
-        self.rcv_pdus_ok.fetch_add(pdus, Ordering::Relaxed);
-        self.bytes_rcv.fetch_add(bytes, Ordering::Relaxed);
-    }
-    /// A snapshot for the OID paths.
-    pub(crate) fn snapshot(&self) -> Stats {
-        Stats {
-            xmit_pdus_ok: self.xmit_pdus_ok.load(Ordering::Relaxed),
-            rcv_pdus_ok: self.rcv_pdus_ok.load(Ordering::Relaxed),
-            xmit_pdus_error: self.xmit_pdus_error.load(Ordering::Relaxed),
-            bytes_xmit: self.bytes_xmit.load(Ordering::Relaxed),
-            bytes_rcv: self.bytes_rcv.load(Ordering::Relaxed),
-            ..Stats::ZERO
-        }
-    }
-}
-
-/// The adapter's receive NBLs.
-///
-/// INVARIANT: `pool` is the NBL pool (or NULL) from [`Self::init`] until
-/// [`Self::release`]; every NBL on the free list came from it and is
-/// covmini's (not indicated).
-pub(crate) struct RxPool {
-    pool: AtomicPtr<core::ffi::c_void>,
-    allocated: AtomicU32,
-    free: SpinLock<RxChain>,
-}
-
-impl RxPool {
-    pub(crate) const fn new() -> Self {
-        Self {
-            pool: AtomicPtr::new(null_mut()),
-            allocated: AtomicU32::new(0),
-            free: SpinLock::new(RxChain::new()),
-        }
-    }
-
-    /// Initializes the free list's lock. Runs at IRQL = PASSIVE_LEVEL.
-    ///
-    /// # Safety
-    /// Called once, from MiniportInitializeEx, with the pool at its final
-    /// address.
-    pub(crate) unsafe fn init(&self) {
-        // SAFETY: at its final address, unused (precondition).
-        unsafe { self.free.init() };
-    }
-
-    /// Makes the NBL pool and its NBLs, once: on the first AF open, so an
-    /// adapter no client uses costs nothing (and never on the data path).
-    ///
-    /// # IRQL and locks
-    /// Runs at IRQL <= DISPATCH_LEVEL (ProtocolCmOpenAf). The pool and its
-    /// [`RX_NBLS`] NBLs are allocated with no lock held (no allocation
-    /// loop under a spin lock, which would hold the CPU at DISPATCH_LEVEL
-    /// for all of it); the free-list lock is taken only to publish them.
-    /// Should two first opens race on two CPUs, the one that publishes
-    /// second frees what it made, so the adapter keeps exactly one pool.
-    pub(crate) fn ensure(&self, handle: NDIS_HANDLE) -> Result<(), NDIS_STATUS> {
-        if !self.pool.load(Ordering::Acquire).is_null() {
-            return Ok(());
-        }
-        let mut params = NET_BUFFER_LIST_POOL_PARAMETERS {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_DEFAULT,
-                NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
-                NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
-            ),
-            ProtocolId: NDIS_PROTOCOL_ID_DEFAULT,
-            fAllocateNetBuffer: TRUE,
-            ContextSize: 0,
-            PoolTag: TAG_RX,
-            DataSize: 0,
-        };
-        // SAFETY: the miniport handle and a parameter block alive for the call.
-        let pool = unsafe { NdisAllocateNetBufferListPool(handle, &raw mut params) };
-        if pool.is_null() {
-            return Err(NDIS_STATUS_RESOURCES);
-        }
-        // A private list first, published below.
-        let mut mine = RxChain::new();
-        for _ in 0..RX_NBLS {
-            // SAFETY: our pool (fAllocateNetBuffer, DataSize 0); no MDL yet.
-            let nbl = unsafe { NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, null_mut(), 0, 0) };
-            // SAFETY: NULL, or an NBL NDIS just made from covmini's receive
-            // pool with its one NET_BUFFER: never indicated, and `nbl` is
-            // dropped here, so the RxNbl alone names it.
-            let Some(rx) = (unsafe { RxNbl::from_allocated(nbl) }) else {
-                // Fewer NBLs: indications go with RESOURCES sooner.
-                break;
-            };
-            mine.push(rx);
-        }
-        let count = mine.len();
-        let lost = {
-            let mut free = self.free.lock();
-            if self.pool.load(Ordering::Acquire).is_null() {
-                free.prepend(mine);
-                self.allocated.fetch_add(count, Ordering::Relaxed);
-                self.pool.store(pool, Ordering::Release);
-                None
-            } else {
-                Some(mine)
-            }
-        };
-        if let Some(mine) = lost {
-            // Another CPU's first open won: give back what this one made.
-            for rx in mine {
-                // SAFETY: an NBL of `pool`, never indicated, that the chain
-                // gave up: freed once, and not named again.
-                unsafe { NdisFreeNetBufferList(rx.into_raw()) };
-            }
-            // SAFETY: every NBL of this pool was freed just above.
-            unsafe { NdisFreeNetBufferListPool(pool) };
-        }
-        Ok(())
-    }
-
-    /// Frees the NBLs and the pool. Runs at IRQL = PASSIVE_LEVEL. Should an
-    /// NBL still be lent (NDIS never returned it), pool and NBLs are leaked
-    /// rather than freed under NDIS's feet.
-    ///
-    /// # Safety
-    /// Called once, at halt (or a failed initialize after [`Self::init`]).
-    pub(crate) unsafe fn release(&self) {
-        let pool = self.pool.swap(null_mut(), Ordering::AcqRel);
-        let out = {
-            let free = self.free.lock();
-            self.allocated.load(Ordering::Relaxed).saturating_sub(free.len())
-        };
-        if out > 0 {
-            trace!(ERROR, "HaltEx: {} receive NBL(s) never returned: the pool is kept", out);
-        } else {
-            while let Some(rx) = self.take() {
-                // SAFETY: an NBL of this pool, not indicated (INVARIANT), that
-                // the free list gave up: freed once, and not named again.
-                unsafe { NdisFreeNetBufferList(rx.into_raw()) };
-            }
-            if !pool.is_null() {
-                // SAFETY: every NBL of the pool was freed just above.
-                unsafe { NdisFreeNetBufferListPool(pool) };
-            }
-        }
-        // SAFETY: no guard exists, the lock is not used again.
-        unsafe { self.free.free() };
-    }
-
-    /// Empties `rx` (it forgets the sender's data and tags) and pushes it on
-    /// the list.
-    ///
-    /// # Safety
-    /// `rx` is one of this pool's NBLs (not another adapter's): the free list
-    /// holds only those (INVARIANT), and they go back to this pool.
-    unsafe fn put(&self, mut rx: RxNbl) {
-        rx.recycle();
-        self.free.lock().push(rx);
-    }
-
-    fn take(&self) -> Option<RxNbl> {
-        self.free.lock().pop()
-    }
-
-    /// Takes `n` NBLs as one chain; None (nothing taken) if the list has
-    /// fewer. Also says whether the list is now under the low water.
-    fn take_chain(&self, n: u32) -> Option<(RxChain, bool)> {
-        let mut free = self.free.lock();
-        let chain = free.split_front(n)?;
-        Some((chain, free.len() < RX_LOW_WATER))
-    }
-}
+use super::nbl::{AfterIndication, Completions, LentSend, Returned, RxChain, SendChain, SendNbl};
+use super::trace::WARN;
+use crate::call_manager::{MAX_LEAVES, Refusal, Route};
 
 /// Indicates `seg` on `target` (its SourceHandle is already the target's
 /// NdisVcHandle) and returns its head: covmini's again when `flags` carry
@@ -382,17 +175,7 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
     // (`VcContext::enter_unless_closing`).
     let inside = vc.enter_unless_closing();
     let adapter = vc.adapter();
-    let at_dispatch = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
-    let complete_flags = if at_dispatch {
-        NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
-    } else {
-        0
-    };
-    let receive_flags = if at_dispatch {
-        NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
-    } else {
-        0
-    };
+    let flags = SendFlags::of(send_flags);
     let (sends, receives) = chain.count();
     let Some(inside) = inside else {
         // The VC is closing (contract §3.3 [I]: VC_NOT_ACTIVATED). The close
@@ -401,15 +184,12 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // from the context is read before its one NDIS call, the
         // completion, and nothing is touched after it (module docs, "The
         // window"): the close may delete and free the VC once it is made.
-        chain.set_status(NDIS_STATUS_VC_NOT_ACTIVATED);
-        vc.counters().failed(u64::from(sends));
-        adapter.counters().failed(u64::from(sends));
-        let ndis_vc = vc.ndis();
-        // SAFETY: the chain as NDIS gave it, completed once on its VC. Its
-        // handle is valid: NDIS does not finish deleting a VC under a call it
-        // made with it that the driver has not yet seen through an NDIS call
-        // (module docs, "The window"), and this is this call's first.
-        unsafe { NdisMCoSendNetBufferListsComplete(ndis_vc, chain.into_raw(), complete_flags) };
+        // SAFETY: refuse's precondition: the chain as NDIS gave it, with its
+        // `sends`; the VC's handle is valid for this completion: NDIS does
+        // not finish deleting a VC under a call it made with it that the
+        // driver has not yet seen through an NDIS call (module docs, "The
+        // window"), and this is this call's first.
+        unsafe { refuse(vc, chain, sends, NDIS_STATUS_VC_NOT_ACTIVATED, flags.complete) };
         return;
     };
     if let Err(state) = adapter.admit_sends(sends) {
@@ -417,130 +197,250 @@ pub(super) unsafe fn send(vc: &VcContext, nbls: PNET_BUFFER_LIST, send_flags: UL
         // the complete status in each NET_BUFFER_LIST to NDIS_STATUS_PAUSED"
         // (MiniportPause [D]). Nothing was pinned or taken.
         trace!(WARN, "CoSendNetBufferLists while {:?}: {} NBL(s) refused", state, sends);
-        chain.set_status(NDIS_STATUS_PAUSED);
-        vc.counters().failed(u64::from(sends));
-        adapter.counters().failed(u64::from(sends));
-        // SAFETY: the chain as NDIS gave it, completed once on its VC, whose
-        // handle is valid while this handler is inside.
-        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), chain.into_raw(), complete_flags) };
+        // SAFETY: refuse's precondition: the chain as NDIS gave it, with its
+        // `sends`, on a VC whose handle is valid while this handler is
+        // inside.
+        unsafe { refuse(vc, chain, sends, NDIS_STATUS_PAUSED, flags.complete) };
         inside.leave();
         return;
     }
+    let route = match route_of(vc, sends, receives) {
+        Ok(route) => route,
+        Err(status) => {
+            // The context lives and the VC is not deactivated (let alone
+            // deleted) while this handler is inside, though the core may
+            // have let the VC go closing.
+            // SAFETY: refuse's precondition: the chain as NDIS gave it, with
+            // its `sends`, on a VC whose handle is valid while this handler
+            // is inside.
+            unsafe { refuse(vc, chain, sends, status, flags.complete) };
+            inside.leave();
+            adapter.release_sends(sends);
+            return;
+        }
+    };
+    deliver_all(vc, inside, &route, chain, &flags);
+}
+
+/// The flags a send's completion and its receives' indications carry:
+/// DISPATCH_LEVEL when the send came at DISPATCH_LEVEL.
+struct SendFlags {
+    complete: ULONG,
+    receive: ULONG,
+}
+
+impl SendFlags {
+    fn of(send_flags: ULONG) -> Self {
+        let at_dispatch = send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
+        Self {
+            complete: if at_dispatch {
+                NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
+            } else {
+                0
+            },
+            receive: if at_dispatch {
+                NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// The pins a send hands back to the core at its end: one per send NBL
+/// completed here, and per target (in route order) one per receive NBL
+/// that is back here (never lent, or lent with RESOURCES).
+struct Pins {
+    sends: u32,
+    receives: [u32; MAX_LEAVES],
+}
+
+impl Pins {
+    fn new() -> Self {
+        Self {
+            sends: 0,
+            receives: [0; MAX_LEAVES],
+        }
+    }
+}
+
+/// Completes the whole `chain` of `sends` NBLs on `vc` with `status`,
+/// counting them failed: the send's only NDIS call when it refuses.
+///
+/// # Safety
+/// `chain` is the chain NDIS handed MiniportCoSendNetBufferLists on `vc`,
+/// and `vc`'s NdisVcHandle is valid for this completion (the caller says
+/// why).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, as `complete_flags` say.
+unsafe fn refuse(vc: &VcContext, mut chain: SendChain, sends: u32, status: NDIS_STATUS, complete_flags: ULONG) {
+    chain.set_status(status);
+    vc.counters().failed(u64::from(sends));
+    vc.adapter().counters().failed(u64::from(sends));
+    let ndis_vc = vc.ndis();
+    // SAFETY: the chain as NDIS gave it (precondition), completed once on
+    // its VC, whose handle is valid for it (precondition); nothing reads
+    // the context after it.
+    unsafe { NdisMCoSendNetBufferListsComplete(ndis_vc, chain.into_raw(), complete_flags) };
+}
+
+/// The core's route for a send of `sends` NBLs (`receives` NET_BUFFERs) on
+/// `vc`, pinned; else the status its NBLs complete with: a leaf does not
+/// send (the call carries data root to leaves): FAILURE,
+/// NET_BUFFER_LIST.Status's "any other reason"; not active, closing, or
+/// its peer is going: VC_NOT_ACTIVATED (contract §3.3 [I]).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL; takes the adapter lock.
+fn route_of(vc: &VcContext, sends: u32, receives: u32) -> Result<Route<usize>, NDIS_STATUS> {
     let route = {
-        let mut cm = adapter.cm();
+        let mut cm = vc.adapter().cm();
         if cm.vc_is(vc.id(), vc.token()) {
             cm.route(vc.id(), sends, receives)
         } else {
             Err(Refusal::Invalid)
         }
     };
-    let route = match route {
-        Ok(r) => r,
-        Err(r) => {
-            // A leaf does not send (the call carries data root to leaves):
-            // FAILURE, NET_BUFFER_LIST.Status's "any other reason". Not
-            // active, closing, or its peer is going: VC_NOT_ACTIVATED
-            // (contract §3.3 [I]).
-            let status = if r == Refusal::LeafSend {
-                r.status()
-            } else {
-                NDIS_STATUS_VC_NOT_ACTIVATED
-            };
-            chain.set_status(status);
-            // The context lives and the VC is not deactivated (let alone
-            // deleted) while this handler is inside, though the core may
-            // have let the VC go closing.
-            vc.counters().failed(u64::from(sends));
-            adapter.counters().failed(u64::from(sends));
-            // SAFETY: the chain as NDIS gave it, completed once on its VC,
-            // whose handle is valid while this handler is inside.
-            unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), chain.into_raw(), complete_flags) };
-            inside.leave();
-            adapter.release_sends(sends);
-            return;
+    route.map_err(|r| {
+        if r == Refusal::LeafSend {
+            r.status()
+        } else {
+            NDIS_STATUS_VC_NOT_ACTIVATED
         }
-    };
+    })
+}
+
+/// Delivers one send NBL of `vc` to every target of `route`, or completes
+/// it into `done` (empty, or too few receive NBLs), counting in `pins`
+/// what comes back here.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, as `receive_flags` say.
+fn deliver(
+    vc: &VcContext,
+    route: &Route<usize>,
+    send: SendNbl,
+    receive_flags: ULONG,
+    done: &mut Completions,
+    pins: &mut Pins,
+) {
+    let adapter = vc.adapter();
+    let (n, bytes) = send.measure();
+    if n == 0 {
+        // Nothing to deliver: an empty NBL is sent (to nobody) at once.
+        done.push(send, NDIS_STATUS_SUCCESS);
+        pins.sends += 1;
+        return;
+    }
     // CAST: at most MAX_LEAVES (16) targets.
-    let k = route.len() as u32;
+    let total = n.saturating_mul(route.len() as u32);
+    let Some((mut rx, low)) = adapter.rx().take_chain(total) else {
+        done.push(send, NDIS_STATUS_RESOURCES);
+        vc.counters().failed(1);
+        adapter.counters().failed(1);
+        pins.sends += 1;
+        for back in pins.receives.iter_mut() {
+            *back += n;
+        }
+        return;
+    };
+    // The outstanding count (every share, all of them this handler's
+    // until indicated) and the sender, for the return path.
+    let mut lent = Some(send.lend(total, vc.token()));
+    vc.counters().sent(u64::from(n), bytes);
+    adapter.counters().sent(u64::from(n), bytes);
+    let flags = receive_flags | if low { NDIS_RECEIVE_FLAGS_RESOURCES } else { 0 };
+    for ((_, token), back) in route.targets().zip(pins.receives.iter_mut()) {
+        let Some(held) = lent.take() else { break };
+        // SAFETY: the core pinned the target for these receives: it lives.
+        let target = unsafe { VcContext::from_token(token) };
+        let seg = rx.lend_segment(&held, n, target.ndis(), target.token());
+        target.counters().received(u64::from(n), bytes);
+        adapter.counters().received(u64::from(n), bytes);
+        if !low {
+            // The n shares go to NDIS with their NBLs: after the last
+            // target's indication this handler holds none, and the send
+            // may be completed on another CPU: it is not touched again.
+            lent = held.lent_out(n);
+            indicate(target, seg, flags);
+            continue;
+        }
+        let seg = indicate(target, seg, flags);
+        // SAFETY: `seg` was just indicated with NDIS_RECEIVE_FLAGS_RESOURCES
+        // on `target`, from this adapter's free list (`take_chain` above).
+        lent = unsafe { take_back(adapter, seg, held, n, back, done, &mut pins.sends) };
+    }
+}
+
+/// After an indication with NDIS_RECEIVE_FLAGS_RESOURCES the NBLs are
+/// covmini's again: puts them back on the free list (the sender's data was
+/// only borrowed during the indication), counts their `n` pins back in
+/// `back`, and gives `held` its `n` shares back: the send, if shares remain
+/// lent or held, or (its last share back) into `done`.
+///
+/// # Safety
+/// `seg` is the head of covmini's receive NBLs, from this adapter's free
+/// list, that were just indicated with NDIS_RECEIVE_FLAGS_RESOURCES.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL; takes the free list's lock per NBL.
+unsafe fn take_back(
+    adapter: &AdapterContext,
+    seg: PNET_BUFFER_LIST,
+    held: LentSend,
+    n: u32,
+    back: &mut u32,
+    done: &mut Completions,
+    sends_back: &mut u32,
+) -> Option<LentSend> {
+    // SAFETY: covmini's receive NBLs, from this adapter's pool, indicated
+    // with NDIS_RECEIVE_FLAGS_RESOURCES (precondition): NDIS gave them back
+    // when the call returned; `seg` is not used again.
+    for r in unsafe { Returned::from_raw(seg) } {
+        // SAFETY: from this adapter's free list (precondition).
+        unsafe { adapter.rx().put(r) };
+    }
+    *back += n;
+    match held.came_back(n) {
+        AfterIndication::Held(held) => Some(held),
+        AfterIndication::Back(send) => {
+            // The last share is back: the send is ours alone.
+            done.push(send, NDIS_STATUS_SUCCESS);
+            *sends_back += 1;
+            None
+        }
+        AfterIndication::Lent => None,
+    }
+}
+
+/// An admitted, routed send: delivers each NBL of `chain` ([`deliver`]),
+/// then completes the NBLs done here, gives the core back the pins that
+/// came back here and the handler's place inside `vc`, performs what the
+/// core decided, and releases the completed sends from the data-path gate
+/// (a pending pause completes after them).
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, as `flags` say.
+fn deliver_all(vc: &VcContext, inside: Inside<'_>, route: &Route<usize>, chain: SendChain, flags: &SendFlags) {
+    let adapter = vc.adapter();
     let mut done = Completions::new();
-    // Pins given back at the end: sends completed here, receives back here
-    // (per target, in route order).
-    let mut sends_back = 0u32;
-    let mut receives_back = [0u32; MAX_LEAVES];
+    let mut pins = Pins::new();
     // Each NBL is detached (its successor read first) before it is lent.
     for send in chain {
-        let (n, bytes) = send.measure();
-        if n == 0 {
-            // Nothing to deliver: an empty NBL is sent (to nobody) at once.
-            done.push(send, NDIS_STATUS_SUCCESS);
-            sends_back += 1;
-            continue;
-        }
-        let total = n.saturating_mul(k);
-        let Some((mut rx, low)) = adapter.rx().take_chain(total) else {
-            done.push(send, NDIS_STATUS_RESOURCES);
-            vc.counters().failed(1);
-            adapter.counters().failed(1);
-            sends_back += 1;
-            for back in receives_back.iter_mut() {
-                *back += n;
-            }
-            continue;
-        };
-        // The outstanding count (every share, all of them this handler's
-        // until indicated) and the sender, for the return path.
-        let mut lent = Some(send.lend(total, vc.token()));
-        vc.counters().sent(u64::from(n), bytes);
-        adapter.counters().sent(u64::from(n), bytes);
-        let flags = receive_flags | if low { NDIS_RECEIVE_FLAGS_RESOURCES } else { 0 };
-        for ((_, token), back) in route.targets().zip(receives_back.iter_mut()) {
-            let Some(held) = lent.take() else { break };
-            // SAFETY: the core pinned the target for these receives: it lives.
-            let target = unsafe { VcContext::from_token(token) };
-            let seg = rx.lend_segment(&held, n, target.ndis(), target.token());
-            target.counters().received(u64::from(n), bytes);
-            adapter.counters().received(u64::from(n), bytes);
-            if !low {
-                // The n shares go to NDIS with their NBLs: after the last
-                // target's indication this handler holds none, and the send
-                // may be completed on another CPU: it is not touched again.
-                lent = held.lent_out(n);
-                indicate(target, seg, flags);
-                continue;
-            }
-            let seg = indicate(target, seg, flags);
-            // With RESOURCES the NBLs are ours again now: take them back
-            // (the sender's data was only borrowed during the indication).
-            // SAFETY: covmini's receive NBLs, from this adapter's pool,
-            // indicated with NDIS_RECEIVE_FLAGS_RESOURCES: NDIS gave them
-            // back when the call returned; `seg` is not used again.
-            for r in unsafe { Returned::from_raw(seg) } {
-                // SAFETY: from this adapter's free list (`take_chain` above).
-                unsafe { adapter.rx().put(r) };
-            }
-            *back += n;
-            match held.came_back(n) {
-                AfterIndication::Held(held) => lent = Some(held),
-                AfterIndication::Back(send) => {
-                    // The last share is back: the send is ours alone.
-                    done.push(send, NDIS_STATUS_SUCCESS);
-                    sends_back += 1;
-                }
-                AfterIndication::Lent => {}
-            }
-        }
+        deliver(vc, route, send, flags.receive, &mut done, &mut pins);
     }
     let completed_here = done.count();
     if let Some(head) = done.into_raw() {
         // SAFETY: send NBLs NDIS gave covmini on this VC, each completed
         // once, Status set; the VC's handle is valid while this handler is
         // inside.
-        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), head, complete_flags) };
+        unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), head, flags.complete) };
     }
     let fx = {
         let mut cm = adapter.cm();
-        let mut fx = cm.unpin(vc.id(), sends_back);
-        for ((target, _), back) in route.targets().zip(receives_back) {
+        let mut fx = cm.unpin(vc.id(), pins.sends);
+        for ((target, _), back) in route.targets().zip(pins.receives) {
             fx.extend(cm.unpin(target, back));
         }
         // Last use of `vc`: the effects may delete it.

@@ -30,8 +30,8 @@ use crate::flight::event::Ddi;
 use ndis_sys::*;
 
 use super::call_block::{CallBlock, CallShape};
-use super::cm_context::{AfContext, PartyContext, SapContext, Signed, VcContext};
-use super::context::{AdapterContext, Cm};
+use super::cm_context::{AfContext, Cm, PartyContext, SapContext, Signed, VcContext};
+use super::context::AdapterContext;
 use super::trace::{ERROR, WARN};
 use crate::call_manager::{Address, Effect, Effects, Finish, PartyId, Refusal};
 

@@ -13,7 +13,8 @@
 //! * `entry`: DriverEntry and the handler tables; `adapter`: the miniport
 //!   handlers (initialize, halt, pause, restart, PnP); `co`: the CoNDIS
 //!   miniport handlers; `data`: the data path, over `nbl`'s safe views of
-//!   NBLs and NET_BUFFERs (their only raw walks); `oid`: every OID answer,
+//!   NBLs and NET_BUFFERs (their only raw walks), `rx_pool`'s receive NBLs
+//!   and `counters`' traffic counters; `oid`: every OID answer,
 //!   the miniport's and the call manager's;
 //! * the call manager's handlers: `af_sap` (address families, SAPs, halt's
 //!   closing of the AFs), `vc` (client VCs), `call` (make call, echo,
@@ -26,8 +27,11 @@
 //! * `effects`: performs the core's effects, and the locked entry into the
 //!   core the handlers share; it depends on no handler and not on `data`;
 //! * `context`, `cm_context`: the adapter's and the call manager's contexts
-//!   (`signed`: the signature and token they share); `call_block`: a VC's
-//!   call parameters;
+//!   (`signed`: the signature and token they share; `adapter_link`: a
+//!   context's link to its adapter, which `cm_context` holds without naming
+//!   the adapter's type, so that neither names the other; `cm_lists`: the
+//!   contexts' lookaside lists; `halt_wait`: what HaltEx waits for before
+//!   it frees the adapter); `call_block`: a VC's call parameters;
 //!   `lookaside`, `sync`, `alloc`, `runtime`, `trace`: kernel services;
 //!   `etw`: the ETW TraceLogging provider (registration, enable callback,
 //!   EtwWriteTransfer);
@@ -41,18 +45,22 @@ pub(crate) mod trace;
 #[macro_use]
 pub(crate) mod etw;
 mod flight;
+mod halt_wait;
 #[macro_use]
 mod recorder;
 
 mod adapter;
+mod adapter_link;
 mod af_sap;
 #[cfg(all(windows, not(feature = "wdk")))]
 mod alloc;
 mod call;
 mod call_block;
 mod cm_context;
+mod cm_lists;
 mod co;
 mod context;
+mod counters;
 mod data;
 mod effects;
 pub mod entry;
@@ -63,6 +71,7 @@ mod params;
 mod party;
 mod qos;
 mod runtime;
+mod rx_pool;
 mod setup;
 mod signed;
 mod sync;

@@ -158,32 +158,58 @@ pub(super) unsafe fn read_call(cp: PCO_CALL_PARAMETERS) -> Result<(Address, Call
         return Err(CallParamsError::NoMediaParameters);
     }
     let (transmit, receive) = if params.CallMgrParameters.is_null() {
-        let unspecified = FLOWSPEC {
-            TokenRate: QOS_NOT_SPECIFIED,
-            TokenBucketSize: QOS_NOT_SPECIFIED,
-            PeakBandwidth: QOS_NOT_SPECIFIED,
-            Latency: QOS_NOT_SPECIFIED,
-            DelayVariation: QOS_NOT_SPECIFIED,
-            ServiceType: SERVICETYPE_BESTEFFORT,
-            MaxSduSize: QOS_NOT_SPECIFIED,
-            MinimumPolicedSize: QOS_NOT_SPECIFIED,
-        };
-        (unspecified, unspecified)
+        (UNSPECIFIED_FLOW, UNSPECIFIED_FLOW)
     } else {
         // SAFETY: non-null link (precondition); only the two FLOWSPECs are
         // read, never the CallMgrSpecific header or tail.
         unsafe { read_flows(params.CallMgrParameters) }
     };
-    let media_ptr = params.MediaParameters;
+    // SAFETY: the non-NULL MediaParameters link (checked above) of NDIS's
+    // CO_CALL_PARAMETERS, pointing at the client's CO_MEDIA_PARAMETERS with
+    // a tail of the length it states (precondition).
+    let (address, media_flags, receive_size_hint) = unsafe { read_media(params.MediaParameters) }?;
+    Ok((
+        address,
+        CallShape {
+            transmit,
+            receive,
+            media_flags,
+            receive_size_hint,
+        },
+    ))
+}
+
+/// The flows of a call whose client gave no CO_CALL_MANAGER_PARAMETERS.
+const UNSPECIFIED_FLOW: FLOWSPEC = FLOWSPEC {
+    TokenRate: QOS_NOT_SPECIFIED,
+    TokenBucketSize: QOS_NOT_SPECIFIED,
+    PeakBandwidth: QOS_NOT_SPECIFIED,
+    Latency: QOS_NOT_SPECIFIED,
+    DelayVariation: QOS_NOT_SPECIFIED,
+    ServiceType: SERVICETYPE_BESTEFFORT,
+    MaxSduSize: QOS_NOT_SPECIFIED,
+    MinimumPolicedSize: QOS_NOT_SPECIFIED,
+};
+
+/// Reads and checks a make call's media parameters: the called address
+/// (in MediaSpecific), Flags and ReceiveSizeHint.
+///
+/// # Safety
+/// `media_ptr` is a non-NULL CO_MEDIA_PARAMETERS of NDIS's call parameters
+/// with a MediaSpecific tail of the length it states.
+///
+/// # IRQL
+/// Any IRQL (reads only), no lock.
+unsafe fn read_media(media_ptr: PCO_MEDIA_PARAMETERS) -> Result<(Address, u32, u32), CallParamsError> {
     let specific = core::mem::offset_of!(CO_MEDIA_PARAMETERS, MediaSpecific);
-    // SAFETY: non-null link (precondition); Flags is in the fixed part.
+    // SAFETY: non-null (precondition); Flags is in the fixed part.
     let media_flags = unsafe { field_u32(media_ptr, core::mem::offset_of!(CO_MEDIA_PARAMETERS, Flags)) };
-    // SAFETY: non-null MediaParameters link (checked above), pointing at
-    // the client's CO_MEDIA_PARAMETERS (precondition); ReceiveSizeHint is in its fixed part.
+    // SAFETY: non-null, the client's CO_MEDIA_PARAMETERS
+    // (precondition); ReceiveSizeHint is in its fixed part.
     let receive_size_hint =
         unsafe { field_u32(media_ptr, core::mem::offset_of!(CO_MEDIA_PARAMETERS, ReceiveSizeHint)) };
-    // SAFETY: non-null MediaParameters link (checked above), pointing at
-    // the client's CO_MEDIA_PARAMETERS (precondition); MediaSpecific's
+    // SAFETY: non-null, the client's CO_MEDIA_PARAMETERS
+    // (precondition); MediaSpecific's
     // ParamType is in its fixed part (the header of the specific parameters).
     let param_type = unsafe {
         field_u32(
@@ -191,8 +217,8 @@ pub(super) unsafe fn read_call(cp: PCO_CALL_PARAMETERS) -> Result<(Address, Call
             specific + core::mem::offset_of!(CO_SPECIFIC_PARAMETERS, ParamType),
         )
     };
-    // SAFETY: non-null MediaParameters link (checked above), pointing at
-    // the client's CO_MEDIA_PARAMETERS (precondition); MediaSpecific's
+    // SAFETY: non-null, the client's CO_MEDIA_PARAMETERS
+    // (precondition); MediaSpecific's
     // Length is in its fixed part (the header of the specific parameters).
     let length = unsafe {
         field_u32(
@@ -209,15 +235,7 @@ pub(super) unsafe fn read_call(cp: PCO_CALL_PARAMETERS) -> Result<(Address, Call
     // bounded by MAX_ADDRESS_LEN before this read.
     let bytes = unsafe { core::slice::from_raw_parts(tail, len) };
     let address = Address::new(bytes).map_err(|_| CallParamsError::BadAddressLength(length))?;
-    Ok((
-        address,
-        CallShape {
-            transmit,
-            receive,
-            media_flags,
-            receive_size_hint,
-        },
-    ))
+    Ok((address, media_flags, receive_size_hint))
 }
 
 /// The Flags of a make call's CO_CALL_PARAMETERS (MULTIPOINT_VC).

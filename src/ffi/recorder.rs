@@ -16,8 +16,9 @@ use core::mem::size_of;
 use ndis_sys::*;
 
 use super::cm_context::{AfContext, PartyContext, SapContext, Signed, VcContext};
-use super::context::{AdapterContext, Running};
+use super::context::AdapterContext;
 use super::flight::AsStatus;
+use super::halt_wait::Running;
 use crate::flight::Event;
 use crate::flight::event::Handler;
 

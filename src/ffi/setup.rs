@@ -20,8 +20,8 @@ use ndis_sys::*;
 use crate::flight::event::Ddi;
 
 use super::call_block::CallBlock;
-use super::cm_context::{AfContext, SapContext, Signed, VcContext};
-use super::context::{AdapterContext, Cm};
+use super::cm_context::{AfContext, Cm, SapContext, Signed, VcContext};
+use super::context::AdapterContext;
 use super::effects::{perform, perform_one};
 use super::trace::{ERROR, WARN};
 use crate::call_manager::{Begun, Effect, Effects, MAX_STEP_CALLS, Marks, Next, Refusal};

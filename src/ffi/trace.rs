@@ -123,6 +123,27 @@ pub(crate) fn configure_from_registry(adapter_handle: NDIS_HANDLE) {
         );
         return;
     }
+    let configured = read_level(config);
+    // SAFETY: the handle opened above, closed once, after its last use
+    // (`read_level` used NDIS's value block before it returned);
+    // PASSIVE_LEVEL.
+    unsafe { NdisCloseConfiguration(config) };
+    set_level(configured.unwrap_or(DEFAULT_LEVEL));
+    trace!(
+        INFO,
+        "trace level {} ({})",
+        level(),
+        if configured.is_some() { "TraceLevel" } else { "default" }
+    );
+}
+
+/// The integer [`TRACE_LEVEL_VALUE`] of the open configuration `config`, if
+/// it is there and is an integer.
+///
+/// # IRQL
+/// PASSIVE_LEVEL (NdisReadConfiguration requires it): called from
+/// [`configure_from_registry`], which closes `config` afterwards.
+fn read_level(config: NDIS_HANDLE) -> Option<ULONG> {
     let mut name = TRACE_LEVEL_NAME;
     // CAST: 10 UTF-16 units, 20 bytes, fit a USHORT.
     let bytes = (name.len() * 2) as USHORT;
@@ -134,8 +155,9 @@ pub(crate) fn configure_from_registry(adapter_handle: NDIS_HANDLE) {
     let mut read_status = NDIS_STATUS_FAILURE;
     let mut value: PNDIS_CONFIGURATION_PARAMETER = null_mut();
     // SAFETY: the status and value slots and the keyword (with its buffer,
-    // `name`) live on this frame for the call; `config` is the handle just
-    // opened; PASSIVE_LEVEL.
+    // `name`) live on this frame for the call; `config` is the handle
+    // configure_from_registry just opened and closes only after this
+    // returns; PASSIVE_LEVEL.
     unsafe {
         NdisReadConfiguration(
             &raw mut read_status,
@@ -145,29 +167,18 @@ pub(crate) fn configure_from_registry(adapter_handle: NDIS_HANDLE) {
             NdisParameterInteger,
         )
     };
-    let configured = if read_status == NDIS_STATUS_SUCCESS && !value.is_null() {
-        // SAFETY: on success NDIS returned a block it owns until
-        // NdisCloseConfiguration below.
-        let parameter = unsafe { value.read() };
-        if parameter.ParameterType == NdisParameterInteger {
-            // SAFETY: ParameterType says the union holds IntegerData.
-            Some(unsafe { parameter.ParameterData.IntegerData })
-        } else {
-            None
-        }
-    } else {
-        None
-    };
-    // SAFETY: the handle opened above, closed once, after its last use (the
-    // block read above is not used again); PASSIVE_LEVEL.
-    unsafe { NdisCloseConfiguration(config) };
-    set_level(configured.unwrap_or(DEFAULT_LEVEL));
-    trace!(
-        INFO,
-        "trace level {} ({})",
-        level(),
-        if configured.is_some() { "TraceLevel" } else { "default" }
-    );
+    if read_status != NDIS_STATUS_SUCCESS || value.is_null() {
+        return None;
+    }
+    // SAFETY: on success NDIS returned a block it owns until
+    // NdisCloseConfiguration (in configure_from_registry, after this
+    // returns); it is copied here and not read again.
+    let parameter = unsafe { value.read() };
+    if parameter.ParameterType != NdisParameterInteger {
+        return None;
+    }
+    // SAFETY: ParameterType says the union holds IntegerData.
+    Some(unsafe { parameter.ParameterData.IntegerData })
 }
 
 /// One formatted line. INVARIANT: `len <= LINE_CAPACITY`.

@@ -183,4 +183,4 @@ mod send;
 mod tests;
 
 pub(crate) use rx::{Returned, RxChain, RxNbl};
-pub(crate) use send::{AfterIndication, Completions, SendChain};
+pub(crate) use send::{AfterIndication, Completions, LentSend, SendChain, SendNbl};
