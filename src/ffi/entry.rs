@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use ndis_sys::*;
 
 use super::trace::{ERROR, INFO};
-use super::{adapter, af_sap, call, co, oid, party, qos, vc};
+use super::{adapter, adapter_events, af_sap, call, co, oid, party, qos, vc};
 use crate::config;
 
 /// The NdisMiniportDriverHandle, needed by MiniportDriverUnload (which NDIS
@@ -47,14 +47,14 @@ fn driver_characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
         // CoNDIS OIDs arrive through CoOidRequestHandler (contract §1.1 (6)).
         OidRequestHandler: None,
         // Required even for CoNDIS (contract §1.1 (3)).
-        SendNetBufferListsHandler: Some(adapter::send_net_buffer_lists),
-        ReturnNetBufferListsHandler: Some(adapter::return_net_buffer_lists),
-        CancelSendHandler: Some(adapter::cancel_send),
+        SendNetBufferListsHandler: Some(adapter_events::send_net_buffer_lists),
+        ReturnNetBufferListsHandler: Some(adapter_events::return_net_buffer_lists),
+        CancelSendHandler: Some(adapter_events::cancel_send),
         CheckForHangHandlerEx: None,
         ResetHandlerEx: None,
-        DevicePnPEventNotifyHandler: Some(adapter::device_pnp_event_notify),
-        ShutdownHandlerEx: Some(adapter::shutdown),
-        CancelOidRequestHandler: Some(adapter::cancel_oid_request),
+        DevicePnPEventNotifyHandler: Some(adapter_events::device_pnp_event_notify),
+        ShutdownHandlerEx: Some(adapter_events::shutdown),
+        CancelOidRequestHandler: Some(adapter_events::cancel_oid_request),
         // Both or neither (contract §1.1 (4)): neither.
         DirectOidRequestHandler: None,
         CancelDirectOidRequestHandler: None,

@@ -11,7 +11,9 @@
 //! The files, by responsibility (the call-manager ones mirror
 //! `crate::call_manager`):
 //! * `entry`: DriverEntry and the handler tables; `adapter`: the miniport
-//!   handlers (initialize, halt, pause, restart, PnP); `co`: the CoNDIS
+//!   lifecycle handlers (initialize, halt, pause, restart);
+//!   `adapter_events`: the other handlers every miniport registers
+//!   (connectionless send, return, cancel, PnP, shutdown); `co`: the CoNDIS
 //!   miniport handlers; `data`: the data path, over `nbl`'s safe views of
 //!   NBLs and NET_BUFFERs (their only raw walks), `rx_pool`'s receive NBLs
 //!   and `counters`' traffic counters; `oid`: every OID answer,
@@ -50,6 +52,7 @@ mod halt_wait;
 mod recorder;
 
 mod adapter;
+mod adapter_events;
 mod adapter_link;
 mod af_sap;
 #[cfg(all(windows, not(feature = "wdk")))]
