@@ -1,7 +1,8 @@
 //! # ndis-sys: the NDIS 6 CoNDIS ABI, by hand
 //!
 //! The types, constants, handler types and imported functions that a CoNDIS
-//! miniport with an integrated call manager (an MCM) needs, with Windows widths
+//! miniport with an integrated call manager (an MCM) and a CoNDIS client
+//! protocol driver (covclient: [`protocol`], [`device`]) need, with Windows widths
 //! on every host and C names kept, so the code reads like the WDK pages.
 //!
 //! What this crate owns:
@@ -32,9 +33,11 @@ mod abi;
 pub mod layout;
 
 pub mod bugcheck;
+pub mod client_imports;
 pub mod cm;
 pub mod co;
 pub mod config;
+pub mod device;
 pub mod etw;
 pub mod imports;
 pub mod indication;
@@ -45,14 +48,17 @@ pub mod miniport;
 pub mod nbl;
 pub mod object;
 pub mod oid;
+pub mod protocol;
 pub mod status;
 pub mod sync;
 pub mod types;
 
 pub use bugcheck::*;
+pub use client_imports::*;
 pub use cm::*;
 pub use co::*;
 pub use config::*;
+pub use device::*;
 pub use etw::*;
 pub use imports::*;
 pub use indication::*;
@@ -63,6 +69,7 @@ pub use miniport::*;
 pub use nbl::*;
 pub use object::*;
 pub use oid::*;
+pub use protocol::*;
 pub use status::*;
 pub use sync::*;
 pub use types::*;
