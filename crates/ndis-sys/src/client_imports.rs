@@ -73,7 +73,10 @@ ndis_import!("ndis.sys" {
     /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 14218]. A client passes its
     /// binding handle; the AF, VC and party handles are optional (NULL).
     pub fn NdisCoOidRequest(NdisBindingHandle: NDIS_HANDLE, NdisAfHandle: NDIS_HANDLE, NdisVcHandle: NDIS_HANDLE, NdisPartyHandle: NDIS_HANDLE, OidRequest: PNDIS_OID_REQUEST) -> NDIS_STATUS;
-    // NdisCoOidRequestComplete: above, with the call-manager completions.
+    // NdisCoOidRequestComplete: in crate::imports, with the call-manager completions.
+    /// <= DISPATCH_LEVEL [H 8711; D nf-ndis-ndisreturnnetbufferlists]: how a
+    /// protocol, connection-oriented or not, returns received NBLs it kept.
+    pub fn NdisReturnNetBufferLists(NdisBindingHandle: NDIS_HANDLE, NetBufferLists: PNET_BUFFER_LIST, ReturnFlags: ULONG);
     /// PASSIVE_LEVEL [H 4754; D nf-ndis-ndisregisterdeviceex]. `NdisHandle`
     /// is the protocol (or miniport) driver handle.
     pub fn NdisRegisterDeviceEx(NdisHandle: NDIS_HANDLE, DeviceObjectAttributes: PNDIS_DEVICE_OBJECT_ATTRIBUTES, pDeviceObject: *mut PDEVICE_OBJECT, NdisDeviceHandle: PNDIS_HANDLE) -> NDIS_STATUS;

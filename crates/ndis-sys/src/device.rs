@@ -236,3 +236,44 @@ pub const STATUS_UNSUCCESSFUL: NTSTATUS = nt(0xC000_0001);
 pub const STATUS_INVALID_DEVICE_REQUEST: NTSTATUS = nt(0xC000_0010);
 pub const STATUS_BUFFER_TOO_SMALL: NTSTATUS = nt(0xC000_0023);
 pub const STATUS_CANCELLED: NTSTATUS = nt(0xC000_0120);
+
+ndis_abi_fn_types! {
+    /// `DRIVER_UNLOAD` (wdm.h) \[H\]: a protocol driver's unload routine, which
+    /// it stores in `DriverObject->DriverUnload` itself (NDIS 6 protocol
+    /// characteristics have no unload member).
+    pub type DRIVER_UNLOAD = fn(DriverObject: PDRIVER_OBJECT);
+}
+
+/// The fields of `DRIVER_OBJECT` (wdm.h: 22621 line 30844, 17763 line
+/// 28731, same field list) \[H\]; x64 offsets \[C\], agreeing with the
+/// well-known `DriverUnload` at 0x68 and `MajorFunction` at 0x70. A
+/// `PDRIVER_OBJECT` from DriverEntry may be cast to a pointer to this; a
+/// driver writes only `DriverUnload` (and, without NDIS's device helpers,
+/// `MajorFunction`).
+#[repr(C)]
+pub struct DRIVER_OBJECT_FIELDS {
+    pub Type: CSHORT,
+    pub Size: CSHORT,
+    pub DeviceObject: PDEVICE_OBJECT,
+    pub Flags: ULONG,
+    pub DriverStart: PVOID,
+    pub DriverSize: ULONG,
+    pub DriverSection: PVOID,
+    /// `PDRIVER_EXTENSION`.
+    pub DriverExtension: PVOID,
+    pub DriverName: UNICODE_STRING,
+    pub HardwareDatabase: *mut UNICODE_STRING,
+    /// `PFAST_IO_DISPATCH`.
+    pub FastIoDispatch: PVOID,
+    pub DriverInit: Option<DRIVER_INITIALIZE>,
+    /// `PDRIVER_STARTIO`.
+    pub DriverStartIo: PVOID,
+    pub DriverUnload: Option<DRIVER_UNLOAD>,
+    pub MajorFunction: [Option<DRIVER_DISPATCH>; IRP_MJ_MAXIMUM_FUNCTION as usize + 1],
+}
+assert_layout!(DRIVER_OBJECT_FIELDS, size = 336, align = 8, {
+    Type: 0, Size: 2, DeviceObject: 8, Flags: 16, DriverStart: 24, DriverSize: 32,
+    DriverSection: 40, DriverExtension: 48, DriverName: 56, HardwareDatabase: 72,
+    FastIoDispatch: 80, DriverInit: 88, DriverStartIo: 96, DriverUnload: 104,
+    MajorFunction: 112,
+});
