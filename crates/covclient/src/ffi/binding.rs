@@ -1,0 +1,596 @@
+//! Bindings and the address family: ProtocolBindAdapterEx,
+//! ProtocolOpenAdapterCompleteEx, ProtocolUnbindAdapterEx,
+//! ProtocolCloseAdapterCompleteEx, ProtocolNetPnPEvent,
+//! ProtocolCoAfRegisterNotify, ProtocolClOpenAfCompleteEx,
+//! ProtocolClNotifyCloseAf and ProtocolClCloseAfComplete.
+//!
+//! Owns the binding context (`ProtocolBindingContext`, tag `CcBd`) and the
+//! AF context (`ProtocolAfContext`, tag `CcAf`): nonpaged pool, a signature
+//! checked on every handler entry, overwritten with `SIG_FREED` when freed.
+//!
+//! The lifecycle:
+//! * **Bind** (PASSIVE): refuse any medium but CoWAN
+//!   (`policy::bind_decision`), open the adapter; a pended open completes the
+//!   bind with NdisCompleteBindAdapterEx from ProtocolOpenAdapterCompleteEx,
+//!   so nothing waits.
+//! * **AF** (PASSIVE notify): open covmini's AF only (`policy::accepts_af`),
+//!   one per binding. The AF context's `state` goes OPENING → OPEN →
+//!   CLOSING, and the context is freed when the close completes.
+//! * **The call manager closes the AF** (ProtocolClNotifyCloseAf, <=
+//!   DISPATCH_LEVEL): close it without waiting ("should not block the
+//!   current thread since this could cause a deadlock", NdisClCloseAddressFamily
+//!   \[D\]); a pended close is reported with
+//!   NdisClNotifyCloseAddressFamilyComplete.
+//! * **Unbind** (PASSIVE): wait for an AF open in flight, close the AF if it
+//!   is open, wait for its close, close the adapter, wait for that, free the
+//!   context. Waiting here is allowed (PASSIVE_LEVEL, not in a call
+//!   manager's notification) and needs no work item, which protocol drivers
+//!   cannot allocate ("Protocol drivers cannot use NdisAllocateIoWorkItem",
+//!   its page \[D\]).
+//!
+//! Concurrency: NDIS does not call ProtocolCoAfRegisterNotify for a binding
+//! while its unbind runs (it offers AFs to bound, open bindings); the
+//! `unbinding` flag refuses a late one. The AF state changes by
+//! compare-and-swap, so the unbind and the call manager's close cannot both
+//! close the AF.
+//!
+//! Must not: free a context while NDIS may still pass it, call
+//! NdisCloseAdapterEx (PASSIVE only) from a completion handler, or block in
+//! ProtocolClNotifyCloseAf.
+
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::mem::size_of;
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+
+use ndis_sys::*;
+
+use super::handle::protocol_handle;
+use super::trace::{ERROR, INFO};
+use crate::policy;
+use crate::pool::{SIG_AF, SIG_BINDING, SIG_FREED, TAG_AF, TAG_BINDING};
+
+/// AF context states.
+const AF_OPENING: u32 = 1;
+const AF_OPEN: u32 = 2;
+const AF_CLOSING: u32 = 3;
+
+/// One binding to a CoWAN miniport.
+///
+/// INVARIANT: `signature == SIG_BINDING` from `bind_adapter_impl` until the
+/// unbind (or a failed open) frees it; `binding_handle` is NDIS's once the
+/// open succeeded (NDIS writes it, through the cell, during the open only);
+/// `af` is NULL or an AF context whose `binding` is this; the three events
+/// were set up with NdisInitializeEvent and never move (pool memory, never
+/// copied); the cells NDIS writes are touched only through their pointers.
+#[repr(C)]
+pub(crate) struct Binding {
+    signature: AtomicU32,
+    /// Set at unbind: a late AF offer is ignored.
+    unbinding: AtomicBool,
+    /// Written by NDIS through NdisOpenAdapterEx's out parameter.
+    binding_handle: UnsafeCell<NDIS_HANDLE>,
+    /// The BindContext, for NdisCompleteBindAdapterEx after a pended open.
+    bind_context: NDIS_HANDLE,
+    af: AtomicPtr<Af>,
+    medium: UnsafeCell<[NDIS_MEDIUM; 1]>,
+    selected_medium: UnsafeCell<UINT>,
+    /// Must stay valid until a pended open completes (ProtocolBindAdapterEx \[D\]).
+    open_params: UnsafeCell<NDIS_OPEN_PARAMETERS>,
+    /// Set when no AF open is in flight.
+    af_settled: UnsafeCell<NDIS_EVENT>,
+    /// Set when the binding has no AF (initially, after a failed open, after
+    /// a close completes).
+    af_closed: UnsafeCell<NDIS_EVENT>,
+    /// Set by ProtocolCloseAdapterCompleteEx.
+    adapter_closed: UnsafeCell<NDIS_EVENT>,
+}
+
+/// One open (or opening, or closing) address family.
+///
+/// INVARIANT: `signature == SIG_AF` until freed; `binding` outlives it (the
+/// unbind waits for `af_closed`, which is set after this is freed);
+/// `handle` is NDIS's NdisAfHandle once `state` is OPEN.
+#[repr(C)]
+struct Af {
+    signature: AtomicU32,
+    state: AtomicU32,
+    /// The close was asked by the call manager (ProtocolClNotifyCloseAf
+    /// returned PENDING): report it with NdisClNotifyCloseAddressFamilyComplete.
+    notify: AtomicBool,
+    binding: *const Binding,
+    handle: AtomicPtr<c_void>,
+}
+
+/// Allocates nonpaged pool for a `T` with `tag`; NULL on failure.
+///
+/// # Safety
+/// PASSIVE..DISPATCH_LEVEL.
+unsafe fn alloc<T>(tag: ULONG) -> *mut T {
+    let handle = protocol_handle();
+    if handle.is_null() {
+        return null_mut();
+    }
+    let Ok(size) = UINT::try_from(size_of::<T>()) else {
+        return null_mut();
+    };
+    // SAFETY: a handle from NdisRegisterProtocolDriver, which the page names
+    // as valid for it; a non-zero size; <= DISPATCH_LEVEL. Pool blocks are
+    // 16-byte aligned, enough for every T here.
+    unsafe { NdisAllocateMemoryWithTagPriority(handle, size, tag, NormalPoolPriority) }.cast()
+}
+
+/// Frees a block from [`alloc`].
+///
+/// # Safety
+/// `p` came from `alloc` with `tag` and is not used again.
+unsafe fn free<T>(p: *const T, tag: ULONG) {
+    // SAFETY: a pool block of this driver with this tag (precondition).
+    unsafe { NdisFreeMemoryWithTagPriority(protocol_handle(), p.cast_mut().cast(), tag) };
+}
+
+/// The binding context NDIS passed, if it is one. The reference must not
+/// be used after the binding is freed (the unbind's end).
+///
+/// # Safety
+/// `ctx` is NULL or a ProtocolBindingContext NDIS passed back.
+unsafe fn binding_from<'a>(ctx: NDIS_HANDLE) -> Option<&'a Binding> {
+    // SAFETY: non-NULL contexts are covclient's bindings (precondition),
+    // live while NDIS passes them.
+    let b = unsafe { ctx.cast::<Binding>().as_ref() }?;
+    if b.signature.load(Ordering::Relaxed) != SIG_BINDING {
+        trace!(ERROR, c"not a covclient binding context");
+        return None;
+    }
+    Some(b)
+}
+
+/// The AF context NDIS passed, if it is one.
+///
+/// # Safety
+/// `ctx` is NULL or a ProtocolAfContext NDIS passed back.
+unsafe fn af_from<'a>(ctx: NDIS_HANDLE) -> Option<&'a Af> {
+    // SAFETY: as in binding_from.
+    let a = unsafe { ctx.cast::<Af>().as_ref() }?;
+    if a.signature.load(Ordering::Relaxed) != SIG_AF {
+        trace!(ERROR, c"not a covclient AF context");
+        return None;
+    }
+    Some(a)
+}
+
+impl Binding {
+    /// The NdisBindingHandle (valid once the open succeeded).
+    fn handle(&self) -> NDIS_HANDLE {
+        // SAFETY: NDIS wrote the cell during the open, which completed
+        // before any caller runs (bind, completion, unbind, indications).
+        unsafe { *self.binding_handle.get() }
+    }
+
+    /// Sets `event`.
+    fn set(event: &UnsafeCell<NDIS_EVENT>) {
+        // SAFETY: an event of a live binding, set up at bind; <= DISPATCH_LEVEL.
+        unsafe { NdisSetEvent(event.get()) };
+    }
+
+    /// Resets `event`.
+    fn reset(event: &UnsafeCell<NDIS_EVENT>) {
+        // SAFETY: as in `set`.
+        unsafe { NdisResetEvent(event.get()) };
+    }
+
+    /// Waits for `event`, without a timeout. PASSIVE_LEVEL only.
+    fn wait(event: &UnsafeCell<NDIS_EVENT>) {
+        // SAFETY: as in `set`; every caller runs at PASSIVE_LEVEL (unbind).
+        unsafe { NdisWaitEvent(event.get(), 0) };
+    }
+}
+
+/// The NdisBindingHandle of a binding context, for returning NBLs.
+///
+/// # Safety
+/// As [`binding_from`].
+pub(super) unsafe fn ndis_binding_handle(ctx: NDIS_HANDLE) -> Option<NDIS_HANDLE> {
+    // SAFETY: forwarded.
+    unsafe { binding_from(ctx) }.map(Binding::handle)
+}
+
+ndis_fn! {
+    pub(super) unsafe fn bind_adapter(driver_ctx: NDIS_HANDLE, bind_ctx: NDIS_HANDLE, params: PNDIS_BIND_PARAMETERS) -> NDIS_STATUS => bind_adapter_impl;
+    pub(super) unsafe fn open_adapter_complete(binding: NDIS_HANDLE, status: NDIS_STATUS) => open_adapter_complete_impl;
+    pub(super) unsafe fn unbind_adapter(unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) -> NDIS_STATUS => unbind_adapter_impl;
+    pub(super) unsafe fn close_adapter_complete(binding: NDIS_HANDLE) => close_adapter_complete_impl;
+    pub(super) unsafe fn net_pnp_event(binding: NDIS_HANDLE, event: PNET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS => net_pnp_event_impl;
+    pub(super) unsafe fn af_register_notify(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY) => af_register_notify_impl;
+    pub(super) unsafe fn open_af_complete(af_ctx: NDIS_HANDLE, af_handle: NDIS_HANDLE, status: NDIS_STATUS) => open_af_complete_impl;
+    pub(super) unsafe fn notify_close_af(af_ctx: NDIS_HANDLE) -> NDIS_STATUS => notify_close_af_impl;
+    pub(super) unsafe fn close_af_complete(status: NDIS_STATUS, af_ctx: NDIS_HANDLE) => close_af_complete_impl;
+}
+
+/// ProtocolBindAdapterEx: binds to a CoWAN adapter.
+///
+/// # IRQL
+/// PASSIVE_LEVEL.
+///
+/// # Safety
+/// `params` is the NDIS_BIND_PARAMETERS NDIS passed, valid for the call.
+unsafe fn bind_adapter_impl(
+    _driver_ctx: NDIS_HANDLE,
+    bind_ctx: NDIS_HANDLE,
+    params: PNDIS_BIND_PARAMETERS,
+) -> NDIS_STATUS {
+    // SAFETY: NDIS's bind parameters (precondition), read for the call.
+    let Some(params) = (unsafe { params.as_ref() }) else {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    };
+    // MediaType and AdapterName are revision-1 members, in every revision.
+    if let Err(status) = policy::bind_decision(params.MediaType) {
+        trace!(INFO, c"not a CoWAN adapter: not binding");
+        return status;
+    }
+    // SAFETY: PASSIVE_LEVEL.
+    let p: *mut Binding = unsafe { alloc(TAG_BINDING) };
+    if p.is_null() {
+        return NDIS_STATUS_RESOURCES;
+    }
+    // SAFETY: a fresh block for a Binding, exclusively owned; written whole.
+    unsafe {
+        p.write(Binding {
+            signature: AtomicU32::new(SIG_BINDING),
+            unbinding: AtomicBool::new(false),
+            binding_handle: UnsafeCell::new(null_mut()),
+            bind_context: bind_ctx,
+            af: AtomicPtr::new(null_mut()),
+            medium: UnsafeCell::new([policy::MEDIUM]),
+            selected_medium: UnsafeCell::new(0),
+            // Written below, once the pointers into `b` exist.
+            open_params: UnsafeCell::new(NDIS_OPEN_PARAMETERS {
+                Header: NDIS_OBJECT_HEADER {
+                    Type: 0,
+                    Revision: 0,
+                    Size: 0,
+                },
+                AdapterName: null_mut(),
+                MediumArray: null_mut(),
+                MediumArraySize: 0,
+                SelectedMediumIndex: null_mut(),
+                FrameTypeArray: null_mut(),
+                FrameTypeArraySize: 0,
+            }),
+            af_settled: UnsafeCell::new(NDIS_EVENT::zeroed()),
+            af_closed: UnsafeCell::new(NDIS_EVENT::zeroed()),
+            adapter_closed: UnsafeCell::new(NDIS_EVENT::zeroed()),
+        });
+    }
+    // SAFETY: just written; shared from here on.
+    let b = unsafe { &*p };
+    for event in [&b.af_settled, &b.af_closed, &b.adapter_closed] {
+        // SAFETY: the event's own storage, set up in place once, before use.
+        unsafe { NdisInitializeEvent(event.get()) };
+    }
+    Binding::set(&b.af_settled);
+    Binding::set(&b.af_closed);
+    let open_params = b.open_params.get();
+    // SAFETY: no one else sees `b` yet; the pointers are into `b`, which
+    // outlives the open.
+    unsafe {
+        open_params.write(NDIS_OPEN_PARAMETERS {
+            Header: NDIS_OBJECT_HEADER::new(
+                NDIS_OBJECT_TYPE_OPEN_PARAMETERS,
+                NDIS_OPEN_PARAMETERS_REVISION_1,
+                NDIS_SIZEOF_OPEN_PARAMETERS_REVISION_1,
+            ),
+            AdapterName: params.AdapterName,
+            MediumArray: b.medium.get().cast(),
+            MediumArraySize: 1,
+            SelectedMediumIndex: b.selected_medium.get(),
+            // A CoNDIS client receives per VC, not by frame type.
+            FrameTypeArray: null_mut(),
+            FrameTypeArraySize: 0,
+        });
+    }
+    // SAFETY: the protocol handle; `b` as ProtocolBindingContext; the open
+    // parameters, medium array, index and handle slot live in `b` until the
+    // open completes (a failed open frees `b` only after NDIS is done with
+    // it); PASSIVE_LEVEL.
+    let status = unsafe {
+        NdisOpenAdapterEx(
+            protocol_handle(),
+            p.cast(),
+            open_params,
+            bind_ctx,
+            b.binding_handle.get(),
+        )
+    };
+    if status == NDIS_STATUS_PENDING {
+        // ProtocolOpenAdapterCompleteEx completes the bind.
+        return NDIS_STATUS_PENDING;
+    }
+    if status != NDIS_STATUS_SUCCESS {
+        trace!(ERROR, c"NdisOpenAdapterEx failed");
+        // SAFETY: the open failed: NDIS holds no reference to `b`.
+        unsafe { free_binding(b) };
+        return status;
+    }
+    trace!(INFO, c"bound");
+    NDIS_STATUS_SUCCESS
+}
+
+/// Frees a binding context.
+///
+/// # Safety
+/// NDIS no longer passes `b`; nothing else uses it after this.
+unsafe fn free_binding(b: &Binding) {
+    b.signature.store(SIG_FREED, Ordering::Relaxed);
+    // SAFETY: allocated with TAG_BINDING; not used again (precondition).
+    unsafe { free(core::ptr::from_ref(b), TAG_BINDING) };
+}
+
+/// ProtocolOpenAdapterCompleteEx: completes a bind whose open pended.
+///
+/// # IRQL
+/// PASSIVE_LEVEL.
+unsafe fn open_adapter_complete_impl(binding: NDIS_HANDLE, status: NDIS_STATUS) {
+    // SAFETY: NDIS passes the context given to NdisOpenAdapterEx.
+    let Some(b) = (unsafe { binding_from(binding) }) else {
+        return;
+    };
+    let bind_ctx = b.bind_context;
+    if status == NDIS_STATUS_SUCCESS {
+        trace!(INFO, c"bound (open completed)");
+    } else {
+        trace!(ERROR, c"NdisOpenAdapterEx completed with a failure");
+        // SAFETY: the open failed: NDIS holds no reference to `b`.
+        unsafe { free_binding(b) };
+    }
+    // SAFETY: the BindContext of the pended ProtocolBindAdapterEx, completed
+    // once; <= DISPATCH_LEVEL.
+    unsafe { NdisCompleteBindAdapterEx(bind_ctx, status) };
+}
+
+/// ProtocolUnbindAdapterEx: closes the AF (if open) and the adapter, waiting
+/// for each, then frees the binding.
+///
+/// # IRQL
+/// PASSIVE_LEVEL.
+unsafe fn unbind_adapter_impl(_unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) -> NDIS_STATUS {
+    // SAFETY: NDIS passes the binding's context.
+    let Some(b) = (unsafe { binding_from(binding) }) else {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    };
+    b.unbinding.store(true, Ordering::Release);
+    // An AF open in flight completes first.
+    Binding::wait(&b.af_settled);
+    // SAFETY: NULL or a live AF of this binding (freed only by
+    // close_af_finish, which sets `af_closed` after; waited for below).
+    if let Some(a) = unsafe { b.af.load(Ordering::Acquire).as_ref() } {
+        if a.state
+            .compare_exchange(AF_OPEN, AF_CLOSING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // SAFETY: an open AF's handle, closed once (the CAS); PASSIVE_LEVEL.
+            let status = unsafe { NdisClCloseAddressFamily(a.handle.load(Ordering::Acquire)) };
+            if status != NDIS_STATUS_PENDING {
+                // "the client should make an internal call to its
+                // ProtocolClCloseAfComplete" (NdisClCloseAddressFamily [D]).
+                // SAFETY: the close completed; `a` is CLOSING and ours.
+                unsafe { close_af_finish(a, status, false) };
+            }
+        }
+        // Ours or the call manager's close: wait for it.
+        Binding::wait(&b.af_closed);
+    }
+    // SAFETY: the open binding's handle, closed once; no AF is open on it;
+    // PASSIVE_LEVEL.
+    let status = unsafe { NdisCloseAdapterEx(b.handle()) };
+    if status == NDIS_STATUS_PENDING {
+        Binding::wait(&b.adapter_closed);
+    } else if status != NDIS_STATUS_SUCCESS {
+        trace!(ERROR, c"NdisCloseAdapterEx failed");
+    }
+    // SAFETY: the adapter is closed: NDIS passes `b` no more.
+    unsafe { free_binding(b) };
+    trace!(INFO, c"unbound");
+    NDIS_STATUS_SUCCESS
+}
+
+/// ProtocolCloseAdapterCompleteEx: wakes the unbind.
+///
+/// # IRQL
+/// PASSIVE_LEVEL.
+unsafe fn close_adapter_complete_impl(binding: NDIS_HANDLE) {
+    // SAFETY: NDIS passes the binding's context.
+    let Some(b) = (unsafe { binding_from(binding) }) else {
+        return;
+    };
+    // Last access: the unbind frees `b` once woken.
+    Binding::set(&b.adapter_closed);
+}
+
+/// ProtocolNetPnPEvent: covclient has no sends, receives or power state to
+/// manage yet, so every event (pause included: nothing is outstanding)
+/// succeeds at once. `binding` is NULL for driver-wide events.
+///
+/// # IRQL
+/// PASSIVE_LEVEL.
+unsafe fn net_pnp_event_impl(_binding: NDIS_HANDLE, _event: PNET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS {
+    NDIS_STATUS_SUCCESS
+}
+
+/// ProtocolCoAfRegisterNotify: opens covmini's AF on this binding; ignores
+/// every other.
+///
+/// # IRQL
+/// PASSIVE_LEVEL.
+///
+/// # Safety
+/// `af` is the CO_ADDRESS_FAMILY NDIS passed, valid for the call.
+unsafe fn af_register_notify_impl(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY) {
+    // SAFETY: NDIS's AF description (precondition), read for the call.
+    let Some(family) = (unsafe { af.as_ref() }) else { return };
+    if !policy::accepts_af(family) {
+        trace!(INFO, c"ignoring an address family that is not covmini's");
+        return;
+    }
+    // SAFETY: NDIS passes the binding's context.
+    let Some(b) = (unsafe { binding_from(binding) }) else {
+        return;
+    };
+    if b.unbinding.load(Ordering::Acquire) {
+        return;
+    }
+    // SAFETY: PASSIVE_LEVEL.
+    let p: *mut Af = unsafe { alloc(TAG_AF) };
+    if p.is_null() {
+        trace!(ERROR, c"no memory for an AF context: AF not opened");
+        return;
+    }
+    // SAFETY: a fresh block for an Af, exclusively owned; written whole.
+    unsafe {
+        p.write(Af {
+            signature: AtomicU32::new(SIG_AF),
+            state: AtomicU32::new(AF_OPENING),
+            notify: AtomicBool::new(false),
+            binding: core::ptr::from_ref(b),
+            handle: AtomicPtr::new(null_mut()),
+        });
+    }
+    if b.af
+        .compare_exchange(null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        trace!(INFO, c"covmini's AF is already open on this binding");
+        // SAFETY: written above, never published.
+        let a = unsafe { &*p };
+        // SAFETY: never published: NDIS never saw it.
+        unsafe { free_af(a) };
+        return;
+    }
+    // No waiter can be past these: the unbind has not started (checked above).
+    Binding::reset(&b.af_settled);
+    Binding::reset(&b.af_closed);
+    let mut handle: NDIS_HANDLE = null_mut();
+    // SAFETY: the open binding's handle; NDIS's AF description; `p` as the
+    // ClientAfContext (pool memory, resident until the AF is closed); the
+    // handle slot on this frame; PASSIVE_LEVEL.
+    let status = unsafe { NdisClOpenAddressFamilyEx(b.handle(), af, p.cast(), &raw mut handle) };
+    if status != NDIS_STATUS_PENDING {
+        // "the client should make an internal call to its
+        // ProtocolClOpenAfCompleteEx" (NdisClOpenAddressFamilyEx [D]).
+        // SAFETY: `p` is this open's context.
+        unsafe { open_af_complete_impl(p.cast(), handle, status) };
+    }
+}
+
+/// Frees an AF context.
+///
+/// # Safety
+/// NDIS no longer passes `a`; nothing else uses it after this.
+unsafe fn free_af(a: &Af) {
+    a.signature.store(SIG_FREED, Ordering::Relaxed);
+    // SAFETY: allocated with TAG_AF; not used again (precondition).
+    unsafe { free(core::ptr::from_ref(a), TAG_AF) };
+}
+
+/// ProtocolClOpenAfCompleteEx (or its internal call): the AF is open, or
+/// its context is freed.
+///
+/// # IRQL
+/// PASSIVE_LEVEL.
+unsafe fn open_af_complete_impl(af_ctx: NDIS_HANDLE, af_handle: NDIS_HANDLE, status: NDIS_STATUS) {
+    // SAFETY: NDIS passes the ClientAfContext of the open.
+    let Some(a) = (unsafe { af_from(af_ctx) }) else { return };
+    // SAFETY: the AF's binding outlives it (INVARIANT of Af).
+    let b = unsafe { &*a.binding };
+    if status == NDIS_STATUS_SUCCESS {
+        a.handle.store(af_handle, Ordering::Release);
+        a.state.store(AF_OPEN, Ordering::Release);
+        trace!(INFO, c"covmini's AF is open");
+    } else {
+        trace!(ERROR, c"NdisClOpenAddressFamilyEx failed");
+        // The failed AF is unpublished, then freed (NDIS passes a failed
+        // open's context no more).
+        b.af.store(null_mut(), Ordering::Release);
+        // SAFETY: unpublished; NDIS is done with it.
+        unsafe { free_af(a) };
+        Binding::set(&b.af_closed);
+    }
+    // An unbind waits for this before it frees the binding.
+    Binding::set(&b.af_settled);
+}
+
+/// ProtocolClNotifyCloseAf: the call manager wants the AF closed. No SAP,
+/// call or party exists, so closing the AF is the whole job.
+///
+/// # IRQL
+/// <= DISPATCH_LEVEL. Never waits.
+unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
+    // SAFETY: NDIS passes the ClientAfContext of an open AF.
+    let Some(a) = (unsafe { af_from(af_ctx) }) else {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    };
+    if a.state
+        .compare_exchange(AF_OPEN, AF_CLOSING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // The unbind is closing it already ("NDIS_STATUS_XXX: The client
+        // failed the request for some driver-determined reason",
+        // ProtocolClNotifyCloseAf [D]); that close completes the AF.
+        trace!(INFO, c"ProtocolClNotifyCloseAf while the AF is already closing");
+        return NDIS_STATUS_FAILURE;
+    }
+    // Set before the close, so a pended completion sees it.
+    a.notify.store(true, Ordering::Release);
+    // SAFETY: the open AF's handle, closed once (the CAS); <= DISPATCH_LEVEL.
+    let status = unsafe { NdisClCloseAddressFamily(a.handle.load(Ordering::Acquire)) };
+    if status == NDIS_STATUS_PENDING {
+        // ProtocolClCloseAfComplete calls NdisClNotifyCloseAddressFamilyComplete.
+        return NDIS_STATUS_PENDING;
+    }
+    // Completed: the notification's return value reports it.
+    // SAFETY: the close completed; `a` is CLOSING and ours.
+    unsafe { close_af_finish(a, status, false) };
+    status
+}
+
+/// ProtocolClCloseAfComplete: a pended close completed.
+///
+/// # IRQL
+/// <= DISPATCH_LEVEL.
+unsafe fn close_af_complete_impl(status: NDIS_STATUS, af_ctx: NDIS_HANDLE) {
+    // SAFETY: NDIS passes the ClientAfContext of the closing AF.
+    let Some(a) = (unsafe { af_from(af_ctx) }) else { return };
+    let notify = a.notify.load(Ordering::Acquire);
+    // SAFETY: the close completed; `a` is CLOSING.
+    unsafe { close_af_finish(a, status, notify) };
+}
+
+/// Ends an AF whose close completed: unpublishes and frees it, reports a
+/// pended call-manager close, and wakes the unbind.
+///
+/// # Safety
+/// `a` is a live AF in state CLOSING whose NdisClCloseAddressFamily
+/// completed; called once per close; not used after. <= DISPATCH_LEVEL.
+unsafe fn close_af_finish(a: &Af, status: NDIS_STATUS, notify: bool) {
+    // SAFETY: the AF's binding outlives it (INVARIANT of Af).
+    let b = unsafe { &*a.binding };
+    let handle = a.handle.load(Ordering::Acquire);
+    if status != NDIS_STATUS_SUCCESS {
+        trace!(ERROR, c"NdisClCloseAddressFamily failed");
+    }
+    // The AF is closed, so NDIS passes `a` no more.
+    b.af.store(null_mut(), Ordering::Release);
+    // SAFETY: unpublished and closed (precondition).
+    unsafe { free_af(a) };
+    if notify {
+        // "use the handle in the NdisClNotifyCloseAddressFamilyComplete call
+        // after the close operation completes" (ProtocolClNotifyCloseAf [D]).
+        // SAFETY: the AF handle of the pended notification, completed once;
+        // <= DISPATCH_LEVEL.
+        unsafe { NdisClNotifyCloseAddressFamilyComplete(handle, status) };
+    }
+    trace!(INFO, c"covmini's AF is closed");
+    // Last: an unbind waiting on this may free the binding at once.
+    Binding::set(&b.af_closed);
+}

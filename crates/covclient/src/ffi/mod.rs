@@ -1,0 +1,17 @@
+//! The FFI seam of covclient (Windows targets only): the only place with
+//! `unsafe`. Every handler NDIS calls is an `ndis_fn!` trampoline to a
+//! Rust function that says its IRQL; contexts are recovered from NDIS's
+//! handles by `binding`, which checks their signatures.
+//!
+//! Must not: decide what to accept (that is `crate::policy`), block where the
+//! DDI pages say not to, or hold a context past the call that frees it.
+#![allow(unsafe_code)]
+
+#[macro_use]
+mod trace;
+
+pub(crate) mod binding;
+pub(crate) mod entry;
+mod handle;
+mod placeholders;
+mod runtime;

@@ -1,0 +1,231 @@
+//! The handlers NDIS requires that the skeleton has no use for yet (see the
+//! crate's TODO). Each does what the documentation says a client without
+//! the feature does, and nothing else:
+//!
+//! * ProtocolCoCreateVc, ProtocolCoDeleteVc, ProtocolCoOidRequest and
+//!   ProtocolClIncomingCall return `NDIS_STATUS_NOT_SUPPORTED` ("For whatever
+//!   subset of connection-oriented functionality that a client does not
+//!   support, its placeholder ProtocolXxx functions should return
+//!   NDIS_STATUS_NOT_SUPPORTED", NDIS_CO_CLIENT_OPTIONAL_HANDLERS \[D\]);
+//! * completions of requests covclient never makes, and call events on
+//!   calls that cannot exist (no SAP, no VC), print the violation: NDIS
+//!   calling them is a bug in NDIS or in the caller, which a debugger should
+//!   see;
+//! * a receive indication (impossible without a VC) is returned at once,
+//!   unless NDIS kept ownership (`NDIS_RECEIVE_FLAGS_RESOURCES`).
+//!
+//! Must not: pretend an operation happened.
+
+use ndis_sys::*;
+
+use super::binding;
+use super::trace::{ERROR, INFO};
+
+ndis_fn! {
+    pub(super) unsafe fn create_vc(af: NDIS_HANDLE, vc: NDIS_HANDLE, ctx: PNDIS_HANDLE) -> NDIS_STATUS => create_vc_impl;
+    pub(super) unsafe fn delete_vc(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS => delete_vc_impl;
+    pub(super) unsafe fn co_oid_request(af: NDIS_HANDLE, vc: NDIS_HANDLE, party: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS => co_oid_request_impl;
+    pub(super) unsafe fn incoming_call(sap: NDIS_HANDLE, vc: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) -> NDIS_STATUS => incoming_call_impl;
+    pub(super) unsafe fn co_oid_request_complete(af: NDIS_HANDLE, vc: NDIS_HANDLE, party: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) => co_oid_request_complete_impl;
+    pub(super) unsafe fn register_sap_complete(status: NDIS_STATUS, sap_ctx: NDIS_HANDLE, sap: PCO_SAP, sap_handle: NDIS_HANDLE) => register_sap_complete_impl;
+    pub(super) unsafe fn deregister_sap_complete(status: NDIS_STATUS, sap_ctx: NDIS_HANDLE) => deregister_sap_complete_impl;
+    pub(super) unsafe fn make_call_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, party: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) => make_call_complete_impl;
+    pub(super) unsafe fn modify_call_qos_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) => modify_call_qos_complete_impl;
+    pub(super) unsafe fn close_call_complete(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE) => close_call_complete_impl;
+    pub(super) unsafe fn add_party_complete(status: NDIS_STATUS, party_ctx: NDIS_HANDLE, party: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) => add_party_complete_impl;
+    pub(super) unsafe fn drop_party_complete(status: NDIS_STATUS, party_ctx: NDIS_HANDLE) => drop_party_complete_impl;
+    pub(super) unsafe fn incoming_call_qos_change(vc_ctx: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) => incoming_call_qos_change_impl;
+    pub(super) unsafe fn incoming_close_call(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, data: PVOID, size: UINT) => incoming_close_call_impl;
+    pub(super) unsafe fn incoming_drop_party(status: NDIS_STATUS, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) => incoming_drop_party_impl;
+    pub(super) unsafe fn call_connected(vc_ctx: NDIS_HANDLE) => call_connected_impl;
+    pub(super) unsafe fn co_status_ex(binding: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, indication: PNDIS_STATUS_INDICATION) => co_status_ex_impl;
+    pub(super) unsafe fn co_receive_net_buffer_lists(binding: NDIS_HANDLE, vc_ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, count: ULONG, flags: ULONG) => co_receive_impl;
+    pub(super) unsafe fn co_send_net_buffer_lists_complete(vc_ctx: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) => co_send_complete_impl;
+    pub(super) unsafe fn oid_request_complete(binding: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) => oid_request_complete_impl;
+    pub(super) unsafe fn status_ex(binding: NDIS_HANDLE, indication: PNDIS_STATUS_INDICATION) => status_ex_impl;
+    pub(super) unsafe fn receive_net_buffer_lists(binding: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, port: NDIS_PORT_NUMBER, count: ULONG, flags: ULONG) => receive_impl;
+    pub(super) unsafe fn send_net_buffer_lists_complete(binding: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) => send_complete_impl;
+}
+
+/// ProtocolCoCreateVc (a call manager creating a VC for an incoming call):
+/// covclient takes no incoming calls. <= DISPATCH_LEVEL.
+unsafe fn create_vc_impl(_af: NDIS_HANDLE, _vc: NDIS_HANDLE, _ctx: PNDIS_HANDLE) -> NDIS_STATUS {
+    NDIS_STATUS_NOT_SUPPORTED
+}
+
+/// ProtocolCoDeleteVc: no VC of NDIS's making ever gets a covclient context
+/// (create refuses). <= DISPATCH_LEVEL.
+unsafe fn delete_vc_impl(_vc_ctx: NDIS_HANDLE) -> NDIS_STATUS {
+    trace!(ERROR, c"ProtocolCoDeleteVc for a VC covclient never created");
+    NDIS_STATUS_NOT_SUPPORTED
+}
+
+/// ProtocolCoOidRequest (a call manager querying or setting the client):
+/// covclient answers none yet. <= DISPATCH_LEVEL.
+unsafe fn co_oid_request_impl(
+    _af: NDIS_HANDLE,
+    _vc: NDIS_HANDLE,
+    _party: NDIS_HANDLE,
+    _r: PNDIS_OID_REQUEST,
+) -> NDIS_STATUS {
+    NDIS_STATUS_NOT_SUPPORTED
+}
+
+/// ProtocolClIncomingCall: no SAP is registered, so no call is offered;
+/// refused if one is. <= DISPATCH_LEVEL.
+unsafe fn incoming_call_impl(_sap: NDIS_HANDLE, _vc: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
+    trace!(ERROR, c"ProtocolClIncomingCall without a registered SAP: refused");
+    NDIS_STATUS_NOT_SUPPORTED
+}
+
+/// ProtocolCoOidRequestComplete: covclient makes no CO OID request. <= DISPATCH_LEVEL.
+unsafe fn co_oid_request_complete_impl(
+    _af: NDIS_HANDLE,
+    _vc: NDIS_HANDLE,
+    _p: NDIS_HANDLE,
+    _r: PNDIS_OID_REQUEST,
+    _s: NDIS_STATUS,
+) {
+    trace!(
+        ERROR,
+        c"ProtocolCoOidRequestComplete for a request covclient never made"
+    );
+}
+
+/// ProtocolClRegisterSapComplete: covclient registers no SAP. <= DISPATCH_LEVEL.
+unsafe fn register_sap_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE, _sap: PCO_SAP, _h: NDIS_HANDLE) {
+    trace!(
+        ERROR,
+        c"ProtocolClRegisterSapComplete for a SAP covclient never registered"
+    );
+}
+
+/// ProtocolClDeregisterSapComplete: as above. <= DISPATCH_LEVEL.
+unsafe fn deregister_sap_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE) {
+    trace!(
+        ERROR,
+        c"ProtocolClDeregisterSapComplete for a SAP covclient never registered"
+    );
+}
+
+/// ProtocolClMakeCallComplete: covclient makes no call. <= DISPATCH_LEVEL.
+unsafe fn make_call_complete_impl(_s: NDIS_STATUS, _vc: NDIS_HANDLE, _party: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    trace!(ERROR, c"ProtocolClMakeCallComplete for a call covclient never made");
+}
+
+/// ProtocolClModifyCallQoSComplete: as above. <= DISPATCH_LEVEL.
+unsafe fn modify_call_qos_complete_impl(_s: NDIS_STATUS, _vc: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    trace!(ERROR, c"ProtocolClModifyCallQoSComplete without a call");
+}
+
+/// ProtocolClCloseCallComplete: as above. <= DISPATCH_LEVEL.
+unsafe fn close_call_complete_impl(_s: NDIS_STATUS, _vc: NDIS_HANDLE, _party: NDIS_HANDLE) {
+    trace!(ERROR, c"ProtocolClCloseCallComplete without a call");
+}
+
+/// ProtocolClAddPartyComplete: as above. <= DISPATCH_LEVEL.
+unsafe fn add_party_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE, _h: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    trace!(ERROR, c"ProtocolClAddPartyComplete without a call");
+}
+
+/// ProtocolClDropPartyComplete: as above. <= DISPATCH_LEVEL.
+unsafe fn drop_party_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE) {
+    trace!(ERROR, c"ProtocolClDropPartyComplete without a call");
+}
+
+/// ProtocolClIncomingCallQoSChange: no call exists. <= DISPATCH_LEVEL.
+unsafe fn incoming_call_qos_change_impl(_vc: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    trace!(ERROR, c"ProtocolClIncomingCallQoSChange without a call");
+}
+
+/// ProtocolClIncomingCloseCall: no call exists. <= DISPATCH_LEVEL.
+unsafe fn incoming_close_call_impl(_s: NDIS_STATUS, _vc: NDIS_HANDLE, _d: PVOID, _n: UINT) {
+    trace!(ERROR, c"ProtocolClIncomingCloseCall without a call");
+}
+
+/// ProtocolClIncomingDropParty: no call exists. <= DISPATCH_LEVEL.
+unsafe fn incoming_drop_party_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE, _d: PVOID, _n: UINT) {
+    trace!(ERROR, c"ProtocolClIncomingDropParty without a call");
+}
+
+/// ProtocolClCallConnected: no call exists. <= DISPATCH_LEVEL.
+unsafe fn call_connected_impl(_vc: NDIS_HANDLE) {
+    trace!(ERROR, c"ProtocolClCallConnected without a call");
+}
+
+/// ProtocolCoStatusEx: a status indication; the skeleton keeps no link
+/// state, so it only notes it. <= DISPATCH_LEVEL.
+unsafe fn co_status_ex_impl(_binding: NDIS_HANDLE, _vc: NDIS_HANDLE, _i: PNDIS_STATUS_INDICATION) {
+    trace!(INFO, c"CO status indication");
+}
+
+/// ProtocolCoReceiveNetBufferLists: impossible without a VC. NBLs NDIS
+/// lends (no `NDIS_RECEIVE_FLAGS_RESOURCES`) are returned at once with
+/// NdisReturnNetBufferLists, the way a CoNDIS client returns them \[D:
+/// nc-ndis-protocol_co_receive_net_buffer_lists\]. <= DISPATCH_LEVEL.
+unsafe fn co_receive_impl(binding: NDIS_HANDLE, _vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _count: ULONG, flags: ULONG) {
+    trace!(ERROR, c"CO receive indication without a VC: returned");
+    // SAFETY: NDIS passes covclient's binding context; the NBLs are the ones
+    // it indicated, returned once, at the IRQL of the indication.
+    unsafe { return_nbls(binding, nbls, flags) };
+}
+
+/// ProtocolCoSendNetBufferListsComplete: covclient sends nothing. <= DISPATCH_LEVEL.
+unsafe fn co_send_complete_impl(_vc: NDIS_HANDLE, _nbls: PNET_BUFFER_LIST, _flags: ULONG) {
+    trace!(ERROR, c"CO send completion for a send covclient never made");
+}
+
+/// ProtocolOidRequestComplete: covclient makes no connectionless OID
+/// request. <= DISPATCH_LEVEL.
+unsafe fn oid_request_complete_impl(_binding: NDIS_HANDLE, _r: PNDIS_OID_REQUEST, _s: NDIS_STATUS) {
+    trace!(ERROR, c"ProtocolOidRequestComplete for a request covclient never made");
+}
+
+/// ProtocolStatusEx: noted. <= DISPATCH_LEVEL.
+unsafe fn status_ex_impl(_binding: NDIS_HANDLE, _i: PNDIS_STATUS_INDICATION) {
+    trace!(INFO, c"status indication");
+}
+
+/// ProtocolReceiveNetBufferLists: no connectionless traffic on a CoWAN
+/// binding; returned as in [`co_receive_impl`]. <= DISPATCH_LEVEL.
+unsafe fn receive_impl(
+    binding: NDIS_HANDLE,
+    nbls: PNET_BUFFER_LIST,
+    _port: NDIS_PORT_NUMBER,
+    _count: ULONG,
+    flags: ULONG,
+) {
+    trace!(ERROR, c"connectionless receive indication: returned");
+    // SAFETY: as in co_receive_impl.
+    unsafe { return_nbls(binding, nbls, flags) };
+}
+
+/// ProtocolSendNetBufferListsComplete: covclient sends nothing. <= DISPATCH_LEVEL.
+unsafe fn send_complete_impl(_binding: NDIS_HANDLE, _nbls: PNET_BUFFER_LIST, _flags: ULONG) {
+    trace!(ERROR, c"send completion for a send covclient never made");
+}
+
+/// Returns indicated NBLs unless NDIS kept them (`NDIS_RECEIVE_FLAGS_RESOURCES`:
+/// the protocol must not keep them and does not return them).
+///
+/// # Safety
+/// `binding` is the ProtocolBindingContext of the indication, `nbls` its
+/// NBLs; called once per indication, at its IRQL.
+unsafe fn return_nbls(binding: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) {
+    if flags & NDIS_RECEIVE_FLAGS_RESOURCES != 0 || nbls.is_null() {
+        return;
+    }
+    // SAFETY: forwarded (the context NDIS passed for this binding).
+    let Some(handle) = (unsafe { binding::ndis_binding_handle(binding) }) else {
+        trace!(ERROR, c"receive on an unknown binding context: NBLs not returned");
+        return;
+    };
+    let return_flags = if flags & NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL != 0 {
+        NDIS_RETURN_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    // SAFETY: the binding handle NdisOpenAdapterEx gave; the NBLs NDIS lent
+    // in this indication, returned once; <= DISPATCH_LEVEL.
+    unsafe { NdisReturnNetBufferLists(handle, nbls, return_flags) };
+}
