@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Builds the real kernel images of covmini on any host, without the WDK
-# (build 2 in shared/architecture.md): rust-lld, raw-dylib imports and the WDM
-# link arguments of .cargo/kernel-cross.toml.
+# Builds the real kernel images of covmini and covclient (the CoNDIS client
+# protocol driver, crates/covclient) on any host, without the WDK (build 2 in
+# shared/architecture.md): rust-lld, raw-dylib imports and the WDM link
+# arguments of .cargo/kernel-cross.toml. One cargo invocation per
+# architecture builds both drivers, so ndis-sys is compiled once.
 #
 # Usage: scripts/build-kernel.sh [--dev] [x64|arm64|all]     (default: all)
 #
-# Output: target/kernel/<arch>/covmini.sys (release profile), or with --dev
-# target/kernel-dev/<arch>/covmini.sys (dev profile: unoptimised, debug
-# assertions and overflow checks on), with covmini.pdb beside each; the path
-# of each .sys is printed on stdout, one a line.
+# Output: target/kernel/<arch>/{covmini,covclient}.sys (release profile), or
+# with --dev target/kernel-dev/<arch>/ (dev profile: unoptimised, debug
+# assertions and overflow checks on), with each driver's .pdb beside it; the
+# path of each .sys is printed on stdout, one a line.
 #
 # Both profiles abort on panic in the kernel images: .cargo/kernel-cross.toml
 # sets `panic = "abort"` for dev and release (a no_std image cannot unwind),
@@ -63,14 +65,16 @@ esac
 
 for arch in "${archs[@]}"; do
   triple="$(triple_of "$arch")"
-  echo "==> covmini.sys for $arch ($triple, $profile profile)" >&2
-  cargo build "${profile_args[@]}" -p covmini --target "$triple" --config .cargo/kernel-cross.toml >&2
+  echo "==> covmini.sys and covclient.sys for $arch ($triple, $profile profile)" >&2
+  cargo build "${profile_args[@]}" -p covmini -p covclient --target "$triple" --config .cargo/kernel-cross.toml >&2
 
   built="$CARGO_TARGET_DIR/$triple/$built_dir"
   out="$repo/target/$out_dir/$arch"
   mkdir -p "$out"
-  rm -f "$out/covmini.sys" "$out/covmini.pdb"
-  cp "$built/covmini.dll" "$out/covmini.sys"
-  cp "$built/covmini.pdb" "$out/covmini.pdb"
-  echo "$out/covmini.sys"
+  for driver in covmini covclient; do
+    rm -f "$out/$driver.sys" "$out/$driver.pdb"
+    cp "$built/$driver.dll" "$out/$driver.sys"
+    cp "$built/$driver.pdb" "$out/$driver.pdb"
+    echo "$out/$driver.sys"
+  done
 done

@@ -1,6 +1,7 @@
 //! The real kernel images (build 2 in shared/architecture.md).
 //!
-//! Builds `covmini.sys` for x64 and ARM64, in the release and the dev
+//! Builds `covmini.sys` and `covclient.sys` (the CoNDIS client protocol
+//! driver, crates/covclient) for x64 and ARM64, in the release and the dev
 //! profile, with `scripts/build-kernel.sh [--dev] all` (once per profile and
 //! test process; the dev build reuses the release build's target directory
 //! and recompiles only ndis-sys and covmini) and checks, with ndis-emu's PE parser, what
@@ -14,7 +15,10 @@
 //! * imports only from modules with a list in `crates/ndis-sys/exports/`, and
 //!   only names listed there as exported by Windows 10 1809 or earlier on
 //!   that architecture;
-//! * `covmini.pdb` beside each image.
+//! * `<driver>.pdb` beside each image.
+//!
+//! Both drivers pass the same checks; the lists in `crates/ndis-sys/exports/`
+//! serve both.
 //!
 //! [`check_image`] returns every finding at once; the negative tests below
 //! show that each check fires, on synthetic images and on mutated copies of
@@ -318,7 +322,7 @@ fn parse_line(line: &str, at: &str) -> Result<(String, Listed), String> {
 // The checks
 // ===========================================================================
 
-/// Everything wrong with `bytes` as a covmini.sys for `arch`; empty if the
+/// Everything wrong with `bytes` as a driver image for `arch`; empty if the
 /// image is fine.
 fn check_image(bytes: &[u8], arch: Arch, lists: &ExportLists) -> Vec<String> {
     let mut findings = Vec::new();
@@ -500,12 +504,30 @@ impl Profile {
     }
 }
 
-fn sys_path(profile: Profile, arch: Arch) -> PathBuf {
+/// The drivers `scripts/build-kernel.sh` builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Driver {
+    Covmini,
+    Covclient,
+}
+
+impl Driver {
+    const ALL: [Driver; 2] = [Driver::Covmini, Driver::Covclient];
+
+    fn name(self) -> &'static str {
+        match self {
+            Driver::Covmini => "covmini",
+            Driver::Covclient => "covclient",
+        }
+    }
+}
+
+fn driver_path(profile: Profile, arch: Arch, driver: Driver) -> PathBuf {
     repo()
         .join("target")
         .join(profile.out_dir())
         .join(arch.name())
-        .join("covmini.sys")
+        .join(format!("{}.sys", driver.name()))
 }
 
 /// Runs `scripts/build-kernel.sh [--dev] all` once per profile and test
@@ -529,8 +551,8 @@ fn build_kernel_images(profile: Profile) {
                 output.status
             ));
         }
-        for arch in Arch::ALL {
-            let path = sys_path(profile, arch);
+        for (arch, driver) in Arch::ALL.into_iter().flat_map(|a| Driver::ALL.map(|d| (a, d))) {
+            let path = driver_path(profile, arch, driver);
             if !stdout.lines().any(|l| Path::new(l.trim()) == path) {
                 return Err(format!(
                     "scripts/build-kernel.sh {} did not print {}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
@@ -547,18 +569,26 @@ fn build_kernel_images(profile: Profile) {
 }
 
 fn read_image(profile: Profile, arch: Arch) -> Vec<u8> {
+    read_driver(profile, arch, Driver::Covmini)
+}
+
+fn read_driver(profile: Profile, arch: Arch, driver: Driver) -> Vec<u8> {
     build_kernel_images(profile);
-    let path = sys_path(profile, arch);
+    let path = driver_path(profile, arch, driver);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn assert_valid_driver(profile: Profile, arch: Arch) {
-    let bytes = read_image(profile, arch);
+    assert_valid(profile, arch, Driver::Covmini);
+}
+
+fn assert_valid(profile: Profile, arch: Arch, driver: Driver) {
+    let bytes = read_driver(profile, arch, driver);
     let findings = check_image(&bytes, arch, ExportLists::committed());
     assert!(
         findings.is_empty(),
         "{} does not meet the driver image requirements:\n  {}",
-        sys_path(profile, arch).display(),
+        driver_path(profile, arch, driver).display(),
         findings.join("\n  ")
     );
 }
@@ -590,22 +620,91 @@ fn arm64_dev_image_meets_the_driver_image_requirements() {
     assert_valid_driver(Profile::Dev, Arch::Arm64);
 }
 
+/// covclient.sys (release, x64) meets the same requirements as covmini.sys.
+#[test]
+fn covclient_x64_image_meets_the_driver_image_requirements() {
+    assert_valid(Profile::Release, Arch::X64, Driver::Covclient);
+}
+
+/// covclient.sys (release, ARM64).
+#[test]
+fn covclient_arm64_image_meets_the_driver_image_requirements() {
+    assert_valid(Profile::Release, Arch::Arm64, Driver::Covclient);
+}
+
+/// covclient.sys (dev, x64): the unoptimised image links and passes too.
+#[test]
+fn covclient_x64_dev_image_meets_the_driver_image_requirements() {
+    assert_valid(Profile::Dev, Arch::X64, Driver::Covclient);
+}
+
+/// covclient.sys (dev, ARM64): links only because covclient carries its own
+/// `__chkstk` and memory routines, as covmini does.
+#[test]
+fn covclient_arm64_dev_image_meets_the_driver_image_requirements() {
+    assert_valid(Profile::Dev, Arch::Arm64, Driver::Covclient);
+}
+
+/// covclient.sys imports the protocol DDIs it is built on, so the export
+/// lists are checked on them and not only on covmini's miniport DDIs.
+#[test]
+fn covclient_imports_the_protocol_ddis() {
+    let bytes = read_driver(Profile::Release, Arch::X64, Driver::Covclient);
+    let image = PeImage::parse(&bytes).unwrap();
+    let imported: Vec<String> = image
+        .imports()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m.symbols.iter().filter_map(|s| s.name().map(str::to_string)))
+        .collect();
+    for name in [
+        "NdisRegisterProtocolDriver",
+        "NdisDeregisterProtocolDriver",
+        "NdisSetOptionalHandlers",
+        "NdisOpenAdapterEx",
+        "NdisCloseAdapterEx",
+        "NdisCompleteBindAdapterEx",
+        "NdisClOpenAddressFamilyEx",
+        "NdisClCloseAddressFamily",
+        "NdisClNotifyCloseAddressFamilyComplete",
+    ] {
+        assert!(
+            imported.iter().any(|i| i == name),
+            "covclient.sys does not import {name}: {imported:?}"
+        );
+    }
+    // Not a miniport: no miniport registration.
+    assert!(
+        !imported.iter().any(|i| i == "NdisMRegisterMiniportDriver"),
+        "{imported:?}"
+    );
+}
+
 #[test]
 fn pdb_is_beside_each_image_and_named_by_it() {
     let mut problems = String::new();
     for profile in Profile::ALL {
         for arch in Arch::ALL {
-            let pdb = sys_path(profile, arch).with_file_name("covmini.pdb");
-            let bytes = read_image(profile, arch);
-            match std::fs::metadata(&pdb) {
-                Ok(m) if m.len() > 0 => {}
-                Ok(_) => writeln!(problems, "{} is empty", pdb.display()).unwrap(),
-                Err(e) => writeln!(problems, "{}: {e}", pdb.display()).unwrap(),
-            }
-            let image = PeImage::parse(&bytes).unwrap();
-            match image.codeview() {
-                Ok(Some(cv)) if cv.pdb_path.rsplit(['/', '\\']).next() == Some("covmini.pdb") => {}
-                other => writeln!(problems, "{profile:?} {} CodeView record: {other:?}", arch.name()).unwrap(),
+            for driver in Driver::ALL {
+                let pdb_name = format!("{}.pdb", driver.name());
+                let pdb = driver_path(profile, arch, driver).with_file_name(&pdb_name);
+                let bytes = read_driver(profile, arch, driver);
+                match std::fs::metadata(&pdb) {
+                    Ok(m) if m.len() > 0 => {}
+                    Ok(_) => writeln!(problems, "{} is empty", pdb.display()).unwrap(),
+                    Err(e) => writeln!(problems, "{}: {e}", pdb.display()).unwrap(),
+                }
+                let image = PeImage::parse(&bytes).unwrap();
+                match image.codeview() {
+                    Ok(Some(cv)) if cv.pdb_path.rsplit(['/', '\\']).next() == Some(pdb_name.as_str()) => {}
+                    other => writeln!(
+                        problems,
+                        "{profile:?} {} {} CodeView record: {other:?}",
+                        arch.name(),
+                        driver.name()
+                    )
+                    .unwrap(),
+                }
             }
         }
     }
