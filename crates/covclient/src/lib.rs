@@ -43,9 +43,11 @@
 //! * **The control device** (NdisRegisterDeviceEx) and its IOCTLs: the ABI
 //!   is `crates/covclient-abi` (another change); ndis-sys already has the
 //!   device attributes, IRP and IO_STACK_LOCATION bindings.
-//! * **Lookaside lists** for contexts: binding and AF contexts come from
-//!   nonpaged pool (NdisAllocateMemoryWithTagPriority), one allocation per
-//!   bind and per AF (PASSIVE_LEVEL control path, never the data path).
+//! * **Lookaside lists** for contexts: the binding context (also the AF
+//!   context: one AF per binding) comes from nonpaged pool
+//!   (NdisAllocateMemoryWithTagPriority), one allocation per bind
+//!   (PASSIVE_LEVEL, never the data path). SAP, VC and party contexts will
+//!   need their own, from lookaside lists.
 //! * **ndis-emu** does not load covclient.sys yet (no protocol side), so the
 //!   handlers here are exercised by no test beyond the image checks.
 //! * **The WDK build** compiles and links on Windows by the same route as

@@ -7,15 +7,14 @@
 
 use ndis_sys::{ULONG, pool_tag};
 
-/// A binding context (`ProtocolBindingContext`), one per bound adapter.
+/// A binding context (`ProtocolBindingContext`), one per bound adapter. It
+/// is also the `ProtocolAfContext` of the one AF covclient opens on the
+/// binding; per-SAP, VC and party contexts get tags of their own when they
+/// exist.
 pub const TAG_BINDING: ULONG = pool_tag(b"CcBd");
-/// An address-family context (`ProtocolAfContext`), one per open AF.
-pub const TAG_AF: ULONG = pool_tag(b"CcAf");
 
 /// Signature of a binding context (lower-case first letter: never a tag).
 pub const SIG_BINDING: u32 = pool_tag(b"ccBd");
-/// Signature of an AF context.
-pub const SIG_AF: u32 = pool_tag(b"ccAf");
 /// Written over a signature when a context is freed, so a stale pointer is
 /// recognisable in a dump and refused by the handlers' check.
 pub const SIG_FREED: u32 = pool_tag(b"ccXX");
@@ -29,7 +28,7 @@ mod tests {
     /// in poolmon).
     #[test]
     fn tags_and_signatures_are_distinct_and_not_covmini_s() {
-        let all = [TAG_BINDING, TAG_AF, SIG_BINDING, SIG_AF, SIG_FREED];
+        let all = [TAG_BINDING, SIG_BINDING, SIG_FREED];
         for (i, a) in all.iter().enumerate() {
             for b in all.iter().skip(i + 1) {
                 assert_ne!(a, b);
@@ -43,6 +42,5 @@ mod tests {
     #[test]
     fn tags_read_as_written_in_memory_order() {
         assert_eq!(TAG_BINDING.to_le_bytes(), *b"CcBd");
-        assert_eq!(TAG_AF.to_le_bytes(), *b"CcAf");
     }
 }

@@ -4,9 +4,12 @@
 //! ProtocolCoAfRegisterNotify, ProtocolClOpenAfCompleteEx,
 //! ProtocolClNotifyCloseAf and ProtocolClCloseAfComplete.
 //!
-//! Owns the binding context (`ProtocolBindingContext`, tag `CcBd`) and the
-//! AF context (`ProtocolAfContext`, tag `CcAf`): nonpaged pool, a signature
-//! checked on every handler entry, overwritten with `SIG_FREED` when freed.
+//! Owns the binding context (`ProtocolBindingContext`, tag `CcBd`):
+//! nonpaged pool, a signature checked on every handler entry, overwritten
+//! with `SIG_FREED` when freed. covmini registers one AF per adapter and
+//! covclient opens at most one per binding, so the binding is also the
+//! `ProtocolAfContext`, and the AF's state lives in it: nothing the unbind
+//! and the call manager's close both touch is ever freed under either.
 //!
 //! The lifecycle:
 //! * **Bind** (PASSIVE): refuse any medium but CoWAN
@@ -14,8 +17,8 @@
 //!   bind with NdisCompleteBindAdapterEx from ProtocolOpenAdapterCompleteEx,
 //!   so nothing waits.
 //! * **AF** (PASSIVE notify): open covmini's AF only (`policy::accepts_af`),
-//!   one per binding. The AF context's `state` goes OPENING → OPEN →
-//!   CLOSING, and the context is freed when the close completes.
+//!   one per binding. `af_state` goes NONE → OPENING → OPEN → CLOSING →
+//!   NONE.
 //! * **The call manager closes the AF** (ProtocolClNotifyCloseAf, <=
 //!   DISPATCH_LEVEL): close it without waiting ("should not block the
 //!   current thread since this could cause a deadlock", NdisClCloseAddressFamily
@@ -30,9 +33,10 @@
 //!
 //! Concurrency: NDIS does not call ProtocolCoAfRegisterNotify for a binding
 //! while its unbind runs (it offers AFs to bound, open bindings); the
-//! `unbinding` flag refuses a late one. The AF state changes by
+//! `unbinding` flag refuses a late one. `af_state` changes by
 //! compare-and-swap, so the unbind and the call manager's close cannot both
-//! close the AF.
+//! close the AF; ProtocolClNotifyCloseAf during an open or during the
+//! unbind's close fails (the close under way ends the AF).
 //!
 //! Must not: free a context while NDIS may still pass it, call
 //! NdisCloseAdapterEx (PASSIVE only) from a completion handler, or block in
@@ -49,20 +53,22 @@ use ndis_sys::*;
 use super::handle::protocol_handle;
 use super::trace::{ERROR, INFO};
 use crate::policy;
-use crate::pool::{SIG_AF, SIG_BINDING, SIG_FREED, TAG_AF, TAG_BINDING};
+use crate::pool::{SIG_BINDING, SIG_FREED, TAG_BINDING};
 
-/// AF context states.
+/// `af_state` values.
+const AF_NONE: u32 = 0;
 const AF_OPENING: u32 = 1;
 const AF_OPEN: u32 = 2;
 const AF_CLOSING: u32 = 3;
 
-/// One binding to a CoWAN miniport.
+/// One binding to a CoWAN miniport, and the AF open on it (if any).
 ///
 /// INVARIANT: `signature == SIG_BINDING` from `bind_adapter_impl` until the
 /// unbind (or a failed open) frees it; `binding_handle` is NDIS's once the
 /// open succeeded (NDIS writes it, through the cell, during the open only);
-/// `af` is NULL or an AF context whose `binding` is this; the three events
-/// were set up with NdisInitializeEvent and never move (pool memory, never
+/// `af_handle` is NDIS's NdisAfHandle while `af_state` is OPEN or CLOSING;
+/// `af_closed` is set whenever `af_state` is NONE; the three events were
+/// set up with NdisInitializeEvent and never move (pool memory, never
 /// copied); the cells NDIS writes are touched only through their pointers.
 #[repr(C)]
 pub(crate) struct Binding {
@@ -73,7 +79,11 @@ pub(crate) struct Binding {
     binding_handle: UnsafeCell<NDIS_HANDLE>,
     /// The BindContext, for NdisCompleteBindAdapterEx after a pended open.
     bind_context: NDIS_HANDLE,
-    af: AtomicPtr<Af>,
+    af_state: AtomicU32,
+    af_handle: AtomicPtr<c_void>,
+    /// The close was asked by the call manager and ProtocolClNotifyCloseAf
+    /// returned PENDING: report it with NdisClNotifyCloseAddressFamilyComplete.
+    af_notify: AtomicBool,
     medium: UnsafeCell<[NDIS_MEDIUM; 1]>,
     selected_medium: UnsafeCell<UINT>,
     /// Must stay valid until a pended open completes (ProtocolBindAdapterEx \[D\]).
@@ -85,22 +95,6 @@ pub(crate) struct Binding {
     af_closed: UnsafeCell<NDIS_EVENT>,
     /// Set by ProtocolCloseAdapterCompleteEx.
     adapter_closed: UnsafeCell<NDIS_EVENT>,
-}
-
-/// One open (or opening, or closing) address family.
-///
-/// INVARIANT: `signature == SIG_AF` until freed; `binding` outlives it (the
-/// unbind waits for `af_closed`, which is set after this is freed);
-/// `handle` is NDIS's NdisAfHandle once `state` is OPEN.
-#[repr(C)]
-struct Af {
-    signature: AtomicU32,
-    state: AtomicU32,
-    /// The close was asked by the call manager (ProtocolClNotifyCloseAf
-    /// returned PENDING): report it with NdisClNotifyCloseAddressFamilyComplete.
-    notify: AtomicBool,
-    binding: *const Binding,
-    handle: AtomicPtr<c_void>,
 }
 
 /// Allocates nonpaged pool for a `T` with `tag`; NULL on failure.
@@ -144,20 +138,6 @@ unsafe fn binding_from<'a>(ctx: NDIS_HANDLE) -> Option<&'a Binding> {
         return None;
     }
     Some(b)
-}
-
-/// The AF context NDIS passed, if it is one.
-///
-/// # Safety
-/// `ctx` is NULL or a ProtocolAfContext NDIS passed back.
-unsafe fn af_from<'a>(ctx: NDIS_HANDLE) -> Option<&'a Af> {
-    // SAFETY: as in binding_from.
-    let a = unsafe { ctx.cast::<Af>().as_ref() }?;
-    if a.signature.load(Ordering::Relaxed) != SIG_AF {
-        trace!(ERROR, c"not a covclient AF context");
-        return None;
-    }
-    Some(a)
 }
 
 impl Binding {
@@ -241,7 +221,9 @@ unsafe fn bind_adapter_impl(
             unbinding: AtomicBool::new(false),
             binding_handle: UnsafeCell::new(null_mut()),
             bind_context: bind_ctx,
-            af: AtomicPtr::new(null_mut()),
+            af_state: AtomicU32::new(AF_NONE),
+            af_handle: AtomicPtr::new(null_mut()),
+            af_notify: AtomicBool::new(false),
             medium: UnsafeCell::new([policy::MEDIUM]),
             selected_medium: UnsafeCell::new(0),
             // Written below, once the pointers into `b` exist.
@@ -362,25 +344,20 @@ unsafe fn unbind_adapter_impl(_unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) ->
     b.unbinding.store(true, Ordering::Release);
     // An AF open in flight completes first.
     Binding::wait(&b.af_settled);
-    // SAFETY: NULL or a live AF of this binding (freed only by
-    // close_af_finish, which sets `af_closed` after; waited for below).
-    if let Some(a) = unsafe { b.af.load(Ordering::Acquire).as_ref() } {
-        if a.state
-            .compare_exchange(AF_OPEN, AF_CLOSING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // SAFETY: an open AF's handle, closed once (the CAS); PASSIVE_LEVEL.
-            let status = unsafe { NdisClCloseAddressFamily(a.handle.load(Ordering::Acquire)) };
-            if status != NDIS_STATUS_PENDING {
-                // "the client should make an internal call to its
-                // ProtocolClCloseAfComplete" (NdisClCloseAddressFamily [D]).
-                // SAFETY: the close completed; `a` is CLOSING and ours.
-                unsafe { close_af_finish(a, status, false) };
-            }
+    if b.af_state
+        .compare_exchange(AF_OPEN, AF_CLOSING, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        // SAFETY: an open AF's handle, closed once (the CAS); PASSIVE_LEVEL.
+        let status = unsafe { NdisClCloseAddressFamily(b.af_handle.load(Ordering::Acquire)) };
+        if status != NDIS_STATUS_PENDING {
+            // "the client should make an internal call to its
+            // ProtocolClCloseAfComplete" (NdisClCloseAddressFamily [D]).
+            close_af_finish(b, status, false);
         }
-        // Ours or the call manager's close: wait for it.
-        Binding::wait(&b.af_closed);
     }
+    // No AF, or ours or the call manager's close under way: wait for NONE.
+    Binding::wait(&b.af_closed);
     // SAFETY: the open binding's handle, closed once; no AF is open on it;
     // PASSIVE_LEVEL.
     let status = unsafe { NdisCloseAdapterEx(b.handle()) };
@@ -440,83 +417,52 @@ unsafe fn af_register_notify_impl(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY) 
     if b.unbinding.load(Ordering::Acquire) {
         return;
     }
-    // SAFETY: PASSIVE_LEVEL.
-    let p: *mut Af = unsafe { alloc(TAG_AF) };
-    if p.is_null() {
-        trace!(ERROR, c"no memory for an AF context: AF not opened");
-        return;
-    }
-    // SAFETY: a fresh block for an Af, exclusively owned; written whole.
-    unsafe {
-        p.write(Af {
-            signature: AtomicU32::new(SIG_AF),
-            state: AtomicU32::new(AF_OPENING),
-            notify: AtomicBool::new(false),
-            binding: core::ptr::from_ref(b),
-            handle: AtomicPtr::new(null_mut()),
-        });
-    }
-    if b.af
-        .compare_exchange(null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
+    if b.af_state
+        .compare_exchange(AF_NONE, AF_OPENING, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
     {
         trace!(INFO, c"covmini's AF is already open on this binding");
-        // SAFETY: written above, never published.
-        let a = unsafe { &*p };
-        // SAFETY: never published: NDIS never saw it.
-        unsafe { free_af(a) };
         return;
     }
     // No waiter can be past these: the unbind has not started (checked above).
     Binding::reset(&b.af_settled);
     Binding::reset(&b.af_closed);
     let mut handle: NDIS_HANDLE = null_mut();
-    // SAFETY: the open binding's handle; NDIS's AF description; `p` as the
-    // ClientAfContext (pool memory, resident until the AF is closed); the
-    // handle slot on this frame; PASSIVE_LEVEL.
-    let status = unsafe { NdisClOpenAddressFamilyEx(b.handle(), af, p.cast(), &raw mut handle) };
+    // SAFETY: the open binding's handle; NDIS's AF description; the binding
+    // as the ClientAfContext (pool memory, resident until the unbind, which
+    // waits for the AF to close); the handle slot on this frame; PASSIVE_LEVEL.
+    let status = unsafe { NdisClOpenAddressFamilyEx(b.handle(), af, binding, &raw mut handle) };
     if status != NDIS_STATUS_PENDING {
         // "the client should make an internal call to its
         // ProtocolClOpenAfCompleteEx" (NdisClOpenAddressFamilyEx [D]).
-        // SAFETY: `p` is this open's context.
-        unsafe { open_af_complete_impl(p.cast(), handle, status) };
+        open_af_finish(b, handle, status);
     }
 }
 
-/// Frees an AF context.
-///
-/// # Safety
-/// NDIS no longer passes `a`; nothing else uses it after this.
-unsafe fn free_af(a: &Af) {
-    a.signature.store(SIG_FREED, Ordering::Relaxed);
-    // SAFETY: allocated with TAG_AF; not used again (precondition).
-    unsafe { free(core::ptr::from_ref(a), TAG_AF) };
-}
-
-/// ProtocolClOpenAfCompleteEx (or its internal call): the AF is open, or
-/// its context is freed.
+/// ProtocolClOpenAfCompleteEx: a pended AF open completed.
 ///
 /// # IRQL
 /// PASSIVE_LEVEL.
 unsafe fn open_af_complete_impl(af_ctx: NDIS_HANDLE, af_handle: NDIS_HANDLE, status: NDIS_STATUS) {
-    // SAFETY: NDIS passes the ClientAfContext of the open.
-    let Some(a) = (unsafe { af_from(af_ctx) }) else { return };
-    // SAFETY: the AF's binding outlives it (INVARIANT of Af).
-    let b = unsafe { &*a.binding };
+    // SAFETY: NDIS passes the ClientAfContext of the open: the binding.
+    let Some(b) = (unsafe { binding_from(af_ctx) }) else {
+        return;
+    };
+    open_af_finish(b, af_handle, status);
+}
+
+/// Ends an AF open: OPEN with NDIS's handle, or back to NONE.
+fn open_af_finish(b: &Binding, af_handle: NDIS_HANDLE, status: NDIS_STATUS) {
     if status == NDIS_STATUS_SUCCESS {
-        a.handle.store(af_handle, Ordering::Release);
-        a.state.store(AF_OPEN, Ordering::Release);
+        b.af_handle.store(af_handle, Ordering::Release);
+        b.af_state.store(AF_OPEN, Ordering::Release);
         trace!(INFO, c"covmini's AF is open");
     } else {
         trace!(ERROR, c"NdisClOpenAddressFamilyEx failed");
-        // The failed AF is unpublished, then freed (NDIS passes a failed
-        // open's context no more).
-        b.af.store(null_mut(), Ordering::Release);
-        // SAFETY: unpublished; NDIS is done with it.
-        unsafe { free_af(a) };
+        b.af_state.store(AF_NONE, Ordering::Release);
         Binding::set(&b.af_closed);
     }
-    // An unbind waits for this before it frees the binding.
+    // An unbind waits for this before it looks at the AF.
     Binding::set(&b.af_settled);
 }
 
@@ -526,31 +472,31 @@ unsafe fn open_af_complete_impl(af_ctx: NDIS_HANDLE, af_handle: NDIS_HANDLE, sta
 /// # IRQL
 /// <= DISPATCH_LEVEL. Never waits.
 unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-    // SAFETY: NDIS passes the ClientAfContext of an open AF.
-    let Some(a) = (unsafe { af_from(af_ctx) }) else {
+    // SAFETY: NDIS passes the ClientAfContext of an open AF: the binding.
+    let Some(b) = (unsafe { binding_from(af_ctx) }) else {
         return NDIS_STATUS_INVALID_PARAMETER;
     };
-    if a.state
+    if b.af_state
         .compare_exchange(AF_OPEN, AF_CLOSING, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
     {
-        // The unbind is closing it already ("NDIS_STATUS_XXX: The client
-        // failed the request for some driver-determined reason",
-        // ProtocolClNotifyCloseAf [D]); that close completes the AF.
-        trace!(INFO, c"ProtocolClNotifyCloseAf while the AF is already closing");
+        // Not open, or the unbind is closing it already ("NDIS_STATUS_XXX:
+        // The client failed the request for some driver-determined reason",
+        // ProtocolClNotifyCloseAf [D]); a close under way ends the AF.
+        trace!(INFO, c"ProtocolClNotifyCloseAf for an AF that is not open");
         return NDIS_STATUS_FAILURE;
     }
     // Set before the close, so a pended completion sees it.
-    a.notify.store(true, Ordering::Release);
+    b.af_notify.store(true, Ordering::Release);
     // SAFETY: the open AF's handle, closed once (the CAS); <= DISPATCH_LEVEL.
-    let status = unsafe { NdisClCloseAddressFamily(a.handle.load(Ordering::Acquire)) };
+    let status = unsafe { NdisClCloseAddressFamily(b.af_handle.load(Ordering::Acquire)) };
     if status == NDIS_STATUS_PENDING {
         // ProtocolClCloseAfComplete calls NdisClNotifyCloseAddressFamilyComplete.
         return NDIS_STATUS_PENDING;
     }
     // Completed: the notification's return value reports it.
-    // SAFETY: the close completed; `a` is CLOSING and ours.
-    unsafe { close_af_finish(a, status, false) };
+    b.af_notify.store(false, Ordering::Release);
+    close_af_finish(b, status, false);
     status
 }
 
@@ -559,30 +505,23 @@ unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
 /// # IRQL
 /// <= DISPATCH_LEVEL.
 unsafe fn close_af_complete_impl(status: NDIS_STATUS, af_ctx: NDIS_HANDLE) {
-    // SAFETY: NDIS passes the ClientAfContext of the closing AF.
-    let Some(a) = (unsafe { af_from(af_ctx) }) else { return };
-    let notify = a.notify.load(Ordering::Acquire);
-    // SAFETY: the close completed; `a` is CLOSING.
-    unsafe { close_af_finish(a, status, notify) };
+    // SAFETY: NDIS passes the ClientAfContext of the closing AF: the binding.
+    let Some(b) = (unsafe { binding_from(af_ctx) }) else {
+        return;
+    };
+    let notify = b.af_notify.swap(false, Ordering::AcqRel);
+    close_af_finish(b, status, notify);
 }
 
-/// Ends an AF whose close completed: unpublishes and frees it, reports a
-/// pended call-manager close, and wakes the unbind.
-///
-/// # Safety
-/// `a` is a live AF in state CLOSING whose NdisClCloseAddressFamily
-/// completed; called once per close; not used after. <= DISPATCH_LEVEL.
-unsafe fn close_af_finish(a: &Af, status: NDIS_STATUS, notify: bool) {
-    // SAFETY: the AF's binding outlives it (INVARIANT of Af).
-    let b = unsafe { &*a.binding };
-    let handle = a.handle.load(Ordering::Acquire);
+/// Ends an AF whose close completed (called once per close, with the AF
+/// CLOSING): back to NONE, reports a pended call-manager close, and wakes
+/// the unbind. <= DISPATCH_LEVEL.
+fn close_af_finish(b: &Binding, status: NDIS_STATUS, notify: bool) {
     if status != NDIS_STATUS_SUCCESS {
         trace!(ERROR, c"NdisClCloseAddressFamily failed");
     }
-    // The AF is closed, so NDIS passes `a` no more.
-    b.af.store(null_mut(), Ordering::Release);
-    // SAFETY: unpublished and closed (precondition).
-    unsafe { free_af(a) };
+    let handle = b.af_handle.swap(null_mut(), Ordering::AcqRel);
+    b.af_state.store(AF_NONE, Ordering::Release);
     if notify {
         // "use the handle in the NdisClNotifyCloseAddressFamilyComplete call
         // after the close operation completes" (ProtocolClNotifyCloseAf [D]).
