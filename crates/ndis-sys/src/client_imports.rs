@@ -28,7 +28,9 @@ ndis_import!("ndis.sys" {
     // lists the DDI, otherwise the header's `_IRQL_requires_` annotation
     // and the DDI's page (`req.irql` of
     // learn.microsoft.com/windows-hardware/drivers/ddi/ndis/nf-ndis-<name>),
-    // named on each line as [D].
+    // named on each line as [D] (read from github.com/MicrosoftDocs/
+    // windows-driver-docs-ddi, commit 6dcd4d9f2a, wdk-ddi-src/content/ndis/,
+    // the same commit the exports lists quote).
     /// PASSIVE_LEVEL [H 8692; D nf-ndis-ndisregisterprotocoldriver].
     pub fn NdisRegisterProtocolDriver(ProtocolDriverContext: NDIS_HANDLE, ProtocolCharacteristics: PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS, NdisProtocolHandle: PNDIS_HANDLE) -> NDIS_STATUS;
     /// PASSIVE_LEVEL [H 7941; D nf-ndis-ndisderegisterprotocoldriver].
