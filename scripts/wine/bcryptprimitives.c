@@ -8,10 +8,13 @@
  * later have it; Wine has it only from Wine 9.0, so under Wine 8 every Rust
  * program fails to start (loader status c0000135, exit status 53).
  *
- * ProcessPrng(data, len) fills `data` with `len` random bytes and always
- * returns TRUE (documented in Microsoft's "ProcessPrng function" page of the
- * Windows API reference). Here it is RtlGenRandom (advapi32's
- * SystemFunction036, which Wine has), called in ULONG-sized pieces.
+ * ProcessPrng(data, len) fills `data` with `len` random bytes; Windows's
+ * own "always returns TRUE" (Microsoft's "ProcessPrng function" page,
+ * learn.microsoft.com/windows/win32/seccng/processprng). Here it is
+ * RtlGenRandom (advapi32's SystemFunction036, which Wine 8 has), called in
+ * pieces that fit its ULONG length; it returns FALSE if RtlGenRandom fails
+ * rather than pretend (Rust's std only debug-asserts TRUE, and the std
+ * that rustup ships is built without debug assertions).
  */
 #include <windows.h>
 
