@@ -2,7 +2,8 @@
 # Every test (README; what .ci/run runs): formatting, clippy on the host and
 # on the x64 and ARM64 kernel targets, then the whole test suite, which builds
 # and inspects both kernel images, checks the INF, runs covmini under
-# ndis-emu, and proves each ndis-emu rule fires on a wrong driver.
+# ndis-emu, and proves each ndis-emu rule fires on a wrong driver; then the
+# Windows build of the lab under Wine, and Miri.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -61,6 +62,13 @@ if command -v valgrind >/dev/null; then
 else
   echo "valgrind not installed: skipping the memcheck run (apt-get install valgrind)" >&2
 fi
+
+# The Windows build of covmini-lab: clippy for its target, the .exe
+# cross-built with mingw-w64, and its smoke test under Wine (issue #12,
+# docs/windows.md). CI installs mingw-w64 and Wine when it can; elsewhere,
+# without them, the script says loudly that it skipped.
+echo "==> the Windows lab (x86_64-pc-windows-gnu, under Wine)" >&2
+scripts/windows-lab.sh 2>&1 | tee -a "$log"
 
 # The unit tests of covmini, ndis-sys and ndis-emu under Miri, on nightly
 # (scripts/miri.sh installs it; RELIABILITY.md says what runs and why).

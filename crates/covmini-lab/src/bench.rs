@@ -48,7 +48,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use clap::ValueEnum;
 use covmini::call_manager::{
     MAX_LEAVES, PARAM_TYPE_CALLED_ADDRESS, PARTY_TABLE_BYTES_PER_PARTY, SAP_TYPE_ADDRESS, VC_TABLE_BYTES_PER_VC,
 };
@@ -56,57 +55,8 @@ use covmini::pool::{TAG_CALL, TAG_VC};
 use ndis_emu::{Af, CallSpec, CallState, Client, Emulator, Vc};
 use ndis_sys::{DRIVER_INITIALIZE, NDIS_STATUS, NDIS_STATUS_SUCCESS, ULONG};
 
-/// Measures covmini against the empty-MCM baseline (see BENCHMARKS.md).
-///
-/// Exit status 1 when covmini misses a target the run checks, or when a
-/// measured operation fails, a session ends with a violation or a leak. A
-/// full run checks every target; `--quick` checks those that are counts
-/// and bytes (payload copies, memory per VC and per party, NDIS calls per
-/// operation) and shows the wall-clock ones (per call, per NBL, scaling)
-/// without checking them: its counts are too small for timings.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    /// Print the results as JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Small counts (a second or two): for tests, not for figures. Checks
-    /// the count and byte targets only, not the wall-clock ones.
-    #[arg(long)]
-    quick: bool,
-    /// Run only this path, --iterations times, after the setup, and print
-    /// nothing else: for instruction counts (scripts/bench-callgrind.sh).
-    #[arg(long, value_enum, value_name = "PATH")]
-    callgrind_path: Option<Path>,
-    /// How many times --callgrind-path runs its path.
-    #[arg(long, default_value_t = 1000)]
-    iterations: u32,
-    /// Which driver --callgrind-path runs.
-    #[arg(long, value_enum, default_value_t = Which::Covmini)]
-    driver: Which,
-    /// VCs a background client holds open while --callgrind-path runs.
-    #[arg(long, default_value_t = 0)]
-    background: u32,
-}
-
-/// One measured path, for `--callgrind-path`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Path {
-    /// Call setup and teardown.
-    Call,
-    /// One 64-byte NBL sent, indicated, returned, completed.
-    Nbl64,
-    /// One 1500-byte NBL.
-    Nbl1500,
-}
-
-/// A driver under test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Which {
-    /// covmini, host build.
-    Covmini,
-    /// The empty MCM.
-    Baseline,
-}
+use crate::cli::BenchArgs as Args;
+use crate::cli::{BenchDriver as Which, BenchPath as Path};
 
 impl Which {
     fn entry(self) -> DRIVER_INITIALIZE {

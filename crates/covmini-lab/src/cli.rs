@@ -2,6 +2,10 @@
 //! A new subcommand is one more [`Command`] variant with its own `Args`
 //! struct, and one more arm in `main`.
 //!
+//! Every build, the Windows one included, has the same command line, so
+//! `--help` lists every subcommand everywhere; a subcommand the build cannot
+//! run says why when it is used (`windows`).
+//!
 //! Each subcommand takes only its own options: `run`'s (`--sys`, `-q`,
 //! `--trace`, ...) belong to `run` and to the command line with no
 //! subcommand (which is `run`), and are not offered to `rules`, `bench`,
@@ -23,6 +27,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     args_conflicts_with_subcommands = true,
     disable_help_subcommand = true
 )]
+#[cfg_attr(
+    windows,
+    command(
+        after_help = "This is the Windows build: `check`, `run --check` and `help` work here; \
+`run`, `rules`, `bench` and `flight` need ndis-emu and the covmini crate, which only the Linux \
+build has, and say so. On Windows, `run --via covclient` will drive the real driver \
+(docs/windows.md)."
+    )
+)]
 pub struct Cli {
     /// `run`'s options, for the command line with no subcommand (the
     /// built-in story; a scenario file needs `run`).
@@ -41,18 +54,23 @@ pub enum Command {
     /// table, and exit status 1 on any unmet expectation, violation or leak
     /// (2 for a malformed scenario or an image that cannot be loaded).
     Run(RunArgs),
+    /// Check scenario files without running them: a line per valid file;
+    /// errors name the file, line and column, and the exit status is 2 when
+    /// any file is malformed or unreadable. Works in every build, Windows
+    /// included.
+    Check(CheckArgs),
     /// Print the ndis-emu rules catalog (Markdown).
     Rules,
     /// Measure covmini against the empty-MCM baseline: call rate, data
     /// path, payload copies, scaling with live VCs, memory per VC and party,
     /// NDIS calls per operation (host build only; see BENCHMARKS.md). Exit
     /// status 1 when a target the run checks is missed.
-    Bench(crate::bench::Args),
+    Bench(BenchArgs),
     /// Decode a covmini flight recorder blob (its secondary crash dump
     /// data, or a copy of an adapter's ring) and print its events, newest
     /// first. Exit status 2 for a file that is not one (the error says what
     /// is wrong, at which offset).
-    Flight(crate::flight::Args),
+    Flight(FlightArgs),
     /// Print this message or the help of the given subcommand.
     Help(HelpArgs),
 }
@@ -70,6 +88,8 @@ pub struct HelpArgs {
 pub enum Topic {
     /// Running a scenario.
     Run,
+    /// Checking scenario files.
+    Check,
     /// The rules catalog.
     Rules,
     /// The benchmark.
@@ -85,6 +105,7 @@ impl Topic {
     pub fn name(self) -> &'static str {
         match self {
             Self::Run => "run",
+            Self::Check => "check",
             Self::Rules => "rules",
             Self::Bench => "bench",
             Self::Flight => "flight",
@@ -131,4 +152,76 @@ pub struct RunOptions {
     /// Only check the scenario file (errors name the line), run nothing.
     #[arg(long)]
     pub check: bool,
+}
+
+/// `check`'s arguments.
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The scenario files to check.
+    #[arg(value_name = "SCENARIO.toml", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `flight`'s arguments.
+#[derive(Args)]
+pub struct FlightArgs {
+    /// The blob: covmini's secondary dump data, or a copy of an adapter's
+    /// ring.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print at most the N newest events.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// Measures covmini against the empty-MCM baseline (see BENCHMARKS.md).
+///
+/// Exit status 1 when covmini misses a target the run checks, or when a
+/// measured operation fails, a session ends with a violation or a leak. A
+/// full run checks every target; `--quick` checks those that are counts
+/// and bytes (payload copies, memory per VC and per party, NDIS calls per
+/// operation) and shows the wall-clock ones (per call, per NBL, scaling)
+/// without checking them: its counts are too small for timings.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Small counts (a second or two): for tests, not for figures. Checks
+    /// the count and byte targets only, not the wall-clock ones.
+    #[arg(long)]
+    pub quick: bool,
+    /// Run only this path, --iterations times, after the setup, and print
+    /// nothing else: for instruction counts (scripts/bench-callgrind.sh).
+    #[arg(long, value_enum, value_name = "PATH")]
+    pub callgrind_path: Option<BenchPath>,
+    /// How many times --callgrind-path runs its path.
+    #[arg(long, default_value_t = 1000)]
+    pub iterations: u32,
+    /// Which driver --callgrind-path runs.
+    #[arg(long, value_enum, default_value_t = BenchDriver::Covmini)]
+    pub driver: BenchDriver,
+    /// VCs a background client holds open while --callgrind-path runs.
+    #[arg(long, default_value_t = 0)]
+    pub background: u32,
+}
+
+/// One measured path, for `bench --callgrind-path`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchPath {
+    /// Call setup and teardown.
+    Call,
+    /// One 64-byte NBL sent, indicated, returned, completed.
+    Nbl64,
+    /// One 1500-byte NBL.
+    Nbl1500,
+}
+
+/// A driver under test, for `bench --driver`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchDriver {
+    /// covmini, host build.
+    Covmini,
+    /// The empty MCM.
+    Baseline,
 }

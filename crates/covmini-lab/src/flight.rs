@@ -9,28 +9,16 @@
 //! error naming what is wrong and at which offset, and exit status 2.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Args as ClapArgs;
 use covmini::flight::Event;
 use covmini::flight::decode::{Blob, Entry};
 use covmini::flight::event::{AdapterStateCode, Machine};
 use ndis_emu::trace::Status;
 
 use crate::EXIT_BAD_INPUT;
-
-/// `flight`'s arguments.
-#[derive(ClapArgs)]
-pub struct Args {
-    /// The blob: covmini's secondary dump data, or a copy of an adapter's
-    /// ring.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// Print at most the N newest events.
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
-}
+use crate::cli::FlightArgs as Args;
 
 /// Runs `flight`.
 pub fn main(args: &Args) -> ExitCode {

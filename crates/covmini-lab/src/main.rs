@@ -10,29 +10,63 @@
 //! a party (the third client) joins, gets the caller's data and leaves; an
 //! echo call; and the adapter halts and the driver unloads.
 //!
-//! Modules: `cli` (the clap types), `scenario` (the file format: parsing
-//! and checking, apart from running), `runner` (runs a scenario on the
+//! Modules, in every build: `cli` (the clap types), `scenario` (the file
+//! format: parsing and checking, apart from running), `check` (reading a
+//! scenario, `check FILE...` and `run --check`) and `out` (stdout: a reader
+//! that goes away ends the lab quietly, status 141).
+//!
+//! The emulator side, not in the Windows build (docs/windows.md): `emulated`
+//! (`run` and `rules` under ndis-emu), `runner` (runs a scenario on the
 //! emulator), `image` (`--sys`: host build or a loaded kernel image),
-//! `out` (stdout: a reader that goes away ends the lab quietly, status
-//! 141), `progress` (the live view), `summary` (the closing table), `trace`
-//! (`--trace FILE.json`), `diagram` (`--diagram FILE.svg`) and `bench`
-//! (`covmini-lab bench`: covmini against the empty-MCM baseline, see
-//! BENCHMARKS.md) and `flight` (`covmini-lab flight FILE`: decodes covmini's
-//! flight recorder blob).
+//! `progress` (the live view), `summary` (the closing table), `steps` (what a
+//! run records per step), `trace` (`--trace FILE.json`), `diagram`
+//! (`--diagram FILE.svg`), `bench` (`covmini-lab bench`: covmini against the
+//! empty-MCM baseline, see BENCHMARKS.md) and `flight` (`covmini-lab flight
+//! FILE`: decodes covmini's flight recorder blob). They need ndis-emu or the
+//! covmini crate, and on Windows targets the covmini crate is the kernel
+//! image (no_std, its own panic handler), which no program can link. The
+//! Windows build has `windows` instead: the same subcommands, each saying
+//! why it is unavailable there.
 #![forbid(unsafe_code)]
 
-mod bench;
+mod check;
 mod cli;
-mod diagram;
-mod flight;
-mod image;
 mod out;
-mod progress;
-mod runner;
+// What the runner and the summary use of a scenario (step descriptions,
+// phases, status names) is unused in the Windows build, which only checks.
+#[cfg_attr(windows, allow(dead_code))]
 mod scenario;
+
+#[cfg(not(windows))]
+mod bench;
+#[cfg(not(windows))]
+mod diagram;
+#[cfg(not(windows))]
+mod emulated;
+#[cfg(not(windows))]
+mod flight;
+#[cfg(not(windows))]
+mod image;
+#[cfg(not(windows))]
+mod progress;
+#[cfg(not(windows))]
+mod runner;
+#[cfg(not(windows))]
 mod steps;
+#[cfg(not(windows))]
 mod summary;
+#[cfg(not(windows))]
 mod trace;
+
+#[cfg(windows)]
+mod windows;
+
+/// What runs scenarios, rules, bench and flight in this build.
+#[cfg(not(windows))]
+use emulated as backend;
+/// What runs scenarios, rules, bench and flight in this build.
+#[cfg(windows)]
+use windows as backend;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -41,13 +75,9 @@ use clap::Parser;
 
 use cli::{Cli, Command, RunOptions};
 
-/// The built-in story: scenarios/story.toml.
-const STORY: &str = include_str!("../../../scenarios/story.toml");
-/// How the built-in story is named in errors and the summary.
-const STORY_NAME: &str = "scenarios/story.toml, built in";
-
 /// Exit status for a malformed scenario, an unreadable file or an image
-/// that cannot be loaded (clap uses the same for a bad command line).
+/// that cannot be loaded (clap uses the same for a bad command line), and
+/// for a subcommand this build does not have (the Windows build's `run`).
 const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
@@ -55,22 +85,22 @@ fn main() -> ExitCode {
     match cli.command {
         None => run(None, &cli.run),
         Some(Command::Run(args)) => run(args.scenario.as_deref(), &args.options),
-        Some(Command::Rules) => {
-            out::print(&ndis_emu::catalog::catalog_markdown());
-            ExitCode::SUCCESS
-        }
-        Some(Command::Bench(args)) => bench::main(&args),
-        Some(Command::Flight(args)) => flight::main(&args),
+        Some(Command::Check(args)) => check::main(&args.files),
+        Some(Command::Rules) => backend::rules(),
+        Some(Command::Bench(args)) => backend::bench(&args),
+        Some(Command::Flight(args)) => backend::flight(&args),
         Some(Command::Help(args)) => help(args.command),
     }
 }
 
-/// `help [COMMAND]`: what `covmini-lab [COMMAND] --help` prints.
+/// `help [COMMAND]`: what `covmini-lab [COMMAND] --help` prints, under the
+/// name the lab was started by (`covmini-lab.exe` on Windows).
 fn help(topic: Option<cli::Topic>) -> ExitCode {
     use clap::CommandFactory;
-    let mut args = vec!["covmini-lab"];
-    args.extend(topic.map(cli::Topic::name));
-    args.push("--help");
+    let argv0 = std::env::args_os().next().unwrap_or_else(|| "covmini-lab".into());
+    let mut args = vec![argv0];
+    args.extend(topic.map(|t| t.name().into()));
+    args.push("--help".into());
     match Cli::command().try_get_matches_from(args) {
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
             out::print(&e.render().to_string());
@@ -83,113 +113,16 @@ fn help(topic: Option<cli::Topic>) -> ExitCode {
     }
 }
 
+/// `run [SCENARIO.toml]` (the built-in story without one): with `--check`,
+/// only checks the file; else runs it on this build's backend.
 fn run(scenario: Option<&Path>, args: &RunOptions) -> ExitCode {
-    let (quiet, sys) = (args.quiet, args.sys.as_deref());
-    let (file, text) = match scenario {
-        None => (STORY_NAME.to_owned(), STORY.to_owned()),
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(t) => (path.display().to_string(), t),
-            Err(e) => {
-                eprintln!("covmini-lab: cannot read {}: {e}", path.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        },
-    };
-    let scenario = match scenario::parse::parse(&file, &text) {
-        Ok(s) => s,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    let (file, scenario) = match check::load(scenario) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     if args.check {
-        out::print(&format!(
-            "{file}: ok: {:?}, {} client(s), {} step(s)\n",
-            scenario.name,
-            scenario.clients.len(),
-            scenario.steps.len()
-        ));
+        out::print(&check::ok_line(&file, &scenario));
         return ExitCode::SUCCESS;
     }
-    let (entry, build) = match image::driver_entry(sys) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("covmini-lab: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let seed = args.seed.unwrap_or(scenario.seed);
-    let mode = progress::Mode::pick(quiet);
-    if mode != progress::Mode::Quiet {
-        out::print(&format!(
-            "covmini-lab: {:?} ({file}) against covmini ({build}) under ndis-emu, {} rules enforced, seed {seed}\n",
-            scenario.name,
-            ndis_emu::catalog::all().len()
-        ));
-        if mode == progress::Mode::Plain {
-            out::print(&format!(
-                "each step: its phase, outcome, status and line; then {}\n",
-                progress::COMPACT_LEGEND
-            ));
-        }
-        out::print("\n");
-    }
-    let mut view = progress::View::new(mode, args.verbose, runner::planned_steps(&scenario));
-    let outcome = runner::run(&scenario, entry, seed, |i, step, counters, events| {
-        view.step(i, step, counters, events);
-    });
-    view.finish();
-
-    let mut written = true;
-    let mut artifacts = String::new();
-    if let Some(path) = &args.trace {
-        let json = trace::to_json(&outcome, &scenario.name, &file, seed);
-        written &= write_artifact(&mut artifacts, "trace (JSON)", path, &json);
-    }
-    if let Some(path) = &args.diagram {
-        let svg = diagram::render(
-            &outcome.report,
-            &outcome.steps,
-            &outcome.lanes,
-            &format!("covmini-lab: {}", scenario.name),
-        );
-        written &= write_artifact(&mut artifacts, "diagram (SVG)", path, &svg);
-    }
-    let problems = summary::problems(&outcome.steps, &outcome.report);
-    let mut end = format!("\n{problems}");
-    if !problems.is_empty() {
-        end.push('\n');
-    }
-    if !artifacts.is_empty() {
-        end.push_str(&artifacts);
-        end.push('\n');
-    }
-    end.push_str(&summary::table(
-        &format!("{:?} ({file}), covmini {build}, seed {seed}", scenario.name),
-        &outcome.steps,
-        &outcome.counters,
-        &outcome.report,
-    ));
-    out::print(&end);
-    if outcome.passed() && written {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-/// Writes one output file and says where (or why not) in `log`; false when
-/// it could not.
-fn write_artifact(log: &mut String, what: &str, path: &Path, text: &str) -> bool {
-    use std::fmt::Write;
-    match std::fs::write(path, text) {
-        Ok(()) => {
-            let _ = writeln!(log, "{what:<14} written to {}", path.display());
-            true
-        }
-        Err(err) => {
-            let _ = writeln!(log, "{what:<14} could not write {}: {err}", path.display());
-            false
-        }
-    }
+    backend::run(&scenario, &file, args)
 }

@@ -164,6 +164,7 @@ fn help_explains_itself_and_each_subcommand() {
         ("bench", "Usage: covmini-lab bench [OPTIONS]"),
         ("rules", "Usage: covmini-lab rules"),
         ("run", "Usage: covmini-lab run [OPTIONS] [SCENARIO.toml]"),
+        ("check", "Usage: covmini-lab check <SCENARIO.toml>..."),
         ("flight", "Usage: covmini-lab flight [OPTIONS] <FILE>"),
     ] {
         let (code, stdout, _) = lab(["help", sub]);
@@ -174,13 +175,13 @@ fn help_explains_itself_and_each_subcommand() {
     }
     let (code, stdout, _) = lab(["help"]);
     assert_eq!(code, Some(0));
-    for sub in ["run ", "rules ", "bench ", "flight ", "help "] {
+    for sub in ["run ", "check ", "rules ", "bench ", "flight ", "help "] {
         assert!(stdout.contains(sub), "{stdout}");
     }
     let (code, _, stderr) = lab(["help", "nope"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
-        stderr.contains("possible values: run, rules, bench, flight, help"),
+        stderr.contains("possible values: run, check, rules, bench, flight, help"),
         "{stderr}"
     );
 }
