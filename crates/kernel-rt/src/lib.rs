@@ -4,9 +4,9 @@
 //! in the Linux cross build (build 2, `scripts/build-kernel.sh`), once for
 //! both drivers:
 //!
-//! * [`bug_check_on_panic`]: a panic is a bug check. Each driver writes its
-//!   own `#[panic_handler]` (a driver may trace first, and names its own
-//!   code) and ends it with this function, which calls `KeBugCheckEx` with
+//! * `bug_check_on_panic` (Windows targets): a panic is a bug check. Each
+//!   driver writes its own `#[panic_handler]` (a driver may trace first, and
+//!   names its own code) and ends it with this function, which calls `KeBugCheckEx` with
 //!   the driver's code, the source file pointer and length, and the line and
 //!   column, so `!analyze -v` shows where. Both drivers deny
 //!   unwrap/expect/indexing/panic on every handler path, so this is the last
@@ -32,7 +32,7 @@
 //! rest. A driver's global allocator is its own (covmini's `ffi::alloc`).
 //!
 //! Must not: hold state, allocate, or export anything a driver calls by
-//! name other than [`bug_check_on_panic`] and the codes (the C symbols are
+//! name other than `bug_check_on_panic` and the codes (the C symbols are
 //! for the linker). Every function here may be reached at any IRQL.
 #![no_std]
 #![deny(
