@@ -31,6 +31,17 @@
 //! `CO_MEDIA_PARAMETERS::_Pad` or `NET_BUFFER::_Pad0`) are not listed; the
 //! size and the offsets of the fields around them cover them.
 //!
+//! # Protocol-side and kernel structures
+//!
+//! covclient.sys's structures (ndis-sys `protocol` and `device`) are checked
+//! in the same views: ndis.h declares the protocol structures under
+//! `NDIS_SUPPORT_NDIS6` alone, and `IRP`, `IO_STACK_LOCATION` and
+//! `DRIVER_OBJECT` come from wdm.h, which ndis.h includes through ntddk.h.
+//! The check runs in covmini's WDK build (this build script); it compares
+//! `ndis_sys` types, whichever driver uses them. Where `ndis-sys` names a
+//! type differently ([`TypeCheck::rust_ty`]) or flattens a union it reads
+//! (`IRP::Tail_Overlay_CurrentStackLocation`), the entry says both names.
+//!
 //! # Which NDIS version the WDK view uses
 //!
 //! covmini registers as an NDIS 6.30 miniport, and most structures are
@@ -40,8 +51,9 @@
 //! ([`View::Ndis680`]): `NDIS_MINIPORT_DRIVER_CHARACTERISTICS` revision 3
 //! (`SynchronousOidRequestHandler`, `NDIS_SUPPORT_NDIS680`) and
 //! `NDIS_OID_REQUEST` revision 2 (`SwitchId`, `VPortId`, `Flags`,
-//! `NDIS_SUPPORT_NDIS650`). Revisions only append fields, so every 6.30 field
-//! keeps its offset there. `NET_BUFFER_LIST` must stay in the 6.30 view: its
+//! `NDIS_SUPPORT_NDIS650`), and `NET_PNP_EVENT_NOTIFICATION` revision 2
+//! (`SwitchId`, `VPortId`, `NDIS_SUPPORT_NDIS650`). Revisions only append
+//! fields, so every 6.30 field keeps its offset there. `NET_BUFFER_LIST` must stay in the 6.30 view: its
 //! `NetBufferListInfo` array grows with the version (24 entries for 6.30).
 
 /// The WDK preprocessor view a type or constant is compared in.
@@ -91,8 +103,13 @@ impl View {
 
 /// One structure to compare.
 pub(crate) struct TypeCheck {
-    /// The C typedef name in the WDK, which is also the `ndis_sys` type name.
+    /// The C typedef name in the WDK.
     pub(crate) ty: &'static str,
+    /// The `ndis_sys` type: the C name, except where `ndis-sys` models only
+    /// the driver-visible prefix of a kernel structure under another name
+    /// (`DRIVER_OBJECT_FIELDS` for `DRIVER_OBJECT`, whose `ndis_sys` type
+    /// is opaque).
+    pub(crate) rust_ty: &'static str,
     /// The WDK view the structure is compared in.
     pub(crate) view: View,
     /// The fields whose offsets are compared. `size_of` and `align_of` are
@@ -125,7 +142,6 @@ const fn f(name: &'static str) -> Field {
 }
 
 /// A field whose `ndis-sys` path differs from its C member designator.
-#[allow(dead_code, reason = "no entry needs it yet; kept for the next one")]
 const fn renamed(c: &'static str, rust: &'static str) -> Field {
     Field { c, rust }
 }
@@ -133,6 +149,7 @@ const fn renamed(c: &'static str, rust: &'static str) -> Field {
 const fn t(ty: &'static str, fields: &'static [Field]) -> TypeCheck {
     TypeCheck {
         ty,
+        rust_ty: ty,
         view: View::Ndis630,
         fields,
     }
@@ -141,7 +158,18 @@ const fn t(ty: &'static str, fields: &'static [Field]) -> TypeCheck {
 const fn t680(ty: &'static str, fields: &'static [Field]) -> TypeCheck {
     TypeCheck {
         ty,
+        rust_ty: ty,
         view: View::Ndis680,
+        fields,
+    }
+}
+
+/// A structure whose `ndis_sys` type has another name than the C typedef.
+const fn t_as(ty: &'static str, rust_ty: &'static str, fields: &'static [Field]) -> TypeCheck {
+    TypeCheck {
+        ty,
+        rust_ty,
+        view: View::Ndis630,
         fields,
     }
 }
@@ -561,6 +589,265 @@ pub(crate) const TYPES: &[TypeCheck] = &[
         &[f("Ptr"), f("Size"), f("Type"), f("Reserved1"), f("Reserved2")],
     ),
     t("EVENT_FILTER_DESCRIPTOR", &[f("Ptr"), f("Size"), f("Type")]),
+    // The protocol (CoNDIS client) side, covclient.sys's (ndis-sys
+    // `protocol`). ndis.h declares them under NDIS_SUPPORT_NDIS6 alone, so
+    // a miniport's view sees them as a protocol's would.
+    t(
+        "NDIS_PROTOCOL_DRIVER_CHARACTERISTICS",
+        &[
+            f("Header"),
+            f("MajorNdisVersion"),
+            f("MinorNdisVersion"),
+            f("MajorDriverVersion"),
+            f("MinorDriverVersion"),
+            f("Flags"),
+            f("Name"),
+            f("SetOptionsHandler"),
+            f("BindAdapterHandlerEx"),
+            f("UnbindAdapterHandlerEx"),
+            f("OpenAdapterCompleteHandlerEx"),
+            f("CloseAdapterCompleteHandlerEx"),
+            f("NetPnPEventHandler"),
+            f("UninstallHandler"),
+            f("OidRequestCompleteHandler"),
+            f("StatusHandlerEx"),
+            f("ReceiveNetBufferListsHandler"),
+            f("SendNetBufferListsCompleteHandler"),
+            f("DirectOidRequestCompleteHandler"),
+        ],
+    ),
+    t(
+        "NDIS_PROTOCOL_CO_CHARACTERISTICS",
+        &[
+            f("Header"),
+            f("Flags"),
+            f("CoStatusHandlerEx"),
+            f("CoAfRegisterNotifyHandler"),
+            f("CoReceiveNetBufferListsHandler"),
+            f("CoSendNetBufferListsCompleteHandler"),
+        ],
+    ),
+    t(
+        "NDIS_CO_CLIENT_OPTIONAL_HANDLERS",
+        &[
+            f("Header"),
+            f("Reserved"),
+            f("ClCreateVcHandler"),
+            f("ClDeleteVcHandler"),
+            f("ClOidRequestHandler"),
+            f("ClOidRequestCompleteHandler"),
+            f("ClOpenAfCompleteHandlerEx"),
+            f("ClCloseAfCompleteHandler"),
+            f("ClRegisterSapCompleteHandler"),
+            f("ClDeregisterSapCompleteHandler"),
+            f("ClMakeCallCompleteHandler"),
+            f("ClModifyCallQoSCompleteHandler"),
+            f("ClCloseCallCompleteHandler"),
+            f("ClAddPartyCompleteHandler"),
+            f("ClDropPartyCompleteHandler"),
+            f("ClIncomingCallHandler"),
+            f("ClIncomingCallQoSChangeHandler"),
+            f("ClIncomingCloseCallHandler"),
+            f("ClIncomingDropPartyHandler"),
+            f("ClCallConnectedHandler"),
+            f("ClNotifyCloseAfHandler"),
+        ],
+    ),
+    // Every NDIS 6.30 member; ndis.h adds none after 6.30.
+    t(
+        "NDIS_BIND_PARAMETERS",
+        &[
+            f("Header"),
+            f("ProtocolSection"),
+            f("AdapterName"),
+            f("PhysicalDeviceObject"),
+            f("MediaType"),
+            f("MtuSize"),
+            f("MaxXmitLinkSpeed"),
+            f("XmitLinkSpeed"),
+            f("MaxRcvLinkSpeed"),
+            f("RcvLinkSpeed"),
+            f("MediaConnectState"),
+            f("MediaDuplexState"),
+            f("LookaheadSize"),
+            f("PowerManagementCapabilities"),
+            f("SupportedPacketFilters"),
+            f("MaxMulticastListSize"),
+            f("MacAddressLength"),
+            f("CurrentMacAddress"),
+            f("PhysicalMediumType"),
+            f("RcvScaleCapabilities"),
+            f("BoundIfNetluid"),
+            f("BoundIfIndex"),
+            f("LowestIfNetluid"),
+            f("LowestIfIndex"),
+            f("AccessType"),
+            f("DirectionType"),
+            f("ConnectionType"),
+            f("IfType"),
+            f("IfConnectorPresent"),
+            f("ActivePorts"),
+            f("DataBackFillSize"),
+            f("ContextBackFillSize"),
+            f("MacOptions"),
+            f("CompartmentId"),
+            f("DefaultOffloadConfiguration"),
+            f("TcpConnectionOffloadCapabilities"),
+            f("BoundAdapterName"),
+            f("HDSplitCurrentConfig"),
+            f("ReceiveFilterCapabilities"),
+            f("PowerManagementCapabilitiesEx"),
+            f("NicSwitchCapabilities"),
+            f("NDKEnabled"),
+            f("NDKCapabilities"),
+            f("SriovCapabilities"),
+            f("NicSwitchArray"),
+        ],
+    ),
+    t(
+        "NDIS_OPEN_PARAMETERS",
+        &[
+            f("Header"),
+            f("AdapterName"),
+            f("MediumArray"),
+            f("MediumArraySize"),
+            f("SelectedMediumIndex"),
+            f("FrameTypeArray"),
+            f("FrameTypeArraySize"),
+        ],
+    ),
+    t(
+        "NDIS_PROTOCOL_PAUSE_PARAMETERS",
+        &[f("Header"), f("Flags"), f("PauseReason")],
+    ),
+    t(
+        "NDIS_PROTOCOL_RESTART_PARAMETERS",
+        &[
+            f("Header"),
+            f("FilterModuleNameBuffer"),
+            f("FilterModuleNameBufferLength"),
+            f("RestartAttributes"),
+            f("BoundIfIndex"),
+            f("BoundIfNetluid"),
+            f("Flags"),
+        ],
+    ),
+    t(
+        "NET_PNP_EVENT",
+        &[
+            f("NetEvent"),
+            f("Buffer"),
+            f("BufferLength"),
+            f("NdisReserved"),
+            f("TransportReserved"),
+            f("TdiReserved"),
+            f("TdiClientReserved"),
+        ],
+    ),
+    // Revision 2: SwitchId and VPortId exist under NDIS_SUPPORT_NDIS650.
+    t680(
+        "NET_PNP_EVENT_NOTIFICATION",
+        &[
+            f("Header"),
+            f("PortNumber"),
+            f("NetPnPEvent"),
+            f("Flags"),
+            f("SwitchId"),
+            f("VPortId"),
+        ],
+    ),
+    // The control device (ndis-sys `device`): ndis.h's attributes and
+    // wdm.h's IRP, IO_STACK_LOCATION and DRIVER_OBJECT (ndis.h includes
+    // ntddk.h, which includes wdm.h). ndis-sys flattens the unions it reads
+    // (`AssociatedIrp.SystemBuffer`, `Tail.Overlay.*`) to `_`-joined names.
+    t(
+        "NDIS_DEVICE_OBJECT_ATTRIBUTES",
+        &[
+            f("Header"),
+            f("DeviceName"),
+            f("SymbolicName"),
+            f("MajorFunctions"),
+            f("ExtensionSize"),
+            f("DefaultSDDLString"),
+            f("DeviceClassGuid"),
+        ],
+    ),
+    t(
+        "IO_STATUS_BLOCK",
+        &[renamed("Status", "StatusOrPointer"), f("Information")],
+    ),
+    t(
+        "IRP",
+        &[
+            f("Type"),
+            f("Size"),
+            f("MdlAddress"),
+            f("Flags"),
+            renamed("AssociatedIrp.SystemBuffer", "AssociatedIrp_SystemBuffer"),
+            f("ThreadListEntry"),
+            f("IoStatus"),
+            f("RequestorMode"),
+            f("PendingReturned"),
+            f("StackCount"),
+            f("CurrentLocation"),
+            f("Cancel"),
+            f("CancelIrql"),
+            f("ApcEnvironment"),
+            f("AllocationFlags"),
+            f("UserIosb"),
+            f("UserEvent"),
+            f("Overlay"),
+            f("CancelRoutine"),
+            f("UserBuffer"),
+            renamed("Tail.Overlay.DriverContext", "Tail_Overlay_DriverContext"),
+            renamed("Tail.Overlay.Thread", "Tail_Overlay_Thread"),
+            renamed("Tail.Overlay.AuxiliaryBuffer", "Tail_Overlay_AuxiliaryBuffer"),
+            renamed("Tail.Overlay.ListEntry", "Tail_Overlay_ListEntry"),
+            renamed("Tail.Overlay.CurrentStackLocation", "Tail_Overlay_CurrentStackLocation"),
+            renamed("Tail.Overlay.OriginalFileObject", "Tail_Overlay_OriginalFileObject"),
+        ],
+    ),
+    t(
+        "IO_STACK_LOCATION",
+        &[
+            f("MajorFunction"),
+            f("MinorFunction"),
+            f("Flags"),
+            f("Control"),
+            f("Parameters"),
+            f("Parameters.DeviceIoControl.OutputBufferLength"),
+            f("Parameters.DeviceIoControl.InputBufferLength"),
+            f("Parameters.DeviceIoControl.IoControlCode"),
+            f("Parameters.DeviceIoControl.Type3InputBuffer"),
+            f("DeviceObject"),
+            f("FileObject"),
+            f("CompletionRoutine"),
+            f("Context"),
+        ],
+    ),
+    // ndis-sys's DRIVER_OBJECT is opaque (only handled by pointer); the
+    // fields a driver writes are DRIVER_OBJECT_FIELDS, its whole layout.
+    t_as(
+        "DRIVER_OBJECT",
+        "DRIVER_OBJECT_FIELDS",
+        &[
+            f("Type"),
+            f("Size"),
+            f("DeviceObject"),
+            f("Flags"),
+            f("DriverStart"),
+            f("DriverSize"),
+            f("DriverSection"),
+            f("DriverExtension"),
+            f("DriverName"),
+            f("HardwareDatabase"),
+            f("FastIoDispatch"),
+            f("DriverInit"),
+            f("DriverStartIo"),
+            f("DriverUnload"),
+            f("MajorFunction"),
+        ],
+    ),
 ];
 
 /// Constants of `ndis-sys` that the WDK defines too, chiefly the ones
@@ -609,6 +896,27 @@ pub(crate) const CONSTANTS: &[ConstCheck] = &[
     c("EVENT_CONTROL_CODE_ENABLE_PROVIDER"),
     c("EVENT_CONTROL_CODE_CAPTURE_STATE"),
     c("EventProviderSetTraits"),
+    // The protocol side and the control device (ndis-sys `protocol`, `device`).
+    c("NDIS_OBJECT_TYPE_DEVICE_OBJECT_ATTRIBUTES"),
+    c("NDIS_OBJECT_TYPE_BIND_PARAMETERS"),
+    c("NDIS_OBJECT_TYPE_OPEN_PARAMETERS"),
+    c("NDIS_OBJECT_TYPE_PROTOCOL_DRIVER_CHARACTERISTICS"),
+    c("NDIS_OBJECT_TYPE_PROTOCOL_RESTART_PARAMETERS"),
+    c("NDIS_SIZEOF_PROTOCOL_DRIVER_CHARACTERISTICS_REVISION_1"),
+    c("NDIS_SIZEOF_PROTOCOL_DRIVER_CHARACTERISTICS_REVISION_2"),
+    c("NDIS_SIZEOF_PROTOCOL_CO_CHARACTERISTICS_REVISION_1"),
+    c("NDIS_SIZEOF_CO_CLIENT_OPTIONAL_HANDLERS_REVISION_1"),
+    c("NDIS_SIZEOF_BIND_PARAMETERS_REVISION_1"),
+    c("NDIS_SIZEOF_BIND_PARAMETERS_REVISION_2"),
+    c("NDIS_SIZEOF_BIND_PARAMETERS_REVISION_3"),
+    c("NDIS_SIZEOF_BIND_PARAMETERS_REVISION_4"),
+    c("NDIS_SIZEOF_OPEN_PARAMETERS_REVISION_1"),
+    c("NDIS_SIZEOF_PROTOCOL_PAUSE_PARAMETERS_REVISION_1"),
+    c("NDIS_SIZEOF_PROTOCOL_RESTART_PARAMETERS_REVISION_1"),
+    c("NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1"),
+    c680("NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_2"),
+    c("NDIS_SIZEOF_DEVICE_OBJECT_ATTRIBUTES_REVISION_1"),
+    c("IRP_MJ_MAXIMUM_FUNCTION"),
 ];
 
 /// Checks that the table is well formed: every name is a C identifier (or a
@@ -622,6 +930,7 @@ pub(crate) fn validate() -> Result<(), String> {
     let mut types = Vec::new();
     for check in TYPES {
         ident(check.ty)?;
+        ident(check.rust_ty)?;
         if types.contains(&check.ty) {
             return Err(format!("layout table: type {} is listed twice", check.ty));
         }

@@ -242,6 +242,7 @@ pub(crate) fn check_file(bindings: &[(View, String)], provenance: &str) -> Strin
     }
     for check in TYPES {
         let ty = check.ty;
+        let rust_ty = check.rust_ty;
         let wdk = format!("{}::{ENUM}", module(check.view));
         let view = check.view.name();
         // One item per assertion, so every mismatch is reported, not only
@@ -250,21 +251,21 @@ pub(crate) fn check_file(bindings: &[(View, String)], provenance: &str) -> Strin
         let _ = writeln!(rs, "// {ty} ({view})");
         let _ = writeln!(
             rs,
-            "const _: () = assert!(::core::mem::size_of::<::ndis_sys::{ty}>() == {wdk}::{} as usize, \
-             \"ndis_sys::{ty}: size differs from the WDK ({view})\");",
+            "const _: () = assert!(::core::mem::size_of::<::ndis_sys::{rust_ty}>() == {wdk}::{} as usize, \
+             \"ndis_sys::{rust_ty}: size differs from the WDK ({view})\");",
             size_const(ty)
         );
         let _ = writeln!(
             rs,
-            "const _: () = assert!(::core::mem::align_of::<::ndis_sys::{ty}>() == {wdk}::{} as usize, \
-             \"ndis_sys::{ty}: alignment differs from the WDK ({view})\");",
+            "const _: () = assert!(::core::mem::align_of::<::ndis_sys::{rust_ty}>() == {wdk}::{} as usize, \
+             \"ndis_sys::{rust_ty}: alignment differs from the WDK ({view})\");",
             align_const(ty)
         );
         for field in check.fields {
             let _ = writeln!(
                 rs,
-                "const _: () = assert!(::core::mem::offset_of!(::ndis_sys::{ty}, {}) == {wdk}::{} as usize, \
-                 \"ndis_sys::{ty}.{}: offset differs from the WDK's {} ({view})\");",
+                "const _: () = assert!(::core::mem::offset_of!(::ndis_sys::{rust_ty}, {}) == {wdk}::{} as usize, \
+                 \"ndis_sys::{rust_ty}.{}: offset differs from the WDK's {} ({view})\");",
                 field.rust,
                 offset_const(ty, field.c),
                 field.rust,

@@ -608,7 +608,7 @@ fn arm64_image_meets_the_driver_image_requirements() {
 /// `no_std` image that unwinds ("unwinding panics are not supported without
 /// std"), so this fails unless the kernel builds abort on panic in the dev
 /// profile too, and the unoptimised ARM64 image links only because covmini
-/// carries its own `__chkstk` (`ffi::runtime`).
+/// carries its own `__chkstk` (crates/kernel-rt).
 #[test]
 fn x64_dev_image_meets_the_driver_image_requirements() {
     assert_valid_driver(Profile::Dev, Arch::X64);
@@ -639,7 +639,7 @@ fn covclient_x64_dev_image_meets_the_driver_image_requirements() {
 }
 
 /// covclient.sys (dev, ARM64): links only because covclient carries its own
-/// `__chkstk` and memory routines, as covmini does.
+/// `__chkstk` and memory routines, the ones covmini carries (crates/kernel-rt).
 #[test]
 fn covclient_arm64_dev_image_meets_the_driver_image_requirements() {
     assert_valid(Profile::Dev, Arch::Arm64, Driver::Covclient);

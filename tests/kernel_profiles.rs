@@ -14,9 +14,9 @@
 //!   or `.cargo/kernel-wdk.toml` (the WDK build) lacks `panic = "abort"` in
 //!   `[profile.dev]` or `[profile.release]`;
 //! * Cargo.toml sets `panic` in any profile;
-//! * Makefile.toml's Windows `cargo build` flags do not pass
-//!   `.cargo/kernel-wdk.toml`, or scripts/build-kernel.sh does not pass
-//!   `.cargo/kernel-cross.toml`.
+//! * Makefile.toml's Windows `cargo build` flags (covmini's package flow and
+//!   the `covclient` task) do not pass `.cargo/kernel-wdk.toml`, or
+//!   scripts/build-kernel.sh does not pass `.cargo/kernel-cross.toml`.
 //!
 //! tests/kernel_image.rs builds the dev and release images on Linux. The WDK
 //! build cannot run here (its wdk-build build dependency needs the `windows`
@@ -113,18 +113,33 @@ fn each_kernel_build_passes_its_configuration() {
         .expect("Makefile.toml: [env] CARGO_MAKE_CARGO_BUILD_TEST_FLAGS has no value");
     // cargo-make splits the value on spaces.
     let words: Vec<&str> = flags.split(' ').filter(|w| !w.is_empty()).collect();
-    for pair in [
-        ["--package", "covmini"],
-        ["--features", "wdk"],
-        ["--config", ".cargo/kernel-wdk.toml"],
-    ] {
-        assert!(
-            words.windows(2).any(|w| w == pair),
-            "Makefile.toml: the WDK build's flags {flags:?} lack `{} {}`",
-            pair[0],
-            pair[1]
-        );
-    }
+    let problems = wdk_flag_problems("the WDK build's flags", &words, "covmini");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // covclient's WDK build, `cargo make covclient`: its own cargo command.
+    let task = "tasks.covclient";
+    assert_eq!(
+        string_at(doc.get_ref(), &["tasks", "covclient", "command"]),
+        Some("cargo"),
+        "Makefile.toml: [{task}] does not run cargo"
+    );
+    let Some(DeValue::Array(args)) = lookup(doc.get_ref(), &["tasks", "covclient", "args"]) else {
+        panic!("Makefile.toml: [{task}] has no args array");
+    };
+    let args: Vec<&str> = args
+        .iter()
+        .filter_map(|arg| match arg.get_ref() {
+            DeValue::String(s) => Some(s.as_ref()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        args.first(),
+        Some(&"build"),
+        "Makefile.toml: [{task}] args {args:?} do not start with `build`"
+    );
+    let problems = wdk_flag_problems(task, &args, "covclient");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     let script = read("scripts/build-kernel.sh");
     let builds: Vec<&str> = script
@@ -139,6 +154,21 @@ fn each_kernel_build_passes_its_configuration() {
             line.trim()
         );
     }
+}
+
+/// What a WDK `cargo build` of `package` must pass, missing from `words`
+/// (cargo's arguments, one a word): the package, the `wdk` feature and the
+/// kernel configuration that makes both profiles abort on panic.
+fn wdk_flag_problems(what: &str, words: &[&str], package: &str) -> Vec<String> {
+    [
+        ["--package", package],
+        ["--features", "wdk"],
+        ["--config", ".cargo/kernel-wdk.toml"],
+    ]
+    .into_iter()
+    .filter(|pair| !words.windows(2).any(|w| w == pair))
+    .map(|pair| format!("Makefile.toml: {what} {words:?} lack `{} {}`", pair[0], pair[1]))
+    .collect()
 }
 
 /// `cargo check` of covmini for the x64 kernel target, dev profile, with
@@ -185,4 +215,18 @@ fn the_checks_catch_a_wrong_setting() {
     let manifest = "[package]\nname = \"x\"\n[profile.release]\npanic = \"abort\"\nlto = true\n";
     assert_eq!(manifest_problems(manifest).len(), 1);
     assert!(manifest_problems("[profile.release]\nlto = true\n").is_empty());
+
+    let no_config = ["build", "--package", "covclient", "--features", "wdk"];
+    assert_eq!(wdk_flag_problems("x", &no_config, "covclient").len(), 1);
+    let other_package = [
+        "build",
+        "--package",
+        "covmini",
+        "--features",
+        "wdk",
+        "--config",
+        ".cargo/kernel-wdk.toml",
+    ];
+    assert_eq!(wdk_flag_problems("x", &other_package, "covclient").len(), 1);
+    assert!(wdk_flag_problems("x", &other_package, "covmini").is_empty());
 }

@@ -191,7 +191,7 @@ ndis_import!("ntoskrnl.exe" {
 /// from ntoskrnl.exe"; exported by x64 ntoskrnl, see exports/ntoskrnl.exe.txt).
 /// No public listing confirms ARM64 ntoskrnl exports them (the WDK links ARM64
 /// drivers with the static arm64rt.lib instead), so the ARM64 image carries
-/// its own (covmini's `ffi::runtime`). On the host the C library provides them.
+/// its own (crates/kernel-rt, for both drivers). On the host the C library provides them.
 #[cfg(all(windows, target_arch = "x86_64"))]
 pub mod intrinsics {
     #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]

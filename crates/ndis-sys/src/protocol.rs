@@ -27,7 +27,11 @@
 //! Offsets are \[C\]: the x64 C layout rules applied to those field lists
 //! (LLP64, natural alignment, 8-byte pointers). The 64-bit ARM ABI lays out
 //! these structures identically (same data model, no over-aligned member),
-//! so the same assertions hold on aarch64-pc-windows-msvc.
+//! so the same assertions hold on aarch64-pc-windows-msvc. Every structure
+//! here, with its `NDIS_SIZEOF_*` and object types, is in
+//! build/layout_table.rs, so the WDK build compares them with the WDK's
+//! headers; an independent gcc compile of the 22621 definitions agreed with
+//! every value (LAYOUT.md).
 
 use crate::cm::{
     PROTOCOL_CO_CREATE_VC, PROTOCOL_CO_DELETE_VC, PROTOCOL_CO_OID_REQUEST, PROTOCOL_CO_OID_REQUEST_COMPLETE,

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndis_sys::{ULONG, ULONG_PTR};
 
-/// covmini's panic bug check, `'RPNC'` (src/ffi/runtime.rs).
+/// covmini's panic bug check, `'RPNC'` (src/ffi/runtime.rs, passed to crates/kernel-rt).
 pub const RUST_PANIC: u32 = u32::from_be_bytes(*b"RPNC");
-/// covmini's unwind bug check, `'RUNW'` (src/ffi/runtime.rs).
+/// covmini's unwind bug check, `'RUNW'` (crates/kernel-rt, both drivers).
 pub const RUST_UNWIND: u32 = u32::from_be_bytes(*b"RUNW");
 
 /// How many of the driver's last debug lines a bug check repeats.
