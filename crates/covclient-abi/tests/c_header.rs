@@ -287,3 +287,32 @@ fn header_compiles_with_the_windows_headers() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// docs/covclient-ioctl.md names every struct with its size, every code
+/// with its value and every event kind with its value, as the Rust tables
+/// have them, so the reference cannot fall behind the crate.
+#[test]
+fn the_reference_page_lists_every_code_struct_and_event() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/covclient-ioctl.md")).unwrap();
+    let row = |name: &str| {
+        doc.lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("docs/covclient-ioctl.md has no table row for {name}"))
+    };
+    for s in STRUCTS {
+        let cells: Vec<&str> = row(s.c).split('|').map(str::trim).collect();
+        assert_eq!(cells[2], s.size.to_string(), "{}'s size in the docs", s.c);
+    }
+    for (name, v) in COVCLIENT_CONSTANTS {
+        if name.starts_with("IOCTL_") {
+            assert!(
+                row(name).contains(&format!("`{v:#010X}`").replace("0X", "0x")),
+                "{name}'s value in the docs"
+            );
+        } else if name.starts_with("COVCLIENT_EVENT_") && *name != "COVCLIENT_EVENT_MAX" {
+            let cells: Vec<&str> = row(name).split('|').map(str::trim).collect();
+            assert_eq!(cells[2], v.to_string(), "{name}'s value in the docs");
+        }
+    }
+}
