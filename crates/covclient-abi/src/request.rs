@@ -12,7 +12,8 @@ use crate::ioctl::*;
 use crate::layout::Wire;
 use crate::wire::*;
 
-/// NTSTATUS values ([MS-ERREF] 2.3.1 "NTSTATUS Values"; ntstatus.h).
+/// NTSTATUS values and their meanings as ntstatus.h's MessageText (and
+/// [MS-ERREF] 2.3.1 "NTSTATUS Values") gives them.
 pub mod ntstatus {
     /// "The specified request is not a valid operation for the target
     /// device."
@@ -83,12 +84,13 @@ pub enum AbiError {
 impl AbiError {
     /// The NTSTATUS the IRP completes with (docs/covclient-ioctl.md,
     /// "Statuses", gives the reason for each):
-    /// * an unknown code: STATUS_INVALID_DEVICE_REQUEST, "not a valid
-    ///   operation for the target device" (and the status the I/O manager's
-    ///   own default dispatch gives an unsupported request);
+    /// * an unknown code: STATUS_INVALID_DEVICE_REQUEST, "the specified
+    ///   request is not a valid operation for the target device";
     /// * a short input, or an output buffer too small: STATUS_BUFFER_TOO_SMALL,
-    ///   what the WDK's DispatchDeviceControl guidance returns when
-    ///   `InputBufferLength < sizeof` the request's structure;
+    ///   "the buffer is too small to contain the entry", and what the NT DDK's
+    ///   "DispatchDeviceControl in Lowest-Level Drivers" (Kernel-Mode Guide
+    ///   6.3.4.1) returns when `InputBufferLength < sizeof` the request's
+    ///   structure;
     /// * trailing input bytes: STATUS_INVALID_BUFFER_SIZE, "the size of the
     ///   buffer is invalid for the specified operation" (the buffer is not
     ///   short, it is the wrong size);
