@@ -237,7 +237,9 @@ pub enum Request<'a> {
         handle: Handle,
         /// The OID.
         oid: u32,
-        /// The information buffer (exactly the stated length).
+        /// The information buffer (exactly the stated length), borrowed
+        /// from the input: with METHOD_BUFFERED the output overwrites the
+        /// same system buffer, so the driver copies it before writing any.
         data: &'a [u8],
     },
     /// IOCTL_COVCLIENT_WAIT_EVENTS.
