@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(call_params sap oid qos_flows scenario_toml)
+targets=(call_params sap oid qos_flows scenario_toml covclient_ioctl)
 target="${1:-all}"
 seconds="${2:-60}"
 sanitizer="${COVMINI_FUZZ_SANITIZER:-address}"

@@ -24,8 +24,8 @@ pub const PHYSICAL_MEDIUM: NDIS_PHYSICAL_MEDIUM = NdisPhysicalMediumUnspecified;
 /// IF_TYPE_TUNNEL (131), what Microsoft's CoNDIS WAN miniports (PPTP, L2TP,
 /// SSTP, IKEv2) report; tests/inf.rs checks the INF says the same.
 pub const IF_TYPE: NET_IFTYPE = IF_TYPE_TUNNEL;
-/// Largest payload per NBL, in bytes.
-pub const MTU: ULONG = 1500;
+/// Largest payload per NBL, in bytes (covclient-abi's `COVMINI_MTU`).
+pub const MTU: ULONG = covclient_abi::COVMINI_MTU;
 /// The fabric's nominal link speed, bits per second (1 Gb/s).
 pub const LINK_SPEED_BPS: ULONG64 = 1_000_000_000;
 
@@ -37,12 +37,13 @@ pub const AF: CO_ADDRESS_FAMILY = CO_ADDRESS_FAMILY {
     MajorVersion: AF_MAJOR_VERSION,
     MinorVersion: AF_MINOR_VERSION,
 };
-/// covmini's private `NDIS_AF` value.
-pub const COVMINI_AF: NDIS_AF = 0x0000_C0C0;
-/// The AF's major version.
-pub const AF_MAJOR_VERSION: ULONG = 1;
-/// The AF's minor version.
-pub const AF_MINOR_VERSION: ULONG = 0;
+/// covmini's private `NDIS_AF` value. The value lives in covclient-abi (the
+/// one source for what clients see, checked against include/covmini.h).
+pub const COVMINI_AF: NDIS_AF = covclient_abi::COVMINI_AF;
+/// The AF's major version (covclient-abi).
+pub const AF_MAJOR_VERSION: ULONG = covclient_abi::COVMINI_AF_MAJOR_VERSION;
+/// The AF's minor version (covclient-abi).
+pub const AF_MINOR_VERSION: ULONG = covclient_abi::COVMINI_AF_MINOR_VERSION;
 
 /// Registration attribute flags: not NOT_CO_NDIS (a CoNDIS miniport must not
 /// set it), no HARDWARE_DEVICE (virtual), and DO_NOT_BIND_TO_ALL_CO so

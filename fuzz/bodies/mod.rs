@@ -20,6 +20,7 @@
 #![allow(dead_code)]
 
 pub mod call_params;
+pub mod covclient_ioctl;
 pub mod oid;
 pub mod qos_flows;
 pub mod sap;
@@ -39,6 +40,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("oid", oid::run),
     ("qos_flows", qos_flows::run),
     ("scenario_toml", scenario_toml::run),
+    ("covclient_ioctl", covclient_ioctl::run),
 ];
 
 /// A byte reader over a fuzz input: past its end it reads zeros.

@@ -95,3 +95,62 @@ for name in os.listdir("scenarios"):
 write("scenario_toml", "bad-syntax.toml", b'name = "x"\n[[step]\ndo = 3\n')
 write("scenario_toml", "unknown-key.toml", b'name = "x"\nbogus = 1\n[[client]]\nname = "a"\n[[step]]\ndo = "fly"\nclient = "a"\n')
 write("scenario_toml", "empty.toml", b"")
+
+# covclient_ioctl (fuzz/bodies/covclient_ioctl.rs): selector bits (1: the
+# code is CODES[next byte]), the output length (u16), the encoders' entry
+# count (u8), maximum (u32) and OID data length (u8, x8), then the request.
+# The requests follow crates/covclient-abi/src/wire.rs.
+u16 = lambda v: struct.pack("<H", v & 0xFFFF)
+u64 = lambda v: struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
+HDR = u32(1) + u32(0)
+def handle(kind, index=1, gen=1):
+    return u64((0xC7 << 56) | (kind << 48) | (gen << 32) | index)
+ADAPTER, AF, SAPH, VC, PARTY = (handle(k) for k in range(1, 6))
+def addr(b):
+    return b + bytes(64 - len(b))
+def wflow(rate=125000, sdu=1500):
+    return b"".join(u32(v) for v in [rate, sdu, rate, NS, NS, 1, sdu, NS])
+def params(flags=0, a=b"echo", ptype=0xC0C00002, alen=None):
+    alen = len(a) if alen is None else alen
+    return u32(flags) + u32(ptype) + u32(alen) + u32(0) + addr(a) + wflow() + wflow()
+def ioctl(index, req, out_len=256, n=3, mx=64, oid_len=0, bits=1):
+    return bytes([bits, index]) + u16(out_len) + bytes([n]) + u32(mx) + bytes([oid_len]) + req
+requests = [
+    ("get_version", b""),
+    ("list_adapters", HDR + u32(0) + u32(0)),
+    ("open_af", HDR + ADAPTER + u32(0xC0C0) + u32(1) + u32(0) + u32(0)),
+    ("close_af", HDR + AF),
+    ("register_sap", HDR + AF + u32(SAP) + u32(3) + u32(3) + u32(0) + addr(b"bob")),
+    ("deregister_sap", HDR + SAPH),
+    ("create_vc", HDR + AF),
+    ("delete_vc", HDR + VC),
+    ("make_call", HDR + VC + params()),
+    ("answer_call", HDR + VC + u32(2) + u32(0xC0010012)),
+    ("add_party", HDR + VC + params(1, b"carol")),
+    ("drop_party", HDR + PARTY + u64(0) + u32(0) + u32(0) + bytes(64)),
+    ("modify_qos", HDR + VC + u32(0) + u32(0) + wflow() + wflow()),
+    ("close_call", HDR + VC + PARTY + u32(2) + u32(0) + addr(b"zz")),
+    ("send", HDR + VC + u32(4) + u32(1500) + u32(2) + u32(7)),
+    ("get_counters", HDR + VC + u32(1) + u32(0)),
+    ("expect_pattern", HDR + VC + u32(2) + u32(7)),
+    ("oid_set", HDR + ADAPTER + u32(0x00010106) + u32(1) + u32(4) + u32(0) + u32(1500)),
+    ("wait_events", HDR + u32(16) + u32(0)),
+]
+for index, (name, req) in enumerate(requests):
+    write("covclient_ioctl", name, ioctl(index, req))
+    write("covclient_ioctl", name + "-short", ioctl(index, req[:-1]))
+    write("covclient_ioctl", name + "-long", ioctl(index, req + b"\0"))
+    write("covclient_ioctl", name + "-v2", ioctl(index, u32(2) + req[4:]))
+    write("covclient_ioctl", name + "-no-output", ioctl(index, req, out_len=0))
+write("covclient_ioctl", "oid-query-max", ioctl(17, HDR + VC + u32(0x00010202) + u32(0) + u32(4096) + u32(0), out_len=4112))
+write("covclient_ioctl", "oid-query-huge", ioctl(17, HDR + VC + u32(0x00010202) + u32(0) + u32(NS) + u32(0)))
+write("covclient_ioctl", "oid-set-lie", ioctl(17, HDR + AF + u32(1) + u32(1) + u32(4096) + u32(0) + b"abc"))
+write("covclient_ioctl", "send-huge", ioctl(14, HDR + VC + u32(NS) + u32(NS) + u32(2) + u32(7)))
+write("covclient_ioctl", "send-257", ioctl(14, HDR + VC + u32(257) + u32(65537) + u32(1) + u32(7)))
+write("covclient_ioctl", "sap-len65", ioctl(4, HDR + AF + u32(SAP) + u32(65) + u32(1) + u32(0) + addr(b"bob")))
+write("covclient_ioctl", "call-foreign-vc", ioctl(8, HDR + u64(0x1234) + params()))
+write("covclient_ioctl", "call-stale-vc", ioctl(8, HDR + handle(4, 1, 0xFFFF) + params()))
+write("covclient_ioctl", "call-af-as-vc", ioctl(8, HDR + AF + params()))
+write("covclient_ioctl", "events-many", ioctl(18, HDR + u32(64) + u32(0), out_len=16 + 64 * 64, n=39, mx=NS))
+write("covclient_ioctl", "unknown-code", bytes([0]) + u32(0xC0C0204C) + u16(64) + bytes([0]) + u32(0) + bytes([0]) + HDR)
+write("covclient_ioctl", "stamped", bytes([1 | 2 | 4 | (3 << 5), 7]) + u16(16) + bytes([1]) + u32(1) + bytes([0]) + bytes(16))

@@ -15,17 +15,34 @@ use core::fmt;
 
 use ndis_sys::{NDIS_STATUS, NDIS_STATUS_INVALID_ADDRESS, NDIS_STATUS_INVALID_DATA, ULONG};
 
+// The wire values are covclient-abi's (the one source clients and
+// include/covmini.h share); these names are covmini's own paths to them.
+
 /// The longest address covmini accepts, in bytes.
-pub const MAX_ADDRESS_LEN: usize = 32;
+// CAST: 32, a u32 constant; usize is at least 32 bits on every target.
+pub const MAX_ADDRESS_LEN: usize = covclient_abi::COVMINI_MAX_ADDRESS_LENGTH as usize;
 
 /// `CO_SAP.SapType` of a covmini SAP: "the Sap bytes are a covmini address".
 /// A private value in covmini's private AF (0xC0C0), so it cannot be mistaken
 /// for an ATM or TAPI SAP type.
-pub const SAP_TYPE_ADDRESS: ULONG = 0xC0C0_0001;
+pub const SAP_TYPE_ADDRESS: ULONG = covclient_abi::COVMINI_SAP_TYPE_ADDRESS;
 
 /// `MediaSpecific.ParamType` of a make call: "the Parameters bytes are the
 /// called covmini address".
-pub const PARAM_TYPE_CALLED_ADDRESS: ULONG = 0xC0C0_0002;
+pub const PARAM_TYPE_CALLED_ADDRESS: ULONG = covclient_abi::COVMINI_PARAM_TYPE_CALLED_ADDRESS;
+
+// The echo address (`super::ECHO_ADDRESS`) is the one covclient-abi gives
+// clients, byte for byte, and the shortest address is one byte: checked at
+// compile time so the two cannot drift.
+const _: () = {
+    let (mut ours, mut abi) = (super::ECHO_ADDRESS, covclient_abi::COVMINI_ECHO_ADDRESS.as_slice());
+    assert!(ours.len() == abi.len());
+    while let ([a, a_rest @ ..], [b, b_rest @ ..]) = (ours, abi) {
+        assert!(*a == *b);
+        (ours, abi) = (a_rest, b_rest);
+    }
+    assert!(covclient_abi::COVMINI_MIN_ADDRESS_LENGTH == 1);
+};
 
 /// A covmini address. INVARIANT: `1 <= len <= MAX_ADDRESS_LEN`, and the
 /// bytes past `len` are zero (so the derived equality is byte equality).

@@ -216,3 +216,9 @@ fn qos_flows() {
 fn scenario_toml() {
     fuzz("scenario_toml");
 }
+
+/// covclient's IOCTL parser and response encoders.
+#[test]
+fn covclient_ioctl() {
+    fuzz("covclient_ioctl");
+}
