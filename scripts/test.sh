@@ -18,7 +18,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 for triple in x86_64-pc-windows-msvc aarch64-pc-windows-msvc; do
   echo "==> clippy ($triple kernel build)" >&2
   CARGO_TARGET_DIR="$repo/target/kernel-build" \
-    cargo clippy --release -p covmini -p covclient -p kernel-rt -p ndis-sys --target "$triple" \
+    cargo clippy --release -p covmini -p covclient -p covclient-abi -p kernel-rt -p ndis-sys --target "$triple" \
     --config .cargo/kernel-cross.toml -- -D warnings
 done
 
