@@ -442,8 +442,9 @@ fn a_close_chain_races_a_send_at_every_boundary() {
 /// completed, and its AF could close over it, so HaltEx returned with it
 /// pended: `halt.requests-completed` ("ProtocolCmCloseCall pended the
 /// request ... and HaltEx returned without NdisCmCloseCallComplete", the
-/// soak failure of seed 273000299's signature), with two leaf VCs never
-/// deleted. Each close must complete, once, and the run be clean.
+/// rule seed 273000299 of the threaded soak broke; RELIABILITY.md), after
+/// `lookaside.delete-outstanding` for the two leaf contexts never deleted.
+/// Each close must complete, once, and the run be clean.
 #[test]
 fn a_root_send_ending_four_leaf_closes_completes_every_one() {
     let emu = up();
