@@ -429,6 +429,79 @@ fn a_close_chain_races_a_send_at_every_boundary() {
     });
 }
 
+/// A root's send that ends four leaves' closes at once. The receive pool
+/// is low (a third client holds its echo receives down to the low-water
+/// mark), so the send indicates with NDIS_RECEIVE_FLAGS_RESOURCES and every
+/// leaf's pin comes back in the send handler itself. Stopped at its first
+/// indication, after the route pinned the leaves, bob hangs up his four
+/// leaves there: each close pends on its pin. The send's end then drops the four pins, finishing
+/// four closes: deactivate, complete and delete each leaf, twelve NDIS
+/// calls. On the old code they were one list of at most eight
+/// (`call_manager::MAX_EFFECTS`): the last four were lost, though the core
+/// had already removed the leaves. The fourth leaf's close was never
+/// completed, and its AF could close over it, so HaltEx returned with it
+/// pended: `halt.requests-completed` ("ProtocolCmCloseCall pended the
+/// request ... and HaltEx returned without NdisCmCloseCallComplete", the
+/// rule seed 273000299 of the threaded soak broke; RELIABILITY.md), after
+/// `lookaside.delete-outstanding` for the two leaf contexts never deleted.
+/// Each close must complete, once, and the run be clean.
+#[test]
+fn a_root_send_ending_four_leaf_closes_completes_every_one() {
+    let emu = up();
+    let root = emu.client("root");
+    let bob = emu.client("bob");
+    let hog = emu.client("hog");
+    emu.set_incoming_answer(bob, Answer::Sync, NDIS_STATUS_SUCCESS);
+    let root_af = emu.open_af(root, config::AF).expect("root's AF");
+    let bob_af = emu.open_af(bob, config::AF).expect("bob's AF");
+    let hog_af = emu.open_af(hog, config::AF).expect("hog's AF");
+    emu.register_sap(bob_af, SAP_TYPE_ADDRESS, b"bob").expect("bob's SAP");
+    let root_vc = emu.create_vc(root_af).expect("root's VC");
+    let (s, _) = emu.make_multipoint_call(root_vc, &call_to(b"bob"));
+    assert_eq!(s, NDIS_STATUS_SUCCESS, "the multipoint call");
+    for _ in 0..3 {
+        assert_eq!(emu.add_party(root_vc, &call_to(b"bob")).0, NDIS_STATUS_SUCCESS);
+    }
+    let leaves = emu.offered_vcs(bob);
+    assert_eq!(leaves.len(), 4, "bob has four leaves");
+    // The hog holds receive NBLs until covmini indicates with RESOURCES
+    // (the free list at its low-water mark: it keeps none of those).
+    let echo = emu.create_vc(hog_af).expect("hog's VC");
+    assert_eq!(emu.make_call(echo, &call_to(ECHO_ADDRESS)), NDIS_STATUS_SUCCESS);
+    emu.hold_receives(hog, true);
+    for _ in 0..256 {
+        emu.send(echo, &[b"held"]).expect("echo send");
+    }
+    let held = emu.held_receives(hog);
+    assert!((200..256).contains(&held), "the hog holds {held}");
+    let out = emu.interleave(
+        At::ddi("NdisMCoIndicateReceiveNetBufferLists").inside("MiniportCoSendNetBufferLists"),
+        |emu| emu.send(root_vc, &[b"to four leaves"]),
+        |emu| leaves.iter().map(|v| emu.close_call(*v, &[])).collect::<Vec<_>>(),
+    );
+    assert_eq!(out.victim, Ok(()), "the root's send");
+    let closes = out.injected.expect("bob's closes ran inside the send");
+    assert_eq!(closes, [NDIS_STATUS_PENDING; 4], "each leaf's close waits for its pin");
+    emu.pump();
+    assert_eq!(
+        emu.send_results(root),
+        [NDIS_STATUS_SUCCESS],
+        "completed at once, lent with RESOURCES"
+    );
+    let completed = emu
+        .inbox(bob)
+        .iter()
+        .filter(|l| l.starts_with("CloseCallComplete"))
+        .count();
+    let left: Vec<_> = leaves.iter().filter_map(|v| emu.vc_state(*v)).collect();
+    emu.hold_receives(hog, false);
+    assert_eq!(emu.return_held(hog), held);
+    let report = down(emu);
+    assert_clean(&report);
+    assert_eq!(completed, 4, "every leaf's close completed");
+    assert!(left.is_empty(), "covmini deleted every leaf: {left:?}");
+}
+
 /// The same race on real threads (`Emulator::threaded`), many rounds: Bob
 /// sends on his VC on one CPU while Alice hangs up on another, with no
 /// point chosen, so the machine picks the interleavings (including the

@@ -958,6 +958,44 @@ fn a_close_during_a_qos_change_pends_until_the_change_is_done() {
     );
 }
 
+/// One of the longest effect lists a core method returns for the glue to
+/// perform at once: a QoS change that ends both closes of its call, the callee's
+/// AF closing and held by halt. The callee's close (deactivate, complete,
+/// delete, then its AF's completion, freeing and halt release) and the
+/// caller's (deactivate, complete) are one list of exactly `MAX_EFFECTS`,
+/// nothing lost; a close that needs one more effect must split the list
+/// (as a root's send does per leaf, `ffi::data`).
+#[test]
+fn a_qos_change_ending_both_closes_fits_one_effect_list() {
+    let (mut cm, _, b, sap, vc, callee) = connected();
+    assert!(matches!(cm.deregister_sap(sap), Ok(Finish::Return(..))));
+    assert!(matches!(cm.close_af(b), Ok(Finish::Pend(_))), "its VC is left");
+    assert_eq!(cm.begin_halt().holds, 2);
+    assert_eq!(cm.modify_qos_begin(callee), Ok(Some((vc, 30))));
+    // Both hang up meanwhile: each close waits for its pin.
+    let Ok(Finish::Pend(fx)) = cm.close_call(vc) else {
+        panic!()
+    };
+    assert_eq!(effects(&fx), [E::DispatchIncomingClose(31)]);
+    assert!(cm.unpin(callee, 1).is_empty()); // the incoming close was made
+    assert!(matches!(cm.close_call(callee), Ok(Finish::Pend(_))));
+    let fx = cm.modify_qos_end(callee, Some(vc));
+    assert_eq!(fx.len(), MAX_EFFECTS);
+    assert_eq!(
+        effects(&fx),
+        [
+            E::DeactivateVc(31),
+            E::CompleteCloseCall(31),
+            E::DeleteVc(31),
+            E::CompleteCloseAf(11),
+            E::FreeAf(11),
+            E::HaltAfDone,
+            E::DeactivateVc(30),
+            E::CompleteCloseCall(30)
+        ]
+    );
+}
+
 #[test]
 fn only_an_active_call_changes_its_qos() {
     let (mut cm, _, _, _, vc) = two_clients();

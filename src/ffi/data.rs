@@ -416,9 +416,10 @@ unsafe fn take_back(
 
 /// An admitted, routed send: delivers each NBL of `chain` ([`deliver`]),
 /// then completes the NBLs done here, gives the core back the pins that
-/// came back here and the handler's place inside `vc`, performs what the
-/// core decided, and releases the completed sends from the data-path gate
-/// (a pending pause completes after them).
+/// came back here (the sender's, then each target's) and last the
+/// handler's place inside `vc`, one VC at a time, performing what the
+/// core decided for each before the next, and releases the completed sends
+/// from the data-path gate (a pending pause completes after them).
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL, as `flags` say.
@@ -437,16 +438,23 @@ fn deliver_all(vc: &VcContext, inside: Inside<'_>, route: &Route<usize>, chain: 
         // inside.
         unsafe { NdisMCoSendNetBufferListsComplete(vc.ndis(), head, flags.complete) };
     }
-    let fx = {
-        let mut cm = adapter.cm();
-        let mut fx = cm.unpin(vc.id(), pins.sends);
-        for ((target, _), back) in route.targets().zip(pins.receives) {
-            fx.extend(cm.unpin(target, back));
+    // One VC's pins at a time, its effects performed before the next: each
+    // drop may finish a close (deactivate, complete, delete: up to six
+    // effects), and a root's send drops the pins of up to MAX_LEAVES
+    // leaves, more than one effect list holds (a list that overflows loses
+    // effects the core has already acted on: a close never completed).
+    if pins.sends > 0 {
+        let fx = adapter.cm().unpin(vc.id(), pins.sends);
+        perform(adapter, fx);
+    }
+    for ((target, _), back) in route.targets().zip(pins.receives) {
+        if back > 0 {
+            let fx = adapter.cm().unpin(target, back);
+            perform(adapter, fx);
         }
-        // Last use of `vc`: the effects may delete it.
-        fx.extend(inside.leave_locked(&mut cm));
-        fx
-    };
+    }
+    // Last use of `vc`: the effects may delete it.
+    let fx = inside.leave_locked(&mut adapter.cm());
     perform(adapter, fx);
     // Last: a pending pause completes after the completions it waited for.
     adapter.release_sends(completed_here);
