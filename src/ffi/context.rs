@@ -294,16 +294,21 @@ impl AdapterContext {
         }
         let completes_pause = self.observed(|l| l.release(sends));
         if completes_pause {
-            // SAFETY: the adapter's own handle; the pause returned PENDING
-            // (the gate says Pausing) and this is its only completion (the
-            // gate moved to Paused under its lock); <= DISPATCH_LEVEL, as
-            // NdisMPauseComplete allows.
-            unsafe { NdisMPauseComplete(self.miniport_handle) };
+            // Recorded first: once the pause is complete NDIS may halt the
+            // adapter and free this context on another CPU, so nothing here
+            // touches `self` after the call (NdisMPauseComplete returns no
+            // status to record).
+            let handle = self.miniport_handle;
             self.record(crate::flight::Event::Ddi {
                 ddi: crate::flight::event::Ddi::NdisMPauseComplete,
                 object: core::ptr::from_ref(self) as usize,
                 status: NDIS_STATUS_SUCCESS,
             });
+            // SAFETY: the adapter's own handle; the pause returned PENDING
+            // (the gate says Pausing) and this is its only completion (the
+            // gate moved to Paused under its lock); <= DISPATCH_LEVEL, as
+            // NdisMPauseComplete allows. `self` is not touched afterwards.
+            unsafe { NdisMPauseComplete(handle) };
         }
     }
 

@@ -142,11 +142,15 @@ fn complete_make_call(adapter: &AdapterContext, t: usize, status: NDIS_STATUS) {
         // may delete the VC: it is idle and deactivated.
         vc.end_close(&adapter.cm());
     }
+    // Read before the completion: a failed call's VC is idle once NDIS has
+    // it, and its client may delete it (and covmini free this context, in
+    // ProtocolCoDeleteVc) on another CPU before the call below returns.
+    let handle = vc.ndis();
     // SAFETY: the make call this VC's handler pended: its handle, no
     // party (point to point), the client's own parameters, which NDIS
     // keeps alive until this completion; status never PENDING (core).
-    unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), null_mut(), null_mut(), params) };
-    adapter.called(Ddi::NdisMCmMakeCallComplete, vc.ndis(), status);
+    unsafe { NdisMCmMakeCallComplete(status, handle, null_mut(), null_mut(), params) };
+    adapter.called(Ddi::NdisMCmMakeCallComplete, handle, status);
     if status == NDIS_STATUS_SUCCESS {
         // The core pinned the caller for this call: a close that
         // crossed it finishes now.
@@ -180,10 +184,14 @@ fn complete_close_call(adapter: &AdapterContext, t: usize) {
     // close, and no new call can begin on it before this completion.
     unsafe { end_call(adapter, vc) };
     vc.end_close(&adapter.cm());
+    // Read before the completion: once NDIS has it the client may delete
+    // its VC (and covmini free this context, in ProtocolCoDeleteVc) on
+    // another CPU before the call below returns.
+    let (handle, party) = (vc.ndis(), vc.close_party());
     // SAFETY: the close this VC's handler is pending; the party
     // handle it came with (a multipoint root's last party) or NULL.
-    unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, vc.ndis(), vc.close_party()) };
-    adapter.called(Ddi::NdisMCmCloseCallComplete, vc.ndis(), NDIS_STATUS_SUCCESS);
+    unsafe { NdisMCmCloseCallComplete(NDIS_STATUS_SUCCESS, handle, party) };
+    adapter.called(Ddi::NdisMCmCloseCallComplete, handle, NDIS_STATUS_SUCCESS);
 }
 
 /// Performs [`Effect::DeleteVc`].
@@ -265,11 +273,15 @@ fn complete_make_call_party(adapter: &AdapterContext, vt: usize, pt: usize, stat
         vc.end_close(&adapter.cm());
         null_mut()
     };
+    // Read before the completion: a failed root is idle once NDIS has it,
+    // and its client may delete it (and covmini free this context) on
+    // another CPU before the call below returns.
+    let (handle, party_handle) = (vc.ndis(), party.ndis());
     // SAFETY: the multipoint make call this root's handler pended:
     // its handle, the initial party's handle and (on SUCCESS) its
     // context, the client's own parameters; status never PENDING.
-    unsafe { NdisMCmMakeCallComplete(status, vc.ndis(), party.ndis(), ctx, params) };
-    adapter.called(Ddi::NdisMCmMakeCallComplete, vc.ndis(), status);
+    unsafe { NdisMCmMakeCallComplete(status, handle, party_handle, ctx, params) };
+    adapter.called(Ddi::NdisMCmMakeCallComplete, handle, status);
     if status == NDIS_STATUS_SUCCESS {
         // The core pinned the party and the root for this call.
         party_unpinned(adapter, party.id());
