@@ -7,9 +7,9 @@
 //! `crate::world::pause` with the receive NBLs a holding client keeps:
 //! Paused after MiniportInitializeEx, Running after MiniportRestart,
 //! Pausing while a MiniportPause that returned NDIS_STATUS_PENDING waits for
-//! NdisMPauseComplete). The Emulator's pause API
-//! ([`crate::Emulator::pause_adapter`], [`crate::Emulator::hold_receives`],
-//! the pause before a halt) is in `crate::emulator`.
+//! NdisMPauseComplete). The calls into the driver that move it
+//! ([`crate::Emulator::pause_adapter`], the pause before a halt, a holding
+//! client's return) are `crate::lifecycle`'s.
 //!
 //! NDIS pauses the protocol bindings of an adapter before it pauses the
 //! miniport, so a real protocol does not send to a paused miniport; the
@@ -17,7 +17,7 @@
 //! miniport refuses them (each NBL with NDIS_STATUS_PAUSED).
 //!
 //! What it must not do: call into the driver (that is `ffi::pnp`, driven
-//! from `crate::emulator`), or name the layers above it (the DDI shims, the
+//! from `crate::lifecycle`), or name the layers above it (the DDI shims, the
 //! Emulator).
 
 use ndis_sys::*;
@@ -193,5 +193,19 @@ pub(crate) fn check_completed_before(w: &mut World, what: &'static str) {
             &[],
         );
         w.pause.data_path = DataPath::Paused;
+    }
+}
+
+/// Whether the adapter is paused. In the threaded mode it first waits while
+/// a pending pause is still waiting for its NdisMPauseComplete (other CPUs
+/// may be returning NBLs); in the deterministic mode it answers at once.
+pub(crate) fn wait_for_pause(threaded: bool) -> bool {
+    if threaded {
+        crate::world::wait_until(|w| {
+            (w.pause.data_path != DataPath::Pausing).then_some(w.pause.data_path == DataPath::Paused)
+        })
+        .unwrap_or(false)
+    } else {
+        crate::world::try_with(|w| w.pause.data_path) == Some(DataPath::Paused)
     }
 }

@@ -93,9 +93,9 @@
 
 use ndis_sys::*;
 
-use crate::EmuError;
 use crate::detail;
 use crate::ffi::calls;
+use crate::report::EmuError;
 use crate::rules;
 use crate::trace::Detail;
 use crate::world::sched::{Armed, Kind, Object, QueuedWork, Timer, WorkItem};
@@ -816,6 +816,95 @@ enum Job {
     Run(Runnable, Detail),
     /// A client's answer from the later queue.
     Client(crate::condis::ClientAction),
+}
+
+/// Switches the world to the threaded mode and starts its CPUs: `workers`
+/// worker threads and as many DPC threads (at least one of each), each
+/// running [`cpu_thread`] ([`crate::Emulator::threaded`]).
+///
+/// # Panics
+/// If the system cannot start a thread.
+pub(crate) fn start_cpus(workers: usize) -> Vec<std::thread::JoinHandle<()>> {
+    let workers = workers.max(1);
+    let cpus = world::try_with(|w| {
+        w.sched.set_threaded();
+        let mut cpus: Vec<world::Cpu> = (0..workers).map(|_| w.new_cpu(world::CpuKind::Worker)).collect();
+        cpus.extend((0..workers).map(|_| w.new_cpu(world::CpuKind::Dpc)));
+        cpus
+    })
+    .unwrap_or_default();
+    cpus.into_iter()
+        .map(|cpu| {
+            let name = format!("ndis-emu cpu {} ({:?})", cpu.id, cpu.kind);
+            match std::thread::Builder::new().name(name).spawn(move || cpu_thread(cpu)) {
+                Ok(h) => h,
+                Err(e) => panic!("ndis-emu: cannot start a worker thread: {e}"),
+            }
+        })
+        .collect()
+}
+
+/// Stops the threaded mode's threads (each finishes what it is running)
+/// and joins them.
+pub(crate) fn stop_cpus(threads: &mut Vec<std::thread::JoinHandle<()>>) {
+    if threads.is_empty() {
+        return;
+    }
+    world::try_with(|w| w.sched.stop());
+    world::changed();
+    for h in threads.drain(..) {
+        let _ = h.join();
+    }
+}
+
+/// Runs `script(i, ctx)` for `i` in `0..threads`, each on a thread and a
+/// client CPU of its own, all at once, and returns what each returned in
+/// index order ([`crate::Emulator::concurrently`]). Each script's last
+/// client answers run on its CPU before it leaves it.
+///
+/// # Panics
+/// In the deterministic mode. A script that panics stops the process.
+pub(crate) fn concurrently<C: Sync, T: Send>(
+    ctx: &C,
+    threads: usize,
+    script: impl Fn(usize, &C) -> T + Sync,
+) -> Vec<T> {
+    assert!(
+        world::try_with(|w| w.sched.threaded()).unwrap_or(false),
+        "Emulator::concurrently needs the threaded mode (Emulator::threaded): the deterministic mode runs on one thread"
+    );
+    let cpus = world::try_with(|w| {
+        (0..threads)
+            .map(|_| w.new_cpu(world::CpuKind::Client))
+            .collect::<Vec<_>>()
+    })
+    .unwrap_or_default();
+    let script = &script;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = cpus
+            .into_iter()
+            .enumerate()
+            .map(|(i, cpu)| {
+                s.spawn(move || {
+                    world::become_cpu(cpu);
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| script(i, ctx)));
+                    (crate::hooks::client().pump)();
+                    world::leave_cpu();
+                    match r {
+                        Ok(r) => r,
+                        Err(_) => {
+                            eprintln!("ndis-emu: client script {i} panicked (above); stopping the process rather than leave the other scripts waiting for it");
+                            std::process::abort();
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 #[cfg(test)]

@@ -41,3 +41,21 @@ pub struct PauseState {
     /// completes, so the drain check leaves them out.
     pub(crate) sending: BTreeSet<usize>,
 }
+
+impl PauseState {
+    /// Whether `client` keeps the receive NBLs indicated to it from now on.
+    pub(crate) fn hold(&mut self, client: ClientId, hold: bool) {
+        if hold {
+            self.holding.insert(client);
+        } else {
+            self.holding.remove(&client);
+        }
+    }
+
+    /// The receive NBLs `client` holds now.
+    pub(crate) fn held_count(&self, client: ClientId) -> usize {
+        self.held
+            .get(&client)
+            .map_or(0, |h| h.iter().map(|(_, n)| n.len()).sum())
+    }
+}
