@@ -12,6 +12,7 @@
 //! What it must not do: call into the driver (that is `ffi`), or hold the
 //! world across such a call.
 
+pub mod complete;
 pub mod pended;
 pub mod rules;
 
@@ -575,6 +576,14 @@ impl Condis {
     pub fn hand_over(&mut self, cpu: u32) {
         if let Some(q) = self.actions.get_mut(&cpu) {
             self.later.extend(q.drain(..));
+        }
+    }
+
+    /// Adds what NDIS indicated to `client` to its inbox (None, or a client
+    /// that does not exist: nowhere).
+    pub fn inbox(&mut self, client: Option<ClientId>, line: String) {
+        if let Some(c) = client.and_then(|c| self.clients.get_mut(c)) {
+            c.inbox.push(line);
         }
     }
 }

@@ -13,13 +13,15 @@
 use ndis_sys::*;
 
 use super::calls::{enter, leave};
+use super::oid_request::oid_counts;
 use super::params::{CallParams, read_call_params};
 use super::raw::{Guarded, Placement, RawCallParams, RawOidBuffer};
 use crate::call_spec::CallSpec;
+use crate::condis::complete::{self, settle};
 use crate::condis::rules as r;
 use crate::condis::{
-    AfRec, AfState, Answer, CallState, ClientAction, ClientId, CompletionVerdict, Creator, PartyRec, PartyState,
-    ReqKind, ReturnVerdict, SapRec, SapState, VcRec,
+    AfRec, AfState, Answer, CallState, ClientAction, ClientId, Creator, PartyRec, PartyState, ReqKind, SapRec,
+    SapState, VcRec,
 };
 use crate::detail;
 use crate::rules;
@@ -57,13 +59,6 @@ fn frame<R: Returned>(name: &'static str, irql: KIRQL, detail: Detail, f: impl F
 /// NDIS would, before reaching the driver).
 pub type Refused = NDIS_STATUS;
 
-fn kill(w: &mut World, h: usize, why: &str) {
-    if let Some(r) = w.handles.get_mut(&h) {
-        r.alive = false;
-        r.history.push(why.to_string());
-    }
-}
-
 /// The call manager's handlers, while there is an adapter to call: once
 /// MiniportHaltEx has returned NDIS calls none of them (every client request
 /// is refused; contract §1.4).
@@ -74,369 +69,14 @@ fn cm_handlers(w: &World) -> Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS> {
     w.driver.and_then(|d| d.cm)
 }
 
-// --- Applying completions ----------------------------------------------------
-
-/// Applies the final status of a request, from NDIS (synchronous return) or
-/// from the MCM's completion; `ctx` is the context the completion carries.
-fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
-    let call = kind.completion();
-    let ok = status == NDIS_STATUS_SUCCESS;
-    w.note(h, format!("{} completed {}", kind.handler(), Status(status)));
-    match kind {
-        ReqKind::OpenAf => {
-            let client = w.condis.afs.get(&h).map(|a| a.client);
-            if let Some(a) = w.condis.afs.get_mut(&h) {
-                if ok {
-                    a.state = AfState::Open;
-                    if let Some(c) = ctx {
-                        a.cm_context = c;
-                    }
-                } else {
-                    a.state = AfState::Closed;
-                }
-            }
-            if !ok {
-                kill(w, h, "open failed");
-            }
-            inbox(w, client, format!("OpenAfComplete {status:#x}"));
-        }
-        ReqKind::CloseAf => {
-            let client = w.condis.afs.get(&h).map(|a| a.client);
-            let mut notify = false;
-            if let Some(a) = w.condis.afs.get_mut(&h) {
-                a.state = AfState::Closed;
-                notify = core::mem::take(&mut a.notify_complete_on_close);
-            }
-            kill(w, h, "closed");
-            inbox(w, client, format!("CloseAfComplete {status:#x}"));
-            if notify {
-                // The client's pended ProtocolClNotifyCloseAf finishes on its
-                // own thread, not inside this completion.
-                w.condis.defer_later(ClientAction::CompleteNotifyClose { af: h });
-                world::changed();
-            }
-        }
-        ReqKind::RegisterSap => {
-            if let Some(s) = w.condis.saps.get_mut(&h) {
-                if ok {
-                    s.state = SapState::Registered;
-                    if let Some(c) = ctx {
-                        s.cm_context = c;
-                    }
-                } else {
-                    s.state = SapState::Deregistered;
-                }
-            }
-            if !ok {
-                kill(w, h, "registration failed");
-            }
-        }
-        ReqKind::DeregisterSap => {
-            if let Some(s) = w.condis.saps.get_mut(&h) {
-                s.state = SapState::Deregistered;
-            }
-            kill(w, h, "deregistered");
-        }
-        ReqKind::MakeCall => {
-            let Some(vc) = w.condis.vcs.get(&h).cloned() else {
-                return;
-            };
-            if ok && !vc.active && !vc.activated_in_call {
-                w.violate(
-                    r::CALL_SUCCESS_NEEDS_ACTIVE_VC,
-                    call,
-                    format!("VC {h:#x} completed SUCCESS but was never activated"),
-                    &[h],
-                );
-            }
-            if !ok && vc.active {
-                w.violate(
-                    r::CALL_FAILURE_LEAVES_VC_INACTIVE,
-                    call,
-                    format!(
-                        "VC {h:#x} completed {} but is still active (NdisMCmDeactivateVc first)",
-                        Status(status)
-                    ),
-                    &[h],
-                );
-            }
-            for p in &vc.parties {
-                if ok {
-                    let cm = w.condis.parties.get(p).map_or(0, |x| x.cm_context);
-                    if let Some(c) = ctx.filter(|c| *c != 0).or(Some(cm).filter(|c| *c != 0)) {
-                        if let Some(pr) = w.condis.parties.get_mut(p) {
-                            pr.cm_context = c;
-                            pr.state = PartyState::Connected;
-                        }
-                    } else {
-                        w.violate(
-                            r::CALL_PARTY_CONTEXT,
-                            call,
-                            format!("multipoint call on VC {h:#x} succeeded with a NULL party context"),
-                            &[h],
-                        );
-                    }
-                } else {
-                    w.condis.parties.remove(p);
-                    kill(w, *p, "make call failed: party handle invalid");
-                }
-            }
-            let client = vc.client;
-            let after = if ok { CallState::Connected } else { CallState::Closed };
-            if let Some(v) = w.condis.vcs.get_mut(&h) {
-                match v.call {
-                    // The client's NdisClCloseCall crossed this completion:
-                    // the VC stays closing (NDIS refuses another close), and
-                    // a close the call manager refuses leaves this state.
-                    CallState::Closing => {
-                        w.condis.closing_from.insert(h, after);
-                        w.condis.close_crossed.insert(h);
-                    }
-                    // ... or that close even completed: the call is over.
-                    CallState::Closed if ok => {}
-                    _ => v.call = after,
-                }
-                if !ok {
-                    v.parties.clear();
-                }
-            }
-            keep_completed_params(w, h);
-            inbox(w, Some(client), format!("MakeCallComplete {status:#x}"));
-            w.condis.resume_teardown(vc.af);
-        }
-        ReqKind::CloseCall => {
-            let Some(vc) = w.condis.vcs.get(&h).cloned() else {
-                return;
-            };
-            if ok {
-                for p in &vc.parties {
-                    w.condis.parties.remove(p);
-                    kill(w, *p, "call closed");
-                }
-            }
-            // A refused close leaves the call as it was: up, or still being
-            // made (a close of a make call the callee has not answered).
-            let before = w.condis.closing_from.remove(&h).unwrap_or(CallState::Connected);
-            if let Some(v) = w.condis.vcs.get_mut(&h) {
-                if ok {
-                    v.call = CallState::Closed;
-                    v.parties.clear();
-                    v.closed_while_active = v.active;
-                } else {
-                    v.call = before;
-                }
-            }
-            inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
-            // A refused close (covmini refuses a root's close while a party
-            // is being added, docs/call-manager.md: "close after the add
-            // completes") leaves the teardown nothing new to do while what
-            // refused it, a make call or an add party, is still under way:
-            // it goes on when that completes. But that completion may have
-            // come first, on another CPU, while this close was still in
-            // flight (the teardown it resumed found the call closing and
-            // left it): then the client learns the last of the two now,
-            // and a client unbinding retries its close whatever the order
-            // it learns them in (NdisClCloseCall [D], return value: "When
-            // NdisClCloseCall returns anything other than
-            // NDIS_STATUS_PENDING, the client should make an internal call
-            // to its ProtocolClCloseCallComplete function", and it closes
-            // all its VCs before its AF close is done,
-            // NdisClCloseAddressFamily [D]). Resuming on every refusal
-            // would only try the same close again.
-            let crossed = w.condis.close_crossed.remove(&h);
-            if ok || crossed {
-                w.condis.resume_teardown(vc.af);
-            }
-        }
-        ReqKind::AddParty => {
-            let vc = w.condis.parties.get(&h).map(|p| p.vc);
-            if ok {
-                let c = ctx.unwrap_or(0);
-                if c == 0 {
-                    w.violate(
-                        r::CALL_PARTY_CONTEXT,
-                        call,
-                        format!("party {h:#x} added with a NULL party context"),
-                        &[h],
-                    );
-                }
-                if let Some(p) = w.condis.parties.get_mut(&h) {
-                    p.cm_context = c;
-                    p.state = PartyState::Connected;
-                }
-            } else {
-                w.condis.parties.remove(&h);
-                if let Some(v) = vc.and_then(|v| w.condis.vcs.get_mut(&v)) {
-                    v.parties.retain(|p| *p != h);
-                }
-                kill(w, h, "add party failed");
-            }
-            if let Some(vc) = vc {
-                keep_completed_params(w, h);
-                if w.condis.vcs.get(&vc).is_some_and(|v| v.call == CallState::Closing) {
-                    // The root's close is in flight: its refusal resumes
-                    // the teardown (`ReqKind::CloseCall` above).
-                    w.condis.close_crossed.insert(vc);
-                }
-                let client = w.condis.vcs.get(&vc).map(|v| v.client);
-                inbox(w, client, format!("AddPartyComplete {status:#x}"));
-                // Either way the root's close can go on now (it is refused
-                // while a party is being added).
-                if let Some(af) = w.condis.vcs.get(&vc).map(|v| v.af) {
-                    w.condis.resume_teardown(af);
-                }
-            }
-        }
-        ReqKind::DropParty => {
-            let vc = w.condis.parties.get(&h).map(|p| p.vc);
-            if ok {
-                w.condis.parties.remove(&h);
-                if let Some(v) = vc.and_then(|v| w.condis.vcs.get_mut(&v)) {
-                    v.parties.retain(|p| *p != h);
-                }
-                kill(w, h, "dropped");
-            } else if let Some(p) = w.condis.parties.get_mut(&h) {
-                p.state = PartyState::Connected;
-            }
-            if let (true, Some(af)) = (ok, vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.af)) {
-                w.condis.resume_teardown(af);
-            }
-        }
-        ReqKind::ModifyQos => {
-            w.condis.params.remove(&h);
-        }
-        ReqKind::CmOid | ReqKind::MiniportOid => finish_oid(w, kind, h, status),
-    }
-}
-
-/// Forgets the client's parameters of a completed make call or add party,
-/// keeping what they said at completion for the client to look at.
-fn keep_completed_params(w: &mut World, h: usize) {
-    if let Some(spec) = w.condis.params.remove(&h).and_then(|mut p| p.read().ok()) {
-        w.condis.completed_params.insert(h, spec);
-    }
-}
-
-/// BytesWritten (or BytesRead, for a set) and BytesNeeded of a request.
-fn oid_counts(q: &NDIS_OID_REQUEST) -> (UINT, UINT) {
-    if q.RequestType == NdisRequestSetInformation {
-        // SAFETY: the emulator built this request as a set, so
-        // SET_INFORMATION is the union member in use; plain integers.
-        let d = unsafe { q.DATA.SET_INFORMATION };
-        (d.BytesRead, d.BytesNeeded)
-    } else {
-        // SAFETY: built as a query: QUERY_INFORMATION is the member in use.
-        let d = unsafe { q.DATA.QUERY_INFORMATION };
-        (d.BytesWritten, d.BytesNeeded)
-    }
-}
-
-/// Records an OID request's result and checks its byte counts.
-fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
-    let Some(rec) = w.condis.oids.get_mut(&h) else { return };
-    rec.status = Some(status);
-    let Some(request) = rec.request.first() else { return };
-    // SAFETY: query and set information share InformationBufferLength
-    // (asserted in ndis-sys); a plain integer.
-    let len = unsafe { request.DATA.QUERY_INFORMATION }.InformationBufferLength as usize;
-    let set = request.RequestType == NdisRequestSetInformation;
-    let (done, needed) = oid_counts(request);
-    let problem = if done as usize > len {
-        Some(format!(
-            "Bytes{} {done} > InformationBufferLength {len}",
-            if set { "Read" } else { "Written" }
-        ))
-    } else if status == NDIS_STATUS_BUFFER_TOO_SHORT && needed as usize <= len {
-        Some(format!(
-            "failed {} with BytesNeeded {needed} <= InformationBufferLength {len}",
-            Status(status)
-        ))
-    } else if status == NDIS_STATUS_INVALID_LENGTH && needed as usize == len {
-        // INVALID_LENGTH means the length is "incorrect for the specified
-        // OID" (MiniportCoOidRequest): shorter, or longer than a set's
-        // structure (Microsoft's samples refuse `!= sizeof`), with the
-        // correct length in BytesNeeded. Only the length it got cannot be it.
-        Some(format!(
-            "failed {} with BytesNeeded {needed} = InformationBufferLength {len}",
-            Status(status)
-        ))
-    } else {
-        None
-    };
-    if let Some(p) = problem {
-        w.violate(r::OID_BYTES_WITHIN_BUFFER, kind.handler(), p, &[]);
-    }
-}
-
-fn inbox(w: &mut World, client: Option<ClientId>, line: String) {
-    if let Some(c) = client.and_then(|c| w.condis.clients.get_mut(c)) {
-        c.inbox.push(line);
-    }
-}
-
-/// Records the handler's return and applies what follows from it.
-fn settle(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) -> NDIS_STATUS {
-    match w.condis.requests.returned(kind, h, status) {
-        ReturnVerdict::NdisCompletes(s) => {
-            apply(w, kind, h, s, ctx);
-            s
-        }
-        // Already applied when the completion arrived (as NDIS does).
-        ReturnVerdict::CompletedEarly(s) => s,
-        ReturnVerdict::Pended => NDIS_STATUS_PENDING,
-        ReturnVerdict::CompletedTwice(s) => {
-            w.violate(
-                r::COMPLETE_ONLY_PENDED,
-                kind.completion(),
-                format!(
-                    "{} completed the request and then returned {s:#x} instead of PENDING: NDIS completes it again",
-                    kind.handler()
-                ),
-                &[h],
-            );
-            s
-        }
-    }
-}
-
-/// The MCM's completion of `(kind, h)`: checks it, then applies it or
-/// remembers it (completed inside the handler).
+/// The MCM's completion of `(kind, h)`, the DDI: traced, its IRQL checked,
+/// then checked and applied by `condis::complete`.
 fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
     let call = kind.completion();
     world::with(call, |w| {
         w.event("=>", call, detail!("{s} {x}", status, h));
         w.check_irql(call, DISPATCH_LEVEL);
-        if status == NDIS_STATUS_PENDING {
-            w.violate(
-                r::COMPLETE_NOT_PENDING,
-                call,
-                format!("completed {h:#x} with NDIS_STATUS_PENDING"),
-                &[h],
-            );
-            return;
-        }
-        match w.condis.requests.complete(kind, h, status) {
-            // NDIS acts on a completion at once, also one made inside the
-            // handler (which must then return PENDING).
-            CompletionVerdict::Apply | CompletionVerdict::Early => apply(w, kind, h, status, ctx),
-            CompletionVerdict::NotPended => w.violate(
-                r::COMPLETE_ONLY_PENDED,
-                call,
-                format!(
-                    "no pended {} for {h:#x}: its handler did not return PENDING, or it was already completed",
-                    kind.handler()
-                ),
-                &[h],
-            ),
-            CompletionVerdict::Twice => {
-                w.violate(
-                    r::COMPLETE_ONLY_PENDED,
-                    call,
-                    format!("{h:#x} completed twice inside {}", kind.handler()),
-                    &[h],
-                );
-            }
-        }
+        complete::complete(w, kind, h, status, ctx);
     });
 }
 
@@ -752,7 +392,7 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
             );
         }
         if status != NDIS_STATUS_SUCCESS {
-            kill(w, h, "create failed");
+            w.kill(h, "create failed");
             return Err(status);
         }
         w.condis.vcs.insert(
@@ -840,7 +480,7 @@ pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
         // NDIS ignores the handler's status [B]: the handle is gone.
         w.condis.deleting.remove(&vc);
         w.condis.vcs.remove(&vc);
-        kill(w, vc, "deleted by its client");
+        w.kill(vc, "deleted by its client");
     });
     Ok(NDIS_STATUS_SUCCESS)
 }
@@ -1273,7 +913,8 @@ enum OidTarget {
 pub(crate) fn oid_result(h: usize) -> Option<OidResult> {
     world::try_with(|w| {
         let rec = w.condis.oids.get(&h)?;
-        let (done, needed) = oid_counts(rec.request.first()?);
+        let counts = oid_counts(rec.request.first()?);
+        let (done, needed) = (counts.done, counts.needed);
         let status = rec.status.unwrap_or(NDIS_STATUS_PENDING);
         let r = OidResult {
             status,
@@ -1498,7 +1139,7 @@ fn complete_notify_close(af: usize) {
         }
         a.notify_close_pending = false;
         let (client, ctx) = (a.client, a.cm_context);
-        inbox(w, Some(client), format!("NotifyCloseAfComplete {af:#x}"));
+        w.condis.inbox(Some(client), format!("NotifyCloseAfComplete {af:#x}"));
         w.note(af, "NdisClNotifyCloseAddressFamilyComplete");
         Some((cm_handlers(w).and_then(|c| c.CmNotifyCloseAfCompleteHandler), ctx))
     });
@@ -1744,7 +1385,7 @@ ddi_fn! {
                 None => w.condis.afs.values().filter(|x| x.state == AfState::Open).map(|x| x.client).collect(),
             };
             for c in clients {
-                inbox(w, Some(c), format!("Status {code:#x} VC {h:#x}"));
+                w.condis.inbox(Some(c), format!("Status {code:#x} VC {h:#x}"));
             }
         });
     }
@@ -1937,10 +1578,10 @@ ddi_fn! {
                 w.violate(r::VC_DEACTIVATED_BEFORE_DELETE, CALL, format!("VC {h:#x} is still active"), &[h]);
                 return NDIS_STATUS_NOT_ACCEPTED;
             }
-            inbox(w, Some(rec.client), format!("DeleteVc {h:#x}"));
+            w.condis.inbox(Some(rec.client), format!("DeleteVc {h:#x}"));
             w.condis.vcs.remove(&h);
             w.condis.params.remove(&h);
-            kill(w, h, "deleted by the MCM");
+            w.kill(h, "deleted by the MCM");
             NDIS_STATUS_SUCCESS
         })
     }
@@ -2020,7 +1661,7 @@ ddi_fn! {
                 v.call = CallState::Offered;
                 v.sap = Some(s);
             }
-            inbox(w, Some(client), format!("IncomingCall VC {h:#x} on SAP {s:#x}"));
+            w.condis.inbox(Some(client), format!("IncomingCall VC {h:#x} on SAP {s:#x}"));
             if answer == Answer::Sync {
                 // The client answers inside ProtocolClIncomingCall, which
                 // runs here: its answer is final when that returns, and
@@ -2077,7 +1718,7 @@ ddi_fn! {
             if state == Some(CallState::Closing) && w.condis.closing_from.get(&h) == Some(&CallState::Accepted) {
                 w.condis.closing_from.insert(h, CallState::Connected);
                 let client = w.condis.vcs.get(&h).map(|v| v.client);
-                inbox(w, client, format!("CallConnected VC {h:#x}"));
+                w.condis.inbox(client, format!("CallConnected VC {h:#x}"));
                 return;
             }
             if state != Some(CallState::Accepted) {
@@ -2088,7 +1729,7 @@ ddi_fn! {
                 v.call = CallState::Connected;
                 v.client
             });
-            inbox(w, client, format!("CallConnected VC {h:#x}"));
+            w.condis.inbox(client, format!("CallConnected VC {h:#x}"));
         });
     }
 
@@ -2118,7 +1759,7 @@ ddi_fn! {
                 return;
             }
             let client = w.condis.vcs.get(&h).map(|v| v.client);
-            inbox(w, client, format!("IncomingCloseCall {status:#x} VC {h:#x}"));
+            w.condis.inbox(client, format!("IncomingCloseCall {status:#x} VC {h:#x}"));
             w.condis.defer(world::cpu_id(), ClientAction::CloseCall { vc: h });
         });
     }
@@ -2144,7 +1785,7 @@ ddi_fn! {
                     return;
                 }
                 let client = vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.client);
-                inbox(w, client, format!("IncomingDropParty {status:#x} party {h:#x}"));
+                w.condis.inbox(client, format!("IncomingDropParty {status:#x} party {h:#x}"));
             }
         });
     }
@@ -2159,7 +1800,7 @@ ddi_fn! {
             w.check_irql(CALL, DISPATCH_LEVEL);
             if w.check_handle(h, HandleKind::Vc, CALL) {
                 let client = w.condis.vcs.get(&h).map(|v| v.client);
-                inbox(w, client, format!("IncomingCallQoSChange VC {h:#x}"));
+                w.condis.inbox(client, format!("IncomingCallQoSChange VC {h:#x}"));
             }
         });
     }
@@ -2199,7 +1840,7 @@ ddi_fn! {
             let rec = w.condis.afs.get_mut(&h)?;
             rec.notify_close_pending = true;
             let client = rec.client;
-            inbox(w, Some(client), format!("NotifyCloseAf {h:#x}"));
+            w.condis.inbox(Some(client), format!("NotifyCloseAf {h:#x}"));
             let answer = w.condis.clients.get(client).map_or(Answer::Sync, |c| c.notify_close_answer);
             if answer == Answer::Pend {
                 w.note(h, "ProtocolClNotifyCloseAf returned PENDING: the client closes later");
@@ -2223,30 +1864,8 @@ ddi_fn! {
 
 /// An OID completion: on the right path, then as any completion.
 fn complete_oid(kind: ReqKind, call: &'static str, h: usize, status: NDIS_STATUS) {
-    let other = if kind == ReqKind::CmOid {
-        ReqKind::MiniportOid
-    } else {
-        ReqKind::CmOid
-    };
-    let wrong = world::with(call, |w| {
-        let wrong = w.condis.requests.is_pending(other, h);
-        if wrong {
-            w.event("=>", call, detail!("{s} request {x}", status, h));
-            w.violate(
-                r::OID_COMPLETION_MATCHES_PATH,
-                call,
-                format!(
-                    "request {h:#x} was pended by {}: complete it with {}",
-                    other.handler(),
-                    other.completion()
-                ),
-                &[],
-            );
-        }
-        wrong
-    });
-    // Complete it as what it is, so the client is not left waiting.
-    complete(if wrong { other } else { kind }, h, status, None);
+    let kind = world::with(call, |w| complete::oid_path(w, kind, call, h, status));
+    complete(kind, h, status, None);
 }
 
 /// After MiniportHaltEx returned: the answers clients still owed (a pended
@@ -2266,23 +1885,4 @@ pub(crate) fn drop_client_answers_at_halt() {
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A completion is noted in its object's history (what a violation
-    /// report shows) with its status by name, not as hex.
-    #[test]
-    fn a_completion_is_noted_with_its_status_by_name() {
-        let mut w = World::default();
-        let h = w.new_handle(HandleKind::Sap, "registered");
-        apply(&mut w, ReqKind::DeregisterSap, h, NDIS_STATUS_NOT_ACCEPTED, None);
-        let history = &w.handles[&h].history;
-        assert!(
-            history.iter().any(|l| l.ends_with(" completed NOT_ACCEPTED")),
-            "{history:?}"
-        );
-    }
 }

@@ -50,6 +50,7 @@ mod events;
 mod exports;
 pub(crate) mod lookaside;
 pub(crate) mod nbl;
+pub(crate) mod oid_request;
 pub mod params;
 pub(crate) mod pnp;
 pub mod raw;
