@@ -13,6 +13,7 @@
 //! world across such a call.
 
 pub mod complete;
+pub mod mcm;
 pub mod pended;
 pub mod rules;
 

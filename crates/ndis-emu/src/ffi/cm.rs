@@ -18,14 +18,14 @@ use super::params::{CallParams, read_call_params};
 use super::raw::{Guarded, Placement, RawCallParams, RawOidBuffer};
 use crate::call_spec::CallSpec;
 use crate::condis::complete::{self, settle};
+use crate::condis::mcm;
 use crate::condis::rules as r;
 use crate::condis::{
     AfRec, AfState, Answer, CallState, ClientAction, ClientId, Creator, PartyRec, PartyState, ReqKind, SapRec,
     SapState, VcRec,
 };
 use crate::detail;
-use crate::rules;
-use crate::trace::{Detail, Status};
+use crate::trace::Detail;
 use crate::world::{self, HandleKind, World};
 
 /// What a handler returned, as its return event shows it: a status by
@@ -977,26 +977,12 @@ fn incoming_call_complete(
     status: NDIS_STATUS,
     cp: PCO_CALL_PARAMETERS,
 ) {
-    world::with("NdisClIncomingCallComplete", |w| record_answer(w, vc, status));
+    world::with("NdisClIncomingCallComplete", |w| mcm::record_answer(w, vc, status));
     call_incoming_call_complete(handler, vc, ctx, status, cp);
 }
 
-/// The client's answer to the offer on `vc` takes effect in NDIS's view:
-/// the call is accepted (SUCCESS) or over, and no longer offered.
-fn record_answer(w: &mut World, vc: usize, status: NDIS_STATUS) {
-    w.condis.offered.remove(&vc);
-    if let Some(v) = w.condis.vcs.get_mut(&vc) {
-        v.call = if status == NDIS_STATUS_SUCCESS {
-            CallState::Accepted
-        } else {
-            CallState::Closed
-        };
-    }
-    w.note(vc, format!("client answered the incoming call {}", Status(status)));
-}
-
 /// NDIS calls ProtocolCmIncomingCallComplete with the client's answer,
-/// which [`record_answer`] has recorded.
+/// which [`mcm::record_answer`] has recorded.
 fn call_incoming_call_complete(
     handler: PROTOCOL_CM_INCOMING_CALL_COMPLETE,
     vc: usize,
@@ -1353,40 +1339,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("VC {x} status {s}", h, ind.map_or(0, |i| i.StatusCode)));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if w.adapter.as_ref().is_some_and(|x| x.handle == a && x.halted) {
-                w.violate(rules::NOTHING_AFTER_HALT, CALL, "the adapter was already halted", &[a]);
-                return;
-            }
-            if !w.check_handle(a, HandleKind::Adapter, CALL) {
-                return;
-            }
-            let registered = w.adapter.as_ref().is_some_and(|x| x.step >= crate::world::InitStep::RegistrationAttributes);
-            let problem = match ind {
-                None => Some("NULL indication".to_string()),
-                Some(_) if !registered => Some("before the registration attributes were set".to_string()),
-                Some(i)
-                    if i.Header.Type != NDIS_OBJECT_TYPE_STATUS_INDICATION
-                        || i.Header.Revision < NDIS_STATUS_INDICATION_REVISION_1
-                        || usize::from(i.Header.Size) < NDIS_SIZEOF_STATUS_INDICATION_REVISION_1 =>
-                {
-                    Some(format!("header type {:#x} revision {} size {}", i.Header.Type, i.Header.Revision, i.Header.Size))
-                }
-                Some(i) if i.SourceHandle as usize != a => Some(format!("SourceHandle {:p} is not the miniport adapter handle", i.SourceHandle)),
-                Some(_) if h != 0 && !w.condis.vcs.contains_key(&h) => Some(format!("{h:#x} is not a live VC")),
-                Some(_) => None,
-            };
-            if let Some(p) = problem {
-                w.violate(r::STATUS_INDICATION_VALID, CALL, p, &[a]);
-                return;
-            }
-            let code = ind.map_or(0, |i| i.StatusCode);
-            let clients: Vec<ClientId> = match w.condis.vcs.get(&h) {
-                Some(v) => vec![v.client],
-                None => w.condis.afs.values().filter(|x| x.state == AfState::Open).map(|x| x.client).collect(),
-            };
-            for c in clients {
-                w.condis.inbox(Some(c), format!("Status {code:#x} VC {h:#x}"));
-            }
+            mcm::indicate_status(w, a, h, ind)
         });
     }
 
@@ -1402,19 +1355,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("AF {x} VC {x}", afh, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            let af_open = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Open);
-            let vc_ok = h == 0 || w.condis.vcs.get(&h).is_some_and(|v| v.af == afh);
-            let header_ok = header.is_some_and(|x| x.Type == NDIS_OBJECT_TYPE_OID_REQUEST && x.Revision >= NDIS_OID_REQUEST_REVISION_1);
-            if !(af_open && vc_ok && header_ok) {
-                w.violate(
-                    r::MCM_REQUEST_ON_OPEN_AF,
-                    CALL,
-                    format!("AF {afh:#x} open: {af_open}; VC of that AF: {vc_ok}; request header valid: {header_ok}"),
-                    &[afh],
-                );
-                return NDIS_STATUS_FAILURE;
-            }
-            NDIS_STATUS_INVALID_OID
+            mcm::oid_request(w, afh, h, header)
         })
     }
 
@@ -1429,28 +1370,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return NDIS_STATUS_FAILURE;
-            }
-            if let Err(e) = params {
-                w.violate(r::VC_ACTIVATE_NEEDS_MEDIA_PARAMETERS, CALL, e, &[h]);
-                return NDIS_STATUS_INVALID_DATA;
-            }
-            // Injected failure. The NdisMCmActivateVc page: "When
-            // NdisMCmActivateVc returns anything other than
-            // NDIS_STATUS_PENDING, the MCM driver should make an internal
-            // call to its ProtocolCmActivateVcComplete function": any status
-            // may come back. RESOURCES is the low-memory one (the status
-            // MiniportCoActivateVc documents for it). The VC stays inactive.
-            if crate::faults::call_fails(w, CALL) {
-                return NDIS_STATUS_RESOURCES;
-            }
-            w.note(h, "activated");
-            if let Some(v) = w.condis.vcs.get_mut(&h) {
-                v.active = true;
-                v.activated_in_call = true;
-            }
-            NDIS_STATUS_SUCCESS
+            mcm::activate_vc(w, h, params)
         })
     }
 
@@ -1463,19 +1383,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return NDIS_STATUS_FAILURE;
-            }
-            super::data::check_drained(w, h);
-            match w.condis.vcs.get_mut(&h) {
-                Some(v) if v.active => {
-                    v.active = false;
-                    v.closed_while_active = false;
-                    w.note(h, "deactivated");
-                    NDIS_STATUS_SUCCESS
-                }
-                _ => NDIS_STATUS_NOT_ACCEPTED,
-            }
+            mcm::deactivate_vc(w, h)
         })
     }
 
@@ -1491,59 +1399,7 @@ ddi_fn! {
         let created = world::with(CALL, |w| {
             w.event("=>", CALL, detail!("AF {x}", afh));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(a, HandleKind::Adapter, CALL) {
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            if initial.is_none_or(|h| !h.is_null()) {
-                w.violate(
-                    r::VC_CREATE_ON_OPEN_AF,
-                    CALL,
-                    format!("the out handle must be a slot initialised to NULL, got {initial:?}"),
-                    &[afh],
-                );
-                return Err(NDIS_STATUS_INVALID_PARAMETER);
-            }
-            let Some(rec) = w.condis.afs.get(&afh).filter(|x| x.state == AfState::Open).cloned() else {
-                // An AF whose close is under way: NDIS refuses the VC. The
-                // MCM may have begun what creates it (an offer) before the
-                // client's NdisClCloseAddressFamily reached it, and may hold
-                // that close pending for it.
-                let closing = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Closing);
-                if !closing {
-                    w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
-                }
-                return Err(NDIS_STATUS_FAILURE);
-            };
-            // Injected failure. The NdisMCmCreateVc page:
-            // "NDIS_STATUS_RESOURCES: NDIS could not allocate sufficient
-            // memory to set up the VC." The out handle stays NULL and the
-            // client hears nothing.
-            if crate::faults::call_fails(w, CALL) {
-                return Err(NDIS_STATUS_RESOURCES);
-            }
-            let status = w.condis.clients.get(rec.client).map_or(NDIS_STATUS_FAILURE, |c| c.create_vc_status);
-            if status != NDIS_STATUS_SUCCESS {
-                return Err(status);
-            }
-            let h = w.new_handle(HandleKind::Vc, format!("created by the MCM on AF {afh:#x}"));
-            w.condis.vcs.insert(
-                h,
-                VcRec {
-                    af: afh,
-                    client: rec.client,
-                    creator: Creator::CallManager,
-                    cm_context: ctx as usize,
-                    active: false,
-                    call: CallState::Idle,
-                    sap: None,
-                    parties: Vec::new(),
-                    closed_while_active: false,
-                    activated_in_call: false,
-                    sends_out: Default::default(),
-                    receives_out: Default::default(),
-                },
-            );
-            Ok(h)
+            mcm::create_vc(w, a, afh, initial, ctx)
         });
         match created {
             Ok(h) => {
@@ -1566,23 +1422,7 @@ ddi_fn! {
         super::data::with_ndis_window_closed(CALL, h, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return NDIS_STATUS_FAILURE;
-            }
-            let Some(rec) = w.condis.vcs.get(&h).cloned() else { return NDIS_STATUS_FAILURE };
-            if rec.creator != Creator::CallManager {
-                w.violate(r::VC_ONLY_CREATOR_DELETES, CALL, format!("VC {h:#x} was created by its client; only the client deletes it"), &[h]);
-                return NDIS_STATUS_NOT_ACCEPTED;
-            }
-            if rec.active {
-                w.violate(r::VC_DEACTIVATED_BEFORE_DELETE, CALL, format!("VC {h:#x} is still active"), &[h]);
-                return NDIS_STATUS_NOT_ACCEPTED;
-            }
-            w.condis.inbox(Some(rec.client), format!("DeleteVc {h:#x}"));
-            w.condis.vcs.remove(&h);
-            w.condis.params.remove(&h);
-            w.kill(h, "deleted by the MCM");
-            NDIS_STATUS_SUCCESS
+            mcm::delete_vc(w, h)
         })
     }
 
@@ -1598,91 +1438,7 @@ ddi_fn! {
         let offer = world::with(CALL, |w| {
             w.event("=>", CALL, detail!("SAP {x} VC {x}", s, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            // A SAP NDIS knows of whose deregistration completed (its handle
-            // died then) breaks the SAP rule, the more precise one; a SAP
-            // the client is deregistering is still valid for the MCM until
-            // it completes that (an offer may cross NdisClDeregisterSap).
-            let sap_rec = w.condis.saps.get(&s).cloned();
-            let af_closed = sap_rec.as_ref().and_then(|x| w.condis.afs.get(&x.af)).is_none_or(|a| a.state == AfState::Closed);
-            if let Some(x) = sap_rec.as_ref().filter(|x| x.state == SapState::Deregistered || af_closed) {
-                let why = if x.state == SapState::Deregistered { "its deregistration completed (or its registration failed)" } else { "its AF is closed" };
-                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} takes no calls: {why}"), &[s]);
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            if !w.check_handle(s, HandleKind::Sap, CALL) || !w.check_handle(h, HandleKind::Vc, CALL) {
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            let Some(sap_rec) = sap_rec else {
-                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} is not a SAP NDIS registered"), &[s]);
-                return Err(NDIS_STATUS_FAILURE);
-            };
-            let vc_rec = w.condis.vcs.get(&h).cloned();
-            let ok = vc_rec.as_ref().is_some_and(|v| v.creator == Creator::CallManager && v.active && v.af == sap_rec.af && v.call == CallState::Idle);
-            if !ok {
-                w.violate(
-                    r::INCOMING_VC_CREATED_AND_ACTIVE,
-                    CALL,
-                    format!("VC {h:#x} must be MCM-created on the SAP's AF, activated, and idle: {vc_rec:?}"),
-                    &[h],
-                );
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            if let Err(e) = &params {
-                w.violate(rules::HANDLE_VALID, CALL, format!("malformed call parameters: {e}"), &[h]);
-                return Err(NDIS_STATUS_INVALID_DATA);
-            }
-            // Injected failure: "NdisMCmDispatchIncomingCall returns
-            // NDIS_STATUS_FAILURE if the SAP is deregistering or the AF
-            // cannot be referenced" (contract §2.3 [B]); the client is not
-            // offered the call and ProtocolCmIncomingCallComplete does not
-            // run.
-            if crate::faults::call_fails(w, CALL) {
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            let client = vc_rec.map_or(0, |v| v.client);
-            // Only the answer: a clone of the whole client (its inbox and
-            // every payload it received) made each offer O(history).
-            let answer = w.condis.clients.get(client).map(|c| (c.answer, c.incoming_call_status));
-            let (answer, status) = answer.unwrap_or((Answer::Sync, NDIS_STATUS_FAILURE));
-            // A client tearing the AF down (NDIS asked it to close it, or it
-            // is unbinding with the AF's close pending) rejects the call.
-            let unbinding = w.condis.unbound_at_halt;
-            let tearing = w
-                .condis
-                .afs
-                .get(&sap_rec.af)
-                .is_some_and(|a| a.notify_close_pending || (unbinding && a.state == AfState::Closing));
-            let (answer, status) = if tearing {
-                (Answer::Sync, NDIS_STATUS_NOT_ACCEPTED)
-            } else {
-                (answer, status)
-            };
-            if let Some(v) = w.condis.vcs.get_mut(&h) {
-                v.call = CallState::Offered;
-                v.sap = Some(s);
-            }
-            w.condis.inbox(Some(client), format!("IncomingCall VC {h:#x} on SAP {s:#x}"));
-            if answer == Answer::Sync {
-                // The client answers inside ProtocolClIncomingCall, which
-                // runs here: its answer is final when that returns, and
-                // NdisClIncomingCallComplete is only for a call it pended
-                // ("NdisClIncomingCallComplete returns a client's
-                // acceptance or rejection of an offered incoming call, for
-                // which the client's ProtocolClIncomingCall function
-                // previously returned NDIS_STATUS_PENDING",
-                // NdisClIncomingCallComplete [D]). So the call is answered
-                // in the same step as it is offered. Recorded only after
-                // the lock is dropped, the offer was visible to the
-                // client's own thread meanwhile, which answered it too
-                // (NdisClIncomingCallComplete); this answer's
-                // ProtocolCmIncomingCallComplete then ran after the MCM had
-                // connected, closed and deleted the VC, with its stale
-                // context (a soak's `incoming.connected-after-accept`: the
-                // context's memory was a new VC's, still offered).
-                record_answer(w, h, status);
-            } else {
-                w.condis.offered.insert(h, cp as usize);
-            }
+            let (answer, status) = mcm::dispatch_incoming_call(w, s, h, &params, cp as usize)?;
             let handler = cm_handlers(w).and_then(|c| c.CmIncomingCallCompleteHandler);
             let ctx = w.condis.vcs.get(&h).map_or(0, |v| v.cm_context);
             Ok((answer, status, handler, ctx))
@@ -1708,28 +1464,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return;
-            }
-            let state = w.condis.vcs.get(&h).map(|v| v.call);
-            // The client's NdisClCloseCall of the accepted call crossed this
-            // (NDIS marked the VC closing before the call manager heard of
-            // the close): legal, and the call stays closing.
-            if state == Some(CallState::Closing) && w.condis.closing_from.get(&h) == Some(&CallState::Accepted) {
-                w.condis.closing_from.insert(h, CallState::Connected);
-                let client = w.condis.vcs.get(&h).map(|v| v.client);
-                w.condis.inbox(client, format!("CallConnected VC {h:#x}"));
-                return;
-            }
-            if state != Some(CallState::Accepted) {
-                w.violate(r::INCOMING_CONNECTED_AFTER_ACCEPT, CALL, format!("VC {h:#x} is {state:?}, not accepted"), &[h]);
-                return;
-            }
-            let client = w.condis.vcs.get_mut(&h).map(|v| {
-                v.call = CallState::Connected;
-                v.client
-            });
-            w.condis.inbox(client, format!("CallConnected VC {h:#x}"));
+            mcm::call_connected(w, h)
         });
     }
 
@@ -1743,24 +1478,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{s} {x}", status, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return;
-            }
-            // Closing: its client's NdisClCloseCall crossed this (both ends
-            // closing at once, a root's close crossing a leaf's); the
-            // client's answer (NdisClCloseCall) is then refused by NDIS as
-            // redundant, and its own close completes as usual.
-            let state = w.condis.vcs.get(&h).map(|v| v.call);
-            if !matches!(
-                state,
-                Some(CallState::Connected | CallState::Accepted | CallState::Outgoing | CallState::Offered | CallState::Closing)
-            ) {
-                w.violate(r::CLOSE_INCOMING_ON_A_CALL, CALL, format!("VC {h:#x} carries no call ({state:?})"), &[h]);
-                return;
-            }
-            let client = w.condis.vcs.get(&h).map(|v| v.client);
-            w.condis.inbox(client, format!("IncomingCloseCall {status:#x} VC {h:#x}"));
-            w.condis.defer(world::cpu_id(), ClientAction::CloseCall { vc: h });
+            mcm::incoming_close_call(w, status, h)
         });
     }
 
@@ -1772,21 +1490,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{s} {x}", status, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if w.check_handle(h, HandleKind::Party, CALL) {
-                let vc = w.condis.parties.get(&h).map(|p| p.vc);
-                let parties = vc.and_then(|v| w.condis.vcs.get(&v)).map_or(0, |v| v.parties.len());
-                if parties < 2 {
-                    w.violate(
-                        r::PARTY_INCOMING_DROP_NOT_LAST,
-                        CALL,
-                        format!("party {h:#x} is the last one: use NdisMCmDispatchIncomingCloseCall"),
-                        &[h],
-                    );
-                    return;
-                }
-                let client = vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.client);
-                w.condis.inbox(client, format!("IncomingDropParty {status:#x} party {h:#x}"));
-            }
+            mcm::incoming_drop_party(w, status, h)
         });
     }
 
@@ -1798,10 +1502,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if w.check_handle(h, HandleKind::Vc, CALL) {
-                let client = w.condis.vcs.get(&h).map(|v| v.client);
-                w.condis.inbox(client, format!("IncomingCallQoSChange VC {h:#x}"));
-            }
+            mcm::incoming_qos_change(w, h)
         });
     }
 
@@ -1819,35 +1520,7 @@ ddi_fn! {
         let ok = world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, PASSIVE_LEVEL);
-            if !w.check_handle(h, HandleKind::Af, CALL) {
-                return None;
-            }
-            let rec = w.condis.afs.get(&h)?;
-            if rec.state != AfState::Open || rec.notify_close_pending {
-                return None;
-            }
-            // Injected failure: "the call returns NDIS_STATUS_FAILURE if the
-            // AF is already closing" (contract §1.4 [B]). That is the one way
-            // it fails, so the fault is that race: the client is closing the
-            // AF on a thread of its own (NdisClCloseAddressFamily after its
-            // SAPs and calls), and no ProtocolCmNotifyCloseAfComplete follows.
-            if crate::faults::call_fails(w, CALL) {
-                w.note(h, "the client closes its AF on its own: the notification fails");
-                w.condis.defer_later(ClientAction::TearDownAf { af: h });
-                world::changed();
-                return None;
-            }
-            let rec = w.condis.afs.get_mut(&h)?;
-            rec.notify_close_pending = true;
-            let client = rec.client;
-            w.condis.inbox(Some(client), format!("NotifyCloseAf {h:#x}"));
-            let answer = w.condis.clients.get(client).map_or(Answer::Sync, |c| c.notify_close_answer);
-            if answer == Answer::Pend {
-                w.note(h, "ProtocolClNotifyCloseAf returned PENDING: the client closes later");
-                w.condis.defer_later(ClientAction::AnswerNotifyClose { af: h });
-                world::changed();
-            }
-            Some(answer)
+            mcm::notify_close_af(w, h)
         });
         match ok {
             None => NDIS_STATUS_FAILURE,
