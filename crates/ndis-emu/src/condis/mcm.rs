@@ -134,7 +134,7 @@ pub(crate) fn deactivate_vc(w: &mut World, h: usize) -> NDIS_STATUS {
     if !w.check_handle(h, HandleKind::Vc, CALL) {
         return NDIS_STATUS_FAILURE;
     }
-    crate::ffi::data::check_drained(w, h);
+    super::window::check_drained(w, h);
     match w.condis.vcs.get_mut(&h) {
         Some(v) if v.active => {
             v.active = false;

@@ -12,10 +12,13 @@
 //! What it must not do: call into the driver (that is `ffi`), or hold the
 //! world across such a call.
 
+pub mod client_requests;
 pub mod complete;
+pub mod data;
 pub mod mcm;
 pub mod pended;
 pub mod rules;
+pub mod window;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

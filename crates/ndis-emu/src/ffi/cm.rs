@@ -18,12 +18,10 @@ use super::params::{CallParams, read_call_params};
 use super::raw::{Guarded, Placement, RawCallParams, RawOidBuffer};
 use crate::call_spec::CallSpec;
 use crate::condis::complete::{self, settle};
-use crate::condis::mcm;
-use crate::condis::rules as r;
 use crate::condis::{
-    AfRec, AfState, Answer, CallState, ClientAction, ClientId, Creator, PartyRec, PartyState, ReqKind, SapRec,
-    SapState, VcRec,
+    AfRec, AfState, Answer, CallState, ClientAction, ClientId, Creator, PartyRec, PartyState, ReqKind, SapRec, SapState,
 };
+use crate::condis::{client_requests, mcm};
 use crate::detail;
 use crate::trace::Detail;
 use crate::world::{self, HandleKind, World};
@@ -57,7 +55,7 @@ fn frame<R: Returned>(name: &'static str, irql: KIRQL, detail: Detail, f: impl F
 
 /// Why a client operation could not be issued (the emulator refused it as
 /// NDIS would, before reaching the driver).
-pub type Refused = NDIS_STATUS;
+pub(crate) use crate::condis::client_requests::Refused;
 
 /// The call manager's handlers, while there is an adapter to call: once
 /// MiniportHaltEx has returned NDIS calls none of them (every client request
@@ -363,19 +361,9 @@ pub(crate) fn deregister_sap(sap: usize) -> Result<NDIS_STATUS, Refused> {
 /// NdisCoCreateVc by a client: NDIS calls the MCM's ProtocolCoCreateVc.
 pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
     const CALL: &str = "NdisCoCreateVc";
-    let (handler, af_ctx, client, h) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .afs
-            .get(&af)
-            .filter(|a| a.state == AfState::Open)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let (af_ctx, client) = (rec.cm_context, rec.client);
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmCreateVcHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let h = w.new_handle(HandleKind::Vc, format!("created by client {client} on AF {af:#x}"));
-        Ok((handler, af_ctx, client, h))
+    let (handler, af_ctx, client, h) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmCreateVcHandler);
+        client_requests::admit_create_vc(w, af, handler)
     })?;
     let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
     let status = frame("ProtocolCoCreateVc", PASSIVE_LEVEL, detail!("{x}", h), || {
@@ -383,105 +371,22 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
         unsafe { handler(af_ctx as NDIS_HANDLE, h as NDIS_HANDLE, &raw mut ctx) }
     });
     world::with(CALL, |w| {
-        if status == NDIS_STATUS_PENDING {
-            w.violate(
-                r::VC_HANDLERS_NEVER_PEND,
-                "ProtocolCoCreateVc",
-                "returned PENDING: the VC is unusable and NDIS deletes it",
-                &[h],
-            );
-        }
-        if status != NDIS_STATUS_SUCCESS {
-            w.kill(h, "create failed");
-            return Err(status);
-        }
-        w.condis.vcs.insert(
-            h,
-            VcRec {
-                af,
-                client,
-                creator: Creator::Client,
-                cm_context: ctx as usize,
-                active: false,
-                call: CallState::Idle,
-                sap: None,
-                parties: Vec::new(),
-                closed_while_active: false,
-                activated_in_call: false,
-                sends_out: Default::default(),
-                receives_out: Default::default(),
-            },
-        );
-        Ok(h)
+        client_requests::created_vc(w, af, client, h, status, ctx as usize)
     })
 }
 
 /// NdisCoDeleteVc by the client that created the VC.
 pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisCoDeleteVc";
-    let (handler, ctx) = super::data::with_ndis_window_closed(CALL, vc, |w| -> Result<_, Refused> {
-        let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
-        if rec.creator != Creator::Client {
-            return Err(NDIS_STATUS_NOT_ACCEPTED);
-        }
-        // NDIS refuses to delete a VC whose make call is outstanding
-        // (activation pending: NOT_ACCEPTED) or whose close is (CLOSING),
-        // contract §3.3 [B]: the call manager may still be using it, and
-        // may have deactivated it already on another CPU.
-        match rec.call {
-            CallState::Outgoing => return Err(NDIS_STATUS_NOT_ACCEPTED),
-            CallState::Closing => return Err(NDIS_STATUS_CLOSING),
-            _ => {}
-        }
-        if rec.active {
-            if rec.closed_while_active {
-                w.violate(
-                    r::VC_DEACTIVATED_BEFORE_DELETE,
-                    CALL,
-                    format!("the call on VC {vc:#x} was closed but the VC was never deactivated: the client's delete fails with NOT_ACCEPTED and the VC leaks"),
-                    &[vc],
-                );
-            }
-            return Err(NDIS_STATUS_NOT_ACCEPTED);
-        }
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmDeleteVcHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        // The client's own delete of this VC is inside the driver on
-        // another of its threads (two teardowns of one AF, each removing
-        // what is left): a client deletes a VC once and knows it did, so
-        // this one is refused as a delete of a VC already deleted is
-        // (FAILURE, as for an unknown handle), and never reaches the
-        // driver. NdisCoDeleteVc \[D\] (learn.microsoft.com,
-        // nf-ndis-ndiscodeletevc): "When NdisCoDeleteVc returns control,
-        // the NdisVcHandle is no longer valid"; calling it again with the
-        // handle would hand NDIS, and the call manager, a VC that is being
-        // freed (on Windows a use after free). Seen in the threaded soak, seed
-        // 27200207: the second delete ran on the freed VC context and set
-        // HaltEx's event after HaltEx returned.
-        if !w.condis.deleting.insert(vc) {
-            return Err(NDIS_STATUS_FAILURE);
-        }
-        Ok((handler, rec.cm_context))
+    let (handler, ctx) = crate::condis::window::with_ndis_window_closed(CALL, vc, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmDeleteVcHandler);
+        client_requests::admit_delete_vc(w, vc, handler)
     })?;
     let status = frame("ProtocolCoDeleteVc", PASSIVE_LEVEL, detail!("{x}", vc), || {
         // SAFETY: registered handler with the context ProtocolCoCreateVc returned.
         unsafe { handler(ctx as NDIS_HANDLE) }
     });
-    world::with(CALL, |w| {
-        if status == NDIS_STATUS_PENDING {
-            w.violate(
-                r::VC_HANDLERS_NEVER_PEND,
-                "ProtocolCoDeleteVc",
-                "returned PENDING",
-                &[vc],
-            );
-        }
-        // NDIS ignores the handler's status [B]: the handle is gone.
-        w.condis.deleting.remove(&vc);
-        w.condis.vcs.remove(&vc);
-        w.kill(vc, "deleted by its client");
-    });
+    world::with(CALL, |w| client_requests::deleted_vc(w, vc, status));
     Ok(NDIS_STATUS_SUCCESS)
 }
 
@@ -565,20 +470,7 @@ pub(crate) fn make_call(
         },
     );
     let status = world::with(CALL, |w| {
-        if party.is_none() && !party_ctx.is_null() {
-            w.violate(
-                r::CALL_PARTY_CONTEXT,
-                "ProtocolCmMakeCall",
-                "point-to-point call, but *CallMgrPartyContext was set",
-                &[vc],
-            );
-        }
-        if let (Some(p), false) = (party, party_ctx.is_null())
-            && let Some(pr) = w.condis.parties.get_mut(&p)
-        {
-            pr.cm_context = party_ctx as usize;
-        }
-        settle(w, ReqKind::MakeCall, vc, status, Some(party_ctx as usize))
+        client_requests::make_call_returned(w, vc, party, party_ctx as usize, status)
     });
     Ok((status, party))
 }
@@ -1419,7 +1311,7 @@ ddi_fn! {
     pub unsafe fn NdisMCmDeleteVc(vc: NDIS_HANDLE) -> NDIS_STATUS {
         const CALL: &str = "NdisMCmDeleteVc";
         let h = vc as usize;
-        super::data::with_ndis_window_closed(CALL, h, |w| {
+        crate::condis::window::with_ndis_window_closed(CALL, h, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
             mcm::delete_vc(w, h)
