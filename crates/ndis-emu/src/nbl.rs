@@ -71,9 +71,7 @@ pub(crate) fn audit_receive(w: &mut World, head: usize) {
     let (mut nbs, mut shared, mut copied) = (0u64, 0u64, 0u64);
     {
         let k = Known::of(w);
-        let mut at = head;
-        let mut seen = Visited::new();
-        while at != 0 && seen.insert(at) {
+        for at in w.nbls.chain(head).unwrap_or_default() {
             let Some(nbl) = read::<NET_BUFFER_LIST>(&k, at) else {
                 break;
             };
@@ -91,7 +89,6 @@ pub(crate) fn audit_receive(w: &mut World, head: usize) {
                 }
                 nb_at = nb.Next as usize;
             }
-            at = nbl.Next as usize;
         }
     }
     if let Some(a) = w.nbls.audit.as_mut() {
@@ -101,26 +98,16 @@ pub(crate) fn audit_receive(w: &mut World, head: usize) {
     }
 }
 
-/// Reads back the chain of NBLs that starts at `head`: every NBL must be
-/// live, and every NET_BUFFER, MDL and data byte must lie in known memory.
+/// Reads back the chain of NBLs that starts at `head` (walked by
+/// [`Nbls::chain`], the one walk of an NBL chain): every NBL must be live,
+/// and every NET_BUFFER, MDL and data byte must lie in known memory.
 ///
 /// # Errors
 /// The first [`NblError`] met; nothing is read past it.
 pub(crate) fn read_chain(w: &World, head: usize) -> Result<Vec<NblData>, NblError> {
     let k = Known::of(w);
     let mut out = Vec::new();
-    let mut seen = Visited::new();
-    let mut at = head;
-    while at != 0 {
-        if !seen.insert(at) || out.len() >= WALK_LIMIT {
-            return Err(NblError::Cycle {
-                what: "NET_BUFFER_LIST chain",
-                at,
-            });
-        }
-        if !w.nbls.is_live(at) {
-            return Err(NblError::NotAnNbl(at));
-        }
+    for at in w.nbls.chain(head)? {
         let nbl: NET_BUFFER_LIST = read(&k, at).ok_or(NblError::Unmapped {
             what: "NET_BUFFER_LIST",
             at,
@@ -150,7 +137,6 @@ pub(crate) fn read_chain(w: &World, head: usize) -> Result<Vec<NblData>, NblErro
             status: nbl.Status,
             net_buffers,
         });
-        at = nbl.Next as usize;
     }
     Ok(out)
 }
