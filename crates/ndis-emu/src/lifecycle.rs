@@ -20,7 +20,7 @@ use ndis_sys::*;
 
 use crate::condis::ClientId;
 use crate::ffi::calls;
-use crate::pause::{DataPath, check_completed_before, restarted, running};
+use crate::pause::{DataPath, check_completed_before};
 use crate::report::{EmuError, Report};
 use crate::rules;
 use crate::trace::tag_str;
@@ -196,7 +196,7 @@ pub(crate) fn add_adapter() -> Result<(), EmuError> {
     if status != NDIS_STATUS_SUCCESS {
         return Err(EmuError::RestartFailed(status));
     }
-    world::try_with(restarted);
+    world::try_with(|w| w.pause.restarted());
     Ok(())
 }
 
@@ -307,7 +307,7 @@ impl Pnp {
             // The data path may flow from the moment the driver opens it inside
             // MiniportRestart (another CPU may send then); a failed restart
             // leaves the adapter paused.
-            world::try_with(restarted);
+            world::try_with(|w| w.pause.restarted());
             let status = crate::ffi::pnp::restart(handler, ctx);
             if status != NDIS_STATUS_SUCCESS {
                 world::try_with(|w| w.pause.data_path = DataPath::Paused);
@@ -426,7 +426,7 @@ fn config_owner_done(w: &mut World, owner: usize, when: &'static str) {
 /// CPU may be completing the last send) before it checks.
 fn pause_before_halt(handler: Option<MINIPORT_PAUSE>, ctx: usize, threaded: bool) {
     release_all_holders();
-    let due = world::try_with(|w| running(w)).unwrap_or(false);
+    let due = world::try_with(|w| w.pause.running()).unwrap_or(false);
     if let (true, Some(handler)) = (due, handler) {
         let _ = crate::ffi::pnp::pause(handler, ctx);
         crate::ffi::cm::pump();

@@ -22,7 +22,6 @@
 
 use ndis_sys::*;
 
-use crate::condis::ClientId;
 use crate::world::World;
 pub use crate::world::pause::DataPath;
 
@@ -47,11 +46,6 @@ fn outstanding(w: &World) -> (usize, usize) {
     })
 }
 
-/// NBLs on their way into MiniportCoSendNetBufferLists.
-pub(crate) fn sending(w: &mut World, nbls: &[usize]) {
-    w.pause.sending.extend(nbls.iter().copied());
-}
-
 /// Whether a client's NdisCoSendNetBufferLists on `vc` has not returned
 /// yet (its NBLs are on their way into, or inside,
 /// MiniportCoSendNetBufferLists).
@@ -60,13 +54,6 @@ pub(crate) fn sending_on(w: &World, vc: usize) -> bool {
         .vcs
         .get(&vc)
         .is_some_and(|v| v.sends_out.iter().any(|n| w.pause.sending.contains(n)))
-}
-
-/// MiniportCoSendNetBufferLists returned for these NBLs.
-pub(crate) fn sent(w: &mut World, nbls: &[usize]) {
-    for n in nbls {
-        w.pause.sending.remove(n);
-    }
 }
 
 /// A pause is completing now: nothing may be in flight.
@@ -83,18 +70,6 @@ fn check_drained(w: &mut World, call: &'static str) {
             &[adapter],
         );
     }
-}
-
-/// MiniportRestart returned SUCCESS.
-pub(crate) fn restarted(w: &mut World) {
-    w.pause.data_path = DataPath::Running;
-}
-
-/// NDIS is about to call MiniportPause.
-pub(crate) fn pause_begins(w: &mut World) {
-    w.pause.data_path = DataPath::Pausing;
-    w.pause.in_handler = true;
-    w.pause.early = false;
 }
 
 /// MiniportPause returned `status`.
@@ -165,21 +140,6 @@ pub(crate) fn check_receive(w: &mut World, vc: usize) {
             &[vc],
         );
     }
-}
-
-/// An indication of `nbls` on `vc` to `client`: true when the client keeps
-/// them (they stay indicated until [`Emulator::return_held`]).
-pub(crate) fn keep(w: &mut World, client: ClientId, vc: usize, nbls: &[usize]) -> bool {
-    if !w.pause.holding.contains(&client) {
-        return false;
-    }
-    w.pause.held.entry(client).or_default().push((vc, nbls.to_vec()));
-    true
-}
-
-/// Whether MiniportPause has to be called before a halt, from the state.
-pub(crate) fn running(w: &World) -> bool {
-    w.pause.data_path == DataPath::Running
 }
 
 /// A halt is due: a pause left pending although every client returned

@@ -430,10 +430,10 @@ pub(crate) fn cancel_timer(w: &mut World, h: usize) -> bool {
 /// KeFlushQueuedDpcs does: a periodic timer cancelled at PASSIVE_LEVEL whose
 /// callback is running on another CPU (only in the threaded mode; in the
 /// deterministic mode no callback runs beside the caller).
-pub(crate) fn must_flush(w: &World, h: usize) -> bool {
-    w.sched.threaded
+pub(crate) fn must_flush(s: &Sched, h: usize) -> bool {
+    s.threaded
         && world::irql() == PASSIVE_LEVEL
-        && matches!(w.sched.objects.get(&h).map(|o| &o.kind), Some(Kind::Timer(t)) if t.period != 0 && t.running > 0)
+        && matches!(s.objects.get(&h).map(|o| &o.kind), Some(Kind::Timer(t)) if t.period != 0 && t.running > 0)
 }
 
 /// KeFlushQueuedDpcs for timer `h`: waits until its callback has returned
@@ -550,8 +550,7 @@ impl Take {
 /// Picks one ready object that `which` admits (by the seeded PRNG, among the
 /// ready ones in handle order), takes it off its queue, marks it running and
 /// says what to run.
-fn take_ready(w: &mut World, which: Take) -> Option<(Runnable, Detail)> {
-    let s = &mut w.sched;
+fn take_ready(s: &mut Sched, which: Take) -> Option<(Runnable, Detail)> {
     let ready: Vec<usize> = s
         .objects
         .iter()
@@ -651,7 +650,7 @@ fn next_step(w: &mut World, target: Option<i64>, exhausted: bool) -> Step {
             if exhausted {
                 return Step::Busy(w.sched.pending());
             }
-            return take_ready(w, Take::Any).map_or(Step::Idle, |(r, detail)| Step::Run(r, detail));
+            return take_ready(&mut w.sched, Take::Any).map_or(Step::Idle, |(r, detail)| Step::Run(r, detail));
         }
         let before = w.sched.now;
         let due = advance_clock(&mut w.sched, target);
@@ -797,7 +796,7 @@ pub(crate) fn cpu_thread(cpu: world::Cpu) {
         {
             return Some(Some(Job::Client(action)));
         }
-        take_ready(w, which).map(|(r, detail)| Some(Job::Run(r, detail)))
+        take_ready(&mut w.sched, which).map(|(r, detail)| Some(Job::Run(r, detail)))
     })
     .flatten()
     {

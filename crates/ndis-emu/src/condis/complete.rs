@@ -145,7 +145,7 @@ pub(crate) fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS,
                     v.parties.clear();
                 }
             }
-            keep_completed_params(w, h);
+            w.condis.keep_completed_params(h);
             w.condis.inbox(Some(client), format!("MakeCallComplete {status:#x}"));
             w.condis.resume_teardown(vc.af);
         }
@@ -218,7 +218,7 @@ pub(crate) fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS,
                 w.kill(h, "add party failed");
             }
             if let Some(vc) = vc {
-                keep_completed_params(w, h);
+                w.condis.keep_completed_params(h);
                 if w.condis.vcs.get(&vc).is_some_and(|v| v.call == CallState::Closing) {
                     // The root's close is in flight: its refusal resumes
                     // the teardown (`ReqKind::CloseCall` above).
@@ -252,14 +252,6 @@ pub(crate) fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS,
             w.condis.params.remove(&h);
         }
         ReqKind::CmOid | ReqKind::MiniportOid => finish_oid(w, kind, h, status),
-    }
-}
-
-/// Forgets the client's parameters of a completed make call or add party,
-/// keeping what they said at completion for the client to look at.
-fn keep_completed_params(w: &mut World, h: usize) {
-    if let Some(spec) = w.condis.params.remove(&h).and_then(|mut p| p.read().ok()) {
-        w.condis.completed_params.insert(h, spec);
     }
 }
 

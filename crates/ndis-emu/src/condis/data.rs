@@ -84,7 +84,7 @@ fn indicate(w: &mut World, vc: usize, head: usize, count: ULONG, flags: ULONG) -
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.receives_out.extend(members.iter().copied());
         }
-        let kept = client.is_some_and(|c| crate::pause::keep(w, c, vc, &members));
+        let kept = client.is_some_and(|c| w.pause.keep(c, vc, &members));
         if !kept {
             w.condis
                 .defer(world::cpu_id(), ClientAction::ReturnNbls { vc, nbls: members });

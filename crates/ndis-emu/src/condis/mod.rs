@@ -583,6 +583,15 @@ impl Condis {
         }
     }
 
+    /// Forgets the client's parameters of a completed make call or add
+    /// party `h`, keeping what they said at completion for the client to
+    /// look at.
+    pub fn keep_completed_params(&mut self, h: usize) {
+        if let Some(spec) = self.params.remove(&h).and_then(|mut p| p.read().ok()) {
+            self.completed_params.insert(h, spec);
+        }
+    }
+
     /// Adds what NDIS indicated to `client` to its inbox (None, or a client
     /// that does not exist: nowhere).
     pub fn inbox(&mut self, client: Option<ClientId>, line: String) {

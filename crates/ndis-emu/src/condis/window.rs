@@ -39,8 +39,8 @@
 //! own; it lets the DDI prologue skip the world when there is none). What
 //! it must not do: call into the driver.
 
-use super::InHandler;
 use super::rules as r;
+use super::{Condis, InHandler};
 use crate::world::{self, World};
 
 thread_local! {
@@ -52,8 +52,8 @@ thread_local! {
 
 /// NDIS hands `nbls` over to the send handler on `vc`, on the calling CPU
 /// (in the same critical section as it records them on the VC).
-pub(crate) fn handing_over(w: &mut World, vc: usize, nbls: &[usize]) {
-    w.condis.in_handler.entry(world::cpu_id()).or_default().push(InHandler {
+pub(crate) fn handing_over(condis: &mut Condis, vc: usize, nbls: &[usize]) {
+    condis.in_handler.entry(world::cpu_id()).or_default().push(InHandler {
         vc,
         nbls: nbls.to_vec(),
         boundaries: 0,
@@ -123,11 +123,11 @@ pub(crate) fn send_returned(w: &mut World, vc: usize) {
 /// The CPU (one of them) and the NBLs of the send handler calls on `vc`
 /// that run on a CPU other than the caller's and that the driver has not
 /// taken yet (module docs).
-fn untaken_elsewhere(w: &World, vc: usize) -> (Option<world::CpuId>, Vec<usize>) {
+fn untaken_elsewhere(condis: &Condis, vc: usize) -> (Option<world::CpuId>, Vec<usize>) {
     let me = world::cpu_id();
     let mut cpu = None;
     let mut nbls = Vec::new();
-    for (c, calls) in &w.condis.in_handler {
+    for (c, calls) in &condis.in_handler {
         for call in calls.iter().filter(|call| *c != me && call.vc == vc && !call.taken()) {
             cpu = Some(*c);
             nbls.extend(call.nbls.iter().copied());
@@ -147,7 +147,7 @@ const WINDOW_DEADLOCK_AFTER: std::time::Duration = std::time::Duration::from_sec
 pub(crate) fn wait_for_ndis_window(call: &'static str, vc: usize) {
     let mut since = None;
     loop {
-        let Some(cpu) = world::with(call, |w| untaken_elsewhere(w, vc).0) else {
+        let Some(cpu) = world::with(call, |w| untaken_elsewhere(&w.condis, vc).0) else {
             return;
         };
         let started = *since.get_or_insert_with(std::time::Instant::now);
@@ -171,7 +171,7 @@ pub(crate) fn wait_for_ndis_window(call: &'static str, vc: usize) {
 pub(crate) fn with_ndis_window_closed<R>(call: &'static str, vc: usize, mut f: impl FnMut(&mut World) -> R) -> R {
     loop {
         wait_for_ndis_window(call, vc);
-        if let Some(r) = world::with(call, |w| untaken_elsewhere(w, vc).0.is_none().then(|| f(w))) {
+        if let Some(r) = world::with(call, |w| untaken_elsewhere(&w.condis, vc).0.is_none().then(|| f(w))) {
             return r;
         }
     }
@@ -181,7 +181,7 @@ pub(crate) fn with_ndis_window_closed<R>(call: &'static str, vc: usize, mut f: i
 /// no indicated receive unreturned.
 pub(crate) fn check_drained(w: &mut World, vc: usize) {
     // Sends still in NDIS's window on another CPU are not the driver's yet.
-    let (_, unseen) = untaken_elsewhere(w, vc);
+    let (_, unseen) = untaken_elsewhere(&w.condis, vc);
     let (sends, receives) = w.condis.vcs.get(&vc).map_or((0, 0), |v| {
         let sends = v.sends_out.iter().filter(|m| !unseen.contains(m)).count();
         (sends, v.receives_out.len())
@@ -238,7 +238,7 @@ mod tests {
     fn a_send_in_ndis_window_on_another_cpu_is_not_the_drivers_to_drain_yet() {
         for boundaries in [0, 1] {
             let mut w = world_with_a_send_on_another_cpu(boundaries);
-            assert_eq!(untaken_elsewhere(&w, 0x100), (Some(3), vec![1, 2]));
+            assert_eq!(untaken_elsewhere(&w.condis, 0x100), (Some(3), vec![1, 2]));
             check_drained(&mut w, 0x100);
             assert!(w.violations.is_empty(), "{boundaries}: {:?}", w.violations);
         }
@@ -248,7 +248,7 @@ mod tests {
     fn a_send_the_driver_took_is_drained_before_deactivation() {
         // Back from one DDI call and into a second: the driver's.
         let mut w = world_with_a_send_on_another_cpu(2);
-        assert_eq!(untaken_elsewhere(&w, 0x100), (None, vec![]));
+        assert_eq!(untaken_elsewhere(&w.condis, 0x100), (None, vec![]));
         check_drained(&mut w, 0x100);
         assert_eq!(w.violations.len(), 1);
         assert_eq!(w.violations[0].rule, r::DATA_DRAIN_BEFORE_DEACTIVATE);
@@ -265,7 +265,7 @@ mod tests {
         let mut w = world_with_a_send_on_another_cpu(0);
         let call = w.condis.in_handler.remove(&3).expect("call");
         w.condis.in_handler.insert(world::cpu_id(), call);
-        assert_eq!(untaken_elsewhere(&w, 0x100).0, None);
+        assert_eq!(untaken_elsewhere(&w.condis, 0x100).0, None);
         check_drained(&mut w, 0x100);
         assert_eq!(w.violations.len(), 1);
     }

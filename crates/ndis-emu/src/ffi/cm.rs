@@ -19,7 +19,8 @@ use super::raw::{Guarded, Placement, RawCallParams, RawOidBuffer};
 use crate::call_spec::CallSpec;
 use crate::condis::complete::{self, settle};
 use crate::condis::{
-    AfRec, AfState, Answer, CallState, ClientAction, ClientId, Creator, PartyRec, PartyState, ReqKind, SapRec, SapState,
+    AfRec, AfState, Answer, CallState, ClientAction, ClientId, Condis, Creator, PartyRec, PartyState, ReqKind, SapRec,
+    SapState,
 };
 use crate::condis::{client_requests, mcm};
 use crate::detail;
@@ -89,17 +90,12 @@ pub(crate) enum On {
     Party(usize),
 }
 
-fn af_of(w: &World, on: &On) -> Option<usize> {
+fn af_of(condis: &Condis, on: &On) -> Option<usize> {
     match *on {
         On::Af(a) => Some(a),
-        On::Sap(s) => w.condis.saps.get(&s).map(|x| x.af),
-        On::Vc(v) => w.condis.vcs.get(&v).map(|x| x.af),
-        On::Party(p) => w
-            .condis
-            .parties
-            .get(&p)
-            .and_then(|x| w.condis.vcs.get(&x.vc))
-            .map(|x| x.af),
+        On::Sap(s) => condis.saps.get(&s).map(|x| x.af),
+        On::Vc(v) => condis.vcs.get(&v).map(|x| x.af),
+        On::Party(p) => condis.parties.get(&p).and_then(|x| condis.vcs.get(&x.vc)).map(|x| x.af),
     }
 }
 
@@ -114,7 +110,7 @@ fn af_of(w: &World, on: &On) -> Option<usize> {
 /// packets have been returned").
 pub(crate) fn on_af<R>(on: On, refused: R, f: impl FnOnce() -> R) -> R {
     let af = world::try_with(|w| {
-        let af = af_of(w, &on)?;
+        let af = af_of(&w.condis, &on)?;
         // The client is tearing the AF down (NDIS asked it to, or it is
         // unbinding at halt with the AF's close pending): it stops using it.
         let unbinding = w.condis.unbound_at_halt;

@@ -70,8 +70,8 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.sends_out.extend(members.iter().copied());
         }
-        crate::pause::sending(w, &members);
-        window::handing_over(w, vc, &members);
+        w.pause.sending(&members);
+        window::handing_over(&mut w.condis, vc, &members);
         enter_locked(
             w,
             HANDLER,
@@ -93,7 +93,7 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
     leave("MiniportCoSendNetBufferLists", caller, Detail::EMPTY);
     world::with(CALL, |w| {
         window::send_returned(w, vc);
-        crate::pause::sent(w, &members);
+        w.pause.sent(&members);
     });
     Ok(())
 }

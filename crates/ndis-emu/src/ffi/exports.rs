@@ -755,7 +755,7 @@ ddi_fn! {
             if let Some(size) = freed {
                 // NDIS events in the block go with it.
                 let handler = w.current_handler().unwrap_or("outside any handler");
-                crate::sync::memory_freed(w, va as usize, size, handler);
+                crate::sync::memory_freed(&mut w.sync, va as usize, size, handler);
             }
             freed
         });
