@@ -18,13 +18,13 @@
 //! [`crate::Emulator::concurrently`] can share one emulator. A request runs on the
 //! calling thread's CPU. What a client answers after the driver's handler
 //! has returned (NBL returns, the answer to an incoming close) is queued on
-//! that CPU and run by `ffi::cm::pump` at the end of the request,
+//! that CPU and run by `crate::answers::pump` at the end of the request,
 //! on the same CPU: so when a request returns, everything it set off on its
 //! CPU has been answered, whatever other CPUs are doing.
 //!
 //! It owns the client side of a request: NDIS's admission of it (no
 //! request once a halt has begun, `crate::lifecycle::admit`; none on an AF
-//! the client is tearing down, `ffi::cm::on_af`), the run of it, and the
+//! the client is tearing down, `crate::answers::on_af`), the run of it, and the
 //! pump of the answers it set off. The requests' rules are checked below
 //! it (`crate::condis`, `crate::ffi::cm`). What it must not do: name the
 //! facade (`crate::emulator`), which names it.
@@ -33,9 +33,10 @@ use std::sync::Mutex;
 
 use ndis_sys::*;
 
+use crate::answers::{self, On, on_af, pump};
 use crate::call_spec::CallSpec;
 use crate::condis::{Answer, CallState, ClientRec};
-use crate::ffi::cm::{self, OidResult, On, Params};
+use crate::ffi::cm::{self, OidResult, Params};
 use crate::ffi::raw::{RawCallParams, RawOidBuffer};
 use crate::handles::{Af, Client, Party, Sap, Vc};
 use crate::lifecycle::admit;
@@ -118,7 +119,7 @@ impl Clients {
     /// [`crate::Emulator::open_af`].
     pub(crate) fn open_af(&self, client: Client, af: CO_ADDRESS_FAMILY) -> Result<Af, NDIS_STATUS> {
         let (h, status) = admit(Err(NDIS_STATUS_FAILURE), || cm::open_af(client.0, af))?;
-        cm::pump();
+        pump();
         *self.last_af.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Af(h));
         match status {
             NDIS_STATUS_SUCCESS => Ok(Af(h)),
@@ -128,21 +129,21 @@ impl Clients {
 
     /// [`crate::Emulator::close_af`].
     pub(crate) fn close_af(&self, af: Af) -> NDIS_STATUS {
-        let s = cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || {
+        let s = on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || {
             crate::interleave::boundary("NdisClCloseAddressFamily");
             cm::close_af(af.0)
         })
         .unwrap_or_else(|e| e);
-        cm::pump();
+        pump();
         s
     }
 
     /// [`crate::Emulator::register_sap`].
     pub(crate) fn register_sap(&self, af: Af, sap_type: ULONG, sap: &[u8]) -> Result<Sap, NDIS_STATUS> {
-        let (h, status) = cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || {
+        let (h, status) = on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || {
             cm::register_sap(af.0, sap_type, sap)
         })?;
-        cm::pump();
+        pump();
         match status {
             NDIS_STATUS_SUCCESS => Ok(Sap(h)),
             s => Err(s),
@@ -151,78 +152,78 @@ impl Clients {
 
     /// [`crate::Emulator::deregister_sap`].
     pub(crate) fn deregister_sap(&self, sap: Sap) -> NDIS_STATUS {
-        let s = cm::on_af(On::Sap(sap.0), Err(NDIS_STATUS_FAILURE), || cm::deregister_sap(sap.0)).unwrap_or_else(|e| e);
-        cm::pump();
+        let s = on_af(On::Sap(sap.0), Err(NDIS_STATUS_FAILURE), || cm::deregister_sap(sap.0)).unwrap_or_else(|e| e);
+        pump();
         s
     }
 
     /// [`crate::Emulator::create_vc`].
     pub(crate) fn create_vc(&self, af: Af) -> Result<Vc, NDIS_STATUS> {
-        cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || cm::create_vc(af.0)).map(Vc)
+        on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), || cm::create_vc(af.0)).map(Vc)
     }
 
     /// [`crate::Emulator::delete_vc`].
     pub(crate) fn delete_vc(&self, vc: Vc) -> NDIS_STATUS {
-        cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || cm::delete_vc(vc.0)).unwrap_or_else(|e| e)
+        on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || cm::delete_vc(vc.0)).unwrap_or_else(|e| e)
     }
 
     /// [`crate::Emulator::make_call`].
     pub(crate) fn make_call(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
-        let s = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+        let s = on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
             cm::make_call(vc.0, Params::Spec(params), false)
         })
         .map_or_else(|e| e, |(s, _)| s);
-        cm::pump();
+        pump();
         s
     }
 
     /// [`crate::Emulator::make_multipoint_call`].
     pub(crate) fn make_multipoint_call(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
-        let r = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+        let r = on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
             cm::make_call(vc.0, Params::Spec(params), true)
         })
         .map_or_else(|e| (e, None), |(s, p)| (s, p.map(Party)));
-        cm::pump();
+        pump();
         r
     }
 
     /// [`crate::Emulator::close_call`].
     pub(crate) fn close_call(&self, vc: Vc, close_data: &[u8]) -> NDIS_STATUS {
-        let s = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+        let s = on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
             cm::close_call(vc.0, close_data)
         })
         .unwrap_or_else(|e| e);
-        cm::pump();
+        pump();
         s
     }
 
     /// [`crate::Emulator::add_party`].
     pub(crate) fn add_party(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
-        let r = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+        let r = on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
             cm::add_party(vc.0, Params::Spec(params))
         })
         .map_or_else(|e| (e, None), |(p, s)| (s, Some(Party(p))));
-        cm::pump();
+        pump();
         r
     }
 
     /// [`crate::Emulator::drop_party`].
     pub(crate) fn drop_party(&self, party: Party, data: &[u8]) -> NDIS_STATUS {
-        let s = cm::on_af(On::Party(party.0), Err(NDIS_STATUS_FAILURE), || {
+        let s = on_af(On::Party(party.0), Err(NDIS_STATUS_FAILURE), || {
             cm::drop_party(party.0, data)
         })
         .unwrap_or_else(|e| e);
-        cm::pump();
+        pump();
         s
     }
 
     /// [`crate::Emulator::modify_qos`].
     pub(crate) fn modify_qos(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
-        let s = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+        let s = on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
             cm::modify_qos(vc.0, Params::Spec(params))
         })
         .unwrap_or_else(|e| e);
-        cm::pump();
+        pump();
         s
     }
 
@@ -250,7 +251,7 @@ impl Clients {
         let (h, _) = self.oid_gate(af, || {
             cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), false, oid, vec![0; len])
         })?;
-        cm::pump();
+        pump();
         cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
     }
 
@@ -265,7 +266,7 @@ impl Clients {
         let (h, _) = self.oid_gate(af, || {
             cm::oid_request(af.map(|a| a.0), vc.map(|v| v.0), true, oid, data.to_vec())
         })?;
-        cm::pump();
+        pump();
         cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
     }
 
@@ -275,7 +276,7 @@ impl Clients {
     /// until the AF is closed).
     fn oid_gate<R>(&self, af: Option<Af>, f: impl FnOnce() -> Result<R, NDIS_STATUS>) -> Result<R, NDIS_STATUS> {
         if let Some(af) = af {
-            cm::on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), f)
+            on_af(On::Af(af.0), Err(NDIS_STATUS_FAILURE), f)
         } else {
             admit(Err(NDIS_STATUS_FAILURE), f)
         }
@@ -290,22 +291,22 @@ impl Clients {
     /// [`crate::Emulator::send`].
     pub(crate) fn send(&self, vc: Vc, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
         let r = admit(Err(NDIS_STATUS_PAUSED), || {
-            cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+            on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
                 crate::ffi::data::send(vc.0, payloads)
             })
         });
-        cm::pump();
+        pump();
         r
     }
 
     /// [`crate::Emulator::send_with_cancel_id`].
     pub(crate) fn send_with_cancel_id(&self, vc: Vc, payloads: &[&[u8]], cancel_id: usize) -> Result<(), NDIS_STATUS> {
         let r = admit(Err(NDIS_STATUS_PAUSED), || {
-            cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+            on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
                 crate::ffi::data::send_tagged(vc.0, payloads, Some(cancel_id))
             })
         });
-        cm::pump();
+        pump();
         r
     }
 
@@ -333,16 +334,16 @@ impl Clients {
 
     /// [`crate::Emulator::answer_incoming`].
     pub(crate) fn answer_incoming(&self, vc: Vc, status: NDIS_STATUS) -> Result<(), NDIS_STATUS> {
-        let r = cm::on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
+        let r = on_af(On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
             cm::answer_incoming(vc.0, status)
         });
-        cm::pump();
+        pump();
         r
     }
 
     /// [`crate::Emulator::pump`].
     pub(crate) fn pump(&self) {
-        cm::pump_all();
+        answers::pump_all();
     }
 
     /// [`crate::Emulator::vc_state`].
@@ -397,21 +398,21 @@ impl Clients {
     ) -> (NDIS_STATUS, Option<Party>) {
         let r =
             cm::make_call(vc.0, Params::Raw(params), multipoint).map_or_else(|e| (e, None), |(s, p)| (s, p.map(Party)));
-        cm::pump();
+        pump();
         r
     }
 
     /// [`crate::Emulator::add_party_raw`].
     pub(crate) fn add_party_raw(&self, vc: Vc, params: &RawCallParams) -> (NDIS_STATUS, Option<Party>) {
         let r = cm::add_party(vc.0, Params::Raw(params)).map_or_else(|e| (e, None), |(p, s)| (s, Some(Party(p))));
-        cm::pump();
+        pump();
         r
     }
 
     /// [`crate::Emulator::modify_qos_raw`].
     pub(crate) fn modify_qos_raw(&self, vc: Vc, params: &RawCallParams) -> NDIS_STATUS {
         let s = cm::modify_qos(vc.0, Params::Raw(params)).unwrap_or_else(|e| e);
-        cm::pump();
+        pump();
         s
     }
 
@@ -423,14 +424,14 @@ impl Clients {
         params: &RawCallParams,
     ) -> Result<(), NDIS_STATUS> {
         let r = cm::answer_incoming_raw(vc.0, status, params);
-        cm::pump();
+        pump();
         r
     }
 
     /// [`crate::Emulator::register_sap_raw`].
     pub(crate) fn register_sap_raw(&self, af: Af, block: &[u8]) -> Result<Sap, NDIS_STATUS> {
         let (h, status) = cm::register_sap_raw(af.0, block)?;
-        cm::pump();
+        pump();
         match status {
             NDIS_STATUS_SUCCESS => Ok(Sap(h)),
             s => Err(s),
@@ -447,7 +448,7 @@ impl Clients {
         buffer: &RawOidBuffer,
     ) -> Result<(usize, OidResult), NDIS_STATUS> {
         let (h, _) = cm::oid_request_raw(af.map(|a| a.0), vc.map(|v| v.0), set, oid, buffer)?;
-        cm::pump();
+        pump();
         cm::oid_result(h).map(|r| (h, r)).ok_or(NDIS_STATUS_FAILURE)
     }
 }

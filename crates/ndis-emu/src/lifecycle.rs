@@ -34,9 +34,9 @@ pub(crate) fn open_session() -> world::Session {
     let mut world = World::default();
     world.verbose = verbose;
     crate::hooks::install(crate::hooks::ClientHooks {
-        pump: crate::ffi::cm::pump,
-        run_action: crate::ffi::cm::run_action,
-        unbind_clients_at_halt_wait: crate::ffi::cm::unbind_clients_at_halt_wait,
+        pump: crate::answers::pump,
+        run_action: crate::answers::run_action,
+        unbind_clients_at_halt_wait: crate::answers::unbind_clients_at_halt_wait,
     });
     world::open(world)
 }
@@ -254,7 +254,7 @@ impl Pnp {
         }
         crate::condis::rules::check_afs_closed_at_halt();
         crate::condis::pended::check_requests_completed_at_halt();
-        crate::ffi::cm::drop_client_answers_at_halt();
+        crate::answers::drop_client_answers_at_halt();
         world::try_with(|w| {
             crate::sched::owner_done(w, handle, "MiniportHaltEx");
             config_owner_done(w, handle, "MiniportHaltEx");
@@ -289,7 +289,7 @@ impl Pnp {
             .flatten();
             let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
             let status = crate::ffi::pnp::pause(handler, ctx);
-            crate::ffi::cm::pump();
+            crate::answers::pump();
             Ok(status)
         })
     }
@@ -328,7 +328,7 @@ impl Pnp {
             .flatten();
             let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
             crate::ffi::pnp::pnp_event(handler, ctx, event, profile);
-            crate::ffi::cm::pump();
+            crate::answers::pump();
             Ok(())
         })
     }
@@ -372,7 +372,7 @@ pub(crate) fn cancel_sends(cancel_id: usize) -> Result<(), EmuError> {
         .flatten();
         let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
         crate::ffi::pnp::cancel_send(handler, ctx, cancel_id);
-        crate::ffi::cm::pump();
+        crate::answers::pump();
         Ok(())
     })
 }
@@ -429,7 +429,7 @@ fn pause_before_halt(handler: Option<MINIPORT_PAUSE>, ctx: usize, threaded: bool
     let due = world::try_with(|w| w.pause.running()).unwrap_or(false);
     if let (true, Some(handler)) = (due, handler) {
         let _ = crate::ffi::pnp::pause(handler, ctx);
-        crate::ffi::cm::pump();
+        crate::answers::pump();
     }
     if threaded {
         crate::sync::wait_bounded(|w| w.pause.data_path != DataPath::Pausing);
@@ -464,7 +464,7 @@ pub(crate) fn return_held_of(client: ClientId) -> usize {
     for (vc, nbls) in held {
         n += nbls.len();
         crate::ffi::data::return_nbls(vc, &nbls);
-        crate::ffi::cm::pump();
+        crate::answers::pump();
     }
     n
 }

@@ -30,7 +30,7 @@ pub enum EmuError {
     AdapterExists,
     /// The scheduler ran `steps` work item routines and timer callbacks and
     /// still had `pending` ready: a periodic timer or a work item that
-    /// requeues itself keeps it busy (see [`Emulator::set_step_limit`]).
+    /// requeues itself keeps it busy (see [`crate::Emulator::set_step_limit`]).
     NeverIdle {
         /// Routines and callbacks run before giving up.
         steps: usize,

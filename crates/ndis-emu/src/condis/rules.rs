@@ -5,7 +5,7 @@
 //! It declares the rules; their checks sit beside it, one file per part of
 //! CoNDIS (`complete`, `mcm`, `client_requests`, `data`, `window`,
 //! `pended`), and the check at halt that every AF is closed is here
-//! ([`check_afs_closed_at_halt`]). RULES.md's "enforced in" column names
+//! (`check_afs_closed_at_halt`). RULES.md's "enforced in" column names
 //! each rule's files. What this module must not do: call into the driver.
 
 use ndis_sys::*;
@@ -59,7 +59,7 @@ crate::define_rules! { CONDIS:
     DATA_RECEIVE_VALID, "data.receive-valid", false, "§2.2, §3.3, §8.9", "data_receive_valid_fires_on_a_foreign_source_handle",
         "NdisMCoIndicateReceiveNetBufferLists indicates, on an active VC, the driver's own NBLs, each with SourceHandle = the NdisVcHandle, NumberOfNetBufferLists counting them.";
     DATA_DRAIN_BEFORE_DEACTIVATE, "data.drain-before-deactivate", false, "§3.3 [D]", "data_drain_before_deactivate_fires_with_a_send_held",
-        "Before NdisMCmDeactivateVc, every send the driver has on the VC is completed and every indicated receive returned; a send handler does not return holding a send on a VC that is not active. A send whose handler runs on another CPU and has not yet come back from a DDI call is still NDIS's (ffi/data.rs, \"NDIS's window\").";
+        "Before NdisMCmDeactivateVc, every send the driver has on the VC is completed and every indicated receive returned; a send handler does not return holding a send on a VC that is not active. A send whose handler runs on another CPU and has not yet come back from a DDI call is still NDIS's (condis/window.rs, \"NDIS's window\").";
     HALT_AFS_CLOSED, "halt.afs-closed", false, "§1.4, §8.10", "halt_afs_closed_fires_when_halt_forgets_notify_close",
         "Every AF clients opened is closed before MiniportHaltEx returns (the MCM calls NdisMCmNotifyCloseAddressFamily for each one still open).";
 }

@@ -3,8 +3,9 @@
 //!
 //! A send is the driver's from the instant its handler is entered: the VC
 //! is looked up, the NBLs recorded on it and the entry traced in one
-//! critical section (`crate::ffi::data::send_tagged`, through [`handing_over`]), so no CPU ever sees a send NDIS has
-//! recorded but not handed over. Between the handler's entry and its first
+//! critical section (`crate::ffi::data::send_tagged`, through
+//! [`handing_over`]), so no CPU ever sees a send NDIS has recorded but not
+//! handed over. Between the handler's entry and its first
 //! instruction, though, no driver can have counted the call (to make a
 //! close on another CPU wait for it): that stretch is NDIS's. Microsoft
 //! Learn: NdisMCmDeactivateVc "notifies NDIS that there will be no further
