@@ -477,6 +477,35 @@ impl Emulator {
     }
 }
 
+// --- ETW: the trace session (crate::etw; its DDIs are crate::ffi::etw) -------
+
+impl Emulator {
+    /// Starts (or changes) the trace session: it enables `provider` at
+    /// `level` with the keywords, and ETW calls the enable callback of every
+    /// registration of that provider (ENABLE_PROVIDER, at PASSIVE_LEVEL, as
+    /// `Emulator` calls any handler). A provider registered later is
+    /// enabled inside its EtwRegister, as ETW does.
+    pub fn etw_enable(&mut self, provider: GUID, level: UCHAR, match_any: u64, match_all: u64) {
+        crate::ffi::etw::enable_session(crate::etw::Session {
+            provider,
+            level,
+            match_any,
+            match_all,
+        });
+    }
+
+    /// Stops the trace session: the enable callbacks get DISABLE_PROVIDER.
+    pub fn etw_disable(&mut self) {
+        crate::ffi::etw::disable_session();
+    }
+
+    /// The events the session logged so far, oldest first.
+    #[must_use]
+    pub fn etw_events(&self) -> Vec<crate::etw::Captured> {
+        world::try_with(|w| w.etw.events.clone()).unwrap_or_default()
+    }
+}
+
 // --- Interleavings (crate::interleave) -----------------------------------------
 
 impl Emulator {

@@ -19,8 +19,8 @@
 //! padding". It decodes the scalar InTypes and nul-terminated strings; arrays
 //! and structs are reported as unsupported, not guessed.
 //!
-//! Its rules (enforced by `ffi::etw`, which also holds the session API of
-//! [`crate::Emulator`]): every registration is closed by the end of
+//! Its rules (enforced by `ffi::etw`, which also starts and stops the
+//! session for [`crate::Emulator`]): every registration is closed by the end of
 //! MiniportDriverUnload; every handle given to ETW is one EtwRegister gave
 //! and EtwUnregister did not close; every TraceLogging event decodes.
 //!

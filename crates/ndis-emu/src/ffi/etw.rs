@@ -1,7 +1,8 @@
 //! The ETW DDIs a driver imports from ntoskrnl (EtwRegister,
 //! EtwSetInformation, EtwWriteTransfer, EtwUnregister), the calls into a
-//! provider's enable callback, the ETW rules' checks, and the session API of
-//! [`crate::Emulator`] (`etw_enable`, `etw_disable`, `etw_events`).
+//! provider's enable callback, the ETW rules' checks, and the starting and
+//! stopping of the trace session ([`crate::Emulator::etw_enable`],
+//! [`crate::Emulator::etw_disable`] delegate here).
 //! `crate::etw` holds the registrations, the session and the captured events
 //! as data, and decodes them.
 //!
@@ -256,34 +257,18 @@ ddi_fn! {
     }
 }
 
-impl crate::Emulator {
-    /// Starts (or changes) the trace session: it enables `provider` at
-    /// `level` with the keywords, and ETW calls the enable callback of every
-    /// registration of that provider (ENABLE_PROVIDER, at PASSIVE_LEVEL, as
-    /// `Emulator` calls any handler). A provider registered later is
-    /// enabled inside its EtwRegister, as ETW does.
-    pub fn etw_enable(&mut self, provider: GUID, level: UCHAR, match_any: u64, match_all: u64) {
-        let session = Session {
-            provider,
-            level,
-            match_any,
-            match_all,
-        };
-        crate::world::try_with(|w| w.etw.session = Some(session));
-        notify(provider, ndis_sys::EVENT_CONTROL_CODE_ENABLE_PROVIDER, &session);
-    }
+/// Starts (or changes) the trace session and calls the enable callback of
+/// every registration of `session.provider` ([`crate::Emulator::etw_enable`]).
+pub(crate) fn enable_session(session: Session) {
+    world::try_with(|w| w.etw.session = Some(session));
+    notify(session.provider, EVENT_CONTROL_CODE_ENABLE_PROVIDER, &session);
+}
 
-    /// Stops the trace session: the enable callbacks get DISABLE_PROVIDER.
-    pub fn etw_disable(&mut self) {
-        let session = crate::world::try_with(|w| w.etw.session.take()).flatten();
-        if let Some(s) = session {
-            notify(s.provider, ndis_sys::EVENT_CONTROL_CODE_DISABLE_PROVIDER, &s);
-        }
-    }
-
-    /// The events the session logged so far, oldest first.
-    #[must_use]
-    pub fn etw_events(&self) -> Vec<Captured> {
-        crate::world::try_with(|w| w.etw.events.clone()).unwrap_or_default()
+/// Stops the trace session: the enable callbacks get DISABLE_PROVIDER
+/// ([`crate::Emulator::etw_disable`]).
+pub(crate) fn disable_session() {
+    let session = world::try_with(|w| w.etw.session.take()).flatten();
+    if let Some(s) = session {
+        notify(s.provider, EVENT_CONTROL_CODE_DISABLE_PROVIDER, &s);
     }
 }
