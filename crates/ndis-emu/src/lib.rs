@@ -118,6 +118,7 @@ pub mod memory;
 pub mod nbl;
 pub mod pause;
 pub mod pe;
+mod registration;
 mod report;
 pub mod rules;
 pub mod sched;
