@@ -29,8 +29,10 @@
 //!
 //! RULES.md's "enforced in" column says where each rule's checks are: the
 //! CoNDIS rules in `condis/` (`complete`, `mcm`, `client_requests`, `data`,
-//! `window`, `pended`, `rules`); registration, lookaside, NBL-pool, ETW and
-//! bug-check rules are still checked in their `ffi/` shims.
+//! `window`, `pended`, `rules`), registration and initialization in
+//! `registration`, NBL pools in `nbl`; spin-lock, bug-check, lookaside,
+//! ETW and bug-check-callback rules are still checked in their `ffi/`
+//! shims.
 //!
 //! What it owns:
 //! * [`rules`]: what a rule is (id, statement, source, proving test) and the
@@ -52,6 +54,9 @@
 //! * `answers`: the scripted clients' answers (incoming closes, NBL
 //!   returns, AF teardowns, the unbind at halt) and a client's own
 //!   serialization of its requests on an AF;
+//! * `registration`: a miniport's registration with NDIS (its
+//!   characteristics, optional handlers, adapter attributes and address
+//!   families) and the `reg.*`, `opt.*`, `init.*` checks;
 //! * `lifecycle`: load, add, pause, restart, PnP events, halt and unload of
 //!   the driver and its adapter, the end of a run, and the admission of a
 //!   client's request while a halt may begin;
