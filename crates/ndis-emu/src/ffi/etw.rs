@@ -1,6 +1,7 @@
 //! The ETW DDIs a driver imports from ntoskrnl (EtwRegister,
 //! EtwSetInformation, EtwWriteTransfer, EtwUnregister), the calls into a
-//! provider's enable callback, the ETW rules' checks, and the starting and
+//! provider's enable callback, the recording of what the ETW rules' checks
+//! (`crate::etw`) find, and the starting and
 //! stopping of the trace session ([`crate::Emulator::etw_enable`],
 //! [`crate::Emulator::etw_disable`] delegate here).
 //! `crate::etw` holds the registrations, the session and the captured events
@@ -16,9 +17,7 @@
 
 use ndis_sys::*;
 
-use crate::etw::{
-    Captured, ETW_EVENT_FORMAT, ETW_HANDLE_VALID, ETW_REGISTERED_AT_UNLOAD, Registration, Session, decode, guid_string,
-};
+use crate::etw::{Captured, Registration, Session, check_format};
 use crate::trace::Detail;
 use crate::world::{self, World};
 
@@ -34,10 +33,10 @@ const MAX_DESCRIPTORS: ULONG = 128;
 
 /// Checks a handle the driver passed (`etw.handle-valid`).
 fn check(w: &mut World, handle: u64, call: &'static str) -> bool {
-    match w.etw.misuse(handle) {
+    match w.etw.check_handle(handle) {
         None => true,
-        Some(what) => {
-            w.violate(ETW_HANDLE_VALID, call, format!("passed {what}"), &[]);
+        Some((rule, why)) => {
+            w.violate(rule, call, why, &[]);
             false
         }
     }
@@ -46,18 +45,8 @@ fn check(w: &mut World, handle: u64, call: &'static str) -> bool {
 /// MiniportDriverUnload returned: every registration still open breaks
 /// `etw.registered-at-unload`, and is closed here.
 pub(crate) fn unload_done(w: &mut World, when: &'static str) {
-    let open: Vec<(u64, Registration)> = std::mem::take(&mut w.etw.registrations).into_iter().collect();
-    for (h, r) in open {
-        w.violate(
-            ETW_REGISTERED_AT_UNLOAD,
-            when,
-            format!(
-                "provider {} (REGHANDLE {h:#x}, registered in {}) is still registered",
-                guid_string(&r.provider),
-                r.origin
-            ),
-            &[],
-        );
+    for (rule, why) in w.etw.close_at_unload() {
+        w.violate(rule, when, why, &[]);
     }
 }
 
@@ -243,10 +232,8 @@ ddi_fn! {
                 cpu: world::cpu_id(),
                 irql: world::irql(),
             };
-            if event.data.first().is_some_and(|(t, _)| *t == EVENT_DATA_DESCRIPTOR_TYPE_PROVIDER_METADATA)
-                && let Err(e) = decode(&event)
-            {
-                w.violate(ETW_EVENT_FORMAT, CALL, format!("provider {}: {e}", guid_string(&provider)), &[]);
+            if let Some((rule, why)) = check_format(&event) {
+                w.violate(rule, CALL, why, &[]);
             }
             let wanted = w.etw.session.is_some_and(|s| s.provider == provider && s.wants(&d));
             if wanted {
