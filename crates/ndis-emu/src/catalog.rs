@@ -24,7 +24,7 @@ pub fn all() -> Vec<Rule> {
         crate::pause::PAUSE,
         crate::config::CONFIG,
         crate::etw::ETW,
-        crate::ffi::bugcheck_callbacks::BUGCHECK,
+        crate::bugcheck::BUGCHECK,
     ]
     .concat()
 }
@@ -124,9 +124,9 @@ pub const ENFORCED_IN: &[(&str, &[&str])] = &[
     ("etw.registered-at-unload", &["etw.rs"]),
     ("etw.handle-valid", &["etw.rs"]),
     ("etw.event-format", &["etw.rs"]),
-    ("bugcheck.callback-registered-at-unload", &["ffi/bugcheck_callbacks.rs"]),
-    ("bugcheck.dump-data-too-large", &["ffi/bugcheck_callbacks.rs"]),
-    ("bugcheck.duplicate-dump-guid", &["ffi/bugcheck_callbacks.rs"]),
+    ("bugcheck.callback-registered-at-unload", &["bugcheck.rs"]),
+    ("bugcheck.dump-data-too-large", &["bugcheck.rs"]),
+    ("bugcheck.duplicate-dump-guid", &["bugcheck.rs"]),
 ];
 
 /// The files that enforce `rule` ([`ENFORCED_IN`]; empty if it has no row).

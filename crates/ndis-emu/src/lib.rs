@@ -30,9 +30,9 @@
 //! RULES.md's "enforced in" column says where each rule's checks are: the
 //! CoNDIS rules in `condis/` (`complete`, `mcm`, `client_requests`, `data`,
 //! `window`, `pended`, `rules`), registration and initialization in
-//! `registration`, NBL pools in `nbl`; spin-lock, bug-check, lookaside,
-//! ETW and bug-check-callback rules are still checked in their `ffi/`
-//! shims.
+//! `registration`, NBL pools in `nbl`, ETW in `etw`, bug-check callbacks
+//! in `bugcheck`; spin-lock, bug-check and lookaside rules are still
+//! checked in their `ffi/` shims.
 //!
 //! What it owns:
 //! * [`rules`]: what a rule is (id, statement, source, proving test) and the
@@ -103,6 +103,7 @@
 #![deny(unsafe_code)]
 
 mod answers;
+pub mod bugcheck;
 mod call_spec;
 pub mod catalog;
 mod client;
@@ -131,10 +132,11 @@ pub mod sync;
 pub mod trace;
 mod world;
 
+pub use bugcheck::DumpBlock;
 pub use call_spec::CallSpec;
 pub use condis::{Answer, CallState};
 pub use emulator::Emulator;
-pub use ffi::bugcheck_callbacks::{DumpBlock, guid_text, secondary_dump_data};
+pub use ffi::bugcheck_callbacks::{guid_text, secondary_dump_data};
 pub use ffi::cm::OidResult;
 pub use ffi::count::ddi_calls;
 pub use ffi::raw::{Placement, RawCallParams, RawOidBuffer};

@@ -99,7 +99,7 @@ impl Driver {
                 crate::sched::owner_done(w, d.handle, "MiniportDriverUnload");
             }
             crate::ffi::etw::unload_done(w, "MiniportDriverUnload");
-            crate::ffi::bugcheck_callbacks::at_unload(w);
+            crate::bugcheck::at_unload(w);
             let deregistered = w.driver.is_some_and(|d| d.deregistered);
             if !deregistered {
                 let h = w.driver.map_or(0, |d| d.handle);
