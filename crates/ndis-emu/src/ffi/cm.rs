@@ -23,13 +23,11 @@ use super::params::{CallParams, read_call_params};
 use super::raw::{Guarded, Placement, RawCallParams, RawOidBuffer};
 use crate::call_spec::CallSpec;
 use crate::condis::complete::{self, settle};
-use crate::condis::{
-    AfRec, AfState, Answer, CallState, ClientAction, ClientId, PartyRec, PartyState, ReqKind, SapRec, SapState,
-};
+use crate::condis::{AfState, Answer, CallState, ClientAction, ClientId, ReqKind};
 use crate::condis::{client_requests, mcm};
 use crate::detail;
 use crate::trace::Detail;
-use crate::world::{self, HandleKind, World};
+use crate::world::{self, World};
 
 /// What a handler returned, as its return event shows it: a status by
 /// name, nothing for a handler that returns nothing.
@@ -89,33 +87,9 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
 /// and the status (PENDING while the MCM holds the request).
 pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClOpenAddressFamilyEx";
-    let (handler, adapter_ctx, h) = world::with(CALL, |w| -> Result<_, Refused> {
-        let registered = w
-            .adapter
-            .as_ref()
-            // NDIS unbinds the protocols before it halts (contract §1.4):
-            // no AF is opened once a halt has begun.
-            .filter(|a| !a.halted && !a.halting)
-            .is_some_and(|a| a.afs.iter().any(|x| x.AddressFamily == af.AddressFamily));
+    let (handler, adapter_ctx, h) = world::with(CALL, |w| {
         let handler = cm_handlers(w).and_then(|c| c.CmOpenAfHandler);
-        let (Some(handler), true) = (handler, registered) else {
-            return Err(NDIS_STATUS_FAILURE);
-        };
-        let adapter_ctx = w.adapter.as_ref().map_or(0, |a| a.context);
-        let h = w.new_handle(HandleKind::Af, format!("opened by client {client}"));
-        w.condis.afs.insert(
-            h,
-            AfRec {
-                client,
-                af,
-                cm_context: 0,
-                state: AfState::Opening,
-                notify_close_pending: false,
-                notify_complete_on_close: false,
-            },
-        );
-        w.condis.requests.begin(ReqKind::OpenAf, h);
-        Ok((handler, adapter_ctx, h))
+        client_requests::admit_open_af(w, client, af, handler)
     })?;
     let mut af_block = af;
     let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
@@ -145,20 +119,9 @@ pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize,
 /// NdisClCloseAddressFamily.
 pub(crate) fn close_af(af: usize) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClCloseAddressFamily";
-    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .afs
-            .get_mut(&af)
-            .filter(|a| a.state == AfState::Open)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        rec.state = AfState::Closing;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmCloseAfHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        w.condis.requests.begin(ReqKind::CloseAf, af);
-        Ok((handler, ctx))
+    let (handler, ctx) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmCloseAfHandler);
+        client_requests::admit_close_af(w, af, handler)
     })?;
     let status = frame("ProtocolCmCloseAf", PASSIVE_LEVEL, detail!("{x}", af), || {
         // SAFETY: registered handler with the CallMgrAfContext the MCM gave.
@@ -187,30 +150,9 @@ fn register_sap_block(
     raw: Option<&[u8]>,
 ) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClRegisterSap";
-    let (handler, af_ctx, h) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .afs
-            .get(&af)
-            .filter(|a| a.state == AfState::Open)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let af_ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmRegisterSapHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let h = w.new_handle(HandleKind::Sap, format!("registered on AF {af:#x}"));
-        w.condis.saps.insert(
-            h,
-            SapRec {
-                af,
-                sap_type,
-                sap: sap.to_vec(),
-                cm_context: 0,
-                state: SapState::Registering,
-            },
-        );
-        w.condis.requests.begin(ReqKind::RegisterSap, h);
-        Ok((handler, af_ctx, h))
+    let (handler, af_ctx, h) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmRegisterSapHandler);
+        client_requests::admit_register_sap(w, af, sap_type, sap, handler)
     })?;
     // CO_SAP with its variable tail, 8-byte aligned.
     let mut block = vec![0u64; (8 + sap.len()).div_ceil(8).max(2)];
@@ -258,20 +200,9 @@ fn register_sap_block(
 /// NdisClDeregisterSap.
 pub(crate) fn deregister_sap(sap: usize) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClDeregisterSap";
-    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .saps
-            .get_mut(&sap)
-            .filter(|s| s.state == SapState::Registered)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        rec.state = SapState::Deregistering;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmDeregisterSapHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        w.condis.requests.begin(ReqKind::DeregisterSap, sap);
-        Ok((handler, ctx))
+    let (handler, ctx) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmDeregisterSapHandler);
+        client_requests::admit_deregister_sap(w, sap, handler)
     })?;
     let status = frame("ProtocolCmDeregisterSap", PASSIVE_LEVEL, detail!("{x}", sap), || {
         // SAFETY: registered handler with the CallMgrSapContext the MCM gave.
@@ -347,39 +278,10 @@ pub(crate) fn make_call(
     multipoint: bool,
 ) -> Result<(NDIS_STATUS, Option<usize>), Refused> {
     const CALL: &str = "NdisClMakeCall";
-    let (handler, ctx, party, cp) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .vcs
-            .get(&vc)
-            .filter(|v| matches!(v.call, CallState::Idle | CallState::Closed))
-            .ok_or(NDIS_STATUS_CALL_ACTIVE)?;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmMakeCallHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let party = multipoint.then(|| w.new_handle(HandleKind::Party, format!("initial party of VC {vc:#x}")));
-        if let Some(p) = party {
-            w.condis.parties.insert(
-                p,
-                PartyRec {
-                    vc,
-                    cm_context: 0,
-                    state: PartyState::Adding,
-                },
-            );
-        }
-        let mut params = spec.build(multipoint);
-        let cp = params.as_ptr();
-        w.condis.params.insert(vc, params);
-        if let Some(v) = w.condis.vcs.get_mut(&vc) {
-            v.call = CallState::Outgoing;
-            v.closed_while_active = false;
-            v.activated_in_call = v.active;
-            v.parties = party.into_iter().collect();
-        }
-        w.condis.requests.begin(ReqKind::MakeCall, vc);
-        Ok((handler, ctx, party, cp))
+    let params = spec.build(multipoint);
+    let (handler, ctx, party, cp) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmMakeCallHandler);
+        client_requests::admit_make_call(w, vc, multipoint, params, handler)
     })?;
     let mut party_ctx: NDIS_HANDLE = core::ptr::null_mut();
     let party_arg = party.unwrap_or(0) as NDIS_HANDLE;
@@ -402,28 +304,9 @@ pub(crate) fn make_call(
 /// NdisClCloseCall (for the last party of a multipoint call, `party` is it).
 pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClCloseCall";
-    let (handler, ctx, party_ctx) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
-        if !matches!(
-            rec.call,
-            CallState::Connected | CallState::Accepted | CallState::Outgoing
-        ) {
-            return Err(NDIS_STATUS_FAILURE);
-        }
-        let party_ctx = rec
-            .parties
-            .first()
-            .and_then(|p| w.condis.parties.get(p))
-            .map_or(0, |p| p.cm_context);
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmCloseCallHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        if let Some(v) = w.condis.vcs.get_mut(&vc) {
-            v.call = CallState::Closing;
-        }
-        w.condis.closing_from.insert(vc, rec.call);
-        w.condis.requests.begin(ReqKind::CloseCall, vc);
-        Ok((handler, rec.cm_context, party_ctx))
+    let (handler, ctx, party_ctx) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmCloseCallHandler);
+        client_requests::admit_close_call(w, vc, handler)
     })?;
     let mut data = close_data.to_vec();
     let size = u32::try_from(data.len()).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
@@ -443,34 +326,10 @@ pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Re
 /// NdisClAddParty on a multipoint call: NDIS allocates the party handle.
 pub(crate) fn add_party(vc: usize, spec: Params<'_>) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClAddParty";
-    let (handler, ctx, party, cp) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .vcs
-            .get(&vc)
-            .filter(|v| v.call == CallState::Connected && !v.parties.is_empty())
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmAddPartyHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let party = w.new_handle(HandleKind::Party, format!("added to VC {vc:#x}"));
-        w.condis.parties.insert(
-            party,
-            PartyRec {
-                vc,
-                cm_context: 0,
-                state: PartyState::Adding,
-            },
-        );
-        if let Some(v) = w.condis.vcs.get_mut(&vc) {
-            v.parties.push(party);
-        }
-        let mut params = spec.build(false);
-        let cp = params.as_ptr();
-        w.condis.params.insert(party, params);
-        w.condis.requests.begin(ReqKind::AddParty, party);
-        Ok((handler, ctx, party, cp))
+    let params = spec.build(false);
+    let (handler, ctx, party, cp) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmAddPartyHandler);
+        client_requests::admit_add_party(w, vc, params, handler)
     })?;
     let mut party_ctx: NDIS_HANDLE = core::ptr::null_mut();
     let status = frame(
@@ -493,26 +352,9 @@ pub(crate) fn add_party(vc: usize, spec: Params<'_>) -> Result<(usize, NDIS_STAT
 /// NdisClCloseCall, contract §3.4).
 pub(crate) fn drop_party(party: usize, data: &[u8]) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClDropParty";
-    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .parties
-            .get(&party)
-            .filter(|p| p.state == PartyState::Connected)
-            .cloned()
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let others = w.condis.vcs.get(&rec.vc).map_or(0, |v| v.parties.len());
-        if others < 2 {
-            return Err(NDIS_STATUS_FAILURE);
-        }
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmDropPartyHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        if let Some(p) = w.condis.parties.get_mut(&party) {
-            p.state = PartyState::Dropping;
-        }
-        w.condis.requests.begin(ReqKind::DropParty, party);
-        Ok((handler, rec.cm_context))
+    let (handler, ctx) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmDropPartyHandler);
+        client_requests::admit_drop_party(w, party, handler)
     })?;
     let mut data = data.to_vec();
     let size = u32::try_from(data.len()).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
@@ -533,22 +375,10 @@ pub(crate) fn drop_party(party: usize, data: &[u8]) -> Result<NDIS_STATUS, Refus
 /// NdisClModifyCallQoS on a connected call.
 pub(crate) fn modify_qos(vc: usize, spec: Params<'_>) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClModifyCallQoS";
-    let (handler, ctx, cp) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .vcs
-            .get(&vc)
-            .filter(|v| v.call == CallState::Connected)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmModifyCallQoSHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let mut params = spec.build(false);
-        let cp = params.as_ptr();
-        w.condis.params.insert(vc, params);
-        w.condis.requests.begin(ReqKind::ModifyQos, vc);
-        Ok((handler, ctx, cp))
+    let params = spec.build(false);
+    let (handler, ctx, cp) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmModifyCallQoSHandler);
+        client_requests::admit_modify_qos(w, vc, params, handler)
     })?;
     let status = frame("ProtocolCmModifyCallQoS", PASSIVE_LEVEL, detail!("{x}", vc), || {
         // SAFETY: registered handler; parameters alive until completion.
