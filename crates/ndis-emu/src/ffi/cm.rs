@@ -2,8 +2,11 @@
 //!
 //! * Client operations (`open_af`, `make_call`, ...): what NDIS does when a
 //!   scripted client calls `NdisClOpenAddressFamilyEx`, `NdisClMakeCall`, ...:
-//!   allocate the NDIS handle, call the MCM's handler, and either complete the
-//!   request itself (non-PENDING return) or wait for the MCM's completion.
+//!   `condis::client_requests` admits the request and records it (the new
+//!   NDIS handle, the pending request), this module builds the C blocks
+//!   and calls the MCM's handler, and `condis::complete` settles what it
+//!   returned: NDIS completes the request itself (non-PENDING return) or
+//!   waits for the MCM's completion.
 //! * The MCM's DDIs (`NdisCm*Complete`, `NdisCmDispatch*`, `NdisMCm*Vc`):
 //!   each shim reads its raw arguments (call parameters, headers, out
 //!   slots) and hands them to `crate::condis`, which checks the rules and
