@@ -17,117 +17,21 @@
 //! deferred work at once, and [`Emulator::concurrently`] runs client scripts
 //! on several threads against one emulator (the stress mode).
 
-use std::fmt;
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use ndis_sys::*;
 
-use crate::condis::ClientId;
-use crate::ffi::calls;
-use crate::handles::{Af, Client, Vc};
-use crate::interleave::{ARMED, At, InjectedDone, Interleaving, Phase, Run, VictimDone, lock, wait_turn};
-use crate::pause::{DataPath, check_completed_before, restarted, running};
-use crate::rules::{self, Rule, Violation};
-use crate::trace::tag_str;
-use crate::world::{self, AdapterRec, CpuKind, Event, HandleKind, InitStep, World};
-
-/// Why an emulator step could not be taken.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EmuError {
-    /// DriverEntry returned a failure NTSTATUS.
-    DriverEntryFailed(NTSTATUS),
-    /// No driver is registered (DriverEntry not run, or it failed).
-    NotLoaded,
-    /// MiniportInitializeEx failed with this status.
-    InitializeFailed(NDIS_STATUS),
-    /// MiniportRestart failed with this status.
-    RestartFailed(NDIS_STATUS),
-    /// No adapter is up.
-    NoAdapter,
-    /// An adapter is already up (ndis-emu runs one adapter per driver).
-    AdapterExists,
-    /// The scheduler ran `steps` work item routines and timer callbacks and
-    /// still had `pending` ready: a periodic timer or a work item that
-    /// requeues itself keeps it busy (see [`Emulator::set_step_limit`]).
-    NeverIdle {
-        /// Routines and callbacks run before giving up.
-        steps: usize,
-        /// Work items queued and timers set when it gave up.
-        pending: usize,
-    },
-}
-
-impl fmt::Display for EmuError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::DriverEntryFailed(s) => write!(f, "DriverEntry failed with {s:#010x}"),
-            Self::NotLoaded => f.write_str("no miniport driver is registered"),
-            Self::InitializeFailed(s) => write!(f, "MiniportInitializeEx failed with {s:#010x}"),
-            Self::RestartFailed(s) => write!(f, "MiniportRestart failed with {s:#010x}"),
-            Self::NoAdapter => f.write_str("no adapter is up"),
-            Self::AdapterExists => f.write_str("an adapter is already up"),
-            Self::NeverIdle { steps, pending } => write!(
-                f,
-                "deferred work never went idle: {steps} routine(s) and callback(s) ran and {pending} work item(s) or \
-                 timer(s) are still pending (a periodic timer or a self-requeuing work item; cancel it, or use \
-                 advance_time)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for EmuError {}
-
-/// What a run left behind: violations (leaks included), the trace and the
-/// driver's debug output.
-#[derive(Clone, Debug, Default)]
-pub struct Report {
-    /// Every broken rule, in the order seen (leaks last).
-    pub violations: Vec<Violation>,
-    /// The trace: handler entries/returns and DDI calls, in order.
-    pub events: Vec<Event>,
-    /// What the driver printed with DbgPrintEx.
-    pub debug_output: Vec<String>,
-}
-
-impl Report {
-    /// No rule was broken and nothing leaked.
-    #[must_use]
-    pub fn is_clean(&self) -> bool {
-        self.violations.is_empty()
-    }
-
-    /// The violations of one rule.
-    pub fn of(&self, rule: Rule) -> impl Iterator<Item = &Violation> {
-        self.violations.iter().filter(move |v| v.rule == rule)
-    }
-
-    /// The distinct rules broken, in catalog order.
-    #[must_use]
-    pub fn rules(&self) -> Vec<Rule> {
-        let mut r: Vec<Rule> = self.violations.iter().map(|v| v.rule).collect();
-        r.sort();
-        r.dedup();
-        r
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} violation(s)", self.violations.len())?;
-        for v in &self.violations {
-            writeln!(f, "  {v}")?;
-        }
-        writeln!(f, "trace (last 40 events):")?;
-        let skip = self.events.len().saturating_sub(40);
-        for e in self.events.iter().skip(skip) {
-            writeln!(f, "  {e}")?;
-        }
-        Ok(())
-    }
-}
+use crate::call_spec::CallSpec;
+use crate::client::Clients;
+use crate::condis::{Answer, CallState};
+use crate::ffi::cm::OidResult;
+use crate::ffi::raw::{RawCallParams, RawOidBuffer};
+use crate::handles::{Af, Client, Party, Sap, Vc};
+use crate::interleave::{At, Interleaving};
+use crate::lifecycle::{self, Driver, Pnp};
+use crate::pause::DataPath;
+use crate::report::{EmuError, Report};
+use crate::world::{self, Event};
 
 /// A user-mode NDIS with one driver and at most one adapter.
 ///
@@ -141,15 +45,12 @@ pub struct Emulator {
     /// are stopped and joined before the session ends.
     threads: Vec<JoinHandle<()>>,
     _session: world::Session,
-    driver_object: Box<[u64; 0x150 / 8]>,
-    registry_path: Vec<u16>,
-    entry: Option<DRIVER_INITIALIZE>,
-    /// The last AF handle a client opened (also when the open is pending).
-    pub(crate) last_af: Mutex<Option<Af>>,
-    /// Held across each PnP operation on the adapter (halt, pause,
-    /// restart, a PnP event): NDIS serializes them per miniport, so in the
-    /// threaded mode a halt racing a pause on another CPU runs after it.
-    pnp: Mutex<()>,
+    /// The driver object and registry path DriverEntry gets.
+    driver: Driver,
+    /// The lock NDIS's PnP operations on the adapter are serialized by.
+    pnp: Pnp,
+    /// The scripted clients' requests.
+    clients: Clients,
 }
 
 impl Default for Emulator {
@@ -158,32 +59,38 @@ impl Default for Emulator {
     }
 }
 
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // The threads first; the world goes with the session (finish() may
+        // have taken it already).
+        crate::sched::stop_cpus(&mut self.threads);
+    }
+}
+
+// --- Modes, CPUs and IRQL (crate::sched, crate::world) -------------------------
+
 impl Emulator {
     /// A fresh emulator in the deterministic mode (waits for any other in
     /// this process to finish).
     #[must_use]
     pub fn new() -> Self {
-        let verbose = std::env::var_os("NDIS_EMU_VERBOSE").is_some_and(|v| v != "0");
-        let mut world = World::default();
-        world.verbose = verbose;
-        crate::hooks::install(crate::hooks::ClientHooks {
-            pump: crate::ffi::cm::pump,
-            run_action: crate::ffi::cm::run_action,
-            unbind_clients_at_halt_wait: crate::ffi::cm::unbind_clients_at_halt_wait,
-        });
-        let session = world::open(world);
-        let registry_path: Vec<u16> = "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\covmini"
-            .encode_utf16()
-            .collect();
         Self {
+            _session: lifecycle::open_session(),
             threads: Vec::new(),
-            _session: session,
-            driver_object: Box::new([0; 0x150 / 8]),
-            registry_path,
-            entry: None,
-            last_af: Mutex::new(None),
-            pnp: Mutex::new(()),
+            driver: Driver::new(),
+            pnp: Pnp::new(),
+            clients: Clients::new(),
         }
+    }
+
+    /// A fresh emulator whose scheduler breaks ties with a PRNG seeded by
+    /// `seed`: when several work items and timers are ready at once, the
+    /// seed picks the order. Same seed, same run ([`Emulator::new`] is seed 0).
+    #[must_use]
+    pub fn with_seed(seed: u64) -> Self {
+        let emu = Self::new();
+        world::try_with(|w| w.sched = crate::sched::Sched::new(seed));
+        emu
     }
 
     /// A fresh emulator in the threaded mode, for stress: `workers` system
@@ -199,24 +106,7 @@ impl Emulator {
     #[must_use]
     pub fn threaded(seed: u64, workers: usize) -> Self {
         let mut emu = Self::with_seed(seed);
-        let workers = workers.max(1);
-        let cpus = world::try_with(|w| {
-            w.sched.set_threaded();
-            let mut cpus: Vec<world::Cpu> = (0..workers).map(|_| w.new_cpu(CpuKind::Worker)).collect();
-            cpus.extend((0..workers).map(|_| w.new_cpu(CpuKind::Dpc)));
-            cpus
-        })
-        .unwrap_or_default();
-        for cpu in cpus {
-            let name = format!("ndis-emu cpu {} ({:?})", cpu.id, cpu.kind);
-            let spawned = std::thread::Builder::new()
-                .name(name)
-                .spawn(move || crate::sched::cpu_thread(cpu));
-            match spawned {
-                Ok(h) => emu.threads.push(h),
-                Err(e) => panic!("ndis-emu: cannot start a worker thread: {e}"),
-            }
-        }
+        emu.threads = crate::sched::start_cpus(workers);
         emu
     }
 
@@ -243,39 +133,7 @@ impl Emulator {
     /// In the deterministic mode: concurrent scripts would make the run
     /// depend on the machine. Use [`Self::threaded`].
     pub fn concurrently<T: Send>(&mut self, threads: usize, script: impl Fn(usize, &Self) -> T + Sync) -> Vec<T> {
-        assert!(
-            self.is_threaded(),
-            "Emulator::concurrently needs the threaded mode (Emulator::threaded): the deterministic mode runs on one thread"
-        );
-        let cpus = world::try_with(|w| (0..threads).map(|_| w.new_cpu(CpuKind::Client)).collect::<Vec<_>>())
-            .unwrap_or_default();
-        let this: &Self = self;
-        let script = &script;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = cpus
-                .into_iter()
-                .enumerate()
-                .map(|(i, cpu)| {
-                    s.spawn(move || {
-                        world::become_cpu(cpu);
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| script(i, this)));
-                        crate::ffi::cm::pump();
-                        world::leave_cpu();
-                        match r {
-                            Ok(r) => r,
-                            Err(_) => {
-                                eprintln!("ndis-emu: client script {i} panicked (above); stopping the process rather than leave the other scripts waiting for it");
-                                std::process::abort();
-                            }
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        })
+        crate::sched::concurrently(&*self, threads, script)
     }
 
     /// Runs `f` on the calling thread's CPU at `irql`, then puts the CPU
@@ -302,133 +160,21 @@ impl Emulator {
     pub fn current_cpu(&self) -> u32 {
         world::cpu_id()
     }
+}
 
-    /// Stops the threaded mode's threads (each finishes what it is running).
-    fn stop_threads(&mut self) {
-        if self.threads.is_empty() {
-            return;
-        }
-        world::try_with(|w| w.sched.stop());
-        world::changed();
-        for h in self.threads.drain(..) {
-            let _ = h.join();
-        }
-    }
+// --- The driver and its adapter (crate::lifecycle) ----------------------------
 
-    fn driver_object(&mut self) -> PDRIVER_OBJECT {
-        self.driver_object.as_mut_ptr().cast()
-    }
-
+impl Emulator {
     /// Runs DriverEntry at PASSIVE_LEVEL, as the kernel does after loading
     /// the image. NDIS calls MiniportSetOptions inside it.
     pub fn load(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
-        self.entry = Some(entry);
-        let object = self.driver_object();
-        let bytes = u16::try_from(self.registry_path.len() * 2).unwrap_or(u16::MAX);
-        // The string's buffer lives as long as the emulator; the
-        // UNICODE_STRING itself only across DriverEntry, as in Windows.
-        let mut registry = UNICODE_STRING {
-            Length: bytes,
-            MaximumLength: bytes,
-            Buffer: self.registry_path.as_mut_ptr(),
-        };
-        let status = calls::driver_entry(entry, object, &raw mut registry);
-        if status != STATUS_SUCCESS {
-            // No unload follows a failed DriverEntry: its ETW registrations
-            // must be gone already.
-            world::try_with(|w| crate::ffi::etw::unload_done(w, "DriverEntry"));
-            return Err(EmuError::DriverEntryFailed(status));
-        }
-        if world::try_with(|w| w.driver.is_none()).unwrap_or(true) {
-            return Err(EmuError::NotLoaded);
-        }
-        Ok(())
+        self.driver.load(entry)
     }
 
     /// Adds the adapter: MiniportInitializeEx, then (as NDIS does once the
     /// protocols are bound) MiniportRestart.
     pub fn add_adapter(&mut self) -> Result<(), EmuError> {
-        let (init, restart, driver_context) = world::try_with(|w| {
-            let d = w.driver.filter(|d| !d.deregistered)?;
-            Some((d.chars.InitializeHandlerEx, d.chars.RestartHandler, d.driver_context))
-        })
-        .flatten()
-        .ok_or(EmuError::NotLoaded)?;
-        if world::try_with(|w| w.adapter.as_ref().is_some_and(|a| !a.halted)).unwrap_or(false) {
-            return Err(EmuError::AdapterExists);
-        }
-        let (Some(init), Some(restart)) = (init, restart) else {
-            return Err(EmuError::NotLoaded);
-        };
-        let handle = world::try_with(|w| {
-            let h = w.new_handle(HandleKind::Adapter, "adapter added");
-            w.adapter = Some(AdapterRec {
-                handle: h,
-                context: 0,
-                step: InitStep::Started,
-                attribute_flags: 0,
-                medium: -1,
-                afs: Vec::new(),
-                halting: false,
-                calls_in: 0,
-                halted: false,
-            });
-            h
-        })
-        .ok_or(EmuError::NotLoaded)?;
-        let mut params = NDIS_MINIPORT_INIT_PARAMETERS {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_MINIPORT_INIT_PARAMETERS,
-                NDIS_MINIPORT_INIT_PARAMETERS_REVISION_1,
-                NDIS_SIZEOF_MINIPORT_INIT_PARAMETERS_REVISION_1,
-            ),
-            Flags: 0,
-            AllocatedResources: core::ptr::null_mut(),
-            IMDeviceInstanceContext: core::ptr::null_mut(),
-            MiniportAddDeviceContext: core::ptr::null_mut(),
-            IfIndex: 7,
-            NetLuid: 0x0083_0000_0000_0001,
-            DefaultPortAuthStates: core::ptr::null_mut(),
-            PciDeviceCustomProperties: core::ptr::null_mut(),
-        };
-        let status = calls::initialize(init, handle, driver_context as NDIS_HANDLE, &mut params);
-        let ctx = world::try_with(|w| {
-            if status != NDIS_STATUS_SUCCESS {
-                crate::sched::owner_done(w, handle, "MiniportInitializeEx");
-                config_owner_done(w, handle, "MiniportInitializeEx");
-                if let Some(r) = w.handles.get_mut(&handle) {
-                    r.alive = false;
-                }
-                w.adapter = None;
-                return Err(EmuError::InitializeFailed(status));
-            }
-            let step = w.adapter.as_ref().map_or(InitStep::Started, |a| a.step);
-            if step < InitStep::GeneralAttributes {
-                w.violate(
-                    rules::INIT_ATTRIBUTE_ORDER,
-                    "MiniportInitializeEx",
-                    format!("returned SUCCESS at step {step:?}, without registration and general attributes"),
-                    &[handle],
-                );
-            }
-            Ok(w.adapter.as_ref().map_or(0, |a| a.context))
-        })
-        .ok_or(EmuError::NotLoaded)??;
-        let mut restart_params = NDIS_MINIPORT_RESTART_PARAMETERS {
-            Header: NDIS_OBJECT_HEADER::new(
-                NDIS_OBJECT_TYPE_DEFAULT,
-                NDIS_MINIPORT_RESTART_PARAMETERS_REVISION_1,
-                NDIS_SIZEOF_MINIPORT_RESTART_PARAMETERS_REVISION_1,
-            ),
-            RestartAttributes: core::ptr::null_mut(),
-            Flags: 0,
-        };
-        let status = calls::restart(restart, ctx, &mut restart_params);
-        if status != NDIS_STATUS_SUCCESS {
-            return Err(EmuError::RestartFailed(status));
-        }
-        world::try_with(restarted);
-        Ok(())
+        lifecycle::add_adapter()
     }
 
     /// Pauses the adapter, then halts it (NDIS halts only paused adapters).
@@ -457,119 +203,12 @@ impl Emulator {
     /// client request is refused before it reaches the driver. Halt, pause,
     /// restart and PnP events are serialized, as NDIS serializes them.
     pub fn halt_adapter(&self) -> Result<(), EmuError> {
-        let _pnp = self.pnp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (pause, halt, ctx, handle) = world::try_with(|w| {
-            let d = w.driver?;
-            let a = w.adapter.as_mut().filter(|a| !a.halted)?;
-            a.halting = true;
-            Some((d.chars.PauseHandler, d.chars.HaltHandlerEx, a.context, a.handle))
-        })
-        .flatten()
-        .ok_or(EmuError::NoAdapter)?;
-        if self.is_threaded() {
-            // Other CPUs may be inside MiniportCoSendNetBufferLists,
-            // MiniportCancelSend, MiniportCoOidRequest or ProtocolCmOpenAf
-            // (or have a miniport OID pended): NDIS waits for them before
-            // pausing and halting.
-            crate::sync::wait_bounded(|w| {
-                let sends_or_oids = w.adapter.as_ref().map_or(0, |a| a.calls_in);
-                let pended = w
-                    .condis
-                    .requests
-                    .pending()
-                    .any(|(k, _)| k == crate::condis::ReqKind::MiniportOid);
-                sends_or_oids == 0 && !pended
-            });
-        }
-        pause_before_halt(pause, ctx, self.is_threaded());
-        if let Some(halt) = halt {
-            calls::halt(halt, ctx, NdisHaltDeviceDisabled);
-        }
-        if self.is_threaded() {
-            // A ProtocolCmCloseAf whose last act let HaltEx return may still
-            // be returning on another CPU: NDIS completes that close when it
-            // returns, and finishes the halt after the calls into the driver
-            // it made, so the check waits for it.
-            crate::sync::wait_bounded(|w| !w.condis.requests.in_handler(crate::condis::ReqKind::CloseAf));
-        }
-        crate::condis::rules::check_afs_closed_at_halt();
-        crate::condis::pended::check_requests_completed_at_halt();
-        crate::ffi::cm::drop_client_answers_at_halt();
-        world::try_with(|w| {
-            crate::sched::owner_done(w, handle, "MiniportHaltEx");
-            config_owner_done(w, handle, "MiniportHaltEx");
-        });
-        world::try_with(|w| {
-            if let Some(a) = w.adapter.as_mut() {
-                a.halted = true;
-            }
-            if let Some(r) = w.handles.get_mut(&handle) {
-                r.alive = false;
-                r.history.push("halted".into());
-            }
-        });
-        world::changed();
-        Ok(())
-    }
-
-    /// Holds the PnP lock (see [`Self::halt_adapter`]) across `f`.
-    pub(crate) fn pnp_op<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _pnp = self.pnp.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        f()
-    }
-
-    /// Runs `f`, a client's send, send cancel, miniport OID request or AF
-    /// open, if
-    /// the adapter is up and no halt has begun (else returns `refused`
-    /// without reaching the driver), counting it as inside the driver
-    /// meanwhile (a halt waits for it).
-    pub(crate) fn adapter_call<R>(&self, refused: R, f: impl FnOnce() -> R) -> R {
-        let admitted = world::try_with(|w| match w.adapter.as_mut() {
-            Some(a) if !a.halting && !a.halted => {
-                a.calls_in += 1;
-                true
-            }
-            _ => false,
-        })
-        .unwrap_or(false);
-        if !admitted {
-            return refused;
-        }
-        let r = f();
-        world::try_with(|w| {
-            if let Some(a) = w.adapter.as_mut() {
-                a.calls_in = a.calls_in.saturating_sub(1);
-            }
-        });
-        world::changed();
-        r
+        self.pnp.halt(self.is_threaded())
     }
 
     /// Runs MiniportDriverUnload and checks it deregistered.
     pub fn unload(&mut self) -> Result<(), EmuError> {
-        let unload = world::try_with(|w| w.driver.and_then(|d| d.chars.UnloadHandler))
-            .flatten()
-            .ok_or(EmuError::NotLoaded)?;
-        let object = self.driver_object();
-        calls::unload(unload, object);
-        world::try_with(|w| {
-            if let Some(d) = w.driver {
-                crate::sched::owner_done(w, d.handle, "MiniportDriverUnload");
-            }
-            crate::ffi::etw::unload_done(w, "MiniportDriverUnload");
-            crate::ffi::bugcheck_callbacks::at_unload(w);
-            let deregistered = w.driver.is_some_and(|d| d.deregistered);
-            if !deregistered {
-                let h = w.driver.map_or(0, |d| d.handle);
-                w.violate(
-                    rules::UNLOAD_DEREGISTERS,
-                    "MiniportDriverUnload",
-                    "returned without NdisMDeregisterMiniportDriver",
-                    &[h],
-                );
-            }
-        });
-        Ok(())
+        self.driver.unload()
     }
 
     /// Sets a value of the adapter's registry key (its software key, where
@@ -582,16 +221,99 @@ impl Emulator {
         world::try_with(|w| w.config.set(name, value));
     }
 
-    /// A fresh emulator whose scheduler breaks ties with a PRNG seeded by
-    /// `seed`: when several work items and timers are ready at once, the
-    /// seed picks the order. Same seed, same run ([`Emulator::new`] is seed 0).
-    #[must_use]
-    pub fn with_seed(seed: u64) -> Self {
-        let emu = Self::new();
-        world::try_with(|w| w.sched = crate::sched::Sched::new(seed));
-        emu
+    /// MiniportPause, mid-run (NDIS does this to bind or unbind a protocol,
+    /// or to attach a filter). Returns what MiniportPause returned: SUCCESS
+    /// (the adapter is paused) or PENDING (it is Pausing until the driver
+    /// calls NdisMPauseComplete, typically when a holding client returns
+    /// its receive NBLs: see [`Self::return_held`], [`Self::wait_for_pause`]).
+    /// It returns at once in both modes.
+    ///
+    /// # Errors
+    /// [`EmuError::NoAdapter`] without a running adapter (NDIS pauses only
+    /// a running one).
+    pub fn pause_adapter(&self) -> Result<NDIS_STATUS, EmuError> {
+        self.pnp.pause()
     }
 
+    /// Where the adapter's data path is (None: no emulator on this thread).
+    #[must_use]
+    pub fn data_path(&self) -> Option<DataPath> {
+        world::try_with(|w| w.pause.data_path)
+    }
+
+    /// Whether the adapter is paused. In the threaded mode it first waits
+    /// while a pending pause is still waiting for its NdisMPauseComplete
+    /// (other CPUs may be returning NBLs); in the deterministic mode it
+    /// answers at once.
+    #[must_use]
+    pub fn wait_for_pause(&self) -> bool {
+        crate::pause::wait_for_pause(self.is_threaded())
+    }
+
+    /// MiniportRestart of a paused adapter (the state after a completed
+    /// pause). NDIS waits for a pending pause to complete first; so does
+    /// this: a pause still pending is an error here.
+    ///
+    /// # Errors
+    /// [`EmuError::NoAdapter`] without a paused adapter;
+    /// [`EmuError::RestartFailed`] if MiniportRestart fails.
+    pub fn restart_adapter(&self) -> Result<(), EmuError> {
+        self.pnp.restart()
+    }
+
+    /// MiniportDevicePnPEventNotify with a NET_DEVICE_PNP_EVENT of `event`
+    /// (`NdisDevicePnPEvent*`). A power profile change carries its profile
+    /// (`profile`, a ULONG: NdisPowerProfileBattery 0, AcOnLine 1) in the
+    /// InformationBuffer; the other events carry none.
+    ///
+    /// # Errors
+    /// [`EmuError::NoAdapter`] without an adapter.
+    pub fn pnp_event(&self, event: NDIS_DEVICE_PNP_EVENT, profile: Option<ULONG>) -> Result<(), EmuError> {
+        self.pnp.pnp_event(event, profile)
+    }
+
+    /// NdisCoSendNetBufferLists on `vc` with every NBL tagged with
+    /// `cancel_id` (NDIS_SET_NET_BUFFER_LIST_CANCEL_ID: the
+    /// NetBufferListCancelId slot of NetBufferListInfo).
+    /// Refused with NDIS_STATUS_PAUSED once a halt has begun (see
+    /// [`Emulator::halt_adapter`]).
+    pub fn send_with_cancel_id(&self, vc: Vc, payloads: &[&[u8]], cancel_id: usize) -> Result<(), NDIS_STATUS> {
+        self.clients.send_with_cancel_id(vc, payloads, cancel_id)
+    }
+
+    /// NdisCancelSendNetBufferLists: MiniportCancelSend with `cancel_id`,
+    /// at DISPATCH_LEVEL.
+    ///
+    /// # Errors
+    /// [`EmuError::NoAdapter`] without an adapter.
+    pub fn cancel_sends(&self, cancel_id: usize) -> Result<(), EmuError> {
+        lifecycle::cancel_sends(cancel_id)
+    }
+
+    /// Whether `client` keeps the receive NBLs indicated to it (true) or
+    /// returns each indication once the driver's handler returned (false,
+    /// the default). Turning it off returns nothing: see
+    /// [`Self::return_held`].
+    pub fn hold_receives(&self, client: Client, hold: bool) {
+        world::try_with(|w| w.pause.hold(client.0, hold));
+    }
+
+    /// Returns everything `client` holds (MiniportReturnNetBufferLists, one
+    /// call per indication, oldest first); how many NBLs.
+    pub fn return_held(&self, client: Client) -> usize {
+        lifecycle::return_held_of(client.0)
+    }
+
+    /// Receive NBLs `client` holds now.
+    #[must_use]
+    pub fn held_receives(&self, client: Client) -> usize {
+        world::try_with(|w| w.pause.held_count(client.0)).unwrap_or(0)
+    }
+}
+
+// --- Deferred work and virtual time (crate::sched) -----------------------------
+
+impl Emulator {
     /// Runs queued work items (at PASSIVE_LEVEL) and due timers (at
     /// DISPATCH_LEVEL), moving virtual time to the next due timer whenever
     /// nothing is ready, until nothing is queued or set. Returns how many
@@ -639,7 +361,11 @@ impl Emulator {
     pub fn system_time(&self) -> i64 {
         world::try_with(|w| w.sched.now()).unwrap_or(crate::sched::SYSTEM_TIME_BASE)
     }
+}
 
+// --- Faults, memory and the receive-copy audit (crate::faults, memory, nbl) ----
+
+impl Emulator {
     /// Makes the `n`-th allocation from now fail (`n` = 1: the next one),
     /// whichever DDI makes it: NdisAllocateMemoryWithTagPriority,
     /// NdisAllocateIoWorkItem, NdisAllocateTimerObject, and every other DDI
@@ -708,16 +434,7 @@ impl Emulator {
     /// cached ones included), by pool tag: (tag, count, bytes), in tag order.
     #[must_use]
     pub fn ledger_by_tag(&self) -> Vec<(ULONG, usize, usize)> {
-        world::try_with(|w| {
-            let mut by: std::collections::BTreeMap<ULONG, (usize, usize)> = std::collections::BTreeMap::new();
-            for a in w.ledger.values() {
-                let e = by.entry(a.tag).or_default();
-                e.0 += 1;
-                e.1 += a.size;
-            }
-            by.into_iter().map(|(t, (n, b))| (t, n, b)).collect()
-        })
-        .unwrap_or_default()
+        world::try_with(|w| crate::memory::by_tag(&w.ledger)).unwrap_or_default()
     }
 
     /// Starts (or restarts from zero) counting where the data of every
@@ -733,7 +450,11 @@ impl Emulator {
     pub fn receive_copies(&self) -> Option<crate::nbl::CopyAudit> {
         world::try_with(|w| w.nbls.audit).flatten()
     }
+}
 
+// --- What the run shows (crate::report) ----------------------------------------
+
+impl Emulator {
     /// The trace from event `from` on, and how many violations there are so
     /// far: what an observer that follows a run step by step needs, without
     /// copying the whole trace each time as [`Self::report`] does.
@@ -745,292 +466,47 @@ impl Emulator {
     /// The report so far (no leak check).
     #[must_use]
     pub fn report(&self) -> Report {
-        world::try_with(|w| Report {
-            violations: w.violations.clone(),
-            events: w.events.clone(),
-            debug_output: w.debug_output.clone(),
-        })
-        .unwrap_or_default()
+        world::try_with(|w| Report::snapshot(w)).unwrap_or_default()
     }
 
     /// Ends the run: every allocation still in the ledger is a leak.
     #[must_use]
     pub fn finish(mut self) -> Report {
-        self.stop_threads();
-        let mut world = world::take().unwrap_or_default();
-        crate::sched::leftovers(&mut world);
-        for owner in world.config.owners() {
-            config_owner_done(&mut world, owner, "unload");
-        }
-        crate::lookaside::leaks_at_unload(&mut world);
-        let leaks: Vec<(usize, world::Allocation)> = world.ledger.iter().map(|(a, b)| (*a, b.clone())).collect();
-        for (addr, a) in leaks {
-            world.violate(
-                rules::MEMORY_LEDGER,
-                "unload",
-                format!(
-                    "leaked {} bytes, tag {}, allocated in {} at {addr:#x}",
-                    a.size,
-                    tag_str(a.tag),
-                    a.origin
-                ),
-                &[],
-            );
-        }
-        Report {
-            violations: world.violations,
-            events: world.events,
-            debug_output: world.debug_output,
-        }
+        crate::sched::stop_cpus(&mut self.threads);
+        lifecycle::finish(world::take().unwrap_or_default())
     }
 }
 
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        // The threads first; the world goes with the session (finish() may
-        // have taken it already).
-        self.stop_threads();
-    }
-}
-
-/// The configuration handles `owner` must have closed by now (its
-/// MiniportHaltEx or failed MiniportInitializeEx returned, or the run
-/// ended): each still open breaks `config.closed`, once (it is closed here).
-fn config_owner_done(w: &mut World, owner: usize, when: &'static str) {
-    for (h, origin) in w.config.close_all_of(owner) {
-        if let Some(r) = w.handles.get_mut(&h) {
-            r.alive = false;
-        }
-        w.violate(
-            crate::config::CONFIG_CLOSED,
-            when,
-            format!("configuration handle {h:#x} opened in {origin} is not closed when {when} returned"),
-            &[h],
-        );
-    }
-}
-
-// --- Pause, restart, PnP events and holding clients (the rules and the
-// state are crate::pause's and crate::world::pause's) ----------------------
-
-/// The pause NDIS makes before MiniportHaltEx: protocols unbind first, so
-/// every holding client gives back what it held; then MiniportPause, unless
-/// the adapter is paused already (a test paused it); then the pause must be
-/// complete. In the threaded mode NDIS waits for a pending pause (another
-/// CPU may be completing the last send) before it checks.
-pub(crate) fn pause_before_halt(handler: Option<MINIPORT_PAUSE>, ctx: usize, threaded: bool) {
-    release_all_holders();
-    let due = world::try_with(|w| running(w)).unwrap_or(false);
-    if let (true, Some(handler)) = (due, handler) {
-        let _ = crate::ffi::pnp::pause(handler, ctx);
-        crate::ffi::cm::pump();
-    }
-    if threaded {
-        crate::sync::wait_bounded(|w| w.pause.data_path != DataPath::Pausing);
-    }
-    world::try_with(|w| check_completed_before(w, "MiniportHaltEx"));
-}
-
-/// The adapter is up and no halt has begun (NDIS sends it no PnP event,
-/// pause or restart once it is halting).
-fn live(a: &crate::world::AdapterRec) -> bool {
-    !a.halted && !a.halting
-}
-
-/// Every client stops holding and gives back what it held (protocols
-/// unbinding before a halt), in indication order per client.
-pub(crate) fn release_all_holders() {
-    let clients: Vec<ClientId> = world::try_with(|w| {
-        w.pause.holding.clear();
-        w.pause.held.keys().copied().collect()
-    })
-    .unwrap_or_default();
-    for c in clients {
-        return_held_of(c);
-    }
-}
-
-fn return_held_of(client: ClientId) -> usize {
-    let held = world::try_with(|w| w.pause.held.remove(&client))
-        .flatten()
-        .unwrap_or_default();
-    let mut n = 0;
-    for (vc, nbls) in held {
-        n += nbls.len();
-        crate::ffi::data::return_nbls(vc, &nbls);
-        crate::ffi::cm::pump();
-    }
-    n
-}
+// --- ETW: the trace session (crate::etw; its DDIs are crate::ffi::etw) -------
 
 impl Emulator {
-    /// MiniportPause, mid-run (NDIS does this to bind or unbind a protocol,
-    /// or to attach a filter). Returns what MiniportPause returned: SUCCESS
-    /// (the adapter is paused) or PENDING (it is Pausing until the driver
-    /// calls NdisMPauseComplete, typically when a holding client returns
-    /// its receive NBLs: see [`Self::return_held`], [`Self::wait_for_pause`]).
-    /// It returns at once in both modes.
-    ///
-    /// # Errors
-    /// [`EmuError::NoAdapter`] without a running adapter (NDIS pauses only
-    /// a running one).
-    pub fn pause_adapter(&self) -> Result<NDIS_STATUS, EmuError> {
-        self.pnp_op(|| {
-            let target = world::try_with(|w| {
-                let d = w.driver?;
-                let a = w.adapter.as_ref().filter(|a| live(a))?;
-                (w.pause.data_path == DataPath::Running).then_some((d.chars.PauseHandler?, a.context))
-            })
-            .flatten();
-            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
-            let status = crate::ffi::pnp::pause(handler, ctx);
-            crate::ffi::cm::pump();
-            Ok(status)
-        })
-    }
-
-    /// Where the adapter's data path is (None: no emulator on this thread).
-    #[must_use]
-    pub fn data_path(&self) -> Option<DataPath> {
-        world::try_with(|w| w.pause.data_path)
-    }
-
-    /// Whether the adapter is paused. In the threaded mode it first waits
-    /// while a pending pause is still waiting for its NdisMPauseComplete
-    /// (other CPUs may be returning NBLs); in the deterministic mode it
-    /// answers at once.
-    #[must_use]
-    pub fn wait_for_pause(&self) -> bool {
-        if self.is_threaded() {
-            world::wait_until(|w| {
-                (w.pause.data_path != DataPath::Pausing).then_some(w.pause.data_path == DataPath::Paused)
-            })
-            .unwrap_or(false)
-        } else {
-            self.data_path() == Some(DataPath::Paused)
-        }
-    }
-
-    /// MiniportRestart of a paused adapter (the state after a completed
-    /// pause). NDIS waits for a pending pause to complete first; so does
-    /// this: a pause still pending is an error here.
-    ///
-    /// # Errors
-    /// [`EmuError::NoAdapter`] without a paused adapter;
-    /// [`EmuError::RestartFailed`] if MiniportRestart fails.
-    pub fn restart_adapter(&self) -> Result<(), EmuError> {
-        self.pnp_op(|| {
-            let target = world::try_with(|w| {
-                let d = w.driver?;
-                let a = w.adapter.as_ref().filter(|a| live(a))?;
-                (w.pause.data_path == DataPath::Paused).then_some((d.chars.RestartHandler?, a.context))
-            })
-            .flatten();
-            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
-            // The data path may flow from the moment the driver opens it inside
-            // MiniportRestart (another CPU may send then); a failed restart
-            // leaves the adapter paused.
-            world::try_with(restarted);
-            let status = crate::ffi::pnp::restart(handler, ctx);
-            if status != NDIS_STATUS_SUCCESS {
-                world::try_with(|w| w.pause.data_path = DataPath::Paused);
-                return Err(EmuError::RestartFailed(status));
-            }
-            Ok(())
-        })
-    }
-
-    /// MiniportDevicePnPEventNotify with a NET_DEVICE_PNP_EVENT of `event`
-    /// (`NdisDevicePnPEvent*`). A power profile change carries its profile
-    /// (`profile`, a ULONG: NdisPowerProfileBattery 0, AcOnLine 1) in the
-    /// InformationBuffer; the other events carry none.
-    ///
-    /// # Errors
-    /// [`EmuError::NoAdapter`] without an adapter.
-    pub fn pnp_event(&self, event: NDIS_DEVICE_PNP_EVENT, profile: Option<ULONG>) -> Result<(), EmuError> {
-        self.pnp_op(|| {
-            let target = world::try_with(|w| {
-                let d = w.driver?;
-                let a = w.adapter.as_ref().filter(|a| live(a))?;
-                Some((d.chars.DevicePnPEventNotifyHandler?, a.context))
-            })
-            .flatten();
-            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
-            crate::ffi::pnp::pnp_event(handler, ctx, event, profile);
-            crate::ffi::cm::pump();
-            Ok(())
-        })
-    }
-
-    /// NdisCoSendNetBufferLists on `vc` with every NBL tagged with
-    /// `cancel_id` (NDIS_SET_NET_BUFFER_LIST_CANCEL_ID: the
-    /// NetBufferListCancelId slot of NetBufferListInfo).
-    /// Refused with NDIS_STATUS_PAUSED once a halt has begun (see
-    /// [`Emulator::halt_adapter`]).
-    pub fn send_with_cancel_id(&self, vc: Vc, payloads: &[&[u8]], cancel_id: usize) -> Result<(), NDIS_STATUS> {
-        let r = self.adapter_call(Err(NDIS_STATUS_PAUSED), || {
-            crate::ffi::cm::on_af(crate::ffi::cm::On::Vc(vc.0), Err(NDIS_STATUS_FAILURE), || {
-                crate::ffi::data::send_tagged(vc.0, payloads, Some(cancel_id))
-            })
-        });
-        crate::ffi::cm::pump();
-        r
-    }
-
-    /// NdisCancelSendNetBufferLists: MiniportCancelSend with `cancel_id`,
-    /// at DISPATCH_LEVEL.
-    ///
-    /// # Errors
-    /// [`EmuError::NoAdapter`] without an adapter.
-    pub fn cancel_sends(&self, cancel_id: usize) -> Result<(), EmuError> {
-        self.adapter_call(Err(EmuError::NoAdapter), || {
-            let target = world::try_with(|w| {
-                let d = w.driver?;
-                let a = w.adapter.as_ref().filter(|a| !a.halted)?;
-                Some((d.chars.CancelSendHandler?, a.context))
-            })
-            .flatten();
-            let (handler, ctx) = target.ok_or(EmuError::NoAdapter)?;
-            crate::ffi::pnp::cancel_send(handler, ctx, cancel_id);
-            crate::ffi::cm::pump();
-            Ok(())
-        })
-    }
-
-    /// Whether `client` keeps the receive NBLs indicated to it (true) or
-    /// returns each indication once the driver's handler returned (false,
-    /// the default). Turning it off returns nothing: see
-    /// [`Self::return_held`].
-    pub fn hold_receives(&self, client: Client, hold: bool) {
-        world::try_with(|w| {
-            if hold {
-                w.pause.holding.insert(client.0);
-            } else {
-                w.pause.holding.remove(&client.0);
-            }
+    /// Starts (or changes) the trace session: it enables `provider` at
+    /// `level` with the keywords, and ETW calls the enable callback of every
+    /// registration of that provider (ENABLE_PROVIDER, at PASSIVE_LEVEL, as
+    /// `Emulator` calls any handler). A provider registered later is
+    /// enabled inside its EtwRegister, as ETW does.
+    pub fn etw_enable(&mut self, provider: GUID, level: UCHAR, match_any: u64, match_all: u64) {
+        crate::ffi::etw::enable_session(crate::etw::Session {
+            provider,
+            level,
+            match_any,
+            match_all,
         });
     }
 
-    /// Returns everything `client` holds (MiniportReturnNetBufferLists, one
-    /// call per indication, oldest first); how many NBLs.
-    pub fn return_held(&self, client: Client) -> usize {
-        return_held_of(client.0)
+    /// Stops the trace session: the enable callbacks get DISABLE_PROVIDER.
+    pub fn etw_disable(&mut self) {
+        crate::ffi::etw::disable_session();
     }
 
-    /// Receive NBLs `client` holds now.
+    /// The events the session logged so far, oldest first.
     #[must_use]
-    pub fn held_receives(&self, client: Client) -> usize {
-        world::try_with(|w| {
-            w.pause
-                .held
-                .get(&client.0)
-                .map_or(0, |h| h.iter().map(|(_, n)| n.len()).sum())
-        })
-        .unwrap_or(0)
+    pub fn etw_events(&self) -> Vec<crate::etw::Captured> {
+        world::try_with(|w| w.etw.events.clone()).unwrap_or_default()
     }
 }
 
-// --- Interleavings (the turns and the boundaries are crate::interleave's) ---
+// --- Interleavings (crate::interleave) -----------------------------------------
 
 impl Emulator {
     /// Runs `victim` on the calling CPU and, when the driver on this CPU
@@ -1051,7 +527,7 @@ impl Emulator {
         victim: impl FnOnce(&Self) -> A,
         injected: impl FnOnce(&Self) -> B + Send,
     ) -> Interleaving<A, B> {
-        self.interleave_back(at, At::NEVER, victim, injected)
+        crate::interleave::run(self, at, At::NEVER, victim, injected)
     }
 
     /// [`Self::interleave`], and when the injected script reaches `back`
@@ -1069,84 +545,267 @@ impl Emulator {
         victim: impl FnOnce(&Self) -> A,
         injected: impl FnOnce(&Self) -> B + Send,
     ) -> Interleaving<A, B> {
-        let me = world::cpu_id();
-        let Some(cpu) = world::try_with(|w| w.new_cpu(CpuKind::Client)) else {
-            panic!("Emulator::interleave: no emulator runs on this thread");
-        };
-        let injected_cpu = cpu.id;
-        {
-            let mut g = lock();
-            assert!(
-                g.is_none(),
-                "Emulator::interleave: one interleaving at a time per process"
-            );
-            *g = Some(Run {
-                at,
-                victim: me,
-                injected: injected_cpu,
-                phase: Phase::Armed,
-                turn: me,
-                matched: 0,
-                crossed: Vec::new(),
-                fired_at: None,
-                victim_done: false,
-                injected_done: false,
-                back,
-                back_matched: 0,
-                injected_crossed: Vec::new(),
-                back_fired_at: None,
-                victim_runs: false,
-            });
-            ARMED.store(true, Ordering::Release);
-        }
-        let this: &Self = self;
-        let (victim_result, injected_result) = std::thread::scope(|s| {
-            let handle = std::thread::Builder::new()
-                .name(format!("ndis-emu cpu {injected_cpu} (interleave)"))
-                .spawn_scoped(s, move || {
-                    world::become_cpu(cpu);
-                    wait_turn(lock(), injected_cpu);
-                    let go = lock().as_ref().is_some_and(|r| r.phase != Phase::Cancelled);
-                    let r = go.then(|| {
-                        let _done = InjectedDone;
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| injected(this)));
-                        (crate::hooks::client().pump)();
-                        r
-                    });
-                    world::leave_cpu();
-                    r
-                });
-            let handle = match handle {
-                Ok(h) => h,
-                Err(e) => panic!("ndis-emu: cannot start the interleaving's CPU: {e}"),
-            };
-            let v = {
-                let _done = VictimDone;
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| victim(this)))
-            };
-            let i = handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (v, i)
-        });
-        let run = {
-            let mut g = lock();
-            ARMED.store(false, Ordering::Release);
-            g.take()
-        };
-        let victim = victim_result.unwrap_or_else(|e| std::panic::resume_unwind(e));
-        let injected = injected_result.map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        let (crossed, fired_at, went_free, injected_crossed, back_fired_at) =
-            run.map_or((Vec::new(), None, false, Vec::new(), None), |r| {
-                let free = r.phase == Phase::Free;
-                (r.crossed, r.fired_at, free, r.injected_crossed, r.back_fired_at)
-            });
-        Interleaving {
-            victim,
-            injected,
-            crossed,
-            fired_at,
-            went_free,
-            injected_crossed,
-            back_fired_at,
-        }
+        crate::interleave::run(self, at, back, victim, injected)
+    }
+}
+
+// --- The scripted clients (crate::client) ------------------------------------
+
+impl Emulator {
+    /// A new client that accepts incoming calls at once.
+    pub fn client(&self, name: &str) -> Client {
+        self.clients.client(name)
+    }
+
+    /// How `client` answers incoming calls: at once or pended, and with
+    /// which status (SUCCESS accepts, anything else rejects).
+    pub fn set_incoming_answer(&self, client: Client, answer: Answer, status: NDIS_STATUS) {
+        self.clients.set_incoming_answer(client, answer, status)
+    }
+
+    /// How `client`'s ProtocolClNotifyCloseAf answers the call manager's
+    /// NdisMCmNotifyCloseAddressFamily (contract §1.4): [`Answer::Sync`]
+    /// (the default) drops its parties but the last, tears its calls, VCs
+    /// and SAPs down, closes the AF and completes the notification before
+    /// the call returns (if its close pends, once the close has completed,
+    /// as a pended answer does); [`Answer::Pend`]
+    /// returns PENDING and does the same later, on a thread of its own,
+    /// completing with NdisClNotifyCloseAddressFamilyComplete once its
+    /// close has completed. The later part runs while the driver waits in
+    /// NdisWaitEvent (by the waiting CPU in the deterministic mode, by a
+    /// system worker thread in the threaded mode) or when the test calls
+    /// [`Self::pump`]; whatever is still owed when MiniportHaltEx returns is
+    /// dropped (rule `halt.afs-closed` names the AFs).
+    pub fn set_notify_close_answer(&self, client: Client, answer: Answer) {
+        self.clients.set_notify_close_answer(client, answer)
+    }
+
+    /// What `client`'s ProtocolCoCreateVc returns when the MCM creates a VC for it.
+    pub fn set_create_vc_status(&self, client: Client, status: NDIS_STATUS) {
+        self.clients.set_create_vc_status(client, status)
+    }
+
+    /// Everything NDIS indicated to `client`, in order.
+    #[must_use]
+    pub fn inbox(&self, client: Client) -> Vec<String> {
+        self.clients.inbox(client)
+    }
+
+    /// NdisClOpenAddressFamilyEx. `Err` carries the failure status; a
+    /// request the MCM pended and has not completed is `Err(PENDING)` with the
+    /// handle in [`Self::last_af`].
+    ///
+    /// Refused with NDIS_STATUS_FAILURE once a halt has begun, and a halt
+    /// waits for an open already inside the driver: NDIS unbinds the
+    /// protocols before MiniportHaltEx, and an unbind does not complete
+    /// while its client's open is under way ([`Self::halt_adapter`]).
+    pub fn open_af(&self, client: Client, af: CO_ADDRESS_FAMILY) -> Result<Af, NDIS_STATUS> {
+        self.clients.open_af(client, af)
+    }
+
+    /// NdisClCloseAddressFamily: the final status, or PENDING.
+    ///
+    /// The call is a DDI boundary of its own for `crate::interleave`
+    /// (before NDIS marks the AF closing, after the client decided to close
+    /// it): a client's close may cross NDIS's notification of that AF
+    /// (ProtocolClNotifyCloseAf, on another thread) there, and a test can
+    /// stop it there.
+    pub fn close_af(&self, af: Af) -> NDIS_STATUS {
+        self.clients.close_af(af)
+    }
+
+    /// NdisClRegisterSap for a SAP of `sap_type` with these bytes.
+    pub fn register_sap(&self, af: Af, sap_type: ULONG, sap: &[u8]) -> Result<Sap, NDIS_STATUS> {
+        self.clients.register_sap(af, sap_type, sap)
+    }
+
+    /// NdisClDeregisterSap: the final status, or PENDING.
+    pub fn deregister_sap(&self, sap: Sap) -> NDIS_STATUS {
+        self.clients.deregister_sap(sap)
+    }
+
+    /// NdisCoCreateVc on an open AF.
+    pub fn create_vc(&self, af: Af) -> Result<Vc, NDIS_STATUS> {
+        self.clients.create_vc(af)
+    }
+
+    /// NdisCoDeleteVc of a client-created VC.
+    pub fn delete_vc(&self, vc: Vc) -> NDIS_STATUS {
+        self.clients.delete_vc(vc)
+    }
+
+    /// NdisClMakeCall (point to point): the final status, or PENDING.
+    pub fn make_call(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
+        self.clients.make_call(vc, params)
+    }
+
+    /// NdisClMakeCall with an initial party (point to multipoint).
+    pub fn make_multipoint_call(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
+        self.clients.make_multipoint_call(vc, params)
+    }
+
+    /// NdisClCloseCall: the final status, or PENDING.
+    pub fn close_call(&self, vc: Vc, close_data: &[u8]) -> NDIS_STATUS {
+        self.clients.close_call(vc, close_data)
+    }
+
+    /// NdisClAddParty on a connected multipoint call.
+    pub fn add_party(&self, vc: Vc, params: &CallSpec) -> (NDIS_STATUS, Option<Party>) {
+        self.clients.add_party(vc, params)
+    }
+
+    /// NdisClDropParty (not for the last party: close the call instead).
+    pub fn drop_party(&self, party: Party, data: &[u8]) -> NDIS_STATUS {
+        self.clients.drop_party(party, data)
+    }
+
+    /// NdisClModifyCallQoS on a connected call.
+    pub fn modify_qos(&self, vc: Vc, params: &CallSpec) -> NDIS_STATUS {
+        self.clients.modify_qos(vc, params)
+    }
+
+    /// The parties of a VC's call.
+    #[must_use]
+    pub fn parties(&self, vc: Vc) -> Vec<Party> {
+        self.clients.parties(vc)
+    }
+
+    /// NdisCoOidRequest query: through the call manager when `af` is given
+    /// (ProtocolCoOidRequest), else the miniport (MiniportCoOidRequest),
+    /// for `vc` or adapter-wide, with an information buffer of `len` bytes.
+    /// Returns the request id and what it came back with (PENDING while the
+    /// driver holds it; ask again with [`Self::oid_result`]).
+    pub fn oid_query(
+        &self,
+        af: Option<Af>,
+        vc: Option<Vc>,
+        oid: NDIS_OID,
+        len: usize,
+    ) -> Result<(usize, OidResult), NDIS_STATUS> {
+        self.clients.oid_query(af, vc, oid, len)
+    }
+
+    /// NdisCoOidRequest set with `data` as the information buffer.
+    pub fn oid_set(
+        &self,
+        af: Option<Af>,
+        vc: Option<Vc>,
+        oid: NDIS_OID,
+        data: &[u8],
+    ) -> Result<(usize, OidResult), NDIS_STATUS> {
+        self.clients.oid_set(af, vc, oid, data)
+    }
+
+    /// The current result of OID request `id`.
+    #[must_use]
+    pub fn oid_result(&self, id: usize) -> Option<OidResult> {
+        self.clients.oid_result(id)
+    }
+
+    /// NdisCoSendNetBufferLists on `vc`: one NBL per payload. Refused with
+    /// NDIS_STATUS_PAUSED once a halt has begun: NDIS unbinds the
+    /// protocols first ([`Self::halt_adapter`]).
+    pub fn send(&self, vc: Vc, payloads: &[&[u8]]) -> Result<(), NDIS_STATUS> {
+        self.clients.send(vc, payloads)
+    }
+
+    /// The payloads `client` received, one per NET_BUFFER, in order.
+    #[must_use]
+    pub fn received(&self, client: Client) -> Vec<Vec<u8>> {
+        self.clients.received(client)
+    }
+
+    /// The completion status of each NBL `client` sent, in completion order.
+    #[must_use]
+    pub fn send_results(&self, client: Client) -> Vec<NDIS_STATUS> {
+        self.clients.send_results(client)
+    }
+
+    /// The AF handle of the last [`Self::open_af`], also when that open is
+    /// still pending (its `Err(PENDING)` carries no handle).
+    #[must_use]
+    pub fn last_af(&self) -> Option<Af> {
+        self.clients.last_af()
+    }
+
+    /// NdisClIncomingCallComplete for a call the client pended.
+    pub fn answer_incoming(&self, vc: Vc, status: NDIS_STATUS) -> Result<(), NDIS_STATUS> {
+        self.clients.answer_incoming(vc, status)
+    }
+
+    /// Runs the clients' deferred answers (incoming closes, AF teardowns),
+    /// and then the answers they give later on threads of their own (the
+    /// rest of a notify-close pended with [`Self::set_notify_close_answer`]).
+    pub fn pump(&self) {
+        self.clients.pump()
+    }
+
+    /// The call on a VC and NDIS's active bit, or None for a deleted VC.
+    #[must_use]
+    pub fn vc_state(&self, vc: Vc) -> Option<(CallState, bool)> {
+        self.clients.vc_state(vc)
+    }
+
+    /// VCs the call manager offered `client` (incoming calls), oldest first.
+    #[must_use]
+    pub fn offered_vcs(&self, client: Client) -> Vec<Vc> {
+        self.clients.offered_vcs(client)
+    }
+
+    /// The client's call parameters of the last make call on `vc` as they
+    /// stood when it completed (a call manager may change them and set
+    /// CALL_PARAMETERS_CHANGED in `flags`).
+    #[must_use]
+    pub fn completed_call_params(&self, vc: Vc) -> Option<CallSpec> {
+        self.clients.completed_call_params(vc)
+    }
+
+    /// Likewise for the add party of `party`.
+    #[must_use]
+    pub fn completed_party_params(&self, party: Party) -> Option<CallSpec> {
+        self.clients.completed_party_params(party)
+    }
+
+    /// NdisClMakeCall with raw call parameters; `multipoint` makes NDIS
+    /// allocate an initial party (the Flags are the test's: nothing is added).
+    pub fn make_call_raw(&self, vc: Vc, params: &RawCallParams, multipoint: bool) -> (NDIS_STATUS, Option<Party>) {
+        self.clients.make_call_raw(vc, params, multipoint)
+    }
+
+    /// NdisClAddParty with raw call parameters.
+    pub fn add_party_raw(&self, vc: Vc, params: &RawCallParams) -> (NDIS_STATUS, Option<Party>) {
+        self.clients.add_party_raw(vc, params)
+    }
+
+    /// NdisClModifyCallQoS with raw call parameters.
+    pub fn modify_qos_raw(&self, vc: Vc, params: &RawCallParams) -> NDIS_STATUS {
+        self.clients.modify_qos_raw(vc, params)
+    }
+
+    /// NdisClIncomingCallComplete for a pended offer, with raw call
+    /// parameters in place of the offered ones.
+    pub fn answer_incoming_raw(&self, vc: Vc, status: NDIS_STATUS, params: &RawCallParams) -> Result<(), NDIS_STATUS> {
+        self.clients.answer_incoming_raw(vc, status, params)
+    }
+
+    /// NdisClRegisterSap with a raw CO_SAP block: SapType, SapLength and
+    /// the tail exactly as `block` has them (see [`crate::ffi::raw::raw_sap`]).
+    pub fn register_sap_raw(&self, af: Af, block: &[u8]) -> Result<Sap, NDIS_STATUS> {
+        self.clients.register_sap_raw(af, block)
+    }
+
+    /// NdisCoOidRequest with a raw information buffer (a NULL one, or one
+    /// whose InformationBufferLength is whatever `buffer` states), through
+    /// the call manager when `af` is given, else the miniport; a query, or a
+    /// set with `set`.
+    pub fn oid_raw(
+        &self,
+        af: Option<Af>,
+        vc: Option<Vc>,
+        set: bool,
+        oid: NDIS_OID,
+        buffer: &RawOidBuffer,
+    ) -> Result<(usize, OidResult), NDIS_STATUS> {
+        self.clients.oid_raw(af, vc, set, oid, buffer)
     }
 }

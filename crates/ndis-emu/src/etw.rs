@@ -19,7 +19,9 @@
 //! padding". It decodes the scalar InTypes and nul-terminated strings; arrays
 //! and structs are reported as unsupported, not guessed.
 //!
-//! Its rules (enforced by `ffi::etw`, which also holds the session API of
+//! Its rules, checked here (`Etw::check_handle`, `Etw::close_at_unload`,
+//! `check_format`) and recorded by the DDIs that run the checks
+//! (`ffi::etw`, which also starts and stops the session for
 //! [`crate::Emulator`]): every registration is closed by the end of
 //! MiniportDriverUnload; every handle given to ETW is one EtwRegister gave
 //! and EtwUnregister did not close; every TraceLogging event decodes.
@@ -123,6 +125,55 @@ impl Etw {
             Some(format!("REGHANDLE {handle:#x}, which EtwRegister never gave"))
         }
     }
+
+    /// `etw.handle-valid` for a handle the driver passed: the broken rule,
+    /// or None for a live registration's handle.
+    pub(crate) fn check_handle(&self, handle: u64) -> Option<Broken> {
+        self.misuse(handle)
+            .map(|what| (ETW_HANDLE_VALID, format!("passed {what}")))
+    }
+
+    /// `etw.registered-at-unload`: the driver's unload (or failed
+    /// DriverEntry) returned; every registration still open is closed, and
+    /// each breaks the rule.
+    pub(crate) fn close_at_unload(&mut self) -> Vec<Broken> {
+        std::mem::take(&mut self.registrations)
+            .into_iter()
+            .map(|(h, r)| {
+                (
+                    ETW_REGISTERED_AT_UNLOAD,
+                    format!(
+                        "provider {} (REGHANDLE {h:#x}, registered in {}) is still registered",
+                        guid_string(&r.provider),
+                        r.origin
+                    ),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A rule a check here found broken, and what broke it, for the DDI that
+/// ran the check to record (`crate::ffi::etw`: this module does not name
+/// the world).
+pub(crate) type Broken = (crate::rules::Rule, String);
+
+/// `etw.event-format`: an event whose first descriptor is provider traits
+/// is a TraceLogging event, and must decode.
+pub(crate) fn check_format(event: &Captured) -> Option<Broken> {
+    let traced = event
+        .data
+        .first()
+        .is_some_and(|(t, _)| *t == ndis_sys::EVENT_DATA_DESCRIPTOR_TYPE_PROVIDER_METADATA);
+    if !traced {
+        return None;
+    }
+    decode(event).err().map(|e| {
+        (
+            ETW_EVENT_FORMAT,
+            format!("provider {}: {e}", guid_string(&event.provider)),
+        )
+    })
 }
 
 /// `{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}`, as ETW tools print a GUID.

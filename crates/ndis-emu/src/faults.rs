@@ -67,7 +67,7 @@
 
 use ndis_sys::ULONG;
 
-use crate::world::faults::{LOOKASIDE_DDI, Site, SiteKind};
+use crate::world::faults::{Faults, LOOKASIDE_DDI, Site, SiteKind};
 use crate::world::{CpuId, World};
 
 fn inject(w: &mut World, call: &'static str, why: Vec<String>) -> bool {
@@ -112,10 +112,10 @@ pub fn call_fails(w: &mut World, call: &'static str) -> bool {
 /// tag. True: the pop comes back empty and the list's Allocate routine,
 /// which the inline code calls next on this CPU, fails; it reports the
 /// failure ([`report_lookaside`]).
-pub(crate) fn lookaside_fails(w: &mut World, cpu: CpuId, tag: ULONG) -> bool {
-    let (ordinal, by_tag) = w.faults.count_lookaside(tag);
-    let by_allocation = w.faults.count_allocation();
-    w.faults.sites.push(Site {
+pub(crate) fn lookaside_fails(faults: &mut Faults, cpu: CpuId, tag: ULONG) -> bool {
+    let (ordinal, by_tag) = faults.count_lookaside(tag);
+    let by_allocation = faults.count_allocation();
+    faults.sites.push(Site {
         kind: SiteKind::Lookaside,
         ddi: LOOKASIDE_DDI,
         tag: Some(tag),
@@ -125,7 +125,7 @@ pub(crate) fn lookaside_fails(w: &mut World, cpu: CpuId, tag: ULONG) -> bool {
     if why.is_empty() {
         return false;
     }
-    w.faults.pending_lookaside.insert(cpu, why.join(" and "));
+    faults.pending_lookaside.insert(cpu, why.join(" and "));
     true
 }
 
@@ -151,7 +151,7 @@ mod tests {
         for _ in 0..100 {
             assert!(!allocation_fails(&mut w, "NdisAllocateIoWorkItem", None));
             assert!(!call_fails(&mut w, "NdisMCmActivateVc"));
-            assert!(!lookaside_fails(&mut w, 0, TAG));
+            assert!(!lookaside_fails(&mut w.faults, 0, TAG));
             assert!(!report_lookaside(&mut w, 0, "ExAllocateFromNPagedLookasideList"));
         }
         assert!(w.events.is_empty());
@@ -236,9 +236,9 @@ mod tests {
         let mut w = World::default();
         let other = u32::from_le_bytes(*b"Othr");
         w.faults.fail_nth_lookaside(TAG, 2);
-        assert!(!lookaside_fails(&mut w, 0, TAG));
-        assert!(!lookaside_fails(&mut w, 0, other), "another tag does not count");
-        assert!(lookaside_fails(&mut w, 1, TAG));
+        assert!(!lookaside_fails(&mut w.faults, 0, TAG));
+        assert!(!lookaside_fails(&mut w.faults, 0, other), "another tag does not count");
+        assert!(lookaside_fails(&mut w.faults, 1, TAG));
         assert!(w.events.is_empty(), "reported by the Allocate routine, not the pop");
         assert!(
             !report_lookaside(&mut w, 0, "ExAllocateFromNPagedLookasideList"),
@@ -249,7 +249,7 @@ mod tests {
             !report_lookaside(&mut w, 1, "ExAllocateFromNPagedLookasideList"),
             "once"
         );
-        assert!(!lookaside_fails(&mut w, 0, TAG));
+        assert!(!lookaside_fails(&mut w.faults, 0, TAG));
         assert_eq!(w.events.len(), 1);
         assert_eq!(
             w.events[0].detail,
@@ -267,7 +267,7 @@ mod tests {
             "NdisAllocateMemoryWithTagPriority",
             Some(TAG)
         ));
-        assert!(lookaside_fails(&mut w, 0, TAG));
+        assert!(lookaside_fails(&mut w.faults, 0, TAG));
         assert!(report_lookaside(&mut w, 0, "ExAllocateFromNPagedLookasideList"));
         assert_eq!(w.events[0].detail, "fault injected: allocation #2 fails");
     }
@@ -281,7 +281,7 @@ mod tests {
         assert!(!allocation_fails(&mut w, "A", None));
         assert!(allocation_fails(&mut w, "A", None));
         assert!(!call_fails(&mut w, "NdisMCmActivateVc"));
-        assert!(lookaside_fails(&mut w, 0, TAG));
+        assert!(lookaside_fails(&mut w.faults, 0, TAG));
         assert!(allocation_fails(&mut w, "B", None));
     }
 
@@ -292,10 +292,10 @@ mod tests {
         let run = |w: &mut World| -> Vec<bool> {
             vec![
                 allocation_fails(w, "NdisAllocateMemoryWithTagPriority", Some(TAG)),
-                lookaside_fails(w, 0, TAG) && report_lookaside(w, 0, "L"),
+                lookaside_fails(&mut w.faults, 0, TAG) && report_lookaside(w, 0, "L"),
                 call_fails(w, "NdisMCmCreateVc"),
                 allocation_fails(w, "NdisAllocateMemoryWithTagPriority", Some(TAG)),
-                lookaside_fails(w, 0, TAG) && report_lookaside(w, 0, "L"),
+                lookaside_fails(&mut w.faults, 0, TAG) && report_lookaside(w, 0, "L"),
             ]
         };
         let mut clean = World::default();

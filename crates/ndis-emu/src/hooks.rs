@@ -1,13 +1,15 @@
-//! The calls the layers below the DDI shims make up into them: running the
-//! scripted clients' answers. The scheduler (`crate::sched`), NDIS events'
-//! waits (`crate::sync`) and the interleavings (`crate::interleave`) run
-//! those answers on the CPU they free up, but the answers call the driver's
-//! handlers, which only the call-manager shims (`crate::ffi::cm`) do. So
-//! the dependency is inverted: the Emulator installs ffi::cm's functions
-//! here when it starts, and the layers below call them through [`client`].
+//! The calls the layers below the scripted clients make up into them:
+//! running the clients' answers (`crate::answers`). The scheduler
+//! (`crate::sched`), NDIS events' waits (`crate::sync`), the interleavings
+//! (`crate::interleave`) and the DDI shims (a ProtocolClNotifyCloseAf
+//! answered inside NdisCmNotifyCloseAddressFamily, `crate::ffi::cm`) run
+//! those answers on the CPU they free up or are on, but an answer is made
+//! of client requests, which sit above them. So the dependency is inverted:
+//! `crate::lifecycle` installs `crate::answers`' functions here when an
+//! emulator starts, and the layers below call them through [`client`].
 //!
-//! It owns the hook table only. It must not name the shims (that is the
-//! edge it removes) nor hold any state of a run.
+//! It owns the hook table only. It must not name `crate::answers` (that is
+//! the edge it removes) nor hold any state of a run.
 
 use std::sync::OnceLock;
 
@@ -16,12 +18,12 @@ use crate::world::World;
 
 /// The shims' entry points the layers below call.
 pub(crate) struct ClientHooks {
-    /// Runs the clients' answers queued on the calling CPU (`ffi::cm::pump`).
+    /// Runs the clients' answers queued on the calling CPU (`crate::answers::pump`).
     pub(crate) pump: fn(),
-    /// Runs one client answer on the calling CPU (`ffi::cm::run_action`).
+    /// Runs one client answer on the calling CPU (`crate::answers::run_action`).
     pub(crate) run_action: fn(ClientAction),
     /// At a halt's NdisWaitEvent, the clients unbind from their open AFs
-    /// (`ffi::cm::unbind_clients_at_halt_wait`).
+    /// (`crate::answers::unbind_clients_at_halt_wait`).
     pub(crate) unbind_clients_at_halt_wait: fn(&mut World),
 }
 

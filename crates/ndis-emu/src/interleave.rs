@@ -456,6 +456,100 @@ pub fn sweep<A, B>(mut run: impl FnMut(At) -> Interleaving<A, B>) -> (Vec<Crossi
     (counted, runs)
 }
 
+/// Runs `victim(ctx)` on the calling CPU and `injected(ctx)` on a new CPU
+/// at `at`, handing the turn back at `back` ([`crate::Emulator::interleave_back`]).
+///
+/// # Panics
+/// If another interleaving is running in this process, or no emulator
+/// runs on this thread.
+pub(crate) fn run<C: Sync, A, B: Send>(
+    ctx: &C,
+    at: At,
+    back: At,
+    victim: impl FnOnce(&C) -> A,
+    injected: impl FnOnce(&C) -> B + Send,
+) -> Interleaving<A, B> {
+    let me = world::cpu_id();
+    let Some(cpu) = world::try_with(|w| w.new_cpu(world::CpuKind::Client)) else {
+        panic!("Emulator::interleave: no emulator runs on this thread");
+    };
+    let injected_cpu = cpu.id;
+    {
+        let mut g = lock();
+        assert!(
+            g.is_none(),
+            "Emulator::interleave: one interleaving at a time per process"
+        );
+        *g = Some(Run {
+            at,
+            victim: me,
+            injected: injected_cpu,
+            phase: Phase::Armed,
+            turn: me,
+            matched: 0,
+            crossed: Vec::new(),
+            fired_at: None,
+            victim_done: false,
+            injected_done: false,
+            back,
+            back_matched: 0,
+            injected_crossed: Vec::new(),
+            back_fired_at: None,
+            victim_runs: false,
+        });
+        ARMED.store(true, Ordering::Release);
+    }
+    let this: &C = ctx;
+    let (victim_result, injected_result) = std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name(format!("ndis-emu cpu {injected_cpu} (interleave)"))
+            .spawn_scoped(s, move || {
+                world::become_cpu(cpu);
+                wait_turn(lock(), injected_cpu);
+                let go = lock().as_ref().is_some_and(|r| r.phase != Phase::Cancelled);
+                let r = go.then(|| {
+                    let _done = InjectedDone;
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| injected(this)));
+                    (crate::hooks::client().pump)();
+                    r
+                });
+                world::leave_cpu();
+                r
+            });
+        let handle = match handle {
+            Ok(h) => h,
+            Err(e) => panic!("ndis-emu: cannot start the interleaving's CPU: {e}"),
+        };
+        let v = {
+            let _done = VictimDone;
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| victim(this)))
+        };
+        let i = handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (v, i)
+    });
+    let run = {
+        let mut g = lock();
+        ARMED.store(false, Ordering::Release);
+        g.take()
+    };
+    let victim = victim_result.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let injected = injected_result.map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)));
+    let (crossed, fired_at, went_free, injected_crossed, back_fired_at) =
+        run.map_or((Vec::new(), None, false, Vec::new(), None), |r| {
+            let free = r.phase == Phase::Free;
+            (r.crossed, r.fired_at, free, r.injected_crossed, r.back_fired_at)
+        });
+    Interleaving {
+        victim,
+        injected,
+        crossed,
+        fired_at,
+        went_free,
+        injected_crossed,
+        back_fired_at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

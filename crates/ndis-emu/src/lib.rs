@@ -14,13 +14,25 @@
 //!    `condis/mod.rs` holds the CoNDIS objects' records the same way;
 //! 2. the subsystems own their rules and the checks over the world
 //!    (`condis/`, `pause`, `sched`, `sync`, `lookaside`, `nbl`, `memory`,
-//!    `faults`, `interleave`); what they must run above them (a client's
-//!    answer) they call through `hooks`, which the Emulator fills;
-//! 3. `ffi/` holds the DDI shims and the calls into the driver;
-//! 4. [`Emulator`] is the facade (`emulator.rs`, and `client.rs` for the
-//!    scripted clients).
+//!    `faults`, `interleave`), each taking the part of the world it
+//!    touches where that is one part; what they must run above them (a
+//!    client's answer) they call through `hooks`, which the Emulator fills;
+//! 3. `ffi/` holds the DDI shims (a shim reads the raw arguments into
+//!    checked values and calls the subsystem that checks the rule and
+//!    changes the world) and the calls into the driver's handlers;
+//! 4. `lifecycle` (the driver's and adapter's lifecycle), `client` (the
+//!    scripted clients' requests) and `answers` (what the clients answer
+//!    when NDIS calls them) run the steps NDIS and its clients take,
+//!    through `ffi`;
+//! 5. [`Emulator`] is the facade (`emulator.rs`): thin methods that
+//!    delegate to the layers below; `report` holds what it returns.
 //!
-//! RULES.md's "enforced in" column says where each rule's checks are today.
+//! RULES.md's "enforced in" column says where each rule's checks are: the
+//! CoNDIS rules in `condis/` (`complete`, `mcm`, `client_requests`, `data`,
+//! `window`, `pended`, `rules`), registration and initialization in
+//! `registration`, NBL pools in `nbl`, ETW in `etw`, bug-check callbacks
+//! in `bugcheck`; spin-lock, bug-check and lookaside rules are still
+//! checked in their `ffi/` shims.
 //!
 //! What it owns:
 //! * [`rules`]: what a rule is (id, statement, source, proving test) and the
@@ -31,10 +43,23 @@
 //! * `world`: handles, ledger, spin locks, registered driver and adapter,
 //!   behind one process-global lock; per-CPU IRQL and handler frames; and
 //!   (`world/`) each subsystem's state;
-//! * [`condis`]: AFs, SAPs, VCs, parties, pended requests, and their rules;
-//! * `client`: the scripted CoNDIS clients' API on [`Emulator`], with its
-//!   handles (`handles`: [`Client`], [`Af`], [`Sap`], [`Vc`], [`Party`]) and
-//!   [`CallSpec`] (`call_spec`), the call parameters it takes as plain values;
+//! * [`condis`]: AFs, SAPs, VCs, parties, pended requests, and their rules
+//!   with their checks: completions (`complete`), the call manager's DDIs
+//!   (`mcm`), a client's requests to it (`client_requests`), the data path
+//!   (`data`) and NDIS's window around a send (`window`);
+//! * `client`: the scripted CoNDIS clients' requests (the client methods of
+//!   [`Emulator`] delegate there), with their handles (`handles`:
+//!   [`Client`], [`Af`], [`Sap`], [`Vc`], [`Party`]) and [`CallSpec`]
+//!   (`call_spec`), the call parameters they take as plain values;
+//! * `answers`: the scripted clients' answers (incoming closes, NBL
+//!   returns, AF teardowns, the unbind at halt) and a client's own
+//!   serialization of its requests on an AF;
+//! * `registration`: a miniport's registration with NDIS (its
+//!   characteristics, optional handlers, adapter attributes and address
+//!   families) and the `reg.*`, `opt.*`, `init.*` checks;
+//! * `lifecycle`: load, add, pause, restart, PnP events, halt and unload of
+//!   the driver and its adapter, the end of a run, and the admission of a
+//!   client's request while a halt may begin;
 //! * [`pause`]: pause, restart, PnP events and cancels mid-run, clients
 //!   that hold receive NBLs, and the rules of a pause;
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
@@ -51,8 +76,9 @@
 //! * [`interleave`]: deterministic interleavings: stop a CPU at a chosen
 //!   DDI boundary and run another script to completion there
 //!   ([`Emulator::interleave`], [`interleave::sweep`]);
-//! * [`Emulator`]: the API tests and covmini-lab drive; `hooks`: the
-//!   client-running entry points it installs for the layers below the shims;
+//! * [`Emulator`]: the API tests and covmini-lab drive; [`EmuError`] and
+//!   [`Report`] (`report`); `hooks`: the client-running entry points
+//!   `lifecycle` installs for the layers below the shims;
 //! * `ffi`: the exported DDIs, the one import table ([`ffi::table`]), call
 //!   parameters in C memory, the calls into driver handlers, and how many
 //!   times the driver called each import ([`ddi_calls`]);
@@ -76,6 +102,8 @@
 //! `ffi::unimplemented`.
 #![deny(unsafe_code)]
 
+mod answers;
+pub mod bugcheck;
 mod call_spec;
 pub mod catalog;
 mod client;
@@ -89,27 +117,32 @@ pub mod ffi;
 mod handles;
 mod hooks;
 pub mod interleave;
+mod lifecycle;
 pub mod loader;
 pub mod lookaside;
 pub mod memory;
 pub mod nbl;
 pub mod pause;
 pub mod pe;
+mod registration;
+mod report;
 pub mod rules;
 pub mod sched;
 pub mod sync;
 pub mod trace;
 mod world;
 
+pub use bugcheck::DumpBlock;
 pub use call_spec::CallSpec;
 pub use condis::{Answer, CallState};
-pub use emulator::{EmuError, Emulator, Report};
-pub use ffi::bugcheck_callbacks::{DumpBlock, guid_text, secondary_dump_data};
+pub use emulator::Emulator;
+pub use ffi::bugcheck_callbacks::{guid_text, secondary_dump_data};
 pub use ffi::cm::OidResult;
 pub use ffi::count::ddi_calls;
 pub use ffi::raw::{Placement, RawCallParams, RawOidBuffer};
 pub use handles::{Af, Client, Party, Sap, Vc};
 pub use pause::DataPath;
+pub use report::{EmuError, Report};
 pub use rules::{Rule, RuleInfo, Violation};
 pub use trace::{Detail, Event};
 pub use world::faults::{Site, SiteKind};

@@ -31,6 +31,20 @@ pub(crate) fn check_tag(w: &mut World, call: &'static str, tag: ULONG) {
     }
 }
 
+/// Live allocations in `ledger` by pool tag: (tag, count, bytes), in tag
+/// order.
+pub(crate) fn by_tag(
+    ledger: &std::collections::BTreeMap<usize, crate::world::Allocation>,
+) -> Vec<(ULONG, usize, usize)> {
+    let mut by: std::collections::BTreeMap<ULONG, (usize, usize)> = std::collections::BTreeMap::new();
+    for a in ledger.values() {
+        let e = by.entry(a.tag).or_default();
+        e.0 += 1;
+        e.1 += a.size;
+    }
+    by.into_iter().map(|(t, (n, b))| (t, n, b)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use ndis_sys::pool_tag;

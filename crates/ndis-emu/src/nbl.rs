@@ -1,7 +1,10 @@
 //! The NET_BUFFER_LIST object model (contract §2.2, §4.1): the driver's NBL
 //! pools, a registry of every live NBL the emulator knows (who created it,
 //! who holds it now), and the builder and reader the emulator's client side
-//! uses for send and receive NBL chains.
+//! uses for send and receive NBL chains; and the rules of NBL pools and
+//! allocations (`nbl.*`) with their checks: the pool DDIs' shims
+//! (`crate::ffi::nbl`) read the raw arguments and call `allocate_pool`,
+//! `free_pool`, `allocate_over_mdls`, `allocate_plain` and `free`.
 //!
 //! Ownership, which the data-path rules ask about:
 //! * [`NblOwner`] says who created an NBL: the driver, from one of its NDIS
@@ -71,9 +74,7 @@ pub(crate) fn audit_receive(w: &mut World, head: usize) {
     let (mut nbs, mut shared, mut copied) = (0u64, 0u64, 0u64);
     {
         let k = Known::of(w);
-        let mut at = head;
-        let mut seen = Visited::new();
-        while at != 0 && seen.insert(at) {
+        for at in w.nbls.chain(head).unwrap_or_default() {
             let Some(nbl) = read::<NET_BUFFER_LIST>(&k, at) else {
                 break;
             };
@@ -91,7 +92,6 @@ pub(crate) fn audit_receive(w: &mut World, head: usize) {
                 }
                 nb_at = nb.Next as usize;
             }
-            at = nbl.Next as usize;
         }
     }
     if let Some(a) = w.nbls.audit.as_mut() {
@@ -101,26 +101,16 @@ pub(crate) fn audit_receive(w: &mut World, head: usize) {
     }
 }
 
-/// Reads back the chain of NBLs that starts at `head`: every NBL must be
-/// live, and every NET_BUFFER, MDL and data byte must lie in known memory.
+/// Reads back the chain of NBLs that starts at `head` (walked by
+/// [`Nbls::chain`], the one walk of an NBL chain): every NBL must be live,
+/// and every NET_BUFFER, MDL and data byte must lie in known memory.
 ///
 /// # Errors
 /// The first [`NblError`] met; nothing is read past it.
 pub(crate) fn read_chain(w: &World, head: usize) -> Result<Vec<NblData>, NblError> {
     let k = Known::of(w);
     let mut out = Vec::new();
-    let mut seen = Visited::new();
-    let mut at = head;
-    while at != 0 {
-        if !seen.insert(at) || out.len() >= WALK_LIMIT {
-            return Err(NblError::Cycle {
-                what: "NET_BUFFER_LIST chain",
-                at,
-            });
-        }
-        if !w.nbls.is_live(at) {
-            return Err(NblError::NotAnNbl(at));
-        }
+    for at in w.nbls.chain(head)? {
         let nbl: NET_BUFFER_LIST = read(&k, at).ok_or(NblError::Unmapped {
             what: "NET_BUFFER_LIST",
             at,
@@ -150,7 +140,6 @@ pub(crate) fn read_chain(w: &World, head: usize) -> Result<Vec<NblData>, NblErro
             status: nbl.Status,
             net_buffers,
         });
-        at = nbl.Next as usize;
     }
     Ok(out)
 }
@@ -220,6 +209,275 @@ pub(crate) fn leaks_at_unload(w: &mut World) {
     }
     for l in leaks {
         w.violate(NBL_LEAK, "unload", l, &[]);
+    }
+}
+
+// --- The NBL pool DDIs' checks (their shims are crate::ffi::nbl) ------------
+
+/// The handler the driver is in, for origins.
+fn origin(w: &World) -> &'static str {
+    w.current_handler().unwrap_or("outside any handler")
+}
+
+/// Checks an NBL pool handle; false (with `handle.valid`) unless it is one
+/// NdisAllocateNetBufferListPool returned and the driver has not freed.
+fn live_pool(w: &mut World, pool: usize, call: &'static str) -> bool {
+    let problem = match w.nbls.pool(pool) {
+        None if pool == 0 => "a NULL NBL pool handle".to_string(),
+        None => format!("{pool:#x}, which NDIS never gave out as an NBL pool handle"),
+        Some(p) if p.freed => format!(
+            "NBL pool {pool:#x} (tag {}), which was already freed",
+            tag_str(p.params.PoolTag)
+        ),
+        Some(_) => return true,
+    };
+    w.violate(crate::rules::HANDLE_VALID, call, format!("passed {problem}"), &[]);
+    false
+}
+
+/// NdisAllocateNetBufferListPool with NdisHandle `h` (0: none) and the
+/// parameters as read (None: NULL): checked (`nbl.pool-params`), then the
+/// pool's handle, or 0 for bad parameters and an injected failure.
+pub(crate) fn allocate_pool(
+    w: &mut World,
+    h: usize,
+    header: Option<NDIS_OBJECT_HEADER>,
+    p: Option<NET_BUFFER_LIST_POOL_PARAMETERS>,
+) -> usize {
+    const CALL: &str = "NdisAllocateNetBufferListPool";
+    if h != 0 {
+        let kind = w.handles.get(&h).map_or(world::HandleKind::Adapter, |r| r.kind);
+        if !w.check_handle(h, kind, CALL) {
+            return 0;
+        }
+    }
+    let (Some(header), Some(p)) = (header, p) else {
+        w.violate(NBL_POOL_PARAMS, CALL, "NULL parameters", &[]);
+        return 0;
+    };
+    let mut problems = Vec::new();
+    if header.Type != NDIS_OBJECT_TYPE_DEFAULT {
+        problems.push(format!(
+            "header type {:#x}, not NDIS_OBJECT_TYPE_DEFAULT (0x80)",
+            header.Type
+        ));
+    }
+    if header.Revision < NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 {
+        problems.push(format!("header revision {}", header.Revision));
+    }
+    if usize::from(header.Size) < NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 {
+        problems.push(format!(
+            "header size {} < {}",
+            header.Size, NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1
+        ));
+    }
+    if p.ProtocolId != NDIS_PROTOCOL_ID_DEFAULT {
+        problems.push(format!(
+            "ProtocolId {:#x}: miniport drivers use NDIS_PROTOCOL_ID_DEFAULT (0)",
+            p.ProtocolId
+        ));
+    }
+    if p.fAllocateNetBuffer > TRUE {
+        problems.push(format!(
+            "fAllocateNetBuffer {} is neither TRUE nor FALSE",
+            p.fAllocateNetBuffer
+        ));
+    }
+    if !usize::from(p.ContextSize).is_multiple_of(MEMORY_ALLOCATION_ALIGNMENT) {
+        problems.push(format!(
+            "ContextSize {} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT (16)",
+            p.ContextSize
+        ));
+    }
+    if !crate::memory::printable_tag(p.PoolTag) {
+        problems.push(format!("PoolTag {:#010x} is not four printable characters", p.PoolTag));
+    }
+    if !problems.is_empty() {
+        w.violate(NBL_POOL_PARAMS, CALL, problems.join("; "), &[h]);
+        return 0;
+    }
+    if crate::faults::allocation_fails(w, CALL, Some(p.PoolTag)) {
+        return 0;
+    }
+    let origin = origin(w);
+    let pool = w.nbls.add_pool(p, origin);
+    w.event("=>", CALL, crate::detail!("-> pool {x}", pool));
+    pool
+}
+
+/// NdisFreeNetBufferListPool of `h`: every NBL from it must be freed first;
+/// any still out is reported (and not again as a leak at unload).
+pub(crate) fn free_pool(w: &mut World, h: usize) {
+    const CALL: &str = "NdisFreeNetBufferListPool";
+    if !live_pool(w, h, CALL) {
+        return;
+    }
+    let out = w.nbls.nbls_of_pool(h);
+    if !out.is_empty() {
+        let tag = w.nbls.pool(h).map_or(0, |p| p.params.PoolTag);
+        let list: Vec<String> = out.iter().take(8).map(|a| format!("{a:#x}")).collect();
+        w.violate(
+            NBL_POOL_FREE_OUTSTANDING,
+            CALL,
+            format!(
+                "NBL pool {h:#x} (tag {}) freed with {} NBL(s) from it still allocated: {}",
+                tag_str(tag),
+                out.len(),
+                list.join(", ")
+            ),
+            &[],
+        );
+    }
+    w.nbls.free_pool(h, &out);
+}
+
+/// The checks and the allocation both NBL allocators share: the NBL's
+/// address, or 0.
+fn allocate(
+    w: &mut World,
+    call: &'static str,
+    pool: usize,
+    context: (USHORT, USHORT),
+    nb: impl FnOnce(&World, &NET_BUFFER_LIST_POOL_PARAMETERS, &mut Vec<String>) -> Option<NbInit>,
+) -> usize {
+    w.check_irql(call, DISPATCH_LEVEL);
+    if !live_pool(w, pool, call) {
+        return 0;
+    }
+    let Some(params) = w.nbls.pool(pool).map(|p| p.params) else {
+        return 0;
+    };
+    let mut problems = Vec::new();
+    for (what, v) in [("ContextSize", context.0), ("ContextBackFill", context.1)] {
+        if !usize::from(v).is_multiple_of(MEMORY_ALLOCATION_ALIGNMENT) {
+            problems.push(format!(
+                "{what} {v} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT (16)"
+            ));
+        }
+    }
+    let init = nb(w, &params, &mut problems);
+    if !problems.is_empty() {
+        w.violate(NBL_ALLOC_PARAMS, call, problems.join("; "), &[]);
+        return 0;
+    }
+    if crate::faults::allocation_fails(w, call, Some(params.PoolTag)) {
+        return 0;
+    }
+    let origin = origin(w);
+    match w
+        .nbls
+        .allocate(pool, init, (usize::from(context.0), usize::from(context.1)), origin)
+    {
+        Ok(a) => {
+            w.event("=>", call, crate::detail!("-> NBL {x}", a));
+            a
+        }
+        Err(e) => {
+            w.event("=>", call, format!("failed: {e}"));
+            0
+        }
+    }
+}
+
+/// NdisAllocateNetBufferAndNetBufferList from `pool` over the MDL chain at
+/// `chain` (0: none): the pool must have been made with
+/// fAllocateNetBuffer TRUE and DataSize 0, and the data must lie in the
+/// chain (`nbl.alloc-params`); the NBL's address, or 0.
+pub(crate) fn allocate_over_mdls(
+    w: &mut World,
+    pool: usize,
+    context: (USHORT, USHORT),
+    chain: usize,
+    data_offset: ULONG,
+    data_length: SIZE_T,
+) -> usize {
+    const CALL: &str = "NdisAllocateNetBufferAndNetBufferList";
+    allocate(w, CALL, pool, context, |w, params, problems| {
+        if params.fAllocateNetBuffer == FALSE || params.DataSize != 0 {
+            problems.push(format!(
+                "pool {pool:#x} was made with fAllocateNetBuffer {} and DataSize {}; this call needs TRUE and 0",
+                params.fAllocateNetBuffer, params.DataSize
+            ));
+        }
+        let data_offset = data_offset as usize;
+        if chain == 0 {
+            if data_offset != 0 || data_length != 0 {
+                problems.push(format!(
+                    "a NULL MdlChain with DataOffset {data_offset} and DataLength {data_length}; both must be 0"
+                ));
+            }
+            return Some(NbInit::Empty);
+        }
+        if data_length > u32::MAX as usize {
+            problems.push(format!("DataLength {data_length} does not fit a ULONG"));
+        }
+        let mdls = match mdl_chain(&Known::of(w), chain) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(format!("MdlChain: {e}"));
+                return None;
+            }
+        };
+        let located: Vec<(usize, usize)> = mdls.iter().map(|(a, m)| (*a, m.ByteCount as usize)).collect();
+        let total: usize = located.iter().map(|(_, n)| n).sum();
+        if data_offset.checked_add(data_length).is_none_or(|end| end > total) {
+            problems.push(format!(
+                "DataOffset {data_offset} + DataLength {data_length} run past the {total} bytes of the MDL chain"
+            ));
+        }
+        let (current, current_offset) = locate(&located, data_offset);
+        Some(NbInit::Over {
+            chain,
+            current,
+            current_offset,
+            data_offset,
+            data_length,
+        })
+    })
+}
+
+/// NdisAllocateNetBufferList from `pool`: a bare NBL from a pool with
+/// fAllocateNetBuffer FALSE, else one with one NET_BUFFER mapping the
+/// pool's DataSize bytes (`nbl.alloc-params`); the NBL's address, or 0.
+pub(crate) fn allocate_plain(w: &mut World, pool: usize, context: (USHORT, USHORT)) -> usize {
+    const CALL: &str = "NdisAllocateNetBufferList";
+    allocate(w, CALL, pool, context, |_, params, problems| {
+        match (params.fAllocateNetBuffer, params.DataSize as usize) {
+            (FALSE, _) => None,
+            (_, 0) => Some(NbInit::Empty),
+            (_, n) if n > MAX_MDL_BYTES => {
+                problems.push(format!(
+                    "the pool's DataSize {n} is over the {MAX_MDL_BYTES} bytes ndis-emu maps in one MDL"
+                ));
+                None
+            }
+            (_, n) => Some(NbInit::Data(n)),
+        }
+    })
+}
+
+/// NdisFreeNetBufferList of the NBL at `a`: only one from the driver's own
+/// pools that it holds, once (`nbl.free-owner`).
+pub(crate) fn free(w: &mut World, a: usize) {
+    const CALL: &str = "NdisFreeNetBufferList";
+    let problem = match w.nbls.get(a) {
+        None if w.nbls.was_freed(a) => Some(format!("NBL {a:#x} was already freed: a double free")),
+        None => Some(format!("{a:#x} is not an NBL NDIS allocated")),
+        Some(r) if r.owner == NblOwner::Client => Some(format!(
+            "NBL {a:#x} belongs to NDIS (a client's send NBL, now {:?}): the driver completes it, it never frees it",
+            r.state
+        )),
+        Some(r) if !r.state.held_by_driver() => Some(format!(
+            "NBL {a:#x} is {:?}: the driver indicated it and the client has not returned it",
+            r.state
+        )),
+        Some(_) => None,
+    };
+    match problem {
+        Some(p) => w.violate(NBL_FREE_OWNER, CALL, p, &[]),
+        None => {
+            w.nbls.release(a);
+        }
     }
 }
 

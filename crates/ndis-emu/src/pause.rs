@@ -7,9 +7,9 @@
 //! `crate::world::pause` with the receive NBLs a holding client keeps:
 //! Paused after MiniportInitializeEx, Running after MiniportRestart,
 //! Pausing while a MiniportPause that returned NDIS_STATUS_PENDING waits for
-//! NdisMPauseComplete). The Emulator's pause API
-//! ([`crate::Emulator::pause_adapter`], [`crate::Emulator::hold_receives`],
-//! the pause before a halt) is in `crate::emulator`.
+//! NdisMPauseComplete). The calls into the driver that move it
+//! ([`crate::Emulator::pause_adapter`], the pause before a halt, a holding
+//! client's return) are `crate::lifecycle`'s.
 //!
 //! NDIS pauses the protocol bindings of an adapter before it pauses the
 //! miniport, so a real protocol does not send to a paused miniport; the
@@ -17,12 +17,11 @@
 //! miniport refuses them (each NBL with NDIS_STATUS_PAUSED).
 //!
 //! What it must not do: call into the driver (that is `ffi::pnp`, driven
-//! from `crate::emulator`), or name the layers above it (the DDI shims, the
+//! from `crate::lifecycle`), or name the layers above it (the DDI shims, the
 //! Emulator).
 
 use ndis_sys::*;
 
-use crate::condis::ClientId;
 use crate::world::World;
 pub use crate::world::pause::DataPath;
 
@@ -47,11 +46,6 @@ fn outstanding(w: &World) -> (usize, usize) {
     })
 }
 
-/// NBLs on their way into MiniportCoSendNetBufferLists.
-pub(crate) fn sending(w: &mut World, nbls: &[usize]) {
-    w.pause.sending.extend(nbls.iter().copied());
-}
-
 /// Whether a client's NdisCoSendNetBufferLists on `vc` has not returned
 /// yet (its NBLs are on their way into, or inside,
 /// MiniportCoSendNetBufferLists).
@@ -60,13 +54,6 @@ pub(crate) fn sending_on(w: &World, vc: usize) -> bool {
         .vcs
         .get(&vc)
         .is_some_and(|v| v.sends_out.iter().any(|n| w.pause.sending.contains(n)))
-}
-
-/// MiniportCoSendNetBufferLists returned for these NBLs.
-pub(crate) fn sent(w: &mut World, nbls: &[usize]) {
-    for n in nbls {
-        w.pause.sending.remove(n);
-    }
 }
 
 /// A pause is completing now: nothing may be in flight.
@@ -83,18 +70,6 @@ fn check_drained(w: &mut World, call: &'static str) {
             &[adapter],
         );
     }
-}
-
-/// MiniportRestart returned SUCCESS.
-pub(crate) fn restarted(w: &mut World) {
-    w.pause.data_path = DataPath::Running;
-}
-
-/// NDIS is about to call MiniportPause.
-pub(crate) fn pause_begins(w: &mut World) {
-    w.pause.data_path = DataPath::Pausing;
-    w.pause.in_handler = true;
-    w.pause.early = false;
 }
 
 /// MiniportPause returned `status`.
@@ -167,21 +142,6 @@ pub(crate) fn check_receive(w: &mut World, vc: usize) {
     }
 }
 
-/// An indication of `nbls` on `vc` to `client`: true when the client keeps
-/// them (they stay indicated until [`Emulator::return_held`]).
-pub(crate) fn keep(w: &mut World, client: ClientId, vc: usize, nbls: &[usize]) -> bool {
-    if !w.pause.holding.contains(&client) {
-        return false;
-    }
-    w.pause.held.entry(client).or_default().push((vc, nbls.to_vec()));
-    true
-}
-
-/// Whether MiniportPause has to be called before a halt, from the state.
-pub(crate) fn running(w: &World) -> bool {
-    w.pause.data_path == DataPath::Running
-}
-
 /// A halt is due: a pause left pending although every client returned
 /// what it held never completed.
 pub(crate) fn check_completed_before(w: &mut World, what: &'static str) {
@@ -193,5 +153,19 @@ pub(crate) fn check_completed_before(w: &mut World, what: &'static str) {
             &[],
         );
         w.pause.data_path = DataPath::Paused;
+    }
+}
+
+/// Whether the adapter is paused. In the threaded mode it first waits while
+/// a pending pause is still waiting for its NdisMPauseComplete (other CPUs
+/// may be returning NBLs); in the deterministic mode it answers at once.
+pub(crate) fn wait_for_pause(threaded: bool) -> bool {
+    if threaded {
+        crate::world::wait_until(|w| {
+            (w.pause.data_path != DataPath::Pausing).then_some(w.pause.data_path == DataPath::Paused)
+        })
+        .unwrap_or(false)
+    } else {
+        crate::world::try_with(|w| w.pause.data_path) == Some(DataPath::Paused)
     }
 }

@@ -93,9 +93,9 @@
 
 use ndis_sys::*;
 
-use crate::EmuError;
 use crate::detail;
 use crate::ffi::calls;
+use crate::report::EmuError;
 use crate::rules;
 use crate::trace::Detail;
 use crate::world::sched::{Armed, Kind, Object, QueuedWork, Timer, WorkItem};
@@ -430,10 +430,10 @@ pub(crate) fn cancel_timer(w: &mut World, h: usize) -> bool {
 /// KeFlushQueuedDpcs does: a periodic timer cancelled at PASSIVE_LEVEL whose
 /// callback is running on another CPU (only in the threaded mode; in the
 /// deterministic mode no callback runs beside the caller).
-pub(crate) fn must_flush(w: &World, h: usize) -> bool {
-    w.sched.threaded
+pub(crate) fn must_flush(s: &Sched, h: usize) -> bool {
+    s.threaded
         && world::irql() == PASSIVE_LEVEL
-        && matches!(w.sched.objects.get(&h).map(|o| &o.kind), Some(Kind::Timer(t)) if t.period != 0 && t.running > 0)
+        && matches!(s.objects.get(&h).map(|o| &o.kind), Some(Kind::Timer(t)) if t.period != 0 && t.running > 0)
 }
 
 /// KeFlushQueuedDpcs for timer `h`: waits until its callback has returned
@@ -550,8 +550,7 @@ impl Take {
 /// Picks one ready object that `which` admits (by the seeded PRNG, among the
 /// ready ones in handle order), takes it off its queue, marks it running and
 /// says what to run.
-fn take_ready(w: &mut World, which: Take) -> Option<(Runnable, Detail)> {
-    let s = &mut w.sched;
+fn take_ready(s: &mut Sched, which: Take) -> Option<(Runnable, Detail)> {
     let ready: Vec<usize> = s
         .objects
         .iter()
@@ -651,7 +650,7 @@ fn next_step(w: &mut World, target: Option<i64>, exhausted: bool) -> Step {
             if exhausted {
                 return Step::Busy(w.sched.pending());
             }
-            return take_ready(w, Take::Any).map_or(Step::Idle, |(r, detail)| Step::Run(r, detail));
+            return take_ready(&mut w.sched, Take::Any).map_or(Step::Idle, |(r, detail)| Step::Run(r, detail));
         }
         let before = w.sched.now;
         let due = advance_clock(&mut w.sched, target);
@@ -797,7 +796,7 @@ pub(crate) fn cpu_thread(cpu: world::Cpu) {
         {
             return Some(Some(Job::Client(action)));
         }
-        take_ready(w, which).map(|(r, detail)| Some(Job::Run(r, detail)))
+        take_ready(&mut w.sched, which).map(|(r, detail)| Some(Job::Run(r, detail)))
     })
     .flatten()
     {
@@ -816,6 +815,95 @@ enum Job {
     Run(Runnable, Detail),
     /// A client's answer from the later queue.
     Client(crate::condis::ClientAction),
+}
+
+/// Switches the world to the threaded mode and starts its CPUs: `workers`
+/// worker threads and as many DPC threads (at least one of each), each
+/// running [`cpu_thread`] ([`crate::Emulator::threaded`]).
+///
+/// # Panics
+/// If the system cannot start a thread.
+pub(crate) fn start_cpus(workers: usize) -> Vec<std::thread::JoinHandle<()>> {
+    let workers = workers.max(1);
+    let cpus = world::try_with(|w| {
+        w.sched.set_threaded();
+        let mut cpus: Vec<world::Cpu> = (0..workers).map(|_| w.new_cpu(world::CpuKind::Worker)).collect();
+        cpus.extend((0..workers).map(|_| w.new_cpu(world::CpuKind::Dpc)));
+        cpus
+    })
+    .unwrap_or_default();
+    cpus.into_iter()
+        .map(|cpu| {
+            let name = format!("ndis-emu cpu {} ({:?})", cpu.id, cpu.kind);
+            match std::thread::Builder::new().name(name).spawn(move || cpu_thread(cpu)) {
+                Ok(h) => h,
+                Err(e) => panic!("ndis-emu: cannot start a worker thread: {e}"),
+            }
+        })
+        .collect()
+}
+
+/// Stops the threaded mode's threads (each finishes what it is running)
+/// and joins them.
+pub(crate) fn stop_cpus(threads: &mut Vec<std::thread::JoinHandle<()>>) {
+    if threads.is_empty() {
+        return;
+    }
+    world::try_with(|w| w.sched.stop());
+    world::changed();
+    for h in threads.drain(..) {
+        let _ = h.join();
+    }
+}
+
+/// Runs `script(i, ctx)` for `i` in `0..threads`, each on a thread and a
+/// client CPU of its own, all at once, and returns what each returned in
+/// index order ([`crate::Emulator::concurrently`]). Each script's last
+/// client answers run on its CPU before it leaves it.
+///
+/// # Panics
+/// In the deterministic mode. A script that panics stops the process.
+pub(crate) fn concurrently<C: Sync, T: Send>(
+    ctx: &C,
+    threads: usize,
+    script: impl Fn(usize, &C) -> T + Sync,
+) -> Vec<T> {
+    assert!(
+        world::try_with(|w| w.sched.threaded()).unwrap_or(false),
+        "Emulator::concurrently needs the threaded mode (Emulator::threaded): the deterministic mode runs on one thread"
+    );
+    let cpus = world::try_with(|w| {
+        (0..threads)
+            .map(|_| w.new_cpu(world::CpuKind::Client))
+            .collect::<Vec<_>>()
+    })
+    .unwrap_or_default();
+    let script = &script;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = cpus
+            .into_iter()
+            .enumerate()
+            .map(|(i, cpu)| {
+                s.spawn(move || {
+                    world::become_cpu(cpu);
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| script(i, ctx)));
+                    (crate::hooks::client().pump)();
+                    world::leave_cpu();
+                    match r {
+                        Ok(r) => r,
+                        Err(_) => {
+                            eprintln!("ndis-emu: client script {i} panicked (above); stopping the process rather than leave the other scripts waiting for it");
+                            std::process::abort();
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ use ndis_sys::*;
 
 use crate::detail;
 use crate::rules;
-use crate::world::sync::EventRec;
+use crate::world::sync::{EventRec, Events};
 use crate::world::{self, World};
 
 crate::define_rules! { SYNC:
@@ -145,14 +145,14 @@ pub(crate) fn set_state(w: &mut World, at: usize, signal: bool) -> bool {
 }
 
 /// Whether the event at `at` is signalled.
-fn signalled(w: &World, at: usize) -> bool {
-    w.sync.events.get(&at).is_some_and(|e| e.signalled)
+fn signalled(events: &Events, at: usize) -> bool {
+    events.events.get(&at).is_some_and(|e| e.signalled)
 }
 
 /// The driver freed `len` bytes at `start` (in `handler`): the events in
 /// them are gone.
-pub(crate) fn memory_freed(w: &mut World, start: usize, len: usize, handler: &'static str) {
-    for (_, e) in w.sync.events.range_mut(start..start.saturating_add(len)) {
+pub(crate) fn memory_freed(events: &mut Events, start: usize, len: usize, handler: &'static str) {
+    for (_, e) in events.events.range_mut(start..start.saturating_add(len)) {
         e.freed_in = Some(handler);
     }
 }
@@ -190,7 +190,7 @@ pub(crate) fn wait(at: usize, ms: u32) -> bool {
         if !check(w, at, CALL) {
             return Start::Done(false);
         }
-        if signalled(w, at) {
+        if signalled(&w.sync, at) {
             return Start::Done(true);
         }
         (crate::hooks::client().unbind_clients_at_halt_wait)(w);
@@ -243,7 +243,7 @@ fn wait_deterministic(at: usize, ms: u32) -> bool {
     let mut steps = 0;
     loop {
         let (set, action) = world::with("NdisWaitEvent", |w| {
-            if signalled(w, at) {
+            if signalled(&w.sync, at) {
                 return (true, None);
             }
             let action = w.condis.next_action(cpu).or_else(|| w.condis.later.pop_front());
@@ -260,7 +260,7 @@ fn wait_deterministic(at: usize, ms: u32) -> bool {
         match crate::sched::run_one(deadline, steps >= limit) {
             crate::sched::Ran::One => steps += 1,
             crate::sched::Ran::Idle => {
-                let set = world::with("NdisWaitEvent", |w| signalled(w, at));
+                let set = world::with("NdisWaitEvent", |w| signalled(&w.sync, at));
                 let how = format!("nothing left to run after {steps} step(s)");
                 return finish(at, ms, set, &how);
             }
@@ -289,7 +289,7 @@ fn wait_threaded(at: usize, ms: u32) -> bool {
         Duration::from_millis(u64::from(ms))
     };
     let deadline = Instant::now() + wait_for;
-    let set = world::wait_until_deadline(deadline, |w| signalled(w, at).then_some(())).is_some();
+    let set = world::wait_until_deadline(deadline, |w| signalled(&w.sync, at).then_some(())).is_some();
     world::with("NdisWaitEvent", |w| w.sync.waiting = w.sync.waiting.saturating_sub(1));
     let how = if set {
         "by another CPU".to_string()
@@ -308,11 +308,11 @@ mod tests {
         let mut w = World::default();
         assert!(initialize(&mut w, 0x1000));
         assert!(set_state(&mut w, 0x1000, true));
-        assert!(signalled(&w, 0x1000));
+        assert!(signalled(&w.sync, 0x1000));
         assert!(set_state(&mut w, 0x1000, false));
-        assert!(!signalled(&w, 0x1000));
+        assert!(!signalled(&w.sync, 0x1000));
         assert!(w.violations.is_empty(), "{:?}", w.violations);
-        memory_freed(&mut w, 0x0FF0, 0x20, "MiniportHaltEx");
+        memory_freed(&mut w.sync, 0x0FF0, 0x20, "MiniportHaltEx");
         assert!(!set_state(&mut w, 0x1000, true));
         assert_eq!(w.violations.len(), 1);
         assert_eq!(w.violations[0].rule, SYNC_EVENT_VALID);
@@ -331,8 +331,8 @@ mod tests {
     fn freeing_memory_next_to_an_event_leaves_it_alone() {
         let mut w = World::default();
         assert!(initialize(&mut w, 0x1000));
-        memory_freed(&mut w, 0x0F00, 0x100, "h");
-        memory_freed(&mut w, 0x1018, 0x100, "h");
+        memory_freed(&mut w.sync, 0x0F00, 0x100, "h");
+        memory_freed(&mut w.sync, 0x1018, 0x100, "h");
         assert!(set_state(&mut w, 0x1000, true));
         assert!(w.violations.is_empty(), "{:?}", w.violations);
     }

@@ -305,6 +305,15 @@ impl World {
         }
     }
 
+    /// Marks handle `h` dead (NDIS no longer accepts it), saying why in its
+    /// history.
+    pub fn kill(&mut self, h: usize, why: &str) {
+        if let Some(r) = self.handles.get_mut(&h) {
+            r.alive = false;
+            r.history.push(why.to_string());
+        }
+    }
+
     /// Adds to a handle's history.
     pub fn note(&mut self, h: usize, what: impl Into<String>) {
         if let Some(r) = self.handles.get_mut(&h) {

@@ -1,4 +1,4 @@
-//! The bug-check callback rules (`bugcheck.*`, `ffi::bugcheck_callbacks`)
+//! The bug-check callback rules (`bugcheck.*`, `ndis_emu::bugcheck`)
 //! fire on a wrong driver, and stay quiet on a right one; and the emulated
 //! crash calls a secondary dump data callback the way Windows does (a size
 //! query with OutBuffer NULL, then the data request with OutBuffer =
@@ -9,7 +9,7 @@
 use std::cell::Cell;
 use std::ptr::null_mut;
 
-use ndis_emu::ffi::bugcheck_callbacks::{
+use ndis_emu::bugcheck::{
     BUGCHECK_DUMP_TOO_LARGE, BUGCHECK_DUPLICATE_GUID, BUGCHECK_REGISTERED_AT_UNLOAD, MAXIMUM_ALLOWED,
 };
 use ndis_emu::{Emulator, secondary_dump_data};

@@ -12,8 +12,13 @@
 //! What it must not do: call into the driver (that is `ffi`), or hold the
 //! world across such a call.
 
+pub(crate) mod client_requests;
+pub(crate) mod complete;
+pub(crate) mod data;
+pub(crate) mod mcm;
 pub mod pended;
 pub mod rules;
+pub(crate) mod window;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -508,7 +513,7 @@ pub struct Condis {
     /// OID requests handed to the driver, by request address.
     pub oids: BTreeMap<usize, OidRec>,
     /// Send handler calls NDIS has made and the driver has not returned
-    /// from, per CPU (innermost last): `crate::ffi::data`, "NDIS's window".
+    /// from, per CPU (innermost last): `crate::condis::window`, "NDIS's window".
     pub in_handler: BTreeMap<u32, Vec<InHandler>>,
     /// The call state of each VC whose NdisClCloseCall is in flight, from
     /// before it: a refused close leaves the call as it was (an outgoing
@@ -517,7 +522,7 @@ pub struct Condis {
     /// Client requests (and sends) inside the driver now, by the AF they
     /// are on: a client's teardown of an AF for NdisCmNotifyCloseAddressFamily
     /// waits for them, as a client serializes its own requests with its
-    /// close of the AF (`ffi::cm::on_af`).
+    /// close of the AF (`crate::answers::on_af`).
     pub af_busy: BTreeMap<usize, u32>,
     /// VCs whose NdisClCloseCall was in flight when a make call or an add
     /// party on them, which the call manager may refuse the close for,
@@ -577,10 +582,27 @@ impl Condis {
             self.later.extend(q.drain(..));
         }
     }
+
+    /// Forgets the client's parameters of a completed make call or add
+    /// party `h`, keeping what they said at completion for the client to
+    /// look at.
+    pub fn keep_completed_params(&mut self, h: usize) {
+        if let Some(spec) = self.params.remove(&h).and_then(|mut p| p.read().ok()) {
+            self.completed_params.insert(h, spec);
+        }
+    }
+
+    /// Adds what NDIS indicated to `client` to its inbox (None, or a client
+    /// that does not exist: nowhere).
+    pub fn inbox(&mut self, client: Option<ClientId>, line: String) {
+        if let Some(c) = client.and_then(|c| self.clients.get_mut(c)) {
+            c.inbox.push(line);
+        }
+    }
 }
 
 /// A send handler call in flight ([`Condis::in_handler`]; counted by
-/// `crate::ffi::data`, "NDIS's window").
+/// `crate::condis::window`, "NDIS's window").
 #[derive(Clone, Debug)]
 pub struct InHandler {
     /// The VC it was made on.

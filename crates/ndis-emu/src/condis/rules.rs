@@ -2,17 +2,16 @@
 //! make-call and close-call rules, VC ownership and activation, incoming-call
 //! sequencing, and AF teardown at halt. Proving tests: tests/teeth_cm.rs.
 //!
-//! The checks of these rules that read only the world live here too (so
-//! far `check_afs_closed_at_halt` and `complete_sends`); the rest are still
-//! in the DDI shims (`crate::ffi::cm`, `crate::ffi::data`), as RULES.md's
-//! "enforced in" column shows. What this module must not do: call into the
-//! driver.
+//! It declares the rules; their checks sit beside it, one file per part of
+//! CoNDIS (`complete`, `mcm`, `client_requests`, `data`, `window`,
+//! `pended`), and the check at halt that every AF is closed is here
+//! (`check_afs_closed_at_halt`). RULES.md's "enforced in" column names
+//! each rule's files. What this module must not do: call into the driver.
 
 use ndis_sys::*;
 
 use super::AfState;
-use crate::nbl::{self, NblOwner, NblState};
-use crate::world::{self, World};
+use crate::world;
 
 crate::define_rules! { CONDIS:
     COMPLETE_NOT_PENDING, "cm.complete-not-pending", false, "§2 [D]; seed pages (_S_)", "complete_not_pending_fires_on_a_pending_completion",
@@ -60,7 +59,7 @@ crate::define_rules! { CONDIS:
     DATA_RECEIVE_VALID, "data.receive-valid", false, "§2.2, §3.3, §8.9", "data_receive_valid_fires_on_a_foreign_source_handle",
         "NdisMCoIndicateReceiveNetBufferLists indicates, on an active VC, the driver's own NBLs, each with SourceHandle = the NdisVcHandle, NumberOfNetBufferLists counting them.";
     DATA_DRAIN_BEFORE_DEACTIVATE, "data.drain-before-deactivate", false, "§3.3 [D]", "data_drain_before_deactivate_fires_with_a_send_held",
-        "Before NdisMCmDeactivateVc, every send the driver has on the VC is completed and every indicated receive returned; a send handler does not return holding a send on a VC that is not active. A send whose handler runs on another CPU and has not yet come back from a DDI call is still NDIS's (ffi/data.rs, \"NDIS's window\").";
+        "Before NdisMCmDeactivateVc, every send the driver has on the VC is completed and every indicated receive returned; a send handler does not return holding a send on a VC that is not active. A send whose handler runs on another CPU and has not yet come back from a DDI call is still NDIS's (condis/window.rs, \"NDIS's window\").";
     HALT_AFS_CLOSED, "halt.afs-closed", false, "§1.4, §8.10", "halt_afs_closed_fires_when_halt_forgets_notify_close",
         "Every AF clients opened is closed before MiniportHaltEx returns (the MCM calls NdisMCmNotifyCloseAddressFamily for each one still open).";
 }
@@ -100,63 +99,3 @@ pub(crate) fn check_afs_closed_at_halt() {
 /// A Status the driver must overwrite before completing a send: the
 /// emulator stores it in every NBL it sends, so an unset Status is visible.
 pub(crate) const STATUS_NOT_SET: NDIS_STATUS = NDIS_STATUS_PENDING;
-
-/// Completes the driver's send completion of `head` on `vc`.
-pub(crate) fn complete_sends(w: &mut World, call: &'static str, vc: Option<usize>, head: usize) {
-    let members = match w.nbls.chain(head) {
-        Ok(m) => m,
-        Err(e) => {
-            w.violate(
-                DATA_SEND_COMPLETE_ONCE,
-                call,
-                format!("completed a chain NDIS never sent: {e:?}"),
-                &[],
-            );
-            return;
-        }
-    };
-    let data = nbl::read_chain(w, head).unwrap_or_default();
-    for m in members {
-        // An NBL is outstanding on one VC at most: look on the VC the driver
-        // names first, and search every VC only when it is not there (to say
-        // where it was sent, or for a completion that names no VC).
-        let on_named = vc.filter(|h| w.condis.vcs.get(h).is_some_and(|v| v.sends_out.contains(&m)));
-        let sent_on = on_named.or_else(|| {
-            w.condis
-                .vcs
-                .iter()
-                .find(|(_, v)| v.sends_out.contains(&m))
-                .map(|(h, _)| *h)
-        });
-        let ok = sent_on.is_some() && (vc.is_none() || sent_on == vc);
-        if !ok || w.nbls.owner(m) != Some(NblOwner::Client) {
-            w.violate(
-                DATA_SEND_COMPLETE_ONCE,
-                call,
-                format!("NBL {m:#x} is not a send outstanding on {:#x} (sent on {sent_on:?}): completed twice, never sent, or on the wrong VC", vc.unwrap_or(0)),
-                &[vc.unwrap_or(0)],
-            );
-            continue;
-        }
-        let status = data.iter().find(|d| d.nbl == m).map_or(STATUS_NOT_SET, |d| d.status);
-        if status == STATUS_NOT_SET {
-            w.violate(
-                DATA_SEND_STATUS,
-                call,
-                format!("NBL {m:#x} completed with its Status never set (or PENDING)"),
-                &[],
-            );
-        }
-        let h = sent_on.unwrap_or(0);
-        let client = w.condis.vcs.get_mut(&h).map(|v| {
-            v.sends_out.remove(&m);
-            v.client
-        });
-        if let Some(c) = client.and_then(|c| w.condis.clients.get_mut(c)) {
-            c.send_results.push(status);
-        }
-        let _ = w.nbls.transition(m, &[NblState::OwnedByDriver], NblState::OwnedByNdis);
-    }
-    // Free what NDIS holds again (all of it, unless the chain was bad).
-    let _ = w.nbls.release_client_chain(head);
-}

@@ -28,7 +28,8 @@
 //! practice, because only the first block will be accessible to the
 //! debugger" (same page), and "if the driver can be unloaded, then it must
 //! remove any registered callback routines in its DRIVER_UNLOAD callback".
-//! Those are this module's rules ([`BUGCHECK`]).
+//! Those rules are declared and checked in `crate::bugcheck`; this module
+//! calls the callbacks and hands what they return to those checks.
 //!
 //! Must not: hold the world across a call into the driver's callback.
 
@@ -37,25 +38,11 @@ use std::time::Instant;
 
 use ndis_sys::*;
 
+use crate::bugcheck;
 use crate::ffi::calls;
 use crate::trace::Detail;
+use crate::world;
 use crate::world::bugcheck::Registered;
-use crate::world::{self, World};
-
-crate::define_rules! { BUGCHECK:
-    BUGCHECK_REGISTERED_AT_UNLOAD, "bugcheck.callback-registered-at-unload", false,
-        "Writing a Bug Check Callback Routine [D]: \"must remove any registered callback routines in its DRIVER_UNLOAD\"",
-        "bugcheck_callback_registered_at_unload_fires_when_unload_forgets",
-        "Every bug-check reason callback the driver registered is deregistered (KeDeregisterBugCheckReasonCallback) by the time its unload routine returns.";
-    BUGCHECK_DUMP_TOO_LARGE, "bugcheck.dump-data-too-large", false,
-        "KBUGCHECK_SECONDARY_DUMP_DATA [D]: MaximumAllowed is \"the maximum amount of data that the KbCallbackSecondaryDumpData routine can write\"",
-        "bugcheck_dump_data_too_large_fires_on_an_oversized_block",
-        "A KbCallbackSecondaryDumpData callback's OutBufferLength is at most MaximumAllowed.";
-    BUGCHECK_DUPLICATE_GUID, "bugcheck.duplicate-dump-guid", true,
-        "Writing a Bug Check Callback Routine [D]: \"only the first block will be accessible to the debugger\"",
-        "bugcheck_duplicate_dump_guid_fires_on_two_blocks_with_one_guid",
-        "The secondary dump data blocks of one crash have distinct GUIDs.";
-}
 
 /// `HIGH_LEVEL` on x64 and ARM64 (wdm.h: `#define HIGH_LEVEL 15`): the
 /// IRQL bug-check callbacks run at.
@@ -63,21 +50,9 @@ const HIGH_LEVEL: KIRQL = 15;
 /// The system buffer offered as InBuffer (the emulator's choice; Windows
 /// documents it only as "a small buffer").
 const IN_BUFFER_LEN: usize = 4096;
-/// MaximumAllowed: the emulator's choice (64 KiB). Windows documents only
-/// that it is "the maximum amount of data" the callback may write.
-pub const MAXIMUM_ALLOWED: ULONG = 0x1_0000;
+pub use crate::bugcheck::MAXIMUM_ALLOWED;
 
-/// One block of secondary crash dump data, as the debugger's `.enumtag`
-/// would list it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DumpBlock {
-    /// The block's tag (KBUGCHECK_SECONDARY_DUMP_DATA.Guid).
-    pub guid: GUID,
-    /// The Component string the callback was registered with.
-    pub component: String,
-    /// The bytes the callback handed over.
-    pub data: Vec<u8>,
-}
+pub use crate::bugcheck::DumpBlock;
 
 /// The emulated boot: interrupt time counts from the first query.
 static BOOT: OnceLock<Instant> = OnceLock::new();
@@ -188,50 +163,20 @@ ddi_fn! {
     }
 }
 
-/// The driver's unload returned: every callback still registered breaks
-/// [`BUGCHECK_REGISTERED_AT_UNLOAD`] (on Windows the kernel would call into
-/// unloaded code at the next bug check).
-pub(crate) fn at_unload(w: &mut World) {
-    let left: Vec<Registered> = w.bugcheck.registered.clone();
-    for r in left {
-        w.violate(
-            BUGCHECK_REGISTERED_AT_UNLOAD,
-            "MiniportDriverUnload",
-            format!(
-                "the bug-check callback \"{}\" (record {:#x}) is still registered",
-                r.component, r.record
-            ),
-            &[],
-        );
-    }
-}
-
 /// Crashes the machine, as far as the driver's dump callbacks can tell: calls
 /// every registered KbCallbackSecondaryDumpData callback at HIGH_LEVEL, first
 /// for the size (OutBuffer NULL), then for the data (OutBuffer = InBuffer),
 /// and returns the blocks they hand over, as a crash dump would hold them.
 /// The emulator's KeBugCheckEx runs the same collection before it ends the
-/// process. Rules checked: [`BUGCHECK_DUMP_TOO_LARGE`],
-/// [`BUGCHECK_DUPLICATE_GUID`].
+/// process. Rules checked (by `crate::bugcheck`): `bugcheck.dump-data-too-large`,
+/// `bugcheck.duplicate-dump-guid`.
 #[must_use]
 pub fn secondary_dump_data() -> Vec<DumpBlock> {
     let registered = world::try_with(|w| w.bugcheck.registered.clone()).unwrap_or_default();
     let mut blocks: Vec<DumpBlock> = Vec::new();
     for r in registered.iter().filter(|r| r.reason == KbCallbackSecondaryDumpData) {
         if let Some(block) = collect_one(r) {
-            if blocks.iter().any(|b| b.guid == block.guid) {
-                world::try_with(|w| {
-                    w.violate(
-                        BUGCHECK_DUPLICATE_GUID,
-                        "KbCallbackSecondaryDumpData",
-                        format!(
-                            "\"{}\" tagged its block with a GUID an earlier block has: {:?}",
-                            block.component, block.guid
-                        ),
-                        &[],
-                    );
-                });
-            }
+            world::try_with(|w| bugcheck::check_guid(w, &blocks, &block));
             blocks.push(block);
         }
     }
@@ -264,18 +209,7 @@ fn collect_one(r: &Registered) -> Option<DumpBlock> {
     if len == 0 || data.OutBuffer.is_null() {
         return None;
     }
-    if len > MAXIMUM_ALLOWED {
-        world::try_with(|w| {
-            w.violate(
-                BUGCHECK_DUMP_TOO_LARGE,
-                "KbCallbackSecondaryDumpData",
-                format!(
-                    "\"{}\" set OutBufferLength {len}, MaximumAllowed is {MAXIMUM_ALLOWED}",
-                    r.component
-                ),
-                &[],
-            );
-        });
+    if !world::try_with(|w| bugcheck::check_size(w, &r.component, len)).unwrap_or(len <= MAXIMUM_ALLOWED) {
         return None;
     }
     let len = usize::try_from(len).unwrap_or(0);

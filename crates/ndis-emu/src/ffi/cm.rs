@@ -1,30 +1,36 @@
-//! The CoNDIS call-manager surface of the emulator.
+//! The CoNDIS call-manager surface of the emulator, at the FFI seam.
 //!
 //! * Client operations (`open_af`, `make_call`, ...): what NDIS does when a
 //!   scripted client calls `NdisClOpenAddressFamilyEx`, `NdisClMakeCall`, ...:
-//!   allocate the NDIS handle, call the MCM's handler, and either complete the
-//!   request itself (non-PENDING return) or wait for the MCM's completion.
-//! * The MCM's DDIs (`NdisCm*Complete`, `NdisCmDispatch*`, `NdisMCm*Vc`),
-//!   each checked against the CoNDIS rules before it changes any state.
+//!   `condis::client_requests` admits the request and records it (the new
+//!   NDIS handle, the pending request), this module builds the C blocks
+//!   and calls the MCM's handler, and `condis::complete` settles what it
+//!   returned: NDIS completes the request itself (non-PENDING return) or
+//!   waits for the MCM's completion.
+//! * The MCM's DDIs (`NdisCm*Complete`, `NdisCmDispatch*`, `NdisMCm*Vc`):
+//!   each shim reads its raw arguments (call parameters, headers, out
+//!   slots) and hands them to `crate::condis`, which checks the rules and
+//!   changes the world (`condis::mcm`, `condis::complete`,
+//!   `condis::client_requests`).
 //!
-//! Completions are applied in one place per request kind ([`apply`]), whether
-//! NDIS completes (synchronous return) or the MCM does (pended request).
+//! What it owns: the calls into the call manager's handlers (outside the
+//! world's lock) and the C memory they are given. What it must not do:
+//! check a rule itself, or decide what a scripted client answers
+//! (`crate::answers`).
 
 use ndis_sys::*;
 
 use super::calls::{enter, leave};
+use super::oid_request::oid_counts;
 use super::params::{CallParams, read_call_params};
 use super::raw::{Guarded, Placement, RawCallParams, RawOidBuffer};
 use crate::call_spec::CallSpec;
-use crate::condis::rules as r;
-use crate::condis::{
-    AfRec, AfState, Answer, CallState, ClientAction, ClientId, CompletionVerdict, Creator, PartyRec, PartyState,
-    ReqKind, ReturnVerdict, SapRec, SapState, VcRec,
-};
+use crate::condis::complete::{self, settle};
+use crate::condis::{AfState, Answer, CallState, ClientAction, ClientId, ReqKind};
+use crate::condis::{client_requests, mcm};
 use crate::detail;
-use crate::rules;
-use crate::trace::{Detail, Status};
-use crate::world::{self, HandleKind, World};
+use crate::trace::Detail;
+use crate::world::{self, World};
 
 /// What a handler returned, as its return event shows it: a status by
 /// name, nothing for a handler that returns nothing.
@@ -55,14 +61,7 @@ fn frame<R: Returned>(name: &'static str, irql: KIRQL, detail: Detail, f: impl F
 
 /// Why a client operation could not be issued (the emulator refused it as
 /// NDIS would, before reaching the driver).
-pub type Refused = NDIS_STATUS;
-
-fn kill(w: &mut World, h: usize, why: &str) {
-    if let Some(r) = w.handles.get_mut(&h) {
-        r.alive = false;
-        r.history.push(why.to_string());
-    }
-}
+pub(crate) use crate::condis::client_requests::Refused;
 
 /// The call manager's handlers, while there is an adapter to call: once
 /// MiniportHaltEx has returned NDIS calls none of them (every client request
@@ -74,451 +73,15 @@ fn cm_handlers(w: &World) -> Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS> {
     w.driver.and_then(|d| d.cm)
 }
 
-// --- Applying completions ----------------------------------------------------
-
-/// Applies the final status of a request, from NDIS (synchronous return) or
-/// from the MCM's completion; `ctx` is the context the completion carries.
-fn apply(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
-    let call = kind.completion();
-    let ok = status == NDIS_STATUS_SUCCESS;
-    w.note(h, format!("{} completed {}", kind.handler(), Status(status)));
-    match kind {
-        ReqKind::OpenAf => {
-            let client = w.condis.afs.get(&h).map(|a| a.client);
-            if let Some(a) = w.condis.afs.get_mut(&h) {
-                if ok {
-                    a.state = AfState::Open;
-                    if let Some(c) = ctx {
-                        a.cm_context = c;
-                    }
-                } else {
-                    a.state = AfState::Closed;
-                }
-            }
-            if !ok {
-                kill(w, h, "open failed");
-            }
-            inbox(w, client, format!("OpenAfComplete {status:#x}"));
-        }
-        ReqKind::CloseAf => {
-            let client = w.condis.afs.get(&h).map(|a| a.client);
-            let mut notify = false;
-            if let Some(a) = w.condis.afs.get_mut(&h) {
-                a.state = AfState::Closed;
-                notify = core::mem::take(&mut a.notify_complete_on_close);
-            }
-            kill(w, h, "closed");
-            inbox(w, client, format!("CloseAfComplete {status:#x}"));
-            if notify {
-                // The client's pended ProtocolClNotifyCloseAf finishes on its
-                // own thread, not inside this completion.
-                w.condis.defer_later(ClientAction::CompleteNotifyClose { af: h });
-                world::changed();
-            }
-        }
-        ReqKind::RegisterSap => {
-            if let Some(s) = w.condis.saps.get_mut(&h) {
-                if ok {
-                    s.state = SapState::Registered;
-                    if let Some(c) = ctx {
-                        s.cm_context = c;
-                    }
-                } else {
-                    s.state = SapState::Deregistered;
-                }
-            }
-            if !ok {
-                kill(w, h, "registration failed");
-            }
-        }
-        ReqKind::DeregisterSap => {
-            if let Some(s) = w.condis.saps.get_mut(&h) {
-                s.state = SapState::Deregistered;
-            }
-            kill(w, h, "deregistered");
-        }
-        ReqKind::MakeCall => {
-            let Some(vc) = w.condis.vcs.get(&h).cloned() else {
-                return;
-            };
-            if ok && !vc.active && !vc.activated_in_call {
-                w.violate(
-                    r::CALL_SUCCESS_NEEDS_ACTIVE_VC,
-                    call,
-                    format!("VC {h:#x} completed SUCCESS but was never activated"),
-                    &[h],
-                );
-            }
-            if !ok && vc.active {
-                w.violate(
-                    r::CALL_FAILURE_LEAVES_VC_INACTIVE,
-                    call,
-                    format!(
-                        "VC {h:#x} completed {} but is still active (NdisMCmDeactivateVc first)",
-                        Status(status)
-                    ),
-                    &[h],
-                );
-            }
-            for p in &vc.parties {
-                if ok {
-                    let cm = w.condis.parties.get(p).map_or(0, |x| x.cm_context);
-                    if let Some(c) = ctx.filter(|c| *c != 0).or(Some(cm).filter(|c| *c != 0)) {
-                        if let Some(pr) = w.condis.parties.get_mut(p) {
-                            pr.cm_context = c;
-                            pr.state = PartyState::Connected;
-                        }
-                    } else {
-                        w.violate(
-                            r::CALL_PARTY_CONTEXT,
-                            call,
-                            format!("multipoint call on VC {h:#x} succeeded with a NULL party context"),
-                            &[h],
-                        );
-                    }
-                } else {
-                    w.condis.parties.remove(p);
-                    kill(w, *p, "make call failed: party handle invalid");
-                }
-            }
-            let client = vc.client;
-            let after = if ok { CallState::Connected } else { CallState::Closed };
-            if let Some(v) = w.condis.vcs.get_mut(&h) {
-                match v.call {
-                    // The client's NdisClCloseCall crossed this completion:
-                    // the VC stays closing (NDIS refuses another close), and
-                    // a close the call manager refuses leaves this state.
-                    CallState::Closing => {
-                        w.condis.closing_from.insert(h, after);
-                        w.condis.close_crossed.insert(h);
-                    }
-                    // ... or that close even completed: the call is over.
-                    CallState::Closed if ok => {}
-                    _ => v.call = after,
-                }
-                if !ok {
-                    v.parties.clear();
-                }
-            }
-            keep_completed_params(w, h);
-            inbox(w, Some(client), format!("MakeCallComplete {status:#x}"));
-            w.condis.resume_teardown(vc.af);
-        }
-        ReqKind::CloseCall => {
-            let Some(vc) = w.condis.vcs.get(&h).cloned() else {
-                return;
-            };
-            if ok {
-                for p in &vc.parties {
-                    w.condis.parties.remove(p);
-                    kill(w, *p, "call closed");
-                }
-            }
-            // A refused close leaves the call as it was: up, or still being
-            // made (a close of a make call the callee has not answered).
-            let before = w.condis.closing_from.remove(&h).unwrap_or(CallState::Connected);
-            if let Some(v) = w.condis.vcs.get_mut(&h) {
-                if ok {
-                    v.call = CallState::Closed;
-                    v.parties.clear();
-                    v.closed_while_active = v.active;
-                } else {
-                    v.call = before;
-                }
-            }
-            inbox(w, Some(vc.client), format!("CloseCallComplete {status:#x}"));
-            // A refused close (covmini refuses a root's close while a party
-            // is being added, docs/call-manager.md: "close after the add
-            // completes") leaves the teardown nothing new to do while what
-            // refused it, a make call or an add party, is still under way:
-            // it goes on when that completes. But that completion may have
-            // come first, on another CPU, while this close was still in
-            // flight (the teardown it resumed found the call closing and
-            // left it): then the client learns the last of the two now,
-            // and a client unbinding retries its close whatever the order
-            // it learns them in (NdisClCloseCall [D], return value: "When
-            // NdisClCloseCall returns anything other than
-            // NDIS_STATUS_PENDING, the client should make an internal call
-            // to its ProtocolClCloseCallComplete function", and it closes
-            // all its VCs before its AF close is done,
-            // NdisClCloseAddressFamily [D]). Resuming on every refusal
-            // would only try the same close again.
-            let crossed = w.condis.close_crossed.remove(&h);
-            if ok || crossed {
-                w.condis.resume_teardown(vc.af);
-            }
-        }
-        ReqKind::AddParty => {
-            let vc = w.condis.parties.get(&h).map(|p| p.vc);
-            if ok {
-                let c = ctx.unwrap_or(0);
-                if c == 0 {
-                    w.violate(
-                        r::CALL_PARTY_CONTEXT,
-                        call,
-                        format!("party {h:#x} added with a NULL party context"),
-                        &[h],
-                    );
-                }
-                if let Some(p) = w.condis.parties.get_mut(&h) {
-                    p.cm_context = c;
-                    p.state = PartyState::Connected;
-                }
-            } else {
-                w.condis.parties.remove(&h);
-                if let Some(v) = vc.and_then(|v| w.condis.vcs.get_mut(&v)) {
-                    v.parties.retain(|p| *p != h);
-                }
-                kill(w, h, "add party failed");
-            }
-            if let Some(vc) = vc {
-                keep_completed_params(w, h);
-                if w.condis.vcs.get(&vc).is_some_and(|v| v.call == CallState::Closing) {
-                    // The root's close is in flight: its refusal resumes
-                    // the teardown (`ReqKind::CloseCall` above).
-                    w.condis.close_crossed.insert(vc);
-                }
-                let client = w.condis.vcs.get(&vc).map(|v| v.client);
-                inbox(w, client, format!("AddPartyComplete {status:#x}"));
-                // Either way the root's close can go on now (it is refused
-                // while a party is being added).
-                if let Some(af) = w.condis.vcs.get(&vc).map(|v| v.af) {
-                    w.condis.resume_teardown(af);
-                }
-            }
-        }
-        ReqKind::DropParty => {
-            let vc = w.condis.parties.get(&h).map(|p| p.vc);
-            if ok {
-                w.condis.parties.remove(&h);
-                if let Some(v) = vc.and_then(|v| w.condis.vcs.get_mut(&v)) {
-                    v.parties.retain(|p| *p != h);
-                }
-                kill(w, h, "dropped");
-            } else if let Some(p) = w.condis.parties.get_mut(&h) {
-                p.state = PartyState::Connected;
-            }
-            if let (true, Some(af)) = (ok, vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.af)) {
-                w.condis.resume_teardown(af);
-            }
-        }
-        ReqKind::ModifyQos => {
-            w.condis.params.remove(&h);
-        }
-        ReqKind::CmOid | ReqKind::MiniportOid => finish_oid(w, kind, h, status),
-    }
-}
-
-/// Forgets the client's parameters of a completed make call or add party,
-/// keeping what they said at completion for the client to look at.
-fn keep_completed_params(w: &mut World, h: usize) {
-    if let Some(spec) = w.condis.params.remove(&h).and_then(|mut p| p.read().ok()) {
-        w.condis.completed_params.insert(h, spec);
-    }
-}
-
-/// BytesWritten (or BytesRead, for a set) and BytesNeeded of a request.
-fn oid_counts(q: &NDIS_OID_REQUEST) -> (UINT, UINT) {
-    if q.RequestType == NdisRequestSetInformation {
-        // SAFETY: the emulator built this request as a set, so
-        // SET_INFORMATION is the union member in use; plain integers.
-        let d = unsafe { q.DATA.SET_INFORMATION };
-        (d.BytesRead, d.BytesNeeded)
-    } else {
-        // SAFETY: built as a query: QUERY_INFORMATION is the member in use.
-        let d = unsafe { q.DATA.QUERY_INFORMATION };
-        (d.BytesWritten, d.BytesNeeded)
-    }
-}
-
-/// Records an OID request's result and checks its byte counts.
-fn finish_oid(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS) {
-    let Some(rec) = w.condis.oids.get_mut(&h) else { return };
-    rec.status = Some(status);
-    let Some(request) = rec.request.first() else { return };
-    // SAFETY: query and set information share InformationBufferLength
-    // (asserted in ndis-sys); a plain integer.
-    let len = unsafe { request.DATA.QUERY_INFORMATION }.InformationBufferLength as usize;
-    let set = request.RequestType == NdisRequestSetInformation;
-    let (done, needed) = oid_counts(request);
-    let problem = if done as usize > len {
-        Some(format!(
-            "Bytes{} {done} > InformationBufferLength {len}",
-            if set { "Read" } else { "Written" }
-        ))
-    } else if status == NDIS_STATUS_BUFFER_TOO_SHORT && needed as usize <= len {
-        Some(format!(
-            "failed {} with BytesNeeded {needed} <= InformationBufferLength {len}",
-            Status(status)
-        ))
-    } else if status == NDIS_STATUS_INVALID_LENGTH && needed as usize == len {
-        // INVALID_LENGTH means the length is "incorrect for the specified
-        // OID" (MiniportCoOidRequest): shorter, or longer than a set's
-        // structure (Microsoft's samples refuse `!= sizeof`), with the
-        // correct length in BytesNeeded. Only the length it got cannot be it.
-        Some(format!(
-            "failed {} with BytesNeeded {needed} = InformationBufferLength {len}",
-            Status(status)
-        ))
-    } else {
-        None
-    };
-    if let Some(p) = problem {
-        w.violate(r::OID_BYTES_WITHIN_BUFFER, kind.handler(), p, &[]);
-    }
-}
-
-fn inbox(w: &mut World, client: Option<ClientId>, line: String) {
-    if let Some(c) = client.and_then(|c| w.condis.clients.get_mut(c)) {
-        c.inbox.push(line);
-    }
-}
-
-/// Records the handler's return and applies what follows from it.
-fn settle(w: &mut World, kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) -> NDIS_STATUS {
-    match w.condis.requests.returned(kind, h, status) {
-        ReturnVerdict::NdisCompletes(s) => {
-            apply(w, kind, h, s, ctx);
-            s
-        }
-        // Already applied when the completion arrived (as NDIS does).
-        ReturnVerdict::CompletedEarly(s) => s,
-        ReturnVerdict::Pended => NDIS_STATUS_PENDING,
-        ReturnVerdict::CompletedTwice(s) => {
-            w.violate(
-                r::COMPLETE_ONLY_PENDED,
-                kind.completion(),
-                format!(
-                    "{} completed the request and then returned {s:#x} instead of PENDING: NDIS completes it again",
-                    kind.handler()
-                ),
-                &[h],
-            );
-            s
-        }
-    }
-}
-
-/// The MCM's completion of `(kind, h)`: checks it, then applies it or
-/// remembers it (completed inside the handler).
+/// The MCM's completion of `(kind, h)`, the DDI: traced, its IRQL checked,
+/// then checked and applied by `condis::complete`.
 fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
     let call = kind.completion();
     world::with(call, |w| {
         w.event("=>", call, detail!("{s} {x}", status, h));
         w.check_irql(call, DISPATCH_LEVEL);
-        if status == NDIS_STATUS_PENDING {
-            w.violate(
-                r::COMPLETE_NOT_PENDING,
-                call,
-                format!("completed {h:#x} with NDIS_STATUS_PENDING"),
-                &[h],
-            );
-            return;
-        }
-        match w.condis.requests.complete(kind, h, status) {
-            // NDIS acts on a completion at once, also one made inside the
-            // handler (which must then return PENDING).
-            CompletionVerdict::Apply | CompletionVerdict::Early => apply(w, kind, h, status, ctx),
-            CompletionVerdict::NotPended => w.violate(
-                r::COMPLETE_ONLY_PENDED,
-                call,
-                format!(
-                    "no pended {} for {h:#x}: its handler did not return PENDING, or it was already completed",
-                    kind.handler()
-                ),
-                &[h],
-            ),
-            CompletionVerdict::Twice => {
-                w.violate(
-                    r::COMPLETE_ONLY_PENDED,
-                    call,
-                    format!("{h:#x} completed twice inside {}", kind.handler()),
-                    &[h],
-                );
-            }
-        }
+        complete::complete(w, kind, h, status, ctx);
     });
-}
-
-// --- A client's own serialization ----------------------------------------------
-
-/// The AF a client request names (directly, or through its SAP, VC or
-/// party), if NDIS knows the object.
-pub(crate) enum On {
-    Af(usize),
-    Sap(usize),
-    Vc(usize),
-    Party(usize),
-}
-
-fn af_of(w: &World, on: &On) -> Option<usize> {
-    match *on {
-        On::Af(a) => Some(a),
-        On::Sap(s) => w.condis.saps.get(&s).map(|x| x.af),
-        On::Vc(v) => w.condis.vcs.get(&v).map(|x| x.af),
-        On::Party(p) => w
-            .condis
-            .parties
-            .get(&p)
-            .and_then(|x| w.condis.vcs.get(&x.vc))
-            .map(|x| x.af),
-    }
-}
-
-/// Runs `f`, a scripted client's request on the AF `on` names, as a
-/// correct client does: not at all once the client is tearing that AF
-/// down for NdisCmNotifyCloseAddressFamily (the client refuses its own
-/// request: `refused`), and counted as in flight meanwhile, so that the
-/// teardown ([`tear_down_af`]) waits for it before it closes calls, deletes
-/// VCs and closes the AF (a client does not close what its own request on
-/// another thread is still using: NdisClCloseCall "Before calling
-/// NdisClCloseCall, a protocol must ensure that all its outstanding send
-/// packets have been returned").
-pub(crate) fn on_af<R>(on: On, refused: R, f: impl FnOnce() -> R) -> R {
-    let af = world::try_with(|w| {
-        let af = af_of(w, &on)?;
-        // The client is tearing the AF down (NDIS asked it to, or it is
-        // unbinding at halt with the AF's close pending): it stops using it.
-        let unbinding = w.condis.unbound_at_halt;
-        let tearing = w
-            .condis
-            .afs
-            .get(&af)
-            .is_some_and(|a| a.notify_close_pending || (unbinding && a.state == AfState::Closing));
-        Some(if tearing {
-            None
-        } else {
-            *w.condis.af_busy.entry(af).or_default() += 1;
-            Some(af)
-        })
-    })
-    .flatten();
-    match af {
-        // Unknown object: NDIS refuses it (inside `f`).
-        None => f(),
-        Some(None) => refused,
-        Some(Some(af)) => {
-            let r = f();
-            world::try_with(|w| {
-                if let Some(n) = w.condis.af_busy.get_mut(&af) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        w.condis.af_busy.remove(&af);
-                    }
-                }
-            });
-            world::changed();
-            r
-        }
-    }
-}
-
-/// In the threaded mode, waits until no request of the client on `af` is
-/// inside the driver (see [`on_af`]).
-fn wait_af_idle(af: usize) {
-    if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
-        crate::sync::wait_bounded(|w| !w.condis.af_busy.contains_key(&af));
-    }
 }
 
 // --- Client operations ---------------------------------------------------------
@@ -527,33 +90,9 @@ fn wait_af_idle(af: usize) {
 /// and the status (PENDING while the MCM holds the request).
 pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClOpenAddressFamilyEx";
-    let (handler, adapter_ctx, h) = world::with(CALL, |w| -> Result<_, Refused> {
-        let registered = w
-            .adapter
-            .as_ref()
-            // NDIS unbinds the protocols before it halts (contract §1.4):
-            // no AF is opened once a halt has begun.
-            .filter(|a| !a.halted && !a.halting)
-            .is_some_and(|a| a.afs.iter().any(|x| x.AddressFamily == af.AddressFamily));
+    let (handler, adapter_ctx, h) = world::with(CALL, |w| {
         let handler = cm_handlers(w).and_then(|c| c.CmOpenAfHandler);
-        let (Some(handler), true) = (handler, registered) else {
-            return Err(NDIS_STATUS_FAILURE);
-        };
-        let adapter_ctx = w.adapter.as_ref().map_or(0, |a| a.context);
-        let h = w.new_handle(HandleKind::Af, format!("opened by client {client}"));
-        w.condis.afs.insert(
-            h,
-            AfRec {
-                client,
-                af,
-                cm_context: 0,
-                state: AfState::Opening,
-                notify_close_pending: false,
-                notify_complete_on_close: false,
-            },
-        );
-        w.condis.requests.begin(ReqKind::OpenAf, h);
-        Ok((handler, adapter_ctx, h))
+        client_requests::admit_open_af(w, client, af, handler)
     })?;
     let mut af_block = af;
     let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
@@ -583,20 +122,9 @@ pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize,
 /// NdisClCloseAddressFamily.
 pub(crate) fn close_af(af: usize) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClCloseAddressFamily";
-    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .afs
-            .get_mut(&af)
-            .filter(|a| a.state == AfState::Open)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        rec.state = AfState::Closing;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmCloseAfHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        w.condis.requests.begin(ReqKind::CloseAf, af);
-        Ok((handler, ctx))
+    let (handler, ctx) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmCloseAfHandler);
+        client_requests::admit_close_af(w, af, handler)
     })?;
     let status = frame("ProtocolCmCloseAf", PASSIVE_LEVEL, detail!("{x}", af), || {
         // SAFETY: registered handler with the CallMgrAfContext the MCM gave.
@@ -625,30 +153,9 @@ fn register_sap_block(
     raw: Option<&[u8]>,
 ) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClRegisterSap";
-    let (handler, af_ctx, h) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .afs
-            .get(&af)
-            .filter(|a| a.state == AfState::Open)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let af_ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmRegisterSapHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let h = w.new_handle(HandleKind::Sap, format!("registered on AF {af:#x}"));
-        w.condis.saps.insert(
-            h,
-            SapRec {
-                af,
-                sap_type,
-                sap: sap.to_vec(),
-                cm_context: 0,
-                state: SapState::Registering,
-            },
-        );
-        w.condis.requests.begin(ReqKind::RegisterSap, h);
-        Ok((handler, af_ctx, h))
+    let (handler, af_ctx, h) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmRegisterSapHandler);
+        client_requests::admit_register_sap(w, af, sap_type, sap, handler)
     })?;
     // CO_SAP with its variable tail, 8-byte aligned.
     let mut block = vec![0u64; (8 + sap.len()).div_ceil(8).max(2)];
@@ -696,20 +203,9 @@ fn register_sap_block(
 /// NdisClDeregisterSap.
 pub(crate) fn deregister_sap(sap: usize) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClDeregisterSap";
-    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .saps
-            .get_mut(&sap)
-            .filter(|s| s.state == SapState::Registered)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        rec.state = SapState::Deregistering;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmDeregisterSapHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        w.condis.requests.begin(ReqKind::DeregisterSap, sap);
-        Ok((handler, ctx))
+    let (handler, ctx) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmDeregisterSapHandler);
+        client_requests::admit_deregister_sap(w, sap, handler)
     })?;
     let status = frame("ProtocolCmDeregisterSap", PASSIVE_LEVEL, detail!("{x}", sap), || {
         // SAFETY: registered handler with the CallMgrSapContext the MCM gave.
@@ -723,19 +219,9 @@ pub(crate) fn deregister_sap(sap: usize) -> Result<NDIS_STATUS, Refused> {
 /// NdisCoCreateVc by a client: NDIS calls the MCM's ProtocolCoCreateVc.
 pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
     const CALL: &str = "NdisCoCreateVc";
-    let (handler, af_ctx, client, h) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .afs
-            .get(&af)
-            .filter(|a| a.state == AfState::Open)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let (af_ctx, client) = (rec.cm_context, rec.client);
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmCreateVcHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let h = w.new_handle(HandleKind::Vc, format!("created by client {client} on AF {af:#x}"));
-        Ok((handler, af_ctx, client, h))
+    let (handler, af_ctx, client, h) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmCreateVcHandler);
+        client_requests::admit_create_vc(w, af, handler)
     })?;
     let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
     let status = frame("ProtocolCoCreateVc", PASSIVE_LEVEL, detail!("{x}", h), || {
@@ -743,105 +229,22 @@ pub(crate) fn create_vc(af: usize) -> Result<usize, Refused> {
         unsafe { handler(af_ctx as NDIS_HANDLE, h as NDIS_HANDLE, &raw mut ctx) }
     });
     world::with(CALL, |w| {
-        if status == NDIS_STATUS_PENDING {
-            w.violate(
-                r::VC_HANDLERS_NEVER_PEND,
-                "ProtocolCoCreateVc",
-                "returned PENDING: the VC is unusable and NDIS deletes it",
-                &[h],
-            );
-        }
-        if status != NDIS_STATUS_SUCCESS {
-            kill(w, h, "create failed");
-            return Err(status);
-        }
-        w.condis.vcs.insert(
-            h,
-            VcRec {
-                af,
-                client,
-                creator: Creator::Client,
-                cm_context: ctx as usize,
-                active: false,
-                call: CallState::Idle,
-                sap: None,
-                parties: Vec::new(),
-                closed_while_active: false,
-                activated_in_call: false,
-                sends_out: Default::default(),
-                receives_out: Default::default(),
-            },
-        );
-        Ok(h)
+        client_requests::created_vc(w, af, client, h, status, ctx as usize)
     })
 }
 
 /// NdisCoDeleteVc by the client that created the VC.
 pub(crate) fn delete_vc(vc: usize) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisCoDeleteVc";
-    let (handler, ctx) = super::data::with_ndis_window_closed(CALL, vc, |w| -> Result<_, Refused> {
-        let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
-        if rec.creator != Creator::Client {
-            return Err(NDIS_STATUS_NOT_ACCEPTED);
-        }
-        // NDIS refuses to delete a VC whose make call is outstanding
-        // (activation pending: NOT_ACCEPTED) or whose close is (CLOSING),
-        // contract §3.3 [B]: the call manager may still be using it, and
-        // may have deactivated it already on another CPU.
-        match rec.call {
-            CallState::Outgoing => return Err(NDIS_STATUS_NOT_ACCEPTED),
-            CallState::Closing => return Err(NDIS_STATUS_CLOSING),
-            _ => {}
-        }
-        if rec.active {
-            if rec.closed_while_active {
-                w.violate(
-                    r::VC_DEACTIVATED_BEFORE_DELETE,
-                    CALL,
-                    format!("the call on VC {vc:#x} was closed but the VC was never deactivated: the client's delete fails with NOT_ACCEPTED and the VC leaks"),
-                    &[vc],
-                );
-            }
-            return Err(NDIS_STATUS_NOT_ACCEPTED);
-        }
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmDeleteVcHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        // The client's own delete of this VC is inside the driver on
-        // another of its threads (two teardowns of one AF, each removing
-        // what is left): a client deletes a VC once and knows it did, so
-        // this one is refused as a delete of a VC already deleted is
-        // (FAILURE, as for an unknown handle), and never reaches the
-        // driver. NdisCoDeleteVc \[D\] (learn.microsoft.com,
-        // nf-ndis-ndiscodeletevc): "When NdisCoDeleteVc returns control,
-        // the NdisVcHandle is no longer valid"; calling it again with the
-        // handle would hand NDIS, and the call manager, a VC that is being
-        // freed (on Windows a use after free). Seen in the threaded soak, seed
-        // 27200207: the second delete ran on the freed VC context and set
-        // HaltEx's event after HaltEx returned.
-        if !w.condis.deleting.insert(vc) {
-            return Err(NDIS_STATUS_FAILURE);
-        }
-        Ok((handler, rec.cm_context))
+    let (handler, ctx) = crate::condis::window::with_ndis_window_closed(CALL, vc, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmDeleteVcHandler);
+        client_requests::admit_delete_vc(w, vc, handler)
     })?;
     let status = frame("ProtocolCoDeleteVc", PASSIVE_LEVEL, detail!("{x}", vc), || {
         // SAFETY: registered handler with the context ProtocolCoCreateVc returned.
         unsafe { handler(ctx as NDIS_HANDLE) }
     });
-    world::with(CALL, |w| {
-        if status == NDIS_STATUS_PENDING {
-            w.violate(
-                r::VC_HANDLERS_NEVER_PEND,
-                "ProtocolCoDeleteVc",
-                "returned PENDING",
-                &[vc],
-            );
-        }
-        // NDIS ignores the handler's status [B]: the handle is gone.
-        w.condis.deleting.remove(&vc);
-        w.condis.vcs.remove(&vc);
-        kill(w, vc, "deleted by its client");
-    });
+    world::with(CALL, |w| client_requests::deleted_vc(w, vc, status));
     Ok(NDIS_STATUS_SUCCESS)
 }
 
@@ -878,39 +281,10 @@ pub(crate) fn make_call(
     multipoint: bool,
 ) -> Result<(NDIS_STATUS, Option<usize>), Refused> {
     const CALL: &str = "NdisClMakeCall";
-    let (handler, ctx, party, cp) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .vcs
-            .get(&vc)
-            .filter(|v| matches!(v.call, CallState::Idle | CallState::Closed))
-            .ok_or(NDIS_STATUS_CALL_ACTIVE)?;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmMakeCallHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let party = multipoint.then(|| w.new_handle(HandleKind::Party, format!("initial party of VC {vc:#x}")));
-        if let Some(p) = party {
-            w.condis.parties.insert(
-                p,
-                PartyRec {
-                    vc,
-                    cm_context: 0,
-                    state: PartyState::Adding,
-                },
-            );
-        }
-        let mut params = spec.build(multipoint);
-        let cp = params.as_ptr();
-        w.condis.params.insert(vc, params);
-        if let Some(v) = w.condis.vcs.get_mut(&vc) {
-            v.call = CallState::Outgoing;
-            v.closed_while_active = false;
-            v.activated_in_call = v.active;
-            v.parties = party.into_iter().collect();
-        }
-        w.condis.requests.begin(ReqKind::MakeCall, vc);
-        Ok((handler, ctx, party, cp))
+    let params = spec.build(multipoint);
+    let (handler, ctx, party, cp) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmMakeCallHandler);
+        client_requests::admit_make_call(w, vc, multipoint, params, handler)
     })?;
     let mut party_ctx: NDIS_HANDLE = core::ptr::null_mut();
     let party_arg = party.unwrap_or(0) as NDIS_HANDLE;
@@ -925,20 +299,7 @@ pub(crate) fn make_call(
         },
     );
     let status = world::with(CALL, |w| {
-        if party.is_none() && !party_ctx.is_null() {
-            w.violate(
-                r::CALL_PARTY_CONTEXT,
-                "ProtocolCmMakeCall",
-                "point-to-point call, but *CallMgrPartyContext was set",
-                &[vc],
-            );
-        }
-        if let (Some(p), false) = (party, party_ctx.is_null())
-            && let Some(pr) = w.condis.parties.get_mut(&p)
-        {
-            pr.cm_context = party_ctx as usize;
-        }
-        settle(w, ReqKind::MakeCall, vc, status, Some(party_ctx as usize))
+        client_requests::make_call_returned(w, vc, party, party_ctx as usize, status)
     });
     Ok((status, party))
 }
@@ -946,28 +307,9 @@ pub(crate) fn make_call(
 /// NdisClCloseCall (for the last party of a multipoint call, `party` is it).
 pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClCloseCall";
-    let (handler, ctx, party_ctx) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w.condis.vcs.get(&vc).cloned().ok_or(NDIS_STATUS_FAILURE)?;
-        if !matches!(
-            rec.call,
-            CallState::Connected | CallState::Accepted | CallState::Outgoing
-        ) {
-            return Err(NDIS_STATUS_FAILURE);
-        }
-        let party_ctx = rec
-            .parties
-            .first()
-            .and_then(|p| w.condis.parties.get(p))
-            .map_or(0, |p| p.cm_context);
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmCloseCallHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        if let Some(v) = w.condis.vcs.get_mut(&vc) {
-            v.call = CallState::Closing;
-        }
-        w.condis.closing_from.insert(vc, rec.call);
-        w.condis.requests.begin(ReqKind::CloseCall, vc);
-        Ok((handler, rec.cm_context, party_ctx))
+    let (handler, ctx, party_ctx) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmCloseCallHandler);
+        client_requests::admit_close_call(w, vc, handler)
     })?;
     let mut data = close_data.to_vec();
     let size = u32::try_from(data.len()).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
@@ -987,34 +329,10 @@ pub(crate) fn close_call(vc: usize, close_data: &[u8]) -> Result<NDIS_STATUS, Re
 /// NdisClAddParty on a multipoint call: NDIS allocates the party handle.
 pub(crate) fn add_party(vc: usize, spec: Params<'_>) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClAddParty";
-    let (handler, ctx, party, cp) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .vcs
-            .get(&vc)
-            .filter(|v| v.call == CallState::Connected && !v.parties.is_empty())
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmAddPartyHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let party = w.new_handle(HandleKind::Party, format!("added to VC {vc:#x}"));
-        w.condis.parties.insert(
-            party,
-            PartyRec {
-                vc,
-                cm_context: 0,
-                state: PartyState::Adding,
-            },
-        );
-        if let Some(v) = w.condis.vcs.get_mut(&vc) {
-            v.parties.push(party);
-        }
-        let mut params = spec.build(false);
-        let cp = params.as_ptr();
-        w.condis.params.insert(party, params);
-        w.condis.requests.begin(ReqKind::AddParty, party);
-        Ok((handler, ctx, party, cp))
+    let params = spec.build(false);
+    let (handler, ctx, party, cp) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmAddPartyHandler);
+        client_requests::admit_add_party(w, vc, params, handler)
     })?;
     let mut party_ctx: NDIS_HANDLE = core::ptr::null_mut();
     let status = frame(
@@ -1037,26 +355,9 @@ pub(crate) fn add_party(vc: usize, spec: Params<'_>) -> Result<(usize, NDIS_STAT
 /// NdisClCloseCall, contract §3.4).
 pub(crate) fn drop_party(party: usize, data: &[u8]) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClDropParty";
-    let (handler, ctx) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .parties
-            .get(&party)
-            .filter(|p| p.state == PartyState::Connected)
-            .cloned()
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let others = w.condis.vcs.get(&rec.vc).map_or(0, |v| v.parties.len());
-        if others < 2 {
-            return Err(NDIS_STATUS_FAILURE);
-        }
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmDropPartyHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        if let Some(p) = w.condis.parties.get_mut(&party) {
-            p.state = PartyState::Dropping;
-        }
-        w.condis.requests.begin(ReqKind::DropParty, party);
-        Ok((handler, rec.cm_context))
+    let (handler, ctx) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmDropPartyHandler);
+        client_requests::admit_drop_party(w, party, handler)
     })?;
     let mut data = data.to_vec();
     let size = u32::try_from(data.len()).map_err(|_| NDIS_STATUS_INVALID_DATA)?;
@@ -1077,22 +378,10 @@ pub(crate) fn drop_party(party: usize, data: &[u8]) -> Result<NDIS_STATUS, Refus
 /// NdisClModifyCallQoS on a connected call.
 pub(crate) fn modify_qos(vc: usize, spec: Params<'_>) -> Result<NDIS_STATUS, Refused> {
     const CALL: &str = "NdisClModifyCallQoS";
-    let (handler, ctx, cp) = world::with(CALL, |w| -> Result<_, Refused> {
-        let rec = w
-            .condis
-            .vcs
-            .get(&vc)
-            .filter(|v| v.call == CallState::Connected)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let ctx = rec.cm_context;
-        let handler = cm_handlers(w)
-            .and_then(|c| c.CmModifyCallQoSHandler)
-            .ok_or(NDIS_STATUS_FAILURE)?;
-        let mut params = spec.build(false);
-        let cp = params.as_ptr();
-        w.condis.params.insert(vc, params);
-        w.condis.requests.begin(ReqKind::ModifyQos, vc);
-        Ok((handler, ctx, cp))
+    let params = spec.build(false);
+    let (handler, ctx, cp) = world::with(CALL, |w| {
+        let handler = cm_handlers(w).and_then(|c| c.CmModifyCallQoSHandler);
+        client_requests::admit_modify_qos(w, vc, params, handler)
     })?;
     let status = frame("ProtocolCmModifyCallQoS", PASSIVE_LEVEL, detail!("{x}", vc), || {
         // SAFETY: registered handler; parameters alive until completion.
@@ -1273,7 +562,8 @@ enum OidTarget {
 pub(crate) fn oid_result(h: usize) -> Option<OidResult> {
     world::try_with(|w| {
         let rec = w.condis.oids.get(&h)?;
-        let (done, needed) = oid_counts(rec.request.first()?);
+        let counts = oid_counts(rec.request.first()?);
+        let (done, needed) = (counts.done, counts.needed);
         let status = rec.status.unwrap_or(NDIS_STATUS_PENDING);
         let r = OidResult {
             status,
@@ -1336,26 +626,12 @@ fn incoming_call_complete(
     status: NDIS_STATUS,
     cp: PCO_CALL_PARAMETERS,
 ) {
-    world::with("NdisClIncomingCallComplete", |w| record_answer(w, vc, status));
+    world::with("NdisClIncomingCallComplete", |w| mcm::record_answer(w, vc, status));
     call_incoming_call_complete(handler, vc, ctx, status, cp);
 }
 
-/// The client's answer to the offer on `vc` takes effect in NDIS's view:
-/// the call is accepted (SUCCESS) or over, and no longer offered.
-fn record_answer(w: &mut World, vc: usize, status: NDIS_STATUS) {
-    w.condis.offered.remove(&vc);
-    if let Some(v) = w.condis.vcs.get_mut(&vc) {
-        v.call = if status == NDIS_STATUS_SUCCESS {
-            CallState::Accepted
-        } else {
-            CallState::Closed
-        };
-    }
-    w.note(vc, format!("client answered the incoming call {}", Status(status)));
-}
-
 /// NDIS calls ProtocolCmIncomingCallComplete with the client's answer,
-/// which [`record_answer`] has recorded.
+/// which [`mcm::record_answer`] has recorded.
 fn call_incoming_call_complete(
     handler: PROTOCOL_CM_INCOMING_CALL_COMPLETE,
     vc: usize,
@@ -1375,122 +651,9 @@ fn call_incoming_call_complete(
     );
 }
 
-/// Runs the scripted clients' deferred answers (incoming closes, NBL
-/// returns) that requests on the calling CPU set off, once that CPU is out of
-/// the driver, until none is left; bounded so a driver that keeps generating
-/// work cannot hang the emulator.
-pub(crate) fn pump() {
-    for _ in 0..10_000 {
-        if !world::outside_driver() {
-            return;
-        }
-        let cpu = world::cpu_id();
-        let Some(action) = world::try_with(|w| w.condis.next_action(cpu)).flatten() else {
-            return;
-        };
-        run_action(action);
-    }
-}
-
-/// [`pump`], then the answers clients give later on threads of their own
-/// (a pended notify-close), each followed by what it set off: what
-/// `Emulator::pump` runs when the test asks.
-pub(crate) fn pump_all() {
-    pump();
-    for _ in 0..10_000 {
-        if !world::outside_driver() {
-            return;
-        }
-        let Some(action) = world::try_with(|w| w.condis.later.pop_front()).flatten() else {
-            return;
-        };
-        run_action(action);
-        pump();
-    }
-}
-
-/// Runs one client answer on the calling CPU (from [`pump`], a driver's
-/// wait in NdisWaitEvent, or a system worker thread of the threaded mode).
-pub(crate) fn run_action(action: ClientAction) {
-    match action {
-        ClientAction::CloseCall { vc } => {
-            // The client answers the incoming close with NdisClCloseCall,
-            // and "Before calling NdisClCloseCall, a protocol must ensure
-            // that all its outstanding send packets have been returned"
-            // (NdisClCloseCall [D]): in the threaded mode its own
-            // NdisCoSendNetBufferLists on the VC may still be under way on
-            // another CPU, and it waits for that call to return first.
-            if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
-                crate::sync::wait_bounded(|w| !crate::pause::sending_on(w, vc));
-            }
-            // An answer, not a request of the client's own: it runs also
-            // while the client tears the AF down (that teardown needs it).
-            let _ = close_call(vc, &[]);
-        }
-        ClientAction::TearDownAf { af } => tear_down_af(af),
-        ClientAction::ReturnNbls { vc, nbls } => super::data::return_nbls(vc, &nbls),
-        ClientAction::AnswerNotifyClose { af } => answer_notify_close(af),
-        ClientAction::CompleteNotifyClose { af } => complete_notify_close(af),
-        ClientAction::FinishClose { af } => remove_what_is_left(af),
-        ClientAction::DeleteVc { vc } => {
-            let _ = delete_vc(vc);
-        }
-    }
-}
-
-/// The later half of a pended ProtocolClNotifyCloseAf: the client tears the
-/// AF down as in [`tear_down_af`], then calls
-/// NdisClNotifyCloseAddressFamilyComplete, at once if its close completed,
-/// else when it does (`apply`, CloseAf).
-///
-/// An AF the client is already closing on a thread of its own (its
-/// NdisClCloseAddressFamily crossed the notification, and the call manager
-/// pended it) is not closed again, but what the client left on it is still
-/// removed: the call manager completes that close only once it is gone
-/// (ProtocolCmCloseAf \[D\]: "After the client has closed all calls and
-/// deregistered all SAPs, the call manager can then close the address
-/// family"), and the notification asks the client for exactly that
-/// (ProtocolClNotifyCloseAf \[D\], learn.microsoft.com
-/// nc-ndis-protocol_cl_notify_close_af: "In response, the client should:
-/// Call the NdisClDropParty function as many times as necessary until only
-/// a single party remains active on each multipoint virtual connection
-/// (VC) [...] Call the NdisClCloseCall function as many times as necessary
-/// to close all of the calls that are still open [...] Call the
-/// NdisClDeregisterSap function as many times as necessary to deregister
-/// all of the service access points (SAPs) [...] Call the
-/// NdisClCloseAddressFamily function to close the AF"; NdisClCloseAddressFamily
-/// \[D\], nf-ndis-ndisclcloseaddressfamily: a client calls it "after it
-/// closes all the client's open VCs on the binding"). Waiting for the
-/// close alone left HaltEx waiting for ever (seed 3200104 of the threaded
-/// soak; RELIABILITY.md).
-fn answer_notify_close(af: usize) {
-    let state = world::with("ProtocolClNotifyCloseAf", |w| {
-        w.note(af, "the client's ProtocolClNotifyCloseAf tears the AF down");
-        w.condis.afs.get(&af).map(|a| a.state)
-    });
-    match state {
-        Some(AfState::Open) => tear_down_af(af),
-        Some(AfState::Closing) => remove_what_is_left(af),
-        _ => {}
-    }
-    let closed = world::with("NdisClCloseAddressFamily", |w| {
-        let Some(a) = w.condis.afs.get_mut(&af) else {
-            return true;
-        };
-        if a.state == AfState::Closed {
-            return true;
-        }
-        a.notify_complete_on_close = true;
-        false
-    });
-    if closed {
-        complete_notify_close(af);
-    }
-}
-
 /// NdisClNotifyCloseAddressFamilyComplete: NDIS calls the call manager's
 /// ProtocolCmNotifyCloseAfComplete with the AF's CallMgrAfContext.
-fn complete_notify_close(af: usize) {
+pub(crate) fn complete_notify_close(af: usize) {
     let done = world::with("NdisClNotifyCloseAddressFamilyComplete", |w| {
         let a = w.condis.afs.get_mut(&af)?;
         if !a.notify_close_pending {
@@ -1498,7 +661,7 @@ fn complete_notify_close(af: usize) {
         }
         a.notify_close_pending = false;
         let (client, ctx) = (a.client, a.cm_context);
-        inbox(w, Some(client), format!("NotifyCloseAfComplete {af:#x}"));
+        w.condis.inbox(Some(client), format!("NotifyCloseAfComplete {af:#x}"));
         w.note(af, "NdisClNotifyCloseAddressFamilyComplete");
         Some((cm_handlers(w).and_then(|c| c.CmNotifyCloseAfCompleteHandler), ctx))
     });
@@ -1513,120 +676,6 @@ fn complete_notify_close(af: usize) {
             },
         );
     }
-}
-
-/// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4):
-/// removes what it has on the AF ([`remove_what_is_left`]), then closes it.
-fn tear_down_af(af: usize) {
-    remove_what_is_left(af);
-    let _ = close_af(af);
-}
-
-/// A client removing everything it has on `af` through the ordinary NdisCl*
-/// paths, once its own requests on the AF in flight on other threads are
-/// done ([`on_af`]): it rejects the calls offered to it that it has not
-/// answered, drops the parties of its multipoint calls but the last
-/// (NdisClCloseCall \[D\]: "the client must call NdisClDropParty one or
-/// more times to release all but the last party on the VC before it calls
-/// NdisClCloseCall"), closes its calls, deletes the VCs it created and
-/// deregisters its SAPs (ProtocolClNotifyCloseAf \[D\];
-/// NdisClCloseAddressFamily \[D\]: "A client commonly calls
-/// NdisClCloseAddressFamily from its ProtocolUnbindAdapterEx function,
-/// after it closes all the client's open VCs on the binding with calls to
-/// NdisClCloseCall and/or NdisClDeregisterSap").
-fn remove_what_is_left(af: usize) {
-    wait_af_idle(af);
-    let extra_parties: Vec<usize> = world::with("ProtocolClNotifyCloseAf", |w| {
-        w.condis
-            .vcs
-            .values()
-            .filter(|v| v.af == af && v.parties.len() > 1)
-            .flat_map(|v| v.parties.iter().skip(1).copied())
-            .filter(|p| {
-                w.condis
-                    .parties
-                    .get(p)
-                    .is_some_and(|x| x.state == PartyState::Connected)
-            })
-            .collect()
-    });
-    for party in extra_parties {
-        let _ = drop_party(party, &[]);
-    }
-    let (vcs, saps) = world::with("ProtocolClNotifyCloseAf", |w| {
-        let vcs: Vec<(usize, Creator, CallState)> = w
-            .condis
-            .vcs
-            .iter()
-            .filter(|(_, v)| v.af == af)
-            .map(|(h, v)| (*h, v.creator, v.call))
-            .collect();
-        let saps: Vec<usize> = w
-            .condis
-            .saps
-            .iter()
-            .filter(|(_, s)| s.af == af && s.state == SapState::Registered)
-            .map(|(h, _)| *h)
-            .collect();
-        (vcs, saps)
-    });
-    for (vc, _, call) in &vcs {
-        if *call == CallState::Offered {
-            let _ = answer_incoming(*vc, NDIS_STATUS_FAILURE);
-        }
-    }
-    for (vc, _, call) in &vcs {
-        if matches!(call, CallState::Connected | CallState::Accepted | CallState::Outgoing) {
-            let _ = close_call(*vc, &[]);
-        }
-    }
-    for (vc, creator, _) in &vcs {
-        if *creator == Creator::Client {
-            let _ = delete_vc(*vc);
-        }
-    }
-    for sap in saps {
-        let _ = deregister_sap(sap);
-    }
-}
-
-/// NDIS unbinds the clients before it calls MiniportHaltEx (contract §1.4):
-/// "Clients unbinding normally close their AFs themselves". A client whose
-/// NdisClCloseAddressFamily the call manager pended still owes the removal
-/// of what it left on that AF before its unbind is done
-/// (NdisClCloseAddressFamily \[D\]: "a client should release all the
-/// resources it allocated for connection-oriented communications through
-/// the miniport driver before its ProtocolUnbindAdapterEx function calls
-/// NdisCloseAdapterEx"; ProtocolCmCloseAf \[D\]: the call manager pends,
-/// and "After the client has closed all calls and deregistered all SAPs,
-/// the call manager can then close the address family and call
-/// NdisMCmCloseAddressFamilyComplete"). The scripted client is as slow as a
-/// client can be: it starts when MiniportHaltEx first blocks in
-/// NdisWaitEvent, on a thread of its own (the `later` queue, behind any
-/// pended notify-close answer), so a driver must wait for that close as
-/// well as for its notifications. A driver that does not wait leaves it
-/// undone ([`drop_client_answers_at_halt`], `halt.afs-closed`). Called by
-/// NdisWaitEvent before it blocks.
-pub(crate) fn unbind_clients_at_halt_wait(w: &mut World) {
-    if w.condis.unbound_at_halt || w.current_handler() != Some("MiniportHaltEx") {
-        return;
-    }
-    w.condis.unbound_at_halt = true;
-    let closing: Vec<usize> = w
-        .condis
-        .afs
-        .iter()
-        .filter(|(_, a)| a.state == AfState::Closing)
-        .map(|(h, _)| *h)
-        .collect();
-    for af in closing {
-        w.note(
-            af,
-            "unbinding at halt: the client's close pended, so it removes what it left",
-        );
-        w.condis.defer_later(ClientAction::FinishClose { af });
-    }
-    world::changed();
 }
 
 // --- The MCM's DDIs ------------------------------------------------------------
@@ -1712,40 +761,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("VC {x} status {s}", h, ind.map_or(0, |i| i.StatusCode)));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if w.adapter.as_ref().is_some_and(|x| x.handle == a && x.halted) {
-                w.violate(rules::NOTHING_AFTER_HALT, CALL, "the adapter was already halted", &[a]);
-                return;
-            }
-            if !w.check_handle(a, HandleKind::Adapter, CALL) {
-                return;
-            }
-            let registered = w.adapter.as_ref().is_some_and(|x| x.step >= crate::world::InitStep::RegistrationAttributes);
-            let problem = match ind {
-                None => Some("NULL indication".to_string()),
-                Some(_) if !registered => Some("before the registration attributes were set".to_string()),
-                Some(i)
-                    if i.Header.Type != NDIS_OBJECT_TYPE_STATUS_INDICATION
-                        || i.Header.Revision < NDIS_STATUS_INDICATION_REVISION_1
-                        || usize::from(i.Header.Size) < NDIS_SIZEOF_STATUS_INDICATION_REVISION_1 =>
-                {
-                    Some(format!("header type {:#x} revision {} size {}", i.Header.Type, i.Header.Revision, i.Header.Size))
-                }
-                Some(i) if i.SourceHandle as usize != a => Some(format!("SourceHandle {:p} is not the miniport adapter handle", i.SourceHandle)),
-                Some(_) if h != 0 && !w.condis.vcs.contains_key(&h) => Some(format!("{h:#x} is not a live VC")),
-                Some(_) => None,
-            };
-            if let Some(p) = problem {
-                w.violate(r::STATUS_INDICATION_VALID, CALL, p, &[a]);
-                return;
-            }
-            let code = ind.map_or(0, |i| i.StatusCode);
-            let clients: Vec<ClientId> = match w.condis.vcs.get(&h) {
-                Some(v) => vec![v.client],
-                None => w.condis.afs.values().filter(|x| x.state == AfState::Open).map(|x| x.client).collect(),
-            };
-            for c in clients {
-                inbox(w, Some(c), format!("Status {code:#x} VC {h:#x}"));
-            }
+            mcm::indicate_status(w, a, h, ind)
         });
     }
 
@@ -1761,19 +777,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("AF {x} VC {x}", afh, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            let af_open = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Open);
-            let vc_ok = h == 0 || w.condis.vcs.get(&h).is_some_and(|v| v.af == afh);
-            let header_ok = header.is_some_and(|x| x.Type == NDIS_OBJECT_TYPE_OID_REQUEST && x.Revision >= NDIS_OID_REQUEST_REVISION_1);
-            if !(af_open && vc_ok && header_ok) {
-                w.violate(
-                    r::MCM_REQUEST_ON_OPEN_AF,
-                    CALL,
-                    format!("AF {afh:#x} open: {af_open}; VC of that AF: {vc_ok}; request header valid: {header_ok}"),
-                    &[afh],
-                );
-                return NDIS_STATUS_FAILURE;
-            }
-            NDIS_STATUS_INVALID_OID
+            mcm::oid_request(w, afh, h, header)
         })
     }
 
@@ -1788,28 +792,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return NDIS_STATUS_FAILURE;
-            }
-            if let Err(e) = params {
-                w.violate(r::VC_ACTIVATE_NEEDS_MEDIA_PARAMETERS, CALL, e, &[h]);
-                return NDIS_STATUS_INVALID_DATA;
-            }
-            // Injected failure. The NdisMCmActivateVc page: "When
-            // NdisMCmActivateVc returns anything other than
-            // NDIS_STATUS_PENDING, the MCM driver should make an internal
-            // call to its ProtocolCmActivateVcComplete function": any status
-            // may come back. RESOURCES is the low-memory one (the status
-            // MiniportCoActivateVc documents for it). The VC stays inactive.
-            if crate::faults::call_fails(w, CALL) {
-                return NDIS_STATUS_RESOURCES;
-            }
-            w.note(h, "activated");
-            if let Some(v) = w.condis.vcs.get_mut(&h) {
-                v.active = true;
-                v.activated_in_call = true;
-            }
-            NDIS_STATUS_SUCCESS
+            mcm::activate_vc(w, h, params)
         })
     }
 
@@ -1822,19 +805,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return NDIS_STATUS_FAILURE;
-            }
-            super::data::check_drained(w, h);
-            match w.condis.vcs.get_mut(&h) {
-                Some(v) if v.active => {
-                    v.active = false;
-                    v.closed_while_active = false;
-                    w.note(h, "deactivated");
-                    NDIS_STATUS_SUCCESS
-                }
-                _ => NDIS_STATUS_NOT_ACCEPTED,
-            }
+            mcm::deactivate_vc(w, h)
         })
     }
 
@@ -1850,59 +821,7 @@ ddi_fn! {
         let created = world::with(CALL, |w| {
             w.event("=>", CALL, detail!("AF {x}", afh));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(a, HandleKind::Adapter, CALL) {
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            if initial.is_none_or(|h| !h.is_null()) {
-                w.violate(
-                    r::VC_CREATE_ON_OPEN_AF,
-                    CALL,
-                    format!("the out handle must be a slot initialised to NULL, got {initial:?}"),
-                    &[afh],
-                );
-                return Err(NDIS_STATUS_INVALID_PARAMETER);
-            }
-            let Some(rec) = w.condis.afs.get(&afh).filter(|x| x.state == AfState::Open).cloned() else {
-                // An AF whose close is under way: NDIS refuses the VC. The
-                // MCM may have begun what creates it (an offer) before the
-                // client's NdisClCloseAddressFamily reached it, and may hold
-                // that close pending for it.
-                let closing = w.condis.afs.get(&afh).is_some_and(|x| x.state == AfState::Closing);
-                if !closing {
-                    w.violate(r::VC_CREATE_ON_OPEN_AF, CALL, format!("{afh:#x} is not an open NdisAfHandle"), &[afh]);
-                }
-                return Err(NDIS_STATUS_FAILURE);
-            };
-            // Injected failure. The NdisMCmCreateVc page:
-            // "NDIS_STATUS_RESOURCES: NDIS could not allocate sufficient
-            // memory to set up the VC." The out handle stays NULL and the
-            // client hears nothing.
-            if crate::faults::call_fails(w, CALL) {
-                return Err(NDIS_STATUS_RESOURCES);
-            }
-            let status = w.condis.clients.get(rec.client).map_or(NDIS_STATUS_FAILURE, |c| c.create_vc_status);
-            if status != NDIS_STATUS_SUCCESS {
-                return Err(status);
-            }
-            let h = w.new_handle(HandleKind::Vc, format!("created by the MCM on AF {afh:#x}"));
-            w.condis.vcs.insert(
-                h,
-                VcRec {
-                    af: afh,
-                    client: rec.client,
-                    creator: Creator::CallManager,
-                    cm_context: ctx as usize,
-                    active: false,
-                    call: CallState::Idle,
-                    sap: None,
-                    parties: Vec::new(),
-                    closed_while_active: false,
-                    activated_in_call: false,
-                    sends_out: Default::default(),
-                    receives_out: Default::default(),
-                },
-            );
-            Ok(h)
+            mcm::create_vc(w, a, afh, initial, ctx)
         });
         match created {
             Ok(h) => {
@@ -1922,26 +841,10 @@ ddi_fn! {
     pub unsafe fn NdisMCmDeleteVc(vc: NDIS_HANDLE) -> NDIS_STATUS {
         const CALL: &str = "NdisMCmDeleteVc";
         let h = vc as usize;
-        super::data::with_ndis_window_closed(CALL, h, |w| {
+        crate::condis::window::with_ndis_window_closed(CALL, h, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return NDIS_STATUS_FAILURE;
-            }
-            let Some(rec) = w.condis.vcs.get(&h).cloned() else { return NDIS_STATUS_FAILURE };
-            if rec.creator != Creator::CallManager {
-                w.violate(r::VC_ONLY_CREATOR_DELETES, CALL, format!("VC {h:#x} was created by its client; only the client deletes it"), &[h]);
-                return NDIS_STATUS_NOT_ACCEPTED;
-            }
-            if rec.active {
-                w.violate(r::VC_DEACTIVATED_BEFORE_DELETE, CALL, format!("VC {h:#x} is still active"), &[h]);
-                return NDIS_STATUS_NOT_ACCEPTED;
-            }
-            inbox(w, Some(rec.client), format!("DeleteVc {h:#x}"));
-            w.condis.vcs.remove(&h);
-            w.condis.params.remove(&h);
-            kill(w, h, "deleted by the MCM");
-            NDIS_STATUS_SUCCESS
+            mcm::delete_vc(w, h)
         })
     }
 
@@ -1957,91 +860,7 @@ ddi_fn! {
         let offer = world::with(CALL, |w| {
             w.event("=>", CALL, detail!("SAP {x} VC {x}", s, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            // A SAP NDIS knows of whose deregistration completed (its handle
-            // died then) breaks the SAP rule, the more precise one; a SAP
-            // the client is deregistering is still valid for the MCM until
-            // it completes that (an offer may cross NdisClDeregisterSap).
-            let sap_rec = w.condis.saps.get(&s).cloned();
-            let af_closed = sap_rec.as_ref().and_then(|x| w.condis.afs.get(&x.af)).is_none_or(|a| a.state == AfState::Closed);
-            if let Some(x) = sap_rec.as_ref().filter(|x| x.state == SapState::Deregistered || af_closed) {
-                let why = if x.state == SapState::Deregistered { "its deregistration completed (or its registration failed)" } else { "its AF is closed" };
-                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} takes no calls: {why}"), &[s]);
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            if !w.check_handle(s, HandleKind::Sap, CALL) || !w.check_handle(h, HandleKind::Vc, CALL) {
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            let Some(sap_rec) = sap_rec else {
-                w.violate(r::INCOMING_SAP_REGISTERED, CALL, format!("SAP {s:#x} is not a SAP NDIS registered"), &[s]);
-                return Err(NDIS_STATUS_FAILURE);
-            };
-            let vc_rec = w.condis.vcs.get(&h).cloned();
-            let ok = vc_rec.as_ref().is_some_and(|v| v.creator == Creator::CallManager && v.active && v.af == sap_rec.af && v.call == CallState::Idle);
-            if !ok {
-                w.violate(
-                    r::INCOMING_VC_CREATED_AND_ACTIVE,
-                    CALL,
-                    format!("VC {h:#x} must be MCM-created on the SAP's AF, activated, and idle: {vc_rec:?}"),
-                    &[h],
-                );
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            if let Err(e) = &params {
-                w.violate(rules::HANDLE_VALID, CALL, format!("malformed call parameters: {e}"), &[h]);
-                return Err(NDIS_STATUS_INVALID_DATA);
-            }
-            // Injected failure: "NdisMCmDispatchIncomingCall returns
-            // NDIS_STATUS_FAILURE if the SAP is deregistering or the AF
-            // cannot be referenced" (contract §2.3 [B]); the client is not
-            // offered the call and ProtocolCmIncomingCallComplete does not
-            // run.
-            if crate::faults::call_fails(w, CALL) {
-                return Err(NDIS_STATUS_FAILURE);
-            }
-            let client = vc_rec.map_or(0, |v| v.client);
-            // Only the answer: a clone of the whole client (its inbox and
-            // every payload it received) made each offer O(history).
-            let answer = w.condis.clients.get(client).map(|c| (c.answer, c.incoming_call_status));
-            let (answer, status) = answer.unwrap_or((Answer::Sync, NDIS_STATUS_FAILURE));
-            // A client tearing the AF down (NDIS asked it to close it, or it
-            // is unbinding with the AF's close pending) rejects the call.
-            let unbinding = w.condis.unbound_at_halt;
-            let tearing = w
-                .condis
-                .afs
-                .get(&sap_rec.af)
-                .is_some_and(|a| a.notify_close_pending || (unbinding && a.state == AfState::Closing));
-            let (answer, status) = if tearing {
-                (Answer::Sync, NDIS_STATUS_NOT_ACCEPTED)
-            } else {
-                (answer, status)
-            };
-            if let Some(v) = w.condis.vcs.get_mut(&h) {
-                v.call = CallState::Offered;
-                v.sap = Some(s);
-            }
-            inbox(w, Some(client), format!("IncomingCall VC {h:#x} on SAP {s:#x}"));
-            if answer == Answer::Sync {
-                // The client answers inside ProtocolClIncomingCall, which
-                // runs here: its answer is final when that returns, and
-                // NdisClIncomingCallComplete is only for a call it pended
-                // ("NdisClIncomingCallComplete returns a client's
-                // acceptance or rejection of an offered incoming call, for
-                // which the client's ProtocolClIncomingCall function
-                // previously returned NDIS_STATUS_PENDING",
-                // NdisClIncomingCallComplete [D]). So the call is answered
-                // in the same step as it is offered. Recorded only after
-                // the lock is dropped, the offer was visible to the
-                // client's own thread meanwhile, which answered it too
-                // (NdisClIncomingCallComplete); this answer's
-                // ProtocolCmIncomingCallComplete then ran after the MCM had
-                // connected, closed and deleted the VC, with its stale
-                // context (a soak's `incoming.connected-after-accept`: the
-                // context's memory was a new VC's, still offered).
-                record_answer(w, h, status);
-            } else {
-                w.condis.offered.insert(h, cp as usize);
-            }
+            let (answer, status) = mcm::dispatch_incoming_call(w, s, h, &params, cp as usize)?;
             let handler = cm_handlers(w).and_then(|c| c.CmIncomingCallCompleteHandler);
             let ctx = w.condis.vcs.get(&h).map_or(0, |v| v.cm_context);
             Ok((answer, status, handler, ctx))
@@ -2067,28 +886,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return;
-            }
-            let state = w.condis.vcs.get(&h).map(|v| v.call);
-            // The client's NdisClCloseCall of the accepted call crossed this
-            // (NDIS marked the VC closing before the call manager heard of
-            // the close): legal, and the call stays closing.
-            if state == Some(CallState::Closing) && w.condis.closing_from.get(&h) == Some(&CallState::Accepted) {
-                w.condis.closing_from.insert(h, CallState::Connected);
-                let client = w.condis.vcs.get(&h).map(|v| v.client);
-                inbox(w, client, format!("CallConnected VC {h:#x}"));
-                return;
-            }
-            if state != Some(CallState::Accepted) {
-                w.violate(r::INCOMING_CONNECTED_AFTER_ACCEPT, CALL, format!("VC {h:#x} is {state:?}, not accepted"), &[h]);
-                return;
-            }
-            let client = w.condis.vcs.get_mut(&h).map(|v| {
-                v.call = CallState::Connected;
-                v.client
-            });
-            inbox(w, client, format!("CallConnected VC {h:#x}"));
+            mcm::call_connected(w, h)
         });
     }
 
@@ -2102,24 +900,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{s} {x}", status, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if !w.check_handle(h, HandleKind::Vc, CALL) {
-                return;
-            }
-            // Closing: its client's NdisClCloseCall crossed this (both ends
-            // closing at once, a root's close crossing a leaf's); the
-            // client's answer (NdisClCloseCall) is then refused by NDIS as
-            // redundant, and its own close completes as usual.
-            let state = w.condis.vcs.get(&h).map(|v| v.call);
-            if !matches!(
-                state,
-                Some(CallState::Connected | CallState::Accepted | CallState::Outgoing | CallState::Offered | CallState::Closing)
-            ) {
-                w.violate(r::CLOSE_INCOMING_ON_A_CALL, CALL, format!("VC {h:#x} carries no call ({state:?})"), &[h]);
-                return;
-            }
-            let client = w.condis.vcs.get(&h).map(|v| v.client);
-            inbox(w, client, format!("IncomingCloseCall {status:#x} VC {h:#x}"));
-            w.condis.defer(world::cpu_id(), ClientAction::CloseCall { vc: h });
+            mcm::incoming_close_call(w, status, h)
         });
     }
 
@@ -2131,21 +912,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{s} {x}", status, h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if w.check_handle(h, HandleKind::Party, CALL) {
-                let vc = w.condis.parties.get(&h).map(|p| p.vc);
-                let parties = vc.and_then(|v| w.condis.vcs.get(&v)).map_or(0, |v| v.parties.len());
-                if parties < 2 {
-                    w.violate(
-                        r::PARTY_INCOMING_DROP_NOT_LAST,
-                        CALL,
-                        format!("party {h:#x} is the last one: use NdisMCmDispatchIncomingCloseCall"),
-                        &[h],
-                    );
-                    return;
-                }
-                let client = vc.and_then(|v| w.condis.vcs.get(&v)).map(|v| v.client);
-                inbox(w, client, format!("IncomingDropParty {status:#x} party {h:#x}"));
-            }
+            mcm::incoming_drop_party(w, status, h)
         });
     }
 
@@ -2157,10 +924,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            if w.check_handle(h, HandleKind::Vc, CALL) {
-                let client = w.condis.vcs.get(&h).map(|v| v.client);
-                inbox(w, client, format!("IncomingCallQoSChange VC {h:#x}"));
-            }
+            mcm::incoming_qos_change(w, h)
         });
     }
 
@@ -2178,35 +942,7 @@ ddi_fn! {
         let ok = world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, PASSIVE_LEVEL);
-            if !w.check_handle(h, HandleKind::Af, CALL) {
-                return None;
-            }
-            let rec = w.condis.afs.get(&h)?;
-            if rec.state != AfState::Open || rec.notify_close_pending {
-                return None;
-            }
-            // Injected failure: "the call returns NDIS_STATUS_FAILURE if the
-            // AF is already closing" (contract §1.4 [B]). That is the one way
-            // it fails, so the fault is that race: the client is closing the
-            // AF on a thread of its own (NdisClCloseAddressFamily after its
-            // SAPs and calls), and no ProtocolCmNotifyCloseAfComplete follows.
-            if crate::faults::call_fails(w, CALL) {
-                w.note(h, "the client closes its AF on its own: the notification fails");
-                w.condis.defer_later(ClientAction::TearDownAf { af: h });
-                world::changed();
-                return None;
-            }
-            let rec = w.condis.afs.get_mut(&h)?;
-            rec.notify_close_pending = true;
-            let client = rec.client;
-            inbox(w, Some(client), format!("NotifyCloseAf {h:#x}"));
-            let answer = w.condis.clients.get(client).map_or(Answer::Sync, |c| c.notify_close_answer);
-            if answer == Answer::Pend {
-                w.note(h, "ProtocolClNotifyCloseAf returned PENDING: the client closes later");
-                w.condis.defer_later(ClientAction::AnswerNotifyClose { af: h });
-                world::changed();
-            }
-            Some(answer)
+            mcm::notify_close_af(w, h)
         });
         match ok {
             None => NDIS_STATUS_FAILURE,
@@ -2214,7 +950,9 @@ ddi_fn! {
             Some(Answer::Sync) => {
                 // As a pended answer does: the notification completes
                 // once the client's close has (at once if it did not pend).
-                answer_notify_close(h);
+                // The client's ProtocolClNotifyCloseAf runs here, inside
+                // the DDI (`crate::answers`, through the hooks).
+                (crate::hooks::client().run_action)(ClientAction::AnswerNotifyClose { af: h });
                 NDIS_STATUS_PENDING
             }
         }
@@ -2223,66 +961,6 @@ ddi_fn! {
 
 /// An OID completion: on the right path, then as any completion.
 fn complete_oid(kind: ReqKind, call: &'static str, h: usize, status: NDIS_STATUS) {
-    let other = if kind == ReqKind::CmOid {
-        ReqKind::MiniportOid
-    } else {
-        ReqKind::CmOid
-    };
-    let wrong = world::with(call, |w| {
-        let wrong = w.condis.requests.is_pending(other, h);
-        if wrong {
-            w.event("=>", call, detail!("{s} request {x}", status, h));
-            w.violate(
-                r::OID_COMPLETION_MATCHES_PATH,
-                call,
-                format!(
-                    "request {h:#x} was pended by {}: complete it with {}",
-                    other.handler(),
-                    other.completion()
-                ),
-                &[],
-            );
-        }
-        wrong
-    });
-    // Complete it as what it is, so the client is not left waiting.
-    complete(if wrong { other } else { kind }, h, status, None);
-}
-
-/// After MiniportHaltEx returned: the answers clients still owed (a pended
-/// notify-close the driver did not wait for) are dropped, not run, so the
-/// emulator never calls a halted driver; `condis::rules::check_afs_closed_at_halt` has
-/// reported the AFs they concern.
-pub(crate) fn drop_client_answers_at_halt() {
-    world::try_with(|w| {
-        w.condis.unbound_at_halt = false;
-        let owed: Vec<ClientAction> = w.condis.later.drain(..).collect();
-        for action in owed {
-            if let ClientAction::AnswerNotifyClose { af }
-            | ClientAction::CompleteNotifyClose { af }
-            | ClientAction::FinishClose { af } = action
-            {
-                w.note(af, "the client's pended close never ran: the adapter was halted first");
-            }
-        }
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A completion is noted in its object's history (what a violation
-    /// report shows) with its status by name, not as hex.
-    #[test]
-    fn a_completion_is_noted_with_its_status_by_name() {
-        let mut w = World::default();
-        let h = w.new_handle(HandleKind::Sap, "registered");
-        apply(&mut w, ReqKind::DeregisterSap, h, NDIS_STATUS_NOT_ACCEPTED, None);
-        let history = &w.handles[&h].history;
-        assert!(
-            history.iter().any(|l| l.ends_with(" completed NOT_ACCEPTED")),
-            "{history:?}"
-        );
-    }
+    let kind = world::with(call, |w| complete::oid_path(w, kind, call, h, status));
+    complete(kind, h, status, None);
 }

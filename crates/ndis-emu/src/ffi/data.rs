@@ -6,49 +6,23 @@
 //! driver's from the send until its completion, exactly once; a driver NBL
 //! indicated without NDIS_RECEIVE_FLAGS_RESOURCES is the client's until NDIS
 //! returns it, after the driver's current handler has returned.
+
 //!
-//! # NDIS's window
-//!
-//! A send is the driver's from the instant its handler is entered: the VC
-//! is looked up, the NBLs recorded on it and the entry traced in one
-//! critical section ([`send_tagged`]), so no CPU ever sees a send NDIS has
-//! recorded but not handed over. Between the handler's entry and its first
-//! instruction, though, no driver can have counted the call (to make a
-//! close on another CPU wait for it): that stretch is NDIS's. Microsoft
-//! Learn: NdisMCmDeactivateVc "notifies NDIS that there will be no further
-//! transfers on a particular active VC"; "Before it deactivates a VC, the
-//! miniport driver must complete any pending transfers on the VC"
-//! (NdisMCoDeactivateVcComplete), pending transfers being those the
-//! miniport has; and "When NdisMCmDeleteVc returns control, the NdisVcHandle
-//! is no longer valid. The MCM driver can release the resources it allocated
-//! to maintain state about the deleted VC" (NdisMCmDeleteVc), which would be
-//! unsound with a call in flight that the driver cannot know of. ndis-emu
-//! sees the driver only at DDI calls, so it counts a send handler call as
-//! *taken* by the driver once the driver, inside it, has come back from a
-//! DDI call and made another (or returned): a driver can make itself known
-//! before its first DDI call, and a driver that refuses at once makes its
-//! completion its first. Until then:
-//!
-//! * NdisMCmDeactivateVc's drain check ([`check_drained`], rule
-//!   `data.drain-before-deactivate`) does not count the call's NBLs when it
-//!   runs on another CPU; a handler that then returns still holding them on
-//!   the VC, now inactive, breaks the same rule (`send_returned`);
-//! * NdisMCmDeleteVc and a client's NdisCoDeleteVc wait until the call is
-//!   taken or over ([`wait_for_ndis_window`]), as NDIS keeps a VC it has a
-//!   call in flight on.
-//!
-//! On one CPU (the deterministic mode) no such call runs elsewhere, and an
-//! interleaving (`crate::interleave`) lets the waited-for CPU run.
+//! What it owns: the calls into the driver on the data path (the send
+//! handler, MiniportReturnNetBufferLists) and the shims of the data-path
+//! DDIs, which hand their arguments to `crate::condis::data` (the data
+//! path's rules) and `crate::condis::window` (NDIS's window around a send
+//! handler call). What it must not do: check a rule itself.
 
 use ndis_sys::*;
 
 use super::calls::{enter, enter_locked, leave};
-use crate::condis::rules::{self as r, STATUS_NOT_SET, complete_sends};
-use crate::condis::{ClientAction, InHandler};
+use crate::condis::rules::STATUS_NOT_SET;
+use crate::condis::{data, window};
 use crate::detail;
-use crate::nbl::{self, NblOwner, NblState};
+use crate::nbl::NblState;
 use crate::trace::Detail;
-use crate::world::{self, HandleKind, World};
+use crate::world::{self, HandleKind};
 
 /// NdisCoSendNetBufferLists by a client: one NBL per payload, on `vc`, at
 /// DISPATCH_LEVEL (clients may send at <= DISPATCH_LEVEL; the higher one
@@ -96,12 +70,8 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
         if let Some(v) = w.condis.vcs.get_mut(&vc) {
             v.sends_out.extend(members.iter().copied());
         }
-        crate::pause::sending(w, &members);
-        w.condis.in_handler.entry(world::cpu_id()).or_default().push(InHandler {
-            vc,
-            nbls: members.clone(),
-            boundaries: 0,
-        });
+        w.pause.sending(&members);
+        window::handing_over(&mut w.condis, vc, &members);
         enter_locked(
             w,
             HANDLER,
@@ -110,7 +80,7 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
         );
         Ok((handler, ctx, head, members))
     })?;
-    UNTAKEN.with(|n| n.set(n.get() + 1));
+    window::handed_over();
     // SAFETY: the registered handler with the VC's MiniportVcContext and a
     // chain the emulator built and keeps alive until the driver completes it.
     unsafe {
@@ -122,128 +92,10 @@ pub(crate) fn send_tagged(vc: usize, payloads: &[&[u8]], cancel_id: Option<usize
     };
     leave("MiniportCoSendNetBufferLists", caller, Detail::EMPTY);
     world::with(CALL, |w| {
-        send_returned(w, vc);
-        crate::pause::sent(w, &members);
+        window::send_returned(w, vc);
+        w.pause.sent(&members);
     });
     Ok(())
-}
-
-thread_local! {
-    /// Send handler calls in flight on this thread's CPU that the driver
-    /// has not taken yet: the DDI prologue looks at the world only while
-    /// there is one (at most twice per call).
-    static UNTAKEN: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
-}
-
-/// The calling CPU's untaken calls, counted again from the world.
-fn recount_untaken(w: &World, me: world::CpuId) {
-    let n = w
-        .condis
-        .in_handler
-        .get(&me)
-        .map_or(0, |calls| calls.iter().filter(|c| !c.taken()).count());
-    UNTAKEN.with(|u| u.set(u32::try_from(n).unwrap_or(u32::MAX)));
-}
-
-/// The DDI prologue's part (`ffi::ddi_fn!`): the calling CPU makes a DDI
-/// call inside whatever send handler calls it has in flight and has not
-/// taken yet.
-pub(crate) fn ddi_called() {
-    if UNTAKEN.with(core::cell::Cell::get) == 0 {
-        return;
-    }
-    let me = world::cpu_id();
-    world::with("a DDI", |w| {
-        for call in w.condis.in_handler.get_mut(&me).into_iter().flatten() {
-            call.boundaries = call.boundaries.saturating_add(1);
-        }
-        recount_untaken(w, me);
-    });
-}
-
-/// The calling CPU's send handler on `vc` returned: its record goes, and
-/// should it have kept NBLs of this call on a VC that is no longer active
-/// (deactivated while it ran, or before), that breaks the drain rule.
-fn send_returned(w: &mut World, vc: usize) {
-    let me = world::cpu_id();
-    let Some(calls) = w.condis.in_handler.get_mut(&me) else {
-        return;
-    };
-    let Some(i) = calls.iter().rposition(|c| c.vc == vc) else {
-        return;
-    };
-    let call = calls.remove(i);
-    if calls.is_empty() {
-        w.condis.in_handler.remove(&me);
-    }
-    recount_untaken(w, me);
-    let Some(v) = w.condis.vcs.get(&vc) else { return };
-    let held = call.nbls.iter().filter(|m| v.sends_out.contains(m)).count();
-    if !v.active && held > 0 {
-        w.violate(
-            r::DATA_DRAIN_BEFORE_DEACTIVATE,
-            "MiniportCoSendNetBufferLists",
-            format!("returned holding {held} send(s) on VC {vc:#x}, which is not active (deactivated while the handler ran, or before)"),
-            &[vc],
-        );
-    }
-}
-
-/// The CPU (one of them) and the NBLs of the send handler calls on `vc`
-/// that run on a CPU other than the caller's and that the driver has not
-/// taken yet (module docs).
-fn untaken_elsewhere(w: &World, vc: usize) -> (Option<world::CpuId>, Vec<usize>) {
-    let me = world::cpu_id();
-    let mut cpu = None;
-    let mut nbls = Vec::new();
-    for (c, calls) in &w.condis.in_handler {
-        for call in calls.iter().filter(|call| *c != me && call.vc == vc && !call.taken()) {
-            cpu = Some(*c);
-            nbls.extend(call.nbls.iter().copied());
-        }
-    }
-    (cpu, nbls)
-}
-
-/// How long a deletion waits for a call in NDIS's window before ndis-emu
-/// calls it a deadlock (as a spin lock's).
-const WINDOW_DEADLOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Before `call` (NdisMCmDeleteVc, NdisCoDeleteVc) deletes `vc`: waits,
-/// with the world lock released, until no send handler call on it that the
-/// driver has not taken runs on another CPU (module docs). In an
-/// interleaving the turn goes to that CPU meanwhile.
-pub(crate) fn wait_for_ndis_window(call: &'static str, vc: usize) {
-    let mut since = None;
-    loop {
-        let Some(cpu) = world::with(call, |w| untaken_elsewhere(w, vc).0) else {
-            return;
-        };
-        let started = *since.get_or_insert_with(std::time::Instant::now);
-        if started.elapsed() > WINDOW_DEADLOCK_AFTER {
-            eprintln!(
-                "ndis-emu: deadlock: {call} on VC {vc:#x} has waited {}s for CPU {cpu}'s send handler to reach the driver",
-                WINDOW_DEADLOCK_AFTER.as_secs()
-            );
-            std::process::abort();
-        }
-        crate::interleave::spinning(cpu);
-        std::thread::yield_now();
-    }
-}
-
-/// Runs `f`, a deletion of `vc` by `call`, in the world's critical section
-/// once no send handler call on the VC is in NDIS's window on another CPU:
-/// the check and the deletion are one critical section, so no send can be
-/// handed over between them (a send looked up after the wait but before
-/// the deletion would otherwise run in the driver on a VC NDIS deleted).
-pub(crate) fn with_ndis_window_closed<R>(call: &'static str, vc: usize, mut f: impl FnMut(&mut World) -> R) -> R {
-    loop {
-        wait_for_ndis_window(call, vc);
-        if let Some(r) = world::with(call, |w| untaken_elsewhere(w, vc).0.is_none().then(|| f(w))) {
-            return r;
-        }
-    }
 }
 
 ddi_fn! {
@@ -259,7 +111,7 @@ ddi_fn! {
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return;
             }
-            complete_sends(w, CALL, Some(h), nbls as usize);
+            data::complete_sends(w, CALL, Some(h), nbls as usize);
         });
     }
 
@@ -273,7 +125,7 @@ ddi_fn! {
             w.event("=>", CALL, detail!("{x}", nbls));
             w.check_irql(CALL, DISPATCH_LEVEL);
             if w.check_handle(adapter as usize, HandleKind::Adapter, CALL) {
-                w.violate(r::DATA_SEND_COMPLETE_ONCE, CALL, "no connectionless send was ever issued to a CoNDIS miniport", &[]);
+                data::connectionless_send_complete(w);
             }
         });
     }
@@ -290,69 +142,9 @@ ddi_fn! {
             if !w.check_handle(h, HandleKind::Vc, CALL) {
                 return;
             }
-            crate::pause::check_receive(w, h);
-            let problem = indicate(w, h, nbls as usize, count, flags);
-            if let Some(p) = problem {
-                w.violate(r::DATA_RECEIVE_VALID, CALL, p, &[h]);
-            }
+            data::receive(w, h, nbls as usize, count, flags);
         });
     }
-}
-
-/// Checks and delivers one receive indication; the problem, if any.
-fn indicate(w: &mut World, vc: usize, head: usize, count: ULONG, flags: ULONG) -> Option<String> {
-    let active = w.condis.vcs.get(&vc).is_some_and(|v| v.active);
-    if !active {
-        return Some(format!("VC {vc:#x} is not active"));
-    }
-    let members = match w.nbls.chain(head) {
-        Ok(m) => m,
-        Err(e) => return Some(format!("not a chain of live NBLs: {e:?}")),
-    };
-    if usize::try_from(count).ok() != Some(members.len()) {
-        return Some(format!(
-            "NumberOfNetBufferLists is {count}, the chain has {}",
-            members.len()
-        ));
-    }
-    for m in &members {
-        let held = matches!(w.nbls.owner(*m), Some(NblOwner::DriverPool(_)))
-            && w.nbls.state(*m).is_some_and(NblState::held_by_driver);
-        if !held {
-            return Some(format!("NBL {m:#x} is not one of the driver's own NBLs that it holds"));
-        }
-    }
-    let data = match nbl::read_chain(w, head) {
-        Ok(d) => d,
-        Err(e) => return Some(format!("malformed NBL chain: {e:?}")),
-    };
-    if let Some(d) = data.iter().find(|d| d.source_handle != vc) {
-        return Some(format!(
-            "NBL {:#x} has SourceHandle {:#x}, not the NdisVcHandle {vc:#x}",
-            d.nbl, d.source_handle
-        ));
-    }
-    nbl::audit_receive(w, head);
-    let client = w.condis.vcs.get(&vc).map(|v| v.client);
-    if let Some(c) = client.and_then(|c| w.condis.clients.get_mut(c)) {
-        for d in &data {
-            c.received.extend(d.net_buffers.iter().cloned());
-        }
-    }
-    if flags & NDIS_RECEIVE_FLAGS_RESOURCES == 0 {
-        for m in &members {
-            let _ = w.nbls.set_state(*m, NblState::IndicatedToClient);
-        }
-        if let Some(v) = w.condis.vcs.get_mut(&vc) {
-            v.receives_out.extend(members.iter().copied());
-        }
-        let kept = client.is_some_and(|c| crate::pause::keep(w, c, vc, &members));
-        if !kept {
-            w.condis
-                .defer(world::cpu_id(), ClientAction::ReturnNbls { vc, nbls: members });
-        }
-    }
-    None
 }
 
 /// NDIS returns indicated NBLs to the driver (MiniportReturnNetBufferLists),
@@ -392,123 +184,4 @@ pub(crate) fn return_nbls(vc: usize, nbls: &[usize]) {
         )
     };
     leave(CALL, caller, Detail::EMPTY);
-}
-
-/// NdisMCmDeactivateVc's drain check (contract §3.3): no send outstanding,
-/// no indicated receive unreturned.
-pub(crate) fn check_drained(w: &mut World, vc: usize) {
-    // Sends still in NDIS's window on another CPU are not the driver's yet.
-    let (_, unseen) = untaken_elsewhere(w, vc);
-    let (sends, receives) = w.condis.vcs.get(&vc).map_or((0, 0), |v| {
-        let sends = v.sends_out.iter().filter(|m| !unseen.contains(m)).count();
-        (sends, v.receives_out.len())
-    });
-    if sends + receives > 0 {
-        w.violate(
-            r::DATA_DRAIN_BEFORE_DEACTIVATE,
-            "NdisMCmDeactivateVc",
-            format!("VC {vc:#x} deactivated with {sends} send(s) not completed and {receives} receive(s) not returned"),
-            &[vc],
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::condis::{CallState, Creator, VcRec};
-
-    /// A world with one active VC (handle 0x100) holding sends 1 and 2,
-    /// handed over in a send handler call running on CPU 3 (the test's
-    /// thread is CPU 0) that has begun `boundaries` DDI calls.
-    fn world_with_a_send_on_another_cpu(boundaries: u32) -> World {
-        let mut w = World::default();
-        w.condis.vcs.insert(
-            0x100,
-            VcRec {
-                af: 0,
-                client: 0,
-                creator: Creator::CallManager,
-                cm_context: 0,
-                active: true,
-                call: CallState::Connected,
-                sap: None,
-                parties: Vec::new(),
-                closed_while_active: false,
-                activated_in_call: false,
-                sends_out: [1, 2].into_iter().collect(),
-                receives_out: Default::default(),
-            },
-        );
-        w.condis.in_handler.insert(
-            3,
-            vec![InHandler {
-                vc: 0x100,
-                nbls: vec![1, 2],
-                boundaries,
-            }],
-        );
-        w
-    }
-
-    #[test]
-    fn a_send_in_ndis_window_on_another_cpu_is_not_the_drivers_to_drain_yet() {
-        for boundaries in [0, 1] {
-            let mut w = world_with_a_send_on_another_cpu(boundaries);
-            assert_eq!(untaken_elsewhere(&w, 0x100), (Some(3), vec![1, 2]));
-            check_drained(&mut w, 0x100);
-            assert!(w.violations.is_empty(), "{boundaries}: {:?}", w.violations);
-        }
-    }
-
-    #[test]
-    fn a_send_the_driver_took_is_drained_before_deactivation() {
-        // Back from one DDI call and into a second: the driver's.
-        let mut w = world_with_a_send_on_another_cpu(2);
-        assert_eq!(untaken_elsewhere(&w, 0x100), (None, vec![]));
-        check_drained(&mut w, 0x100);
-        assert_eq!(w.violations.len(), 1);
-        assert_eq!(w.violations[0].rule, r::DATA_DRAIN_BEFORE_DEACTIVATE);
-        assert!(
-            w.violations[0].detail.contains("2 send(s)"),
-            "{}",
-            w.violations[0].detail
-        );
-    }
-
-    #[test]
-    fn a_send_on_this_cpu_is_the_drivers_at_once() {
-        // The deactivating CPU runs the handler itself (nested): no window.
-        let mut w = world_with_a_send_on_another_cpu(0);
-        let call = w.condis.in_handler.remove(&3).expect("call");
-        w.condis.in_handler.insert(world::cpu_id(), call);
-        assert_eq!(untaken_elsewhere(&w, 0x100).0, None);
-        check_drained(&mut w, 0x100);
-        assert_eq!(w.violations.len(), 1);
-    }
-
-    #[test]
-    fn a_handler_returning_with_sends_held_on_a_deactivated_vc_breaks_the_drain_rule() {
-        let mut w = world_with_a_send_on_another_cpu(0);
-        let call = w.condis.in_handler.remove(&3).expect("call");
-        w.condis.in_handler.insert(world::cpu_id(), call.clone());
-        // Deactivated while the handler ran; it returns still holding both.
-        if let Some(v) = w.condis.vcs.get_mut(&0x100) {
-            v.active = false;
-        }
-        send_returned(&mut w, 0x100);
-        assert_eq!(w.violations.len(), 1);
-        assert_eq!(w.violations[0].rule, r::DATA_DRAIN_BEFORE_DEACTIVATE);
-        assert!(w.condis.in_handler.is_empty(), "the call's record goes");
-        // Completed before returning: nothing to report.
-        let mut w = world_with_a_send_on_another_cpu(0);
-        w.condis.in_handler.remove(&3);
-        w.condis.in_handler.insert(world::cpu_id(), call);
-        if let Some(v) = w.condis.vcs.get_mut(&0x100) {
-            v.active = false;
-            v.sends_out.clear();
-        }
-        send_returned(&mut w, 0x100);
-        assert!(w.violations.is_empty(), "{:?}", w.violations);
-    }
 }

@@ -102,7 +102,7 @@ ddi_fn! {
     #[unsafe(no_mangle)]
     pub unsafe fn NdisCancelTimerObject(timer: NDIS_HANDLE) -> BOOLEAN {
         let h = timer as usize;
-        let (was_queued, flush) = world::with("NdisCancelTimerObject", |w| (sched::cancel_timer(w, h), sched::must_flush(w, h)));
+        let (was_queued, flush) = world::with("NdisCancelTimerObject", |w| (sched::cancel_timer(w, h), sched::must_flush(&w.sched, h)));
         if flush {
             // KeFlushQueuedDpcs: a periodic timer's callback running on
             // another CPU returns before the cancel does.

@@ -1,7 +1,9 @@
 //! The ETW DDIs a driver imports from ntoskrnl (EtwRegister,
 //! EtwSetInformation, EtwWriteTransfer, EtwUnregister), the calls into a
-//! provider's enable callback, the ETW rules' checks, and the session API of
-//! [`crate::Emulator`] (`etw_enable`, `etw_disable`, `etw_events`).
+//! provider's enable callback, the recording of what the ETW rules' checks
+//! (`crate::etw`) find, and the starting and
+//! stopping of the trace session ([`crate::Emulator::etw_enable`],
+//! [`crate::Emulator::etw_disable`] delegate here).
 //! `crate::etw` holds the registrations, the session and the captured events
 //! as data, and decodes them.
 //!
@@ -15,9 +17,7 @@
 
 use ndis_sys::*;
 
-use crate::etw::{
-    Captured, ETW_EVENT_FORMAT, ETW_HANDLE_VALID, ETW_REGISTERED_AT_UNLOAD, Registration, Session, decode, guid_string,
-};
+use crate::etw::{Captured, Registration, Session, check_format};
 use crate::trace::Detail;
 use crate::world::{self, World};
 
@@ -33,10 +33,10 @@ const MAX_DESCRIPTORS: ULONG = 128;
 
 /// Checks a handle the driver passed (`etw.handle-valid`).
 fn check(w: &mut World, handle: u64, call: &'static str) -> bool {
-    match w.etw.misuse(handle) {
+    match w.etw.check_handle(handle) {
         None => true,
-        Some(what) => {
-            w.violate(ETW_HANDLE_VALID, call, format!("passed {what}"), &[]);
+        Some((rule, why)) => {
+            w.violate(rule, call, why, &[]);
             false
         }
     }
@@ -45,18 +45,8 @@ fn check(w: &mut World, handle: u64, call: &'static str) -> bool {
 /// MiniportDriverUnload returned: every registration still open breaks
 /// `etw.registered-at-unload`, and is closed here.
 pub(crate) fn unload_done(w: &mut World, when: &'static str) {
-    let open: Vec<(u64, Registration)> = std::mem::take(&mut w.etw.registrations).into_iter().collect();
-    for (h, r) in open {
-        w.violate(
-            ETW_REGISTERED_AT_UNLOAD,
-            when,
-            format!(
-                "provider {} (REGHANDLE {h:#x}, registered in {}) is still registered",
-                guid_string(&r.provider),
-                r.origin
-            ),
-            &[],
-        );
+    for (rule, why) in w.etw.close_at_unload() {
+        w.violate(rule, when, why, &[]);
     }
 }
 
@@ -242,10 +232,8 @@ ddi_fn! {
                 cpu: world::cpu_id(),
                 irql: world::irql(),
             };
-            if event.data.first().is_some_and(|(t, _)| *t == EVENT_DATA_DESCRIPTOR_TYPE_PROVIDER_METADATA)
-                && let Err(e) = decode(&event)
-            {
-                w.violate(ETW_EVENT_FORMAT, CALL, format!("provider {}: {e}", guid_string(&provider)), &[]);
+            if let Some((rule, why)) = check_format(&event) {
+                w.violate(rule, CALL, why, &[]);
             }
             let wanted = w.etw.session.is_some_and(|s| s.provider == provider && s.wants(&d));
             if wanted {
@@ -256,34 +244,18 @@ ddi_fn! {
     }
 }
 
-impl crate::Emulator {
-    /// Starts (or changes) the trace session: it enables `provider` at
-    /// `level` with the keywords, and ETW calls the enable callback of every
-    /// registration of that provider (ENABLE_PROVIDER, at PASSIVE_LEVEL, as
-    /// `Emulator` calls any handler). A provider registered later is
-    /// enabled inside its EtwRegister, as ETW does.
-    pub fn etw_enable(&mut self, provider: GUID, level: UCHAR, match_any: u64, match_all: u64) {
-        let session = Session {
-            provider,
-            level,
-            match_any,
-            match_all,
-        };
-        crate::world::try_with(|w| w.etw.session = Some(session));
-        notify(provider, ndis_sys::EVENT_CONTROL_CODE_ENABLE_PROVIDER, &session);
-    }
+/// Starts (or changes) the trace session and calls the enable callback of
+/// every registration of `session.provider` ([`crate::Emulator::etw_enable`]).
+pub(crate) fn enable_session(session: Session) {
+    world::try_with(|w| w.etw.session = Some(session));
+    notify(session.provider, EVENT_CONTROL_CODE_ENABLE_PROVIDER, &session);
+}
 
-    /// Stops the trace session: the enable callbacks get DISABLE_PROVIDER.
-    pub fn etw_disable(&mut self) {
-        let session = crate::world::try_with(|w| w.etw.session.take()).flatten();
-        if let Some(s) = session {
-            notify(s.provider, ndis_sys::EVENT_CONTROL_CODE_DISABLE_PROVIDER, &s);
-        }
-    }
-
-    /// The events the session logged so far, oldest first.
-    #[must_use]
-    pub fn etw_events(&self) -> Vec<Captured> {
-        crate::world::try_with(|w| w.etw.events.clone()).unwrap_or_default()
+/// Stops the trace session: the enable callbacks get DISABLE_PROVIDER
+/// ([`crate::Emulator::etw_disable`]).
+pub(crate) fn disable_session() {
+    let session = world::try_with(|w| w.etw.session.take()).flatten();
+    if let Some(s) = session {
+        notify(s.provider, EVENT_CONTROL_CODE_DISABLE_PROVIDER, &s);
     }
 }

@@ -2,6 +2,10 @@
 //!
 //! Each states the DDI's IRQL limit (ndis-ddi-irql.txt), what real NDIS does
 //! ([B] in the contract) and what the emulator checks beyond that.
+//! A registration DDI's shim reads the driver's blocks and hands them to
+//! `crate::registration`, which checks the `reg.*`, `opt.*` and `init.*`
+//! rules and records the registration; spin locks, pool memory, debug
+//! output and bug checks are still checked here.
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 
@@ -10,119 +14,10 @@ use ndis_sys::*;
 use super::calls;
 use super::zero::read_prefix;
 use crate::detail;
+use crate::registration;
 use crate::rules;
 use crate::trace::tag_str;
-use crate::world::{self, Allocation, DriverRec, HandleKind, InitStep};
-
-/// NDIS versions a miniport may register (contract §1.1 (2)): those
-/// Windows 10 and 11 accept.
-const SUPPORTED_VERSIONS: &[(u8, u8)] = &[
-    (6, 0),
-    (6, 1),
-    (6, 20),
-    (6, 30),
-    (6, 40),
-    (6, 50),
-    (6, 51),
-    (6, 52),
-    (6, 60),
-    (6, 70),
-    (6, 80),
-    (6, 81),
-    (6, 82),
-    (6, 83),
-    (6, 84),
-    (6, 85),
-    (6, 86),
-    (6, 87),
-];
-
-/// Checks the characteristics as real NDIS does (§1.1 (2)–(4)) and as the
-/// contract requires (SetOptions). Returns the failure status, if any.
-fn check_characteristics(
-    w: &mut world::World,
-    header: NDIS_OBJECT_HEADER,
-    c: &NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
-) -> Option<NDIS_STATUS> {
-    const CALL: &str = "NdisMRegisterMiniportDriver";
-    let version = (c.MajorNdisVersion, c.MinorNdisVersion);
-    if !SUPPORTED_VERSIONS.contains(&version) {
-        w.violate(
-            rules::REG_CHARACTERISTICS_HEADER,
-            CALL,
-            format!("unknown NDIS version {}.{}", version.0, version.1),
-            &[],
-        );
-        return Some(NDIS_STATUS_BAD_VERSION);
-    }
-    let size = usize::from(header.Size);
-    let (need_rev, need_size) = match version {
-        (6, 0) => (0, NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_1),
-        (6, m) if m >= 80 => (
-            NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_3,
-            NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_3,
-        ),
-        _ => (
-            NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
-            NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
-        ),
-    };
-    let type_ok = version == (6, 0) || header.Type == NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS;
-    if !type_ok || header.Revision < need_rev || size < need_size {
-        w.violate(
-            rules::REG_CHARACTERISTICS_HEADER,
-            CALL,
-            format!(
-                "NDIS {}.{} needs type {:#x}, revision >= {need_rev}, size >= {need_size}; got type {:#x}, revision {}, size {size}",
-                version.0, version.1, NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS, header.Type, header.Revision
-            ),
-            &[],
-        );
-        return Some(NDIS_STATUS_BAD_CHARACTERISTICS);
-    }
-    let required: [(&str, bool); 11] = [
-        ("InitializeHandlerEx", c.InitializeHandlerEx.is_some()),
-        ("HaltHandlerEx", c.HaltHandlerEx.is_some()),
-        ("UnloadHandler", c.UnloadHandler.is_some() || c.Flags & 0x10 != 0),
-        ("PauseHandler", c.PauseHandler.is_some()),
-        ("RestartHandler", c.RestartHandler.is_some()),
-        ("SendNetBufferListsHandler", c.SendNetBufferListsHandler.is_some()),
-        ("ReturnNetBufferListsHandler", c.ReturnNetBufferListsHandler.is_some()),
-        ("CancelSendHandler", c.CancelSendHandler.is_some()),
-        ("DevicePnPEventNotifyHandler", c.DevicePnPEventNotifyHandler.is_some()),
-        ("ShutdownHandlerEx", c.ShutdownHandlerEx.is_some()),
-        ("CancelOidRequestHandler", c.CancelOidRequestHandler.is_some()),
-    ];
-    let missing: Vec<&str> = required.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
-    if !missing.is_empty() {
-        w.violate(
-            rules::REG_REQUIRED_HANDLERS,
-            CALL,
-            format!("NULL handler(s): {}", missing.join(", ")),
-            &[],
-        );
-        return Some(NDIS_STATUS_BAD_CHARACTERISTICS);
-    }
-    if version != (6, 0) && c.DirectOidRequestHandler.is_some() != c.CancelDirectOidRequestHandler.is_some() {
-        w.violate(
-            rules::REG_DIRECT_OID_PAIR,
-            CALL,
-            "only one of DirectOidRequestHandler / CancelDirectOidRequestHandler is set",
-            &[],
-        );
-        return Some(NDIS_STATUS_BAD_CHARACTERISTICS);
-    }
-    if c.SetOptionsHandler.is_none() {
-        w.violate(
-            rules::REG_SET_OPTIONS_REQUIRED,
-            CALL,
-            "SetOptionsHandler is NULL: no CoNDIS handler can be registered",
-            &[],
-        );
-        return Some(NDIS_STATUS_BAD_CHARACTERISTICS);
-    }
-    None
-}
+use crate::world::{self, Allocation, HandleKind};
 
 ddi_fn! {
     /// NdisMRegisterMiniportDriver. PASSIVE_LEVEL.
@@ -141,7 +36,7 @@ ddi_fn! {
             return NDIS_STATUS_FAILURE;
         }
         if characteristics.is_null() || driver_handle_out.is_null() {
-            world::with(CALL, |w| w.violate(rules::REG_CHARACTERISTICS_HEADER, CALL, "NULL characteristics or handle pointer", &[]));
+            world::with(CALL, registration::null_characteristics);
             return NDIS_STATUS_BAD_CHARACTERISTICS;
         }
         // SAFETY: non-null; the header is the first 4 bytes of the block.
@@ -154,19 +49,7 @@ ddi_fn! {
                 CALL,
                 detail!("NDIS {}.{}, characteristics rev {} size {}", chars.MajorNdisVersion, chars.MinorNdisVersion, header.Revision, header.Size),
             );
-            if let Some(status) = check_characteristics(w, header, &chars) {
-                return Err(status);
-            }
-            // Injected failure. The NdisMRegisterMiniportDriver page:
-            // "NDIS_STATUS_RESOURCES: NdisMRegisterMiniportDriver failed due
-            // to insufficient resources." Nothing is registered and
-            // MiniportSetOptions is not called.
-            if crate::faults::call_fails(w, CALL) {
-                return Err(NDIS_STATUS_RESOURCES);
-            }
-            let h = w.new_handle(HandleKind::Driver, "NdisMRegisterMiniportDriver");
-            w.driver = Some(DriverRec { handle: h, chars, co: None, cm: None, driver_context: driver_context as usize, deregistered: false });
-            Ok(h)
+            registration::register_miniport(w, header, chars, driver_context as usize)
         });
         let handle = match failed {
             Ok(h) => h,
@@ -179,25 +62,9 @@ ddi_fn! {
             return NDIS_STATUS_BAD_CHARACTERISTICS;
         };
         let status = calls::set_options(set_options, handle, driver_context);
-        let status = world::with(CALL, |w| {
-            if status != NDIS_STATUS_SUCCESS {
-                w.note(handle, format!("MiniportSetOptions failed {}: deregistered", crate::trace::Status(status)));
-                return status;
-            }
-            let has_co_oid = w.driver.and_then(|d| d.co).and_then(|co| co.CoOidRequestHandler).is_some();
-            if chars.OidRequestHandler.is_none() && !has_co_oid {
-                w.violate(rules::REG_OID_HANDLER, CALL, "neither OidRequestHandler nor a CoOidRequestHandler after MiniportSetOptions", &[handle]);
-                return NDIS_STATUS_BAD_CHARACTERISTICS;
-            }
-            NDIS_STATUS_SUCCESS
-        });
+        let status = world::with(CALL, |w| registration::set_options_returned(w, handle, &chars, status));
         if status != NDIS_STATUS_SUCCESS {
-            world::with(CALL, |w| {
-                if let Some(r) = w.handles.get_mut(&handle) {
-                    r.alive = false;
-                }
-                w.driver = None;
-            });
+            world::with(CALL, |w| registration::registration_failed(w, handle));
         }
         status
     }
@@ -211,16 +78,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", handle));
             w.check_irql(CALL, PASSIVE_LEVEL);
-            let h = handle as usize;
-            if w.check_handle(h, HandleKind::Driver, CALL) {
-                w.note(h, "deregistered");
-                if let Some(r) = w.handles.get_mut(&h) {
-                    r.alive = false;
-                }
-                if let Some(d) = w.driver.as_mut() {
-                    d.deregistered = true;
-                }
-            }
+            registration::deregister_miniport(w, handle as usize);
         });
     }
 }
@@ -244,20 +102,13 @@ ddi_fn! {
             };
             w.event("=>", CALL, format!("{handle:p} {what}"));
             w.check_irql(CALL, PASSIVE_LEVEL);
-            if !w.check_handle(h, HandleKind::Driver, CALL) {
-                return false;
-            }
-            if w.current_handler() != Some("MiniportSetOptions") {
-                let at = w.current_handler().unwrap_or("no handler");
-                w.violate(rules::OPT_ONLY_IN_SET_OPTIONS, CALL, format!("called from {at}, not from MiniportSetOptions"), &[h]);
-            }
-            true
+            registration::admit_optional_handlers(w, h)
         });
         if !ok {
             return NDIS_STATUS_NOT_SUPPORTED;
         }
         let Some(header) = header else {
-            world::with(CALL, |w| w.violate(rules::OPT_UNKNOWN_TYPE, CALL, "NULL block", &[h]));
+            world::with(CALL, |w| registration::unknown_optional_block(w, h, None));
             return STATUS_INVALID_PARAMETER;
         };
         // Injected failure. The NdisSetOptionalHandlers page:
@@ -271,121 +122,26 @@ ddi_fn! {
                 // Real NDIS copies all 56 bytes whatever the header says [B].
                 // SAFETY: non-null block of this type, which is 56 bytes.
                 let co = unsafe { read_prefix(block.cast::<NDIS_MINIPORT_CO_CHARACTERISTICS>(), core::mem::size_of::<NDIS_MINIPORT_CO_CHARACTERISTICS>()) };
-                world::with(CALL, |w| {
-                    let mut missing = Vec::new();
-                    if co.CoSendNetBufferListsHandler.is_none() {
-                        missing.push("CoSendNetBufferListsHandler");
-                    }
-                    if co.CoOidRequestHandler.is_none() {
-                        missing.push("CoOidRequestHandler");
-                    }
-                    if !missing.is_empty() {
-                        w.violate(rules::OPT_CO_REQUIRED_HANDLERS, CALL, format!("NULL {}", missing.join(", ")), &[h]);
-                    }
-                    w.note(h, "CO miniport characteristics registered");
-                    if let Some(d) = w.driver.as_mut() {
-                        d.co = Some(co);
-                    }
-                    check_oid_distinct(w, h);
-                });
+                world::with(CALL, |w| registration::co_characteristics(w, h, co));
                 NDIS_STATUS_SUCCESS
             }
             NDIS_OBJECT_TYPE_CO_CALL_MANAGER_OPTIONAL_HANDLERS => {
-                if header.Revision == 0 || usize::from(header.Size) < NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1 {
-                    world::with(CALL, |w| {
-                        w.violate(
-                            rules::OPT_CM_HEADER,
-                            CALL,
-                            format!("revision {} size {}; needs revision >= 1 and size >= {}", header.Revision, header.Size, NDIS_SIZEOF_CO_CALL_MANAGER_OPTIONAL_HANDLERS_REVISION_1),
-                            &[h],
-                        )
-                    });
+                if !world::with(CALL, |w| registration::cm_header_ok(w, h, header)) {
                     return STATUS_INVALID_PARAMETER;
                 }
                 // Real NDIS copies all 144 bytes [B].
                 // SAFETY: non-null block of at least 136 bytes announced; NDIS
                 // reads the full 144-byte structure, and so do we.
                 let cm = unsafe { read_prefix(block.cast::<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS>(), core::mem::size_of::<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS>()) };
-                world::with(CALL, |w| {
-                    let handlers: [(&str, bool); 17] = [
-                        ("CmCreateVcHandler", cm.CmCreateVcHandler.is_some()),
-                        ("CmDeleteVcHandler", cm.CmDeleteVcHandler.is_some()),
-                        ("CmOpenAfHandler", cm.CmOpenAfHandler.is_some()),
-                        ("CmCloseAfHandler", cm.CmCloseAfHandler.is_some()),
-                        ("CmRegisterSapHandler", cm.CmRegisterSapHandler.is_some()),
-                        ("CmDeregisterSapHandler", cm.CmDeregisterSapHandler.is_some()),
-                        ("CmMakeCallHandler", cm.CmMakeCallHandler.is_some()),
-                        ("CmCloseCallHandler", cm.CmCloseCallHandler.is_some()),
-                        ("CmIncomingCallCompleteHandler", cm.CmIncomingCallCompleteHandler.is_some()),
-                        ("CmAddPartyHandler", cm.CmAddPartyHandler.is_some()),
-                        ("CmDropPartyHandler", cm.CmDropPartyHandler.is_some()),
-                        ("CmActivateVcCompleteHandler", cm.CmActivateVcCompleteHandler.is_some()),
-                        ("CmDeactivateVcCompleteHandler", cm.CmDeactivateVcCompleteHandler.is_some()),
-                        ("CmModifyCallQoSHandler", cm.CmModifyCallQoSHandler.is_some()),
-                        ("CmOidRequestHandler", cm.CmOidRequestHandler.is_some()),
-                        ("CmOidRequestCompleteHandler", cm.CmOidRequestCompleteHandler.is_some()),
-                        ("CmNotifyCloseAfCompleteHandler", cm.CmNotifyCloseAfCompleteHandler.is_some()),
-                    ];
-                    let missing: Vec<&str> = handlers.iter().filter(|(_, ok)| !ok).map(|(n, _)| *n).collect();
-                    if !missing.is_empty() {
-                        w.violate(rules::OPT_CM_ALL_HANDLERS, CALL, format!("NULL {}", missing.join(", ")), &[h]);
-                    }
-                    w.note(h, "call-manager handlers registered");
-                    if let Some(d) = w.driver.as_mut() {
-                        d.cm = Some(cm);
-                    }
-                    check_oid_distinct(w, h);
-                });
+                world::with(CALL, |w| registration::cm_handlers(w, h, cm));
                 NDIS_STATUS_SUCCESS
             }
             other => {
-                world::with(CALL, |w| {
-                    w.violate(rules::OPT_UNKNOWN_TYPE, CALL, format!("object type {other:#x} is not a CO miniport (0x91) or call-manager (0xA5) block"), &[h])
-                });
+                world::with(CALL, |w| registration::unknown_optional_block(w, h, Some(other)));
                 NDIS_STATUS_NOT_SUPPORTED
             }
         }
     }
-}
-
-/// §1.2 (b): the CM's ProtocolCoOidRequest must not be the miniport's
-/// CoOidRequest (under /OPT:ICF two identical bodies become one address).
-fn check_oid_distinct(w: &mut world::World, h: usize) {
-    let Some(d) = w.driver else { return };
-    let co = d.co.and_then(|c| c.CoOidRequestHandler).map(|f| f as usize);
-    let cm = d.cm.and_then(|c| c.CmOidRequestHandler).map(|f| f as usize);
-    if let (Some(co), Some(cm)) = (co, cm)
-        && co == cm
-    {
-        w.violate(
-            rules::OPT_CM_OID_DISTINCT,
-            "NdisSetOptionalHandlers",
-            format!("CmOidRequestHandler and CoOidRequestHandler are both {co:#x}"),
-            &[h],
-        );
-    }
-}
-
-/// Checks an adapter handle for the attribute/AF calls of initialization.
-fn adapter_call_ok(w: &mut world::World, h: usize, call: &'static str) -> bool {
-    // A halted adapter's handle is dead; say why rather than just "invalid".
-    if w.adapter.as_ref().is_some_and(|a| a.handle == h && a.halted) {
-        w.violate(rules::NOTHING_AFTER_HALT, call, "the adapter was already halted", &[h]);
-        return false;
-    }
-    if !w.check_handle(h, HandleKind::Adapter, call) {
-        return false;
-    }
-    if w.current_handler() != Some("MiniportInitializeEx") {
-        let at = w.current_handler().unwrap_or("no handler");
-        w.violate(
-            rules::INIT_ATTRIBUTE_ORDER,
-            call,
-            format!("called from {at}, not inside MiniportInitializeEx"),
-            &[h],
-        );
-    }
-    true
 }
 
 ddi_fn! {
@@ -406,13 +162,13 @@ ddi_fn! {
             };
             w.event("=>", CALL, format!("{handle:p} {what}"));
             w.check_irql(CALL, PASSIVE_LEVEL);
-            adapter_call_ok(w, h, CALL)
+            registration::adapter_call_ok(w, h, CALL)
         });
         if !ok {
             return NDIS_STATUS_FAILURE;
         }
         let Some(header) = header else {
-            world::with(CALL, |w| w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, "NULL attributes", &[h]));
+            world::with(CALL, |w| registration::null_attributes(w, h));
             return STATUS_INVALID_PARAMETER;
         };
         // Injected failure. The NdisMSetMiniportAttributes page documents
@@ -427,57 +183,16 @@ ddi_fn! {
                 // Real NDIS does no size check here [B]; it reads the fields.
                 // SAFETY: non-null registration-attributes block (28 bytes used).
                 let reg = unsafe { read_prefix(attributes.cast::<NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES>(), NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1) };
-                world::with(CALL, |w| {
-                    let step = w.adapter.as_ref().map(|a| a.step);
-                    if step != Some(InitStep::Started) {
-                        w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, format!("registration attributes set at step {step:?}; they come first, once"), &[h]);
-                    }
-                    if reg.AttributeFlags & NDIS_MINIPORT_ATTRIBUTES_NOT_CO_NDIS != 0 {
-                        w.violate(rules::INIT_NOT_CO_NDIS, CALL, format!("AttributeFlags {:#x} include NOT_CO_NDIS", reg.AttributeFlags), &[h]);
-                    }
-                    if reg.MiniportAdapterContext.is_null() {
-                        w.violate(rules::INIT_ADAPTER_CONTEXT, CALL, "MiniportAdapterContext is NULL", &[h]);
-                    }
-                    w.note(h, format!("registration attributes: context {:p}, flags {:#x}", reg.MiniportAdapterContext, reg.AttributeFlags));
-                    if let Some(a) = w.adapter.as_mut() {
-                        a.context = reg.MiniportAdapterContext as usize;
-                        a.attribute_flags = reg.AttributeFlags;
-                        a.step = a.step.max(InitStep::RegistrationAttributes);
-                    }
-                });
+                world::with(CALL, |w| registration::registration_attributes(w, h, reg));
                 NDIS_STATUS_SUCCESS
             }
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES => {
-                let size = usize::from(header.Size);
-                let need = match header.Revision {
-                    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_1 => Some(NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_1),
-                    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2 => Some(NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2),
-                    _ => None,
-                };
-                if need.is_none_or(|need| size < need) {
-                    world::with(CALL, |w| {
-                        w.violate(rules::INIT_GENERAL_ATTRIBUTES, CALL, format!("general attributes revision {} size {size}", header.Revision), &[h])
-                    });
+                let Some(size) = world::with(CALL, |w| registration::general_attributes_size(w, h, header)) else {
                     return STATUS_INVALID_PARAMETER;
-                }
+                };
                 // SAFETY: non-null block of at least the revision's size.
                 let general = unsafe { read_prefix(attributes.cast::<NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES>(), size) };
-                world::with(CALL, |w| {
-                    let step = w.adapter.as_ref().map(|a| a.step);
-                    if step != Some(InitStep::RegistrationAttributes) {
-                        w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, format!("general attributes set at step {step:?}; registration attributes come first"), &[h]);
-                    }
-                    if general.MediaType != NdisMediumCoWan && general.MediaType != NdisMediumAtm {
-                        w.violate(rules::INIT_GENERAL_ATTRIBUTES, CALL, format!("MediaType {} is not a CoNDIS medium (CoWan 12, Atm 8)", general.MediaType), &[h]);
-                        return NDIS_STATUS_UNSUPPORTED_MEDIA;
-                    }
-                    w.note(h, format!("general attributes: medium {}, MTU {}", general.MediaType, general.MtuSize));
-                    if let Some(a) = w.adapter.as_mut() {
-                        a.medium = general.MediaType;
-                        a.step = a.step.max(InitStep::GeneralAttributes);
-                    }
-                    NDIS_STATUS_SUCCESS
-                })
+                world::with(CALL, |w| registration::general_attributes(w, h, general))
             }
             _ => STATUS_INVALID_PARAMETER,
         }
@@ -497,42 +212,12 @@ ddi_fn! {
             let what = af_value.map_or("NULL".to_string(), |a| format!("AF {:#x} v{}.{}", a.AddressFamily, a.MajorVersion, a.MinorVersion));
             w.event("=>", CALL, format!("{handle:p} {what}"));
             w.check_irql(CALL, PASSIVE_LEVEL);
-            adapter_call_ok(w, h, CALL)
+            registration::adapter_call_ok(w, h, CALL)
         });
         if !ok {
             return NDIS_STATUS_FAILURE;
         }
-        let Some(af) = af_value else {
-            world::with(CALL, |w| w.violate(rules::INIT_AF_REGISTRATION, CALL, "NULL address family", &[h]));
-            return NDIS_STATUS_FAILURE;
-        };
-        world::with(CALL, |w| {
-            if w.driver.and_then(|d| d.cm).is_none() {
-                w.violate(rules::INIT_AF_REGISTRATION, CALL, "no call-manager handlers were registered in MiniportSetOptions", &[h]);
-                return NDIS_STATUS_BAD_CHARACTERISTICS;
-            }
-            let step = w.adapter.as_ref().map(|a| a.step);
-            if step < Some(InitStep::GeneralAttributes) {
-                w.violate(rules::INIT_ATTRIBUTE_ORDER, CALL, format!("AF registered at step {step:?}, before the general attributes"), &[h]);
-            }
-            // Injected failure: real NDIS returns NDIS_STATUS_RESOURCES when
-            // it cannot allocate the AF block (contract §1.3 [B]: "Out of
-            // memory → RESOURCES"). Nothing is registered.
-            if crate::faults::call_fails(w, CALL) {
-                return NDIS_STATUS_RESOURCES;
-            }
-            let duplicate = w.adapter.as_ref().is_some_and(|a| a.afs.contains(&af));
-            if duplicate {
-                w.violate(rules::INIT_AF_REGISTRATION, CALL, format!("AF {:#x} v{}.{} is already registered", af.AddressFamily, af.MajorVersion, af.MinorVersion), &[h]);
-                return NDIS_STATUS_FAILURE;
-            }
-            w.note(h, format!("AF {:#x} v{}.{} registered", af.AddressFamily, af.MajorVersion, af.MinorVersion));
-            if let Some(a) = w.adapter.as_mut() {
-                a.afs.push(af);
-                a.step = a.step.max(InitStep::AddressFamily);
-            }
-            NDIS_STATUS_SUCCESS
-        })
+        world::with(CALL, |w| registration::register_af(w, h, af_value))
     }
 }
 
@@ -755,7 +440,7 @@ ddi_fn! {
             if let Some(size) = freed {
                 // NDIS events in the block go with it.
                 let handler = w.current_handler().unwrap_or("outside any handler");
-                crate::sync::memory_freed(w, va as usize, size, handler);
+                crate::sync::memory_freed(&mut w.sync, va as usize, size, handler);
             }
             freed
         });

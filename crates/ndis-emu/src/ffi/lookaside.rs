@@ -431,7 +431,7 @@ ddi_fn! {
             // failure comes back empty, so the Allocate routine runs next
             // and fails (crate::faults::lookaside_fails).
             let cpu = world::cpu_id();
-            let fails = crate::faults::lookaside_fails(w, cpu, tag);
+            let fails = crate::faults::lookaside_fails(&mut w.faults, cpu, tag);
             let Some(r) = w.lookaside.lists.get_mut(&l) else {
                 return null_mut();
             };

@@ -12,7 +12,7 @@
 
 /// Defines DDIs the driver imports: as `ndis_fn!`, with the DDI prologue
 /// as each one's first act: the DDI's call count ([`count`]), the count of
-/// DDI calls inside a send handler (`data::ddi_called`, "NDIS's window")
+/// DDI calls inside a send handler (`crate::condis::window::ddi_called`, "NDIS's window")
 /// and the interleaving hook (`crate::interleave::boundary`), so every DDI
 /// call is a point where a test can stop the calling CPU before the DDI
 /// does anything. Every `#[unsafe(no_mangle)]` function of this module is
@@ -29,7 +29,7 @@ macro_rules! ddi_fn {
                 $(#[$m])* #[inline(never)] pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
                     static CALLS: crate::ffi::count::Count = crate::ffi::count::Count::new(stringify!($name));
                     CALLS.hit();
-                    crate::ffi::data::ddi_called();
+                    crate::condis::window::ddi_called();
                     crate::interleave::boundary(stringify!($name));
                     $body
                 }
@@ -50,6 +50,7 @@ mod events;
 mod exports;
 pub(crate) mod lookaside;
 pub(crate) mod nbl;
+pub(crate) mod oid_request;
 pub mod params;
 pub(crate) mod pnp;
 pub mod raw;

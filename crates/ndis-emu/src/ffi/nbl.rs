@@ -1,4 +1,6 @@
-//! NET_BUFFER_LIST pools and NBLs: the DDIs as the driver calls them. The
+//! NET_BUFFER_LIST pools and NBLs: the DDIs as the driver calls them, as
+//! shims that read the raw arguments and call `crate::nbl`, which checks
+//! the rules (`nbl.*`) and changes the world. The
 //! raw memory under `crate::nbl` (the blocks NDIS allocates, reads of memory
 //! the emulator knows is live) is `crate::ffi::block`.
 //!
@@ -19,38 +21,12 @@
 //!   after the violation is recorded, so a wrong driver sees a failure
 //!   rather than an object built from bad parameters.
 
-use std::ptr::null_mut;
-
 use ndis_sys::*;
 
-use super::block::Known;
 use super::zero::read_prefix;
 use crate::detail;
-use crate::nbl::{self, NbInit, NblOwner};
-use crate::rules;
-use crate::trace::tag_str;
-use crate::world::{self, World};
-
-/// The handler the driver is in, for origins.
-fn origin(w: &World) -> &'static str {
-    w.current_handler().unwrap_or("outside any handler")
-}
-
-/// Checks an NBL pool handle; false (with `handle.valid`) unless it is one
-/// NdisAllocateNetBufferListPool returned and the driver has not freed.
-fn live_pool(w: &mut World, pool: usize, call: &'static str) -> bool {
-    let problem = match w.nbls.pool(pool) {
-        None if pool == 0 => "a NULL NBL pool handle".to_string(),
-        None => format!("{pool:#x}, which NDIS never gave out as an NBL pool handle"),
-        Some(p) if p.freed => format!(
-            "NBL pool {pool:#x} (tag {}), which was already freed",
-            tag_str(p.params.PoolTag)
-        ),
-        Some(_) => return true,
-    };
-    w.violate(rules::HANDLE_VALID, call, format!("passed {problem}"), &[]);
-    false
-}
+use crate::nbl;
+use crate::world;
 
 ddi_fn! {
     /// NdisAllocateNetBufferListPool. <= DISPATCH_LEVEL. `NdisHandle` is
@@ -72,50 +48,7 @@ ddi_fn! {
             ));
             w.event("=>", CALL, what);
             w.check_irql(CALL, DISPATCH_LEVEL);
-            let h = handle as usize;
-            if h != 0 {
-                let kind = w.handles.get(&h).map_or(world::HandleKind::Adapter, |r| r.kind);
-                if !w.check_handle(h, kind, CALL) {
-                    return null_mut();
-                }
-            }
-            let (Some(header), Some(p)) = (header, p) else {
-                w.violate(nbl::NBL_POOL_PARAMS, CALL, "NULL parameters", &[]);
-                return null_mut();
-            };
-            let mut problems = Vec::new();
-            if header.Type != NDIS_OBJECT_TYPE_DEFAULT {
-                problems.push(format!("header type {:#x}, not NDIS_OBJECT_TYPE_DEFAULT (0x80)", header.Type));
-            }
-            if header.Revision < NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 {
-                problems.push(format!("header revision {}", header.Revision));
-            }
-            if usize::from(header.Size) < NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 {
-                problems.push(format!("header size {} < {}", header.Size, NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1));
-            }
-            if p.ProtocolId != NDIS_PROTOCOL_ID_DEFAULT {
-                problems.push(format!("ProtocolId {:#x}: miniport drivers use NDIS_PROTOCOL_ID_DEFAULT (0)", p.ProtocolId));
-            }
-            if p.fAllocateNetBuffer > TRUE {
-                problems.push(format!("fAllocateNetBuffer {} is neither TRUE nor FALSE", p.fAllocateNetBuffer));
-            }
-            if !usize::from(p.ContextSize).is_multiple_of(nbl::MEMORY_ALLOCATION_ALIGNMENT) {
-                problems.push(format!("ContextSize {} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT (16)", p.ContextSize));
-            }
-            if !crate::memory::printable_tag(p.PoolTag) {
-                problems.push(format!("PoolTag {:#010x} is not four printable characters", p.PoolTag));
-            }
-            if !problems.is_empty() {
-                w.violate(nbl::NBL_POOL_PARAMS, CALL, problems.join("; "), &[h]);
-                return null_mut();
-            }
-            if crate::faults::allocation_fails(w, CALL, Some(p.PoolTag)) {
-                return null_mut();
-            }
-            let origin = origin(w);
-            let pool = w.nbls.add_pool(p, origin);
-            w.event("=>", CALL, detail!("-> pool {x}", pool));
-            pool as NDIS_HANDLE
+            nbl::allocate_pool(w, handle as usize, header, p) as NDIS_HANDLE
         })
     }
 }
@@ -130,70 +63,8 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", pool));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            let h = pool as usize;
-            if !live_pool(w, h, CALL) {
-                return;
-            }
-            let out = w.nbls.nbls_of_pool(h);
-            if !out.is_empty() {
-                let tag = w.nbls.pool(h).map_or(0, |p| p.params.PoolTag);
-                let list: Vec<String> = out.iter().take(8).map(|a| format!("{a:#x}")).collect();
-                w.violate(
-                    nbl::NBL_POOL_FREE_OUTSTANDING,
-                    CALL,
-                    format!("NBL pool {h:#x} (tag {}) freed with {} NBL(s) from it still allocated: {}", tag_str(tag), out.len(), list.join(", ")),
-                    &[],
-                );
-            }
-            w.nbls.free_pool(h, &out);
+            nbl::free_pool(w, pool as usize);
         });
-    }
-}
-
-/// The checks and the allocation both NBL allocators share.
-fn allocate(
-    w: &mut World,
-    call: &'static str,
-    pool: usize,
-    context: (USHORT, USHORT),
-    nb: impl FnOnce(&World, &NET_BUFFER_LIST_POOL_PARAMETERS, &mut Vec<String>) -> Option<NbInit>,
-) -> PNET_BUFFER_LIST {
-    w.check_irql(call, DISPATCH_LEVEL);
-    if !live_pool(w, pool, call) {
-        return null_mut();
-    }
-    let Some(params) = w.nbls.pool(pool).map(|p| p.params) else {
-        return null_mut();
-    };
-    let mut problems = Vec::new();
-    for (what, v) in [("ContextSize", context.0), ("ContextBackFill", context.1)] {
-        if !usize::from(v).is_multiple_of(nbl::MEMORY_ALLOCATION_ALIGNMENT) {
-            problems.push(format!(
-                "{what} {v} is not a multiple of MEMORY_ALLOCATION_ALIGNMENT (16)"
-            ));
-        }
-    }
-    let init = nb(w, &params, &mut problems);
-    if !problems.is_empty() {
-        w.violate(nbl::NBL_ALLOC_PARAMS, call, problems.join("; "), &[]);
-        return null_mut();
-    }
-    if crate::faults::allocation_fails(w, call, Some(params.PoolTag)) {
-        return null_mut();
-    }
-    let origin = origin(w);
-    match w
-        .nbls
-        .allocate(pool, init, (usize::from(context.0), usize::from(context.1)), origin)
-    {
-        Ok(a) => {
-            w.event("=>", call, detail!("-> NBL {x}", a));
-            a as PNET_BUFFER_LIST
-        }
-        Err(e) => {
-            w.event("=>", call, format!("failed: {e}"));
-            null_mut()
-        }
     }
 }
 
@@ -208,38 +79,7 @@ ddi_fn! {
         const CALL: &str = "NdisAllocateNetBufferAndNetBufferList";
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x} context {}+{}, MDL {x}, offset {}, length {}", pool, context_size, context_backfill, mdl_chain, data_offset, data_length));
-            allocate(w, CALL, pool as usize, (context_size, context_backfill), |w, params, problems| {
-                if params.fAllocateNetBuffer == FALSE || params.DataSize != 0 {
-                    problems.push(format!(
-                        "pool {pool:p} was made with fAllocateNetBuffer {} and DataSize {}; this call needs TRUE and 0",
-                        params.fAllocateNetBuffer, params.DataSize
-                    ));
-                }
-                let data_offset = data_offset as usize;
-                if mdl_chain.is_null() {
-                    if data_offset != 0 || data_length != 0 {
-                        problems.push(format!("a NULL MdlChain with DataOffset {data_offset} and DataLength {data_length}; both must be 0"));
-                    }
-                    return Some(NbInit::Empty);
-                }
-                if data_length > u32::MAX as usize {
-                    problems.push(format!("DataLength {data_length} does not fit a ULONG"));
-                }
-                let chain = match nbl::mdl_chain(&Known::of(w), mdl_chain as usize) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        problems.push(format!("MdlChain: {e}"));
-                        return None;
-                    }
-                };
-                let located: Vec<(usize, usize)> = chain.iter().map(|(a, m)| (*a, m.ByteCount as usize)).collect();
-                let total: usize = located.iter().map(|(_, n)| n).sum();
-                if data_offset.checked_add(data_length).is_none_or(|end| end > total) {
-                    problems.push(format!("DataOffset {data_offset} + DataLength {data_length} run past the {total} bytes of the MDL chain"));
-                }
-                let (current, current_offset) = nbl::locate(&located, data_offset);
-                Some(NbInit::Over { chain: mdl_chain as usize, current, current_offset, data_offset, data_length })
-            })
+            nbl::allocate_over_mdls(w, pool as usize, (context_size, context_backfill), mdl_chain as usize, data_offset, data_length) as PNET_BUFFER_LIST
         })
     }
 }
@@ -253,17 +93,7 @@ ddi_fn! {
         const CALL: &str = "NdisAllocateNetBufferList";
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x} context {}+{}", pool, context_size, context_backfill));
-            allocate(w, CALL, pool as usize, (context_size, context_backfill), |_, params, problems| {
-                match (params.fAllocateNetBuffer, params.DataSize as usize) {
-                    (FALSE, _) => None,
-                    (_, 0) => Some(NbInit::Empty),
-                    (_, n) if n > nbl::MAX_MDL_BYTES => {
-                        problems.push(format!("the pool's DataSize {n} is over the {} bytes ndis-emu maps in one MDL", nbl::MAX_MDL_BYTES));
-                        None
-                    }
-                    (_, n) => Some(NbInit::Data(n)),
-                }
-            })
+            nbl::allocate_plain(w, pool as usize, (context_size, context_backfill)) as PNET_BUFFER_LIST
         })
     }
 }
@@ -278,26 +108,7 @@ ddi_fn! {
         world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", nbl));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            let a = nbl as usize;
-            let problem = match w.nbls.get(a) {
-                None if w.nbls.was_freed(a) => Some(format!("NBL {a:#x} was already freed: a double free")),
-                None => Some(format!("{a:#x} is not an NBL NDIS allocated")),
-                Some(r) if r.owner == NblOwner::Client => Some(format!(
-                    "NBL {a:#x} belongs to NDIS (a client's send NBL, now {:?}): the driver completes it, it never frees it",
-                    r.state
-                )),
-                Some(r) if !r.state.held_by_driver() => Some(format!(
-                    "NBL {a:#x} is {:?}: the driver indicated it and the client has not returned it",
-                    r.state
-                )),
-                Some(_) => None,
-            };
-            match problem {
-                Some(p) => w.violate(nbl::NBL_FREE_OWNER, CALL, p, &[]),
-                None => {
-                    w.nbls.release(a);
-                }
-            }
+            nbl::free(w, nbl as usize);
         });
     }
 }
@@ -305,7 +116,11 @@ ddi_fn! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nbl::NblState;
+    use std::ptr::null_mut;
+
+    use crate::nbl::{NblOwner, NblState};
+    use crate::rules;
+    use crate::world::World;
 
     /// Runs `f` as CPU 0 of a fresh world (in the session, so it never
     /// meets another test's emulator) and hands the world back.

@@ -22,7 +22,7 @@ pub(crate) fn pause(handler: MINIPORT_PAUSE, ctx: usize) -> NDIS_STATUS {
         Flags: 0,
         PauseReason: 0,
     };
-    world::with("MiniportPause", pause::pause_begins);
+    world::with("MiniportPause", |w| w.pause.pause_begins());
     let status = calls::pause(handler, ctx, &mut params);
     world::with("MiniportPause", |w| pause::pause_returned(w, status));
     world::changed();

@@ -1,0 +1,341 @@
+//! The scripted clients' answers: what a CoNDIS client does after NDIS
+//! called it, run on a CPU once that CPU is out of the driver ([`pump`]),
+//! on a thread of its own (the `later` queue: a pended notify-close, an
+//! unbind at halt), or while the driver waits in NdisWaitEvent (through
+//! `crate::hooks`, which `crate::lifecycle` fills with [`pump`],
+//! [`run_action`] and [`unbind_clients_at_halt_wait`]); and a client's own
+//! serialization of its requests on an AF ([`on_af`]).
+//!
+//! It owns the clients' behaviour only: each answer is made of the client
+//! requests `crate::ffi::cm` carries to the driver, and the rules are
+//! checked below (`crate::condis`). What it must not do: call a driver
+//! handler itself, or name the facade (`crate::emulator`),
+//! `crate::lifecycle` or `crate::client`, which name it.
+
+use ndis_sys::*;
+
+use crate::condis::{AfState, CallState, ClientAction, Condis, Creator, PartyState, SapState};
+use crate::ffi::cm::{
+    answer_incoming, close_af, close_call, complete_notify_close, delete_vc, deregister_sap, drop_party,
+};
+use crate::world::{self, World};
+
+/// The AF a client request names (directly, or through its SAP, VC or
+/// party), if NDIS knows the object.
+pub(crate) enum On {
+    Af(usize),
+    Sap(usize),
+    Vc(usize),
+    Party(usize),
+}
+
+fn af_of(condis: &Condis, on: &On) -> Option<usize> {
+    match *on {
+        On::Af(a) => Some(a),
+        On::Sap(s) => condis.saps.get(&s).map(|x| x.af),
+        On::Vc(v) => condis.vcs.get(&v).map(|x| x.af),
+        On::Party(p) => condis.parties.get(&p).and_then(|x| condis.vcs.get(&x.vc)).map(|x| x.af),
+    }
+}
+
+/// Runs `f`, a scripted client's request on the AF `on` names, as a
+/// correct client does: not at all once the client is tearing that AF
+/// down for NdisCmNotifyCloseAddressFamily (the client refuses its own
+/// request: `refused`), and counted as in flight meanwhile, so that the
+/// teardown ([`tear_down_af`]) waits for it before it closes calls, deletes
+/// VCs and closes the AF (a client does not close what its own request on
+/// another thread is still using: NdisClCloseCall "Before calling
+/// NdisClCloseCall, a protocol must ensure that all its outstanding send
+/// packets have been returned").
+pub(crate) fn on_af<R>(on: On, refused: R, f: impl FnOnce() -> R) -> R {
+    let af = world::try_with(|w| {
+        let af = af_of(&w.condis, &on)?;
+        // The client is tearing the AF down (NDIS asked it to, or it is
+        // unbinding at halt with the AF's close pending): it stops using it.
+        let unbinding = w.condis.unbound_at_halt;
+        let tearing = w
+            .condis
+            .afs
+            .get(&af)
+            .is_some_and(|a| a.notify_close_pending || (unbinding && a.state == AfState::Closing));
+        Some(if tearing {
+            None
+        } else {
+            *w.condis.af_busy.entry(af).or_default() += 1;
+            Some(af)
+        })
+    })
+    .flatten();
+    match af {
+        // Unknown object: NDIS refuses it (inside `f`).
+        None => f(),
+        Some(None) => refused,
+        Some(Some(af)) => {
+            let r = f();
+            world::try_with(|w| {
+                if let Some(n) = w.condis.af_busy.get_mut(&af) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        w.condis.af_busy.remove(&af);
+                    }
+                }
+            });
+            world::changed();
+            r
+        }
+    }
+}
+
+/// In the threaded mode, waits until no request of the client on `af` is
+/// inside the driver (see [`on_af`]).
+fn wait_af_idle(af: usize) {
+    if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
+        crate::sync::wait_bounded(|w| !w.condis.af_busy.contains_key(&af));
+    }
+}
+
+/// Runs the scripted clients' deferred answers (incoming closes, NBL
+/// returns) that requests on the calling CPU set off, once that CPU is out of
+/// the driver, until none is left; bounded so a driver that keeps generating
+/// work cannot hang the emulator.
+pub(crate) fn pump() {
+    for _ in 0..10_000 {
+        if !world::outside_driver() {
+            return;
+        }
+        let cpu = world::cpu_id();
+        let Some(action) = world::try_with(|w| w.condis.next_action(cpu)).flatten() else {
+            return;
+        };
+        run_action(action);
+    }
+}
+
+/// [`pump`], then the answers clients give later on threads of their own
+/// (a pended notify-close), each followed by what it set off: what
+/// `Emulator::pump` runs when the test asks.
+pub(crate) fn pump_all() {
+    pump();
+    for _ in 0..10_000 {
+        if !world::outside_driver() {
+            return;
+        }
+        let Some(action) = world::try_with(|w| w.condis.later.pop_front()).flatten() else {
+            return;
+        };
+        run_action(action);
+        pump();
+    }
+}
+
+/// Runs one client answer on the calling CPU (from [`pump`], a driver's
+/// wait in NdisWaitEvent, or a system worker thread of the threaded mode).
+pub(crate) fn run_action(action: ClientAction) {
+    match action {
+        ClientAction::CloseCall { vc } => {
+            // The client answers the incoming close with NdisClCloseCall,
+            // and "Before calling NdisClCloseCall, a protocol must ensure
+            // that all its outstanding send packets have been returned"
+            // (NdisClCloseCall [D]): in the threaded mode its own
+            // NdisCoSendNetBufferLists on the VC may still be under way on
+            // another CPU, and it waits for that call to return first.
+            if world::try_with(|w| w.sched.threaded()).unwrap_or(false) {
+                crate::sync::wait_bounded(|w| !crate::pause::sending_on(w, vc));
+            }
+            // An answer, not a request of the client's own: it runs also
+            // while the client tears the AF down (that teardown needs it).
+            let _ = close_call(vc, &[]);
+        }
+        ClientAction::TearDownAf { af } => tear_down_af(af),
+        ClientAction::ReturnNbls { vc, nbls } => crate::ffi::data::return_nbls(vc, &nbls),
+        ClientAction::AnswerNotifyClose { af } => answer_notify_close(af),
+        ClientAction::CompleteNotifyClose { af } => complete_notify_close(af),
+        ClientAction::FinishClose { af } => remove_what_is_left(af),
+        ClientAction::DeleteVc { vc } => {
+            let _ = delete_vc(vc);
+        }
+    }
+}
+
+/// The later half of a pended ProtocolClNotifyCloseAf: the client tears the
+/// AF down as in [`tear_down_af`], then calls
+/// NdisClNotifyCloseAddressFamilyComplete, at once if its close completed,
+/// else when it does (`apply`, CloseAf).
+///
+/// An AF the client is already closing on a thread of its own (its
+/// NdisClCloseAddressFamily crossed the notification, and the call manager
+/// pended it) is not closed again, but what the client left on it is still
+/// removed: the call manager completes that close only once it is gone
+/// (ProtocolCmCloseAf \[D\]: "After the client has closed all calls and
+/// deregistered all SAPs, the call manager can then close the address
+/// family"), and the notification asks the client for exactly that
+/// (ProtocolClNotifyCloseAf \[D\], learn.microsoft.com
+/// nc-ndis-protocol_cl_notify_close_af: "In response, the client should:
+/// Call the NdisClDropParty function as many times as necessary until only
+/// a single party remains active on each multipoint virtual connection
+/// (VC) [...] Call the NdisClCloseCall function as many times as necessary
+/// to close all of the calls that are still open [...] Call the
+/// NdisClDeregisterSap function as many times as necessary to deregister
+/// all of the service access points (SAPs) [...] Call the
+/// NdisClCloseAddressFamily function to close the AF"; NdisClCloseAddressFamily
+/// \[D\], nf-ndis-ndisclcloseaddressfamily: a client calls it "after it
+/// closes all the client's open VCs on the binding"). Waiting for the
+/// close alone left HaltEx waiting for ever (seed 3200104 of the threaded
+/// soak; RELIABILITY.md).
+fn answer_notify_close(af: usize) {
+    let state = world::with("ProtocolClNotifyCloseAf", |w| {
+        w.note(af, "the client's ProtocolClNotifyCloseAf tears the AF down");
+        w.condis.afs.get(&af).map(|a| a.state)
+    });
+    match state {
+        Some(AfState::Open) => tear_down_af(af),
+        Some(AfState::Closing) => remove_what_is_left(af),
+        _ => {}
+    }
+    let closed = world::with("NdisClCloseAddressFamily", |w| {
+        let Some(a) = w.condis.afs.get_mut(&af) else {
+            return true;
+        };
+        if a.state == AfState::Closed {
+            return true;
+        }
+        a.notify_complete_on_close = true;
+        false
+    });
+    if closed {
+        complete_notify_close(af);
+    }
+}
+
+/// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4):
+/// removes what it has on the AF ([`remove_what_is_left`]), then closes it.
+fn tear_down_af(af: usize) {
+    remove_what_is_left(af);
+    let _ = close_af(af);
+}
+
+/// A client removing everything it has on `af` through the ordinary NdisCl*
+/// paths, once its own requests on the AF in flight on other threads are
+/// done ([`on_af`]): it rejects the calls offered to it that it has not
+/// answered, drops the parties of its multipoint calls but the last
+/// (NdisClCloseCall \[D\]: "the client must call NdisClDropParty one or
+/// more times to release all but the last party on the VC before it calls
+/// NdisClCloseCall"), closes its calls, deletes the VCs it created and
+/// deregisters its SAPs (ProtocolClNotifyCloseAf \[D\];
+/// NdisClCloseAddressFamily \[D\]: "A client commonly calls
+/// NdisClCloseAddressFamily from its ProtocolUnbindAdapterEx function,
+/// after it closes all the client's open VCs on the binding with calls to
+/// NdisClCloseCall and/or NdisClDeregisterSap").
+fn remove_what_is_left(af: usize) {
+    wait_af_idle(af);
+    let extra_parties: Vec<usize> = world::with("ProtocolClNotifyCloseAf", |w| {
+        w.condis
+            .vcs
+            .values()
+            .filter(|v| v.af == af && v.parties.len() > 1)
+            .flat_map(|v| v.parties.iter().skip(1).copied())
+            .filter(|p| {
+                w.condis
+                    .parties
+                    .get(p)
+                    .is_some_and(|x| x.state == PartyState::Connected)
+            })
+            .collect()
+    });
+    for party in extra_parties {
+        let _ = drop_party(party, &[]);
+    }
+    let (vcs, saps) = world::with("ProtocolClNotifyCloseAf", |w| {
+        let vcs: Vec<(usize, Creator, CallState)> = w
+            .condis
+            .vcs
+            .iter()
+            .filter(|(_, v)| v.af == af)
+            .map(|(h, v)| (*h, v.creator, v.call))
+            .collect();
+        let saps: Vec<usize> = w
+            .condis
+            .saps
+            .iter()
+            .filter(|(_, s)| s.af == af && s.state == SapState::Registered)
+            .map(|(h, _)| *h)
+            .collect();
+        (vcs, saps)
+    });
+    for (vc, _, call) in &vcs {
+        if *call == CallState::Offered {
+            let _ = answer_incoming(*vc, NDIS_STATUS_FAILURE);
+        }
+    }
+    for (vc, _, call) in &vcs {
+        if matches!(call, CallState::Connected | CallState::Accepted | CallState::Outgoing) {
+            let _ = close_call(*vc, &[]);
+        }
+    }
+    for (vc, creator, _) in &vcs {
+        if *creator == Creator::Client {
+            let _ = delete_vc(*vc);
+        }
+    }
+    for sap in saps {
+        let _ = deregister_sap(sap);
+    }
+}
+
+/// NDIS unbinds the clients before it calls MiniportHaltEx (contract §1.4):
+/// "Clients unbinding normally close their AFs themselves". A client whose
+/// NdisClCloseAddressFamily the call manager pended still owes the removal
+/// of what it left on that AF before its unbind is done
+/// (NdisClCloseAddressFamily \[D\]: "a client should release all the
+/// resources it allocated for connection-oriented communications through
+/// the miniport driver before its ProtocolUnbindAdapterEx function calls
+/// NdisCloseAdapterEx"; ProtocolCmCloseAf \[D\]: the call manager pends,
+/// and "After the client has closed all calls and deregistered all SAPs,
+/// the call manager can then close the address family and call
+/// NdisMCmCloseAddressFamilyComplete"). The scripted client is as slow as a
+/// client can be: it starts when MiniportHaltEx first blocks in
+/// NdisWaitEvent, on a thread of its own (the `later` queue, behind any
+/// pended notify-close answer), so a driver must wait for that close as
+/// well as for its notifications. A driver that does not wait leaves it
+/// undone ([`drop_client_answers_at_halt`], `halt.afs-closed`). Called by
+/// NdisWaitEvent before it blocks.
+pub(crate) fn unbind_clients_at_halt_wait(w: &mut World) {
+    if w.condis.unbound_at_halt || w.current_handler() != Some("MiniportHaltEx") {
+        return;
+    }
+    w.condis.unbound_at_halt = true;
+    let closing: Vec<usize> = w
+        .condis
+        .afs
+        .iter()
+        .filter(|(_, a)| a.state == AfState::Closing)
+        .map(|(h, _)| *h)
+        .collect();
+    for af in closing {
+        w.note(
+            af,
+            "unbinding at halt: the client's close pended, so it removes what it left",
+        );
+        w.condis.defer_later(ClientAction::FinishClose { af });
+    }
+    world::changed();
+}
+
+/// After MiniportHaltEx returned: the answers clients still owed (a pended
+/// notify-close the driver did not wait for) are dropped, not run, so the
+/// emulator never calls a halted driver; `condis::rules::check_afs_closed_at_halt` has
+/// reported the AFs they concern.
+pub(crate) fn drop_client_answers_at_halt() {
+    world::try_with(|w| {
+        w.condis.unbound_at_halt = false;
+        let owed: Vec<ClientAction> = w.condis.later.drain(..).collect();
+        for action in owed {
+            if let ClientAction::AnswerNotifyClose { af }
+            | ClientAction::CompleteNotifyClose { af }
+            | ClientAction::FinishClose { af } = action
+            {
+                w.note(af, "the client's pended close never ran: the adapter was halted first");
+            }
+        }
+    });
+}
