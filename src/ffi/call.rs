@@ -28,12 +28,13 @@ use super::context::AdapterContext;
 use super::effects::{begin_call, call_result, drop_call, end_call, finish, on_vc, perform, take_call};
 use super::params::{call_flags, fit_flows, read_call};
 use super::party::add_leaf;
+use super::recorder::{Span, keep_alive};
 use super::setup::{answer_offer, drive};
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{Address, ECHO_ADDRESS, Via};
 
 handler! {
-    #[flight(ProtocolCmMakeCall, vc_ctx: VcContext)]
+    #[flight(ProtocolCmMakeCall, vc_ctx: VcContext, span)]
     pub(super) unsafe fn make_call(
         vc_ctx: NDIS_HANDLE,
         cp: PCO_CALL_PARAMETERS,
@@ -62,9 +63,18 @@ handler! {
 /// NDIS_STATUS_INVALID_ADDRESS), the fabric just has no destination for
 /// it, which is what NO_ROUTE says and INVALID_ADDRESS does not.
 ///
+/// # Lifetime
+/// The adapter, reached through the VC's context (`vc_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 unsafe fn make_call_impl(
+    span: Option<&Span<'_>>,
     vc_ctx: NDIS_HANDLE,
     cp: PCO_CALL_PARAMETERS,
     party: NDIS_HANDLE,
@@ -76,7 +86,7 @@ unsafe fn make_call_impl(
         return NDIS_STATUS_FAILURE;
     };
     let adapter = caller.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     // SAFETY: NDIS's call parameters for this call (or NULL, refused inside).
     let (address, mut shape) = match unsafe { read_call(cp) } {
         Ok(x) => x,
@@ -257,7 +267,7 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
 }
 
 handler! {
-    #[flight(ProtocolCmIncomingCallComplete, vc_ctx: VcContext)]
+    #[flight(ProtocolCmIncomingCallComplete, vc_ctx: VcContext, span)]
     pub(super) unsafe fn incoming_call_complete(
         status: NDIS_STATUS,
         vc_ctx: NDIS_HANDLE,
@@ -271,9 +281,22 @@ handler! {
 /// Anything else: both VCs deactivated, the callee VC deleted, the make
 /// call failed with the client's status.
 ///
+/// # Lifetime
+/// The adapter, reached through the VC's context (`vc_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-unsafe fn incoming_call_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) {
+unsafe fn incoming_call_complete_impl(
+    span: Option<&Span<'_>>,
+    status: NDIS_STATUS,
+    vc_ctx: NDIS_HANDLE,
+    _params: PCO_CALL_PARAMETERS,
+) {
     // SAFETY: the MCM VC context covmini gave NdisMCmCreateVc.
     let Some(callee) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
         trace!(ERROR, "ProtocolCmIncomingCallComplete: not a VC context: {:p}", vc_ctx);
@@ -287,7 +310,7 @@ unsafe fn incoming_call_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, 
     // dispatch.
     let (inside, _closing) = callee.enter();
     let adapter = callee.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     match on_vc(callee, |cm| answer_offer(cm, callee, 1, status)) {
         Ok(fx) if status == NDIS_STATUS_SUCCESS => {
             // Accepted: no effect deletes the callee's VC; leave after
@@ -312,7 +335,7 @@ unsafe fn incoming_call_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, 
 }
 
 handler! {
-    #[flight(ProtocolCmCloseCall, vc_ctx: VcContext)]
+    #[flight(ProtocolCmCloseCall, vc_ctx: VcContext, span)]
     pub(super) unsafe fn close_call(
         vc_ctx: NDIS_HANDLE,
         party_ctx: NDIS_HANDLE,
@@ -340,9 +363,23 @@ handler! {
 /// party is being added. A leaf's close tells the root: an incoming drop
 /// party while the root has other parties, else an incoming close.
 ///
+/// # Lifetime
+/// The adapter, reached through the VC's context (`vc_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-unsafe fn close_call_impl(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
+unsafe fn close_call_impl(
+    span: Option<&Span<'_>>,
+    vc_ctx: NDIS_HANDLE,
+    party_ctx: NDIS_HANDLE,
+    data: PVOID,
+    size: UINT,
+) -> NDIS_STATUS {
     // SAFETY: the CallMgrVcContext covmini gave NDIS.
     let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
         trace!(ERROR, "ProtocolCmCloseCall: not a VC context: {:p}", vc_ctx);
@@ -356,7 +393,7 @@ unsafe fn close_call_impl(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVO
     let party = unsafe { PartyContext::from_handle(party_ctx) };
     vc.set_close_party(party.map_or(null_mut(), PartyContext::ndis));
     let adapter = vc.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     let root = {
         let cm = adapter.cm();
         cm.vc_is(vc.id(), vc.token()) && cm.is_root(vc.id())
