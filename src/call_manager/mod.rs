@@ -744,7 +744,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     fn unlink(&mut self, vc: VcId, from: VcId) {
         if self
             .vc(vc)
-            .is_some_and(|p| p.state == (VcState::Connected { peer: Some(from) }))
+            .is_some_and(|p| matches!(p.state, VcState::Connected { peer: Some(x) } if x == from))
         {
             self.shift(vc, VcEvent::PeerGone);
         }
@@ -768,7 +768,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// of [`Self::begin_call`], which drives the rest).
     pub fn make_call_begin(&mut self, caller: VcId, called: &Address, callee: H) -> Result<MakeCallPlan<H>, Refusal> {
         let c = *self.vc(caller).ok_or(Refusal::Invalid)?;
-        if c.origin != VcOrigin::Client || c.state != VcState::Idle {
+        if c.origin != VcOrigin::Client || !matches!(c.state, VcState::Idle) {
             return Err(Refusal::CallActive);
         }
         let (sap_id, sap, callee_af) = self.find_sap(called)?;
@@ -923,17 +923,22 @@ impl<H: Copy + PartialEq> CallManager<H> {
     /// NdisMCmDeactivateVc in `fx`. The only place that emits that
     /// effect, so NDIS's bit and [`VcState::is_active`] agree.
     pub(crate) fn deactivate(&mut self, id: VcId, fx: &mut Effects<H>) {
-        let Some(v) = self.vc(id).map(|v| *v) else { return };
+        let Some(v) = self.vc(id) else { return };
         if !v.state.is_active() {
             return;
         }
-        let moved = self.set_state(id, VcEvent::Deactivate);
-        #[cfg(test)]
-        if let Err(e) = moved {
-            panic!("the VC state machine cannot deactivate {:?}", e.from);
-        }
-        if moved.is_ok() {
-            fx.push(Effect::DeactivateVc(v.handle));
+        match v.state.on(VcEvent::Deactivate) {
+            Ok(to) => {
+                v.state = to;
+                fx.push(Effect::DeactivateVc(v.handle));
+            }
+            // An active state the machine cannot deactivate (a core bug):
+            // left as it is, no panic on a handler's path; the unit tests,
+            // which take every call site, fail on it.
+            #[cfg(test)]
+            Err(e) => panic!("the VC state machine cannot deactivate {:?}", e.from),
+            #[cfg(not(test))]
+            Err(_) => {}
         }
     }
 
@@ -1180,7 +1185,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             }
             _ => {}
         }
-        if v.busy > 0 || v.state != VcState::Closing {
+        if v.busy > 0 || !matches!(v.state, VcState::Closing) {
             return fx;
         }
         match self.finish_close(id, fx, false) {
@@ -1259,7 +1264,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         if multipoint {
             return Err(Refusal::NotSupported);
         }
-        if c.origin != VcOrigin::Client || c.state != VcState::Idle {
+        if c.origin != VcOrigin::Client || !matches!(c.state, VcState::Idle) {
             return Err(Refusal::CallActive);
         }
         c.answer = None;
@@ -1338,7 +1343,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         }
         let Some(v) = self.vc(id) else { return fx };
         v.busy = v.busy.saturating_sub(n);
-        if v.busy > 0 || v.waits_for_handlers || v.state != VcState::Closing {
+        if v.busy > 0 || v.waits_for_handlers || !matches!(v.state, VcState::Closing) {
             return fx;
         }
         match self.finish_close(id, fx, false) {
@@ -1368,7 +1373,8 @@ impl<H: Copy + PartialEq> CallManager<H> {
                 if pv.qos_changing {
                     return Err(Refusal::Invalid);
                 }
-                let linked = pv.state.is_active() && pv.state == (VcState::Connected { peer: Some(id) });
+                // Connected is active (VcState::is_active): no other check.
+                let linked = matches!(pv.state, VcState::Connected { peer: Some(x) } if x == id);
                 linked.then_some((p, pv.handle))
             }
             _ => return Err(Refusal::Invalid),

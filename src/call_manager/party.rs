@@ -774,7 +774,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         };
         if self
             .vc(leaf)
-            .is_some_and(|v| v.state == (VcState::Leaf { party: Some(id) }))
+            .is_some_and(|v| matches!(v.state, VcState::Leaf { party: Some(x) } if x == id))
         {
             self.shift(leaf, VcEvent::PeerGone);
             if let Some(v) = self.vc(leaf) {
@@ -900,7 +900,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             };
             let Ok(id) = u16::try_from(i) else { continue };
             let ok = matches!(self.vcs.get(leaf.raw()), Some(v)
-                if v.state == VcState::Leaf { party: Some(PartyId(id)) });
+                if matches!(v.state, VcState::Leaf { party: Some(x) } if x == PartyId(id)));
             if ok && let Some(slot) = found.get_mut(n) {
                 *slot = Some(leaf);
                 n += 1;
