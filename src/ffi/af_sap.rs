@@ -134,7 +134,7 @@ unsafe fn close_af_impl(span: Option<&Span<'_>>, af_ctx: NDIS_HANDLE) -> NDIS_ST
     let adapter = af.adapter();
     let _running = keep_alive(span, adapter);
     match on_af(af, |cm| cm.close_af(af.id())) {
-        Ok(f) => finish(adapter, f),
+        Ok(f) => finish(adapter, &f),
         Err(r) => {
             trace!(ERROR, "ProtocolCmCloseAf({:p}): {:?}", af_ctx, r);
             r.status()
@@ -183,7 +183,7 @@ unsafe fn notify_close_af_complete_impl(span: Option<&Span<'_>>, af_ctx: NDIS_HA
     let adapter = af.adapter();
     let _running = keep_alive(span, adapter);
     match on_af(af, |cm| cm.notify_close_done(af.id(), false)) {
-        Ok(fx) => perform(adapter, fx),
+        Ok(fx) => perform(adapter, &fx),
         Err(_) => {
             let when = if adapter.halting() {
                 "not notified"
@@ -238,7 +238,7 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
         // A close the client made before or during the call pended for it
         // (the handle had to stay valid for NDIS): it completes now.
         let fx = adapter.cm().notify_returned(id);
-        perform(adapter, fx);
+        perform(adapter, &fx);
         if status != NDIS_STATUS_PENDING {
             // NDIS refused (the AF is already closing): no completion
             // follows; halt waits for that close instead.
@@ -249,7 +249,7 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
                 status
             );
             match adapter.cm().notify_close_done(id, true) {
-                Ok(fx) => perform(adapter, fx),
+                Ok(fx) => perform(adapter, &fx),
                 Err(r) => trace!(ERROR, "HaltEx: refused notification of AF {}: {:?}", id.raw(), r),
             }
         }
@@ -370,7 +370,7 @@ unsafe fn deregister_sap_impl(span: Option<&Span<'_>>, sap_ctx: NDIS_HANDLE) -> 
         |cm| cm.sap_is(sap.id(), sap.token()),
         |cm| cm.deregister_sap(sap.id()),
     ) {
-        Ok(f) => finish(adapter, f),
+        Ok(f) => finish(adapter, &f),
         Err(r) => r.status(),
     }
 }

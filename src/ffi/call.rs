@@ -23,7 +23,7 @@ use core::ptr::{NonNull, null_mut};
 use ndis_sys::*;
 
 use super::call_block::{CallBlock, CallShape};
-use super::cm_context::{PartyContext, Signed, VcContext};
+use super::cm_context::{Cm, PartyContext, Signed, VcContext};
 use super::context::AdapterContext;
 use super::effects::{begin_call, call_result, drop_call, end_call, finish, on_vc, perform, take_call};
 use super::params::{call_flags, fit_flows, read_call};
@@ -31,7 +31,7 @@ use super::party::add_leaf;
 use super::recorder::{Span, keep_alive};
 use super::setup::{answer_offer, drive};
 use super::trace::{ERROR, INFO, WARN};
-use crate::call_manager::{Address, ECHO_ADDRESS, Via};
+use crate::call_manager::{Address, ECHO_ADDRESS, Finish, Refusal, Via};
 
 handler! {
     #[flight(ProtocolCmMakeCall, vc_ctx: VcContext, span)]
@@ -315,14 +315,14 @@ unsafe fn incoming_call_complete_impl(
         Ok(fx) if status == NDIS_STATUS_SUCCESS => {
             // Accepted: no effect deletes the callee's VC; leave after
             // the last one names it.
-            perform(adapter, fx);
+            perform(adapter, &fx);
             inside.leave();
         }
         Ok(fx) => {
             // Rejected: the effects deactivate and delete the callee's
             // VC, so leave before they run.
             inside.leave();
-            perform(adapter, fx);
+            perform(adapter, &fx);
         }
         Err(r) => {
             inside.leave();
@@ -394,15 +394,32 @@ unsafe fn close_call_impl(
     vc.set_close_party(party.map_or(null_mut(), PartyContext::ndis));
     let adapter = vc.adapter();
     let _running = keep_alive(span, adapter);
-    let root = {
-        let cm = adapter.cm();
-        cm.vc_is(vc.id(), vc.token()) && cm.is_root(vc.id())
-    };
-    if root && !close_root_parties(vc) {
-        return NDIS_STATUS_FAILURE;
+    // One lock for a close that is not a root's (the usual one): the root
+    // check and the close itself, so no state can change between them.
+    let closed = on_vc(vc, |cm| {
+        if cm.is_root(vc.id()) {
+            return Ok(None);
+        }
+        close_locked(cm, vc).map(Some)
+    });
+    match &closed {
+        // SAFETY: ProtocolCmCloseCall on `vc`, this handler.
+        Ok(Some(f)) => unsafe { close_finished(vc, f) },
+        Err(r) => close_refused(vc, *r),
+        Ok(None) => {
+            // A multipoint root: its parties go first, each under its own
+            // lock, then its own close.
+            if !close_root_parties(vc) {
+                return NDIS_STATUS_FAILURE;
+            }
+            match &on_vc(vc, |cm| close_locked(cm, vc)) {
+                // SAFETY: ProtocolCmCloseCall on `vc`, this handler, after its
+                // parties were detached.
+                Ok(f) => unsafe { close_finished(vc, f) },
+                Err(r) => close_refused(vc, *r),
+            }
+        }
     }
-    // SAFETY: ProtocolCmCloseCall on `vc`, this handler.
-    unsafe { close_with_handlers(vc) }
 }
 
 /// A multipoint root's close, before its own: asks the core to begin it,
@@ -428,16 +445,30 @@ fn close_root_parties(vc: &VcContext) -> bool {
         // Its own statement: the lock guard is dropped before `perform`.
         let next = adapter.cm().detach_party(vc.id());
         let Some(fx) = next else { break };
-        perform(adapter, fx);
+        perform(adapter, &fx);
     }
     true
 }
 
 /// Closes `vc`'s call with the handshake with the data-path handlers inside
 /// (`super::data`): marks the close, and lets it wait for those already
-/// in. The status is ProtocolCmCloseCall's: SUCCESS when the close is done
+/// in; the mark is lowered again if the core refuses the close.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, with the adapter lock held (`cm`).
+fn close_locked(cm: &mut Cm, vc: &VcContext) -> Result<Finish<usize>, Refusal> {
+    let (was, inside) = vc.begin_close(cm, 0);
+    let r = cm.close_call_with_handlers(vc.id(), inside);
+    if r.is_err() {
+        vc.restore_closing(was);
+    }
+    r
+}
+
+/// Finishes a close [`close_locked`] accepted (`f`, the core's finish).
+/// The status is ProtocolCmCloseCall's: SUCCESS when the close is done
 /// (the call ended, the VC idle), or another the core's finish gives
-/// (PENDING when the close waits for them); FAILURE when the core refuses.
+/// (PENDING when the close waits for the handlers inside).
 ///
 /// # Safety
 /// Called from ProtocolCmCloseCall on `vc`, so the client begins no new
@@ -445,34 +476,23 @@ fn close_root_parties(vc: &VcContext) -> bool {
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL, without the adapter lock.
-unsafe fn close_with_handlers(vc: &VcContext) -> NDIS_STATUS {
+unsafe fn close_finished(vc: &VcContext, f: &Finish<usize>) -> NDIS_STATUS {
     let adapter = vc.adapter();
-    let closed = on_vc(vc, |cm| {
-        let (was, inside) = vc.begin_close(cm, 0);
-        let r = cm.close_call_with_handlers(vc.id(), inside);
-        if r.is_err() {
-            vc.restore_closing(was);
-        }
-        r
-    });
-    match closed {
-        Ok(f) => {
-            let status = finish(adapter, f);
-            if status == NDIS_STATUS_SUCCESS {
-                // SAFETY: a close the handler answers SUCCESS is done: the
-                // (client) VC is deactivated and idle, and its client
-                // begins no new call on it before this handler returns
-                // (precondition).
-                unsafe { end_call(adapter, vc) };
-                vc.end_close(&adapter.cm());
-            }
-            status
-        }
-        Err(r) => {
-            trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc.as_handle(), r);
-            NDIS_STATUS_FAILURE
-        }
+    let status = finish(adapter, f);
+    if status == NDIS_STATUS_SUCCESS {
+        // SAFETY: a close the handler answers SUCCESS is done: the
+        // (client) VC is deactivated and idle, and its client begins no
+        // new call on it before this handler returns (precondition).
+        unsafe { end_call(adapter, vc) };
+        vc.end_close(&adapter.cm());
     }
+    status
+}
+
+/// The core refused the close (`r`): FAILURE.
+fn close_refused(vc: &VcContext, r: Refusal) -> NDIS_STATUS {
+    trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc.as_handle(), r);
+    NDIS_STATUS_FAILURE
 }
 
 handler! {

@@ -447,7 +447,7 @@ fn deliver_all(vc: &VcContext, inside: Inside<'_>, route: &Route<usize>, chain: 
         fx.extend(inside.leave_locked(&mut cm));
         fx
     };
-    perform(adapter, fx);
+    perform(adapter, &fx);
     // Last: a pending pause completes after the completions it waited for.
     adapter.release_sends(completed_here);
 }
@@ -498,11 +498,11 @@ pub(super) unsafe fn return_nbls(adapter: &AdapterContext, nbls: PNET_BUFFER_LIS
             // handle is valid while the send's pin holds it.
             unsafe { NdisMCoSendNetBufferListsComplete(sender.ndis(), send, complete_flags) };
             fx.extend(adapter.cm().unpin(sender.id(), 1));
-            perform(adapter, fx);
+            perform(adapter, &fx);
             // The send is completed: a pending pause may complete now.
             adapter.release_sends(1);
         } else {
-            perform(adapter, fx);
+            perform(adapter, &fx);
         }
     }
 }

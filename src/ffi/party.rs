@@ -328,7 +328,7 @@ unsafe fn drop_party_impl(span: Option<&Span<'_>>, party_ctx: NDIS_HANDLE, data:
     let _running = keep_alive(span, adapter);
     match on_party(party, |cm| cm.drop_party(party.id())) {
         // The party context may be freed by these effects: not used after.
-        Ok(f) => finish(adapter, f),
+        Ok(f) => finish(adapter, &f),
         Err(r) => {
             trace!(WARN, "ProtocolCmDropParty({:p}): {:?}", party_ctx, r);
             r.status()

@@ -107,7 +107,7 @@ unsafe fn modify_call_qos_impl(
         }
     };
     let fx = adapter.cm().modify_qos_end(vc.id(), peer.map(|(p, _)| p));
-    perform(adapter, fx);
+    perform(adapter, &fx);
     status
 }
 
