@@ -483,11 +483,9 @@ pub(super) unsafe fn return_nbls(adapter: &AdapterContext, nbls: PNET_BUFFER_LIS
             continue;
         };
         let last = share.release();
-        let mut fx = {
-            // SAFETY: the receiving VC, pinned while this NBL was out.
-            let receiver = unsafe { VcContext::from_token(receiver) };
-            adapter.cm().unpin(receiver.id(), 1)
-        };
+        // SAFETY: the receiving VC, pinned while this NBL was out; the pin
+        // goes below, after this context's last use.
+        let receiver = unsafe { VcContext::from_token(receiver) };
         if let Some((send, sender_token)) = last {
             // SAFETY: the sender, pinned while this send is held (its last
             // share came back just now, and the pin goes below).
@@ -497,11 +495,20 @@ pub(super) unsafe fn return_nbls(adapter: &AdapterContext, nbls: PNET_BUFFER_LIS
             // is back), completed once on the VC it was sent on, whose
             // handle is valid while the send's pin holds it.
             unsafe { NdisMCoSendNetBufferListsComplete(sender.ndis(), send, complete_flags) };
-            fx.extend(adapter.cm().unpin(sender.id(), 1));
+            // Both pins under one lock, after the completion: the receiver's
+            // pin is held across it (a close of the receiver waits that
+            // much longer), and its effects come first, as before.
+            let fx = {
+                let mut cm = adapter.cm();
+                let mut fx = cm.unpin(receiver.id(), 1);
+                fx.extend(cm.unpin(sender.id(), 1));
+                fx
+            };
             perform(adapter, &fx);
             // The send is completed: a pending pause may complete now.
             adapter.release_sends(1);
         } else {
+            let fx = adapter.cm().unpin(receiver.id(), 1);
             perform(adapter, &fx);
         }
     }
