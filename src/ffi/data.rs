@@ -498,12 +498,12 @@ pub(super) unsafe fn return_nbls(adapter: &AdapterContext, nbls: PNET_BUFFER_LIS
             // Both pins under one lock, after the completion: the receiver's
             // pin is held across it (a close of the receiver waits that
             // much longer), and its effects come first, as before.
-            let fx = {
-                let mut cm = adapter.cm();
-                let mut fx = cm.unpin(receiver.id(), 1);
-                fx.extend(cm.unpin(sender.id(), 1));
-                fx
-            };
+            // The guard is dropped by name, not by a block the effects
+            // would be moved (copied) out of.
+            let mut cm = adapter.cm();
+            let mut fx = cm.unpin(receiver.id(), 1);
+            fx.extend(cm.unpin(sender.id(), 1));
+            drop(cm);
             perform(adapter, &fx);
             // The send is completed: a pending pause may complete now.
             adapter.release_sends(1);
