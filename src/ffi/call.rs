@@ -311,18 +311,18 @@ unsafe fn incoming_call_complete_impl(
     let (inside, _closing) = callee.enter();
     let adapter = callee.adapter();
     let _running = keep_alive(span, adapter);
-    match on_vc(callee, |cm| answer_offer(cm, callee, 1, status)) {
+    match &on_vc(callee, |cm| answer_offer(cm, callee, 1, status)) {
         Ok(fx) if status == NDIS_STATUS_SUCCESS => {
             // Accepted: no effect deletes the callee's VC; leave after
             // the last one names it.
-            perform(adapter, &fx);
+            perform(adapter, fx);
             inside.leave();
         }
         Ok(fx) => {
             // Rejected: the effects deactivate and delete the callee's
             // VC, so leave before they run.
             inside.leave();
-            perform(adapter, &fx);
+            perform(adapter, fx);
         }
         Err(r) => {
             inside.leave();

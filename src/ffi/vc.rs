@@ -98,9 +98,9 @@ unsafe fn delete_vc_impl(span: Option<&Span<'_>>, vc_ctx: NDIS_HANDLE) -> NDIS_S
     };
     let adapter = vc.adapter();
     let _running = keep_alive(span, adapter);
-    match on_vc(vc, |cm| cm.delete_vc(vc.id())) {
+    match &on_vc(vc, |cm| cm.delete_vc(vc.id())) {
         Ok(fx) => {
-            perform(adapter, &fx);
+            perform(adapter, fx);
             NDIS_STATUS_SUCCESS
         }
         Err(r) => {
