@@ -560,23 +560,24 @@ fn make_call_failed(emu: &Emulator, alice: Client) -> bool {
 }
 
 /// What a sweep of a race with Bob's rejection checks about Alice once the
-/// answers ran: her make call failed (if the rejection ran), and her VC can
-/// be deleted: by the delete that raced the rejection (`deleted`, when the
-/// case makes one), or by one now, since a delete refused while the make
-/// call was outstanding succeeds once it failed.
+/// answers ran: her make call failed (if the rejection ran: `rejection` is
+/// Some), and her VC can be deleted: by the delete that raced the
+/// rejection (the status inside `rejection`, when the case makes one), or
+/// by one now, since a delete refused while the make call was outstanding
+/// succeeds once it failed. (One argument, so a delete cannot be reported
+/// for a rejection that did not run.)
 fn after_rejection(
     emu: &mut Emulator,
     alice: Client,
     vc: Vc,
-    ran: bool,
-    deleted: Option<NDIS_STATUS>,
+    rejection: Option<Option<NDIS_STATUS>>,
     case: &str,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    if ran && !make_call_failed(emu, alice) {
+    if rejection.is_some() && !make_call_failed(emu, alice) {
         problems.push(format!("{case}: alice's make call failed: {:?}", emu.inbox(alice)));
     }
-    if let Some(deleted) = deleted
+    if let Some(Some(deleted)) = rejection
         && deleted != NDIS_STATUS_SUCCESS
         && emu.delete_vc(vc) != NDIS_STATUS_SUCCESS
     {
@@ -690,15 +691,8 @@ fn a_send_on_the_caller_vc_races_the_callees_rejection_at_every_boundary() {
         let mut problems = Vec::new();
         let case = "caller send vs callee rejection";
         problems.extend(sends_completed_once(&emu, p.alice, 2, case));
-        let deleted = out.injected.map(|(_, deleted)| deleted);
-        problems.extend(after_rejection(
-            &mut emu,
-            p.alice,
-            p.vc,
-            deleted.is_some(),
-            deleted,
-            case,
-        ));
+        let rejection = out.injected.map(|(_, deleted)| Some(deleted));
+        problems.extend(after_rejection(&mut emu, p.alice, p.vc, rejection, case));
         (down(emu), out.crossed, out.fired_at, problems)
     });
 }
@@ -750,14 +744,9 @@ fn a_send_on_the_callee_vc_races_its_rejection_at_every_boundary() {
         let mut problems = Vec::new();
         let case = "callee send vs its rejection";
         problems.extend(sends_completed_once(&emu, p.bob, 2, case));
-        problems.extend(after_rejection(
-            &mut emu,
-            p.alice,
-            p.vc,
-            out.injected.is_some(),
-            None,
-            case,
-        ));
+        // No delete races this rejection.
+        let rejection = out.injected.map(|_answered| None);
+        problems.extend(after_rejection(&mut emu, p.alice, p.vc, rejection, case));
         (down(emu), out.crossed, out.fired_at, problems)
     });
 }
@@ -883,15 +872,8 @@ fn sends_on_a_multipoint_make_calls_vcs_race_the_leafs_rejection_at_every_bounda
             if results.len() != 2 {
                 problems.push(format!("{case}: 2 sends, each completed once: {results:x?}"));
             }
-            let deleted = out.injected.map(|(_, deleted)| deleted);
-            problems.extend(after_rejection(
-                &mut emu,
-                p.alice,
-                p.vc,
-                deleted.is_some(),
-                deleted,
-                case,
-            ));
+            let rejection = out.injected.map(|(_, deleted)| Some(deleted));
+            problems.extend(after_rejection(&mut emu, p.alice, p.vc, rejection, case));
             (down(emu), out.crossed, out.fired_at, problems)
         });
     }

@@ -404,12 +404,13 @@ impl<H: Copy + PartialEq> CallManager<H> {
         leaf_ok: bool,
         inside: Handlers,
     ) -> Result<(), Effects<H>> {
-        if let Some(ok) = root_ok {
-            self.activation(plan.root, ok);
+        if root_ok == Some(true) {
+            self.shift(plan.root, VcEvent::Activate);
         }
-        self.activation(plan.leaf, leaf_ok);
-        if self.vc(plan.leaf).is_some() && leaf_ok && root_ok != Some(false) {
+        if leaf_ok {
             self.shift(plan.leaf, VcEvent::Offer);
+        }
+        if self.vc(plan.leaf).is_some() && leaf_ok && root_ok != Some(false) {
             return Ok(());
         }
         let mut fx = Effects::new();
@@ -773,7 +774,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
         };
         if self
             .vc(leaf)
-            .is_some_and(|v| v.state == (VcState::Leaf { party: Some(id) }))
+            .is_some_and(|v| matches!(v.state, VcState::Leaf { party: Some(x) } if x == id))
         {
             self.shift(leaf, VcEvent::PeerGone);
             if let Some(v) = self.vc(leaf) {
@@ -899,7 +900,7 @@ impl<H: Copy + PartialEq> CallManager<H> {
             };
             let Ok(id) = u16::try_from(i) else { continue };
             let ok = matches!(self.vcs.get(leaf.raw()), Some(v)
-                if v.active && v.state == VcState::Leaf { party: Some(PartyId(id)) });
+                if matches!(v.state, VcState::Leaf { party: Some(x) } if x == PartyId(id)));
             if ok && let Some(slot) = found.get_mut(n) {
                 *slot = Some(leaf);
                 n += 1;

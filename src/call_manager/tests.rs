@@ -587,11 +587,14 @@ fn a_failed_activation_takes_down_what_was_activated() {
     let plan = cm.make_call_begin(vc, &addr("bob"), 31).unwrap();
     let fx = cm.make_call_activated(vc, plan.callee, true, false).unwrap_err();
     assert_eq!(effects(&fx), [E::DeleteVc(31)]);
-    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
+    // The call is gone, the caller still active: awaiting its deactivation.
+    assert_eq!(cm.vc_state(vc), Some(VcState::Abandoned));
+    assert!(cm.vc_active(vc));
     // The handler deactivates the caller itself before it fails.
     let (status, fx) = cm.make_call_end(vc);
     assert_eq!(status, NDIS_STATUS_FAILURE);
     assert_eq!(effects(&fx), [E::DeactivateVc(30)]);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
     assert!(!cm.vc_active(vc));
 }
 
@@ -856,7 +859,7 @@ fn an_echo_call_closes_only_once_its_make_call_activated_it() {
     let (mut cm, _, _, _, vc) = two_clients();
     cm.make_call_echo(vc, false).unwrap();
     assert_eq!(cm.close_call(vc), Err(Refusal::Invalid));
-    assert_eq!(cm.vc_state(vc), Some(VcState::Echo));
+    assert_eq!(cm.vc_state(vc), Some(VcState::EchoActivating));
     assert_eq!(cm.echo_activated(vc, true), NDIS_STATUS_SUCCESS);
     assert!(matches!(cm.close_call(vc), Ok(Finish::Return(NDIS_STATUS_SUCCESS, _))));
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
@@ -1133,7 +1136,9 @@ fn a_failed_activation_with_handlers_inside_waits_for_them() {
 #[test]
 fn the_vc_state_machine_has_the_diagrams_arrows_and_refuses_others() {
     let (c, p) = (VcId::from_raw(1), VcId::from_raw(2));
-    let calling = VcState::Idle.on(VcEvent::Call { callee: c }).unwrap();
+    let dialing = VcState::Idle.on(VcEvent::Call { callee: c }).unwrap();
+    assert_eq!(dialing, VcState::Dialing { callee: c });
+    let calling = dialing.on(VcEvent::Activate).unwrap();
     assert_eq!(
         calling,
         VcState::Calling {
@@ -1163,9 +1168,13 @@ fn the_vc_state_machine_has_the_diagrams_arrows_and_refuses_others() {
     let up = VcState::Connected { peer: Some(p) };
     assert_eq!(up.on(VcEvent::PeerGone), Ok(VcState::Connected { peer: None }));
     assert_eq!(up.on(VcEvent::Close), Ok(VcState::Closing));
-    assert_eq!(VcState::Closing.on(VcEvent::Closed), Ok(VcState::Idle));
-    assert_eq!(VcState::Echo.on(VcEvent::SetupFailed), Ok(VcState::Idle));
-    let root = VcState::Idle.on(VcEvent::RootSetup).unwrap();
+    assert_eq!(VcState::Closing.on(VcEvent::Deactivate), Ok(VcState::Deactivated));
+    assert_eq!(VcState::Deactivated.on(VcEvent::Closed), Ok(VcState::Idle));
+    assert_eq!(VcState::EchoActivating.on(VcEvent::SetupFailed), Ok(VcState::Idle));
+    let root = VcState::Idle
+        .on(VcEvent::RootSetup)
+        .and_then(|r| r.on(VcEvent::Activate))
+        .unwrap();
     assert_eq!(root.on(VcEvent::RootUp), Ok(VcState::Root { phase: RootPhase::Up }));
     assert_eq!(
         VcState::Root { phase: RootPhase::Up }.on(VcEvent::DetachParties),
@@ -1178,6 +1187,7 @@ fn the_vc_state_machine_has_the_diagrams_arrows_and_refuses_others() {
         (calling, VcEvent::Close),
         (VcState::Idle, VcEvent::Close),
         (VcState::Closing, VcEvent::Pend),
+        (VcState::Closing, VcEvent::Closed),
         (root, VcEvent::DetachParties),
     ] {
         assert_eq!(
@@ -1201,6 +1211,208 @@ fn the_vc_state_machine_has_the_diagrams_arrows_and_refuses_others() {
     assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
     let gone = VcId::from_raw(99);
     assert_eq!(cm.set_state(gone, VcEvent::Echo).unwrap_err().from, None);
+}
+
+/// Every VC state and a sample of every event (fields that matter to the
+/// arrows taken from the same two VCs and one party).
+fn all_states_and_events() -> (Vec<VcState>, Vec<VcEvent>) {
+    use MakeCallPhase::{InHandler, Pended};
+    let (c, p) = (VcId::from_raw(1), VcId::from_raw(2));
+    let party = PartyId::from_raw(0);
+    let s = NDIS_STATUS_FAILURE;
+    let mut states = std::vec![
+        VcState::Idle,
+        VcState::Abandoned,
+        VcState::Dialing { callee: c },
+        VcState::Creating { caller: p },
+        VcState::Offered { caller: p },
+        VcState::Connected { peer: Some(p) },
+        VcState::Connected { peer: None },
+        VcState::RootRefused { party, status: s },
+        VcState::RootWithdrawn { party, status: s },
+        VcState::EchoActivating,
+        VcState::Echo,
+        VcState::Closing,
+        VcState::Deactivated,
+        VcState::LeafCreating { party },
+        VcState::LeafOffered { party },
+        VcState::Leaf { party: Some(party) },
+        VcState::Leaf { party: None },
+    ];
+    for phase in [InHandler, Pended] {
+        states.push(VcState::Calling { callee: c, phase });
+        states.push(VcState::Refused { status: s, phase });
+        states.push(VcState::Withdrawn { status: s, phase });
+    }
+    for phase in [
+        RootPhase::Activating,
+        RootPhase::Setup,
+        RootPhase::Up,
+        RootPhase::Closing,
+    ] {
+        states.push(VcState::Root { phase });
+    }
+    let mut events = std::vec![
+        VcEvent::Call { callee: c },
+        VcEvent::Echo,
+        VcEvent::RootSetup,
+        VcEvent::Activate,
+        VcEvent::Offer,
+        VcEvent::Pend,
+        VcEvent::Connect { peer: c },
+        VcEvent::Connect { peer: p },
+        VcEvent::LeafUp,
+        VcEvent::RootUp,
+        VcEvent::RefuseRoot { party, status: s },
+        VcEvent::SetupFailed,
+        VcEvent::Deactivate,
+        VcEvent::PeerGone,
+        VcEvent::DetachParties,
+        VcEvent::Close,
+        VcEvent::Closed,
+    ];
+    for phase in [InHandler, Pended] {
+        events.push(VcEvent::Refuse { status: s, phase });
+    }
+    (states, events)
+}
+
+/// NDIS's activation bit is the state's (issue #11: no `active` beside
+/// it): over every state and event, an arrow that changes
+/// [`VcState::is_active`] is an activation (`Activate`, `Offer`: off to
+/// on) or a deactivation (`Deactivate`: on to off), and those events
+/// change nothing else's activation; every state but the transient
+/// `Deactivated` is reached from `Idle` through the arrows.
+#[test]
+fn activation_changes_only_on_the_activation_and_deactivation_arrows() {
+    let (states, events) = all_states_and_events();
+    let mut arrows = 0;
+    for &from in &states {
+        for &event in &events {
+            let Ok(to) = from.on(event) else { continue };
+            arrows += 1;
+            match event {
+                VcEvent::Activate | VcEvent::Offer => {
+                    assert!(!from.is_active() && to.is_active(), "{from:?} --{event:?}--> {to:?}")
+                }
+                VcEvent::Deactivate => {
+                    assert!(from.is_active() && !to.is_active(), "{from:?} --{event:?}--> {to:?}")
+                }
+                _ => assert_eq!(
+                    from.is_active(),
+                    to.is_active(),
+                    "{from:?} --{event:?}--> {to:?} changes the activation"
+                ),
+            }
+        }
+    }
+    assert!(arrows > 40, "the machine has its arrows ({arrows})");
+    // A failed set-up leaves an activated VC awaiting its deactivation,
+    // an inactive one idle.
+    for (from, to) in [
+        (
+            VcState::Dialing {
+                callee: VcId::from_raw(1),
+            },
+            VcState::Idle,
+        ),
+        (VcState::EchoActivating, VcState::Idle),
+        (
+            VcState::Root {
+                phase: RootPhase::Activating,
+            },
+            VcState::Idle,
+        ),
+        (
+            VcState::Calling {
+                callee: VcId::from_raw(1),
+                phase: MakeCallPhase::InHandler,
+            },
+            VcState::Abandoned,
+        ),
+        (
+            VcState::Root {
+                phase: RootPhase::Setup,
+            },
+            VcState::Abandoned,
+        ),
+    ] {
+        assert_eq!(from.on(VcEvent::SetupFailed), Ok(to), "{from:?}");
+    }
+    assert_eq!(VcState::Abandoned.on(VcEvent::Deactivate), Ok(VcState::Idle));
+}
+
+/// The activation arrows the machine refuses: activating an active or
+/// idle VC, deactivating an inactive one or a call that is up (only its
+/// close deactivates it), a new make call or a failed set-up on an
+/// abandoned VC (it goes idle only through its deactivation), and a
+/// close of a VC whose activation is still running.
+#[test]
+fn the_vc_state_machine_refuses_activation_arrows_it_lacks() {
+    let c = VcId::from_raw(1);
+    let calling = VcState::Calling {
+        callee: c,
+        phase: MakeCallPhase::InHandler,
+    };
+    for (from, event) in [
+        (VcState::Idle, VcEvent::Activate),
+        (calling, VcEvent::Activate),
+        (VcState::Echo, VcEvent::Activate),
+        (VcState::Idle, VcEvent::Deactivate),
+        (VcState::Dialing { callee: c }, VcEvent::Deactivate),
+        (VcState::Deactivated, VcEvent::Deactivate),
+        (VcState::Connected { peer: Some(c) }, VcEvent::Deactivate),
+        (VcState::Echo, VcEvent::Deactivate),
+        (VcState::Abandoned, VcEvent::Call { callee: c }),
+        (VcState::Abandoned, VcEvent::Echo),
+        (VcState::Abandoned, VcEvent::SetupFailed),
+        (VcState::Abandoned, VcEvent::Closed),
+        (VcState::EchoActivating, VcEvent::Close),
+        (VcState::Echo, VcEvent::SetupFailed),
+        (VcState::Deactivated, VcEvent::Close),
+        (
+            VcState::Root {
+                phase: RootPhase::Activating,
+            },
+            VcEvent::RootUp,
+        ),
+    ] {
+        assert_eq!(
+            from.on(event),
+            Err(InvalidTransition {
+                from: Some(from),
+                event
+            }),
+            "{from:?} --{event:?}-->"
+        );
+    }
+}
+
+/// A make call whose caller's activation failed while a send was inside
+/// the caller's VC: the caller waits, not active, in `Withdrawn`, and goes
+/// idle once the handler left with no NdisMCmDeactivateVc (it was never
+/// active); the callee, activated, is deactivated and deleted at once.
+#[test]
+fn a_caller_never_activated_waits_for_its_handlers_withdrawn_and_is_not_deactivated() {
+    let (mut cm, _, _, _, vc) = two_clients();
+    let plan = cm.make_call_begin(vc, &addr("bob"), 31).unwrap();
+    let inside = Handlers {
+        caller: true,
+        callee: false,
+    };
+    let fx = cm
+        .make_call_activated_with_handlers(vc, plan.callee, false, true, inside)
+        .unwrap_err();
+    assert_eq!(effects(&fx), [E::DeactivateVc(31), E::DeleteVc(31)]);
+    assert!(matches!(cm.vc_state(vc), Some(VcState::Withdrawn { .. })));
+    assert!(!cm.vc_active(vc));
+    assert!(cm.offer_done(plan.sap).is_empty());
+    let (status, fx) = cm.make_call_end(vc);
+    assert_eq!(status, NDIS_STATUS_PENDING, "the last handler out fails it");
+    assert!(effects(&fx).is_empty());
+    let fx = cm.handlers_left(vc);
+    assert_eq!(effects(&fx), [E::CompleteMakeCall(30, NDIS_STATUS_FAILURE)]);
+    assert_eq!(cm.vc_state(vc), Some(VcState::Idle));
 }
 
 /// An AF's close arrows, and the ones it lacks (a closed AF neither pends

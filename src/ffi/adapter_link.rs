@@ -120,6 +120,6 @@ impl Inside<'_> {
             let mut cm = adapter.cm();
             Inside::last_out(&mut cm, vc, id, token)
         };
-        perform(adapter, fx);
+        perform(adapter, &fx);
     }
 }

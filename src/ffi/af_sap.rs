@@ -17,12 +17,13 @@ use super::cm_context::{AfContext, SapContext, Signed};
 use super::context::AdapterContext;
 use super::effects::{checked, finish, on_af, perform};
 use super::params::{check_af, read_sap};
+use super::recorder::{Span, keep_alive};
 use super::trace::{ERROR, INFO, WARN};
 
 // --- Address families -------------------------------------------------------------
 
 handler! {
-    #[flight(ProtocolCmOpenAf, binding: AdapterContext)]
+    #[flight(ProtocolCmOpenAf, binding: AdapterContext, span)]
     pub(super) unsafe fn open_af(
         binding: NDIS_HANDLE,
         af: PCO_ADDRESS_FAMILY,
@@ -43,9 +44,18 @@ handler! {
 /// speak (other major, or a newer minor) with NDIS_STATUS_BAD_VERSION,
 /// the more precise error that paragraph allows.
 ///
+/// # Lifetime
+/// The adapter, reached through the binding context (`binding`), lives
+/// through the body: `handler!` runs it inside this handler's span, which
+/// holds a `Running` count on the adapter it found through that same
+/// context until the entry records the return, after the body;
+/// [`keep_alive`] checks that the span is on the adapter the body
+/// validated, and takes a count of its own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 unsafe fn open_af_impl(
+    span: Option<&Span<'_>>,
     binding: NDIS_HANDLE,
     af: PCO_ADDRESS_FAMILY,
     ndis_af: NDIS_HANDLE,
@@ -56,7 +66,7 @@ unsafe fn open_af_impl(
         trace!(ERROR, "ProtocolCmOpenAf: not an adapter context: {:p}", binding);
         return NDIS_STATUS_FAILURE;
     };
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     if af.is_null() || af_ctx.is_null() {
         return NDIS_STATUS_INVALID_PARAMETER;
     }
@@ -97,7 +107,7 @@ unsafe fn open_af_impl(
 }
 
 handler! {
-    #[flight(ProtocolCmCloseAf, af_ctx: AfContext)]
+    #[flight(ProtocolCmCloseAf, af_ctx: AfContext, span)]
     pub(super) unsafe fn close_af(af_ctx: NDIS_HANDLE) -> NDIS_STATUS => close_af_impl;
 }
 
@@ -105,18 +115,26 @@ handler! {
 /// VC left; otherwise pends, and NdisMCmCloseAddressFamilyComplete
 /// follows when the last one goes (contract §3.1: pending is preferred).
 ///
+/// # Lifetime
+/// The adapter, reached through the AF's context (`af_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-unsafe fn close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
+unsafe fn close_af_impl(span: Option<&Span<'_>>, af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
     // SAFETY: NDIS passes back the CallMgrAfContext covmini gave it.
     let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
         trace!(ERROR, "ProtocolCmCloseAf: not an AF context: {:p}", af_ctx);
         return NDIS_STATUS_FAILURE;
     };
     let adapter = af.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     match on_af(af, |cm| cm.close_af(af.id())) {
-        Ok(f) => finish(adapter, f),
+        Ok(f) => finish(adapter, &f),
         Err(r) => {
             trace!(ERROR, "ProtocolCmCloseAf({:p}): {:?}", af_ctx, r);
             r.status()
@@ -125,7 +143,7 @@ unsafe fn close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
 }
 
 handler! {
-    #[flight(ProtocolCmNotifyCloseAfComplete, af_ctx: AfContext)]
+    #[flight(ProtocolCmNotifyCloseAfComplete, af_ctx: AfContext, span)]
     pub(super) unsafe fn notify_close_af_complete(
         af_ctx: NDIS_HANDLE,
         status: NDIS_STATUS,
@@ -141,10 +159,18 @@ handler! {
 /// CPU: that is the very last thing this handler does (its `Running`
 /// guard).
 ///
+/// # Lifetime
+/// The adapter, reached through the AF's context (`af_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL. Takes the adapter's call-manager lock
 /// only to ask the core, and releases it before any NDIS call.
-unsafe fn notify_close_af_complete_impl(af_ctx: NDIS_HANDLE, status: NDIS_STATUS) {
+unsafe fn notify_close_af_complete_impl(span: Option<&Span<'_>>, af_ctx: NDIS_HANDLE, status: NDIS_STATUS) {
     // SAFETY: the CallMgrAfContext of the AF covmini notified.
     let Some(af) = (unsafe { AfContext::from_handle(af_ctx) }) else {
         trace!(
@@ -155,9 +181,9 @@ unsafe fn notify_close_af_complete_impl(af_ctx: NDIS_HANDLE, status: NDIS_STATUS
     };
     trace!(INFO, "ProtocolCmNotifyCloseAfComplete({:p}, {:#010x})", af_ctx, status);
     let adapter = af.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     match on_af(af, |cm| cm.notify_close_done(af.id(), false)) {
-        Ok(fx) => perform(adapter, fx),
+        Ok(fx) => perform(adapter, &fx),
         Err(_) => {
             let when = if adapter.halting() {
                 "not notified"
@@ -212,7 +238,7 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
         // A close the client made before or during the call pended for it
         // (the handle had to stay valid for NDIS): it completes now.
         let fx = adapter.cm().notify_returned(id);
-        perform(adapter, fx);
+        perform(adapter, &fx);
         if status != NDIS_STATUS_PENDING {
             // NDIS refused (the AF is already closing): no completion
             // follows; halt waits for that close instead.
@@ -223,7 +249,7 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
                 status
             );
             match adapter.cm().notify_close_done(id, true) {
-                Ok(fx) => perform(adapter, fx),
+                Ok(fx) => perform(adapter, &fx),
                 Err(r) => trace!(ERROR, "HaltEx: refused notification of AF {}: {:?}", id.raw(), r),
             }
         }
@@ -241,7 +267,7 @@ pub(super) fn notify_close_all(adapter: &AdapterContext) -> (usize, usize, usize
 // --- SAPs -------------------------------------------------------------------------
 
 handler! {
-    #[flight(ProtocolCmRegisterSap, af_ctx: AfContext)]
+    #[flight(ProtocolCmRegisterSap, af_ctx: AfContext, span)]
     pub(super) unsafe fn register_sap(
         af_ctx: NDIS_HANDLE,
         sap: PCO_SAP,
@@ -257,9 +283,18 @@ handler! {
 /// already in use, contract §3.2 [D]; SAP_IN_USE is not among
 /// ProtocolCmRegisterSap's documented returns).
 ///
+/// # Lifetime
+/// The adapter, reached through the AF's context (`af_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 unsafe fn register_sap_impl(
+    span: Option<&Span<'_>>,
     af_ctx: NDIS_HANDLE,
     sap: PCO_SAP,
     ndis_sap: NDIS_HANDLE,
@@ -279,7 +314,7 @@ unsafe fn register_sap_impl(
         Err(s) => return s,
     };
     let adapter = af.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     let Some(ctx) = adapter.sap_list().alloc(SapContext::new(adapter, ndis_sap)) else {
         return NDIS_STATUS_RESOURCES;
     };
@@ -304,7 +339,7 @@ unsafe fn register_sap_impl(
 }
 
 handler! {
-    #[flight(ProtocolCmDeregisterSap, sap_ctx: SapContext)]
+    #[flight(ProtocolCmDeregisterSap, sap_ctx: SapContext, span)]
     pub(super) unsafe fn deregister_sap(sap_ctx: NDIS_HANDLE) -> NDIS_STATUS => deregister_sap_impl;
 }
 
@@ -312,22 +347,30 @@ handler! {
 /// offered on the SAP at this moment (then it pends until that offer
 /// returns). Calls already received on the SAP are not affected.
 ///
+/// # Lifetime
+/// The adapter, reached through the SAP's context (`sap_ctx`), lives
+/// through the body: `handler!` runs it inside this handler's span, which
+/// holds a `Running` count on the adapter it found through that same
+/// context until the entry records the return, after the body;
+/// [`keep_alive`] checks that the span is on the adapter the body
+/// validated, and takes a count of its own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-unsafe fn deregister_sap_impl(sap_ctx: NDIS_HANDLE) -> NDIS_STATUS {
+unsafe fn deregister_sap_impl(span: Option<&Span<'_>>, sap_ctx: NDIS_HANDLE) -> NDIS_STATUS {
     // SAFETY: NDIS passes back the CallMgrSapContext covmini gave it.
     let Some(sap) = (unsafe { SapContext::from_handle(sap_ctx) }) else {
         trace!(ERROR, "ProtocolCmDeregisterSap: not a SAP context: {:p}", sap_ctx);
         return NDIS_STATUS_FAILURE;
     };
     let adapter = sap.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     match checked(
         adapter,
         |cm| cm.sap_is(sap.id(), sap.token()),
         |cm| cm.deregister_sap(sap.id()),
     ) {
-        Ok(f) => finish(adapter, f),
+        Ok(f) => finish(adapter, &f),
         Err(r) => r.status(),
     }
 }

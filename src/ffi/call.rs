@@ -23,17 +23,18 @@ use core::ptr::{NonNull, null_mut};
 use ndis_sys::*;
 
 use super::call_block::{CallBlock, CallShape};
-use super::cm_context::{PartyContext, Signed, VcContext};
+use super::cm_context::{Cm, PartyContext, Signed, VcContext};
 use super::context::AdapterContext;
 use super::effects::{begin_call, call_result, drop_call, end_call, finish, on_vc, perform, take_call};
 use super::params::{call_flags, fit_flows, read_call};
 use super::party::add_leaf;
+use super::recorder::{Span, keep_alive};
 use super::setup::{answer_offer, drive};
 use super::trace::{ERROR, INFO, WARN};
-use crate::call_manager::{Address, ECHO_ADDRESS, Via};
+use crate::call_manager::{Address, ECHO_ADDRESS, Finish, Refusal, Via};
 
 handler! {
-    #[flight(ProtocolCmMakeCall, vc_ctx: VcContext)]
+    #[flight(ProtocolCmMakeCall, vc_ctx: VcContext, span)]
     pub(super) unsafe fn make_call(
         vc_ctx: NDIS_HANDLE,
         cp: PCO_CALL_PARAMETERS,
@@ -62,9 +63,18 @@ handler! {
 /// NDIS_STATUS_INVALID_ADDRESS), the fabric just has no destination for
 /// it, which is what NO_ROUTE says and INVALID_ADDRESS does not.
 ///
+/// # Lifetime
+/// The adapter, reached through the VC's context (`vc_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 unsafe fn make_call_impl(
+    span: Option<&Span<'_>>,
     vc_ctx: NDIS_HANDLE,
     cp: PCO_CALL_PARAMETERS,
     party: NDIS_HANDLE,
@@ -76,7 +86,7 @@ unsafe fn make_call_impl(
         return NDIS_STATUS_FAILURE;
     };
     let adapter = caller.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     // SAFETY: NDIS's call parameters for this call (or NULL, refused inside).
     let (address, mut shape) = match unsafe { read_call(cp) } {
         Ok(x) => x,
@@ -257,7 +267,7 @@ unsafe fn make_echo_call(caller: &VcContext, shape: &CallShape, address: &Addres
 }
 
 handler! {
-    #[flight(ProtocolCmIncomingCallComplete, vc_ctx: VcContext)]
+    #[flight(ProtocolCmIncomingCallComplete, vc_ctx: VcContext, span)]
     pub(super) unsafe fn incoming_call_complete(
         status: NDIS_STATUS,
         vc_ctx: NDIS_HANDLE,
@@ -271,9 +281,22 @@ handler! {
 /// Anything else: both VCs deactivated, the callee VC deleted, the make
 /// call failed with the client's status.
 ///
+/// # Lifetime
+/// The adapter, reached through the VC's context (`vc_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-unsafe fn incoming_call_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) {
+unsafe fn incoming_call_complete_impl(
+    span: Option<&Span<'_>>,
+    status: NDIS_STATUS,
+    vc_ctx: NDIS_HANDLE,
+    _params: PCO_CALL_PARAMETERS,
+) {
     // SAFETY: the MCM VC context covmini gave NdisMCmCreateVc.
     let Some(callee) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
         trace!(ERROR, "ProtocolCmIncomingCallComplete: not a VC context: {:p}", vc_ctx);
@@ -287,8 +310,8 @@ unsafe fn incoming_call_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, 
     // dispatch.
     let (inside, _closing) = callee.enter();
     let adapter = callee.adapter();
-    let _running = adapter.running();
-    match on_vc(callee, |cm| answer_offer(cm, callee, 1, status)) {
+    let _running = keep_alive(span, adapter);
+    match &on_vc(callee, |cm| answer_offer(cm, callee, 1, status)) {
         Ok(fx) if status == NDIS_STATUS_SUCCESS => {
             // Accepted: no effect deletes the callee's VC; leave after
             // the last one names it.
@@ -312,7 +335,7 @@ unsafe fn incoming_call_complete_impl(status: NDIS_STATUS, vc_ctx: NDIS_HANDLE, 
 }
 
 handler! {
-    #[flight(ProtocolCmCloseCall, vc_ctx: VcContext)]
+    #[flight(ProtocolCmCloseCall, vc_ctx: VcContext, span)]
     pub(super) unsafe fn close_call(
         vc_ctx: NDIS_HANDLE,
         party_ctx: NDIS_HANDLE,
@@ -340,9 +363,23 @@ handler! {
 /// party is being added. A leaf's close tells the root: an incoming drop
 /// party while the root has other parties, else an incoming close.
 ///
+/// # Lifetime
+/// The adapter, reached through the VC's context (`vc_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-unsafe fn close_call_impl(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
+unsafe fn close_call_impl(
+    span: Option<&Span<'_>>,
+    vc_ctx: NDIS_HANDLE,
+    party_ctx: NDIS_HANDLE,
+    data: PVOID,
+    size: UINT,
+) -> NDIS_STATUS {
     // SAFETY: the CallMgrVcContext covmini gave NDIS.
     let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
         trace!(ERROR, "ProtocolCmCloseCall: not a VC context: {:p}", vc_ctx);
@@ -356,16 +393,33 @@ unsafe fn close_call_impl(vc_ctx: NDIS_HANDLE, party_ctx: NDIS_HANDLE, data: PVO
     let party = unsafe { PartyContext::from_handle(party_ctx) };
     vc.set_close_party(party.map_or(null_mut(), PartyContext::ndis));
     let adapter = vc.adapter();
-    let _running = adapter.running();
-    let root = {
-        let cm = adapter.cm();
-        cm.vc_is(vc.id(), vc.token()) && cm.is_root(vc.id())
-    };
-    if root && !close_root_parties(vc) {
-        return NDIS_STATUS_FAILURE;
+    let _running = keep_alive(span, adapter);
+    // One lock for a close that is not a root's (the usual one): the root
+    // check and the close itself, so no state can change between them.
+    let closed = on_vc(vc, |cm| {
+        if cm.is_root(vc.id()) {
+            return Ok(None);
+        }
+        close_locked(cm, vc).map(Some)
+    });
+    match &closed {
+        // SAFETY: ProtocolCmCloseCall on `vc`, this handler.
+        Ok(Some(f)) => unsafe { close_finished(vc, f) },
+        Err(r) => close_refused(vc, *r),
+        Ok(None) => {
+            // A multipoint root: its parties go first, each under its own
+            // lock, then its own close.
+            if !close_root_parties(vc) {
+                return NDIS_STATUS_FAILURE;
+            }
+            match &on_vc(vc, |cm| close_locked(cm, vc)) {
+                // SAFETY: ProtocolCmCloseCall on `vc`, this handler, after its
+                // parties were detached.
+                Ok(f) => unsafe { close_finished(vc, f) },
+                Err(r) => close_refused(vc, *r),
+            }
+        }
     }
-    // SAFETY: ProtocolCmCloseCall on `vc`, this handler.
-    unsafe { close_with_handlers(vc) }
 }
 
 /// A multipoint root's close, before its own: asks the core to begin it,
@@ -391,16 +445,30 @@ fn close_root_parties(vc: &VcContext) -> bool {
         // Its own statement: the lock guard is dropped before `perform`.
         let next = adapter.cm().detach_party(vc.id());
         let Some(fx) = next else { break };
-        perform(adapter, fx);
+        perform(adapter, &fx);
     }
     true
 }
 
 /// Closes `vc`'s call with the handshake with the data-path handlers inside
 /// (`super::data`): marks the close, and lets it wait for those already
-/// in. The status is ProtocolCmCloseCall's: SUCCESS when the close is done
+/// in; the mark is lowered again if the core refuses the close.
+///
+/// # IRQL
+/// Runs at IRQL <= DISPATCH_LEVEL, with the adapter lock held (`cm`).
+fn close_locked(cm: &mut Cm, vc: &VcContext) -> Result<Finish<usize>, Refusal> {
+    let (was, inside) = vc.begin_close(cm, 0);
+    let r = cm.close_call_with_handlers(vc.id(), inside);
+    if r.is_err() {
+        vc.restore_closing(was);
+    }
+    r
+}
+
+/// Finishes a close [`close_locked`] accepted (`f`, the core's finish).
+/// The status is ProtocolCmCloseCall's: SUCCESS when the close is done
 /// (the call ended, the VC idle), or another the core's finish gives
-/// (PENDING when the close waits for them); FAILURE when the core refuses.
+/// (PENDING when the close waits for the handlers inside).
 ///
 /// # Safety
 /// Called from ProtocolCmCloseCall on `vc`, so the client begins no new
@@ -408,34 +476,23 @@ fn close_root_parties(vc: &VcContext) -> bool {
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL, without the adapter lock.
-unsafe fn close_with_handlers(vc: &VcContext) -> NDIS_STATUS {
+unsafe fn close_finished(vc: &VcContext, f: &Finish<usize>) -> NDIS_STATUS {
     let adapter = vc.adapter();
-    let closed = on_vc(vc, |cm| {
-        let (was, inside) = vc.begin_close(cm, 0);
-        let r = cm.close_call_with_handlers(vc.id(), inside);
-        if r.is_err() {
-            vc.restore_closing(was);
-        }
-        r
-    });
-    match closed {
-        Ok(f) => {
-            let status = finish(adapter, f);
-            if status == NDIS_STATUS_SUCCESS {
-                // SAFETY: a close the handler answers SUCCESS is done: the
-                // (client) VC is deactivated and idle, and its client
-                // begins no new call on it before this handler returns
-                // (precondition).
-                unsafe { end_call(adapter, vc) };
-                vc.end_close(&adapter.cm());
-            }
-            status
-        }
-        Err(r) => {
-            trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc.as_handle(), r);
-            NDIS_STATUS_FAILURE
-        }
+    let status = finish(adapter, f);
+    if status == NDIS_STATUS_SUCCESS {
+        // SAFETY: a close the handler answers SUCCESS is done: the
+        // (client) VC is deactivated and idle, and its client begins no
+        // new call on it before this handler returns (precondition).
+        unsafe { end_call(adapter, vc) };
+        vc.end_close(&adapter.cm());
     }
+    status
+}
+
+/// The core refused the close (`r`): FAILURE.
+fn close_refused(vc: &VcContext, r: Refusal) -> NDIS_STATUS {
+    trace!(WARN, "ProtocolCmCloseCall({:p}): {:?}", vc.as_handle(), r);
+    NDIS_STATUS_FAILURE
 }
 
 handler! {

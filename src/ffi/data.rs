@@ -445,17 +445,17 @@ fn deliver_all(vc: &VcContext, inside: Inside<'_>, route: &Route<usize>, chain: 
     // effects the core has already acted on: a close never completed).
     if pins.sends > 0 {
         let fx = adapter.cm().unpin(vc.id(), pins.sends);
-        perform(adapter, fx);
+        perform(adapter, &fx);
     }
     for ((target, _), back) in route.targets().zip(pins.receives) {
         if back > 0 {
             let fx = adapter.cm().unpin(target, back);
-            perform(adapter, fx);
+            perform(adapter, &fx);
         }
     }
     // Last use of `vc`: the effects may delete it.
     let fx = inside.leave_locked(&mut adapter.cm());
-    perform(adapter, fx);
+    perform(adapter, &fx);
     // Last: a pending pause completes after the completions it waited for.
     adapter.release_sends(completed_here);
 }
@@ -491,11 +491,9 @@ pub(super) unsafe fn return_nbls(adapter: &AdapterContext, nbls: PNET_BUFFER_LIS
             continue;
         };
         let last = share.release();
-        let mut fx = {
-            // SAFETY: the receiving VC, pinned while this NBL was out.
-            let receiver = unsafe { VcContext::from_token(receiver) };
-            adapter.cm().unpin(receiver.id(), 1)
-        };
+        // SAFETY: the receiving VC, pinned while this NBL was out; the pin
+        // goes below, after this context's last use.
+        let receiver = unsafe { VcContext::from_token(receiver) };
         if let Some((send, sender_token)) = last {
             // SAFETY: the sender, pinned while this send is held (its last
             // share came back just now, and the pin goes below).
@@ -505,12 +503,21 @@ pub(super) unsafe fn return_nbls(adapter: &AdapterContext, nbls: PNET_BUFFER_LIS
             // is back), completed once on the VC it was sent on, whose
             // handle is valid while the send's pin holds it.
             unsafe { NdisMCoSendNetBufferListsComplete(sender.ndis(), send, complete_flags) };
-            fx.extend(adapter.cm().unpin(sender.id(), 1));
-            perform(adapter, fx);
+            // Both pins under one lock, after the completion: the receiver's
+            // pin is held across it (a close of the receiver waits that
+            // much longer), and its effects come first, as before.
+            // The guard is dropped by name, not by a block the effects
+            // would be moved (copied) out of.
+            let mut cm = adapter.cm();
+            let mut fx = cm.unpin(receiver.id(), 1);
+            fx.extend(cm.unpin(sender.id(), 1));
+            drop(cm);
+            perform(adapter, &fx);
             // The send is completed: a pending pause may complete now.
             adapter.release_sends(1);
         } else {
-            perform(adapter, fx);
+            let fx = adapter.cm().unpin(receiver.id(), 1);
+            perform(adapter, &fx);
         }
     }
 }

@@ -35,11 +35,13 @@ use super::context::AdapterContext;
 use super::trace::{ERROR, WARN};
 use crate::call_manager::{Address, Effect, Effects, Finish, PartyId, Refusal};
 
-/// Performs `fx` in order. Called with the adapter lock released.
+/// Performs `fx` in order, where they lie (borrowed: a few hundred bytes
+/// the handlers' paths need not copy). Called with the adapter lock
+/// released.
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL (every DDI it calls allows it).
-pub(super) fn perform(adapter: &AdapterContext, fx: Effects<usize>) {
+pub(super) fn perform(adapter: &AdapterContext, fx: &Effects<usize>) {
     if fx.overflowed() {
         trace!(ERROR, "call manager: effects overflowed (a core bug): some were lost");
     }
@@ -155,7 +157,7 @@ fn complete_make_call(adapter: &AdapterContext, t: usize, status: NDIS_STATUS) {
         // The core pinned the caller for this call: a close that
         // crossed it finishes now.
         let fx = adapter.cm().make_call_completed(vc.id());
-        perform(adapter, fx);
+        perform(adapter, &fx);
     }
 }
 
@@ -171,7 +173,7 @@ fn dispatch_incoming_close(adapter: &AdapterContext, t: usize) {
     unsafe { NdisMCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, vc.ndis(), null_mut(), 0) };
     adapter.called(Ddi::NdisMCmDispatchIncomingCloseCall, vc.ndis(), NDIS_STATUS_SUCCESS);
     let fx = adapter.cm().unpin(vc.id(), 1);
-    perform(adapter, fx);
+    perform(adapter, &fx);
 }
 
 /// Performs [`Effect::CompleteCloseCall`].
@@ -343,14 +345,14 @@ pub(super) fn party_unpinned(adapter: &AdapterContext, party: PartyId) {
         let root = cm.party_root(party);
         (cm.party_dispatched(party), root)
     };
-    perform(adapter, fx);
+    perform(adapter, &fx);
     let Some(root) = root else { return };
     // Each round completes and frees one party: at most MAX_PARTIES rounds.
     // (The lock's guard is dropped before the effects are performed.)
     loop {
         let released = adapter.cm().release_failed_add(root);
         let Some(fx) = released else { break };
-        perform(adapter, fx);
+        perform(adapter, &fx);
     }
 }
 
@@ -431,11 +433,11 @@ pub(super) unsafe fn call_result(adapter: &AdapterContext, vc: &VcContext, statu
 }
 
 /// Performs a handler's finish and returns what the handler returns.
-pub(super) fn finish(adapter: &AdapterContext, f: Finish<usize>) -> NDIS_STATUS {
+pub(super) fn finish(adapter: &AdapterContext, f: &Finish<usize>) -> NDIS_STATUS {
     match f {
         Finish::Return(status, fx) => {
             perform(adapter, fx);
-            status
+            *status
         }
         Finish::Pend(fx) => {
             perform(adapter, fx);
@@ -454,9 +456,14 @@ pub(super) fn checked<R>(
 ) -> Result<R, Refusal> {
     let mut cm = adapter.cm();
     if !known(&cm) {
-        return super::flight::refused(adapter.flight(), Err(Refusal::Invalid));
+        super::flight::refused(adapter.flight(), Refusal::Invalid);
+        return Err(Refusal::Invalid);
     }
-    super::flight::refused(adapter.flight(), op(&mut cm))
+    let result = op(&mut cm);
+    if let Err(r) = result {
+        super::flight::refused(adapter.flight(), r);
+    }
+    result
 }
 
 /// `op` on the call manager, for a VC it knows.

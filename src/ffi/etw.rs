@@ -53,12 +53,6 @@ pub(crate) fn filter() -> Filter {
     }
 }
 
-/// Whether some session wants events of `kind`. Any IRQL.
-#[inline]
-pub(crate) fn enabled(kind: &EventKind) -> bool {
-    ENABLED.load(Ordering::Relaxed) && filter().passes(kind.level, kind.keyword)
-}
-
 /// Registers the provider and its traits (which also tells ETW to honour
 /// the descriptor types of [`write`], evntprov.h's EventProviderSetTraits).
 /// A failure leaves covmini without tracing, never without a driver.
@@ -177,9 +171,24 @@ unsafe fn enable_callback_impl(
 ///
 /// # IRQL
 /// Any.
+#[inline]
 pub(crate) fn emit(event: &Event) {
+    // No session enabled the provider (the usual case): nothing else is
+    // read, not even which kind of event this is.
+    if ENABLED.load(Ordering::Relaxed) {
+        emit_enabled(event);
+    }
+}
+
+/// [`emit`] once some session enabled the provider: the event's own
+/// level and keyword against the sessions' filter, then the write. Out of
+/// line, so the recorder's path with no session (the usual one) carries
+/// none of its frame.
+#[cold]
+#[inline(never)]
+fn emit_enabled(event: &Event) {
     let kind = kind_of(event);
-    if !enabled(kind) {
+    if !filter().passes(kind.level, kind.keyword) {
         return;
     }
     let values = values(event);
@@ -215,7 +224,7 @@ fn field(value: &Value<'_>) -> [Option<EVENT_DATA_DESCRIPTOR>; 2] {
 
 /// Writes one event with EtwWriteTransfer: the provider traits, the event's
 /// metadata, then `values` in the catalogue's field order. [`emit`] checks
-/// [`enabled`] first. An event whose values do not match its fields (a
+/// the filter first. An event whose values do not match its fields (a
 /// covmini bug) is dropped, not written garbled.
 ///
 /// # IRQL

@@ -124,8 +124,10 @@ impl Ring {
 
     /// Writes one event. Any IRQL, lock-free, no allocation, no panic.
     fn record(&self, event: &Event) {
-        let e = event.encode();
+        // The stamps first: the event is encoded after the two calls, so
+        // its fields need not be kept across them.
         let (time, cpu) = now();
+        let e = event.encode();
         let index = self.header.written.fetch_add(1, Ordering::Relaxed);
         // CAST: the masked index is below CAPACITY.
         let Some(slot) = self.records.get((index & MASK) as usize) else {
@@ -259,22 +261,21 @@ impl AsStatus for NDIS_STATUS {
     }
 }
 
-/// The core refused an operation: records [`Event::Refused`] (handler
-/// [`Handler::CallManagerCore`]: the handler is the one the same CPU entered
-/// last in the ring) and passes the result on. Any IRQL.
-pub(crate) fn refused<R>(ring: &Ring, result: Result<R, Refusal>) -> Result<R, Refusal> {
-    if let Err(r) = &result {
-        emit(
-            ring,
-            Event::Refused {
-                handler: Handler::CallManagerCore,
-                object: 0,
-                reason: (*r).into(),
-                status: r.status(),
-            },
-        );
-    }
-    result
+/// The core refused an operation with `r`: records [`Event::Refused`]
+/// (handler [`Handler::CallManagerCore`]: the handler is the one the same
+/// CPU entered last in the ring). Takes the refusal alone, not the
+/// operation's result, so a result of effects is not copied through it.
+/// Any IRQL.
+pub(crate) fn refused(ring: &Ring, r: Refusal) {
+    emit(
+        ring,
+        Event::Refused {
+            handler: Handler::CallManagerCore,
+            object: 0,
+            reason: r.into(),
+            status: r.status(),
+        },
+    );
 }
 
 /// covmini called `ddi` about `object` (an NDIS handle) and it returned

@@ -11,6 +11,7 @@
 use ndis_sys::*;
 
 use super::cm_context::{AfContext, PartyContext, Signed, VcContext};
+use super::recorder::{Span, keep_alive};
 use super::trace::{ERROR, INFO, WARN};
 use crate::ctrl_path::{self, AdapterInfo, CmInfo, OidOutcome, OidRequest, RequestKind, Scope, SetEffect};
 
@@ -87,10 +88,19 @@ pub(super) unsafe fn answer(
 /// gave it), `vc_ctx` and `party_ctx` NULL or contexts covmini gave NDIS,
 /// and `request` as for [`answer`].
 ///
+/// # Lifetime
+/// The adapter, reached through the AF's context (`af_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL; holds the adapter lock only to copy the
 /// call manager's addresses, and calls no NDIS function.
 pub(super) unsafe fn cm_request(
+    span: Option<&Span<'_>>,
     af_ctx: NDIS_HANDLE,
     vc_ctx: NDIS_HANDLE,
     party_ctx: NDIS_HANDLE,
@@ -103,7 +113,7 @@ pub(super) unsafe fn cm_request(
     let adapter = af.adapter();
     // HaltEx does not free the adapter while this request reads it (a
     // client's close of its AF may complete halt's wait on another CPU).
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     // First act on the VC's context, as a send's (`super::data`, "The
     // handshake"): a VC whose close has begun is as one that is gone.
     let inside = match vc.map(|v| (v, v.enter())) {
@@ -176,7 +186,7 @@ unsafe fn request_contexts<'a>(
 }
 
 handler! {
-    #[flight(ProtocolCoOidRequest, af_ctx: AfContext)]
+    #[flight(ProtocolCoOidRequest, af_ctx: AfContext, span)]
     pub(super) unsafe fn oid_request(
         af_ctx: NDIS_HANDLE,
         vc_ctx: NDIS_HANDLE,
@@ -192,6 +202,7 @@ handler! {
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 unsafe fn oid_request_impl(
+    span: Option<&Span<'_>>,
     af_ctx: NDIS_HANDLE,
     vc_ctx: NDIS_HANDLE,
     party_ctx: NDIS_HANDLE,
@@ -202,7 +213,7 @@ unsafe fn oid_request_impl(
         "ProtocolCoOidRequest(af {:p}, vc {:p}, party {:p})", af_ctx, vc_ctx, party_ctx
     );
     // SAFETY: NDIS's contexts and request for this handler.
-    unsafe { cm_request(af_ctx, vc_ctx, party_ctx, request) }
+    unsafe { cm_request(span, af_ctx, vc_ctx, party_ctx, request) }
 }
 
 handler! {

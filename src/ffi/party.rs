@@ -19,6 +19,7 @@ use super::cm_context::{PartyContext, Signed, VcContext};
 use super::context::AdapterContext;
 use super::effects::{begin_call, call_result, drop_call, finish, on_party, on_vc, take_call};
 use super::params::{fit_flows, read_call};
+use super::recorder::{Span, keep_alive};
 use super::setup::drive;
 use super::trace::{ERROR, INFO, WARN};
 use crate::call_manager::{Address, ECHO_ADDRESS, PartyPlan, Refusal, Via};
@@ -215,7 +216,7 @@ pub(super) unsafe fn add_leaf(
 }
 
 handler! {
-    #[flight(ProtocolCmAddParty, vc_ctx: VcContext)]
+    #[flight(ProtocolCmAddParty, vc_ctx: VcContext, span)]
     pub(super) unsafe fn add_party(
         vc_ctx: NDIS_HANDLE,
         cp: PCO_CALL_PARAMETERS,
@@ -244,9 +245,18 @@ handler! {
 /// addresses as for a make call (INVALID_DATA, INVALID_ADDRESS,
 /// NO_ROUTE_TO_DESTINATION).
 ///
+/// # Lifetime
+/// The adapter, reached through the root VC's context (`vc_ctx`), lives
+/// through the body: `handler!` runs it inside this handler's span, which
+/// holds a `Running` count on the adapter it found through that same
+/// context until the entry records the return, after the body;
+/// [`keep_alive`] checks that the span is on the adapter the body
+/// validated, and takes a count of its own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
 unsafe fn add_party_impl(
+    span: Option<&Span<'_>>,
     vc_ctx: NDIS_HANDLE,
     cp: PCO_CALL_PARAMETERS,
     party: NDIS_HANDLE,
@@ -257,7 +267,7 @@ unsafe fn add_party_impl(
         trace!(ERROR, "ProtocolCmAddParty: not a VC context: {:p}", vc_ctx);
         return NDIS_STATUS_FAILURE;
     };
-    let _running = root.adapter().running();
+    let _running = keep_alive(span, root.adapter());
     if party.is_null() || party_ctx.is_null() {
         return NDIS_STATUS_INVALID_PARAMETER;
     }
@@ -280,7 +290,7 @@ unsafe fn add_party_impl(
 }
 
 handler! {
-    #[flight(ProtocolCmDropParty, party_ctx: PartyContext)]
+    #[flight(ProtocolCmDropParty, party_ctx: PartyContext, span)]
     pub(super) unsafe fn drop_party(party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS => drop_party_impl;
 }
 
@@ -295,9 +305,17 @@ handler! {
 /// still being added, or of a root that is closing: FAILURE. Close data:
 /// NDIS_STATUS_INVALID_DATA (the fabric carries none, as for a close).
 ///
+/// # Lifetime
+/// The adapter, reached through the party's context (`party_ctx`), lives
+/// through the body: `handler!` runs it inside this handler's span, which
+/// holds a `Running` count on the adapter it found through that same
+/// context until the entry records the return, after the body;
+/// [`keep_alive`] checks that the span is on the adapter the body
+/// validated, and takes a count of its own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-unsafe fn drop_party_impl(party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
+unsafe fn drop_party_impl(span: Option<&Span<'_>>, party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> NDIS_STATUS {
     // SAFETY: the CallMgrPartyContext covmini gave NDIS.
     let Some(party) = (unsafe { PartyContext::from_handle(party_ctx) }) else {
         trace!(ERROR, "ProtocolCmDropParty: not a party context: {:p}", party_ctx);
@@ -307,10 +325,10 @@ unsafe fn drop_party_impl(party_ctx: NDIS_HANDLE, data: PVOID, size: UINT) -> ND
         return NDIS_STATUS_INVALID_DATA;
     }
     let adapter = party.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     match on_party(party, |cm| cm.drop_party(party.id())) {
         // The party context may be freed by these effects: not used after.
-        Ok(f) => finish(adapter, f),
+        Ok(f) => finish(adapter, &f),
         Err(r) => {
             trace!(WARN, "ProtocolCmDropParty({:p}): {:?}", party_ctx, r);
             r.status()

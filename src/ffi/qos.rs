@@ -14,12 +14,13 @@ use super::call_block::CallBlock;
 use super::cm_context::{Signed, VcContext};
 use super::effects::{on_vc, perform};
 use super::params::read_qos_flows;
+use super::recorder::{Span, keep_alive};
 use super::trace::{ERROR, WARN};
 use crate::call_manager::check_flows;
 use crate::config;
 
 handler! {
-    #[flight(ProtocolCmModifyCallQoS, vc_ctx: VcContext)]
+    #[flight(ProtocolCmModifyCallQoS, vc_ctx: VcContext, span)]
     pub(super) unsafe fn modify_call_qos(
         vc_ctx: NDIS_HANDLE,
         params: PCO_CALL_PARAMETERS,
@@ -43,9 +44,21 @@ handler! {
 /// NDIS_STATUS_INVALID_DATA. A VC with no active call, or one whose call
 /// is already changing its QoS: NDIS_STATUS_FAILURE.
 ///
+/// # Lifetime
+/// The adapter, reached through the VC's context (`vc_ctx`), lives through
+/// the body: `handler!` runs it inside this handler's span, which holds a
+/// `Running` count on the adapter it found through that same context until
+/// the entry records the return, after the body; [`keep_alive`] checks that
+/// the span is on the adapter the body validated, and takes a count of its
+/// own if not (or if there is no span).
+///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-unsafe fn modify_call_qos_impl(vc_ctx: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
+unsafe fn modify_call_qos_impl(
+    span: Option<&Span<'_>>,
+    vc_ctx: NDIS_HANDLE,
+    params: PCO_CALL_PARAMETERS,
+) -> NDIS_STATUS {
     // SAFETY: the CallMgrVcContext covmini gave NDIS.
     let Some(vc) = (unsafe { VcContext::from_handle(vc_ctx) }) else {
         trace!(ERROR, "ProtocolCmModifyCallQoS: not a VC context: {:p}", vc_ctx);
@@ -70,7 +83,7 @@ unsafe fn modify_call_qos_impl(vc_ctx: NDIS_HANDLE, params: PCO_CALL_PARAMETERS)
         return NDIS_STATUS_FAILURE;
     }
     let adapter = vc.adapter();
-    let _running = adapter.running();
+    let _running = keep_alive(span, adapter);
     let peer = on_vc(vc, |cm| cm.modify_qos_begin(vc.id()));
     inside.leave();
     let peer = match peer {
@@ -94,7 +107,7 @@ unsafe fn modify_call_qos_impl(vc_ctx: NDIS_HANDLE, params: PCO_CALL_PARAMETERS)
         }
     };
     let fx = adapter.cm().modify_qos_end(vc.id(), peer.map(|(p, _)| p));
-    perform(adapter, fx);
+    perform(adapter, &fx);
     status
 }
 

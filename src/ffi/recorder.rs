@@ -92,6 +92,11 @@ impl Span<'_> {
         })
     }
 
+    /// Whether this span's [`Running`] count is on `adapter`.
+    pub(crate) fn holds(&self, adapter: &AdapterContext) -> bool {
+        core::ptr::eq(self.adapter, adapter)
+    }
+
     /// The handler returns `ret`: records it, then gives the adapter back.
     pub(crate) fn leave(self, ret: &impl AsStatus) {
         let Self {
@@ -108,6 +113,24 @@ impl Span<'_> {
     }
 }
 
+/// What keeps `adapter` alive while a handler body runs on it, the body
+/// being one that `handler!` runs inside `span` (`#[flight(.., span)]`):
+/// nothing of its own when the span holds its [`Running`] count on that
+/// same adapter, since the `extern` entry leaves the span (which drops
+/// the count) only after the body returned, so the span's count covers
+/// the whole body; else a count of its own (no span: the recorder did
+/// not find a live context, which the body's own check then refuses
+/// before it uses an adapter; or a span on another adapter, which a body
+/// that validates the same context as the span cannot see). A pointer
+/// compare on the handler's path instead of a second count's atomic add
+/// and release. Any IRQL.
+pub(crate) fn keep_alive(span: Option<&Span<'_>>, adapter: &AdapterContext) -> Option<Running> {
+    match span {
+        Some(s) if s.holds(adapter) => None,
+        _ => Some(adapter.running()),
+    }
+}
+
 /// Defines the `extern` entry of a handler NDIS calls, as `ndis_fn!`'s
 /// trampoline form does, whose entry and return the flight recorder
 /// records: `#[flight(Handler, arg: Kind)]` names the [`Handler`] and the
@@ -115,7 +138,10 @@ impl Span<'_> {
 /// adapter; `=> path` names the ordinary function holding the handler's
 /// body (and its documentation). The generated entry records Enter, calls
 /// that function with its arguments unchanged, records Return with its
-/// status.
+/// status. `#[flight(Handler, arg: Kind, span)]` also passes the body the
+/// span first (`Option<&Span>`, None when the context was not live), for
+/// [`keep_alive`]: a body that keeps the adapter alive through it needs
+/// no [`Running`] count of its own.
 ///
 /// ```text
 /// handler! {
@@ -127,7 +153,7 @@ impl Span<'_> {
 /// ```
 macro_rules! handler {
     ($(
-        #[flight($h:ident, $owner:ident: $kind:ty)]
+        #[flight($h:ident, $owner:ident: $kind:ty $(, $span:ident)?)]
         $(#[$m:meta])*
         $vis:vis unsafe fn $name:ident($($arg:ident: $argty:ty),* $(,)?) $(-> $ret:ty)? => $imp:path;
     )*) => {
@@ -145,7 +171,9 @@ macro_rules! handler {
                     };
                     // SAFETY: this handler's own contract (NDIS's call),
                     // which is `$imp`'s, passed on unchanged.
-                    let ret = unsafe { $imp($($arg),*) };
+                    let ret = unsafe {
+                        $imp($({ let _: &str = stringify!($span); span.as_ref() },)? $($arg),*)
+                    };
                     if let Some(span) = span {
                         span.leave(&ret);
                     }

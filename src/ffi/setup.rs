@@ -52,14 +52,15 @@ pub(super) fn drive<P>(adapter: &AdapterContext, begun: Begun<usize, P>) -> NDIS
         mut setup, mut next, ..
     } = begun;
     loop {
-        match next {
+        // Borrowed, not moved out: the effects are performed in place.
+        match &next {
             Next::Step(fx) => {
                 let statuses = perform_step(adapter, fx);
                 next = adapter.cm().resume(&mut setup, statuses.as_slice(), &mut ContextMarks);
             }
             Next::Return(status, fx) => {
                 perform(adapter, fx);
-                return status;
+                return *status;
             }
         }
     }
@@ -95,7 +96,7 @@ impl Statuses {
 ///
 /// # IRQL
 /// Runs at IRQL <= DISPATCH_LEVEL.
-fn perform_step(adapter: &AdapterContext, fx: Effects<usize>) -> Statuses {
+fn perform_step(adapter: &AdapterContext, fx: &Effects<usize>) -> Statuses {
     if fx.overflowed() {
         trace!(ERROR, "call manager: effects overflowed (a core bug): some were lost");
     }

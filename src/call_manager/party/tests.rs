@@ -171,7 +171,11 @@ fn a_failed_leaf_creation_or_activation_takes_the_party_and_a_make_call_root_dow
     let fx = cm.party_activated(&plan, Some(true), false).unwrap_err();
     assert_eq!(effects(&fx), [E::DeleteVc(31)]);
     assert!(cm.offer_done(plan.sap).is_empty());
-    assert_eq!(cm.vc_state(root), Some(VcState::Idle));
+    assert_eq!(
+        cm.vc_state(root),
+        Some(VcState::Abandoned),
+        "active until its handler deactivates it"
+    );
     // The handler deactivates the root itself before it fails.
     let (status, fx) = cm.party_end(plan.party);
     assert_eq!(status, NDIS_STATUS_FAILURE);
