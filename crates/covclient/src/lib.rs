@@ -68,6 +68,7 @@
 #[cfg(not(windows))]
 extern crate std;
 
+pub mod core;
 pub mod policy;
 pub mod pool;
 
