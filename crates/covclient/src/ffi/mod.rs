@@ -10,8 +10,15 @@
 #[macro_use]
 mod trace;
 
+mod adapters;
 pub(crate) mod binding;
+mod calls;
+mod control;
+mod device;
+mod dispatch;
 pub(crate) mod entry;
 mod handle;
+mod irp;
 mod placeholders;
 mod runtime;
+mod waiter;
