@@ -50,9 +50,11 @@ pub(super) unsafe fn park(inner: &mut Inner, w: Waiter) -> Parked {
     };
     // SAFETY: the dispatched IRP (precondition), held until completed.
     unsafe { irp::set_cancel_routine(w.irp, Some(cancel)) };
-    // SAFETY: as the line above: a held IRP.
+    // SAFETY: the dispatched IRP, not completed: nothing completes it
+    // while this routine holds the lock and has not parked it.
     if unsafe { irp::cancelled(w.irp) } {
-        // SAFETY: as above.
+        // SAFETY: the same IRP, still held here; the exchange tells whether
+        // the I/O manager took the routine.
         if unsafe { irp::set_cancel_routine(w.irp, None) } {
             // The routine was not taken: the cancel came first, we own it.
             inner.core.waiter_gone(w.file);
