@@ -31,7 +31,8 @@ pub enum Completion {
     RegisterSap(Handle, u32),
     /// ProtocolClDeregisterSapComplete.
     DeregisterSap(Handle, u32),
-    /// ProtocolClMakeCallComplete (the VC, the initial party).
+    /// ProtocolClMakeCallComplete (the VC, the initial party; `None`: the
+    /// VC's party being added, if any).
     MakeCall(Handle, Option<Handle>, u32),
     /// ProtocolClCloseCallComplete.
     CloseCall(Handle, u32),
@@ -114,6 +115,9 @@ impl Core {
             }
             Completion::MakeCall(vc, party, s) => {
                 let owner = self.vcs.owner(vc).map_err(bad_handle)?;
+                // NDIS passes its own party handle, not the context: the
+                // initial party is the VC's party still being added.
+                let party = party.or_else(|| self.adding_party_of(vc));
                 self.vc_on(None, vc, VcEvent::MakeCallDone(ok_of(s)))?;
                 if let Some(p) = party {
                     // Freed with the VC's parties if the VC went; else added or gone.
@@ -172,6 +176,14 @@ impl Core {
             }
         };
         Ok(self.post(owner, ev))
+    }
+
+    /// The party of `vc` whose add (or multipoint make call) is in flight.
+    fn adding_party_of(&self, vc: Handle) -> Option<Handle> {
+        self.parties
+            .iter()
+            .find(|(_, _, p)| p.vc == vc && p.state == super::state::PartyState::Adding)
+            .map(|(h, ..)| h)
     }
 
     /// ProtocolCoCreateVc: the call manager creates a VC on `af` for an

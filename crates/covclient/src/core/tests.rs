@@ -539,6 +539,18 @@ fn multipoint_parties() {
     let (vc, first) = connected_vc(&mut w, COVCLIENT_CALL_MULTIPOINT);
     let first = first.unwrap();
     assert_eq!(w.core.parties.get(first, None).unwrap().state, PartyState::Connected);
+    // A pended multipoint make call: its completion (NDIS names no party
+    // context) finds the initial party being added.
+    let vc3 = new_vc(&mut w);
+    let make = Request::MakeCall {
+        vc: vc3,
+        params: call_params(COVCLIENT_CALL_MULTIPOINT),
+    };
+    let (_, r) = call(&mut w.core, w.file, make, ndis::PENDING);
+    let p3 = Handle::parse(r.handle, &[HandleKind::Party]).unwrap();
+    assert_eq!(w.core.parties.get(p3, None).unwrap().state, PartyState::Adding);
+    w.core.complete(Completion::MakeCall(vc3, None, ndis::SUCCESS)).unwrap();
+    assert_eq!(w.core.parties.get(p3, None).unwrap().state, PartyState::Connected);
     let (_, r) = call(&mut w.core, w.file, add(vc), ndis::PENDING);
     let p2 = Handle::parse(r.handle, &[HandleKind::Party]).unwrap();
     let drop = |party| Request::DropParty {

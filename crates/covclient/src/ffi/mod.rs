@@ -20,5 +20,6 @@ pub(crate) mod entry;
 mod handle;
 mod irp;
 mod placeholders;
+mod route;
 mod runtime;
 mod waiter;
