@@ -365,8 +365,10 @@ impl Core {
     }
 
     /// IRP_MJ_CLOSE: forgets the open (after cleanup undid what it owned).
-    /// Objects still owned (their close still in flight) become the
-    /// driver's, so their completions are still handled.
+    /// Objects it still owns (an undo still in flight) stay in the tables:
+    /// their completions still apply (callbacks look objects up regardless
+    /// of owner), and their events, with no open to go to, are not queued.
+    /// A new open gets a new id, so it cannot use them.
     pub fn close_file(&mut self, file: FileId) {
         if let Some(slot) = self.files.iter_mut().find(|f| f.as_ref().is_some_and(|f| f.id == file)) {
             *slot = None;

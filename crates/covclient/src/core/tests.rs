@@ -865,3 +865,28 @@ fn random_sequences_keep_invariants() {
     // The sequences did exercise both sides (not a run of refusals only).
     assert!(calls > 1000 && refusals > 1000, "calls {calls}, refusals {refusals}");
 }
+
+/// Proves a closed open's objects still take their completions (nothing is
+/// queued for it), a new open gets a new id that cannot use them, and the
+/// closed open's events cannot be taken.
+#[test]
+fn closed_open_keeps_objects_not_events() {
+    let mut w = world();
+    let vc = new_vc(&mut w);
+    let make = Request::MakeCall {
+        vc,
+        params: call_params(0),
+    };
+    call(&mut w.core, w.file, make, ndis::PENDING);
+    w.core.close_file(w.file);
+    assert_eq!(w.core.complete(Completion::MakeCall(vc, None, ndis::SUCCESS)), Ok(None));
+    assert_eq!(w.core.vc(vc).unwrap().state, VcState::Connected);
+    let mut o = out();
+    assert_eq!(w.core.take_events(w.file, 8, &mut o), Err(STATUS_INVALID_HANDLE));
+    let again = w.core.open_file().unwrap();
+    assert_ne!(again, w.file);
+    assert_eq!(
+        refused(&mut w.core, again, Request::GetCounters { vc, reset: false }),
+        STATUS_INVALID_HANDLE
+    );
+}

@@ -148,6 +148,15 @@ unsafe fn device_control_impl(_device: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
     // SAFETY: the dispatched IRP's current stack location; a plain field read.
     let fo = unsafe { (*stack).FileObject };
     let (in_len, out_len) = (p.InputBufferLength as usize, p.OutputBufferLength as usize);
+    if p.IoControlCode & 0x3 != covclient_abi::METHOD_BUFFERED {
+        // Not one of covclient's codes (all METHOD_BUFFERED): with another
+        // method the system buffer is not input-and-output (or absent), so
+        // it is refused before any buffer is touched.
+        // CAST: the NTSTATUS's bits.
+        let status = covclient_abi::ntstatus::STATUS_INVALID_DEVICE_REQUEST as NTSTATUS;
+        // SAFETY: the dispatched IRP, not pended.
+        return unsafe { finish(irp, status, 0) };
+    }
     if buf.is_null() && (in_len != 0 || out_len != 0) {
         // SAFETY: the dispatched IRP, not pended.
         return unsafe { finish(irp, STATUS_INVALID_PARAMETER, 0) };
