@@ -890,3 +890,98 @@ fn closed_open_keeps_objects_not_events() {
         STATUS_INVALID_HANDLE
     );
 }
+
+/// Proves the remaining refusals: a SAP or VC on an AF still opening, QoS
+/// and add party without a connected call, a full VC table
+/// (STATUS_INSUFFICIENT_RESOURCES, and nothing half-made), too many opens;
+/// and that MODIFY_QOS and OID requests map to their NDIS calls.
+#[test]
+fn remaining_refusals_limits_and_mappings() {
+    let mut w = world();
+    let family = AfInfo {
+        address_family: COVMINI_AF,
+        major_version: 1,
+        minor_version: 0,
+        reserved: 0,
+    };
+    let (_, r) = call(
+        &mut w.core,
+        w.file,
+        Request::OpenAf {
+            adapter: w.adapter,
+            af: family,
+        },
+        ndis::PENDING,
+    );
+    let opening = Handle::parse(r.handle, &[HandleKind::Af]).unwrap();
+    assert_eq!(
+        refused(&mut w.core, w.file, Request::CreateVc(opening)),
+        STATUS_INVALID_DEVICE_STATE
+    );
+    let sap = Request::RegisterSap {
+        af: opening,
+        req: sap_req(COVCLIENT_ANSWER_ACCEPT, 0),
+    };
+    assert_eq!(refused(&mut w.core, w.file, sap), STATUS_INVALID_DEVICE_STATE);
+    assert_eq!(w.core.cm_create_vc(opening), Err(STATUS_INVALID_DEVICE_STATE));
+
+    let vc = new_vc(&mut w);
+    let fs = call_params(0).transmit;
+    let qos = Request::ModifyQos {
+        vc,
+        with_call_mgr_parameters: true,
+        transmit: fs,
+        receive: fs,
+    };
+    assert_eq!(refused(&mut w.core, w.file, qos), STATUS_INVALID_DEVICE_STATE);
+    let add = Request::AddParty {
+        vc,
+        params: call_params(0),
+    };
+    assert_eq!(refused(&mut w.core, w.file, add), STATUS_INVALID_DEVICE_STATE);
+    let oid = Request::OidQuery {
+        handle: vc,
+        oid: 0x0101_0101,
+        length: 4,
+    };
+    let mut o = out();
+    assert_eq!(
+        w.core.request(w.file, &oid, &mut o),
+        Outcome::Call(NdisCall::Oid {
+            target: vc,
+            oid: 0x0101_0101,
+            query: true,
+            length: 4
+        })
+    );
+    let (vc2, _) = connected_vc(&mut w, 0);
+    let qos = Request::ModifyQos {
+        vc: vc2,
+        with_call_mgr_parameters: false,
+        transmit: fs,
+        receive: fs,
+    };
+    let (c, _) = call(&mut w.core, w.file, qos, ndis::PENDING);
+    assert!(matches!(
+        c,
+        NdisCall::ModifyQos {
+            with_call_mgr_parameters: false,
+            ..
+        }
+    ));
+    assert_eq!(w.core.complete(Completion::ModifyQos(vc2, ndis::SUCCESS)), Ok(None));
+
+    while w.core.vcs.len() < MAX_VCS {
+        new_vc(&mut w);
+    }
+    let before = w.core.vcs.len();
+    assert_eq!(
+        refused(&mut w.core, w.file, Request::CreateVc(w.af)),
+        STATUS_INSUFFICIENT_RESOURCES
+    );
+    assert_eq!(w.core.cm_create_vc(w.af), Err(STATUS_INSUFFICIENT_RESOURCES));
+    assert_eq!(w.core.vcs.len(), before);
+
+    while w.core.open_file().is_some() {}
+    assert_eq!(w.core.files.iter().flatten().count(), MAX_FILES);
+}
