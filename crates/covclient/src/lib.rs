@@ -43,7 +43,8 @@
 //!   SDDL `D:P(A;;GA;;;SY)(A;;GA;;;BA)`), registered at DriverEntry and
 //!   deregistered at unload; IRP_MJ_CREATE/CLEANUP/CLOSE/DEVICE_CONTROL; the
 //!   pended WAIT_EVENTS with its cancel routine; the bindings' news
-//!   (ADAPTER_BOUND, AF_OFFERED, ADAPTER_UNBIND) posted to every open.
+//!   (ADAPTER_BOUND, AF_OFFERED, the driver's AF's OPEN_AF_COMPLETE and
+//!   CLOSE_AF_COMPLETE, ADAPTER_UNBIND) posted to every open.
 //!   GET_VERSION, LIST_ADAPTERS, WAIT_EVENTS, GET_COUNTERS and
 //!   EXPECT_PATTERN are answered by the core.
 //! * **TODO: the NDIS calls.** Every request that maps to an NDIS call
@@ -63,8 +64,11 @@
 //!   `incoming_call`) exist and are tested; the handlers do not call them yet.
 //! * **TODO: OID_REQUEST** answers STATUS_NOT_IMPLEMENTED (no pended OID
 //!   glue).
-//! * **TODO: the AF.** The binding still opens covmini's AF by itself (the
-//!   skeleton's behaviour); OPEN_AF opens nothing yet (above).
+//! * **The AF.** The binding still opens covmini's AF by itself (the
+//!   skeleton's behaviour); the core records it as the driver's AF (every
+//!   open may use it; CLOSE_AF on it is refused with STATUS_ACCESS_DENIED)
+//!   and posts OPEN_AF_COMPLETE and CLOSE_AF_COMPLETE for it. OPEN_AF opens
+//!   nothing yet (above).
 //! * **TODO: data.** No send (no NBL pool); a receive indication, which
 //!   cannot happen without a VC, is returned at once (the core's
 //!   `VcCounters` are ready for it).

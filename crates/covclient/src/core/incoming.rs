@@ -276,6 +276,42 @@ impl Core {
         self.post(None, e);
     }
 
+    /// The binding opened covmini's AF on `adapter` by itself (the
+    /// skeleton's behaviour): the AF is the driver's (owner `None`), usable
+    /// by every open (SAPs, VCs) and closed only by the driver; announced as
+    /// OPEN_AF_COMPLETE to every open. `None` when the AF table is full.
+    pub fn driver_af_opened(&mut self, adapter: Handle) -> Option<Handle> {
+        self.adapters.get(adapter, None).ok()?;
+        let af = super::Af {
+            adapter,
+            state: AfState::Open,
+        };
+        let h = self.afs.insert(None, af)?;
+        let mut e = event(COVCLIENT_EVENT_OPEN_AF_COMPLETE, ndis::SUCCESS, Some(h), None);
+        e.adapter = adapter.raw();
+        self.post(None, e);
+        Some(h)
+    }
+
+    /// The driver starts closing its AF (the unbind, or the call manager's
+    /// ProtocolClNotifyCloseAf): no new SAP or VC on it from now on.
+    ///
+    /// # Errors
+    /// As [`Self::complete`].
+    pub fn driver_af_closing(&mut self, af: Handle) -> Result<(), u32> {
+        self.af_on(af, AfEvent::Close)
+    }
+
+    /// The driver's AF is closed: it (and anything left under it) is freed
+    /// and CLOSE_AF_COMPLETE announced to every open.
+    pub fn driver_af_closed(&mut self, af: Handle, status: u32) {
+        let adapter = self.afs.get(af, None).map(|a| a.adapter).ok();
+        self.forget_af(af);
+        let mut e = event(COVCLIENT_EVENT_CLOSE_AF_COMPLETE, status, Some(af), None);
+        e.adapter = adapter.map_or(0, Handle::raw);
+        self.post(None, e);
+    }
+
     /// The adapter is unbound (after NDIS closed everything on it): every
     /// object under it is freed and ADAPTER_UNBIND announced.
     pub fn adapter_gone(&mut self, adapter: Handle) {

@@ -75,6 +75,9 @@ pub mod ntstatus {
     /// "Insufficient system resources exist to complete the API.": a table
     /// is full.
     pub const STATUS_INSUFFICIENT_RESOURCES: u32 = 0xC000_009A;
+    /// "A process has requested access to an object, but has not been
+    /// granted those access rights.": CLOSE_AF of the driver's own AF.
+    pub const STATUS_ACCESS_DENIED: u32 = 0xC000_0022;
 }
 use ntstatus::*;
 

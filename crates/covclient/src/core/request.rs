@@ -54,6 +54,10 @@ impl Core {
                 })
             }
             Request::CloseAf(af) => {
+                if tri!(self.afs.owner(af).map_err(bad_handle)).is_none() {
+                    // The driver's own AF (the binding's): closed only by it.
+                    return Outcome::Refuse(STATUS_ACCESS_DENIED);
+                }
                 tri!(self.afs.get(af, f).map_err(bad_handle));
                 if self.saps.iter().any(|(_, _, s)| s.af == af) || self.vcs.iter().any(|(_, _, v)| v.af == af) {
                     return Outcome::Refuse(STATUS_INVALID_DEVICE_STATE);

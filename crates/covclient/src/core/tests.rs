@@ -985,3 +985,45 @@ fn remaining_refusals_limits_and_mappings() {
     while w.core.open_file().is_some() {}
     assert_eq!(w.core.files.iter().flatten().count(), MAX_FILES);
 }
+
+/// Proves the binding's own AF is announced to every open, usable by any
+/// of them (a VC on it), refused to CLOSE_AF (STATUS_ACCESS_DENIED), left
+/// alone by cleanup, refuses new VCs once closing, and is freed (with what
+/// is under it) and announced when closed.
+#[test]
+fn driver_af_lifecycle() {
+    let mut core = Core::new();
+    let a = core.open_file().unwrap();
+    let b = core.open_file().unwrap();
+    let adapter = core.adapter_bound(1, 1).unwrap();
+    let af = core.driver_af_opened(adapter).unwrap();
+    for f in [a, b] {
+        let e = drain(&mut core, f).1;
+        let open = e.iter().find(|e| e.kind == COVCLIENT_EVENT_OPEN_AF_COMPLETE).unwrap();
+        assert_eq!((open.object, open.adapter), (af.raw(), adapter.raw()));
+    }
+    assert_eq!(refused(&mut core, a, Request::CloseAf(af)), STATUS_ACCESS_DENIED);
+    let (_, r) = call(&mut core, b, Request::CreateVc(af), ndis::SUCCESS);
+    let vc = Handle::parse(r.handle, &[HandleKind::Vc]).unwrap();
+    assert_eq!(
+        refused(&mut core, a, Request::DeleteVc(vc)),
+        STATUS_INVALID_HANDLE,
+        "b's VC"
+    );
+    let mut seen = Vec::new();
+    while let Some(c) = core.cleanup_next(b) {
+        let mut o = out();
+        core.returned(&c, ndis::SUCCESS, &mut o);
+        seen.push(c);
+    }
+    assert_eq!(seen, [NdisCall::DeleteVc(vc)], "cleanup leaves the driver's AF");
+    core.driver_af_closing(af).unwrap();
+    assert_eq!(
+        refused(&mut core, a, Request::CreateVc(af)),
+        STATUS_INVALID_DEVICE_STATE
+    );
+    core.driver_af_closed(af, ndis::SUCCESS);
+    assert_eq!(core.af(af), None);
+    let e = drain(&mut core, a).1;
+    assert_eq!(e.last().unwrap().kind, COVCLIENT_EVENT_CLOSE_AF_COMPLETE);
+}

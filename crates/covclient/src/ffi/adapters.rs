@@ -54,3 +54,40 @@ pub(super) fn gone(adapter: u64) {
     let _ = locked(|inner| inner.core.adapter_gone(h));
     waiter::wake_all();
 }
+
+/// The binding opened covmini's AF on `adapter`: the core's handle for it
+/// (the driver's AF, usable by every open), or 0.
+///
+/// # IRQL
+/// <= DISPATCH_LEVEL; no covclient lock held.
+pub(super) fn af_opened(adapter: u64) -> u64 {
+    let Ok(h) = Handle::parse(adapter, &[HandleKind::Adapter]) else {
+        return 0;
+    };
+    let af = locked(|inner| inner.core.driver_af_opened(h)).flatten();
+    waiter::wake_all();
+    af.map_or(0, Handle::raw)
+}
+
+/// The binding starts closing its AF.
+///
+/// # IRQL
+/// <= DISPATCH_LEVEL; no covclient lock held.
+pub(super) fn af_closing(af: u64) {
+    if let Ok(h) = Handle::parse(af, &[HandleKind::Af]) {
+        let _ = locked(|inner| inner.core.driver_af_closing(h));
+    }
+}
+
+/// The binding's AF is closed with `status`.
+///
+/// # IRQL
+/// <= DISPATCH_LEVEL; no covclient lock held.
+pub(super) fn af_closed(af: u64, status: ndis_sys::NDIS_STATUS) {
+    let Ok(h) = Handle::parse(af, &[HandleKind::Af]) else {
+        return;
+    };
+    // CAST: the NDIS_STATUS's bits, as the ABI carries them.
+    let _ = locked(|inner| inner.core.driver_af_closed(h, status as u32));
+    waiter::wake_all();
+}

@@ -72,7 +72,8 @@ const AF_CLOSING: u32 = 3;
 /// set up with NdisInitializeEvent and never move (pool memory, never
 /// copied); the cells NDIS writes are touched only through their pointers;
 /// `core_adapter` is the adapter's raw handle in the client core once the
-/// bind succeeded (0 before, or if the core's table was full).
+/// bind succeeded (0 before, or if the core's table was full), and
+/// `core_af` the AF's while `af_state` is OPEN or CLOSING (or 0).
 #[repr(C)]
 pub(crate) struct Binding {
     signature: AtomicU32,
@@ -81,6 +82,8 @@ pub(crate) struct Binding {
     net_luid: NET_LUID,
     if_index: NET_IFINDEX,
     core_adapter: AtomicU64,
+    /// The open AF's handle in the client core (0: none).
+    core_af: AtomicU64,
     /// Set at unbind: a late AF offer is ignored.
     unbinding: AtomicBool,
     /// Written by NDIS through NdisOpenAdapterEx's out parameter.
@@ -230,6 +233,7 @@ unsafe fn bind_adapter_impl(
             net_luid: params.BoundIfNetluid,
             if_index: params.BoundIfIndex,
             core_adapter: AtomicU64::new(0),
+            core_af: AtomicU64::new(0),
             unbinding: AtomicBool::new(false),
             binding_handle: UnsafeCell::new(null_mut()),
             bind_context: bind_ctx,
@@ -364,6 +368,7 @@ unsafe fn unbind_adapter_impl(_unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) ->
         .compare_exchange(AF_OPEN, AF_CLOSING, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
     {
+        adapters::af_closing(b.core_af.load(Ordering::Acquire));
         // SAFETY: an open AF's handle, closed once (the CAS); PASSIVE_LEVEL.
         let status = unsafe { NdisClCloseAddressFamily(b.af_handle.load(Ordering::Acquire)) };
         if status != NDIS_STATUS_PENDING {
@@ -474,6 +479,9 @@ unsafe fn open_af_complete_impl(af_ctx: NDIS_HANDLE, af_handle: NDIS_HANDLE, sta
 fn open_af_finish(b: &Binding, af_handle: NDIS_HANDLE, status: NDIS_STATUS) {
     if status == NDIS_STATUS_SUCCESS {
         b.af_handle.store(af_handle, Ordering::Release);
+        // The core's handle first: a close can start as soon as OPEN shows.
+        let af = adapters::af_opened(b.core_adapter.load(Ordering::Acquire));
+        b.core_af.store(af, Ordering::Release);
         b.af_state.store(AF_OPEN, Ordering::Release);
         trace!(INFO, c"covmini's AF is open");
     } else {
@@ -505,6 +513,7 @@ unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
         trace!(INFO, c"ProtocolClNotifyCloseAf for an AF that is not open");
         return NDIS_STATUS_FAILURE;
     }
+    adapters::af_closing(b.core_af.load(Ordering::Acquire));
     // Set before the close, so a pended completion sees it.
     b.af_notify.store(true, Ordering::Release);
     // SAFETY: the open AF's handle, closed once (the CAS); <= DISPATCH_LEVEL.
@@ -540,6 +549,7 @@ fn close_af_finish(b: &Binding, status: NDIS_STATUS, notify: bool) {
         trace!(ERROR, c"NdisClCloseAddressFamily failed");
     }
     let handle = b.af_handle.swap(null_mut(), Ordering::AcqRel);
+    adapters::af_closed(b.core_af.swap(0, Ordering::AcqRel), status);
     b.af_state.store(AF_NONE, Ordering::Release);
     if notify {
         // "use the handle in the NdisClNotifyCloseAddressFamilyComplete call
