@@ -148,25 +148,44 @@ unsafe fn device_control_impl(_device: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
     // SAFETY: the dispatched IRP's current stack location; a plain field read.
     let fo = unsafe { (*stack).FileObject };
     let (in_len, out_len) = (p.InputBufferLength as usize, p.OutputBufferLength as usize);
-    if p.IoControlCode & 0x3 != covclient_abi::METHOD_BUFFERED {
-        // Not one of covclient's codes (all METHOD_BUFFERED): with another
-        // method the system buffer is not input-and-output (or absent), so
-        // it is refused before any buffer is touched.
-        // CAST: the NTSTATUS's bits.
-        let status = covclient_abi::ntstatus::STATUS_INVALID_DEVICE_REQUEST as NTSTATUS;
+    if let Some(status) = precheck(p.IoControlCode, buf.is_null(), in_len, out_len) {
         // SAFETY: the dispatched IRP, not pended.
         return unsafe { finish(irp, status, 0) };
     }
-    if buf.is_null() && (in_len != 0 || out_len != 0) {
-        // SAFETY: the dispatched IRP, not pended.
-        return unsafe { finish(irp, STATUS_INVALID_PARAMETER, 0) };
+    // SAFETY: the dispatched IRP; `buf` its system buffer (checked non-NULL
+    // when a length is non-zero) of a METHOD_BUFFERED code.
+    unsafe { buffered(irp, fo, p.IoControlCode, buf, in_len, out_len) }
+}
+
+/// The refusals made before any buffer is touched: a code that is not
+/// METHOD_BUFFERED (none of covclient's: with another method the system
+/// buffer is not input-and-output, or absent), or a missing system buffer.
+fn precheck(code: ULONG, buf_null: bool, in_len: usize, out_len: usize) -> Option<NTSTATUS> {
+    if code & 0x3 != covclient_abi::METHOD_BUFFERED {
+        // CAST: the NTSTATUS's bits.
+        return Some(covclient_abi::ntstatus::STATUS_INVALID_DEVICE_REQUEST as NTSTATUS);
     }
+    if buf_null && (in_len != 0 || out_len != 0) {
+        return Some(STATUS_INVALID_PARAMETER);
+    }
+    None
+}
+
+/// DEVICE_CONTROL past the prechecks: the input copied out, parsed, acted on.
+///
+/// # IRQL
+/// PASSIVE_LEVEL, as [`device_control_impl`].
+///
+/// # Safety
+/// `irp` is the dispatched IOCTL of a METHOD_BUFFERED code; `buf` its system
+/// buffer, non-NULL if either length is non-zero.
+unsafe fn buffered(irp: PIRP, fo: PVOID, code: ULONG, buf: *mut u8, in_len: usize, out_len: usize) -> NTSTATUS {
     let mut input = [0u8; INPUT_MAX];
     if in_len > INPUT_MAX {
         // SAFETY: METHOD_BUFFERED: the system buffer holds `in_len` input
         // bytes; only read, and no output slice exists yet.
         let whole = unsafe { core::slice::from_raw_parts(buf, in_len) };
-        let status = match Request::parse(p.IoControlCode, whole) {
+        let status = match Request::parse(code, whole) {
             // CAST: the NTSTATUS's bits.
             Err(e) => e.ntstatus() as NTSTATUS,
             Ok(_) => STATUS_NOT_IMPLEMENTED,
@@ -187,7 +206,7 @@ unsafe fn device_control_impl(_device: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
         // ours until the IRP completes; the input was copied out of it.
         unsafe { core::slice::from_raw_parts_mut(buf, out_len) }
     };
-    let req = match Request::parse(p.IoControlCode, input.get(..in_len).unwrap_or(&[])) {
+    let req = match Request::parse(code, input.get(..in_len).unwrap_or(&[])) {
         Ok(Request::OidQuery { .. } | Request::OidSet { .. }) => Err(STATUS_NOT_IMPLEMENTED),
         Ok(r) => Ok(r),
         // CAST: the NTSTATUS's bits.
