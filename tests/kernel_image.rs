@@ -645,8 +645,9 @@ fn covclient_arm64_dev_image_meets_the_driver_image_requirements() {
     assert_valid(Profile::Dev, Arch::Arm64, Driver::Covclient);
 }
 
-/// covclient.sys imports the protocol DDIs it is built on, so the export
-/// lists are checked on them and not only on covmini's miniport DDIs.
+/// covclient.sys imports the protocol DDIs it is built on (and its control
+/// device's), so the export lists are checked on them and not only on
+/// covmini's miniport DDIs.
 #[test]
 fn covclient_imports_the_protocol_ddis() {
     let bytes = read_driver(Profile::Release, Arch::X64, Driver::Covclient);
@@ -667,6 +668,12 @@ fn covclient_imports_the_protocol_ddis() {
         "NdisClOpenAddressFamilyEx",
         "NdisClCloseAddressFamily",
         "NdisClNotifyCloseAddressFamilyComplete",
+        // The control device (crates/covclient/src/ffi/device.rs, dispatch.rs,
+        // waiter.rs).
+        "NdisRegisterDeviceEx",
+        "NdisDeregisterDeviceEx",
+        "IofCompleteRequest",
+        "IoReleaseCancelSpinLock",
     ] {
         assert!(
             imported.iter().any(|i| i == name),

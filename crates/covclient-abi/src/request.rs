@@ -258,6 +258,11 @@ pub struct CloseData {
 }
 
 impl CloseData {
+    /// No close data (what a driver passes when it closes on its own, such
+    /// as at cleanup).
+    // INVARIANT: length 0, every byte zero.
+    pub const EMPTY: Self = Self { len: 0, bytes: [0; 64] };
+
     /// The close data bytes (empty: no close data).
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {

@@ -57,6 +57,23 @@ pub const fn accepts_af(af: &CO_ADDRESS_FAMILY) -> bool {
     af.AddressFamily == COVMINI_AF && af.MajorVersion == COVMINI_AF_MAJOR_VERSION
 }
 
+/// The control device's name (docs/covclient-ioctl.md, "The device").
+pub const DEVICE_NAME: &str = "\\Device\\covclient";
+/// Its symbolic link: `\\.\covclient` from user mode ("Typically,
+/// SymbolicName has the following format: \DosDevices\SymbolicName",
+/// NDIS_DEVICE_OBJECT_ATTRIBUTES \[D\]).
+pub const SYMBOLIC_NAME: &str = "\\DosDevices\\covclient";
+/// The device object's security descriptor: protected DACL, generic all
+/// for LocalSystem and the Administrators group, nobody else.
+pub const DEVICE_SDDL: &str = "D:P(A;;GA;;;SY)(A;;GA;;;BA)";
+
+/// [`DEVICE_NAME`] as UTF-16.
+pub const DEVICE_NAME_UTF16: [u16; DEVICE_NAME.len()] = utf16_ascii(DEVICE_NAME);
+/// [`SYMBOLIC_NAME`] as UTF-16.
+pub const SYMBOLIC_NAME_UTF16: [u16; SYMBOLIC_NAME.len()] = utf16_ascii(SYMBOLIC_NAME);
+/// [`DEVICE_SDDL`] as UTF-16.
+pub const DEVICE_SDDL_UTF16: [u16; DEVICE_SDDL.len()] = utf16_ascii(DEVICE_SDDL);
+
 /// [`PROTOCOL_NAME`] as UTF-16, for the `NDIS_STRING` NDIS reads.
 pub const PROTOCOL_NAME_UTF16: [u16; PROTOCOL_NAME.len()] = utf16_ascii(PROTOCOL_NAME);
 
@@ -112,6 +129,20 @@ mod tests {
         assert!(!accepts_af(&af(COVMINI_AF, 2)));
         assert!(!accepts_af(&af(CO_ADDRESS_FAMILY_TAPI, 1)));
         assert!(!accepts_af(&af(CO_ADDRESS_FAMILY_TAPI_PROXY, 1)));
+    }
+
+    /// Proves the device's names and SDDL are the documented strings, in
+    /// UTF-16.
+    #[test]
+    fn device_strings_are_the_documented_ones() {
+        let d = |u: &[u16]| -> std::string::String {
+            char::decode_utf16(u.iter().copied())
+                .map(|c| c.unwrap_or('?'))
+                .collect()
+        };
+        assert_eq!(d(&DEVICE_NAME_UTF16), r"\Device\covclient");
+        assert_eq!(d(&SYMBOLIC_NAME_UTF16), r"\DosDevices\covclient");
+        assert_eq!(d(&DEVICE_SDDL_UTF16), "D:P(A;;GA;;;SY)(A;;GA;;;BA)");
     }
 
     /// Proves the registered name is the UTF-16 of "covclient".

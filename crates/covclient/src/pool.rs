@@ -15,6 +15,9 @@ pub const TAG_BINDING: ULONG = pool_tag(b"CcBd");
 
 /// Signature of a binding context (lower-case first letter: never a tag).
 pub const SIG_BINDING: u32 = pool_tag(b"ccBd");
+/// Signature of the control device's state (`ffi::control`, a static: no
+/// pool tag of its own).
+pub const SIG_CONTROL: u32 = pool_tag(b"ccDv");
 /// Written over a signature when a context is freed, so a stale pointer is
 /// recognisable in a dump and refused by the handlers' check.
 pub const SIG_FREED: u32 = pool_tag(b"ccXX");
@@ -28,7 +31,7 @@ mod tests {
     /// in poolmon).
     #[test]
     fn tags_and_signatures_are_distinct_and_not_covmini_s() {
-        let all = [TAG_BINDING, SIG_BINDING, SIG_FREED];
+        let all = [TAG_BINDING, SIG_BINDING, SIG_CONTROL, SIG_FREED];
         for (i, a) in all.iter().enumerate() {
             for b in all.iter().skip(i + 1) {
                 assert_ne!(a, b);

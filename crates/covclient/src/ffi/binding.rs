@@ -46,10 +46,11 @@ use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::mem::size_of;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use ndis_sys::*;
 
+use super::adapters;
 use super::handle::protocol_handle;
 use super::trace::{ERROR, INFO};
 use crate::policy;
@@ -69,10 +70,20 @@ const AF_CLOSING: u32 = 3;
 /// `af_handle` is NDIS's NdisAfHandle while `af_state` is OPEN or CLOSING;
 /// `af_closed` is set whenever `af_state` is NONE; the three events were
 /// set up with NdisInitializeEvent and never move (pool memory, never
-/// copied); the cells NDIS writes are touched only through their pointers.
+/// copied); the cells NDIS writes are touched only through their pointers;
+/// `core_adapter` is the adapter's raw handle in the client core once the
+/// bind succeeded (0 before, or if the core's table was full), and
+/// `core_af` the AF's while `af_state` is OPEN or CLOSING (or 0).
 #[repr(C)]
 pub(crate) struct Binding {
     signature: AtomicU32,
+    /// `NDIS_BIND_PARAMETERS.BoundIfNetluid` and `.BoundIfIndex`, for the
+    /// control device's LIST_ADAPTERS.
+    net_luid: NET_LUID,
+    if_index: NET_IFINDEX,
+    core_adapter: AtomicU64,
+    /// The open AF's handle in the client core (0: none).
+    core_af: AtomicU64,
     /// Set at unbind: a late AF offer is ignored.
     unbinding: AtomicBool,
     /// Written by NDIS through NdisOpenAdapterEx's out parameter.
@@ -218,6 +229,11 @@ unsafe fn bind_adapter_impl(
     unsafe {
         p.write(Binding {
             signature: AtomicU32::new(SIG_BINDING),
+            // Revision-1 members (offsets 152 and 160, below its 248 bytes).
+            net_luid: params.BoundIfNetluid,
+            if_index: params.BoundIfIndex,
+            core_adapter: AtomicU64::new(0),
+            core_af: AtomicU64::new(0),
             unbinding: AtomicBool::new(false),
             binding_handle: UnsafeCell::new(null_mut()),
             bind_context: bind_ctx,
@@ -295,6 +311,8 @@ unsafe fn bind_adapter_impl(
         unsafe { free_binding(b) };
         return status;
     }
+    b.core_adapter
+        .store(adapters::bound(b.net_luid, b.if_index), Ordering::Release);
     trace!(INFO, c"bound");
     NDIS_STATUS_SUCCESS
 }
@@ -320,6 +338,8 @@ unsafe fn open_adapter_complete_impl(binding: NDIS_HANDLE, status: NDIS_STATUS) 
     };
     let bind_ctx = b.bind_context;
     if status == NDIS_STATUS_SUCCESS {
+        b.core_adapter
+            .store(adapters::bound(b.net_luid, b.if_index), Ordering::Release);
         trace!(INFO, c"bound (open completed)");
     } else {
         trace!(ERROR, c"NdisOpenAdapterEx completed with a failure");
@@ -348,6 +368,7 @@ unsafe fn unbind_adapter_impl(_unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) ->
         .compare_exchange(AF_OPEN, AF_CLOSING, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
     {
+        adapters::af_closing(b.core_af.load(Ordering::Acquire));
         // SAFETY: an open AF's handle, closed once (the CAS); PASSIVE_LEVEL.
         let status = unsafe { NdisClCloseAddressFamily(b.af_handle.load(Ordering::Acquire)) };
         if status != NDIS_STATUS_PENDING {
@@ -366,6 +387,7 @@ unsafe fn unbind_adapter_impl(_unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) ->
     } else if status != NDIS_STATUS_SUCCESS {
         trace!(ERROR, c"NdisCloseAdapterEx failed");
     }
+    adapters::gone(b.core_adapter.load(Ordering::Acquire));
     // SAFETY: the adapter is closed: NDIS passes `b` no more.
     unsafe { free_binding(b) };
     trace!(INFO, c"unbound");
@@ -406,15 +428,17 @@ unsafe fn net_pnp_event_impl(_binding: NDIS_HANDLE, _event: PNET_PNP_EVENT_NOTIF
 unsafe fn af_register_notify_impl(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY) {
     // SAFETY: NDIS's AF description (precondition), read for the call.
     let Some(family) = (unsafe { af.as_ref() }) else { return };
-    if !policy::accepts_af(family) {
-        trace!(INFO, c"ignoring an address family that is not covmini's");
-        return;
-    }
     // SAFETY: NDIS passes the binding's context.
     let Some(b) = (unsafe { binding_from(binding) }) else {
         return;
     };
     if b.unbinding.load(Ordering::Acquire) {
+        return;
+    }
+    // Every AF offered is reported to the control device's opens.
+    adapters::offered(b.core_adapter.load(Ordering::Acquire), family);
+    if !policy::accepts_af(family) {
+        trace!(INFO, c"ignoring an address family that is not covmini's");
         return;
     }
     if b.af_state
@@ -455,6 +479,9 @@ unsafe fn open_af_complete_impl(af_ctx: NDIS_HANDLE, af_handle: NDIS_HANDLE, sta
 fn open_af_finish(b: &Binding, af_handle: NDIS_HANDLE, status: NDIS_STATUS) {
     if status == NDIS_STATUS_SUCCESS {
         b.af_handle.store(af_handle, Ordering::Release);
+        // The core's handle first: a close can start as soon as OPEN shows.
+        let af = adapters::af_opened(b.core_adapter.load(Ordering::Acquire));
+        b.core_af.store(af, Ordering::Release);
         b.af_state.store(AF_OPEN, Ordering::Release);
         trace!(INFO, c"covmini's AF is open");
     } else {
@@ -486,6 +513,7 @@ unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
         trace!(INFO, c"ProtocolClNotifyCloseAf for an AF that is not open");
         return NDIS_STATUS_FAILURE;
     }
+    adapters::af_closing(b.core_af.load(Ordering::Acquire));
     // Set before the close, so a pended completion sees it.
     b.af_notify.store(true, Ordering::Release);
     // SAFETY: the open AF's handle, closed once (the CAS); <= DISPATCH_LEVEL.
@@ -521,6 +549,7 @@ fn close_af_finish(b: &Binding, status: NDIS_STATUS, notify: bool) {
         trace!(ERROR, c"NdisClCloseAddressFamily failed");
     }
     let handle = b.af_handle.swap(null_mut(), Ordering::AcqRel);
+    adapters::af_closed(b.core_af.swap(0, Ordering::AcqRel), status);
     b.af_state.store(AF_NONE, Ordering::Release);
     if notify {
         // "use the handle in the NdisClNotifyCloseAddressFamilyComplete call

@@ -12,7 +12,7 @@ use ndis_sys::*;
 
 use super::handle::{protocol_handle, set_protocol_handle};
 use super::trace::{ERROR, INFO};
-use super::{binding, placeholders};
+use super::{binding, device, placeholders};
 use crate::policy;
 
 /// The protocol name, "covclient" in UTF-16; NDIS keeps a pointer to it
@@ -112,8 +112,9 @@ ndis_fn! {
     pub unsafe fn DriverEntry(driver_object: PDRIVER_OBJECT, registry_path: PUNICODE_STRING) -> NTSTATUS => driver_entry;
 }
 
-/// DriverEntry: registers covclient as an NDIS 6.30 protocol driver and sets
-/// its unload routine.
+/// DriverEntry: registers covclient as an NDIS 6.30 protocol driver, then
+/// its control device (`device`), and sets its unload routine. A failed
+/// device registration fails the load (the protocol is deregistered).
 ///
 /// # IRQL
 /// PASSIVE_LEVEL.
@@ -133,6 +134,13 @@ unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_S
         return status;
     }
     set_protocol_handle(handle);
+    if let Err(status) = device::register(handle) {
+        // SAFETY: the handle just registered, deregistered once; nothing is
+        // bound yet that NDIS would have to unbind; PASSIVE_LEVEL.
+        unsafe { NdisDeregisterProtocolDriver(handle) };
+        set_protocol_handle(null_mut());
+        return status;
+    }
     let fields = driver_object.cast::<DRIVER_OBJECT_FIELDS>();
     // SAFETY: `driver_object` is the kernel's DRIVER_OBJECT of this driver,
     // whose layout DRIVER_OBJECT_FIELDS asserts; a driver sets DriverUnload
@@ -178,12 +186,15 @@ ndis_fn! {
     unsafe fn unload(driver_object: PDRIVER_OBJECT) => unload_impl;
 }
 
-/// DriverUnload: deregisters the protocol; NDIS unbinds every binding
+/// DriverUnload: deregisters the control device (no handle to it is open:
+/// the I/O manager does not unload a driver whose device is open), then the
+/// protocol; NDIS unbinds every binding
 /// (ProtocolUnbindAdapterEx) before NdisDeregisterProtocolDriver returns.
 ///
 /// # IRQL
 /// PASSIVE_LEVEL.
 unsafe fn unload_impl(_driver_object: PDRIVER_OBJECT) {
+    device::deregister();
     let handle = protocol_handle();
     if handle.is_null() {
         trace!(ERROR, c"unload without a protocol handle");

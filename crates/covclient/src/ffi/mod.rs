@@ -10,8 +10,16 @@
 #[macro_use]
 mod trace;
 
+mod adapters;
 pub(crate) mod binding;
+mod calls;
+mod control;
+mod device;
+mod dispatch;
 pub(crate) mod entry;
 mod handle;
+mod irp;
 mod placeholders;
+mod route;
 mod runtime;
+mod waiter;

@@ -7,10 +7,11 @@
 //!   subset of connection-oriented functionality that a client does not
 //!   support, its placeholder ProtocolXxx functions should return
 //!   NDIS_STATUS_NOT_SUPPORTED", NDIS_CO_CLIENT_OPTIONAL_HANDLERS \[D\]);
-//! * completions of requests covclient never makes, and call events on
-//!   calls that cannot exist (no SAP, no VC), print the violation: NDIS
-//!   calling them is a bug in NDIS or in the caller, which a debugger should
-//!   see;
+//! * completions and call events are routed to the client core when their
+//!   context is a core object's handle (`route`; dormant until the NDIS
+//!   calls are made), and otherwise print the violation: NDIS calling them
+//!   for an object covclient does not hold is a bug in NDIS or in the
+//!   caller, which a debugger should see;
 //! * a receive indication (impossible without a VC) is returned at once,
 //!   unless NDIS kept ownership (`NDIS_RECEIVE_FLAGS_RESOURCES`).
 //!
@@ -18,8 +19,12 @@
 
 use ndis_sys::*;
 
+use covclient_abi::HandleKind::{Party, Sap, Vc};
+
 use super::binding;
+use super::route::{on, status};
 use super::trace::{ERROR, INFO};
+use crate::core::incoming::Completion as C;
 
 ndis_fn! {
     pub(super) unsafe fn create_vc(af: NDIS_HANDLE, vc: NDIS_HANDLE, ctx: PNDIS_HANDLE) -> NDIS_STATUS => create_vc_impl;
@@ -93,7 +98,10 @@ unsafe fn co_oid_request_complete_impl(
 }
 
 /// ProtocolClRegisterSapComplete: covclient registers no SAP. <= DISPATCH_LEVEL.
-unsafe fn register_sap_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE, _sap: PCO_SAP, _h: NDIS_HANDLE) {
+unsafe fn register_sap_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, _sap: PCO_SAP, _h: NDIS_HANDLE) {
+    if on(ctx, Sap, |h| C::RegisterSap(h, status(s))) {
+        return;
+    }
     trace!(
         ERROR,
         c"ProtocolClRegisterSapComplete for a SAP covclient never registered"
@@ -101,7 +109,10 @@ unsafe fn register_sap_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE, _sap: P
 }
 
 /// ProtocolClDeregisterSapComplete: as above. <= DISPATCH_LEVEL.
-unsafe fn deregister_sap_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE) {
+unsafe fn deregister_sap_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE) {
+    if on(ctx, Sap, |h| C::DeregisterSap(h, status(s))) {
+        return;
+    }
     trace!(
         ERROR,
         c"ProtocolClDeregisterSapComplete for a SAP covclient never registered"
@@ -109,47 +120,75 @@ unsafe fn deregister_sap_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE) {
 }
 
 /// ProtocolClMakeCallComplete: covclient makes no call. <= DISPATCH_LEVEL.
-unsafe fn make_call_complete_impl(_s: NDIS_STATUS, _vc: NDIS_HANDLE, _party: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+unsafe fn make_call_complete_impl(s: NDIS_STATUS, vc: NDIS_HANDLE, _party: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    // The initial party (NDIS passes its own handle) is found by the core.
+    if on(vc, Vc, |h| C::MakeCall(h, None, status(s))) {
+        return;
+    }
     trace!(ERROR, c"ProtocolClMakeCallComplete for a call covclient never made");
 }
 
 /// ProtocolClModifyCallQoSComplete: as above. <= DISPATCH_LEVEL.
-unsafe fn modify_call_qos_complete_impl(_s: NDIS_STATUS, _vc: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+unsafe fn modify_call_qos_complete_impl(s: NDIS_STATUS, vc: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    if on(vc, Vc, |h| C::ModifyQos(h, status(s))) {
+        return;
+    }
     trace!(ERROR, c"ProtocolClModifyCallQoSComplete without a call");
 }
 
 /// ProtocolClCloseCallComplete: as above. <= DISPATCH_LEVEL.
-unsafe fn close_call_complete_impl(_s: NDIS_STATUS, _vc: NDIS_HANDLE, _party: NDIS_HANDLE) {
+unsafe fn close_call_complete_impl(s: NDIS_STATUS, vc: NDIS_HANDLE, _party: NDIS_HANDLE) {
+    if on(vc, Vc, |h| C::CloseCall(h, status(s))) {
+        return;
+    }
     trace!(ERROR, c"ProtocolClCloseCallComplete without a call");
 }
 
 /// ProtocolClAddPartyComplete: as above. <= DISPATCH_LEVEL.
-unsafe fn add_party_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE, _h: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+unsafe fn add_party_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, _h: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    if on(ctx, Party, |h| C::AddParty(h, status(s))) {
+        return;
+    }
     trace!(ERROR, c"ProtocolClAddPartyComplete without a call");
 }
 
 /// ProtocolClDropPartyComplete: as above. <= DISPATCH_LEVEL.
-unsafe fn drop_party_complete_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE) {
+unsafe fn drop_party_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE) {
+    if on(ctx, Party, |h| C::DropParty(h, status(s))) {
+        return;
+    }
     trace!(ERROR, c"ProtocolClDropPartyComplete without a call");
 }
 
 /// ProtocolClIncomingCallQoSChange: no call exists. <= DISPATCH_LEVEL.
-unsafe fn incoming_call_qos_change_impl(_vc: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+unsafe fn incoming_call_qos_change_impl(vc: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    if on(vc, Vc, C::QosChange) {
+        return;
+    }
     trace!(ERROR, c"ProtocolClIncomingCallQoSChange without a call");
 }
 
 /// ProtocolClIncomingCloseCall: no call exists. <= DISPATCH_LEVEL.
-unsafe fn incoming_close_call_impl(_s: NDIS_STATUS, _vc: NDIS_HANDLE, _d: PVOID, _n: UINT) {
+unsafe fn incoming_close_call_impl(s: NDIS_STATUS, vc: NDIS_HANDLE, _d: PVOID, _n: UINT) {
+    if on(vc, Vc, |h| C::IncomingClose(h, status(s))) {
+        return;
+    }
     trace!(ERROR, c"ProtocolClIncomingCloseCall without a call");
 }
 
 /// ProtocolClIncomingDropParty: no call exists. <= DISPATCH_LEVEL.
-unsafe fn incoming_drop_party_impl(_s: NDIS_STATUS, _ctx: NDIS_HANDLE, _d: PVOID, _n: UINT) {
+unsafe fn incoming_drop_party_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, _d: PVOID, _n: UINT) {
+    if on(ctx, Party, |h| C::IncomingDropParty(h, status(s))) {
+        return;
+    }
     trace!(ERROR, c"ProtocolClIncomingDropParty without a call");
 }
 
 /// ProtocolClCallConnected: no call exists. <= DISPATCH_LEVEL.
-unsafe fn call_connected_impl(_vc: NDIS_HANDLE) {
+unsafe fn call_connected_impl(vc: NDIS_HANDLE) {
+    if on(vc, Vc, C::CallConnected) {
+        return;
+    }
     trace!(ERROR, c"ProtocolClCallConnected without a call");
 }
 
