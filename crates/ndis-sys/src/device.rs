@@ -263,9 +263,11 @@ pub const METHOD_BUFFERED: ULONG = 0;
 /// `irp` points to an IRP the caller was dispatched with and still owns.
 #[inline]
 pub unsafe fn IoMarkIrpPending(irp: PIRP) {
-    // SAFETY: the caller's IRP (precondition) has a current stack location,
-    // which the I/O manager set before dispatching it.
-    unsafe { (*IoGetCurrentIrpStackLocation(irp)).Control |= SL_PENDING_RETURNED };
+    // SAFETY: the caller's IRP (precondition), dispatched to it.
+    let stack = unsafe { IoGetCurrentIrpStackLocation(irp) };
+    // SAFETY: the I/O manager set the current stack location before
+    // dispatching the IRP; the caller owns the IRP and so the location.
+    unsafe { (*stack).Control |= SL_PENDING_RETURNED };
 }
 
 /// `IoSetCancelRoutine` (wdm.h, FORCEINLINE): `InterlockedExchangePointer`
@@ -276,10 +278,12 @@ pub unsafe fn IoMarkIrpPending(irp: PIRP) {
 /// `irp` points to an IRP the caller owns (pended, not yet completed).
 #[inline]
 pub unsafe fn IoSetCancelRoutine(irp: PIRP, routine: Option<DRIVER_CANCEL>) -> Option<DRIVER_CANCEL> {
+    // SAFETY: a live IRP (precondition); only the field's address is taken.
+    let field = unsafe { &raw mut (*irp).CancelRoutine };
     // SAFETY: `CancelRoutine` is a pointer-sized, pointer-aligned field of a
-    // live IRP (precondition), which every party exchanges atomically, so it
-    // may be viewed as an AtomicPtr for the exchange.
-    let slot = unsafe { &*(&raw mut (*irp).CancelRoutine).cast::<core::sync::atomic::AtomicPtr<()>>() };
+    // live IRP, which every party exchanges atomically, so it may be viewed
+    // as an AtomicPtr for the exchange.
+    let slot = unsafe { &*field.cast::<core::sync::atomic::AtomicPtr<()>>() };
     let new = routine.map_or(core::ptr::null_mut(), |r| r as *mut ());
     let old = slot.swap(new, core::sync::atomic::Ordering::SeqCst);
     // SAFETY: the slot only ever holds NULL or a DRIVER_CANCEL, and

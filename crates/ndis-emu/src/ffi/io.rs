@@ -31,12 +31,23 @@ const FILE_OBJECT_SIZE: usize = 0xD8;
 /// offsetof(FILE_OBJECT, DeviceObject) \[C\].
 const FILE_DEVICE_OBJECT_OFFSET: usize = 0x08;
 
-/// A zeroed, 16-byte aligned block the driver sees as an opaque kernel
-/// object (a DEVICE_OBJECT or FILE_OBJECT).
+/// A DEVICE_OBJECT as the driver sees it: opaque but for DeviceExtension;
+/// zero elsewhere.
 #[repr(C, align(16))]
-struct DeviceBlock([u8; DEVICE_OBJECT_SIZE]);
+struct DeviceBlock {
+    head: [u8; DEVICE_EXTENSION_OFFSET],
+    device_extension: usize,
+    rest: [u8; DEVICE_OBJECT_SIZE - DEVICE_EXTENSION_OFFSET - 8],
+}
+
+/// A FILE_OBJECT as the driver sees it: opaque but for DeviceObject; zero
+/// elsewhere (FsContext, at 0x18, is the driver's to use).
 #[repr(C, align(16))]
-struct FileBlock([u8; FILE_OBJECT_SIZE]);
+struct FileBlock {
+    head: [u8; FILE_DEVICE_OBJECT_OFFSET],
+    device_object: usize,
+    rest: [u8; FILE_OBJECT_SIZE - FILE_DEVICE_OBJECT_OFFSET - 8],
+}
 
 /// An IRP and its one stack location, as the I/O manager allocates them
 /// for a device with StackSize 1.
@@ -131,14 +142,12 @@ ddi_fn! {
             world::with(CALL, io::null_device_handle_slot);
             return NDIS_STATUS_FAILURE;
         }
-        // SAFETY: a zeroed array of bytes is a valid DeviceBlock.
-        let block: Box<DeviceBlock> = unsafe { Box::<DeviceBlock>::new_zeroed().assume_init() };
-        let object = Box::into_raw(block);
         let extension = leak_bytes(vec![0; extension_size]);
-        // SAFETY: the block is ours and DEVICE_OBJECT_SIZE bytes long, so
-        // the pointer-sized DeviceExtension slot at 0x40 is inside it and
-        // 8-aligned (the block is 16-aligned).
-        unsafe { object.cast::<u8>().add(DEVICE_EXTENSION_OFFSET).cast::<usize>().write(extension.0) };
+        let object = Box::into_raw(Box::new(DeviceBlock {
+            head: [0; DEVICE_EXTENSION_OFFSET],
+            device_extension: extension.0,
+            rest: [0; DEVICE_OBJECT_SIZE - DEVICE_EXTENSION_OFFSET - 8],
+        }));
         let detail = format!("{:?} link {:?} extension {extension_size}", reg.name, reg.link);
         let result = world::with(CALL, |w| {
             w.event("=>", CALL, detail);
@@ -146,10 +155,11 @@ ddi_fn! {
         });
         match result {
             Ok(handle) => {
-                // SAFETY: both slots checked non-null above.
-                unsafe {
-                    device_handle_out.write(handle as NDIS_HANDLE);
-                    device_object_out.write(object.cast());
+                // SAFETY: checked non-null above; the driver's handle slot.
+                unsafe { device_handle_out.write(handle as NDIS_HANDLE) };
+                if !device_object_out.is_null() {
+                    // SAFETY: non-null (checked); the driver's pointer slot.
+                    unsafe { device_object_out.write(object.cast()) };
                 }
                 NDIS_STATUS_SUCCESS
             }
@@ -208,18 +218,14 @@ ddi_fn! {
         let Some((output_length, buffer, buffer_len)) = world::with(CALL, |w| io::admit_completion(w, address)) else {
             return;
         };
-        // SAFETY: the IRP is one this module allocated and the driver still
-        // owns (admitted above), so it is live and its fields readable.
-        let (status, information, routine, major, code) = unsafe {
-            let stack = (*irp).Tail_Overlay_CurrentStackLocation;
-            (
-                (*irp).IoStatus.status(),
-                (*irp).IoStatus.Information,
-                (*irp).CancelRoutine.is_some(),
-                (*stack).MajorFunction,
-                (*stack).Parameters.DeviceIoControl.IoControlCode,
-            )
-        };
+        // SAFETY: the IRP is one build_irp allocated and the driver still
+        // owns (admitted above), so it is live; it is only read here.
+        let b = unsafe { block(address) };
+        let (status, information, routine) = (b.irp.IoStatus.status(), b.irp.IoStatus.Information, b.irp.CancelRoutine.is_some());
+        let major = b.stack.MajorFunction;
+        // SAFETY: every IRP here was built with the DeviceIoControl member
+        // written (zero for other majors), so the union member is initialized.
+        let code = unsafe { b.stack.Parameters.DeviceIoControl.IoControlCode };
         let method_buffered_ioctl = major == IRP_MJ_DEVICE_CONTROL && code & 3 == METHOD_BUFFERED;
         let n = information.min(output_length as usize).min(buffer_len);
         let output = if method_buffered_ioctl && buffer != 0 {
@@ -254,17 +260,11 @@ ddi_fn! {
 
 /// Creates a FILE_OBJECT for `device` (its DEVICE_OBJECT at `object`).
 pub(crate) fn new_file(device: usize, object: usize) -> File {
-    // SAFETY: a zeroed array of bytes is a valid FileBlock.
-    let block: Box<FileBlock> = unsafe { Box::<FileBlock>::new_zeroed().assume_init() };
-    let file = Box::into_raw(block);
-    // SAFETY: ours, FILE_OBJECT_SIZE bytes; the pointer slot at 0x08 is
-    // inside it and 8-aligned.
-    unsafe {
-        file.cast::<u8>()
-            .add(FILE_DEVICE_OBJECT_OFFSET)
-            .cast::<usize>()
-            .write(object)
-    };
+    let file = Box::into_raw(Box::new(FileBlock {
+        head: [0; FILE_DEVICE_OBJECT_OFFSET],
+        device_object: object,
+        rest: [0; FILE_OBJECT_SIZE - FILE_DEVICE_OBJECT_OFFSET - 8],
+    }));
     File {
         device,
         object: file as usize,
@@ -322,8 +322,9 @@ pub(crate) fn build_irp(device: usize, object: usize, file: usize, r: &Request<'
     b.irp.AssociatedIrp_SystemBuffer = buffer as PVOID;
     b.irp.Tail_Overlay_OriginalFileObject = file as PVOID;
     let irp = Box::into_raw(b);
-    // SAFETY: `irp` is live (just leaked); the stack location is inside it.
-    unsafe { (*irp).irp.Tail_Overlay_CurrentStackLocation = &raw mut (*irp).stack };
+    // SAFETY: `irp` is live (just leaked) and not yet shared.
+    let b = unsafe { &mut *irp };
+    b.irp.Tail_Overlay_CurrentStackLocation = &raw mut b.stack;
     let address = irp as usize;
     world::with("the I/O manager", |w| {
         crate::io::sent(
@@ -351,6 +352,16 @@ pub(crate) fn build_irp(device: usize, object: usize, file: usize, r: &Request<'
     address
 }
 
+/// The IRP block at `address`.
+///
+/// # Safety
+/// `address` is a live IRP from [`build_irp`], and no other reference to it
+/// is used while the returned one is.
+unsafe fn block<'a>(address: usize) -> &'a mut IrpBlock {
+    // SAFETY: a live, aligned IrpBlock (precondition).
+    unsafe { &mut *(address as *mut IrpBlock) }
+}
+
 /// Frees an IRP from [`build_irp`] and its SystemBuffer.
 pub(crate) fn free_irp(address: usize, buffer: usize, buffer_len: usize) {
     // SAFETY: from Box::into_raw in build_irp; the caller removed its record,
@@ -366,16 +377,16 @@ pub(crate) fn free_irp(address: usize, buffer: usize, buffer_len: usize) {
 pub(crate) fn dispatch(routine: DRIVER_DISPATCH, object: usize, address: usize) -> (NTSTATUS, bool) {
     const NAME: &str = "DriverDispatch";
     let irp = address as PIRP;
-    // SAFETY: our live IRP; the stack location was set in build_irp.
-    let major = unsafe { (*(*irp).Tail_Overlay_CurrentStackLocation).MajorFunction };
+    // SAFETY: a live IRP from build_irp, not yet given to the driver.
+    let major = unsafe { block(address) }.stack.MajorFunction;
     let caller = calls::enter(NAME, PASSIVE_LEVEL, format!("IRP {address:#x} major {major:#x}").into());
     // SAFETY: the driver's dispatch routine, with its device object and an
     // IRP built for it; the driver owns the IRP until it completes it.
     let status = unsafe { routine(object as PDEVICE_OBJECT, irp) };
     calls::leave(NAME, caller, format!("{status:#x}").into());
     // SAFETY: the IRP is still allocated (only the I/O manager frees it);
-    // Control is a byte of its stack location.
-    let marked = unsafe { (*(*irp).Tail_Overlay_CurrentStackLocation).Control } & SL_PENDING_RETURNED != 0;
+    // the dispatch routine has returned, so nothing else writes it now.
+    let marked = unsafe { block(address) }.stack.Control & SL_PENDING_RETURNED != 0;
     (status, marked)
 }
 
@@ -393,11 +404,12 @@ pub(crate) fn cancel(object: usize, address: usize) -> bool {
         io::take_cancel_lock(w);
     });
     world::set_irql(DISPATCH_LEVEL);
-    // SAFETY: the IRP is pending in the driver (the caller checked), so it
-    // is live; Cancel and CancelIrql are bytes the I/O manager writes.
-    unsafe {
-        (*irp).Cancel = 1;
-        (*irp).CancelIrql = caller;
+    {
+        // SAFETY: the IRP is pending in the driver (the caller checked), so
+        // it is live; Cancel and CancelIrql are the I/O manager's to write.
+        let b = unsafe { block(address) };
+        b.irp.Cancel = 1;
+        b.irp.CancelIrql = caller;
     }
     // SAFETY: the pending IRP is live (the caller checked its state); the
     // exchange is atomic against the driver's own IoSetCancelRoutine.

@@ -192,10 +192,9 @@ ndis_fn! {
 /// The caller owns `irp` (it was dispatched to this driver, not completed).
 unsafe fn complete(irp: PIRP, status: NTSTATUS, information: usize) {
     // SAFETY: an IRP the caller owns (precondition).
-    unsafe {
-        (*irp).IoStatus.set(status, information);
-        IofCompleteRequest(irp, IO_NO_INCREMENT);
-    }
+    unsafe { (*irp).IoStatus.set(status, information) };
+    // SAFETY: the caller owns it, and gives it back here.
+    unsafe { IofCompleteRequest(irp, IO_NO_INCREMENT) };
 }
 
 /// Completes the waiting IOCTL_WAIT, if any and if its cancel routine has
@@ -217,15 +216,11 @@ unsafe fn complete_waiting_with(status: NTSTATUS, information: usize) -> bool {
         }
     }
     if information == EVENT.len() {
-        // SAFETY: the IRP's SystemBuffer holds at least OutputBufferLength
-        // bytes, which IOCTL_WAIT checked is >= 4.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                EVENT.as_ptr(),
-                (*irp).AssociatedIrp_SystemBuffer.cast::<u8>(),
-                EVENT.len(),
-            )
-        };
+        // SAFETY: the waiting IRP is ours (its cancel routine was taken).
+        let buffer = unsafe { (*irp).AssociatedIrp_SystemBuffer }.cast::<u8>();
+        // SAFETY: the SystemBuffer holds at least OutputBufferLength bytes,
+        // which IOCTL_WAIT checked is >= 4.
+        unsafe { core::ptr::copy_nonoverlapping(EVENT.as_ptr(), buffer, EVENT.len()) };
     }
     // SAFETY: ours (taken from WAITING with its cancel routine cleared).
     unsafe { complete(irp, status, information) };
@@ -247,9 +242,11 @@ ndis_fn! {
             }
         });
         if fault() != Fault::CancelKeepsLock {
+            // SAFETY: the cancel routine owns the IRP it is called with.
+            let irql = unsafe { (*irp).CancelIrql };
             // SAFETY: called with the cancel spin lock held; CancelIrql is
             // the IRQL the I/O manager saved.
-            unsafe { IoReleaseCancelSpinLock((*irp).CancelIrql) };
+            unsafe { IoReleaseCancelSpinLock(irql) };
         }
         // SAFETY: the cancel routine owns the IRP it is called with.
         unsafe { complete(irp, STATUS_CANCELLED, 0) };
@@ -258,8 +255,10 @@ ndis_fn! {
 
 ndis_fn! {
     unsafe fn dispatch(_device: PDEVICE_OBJECT, irp: PIRP) -> NTSTATUS {
-        // SAFETY: the I/O manager's IRP, with its current stack location.
-        let stack = unsafe { &*IoGetCurrentIrpStackLocation(irp) };
+        // SAFETY: the I/O manager's IRP.
+        let stack = unsafe { IoGetCurrentIrpStackLocation(irp) };
+        // SAFETY: its current stack location, which the I/O manager set.
+        let stack = unsafe { &*stack };
         match stack.MajorFunction {
             IRP_MJ_DEVICE_CONTROL => {
                 // SAFETY: an IOCTL's parameters.
@@ -270,8 +269,13 @@ ndis_fn! {
             IRP_MJ_CLEANUP => {
                 let file = stack.FileObject;
                 let waiting = WAITING.with(Cell::get);
-                // SAFETY: the waiting IRP is live (pended, ours).
-                let same_file = !waiting.is_null() && unsafe { (*IoGetCurrentIrpStackLocation(waiting)).FileObject } == file;
+                let same_file = !waiting.is_null() && {
+                    // SAFETY: the waiting IRP is live (pended, ours).
+                    let location = unsafe { IoGetCurrentIrpStackLocation(waiting) };
+                    // SAFETY: its stack location, set by the I/O manager.
+                    let theirs = unsafe { (*location).FileObject };
+                    theirs == file
+                };
                 if same_file && fault() != Fault::CleanupLeavesPending {
                     // SAFETY: PASSIVE_LEVEL, our own path.
                     unsafe { complete_waiting_with(STATUS_CANCELLED, 0) };
@@ -310,18 +314,17 @@ unsafe fn ioctl(irp: PIRP, p: IO_STACK_LOCATION_DeviceIoControl) -> NTSTATUS {
             match fault() {
                 Fault::CompletePending => {
                     // SAFETY: ours.
-                    unsafe {
-                        IoMarkIrpPending(irp);
-                        complete(irp, STATUS_PENDING, info);
-                    }
+                    unsafe { IoMarkIrpPending(irp) };
+                    // SAFETY: ours; the status is the bug.
+                    unsafe { complete(irp, STATUS_PENDING, info) };
                     STATUS_PENDING
                 }
                 Fault::CompleteTwice => {
-                    // SAFETY: ours for the first; the second is the bug.
-                    unsafe {
-                        complete(irp, STATUS_SUCCESS, info);
-                        IofCompleteRequest(irp, IO_NO_INCREMENT);
-                    }
+                    // SAFETY: ours.
+                    unsafe { complete(irp, STATUS_SUCCESS, info) };
+                    // SAFETY: none: the IRP is no longer ours, the bug under
+                    // test; ndis-emu keeps its memory and refuses the call.
+                    unsafe { IofCompleteRequest(irp, IO_NO_INCREMENT) };
                     STATUS_SUCCESS
                 }
                 Fault::ReturnOtherStatus => {
