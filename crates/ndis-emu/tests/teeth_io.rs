@@ -277,3 +277,17 @@ fn iof_complete_request_above_dispatch_level_breaks_the_irql_limit() {
         "{report}"
     );
 }
+
+#[test]
+fn a_caller_can_wait_for_a_pended_request_with_a_timeout() {
+    let report = run(Fault::None, |emu| {
+        let (f, p) = open_and_wait(emu);
+        let short = std::time::Duration::from_millis(10);
+        assert_eq!(emu.wait_irp(&p, short), None, "nothing completes it yet");
+        let _ = done(emu.device_io_control(f, IOCTL_FIRE, &[], 0));
+        let r = emu.wait_irp(&p, short).expect("completed by the fire");
+        assert_eq!((r.status, r.output.as_slice()), (STATUS_SUCCESS, &EVENT[..]));
+        assert_eq!(emu.poll_irp(&p), None, "a result is collected once");
+    });
+    assert!(report.is_clean(), "{report}");
+}
