@@ -26,6 +26,8 @@ use crate::world::{self, Frame};
 const DEVICE_OBJECT_SIZE: usize = 0x150;
 /// offsetof(DEVICE_OBJECT, DeviceExtension) \[C\].
 const DEVICE_EXTENSION_OFFSET: usize = 0x40;
+/// The largest device extension the emulator allocates (16 MiB).
+const MAX_EXTENSION: usize = 16 << 20;
 /// sizeof(FILE_OBJECT) on x64 \[C\].
 const FILE_OBJECT_SIZE: usize = 0xD8;
 /// offsetof(FILE_OBJECT, DeviceObject) \[C\].
@@ -112,14 +114,14 @@ ddi_fn! {
             // SAFETY: non-null; the driver passed a pointer slot.
             unsafe { device_object_out.write(core::ptr::null_mut()) };
         }
-        let reg = if attributes.is_null() {
-            Registration { header: NDIS_OBJECT_HEADER::default(), name: None, link: None, dispatch: None, sddl: None }
+        let (reg, extension_size) = if attributes.is_null() {
+            (Registration { header: NDIS_OBJECT_HEADER::default(), name: None, link: None, dispatch: None, sddl: None }, 0)
         } else {
             // SAFETY: non-null; the header is the block's first 4 bytes.
             let header = unsafe { read_prefix(attributes.cast::<NDIS_OBJECT_HEADER>(), 4) };
             // SAFETY: non-null; NDIS reads as many bytes as the header announces.
             let a = unsafe { read_prefix(attributes, usize::from(header.Size)) };
-            Registration {
+            let reg = Registration {
                 header,
                 // SAFETY: NULL or the driver's counted string (the attributes' contract).
                 name: unsafe { read_string(a.DeviceName) },
@@ -129,17 +131,19 @@ ddi_fn! {
                 dispatch: (!a.MajorFunctions.is_null()).then(|| unsafe { a.MajorFunctions.cast::<DispatchTable>().read() }),
                 // SAFETY: a PCUNICODE_STRING: NULL or a counted string.
                 sddl: unsafe { read_string(a.DefaultSDDLString) },
-            }
-        };
-        let extension_size = if attributes.is_null() {
-            0
-        } else {
-            // SAFETY: non-null; ExtensionSize is inside every block the
-            // header check admits (a short one fails before it is used).
-            usize::try_from(unsafe { read_prefix(attributes, NDIS_SIZEOF_DEVICE_OBJECT_ATTRIBUTES_REVISION_1) }.ExtensionSize).unwrap_or(0)
+            };
+            // Read within the announced size too (zero past it).
+            (reg, usize::try_from(a.ExtensionSize).unwrap_or(0))
         };
         if device_handle_out.is_null() {
             world::with(CALL, io::null_device_handle_slot);
+            return NDIS_STATUS_FAILURE;
+        }
+        // IoCreateDevice allocates the extension from nonpaged pool; a size
+        // no pool grants fails the call (NDIS_STATUS_FAILURE, "the driver's
+        // attempt to register the device failed") instead of the emulator.
+        if extension_size > MAX_EXTENSION {
+            world::with(CALL, |w| w.event("=>", CALL, format!("ExtensionSize {extension_size}: no pool for it")));
             return NDIS_STATUS_FAILURE;
         }
         let extension = leak_bytes(vec![0; extension_size]);
