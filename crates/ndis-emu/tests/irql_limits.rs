@@ -127,6 +127,7 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "NdisDeregisterDeviceEx" => NdisDeregisterDeviceEx(n);
         "IofCompleteRequest" => IofCompleteRequest(n.cast(), IO_NO_INCREMENT);
         "IoReleaseCancelSpinLock" => IoReleaseCancelSpinLock(DIRQL);
+        "IoAcquireCancelSpinLock" => IoAcquireCancelSpinLock(n.cast());
     );
     assert_eq!(emu.current_irql(), PASSIVE_LEVEL);
     let report = emu.finish();

@@ -205,6 +205,12 @@ ndis_import!("ntoskrnl.exe" {
     /// \[H\]; DISPATCH_LEVEL \[D:
     /// nf-wdm-ioreleasecancelspinlock\].
     pub fn IoReleaseCancelSpinLock(Irql: KIRQL);
+    /// Takes the system cancel spin lock, raising to DISPATCH_LEVEL and
+    /// saving the caller's IRQL in `*Irql` for `IoReleaseCancelSpinLock`
+    /// (wdm.h) \[H\]; <= DISPATCH_LEVEL \[D: nf-wdm-ioacquirecancelspinlock\].
+    /// A cancel routine, called with the lock held, must not take it again
+    /// before releasing it.
+    pub fn IoAcquireCancelSpinLock(Irql: *mut KIRQL);
 });
 
 /// Compiler intrinsics of the x64 kernel image, imported from ntoskrnl.exe

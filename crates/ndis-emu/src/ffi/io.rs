@@ -1,8 +1,8 @@
 //! The I/O manager's DDIs (NdisRegisterDeviceEx, NdisDeregisterDeviceEx,
-//! IofCompleteRequest, IoReleaseCancelSpinLock), the memory a control
-//! device's driver sees (DEVICE_OBJECT, FILE_OBJECT, IRP with one stack
-//! location, the METHOD_BUFFERED SystemBuffer) and the calls into its
-//! dispatch and cancel routines.
+//! IofCompleteRequest, IoAcquireCancelSpinLock, IoReleaseCancelSpinLock),
+//! the memory a control device's driver sees (DEVICE_OBJECT, FILE_OBJECT,
+//! IRP with one stack location, the METHOD_BUFFERED SystemBuffer) and the
+//! calls into its dispatch and cancel routines.
 //!
 //! It owns that memory and those calls only: each shim reads the driver's
 //! arguments into checked values and hands them to `crate::io`, which holds
@@ -258,6 +258,28 @@ ddi_fn! {
         });
         if held {
             world::set_irql(irql);
+        }
+    }
+}
+
+ddi_fn! {
+    /// IoAcquireCancelSpinLock. <= DISPATCH_LEVEL \[D:
+    /// nf-wdm-ioacquirecancelspinlock\]: takes the system cancel spin lock,
+    /// saves the caller's IRQL in `*irql` and raises to DISPATCH_LEVEL.
+    #[unsafe(no_mangle)]
+    pub unsafe fn IoAcquireCancelSpinLock(irql: *mut KIRQL) {
+        const CALL: &str = "IoAcquireCancelSpinLock";
+        let caller = world::irql();
+        let taken = world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{irql:p}"));
+            io::acquire_cancel_lock(w, CALL)
+        });
+        if !irql.is_null() {
+            // SAFETY: non-null; the driver's KIRQL slot.
+            unsafe { irql.write(caller) };
+        }
+        if taken {
+            world::set_irql(DISPATCH_LEVEL);
         }
     }
 }

@@ -115,6 +115,7 @@ pub fn table() -> &'static [Import] {
             import!("ndis.sys", io::NdisDeregisterDeviceEx),
             import!("ntoskrnl.exe", io::IofCompleteRequest),
             import!("ntoskrnl.exe", io::IoReleaseCancelSpinLock),
+            import!("ntoskrnl.exe", io::IoAcquireCancelSpinLock),
         ]
     })
 }

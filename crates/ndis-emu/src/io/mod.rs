@@ -39,8 +39,8 @@ crate::define_rules! { IO:
         "A METHOD_BUFFERED IOCTL is completed with IoStatus.Information no larger than its OutputBufferLength.";
     IO_CANCEL_ROUTINE_CLEARED, "io.cancel-routine-cleared", false, "DispatchCleanup Routines: \"Call IoSetCancelRoutine to set the Cancel routine pointer to NULL\" before \"Call IoCompleteRequest\"; \"Implementing a Cancel Routine\": the I/O manager sets CancelRoutine to NULL before it calls one, so a routine left set could run on a completed IRP", "io_cancel_routine_cleared_fires_on_a_completion_with_the_routine_set",
         "An IRP is completed with no cancel routine set (IoSetCancelRoutine(Irp, NULL) first).";
-    IO_CANCEL_RELEASES_LOCK, "io.cancel-releases-lock", false, "Points to Consider When Canceling IRPs: \"The I/O manager holds the cancel spin lock any time it calls a driver's Cancel routine. Consequently, every Cancel routine must: Call IoReleaseCancelSpinLock before it returns control\" and \"must pass Irp->CancelIrql\"", "io_cancel_releases_lock_fires_when_the_routine_keeps_it",
-        "A cancel routine releases the cancel spin lock it is called with, once, with IoReleaseCancelSpinLock(Irp->CancelIrql); nothing releases it that does not hold it.";
+    IO_CANCEL_RELEASES_LOCK, "io.cancel-releases-lock", false, "Points to Consider When Canceling IRPs: \"The I/O manager holds the cancel spin lock any time it calls a driver's Cancel routine. Consequently, every Cancel routine must: Call IoReleaseCancelSpinLock before it returns control. Not call IoAcquireCancelSpinLock unless it calls IoReleaseCancelSpinLock first\" and \"must pass Irp->CancelIrql\"", "io_cancel_releases_lock_fires_when_the_routine_keeps_it",
+        "A cancel routine releases the cancel spin lock it is called with, once, with IoReleaseCancelSpinLock(Irp->CancelIrql), and takes it again only after; nothing releases it that does not hold it, nor takes it while it is held.";
     IO_CLEANUP_COMPLETES_PENDED, "io.cleanup-completes-pended", false, "IRP_MJ_CLEANUP: \"the driver must cancel and complete only the currently queued IRPs that are associated with the file object handle that is being released ... After canceling these queued IRPs, the driver completes the cleanup IRP\"", "io_cleanup_completes_pended_fires_on_an_irp_left_pending",
         "When the IRP_MJ_CLEANUP of a file object completes, no IRP of that file object is still pending in the driver.";
     IO_DEREGISTER_IDLE, "io.deregister-idle", true, "NdisDeregisterDeviceEx page (it deletes the device object and its symbolic link); an IRP pending on a deleted device is never completed", "io_deregister_idle_fires_on_a_pending_irp",
@@ -342,6 +342,29 @@ pub(crate) fn dispatch_returned(w: &mut World, address: usize, status: NTSTATUS,
 /// The I/O manager takes the cancel spin lock (before a cancel routine).
 pub(crate) fn take_cancel_lock(w: &mut World) {
     w.io.cancel_lock = Some(cpu_id());
+}
+
+/// IoAcquireCancelSpinLock: true when the calling CPU took the lock. On
+/// Windows a CPU that already holds it (a cancel routine that did not
+/// release it first) spins forever; here that breaks the rule and the lock
+/// stays with its holder.
+pub(crate) fn acquire_cancel_lock(w: &mut World, call: &'static str) -> bool {
+    w.check_irql(call, DISPATCH_LEVEL);
+    match w.io.cancel_lock {
+        None => {
+            w.io.cancel_lock = Some(cpu_id());
+            true
+        }
+        Some(holder) => {
+            w.violate(
+                IO_CANCEL_RELEASES_LOCK,
+                call,
+                format!("took the cancel spin lock, already held by CPU {holder}: it would spin forever"),
+                &[],
+            );
+            false
+        }
+    }
 }
 
 /// IoReleaseCancelSpinLock: true when the calling CPU held it (released now).

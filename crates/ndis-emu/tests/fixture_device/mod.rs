@@ -63,6 +63,9 @@ pub enum Fault {
     ShortHeader,
     /// The device has an SDDL that lets everyone in (`(A;;GA;;;WD)`).
     OpenSddl,
+    /// The cancel routine calls IoAcquireCancelSpinLock before releasing
+    /// the lock it was called with.
+    AcquireInCancel,
 }
 
 thread_local! {
@@ -209,8 +212,16 @@ unsafe fn complete_waiting_with(status: NTSTATUS, information: usize) -> bool {
         return false;
     }
     if fault() != Fault::CompleteWithCancelRoutine {
+        // The legacy pattern, legal with a queue of one's own too: take the
+        // cancel spin lock around the change of the IRP's cancelable state.
+        let mut old: KIRQL = 0;
+        // SAFETY: a KIRQL slot on this stack; <= DISPATCH_LEVEL (precondition).
+        unsafe { IoAcquireCancelSpinLock(&raw mut old) };
         // SAFETY: the waiting IRP is ours until its cancel routine is taken.
-        if unsafe { IoSetCancelRoutine(irp, None) }.is_none() {
+        let routine = unsafe { IoSetCancelRoutine(irp, None) };
+        // SAFETY: taken just above; `old` is the IRQL it saved.
+        unsafe { IoReleaseCancelSpinLock(old) };
+        if routine.is_none() {
             // The cancel routine is running: it completes the IRP.
             return false;
         }
@@ -241,6 +252,12 @@ ndis_fn! {
                 w.set(null_mut());
             }
         });
+        if fault() == Fault::AcquireInCancel {
+            let mut again: KIRQL = 0;
+            // SAFETY: a KIRQL slot on this stack; taking the lock the routine
+            // already holds is the bug under test.
+            unsafe { IoAcquireCancelSpinLock(&raw mut again) };
+        }
         if fault() != Fault::CancelKeepsLock {
             // SAFETY: the cancel routine owns the IRP it is called with.
             let irql = unsafe { (*irp).CancelIrql };
