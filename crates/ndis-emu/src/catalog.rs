@@ -25,6 +25,7 @@ pub fn all() -> Vec<Rule> {
         crate::config::CONFIG,
         crate::etw::ETW,
         crate::bugcheck::BUGCHECK,
+        crate::io::IO,
     ]
     .concat()
 }
@@ -127,6 +128,17 @@ pub const ENFORCED_IN: &[(&str, &[&str])] = &[
     ("bugcheck.callback-registered-at-unload", &["bugcheck.rs"]),
     ("bugcheck.dump-data-too-large", &["bugcheck.rs"]),
     ("bugcheck.duplicate-dump-guid", &["bugcheck.rs"]),
+    ("io.device-attributes", &["io/mod.rs"]),
+    ("io.complete-once", &["io/mod.rs"]),
+    ("io.complete-not-pending", &["io/mod.rs"]),
+    ("io.mark-pending", &["io/mod.rs"]),
+    ("io.dispatch-status", &["io/mod.rs"]),
+    ("io.information-within-output", &["io/mod.rs"]),
+    ("io.cancel-routine-cleared", &["io/mod.rs"]),
+    ("io.cancel-releases-lock", &["io/mod.rs"]),
+    ("io.cleanup-completes-pended", &["io/mod.rs"]),
+    ("io.deregister-idle", &["io/mod.rs"]),
+    ("io.deregister-before-unload", &["io/mod.rs"]),
 ];
 
 /// The files that enforce `rule` ([`ENFORCED_IN`]; empty if it has no row).

@@ -28,6 +28,7 @@ use crate::ffi::cm::OidResult;
 use crate::ffi::raw::{RawCallParams, RawOidBuffer};
 use crate::handles::{Af, Client, Party, Sap, Vc};
 use crate::interleave::{At, Interleaving};
+use crate::io::user::{FileHandle, IoOutcome, IoResult, PendingIrp};
 use crate::lifecycle::{self, Driver, Pnp};
 use crate::pause::DataPath;
 use crate::report::{EmuError, Report};
@@ -64,6 +65,56 @@ impl Drop for Emulator {
         // The threads first; the world goes with the session (finish() may
         // have taken it already).
         crate::sched::stop_cpus(&mut self.threads);
+    }
+}
+
+// --- A control device, as a user-mode program uses it (crate::io::user) -------
+
+impl Emulator {
+    /// CreateFile on a control device's symbolic link (`\\.\X`,
+    /// `\DosDevices\X` or `X`), by an administrator or not: the device's
+    /// SDDL refuses a non-administrator with STATUS_ACCESS_DENIED when it
+    /// allows only SY and BA; then IRP_MJ_CREATE, whose failure status is
+    /// returned. STATUS_OBJECT_NAME_NOT_FOUND when no device has the link.
+    pub fn open_device(&self, link: &str, admin: bool) -> Result<FileHandle, NTSTATUS> {
+        crate::io::user::open(link, admin)
+    }
+
+    /// DeviceIoControl with a METHOD_BUFFERED code: one SystemBuffer of
+    /// max(input, output) bytes holding the input; a completed request
+    /// returns its status, Information and the bytes copied out; a pended
+    /// one returns a [`PendingIrp`] to poll, wait for or cancel.
+    pub fn device_io_control(
+        &self,
+        file: FileHandle,
+        code: ULONG,
+        input: &[u8],
+        output_length: ULONG,
+    ) -> Result<IoOutcome, NTSTATUS> {
+        crate::io::user::ioctl(file, code, input, output_length)
+    }
+
+    /// A pended request's result, once the driver completed it.
+    pub fn poll_irp(&self, irp: &PendingIrp) -> Option<IoResult> {
+        crate::io::user::poll(irp)
+    }
+
+    /// Waits up to `timeout` for a pended request (for the threaded mode,
+    /// where another CPU completes it).
+    pub fn wait_irp(&self, irp: &PendingIrp, timeout: std::time::Duration) -> Option<IoResult> {
+        crate::io::user::wait(irp, timeout)
+    }
+
+    /// CancelIo on a pended request: the I/O manager sets Irp->Cancel,
+    /// takes the cancel spin lock and calls the driver's cancel routine if
+    /// one is set (true then).
+    pub fn cancel_io(&self, irp: &PendingIrp) -> bool {
+        crate::io::user::cancel(irp)
+    }
+
+    /// CloseHandle: IRP_MJ_CLEANUP, then IRP_MJ_CLOSE.
+    pub fn close_device(&self, file: FileHandle) -> Result<(), NTSTATUS> {
+        crate::io::user::close(file)
     }
 }
 

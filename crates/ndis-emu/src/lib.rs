@@ -10,20 +10,21 @@
 //! 1. `world` owns the state: `world.rs` (handles, ledger, locks, the
 //!    driver and adapter, violations, the trace, behind one process-global
 //!    lock; per-CPU IRQL and handler frames) and one leaf per subsystem's
-//!    state under `world/` (faults, lookaside, nbl, pause, sched, sync);
+//!    state under `world/` (faults, io, lookaside, nbl, pause, sched, sync);
 //!    `condis/mod.rs` holds the CoNDIS objects' records the same way;
 //! 2. the subsystems own their rules and the checks over the world
-//!    (`condis/`, `pause`, `sched`, `sync`, `lookaside`, `nbl`, `memory`,
-//!    `faults`, `interleave`), each taking the part of the world it
+//!    (`condis/`, `io`, `pause`, `sched`, `sync`, `lookaside`, `nbl`,
+//!    `memory`, `faults`, `interleave`), each taking the part of the world it
 //!    touches where that is one part; what they must run above them (a
 //!    client's answer) they call through `hooks`, which the Emulator fills;
 //! 3. `ffi/` holds the DDI shims (a shim reads the raw arguments into
 //!    checked values and calls the subsystem that checks the rule and
 //!    changes the world) and the calls into the driver's handlers;
 //! 4. `lifecycle` (the driver's and adapter's lifecycle), `client` (the
-//!    scripted clients' requests) and `answers` (what the clients answer
-//!    when NDIS calls them) run the steps NDIS and its clients take,
-//!    through `ffi`;
+//!    scripted clients' requests), `answers` (what the clients answer
+//!    when NDIS calls them) and `io::user` (a user-mode program's opens,
+//!    IOCTLs, cancels and closes of a control device) run the steps NDIS,
+//!    the I/O manager and their callers take, through `ffi`;
 //! 5. [`Emulator`] is the facade (`emulator.rs`): thin methods that
 //!    delegate to the layers below; `report` holds what it returns.
 //!
@@ -47,6 +48,13 @@
 //!   with their checks: completions (`complete`), the call manager's DDIs
 //!   (`mcm`), a client's requests to it (`client_requests`), the data path
 //!   (`data`) and NDIS's window around a send (`window`);
+//! * [`io`]: the I/O manager of a driver's control device
+//!   (NdisRegisterDeviceEx): device objects, files, IRPs and the cancel spin
+//!   lock, the `io.*` rules and their checks; `io::user` is a user-mode
+//!   program's side ([`Emulator::open_device`], [`Emulator::device_io_control`],
+//!   [`Emulator::cancel_io`], [`Emulator::close_device`]); `ffi::io` holds
+//!   the DDIs, the memory the driver sees and the calls into its dispatch
+//!   and cancel routines;
 //! * `client`: the scripted CoNDIS clients' requests (the client methods of
 //!   [`Emulator`] delegate there), with their handles (`handles`:
 //!   [`Client`], [`Af`], [`Sap`], [`Vc`], [`Party`]) and [`CallSpec`]
@@ -97,7 +105,9 @@
 //! spin locks, debug output, the adapter's registry configuration (integer
 //! values, `crate::config`), work items, timers, NDIS events and waits, the whole call-manager
 //! surface (AFs, SAPs, VCs, outgoing and incoming calls, parties, QoS, OIDs,
-//! status indications) are implemented and checked. DDIs not implemented yet
+//! status indications) and a control device's IRPs (create, close,
+//! cleanup, METHOD_BUFFERED IOCTLs, pend, complete, cancel) are
+//! implemented and checked. DDIs not implemented yet
 //! are defined but fail loudly (`emu.unimplemented-ddi`); the list is
 //! `ffi::unimplemented`.
 #![deny(unsafe_code)]
@@ -117,6 +127,7 @@ pub mod ffi;
 mod handles;
 mod hooks;
 pub mod interleave;
+pub mod io;
 mod lifecycle;
 pub mod loader;
 pub mod lookaside;
@@ -141,6 +152,7 @@ pub use ffi::cm::OidResult;
 pub use ffi::count::ddi_calls;
 pub use ffi::raw::{Placement, RawCallParams, RawOidBuffer};
 pub use handles::{Af, Client, Party, Sap, Vc};
+pub use io::user::{FileHandle, IoOutcome, IoResult, PendingIrp};
 pub use pause::DataPath;
 pub use report::{EmuError, Report};
 pub use rules::{Rule, RuleInfo, Violation};

@@ -100,6 +100,8 @@ impl Driver {
             }
             crate::ffi::etw::unload_done(w, "MiniportDriverUnload");
             crate::bugcheck::at_unload(w);
+            let left = crate::io::at_unload(w, "MiniportDriverUnload");
+            crate::ffi::io::free_devices(left);
             let deregistered = w.driver.is_some_and(|d| d.deregistered);
             if !deregistered {
                 let h = w.driver.map_or(0, |d| d.handle);

@@ -34,6 +34,7 @@ use crate::rules::{self, Rule, Violation};
 pub(crate) mod base;
 pub(crate) mod bugcheck;
 pub(crate) mod faults;
+pub(crate) mod io;
 pub(crate) mod lookaside;
 pub(crate) mod nbl;
 pub(crate) mod pause;
@@ -67,6 +68,8 @@ pub enum HandleKind {
     Timer,
     /// A configuration handle (NdisOpenConfigurationEx).
     Config,
+    /// An NdisDeviceHandle (NdisRegisterDeviceEx).
+    Device,
 }
 
 /// A handle's record.
@@ -211,6 +214,8 @@ pub struct World {
     pub pause: pause::PauseState,
     /// ETW registrations, the trace session and its events (crate::etw).
     pub etw: crate::etw::Etw,
+    /// Control devices, open files, IRPs and the cancel spin lock (crate::io).
+    pub io: io::Io,
 }
 
 // The world is the one type behind the process-global lock

@@ -395,6 +395,7 @@ fn every_exported_ddi_is_a_boundary() {
         ("etw.rs", include_str!("../src/ffi/etw.rs")),
         ("events.rs", include_str!("../src/ffi/events.rs")),
         ("exports.rs", include_str!("../src/ffi/exports.rs")),
+        ("io.rs", include_str!("../src/ffi/io.rs")),
         ("lookaside.rs", include_str!("../src/ffi/lookaside.rs")),
         ("nbl.rs", include_str!("../src/ffi/nbl.rs")),
         ("pnp.rs", include_str!("../src/ffi/pnp.rs")),

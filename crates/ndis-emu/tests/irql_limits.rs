@@ -123,6 +123,11 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "KeReleaseSpinLock" => KeReleaseSpinLock(n.cast(), DIRQL);
         "KeAcquireSpinLockAtDpcLevel" => KeAcquireSpinLockAtDpcLevel(n.cast());
         "KeReleaseSpinLockFromDpcLevel" => KeReleaseSpinLockFromDpcLevel(n.cast());
+        "NdisRegisterDeviceEx" => NdisRegisterDeviceEx(n, n.cast(), n.cast(), n.cast());
+        "NdisDeregisterDeviceEx" => NdisDeregisterDeviceEx(n);
+        "IofCompleteRequest" => IofCompleteRequest(n.cast(), IO_NO_INCREMENT);
+        "IoReleaseCancelSpinLock" => IoReleaseCancelSpinLock(DIRQL);
+        "IoAcquireCancelSpinLock" => IoAcquireCancelSpinLock(n.cast());
     );
     assert_eq!(emu.current_irql(), PASSIVE_LEVEL);
     let report = emu.finish();

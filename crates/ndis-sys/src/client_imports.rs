@@ -1,6 +1,8 @@
 //! Every function covclient (the CoNDIS client protocol driver) imports
 //! beyond covmini's [`crate::imports`]: protocol registration, binding, the
-//! `NdisCl*`/`NdisCo*` client calls and the control device's IRP routines.
+//! `NdisCl*`/`NdisCo*` client calls and the control device's IRP routines
+//! (those four are in [`crate::imports`] now: ndis-emu's I/O manager
+//! implements them).
 //!
 //! Same rules as [`crate::imports`]: raw-dylib imports on Windows targets;
 //! each name listed with its source and first Windows version in
@@ -15,7 +17,6 @@
 //! of covclient use them.
 
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS, PCO_SAP};
-use crate::device::{PDEVICE_OBJECT, PIRP, PNDIS_DEVICE_OBJECT_ATTRIBUTES};
 use crate::nbl::PNET_BUFFER_LIST;
 use crate::oid::PNDIS_OID_REQUEST;
 use crate::protocol::{PNDIS_OPEN_PARAMETERS, PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS};
@@ -79,23 +80,5 @@ ndis_import!("ndis.sys" {
     /// <= DISPATCH_LEVEL [H 8711; D nf-ndis-ndisreturnnetbufferlists]: how a
     /// protocol, connection-oriented or not, returns received NBLs it kept.
     pub fn NdisReturnNetBufferLists(NdisBindingHandle: NDIS_HANDLE, NetBufferLists: PNET_BUFFER_LIST, ReturnFlags: ULONG);
-    /// PASSIVE_LEVEL [H 4754; D nf-ndis-ndisregisterdeviceex]. `NdisHandle`
-    /// is the protocol (or miniport) driver handle.
-    pub fn NdisRegisterDeviceEx(NdisHandle: NDIS_HANDLE, DeviceObjectAttributes: PNDIS_DEVICE_OBJECT_ATTRIBUTES, pDeviceObject: *mut PDEVICE_OBJECT, NdisDeviceHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// PASSIVE_LEVEL [H 4764; D nf-ndis-ndisderegisterdeviceex].
-    pub fn NdisDeregisterDeviceEx(NdisDeviceHandle: NDIS_HANDLE);
-});
-
-ndis_import!("ntoskrnl.exe" {
-    // --- A control device's IRPs (covclient) -------------------------------
-    /// `IoCompleteRequest` is a macro over this export (wdm.h: 22621 lines
-    /// 32643 and 32649, 17763 lines 30455 and 30461)
-    /// \[H\]; <= DISPATCH_LEVEL \[D: nf-wdm-iocompleterequest\]. `FASTCALL` in
-    /// the header, which x64 and ARM64 ignore (one calling convention).
-    pub fn IofCompleteRequest(Irp: PIRP, PriorityBoost: CHAR);
-    /// Releases the cancel spin lock a `DRIVER_CANCEL` routine is called with,
-    /// passing `Irp->CancelIrql` (wdm.h 22621 line 33910, 17763 line 31706)
-    /// \[H\]; DISPATCH_LEVEL \[D:
-    /// nf-wdm-ioreleasecancelspinlock\].
-    pub fn IoReleaseCancelSpinLock(Irql: KIRQL);
+    // NdisRegisterDeviceEx, NdisDeregisterDeviceEx: in crate::imports (ndis-emu's I/O manager implements them).
 });

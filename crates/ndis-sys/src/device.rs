@@ -239,6 +239,57 @@ pub const STATUS_UNSUCCESSFUL: NTSTATUS = nt(0xC000_0001);
 pub const STATUS_INVALID_DEVICE_REQUEST: NTSTATUS = nt(0xC000_0010);
 pub const STATUS_BUFFER_TOO_SMALL: NTSTATUS = nt(0xC000_0023);
 pub const STATUS_CANCELLED: NTSTATUS = nt(0xC000_0120);
+/// ntstatus.h \[H\]: what a dispatch routine returns for an IRP it pended.
+pub const STATUS_PENDING: NTSTATUS = nt(0x0000_0103);
+/// ntstatus.h \[H\]: an open refused by the device's security descriptor.
+pub const STATUS_ACCESS_DENIED: NTSTATUS = nt(0xC000_0022);
+/// ntstatus.h \[H\]: an open of a name no device object has.
+pub const STATUS_OBJECT_NAME_NOT_FOUND: NTSTATUS = nt(0xC000_0034);
+/// ntstatus.h \[H\]: a handle that names no open file.
+pub const STATUS_INVALID_HANDLE: NTSTATUS = nt(0xC000_0008);
+
+/// `SL_PENDING_RETURNED` (wdm.h) \[H\]: the bit of `IO_STACK_LOCATION.
+/// Control` that `IoMarkIrpPending` sets.
+pub const SL_PENDING_RETURNED: UCHAR = 0x01;
+
+/// `METHOD_BUFFERED` (devioctl.h) \[H\]: the transfer type in an IOCTL
+/// code's low two bits.
+pub const METHOD_BUFFERED: ULONG = 0;
+
+/// `IoMarkIrpPending` (wdm.h, FORCEINLINE): sets `SL_PENDING_RETURNED` in
+/// the current stack location's `Control`.
+///
+/// # Safety
+/// `irp` points to an IRP the caller was dispatched with and still owns.
+#[inline]
+pub unsafe fn IoMarkIrpPending(irp: PIRP) {
+    // SAFETY: the caller's IRP (precondition), dispatched to it.
+    let stack = unsafe { IoGetCurrentIrpStackLocation(irp) };
+    // SAFETY: the I/O manager set the current stack location before
+    // dispatching the IRP; the caller owns the IRP and so the location.
+    unsafe { (*stack).Control |= SL_PENDING_RETURNED };
+}
+
+/// `IoSetCancelRoutine` (wdm.h, FORCEINLINE): `InterlockedExchangePointer`
+/// on `Irp->CancelRoutine`; returns the previous routine (None when there
+/// was none or a cancel already took it).
+///
+/// # Safety
+/// `irp` points to an IRP the caller owns (pended, not yet completed).
+#[inline]
+pub unsafe fn IoSetCancelRoutine(irp: PIRP, routine: Option<DRIVER_CANCEL>) -> Option<DRIVER_CANCEL> {
+    // SAFETY: a live IRP (precondition); only the field's address is taken.
+    let field = unsafe { &raw mut (*irp).CancelRoutine };
+    // SAFETY: `CancelRoutine` is a pointer-sized, pointer-aligned field of a
+    // live IRP, which every party exchanges atomically, so it may be viewed
+    // as an AtomicPtr for the exchange.
+    let slot = unsafe { &*field.cast::<core::sync::atomic::AtomicPtr<()>>() };
+    let new = routine.map_or(core::ptr::null_mut(), |r| r as *mut ());
+    let old = slot.swap(new, core::sync::atomic::Ordering::SeqCst);
+    // SAFETY: the slot only ever holds NULL or a DRIVER_CANCEL, and
+    // Option<fn> has the null-pointer niche, so the bits are a valid value.
+    unsafe { core::mem::transmute::<*mut (), Option<DRIVER_CANCEL>>(old) }
+}
 
 ndis_abi_fn_types! {
     /// `DRIVER_UNLOAD` (wdm.h) \[H\]: a protocol driver's unload routine, which

@@ -18,6 +18,7 @@ use crate::bugcheck::{
 };
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS};
 use crate::config::{NDIS_PARAMETER_TYPE, PNDIS_CONFIGURATION_OBJECT, PNDIS_CONFIGURATION_PARAMETER, PNDIS_STRING};
+use crate::device::{PDEVICE_OBJECT, PIRP, PNDIS_DEVICE_OBJECT_ATTRIBUTES};
 use crate::etw::{
     EVENT_INFO_CLASS, LPCGUID, PCEVENT_DESCRIPTOR, PETWENABLECALLBACK, PEVENT_DATA_DESCRIPTOR, PREGHANDLE, REGHANDLE,
 };
@@ -124,6 +125,14 @@ ndis_import!("ndis.sys" {
     /// Completes a MiniportPause that returned NDIS_STATUS_PENDING, once the
     /// last send is completed and the last receive NBL returned.
     pub fn NdisMPauseComplete(MiniportAdapterHandle: NDIS_HANDLE);
+    // --- A control device (NdisRegisterDeviceEx) ---------------------------
+    // Signatures: WDK 10.0.17763 and 10.0.22621 km/ndis.h (22621 lines in
+    // brackets) [H]; [D] is the DDI's page (its `req.irql`).
+    /// PASSIVE_LEVEL [H 4754; D nf-ndis-ndisregisterdeviceex]. `NdisHandle`
+    /// is the protocol (or miniport) driver handle.
+    pub fn NdisRegisterDeviceEx(NdisHandle: NDIS_HANDLE, DeviceObjectAttributes: PNDIS_DEVICE_OBJECT_ATTRIBUTES, pDeviceObject: *mut PDEVICE_OBJECT, NdisDeviceHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// PASSIVE_LEVEL [H 4764; D nf-ndis-ndisderegisterdeviceex].
+    pub fn NdisDeregisterDeviceEx(NdisDeviceHandle: NDIS_HANDLE);
 });
 
 ndis_import!("ntoskrnl.exe" {
@@ -184,6 +193,24 @@ ndis_import!("ntoskrnl.exe" {
     /// wdm.h (line 23311) \[H\]; any IRQL (covmini calls it at PASSIVE_LEVEL, at halt); Windows XP SP1 and
     /// later \[D: nf-wdm-kederegisterbugcheckreasoncallback\].
     pub fn KeDeregisterBugCheckReasonCallback(CallbackRecord: PKBUGCHECK_REASON_CALLBACK_RECORD) -> BOOLEAN;
+
+    // --- A control device's IRPs (covclient) -------------------------------
+    /// `IoCompleteRequest` is a macro over this export (wdm.h: 22621 lines
+    /// 32643 and 32649, 17763 lines 30455 and 30461)
+    /// \[H\]; <= DISPATCH_LEVEL \[D: nf-wdm-iocompleterequest\]. `FASTCALL` in
+    /// the header, which x64 and ARM64 ignore (one calling convention).
+    pub fn IofCompleteRequest(Irp: PIRP, PriorityBoost: CHAR);
+    /// Releases the cancel spin lock a `DRIVER_CANCEL` routine is called with,
+    /// passing `Irp->CancelIrql` (wdm.h 22621 line 33910, 17763 line 31706)
+    /// \[H\]; DISPATCH_LEVEL \[D:
+    /// nf-wdm-ioreleasecancelspinlock\].
+    pub fn IoReleaseCancelSpinLock(Irql: KIRQL);
+    /// Takes the system cancel spin lock, raising to DISPATCH_LEVEL and
+    /// saving the caller's IRQL in `*Irql` for `IoReleaseCancelSpinLock`
+    /// (wdm.h) \[H\]; <= DISPATCH_LEVEL \[D: nf-wdm-ioacquirecancelspinlock\].
+    /// A cancel routine, called with the lock held, must not take it again
+    /// before releasing it.
+    pub fn IoAcquireCancelSpinLock(Irql: *mut KIRQL);
 });
 
 /// Compiler intrinsics of the x64 kernel image, imported from ntoskrnl.exe

@@ -48,6 +48,7 @@ mod deferred;
 pub(crate) mod etw;
 mod events;
 mod exports;
+pub(crate) mod io;
 pub(crate) mod lookaside;
 pub(crate) mod nbl;
 pub(crate) mod oid_request;

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use super::{bugcheck_callbacks, cm, data, deferred, etw, events, exports, lookaside, nbl, pnp, unimplemented};
+use super::{bugcheck_callbacks, cm, data, deferred, etw, events, exports, io, lookaside, nbl, pnp, unimplemented};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -110,6 +110,12 @@ pub fn table() -> &'static [Import] {
             import!("ntoskrnl.exe", bugcheck_callbacks::KeDeregisterBugCheckReasonCallback),
             // Pause and restart mid-run (crate::pause).
             import!("ndis.sys", pnp::NdisMPauseComplete),
+            // A control device (crate::io).
+            import!("ndis.sys", io::NdisRegisterDeviceEx),
+            import!("ndis.sys", io::NdisDeregisterDeviceEx),
+            import!("ntoskrnl.exe", io::IofCompleteRequest),
+            import!("ntoskrnl.exe", io::IoReleaseCancelSpinLock),
+            import!("ntoskrnl.exe", io::IoAcquireCancelSpinLock),
         ]
     })
 }

@@ -50,3 +50,6 @@ unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {}
 unsafe impl ZeroValid for ndis_sys::NDIS_OBJECT_HEADER {}
 // SAFETY: a repr(C) struct of three ULONGs (NDIS_AF is a ULONG alias).
 unsafe impl ZeroValid for ndis_sys::CO_ADDRESS_FAMILY {}
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, raw pointers and a
+// ULONG only.
+unsafe impl ZeroValid for ndis_sys::NDIS_DEVICE_OBJECT_ATTRIBUTES {}
