@@ -89,15 +89,23 @@ export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY
 
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-  echo "==> a Wine prefix: $WINEPREFIX" >&2
+# Wine says it has no display driver: headless is what we want. Its output
+# goes to a log, shown only if the prefix could not be made; a second try
+# starts from an empty prefix (a first start killed half way leaves one
+# that never completes).
+boot_log="$target_dir/wine-prefix.log"
+for attempt in 1 2; do
+  [ -f "$WINEPREFIX/system.reg" ] && break
+  echo "==> a Wine prefix: $WINEPREFIX (attempt $attempt)" >&2
+  rm -rf "$WINEPREFIX"
   mkdir -p "$WINEPREFIX"
-  # Wine says it has no display driver: headless is what we want.
-  "$wine" wineboot --init >/dev/null 2>&1 || true
-  "$wineserver" -w
-fi
+  "$wine" wineboot --init >"$boot_log" 2>&1 || true
+  "$wineserver" -w || true
+done
 [ -f "$WINEPREFIX/system.reg" ] || {
-  echo "windows-lab: Wine could not make its prefix $WINEPREFIX" >&2
+  echo "windows-lab: Wine could not make its prefix $WINEPREFIX; wineboot said:" >&2
+  tail -n 40 "$boot_log" >&2 || true
+  df -h "$target_dir" >&2 || true
   exit 1
 }
 
