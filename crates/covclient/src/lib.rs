@@ -95,6 +95,7 @@
 #[cfg(not(windows))]
 extern crate std;
 
+pub mod blocks;
 pub mod core;
 pub mod policy;
 pub mod pool;
