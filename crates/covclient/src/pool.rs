@@ -11,6 +11,10 @@ use ndis_sys::{ULONG, pool_tag};
 /// is also the `ProtocolAfContext` of the one AF covclient opens on the
 /// binding; per-SAP, VC and party contexts have tags of their own.
 pub const TAG_BINDING: ULONG = pool_tag(b"CcBd");
+/// An adapter entry (the NdisBindingHandle the control device's requests use).
+pub const TAG_ADAPTER: ULONG = pool_tag(b"CcAd");
+/// An AF context (its NdisAfHandle and the CO_ADDRESS_FAMILY it opened).
+pub const TAG_AF: ULONG = pool_tag(b"CcAf");
 /// A SAP context (its NdisSapHandle and the CO_SAP NdisClRegisterSap reads).
 pub const TAG_SAP: ULONG = pool_tag(b"CcSp");
 /// A VC context (its NdisVcHandle and the CO_CALL_PARAMETERS of its call).
@@ -20,6 +24,10 @@ pub const TAG_PARTY: ULONG = pool_tag(b"CcPy");
 
 /// Signature of a binding context (lower-case first letter: never a tag).
 pub const SIG_BINDING: u32 = pool_tag(b"ccBd");
+/// Signature of an adapter entry.
+pub const SIG_ADAPTER: u32 = pool_tag(b"ccAd");
+/// Signature of an AF context.
+pub const SIG_AF: u32 = pool_tag(b"ccAf");
 /// Signature of a SAP context.
 pub const SIG_SAP: u32 = pool_tag(b"ccSp");
 /// Signature of a VC context.
@@ -44,10 +52,14 @@ mod tests {
     fn tags_and_signatures_are_distinct_and_not_covmini_s() {
         let all = [
             TAG_BINDING,
+            TAG_ADAPTER,
+            TAG_AF,
             TAG_SAP,
             TAG_VC,
             TAG_PARTY,
             SIG_BINDING,
+            SIG_ADAPTER,
+            SIG_AF,
             SIG_SAP,
             SIG_VC,
             SIG_PARTY,
@@ -67,6 +79,7 @@ mod tests {
     #[test]
     fn tags_read_as_written_in_memory_order() {
         assert_eq!(TAG_BINDING.to_le_bytes(), *b"CcBd");
+        assert_eq!(TAG_AF.to_le_bytes(), *b"CcAf");
         assert_eq!(TAG_SAP.to_le_bytes(), *b"CcSp");
         assert_eq!(TAG_VC.to_le_bytes(), *b"CcVc");
         assert_eq!(TAG_PARTY.to_le_bytes(), *b"CcPy");

@@ -1027,3 +1027,33 @@ fn driver_af_lifecycle() {
     let e = drain(&mut core, a).1;
     assert_eq!(e.last().unwrap().kind, COVCLIENT_EVENT_CLOSE_AF_COMPLETE);
 }
+
+/// Proves `holds` (which decides how long the glue keeps an object's NDIS
+/// context) follows the object: true from the request that creates it,
+/// through a pended completion, false once a failed completion or a
+/// completed delete frees it, and false for the freed slot's old handle
+/// after the slot is reused.
+#[test]
+fn holds_follows_the_object_s_life() {
+    let mut w = world();
+    let req = Request::RegisterSap {
+        af: w.af,
+        req: sap_req(COVCLIENT_ANSWER_ACCEPT, 0),
+    };
+    let (_, r) = call(&mut w.core, w.file, req, ndis::PENDING);
+    let sap = Handle::parse(r.handle, &[HandleKind::Sap]).unwrap();
+    assert!(w.core.holds(sap), "a pended registration keeps its SAP");
+    w.core.complete(Completion::RegisterSap(sap, FAILURE)).unwrap();
+    assert!(!w.core.holds(sap), "a failed registration frees it");
+    let (_, r) = call(&mut w.core, w.file, req, ndis::SUCCESS);
+    let reused = Handle::parse(r.handle, &[HandleKind::Sap]).unwrap();
+    assert_eq!(reused.index(), sap.index());
+    assert!(w.core.holds(reused) && !w.core.holds(sap), "the old handle is stale");
+    let vc = new_vc(&mut w);
+    assert!(w.core.holds(vc));
+    call(&mut w.core, w.file, Request::DeleteVc(vc), ndis::SUCCESS);
+    assert!(!w.core.holds(vc));
+    let (vc, party) = connected_vc(&mut w, COVCLIENT_CALL_MULTIPOINT);
+    assert!(w.core.holds(vc) && w.core.holds(party.unwrap()));
+    assert!(w.core.holds(w.af) && w.core.holds(w.adapter));
+}

@@ -16,7 +16,7 @@ use ndis_sys::*;
 use super::control::{Waiter, locked};
 use super::trace::ERROR;
 use super::waiter::{self, Parked};
-use super::{calls, irp};
+use super::{calls, irp, objects};
 use crate::core::{FileId, Outcome};
 
 /// The largest input copied to the stack: every fixed request (160 bytes
@@ -108,6 +108,7 @@ fn undo(file: FileId) {
         };
         let status = calls::make(&call);
         let _ = locked(|inner| inner.core.returned(&call, status, &mut scratch));
+        objects::reap();
     }
     trace!(ERROR, c"cleanup gave up: calls kept failing");
 }
@@ -266,7 +267,10 @@ unsafe fn act(irp: PIRP, fo: PVOID, req: &Request<'_>, out: &mut [u8]) -> NTSTAT
     let o = match o {
         Outcome::Call(call) => {
             let status = calls::make(&call);
-            locked(|inner| inner.core.returned(&call, status, out)).unwrap_or(Outcome::Refuse(0xC000_0001))
+            let o = locked(|inner| inner.core.returned(&call, status, out)).unwrap_or(Outcome::Refuse(0xC000_0001));
+            // A failed call's object is gone from the core: free its context.
+            objects::reap();
+            o
         }
         other => other,
     };

@@ -12,7 +12,7 @@ use ndis_sys::*;
 
 use super::handle::{protocol_handle, set_protocol_handle};
 use super::trace::{ERROR, INFO};
-use super::{binding, device, placeholders};
+use super::{binding, device, objects, placeholders};
 use crate::policy;
 
 /// The protocol name, "covclient" in UTF-16; NDIS keeps a pointer to it
@@ -122,6 +122,8 @@ ndis_fn! {
 /// # Safety
 /// Called by the kernel with covclient's DRIVER_OBJECT.
 unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_STRING) -> NTSTATUS {
+    // Before the registration: binds can start inside it.
+    objects::init();
     let mut chars = characteristics();
     let mut handle: NDIS_HANDLE = null_mut();
     // SAFETY: the characteristics and the handle slot live on this frame
@@ -131,6 +133,7 @@ unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_S
     if status != NDIS_STATUS_SUCCESS {
         trace!(ERROR, c"NdisRegisterProtocolDriver failed");
         set_protocol_handle(null_mut());
+        objects::delete();
         return status;
     }
     set_protocol_handle(handle);
@@ -139,6 +142,7 @@ unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_S
         // bound yet that NDIS would have to unbind; PASSIVE_LEVEL.
         unsafe { NdisDeregisterProtocolDriver(handle) };
         set_protocol_handle(null_mut());
+        objects::delete();
         return status;
     }
     let fields = driver_object.cast::<DRIVER_OBJECT_FIELDS>();
@@ -205,5 +209,7 @@ unsafe fn unload_impl(_driver_object: PDRIVER_OBJECT) {
     // unbinds it runs free their contexts through it.
     unsafe { NdisDeregisterProtocolDriver(handle) };
     set_protocol_handle(null_mut());
+    // Every unbind ran: no context is NDIS's any more.
+    objects::delete();
     trace!(INFO, c"unloaded");
 }

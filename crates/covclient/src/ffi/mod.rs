@@ -19,6 +19,8 @@ mod dispatch;
 pub(crate) mod entry;
 mod handle;
 mod irp;
+mod lookaside;
+mod objects;
 mod placeholders;
 mod route;
 mod runtime;
