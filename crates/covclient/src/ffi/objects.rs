@@ -86,8 +86,7 @@ unsafe impl<B, const N: usize> Sync for Registry<B, N> {}
 
 /// Adapter entries: the NdisBindingHandle of each bound adapter (no
 /// block), removed when its unbind starts.
-pub(super) static ADAPTERS: Registry<(), MAX_ADAPTERS> =
-    Registry::new(HandleKind::Adapter, TAG_ADAPTER, SIG_ADAPTER);
+pub(super) static ADAPTERS: Registry<(), MAX_ADAPTERS> = Registry::new(HandleKind::Adapter, TAG_ADAPTER, SIG_ADAPTER);
 /// AF contexts: the CO_ADDRESS_FAMILY NdisClOpenAddressFamilyEx reads.
 pub(super) static AFS: Registry<CO_ADDRESS_FAMILY, MAX_AFS> = Registry::new(HandleKind::Af, TAG_AF, SIG_AF);
 /// SAP contexts: the CO_SAP NdisClRegisterSap reads.
@@ -95,8 +94,7 @@ pub(super) static SAPS: Registry<SapBlock, MAX_SAPS> = Registry::new(HandleKind:
 /// VC contexts: the CO_CALL_PARAMETERS of a make call or a QoS change.
 pub(super) static VCS: Registry<CallBlock, MAX_VCS> = Registry::new(HandleKind::Vc, TAG_VC, SIG_VC);
 /// Party contexts: the CO_CALL_PARAMETERS of an add party.
-pub(super) static PARTIES: Registry<CallBlock, MAX_PARTIES> =
-    Registry::new(HandleKind::Party, TAG_PARTY, SIG_PARTY);
+pub(super) static PARTIES: Registry<CallBlock, MAX_PARTIES> = Registry::new(HandleKind::Party, TAG_PARTY, SIG_PARTY);
 
 impl<B, const N: usize> Registry<B, N> {
     const fn new(kind: HandleKind, tag: ULONG, signature: u32) -> Self {

@@ -113,7 +113,9 @@ fn record_driver_af(b: &Binding, af: u64, af_handle: NDIS_HANDLE) {
         MajorVersion: policy::COVMINI_AF_MAJOR_VERSION,
         MinorVersion: 0,
     };
-    let Ok(h) = Handle::parse(af, &[HandleKind::Af]) else { return };
+    let Ok(h) = Handle::parse(af, &[HandleKind::Af]) else {
+        return;
+    };
     match objects::AFS.create(h, b.handle(), family) {
         Some(ctx) => ctx.ndis.store(af_handle, Ordering::Release),
         None => trace!(ERROR, c"no AF context: the driver's AF takes no SAP or VC"),

@@ -53,8 +53,8 @@ use ndis_sys::*;
 use covclient_abi::{Handle, HandleKind};
 
 use super::adapters;
-use super::objects;
 use super::handle::protocol_handle;
+use super::objects;
 use super::trace::{ERROR, INFO};
 use crate::policy;
 use crate::pool::{SIG_BINDING, SIG_FREED, TAG_BINDING};
