@@ -12,7 +12,7 @@ use ndis_sys::*;
 
 use super::handle::{protocol_handle, set_protocol_handle};
 use super::trace::{ERROR, INFO};
-use super::{binding, device, objects, placeholders};
+use super::{binding, device, incoming, objects, placeholders};
 use crate::policy;
 
 /// The protocol name, "covclient" in UTF-16; NDIS keeps a pointer to it
@@ -85,8 +85,8 @@ fn client_handlers() -> NDIS_CO_CLIENT_OPTIONAL_HANDLERS {
             NDIS_SIZEOF_CO_CLIENT_OPTIONAL_HANDLERS_REVISION_1,
         ),
         Reserved: 0,
-        ClCreateVcHandler: Some(placeholders::create_vc),
-        ClDeleteVcHandler: Some(placeholders::delete_vc),
+        ClCreateVcHandler: Some(incoming::create_vc),
+        ClDeleteVcHandler: Some(incoming::delete_vc),
         ClOidRequestHandler: Some(placeholders::co_oid_request),
         ClOidRequestCompleteHandler: Some(placeholders::co_oid_request_complete),
         ClOpenAfCompleteHandlerEx: Some(binding::open_af_complete),
@@ -98,7 +98,7 @@ fn client_handlers() -> NDIS_CO_CLIENT_OPTIONAL_HANDLERS {
         ClCloseCallCompleteHandler: Some(placeholders::close_call_complete),
         ClAddPartyCompleteHandler: Some(placeholders::add_party_complete),
         ClDropPartyCompleteHandler: Some(placeholders::drop_party_complete),
-        ClIncomingCallHandler: Some(placeholders::incoming_call),
+        ClIncomingCallHandler: Some(incoming::incoming_call),
         ClIncomingCallQoSChangeHandler: Some(placeholders::incoming_call_qos_change),
         ClIncomingCloseCallHandler: Some(placeholders::incoming_close_call),
         ClIncomingDropPartyHandler: Some(placeholders::incoming_drop_party),

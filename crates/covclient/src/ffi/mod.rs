@@ -18,6 +18,7 @@ mod device;
 mod dispatch;
 pub(crate) mod entry;
 mod handle;
+mod incoming;
 mod irp;
 mod lookaside;
 mod objects;

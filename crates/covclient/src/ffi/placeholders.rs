@@ -21,16 +21,15 @@ use ndis_sys::*;
 
 use covclient_abi::HandleKind::{Party, Sap, Vc};
 
-use super::binding;
-use super::route::{on, status};
+use core::sync::atomic::Ordering;
+
+use super::route::{handle_of, on, status};
 use super::trace::{ERROR, INFO};
+use super::{binding, objects};
 use crate::core::incoming::Completion as C;
 
 ndis_fn! {
-    pub(super) unsafe fn create_vc(af: NDIS_HANDLE, vc: NDIS_HANDLE, ctx: PNDIS_HANDLE) -> NDIS_STATUS => create_vc_impl;
-    pub(super) unsafe fn delete_vc(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS => delete_vc_impl;
     pub(super) unsafe fn co_oid_request(af: NDIS_HANDLE, vc: NDIS_HANDLE, party: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS => co_oid_request_impl;
-    pub(super) unsafe fn incoming_call(sap: NDIS_HANDLE, vc: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) -> NDIS_STATUS => incoming_call_impl;
     pub(super) unsafe fn co_oid_request_complete(af: NDIS_HANDLE, vc: NDIS_HANDLE, party: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) => co_oid_request_complete_impl;
     pub(super) unsafe fn register_sap_complete(status: NDIS_STATUS, sap_ctx: NDIS_HANDLE, sap: PCO_SAP, sap_handle: NDIS_HANDLE) => register_sap_complete_impl;
     pub(super) unsafe fn deregister_sap_complete(status: NDIS_STATUS, sap_ctx: NDIS_HANDLE) => deregister_sap_complete_impl;
@@ -52,19 +51,6 @@ ndis_fn! {
     pub(super) unsafe fn send_net_buffer_lists_complete(binding: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) => send_complete_impl;
 }
 
-/// ProtocolCoCreateVc (a call manager creating a VC for an incoming call):
-/// covclient takes no incoming calls. <= DISPATCH_LEVEL.
-unsafe fn create_vc_impl(_af: NDIS_HANDLE, _vc: NDIS_HANDLE, _ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-    NDIS_STATUS_NOT_SUPPORTED
-}
-
-/// ProtocolCoDeleteVc: no VC of NDIS's making ever gets a covclient context
-/// (create refuses). <= DISPATCH_LEVEL.
-unsafe fn delete_vc_impl(_vc_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-    trace!(ERROR, c"ProtocolCoDeleteVc for a VC covclient never created");
-    NDIS_STATUS_NOT_SUPPORTED
-}
-
 /// ProtocolCoOidRequest (a call manager querying or setting the client):
 /// covclient answers none yet. <= DISPATCH_LEVEL.
 unsafe fn co_oid_request_impl(
@@ -73,13 +59,6 @@ unsafe fn co_oid_request_impl(
     _party: NDIS_HANDLE,
     _r: PNDIS_OID_REQUEST,
 ) -> NDIS_STATUS {
-    NDIS_STATUS_NOT_SUPPORTED
-}
-
-/// ProtocolClIncomingCall: no SAP is registered, so no call is offered;
-/// refused if one is. <= DISPATCH_LEVEL.
-unsafe fn incoming_call_impl(_sap: NDIS_HANDLE, _vc: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
-    trace!(ERROR, c"ProtocolClIncomingCall without a registered SAP: refused");
     NDIS_STATUS_NOT_SUPPORTED
 }
 
@@ -98,7 +77,13 @@ unsafe fn co_oid_request_complete_impl(
 }
 
 /// ProtocolClRegisterSapComplete: covclient registers no SAP. <= DISPATCH_LEVEL.
-unsafe fn register_sap_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, _sap: PCO_SAP, _h: NDIS_HANDLE) {
+unsafe fn register_sap_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, _sap: PCO_SAP, h: NDIS_HANDLE) {
+    // The NdisSapHandle of a pended registration comes here.
+    if s == NDIS_STATUS_SUCCESS
+        && let Some(c) = handle_of(ctx, Sap).and_then(|sap| objects::SAPS.get(sap))
+    {
+        c.ndis.store(h, Ordering::Release);
+    }
     if on(ctx, Sap, |h| C::RegisterSap(h, status(s))) {
         return;
     }
@@ -145,7 +130,13 @@ unsafe fn close_call_complete_impl(s: NDIS_STATUS, vc: NDIS_HANDLE, _party: NDIS
 }
 
 /// ProtocolClAddPartyComplete: as above. <= DISPATCH_LEVEL.
-unsafe fn add_party_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, _h: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+unsafe fn add_party_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, h: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    // The NdisPartyHandle of a pended add comes here.
+    if s == NDIS_STATUS_SUCCESS
+        && let Some(c) = handle_of(ctx, Party).and_then(|p| objects::PARTIES.get(p))
+    {
+        c.ndis.store(h, Ordering::Release);
+    }
     if on(ctx, Party, |h| C::AddParty(h, status(s))) {
         return;
     }

@@ -15,8 +15,10 @@ use covclient_abi::{Handle, HandleKind};
 
 use super::super::adapters;
 use super::super::objects;
+use super::super::route;
 use super::super::trace::{ERROR, INFO};
 use super::{AF_CLOSING, AF_NONE, AF_OPEN, AF_OPENING, Binding, binding_from};
+use crate::core::incoming::Completion;
 use crate::policy;
 
 ndis_fn! {
@@ -77,6 +79,18 @@ unsafe fn af_register_notify_impl(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY) 
 /// # IRQL
 /// PASSIVE_LEVEL.
 unsafe fn open_af_complete_impl(af_ctx: NDIS_HANDLE, af_handle: NDIS_HANDLE, status: NDIS_STATUS) {
+    if let Some(af) = route::handle_of(af_ctx, HandleKind::Af) {
+        // An AF a control device open asked for (OPEN_AF).
+        if status == NDIS_STATUS_SUCCESS
+            && let Some(c) = objects::AFS.get(af)
+        {
+            c.ndis.store(af_handle, Ordering::Release);
+        }
+        if !route::complete(Completion::OpenAf(af, route::status(status))) {
+            trace!(ERROR, c"ProtocolClOpenAfCompleteEx for an AF the core refused");
+        }
+        return;
+    }
     // SAFETY: NDIS passes the ClientAfContext of the open: the binding.
     let Some(b) = (unsafe { binding_from(af_ctx) }) else {
         return;
@@ -122,6 +136,17 @@ fn record_driver_af(b: &Binding, af: u64, af_handle: NDIS_HANDLE) {
     }
 }
 
+/// The core handle (raw) of the binding's own AF, if `ctx` is a binding.
+///
+/// # Safety
+/// `ctx` is a ProtocolAfContext NDIS passed that is not a core handle's
+/// value: a binding context.
+pub(in super::super) unsafe fn driver_af_of(ctx: NDIS_HANDLE) -> Option<u64> {
+    // SAFETY: a binding context (precondition), live while NDIS passes it.
+    let b = unsafe { binding_from(ctx) }?;
+    Some(b.core_af.load(Ordering::Acquire)).filter(|&raw| raw != 0)
+}
+
 /// ProtocolClNotifyCloseAf: the call manager wants the AF closed. No SAP,
 /// call or party exists, so closing the AF is the whole job.
 ///
@@ -162,6 +187,13 @@ unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
 /// # IRQL
 /// <= DISPATCH_LEVEL.
 unsafe fn close_af_complete_impl(status: NDIS_STATUS, af_ctx: NDIS_HANDLE) {
+    if let Some(af) = route::handle_of(af_ctx, HandleKind::Af) {
+        // CLOSE_AF of a control device open's AF.
+        if !route::complete(Completion::CloseAf(af, route::status(status))) {
+            trace!(ERROR, c"ProtocolClCloseAfComplete for an AF the core refused");
+        }
+        return;
+    }
     // SAFETY: NDIS passes the ClientAfContext of the closing AF: the binding.
     let Some(b) = (unsafe { binding_from(af_ctx) }) else {
         return;

@@ -62,7 +62,7 @@ use crate::pool::{SIG_BINDING, SIG_FREED, TAG_BINDING};
 mod af;
 
 use af::close_af_finish;
-pub(super) use af::{af_register_notify, close_af_complete, notify_close_af, open_af_complete};
+pub(super) use af::{af_register_notify, close_af_complete, driver_af_of, notify_close_af, open_af_complete};
 
 /// `af_state` values.
 const AF_NONE: u32 = 0;
