@@ -37,6 +37,7 @@ pub mod incoming;
 mod request;
 pub mod state;
 pub mod table;
+mod undo;
 
 #[cfg(test)]
 mod tests;

@@ -25,4 +25,5 @@ mod objects;
 mod placeholders;
 mod route;
 mod runtime;
+mod teardown;
 mod waiter;

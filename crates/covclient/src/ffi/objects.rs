@@ -31,7 +31,7 @@
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr::{NonNull, null_mut};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use covclient_abi::{CloseData, Handle, HandleKind};
 use ndis_sys::{CO_ADDRESS_FAMILY, CO_CALL_PARAMETERS, NDIS_HANDLE, ULONG};
@@ -58,6 +58,9 @@ pub(super) struct Ctx<B> {
     pub(super) binding: NDIS_HANDLE,
     /// The object's NDIS handle (NULL until NDIS gives it).
     pub(super) ndis: AtomicPtr<c_void>,
+    /// An AF the call manager asked to close (ProtocolClNotifyCloseAf
+    /// returned PENDING): its close completion reports it.
+    pub(super) cm_close: AtomicBool,
     /// An incoming call's CO_CALL_PARAMETERS (NDIS's, valid until the
     /// client answers: NdisClIncomingCallComplete passes them back).
     pub(super) incoming: AtomicPtr<CO_CALL_PARAMETERS>,
@@ -128,6 +131,7 @@ impl<B, const N: usize> Registry<B, N> {
             handle: h,
             binding,
             ndis: AtomicPtr::new(null_mut()),
+            cm_close: AtomicBool::new(false),
             incoming: AtomicPtr::new(null_mut()),
             close: UnsafeCell::new(CloseData::EMPTY),
             block: UnsafeCell::new(block),

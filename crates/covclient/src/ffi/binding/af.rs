@@ -14,6 +14,7 @@ use ndis_sys::*;
 use covclient_abi::{Handle, HandleKind};
 
 use super::super::adapters;
+use super::super::control::locked;
 use super::super::objects;
 use super::super::route;
 use super::super::trace::{ERROR, INFO};
@@ -153,6 +154,9 @@ pub(in super::super) unsafe fn driver_af_of(ctx: NDIS_HANDLE) -> Option<u64> {
 /// # IRQL
 /// <= DISPATCH_LEVEL. Never waits.
 unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
+    if let Some(af) = route::handle_of(af_ctx, HandleKind::Af) {
+        return notify_close_open_af(af);
+    }
     // SAFETY: NDIS passes the ClientAfContext of an open AF: the binding.
     let Some(b) = (unsafe { binding_from(af_ctx) }) else {
         return NDIS_STATUS_INVALID_PARAMETER;
@@ -182,13 +186,46 @@ unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
     status
 }
 
+/// ProtocolClNotifyCloseAf for an AF a control device open opened: closed
+/// if it has no SAP or VC left (the core's `cm_close_af`), else failed
+/// (the open's cleanup or the unbind closes it after its children).
+/// <= DISPATCH_LEVEL; never waits.
+fn notify_close_open_af(af: Handle) -> NDIS_STATUS {
+    let Some(c) = objects::AFS.get(af) else {
+        return NDIS_STATUS_FAILURE;
+    };
+    if !matches!(locked(|inner| inner.core.cm_close_af(af)), Some(Ok(()))) {
+        trace!(INFO, c"ProtocolClNotifyCloseAf with SAPs or VCs on the AF: failed");
+        return NDIS_STATUS_FAILURE;
+    }
+    // Set before the close, so a pended completion sees it.
+    c.cm_close.store(true, Ordering::Release);
+    // SAFETY: an open AF's NdisAfHandle, closed once (the core's CLOSING
+    // arrow just applied); <= DISPATCH_LEVEL.
+    let status = unsafe { NdisClCloseAddressFamily(c.ndis.load(Ordering::Acquire)) };
+    if status == NDIS_STATUS_PENDING {
+        return NDIS_STATUS_PENDING;
+    }
+    c.cm_close.store(false, Ordering::Release);
+    let _ = route::complete(Completion::CloseAf(af, route::status(status)));
+    status
+}
+
 /// ProtocolClCloseAfComplete: a pended close completed.
 ///
 /// # IRQL
 /// <= DISPATCH_LEVEL.
 unsafe fn close_af_complete_impl(status: NDIS_STATUS, af_ctx: NDIS_HANDLE) {
     if let Some(af) = route::handle_of(af_ctx, HandleKind::Af) {
-        // CLOSE_AF of a control device open's AF.
+        // CLOSE_AF of a control device open's AF, or the call manager's.
+        if let Some(c) = objects::AFS.get(af)
+            && c.cm_close.swap(false, Ordering::AcqRel)
+        {
+            // SAFETY: the NdisAfHandle of the AF whose pended
+            // ProtocolClNotifyCloseAf this completes, once (the swap);
+            // <= DISPATCH_LEVEL.
+            unsafe { NdisClNotifyCloseAddressFamilyComplete(c.ndis.load(Ordering::Acquire), status) };
+        }
         if !route::complete(Completion::CloseAf(af, route::status(status))) {
             trace!(ERROR, c"ProtocolClCloseAfComplete for an AF the core refused");
         }

@@ -54,8 +54,8 @@ use covclient_abi::{Handle, HandleKind};
 
 use super::adapters;
 use super::handle::protocol_handle;
-use super::objects;
 use super::trace::{ERROR, INFO};
+use super::{objects, teardown};
 use crate::policy;
 use crate::pool::{SIG_BINDING, SIG_FREED, TAG_BINDING};
 
@@ -114,6 +114,9 @@ pub(crate) struct Binding {
     af_closed: UnsafeCell<NDIS_EVENT>,
     /// Set by ProtocolCloseAdapterCompleteEx.
     adapter_closed: UnsafeCell<NDIS_EVENT>,
+    /// Never set: the unbind's teardown waits on it with a timeout, to
+    /// pause while completions come in.
+    pause: UnsafeCell<NDIS_EVENT>,
 }
 
 /// Allocates nonpaged pool for a `T` with `tag`; NULL on failure.
@@ -177,6 +180,13 @@ impl Binding {
     fn reset(event: &UnsafeCell<NDIS_EVENT>) {
         // SAFETY: as in `set`.
         unsafe { NdisResetEvent(event.get()) };
+    }
+
+    /// Waits up to `ms` milliseconds for `event`. PASSIVE_LEVEL only.
+    fn wait_ms(event: &UnsafeCell<NDIS_EVENT>, ms: UINT) {
+        // SAFETY: an event of a live binding, set up at bind; the only
+        // caller is the unbind, at PASSIVE_LEVEL.
+        unsafe { NdisWaitEvent(event.get(), ms) };
     }
 
     /// Waits for `event`, without a timeout. PASSIVE_LEVEL only.
@@ -263,11 +273,12 @@ unsafe fn bind_adapter_impl(
             af_settled: UnsafeCell::new(NDIS_EVENT::zeroed()),
             af_closed: UnsafeCell::new(NDIS_EVENT::zeroed()),
             adapter_closed: UnsafeCell::new(NDIS_EVENT::zeroed()),
+            pause: UnsafeCell::new(NDIS_EVENT::zeroed()),
         });
     }
     // SAFETY: just written; shared from here on.
     let b = unsafe { &*p };
-    for event in [&b.af_settled, &b.af_closed, &b.adapter_closed] {
+    for event in [&b.af_settled, &b.af_closed, &b.adapter_closed, &b.pause] {
         // SAFETY: the event's own storage, set up in place once, before use.
         unsafe { NdisInitializeEvent(event.get()) };
     }
@@ -380,6 +391,10 @@ unsafe fn unbind_adapter_impl(_unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) ->
     if let Ok(h) = Handle::parse(b.core_adapter.load(Ordering::Acquire), &[HandleKind::Adapter]) {
         objects::ADAPTERS.forget(h);
     }
+    // The opens' objects on this adapter first, then the binding's AF.
+    teardown::unbind(b.core_adapter.load(Ordering::Acquire), || {
+        Binding::wait_ms(&b.pause, 10);
+    });
     // An AF open in flight completes first.
     Binding::wait(&b.af_settled);
     if b.af_state
