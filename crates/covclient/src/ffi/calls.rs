@@ -3,7 +3,7 @@
 //! builds what NDIS reads in the object's context (which lives until the
 //! completion, `objects`' lifetime rule), passes the core handle's value as
 //! the ProtocolXxxContext (`route::ctx_of`), and returns NDIS's status; a
-//! PENDING call is finished by its completion handler (`placeholders`,
+//! PENDING call is finished by its completion handler (`callbacks`,
 //! `binding`) through `Core::complete`.
 //!
 //! A call that cannot be made (no context for a handle the core holds: an

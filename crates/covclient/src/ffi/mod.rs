@@ -12,8 +12,10 @@ mod trace;
 
 mod adapters;
 pub(crate) mod binding;
+mod callbacks;
 mod calls;
 mod control;
+mod data;
 mod device;
 mod dispatch;
 pub(crate) mod entry;
@@ -22,7 +24,6 @@ mod incoming;
 mod irp;
 mod lookaside;
 mod objects;
-mod placeholders;
 mod route;
 mod runtime;
 mod teardown;

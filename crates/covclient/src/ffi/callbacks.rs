@@ -1,21 +1,19 @@
-//! The handlers NDIS requires that the skeleton has no use for yet (see the
-//! crate's TODO). Each does what the documentation says a client without
-//! the feature does, and nothing else:
+//! The client handlers NDIS calls about the core's objects: completions
+//! and call events, routed to the client core by the context value
+//! (`route`), the data path's entries (`data`), and the handlers covclient
+//! has no use for:
 //!
-//! * ProtocolCoCreateVc, ProtocolCoDeleteVc, ProtocolCoOidRequest and
-//!   ProtocolClIncomingCall return `NDIS_STATUS_NOT_SUPPORTED` ("For whatever
-//!   subset of connection-oriented functionality that a client does not
-//!   support, its placeholder ProtocolXxx functions should return
+//! * ProtocolCoOidRequest (a call manager querying or setting the client)
+//!   returns `NDIS_STATUS_NOT_SUPPORTED` ("For whatever subset of
+//!   connection-oriented functionality that a client does not support, its
+//!   placeholder ProtocolXxx functions should return
 //!   NDIS_STATUS_NOT_SUPPORTED", NDIS_CO_CLIENT_OPTIONAL_HANDLERS \[D\]);
-//! * completions and call events are routed to the client core when their
-//!   context is a core object's handle (`route`; dormant until the NDIS
-//!   calls are made), and otherwise print the violation: NDIS calling them
-//!   for an object covclient does not hold is a bug in NDIS or in the
-//!   caller, which a debugger should see;
-//! * a receive indication (impossible without a VC) is returned at once,
+//! * a callback for an object covclient does not hold prints the violation:
+//!   a bug in NDIS or in the caller, which a debugger should see;
+//! * receive indications are counted and checked (`data`), then returned
 //!   unless NDIS kept ownership (`NDIS_RECEIVE_FLAGS_RESOURCES`).
 //!
-//! Must not: pretend an operation happened.
+//! Must not: pretend an operation happened, or free a context (`objects`).
 
 use ndis_sys::*;
 
@@ -25,7 +23,7 @@ use core::sync::atomic::Ordering;
 
 use super::route::{handle_of, on, status};
 use super::trace::{ERROR, INFO};
-use super::{binding, objects};
+use super::{binding, data, objects};
 use crate::core::incoming::Completion as C;
 
 ndis_fn! {
@@ -189,12 +187,14 @@ unsafe fn co_status_ex_impl(_binding: NDIS_HANDLE, _vc: NDIS_HANDLE, _i: PNDIS_S
     trace!(INFO, c"CO status indication");
 }
 
-/// ProtocolCoReceiveNetBufferLists: impossible without a VC. NBLs NDIS
-/// lends (no `NDIS_RECEIVE_FLAGS_RESOURCES`) are returned at once with
+/// ProtocolCoReceiveNetBufferLists: each NET_BUFFER counted and checked
+/// against the VC's pattern (`data`), then the NBLs NDIS lends (no
+/// `NDIS_RECEIVE_FLAGS_RESOURCES`) are returned at once with
 /// NdisReturnNetBufferLists, the way a CoNDIS client returns them \[D:
 /// nc-ndis-protocol_co_receive_net_buffer_lists\]. <= DISPATCH_LEVEL.
-unsafe fn co_receive_impl(binding: NDIS_HANDLE, _vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _count: ULONG, flags: ULONG) {
-    trace!(ERROR, c"CO receive indication without a VC: returned");
+unsafe fn co_receive_impl(binding: NDIS_HANDLE, vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _count: ULONG, flags: ULONG) {
+    // SAFETY: the chain NDIS indicated, lent for this call; <= DISPATCH_LEVEL.
+    unsafe { data::receive(vc, nbls) };
     // SAFETY: NDIS passes covclient's binding context; the NBLs are the ones
     // it indicated, returned once, at the IRQL of the indication.
     unsafe { return_nbls(binding, nbls, flags) };
