@@ -16,7 +16,7 @@
 
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS, PCO_SAP};
 use crate::device::{PDEVICE_OBJECT, PIRP, PNDIS_DEVICE_OBJECT_ATTRIBUTES};
-use crate::nbl::{MDL_MAPPED_TO_SYSTEM_VA, MDL_SOURCE_IS_NONPAGED_POOL, PMDL, PNET_BUFFER_LIST};
+use crate::nbl::{PMDL, PNET_BUFFER_LIST};
 use crate::oid::PNDIS_OID_REQUEST;
 use crate::protocol::{PNDIS_OPEN_PARAMETERS, PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS};
 use crate::types::*;
@@ -134,6 +134,7 @@ pub const MdlMappingNoExecute: ULONG = 0x4000_0000;
 #[cfg(windows)]
 #[inline]
 pub unsafe fn MmGetSystemAddressForMdlSafe(mdl: PMDL, priority: ULONG) -> PVOID {
+    use crate::nbl::{MDL_MAPPED_TO_SYSTEM_VA, MDL_SOURCE_IS_NONPAGED_POOL};
     // SAFETY: a valid MDL (precondition), its header read.
     let m = unsafe { &*mdl };
     if m.MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL) != 0 {
