@@ -24,6 +24,9 @@ pub const TAG_PARTY: ULONG = pool_tag(b"CcPy");
 
 /// Signature of a binding context (lower-case first letter: never a tag).
 pub const SIG_BINDING: u32 = pool_tag(b"ccBd");
+/// The send slab (the data of SEND's NBLs) and its NBL pool.
+pub const TAG_SEND: ULONG = pool_tag(b"CcTx");
+
 /// Signature of an adapter entry.
 pub const SIG_ADAPTER: u32 = pool_tag(b"ccAd");
 /// Signature of an AF context.
@@ -57,6 +60,7 @@ mod tests {
             TAG_SAP,
             TAG_VC,
             TAG_PARTY,
+            TAG_SEND,
             SIG_BINDING,
             SIG_ADAPTER,
             SIG_AF,

@@ -84,6 +84,12 @@ ndis_import!("ndis.sys" {
     pub fn NdisRegisterDeviceEx(NdisHandle: NDIS_HANDLE, DeviceObjectAttributes: PNDIS_DEVICE_OBJECT_ATTRIBUTES, pDeviceObject: *mut PDEVICE_OBJECT, NdisDeviceHandle: PNDIS_HANDLE) -> NDIS_STATUS;
     /// PASSIVE_LEVEL [H 4764; D nf-ndis-ndisderegisterdeviceex].
     pub fn NdisDeregisterDeviceEx(NdisDeviceHandle: NDIS_HANDLE);
+    /// An MDL over nonpaged pool ("only accepts memory from the nonpaged
+    /// pool ... NdisAllocateMemoryWithTagPriority"); NULL on failure;
+    /// <= DISPATCH_LEVEL [D nf-ndis-ndisallocatemdl].
+    pub fn NdisAllocateMdl(NdisHandle: NDIS_HANDLE, VirtualAddress: PVOID, Length: ULONG) -> PMDL;
+    /// Frees an MDL from NdisAllocateMdl; <= DISPATCH_LEVEL [D nf-ndis-ndisfreemdl].
+    pub fn NdisFreeMdl(Mdl: PMDL);
 });
 
 ndis_import!("ntoskrnl.exe" {

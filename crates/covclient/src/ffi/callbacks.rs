@@ -21,9 +21,9 @@ use covclient_abi::HandleKind::{Party, Sap, Vc};
 
 use core::sync::atomic::Ordering;
 
-use super::route::{handle_of, on, status};
+use super::route::{complete, handle_of, on, status};
 use super::trace::{ERROR, INFO};
-use super::{binding, data, objects};
+use super::{binding, data, objects, send};
 use crate::core::incoming::Completion as C;
 
 ndis_fn! {
@@ -200,9 +200,17 @@ unsafe fn co_receive_impl(binding: NDIS_HANDLE, vc: NDIS_HANDLE, nbls: PNET_BUFF
     unsafe { return_nbls(binding, nbls, flags) };
 }
 
-/// ProtocolCoSendNetBufferListsComplete: covclient sends nothing. <= DISPATCH_LEVEL.
-unsafe fn co_send_complete_impl(_vc: NDIS_HANDLE, _nbls: PNET_BUFFER_LIST, _flags: ULONG) {
-    trace!(ERROR, c"CO send completion for a send covclient never made");
+/// ProtocolCoSendNetBufferListsComplete: a SEND's NBLs are back: freed
+/// (`send`), their statuses counted on the VC. <= DISPATCH_LEVEL.
+unsafe fn co_send_complete_impl(vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _flags: ULONG) {
+    // SAFETY: NBLs covclient sent on this VC, which NDIS returns here.
+    let (ok, failed, first) = unsafe { send::completed(nbls) };
+    if let Some(h) = send::vc_of(vc)
+        && complete(C::SendComplete(h, ok, failed, first))
+    {
+        return;
+    }
+    trace!(ERROR, c"CO send completion for a VC the core does not hold");
 }
 
 /// ProtocolOidRequestComplete: covclient makes no connectionless OID

@@ -9,8 +9,8 @@
 //! A call that cannot be made (no context for a handle the core holds: an
 //! adapter whose unbind started, pool exhausted) answers
 //! NDIS_STATUS_RESOURCES or NDIS_STATUS_FAILURE without reaching NDIS; the
-//! core treats it as a failed call. SEND answers NDIS_STATUS_NOT_SUPPORTED
-//! (no NBL pool yet).
+//! core treats it as a failed call. SEND is `send`'s; OID requests answer
+//! NDIS_STATUS_NOT_SUPPORTED (not built yet).
 //!
 //! Every routine runs at PASSIVE_LEVEL (from the dispatch routines and
 //! cleanup, and the unbind's teardown) with no covclient lock held: NDIS may
@@ -27,6 +27,7 @@ use ndis_sys::*;
 
 use super::objects::{ADAPTERS, AFS, Ctx, PARTIES, SAPS, VCS};
 use super::route::ctx_of;
+use super::send;
 use crate::blocks::{CallBlock, SapBlock};
 use crate::core::NdisCall;
 
@@ -65,7 +66,14 @@ pub(super) fn make(call: &NdisCall) -> u32 {
             receive,
         } => modify_qos(vc, with_call_mgr_parameters, &transmit, &receive),
         NdisCall::CloseCall { vc, party, data } => close_call(vc, party, &data),
-        NdisCall::Send { .. } | NdisCall::Oid { .. } => NDIS_STATUS_NOT_SUPPORTED,
+        NdisCall::Send {
+            vc,
+            nbl_count,
+            nbl_size,
+            pattern,
+            seed,
+        } => send::send(VCS.ndis(vc), nbl_count, nbl_size, pattern, seed),
+        NdisCall::Oid { .. } => NDIS_STATUS_NOT_SUPPORTED,
     })
 }
 

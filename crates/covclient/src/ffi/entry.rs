@@ -12,7 +12,7 @@ use ndis_sys::*;
 
 use super::handle::{protocol_handle, set_protocol_handle};
 use super::trace::{ERROR, INFO};
-use super::{binding, callbacks, device, incoming, objects};
+use super::{binding, callbacks, device, incoming, objects, send};
 use crate::policy;
 
 /// The protocol name, "covclient" in UTF-16; NDIS keeps a pointer to it
@@ -137,10 +137,12 @@ unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_S
         return status;
     }
     set_protocol_handle(handle);
+    send::init(handle);
     if let Err(status) = device::register(handle) {
         // SAFETY: the handle just registered, deregistered once; nothing is
         // bound yet that NDIS would have to unbind; PASSIVE_LEVEL.
         unsafe { NdisDeregisterProtocolDriver(handle) };
+        send::delete(handle);
         set_protocol_handle(null_mut());
         objects::delete();
         return status;
@@ -208,6 +210,7 @@ unsafe fn unload_impl(_driver_object: PDRIVER_OBJECT) {
     // once; PASSIVE_LEVEL. The handle stays readable until it returns: the
     // unbinds it runs free their contexts through it.
     unsafe { NdisDeregisterProtocolDriver(handle) };
+    send::delete(handle);
     set_protocol_handle(null_mut());
     // Every unbind ran: no context is NDIS's any more.
     objects::delete();

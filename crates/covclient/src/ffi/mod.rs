@@ -26,5 +26,6 @@ mod lookaside;
 mod objects;
 mod route;
 mod runtime;
+mod send;
 mod teardown;
 mod waiter;
