@@ -9,9 +9,9 @@
 //!
 //! The format is the one covmini reads (`src/ffi/params.rs`,
 //! `call_manager::check_sap_header` and `check_called_address_header`): a
-//! CO_SAP of SapType [`COVMINI_SAP_TYPE_ADDRESS`] whose `Sap` bytes are the
+//! CO_SAP of SapType [`COVMINI_SAP_TYPE_ADDRESS`](covclient_abi::COVMINI_SAP_TYPE_ADDRESS) whose `Sap` bytes are the
 //! address; a CO_MEDIA_PARAMETERS whose MediaSpecific has ParamType
-//! [`COVMINI_PARAM_TYPE_CALLED_ADDRESS`] and the called address as its
+//! [`COVMINI_PARAM_TYPE_CALLED_ADDRESS`](covclient_abi::COVMINI_PARAM_TYPE_CALLED_ADDRESS) and the called address as its
 //! `Parameters` bytes; the FLOWSPECs in CO_CALL_MANAGER_PARAMETERS, with an
 //! empty CallMgrSpecific. covclient passes the client's values as given
 //! (a wrong type or length reaches covmini, which refuses it: the lab tests

@@ -106,10 +106,10 @@ ndis_import!("ntoskrnl.exe" {
     pub fn IoReleaseCancelSpinLock(Irql: KIRQL);
     // --- Reading a received NET_BUFFER's data (covclient's receive check) --
     /// Maps an MDL's locked pages into system space; what
-    /// [`MmGetSystemAddressForMdlSafe`] calls for an MDL that is not
-    /// mapped yet \[D: nf-wdm-mmmaplockedpagesspecifycache: "<= DISPATCH_LEVEL
-    /// if AccessMode is KernelMode"; BugCheckOnFailure "Drivers must set
-    /// this parameter to FALSE"\]. `AccessMode` is a KPROCESSOR_MODE (CCHAR),
+    /// `MmGetSystemAddressForMdlSafe` (below, Windows targets) calls for an
+    /// MDL that is not mapped yet. <= DISPATCH_LEVEL for a KernelMode
+    /// mapping (its Remarks); BugCheckOnFailure: "Drivers must set this
+    /// parameter to FALSE" \[D: nf-wdm-mmmaplockedpagesspecifycache\]. `AccessMode` is a KPROCESSOR_MODE (CCHAR),
     /// `CacheType` a MEMORY_CACHING_TYPE (an enum: int) \[H: wdm.h\].
     pub fn MmMapLockedPagesSpecifyCache(MemoryDescriptorList: PMDL, AccessMode: CHAR, CacheType: i32, RequestedAddress: PVOID, BugCheckOnFailure: ULONG, Priority: ULONG) -> PVOID;
 });
