@@ -34,7 +34,7 @@
 //! * `ffi` (Windows targets): DriverEntry, the protocol handlers, the
 //!   bindings, the per-object NDIS contexts (`objects`, nonpaged lookaside
 //!   lists), the NDIS calls (`calls`), incoming calls (`incoming`), the
-//!   data path (`send`, `data`), the unbind's teardown, the control device
+//!   data path (`send`, `data`), OID requests (`oid`), the unbind's teardown, the control device
 //!   (`device`, `dispatch`, `waiter`, `irp`, `control`), the kernel runtime.
 //!   The only place with `unsafe`.
 //!
@@ -79,9 +79,11 @@
 //!     AF and the adapter;
 //!   - ProtocolClNotifyCloseAf on an open's AF closes it when it has no SAP
 //!     or VC left, and fails otherwise.
-//! * **TODO: OID_REQUEST** answers STATUS_NOT_IMPLEMENTED (no
-//!   NdisCoOidRequest, no pended-IRP glue); ProtocolCoOidRequest (the call
-//!   manager asking the client) answers NDIS_STATUS_NOT_SUPPORTED.
+//!   - OID_REQUEST (`ffi::oid`): NdisCoOidRequest with the request block
+//!     and data in a lookaside context (tag `CcOi`), the IRP pended until
+//!     ProtocolCoOidRequestComplete.
+//! * ProtocolCoOidRequest (the call manager asking the client) answers
+//!   NDIS_STATUS_NOT_SUPPORTED (no OID of covclient's own).
 //! * **TODO: the core's state** is still one static (the client core,
 //!   about 80 KB of the image's nonpaged data, behind one spin lock), not
 //!   lookaside contexts: the per-object contexts hold only NDIS's side.

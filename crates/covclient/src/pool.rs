@@ -27,6 +27,11 @@ pub const SIG_BINDING: u32 = pool_tag(b"ccBd");
 /// The send slab (the data of SEND's NBLs) and its NBL pool.
 pub const TAG_SEND: ULONG = pool_tag(b"CcTx");
 
+/// An OID_REQUEST in flight (its NDIS_OID_REQUEST, data buffer and IRP).
+pub const TAG_OID: ULONG = pool_tag(b"CcOi");
+/// Signature of an OID_REQUEST context.
+pub const SIG_OID: u32 = pool_tag(b"ccOi");
+
 /// Signature of an adapter entry.
 pub const SIG_ADAPTER: u32 = pool_tag(b"ccAd");
 /// Signature of an AF context.
@@ -61,6 +66,8 @@ mod tests {
             TAG_VC,
             TAG_PARTY,
             TAG_SEND,
+            TAG_OID,
+            SIG_OID,
             SIG_BINDING,
             SIG_ADAPTER,
             SIG_AF,

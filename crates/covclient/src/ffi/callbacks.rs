@@ -23,7 +23,7 @@ use core::sync::atomic::Ordering;
 
 use super::route::{complete, handle_of, on, status};
 use super::trace::{ERROR, INFO};
-use super::{binding, data, objects, send};
+use super::{binding, data, objects, oid, send};
 use crate::core::incoming::Completion as C;
 
 ndis_fn! {
@@ -60,18 +60,17 @@ unsafe fn co_oid_request_impl(
     NDIS_STATUS_NOT_SUPPORTED
 }
 
-/// ProtocolCoOidRequestComplete: covclient makes no CO OID request. <= DISPATCH_LEVEL.
+/// ProtocolCoOidRequestComplete: an OID_REQUEST's IRP completes (`oid`).
+/// <= DISPATCH_LEVEL.
 unsafe fn co_oid_request_complete_impl(
     _af: NDIS_HANDLE,
     _vc: NDIS_HANDLE,
     _p: NDIS_HANDLE,
-    _r: PNDIS_OID_REQUEST,
-    _s: NDIS_STATUS,
+    r: PNDIS_OID_REQUEST,
+    s: NDIS_STATUS,
 ) {
-    trace!(
-        ERROR,
-        c"ProtocolCoOidRequestComplete for a request covclient never made"
-    );
+    // SAFETY: the request NDIS passed to its completion.
+    unsafe { oid::completed(r, s) };
 }
 
 /// ProtocolClRegisterSapComplete: covclient registers no SAP. <= DISPATCH_LEVEL.

@@ -16,8 +16,8 @@ use ndis_sys::*;
 use super::control::{Waiter, locked};
 use super::trace::ERROR;
 use super::waiter::{self, Parked};
-use super::{calls, irp, objects};
-use crate::core::{FileId, Outcome};
+use super::{calls, irp, objects, oid};
+use crate::core::{FileId, NdisCall, Outcome};
 
 /// The largest input copied to the stack: every fixed request (160 bytes
 /// at most, CallRequest). Only an OID set is longer.
@@ -189,6 +189,8 @@ unsafe fn buffered(irp: PIRP, fo: PVOID, code: ULONG, buf: *mut u8, in_len: usiz
         let status = match Request::parse(code, whole) {
             // CAST: the NTSTATUS's bits.
             Err(e) => e.ntstatus() as NTSTATUS,
+            // SAFETY: the dispatched IRP; `whole` is not used after this.
+            Ok(req @ Request::OidSet { .. }) => return unsafe { big_oid_set(irp, fo, &req, buf, out_len) },
             Ok(_) => STATUS_NOT_IMPLEMENTED,
         };
         // SAFETY: the dispatched IRP, not pended.
@@ -208,7 +210,6 @@ unsafe fn buffered(irp: PIRP, fo: PVOID, code: ULONG, buf: *mut u8, in_len: usiz
         unsafe { core::slice::from_raw_parts_mut(buf, out_len) }
     };
     let req = match Request::parse(code, input.get(..in_len).unwrap_or(&[])) {
-        Ok(Request::OidQuery { .. } | Request::OidSet { .. }) => Err(STATUS_NOT_IMPLEMENTED),
         Ok(r) => Ok(r),
         // CAST: the NTSTATUS's bits.
         Err(e) => Err(e.ntstatus() as NTSTATUS),
@@ -218,6 +219,34 @@ unsafe fn buffered(irp: PIRP, fo: PVOID, code: ULONG, buf: *mut u8, in_len: usiz
         Ok(r) => unsafe { act(irp, fo, &r, out) },
         // SAFETY: the dispatched IRP, not pended.
         Err(status) => unsafe { finish(irp, status, 0) },
+    }
+}
+
+/// An OID set whose input is larger than the stack copy: decided by the
+/// core (nothing is written to the output), then started with its data
+/// read from the system buffer before the output is written.
+///
+/// # Safety
+/// `irp` is the dispatched IOCTL; `req` borrows its system buffer `buf`,
+/// which has `out_len` output bytes.
+unsafe fn big_oid_set(irp: PIRP, fo: PVOID, req: &Request<'_>, buf: *mut u8, out_len: usize) -> NTSTATUS {
+    let mut scratch = [0u8; covclient_abi::OidResult::SIZE];
+    let n = out_len.min(scratch.len());
+    let o = locked(|inner| {
+        let file = inner.file_of(fo)?;
+        Some(inner.core.request(file, req, scratch.get_mut(..n).unwrap_or(&mut [])))
+    });
+    match (o.flatten(), *req) {
+        (Some(Outcome::Call(call @ NdisCall::Oid { .. })), Request::OidSet { data, .. }) => {
+            // SAFETY: the dispatched IRP and its output; the data is read
+            // (copied) before the output is written.
+            unsafe { oid::start(irp, buf, out_len, &call, data.as_ptr(), data.len()) }
+        }
+        // CAST: the NTSTATUS's bits.
+        // SAFETY: the dispatched IRP, not pended.
+        (Some(Outcome::Refuse(s)), _) => unsafe { finish(irp, s as NTSTATUS, 0) },
+        // SAFETY: the dispatched IRP, not pended.
+        _ => unsafe { finish(irp, STATUS_INVALID_HANDLE_NT, 0) },
     }
 }
 
@@ -265,6 +294,15 @@ unsafe fn act(irp: PIRP, fo: PVOID, req: &Request<'_>, out: &mut [u8]) -> NTSTAT
         _ => return unsafe { finish(irp, STATUS_INVALID_HANDLE_NT, 0) },
     };
     let o = match o {
+        Outcome::Call(call @ NdisCall::Oid { .. }) => {
+            let (set, set_len) = match *req {
+                Request::OidSet { data, .. } => (data.as_ptr(), data.len()),
+                _ => (core::ptr::null(), 0),
+            };
+            // SAFETY: the dispatched IRP and its output; a set's data is the
+            // stack copy of the input.
+            return unsafe { oid::start(irp, out_ptr, out_len, &call, set, set_len) };
+        }
         Outcome::Call(call) => {
             let status = calls::make(&call);
             let o = locked(|inner| inner.core.returned(&call, status, out)).unwrap_or(Outcome::Refuse(0xC000_0001));

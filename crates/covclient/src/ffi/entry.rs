@@ -12,7 +12,7 @@ use ndis_sys::*;
 
 use super::handle::{protocol_handle, set_protocol_handle};
 use super::trace::{ERROR, INFO};
-use super::{binding, callbacks, device, incoming, objects, send};
+use super::{binding, callbacks, device, incoming, objects, oid, send};
 use crate::policy;
 
 /// The protocol name, "covclient" in UTF-16; NDIS keeps a pointer to it
@@ -124,6 +124,7 @@ ndis_fn! {
 unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_STRING) -> NTSTATUS {
     // Before the registration: binds can start inside it.
     objects::init();
+    oid::init();
     let mut chars = characteristics();
     let mut handle: NDIS_HANDLE = null_mut();
     // SAFETY: the characteristics and the handle slot live on this frame
@@ -134,6 +135,7 @@ unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_S
         trace!(ERROR, c"NdisRegisterProtocolDriver failed");
         set_protocol_handle(null_mut());
         objects::delete();
+        oid::delete();
         return status;
     }
     set_protocol_handle(handle);
@@ -145,6 +147,7 @@ unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_S
         send::delete(handle);
         set_protocol_handle(null_mut());
         objects::delete();
+        oid::delete();
         return status;
     }
     let fields = driver_object.cast::<DRIVER_OBJECT_FIELDS>();
@@ -214,5 +217,6 @@ unsafe fn unload_impl(_driver_object: PDRIVER_OBJECT) {
     set_protocol_handle(null_mut());
     // Every unbind ran: no context is NDIS's any more.
     objects::delete();
+    oid::delete();
     trace!(INFO, c"unloaded");
 }

@@ -24,6 +24,7 @@ mod incoming;
 mod irp;
 mod lookaside;
 mod objects;
+mod oid;
 mod route;
 mod runtime;
 mod send;
