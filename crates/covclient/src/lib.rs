@@ -77,8 +77,6 @@
 //!     deletes the client's VCs, deregisters SAPs and closes the opens' AFs
 //!     on the adapter, waiting for completions, then closes the binding's
 //!     AF and the adapter;
-//!   - ProtocolClNotifyCloseAf on an open's AF closes it when it has no SAP
-//!     or VC left, and fails otherwise.
 //!   - OID_REQUEST (`ffi::oid`): NdisCoOidRequest with the request block
 //!     and data in a lookaside context (tag `CcOi`), the IRP pended until
 //!     ProtocolCoOidRequestComplete.
@@ -87,9 +85,15 @@
 //! * **TODO: the core's state** is still one static (the client core,
 //!   about 80 KB of the image's nonpaged data, behind one spin lock), not
 //!   lookaside contexts: the per-object contexts hold only NDIS's side.
-//! * **TODO: a call manager's close of an open's AF with objects on it**
-//!   is failed rather than torn down (the unbind and the open's cleanup
-//!   do tear down).
+//! * **TODO: a call manager's close of an AF with objects on it**
+//!   (ProtocolClNotifyCloseAf, the binding's AF or an open's) is failed
+//!   rather than torn down: tearing down needs waiting, which that handler
+//!   must not do, and protocol drivers get no work item; the unbind and
+//!   each open's cleanup do tear down.
+//! * **Assumed, unverified:** NDIS writes a multipoint NdisClMakeCall's
+//!   NdisPartyHandle through its out-parameter (which points into the
+//!   party's context) before the call returns, pended or not;
+//!   ProtocolClMakeCallComplete's party handle is not stored again.
 //! * **The AF.** The binding still opens covmini's AF by itself (the
 //!   skeleton's behaviour); the core records it as the driver's AF (every
 //!   open may use it; CLOSE_AF on it is refused with STATUS_ACCESS_DENIED)

@@ -1107,13 +1107,16 @@ fn unbind_undoes_everything_on_the_adapter_in_order() {
 }
 
 /// Proves the call manager's close of an open's AF is refused while a SAP
-/// or VC is on it and accepted (CLOSING) once none is.
+/// or VC is on it (`af_has_children`, which the binding's AF's close asks
+/// too) and accepted (CLOSING) once none is.
 #[test]
 fn cm_close_af_needs_no_children() {
     let mut w = world();
     let vc = new_vc(&mut w);
+    assert!(w.core.af_has_children(w.af));
     assert_eq!(w.core.cm_close_af(w.af), Err(STATUS_INVALID_DEVICE_STATE));
     call(&mut w.core, w.file, Request::DeleteVc(vc), ndis::SUCCESS);
+    assert!(!w.core.af_has_children(w.af));
     assert_eq!(w.core.cm_close_af(w.af), Ok(()));
     assert_eq!(w.core.af(w.af).unwrap().state, AfState::Closing);
     assert_eq!(w.core.cm_close_af(w.af), Err(STATUS_INVALID_DEVICE_STATE));

@@ -104,8 +104,10 @@ impl Core {
         Some(NdisCall::CloseAf(af))
     }
 
-    /// Does `af` still have SAPs or VCs?
-    fn af_has_children(&self, af: Handle) -> bool {
+    /// Does `af` still have SAPs or VCs (any owner)? A call manager's close
+    /// of it is failed while it has (the glue asks before closing).
+    #[must_use]
+    pub fn af_has_children(&self, af: Handle) -> bool {
         self.vcs.iter().any(|(_, _, v)| v.af == af) || self.saps.iter().any(|(_, _, s)| s.af == af)
     }
 

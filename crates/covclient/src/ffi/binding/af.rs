@@ -148,8 +148,11 @@ pub(in super::super) unsafe fn driver_af_of(ctx: NDIS_HANDLE) -> Option<u64> {
     Some(b.core_af.load(Ordering::Acquire)).filter(|&raw| raw != 0)
 }
 
-/// ProtocolClNotifyCloseAf: the call manager wants the AF closed. No SAP,
-/// call or party exists, so closing the AF is the whole job.
+/// ProtocolClNotifyCloseAf: the call manager wants the AF closed. For the
+/// binding's own AF: failed while the opens still have SAPs or VCs on it
+/// (they are not torn down from here: that needs waiting, which this
+/// handler must not do; the unbind and each open's cleanup do it), else
+/// closed. For an open's AF: `notify_close_open_af`.
 ///
 /// # IRQL
 /// <= DISPATCH_LEVEL. Never waits.
@@ -161,6 +164,10 @@ unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
     let Some(b) = (unsafe { binding_from(af_ctx) }) else {
         return NDIS_STATUS_INVALID_PARAMETER;
     };
+    if adapters::af_busy(b.core_af.load(Ordering::Acquire)) {
+        trace!(INFO, c"ProtocolClNotifyCloseAf with SAPs or VCs on the AF: failed");
+        return NDIS_STATUS_FAILURE;
+    }
     if b.af_state
         .compare_exchange(AF_OPEN, AF_CLOSING, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
