@@ -293,33 +293,50 @@ unsafe fn act(irp: PIRP, fo: PVOID, req: &Request<'_>, out: &mut [u8]) -> NTSTAT
         // SAFETY: the dispatched IRP, not pended.
         _ => return unsafe { finish(irp, STATUS_INVALID_HANDLE_NT, 0) },
     };
-    let o = match o {
-        Outcome::Call(call @ NdisCall::Oid { .. }) => {
-            let (set, set_len) = match *req {
-                Request::OidSet { data, .. } => (data.as_ptr(), data.len()),
-                _ => (core::ptr::null(), 0),
-            };
-            // SAFETY: the dispatched IRP and its output; a set's data is the
-            // stack copy of the input.
-            return unsafe { oid::start(irp, out_ptr, out_len, &call, set, set_len) };
-        }
-        Outcome::Call(call) => {
-            let status = calls::make(&call);
-            let o = locked(|inner| inner.core.returned(&call, status, out)).unwrap_or(Outcome::Refuse(0xC000_0001));
-            // A failed call's object is gone from the core: free its context.
-            objects::reap();
-            o
-        }
-        other => other,
-    };
+    if let Outcome::Call(call) = o {
+        // SAFETY: forwarded (the dispatched IRP, `out` its output).
+        return unsafe { call_for(irp, req, &call, out) };
+    }
+    // SAFETY: the dispatched IRP, not pended.
+    unsafe { complete_outcome(irp, o) }
+}
+
+/// Makes the NDIS call the core asked for `req`, reports it to the core
+/// and completes the IRP; an OID request pends it instead (`oid`).
+///
+/// # Safety
+/// `irp` is the dispatched IOCTL, `out` its system buffer's output.
+unsafe fn call_for(irp: PIRP, req: &Request<'_>, call: &NdisCall, out: &mut [u8]) -> NTSTATUS {
+    if let NdisCall::Oid { .. } = call {
+        let (set, set_len) = match *req {
+            Request::OidSet { data, .. } => (data.as_ptr(), data.len()),
+            _ => (core::ptr::null(), 0),
+        };
+        // SAFETY: the dispatched IRP and its output; a set's data is the
+        // stack copy of the input.
+        return unsafe { oid::start(irp, out.as_mut_ptr(), out.len(), call, set, set_len) };
+    }
+    let status = calls::make(call);
+    let o = locked(|inner| inner.core.returned(call, status, out)).unwrap_or(Outcome::Refuse(0xC000_0001));
+    // A failed call's object is gone from the core: free its context.
+    objects::reap();
+    // SAFETY: the dispatched IRP, not pended.
+    unsafe { complete_outcome(irp, o) }
+}
+
+/// Completes the IRP as a final outcome says.
+///
+/// # Safety
+/// `irp` is the dispatched IOCTL, not pended.
+unsafe fn complete_outcome(irp: PIRP, o: Outcome) -> NTSTATUS {
     let (status, n) = match o {
         Outcome::Done(n) => (STATUS_SUCCESS, n),
         // CAST: the NTSTATUS's bits.
         Outcome::Refuse(s) => (s as NTSTATUS, 0),
-        // The core pends only WAIT_EVENTS (handled above) and calls once.
+        // The core pends only WAIT_EVENTS (handled in `act`) and calls once.
         Outcome::Pend | Outcome::Call(_) => (STATUS_UNSUCCESSFUL, 0),
     };
-    // SAFETY: the dispatched IRP, not pended.
+    // SAFETY: the dispatched IRP, not pended (precondition).
     unsafe { finish(irp, status, n) }
 }
 
