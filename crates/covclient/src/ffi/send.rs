@@ -88,6 +88,18 @@ pub(super) fn init(handle: NDIS_HANDLE) {
     }
 }
 
+/// Waits, `pause` at a time and about ten seconds at most, for the sends
+/// in flight to complete (a binding's pause). PASSIVE_LEVEL.
+pub(super) fn drain(pause: impl Fn()) {
+    for _ in 0..1000 {
+        if SENDER.in_flight.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        pause();
+    }
+    trace!(ERROR, c"pause: sends still out after ten seconds");
+}
+
 /// Frees what [`init`] made (unless NBLs are still out: then it is left,
 /// traced, rather than freed under NDIS).
 ///

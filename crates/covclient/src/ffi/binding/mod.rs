@@ -55,7 +55,7 @@ use covclient_abi::{Handle, HandleKind};
 use super::adapters;
 use super::handle::protocol_handle;
 use super::trace::{ERROR, INFO};
-use super::{objects, teardown};
+use super::{objects, send, teardown};
 use crate::policy;
 use crate::pool::{SIG_BINDING, SIG_FREED, TAG_BINDING};
 
@@ -442,12 +442,27 @@ unsafe fn close_adapter_complete_impl(binding: NDIS_HANDLE) {
     Binding::set(&b.adapter_closed);
 }
 
-/// ProtocolNetPnPEvent: covclient has no sends, receives or power state to
-/// manage yet, so every event (pause included: nothing is outstanding)
-/// succeeds at once. `binding` is NULL for driver-wide events.
+/// ProtocolNetPnPEvent: a pause waits (bounded) for covclient's sends in
+/// flight to complete, as a protocol's pause must before it returns;
+/// every other event succeeds at once (covclient keeps no power state).
+/// `binding` is NULL for driver-wide events.
 ///
 /// # IRQL
 /// PASSIVE_LEVEL.
-unsafe fn net_pnp_event_impl(_binding: NDIS_HANDLE, _event: PNET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS {
+///
+/// # Safety
+/// `event` is NULL or the notification NDIS passed, valid for the call.
+unsafe fn net_pnp_event_impl(binding: NDIS_HANDLE, event: PNET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS {
+    // SAFETY: NDIS's notification (precondition), read for the call.
+    let Some(e) = (unsafe { event.as_ref() }) else {
+        return NDIS_STATUS_SUCCESS;
+    };
+    if e.NetPnPEvent.NetEvent != NetEventPause {
+        return NDIS_STATUS_SUCCESS;
+    }
+    // SAFETY: NDIS passes the binding's context (or NULL).
+    if let Some(b) = unsafe { binding_from(binding) } {
+        send::drain(|| Binding::wait_ms(&b.pause, 10));
+    }
     NDIS_STATUS_SUCCESS
 }
