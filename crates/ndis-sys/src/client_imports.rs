@@ -17,7 +17,7 @@
 //! of covclient use them.
 
 use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS, PCO_SAP};
-use crate::nbl::PNET_BUFFER_LIST;
+use crate::nbl::{PMDL, PNET_BUFFER_LIST};
 use crate::oid::PNDIS_OID_REQUEST;
 use crate::protocol::{PNDIS_OPEN_PARAMETERS, PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS};
 use crate::types::*;
@@ -81,4 +81,59 @@ ndis_import!("ndis.sys" {
     /// protocol, connection-oriented or not, returns received NBLs it kept.
     pub fn NdisReturnNetBufferLists(NdisBindingHandle: NDIS_HANDLE, NetBufferLists: PNET_BUFFER_LIST, ReturnFlags: ULONG);
     // NdisRegisterDeviceEx, NdisDeregisterDeviceEx: in crate::imports (ndis-emu's I/O manager implements them).
+    /// An MDL over nonpaged pool ("only accepts memory from the nonpaged
+    /// pool ... NdisAllocateMemoryWithTagPriority"); NULL on failure;
+    /// <= DISPATCH_LEVEL [D nf-ndis-ndisallocatemdl].
+    pub fn NdisAllocateMdl(NdisHandle: NDIS_HANDLE, VirtualAddress: PVOID, Length: ULONG) -> PMDL;
+    /// Frees an MDL from NdisAllocateMdl; <= DISPATCH_LEVEL [D nf-ndis-ndisfreemdl].
+    pub fn NdisFreeMdl(Mdl: PMDL);
 });
+
+ndis_import!("ntoskrnl.exe" {
+    // IofCompleteRequest, IoReleaseCancelSpinLock: in crate::imports.
+    // --- Reading a received NET_BUFFER's data (covclient's receive check) --
+    /// Maps an MDL's locked pages into system space; what
+    /// `MmGetSystemAddressForMdlSafe` (below, Windows targets) calls for an
+    /// MDL that is not mapped yet. <= DISPATCH_LEVEL for a KernelMode
+    /// mapping (its Remarks); BugCheckOnFailure: "Drivers must set this
+    /// parameter to FALSE" \[D: nf-wdm-mmmaplockedpagesspecifycache\]. `AccessMode` is a KPROCESSOR_MODE (CCHAR),
+    /// `CacheType` a MEMORY_CACHING_TYPE (an enum: int) \[H: wdm.h\].
+    pub fn MmMapLockedPagesSpecifyCache(MemoryDescriptorList: PMDL, AccessMode: CHAR, CacheType: i32, RequestedAddress: PVOID, BugCheckOnFailure: ULONG, Priority: ULONG) -> PVOID;
+});
+
+/// `KernelMode` of `MODE` (wdm.h: `typedef enum _MODE { KernelMode,
+/// UserMode, MaximumMode } MODE;`).
+pub const KernelMode: CHAR = 0;
+/// `MmCached` of `MEMORY_CACHING_TYPE` (wdm.h: `MmNonCached = FALSE,
+/// MmCached = TRUE, ...`).
+pub const MmCached: i32 = 1;
+/// `NormalPagePriority` of `MM_PAGE_PRIORITY` (wdm.h: `LowPagePriority,
+/// NormalPagePriority = 16, HighPagePriority = 32`).
+pub const NormalPagePriority: ULONG = 16;
+/// `MdlMappingNoExecute` (wdm.h: "Additional -OR- flags for
+/// MM_PAGE_PRIORITY", `0x40000000`, Windows 8 and later; covclient's
+/// floor, Windows 10 1809, has it).
+pub const MdlMappingNoExecute: ULONG = 0x4000_0000;
+
+/// `MmGetSystemAddressForMdlSafe`, a macro in wdm.h (no export): an MDL
+/// already mapped or describing nonpaged pool (`MDL_MAPPED_TO_SYSTEM_VA |
+/// MDL_SOURCE_IS_NONPAGED_POOL` in `MdlFlags`) gives its `MappedSystemVa`;
+/// any other is mapped with `MmMapLockedPagesSpecifyCache(Mdl, KernelMode,
+/// MmCached, NULL, FALSE, Priority)`. NULL when the mapping fails.
+///
+/// # Safety
+/// `mdl` points at a valid MDL describing locked pages (a NET_BUFFER's
+/// MDLs are); IRQL <= DISPATCH_LEVEL.
+#[cfg(windows)]
+#[inline]
+pub unsafe fn MmGetSystemAddressForMdlSafe(mdl: PMDL, priority: ULONG) -> PVOID {
+    use crate::nbl::{MDL_MAPPED_TO_SYSTEM_VA, MDL_SOURCE_IS_NONPAGED_POOL};
+    // SAFETY: a valid MDL (precondition), its header read.
+    let m = unsafe { &*mdl };
+    if m.MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL) != 0 {
+        return m.MappedSystemVa;
+    }
+    // SAFETY: a valid MDL of locked pages (precondition), mapped for the
+    // kernel without a bug check on failure; <= DISPATCH_LEVEL.
+    unsafe { MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, core::ptr::null_mut(), 0, priority) }
+}

@@ -1,7 +1,7 @@
 //! What NDIS tells covclient ([`Core::complete`]): completions of the calls
 //! [`Core::request`] asked for, the call manager's calls for incoming calls
-//! and closes, and the bindings' news; plus cleanup's undo order
-//! ([`Core::cleanup_next`]).
+//! and closes, and the bindings' news. Cleanup's and the unbind's undo
+//! order is in `undo`.
 //!
 //! Owns: the arrow each callback applies and the event it posts
 //! (docs/covclient-ioctl.md, "Events", gives each kind's fields). Must not:
@@ -14,11 +14,11 @@ use covclient_abi::{
     COVCLIENT_EVENT_DEREGISTER_SAP_COMPLETE, COVCLIENT_EVENT_DROP_PARTY_COMPLETE, COVCLIENT_EVENT_INCOMING_CALL,
     COVCLIENT_EVENT_INCOMING_CLOSE, COVCLIENT_EVENT_INCOMING_DROP_PARTY, COVCLIENT_EVENT_INCOMING_QOS_CHANGE,
     COVCLIENT_EVENT_MAKE_CALL_COMPLETE, COVCLIENT_EVENT_MODIFY_QOS_COMPLETE, COVCLIENT_EVENT_OPEN_AF_COMPLETE,
-    COVCLIENT_EVENT_REGISTER_SAP_COMPLETE, COVCLIENT_EVENT_SEND_COMPLETE, CloseData, Event, Handle,
+    COVCLIENT_EVENT_REGISTER_SAP_COMPLETE, COVCLIENT_EVENT_SEND_COMPLETE, Event, Handle,
 };
 
 use super::state::{AfEvent, AfState, PartyEvent, SapEvent, SapState, VcEvent, VcState};
-use super::{Adapter, AnswerMode, Core, FileId, NdisCall, Origin, bad_handle, ndis, ntstatus::*};
+use super::{Adapter, AnswerMode, Core, FileId, Origin, bad_handle, ndis, ntstatus::*};
 
 /// An NDIS callback about an object of the core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,73 +351,5 @@ impl Core {
             let _ = self.saps.remove(sap);
         }
         let _ = self.afs.remove(af);
-    }
-
-    /// IRP_MJ_CLEANUP: the next NDIS call that undoes something `file`
-    /// owns, its arrow applied; `None` when nothing is left that can be
-    /// undone now (what remains has a call in flight, whose completion
-    /// frees it). The order is the contract's: answer pended calls
-    /// (reject), close calls, delete VCs, deregister SAPs, close AFs. The
-    /// glue makes each call and reports it with [`Core::returned`] (into a
-    /// scratch output), then asks again.
-    pub fn cleanup_next(&mut self, file: FileId) -> Option<NdisCall> {
-        let f = Some(file);
-        let mine = |o: Option<FileId>| o == f;
-        let pended = self
-            .vcs
-            .iter()
-            .find(|(_, o, v)| mine(*o) && v.state == VcState::Pended)
-            .map(|(h, ..)| h);
-        if let Some(vc) = pended {
-            let status = ndis_sys::NDIS_STATUS_FAILURE as u32;
-            let _ = self.vc_on(f, vc, VcEvent::Reject);
-            return Some(NdisCall::IncomingCallComplete { vc, status });
-        }
-        let up = self
-            .vcs
-            .iter()
-            .find(|(_, o, v)| mine(*o) && matches!(v.state, VcState::Connected | VcState::PeerClosed))
-            .map(|(h, ..)| h);
-        if let Some(vc) = up {
-            let _ = self.vc_on(f, vc, VcEvent::CloseCall);
-            return Some(NdisCall::CloseCall {
-                vc,
-                party: None,
-                data: CloseData::EMPTY,
-            });
-        }
-        let idle = self
-            .vcs
-            .iter()
-            .find(|(_, o, v)| mine(*o) && v.state == VcState::Idle && v.origin == Origin::Client)
-            .map(|(h, ..)| h);
-        if let Some(vc) = idle {
-            let _ = self.vc_on(f, vc, VcEvent::Delete);
-            return Some(NdisCall::DeleteVc(vc));
-        }
-        let sap = self
-            .saps
-            .iter()
-            .find(|(_, o, s)| mine(*o) && s.state == SapState::Registered)
-            .map(|(h, ..)| h);
-        if let Some(sap) = sap {
-            let _ = self.sap_on(f, sap, SapEvent::Deregister);
-            return Some(NdisCall::DeregisterSap(sap));
-        }
-        let af = self
-            .afs
-            .iter()
-            .find(|(h, o, a)| {
-                mine(*o)
-                    && a.state == AfState::Open
-                    && !self.vcs.iter().any(|(_, _, v)| v.af == *h)
-                    && !self.saps.iter().any(|(_, _, s)| s.af == *h)
-            })
-            .map(|(h, ..)| h);
-        if let Some(af) = af {
-            let _ = self.af_on(af, AfEvent::Close);
-            return Some(NdisCall::CloseAf(af));
-        }
-        None
     }
 }

@@ -37,6 +37,7 @@ pub mod incoming;
 mod request;
 pub mod state;
 pub mod table;
+mod undo;
 
 #[cfg(test)]
 mod tests;
@@ -431,6 +432,19 @@ impl Core {
     #[must_use]
     pub fn af(&self, h: Handle) -> Option<Af> {
         self.afs.get(h, None).ok().copied()
+    }
+
+    /// Does the core still hold the SAP, VC or party `h` (any owner)? The
+    /// glue keeps an object's NDIS context exactly as long as this holds.
+    #[must_use]
+    pub fn holds(&self, h: Handle) -> bool {
+        match h.kind() {
+            HandleKind::Sap => self.saps.get(h, None).is_ok(),
+            HandleKind::Vc => self.vcs.get(h, None).is_ok(),
+            HandleKind::Party => self.parties.get(h, None).is_ok(),
+            HandleKind::Af => self.afs.get(h, None).is_ok(),
+            HandleKind::Adapter => self.adapters.get(h, None).is_ok(),
+        }
     }
 
     /// The VC `h` names (any owner), for the glue.

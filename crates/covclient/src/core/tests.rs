@@ -1027,3 +1027,97 @@ fn driver_af_lifecycle() {
     let e = drain(&mut core, a).1;
     assert_eq!(e.last().unwrap().kind, COVCLIENT_EVENT_CLOSE_AF_COMPLETE);
 }
+
+/// Proves `holds` (which decides how long the glue keeps an object's NDIS
+/// context) follows the object: true from the request that creates it,
+/// through a pended completion, false once a failed completion or a
+/// completed delete frees it, and false for the freed slot's old handle
+/// after the slot is reused.
+#[test]
+fn holds_follows_the_object_s_life() {
+    let mut w = world();
+    let req = Request::RegisterSap {
+        af: w.af,
+        req: sap_req(COVCLIENT_ANSWER_ACCEPT, 0),
+    };
+    let (_, r) = call(&mut w.core, w.file, req, ndis::PENDING);
+    let sap = Handle::parse(r.handle, &[HandleKind::Sap]).unwrap();
+    assert!(w.core.holds(sap), "a pended registration keeps its SAP");
+    w.core.complete(Completion::RegisterSap(sap, FAILURE)).unwrap();
+    assert!(!w.core.holds(sap), "a failed registration frees it");
+    let (_, r) = call(&mut w.core, w.file, req, ndis::SUCCESS);
+    let reused = Handle::parse(r.handle, &[HandleKind::Sap]).unwrap();
+    assert_eq!(reused.index(), sap.index());
+    assert!(w.core.holds(reused) && !w.core.holds(sap), "the old handle is stale");
+    let vc = new_vc(&mut w);
+    assert!(w.core.holds(vc));
+    call(&mut w.core, w.file, Request::DeleteVc(vc), ndis::SUCCESS);
+    assert!(!w.core.holds(vc));
+    let (vc, party) = connected_vc(&mut w, COVCLIENT_CALL_MULTIPOINT);
+    assert!(w.core.holds(vc) && w.core.holds(party.unwrap()));
+    assert!(w.core.holds(w.af) && w.core.holds(w.adapter));
+}
+
+/// Proves the unbind's undo covers every object on the adapter whoever
+/// owns it, in the contract's order (reject the pended call, close the
+/// call, delete the client's VCs, deregister the SAP, close the open's
+/// AF), leaves the binding's own AF to the binding, and that
+/// `adapter_busy` holds until the last completion is in.
+#[test]
+fn unbind_undoes_everything_on_the_adapter_in_order() {
+    let mut w = world();
+    let (_, pended, _) = incoming(&mut w, COVCLIENT_ANSWER_PEND, 0);
+    let (up, _) = connected_vc(&mut w, 0);
+    let driver_af = w.core.driver_af_opened(w.adapter).unwrap();
+    assert!(w.core.adapter_busy(w.adapter));
+    let mut calls = Vec::new();
+    while let Some(c) = w.core.unbind_next(w.adapter) {
+        let mut o = out();
+        // The AF's close pends: the unbind must wait for it.
+        let status = if matches!(c, NdisCall::CloseAf(_)) {
+            ndis::PENDING
+        } else {
+            ndis::SUCCESS
+        };
+        w.core.returned(&c, status, &mut o);
+        if let NdisCall::IncomingCallComplete { vc, .. } = c {
+            w.core.cm_delete_vc(vc).unwrap();
+        }
+        calls.push(c);
+    }
+    assert_eq!(calls.len(), 5, "{calls:?}");
+    assert_eq!(
+        calls[0],
+        NdisCall::IncomingCallComplete {
+            vc: pended,
+            status: FAILURE
+        }
+    );
+    assert!(matches!(calls[1], NdisCall::CloseCall { vc, .. } if vc == up));
+    assert_eq!(calls[2], NdisCall::DeleteVc(up));
+    assert!(matches!(calls[3], NdisCall::DeregisterSap(_)));
+    assert_eq!(calls[4], NdisCall::CloseAf(w.af));
+    assert!(w.core.adapter_busy(w.adapter), "the AF's close is in flight");
+    w.core.complete(Completion::CloseAf(w.af, ndis::SUCCESS)).unwrap();
+    assert!(!w.core.adapter_busy(w.adapter));
+    assert!(
+        w.core.holds(driver_af),
+        "the binding's own AF is the binding's to close"
+    );
+}
+
+/// Proves the call manager's close of an open's AF is refused while a SAP
+/// or VC is on it (`af_has_children`, which the binding's AF's close asks
+/// too) and accepted (CLOSING) once none is.
+#[test]
+fn cm_close_af_needs_no_children() {
+    let mut w = world();
+    let vc = new_vc(&mut w);
+    assert!(w.core.af_has_children(w.af));
+    assert_eq!(w.core.cm_close_af(w.af), Err(STATUS_INVALID_DEVICE_STATE));
+    call(&mut w.core, w.file, Request::DeleteVc(vc), ndis::SUCCESS);
+    assert!(!w.core.af_has_children(w.af));
+    assert_eq!(w.core.cm_close_af(w.af), Ok(()));
+    assert_eq!(w.core.af(w.af).unwrap().state, AfState::Closing);
+    assert_eq!(w.core.cm_close_af(w.af), Err(STATUS_INVALID_DEVICE_STATE));
+}

@@ -69,6 +69,17 @@ pub(super) fn af_opened(adapter: u64) -> u64 {
     af.map_or(0, Handle::raw)
 }
 
+/// Do the opens still have SAPs or VCs on the binding's AF `af`?
+///
+/// # IRQL
+/// <= DISPATCH_LEVEL; no covclient lock held.
+pub(super) fn af_busy(af: u64) -> bool {
+    let Ok(h) = Handle::parse(af, &[HandleKind::Af]) else {
+        return false;
+    };
+    locked(|inner| inner.core.af_has_children(h)) == Some(true)
+}
+
 /// The binding starts closing its AF.
 ///
 /// # IRQL

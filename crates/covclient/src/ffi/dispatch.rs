@@ -16,8 +16,8 @@ use ndis_sys::*;
 use super::control::{Waiter, locked};
 use super::trace::ERROR;
 use super::waiter::{self, Parked};
-use super::{calls, irp};
-use crate::core::{FileId, Outcome};
+use super::{calls, irp, objects, oid};
+use crate::core::{FileId, NdisCall, Outcome};
 
 /// The largest input copied to the stack: every fixed request (160 bytes
 /// at most, CallRequest). Only an OID set is longer.
@@ -108,6 +108,7 @@ fn undo(file: FileId) {
         };
         let status = calls::make(&call);
         let _ = locked(|inner| inner.core.returned(&call, status, &mut scratch));
+        objects::reap();
     }
     trace!(ERROR, c"cleanup gave up: calls kept failing");
 }
@@ -188,6 +189,8 @@ unsafe fn buffered(irp: PIRP, fo: PVOID, code: ULONG, buf: *mut u8, in_len: usiz
         let status = match Request::parse(code, whole) {
             // CAST: the NTSTATUS's bits.
             Err(e) => e.ntstatus() as NTSTATUS,
+            // SAFETY: the dispatched IRP; `whole` is not used after this.
+            Ok(req @ Request::OidSet { .. }) => return unsafe { big_oid_set(irp, fo, &req, buf, out_len) },
             Ok(_) => STATUS_NOT_IMPLEMENTED,
         };
         // SAFETY: the dispatched IRP, not pended.
@@ -207,7 +210,6 @@ unsafe fn buffered(irp: PIRP, fo: PVOID, code: ULONG, buf: *mut u8, in_len: usiz
         unsafe { core::slice::from_raw_parts_mut(buf, out_len) }
     };
     let req = match Request::parse(code, input.get(..in_len).unwrap_or(&[])) {
-        Ok(Request::OidQuery { .. } | Request::OidSet { .. }) => Err(STATUS_NOT_IMPLEMENTED),
         Ok(r) => Ok(r),
         // CAST: the NTSTATUS's bits.
         Err(e) => Err(e.ntstatus() as NTSTATUS),
@@ -217,6 +219,34 @@ unsafe fn buffered(irp: PIRP, fo: PVOID, code: ULONG, buf: *mut u8, in_len: usiz
         Ok(r) => unsafe { act(irp, fo, &r, out) },
         // SAFETY: the dispatched IRP, not pended.
         Err(status) => unsafe { finish(irp, status, 0) },
+    }
+}
+
+/// An OID set whose input is larger than the stack copy: decided by the
+/// core (nothing is written to the output), then started with its data
+/// read from the system buffer before the output is written.
+///
+/// # Safety
+/// `irp` is the dispatched IOCTL; `req` borrows its system buffer `buf`,
+/// which has `out_len` output bytes.
+unsafe fn big_oid_set(irp: PIRP, fo: PVOID, req: &Request<'_>, buf: *mut u8, out_len: usize) -> NTSTATUS {
+    let mut scratch = [0u8; covclient_abi::OidResult::SIZE];
+    let n = out_len.min(scratch.len());
+    let o = locked(|inner| {
+        let file = inner.file_of(fo)?;
+        Some(inner.core.request(file, req, scratch.get_mut(..n).unwrap_or(&mut [])))
+    });
+    match (o.flatten(), *req) {
+        (Some(Outcome::Call(call @ NdisCall::Oid { .. })), Request::OidSet { data, .. }) => {
+            // SAFETY: the dispatched IRP and its output; the data is read
+            // (copied) before the output is written.
+            unsafe { oid::start(irp, buf, out_len, &call, data.as_ptr(), data.len()) }
+        }
+        // CAST: the NTSTATUS's bits.
+        // SAFETY: the dispatched IRP, not pended.
+        (Some(Outcome::Refuse(s)), _) => unsafe { finish(irp, s as NTSTATUS, 0) },
+        // SAFETY: the dispatched IRP, not pended.
+        _ => unsafe { finish(irp, STATUS_INVALID_HANDLE_NT, 0) },
     }
 }
 
@@ -263,21 +293,50 @@ unsafe fn act(irp: PIRP, fo: PVOID, req: &Request<'_>, out: &mut [u8]) -> NTSTAT
         // SAFETY: the dispatched IRP, not pended.
         _ => return unsafe { finish(irp, STATUS_INVALID_HANDLE_NT, 0) },
     };
-    let o = match o {
-        Outcome::Call(call) => {
-            let status = calls::make(&call);
-            locked(|inner| inner.core.returned(&call, status, out)).unwrap_or(Outcome::Refuse(0xC000_0001))
-        }
-        other => other,
-    };
+    if let Outcome::Call(call) = o {
+        // SAFETY: forwarded (the dispatched IRP, `out` its output).
+        return unsafe { call_for(irp, req, &call, out) };
+    }
+    // SAFETY: the dispatched IRP, not pended.
+    unsafe { complete_outcome(irp, o) }
+}
+
+/// Makes the NDIS call the core asked for `req`, reports it to the core
+/// and completes the IRP; an OID request pends it instead (`oid`).
+///
+/// # Safety
+/// `irp` is the dispatched IOCTL, `out` its system buffer's output.
+unsafe fn call_for(irp: PIRP, req: &Request<'_>, call: &NdisCall, out: &mut [u8]) -> NTSTATUS {
+    if let NdisCall::Oid { .. } = call {
+        let (set, set_len) = match *req {
+            Request::OidSet { data, .. } => (data.as_ptr(), data.len()),
+            _ => (core::ptr::null(), 0),
+        };
+        // SAFETY: the dispatched IRP and its output; a set's data is the
+        // stack copy of the input.
+        return unsafe { oid::start(irp, out.as_mut_ptr(), out.len(), call, set, set_len) };
+    }
+    let status = calls::make(call);
+    let o = locked(|inner| inner.core.returned(call, status, out)).unwrap_or(Outcome::Refuse(0xC000_0001));
+    // A failed call's object is gone from the core: free its context.
+    objects::reap();
+    // SAFETY: the dispatched IRP, not pended.
+    unsafe { complete_outcome(irp, o) }
+}
+
+/// Completes the IRP as a final outcome says.
+///
+/// # Safety
+/// `irp` is the dispatched IOCTL, not pended.
+unsafe fn complete_outcome(irp: PIRP, o: Outcome) -> NTSTATUS {
     let (status, n) = match o {
         Outcome::Done(n) => (STATUS_SUCCESS, n),
         // CAST: the NTSTATUS's bits.
         Outcome::Refuse(s) => (s as NTSTATUS, 0),
-        // The core pends only WAIT_EVENTS (handled above) and calls once.
+        // The core pends only WAIT_EVENTS (handled in `act`) and calls once.
         Outcome::Pend | Outcome::Call(_) => (STATUS_UNSUCCESSFUL, 0),
     };
-    // SAFETY: the dispatched IRP, not pended.
+    // SAFETY: the dispatched IRP, not pended (precondition).
     unsafe { finish(irp, status, n) }
 }
 

@@ -12,7 +12,7 @@ use ndis_sys::*;
 
 use super::handle::{protocol_handle, set_protocol_handle};
 use super::trace::{ERROR, INFO};
-use super::{binding, device, placeholders};
+use super::{binding, callbacks, device, incoming, objects, oid, send};
 use crate::policy;
 
 /// The protocol name, "covclient" in UTF-16; NDIS keeps a pointer to it
@@ -51,10 +51,10 @@ fn characteristics() -> NDIS_PROTOCOL_DRIVER_CHARACTERISTICS {
         CloseAdapterCompleteHandlerEx: Some(binding::close_adapter_complete),
         NetPnPEventHandler: Some(binding::net_pnp_event),
         UninstallHandler: None,
-        OidRequestCompleteHandler: Some(placeholders::oid_request_complete),
-        StatusHandlerEx: Some(placeholders::status_ex),
-        ReceiveNetBufferListsHandler: Some(placeholders::receive_net_buffer_lists),
-        SendNetBufferListsCompleteHandler: Some(placeholders::send_net_buffer_lists_complete),
+        OidRequestCompleteHandler: Some(callbacks::oid_request_complete),
+        StatusHandlerEx: Some(callbacks::status_ex),
+        ReceiveNetBufferListsHandler: Some(callbacks::receive_net_buffer_lists),
+        SendNetBufferListsCompleteHandler: Some(callbacks::send_net_buffer_lists_complete),
         DirectOidRequestCompleteHandler: None,
     }
 }
@@ -68,10 +68,10 @@ fn co_characteristics() -> NDIS_PROTOCOL_CO_CHARACTERISTICS {
             NDIS_SIZEOF_PROTOCOL_CO_CHARACTERISTICS_REVISION_1,
         ),
         Flags: 0,
-        CoStatusHandlerEx: Some(placeholders::co_status_ex),
+        CoStatusHandlerEx: Some(callbacks::co_status_ex),
         CoAfRegisterNotifyHandler: Some(binding::af_register_notify),
-        CoReceiveNetBufferListsHandler: Some(placeholders::co_receive_net_buffer_lists),
-        CoSendNetBufferListsCompleteHandler: Some(placeholders::co_send_net_buffer_lists_complete),
+        CoReceiveNetBufferListsHandler: Some(callbacks::co_receive_net_buffer_lists),
+        CoSendNetBufferListsCompleteHandler: Some(callbacks::co_send_net_buffer_lists_complete),
     }
 }
 
@@ -85,24 +85,24 @@ fn client_handlers() -> NDIS_CO_CLIENT_OPTIONAL_HANDLERS {
             NDIS_SIZEOF_CO_CLIENT_OPTIONAL_HANDLERS_REVISION_1,
         ),
         Reserved: 0,
-        ClCreateVcHandler: Some(placeholders::create_vc),
-        ClDeleteVcHandler: Some(placeholders::delete_vc),
-        ClOidRequestHandler: Some(placeholders::co_oid_request),
-        ClOidRequestCompleteHandler: Some(placeholders::co_oid_request_complete),
+        ClCreateVcHandler: Some(incoming::create_vc),
+        ClDeleteVcHandler: Some(incoming::delete_vc),
+        ClOidRequestHandler: Some(callbacks::co_oid_request),
+        ClOidRequestCompleteHandler: Some(callbacks::co_oid_request_complete),
         ClOpenAfCompleteHandlerEx: Some(binding::open_af_complete),
         ClCloseAfCompleteHandler: Some(binding::close_af_complete),
-        ClRegisterSapCompleteHandler: Some(placeholders::register_sap_complete),
-        ClDeregisterSapCompleteHandler: Some(placeholders::deregister_sap_complete),
-        ClMakeCallCompleteHandler: Some(placeholders::make_call_complete),
-        ClModifyCallQoSCompleteHandler: Some(placeholders::modify_call_qos_complete),
-        ClCloseCallCompleteHandler: Some(placeholders::close_call_complete),
-        ClAddPartyCompleteHandler: Some(placeholders::add_party_complete),
-        ClDropPartyCompleteHandler: Some(placeholders::drop_party_complete),
-        ClIncomingCallHandler: Some(placeholders::incoming_call),
-        ClIncomingCallQoSChangeHandler: Some(placeholders::incoming_call_qos_change),
-        ClIncomingCloseCallHandler: Some(placeholders::incoming_close_call),
-        ClIncomingDropPartyHandler: Some(placeholders::incoming_drop_party),
-        ClCallConnectedHandler: Some(placeholders::call_connected),
+        ClRegisterSapCompleteHandler: Some(callbacks::register_sap_complete),
+        ClDeregisterSapCompleteHandler: Some(callbacks::deregister_sap_complete),
+        ClMakeCallCompleteHandler: Some(callbacks::make_call_complete),
+        ClModifyCallQoSCompleteHandler: Some(callbacks::modify_call_qos_complete),
+        ClCloseCallCompleteHandler: Some(callbacks::close_call_complete),
+        ClAddPartyCompleteHandler: Some(callbacks::add_party_complete),
+        ClDropPartyCompleteHandler: Some(callbacks::drop_party_complete),
+        ClIncomingCallHandler: Some(incoming::incoming_call),
+        ClIncomingCallQoSChangeHandler: Some(callbacks::incoming_call_qos_change),
+        ClIncomingCloseCallHandler: Some(callbacks::incoming_close_call),
+        ClIncomingDropPartyHandler: Some(callbacks::incoming_drop_party),
+        ClCallConnectedHandler: Some(callbacks::call_connected),
         ClNotifyCloseAfHandler: Some(binding::notify_close_af),
     }
 }
@@ -122,6 +122,9 @@ ndis_fn! {
 /// # Safety
 /// Called by the kernel with covclient's DRIVER_OBJECT.
 unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_STRING) -> NTSTATUS {
+    // Before the registration: binds can start inside it.
+    objects::init();
+    oid::init();
     let mut chars = characteristics();
     let mut handle: NDIS_HANDLE = null_mut();
     // SAFETY: the characteristics and the handle slot live on this frame
@@ -131,14 +134,20 @@ unsafe fn driver_entry(driver_object: PDRIVER_OBJECT, _registry_path: PUNICODE_S
     if status != NDIS_STATUS_SUCCESS {
         trace!(ERROR, c"NdisRegisterProtocolDriver failed");
         set_protocol_handle(null_mut());
+        objects::delete();
+        oid::delete();
         return status;
     }
     set_protocol_handle(handle);
+    send::init(handle);
     if let Err(status) = device::register(handle) {
         // SAFETY: the handle just registered, deregistered once; nothing is
         // bound yet that NDIS would have to unbind; PASSIVE_LEVEL.
         unsafe { NdisDeregisterProtocolDriver(handle) };
+        send::delete(handle);
         set_protocol_handle(null_mut());
+        objects::delete();
+        oid::delete();
         return status;
     }
     let fields = driver_object.cast::<DRIVER_OBJECT_FIELDS>();
@@ -204,6 +213,10 @@ unsafe fn unload_impl(_driver_object: PDRIVER_OBJECT) {
     // once; PASSIVE_LEVEL. The handle stays readable until it returns: the
     // unbinds it runs free their contexts through it.
     unsafe { NdisDeregisterProtocolDriver(handle) };
+    send::delete(handle);
     set_protocol_handle(null_mut());
+    // Every unbind ran: no context is NDIS's any more.
+    objects::delete();
+    oid::delete();
     trace!(INFO, c"unloaded");
 }

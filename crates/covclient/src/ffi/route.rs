@@ -6,8 +6,8 @@
 //! let [`handle_of`] tell a core object's context from anything else
 //! (binding contexts are pool addresses, whose top byte is never the tag
 //! 0xC7 on x64 or ARM64 kernel address spaces) and refuse a stale one, with
-//! nothing dereferenced. No such context is handed to NDIS yet (the NDIS
-//! calls are not made, `calls`), so these routes are dormant.
+//! nothing dereferenced. `calls` hands NDIS these values ([`ctx_of`]); the
+//! objects' NDIS handles and blocks are in their contexts (`objects`).
 //!
 //! Must not: dereference a context, or complete IRPs under the lock.
 
@@ -22,6 +22,12 @@ use crate::core::incoming::Completion;
 pub(super) fn handle_of(ctx: NDIS_HANDLE, kind: HandleKind) -> Option<Handle> {
     // CAST: a pointer-sized value widened to the handle's 64 bits.
     Handle::parse(ctx.addr() as u64, &[kind]).ok()
+}
+
+/// The ProtocolXxxContext covclient passes NDIS for the core object `h`:
+/// the handle's value (never dereferenced: the module's rule).
+pub(super) fn ctx_of(h: Handle) -> NDIS_HANDLE {
+    core::ptr::without_provenance_mut(usize::try_from(h.raw()).unwrap_or(0))
 }
 
 /// An NDIS_STATUS as the ABI carries it.

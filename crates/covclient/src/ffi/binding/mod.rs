@@ -50,11 +50,19 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use ndis_sys::*;
 
+use covclient_abi::{Handle, HandleKind};
+
 use super::adapters;
 use super::handle::protocol_handle;
 use super::trace::{ERROR, INFO};
+use super::{objects, send, teardown};
 use crate::policy;
 use crate::pool::{SIG_BINDING, SIG_FREED, TAG_BINDING};
+
+mod af;
+
+use af::close_af_finish;
+pub(super) use af::{af_register_notify, close_af_complete, driver_af_of, notify_close_af, open_af_complete};
 
 /// `af_state` values.
 const AF_NONE: u32 = 0;
@@ -106,6 +114,9 @@ pub(crate) struct Binding {
     af_closed: UnsafeCell<NDIS_EVENT>,
     /// Set by ProtocolCloseAdapterCompleteEx.
     adapter_closed: UnsafeCell<NDIS_EVENT>,
+    /// Never set: the unbind's teardown waits on it with a timeout, to
+    /// pause while completions come in.
+    pause: UnsafeCell<NDIS_EVENT>,
 }
 
 /// Allocates nonpaged pool for a `T` with `tag`; NULL on failure.
@@ -171,6 +182,13 @@ impl Binding {
         unsafe { NdisResetEvent(event.get()) };
     }
 
+    /// Waits up to `ms` milliseconds for `event`. PASSIVE_LEVEL only.
+    fn wait_ms(event: &UnsafeCell<NDIS_EVENT>, ms: UINT) {
+        // SAFETY: an event of a live binding, set up at bind; the only
+        // caller is the unbind, at PASSIVE_LEVEL.
+        unsafe { NdisWaitEvent(event.get(), ms) };
+    }
+
     /// Waits for `event`, without a timeout. PASSIVE_LEVEL only.
     fn wait(event: &UnsafeCell<NDIS_EVENT>) {
         // SAFETY: as in `set`; every caller runs at PASSIVE_LEVEL (unbind).
@@ -193,10 +211,6 @@ ndis_fn! {
     pub(super) unsafe fn unbind_adapter(unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) -> NDIS_STATUS => unbind_adapter_impl;
     pub(super) unsafe fn close_adapter_complete(binding: NDIS_HANDLE) => close_adapter_complete_impl;
     pub(super) unsafe fn net_pnp_event(binding: NDIS_HANDLE, event: PNET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS => net_pnp_event_impl;
-    pub(super) unsafe fn af_register_notify(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY) => af_register_notify_impl;
-    pub(super) unsafe fn open_af_complete(af_ctx: NDIS_HANDLE, af_handle: NDIS_HANDLE, status: NDIS_STATUS) => open_af_complete_impl;
-    pub(super) unsafe fn notify_close_af(af_ctx: NDIS_HANDLE) -> NDIS_STATUS => notify_close_af_impl;
-    pub(super) unsafe fn close_af_complete(status: NDIS_STATUS, af_ctx: NDIS_HANDLE) => close_af_complete_impl;
 }
 
 /// ProtocolBindAdapterEx: binds to a CoWAN adapter.
@@ -259,11 +273,12 @@ unsafe fn bind_adapter_impl(
             af_settled: UnsafeCell::new(NDIS_EVENT::zeroed()),
             af_closed: UnsafeCell::new(NDIS_EVENT::zeroed()),
             adapter_closed: UnsafeCell::new(NDIS_EVENT::zeroed()),
+            pause: UnsafeCell::new(NDIS_EVENT::zeroed()),
         });
     }
     // SAFETY: just written; shared from here on.
     let b = unsafe { &*p };
-    for event in [&b.af_settled, &b.af_closed, &b.adapter_closed] {
+    for event in [&b.af_settled, &b.af_closed, &b.adapter_closed, &b.pause] {
         // SAFETY: the event's own storage, set up in place once, before use.
         unsafe { NdisInitializeEvent(event.get()) };
     }
@@ -311,10 +326,21 @@ unsafe fn bind_adapter_impl(
         unsafe { free_binding(b) };
         return status;
     }
-    b.core_adapter
-        .store(adapters::bound(b.net_luid, b.if_index), Ordering::Release);
+    record_bound(b);
     trace!(INFO, c"bound");
     NDIS_STATUS_SUCCESS
+}
+
+/// The adapter is open: the core learns of it, and its entry keeps the
+/// NdisBindingHandle for the control device's OPEN_AF.
+fn record_bound(b: &Binding) {
+    let raw = adapters::bound(b.net_luid, b.if_index);
+    b.core_adapter.store(raw, Ordering::Release);
+    if let Ok(h) = Handle::parse(raw, &[HandleKind::Adapter])
+        && objects::ADAPTERS.create(h, b.handle(), ()).is_none()
+    {
+        trace!(ERROR, c"no adapter entry: OPEN_AF on this adapter will fail");
+    }
 }
 
 /// Frees a binding context.
@@ -338,8 +364,7 @@ unsafe fn open_adapter_complete_impl(binding: NDIS_HANDLE, status: NDIS_STATUS) 
     };
     let bind_ctx = b.bind_context;
     if status == NDIS_STATUS_SUCCESS {
-        b.core_adapter
-            .store(adapters::bound(b.net_luid, b.if_index), Ordering::Release);
+        record_bound(b);
         trace!(INFO, c"bound (open completed)");
     } else {
         trace!(ERROR, c"NdisOpenAdapterEx completed with a failure");
@@ -362,6 +387,14 @@ unsafe fn unbind_adapter_impl(_unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) ->
         return NDIS_STATUS_INVALID_PARAMETER;
     };
     b.unbinding.store(true, Ordering::Release);
+    // No new OPEN_AF on this binding from here on.
+    if let Ok(h) = Handle::parse(b.core_adapter.load(Ordering::Acquire), &[HandleKind::Adapter]) {
+        objects::ADAPTERS.forget(h);
+    }
+    // The opens' objects on this adapter first, then the binding's AF.
+    teardown::unbind(b.core_adapter.load(Ordering::Acquire), || {
+        Binding::wait_ms(&b.pause, 10);
+    });
     // An AF open in flight completes first.
     Binding::wait(&b.af_settled);
     if b.af_state
@@ -388,6 +421,8 @@ unsafe fn unbind_adapter_impl(_unbind_ctx: NDIS_HANDLE, binding: NDIS_HANDLE) ->
         trace!(ERROR, c"NdisCloseAdapterEx failed");
     }
     adapters::gone(b.core_adapter.load(Ordering::Acquire));
+    // The core forgot everything under the adapter: free their contexts.
+    objects::reap();
     // SAFETY: the adapter is closed: NDIS passes `b` no more.
     unsafe { free_binding(b) };
     trace!(INFO, c"unbound");
@@ -407,158 +442,27 @@ unsafe fn close_adapter_complete_impl(binding: NDIS_HANDLE) {
     Binding::set(&b.adapter_closed);
 }
 
-/// ProtocolNetPnPEvent: covclient has no sends, receives or power state to
-/// manage yet, so every event (pause included: nothing is outstanding)
-/// succeeds at once. `binding` is NULL for driver-wide events.
-///
-/// # IRQL
-/// PASSIVE_LEVEL.
-unsafe fn net_pnp_event_impl(_binding: NDIS_HANDLE, _event: PNET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS {
-    NDIS_STATUS_SUCCESS
-}
-
-/// ProtocolCoAfRegisterNotify: opens covmini's AF on this binding; ignores
-/// every other.
+/// ProtocolNetPnPEvent: a pause waits (bounded) for covclient's sends in
+/// flight to complete, as a protocol's pause must before it returns;
+/// every other event succeeds at once (covclient keeps no power state).
+/// `binding` is NULL for driver-wide events.
 ///
 /// # IRQL
 /// PASSIVE_LEVEL.
 ///
 /// # Safety
-/// `af` is the CO_ADDRESS_FAMILY NDIS passed, valid for the call.
-unsafe fn af_register_notify_impl(binding: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY) {
-    // SAFETY: NDIS's AF description (precondition), read for the call.
-    let Some(family) = (unsafe { af.as_ref() }) else { return };
-    // SAFETY: NDIS passes the binding's context.
-    let Some(b) = (unsafe { binding_from(binding) }) else {
-        return;
+/// `event` is NULL or the notification NDIS passed, valid for the call.
+unsafe fn net_pnp_event_impl(binding: NDIS_HANDLE, event: PNET_PNP_EVENT_NOTIFICATION) -> NDIS_STATUS {
+    // SAFETY: NDIS's notification (precondition), read for the call.
+    let Some(e) = (unsafe { event.as_ref() }) else {
+        return NDIS_STATUS_SUCCESS;
     };
-    if b.unbinding.load(Ordering::Acquire) {
-        return;
+    if e.NetPnPEvent.NetEvent != NetEventPause {
+        return NDIS_STATUS_SUCCESS;
     }
-    // Every AF offered is reported to the control device's opens.
-    adapters::offered(b.core_adapter.load(Ordering::Acquire), family);
-    if !policy::accepts_af(family) {
-        trace!(INFO, c"ignoring an address family that is not covmini's");
-        return;
+    // SAFETY: NDIS passes the binding's context (or NULL).
+    if let Some(b) = unsafe { binding_from(binding) } {
+        send::drain(|| Binding::wait_ms(&b.pause, 10));
     }
-    if b.af_state
-        .compare_exchange(AF_NONE, AF_OPENING, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        trace!(INFO, c"covmini's AF is already open on this binding");
-        return;
-    }
-    // No waiter can be past these: the unbind has not started (checked above).
-    Binding::reset(&b.af_settled);
-    Binding::reset(&b.af_closed);
-    let mut handle: NDIS_HANDLE = null_mut();
-    // SAFETY: the open binding's handle; NDIS's AF description; the binding
-    // as the ClientAfContext (pool memory, resident until the unbind, which
-    // waits for the AF to close); the handle slot on this frame; PASSIVE_LEVEL.
-    let status = unsafe { NdisClOpenAddressFamilyEx(b.handle(), af, binding, &raw mut handle) };
-    if status != NDIS_STATUS_PENDING {
-        // "the client should make an internal call to its
-        // ProtocolClOpenAfCompleteEx" (NdisClOpenAddressFamilyEx [D]).
-        open_af_finish(b, handle, status);
-    }
-}
-
-/// ProtocolClOpenAfCompleteEx: a pended AF open completed.
-///
-/// # IRQL
-/// PASSIVE_LEVEL.
-unsafe fn open_af_complete_impl(af_ctx: NDIS_HANDLE, af_handle: NDIS_HANDLE, status: NDIS_STATUS) {
-    // SAFETY: NDIS passes the ClientAfContext of the open: the binding.
-    let Some(b) = (unsafe { binding_from(af_ctx) }) else {
-        return;
-    };
-    open_af_finish(b, af_handle, status);
-}
-
-/// Ends an AF open: OPEN with NDIS's handle, or back to NONE.
-fn open_af_finish(b: &Binding, af_handle: NDIS_HANDLE, status: NDIS_STATUS) {
-    if status == NDIS_STATUS_SUCCESS {
-        b.af_handle.store(af_handle, Ordering::Release);
-        // The core's handle first: a close can start as soon as OPEN shows.
-        let af = adapters::af_opened(b.core_adapter.load(Ordering::Acquire));
-        b.core_af.store(af, Ordering::Release);
-        b.af_state.store(AF_OPEN, Ordering::Release);
-        trace!(INFO, c"covmini's AF is open");
-    } else {
-        trace!(ERROR, c"NdisClOpenAddressFamilyEx failed");
-        b.af_state.store(AF_NONE, Ordering::Release);
-        Binding::set(&b.af_closed);
-    }
-    // An unbind waits for this before it looks at the AF.
-    Binding::set(&b.af_settled);
-}
-
-/// ProtocolClNotifyCloseAf: the call manager wants the AF closed. No SAP,
-/// call or party exists, so closing the AF is the whole job.
-///
-/// # IRQL
-/// <= DISPATCH_LEVEL. Never waits.
-unsafe fn notify_close_af_impl(af_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-    // SAFETY: NDIS passes the ClientAfContext of an open AF: the binding.
-    let Some(b) = (unsafe { binding_from(af_ctx) }) else {
-        return NDIS_STATUS_INVALID_PARAMETER;
-    };
-    if b.af_state
-        .compare_exchange(AF_OPEN, AF_CLOSING, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        // Not open, or the unbind is closing it already ("NDIS_STATUS_XXX:
-        // The client failed the request for some driver-determined reason",
-        // ProtocolClNotifyCloseAf [D]); a close under way ends the AF.
-        trace!(INFO, c"ProtocolClNotifyCloseAf for an AF that is not open");
-        return NDIS_STATUS_FAILURE;
-    }
-    adapters::af_closing(b.core_af.load(Ordering::Acquire));
-    // Set before the close, so a pended completion sees it.
-    b.af_notify.store(true, Ordering::Release);
-    // SAFETY: the open AF's handle, closed once (the CAS); <= DISPATCH_LEVEL.
-    let status = unsafe { NdisClCloseAddressFamily(b.af_handle.load(Ordering::Acquire)) };
-    if status == NDIS_STATUS_PENDING {
-        // ProtocolClCloseAfComplete calls NdisClNotifyCloseAddressFamilyComplete.
-        return NDIS_STATUS_PENDING;
-    }
-    // Completed: the notification's return value reports it.
-    b.af_notify.store(false, Ordering::Release);
-    close_af_finish(b, status, false);
-    status
-}
-
-/// ProtocolClCloseAfComplete: a pended close completed.
-///
-/// # IRQL
-/// <= DISPATCH_LEVEL.
-unsafe fn close_af_complete_impl(status: NDIS_STATUS, af_ctx: NDIS_HANDLE) {
-    // SAFETY: NDIS passes the ClientAfContext of the closing AF: the binding.
-    let Some(b) = (unsafe { binding_from(af_ctx) }) else {
-        return;
-    };
-    let notify = b.af_notify.swap(false, Ordering::AcqRel);
-    close_af_finish(b, status, notify);
-}
-
-/// Ends an AF whose close completed (called once per close, with the AF
-/// CLOSING): back to NONE, reports a pended call-manager close, and wakes
-/// the unbind. <= DISPATCH_LEVEL.
-fn close_af_finish(b: &Binding, status: NDIS_STATUS, notify: bool) {
-    if status != NDIS_STATUS_SUCCESS {
-        trace!(ERROR, c"NdisClCloseAddressFamily failed");
-    }
-    let handle = b.af_handle.swap(null_mut(), Ordering::AcqRel);
-    adapters::af_closed(b.core_af.swap(0, Ordering::AcqRel), status);
-    b.af_state.store(AF_NONE, Ordering::Release);
-    if notify {
-        // "use the handle in the NdisClNotifyCloseAddressFamilyComplete call
-        // after the close operation completes" (ProtocolClNotifyCloseAf [D]).
-        // SAFETY: the AF handle of the pended notification, completed once;
-        // <= DISPATCH_LEVEL.
-        unsafe { NdisClNotifyCloseAddressFamilyComplete(handle, status) };
-    }
-    trace!(INFO, c"covmini's AF is closed");
-    // Last: an unbind waiting on this may free the binding at once.
-    Binding::set(&b.af_closed);
+    NDIS_STATUS_SUCCESS
 }

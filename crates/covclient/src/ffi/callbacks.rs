@@ -1,36 +1,33 @@
-//! The handlers NDIS requires that the skeleton has no use for yet (see the
-//! crate's TODO). Each does what the documentation says a client without
-//! the feature does, and nothing else:
+//! The client handlers NDIS calls about the core's objects: completions
+//! and call events, routed to the client core by the context value
+//! (`route`), the data path's entries (`data`), and the handlers covclient
+//! has no use for:
 //!
-//! * ProtocolCoCreateVc, ProtocolCoDeleteVc, ProtocolCoOidRequest and
-//!   ProtocolClIncomingCall return `NDIS_STATUS_NOT_SUPPORTED` ("For whatever
-//!   subset of connection-oriented functionality that a client does not
-//!   support, its placeholder ProtocolXxx functions should return
+//! * ProtocolCoOidRequest (a call manager querying or setting the client)
+//!   returns `NDIS_STATUS_NOT_SUPPORTED` ("For whatever subset of
+//!   connection-oriented functionality that a client does not support, its
+//!   placeholder ProtocolXxx functions should return
 //!   NDIS_STATUS_NOT_SUPPORTED", NDIS_CO_CLIENT_OPTIONAL_HANDLERS \[D\]);
-//! * completions and call events are routed to the client core when their
-//!   context is a core object's handle (`route`; dormant until the NDIS
-//!   calls are made), and otherwise print the violation: NDIS calling them
-//!   for an object covclient does not hold is a bug in NDIS or in the
-//!   caller, which a debugger should see;
-//! * a receive indication (impossible without a VC) is returned at once,
+//! * a callback for an object covclient does not hold prints the violation:
+//!   a bug in NDIS or in the caller, which a debugger should see;
+//! * receive indications are counted and checked (`data`), then returned
 //!   unless NDIS kept ownership (`NDIS_RECEIVE_FLAGS_RESOURCES`).
 //!
-//! Must not: pretend an operation happened.
+//! Must not: pretend an operation happened, or free a context (`objects`).
 
 use ndis_sys::*;
 
 use covclient_abi::HandleKind::{Party, Sap, Vc};
 
-use super::binding;
-use super::route::{on, status};
+use core::sync::atomic::Ordering;
+
+use super::route::{complete, handle_of, on, status};
 use super::trace::{ERROR, INFO};
+use super::{binding, data, objects, oid, send};
 use crate::core::incoming::Completion as C;
 
 ndis_fn! {
-    pub(super) unsafe fn create_vc(af: NDIS_HANDLE, vc: NDIS_HANDLE, ctx: PNDIS_HANDLE) -> NDIS_STATUS => create_vc_impl;
-    pub(super) unsafe fn delete_vc(vc_ctx: NDIS_HANDLE) -> NDIS_STATUS => delete_vc_impl;
     pub(super) unsafe fn co_oid_request(af: NDIS_HANDLE, vc: NDIS_HANDLE, party: NDIS_HANDLE, request: PNDIS_OID_REQUEST) -> NDIS_STATUS => co_oid_request_impl;
-    pub(super) unsafe fn incoming_call(sap: NDIS_HANDLE, vc: NDIS_HANDLE, params: PCO_CALL_PARAMETERS) -> NDIS_STATUS => incoming_call_impl;
     pub(super) unsafe fn co_oid_request_complete(af: NDIS_HANDLE, vc: NDIS_HANDLE, party: NDIS_HANDLE, request: PNDIS_OID_REQUEST, status: NDIS_STATUS) => co_oid_request_complete_impl;
     pub(super) unsafe fn register_sap_complete(status: NDIS_STATUS, sap_ctx: NDIS_HANDLE, sap: PCO_SAP, sap_handle: NDIS_HANDLE) => register_sap_complete_impl;
     pub(super) unsafe fn deregister_sap_complete(status: NDIS_STATUS, sap_ctx: NDIS_HANDLE) => deregister_sap_complete_impl;
@@ -52,19 +49,6 @@ ndis_fn! {
     pub(super) unsafe fn send_net_buffer_lists_complete(binding: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, flags: ULONG) => send_complete_impl;
 }
 
-/// ProtocolCoCreateVc (a call manager creating a VC for an incoming call):
-/// covclient takes no incoming calls. <= DISPATCH_LEVEL.
-unsafe fn create_vc_impl(_af: NDIS_HANDLE, _vc: NDIS_HANDLE, _ctx: PNDIS_HANDLE) -> NDIS_STATUS {
-    NDIS_STATUS_NOT_SUPPORTED
-}
-
-/// ProtocolCoDeleteVc: no VC of NDIS's making ever gets a covclient context
-/// (create refuses). <= DISPATCH_LEVEL.
-unsafe fn delete_vc_impl(_vc_ctx: NDIS_HANDLE) -> NDIS_STATUS {
-    trace!(ERROR, c"ProtocolCoDeleteVc for a VC covclient never created");
-    NDIS_STATUS_NOT_SUPPORTED
-}
-
 /// ProtocolCoOidRequest (a call manager querying or setting the client):
 /// covclient answers none yet. <= DISPATCH_LEVEL.
 unsafe fn co_oid_request_impl(
@@ -76,29 +60,27 @@ unsafe fn co_oid_request_impl(
     NDIS_STATUS_NOT_SUPPORTED
 }
 
-/// ProtocolClIncomingCall: no SAP is registered, so no call is offered;
-/// refused if one is. <= DISPATCH_LEVEL.
-unsafe fn incoming_call_impl(_sap: NDIS_HANDLE, _vc: NDIS_HANDLE, _params: PCO_CALL_PARAMETERS) -> NDIS_STATUS {
-    trace!(ERROR, c"ProtocolClIncomingCall without a registered SAP: refused");
-    NDIS_STATUS_NOT_SUPPORTED
-}
-
-/// ProtocolCoOidRequestComplete: covclient makes no CO OID request. <= DISPATCH_LEVEL.
+/// ProtocolCoOidRequestComplete: an OID_REQUEST's IRP completes (`oid`).
+/// <= DISPATCH_LEVEL.
 unsafe fn co_oid_request_complete_impl(
     _af: NDIS_HANDLE,
     _vc: NDIS_HANDLE,
     _p: NDIS_HANDLE,
-    _r: PNDIS_OID_REQUEST,
-    _s: NDIS_STATUS,
+    r: PNDIS_OID_REQUEST,
+    s: NDIS_STATUS,
 ) {
-    trace!(
-        ERROR,
-        c"ProtocolCoOidRequestComplete for a request covclient never made"
-    );
+    // SAFETY: the request NDIS passed to its completion.
+    unsafe { oid::completed(r, s) };
 }
 
 /// ProtocolClRegisterSapComplete: covclient registers no SAP. <= DISPATCH_LEVEL.
-unsafe fn register_sap_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, _sap: PCO_SAP, _h: NDIS_HANDLE) {
+unsafe fn register_sap_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, _sap: PCO_SAP, h: NDIS_HANDLE) {
+    // The NdisSapHandle of a pended registration comes here.
+    if s == NDIS_STATUS_SUCCESS
+        && let Some(c) = handle_of(ctx, Sap).and_then(|sap| objects::SAPS.get(sap))
+    {
+        c.ndis.store(h, Ordering::Release);
+    }
     if on(ctx, Sap, |h| C::RegisterSap(h, status(s))) {
         return;
     }
@@ -145,7 +127,13 @@ unsafe fn close_call_complete_impl(s: NDIS_STATUS, vc: NDIS_HANDLE, _party: NDIS
 }
 
 /// ProtocolClAddPartyComplete: as above. <= DISPATCH_LEVEL.
-unsafe fn add_party_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, _h: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+unsafe fn add_party_complete_impl(s: NDIS_STATUS, ctx: NDIS_HANDLE, h: NDIS_HANDLE, _p: PCO_CALL_PARAMETERS) {
+    // The NdisPartyHandle of a pended add comes here.
+    if s == NDIS_STATUS_SUCCESS
+        && let Some(c) = handle_of(ctx, Party).and_then(|p| objects::PARTIES.get(p))
+    {
+        c.ndis.store(h, Ordering::Release);
+    }
     if on(ctx, Party, |h| C::AddParty(h, status(s))) {
         return;
     }
@@ -198,20 +186,30 @@ unsafe fn co_status_ex_impl(_binding: NDIS_HANDLE, _vc: NDIS_HANDLE, _i: PNDIS_S
     trace!(INFO, c"CO status indication");
 }
 
-/// ProtocolCoReceiveNetBufferLists: impossible without a VC. NBLs NDIS
-/// lends (no `NDIS_RECEIVE_FLAGS_RESOURCES`) are returned at once with
+/// ProtocolCoReceiveNetBufferLists: each NET_BUFFER counted and checked
+/// against the VC's pattern (`data`), then the NBLs NDIS lends (no
+/// `NDIS_RECEIVE_FLAGS_RESOURCES`) are returned at once with
 /// NdisReturnNetBufferLists, the way a CoNDIS client returns them \[D:
 /// nc-ndis-protocol_co_receive_net_buffer_lists\]. <= DISPATCH_LEVEL.
-unsafe fn co_receive_impl(binding: NDIS_HANDLE, _vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _count: ULONG, flags: ULONG) {
-    trace!(ERROR, c"CO receive indication without a VC: returned");
+unsafe fn co_receive_impl(binding: NDIS_HANDLE, vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _count: ULONG, flags: ULONG) {
+    // SAFETY: the chain NDIS indicated, lent for this call; <= DISPATCH_LEVEL.
+    unsafe { data::receive(vc, nbls) };
     // SAFETY: NDIS passes covclient's binding context; the NBLs are the ones
     // it indicated, returned once, at the IRQL of the indication.
     unsafe { return_nbls(binding, nbls, flags) };
 }
 
-/// ProtocolCoSendNetBufferListsComplete: covclient sends nothing. <= DISPATCH_LEVEL.
-unsafe fn co_send_complete_impl(_vc: NDIS_HANDLE, _nbls: PNET_BUFFER_LIST, _flags: ULONG) {
-    trace!(ERROR, c"CO send completion for a send covclient never made");
+/// ProtocolCoSendNetBufferListsComplete: a SEND's NBLs are back: freed
+/// (`send`), their statuses counted on the VC. <= DISPATCH_LEVEL.
+unsafe fn co_send_complete_impl(vc: NDIS_HANDLE, nbls: PNET_BUFFER_LIST, _flags: ULONG) {
+    // SAFETY: NBLs covclient sent on this VC, which NDIS returns here.
+    let (ok, failed, first) = unsafe { send::completed(nbls) };
+    if let Some(h) = send::vc_of(vc)
+        && complete(C::SendComplete(h, ok, failed, first))
+    {
+        return;
+    }
+    trace!(ERROR, c"CO send completion for a VC the core does not hold");
 }
 
 /// ProtocolOidRequestComplete: covclient makes no connectionless OID
