@@ -14,6 +14,7 @@ use crate::rules::Rule;
 pub fn all() -> Vec<Rule> {
     [
         crate::rules::LIFECYCLE,
+        crate::protocol::PROTOCOL,
         crate::condis::rules::CONDIS,
         crate::condis::pended::PENDED,
         crate::sched::SCHED,
@@ -63,6 +64,13 @@ pub const ENFORCED_IN: &[(&str, &[&str])] = &[
     ("memory.ledger", &["ffi/exports.rs", "ffi/lookaside.rs", "lifecycle.rs"]),
     ("emu.unimplemented-ddi", &["ffi/unimplemented.rs"]),
     ("driver.bug-check", &["ffi/exports.rs"]),
+    ("proto.characteristics", &["protocol.rs"]),
+    ("proto.required-handlers", &["protocol.rs"]),
+    ("proto.set-options-required", &["protocol.rs"]),
+    ("proto.only-in-set-options", &["protocol.rs"]),
+    ("proto.cl-all-handlers", &["protocol.rs"]),
+    ("proto.deregister-outside-ndis", &["protocol.rs"]),
+    ("proto.unload-deregisters", &["protocol.rs"]),
     ("cm.complete-not-pending", &["condis/complete.rs"]),
     ("cm.complete-only-pended", &["condis/complete.rs"]),
     ("cm.vc-handlers-never-pend", &["condis/client_requests.rs"]),

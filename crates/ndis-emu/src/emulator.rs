@@ -47,6 +47,8 @@ pub struct Emulator {
     _session: world::Session,
     /// The driver object and registry path DriverEntry gets.
     driver: Driver,
+    /// The same for a protocol (CoNDIS client) driver ([`Self::load_protocol`]).
+    protocol: Driver,
     /// The lock NDIS's PnP operations on the adapter are serialized by.
     pnp: Pnp,
     /// The scripted clients' requests.
@@ -78,6 +80,7 @@ impl Emulator {
             _session: lifecycle::open_session(),
             threads: Vec::new(),
             driver: Driver::new(),
+            protocol: Driver::protocol(),
             pnp: Pnp::new(),
             clients: Clients::new(),
         }
@@ -209,6 +212,28 @@ impl Emulator {
     /// Runs MiniportDriverUnload and checks it deregistered.
     pub fn unload(&mut self) -> Result<(), EmuError> {
         self.driver.unload()
+    }
+
+    /// Runs a protocol (CoNDIS client) driver's DriverEntry at
+    /// PASSIVE_LEVEL; it registers with NdisRegisterProtocolDriver, inside
+    /// which NDIS calls its ProtocolSetOptions (rules `proto.*`). Binding is
+    /// not emulated yet: the scripted clients stay covmini's clients.
+    pub fn load_protocol(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
+        self.protocol.load_protocol(entry)
+    }
+
+    /// Runs the protocol driver's Unload routine (`unload`: what its
+    /// DriverEntry put in `DriverObject->DriverUnload`) and checks it
+    /// deregistered.
+    pub fn unload_protocol(&mut self, unload: DRIVER_UNLOAD) {
+        self.protocol.unload_protocol(unload);
+    }
+
+    /// Whether a protocol driver is registered with its CoNDIS client
+    /// blocks (CO characteristics and client handlers) and not deregistered.
+    #[must_use]
+    pub fn protocol_client_registered(&self) -> bool {
+        world::try_with(|w| crate::protocol::client_registered(w)).unwrap_or(false)
     }
 
     /// Sets a value of the adapter's registry key (its software key, where

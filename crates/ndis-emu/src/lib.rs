@@ -124,6 +124,7 @@ pub mod memory;
 pub mod nbl;
 pub mod pause;
 pub mod pe;
+pub mod protocol;
 mod registration;
 mod report;
 pub mod rules;

@@ -58,6 +58,16 @@ impl Driver {
         }
     }
 
+    /// A protocol (CoNDIS client) driver's object and registry path.
+    pub(crate) fn protocol() -> Self {
+        Self {
+            object: Box::new([0; 0x150 / 8]),
+            registry_path: "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\covclient"
+                .encode_utf16()
+                .collect(),
+        }
+    }
+
     fn object(&mut self) -> PDRIVER_OBJECT {
         self.object.as_mut_ptr().cast()
     }
@@ -65,6 +75,31 @@ impl Driver {
     /// Runs DriverEntry at PASSIVE_LEVEL, as the kernel does after loading
     /// the image. NDIS calls MiniportSetOptions inside it.
     pub(crate) fn load(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
+        self.run_entry(entry)?;
+        if world::try_with(|w| w.driver.is_none()).unwrap_or(true) {
+            return Err(EmuError::NotLoaded);
+        }
+        Ok(())
+    }
+
+    /// Runs a protocol driver's DriverEntry; it must have registered.
+    pub(crate) fn load_protocol(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
+        self.run_entry(entry)?;
+        if world::try_with(|w| w.protocol.is_none()).unwrap_or(true) {
+            return Err(EmuError::NotLoaded);
+        }
+        Ok(())
+    }
+
+    /// Runs a protocol driver's Unload routine, then checks it deregistered.
+    pub(crate) fn unload_protocol(&mut self, unload: DRIVER_UNLOAD) {
+        let object = self.object();
+        calls::driver_unload(unload, object);
+        world::try_with(crate::protocol::unloaded);
+    }
+
+    /// DriverEntry with this driver's object and registry path.
+    fn run_entry(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
         let object = self.object();
         let bytes = u16::try_from(self.registry_path.len() * 2).unwrap_or(u16::MAX);
         // The string's buffer lives as long as the emulator; the
@@ -80,9 +115,6 @@ impl Driver {
             // must be gone already.
             world::try_with(|w| crate::ffi::etw::unload_done(w, "DriverEntry"));
             return Err(EmuError::DriverEntryFailed(status));
-        }
-        if world::try_with(|w| w.driver.is_none()).unwrap_or(true) {
-            return Err(EmuError::NotLoaded);
         }
         Ok(())
     }

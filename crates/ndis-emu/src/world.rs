@@ -67,6 +67,8 @@ pub enum HandleKind {
     Timer,
     /// A configuration handle (NdisOpenConfigurationEx).
     Config,
+    /// NdisProtocolHandle (NdisRegisterProtocolDriver).
+    Protocol,
 }
 
 /// A handle's record.
@@ -119,6 +121,18 @@ pub struct DriverRec {
     pub co: Option<NDIS_MINIPORT_CO_CHARACTERISTICS>,
     pub cm: Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS>,
     pub driver_context: usize,
+    pub deregistered: bool,
+}
+
+/// A protocol driver's registration (NdisRegisterProtocolDriver; checked
+/// by crate::protocol): its handle and the CoNDIS blocks it registered in
+/// ProtocolSetOptions. Its bind/unbind handlers join it when binding is
+/// emulated.
+#[derive(Clone, Copy, Debug)]
+pub struct ProtocolRec {
+    pub handle: usize,
+    pub co: Option<NDIS_PROTOCOL_CO_CHARACTERISTICS>,
+    pub client: Option<NDIS_CO_CLIENT_OPTIONAL_HANDLERS>,
     pub deregistered: bool,
 }
 
@@ -185,6 +199,8 @@ pub struct World {
     /// acquire and release cost more than the lookup itself.
     pub locks: BTreeMap<usize, LockRec>,
     pub driver: Option<DriverRec>,
+    /// The protocol (CoNDIS client) driver, if one registered.
+    pub protocol: Option<ProtocolRec>,
     pub adapter: Option<AdapterRec>,
     pub violations: Vec<Violation>,
     pub events: Vec<Event>,

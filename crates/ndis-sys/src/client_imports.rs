@@ -10,7 +10,7 @@
 //! Why a module of its own: ndis-emu implements every import of
 //! [`crate::imports`] (its `catalog` test parses that file and fails on any
 //! it lacks), and ndis-emu does not emulate the protocol side yet. These
-//! move into `imports.rs` when it does. Until then nothing in the host
+//! move into `imports.rs` as it does (protocol registration has). Until then nothing in the host
 //! build may call them (the host link would fail); only the kernel images
 //! of covclient use them.
 
@@ -18,7 +18,7 @@ use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS, PCO_SAP};
 use crate::device::{PDEVICE_OBJECT, PIRP, PNDIS_DEVICE_OBJECT_ATTRIBUTES};
 use crate::nbl::PNET_BUFFER_LIST;
 use crate::oid::PNDIS_OID_REQUEST;
-use crate::protocol::{PNDIS_OPEN_PARAMETERS, PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS};
+use crate::protocol::PNDIS_OPEN_PARAMETERS;
 use crate::types::*;
 
 ndis_import!("ndis.sys" {
@@ -31,10 +31,8 @@ ndis_import!("ndis.sys" {
     // named on each line as [D] (read from github.com/MicrosoftDocs/
     // windows-driver-docs-ddi, commit 6dcd4d9f2a, wdk-ddi-src/content/ndis/,
     // the same commit the exports lists quote).
-    /// PASSIVE_LEVEL [H 8692; D nf-ndis-ndisregisterprotocoldriver].
-    pub fn NdisRegisterProtocolDriver(ProtocolDriverContext: NDIS_HANDLE, ProtocolCharacteristics: PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS, NdisProtocolHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// PASSIVE_LEVEL [H 7941; D nf-ndis-ndisderegisterprotocoldriver].
-    pub fn NdisDeregisterProtocolDriver(NdisProtocolHandle: NDIS_HANDLE);
+    // NdisRegisterProtocolDriver, NdisDeregisterProtocolDriver: in
+    // crate::imports (ndis-emu implements them).
     /// PASSIVE_LEVEL [H 8779; D nf-ndis-ndisopenadapterex].
     pub fn NdisOpenAdapterEx(NdisProtocolHandle: NDIS_HANDLE, ProtocolBindingContext: NDIS_HANDLE, OpenParameters: PNDIS_OPEN_PARAMETERS, BindContext: NDIS_HANDLE, NdisBindingHandle: PNDIS_HANDLE) -> NDIS_STATUS;
     /// PASSIVE_LEVEL [H 8799; D nf-ndis-ndiscloseadapterex].

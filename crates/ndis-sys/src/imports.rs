@@ -28,6 +28,7 @@ use crate::miniport::{
 };
 use crate::nbl::{PMDL, PNET_BUFFER_LIST, PNET_BUFFER_LIST_POOL_PARAMETERS};
 use crate::oid::PNDIS_OID_REQUEST;
+use crate::protocol::PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS;
 use crate::sync::{NDIS_IO_WORKITEM_ROUTINE, PNDIS_EVENT, PNDIS_TIMER_CHARACTERISTICS};
 use crate::types::*;
 
@@ -42,6 +43,11 @@ ndis_import!("ndis.sys" {
     ) -> NDIS_STATUS;
     pub fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: NDIS_HANDLE);
     pub fn NdisSetOptionalHandlers(NdisHandle: NDIS_HANDLE, OptionalHandlers: PNDIS_DRIVER_OPTIONAL_HANDLERS) -> NDIS_STATUS;
+    /// A protocol (CoNDIS client) driver's registration: PASSIVE_LEVEL
+    /// [ndis.h 22621 line 8692; nf-ndis-ndisregisterprotocoldriver `req.irql`].
+    pub fn NdisRegisterProtocolDriver(ProtocolDriverContext: NDIS_HANDLE, ProtocolCharacteristics: PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS, NdisProtocolHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// PASSIVE_LEVEL [ndis.h 22621 line 7941; nf-ndis-ndisderegisterprotocoldriver].
+    pub fn NdisDeregisterProtocolDriver(NdisProtocolHandle: NDIS_HANDLE);
     pub fn NdisMSetMiniportAttributes(NdisMiniportHandle: NDIS_HANDLE, MiniportAttributes: PNDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> NDIS_STATUS;
     pub fn NdisMCmRegisterAddressFamilyEx(MiniportAdapterHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY) -> NDIS_STATUS;
     pub fn NdisGetVersion() -> UINT;

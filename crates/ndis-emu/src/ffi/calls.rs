@@ -88,6 +88,25 @@ pub(crate) fn set_options(f: MINIPORT_SET_OPTIONS, handle: usize, driver_context
     status
 }
 
+/// ProtocolSetOptions at PASSIVE_LEVEL (inside NdisRegisterProtocolDriver).
+pub(crate) fn protocol_set_options(f: PROTOCOL_SET_OPTIONS, handle: usize, driver_context: NDIS_HANDLE) -> NDIS_STATUS {
+    let caller = enter("ProtocolSetOptions", PASSIVE_LEVEL, Detail::EMPTY);
+    // SAFETY: the protocol registered this handler; the handle is the
+    // protocol handle NDIS just created and the context the one it passed.
+    let status = unsafe { f(handle as NDIS_HANDLE, driver_context) };
+    leave("ProtocolSetOptions", caller, Detail::status(status));
+    status
+}
+
+/// A protocol driver's Unload routine (DRIVER_UNLOAD) at PASSIVE_LEVEL.
+pub(crate) fn driver_unload(f: DRIVER_UNLOAD, driver_object: PDRIVER_OBJECT) {
+    let caller = enter("Unload", PASSIVE_LEVEL, Detail::EMPTY);
+    // SAFETY: the routine the driver's DriverEntry set; the same
+    // DRIVER_OBJECT DriverEntry got, alive as long as the emulator.
+    unsafe { f(driver_object) };
+    leave("Unload", caller, Detail::EMPTY);
+}
+
 /// MiniportInitializeEx at PASSIVE_LEVEL.
 pub(crate) fn initialize(
     f: MINIPORT_INITIALIZE,

@@ -6,7 +6,9 @@
 
 use std::sync::OnceLock;
 
-use super::{bugcheck_callbacks, cm, data, deferred, etw, events, exports, lookaside, nbl, pnp, unimplemented};
+use super::{
+    bugcheck_callbacks, cm, data, deferred, etw, events, exports, lookaside, nbl, pnp, protocol, unimplemented,
+};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +39,8 @@ pub fn table() -> &'static [Import] {
             import!("ndis.sys", exports::NdisMRegisterMiniportDriver),
             import!("ndis.sys", exports::NdisMDeregisterMiniportDriver),
             import!("ndis.sys", exports::NdisSetOptionalHandlers),
+            import!("ndis.sys", protocol::NdisRegisterProtocolDriver),
+            import!("ndis.sys", protocol::NdisDeregisterProtocolDriver),
             import!("ndis.sys", exports::NdisMSetMiniportAttributes),
             import!("ndis.sys", exports::NdisMCmRegisterAddressFamilyEx),
             import!("ndis.sys", exports::NdisGetVersion),

@@ -46,6 +46,15 @@ unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTE
 // SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, integers (its C enums
 // are i32/u16 aliases), UCHAR arrays and raw pointers only.
 unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {}
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, UCHAR/ULONG integers,
+// an NDIS_STRING (two USHORTs and a raw pointer) and Option<fn> handlers.
+unsafe impl ZeroValid for ndis_sys::NDIS_PROTOCOL_DRIVER_CHARACTERISTICS {}
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, a ULONG and Option<fn>
+// handlers only.
+unsafe impl ZeroValid for ndis_sys::NDIS_PROTOCOL_CO_CHARACTERISTICS {}
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, a ULONG and Option<fn>
+// handlers only.
+unsafe impl ZeroValid for ndis_sys::NDIS_CO_CLIENT_OPTIONAL_HANDLERS {}
 // SAFETY: a repr(C) struct of three integers (UCHAR, UCHAR, USHORT).
 unsafe impl ZeroValid for ndis_sys::NDIS_OBJECT_HEADER {}
 // SAFETY: a repr(C) struct of three ULONGs (NDIS_AF is a ULONG alias).

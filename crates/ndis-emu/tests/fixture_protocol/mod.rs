@@ -1,0 +1,210 @@
+//! A small CoNDIS client protocol driver written directly against ndis-sys,
+//! to test ndis-emu's protocol side: it registers (NdisRegisterProtocolDriver,
+//! whose ProtocolSetOptions registers its CO characteristics and client
+//! handlers) and deregisters from its Unload routine. Well-behaved by
+//! default, and wrong in exactly one way for each [`Fault`]. It is not
+//! covclient and shares no code with it.
+//!
+//! Binding is not emulated yet, so its bind and client handlers are never
+//! called: they are placeholders returning NDIS_STATUS_NOT_SUPPORTED.
+#![allow(dead_code, unsafe_code)]
+
+use std::cell::Cell;
+use std::ptr::null_mut;
+
+use ndis_emu::{Emulator, Report};
+use ndis_sys::*;
+
+/// The one thing the fixture protocol gets wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Registers MajorNdisVersion 5.
+    Ndis5,
+    /// UnbindAdapterHandlerEx is NULL.
+    NoUnbind,
+    /// SetOptionsHandler is NULL.
+    NoSetOptions,
+    /// DriverEntry, after the registration, calls NdisSetOptionalHandlers.
+    OptionalFromDriverEntry,
+    /// The client handlers' ClIncomingCallHandler is NULL.
+    NullIncomingCall,
+    /// ProtocolSetOptions calls NdisDeregisterProtocolDriver.
+    DeregisterFromSetOptions,
+    /// Unload returns without NdisDeregisterProtocolDriver.
+    UnloadForgets,
+}
+
+thread_local! {
+    static FAULT: Cell<Fault> = const { Cell::new(Fault::None) };
+    static HANDLE: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
+}
+
+fn fault() -> Fault {
+    FAULT.with(Cell::get)
+}
+
+/// Loads the fixture protocol with `f`, unloads it, and returns the report.
+/// `registered` says whether the emulator saw its CoNDIS client registration
+/// complete between the two.
+pub fn run(f: Fault) -> (Report, bool) {
+    FAULT.with(|c| c.set(f));
+    HANDLE.with(|c| c.set(null_mut()));
+    let mut emu = Emulator::new();
+    let loaded = emu.load_protocol(driver_entry).is_ok();
+    let registered = emu.protocol_client_registered();
+    if loaded {
+        emu.unload_protocol(unload);
+    }
+    (emu.finish(), registered)
+}
+
+fn characteristics() -> NDIS_PROTOCOL_DRIVER_CHARACTERISTICS {
+    // SAFETY: all-zero is a valid NDIS_PROTOCOL_DRIVER_CHARACTERISTICS
+    // (integers, a NULL NDIS_STRING buffer and None handlers).
+    let mut c: NDIS_PROTOCOL_DRIVER_CHARACTERISTICS = unsafe { core::mem::zeroed() };
+    c.Header = NDIS_OBJECT_HEADER {
+        Type: NDIS_OBJECT_TYPE_PROTOCOL_DRIVER_CHARACTERISTICS,
+        Revision: NDIS_PROTOCOL_DRIVER_CHARACTERISTICS_REVISION_2,
+        Size: NDIS_SIZEOF_PROTOCOL_DRIVER_CHARACTERISTICS_REVISION_2 as u16,
+    };
+    c.MajorNdisVersion = 6;
+    c.MinorNdisVersion = 30;
+    c.SetOptionsHandler = Some(set_options);
+    c.BindAdapterHandlerEx = Some(bind);
+    c.UnbindAdapterHandlerEx = Some(unbind);
+    c.OpenAdapterCompleteHandlerEx = Some(open_complete);
+    c.CloseAdapterCompleteHandlerEx = Some(close_complete);
+    c
+}
+
+fn co_characteristics() -> NDIS_PROTOCOL_CO_CHARACTERISTICS {
+    NDIS_PROTOCOL_CO_CHARACTERISTICS {
+        Header: NDIS_OBJECT_HEADER {
+            Type: NDIS_OBJECT_TYPE_CO_PROTOCOL_CHARACTERISTICS,
+            Revision: NDIS_PROTOCOL_CO_CHARACTERISTICS_REVISION_1,
+            Size: NDIS_SIZEOF_PROTOCOL_CO_CHARACTERISTICS_REVISION_1 as u16,
+        },
+        Flags: 0,
+        CoStatusHandlerEx: None,
+        CoAfRegisterNotifyHandler: Some(af_notify),
+        CoReceiveNetBufferListsHandler: None,
+        CoSendNetBufferListsCompleteHandler: None,
+    }
+}
+
+fn client_handlers() -> NDIS_CO_CLIENT_OPTIONAL_HANDLERS {
+    NDIS_CO_CLIENT_OPTIONAL_HANDLERS {
+        Header: NDIS_OBJECT_HEADER {
+            Type: NDIS_OBJECT_TYPE_CO_CLIENT_OPTIONAL_HANDLERS,
+            Revision: 1,
+            Size: NDIS_SIZEOF_CO_CLIENT_OPTIONAL_HANDLERS_REVISION_1 as u16,
+        },
+        Reserved: 0,
+        ClCreateVcHandler: Some(create_vc),
+        ClDeleteVcHandler: Some(delete_vc),
+        ClOidRequestHandler: Some(oid),
+        ClOidRequestCompleteHandler: Some(oid_complete),
+        ClOpenAfCompleteHandlerEx: Some(open_af_complete),
+        ClCloseAfCompleteHandler: Some(status_ctx),
+        ClRegisterSapCompleteHandler: Some(reg_sap_complete),
+        ClDeregisterSapCompleteHandler: Some(status_ctx),
+        ClMakeCallCompleteHandler: Some(call_complete),
+        ClModifyCallQoSCompleteHandler: Some(qos_complete),
+        ClCloseCallCompleteHandler: Some(close_call_complete),
+        ClAddPartyCompleteHandler: Some(call_complete),
+        ClDropPartyCompleteHandler: Some(status_ctx),
+        ClIncomingCallHandler: if fault() == Fault::NullIncomingCall {
+            None
+        } else {
+            Some(incoming_call)
+        },
+        ClIncomingCallQoSChangeHandler: Some(qos_change),
+        ClIncomingCloseCallHandler: Some(incoming_close),
+        ClIncomingDropPartyHandler: Some(incoming_close),
+        ClCallConnectedHandler: Some(connected),
+        ClNotifyCloseAfHandler: Some(notify_close_af),
+    }
+}
+
+/// Registers the CO characteristics and client handlers on `handle`.
+///
+/// # Safety
+/// `handle` is what NDIS passed (or wrote); the blocks live across the calls.
+unsafe fn register_client_blocks(handle: NDIS_HANDLE) -> NDIS_STATUS {
+    let mut co = co_characteristics();
+    let mut cl = client_handlers();
+    // SAFETY: the block lives across the call; NDIS copies it.
+    let status = unsafe { NdisSetOptionalHandlers(handle, (&raw mut co).cast()) };
+    if status != NDIS_STATUS_SUCCESS {
+        return status;
+    }
+    // SAFETY: as the previous call's comment says for `co`, here for `cl`.
+    unsafe { NdisSetOptionalHandlers(handle, (&raw mut cl).cast()) }
+}
+
+ndis_fn! {
+    unsafe fn driver_entry(_object: PDRIVER_OBJECT, _path: PUNICODE_STRING) -> NTSTATUS {
+        let mut c = characteristics();
+        match fault() {
+            Fault::Ndis5 => c.MajorNdisVersion = 5,
+            Fault::NoUnbind => c.UnbindAdapterHandlerEx = None,
+            Fault::NoSetOptions => c.SetOptionsHandler = None,
+            _ => {}
+        }
+        let mut handle = null_mut();
+        // SAFETY: the characteristics and the handle slot live across the call.
+        let status = unsafe { NdisRegisterProtocolDriver(null_mut(), &raw mut c, &raw mut handle) };
+        if status != NDIS_STATUS_SUCCESS {
+            return status;
+        }
+        HANDLE.with(|h| h.set(handle));
+        if fault() == Fault::OptionalFromDriverEntry {
+            // SAFETY: the handle NDIS just wrote.
+            let _ = unsafe { register_client_blocks(handle) };
+        }
+        STATUS_SUCCESS
+    }
+
+    unsafe fn unload(_object: PDRIVER_OBJECT) {
+        let handle = HANDLE.with(Cell::get);
+        if fault() != Fault::UnloadForgets && fault() != Fault::DeregisterFromSetOptions && !handle.is_null() {
+            // SAFETY: the handle NdisRegisterProtocolDriver gave.
+            unsafe { NdisDeregisterProtocolDriver(handle) };
+        }
+    }
+
+    unsafe fn set_options(handle: NDIS_HANDLE, _context: NDIS_HANDLE) -> NDIS_STATUS {
+        if fault() == Fault::DeregisterFromSetOptions {
+            // SAFETY: the protocol handle NDIS passed.
+            unsafe { NdisDeregisterProtocolDriver(handle) };
+            return NDIS_STATUS_SUCCESS;
+        }
+        if fault() == Fault::OptionalFromDriverEntry {
+            return NDIS_STATUS_SUCCESS;
+        }
+        // SAFETY: the protocol handle NDIS passed to ProtocolSetOptions.
+        unsafe { register_client_blocks(handle) }
+    }
+
+    unsafe fn bind(_d: NDIS_HANDLE, _b: NDIS_HANDLE, _p: PNDIS_BIND_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
+    unsafe fn unbind(_u: NDIS_HANDLE, _b: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
+    unsafe fn open_complete(_b: NDIS_HANDLE, _s: NDIS_STATUS) {}
+    unsafe fn close_complete(_b: NDIS_HANDLE) {}
+    unsafe fn af_notify(_b: NDIS_HANDLE, _af: PCO_ADDRESS_FAMILY) {}
+    unsafe fn create_vc(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _c: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
+    unsafe fn delete_vc(_v: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
+    unsafe fn oid(_c: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
+    unsafe fn oid_complete(_c: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST, _s: NDIS_STATUS) {}
+    unsafe fn open_af_complete(_c: NDIS_HANDLE, _a: NDIS_HANDLE, _s: NDIS_STATUS) {}
+    unsafe fn status_ctx(_s: NDIS_STATUS, _c: NDIS_HANDLE) {}
+    unsafe fn reg_sap_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _sap: PCO_SAP, _h: NDIS_HANDLE) {}
+    unsafe fn call_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _p: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {}
+    unsafe fn qos_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {}
+    unsafe fn close_call_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _p: NDIS_HANDLE) {}
+    unsafe fn incoming_call(_s: NDIS_HANDLE, _v: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
+    unsafe fn qos_change(_v: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {}
+    unsafe fn incoming_close(_s: NDIS_STATUS, _c: NDIS_HANDLE, _d: PVOID, _n: UINT) {}
+    unsafe fn connected(_v: NDIS_HANDLE) {}
+    unsafe fn notify_close_af(_a: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
+}
