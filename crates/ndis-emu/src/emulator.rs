@@ -229,6 +229,41 @@ impl Emulator {
         self.protocol.unload_protocol(unload);
     }
 
+    /// NDIS binds the protocol driver to the adapter (after
+    /// [`Self::load_protocol`] and [`Self::add_adapter`]): its
+    /// ProtocolBindAdapterEx, in which it opens the adapter with
+    /// NdisOpenAdapterEx (NdisMediumCoWan); if the bind pends, the driver's
+    /// deferred work runs and NdisCompleteBindAdapterEx is due. Once bound,
+    /// ProtocolCoAfRegisterNotify for each AF covmini registered. Returns
+    /// the bind's status, or None if it pended and was never completed
+    /// (`proto.op-completes`).
+    ///
+    /// # Errors
+    /// [`EmuError::NotLoaded`] when there is nothing to bind (no protocol,
+    /// no adapter up, or already bound); [`EmuError::NeverIdle`] from the
+    /// deferred work.
+    pub fn bind_protocol(&mut self) -> Result<Option<NDIS_STATUS>, EmuError> {
+        lifecycle::bind_protocol()
+    }
+
+    /// NDIS unbinds the protocol: ProtocolUnbindAdapterEx, in which it
+    /// closes the binding (NdisCloseAdapterEx), completed at once or by
+    /// NdisCompleteUnbindAdapterEx after its deferred work. Whether the
+    /// unbind completed.
+    ///
+    /// # Errors
+    /// [`EmuError::NotLoaded`] when the protocol is not bound;
+    /// [`EmuError::NeverIdle`] from the deferred work.
+    pub fn unbind_protocol(&mut self) -> Result<bool, EmuError> {
+        lifecycle::unbind_protocol()
+    }
+
+    /// Whether the protocol driver is bound to the adapter now.
+    #[must_use]
+    pub fn protocol_bound(&self) -> bool {
+        world::try_with(|w| crate::protocol::is_bound(w)).unwrap_or(false)
+    }
+
     /// Whether a protocol driver is registered with its CoNDIS client
     /// blocks (CO characteristics and client handlers) and not deregistered.
     #[must_use]

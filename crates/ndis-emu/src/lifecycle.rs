@@ -24,7 +24,7 @@ use crate::pause::{DataPath, check_completed_before};
 use crate::report::{EmuError, Report};
 use crate::rules;
 use crate::trace::tag_str;
-use crate::world::{self, AdapterRec, HandleKind, InitStep, World};
+use crate::world::{self, AdapterRec, BindOpKind, HandleKind, InitStep, World};
 
 /// Opens this process's world for a new emulator (waiting for any other
 /// emulator to finish), with the client hooks installed that the layers
@@ -144,6 +144,69 @@ impl Driver {
             }
         });
         Ok(())
+    }
+}
+
+/// NDIS binds the registered protocol to the adapter
+/// ([`crate::Emulator::bind_protocol`]): ProtocolBindAdapterEx (in which it
+/// calls NdisOpenAdapterEx); if that pends, the driver's deferred work runs
+/// and the bind must have been completed. Once bound, NDIS notifies it of
+/// each AF the call manager registered (ProtocolCoAfRegisterNotify). The
+/// bind's status, or None if it pended and was never completed.
+pub(crate) fn bind_protocol() -> Result<Option<NDIS_STATUS>, EmuError> {
+    let (medium, started) = world::try_with(|w| {
+        let medium = w.adapter.as_ref().map_or(0, |a| a.medium);
+        (medium, crate::protocol::begin_op(w, BindOpKind::Bind))
+    })
+    .ok_or(EmuError::NotLoaded)?;
+    let Some((bind_context, driver_context, crate::protocol::OpHandler::Bind(bind))) = started else {
+        return Err(EmuError::NotLoaded);
+    };
+    let mut name: Vec<u16> = "\\DEVICE\\{covmini}".encode_utf16().collect();
+    let status = calls::bind_adapter(bind, driver_context, bind_context, medium, &mut name);
+    let status = finish_op(status)?;
+    if status == Some(NDIS_STATUS_SUCCESS) {
+        notify_afs();
+    }
+    Ok(status)
+}
+
+/// NDIS unbinds the protocol ([`crate::Emulator::unbind_protocol`]):
+/// ProtocolUnbindAdapterEx (in which it calls NdisCloseAdapterEx), completed
+/// at once or after its deferred work. Whether it completed.
+pub(crate) fn unbind_protocol() -> Result<bool, EmuError> {
+    let started = world::try_with(|w| crate::protocol::begin_op(w, BindOpKind::Unbind)).ok_or(EmuError::NotLoaded)?;
+    let Some((unbind_context, binding_context, crate::protocol::OpHandler::Unbind(unbind))) = started else {
+        return Err(EmuError::NotLoaded);
+    };
+    let status = calls::unbind_adapter(unbind, unbind_context, binding_context);
+    Ok(finish_op(status)?.is_some())
+}
+
+/// A bind's or unbind's handler returned `status`: if it pended, the
+/// driver's deferred work runs, then the completion is due.
+fn finish_op(status: NDIS_STATUS) -> Result<Option<NDIS_STATUS>, EmuError> {
+    let pended = world::try_with(|w| crate::protocol::handler_returned(w, status)).unwrap_or(false);
+    if !pended {
+        return Ok(Some(status));
+    }
+    crate::sched::run(None)?;
+    Ok(world::try_with(crate::protocol::finish_pended).flatten())
+}
+
+/// ProtocolCoAfRegisterNotify for each AF the call manager registered on
+/// the adapter, now that the protocol is bound.
+fn notify_afs() {
+    let Some((notify, binding_context, afs)) = world::try_with(|w| crate::protocol::af_notifications(w)).flatten()
+    else {
+        return;
+    };
+    for af in afs {
+        // NDIS stops once the binding is gone (the handler may close it).
+        if !world::try_with(|w| crate::protocol::is_bound(w)).unwrap_or(false) {
+            break;
+        }
+        calls::af_register_notify(notify, binding_context, af);
     }
 }
 

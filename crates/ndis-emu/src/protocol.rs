@@ -9,13 +9,18 @@
 //! (`crate::ffi::protocol`, and `crate::ffi::exports` for
 //! NdisSetOptionalHandlers) has read the raw blocks into values: it checks
 //! the rules and records the registration in the world
-//! ([`crate::world::ProtocolRec`]). What it must not do: call into the
-//! driver or read C memory. Binding, address families and the client's
-//! `NdisCl*`/`NdisCo*` requests are not emulated yet.
+//! ([`crate::world::ProtocolRec`]). It also owns the binding's rules: NDIS
+//! runs a bind ([`begin_op`], ProtocolBindAdapterEx), in which the protocol
+//! opens the adapter ([`open_adapter`], NdisOpenAdapterEx), and an unbind, in
+//! which it closes it ([`close_adapter`], NdisCloseAdapterEx); either may
+//! pend and be completed ([`complete_op`], NdisComplete(Un)BindAdapterEx).
+//! `crate::lifecycle` calls the driver between these steps. What it must
+//! not do: call into the driver or read C memory. Address families and the
+//! client's `NdisCl*`/`NdisCo*` requests are not emulated yet.
 
 use ndis_sys::*;
 
-use crate::world::{HandleKind, ProtocolRec, World};
+use crate::world::{BindOp, BindOpKind, BindingRec, HandleKind, ProtocolRec, World};
 
 crate::define_rules! { PROTOCOL:
     PROTO_CHARACTERISTICS, "proto.characteristics", false, "nf-ndis-ndisregisterprotocoldriver [D]", "proto_characteristics_fires_on_ndis_5",
@@ -30,6 +35,14 @@ crate::define_rules! { PROTOCOL:
         "Every Cl* handler of a CoNDIS client's NDIS_CO_CLIENT_OPTIONAL_HANDLERS is non-NULL, even for features it does not use (which return NDIS_STATUS_NOT_SUPPORTED).";
     PROTO_DEREGISTER_OUTSIDE_NDIS, "proto.deregister-outside-ndis", false, "nf-ndis-ndisderegisterprotocoldriver [D]", "proto_deregister_outside_ndis_fires_from_set_options",
         "NdisDeregisterProtocolDriver is called only from DriverEntry or the driver's Unload routine, never from an entry point NDIS calls (\"could cause a deadlock\").";
+    PROTO_OPEN_IN_BIND, "proto.open-in-bind", false, "nf-ndis-ndisopenadapterex [D]", "proto_open_in_bind_fires_from_driver_entry",
+        "NdisOpenAdapterEx is called in the context of ProtocolBindAdapterEx, with the BindContext NDIS passed to it, while that bind is in progress (\"NDIS fails any attempt to call NdisOpenAdapterEx outside the context of ProtocolBindAdapterEx\").";
+    PROTO_COMPLETE_ONLY_PENDED, "proto.complete-only-pended", true, "nf-ndis-ndiscompletebindadapterex, nf-ndis-ndiscompleteunbindadapterex [D]", "proto_complete_only_pended_fires_on_completing_a_synchronous_bind",
+        "NdisCompleteBindAdapterEx (NdisCompleteUnbindAdapterEx) completes, once, a bind (unbind) whose ProtocolBindAdapterEx (ProtocolUnbindAdapterEx) returned NDIS_STATUS_PENDING.";
+    PROTO_OP_COMPLETES, "proto.op-completes", false, "nc-ndis-protocol_bind_adapter_ex, nc-ndis-protocol_unbind_adapter_ex [D]", "proto_op_completes_fires_on_a_bind_never_completed",
+        "A bind or unbind whose handler returned NDIS_STATUS_PENDING is completed (NdisCompleteBindAdapterEx, NdisCompleteUnbindAdapterEx) once the driver's deferred work has run.";
+    PROTO_UNBIND_CLOSES, "proto.unbind-closes", false, "nc-ndis-protocol_unbind_adapter_ex [D]", "proto_unbind_closes_fires_when_unbind_keeps_the_binding",
+        "By the time an unbind completes, the protocol has closed its binding with NdisCloseAdapterEx (\"ProtocolUnbindAdapterEx must call the NdisCloseAdapterEx function\").";
     PROTO_UNLOAD_DEREGISTERS, "proto.unload-deregisters", true, "nf-ndis-ndisderegisterprotocoldriver [D]", "proto_unload_deregisters_fires_when_unload_forgets",
         "A protocol driver's Unload routine leaves it deregistered (NdisDeregisterProtocolDriver with the handle NdisRegisterProtocolDriver gave).";
 }
@@ -125,6 +138,7 @@ pub(crate) fn register_protocol(
     w: &mut World,
     header: NDIS_OBJECT_HEADER,
     chars: &NDIS_PROTOCOL_DRIVER_CHARACTERISTICS,
+    driver_context: usize,
 ) -> Result<usize, NDIS_STATUS> {
     if let Some(status) = check_characteristics(w, header, chars) {
         return Err(status);
@@ -137,9 +151,14 @@ pub(crate) fn register_protocol(
     let h = w.new_handle(HandleKind::Protocol, REGISTER);
     w.protocol = Some(ProtocolRec {
         handle: h,
+        driver_context,
+        bind: chars.BindAdapterHandlerEx,
+        unbind: chars.UnbindAdapterHandlerEx,
         co: None,
         client: None,
         deregistered: false,
+        op: None,
+        binding: None,
     });
     Ok(h)
 }
@@ -297,4 +316,274 @@ pub(crate) fn unloaded(w: &mut World) {
             &[p.handle],
         );
     }
+}
+
+/// NDIS begins a bind or an unbind of the registered protocol: the context
+/// handle it passes the handler, the handler, and the second argument
+/// (ProtocolBindAdapterEx: the driver context; ProtocolUnbindAdapterEx: the
+/// binding context). None when there is nothing to bind (no live protocol,
+/// no adapter, a bind already in progress or done) or to unbind (no
+/// binding).
+pub(crate) fn begin_op(w: &mut World, kind: BindOpKind) -> Option<(usize, usize, OpHandler)> {
+    let p = w.protocol.filter(|p| !p.deregistered && p.op.is_none())?;
+    let (handler, second) = match kind {
+        BindOpKind::Bind => {
+            let adapter_up = w.adapter.as_ref().is_some_and(|a| !a.halted && !a.halting);
+            if p.binding.is_some() || !adapter_up {
+                return None;
+            }
+            (OpHandler::Bind(p.bind?), p.driver_context)
+        }
+        BindOpKind::Unbind => (OpHandler::Unbind(p.unbind?), p.binding?.context),
+    };
+    let (hkind, what) = match kind {
+        BindOpKind::Bind => (HandleKind::BindContext, "BindContext of ProtocolBindAdapterEx"),
+        BindOpKind::Unbind => (HandleKind::UnbindContext, "UnbindContext of ProtocolUnbindAdapterEx"),
+    };
+    let h = w.new_handle(hkind, what);
+    if let Some(p) = w.protocol.as_mut() {
+        p.op = Some(BindOp {
+            kind,
+            handle: h,
+            returned_pending: false,
+            completed: None,
+        });
+    }
+    Some((h, second, handler))
+}
+
+/// The handler NDIS calls for a bind or an unbind.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OpHandler {
+    Bind(PROTOCOL_BIND_ADAPTER_EX),
+    Unbind(PROTOCOL_UNBIND_ADAPTER_EX),
+}
+
+/// The bind or unbind handler returned `status`: true if it pended (the
+/// operation goes on until NdisComplete(Un)BindAdapterEx, which may already
+/// have come); otherwise the operation is over and its context handle dead
+/// (and a completion it already got was one too many).
+pub(crate) fn handler_returned(w: &mut World, status: NDIS_STATUS) -> bool {
+    let Some(op) = w.protocol.and_then(|p| p.op) else {
+        return false;
+    };
+    if status == NDIS_STATUS_PENDING {
+        if let Some(o) = w.protocol.as_mut().and_then(|p| p.op.as_mut()) {
+            o.returned_pending = true;
+        }
+        return true;
+    }
+    if op.completed.is_some() {
+        let handler = match op.kind {
+            BindOpKind::Bind => "ProtocolBindAdapterEx",
+            BindOpKind::Unbind => "ProtocolUnbindAdapterEx",
+        };
+        w.violate(
+            PROTO_COMPLETE_ONLY_PENDED,
+            handler,
+            format!(
+                "completed the operation, then returned {} rather than NDIS_STATUS_PENDING",
+                crate::trace::Status(status)
+            ),
+            &[op.handle],
+        );
+    }
+    w.kill(
+        op.handle,
+        &format!("the handler returned {}", crate::trace::Status(status)),
+    );
+    end_op(w, op.kind, status);
+    false
+}
+
+/// NdisCompleteBindAdapterEx (`kind` Bind) or NdisCompleteUnbindAdapterEx
+/// on context handle `h`. NdisCompleteBindAdapterEx's page: a protocol
+/// driver calls it "to complete a binding operation for which the driver's
+/// ProtocolBindAdapterEx function returned NDIS_STATUS_PENDING". Once the
+/// handler returned something else, or after a first completion, it breaks
+/// `proto.complete-only-pended`.
+pub(crate) fn complete_op(w: &mut World, kind: BindOpKind, h: usize, status: NDIS_STATUS, call: &'static str) {
+    let op = w
+        .protocol
+        .and_then(|p| p.op)
+        .filter(|o| o.kind == kind && o.handle == h);
+    let known = w
+        .handles
+        .get(&h)
+        .is_some_and(|r| matches!(r.kind, HandleKind::BindContext | HandleKind::UnbindContext));
+    match op {
+        Some(o) if o.completed.is_none() => {
+            if let Some(o) = w.protocol.as_mut().and_then(|p| p.op.as_mut()) {
+                o.completed = Some(status);
+            }
+            w.note(h, format!("{call} {}", crate::trace::Status(status)));
+        }
+        Some(_) => w.violate(PROTO_COMPLETE_ONLY_PENDED, call, "completed a second time", &[h]),
+        None if known => w.violate(
+            PROTO_COMPLETE_ONLY_PENDED,
+            call,
+            format!(
+                "{h:#x}: that operation is over (its handler did not return NDIS_STATUS_PENDING, or it was completed)"
+            ),
+            &[h],
+        ),
+        None => {
+            let _ = w.check_handle(
+                h,
+                match kind {
+                    BindOpKind::Bind => HandleKind::BindContext,
+                    BindOpKind::Unbind => HandleKind::UnbindContext,
+                },
+                call,
+            );
+        }
+    }
+}
+
+/// After a pended bind or unbind and the driver's deferred work: its
+/// status, if it was completed; if not, `proto.op-completes` (the bind page:
+/// "The protocol driver must call the NdisCompleteBindAdapterEx function
+/// when the operation is complete"; the unbind page likewise for
+/// NdisCompleteUnbindAdapterEx).
+pub(crate) fn finish_pended(w: &mut World) -> Option<NDIS_STATUS> {
+    let op = w.protocol.and_then(|p| p.op)?;
+    match op.completed {
+        Some(status) => {
+            w.kill(op.handle, "completed");
+            end_op(w, op.kind, status);
+            Some(status)
+        }
+        None => {
+            let call = match op.kind {
+                BindOpKind::Bind => "ProtocolBindAdapterEx",
+                BindOpKind::Unbind => "ProtocolUnbindAdapterEx",
+            };
+            w.violate(
+                PROTO_OP_COMPLETES,
+                call,
+                "returned NDIS_STATUS_PENDING and never completed the operation",
+                &[op.handle],
+            );
+            w.kill(op.handle, "never completed");
+            end_op(w, op.kind, NDIS_STATUS_FAILURE);
+            None
+        }
+    }
+}
+
+/// The operation ended with `status`: a failed bind leaves no binding (a
+/// binding it opened is NDIS's to tear down: here, dropped), an unbind must
+/// have closed its binding.
+fn end_op(w: &mut World, kind: BindOpKind, status: NDIS_STATUS) {
+    let binding = w.protocol.and_then(|p| p.binding);
+    if let Some(p) = w.protocol.as_mut() {
+        p.op = None;
+    }
+    match kind {
+        BindOpKind::Bind if status != NDIS_STATUS_SUCCESS => {
+            if let Some(b) = binding {
+                w.kill(b.handle, "the bind failed");
+                if let Some(p) = w.protocol.as_mut() {
+                    p.binding = None;
+                }
+            }
+        }
+        BindOpKind::Bind => {}
+        BindOpKind::Unbind => {
+            if let Some(b) = binding {
+                w.violate(
+                    PROTO_UNBIND_CLOSES,
+                    "ProtocolUnbindAdapterEx",
+                    "the unbind completed with the binding still open (no NdisCloseAdapterEx)",
+                    &[b.handle],
+                );
+                w.kill(b.handle, "unbound without NdisCloseAdapterEx");
+                if let Some(p) = w.protocol.as_mut() {
+                    p.binding = None;
+                }
+            }
+        }
+    }
+}
+
+/// NdisOpenAdapterEx by protocol `ph` in bind `bind_h`, offering
+/// `mediums`: the binding handle and the index of the adapter's medium, or
+/// the status NDIS fails it with (the page: NDIS_STATUS_UNSUPPORTED_MEDIA
+/// when "the array specified in the MediumArray member ... did not include a
+/// medium type that NDIS or the underlying driver supports";
+/// NDIS_STATUS_FAILURE "for reasons other than those").
+pub(crate) fn open_adapter(
+    w: &mut World,
+    ph: usize,
+    context: usize,
+    bind_h: usize,
+    mediums: &[NDIS_MEDIUM],
+) -> Result<(usize, u32), NDIS_STATUS> {
+    const CALL: &str = "NdisOpenAdapterEx";
+    let in_bind = w
+        .protocol
+        .and_then(|p| p.op)
+        .is_some_and(|o| o.kind == BindOpKind::Bind && o.handle == bind_h && o.completed.is_none());
+    if !in_bind {
+        let at = w.current_handler().unwrap_or("no handler");
+        w.violate(
+            PROTO_OPEN_IN_BIND,
+            CALL,
+            format!("BindContext {bind_h:#x} is not a bind in progress (called from {at})"),
+            &[bind_h],
+        );
+        return Err(NDIS_STATUS_FAILURE);
+    }
+    if !w.check_handle(ph, HandleKind::Protocol, CALL) {
+        return Err(NDIS_STATUS_FAILURE);
+    }
+    if w.protocol.is_some_and(|p| p.binding.is_some()) {
+        w.event("=>", CALL, "this bind already opened the adapter");
+        return Err(NDIS_STATUS_FAILURE);
+    }
+    let Some(medium) = w.adapter.as_ref().map(|a| a.medium) else {
+        return Err(NDIS_STATUS_ADAPTER_NOT_FOUND);
+    };
+    let Some(index) = mediums.iter().position(|m| *m == medium) else {
+        return Err(NDIS_STATUS_UNSUPPORTED_MEDIA);
+    };
+    let index = u32::try_from(index).map_err(|_| NDIS_STATUS_FAILURE)?;
+    let h = w.new_handle(HandleKind::Binding, "NdisOpenAdapterEx");
+    if let Some(p) = w.protocol.as_mut() {
+        p.binding = Some(BindingRec { handle: h, context });
+    }
+    Ok((h, index))
+}
+
+/// NdisCloseAdapterEx of binding `h`: the handle dies at once (the unbind
+/// page: "As soon as ProtocolUnbindAdapterEx calls NdisCloseAdapterEx, the
+/// handle ... becomes invalid").
+pub(crate) fn close_adapter(w: &mut World, h: usize) -> NDIS_STATUS {
+    const CALL: &str = "NdisCloseAdapterEx";
+    if !w.check_handle(h, HandleKind::Binding, CALL) {
+        return NDIS_STATUS_FAILURE;
+    }
+    w.kill(h, "closed");
+    if let Some(p) = w.protocol.as_mut()
+        && p.binding.is_some_and(|b| b.handle == h)
+    {
+        p.binding = None;
+    }
+    NDIS_STATUS_SUCCESS
+}
+
+/// What NDIS notifies a bound protocol of: its ProtocolCoAfRegisterNotify,
+/// the binding context and the AFs the call manager registered on the
+/// adapter. None if the protocol is not bound or has no such handler.
+pub(crate) fn af_notifications(w: &World) -> Option<(PROTOCOL_CO_AF_REGISTER_NOTIFY, usize, Vec<CO_ADDRESS_FAMILY>)> {
+    let p = w.protocol?;
+    let notify = p.co?.CoAfRegisterNotifyHandler?;
+    let binding = p.binding?;
+    let afs = w.adapter.as_ref().map(|a| a.afs.clone()).unwrap_or_default();
+    Some((notify, binding.context, afs))
+}
+
+/// Whether the protocol is bound to the adapter now.
+pub(crate) fn is_bound(w: &World) -> bool {
+    w.protocol.is_some_and(|p| p.binding.is_some())
 }

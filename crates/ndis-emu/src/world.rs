@@ -37,12 +37,14 @@ pub(crate) mod faults;
 pub(crate) mod lookaside;
 pub(crate) mod nbl;
 pub(crate) mod pause;
+pub(crate) mod protocol;
 pub(crate) mod sched;
 pub(crate) mod signal;
 pub(crate) mod sync;
 
 pub use base::{Allocation, CpuId};
 
+pub use protocol::{BindOp, BindOpKind, BindingRec, ProtocolRec};
 use signal::CHANGED;
 pub use signal::changed;
 
@@ -69,6 +71,12 @@ pub enum HandleKind {
     Config,
     /// NdisProtocolHandle (NdisRegisterProtocolDriver).
     Protocol,
+    /// The BindContext of one ProtocolBindAdapterEx call.
+    BindContext,
+    /// NdisBindingHandle (NdisOpenAdapterEx).
+    Binding,
+    /// The UnbindContext of one ProtocolUnbindAdapterEx call.
+    UnbindContext,
 }
 
 /// A handle's record.
@@ -121,18 +129,6 @@ pub struct DriverRec {
     pub co: Option<NDIS_MINIPORT_CO_CHARACTERISTICS>,
     pub cm: Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS>,
     pub driver_context: usize,
-    pub deregistered: bool,
-}
-
-/// A protocol driver's registration (NdisRegisterProtocolDriver; checked
-/// by crate::protocol): its handle and the CoNDIS blocks it registered in
-/// ProtocolSetOptions. Its bind/unbind handlers join it when binding is
-/// emulated.
-#[derive(Clone, Copy, Debug)]
-pub struct ProtocolRec {
-    pub handle: usize,
-    pub co: Option<NDIS_PROTOCOL_CO_CHARACTERISTICS>,
-    pub client: Option<NDIS_CO_CLIENT_OPTIONAL_HANDLERS>,
     pub deregistered: bool,
 }
 

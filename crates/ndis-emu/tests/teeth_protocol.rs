@@ -1,13 +1,15 @@
 //! ndis-emu's protocol-side rules (`proto.*`, crate::protocol) have teeth:
 //! for each, a fixture protocol driver that is wrong in exactly one way and
 //! a test that exactly that rule fires; plus the same fixture, well-behaved,
-//! registering its CoNDIS client blocks and firing none.
+//! registering its CoNDIS client blocks, binding to fixture_cm's MCM,
+//! hearing of its AF and unbinding, firing none.
 
+mod fixture_cm;
 mod fixture_protocol;
 
 use fixture_protocol::{Fault, run};
 use ndis_emu::protocol as rules;
-use ndis_emu::{Report, Rule};
+use ndis_emu::{Emulator, Report, Rule};
 
 /// Asserts that `rule`, and no other rule, fired.
 fn only(report: &Report, rule: Rule) {
@@ -77,4 +79,85 @@ fn proto_deregister_outside_ndis_fires_from_set_options() {
 #[test]
 fn proto_unload_deregisters_fires_when_unload_forgets() {
     only(&run(Fault::UnloadForgets).0, rules::PROTO_UNLOAD_DEREGISTERS);
+}
+
+// --- Binding: the fixture protocol over fixture_cm's MCM ----------------------
+
+/// Loads fixture_cm's MCM and the fixture protocol (with `f`), brings the
+/// adapter up and binds; then unbinds, halts and unloads both. The report,
+/// the bind's status, whether it was bound after the bind, and the AFs
+/// ProtocolCoAfRegisterNotify offered.
+fn bind_run(f: Fault) -> (Report, Option<ndis_sys::NDIS_STATUS>, bool, Vec<ndis_sys::NDIS_AF>) {
+    fixture_cm::set_fault(fixture_cm::Fault::None);
+    fixture_protocol::start(f);
+    let mut emu = Emulator::new();
+    emu.load(fixture_cm::driver_entry).expect("the MCM loads");
+    emu.load_protocol(fixture_protocol::DRIVER_ENTRY)
+        .expect("the protocol loads");
+    emu.add_adapter().expect("the adapter comes up");
+    let status = emu.bind_protocol().expect("a bind runs");
+    let bound = emu.protocol_bound();
+    if bound {
+        emu.unbind_protocol().expect("an unbind runs");
+    }
+    emu.halt_adapter().expect("halt");
+    emu.unload().expect("the MCM unloads");
+    emu.unload_protocol(fixture_protocol::UNLOAD);
+    (emu.finish(), status, bound, fixture_protocol::notified())
+}
+
+#[test]
+fn the_well_behaved_protocol_binds_hears_of_the_af_and_unbinds_cleanly() {
+    let (report, status, bound, notified) = bind_run(Fault::None);
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(status, Some(ndis_sys::NDIS_STATUS_SUCCESS), "{report}");
+    assert!(bound, "{report}");
+    assert_eq!(notified, vec![fixture_cm::AF.AddressFamily], "{report}");
+    for name in [
+        "ProtocolBindAdapterEx",
+        "NdisOpenAdapterEx",
+        "ProtocolUnbindAdapterEx",
+        "NdisCloseAdapterEx",
+    ] {
+        assert!(report.events.iter().any(|e| e.name == name), "no {name}:\n{report}");
+    }
+}
+
+/// A bind completed (as if by another thread) before its handler returned
+/// NDIS_STATUS_PENDING is a correct pended bind: no rule fires and the AF
+/// notification follows.
+#[test]
+fn a_bind_completed_before_its_handler_returns_pending_is_accepted() {
+    let (report, status, bound, notified) = bind_run(Fault::PendBind);
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(status, Some(ndis_sys::NDIS_STATUS_SUCCESS), "{report}");
+    assert!(bound, "{report}");
+    assert_eq!(notified, vec![fixture_cm::AF.AddressFamily], "{report}");
+}
+
+#[test]
+fn proto_open_in_bind_fires_from_driver_entry() {
+    let (report, _, _, _) = bind_run(Fault::OpenFromDriverEntry);
+    only(&report, rules::PROTO_OPEN_IN_BIND);
+}
+
+#[test]
+fn proto_complete_only_pended_fires_on_completing_a_synchronous_bind() {
+    let (report, _, _, _) = bind_run(Fault::CompleteSyncBind);
+    only(&report, rules::PROTO_COMPLETE_ONLY_PENDED);
+}
+
+#[test]
+fn proto_op_completes_fires_on_a_bind_never_completed() {
+    let (report, status, bound, notified) = bind_run(Fault::PendBindForever);
+    only(&report, rules::PROTO_OP_COMPLETES);
+    assert_eq!(status, None, "{report}");
+    // The failed bind leaves no binding, and no AF is offered.
+    assert!(!bound && notified.is_empty(), "{report}");
+}
+
+#[test]
+fn proto_unbind_closes_fires_when_unbind_keeps_the_binding() {
+    let (report, _, _, _) = bind_run(Fault::UnbindKeepsBinding);
+    only(&report, rules::PROTO_UNBIND_CLOSES);
 }

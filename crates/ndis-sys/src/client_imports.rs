@@ -18,7 +18,6 @@ use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS, PCO_SAP};
 use crate::device::{PDEVICE_OBJECT, PIRP, PNDIS_DEVICE_OBJECT_ATTRIBUTES};
 use crate::nbl::PNET_BUFFER_LIST;
 use crate::oid::PNDIS_OID_REQUEST;
-use crate::protocol::PNDIS_OPEN_PARAMETERS;
 use crate::types::*;
 
 ndis_import!("ndis.sys" {
@@ -31,16 +30,10 @@ ndis_import!("ndis.sys" {
     // named on each line as [D] (read from github.com/MicrosoftDocs/
     // windows-driver-docs-ddi, commit 6dcd4d9f2a, wdk-ddi-src/content/ndis/,
     // the same commit the exports lists quote).
-    // NdisRegisterProtocolDriver, NdisDeregisterProtocolDriver: in
-    // crate::imports (ndis-emu implements them).
-    /// PASSIVE_LEVEL [H 8779; D nf-ndis-ndisopenadapterex].
-    pub fn NdisOpenAdapterEx(NdisProtocolHandle: NDIS_HANDLE, ProtocolBindingContext: NDIS_HANDLE, OpenParameters: PNDIS_OPEN_PARAMETERS, BindContext: NDIS_HANDLE, NdisBindingHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// PASSIVE_LEVEL [H 8799; D nf-ndis-ndiscloseadapterex].
-    pub fn NdisCloseAdapterEx(NdisBindingHandle: NDIS_HANDLE) -> NDIS_STATUS;
-    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 8790].
-    pub fn NdisCompleteBindAdapterEx(BindAdapterContext: NDIS_HANDLE, Status: NDIS_STATUS);
-    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 8806].
-    pub fn NdisCompleteUnbindAdapterEx(UnbindContext: NDIS_HANDLE);
+    // NdisRegisterProtocolDriver, NdisDeregisterProtocolDriver,
+    // NdisOpenAdapterEx, NdisCloseAdapterEx, NdisCompleteBindAdapterEx and
+    // NdisCompleteUnbindAdapterEx: in crate::imports (ndis-emu implements
+    // them).
     /// PASSIVE_LEVEL [H 14241; D nf-ndis-ndisclopenaddressfamilyex].
     pub fn NdisClOpenAddressFamilyEx(NdisBindingHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY, ClientAfContext: NDIS_HANDLE, NdisAfHandle: PNDIS_HANDLE) -> NDIS_STATUS;
     /// <= DISPATCH_LEVEL [H 13874; D nf-ndis-ndisclcloseaddressfamily].

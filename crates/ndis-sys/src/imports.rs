@@ -28,7 +28,7 @@ use crate::miniport::{
 };
 use crate::nbl::{PMDL, PNET_BUFFER_LIST, PNET_BUFFER_LIST_POOL_PARAMETERS};
 use crate::oid::PNDIS_OID_REQUEST;
-use crate::protocol::PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS;
+use crate::protocol::{PNDIS_OPEN_PARAMETERS, PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS};
 use crate::sync::{NDIS_IO_WORKITEM_ROUTINE, PNDIS_EVENT, PNDIS_TIMER_CHARACTERISTICS};
 use crate::types::*;
 
@@ -48,6 +48,15 @@ ndis_import!("ndis.sys" {
     pub fn NdisRegisterProtocolDriver(ProtocolDriverContext: NDIS_HANDLE, ProtocolCharacteristics: PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS, NdisProtocolHandle: PNDIS_HANDLE) -> NDIS_STATUS;
     /// PASSIVE_LEVEL [ndis.h 22621 line 7941; nf-ndis-ndisderegisterprotocoldriver].
     pub fn NdisDeregisterProtocolDriver(NdisProtocolHandle: NDIS_HANDLE);
+    // Binding; signatures ndis.h 22621 [H], IRQLs as each line says.
+    /// PASSIVE_LEVEL [H 8779; D nf-ndis-ndisopenadapterex].
+    pub fn NdisOpenAdapterEx(NdisProtocolHandle: NDIS_HANDLE, ProtocolBindingContext: NDIS_HANDLE, OpenParameters: PNDIS_OPEN_PARAMETERS, BindContext: NDIS_HANDLE, NdisBindingHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// PASSIVE_LEVEL [H 8799; D nf-ndis-ndiscloseadapterex].
+    pub fn NdisCloseAdapterEx(NdisBindingHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 8790].
+    pub fn NdisCompleteBindAdapterEx(BindAdapterContext: NDIS_HANDLE, Status: NDIS_STATUS);
+    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 8806].
+    pub fn NdisCompleteUnbindAdapterEx(UnbindContext: NDIS_HANDLE);
     pub fn NdisMSetMiniportAttributes(NdisMiniportHandle: NDIS_HANDLE, MiniportAttributes: PNDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> NDIS_STATUS;
     pub fn NdisMCmRegisterAddressFamilyEx(MiniportAdapterHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY) -> NDIS_STATUS;
     pub fn NdisGetVersion() -> UINT;

@@ -1,6 +1,8 @@
-//! The protocol (CoNDIS client) driver's registration DDIs, as ndis-emu
-//! implements them: NdisRegisterProtocolDriver (which calls the driver's
-//! ProtocolSetOptions) and NdisDeregisterProtocolDriver. A protocol's
+//! The protocol (CoNDIS client) driver's registration and binding DDIs, as
+//! ndis-emu implements them: NdisRegisterProtocolDriver (which calls the
+//! driver's ProtocolSetOptions), NdisDeregisterProtocolDriver,
+//! NdisOpenAdapterEx, NdisCloseAdapterEx, NdisCompleteBindAdapterEx and
+//! NdisCompleteUnbindAdapterEx. A protocol's
 //! NdisSetOptionalHandlers is the one shim in `exports.rs`, which hands a
 //! protocol handle's blocks to [`crate::protocol`].
 //!
@@ -13,7 +15,7 @@ use ndis_sys::*;
 use super::calls;
 use super::zero::read_prefix;
 use crate::protocol;
-use crate::world;
+use crate::world::{self, BindOpKind};
 
 ddi_fn! {
     /// NdisRegisterProtocolDriver. PASSIVE_LEVEL (nf-ndis-ndisregisterprotocoldriver,
@@ -45,7 +47,7 @@ ddi_fn! {
                     chars.MajorNdisVersion, chars.MinorNdisVersion, header.Revision, header.Size
                 ),
             );
-            protocol::register_protocol(w, header, &chars)
+            protocol::register_protocol(w, header, &chars, driver_context as usize)
         });
         let handle = match registered {
             Ok(h) => h,
@@ -71,6 +73,97 @@ ddi_fn! {
             w.event("=>", CALL, format!("{handle:p}"));
             w.check_irql(CALL, PASSIVE_LEVEL);
             protocol::deregister_protocol(w, handle as usize);
+        });
+    }
+}
+
+ddi_fn! {
+    /// NdisOpenAdapterEx. PASSIVE_LEVEL (nf-ndis-ndisopenadapterex,
+    /// `req.irql`). ndis-emu opens synchronously (never NDIS_STATUS_PENDING):
+    /// the binding handle and SelectedMediumIndex are written before it
+    /// returns SUCCESS.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisOpenAdapterEx(
+        protocol_handle: NDIS_HANDLE,
+        binding_context: NDIS_HANDLE,
+        open_parameters: PNDIS_OPEN_PARAMETERS,
+        bind_context: NDIS_HANDLE,
+        binding_handle_out: PNDIS_HANDLE,
+    ) -> NDIS_STATUS {
+        const CALL: &str = "NdisOpenAdapterEx";
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{protocol_handle:p} bind context {bind_context:p}"));
+            w.check_irql(CALL, PASSIVE_LEVEL);
+        });
+        if open_parameters.is_null() || binding_handle_out.is_null() {
+            return NDIS_STATUS_FAILURE;
+        }
+        // SAFETY: non-null; the driver's NDIS_OPEN_PARAMETERS (56 bytes:
+        // integers and raw pointers), alive across the call.
+        let params = unsafe { read_prefix(open_parameters, core::mem::size_of::<NDIS_OPEN_PARAMETERS>()) };
+        let count = usize::try_from(params.MediumArraySize).unwrap_or(0);
+        let mediums: Vec<NDIS_MEDIUM> = if params.MediumArray.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: the driver's MediumArray of MediumArraySize entries,
+            // alive across the call (the page's contract).
+            unsafe { core::slice::from_raw_parts(params.MediumArray, count) }.to_vec()
+        };
+        let opened = world::with(CALL, |w| {
+            protocol::open_adapter(w, protocol_handle as usize, binding_context as usize, bind_context as usize, &mediums)
+        });
+        match opened {
+            Ok((handle, index)) => {
+                if !params.SelectedMediumIndex.is_null() {
+                    // SAFETY: non-null; the driver's UINT slot, alive across the call.
+                    unsafe { params.SelectedMediumIndex.write(index) };
+                }
+                // SAFETY: checked non-null above; the driver's handle slot.
+                unsafe { binding_handle_out.write(handle as NDIS_HANDLE) };
+                NDIS_STATUS_SUCCESS
+            }
+            Err(status) => status,
+        }
+    }
+}
+
+ddi_fn! {
+    /// NdisCloseAdapterEx. PASSIVE_LEVEL (nf-ndis-ndiscloseadapterex,
+    /// `req.irql`). ndis-emu closes synchronously (never PENDING, so
+    /// ProtocolCloseAdapterCompleteEx is not called).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCloseAdapterEx(binding_handle: NDIS_HANDLE) -> NDIS_STATUS {
+        const CALL: &str = "NdisCloseAdapterEx";
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{binding_handle:p}"));
+            w.check_irql(CALL, PASSIVE_LEVEL);
+            protocol::close_adapter(w, binding_handle as usize)
+        })
+    }
+}
+
+ddi_fn! {
+    /// NdisCompleteBindAdapterEx. <= DISPATCH_LEVEL (ndis-ddi-irql.txt).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCompleteBindAdapterEx(bind_context: NDIS_HANDLE, status: NDIS_STATUS) {
+        const CALL: &str = "NdisCompleteBindAdapterEx";
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{bind_context:p} {}", crate::trace::Status(status)));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            protocol::complete_op(w, BindOpKind::Bind, bind_context as usize, status, CALL);
+        });
+    }
+}
+
+ddi_fn! {
+    /// NdisCompleteUnbindAdapterEx. <= DISPATCH_LEVEL (ndis-ddi-irql.txt).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCompleteUnbindAdapterEx(unbind_context: NDIS_HANDLE) {
+        const CALL: &str = "NdisCompleteUnbindAdapterEx";
+        world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{unbind_context:p}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            protocol::complete_op(w, BindOpKind::Unbind, unbind_context as usize, NDIS_STATUS_SUCCESS, CALL);
         });
     }
 }

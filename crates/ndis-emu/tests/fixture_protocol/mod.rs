@@ -1,15 +1,17 @@
 //! A small CoNDIS client protocol driver written directly against ndis-sys,
 //! to test ndis-emu's protocol side: it registers (NdisRegisterProtocolDriver,
 //! whose ProtocolSetOptions registers its CO characteristics and client
-//! handlers) and deregisters from its Unload routine. Well-behaved by
-//! default, and wrong in exactly one way for each [`Fault`]. It is not
-//! covclient and shares no code with it.
+//! handlers), binds to the adapter (NdisOpenAdapterEx for NdisMediumCoWan
+//! in ProtocolBindAdapterEx), records the AFs ProtocolCoAfRegisterNotify
+//! offers, closes the binding in ProtocolUnbindAdapterEx and deregisters from
+//! its Unload routine. Well-behaved by default, and wrong in exactly one way
+//! for each [`Fault`]. It is not covclient and shares no code with it.
 //!
-//! Binding is not emulated yet, so its bind and client handlers are never
-//! called: they are placeholders returning NDIS_STATUS_NOT_SUPPORTED.
+//! Its client handlers are placeholders returning NDIS_STATUS_NOT_SUPPORTED:
+//! ndis-emu does not route a driver client's NdisCl* requests yet.
 #![allow(dead_code, unsafe_code)]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ptr::null_mut;
 
 use ndis_emu::{Emulator, Report};
@@ -33,12 +35,49 @@ pub enum Fault {
     DeregisterFromSetOptions,
     /// Unload returns without NdisDeregisterProtocolDriver.
     UnloadForgets,
+    /// Well-behaved: the bind completes (as if on another thread) before
+    /// its handler returns NDIS_STATUS_PENDING.
+    PendBind,
+    /// DriverEntry calls NdisOpenAdapterEx with a made-up BindContext.
+    OpenFromDriverEntry,
+    /// The bind succeeds synchronously and also calls NdisCompleteBindAdapterEx.
+    CompleteSyncBind,
+    /// The bind returns NDIS_STATUS_PENDING and never completes.
+    PendBindForever,
+    /// The unbind returns without NdisCloseAdapterEx.
+    UnbindKeepsBinding,
 }
 
 thread_local! {
     static FAULT: Cell<Fault> = const { Cell::new(Fault::None) };
     static HANDLE: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
+    static BINDING: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
+    static NOTIFIED: RefCell<Vec<NDIS_AF>> = const { RefCell::new(Vec::new()) };
 }
+
+/// The ProtocolBindingContext the fixture gives NdisOpenAdapterEx (it
+/// allocates nothing: one binding, a constant context).
+const BINDING_CONTEXT: usize = 0xB1;
+
+/// The AFs ProtocolCoAfRegisterNotify offered since the last [`run`] or
+/// [`start`].
+pub fn notified() -> Vec<NDIS_AF> {
+    NOTIFIED.with(|n| n.borrow().clone())
+}
+
+/// Picks the fault and forgets the last run's state (for a test that drives
+/// the emulator itself).
+pub fn start(f: Fault) {
+    FAULT.with(|c| c.set(f));
+    HANDLE.with(|c| c.set(null_mut()));
+    BINDING.with(|c| c.set(null_mut()));
+    NOTIFIED.with(|n| n.borrow_mut().clear());
+}
+
+/// The fixture protocol's unload routine, for [`Emulator::unload_protocol`].
+pub const UNLOAD: DRIVER_UNLOAD = unload;
+/// Its DriverEntry, for [`Emulator::load_protocol`].
+pub const DRIVER_ENTRY: DRIVER_INITIALIZE = driver_entry;
 
 fn fault() -> Fault {
     FAULT.with(Cell::get)
@@ -48,8 +87,7 @@ fn fault() -> Fault {
 /// `registered` says whether the emulator saw its CoNDIS client registration
 /// complete between the two.
 pub fn run(f: Fault) -> (Report, bool) {
-    FAULT.with(|c| c.set(f));
-    HANDLE.with(|c| c.set(null_mut()));
+    start(f);
     let mut emu = Emulator::new();
     let loaded = emu.load_protocol(driver_entry).is_ok();
     let registered = emu.protocol_client_registered();
@@ -143,6 +181,47 @@ unsafe fn register_client_blocks(handle: NDIS_HANDLE) -> NDIS_STATUS {
     unsafe { NdisSetOptionalHandlers(handle, (&raw mut cl).cast()) }
 }
 
+/// NdisOpenAdapterEx for NdisMediumCoWan; keeps the binding handle.
+///
+/// # Safety
+/// `handle` and `bind_context` are passed to NDIS as they are.
+unsafe fn open(handle: NDIS_HANDLE, bind_context: NDIS_HANDLE) -> NDIS_STATUS {
+    let mut mediums = [NdisMediumCoWan];
+    let mut selected: UINT = u32::MAX;
+    let mut params = NDIS_OPEN_PARAMETERS {
+        Header: NDIS_OBJECT_HEADER {
+            Type: NDIS_OBJECT_TYPE_OPEN_PARAMETERS,
+            Revision: NDIS_OPEN_PARAMETERS_REVISION_1,
+            Size: NDIS_SIZEOF_OPEN_PARAMETERS_REVISION_1 as u16,
+        },
+        AdapterName: null_mut(),
+        MediumArray: mediums.as_mut_ptr(),
+        MediumArraySize: 1,
+        SelectedMediumIndex: &raw mut selected,
+        FrameTypeArray: null_mut(),
+        FrameTypeArraySize: 0,
+    };
+    let mut binding = null_mut();
+    // SAFETY: the parameters, the arrays and slots they point to live across the call.
+    let status = unsafe {
+        NdisOpenAdapterEx(
+            handle,
+            BINDING_CONTEXT as NDIS_HANDLE,
+            &raw mut params,
+            bind_context,
+            &raw mut binding,
+        )
+    };
+    if status == NDIS_STATUS_SUCCESS {
+        BINDING.with(|b| b.set(binding));
+        if selected != 0 {
+            // NDIS must select the one medium offered.
+            return NDIS_STATUS_FAILURE;
+        }
+    }
+    status
+}
+
 ndis_fn! {
     unsafe fn driver_entry(_object: PDRIVER_OBJECT, _path: PUNICODE_STRING) -> NTSTATUS {
         let mut c = characteristics();
@@ -162,6 +241,10 @@ ndis_fn! {
         if fault() == Fault::OptionalFromDriverEntry {
             // SAFETY: the handle NDIS just wrote.
             let _ = unsafe { register_client_blocks(handle) };
+        }
+        if fault() == Fault::OpenFromDriverEntry {
+            // SAFETY: a made-up BindContext (the fault); the rest live across the call.
+            let _ = unsafe { open(handle, 0x1234 as NDIS_HANDLE) };
         }
         STATUS_SUCCESS
     }
@@ -187,11 +270,38 @@ ndis_fn! {
         unsafe { register_client_blocks(handle) }
     }
 
-    unsafe fn bind(_d: NDIS_HANDLE, _b: NDIS_HANDLE, _p: PNDIS_BIND_PARAMETERS) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
-    unsafe fn unbind(_u: NDIS_HANDLE, _b: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_SUCCESS }
+    unsafe fn bind(_d: NDIS_HANDLE, bind_context: NDIS_HANDLE, _p: PNDIS_BIND_PARAMETERS) -> NDIS_STATUS {
+        // SAFETY: the protocol handle NDIS gave and the BindContext it passed.
+        let status = unsafe { open(HANDLE.with(Cell::get), bind_context) };
+        match fault() {
+            Fault::PendBind => {
+                // SAFETY: the BindContext NDIS passed to this bind.
+                unsafe { NdisCompleteBindAdapterEx(bind_context, status) };
+                NDIS_STATUS_PENDING
+            }
+            Fault::CompleteSyncBind => {
+                // SAFETY: as for PendBind (the fault is returning SUCCESS after).
+                unsafe { NdisCompleteBindAdapterEx(bind_context, status) };
+                status
+            }
+            Fault::PendBindForever => NDIS_STATUS_PENDING,
+            _ => status,
+        }
+    }
+    unsafe fn unbind(_u: NDIS_HANDLE, _b: NDIS_HANDLE) -> NDIS_STATUS {
+        if fault() != Fault::UnbindKeepsBinding {
+            // SAFETY: the binding handle NdisOpenAdapterEx gave.
+            let _ = unsafe { NdisCloseAdapterEx(BINDING.with(Cell::get)) };
+        }
+        NDIS_STATUS_SUCCESS
+    }
     unsafe fn open_complete(_b: NDIS_HANDLE, _s: NDIS_STATUS) {}
     unsafe fn close_complete(_b: NDIS_HANDLE) {}
-    unsafe fn af_notify(_b: NDIS_HANDLE, _af: PCO_ADDRESS_FAMILY) {}
+    unsafe fn af_notify(_b: NDIS_HANDLE, af: PCO_ADDRESS_FAMILY) {
+        // SAFETY: NDIS passes a valid CO_ADDRESS_FAMILY for the call.
+        let family = unsafe { (*af).AddressFamily };
+        NOTIFIED.with(|n| n.borrow_mut().push(family));
+    }
     unsafe fn create_vc(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _c: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
     unsafe fn delete_vc(_v: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
     unsafe fn oid(_c: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
