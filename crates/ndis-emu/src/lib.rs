@@ -30,7 +30,8 @@
 //! RULES.md's "enforced in" column says where each rule's checks are: the
 //! CoNDIS rules in `condis/` (`complete`, `mcm`, `client_requests`, `data`,
 //! `window`, `pended`, `rules`), registration and initialization in
-//! `registration`, NBL pools in `nbl`, ETW in `etw`, bug-check callbacks
+//! `registration`, a protocol driver's registration and binding in
+//! `protocol`, NBL pools in `nbl`, ETW in `etw`, bug-check callbacks
 //! in `bugcheck`; spin-lock, bug-check and lookaside rules are still
 //! checked in their `ffi/` shims.
 //!
@@ -57,9 +58,18 @@
 //! * `registration`: a miniport's registration with NDIS (its
 //!   characteristics, optional handlers, adapter attributes and address
 //!   families) and the `reg.*`, `opt.*`, `init.*` checks;
+//! * [`protocol`]: a protocol (CoNDIS client) driver's registration
+//!   (NdisRegisterProtocolDriver, its ProtocolSetOptions blocks,
+//!   NdisDeregisterProtocolDriver) and its binding to the adapter
+//!   (ProtocolBindAdapterEx, NdisOpenAdapterEx, pended binds, the unbind,
+//!   NdisCloseAdapterEx), with the `proto.*` checks; its records are
+//!   `world/protocol.rs`. A driver client's NdisCl*/NdisCo* requests are
+//!   not routed yet: only the scripted clients open covmini's AF;
 //! * `lifecycle`: load, add, pause, restart, PnP events, halt and unload of
 //!   the driver and its adapter, the end of a run, and the admission of a
-//!   client's request while a halt may begin;
+//!   client's request while a halt may begin; a protocol driver's load,
+//!   bind (with ProtocolCoAfRegisterNotify for the call manager's AFs),
+//!   unbind and unload;
 //! * [`pause`]: pause, restart, PnP events and cancels mid-run, clients
 //!   that hold receive NBLs, and the rules of a pause;
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
