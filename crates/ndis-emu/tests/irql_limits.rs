@@ -62,6 +62,12 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
     let names = at_dirql!(emu,
         "NdisMDeregisterMiniportDriver" => NdisMDeregisterMiniportDriver(n);
         "NdisSetOptionalHandlers" => NdisSetOptionalHandlers(n, n.cast());
+        "NdisRegisterProtocolDriver" => NdisRegisterProtocolDriver(n, n.cast(), n.cast());
+        "NdisDeregisterProtocolDriver" => NdisDeregisterProtocolDriver(n);
+        "NdisOpenAdapterEx" => NdisOpenAdapterEx(n, n, n.cast(), n, n.cast());
+        "NdisCloseAdapterEx" => NdisCloseAdapterEx(n);
+        "NdisCompleteBindAdapterEx" => NdisCompleteBindAdapterEx(n, NDIS_STATUS_SUCCESS);
+        "NdisCompleteUnbindAdapterEx" => NdisCompleteUnbindAdapterEx(n);
         "EtwRegister" => EtwRegister(core::ptr::null(), None, n, null_mut());
         "EtwUnregister" => EtwUnregister(0);
         "EtwSetInformation" => EtwSetInformation(0, EventProviderSetTraits, n, 0);
