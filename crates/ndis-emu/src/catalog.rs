@@ -57,7 +57,7 @@ pub const ENFORCED_IN: &[(&str, &[&str])] = &[
     ("irql.spin-lock-owner", &["ffi/exports.rs"]),
     (
         "handle.valid",
-        &["condis/mcm.rs", "ffi/exports.rs", "nbl.rs", "world.rs"],
+        &["condis/mcm.rs", "ffi/exports.rs", "nbl.rs", "protocol.rs", "world.rs"],
     ),
     ("halt.nothing-after", &["condis/mcm.rs", "registration.rs", "sched.rs"]),
     ("unload.deregisters", &["lifecycle.rs"]),
@@ -74,6 +74,7 @@ pub const ENFORCED_IN: &[(&str, &[&str])] = &[
     ("proto.complete-only-pended", &["protocol.rs"]),
     ("proto.op-completes", &["protocol.rs"]),
     ("proto.unbind-closes", &["protocol.rs"]),
+    ("proto.af-after-notify", &["protocol.rs"]),
     ("proto.unload-deregisters", &["protocol.rs"]),
     ("cm.complete-not-pending", &["condis/complete.rs"]),
     ("cm.complete-only-pended", &["condis/complete.rs"]),

@@ -63,8 +63,14 @@
 //!   NdisDeregisterProtocolDriver) and its binding to the adapter
 //!   (ProtocolBindAdapterEx, NdisOpenAdapterEx, pended binds, the unbind,
 //!   NdisCloseAdapterEx), with the `proto.*` checks; its records are
-//!   `world/protocol.rs`. A driver client's NdisCl*/NdisCo* requests are
-//!   not routed yet: only the scripted clients open covmini's AF;
+//!   `world/protocol.rs`; and what a driver client adds to the checks of a
+//!   client request (its binding, the AF offered to it). A client is
+//!   scripted or a driver (`condis::ClientKind`): both kinds' requests take
+//!   one route to the call manager (`ffi::cm`); a driver's DDIs are
+//!   `ffi::client` and NDIS's calls into its handlers `ffi::client_calls`.
+//!   Routed for a driver so far: NdisClOpenAddressFamilyEx and
+//!   NdisClCloseAddressFamily with their completions; the other NdisCl*/
+//!   NdisCo* requests and the MCM's indications reach scripted clients only;
 //! * `lifecycle`: load, add, pause, restart, PnP events, halt and unload of
 //!   the driver and its adapter, the end of a run, and the admission of a
 //!   client's request while a halt may begin; a protocol driver's load,

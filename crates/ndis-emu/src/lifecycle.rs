@@ -197,8 +197,12 @@ fn finish_op(status: NDIS_STATUS) -> Result<Option<NDIS_STATUS>, EmuError> {
 /// ProtocolCoAfRegisterNotify for each AF the call manager registered on
 /// the adapter, now that the protocol is bound.
 fn notify_afs() {
-    let Some((notify, binding_context, afs)) = world::try_with(|w| crate::protocol::af_notifications(w)).flatten()
-    else {
+    let Some((notify, binding_context, afs)) = world::try_with(|w| {
+        let n = crate::protocol::af_notifications(w);
+        crate::protocol::offering_afs(w);
+        n
+    })
+    .flatten() else {
         return;
     };
     for af in afs {

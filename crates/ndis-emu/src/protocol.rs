@@ -20,6 +20,7 @@
 
 use ndis_sys::*;
 
+use crate::condis::{Answer, ClientId, ClientKind, ClientRec, DriverClient};
 use crate::world::{BindOp, BindOpKind, BindingRec, HandleKind, ProtocolRec, World};
 
 crate::define_rules! { PROTOCOL:
@@ -43,6 +44,8 @@ crate::define_rules! { PROTOCOL:
         "A bind or unbind whose handler returned NDIS_STATUS_PENDING is completed (NdisCompleteBindAdapterEx, NdisCompleteUnbindAdapterEx) once the driver's deferred work has run.";
     PROTO_UNBIND_CLOSES, "proto.unbind-closes", false, "nc-ndis-protocol_unbind_adapter_ex [D]", "proto_unbind_closes_fires_when_unbind_keeps_the_binding",
         "By the time an unbind completes, the protocol has closed its binding with NdisCloseAdapterEx (\"ProtocolUnbindAdapterEx must call the NdisCloseAdapterEx function\").";
+    PROTO_AF_AFTER_NOTIFY, "proto.af-after-notify", false, "nf-ndis-ndisclopenaddressfamilyex [D]", "proto_af_after_notify_fires_on_an_af_never_offered",
+        "NdisClOpenAddressFamilyEx opens an AF NDIS offered on that binding through ProtocolCoAfRegisterNotify (\"A CoNDIS client calls NdisClOpenAddressFamilyEx from its ProtocolCoAfRegisterNotify function\").";
     PROTO_UNLOAD_DEREGISTERS, "proto.unload-deregisters", true, "nf-ndis-ndisderegisterprotocoldriver [D]", "proto_unload_deregisters_fires_when_unload_forgets",
         "A protocol driver's Unload routine leaves it deregistered (NdisDeregisterProtocolDriver with the handle NdisRegisterProtocolDriver gave).";
 }
@@ -550,7 +553,12 @@ pub(crate) fn open_adapter(
     let index = u32::try_from(index).map_err(|_| NDIS_STATUS_FAILURE)?;
     let h = w.new_handle(HandleKind::Binding, "NdisOpenAdapterEx");
     if let Some(p) = w.protocol.as_mut() {
-        p.binding = Some(BindingRec { handle: h, context });
+        p.binding = Some(BindingRec {
+            handle: h,
+            context,
+            afs_offered: false,
+            client: None,
+        });
     }
     Ok((h, index))
 }
@@ -586,4 +594,89 @@ pub(crate) fn af_notifications(w: &World) -> Option<(PROTOCOL_CO_AF_REGISTER_NOT
 /// Whether the protocol is bound to the adapter now.
 pub(crate) fn is_bound(w: &World) -> bool {
     w.protocol.is_some_and(|p| p.binding.is_some())
+}
+
+/// NDIS is about to offer the bound protocol the adapter's AFs.
+pub(crate) fn offering_afs(w: &mut World) {
+    if let Some(b) = w.protocol.as_mut().and_then(|p| p.binding.as_mut()) {
+        b.afs_offered = true;
+    }
+}
+
+/// NdisClOpenAddressFamilyEx on binding `bh` for AF `family`, before NDIS
+/// routes it like any client's: the binding is live and was offered that AF;
+/// the binding's client (made at its first open). The page: "A CoNDIS
+/// client calls NdisClOpenAddressFamilyEx from its
+/// ProtocolCoAfRegisterNotify function, after the client checks the input
+/// buffer that is pointed to by the AddressFamily parameter".
+pub(crate) fn admit_open_af(w: &mut World, bh: usize, family: NDIS_AF) -> Result<ClientId, NDIS_STATUS> {
+    const CALL: &str = "NdisClOpenAddressFamilyEx";
+    if !w.check_handle(bh, HandleKind::Binding, CALL) {
+        return Err(NDIS_STATUS_FAILURE);
+    }
+    let Some((binding, client_handlers)) = w
+        .protocol
+        .and_then(|p| Some((p.binding.filter(|b| b.handle == bh)?, p.client?)))
+    else {
+        return Err(NDIS_STATUS_FAILURE);
+    };
+    let registered = w
+        .adapter
+        .as_ref()
+        .is_some_and(|a| a.afs.iter().any(|x| x.AddressFamily == family));
+    if !binding.afs_offered || !registered {
+        w.violate(
+            PROTO_AF_AFTER_NOTIFY,
+            CALL,
+            format!("AF {family:#x} was never offered on binding {bh:#x}"),
+            &[bh],
+        );
+        return Err(NDIS_STATUS_FAILURE);
+    }
+    if let Some(c) = binding.client {
+        return Ok(c);
+    }
+    w.condis.clients.push(ClientRec {
+        name: format!("protocol driver (binding {bh:#x})"),
+        kind: ClientKind::Driver(DriverClient {
+            binding: bh,
+            handlers: client_handlers,
+        }),
+        answer: Answer::Sync,
+        notify_close_answer: Answer::Sync,
+        incoming_call_status: NDIS_STATUS_SUCCESS,
+        create_vc_status: NDIS_STATUS_SUCCESS,
+        inbox: Vec::new(),
+        received: Vec::new(),
+        send_results: Vec::new(),
+    });
+    let c = w.condis.clients.len() - 1;
+    if let Some(b) = w.protocol.as_mut().and_then(|p| p.binding.as_mut()) {
+        b.client = Some(c);
+    }
+    Ok(c)
+}
+
+/// A driver client's request on AF handle `h` (`call`): the handle is an AF
+/// a driver client opened (a scripted client's AF, or any other handle,
+/// breaks `handle.valid`).
+pub(crate) fn admit_driver_af(w: &mut World, h: usize, call: &'static str) -> bool {
+    if !w.check_handle(h, HandleKind::Af, call) {
+        return false;
+    }
+    let driver = w
+        .condis
+        .afs
+        .get(&h)
+        .and_then(|a| w.condis.clients.get(a.client))
+        .is_some_and(|c| matches!(c.kind, ClientKind::Driver(_)));
+    if !driver {
+        w.violate(
+            crate::rules::HANDLE_VALID,
+            call,
+            format!("{h:#x} is an AF handle of another client"),
+            &[h],
+        );
+    }
+    driver
 }

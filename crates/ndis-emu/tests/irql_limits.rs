@@ -68,6 +68,8 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "NdisCloseAdapterEx" => NdisCloseAdapterEx(n);
         "NdisCompleteBindAdapterEx" => NdisCompleteBindAdapterEx(n, NDIS_STATUS_SUCCESS);
         "NdisCompleteUnbindAdapterEx" => NdisCompleteUnbindAdapterEx(n);
+        "NdisClOpenAddressFamilyEx" => NdisClOpenAddressFamilyEx(n, n.cast(), n, n.cast());
+        "NdisClCloseAddressFamily" => NdisClCloseAddressFamily(n);
         "EtwRegister" => EtwRegister(core::ptr::null(), None, n, null_mut());
         "EtwUnregister" => EtwUnregister(0);
         "EtwSetInformation" => EtwSetInformation(0, EventProviderSetTraits, n, 0);

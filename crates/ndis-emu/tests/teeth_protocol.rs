@@ -113,9 +113,17 @@ fn the_well_behaved_protocol_binds_hears_of_the_af_and_unbinds_cleanly() {
     assert_eq!(status, Some(ndis_sys::NDIS_STATUS_SUCCESS), "{report}");
     assert!(bound, "{report}");
     assert_eq!(notified, vec![fixture_cm::AF.AddressFamily], "{report}");
+    // It opened the AF it was offered, through the MCM's ProtocolCmOpenAf,
+    // and closed it in its unbind.
+    let ok = Some(ndis_sys::NDIS_STATUS_SUCCESS);
+    assert_eq!(fixture_protocol::af_statuses(), (ok, ok), "{report}");
     for name in [
         "ProtocolBindAdapterEx",
         "NdisOpenAdapterEx",
+        "NdisClOpenAddressFamilyEx",
+        "ProtocolCmOpenAf",
+        "NdisClCloseAddressFamily",
+        "ProtocolCmCloseAf",
         "ProtocolUnbindAdapterEx",
         "NdisCloseAdapterEx",
     ] {
@@ -160,4 +168,55 @@ fn proto_op_completes_fires_on_a_bind_never_completed() {
 fn proto_unbind_closes_fires_when_unbind_keeps_the_binding() {
     let (report, _, _, _) = bind_run(Fault::UnbindKeepsBinding);
     only(&report, rules::PROTO_UNBIND_CLOSES);
+}
+
+#[test]
+fn proto_af_after_notify_fires_on_an_af_never_offered() {
+    let (report, _, _, _) = bind_run(Fault::OpenAfInBind);
+    only(&report, rules::PROTO_AF_AFTER_NOTIFY);
+}
+
+/// A call manager that pends the driver client's AF open and close: NDIS
+/// returns PENDING to the driver and calls its ProtocolClOpenAfCompleteEx
+/// and ProtocolClCloseAfComplete when the call manager completes them (the
+/// driver client's completions take the scripted clients' route up to
+/// `condis::complete`, then reach the driver's handlers).
+#[test]
+fn a_pended_af_open_and_close_complete_in_the_driver_clients_handlers() {
+    fixture_cm::set_fault(fixture_cm::Fault::PendAfRequests);
+    fixture_protocol::start(Fault::None);
+    let mut emu = Emulator::new();
+    emu.load(fixture_cm::driver_entry).expect("the MCM loads");
+    emu.load_protocol(fixture_protocol::DRIVER_ENTRY)
+        .expect("the protocol loads");
+    emu.add_adapter().expect("the adapter comes up");
+    assert_eq!(
+        emu.bind_protocol().expect("a bind runs"),
+        Some(ndis_sys::NDIS_STATUS_SUCCESS)
+    );
+    assert_eq!(fixture_protocol::af_statuses(), (None, None), "the open is pending");
+    fixture_cm::complete_af_requests();
+    let ok = Some(ndis_sys::NDIS_STATUS_SUCCESS);
+    assert_eq!(
+        fixture_protocol::af_statuses(),
+        (ok, None),
+        "ProtocolClOpenAfCompleteEx ran"
+    );
+    // The unbind closes the AF (pended), then the binding.
+    emu.unbind_protocol().expect("an unbind runs");
+    assert_eq!(fixture_protocol::af_statuses(), (ok, None), "the close is pending");
+    fixture_cm::complete_af_requests();
+    assert_eq!(
+        fixture_protocol::af_statuses(),
+        (ok, ok),
+        "ProtocolClCloseAfComplete ran"
+    );
+    emu.halt_adapter().expect("halt");
+    emu.unload().expect("the MCM unloads");
+    emu.unload_protocol(fixture_protocol::UNLOAD);
+    let report = emu.finish();
+    assert!(report.is_clean(), "{report}");
+    for name in ["ProtocolClOpenAfCompleteEx", "ProtocolClCloseAfComplete"] {
+        assert!(report.events.iter().any(|e| e.name == name), "no {name}:\n{report}");
+    }
 }

@@ -14,7 +14,7 @@
 //! build may call them (the host link would fail); only the kernel images
 //! of covclient use them.
 
-use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS, PCO_SAP};
+use crate::co::{PCO_CALL_PARAMETERS, PCO_SAP};
 use crate::device::{PDEVICE_OBJECT, PIRP, PNDIS_DEVICE_OBJECT_ATTRIBUTES};
 use crate::nbl::PNET_BUFFER_LIST;
 use crate::oid::PNDIS_OID_REQUEST;
@@ -32,12 +32,9 @@ ndis_import!("ndis.sys" {
     // the same commit the exports lists quote).
     // NdisRegisterProtocolDriver, NdisDeregisterProtocolDriver,
     // NdisOpenAdapterEx, NdisCloseAdapterEx, NdisCompleteBindAdapterEx and
-    // NdisCompleteUnbindAdapterEx: in crate::imports (ndis-emu implements
+    // NdisCompleteUnbindAdapterEx, NdisClOpenAddressFamilyEx and
+    // NdisClCloseAddressFamily: in crate::imports (ndis-emu implements
     // them).
-    /// PASSIVE_LEVEL [H 14241; D nf-ndis-ndisclopenaddressfamilyex].
-    pub fn NdisClOpenAddressFamilyEx(NdisBindingHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY, ClientAfContext: NDIS_HANDLE, NdisAfHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// <= DISPATCH_LEVEL [H 13874; D nf-ndis-ndisclcloseaddressfamily].
-    pub fn NdisClCloseAddressFamily(NdisAfHandle: NDIS_HANDLE) -> NDIS_STATUS;
     /// <= DISPATCH_LEVEL [H 14277; D nf-ndis-ndisclnotifycloseaddressfamilycomplete].
     pub fn NdisClNotifyCloseAddressFamilyComplete(NdisAfHandle: NDIS_HANDLE, Status: NDIS_STATUS);
     /// <= DISPATCH_LEVEL [H 13882; D nf-ndis-ndisclregistersap].

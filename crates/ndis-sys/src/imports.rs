@@ -57,6 +57,10 @@ ndis_import!("ndis.sys" {
     pub fn NdisCompleteBindAdapterEx(BindAdapterContext: NDIS_HANDLE, Status: NDIS_STATUS);
     /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 8806].
     pub fn NdisCompleteUnbindAdapterEx(UnbindContext: NDIS_HANDLE);
+    /// PASSIVE_LEVEL [H 14241; D nf-ndis-ndisclopenaddressfamilyex].
+    pub fn NdisClOpenAddressFamilyEx(NdisBindingHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY, ClientAfContext: NDIS_HANDLE, NdisAfHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL [H 13874; D nf-ndis-ndisclcloseaddressfamily].
+    pub fn NdisClCloseAddressFamily(NdisAfHandle: NDIS_HANDLE) -> NDIS_STATUS;
     pub fn NdisMSetMiniportAttributes(NdisMiniportHandle: NDIS_HANDLE, MiniportAttributes: PNDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> NDIS_STATUS;
     pub fn NdisMCmRegisterAddressFamilyEx(MiniportAdapterHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY) -> NDIS_STATUS;
     pub fn NdisGetVersion() -> UINT;

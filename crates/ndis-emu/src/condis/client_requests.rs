@@ -38,6 +38,7 @@ pub(crate) fn admit_open_af<H>(
     w: &mut World,
     client: ClientId,
     af: CO_ADDRESS_FAMILY,
+    client_context: usize,
     handler: Option<H>,
 ) -> Result<(H, usize, usize), Refused> {
     let registered = w
@@ -57,6 +58,7 @@ pub(crate) fn admit_open_af<H>(
         AfRec {
             client,
             af,
+            client_context,
             cm_context: 0,
             state: AfState::Opening,
             notify_close_pending: false,

@@ -41,6 +41,8 @@ macro_rules! ddi_fn {
 pub(crate) mod block;
 pub mod bugcheck_callbacks;
 pub(crate) mod calls;
+mod client;
+mod client_calls;
 pub(crate) mod cm;
 pub mod count;
 pub(crate) mod data;

@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use super::{
-    bugcheck_callbacks, cm, data, deferred, etw, events, exports, lookaside, nbl, pnp, protocol, unimplemented,
+    bugcheck_callbacks, client, cm, data, deferred, etw, events, exports, lookaside, nbl, pnp, protocol, unimplemented,
 };
 
 /// One implemented import.
@@ -45,6 +45,8 @@ pub fn table() -> &'static [Import] {
             import!("ndis.sys", protocol::NdisCloseAdapterEx),
             import!("ndis.sys", protocol::NdisCompleteBindAdapterEx),
             import!("ndis.sys", protocol::NdisCompleteUnbindAdapterEx),
+            import!("ndis.sys", client::NdisClOpenAddressFamilyEx),
+            import!("ndis.sys", client::NdisClCloseAddressFamily),
             import!("ndis.sys", exports::NdisMSetMiniportAttributes),
             import!("ndis.sys", exports::NdisMCmRegisterAddressFamilyEx),
             import!("ndis.sys", exports::NdisGetVersion),

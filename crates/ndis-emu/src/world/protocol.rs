@@ -59,4 +59,10 @@ pub struct BindingRec {
     pub handle: usize,
     /// The ProtocolBindingContext the driver gave NdisOpenAdapterEx.
     pub context: usize,
+    /// NDIS has begun offering it the adapter's AFs
+    /// (ProtocolCoAfRegisterNotify).
+    pub afs_offered: bool,
+    /// The CoNDIS client record (`crate::condis::ClientRec`) of this
+    /// binding, once it opened an AF.
+    pub client: Option<usize>,
 }

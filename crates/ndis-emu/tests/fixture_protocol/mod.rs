@@ -46,6 +46,8 @@ pub enum Fault {
     PendBindForever,
     /// The unbind returns without NdisCloseAdapterEx.
     UnbindKeepsBinding,
+    /// The bind opens the AF itself, before NDIS offered it.
+    OpenAfInBind,
 }
 
 thread_local! {
@@ -53,6 +55,20 @@ thread_local! {
     static HANDLE: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
     static BINDING: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
     static NOTIFIED: RefCell<Vec<NDIS_AF>> = const { RefCell::new(Vec::new()) };
+    /// The AF handle NdisClOpenAddressFamilyEx gave, and the statuses of
+    /// the open and of the close.
+    static AF_HANDLE: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
+    static AF_OPEN: Cell<Option<NDIS_STATUS>> = const { Cell::new(None) };
+    static AF_CLOSE: Cell<Option<NDIS_STATUS>> = const { Cell::new(None) };
+}
+
+/// The ClientAfContext the fixture gives NdisClOpenAddressFamilyEx.
+const AF_CONTEXT: usize = 0xAF;
+
+/// What became of the fixture's AF: the status of NdisClOpenAddressFamilyEx
+/// (or of its ProtocolClOpenAfCompleteEx) and of its close.
+pub fn af_statuses() -> (Option<NDIS_STATUS>, Option<NDIS_STATUS>) {
+    (AF_OPEN.with(Cell::get), AF_CLOSE.with(Cell::get))
 }
 
 /// The ProtocolBindingContext the fixture gives NdisOpenAdapterEx (it
@@ -72,6 +88,25 @@ pub fn start(f: Fault) {
     HANDLE.with(|c| c.set(null_mut()));
     BINDING.with(|c| c.set(null_mut()));
     NOTIFIED.with(|n| n.borrow_mut().clear());
+    AF_HANDLE.with(|c| c.set(null_mut()));
+    AF_OPEN.with(|c| c.set(None));
+    AF_CLOSE.with(|c| c.set(None));
+}
+
+/// NdisClOpenAddressFamilyEx for `af` on the binding; keeps the handle and
+/// the status (a PENDING open's status comes in ProtocolClOpenAfCompleteEx).
+///
+/// # Safety
+/// `af` is passed to NDIS as it is.
+unsafe fn open_af(af: PCO_ADDRESS_FAMILY) {
+    let mut handle = null_mut();
+    // SAFETY: the binding handle NDIS gave; the AF and the slot live across the call.
+    let status =
+        unsafe { NdisClOpenAddressFamilyEx(BINDING.with(Cell::get), af, AF_CONTEXT as NDIS_HANDLE, &raw mut handle) };
+    AF_HANDLE.with(|c| c.set(handle));
+    if status != NDIS_STATUS_PENDING {
+        AF_OPEN.with(|c| c.set(Some(status)));
+    }
 }
 
 /// The fixture protocol's unload routine, for [`Emulator::unload_protocol`].
@@ -144,7 +179,7 @@ fn client_handlers() -> NDIS_CO_CLIENT_OPTIONAL_HANDLERS {
         ClOidRequestHandler: Some(oid),
         ClOidRequestCompleteHandler: Some(oid_complete),
         ClOpenAfCompleteHandlerEx: Some(open_af_complete),
-        ClCloseAfCompleteHandler: Some(status_ctx),
+        ClCloseAfCompleteHandler: Some(close_af_complete),
         ClRegisterSapCompleteHandler: Some(reg_sap_complete),
         ClDeregisterSapCompleteHandler: Some(status_ctx),
         ClMakeCallCompleteHandler: Some(call_complete),
@@ -273,6 +308,11 @@ ndis_fn! {
     unsafe fn bind(_d: NDIS_HANDLE, bind_context: NDIS_HANDLE, _p: PNDIS_BIND_PARAMETERS) -> NDIS_STATUS {
         // SAFETY: the protocol handle NDIS gave and the BindContext it passed.
         let status = unsafe { open(HANDLE.with(Cell::get), bind_context) };
+        if fault() == Fault::OpenAfInBind {
+            let mut af = CO_ADDRESS_FAMILY { AddressFamily: 0xF1F2, MajorVersion: 1, MinorVersion: 0 };
+            // SAFETY: the AF lives across the call.
+            unsafe { open_af(&raw mut af) };
+        }
         match fault() {
             Fault::PendBind => {
                 // SAFETY: the BindContext NDIS passed to this bind.
@@ -289,6 +329,14 @@ ndis_fn! {
         }
     }
     unsafe fn unbind(_u: NDIS_HANDLE, _b: NDIS_HANDLE) -> NDIS_STATUS {
+        let af = AF_HANDLE.with(Cell::get);
+        if AF_OPEN.with(Cell::get) == Some(NDIS_STATUS_SUCCESS) {
+            // SAFETY: the AF handle NdisClOpenAddressFamilyEx gave.
+            let status = unsafe { NdisClCloseAddressFamily(af) };
+            if status != NDIS_STATUS_PENDING {
+                AF_CLOSE.with(|c| c.set(Some(status)));
+            }
+        }
         if fault() != Fault::UnbindKeepsBinding {
             // SAFETY: the binding handle NdisOpenAdapterEx gave.
             let _ = unsafe { NdisCloseAdapterEx(BINDING.with(Cell::get)) };
@@ -301,12 +349,23 @@ ndis_fn! {
         // SAFETY: NDIS passes a valid CO_ADDRESS_FAMILY for the call.
         let family = unsafe { (*af).AddressFamily };
         NOTIFIED.with(|n| n.borrow_mut().push(family));
+        // The fixture's client knows fixture_cm's AF only (covclient, like a
+        // real client, ignores AFs it does not know).
+        if family == 0xF1F2 {
+            // SAFETY: NDIS's AF block, alive across this call.
+            unsafe { open_af(af) };
+        }
     }
     unsafe fn create_vc(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _c: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
     unsafe fn delete_vc(_v: NDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
     unsafe fn oid(_c: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
     unsafe fn oid_complete(_c: NDIS_HANDLE, _v: NDIS_HANDLE, _p: NDIS_HANDLE, _r: PNDIS_OID_REQUEST, _s: NDIS_STATUS) {}
-    unsafe fn open_af_complete(_c: NDIS_HANDLE, _a: NDIS_HANDLE, _s: NDIS_STATUS) {}
+    unsafe fn open_af_complete(_c: NDIS_HANDLE, _a: NDIS_HANDLE, s: NDIS_STATUS) {
+        AF_OPEN.with(|c| c.set(Some(s)));
+    }
+    unsafe fn close_af_complete(s: NDIS_STATUS, _c: NDIS_HANDLE) {
+        AF_CLOSE.with(|c| c.set(Some(s)));
+    }
     unsafe fn status_ctx(_s: NDIS_STATUS, _c: NDIS_HANDLE) {}
     unsafe fn reg_sap_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _sap: PCO_SAP, _h: NDIS_HANDLE) {}
     unsafe fn call_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _p: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {}
