@@ -212,7 +212,7 @@ unsafe fn register_client_blocks(handle: NDIS_HANDLE) -> NDIS_STATUS {
     if status != NDIS_STATUS_SUCCESS {
         return status;
     }
-    // SAFETY: as the previous call's comment says for `co`, here for `cl`.
+    // SAFETY: `cl` lives across the call; NDIS copies it.
     unsafe { NdisSetOptionalHandlers(handle, (&raw mut cl).cast()) }
 }
 
@@ -320,7 +320,8 @@ ndis_fn! {
                 NDIS_STATUS_PENDING
             }
             Fault::CompleteSyncBind => {
-                // SAFETY: as for PendBind (the fault is returning SUCCESS after).
+                // SAFETY: the BindContext NDIS passed to this bind (the fault is
+                // returning SUCCESS after completing it).
                 unsafe { NdisCompleteBindAdapterEx(bind_context, status) };
                 status
             }
