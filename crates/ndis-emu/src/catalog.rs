@@ -75,6 +75,8 @@ pub const ENFORCED_IN: &[(&str, &[&str])] = &[
     ("proto.op-completes", &["protocol.rs"]),
     ("proto.unbind-closes", &["protocol.rs"]),
     ("proto.af-after-notify", &["protocol.rs"]),
+    ("proto.close-af-empty", &["protocol.rs"]),
+    ("proto.close-adapter-after-afs", &["protocol.rs"]),
     ("proto.unload-deregisters", &["protocol.rs"]),
     ("cm.complete-not-pending", &["condis/complete.rs"]),
     ("cm.complete-only-pended", &["condis/complete.rs"]),

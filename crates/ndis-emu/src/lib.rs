@@ -68,9 +68,10 @@
 //!   scripted or a driver (`condis::ClientKind`): both kinds' requests take
 //!   one route to the call manager (`ffi::cm`); a driver's DDIs are
 //!   `ffi::client` and NDIS's calls into its handlers `ffi::client_calls`.
-//!   Routed for a driver so far: NdisClOpenAddressFamilyEx and
-//!   NdisClCloseAddressFamily with their completions; the other NdisCl*/
-//!   NdisCo* requests and the MCM's indications reach scripted clients only;
+//!   Routed for a driver so far: NdisClOpenAddressFamilyEx,
+//!   NdisClCloseAddressFamily, NdisClRegisterSap and NdisClDeregisterSap
+//!   with their completions; the other NdisCl*/NdisCo* requests and the
+//!   MCM's indications reach scripted clients only;
 //! * `lifecycle`: load, add, pause, restart, PnP events, halt and unload of
 //!   the driver and its adapter, the end of a run, and the admission of a
 //!   client's request while a halt may begin; a protocol driver's load,

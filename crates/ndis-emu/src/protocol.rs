@@ -20,7 +20,7 @@
 
 use ndis_sys::*;
 
-use crate::condis::{Answer, ClientId, ClientKind, ClientRec, DriverClient};
+use crate::condis::{AfState, Answer, ClientId, ClientKind, ClientRec, DriverClient, SapState};
 use crate::world::{BindOp, BindOpKind, BindingRec, HandleKind, ProtocolRec, World};
 
 crate::define_rules! { PROTOCOL:
@@ -46,6 +46,10 @@ crate::define_rules! { PROTOCOL:
         "By the time an unbind completes, the protocol has closed its binding with NdisCloseAdapterEx (\"ProtocolUnbindAdapterEx must call the NdisCloseAdapterEx function\").";
     PROTO_AF_AFTER_NOTIFY, "proto.af-after-notify", false, "nf-ndis-ndisclopenaddressfamilyex [D]", "proto_af_after_notify_fires_on_an_af_never_offered",
         "NdisClOpenAddressFamilyEx opens an AF NDIS offered on that binding through ProtocolCoAfRegisterNotify (\"A CoNDIS client calls NdisClOpenAddressFamilyEx from its ProtocolCoAfRegisterNotify function\").";
+    PROTO_CLOSE_AF_EMPTY, "proto.close-af-empty", true, "nf-ndis-ndisclcloseaddressfamily [D]", "proto_close_af_empty_fires_on_closing_an_af_with_a_sap",
+        "A driver client calls NdisClCloseAddressFamily after it deregistered its SAPs on that AF (\"after it closes all the client's open VCs on the binding with calls to NdisClCloseCall and/or NdisClDeregisterSap\").";
+    PROTO_CLOSE_ADAPTER_AFTER_AFS, "proto.close-adapter-after-afs", true, "nf-ndis-ndisclcloseaddressfamily [D]", "proto_close_adapter_after_afs_fires_on_closing_with_an_af_open",
+        "NdisCloseAdapterEx comes after the client closed (or began closing) every AF it opened on that binding (\"a client should release all the resources it allocated for connection-oriented communications through the miniport driver before its ProtocolUnbindAdapterEx function calls NdisCloseAdapterEx\").";
     PROTO_UNLOAD_DEREGISTERS, "proto.unload-deregisters", true, "nf-ndis-ndisderegisterprotocoldriver [D]", "proto_unload_deregisters_fires_when_unload_forgets",
         "A protocol driver's Unload routine leaves it deregistered (NdisDeregisterProtocolDriver with the handle NdisRegisterProtocolDriver gave).";
 }
@@ -571,6 +575,26 @@ pub(crate) fn close_adapter(w: &mut World, h: usize) -> NDIS_STATUS {
     if !w.check_handle(h, HandleKind::Binding, CALL) {
         return NDIS_STATUS_FAILURE;
     }
+    let client = w
+        .protocol
+        .and_then(|p| p.binding)
+        .filter(|b| b.handle == h)
+        .and_then(|b| b.client);
+    let open: Vec<usize> = w
+        .condis
+        .afs
+        .iter()
+        .filter(|(_, a)| Some(a.client) == client && matches!(a.state, AfState::Open | AfState::Opening))
+        .map(|(h, _)| *h)
+        .collect();
+    if !open.is_empty() {
+        w.violate(
+            PROTO_CLOSE_ADAPTER_AFTER_AFS,
+            CALL,
+            format!("AF(s) {open:#x?} of this binding are still open"),
+            &[h],
+        );
+    }
     w.kill(h, "closed");
     if let Some(p) = w.protocol.as_mut()
         && p.binding.is_some_and(|b| b.handle == h)
@@ -657,26 +681,57 @@ pub(crate) fn admit_open_af(w: &mut World, bh: usize, family: NDIS_AF) -> Result
     Ok(c)
 }
 
-/// A driver client's request on AF handle `h` (`call`): the handle is an AF
-/// a driver client opened (a scripted client's AF, or any other handle,
-/// breaks `handle.valid`).
-pub(crate) fn admit_driver_af(w: &mut World, h: usize, call: &'static str) -> bool {
-    if !w.check_handle(h, HandleKind::Af, call) {
+/// A driver client's request on AF or SAP handle `h` (`call`): the handle
+/// is of that kind and belongs to a driver client (a scripted client's
+/// object, or any other handle, breaks `handle.valid`).
+pub(crate) fn admit_driver_object(w: &mut World, h: usize, kind: HandleKind, call: &'static str) -> bool {
+    if !w.check_handle(h, kind, call) {
         return false;
     }
-    let driver = w
-        .condis
-        .afs
-        .get(&h)
+    let af = match kind {
+        HandleKind::Sap => w.condis.saps.get(&h).map(|s| s.af),
+        _ => Some(h),
+    };
+    let driver = af
+        .and_then(|a| w.condis.afs.get(&a))
         .and_then(|a| w.condis.clients.get(a.client))
         .is_some_and(|c| matches!(c.kind, ClientKind::Driver(_)));
     if !driver {
         w.violate(
             crate::rules::HANDLE_VALID,
             call,
-            format!("{h:#x} is an AF handle of another client"),
+            format!("{h:#x} is a {kind:?} handle of another client"),
             &[h],
         );
     }
     driver
+}
+
+/// A driver client's SAP `h` was admitted: its ProtocolSapContext and
+/// CO_SAP address, for ProtocolClRegisterSapComplete.
+pub(crate) fn sap_registered(w: &mut World, h: usize, context: usize, sap: usize) {
+    if let Some(s) = w.condis.saps.get_mut(&h) {
+        s.client_context = context;
+        s.client_sap = sap;
+    }
+}
+
+/// A driver client's NdisClCloseAddressFamily of `af`: it deregistered its
+/// SAPs on it first (`proto.close-af-empty`).
+pub(crate) fn check_close_af(w: &mut World, af: usize) {
+    let saps: Vec<usize> = w
+        .condis
+        .saps
+        .iter()
+        .filter(|(_, s)| s.af == af && matches!(s.state, SapState::Registered | SapState::Registering))
+        .map(|(h, _)| *h)
+        .collect();
+    if !saps.is_empty() {
+        w.violate(
+            PROTO_CLOSE_AF_EMPTY,
+            "NdisClCloseAddressFamily",
+            format!("SAP(s) {saps:#x?} are still registered on AF {af:#x}"),
+            &[af],
+        );
+    }
 }

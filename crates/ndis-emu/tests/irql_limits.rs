@@ -70,6 +70,8 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "NdisCompleteUnbindAdapterEx" => NdisCompleteUnbindAdapterEx(n);
         "NdisClOpenAddressFamilyEx" => NdisClOpenAddressFamilyEx(n, n.cast(), n, n.cast());
         "NdisClCloseAddressFamily" => NdisClCloseAddressFamily(n);
+        "NdisClRegisterSap" => NdisClRegisterSap(n, n, n.cast(), n.cast());
+        "NdisClDeregisterSap" => NdisClDeregisterSap(n);
         "EtwRegister" => EtwRegister(core::ptr::null(), None, n, null_mut());
         "EtwUnregister" => EtwUnregister(0);
         "EtwSetInformation" => EtwSetInformation(0, EventProviderSetTraits, n, 0);

@@ -117,11 +117,17 @@ fn the_well_behaved_protocol_binds_hears_of_the_af_and_unbinds_cleanly() {
     // and closed it in its unbind.
     let ok = Some(ndis_sys::NDIS_STATUS_SUCCESS);
     assert_eq!(fixture_protocol::af_statuses(), (ok, ok), "{report}");
+    // And registered a SAP on it, deregistered before the AF's close.
+    assert_eq!(fixture_protocol::sap_statuses(), (ok, ok), "{report}");
     for name in [
         "ProtocolBindAdapterEx",
         "NdisOpenAdapterEx",
         "NdisClOpenAddressFamilyEx",
         "ProtocolCmOpenAf",
+        "NdisClRegisterSap",
+        "ProtocolCmRegisterSap",
+        "NdisClDeregisterSap",
+        "ProtocolCmDeregisterSap",
         "NdisClCloseAddressFamily",
         "ProtocolCmCloseAf",
         "ProtocolUnbindAdapterEx",
@@ -219,4 +225,16 @@ fn a_pended_af_open_and_close_complete_in_the_driver_clients_handlers() {
     for name in ["ProtocolClOpenAfCompleteEx", "ProtocolClCloseAfComplete"] {
         assert!(report.events.iter().any(|e| e.name == name), "no {name}:\n{report}");
     }
+}
+
+#[test]
+fn proto_close_af_empty_fires_on_closing_an_af_with_a_sap() {
+    let (report, _, _, _) = bind_run(Fault::CloseAfWithSap);
+    only(&report, rules::PROTO_CLOSE_AF_EMPTY);
+}
+
+#[test]
+fn proto_close_adapter_after_afs_fires_on_closing_with_an_af_open() {
+    let (report, _, _, _) = bind_run(Fault::CloseAdapterWithAfOpen);
+    only(&report, rules::PROTO_CLOSE_ADAPTER_AFTER_AFS);
 }

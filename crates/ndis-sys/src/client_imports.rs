@@ -14,7 +14,7 @@
 //! build may call them (the host link would fail); only the kernel images
 //! of covclient use them.
 
-use crate::co::{PCO_CALL_PARAMETERS, PCO_SAP};
+use crate::co::PCO_CALL_PARAMETERS;
 use crate::device::{PDEVICE_OBJECT, PIRP, PNDIS_DEVICE_OBJECT_ATTRIBUTES};
 use crate::nbl::PNET_BUFFER_LIST;
 use crate::oid::PNDIS_OID_REQUEST;
@@ -32,15 +32,11 @@ ndis_import!("ndis.sys" {
     // the same commit the exports lists quote).
     // NdisRegisterProtocolDriver, NdisDeregisterProtocolDriver,
     // NdisOpenAdapterEx, NdisCloseAdapterEx, NdisCompleteBindAdapterEx and
-    // NdisCompleteUnbindAdapterEx, NdisClOpenAddressFamilyEx and
-    // NdisClCloseAddressFamily: in crate::imports (ndis-emu implements
-    // them).
+    // NdisCompleteUnbindAdapterEx, NdisClOpenAddressFamilyEx,
+    // NdisClCloseAddressFamily, NdisClRegisterSap and NdisClDeregisterSap:
+    // in crate::imports (ndis-emu implements them).
     /// <= DISPATCH_LEVEL [H 14277; D nf-ndis-ndisclnotifycloseaddressfamilycomplete].
     pub fn NdisClNotifyCloseAddressFamilyComplete(NdisAfHandle: NDIS_HANDLE, Status: NDIS_STATUS);
-    /// <= DISPATCH_LEVEL [H 13882; D nf-ndis-ndisclregistersap].
-    pub fn NdisClRegisterSap(NdisAfHandle: NDIS_HANDLE, ProtocolSapContext: NDIS_HANDLE, Sap: PCO_SAP, NdisSapHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// <= DISPATCH_LEVEL [H 13893; D nf-ndis-ndisclderegistersap].
-    pub fn NdisClDeregisterSap(NdisSapHandle: NDIS_HANDLE) -> NDIS_STATUS;
     /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 13771]. `NdisAfHandle` is NULL
     /// only for a call manager's signalling VC.
     pub fn NdisCoCreateVc(NdisBindingHandle: NDIS_HANDLE, NdisAfHandle: NDIS_HANDLE, ProtocolVcContext: NDIS_HANDLE, NdisVcHandle: PNDIS_HANDLE) -> NDIS_STATUS;

@@ -114,6 +114,8 @@ pub(crate) fn admit_register_sap<H>(
             sap: sap.to_vec(),
             cm_context: 0,
             state: SapState::Registering,
+            client_context: 0,
+            client_sap: 0,
         },
     );
     w.condis.requests.begin(ReqKind::RegisterSap, h);

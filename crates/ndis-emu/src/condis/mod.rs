@@ -147,6 +147,11 @@ pub struct SapRec {
     pub cm_context: usize,
     /// Where the registration is.
     pub state: SapState,
+    /// A driver client's ProtocolSapContext (0 for a scripted client).
+    pub client_context: usize,
+    /// The address of a driver client's CO_SAP, which
+    /// ProtocolClRegisterSapComplete gets back (0 for a scripted client).
+    pub client_sap: usize,
 }
 
 /// Who created a VC, and so who may delete it.

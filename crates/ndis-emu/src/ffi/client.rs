@@ -10,8 +10,9 @@
 //! the driver's completion handler where a scripted client's inbox would
 //! have been written.
 //!
-//! Routed so far: NdisClOpenAddressFamilyEx and NdisClCloseAddressFamily,
-//! with ProtocolClOpenAfCompleteEx and ProtocolClCloseAfComplete. What it
+//! Routed so far: NdisClOpenAddressFamilyEx, NdisClCloseAddressFamily,
+//! NdisClRegisterSap and NdisClDeregisterSap (their completions:
+//! `client_calls`). What it
 //! must not do: check a rule itself, or decide what a scripted client
 //! answers.
 
@@ -19,7 +20,7 @@ use ndis_sys::*;
 
 use super::zero::read_prefix;
 use crate::protocol;
-use crate::world;
+use crate::world::{self, HandleKind};
 
 ddi_fn! {
     /// NdisClOpenAddressFamilyEx. PASSIVE_LEVEL
@@ -71,11 +72,73 @@ ddi_fn! {
         let ok = world::with(CALL, |w| {
             w.event("=>", CALL, format!("{af_handle:p}"));
             w.check_irql(CALL, DISPATCH_LEVEL);
-            protocol::admit_driver_af(w, af_handle as usize, CALL)
+            let ok = protocol::admit_driver_object(w, af_handle as usize, HandleKind::Af, CALL);
+            if ok {
+                protocol::check_close_af(w, af_handle as usize);
+            }
+            ok
         });
         if !ok {
             return NDIS_STATUS_FAILURE;
         }
         super::cm::close_af(af_handle as usize).unwrap_or_else(|refused| refused)
+    }
+}
+
+ddi_fn! {
+    /// NdisClRegisterSap. <= DISPATCH_LEVEL (nf-ndis-ndisclregistersap). NDIS
+    /// passes the client's CO_SAP to ProtocolCmRegisterSap; ndis-emu reads
+    /// its SapType and SapLength bytes and hands the call manager a copy of
+    /// the same bytes, as for a scripted client.
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisClRegisterSap(
+        af_handle: NDIS_HANDLE,
+        sap_context: NDIS_HANDLE,
+        sap: PCO_SAP,
+        sap_handle_out: PNDIS_HANDLE,
+    ) -> NDIS_STATUS {
+        const CALL: &str = "NdisClRegisterSap";
+        let af = af_handle as usize;
+        let ok = world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{af_handle:p} context {sap_context:p}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            protocol::admit_driver_object(w, af, HandleKind::Af, CALL)
+        });
+        if !ok || sap.is_null() || sap_handle_out.is_null() {
+            return NDIS_STATUS_FAILURE;
+        }
+        // SAFETY: non-null; the CO_SAP header (SapType, SapLength) is its first 8 bytes.
+        let header = unsafe { read_prefix(sap, 8) };
+        let Ok(len) = usize::try_from(header.SapLength) else {
+            return NDIS_STATUS_INVALID_DATA;
+        };
+        let tail = sap.cast::<u8>().wrapping_add(core::mem::offset_of!(CO_SAP, Sap));
+        // SAFETY: the client's CO_SAP holds SapLength bytes from its Sap
+        // member (the structure's contract), alive across the call.
+        let bytes = unsafe { core::slice::from_raw_parts(tail, len) }.to_vec();
+        let registered = super::cm::register_sap_for(af, header.SapType, &bytes, None, |h| {
+            // SAFETY: checked non-null above; the driver's handle slot, alive
+            // across the call.
+            unsafe { sap_handle_out.write(h as NDIS_HANDLE) };
+            world::with(CALL, |w| protocol::sap_registered(w, h, sap_context as usize, sap as usize));
+        });
+        registered.map_or_else(|refused| refused, |(_, status)| status)
+    }
+}
+
+ddi_fn! {
+    /// NdisClDeregisterSap. <= DISPATCH_LEVEL (nf-ndis-ndisclderegistersap).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisClDeregisterSap(sap_handle: NDIS_HANDLE) -> NDIS_STATUS {
+        const CALL: &str = "NdisClDeregisterSap";
+        let ok = world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{sap_handle:p}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            protocol::admit_driver_object(w, sap_handle as usize, HandleKind::Sap, CALL)
+        });
+        if !ok {
+            return NDIS_STATUS_FAILURE;
+        }
+        super::cm::deregister_sap(sap_handle as usize).unwrap_or_else(|refused| refused)
     }
 }

@@ -5,8 +5,8 @@
 //! two kinds of client, `crate::condis::ClientKind`); the driver client's
 //! DDIs are `crate::ffi::client`.
 //!
-//! Delivered so far: ProtocolClOpenAfCompleteEx and
-//! ProtocolClCloseAfComplete. What it must not do: check a rule, or run a
+//! Delivered so far: ProtocolClOpenAfCompleteEx, ProtocolClCloseAfComplete,
+//! ProtocolClRegisterSapComplete and ProtocolClDeregisterSapComplete. What it must not do: check a rule, or run a
 //! scripted client's answer.
 
 use ndis_sys::*;
@@ -19,24 +19,46 @@ use crate::world::{self, World};
 /// The driver client (and the ClientAfContext) behind request `(kind, h)`,
 /// if a driver client made it. Read before the completion changes the
 /// records.
-pub(crate) fn driver_of(w: &World, kind: ReqKind, h: usize) -> Option<(DriverClient, usize)> {
-    match kind {
+pub(crate) fn driver_of(w: &World, kind: ReqKind, h: usize) -> Option<Delivery> {
+    let (af, context, sap) = match kind {
         ReqKind::OpenAf | ReqKind::CloseAf => {
             let af = w.condis.afs.get(&h)?;
-            match w.condis.clients.get(af.client)?.kind {
-                ClientKind::Driver(d) => Some((d, af.client_context)),
-                ClientKind::Scripted => None,
-            }
+            (af, af.client_context, 0)
         }
-        _ => None,
+        ReqKind::RegisterSap | ReqKind::DeregisterSap => {
+            let sap = w.condis.saps.get(&h)?;
+            (w.condis.afs.get(&sap.af)?, sap.client_context, sap.client_sap)
+        }
+        _ => return None,
+    };
+    match w.condis.clients.get(af.client)?.kind {
+        ClientKind::Driver(d) => Some(Delivery {
+            driver: d,
+            context,
+            sap,
+        }),
+        ClientKind::Scripted => None,
     }
+}
+
+/// What a completion for a driver client needs: its handlers, the context
+/// it gave for the object, and (for a SAP) its CO_SAP's address.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Delivery {
+    driver: DriverClient,
+    context: usize,
+    sap: usize,
 }
 
 /// NDIS calls the driver client's completion handler for its pended request
 /// `(kind, h)`, which the call manager completed with `status`, at the IRQL
 /// of that completion.
-pub(crate) fn deliver_completion(driver: (DriverClient, usize), kind: ReqKind, h: usize, status: NDIS_STATUS) {
-    let (d, context) = driver;
+pub(crate) fn deliver_completion(delivery: Delivery, kind: ReqKind, h: usize, status: NDIS_STATUS) {
+    let Delivery {
+        driver: d,
+        context,
+        sap,
+    } = delivery;
     let irql = world::cpu("deliver_completion", |c| c.irql);
     match kind {
         ReqKind::OpenAf => {
@@ -57,6 +79,26 @@ pub(crate) fn deliver_completion(driver: (DriverClient, usize), kind: ReqKind, h
             // SAFETY: the driver's registered handler with its ClientAfContext.
             unsafe { f(status, context as NDIS_HANDLE) };
             leave("ProtocolClCloseAfComplete", caller, Detail::EMPTY);
+        }
+        ReqKind::RegisterSap => {
+            let Some(f) = d.handlers.ClRegisterSapCompleteHandler else {
+                return;
+            };
+            let caller = enter("ProtocolClRegisterSapComplete", irql, Detail::status(status));
+            // SAFETY: the driver's registered handler, with its
+            // ProtocolSapContext, the CO_SAP it registered (its memory, which
+            // it keeps until this completion) and the NdisSapHandle.
+            unsafe { f(status, context as NDIS_HANDLE, sap as PCO_SAP, h as NDIS_HANDLE) };
+            leave("ProtocolClRegisterSapComplete", caller, Detail::EMPTY);
+        }
+        ReqKind::DeregisterSap => {
+            let Some(f) = d.handlers.ClDeregisterSapCompleteHandler else {
+                return;
+            };
+            let caller = enter("ProtocolClDeregisterSapComplete", irql, Detail::status(status));
+            // SAFETY: the driver's registered handler with its ProtocolSapContext.
+            unsafe { f(status, context as NDIS_HANDLE) };
+            leave("ProtocolClDeregisterSapComplete", caller, Detail::EMPTY);
         }
         _ => {}
     }

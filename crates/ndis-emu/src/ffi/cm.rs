@@ -154,7 +154,7 @@ pub(crate) fn close_af(af: usize) -> Result<NDIS_STATUS, Refused> {
 
 /// NdisClRegisterSap.
 pub(crate) fn register_sap(af: usize, sap_type: ULONG, sap: &[u8]) -> Result<(usize, NDIS_STATUS), Refused> {
-    register_sap_block(af, sap_type, sap, None)
+    register_sap_for(af, sap_type, sap, None, |_| {})
 }
 
 /// NdisClRegisterSap with a test's raw CO_SAP block (header and tail, as
@@ -162,20 +162,25 @@ pub(crate) fn register_sap(af: usize, sap_type: ULONG, sap: &[u8]) -> Result<(us
 /// to ProtocolCmRegisterSap unread: it cannot know the block's extent.
 pub(crate) fn register_sap_raw(af: usize, block: &[u8]) -> Result<(usize, NDIS_STATUS), Refused> {
     let (sap_type, sap) = super::raw::read_raw_sap(block).unwrap_or((0, Vec::new()));
-    register_sap_block(af, sap_type, &sap, Some(block))
+    register_sap_for(af, sap_type, &sap, Some(block), |_| {})
 }
 
-fn register_sap_block(
+/// NdisClRegisterSap for any client: `new_handle` gets the NdisSapHandle
+/// before the call manager's handler runs (a driver client's out slot and
+/// contexts are recorded then: the completion may come inside the handler).
+pub(crate) fn register_sap_for(
     af: usize,
     sap_type: ULONG,
     sap: &[u8],
     raw: Option<&[u8]>,
+    new_handle: impl FnOnce(usize),
 ) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClRegisterSap";
     let (handler, af_ctx, h) = world::with(CALL, |w| {
         let handler = cm_handlers(w).and_then(|c| c.CmRegisterSapHandler);
         client_requests::admit_register_sap(w, af, sap_type, sap, handler)
     })?;
+    new_handle(h);
     // CO_SAP with its variable tail, 8-byte aligned.
     let mut block = vec![0u64; (8 + sap.len()).div_ceil(8).max(2)];
     let mut guarded = raw.map(|b| Guarded::new(b, Placement::ExactEnd));

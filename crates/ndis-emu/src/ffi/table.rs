@@ -47,6 +47,8 @@ pub fn table() -> &'static [Import] {
             import!("ndis.sys", protocol::NdisCompleteUnbindAdapterEx),
             import!("ndis.sys", client::NdisClOpenAddressFamilyEx),
             import!("ndis.sys", client::NdisClCloseAddressFamily),
+            import!("ndis.sys", client::NdisClRegisterSap),
+            import!("ndis.sys", client::NdisClDeregisterSap),
             import!("ndis.sys", exports::NdisMSetMiniportAttributes),
             import!("ndis.sys", exports::NdisMCmRegisterAddressFamilyEx),
             import!("ndis.sys", exports::NdisGetVersion),

@@ -63,6 +63,8 @@ unsafe impl ZeroValid for ndis_sys::NDIS_OPEN_PARAMETERS {}
 unsafe impl ZeroValid for ndis_sys::NDIS_BIND_PARAMETERS {}
 // SAFETY: a repr(C) struct of three integers (UCHAR, UCHAR, USHORT).
 unsafe impl ZeroValid for ndis_sys::NDIS_OBJECT_HEADER {}
+// SAFETY: a repr(C) struct of two ULONGs and a one-UCHAR array.
+unsafe impl ZeroValid for ndis_sys::CO_SAP {}
 // SAFETY: a repr(C) struct of three ULONGs (NDIS_AF is a ULONG alias).
 unsafe impl ZeroValid for ndis_sys::CO_ADDRESS_FAMILY {}
 

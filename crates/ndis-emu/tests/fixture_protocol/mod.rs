@@ -48,6 +48,10 @@ pub enum Fault {
     UnbindKeepsBinding,
     /// The bind opens the AF itself, before NDIS offered it.
     OpenAfInBind,
+    /// The unbind closes the AF with its SAP still registered.
+    CloseAfWithSap,
+    /// The unbind closes the binding with the AF still open.
+    CloseAdapterWithAfOpen,
 }
 
 thread_local! {
@@ -60,6 +64,23 @@ thread_local! {
     static AF_HANDLE: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
     static AF_OPEN: Cell<Option<NDIS_STATUS>> = const { Cell::new(None) };
     static AF_CLOSE: Cell<Option<NDIS_STATUS>> = const { Cell::new(None) };
+    /// The SAP handle NdisClRegisterSap gave, and the statuses of the
+    /// registration and of the deregistration.
+    static SAP_HANDLE: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
+    static SAP_REG: Cell<Option<NDIS_STATUS>> = const { Cell::new(None) };
+    static SAP_DEREG: Cell<Option<NDIS_STATUS>> = const { Cell::new(None) };
+    /// The CO_SAP the fixture registers (NDIS hands it back in
+    /// ProtocolClRegisterSapComplete, so it outlives the registration).
+    static SAP: Cell<[u32; 4]> = const { Cell::new([0; 4]) };
+}
+
+/// The ProtocolSapContext the fixture gives NdisClRegisterSap.
+const SAP_CONTEXT: usize = 0x5A;
+
+/// What became of the fixture's SAP: the statuses of its registration and
+/// of its deregistration.
+pub fn sap_statuses() -> (Option<NDIS_STATUS>, Option<NDIS_STATUS>) {
+    (SAP_REG.with(Cell::get), SAP_DEREG.with(Cell::get))
 }
 
 /// The ClientAfContext the fixture gives NdisClOpenAddressFamilyEx.
@@ -91,6 +112,31 @@ pub fn start(f: Fault) {
     AF_HANDLE.with(|c| c.set(null_mut()));
     AF_OPEN.with(|c| c.set(None));
     AF_CLOSE.with(|c| c.set(None));
+    SAP_HANDLE.with(|c| c.set(null_mut()));
+    SAP_REG.with(|c| c.set(None));
+    SAP_DEREG.with(|c| c.set(None));
+}
+
+/// NdisClRegisterSap of a 4-byte SAP on the open AF.
+fn register_sap() {
+    // CO_SAP { SapType 1, SapLength 4, Sap "SAP1" }, 4-byte aligned.
+    SAP.with(|s| s.set([1, 4, u32::from_le_bytes(*b"SAP1"), 0]));
+    let sap = SAP.with(Cell::as_ptr).cast::<CO_SAP>();
+    let mut handle = null_mut();
+    // SAFETY: the AF handle NDIS gave; the CO_SAP is thread-local storage
+    // that outlives the registration; the slot lives across the call.
+    let status = unsafe {
+        NdisClRegisterSap(
+            AF_HANDLE.with(Cell::get),
+            SAP_CONTEXT as NDIS_HANDLE,
+            sap,
+            &raw mut handle,
+        )
+    };
+    SAP_HANDLE.with(|c| c.set(handle));
+    if status != NDIS_STATUS_PENDING {
+        SAP_REG.with(|c| c.set(Some(status)));
+    }
 }
 
 /// NdisClOpenAddressFamilyEx for `af` on the binding; keeps the handle and
@@ -181,7 +227,7 @@ fn client_handlers() -> NDIS_CO_CLIENT_OPTIONAL_HANDLERS {
         ClOpenAfCompleteHandlerEx: Some(open_af_complete),
         ClCloseAfCompleteHandler: Some(close_af_complete),
         ClRegisterSapCompleteHandler: Some(reg_sap_complete),
-        ClDeregisterSapCompleteHandler: Some(status_ctx),
+        ClDeregisterSapCompleteHandler: Some(dereg_sap_complete),
         ClMakeCallCompleteHandler: Some(call_complete),
         ClModifyCallQoSCompleteHandler: Some(qos_complete),
         ClCloseCallCompleteHandler: Some(close_call_complete),
@@ -330,8 +376,15 @@ ndis_fn! {
         }
     }
     unsafe fn unbind(_u: NDIS_HANDLE, _b: NDIS_HANDLE) -> NDIS_STATUS {
+        if SAP_REG.with(Cell::get) == Some(NDIS_STATUS_SUCCESS) && fault() != Fault::CloseAfWithSap {
+            // SAFETY: the SAP handle NdisClRegisterSap gave.
+            let status = unsafe { NdisClDeregisterSap(SAP_HANDLE.with(Cell::get)) };
+            if status != NDIS_STATUS_PENDING {
+                SAP_DEREG.with(|c| c.set(Some(status)));
+            }
+        }
         let af = AF_HANDLE.with(Cell::get);
-        if AF_OPEN.with(Cell::get) == Some(NDIS_STATUS_SUCCESS) {
+        if AF_OPEN.with(Cell::get) == Some(NDIS_STATUS_SUCCESS) && fault() != Fault::CloseAdapterWithAfOpen {
             // SAFETY: the AF handle NdisClOpenAddressFamilyEx gave.
             let status = unsafe { NdisClCloseAddressFamily(af) };
             if status != NDIS_STATUS_PENDING {
@@ -355,6 +408,9 @@ ndis_fn! {
         if family == 0xF1F2 {
             // SAFETY: NDIS's AF block, alive across this call.
             unsafe { open_af(af) };
+            if AF_OPEN.with(Cell::get) == Some(NDIS_STATUS_SUCCESS) {
+                register_sap();
+            }
         }
     }
     unsafe fn create_vc(_a: NDIS_HANDLE, _v: NDIS_HANDLE, _c: PNDIS_HANDLE) -> NDIS_STATUS { NDIS_STATUS_NOT_SUPPORTED }
@@ -368,7 +424,12 @@ ndis_fn! {
         AF_CLOSE.with(|c| c.set(Some(s)));
     }
     unsafe fn status_ctx(_s: NDIS_STATUS, _c: NDIS_HANDLE) {}
-    unsafe fn reg_sap_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _sap: PCO_SAP, _h: NDIS_HANDLE) {}
+    unsafe fn reg_sap_complete(s: NDIS_STATUS, _c: NDIS_HANDLE, _sap: PCO_SAP, _h: NDIS_HANDLE) {
+        SAP_REG.with(|c| c.set(Some(s)));
+    }
+    unsafe fn dereg_sap_complete(s: NDIS_STATUS, _c: NDIS_HANDLE) {
+        SAP_DEREG.with(|c| c.set(Some(s)));
+    }
     unsafe fn call_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _p: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {}
     unsafe fn qos_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _cp: PCO_CALL_PARAMETERS) {}
     unsafe fn close_call_complete(_s: NDIS_STATUS, _c: NDIS_HANDLE, _p: NDIS_HANDLE) {}
