@@ -70,8 +70,9 @@
 //!   `ffi::client` and NDIS's calls into its handlers `ffi::client_calls`.
 //!   Routed for a driver so far: NdisClOpenAddressFamilyEx,
 //!   NdisClCloseAddressFamily, NdisClRegisterSap and NdisClDeregisterSap
-//!   with their completions; the other NdisCl*/NdisCo* requests and the
-//!   MCM's indications reach scripted clients only;
+//!   with their completions, NdisCoCreateVc and NdisCoDeleteVc; calls,
+//!   parties, QoS, sends, OIDs and the MCM's indications reach scripted
+//!   clients only;
 //! * `lifecycle`: load, add, pause, restart, PnP events, halt and unload of
 //!   the driver and its adapter, the end of a run, and the admission of a
 //!   client's request while a halt may begin; a protocol driver's load,

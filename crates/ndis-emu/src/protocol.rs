@@ -681,7 +681,7 @@ pub(crate) fn admit_open_af(w: &mut World, bh: usize, family: NDIS_AF) -> Result
     Ok(c)
 }
 
-/// A driver client's request on AF or SAP handle `h` (`call`): the handle
+/// A driver client's request on AF, SAP or VC handle `h` (`call`): the handle
 /// is of that kind and belongs to a driver client (a scripted client's
 /// object, or any other handle, breaks `handle.valid`).
 pub(crate) fn admit_driver_object(w: &mut World, h: usize, kind: HandleKind, call: &'static str) -> bool {
@@ -690,6 +690,7 @@ pub(crate) fn admit_driver_object(w: &mut World, h: usize, kind: HandleKind, cal
     }
     let af = match kind {
         HandleKind::Sap => w.condis.saps.get(&h).map(|s| s.af),
+        HandleKind::Vc => w.condis.vcs.get(&h).map(|v| v.af),
         _ => Some(h),
     };
     let driver = af
@@ -733,5 +734,22 @@ pub(crate) fn check_close_af(w: &mut World, af: usize) {
             format!("SAP(s) {saps:#x?} are still registered on AF {af:#x}"),
             &[af],
         );
+    }
+}
+
+/// A driver client's NdisCoCreateVc on binding `bh` and AF `af`: the
+/// binding is its own and live, and the AF is a driver client's.
+pub(crate) fn admit_create_vc(w: &mut World, bh: usize, af: usize) -> bool {
+    const CALL: &str = "NdisCoCreateVc";
+    if !w.check_handle(bh, HandleKind::Binding, CALL) {
+        return false;
+    }
+    admit_driver_object(w, af, HandleKind::Af, CALL)
+}
+
+/// A driver client's VC `h` was created: its ProtocolVcContext.
+pub(crate) fn vc_created(w: &mut World, h: usize, context: usize) {
+    if let Some(v) = w.condis.vcs.get_mut(&h) {
+        v.client_context = context;
     }
 }

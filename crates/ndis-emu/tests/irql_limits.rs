@@ -72,6 +72,8 @@ fn every_ddi_refuses_a_caller_above_its_irql_limit() {
         "NdisClCloseAddressFamily" => NdisClCloseAddressFamily(n);
         "NdisClRegisterSap" => NdisClRegisterSap(n, n, n.cast(), n.cast());
         "NdisClDeregisterSap" => NdisClDeregisterSap(n);
+        "NdisCoCreateVc" => NdisCoCreateVc(n, n, n, n.cast());
+        "NdisCoDeleteVc" => NdisCoDeleteVc(n);
         "EtwRegister" => EtwRegister(core::ptr::null(), None, n, null_mut());
         "EtwUnregister" => EtwUnregister(0);
         "EtwSetInformation" => EtwSetInformation(0, EventProviderSetTraits, n, 0);

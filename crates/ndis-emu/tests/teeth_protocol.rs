@@ -119,6 +119,8 @@ fn the_well_behaved_protocol_binds_hears_of_the_af_and_unbinds_cleanly() {
     assert_eq!(fixture_protocol::af_statuses(), (ok, ok), "{report}");
     // And registered a SAP on it, deregistered before the AF's close.
     assert_eq!(fixture_protocol::sap_statuses(), (ok, ok), "{report}");
+    // And created a VC on it, deleted first in its unbind.
+    assert_eq!(fixture_protocol::vc_statuses(), (true, ok), "{report}");
     for name in [
         "ProtocolBindAdapterEx",
         "NdisOpenAdapterEx",
@@ -126,6 +128,10 @@ fn the_well_behaved_protocol_binds_hears_of_the_af_and_unbinds_cleanly() {
         "ProtocolCmOpenAf",
         "NdisClRegisterSap",
         "ProtocolCmRegisterSap",
+        "NdisCoCreateVc",
+        "ProtocolCoCreateVc",
+        "NdisCoDeleteVc",
+        "ProtocolCoDeleteVc",
         "NdisClDeregisterSap",
         "ProtocolCmDeregisterSap",
         "NdisClCloseAddressFamily",

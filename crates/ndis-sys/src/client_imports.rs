@@ -33,15 +33,11 @@ ndis_import!("ndis.sys" {
     // NdisRegisterProtocolDriver, NdisDeregisterProtocolDriver,
     // NdisOpenAdapterEx, NdisCloseAdapterEx, NdisCompleteBindAdapterEx and
     // NdisCompleteUnbindAdapterEx, NdisClOpenAddressFamilyEx,
-    // NdisClCloseAddressFamily, NdisClRegisterSap and NdisClDeregisterSap:
-    // in crate::imports (ndis-emu implements them).
+    // NdisClCloseAddressFamily, NdisClRegisterSap, NdisClDeregisterSap,
+    // NdisCoCreateVc and NdisCoDeleteVc: in crate::imports (ndis-emu
+    // implements them).
     /// <= DISPATCH_LEVEL [H 14277; D nf-ndis-ndisclnotifycloseaddressfamilycomplete].
     pub fn NdisClNotifyCloseAddressFamilyComplete(NdisAfHandle: NDIS_HANDLE, Status: NDIS_STATUS);
-    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 13771]. `NdisAfHandle` is NULL
-    /// only for a call manager's signalling VC.
-    pub fn NdisCoCreateVc(NdisBindingHandle: NDIS_HANDLE, NdisAfHandle: NDIS_HANDLE, ProtocolVcContext: NDIS_HANDLE, NdisVcHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 13782].
-    pub fn NdisCoDeleteVc(NdisVcHandle: NDIS_HANDLE) -> NDIS_STATUS;
     /// <= DISPATCH_LEVEL [H 13901; D nf-ndis-ndisclmakecall].
     pub fn NdisClMakeCall(NdisVcHandle: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS, ProtocolPartyContext: NDIS_HANDLE, NdisPartyHandle: PNDIS_HANDLE) -> NDIS_STATUS;
     /// <= DISPATCH_LEVEL [H 13912; D nf-ndis-ndisclclosecall].

@@ -65,6 +65,11 @@ ndis_import!("ndis.sys" {
     pub fn NdisClRegisterSap(NdisAfHandle: NDIS_HANDLE, ProtocolSapContext: NDIS_HANDLE, Sap: PCO_SAP, NdisSapHandle: PNDIS_HANDLE) -> NDIS_STATUS;
     /// <= DISPATCH_LEVEL [H 13893; D nf-ndis-ndisclderegistersap].
     pub fn NdisClDeregisterSap(NdisSapHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 13771]. `NdisAfHandle` is NULL
+    /// only for a call manager's signalling VC.
+    pub fn NdisCoCreateVc(NdisBindingHandle: NDIS_HANDLE, NdisAfHandle: NDIS_HANDLE, ProtocolVcContext: NDIS_HANDLE, NdisVcHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 13782].
+    pub fn NdisCoDeleteVc(NdisVcHandle: NDIS_HANDLE) -> NDIS_STATUS;
     pub fn NdisMSetMiniportAttributes(NdisMiniportHandle: NDIS_HANDLE, MiniportAttributes: PNDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> NDIS_STATUS;
     pub fn NdisMCmRegisterAddressFamilyEx(MiniportAdapterHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY) -> NDIS_STATUS;
     pub fn NdisGetVersion() -> UINT;

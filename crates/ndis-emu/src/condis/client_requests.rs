@@ -341,6 +341,7 @@ pub(crate) fn created_vc(
         VcRec {
             af,
             client,
+            client_context: 0,
             creator: Creator::Client,
             cm_context: ctx,
             active: false,

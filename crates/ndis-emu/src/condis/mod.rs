@@ -190,6 +190,8 @@ pub struct VcRec {
     pub af: usize,
     /// The client on the other side of the VC.
     pub client: ClientId,
+    /// A driver client's ProtocolVcContext (0 for a scripted client).
+    pub client_context: usize,
     /// Who created it (and so deletes it).
     pub creator: Creator,
     /// CallMgrVcContext = MiniportVcContext: what ProtocolCoCreateVc returned

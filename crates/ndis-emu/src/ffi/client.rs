@@ -12,7 +12,7 @@
 //!
 //! Routed so far: NdisClOpenAddressFamilyEx, NdisClCloseAddressFamily,
 //! NdisClRegisterSap and NdisClDeregisterSap (their completions:
-//! `client_calls`). What it
+//! `client_calls`), NdisCoCreateVc and NdisCoDeleteVc (which never pend). What it
 //! must not do: check a rule itself, or decide what a scripted client
 //! answers.
 
@@ -140,5 +140,56 @@ ddi_fn! {
             return NDIS_STATUS_FAILURE;
         }
         super::cm::deregister_sap(sap_handle as usize).unwrap_or_else(|refused| refused)
+    }
+}
+
+ddi_fn! {
+    /// NdisCoCreateVc by a driver client. <= DISPATCH_LEVEL
+    /// (ndis-ddi-irql.txt). A client passes its AF handle (NULL is for a
+    /// call manager's signalling VC: refused). The call manager's
+    /// ProtocolCoCreateVc never pends (`cm.vc-handlers-never-pend`).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCoCreateVc(
+        binding_handle: NDIS_HANDLE,
+        af_handle: NDIS_HANDLE,
+        vc_context: NDIS_HANDLE,
+        vc_handle_out: PNDIS_HANDLE,
+    ) -> NDIS_STATUS {
+        const CALL: &str = "NdisCoCreateVc";
+        let ok = world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{binding_handle:p} AF {af_handle:p} context {vc_context:p}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            protocol::admit_create_vc(w, binding_handle as usize, af_handle as usize)
+        });
+        if !ok || vc_handle_out.is_null() {
+            return NDIS_STATUS_FAILURE;
+        }
+        match super::cm::create_vc(af_handle as usize) {
+            Ok(h) => {
+                world::with(CALL, |w| protocol::vc_created(w, h, vc_context as usize));
+                // SAFETY: checked non-null above; the driver's handle slot,
+                // alive across the call.
+                unsafe { vc_handle_out.write(h as NDIS_HANDLE) };
+                NDIS_STATUS_SUCCESS
+            }
+            Err(status) => status,
+        }
+    }
+}
+
+ddi_fn! {
+    /// NdisCoDeleteVc by a driver client. <= DISPATCH_LEVEL (ndis-ddi-irql.txt).
+    #[unsafe(no_mangle)]
+    pub unsafe fn NdisCoDeleteVc(vc_handle: NDIS_HANDLE) -> NDIS_STATUS {
+        const CALL: &str = "NdisCoDeleteVc";
+        let ok = world::with(CALL, |w| {
+            w.event("=>", CALL, format!("{vc_handle:p}"));
+            w.check_irql(CALL, DISPATCH_LEVEL);
+            protocol::admit_driver_object(w, vc_handle as usize, HandleKind::Vc, CALL)
+        });
+        if !ok {
+            return NDIS_STATUS_FAILURE;
+        }
+        super::cm::delete_vc(vc_handle as usize).unwrap_or_else(|refused| refused)
     }
 }

@@ -49,6 +49,8 @@ pub fn table() -> &'static [Import] {
             import!("ndis.sys", client::NdisClCloseAddressFamily),
             import!("ndis.sys", client::NdisClRegisterSap),
             import!("ndis.sys", client::NdisClDeregisterSap),
+            import!("ndis.sys", client::NdisCoCreateVc),
+            import!("ndis.sys", client::NdisCoDeleteVc),
             import!("ndis.sys", exports::NdisMSetMiniportAttributes),
             import!("ndis.sys", exports::NdisMCmRegisterAddressFamilyEx),
             import!("ndis.sys", exports::NdisGetVersion),

@@ -72,6 +72,17 @@ thread_local! {
     /// The CO_SAP the fixture registers (NDIS hands it back in
     /// ProtocolClRegisterSapComplete, so it outlives the registration).
     static SAP: Cell<[u32; 4]> = const { Cell::new([0; 4]) };
+    /// The VC NdisCoCreateVc gave (NULL: none), and the status of its delete.
+    static VC: Cell<NDIS_HANDLE> = const { Cell::new(null_mut()) };
+    static VC_DELETE: Cell<Option<NDIS_STATUS>> = const { Cell::new(None) };
+}
+
+/// The ProtocolVcContext the fixture gives NdisCoCreateVc.
+const VC_CONTEXT: usize = 0x7C;
+
+/// Whether the fixture created a VC, and the status of its delete.
+pub fn vc_statuses() -> (bool, Option<NDIS_STATUS>) {
+    (!VC.with(Cell::get).is_null(), VC_DELETE.with(Cell::get))
 }
 
 /// The ProtocolSapContext the fixture gives NdisClRegisterSap.
@@ -115,6 +126,25 @@ pub fn start(f: Fault) {
     SAP_HANDLE.with(|c| c.set(null_mut()));
     SAP_REG.with(|c| c.set(None));
     SAP_DEREG.with(|c| c.set(None));
+    VC.with(|c| c.set(null_mut()));
+    VC_DELETE.with(|c| c.set(None));
+}
+
+/// NdisCoCreateVc on the open AF (for an outgoing call).
+fn create_own_vc() {
+    let mut vc = null_mut();
+    // SAFETY: the binding and AF handles NDIS gave; the slot lives across the call.
+    let status = unsafe {
+        NdisCoCreateVc(
+            BINDING.with(Cell::get),
+            AF_HANDLE.with(Cell::get),
+            VC_CONTEXT as NDIS_HANDLE,
+            &raw mut vc,
+        )
+    };
+    if status == NDIS_STATUS_SUCCESS {
+        VC.with(|c| c.set(vc));
+    }
 }
 
 /// NdisClRegisterSap of a 4-byte SAP on the open AF.
@@ -376,6 +406,11 @@ ndis_fn! {
         }
     }
     unsafe fn unbind(_u: NDIS_HANDLE, _b: NDIS_HANDLE) -> NDIS_STATUS {
+        let vc = VC.with(Cell::get);
+        if !vc.is_null() {
+            // SAFETY: the VC handle NdisCoCreateVc gave; no call is on it.
+            VC_DELETE.with(|c| c.set(Some(unsafe { NdisCoDeleteVc(vc) })));
+        }
         if SAP_REG.with(Cell::get) == Some(NDIS_STATUS_SUCCESS) && fault() != Fault::CloseAfWithSap {
             // SAFETY: the SAP handle NdisClRegisterSap gave.
             let status = unsafe { NdisClDeregisterSap(SAP_HANDLE.with(Cell::get)) };
@@ -410,6 +445,7 @@ ndis_fn! {
             unsafe { open_af(af) };
             if AF_OPEN.with(Cell::get) == Some(NDIS_STATUS_SUCCESS) {
                 register_sap();
+                create_own_vc();
             }
         }
     }
