@@ -4,16 +4,16 @@
 //! CO protocol characteristics and the client's optional handlers) and its
 //! deregistration (NdisDeregisterProtocolDriver): rules `proto.*`.
 //!
-//! The protocol-side twin of [`crate::registration`] (a miniport's
+//! The protocol-side twin of `crate::registration` (a miniport's
 //! registration). Each function is a DDI's body after its shim
 //! (`crate::ffi::protocol`, and `crate::ffi::exports` for
 //! NdisSetOptionalHandlers) has read the raw blocks into values: it checks
 //! the rules and records the registration in the world
-//! ([`crate::world::ProtocolRec`]). It also owns the binding's rules: NDIS
-//! runs a bind ([`begin_op`], ProtocolBindAdapterEx), in which the protocol
-//! opens the adapter ([`open_adapter`], NdisOpenAdapterEx), and an unbind, in
-//! which it closes it ([`close_adapter`], NdisCloseAdapterEx); either may
-//! pend and be completed ([`complete_op`], NdisComplete(Un)BindAdapterEx).
+//! (`crate::world::ProtocolRec`). It also owns the binding's rules: NDIS
+//! runs a bind (`begin_op`, ProtocolBindAdapterEx), in which the protocol
+//! opens the adapter (`open_adapter`, NdisOpenAdapterEx), and an unbind, in
+//! which it closes it (`close_adapter`, NdisCloseAdapterEx); either may
+//! pend and be completed (`complete_op`, NdisComplete(Un)BindAdapterEx).
 //! `crate::lifecycle` calls the driver between these steps. What it must
 //! not do: call into the driver or read C memory. Address families and the
 //! client's `NdisCl*`/`NdisCo*` requests are not emulated yet.
