@@ -62,7 +62,7 @@ pub const ENFORCED_IN: &[(&str, &[&str])] = &[
     ("halt.nothing-after", &["condis/mcm.rs", "registration.rs", "sched.rs"]),
     ("unload.deregisters", &["lifecycle.rs"]),
     ("memory.ledger", &["ffi/exports.rs", "ffi/lookaside.rs", "lifecycle.rs"]),
-    ("emu.unimplemented-ddi", &["ffi/unimplemented.rs"]),
+    ("emu.unimplemented-ddi", &["ffi/unimplemented.rs", "protocol.rs"]),
     ("driver.bug-check", &["ffi/exports.rs"]),
     ("proto.characteristics", &["protocol.rs"]),
     ("proto.required-handlers", &["protocol.rs"]),

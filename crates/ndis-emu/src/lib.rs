@@ -72,7 +72,8 @@
 //!   NdisClCloseAddressFamily, NdisClRegisterSap and NdisClDeregisterSap
 //!   with their completions, NdisCoCreateVc and NdisCoDeleteVc; calls,
 //!   parties, QoS, sends, OIDs and the MCM's indications reach scripted
-//!   clients only;
+//!   clients only (the MCM's notify-close of a driver client's AF fails
+//!   loudly, `emu.unimplemented-ddi`, rather than be answered for it);
 //! * `lifecycle`: load, add, pause, restart, PnP events, halt and unload of
 //!   the driver and its adapter, the end of a run, and the admission of a
 //!   client's request while a halt may begin; a protocol driver's load,

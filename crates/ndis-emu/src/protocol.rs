@@ -753,3 +753,27 @@ pub(crate) fn vc_created(w: &mut World, h: usize, context: usize) {
         v.client_context = context;
     }
 }
+
+/// NdisCmNotifyCloseAddressFamily on AF `h`: true if a driver client
+/// opened it. NDIS would call that driver's ProtocolClNotifyCloseAf, which
+/// ndis-emu does not deliver yet, so the run fails loudly
+/// (`emu.unimplemented-ddi`) rather than let a scripted client's teardown
+/// answer for the driver; the notification then fails as if the AF were
+/// already closing.
+pub(crate) fn notify_close_unrouted(w: &mut World, h: usize) -> bool {
+    let driver = w
+        .condis
+        .afs
+        .get(&h)
+        .and_then(|a| w.condis.clients.get(a.client))
+        .is_some_and(|c| matches!(c.kind, ClientKind::Driver(_)));
+    if driver {
+        w.violate(
+            crate::rules::UNIMPLEMENTED_DDI,
+            "NdisCmNotifyCloseAddressFamily",
+            format!("AF {h:#x} is a driver client's: its ProtocolClNotifyCloseAf is not delivered by ndis-emu yet"),
+            &[h],
+        );
+    }
+    driver
+}

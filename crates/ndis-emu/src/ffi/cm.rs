@@ -966,6 +966,9 @@ ddi_fn! {
         let ok = world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, PASSIVE_LEVEL);
+            if crate::protocol::notify_close_unrouted(w, h) {
+                return None;
+            }
             mcm::notify_close_af(w, h)
         });
         match ok {
