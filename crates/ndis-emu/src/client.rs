@@ -67,6 +67,7 @@ impl Clients {
         world::try_with(|w| {
             w.condis.clients.push(ClientRec {
                 name: name.to_string(),
+                kind: crate::condis::ClientKind::Scripted,
                 answer: Answer::Sync,
                 notify_close_answer: Answer::Sync,
                 incoming_call_status: NDIS_STATUS_SUCCESS,

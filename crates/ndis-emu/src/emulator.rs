@@ -48,6 +48,8 @@ pub struct Emulator {
     _session: world::Session,
     /// The driver object and registry path DriverEntry gets.
     driver: Driver,
+    /// The same for a protocol (CoNDIS client) driver ([`Self::load_protocol`]).
+    protocol: Driver,
     /// The lock NDIS's PnP operations on the adapter are serialized by.
     pnp: Pnp,
     /// The scripted clients' requests.
@@ -129,6 +131,7 @@ impl Emulator {
             _session: lifecycle::open_session(),
             threads: Vec::new(),
             driver: Driver::new(),
+            protocol: Driver::protocol(),
             pnp: Pnp::new(),
             clients: Clients::new(),
         }
@@ -260,6 +263,63 @@ impl Emulator {
     /// Runs MiniportDriverUnload and checks it deregistered.
     pub fn unload(&mut self) -> Result<(), EmuError> {
         self.driver.unload()
+    }
+
+    /// Runs a protocol (CoNDIS client) driver's DriverEntry at
+    /// PASSIVE_LEVEL; it registers with NdisRegisterProtocolDriver, inside
+    /// which NDIS calls its ProtocolSetOptions (rules `proto.*`). Binding is
+    /// not emulated yet: the scripted clients stay covmini's clients.
+    pub fn load_protocol(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
+        self.protocol.load_protocol(entry)
+    }
+
+    /// Runs the protocol driver's Unload routine (`unload`: what its
+    /// DriverEntry put in `DriverObject->DriverUnload`) and checks it
+    /// deregistered.
+    pub fn unload_protocol(&mut self, unload: DRIVER_UNLOAD) {
+        self.protocol.unload_protocol(unload);
+    }
+
+    /// NDIS binds the protocol driver to the adapter (after
+    /// [`Self::load_protocol`] and [`Self::add_adapter`]): its
+    /// ProtocolBindAdapterEx, in which it opens the adapter with
+    /// NdisOpenAdapterEx (NdisMediumCoWan); if the bind pends, the driver's
+    /// deferred work runs and NdisCompleteBindAdapterEx is due. Once bound,
+    /// ProtocolCoAfRegisterNotify for each AF covmini registered. Returns
+    /// the bind's status, or None if it pended and was never completed
+    /// (`proto.op-completes`).
+    ///
+    /// # Errors
+    /// [`EmuError::NotLoaded`] when there is nothing to bind (no protocol,
+    /// no adapter up, or already bound); [`EmuError::NeverIdle`] from the
+    /// deferred work.
+    pub fn bind_protocol(&mut self) -> Result<Option<NDIS_STATUS>, EmuError> {
+        lifecycle::bind_protocol()
+    }
+
+    /// NDIS unbinds the protocol: ProtocolUnbindAdapterEx, in which it
+    /// closes the binding (NdisCloseAdapterEx), completed at once or by
+    /// NdisCompleteUnbindAdapterEx after its deferred work. Whether the
+    /// unbind completed.
+    ///
+    /// # Errors
+    /// [`EmuError::NotLoaded`] when the protocol is not bound;
+    /// [`EmuError::NeverIdle`] from the deferred work.
+    pub fn unbind_protocol(&mut self) -> Result<bool, EmuError> {
+        lifecycle::unbind_protocol()
+    }
+
+    /// Whether the protocol driver is bound to the adapter now.
+    #[must_use]
+    pub fn protocol_bound(&self) -> bool {
+        world::try_with(|w| crate::protocol::is_bound(w)).unwrap_or(false)
+    }
+
+    /// Whether a protocol driver is registered with its CoNDIS client
+    /// blocks (CO characteristics and client handlers) and not deregistered.
+    #[must_use]
+    pub fn protocol_client_registered(&self) -> bool {
+        world::try_with(|w| crate::protocol::client_registered(w)).unwrap_or(false)
     }
 
     /// Sets a value of the adapter's registry key (its software key, where

@@ -31,7 +31,8 @@
 //! RULES.md's "enforced in" column says where each rule's checks are: the
 //! CoNDIS rules in `condis/` (`complete`, `mcm`, `client_requests`, `data`,
 //! `window`, `pended`, `rules`), registration and initialization in
-//! `registration`, NBL pools in `nbl`, ETW in `etw`, bug-check callbacks
+//! `registration`, a protocol driver's registration and binding in
+//! `protocol`, NBL pools in `nbl`, ETW in `etw`, bug-check callbacks
 //! in `bugcheck`; spin-lock, bug-check and lookaside rules are still
 //! checked in their `ffi/` shims.
 //!
@@ -65,9 +66,27 @@
 //! * `registration`: a miniport's registration with NDIS (its
 //!   characteristics, optional handlers, adapter attributes and address
 //!   families) and the `reg.*`, `opt.*`, `init.*` checks;
+//! * [`protocol`]: a protocol (CoNDIS client) driver's registration
+//!   (NdisRegisterProtocolDriver, its ProtocolSetOptions blocks,
+//!   NdisDeregisterProtocolDriver) and its binding to the adapter
+//!   (ProtocolBindAdapterEx, NdisOpenAdapterEx, pended binds, the unbind,
+//!   NdisCloseAdapterEx), with the `proto.*` checks; its records are
+//!   `world/protocol.rs`; and what a driver client adds to the checks of a
+//!   client request (its binding, the AF offered to it). A client is
+//!   scripted or a driver (`condis::ClientKind`): both kinds' requests take
+//!   one route to the call manager (`ffi::cm`); a driver's DDIs are
+//!   `ffi::client` and NDIS's calls into its handlers `ffi::client_calls`.
+//!   Routed for a driver so far: NdisClOpenAddressFamilyEx,
+//!   NdisClCloseAddressFamily, NdisClRegisterSap and NdisClDeregisterSap
+//!   with their completions, NdisCoCreateVc and NdisCoDeleteVc; calls,
+//!   parties, QoS, sends, OIDs and the MCM's indications reach scripted
+//!   clients only (the MCM's notify-close of a driver client's AF fails
+//!   loudly, `emu.unimplemented-ddi`, rather than be answered for it);
 //! * `lifecycle`: load, add, pause, restart, PnP events, halt and unload of
 //!   the driver and its adapter, the end of a run, and the admission of a
-//!   client's request while a halt may begin;
+//!   client's request while a halt may begin; a protocol driver's load,
+//!   bind (with ProtocolCoAfRegisterNotify for the call manager's AFs),
+//!   unbind and unload;
 //! * [`pause`]: pause, restart, PnP events and cancels mid-run, clients
 //!   that hold receive NBLs, and the rules of a pause;
 //! * [`sched`]: work items and timers on a seeded, deterministic queue with
@@ -135,6 +154,7 @@ pub mod memory;
 pub mod nbl;
 pub mod pause;
 pub mod pe;
+pub mod protocol;
 mod registration;
 mod report;
 pub mod rules;

@@ -24,7 +24,7 @@ use crate::pause::{DataPath, check_completed_before};
 use crate::report::{EmuError, Report};
 use crate::rules;
 use crate::trace::tag_str;
-use crate::world::{self, AdapterRec, HandleKind, InitStep, World};
+use crate::world::{self, AdapterRec, BindOpKind, HandleKind, InitStep, World};
 
 /// Opens this process's world for a new emulator (waiting for any other
 /// emulator to finish), with the client hooks installed that the layers
@@ -58,6 +58,16 @@ impl Driver {
         }
     }
 
+    /// A protocol (CoNDIS client) driver's object and registry path.
+    pub(crate) fn protocol() -> Self {
+        Self {
+            object: Box::new([0; 0x150 / 8]),
+            registry_path: "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\covclient"
+                .encode_utf16()
+                .collect(),
+        }
+    }
+
     fn object(&mut self) -> PDRIVER_OBJECT {
         self.object.as_mut_ptr().cast()
     }
@@ -65,6 +75,31 @@ impl Driver {
     /// Runs DriverEntry at PASSIVE_LEVEL, as the kernel does after loading
     /// the image. NDIS calls MiniportSetOptions inside it.
     pub(crate) fn load(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
+        self.run_entry(entry)?;
+        if world::try_with(|w| w.driver.is_none()).unwrap_or(true) {
+            return Err(EmuError::NotLoaded);
+        }
+        Ok(())
+    }
+
+    /// Runs a protocol driver's DriverEntry; it must have registered.
+    pub(crate) fn load_protocol(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
+        self.run_entry(entry)?;
+        if world::try_with(|w| w.protocol.is_none()).unwrap_or(true) {
+            return Err(EmuError::NotLoaded);
+        }
+        Ok(())
+    }
+
+    /// Runs a protocol driver's Unload routine, then checks it deregistered.
+    pub(crate) fn unload_protocol(&mut self, unload: DRIVER_UNLOAD) {
+        let object = self.object();
+        calls::driver_unload(unload, object);
+        world::try_with(crate::protocol::unloaded);
+    }
+
+    /// DriverEntry with this driver's object and registry path.
+    fn run_entry(&mut self, entry: DRIVER_INITIALIZE) -> Result<(), EmuError> {
         let object = self.object();
         let bytes = u16::try_from(self.registry_path.len() * 2).unwrap_or(u16::MAX);
         // The string's buffer lives as long as the emulator; the
@@ -80,9 +115,6 @@ impl Driver {
             // must be gone already.
             world::try_with(|w| crate::ffi::etw::unload_done(w, "DriverEntry"));
             return Err(EmuError::DriverEntryFailed(status));
-        }
-        if world::try_with(|w| w.driver.is_none()).unwrap_or(true) {
-            return Err(EmuError::NotLoaded);
         }
         Ok(())
     }
@@ -114,6 +146,73 @@ impl Driver {
             }
         });
         Ok(())
+    }
+}
+
+/// NDIS binds the registered protocol to the adapter
+/// ([`crate::Emulator::bind_protocol`]): ProtocolBindAdapterEx (in which it
+/// calls NdisOpenAdapterEx); if that pends, the driver's deferred work runs
+/// and the bind must have been completed. Once bound, NDIS notifies it of
+/// each AF the call manager registered (ProtocolCoAfRegisterNotify). The
+/// bind's status, or None if it pended and was never completed.
+pub(crate) fn bind_protocol() -> Result<Option<NDIS_STATUS>, EmuError> {
+    let (medium, started) = world::try_with(|w| {
+        let medium = w.adapter.as_ref().map_or(0, |a| a.medium);
+        (medium, crate::protocol::begin_op(w, BindOpKind::Bind))
+    })
+    .ok_or(EmuError::NotLoaded)?;
+    let Some((bind_context, driver_context, crate::protocol::OpHandler::Bind(bind))) = started else {
+        return Err(EmuError::NotLoaded);
+    };
+    let mut name: Vec<u16> = "\\DEVICE\\{covmini}".encode_utf16().collect();
+    let status = calls::bind_adapter(bind, driver_context, bind_context, medium, &mut name);
+    let status = finish_op(status)?;
+    if status == Some(NDIS_STATUS_SUCCESS) {
+        notify_afs();
+    }
+    Ok(status)
+}
+
+/// NDIS unbinds the protocol ([`crate::Emulator::unbind_protocol`]):
+/// ProtocolUnbindAdapterEx (in which it calls NdisCloseAdapterEx), completed
+/// at once or after its deferred work. Whether it completed.
+pub(crate) fn unbind_protocol() -> Result<bool, EmuError> {
+    let started = world::try_with(|w| crate::protocol::begin_op(w, BindOpKind::Unbind)).ok_or(EmuError::NotLoaded)?;
+    let Some((unbind_context, binding_context, crate::protocol::OpHandler::Unbind(unbind))) = started else {
+        return Err(EmuError::NotLoaded);
+    };
+    let status = calls::unbind_adapter(unbind, unbind_context, binding_context);
+    Ok(finish_op(status)?.is_some())
+}
+
+/// A bind's or unbind's handler returned `status`: if it pended, the
+/// driver's deferred work runs, then the completion is due.
+fn finish_op(status: NDIS_STATUS) -> Result<Option<NDIS_STATUS>, EmuError> {
+    let pended = world::try_with(|w| crate::protocol::handler_returned(w, status)).unwrap_or(false);
+    if !pended {
+        return Ok(Some(status));
+    }
+    crate::sched::run(None)?;
+    Ok(world::try_with(crate::protocol::finish_pended).flatten())
+}
+
+/// ProtocolCoAfRegisterNotify for each AF the call manager registered on
+/// the adapter, now that the protocol is bound.
+fn notify_afs() {
+    let Some((notify, binding_context, afs)) = world::try_with(|w| {
+        let n = crate::protocol::af_notifications(w);
+        crate::protocol::offering_afs(w);
+        n
+    })
+    .flatten() else {
+        return;
+    };
+    for af in afs {
+        // NDIS stops once the binding is gone (the handler may close it).
+        if !world::try_with(|w| crate::protocol::is_bound(w)).unwrap_or(false) {
+            break;
+        }
+        calls::af_register_notify(notify, binding_context, af);
     }
 }
 

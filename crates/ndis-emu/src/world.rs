@@ -38,12 +38,14 @@ pub(crate) mod io;
 pub(crate) mod lookaside;
 pub(crate) mod nbl;
 pub(crate) mod pause;
+pub(crate) mod protocol;
 pub(crate) mod sched;
 pub(crate) mod signal;
 pub(crate) mod sync;
 
 pub use base::{Allocation, CpuId};
 
+pub use protocol::{BindOp, BindOpKind, BindingRec, ProtocolRec};
 use signal::CHANGED;
 pub use signal::changed;
 
@@ -70,6 +72,14 @@ pub enum HandleKind {
     Config,
     /// An NdisDeviceHandle (NdisRegisterDeviceEx).
     Device,
+    /// NdisProtocolHandle (NdisRegisterProtocolDriver).
+    Protocol,
+    /// The BindContext of one ProtocolBindAdapterEx call.
+    BindContext,
+    /// NdisBindingHandle (NdisOpenAdapterEx).
+    Binding,
+    /// The UnbindContext of one ProtocolUnbindAdapterEx call.
+    UnbindContext,
 }
 
 /// A handle's record.
@@ -188,6 +198,8 @@ pub struct World {
     /// acquire and release cost more than the lookup itself.
     pub locks: BTreeMap<usize, LockRec>,
     pub driver: Option<DriverRec>,
+    /// The protocol (CoNDIS client) driver, if one registered.
+    pub protocol: Option<ProtocolRec>,
     pub adapter: Option<AdapterRec>,
     pub violations: Vec<Violation>,
     pub events: Vec<Event>,

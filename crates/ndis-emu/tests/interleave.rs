@@ -399,6 +399,8 @@ fn every_exported_ddi_is_a_boundary() {
         ("lookaside.rs", include_str!("../src/ffi/lookaside.rs")),
         ("nbl.rs", include_str!("../src/ffi/nbl.rs")),
         ("pnp.rs", include_str!("../src/ffi/pnp.rs")),
+        ("client.rs", include_str!("../src/ffi/client.rs")),
+        ("protocol.rs", include_str!("../src/ffi/protocol.rs")),
         ("unimplemented.rs", include_str!("../src/ffi/unimplemented.rs")),
     ];
     let mut defined = Vec::new();

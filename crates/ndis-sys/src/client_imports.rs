@@ -12,14 +12,13 @@
 //! Why a module of its own: ndis-emu implements every import of
 //! [`crate::imports`] (its `catalog` test parses that file and fails on any
 //! it lacks), and ndis-emu does not emulate the protocol side yet. These
-//! move into `imports.rs` when it does. Until then nothing in the host
+//! move into `imports.rs` as it does (protocol registration has). Until then nothing in the host
 //! build may call them (the host link would fail); only the kernel images
 //! of covclient use them.
 
-use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS, PCO_SAP};
+use crate::co::PCO_CALL_PARAMETERS;
 use crate::nbl::{PMDL, PNET_BUFFER_LIST};
 use crate::oid::PNDIS_OID_REQUEST;
-use crate::protocol::{PNDIS_OPEN_PARAMETERS, PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS};
 use crate::types::*;
 
 ndis_import!("ndis.sys" {
@@ -32,33 +31,14 @@ ndis_import!("ndis.sys" {
     // named on each line as [D] (read from github.com/MicrosoftDocs/
     // windows-driver-docs-ddi, commit 6dcd4d9f2a, wdk-ddi-src/content/ndis/,
     // the same commit the exports lists quote).
-    /// PASSIVE_LEVEL [H 8692; D nf-ndis-ndisregisterprotocoldriver].
-    pub fn NdisRegisterProtocolDriver(ProtocolDriverContext: NDIS_HANDLE, ProtocolCharacteristics: PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS, NdisProtocolHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// PASSIVE_LEVEL [H 7941; D nf-ndis-ndisderegisterprotocoldriver].
-    pub fn NdisDeregisterProtocolDriver(NdisProtocolHandle: NDIS_HANDLE);
-    /// PASSIVE_LEVEL [H 8779; D nf-ndis-ndisopenadapterex].
-    pub fn NdisOpenAdapterEx(NdisProtocolHandle: NDIS_HANDLE, ProtocolBindingContext: NDIS_HANDLE, OpenParameters: PNDIS_OPEN_PARAMETERS, BindContext: NDIS_HANDLE, NdisBindingHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// PASSIVE_LEVEL [H 8799; D nf-ndis-ndiscloseadapterex].
-    pub fn NdisCloseAdapterEx(NdisBindingHandle: NDIS_HANDLE) -> NDIS_STATUS;
-    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 8790].
-    pub fn NdisCompleteBindAdapterEx(BindAdapterContext: NDIS_HANDLE, Status: NDIS_STATUS);
-    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 8806].
-    pub fn NdisCompleteUnbindAdapterEx(UnbindContext: NDIS_HANDLE);
-    /// PASSIVE_LEVEL [H 14241; D nf-ndis-ndisclopenaddressfamilyex].
-    pub fn NdisClOpenAddressFamilyEx(NdisBindingHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY, ClientAfContext: NDIS_HANDLE, NdisAfHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// <= DISPATCH_LEVEL [H 13874; D nf-ndis-ndisclcloseaddressfamily].
-    pub fn NdisClCloseAddressFamily(NdisAfHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    // NdisRegisterProtocolDriver, NdisDeregisterProtocolDriver,
+    // NdisOpenAdapterEx, NdisCloseAdapterEx, NdisCompleteBindAdapterEx and
+    // NdisCompleteUnbindAdapterEx, NdisClOpenAddressFamilyEx,
+    // NdisClCloseAddressFamily, NdisClRegisterSap, NdisClDeregisterSap,
+    // NdisCoCreateVc and NdisCoDeleteVc: in crate::imports (ndis-emu
+    // implements them).
     /// <= DISPATCH_LEVEL [H 14277; D nf-ndis-ndisclnotifycloseaddressfamilycomplete].
     pub fn NdisClNotifyCloseAddressFamilyComplete(NdisAfHandle: NDIS_HANDLE, Status: NDIS_STATUS);
-    /// <= DISPATCH_LEVEL [H 13882; D nf-ndis-ndisclregistersap].
-    pub fn NdisClRegisterSap(NdisAfHandle: NDIS_HANDLE, ProtocolSapContext: NDIS_HANDLE, Sap: PCO_SAP, NdisSapHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// <= DISPATCH_LEVEL [H 13893; D nf-ndis-ndisclderegistersap].
-    pub fn NdisClDeregisterSap(NdisSapHandle: NDIS_HANDLE) -> NDIS_STATUS;
-    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 13771]. `NdisAfHandle` is NULL
-    /// only for a call manager's signalling VC.
-    pub fn NdisCoCreateVc(NdisBindingHandle: NDIS_HANDLE, NdisAfHandle: NDIS_HANDLE, ProtocolVcContext: NDIS_HANDLE, NdisVcHandle: PNDIS_HANDLE) -> NDIS_STATUS;
-    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 13782].
-    pub fn NdisCoDeleteVc(NdisVcHandle: NDIS_HANDLE) -> NDIS_STATUS;
     /// <= DISPATCH_LEVEL [H 13901; D nf-ndis-ndisclmakecall].
     pub fn NdisClMakeCall(NdisVcHandle: NDIS_HANDLE, CallParameters: PCO_CALL_PARAMETERS, ProtocolPartyContext: NDIS_HANDLE, NdisPartyHandle: PNDIS_HANDLE) -> NDIS_STATUS;
     /// <= DISPATCH_LEVEL [H 13912; D nf-ndis-ndisclclosecall].

@@ -16,7 +16,7 @@
 use crate::bugcheck::{
     KBUGCHECK_CALLBACK_REASON, KBUGCHECK_REASON_CALLBACK_ROUTINE, PKBUGCHECK_REASON_CALLBACK_RECORD,
 };
-use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS};
+use crate::co::{PCO_ADDRESS_FAMILY, PCO_CALL_PARAMETERS, PCO_SAP};
 use crate::config::{NDIS_PARAMETER_TYPE, PNDIS_CONFIGURATION_OBJECT, PNDIS_CONFIGURATION_PARAMETER, PNDIS_STRING};
 use crate::device::{PDEVICE_OBJECT, PIRP, PNDIS_DEVICE_OBJECT_ATTRIBUTES};
 use crate::etw::{
@@ -29,6 +29,7 @@ use crate::miniport::{
 };
 use crate::nbl::{PMDL, PNET_BUFFER_LIST, PNET_BUFFER_LIST_POOL_PARAMETERS};
 use crate::oid::PNDIS_OID_REQUEST;
+use crate::protocol::{PNDIS_OPEN_PARAMETERS, PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS};
 use crate::sync::{NDIS_IO_WORKITEM_ROUTINE, PNDIS_EVENT, PNDIS_TIMER_CHARACTERISTICS};
 use crate::types::*;
 
@@ -43,6 +44,33 @@ ndis_import!("ndis.sys" {
     ) -> NDIS_STATUS;
     pub fn NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: NDIS_HANDLE);
     pub fn NdisSetOptionalHandlers(NdisHandle: NDIS_HANDLE, OptionalHandlers: PNDIS_DRIVER_OPTIONAL_HANDLERS) -> NDIS_STATUS;
+    /// A protocol (CoNDIS client) driver's registration: PASSIVE_LEVEL
+    /// [ndis.h 22621 line 8692; nf-ndis-ndisregisterprotocoldriver `req.irql`].
+    pub fn NdisRegisterProtocolDriver(ProtocolDriverContext: NDIS_HANDLE, ProtocolCharacteristics: PNDIS_PROTOCOL_DRIVER_CHARACTERISTICS, NdisProtocolHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// PASSIVE_LEVEL [ndis.h 22621 line 7941; nf-ndis-ndisderegisterprotocoldriver].
+    pub fn NdisDeregisterProtocolDriver(NdisProtocolHandle: NDIS_HANDLE);
+    // Binding; signatures ndis.h 22621 [H], IRQLs as each line says.
+    /// PASSIVE_LEVEL [H 8779; D nf-ndis-ndisopenadapterex].
+    pub fn NdisOpenAdapterEx(NdisProtocolHandle: NDIS_HANDLE, ProtocolBindingContext: NDIS_HANDLE, OpenParameters: PNDIS_OPEN_PARAMETERS, BindContext: NDIS_HANDLE, NdisBindingHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// PASSIVE_LEVEL [H 8799; D nf-ndis-ndiscloseadapterex].
+    pub fn NdisCloseAdapterEx(NdisBindingHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 8790].
+    pub fn NdisCompleteBindAdapterEx(BindAdapterContext: NDIS_HANDLE, Status: NDIS_STATUS);
+    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 8806].
+    pub fn NdisCompleteUnbindAdapterEx(UnbindContext: NDIS_HANDLE);
+    /// PASSIVE_LEVEL [H 14241; D nf-ndis-ndisclopenaddressfamilyex].
+    pub fn NdisClOpenAddressFamilyEx(NdisBindingHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY, ClientAfContext: NDIS_HANDLE, NdisAfHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL [H 13874; D nf-ndis-ndisclcloseaddressfamily].
+    pub fn NdisClCloseAddressFamily(NdisAfHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL [H 13882; D nf-ndis-ndisclregistersap].
+    pub fn NdisClRegisterSap(NdisAfHandle: NDIS_HANDLE, ProtocolSapContext: NDIS_HANDLE, Sap: PCO_SAP, NdisSapHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL [H 13893; D nf-ndis-ndisclderegistersap].
+    pub fn NdisClDeregisterSap(NdisSapHandle: NDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 13771]. `NdisAfHandle` is NULL
+    /// only for a call manager's signalling VC.
+    pub fn NdisCoCreateVc(NdisBindingHandle: NDIS_HANDLE, NdisAfHandle: NDIS_HANDLE, ProtocolVcContext: NDIS_HANDLE, NdisVcHandle: PNDIS_HANDLE) -> NDIS_STATUS;
+    /// <= DISPATCH_LEVEL (ndis-ddi-irql.txt) [H 13782].
+    pub fn NdisCoDeleteVc(NdisVcHandle: NDIS_HANDLE) -> NDIS_STATUS;
     pub fn NdisMSetMiniportAttributes(NdisMiniportHandle: NDIS_HANDLE, MiniportAttributes: PNDIS_MINIPORT_ADAPTER_ATTRIBUTES) -> NDIS_STATUS;
     pub fn NdisMCmRegisterAddressFamilyEx(MiniportAdapterHandle: NDIS_HANDLE, AddressFamily: PCO_ADDRESS_FAMILY) -> NDIS_STATUS;
     pub fn NdisGetVersion() -> UINT;

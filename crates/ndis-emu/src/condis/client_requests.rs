@@ -38,6 +38,7 @@ pub(crate) fn admit_open_af<H>(
     w: &mut World,
     client: ClientId,
     af: CO_ADDRESS_FAMILY,
+    client_context: usize,
     handler: Option<H>,
 ) -> Result<(H, usize, usize), Refused> {
     let registered = w
@@ -57,6 +58,7 @@ pub(crate) fn admit_open_af<H>(
         AfRec {
             client,
             af,
+            client_context,
             cm_context: 0,
             state: AfState::Opening,
             notify_close_pending: false,
@@ -112,6 +114,8 @@ pub(crate) fn admit_register_sap<H>(
             sap: sap.to_vec(),
             cm_context: 0,
             state: SapState::Registering,
+            client_context: 0,
+            client_sap: 0,
         },
     );
     w.condis.requests.begin(ReqKind::RegisterSap, h);
@@ -337,6 +341,7 @@ pub(crate) fn created_vc(
         VcRec {
             af,
             client,
+            client_context: 0,
             creator: Creator::Client,
             cm_context: ctx,
             active: false,

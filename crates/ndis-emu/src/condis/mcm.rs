@@ -206,6 +206,7 @@ pub(crate) fn create_vc(
         VcRec {
             af: afh,
             client: rec.client,
+            client_context: 0,
             creator: Creator::CallManager,
             cm_context: ctx as usize,
             active: false,

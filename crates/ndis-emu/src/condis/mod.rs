@@ -36,11 +36,38 @@ pub enum Answer {
     Pend,
 }
 
-/// A scripted CoNDIS client: what it does when NDIS calls it.
+/// Who a CoNDIS client is: the seam between a client scripted by a test
+/// and a protocol driver. NDIS routes both kinds' requests to the call
+/// manager the same way (`crate::ffi::cm`, `condis::client_requests`,
+/// `condis::complete`); only what NDIS does when it calls the client
+/// differs: a scripted client's answers are `crate::answers`, a driver's
+/// handlers are called by `crate::ffi::client`.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum ClientKind {
+    /// Scripted by a test (or covmini-lab).
+    #[default]
+    Scripted,
+    /// A protocol driver bound to the adapter.
+    Driver(DriverClient),
+}
+
+/// A protocol driver acting as a CoNDIS client.
+#[derive(Clone, Copy, Debug)]
+pub struct DriverClient {
+    /// Its NdisBindingHandle.
+    pub binding: usize,
+    /// The handlers it registered in ProtocolSetOptions.
+    pub handlers: NDIS_CO_CLIENT_OPTIONAL_HANDLERS,
+}
+
+/// A CoNDIS client: what it does when NDIS calls it.
 #[derive(Clone, Debug)]
 pub struct ClientRec {
     /// A name for traces.
     pub name: String,
+    /// Scripted, or a driver (whose handlers NDIS calls; the scripted
+    /// fields below are then unused).
+    pub kind: ClientKind,
     /// How it answers incoming calls.
     pub answer: Answer,
     /// How its ProtocolClNotifyCloseAf answers NdisCmNotifyCloseAddressFamily:
@@ -79,6 +106,9 @@ pub struct AfRec {
     pub client: ClientId,
     /// The AF as the client asked for it.
     pub af: CO_ADDRESS_FAMILY,
+    /// The ClientAfContext a driver client gave NdisClOpenAddressFamilyEx
+    /// (0 for a scripted client).
+    pub client_context: usize,
     /// CallMgrAfContext the MCM returned.
     pub cm_context: usize,
     /// Where the open is.
@@ -117,6 +147,11 @@ pub struct SapRec {
     pub cm_context: usize,
     /// Where the registration is.
     pub state: SapState,
+    /// A driver client's ProtocolSapContext (0 for a scripted client).
+    pub client_context: usize,
+    /// The address of a driver client's CO_SAP, which
+    /// ProtocolClRegisterSapComplete gets back (0 for a scripted client).
+    pub client_sap: usize,
 }
 
 /// Who created a VC, and so who may delete it.
@@ -155,6 +190,8 @@ pub struct VcRec {
     pub af: usize,
     /// The client on the other side of the VC.
     pub client: ClientId,
+    /// A driver client's ProtocolVcContext (0 for a scripted client).
+    pub client_context: usize,
     /// Who created it (and so deletes it).
     pub creator: Creator,
     /// CallMgrVcContext = MiniportVcContext: what ProtocolCoCreateVc returned

@@ -212,6 +212,7 @@ mod tests {
             VcRec {
                 af: 0,
                 client: 0,
+                client_context: 0,
                 creator: Creator::CallManager,
                 cm_context: 0,
                 active: true,

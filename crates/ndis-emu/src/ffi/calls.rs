@@ -88,6 +88,86 @@ pub(crate) fn set_options(f: MINIPORT_SET_OPTIONS, handle: usize, driver_context
     status
 }
 
+/// ProtocolSetOptions at PASSIVE_LEVEL (inside NdisRegisterProtocolDriver).
+pub(crate) fn protocol_set_options(f: PROTOCOL_SET_OPTIONS, handle: usize, driver_context: NDIS_HANDLE) -> NDIS_STATUS {
+    let caller = enter("ProtocolSetOptions", PASSIVE_LEVEL, Detail::EMPTY);
+    // SAFETY: the protocol registered this handler; the handle is the
+    // protocol handle NDIS just created and the context the one it passed.
+    let status = unsafe { f(handle as NDIS_HANDLE, driver_context) };
+    leave("ProtocolSetOptions", caller, Detail::status(status));
+    status
+}
+
+/// A protocol driver's Unload routine (DRIVER_UNLOAD) at PASSIVE_LEVEL.
+pub(crate) fn driver_unload(f: DRIVER_UNLOAD, driver_object: PDRIVER_OBJECT) {
+    let caller = enter("Unload", PASSIVE_LEVEL, Detail::EMPTY);
+    // SAFETY: the routine the driver's DriverEntry set; the same
+    // DRIVER_OBJECT DriverEntry got, alive as long as the emulator.
+    unsafe { f(driver_object) };
+    leave("Unload", caller, Detail::EMPTY);
+}
+
+/// ProtocolBindAdapterEx at PASSIVE_LEVEL, with NDIS_BIND_PARAMETERS
+/// (revision 1) for an adapter of `medium` named `adapter_name`.
+pub(crate) fn bind_adapter(
+    f: PROTOCOL_BIND_ADAPTER_EX,
+    driver_context: usize,
+    bind_context: usize,
+    medium: NDIS_MEDIUM,
+    adapter_name: &mut [u16],
+) -> NDIS_STATUS {
+    let bytes = u16::try_from(adapter_name.len().saturating_mul(2)).unwrap_or(u16::MAX);
+    let mut name = NDIS_STRING {
+        Length: bytes,
+        MaximumLength: bytes,
+        Buffer: adapter_name.as_mut_ptr(),
+    };
+    let mut params: NDIS_BIND_PARAMETERS = super::zero::zeroed();
+    params.Header = NDIS_OBJECT_HEADER {
+        Type: NDIS_OBJECT_TYPE_BIND_PARAMETERS,
+        Revision: NDIS_BIND_PARAMETERS_REVISION_1,
+        Size: NDIS_SIZEOF_BIND_PARAMETERS_REVISION_1 as u16,
+    };
+    params.AdapterName = &raw mut name;
+    params.MediaType = medium;
+    let caller = enter("ProtocolBindAdapterEx", PASSIVE_LEVEL, Detail::EMPTY);
+    // SAFETY: the protocol registered this handler; the contexts are the
+    // driver's own and the BindContext handle NDIS made; the parameters and
+    // the name they point to live across the call.
+    let status = unsafe {
+        f(
+            driver_context as NDIS_HANDLE,
+            bind_context as NDIS_HANDLE,
+            &raw mut params,
+        )
+    };
+    leave("ProtocolBindAdapterEx", caller, Detail::status(status));
+    status
+}
+
+/// ProtocolUnbindAdapterEx at PASSIVE_LEVEL.
+pub(crate) fn unbind_adapter(
+    f: PROTOCOL_UNBIND_ADAPTER_EX,
+    unbind_context: usize,
+    binding_context: usize,
+) -> NDIS_STATUS {
+    let caller = enter("ProtocolUnbindAdapterEx", PASSIVE_LEVEL, Detail::EMPTY);
+    // SAFETY: registered handler; the UnbindContext handle NDIS made and the
+    // binding context the driver gave NdisOpenAdapterEx.
+    let status = unsafe { f(unbind_context as NDIS_HANDLE, binding_context as NDIS_HANDLE) };
+    leave("ProtocolUnbindAdapterEx", caller, Detail::status(status));
+    status
+}
+
+/// ProtocolCoAfRegisterNotify at PASSIVE_LEVEL for `af`.
+pub(crate) fn af_register_notify(f: PROTOCOL_CO_AF_REGISTER_NOTIFY, binding_context: usize, mut af: CO_ADDRESS_FAMILY) {
+    let caller = enter("ProtocolCoAfRegisterNotify", PASSIVE_LEVEL, Detail::EMPTY);
+    // SAFETY: registered handler; the binding context the driver gave
+    // NdisOpenAdapterEx; the AF lives across the call.
+    unsafe { f(binding_context as NDIS_HANDLE, &raw mut af) };
+    leave("ProtocolCoAfRegisterNotify", caller, Detail::EMPTY);
+}
+
 /// MiniportInitializeEx at PASSIVE_LEVEL.
 pub(crate) fn initialize(
     f: MINIPORT_INITIALIZE,

@@ -77,11 +77,16 @@ fn cm_handlers(w: &World) -> Option<NDIS_CO_CALL_MANAGER_OPTIONAL_HANDLERS> {
 /// then checked and applied by `condis::complete`.
 fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
     let call = kind.completion();
+    // Read before the completion changes the records.
+    let driver = world::with(call, |w| super::client_calls::driver_of(w, kind, h));
     world::with(call, |w| {
         w.event("=>", call, detail!("{s} {x}", status, h));
         w.check_irql(call, DISPATCH_LEVEL);
         complete::complete(w, kind, h, status, ctx);
     });
+    if let Some(d) = driver {
+        super::client_calls::deliver_completion(d, kind, h, status);
+    }
 }
 
 // --- Client operations ---------------------------------------------------------
@@ -89,11 +94,25 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
 /// NdisClOpenAddressFamilyEx: opens `af` for `client`. Returns the AF handle
 /// and the status (PENDING while the MCM holds the request).
 pub(crate) fn open_af(client: ClientId, af: CO_ADDRESS_FAMILY) -> Result<(usize, NDIS_STATUS), Refused> {
+    open_af_for(client, af, 0, |_| {})
+}
+
+/// NdisClOpenAddressFamilyEx for any client: `client_context` is a driver
+/// client's ClientAfContext (0 for a scripted one), and `new_handle` gets
+/// the NdisAfHandle before the call manager's handler runs (NDIS writes a
+/// driver's out slot then: the completion may come inside the handler).
+pub(crate) fn open_af_for(
+    client: ClientId,
+    af: CO_ADDRESS_FAMILY,
+    client_context: usize,
+    new_handle: impl FnOnce(usize),
+) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClOpenAddressFamilyEx";
     let (handler, adapter_ctx, h) = world::with(CALL, |w| {
         let handler = cm_handlers(w).and_then(|c| c.CmOpenAfHandler);
-        client_requests::admit_open_af(w, client, af, handler)
+        client_requests::admit_open_af(w, client, af, client_context, handler)
     })?;
+    new_handle(h);
     let mut af_block = af;
     let mut ctx: NDIS_HANDLE = core::ptr::null_mut();
     let status = frame(
@@ -135,7 +154,7 @@ pub(crate) fn close_af(af: usize) -> Result<NDIS_STATUS, Refused> {
 
 /// NdisClRegisterSap.
 pub(crate) fn register_sap(af: usize, sap_type: ULONG, sap: &[u8]) -> Result<(usize, NDIS_STATUS), Refused> {
-    register_sap_block(af, sap_type, sap, None)
+    register_sap_for(af, sap_type, sap, None, |_| {})
 }
 
 /// NdisClRegisterSap with a test's raw CO_SAP block (header and tail, as
@@ -143,20 +162,25 @@ pub(crate) fn register_sap(af: usize, sap_type: ULONG, sap: &[u8]) -> Result<(us
 /// to ProtocolCmRegisterSap unread: it cannot know the block's extent.
 pub(crate) fn register_sap_raw(af: usize, block: &[u8]) -> Result<(usize, NDIS_STATUS), Refused> {
     let (sap_type, sap) = super::raw::read_raw_sap(block).unwrap_or((0, Vec::new()));
-    register_sap_block(af, sap_type, &sap, Some(block))
+    register_sap_for(af, sap_type, &sap, Some(block), |_| {})
 }
 
-fn register_sap_block(
+/// NdisClRegisterSap for any client: `new_handle` gets the NdisSapHandle
+/// before the call manager's handler runs (a driver client's out slot and
+/// contexts are recorded then: the completion may come inside the handler).
+pub(crate) fn register_sap_for(
     af: usize,
     sap_type: ULONG,
     sap: &[u8],
     raw: Option<&[u8]>,
+    new_handle: impl FnOnce(usize),
 ) -> Result<(usize, NDIS_STATUS), Refused> {
     const CALL: &str = "NdisClRegisterSap";
     let (handler, af_ctx, h) = world::with(CALL, |w| {
         let handler = cm_handlers(w).and_then(|c| c.CmRegisterSapHandler);
         client_requests::admit_register_sap(w, af, sap_type, sap, handler)
     })?;
+    new_handle(h);
     // CO_SAP with its variable tail, 8-byte aligned.
     let mut block = vec![0u64; (8 + sap.len()).div_ceil(8).max(2)];
     let mut guarded = raw.map(|b| Guarded::new(b, Placement::ExactEnd));
@@ -942,6 +966,9 @@ ddi_fn! {
         let ok = world::with(CALL, |w| {
             w.event("=>", CALL, detail!("{x}", h));
             w.check_irql(CALL, PASSIVE_LEVEL);
+            if crate::protocol::notify_close_unrouted(w, h) {
+                return None;
+            }
             mcm::notify_close_af(w, h)
         });
         match ok {

@@ -93,6 +93,10 @@ ddi_fn! {
         let h = handle as usize;
         // SAFETY: read only when non-null; the header is the first 4 bytes of any block.
         let header = (!block.is_null()).then(|| unsafe { read_prefix(block.cast::<NDIS_OBJECT_HEADER>(), 4) });
+        if world::with(CALL, |w| crate::protocol::is_protocol_handle(w, h)) {
+            // SAFETY: the driver's block (or NULL) as it passed it.
+            return unsafe { protocol_optional_handlers(h, block, header) };
+        }
         let ok = world::with(CALL, |w| {
             let what = match header.map(|hd| hd.Type) {
                 Some(NDIS_OBJECT_TYPE_CO_MINIPORT_CHARACTERISTICS) => "CO miniport characteristics (0x91)".to_string(),
@@ -141,6 +145,67 @@ ddi_fn! {
                 NDIS_STATUS_NOT_SUPPORTED
             }
         }
+    }
+}
+
+/// NdisSetOptionalHandlers on protocol handle `h` (a CoNDIS client's
+/// ProtocolSetOptions): the CO protocol characteristics (0x90) and the
+/// client's optional handlers (0xA6), checked by [`crate::protocol`]. Any
+/// other block is NOT_SUPPORTED, as a miniport's unknown block is.
+///
+/// # Safety
+/// `block` is NULL or the driver's block, readable for the size of its
+/// object type; `header` is its first 4 bytes (None when NULL).
+unsafe fn protocol_optional_handlers(
+    h: usize,
+    block: PNDIS_DRIVER_OPTIONAL_HANDLERS,
+    header: Option<NDIS_OBJECT_HEADER>,
+) -> NDIS_STATUS {
+    const CALL: &str = "NdisSetOptionalHandlers";
+    let ok = world::with(CALL, |w| {
+        let what = match header.map(|hd| hd.Type) {
+            Some(NDIS_OBJECT_TYPE_CO_PROTOCOL_CHARACTERISTICS) => "CO protocol characteristics (0x90)".to_string(),
+            Some(NDIS_OBJECT_TYPE_CO_CLIENT_OPTIONAL_HANDLERS) => "client handlers (0xA6)".to_string(),
+            Some(t) => format!("object type {t:#x}"),
+            None => "NULL".to_string(),
+        };
+        w.event("=>", CALL, format!("{h:#x} {what}"));
+        w.check_irql(CALL, PASSIVE_LEVEL);
+        crate::protocol::admit_optional_handlers(w, h)
+    });
+    if !ok {
+        return NDIS_STATUS_NOT_SUPPORTED;
+    }
+    let Some(header) = header else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if world::with(CALL, |w| crate::faults::call_fails(w, CALL)) {
+        return NDIS_STATUS_RESOURCES;
+    }
+    match header.Type {
+        NDIS_OBJECT_TYPE_CO_PROTOCOL_CHARACTERISTICS => {
+            // SAFETY: non-null block of this type (caller's contract), 40 bytes.
+            let co = unsafe {
+                read_prefix(
+                    block.cast::<NDIS_PROTOCOL_CO_CHARACTERISTICS>(),
+                    core::mem::size_of::<NDIS_PROTOCOL_CO_CHARACTERISTICS>(),
+                )
+            };
+            world::with(CALL, |w| crate::protocol::co_characteristics(w, h, co));
+            NDIS_STATUS_SUCCESS
+        }
+        NDIS_OBJECT_TYPE_CO_CLIENT_OPTIONAL_HANDLERS => {
+            // SAFETY: non-null block of this type (caller's contract), 160 bytes.
+            let cl = unsafe {
+                read_prefix(
+                    block.cast::<NDIS_CO_CLIENT_OPTIONAL_HANDLERS>(),
+                    core::mem::size_of::<NDIS_CO_CLIENT_OPTIONAL_HANDLERS>(),
+                )
+            };
+            world::with(CALL, |w| crate::protocol::client_handlers(w, h, cl));
+            NDIS_STATUS_SUCCESS
+        }
+        _ => NDIS_STATUS_NOT_SUPPORTED,
     }
 }
 

@@ -41,6 +41,8 @@ macro_rules! ddi_fn {
 pub(crate) mod block;
 pub mod bugcheck_callbacks;
 pub(crate) mod calls;
+mod client;
+mod client_calls;
 pub(crate) mod cm;
 pub mod count;
 pub(crate) mod data;
@@ -54,6 +56,7 @@ pub(crate) mod nbl;
 pub(crate) mod oid_request;
 pub mod params;
 pub(crate) mod pnp;
+mod protocol;
 pub mod raw;
 pub(crate) mod shared;
 pub mod table;

@@ -6,7 +6,9 @@
 
 use std::sync::OnceLock;
 
-use super::{bugcheck_callbacks, cm, data, deferred, etw, events, exports, io, lookaside, nbl, pnp, unimplemented};
+use super::{
+    bugcheck_callbacks, client, cm, data, deferred, etw, events, exports, io, lookaside, nbl, pnp, protocol, unimplemented,
+};
 
 /// One implemented import.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +39,18 @@ pub fn table() -> &'static [Import] {
             import!("ndis.sys", exports::NdisMRegisterMiniportDriver),
             import!("ndis.sys", exports::NdisMDeregisterMiniportDriver),
             import!("ndis.sys", exports::NdisSetOptionalHandlers),
+            import!("ndis.sys", protocol::NdisRegisterProtocolDriver),
+            import!("ndis.sys", protocol::NdisDeregisterProtocolDriver),
+            import!("ndis.sys", protocol::NdisOpenAdapterEx),
+            import!("ndis.sys", protocol::NdisCloseAdapterEx),
+            import!("ndis.sys", protocol::NdisCompleteBindAdapterEx),
+            import!("ndis.sys", protocol::NdisCompleteUnbindAdapterEx),
+            import!("ndis.sys", client::NdisClOpenAddressFamilyEx),
+            import!("ndis.sys", client::NdisClCloseAddressFamily),
+            import!("ndis.sys", client::NdisClRegisterSap),
+            import!("ndis.sys", client::NdisClDeregisterSap),
+            import!("ndis.sys", client::NdisCoCreateVc),
+            import!("ndis.sys", client::NdisCoDeleteVc),
             import!("ndis.sys", exports::NdisMSetMiniportAttributes),
             import!("ndis.sys", exports::NdisMCmRegisterAddressFamilyEx),
             import!("ndis.sys", exports::NdisGetVersion),

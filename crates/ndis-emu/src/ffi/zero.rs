@@ -46,10 +46,33 @@ unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTE
 // SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, integers (its C enums
 // are i32/u16 aliases), UCHAR arrays and raw pointers only.
 unsafe impl ZeroValid for ndis_sys::NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {}
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, UCHAR/ULONG integers,
+// an NDIS_STRING (two USHORTs and a raw pointer) and Option<fn> handlers.
+unsafe impl ZeroValid for ndis_sys::NDIS_PROTOCOL_DRIVER_CHARACTERISTICS {}
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, a ULONG and Option<fn>
+// handlers only.
+unsafe impl ZeroValid for ndis_sys::NDIS_PROTOCOL_CO_CHARACTERISTICS {}
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, a ULONG and Option<fn>
+// handlers only.
+unsafe impl ZeroValid for ndis_sys::NDIS_CO_CLIENT_OPTIONAL_HANDLERS {}
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, raw pointers and UINTs.
+unsafe impl ZeroValid for ndis_sys::NDIS_OPEN_PARAMETERS {}
+// SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, integers (its C enums
+// are integer aliases, NET_LUID a ULONG64), a UCHAR array, a BOOLEAN and
+// raw pointers only.
+unsafe impl ZeroValid for ndis_sys::NDIS_BIND_PARAMETERS {}
 // SAFETY: a repr(C) struct of three integers (UCHAR, UCHAR, USHORT).
 unsafe impl ZeroValid for ndis_sys::NDIS_OBJECT_HEADER {}
+// SAFETY: a repr(C) struct of two ULONGs and a one-UCHAR array.
+unsafe impl ZeroValid for ndis_sys::CO_SAP {}
 // SAFETY: a repr(C) struct of three ULONGs (NDIS_AF is a ULONG alias).
 unsafe impl ZeroValid for ndis_sys::CO_ADDRESS_FAMILY {}
 // SAFETY: a repr(C) struct of an NDIS_OBJECT_HEADER, raw pointers and a
 // ULONG only.
 unsafe impl ZeroValid for ndis_sys::NDIS_DEVICE_OBJECT_ATTRIBUTES {}
+
+/// An all-zero `T` (what NDIS hands a driver before it fills a block in).
+pub(crate) fn zeroed<T: ZeroValid>() -> T {
+    // SAFETY: ZeroValid promises all-zero bytes are a valid T.
+    unsafe { core::mem::MaybeUninit::<T>::zeroed().assume_init() }
+}

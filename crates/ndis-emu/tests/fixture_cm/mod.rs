@@ -95,6 +95,9 @@ pub enum Fault {
     CompletePauseSynchronously,
     PauseWithReceivesOut,
     IndicateWhilePaused,
+    /// Well-behaved: pend ProtocolCmOpenAf and ProtocolCmCloseAf; the test
+    /// completes them with [`complete_af_requests`].
+    PendAfRequests,
 }
 
 /// The fixture's address family.
@@ -129,6 +132,8 @@ struct State {
     vcs: Vec<Vc>,
     pending_make_call: Option<usize>,
     pending_oid: Option<usize>,
+    /// AF opens and closes pended under PendAfRequests: (AF handle, is open).
+    pending_af: Vec<(usize, bool)>,
     pool: usize,
     /// Receive NBL → (the sender's VC handle, the send NBL it carries).
     lent: Vec<(usize, usize, usize)>,
@@ -182,6 +187,22 @@ fn vc_handle(ctx: NDIS_HANDLE) -> usize {
             .get((ctx as usize).wrapping_sub(1))
             .map_or(0, |v| v.handle)
     })
+}
+
+/// Completes the AF opens and closes pended under [`Fault::PendAfRequests`]
+/// with SUCCESS (what a work item would do in a real MCM).
+pub fn complete_af_requests() {
+    let pending = STATE.with(|s| core::mem::take(&mut s.borrow_mut().pending_af));
+    for (af, open) in pending {
+        if open {
+            // SAFETY: completing the open NDIS pended for this AF handle;
+            // the AF context is the handle itself, as cm_open_af gives it.
+            unsafe { NdisCmOpenAddressFamilyComplete(NDIS_STATUS_SUCCESS, af as NDIS_HANDLE, af as NDIS_HANDLE) };
+        } else {
+            // SAFETY: completing the close NDIS pended for this AF handle.
+            unsafe { NdisCmCloseAddressFamilyComplete(NDIS_STATUS_SUCCESS, af as NDIS_HANDLE) };
+        }
+    }
 }
 
 /// Completes the make call pended under [`Fault::PendMakeCall`] (what a work
@@ -651,12 +672,24 @@ ndis_fn! {
 ndis_fn! {
     unsafe fn cm_open_af(_b: NDIS_HANDLE, _af: PCO_ADDRESS_FAMILY, h: NDIS_HANDLE, ctx: PNDIS_HANDLE) -> NDIS_STATUS {
         STATE.with(|s| s.borrow_mut().afs.push(h as usize));
+        if fault() == Fault::PendAfRequests {
+            STATE.with(|s| s.borrow_mut().pending_af.push((h as usize, true)));
+            return NDIS_STATUS_PENDING;
+        }
         // SAFETY: NDIS's out slot. The AF context is the AF handle itself.
         unsafe { ctx.write(h) };
         NDIS_STATUS_SUCCESS
     }
 
     unsafe fn cm_close_af(ctx: NDIS_HANDLE) -> NDIS_STATUS {
+        if fault() == Fault::PendAfRequests {
+            STATE.with(|s| {
+                let mut s = s.borrow_mut();
+                s.afs.retain(|a| *a != ctx as usize);
+                s.pending_af.push((ctx as usize, false));
+            });
+            return NDIS_STATUS_PENDING;
+        }
         let pend = STATE.with(|s| {
             let mut s = s.borrow_mut();
             s.afs.retain(|a| *a != ctx as usize);
