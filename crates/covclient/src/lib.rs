@@ -82,6 +82,19 @@
 //!     ProtocolCoOidRequestComplete.
 //! * ProtocolCoOidRequest (the call manager asking the client) answers
 //!   NDIS_STATUS_NOT_SUPPORTED (no OID of covclient's own).
+//! * **TODO, and a defect: the control device is made with
+//!   NdisRegisterDeviceEx, which is documented for miniport and filter
+//!   drivers only** (nf-ndis-ndisregisterdeviceex: NdisHandle is "A miniport
+//!   driver handle or filter driver handle that the caller obtained by
+//!   calling the NdisMRegisterMiniportDriver function or the
+//!   NdisFRegisterFilterDriver function"; Remarks: "Miniport drivers and
+//!   filter drivers can call NdisRegisterDeviceEx"). A protocol driver
+//!   makes its device itself, as Microsoft's NDISPROT sample does
+//!   (IoCreateDeviceSecure with the SDDL, IoCreateSymbolicLink, the
+//!   driver object's MajorFunction table). ndis-emu refuses a protocol
+//!   handle here (`handle.valid`), so covclient's DriverEntry will fail
+//!   there until this moves to IoCreateDevice; on Windows it may fail
+//!   the same way.
 //! * **TODO: the core's state** is still one static (the client core,
 //!   about 80 KB of the image's nonpaged data, behind one spin lock), not
 //!   lookaside contexts: the per-object contexts hold only NDIS's side.
