@@ -7,7 +7,8 @@
 use std::sync::OnceLock;
 
 use super::{
-    bugcheck_callbacks, client, cm, data, deferred, etw, events, exports, io, lookaside, nbl, pnp, protocol, unimplemented,
+    bugcheck_callbacks, client, cm, data, deferred, etw, events, exports, io, lookaside, nbl, pnp, protocol,
+    unimplemented,
 };
 
 /// One implemented import.
