@@ -14,10 +14,11 @@
 
 use ndis_sys::*;
 
-use crate::condis::{AfState, CallState, ClientAction, Condis, Creator, PartyState, SapState};
+use crate::condis::{AfState, CallState, ClientAction, Condis, Creator, PartyState, ReqKind, SapState};
 use crate::ffi::cm::{
     answer_incoming, close_af, close_call, complete_notify_close, delete_vc, deregister_sap, drop_party,
 };
+use crate::hooks::Reached;
 use crate::world::{self, World};
 
 /// The AF a client request names (directly, or through its SAP, VC or
@@ -154,7 +155,130 @@ pub(crate) fn run_action(action: ClientAction) {
         ClientAction::DeleteVc { vc } => {
             let _ = delete_vc(vc);
         }
+        ClientAction::DropParty { party } => {
+            let _ = drop_party(party, &[]);
+        }
     }
+}
+
+/// NDIS's call into a client inside a driver's DDI call, before that call
+/// returns to the driver: a client that reacts there
+/// ([`crate::condis::ClientRec::reacts_inside`]) makes its next request
+/// from inside its handler, as real clients do:
+///
+/// * ProtocolClCloseCallComplete (SUCCESS) on a VC it created:
+///   NdisCoDeleteVc. "If the given VC was created by the client and Status
+///   is NDIS_STATUS_SUCCESS, the client can now do either of the following:
+///   Tear down its VC with NdisCoDeleteVc and release or prepare for reuse
+///   the context area(s) it allocated [...]" (PROTOCOL_CL_CLOSE_CALL_COMPLETE
+///   \[D\], learn.microsoft.com nc-ndis-protocol_cl_close_call_complete);
+///   NdisCoDeleteVc is callable at IRQL <= DISPATCH_LEVEL
+///   (ndis-ddi-irql.txt: "NF:ndis.NdisCoDeleteVc | <= DISPATCH_LEVEL").
+/// * A failed ProtocolClMakeCallComplete on a VC it created: NdisCoDeleteVc
+///   ("The VC stays created; the client then calls NdisCoDeleteVc",
+///   contract §3.3, failed call).
+/// * ProtocolClIncomingCloseCall: NdisClCloseCall. "ProtocolClIncomingCloseCall
+///   must then call NdisClCloseCall [...] If the call manager or MCM driver
+///   created this VC, ProtocolClIncomingCloseCall should return control
+///   after it calls NdisClCloseCall" (learn.microsoft.com, "Incoming Request
+///   to Close a Call").
+/// * ProtocolClIncomingDropParty: NdisClDropParty ("The client answers with
+///   NdisClDropParty", contract §3.5, remote drop).
+/// * A completion its teardown of an AF was waiting for (queued as
+///   [`ClientAction::TearDownAf`] or [`ClientAction::FinishClose`]): the
+///   teardown goes on there (closes calls, deletes VCs, deregisters SAPs,
+///   closes the AF), as a client does from its completion handlers.
+///
+/// Only at PASSIVE_LEVEL (the emulator calls the driver's handlers these
+/// requests reach at PASSIVE_LEVEL; at DISPATCH_LEVEL the client defers, as
+/// one queuing a work item does), and only where it cannot wait for itself:
+/// not the teardown while a request of the client on that AF is in flight
+/// or another teardown of it runs, not the close while a send on the VC is
+/// inside the driver (the close waits for those, [`run_action`]). Whatever
+/// it does not do inside stays queued and runs as before.
+pub(crate) fn inside(reached: Reached) {
+    if world::irql() != PASSIVE_LEVEL {
+        return;
+    }
+    let cpu = world::cpu_id();
+    let now = world::try_with(|w| what_inside(w, reached, cpu)).unwrap_or_default();
+    for action in now {
+        run_action(action);
+    }
+}
+
+/// What a client that reacts inside does now for `reached` (removing it
+/// from the queues it was deferred to).
+fn what_inside(w: &mut World, reached: Reached, cpu: u32) -> Vec<ClientAction> {
+    let reacts = |w: &World, client: usize| w.condis.clients.get(client).is_some_and(|c| c.reacts_inside);
+    let mut now = Vec::new();
+    match reached {
+        Reached::Completed(kind, h, status) => {
+            let done_with_vc = match kind {
+                ReqKind::CloseCall => status == NDIS_STATUS_SUCCESS,
+                ReqKind::MakeCall => status != NDIS_STATUS_SUCCESS,
+                _ => false,
+            };
+            let vc = if matches!(kind, ReqKind::MakeCall | ReqKind::CloseCall) {
+                w.condis.vcs.get(&h)
+            } else {
+                None
+            };
+            if let Some(v) = vc
+                && done_with_vc
+                && v.creator == Creator::Client
+                && v.call == CallState::Closed
+                && reacts(w, v.client)
+                && !w.condis.deleting.contains(&h)
+            {
+                now.push(ClientAction::DeleteVc { vc: h });
+            }
+            let af = match kind {
+                ReqKind::OpenAf | ReqKind::CloseAf | ReqKind::CmOid | ReqKind::MiniportOid => None,
+                ReqKind::RegisterSap | ReqKind::DeregisterSap => af_of(&w.condis, &On::Sap(h)),
+                ReqKind::MakeCall | ReqKind::CloseCall | ReqKind::ModifyQos => af_of(&w.condis, &On::Vc(h)),
+                ReqKind::AddParty | ReqKind::DropParty => af_of(&w.condis, &On::Party(h)).or_else(|| vc.map(|v| v.af)),
+            };
+            let owner = af.and_then(|a| w.condis.afs.get(&a)).map(|a| a.client);
+            if let (Some(af), Some(owner)) = (af, owner)
+                && reacts(w, owner)
+                && !w.condis.af_busy.contains_key(&af)
+                && !w.condis.tearing.contains_key(&af)
+            {
+                let queued = w.condis.later.iter().position(|a| {
+                    matches!(a, ClientAction::TearDownAf { af: x } | ClientAction::FinishClose { af: x } if *x == af)
+                });
+                if let Some(action) = queued.and_then(|i| w.condis.later.remove(i)) {
+                    w.note(af, "the client goes on with its teardown inside the completion");
+                    now.push(action);
+                }
+            }
+        }
+        Reached::IncomingClose(vc) => {
+            let client = w.condis.vcs.get(&vc).map(|v| v.client);
+            if client.is_some_and(|c| reacts(w, c)) && !crate::pause::sending_on(w, vc) {
+                let queue = w.condis.actions.entry(cpu).or_default();
+                let close = ClientAction::CloseCall { vc };
+                if let Some(i) = queue.iter().position(|a| *a == close) {
+                    queue.remove(i);
+                    now.push(close);
+                }
+            }
+        }
+        Reached::IncomingDropParty(party) => {
+            let client = w
+                .condis
+                .parties
+                .get(&party)
+                .filter(|p| p.state == PartyState::Connected)
+                .and_then(|p| w.condis.vcs.get(&p.vc))
+                .map(|v| v.client);
+            if client.is_some_and(|c| reacts(w, c)) {
+                now.push(ClientAction::DropParty { party });
+            }
+        }
+    }
+    now
 }
 
 /// The later half of a pended ProtocolClNotifyCloseAf: the client tears the
@@ -208,10 +332,70 @@ fn answer_notify_close(af: usize) {
 }
 
 /// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4):
-/// removes what it has on the AF ([`remove_what_is_left`]), then closes it.
+/// removes what it has on the AF ([`remove_what_is_left`]), then closes it
+/// if it is still open (a client closes an AF once: NDIS "fails a second
+/// close", contract §3.1), one teardown of the AF at a time ([`alone`]).
 fn tear_down_af(af: usize) {
-    remove_what_is_left(af);
-    let _ = close_af(af);
+    alone(af, || {
+        remove_what_is_left(af);
+        let open = world::try_with(|w| w.condis.afs.get(&af).is_some_and(|a| a.state == AfState::Open));
+        if open == Some(true) {
+            let _ = close_af(af);
+        }
+    });
+}
+
+/// Runs `f`, a teardown of `af` by its client, while no other teardown of
+/// `af` runs: a notify-close's answer, a teardown resumed from a completion
+/// and an unbind's removal can be set off on two worker threads at once,
+/// but a client runs one teardown of its binding at a time (the
+/// notification asks it, once, to "Call the NdisClCloseCall function as
+/// many times as necessary to close all of the calls that are still open
+/// [...] Call the NdisClCloseAddressFamily function to close the AF",
+/// ProtocolClNotifyCloseAf \[D\]; one answer per offer,
+/// NdisClIncomingCallComplete \[D\]). Two at once answered one offer
+/// twice and crossed one's drop of a party with the other's close of its
+/// root. The second waits for the first (its `f` then finds what is still
+/// left); a teardown nested in one this thread runs (a completion inside
+/// it) runs at once, as part of it.
+fn alone(af: usize, f: impl FnOnce()) {
+    let me = std::thread::current().id();
+    // Some(true): claimed now; Some(false): this thread holds it already.
+    let claim = |w: &mut World| match w.condis.tearing.get(&af) {
+        None => {
+            w.condis.tearing.insert(af, me);
+            Some(true)
+        }
+        Some(t) if *t == me => Some(false),
+        Some(_) => None,
+    };
+    let claimed = match world::try_with(claim) {
+        None => {
+            // No world: nothing to tear down.
+            return;
+        }
+        Some(Some(c)) => c,
+        Some(None) => {
+            // Another thread's teardown of this AF is under way (possibly
+            // stopped at an interleaving's boundary): let it run, then go on.
+            crate::interleave::blocking();
+            let deadline = std::time::Instant::now() + crate::sync::WAIT_FOREVER_AFTER;
+            let Some(c) = world::wait_until_deadline(deadline, claim) else {
+                world::try_with(|w| {
+                    w.note(af, "a teardown of the AF waited too long for another one: skipped");
+                });
+                return;
+            };
+            c
+        }
+    };
+    f();
+    if claimed {
+        world::try_with(|w| {
+            w.condis.tearing.remove(&af);
+        });
+        world::changed();
+    }
 }
 
 /// A client removing everything it has on `af` through the ordinary NdisCl*
@@ -227,6 +411,11 @@ fn tear_down_af(af: usize) {
 /// after it closes all the client's open VCs on the binding with calls to
 /// NdisClCloseCall and/or NdisClDeregisterSap").
 fn remove_what_is_left(af: usize) {
+    alone(af, || remove_all(af));
+}
+
+/// [`remove_what_is_left`]'s body, run [`alone`].
+fn remove_all(af: usize) {
     wait_af_idle(af);
     let extra_parties: Vec<usize> = world::with("ProtocolClNotifyCloseAf", |w| {
         w.condis

@@ -580,6 +580,21 @@ impl Emulator {
         self.clients.set_notify_close_answer(client, answer)
     }
 
+    /// Whether `client` reacts inside NDIS's calls into it, before they
+    /// return to the driver, as a real client may (default: no, it reacts
+    /// once the driver's outermost handler has returned). Inside, at
+    /// PASSIVE_LEVEL: its ProtocolClCloseCallComplete (SUCCESS) and a failed
+    /// ProtocolClMakeCallComplete delete its own VC with NdisCoDeleteVc, so
+    /// the driver's VC context may be freed before its
+    /// NdisMCmCloseCallComplete / NdisMCmMakeCallComplete returns;
+    /// ProtocolClIncomingCloseCall calls NdisClCloseCall;
+    /// ProtocolClIncomingDropParty calls NdisClDropParty; and a completion
+    /// its teardown of an AF waited for goes on with that teardown
+    /// (closing calls, deleting VCs, deregistering SAPs, closing the AF).
+    pub fn set_reacts_inside(&self, client: Client, inside: bool) {
+        self.clients.set_reacts_inside(client, inside)
+    }
+
     /// What `client`'s ProtocolCoCreateVc returns when the MCM creates a VC for it.
     pub fn set_create_vc_status(&self, client: Client, status: NDIS_STATUS) {
         self.clients.set_create_vc_status(client, status)
