@@ -14,7 +14,7 @@ mod common;
 
 use common::scenario::{assert_clean, call_to, pair, with_adapter};
 
-use ndis_emu::{Answer, CallState, Report};
+use ndis_emu::{Answer, CallState, Emulator, Report};
 use ndis_sys::*;
 
 /// The first `-> inner` whose detail contains `what` runs while a call of
@@ -37,8 +37,18 @@ fn nested(report: &Report, inner: &str, what: &str, outer: &str) -> bool {
     false
 }
 
+/// Every test here runs with the lookaside quarantine on (the whole test
+/// binary does: the switch is the process's), so a read of a VC context
+/// covmini freed inside one of its DDI calls faults there. With covmini's
+/// 390ad75 reverted (it read `vc.ndis()` after NdisMCmCloseCallComplete and a
+/// failed NdisMCmMakeCallComplete), the first two tests die at that read.
+fn quarantined() {
+    Emulator::set_lookaside_quarantine(true);
+}
+
 #[test]
 fn a_caller_deletes_its_vc_inside_the_failed_make_call_complete() {
+    quarantined();
     let mut vc_h = 0;
     let report = with_adapter(|emu| {
         let p = pair(emu, Answer::Pend, NDIS_STATUS_NOT_ACCEPTED);
@@ -69,6 +79,7 @@ fn a_caller_deletes_its_vc_inside_the_failed_make_call_complete() {
 
 #[test]
 fn a_caller_closes_inside_the_incoming_close_and_deletes_inside_the_close_complete() {
+    quarantined();
     let mut vc_h = 0;
     let report = with_adapter(|emu| {
         let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
@@ -108,6 +119,7 @@ fn a_caller_closes_inside_the_incoming_close_and_deletes_inside_the_close_comple
 fn a_client_that_reacts_later_leaves_its_vc_to_the_script() {
     // The same failed call as above, without the option: the VC stays,
     // so the test above shows the option, not the default.
+    quarantined();
     let report = with_adapter(|emu| {
         let p = pair(emu, Answer::Pend, NDIS_STATUS_NOT_ACCEPTED);
         assert_eq!(emu.make_call(p.vc, &call_to(b"bob")), NDIS_STATUS_PENDING);

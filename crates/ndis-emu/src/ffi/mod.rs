@@ -53,6 +53,7 @@ pub(crate) mod nbl;
 pub(crate) mod oid_request;
 pub mod params;
 pub(crate) mod pnp;
+pub(crate) mod quarantine;
 pub mod raw;
 pub(crate) mod shared;
 pub mod table;
