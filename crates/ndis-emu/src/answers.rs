@@ -528,3 +528,63 @@ pub(crate) fn drop_client_answers_at_halt() {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Two teardowns of one AF set off on two threads at once run one
+    /// after the other: the second starts only once the first has ended,
+    /// and a teardown nested in the first on its own thread (a completion
+    /// inside it) runs at once, as part of it. Without [`alone`] the second
+    /// would start while the first sleeps (and answer the offers, drop the
+    /// parties the first is answering and dropping).
+    #[test]
+    fn two_teardowns_of_one_af_run_one_after_the_other() {
+        let _session = world::open(World::default());
+        let log = Mutex::new(Vec::new());
+        let say = |s: &'static str| log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(s);
+        // Each thread is a CPU of this world, as the threaded mode's are.
+        let cpu = || world::try_with(|w| w.new_cpu(crate::world::CpuKind::Client)).expect("world");
+        let (one, two) = (cpu(), cpu());
+        std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                world::become_cpu(one);
+                alone(7, || {
+                    say("first begins");
+                    std::thread::sleep(Duration::from_millis(100));
+                    alone(7, || say("nested in the first"));
+                    say("first ends");
+                });
+            });
+            // The second starts while the first holds the AF.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&"first begins")
+            {
+                assert!(std::time::Instant::now() < deadline, "the first teardown never began");
+                std::thread::yield_now();
+            }
+            let second = s.spawn(|| {
+                world::become_cpu(two);
+                alone(7, || say("second"));
+            });
+            // Another AF's teardown is not held up.
+            alone(8, || say("other AF"));
+            first.join().expect("first");
+            second.join().expect("second");
+        });
+        let log = log.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pos = |s: &str| log.iter().position(|l| *l == s).expect(s);
+        assert!(pos("first begins") < pos("nested in the first"), "{log:?}");
+        assert!(pos("nested in the first") < pos("first ends"), "{log:?}");
+        assert!(pos("first ends") < pos("second"), "{log:?}");
+        assert!(pos("other AF") < pos("first ends"), "{log:?}");
+        assert!(world::try_with(|w| w.condis.tearing.is_empty()).unwrap_or(false));
+    }
+}
