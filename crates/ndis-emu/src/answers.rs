@@ -3,8 +3,11 @@
 //! on a thread of its own (the `later` queue: a pended notify-close, an
 //! unbind at halt), or while the driver waits in NdisWaitEvent (through
 //! `crate::hooks`, which `crate::lifecycle` fills with [`pump`],
-//! [`run_action`] and [`unbind_clients_at_halt_wait`]); and a client's own
-//! serialization of its requests on an AF ([`on_af`]).
+//! [`run_action`] and [`unbind_clients_at_halt_wait`]); inside the driver's
+//! DDI call that reached the client, for a client that reacts there
+//! ([`inside`], through the same hooks); and a client's own serialization of
+//! its requests on an AF ([`on_af`]) and of its teardowns of one AF
+//! ([`alone`]).
 //!
 //! It owns the clients' behaviour only: each answer is made of the client
 //! requests `crate::ffi::cm` carries to the driver, and the rules are
@@ -336,7 +339,7 @@ fn answer_notify_close(af: usize) {
 /// if it is still open (a client closes an AF once: NDIS "fails a second
 /// close", contract §3.1), one teardown of the AF at a time ([`alone`]).
 fn tear_down_af(af: usize) {
-    alone(af, || {
+    alone(af, ClientAction::TearDownAf { af }, || {
         remove_what_is_left(af);
         let open = world::try_with(|w| w.condis.afs.get(&af).is_some_and(|a| a.state == AfState::Open));
         if open == Some(true) {
@@ -355,44 +358,48 @@ fn tear_down_af(af: usize) {
 /// ProtocolClNotifyCloseAf \[D\]; one answer per offer,
 /// NdisClIncomingCallComplete \[D\]). Two at once answered one offer
 /// twice and crossed one's drop of a party with the other's close of its
-/// root. The second waits for the first (its `f` then finds what is still
-/// left); a teardown nested in one this thread runs (a completion inside
-/// it) runs at once, as part of it.
-fn alone(af: usize, f: impl FnOnce()) {
+/// root. A teardown nested in one this thread runs (a completion inside
+/// it) runs at once, as part of it. One set off while another thread's
+/// runs does not run and does not wait: it is remembered (`again`, the
+/// action that makes it), and the running one queues it when it ends, in
+/// the same step as its release, so it then finds what is still left. (A
+/// wait would hold the action where no one sees it: a halt's NdisWaitEvent
+/// that runs the later queue itself found it empty and the event clear,
+/// and called the wait endless.)
+fn alone(af: usize, again: ClientAction, f: impl FnOnce()) {
     let me = std::thread::current().id();
-    // Some(true): claimed now; Some(false): this thread holds it already.
-    let claim = |w: &mut World| match w.condis.tearing.get(&af) {
+    let claimed = world::try_with(|w| match w.condis.tearing.get(&af) {
         None => {
             w.condis.tearing.insert(af, me);
             Some(true)
         }
         Some(t) if *t == me => Some(false),
-        Some(_) => None,
-    };
-    let claimed = match world::try_with(claim) {
-        None => {
-            // No world: nothing to tear down.
-            return;
+        Some(_) => {
+            // The one that closes the AF covers the one that does not.
+            let keep = matches!(w.condis.tearing_again.get(&af), Some(ClientAction::TearDownAf { .. }));
+            if !keep {
+                w.condis.tearing_again.insert(af, again);
+            }
+            w.note(
+                af,
+                "a teardown of the AF is under way on another thread: this one runs after it",
+            );
+            None
         }
-        Some(Some(c)) => c,
-        Some(None) => {
-            // Another thread's teardown of this AF is under way (possibly
-            // stopped at an interleaving's boundary): let it run, then go on.
-            crate::interleave::blocking();
-            let deadline = std::time::Instant::now() + crate::sync::WAIT_FOREVER_AFTER;
-            let Some(c) = world::wait_until_deadline(deadline, claim) else {
-                world::try_with(|w| {
-                    w.note(af, "a teardown of the AF waited too long for another one: skipped");
-                });
-                return;
-            };
-            c
-        }
+    })
+    .flatten();
+    let Some(claimed) = claimed else {
+        return;
     };
     f();
     if claimed {
         world::try_with(|w| {
             w.condis.tearing.remove(&af);
+            if let Some(action) = w.condis.tearing_again.remove(&af)
+                && !w.condis.later.contains(&action)
+            {
+                w.condis.later.push_back(action);
+            }
         });
         world::changed();
     }
@@ -411,7 +418,7 @@ fn alone(af: usize, f: impl FnOnce()) {
 /// after it closes all the client's open VCs on the binding with calls to
 /// NdisClCloseCall and/or NdisClDeregisterSap").
 fn remove_what_is_left(af: usize) {
-    alone(af, || remove_all(af));
+    alone(af, ClientAction::FinishClose { af }, || remove_all(af));
 }
 
 /// [`remove_what_is_left`]'s body, run [`alone`].
@@ -537,54 +544,69 @@ mod tests {
     use super::*;
 
     /// Two teardowns of one AF set off on two threads at once run one
-    /// after the other: the second starts only once the first has ended,
-    /// and a teardown nested in the first on its own thread (a completion
-    /// inside it) runs at once, as part of it. Without [`alone`] the second
-    /// would start while the first sleeps (and answer the offers, drop the
-    /// parties the first is answering and dropping).
+    /// after the other: the second, set off while the first runs, does not
+    /// run then but is queued when the first ends, and a teardown nested
+    /// in the first on its own thread (a completion inside it) runs at
+    /// once, as part of it. Without [`alone`] the second would run while
+    /// the first sleeps (and answer the offers, drop the parties the first
+    /// is answering and dropping).
     #[test]
     fn two_teardowns_of_one_af_run_one_after_the_other() {
         let _session = world::open(World::default());
         let log = Mutex::new(Vec::new());
         let say = |s: &'static str| log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(s);
+        let said = |s: &str| {
+            log.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&s)
+        };
+        let again = ClientAction::FinishClose { af: 7 };
         // Each thread is a CPU of this world, as the threaded mode's are.
         let cpu = || world::try_with(|w| w.new_cpu(crate::world::CpuKind::Client)).expect("world");
         let (one, two) = (cpu(), cpu());
         std::thread::scope(|s| {
             let first = s.spawn(|| {
                 world::become_cpu(one);
-                alone(7, || {
+                alone(7, ClientAction::TearDownAf { af: 7 }, || {
                     say("first begins");
-                    std::thread::sleep(Duration::from_millis(100));
-                    alone(7, || say("nested in the first"));
+                    // Until the second has been set off (bounded).
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while !said("second set off") && std::time::Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    alone(7, again.clone(), || say("nested in the first"));
                     say("first ends");
                 });
             });
-            // The second starts while the first holds the AF.
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while !log
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .contains(&"first begins")
-            {
+            while !said("first begins") {
                 assert!(std::time::Instant::now() < deadline, "the first teardown never began");
                 std::thread::yield_now();
             }
             let second = s.spawn(|| {
                 world::become_cpu(two);
-                alone(7, || say("second"));
+                alone(7, again.clone(), || say("second ran while the first did"));
+                say("second set off");
             });
-            // Another AF's teardown is not held up.
-            alone(8, || say("other AF"));
-            first.join().expect("first");
             second.join().expect("second");
+            // Another AF's teardown is not held up.
+            alone(8, ClientAction::FinishClose { af: 8 }, || say("other AF"));
+            first.join().expect("first");
         });
         let log = log.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let pos = |s: &str| log.iter().position(|l| *l == s).expect(s);
-        assert!(pos("first begins") < pos("nested in the first"), "{log:?}");
-        assert!(pos("nested in the first") < pos("first ends"), "{log:?}");
-        assert!(pos("first ends") < pos("second"), "{log:?}");
-        assert!(pos("other AF") < pos("first ends"), "{log:?}");
-        assert!(world::try_with(|w| w.condis.tearing.is_empty()).unwrap_or(false));
+        assert_eq!(
+            log,
+            [
+                "first begins",
+                "second set off",
+                "other AF",
+                "nested in the first",
+                "first ends"
+            ],
+            "the second did not run inside the first"
+        );
+        let (tearing, later) = world::try_with(|w| (w.condis.tearing.clone(), w.condis.later.clone())).expect("world");
+        assert!(tearing.is_empty(), "{tearing:?}");
+        assert_eq!(later, [again], "the second is queued once the first ended");
     }
 }

@@ -1,5 +1,7 @@
 //! The calls the layers below the scripted clients make up into them:
-//! running the clients' answers (`crate::answers`). The scheduler
+//! running the clients' answers (`crate::answers`), and the reactions of a
+//! client inside a DDI call that reached it (a completion, an incoming
+//! close or drop, [`Reached`]). The scheduler
 //! (`crate::sched`), NDIS events' waits (`crate::sync`), the interleavings
 //! (`crate::interleave`) and the DDI shims (a ProtocolClNotifyCloseAf
 //! answered inside NdisCmNotifyCloseAddressFamily, `crate::ffi::cm`) run

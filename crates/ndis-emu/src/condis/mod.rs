@@ -552,8 +552,11 @@ pub struct Condis {
     /// The AFs a client's teardown (`crate::answers`: a notify-close's
     /// answer, a resumed teardown, an unbind's removal) is running on now,
     /// and the thread that runs it: a client runs one teardown of an AF at a
-    /// time, so a second one waits for the first.
+    /// time, so a second one runs after the first.
     pub tearing: BTreeMap<usize, std::thread::ThreadId>,
+    /// A teardown of each AF set off while another thread's ran
+    /// (`crate::answers`): queued when that one ends.
+    pub tearing_again: BTreeMap<usize, ClientAction>,
 }
 
 impl Condis {
