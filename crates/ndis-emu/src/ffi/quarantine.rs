@@ -154,16 +154,17 @@ fn install_handler() {
             return;
         }
         for sig in [libc::SIGSEGV, libc::SIGBUS] {
-            // SAFETY: a zeroed sigaction is a valid starting point (empty
-            // mask, no flags); the handler is an `extern "C"` function of
-            // the SA_SIGINFO shape, which is what the flags say.
-            unsafe {
-                let mut act: libc::sigaction = core::mem::zeroed();
-                act.sa_sigaction = on_fault as *const () as usize;
-                act.sa_flags = libc::SA_SIGINFO | libc::SA_RESETHAND;
-                libc::sigemptyset(&raw mut act.sa_mask);
-                libc::sigaction(sig, &raw const act, core::ptr::null_mut());
-            }
+            // SAFETY: sigaction is plain data, for which all zeroes is a
+            // valid value (empty mask, no flags, no handler).
+            let mut act: libc::sigaction = unsafe { core::mem::zeroed() };
+            act.sa_sigaction = on_fault as *const () as usize;
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESETHAND;
+            // SAFETY: the mask of a live sigaction, written in place.
+            unsafe { libc::sigemptyset(&raw mut act.sa_mask) };
+            // SAFETY: a fully initialized sigaction whose handler is an
+            // `extern "C"` function of the SA_SIGINFO shape, as its flags
+            // say; the old action is not asked for (NULL).
+            unsafe { libc::sigaction(sig, &raw const act, core::ptr::null_mut()) };
         }
     });
 }
@@ -192,7 +193,9 @@ fn say_hex(v: usize) {
 /// dies as it would have.
 extern "C" fn on_fault(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
-    let addr = unsafe { (*info).si_addr() } as usize;
+    let info = unsafe { &*info };
+    // SAFETY: a SIGSEGV/SIGBUS siginfo_t, whose si_addr field is the one set.
+    let addr = unsafe { info.si_addr() } as usize;
     let n = NEXT.load(Ordering::Acquire).min(SLOTS);
     for i in 0..n {
         let state = STATE[i].load(Ordering::Acquire);
