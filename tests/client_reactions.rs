@@ -131,3 +131,45 @@ fn a_client_that_reacts_later_leaves_its_vc_to_the_script() {
     });
     assert_clean(&report);
 }
+
+/// Both ends of a call react inside NDIS's calls, and HaltEx's
+/// notification finds the call up: each client tears its AF down inside
+/// its ProtocolClNotifyCloseAf, covmini pends alice's AF close until her
+/// VC is gone, and she completes the notification inside her
+/// ProtocolClCloseAfComplete, so covmini frees the AF's context inside its
+/// own NdisMCmCloseAddressFamilyComplete. Clean, under the quarantine: no
+/// read of that context after the call (covmini read `af.ndis()` after it
+/// until this session: the process died here, "offset 0x10", the AF
+/// context's NDIS handle).
+#[test]
+fn a_client_completes_its_notify_close_inside_the_close_complete() {
+    quarantined();
+    let report = with_adapter(|emu| {
+        let p = pair(emu, Answer::Sync, NDIS_STATUS_SUCCESS);
+        for c in [p.alice, p.bob] {
+            emu.set_reacts_inside(c, true);
+        }
+        assert_eq!(emu.make_call(p.vc, &call_to(b"bob")), NDIS_STATUS_SUCCESS);
+    });
+    assert_clean(&report);
+    let closes = report
+        .events
+        .iter()
+        .filter(|e| e.dir == "=>" && e.name == "NdisCmCloseAddressFamilyComplete")
+        .count();
+    assert!(closes > 0, "an AF close pended and completed:\n{report}");
+    // Inside: no handler returned between covmini's
+    // NdisMCmCloseAddressFamilyComplete and the notification's completion.
+    let inside = report.events.iter().enumerate().any(|(k, e)| {
+        e.dir == "=>"
+            && e.name == "NdisCmCloseAddressFamilyComplete"
+            && report.events[k + 1..]
+                .iter()
+                .find(|n| n.dir == "->" || n.dir == "<-")
+                .is_some_and(|n| n.dir == "->" && n.name == "ProtocolCmNotifyCloseAfComplete")
+    });
+    assert!(
+        inside,
+        "the notification completed inside the close's completion:\n{report}"
+    );
+}

@@ -187,6 +187,9 @@ pub(crate) fn run_action(action: ClientAction) {
 ///   to Close a Call").
 /// * ProtocolClIncomingDropParty: NdisClDropParty ("The client answers with
 ///   NdisClDropParty", contract §3.5, remote drop).
+/// * ProtocolClCloseAfComplete of an AF whose notify-close it pended:
+///   NdisClNotifyCloseAddressFamilyComplete (a pended answer completes
+///   "once its close has completed", `ClientAction::CompleteNotifyClose`).
 /// * A completion its teardown of an AF was waiting for (queued as
 ///   [`ClientAction::TearDownAf`] or [`ClientAction::FinishClose`]): the
 ///   teardown goes on there (closes calls, deletes VCs, deregisters SAPs,
@@ -235,6 +238,20 @@ fn what_inside(w: &mut World, reached: Reached, cpu: u32) -> Vec<ClientAction> {
                 && !w.condis.deleting.contains(&h)
             {
                 now.push(ClientAction::DeleteVc { vc: h });
+            }
+            // Its close of an AF it was asked to close completed: it
+            // completes the notification there, from its
+            // ProtocolClCloseAfComplete (NdisClNotifyCloseAddressFamilyComplete,
+            // which covmini answers by freeing the AF's context).
+            if kind == ReqKind::CloseAf
+                && status == NDIS_STATUS_SUCCESS
+                && w.condis.afs.get(&h).is_some_and(|a| reacts(w, a.client))
+            {
+                let done = ClientAction::CompleteNotifyClose { af: h };
+                if let Some(i) = w.condis.later.iter().position(|a| *a == done) {
+                    w.condis.later.remove(i);
+                    now.push(done);
+                }
             }
             let af = match kind {
                 ReqKind::OpenAf | ReqKind::CloseAf | ReqKind::CmOid | ReqKind::MiniportOid => None,
