@@ -197,11 +197,15 @@ pub(crate) fn run_action(action: ClientAction) {
 ///
 /// Only at PASSIVE_LEVEL (the emulator calls the driver's handlers these
 /// requests reach at PASSIVE_LEVEL; at DISPATCH_LEVEL the client defers, as
-/// one queuing a work item does), and only where it cannot wait for itself:
-/// not the teardown while a request of the client on that AF is in flight
-/// or another teardown of it runs, not the close while a send on the VC is
-/// inside the driver (the close waits for those, [`run_action`]). Whatever
-/// it does not do inside stays queued and runs as before.
+/// one queuing a work item does), and only where it cannot step on itself:
+/// nothing on an AF while a request of the client on that AF is in flight
+/// (a client does not delete, close or drop what its own request on
+/// another thread may still be using: the threaded model's soak under the
+/// quarantine found ProtocolCmDropParty and ProtocolCmAddParty reaching
+/// contexts freed by such reactions), no teardown while another teardown of
+/// the AF runs, no close while a send on the VC is inside the driver (the
+/// close waits for those, [`run_action`]). Whatever it does not do inside
+/// stays queued and runs as before.
 pub(crate) fn inside(reached: Reached) {
     if world::irql() != PASSIVE_LEVEL {
         return;
@@ -236,6 +240,9 @@ fn what_inside(w: &mut World, reached: Reached, cpu: u32) -> Vec<ClientAction> {
                 && v.call == CallState::Closed
                 && reacts(w, v.client)
                 && !w.condis.deleting.contains(&h)
+                // A client does not delete a VC that a request of its own
+                // on another thread may still be using: none on the AF.
+                && !w.condis.af_busy.contains_key(&v.af)
             {
                 now.push(ClientAction::DeleteVc { vc: h });
             }
@@ -275,8 +282,12 @@ fn what_inside(w: &mut World, reached: Reached, cpu: u32) -> Vec<ClientAction> {
             }
         }
         Reached::IncomingClose(vc) => {
-            let client = w.condis.vcs.get(&vc).map(|v| v.client);
-            if client.is_some_and(|c| reacts(w, c)) && !crate::pause::sending_on(w, vc) {
+            let rec = w.condis.vcs.get(&vc).map(|v| (v.client, v.af));
+            if let Some((client, af)) = rec
+                && reacts(w, client)
+                && !crate::pause::sending_on(w, vc)
+                && !w.condis.af_busy.contains_key(&af)
+            {
                 let queue = w.condis.actions.entry(cpu).or_default();
                 let close = ClientAction::CloseCall { vc };
                 if let Some(i) = queue.iter().position(|a| *a == close) {
@@ -292,8 +303,11 @@ fn what_inside(w: &mut World, reached: Reached, cpu: u32) -> Vec<ClientAction> {
                 .get(&party)
                 .filter(|p| p.state == PartyState::Connected)
                 .and_then(|p| w.condis.vcs.get(&p.vc))
-                .map(|v| v.client);
-            if client.is_some_and(|c| reacts(w, c)) {
+                .map(|v| (v.client, v.af));
+            if let Some((client, af)) = client
+                && reacts(w, client)
+                && !w.condis.af_busy.contains_key(&af)
+            {
                 now.push(ClientAction::DropParty { party });
             }
         }
