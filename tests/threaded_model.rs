@@ -12,7 +12,11 @@
 //!
 //! Budget: `THREADED_MODEL_STEPS` client steps in all (default 3 000; a
 //! tenth of that, never zero, when `COVMINI_UNDER_VALGRIND` is set),
-//! `THREADED_MODEL_SEED` for the first seed, `THREADED_MODEL_TRACE` a file
+//! `THREADED_MODEL_SEED` for the first seed, `THREADED_MODEL_INSIDE=0` to
+//! keep every client reacting after NDIS's calls return (by default about
+//! half react inside them, `Emulator::set_reacts_inside`; seeds recorded
+//! before that option replay as they ran only with it off),
+//! `THREADED_MODEL_TRACE` a file
 //! to write a failing run's whole trace to (then its violations and problems), `THREADED_MODEL_KEEP_GOING` to
 //! go on past a failing seed (the soak's census: every failing seed and its
 //! first violation are printed at the end, and the test then fails). With `--nocapture` it prints
@@ -231,6 +235,9 @@ struct Script<'a> {
     problems: Vec<String>,
     /// NBLs handed to NdisCoSendNetBufferLists (each completes once).
     nbls_sent: usize,
+    /// The client reacts inside NDIS's calls: its VCs may be gone (it
+    /// deleted them inside a completion) when its script comes to them.
+    inside: bool,
 }
 
 impl Script<'_> {
@@ -286,6 +293,12 @@ impl Script<'_> {
             let r = emu.halt_adapter();
             self.record(Op::Halt, emu_outcome(&r));
             return;
+        }
+        if self.inside {
+            // What it deleted inside a completion, it no longer uses.
+            self.vcs.retain(|v| emu.vc_state(*v).is_some());
+            let vcs = &self.vcs;
+            self.parties.retain(|(v, _)| vcs.contains(v));
         }
         let vc = self.rng.pick(&self.vcs);
         match self.rng.below(24) {
@@ -524,6 +537,12 @@ fn run(seed: u64, steps: usize) -> RunResult {
         if rng.below(2) == 0 {
             emu.set_notify_close_answer(me, Answer::Pend);
         }
+        // Half the clients react inside NDIS's calls into them (delete
+        // their VC inside the close's or a failed call's completion, close
+        // inside the incoming close, ...), chosen by an RNG of their own so
+        // the scripts' steps stay what the seed made them before.
+        let inside = reacts_inside() && Rng::new(seed ^ (0x1A5_1DE * (i as u64 + 1))).below(2) == 0;
+        emu.set_reacts_inside(me, inside);
         let mut s = Script {
             i,
             emu,
@@ -537,6 +556,7 @@ fn run(seed: u64, steps: usize) -> RunResult {
             coverage: Coverage::new(),
             problems: Vec::new(),
             nbls_sent: 0,
+            inside,
         };
         // Every client starts with its AF open and a SAP, so calls connect.
         let r = emu.open_af(me, config::AF);
@@ -599,6 +619,13 @@ fn run(seed: u64, steps: usize) -> RunResult {
         problems,
         report,
     }
+}
+
+/// Whether clients may react inside NDIS's calls (`Emulator::set_reacts_inside`):
+/// yes, unless `THREADED_MODEL_INSIDE=0` (to replay a seed recorded before
+/// the option existed with the clients it ran with).
+fn reacts_inside() -> bool {
+    std::env::var("THREADED_MODEL_INSIDE").map_or(true, |v| v != "0")
 }
 
 /// The total step budget, from the environment.

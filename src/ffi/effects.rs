@@ -83,9 +83,15 @@ pub(super) fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
         Effect::CompleteCloseAf(t) => {
             // SAFETY: a live AF token from the core.
             let af = unsafe { AfContext::from_token(t) };
-            // SAFETY: the close this AF's handler pended.
-            unsafe { NdisMCmCloseAddressFamilyComplete(NDIS_STATUS_SUCCESS, af.ndis()) };
-            adapter.called(Ddi::NdisMCmCloseAddressFamilyComplete, af.ndis(), NDIS_STATUS_SUCCESS);
+            // Read before the completion: a client whose notify-close is
+            // pending may complete it from its ProtocolClCloseAfComplete,
+            // and covmini then frees this context (ProtocolCmNotifyCloseAfComplete)
+            // before the call below returns.
+            let handle = af.ndis();
+            // SAFETY: the close this AF's handler pended; `af` is not
+            // touched afterwards.
+            unsafe { NdisMCmCloseAddressFamilyComplete(NDIS_STATUS_SUCCESS, handle) };
+            adapter.called(Ddi::NdisMCmCloseAddressFamilyComplete, handle, NDIS_STATUS_SUCCESS);
         }
         Effect::FreeAf(t) => free_af(adapter, t),
         Effect::HaltAfDone => halt_af_done(adapter),

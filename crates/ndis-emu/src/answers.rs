@@ -3,8 +3,11 @@
 //! on a thread of its own (the `later` queue: a pended notify-close, an
 //! unbind at halt), or while the driver waits in NdisWaitEvent (through
 //! `crate::hooks`, which `crate::lifecycle` fills with [`pump`],
-//! [`run_action`] and [`unbind_clients_at_halt_wait`]); and a client's own
-//! serialization of its requests on an AF ([`on_af`]).
+//! [`run_action`] and [`unbind_clients_at_halt_wait`]); inside the driver's
+//! DDI call that reached the client, for a client that reacts there
+//! ([`inside`], through the same hooks); and a client's own serialization of
+//! its requests on an AF ([`on_af`]) and of its teardowns of one AF
+//! ([`alone`]).
 //!
 //! It owns the clients' behaviour only: each answer is made of the client
 //! requests `crate::ffi::cm` carries to the driver, and the rules are
@@ -14,10 +17,11 @@
 
 use ndis_sys::*;
 
-use crate::condis::{AfState, CallState, ClientAction, Condis, Creator, PartyState, SapState};
+use crate::condis::{AfState, CallState, ClientAction, Condis, Creator, PartyState, ReqKind, SapState};
 use crate::ffi::cm::{
     answer_incoming, close_af, close_call, complete_notify_close, delete_vc, deregister_sap, drop_party,
 };
+use crate::hooks::Reached;
 use crate::world::{self, World};
 
 /// The AF a client request names (directly, or through its SAP, VC or
@@ -154,7 +158,161 @@ pub(crate) fn run_action(action: ClientAction) {
         ClientAction::DeleteVc { vc } => {
             let _ = delete_vc(vc);
         }
+        ClientAction::DropParty { party } => {
+            let _ = drop_party(party, &[]);
+        }
     }
+}
+
+/// NDIS's call into a client inside a driver's DDI call, before that call
+/// returns to the driver: a client that reacts there
+/// ([`crate::condis::ClientRec::reacts_inside`]) makes its next request
+/// from inside its handler, as real clients do:
+///
+/// * ProtocolClCloseCallComplete (SUCCESS) on a VC it created:
+///   NdisCoDeleteVc. "If the given VC was created by the client and Status
+///   is NDIS_STATUS_SUCCESS, the client can now do either of the following:
+///   Tear down its VC with NdisCoDeleteVc and release or prepare for reuse
+///   the context area(s) it allocated [...]" (PROTOCOL_CL_CLOSE_CALL_COMPLETE
+///   \[D\], learn.microsoft.com nc-ndis-protocol_cl_close_call_complete);
+///   NdisCoDeleteVc is callable at IRQL <= DISPATCH_LEVEL
+///   (ndis-ddi-irql.txt: "NF:ndis.NdisCoDeleteVc | <= DISPATCH_LEVEL").
+/// * A failed ProtocolClMakeCallComplete on a VC it created: NdisCoDeleteVc
+///   ("The VC stays created; the client then calls NdisCoDeleteVc",
+///   contract §3.3, failed call).
+/// * ProtocolClIncomingCloseCall: NdisClCloseCall. "ProtocolClIncomingCloseCall
+///   must then call NdisClCloseCall [...] If the call manager or MCM driver
+///   created this VC, ProtocolClIncomingCloseCall should return control
+///   after it calls NdisClCloseCall" (learn.microsoft.com, "Incoming Request
+///   to Close a Call").
+/// * ProtocolClIncomingDropParty: NdisClDropParty ("The client answers with
+///   NdisClDropParty", contract §3.5, remote drop).
+/// * ProtocolClCloseAfComplete of an AF whose notify-close it pended:
+///   NdisClNotifyCloseAddressFamilyComplete (a pended answer completes
+///   "once its close has completed", `ClientAction::CompleteNotifyClose`).
+/// * A completion its teardown of an AF was waiting for (queued as
+///   [`ClientAction::TearDownAf`] or [`ClientAction::FinishClose`]): the
+///   teardown goes on there (closes calls, deletes VCs, deregisters SAPs,
+///   closes the AF), as a client does from its completion handlers.
+///
+/// Only at PASSIVE_LEVEL (the emulator calls the driver's handlers these
+/// requests reach at PASSIVE_LEVEL; at DISPATCH_LEVEL the client defers, as
+/// one queuing a work item does), and only where it cannot step on itself:
+/// nothing on an AF while a request of the client on that AF is in flight
+/// (a client does not delete, close or drop what its own request on
+/// another thread may still be using: the threaded model's soak under the
+/// quarantine found ProtocolCmDropParty and ProtocolCmAddParty reaching
+/// contexts freed by such reactions), no teardown while another teardown of
+/// the AF runs, no close while a send on the VC is inside the driver (the
+/// close waits for those, [`run_action`]). Whatever it does not do inside
+/// stays queued and runs as before.
+pub(crate) fn inside(reached: Reached) {
+    if world::irql() != PASSIVE_LEVEL {
+        return;
+    }
+    let cpu = world::cpu_id();
+    let now = world::try_with(|w| what_inside(w, reached, cpu)).unwrap_or_default();
+    for action in now {
+        run_action(action);
+    }
+}
+
+/// What a client that reacts inside does now for `reached` (removing it
+/// from the queues it was deferred to).
+fn what_inside(w: &mut World, reached: Reached, cpu: u32) -> Vec<ClientAction> {
+    let reacts = |w: &World, client: usize| w.condis.clients.get(client).is_some_and(|c| c.reacts_inside);
+    let mut now = Vec::new();
+    match reached {
+        Reached::Completed(kind, h, status) => {
+            let done_with_vc = match kind {
+                ReqKind::CloseCall => status == NDIS_STATUS_SUCCESS,
+                ReqKind::MakeCall => status != NDIS_STATUS_SUCCESS,
+                _ => false,
+            };
+            let vc = if matches!(kind, ReqKind::MakeCall | ReqKind::CloseCall) {
+                w.condis.vcs.get(&h)
+            } else {
+                None
+            };
+            if let Some(v) = vc
+                && done_with_vc
+                && v.creator == Creator::Client
+                && v.call == CallState::Closed
+                && reacts(w, v.client)
+                && !w.condis.deleting.contains(&h)
+                // A client does not delete a VC that a request of its own
+                // on another thread may still be using: none on the AF.
+                && !w.condis.af_busy.contains_key(&v.af)
+            {
+                now.push(ClientAction::DeleteVc { vc: h });
+            }
+            // Its close of an AF it was asked to close completed: it
+            // completes the notification there, from its
+            // ProtocolClCloseAfComplete (NdisClNotifyCloseAddressFamilyComplete,
+            // which covmini answers by freeing the AF's context).
+            if kind == ReqKind::CloseAf
+                && status == NDIS_STATUS_SUCCESS
+                && w.condis.afs.get(&h).is_some_and(|a| reacts(w, a.client))
+            {
+                let done = ClientAction::CompleteNotifyClose { af: h };
+                if let Some(i) = w.condis.later.iter().position(|a| *a == done) {
+                    w.condis.later.remove(i);
+                    now.push(done);
+                }
+            }
+            let af = match kind {
+                ReqKind::OpenAf | ReqKind::CloseAf | ReqKind::CmOid | ReqKind::MiniportOid => None,
+                ReqKind::RegisterSap | ReqKind::DeregisterSap => af_of(&w.condis, &On::Sap(h)),
+                ReqKind::MakeCall | ReqKind::CloseCall | ReqKind::ModifyQos => af_of(&w.condis, &On::Vc(h)),
+                ReqKind::AddParty | ReqKind::DropParty => af_of(&w.condis, &On::Party(h)).or_else(|| vc.map(|v| v.af)),
+            };
+            let owner = af.and_then(|a| w.condis.afs.get(&a)).map(|a| a.client);
+            if let (Some(af), Some(owner)) = (af, owner)
+                && reacts(w, owner)
+                && !w.condis.af_busy.contains_key(&af)
+                && !w.condis.tearing.contains_key(&af)
+            {
+                let queued = w.condis.later.iter().position(|a| {
+                    matches!(a, ClientAction::TearDownAf { af: x } | ClientAction::FinishClose { af: x } if *x == af)
+                });
+                if let Some(action) = queued.and_then(|i| w.condis.later.remove(i)) {
+                    w.note(af, "the client goes on with its teardown inside the completion");
+                    now.push(action);
+                }
+            }
+        }
+        Reached::IncomingClose(vc) => {
+            let rec = w.condis.vcs.get(&vc).map(|v| (v.client, v.af));
+            if let Some((client, af)) = rec
+                && reacts(w, client)
+                && !crate::pause::sending_on(w, vc)
+                && !w.condis.af_busy.contains_key(&af)
+            {
+                let queue = w.condis.actions.entry(cpu).or_default();
+                let close = ClientAction::CloseCall { vc };
+                if let Some(i) = queue.iter().position(|a| *a == close) {
+                    queue.remove(i);
+                    now.push(close);
+                }
+            }
+        }
+        Reached::IncomingDropParty(party) => {
+            let client = w
+                .condis
+                .parties
+                .get(&party)
+                .filter(|p| p.state == PartyState::Connected)
+                .and_then(|p| w.condis.vcs.get(&p.vc))
+                .map(|v| (v.client, v.af));
+            if let Some((client, af)) = client
+                && reacts(w, client)
+                && !w.condis.af_busy.contains_key(&af)
+            {
+                now.push(ClientAction::DropParty { party });
+            }
+        }
+    }
+    now
 }
 
 /// The later half of a pended ProtocolClNotifyCloseAf: the client tears the
@@ -208,10 +366,74 @@ fn answer_notify_close(af: usize) {
 }
 
 /// A client answering NdisCmNotifyCloseAddressFamily (contract §1.4):
-/// removes what it has on the AF ([`remove_what_is_left`]), then closes it.
+/// removes what it has on the AF ([`remove_what_is_left`]), then closes it
+/// if it is still open (a client closes an AF once: NDIS "fails a second
+/// close", contract §3.1), one teardown of the AF at a time ([`alone`]).
 fn tear_down_af(af: usize) {
-    remove_what_is_left(af);
-    let _ = close_af(af);
+    alone(af, ClientAction::TearDownAf { af }, || {
+        remove_what_is_left(af);
+        let open = world::try_with(|w| w.condis.afs.get(&af).is_some_and(|a| a.state == AfState::Open));
+        if open == Some(true) {
+            let _ = close_af(af);
+        }
+    });
+}
+
+/// Runs `f`, a teardown of `af` by its client, while no other teardown of
+/// `af` runs: a notify-close's answer, a teardown resumed from a completion
+/// and an unbind's removal can be set off on two worker threads at once,
+/// but a client runs one teardown of its binding at a time (the
+/// notification asks it, once, to "Call the NdisClCloseCall function as
+/// many times as necessary to close all of the calls that are still open
+/// [...] Call the NdisClCloseAddressFamily function to close the AF",
+/// ProtocolClNotifyCloseAf \[D\]; one answer per offer,
+/// NdisClIncomingCallComplete \[D\]). Two at once answered one offer
+/// twice and crossed one's drop of a party with the other's close of its
+/// root. A teardown nested in one this thread runs (a completion inside
+/// it) runs at once, as part of it. One set off while another thread's
+/// runs does not run and does not wait: it is remembered (`again`, the
+/// action that makes it), and the running one queues it when it ends, in
+/// the same step as its release, so it then finds what is still left. (A
+/// wait would hold the action where no one sees it: a halt's NdisWaitEvent
+/// that runs the later queue itself found it empty and the event clear,
+/// and called the wait endless.)
+fn alone(af: usize, again: ClientAction, f: impl FnOnce()) {
+    let me = std::thread::current().id();
+    let claimed = world::try_with(|w| match w.condis.tearing.get(&af) {
+        None => {
+            w.condis.tearing.insert(af, me);
+            Some(true)
+        }
+        Some(t) if *t == me => Some(false),
+        Some(_) => {
+            // The one that closes the AF covers the one that does not.
+            let keep = matches!(w.condis.tearing_again.get(&af), Some(ClientAction::TearDownAf { .. }));
+            if !keep {
+                w.condis.tearing_again.insert(af, again);
+            }
+            w.note(
+                af,
+                "a teardown of the AF is under way on another thread: this one runs after it",
+            );
+            None
+        }
+    })
+    .flatten();
+    let Some(claimed) = claimed else {
+        return;
+    };
+    f();
+    if claimed {
+        world::try_with(|w| {
+            w.condis.tearing.remove(&af);
+            if let Some(action) = w.condis.tearing_again.remove(&af)
+                && !w.condis.later.contains(&action)
+            {
+                w.condis.later.push_back(action);
+            }
+        });
+        world::changed();
+    }
 }
 
 /// A client removing everything it has on `af` through the ordinary NdisCl*
@@ -227,6 +449,11 @@ fn tear_down_af(af: usize) {
 /// after it closes all the client's open VCs on the binding with calls to
 /// NdisClCloseCall and/or NdisClDeregisterSap").
 fn remove_what_is_left(af: usize) {
+    alone(af, ClientAction::FinishClose { af }, || remove_all(af));
+}
+
+/// [`remove_what_is_left`]'s body, run [`alone`].
+fn remove_all(af: usize) {
     wait_af_idle(af);
     let extra_parties: Vec<usize> = world::with("ProtocolClNotifyCloseAf", |w| {
         w.condis
@@ -338,4 +565,79 @@ pub(crate) fn drop_client_answers_at_halt() {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Two teardowns of one AF set off on two threads at once run one
+    /// after the other: the second, set off while the first runs, does not
+    /// run then but is queued when the first ends, and a teardown nested
+    /// in the first on its own thread (a completion inside it) runs at
+    /// once, as part of it. Without [`alone`] the second would run while
+    /// the first sleeps (and answer the offers, drop the parties the first
+    /// is answering and dropping).
+    #[test]
+    fn two_teardowns_of_one_af_run_one_after_the_other() {
+        let _session = world::open(World::default());
+        let log = Mutex::new(Vec::new());
+        let say = |s: &'static str| log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(s);
+        let said = |s: &str| {
+            log.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&s)
+        };
+        let again = ClientAction::FinishClose { af: 7 };
+        // Each thread is a CPU of this world, as the threaded mode's are.
+        let cpu = || world::try_with(|w| w.new_cpu(crate::world::CpuKind::Client)).expect("world");
+        let (one, two) = (cpu(), cpu());
+        std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                world::become_cpu(one);
+                alone(7, ClientAction::TearDownAf { af: 7 }, || {
+                    say("first begins");
+                    // Until the second has been set off (bounded).
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while !said("second set off") && std::time::Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    alone(7, again.clone(), || say("nested in the first"));
+                    say("first ends");
+                });
+            });
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !said("first begins") {
+                assert!(std::time::Instant::now() < deadline, "the first teardown never began");
+                std::thread::yield_now();
+            }
+            let second = s.spawn(|| {
+                world::become_cpu(two);
+                alone(7, again.clone(), || say("second ran while the first did"));
+                say("second set off");
+            });
+            second.join().expect("second");
+            // Another AF's teardown is not held up.
+            alone(8, ClientAction::FinishClose { af: 8 }, || say("other AF"));
+            first.join().expect("first");
+        });
+        let log = log.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        assert_eq!(
+            log,
+            [
+                "first begins",
+                "second set off",
+                "other AF",
+                "nested in the first",
+                "first ends"
+            ],
+            "the second did not run inside the first"
+        );
+        let (tearing, later) = world::try_with(|w| (w.condis.tearing.clone(), w.condis.later.clone())).expect("world");
+        assert!(tearing.is_empty(), "{tearing:?}");
+        assert_eq!(later, [again], "the second is queued once the first ended");
+    }
 }

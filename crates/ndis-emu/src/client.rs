@@ -72,6 +72,7 @@ impl Clients {
                 notify_close_answer: Answer::Sync,
                 incoming_call_status: NDIS_STATUS_SUCCESS,
                 create_vc_status: NDIS_STATUS_SUCCESS,
+                reacts_inside: false,
                 inbox: Vec::new(),
                 received: Vec::new(),
                 send_results: Vec::new(),
@@ -96,6 +97,15 @@ impl Clients {
         world::try_with(|w| {
             if let Some(c) = w.condis.clients.get_mut(client.0) {
                 c.notify_close_answer = answer;
+            }
+        });
+    }
+
+    /// [`crate::Emulator::set_reacts_inside`].
+    pub(crate) fn set_reacts_inside(&self, client: Client, inside: bool) {
+        world::try_with(|w| {
+            if let Some(c) = w.condis.clients.get_mut(client.0) {
+                c.reacts_inside = inside;
             }
         });
     }

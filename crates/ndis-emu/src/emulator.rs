@@ -691,6 +691,33 @@ impl Emulator {
         self.clients.set_notify_close_answer(client, answer)
     }
 
+    /// Turns the lookaside quarantine (`NDIS_EMU_QUARANTINE=1` does the
+    /// same) on or off for the whole process, for entries allocated from
+    /// now on: each lookaside entry from a list's default Allocate routine
+    /// gets pages of its own, inaccessible while it is cached on its list
+    /// and for ever once it goes back to the pool, so a driver that reads
+    /// or writes a context it freed to a lookaside list faults at that
+    /// access, and the process dies naming the entry (a test-only switch:
+    /// each entry costs whole pages, and the addresses are never reused).
+    pub fn set_lookaside_quarantine(on: bool) {
+        crate::ffi::quarantine::set(on);
+    }
+
+    /// Whether `client` reacts inside NDIS's calls into it, before they
+    /// return to the driver, as a real client may (default: no, it reacts
+    /// once the driver's outermost handler has returned). Inside, at
+    /// PASSIVE_LEVEL: its ProtocolClCloseCallComplete (SUCCESS) and a failed
+    /// ProtocolClMakeCallComplete delete its own VC with NdisCoDeleteVc, so
+    /// the driver's VC context may be freed before its
+    /// NdisMCmCloseCallComplete / NdisMCmMakeCallComplete returns;
+    /// ProtocolClIncomingCloseCall calls NdisClCloseCall;
+    /// ProtocolClIncomingDropParty calls NdisClDropParty; and a completion
+    /// its teardown of an AF waited for goes on with that teardown
+    /// (closing calls, deleting VCs, deregistering SAPs, closing the AF).
+    pub fn set_reacts_inside(&self, client: Client, inside: bool) {
+        self.clients.set_reacts_inside(client, inside)
+    }
+
     /// What `client`'s ProtocolCoCreateVc returns when the MCM creates a VC for it.
     pub fn set_create_vc_status(&self, client: Client, status: NDIS_STATUS) {
         self.clients.set_create_vc_status(client, status)

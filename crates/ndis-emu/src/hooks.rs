@@ -1,5 +1,7 @@
 //! The calls the layers below the scripted clients make up into them:
-//! running the clients' answers (`crate::answers`). The scheduler
+//! running the clients' answers (`crate::answers`), and the reactions of a
+//! client inside a DDI call that reached it (a completion, an incoming
+//! close or drop, [`Reached`]). The scheduler
 //! (`crate::sched`), NDIS events' waits (`crate::sync`), the interleavings
 //! (`crate::interleave`) and the DDI shims (a ProtocolClNotifyCloseAf
 //! answered inside NdisCmNotifyCloseAddressFamily, `crate::ffi::cm`) run
@@ -13,7 +15,9 @@
 
 use std::sync::OnceLock;
 
-use crate::condis::ClientAction;
+use ndis_sys::NDIS_STATUS;
+
+use crate::condis::{ClientAction, ReqKind};
 use crate::world::World;
 
 /// The shims' entry points the layers below call.
@@ -25,6 +29,24 @@ pub(crate) struct ClientHooks {
     /// At a halt's NdisWaitEvent, the clients unbind from their open AFs
     /// (`crate::answers::unbind_clients_at_halt_wait`).
     pub(crate) unbind_clients_at_halt_wait: fn(&mut World),
+    /// NDIS's call into a client, made inside a driver's DDI call
+    /// (`crate::answers::inside`): the client may react before it returns.
+    pub(crate) inside: fn(Reached),
+}
+
+/// What a driver's DDI call just delivered to a client, which NDIS calls
+/// before the DDI returns.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Reached {
+    /// A completion (`Ndis(M)Cm*Complete`) of the request `kind` on the
+    /// object `h`, with its status, applied: the client's
+    /// `ProtocolCl*Complete`.
+    Completed(ReqKind, usize, NDIS_STATUS),
+    /// NdisMCmDispatchIncomingCloseCall on VC `h`: ProtocolClIncomingCloseCall.
+    IncomingClose(usize),
+    /// NdisMCmDispatchIncomingDropParty on party `h`:
+    /// ProtocolClIncomingDropParty.
+    IncomingDropParty(usize),
 }
 
 /// Installed once per process: every Emulator installs the same functions.

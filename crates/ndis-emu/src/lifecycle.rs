@@ -37,6 +37,7 @@ pub(crate) fn open_session() -> world::Session {
         pump: crate::answers::pump,
         run_action: crate::answers::run_action,
         unbind_clients_at_halt_wait: crate::answers::unbind_clients_at_halt_wait,
+        inside: crate::answers::inside,
     });
     world::open(world)
 }

@@ -78,6 +78,14 @@ pub struct ClientRec {
     pub incoming_call_status: NDIS_STATUS,
     /// What its ProtocolCoCreateVc returns for MCM-created VCs.
     pub create_vc_status: NDIS_STATUS,
+    /// Whether it reacts inside NDIS's call into it, before that call
+    /// returns to the driver (deletes its VC inside ProtocolClCloseCallComplete
+    /// and a failed ProtocolClMakeCallComplete, closes the call inside
+    /// ProtocolClIncomingCloseCall, drops the party inside
+    /// ProtocolClIncomingDropParty, goes on with an AF's teardown inside the
+    /// completion it waited for): `crate::answers::inside`. Otherwise it
+    /// reacts once the driver's outermost handler has returned.
+    pub reacts_inside: bool,
     /// Indications it received, in order (for assertions).
     pub inbox: Vec<String>,
     /// Payloads received (one entry per NET_BUFFER), in order.
@@ -497,6 +505,13 @@ pub enum ClientAction {
         /// The client-created VC.
         vc: usize,
     },
+    /// A client answering NdisMCmDispatchIncomingDropParty with
+    /// NdisClDropParty (from inside its ProtocolClIncomingDropParty,
+    /// `crate::answers::inside`).
+    DropParty {
+        /// The party the call manager dropped.
+        party: usize,
+    },
     /// The client's unbind, for an AF whose NdisClCloseAddressFamily the
     /// call manager pended: remove what the client left on it (answer the
     /// calls offered to it, close its calls, delete its VCs, deregister its
@@ -571,6 +586,14 @@ pub struct Condis {
     /// AF, a script's request) do not delete it again meanwhile
     /// (`ffi::cm::delete_vc`).
     pub deleting: BTreeSet<usize>,
+    /// The AFs a client's teardown (`crate::answers`: a notify-close's
+    /// answer, a resumed teardown, an unbind's removal) is running on now,
+    /// and the thread that runs it: a client runs one teardown of an AF at a
+    /// time, so a second one runs after the first.
+    pub tearing: BTreeMap<usize, std::thread::ThreadId>,
+    /// A teardown of each AF set off while another thread's ran
+    /// (`crate::answers`): queued when that one ends.
+    pub tearing_again: BTreeMap<usize, ClientAction>,
 }
 
 impl Condis {

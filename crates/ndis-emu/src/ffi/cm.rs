@@ -29,6 +29,7 @@ use crate::condis::complete::{self, settle};
 use crate::condis::{AfState, Answer, CallState, ClientAction, ClientId, ReqKind};
 use crate::condis::{client_requests, mcm};
 use crate::detail;
+use crate::hooks::Reached;
 use crate::trace::Detail;
 use crate::world::{self, World};
 
@@ -87,6 +88,9 @@ fn complete(kind: ReqKind, h: usize, status: NDIS_STATUS, ctx: Option<usize>) {
     if let Some(d) = driver {
         super::client_calls::deliver_completion(d, kind, h, status);
     }
+    // The client's ProtocolCl*Complete runs inside this DDI: what it does
+    // there (delete its VC, ...) happens before the driver's call returns.
+    (crate::hooks::client().inside)(Reached::Completed(kind, h, status));
 }
 
 // --- Client operations ---------------------------------------------------------
@@ -634,24 +638,21 @@ fn answer_incoming_with(vc: usize, status: NDIS_STATUS, raw: Option<&RawCallPara
             .offered
             .get(&vc)
             .map_or(core::ptr::null_mut(), |p| *p as PCO_CALL_PARAMETERS);
+        // Checked and claimed in one step: the call is no longer Offered
+        // once its answer is recorded, so a second answer from another of
+        // the client's threads (two teardowns of one AF) is refused here,
+        // and the driver hears one answer per offer, as a real client
+        // answers it once (NdisClIncomingCallComplete [D]: the client
+        // "must call NdisClIncomingCallComplete" to complete the offer its
+        // ProtocolClIncomingCall pended, one completion for one offer).
+        mcm::record_answer(w, vc, status);
         Ok((handler, ctx, cp))
     })?;
     let mut placed = raw.map(RawCallParams::place);
     let cp = placed.as_mut().map_or(cp, super::raw::PlacedCallParams::as_ptr);
-    incoming_call_complete(handler, vc, ctx, status, cp);
+    call_incoming_call_complete(handler, vc, ctx, status, cp);
     drop(placed);
     Ok(())
-}
-
-fn incoming_call_complete(
-    handler: PROTOCOL_CM_INCOMING_CALL_COMPLETE,
-    vc: usize,
-    ctx: usize,
-    status: NDIS_STATUS,
-    cp: PCO_CALL_PARAMETERS,
-) {
-    world::with("NdisClIncomingCallComplete", |w| mcm::record_answer(w, vc, status));
-    call_incoming_call_complete(handler, vc, ctx, status, cp);
 }
 
 /// NDIS calls ProtocolCmIncomingCallComplete with the client's answer,
@@ -926,6 +927,7 @@ ddi_fn! {
             w.check_irql(CALL, DISPATCH_LEVEL);
             mcm::incoming_close_call(w, status, h)
         });
+        (crate::hooks::client().inside)(Reached::IncomingClose(h));
     }
 
     /// NdisCmDispatchIncomingDropParty (NdisMCmDispatchIncomingDropParty).
@@ -938,6 +940,7 @@ ddi_fn! {
             w.check_irql(CALL, DISPATCH_LEVEL);
             mcm::incoming_drop_party(w, status, h)
         });
+        (crate::hooks::client().inside)(Reached::IncomingDropParty(h));
     }
 
     /// NdisCmDispatchIncomingCallQoSChange (NdisMCmDispatchIncomingCallQoSChange).

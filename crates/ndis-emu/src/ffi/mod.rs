@@ -57,6 +57,7 @@ pub(crate) mod oid_request;
 pub mod params;
 pub(crate) mod pnp;
 mod protocol;
+pub(crate) mod quarantine;
 pub mod raw;
 pub(crate) mod shared;
 pub mod table;
