@@ -75,9 +75,13 @@ pub(super) fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
         Effect::CompleteDeregisterSap(t) => {
             // SAFETY: a live SAP token from the core.
             let sap = unsafe { SapContext::from_token(t) };
+            // Read before the completion, as for every completion: what the
+            // client does inside it must not be able to pull the context
+            // from under a read that follows.
+            let handle = sap.ndis();
             // SAFETY: the deregistration this SAP's handler pended.
-            unsafe { NdisMCmDeregisterSapComplete(NDIS_STATUS_SUCCESS, sap.ndis()) };
-            adapter.called(Ddi::NdisMCmDeregisterSapComplete, sap.ndis(), NDIS_STATUS_SUCCESS);
+            unsafe { NdisMCmDeregisterSapComplete(NDIS_STATUS_SUCCESS, handle) };
+            adapter.called(Ddi::NdisMCmDeregisterSapComplete, handle, NDIS_STATUS_SUCCESS);
         }
         Effect::FreeSap(t) => free_sap(adapter, t),
         Effect::CompleteCloseAf(t) => {
@@ -102,9 +106,11 @@ pub(super) fn perform_one(adapter: &AdapterContext, effect: Effect<usize>) {
             // SAFETY: a live party token from the core: a party is freed only by
             // a later FreeParty effect, never before this one.
             let party = unsafe { PartyContext::from_token(pt) };
+            // Read before the completion, as for every completion.
+            let handle = party.ndis();
             // SAFETY: the drop this party's handler pended.
-            unsafe { NdisMCmDropPartyComplete(NDIS_STATUS_SUCCESS, party.ndis()) };
-            adapter.called(Ddi::NdisMCmDropPartyComplete, party.ndis(), NDIS_STATUS_SUCCESS);
+            unsafe { NdisMCmDropPartyComplete(NDIS_STATUS_SUCCESS, handle) };
+            adapter.called(Ddi::NdisMCmDropPartyComplete, handle, NDIS_STATUS_SUCCESS);
         }
         Effect::FreeParty(pt) => free_party(adapter, pt),
     }

@@ -673,6 +673,9 @@ pub(crate) fn admit_open_af(w: &mut World, bh: usize, family: NDIS_AF) -> Result
         inbox: Vec::new(),
         received: Vec::new(),
         send_results: Vec::new(),
+        // A driver reacts in its own handlers, not through the scripted
+        // clients' reactions.
+        reacts_inside: false,
     });
     let c = w.condis.clients.len() - 1;
     if let Some(b) = w.protocol.as_mut().and_then(|p| p.binding.as_mut()) {
